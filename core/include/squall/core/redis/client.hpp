@@ -1,0 +1,74 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "squall/core/asio.hpp"
+#include "squall/core/error.hpp"
+#include "squall/core/redis/endpoint.hpp"
+#include "squall/core/redis/reply.hpp"
+
+namespace squall::core {
+
+struct RedisClientOptions {
+    std::chrono::milliseconds connect_timeout{5000};
+    /// Deadline of one command (or one pipeline) from the moment it is queued. Commands that block on the
+    /// server (XREADGROUP BLOCK n) must use a client whose timeout is larger than n.
+    std::chrono::milliseconds command_timeout{5000};
+    /// Commands queued while (re)connecting or waiting for replies; past this, kResourceExhausted.
+    size_t max_pending = 200000;
+};
+
+/// One asynchronous Redis connection (hiredis redisAsyncContext) driven by Boost.Asio.
+///
+/// Threading: every public method may be called from any thread; the work is posted onto the client's own
+/// strand, and callbacks run on that strand (never inline in the caller). Commands on one client are sent
+/// in order and pipelined: the client does not wait for a reply before writing the next command.
+/// Connection: connects lazily on the first command; when the connection drops, every pending command
+/// fails with kUnavailable and the next command reconnects (with a short backoff).
+/// Replies that are Redis errors (`-ERR ...`) come back as a value of type kError, not as an Error;
+/// an Error means the command did not get a reply (timeout, connection, queue full).
+/// Lifetime: held by shared_ptr; pending operations keep it alive. Close() fails what is pending.
+class RedisClient : public std::enable_shared_from_this<RedisClient> {
+public:
+    using Args = std::vector<std::string>;
+    using Callback = std::function<void(Result<RedisReply>)>;
+    using PipelineCallback = std::function<void(Result<std::vector<RedisReply>>)>;
+
+    static std::shared_ptr<RedisClient> Create(
+        asio::io_context& io, RedisEndpoint endpoint, RedisClientOptions options = {}
+    );
+    ~RedisClient();
+    RedisClient(const RedisClient&) = delete;
+    RedisClient& operator=(const RedisClient&) = delete;
+
+    /// Sends one command; `cb` gets its reply.
+    void Command(Args args, Callback cb);
+    /// Sends several commands back to back; `cb` gets all replies in order, or the first transport error.
+    void Pipeline(std::vector<Args> commands, PipelineCallback cb);
+
+    /// Blocking forms for threads that are not the io_context's (HTTP handlers, start-up, tests). They wait
+    /// for the reply (bounded by command_timeout). Calling them from an io_context thread is a bug.
+    Result<RedisReply> CommandBlocking(Args args);
+    Result<std::vector<RedisReply>> PipelineBlocking(std::vector<Args> commands);
+
+    /// Fails pending commands with kUnavailable and disconnects. Later commands reconnect.
+    void Close();
+
+    const RedisEndpoint& endpoint() const { return endpoint_; }
+    /// The endpoint's key prefix + `suffix`.
+    std::string Key(std::string_view suffix) const { return endpoint_.key_prefix + std::string(suffix); }
+
+private:
+    RedisClient(asio::io_context& io, RedisEndpoint endpoint, RedisClientOptions options);
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    RedisEndpoint endpoint_;
+};
+
+using RedisClientPtr = std::shared_ptr<RedisClient>;
+
+}  // namespace squall::core

@@ -1,0 +1,87 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "squall/core/asio.hpp"
+#include "squall/core/redis/client.hpp"
+
+namespace squall::core {
+
+/// One entry read from a stream: its id and the value of its single field `d` (a JSON document in the
+/// stream schema of core/model).
+struct StreamMessage {
+    std::string id;
+    std::string body;
+};
+
+struct StreamConsumerOptions {
+    std::string stream;    ///< full key, prefix included
+    std::string group;     ///< consumer group, created (MKSTREAM) if missing
+    std::string consumer;  ///< this process's name in the group, e.g. "<host>-<pid>-rules"
+    size_t batch = 256;    ///< COUNT of one XREADGROUP
+    std::chrono::milliseconds block{1000};  ///< BLOCK of one XREADGROUP
+    /// Entries pending longer than this in another (dead) consumer are claimed with XAUTOCLAIM on start
+    /// and then every `reclaim_interval`.
+    std::chrono::milliseconds reclaim_min_idle{30000};
+    std::chrono::milliseconds reclaim_interval{10000};
+    /// Acknowledged entries are also deleted (XDEL): each stream has one consumer group per purpose and
+    /// an acknowledged entry is never read again.
+    bool delete_on_ack = true;
+};
+
+/// A consumer-group reader (XREADGROUP/XACK/XAUTOCLAIM) with at-least-once delivery.
+///
+/// It reads a batch, hands it to the handler, and reads the next batch only after the handler has called
+/// `done` (natural back-pressure, bounded memory). `done(ids)` acknowledges exactly those ids: call it only
+/// once their work has durably passed to the next stage; ids not acknowledged stay pending and are
+/// reclaimed later (by this or another consumer). `capacity` (optional) caps the next batch size; when it
+/// returns 0 the consumer waits until NotifyCapacity() is called.
+///
+/// Threading: the handler is called on the io_context; it must not block. `done` may be called from any
+/// thread, once per batch. The XREADGROUP BLOCK runs on its own connection.
+class StreamConsumer : public std::enable_shared_from_this<StreamConsumer> {
+public:
+    using Done = std::function<void(std::vector<std::string> ack_ids)>;
+    using Handler = std::function<void(std::vector<StreamMessage> batch, Done done)>;
+
+    /// `commands` is a shared client for XACK/XAUTOCLAIM; the consumer opens its own connection to
+    /// `commands->endpoint()` for XREADGROUP BLOCK.
+    static std::shared_ptr<StreamConsumer> Create(
+        asio::io_context& io,
+        RedisClientPtr commands,
+        StreamConsumerOptions options,
+        Handler handler,
+        std::function<size_t()> capacity = nullptr
+    );
+    ~StreamConsumer();
+
+    /// Creates the group if needed, reclaims stale entries, then loops. Errors (Redis down) are logged and
+    /// retried with backoff; the loop never exits on its own.
+    void Start();
+    /// Stops reading; `on_stopped` runs once the current batch (if any) has been acknowledged or dropped.
+    void Stop(std::function<void()> on_stopped = nullptr);
+    /// Wakes a consumer that is waiting because capacity() returned 0.
+    void NotifyCapacity();
+
+private:
+    StreamConsumer(
+        asio::io_context& io,
+        RedisClientPtr commands,
+        StreamConsumerOptions options,
+        Handler handler,
+        std::function<size_t()> capacity
+    );
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+using StreamConsumerPtr = std::shared_ptr<StreamConsumer>;
+
+/// XADD <stream> * d <body>, as a command for RedisClient::Command/Pipeline.
+RedisClient::Args XAddCommand(const std::string& stream, const std::string& body);
+
+}  // namespace squall::core
