@@ -41,7 +41,8 @@ struct Error {
     std::optional<Location> location;
 
     Error() = default;
-    Error(ErrorCode c, std::string msg, std::string det = {}) : code(c), message(std::move(msg)), detail(std::move(det)) {}
+    Error(ErrorCode c, std::string msg, std::string det = {})
+        : code(c), message(std::move(msg)), detail(std::move(det)) {}
 
     /// Message prefixed with the location when there is one: "file:7:5: message".
     std::string What() const;
@@ -66,22 +67,25 @@ private:
 template <typename T>
 class [[nodiscard]] Result {
 public:
-    Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}                 // NOLINT(google-explicit-constructor)
-    Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}             // NOLINT(google-explicit-constructor)
+    Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT(google-explicit-constructor)
+    Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
     bool has_value() const { return v_.index() == 0; }
     explicit operator bool() const { return has_value(); }
 
     T& value() & {
-        if (!has_value()) throw Exception(std::get<1>(v_));
+        if (!has_value())
+            throw Exception(std::get<1>(v_));
         return std::get<0>(v_);
     }
     const T& value() const& {
-        if (!has_value()) throw Exception(std::get<1>(v_));
+        if (!has_value())
+            throw Exception(std::get<1>(v_));
         return std::get<0>(v_);
     }
     T&& value() && {
-        if (!has_value()) throw Exception(std::get<1>(v_));
+        if (!has_value())
+            throw Exception(std::get<1>(v_));
         return std::get<0>(std::move(v_));
     }
     T& operator*() & { return std::get<0>(v_); }
@@ -108,7 +112,8 @@ public:
     bool has_value() const { return !error_.has_value(); }
     explicit operator bool() const { return has_value(); }
     void value() const {
-        if (error_) throw Exception(*error_);
+        if (error_)
+            throw Exception(*error_);
     }
     const Error& error() const { return *error_; }
 
@@ -119,8 +124,12 @@ private:
 using Status = Result<void>;
 
 /// Shorthands for building errors.
-inline Error InvalidArgument(std::string msg) { return Error(ErrorCode::kInvalidArgument, std::move(msg)); }
-inline Error NotFound(std::string msg) { return Error(ErrorCode::kNotFound, std::move(msg)); }
+inline Error InvalidArgument(std::string msg) {
+    return Error(ErrorCode::kInvalidArgument, std::move(msg));
+}
+inline Error NotFound(std::string msg) {
+    return Error(ErrorCode::kNotFound, std::move(msg));
+}
 inline Error Internal(std::string msg, std::string detail = {}) {
     return Error(ErrorCode::kInternal, std::move(msg), std::move(detail));
 }

@@ -25,7 +25,11 @@ using Field = std::pair<std::string_view, std::string_view>;
 
 /// Logs `message` with fields: text form "message key=value key2="quoted value"", JSON form
 /// {"ts":...,"level":...,"logger":...,"msg":...,"key":"value"}. Values must already be masked.
-void Log(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
-         std::initializer_list<Field> fields = {});
+void Log(
+    spdlog::logger& logger,
+    spdlog::level::level_enum level,
+    std::string_view message,
+    std::initializer_list<Field> fields = {}
+);
 
 }  // namespace squall::core

@@ -10,8 +10,8 @@ namespace squall::core {
 struct RedisReply {
     enum class Type { kNil, kString, kStatus, kError, kInteger, kArray };
     Type type = Type::kNil;
-    std::string str;     ///< kString, kStatus, kError
-    int64_t integer = 0; ///< kInteger
+    std::string str;                   ///< kString, kStatus, kError
+    int64_t integer = 0;               ///< kInteger
     std::vector<RedisReply> elements;  ///< kArray
 
     bool IsNil() const { return type == Type::kNil; }

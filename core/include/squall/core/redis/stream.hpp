@@ -19,10 +19,10 @@ struct StreamMessage {
 };
 
 struct StreamConsumerOptions {
-    std::string stream;    ///< full key, prefix included
-    std::string group;     ///< consumer group, created (MKSTREAM) if missing
-    std::string consumer;  ///< this process's name in the group, e.g. "<host>-<pid>-rules"
-    size_t batch = 256;    ///< COUNT of one XREADGROUP
+    std::string stream;                     ///< full key, prefix included
+    std::string group;                      ///< consumer group, created (MKSTREAM) if missing
+    std::string consumer;                   ///< this process's name in the group, e.g. "<host>-<pid>-rules"
+    size_t batch = 256;                     ///< COUNT of one XREADGROUP
     std::chrono::milliseconds block{1000};  ///< BLOCK of one XREADGROUP
     /// Entries pending longer than this in another (dead) consumer are claimed with XAUTOCLAIM on start
     /// and then every `reclaim_interval`.

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "squall/actionrunners/runner.hpp"
+#include "squall/core/redis/client.hpp"
+
+namespace squall::actionrunners {
+
+struct RunnerContainerOptions {
+    std::string pool = "default";
+    size_t workers = 32;        ///< concurrent executions
+    std::string consumer_name;  ///< unique per process, e.g. "<host>-<pid>-runner"
+    std::string api_url;
+};
+
+/// The runner role: consumes the pool's executions stream, claims each execution by moving it to `running`
+/// (an idempotent transition: a redelivered request for an execution that already left `scheduled` is only
+/// acknowledged), acknowledges the request once the claim is stored, runs it, stores the result. Keeps a
+/// liveness key alive so that the reaper can mark the executions of a dead runner `abandoned`.
+class RunnerContainer {
+public:
+    RunnerContainer(
+        asio::io_context& io,
+        core::RedisClientPtr client,
+        const RunnerRegistry& registry,
+        RunnerContainerOptions options
+    );
+    ~RunnerContainer();
+    void Start();
+    /// Stops taking work; in-flight executions get `grace` to finish, then are canceled and marked abandoned.
+    void Stop(std::chrono::milliseconds grace, std::function<void()> on_stopped);
+    /// Cancels a running execution of this process (no-op when it is not here).
+    void Cancel(const std::string& execution_id);
+    size_t Running() const;
+
+private:
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+/// The gc role's reaper: every `interval`, executions in `running` whose runner's liveness key has expired
+/// become `abandoned` with a result saying which runner died.
+class Reaper {
+public:
+    Reaper(asio::io_context& io, core::RedisClientPtr client, std::chrono::milliseconds interval);
+    ~Reaper();
+    void Start();
+    void Stop();
+
+private:
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace squall::actionrunners

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "squall/core/asio.hpp"
+#include "squall/core/error.hpp"
+#include "squall/core/model/model.hpp"
+#include "squall/packs/content.hpp"
+
+namespace squall::actionrunners {
+
+using core::Json;
+class ProcessSupervisor;
+
+/// One run, immutable (no objects filled in after construction).
+struct RunRequest {
+    std::string execution_id;
+    std::string action_ref;
+    Json action = Json::object();            ///< action metadata snapshot
+    Json parameters = Json::object();        ///< runner + action parameters, in clear
+    std::vector<std::string> secret_values;  ///< values to mask in everything the run produces
+    Json context = Json::object();
+    std::string api_url;  ///< for ST2_ACTION_API_URL
+};
+
+/// How a runner reports back. Both may be called from the runner's strand; `on_done` exactly once.
+struct RunCallbacks {
+    std::function<void(std::string_view stream, std::string line)> on_output;
+    std::function<void(core::ExecutionResult)> on_done;
+};
+
+/// A runner: a small adapter that builds what to run and interprets the result.
+class Runner {
+public:
+    virtual ~Runner() = default;
+    virtual void Run(const RunRequest& request, RunCallbacks callbacks) = 0;
+    /// Cancels a run started by this runner; its on_done then reports `canceled`. Unknown id: no-op.
+    virtual void Cancel(const std::string& execution_id) = 0;
+};
+using RunnerPtr = std::unique_ptr<Runner>;
+
+/// What runners may use; owned by the container.
+struct RunnerServices {
+    asio::io_context& io;
+    ProcessSupervisor& supervisor;
+};
+
+/// A runner type: its name, its typed parameter schema (with secret flags, as StackStorm's runner.yaml),
+/// and how to make one.
+struct RunnerFactory {
+    packs::RunnerTypeInfo info;
+    std::function<RunnerPtr(RunnerServices&)> create;
+};
+
+/// Runner types by name. Registering a name twice fails ("Double registration", at start-up).
+class RunnerRegistry {
+public:
+    Status Register(RunnerFactory factory);
+    const RunnerFactory* Find(const std::string& name) const;
+    std::vector<packs::RunnerTypeInfo> Infos() const;
+
+private:
+    std::map<std::string, RunnerFactory> factories_;
+};
+
+/// Registers local-shell-cmd and noop.
+void RegisterBuiltinRunners(RunnerRegistry& registry);
+
+}  // namespace squall::actionrunners

@@ -1,0 +1,800 @@
+#include "common/process_supervisor.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+namespace squall::actionrunners {
+
+namespace {
+
+constexpr size_t kReadChunkBytes = size_t{16} * 1024;
+/// How long to wait for the pipes to reach EOF after the group was SIGKILLed. Only a process that left the group
+/// (setsid) can keep them open that long; then we close our ends and finish anyway.
+constexpr std::chrono::seconds kKillGrace{2};
+constexpr std::string_view kMask = "********";
+/// Longer deadlines are clamped so that steady_clock arithmetic cannot overflow (milliseconds::max() means "never").
+constexpr std::chrono::hours kMaxTimeout{24 * 365 * 10};
+
+/// Owns one file descriptor.
+class UniqueFd {
+public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) : fd_(fd) {}
+    UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    UniqueFd& operator=(UniqueFd&& other) noexcept {
+        if (this != &other) {
+            Reset();
+            fd_ = std::exchange(other.fd_, -1);
+        }
+        return *this;
+    }
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    ~UniqueFd() { Reset(); }
+
+    int Get() const { return fd_; }
+    int Release() { return std::exchange(fd_, -1); }
+    void Reset() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
+    }
+
+private:
+    int fd_ = -1;
+};
+
+/// Both ends of a pipe, created close-on-exec so that no other child inherits them.
+struct Pipe {
+    UniqueFd read_end;
+    UniqueFd write_end;
+};
+
+std::string ErrnoText(int err) {
+    std::array<char, 128> buffer{};
+    return strerror_r(err, buffer.data(), buffer.size());  // GNU strerror_r: thread-safe, returns the text
+}
+
+Result<Pipe> MakePipe() {
+    int fds[2] = {-1, -1};
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        int err = errno;
+        ErrorCode code = (err == EMFILE || err == ENFILE) ? ErrorCode::kResourceExhausted : ErrorCode::kInternal;
+        return Error(code, "cannot create a pipe for the child process", ErrnoText(err));
+    }
+    return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+bool SetNonBlocking(int fd) {
+    int flags = ::fcntl(fd, F_GETFL);
+    return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+/// RAII for the posix_spawn attribute objects.
+struct SpawnAttributes {
+    posix_spawn_file_actions_t actions{};
+    posix_spawnattr_t attr{};
+    SpawnAttributes() {
+        posix_spawn_file_actions_init(&actions);
+        posix_spawnattr_init(&attr);
+    }
+    ~SpawnAttributes() {
+        posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attr);
+    }
+    SpawnAttributes(const SpawnAttributes&) = delete;
+    SpawnAttributes& operator=(const SpawnAttributes&) = delete;
+};
+
+bool IsDirectory(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/// Turns a posix_spawn error into an Error that names what was wrong.
+Error SpawnError(int err, const ProcessSpec& spec) {
+    const std::string& program = spec.argv.front();
+    // posix_spawn reports the chdir file action and the exec with the same errno values; tell them apart by
+    // looking at the directory (only on this failure path).
+    bool bad_cwd = !spec.cwd.empty() && !IsDirectory(spec.cwd);
+    switch (err) {
+        case ENOENT:
+        case ENOTDIR:
+            if (bad_cwd) {
+                return InvalidArgument("working directory '" + spec.cwd + "' does not exist or is not a directory");
+            }
+            return InvalidArgument("executable '" + program + "' not found");
+        case EACCES:
+        case EPERM:
+            if (bad_cwd) {
+                return InvalidArgument("working directory '" + spec.cwd + "' is not accessible");
+            }
+            return InvalidArgument("permission denied executing '" + program + "'");
+        case ENOEXEC:
+            return InvalidArgument("'" + program + "' is not an executable file format");
+        case E2BIG:
+            return InvalidArgument("argument list or environment of '" + program + "' is too long");
+        case EMFILE:
+        case ENFILE:
+        case EAGAIN:
+        case ENOMEM:
+            return Error(
+                ErrorCode::kResourceExhausted, "cannot start '" + program + "': out of resources", ErrnoText(err)
+            );
+        default:
+            return Internal("cannot start '" + program + "'", ErrnoText(err));
+    }
+}
+
+/// A started child: its pid (which is also its process group id) and our ends of its pipes.
+struct SpawnedChild {
+    pid_t pid = -1;
+    UniqueFd pidfd;
+    UniqueFd stdin_fd;  ///< -1 when stdin is /dev/null
+    UniqueFd stdout_fd;
+    UniqueFd stderr_fd;
+};
+
+bool HasNul(const std::string& s) {
+    return s.find('\0') != std::string::npos;
+}
+
+/// Spawns the child in its own process group. Never blocks for long: posix_spawn is vfork-based in glibc.
+Result<SpawnedChild> SpawnChild(const ProcessSpec& spec) {
+    if (spec.argv.empty() || spec.argv.front().empty()) {
+        return InvalidArgument("process spec has an empty argv");
+    }
+    for (const auto& arg : spec.argv) {
+        if (HasNul(arg)) {
+            return InvalidArgument("argument of '" + spec.argv.front() + "' contains a NUL byte");
+        }
+    }
+    std::vector<std::string> env_strings;
+    env_strings.reserve(spec.env.size());
+    for (const auto& [key, value] : spec.env) {
+        if (key.empty() || key.find('=') != std::string::npos || HasNul(key) || HasNul(value)) {
+            return InvalidArgument("invalid environment variable name '" + key + "'");
+        }
+        std::string entry;
+        entry.reserve(key.size() + 1 + value.size());
+        entry.append(key).append("=").append(value);
+        env_strings.push_back(std::move(entry));
+    }
+    if (HasNul(spec.cwd)) {
+        return InvalidArgument("working directory contains a NUL byte");
+    }
+
+    std::optional<Pipe> stdin_pipe;
+    if (spec.stdin_data) {
+        auto pipe = MakePipe();
+        if (!pipe) {
+            return std::move(pipe).error();
+        }
+        stdin_pipe = std::move(*pipe);
+    }
+    auto stdout_pipe = MakePipe();
+    if (!stdout_pipe) {
+        return std::move(stdout_pipe).error();
+    }
+    auto stderr_pipe = MakePipe();
+    if (!stderr_pipe) {
+        return std::move(stderr_pipe).error();
+    }
+
+    SpawnAttributes sa;
+    // Own process group (pgid = pid) so that a timeout or cancel can kill everything the action started; empty
+    // signal mask and default dispositions for every signal, so that e.g. an ignored SIGPIPE in this process does
+    // not leak into the child.
+    sigset_t empty_mask;
+    sigemptyset(&empty_mask);
+    sigset_t all_signals;
+    sigfillset(&all_signals);
+    posix_spawnattr_setflags(
+        &sa.attr, static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+    );
+    posix_spawnattr_setpgroup(&sa.attr, 0);
+    posix_spawnattr_setsigmask(&sa.attr, &empty_mask);
+    posix_spawnattr_setsigdefault(&sa.attr, &all_signals);
+
+    if (stdin_pipe) {
+        posix_spawn_file_actions_adddup2(&sa.actions, stdin_pipe->read_end.Get(), STDIN_FILENO);
+    } else {
+        posix_spawn_file_actions_addopen(&sa.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    }
+    posix_spawn_file_actions_adddup2(&sa.actions, stdout_pipe->write_end.Get(), STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&sa.actions, stderr_pipe->write_end.Get(), STDERR_FILENO);
+    if (!spec.cwd.empty()) {
+        posix_spawn_file_actions_addchdir_np(&sa.actions, spec.cwd.c_str());
+    }
+    // Descriptors of this process that lack O_CLOEXEC (opened by libraries) must not leak into actions.
+    posix_spawn_file_actions_addclosefrom_np(&sa.actions, STDERR_FILENO + 1);
+
+    std::vector<char*> argv;
+    argv.reserve(spec.argv.size() + 1);
+    for (const auto& arg : spec.argv) {
+        argv.push_back(const_cast<char*>(arg.c_str()));  // posix_spawn does not modify them
+    }
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    envp.reserve(env_strings.size() + 1);
+    for (auto& entry : env_strings) {
+        envp.push_back(entry.data());
+    }
+    envp.push_back(nullptr);
+
+    pid_t pid = -1;
+    // posix_spawnp searches this process's PATH (not spec.env's) when argv[0] has no slash.
+    int rc = posix_spawnp(&pid, argv[0], &sa.actions, &sa.attr, argv.data(), envp.data());
+    if (rc != 0) {
+        return SpawnError(rc, spec);
+    }
+
+    SpawnedChild child;
+    child.pid = pid;
+    // A pidfd refers to this very process even after it exited and until it is reaped, so there is no race with the
+    // child exiting before we open it.
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0) {
+        int err = errno;
+        ::kill(-pid, SIGKILL);
+        // Rare failure path: the child was just SIGKILLed, so this wait is short.
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        return Internal("cannot supervise '" + spec.argv.front() + "': pidfd_open failed", ErrnoText(err));
+    }
+    child.pidfd = UniqueFd(pidfd);
+    if (stdin_pipe) {
+        child.stdin_fd = std::move(stdin_pipe->write_end);
+        SetNonBlocking(child.stdin_fd.Get());
+    }
+    child.stdout_fd = std::move(stdout_pipe->read_end);
+    child.stderr_fd = std::move(stderr_pipe->read_end);
+    SetNonBlocking(child.stdout_fd.Get());
+    SetNonBlocking(child.stderr_fd.Get());
+    return child;  // the child's ends of the pipes close here
+}
+
+/// write(2) that returns EPIPE instead of raising SIGPIPE in this process, without touching the process-wide
+/// disposition: block SIGPIPE in this thread, and consume the thread-directed SIGPIPE the write raised.
+ssize_t WriteWithoutSigpipe(int fd, const char* data, size_t size) {
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigset_t old_mask;
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+    ssize_t n = ::write(fd, data, size);
+    int err = errno;
+    if (n < 0 && err == EPIPE && !was_pending) {
+        timespec zero{};
+        while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    errno = err;
+    return n;
+}
+
+/// Non-empty secrets, longest first, so that a secret that contains another one is masked as a whole.
+std::vector<std::string> SortedSecrets(const std::vector<std::string>& secrets) {
+    std::vector<std::string> sorted;
+    for (const auto& secret : secrets) {
+        if (!secret.empty()) {
+            sorted.push_back(secret);
+        }
+    }
+    std::sort(sorted.begin(), sorted.end(), [](const std::string& a, const std::string& b) {
+        return a.size() > b.size();
+    });
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    return sorted;
+}
+
+std::string MaskSorted(std::string text, const std::vector<std::string>& sorted_secrets) {
+    for (const auto& secret : sorted_secrets) {
+        size_t pos = 0;
+        while ((pos = text.find(secret, pos)) != std::string::npos) {
+            text.replace(pos, secret.size(), kMask);
+            pos += kMask.size();
+        }
+    }
+    return text;
+}
+
+/// Masks `text`, which was cut off after its last byte: a tail that is the beginning of a secret is masked too.
+std::string MaskCutOff(std::string text, const std::vector<std::string>& sorted_secrets) {
+    text = MaskSorted(std::move(text), sorted_secrets);
+    size_t longest_tail = 0;
+    for (const auto& secret : sorted_secrets) {
+        for (size_t len = std::min(secret.size() - 1, text.size()); len > longest_tail; --len) {
+            if (text.compare(text.size() - len, len, secret, 0, len) == 0) {
+                longest_tail = len;
+                break;
+            }
+        }
+    }
+    if (longest_tail > 0) {
+        text.replace(text.size() - longest_tail, longest_tail, kMask);
+    }
+    return text;
+}
+
+std::string TruncationMarker(size_t limit) {
+    return "[... output truncated after " + std::to_string(limit) + " bytes ...]";
+}
+
+}  // namespace
+
+std::string MaskSecrets(std::string text, const std::vector<std::string>& secrets) {
+    if (text.empty() || secrets.empty()) {
+        return text;
+    }
+    return MaskSorted(std::move(text), SortedSecrets(secrets));
+}
+
+/// Shared state of the supervisor. Held by every running Process (and so by every pending handler), which keeps it
+/// alive after ~ProcessSupervisor until the last handler ran or the io_context was destroyed.
+struct ProcessSupervisor::Impl : std::enable_shared_from_this<ProcessSupervisor::Impl> {
+    using Strand = asio::strand<asio::io_context::executor_type>;
+    class Process;
+
+    explicit Impl(asio::io_context& io) : strand(asio::make_strand(io)) {}
+
+    void DoStart(Handle handle, ProcessSpec spec, LineCallback on_line, ExitCallback on_exit);
+    void DoCancel(Handle handle);
+    void DoKillAll();
+
+    Strand strand;
+    std::atomic<Handle> next_handle{1};
+    std::atomic<size_t> running{0};
+
+    /// Strand only. Weak: a Process is owned by its pending handlers, so that destroying the io_context (which
+    /// destroys them) also destroys the Process and its descriptors while Asio's services still exist.
+    std::unordered_map<Handle, std::weak_ptr<Process>> processes;
+
+    /// Process groups whose leader is not reaped yet, for the destructor, which may run on any thread. A leader is
+    /// reaped (and its pgid becomes reusable) only while holding this mutex, so the destructor never signals a
+    /// recycled group.
+    std::mutex groups_mutex;
+    std::unordered_map<Handle, pid_t> live_groups;  // guarded by groups_mutex
+    bool shut_down = false;                         // guarded by groups_mutex
+    std::atomic<bool> callbacks_disabled{false};    // set by ~ProcessSupervisor: nobody is left to call
+};
+
+/// One supervised child. All members are used on the strand only.
+///
+/// Invariant: until Finish(), at least one asynchronous operation is pending (a pipe read, the pidfd wait or the
+/// timer), and each holds a shared_ptr to this object.
+///
+/// The leader is not reaped when it exits (waitid with WNOWAIT): as a zombie it keeps its pid and pgid reserved, so
+/// that killing the group later (deadline, cancel) cannot hit a recycled process group. It is reaped in Finish().
+class ProcessSupervisor::Impl::Process : public std::enable_shared_from_this<ProcessSupervisor::Impl::Process> {
+public:
+    Process(
+        std::shared_ptr<Impl> impl,
+        Handle handle,
+        ProcessSpec spec,
+        LineCallback on_line,
+        ExitCallback on_exit,
+        SpawnedChild child,
+        std::chrono::steady_clock::time_point started
+    )
+        : impl_(std::move(impl)),
+          handle_(handle),
+          pid_(child.pid),
+          secrets_(SortedSecrets(spec.secrets)),
+          limit_(spec.max_output_bytes),
+          timeout_(spec.timeout),
+          stdin_data_(std::move(spec.stdin_data)),
+          on_line_(std::move(on_line)),
+          on_exit_(std::move(on_exit)),
+          started_(started),
+          pidfd_(impl_->strand, child.pidfd.Release()),
+          out_(impl_->strand, child.stdout_fd.Release(), "stdout"),
+          err_(impl_->strand, child.stderr_fd.Release(), "stderr"),
+          timer_(impl_->strand) {
+        if (child.stdin_fd.Get() >= 0) {
+            stdin_.emplace(impl_->strand, child.stdin_fd.Release());
+        }
+    }
+
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    /// Only reached without Finish() when the io_context was destroyed with this process still running.
+    ~Process() {
+        if (!reaped_) {
+            std::lock_guard lock(impl_->groups_mutex);
+            ::kill(-pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, WNOHANG);
+            impl_->live_groups.erase(handle_);
+        }
+    }
+
+    void Begin() {
+        ReadMore(out_);
+        ReadMore(err_);
+        WaitForExit();
+        if (timeout_.count() > 0) {
+            timer_.expires_after(std::min<std::chrono::milliseconds>(timeout_, kMaxTimeout));
+            timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+                if (ec || self->finished_) {
+                    return;
+                }
+                self->timed_out_ = true;
+                self->KillGroup();
+            });
+        }
+        if (stdin_) {
+            WriteStdin();
+        }
+    }
+
+    /// Cancel() and KillAll().
+    void Cancel() {
+        if (finished_ || timed_out_ || canceled_) {
+            return;
+        }
+        canceled_ = true;
+        KillGroup();
+    }
+
+private:
+    struct OutputStream {
+        OutputStream(const Strand& strand, int fd, std::string_view stream_name)
+            : descriptor(strand, fd), name(stream_name), buffer(kReadChunkBytes) {}
+        asio::posix::stream_descriptor descriptor;
+        std::string_view name;
+        std::vector<char> buffer;
+        std::string capture;  ///< raw bytes, at most limit_
+        std::string partial;  ///< the current line, not yet terminated
+        bool truncated = false;
+        bool eof = false;
+    };
+
+    void ReadMore(OutputStream& stream) {
+        stream.descriptor.async_read_some(
+            asio::buffer(stream.buffer),
+            [self = shared_from_this(), &stream](const boost::system::error_code& ec, size_t n) {
+                self->OnRead(stream, ec, n);
+            }
+        );
+    }
+
+    void OnRead(OutputStream& stream, const boost::system::error_code& ec, size_t n) {
+        if (n > 0) {
+            Consume(stream, std::string_view(stream.buffer.data(), n));
+        }
+        if (ec) {
+            // EOF, or operation_aborted when KillGroup's grace period closed the pipe.
+            stream.eof = true;
+            if (!stream.truncated && !stream.partial.empty()) {
+                EmitLine(stream, MaskSorted(std::move(stream.partial), secrets_));
+                stream.partial.clear();
+            }
+            boost::system::error_code ignored;
+            stream.descriptor.close(ignored);
+            MaybeFinish();
+            return;
+        }
+        ReadMore(stream);
+    }
+
+    /// Captures up to limit_ bytes and delivers them as lines; the rest is read and dropped.
+    void Consume(OutputStream& stream, std::string_view data) {
+        size_t room = limit_ > stream.capture.size() ? limit_ - stream.capture.size() : 0;
+        std::string_view kept = data.substr(0, std::min(room, data.size()));
+        if (!kept.empty()) {
+            stream.capture.append(kept);
+            size_t pos = 0;
+            for (size_t nl = kept.find('\n'); nl != std::string_view::npos; nl = kept.find('\n', pos)) {
+                stream.partial.append(kept.substr(pos, nl - pos));
+                EmitLine(stream, MaskSorted(std::move(stream.partial), secrets_));
+                stream.partial.clear();
+                pos = nl + 1;
+            }
+            stream.partial.append(kept.substr(pos));
+        }
+        if (kept.size() < data.size() && !stream.truncated) {
+            stream.truncated = true;
+            if (!stream.partial.empty()) {
+                EmitLine(stream, MaskCutOff(std::move(stream.partial), secrets_));
+                stream.partial.clear();
+            }
+            EmitLine(stream, TruncationMarker(limit_));
+        }
+    }
+
+    void EmitLine(const OutputStream& stream, std::string line) {
+        if (on_line_ && !impl_->callbacks_disabled.load()) {
+            on_line_(stream.name, std::move(line));
+        }
+    }
+
+    void WaitForExit() {
+        pidfd_.async_wait(
+            asio::posix::stream_descriptor::wait_read,
+            [self = shared_from_this()](const boost::system::error_code& ec) { self->OnPidfdReadable(ec); }
+        );
+    }
+
+    void OnPidfdReadable(const boost::system::error_code& ec) {
+        if (ec == asio::error::operation_aborted || finished_) {
+            return;
+        }
+        siginfo_t info{};
+        int rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+        if (rc < 0 && errno == EINTR) {
+            WaitForExit();
+            return;
+        }
+        if (rc < 0) {
+            // ECHILD: something else in this process reaped our child (SIGCHLD set to SIG_IGN, or a waitpid(-1)
+            // loop). The status is lost and the pgid may be recycled, so never signal it again.
+            exit_code_ = -1;
+            reaped_ = true;
+            std::lock_guard lock(impl_->groups_mutex);
+            impl_->live_groups.erase(handle_);
+        } else if (info.si_pid == 0) {
+            WaitForExit();  // spurious wake-up
+            return;
+        } else {
+            exit_code_ = info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
+        }
+        leader_exited_ = true;
+        boost::system::error_code ignored;
+        pidfd_.close(ignored);
+        MaybeFinish();
+    }
+
+    /// SIGKILLs the whole group (the zombie leader keeps the pgid valid), then gives the pipes kKillGrace to reach
+    /// EOF before closing them: only a process that escaped the group can hold them that long.
+    void KillGroup() {
+        if (finished_) {
+            return;
+        }
+        if (!reaped_) {
+            ::kill(-pid_, SIGKILL);
+        }
+        if (grace_armed_) {
+            return;
+        }
+        grace_armed_ = true;
+        timer_.expires_after(kKillGrace);  // cancels a pending deadline wait
+        timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (ec || self->finished_) {
+                return;
+            }
+            boost::system::error_code ignored;
+            self->out_.descriptor.cancel(ignored);
+            self->err_.descriptor.cancel(ignored);
+        });
+    }
+
+    void WriteStdin() {
+        if (finished_ || !stdin_) {
+            return;
+        }
+        const std::string& data = *stdin_data_;
+        while (stdin_written_ < data.size()) {
+            ssize_t n = WriteWithoutSigpipe(
+                stdin_->native_handle(), data.data() + stdin_written_, data.size() - stdin_written_
+            );
+            if (n > 0) {
+                stdin_written_ += static_cast<size_t>(n);
+                continue;
+            }
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                stdin_->async_wait(
+                    asio::posix::stream_descriptor::wait_write,
+                    [self = shared_from_this()](const boost::system::error_code& ec) {
+                        if (ec) {
+                            self->CloseStdin();
+                            return;
+                        }
+                        self->WriteStdin();
+                    }
+                );
+                return;
+            }
+            break;  // EPIPE: the child closed its stdin; the rest is dropped
+        }
+        CloseStdin();
+    }
+
+    void CloseStdin() {
+        if (stdin_) {
+            boost::system::error_code ignored;
+            stdin_->close(ignored);
+            stdin_.reset();
+        }
+        stdin_data_.reset();
+    }
+
+    void MaybeFinish() {
+        if (!finished_ && leader_exited_ && out_.eof && err_.eof) {
+            Finish();
+        }
+    }
+
+    void Finish() {
+        finished_ = true;
+        boost::system::error_code ignored;
+        timer_.cancel(ignored);
+        CloseStdin();
+        {
+            std::lock_guard lock(impl_->groups_mutex);
+            if (!reaped_) {
+                // The leader is a zombie (waitid reported it), so this does not wait.
+                while (::waitpid(pid_, nullptr, WNOHANG) < 0 && errno == EINTR) {
+                }
+                reaped_ = true;
+            }
+            impl_->live_groups.erase(handle_);
+        }
+
+        ProcessOutcome outcome;
+        outcome.exit_code = timed_out_ ? -SIGKILL : exit_code_;
+        outcome.timed_out = timed_out_;
+        outcome.canceled = canceled_;
+        outcome.stdout_data = FinalCapture(out_);
+        outcome.stderr_data = FinalCapture(err_);
+        outcome.stdout_truncated = out_.truncated;
+        outcome.stderr_truncated = err_.truncated;
+        outcome.elapsed =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+
+        impl_->processes.erase(handle_);
+        impl_->running.fetch_sub(1);
+        ExitCallback on_exit = std::move(on_exit_);
+        on_exit_ = nullptr;
+        on_line_ = nullptr;
+        if (on_exit && !impl_->callbacks_disabled.load()) {
+            on_exit(std::move(outcome));
+        }
+    }
+
+    std::string FinalCapture(OutputStream& stream) {
+        if (!stream.truncated) {
+            return MaskSorted(std::move(stream.capture), secrets_);
+        }
+        return MaskCutOff(std::move(stream.capture), secrets_) + "\n" + TruncationMarker(limit_);
+    }
+
+    std::shared_ptr<Impl> impl_;
+    Handle handle_;
+    pid_t pid_;
+    std::vector<std::string> secrets_;
+    size_t limit_;
+    std::chrono::milliseconds timeout_;
+    std::optional<std::string> stdin_data_;
+    size_t stdin_written_ = 0;
+    LineCallback on_line_;
+    ExitCallback on_exit_;
+    std::chrono::steady_clock::time_point started_;
+
+    asio::posix::stream_descriptor pidfd_;
+    OutputStream out_;
+    OutputStream err_;
+    std::optional<asio::posix::stream_descriptor> stdin_;
+    asio::steady_timer timer_;
+
+    int exit_code_ = 0;
+    bool leader_exited_ = false;
+    bool reaped_ = false;
+    bool timed_out_ = false;
+    bool canceled_ = false;
+    bool grace_armed_ = false;
+    bool finished_ = false;
+};
+
+void ProcessSupervisor::Impl::DoStart(Handle handle, ProcessSpec spec, LineCallback on_line, ExitCallback on_exit) {
+    auto started = std::chrono::steady_clock::now();
+    auto spawned = SpawnChild(spec);
+    if (!spawned) {
+        ProcessOutcome outcome;
+        outcome.spawn_error = std::move(spawned).error();
+        running.fetch_sub(1);
+        if (on_exit && !callbacks_disabled.load()) {
+            on_exit(std::move(outcome));
+        }
+        return;
+    }
+    pid_t pid = spawned->pid;
+    auto process = std::make_shared<Process>(
+        shared_from_this(),
+        handle,
+        std::move(spec),
+        std::move(on_line),
+        std::move(on_exit),
+        std::move(*spawned),
+        started
+    );
+    {
+        std::lock_guard lock(groups_mutex);
+        live_groups.emplace(handle, pid);
+        if (shut_down) {
+            // ~ProcessSupervisor ran while we were spawning: it could not see this group.
+            ::kill(-pid, SIGKILL);
+        }
+    }
+    processes.emplace(handle, process);
+    process->Begin();
+}
+
+void ProcessSupervisor::Impl::DoCancel(Handle handle) {
+    auto it = processes.find(handle);
+    if (it == processes.end()) {
+        return;
+    }
+    if (auto process = it->second.lock()) {
+        process->Cancel();
+    }
+}
+
+void ProcessSupervisor::Impl::DoKillAll() {
+    // Cancel() never removes entries synchronously (Finish runs from a later handler), so iterating is safe.
+    for (auto& [handle, weak] : processes) {
+        if (auto process = weak.lock()) {
+            process->Cancel();
+        }
+    }
+}
+
+ProcessSupervisor::ProcessSupervisor(asio::io_context& io) : impl_(std::make_shared<Impl>(io)) {}
+
+ProcessSupervisor::~ProcessSupervisor() {
+    impl_->callbacks_disabled.store(true);
+    std::lock_guard lock(impl_->groups_mutex);
+    impl_->shut_down = true;
+    for (const auto& [handle, pid] : impl_->live_groups) {
+        ::kill(-pid, SIGKILL);
+    }
+}
+
+ProcessSupervisor::Handle ProcessSupervisor::Start(ProcessSpec spec, LineCallback on_line, ExitCallback on_exit) {
+    Handle handle = impl_->next_handle.fetch_add(1);
+    impl_->running.fetch_add(1);
+    asio::post(
+        impl_->strand,
+        [impl = impl_, handle, spec = std::move(spec), on_line = std::move(on_line), on_exit = std::move(on_exit)](
+        ) mutable { impl->DoStart(handle, std::move(spec), std::move(on_line), std::move(on_exit)); }
+    );
+    return handle;
+}
+
+void ProcessSupervisor::Cancel(Handle handle) {
+    asio::post(impl_->strand, [impl = impl_, handle] { impl->DoCancel(handle); });
+}
+
+void ProcessSupervisor::KillAll() {
+    asio::post(impl_->strand, [impl = impl_] { impl->DoKillAll(); });
+}
+
+size_t ProcessSupervisor::Running() const {
+    return impl_->running.load();
+}
+
+}  // namespace squall::actionrunners

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "squall/core/asio.hpp"
+#include "squall/core/error.hpp"
+
+namespace squall::actionrunners {
+
+/// What to run. Built by a runner adapter; the supervisor knows nothing about actions.
+struct ProcessSpec {
+    std::vector<std::string> argv;              ///< argv[0] is an absolute path or found on this process's PATH
+    std::map<std::string, std::string> env;     ///< the child's complete environment
+    std::string cwd;                            ///< empty: inherit
+    std::chrono::milliseconds timeout{0};       ///< 0: no deadline
+    std::optional<std::string> stdin_data;      ///< written then closed; none: stdin is /dev/null
+    size_t max_output_bytes = 4 * 1024 * 1024;  ///< per stream; beyond it the capture is truncated with a marker
+    std::vector<std::string> secrets;  ///< every occurrence is replaced by ******** in captured output and lines
+};
+
+/// How a process ended.
+struct ProcessOutcome {
+    int exit_code = 0;        ///< exit status; -N when killed by signal N (-9 on timeout, as StackStorm)
+    bool timed_out = false;   ///< the deadline passed and the process group was killed
+    bool canceled = false;    ///< Cancel() killed it
+    std::string stdout_data;  ///< captured (masked) stdout
+    std::string stderr_data;  ///< captured (masked) stderr
+    bool stdout_truncated = false;
+    bool stderr_truncated = false;
+    std::optional<Error> spawn_error;  ///< set when the process could not be started (then nothing else is)
+    std::chrono::milliseconds elapsed{0};
+};
+
+/// Spawns child processes, each in its own process group, and supervises them on an io_context without
+/// blocking it: stdout/stderr through non-blocking pipes read by Asio, exit through a pidfd (no SIGCHLD
+/// handler, no waitpid loop), deadline through an Asio timer that SIGKILLs the whole process group.
+/// A process is finished when it has been reaped and both pipes reached EOF (processes it left behind that
+/// still hold the pipes are killed at the deadline).
+///
+/// Threading: Start/Cancel may be called from any thread (posted to the supervisor's strand); callbacks run
+/// on that strand. Lifetime: the supervisor must outlive its running processes; its destructor kills them.
+class ProcessSupervisor {
+public:
+    using Handle = uint64_t;
+    /// One output line without its newline; `stream` is "stdout" or "stderr". A final partial line is
+    /// delivered at EOF. Already masked.
+    using LineCallback = std::function<void(std::string_view stream, std::string line)>;
+    using ExitCallback = std::function<void(ProcessOutcome)>;
+
+    explicit ProcessSupervisor(asio::io_context& io);
+    ~ProcessSupervisor();
+    ProcessSupervisor(const ProcessSupervisor&) = delete;
+    ProcessSupervisor& operator=(const ProcessSupervisor&) = delete;
+
+    /// Starts a process. `on_exit` is called exactly once (also when spawning fails).
+    Handle Start(ProcessSpec spec, LineCallback on_line, ExitCallback on_exit);
+    /// Kills the process group of a running process; its outcome has canceled=true. Unknown handle: no-op.
+    void Cancel(Handle handle);
+    /// Kills every running process group (shutdown).
+    void KillAll();
+    /// Number of processes not yet finished.
+    size_t Running() const;
+
+private:
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+/// Replaces every occurrence of each secret in `text` with "********".
+std::string MaskSecrets(std::string text, const std::vector<std::string>& secrets);
+
+}  // namespace squall::actionrunners

@@ -1,0 +1,474 @@
+#include "squall/actionrunners/container.hpp"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "common/process_supervisor.hpp"
+#include "squall/core/clock.hpp"
+#include "squall/core/log.hpp"
+#include "squall/core/redis/stream.hpp"
+#include "squall/core/store/store.hpp"
+
+namespace squall::actionrunners {
+
+using core::Log;
+
+namespace {
+constexpr auto kHeartbeatEvery = std::chrono::seconds(5);
+constexpr const char* kAliveTtlMs = "15000";
+
+std::vector<std::string> SecretValues(const core::ExecutionRequest& r) {
+    std::vector<std::string> out;
+    for (const auto& name : r.secret_parameters) {
+        if (!r.parameters.contains(name))
+            continue;
+        const Json& v = r.parameters[name];
+        std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+        if (!s.empty())
+            out.push_back(s);
+    }
+    return out;
+}
+}  // namespace
+
+struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Impl> {
+    asio::io_context& io;
+    core::RedisClientPtr client;
+    RunnerContainerOptions options;
+    core::ExecutionStore store;
+    ProcessSupervisor supervisor;
+    RunnerServices services;
+    std::map<std::string, RunnerPtr> runners;  // immutable after construction
+    std::atomic<size_t> running{0};
+    std::mutex mu;
+    std::map<std::string, Runner*> active;  // execution id → runner, guarded by mu
+    bool shutting_down = false;             // guarded by mu
+    std::function<void()> on_idle;          // guarded by mu
+    core::StreamConsumerPtr consumer;
+    asio::steady_timer heartbeat;
+    std::shared_ptr<spdlog::logger> log = core::Logger("runner");
+
+    Impl(asio::io_context& io_, core::RedisClientPtr c, const RunnerRegistry& registry, RunnerContainerOptions o)
+        : io(io_),
+          client(std::move(c)),
+          options(std::move(o)),
+          store(client),
+          supervisor(io_),
+          services{io_, supervisor},
+          heartbeat(io_) {
+        for (const auto& info : registry.Infos())
+            runners[info.name] = registry.Find(info.name)->create(services);
+    }
+
+    size_t Capacity() const {
+        const size_t r = running.load();
+        return r >= options.workers ? 0 : options.workers - r;
+    }
+
+    void Beat() {
+        auto self = shared_from_this();
+        client->Command(
+            {"SET", store.keys().RunnerAlive(options.consumer_name), "1", "PX", kAliveTtlMs},
+            [](Result<core::RedisReply>) {}
+        );
+        heartbeat.expires_after(kHeartbeatEvery);
+        heartbeat.async_wait([self](const boost::system::error_code& ec) {
+            if (!ec)
+                self->Beat();
+        });
+    }
+
+    void HandleBatch(std::vector<core::StreamMessage> batch, core::StreamConsumer::Done done) {
+        struct State {
+            std::atomic<size_t> outstanding{1};
+            std::mutex mu;
+            std::vector<std::string> acks;
+            core::StreamConsumer::Done done;
+        };
+        auto state = std::make_shared<State>();
+        state->done = std::move(done);
+        auto finish = [state]() {
+            if (--state->outstanding == 0)
+                state->done(state->acks);
+        };
+        auto ack = [state](const std::string& id) {
+            std::lock_guard lock(state->mu);
+            state->acks.push_back(id);
+        };
+        auto self = shared_from_this();
+        for (auto& msg : batch) {
+            Json j = Json::parse(msg.body, nullptr, false);
+            Result<core::ExecutionRequest> req = j.is_discarded()
+                                                     ? Result<core::ExecutionRequest>(InvalidArgument("not JSON"))
+                                                     : core::ExecutionRequest::FromJson(j);
+            if (!req) {
+                Log(*log,
+                    spdlog::level::err,
+                    "dropping malformed execution request",
+                    {{"stream_id", msg.id}, {"error", req.error().message}});
+                ack(msg.id);
+                continue;
+            }
+            auto runner_it = runners.find(req->runner_type);
+            state->outstanding += 1;
+            if (runner_it == runners.end()) {
+                core::ExecutionResult r{
+                    core::status::kFailed,
+                    {{"error",
+                      "runner type \"" + req->runner_type + "\" is not available on runner " + options.consumer_name}}};
+                const std::string execution_id = req->execution_id;
+                Complete(
+                    execution_id,
+                    {core::status::kScheduled, core::status::kRequested},
+                    std::move(r),
+                    [ack, finish, id = msg.id](bool stored) {
+                        if (stored)
+                            ack(id);
+                        finish();
+                    }
+                );
+                continue;
+            }
+            running += 1;
+            Runner* runner = runner_it->second.get();
+            const std::string execution_id = req->execution_id;  // the callback below takes ownership of req
+            store.Transition(
+                execution_id,
+                core::status::kRunning,
+                {core::status::kScheduled, core::status::kRequested},
+                {{"runner_id", options.consumer_name}},
+                [self, runner, req = std::move(*req), ack, finish, id = msg.id](Result<bool> claimed) mutable {
+                    if (!claimed) {
+                        self->running -= 1;
+                        if (claimed.error().code == ErrorCode::kNotFound)
+                            ack(id);  // nothing to run, ever
+                        Log(*self->log,
+                            spdlog::level::warn,
+                            "cannot claim execution",
+                            {{"execution_id", req.execution_id}, {"error", claimed.error().message}});
+                        return finish();
+                    }
+                    ack(id);  // claimed or already taken: either way this request is done with
+                    if (!*claimed) {
+                        self->running -= 1;
+                        Log(*self->log,
+                            spdlog::level::info,
+                            "execution already claimed; skipping duplicate request",
+                            {{"execution_id", req.execution_id}});
+                        return finish();
+                    }
+                    finish();
+                    self->StartRun(runner, std::move(req));
+                }
+            );
+        }
+        finish();
+    }
+
+    void StartRun(Runner* runner, core::ExecutionRequest req) {
+        auto self = shared_from_this();
+        {
+            std::lock_guard lock(mu);
+            active[req.execution_id] = runner;
+        }
+        Log(*log,
+            spdlog::level::debug,
+            "execution started",
+            {{"execution_id", req.execution_id}, {"action", req.action_ref}, {"runner", req.runner_type}});
+        RunRequest run{
+            req.execution_id,
+            req.action_ref,
+            req.action,
+            req.parameters,
+            SecretValues(req),
+            req.context,
+            options.api_url};
+        const std::string id = req.execution_id;
+        RunCallbacks cb;
+        cb.on_output = [self, id](std::string_view stream, std::string line) {
+            Json out = {
+                {"execution_id", id},
+                {"output_type", stream},
+                {"data", line + "\n"},
+                {"timestamp", core::FormatIsoTimestamp(std::chrono::system_clock::now())}};
+            self->store.AppendOutput(id, {out.dump(-1, ' ', false, Json::error_handler_t::replace)});
+        };
+        cb.on_done = [self, id, action = req.action_ref](core::ExecutionResult result) {
+            bool shutting = false;
+            {
+                std::lock_guard lock(self->mu);
+                self->active.erase(id);
+                shutting = self->shutting_down;
+            }
+            if (shutting && result.status == core::status::kCanceled) {
+                result.status = core::status::kAbandoned;
+                result.result["error"] =
+                    "runner " + self->options.consumer_name + " shut down before the execution finished";
+            }
+            Log(*self->log,
+                result.status == core::status::kSucceeded ? spdlog::level::debug : spdlog::level::info,
+                "execution finished",
+                {{"execution_id", id}, {"action", action}, {"status", result.status}});
+            self->Complete(id, {core::status::kRunning, core::status::kCanceling}, std::move(result), [self](bool) {
+                self->running -= 1;
+                if (self->consumer)
+                    self->consumer->NotifyCapacity();
+                std::function<void()> idle;
+                {
+                    std::lock_guard lock(self->mu);
+                    if (self->running == 0 && self->on_idle)
+                        idle = std::move(self->on_idle);
+                }
+                if (idle)
+                    idle();
+            });
+        };
+        runner->Run(run, std::move(cb));
+    }
+
+    /// Stores a final status, retrying while Redis is unreachable (a result is never dropped silently).
+    void Complete(
+        const std::string& id,
+        std::vector<std::string> from,
+        core::ExecutionResult result,
+        std::function<void(bool stored)> then,
+        int attempt = 0
+    ) {
+        auto self = shared_from_this();
+        core::FieldMap fields = {
+            {"result", result.result.dump(-1, ' ', false, Json::error_handler_t::replace)},
+            {"end_timestamp", core::FormatIsoTimestamp(std::chrono::system_clock::now())}};
+        store.Transition(
+            id,
+            result.status,
+            from,
+            std::move(fields),
+            [self, id, from, result, then = std::move(then), attempt](Result<bool> r) mutable {
+                if (r) {
+                    if (!*r) {
+                        Log(*self->log,
+                            spdlog::level::warn,
+                            "execution left the running state before its result came; result not stored",
+                            {{"execution_id", id}, {"status", result.status}});
+                    }
+                    return then(*r);
+                }
+                if (r.error().code == ErrorCode::kNotFound || attempt >= 60) {
+                    Log(*self->log,
+                        spdlog::level::err,
+                        "cannot store execution result",
+                        {{"execution_id", id}, {"error", r.error().message}});
+                    return then(false);
+                }
+                auto timer = std::make_shared<asio::steady_timer>(self->io, std::chrono::seconds(1));
+                timer->async_wait([self,
+                                   timer,
+                                   id,
+                                   from,
+                                   result,
+                                   then = std::move(then),
+                                   attempt](const boost::system::error_code&) mutable {
+                    self->Complete(id, from, std::move(result), std::move(then), attempt + 1);
+                });
+            }
+        );
+    }
+};
+
+RunnerContainer::RunnerContainer(
+    asio::io_context& io, core::RedisClientPtr client, const RunnerRegistry& registry, RunnerContainerOptions options
+)
+    : impl_(std::make_shared<Impl>(io, std::move(client), registry, std::move(options))) {}
+
+RunnerContainer::~RunnerContainer() {
+    impl_->supervisor.KillAll();
+}
+
+void RunnerContainer::Start() {
+    impl_->Beat();
+    core::StreamConsumerOptions opts;
+    opts.stream = impl_->store.keys().ExecutionStream(impl_->options.pool);
+    opts.group = "runners";
+    opts.consumer = impl_->options.consumer_name;
+    opts.batch = 256;
+    std::weak_ptr<Impl> weak = impl_;
+    impl_->consumer = core::StreamConsumer::Create(
+        impl_->io,
+        impl_->client,
+        opts,
+        [weak](std::vector<core::StreamMessage> batch, core::StreamConsumer::Done done) {
+            if (auto self = weak.lock()) {
+                self->HandleBatch(std::move(batch), std::move(done));
+            } else {
+                done({});
+            }
+        },
+        [weak]() -> size_t {
+            auto self = weak.lock();
+            return self ? self->Capacity() : 0;
+        }
+    );
+    impl_->consumer->Start();
+}
+
+void RunnerContainer::Stop(std::chrono::milliseconds grace, std::function<void()> on_stopped) {
+    auto impl = impl_;
+    auto after_consumer = [impl, grace, on_stopped = std::move(on_stopped)]() mutable {
+        impl->heartbeat.cancel();
+        {
+            std::lock_guard lock(impl->mu);
+            impl->shutting_down = true;
+            if (impl->running != 0) {
+                impl->on_idle = on_stopped;
+            }
+        }
+        if (impl->running == 0) {
+            if (on_stopped)
+                on_stopped();
+            return;
+        }
+        auto timer = std::make_shared<asio::steady_timer>(impl->io, grace);
+        timer->async_wait([impl, timer](const boost::system::error_code&) {
+            std::vector<std::pair<std::string, Runner*>> victims;
+            {
+                std::lock_guard lock(impl->mu);
+                victims.assign(impl->active.begin(), impl->active.end());
+            }
+            for (auto& [id, runner] : victims)
+                runner->Cancel(id);
+        });
+    };
+    if (impl_->consumer) {
+        impl_->consumer->Stop(std::move(after_consumer));
+    } else {
+        after_consumer();
+    }
+}
+
+void RunnerContainer::Cancel(const std::string& execution_id) {
+    Runner* runner = nullptr;
+    {
+        std::lock_guard lock(impl_->mu);
+        auto it = impl_->active.find(execution_id);
+        if (it == impl_->active.end())
+            return;
+        runner = it->second;
+    }
+    runner->Cancel(execution_id);
+}
+
+size_t RunnerContainer::Running() const {
+    return impl_->running.load();
+}
+
+struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
+    asio::io_context& io;
+    core::RedisClientPtr client;
+    core::ExecutionStore store;
+    std::chrono::milliseconds interval;
+    asio::steady_timer timer;
+    bool stopped = false;
+    std::shared_ptr<spdlog::logger> log = core::Logger("gc");
+
+    Impl(asio::io_context& io_, core::RedisClientPtr c, std::chrono::milliseconds i)
+        : io(io_), client(std::move(c)), store(client), interval(i), timer(io_) {}
+
+    void Schedule() {
+        if (stopped)
+            return;
+        auto self = shared_from_this();
+        timer.expires_after(interval);
+        timer.async_wait([self](const boost::system::error_code& ec) {
+            if (!ec)
+                self->Sweep();
+        });
+    }
+
+    void Sweep() {
+        auto self = shared_from_this();
+        client->Command(
+            {"ZRANGE", store.keys().ExecutionsByStatus(core::status::kRunning), "0", "-1"},
+            [self](Result<core::RedisReply> ids) {
+                if (!ids || ids->elements.empty())
+                    return self->Schedule();
+                std::vector<core::RedisClient::Args> cmds;
+                for (const auto& id : ids->elements) {
+                    cmds.push_back({"HGET", self->store.keys().Execution(id.str), "runner_id"});
+                }
+                self->client->Pipeline(
+                    std::move(cmds),
+                    [self, ids = *ids](Result<std::vector<core::RedisReply>> owners) {
+                        if (!owners)
+                            return self->Schedule();
+                        self->CheckOwners(ids, *owners);
+                    }
+                );
+            }
+        );
+    }
+
+    void CheckOwners(const core::RedisReply& ids, const std::vector<core::RedisReply>& owners) {
+        auto self = shared_from_this();
+        std::vector<std::string> distinct;
+        for (const auto& o : owners) {
+            if (!o.IsNil() && std::find(distinct.begin(), distinct.end(), o.str) == distinct.end())
+                distinct.push_back(o.str);
+        }
+        if (distinct.empty())
+            return Schedule();
+        std::vector<core::RedisClient::Args> cmds;
+        for (const auto& d : distinct)
+            cmds.push_back({"EXISTS", store.keys().RunnerAlive(d)});
+        client->Pipeline(std::move(cmds), [self, ids, owners, distinct](Result<std::vector<core::RedisReply>> alive) {
+            if (!alive)
+                return self->Schedule();
+            std::set<std::string> dead;
+            for (size_t i = 0; i < distinct.size(); ++i) {
+                if ((*alive)[i].integer == 0)
+                    dead.insert(distinct[i]);
+            }
+            for (size_t i = 0; i < owners.size(); ++i) {
+                if (owners[i].IsNil() || !dead.count(owners[i].str))
+                    continue;
+                const std::string id = ids.elements[i].str;
+                Json result = {
+                    {"error", "runner " + owners[i].str + " stopped responding while the execution was running"}};
+                self->store.Transition(
+                    id,
+                    core::status::kAbandoned,
+                    {core::status::kRunning},
+                    {{"result", result.dump()},
+                     {"end_timestamp", core::FormatIsoTimestamp(std::chrono::system_clock::now())}},
+                    [self, id, runner = owners[i].str](Result<bool> r) {
+                        if (r && *r) {
+                            Log(*self->log,
+                                spdlog::level::warn,
+                                "execution abandoned",
+                                {{"execution_id", id}, {"runner", runner}});
+                        }
+                    }
+                );
+            }
+            self->Schedule();
+        });
+    }
+};
+
+Reaper::Reaper(asio::io_context& io, core::RedisClientPtr client, std::chrono::milliseconds interval)
+    : impl_(std::make_shared<Impl>(io, std::move(client), interval)) {}
+Reaper::~Reaper() {
+    Stop();
+}
+void Reaper::Start() {
+    impl_->Schedule();
+}
+void Reaper::Stop() {
+    asio::post(impl_->io, [impl = impl_]() {
+        impl->stopped = true;
+        impl->timer.cancel();
+    });
+}
+
+}  // namespace squall::actionrunners

@@ -1,0 +1,357 @@
+// The CLI client (SPEC §10): mirrors `st2` for the commands it has; every command is an ApiClient call.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "app.hpp"
+#include "squall/api/client.hpp"
+#include "squall/core/model/model.hpp"
+#include "squall/core/yaml_json.hpp"
+
+namespace squall::app {
+namespace {
+
+using core::Json;
+
+constexpr const char* kUsage = R"(usage: squall <command> [args]
+
+  server [--config FILE] [--data-dir DIR] [--listen HOST:PORT] [--redis URL] [--roles LIST]
+         [--pool NAME] [--workers N] [--log-level L] [--log-format text|json]
+                                  run the server (see deploy/squall.sample.yaml)
+  run <action-ref> [k=v ...] [-a] [-j]
+                                  run an action and wait for its result (-a: do not wait)
+  execution list [--action REF] [--status S] [-n N] [-j]
+  execution get <id> [-j]
+  action list [-p PACK] [-j]      action get <ref> [-j]
+  rule list [-p PACK] [-j]        rule get <ref> [-j]
+  rule create <file.yaml|json>    rule delete <ref>
+  trigger-instance list [-n N] [-j]   trigger-instance get <id> [-j]
+  version
+
+Environment: SQUALL_API_URL (default http://127.0.0.1:9101/api/v1), SQUALL_API_KEY.
+)";
+
+struct Cli {
+    std::vector<std::string> positional;
+    std::map<std::string, std::string> options;  // --action → value
+    bool json = false;
+    bool yaml = false;
+    bool async = false;
+};
+
+Result<Cli> ParseArgs(const std::vector<std::string>& args, size_t start) {
+    Cli cli;
+    for (size_t i = start; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "-j" || a == "--json") {
+            cli.json = true;
+        } else if (a == "-y" || a == "--yaml") {
+            cli.yaml = true;
+        } else if (a == "-a" || a == "--async") {
+            cli.async = true;
+        } else if (a.size() > 1 && a[0] == '-' && a.find('=') == std::string::npos) {
+            std::string name = a.substr(a[1] == '-' ? 2 : 1);
+            if (i + 1 >= args.size())
+                return InvalidArgument("option " + a + " needs a value");
+            cli.options[name] = args[++i];
+        } else {
+            cli.positional.push_back(a);
+        }
+    }
+    return cli;
+}
+
+std::string ApiUrl() {
+    const char* url = std::getenv("SQUALL_API_URL");  // NOLINT(concurrency-mt-unsafe): single-threaded CLI
+    return url && *url ? url : "http://127.0.0.1:9101/api/v1";
+}
+
+std::string ApiKey() {
+    const char* key = std::getenv("SQUALL_API_KEY");  // NOLINT(concurrency-mt-unsafe)
+    return key ? key : "";
+}
+
+std::string Str(const Json& v) {
+    if (v.is_null())
+        return "";
+    return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+/// A plain table: one row per object, the given columns.
+void PrintTable(const Json& rows, const std::vector<std::pair<std::string, std::string>>& columns) {
+    std::vector<size_t> widths;
+    std::vector<std::vector<std::string>> cells;
+    for (const auto& [title, path] : columns)
+        widths.push_back(title.size());
+    for (const auto& row : rows) {
+        std::vector<std::string> line;
+        for (size_t c = 0; c < columns.size(); ++c) {
+            const Json* v = &row;
+            std::stringstream ss(columns[c].second);
+            std::string part;
+            while (v && std::getline(ss, part, '.'))
+                v = v->is_object() && v->contains(part) ? &(*v)[part] : nullptr;
+            std::string text = v ? Str(*v) : "";
+            if (text.size() > 60)
+                text = text.substr(0, 57) + "...";
+            widths[c] = std::max(widths[c], text.size());
+            line.push_back(text);
+        }
+        cells.push_back(std::move(line));
+    }
+    auto print_row = [&](const std::vector<std::string>& line) {
+        for (size_t c = 0; c < line.size(); ++c)
+            std::cout << std::left << std::setw(static_cast<int>(widths[c]) + 2) << line[c];
+        std::cout << "\n";
+    };
+    std::vector<std::string> titles;
+    for (const auto& [t, p] : columns)
+        titles.push_back(t);
+    print_row(titles);
+    for (const auto& line : cells)
+        print_row(line);
+}
+
+void PrintYamlish(const Json& v, int indent = 0) {
+    const std::string pad(static_cast<size_t>(indent), ' ');
+    for (const auto& [k, val] : v.items()) {
+        if (val.is_object() && !val.empty()) {
+            std::cout << pad << k << ":\n";
+            PrintYamlish(val, indent + 2);
+        } else if (val.is_string() && val.get<std::string>().find('\n') != std::string::npos) {
+            std::cout << pad << k << ": |\n";
+            std::stringstream ss(val.get<std::string>());
+            std::string line;
+            while (std::getline(ss, line))
+                std::cout << pad << "  " << line << "\n";
+        } else {
+            std::cout << pad << k << ": " << Str(val) << "\n";
+        }
+    }
+}
+
+void PrintExecution(const Json& e, const Cli& cli) {
+    if (cli.json) {
+        std::cout << e.dump(2) << "\n";
+        return;
+    }
+    Json shown = {
+        {"id", e.value("id", "")},
+        {"action.ref", e.contains("action") ? e["action"].value("ref", "") : ""},
+        {"status", e.value("status", "")},
+        {"start_timestamp", e.value("start_timestamp", "")},
+        {"end_timestamp", e.value("end_timestamp", "")}};
+    if (e.contains("parameters") && !e["parameters"].empty())
+        shown["parameters"] = e["parameters"];
+    if (e.contains("result") && !e["result"].empty())
+        shown["result"] = e["result"];
+    PrintYamlish(shown);
+}
+
+int Fail(const Error& e) {
+    std::cerr << "ERROR: " << e.What() << "\n";
+    return ExitCode(e.code);
+}
+
+std::string Query(const Cli& cli, const std::vector<std::pair<std::string, std::string>>& map) {
+    std::string q;
+    for (const auto& [opt, param] : map) {
+        auto it = cli.options.find(opt);
+        if (it == cli.options.end())
+            continue;
+        q += (q.empty() ? "?" : "&") + param + "=" + it->second;
+    }
+    return q;
+}
+
+int List(
+    api::ApiClient& client,
+    const std::string& path,
+    const Cli& cli,
+    const std::vector<std::pair<std::string, std::string>>& columns
+) {
+    Result<api::ApiResponse> r = client.Get(path);
+    if (!r)
+        return Fail(r.error());
+    if (cli.json) {
+        std::cout << r->body.dump(2) << "\n";
+        return 0;
+    }
+    PrintTable(r->body, columns);
+    if (r->total >= 0 && static_cast<size_t>(r->total) > r->body.size()) {
+        std::cout << "(" << r->body.size() << " of " << r->total << "; use -n to see more)\n";
+    }
+    return 0;
+}
+
+int Get(api::ApiClient& client, const std::string& path, const Cli& cli) {
+    Result<api::ApiResponse> r = client.Get(path);
+    if (!r)
+        return Fail(r.error());
+    if (cli.json) {
+        std::cout << r->body.dump(2) << "\n";
+    } else {
+        PrintYamlish(r->body);
+    }
+    return 0;
+}
+
+int Run(api::ApiClient& client, const Cli& cli) {
+    if (cli.positional.empty())
+        return Fail(InvalidArgument("usage: squall run <action-ref> [k=v ...]"));
+    Json params = Json::object();
+    for (size_t i = 1; i < cli.positional.size(); ++i) {
+        const std::string& kv = cli.positional[i];
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            return Fail(InvalidArgument("parameter \"" + kv + "\": expected name=value"));
+        }
+        params[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    Result<api::ApiResponse> created =
+        client.Post("/executions", {{"action", cli.positional[0]}, {"parameters", params}});
+    if (!created)
+        return Fail(created.error());
+    const std::string id = created->body.value("id", "");
+    if (cli.async) {
+        if (cli.json) {
+            std::cout << created->body.dump(2) << "\n";
+        } else {
+            std::cout << "To get the results, execute:\n squall execution get " << id << "\n";
+        }
+        return 0;
+    }
+    Json e = created->body;
+    auto delay = std::chrono::milliseconds(20);
+    while (!core::status::IsCompleted(e.value("status", ""))) {
+        std::this_thread::sleep_for(delay);
+        delay = std::min(delay * 2, std::chrono::milliseconds(500));
+        Result<api::ApiResponse> r = client.Get("/executions/" + id);
+        if (!r)
+            return Fail(r.error());
+        e = r->body;
+    }
+    PrintExecution(e, cli);
+    return e.value("status", "") == core::status::kSucceeded ? 0 : 1;
+}
+
+int RuleCreate(api::ApiClient& client, const Cli& cli) {
+    if (cli.positional.size() < 2)
+        return Fail(InvalidArgument("usage: squall rule create <file.yaml|json>"));
+    Result<core::YamlDocument> doc = core::LoadYamlFile(cli.positional[1]);  // JSON is YAML too
+    if (!doc)
+        return Fail(doc.error());
+    Result<api::ApiResponse> r = client.Post("/rules", doc->value);
+    if (!r)
+        return Fail(r.error());
+    if (cli.json) {
+        std::cout << r->body.dump(2) << "\n";
+    } else {
+        PrintYamlish(r->body);
+    }
+    return 0;
+}
+
+}  // namespace
+
+int CliMain(const std::vector<std::string>& args) {
+    if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+        std::cout << kUsage;
+        return args.empty() ? 2 : 0;
+    }
+    if (args[0] == "version" || args[0] == "--version") {
+        std::cout << "squall 0.1.0\n";
+        return 0;
+    }
+    const std::string cmd = args[0];
+    const std::string sub = args.size() > 1 ? args[1] : "";
+    Result<Cli> parsed = ParseArgs(args, cmd == "run" ? 1 : 2);
+    if (!parsed)
+        return Fail(parsed.error());
+    Cli& cli = *parsed;
+    api::ApiClient client(ApiUrl(), ApiKey());
+    const std::string n = cli.options.count("n") ? cli.options["n"] : "50";
+
+    if (cmd == "run")
+        return Run(client, cli);
+    if (cmd == "execution") {
+        if (sub == "list") {
+            cli.options["n"] = n;
+            return List(
+                client,
+                "/executions" + Query(cli, {{"action", "action"}, {"status", "status"}, {"n", "limit"}}),
+                cli,
+                {{"id", "id"},
+                 {"action.ref", "action.ref"},
+                 {"status", "status"},
+                 {"start_timestamp", "start_timestamp"},
+                 {"end_timestamp", "end_timestamp"}}
+            );
+        }
+        if (sub == "get" && !cli.positional.empty()) {
+            Result<api::ApiResponse> r = client.Get("/executions/" + cli.positional[0]);
+            if (!r)
+                return Fail(r.error());
+            PrintExecution(r->body, cli);
+            return 0;
+        }
+    }
+    if (cmd == "action") {
+        if (sub == "list") {
+            return List(
+                client,
+                "/actions" + Query(cli, {{"p", "pack"}, {"pack", "pack"}}),
+                cli,
+                {{"ref", "ref"}, {"pack", "pack"}, {"runner_type", "runner_type"}, {"description", "description"}}
+            );
+        }
+        if (sub == "get" && !cli.positional.empty())
+            return Get(client, "/actions/" + cli.positional[0], cli);
+    }
+    if (cmd == "rule") {
+        if (sub == "list") {
+            return List(
+                client,
+                "/rules" + Query(cli, {{"p", "pack"}, {"pack", "pack"}}),
+                cli,
+                {{"ref", "ref"}, {"trigger", "trigger.type"}, {"action", "action.ref"}, {"enabled", "enabled"}}
+            );
+        }
+        if (sub == "get" && !cli.positional.empty())
+            return Get(client, "/rules/" + cli.positional[0], cli);
+        if (sub == "create") {
+            cli.positional.insert(cli.positional.begin(), "create");
+            return RuleCreate(client, cli);
+        }
+        if (sub == "delete" && !cli.positional.empty()) {
+            Result<api::ApiResponse> r = client.Delete("/rules/" + cli.positional[0]);
+            if (!r)
+                return Fail(r.error());
+            std::cout << "Resource with id \"" << cli.positional[0] << "\" has been successfully deleted.\n";
+            return 0;
+        }
+    }
+    if (cmd == "trigger-instance") {
+        if (sub == "list") {
+            cli.options["n"] = n;
+            return List(
+                client,
+                "/triggerinstances" + Query(cli, {{"n", "limit"}}),
+                cli,
+                {{"id", "id"}, {"trigger", "trigger"}, {"occurrence_time", "occurrence_time"}, {"status", "status"}}
+            );
+        }
+        if (sub == "get" && !cli.positional.empty())
+            return Get(client, "/triggerinstances/" + cli.positional[0], cli);
+    }
+    std::cerr << "squall: unknown command \"" << cmd << (sub.empty() ? "" : " " + sub) << "\"\n\n" << kUsage;
+    return 2;
+}
+
+}  // namespace squall::app

@@ -1,0 +1,163 @@
+#include "embedded_redis.hpp"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "squall/core/log.hpp"
+
+extern char** environ;  // NOLINT: POSIX process environment passed to the child as is
+
+namespace squall::app {
+
+namespace {
+constexpr size_t kMaxRestartsPerMinute = 5;
+}
+
+EmbeddedRedis::EmbeddedRedis(
+    asio::io_context& io, std::string redis_dir, std::string binary, std::function<void(Error)> on_fatal
+)
+    : io_(io), dir_(std::move(redis_dir)), binary_(std::move(binary)), on_fatal_(std::move(on_fatal)) {}
+
+EmbeddedRedis::~EmbeddedRedis() {
+    StopBlocking();
+    pidfd_.reset();  // after the io_context stopped running (the composition root's order)
+}
+
+core::RedisEndpoint EmbeddedRedis::Endpoint() const {
+    core::RedisEndpoint ep;
+    ep.unix_path = dir_ + "/redis.sock";
+    return ep;
+}
+
+Status EmbeddedRedis::Start() {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec)
+        return Unavailable("cannot create " + dir_ + ": " + ec.message());
+    std::filesystem::permissions(dir_, std::filesystem::perms::owner_all, ec);
+    if (Endpoint().unix_path.size() >= 100) {
+        return InvalidArgument(
+            "the data dir path is too long for a unix socket (" + Endpoint().unix_path +
+            "); use a shorter --data-dir or an external --redis"
+        );
+    }
+    return Spawn();
+}
+
+Status EmbeddedRedis::Spawn() {
+    const std::string sock = Endpoint().unix_path;
+    std::filesystem::remove(sock);
+    std::vector<std::string> args = {
+        binary_,
+        "--port",
+        "0",
+        "--unixsocket",
+        sock,
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        dir_,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+        "--logfile",
+        dir_ + "/redis.log",
+        "--pidfile",
+        "",
+        "--protected-mode",
+        "yes"};
+    std::vector<char*> argv;
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // Own process group: a Ctrl-C in the terminal reaches the server, which then stops Redis in order.
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    pid_t pid = -1;
+    const int rc = posix_spawnp(&pid, binary_.c_str(), nullptr, &attr, argv.data(), environ);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        return Unavailable(
+            "cannot start the embedded Redis (" + binary_ + "): " + std::strerror(rc) +
+            "; install redis-server or pass --redis URL"
+        );
+    }
+    pid_ = pid;
+    const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0)
+        return Internal("pidfd_open failed for the embedded Redis");
+    pidfd_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
+    core::Log(
+        *core::Logger("server"),
+        spdlog::level::info,
+        "embedded redis started",
+        {{"pid", std::to_string(pid)}, {"socket", sock}}
+    );
+    Watch();
+    return {};
+}
+
+void EmbeddedRedis::Watch() {
+    pidfd_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+        if (ec || stopping_)
+            return;
+        int status = 0;
+        waitpid(pid_, &status, WNOHANG);
+        pid_ = -1;
+        pidfd_.reset();
+        const std::string how = WIFEXITED(status) ? "exited with code " + std::to_string(WEXITSTATUS(status))
+                                                  : "was killed by signal " + std::to_string(WTERMSIG(status));
+        core::Log(
+            *core::Logger("server"),
+            spdlog::level::err,
+            "embedded redis died; restarting",
+            {{"how", how}, {"log", dir_ + "/redis.log"}}
+        );
+        const auto now = std::chrono::steady_clock::now();
+        restarts_.push_back(now);
+        while (!restarts_.empty() && now - restarts_.front() > std::chrono::minutes(1))
+            restarts_.erase(restarts_.begin());
+        if (restarts_.size() > kMaxRestartsPerMinute) {
+            return on_fatal_(Unavailable("the embedded Redis " + how + " and keeps dying (see " + dir_ + "/redis.log)")
+            );
+        }
+        if (Status st = Spawn(); !st)
+            on_fatal_(st.error());
+    });
+}
+
+void EmbeddedRedis::StopBlocking() {
+    stopping_ = true;
+    if (pid_ <= 0)
+        return;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 1000; ++i) {  // up to 10 s for Redis to flush and exit
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (pid_ > 0) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+        pid_ = -1;
+    }
+}
+
+}  // namespace squall::app

@@ -1,0 +1,24 @@
+// squall: one binary, server roles and CLI client (SPEC §1, §10).
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "app.hpp"
+#include "squall/core/error.hpp"
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    try {
+        if (!args.empty() && args[0] == "server") {
+            return squall::app::ServerMain(std::vector<std::string>(args.begin() + 1, args.end()));
+        }
+        return squall::app::CliMain(args);
+    } catch (const squall::Exception& e) {
+        std::cerr << "error: " << e.error().What() << "\n";
+        return squall::ExitCode(e.error().code);
+    } catch (const std::exception& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 10;
+    }
+}

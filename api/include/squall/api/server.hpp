@@ -1,0 +1,52 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "squall/core/clock.hpp"
+#include "squall/core/redis/client.hpp"
+#include "squall/core/store/store.hpp"
+#include "squall/packs/content_cache.hpp"
+#include "squall/rules/operators.hpp"
+#include "squall/sensors/sensor.hpp"
+
+namespace squall::api {
+
+/// What the HTTP API works with. Everything is owned by the composition root and outlives the server.
+struct ApiDeps {
+    core::RedisClientPtr redis;
+    core::ExecutionStore& executions;
+    core::TriggerStore& triggers;
+    packs::ContentStore& content;
+    packs::ContentCache& content_cache;
+    sensors::WebhookSensor& webhooks;
+    const rules::OperatorRegistry& operators;
+    const core::Clock& clock;
+};
+
+struct ApiOptions {
+    std::string host = "127.0.0.1";
+    int port = 9101;  ///< 0: pick a free port (see ApiServer::port())
+    int threads = 8;
+};
+
+/// The REST API v1 (SPEC §10) on cpp-httplib. Handlers run on httplib's own worker threads and may block on
+/// Redis (bounded by the client's command timeout); they never touch an io_context's objects directly.
+class ApiServer {
+public:
+    ApiServer(ApiDeps deps, ApiOptions options);
+    ~ApiServer();
+    /// Binds (synchronously, so that bind errors surface here) and serves on a background thread.
+    Status Start();
+    void Stop();
+    int port() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// The SHA-256 form in which API keys are stored; `admin` keys are created by the server on first start.
+Status RegisterApiKeyBlocking(core::RedisClient& redis, const std::string& key, const std::string& user);
+
+}  // namespace squall::api

@@ -1,0 +1,110 @@
+#include "squall/api/client.hpp"
+
+#include <httplib.h>
+
+namespace squall::api {
+
+using core::Json;
+
+struct ApiClient::Impl {
+    std::unique_ptr<httplib::Client> http;
+    std::string prefix = "/api/v1";
+    std::string api_key;
+    std::string base;
+};
+
+ApiClient::ApiClient(std::string base_url, std::string api_key) : impl_(std::make_unique<Impl>()) {
+    impl_->api_key = std::move(api_key);
+    impl_->base = base_url;
+    // Strip a trailing /api, /api/v1 or /v1: paths given to Get() etc. start after /api/v1.
+    while (!base_url.empty() && base_url.back() == '/')
+        base_url.pop_back();
+    for (const char* suffix : {"/api/v1", "/v1", "/api"}) {
+        const std::string s(suffix);
+        if (base_url.size() > s.size() && base_url.compare(base_url.size() - s.size(), s.size(), s) == 0) {
+            base_url.resize(base_url.size() - s.size());
+            break;
+        }
+    }
+    impl_->http = std::make_unique<httplib::Client>(base_url);
+    impl_->http->set_connection_timeout(5);
+    impl_->http->set_read_timeout(60);
+    impl_->http->set_write_timeout(30);
+}
+
+ApiClient::~ApiClient() = default;
+
+Result<ApiResponse> ApiClient::Send(const std::string& method, const std::string& path, const Json* body) {
+    httplib::Headers headers;
+    if (!impl_->api_key.empty())
+        headers.emplace("St2-Api-Key", impl_->api_key);
+    const std::string full = impl_->prefix + path;
+    const std::string payload = body ? body->dump() : std::string();
+    httplib::Result r = method == "GET"    ? impl_->http->Get(full.c_str(), headers)
+                        : method == "POST" ? impl_->http->Post(full.c_str(), headers, payload, "application/json")
+                        : method == "PUT"  ? impl_->http->Put(full.c_str(), headers, payload, "application/json")
+                                           : impl_->http->Delete(full.c_str(), headers);
+    if (!r) {
+        return Unavailable(
+            "cannot reach the Squall API at " + impl_->base + " (" + httplib::to_string(r.error()) +
+            "); is `squall server` running and SQUALL_API_URL right?"
+        );
+    }
+    ApiResponse out;
+    out.status = r->status;
+    out.text = r->body;
+    if (r->has_header("X-Total-Count"))
+        out.total = std::stoll(r->get_header_value("X-Total-Count"));
+    out.body = Json::parse(r->body, nullptr, false);
+    if (out.body.is_discarded())
+        out.body = nullptr;
+    if (r->status >= 400) {
+        const std::string fault = out.body.is_object() ? out.body.value("faultstring", r->body) : r->body;
+        ErrorCode code = ErrorCode::kInternal;
+        switch (r->status) {
+            case 400:
+                code = ErrorCode::kInvalidArgument;
+                break;
+            case 401:
+                code = ErrorCode::kUnauthenticated;
+                break;
+            case 403:
+                code = ErrorCode::kPermissionDenied;
+                break;
+            case 404:
+                code = ErrorCode::kNotFound;
+                break;
+            case 409:
+                code = ErrorCode::kAlreadyExists;
+                break;
+            case 429:
+                code = ErrorCode::kResourceExhausted;
+                break;
+            case 503:
+                code = ErrorCode::kUnavailable;
+                break;
+            case 504:
+                code = ErrorCode::kTimeout;
+                break;
+            default:
+                break;
+        }
+        return Error(code, fault);
+    }
+    return out;
+}
+
+Result<ApiResponse> ApiClient::Get(const std::string& path) {
+    return Send("GET", path, nullptr);
+}
+Result<ApiResponse> ApiClient::Post(const std::string& path, const Json& body) {
+    return Send("POST", path, &body);
+}
+Result<ApiResponse> ApiClient::Put(const std::string& path, const Json& body) {
+    return Send("PUT", path, &body);
+}
+Result<ApiResponse> ApiClient::Delete(const std::string& path) {
+    return Send("DELETE", path, nullptr);
+}
+
+}  // namespace squall::api

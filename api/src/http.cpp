@@ -1,0 +1,139 @@
+#include "http.hpp"
+
+#include "squall/core/id.hpp"
+#include "squall/core/log.hpp"
+
+namespace squall::api {
+
+namespace {
+constexpr auto kKeyCacheTtl = std::chrono::seconds(10);
+}
+
+void SendJson(httplib::Response& res, int status, const Json& body) {
+    res.status = status;
+    res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+}
+
+void SendError(httplib::Response& res, const Error& error) {
+    const int status = HttpStatus(error.code);
+    if (status >= 500) {
+        core::Log(
+            *core::Logger("api"),
+            spdlog::level::err,
+            "request failed",
+            {{"error", error.What()}, {"detail", error.detail}}
+        );
+    }
+    SendJson(res, status, {{"faultstring", error.What()}, {"code", ErrorCodeName(error.code)}});
+}
+
+void SendList(httplib::Response& res, const std::vector<Json>& items, size_t total, size_t limit) {
+    res.set_header("X-Total-Count", std::to_string(total));
+    res.set_header("X-Limit", std::to_string(limit));
+    SendJson(res, 200, Json(items));
+}
+
+Result<Json> ParseBody(const httplib::Request& req) {
+    if (req.body.empty())
+        return Json::object();
+    Json j = Json::parse(req.body, nullptr, false);
+    if (j.is_discarded()) {
+        try {
+            (void)Json::parse(req.body);
+        } catch (const Json::parse_error& e) {
+            return InvalidArgument(std::string("request body is not valid JSON: ") + e.what());
+        }
+    }
+    return j;
+}
+
+Result<size_t> QueryCount(const httplib::Request& req, const std::string& name, size_t def, size_t max) {
+    if (!req.has_param(name.c_str()))
+        return def;
+    const std::string v = req.get_param_value(name.c_str());
+    try {
+        size_t pos = 0;
+        const long long n = std::stoll(v, &pos);
+        if (pos != v.size() || n < 0)
+            throw std::invalid_argument(v);
+        if (static_cast<unsigned long long>(n) > max) {
+            return InvalidArgument(
+                "query parameter \"" + name + "\": " + v + " is above the maximum " + std::to_string(max)
+            );
+        }
+        return static_cast<size_t>(n);
+    } catch (const std::exception&) {
+        return InvalidArgument("query parameter \"" + name + "\": \"" + v + "\" is not a non-negative integer");
+    }
+}
+
+Authenticator::Authenticator(core::RedisClient& redis, const core::Clock& clock) : redis_(redis), clock_(clock) {}
+
+Result<std::string> Authenticator::Check(const httplib::Request& req) {
+    std::string key = req.get_header_value("St2-Api-Key");
+    if (key.empty())
+        key = req.get_param_value("st2-api-key");
+    if (key.empty()) {
+        return Error(ErrorCode::kUnauthenticated, "Unauthorized - One of Token or API key required.");
+    }
+    const std::string hash = core::Sha256Hex(key);
+    const auto now = clock_.SteadyNow();
+    {
+        std::lock_guard lock(mu_);
+        auto it = cache_.find(hash);
+        if (it != cache_.end() && it->second.second > now)
+            return it->second.first;
+    }
+    Result<core::RedisReply> r = redis_.CommandBlocking({"HGET", redis_.Key("apikeys"), hash});
+    if (!r)
+        return r.error();
+    if (r->IsNil())
+        return Error(ErrorCode::kUnauthenticated, "Unauthorized - API key is not valid.");
+    Json meta = Json::parse(r->str, nullptr, false);
+    const std::string user = meta.is_object() ? meta.value("user", "admin") : "admin";
+    std::lock_guard lock(mu_);
+    if (cache_.size() > 10000)
+        cache_.clear();
+    cache_[hash] = {user, now + kKeyCacheTtl};
+    return user;
+}
+
+Handler Router::Wrap(Handler h, bool needs_auth) {
+    return [this, h = std::move(h), needs_auth](const httplib::Request& req, httplib::Response& res) {
+        try {
+            if (needs_auth) {
+                Result<std::string> user = auth_.Check(req);
+                if (!user)
+                    return SendError(res, user.error());
+            }
+            h(req, res);
+        } catch (const Exception& e) {
+            SendError(res, e.error());
+        } catch (const std::exception& e) {
+            SendError(res, Internal("internal error", e.what()));
+        }
+    };
+}
+
+void Router::Get(const std::string& p, Handler h, bool a) {
+    auto w = Wrap(std::move(h), a);
+    server_.Get("/api/v1" + p, w);
+    server_.Get("/v1" + p, w);
+}
+void Router::Post(const std::string& p, Handler h, bool a) {
+    auto w = Wrap(std::move(h), a);
+    server_.Post("/api/v1" + p, w);
+    server_.Post("/v1" + p, w);
+}
+void Router::Put(const std::string& p, Handler h, bool a) {
+    auto w = Wrap(std::move(h), a);
+    server_.Put("/api/v1" + p, w);
+    server_.Put("/v1" + p, w);
+}
+void Router::Delete(const std::string& p, Handler h, bool a) {
+    auto w = Wrap(std::move(h), a);
+    server_.Delete("/api/v1" + p, w);
+    server_.Delete("/v1" + p, w);
+}
+
+}  // namespace squall::api

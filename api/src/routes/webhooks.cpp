@@ -1,0 +1,89 @@
+#include "http.hpp"
+
+namespace squall::api {
+namespace {
+
+/// Request headers as a JSON object, without credentials (StackStorm strips auth headers from payloads).
+Json HeadersJson(const httplib::Request& req) {
+    Json h = Json::object();
+    for (const auto& [k, v] : req.headers) {
+        std::string lower = k;
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) {
+            return static_cast<char>(std::tolower(c));
+        });
+        if (lower == "st2-api-key" || lower == "x-auth-token" || lower == "authorization" || lower == "cookie")
+            continue;
+        if (lower == "remote_addr" || lower == "remote_port" || lower == "local_addr" || lower == "local_port")
+            continue;
+        h[k] = v;
+    }
+    return h;
+}
+
+}  // namespace
+
+void RegisterWebhookRoutes(Router& r, ApiDeps& d) {
+    r.Get("/webhooks", [&d](const httplib::Request&, httplib::Response& res) {
+        Result<std::vector<std::string>> urls = d.webhooks.UrlsBlocking();
+        if (!urls)
+            return SendError(res, urls.error());
+        Json out = Json::array();
+        for (const auto& u : *urls)
+            out.push_back({{"type", "core.st2.webhook"}, {"parameters", {{"url", u}}}});
+        SendJson(res, 200, out);
+    });
+    r.Post(R"(/webhooks/(.+))", [&d](const httplib::Request& req, httplib::Response& res) {
+        const std::string url = req.matches[1];
+        Result<Json> body = ParseBody(req);
+        if (!body)
+            return SendError(res, body.error());
+        const std::string trace_tag = req.get_header_value("St2-Trace-Tag");
+        Result<core::TriggerInstance> ti = url == "st2"
+                                               ? d.webhooks.DispatchGenericBlocking(*body, trace_tag)
+                                               : d.webhooks.DispatchBlocking(url, HeadersJson(req), *body, trace_tag);
+        if (!ti)
+            return SendError(res, ti.error());
+        Json out = ti->ToJson();
+        out.erase("payload");
+        out["payload"] = *body;
+        SendJson(res, 202, out);
+    });
+}
+
+void RegisterTriggerRoutes(Router& r, ApiDeps& d) {
+    r.Get("/triggerinstances", [&d](const httplib::Request& req, httplib::Response& res) {
+        Result<size_t> limit = QueryCount(req, "limit", 100, 1000);
+        if (!limit)
+            return SendError(res, limit.error());
+        Result<size_t> offset = QueryCount(req, "offset", 0, SIZE_MAX);
+        if (!offset)
+            return SendError(res, offset.error());
+        size_t total = 0;
+        Result<std::vector<Json>> list = d.triggers.ListBlocking(*offset, *limit, &total);
+        if (!list)
+            return SendError(res, list.error());
+        SendList(res, *list, total, *limit);
+    });
+    r.Get(R"(/triggerinstances/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
+        Result<Json> ti = d.triggers.GetBlocking(req.matches[1]);
+        if (!ti)
+            return SendError(res, ti.error());
+        SendJson(res, 200, *ti);
+    });
+    r.Get("/ruleenforcements", [&d](const httplib::Request& req, httplib::Response& res) {
+        Result<size_t> limit = QueryCount(req, "limit", 100, 1000);
+        if (!limit)
+            return SendError(res, limit.error());
+        Result<size_t> offset = QueryCount(req, "offset", 0, SIZE_MAX);
+        if (!offset)
+            return SendError(res, offset.error());
+        size_t total = 0;
+        Result<std::vector<Json>> list =
+            d.triggers.ListEnforcementsBlocking(req.get_param_value("trigger_instance"), *offset, *limit, &total);
+        if (!list)
+            return SendError(res, list.error());
+        SendList(res, *list, total, *limit);
+    });
+}
+
+}  // namespace squall::api

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "squall/core/error.hpp"
+
+namespace squall::core {
+
+/// Every role a server process can run (SPEC §1). `all` expands to this list.
+inline const std::vector<std::string> kAllRoles = {
+    "api", "sensors", "rules", "runner", "workflow", "timers", "notifier", "gc"};
+
+/// Options of `squall server`. Defaults live here. Each is settable in the YAML file given by --config
+/// (key = name below), by env SQUALL_<NAME upper-cased> and by flag --<name with dashes>; flags win over env,
+/// env over the file (SPEC §1).
+struct ServerConfig {
+    std::string data_dir;                   ///< default ${SQUALL_HOME:-$HOME/.squall}
+    std::string listen = "127.0.0.1:9101";  ///< HOST:PORT of the API
+    std::string redis;                      ///< URL of an external Redis; empty: embedded redis-server
+    std::vector<std::string> roles = kAllRoles;
+    std::string pool = "default";  ///< runner pool this process serves (SPEC §7)
+    int workers = 32;              ///< concurrent executions per runner process
+    std::string log_level = "info";
+    std::string log_format = "text";            ///< text | json
+    std::string packs_dir;                      ///< bundled packs; default: the source tree's packs/bundled
+    std::string redis_server = "redis-server";  ///< binary used for the embedded Redis
+    int shutdown_grace = 30;                    ///< seconds in-flight executions get to finish on SIGTERM
+    int http_threads = 8;                       ///< HTTP worker threads
+    std::string config_file;                    ///< the --config file, if any
+
+    bool HasRole(const std::string& role) const;
+};
+
+/// Builds the config from `args` (the words after `squall server`), the environment (through `getenv`,
+/// injected for tests) and the YAML file named by --config. Errors name the flag, the variable or
+/// file:line:col and the key, e.g. `squall.yaml:3:1: key 'listn': unknown option (did you mean 'listen'?)`.
+Result<ServerConfig> LoadServerConfig(
+    const std::vector<std::string>& args, const std::function<const char*(const char*)>& getenv
+);
+
+/// Names of every option, in the order the sample file lists them.
+std::vector<std::string> ServerOptionNames();
+
+/// The closest candidate to `word` by edit distance, or "" when none is close (did-you-mean hints).
+std::string ClosestMatch(const std::string& word, const std::vector<std::string>& candidates);
+
+}  // namespace squall::core

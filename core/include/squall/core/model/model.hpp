@@ -1,0 +1,73 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "squall/core/error.hpp"
+
+/// The stream schema every role shares: what travels on the Redis streams and what is stored for the API.
+/// Roles meet only through these types (STYLE.md §1).
+namespace squall::core {
+
+using Json = nlohmann::json;
+
+/// Execution statuses (StackStorm names, reference §2.1).
+namespace status {
+inline constexpr const char* kRequested = "requested";
+inline constexpr const char* kScheduled = "scheduled";
+inline constexpr const char* kDelayed = "delayed";
+inline constexpr const char* kRunning = "running";
+inline constexpr const char* kSucceeded = "succeeded";
+inline constexpr const char* kFailed = "failed";
+inline constexpr const char* kTimeout = "timeout";
+inline constexpr const char* kAbandoned = "abandoned";
+inline constexpr const char* kCanceling = "canceling";
+inline constexpr const char* kCanceled = "canceled";
+inline constexpr const char* kPending = "pending";
+/// True for succeeded, failed, timeout, abandoned, canceled.
+bool IsCompleted(const std::string& s);
+/// Every status name, for validating filters.
+const std::vector<std::string>& All();
+}  // namespace status
+
+/// A trigger instance: one event from a sensor or webhook (SPEC §3). Travels on the triggers stream.
+struct TriggerInstance {
+    std::string id;
+    std::string trigger;                       ///< trigger type ref, e.g. core.st2.webhook
+    Json trigger_parameters = Json::object();  ///< e.g. {"url": "push"} for webhooks
+    Json payload = Json::object();
+    std::string occurrence_time;     ///< ISO-8601 UTC
+    std::string status = "pending";  ///< pending, processing, processed, processing_failed
+    std::string trace_tag;
+
+    Json ToJson() const;
+    static Result<TriggerInstance> FromJson(const Json& j);
+};
+
+/// What a runner needs to run one execution. Travels on the executions stream of the action's pool.
+/// Unlike the stored execution, its parameters are not masked; the entry is deleted once acknowledged.
+struct ExecutionRequest {
+    std::string execution_id;
+    std::string action_ref;
+    std::string runner_type;
+    Json action = Json::object();                ///< action metadata snapshot (entry_point, parameters schema, ...)
+    Json parameters = Json::object();            ///< rendered, cast, defaults applied, secrets in clear
+    std::vector<std::string> secret_parameters;  ///< names whose values must be masked
+    Json context = Json::object();
+
+    Json ToJson() const;
+    static Result<ExecutionRequest> FromJson(const Json& j);
+};
+
+/// The outcome of a run, produced by a runner.
+struct ExecutionResult {
+    std::string status;  ///< succeeded, failed, timeout, canceled, abandoned
+    Json result = Json::object();
+};
+
+/// "pack.name" → {"pack", "name"}; error when the ref is not of that form.
+Result<std::pair<std::string, std::string>> SplitRef(const std::string& ref);
+
+}  // namespace squall::core

@@ -1,0 +1,98 @@
+#include "squall/core/model/model.hpp"
+
+#include <algorithm>
+
+namespace squall::core {
+
+namespace status {
+bool IsCompleted(const std::string& s) {
+    return s == kSucceeded || s == kFailed || s == kTimeout || s == kAbandoned || s == kCanceled;
+}
+const std::vector<std::string>& All() {
+    static const std::vector<std::string> kAll = {
+        "requested",
+        "scheduled",
+        "delayed",
+        "running",
+        "succeeded",
+        "failed",
+        "timeout",
+        "abandoned",
+        "canceling",
+        "canceled",
+        "pending",
+        "pausing",
+        "paused",
+        "resuming"};
+    return kAll;
+}
+}  // namespace status
+
+Json TriggerInstance::ToJson() const {
+    Json j = {
+        {"id", id},
+        {"trigger", trigger},
+        {"payload", payload},
+        {"occurrence_time", occurrence_time},
+        {"status", status},
+    };
+    if (!trigger_parameters.empty())
+        j["trigger_parameters"] = trigger_parameters;
+    if (!trace_tag.empty())
+        j["trace_tag"] = trace_tag;
+    return j;
+}
+
+Result<TriggerInstance> TriggerInstance::FromJson(const Json& j) {
+    if (!j.is_object() || !j.contains("id") || !j["id"].is_string() || !j.contains("trigger") ||
+        !j["trigger"].is_string()) {
+        return InvalidArgument("trigger instance: needs string fields 'id' and 'trigger'");
+    }
+    TriggerInstance t;
+    t.id = j["id"];
+    t.trigger = j["trigger"];
+    t.payload = j.value("payload", Json::object());
+    t.trigger_parameters = j.value("trigger_parameters", Json::object());
+    t.occurrence_time = j.value("occurrence_time", "");
+    t.status = j.value("status", "pending");
+    t.trace_tag = j.value("trace_tag", "");
+    return t;
+}
+
+Json ExecutionRequest::ToJson() const {
+    return {
+        {"execution_id", execution_id},
+        {"action_ref", action_ref},
+        {"runner_type", runner_type},
+        {"action", action},
+        {"parameters", parameters},
+        {"secret_parameters", secret_parameters},
+        {"context", context},
+    };
+}
+
+Result<ExecutionRequest> ExecutionRequest::FromJson(const Json& j) {
+    if (!j.is_object() || !j.contains("execution_id") || !j["execution_id"].is_string() || !j.contains("runner_type") ||
+        !j["runner_type"].is_string()) {
+        return InvalidArgument("execution request: needs string fields 'execution_id' and 'runner_type'");
+    }
+    ExecutionRequest r;
+    r.execution_id = j["execution_id"];
+    r.action_ref = j.value("action_ref", "");
+    r.runner_type = j["runner_type"];
+    r.action = j.value("action", Json::object());
+    r.parameters = j.value("parameters", Json::object());
+    r.secret_parameters = j.value("secret_parameters", std::vector<std::string>{});
+    r.context = j.value("context", Json::object());
+    return r;
+}
+
+Result<std::pair<std::string, std::string>> SplitRef(const std::string& ref) {
+    const auto dot = ref.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == ref.size()) {
+        return InvalidArgument("\"" + ref + "\" is not a reference of the form pack.name");
+    }
+    return std::make_pair(ref.substr(0, dot), ref.substr(dot + 1));
+}
+
+}  // namespace squall::core

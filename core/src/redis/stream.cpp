@@ -1,0 +1,513 @@
+#include "squall/core/redis/stream.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <utility>
+
+#include "squall/core/log.hpp"
+
+namespace squall::core {
+namespace {
+
+constexpr std::chrono::milliseconds kMinBackoff{100};
+constexpr std::chrono::milliseconds kMaxBackoff{2000};
+// The reader's command deadline is BLOCK plus this, so a server that answers late is not a timeout.
+constexpr std::chrono::milliseconds kReadMargin{5000};
+// XAUTOCLAIM pages per reclaim pass; the next pass continues where the stream still has stale entries.
+constexpr int kMaxReclaimPages = 16;
+
+bool StartsWith(const std::string& s, std::string_view prefix) {
+    return s.rfind(prefix, 0) == 0;
+}
+
+}  // namespace
+
+// The consumer loop. Everything runs on `strand_`; replies of both clients are posted back onto it.
+//
+// The loop is a chain with at most one step outstanding (busy_): create the group, reclaim stale entries,
+// read this consumer's own pending entries (XREADGROUP ... <cursor>) until that returns nothing, then
+// XREADGROUP ... BLOCK ... > forever. A non-empty read hands the batch to the handler (in_batch_) and the
+// chain resumes after `done` has been acknowledged. Errors wait `backoff_` and resume the chain.
+struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl> {
+    using Strand = asio::strand<asio::io_context::executor_type>;
+
+    Impl(
+        asio::io_context& io,
+        RedisClientPtr commands_client,
+        StreamConsumerOptions opts,
+        Handler h,
+        std::function<size_t()> capacity_fn
+    )
+        : strand(asio::make_strand(io)),
+          commands(std::move(commands_client)),
+          options(std::move(opts)),
+          handler(std::move(h)),
+          capacity(std::move(capacity_fn)),
+          retry_timer(strand),
+          reclaim_timer(strand),
+          log(Logger("redis.stream")) {
+        RedisClientOptions reader_options;
+        reader_options.command_timeout = options.block + kReadMargin;
+        reader = RedisClient::Create(io, commands->endpoint(), reader_options);
+    }
+
+    // Posts `fn(result)` onto our strand: client callbacks run on the client's strand, not ours.
+    template <typename R, typename F>
+    std::function<void(R)> OnStrand(F fn) {
+        return [self = shared_from_this(), fn = std::move(fn)](R result) mutable {
+            asio::post(self->strand, [self, fn = std::move(fn), result = std::move(result)]() mutable {
+                fn(std::move(result));
+            });
+        };
+    }
+
+    void LogEvent(spdlog::level::level_enum level, std::string_view msg, std::string_view error = {}) {
+        Log(*log,
+            level,
+            msg,
+            {{"stream", options.stream}, {"group", options.group}, {"consumer", options.consumer}, {"error", error}});
+    }
+
+    void DoStart() {
+        if (running) {
+            return;
+        }
+        running = true;
+        group_ready = false;
+        start_reclaimed = false;
+        need_pending = true;
+        pending_cursor = "0";
+        backoff = std::chrono::milliseconds(0);
+        ArmReclaimTimer();
+        Step();
+    }
+
+    void DoStop(std::function<void()> on_stopped) {
+        running = false;
+        waiting_capacity = false;
+        retry_timer.cancel();
+        reclaim_timer.cancel();
+        reader->Close();  // aborts a BLOCK in progress; entries it may have delivered stay pending
+        if (on_stopped) {
+            stopped_callbacks.push_back(std::move(on_stopped));
+        }
+        if (!in_batch) {
+            RunStoppedCallbacks();
+        }
+    }
+
+    void RunStoppedCallbacks() {
+        auto callbacks = std::move(stopped_callbacks);
+        stopped_callbacks.clear();
+        for (auto& cb : callbacks) {
+            try {
+                cb();
+            } catch (const std::exception& e) {
+                LogEvent(spdlog::level::err, "exception in stream consumer on_stopped", e.what());
+            }
+        }
+    }
+
+    void DoNotifyCapacity() {
+        if (waiting_capacity) {
+            waiting_capacity = false;
+            Step();
+        }
+    }
+
+    // Advances the chain by one asynchronous step, unless one is outstanding or the handler holds a batch.
+    void Step() {
+        if (!running || busy || in_batch || waiting_capacity) {
+            return;
+        }
+        if (!group_ready) {
+            CreateGroup();
+            return;
+        }
+        if (!start_reclaimed) {
+            if (reclaim_in_flight) {
+                return;  // a periodic pass is running; it calls Step when it ends
+            }
+            busy = true;
+            Reclaim([this] {
+                busy = false;
+                start_reclaimed = true;
+                Step();
+            });
+            return;
+        }
+        size_t count = options.batch;
+        if (capacity) {
+            count = std::min(count, capacity());
+            if (count == 0) {
+                waiting_capacity = true;
+                return;
+            }
+        }
+        busy = true;
+        RedisClient::Args args = {
+            "XREADGROUP", "GROUP", options.group, options.consumer, "COUNT", std::to_string(count)};
+        if (need_pending) {
+            args.insert(args.end(), {"STREAMS", options.stream, pending_cursor});
+        } else {
+            args.insert(args.end(), {"BLOCK", std::to_string(options.block.count()), "STREAMS", options.stream, ">"});
+        }
+        reader->Command(
+            std::move(args), OnStrand<Result<RedisReply>>([this, pending = need_pending](Result<RedisReply> r) {
+                busy = false;
+                OnRead(pending, std::move(r));
+            })
+        );
+    }
+
+    void CreateGroup() {
+        busy = true;
+        commands->Command(
+            {"XGROUP", "CREATE", options.stream, options.group, "0", "MKSTREAM"},
+            OnStrand<Result<RedisReply>>([this](Result<RedisReply> r) {
+                busy = false;
+                if (!running) {
+                    return;
+                }
+                if (!r) {
+                    LogEvent(spdlog::level::warn, "XGROUP CREATE failed", r.error().message);
+                    RetryLater();
+                    return;
+                }
+                if (r->IsError() && !StartsWith(r->str, "BUSYGROUP")) {
+                    LogEvent(spdlog::level::err, "XGROUP CREATE failed", r->str);
+                    RetryLater();
+                    return;
+                }
+                group_ready = true;
+                Step();
+            })
+        );
+    }
+
+    // XAUTOCLAIM ... JUSTID moves entries idle for longer than reclaim_min_idle (in any consumer, this one
+    // included) into this consumer's pending list; the pending read then delivers them.
+    void Reclaim(std::function<void()> then) {
+        reclaim_in_flight = true;
+        ReclaimPage("0-0", 0, std::move(then));
+    }
+
+    void ReclaimPage(std::string cursor, int page, std::function<void()> then) {
+        auto finish = [this, then] {
+            reclaim_in_flight = false;
+            if (then) {
+                then();
+            } else {
+                Step();  // a start-up reclaim may have waited for this periodic pass
+            }
+        };
+        commands->Command(
+            {"XAUTOCLAIM",
+             options.stream,
+             options.group,
+             options.consumer,
+             std::to_string(options.reclaim_min_idle.count()),
+             cursor,
+             "COUNT",
+             std::to_string(options.batch),
+             "JUSTID"},
+            OnStrand<Result<RedisReply>>([this, page, then, finish](Result<RedisReply> r) {
+                if (!r || r->IsError() || !r->IsArray() || r->elements.size() < 2) {
+                    std::string why = !r ? r.error().message : r->str;
+                    LogEvent(spdlog::level::warn, "XAUTOCLAIM failed", why);
+                    if (r && r->IsError() && StartsWith(r->str, "NOGROUP")) {
+                        group_ready = false;
+                    }
+                    finish();
+                    return;
+                }
+                const RedisReply& ids = r->elements[1];
+                if (ids.IsArray() && !ids.elements.empty()) {
+                    Log(*log,
+                        spdlog::level::info,
+                        "reclaimed stale stream entries",
+                        {{"stream", options.stream},
+                         {"group", options.group},
+                         {"consumer", options.consumer},
+                         {"count", std::to_string(ids.elements.size())}});
+                    need_pending = true;
+                    pending_cursor = "0";
+                }
+                const std::string& next = r->elements[0].str;
+                if (running && next != "0-0" && page + 1 < kMaxReclaimPages) {
+                    ReclaimPage(next, page + 1, then);
+                    return;
+                }
+                finish();
+            })
+        );
+    }
+
+    void ArmReclaimTimer() {
+        reclaim_timer.expires_after(options.reclaim_interval);
+        reclaim_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (ec || !self->running) {
+                return;
+            }
+            if (!self->reclaim_in_flight && self->group_ready && self->start_reclaimed) {
+                self->Reclaim(nullptr);
+            }
+            self->ArmReclaimTimer();
+        });
+    }
+
+    void RetryLater() {
+        backoff = std::clamp(backoff * 2, kMinBackoff, kMaxBackoff);
+        busy = true;
+        retry_timer.expires_after(backoff);
+        retry_timer.async_wait([self = shared_from_this()](const boost::system::error_code&) {
+            self->busy = false;
+            self->Step();
+        });
+    }
+
+    void OnRead(bool pending, Result<RedisReply> r) {
+        if (!running) {
+            return;  // stopped meanwhile: whatever was delivered stays pending and is read again later
+        }
+        if (!r) {
+            LogEvent(spdlog::level::warn, "XREADGROUP failed", r.error().message);
+            RetryLater();
+            return;
+        }
+        if (r->IsError()) {
+            LogEvent(spdlog::level::err, "XREADGROUP failed", r->str);
+            if (StartsWith(r->str, "NOGROUP")) {
+                group_ready = false;  // stream or group deleted: create them again
+            }
+            RetryLater();
+            return;
+        }
+        backoff = std::chrono::milliseconds(0);
+
+        std::vector<StreamMessage> messages;
+        std::vector<std::string> bad_ids;
+        size_t entries = 0;
+        std::string last_id;
+        if (r->IsArray()) {
+            for (auto& stream : r->elements) {
+                if (!stream.IsArray() || stream.elements.size() < 2 || !stream.elements[1].IsArray()) {
+                    continue;
+                }
+                for (auto& entry : stream.elements[1].elements) {
+                    if (!entry.IsArray() || entry.elements.empty()) {
+                        continue;
+                    }
+                    ++entries;
+                    std::string id = std::move(entry.elements[0].str);
+                    last_id = id;
+                    const RedisReply* body = nullptr;
+                    if (entry.elements.size() >= 2 && entry.elements[1].IsArray()) {
+                        auto& fields = entry.elements[1].elements;
+                        for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+                            if (fields[i].str == "d") {
+                                body = &fields[i + 1];
+                                break;
+                            }
+                        }
+                    }
+                    if (body == nullptr || body->IsNil()) {
+                        // Deleted while pending (nil fields) or not in our schema: acknowledge so that it
+                        // does not come back forever.
+                        Log(*log,
+                            spdlog::level::warn,
+                            "stream entry without field 'd', acknowledging it",
+                            {{"stream", options.stream}, {"group", options.group}, {"id", id}});
+                        bad_ids.push_back(std::move(id));
+                        continue;
+                    }
+                    messages.push_back(StreamMessage{std::move(id), std::move(body->str)});
+                }
+            }
+        }
+        if (pending) {
+            if (entries == 0) {
+                need_pending = false;  // own pending list exhausted: switch to new entries
+                pending_cursor = "0";
+            } else {
+                pending_cursor = last_id;
+            }
+        }
+        in_batch = true;
+        ++batch_seq;
+        batch_bad_ids = std::move(bad_ids);
+        if (messages.empty()) {
+            Acknowledge(batch_seq, {});
+            return;
+        }
+        try {
+            handler(std::move(messages), MakeDone(batch_seq));
+        } catch (const std::exception& e) {
+            // Per-message boundary (STYLE.md convention 4). The batch is not acknowledged unless the handler
+            // already called done; if it dropped `done`, that ends the batch.
+            LogEvent(spdlog::level::err, "exception in stream handler", e.what());
+        } catch (...) {
+            LogEvent(spdlog::level::err, "exception in stream handler", "unknown");
+        }
+    }
+
+    // `done` for one batch. Its shared token notices when every copy is gone without a call ("dropped") and
+    // then ends the batch without acknowledging anything, so a forgetful handler cannot stall the loop.
+    struct DoneToken {
+        std::weak_ptr<Impl> impl;
+        uint64_t seq = 0;
+        std::atomic<bool> called{false};
+        ~DoneToken() {
+            if (called.load()) {
+                return;
+            }
+            if (auto self = impl.lock()) {
+                asio::post(self->strand, [self, seq = seq] {
+                    Log(*self->log,
+                        spdlog::level::warn,
+                        "stream batch dropped without done(); its entries stay pending",
+                        {{"stream", self->options.stream}, {"group", self->options.group}});
+                    self->Acknowledge(seq, {});
+                });
+            }
+        }
+    };
+
+    Done MakeDone(uint64_t seq) {
+        auto token = std::make_shared<DoneToken>();
+        token->impl = weak_from_this();
+        token->seq = seq;
+        return [token](std::vector<std::string> ids) {
+            if (token->called.exchange(true)) {
+                if (auto self = token->impl.lock()) {
+                    Log(*self->log, spdlog::level::err, "stream done() called twice for one batch", {});
+                }
+                return;
+            }
+            if (auto self = token->impl.lock()) {
+                asio::post(self->strand, [self, seq = token->seq, ids = std::move(ids)]() mutable {
+                    self->Acknowledge(seq, std::move(ids));
+                });
+            }
+        };
+    }
+
+    // XACK (+ XDEL) `ids` plus the batch's malformed entries in one pipeline, then resume the loop. The ack
+    // finishes before the next read so that Stop's callback means "acknowledged".
+    void Acknowledge(uint64_t seq, std::vector<std::string> ids) {
+        if (!in_batch || seq != batch_seq) {
+            return;
+        }
+        ids.insert(ids.end(), batch_bad_ids.begin(), batch_bad_ids.end());
+        batch_bad_ids.clear();
+        if (ids.empty()) {
+            FinishBatch();
+            return;
+        }
+        std::vector<RedisClient::Args> pipeline;
+        RedisClient::Args xack = {"XACK", options.stream, options.group};
+        xack.insert(xack.end(), ids.begin(), ids.end());
+        pipeline.push_back(std::move(xack));
+        if (options.delete_on_ack) {
+            RedisClient::Args xdel = {"XDEL", options.stream};
+            xdel.insert(xdel.end(), ids.begin(), ids.end());
+            pipeline.push_back(std::move(xdel));
+        }
+        commands->Pipeline(
+            std::move(pipeline), OnStrand<Result<std::vector<RedisReply>>>([this](Result<std::vector<RedisReply>> r) {
+                if (!r) {
+                    LogEvent(spdlog::level::warn, "XACK failed; entries stay pending", r.error().message);
+                } else {
+                    for (const auto& reply : *r) {
+                        if (reply.IsError()) {
+                            LogEvent(spdlog::level::warn, "XACK/XDEL failed", reply.str);
+                        }
+                    }
+                }
+                FinishBatch();
+            })
+        );
+    }
+
+    void FinishBatch() {
+        in_batch = false;
+        if (!stopped_callbacks.empty()) {
+            RunStoppedCallbacks();
+        }
+        Step();
+    }
+
+    Strand strand;
+    RedisClientPtr commands;
+    RedisClientPtr reader;  // dedicated connection for XREADGROUP BLOCK
+    const StreamConsumerOptions options;
+    const Handler handler;
+    const std::function<size_t()> capacity;
+    asio::steady_timer retry_timer;
+    asio::steady_timer reclaim_timer;
+    std::shared_ptr<spdlog::logger> log;
+
+    bool running = false;
+    bool busy = false;  // one step of the chain is outstanding (command or retry wait)
+    bool group_ready = false;
+    bool start_reclaimed = false;
+    bool reclaim_in_flight = false;
+    bool need_pending = true;
+    std::string pending_cursor = "0";
+    bool waiting_capacity = false;
+    bool in_batch = false;
+    uint64_t batch_seq = 0;
+    std::vector<std::string> batch_bad_ids;
+    std::chrono::milliseconds backoff{0};
+    std::vector<std::function<void()>> stopped_callbacks;
+};
+
+std::shared_ptr<StreamConsumer> StreamConsumer::Create(
+    asio::io_context& io,
+    RedisClientPtr commands,
+    StreamConsumerOptions options,
+    Handler handler,
+    std::function<size_t()> capacity
+) {
+    // Private constructor: always owned by a shared_ptr.
+    return std::shared_ptr<StreamConsumer>(new StreamConsumer(  // NOLINT
+        io,
+        std::move(commands),
+        std::move(options),
+        std::move(handler),
+        std::move(capacity)
+    ));
+}
+
+StreamConsumer::StreamConsumer(
+    asio::io_context& io,
+    RedisClientPtr commands,
+    StreamConsumerOptions options,
+    Handler handler,
+    std::function<size_t()> capacity
+)
+    : impl_(std::make_shared<Impl>(io, std::move(commands), std::move(options), std::move(handler), std::move(capacity))
+      ) {}
+
+StreamConsumer::~StreamConsumer() {
+    asio::post(impl_->strand, [impl = impl_] { impl->DoStop(nullptr); });
+}
+
+void StreamConsumer::Start() {
+    asio::post(impl_->strand, [impl = impl_] { impl->DoStart(); });
+}
+
+void StreamConsumer::Stop(std::function<void()> on_stopped) {
+    asio::post(impl_->strand, [impl = impl_, cb = std::move(on_stopped)]() mutable { impl->DoStop(std::move(cb)); });
+}
+
+void StreamConsumer::NotifyCapacity() {
+    asio::post(impl_->strand, [impl = impl_] { impl->DoNotifyCapacity(); });
+}
+
+RedisClient::Args XAddCommand(const std::string& stream, const std::string& body) {
+    return {"XADD", stream, "*", "d", body};
+}
+
+}  // namespace squall::core

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "squall/core/error.hpp"
+#include "squall/packs/content.hpp"
+
+namespace squall::packs {
+
+/// Parameters ready for a run.
+struct ResolvedParameters {
+    Json values = Json::object();      ///< defaults applied, rendered, cast to declared types
+    Json masked = Json::object();      ///< the same with secret values replaced by "********"
+    std::vector<std::string> secrets;  ///< names of secret parameters that have a value
+};
+
+/// The effective schema of an action: its runner's parameters overridden by the action's own
+/// (StackStorm lets an action override default, description, enum, immutable, required of runner params).
+Json EffectiveSchema(const Json& runner_parameters, const Json& action_parameters);
+
+/// Validates `given` against the effective schema: unknown parameters, missing required ones, immutable
+/// parameters given a value, and basic types (string, integer, number, boolean, object, array) after casting
+/// ("5" → 5 for integers, JSON text → object/array). Templated defaults are rendered with `context`
+/// (+ the other parameters by name). Errors name the parameter: `parameter "cmd": is required`.
+Result<ResolvedParameters> ResolveParameters(const Json& schema, const Json& given, const Json& context);
+
+/// "********" — how every secret is shown.
+inline constexpr const char* kMask = "********";
+
+}  // namespace squall::packs

@@ -1,0 +1,192 @@
+#include "squall/packs/parameters.hpp"
+
+#include <cmath>
+
+#include "squall/core/template.hpp"
+
+namespace squall::packs {
+namespace {
+
+std::string TypeName(const Json& v) {
+    switch (v.type()) {
+        case Json::value_t::null:
+            return "null";
+        case Json::value_t::boolean:
+            return "boolean";
+        case Json::value_t::number_integer:
+        case Json::value_t::number_unsigned:
+            return "integer";
+        case Json::value_t::number_float:
+            return "number";
+        case Json::value_t::string:
+            return "string";
+        case Json::value_t::array:
+            return "array";
+        case Json::value_t::object:
+            return "object";
+        default:
+            return "value";
+    }
+}
+
+bool IsType(const Json& v, const std::string& type) {
+    if (type == "string")
+        return v.is_string();
+    if (type == "integer")
+        return v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
+    if (type == "number")
+        return v.is_number();
+    if (type == "boolean")
+        return v.is_boolean();
+    if (type == "object")
+        return v.is_object();
+    if (type == "array")
+        return v.is_array();
+    if (type == "null")
+        return v.is_null();
+    return true;
+}
+
+/// StackStorm casts rendered values to the declared type (reference §3.3).
+Json Cast(const Json& v, const std::string& type) {
+    if (!v.is_string())
+        return v;
+    const std::string& s = v.get_ref<const std::string&>();
+    try {
+        if (type == "integer") {
+            size_t pos = 0;
+            long long n = std::stoll(s, &pos);
+            if (pos == s.size())
+                return n;
+        } else if (type == "number") {
+            size_t pos = 0;
+            double d = std::stod(s, &pos);
+            if (pos == s.size())
+                return d;
+        } else if (type == "boolean") {
+            if (s == "true" || s == "True" || s == "1")
+                return true;
+            if (s == "false" || s == "False" || s == "0")
+                return false;
+        } else if (type == "object" || type == "array") {
+            Json parsed = Json::parse(s, nullptr, false);
+            if (!parsed.is_discarded() &&
+                ((type == "object" && parsed.is_object()) || (type == "array" && parsed.is_array()))) {
+                return parsed;
+            }
+        }
+    } catch (const std::exception&) {
+    }
+    return v;
+}
+
+}  // namespace
+
+Json EffectiveSchema(const Json& runner_parameters, const Json& action_parameters) {
+    Json out = runner_parameters.is_object() ? runner_parameters : Json::object();
+    if (!action_parameters.is_object())
+        return out;
+    for (const auto& [name, schema] : action_parameters.items()) {
+        if (out.contains(name) && schema.is_object()) {
+            for (const char* k : {"default", "description", "enum", "immutable", "required"}) {
+                if (schema.contains(k))
+                    out[name][k] = schema[k];
+            }
+        } else {
+            out[name] = schema;
+        }
+    }
+    return out;
+}
+
+Result<ResolvedParameters> ResolveParameters(const Json& schema, const Json& given, const Json& context) {
+    ResolvedParameters out;
+    if (!given.is_null() && !given.is_object())
+        return InvalidArgument("parameters must be an object");
+    const Json& in = given.is_null() ? Json::object() : given;
+    for (const auto& [name, value] : in.items()) {
+        if (!schema.contains(name)) {
+            return InvalidArgument("parameter \"" + name + "\": not defined by the action (unknown parameter)");
+        }
+        if (schema[name].value("immutable", false)) {
+            return InvalidArgument("parameter \"" + name + "\": is immutable and cannot be given a value");
+        }
+    }
+    // Given values and plain defaults first; templated defaults may refer to other parameters (StackStorm
+    // resolves them as a dependency graph), so they are rendered in passes until none is left.
+    Json values = Json::object();
+    std::vector<std::string> pending;
+    for (const auto& [name, s] : schema.items()) {
+        if (!s.is_object())
+            continue;
+        if (in.contains(name)) {
+            values[name] = in[name];
+        } else if (s.contains("default")) {
+            const Json& def = s["default"];
+            if (def.dump().find("{{") != std::string::npos) {
+                pending.push_back(name);
+            } else {
+                values[name] = def;
+            }
+        } else if (s.value("required", false)) {
+            return InvalidArgument("parameter \"" + name + "\": is required");
+        }
+    }
+    while (!pending.empty()) {
+        std::vector<std::string> still;
+        Error last;
+        for (const auto& name : pending) {
+            Json ctx = context.is_object() ? context : Json::object();
+            for (const auto& [k, v] : values.items())
+                ctx[k] = v;
+            Result<Json> rendered = core::RenderValue(schema[name]["default"], ctx);
+            if (rendered) {
+                values[name] = std::move(*rendered);
+            } else {
+                still.push_back(name);
+                last = InvalidArgument("parameter \"" + name + "\" default: " + rendered.error().message);
+            }
+        }
+        if (still.size() == pending.size())
+            return last;  // undefined variable or a cycle
+        pending = std::move(still);
+    }
+    for (const auto& [name, s] : schema.items()) {
+        if (!values.contains(name))
+            continue;
+        Json value = values[name];
+        if (value.is_null() && !s.value("required", false))
+            continue;
+        if (s.contains("type") && s["type"].is_string()) {
+            const std::string type = s["type"];
+            value = Cast(value, type);
+            if (!IsType(value, type)) {
+                return InvalidArgument(
+                    "parameter \"" + name + "\": " + value.dump() + " is not of type " + type + " (got " +
+                    TypeName(value) + ")"
+                );
+            }
+            if (type == "integer" && value.is_number_float())
+                value = static_cast<long long>(value.get<double>());
+        }
+        if (s.contains("enum") && s["enum"].is_array()) {
+            bool found = false;
+            for (const auto& e : s["enum"])
+                found = found || e == value;
+            if (!found)
+                return InvalidArgument(
+                    "parameter \"" + name + "\": " + value.dump() + " is not one of " + s["enum"].dump()
+                );
+        }
+        out.values[name] = value;
+        if (s.value("secret", false)) {
+            out.masked[name] = kMask;
+            out.secrets.push_back(name);
+        } else {
+            out.masked[name] = value;
+        }
+    }
+    return out;
+}
+
+}  // namespace squall::packs

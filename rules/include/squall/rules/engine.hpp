@@ -1,0 +1,56 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "squall/core/asio.hpp"
+#include "squall/core/redis/client.hpp"
+#include "squall/core/redis/stream.hpp"
+#include "squall/core/store/store.hpp"
+#include "squall/packs/content_store.hpp"
+#include "squall/rules/matcher.hpp"
+
+namespace squall::rules {
+
+/// Turns a match into an execution request: renders the rule's action parameters with the trigger payload,
+/// resolves them against the action's schema, creates the execution (deduplicated by trigger instance and rule,
+/// so a redelivered trigger instance never runs an action twice) and records the rule enforcement with its
+/// outcome. Asynchronous; callbacks on the Redis client's strand.
+class Enforcer {
+public:
+    Enforcer(core::ExecutionStore& executions, core::TriggerStore& triggers);
+
+    /// `cb` gets an error only when Redis failed (the trigger instance must then be retried); a rule whose
+    /// parameters do not render or validate is a failed enforcement, recorded, and not an error.
+    void Enforce(
+        const CompiledRule& rule,
+        const core::TriggerInstance& ti,
+        const packs::ContentSnapshot& content,
+        std::function<void(Status)> cb
+    );
+
+private:
+    void Record(const Json& enforcement, std::function<void(Status)> cb);
+    core::ExecutionStore& executions_;
+    core::TriggerStore& triggers_;
+};
+
+/// The rules role: consumes the triggers stream in batches, matches each trigger instance, enforces the
+/// matches, marks the instance processed, and only then acknowledges it. Keeps a compiled rule set that it
+/// refreshes when the content version changes.
+class RulesEngine {
+public:
+    RulesEngine(
+        asio::io_context& io, core::RedisClientPtr client, const OperatorRegistry& operators, std::string consumer_name
+    );
+    ~RulesEngine();
+    void Start();
+    void Stop(std::function<void()> on_stopped);
+
+private:
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace squall::rules

@@ -1,0 +1,416 @@
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "redis_server.hpp"
+#include "squall/core/redis/client.hpp"
+#include "wait.hpp"
+
+namespace squall::core {
+namespace {
+
+using namespace std::chrono_literals;
+using test::WaitFor;
+
+// A real redis-server plus an io_context run by two threads. Clients must be released before TearDown,
+// which checks that the io_context drains (no leaked connections or timers).
+class RedisClientTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        // hiredis writes with write(2): a peer that died would otherwise kill the test with SIGPIPE.
+        std::signal(SIGPIPE, SIG_IGN);
+        work_.emplace(io_.get_executor());
+        for (int i = 0; i < 2; ++i) {
+            threads_.emplace_back([this] { io_.run(); });
+        }
+    }
+
+    void TearDown() override {
+        work_.reset();
+        std::atomic<bool> drained{false};
+        std::thread watchdog([&] {
+            if (!WaitFor([&] { return drained.load(); }, 10s)) {
+                ADD_FAILURE() << "io_context did not drain: something still holds a connection or timer";
+                io_.stop();
+            }
+        });
+        for (auto& t : threads_) {
+            t.join();
+        }
+        drained = true;
+        watchdog.join();
+    }
+
+    RedisClientPtr MakeClient(RedisClientOptions options = {}, int db = 0) {
+        auto ep = server_.Endpoint("client");
+        ep.db = db;
+        return RedisClient::Create(io_, ep, options);
+    }
+
+    test::RedisServer server_;
+    asio::io_context io_;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+    std::vector<std::thread> threads_;
+};
+
+TEST_F(RedisClientTest, SetGetRoundTrip) {
+    auto client = MakeClient();
+    auto set = client->CommandBlocking({"SET", client->Key("k"), "hello"});
+    ASSERT_TRUE(set) << set.error().message;
+    EXPECT_EQ(set->type, RedisReply::Type::kStatus);
+    EXPECT_EQ(set->str, "OK");
+
+    auto get = client->CommandBlocking({"GET", client->Key("k")});
+    ASSERT_TRUE(get);
+    EXPECT_EQ(get->type, RedisReply::Type::kString);
+    EXPECT_EQ(get->str, "hello");
+
+    auto missing = client->CommandBlocking({"GET", client->Key("missing")});
+    ASSERT_TRUE(missing);
+    EXPECT_TRUE(missing->IsNil());
+
+    auto incr = client->CommandBlocking({"INCRBY", client->Key("n"), "41"});
+    ASSERT_TRUE(incr);
+    EXPECT_EQ(incr->type, RedisReply::Type::kInteger);
+    EXPECT_EQ(incr->integer, 41);
+
+    ASSERT_TRUE(client->CommandBlocking({"RPUSH", client->Key("l"), "a", "b", "c"}));
+    auto range = client->CommandBlocking({"LRANGE", client->Key("l"), "0", "-1"});
+    ASSERT_TRUE(range);
+    ASSERT_TRUE(range->IsArray());
+    ASSERT_EQ(range->elements.size(), 3u);
+    EXPECT_EQ(range->elements[2].str, "c");
+}
+
+TEST_F(RedisClientTest, KeyUsesEndpointPrefix) {
+    auto client = MakeClient();
+    EXPECT_EQ(client->Key("x"), client->endpoint().key_prefix + "x");
+    EXPECT_NE(client->endpoint().key_prefix, MakeClient()->endpoint().key_prefix);
+}
+
+TEST_F(RedisClientTest, ArgumentsAndValuesAreBinarySafe) {
+    auto client = MakeClient();
+    const std::string key = client->Key(std::string("bin\0key with space\r\n", 20));
+    std::string value;
+    for (int i = 0; i < 256; ++i) {
+        value.push_back(static_cast<char>(i));
+    }
+    value += std::string("\0\0\r\n$3\r\n", 9);
+    ASSERT_TRUE(client->CommandBlocking({"SET", key, value}));
+    auto get = client->CommandBlocking({"GET", key});
+    ASSERT_TRUE(get);
+    EXPECT_EQ(get->str, value);
+
+    ASSERT_TRUE(client->CommandBlocking({"SET", client->Key("empty"), ""}));
+    auto empty = client->CommandBlocking({"GET", client->Key("empty")});
+    ASSERT_TRUE(empty);
+    EXPECT_EQ(empty->type, RedisReply::Type::kString);
+    EXPECT_EQ(empty->str, "");
+}
+
+TEST_F(RedisClientTest, ErrorReplyIsAValue) {
+    auto client = MakeClient();
+    ASSERT_TRUE(client->CommandBlocking({"SET", client->Key("s"), "not a number"}));
+    auto r = client->CommandBlocking({"INCR", client->Key("s")});
+    ASSERT_TRUE(r) << "an error reply is a value, not an Error";
+    EXPECT_TRUE(r->IsError());
+    EXPECT_NE(r->str.find("ERR"), std::string::npos) << r->str;
+
+    auto unknown = client->CommandBlocking({"NOSUCHCOMMAND", "x"});
+    ASSERT_TRUE(unknown);
+    EXPECT_TRUE(unknown->IsError());
+
+    // The connection is still usable afterwards.
+    auto ping = client->CommandBlocking({"PING"});
+    ASSERT_TRUE(ping);
+    EXPECT_EQ(ping->str, "PONG");
+}
+
+TEST_F(RedisClientTest, EmptyCommandIsInvalidArgument) {
+    auto client = MakeClient();
+    auto r = client->CommandBlocking({});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    auto p = client->PipelineBlocking({});
+    ASSERT_TRUE(p);
+    EXPECT_TRUE(p->empty());
+}
+
+TEST_F(RedisClientTest, PipelineOfTenThousandCommands) {
+    auto client = MakeClient();
+    std::vector<RedisClient::Args> commands;
+    commands.reserve(10000);
+    for (int i = 0; i < 10000; ++i) {
+        commands.push_back({"INCR", client->Key("counter")});
+    }
+    auto start = std::chrono::steady_clock::now();
+    auto r = client->PipelineBlocking(std::move(commands));
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->size(), 10000u);
+    for (int i = 0; i < 10000; ++i) {
+        ASSERT_EQ((*r)[i].integer, i + 1) << "replies in order";
+    }
+    EXPECT_LT(elapsed, 4s);
+}
+
+TEST_F(RedisClientTest, PipelineCallbackGetsAllReplies) {
+    auto client = MakeClient();
+    std::promise<Result<std::vector<RedisReply>>> done;
+    client->Pipeline(
+        {{"SET", client->Key("a"), "1"}, {"INCR", client->Key("a")}, {"HGET", client->Key("a"), "f"}},
+        [&](Result<std::vector<RedisReply>> r) { done.set_value(std::move(r)); }
+    );
+    auto f = done.get_future();
+    ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+    auto r = f.get();
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->size(), 3u);
+    EXPECT_EQ((*r)[0].str, "OK");
+    EXPECT_EQ((*r)[1].integer, 2);
+    EXPECT_TRUE((*r)[2].IsError()) << "WRONGTYPE is a value inside the pipeline";
+}
+
+TEST_F(RedisClientTest, ManyConcurrentCommandsFromFourThreads) {
+    auto client = MakeClient();
+    constexpr int kThreads = 4;
+    constexpr int kPerThread = 2500;
+    std::atomic<int> ok{0};
+    std::atomic<int> failed{0};
+    std::vector<std::thread> producers;
+    for (int t = 0; t < kThreads; ++t) {
+        producers.emplace_back([&, t] {
+            for (int i = 0; i < kPerThread; ++i) {
+                client->Command({"INCR", client->Key("shared")}, [&](Result<RedisReply> r) {
+                    (r && r->type == RedisReply::Type::kInteger ? ok : failed)++;
+                });
+                client->Command({"RPUSH", client->Key("list" + std::to_string(t)), std::to_string(i)}, [&](auto r) {
+                    (r && !r->IsError() ? ok : failed)++;
+                });
+            }
+        });
+    }
+    for (auto& p : producers) {
+        p.join();
+    }
+    ASSERT_TRUE(WaitFor([&] { return ok + failed == kThreads * kPerThread * 2; }, 20s));
+    EXPECT_EQ(failed.load(), 0);
+    auto total = client->CommandBlocking({"GET", client->Key("shared")});
+    ASSERT_TRUE(total);
+    EXPECT_EQ(total->str, std::to_string(kThreads * kPerThread));
+    // Commands of one thread keep their order.
+    for (int t = 0; t < kThreads; ++t) {
+        auto list = client->CommandBlocking({"LRANGE", client->Key("list" + std::to_string(t)), "0", "-1"});
+        ASSERT_TRUE(list);
+        ASSERT_EQ(list->elements.size(), static_cast<size_t>(kPerThread));
+        for (int i = 0; i < kPerThread; ++i) {
+            ASSERT_EQ(list->elements[i].str, std::to_string(i));
+        }
+    }
+}
+
+TEST_F(RedisClientTest, CallbacksRunOnTheIoContextNotInline) {
+    auto client = MakeClient();
+    std::promise<bool> on_io;
+    auto caller = std::this_thread::get_id();
+    client->Command({"PING"}, [&](Result<RedisReply>) {
+        on_io.set_value(std::this_thread::get_id() != caller && io_.get_executor().running_in_this_thread());
+    });
+    auto f = on_io.get_future();
+    ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+    EXPECT_TRUE(f.get());
+}
+
+TEST_F(RedisClientTest, BlockingCallFromIoThreadIsRejected) {
+    auto client = MakeClient();
+    std::promise<Result<RedisReply>> result;
+    asio::post(io_, [&] { result.set_value(client->CommandBlocking({"PING"})); });
+    auto f = result.get_future();
+    ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+    auto r = f.get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+}
+
+TEST_F(RedisClientTest, CommandTimesOut) {
+    RedisClientOptions options;
+    options.command_timeout = 100ms;
+    auto client = MakeClient(options);
+    ASSERT_TRUE(client->CommandBlocking({"PING"}));
+
+    auto start = std::chrono::steady_clock::now();
+    auto r = client->CommandBlocking({"DEBUG", "SLEEP", "0.5"});
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kTimeout);
+    EXPECT_LT(elapsed, 400ms);
+
+    // Once the server is back the same client works again, and the late "+OK" of DEBUG SLEEP is not taken
+    // for the reply of a later command.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto ping = client->CommandBlocking({"ECHO", "after"});
+            return ping && ping->str == "after";
+        },
+        5s
+    ));
+    auto echo = client->CommandBlocking({"ECHO", "x"});
+    ASSERT_TRUE(echo);
+    EXPECT_EQ(echo->str, "x");
+}
+
+TEST_F(RedisClientTest, PausedServerTimesOutEveryQueuedCommand) {
+    RedisClientOptions fast;
+    fast.command_timeout = 100ms;
+    auto client = MakeClient(fast);
+    auto admin = MakeClient();
+    ASSERT_TRUE(client->CommandBlocking({"PING"}));
+    auto pause = admin->CommandBlocking({"CLIENT", "PAUSE", "400", "ALL"});
+    ASSERT_TRUE(pause);
+    ASSERT_FALSE(pause->IsError()) << pause->str;
+
+    std::atomic<int> timeouts{0};
+    std::atomic<int> other{0};
+    for (int i = 0; i < 50; ++i) {
+        client->Command({"GET", client->Key("x")}, [&](Result<RedisReply> r) {
+            (!r && (r.error().code == ErrorCode::kTimeout || r.error().code == ErrorCode::kUnavailable) ? timeouts
+                                                                                                        : other)++;
+        });
+    }
+    ASSERT_TRUE(WaitFor([&] { return timeouts + other == 50; }, 5s));
+    EXPECT_EQ(other.load(), 0);
+    EXPECT_TRUE(WaitFor([&] { return client->CommandBlocking({"PING"}).has_value(); }, 5s));
+}
+
+TEST_F(RedisClientTest, ReconnectsAfterServerRestart) {
+    auto client = MakeClient();
+    ASSERT_TRUE(client->CommandBlocking({"SET", client->Key("k"), "v"}));
+
+    server_.Kill();
+    auto down = client->CommandBlocking({"PING"});
+    ASSERT_FALSE(down);
+    EXPECT_EQ(down.error().code, ErrorCode::kUnavailable) << down.error().message;
+    // Still down: fails fast, no hang.
+    auto start = std::chrono::steady_clock::now();
+    auto again = client->CommandBlocking({"PING"});
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, ErrorCode::kUnavailable);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+
+    server_.Restart();
+    ASSERT_TRUE(WaitFor([&] { return client->CommandBlocking({"PING"}).has_value(); }, 5s));
+    ASSERT_TRUE(client->CommandBlocking({"SET", client->Key("k2"), "v2"}));
+    auto get = client->CommandBlocking({"GET", client->Key("k2")});
+    ASSERT_TRUE(get);
+    EXPECT_EQ(get->str, "v2");
+}
+
+TEST_F(RedisClientTest, InFlightCommandsFailWhenConnectionDrops) {
+    auto client = MakeClient();
+    auto killer = MakeClient();
+    ASSERT_TRUE(client->CommandBlocking({"PING"}));
+    std::promise<Result<RedisReply>> blocked;
+    // BLPOP blocks on the server until our connection is killed.
+    client->Command({"BLPOP", client->Key("nothing"), "0"}, [&](Result<RedisReply> r) {
+        blocked.set_value(std::move(r));
+    });
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto kill = killer->CommandBlocking({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+            return kill && kill->integer > 0;
+        },
+        5s
+    ));
+    auto f = blocked.get_future();
+    ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+    auto r = f.get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+    // The next command reconnects immediately.
+    auto ping = client->CommandBlocking({"PING"});
+    ASSERT_TRUE(ping) << ping.error().message;
+}
+
+TEST_F(RedisClientTest, CloseFailsPendingAndLaterCommandsReconnect) {
+    auto client = MakeClient();
+    std::promise<Result<RedisReply>> blocked;
+    client->Command({"BLPOP", client->Key("nothing"), "0"}, [&](Result<RedisReply> r) {
+        blocked.set_value(std::move(r));
+    });
+    client->Close();
+    auto f = blocked.get_future();
+    ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+    auto r = f.get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+    EXPECT_TRUE(client->CommandBlocking({"PING"}));
+}
+
+TEST_F(RedisClientTest, BoundedQueue) {
+    RedisClientOptions options;
+    options.max_pending = 10;
+    auto client = MakeClient(options);
+    std::vector<RedisClient::Args> too_many(11, RedisClient::Args{"PING"});
+    auto r = client->PipelineBlocking(too_many);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kResourceExhausted);
+    too_many.pop_back();
+    EXPECT_TRUE(client->PipelineBlocking(too_many));
+}
+
+TEST_F(RedisClientTest, SelectsDatabase) {
+    auto db3 = MakeClient({}, 3);
+    auto db0 = MakeClient({}, 0);
+    ASSERT_TRUE(db3->CommandBlocking({"SET", "db-test-key", "three"}));
+    auto in0 = db0->CommandBlocking({"GET", "db-test-key"});
+    ASSERT_TRUE(in0);
+    EXPECT_TRUE(in0->IsNil());
+    auto in3 = db3->CommandBlocking({"GET", "db-test-key"});
+    ASSERT_TRUE(in3);
+    EXPECT_EQ(in3->str, "three");
+}
+
+TEST_F(RedisClientTest, FailedSelectFailsCommandsInsteadOfUsingDbZero) {
+    auto bad = MakeClient({}, 99);  // the server has 16 databases
+    auto r = bad->CommandBlocking({"SET", "must-not-exist", "x"});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+    auto db0 = MakeClient();
+    auto check = db0->CommandBlocking({"EXISTS", "must-not-exist"});
+    ASSERT_TRUE(check);
+    EXPECT_EQ(check->integer, 0);
+}
+
+TEST_F(RedisClientTest, PendingCommandKeepsClientAlive) {
+    std::promise<Result<RedisReply>> done;
+    {
+        auto client = MakeClient();
+        client->Command({"ECHO", "still here"}, [&](Result<RedisReply> r) { done.set_value(std::move(r)); });
+    }
+    auto f = done.get_future();
+    ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+    auto r = f.get();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->str, "still here");
+}
+
+TEST_F(RedisClientTest, UnreachableServerIsUnavailable) {
+    RedisEndpoint ep;
+    ep.unix_path = server_.socket_path() + ".nope";
+    auto client = RedisClient::Create(io_, ep);
+    auto r = client->CommandBlocking({"PING"});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace squall::core

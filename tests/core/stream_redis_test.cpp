@@ -1,0 +1,340 @@
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "redis_server.hpp"
+#include "squall/core/redis/stream.hpp"
+#include "wait.hpp"
+
+namespace squall::core {
+namespace {
+
+using namespace std::chrono_literals;
+using test::WaitFor;
+
+// What a handler saw, shared with the test thread.
+struct Received {
+    std::mutex mu;
+    std::vector<StreamMessage> messages;
+    std::vector<size_t> batch_sizes;
+    std::vector<StreamConsumer::Done> held;  // dones not called yet
+
+    size_t Count() {
+        std::lock_guard lock(mu);
+        return messages.size();
+    }
+    std::multiset<std::string> Bodies() {
+        std::lock_guard lock(mu);
+        std::multiset<std::string> out;
+        for (auto& m : messages) {
+            out.insert(m.body);
+        }
+        return out;
+    }
+    size_t MaxBatch() {
+        std::lock_guard lock(mu);
+        return batch_sizes.empty() ? 0 : *std::max_element(batch_sizes.begin(), batch_sizes.end());
+    }
+    void DropHeld() {
+        std::vector<StreamConsumer::Done> held_now;
+        {
+            std::lock_guard lock(mu);
+            held_now.swap(held);
+        }
+    }
+};
+
+class StreamConsumerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::signal(SIGPIPE, SIG_IGN);
+        work_.emplace(io_.get_executor());
+        for (int i = 0; i < 2; ++i) {
+            threads_.emplace_back([this] { io_.run(); });
+        }
+        commands_ = RedisClient::Create(io_, server_.Endpoint("stream"));
+        stream_ = commands_->Key("events");
+    }
+
+    void TearDown() override {
+        commands_.reset();
+        work_.reset();
+        std::atomic<bool> drained{false};
+        std::thread watchdog([&] {
+            if (!WaitFor([&] { return drained.load(); }, 15s)) {
+                ADD_FAILURE() << "io_context did not drain";
+                io_.stop();
+            }
+        });
+        for (auto& t : threads_) {
+            t.join();
+        }
+        drained = true;
+        watchdog.join();
+    }
+
+    StreamConsumerOptions Options(std::string consumer, size_t batch = 64) {
+        StreamConsumerOptions o;
+        o.stream = stream_;
+        o.group = "workers";
+        o.consumer = std::move(consumer);
+        o.batch = batch;
+        o.block = 100ms;
+        return o;
+    }
+
+    // A handler that records every batch and acknowledges all of it (ack = true) or holds its done.
+    static StreamConsumer::Handler Recorder(Received& rec, bool ack) {
+        return [&rec, ack](std::vector<StreamMessage> batch, StreamConsumer::Done done) {
+            std::vector<std::string> ids;
+            {
+                std::lock_guard lock(rec.mu);
+                rec.batch_sizes.push_back(batch.size());
+                for (auto& m : batch) {
+                    ids.push_back(m.id);
+                    rec.messages.push_back(std::move(m));
+                }
+                if (!ack) {
+                    rec.held.push_back(std::move(done));
+                    return;
+                }
+            }
+            done(std::move(ids));
+        };
+    }
+
+    void Produce(int from, int to) {
+        std::vector<RedisClient::Args> cmds;
+        for (int i = from; i < to; ++i) {
+            cmds.push_back(XAddCommand(stream_, "msg-" + std::to_string(i)));
+        }
+        auto r = commands_->PipelineBlocking(std::move(cmds));
+        ASSERT_TRUE(r) << r.error().message;
+        for (auto& reply : *r) {
+            ASSERT_FALSE(reply.IsError()) << reply.str;
+        }
+    }
+
+    void StopAndWait(const StreamConsumerPtr& consumer, Received* rec = nullptr) {
+        std::promise<void> stopped;
+        consumer->Stop([&] { stopped.set_value(); });
+        if (rec != nullptr) {
+            rec->DropHeld();  // the batch is "dropped": its entries stay pending
+        }
+        ASSERT_EQ(stopped.get_future().wait_for(5s), std::future_status::ready);
+    }
+
+    int64_t PendingCount() {
+        auto r = commands_->CommandBlocking({"XPENDING", stream_, "workers"});
+        EXPECT_TRUE(r && r->IsArray()) << (r ? r->str : r.error().message);
+        return r && r->IsArray() && !r->elements.empty() ? r->elements[0].integer : -1;
+    }
+
+    int64_t Length() {
+        auto r = commands_->CommandBlocking({"XLEN", stream_});
+        return r ? r->integer : -1;
+    }
+
+    static std::multiset<std::string> Expected(int from, int to) {
+        std::multiset<std::string> out;
+        for (int i = from; i < to; ++i) {
+            out.insert("msg-" + std::to_string(i));
+        }
+        return out;
+    }
+
+    test::RedisServer server_;
+    asio::io_context io_;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+    std::vector<std::thread> threads_;
+    RedisClientPtr commands_;
+    std::string stream_;
+};
+
+TEST(XAddCommandTest, BuildsXAdd) {
+    EXPECT_EQ(XAddCommand("s", "{}"), (RedisClient::Args{"XADD", "s", "*", "d", "{}"}));
+}
+
+TEST_F(StreamConsumerTest, ConsumesEveryMessageExactlyOnceInBatches) {
+    Received rec;
+    auto consumer = StreamConsumer::Create(io_, commands_, Options("c1", 64), Recorder(rec, true));
+    consumer->Start();
+    Produce(0, 500);
+    ASSERT_TRUE(WaitFor([&] { return rec.Count() >= 500; }, 10s)) << rec.Count();
+    Produce(500, 1000);  // some arrive while the consumer is blocked in XREADGROUP
+    ASSERT_TRUE(WaitFor([&] { return rec.Count() >= 1000; }, 10s)) << rec.Count();
+    StopAndWait(consumer);
+
+    EXPECT_EQ(rec.Bodies(), Expected(0, 1000));
+    EXPECT_LE(rec.MaxBatch(), 64u);
+    EXPECT_GT(rec.MaxBatch(), 1u) << "messages are read in batches";
+    EXPECT_EQ(PendingCount(), 0);
+    EXPECT_EQ(Length(), 0) << "delete_on_ack removes acknowledged entries";
+}
+
+TEST_F(StreamConsumerTest, KeepsEntriesWhenDeleteOnAckIsOff) {
+    Received rec;
+    auto options = Options("c1");
+    options.delete_on_ack = false;
+    auto consumer = StreamConsumer::Create(io_, commands_, options, Recorder(rec, true));
+    consumer->Start();
+    Produce(0, 10);
+    ASSERT_TRUE(WaitFor([&] { return rec.Count() >= 10; }, 5s));
+    StopAndWait(consumer);
+    EXPECT_EQ(PendingCount(), 0);
+    EXPECT_EQ(Length(), 10);
+}
+
+TEST_F(StreamConsumerTest, UnacknowledgedEntriesAreReclaimedByAnotherConsumer) {
+    Produce(0, 100);
+    Received a;
+    auto consumer_a = StreamConsumer::Create(io_, commands_, Options("a", 100), Recorder(a, false));
+    consumer_a->Start();
+    ASSERT_TRUE(WaitFor([&] { return a.Count() >= 100; }, 5s));
+    StopAndWait(consumer_a, &a);  // A dies without acknowledging
+    consumer_a.reset();
+    EXPECT_EQ(PendingCount(), 100);
+
+    Received b;
+    auto options = Options("b", 32);
+    options.reclaim_min_idle = 50ms;
+    options.reclaim_interval = 100ms;
+    auto consumer_b = StreamConsumer::Create(io_, commands_, options, Recorder(b, true));
+    consumer_b->Start();
+    ASSERT_TRUE(WaitFor([&] { return b.Count() >= 100; }, 10s)) << b.Count();
+    ASSERT_TRUE(WaitFor([&] { return PendingCount() == 0; }, 5s));
+    StopAndWait(consumer_b);
+    EXPECT_EQ(b.Bodies(), Expected(0, 100));
+    EXPECT_EQ(Length(), 0);
+}
+
+TEST_F(StreamConsumerTest, OwnPendingEntriesAreReadAgainAfterRestart) {
+    Produce(0, 20);
+    Received first;
+    auto consumer = StreamConsumer::Create(io_, commands_, Options("same", 8), Recorder(first, false));
+    consumer->Start();
+    ASSERT_TRUE(WaitFor([&] { return first.Count() >= 8; }, 5s));
+    StopAndWait(consumer, &first);
+    consumer.reset();
+    ASSERT_EQ(first.Count(), 8u) << "the consumer waits for done before reading more";
+
+    Received second;
+    auto options = Options("same", 8);  // default reclaim_min_idle (30 s): only the own pending list helps
+    auto restarted = StreamConsumer::Create(io_, commands_, options, Recorder(second, true));
+    restarted->Start();
+    ASSERT_TRUE(WaitFor([&] { return second.Count() >= 20; }, 10s)) << second.Count();
+    StopAndWait(restarted);
+    EXPECT_EQ(second.Bodies(), Expected(0, 20));
+    {
+        std::lock_guard lock(second.mu);
+        // The 8 pending entries come first, in their own batch(es).
+        for (int i = 0; i < 8; ++i) {
+            EXPECT_EQ(second.messages[i].body, first.messages[i].body);
+        }
+    }
+    EXPECT_EQ(PendingCount(), 0);
+}
+
+TEST_F(StreamConsumerTest, ZeroCapacityPausesUntilNotified) {
+    std::atomic<size_t> capacity{0};
+    std::atomic<int> capacity_calls{0};
+    Received rec;
+    auto consumer = StreamConsumer::Create(io_, commands_, Options("c", 64), Recorder(rec, true), [&] {
+        ++capacity_calls;
+        return capacity.load();
+    });
+    consumer->Start();
+    Produce(0, 12);
+    ASSERT_TRUE(WaitFor([&] { return capacity_calls > 0; }, 5s));
+    // Nothing is read while capacity is 0 (a bounded negative check).
+    EXPECT_FALSE(WaitFor([&] { return rec.Count() > 0; }, 300ms));
+
+    capacity = 5;
+    consumer->NotifyCapacity();
+    ASSERT_TRUE(WaitFor([&] { return rec.Count() >= 12; }, 5s)) << rec.Count();
+    EXPECT_LE(rec.MaxBatch(), 5u) << "capacity caps the batch size";
+    StopAndWait(consumer);
+    EXPECT_EQ(rec.Bodies(), Expected(0, 12));
+}
+
+TEST_F(StreamConsumerTest, EntriesWithoutBodyAreAcknowledgedNotDelivered) {
+    ASSERT_TRUE(commands_->CommandBlocking({"XADD", stream_, "*", "other", "x"}));
+    Produce(0, 3);
+    Received rec;
+    auto consumer = StreamConsumer::Create(io_, commands_, Options("c"), Recorder(rec, true));
+    consumer->Start();
+    ASSERT_TRUE(WaitFor([&] { return rec.Count() >= 3; }, 5s));
+    ASSERT_TRUE(WaitFor([&] { return PendingCount() == 0; }, 5s));
+    StopAndWait(consumer);
+    EXPECT_EQ(rec.Bodies(), Expected(0, 3));
+    EXPECT_EQ(Length(), 0);
+}
+
+TEST_F(StreamConsumerTest, DroppedDoneDoesNotStallTheLoop) {
+    Received rec;
+    std::atomic<int> batches{0};
+    auto consumer = StreamConsumer::Create(
+        io_,
+        commands_,
+        Options("c", 5),
+        [&](std::vector<StreamMessage> batch, StreamConsumer::Done) {
+            batches++;
+            std::lock_guard lock(rec.mu);
+            for (auto& m : batch) {
+                rec.messages.push_back(std::move(m));
+            }
+        }
+    );
+    consumer->Start();
+    Produce(0, 10);
+    ASSERT_TRUE(WaitFor([&] { return rec.Count() >= 10; }, 5s));
+    EXPECT_GE(batches.load(), 2);
+    StopAndWait(consumer);
+    EXPECT_EQ(PendingCount(), 10) << "nothing was acknowledged";
+}
+
+TEST_F(StreamConsumerTest, SurvivesRedisRestart) {
+    Received rec;
+    auto consumer = StreamConsumer::Create(io_, commands_, Options("c"), Recorder(rec, true));
+    consumer->Start();
+    Produce(0, 5);
+    ASSERT_TRUE(WaitFor([&] { return rec.Count() >= 5; }, 5s));
+
+    server_.Kill();
+    server_.Restart();  // empty server: stream and group are gone and must be re-created
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto r = commands_->CommandBlocking({"XINFO", "GROUPS", stream_});
+            return r && r->IsArray() && !r->elements.empty();
+        },
+        10s
+    ));
+    Produce(5, 10);
+    ASSERT_TRUE(WaitFor([&] { return rec.Count() >= 10; }, 10s)) << rec.Count();
+    StopAndWait(consumer);
+    EXPECT_EQ(rec.Bodies(), Expected(0, 10));
+}
+
+TEST_F(StreamConsumerTest, DestroyingTheConsumerStopsIt) {
+    Received rec;
+    auto consumer = StreamConsumer::Create(io_, commands_, Options("c"), Recorder(rec, true));
+    consumer->Start();
+    Produce(0, 3);
+    ASSERT_TRUE(WaitFor([&] { return rec.Count() >= 3; }, 5s));
+    consumer.reset();  // TearDown checks that the io_context drains
+}
+
+}  // namespace
+}  // namespace squall::core

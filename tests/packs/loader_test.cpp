@@ -1,0 +1,89 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "squall/packs/loader.hpp"
+#include "temp_dir.hpp"
+
+namespace squall::packs {
+namespace {
+
+namespace fs = std::filesystem;
+
+void Write(const fs::path& p, const std::string& text) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+}
+
+TEST(PackLoaderTest, LoadsTheBundledPacks) {
+    PackLoader loader;
+    std::vector<LoadedPack> packs = loader.LoadAllBlocking(std::string(SQUALL_SOURCE_DIR) + "/packs/bundled");
+    ASSERT_GE(packs.size(), 2u);
+    const LoadedPack* core = nullptr;
+    for (const auto& p : packs) {
+        EXPECT_TRUE(p.errors.empty()) << p.meta.ref << ": " << p.errors[0].What();
+        if (p.meta.ref == "core")
+            core = &p;
+    }
+    ASSERT_NE(core, nullptr);
+    std::vector<std::string> refs;
+    for (const auto& a : core->actions)
+        refs.push_back(a.Ref());
+    for (const char* want : {"core.local", "core.noop", "core.echo"}) {
+        EXPECT_NE(std::find(refs.begin(), refs.end(), want), refs.end()) << want;
+    }
+}
+
+TEST(PackLoaderTest, OneBadFileDoesNotStopTheRest) {
+    test::TempDir dir;
+    const fs::path pack = dir.path() / "deploy";
+    Write(pack / "pack.yaml", "name: deploy\nversion: 1.0.0\n");
+    Write(
+        pack / "actions" / "good.yaml",
+        "name: good\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    default: true\n"
+    );
+    Write(
+        pack / "actions" / "bad.yaml", "name: bad\nrunner_type: local-shell-cmd\nparameters:\n  x:\n    type: strin\n"
+    );
+    Write(pack / "actions" / "broken.yaml", "name: [unclosed\n");
+    Write(
+        pack / "rules" / "on_push.yaml",
+        "name: on_push\npack: deploy\ntrigger:\n  type: core.st2.webhook\n  parameters:\n    url: push\n"
+        "action:\n  ref: deploy.good\n  parmeters: {}\n"
+    );
+    Write(
+        pack / "rules" / "ok.yaml",
+        "name: ok\npack: deploy\ntrigger:\n  type: core.st2.webhook\n  parameters:\n    url: push\naction:\n  ref: "
+        "deploy.good\n"
+    );
+    PackLoader loader;
+    Result<LoadedPack> p = loader.LoadPackBlocking(pack.string());
+    ASSERT_TRUE(p) << p.error().What();
+    EXPECT_EQ(p->actions.size(), 1u);
+    EXPECT_EQ(p->rules.size(), 1u);
+    ASSERT_EQ(p->errors.size(), 3u);
+    std::vector<std::string> msgs;
+    for (const auto& e : p->errors)
+        msgs.push_back(e.What());
+    EXPECT_NE(
+        msgs[0].find("actions/bad.yaml:5:5: parameters.x.type: unknown type \"strin\" (did you mean \"string\"?)"),
+        std::string::npos
+    ) << msgs[0];
+    EXPECT_NE(msgs[1].find("actions/broken.yaml:"), std::string::npos) << msgs[1];
+    EXPECT_NE(
+        msgs[2].find("rules/on_push.yaml:9:3: action.parmeters: unknown field (did you mean \"parameters\"?)"),
+        std::string::npos
+    ) << msgs[2];
+}
+
+TEST(PackLoaderTest, MissingPackYamlIsAnError) {
+    test::TempDir dir;
+    PackLoader loader;
+    Result<LoadedPack> p = loader.LoadPackBlocking(dir.path().string());
+    ASSERT_FALSE(p);
+    EXPECT_NE(p.error().What().find("pack.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace squall::packs
