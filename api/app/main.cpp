@@ -1,4 +1,5 @@
 // squall: one binary, server roles and CLI client (SPEC §1, §10).
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -8,6 +9,8 @@
 #include "squall/core/error.hpp"
 
 int main(int argc, char** argv) {
+    // hiredis and the HTTP server write to sockets whose peer may be gone: take EPIPE, not a fatal signal.
+    std::signal(SIGPIPE, SIG_IGN);
     std::vector<std::string> args(argv + 1, argv + argc);
     try {
         if (!args.empty() && args[0] == "server") {

@@ -30,6 +30,7 @@ ApiClient::ApiClient(std::string base_url, std::string api_key) : impl_(std::mak
     impl_->http->set_connection_timeout(5);
     impl_->http->set_read_timeout(60);
     impl_->http->set_write_timeout(30);
+    impl_->http->set_tcp_nodelay(true);
 }
 
 ApiClient::~ApiClient() = default;

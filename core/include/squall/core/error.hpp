@@ -63,7 +63,9 @@ private:
     Error error_;
 };
 
-/// A value or an Error, with std::expected's member names so that switching later is mechanical.
+/// A value or an Error, with std::expected's member names so that switching later is mechanical (hence the
+/// snake_case methods, exempt from the naming check).
+// NOLINTBEGIN(readability-identifier-naming)
 template <typename T>
 class [[nodiscard]] Result {
 public:
@@ -120,6 +122,8 @@ public:
 private:
     std::optional<Error> error_;
 };
+
+// NOLINTEND(readability-identifier-naming)
 
 using Status = Result<void>;
 

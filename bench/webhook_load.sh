@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# End-to-end load: webhook POSTs → matched rule → core.noop executions, on this machine, loopback only.
+# Reports accepted/s (HTTP 202), completed executions/s, and p50/p99 trigger-to-completion latency.
+#
+#   bench/webhook_load.sh [DURATION_S=10] [CONNECTIONS=16] [ACTION=core.noop]
+#
+# Needs: a Release build (build/squall; deploy/run.sh makes one), wrk (apt-get install wrk).
+# The load is bounded: wrk runs DURATION_S seconds, then the script waits (at most 120 s) for the backlog.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10}
+CONNS=${2:-16}
+ACTION=${3:-core.noop}
+BIN=${SQUALL_BIN:-build/squall}
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
+[ -x "$BIN" ] || { echo "$BIN is missing: cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build --target squall" >&2; exit 2; }
+
+DATA=$(mktemp -d /tmp/squall-bench.XXXXXX)
+LOG=$DATA/server.log
+cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$DATA"; }
+trap cleanup EXIT
+
+"$BIN" server --data-dir "$DATA/d" --listen 127.0.0.1:0 --log-level warn --http-threads "$((CONNS + 4))" \
+  --workers 64 >"$LOG" 2>&1 &
+PID=$!
+for _ in $(seq 1 300); do grep -q "API:" "$LOG" && break; sleep 0.1; done
+API=$(grep -o 'http://127.0.0.1:[0-9]*/api/v1' "$LOG" | head -1)
+[ -n "$API" ] || { cat "$LOG"; exit 1; }
+export SQUALL_API_KEY=$(cat "$DATA/d/admin-api-key")
+H=(-H "St2-Api-Key: $SQUALL_API_KEY" -H "Content-Type: application/json")
+
+curl -sf "${H[@]}" -X POST "$API/rules" -d "{\"name\": \"bench\", \"pack\": \"bench\",
+  \"trigger\": {\"type\": \"core.st2.webhook\", \"parameters\": {\"url\": \"bench\"}},
+  \"criteria\": {\"trigger.body.ref\": {\"type\": \"equals\", \"pattern\": \"refs/heads/main\"}},
+  \"action\": {\"ref\": \"$ACTION\", \"parameters\": {}}}" >/dev/null
+sleep 1.5  # the API's rule cache refreshes within a second
+
+RSS_BEFORE=$(ps -o rss= -p "$PID")
+WRK_OUT=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s bench/webhook_post.lua "$API/webhooks/bench")
+TOTAL=$(echo "$WRK_OUT" | awk '/requests in/ {print $1}')
+NON2XX=$(echo "$WRK_OUT" | awk '/Non-2xx/ {print $NF}')
+ACCEPTED=$((TOTAL - ${NON2XX:-0}))
+
+# Wait for the backlog (bounded).
+DONE=0
+for _ in $(seq 1 600); do
+  DONE=$(curl -sfI "${H[@]}" "$API/executions?status=succeeded&limit=1" | awk -F': ' 'tolower($1)=="x-total-count" {print $2+0}')
+  [ "${DONE:-0}" -ge "$ACCEPTED" ] && break
+  sleep 0.2
+done
+RSS_AFTER=$(ps -o rss= -p "$PID")
+
+python3 - "$API" "$SQUALL_API_KEY" "$ACCEPTED" "$DURATION" "$DONE" "$RSS_BEFORE" "$RSS_AFTER" <<'PY'
+import json, sys, urllib.request, datetime
+api, key, accepted, duration, done, rss0, rss1 = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+def get(path):
+    req = urllib.request.Request(api + path, headers={"St2-Api-Key": key})
+    return json.load(urllib.request.urlopen(req, timeout=60))
+def ts(s):
+    return datetime.datetime.strptime(s.replace("Z", ""), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
+lat, starts, ends, offset = [], [], [], 0
+while True:
+    page = get(f"/executions?status=succeeded&limit=1000&offset={offset}")
+    if not page: break
+    for e in page:
+        ti = e.get("trigger_instance") or {}
+        if "end_timestamp" in e and ti.get("occurrence_time"):
+            lat.append(ts(e["end_timestamp"]) - ts(ti["occurrence_time"]))
+            starts.append(ts(ti["occurrence_time"])); ends.append(ts(e["end_timestamp"]))
+    offset += len(page)
+lat.sort()
+pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
+span = (max(ends) - min(starts)) if ends else float("nan")
+print(f"accepted:            {accepted} in {duration:.0f} s = {accepted / duration:.0f} req/s")
+print(f"completed:           {done} of {accepted} ({'none lost' if done >= accepted else str(accepted - done) + ' missing'})")
+print(f"completed execs/s:   {len(lat) / span:.0f} (first trigger to last completion: {span:.1f} s)")
+print(f"trigger→completion:  p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms")
+print(f"server RSS:          {rss0 / 1024:.0f} MB before, {rss1 / 1024:.0f} MB after")
+PY

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds the test build (Debug, -O1, ASan + UBSan) and runs the whole ctest suite.
+# Tests start their own redis-server on unix sockets in temp dirs; nothing else needs to run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash deploy/deps.sh
+BUILD_DIR="${SQUALL_TEST_BUILD_DIR:-build-test}"
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DSQUALL_SANITIZE=address -DCMAKE_CXX_FLAGS="-O1 -g" >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+cd "$BUILD_DIR"
+ctest -j"$(nproc)" --output-on-failure --timeout 300 "$@"
