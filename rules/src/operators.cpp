@@ -4,11 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <list>
-#include <regex>
-#include <unordered_map>
 
 #include "squall/core/clock.hpp"
+#include "squall/core/regex.hpp"
 
 namespace squall::rules {
 namespace {
@@ -25,32 +23,10 @@ const std::string& Str(const Json& v) {
     return v.get_ref<const std::string&>();
 }
 
-/// Compiled regexes per thread, bounded (patterns come from rules, so the set is small and stable).
-const std::regex* CachedRegex(const std::string& pattern, bool icase) {
-    thread_local std::unordered_map<std::string, std::unique_ptr<std::regex>> cache;
-    const std::string key = (icase ? "i:" : "s:") + pattern;
-    auto it = cache.find(key);
-    if (it != cache.end())
-        return it->second.get();
-    if (cache.size() > 4096)
-        cache.clear();
-    try {
-        auto flags = std::regex::ECMAScript;
-        if (icase)
-            flags |= std::regex::icase;
-        auto re = std::make_unique<std::regex>(pattern, flags);
-        return cache.emplace(key, std::move(re)).first->second.get();
-    } catch (const std::regex_error&) {
-        cache.emplace(key, nullptr);
-        return nullptr;
-    }
-}
-
 bool Search(const Json* v, const Json& p, bool icase) {
-    if (!IsString(v) || !p.is_string())
-        return false;
-    const std::regex* re = CachedRegex(Str(p), icase);
-    return re && std::regex_search(Str(*v), *re);
+    if (!IsString(v) || !p.is_string()) return false;
+    Result<core::RegexPtr> re = core::Regex::Cached(Str(p), {icase, false, false});
+    return re && (*re)->Search(Str(*v));
 }
 
 bool Contains(const Json* v, const Json& p, bool icase) {
