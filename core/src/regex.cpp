@@ -11,7 +11,8 @@ struct Regex::Impl {
     pcre2_code* code = nullptr;
     uint32_t capture_count = 0;
     ~Impl() {
-        if (code) pcre2_code_free(code);
+        if (code)
+            pcre2_code_free(code);
     }
 };
 
@@ -56,9 +57,12 @@ Regex::~Regex() = default;
 Result<RegexPtr> Regex::Compile(std::string_view pattern, Options options) {
     const std::string translated = Translate(pattern);
     uint32_t flags = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
-    if (options.ignore_case) flags |= PCRE2_CASELESS;
-    if (options.dot_all) flags |= PCRE2_DOTALL;
-    if (options.multiline) flags |= PCRE2_MULTILINE;
+    if (options.ignore_case)
+        flags |= PCRE2_CASELESS;
+    if (options.dot_all)
+        flags |= PCRE2_DOTALL;
+    if (options.multiline)
+        flags |= PCRE2_MULTILINE;
     int err = 0;
     PCRE2_SIZE offset = 0;
     pcre2_code* code = pcre2_compile(
@@ -84,26 +88,42 @@ Result<RegexPtr> Regex::Cached(std::string_view pattern, Options options) {
     std::string key(1, static_cast<char>('0' + options.ignore_case + 2 * options.dot_all + 4 * options.multiline));
     key += pattern;
     auto it = cache.find(key);
-    if (it != cache.end()) return it->second;
+    if (it != cache.end())
+        return it->second;
     Result<RegexPtr> re = Compile(pattern, options);
-    if (!re) return re;
-    if (cache.size() >= 4096) cache.clear();
+    if (!re)
+        return re;
+    if (cache.size() >= 4096)
+        cache.clear();
     cache.emplace(std::move(key), *re);
     return re;
 }
 
-bool Regex::Run(std::string_view text, size_t start, bool anchored, std::vector<std::string>* groups,
-                size_t* match_begin, size_t* match_end) const {
+bool Regex::Run(
+    std::string_view text,
+    size_t start,
+    bool anchored,
+    std::vector<std::string>* groups,
+    size_t* match_begin,
+    size_t* match_end
+) const {
     pcre2_match_data* md = pcre2_match_data_create_from_pattern(impl_->code, nullptr);
     const int rc = pcre2_match(
-        impl_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start, anchored ? PCRE2_ANCHORED : 0, md,
+        impl_->code,
+        reinterpret_cast<PCRE2_SPTR>(text.data()),
+        text.size(),
+        start,
+        anchored ? PCRE2_ANCHORED : 0,
+        md,
         nullptr
     );
     const bool ok = rc >= 0;
     if (ok) {
         PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-        if (match_begin) *match_begin = ov[0];
-        if (match_end) *match_end = ov[1];
+        if (match_begin)
+            *match_begin = ov[0];
+        if (match_end)
+            *match_end = ov[1];
         if (groups) {
             groups->clear();
             for (uint32_t g = 0; g <= impl_->capture_count; ++g) {
@@ -139,7 +159,8 @@ std::vector<std::string> Regex::FindAll(std::string_view text) const {
     while (pos <= text.size()) {
         size_t b = 0;
         size_t e = 0;
-        if (!Run(text, pos, false, nullptr, &b, &e)) break;
+        if (!Run(text, pos, false, nullptr, &b, &e))
+            break;
         out.emplace_back(text.substr(b, e - b));
         pos = e > b ? e : e + 1;
     }
@@ -153,7 +174,8 @@ std::string Regex::Replace(std::string_view text, std::string_view repl) const {
     while (pos <= text.size()) {
         size_t b = 0;
         size_t e = 0;
-        if (!Run(text, pos, false, &groups, &b, &e)) break;
+        if (!Run(text, pos, false, &groups, &b, &e))
+            break;
         out.append(text.substr(pos, b - pos));
         for (size_t i = 0; i < repl.size(); ++i) {
             if (repl[i] != '\\' || i + 1 >= repl.size()) {
@@ -163,17 +185,21 @@ std::string Regex::Replace(std::string_view text, std::string_view repl) const {
             const char n = repl[i + 1];
             if (n >= '0' && n <= '9') {
                 const size_t g = static_cast<size_t>(n - '0');
-                if (g < groups.size()) out += groups[g];
+                if (g < groups.size())
+                    out += groups[g];
                 ++i;
             } else if (n == 'g' && i + 2 < repl.size() && repl[i + 2] == '<') {
                 const size_t close = repl.find('>', i + 3);
                 const std::string name(repl.substr(i + 3, close - i - 3));
                 if (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0]))) {
                     const size_t g = std::stoul(name);
-                    if (g < groups.size()) out += groups[g];
+                    if (g < groups.size())
+                        out += groups[g];
                 } else {
-                    const int num = pcre2_substring_number_from_name(impl_->code, reinterpret_cast<PCRE2_SPTR>(name.c_str()));
-                    if (num >= 0 && static_cast<size_t>(num) < groups.size()) out += groups[static_cast<size_t>(num)];
+                    const int num =
+                        pcre2_substring_number_from_name(impl_->code, reinterpret_cast<PCRE2_SPTR>(name.c_str()));
+                    if (num >= 0 && static_cast<size_t>(num) < groups.size())
+                        out += groups[static_cast<size_t>(num)];
                 }
                 i = close == std::string_view::npos ? repl.size() : close;
             } else if (n == 'n') {
@@ -190,13 +216,15 @@ std::string Regex::Replace(std::string_view text, std::string_view repl) const {
             }
         }
         if (e == b) {
-            if (b < text.size()) out += text[b];
+            if (b < text.size())
+                out += text[b];
             pos = e + 1;
         } else {
             pos = e;
         }
     }
-    if (pos < text.size()) out.append(text.substr(pos));
+    if (pos < text.size())
+        out.append(text.substr(pos));
     return out;
 }
 

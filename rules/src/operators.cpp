@@ -24,7 +24,8 @@ const std::string& Str(const Json& v) {
 }
 
 bool Search(const Json* v, const Json& p, bool icase) {
-    if (!IsString(v) || !p.is_string()) return false;
+    if (!IsString(v) || !p.is_string())
+        return false;
     Result<core::RegexPtr> re = core::Regex::Cached(Str(p), {icase, false, false});
     return re && (*re)->Search(Str(*v));
 }
@@ -140,9 +141,9 @@ void RegisterBuiltinOperators(OperatorRegistry& r) {
     reg("matchregex", {}, [](const Json* v, const Json& p) {
         if (!IsString(v) || !p.is_string())
             return false;
-        const std::regex* re = CachedRegex(Str(p), false);
-        std::smatch m;
-        return re && std::regex_search(Str(*v), m, *re, std::regex_constants::match_continuous);
+        // Python's re.match(pattern, value, re.DOTALL): anchored at the start.
+        Result<core::RegexPtr> re = core::Regex::Cached(Str(p), {false, true, false});
+        return re && (*re)->MatchStart(Str(*v));
     });
     reg("contains", {}, [](const Json* v, const Json& p) { return Contains(v, p, false); });
     reg("ncontains", {}, [](const Json* v, const Json& p) { return v && !Contains(v, p, false); });

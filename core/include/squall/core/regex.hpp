@@ -39,8 +39,14 @@ public:
 private:
     struct Impl;
     explicit Regex(std::unique_ptr<Impl> impl);
-    bool Run(std::string_view text, size_t start, bool anchored, std::vector<std::string>* groups,
-             size_t* match_begin, size_t* match_end) const;
+    bool Run(
+        std::string_view text,
+        size_t start,
+        bool anchored,
+        std::vector<std::string>* groups,
+        size_t* match_begin,
+        size_t* match_end
+    ) const;
     std::unique_ptr<Impl> impl_;
 };
 
