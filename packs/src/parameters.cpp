@@ -3,71 +3,39 @@
 #include <cmath>
 
 #include "squall/core/template.hpp"
+#include "squall/packs/json_schema.hpp"
 
 namespace squall::packs {
 namespace {
 
-std::string TypeName(const Json& v) {
-    switch (v.type()) {
-        case Json::value_t::null:
-            return "null";
-        case Json::value_t::boolean:
-            return "boolean";
-        case Json::value_t::number_integer:
-        case Json::value_t::number_unsigned:
-            return "integer";
-        case Json::value_t::number_float:
-            return "number";
-        case Json::value_t::string:
-            return "string";
-        case Json::value_t::array:
-            return "array";
-        case Json::value_t::object:
-            return "object";
-        default:
-            return "value";
-    }
-}
-
 bool IsType(const Json& v, const std::string& type) {
-    if (type == "string")
-        return v.is_string();
+    if (type == "string") return v.is_string();
     if (type == "integer")
         return v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
-    if (type == "number")
-        return v.is_number();
-    if (type == "boolean")
-        return v.is_boolean();
-    if (type == "object")
-        return v.is_object();
-    if (type == "array")
-        return v.is_array();
-    if (type == "null")
-        return v.is_null();
+    if (type == "number") return v.is_number();
+    if (type == "boolean") return v.is_boolean();
+    if (type == "object") return v.is_object();
+    if (type == "array") return v.is_array();
+    if (type == "null") return v.is_null();
     return true;
 }
 
 /// StackStorm casts rendered values to the declared type (reference §3.3).
 Json Cast(const Json& v, const std::string& type) {
-    if (!v.is_string())
-        return v;
+    if (!v.is_string()) return v;
     const std::string& s = v.get_ref<const std::string&>();
     try {
         if (type == "integer") {
             size_t pos = 0;
             long long n = std::stoll(s, &pos);
-            if (pos == s.size())
-                return n;
+            if (pos == s.size()) return n;
         } else if (type == "number") {
             size_t pos = 0;
             double d = std::stod(s, &pos);
-            if (pos == s.size())
-                return d;
+            if (pos == s.size()) return d;
         } else if (type == "boolean") {
-            if (s == "true" || s == "True" || s == "1")
-                return true;
-            if (s == "false" || s == "False" || s == "0")
-                return false;
+            if (s == "true" || s == "True" || s == "1") return true;
+            if (s == "false" || s == "False" || s == "0") return false;
         } else if (type == "object" || type == "array") {
             Json parsed = Json::parse(s, nullptr, false);
             if (!parsed.is_discarded() &&
@@ -80,17 +48,43 @@ Json Cast(const Json& v, const std::string& type) {
     return v;
 }
 
+/// True when the parameter's `type` is `type` or a list containing it.
+bool IsDeclared(const Json& s, const std::string& type) {
+    auto it = s.find("type");
+    if (it == s.end()) return false;
+    if (it->is_string()) return *it == type;
+    if (it->is_array()) {
+        for (const auto& t : *it) {
+            if (t == type) return true;
+        }
+    }
+    return false;
+}
+
+/// Casts a string to the declared type, or to the first type of a list that it casts to (a list that allows
+/// strings keeps the string).
+Json CastToDeclared(const Json& value, const Json& s) {
+    auto it = s.find("type");
+    if (it == s.end() || !value.is_string()) return value;
+    if (it->is_string()) return Cast(value, it->get<std::string>());
+    if (!it->is_array() || IsDeclared(s, "string")) return value;
+    for (const auto& t : *it) {
+        if (!t.is_string()) continue;
+        Json cast = Cast(value, t.get<std::string>());
+        if (IsType(cast, t.get<std::string>())) return cast;
+    }
+    return value;
+}
+
 }  // namespace
 
 Json EffectiveSchema(const Json& runner_parameters, const Json& action_parameters) {
     Json out = runner_parameters.is_object() ? runner_parameters : Json::object();
-    if (!action_parameters.is_object())
-        return out;
+    if (!action_parameters.is_object()) return out;
     for (const auto& [name, schema] : action_parameters.items()) {
         if (out.contains(name) && schema.is_object()) {
             for (const char* k : {"default", "description", "enum", "immutable", "required"}) {
-                if (schema.contains(k))
-                    out[name][k] = schema[k];
+                if (schema.contains(k)) out[name][k] = schema[k];
             }
         } else {
             out[name] = schema;
@@ -101,8 +95,7 @@ Json EffectiveSchema(const Json& runner_parameters, const Json& action_parameter
 
 Result<ResolvedParameters> ResolveParameters(const Json& schema, const Json& given, const Json& context) {
     ResolvedParameters out;
-    if (!given.is_null() && !given.is_object())
-        return InvalidArgument("parameters must be an object");
+    if (!given.is_null() && !given.is_object()) return InvalidArgument("parameters must be an object");
     const Json& in = given.is_null() ? Json::object() : given;
     for (const auto& [name, value] : in.items()) {
         if (!schema.contains(name)) {
@@ -117,8 +110,7 @@ Result<ResolvedParameters> ResolveParameters(const Json& schema, const Json& giv
     Json values = Json::object();
     std::vector<std::string> pending;
     for (const auto& [name, s] : schema.items()) {
-        if (!s.is_object())
-            continue;
+        if (!s.is_object()) continue;
         if (in.contains(name)) {
             values[name] = in[name];
         } else if (s.contains("default")) {
@@ -137,8 +129,7 @@ Result<ResolvedParameters> ResolveParameters(const Json& schema, const Json& giv
         Error last;
         for (const auto& name : pending) {
             Json ctx = context.is_object() ? context : Json::object();
-            for (const auto& [k, v] : values.items())
-                ctx[k] = v;
+            for (const auto& [k, v] : values.items()) ctx[k] = v;
             Result<Json> rendered = core::RenderValue(schema[name]["default"], ctx);
             if (rendered) {
                 values[name] = std::move(*rendered);
@@ -147,39 +138,27 @@ Result<ResolvedParameters> ResolveParameters(const Json& schema, const Json& giv
                 last = InvalidArgument("parameter \"" + name + "\" default: " + rendered.error().message);
             }
         }
-        if (still.size() == pending.size())
-            return last;  // undefined variable or a cycle
+        if (still.size() == pending.size()) return last;  // undefined variable or a cycle
         pending = std::move(still);
     }
     for (const auto& [name, s] : schema.items()) {
-        if (!values.contains(name))
-            continue;
+        if (!values.contains(name)) continue;
         Json value = values[name];
-        if (value.is_null() && !s.value("required", false))
-            continue;
-        if (s.contains("type") && s["type"].is_string()) {
-            const std::string type = s["type"];
-            value = Cast(value, type);
-            if (!IsType(value, type)) {
-                return InvalidArgument(
-                    "parameter \"" + name + "\": " + value.dump() + " is not of type " + type + " (got " +
-                    TypeName(value) + ")"
-                );
-            }
-            if (type == "integer" && value.is_number_float())
-                value = static_cast<long long>(value.get<double>());
-        }
-        if (s.contains("enum") && s["enum"].is_array()) {
-            bool found = false;
-            for (const auto& e : s["enum"])
-                found = found || e == value;
-            if (!found)
-                return InvalidArgument(
-                    "parameter \"" + name + "\": " + value.dump() + " is not one of " + s["enum"].dump()
-                );
+        if (value.is_null() && !s.value("required", false)) continue;
+        value = CastToDeclared(value, s);
+        // The full draft-4 check of the value; StackStorm's own attributes on `s` are ignored by the validator.
+        Result<JsonSchema> compiled = JsonSchema::Compile(s);
+        if (!compiled)
+            return InvalidArgument("parameter \"" + name + "\": invalid schema: " + compiled.error().message);
+        const bool secret = s.find("secret") != s.end() && s["secret"] == true;
+        if (Status valid = compiled->Validate(value, name, {.subject = "parameter", .mask_values = secret}); !valid)
+            return valid.error();
+        if (IsDeclared(s, "integer") && !IsDeclared(s, "number") && value.is_number_float() &&
+            std::floor(value.get<double>()) == value.get<double>()) {
+            value = static_cast<long long>(value.get<double>());
         }
         out.values[name] = value;
-        if (s.value("secret", false)) {
+        if (secret) {
             out.masked[name] = kMask;
             out.secrets.push_back(name);
         } else {

@@ -23,13 +23,11 @@ TEST(PackLoaderTest, LoadsTheBundledPacks) {
     const LoadedPack* core = nullptr;
     for (const auto& p : packs) {
         EXPECT_TRUE(p.errors.empty()) << p.meta.ref << ": " << p.errors[0].What();
-        if (p.meta.ref == "core")
-            core = &p;
+        if (p.meta.ref == "core") core = &p;
     }
     ASSERT_NE(core, nullptr);
     std::vector<std::string> refs;
-    for (const auto& a : core->actions)
-        refs.push_back(a.Ref());
+    for (const auto& a : core->actions) refs.push_back(a.Ref());
     for (const char* want : {"core.local", "core.noop", "core.echo"}) {
         EXPECT_NE(std::find(refs.begin(), refs.end(), want), refs.end()) << want;
     }
@@ -64,8 +62,7 @@ TEST(PackLoaderTest, OneBadFileDoesNotStopTheRest) {
     EXPECT_EQ(p->rules.size(), 1u);
     ASSERT_EQ(p->errors.size(), 3u);
     std::vector<std::string> msgs;
-    for (const auto& e : p->errors)
-        msgs.push_back(e.What());
+    for (const auto& e : p->errors) msgs.push_back(e.What());
     EXPECT_NE(
         msgs[0].find("actions/bad.yaml:5:5: parameters.x.type: unknown type \"strin\" (did you mean \"string\"?)"),
         std::string::npos

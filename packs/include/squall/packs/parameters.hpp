@@ -20,9 +20,10 @@ struct ResolvedParameters {
 Json EffectiveSchema(const Json& runner_parameters, const Json& action_parameters);
 
 /// Validates `given` against the effective schema: unknown parameters, missing required ones, immutable
-/// parameters given a value, and basic types (string, integer, number, boolean, object, array) after casting
-/// ("5" → 5 for integers, JSON text → object/array). Templated defaults are rendered with `context`
-/// (+ the other parameters by name). Errors name the parameter: `parameter "cmd": is required`.
+/// parameters given a value; then, after casting ("5" → 5 for integers, JSON text → object/array), each value
+/// against its full draft-4 schema (JsonSchema, json_schema.hpp; secret values are masked in messages).
+/// Templated defaults are rendered with `context` (+ the other parameters by name). Errors name the parameter
+/// path: `parameter "cmd": is required`, `parameter "hosts[2]": "x" does not match pattern "^[a-z]+$"`.
 Result<ResolvedParameters> ResolveParameters(const Json& schema, const Json& given, const Json& context);
 
 /// "********" — how every secret is shown.
