@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "squall/core/template.hpp"
 
 namespace squall::core {
@@ -16,6 +18,10 @@ TEST(TemplateTest, SingleExpressionKeepsJsonType) {
     EXPECT_EQ(*RenderValue("{{trigger.body.ok}}", kCtx), Json(true));
     EXPECT_EQ(*RenderValue("{{ trigger.body.list }}", kCtx), Json::parse(R"(["a", 1, true])"));
     EXPECT_EQ(*RenderValue("{{ trigger.body.none }}", kCtx), Json(nullptr));
+    EXPECT_EQ(*RenderValue(" {{ trigger.body.n * 2 }} ", kCtx), Json(6));
+    EXPECT_EQ(*RenderValue("{{ trigger.body.list | length }}", kCtx), Json(3));
+    EXPECT_EQ(*RenderValue("{{ '5' | int }}", kCtx), Json(5));
+    EXPECT_EQ(*RenderValue("{{ trigger.body.n }}{{ trigger.body.n }}", kCtx), Json("33"));
 }
 
 TEST(TemplateTest, TextPrintsAsPythonStr) {
@@ -25,21 +31,86 @@ TEST(TemplateTest, TextPrintsAsPythonStr) {
     EXPECT_EQ(
         *RenderString("{{ trigger.body.commits[1].id }} {{ trigger.body.headers['X-Event'] }}", kCtx), "def push"
     );
+    EXPECT_EQ(
+        *RenderString("{{ 1.0 }} {{ 0.1 + 0.2 }} {{ 1e20 }} {{ 10 / 4 }}", kCtx), "1.0 0.30000000000000004 1e+20 2.5"
+    );
 }
 
 TEST(TemplateTest, RendersNestedValues) {
-    Json v = Json::parse(R"({"a": ["{{ trigger.body.n }}", "x{{ trigger.body.n }}"], "b": 5})");
-    EXPECT_EQ(*RenderValue(v, kCtx), Json::parse(R"({"a": [3, "x3"], "b": 5})"));
+    Json v = Json::parse(R"({"a": ["{{ trigger.body.n }}", "x{{ trigger.body.n }}"], "b": 5, "c": "plain\n"})");
+    EXPECT_EQ(*RenderValue(v, kCtx), Json::parse(R"({"a": [3, "x3"], "b": 5, "c": "plain\n"})"));
 }
 
-TEST(TemplateTest, UndefinedIsAnErrorNamingVariableAndColumn) {
+TEST(TemplateTest, UndefinedBehavesAsJinja2) {
+    EXPECT_EQ(*RenderString("[{{ nope }}][{{ trigger.body.nope }}]", kCtx), "[][]");
+    EXPECT_EQ(*RenderString("{{ nope | default('d') }}", kCtx), "d");
+    EXPECT_EQ(*RenderString("{% if nope %}y{% else %}n{% endif %}", kCtx), "n");
+    EXPECT_EQ(*RenderValue("{{ nope }}", kCtx), Json(""));
     Result<std::string> r = RenderString("echo {{ trigger.body.missing.x }}", kCtx);
     ASSERT_FALSE(r);
     EXPECT_EQ(
         r.error().message,
-        "template error at column 6: 'trigger.body.missing' is undefined in \"echo {{ trigger.body.missing.x }}\""
+        "template error at column 9: 'trigger.body.missing' is undefined in \"echo {{ trigger.body.missing.x }}\""
     );
     EXPECT_FALSE(RenderString("{{ trigger.body", kCtx));
+}
+
+TEST(TemplateTest, ErrorsNameColumnAndText) {
+    Result<std::string> r = RenderString("{{ trigger.x | uper }}", kCtx);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message, "template error at column 14: unknown filter \"uper\" in \"{{ trigger.x | uper }}\"");
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    Result<std::string> e = RenderString("{% if x %}", kCtx);
+    ASSERT_FALSE(e);
+    EXPECT_NE(e.error().message.find("endif"), std::string::npos);
+}
+
+TEST(TemplateTest, Statements) {
+    EXPECT_EQ(
+        *RenderString(
+            "{% for c in trigger.body.commits %}{{ loop.index }}={{ c.id }}{{ ',' if not loop.last }}{% endfor %}", kCtx
+        ),
+        "1=abc,2=def"
+    );
+    EXPECT_EQ(*RenderString("{% set x = trigger.body.n + 1 %}{{ x }}", kCtx), "4");
+    EXPECT_EQ(*RenderString("a {%- if true -%} b {%- endif -%} c", kCtx), "abc");
+    EXPECT_EQ(*RenderString("{% raw %}{{ x }}{% endraw %}{# c #}", kCtx), "{{ x }}");
+}
+
+class FakeKv : public KeyValueLookup {
+public:
+    std::optional<std::string> Get(std::string_view scope, std::string_view key) const override {
+        ++calls;
+        auto it = values.find(std::string(scope) + "/" + std::string(key));
+        if (it == values.end()) return std::nullopt;
+        return it->second;
+    }
+    std::map<std::string, std::string> values;
+    mutable int calls = 0;
+};
+
+TEST(TemplateTest, St2kvResolvesLazily) {
+    FakeKv kv;
+    kv.values["system/host"] = "db1";
+    kv.values["user/a.b"] = "nested";
+    RenderOptions opts;
+    opts.kv = &kv;
+    EXPECT_EQ(
+        *RenderString("{{ st2kv.system.host }}|{{ st2kv.user.a.b }}|{{ st2kv.system.none }}", kCtx, opts), "db1|nested|"
+    );
+    EXPECT_EQ(*RenderString("{{ st2kv.system.none | default('x') }}", kCtx, opts), "x");
+    const int calls = kv.calls;
+    EXPECT_EQ(*RenderString("{{ trigger.body.n }}", kCtx, opts), "3");
+    EXPECT_EQ(kv.calls, calls);                                         // nothing is fetched unless st2kv is used
+    EXPECT_EQ(*RenderString("[{{ st2kv.system.host }}]", kCtx), "[]");  // no lookup → undefined
+}
+
+TEST(TemplateTest, CompiledOnceAndCached) {
+    auto a = Template::Cached("{{ trigger.body.n }}");
+    auto b = Template::Cached("{{ trigger.body.n }}");
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->get(), b->get());
+    EXPECT_TRUE((*a)->IsSingleExpression());
 }
 
 TEST(TemplateTest, LookupPath) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -8,22 +10,71 @@
 
 namespace squall::core {
 
-/// Parameter rendering with `{{ path }}` expressions over a JSON context (e.g. {"trigger": payload}).
-/// A path is a variable followed by `.name`, `[n]` or `['key']` steps. Semantics follow StackStorm (Jinja2 with
-/// StrictUndefined): an undefined path is an error naming it. A string that is exactly one `{{ expr }}` keeps the
-/// JSON type of the value; inside longer text values print as Python's str() does (True, None, ['a', 1]).
-/// This is the walking skeleton's subset; filters, tests and blocks arrive with the full engine.
-/// Thread-safe (pure).
-Result<std::string> RenderString(std::string_view text, const Json& context);
+/// Resolves `st2kv.system.<key>` / `st2kv.user.<key>` lazily while a template renders (SPEC §5). Implementations
+/// may block (a Redis read); they are called on the rendering thread and must be thread-safe when the same lookup
+/// is shared between threads.
+class KeyValueLookup {
+public:
+    virtual ~KeyValueLookup() = default;
+    /// The stored value of `key` in `scope` ("system" or "user"), or nullopt when there is none.
+    virtual std::optional<std::string> Get(std::string_view scope, std::string_view key) const = 0;
+    /// Decrypts a secret value for the `decrypt_kv` filter. The default has no key and fails.
+    virtual Result<std::string> Decrypt(std::string_view ciphertext) const;
+};
 
-/// Renders every string inside `value` (recursively through objects and arrays); other values are kept.
-Result<Json> RenderValue(const Json& value, const Json& context);
+/// Per-render options. Pointers are borrowed for the duration of the render only.
+struct RenderOptions {
+    /// Datastore for `st2kv.*`; null → `st2kv` is undefined unless the context has it.
+    const KeyValueLookup* kv = nullptr;
+};
+
+/// A compiled Jinja-compatible template (SPEC §5): `{{ expr }}`, `{% if/elif/else %}`, `{% for %}` with `loop.*`
+/// and `else`, `{% set %}`, comments, `{% raw %}`, whitespace control, filters and tests. Behaves as Python's
+/// Jinja2 with the default `Undefined`: an undefined value prints empty and is falsy; an attribute of an
+/// undefined value is an error naming it. Values print as Python's str() does.
+/// Immutable after Compile and safe to render from many threads at once. Rendering never throws.
+class Template {
+public:
+    struct Impl;
+
+    /// Parses `text`. Errors read `template error at column N: <what> in "<text>"`.
+    static Result<std::shared_ptr<const Template>> Compile(std::string_view text);
+    /// Compile through a bounded process-wide cache keyed by the text (thread-safe).
+    static Result<std::shared_ptr<const Template>> Cached(std::string_view text);
+
+    explicit Template(std::unique_ptr<Impl> impl);
+    ~Template();
+    Template(const Template&) = delete;
+    Template& operator=(const Template&) = delete;
+
+    /// Renders to text, as Jinja2's `Template.render` does.
+    Result<std::string> RenderText(const Json& context, const RenderOptions& options = {}) const;
+    /// Renders keeping the JSON type when the template is exactly one `{{ expr }}` (surrounding whitespace
+    /// allowed); otherwise the rendered text as a JSON string. An undefined single expression gives "".
+    Result<Json> Render(const Json& context, const RenderOptions& options = {}) const;
+    /// True when the template is exactly one `{{ expr }}`.
+    bool IsSingleExpression() const;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+using TemplatePtr = std::shared_ptr<const Template>;
+
+/// Renders `text` (compiled through Template::Cached) over a JSON context such as {"trigger": payload}.
+/// Thread-safe.
+Result<std::string> RenderString(std::string_view text, const Json& context, const RenderOptions& options = {});
+
+/// Renders every string inside `value` (recursively through objects and arrays); other values are kept. A string
+/// that is exactly one `{{ expr }}` keeps the JSON type of the value; strings without template markup are kept
+/// as they are. Thread-safe.
+Result<Json> RenderValue(const Json& value, const Json& context, const RenderOptions& options = {});
 
 /// Looks up a dotted path like `trigger.body.ref` or `trigger.commits[0]['id']` (used by criteria keys);
 /// returns nullptr when any step is missing.
 const Json* LookupPath(const Json& root, std::string_view path);
 
-/// Python str() of a JSON value, as Jinja prints it.
+/// Python str() of a JSON value, as Jinja prints it (True, None, ['a', 1], {'k': 1.0}).
 std::string PythonStr(const Json& v);
 
 }  // namespace squall::core

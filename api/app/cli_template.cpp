@@ -1,0 +1,85 @@
+// `squall template render [--context FILE] [--json] TEMPLATE`: renders a template locally (no server needed),
+// as the rules enforcer would. A render error prints the message and exits 2.
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+
+#include "app.hpp"
+#include "squall/core/model/model.hpp"
+#include "squall/core/template.hpp"
+
+namespace squall::app {
+
+int TemplateRenderCommand(const std::vector<std::string>& args) {
+    constexpr const char* kUsage =
+        "usage: squall template render [--context FILE.json] [--json] TEMPLATE   (TEMPLATE '-' reads stdin)\n";
+    if (args.size() < 2 || args[1] != "render") {
+        std::cerr << kUsage;
+        return 2;
+    }
+    std::string context_file;
+    std::optional<std::string> text;
+    bool as_json = false;
+    for (size_t i = 2; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--json" || a == "-j") {
+            as_json = true;
+        } else if (a == "--context" || a == "-c") {
+            if (i + 1 >= args.size()) {
+                std::cerr << kUsage;
+                return 2;
+            }
+            context_file = args[++i];
+        } else if (a.rfind("--context=", 0) == 0) {
+            context_file = a.substr(10);
+        } else if (!text) {
+            text = a;
+        } else {
+            std::cerr << kUsage;
+            return 2;
+        }
+    }
+    if (!text) {
+        std::cerr << kUsage;
+        return 2;
+    }
+    if (*text == "-") text = std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    core::Json context = core::Json::object();
+    if (!context_file.empty()) {
+        std::ifstream in(context_file);
+        if (!in) {
+            std::cerr << "error: cannot read " << context_file << "\n";
+            return 2;
+        }
+        context = core::Json::parse(in, nullptr, false);
+        if (context.is_discarded()) {
+            std::cerr << "error: " << context_file << " is not valid JSON\n";
+            return 2;
+        }
+    }
+    Result<core::TemplatePtr> tpl = core::Template::Compile(*text);
+    if (!tpl) {
+        std::cerr << tpl.error().message << "\n";
+        return 2;
+    }
+    if (as_json) {
+        Result<core::Json> r = (*tpl)->Render(context);
+        if (!r) {
+            std::cerr << r.error().message << "\n";
+            return 2;
+        }
+        std::cout << r->dump(-1, ' ', false, core::Json::error_handler_t::replace) << "\n";
+        return 0;
+    }
+    Result<std::string> r = (*tpl)->RenderText(context);
+    if (!r) {
+        std::cerr << r.error().message << "\n";
+        return 2;
+    }
+    std::cout << *r << "\n";
+    return 0;
+}
+
+}  // namespace squall::app

@@ -1,0 +1,201 @@
+import json
+C = {
+  "trigger": {"body": {"ref": "refs/heads/main", "n": 3, "f": 2.5, "neg": -7, "ok": True, "no": False, "none": None,
+     "repository": {"full_name": "octo/repo", "name": "repo", "owner": {"login": "octo"}},
+     "commits": [{"id": "abc", "msg": "Fix bug", "n": 2}, {"id": "def", "msg": "add feature", "n": 5}, {"id": "ghi", "msg": "Docs", "n": 1}],
+     "list": ["a", 1, True, None, 2.5], "nums": [3, 1, 2, 5, 4], "words": ["beta", "alpha", "gamma"], "empty": [], "emptyd": {}, "es": "",
+     "headers": {"X-Event": "push", "Content-Type": "application/json"}, "path": "/usr/local/bin/st2", "text": "  Hello World  ",
+     "json": "{\"a\": 1, \"b\": [1, 2]}", "csv": "a,b,,c", "mixed": "hello WORLD foo-bar (baz)", "num_s": "42", "float_s": "3.75", "bad_s": "x12",
+     "quote": "it's \"quoted\"", "nl": "line1\nline2", "utf": "h\u00e9llo \u00fc", "tags": ["x", "y", "x", "z"], "nested": [[1, 2], [3, 4]],
+     "users": [{"name": "ann", "age": 31}, {"name": "bob", "age": 25}]}},
+  "action_context": {"user": "stanley", "api_user": None},
+  "config_context": {"region": "us-east-1", "retries": 3},
+  "x": 10, "y": 3, "s": "abc", "b": True,
+}
+T = []
+def t(tpl, ctx=None):
+    T.append({"template": tpl, "context": C if ctx is None else ctx})
+
+# --- literals & printing
+for e in ["1", "-1", "1.5", "1e3", "2.0", "0.1", "1_000", "'str'", '"dq"', "'a' 'b'", "true", "True", "false", "none", "None",
+          "[1, 'a', true, none]", "[]", "{'a': 1}", "{'a': [1, 2], 'b': {'c': none}}", "(1)", "1.0e-5", "123456789.125",
+          "'it''s'", "'a\\nb'", "'tab\\there'", "\"it's\"", "'\\u00e9'", "[1.5, 2.0]", "10000000000000000.0", "0.0001", "0.00001"]:
+    t("{{ %s }}" % e)
+# --- variables / attribute / subscript
+for e in ["trigger.body.ref", "trigger.body.n", "trigger.body.f", "trigger.body.ok", "trigger.body.none", "trigger.body.list",
+          "trigger.body.repository", "trigger.body.repository.owner.login", "trigger['body']['ref']", "trigger.body['repository'].name",
+          "trigger.body.commits[0].id", "trigger.body.commits[-1].msg", "trigger.body.commits.1.id", "trigger.body.headers['X-Event']",
+          "trigger.body.list[1]", "trigger.body.nums[1:3]", "trigger.body.nums[::-1]", "trigger.body.nums[:2]", "trigger.body.nums[-2:]",
+          "trigger.body.ref[5:]", "trigger.body.ref[0]", "trigger.body.ref[-4:]", "trigger.body.utf[1]", "trigger.body.nums[::2]",
+          "action_context.user", "action_context.api_user", "config_context.region", "x", "s", "b", "trigger.body.missing",
+          "missing", "trigger.body.commits[9]", "trigger.body.nested[1][0]", "trigger.body.quote", "trigger.body.nl", "trigger.body.utf",
+          "trigger.body.emptyd", "trigger.body.empty", "trigger.body.users"]:
+    t("{{ %s }}" % e)
+t("{{ missing.attr }}")
+t("{{ trigger.body.missing.x }}")
+t("echo {{ trigger.body.ref }} and {{ trigger.body.n }}!")
+t("{{ trigger.body.missing }}|{{ missing }}|")
+# --- arithmetic & precedence
+for e in ["1 + 2 * 3", "(1 + 2) * 3", "10 / 4", "10 // 4", "-7 // 2", "-7 % 3", "7 % -3", "2 ** 10", "2 ** 3 ** 2", "2 ** -1",
+          "x - y - 1", "x / y", "x * 1.5", "1 + 2.5", "7.5 // 2", "7.5 % 2", "-x", "+x", "- 2 ** 2", "'a' + 'b'", "'ab' * 3", "3 * 'ab'",
+          "[1] + [2, 3]", "[0] * 3", "1 ~ 2", "'a' ~ none ~ true", "x ~ y + 1", "1 + 2 ~ 3", "true + 1", "x + trigger.body.f",
+          "1 / 0", "'a' + 1", "1 + none", "missing + 1", "10 - 2 - 3", "2 * 3 % 4", "-3 ** 2", "(-3) ** 2", "not 1 == 2", "not true or true",
+          "true and false or true", "false or 0 or 'z'", "1 and 2", "0 and 1", "none or 'default'", "'' or []", "1 if x > 5 else 2",
+          "'big' if x > 100 else 'small' if x > 5 else 'tiny'", "'yes' if missing", "('yes' if missing) ~ '|'", "x if x else y",
+          "1 < 2 < 3", "3 > 2 > 2", "1 == 1.0", "true == 1", "'a' < 'b'", "[1, 2] < [1, 3]", "1 != 2", "x >= 10", "x <= 9",
+          "'a' in 'cat'", "'z' not in 'cat'", "2 in [1, 2]", "'ref' in trigger.body", "'x' in missing", "missing == missing",
+          "missing != 1", "none == none", "1 < 'a'", "x > y and y > 0", "not x", "not missing", "[] == []", "{'a': 1} == {'a': 1.0}"]:
+    t("{{ %s }}" % e)
+# --- filters: default
+for e in ["missing | default('d')", "missing | d('d')", "trigger.body.ref | default('d')", "trigger.body.none | default('d')",
+          "trigger.body.es | default('d')", "trigger.body.es | default('d', true)", "trigger.body.es | default('d', boolean=true)",
+          "missing | default", "trigger.body.missing | default(trigger.body.n)", "missing | default(none)", "0 | default(5, true)",
+          "missing | default([1, 2])"]:
+    t("{{ %s }}" % e)
+# --- string filters
+for e in ["trigger.body.ref | upper", "trigger.body.mixed | lower", "trigger.body.mixed | capitalize", "trigger.body.mixed | title",
+          "trigger.body.text | trim", "trigger.body.text | trim | length", "'xxhixx' | trim('x')", "trigger.body.ref | replace('/', '-')",
+          "'aaa' | replace('a', 'b', 2)", "'abc' | replace('', '-')", "true | upper", "none | lower", "missing | upper", "trigger.body.list | upper",
+          "'hello world' | title", "'o\\'neil mc-donald [x]' | title", "trigger.body.n | string", "trigger.body.list | string",
+          "trigger.body.ok | string", "missing | string", "'ABC' | lower | capitalize", "trigger.body.utf | upper", "trigger.body.utf | length",
+          "trigger.body.path | basename", "trigger.body.path | dirname", "'file.txt' | basename", "'file.txt' | dirname", "'/a/b/' | basename",
+          "'/a/b/' | dirname", "'/' | dirname", "'//a' | dirname", "'a/b' | dirname"]:
+    t("{{ %s }}" % e)
+# --- sequence filters
+for e in ["trigger.body.words | join(', ')", "trigger.body.list | join('-')", "trigger.body.nums | join", "trigger.body.users | join(',', attribute='name')",
+          "trigger.body.nums | length", "trigger.body.headers | length", "trigger.body.ref | length", "missing | length", "trigger.body.n | length",
+          "trigger.body.nums | count", "trigger.body.nums | first", "trigger.body.nums | last", "trigger.body.ref | first", "trigger.body.ref | last",
+          "trigger.body.headers | first", "trigger.body.headers | last", "trigger.body.empty | first", "trigger.body.commits | first",
+          "trigger.body.ref | list", "trigger.body.headers | list", "trigger.body.nums | list", "missing | list", "trigger.body.n | list",
+          "trigger.body.nums | sort", "trigger.body.words | sort", "trigger.body.nums | sort(reverse=true)", "trigger.body.tags | unique | list",
+          "trigger.body.nums | sum", "trigger.body.nums | min", "trigger.body.nums | max", "trigger.body.words | max", "trigger.body.nums | reverse | list",
+          "trigger.body.ref | reverse", "trigger.body.users | map(attribute='name') | list", "trigger.body.users | map(attribute='age') | sum",
+          "(trigger.body.headers | items | list)[1][1]", "trigger.body.empty | join(',')", "trigger.body.neg | abs", "trigger.body.f | round",
+          "3.14159 | round(2)", "2.5 | round", "3.7 | round(0, 'floor')", "trigger.body.nested | first | last", "trigger.body.empty | first | default('none')"]:
+    t("{{ %s }}" % e)
+# --- int / float
+for e in ["'42' | int", "'3.75' | int", "'x12' | int", "'x12' | int(7)", "3.9 | int", "-3.9 | int", "true | int", "none | int", "missing | int",
+          "'0x1A' | int", "'0x1A' | int(0, 16)", "'1A' | int(base=16)", "' 12 ' | int", "'1_000' | int", "[1] | int", "'42' | float", "'3.75' | float",
+          "'x' | float", "'x' | float(1.5)", "3 | float", "'1e3' | float", "true | float", "trigger.body.num_s | int + 1", "trigger.body.float_s | float * 2",
+          "'-5' | int", "'+5' | int", "'' | int", "'nan' | float", "'inf' | float", "'-inf' | float"]:
+    t("{{ %s }}" % e)
+# --- json / yaml
+for e in ["trigger.body.repository | tojson", "trigger.body.list | tojson", "'<a & b>' | tojson", "\"it's\" | tojson", "trigger.body.utf | tojson",
+          "trigger.body.nl | tojson", "trigger.body.repository | tojson(2)", "trigger.body.commits | tojson", "none | tojson", "1.0 | tojson",
+          "trigger.body.repository | to_json_string", "trigger.body.list | to_json_string", "trigger.body.nums | to_json_string",
+          "trigger.body.repository | to_json_string(2)", "'x' | to_json_string", "trigger.body.json | from_json_string",
+          "(trigger.body.json | from_json_string).b", "(trigger.body.json | from_json_string)['a'] + 1", "'[1, 2.5, \"x\", null, true]' | from_json_string",
+          "'3' | from_json_string + 1", "trigger.body.repository | to_yaml_string", "trigger.body.nums | to_yaml_string",
+          "trigger.body.commits | to_yaml_string", "{'a': 'yes', 'b': '1', 'c': 'x y', 'd': none, 'e': true, 'f': 1.5} | to_yaml_string",
+          "trigger.body.users | to_yaml_string", "trigger.body.quote | json_escape", "trigger.body.nl | json_escape", "'plain' | json_escape",
+          "'a\\\\b' | json_escape", "trigger.body.repository | json_escape"]:
+    t("{{ %s }}" % e)
+# --- regex
+for e in ["trigger.body.ref | regex_match('refs/heads/.*')", "trigger.body.ref | regex_match('heads')", "trigger.body.ref | regex_search('heads')",
+          "trigger.body.ref | regex_search('HEADS')", "trigger.body.ref | regex_search('HEADS', true)", "trigger.body.ref | regex_replace('heads', 'tags')",
+          "trigger.body.ref | regex_replace('^refs/heads/(.*)$', '\\\\1')", "trigger.body.ref | regex_replace('(?P<x>main)', 'br-\\\\g<x>')",
+          "trigger.body.ref | regex_substring('[a-z]+')", "trigger.body.ref | regex_substring('[a-z]+', 1)", "trigger.body.ref | regex_substring('[a-z]+', -1)",
+          "trigger.body.ref | regex_substring('[0-9]+')", "trigger.body.n | regex_match('3')", "trigger.body.mixed | regex_replace('o', '0', true)",
+          "'a1b22c333' | regex_replace('\\\\d+', '#')", "'x.y' | regex_match('x\\\\.y')", "trigger.body.ref | regex_match('(')"]:
+    t("{{ %s }}" % e)
+# --- tests
+for e in ["missing is defined", "missing is undefined", "x is defined", "trigger.body.none is none", "trigger.body.n is none",
+          "missing is none", "s is string", "x is string", "x is number", "trigger.body.f is number", "b is number", "s is number",
+          "x is not defined", "trigger.body.none is not none", "x is even", "x is odd", "y is odd", "x is divisibleby 5", "x is divisibleby(3)",
+          "trigger.body.headers is mapping", "trigger.body.nums is sequence", "s is sequence", "x is sequence", "b is boolean", "x is integer",
+          "trigger.body.f is float", "b is true", "trigger.body.no is false", "x is eq 10", "x is lt 20", "'ABC' is upper", "'abc' is lower",
+          "3 is in [1, 2, 3]", "not missing is defined", "missing is defined or x is defined", "trigger.body.missing is defined",
+          "trigger.body.missing.x is defined", "x is ne 10", "x is ge 10", "x is gt 10", "1 is sameas 1"]:
+    t("{{ %s }}" % e)
+# --- methods
+for e in ["trigger.body.ref.upper()", "trigger.body.ref.split('/')", "trigger.body.ref.split('/')[-1]", "trigger.body.csv.split(',')",
+          "'a b  c '.split()", "trigger.body.ref.split('/', 1)", "trigger.body.text.strip()", "trigger.body.text.lstrip()", "trigger.body.text.rstrip() ~ '|'",
+          "trigger.body.ref.startswith('refs/')", "trigger.body.ref.endswith('main')", "trigger.body.ref.replace('refs/', '')", "trigger.body.ref.find('heads')",
+          "trigger.body.ref.count('e')", "'-'.join(trigger.body.words)", "trigger.body.headers.keys() | list", "trigger.body.headers.values() | list",
+          "trigger.body.headers.get('X-Event')", "trigger.body.headers.get('nope')", "trigger.body.headers.get('nope', 'dflt')",
+          "trigger.body.nums.index(5)", "trigger.body.tags.count('x')", "'42'.isdigit()", "range(5) | list", "range(2, 10, 3) | list",
+          "range(5, 0, -2) | list", "trigger.body.ref.lower().split('/') | length", "missing.upper()", "trigger.body.ref.nope()"]:
+    t("{{ %s }}" % e)
+# --- if / elif / else
+t("{% if x > 5 %}big{% endif %}")
+t("{% if x > 50 %}big{% else %}small{% endif %}")
+t("{% if x > 50 %}a{% elif x > 5 %}b{% elif x > 1 %}c{% else %}d{% endif %}")
+t("{% if missing %}yes{% else %}no{% endif %}")
+t("{% if trigger.body.empty %}ne{% else %}empty{% endif %}")
+t("{% if trigger.body.ref == 'refs/heads/main' and trigger.body.ok %}deploy{% endif %}")
+t("{% if not trigger.body.none %}none-ish{% endif %}")
+t("{% if trigger.body.missing is defined %}d{% else %}u{% endif %}")
+t("{% if x %}{% if y %}both{% endif %}{% endif %}")
+t("{% if 'heads' in trigger.body.ref %}branch{% endif %}")
+# --- for loops
+t("{% for c in trigger.body.commits %}{{ c.id }},{% endfor %}")
+t("{% for c in trigger.body.commits %}{{ loop.index }}/{{ loop.length }}:{{ c.msg }}{% if not loop.last %}; {% endif %}{% endfor %}")
+t("{% for n in trigger.body.nums %}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}{{ loop.first }}{% endfor %}")
+t("{% for k in trigger.body.headers %}{{ k }}={{ trigger.body.headers[k] }} {% endfor %}")
+t("{% for k, v in trigger.body.headers.items() %}{{ k }}:{{ v }};{% endfor %}")
+t("{% for k, v in trigger.body.headers | items %}{{ k }}:{{ v }};{% endfor %}")
+t("{% for x in trigger.body.empty %}{{ x }}{% else %}nothing{% endfor %}")
+t("{% for x in missing %}{{ x }}{% else %}undef-empty{% endfor %}")
+t("{% for ch in 'abc' %}[{{ ch }}]{% endfor %}")
+t("{% for n in trigger.body.nums if n > 2 %}{{ n }}@{{ loop.index }}/{{ loop.length }} {% endfor %}")
+t("{% for row in trigger.body.nested %}{% for v in row %}{{ loop.depth }}:{{ v }} {% endfor %}|{% endfor %}")
+t("{% for row in trigger.body.nested %}{% set outer = loop.index %}{% for v in row %}{{ outer }}.{{ loop.index }}={{ v }} {% endfor %}{% endfor %}")
+t("{% for n in trigger.body.nums %}{{ loop.cycle('odd', 'even') }} {% endfor %}")
+t("{% for n in trigger.body.nums %}{{ loop.previtem | default('-') }}>{{ n }}>{{ loop.nextitem | default('-') }} {% endfor %}")
+t("{% for i in range(3) %}{{ i }}{% endfor %}")
+t("{% for u in trigger.body.users %}{{ u.name | title }} ({{ u.age }}){{ ', ' if not loop.last }}{% endfor %}")
+t("{% for n in x %}{{ n }}{% endfor %}")
+t("{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }} {% endfor %}")
+t("{% for a, b in [[1, 2, 3]] %}{{ a }}{% endfor %}")
+# --- set
+t("{% set greeting = 'hi ' ~ action_context.user %}{{ greeting }}")
+t("{% set n = x * 2 %}{{ n + 1 }}")
+t("{% set l = [1, 2] %}{% set l2 = l + [3] %}{{ l }} {{ l2 }}")
+t("{% set x = 5 %}{{ x }}")
+t("{% for i in [1, 2] %}{% set x = i %}{{ x }}{% endfor %}{{ x }}")
+t("{% if true %}{% set z = 'in-if' %}{% endif %}{{ z }}")
+t("{% set block %}Hello {{ s }}!{% endset %}{{ block | upper }}")
+t("{% set ns = namespace(count=0) %}{% for n in trigger.body.nums %}{% set ns.count = ns.count + n %}{% endfor %}{{ ns.count }}")
+t("{% set ns = namespace(found=false) %}{% for c in trigger.body.commits %}{% if c.id == 'def' %}{% set ns.found = true %}{% endif %}{% endfor %}{{ ns.found }}")
+# --- whitespace control, comments, raw
+t("a  {{- s -}}  b")
+t("a\n  {%- if true -%}\n  x\n  {%- endif -%}\n  b")
+t("{% for i in [1, 2, 3] -%}\n  {{ i }}\n{%- endfor %}")
+t("line1\n{% if true %}\nline2\n{% endif %}\nline3\n")
+t("trailing newline\n")
+t("two trailing\n\n")
+t("a {# a comment #} b")
+t("a {#- comment -#} b")
+t("{# multi\nline #}x")
+t("{% raw %}{{ not rendered }} {% if %}{% endraw %}")
+t("x {%- raw -%}  {{ y }}  {%- endraw -%} z")
+t("{{ '{{' }} literal {{ '}}' }}")
+t("{ single brace } and {{ s }} and %} and #}")
+t("  {{ s }}  ")
+t("")
+t("plain text only")
+t("{{ {'a': {'b': 1}} }}")
+t("{{ [1, {'k': 'v'}] }}")
+# --- errors
+for e in ["{{ x +  }}", "{{ x | uper }}", "{% if x %}no end", "{% for %}", "{{ x is bogus }}", "{% endif %}", "{{ 'unclosed }}", "{{ x",
+          "{% blah %}", "{{ trigger.body.n | length }}", "{{ 1 < 'a' }}", "{{ missing.a.b }}", "{{ trigger.body.ref | int | upper }}"]:
+    t(e)
+# --- misc contexts
+t("{{ a.b }}", {"a": {"b": [1, {"c": "d"}]}})
+t("{{ v }}", {"v": 1.0})
+t("{{ v }}", {"v": 0.5})
+t("{{ v * 3 }}", {"v": 0.1})
+t("{{ v }}", {"v": 1e20})
+t("{{ v }}", {"v": [1.0, -0.0, 100.0]})
+t("{{ v }}", {"v": {"z": 1, "a": {"y": None, "b": False}}})
+t("{{ v | tojson }}", {"v": {"z": 1, "a": {"y": None, "b": False}}})
+t("{{ v }}", {"v": "\u00fcnicode \u2713"})
+t("{{ v }}", {"v": ["tab\there", "q'uote", "d\"q", "both'\""]})
+t("{{ v | length }}", {"v": "\u2713\u2713\u2713"})
+t("{{ v[1:] }}", {"v": "\u00e9\u00e8\u00ea"})
+t("{% for k, v in d.items() %}{{ k }}={{ v }}&{% endfor %}", {"d": {"b": 2, "a": 1, "c": [1]}})
+
+with open("handwritten.jsonl", "w") as f:
+    for c in T:
+        f.write(json.dumps(c, ensure_ascii=False, sort_keys=True) + "\n")
+print(len(T))

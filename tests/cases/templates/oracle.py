@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Differential-test oracle: renders every corpus case with the real Jinja2 (Debian's python3-jinja2).
+
+Usage: oracle.py FILE.jsonl... ; prints one JSON line per case: {"id": "file:line", "out": str} or
+{"id": ..., "error": str}. Contexts are loaded with keys sorted (Squall's JSON objects are key-ordered).
+The StackStorm filters are registered with their st2common.jinja.filters definitions.
+"""
+import json
+import os
+import re
+import sys
+
+import jinja2
+import yaml
+
+
+def sort_keys(v):
+    if isinstance(v, dict):
+        return {k: sort_keys(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [sort_keys(x) for x in v]
+    return v
+
+
+def to_json_string(value, indent=None, sort_keys=False, separators=(",", ": ")):
+    return json.dumps(value, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+def from_json_string(value):
+    return json.loads(str(value))
+
+
+def to_yaml_string(value, indent=None, allow_unicode=True):
+    return yaml.safe_dump(value, indent=indent, allow_unicode=allow_unicode, default_flow_style=False)
+
+
+def json_escape(value):
+    return json.dumps(value).strip('"')
+
+
+def _flags(ignorecase):
+    return re.I if ignorecase else 0
+
+
+def regex_match(value, pattern, ignorecase=False):
+    if not isinstance(value, str):
+        value = str(value)
+    return bool(re.match(pattern, value, _flags(ignorecase)))
+
+
+def regex_replace(value, pattern, replacement, ignorecase=False):
+    if not isinstance(value, str):
+        value = str(value)
+    return re.compile(pattern, _flags(ignorecase)).sub(replacement, value)
+
+
+def regex_search(value, pattern, ignorecase=False):
+    if not isinstance(value, str):
+        value = str(value)
+    return bool(re.search(pattern, value, _flags(ignorecase)))
+
+
+def regex_substring(value, pattern, result_index=0, ignorecase=False):
+    if not isinstance(value, str):
+        value = str(value)
+    return re.findall(pattern, value, _flags(ignorecase))[result_index]
+
+
+def use_none(value):
+    return value
+
+
+def make_env():
+    env = jinja2.Environment()
+    env.filters.update(
+        {
+            "to_json_string": to_json_string,
+            "from_json_string": from_json_string,
+            "to_yaml_string": to_yaml_string,
+            "json_escape": json_escape,
+            "regex_match": regex_match,
+            "regex_replace": regex_replace,
+            "regex_search": regex_search,
+            "regex_substring": regex_substring,
+            "basename": os.path.basename,
+            "dirname": os.path.dirname,
+            "use_none": use_none,
+        }
+    )
+    return env
+
+
+def main():
+    env = make_env()
+    for path in sys.argv[1:]:
+        name = os.path.basename(path)
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                case = json.loads(line)
+                rec = {"id": "%s:%d" % (name, lineno)}
+                try:
+                    tmpl = env.from_string(case["template"])
+                    rec["out"] = tmpl.render(**sort_keys(case.get("context", {})))
+                except Exception as e:  # every Jinja failure counts as "an error"
+                    rec["error"] = "%s: %s" % (type(e).__name__, e)
+                print(json.dumps(rec))
+
+
+if __name__ == "__main__":
+    main()
