@@ -11,8 +11,7 @@ struct Regex::Impl {
     pcre2_code* code = nullptr;
     uint32_t capture_count = 0;
     ~Impl() {
-        if (code)
-            pcre2_code_free(code);
+        if (code) pcre2_code_free(code);
     }
 };
 
@@ -57,12 +56,9 @@ Regex::~Regex() = default;
 Result<RegexPtr> Regex::Compile(std::string_view pattern, Options options) {
     const std::string translated = Translate(pattern);
     uint32_t flags = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
-    if (options.ignore_case)
-        flags |= PCRE2_CASELESS;
-    if (options.dot_all)
-        flags |= PCRE2_DOTALL;
-    if (options.multiline)
-        flags |= PCRE2_MULTILINE;
+    if (options.ignore_case) flags |= PCRE2_CASELESS;
+    if (options.dot_all) flags |= PCRE2_DOTALL;
+    if (options.multiline) flags |= PCRE2_MULTILINE;
     int err = 0;
     PCRE2_SIZE offset = 0;
     pcre2_code* code = pcre2_compile(
@@ -88,42 +84,48 @@ Result<RegexPtr> Regex::Cached(std::string_view pattern, Options options) {
     std::string key(1, static_cast<char>('0' + options.ignore_case + 2 * options.dot_all + 4 * options.multiline));
     key += pattern;
     auto it = cache.find(key);
-    if (it != cache.end())
-        return it->second;
+    if (it != cache.end()) return it->second;
     Result<RegexPtr> re = Compile(pattern, options);
-    if (!re)
-        return re;
-    if (cache.size() >= 4096)
-        cache.clear();
+    if (!re) return re;
+    if (cache.size() >= 4096) cache.clear();
     cache.emplace(std::move(key), *re);
     return re;
 }
 
+namespace {
+
+/// Match data reused per thread (one allocation per thread, not per match); patterns with more groups than it
+/// holds get their own.
+constexpr uint32_t kSharedPairs = 32;
+pcre2_match_data* SharedMatchData() {
+    struct Holder {
+        pcre2_match_data* md = pcre2_match_data_create(kSharedPairs, nullptr);
+        ~Holder() { pcre2_match_data_free(md); }
+    };
+    thread_local Holder holder;
+    return holder.md;
+}
+
+}  // namespace
+
 bool Regex::Run(
     std::string_view text,
     size_t start,
-    bool anchored,
+    uint32_t match_flags,
     std::vector<std::string>* groups,
     size_t* match_begin,
     size_t* match_end
 ) const {
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(impl_->code, nullptr);
+    const bool own = impl_->capture_count + 1 > kSharedPairs;
+    pcre2_match_data* md = own ? pcre2_match_data_create_from_pattern(impl_->code, nullptr) : SharedMatchData();
     const int rc = pcre2_match(
-        impl_->code,
-        reinterpret_cast<PCRE2_SPTR>(text.data()),
-        text.size(),
-        start,
-        anchored ? PCRE2_ANCHORED : 0,
-        md,
-        nullptr
+        impl_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start, match_flags, md, nullptr
     );
     const bool ok = rc >= 0;
     if (ok) {
         PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-        if (match_begin)
-            *match_begin = ov[0];
-        if (match_end)
-            *match_end = ov[1];
+        if (match_begin) *match_begin = ov[0];
+        if (match_end) *match_end = ov[1];
         if (groups) {
             groups->clear();
             for (uint32_t g = 0; g <= impl_->capture_count; ++g) {
@@ -135,22 +137,20 @@ bool Regex::Run(
             }
         }
     }
-    pcre2_match_data_free(md);
+    if (own) pcre2_match_data_free(md);
     return ok;
 }
 
 bool Regex::Search(std::string_view text, std::vector<std::string>* groups) const {
-    return Run(text, 0, false, groups, nullptr, nullptr);
+    return Run(text, 0, 0, groups, nullptr, nullptr);
 }
 
 bool Regex::MatchStart(std::string_view text, std::vector<std::string>* groups) const {
-    return Run(text, 0, true, groups, nullptr, nullptr);
+    return Run(text, 0, PCRE2_ANCHORED, groups, nullptr, nullptr);
 }
 
 bool Regex::FullMatch(std::string_view text) const {
-    size_t b = 0;
-    size_t e = 0;
-    return Run(text, 0, true, nullptr, &b, &e) && e == text.size();
+    return Run(text, 0, PCRE2_ANCHORED | PCRE2_ENDANCHORED, nullptr, nullptr, nullptr);
 }
 
 std::vector<std::string> Regex::FindAll(std::string_view text) const {
@@ -159,8 +159,7 @@ std::vector<std::string> Regex::FindAll(std::string_view text) const {
     while (pos <= text.size()) {
         size_t b = 0;
         size_t e = 0;
-        if (!Run(text, pos, false, nullptr, &b, &e))
-            break;
+        if (!Run(text, pos, 0, nullptr, &b, &e)) break;
         out.emplace_back(text.substr(b, e - b));
         pos = e > b ? e : e + 1;
     }
@@ -174,8 +173,7 @@ std::string Regex::Replace(std::string_view text, std::string_view repl) const {
     while (pos <= text.size()) {
         size_t b = 0;
         size_t e = 0;
-        if (!Run(text, pos, false, &groups, &b, &e))
-            break;
+        if (!Run(text, pos, 0, &groups, &b, &e)) break;
         out.append(text.substr(pos, b - pos));
         for (size_t i = 0; i < repl.size(); ++i) {
             if (repl[i] != '\\' || i + 1 >= repl.size()) {
@@ -185,21 +183,18 @@ std::string Regex::Replace(std::string_view text, std::string_view repl) const {
             const char n = repl[i + 1];
             if (n >= '0' && n <= '9') {
                 const size_t g = static_cast<size_t>(n - '0');
-                if (g < groups.size())
-                    out += groups[g];
+                if (g < groups.size()) out += groups[g];
                 ++i;
             } else if (n == 'g' && i + 2 < repl.size() && repl[i + 2] == '<') {
                 const size_t close = repl.find('>', i + 3);
                 const std::string name(repl.substr(i + 3, close - i - 3));
                 if (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0]))) {
                     const size_t g = std::stoul(name);
-                    if (g < groups.size())
-                        out += groups[g];
+                    if (g < groups.size()) out += groups[g];
                 } else {
                     const int num =
                         pcre2_substring_number_from_name(impl_->code, reinterpret_cast<PCRE2_SPTR>(name.c_str()));
-                    if (num >= 0 && static_cast<size_t>(num) < groups.size())
-                        out += groups[static_cast<size_t>(num)];
+                    if (num >= 0 && static_cast<size_t>(num) < groups.size()) out += groups[static_cast<size_t>(num)];
                 }
                 i = close == std::string_view::npos ? repl.size() : close;
             } else if (n == 'n') {
@@ -216,15 +211,13 @@ std::string Regex::Replace(std::string_view text, std::string_view repl) const {
             }
         }
         if (e == b) {
-            if (b < text.size())
-                out += text[b];
+            if (b < text.size()) out += text[b];
             pos = e + 1;
         } else {
             pos = e;
         }
     }
-    if (pos < text.size())
-        out.append(text.substr(pos));
+    if (pos < text.size()) out.append(text.substr(pos));
     return out;
 }
 

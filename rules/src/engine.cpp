@@ -28,8 +28,7 @@ void Enforcer::Record(const Json& enforcement, std::function<void(Status)> cb) {
     executions_.client().Pipeline(
         triggers_.EnforcementCommands(enforcement),
         [cb = std::move(cb)](Result<std::vector<core::RedisReply>> r) {
-            if (!r)
-                return cb(r.error());
+            if (!r) return cb(r.error());
             cb(Status{});
         }
     );
@@ -55,19 +54,14 @@ void Enforcer::Enforce(
     };
     const Json context = {{"trigger", ti.payload}};
     Result<Json> rendered = core::RenderValue(rule.meta.action_parameters, context);
-    if (!rendered)
-        return fail("action parameters: " + rendered.error().message);
+    if (!rendered) return fail("action parameters: " + rendered.error().message);
     auto action = content.actions.find(rule.meta.action_ref);
-    if (action == content.actions.end())
-        return fail("action \"" + rule.meta.action_ref + "\" not found");
-    if (!action->second.value("enabled", true))
-        return fail("action \"" + rule.meta.action_ref + "\" is disabled");
+    if (action == content.actions.end()) return fail("action \"" + rule.meta.action_ref + "\" not found");
+    if (!action->second.value("enabled", true)) return fail("action \"" + rule.meta.action_ref + "\" is disabled");
     Result<Json> schema = content.ActionSchema(rule.meta.action_ref);
-    if (!schema)
-        return fail(schema.error().message);
+    if (!schema) return fail(schema.error().message);
     Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, *rendered, context);
-    if (!params)
-        return fail(params.error().message);
+    if (!params) return fail(params.error().message);
 
     core::NewExecution e;
     e.request.execution_id = core::NewId();
@@ -90,8 +84,7 @@ void Enforcer::Enforce(
     e.rule = {{"id", rule.meta.id}, {"ref", rule_ref}, {"name", rule.meta.name}, {"pack", rule.meta.pack}};
     e.dedupe_key = "enf:" + ti.id + "/" + rule_ref;
     executions_.Create(e, [this, enforcement, cb = std::move(cb)](Result<std::string> id) mutable {
-        if (!id)
-            return cb(id.error());
+        if (!id) return cb(id.error());
         enforcement["status"] = "succeeded";
         enforcement["execution_id"] = *id;
         Record(enforcement, std::move(cb));
@@ -145,13 +138,10 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
     void Refresh(std::function<void(Status)> next) {
         auto self = shared_from_this();
         content.Version([self, next = std::move(next)](Result<int64_t> v) mutable {
-            if (!v)
-                return next(v.error());
-            if (self->snapshot && self->snapshot->version == *v)
-                return next(Status{});
+            if (!v) return next(v.error());
+            if (self->snapshot && self->snapshot->version == *v) return next(Status{});
             self->content.Load([self, next = std::move(next)](Result<packs::ContentSnapshotPtr> snap) mutable {
-                if (!snap)
-                    return next(snap.error());
+                if (!snap) return next(snap.error());
                 self->Rebuild(std::move(*snap));
                 next(Status{});
             });
@@ -187,15 +177,13 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
         auto matcher_now = matcher;
         auto snapshot_now = snapshot;
         auto finish = [self, state]() {
-            if (--state->outstanding != 0)
-                return;
+            if (--state->outstanding != 0) return;
             std::vector<core::RedisClient::Args> updates;
             {
                 std::lock_guard lock(state->mu);
                 updates = std::move(state->status_updates);
             }
-            if (updates.empty())
-                return state->done(state->ack_ids);
+            if (updates.empty()) return state->done(state->ack_ids);
             self->client->Pipeline(std::move(updates), [self, state](Result<std::vector<core::RedisReply>> r) {
                 // Statuses are informational; the enforcements are already durable, so acknowledge anyway.
                 if (!r)
@@ -245,8 +233,7 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
                                 "enforcement not stored; will retry",
                                 {{"trigger_id", ti_id}, {"error", st.error().message}});
                         }
-                        if (--per_msg->first != 0)
-                            return;
+                        if (--per_msg->first != 0) return;
                         if (per_msg->second) {
                             std::lock_guard lock(state->mu);
                             state->ack_ids.push_back(id);

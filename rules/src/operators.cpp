@@ -1,11 +1,17 @@
+// StackStorm's criteria operators (st2common/operators.py) with Python's semantics: where Python would raise a
+// TypeError or AttributeError (comparing a str with an int, `.lower()` on a list, `in` on None) StackStorm logs the
+// exception and the criterion fails, so every such case here answers false.
 #include "squall/rules/operators.hpp"
 
-#include <fnmatch.h>
-
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <string_view>
 
-#include "squall/core/clock.hpp"
 #include "squall/core/regex.hpp"
 
 namespace squall::rules {
@@ -16,165 +22,482 @@ std::string Lower(std::string s) {
     return s;
 }
 
-bool IsString(const Json* v) {
-    return v && v->is_string();
+const Json& Null() {
+    static const Json kNull;  // immutable
+    return kNull;
 }
+
+const Json& Val(const Json* v) {
+    return v ? *v : Null();
+}
+
 const std::string& Str(const Json& v) {
     return v.get_ref<const std::string&>();
 }
 
-bool Search(const Json* v, const Json& p, bool icase) {
-    if (!IsString(v) || !p.is_string())
-        return false;
-    Result<core::RegexPtr> re = core::Regex::Cached(Str(p), {icase, false, false});
-    return re && (*re)->Search(Str(*v));
+bool IsNumeric(const Json& v) {
+    return v.is_number() || v.is_boolean();  // Python's bool is an int
 }
 
-bool Contains(const Json* v, const Json& p, bool icase) {
-    if (!v)
-        return false;
-    if (v->is_string()) {
-        if (!p.is_string())
-            return false;
-        return icase ? Lower(Str(*v)).find(Lower(Str(p))) != std::string::npos
-                     : Str(*v).find(Str(p)) != std::string::npos;
+double Num(const Json& v) {
+    return v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>();
+}
+
+bool NumEquals(const Json& a, const Json& b) {
+    if (a.is_number_integer() && b.is_number_integer()) {
+        // Exact for big integers, which doubles would round.
+        if (a.is_number_unsigned() || b.is_number_unsigned()) {
+            if (a.is_number_unsigned() && b.is_number_unsigned()) return a.get<uint64_t>() == b.get<uint64_t>();
+            const Json& s = a.is_number_unsigned() ? b : a;
+            const Json& u = a.is_number_unsigned() ? a : b;
+            return s.get<int64_t>() >= 0 && static_cast<uint64_t>(s.get<int64_t>()) == u.get<uint64_t>();
+        }
+        return a.get<int64_t>() == b.get<int64_t>();
     }
-    if (v->is_array()) {
-        for (const auto& item : *v) {
-            if (icase && item.is_string() && p.is_string() ? Lower(Str(item)) == Lower(Str(p)) : item == p)
-                return true;
+    return Num(a) == Num(b);
+}
+
+/// Python's ordering: numbers (and bools) with numbers, str with str (code points; UTF-8 byte order is the same),
+/// lists lexicographically. nullopt where Python raises TypeError.
+std::optional<int> PyCompare(const Json& a, const Json& b) {
+    if (IsNumeric(a) && IsNumeric(b)) {
+        if (NumEquals(a, b)) return 0;
+        if (a.is_number_integer() && b.is_number_integer()) {  // exact beyond 2^53
+            auto negative = [](const Json& x) { return !x.is_number_unsigned() && x.get<int64_t>() < 0; };
+            if (negative(a) != negative(b)) return negative(a) ? -1 : 1;
+            if (negative(a)) return a.get<int64_t>() < b.get<int64_t>() ? -1 : 1;
+            return a.get<uint64_t>() < b.get<uint64_t>() ? -1 : 1;
+        }
+        return Num(a) < Num(b) ? -1 : 1;
+    }
+    if (a.is_string() && b.is_string()) {
+        const int c = Str(a).compare(Str(b));
+        return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    if (a.is_array() && b.is_array()) {
+        const size_t n = std::min(a.size(), b.size());
+        for (size_t i = 0; i < n; ++i) {
+            if (PyEquals(a[i], b[i])) continue;
+            return PyCompare(a[i], b[i]);
+        }
+        return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+    }
+    return std::nullopt;
+}
+
+/// Python's `needle in haystack`; nullopt where Python raises TypeError.
+std::optional<bool> PyIn(const Json& needle, const Json& haystack) {
+    if (haystack.is_string()) {
+        if (!needle.is_string()) return std::nullopt;
+        return Str(haystack).find(Str(needle)) != std::string::npos;
+    }
+    if (haystack.is_array()) {
+        for (const auto& item : haystack) {
+            if (PyEquals(item, needle)) return true;
         }
         return false;
     }
-    if (v->is_object() && p.is_string())
-        return v->contains(Str(p));
-    return false;
-}
-
-/// Python's ordering for the comparable cases (numbers with numbers, strings with strings); others are a
-/// TypeError in Python, which StackStorm treats as no match.
-int Compare(const Json& a, const Json& b, bool* ok) {
-    *ok = true;
-    if (a.is_number() && b.is_number()) {
-        const double x = a.get<double>();
-        const double y = b.get<double>();
-        return x < y ? -1 : (x > y ? 1 : 0);
+    if (haystack.is_object()) {
+        if (needle.is_array() || needle.is_object()) return std::nullopt;  // unhashable
+        return needle.is_string() && haystack.contains(Str(needle));
     }
-    if (a.is_string() && b.is_string())
-        return Str(a).compare(Str(b));
-    *ok = false;
-    return 0;
+    return std::nullopt;  // None, numbers and bools are not containers
 }
 
-bool TimeDiff(const Json* v, const Json& p, bool less) {
-    if (!IsString(v))
-        return false;
-    std::chrono::system_clock::time_point tp;
-    if (!core::ParseIsoTimestamp(Str(*v), &tp))
-        return false;
-    double limit = 0;
-    if (p.is_number()) {
-        limit = p.get<double>();
-    } else if (p.is_string()) {
-        try {
-            limit = std::stod(Str(p));
-        } catch (const std::exception&) {
-            return false;
+bool BothStrings(const Json* v, const Json& p) {
+    return v && v->is_string() && p.is_string();
+}
+
+bool StartsWith(const std::string& s, const std::string& prefix) {
+    return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// Python's fnmatch.translate (match it from the start, with DOTALL): `*`, `?`, `[seq]`, `[!seq]`; a backslash is an
+/// ordinary character; `[` without a closing `]` is literal; `[^a]` is the set {^, a}, not a negation; `*` and `?`
+/// match `/` and leading dots.
+std::string GlobToRegex(const std::string& pat) {
+    auto escape = [](char c) {
+        static const std::string kSpecial = "\\^$.|?*+()[]{}-#&~ ";
+        return kSpecial.find(c) != std::string::npos ? std::string("\\") + c : std::string(1, c);
+    };
+    std::string out;
+    size_t i = 0;
+    const size_t n = pat.size();
+    while (i < n) {
+        const char c = pat[i++];
+        if (c == '*') {
+            if (out.size() < 2 || out.compare(out.size() - 2, 2, ".*") != 0) out += ".*";
+        } else if (c == '?') {
+            out += '.';
+        } else if (c == '[') {
+            size_t j = i;
+            if (j < n && pat[j] == '!') ++j;
+            if (j < n && pat[j] == ']') ++j;
+            while (j < n && pat[j] != ']') ++j;
+            if (j >= n) {
+                out += "\\[";
+                continue;
+            }
+            std::string stuff = pat.substr(i, j - i);
+            i = j + 1;
+            if (stuff == "!") {
+                out += '.';  // Python 3.12: "[!]" matches any one character
+                continue;
+            }
+            std::string set;
+            size_t k = 0;
+            if (stuff[0] == '!') {
+                set = "^";
+                k = 1;
+            } else if (stuff[0] == '^') {
+                set = "\\^";
+                k = 1;
+            }
+            for (; k < stuff.size(); ++k) {
+                const char s = stuff[k];
+                // '-' keeps its range meaning; everything PCRE could read as syntax inside a class is escaped.
+                if (s == '\\' || s == '[' || s == ']' || s == '^') set += '\\';
+                set += s;
+            }
+            out += "[" + set + "]";
+        } else {
+            out += escape(c);
         }
-    } else {
-        return false;
     }
-    const double diff = std::chrono::duration<double>(std::chrono::system_clock::now() - tp).count();
-    return less ? diff < limit : diff > limit;
+    // Python's translate ends with \Z; with DOTALL, "no character follows" is the same and lets the engine
+    // backtrack until the whole value is consumed.
+    return out + "(?!.)";
+}
+
+/// Seconds since the epoch, like dateutil.parser.parse for the ISO-like forms payloads carry: `YYYY-MM-DD`, then
+/// optionally `T` or a space, `HH:MM[:SS[.ffffff]]` and `Z`, `±HH:MM` or `±HHMM`. A naive time is UTC (st2's
+/// date_utils.parse).
+std::optional<double> ParseDate(const std::string& text) {
+    int y = 0;
+    int mo = 0;
+    int d = 0;
+    int consumed = 0;
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &consumed) != 3 || consumed != 10) return std::nullopt;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
+    std::tm tm{};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    size_t pos = 10;
+    double frac = 0;
+    long offset = 0;
+    if (pos < text.size()) {
+        if (text[pos] != 'T' && text[pos] != ' ') return std::nullopt;
+        int hh = 0;
+        int mm = 0;
+        int n = 0;
+        if (std::sscanf(text.c_str() + pos + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5) return std::nullopt;
+        pos += 1 + 5;
+        tm.tm_hour = hh;
+        tm.tm_min = mm;
+        if (pos < text.size() && text[pos] == ':') {
+            int ss = 0;
+            if (std::sscanf(text.c_str() + pos + 1, "%2d%n", &ss, &n) != 1 || n != 2) return std::nullopt;
+            tm.tm_sec = ss;
+            pos += 3;
+            if (pos < text.size() && (text[pos] == '.' || text[pos] == ',')) {
+                double scale = 0.1;
+                ++pos;
+                while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+                    frac += (text[pos] - '0') * scale;
+                    scale /= 10;
+                    ++pos;
+                }
+            }
+        }
+        if (hh > 23 || mm > 59 || tm.tm_sec > 59) return std::nullopt;
+        if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+            ++pos;
+        } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+            const int sign = text[pos] == '+' ? 1 : -1;
+            int oh = 0;
+            int om = 0;
+            const std::string rest = text.substr(pos + 1);
+            if (rest.size() == 5 && rest[2] == ':' && std::sscanf(rest.c_str(), "%2d:%2d", &oh, &om) == 2) {
+            } else if (rest.size() == 4 && std::sscanf(rest.c_str(), "%2d%2d", &oh, &om) == 2) {
+            } else if (rest.size() == 2 && std::sscanf(rest.c_str(), "%2d", &oh) == 1) {
+            } else {
+                return std::nullopt;
+            }
+            offset = sign * (oh * 3600L + om * 60L);
+            pos = text.size();
+        }
+    }
+    if (pos != text.size()) return std::nullopt;
+    // Seconds since the epoch as a double: year 2999 does not fit system_clock's nanoseconds.
+    return static_cast<double>(timegm(&tm) - offset) + frac;
+}
+
+bool TimeDiff(const Json* v, const Json& p, bool less, const core::Clock* clock) {
+    // `(now - parse(value)).total_seconds() < pattern`: the pattern must be a number (a str is a TypeError in
+    // Python 3, so "60" in quotes never matches), the value a date string.
+    if (p.is_null() || !IsNumeric(p) || !v || !v->is_string()) return false;
+    const auto tp = ParseDate(Str(*v));
+    if (!tp) return false;
+    const auto now = clock ? clock->Now() : std::chrono::system_clock::now();
+    const double diff = std::chrono::duration<double>(now.time_since_epoch()).count() - *tp;
+    return less ? diff < Num(p) : diff > Num(p);
+}
+
+PreparedFn PrepareRegex(const Json& p, core::Regex::Options options, bool anchored) {
+    if (!p.is_string()) return [](const Json*) { return false; };
+    Result<core::RegexPtr> re = core::Regex::Compile(Str(p), options);
+    if (!re) return [](const Json*) { return false; };  // re.error: StackStorm logs it and the criterion fails
+    return [re = *re, anchored](const Json* v) {
+        if (!v || !v->is_string()) return false;
+        return anchored ? re->MatchStart(Str(*v)) : re->Search(Str(*v));
+    };
+}
+
+bool RegexOp(const Json* v, const Json& p, core::Regex::Options options, bool anchored) {
+    if (!BothStrings(v, p)) return false;
+    Result<core::RegexPtr> re = core::Regex::Cached(Str(p), options);
+    if (!re) return false;
+    return anchored ? (*re)->MatchStart(Str(*v)) : (*re)->Search(Str(*v));
+}
+
+PreparedFn PrepareWildcard(const Json& p) {
+    if (!p.is_string()) return [](const Json*) { return false; };
+    Result<core::RegexPtr> re = core::Regex::Compile(GlobToRegex(Str(p)), {false, true, false});
+    if (!re) return [](const Json*) { return false; };
+    return [re = *re](const Json* v) { return v && v->is_string() && re->MatchStart(Str(*v)); };
+}
+
+/// ASCII lower-casing without the locale lookup of std::tolower (this runs per character on the hot path).
+inline char LowerChar(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+/// Case-insensitive (ASCII) tests of a value against an already lower-cased pattern, without allocating.
+bool CiEquals(std::string_view v, std::string_view lp) {
+    return v.size() == lp.size() &&
+           std::equal(v.begin(), v.end(), lp.begin(), [](char a, char b) { return LowerChar(a) == b; });
+}
+bool CiFind(std::string_view v, std::string_view lp) {
+    return std::search(v.begin(), v.end(), lp.begin(), lp.end(), [](char a, char b) { return LowerChar(a) == b; }) !=
+           v.end();
+}
+bool CiStartsWith(std::string_view v, std::string_view lp) {
+    return v.size() >= lp.size() && CiEquals(v.substr(0, lp.size()), lp);
+}
+bool CiEndsWith(std::string_view v, std::string_view lp) {
+    return v.size() >= lp.size() && CiEquals(v.substr(v.size() - lp.size()), lp);
+}
+
+/// A case-insensitive string operator whose pattern is lower-cased once: `test(value, pattern_lower)`.
+template <typename Test>
+PrepareFn PrepareLowered(Test test) {
+    return [test](const Json& p) -> PreparedFn {
+        if (!p.is_string()) return [](const Json*) { return false; };
+        return [lp = Lower(Str(p)), test](const Json* v) { return v && v->is_string() && test(Str(*v), lp); };
+    };
 }
 
 }  // namespace
 
-Status OperatorRegistry::Register(const std::string& name, const std::vector<std::string>& aliases, OperatorFn fn) {
+bool PyEquals(const Json& a, const Json& b) {
+    if (IsNumeric(a) && IsNumeric(b)) return NumEquals(a, b);
+    if (a.type() != b.type()) return false;
+    switch (a.type()) {
+        case Json::value_t::string:
+            return Str(a) == Str(b);
+        case Json::value_t::null:
+            return true;
+        case Json::value_t::array: {
+            if (a.size() != b.size()) return false;
+            for (size_t i = 0; i < a.size(); ++i) {
+                if (!PyEquals(a[i], b[i])) return false;
+            }
+            return true;
+        }
+        case Json::value_t::object: {
+            if (a.size() != b.size()) return false;
+            for (const auto& [k, av] : a.items()) {
+                auto it = b.find(k);
+                if (it == b.end() || !PyEquals(av, *it)) return false;
+            }
+            return true;
+        }
+        default:
+            return a == b;
+    }
+}
+
+std::string EqualityKey(const Json& v) {
+    if (v.is_string()) return "s" + Str(v);
+    if (IsNumeric(v)) {
+        // Every number goes through its double value: values that PyEquals calls equal always share a key, and the
+        // rare collisions (integers beyond 2^53) only add candidates, which are evaluated exactly anyway.
+        const double d = Num(v);
+        if (std::nearbyint(d) == d && std::fabs(d) < 9.0e18) return "n" + std::to_string(static_cast<int64_t>(d));
+        char buf[40];
+        std::snprintf(buf, sizeof(buf), "n%.17g", d);
+        return buf;
+    }
+    return "";
+}
+
+Status OperatorRegistry::Register(
+    const std::string& name, const std::vector<std::string>& aliases, OperatorFn fn, PrepareFn prepare
+) {
     std::vector<std::string> all = aliases;
     all.insert(all.begin(), name);
     for (const auto& n : all) {
-        if (ops_.count(Lower(n)))
-            return Error(ErrorCode::kAlreadyExists, "operator \"" + n + "\" registered twice");
+        if (ops_.count(Lower(n))) return Error(ErrorCode::kAlreadyExists, "operator \"" + n + "\" registered twice");
     }
-    for (const auto& n : all)
-        ops_[Lower(n)] = fn;
+    auto op = std::make_shared<const Operator>(Operator{Lower(name), std::move(fn), std::move(prepare)});
+    for (const auto& n : all) ops_[Lower(n)] = op;
     return {};
 }
 
 const OperatorFn* OperatorRegistry::Find(const std::string& name) const {
+    const Operator* op = FindOperator(name);
+    return op ? &op->fn : nullptr;
+}
+
+const Operator* OperatorRegistry::FindOperator(const std::string& name) const {
     auto it = ops_.find(Lower(name));
-    return it == ops_.end() ? nullptr : &it->second;
+    return it == ops_.end() ? nullptr : it->second.get();
 }
 
 std::vector<std::string> OperatorRegistry::Names() const {
     std::vector<std::string> out;
-    for (const auto& [k, v] : ops_)
-        out.push_back(k);
+    for (const auto& [k, v] : ops_) out.push_back(k);
     return out;
 }
 
-void RegisterBuiltinOperators(OperatorRegistry& r) {
-    auto reg = [&r](const std::string& name, std::vector<std::string> aliases, OperatorFn fn) {
-        Status st = r.Register(name, aliases, std::move(fn));
-        if (!st)
-            throw Exception(st.error());  // a bug: built-ins are registered once, at start-up
+void RegisterBuiltinOperators(OperatorRegistry& r, const core::Clock* clock) {
+    auto reg = [&r](const std::string& name, std::vector<std::string> aliases, OperatorFn fn, PrepareFn prep = {}) {
+        Status st = r.Register(name, aliases, std::move(fn), std::move(prep));
+        if (!st) throw Exception(st.error());  // a bug: built-ins are registered once, at start-up
     };
-    reg("equals", {"eq"}, [](const Json* v, const Json& p) { return v ? *v == p : p.is_null(); });
-    reg("nequals", {"neq"}, [](const Json* v, const Json& p) { return v ? *v != p : !p.is_null(); });
-    reg("iequals", {"ieq"}, [](const Json* v, const Json& p) {
-        return IsString(v) && p.is_string() && Lower(Str(*v)) == Lower(Str(p));
-    });
+    // equals: a null pattern never matches (not even a null value); otherwise Python's ==.
+    reg("equals", {"eq"}, [](const Json* v, const Json& p) { return !p.is_null() && v && PyEquals(*v, p); });
+    // nequals has no null check in StackStorm: an absent key is != any non-null pattern.
+    reg("nequals", {"neq"}, [](const Json* v, const Json& p) { return !PyEquals(Val(v), p); });
+    reg(
+        "iequals",
+        {"ieq"},
+        [](const Json* v, const Json& p) { return BothStrings(v, p) && Lower(Str(*v)) == Lower(Str(p)); },
+        PrepareLowered(CiEquals)
+    );
     reg("lessthan", {"lt"}, [](const Json* v, const Json& p) {
-        bool ok = false;
-        return v && Compare(*v, p, &ok) < 0 && ok;
+        if (p.is_null()) return false;
+        const auto c = PyCompare(Val(v), p);
+        return c && *c < 0;
     });
     reg("greaterthan", {"gt"}, [](const Json* v, const Json& p) {
-        bool ok = false;
-        return v && Compare(*v, p, &ok) > 0 && ok;
+        if (p.is_null()) return false;
+        const auto c = PyCompare(Val(v), p);
+        return c && *c > 0;
     });
-    reg("matchwildcard", {}, [](const Json* v, const Json& p) {
-        return IsString(v) && p.is_string() && fnmatch(Str(p).c_str(), Str(*v).c_str(), 0) == 0;
+    reg(
+        "matchwildcard",
+        {},
+        [](const Json* v, const Json& p) {
+            if (!BothStrings(v, p)) return false;
+            Result<core::RegexPtr> re = core::Regex::Cached(GlobToRegex(Str(p)), {false, true, false});
+            return re && (*re)->MatchStart(Str(*v));
+        },
+        PrepareWildcard
+    );
+    reg(
+        "regex",
+        {},
+        [](const Json* v, const Json& p) {
+            return RegexOp(v, p, {false, false, false}, false);
+        },
+        [](const Json& p) {
+            return PrepareRegex(p, {false, false, false}, false);
+        }
+    );
+    reg(
+        "iregex",
+        {},
+        [](const Json* v, const Json& p) {
+            return RegexOp(v, p, {true, false, false}, false);
+        },
+        [](const Json& p) {
+            return PrepareRegex(p, {true, false, false}, false);
+        }
+    );
+    // Deprecated: re.compile(pattern, re.DOTALL).match(value), anchored at the start only.
+    reg(
+        "matchregex",
+        {},
+        [](const Json* v, const Json& p) {
+            return RegexOp(v, p, {false, true, false}, true);
+        },
+        [](const Json& p) {
+            return PrepareRegex(p, {false, true, false}, true);
+        }
+    );
+    reg("contains", {}, [](const Json* v, const Json& p) {
+        if (p.is_null()) return false;
+        const auto in = PyIn(p, Val(v));
+        return in && *in;
     });
-    reg("regex", {}, [](const Json* v, const Json& p) { return Search(v, p, false); });
-    reg("iregex", {}, [](const Json* v, const Json& p) { return Search(v, p, true); });
-    reg("matchregex", {}, [](const Json* v, const Json& p) {
-        if (!IsString(v) || !p.is_string())
-            return false;
-        // Python's re.match(pattern, value, re.DOTALL): anchored at the start.
-        Result<core::RegexPtr> re = core::Regex::Cached(Str(p), {false, true, false});
-        return re && (*re)->MatchStart(Str(*v));
+    reg("ncontains", {}, [](const Json* v, const Json& p) {
+        if (p.is_null()) return false;
+        const auto in = PyIn(p, Val(v));
+        return in && !*in;  // None or a number is a TypeError, not "does not contain"
     });
-    reg("contains", {}, [](const Json* v, const Json& p) { return Contains(v, p, false); });
-    reg("ncontains", {}, [](const Json* v, const Json& p) { return v && !Contains(v, p, false); });
-    reg("icontains", {}, [](const Json* v, const Json& p) { return Contains(v, p, true); });
-    reg("incontains", {}, [](const Json* v, const Json& p) { return v && !Contains(v, p, true); });
-    reg("startswith", {}, [](const Json* v, const Json& p) {
-        return IsString(v) && p.is_string() && Str(*v).rfind(Str(p), 0) == 0;
-    });
-    reg("istartswith", {}, [](const Json* v, const Json& p) {
-        return IsString(v) && p.is_string() && Lower(Str(*v)).rfind(Lower(Str(p)), 0) == 0;
-    });
-    reg("endswith", {}, [](const Json* v, const Json& p) {
-        if (!IsString(v) || !p.is_string())
-            return false;
-        const std::string& s = Str(*v);
-        const std::string& suf = Str(p);
-        return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-    });
-    reg("iendswith", {}, [](const Json* v, const Json& p) {
-        if (!IsString(v) || !p.is_string())
-            return false;
-        const std::string s = Lower(Str(*v));
-        const std::string suf = Lower(Str(p));
-        return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-    });
-    reg("timediff_lt", {"td_lt"}, [](const Json* v, const Json& p) { return TimeDiff(v, p, true); });
-    reg("timediff_gt", {"td_gt"}, [](const Json* v, const Json& p) { return TimeDiff(v, p, false); });
+    // The case-insensitive variants call .lower() on both sides, so they only work on strings (not lists).
+    reg(
+        "icontains",
+        {},
+        [](const Json* v, const Json& p) {
+            return BothStrings(v, p) && Lower(Str(*v)).find(Lower(Str(p))) != std::string::npos;
+        },
+        PrepareLowered(CiFind)
+    );
+    reg(
+        "incontains",
+        {},
+        [](const Json* v, const Json& p) {
+            return BothStrings(v, p) && Lower(Str(*v)).find(Lower(Str(p))) == std::string::npos;
+        },
+        PrepareLowered([](std::string_view v, std::string_view p) { return !CiFind(v, p); })
+    );
+    reg("startswith", {}, [](const Json* v, const Json& p) { return BothStrings(v, p) && StartsWith(Str(*v), Str(p)); }
+    );
+    reg(
+        "istartswith",
+        {},
+        [](const Json* v, const Json& p) { return BothStrings(v, p) && StartsWith(Lower(Str(*v)), Lower(Str(p))); },
+        PrepareLowered(CiStartsWith)
+    );
+    reg("endswith", {}, [](const Json* v, const Json& p) { return BothStrings(v, p) && EndsWith(Str(*v), Str(p)); });
+    reg(
+        "iendswith",
+        {},
+        [](const Json* v, const Json& p) { return BothStrings(v, p) && EndsWith(Lower(Str(*v)), Lower(Str(p))); },
+        PrepareLowered(CiEndsWith)
+    );
+    reg("timediff_lt", {"td_lt"}, [clock](const Json* v, const Json& p) { return TimeDiff(v, p, true, clock); });
+    reg("timediff_gt", {"td_gt"}, [clock](const Json* v, const Json& p) { return TimeDiff(v, p, false, clock); });
     reg("exists", {}, [](const Json* v, const Json&) { return v && !v->is_null(); });
     reg("nexists", {}, [](const Json* v, const Json&) { return !v || v->is_null(); });
-    reg("inside", {"in"}, [](const Json* v, const Json& p) { return v && Contains(&p, *v, false); });
-    reg("ninside", {"nin"}, [](const Json* v, const Json& p) { return v && !Contains(&p, *v, false); });
+    reg("inside", {"in"}, [](const Json* v, const Json& p) {
+        if (p.is_null()) return false;
+        const auto in = PyIn(Val(v), p);
+        return in && *in;
+    });
+    reg("ninside", {"nin"}, [](const Json* v, const Json& p) {
+        if (p.is_null()) return false;
+        const auto in = PyIn(Val(v), p);
+        return in && !*in;
+    });
+    reg(kSearchOperator, {}, [](const Json*, const Json&) { return false; });
 }
 
 }  // namespace squall::rules

@@ -23,8 +23,7 @@ packs::RuleMeta ParseRule(const std::string& yaml) {
     Result<core::YamlDocument> doc = core::ParseYaml(yaml, "rule.yaml");
     EXPECT_TRUE(doc) << doc.error().What();
     Result<packs::RuleMeta> r = packs::RuleMeta::FromDocument(*doc, "default");
-    if (!r)
-        throw std::runtime_error(r.error().What());
+    if (!r) throw std::runtime_error(r.error().What());
     return *r;
 }
 
@@ -93,8 +92,7 @@ TEST(MatcherTest, IndexesByWebhookUrlAndUsesBackstop) {
 TEST(RuleCasesTest, AllCasesPass) {
     size_t count = 0;
     for (const auto& entry : fs::directory_iterator(std::string(SQUALL_SOURCE_DIR) + "/tests/cases/rules")) {
-        if (entry.path().extension() != ".yaml")
-            continue;
+        if (entry.path().extension() != ".yaml") continue;
         Result<core::YamlDocument> doc = core::LoadYamlFile(entry.path().string());
         ASSERT_TRUE(doc) << doc.error().What();
         for (const auto& c : doc->value["cases"]) {
@@ -108,6 +106,13 @@ TEST(RuleCasesTest, AllCasesPass) {
             Result<packs::RuleMeta> rule = packs::RuleMeta::FromDocument(rule_doc, "default");
             ASSERT_TRUE(rule) << rule.error().What();
             Result<CompiledRulePtr> compiled = CompileRule(*rule, Ops());
+            ++count;
+            if (c.contains("error")) {  // a load-time error whose message contains this text
+                ASSERT_FALSE(compiled) << "expected a load error";
+                EXPECT_NE(compiled.error().What().find(c["error"].get<std::string>()), std::string::npos)
+                    << compiled.error().What();
+                continue;
+            }
             ASSERT_TRUE(compiled) << compiled.error().What();
             core::TriggerInstance ti;
             ti.trigger = "test.trigger";
@@ -120,10 +125,145 @@ TEST(RuleCasesTest, AllCasesPass) {
                     found = found || (!cv.passed && cv.key == c["failing"].get<std::string>());
                 EXPECT_TRUE(found) << "expected " << c["failing"] << " to fail; reason: " << v.reason;
             }
-            ++count;
+            // The fast path (no verdicts) and the indexed Matcher agree with Evaluate.
+            EXPECT_EQ(Matcher::Matches(**compiled, ti.payload), v.matched);
+            Matcher m({*compiled});
+            EXPECT_EQ(m.Match(ti).size(), v.matched ? 1u : 0u);
         }
     }
-    EXPECT_GE(count, 20u);
+    EXPECT_GE(count, 150u);
+}
+
+core::TriggerInstance Instance(const Json& payload) {
+    core::TriggerInstance ti;
+    ti.id = "ti";
+    ti.trigger = "test.trigger";
+    ti.payload = payload;
+    return ti;
+}
+
+CompiledRulePtr Rule(const std::string& name, const Json& criteria, const std::string& type = "standard") {
+    packs::RuleMeta meta;
+    meta.name = name;
+    meta.pack = "default";
+    meta.type = type;
+    meta.trigger_type = "test.trigger";
+    meta.criteria = criteria;
+    Result<CompiledRulePtr> c = CompileRule(meta, Ops());
+    if (!c) throw std::runtime_error(c.error().What());
+    return *c;
+}
+
+std::vector<std::string> Names(const std::vector<CompiledRulePtr>& rules) {
+    std::vector<std::string> out;
+    for (const auto& r : rules) out.push_back(r->meta.name);
+    return out;
+}
+
+TEST(MatcherIndexTest, EqualityIndexNarrowsCandidatesAndKeepsOrder) {
+    std::vector<CompiledRulePtr> rules;
+    for (int i = 0; i < 1000; ++i)
+        rules.push_back(Rule("eq" + std::to_string(i), {{"trigger.n", {{"type", "equals"}, {"pattern", i}}}}));
+    rules.push_back(Rule("any", {{"trigger.n", {{"type", "gt"}, {"pattern", 500}}}}));
+    rules.push_back(Rule("no_criteria", Json::object()));
+    // Template patterns are not indexed: they depend on the payload.
+    rules.push_back(Rule("tmpl", {{"trigger.n", {{"type", "eq"}, {"pattern", "{{ trigger.m }}"}}}}));
+    // Two equals criteria: indexed by one, the other still evaluated.
+    rules.push_back(Rule(
+        "two",
+        {{"trigger.n", {{"type", "equals"}, {"pattern", 700}}}, {"trigger.s", {{"type", "equals"}, {"pattern", "x"}}}}
+    ));
+    Matcher m(rules);
+    auto cands = m.Candidates(Instance({{"n", 700}, {"m", 700}}));
+    EXPECT_EQ(Names(cands), (std::vector<std::string>{"eq700", "any", "no_criteria", "tmpl", "two"}));
+    EXPECT_EQ(
+        Names(m.Match(Instance({{"n", 700}, {"m", 700}}))),
+        (std::vector<std::string>{"eq700", "any", "no_criteria", "tmpl"})
+    );
+    EXPECT_EQ(
+        Names(m.Match(Instance({{"n", 700.0}, {"s", "x"}, {"m", 1}}))),
+        (std::vector<std::string>{"eq700", "any", "no_criteria", "two"})
+    );
+    // Python equality: True == 1, so the rule with pattern 1 is a candidate and matches.
+    EXPECT_EQ(Names(m.Match(Instance({{"n", true}}))), (std::vector<std::string>{"eq1", "no_criteria"}));
+    // A value of another shape never equals a scalar pattern; only unindexed rules remain.
+    EXPECT_EQ(
+        Names(m.Candidates(Instance({{"n", Json::array({1})}}))),
+        (std::vector<std::string>{"any", "no_criteria", "tmpl"})
+    );
+    EXPECT_EQ(Names(m.Candidates(Instance({{"other", 1}}))), (std::vector<std::string>{"any", "no_criteria", "tmpl"}));
+}
+
+TEST(MatcherIndexTest, BackstopOnlyWhenNoStandardRuleMatchedWithIndex) {
+    Matcher m({
+        Rule("main", {{"trigger.ref", {{"type", "equals"}, {"pattern", "main"}}}}),
+        Rule("fallback", {{"trigger.ref", {{"type", "exists"}}}}, "backstop"),
+        Rule("fallback_eq", {{"trigger.ref", {{"type", "equals"}, {"pattern", "dev"}}}}, "backstop"),
+    });
+    EXPECT_EQ(Names(m.Match(Instance({{"ref", "main"}}))), (std::vector<std::string>{"main"}));
+    EXPECT_EQ(Names(m.Match(Instance({{"ref", "dev"}}))), (std::vector<std::string>{"fallback", "fallback_eq"}));
+    std::vector<std::pair<CompiledRulePtr, RuleVerdict>> verdicts;
+    EXPECT_EQ(Names(m.Match(Instance({{"ref", "x"}}), &verdicts)), (std::vector<std::string>{"fallback"}));
+    ASSERT_EQ(verdicts.size(), 3u);  // with verdicts, every rule says why it did (not) match
+    EXPECT_EQ(verdicts[0].second.reason, "trigger.ref equals \"main\" failed (value \"x\")");
+    EXPECT_TRUE(verdicts[1].second.matched);
+}
+
+TEST(MatcherTest, EvaluateGivesEveryVerdict) {
+    auto rule = Rule(
+        "r",
+        {{"trigger.a", {{"type", "equals"}, {"pattern", 1}}},
+         {"trigger.b", {{"type", "regex"}, {"pattern", "^x"}}},
+         {"trigger.c", {{"type", "equals"}, {"pattern", "{{ trigger.nope }}"}}}}
+    );
+    RuleVerdict v = Matcher::Evaluate(*rule, Instance({{"a", 1}, {"b", "yx"}, {"c", 3}}));
+    EXPECT_FALSE(v.matched);
+    ASSERT_EQ(v.criteria.size(), 3u);
+    EXPECT_TRUE(v.criteria[0].passed);
+    EXPECT_FALSE(v.criteria[1].passed);
+    EXPECT_EQ(v.criteria[1].value, "yx");
+    EXPECT_EQ(v.criteria[1].pattern, "^x");
+    EXPECT_FALSE(v.criteria[2].passed);
+    EXPECT_FALSE(v.criteria[2].passed);  // an undefined name never equals 3
+    EXPECT_EQ(v.reason, "trigger.b regex \"^x\" failed (value \"yx\")");
+}
+
+TEST(OperatorsTest, TimeDiffUsesTheInjectedClock) {
+    core::ManualClock clock(std::chrono::system_clock::from_time_t(1700000000));  // 2023-11-14T22:13:20Z
+    OperatorRegistry r;
+    RegisterBuiltinOperators(r, &clock);
+    const OperatorFn& lt = *r.Find("timediff_lt");
+    const OperatorFn& gt = *r.Find("td_gt");
+    const Json ts = "2023-11-14T22:12:20Z";  // 60 s earlier
+    EXPECT_TRUE(lt(&ts, 61));
+    EXPECT_FALSE(lt(&ts, 60));
+    EXPECT_TRUE(gt(&ts, 59.5));
+    const Json offset = "2023-11-14T23:12:20+01:00";  // the same instant
+    EXPECT_TRUE(lt(&offset, 61));
+    EXPECT_FALSE(gt(&offset, 60));
+}
+
+TEST(OperatorsTest, PyEqualsAndEqualityKeyAgree) {
+    const std::vector<Json> values = {1, 1.0, true, 0, false, 0.0, "1", 2.5, -3, "a", 18446744073709551615ull};
+    for (const auto& a : values) {
+        for (const auto& b : values) {
+            if (PyEquals(a, b)) EXPECT_EQ(EqualityKey(a), EqualityKey(b)) << a << " " << b;
+        }
+    }
+    EXPECT_TRUE(PyEquals(Json::parse(R"({"a":[1,true]})"), Json::parse(R"({"a":[1.0,1]})")));
+    EXPECT_EQ(EqualityKey(Json::array()), "");
+}
+
+TEST(OperatorsTest, CriteriaPaths) {
+    auto steps = ParseCriteriaPath("trigger.a['b.c'][2][*].d", "trigger");
+    ASSERT_TRUE(steps);
+    ASSERT_EQ(steps->size(), 5u);
+    EXPECT_EQ((*steps)[1].name, "b.c");
+    EXPECT_EQ((*steps)[2].index, 2);
+    EXPECT_EQ((*steps)[3].kind, PathStep::Kind::kWildcard);
+    EXPECT_FALSE(ParseCriteriaPath("trigger.a[", "trigger"));
+    EXPECT_FALSE(ParseCriteriaPath("trigger.a[x]", "trigger"));
+    EXPECT_FALSE(ParseCriteriaPath("trigger..a", "trigger"));
 }
 
 }  // namespace

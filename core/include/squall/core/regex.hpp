@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,7 +43,7 @@ private:
     bool Run(
         std::string_view text,
         size_t start,
-        bool anchored,
+        uint32_t match_flags,
         std::vector<std::string>* groups,
         size_t* match_begin,
         size_t* match_end

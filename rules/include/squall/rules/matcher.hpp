@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -11,6 +12,15 @@
 
 namespace squall::rules {
 
+/// One step of a compiled criteria key: `.name`, `['name']`, `[n]` (negative counts from the end) or `[*]` / `.*`
+/// (every element; the first one that resolves is used, as jsonpath-rw's first match is).
+struct PathStep {
+    enum class Kind { kField, kIndex, kWildcard };
+    Kind kind = Kind::kField;
+    std::string name;
+    long index = 0;
+};
+
 /// One criterion, checked once when the rule is compiled.
 struct Criterion {
     std::string key;   ///< as written, e.g. "trigger.body.ref#1"
@@ -19,7 +29,20 @@ struct Criterion {
     const OperatorFn* fn = nullptr;
     Json pattern;  ///< raw pattern (may contain templates)
     bool pattern_is_template = false;
+    std::vector<PathStep> steps;  ///< `path` after its root ("trigger", or "item" inside `search`)
+    PreparedFn prepared;          ///< the operator bound to a constant pattern, when it has such a form
+    bool is_equals = false;       ///< `equals`/`eq` (the Matcher indexes these)
+    bool is_search = false;
+    std::string condition;            ///< search: any, all, any2any or all2any
+    std::vector<Criterion> children;  ///< search: the nested criteria on `item.…`
 };
+
+/// Parses a criteria key after its #tag is stripped: `root` followed by `.name`, `."name"`, `['name']`,
+/// `["name"]`, `[n]`, `[*]` or `.*`. Fails when it does not start with `root`.
+Result<std::vector<PathStep>> ParseCriteriaPath(std::string_view path, std::string_view root);
+
+/// The value at `steps` under `root`; nullptr when a step is missing.
+const Json* ResolvePath(const Json& root, const std::vector<PathStep>& steps);
 
 /// A rule ready to match.
 struct CompiledRule {
@@ -54,24 +77,47 @@ struct RuleVerdict {
 };
 
 /// Matches trigger instances against a rule set. Pure: rules in, matches out; no I/O, thread-safe once built.
-/// Rules are indexed by trigger type and, for parameterised triggers (webhooks), by their parameters.
+/// Rules are indexed by trigger type and, for parameterised triggers (webhooks), by their parameters; within
+/// that, rules with an `equals` criterion on a constant scalar pattern are indexed by (key, pattern), so an
+/// instance only evaluates the rules whose equality could hold plus the rules without such a criterion.
 class Matcher {
 public:
     explicit Matcher(std::vector<CompiledRulePtr> rules);
 
-    /// Enabled rules on this trigger type whose trigger parameters equal the instance's.
+    /// Enabled rules on this trigger type whose trigger parameters equal the instance's, narrowed by the
+    /// equality index (a superset of the rules that match), in load order.
     std::vector<CompiledRulePtr> Candidates(const core::TriggerInstance& ti) const;
     /// Evaluates every criterion of `rule` (no short-circuit, so that all verdicts are known).
     static RuleVerdict Evaluate(const CompiledRule& rule, const core::TriggerInstance& ti);
+    /// Whether `rule` matches `payload`: Evaluate without the verdicts, stopping at the first failure.
+    static bool Matches(const CompiledRule& rule, const Json& payload);
     /// Rules that match: the standard ones, or the backstop ones when no standard rule matched.
-    /// `verdicts` (optional) receives the verdict of every candidate.
+    /// `verdicts` (optional) receives the verdict of every enabled rule on the trigger (the equality index is
+    /// bypassed so that a rule that did not match says why); without it only the candidates are evaluated.
     std::vector<CompiledRulePtr> Match(
         const core::TriggerInstance& ti, std::vector<std::pair<CompiledRulePtr, RuleVerdict>>* verdicts = nullptr
     ) const;
     size_t size() const { return count_; }
 
 private:
-    std::unordered_map<std::string, std::vector<CompiledRulePtr>> by_trigger_;
+    struct KeyIndex {
+        std::vector<PathStep> steps;
+        std::unordered_map<std::string, std::vector<uint32_t>> by_value;  ///< EqualityKey → rule positions
+    };
+    struct Bucket {
+        Json trigger_parameters;
+        std::vector<CompiledRulePtr> rules;  ///< load order
+        std::vector<uint32_t> unindexed;     ///< positions always evaluated
+        std::vector<KeyIndex> indexes;
+        std::vector<std::vector<PathStep>> paths;            ///< distinct criteria keys (without #tag)
+        std::unordered_map<std::string, uint32_t> path_ids;  ///< key → index in `paths`
+        std::vector<std::vector<uint32_t>> rule_paths;       ///< per rule position: path id per criterion
+    };
+    const Bucket* FindBucket(const core::TriggerInstance& ti) const;
+    /// Positions of the candidate rules in `bucket.rules`, ascending.
+    static void CandidatePositions(const Bucket& bucket, const Json& payload, std::vector<uint32_t>* out);
+
+    std::unordered_map<std::string, std::vector<Bucket>> by_trigger_;
     size_t count_ = 0;
 };
 

@@ -1,0 +1,100 @@
+// `squall rule test` end to end through the built binary, with --payload (no server needed).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "squall_process.hpp"
+#include "temp_dir.hpp"
+
+namespace squall::test {
+namespace {
+
+class RuleTestCliTest : public ::testing::Test {
+protected:
+    std::string Write(const std::string& name, const std::string& text) {
+        const std::string path = (dir_.path() / name).string();
+        std::ofstream(path) << text;
+        return path;
+    }
+    CliResult Run(const std::vector<std::string>& args) {
+        // An unreachable API: --payload must not need the server.
+        return SquallProcess::RunBinary(
+            args, {{"SQUALL_API_URL", "http://127.0.0.1:1/api/v1"}}, std::chrono::seconds(30)
+        );
+    }
+    TempDir dir_;
+};
+
+constexpr const char* kRule = R"(name: on_push
+pack: deploy
+trigger:
+  type: core.st2.webhook
+  parameters: {url: push}
+criteria:
+  trigger.body.ref:
+    type: equals
+    pattern: refs/heads/main
+  trigger.body.commits:
+    type: search
+    condition: any
+    pattern:
+      item.message: {type: icontains, pattern: deploy}
+action:
+  ref: core.noop
+)";
+
+TEST_F(RuleTestCliTest, MatchPrintsEveryCriterionAndExitsZero) {
+    const std::string rule = Write("rule.yaml", kRule);
+    const std::string payload = Write(
+        "payload.json", R"({"headers": {}, "body": {"ref": "refs/heads/main", "commits": [{"message": "Deploy it"}]}})"
+    );
+    CliResult r = Run({"rule", "test", rule, "--payload", payload});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("PASS trigger.body.ref equals \"refs/heads/main\" \"refs/heads/main\""), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("PASS trigger.body.commits search"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("MATCH deploy.on_push"), std::string::npos) << r.out;
+}
+
+TEST_F(RuleTestCliTest, NoMatchNamesTheFailingCriterionAndExitsOne) {
+    const std::string rule = Write("rule.yaml", kRule);
+    const std::string payload = Write("payload.json", R"({"body": {"ref": "refs/heads/dev", "commits": []}})");
+    // The positional form of SPEC §4: an existing file is the payload.
+    CliResult r = Run({"rule", "test", rule, payload});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("FAIL trigger.body.ref equals \"refs/heads/main\" \"refs/heads/dev\""), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("FAIL trigger.body.commits search"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("NO MATCH deploy.on_push: trigger.body.commits search"), std::string::npos) << r.out;
+}
+
+TEST_F(RuleTestCliTest, AbsentValueIsShown) {
+    const std::string rule = Write("rule.yaml", kRule);
+    const std::string payload = Write("payload.yaml", "body: {x: 1}\n");
+    CliResult r = Run({"rule", "test", rule, "--payload", payload});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("FAIL trigger.body.ref equals \"refs/heads/main\" <absent>"), std::string::npos) << r.out;
+}
+
+TEST_F(RuleTestCliTest, UnknownOperatorIsALoadErrorWithLocation) {
+    const std::string rule = Write(
+        "bad.yaml",
+        "name: bad\ntrigger:\n  type: test.event\ncriteria:\n  trigger.body.ref:\n    type: equal\n"
+        "    pattern: x\naction:\n  ref: core.noop\n"
+    );
+    const std::string payload = Write("payload.json", "{\"body\": {}}");
+    CliResult r = Run({"rule", "test", rule, "--payload", payload});
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("bad.yaml:6:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("did you mean \"equals\"?"), std::string::npos) << r.err;
+}
+
+TEST_F(RuleTestCliTest, MissingPayloadIsUsageError) {
+    const std::string rule = Write("rule.yaml", kRule);
+    CliResult r = Run({"rule", "test", rule});
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("usage: squall rule test"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace squall::test
