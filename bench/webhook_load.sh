@@ -2,7 +2,8 @@
 # End-to-end load: webhook POSTs → matched rule → core.noop executions, on this machine, loopback only.
 # Reports accepted/s (HTTP 202), completed executions/s, and p50/p99 trigger-to-completion latency.
 #
-#   bench/webhook_load.sh [DURATION_S=10] [CONNECTIONS=16] [ACTION=core.noop]
+#   bench/webhook_load.sh [DURATION_S=10] [CONNECTIONS=16] [ACTION=core.noop] [ACTION_PARAMS_JSON={}]
+#   e.g. bench/webhook_load.sh 10 16 core.local '{"cmd": "true"}'   (one process per event)
 #
 # Needs: a Release build (build/squall; deploy/run.sh makes one), wrk (apt-get install wrk).
 # The load is bounded: wrk runs DURATION_S seconds, then the script waits (at most 120 s) for the backlog.
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 DURATION=${1:-10}
 CONNS=${2:-16}
 ACTION=${3:-core.noop}
+PARAMS=${4:-"{}"}
 BIN=${SQUALL_BIN:-build/squall}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "$BIN is missing: cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build --target squall" >&2; exit 2; }
@@ -32,7 +34,7 @@ H=(-H "St2-Api-Key: $SQUALL_API_KEY" -H "Content-Type: application/json")
 curl -sf "${H[@]}" -X POST "$API/rules" -d "{\"name\": \"bench\", \"pack\": \"bench\",
   \"trigger\": {\"type\": \"core.st2.webhook\", \"parameters\": {\"url\": \"bench\"}},
   \"criteria\": {\"trigger.body.ref\": {\"type\": \"equals\", \"pattern\": \"refs/heads/main\"}},
-  \"action\": {\"ref\": \"$ACTION\", \"parameters\": {}}}" >/dev/null
+  \"action\": {\"ref\": \"$ACTION\", \"parameters\": $PARAMS}}" >/dev/null
 sleep 1.5  # the API's rule cache refreshes within a second
 
 RSS_BEFORE=$(ps -o rss= -p "$PID")

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 bash deploy/deps.sh
 BUILD_DIR="${SQUALL_TEST_BUILD_DIR:-build-test}"
+# ccache hits across clones in other folders (CI clones afresh): paths relative to the checkout.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DSQUALL_SANITIZE=address -DCMAKE_CXX_FLAGS="-O1 -g" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 

@@ -5,8 +5,7 @@ namespace squall::actionrunners {
 
 Status RunnerRegistry::Register(RunnerFactory factory) {
     const std::string name = factory.info.name;
-    if (factories_.count(name))
-        return Error(ErrorCode::kAlreadyExists, "runner \"" + name + "\" registered twice");
+    if (factories_.count(name)) return Error(ErrorCode::kAlreadyExists, "runner \"" + name + "\" registered twice");
     factories_.emplace(name, std::move(factory));
     return {};
 }
@@ -18,16 +17,14 @@ const RunnerFactory* RunnerRegistry::Find(const std::string& name) const {
 
 std::vector<packs::RunnerTypeInfo> RunnerRegistry::Infos() const {
     std::vector<packs::RunnerTypeInfo> out;
-    for (const auto& [n, f] : factories_)
-        out.push_back(f.info);
+    for (const auto& [n, f] : factories_) out.push_back(f.info);
     return out;
 }
 
 void RegisterBuiltinRunners(RunnerRegistry& registry) {
     for (auto* make : {&LocalShellCmdFactory, &NoopFactory}) {
         Status st = registry.Register(make());
-        if (!st)
-            throw Exception(st.error());  // a bug: built-ins register once
+        if (!st) throw Exception(st.error());  // a bug: built-ins register once
     }
 }
 

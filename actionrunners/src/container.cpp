@@ -22,12 +22,10 @@ constexpr const char* kAliveTtlMs = "15000";
 std::vector<std::string> SecretValues(const core::ExecutionRequest& r) {
     std::vector<std::string> out;
     for (const auto& name : r.secret_parameters) {
-        if (!r.parameters.contains(name))
-            continue;
+        if (!r.parameters.contains(name)) continue;
         const Json& v = r.parameters[name];
         std::string s = v.is_string() ? v.get<std::string>() : v.dump();
-        if (!s.empty())
-            out.push_back(s);
+        if (!s.empty()) out.push_back(s);
     }
     return out;
 }
@@ -58,8 +56,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
           supervisor(io_),
           services{io_, supervisor},
           heartbeat(io_) {
-        for (const auto& info : registry.Infos())
-            runners[info.name] = registry.Find(info.name)->create(services);
+        for (const auto& info : registry.Infos()) runners[info.name] = registry.Find(info.name)->create(services);
     }
 
     size_t Capacity() const {
@@ -75,8 +72,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
         );
         heartbeat.expires_after(kHeartbeatEvery);
         heartbeat.async_wait([self](const boost::system::error_code& ec) {
-            if (!ec)
-                self->Beat();
+            if (!ec) self->Beat();
         });
     }
 
@@ -90,8 +86,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
         auto state = std::make_shared<State>();
         state->done = std::move(done);
         auto finish = [state]() {
-            if (--state->outstanding == 0)
-                state->done(state->acks);
+            if (--state->outstanding == 0) state->done(state->acks);
         };
         auto ack = [state](const std::string& id) {
             std::lock_guard lock(state->mu);
@@ -124,8 +119,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                     {core::status::kScheduled, core::status::kRequested},
                     std::move(r),
                     [ack, finish, id = msg.id](bool stored) {
-                        if (stored)
-                            ack(id);
+                        if (stored) ack(id);
                         finish();
                     }
                 );
@@ -142,8 +136,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 [self, runner, req = std::move(*req), ack, finish, id = msg.id](Result<bool> claimed) mutable {
                     if (!claimed) {
                         self->running -= 1;
-                        if (claimed.error().code == ErrorCode::kNotFound)
-                            ack(id);  // nothing to run, ever
+                        if (claimed.error().code == ErrorCode::kNotFound) ack(id);  // nothing to run, ever
                         Log(*self->log,
                             spdlog::level::warn,
                             "cannot claim execution",
@@ -213,16 +206,13 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 {{"execution_id", id}, {"action", action}, {"status", result.status}});
             self->Complete(id, {core::status::kRunning, core::status::kCanceling}, std::move(result), [self](bool) {
                 self->running -= 1;
-                if (self->consumer)
-                    self->consumer->NotifyCapacity();
+                if (self->consumer) self->consumer->NotifyCapacity();
                 std::function<void()> idle;
                 {
                     std::lock_guard lock(self->mu);
-                    if (self->running == 0 && self->on_idle)
-                        idle = std::move(self->on_idle);
+                    if (self->running == 0 && self->on_idle) idle = std::move(self->on_idle);
                 }
-                if (idle)
-                    idle();
+                if (idle) idle();
             });
         };
         runner->Run(run, std::move(cb));
@@ -325,8 +315,7 @@ void RunnerContainer::Stop(std::chrono::milliseconds grace, std::function<void()
             }
         }
         if (impl->running == 0) {
-            if (on_stopped)
-                on_stopped();
+            if (on_stopped) on_stopped();
             return;
         }
         auto timer = std::make_shared<asio::steady_timer>(impl->io, grace);
@@ -336,8 +325,7 @@ void RunnerContainer::Stop(std::chrono::milliseconds grace, std::function<void()
                 std::lock_guard lock(impl->mu);
                 victims.assign(impl->active.begin(), impl->active.end());
             }
-            for (auto& [id, runner] : victims)
-                runner->Cancel(id);
+            for (auto& [id, runner] : victims) runner->Cancel(id);
         });
     };
     if (impl_->consumer) {
@@ -352,8 +340,7 @@ void RunnerContainer::Cancel(const std::string& execution_id) {
     {
         std::lock_guard lock(impl_->mu);
         auto it = impl_->active.find(execution_id);
-        if (it == impl_->active.end())
-            return;
+        if (it == impl_->active.end()) return;
         runner = it->second;
     }
     runner->Cancel(execution_id);
@@ -376,13 +363,11 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
         : io(io_), client(std::move(c)), store(client), interval(i), timer(io_) {}
 
     void Schedule() {
-        if (stopped)
-            return;
+        if (stopped) return;
         auto self = shared_from_this();
         timer.expires_after(interval);
         timer.async_wait([self](const boost::system::error_code& ec) {
-            if (!ec)
-                self->Sweep();
+            if (!ec) self->Sweep();
         });
     }
 
@@ -391,8 +376,7 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
         client->Command(
             {"ZRANGE", store.keys().ExecutionsByStatus(core::status::kRunning), "0", "-1"},
             [self](Result<core::RedisReply> ids) {
-                if (!ids || ids->elements.empty())
-                    return self->Schedule();
+                if (!ids || ids->elements.empty()) return self->Schedule();
                 std::vector<core::RedisClient::Args> cmds;
                 for (const auto& id : ids->elements) {
                     cmds.push_back({"HGET", self->store.keys().Execution(id.str), "runner_id"});
@@ -400,8 +384,7 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
                 self->client->Pipeline(
                     std::move(cmds),
                     [self, ids = *ids](Result<std::vector<core::RedisReply>> owners) {
-                        if (!owners)
-                            return self->Schedule();
+                        if (!owners) return self->Schedule();
                         self->CheckOwners(ids, *owners);
                     }
                 );
@@ -416,22 +399,17 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
             if (!o.IsNil() && std::find(distinct.begin(), distinct.end(), o.str) == distinct.end())
                 distinct.push_back(o.str);
         }
-        if (distinct.empty())
-            return Schedule();
+        if (distinct.empty()) return Schedule();
         std::vector<core::RedisClient::Args> cmds;
-        for (const auto& d : distinct)
-            cmds.push_back({"EXISTS", store.keys().RunnerAlive(d)});
+        for (const auto& d : distinct) cmds.push_back({"EXISTS", store.keys().RunnerAlive(d)});
         client->Pipeline(std::move(cmds), [self, ids, owners, distinct](Result<std::vector<core::RedisReply>> alive) {
-            if (!alive)
-                return self->Schedule();
+            if (!alive) return self->Schedule();
             std::set<std::string> dead;
             for (size_t i = 0; i < distinct.size(); ++i) {
-                if ((*alive)[i].integer == 0)
-                    dead.insert(distinct[i]);
+                if ((*alive)[i].integer == 0) dead.insert(distinct[i]);
             }
             for (size_t i = 0; i < owners.size(); ++i) {
-                if (owners[i].IsNil() || !dead.count(owners[i].str))
-                    continue;
+                if (owners[i].IsNil() || !dead.count(owners[i].str)) continue;
                 const std::string id = ids.elements[i].str;
                 Json result = {
                     {"error", "runner " + owners[i].str + " stopped responding while the execution was running"}};

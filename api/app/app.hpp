@@ -9,5 +9,9 @@ namespace squall::app {
 int ServerMain(const std::vector<std::string>& args);
 /// Every other command: the CLI client over ApiClient. Returns the process exit code.
 int CliMain(const std::vector<std::string>& args);
+/// `squall template render [--context FILE] [--json] TEMPLATE`: local rendering; exit 2 on a template error.
+int TemplateRenderCommand(const std::vector<std::string>& args);
+/// `squall rule test <rule.yaml> (--payload FILE | --trigger-instance ID)`: 0 match, 1 no match, 2 load error.
+int RuleTestCommand(const std::vector<std::string>& args);
 
 }  // namespace squall::app

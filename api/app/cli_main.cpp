@@ -31,7 +31,11 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
   action list [-p PACK] [-j]      action get <ref> [-j]
   rule list [-p PACK] [-j]        rule get <ref> [-j]
   rule create <file.yaml|json>    rule delete <ref>
+  rule test <rule.yaml> (--payload FILE | --trigger-instance ID)
+                                  does the rule match? (exit 0 yes, 1 no, 2 load error)
   trigger-instance list [-n N] [-j]   trigger-instance get <id> [-j]
+  template render [--context FILE.json] [--json] TEMPLATE
+                                  render a template locally (exit 2 on a template error)
   version
 
 Environment: SQUALL_API_URL (default http://127.0.0.1:9101/api/v1), SQUALL_API_KEY.
@@ -57,8 +61,7 @@ Result<Cli> ParseArgs(const std::vector<std::string>& args, size_t start) {
             cli.async = true;
         } else if (a.size() > 1 && a[0] == '-' && a.find('=') == std::string::npos) {
             std::string name = a.substr(a[1] == '-' ? 2 : 1);
-            if (i + 1 >= args.size())
-                return InvalidArgument("option " + a + " needs a value");
+            if (i + 1 >= args.size()) return InvalidArgument("option " + a + " needs a value");
             cli.options[name] = args[++i];
         } else {
             cli.positional.push_back(a);
@@ -78,8 +81,7 @@ std::string ApiKey() {
 }
 
 std::string Str(const Json& v) {
-    if (v.is_null())
-        return "";
+    if (v.is_null()) return "";
     return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
@@ -87,19 +89,16 @@ std::string Str(const Json& v) {
 void PrintTable(const Json& rows, const std::vector<std::pair<std::string, std::string>>& columns) {
     std::vector<size_t> widths;
     std::vector<std::vector<std::string>> cells;
-    for (const auto& [title, path] : columns)
-        widths.push_back(title.size());
+    for (const auto& [title, path] : columns) widths.push_back(title.size());
     for (const auto& row : rows) {
         std::vector<std::string> line;
         for (size_t c = 0; c < columns.size(); ++c) {
             const Json* v = &row;
             std::stringstream ss(columns[c].second);
             std::string part;
-            while (v && std::getline(ss, part, '.'))
-                v = v->is_object() && v->contains(part) ? &(*v)[part] : nullptr;
+            while (v && std::getline(ss, part, '.')) v = v->is_object() && v->contains(part) ? &(*v)[part] : nullptr;
             std::string text = v ? Str(*v) : "";
-            if (text.size() > 60)
-                text = text.substr(0, 57) + "...";
+            if (text.size() > 60) text = text.substr(0, 57) + "...";
             widths[c] = std::max(widths[c], text.size());
             line.push_back(text);
         }
@@ -111,11 +110,9 @@ void PrintTable(const Json& rows, const std::vector<std::pair<std::string, std::
         std::cout << "\n";
     };
     std::vector<std::string> titles;
-    for (const auto& [t, p] : columns)
-        titles.push_back(t);
+    for (const auto& [t, p] : columns) titles.push_back(t);
     print_row(titles);
-    for (const auto& line : cells)
-        print_row(line);
+    for (const auto& line : cells) print_row(line);
 }
 
 void PrintYamlish(const Json& v, int indent = 0) {
@@ -128,8 +125,7 @@ void PrintYamlish(const Json& v, int indent = 0) {
             std::cout << pad << k << ": |\n";
             std::stringstream ss(val.get<std::string>());
             std::string line;
-            while (std::getline(ss, line))
-                std::cout << pad << "  " << line << "\n";
+            while (std::getline(ss, line)) std::cout << pad << "  " << line << "\n";
         } else {
             std::cout << pad << k << ": " << Str(val) << "\n";
         }
@@ -147,10 +143,8 @@ void PrintExecution(const Json& e, const Cli& cli) {
         {"status", e.value("status", "")},
         {"start_timestamp", e.value("start_timestamp", "")},
         {"end_timestamp", e.value("end_timestamp", "")}};
-    if (e.contains("parameters") && !e["parameters"].empty())
-        shown["parameters"] = e["parameters"];
-    if (e.contains("result") && !e["result"].empty())
-        shown["result"] = e["result"];
+    if (e.contains("parameters") && !e["parameters"].empty()) shown["parameters"] = e["parameters"];
+    if (e.contains("result") && !e["result"].empty()) shown["result"] = e["result"];
     PrintYamlish(shown);
 }
 
@@ -163,8 +157,7 @@ std::string Query(const Cli& cli, const std::vector<std::pair<std::string, std::
     std::string q;
     for (const auto& [opt, param] : map) {
         auto it = cli.options.find(opt);
-        if (it == cli.options.end())
-            continue;
+        if (it == cli.options.end()) continue;
         q += (q.empty() ? "?" : "&") + param + "=" + it->second;
     }
     return q;
@@ -177,8 +170,7 @@ int List(
     const std::vector<std::pair<std::string, std::string>>& columns
 ) {
     Result<api::ApiResponse> r = client.Get(path);
-    if (!r)
-        return Fail(r.error());
+    if (!r) return Fail(r.error());
     if (cli.json) {
         std::cout << r->body.dump(2) << "\n";
         return 0;
@@ -192,8 +184,7 @@ int List(
 
 int Get(api::ApiClient& client, const std::string& path, const Cli& cli) {
     Result<api::ApiResponse> r = client.Get(path);
-    if (!r)
-        return Fail(r.error());
+    if (!r) return Fail(r.error());
     if (cli.json) {
         std::cout << r->body.dump(2) << "\n";
     } else {
@@ -203,8 +194,7 @@ int Get(api::ApiClient& client, const std::string& path, const Cli& cli) {
 }
 
 int Run(api::ApiClient& client, const Cli& cli) {
-    if (cli.positional.empty())
-        return Fail(InvalidArgument("usage: squall run <action-ref> [k=v ...]"));
+    if (cli.positional.empty()) return Fail(InvalidArgument("usage: squall run <action-ref> [k=v ...]"));
     Json params = Json::object();
     for (size_t i = 1; i < cli.positional.size(); ++i) {
         const std::string& kv = cli.positional[i];
@@ -216,8 +206,7 @@ int Run(api::ApiClient& client, const Cli& cli) {
     }
     Result<api::ApiResponse> created =
         client.Post("/executions", {{"action", cli.positional[0]}, {"parameters", params}});
-    if (!created)
-        return Fail(created.error());
+    if (!created) return Fail(created.error());
     const std::string id = created->body.value("id", "");
     if (cli.async) {
         if (cli.json) {
@@ -233,8 +222,7 @@ int Run(api::ApiClient& client, const Cli& cli) {
         std::this_thread::sleep_for(delay);
         delay = std::min(delay * 2, std::chrono::milliseconds(500));
         Result<api::ApiResponse> r = client.Get("/executions/" + id);
-        if (!r)
-            return Fail(r.error());
+        if (!r) return Fail(r.error());
         e = r->body;
     }
     PrintExecution(e, cli);
@@ -242,14 +230,11 @@ int Run(api::ApiClient& client, const Cli& cli) {
 }
 
 int RuleCreate(api::ApiClient& client, const Cli& cli) {
-    if (cli.positional.size() < 2)
-        return Fail(InvalidArgument("usage: squall rule create <file.yaml|json>"));
+    if (cli.positional.size() < 2) return Fail(InvalidArgument("usage: squall rule create <file.yaml|json>"));
     Result<core::YamlDocument> doc = core::LoadYamlFile(cli.positional[1]);  // JSON is YAML too
-    if (!doc)
-        return Fail(doc.error());
+    if (!doc) return Fail(doc.error());
     Result<api::ApiResponse> r = client.Post("/rules", doc->value);
-    if (!r)
-        return Fail(r.error());
+    if (!r) return Fail(r.error());
     if (cli.json) {
         std::cout << r->body.dump(2) << "\n";
     } else {
@@ -270,16 +255,16 @@ int CliMain(const std::vector<std::string>& args) {
         return 0;
     }
     const std::string cmd = args[0];
+    if (cmd == "template") return TemplateRenderCommand(args);
     const std::string sub = args.size() > 1 ? args[1] : "";
     Result<Cli> parsed = ParseArgs(args, cmd == "run" ? 1 : 2);
-    if (!parsed)
-        return Fail(parsed.error());
+    if (!parsed) return Fail(parsed.error());
     Cli& cli = *parsed;
+    if (cmd == "rule" && sub == "test") return RuleTestCommand(args);
     api::ApiClient client(ApiUrl(), ApiKey());
     const std::string n = cli.options.count("n") ? cli.options["n"] : "50";
 
-    if (cmd == "run")
-        return Run(client, cli);
+    if (cmd == "run") return Run(client, cli);
     if (cmd == "execution") {
         if (sub == "list") {
             cli.options["n"] = n;
@@ -296,8 +281,7 @@ int CliMain(const std::vector<std::string>& args) {
         }
         if (sub == "get" && !cli.positional.empty()) {
             Result<api::ApiResponse> r = client.Get("/executions/" + cli.positional[0]);
-            if (!r)
-                return Fail(r.error());
+            if (!r) return Fail(r.error());
             PrintExecution(r->body, cli);
             return 0;
         }
@@ -311,8 +295,7 @@ int CliMain(const std::vector<std::string>& args) {
                 {{"ref", "ref"}, {"pack", "pack"}, {"runner_type", "runner_type"}, {"description", "description"}}
             );
         }
-        if (sub == "get" && !cli.positional.empty())
-            return Get(client, "/actions/" + cli.positional[0], cli);
+        if (sub == "get" && !cli.positional.empty()) return Get(client, "/actions/" + cli.positional[0], cli);
     }
     if (cmd == "rule") {
         if (sub == "list") {
@@ -323,16 +306,14 @@ int CliMain(const std::vector<std::string>& args) {
                 {{"ref", "ref"}, {"trigger", "trigger.type"}, {"action", "action.ref"}, {"enabled", "enabled"}}
             );
         }
-        if (sub == "get" && !cli.positional.empty())
-            return Get(client, "/rules/" + cli.positional[0], cli);
+        if (sub == "get" && !cli.positional.empty()) return Get(client, "/rules/" + cli.positional[0], cli);
         if (sub == "create") {
             cli.positional.insert(cli.positional.begin(), "create");
             return RuleCreate(client, cli);
         }
         if (sub == "delete" && !cli.positional.empty()) {
             Result<api::ApiResponse> r = client.Delete("/rules/" + cli.positional[0]);
-            if (!r)
-                return Fail(r.error());
+            if (!r) return Fail(r.error());
             std::cout << "Resource with id \"" << cli.positional[0] << "\" has been successfully deleted.\n";
             return 0;
         }
@@ -347,8 +328,7 @@ int CliMain(const std::vector<std::string>& args) {
                 {{"id", "id"}, {"trigger", "trigger"}, {"occurrence_time", "occurrence_time"}, {"status", "status"}}
             );
         }
-        if (sub == "get" && !cli.positional.empty())
-            return Get(client, "/triggerinstances/" + cli.positional[0], cli);
+        if (sub == "get" && !cli.positional.empty()) return Get(client, "/triggerinstances/" + cli.positional[0], cli);
     }
     std::cerr << "squall: unknown command \"" << cmd << (sub.empty() ? "" : " " + sub) << "\"\n\n" << kUsage;
     return 2;

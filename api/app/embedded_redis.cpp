@@ -39,8 +39,7 @@ core::RedisEndpoint EmbeddedRedis::Endpoint() const {
 Status EmbeddedRedis::Start() {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
-    if (ec)
-        return Unavailable("cannot create " + dir_ + ": " + ec.message());
+    if (ec) return Unavailable("cannot create " + dir_ + ": " + ec.message());
     std::filesystem::permissions(dir_, std::filesystem::perms::owner_all, ec);
     if (Endpoint().unix_path.size() >= 100) {
         return InvalidArgument(
@@ -79,8 +78,7 @@ Status EmbeddedRedis::Spawn() {
         "--protected-mode",
         "yes"};
     std::vector<char*> argv;
-    for (auto& a : args)
-        argv.push_back(a.data());
+    for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
@@ -98,8 +96,7 @@ Status EmbeddedRedis::Spawn() {
     }
     pid_ = pid;
     const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (fd < 0)
-        return Internal("pidfd_open failed for the embedded Redis");
+    if (fd < 0) return Internal("pidfd_open failed for the embedded Redis");
     pidfd_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
     core::Log(
         *core::Logger("server"),
@@ -113,8 +110,7 @@ Status EmbeddedRedis::Spawn() {
 
 void EmbeddedRedis::Watch() {
     pidfd_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-        if (ec || stopping_)
-            return;
+        if (ec || stopping_) return;
         int status = 0;
         waitpid(pid_, &status, WNOHANG);
         pid_ = -1;
@@ -135,15 +131,13 @@ void EmbeddedRedis::Watch() {
             return on_fatal_(Unavailable("the embedded Redis " + how + " and keeps dying (see " + dir_ + "/redis.log)")
             );
         }
-        if (Status st = Spawn(); !st)
-            on_fatal_(st.error());
+        if (Status st = Spawn(); !st) on_fatal_(st.error());
     });
 }
 
 void EmbeddedRedis::StopBlocking() {
     stopping_ = true;
-    if (pid_ <= 0)
-        return;
+    if (pid_ <= 0) return;
     kill(pid_, SIGTERM);
     int status = 0;
     for (int i = 0; i < 1000; ++i) {  // up to 10 s for Redis to flush and exit

@@ -33,8 +33,7 @@ Status WaitForRedis(core::RedisClient& client, std::chrono::seconds deadline) {
     Error last = Unavailable("no answer");
     while (std::chrono::steady_clock::now() < until) {
         Result<core::RedisReply> r = client.CommandBlocking({"PING"});
-        if (r && !r->IsError())
-            return {};
+        if (r && !r->IsError()) return {};
         last = r ? Unavailable(r->str) : r.error();
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -49,21 +48,18 @@ Result<std::string> AdminKey(const std::string& data_dir) {
     const std::string path = data_dir + "/admin-api-key";
     std::ifstream in(path);
     std::string key;
-    if (in && std::getline(in, key) && !key.empty())
-        return key;
+    if (in && std::getline(in, key) && !key.empty()) return key;
     key = core::RandomToken();
     const std::string tmp = path + ".tmp";
     {
         std::ofstream out(tmp, std::ios::trunc);
-        if (!out)
-            return Unavailable("cannot write " + tmp);
+        if (!out) return Unavailable("cannot write " + tmp);
         out << key << "\n";
     }
     chmod(tmp.c_str(), 0600);
     std::error_code ec;
     fs::rename(tmp, path, ec);
-    if (ec)
-        return Unavailable("cannot create " + path + ": " + ec.message());
+    if (ec) return Unavailable("cannot create " + path + ": " + ec.message());
     return key;
 }
 
@@ -111,8 +107,7 @@ void RegisterPacks(
                 Log(*log, spdlog::level::err, "pack content not loaded", {{"pack", pack.meta.ref}, {"error", e.What()}}
                 );
             }
-            if (pack.meta.ref.empty())
-                continue;
+            if (pack.meta.ref.empty()) continue;
             if (Status st = content.RegisterPackBlocking(pack); !st) {
                 Log(*log,
                     spdlog::level::err,
@@ -145,8 +140,7 @@ int ServerMain(const std::vector<std::string>& args) {
     auto log = core::Logger("server");
 
     std::error_code ec;
-    for (const char* sub : {"", "/packs", "/configs", "/keys"})
-        fs::create_directories(cfg.data_dir + sub, ec);
+    for (const char* sub : {"", "/packs", "/configs", "/keys"}) fs::create_directories(cfg.data_dir + sub, ec);
     if (ec) {
         std::cerr << "squall server: cannot create the data dir " << cfg.data_dir << ": " << ec.message() << "\n";
         return ExitCode(ErrorCode::kUnavailable);
@@ -156,15 +150,13 @@ int ServerMain(const std::vector<std::string>& args) {
     asio::io_context io;
     auto work = asio::make_work_guard(io);
     std::vector<std::thread> io_threads;
-    for (int i = 0; i < 2; ++i)
-        io_threads.emplace_back([&io] { io.run(); });
+    for (int i = 0; i < 2; ++i) io_threads.emplace_back([&io] { io.run(); });
 
     std::promise<int> exit_code;
     auto exit_future = exit_code.get_future();
     std::atomic<bool> exit_set{false};
     auto request_exit = [&](int code) {
-        if (!exit_set.exchange(true))
-            exit_code.set_value(code);
+        if (!exit_set.exchange(true)) exit_code.set_value(code);
     };
 
     // Redis: external or embedded.
@@ -176,8 +168,7 @@ int ServerMain(const std::vector<std::string>& args) {
             std::cerr << "squall server: --redis: " << ep.error().message << "\n";
             work.reset();
             io.stop();
-            for (auto& t : io_threads)
-                t.join();
+            for (auto& t : io_threads) t.join();
             return ExitCode(ep.error().code);
         }
         endpoint = *ep;
@@ -190,8 +181,7 @@ int ServerMain(const std::vector<std::string>& args) {
             std::cerr << "squall server: " << st.error().What() << "\n";
             work.reset();
             io.stop();
-            for (auto& t : io_threads)
-                t.join();
+            for (auto& t : io_threads) t.join();
             return ExitCode(st.error().code);
         }
         endpoint = embedded->Endpoint();
@@ -216,12 +206,10 @@ int ServerMain(const std::vector<std::string>& args) {
         }
         if (rc != 0) {
             redis->Close();
-            if (embedded)
-                embedded->StopBlocking();
+            if (embedded) embedded->StopBlocking();
             work.reset();
             io.stop();
-            for (auto& t : io_threads)
-                t.join();
+            for (auto& t : io_threads) t.join();
             return rc;
         }
     }
@@ -306,8 +294,7 @@ int ServerMain(const std::vector<std::string>& args) {
                   << "  Admin API key: " << cfg.data_dir << "/admin-api-key\n"
                   << "  Redis:         " << (embedded ? "embedded, " : "") << endpoint.ToString() << "\n"
                   << "  Roles:         ";
-        for (size_t i = 0; i < cfg.roles.size(); ++i)
-            std::cout << (i ? "," : "") << cfg.roles[i];
+        for (size_t i = 0; i < cfg.roles.size(); ++i) std::cout << (i ? "," : "") << cfg.roles[i];
         std::cout << "\nTry:  export SQUALL_API_URL=" << api_url << " SQUALL_API_KEY=$(cat " << cfg.data_dir
                   << "/admin-api-key)\n      squall run core.local cmd='echo hello'\n"
                   << std::flush;
@@ -316,8 +303,7 @@ int ServerMain(const std::vector<std::string>& args) {
     rc = exit_future.get();
 
     // Stop taking work, finish or hand back in-flight work, flush, exit.
-    if (api_server)
-        api_server->Stop();
+    if (api_server) api_server->Stop();
     std::promise<void> rules_stopped;
     if (rules_engine) {
         rules_engine->Stop([&] { rules_stopped.set_value(); });
@@ -328,16 +314,13 @@ int ServerMain(const std::vector<std::string>& args) {
         runner->Stop(std::chrono::seconds(cfg.shutdown_grace), [&] { runner_stopped.set_value(); });
         runner_stopped.get_future().wait_for(std::chrono::seconds(cfg.shutdown_grace + 15));
     }
-    if (reaper)
-        reaper->Stop();
+    if (reaper) reaper->Stop();
     signals.cancel();
     redis->Close();
-    if (embedded)
-        embedded->StopBlocking();
+    if (embedded) embedded->StopBlocking();
     work.reset();
     io.stop();
-    for (auto& t : io_threads)
-        t.join();
+    for (auto& t : io_threads) t.join();
     Log(*log, spdlog::level::info, "stopped", {{"exit_code", std::to_string(rc)}});
     return rc;
 }

@@ -17,8 +17,7 @@ ApiClient::ApiClient(std::string base_url, std::string api_key) : impl_(std::mak
     impl_->api_key = std::move(api_key);
     impl_->base = base_url;
     // Strip a trailing /api, /api/v1 or /v1: paths given to Get() etc. start after /api/v1.
-    while (!base_url.empty() && base_url.back() == '/')
-        base_url.pop_back();
+    while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
     for (const char* suffix : {"/api/v1", "/v1", "/api"}) {
         const std::string s(suffix);
         if (base_url.size() > s.size() && base_url.compare(base_url.size() - s.size(), s.size(), s) == 0) {
@@ -37,8 +36,7 @@ ApiClient::~ApiClient() = default;
 
 Result<ApiResponse> ApiClient::Send(const std::string& method, const std::string& path, const Json* body) {
     httplib::Headers headers;
-    if (!impl_->api_key.empty())
-        headers.emplace("St2-Api-Key", impl_->api_key);
+    if (!impl_->api_key.empty()) headers.emplace("St2-Api-Key", impl_->api_key);
     const std::string full = impl_->prefix + path;
     const std::string payload = body ? body->dump() : std::string();
     httplib::Result r = method == "GET"    ? impl_->http->Get(full.c_str(), headers)
@@ -54,11 +52,9 @@ Result<ApiResponse> ApiClient::Send(const std::string& method, const std::string
     ApiResponse out;
     out.status = r->status;
     out.text = r->body;
-    if (r->has_header("X-Total-Count"))
-        out.total = std::stoll(r->get_header_value("X-Total-Count"));
+    if (r->has_header("X-Total-Count")) out.total = std::stoll(r->get_header_value("X-Total-Count"));
     out.body = Json::parse(r->body, nullptr, false);
-    if (out.body.is_discarded())
-        out.body = nullptr;
+    if (out.body.is_discarded()) out.body = nullptr;
     if (r->status >= 400) {
         const std::string fault = out.body.is_object() ? out.body.value("faultstring", r->body) : r->body;
         ErrorCode code = ErrorCode::kInternal;

@@ -34,8 +34,7 @@ void SendList(httplib::Response& res, const std::vector<Json>& items, size_t tot
 }
 
 Result<Json> ParseBody(const httplib::Request& req) {
-    if (req.body.empty())
-        return Json::object();
+    if (req.body.empty()) return Json::object();
     Json j = Json::parse(req.body, nullptr, false);
     if (j.is_discarded()) {
         try {
@@ -48,14 +47,12 @@ Result<Json> ParseBody(const httplib::Request& req) {
 }
 
 Result<size_t> QueryCount(const httplib::Request& req, const std::string& name, size_t def, size_t max) {
-    if (!req.has_param(name.c_str()))
-        return def;
+    if (!req.has_param(name.c_str())) return def;
     const std::string v = req.get_param_value(name.c_str());
     try {
         size_t pos = 0;
         const long long n = std::stoll(v, &pos);
-        if (pos != v.size() || n < 0)
-            throw std::invalid_argument(v);
+        if (pos != v.size() || n < 0) throw std::invalid_argument(v);
         if (static_cast<unsigned long long>(n) > max) {
             return InvalidArgument(
                 "query parameter \"" + name + "\": " + v + " is above the maximum " + std::to_string(max)
@@ -67,12 +64,19 @@ Result<size_t> QueryCount(const httplib::Request& req, const std::string& name, 
     }
 }
 
+Result<Page> QueryPage(const httplib::Request& req, size_t max_limit) {
+    Result<size_t> limit = QueryCount(req, "limit", 100, max_limit);
+    if (!limit) return limit.error();
+    Result<size_t> offset = QueryCount(req, "offset", 0, SIZE_MAX);
+    if (!offset) return offset.error();
+    return Page{*limit, *offset};
+}
+
 Authenticator::Authenticator(core::RedisClient& redis, const core::Clock& clock) : redis_(redis), clock_(clock) {}
 
 Result<std::string> Authenticator::Check(const httplib::Request& req) {
     std::string key = req.get_header_value("St2-Api-Key");
-    if (key.empty())
-        key = req.get_param_value("st2-api-key");
+    if (key.empty()) key = req.get_param_value("st2-api-key");
     if (key.empty()) {
         return Error(ErrorCode::kUnauthenticated, "Unauthorized - One of Token or API key required.");
     }
@@ -81,19 +85,15 @@ Result<std::string> Authenticator::Check(const httplib::Request& req) {
     {
         std::lock_guard lock(mu_);
         auto it = cache_.find(hash);
-        if (it != cache_.end() && it->second.second > now)
-            return it->second.first;
+        if (it != cache_.end() && it->second.second > now) return it->second.first;
     }
     Result<core::RedisReply> r = redis_.CommandBlocking({"HGET", redis_.Key("apikeys"), hash});
-    if (!r)
-        return r.error();
-    if (r->IsNil())
-        return Error(ErrorCode::kUnauthenticated, "Unauthorized - API key is not valid.");
+    if (!r) return r.error();
+    if (r->IsNil()) return Error(ErrorCode::kUnauthenticated, "Unauthorized - API key is not valid.");
     Json meta = Json::parse(r->str, nullptr, false);
     const std::string user = meta.is_object() ? meta.value("user", "admin") : "admin";
     std::lock_guard lock(mu_);
-    if (cache_.size() > 10000)
-        cache_.clear();
+    if (cache_.size() > 10000) cache_.clear();
     cache_[hash] = {user, now + kKeyCacheTtl};
     return user;
 }
@@ -103,8 +103,7 @@ Handler Router::Wrap(Handler h, bool needs_auth) {
         try {
             if (needs_auth) {
                 Result<std::string> user = auth_.Check(req);
-                if (!user)
-                    return SendError(res, user.error());
+                if (!user) return SendError(res, user.error());
             }
             h(req, res);
         } catch (const Exception& e) {

@@ -43,6 +43,13 @@ private:
     std::unordered_map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> cache_;
 };
 
+/// `limit` (default 100, at most `max_limit`) and `offset` query parameters of a list endpoint.
+struct Page {
+    size_t limit = 100;
+    size_t offset = 0;
+};
+Result<Page> QueryPage(const httplib::Request& req, size_t max_limit);
+
 /// Registers handlers under both /api/v1 and /v1 (as StackStorm's services answer both), wrapped with auth
 /// and the exception boundary.
 class Router {

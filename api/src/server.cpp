@@ -77,8 +77,7 @@ Status ApiServer::Start() {
     auto& s = impl_->server;
     if (impl_->options.port == 0) {
         impl_->bound_port = s.bind_to_any_port(impl_->options.host);
-        if (impl_->bound_port <= 0)
-            return Unavailable("cannot bind the API to " + impl_->options.host);
+        if (impl_->bound_port <= 0) return Unavailable("cannot bind the API to " + impl_->options.host);
     } else {
         if (!s.bind_to_port(impl_->options.host, impl_->options.port)) {
             return Unavailable(
@@ -111,10 +110,8 @@ Status RegisterApiKeyBlocking(core::RedisClient& redis, const std::string& key, 
         {"enabled", true}};
     Result<core::RedisReply> r =
         redis.CommandBlocking({"HSETNX", redis.Key("apikeys"), core::Sha256Hex(key), meta.dump()});
-    if (!r)
-        return r.error();
-    if (r->IsError())
-        return Internal("redis: " + r->str);
+    if (!r) return r.error();
+    if (r->IsError()) return Internal("redis: " + r->str);
     return {};
 }
 

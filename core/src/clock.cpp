@@ -64,8 +64,7 @@ bool ParseIsoTimestamp(const std::string& text, std::chrono::system_clock::time_
     if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
         int hh = 0;
         int mm = 0;
-        if (std::sscanf(text.c_str() + pos + 1, "%2d:%2d", &hh, &mm) < 1)
-            return false;
+        if (std::sscanf(text.c_str() + pos + 1, "%2d:%2d", &hh, &mm) < 1) return false;
         offset = (hh * 3600L + mm * 60L) * (text[pos] == '+' ? 1 : -1);
     }
     const time_t secs = timegm(&tm) - offset;

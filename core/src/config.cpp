@@ -14,8 +14,7 @@ Status SetInt(int& out, const std::string& name, const std::string& value, int m
     try {
         size_t pos = 0;
         const int v = std::stoi(value, &pos);
-        if (pos != value.size() || v < min || v > max)
-            throw std::invalid_argument("range");
+        if (pos != value.size() || v < min || v > max) throw std::invalid_argument("range");
         out = v;
         return {};
     } catch (const std::exception&) {
@@ -31,8 +30,7 @@ Status SetChoice(
 ) {
     if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
         std::string list;
-        for (const auto& c : choices)
-            list += (list.empty() ? "" : ", ") + c;
+        for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
         return InvalidArgument("option '" + name + "': \"" + value + "\" is not one of " + list);
     }
     out = value;
@@ -44,8 +42,7 @@ std::vector<std::string> SplitList(const std::string& value) {
     std::string cur;
     for (char c : value + ",") {
         if (c == ',' || c == ' ') {
-            if (!cur.empty())
-                out.push_back(cur);
+            if (!cur.empty()) out.push_back(cur);
             cur.clear();
         } else {
             cur += c;
@@ -68,8 +65,7 @@ Status SetRoles(ServerConfig& c, const std::string& value) {
             );
         }
     }
-    if (roles.empty())
-        return InvalidArgument("option 'roles': no role given");
+    if (roles.empty()) return InvalidArgument("option 'roles': no role given");
     c.roles = roles;
     return {};
 }
@@ -130,8 +126,7 @@ const std::vector<std::pair<std::string, Setter>>& Options() {
 
 const Setter* FindSetter(const std::string& name) {
     for (const auto& [n, s] : Options()) {
-        if (n == name)
-            return &s;
+        if (n == name) return &s;
     }
     return nullptr;
 }
@@ -139,8 +134,7 @@ const Setter* FindSetter(const std::string& name) {
 std::string YamlScalarOrList(const YAML::Node& node) {
     if (node.IsSequence()) {
         std::string out;
-        for (const auto& item : node)
-            out += (out.empty() ? "" : ",") + item.as<std::string>();
+        for (const auto& item : node) out += (out.empty() ? "" : ",") + item.as<std::string>();
         return out;
     }
     return node.as<std::string>();
@@ -157,8 +151,7 @@ Status ApplyFile(ServerConfig& config, const std::string& path) {
         err.location = Location{path, e.mark.line + 1, e.mark.column + 1};
         return err;
     }
-    if (root.IsNull())
-        return {};
+    if (root.IsNull()) return {};
     if (!root.IsMap()) {
         Error err = InvalidArgument("the config file must be a mapping of option: value");
         err.location = Location{path, root.Mark().line + 1, root.Mark().column + 1};
@@ -181,8 +174,7 @@ Status ApplyFile(ServerConfig& config, const std::string& path) {
             return locate(InvalidArgument("key '" + key + "': expected a single value"));
         }
         Status st = (*setter)(config, YamlScalarOrList(kv.second));
-        if (!st)
-            return locate(st.error());
+        if (!st) return locate(st.error());
     }
     return {};
 }
@@ -195,8 +187,7 @@ bool ServerConfig::HasRole(const std::string& role) const {
 
 std::vector<std::string> ServerOptionNames() {
     std::vector<std::string> names;
-    for (const auto& [n, s] : Options())
-        names.push_back(n);
+    for (const auto& [n, s] : Options()) names.push_back(n);
     return names;
 }
 
@@ -206,8 +197,7 @@ std::string ClosestMatch(const std::string& word, const std::vector<std::string>
     for (const auto& c : candidates) {
         // Levenshtein distance, two rows.
         std::vector<size_t> prev(c.size() + 1), cur(c.size() + 1);
-        for (size_t j = 0; j <= c.size(); ++j)
-            prev[j] = j;
+        for (size_t j = 0; j <= c.size(); ++j) prev[j] = j;
         for (size_t i = 1; i <= word.size(); ++i) {
             cur[0] = i;
             for (size_t j = 1; j <= c.size(); ++j) {
@@ -232,8 +222,7 @@ Result<ServerConfig> LoadServerConfig(
     std::vector<std::pair<std::string, std::string>> flags;
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
-        if (a.rfind("--", 0) != 0)
-            return InvalidArgument("unexpected argument \"" + a + "\"");
+        if (a.rfind("--", 0) != 0) return InvalidArgument("unexpected argument \"" + a + "\"");
         std::string name = a.substr(2);
         std::string value;
         const auto eq = name.find('=');
@@ -257,32 +246,26 @@ Result<ServerConfig> LoadServerConfig(
         flags.emplace_back(name, value);
     }
     for (const auto& [name, value] : flags) {
-        if (name == "config")
-            config.config_file = value;
+        if (name == "config") config.config_file = value;
     }
     if (config.config_file.empty()) {
-        if (const char* env = getenv("SQUALL_CONFIG"))
-            config.config_file = env;
+        if (const char* env = getenv("SQUALL_CONFIG")) config.config_file = env;
     }
     if (!config.config_file.empty()) {
-        if (Status st = ApplyFile(config, config.config_file); !st)
-            return st.error();
+        if (Status st = ApplyFile(config, config.config_file); !st) return st.error();
     }
     for (const auto& name : ServerOptionNames()) {
         std::string var = "SQUALL_" + name;
         std::transform(var.begin(), var.end(), var.begin(), ::toupper);
         if (const char* env = getenv(var.c_str())) {
             Status st = (*FindSetter(name))(config, env);
-            if (!st)
-                return InvalidArgument("env " + var + ": " + st.error().message);
+            if (!st) return InvalidArgument("env " + var + ": " + st.error().message);
         }
     }
     for (const auto& [name, value] : flags) {
-        if (name == "config")
-            continue;
+        if (name == "config") continue;
         Status st = (*FindSetter(name))(config, value);
-        if (!st)
-            return st.error();
+        if (!st) return st.error();
     }
     if (config.data_dir.empty()) {
         if (const char* home = getenv("SQUALL_HOME")) {

@@ -6,15 +6,13 @@ std::string Location::ToString() const {
     std::string out = file;
     if (line > 0) {
         out += ":" + std::to_string(line);
-        if (column > 0)
-            out += ":" + std::to_string(column);
+        if (column > 0) out += ":" + std::to_string(column);
     }
     return out;
 }
 
 std::string Error::What() const {
-    if (location && !location->file.empty())
-        return location->ToString() + ": " + message;
+    if (location && !location->file.empty()) return location->ToString() + ": " + message;
     return message;
 }
 

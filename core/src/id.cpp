@@ -30,8 +30,7 @@ struct ProcessIdState {
     std::atomic<uint32_t> counter;
     ProcessIdState() {
         std::random_device rd;
-        for (unsigned char& b : random)
-            b = static_cast<unsigned char>(rd());
+        for (unsigned char& b : random) b = static_cast<unsigned char>(rd());
         counter = rd();
     }
 };
@@ -48,8 +47,7 @@ std::string NewId() {
     bytes[1] = static_cast<unsigned char>(secs >> 16);
     bytes[2] = static_cast<unsigned char>(secs >> 8);
     bytes[3] = static_cast<unsigned char>(secs);
-    for (int i = 0; i < 5; ++i)
-        bytes[4 + i] = state.random[i];
+    for (int i = 0; i < 5; ++i) bytes[4 + i] = state.random[i];
     const uint32_t c = state.counter.fetch_add(1);
     bytes[9] = static_cast<unsigned char>(c >> 16);
     bytes[10] = static_cast<unsigned char>(c >> 8);
@@ -59,8 +57,7 @@ std::string NewId() {
 
 std::string RandomToken() {
     unsigned char bytes[32];
-    if (RAND_bytes(bytes, sizeof(bytes)) != 1)
-        throw Exception(Internal("cannot read random bytes from OpenSSL"));
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) throw Exception(Internal("cannot read random bytes from OpenSSL"));
     return Hex(bytes, sizeof(bytes));
 }
 

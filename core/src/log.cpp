@@ -13,11 +13,9 @@ namespace {
 std::atomic<bool> g_json{false};  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
 
 bool NeedsQuotes(std::string_view v) {
-    if (v.empty())
-        return true;
+    if (v.empty()) return true;
     for (char c : v) {
-        if (c == ' ' || c == '"' || c == '=' || c == '\n' || c == '\t')
-            return true;
+        if (c == ' ' || c == '"' || c == '=' || c == '\n' || c == '\t') return true;
     }
     return false;
 }
@@ -38,8 +36,7 @@ std::shared_ptr<spdlog::logger> Logger(std::string_view component) {
     const std::string name = "squall." + std::string(component);
     static std::mutex mu;  // guards create-if-missing in spdlog's registry
     std::lock_guard lock(mu);
-    if (auto existing = spdlog::get(name))
-        return existing;
+    if (auto existing = spdlog::get(name)) return existing;
     auto logger = spdlog::stderr_color_mt(name);
     logger->set_level(spdlog::get_level());
     return logger;
@@ -51,8 +48,7 @@ void Log(
     std::string_view message,
     std::initializer_list<Field> fields
 ) {
-    if (!logger.should_log(level))
-        return;
+    if (!logger.should_log(level)) return;
     if (g_json) {
         nlohmann::json j;
         j["ts"] =
@@ -61,8 +57,7 @@ void Log(
         j["level"] = spdlog::level::to_string_view(level).data();
         j["logger"] = logger.name();
         j["msg"] = message;
-        for (const auto& [k, v] : fields)
-            j[std::string(k)] = v;
+        for (const auto& [k, v] : fields) j[std::string(k)] = v;
         logger.log(level, "{}", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         return;
     }

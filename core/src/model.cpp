@@ -36,10 +36,8 @@ Json TriggerInstance::ToJson() const {
         {"occurrence_time", occurrence_time},
         {"status", status},
     };
-    if (!trigger_parameters.empty())
-        j["trigger_parameters"] = trigger_parameters;
-    if (!trace_tag.empty())
-        j["trace_tag"] = trace_tag;
+    if (!trigger_parameters.empty()) j["trigger_parameters"] = trigger_parameters;
+    if (!trace_tag.empty()) j["trace_tag"] = trace_tag;
     return j;
 }
 

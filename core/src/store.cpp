@@ -88,12 +88,9 @@ Result<T> WaitFor(std::function<void(std::function<void(Result<T>)>)> start) {
 }
 
 Result<std::string> ReplyString(Result<RedisReply> r) {
-    if (!r)
-        return r.error();
-    if (r->IsError())
-        return Internal("redis: " + r->str);
-    if (r->type == RedisReply::Type::kInteger)
-        return std::to_string(r->integer);
+    if (!r) return r.error();
+    if (r->IsError()) return Internal("redis: " + r->str);
+    if (r->type == RedisReply::Type::kInteger) return std::to_string(r->integer);
     return r->str;
 }
 
@@ -156,10 +153,8 @@ RedisClient::Args Script::Build(
     out.emplace_back(verb);
     out.push_back(script_or_sha);
     out.push_back(std::to_string(keys.size()));
-    for (auto& k : keys)
-        out.push_back(std::move(k));
-    for (auto& a : args)
-        out.push_back(std::move(a));
+    for (auto& k : keys) out.push_back(std::move(k));
+    for (auto& a : args) out.push_back(std::move(a));
     return out;
 }
 
@@ -224,8 +219,7 @@ void ExecutionStore::Transition(
     std::function<void(Result<bool>)> cb
 ) {
     std::string allowed = ",";
-    for (const auto& f : from)
-        allowed += f + ",";
+    for (const auto& f : from) allowed += f + ",";
     std::vector<std::string> args = {
         id, keys_.ExecutionsByStatusPrefix(), to, allowed, FormatIsoTimestamp(std::chrono::system_clock::now())};
     for (auto& [k, v] : fields) {
@@ -234,13 +228,10 @@ void ExecutionStore::Transition(
     }
     TransitionScript()
         .Run(*client_, {keys_.Execution(id)}, std::move(args), [id, cb = std::move(cb)](Result<RedisReply> r) {
-            if (!r)
-                return cb(r.error());
-            if (r->IsError())
-                return cb(Internal("redis: " + r->str));
+            if (!r) return cb(r.error());
+            if (r->IsError()) return cb(Internal("redis: " + r->str));
             if (r->type == RedisReply::Type::kInteger) {
-                if (r->integer == -1)
-                    return cb(NotFound("execution " + id + " not found"));
+                if (r->integer == -1) return cb(NotFound("execution " + id + " not found"));
                 return cb(r->integer == 1);
             }
             cb(false);
@@ -255,8 +246,7 @@ Result<bool> ExecutionStore::TransitionBlocking(
 
 Json ExecutionStore::FromHash(const RedisReply& h) {
     std::map<std::string, std::string> f;
-    for (size_t i = 0; i + 1 < h.elements.size(); i += 2)
-        f[h.elements[i].str] = h.elements[i + 1].str;
+    for (size_t i = 0; i + 1 < h.elements.size(); i += 2) f[h.elements[i].str] = h.elements[i + 1].str;
     Json action = f.count("action") ? ParseJsonField(f["action"]) : Json::object();
     Json j = {
         {"id", f["id"]},
@@ -277,15 +267,13 @@ Json ExecutionStore::FromHash(const RedisReply& h) {
         {"parameters", j["parameters"]},
         {"runner_info", f.count("runner_id") ? Json{{"hostname", f["runner_id"]}} : Json::object()},
     };
-    if (f.count("pool"))
-        j["pool"] = f["pool"];
+    if (f.count("pool")) j["pool"] = f["pool"];
     if (f.count("trigger_instance")) {
         j["trigger_instance"] = ParseJsonField(f["trigger_instance"]);
         j["trigger"] = {{"type", j["trigger_instance"].value("trigger", "")}};
         j["trigger_type"] = {{"ref", j["trigger_instance"].value("trigger", "")}};
     }
-    if (f.count("rule"))
-        j["rule"] = ParseJsonField(f["rule"]);
+    if (f.count("rule")) j["rule"] = ParseJsonField(f["rule"]);
     if (f.count("end_timestamp") && !f["end_timestamp"].empty()) {
         j["end_timestamp"] = f["end_timestamp"];
         std::chrono::system_clock::time_point a;
@@ -299,12 +287,9 @@ Json ExecutionStore::FromHash(const RedisReply& h) {
 
 Result<Json> ExecutionStore::GetBlocking(const std::string& id) {
     Result<RedisReply> r = client_->CommandBlocking({"HGETALL", keys_.Execution(id)});
-    if (!r)
-        return r.error();
-    if (r->IsError())
-        return Internal("redis: " + r->str);
-    if (r->elements.empty())
-        return NotFound("execution \"" + id + "\" not found");
+    if (!r) return r.error();
+    if (r->IsError()) return Internal("redis: " + r->str);
+    if (r->elements.empty()) return NotFound("execution \"" + id + "\" not found");
     return FromHash(*r);
 }
 
@@ -320,16 +305,12 @@ Result<std::vector<RedisReply>> ZPageBlocking(
         {"ZCARD", zset},
         {"ZREVRANGE", zset, std::to_string(offset), std::to_string(offset + limit - 1)},
     });
-    if (!page)
-        return page.error();
-    if ((*page)[0].IsError())
-        return Internal("redis: " + (*page)[0].str);
+    if (!page) return page.error();
+    if ((*page)[0].IsError()) return Internal("redis: " + (*page)[0].str);
     *total = static_cast<size_t>((*page)[0].integer);
     std::vector<RedisClient::Args> fetches;
-    for (const auto& id : (*page)[1].elements)
-        fetches.push_back(fetch(id.str));
-    if (fetches.empty())
-        return std::vector<RedisReply>{};
+    for (const auto& id : (*page)[1].elements) fetches.push_back(fetch(id.str));
+    if (fetches.empty()) return std::vector<RedisReply>{};
     return client.PipelineBlocking(std::move(fetches));
 }
 
@@ -337,42 +318,33 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
     const std::string& action, const std::string& status, size_t offset, size_t limit, size_t* total
 ) {
     std::vector<Json> out;
-    if (limit == 0)
-        return out;
+    if (limit == 0) return out;
     auto fetch = [this](const std::string& id) { return RedisClient::Args{"HGETALL", keys_.Execution(id)}; };
     if (!action.empty() && !status.empty()) {
         // Both filters: walk the action's index newest first and keep those in the status. Bounded by the
         // action's history, which the per-action index keeps small relative to the whole.
         Result<RedisReply> ids = client_->CommandBlocking({"ZREVRANGE", keys_.ExecutionsByAction(action), "0", "-1"});
-        if (!ids)
-            return ids.error();
+        if (!ids) return ids.error();
         std::vector<RedisClient::Args> scores;
-        for (const auto& id : ids->elements)
-            scores.push_back({"ZSCORE", keys_.ExecutionsByStatus(status), id.str});
+        for (const auto& id : ids->elements) scores.push_back({"ZSCORE", keys_.ExecutionsByStatus(status), id.str});
         if (scores.empty()) {
             *total = 0;
             return out;
         }
         Result<std::vector<RedisReply>> in_status = client_->PipelineBlocking(std::move(scores));
-        if (!in_status)
-            return in_status.error();
+        if (!in_status) return in_status.error();
         std::vector<std::string> matched;
         for (size_t i = 0; i < in_status->size(); ++i) {
-            if (!(*in_status)[i].IsNil())
-                matched.push_back(ids->elements[i].str);
+            if (!(*in_status)[i].IsNil()) matched.push_back(ids->elements[i].str);
         }
         *total = matched.size();
         std::vector<RedisClient::Args> fetches;
-        for (size_t i = offset; i < matched.size() && fetches.size() < limit; ++i)
-            fetches.push_back(fetch(matched[i]));
-        if (fetches.empty())
-            return out;
+        for (size_t i = offset; i < matched.size() && fetches.size() < limit; ++i) fetches.push_back(fetch(matched[i]));
+        if (fetches.empty()) return out;
         Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(fetches));
-        if (!rows)
-            return rows.error();
+        if (!rows) return rows.error();
         for (const auto& row : *rows) {
-            if (!row.elements.empty())
-                out.push_back(FromHash(row));
+            if (!row.elements.empty()) out.push_back(FromHash(row));
         }
         return out;
     }
@@ -380,28 +352,23 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
                              : !status.empty() ? keys_.ExecutionsByStatus(status)
                                                : keys_.Executions();
     Result<std::vector<RedisReply>> rows = ZPageBlocking(*client_, zset, offset, limit, total, fetch);
-    if (!rows)
-        return rows.error();
+    if (!rows) return rows.error();
     for (const auto& row : *rows) {
-        if (!row.elements.empty())
-            out.push_back(FromHash(row));
+        if (!row.elements.empty()) out.push_back(FromHash(row));
     }
     return out;
 }
 
 Result<std::vector<Json>> ExecutionStore::OutputBlocking(const std::string& id) {
     Result<RedisReply> r = client_->CommandBlocking({"LRANGE", keys_.Output(id), "0", "-1"});
-    if (!r)
-        return r.error();
+    if (!r) return r.error();
     std::vector<Json> out;
-    for (const auto& e : r->elements)
-        out.push_back(ParseJsonField(e.str));
+    for (const auto& e : r->elements) out.push_back(ParseJsonField(e.str));
     return out;
 }
 
 void ExecutionStore::AppendOutput(const std::string& id, const std::vector<std::string>& json_lines) {
-    if (json_lines.empty())
-        return;
+    if (json_lines.empty()) return;
     RedisClient::Args args = {"RPUSH", keys_.Output(id)};
     args.insert(args.end(), json_lines.begin(), json_lines.end());
     client_->Command(std::move(args), [id](Result<RedisReply> r) {
@@ -469,26 +436,21 @@ Json HashToJson(const RedisReply& h, const std::vector<std::string>& json_fields
 
 Result<Json> TriggerStore::GetBlocking(const std::string& id) {
     Result<RedisReply> r = client_->CommandBlocking({"HGETALL", keys_.TriggerInstance(id)});
-    if (!r)
-        return r.error();
-    if (r->elements.empty())
-        return NotFound("trigger instance \"" + id + "\" not found");
+    if (!r) return r.error();
+    if (r->elements.empty()) return NotFound("trigger instance \"" + id + "\" not found");
     return HashToJson(*r, {"payload"});
 }
 
 Result<std::vector<Json>> TriggerStore::ListBlocking(size_t offset, size_t limit, size_t* total) {
     std::vector<Json> out;
-    if (limit == 0)
-        return out;
+    if (limit == 0) return out;
     Result<std::vector<RedisReply>> rows =
         ZPageBlocking(*client_, keys_.TriggerInstances(), offset, limit, total, [this](const std::string& id) {
             return RedisClient::Args{"HGETALL", keys_.TriggerInstance(id)};
         });
-    if (!rows)
-        return rows.error();
+    if (!rows) return rows.error();
     for (const auto& row : *rows) {
-        if (!row.elements.empty())
-            out.push_back(HashToJson(row, {"payload"}));
+        if (!row.elements.empty()) out.push_back(HashToJson(row, {"payload"}));
     }
     return out;
 }
@@ -512,19 +474,16 @@ Result<std::vector<Json>> TriggerStore::ListEnforcementsBlocking(
     const std::string& trigger_instance, size_t offset, size_t limit, size_t* total
 ) {
     std::vector<Json> out;
-    if (limit == 0)
-        return out;
+    if (limit == 0) return out;
     const std::string zset =
         trigger_instance.empty() ? keys_.Enforcements() : keys_.Enforcements() + ":ti:" + trigger_instance;
     Result<std::vector<RedisReply>> rows =
         ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
             return RedisClient::Args{"HGETALL", keys_.Enforcement(id)};
         });
-    if (!rows)
-        return rows.error();
+    if (!rows) return rows.error();
     for (const auto& row : *rows) {
-        if (!row.elements.empty())
-            out.push_back(HashToJson(row, {"rule"}));
+        if (!row.elements.empty()) out.push_back(HashToJson(row, {"rule"}));
     }
     return out;
 }

@@ -11,14 +11,12 @@ namespace {
 
 Json Scalar(const YAML::Node& node) {
     const std::string& s = node.Scalar();
-    if (node.Tag() == "!")
-        return s;  // quoted
+    if (node.Tag() == "!") return s;  // quoted
     static const std::regex kInt("^[-+]?(0|[1-9][0-9_]*)$");
     static const std::regex kFloat(
         "^[-+]?([0-9][0-9_]*)?\\.[0-9_]*([eE][-+]?[0-9]+)?$|^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"
     );
-    if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL")
-        return nullptr;
+    if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
     if (s == "true" || s == "True" || s == "TRUE" || s == "yes" || s == "Yes" || s == "YES" || s == "on" || s == "On" ||
         s == "ON") {
         return true;
@@ -30,8 +28,7 @@ Json Scalar(const YAML::Node& node) {
     if (std::regex_match(s, kInt)) {
         std::string digits;
         for (char c : s) {
-            if (c != '_')
-                digits += c;
+            if (c != '_') digits += c;
         }
         try {
             return std::stoll(digits);
@@ -46,10 +43,8 @@ Json Scalar(const YAML::Node& node) {
             return s;
         }
     }
-    if (s == ".inf" || s == ".Inf" || s == "+.inf")
-        return std::numeric_limits<double>::infinity();
-    if (s == "-.inf" || s == "-.Inf")
-        return -std::numeric_limits<double>::infinity();
+    if (s == ".inf" || s == ".Inf" || s == "+.inf") return std::numeric_limits<double>::infinity();
+    if (s == "-.inf" || s == "-.Inf") return -std::numeric_limits<double>::infinity();
     return s;
 }
 
@@ -94,11 +89,9 @@ Location YamlDocument::At(const std::string& path) const {
     std::string p = path;
     while (true) {
         auto it = marks.find(p);
-        if (it != marks.end())
-            return it->second;
+        if (it != marks.end()) return it->second;
         const size_t cut = p.find_last_of(".[");
-        if (cut == std::string::npos || p.empty())
-            break;
+        if (cut == std::string::npos || p.empty()) break;
         p = p.substr(0, cut);
     }
     return Location{file, 0, 0};

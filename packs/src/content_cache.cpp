@@ -10,22 +10,19 @@ ContentCache::ContentCache(ContentStore& store, const core::Clock& clock, std::c
 Result<ContentSnapshotPtr> ContentCache::GetBlocking() {
     std::lock_guard lock(mu_);
     const auto now = clock_.SteadyNow();
-    if (snapshot_ && now - checked_ < max_age_)
-        return snapshot_;
+    if (snapshot_ && now - checked_ < max_age_) return snapshot_;
     auto promise = std::make_shared<std::promise<Result<int64_t>>>();
     auto future = promise->get_future();
     store_.Version([promise](Result<int64_t> v) { promise->set_value(std::move(v)); });
     Result<int64_t> version = future.get();
     if (!version) {
-        if (snapshot_)
-            return snapshot_;
+        if (snapshot_) return snapshot_;
         return version.error();
     }
     if (!snapshot_ || snapshot_->version != *version) {
         Result<ContentSnapshotPtr> fresh = store_.LoadBlocking();
         if (!fresh) {
-            if (snapshot_)
-                return snapshot_;
+            if (snapshot_) return snapshot_;
             return fresh.error();
         }
         snapshot_ = std::move(*fresh);

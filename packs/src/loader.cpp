@@ -11,14 +11,11 @@ namespace {
 std::vector<fs::path> YamlFilesIn(const fs::path& dir) {
     std::vector<fs::path> out;
     std::error_code ec;
-    if (!fs::is_directory(dir, ec))
-        return out;
+    if (!fs::is_directory(dir, ec)) return out;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
-        if (!entry.is_regular_file())
-            continue;
+        if (!entry.is_regular_file()) continue;
         const auto ext = entry.path().extension();
-        if (ext == ".yaml" || ext == ".yml")
-            out.push_back(entry.path());
+        if (ext == ".yaml" || ext == ".yml") out.push_back(entry.path());
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -31,17 +28,13 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
     const fs::path root(dir);
     fs::path meta_file = root / "pack.yaml";
     Result<core::YamlDocument> meta = core::LoadYamlFile(meta_file.string());
-    if (!meta)
-        return meta.error();
+    if (!meta) return meta.error();
     const Json& m = meta->value;
-    if (!m.is_object())
-        return meta->ErrorAt("", "pack.yaml must be a mapping");
+    if (!m.is_object()) return meta->ErrorAt("", "pack.yaml must be a mapping");
     std::string ref = m.value("ref", "");
     const std::string name = m.contains("name") && m["name"].is_string() ? m["name"].get<std::string>() : "";
-    if (ref.empty())
-        ref = name;
-    if (ref.empty())
-        return meta->ErrorAt("name", "is required");
+    if (ref.empty()) ref = name;
+    if (ref.empty()) return meta->ErrorAt("name", "is required");
     for (char c : ref) {
         if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
             return meta->ErrorAt(
@@ -100,12 +93,10 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
 std::vector<LoadedPack> PackLoader::LoadAllBlocking(const std::string& base) const {
     std::vector<LoadedPack> out;
     std::error_code ec;
-    if (!fs::is_directory(base, ec))
-        return out;
+    if (!fs::is_directory(base, ec)) return out;
     std::vector<fs::path> dirs;
     for (const auto& entry : fs::directory_iterator(base, ec)) {
-        if (entry.is_directory() && fs::exists(entry.path() / "pack.yaml"))
-            dirs.push_back(entry.path());
+        if (entry.is_directory() && fs::exists(entry.path() / "pack.yaml")) dirs.push_back(entry.path());
     }
     std::sort(dirs.begin(), dirs.end());
     for (const auto& d : dirs) {

@@ -8,30 +8,26 @@
 namespace squall::sensors {
 
 Status SensorRegistry::Register(const std::string& name, Factory factory) {
-    if (factories_.count(name))
-        return Error(ErrorCode::kAlreadyExists, "sensor \"" + name + "\" registered twice");
+    if (factories_.count(name)) return Error(ErrorCode::kAlreadyExists, "sensor \"" + name + "\" registered twice");
     factories_[name] = std::move(factory);
     return {};
 }
 
 std::vector<SensorPtr> SensorRegistry::CreateAll(SensorContext& ctx) const {
     std::vector<SensorPtr> out;
-    for (const auto& [name, f] : factories_)
-        out.push_back(f(ctx));
+    for (const auto& [name, f] : factories_) out.push_back(f(ctx));
     return out;
 }
 
 Result<SensorPtr> SensorRegistry::Create(const std::string& name, SensorContext& ctx) const {
     auto it = factories_.find(name);
-    if (it == factories_.end())
-        return NotFound("sensor \"" + name + "\" is not registered");
+    if (it == factories_.end()) return NotFound("sensor \"" + name + "\" is not registered");
     return it->second(ctx);
 }
 
 void RegisterBuiltinSensors(SensorRegistry& registry) {
     Status st = registry.Register("webhook", [](SensorContext& ctx) { return std::make_unique<WebhookSensor>(ctx); });
-    if (!st)
-        throw Exception(st.error());  // a bug: built-ins register once
+    if (!st) throw Exception(st.error());  // a bug: built-ins register once
 }
 
 WebhookSensor::WebhookSensor(SensorContext& ctx) : ctx_(ctx) {}
@@ -40,15 +36,13 @@ Result<core::TriggerInstance> WebhookSensor::Emit(core::TriggerInstance ti) {
     ti.id = core::NewId();
     ti.occurrence_time = core::FormatIsoTimestamp(std::chrono::system_clock::now());
     Result<std::string> id = ctx_.triggers.EmitBlocking(ti);
-    if (!id)
-        return id.error();
+    if (!id) return id.error();
     return ti;
 }
 
 Result<std::vector<std::string>> WebhookSensor::UrlsBlocking() {
     Result<packs::ContentSnapshotPtr> snap = ctx_.content.GetBlocking();
-    if (!snap)
-        return snap.error();
+    if (!snap) return snap.error();
     std::vector<std::string> urls;
     for (const auto& [ref, rule] : (*snap)->rules) {
         if (rule.enabled && rule.trigger_type == "core.st2.webhook") {
@@ -64,8 +58,7 @@ Result<core::TriggerInstance> WebhookSensor::DispatchBlocking(
     const std::string& url, const Json& headers, const Json& body, const std::string& trace_tag
 ) {
     Result<std::vector<std::string>> urls = UrlsBlocking();
-    if (!urls)
-        return urls.error();
+    if (!urls) return urls.error();
     if (!std::binary_search(urls->begin(), urls->end(), url)) {
         return NotFound("no rule listens on webhook \"" + url + "\"");
     }

@@ -106,8 +106,7 @@ TEST_F(StoreTest, TransitionsAreGuardedByTheCurrentStatus) {
 TEST_F(StoreTest, ListIsNewestFirstWithFiltersAndTotals) {
     ExecutionStore store(client_);
     std::vector<std::string> ids;
-    for (int i = 0; i < 5; ++i)
-        ids.push_back(*store.CreateBlocking(Make(i % 2 ? "core.local" : "core.noop")));
+    for (int i = 0; i < 5; ++i) ids.push_back(*store.CreateBlocking(Make(i % 2 ? "core.local" : "core.noop")));
     ASSERT_TRUE(*store.TransitionBlocking(ids[1], "running", {"scheduled"}, {}));
     size_t total = 0;
     Result<std::vector<Json>> all = store.ListBlocking("", "", 0, 3, &total);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "files.hpp"
 #include "redis_server.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall_process.hpp"
@@ -20,28 +21,10 @@ namespace {
 using core::Json;
 using namespace std::chrono_literals;
 
-std::string ReadFile(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-/// Pid of the live redis-server whose command line names `socket`, or -1.
+/// Pid of the live embedded redis-server listening on `socket`, or -1.
 pid_t RedisChildFor(const std::string& socket) {
-    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-        const std::string name = entry.path().filename();
-        if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0])))
-            continue;
-        std::string cmdline = ReadFile(entry.path().string() + "/cmdline");
-        std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-        if (cmdline.find("redis-server") != 0 || cmdline.find(socket) == std::string::npos)
-            continue;
-        const std::string stat = ReadFile(entry.path().string() + "/stat");
-        const auto paren = stat.rfind(')');
-        if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z')
-            continue;
-        return std::stoi(name);
+    for (pid_t pid : LiveProcessesMatching(socket)) {
+        if (ReadFile("/proc/" + std::to_string(pid) + "/cmdline").rfind("redis-server", 0) == 0) return pid;
     }
     return -1;
 }
@@ -53,8 +36,7 @@ protected:
         httplib::Client c(s.host(), s.port());
         c.set_read_timeout(30, 0);
         auto r = c.Post(("/api/v1" + path).c_str(), {{"St2-Api-Key", s.api_key()}}, body, "application/json");
-        if (status)
-            *status = r ? r->status : -1;
+        if (status) *status = r ? r->status : -1;
         return r ? Json::parse(r->body, nullptr, false) : Json();
     }
     Json Get(const SquallProcess& s, const std::string& path) {
@@ -173,8 +155,7 @@ TEST_F(ResilienceTest, TriggerInstancesPendingInADeadRulesEngineAreProcessedOnce
         60s
     )) << list.dump();
     std::set<std::string> instances;
-    for (const auto& e : list)
-        instances.insert(e["trigger_instance"]["id"].get<std::string>());
+    for (const auto& e : list) instances.insert(e["trigger_instance"]["id"].get<std::string>());
     EXPECT_EQ(instances.size(), 20u);
 }
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "files.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall_process.hpp"
 #include "temp_dir.hpp"
@@ -17,13 +18,6 @@ namespace {
 
 using core::Json;
 using namespace std::chrono_literals;
-
-std::string ReadFile(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 /// A small HTTP client bound to one server and key.
 class Api {
@@ -44,8 +38,7 @@ public:
     Json GetJson(const std::string& path) {
         auto r = Get(path);
         EXPECT_TRUE(r);
-        if (!r)
-            return nullptr;
+        if (!r) return nullptr;
         EXPECT_EQ(r->status, 200) << r->body;
         return Json::parse(r->body, nullptr, false);
     }
@@ -75,8 +68,7 @@ public:
 
 private:
     httplib::Headers Headers(bool auth) {
-        if (!auth)
-            return {};
+        if (!auth) return {};
         return {{"St2-Api-Key", key_}};
     }
     httplib::Client http_;
@@ -144,8 +136,7 @@ TEST_F(SkeletonTest, WebhookRuleShellActionEndToEndAndHistorySurvivesRestart) {
         EXPECT_EQ(e["rule"]["ref"], "ci.on_push_main");
         EXPECT_EQ(e["trigger_instance"]["id"], hit_ti);
         std::vector<std::string> statuses;
-        for (const auto& l : e["log"])
-            statuses.push_back(l["status"]);
+        for (const auto& l : e["log"]) statuses.push_back(l["status"]);
         EXPECT_EQ(statuses, (std::vector<std::string>{"requested", "scheduled", "running", "succeeded"}));
         EXPECT_FALSE(e.value("end_timestamp", "").empty());
 
@@ -179,24 +170,6 @@ TEST_F(SkeletonTest, WebhookRuleShellActionEndToEndAndHistorySurvivesRestart) {
     }
 }
 
-/// True while some live (non-zombie) process has `marker` in its command line.
-bool ProcessWithMarkerAlive(const std::string& marker) {
-    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-        const std::string name = entry.path().filename();
-        if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0])))
-            continue;
-        std::string cmdline = ReadFile(entry.path().string() + "/cmdline");
-        std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-        if (cmdline.find(marker) == std::string::npos)
-            continue;
-        const std::string stat = ReadFile(entry.path().string() + "/stat");
-        const auto paren = stat.rfind(')');
-        if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z')
-            return true;
-    }
-    return false;
-}
-
 TEST_F(SkeletonTest, TimeoutKillsTheProcessGroup) {
     SquallProcess server(Opts());
     Api api(server);
@@ -216,7 +189,8 @@ TEST_F(SkeletonTest, TimeoutKillsTheProcessGroup) {
     EXPECT_EQ(e["result"]["return_code"], -9);
     EXPECT_NE(e["result"].value("error", "").find("failed to complete in 1 seconds"), std::string::npos);
     EXPECT_LT(e.value("elapsed_seconds", 99.0), 4.0);
-    EXPECT_TRUE(WaitFor([&] { return !ProcessWithMarkerAlive("sleep 5." + marker); }, 5s)) << "orphan left behind";
+    EXPECT_TRUE(WaitFor([&] { return LiveProcessesMatching("sleep 5." + marker).empty(); }, 5s))
+        << "orphan left behind";
 }
 
 TEST_F(SkeletonTest, ApiValidatesAuthAndParameters) {
@@ -260,8 +234,7 @@ TEST_F(SkeletonTest, ApiValidatesAuthAndParameters) {
 
     Json actions = api.GetJson("/actions?pack=core");
     std::vector<std::string> refs;
-    for (const auto& a : actions)
-        refs.push_back(a["ref"]);
+    for (const auto& a : actions) refs.push_back(a["ref"]);
     for (const char* want : {"core.local", "core.noop", "core.echo"}) {
         EXPECT_NE(std::find(refs.begin(), refs.end(), want), refs.end()) << want;
     }
@@ -279,8 +252,7 @@ TEST_F(SkeletonTest, ApiValidatesAuthAndParameters) {
     ASSERT_EQ(list.size(), 1u);
     EXPECT_EQ(list[0]["result"]["stdout"], "Hello, Squall!");
     // Paging and filters.
-    for (int i = 0; i < 3; ++i)
-        ASSERT_EQ(api.Post("/executions", R"({"action": "core.noop"})")->status, 201);
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(api.Post("/executions", R"({"action": "core.noop"})")->status, 201);
     api.WaitExecutions([](const Json& l) {
         return l.size() == 4 &&
                std::all_of(l.begin(), l.end(), [](const Json& e) { return core::status::IsCompleted(e["status"]); });

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "files.hpp"
 #include "wait.hpp"
 
 extern char** environ;  // NOLINT: POSIX
@@ -20,26 +21,16 @@ extern char** environ;  // NOLINT: POSIX
 namespace squall::test {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 std::vector<std::string> Environment(const std::map<std::string, std::string>& extra) {
     std::map<std::string, std::string> env;
     for (char** e = environ; *e; ++e) {
         const std::string kv = *e;
         const auto eq = kv.find('=');
-        if (eq != std::string::npos)
-            env[kv.substr(0, eq)] = kv.substr(eq + 1);
+        if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
-    for (const auto& [k, v] : extra)
-        env[k] = v;
+    for (const auto& [k, v] : extra) env[k] = v;
     std::vector<std::string> out;
-    for (const auto& [k, v] : env)
-        out.push_back(k + "=" + v);
+    for (const auto& [k, v] : env) out.push_back(k + "=" + v);
     return out;
 }
 
@@ -51,13 +42,11 @@ pid_t Spawn(
 ) {
     std::vector<char*> argv;
     std::vector<std::string> a = args;
-    for (auto& s : a)
-        argv.push_back(s.data());
+    for (auto& s : a) argv.push_back(s.data());
     argv.push_back(nullptr);
     std::vector<std::string> e = env;
     std::vector<char*> envp;
-    for (auto& s : e)
-        envp.push_back(s.data());
+    for (auto& s : e) envp.push_back(s.data());
     envp.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -67,8 +56,7 @@ pid_t Spawn(
     pid_t pid = -1;
     const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        throw std::runtime_error("cannot spawn " + args[0] + ": " + std::strerror(rc));
+    if (rc != 0) throw std::runtime_error("cannot spawn " + args[0] + ": " + std::strerror(rc));
     return pid;
 }
 
@@ -80,8 +68,7 @@ int WaitExit(pid_t pid, std::chrono::milliseconds deadline) {
         waitpid(pid, &status, 0);
         return -1;
     }
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
 }
 
@@ -106,8 +93,7 @@ SquallProcess::SquallProcess(Options options) : options_(std::move(options)) {
     const bool up = WaitFor(
         [&] {
             out = ReadFile((logs_.path() / "out").string());
-            if (std::regex_search(out, m, kApi))
-                return true;
+            if (std::regex_search(out, m, kApi)) return true;
             int status = 0;
             if (waitpid(pid_, &status, WNOHANG) == pid_) {
                 pid_ = -1;
@@ -128,13 +114,11 @@ SquallProcess::SquallProcess(Options options) : options_(std::move(options)) {
 }
 
 SquallProcess::~SquallProcess() {
-    if (pid_ > 0)
-        Stop(std::chrono::seconds(15));
+    if (pid_ > 0) Stop(std::chrono::seconds(15));
 }
 
 int SquallProcess::Stop(std::chrono::seconds deadline) {
-    if (pid_ <= 0)
-        return -1;
+    if (pid_ <= 0) return -1;
     kill(pid_, SIGTERM);
     const int rc = WaitExit(pid_, deadline);
     pid_ = -1;
@@ -142,8 +126,7 @@ int SquallProcess::Stop(std::chrono::seconds deadline) {
 }
 
 void SquallProcess::Kill() {
-    if (pid_ <= 0)
-        return;
+    if (pid_ <= 0) return;
     kill(pid_, SIGKILL);
     int status = 0;
     waitpid(pid_, &status, 0);
@@ -152,8 +135,7 @@ void SquallProcess::Kill() {
 
 std::string SquallProcess::api_key() const {
     std::string key = ReadFile(options_.data_dir + "/admin-api-key");
-    while (!key.empty() && (key.back() == '\n' || key.back() == '\r'))
-        key.pop_back();
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
     return key;
 }
 

@@ -15,17 +15,14 @@ namespace {
 /// The last `max_lines` lines of `text`, for error messages.
 std::string Tail(const std::string& text, size_t max_lines = 10) {
     size_t pos = text.size();
-    if (pos > 0 && text[pos - 1] == '\n')
-        --pos;
+    if (pos > 0 && text[pos - 1] == '\n') --pos;
     size_t lines = 0;
     while (pos > 0) {
-        if (text[pos - 1] == '\n' && ++lines == max_lines)
-            break;
+        if (text[pos - 1] == '\n' && ++lines == max_lines) break;
         --pos;
     }
     std::string out = text.substr(pos);
-    while (!out.empty() && out.back() == '\n')
-        out.pop_back();
+    while (!out.empty() && out.back() == '\n') out.pop_back();
     return out;
 }
 
@@ -46,8 +43,7 @@ public:
                          : std::vector<std::string>{"/bin/bash", "-c", cmd};
         spec.env = BaseEnv();
         if (p.contains("env") && p["env"].is_object()) {
-            for (const auto& [k, v] : p["env"].items())
-                spec.env[k] = Str(v);
+            for (const auto& [k, v] : p["env"].items()) spec.env[k] = Str(v);
         }
         spec.env["ST2_ACTION_PACK_NAME"] = req.action.value("pack", "");
         spec.env["ST2_ACTION_EXECUTION_ID"] = req.execution_id;
@@ -83,8 +79,7 @@ public:
         {
             std::lock_guard lock(mu_);
             auto it = handles_.find(execution_id);
-            if (it == handles_.end())
-                return;
+            if (it == handles_.end()) return;
             h = it->second;
         }
         supervisor_.Cancel(h);
@@ -94,11 +89,9 @@ private:
     static std::map<std::string, std::string> BaseEnv() {
         std::map<std::string, std::string> env;
         for (const char* name : {"PATH", "HOME", "LANG", "LC_ALL", "USER", "LOGNAME", "SHELL", "TMPDIR"}) {
-            if (const char* v = std::getenv(name))
-                env[name] = v;  // NOLINT(concurrency-mt-unsafe): read-only env
+            if (const char* v = std::getenv(name)) env[name] = v;  // NOLINT(concurrency-mt-unsafe): read-only env
         }
-        if (!env.count("PATH"))
-            env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+        if (!env.count("PATH")) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
         return env;
     }
 
@@ -126,8 +119,7 @@ private:
         // Drop the single trailing newline, as StackStorm's shell runner does.
         for (const char* k : {"stdout", "stderr"}) {
             std::string s = r.result[k];
-            if (!s.empty() && s.back() == '\n')
-                s.pop_back();
+            if (!s.empty() && s.back() == '\n') s.pop_back();
             r.result[k] = s;
         }
         if (o.timed_out) {
@@ -143,8 +135,7 @@ private:
             r.status = core::status::kFailed;
             std::string err = "`" + cmd + "` exited with code " + std::to_string(o.exit_code);
             const std::string tail = Tail(o.stderr_data);
-            if (!tail.empty())
-                err += "; stderr (last lines):\n" + tail;
+            if (!tail.empty()) err += "; stderr (last lines):\n" + tail;
             r.result["error"] = err;
         } else {
             r.status = core::status::kSucceeded;

@@ -8,27 +8,20 @@ namespace {
 /// Paged slice of a map's values, optionally filtered.
 template <typename Map, typename ToJson, typename Keep>
 void SendMap(const httplib::Request& req, httplib::Response& res, const Map& m, ToJson to_json, Keep keep) {
-    Result<size_t> limit = QueryCount(req, "limit", 100, 100000);
-    if (!limit)
-        return SendError(res, limit.error());
-    Result<size_t> offset = QueryCount(req, "offset", 0, SIZE_MAX);
-    if (!offset)
-        return SendError(res, offset.error());
+    Result<Page> page = QueryPage(req, 100000);
+    if (!page) return SendError(res, page.error());
     std::vector<Json> all;
     for (const auto& [k, v] : m) {
         Json j = to_json(v);
-        if (keep(j))
-            all.push_back(std::move(j));
+        if (keep(j)) all.push_back(std::move(j));
     }
-    std::vector<Json> page;
-    for (size_t i = *offset; i < all.size() && page.size() < *limit; ++i)
-        page.push_back(all[i]);
-    SendList(res, page, all.size(), *limit);
+    std::vector<Json> items;
+    for (size_t i = page->offset; i < all.size() && items.size() < page->limit; ++i) items.push_back(all[i]);
+    SendList(res, items, all.size(), page->limit);
 }
 
 bool MatchesQuery(const httplib::Request& req, const Json& j, const char* param, const std::string& field) {
-    if (!req.has_param(param))
-        return true;
+    if (!req.has_param(param)) return true;
     return j.value(field, "") == req.get_param_value(param);
 }
 
@@ -38,12 +31,10 @@ Result<packs::RuleMeta> RuleFromBody(const Json& body, const ApiDeps& d, const p
     doc.file = "";
     doc.value = body;
     Result<packs::RuleMeta> rule = packs::RuleMeta::FromDocument(doc, "default");
-    if (!rule)
-        return rule.error();
+    if (!rule) return rule.error();
     rule->metadata_file.clear();
     Result<rules::CompiledRulePtr> compiled = rules::CompileRule(*rule, d.operators);
-    if (!compiled)
-        return compiled.error();
+    if (!compiled) return compiled.error();
     if (!snap.actions.count(rule->action_ref)) {
         return InvalidArgument("action.ref: action \"" + rule->action_ref + "\" not found");
     }
@@ -52,11 +43,9 @@ Result<packs::RuleMeta> RuleFromBody(const Json& body, const ApiDeps& d, const p
 
 Result<packs::RuleMeta> FindRule(const packs::ContentSnapshot& snap, const std::string& ref_or_id) {
     auto it = snap.rules.find(ref_or_id);
-    if (it != snap.rules.end())
-        return it->second;
+    if (it != snap.rules.end()) return it->second;
     for (const auto& [ref, rule] : snap.rules) {
-        if (rule.id == ref_or_id)
-            return rule;
+        if (rule.id == ref_or_id) return rule;
     }
     return NotFound("rule \"" + ref_or_id + "\" not found");
 }
@@ -66,8 +55,7 @@ Result<packs::RuleMeta> FindRule(const packs::ContentSnapshot& snap, const std::
 void RegisterContentRoutes(Router& r, ApiDeps& d) {
     r.Get("/actions", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap)
-            return SendError(res, snap.error());
+        if (!snap) return SendError(res, snap.error());
         SendMap(
             req,
             res,
@@ -80,8 +68,7 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
     });
     r.Get(R"(/actions/([A-Za-z0-9_.-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap)
-            return SendError(res, snap.error());
+        if (!snap) return SendError(res, snap.error());
         auto it = (*snap)->actions.find(req.matches[1]);
         if (it == (*snap)->actions.end())
             return SendError(res, NotFound("action \"" + std::string(req.matches[1]) + "\" not found"));
@@ -89,24 +76,21 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
     });
     r.Get("/runnertypes", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap)
-            return SendError(res, snap.error());
+        if (!snap) return SendError(res, snap.error());
         SendMap(
             req, res, (*snap)->runner_types, [](const Json& a) { return a; }, [](const Json&) { return true; }
         );
     });
     r.Get("/packs", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap)
-            return SendError(res, snap.error());
+        if (!snap) return SendError(res, snap.error());
         SendMap(
             req, res, (*snap)->packs, [](const Json& a) { return a; }, [](const Json&) { return true; }
         );
     });
     r.Get(R"(/packs/([A-Za-z0-9_.-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap)
-            return SendError(res, snap.error());
+        if (!snap) return SendError(res, snap.error());
         auto it = (*snap)->packs.find(req.matches[1]);
         if (it == (*snap)->packs.end())
             return SendError(res, NotFound("pack \"" + std::string(req.matches[1]) + "\" not found"));
@@ -115,8 +99,7 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
 
     r.Get("/rules", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap)
-            return SendError(res, snap.error());
+        if (!snap) return SendError(res, snap.error());
         SendMap(
             req,
             res,
@@ -133,66 +116,51 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
     });
     r.Get(R"(/rules/([A-Za-z0-9_.-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap)
-            return SendError(res, snap.error());
+        if (!snap) return SendError(res, snap.error());
         Result<packs::RuleMeta> rule = FindRule(**snap, req.matches[1]);
-        if (!rule)
-            return SendError(res, rule.error());
+        if (!rule) return SendError(res, rule.error());
         SendJson(res, 200, rule->ToJson());
     });
     r.Post("/rules", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<Json> body = ParseBody(req);
-        if (!body)
-            return SendError(res, body.error());
+        if (!body) return SendError(res, body.error());
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap)
-            return SendError(res, snap.error());
+        if (!snap) return SendError(res, snap.error());
         Result<packs::RuleMeta> rule = RuleFromBody(*body, d, **snap);
-        if (!rule)
-            return SendError(res, rule.error());
+        if (!rule) return SendError(res, rule.error());
         rule->id.clear();
-        if (Status st = d.content.PutRuleBlocking(*rule, true); !st)
-            return SendError(res, st.error());
+        if (Status st = d.content.PutRuleBlocking(*rule, true); !st) return SendError(res, st.error());
         d.content_cache.Invalidate();
         Result<packs::ContentSnapshotPtr> fresh = d.content_cache.GetBlocking();
-        if (!fresh)
-            return SendError(res, fresh.error());
+        if (!fresh) return SendError(res, fresh.error());
         Result<packs::RuleMeta> stored = FindRule(**fresh, rule->Ref());
         SendJson(res, 201, stored ? stored->ToJson() : rule->ToJson());
     });
     r.Put(R"(/rules/([A-Za-z0-9_.-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<Json> body = ParseBody(req);
-        if (!body)
-            return SendError(res, body.error());
+        if (!body) return SendError(res, body.error());
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap)
-            return SendError(res, snap.error());
+        if (!snap) return SendError(res, snap.error());
         Result<packs::RuleMeta> existing = FindRule(**snap, req.matches[1]);
-        if (!existing)
-            return SendError(res, existing.error());
+        if (!existing) return SendError(res, existing.error());
         Result<packs::RuleMeta> rule = RuleFromBody(*body, d, **snap);
-        if (!rule)
-            return SendError(res, rule.error());
+        if (!rule) return SendError(res, rule.error());
         if (rule->Ref() != existing->Ref()) {
             return SendError(
                 res, InvalidArgument("the rule's ref \"" + rule->Ref() + "\" differs from \"" + existing->Ref() + "\"")
             );
         }
         rule->id = existing->id;
-        if (Status st = d.content.PutRuleBlocking(*rule, false); !st)
-            return SendError(res, st.error());
+        if (Status st = d.content.PutRuleBlocking(*rule, false); !st) return SendError(res, st.error());
         d.content_cache.Invalidate();
         SendJson(res, 200, rule->ToJson());
     });
     r.Delete(R"(/rules/([A-Za-z0-9_.-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap)
-            return SendError(res, snap.error());
+        if (!snap) return SendError(res, snap.error());
         Result<packs::RuleMeta> rule = FindRule(**snap, req.matches[1]);
-        if (!rule)
-            return SendError(res, rule.error());
-        if (Status st = d.content.DeleteRuleBlocking(rule->Ref()); !st)
-            return SendError(res, st.error());
+        if (!rule) return SendError(res, rule.error());
+        if (Status st = d.content.DeleteRuleBlocking(rule->Ref()); !st) return SendError(res, st.error());
         d.content_cache.Invalidate();
         res.status = 204;
     });

@@ -9,15 +9,13 @@ namespace squall::api {
 void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
     r.Post("/executions", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<Json> body = ParseBody(req);
-        if (!body)
-            return SendError(res, body.error());
+        if (!body) return SendError(res, body.error());
         if (!body->is_object() || !body->contains("action") || !(*body)["action"].is_string()) {
             return SendError(res, InvalidArgument("body: \"action\" (an action ref) is required"));
         }
         const std::string ref = (*body)["action"];
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap)
-            return SendError(res, snap.error());
+        if (!snap) return SendError(res, snap.error());
         auto action = (*snap)->actions.find(ref);
         if (action == (*snap)->actions.end())
             return SendError(res, InvalidArgument("action \"" + ref + "\" not found"));
@@ -25,13 +23,11 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
             return SendError(res, InvalidArgument("action \"" + ref + "\" is disabled"));
         }
         Result<Json> schema = (*snap)->ActionSchema(ref);
-        if (!schema)
-            return SendError(res, schema.error());
+        if (!schema) return SendError(res, schema.error());
         const Json given = body->value("parameters", Json::object());
         const Json context = {{"action_context", {{"user", body->value("user", "admin")}, {"api_user", "admin"}}}};
         Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, given, context);
-        if (!params)
-            return SendError(res, params.error());
+        if (!params) return SendError(res, params.error());
 
         core::NewExecution e;
         e.request.execution_id = core::NewId();
@@ -41,27 +37,20 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         e.request.parameters = params->values;
         e.request.secret_parameters = params->secrets;
         e.request.context = {{"user", body->value("user", "admin")}, {"pack", action->second.value("pack", "")}};
-        if (body->contains("context") && (*body)["context"].is_object())
-            e.request.context.update((*body)["context"]);
+        if (body->contains("context") && (*body)["context"].is_object()) e.request.context.update((*body)["context"]);
         e.action = action->second;
         e.masked_parameters = params->masked;
         e.pool = action->second.value("pool", "default");
         Result<std::string> id = d.executions.CreateBlocking(e);
-        if (!id)
-            return SendError(res, id.error());
+        if (!id) return SendError(res, id.error());
         Result<Json> created = d.executions.GetBlocking(*id);
-        if (!created)
-            return SendError(res, created.error());
+        if (!created) return SendError(res, created.error());
         SendJson(res, 201, *created);
     });
 
     r.Get("/executions", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<size_t> limit = QueryCount(req, "limit", 100, 1000);
-        if (!limit)
-            return SendError(res, limit.error());
-        Result<size_t> offset = QueryCount(req, "offset", 0, SIZE_MAX);
-        if (!offset)
-            return SendError(res, offset.error());
+        Result<Page> page = QueryPage(req, 1000);
+        if (!page) return SendError(res, page.error());
         const std::string status = req.get_param_value("status");
         if (!status.empty()) {
             const auto& all = core::status::All();
@@ -71,31 +60,26 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         }
         size_t total = 0;
         Result<std::vector<Json>> list =
-            d.executions.ListBlocking(req.get_param_value("action"), status, *offset, *limit, &total);
-        if (!list)
-            return SendError(res, list.error());
-        SendList(res, *list, total, *limit);
+            d.executions.ListBlocking(req.get_param_value("action"), status, page->offset, page->limit, &total);
+        if (!list) return SendError(res, list.error());
+        SendList(res, *list, total, page->limit);
     });
 
     r.Get(R"(/executions/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<Json> e = d.executions.GetBlocking(req.matches[1]);
-        if (!e)
-            return SendError(res, e.error());
+        if (!e) return SendError(res, e.error());
         SendJson(res, 200, *e);
     });
 
     r.Get(R"(/executions/([0-9a-zA-Z_-]+)/output)", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<Json> e = d.executions.GetBlocking(req.matches[1]);
-        if (!e)
-            return SendError(res, e.error());
+        if (!e) return SendError(res, e.error());
         Result<std::vector<Json>> lines = d.executions.OutputBlocking(req.matches[1]);
-        if (!lines)
-            return SendError(res, lines.error());
+        if (!lines) return SendError(res, lines.error());
         const std::string type = req.get_param_value("output_type");
         std::string text;
         for (const auto& l : *lines) {
-            if (!type.empty() && l.value("output_type", "") != type)
-                continue;
+            if (!type.empty() && l.value("output_type", "") != type) continue;
             text += l.value("data", "");
         }
         res.status = 200;

@@ -25,24 +25,20 @@ Json HeadersJson(const httplib::Request& req) {
 void RegisterWebhookRoutes(Router& r, ApiDeps& d) {
     r.Get("/webhooks", [&d](const httplib::Request&, httplib::Response& res) {
         Result<std::vector<std::string>> urls = d.webhooks.UrlsBlocking();
-        if (!urls)
-            return SendError(res, urls.error());
+        if (!urls) return SendError(res, urls.error());
         Json out = Json::array();
-        for (const auto& u : *urls)
-            out.push_back({{"type", "core.st2.webhook"}, {"parameters", {{"url", u}}}});
+        for (const auto& u : *urls) out.push_back({{"type", "core.st2.webhook"}, {"parameters", {{"url", u}}}});
         SendJson(res, 200, out);
     });
     r.Post(R"(/webhooks/(.+))", [&d](const httplib::Request& req, httplib::Response& res) {
         const std::string url = req.matches[1];
         Result<Json> body = ParseBody(req);
-        if (!body)
-            return SendError(res, body.error());
+        if (!body) return SendError(res, body.error());
         const std::string trace_tag = req.get_header_value("St2-Trace-Tag");
         Result<core::TriggerInstance> ti = url == "st2"
                                                ? d.webhooks.DispatchGenericBlocking(*body, trace_tag)
                                                : d.webhooks.DispatchBlocking(url, HeadersJson(req), *body, trace_tag);
-        if (!ti)
-            return SendError(res, ti.error());
+        if (!ti) return SendError(res, ti.error());
         Json out = ti->ToJson();
         out.erase("payload");
         out["payload"] = *body;
@@ -52,37 +48,27 @@ void RegisterWebhookRoutes(Router& r, ApiDeps& d) {
 
 void RegisterTriggerRoutes(Router& r, ApiDeps& d) {
     r.Get("/triggerinstances", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<size_t> limit = QueryCount(req, "limit", 100, 1000);
-        if (!limit)
-            return SendError(res, limit.error());
-        Result<size_t> offset = QueryCount(req, "offset", 0, SIZE_MAX);
-        if (!offset)
-            return SendError(res, offset.error());
+        Result<Page> page = QueryPage(req, 1000);
+        if (!page) return SendError(res, page.error());
         size_t total = 0;
-        Result<std::vector<Json>> list = d.triggers.ListBlocking(*offset, *limit, &total);
-        if (!list)
-            return SendError(res, list.error());
-        SendList(res, *list, total, *limit);
+        Result<std::vector<Json>> list = d.triggers.ListBlocking(page->offset, page->limit, &total);
+        if (!list) return SendError(res, list.error());
+        SendList(res, *list, total, page->limit);
     });
     r.Get(R"(/triggerinstances/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<Json> ti = d.triggers.GetBlocking(req.matches[1]);
-        if (!ti)
-            return SendError(res, ti.error());
+        if (!ti) return SendError(res, ti.error());
         SendJson(res, 200, *ti);
     });
     r.Get("/ruleenforcements", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<size_t> limit = QueryCount(req, "limit", 100, 1000);
-        if (!limit)
-            return SendError(res, limit.error());
-        Result<size_t> offset = QueryCount(req, "offset", 0, SIZE_MAX);
-        if (!offset)
-            return SendError(res, offset.error());
+        Result<Page> page = QueryPage(req, 1000);
+        if (!page) return SendError(res, page.error());
         size_t total = 0;
-        Result<std::vector<Json>> list =
-            d.triggers.ListEnforcementsBlocking(req.get_param_value("trigger_instance"), *offset, *limit, &total);
-        if (!list)
-            return SendError(res, list.error());
-        SendList(res, *list, total, *limit);
+        Result<std::vector<Json>> list = d.triggers.ListEnforcementsBlocking(
+            req.get_param_value("trigger_instance"), page->offset, page->limit, &total
+        );
+        if (!list) return SendError(res, list.error());
+        SendList(res, *list, total, page->limit);
     });
 }
 

@@ -76,18 +76,15 @@ public:
     explicit operator bool() const { return has_value(); }
 
     T& value() & {
-        if (!has_value())
-            throw Exception(std::get<1>(v_));
+        if (!has_value()) throw Exception(std::get<1>(v_));
         return std::get<0>(v_);
     }
     const T& value() const& {
-        if (!has_value())
-            throw Exception(std::get<1>(v_));
+        if (!has_value()) throw Exception(std::get<1>(v_));
         return std::get<0>(v_);
     }
     T&& value() && {
-        if (!has_value())
-            throw Exception(std::get<1>(v_));
+        if (!has_value()) throw Exception(std::get<1>(v_));
         return std::get<0>(std::move(v_));
     }
     T& operator*() & { return std::get<0>(v_); }
@@ -114,8 +111,7 @@ public:
     bool has_value() const { return !error_.has_value(); }
     explicit operator bool() const { return has_value(); }
     void value() const {
-        if (error_)
-            throw Exception(*error_);
+        if (error_) throw Exception(*error_);
     }
     const Error& error() const { return *error_; }
 
