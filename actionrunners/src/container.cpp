@@ -284,22 +284,11 @@ void RunnerContainer::Start() {
     opts.consumer = impl_->options.consumer_name;
     opts.batch = 256;
     std::weak_ptr<Impl> weak = impl_;
-    impl_->consumer = core::StreamConsumer::Create(
-        impl_->io,
-        impl_->client,
-        opts,
-        [weak](std::vector<core::StreamMessage> batch, core::StreamConsumer::Done done) {
-            if (auto self = weak.lock()) {
-                self->HandleBatch(std::move(batch), std::move(done));
-            } else {
-                done({});
-            }
-        },
-        [weak]() -> size_t {
+    impl_->consumer =
+        core::StreamConsumer::Create(impl_->io, impl_->client, opts, core::ForwardBatchesTo(weak), [weak]() -> size_t {
             auto self = weak.lock();
             return self ? self->Capacity() : 0;
-        }
-    );
+        });
     impl_->consumer->Start();
 }
 

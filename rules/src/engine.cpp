@@ -262,18 +262,7 @@ void RulesEngine::Start() {
     opts.consumer = impl_->consumer_name;
     opts.batch = 256;
     std::weak_ptr<Impl> weak = impl_;
-    impl_->consumer = core::StreamConsumer::Create(
-        impl_->io,
-        impl_->client,
-        opts,
-        [weak](std::vector<core::StreamMessage> batch, core::StreamConsumer::Done done) {
-            if (auto self = weak.lock()) {
-                self->HandleBatch(std::move(batch), std::move(done));
-            } else {
-                done({});
-            }
-        }
-    );
+    impl_->consumer = core::StreamConsumer::Create(impl_->io, impl_->client, opts, core::ForwardBatchesTo(weak));
     impl_->consumer->Start();
 }
 

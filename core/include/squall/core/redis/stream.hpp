@@ -81,6 +81,19 @@ private:
 
 using StreamConsumerPtr = std::shared_ptr<StreamConsumer>;
 
+/// A handler that forwards batches to `owner->HandleBatch(batch, done)` while the owner lives and leaves them
+/// pending otherwise, so that a consumer never keeps its owner alive.
+template <typename Owner>
+StreamConsumer::Handler ForwardBatchesTo(std::weak_ptr<Owner> owner) {
+    return [owner = std::move(owner)](std::vector<StreamMessage> batch, StreamConsumer::Done done) {
+        if (auto self = owner.lock()) {
+            self->HandleBatch(std::move(batch), std::move(done));
+        } else {
+            done({});
+        }
+    };
+}
+
 /// XADD <stream> * d <body>, as a command for RedisClient::Command/Pipeline.
 RedisClient::Args XAddCommand(const std::string& stream, const std::string& body);
 
