@@ -1,4 +1,5 @@
 #include "common/process_supervisor.hpp"
+#include "wait.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -67,14 +68,7 @@ bool GroupGone(pid_t pgid) {
 /// Waits (polling, with a deadline) until the process group is gone. SIGKILL is delivered asynchronously, and
 /// killed orphans must be reaped before kill(-pgid, 0) reports ESRCH.
 bool WaitGroupGone(pid_t pgid, std::chrono::milliseconds limit = 5000ms) {
-    auto deadline = Clock::now() + limit;
-    while (!GroupGone(pgid)) {
-        if (Clock::now() >= deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
+    return squall::test::WaitFor([&] { return GroupGone(pgid); }, limit);
 }
 
 class ProcessSupervisorTest : public ::testing::Test {
