@@ -1062,14 +1062,16 @@ private:
         return e;
     }
 
-    ExprPtr ParseOr() {
-        ExprPtr e = ParseAnd();
-        while (e && IsName("or")) {
+    /// `next (keyword next)*`, left-associative, one `kind` node per keyword (`or`, `and`).
+    template <typename Next>
+    ExprPtr ParseKeywordChain(const char* keyword, Ek kind, Next next) {
+        ExprPtr e = next();
+        while (e && IsName(keyword)) {
             const size_t pos = Cur().pos;
             ++i_;
-            ExprPtr r = ParseAnd();
+            ExprPtr r = next();
             if (!r) return nullptr;
-            ExprPtr node = Make(Ek::kOr, pos);
+            ExprPtr node = Make(kind, pos);
             node->args.push_back(std::move(e));
             node->args.push_back(std::move(r));
             e = std::move(node);
@@ -1077,19 +1079,11 @@ private:
         return e;
     }
 
+    ExprPtr ParseOr() {
+        return ParseKeywordChain("or", Ek::kOr, [this] { return ParseAnd(); });
+    }
     ExprPtr ParseAnd() {
-        ExprPtr e = ParseNot();
-        while (e && IsName("and")) {
-            const size_t pos = Cur().pos;
-            ++i_;
-            ExprPtr r = ParseNot();
-            if (!r) return nullptr;
-            ExprPtr node = Make(Ek::kAnd, pos);
-            node->args.push_back(std::move(e));
-            node->args.push_back(std::move(r));
-            e = std::move(node);
-        }
-        return e;
+        return ParseKeywordChain("and", Ek::kAnd, [this] { return ParseNot(); });
     }
 
     ExprPtr ParseNot() {
