@@ -88,8 +88,8 @@ bool CheckSearch(const Criterion& c, const Json* value) {
     } else if (!value->is_array()) {
         return false;  // None is a TypeError; strings are not searched item by item
     }
-    const bool any_item = c.condition == "any" || c.condition == "any2any";
-    const bool all_children = c.condition == "any" || c.condition == "all";
+    const bool any_item = c.any_item;
+    const bool all_children = c.all_children;
     for (const auto& item : *items) {
         Scope scope{item, "item", std::nullopt};
         bool item_ok = all_children;
@@ -194,6 +194,8 @@ Result<Criterion> CompileCriterion(
                     (hint.empty() || crit.condition.empty() ? std::string() : " (did you mean \"" + hint + "\"?)")
             );
         }
+        crit.any_item = crit.condition == "any" || crit.condition == "any2any";
+        crit.all_children = crit.condition == "any" || crit.condition == "all";
         if (!crit.pattern.is_object() || crit.pattern.empty())
             return cc.Fail(field + ".pattern", "search needs a mapping of item.<key>: {type, pattern} criteria");
         for (const auto& [child_key, child] : crit.pattern.items()) {
@@ -326,7 +328,7 @@ Matcher::Matcher(std::vector<CompiledRulePtr> rules) {
             return b.trigger_parameters == params;
         });
         if (it == buckets.end()) {
-            buckets.push_back(Bucket{params, {}, {}, {}, {}, {}, {}});
+            buckets.push_back(Bucket{params, {}, {}, {}, {}, {}, {}, {}});
             it = buckets.end() - 1;
         }
         Bucket& b = *it;
@@ -352,10 +354,14 @@ Matcher::Matcher(std::vector<CompiledRulePtr> rules) {
                                                                   );
             });
             if (ki == b.indexes.end()) {
-                b.indexes.push_back(KeyIndex{indexed->steps, {}});
+                b.indexes.push_back(KeyIndex{indexed->steps, {}, {}});
                 ki = b.indexes.end() - 1;
             }
-            ki->by_value[EqualityKey(indexed->pattern)].push_back(pos);
+            if (indexed->pattern.is_string()) {
+                ki->by_string[indexed->pattern.get<std::string>()].push_back(pos);
+            } else {
+                ki->by_value[EqualityKey(indexed->pattern)].push_back(pos);
+            }
         } else {
             b.unindexed.push_back(pos);
         }
@@ -366,6 +372,7 @@ Matcher::Matcher(std::vector<CompiledRulePtr> rules) {
             ids.push_back(it_id->second);
         }
         b.rule_paths.push_back(std::move(ids));
+        b.is_backstop.push_back(r->meta.type == "backstop" ? 1 : 0);
         b.rules.push_back(std::move(r));
         ++count_;
     }
@@ -385,16 +392,31 @@ const Matcher::Bucket* Matcher::FindBucket(const core::TriggerInstance& ti) cons
 void Matcher::CandidatePositions(const Bucket& b, const Json& payload, std::vector<uint32_t>* out) {
     out->assign(b.unindexed.begin(), b.unindexed.end());
     if (b.indexes.empty()) return;
+    thread_local std::vector<uint32_t> merged;
     for (const auto& k : b.indexes) {
         const Json* v = ResolvePath(payload, k.steps);
         if (!v) continue;
-        const std::string key = EqualityKey(*v);
-        if (key.empty()) continue;  // a list, mapping or null never equals a scalar pattern
-        auto hit = k.by_value.find(key);
-        if (hit != k.by_value.end()) out->insert(out->end(), hit->second.begin(), hit->second.end());
+        const std::vector<uint32_t>* hit = nullptr;
+        if (v->is_string()) {
+            // A string only equals a string pattern (PyEquals), so only `by_string` can hold its rules.
+            auto it = k.by_string.find(std::string_view(v->get_ref<const std::string&>()));
+            if (it != k.by_string.end()) hit = &it->second;
+        } else if (!k.by_value.empty()) {
+            const std::string key = EqualityKey(*v);
+            if (key.empty()) continue;  // a list, mapping or null never equals a scalar pattern
+            auto it = k.by_value.find(key);
+            if (it != k.by_value.end()) hit = &it->second;
+        }
+        if (!hit || hit->empty()) continue;
+        // Every list is ascending and a rule is indexed under one key only: merging keeps load order.
+        if (out->empty()) {
+            out->assign(hit->begin(), hit->end());
+        } else {
+            merged.resize(out->size() + hit->size());
+            std::merge(out->begin(), out->end(), hit->begin(), hit->end(), merged.begin());
+            out->swap(merged);
+        }
     }
-    // `unindexed` is ascending already; only index hits can put the list out of load order.
-    if (out->size() > b.unindexed.size()) std::sort(out->begin(), out->end());
 }
 
 std::vector<CompiledRulePtr> Matcher::Candidates(const core::TriggerInstance& ti) const {
@@ -459,10 +481,11 @@ bool MatchesCached(
     const std::vector<uint32_t>& path_ids,
     const std::vector<std::vector<PathStep>>& paths,
     ValueCache& cache,
-    Scope& scope
+    Scope& scope,
+    bool falsy
 ) {
     if (rule.criteria.empty()) return true;
-    if (Falsy(scope.root)) return false;
+    if (falsy) return false;
     for (size_t k = 0; k < rule.criteria.size(); ++k) {
         const uint32_t id = path_ids[k];
         if (!cache.resolved[id]) {
@@ -498,6 +521,7 @@ std::vector<CompiledRulePtr> Matcher::Match(
     Scope scope{ti.payload, "trigger", std::nullopt};
     thread_local ValueCache cache;
     cache.Reset(b->paths.size());
+    const bool falsy = Falsy(ti.payload);
     standard.reserve(positions.size());
     for (uint32_t p : positions) {
         const CompiledRulePtr& rule = b->rules[p];
@@ -507,9 +531,9 @@ std::vector<CompiledRulePtr> Matcher::Match(
             matched = v.matched;
             verdicts->emplace_back(rule, std::move(v));
         } else {
-            matched = MatchesCached(*rule, b->rule_paths[p], b->paths, cache, scope);
+            matched = MatchesCached(*rule, b->rule_paths[p], b->paths, cache, scope, falsy);
         }
-        if (matched) (rule->meta.type == "backstop" ? backstop : standard).push_back(rule);
+        if (matched) (b->is_backstop[p] ? backstop : standard).push_back(rule);
     }
     return standard.empty() ? backstop : standard;
 }

@@ -302,6 +302,53 @@ PrepareFn PrepareLowered(Test test) {
     };
 }
 
+/// `equals` bound to its pattern: a string pattern only equals a string value.
+PreparedFn PrepareEquals(const Json& p) {
+    if (p.is_null()) return [](const Json*) { return false; };
+    if (p.is_string()) {
+        return [s = Str(p)](const Json* v) { return v && v->is_string() && Str(*v) == s; };
+    }
+    return {};
+}
+
+PreparedFn PrepareNequals(const Json& p) {
+    if (p.is_string()) {
+        return [s = Str(p)](const Json* v) { return !(v && v->is_string() && Str(*v) == s); };
+    }
+    return {};
+}
+
+/// `contains` (negate = false) / `ncontains` (negate = true) bound to a string pattern: Python's `p in value`.
+PreparedFn PrepareContains(const Json& p, bool negate) {
+    if (!p.is_string()) return {};
+    return [s = Str(p), negate](const Json* v) {
+        if (!v) return false;  // `in None` is a TypeError
+        bool in = false;
+        if (v->is_string()) {
+            in = Str(*v).find(s) != std::string::npos;
+        } else if (v->is_array()) {
+            for (const auto& item : *v) {
+                if (item.is_string() && Str(item) == s) {
+                    in = true;
+                    break;
+                }
+            }
+        } else if (v->is_object()) {
+            in = v->contains(s);
+        } else {
+            return false;  // numbers, bools and null are not containers
+        }
+        return negate ? !in : in;
+    };
+}
+
+PreparedFn PrepareAffix(const Json& p, bool prefix) {
+    if (!p.is_string()) return [](const Json*) { return false; };
+    return [s = Str(p), prefix](const Json* v) {
+        return v && v->is_string() && (prefix ? StartsWith(Str(*v), s) : EndsWith(Str(*v), s));
+    };
+}
+
 }  // namespace
 
 bool PyEquals(const Json& a, const Json& b) {
@@ -381,9 +428,16 @@ void RegisterBuiltinOperators(OperatorRegistry& r, const core::Clock* clock) {
         if (!st) throw Exception(st.error());  // a bug: built-ins are registered once, at start-up
     };
     // equals: a null pattern never matches (not even a null value); otherwise Python's ==.
-    reg("equals", {"eq"}, [](const Json* v, const Json& p) { return !p.is_null() && v && PyEquals(*v, p); });
+    reg(
+        "equals",
+        {"eq"},
+        [](const Json* v, const Json& p) { return !p.is_null() && v && PyEquals(*v, p); },
+        PrepareEquals
+    );
     // nequals has no null check in StackStorm: an absent key is != any non-null pattern.
-    reg("nequals", {"neq"}, [](const Json* v, const Json& p) { return !PyEquals(Val(v), p); });
+    reg(
+        "nequals", {"neq"}, [](const Json* v, const Json& p) { return !PyEquals(Val(v), p); }, PrepareNequals
+    );
     reg(
         "iequals",
         {"ieq"},
@@ -441,16 +495,26 @@ void RegisterBuiltinOperators(OperatorRegistry& r, const core::Clock* clock) {
             return PrepareRegex(p, {false, true, false}, true);
         }
     );
-    reg("contains", {}, [](const Json* v, const Json& p) {
-        if (p.is_null()) return false;
-        const auto in = PyIn(p, Val(v));
-        return in && *in;
-    });
-    reg("ncontains", {}, [](const Json* v, const Json& p) {
-        if (p.is_null()) return false;
-        const auto in = PyIn(p, Val(v));
-        return in && !*in;  // None or a number is a TypeError, not "does not contain"
-    });
+    reg(
+        "contains",
+        {},
+        [](const Json* v, const Json& p) {
+            if (p.is_null()) return false;
+            const auto in = PyIn(p, Val(v));
+            return in && *in;
+        },
+        [](const Json& p) { return PrepareContains(p, false); }
+    );
+    reg(
+        "ncontains",
+        {},
+        [](const Json* v, const Json& p) {
+            if (p.is_null()) return false;
+            const auto in = PyIn(p, Val(v));
+            return in && !*in;  // None or a number is a TypeError, not "does not contain"
+        },
+        [](const Json& p) { return PrepareContains(p, true); }
+    );
     // The case-insensitive variants call .lower() on both sides, so they only work on strings (not lists).
     reg(
         "icontains",
@@ -468,7 +532,11 @@ void RegisterBuiltinOperators(OperatorRegistry& r, const core::Clock* clock) {
         },
         PrepareLowered([](std::string_view v, std::string_view p) { return !CiFind(v, p); })
     );
-    reg("startswith", {}, [](const Json* v, const Json& p) { return BothStrings(v, p) && StartsWith(Str(*v), Str(p)); }
+    reg(
+        "startswith",
+        {},
+        [](const Json* v, const Json& p) { return BothStrings(v, p) && StartsWith(Str(*v), Str(p)); },
+        [](const Json& p) { return PrepareAffix(p, true); }
     );
     reg(
         "istartswith",
@@ -476,7 +544,12 @@ void RegisterBuiltinOperators(OperatorRegistry& r, const core::Clock* clock) {
         [](const Json* v, const Json& p) { return BothStrings(v, p) && StartsWith(Lower(Str(*v)), Lower(Str(p))); },
         PrepareLowered(CiStartsWith)
     );
-    reg("endswith", {}, [](const Json* v, const Json& p) { return BothStrings(v, p) && EndsWith(Str(*v), Str(p)); });
+    reg(
+        "endswith",
+        {},
+        [](const Json* v, const Json& p) { return BothStrings(v, p) && EndsWith(Str(*v), Str(p)); },
+        [](const Json& p) { return PrepareAffix(p, false); }
+    );
     reg(
         "iendswith",
         {},

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,6 +36,8 @@ struct Criterion {
     bool is_equals = false;       ///< `equals`/`eq` (the Matcher indexes these)
     bool is_search = false;
     std::string condition;            ///< search: any, all, any2any or all2any
+    bool any_item = false;            ///< search: `any` or `any2any` (precomputed from `condition`)
+    bool all_children = false;        ///< search: `any` or `all`
     std::vector<Criterion> children;  ///< search: the nested criteria on `item.…`
 };
 
@@ -100,9 +104,15 @@ public:
     size_t size() const { return count_; }
 
 private:
+    struct StringHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
     struct KeyIndex {
         std::vector<PathStep> steps;
-        std::unordered_map<std::string, std::vector<uint32_t>> by_value;  ///< EqualityKey → rule positions
+        /// String patterns → rule positions (ascending), looked up without building a key.
+        std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>> by_string;
+        std::unordered_map<std::string, std::vector<uint32_t>> by_value;  ///< other scalars: EqualityKey → positions
     };
     struct Bucket {
         Json trigger_parameters;
@@ -112,6 +122,7 @@ private:
         std::vector<std::vector<PathStep>> paths;            ///< distinct criteria keys (without #tag)
         std::unordered_map<std::string, uint32_t> path_ids;  ///< key → index in `paths`
         std::vector<std::vector<uint32_t>> rule_paths;       ///< per rule position: path id per criterion
+        std::vector<uint8_t> is_backstop;                    ///< per rule position
     };
     const Bucket* FindBucket(const core::TriggerInstance& ti) const;
     /// Positions of the candidate rules in `bucket.rules`, ascending.
