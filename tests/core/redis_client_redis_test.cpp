@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "io_runner.hpp"
 #include "redis_server.hpp"
 #include "squall/core/redis/client.hpp"
 #include "wait.hpp"
@@ -28,27 +29,9 @@ protected:
     void SetUp() override {
         // hiredis writes with write(2): a peer that died would otherwise kill the test with SIGPIPE.
         std::signal(SIGPIPE, SIG_IGN);
-        work_.emplace(io_.get_executor());
-        for (int i = 0; i < 2; ++i) {
-            threads_.emplace_back([this] { io_.run(); });
-        }
     }
 
-    void TearDown() override {
-        work_.reset();
-        std::atomic<bool> drained{false};
-        std::thread watchdog([&] {
-            if (!WaitFor([&] { return drained.load(); }, 10s)) {
-                ADD_FAILURE() << "io_context did not drain: something still holds a connection or timer";
-                io_.stop();
-            }
-        });
-        for (auto& t : threads_) {
-            t.join();
-        }
-        drained = true;
-        watchdog.join();
-    }
+    void TearDown() override { runner_.Drain(10s); }
 
     RedisClientPtr MakeClient(RedisClientOptions options = {}, int db = 0) {
         auto ep = server_.Endpoint("client");
@@ -57,9 +40,8 @@ protected:
     }
 
     test::RedisServer server_;
-    asio::io_context io_;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-    std::vector<std::thread> threads_;
+    test::IoRunner runner_;
+    asio::io_context& io_ = runner_.io();
 };
 
 TEST_F(RedisClientTest, SetGetRoundTrip) {

@@ -4,6 +4,7 @@
 #include <optional>
 #include <thread>
 
+#include "io_runner.hpp"
 #include "redis_server.hpp"
 #include "squall/core/clock.hpp"
 #include "squall/core/id.hpp"
@@ -17,14 +18,11 @@ class StoreTest : public ::testing::Test {
 protected:
     void SetUp() override {
         std::signal(SIGPIPE, SIG_IGN);
-        work_.emplace(io_.get_executor());
-        thread_ = std::thread([this] { io_.run(); });
         client_ = RedisClient::Create(io_, server_.Endpoint("store"));
     }
     void TearDown() override {
         client_.reset();
-        work_.reset();
-        thread_.join();
+        runner_.Drain();
     }
 
     NewExecution Make(const std::string& action, const std::string& dedupe = "") {
@@ -41,9 +39,8 @@ protected:
     }
 
     test::RedisServer server_;
-    asio::io_context io_;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-    std::thread thread_;
+    test::IoRunner runner_{1};
+    asio::io_context& io_ = runner_.io();
     RedisClientPtr client_;
 };
 

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "io_runner.hpp"
 #include "redis_server.hpp"
 #include "squall/core/redis/stream.hpp"
 #include "wait.hpp"
@@ -60,29 +61,13 @@ class StreamConsumerTest : public ::testing::Test {
 protected:
     void SetUp() override {
         std::signal(SIGPIPE, SIG_IGN);
-        work_.emplace(io_.get_executor());
-        for (int i = 0; i < 2; ++i) {
-            threads_.emplace_back([this] { io_.run(); });
-        }
         commands_ = RedisClient::Create(io_, server_.Endpoint("stream"));
         stream_ = commands_->Key("events");
     }
 
     void TearDown() override {
         commands_.reset();
-        work_.reset();
-        std::atomic<bool> drained{false};
-        std::thread watchdog([&] {
-            if (!WaitFor([&] { return drained.load(); }, 15s)) {
-                ADD_FAILURE() << "io_context did not drain";
-                io_.stop();
-            }
-        });
-        for (auto& t : threads_) {
-            t.join();
-        }
-        drained = true;
-        watchdog.join();
+        runner_.Drain(15s);
     }
 
     StreamConsumerOptions Options(std::string consumer, size_t batch = 64) {
@@ -156,9 +141,8 @@ protected:
     }
 
     test::RedisServer server_;
-    asio::io_context io_;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-    std::vector<std::thread> threads_;
+    test::IoRunner runner_;
+    asio::io_context& io_ = runner_.io();
     RedisClientPtr commands_;
     std::string stream_;
 };
