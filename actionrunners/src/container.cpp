@@ -54,7 +54,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
           options(std::move(o)),
           store(client),
           supervisor(io_),
-          services{io_, supervisor},
+          services{io_, supervisor, client, options.data_dir},
           heartbeat(io_) {
         for (const auto& info : registry.Infos()) runners[info.name] = registry.Find(info.name)->create(services);
     }
@@ -177,7 +177,8 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             req.parameters,
             SecretValues(req),
             req.context,
-            options.api_url};
+            options.api_url,
+            options.api_key};
         const std::string id = req.execution_id;
         RunCallbacks cb;
         cb.on_output = [self, id](std::string_view stream, std::string line) {

@@ -188,6 +188,7 @@ int ServerMain(const std::vector<std::string>& args) {
     }
     auto redis = core::RedisClient::Create(io, endpoint);
     int rc = 0;
+    std::string action_api_key;  // handed to actions (python action_service); masked in their output
     {
         if (Status st = WaitForRedis(*redis, std::chrono::seconds(15)); !st) {
             std::cerr << "squall server: " << st.error().message << "\n";
@@ -203,6 +204,7 @@ int ServerMain(const std::vector<std::string>& args) {
                 std::cerr << "squall server: cannot store the admin key: " << st.error().message << "\n";
                 rc = ExitCode(st.error().code);
             }
+            action_api_key = *admin_key;
         }
         if (rc != 0) {
             redis->Close();
@@ -270,6 +272,8 @@ int ServerMain(const std::vector<std::string>& args) {
         ropts.workers = static_cast<size_t>(cfg.workers);
         ropts.consumer_name = consumer + "-runner-" + cfg.pool;
         ropts.api_url = api_url;
+        ropts.api_key = action_api_key;
+        ropts.data_dir = cfg.data_dir;
         runner = std::make_unique<actionrunners::RunnerContainer>(io, redis, runners, ropts);
         runner->Start();
     }

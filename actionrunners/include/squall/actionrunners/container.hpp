@@ -14,6 +14,8 @@ struct RunnerContainerOptions {
     size_t workers = 32;        ///< concurrent executions
     std::string consumer_name;  ///< unique per process, e.g. "<host>-<pid>-runner"
     std::string api_url;
+    std::string api_key;   ///< handed to actions as RunRequest::api_key
+    std::string data_dir;  ///< RunnerServices::data_dir
 };
 
 /// The runner role: consumes the pool's executions stream, claims each execution by moving it to `running`

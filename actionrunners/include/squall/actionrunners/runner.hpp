@@ -10,6 +10,7 @@
 #include "squall/core/asio.hpp"
 #include "squall/core/error.hpp"
 #include "squall/core/model/model.hpp"
+#include "squall/core/redis/client.hpp"
 #include "squall/packs/content.hpp"
 
 namespace squall::actionrunners {
@@ -26,6 +27,8 @@ struct RunRequest {
     std::vector<std::string> secret_values;  ///< values to mask in everything the run produces
     Json context = Json::object();
     std::string api_url;  ///< for ST2_ACTION_API_URL
+    std::string api_key;  ///< an API key actions may use against api_url (python action_service); masked
+    Json config = Json::object();  ///< the action's pack config (Keys::Configs), values in clear
 };
 
 /// How a runner reports back. Both may be called from the runner's strand; `on_done` exactly once.
@@ -48,6 +51,8 @@ using RunnerPtr = std::unique_ptr<Runner>;
 struct RunnerServices {
     asio::io_context& io;
     ProcessSupervisor& supervisor;
+    core::RedisClientPtr redis;  ///< the container's client (async; never block the loop on it)
+    std::string data_dir;        ///< DATA (packs/, configs/, keys/)
 };
 
 /// A runner type: its name, its typed parameter schema (with secret flags, as StackStorm's runner.yaml),

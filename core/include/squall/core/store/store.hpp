@@ -35,6 +35,8 @@ public:
     std::string Packs() const { return p_ + "packs"; }
     std::string ContentVersion() const { return p_ + "content:version"; }
     std::string ApiKeys() const { return p_ + "apikeys"; }
+    /// Hash pack ref → JSON of the pack's validated config (defaults applied, values in clear).
+    std::string Configs() const { return p_ + "configs"; }
     std::string RunnerAlive(const std::string& consumer) const { return p_ + "runner:alive:" + consumer; }
     std::string Prefix() const { return p_; }
     const std::string& prefix() const { return p_; }
