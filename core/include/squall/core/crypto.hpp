@@ -1,0 +1,50 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "squall/core/error.hpp"
+
+namespace squall::core {
+
+/// Authenticated encryption of datastore secrets: AES-256-GCM (OpenSSL EVP) under one 32-byte key.
+///
+/// Ciphertext format (a printable string, safe in JSON and in Redis):
+///   "sqv1:" + base64( iv[12] | ciphertext[n] | tag[16] )
+/// The IV is random per encryption; the 16-byte GCM tag authenticates the IV-bound ciphertext, so any change to
+/// the text (or a different key) makes Decrypt fail instead of returning garbage. The "sqv1:" prefix names the
+/// version of this layout, so that a later format (or key rotation) can be told apart.
+///
+/// Immutable after construction; Encrypt and Decrypt are thread-safe.
+class SecretBox {
+public:
+    static constexpr size_t kKeySize = 32;
+    static constexpr const char* kPrefix = "sqv1:";
+
+    /// A box over a raw 32-byte key; kInvalidArgument when the size is wrong.
+    static Result<SecretBox> FromKey(std::string key);
+    /// Reads the key file (64 hex digits), creating it with a fresh random key on first use: the file gets mode
+    /// 0600 and its directory 0700. Creation is atomic (a temporary file linked into place), so two processes
+    /// starting together agree on one key. Blocking (file I/O).
+    static Result<SecretBox> LoadOrCreateBlocking(const std::string& path);
+
+    /// The "sqv1:…" form of `plaintext`.
+    Result<std::string> Encrypt(std::string_view plaintext) const;
+    /// The plaintext of a "sqv1:…" value; kInvalidArgument when the text is malformed, was tampered with or was
+    /// encrypted under another key. Messages never contain key material or plaintext.
+    Result<std::string> Decrypt(std::string_view ciphertext) const;
+
+    /// True when `text` looks like a value Encrypt produced (the version prefix).
+    static bool LooksEncrypted(std::string_view text);
+
+private:
+    explicit SecretBox(std::string key) : key_(std::move(key)) {}
+    std::string key_;
+};
+
+/// Standard base64 with padding.
+std::string Base64Encode(std::string_view data);
+/// Decodes standard base64 (padding optional); kInvalidArgument on any other character.
+Result<std::string> Base64Decode(std::string_view text);
+
+}  // namespace squall::core

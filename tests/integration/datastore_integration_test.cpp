@@ -1,0 +1,305 @@
+// The datastore end to end (issue 4, item 5): the real binary with embedded Redis, the `squall key` CLI, the
+// /api/v1/keys API, secrets at rest, TTLs, the key_value_pair triggers, and st2kv in rules and action defaults.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "files.hpp"
+#include "squall/core/model/model.hpp"
+#include "squall_process.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
+
+namespace squall::test {
+namespace {
+
+namespace fs = std::filesystem;
+using core::Json;
+using namespace std::chrono_literals;
+
+constexpr const char* kSecret = "Zq9-very-secret-Xy7";
+
+class Http {
+public:
+    explicit Http(const SquallProcess& p) : http_(p.host(), p.port()), key_(p.api_key()) {
+        http_.set_read_timeout(30, 0);
+    }
+    httplib::Result Get(const std::string& path) { return http_.Get(("/api/v1" + path).c_str(), Headers()); }
+    httplib::Result Put(const std::string& path, const Json& body) {
+        return http_.Put(("/api/v1" + path).c_str(), Headers(), body.dump(), "application/json");
+    }
+    httplib::Result Post(const std::string& path, const Json& body) {
+        return http_.Post(("/api/v1" + path).c_str(), Headers(), body.dump(), "application/json");
+    }
+    httplib::Result Delete(const std::string& path) { return http_.Delete(("/api/v1" + path).c_str(), Headers()); }
+    Json GetJson(const std::string& path) {
+        auto r = Get(path);
+        if (!r || r->status != 200) return nullptr;
+        return Json::parse(r->body, nullptr, false);
+    }
+
+private:
+    httplib::Headers Headers() { return {{"St2-Api-Key", key_}}; }
+    httplib::Client http_;
+    std::string key_;
+};
+
+/// Every file under `dir` concatenated (binary), for greps.
+std::string ReadTree(const fs::path& dir) {
+    std::string all;
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+        if (!e.is_regular_file()) continue;
+        std::ifstream in(e.path(), std::ios::binary);
+        all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    return all;
+}
+
+class DatastoreTest : public ::testing::Test {
+protected:
+    void SetUp() override { std::signal(SIGPIPE, SIG_IGN); }
+    SquallProcess::Options Opts() {
+        SquallProcess::Options o;
+        o.data_dir = (data_.path() / "d").string();
+        o.extra_args = {"--log-level", "debug"};
+        return o;
+    }
+    TempDir data_;
+};
+
+TEST_F(DatastoreTest, CliAndApiManageKeysAndSecretsNeverLeak) {
+    SquallProcess server(Opts());
+    Http api(server);
+
+    // set / get / list / delete through the CLI.
+    CliResult set = server.Cli({"key", "set", "app.region", "eu-west", "--description", "where we run"});
+    ASSERT_EQ(set.exit_code, 0) << set.out << set.err;
+    CliResult got = server.Cli({"key", "get", "app.region", "-j"});
+    ASSERT_EQ(got.exit_code, 0) << got.err;
+    Json pair = Json::parse(got.out);
+    EXPECT_EQ(pair["name"], "app.region");
+    EXPECT_EQ(pair["value"], "eu-west");
+    EXPECT_EQ(pair["scope"], "st2kv.system");
+    EXPECT_EQ(pair["secret"], false);
+    EXPECT_EQ(pair["description"], "where we run");
+    ASSERT_EQ(server.Cli({"key", "set", "app.tier", "gold"}).exit_code, 0);
+    ASSERT_EQ(server.Cli({"key", "set", "other", "x"}).exit_code, 0);
+    ASSERT_EQ(server.Cli({"key", "set", "app.mine", "u1", "--scope", "user"}).exit_code, 0);
+    CliResult listed = server.Cli({"key", "list", "--prefix", "app.", "--scope", "system", "-j"});
+    ASSERT_EQ(listed.exit_code, 0) << listed.err;
+    Json list = Json::parse(listed.out);
+    ASSERT_EQ(list.size(), 2u) << listed.out;
+    EXPECT_EQ(list[0]["name"], "app.region");
+    EXPECT_EQ(list[1]["name"], "app.tier");
+    Json mine = api.GetJson("/keys?scope=st2kv.user");
+    ASSERT_EQ(mine.size(), 1u) << mine.dump();
+    EXPECT_EQ(mine[0]["user"], "admin");
+    EXPECT_EQ(mine[0]["value"], "u1");
+    // Paging: X-Total-Count with limit/offset.
+    auto page = api.Get("/keys?scope=system&limit=1&offset=1");
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->get_header_value("X-Total-Count"), "3");
+    EXPECT_EQ(Json::parse(page->body)[0]["name"], "app.tier");
+    ASSERT_EQ(server.Cli({"key", "delete", "other"}).exit_code, 0);
+    CliResult gone = server.Cli({"key", "get", "other"});
+    EXPECT_NE(gone.exit_code, 0);
+    EXPECT_NE(gone.err.find("\"other\""), std::string::npos) << gone.err;
+    auto missing = api.Get("/keys/other");
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 404);
+    EXPECT_NE(missing->body.find("other"), std::string::npos);
+
+    // Bad input names the field.
+    auto bad_ttl = api.Put("/keys/x", {{"value", "1"}, {"ttl", "soon"}});
+    ASSERT_TRUE(bad_ttl);
+    EXPECT_EQ(bad_ttl->status, 400);
+    EXPECT_NE(bad_ttl->body.find("ttl"), std::string::npos) << bad_ttl->body;
+    auto bad_scope = api.Get("/keys?scope=galaxy");
+    ASSERT_TRUE(bad_scope);
+    EXPECT_EQ(bad_scope->status, 400);
+    EXPECT_NE(bad_scope->body.find("scope"), std::string::npos) << bad_scope->body;
+    auto no_value = api.Put("/keys/x", {{"name", "x"}});
+    ASSERT_TRUE(no_value);
+    EXPECT_EQ(no_value->status, 400);
+    EXPECT_NE(no_value->body.find("value"), std::string::npos);
+
+    // A secret: masked when listed, clear with decrypt, sealed with a private key file.
+    CliResult secret = server.Cli({"key", "set", "db.password", kSecret, "--secret"});
+    ASSERT_EQ(secret.exit_code, 0) << secret.err;
+    EXPECT_EQ(secret.out.find(kSecret), std::string::npos);
+    const fs::path key_file = data_.path() / "d" / "keys" / "datastore.key";
+    ASSERT_TRUE(fs::exists(key_file));
+    EXPECT_EQ(fs::status(key_file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+    EXPECT_EQ(fs::status(key_file.parent_path()).permissions() & fs::perms::all, fs::perms::owner_all);
+    CliResult masked = server.Cli({"key", "list", "--prefix", "db.", "-j"});
+    ASSERT_EQ(masked.exit_code, 0);
+    Json masked_list = Json::parse(masked.out);
+    ASSERT_EQ(masked_list.size(), 1u);
+    EXPECT_EQ(masked_list[0]["value"], "********");
+    EXPECT_EQ(masked_list[0]["secret"], true);
+    EXPECT_EQ(masked_list[0]["encrypted"], true);
+    EXPECT_EQ(server.Cli({"key", "get", "db.password"}).out.find(kSecret), std::string::npos);
+    CliResult clear = server.Cli({"key", "get", "db.password", "--decrypt", "-j"});
+    ASSERT_EQ(clear.exit_code, 0);
+    EXPECT_EQ(Json::parse(clear.out)["value"], kSecret);
+    EXPECT_EQ(api.GetJson("/keys?prefix=db.&decrypt=true")[0]["value"], kSecret);
+
+    // key_value_pair triggers were emitted (secrets masked there too).
+    ASSERT_EQ(server.Cli({"key", "set", "app.tier", "platinum"}).exit_code, 0);
+    Json tis = api.GetJson("/triggerinstances?limit=100");
+    ASSERT_TRUE(tis.is_array());
+    std::map<std::string, int> kinds;
+    for (const auto& ti : tis) {
+        kinds[ti["trigger"]]++;
+        EXPECT_EQ(ti.dump().find(kSecret), std::string::npos) << ti.dump();
+        if (ti["trigger"] == "core.st2.key_value_pair.value_change") {
+            EXPECT_EQ(ti["payload"]["old_object"]["value"], "gold");
+            EXPECT_EQ(ti["payload"]["new_object"]["value"], "platinum");
+        }
+    }
+    EXPECT_EQ(kinds["core.st2.key_value_pair.create"], 5);
+    EXPECT_EQ(kinds["core.st2.key_value_pair.update"], 1);
+    EXPECT_EQ(kinds["core.st2.key_value_pair.value_change"], 1);
+    EXPECT_EQ(kinds["core.st2.key_value_pair.delete"], 1);
+
+    // `key load` of a YAML list.
+    const std::string file = (data_.path() / "keys.yaml").string();
+    std::ofstream(file) << "- name: loaded.a\n  value: one\n- name: loaded.b\n  value: two\n  secret: true\n";
+    CliResult loaded = server.Cli({"key", "load", file});
+    ASSERT_EQ(loaded.exit_code, 0) << loaded.out << loaded.err;
+    Json both = api.GetJson("/keys?prefix=loaded.&decrypt=true");
+    ASSERT_EQ(both.size(), 2u);
+    EXPECT_EQ(both[1]["value"], "two");
+    EXPECT_EQ(both[1]["secret"], true);
+    std::ofstream(file, std::ios::trunc) << "- name: bad\n  value: [1, 2]\n";
+    CliResult bad_load = server.Cli({"key", "load", file});
+    EXPECT_NE(bad_load.exit_code, 0);
+    EXPECT_NE(bad_load.err.find("value"), std::string::npos) << bad_load.err;
+
+    // TTL: reported, then the key disappears.
+    auto ttl = api.Put("/keys/session", {{"value", "s1"}, {"ttl", 1}});
+    ASSERT_TRUE(ttl);
+    ASSERT_EQ(ttl->status, 200) << ttl->body;
+    Json with_ttl = Json::parse(ttl->body);
+    EXPECT_EQ(with_ttl["ttl"], 1);
+    EXPECT_TRUE(with_ttl.contains("expire_timestamp"));
+    EXPECT_TRUE(WaitFor(
+        [&] {
+            auto r = api.Get("/keys/session");
+            return r && r->status == 404;
+        },
+        15s
+    ));
+    EXPECT_TRUE(api.GetJson("/keys?prefix=session").empty());
+
+    // The secret is nowhere in clear: not in the server's log, not in Redis's files (which do hold the name).
+    EXPECT_NE(server.Output().find("API:"), std::string::npos);  // the output is the real one (banner)
+    EXPECT_EQ(server.Output().find(kSecret), std::string::npos);
+    const std::string redis_files = ReadTree(data_.path() / "d" / "redis");
+    EXPECT_NE(redis_files.find("db.password"), std::string::npos);
+    EXPECT_EQ(redis_files.find(kSecret), std::string::npos);
+    EXPECT_EQ(server.Stop(), 0);
+    EXPECT_EQ(server.Output().find(kSecret), std::string::npos);
+}
+
+TEST_F(DatastoreTest, RulesAndActionDefaultsReadTheDatastore) {
+    // A pack whose action default reads st2kv and decrypts a secret (the StackStorm idiom).
+    const fs::path pack = data_.path() / "d" / "packs" / "kvtest";
+    fs::create_directories(pack / "actions");
+    std::ofstream(pack / "pack.yaml") << "ref: kvtest\nname: kvtest\nversion: 0.1.0\nauthor: t\ndescription: t\n";
+    std::ofstream(pack / "actions" / "show.yaml")
+        << "name: show\nrunner_type: local-shell-cmd\nenabled: true\nparameters:\n"
+        << "  token:\n    type: string\n    secret: true\n    default: '{{ st2kv.system.api_token | decrypt_kv }}'\n"
+        << "  cmd:\n    type: string\n"
+        << "    default: 'echo {{ st2kv.system.greeting }} {{ st2kv.system.api_token | decrypt_kv | length }}'\n";
+    SquallProcess server(Opts());
+    Http api(server);
+    ASSERT_EQ(server.Cli({"key", "set", "greeting", "hello"}).exit_code, 0);
+    ASSERT_EQ(server.Cli({"key", "set", "api_token", "abcdef", "--secret"}).exit_code, 0);
+
+    // A rule whose action parameter uses st2kv.system.
+    Json rule = {
+        {"name", "kv_rule"},
+        {"pack", "kvtest"},
+        {"enabled", true},
+        {"trigger", {{"type", "core.st2.webhook"}, {"parameters", {{"url", "kv"}}}}},
+        {"action", {{"ref", "core.local"}, {"parameters", {{"cmd", "echo {{ st2kv.system.greeting }} world"}}}}},
+    };
+    auto created = api.Post("/rules", rule);
+    ASSERT_TRUE(created);
+    ASSERT_EQ(created->status, 201) << created->body;
+    // A rule reacting to datastore changes.
+    Json watch = {
+        {"name", "kv_watch"},
+        {"pack", "kvtest"},
+        {"enabled", true},
+        {"trigger", {{"type", "core.st2.key_value_pair.value_change"}}},
+        {"criteria", {{"trigger.new_object.name", {{"type", "equals"}, {"pattern", "greeting"}}}}},
+        {"action",
+         {{"ref", "core.local"},
+          {"parameters", {{"cmd", "echo {{ trigger.old_object.value }} to {{ trigger.new_object.value }}"}}}}},
+    };
+    auto watched = api.Post("/rules", watch);
+    ASSERT_TRUE(watched);
+    ASSERT_EQ(watched->status, 201) << watched->body;
+
+    auto fired = api.Post("/webhooks/kv", Json{{"x", 1}});
+    ASSERT_TRUE(fired);
+    ASSERT_EQ(fired->status, 202) << fired->body;
+    Json done;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            done = api.GetJson("/executions?action=core.local");
+            return done.is_array() && done.size() == 1 && core::status::IsCompleted(done[0].value("status", ""));
+        },
+        30s
+    )) << done.dump(2)
+       << server.Output();
+    EXPECT_EQ(done[0]["status"], "succeeded") << done[0].dump(2);
+    EXPECT_EQ(done[0]["parameters"]["cmd"], "echo hello world");
+    EXPECT_EQ(done[0]["result"]["stdout"], "hello world");
+
+    // A change is seen by the next trigger, and the change itself fires the watching rule.
+    ASSERT_EQ(server.Cli({"key", "set", "greeting", "bonjour"}).exit_code, 0);
+    ASSERT_TRUE(api.Post("/webhooks/kv", Json{{"x", 2}}));
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            done = api.GetJson("/executions?action=core.local");
+            if (!done.is_array() || done.size() != 3) return false;
+            for (const auto& e : done) {
+                if (!core::status::IsCompleted(e.value("status", ""))) return false;
+            }
+            return true;
+        },
+        30s
+    )) << done.dump(2);
+    std::set<std::string> outputs;
+    for (const auto& e : done) outputs.insert(e["result"].value("stdout", ""));
+    EXPECT_EQ(outputs, (std::set<std::string>{"hello world", "bonjour world", "hello to bonjour"}));
+
+    // An API-created execution renders st2kv and decrypt_kv in its defaults; the secret stays masked.
+    auto run = api.Post("/executions", Json{{"action", "kvtest.show"}});
+    ASSERT_TRUE(run);
+    ASSERT_EQ(run->status, 201) << run->body;
+    const std::string id = Json::parse(run->body)["id"];
+    Json e;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            e = api.GetJson("/executions/" + id);
+            return e.is_object() && core::status::IsCompleted(e.value("status", ""));
+        },
+        30s
+    ));
+    EXPECT_EQ(e["parameters"]["token"], "********") << e.dump(2);
+    EXPECT_EQ(e["status"], "succeeded") << e.dump(2);
+    EXPECT_EQ(e["result"]["stdout"], "bonjour 6") << e.dump(2);
+    EXPECT_EQ(e.dump().find("abcdef"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace squall::test
