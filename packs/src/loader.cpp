@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 namespace squall::packs {
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr size_t kMaxListedFiles = 5000;
 
 std::vector<fs::path> YamlFilesIn(const fs::path& dir) {
     std::vector<fs::path> out;
@@ -21,71 +24,244 @@ std::vector<fs::path> YamlFilesIn(const fs::path& dir) {
     return out;
 }
 
+/// Every file of the pack, relative and sorted; hidden folders (.git) and Python caches are skipped.
+std::vector<std::string> ListFiles(const fs::path& root) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (it->is_directory() && (name.rfind('.', 0) == 0 || name == "__pycache__")) {
+            it.disable_recursion_pending();
+            continue;
+        }
+        if (!it->is_regular_file()) continue;
+        out.push_back(fs::relative(it->path(), root).string());
+        if (out.size() >= kMaxListedFiles) break;
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+/// Reads one YAML file; a syntax error goes to `errors`.
+std::optional<core::YamlDocument> Read(const fs::path& file, std::vector<Error>& errors) {
+    Result<core::YamlDocument> doc = core::LoadYamlFile(file.string());
+    if (!doc) {
+        errors.push_back(doc.error());
+        return std::nullopt;
+    }
+    return std::move(*doc);
+}
+
+/// Refs defined twice in a pack: the second definition is an error naming the first file.
+class Seen {
+public:
+    bool Add(
+        const std::string& ref,
+        const std::string& file,
+        const core::YamlDocument& doc,
+        const std::string& field,
+        std::vector<Error>& errors
+    ) {
+        auto [it, inserted] = files_.emplace(ref, file);
+        if (!inserted) errors.push_back(doc.ErrorAt(field, "\"" + ref + "\" is already defined by " + it->second));
+        return inserted;
+    }
+
+private:
+    std::map<std::string, std::string> files_;
+};
+
 }  // namespace
+
+bool PackLoader::NeedsEntryPoint(const std::string& runner_type) {
+    static const std::vector<std::string> kRunners = {
+        "local-shell-script", "remote-shell-script", "python-script", "orquesta", "action-chain"};
+    return std::find(kRunners.begin(), kRunners.end(), runner_type) != kRunners.end();
+}
 
 Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
     LoadedPack pack;
     const fs::path root(dir);
-    fs::path meta_file = root / "pack.yaml";
-    Result<core::YamlDocument> meta = core::LoadYamlFile(meta_file.string());
-    if (!meta) return meta.error();
-    const Json& m = meta->value;
-    if (!m.is_object()) return meta->ErrorAt("", "pack.yaml must be a mapping");
-    std::string ref = m.value("ref", "");
-    const std::string name = m.contains("name") && m["name"].is_string() ? m["name"].get<std::string>() : "";
-    if (ref.empty()) ref = name;
-    if (ref.empty()) return meta->ErrorAt("name", "is required");
-    for (char c : ref) {
-        if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
-            return meta->ErrorAt(
-                m.contains("ref") ? "ref" : "name",
-                "\"" + ref + "\" is not a valid pack ref (lowercase letters, digits and _; set ref:)"
-            );
-        }
-    }
-    pack.meta.ref = ref;
-    pack.meta.name = name.empty() ? ref : name;
-    pack.meta.description =
-        m.contains("description") && m["description"].is_string() ? m["description"].get<std::string>() : "";
-    pack.meta.version = m.contains("version") && m["version"].is_string() ? m["version"].get<std::string>()
-                        : m.contains("version")                           ? m["version"].dump()
-                                                                          : "";
-    pack.meta.author = m.contains("author") && m["author"].is_string() ? m["author"].get<std::string>() : "";
-    pack.meta.path = fs::absolute(root).string();
+    Result<core::YamlDocument> meta_doc = core::LoadYamlFile((root / "pack.yaml").string());
+    if (!meta_doc) return meta_doc.error();
+    pack.meta = PackMeta::Parse(*meta_doc, pack.errors);
+    // Without a valid ref nothing can be registered; pack.yaml's other problems do not stop the pack.
+    if (pack.meta.ref.empty()) return pack.errors.front();
+    const std::string& ref = pack.meta.ref;
+    pack.meta.path = fs::absolute(root).lexically_normal().string();
+    pack.meta.files = ListFiles(root);
+    auto relative = [&](const fs::path& file) { return fs::relative(file, root).string(); };
+    std::error_code ec;
 
+    Seen actions_seen;
     for (const auto& file : YamlFilesIn(root / "actions")) {
-        Result<core::YamlDocument> doc = core::LoadYamlFile(file.string());
-        if (!doc) {
-            pack.errors.push_back(doc.error());
-            continue;
+        std::optional<core::YamlDocument> doc = Read(file, pack.errors);
+        if (!doc) continue;
+        Result<ActionMeta> action = ActionMeta::FromDocument(*doc, ref, &pack.errors);
+        if (!action) continue;
+        action->metadata_file = relative(file);
+        action->pack_path = pack.meta.path;
+        if (NeedsEntryPoint(action->runner_type)) {
+            if (action->entry_point.empty()) {
+                pack.errors.push_back(doc->ErrorAt("entry_point", "is required for runner " + action->runner_type));
+                continue;
+            }
+            const fs::path entry = root / "actions" / action->entry_point;
+            if (!fs::is_regular_file(entry, ec)) {
+                pack.errors.push_back(doc->ErrorAt(
+                    "entry_point", "file \"actions/" + action->entry_point + "\" does not exist in the pack"
+                ));
+                continue;
+            }
+            if (action->runner_type == "orquesta" || action->runner_type == "action-chain") {
+                // The workflow file itself must at least be a YAML mapping; the workflow engine checks the rest.
+                std::optional<core::YamlDocument> wf = Read(entry, pack.errors);
+                if (!wf) continue;
+                if (!wf->value.is_object()) {
+                    pack.errors.push_back(wf->ErrorAt("", "a workflow must be a mapping"));
+                    continue;
+                }
+            }
         }
-        Result<ActionMeta> action = ActionMeta::FromDocument(*doc, ref);
-        if (!action) {
-            pack.errors.push_back(action.error());
-            continue;
-        }
-        action->metadata_file = fs::relative(file, root).string();
+        if (!actions_seen.Add(action->Ref(), action->metadata_file, *doc, "name", pack.errors)) continue;
         pack.actions.push_back(std::move(*action));
     }
+
+    Seen rules_seen;
     for (const auto& file : YamlFilesIn(root / "rules")) {
-        Result<core::YamlDocument> doc = core::LoadYamlFile(file.string());
-        if (!doc) {
-            pack.errors.push_back(doc.error());
-            continue;
-        }
-        Result<RuleMeta> rule = RuleMeta::FromDocument(*doc, ref);
-        if (!rule) {
-            pack.errors.push_back(rule.error());
-            continue;
-        }
+        std::optional<core::YamlDocument> doc = Read(file, pack.errors);
+        if (!doc) continue;
+        Result<RuleMeta> rule = RuleMeta::FromDocument(*doc, ref, &pack.errors);
+        if (!rule) continue;
         if (rule->pack != ref) {
             pack.errors.push_back(
                 doc->ErrorAt("pack", "is \"" + rule->pack + "\" but the file is in pack \"" + ref + "\"")
             );
             continue;
         }
-        rule->metadata_file = fs::relative(file, root).string();
+        rule->metadata_file = relative(file);
+        if (!rules_seen.Add(rule->Ref(), rule->metadata_file, *doc, "name", pack.errors)) continue;
         pack.rules.push_back(std::move(*rule));
+    }
+
+    Seen triggers_seen;
+    for (const auto& file : YamlFilesIn(root / "triggers")) {
+        std::optional<core::YamlDocument> doc = Read(file, pack.errors);
+        if (!doc) continue;
+        Result<TriggerTypeMeta> t = TriggerTypeMeta::FromDocument(*doc, ref, "", &pack.errors);
+        if (!t) continue;
+        t->metadata_file = relative(file);
+        if (!triggers_seen.Add(t->Ref(), t->metadata_file, *doc, "name", pack.errors)) continue;
+        pack.trigger_types.push_back(std::move(*t));
+    }
+
+    Seen sensors_seen;
+    for (const auto& file : YamlFilesIn(root / "sensors")) {
+        std::optional<core::YamlDocument> doc = Read(file, pack.errors);
+        if (!doc) continue;
+        Result<SensorMeta> s = SensorMeta::FromDocument(*doc, ref, file.stem().string(), &pack.errors);
+        if (!s) continue;
+        s->metadata_file = relative(file);
+        if (!fs::is_regular_file(root / "sensors" / s->entry_point, ec)) {
+            pack.errors.push_back(
+                doc->ErrorAt("entry_point", "file \"sensors/" + s->entry_point + "\" does not exist in the pack")
+            );
+            continue;
+        }
+        const std::string field = doc->value.contains("class_name") ? "class_name" : "entry_point";
+        if (!sensors_seen.Add(s->Ref(), s->metadata_file, *doc, field, pack.errors)) continue;
+        bool duplicate = false;
+        for (size_t i = 0; i < s->declared_trigger_types.size(); ++i) {
+            auto& t = s->declared_trigger_types[i];
+            t.metadata_file = s->metadata_file;
+            duplicate =
+                !triggers_seen.Add(
+                    t.Ref(), s->metadata_file, *doc, "trigger_types[" + std::to_string(i) + "].name", pack.errors
+                ) ||
+                duplicate;
+        }
+        if (duplicate) continue;
+        for (const auto& t : s->declared_trigger_types) pack.trigger_types.push_back(t);
+        pack.sensors.push_back(std::move(*s));
+    }
+
+    auto own_action_missing = [&](const std::string& action_ref) {
+        Result<std::pair<std::string, std::string>> parts = core::SplitRef(action_ref);
+        if (!parts || parts->first != ref) return false;
+        for (const auto& a : pack.actions) {
+            if (a.Ref() == action_ref) return false;
+        }
+        return true;
+    };
+
+    Seen aliases_seen;
+    for (const auto& file : YamlFilesIn(root / "aliases")) {
+        std::optional<core::YamlDocument> doc = Read(file, pack.errors);
+        if (!doc) continue;
+        Result<AliasMeta> a = AliasMeta::FromDocument(*doc, ref, &pack.errors);
+        if (!a) continue;
+        a->metadata_file = relative(file);
+        if (own_action_missing(a->action_ref)) {
+            pack.errors.push_back(
+                doc->ErrorAt("action_ref", "action \"" + a->action_ref + "\" is not defined in the pack")
+            );
+            continue;
+        }
+        if (!aliases_seen.Add(a->Ref(), a->metadata_file, *doc, "name", pack.errors)) continue;
+        pack.aliases.push_back(std::move(*a));
+    }
+
+    Seen policies_seen;
+    for (const auto& file : YamlFilesIn(root / "policies")) {
+        std::optional<core::YamlDocument> doc = Read(file, pack.errors);
+        if (!doc) continue;
+        Result<PolicyMeta> p = PolicyMeta::FromDocument(*doc, ref, &pack.errors);
+        if (!p) continue;
+        p->metadata_file = relative(file);
+        if (own_action_missing(p->resource_ref)) {
+            pack.errors.push_back(
+                doc->ErrorAt("resource_ref", "action \"" + p->resource_ref + "\" is not defined in the pack")
+            );
+            continue;
+        }
+        if (!policies_seen.Add(p->Ref(), p->metadata_file, *doc, "name", pack.errors)) continue;
+        pack.policies.push_back(std::move(*p));
+    }
+
+    ConfigSchema schema;
+    bool schema_ok = true;
+    for (const char* name : {"config.schema.yaml", "config.schema.yml"}) {
+        if (!fs::is_regular_file(root / name, ec)) continue;
+        std::optional<core::YamlDocument> doc = Read(root / name, pack.errors);
+        if (!doc) {
+            schema_ok = false;
+            break;
+        }
+        Result<ConfigSchema> parsed = ConfigSchema::FromDocument(*doc, &pack.errors);
+        if (!parsed) {
+            schema_ok = false;
+            break;
+        }
+        schema = std::move(*parsed);
+        pack.config_schema = schema.properties();
+        break;
+    }
+    if (!options_.configs_dir.empty()) {
+        const std::string file = options_.configs_dir + "/" + ref + ".yaml";
+        if (!schema_ok) {
+            pack.drop_config = true;  // a config cannot be checked against a broken schema
+        } else {
+            Result<PackConfig> config = LoadPackConfigBlocking(file, schema);
+            if (config && config->values.empty() && !fs::exists(file, ec)) {
+                pack.drop_config = true;  // nothing to store: no file, no defaults
+            } else if (config) {
+                pack.config = std::move(*config);
+            } else {
+                pack.errors.push_back(config.error());
+                pack.drop_config = true;
+            }
+        }
     }
     return pack;
 }

@@ -8,18 +8,35 @@
 
 #include "squall/core/redis/client.hpp"
 #include "squall/core/store/store.hpp"
+#include "squall/core/template.hpp"
+#include "squall/packs/config.hpp"
 #include "squall/packs/content.hpp"
 #include "squall/packs/loader.hpp"
 
 namespace squall::packs {
 
-/// An immutable view of the registered content (actions, rules, runner types, packs) at one version.
+/// An immutable view of the registered content (actions, rules, runner types, packs, trigger types, sensors,
+/// aliases, policies, pack configs) at one version.
 struct ContentSnapshot {
     int64_t version = 0;
-    std::map<std::string, Json> actions;       ///< ref → action JSON
-    std::map<std::string, RuleMeta> rules;     ///< ref → rule
-    std::map<std::string, Json> runner_types;  ///< name → runner type JSON (with runner_parameters)
-    std::map<std::string, Json> packs;         ///< ref → pack JSON (with load errors)
+    std::map<std::string, Json> actions;        ///< ref → action JSON
+    std::map<std::string, RuleMeta> rules;      ///< ref → rule
+    std::map<std::string, Json> runner_types;   ///< name → runner type JSON (with runner_parameters)
+    std::map<std::string, Json> packs;          ///< ref → pack JSON (with load_errors, files, config_schema)
+    std::map<std::string, Json> trigger_types;  ///< ref → TriggerTypeMeta::ToJson()
+    std::map<std::string, Json> sensors;        ///< ref → SensorMeta::ToJson() (with artifact_uri)
+    std::map<std::string, Json> aliases;        ///< ref → AliasMeta::ToJson()
+    std::map<std::string, Json> policies;       ///< ref → PolicyMeta::ToJson()
+    std::map<std::string, Json> configs;        ///< pack → config values (defaults applied, in clear, templates kept)
+    std::map<std::string, std::vector<std::string>> config_secrets;  ///< pack → dotted secret keys of its config
+
+    /// The pack's config values ({} when it has none), as stored: `{{ st2kv... }}` templates are not rendered
+    /// (packs::RenderConfig does that at use time).
+    Json Config(const std::string& pack) const;
+    /// `config_context` for templates of an action (rule action parameters, parameter defaults): the config of
+    /// the action's pack with its template values (`{{ st2kv.system.x }}`) rendered with `options`. Errors name
+    /// the config key.
+    Result<Json> ConfigContext(const std::string& action_ref, const core::RenderOptions& options = {}) const;
 
     /// The action's effective parameter schema (runner's overridden by the action's); kNotFound when the
     /// action or its runner is unknown.
@@ -33,9 +50,17 @@ class ContentStore {
 public:
     explicit ContentStore(core::RedisClientPtr client);
 
-    /// Registers a loaded pack: its actions and rules replace what the pack had (rules created through the
-    /// API in that pack are kept), and its load errors are stored with it.
+    /// Registers a loaded pack: its actions, rules, trigger types, sensors, aliases and policies replace what the
+    /// pack had (rules created through the API in that pack are kept), and its load errors, file list and config
+    /// schema are stored with it. Its config is stored when `pack.config` is set, dropped when
+    /// `pack.drop_config`, left alone otherwise.
     Status RegisterPackBlocking(const LoadedPack& pack);
+    /// Stores a pack's validated config (Keys::Configs, Keys::ConfigSecrets) and bumps the content version.
+    Status PutConfigBlocking(const std::string& pack, const PackConfig& config);
+    /// Removes the pack and everything registered under `<pack>.` (actions, rules including API-created ones,
+    /// trigger types, sensors, aliases, policies) and its registered config, atomically, and bumps the version.
+    /// kNotFound when the pack is not registered.
+    Status UnregisterPackBlocking(const std::string& pack);
     Status RegisterRunnerTypesBlocking(const std::vector<RunnerTypeInfo>& runners);
     /// Creates or replaces a rule. Fails with kAlreadyExists when `create_only` and the ref exists.
     Status PutRuleBlocking(const RuleMeta& rule, bool create_only);
@@ -47,7 +72,14 @@ public:
     /// The current version number (asynchronous).
     void Version(std::function<void(Result<int64_t>)> cb);
 
+    /// Hashes ref → JSON of the content kinds that have no Keys:: name.
+    std::string TriggerTypesKey() const { return keys_.Prefix() + "triggertypes"; }
+    std::string SensorTypesKey() const { return keys_.Prefix() + "sensortypes"; }
+    std::string AliasesKey() const { return keys_.Prefix() + "actionaliases"; }
+    std::string PoliciesKey() const { return keys_.Prefix() + "policies"; }
+
 private:
+    std::vector<core::RedisClient::Args> LoadCommands() const;
     static Result<ContentSnapshotPtr> Parse(const std::vector<core::RedisReply>& replies);
     core::RedisClientPtr client_;
     core::Keys keys_;

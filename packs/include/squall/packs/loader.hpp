@@ -1,29 +1,57 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "squall/core/error.hpp"
+#include "squall/packs/config.hpp"
 #include "squall/packs/content.hpp"
 
 namespace squall::packs {
 
-/// One pack read from disk: what loaded, and an error (with file:line:col) for every file that did not.
+/// One pack read from disk: what loaded, and an error (with file:line:col and field) for every problem in every
+/// file that did not.
 struct LoadedPack {
     PackMeta meta;
     std::vector<ActionMeta> actions;
     std::vector<RuleMeta> rules;
+    std::vector<TriggerTypeMeta> trigger_types;  ///< triggers/*.yaml and the sensors' declared trigger types
+    std::vector<SensorMeta> sensors;
+    std::vector<AliasMeta> aliases;
+    std::vector<PolicyMeta> policies;
+    Json config_schema;  ///< config.schema.yaml's properties map; null when the pack has none (or it is broken)
+    /// The validated DATA/configs/<pack>.yaml (PackLoaderOptions::configs_dir); nullopt when not loaded.
+    std::optional<PackConfig> config;
+    /// The stored config must go: the config file was rejected (its error is in `errors`), or the pack has
+    /// neither a config file nor schema defaults.
+    bool drop_config = false;
     std::vector<Error> errors;
 };
 
-/// Reads packs in StackStorm layout from folders. Pure file I/O and parsing: blocking, run it at start-up or on
-/// a blocking pool. One bad file never stops the rest of the pack, or other packs, from loading.
+struct PackLoaderOptions {
+    /// DATA/configs: when set, each pack's <configs_dir>/<ref>.yaml is validated against its config.schema.yaml.
+    std::string configs_dir;
+};
+
+/// Reads packs in StackStorm layout from folders (pack.yaml, actions/ with actions/workflows/, rules/, sensors/,
+/// triggers/, aliases/, policies/, config.schema.yaml). Pure file I/O and parsing: blocking, run it at start-up or
+/// on a blocking pool. One bad file never stops the rest of the pack, or other packs, from loading; every problem
+/// of a bad file is reported.
 class PackLoader {
 public:
+    PackLoader() = default;
+    explicit PackLoader(PackLoaderOptions options) : options_(std::move(options)) {}
     /// Loads the pack in `dir` (which holds pack.yaml). A missing or broken pack.yaml is an error.
     Result<LoadedPack> LoadPackBlocking(const std::string& dir) const;
     /// Loads every sub-folder of `base` that holds a pack.yaml; sorted by folder name.
     std::vector<LoadedPack> LoadAllBlocking(const std::string& base) const;
+
+    /// Runner types whose actions need an entry_point file (relative to actions/).
+    static bool NeedsEntryPoint(const std::string& runner_type);
+
+private:
+    PackLoaderOptions options_;
 };
 
 }  // namespace squall::packs

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo '{"trigger": "full.tick", "payload": {"n": 1}}'
