@@ -1,0 +1,262 @@
+// `squall pack ...` (st2 pack, reference §9): install/remove follow the execution the API starts and print its
+// output as it arrives; list/get/register/config are single API calls.
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <thread>
+
+#include "app.hpp"
+#include "squall/api/client.hpp"
+#include "squall/core/model/model.hpp"
+
+namespace squall::app {
+namespace {
+
+using core::Json;
+
+constexpr const char* kPackUsage = R"(usage:
+  squall pack install <source>[=<ref>]... [--force]
+                                  source: https://, ssh://, file:// URL or a local git repo path;
+                                  ref: branch, tag, commit or X.Y.Z (tag vX.Y.Z)
+  squall pack remove <ref>...
+  squall pack list [-j]
+  squall pack get <ref> [-j]
+  squall pack register [<ref>...]
+  squall pack config <pack> key=value...
+                                  values are JSON when they parse as JSON, else strings
+)";
+
+std::string Env(const char* name, const char* def) {
+    const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): single-threaded CLI
+    return v && *v ? v : def;
+}
+
+int Fail(const Error& e) {
+    std::cerr << "ERROR: " << e.What() << "\n";
+    return ExitCode(e.code);
+}
+
+int Usage(const std::string& what) {
+    std::cerr << "squall pack: " << what << "\n\n" << kPackUsage;
+    return 2;
+}
+
+std::string Str(const Json& v) {
+    if (v.is_null()) return "";
+    return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+/// Polls the execution until it completes, printing new output as it arrives. 0 on success, 1 otherwise.
+int Follow(api::ApiClient& client, const std::string& id) {
+    size_t printed = 0;
+    auto delay = std::chrono::milliseconds(50);
+    auto print_new = [&]() -> Status {
+        Result<api::ApiResponse> out = client.Get("/executions/" + id + "/output");
+        if (!out) return out.error();
+        if (out->text.size() > printed) {
+            std::cout << out->text.substr(printed) << std::flush;
+            printed = out->text.size();
+        }
+        return {};
+    };
+    Json e;
+    while (true) {
+        Result<api::ApiResponse> r = client.Get("/executions/" + id);
+        if (!r) return Fail(r.error());
+        e = r->body;
+        if (Status st = print_new(); !st) return Fail(st.error());
+        if (core::status::IsCompleted(e.value("status", ""))) break;
+        std::this_thread::sleep_for(delay);
+        delay = std::min(delay * 2, std::chrono::milliseconds(500));
+    }
+    if (Status st = print_new(); !st) return Fail(st.error());  // lines stored just before the status moved
+    const std::string status = e.value("status", "");
+    if (status == core::status::kSucceeded) return 0;
+    const Json result = e.value("result", Json::object());
+    std::cerr << "ERROR: execution " << id << " " << status;
+    if (result.is_object() && result.contains("errors") && result["errors"].is_array() && !result["errors"].empty()) {
+        std::cerr << ":\n";
+        for (const auto& err : result["errors"]) std::cerr << "  " << Str(err) << "\n";
+    } else if (result.is_object() && result.contains("error")) {
+        std::cerr << ": " << Str(result["error"]) << "\n";
+    } else {
+        std::cerr << "\n";
+    }
+    return 1;
+}
+
+int StartAndFollow(api::ApiClient& client, const std::string& path, const Json& body) {
+    Result<api::ApiResponse> r = client.Post(path, body);
+    if (!r) return Fail(r.error());
+    const std::string id = r->body.is_object() ? r->body.value("execution_id", "") : "";
+    if (id.empty()) return Fail(Internal("the API answered without an execution_id: " + r->text));
+    std::cout << "execution " << id << "\n" << std::flush;
+    return Follow(client, id);
+}
+
+void PrintPacks(const Json& list) {
+    std::vector<std::vector<std::string>> rows = {{"ref", "version", "actions", "rules", "errors", "description"}};
+    for (const auto& p : list) {
+        std::string desc = p.value("description", "");
+        if (desc.size() > 60) desc = desc.substr(0, 57) + "...";
+        const Json errors = p.value("load_errors", Json::array());
+        rows.push_back(
+            {p.value("ref", ""),
+             p.value("version", ""),
+             Str(p.value("actions", Json(0))),
+             Str(p.value("rules", Json(0))),
+             std::to_string(errors.is_array() ? errors.size() : 0),
+             desc}
+        );
+    }
+    std::vector<size_t> widths(rows[0].size(), 0);
+    for (const auto& row : rows) {
+        for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+    }
+    for (const auto& row : rows) {
+        for (size_t c = 0; c < row.size(); ++c) {
+            std::cout << std::left << std::setw(static_cast<int>(widths[c]) + 2) << row[c];
+        }
+        std::cout << "\n";
+    }
+}
+
+void PrintPack(const Json& p) {
+    for (const auto& [k, v] : p.items()) {
+        if (k == "load_errors") continue;
+        if (v.is_object() || (v.is_array() && !v.empty())) {
+            std::cout << k << ": " << v.dump() << "\n";
+        } else {
+            std::cout << k << ": " << Str(v) << "\n";
+        }
+    }
+    const Json errors = p.value("load_errors", Json::array());
+    if (errors.is_array() && !errors.empty()) {
+        std::cout << "load_errors:\n";
+        for (const auto& e : errors) std::cout << "  - " << Str(e) << "\n";
+    } else {
+        std::cout << "load_errors: none\n";
+    }
+}
+
+/// A relative local path means a path on this machine: the server resolves paths against its own cwd, so it
+/// gets the absolute path (the `=ref` part is kept).
+std::string AbsoluteIfLocalPath(const std::string& spec) {
+    if (spec.find("://") != std::string::npos) return spec;
+    const auto eq = spec.rfind('=');
+    const std::string path = eq == std::string::npos ? spec : spec.substr(0, eq);
+    std::error_code ec;
+    if (path.empty() || path[0] == '/' || !std::filesystem::exists(path, ec)) return spec;
+    const std::string abs = std::filesystem::absolute(path, ec).lexically_normal().string();
+    if (ec) return spec;
+    return eq == std::string::npos ? abs : abs + spec.substr(eq);
+}
+
+}  // namespace
+
+int PackCommand(const std::vector<std::string>& args) {
+    // args[0] == "pack"
+    if (args.size() < 2 || args[1] == "-h" || args[1] == "--help") {
+        std::cout << kPackUsage;
+        return args.size() < 2 ? 2 : 0;
+    }
+    const std::string sub = args[1];
+    std::vector<std::string> positional;
+    bool json = false;
+    bool force = false;
+    for (size_t i = 2; i < args.size(); ++i) {
+        if (args[i] == "-j" || args[i] == "--json") {
+            json = true;
+        } else if (args[i] == "--force" || args[i] == "-f") {
+            force = true;
+        } else if (args[i].size() > 1 && args[i][0] == '-') {
+            return Usage("unknown option " + args[i]);
+        } else {
+            positional.push_back(args[i]);
+        }
+    }
+    api::ApiClient client(Env("SQUALL_API_URL", "http://127.0.0.1:9101/api/v1"), Env("SQUALL_API_KEY", ""));
+
+    if (sub == "install") {
+        if (positional.empty()) return Usage("install: give at least one pack source");
+        for (auto& p : positional) p = AbsoluteIfLocalPath(p);
+        return StartAndFollow(client, "/packs/install", {{"packs", positional}, {"force", force}});
+    }
+    if (sub == "remove" || sub == "uninstall") {
+        if (positional.empty()) return Usage("remove: give at least one pack ref");
+        return StartAndFollow(client, "/packs/uninstall", {{"packs", positional}});
+    }
+    if (sub == "list") {
+        Result<api::ApiResponse> r = client.Get("/packs?limit=1000");
+        if (!r) return Fail(r.error());
+        if (json) {
+            std::cout << r->body.dump(2) << "\n";
+        } else {
+            PrintPacks(r->body);
+        }
+        return 0;
+    }
+    if (sub == "get") {
+        if (positional.size() != 1) return Usage("get: give one pack ref");
+        Result<api::ApiResponse> r = client.Get("/packs/" + positional[0]);
+        if (!r) return Fail(r.error());
+        if (json) {
+            std::cout << r->body.dump(2) << "\n";
+        } else {
+            PrintPack(r->body);
+        }
+        return 0;
+    }
+    if (sub == "register") {
+        Json body = Json::object();
+        if (!positional.empty()) body["packs"] = positional;
+        Result<api::ApiResponse> r = client.Post("/packs/register", body);
+        if (!r) return Fail(r.error());
+        if (json) {
+            std::cout << r->body.dump(2) << "\n";
+            return 0;
+        }
+        std::cout << "registered " << r->body.value("packs", Json::array()).size()
+                  << " packs: " << r->body.value("actions", Json(0)).dump() << " actions, "
+                  << r->body.value("rules", Json(0)).dump() << " rules\n";
+        for (const auto& e : r->body.value("load_errors", Json::array()))
+            std::cout << "  load error: " << Str(e) << "\n";
+        return 0;
+    }
+    if (sub == "config") {
+        if (positional.size() < 2) return Usage("config: give a pack and at least one key=value");
+        const std::string pack = positional[0];
+        Json values = Json::object();
+        Result<api::ApiResponse> current = client.Get("/configs/" + pack);
+        if (current) {
+            const Json& b = current->body;
+            values = b.is_object() && b.contains("values") && b["values"].is_object() ? b["values"] : b;
+            if (!values.is_object()) values = Json::object();
+        } else if (current.error().code != ErrorCode::kNotFound) {
+            return Fail(current.error());
+        }
+        for (size_t i = 1; i < positional.size(); ++i) {
+            const std::string& kv = positional[i];
+            const auto eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0) return Usage("config: \"" + kv + "\": expected key=value");
+            const std::string text = kv.substr(eq + 1);
+            Json parsed = Json::parse(text, nullptr, false);
+            values[kv.substr(0, eq)] = parsed.is_discarded() ? Json(text) : parsed;
+        }
+        Result<api::ApiResponse> r = client.Put("/configs/" + pack, values);
+        if (!r) return Fail(r.error());
+        if (json) {
+            std::cout << r->body.dump(2) << "\n";
+        } else {
+            const Json shown = r->body.is_object() && r->body.contains("values") ? r->body["values"] : r->body;
+            std::cout << "config of " << pack << ":\n";
+            for (const auto& [k, v] : shown.items()) std::cout << "  " << k << ": " << Str(v) << "\n";
+        }
+        return 0;
+    }
+    return Usage("unknown subcommand \"" + sub + "\"");
+}
+
+}  // namespace squall::app

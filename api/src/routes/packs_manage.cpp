@@ -1,0 +1,176 @@
+// Pack management (StackStorm's packs API, reference §2): install and uninstall are executions of the bundled
+// `packs` pack's actions (202 {"execution_id": ...}); register re-reads packs from disk synchronously.
+#include <filesystem>
+#include <set>
+
+#include "http.hpp"
+#include "squall/core/id.hpp"
+#include "squall/packs/loader.hpp"
+#include "squall/packs/parameters.hpp"
+#include "squall/rules/matcher.hpp"
+
+namespace squall::api {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// body.packs as a list of strings; kInvalidArgument naming the field otherwise.
+Result<Json> PacksField(const Json& body, bool required) {
+    if (!body.is_object()) return InvalidArgument("body: must be an object");
+    if (!body.contains("packs")) {
+        if (required) return InvalidArgument("body: \"packs\" (a list of packs) is required");
+        return Json::array();
+    }
+    const Json& p = body["packs"];
+    if (!p.is_array()) return InvalidArgument("body: \"packs\" must be a list of strings");
+    for (size_t i = 0; i < p.size(); ++i) {
+        if (!p[i].is_string() || p[i].get<std::string>().empty()) {
+            return InvalidArgument("body: \"packs[" + std::to_string(i) + "]\" must be a non-empty string");
+        }
+    }
+    if (required && p.empty()) return InvalidArgument("body: \"packs\" must name at least one pack");
+    return p;
+}
+
+/// Creates an execution of `ref` (a packs.* action) the way POST /executions does; returns its id.
+Result<std::string> CreateExecution(ApiDeps& d, const std::string& ref, const Json& given, const std::string& user) {
+    Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+    if (!snap) return snap.error();
+    auto action = (*snap)->actions.find(ref);
+    if (action == (*snap)->actions.end()) {
+        return Unavailable("action \"" + ref + "\" is not registered (the bundled packs pack did not load)");
+    }
+    Result<Json> schema = (*snap)->ActionSchema(ref);
+    if (!schema) return schema.error();
+    const Json context = {{"action_context", {{"user", user}, {"api_user", user}}}};
+    Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, given, context);
+    if (!params) return params.error();
+    core::NewExecution e;
+    e.request.execution_id = core::NewId();
+    e.request.action_ref = ref;
+    e.request.runner_type = action->second.value("runner_type", "");
+    e.request.action = action->second;
+    e.request.parameters = params->values;
+    e.request.secret_parameters = params->secrets;
+    e.request.context = {{"user", user}, {"pack", action->second.value("pack", "")}};
+    e.action = action->second;
+    e.masked_parameters = params->masked;
+    e.pool = action->second.value("pool", "default");
+    return d.executions.CreateBlocking(e);
+}
+
+/// Folders to re-read: every registered pack's folder (bundled packs included) and DATA/packs/*.
+std::vector<std::string> PackFolders(const ApiDeps& d, const packs::ContentSnapshot& snap) {
+    std::set<std::string> out;
+    std::error_code ec;
+    for (const auto& [ref, pack] : snap.packs) {
+        const std::string path = pack.value("path", "");
+        if (!path.empty() && fs::exists(fs::path(path) / "pack.yaml", ec)) out.insert(path);
+    }
+    if (!d.data_dir.empty()) {
+        const fs::path base = fs::path(d.data_dir) / "packs";
+        if (fs::is_directory(base, ec)) {
+            for (const auto& entry : fs::directory_iterator(base, ec)) {
+                if (entry.is_directory() && fs::exists(entry.path() / "pack.yaml", ec)) {
+                    out.insert(fs::absolute(entry.path()).string());
+                }
+            }
+        }
+    }
+    return {out.begin(), out.end()};
+}
+
+}  // namespace
+
+void RegisterPackManageRoutes(Router& r, ApiDeps& d) {
+    r.Post("/packs/install", [&d](const httplib::Request& req, httplib::Response& res) {
+        Result<Json> body = ParseBody(req);
+        if (!body) return SendError(res, body.error());
+        Result<Json> packs_list = PacksField(*body, true);
+        if (!packs_list) return SendError(res, packs_list.error());
+        Json given = {{"packs", *packs_list}};
+        if (body->contains("force")) {
+            if (!(*body)["force"].is_boolean())
+                return SendError(res, InvalidArgument("body: \"force\" must be a boolean"));
+            given["force"] = (*body)["force"];
+        }
+        Result<std::string> id = CreateExecution(d, "packs.install", given, "admin");
+        if (!id) return SendError(res, id.error());
+        SendJson(res, 202, {{"execution_id", *id}});
+    });
+
+    r.Post("/packs/uninstall", [&d](const httplib::Request& req, httplib::Response& res) {
+        Result<Json> body = ParseBody(req);
+        if (!body) return SendError(res, body.error());
+        Result<Json> packs_list = PacksField(*body, true);
+        if (!packs_list) return SendError(res, packs_list.error());
+        Result<std::string> id = CreateExecution(d, "packs.uninstall", {{"packs", *packs_list}}, "admin");
+        if (!id) return SendError(res, id.error());
+        SendJson(res, 202, {{"execution_id", *id}});
+    });
+
+    // Synchronous: loads each pack folder, checks runner types and rule operators (as at start-up), registers.
+    r.Post("/packs/register", [&d](const httplib::Request& req, httplib::Response& res) {
+        Result<Json> body = ParseBody(req);
+        if (!body) return SendError(res, body.error());
+        Result<Json> packs_list = PacksField(*body, false);
+        if (!packs_list) return SendError(res, packs_list.error());
+        std::set<std::string> wanted;  // empty: every pack
+        for (const auto& p : *packs_list) wanted.insert(p.get<std::string>());
+        std::set<std::string> missing = wanted;
+        Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+        if (!snap) return SendError(res, snap.error());
+        packs::PackLoaderOptions options;
+        if (!d.data_dir.empty()) options.configs_dir = (fs::path(d.data_dir) / "configs").string();
+        packs::PackLoader loader(options);
+        Json registered = Json::array();
+        Json errors = Json::array();
+        size_t actions = 0;
+        size_t rules_count = 0;
+        for (const auto& dir : PackFolders(d, **snap)) {
+            Result<packs::LoadedPack> pack = loader.LoadPackBlocking(dir);
+            if (!pack) {
+                if (wanted.empty()) errors.push_back(pack.error().What());
+                continue;
+            }
+            if (!wanted.empty() && !wanted.count(pack->meta.ref)) continue;
+            missing.erase(pack->meta.ref);
+            std::vector<packs::ActionMeta> kept;
+            for (auto& a : pack->actions) {
+                if (!(*snap)->runner_types.count(a.runner_type)) {
+                    Error e = InvalidArgument("runner_type: unknown runner \"" + a.runner_type + "\"");
+                    e.location = Location{pack->meta.path + "/" + a.metadata_file, 0, 0};
+                    pack->errors.push_back(std::move(e));
+                    continue;
+                }
+                kept.push_back(std::move(a));
+            }
+            pack->actions = std::move(kept);
+            std::vector<packs::RuleMeta> rules;
+            for (auto& rule : pack->rules) {
+                Result<core::YamlDocument> doc = core::LoadYamlFile(pack->meta.path + "/" + rule.metadata_file);
+                Result<rules::CompiledRulePtr> c = rules::CompileRule(rule, d.operators, doc ? &*doc : nullptr);
+                if (!c) {
+                    pack->errors.push_back(c.error());
+                    continue;
+                }
+                rules.push_back(std::move(rule));
+            }
+            pack->rules = std::move(rules);
+            if (Status st = d.content.RegisterPackBlocking(*pack); !st) return SendError(res, st.error());
+            registered.push_back(pack->meta.ref);
+            actions += pack->actions.size();
+            rules_count += pack->rules.size();
+            for (const auto& e : pack->errors) errors.push_back(e.What());
+        }
+        if (!missing.empty()) {
+            return SendError(res, NotFound("pack \"" + *missing.begin() + "\" not found on disk"));
+        }
+        d.content_cache.Invalidate();
+        SendJson(
+            res, 200, {{"packs", registered}, {"actions", actions}, {"rules", rules_count}, {"load_errors", errors}}
+        );
+    });
+}
+
+}  // namespace squall::api
