@@ -1,0 +1,220 @@
+#include "common/shell_common.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace squall::actionrunners {
+
+std::string Tail(const std::string& text, size_t max_lines) {
+    size_t pos = text.size();
+    if (pos > 0 && text[pos - 1] == '\n') --pos;
+    size_t lines = 0;
+    while (pos > 0) {
+        if (text[pos - 1] == '\n' && ++lines == max_lines) break;
+        --pos;
+    }
+    std::string out = text.substr(pos);
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
+std::string ParamString(const Json& v) {
+    return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+std::map<std::string, std::string> BaseEnv() {
+    std::map<std::string, std::string> env;
+    for (const char* name : {"PATH", "HOME", "LANG", "LC_ALL", "USER", "LOGNAME", "SHELL", "TMPDIR"}) {
+        if (const char* v = std::getenv(name)) env[name] = v;  // NOLINT(concurrency-mt-unsafe): read-only env
+    }
+    if (!env.count("PATH")) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+    return env;
+}
+
+std::map<std::string, std::string> ActionEnv(const RunRequest& req) {
+    std::map<std::string, std::string> env = BaseEnv();
+    const Json& p = req.parameters;
+    if (p.contains("env") && p["env"].is_object()) {
+        for (const auto& [k, v] : p["env"].items()) env[k] = ParamString(v);
+    }
+    env["ST2_ACTION_PACK_NAME"] = req.action.value("pack", "");
+    env["ST2_ACTION_EXECUTION_ID"] = req.execution_id;
+    env["ST2_ACTION_API_URL"] = req.api_url;
+    return env;
+}
+
+double TimeoutSeconds(const Json& parameters, double fallback) {
+    if (parameters.contains("timeout") && parameters["timeout"].is_number()) return parameters["timeout"].get<double>();
+    return fallback;
+}
+
+std::chrono::milliseconds ToMillis(double seconds) {
+    return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
+std::string FormatSeconds(double seconds) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%g", seconds);
+    return buf;
+}
+
+std::string PackPath(const RunRequest& req) {
+    return req.action.value("pack_path", "");
+}
+
+core::ExecutionResult ShellResult(const ProcessOutcome& o, const std::string& shown, double timeout_s) {
+    core::ExecutionResult r;
+    if (o.spawn_error) {
+        r.status = core::status::kFailed;
+        r.result = {
+            {"stdout", ""},
+            {"stderr", ""},
+            {"return_code", -1},
+            {"succeeded", false},
+            {"failed", true},
+            {"error", "could not start `" + shown + "`: " + o.spawn_error->message}};
+        return r;
+    }
+    const bool ok = !o.timed_out && !o.canceled && o.exit_code == 0;
+    r.result = {
+        {"stdout", o.stdout_data},
+        {"stderr", o.stderr_data},
+        {"return_code", o.exit_code},
+        {"succeeded", ok},
+        {"failed", !ok},
+    };
+    // Drop the single trailing newline, as StackStorm's shell runner does.
+    for (const char* k : {"stdout", "stderr"}) {
+        std::string s = r.result[k];
+        if (!s.empty() && s.back() == '\n') s.pop_back();
+        r.result[k] = s;
+    }
+    if (o.timed_out) {
+        r.status = core::status::kTimeout;
+        r.result["error"] = "Action failed to complete in " + FormatSeconds(timeout_s) + " seconds: `" + shown +
+                            "` was killed (process group) with exit code -9";
+    } else if (o.canceled) {
+        r.status = core::status::kCanceled;
+        r.result["error"] = "`" + shown + "` was canceled";
+    } else if (!ok) {
+        r.status = core::status::kFailed;
+        std::string err = "`" + shown + "` exited with code " + std::to_string(o.exit_code);
+        const std::string tail = Tail(o.stderr_data);
+        if (!tail.empty()) err += "; stderr (last lines):\n" + tail;
+        r.result["error"] = err;
+    } else {
+        r.status = core::status::kSucceeded;
+    }
+    return r;
+}
+
+namespace {
+/// StackStorm's serialize_positional_argument (top level only).
+std::string PositionalValue(const std::string& type, const Json& v) {
+    if (v.is_null()) return "";
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_boolean() && (type == "boolean" || type.empty())) return v.get<bool>() ? "1" : "0";
+    if (v.is_array()) {
+        std::string out;
+        for (size_t i = 0; i < v.size(); ++i) {
+            if (i) out += ",";
+            out += ParamString(v[i]);
+        }
+        return out;
+    }
+    return v.dump();  // numbers, objects (JSON)
+}
+}  // namespace
+
+std::vector<std::string> ScriptArguments(
+    const Json& action, const Json& parameters, const std::set<std::string>& runner_params, const std::string& kwarg_op
+) {
+    Json schema = action.value("parameters", Json::object());
+    if (!schema.is_object()) schema = Json::object();
+    std::map<int64_t, std::string> positional;  // position → name
+    for (const auto& [name, meta] : schema.items()) {
+        if (runner_params.count(name) || !meta.is_object()) continue;
+        if (meta.contains("position") && meta["position"].is_number_integer()) {
+            positional[meta["position"].get<int64_t>()] = name;
+        }
+    }
+    std::set<std::string> positional_names;
+    for (const auto& [pos, name] : positional) positional_names.insert(name);
+
+    std::vector<std::string> args;
+    if (!parameters.is_object()) return args;
+    for (const auto& [name, v] : parameters.items()) {  // nlohmann orders object keys: name order
+        if (runner_params.count(name) || positional_names.count(name)) continue;
+        if (v.is_null() || (v.is_string() && v.get<std::string>().empty())) continue;
+        if (v.is_boolean()) {
+            if (v.get<bool>()) args.push_back(kwarg_op + name);
+            continue;
+        }
+        args.push_back(kwarg_op + name + "=" + ParamString(v));
+    }
+    for (const auto& [pos, name] : positional) {
+        const Json& meta = schema[name];
+        const std::string type =
+            meta.contains("type") && meta["type"].is_string() ? meta["type"].get<std::string>() : "";
+        args.push_back(PositionalValue(type, parameters.contains(name) ? parameters[name] : Json()));
+    }
+    return args;
+}
+
+std::set<std::string> ParameterNames(const Json& runner_schema) {
+    std::set<std::string> out;
+    for (const auto& [k, v] : runner_schema.items()) out.insert(k);
+    return out;
+}
+
+void RunHandles::Begin(const std::string& execution_id) {
+    std::lock_guard lock(mu_);
+    runs_[execution_id] = false;
+}
+
+bool RunHandles::Add(const std::string& execution_id, ProcessSupervisor::Handle h) {
+    std::lock_guard lock(mu_);
+    auto run = runs_.find(execution_id);
+    if (run == runs_.end()) return true;  // already finished (its callback ran before Start returned)
+    if (run->second) return false;
+    handles_.emplace(execution_id, h);
+    return true;
+}
+
+void RunHandles::Remove(const std::string& execution_id, ProcessSupervisor::Handle h) {
+    std::lock_guard lock(mu_);
+    auto [b, e] = handles_.equal_range(execution_id);
+    for (auto it = b; it != e; ++it) {
+        if (it->second == h) {
+            handles_.erase(it);
+            return;
+        }
+    }
+}
+
+void RunHandles::CancelAll(const std::string& execution_id, ProcessSupervisor& supervisor) {
+    std::vector<ProcessSupervisor::Handle> victims;
+    {
+        std::lock_guard lock(mu_);
+        auto run = runs_.find(execution_id);
+        if (run == runs_.end()) return;
+        run->second = true;
+        auto [b, e] = handles_.equal_range(execution_id);
+        for (auto it = b; it != e; ++it) victims.push_back(it->second);
+    }
+    for (auto h : victims) supervisor.Cancel(h);
+}
+
+bool RunHandles::Canceled(const std::string& execution_id) const {
+    std::lock_guard lock(mu_);
+    auto run = runs_.find(execution_id);
+    return run != runs_.end() && run->second;
+}
+
+void RunHandles::Forget(const std::string& execution_id) {
+    std::lock_guard lock(mu_);
+    runs_.erase(execution_id);
+    handles_.erase(execution_id);
+}
+
+}  // namespace squall::actionrunners

@@ -1,0 +1,150 @@
+#include <unistd.h>
+
+#include <fstream>
+
+#include "builtin_runners.hpp"
+#include "common/process_supervisor.hpp"
+#include "common/shell_common.hpp"
+
+namespace squall::actionrunners {
+namespace {
+
+/// How to start `script`: itself when executable, else its `#!` interpreter (StackStorm packs often lose the
+/// execute bit in git checkouts), else bash. Reads at most one line of a local file.
+std::vector<std::string> ScriptCommand(const std::string& script) {
+    if (::access(script.c_str(), X_OK) == 0) return {script};
+    std::ifstream in(script);
+    std::string first;
+    if (in && std::getline(in, first) && first.rfind("#!", 0) == 0) {
+        std::vector<std::string> argv;
+        size_t pos = 2;
+        while (pos < first.size()) {
+            while (pos < first.size() && (first[pos] == ' ' || first[pos] == '\t' || first[pos] == '\r')) ++pos;
+            size_t end = pos;
+            while (end < first.size() && first[end] != ' ' && first[end] != '\t' && first[end] != '\r') ++end;
+            if (end > pos) argv.push_back(first.substr(pos, end - pos));
+            pos = end;
+        }
+        if (!argv.empty()) {
+            argv.push_back(script);
+            return argv;
+        }
+    }
+    return {"/bin/bash", script};
+}
+
+/// local-shell-script: runs the action's entry_point (under the pack's actions/ folder) with the action
+/// parameters as arguments (ScriptArguments). Secret parameters are arguments too, as in StackStorm: they are
+/// visible in `ps` on this host for the script's lifetime (a script can only read its arguments); they are masked
+/// in everything the run produces. Prefer `env`/datastore lookups for secrets in new packs.
+class LocalShellScriptRunner final : public Runner {
+public:
+    LocalShellScriptRunner(ProcessSupervisor& supervisor, std::set<std::string> runner_params)
+        : supervisor_(supervisor), runner_params_(std::move(runner_params)) {}
+
+    void Run(const RunRequest& req, RunCallbacks cb) override {
+        const Json& p = req.parameters;
+        const std::string entry = req.action.value("entry_point", "");
+        const std::string pack_path = PackPath(req);
+        const double timeout_s = TimeoutSeconds(p, 60.0);
+        const std::string script = pack_path + "/actions/" + entry;
+        if (entry.empty() || pack_path.empty() || ::access(script.c_str(), F_OK) != 0) {
+            core::ExecutionResult r;
+            r.status = core::status::kFailed;
+            r.result = {
+                {"stdout", ""},
+                {"stderr", ""},
+                {"return_code", -1},
+                {"succeeded", false},
+                {"failed", true},
+                {"error",
+                 entry.empty() || pack_path.empty()
+                     ? "action \"" + req.action_ref + "\" has no " + (entry.empty() ? "entry_point" : "pack path") +
+                           " (runner local-shell-script)"
+                     : "script " + script + " (entry_point of action \"" + req.action_ref + "\") does not exist"}};
+            return cb.on_done(std::move(r));
+        }
+        const std::string kwarg_op =
+            p.contains("kwarg_op") && p["kwarg_op"].is_string() ? p["kwarg_op"].get<std::string>() : std::string("--");
+        ProcessSpec spec;
+        spec.argv = BuildArgv(script, ScriptArguments(req.action, p, runner_params_, kwarg_op), p, spec.stdin_data);
+        spec.env = ActionEnv(req);
+        spec.cwd = p.contains("cwd") && p["cwd"].is_string() ? p["cwd"].get<std::string>() : std::string();
+        spec.timeout = ToMillis(timeout_s);
+        spec.secrets = req.secret_values;
+        std::string shown;
+        for (const auto& a : spec.argv) shown += (shown.empty() ? "" : " ") + a;
+        shown = MaskSecrets(shown, req.secret_values);
+        const std::string id = req.execution_id;
+        runs_.Begin(id);
+        auto h = supervisor_.Start(
+            std::move(spec),
+            std::move(cb.on_output),
+            [this, id, shown, timeout_s, on_done = std::move(cb.on_done)](ProcessOutcome o) {
+                runs_.Forget(id);
+                on_done(ShellResult(o, shown, timeout_s));
+            }
+        );
+        if (!runs_.Add(id, h)) supervisor_.Cancel(h);
+    }
+
+    void Cancel(const std::string& execution_id) override { runs_.CancelAll(execution_id, supervisor_); }
+
+    /// The argv for `script` with `args`: `sudo -E --` in front when the `sudo` parameter is true (`-S` with the
+    /// password on stdin when `sudo_password` is given, never in argv).
+    static std::vector<std::string> BuildArgv(
+        const std::string& script,
+        const std::vector<std::string>& args,
+        const Json& p,
+        std::optional<std::string>& stdin_data
+    ) {
+        std::vector<std::string> argv;
+        if (p.value("sudo", false)) {
+            argv = {"sudo"};
+            if (p.contains("sudo_password") && p["sudo_password"].is_string()) {
+                argv.push_back("-S");
+                stdin_data = p["sudo_password"].get<std::string>() + "\n";
+            }
+            argv.insert(argv.end(), {"-E", "--"});
+        }
+        for (auto& a : ScriptCommand(script)) argv.push_back(std::move(a));
+        argv.insert(argv.end(), args.begin(), args.end());
+        return argv;
+    }
+
+private:
+    ProcessSupervisor& supervisor_;
+    const std::set<std::string> runner_params_;
+    RunHandles runs_;
+};
+
+}  // namespace
+
+std::vector<std::string> LocalShellScriptArgvForTest(
+    const std::string& script, const std::vector<std::string>& args, const Json& parameters
+) {
+    std::optional<std::string> stdin_data;
+    return LocalShellScriptRunner::BuildArgv(script, args, parameters, stdin_data);
+}
+
+RunnerFactory LocalShellScriptFactory() {
+    RunnerFactory f;
+    f.info.name = "local-shell-script";
+    f.info.description = "A runner to execute local actions as a fixed user.";
+    f.info.parameters = {
+        {"cwd", {{"type", "string"}, {"description", "Working directory where the script will be executed in."}}},
+        {"env", {{"type", "object"}, {"description", "Environment variables which will be available to the script."}}},
+        {"kwarg_op",
+         {{"type", "string"}, {"default", "--"}, {"description", "Operator to use in front of keyword args."}}},
+        {"sudo", {{"type", "boolean"}, {"default", false}, {"description", "The script will be executed with sudo."}}},
+        {"sudo_password",
+         {{"type", "string"}, {"secret", true}, {"required", false}, {"description", "Sudo password."}}},
+        {"timeout", {{"type", "integer"}, {"default", 60}, {"description", "Action timeout in seconds."}}},
+    };
+    f.create = [names = ParameterNames(f.info.parameters)](RunnerServices& s) {
+        return std::make_unique<LocalShellScriptRunner>(s.supervisor, names);
+    };
+    return f;
+}
+
+}  // namespace squall::actionrunners
