@@ -1,0 +1,72 @@
+// core.ask end to end (issue 4 item 4, inquirer): the execution waits in `pending`; `squall inquiry respond`
+// with a response that breaks the schema is refused naming the field; a valid one completes the execution.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "squall/core/model/model.hpp"
+#include "squall_process.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
+
+namespace squall::test {
+namespace {
+
+using core::Json;
+using namespace std::chrono_literals;
+
+TEST(InquiryIntegrationTest, AskWaitsPendingAndAValidResponseCompletesIt) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    SquallProcess server({(data.path() / "d").string(), "", {}});
+
+    const std::string schema = R"({"type": "object", "properties": {"approve": {"type": "boolean", "required": true},)"
+                               R"( "reason": {"type": "string", "minLength": 3}}})";
+    CliResult run = server.Cli({"run", "core.ask", "schema=" + schema, "route=ops", "-a", "-j"});
+    ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+    const std::string id = Json::parse(run.out)["id"];
+
+    Json e;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            CliResult got = server.Cli({"execution", "get", id, "-j"});
+            e = Json::parse(got.out, nullptr, false);
+            return e.is_object() && e.value("status", "") == core::status::kPending;
+        },
+        30s
+    )) << e.dump();
+    EXPECT_EQ(e["result"]["route"], "ops");
+    EXPECT_FALSE(e.contains("end_timestamp") && !e["end_timestamp"].get<std::string>().empty()) << e.dump();
+
+    CliResult list = server.Cli({"inquiry", "list", "-j"});
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    Json inquiries = Json::parse(list.out);
+    ASSERT_EQ(inquiries.size(), 1u) << list.out;
+    EXPECT_EQ(inquiries[0]["id"], id);
+    EXPECT_EQ(inquiries[0]["schema"]["properties"]["approve"]["type"], "boolean");
+
+    // Missing the required field, then a wrong type: refused, and the execution stays pending.
+    CliResult missing = server.Cli({"inquiry", "respond", id, "-r", R"({"reason": "looks good"})"});
+    EXPECT_NE(missing.exit_code, 0);
+    EXPECT_NE(missing.err.find("approve"), std::string::npos) << missing.err;
+    CliResult wrong = server.Cli({"inquiry", "respond", id, "-r", R"({"approve": "yes"})"});
+    EXPECT_NE(wrong.exit_code, 0);
+    EXPECT_NE(wrong.err.find("approve"), std::string::npos) << wrong.err;
+    EXPECT_EQ(Json::parse(server.Cli({"execution", "get", id, "-j"}).out)["status"], core::status::kPending);
+
+    CliResult ok = server.Cli({"inquiry", "respond", id, "-r", R"({"approve": true, "reason": "ship it"})"});
+    ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+    e = Json::parse(server.Cli({"execution", "get", id, "-j"}).out);
+    EXPECT_EQ(e["status"], core::status::kSucceeded) << e.dump();
+    EXPECT_EQ(e["result"]["response"]["approve"], true);
+    EXPECT_EQ(e["result"]["response"]["reason"], "ship it");
+
+    // Answered: no longer listed, and a second answer is refused.
+    EXPECT_EQ(Json::parse(server.Cli({"inquiry", "list", "-j"}).out).size(), 0u);
+    CliResult again = server.Cli({"inquiry", "respond", id, "-r", R"({"approve": false})"});
+    EXPECT_NE(again.exit_code, 0);
+    EXPECT_NE(again.err.find("not pending"), std::string::npos) << again.err;
+}
+
+}  // namespace
+}  // namespace squall::test
