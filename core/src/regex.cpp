@@ -3,6 +3,7 @@
 
 #include <pcre2.h>
 
+#include <mutex>
 #include <unordered_map>
 
 namespace squall::core {
@@ -10,8 +11,35 @@ namespace squall::core {
 struct Regex::Impl {
     pcre2_code* code = nullptr;
     uint32_t capture_count = 0;
+    /// PCRE2's JIT ignores match-time PCRE2_ANCHORED/ENDANCHORED (those calls fall back to the interpreter, many
+    /// times slower), so anchored forms get their own code, compiled with the options at first use.
+    std::string translated;
+    uint32_t compile_flags = 0;
+    mutable std::once_flag anchored_once, full_once;
+    mutable pcre2_code* anchored = nullptr;
+    mutable pcre2_code* full = nullptr;
+
+    /// The code compiled with `extra` compile options (JIT'd); falls back to `code` + match-time options.
+    pcre2_code* Variant(std::once_flag& once, pcre2_code*& slot, uint32_t extra) const {
+        std::call_once(once, [&] {
+            int err = 0;
+            PCRE2_SIZE offset = 0;
+            slot = pcre2_compile(
+                reinterpret_cast<PCRE2_SPTR>(translated.data()),
+                translated.size(),
+                compile_flags | extra,
+                &err,
+                &offset,
+                nullptr
+            );
+            if (slot) pcre2_jit_compile(slot, PCRE2_JIT_COMPLETE);
+        });
+        return slot;
+    }
     ~Impl() {
         if (code) pcre2_code_free(code);
+        if (anchored) pcre2_code_free(anchored);
+        if (full) pcre2_code_free(full);
     }
 };
 
@@ -75,6 +103,8 @@ Result<RegexPtr> Regex::Compile(std::string_view pattern, Options options) {
     pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // best effort: falls back to the interpreter
     auto impl = std::make_unique<Impl>();
     impl->code = code;
+    impl->translated = translated;
+    impl->compile_flags = flags;
     pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &impl->capture_count);
     return RegexPtr(new Regex(std::move(impl)));  // NOLINT: private constructor
 }
@@ -118,9 +148,20 @@ bool Regex::Run(
 ) const {
     const bool own = impl_->capture_count + 1 > kSharedPairs;
     pcre2_match_data* md = own ? pcre2_match_data_create_from_pattern(impl_->code, nullptr) : SharedMatchData();
-    const int rc = pcre2_match(
-        impl_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start, match_flags, md, nullptr
-    );
+    const pcre2_code* code = impl_->code;
+    if (match_flags == PCRE2_ANCHORED) {
+        if (const pcre2_code* v = impl_->Variant(impl_->anchored_once, impl_->anchored, PCRE2_ANCHORED)) {
+            code = v;
+            match_flags = 0;
+        }
+    } else if (match_flags == (PCRE2_ANCHORED | PCRE2_ENDANCHORED)) {
+        if (const pcre2_code* v = impl_->Variant(impl_->full_once, impl_->full, PCRE2_ANCHORED | PCRE2_ENDANCHORED)) {
+            code = v;
+            match_flags = 0;
+        }
+    }
+    const int rc =
+        pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), start, match_flags, md, nullptr);
     const bool ok = rc >= 0;
     if (ok) {
         PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);

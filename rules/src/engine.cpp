@@ -1,6 +1,7 @@
 #include "squall/rules/engine.hpp"
 
 #include <atomic>
+#include <optional>
 
 #include "squall/core/clock.hpp"
 #include "squall/core/id.hpp"
@@ -13,8 +14,8 @@ namespace squall::rules {
 using core::Json;
 using core::Log;
 
-Enforcer::Enforcer(core::ExecutionStore& executions, core::TriggerStore& triggers)
-    : executions_(executions), triggers_(triggers) {}
+Enforcer::Enforcer(core::ExecutionStore& executions, core::TriggerStore& triggers, core::KvCache* kv)
+    : executions_(executions), triggers_(triggers), kv_(kv) {}
 
 void Enforcer::Record(const Json& enforcement, std::function<void(Status)> cb) {
     const bool ok = enforcement.value("status", "") == "succeeded";
@@ -52,15 +53,26 @@ void Enforcer::Enforce(
         enforcement["failure_reason"] = reason;
         Record(enforcement, std::move(cb));
     };
-    const Json context = {{"trigger", ti.payload}};
-    Result<Json> rendered = core::RenderValue(rule.meta.action_parameters, context);
+    Json context = {{"trigger", ti.payload}};
+    // st2kv.user.* are the keys of the execution's user (the rules engine's "squall"), as StackStorm does.
+    std::optional<core::KvLookup> kv;
+    core::RenderOptions render;
+    if (kv_) {
+        kv.emplace(kv_->LookupFor("squall"));
+        render.kv = &*kv;
+    }
+    // config_context: the config of the action's pack, its st2kv templates rendered now (SPEC §2).
+    Result<Json> config = content.ConfigContext(rule.meta.action_ref, render);
+    if (!config) return fail(config.error().message);
+    context["config_context"] = std::move(*config);
+    Result<Json> rendered = core::RenderValue(rule.meta.action_parameters, context, render);
     if (!rendered) return fail("action parameters: " + rendered.error().message);
     auto action = content.actions.find(rule.meta.action_ref);
     if (action == content.actions.end()) return fail("action \"" + rule.meta.action_ref + "\" not found");
     if (!action->second.value("enabled", true)) return fail("action \"" + rule.meta.action_ref + "\" is disabled");
     Result<Json> schema = content.ActionSchema(rule.meta.action_ref);
     if (!schema) return fail(schema.error().message);
-    Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, *rendered, context);
+    Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, *rendered, context, render);
     if (!params) return fail(params.error().message);
 
     core::NewExecution e;
@@ -105,8 +117,15 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
     packs::ContentSnapshotPtr snapshot;
     std::shared_ptr<const Matcher> matcher;
     std::shared_ptr<spdlog::logger> log = core::Logger("rules");
+    core::KvCache* kv;
 
-    Impl(asio::io_context& io_, core::RedisClientPtr c, const OperatorRegistry& ops, std::string name)
+    Impl(
+        asio::io_context& io_,
+        core::RedisClientPtr c,
+        const OperatorRegistry& ops,
+        std::string name,
+        core::KvCache* kv_cache
+    )
         : io(io_),
           client(std::move(c)),
           operators(ops),
@@ -114,7 +133,8 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
           executions(client),
           triggers(client),
           content(client),
-          enforcer(executions, triggers) {}
+          enforcer(executions, triggers, kv_cache),
+          kv(kv_cache) {}
 
     void Rebuild(packs::ContentSnapshotPtr snap) {
         std::vector<CompiledRulePtr> compiled;
@@ -134,9 +154,15 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
             {{"rules", std::to_string(matcher->size())}, {"version", std::to_string(snapshot->version)}});
     }
 
-    /// Makes sure the rule set is current, then runs `next`.
+    /// Makes sure the rule set and the datastore snapshot are current, then runs `next`.
     void Refresh(std::function<void(Status)> next) {
         auto self = shared_from_this();
+        if (kv) {
+            next = [self, next = std::move(next)](Status st) mutable {
+                if (!st) return next(std::move(st));
+                self->kv->Refresh(std::move(next));
+            };
+        }
         content.Version([self, next = std::move(next)](Result<int64_t> v) mutable {
             if (!v) return next(v.error());
             if (self->snapshot && self->snapshot->version == *v) return next(Status{});
@@ -249,9 +275,13 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
 };
 
 RulesEngine::RulesEngine(
-    asio::io_context& io, core::RedisClientPtr client, const OperatorRegistry& operators, std::string consumer_name
+    asio::io_context& io,
+    core::RedisClientPtr client,
+    const OperatorRegistry& operators,
+    std::string consumer_name,
+    core::KvCache* kv
 )
-    : impl_(std::make_shared<Impl>(io, std::move(client), operators, std::move(consumer_name))) {}
+    : impl_(std::make_shared<Impl>(io, std::move(client), operators, std::move(consumer_name), kv)) {}
 
 RulesEngine::~RulesEngine() = default;
 

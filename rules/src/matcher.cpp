@@ -182,6 +182,8 @@ Result<Criterion> CompileCriterion(
     crit.steps = std::move(*steps);
     crit.pattern = c.contains("pattern") ? c["pattern"] : Json(nullptr);
     crit.is_equals = op->name == "equals";
+    crit.is_iequals = op->name == "iequals";
+    crit.is_inside = op->name == "inside";
     if (op->name == kSearchOperator) {
         crit.is_search = true;
         crit.condition = c.contains("condition") && c["condition"].is_string() ? c["condition"].get<std::string>() : "";
@@ -273,6 +275,47 @@ Result<std::vector<PathStep>> ParseCriteriaPath(std::string_view path, std::stri
 
 namespace {
 
+std::string AsciiLower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
+/// The keys under which the Matcher indexes a criterion, each {is a string key, key} (string keys are the raw
+/// string, others EqualityKey); nullopt when the criterion cannot be indexed. A value can only pass the criterion
+/// when it looks up one of these keys: `equals` needs PyEquals with the pattern, `iequals` two strings equal once
+/// lower-cased, `inside` (a list of scalars) PyEquals with one element.
+std::optional<std::vector<std::pair<bool, std::string>>> IndexKeys(const Criterion& c) {
+    if (c.pattern_is_template) return std::nullopt;
+    std::vector<std::pair<bool, std::string>> keys;
+    auto add = [&](const Json& p) {
+        if (p.is_string()) {
+            keys.emplace_back(true, p.get<std::string>());
+            return true;
+        }
+        std::string k = EqualityKey(p);
+        if (k.empty()) return false;
+        keys.emplace_back(false, std::move(k));
+        return true;
+    };
+    if (c.is_equals) {
+        if (!add(c.pattern)) return std::nullopt;
+    } else if (c.is_iequals) {
+        if (!c.pattern.is_string()) return std::nullopt;
+        keys.emplace_back(true, AsciiLower(c.pattern.get_ref<const std::string&>()));
+    } else if (c.is_inside) {
+        if (!c.pattern.is_array() || c.pattern.empty()) return std::nullopt;
+        for (const auto& e : c.pattern) {
+            if (!add(e)) return std::nullopt;
+        }
+    } else {
+        return std::nullopt;
+    }
+    return keys;
+}
+
 const Json* Walk(const Json& v, const std::vector<PathStep>& steps, size_t at) {
     if (at == steps.size()) return &v;
     const PathStep& s = steps[at];
@@ -328,50 +371,62 @@ Matcher::Matcher(std::vector<CompiledRulePtr> rules) {
             return b.trigger_parameters == params;
         });
         if (it == buckets.end()) {
-            buckets.push_back(Bucket{params, {}, {}, {}, {}, {}, {}, {}});
+            buckets.push_back(Bucket{params, {}, {}, {}, {}, {}, {}, {}, {}, {}});
             it = buckets.end() - 1;
         }
         Bucket& b = *it;
         const auto pos = static_cast<uint32_t>(b.rules.size());
-        // Index by the first equals criterion with a constant scalar pattern; the criterion is still evaluated.
+        // Index by the first equality-like criterion with a constant pattern; the criterion is still evaluated.
         const Criterion* indexed = nullptr;
         for (const auto& c : r->criteria) {
-            if (c.is_equals && !c.pattern_is_template && !EqualityKey(c.pattern).empty()) {
+            if (IndexKeys(c).has_value()) {
                 indexed = &c;
                 break;
             }
         }
         if (indexed) {
             auto ki = std::find_if(b.indexes.begin(), b.indexes.end(), [&](const KeyIndex& k) {
-                return k.steps.size() == indexed->steps.size() && std::equal(
-                                                                      k.steps.begin(),
-                                                                      k.steps.end(),
-                                                                      indexed->steps.begin(),
-                                                                      [](const PathStep& x, const PathStep& y) {
-                                                                          return x.kind == y.kind && x.name == y.name &&
-                                                                                 x.index == y.index;
-                                                                      }
-                                                                  );
+                return k.lowered == indexed->is_iequals && k.steps.size() == indexed->steps.size() &&
+                       std::equal(
+                           k.steps.begin(),
+                           k.steps.end(),
+                           indexed->steps.begin(),
+                           [](const PathStep& x, const PathStep& y) {
+                               return x.kind == y.kind && x.name == y.name && x.index == y.index;
+                           }
+                       );
             });
             if (ki == b.indexes.end()) {
-                b.indexes.push_back(KeyIndex{indexed->steps, {}, {}});
+                b.indexes.push_back(KeyIndex{indexed->steps, indexed->is_iequals, {}, {}});
                 ki = b.indexes.end() - 1;
             }
-            if (indexed->pattern.is_string()) {
-                ki->by_string[indexed->pattern.get<std::string>()].push_back(pos);
-            } else {
-                ki->by_value[EqualityKey(indexed->pattern)].push_back(pos);
+            const auto keys = IndexKeys(*indexed);  // a local: `*IndexKeys(...)` in the for would dangle
+            for (const auto& [is_string, key] : *keys) {
+                auto& list = is_string ? ki->by_string[key] : ki->by_value[key];
+                if (list.empty() || list.back() != pos) list.push_back(pos);  // `inside` [a, a]: once
             }
         } else {
             b.unindexed.push_back(pos);
         }
         std::vector<uint32_t> ids;
+        std::vector<uint32_t> criterion_ids;
         for (const auto& c : r->criteria) {
             auto [it_id, inserted] = b.path_ids.emplace(c.path, static_cast<uint32_t>(b.paths.size()));
             if (inserted) b.paths.push_back(c.steps);
             ids.push_back(it_id->second);
+            // Same key path, same operator function, same condition and pattern: same verdict on an instance.
+            std::string identity = c.path;
+            identity += '\x1f';
+            identity += std::to_string(reinterpret_cast<uintptr_t>(c.fn));
+            identity += '\x1f';
+            identity += c.condition;
+            identity += '\x1f';
+            identity += c.pattern.dump();
+            auto [it_c, added] = b.criterion_ids.emplace(identity, static_cast<uint32_t>(b.criterion_ids.size()));
+            criterion_ids.push_back(it_c->second);
         }
         b.rule_paths.push_back(std::move(ids));
+        b.rule_criteria.push_back(std::move(criterion_ids));
         b.is_backstop.push_back(r->meta.type == "backstop" ? 1 : 0);
         b.rules.push_back(std::move(r));
         ++count_;
@@ -399,8 +454,11 @@ void Matcher::CandidatePositions(const Bucket& b, const Json& payload, std::vect
         const std::vector<uint32_t>* hit = nullptr;
         if (v->is_string()) {
             // A string only equals a string pattern (PyEquals), so only `by_string` can hold its rules.
-            auto it = k.by_string.find(std::string_view(v->get_ref<const std::string&>()));
+            const std::string& s = v->get_ref<const std::string&>();
+            auto it = k.lowered ? k.by_string.find(AsciiLower(s)) : k.by_string.find(std::string_view(s));
             if (it != k.by_string.end()) hit = &it->second;
+        } else if (k.lowered) {
+            continue;  // iequals only ever holds for strings
         } else if (!k.by_value.empty()) {
             const std::string key = EqualityKey(*v);
             if (key.empty()) continue;  // a list, mapping or null never equals a scalar pattern
@@ -470,15 +528,18 @@ bool MatchesIn(const CompiledRule& rule, Scope& scope) {
 struct ValueCache {
     std::vector<const Json*> values;
     std::vector<uint8_t> resolved;
-    void Reset(size_t n) {
-        values.assign(n, nullptr);
-        resolved.assign(n, 0);
+    std::vector<uint8_t> verdicts;  ///< per distinct criterion: 0 not yet checked, 1 passed, 2 failed
+    void Reset(size_t paths, size_t criteria) {
+        values.assign(paths, nullptr);
+        resolved.assign(paths, 0);
+        verdicts.assign(criteria, 0);
     }
 };
 
 bool MatchesCached(
     const CompiledRule& rule,
     const std::vector<uint32_t>& path_ids,
+    const std::vector<uint32_t>& criterion_ids,
     const std::vector<std::vector<PathStep>>& paths,
     ValueCache& cache,
     Scope& scope,
@@ -487,12 +548,16 @@ bool MatchesCached(
     if (rule.criteria.empty()) return true;
     if (falsy) return false;
     for (size_t k = 0; k < rule.criteria.size(); ++k) {
-        const uint32_t id = path_ids[k];
-        if (!cache.resolved[id]) {
-            cache.values[id] = ResolvePath(scope.root, paths[id]);
-            cache.resolved[id] = 1;
+        uint8_t& verdict = cache.verdicts[criterion_ids[k]];
+        if (verdict == 0) {
+            const uint32_t id = path_ids[k];
+            if (!cache.resolved[id]) {
+                cache.values[id] = ResolvePath(scope.root, paths[id]);
+                cache.resolved[id] = 1;
+            }
+            verdict = CheckValue(rule.criteria[k], cache.values[id], scope, nullptr) ? 1 : 2;
         }
-        if (!CheckValue(rule.criteria[k], cache.values[id], scope, nullptr)) return false;
+        if (verdict == 2) return false;
     }
     return true;
 }
@@ -520,7 +585,7 @@ std::vector<CompiledRulePtr> Matcher::Match(
     }
     Scope scope{ti.payload, "trigger", std::nullopt};
     thread_local ValueCache cache;
-    cache.Reset(b->paths.size());
+    cache.Reset(b->paths.size(), b->criterion_ids.size());
     const bool falsy = Falsy(ti.payload);
     standard.reserve(positions.size());
     for (uint32_t p : positions) {
@@ -531,7 +596,7 @@ std::vector<CompiledRulePtr> Matcher::Match(
             matched = v.matched;
             verdicts->emplace_back(rule, std::move(v));
         } else {
-            matched = MatchesCached(*rule, b->rule_paths[p], b->paths, cache, scope, falsy);
+            matched = MatchesCached(*rule, b->rule_paths[p], b->rule_criteria[p], b->paths, cache, scope, falsy);
         }
         if (matched) (b->is_backstop[p] ? backstop : standard).push_back(rule);
     }

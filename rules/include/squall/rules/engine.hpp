@@ -7,6 +7,7 @@
 #include "squall/core/asio.hpp"
 #include "squall/core/redis/client.hpp"
 #include "squall/core/redis/stream.hpp"
+#include "squall/core/store/kv_store.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/packs/content_store.hpp"
 #include "squall/rules/matcher.hpp"
@@ -19,7 +20,8 @@ namespace squall::rules {
 /// outcome. Asynchronous; callbacks on the Redis client's strand.
 class Enforcer {
 public:
-    Enforcer(core::ExecutionStore& executions, core::TriggerStore& triggers);
+    /// `kv` (borrowed, may be null) is the datastore snapshot that `st2kv.*` in parameters reads.
+    Enforcer(core::ExecutionStore& executions, core::TriggerStore& triggers, core::KvCache* kv = nullptr);
 
     /// `cb` gets an error only when Redis failed (the trigger instance must then be retried); a rule whose
     /// parameters do not render or validate is a failed enforcement, recorded, and not an error.
@@ -34,6 +36,7 @@ private:
     void Record(const Json& enforcement, std::function<void(Status)> cb);
     core::ExecutionStore& executions_;
     core::TriggerStore& triggers_;
+    core::KvCache* kv_;
 };
 
 /// The rules role: consumes the triggers stream in batches, matches each trigger instance, enforces the
@@ -41,8 +44,13 @@ private:
 /// refreshes when the content version changes.
 class RulesEngine {
 public:
+    /// `kv` (borrowed, may be null): the datastore snapshot, refreshed before each batch like the rule set.
     RulesEngine(
-        asio::io_context& io, core::RedisClientPtr client, const OperatorRegistry& operators, std::string consumer_name
+        asio::io_context& io,
+        core::RedisClientPtr client,
+        const OperatorRegistry& operators,
+        std::string consumer_name,
+        core::KvCache* kv = nullptr
     );
     ~RulesEngine();
     void Start();

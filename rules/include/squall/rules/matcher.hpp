@@ -34,6 +34,8 @@ struct Criterion {
     std::vector<PathStep> steps;  ///< `path` after its root ("trigger", or "item" inside `search`)
     PreparedFn prepared;          ///< the operator bound to a constant pattern, when it has such a form
     bool is_equals = false;       ///< `equals`/`eq` (the Matcher indexes these)
+    bool is_iequals = false;      ///< `iequals`/`ieq` (indexed by the lower-cased pattern)
+    bool is_inside = false;       ///< `inside`/`in` (indexed by each element of a list of scalars)
     bool is_search = false;
     std::string condition;            ///< search: any, all, any2any or all2any
     bool any_item = false;            ///< search: `any` or `any2any` (precomputed from `condition`)
@@ -82,8 +84,9 @@ struct RuleVerdict {
 
 /// Matches trigger instances against a rule set. Pure: rules in, matches out; no I/O, thread-safe once built.
 /// Rules are indexed by trigger type and, for parameterised triggers (webhooks), by their parameters; within
-/// that, rules with an `equals` criterion on a constant scalar pattern are indexed by (key, pattern), so an
-/// instance only evaluates the rules whose equality could hold plus the rules without such a criterion.
+/// that, rules with an equality-like criterion on a constant pattern — `equals` (scalar), `iequals` (string, by
+/// its lower-cased form), `inside` (a list of scalars, by each element) — are indexed by (key, pattern), so an
+/// instance only evaluates the rules whose criterion could hold plus the rules without such a criterion.
 class Matcher {
 public:
     explicit Matcher(std::vector<CompiledRulePtr> rules);
@@ -110,6 +113,7 @@ private:
     };
     struct KeyIndex {
         std::vector<PathStep> steps;
+        bool lowered = false;  ///< iequals: keys and looked-up strings are ASCII lower-cased
         /// String patterns → rule positions (ascending), looked up without building a key.
         std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>> by_string;
         std::unordered_map<std::string, std::vector<uint32_t>> by_value;  ///< other scalars: EqualityKey → positions
@@ -122,7 +126,11 @@ private:
         std::vector<std::vector<PathStep>> paths;            ///< distinct criteria keys (without #tag)
         std::unordered_map<std::string, uint32_t> path_ids;  ///< key → index in `paths`
         std::vector<std::vector<uint32_t>> rule_paths;       ///< per rule position: path id per criterion
-        std::vector<uint8_t> is_backstop;                    ///< per rule position
+        /// Per rule position: the id of each criterion among the bucket's distinct (key, operator, pattern)
+        /// criteria; rules often repeat a criterion, and its verdict is computed once per instance.
+        std::vector<std::vector<uint32_t>> rule_criteria;
+        std::unordered_map<std::string, uint32_t> criterion_ids;
+        std::vector<uint8_t> is_backstop;  ///< per rule position
     };
     const Bucket* FindBucket(const core::TriggerInstance& ti) const;
     /// Positions of the candidate rules in `bucket.rules`, ascending.
