@@ -22,7 +22,16 @@ std::vector<packs::RunnerTypeInfo> RunnerRegistry::Infos() const {
 }
 
 void RegisterBuiltinRunners(RunnerRegistry& registry) {
-    for (auto* make : {&LocalShellCmdFactory, &NoopFactory}) {
+    for (auto* make :
+         {&LocalShellCmdFactory,
+          &NoopFactory,
+          &InquirerFactory,
+          &PackManagerFactory,
+          &LocalShellScriptFactory,
+          &PythonScriptFactory,
+          &HttpRequestFactory,
+          &RemoteShellCmdFactory,
+          &RemoteShellScriptFactory}) {
         Status st = registry.Register(make());
         if (!st) throw Exception(st.error());  // a bug: built-ins register once
     }

@@ -8,5 +8,23 @@ namespace squall::actionrunners {
 RunnerFactory LocalShellCmdFactory();
 /// noop: static success.
 RunnerFactory NoopFactory();
+/// pack-manager: installs, removes and registers packs (the bundled `packs` pack).
+RunnerFactory PackManagerFactory();
+/// inquirer: the execution waits in `pending` for a response.
+RunnerFactory InquirerFactory();
+/// local-shell-script: the action's entry_point with its parameters as arguments (reference §4).
+RunnerFactory LocalShellScriptFactory();
+/// python-script: a StackStorm python action through actionrunners/python/squall_python_wrapper.py.
+RunnerFactory PythonScriptFactory();
+/// http-request: one HTTP request on a bounded worker pool (core.http).
+RunnerFactory HttpRequestFactory();
+/// remote-shell-cmd / remote-shell-script: through the OpenSSH client, hosts in parallel.
+RunnerFactory RemoteShellCmdFactory();
+RunnerFactory RemoteShellScriptFactory();
+
+/// The argv local-shell-script builds for `script` (sudo handling included), for tests.
+std::vector<std::string> LocalShellScriptArgvForTest(
+    const std::string& script, const std::vector<std::string>& args, const Json& parameters
+);
 
 }  // namespace squall::actionrunners

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 
 #include "common/process_supervisor.hpp"
 #include "squall/core/clock.hpp"
@@ -26,6 +27,43 @@ std::vector<std::string> SecretValues(const core::ExecutionRequest& r) {
         const Json& v = r.parameters[name];
         std::string s = v.is_string() ? v.get<std::string>() : v.dump();
         if (!s.empty()) out.push_back(s);
+    }
+    return out;
+}
+
+/// An action's pack config as the runner gets it.
+struct PackConfig {
+    Json values = Json::object();
+    std::vector<std::string> secret_values;  ///< values of the keys Keys::ConfigSecrets lists, to mask
+    std::string error;                       ///< set when Redis could not be read
+};
+
+/// `config_reply`: HGET Keys::Configs (JSON object or nil); `secrets_reply`: HGET Keys::ConfigSecrets (JSON list
+/// of dotted keys or nil).
+PackConfig ParsePackConfig(const core::RedisReply& config_reply, const core::RedisReply& secrets_reply) {
+    PackConfig out;
+    if (config_reply.IsError()) {
+        out.error = "redis: " + config_reply.str;
+        return out;
+    }
+    if (!config_reply.IsNil()) {
+        Json j = Json::parse(config_reply.str, nullptr, false);
+        if (j.is_object()) out.values = std::move(j);
+    }
+    if (secrets_reply.IsNil() || secrets_reply.IsError()) return out;
+    Json keys = Json::parse(secrets_reply.str, nullptr, false);
+    if (!keys.is_array()) return out;
+    for (const auto& k : keys) {
+        if (!k.is_string()) continue;
+        const Json* node = &out.values;
+        std::stringstream parts(k.get<std::string>());
+        for (std::string part; node && std::getline(parts, part, '.');) {
+            auto it = node->is_object() ? node->find(part) : node->end();
+            node = node->is_object() && it != node->end() ? &*it : nullptr;
+        }
+        if (!node || node->is_null() || node->is_object()) continue;
+        std::string v = node->is_string() ? node->get<std::string>() : node->dump();
+        if (!v.empty()) out.secret_values.push_back(std::move(v));
     }
     return out;
 }
@@ -160,25 +198,48 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
         finish();
     }
 
+    /// Loads the action's pack config (Keys::Configs; `{}` when the pack has none) and which of its keys are
+    /// secret (Keys::ConfigSecrets), asynchronously, then runs the action with them.
     void StartRun(Runner* runner, core::ExecutionRequest req) {
         auto self = shared_from_this();
         {
             std::lock_guard lock(mu);
             active[req.execution_id] = runner;
         }
+        const std::string pack = req.action.value("pack", "");
+        client->Pipeline(
+            {{"HGET", store.keys().Configs(), pack}, {"HGET", store.keys().ConfigSecrets(), pack}},
+            [self, runner, req = std::move(req)](Result<std::vector<core::RedisReply>> replies) mutable {
+                PackConfig config;
+                if (!replies) {
+                    config.error = replies.error().message;
+                } else if (replies->size() == 2) {
+                    config = ParsePackConfig((*replies)[0], (*replies)[1]);
+                }
+                self->Launch(runner, std::move(req), std::move(config));
+            }
+        );
+    }
+
+    void Launch(Runner* runner, core::ExecutionRequest req, PackConfig config) {
+        auto self = shared_from_this();
         Log(*log,
             spdlog::level::debug,
             "execution started",
             {{"execution_id", req.execution_id}, {"action", req.action_ref}, {"runner", req.runner_type}});
+        std::vector<std::string> secrets = SecretValues(req);
+        secrets.insert(secrets.end(), config.secret_values.begin(), config.secret_values.end());
+        if (!options.api_key.empty()) secrets.push_back(options.api_key);
         RunRequest run{
             req.execution_id,
             req.action_ref,
             req.action,
             req.parameters,
-            SecretValues(req),
+            std::move(secrets),
             req.context,
             options.api_url,
-            options.api_key};
+            options.api_key,
+            std::move(config.values)};
         const std::string id = req.execution_id;
         RunCallbacks cb;
         cb.on_output = [self, id](std::string_view stream, std::string line) {
@@ -216,6 +277,13 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 if (idle) idle();
             });
         };
+        if (!config.error.empty()) {
+            // Without its config the action would run with wrong settings; Redis being down fails the run visibly.
+            return cb.on_done(core::ExecutionResult{
+                core::status::kFailed,
+                {{"error", "cannot load the config of pack \"" + run.action.value("pack", "") + "\": " + config.error}}}
+            );
+        }
         runner->Run(run, std::move(cb));
     }
 
@@ -228,9 +296,10 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
         int attempt = 0
     ) {
         auto self = shared_from_this();
-        core::FieldMap fields = {
-            {"result", result.result.dump(-1, ' ', false, Json::error_handler_t::replace)},
-            {"end_timestamp", core::FormatIsoTimestamp(std::chrono::system_clock::now())}};
+        core::FieldMap fields = {{"result", result.result.dump(-1, ' ', false, Json::error_handler_t::replace)}};
+        // `pending` (inquirer) is not an end: the inquiry's response completes the execution later.
+        if (core::status::IsCompleted(result.status))
+            fields.emplace_back("end_timestamp", core::FormatIsoTimestamp(std::chrono::system_clock::now()));
         store.Transition(
             id,
             result.status,

@@ -13,5 +13,11 @@ int CliMain(const std::vector<std::string>& args);
 int TemplateRenderCommand(const std::vector<std::string>& args);
 /// `squall rule test <rule.yaml> (--payload FILE | --trigger-instance ID)`: 0 match, 1 no match, 2 load error.
 int RuleTestCommand(const std::vector<std::string>& args);
+/// `squall key set|get|list|delete|load` (cli_key.cpp), as `st2 key`.
+int KeyCommand(const std::vector<std::string>& args);
+/// `squall inquiry list|get|respond`.
+int InquiryCommand(const std::vector<std::string>& args);
+/// `squall pack install|remove|list|get|register|config` (cli_pack.cpp).
+int PackCommand(const std::vector<std::string>& args);
 
 }  // namespace squall::app

@@ -34,8 +34,16 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
   rule test <rule.yaml> (--payload FILE | --trigger-instance ID)
                                   does the rule match? (exit 0 yes, 1 no, 2 load error)
   trigger-instance list [-n N] [-j]   trigger-instance get <id> [-j]
+  inquiry list [-j]   inquiry get <id> [-j]
+  inquiry respond <id> -r '{"continue": true}'
+                                  answer a pending inquiry (core.ask)
+  pack install <git-url|path>[=ref]... [--force]    pack remove <ref>...
+  pack list [-j]   pack get <ref> [-j]   pack register [<ref>...]
+  pack config <pack> key=value...  install/remove follow the execution (exit 1 on failure)
   template render [--context FILE.json] [--json] TEMPLATE
                                   render a template locally (exit 2 on a template error)
+  key set <name> <value> [--scope system|user] [--secret] [--ttl S]   key get <name> [--decrypt] [-j]
+  key list [--prefix P] [--scope S] [--decrypt] [-j]   key delete <name>   key load <file.json|yaml>
   version
 
 Environment: SQUALL_API_URL (default http://127.0.0.1:9101/api/v1), SQUALL_API_KEY.
@@ -256,6 +264,9 @@ int CliMain(const std::vector<std::string>& args) {
     }
     const std::string cmd = args[0];
     if (cmd == "template") return TemplateRenderCommand(args);
+    if (cmd == "key") return KeyCommand(args);
+    if (cmd == "pack") return PackCommand(args);
+    if (cmd == "inquiry") return InquiryCommand(args);
     const std::string sub = args.size() > 1 ? args[1] : "";
     Result<Cli> parsed = ParseArgs(args, cmd == "run" ? 1 : 2);
     if (!parsed) return Fail(parsed.error());

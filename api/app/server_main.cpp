@@ -18,6 +18,7 @@
 #include "squall/core/id.hpp"
 #include "squall/core/log.hpp"
 #include "squall/core/redis/client.hpp"
+#include "squall/core/store/kv_store.hpp"
 #include "squall/packs/content_store.hpp"
 #include "squall/packs/loader.hpp"
 #include "squall/rules/engine.hpp"
@@ -75,10 +76,11 @@ void RegisterPacks(
     const std::vector<std::string>& dirs,
     packs::ContentStore& content,
     const actionrunners::RunnerRegistry& runners,
-    const rules::OperatorRegistry& operators
+    const rules::OperatorRegistry& operators,
+    const std::string& configs_dir
 ) {
     auto log = core::Logger("packs");
-    packs::PackLoader loader;
+    packs::PackLoader loader(packs::PackLoaderOptions{configs_dir});
     for (const auto& dir : dirs) {
         for (auto& pack : loader.LoadAllBlocking(dir)) {
             std::vector<packs::ActionMeta> actions;
@@ -229,12 +231,22 @@ int ServerMain(const std::vector<std::string>& args) {
     core::TriggerStore triggers(redis);
     packs::ContentStore content(redis);
     packs::ContentCache content_cache(content, clock, std::chrono::milliseconds(1000));
+    // The datastore: secrets are sealed with DATA/keys/datastore.key (created on first start, mode 0600).
+    std::optional<core::SecretBox> kv_box;
+    Result<core::SecretBox> box = core::SecretBox::LoadOrCreateBlocking(cfg.data_dir + "/keys/datastore.key");
+    if (box) {
+        kv_box.emplace(std::move(*box));
+    } else {
+        Log(*log, spdlog::level::err, "datastore secrets are disabled", {{"error", box.error().message}});
+    }
+    core::KvStore kv_store(redis, kv_box ? &*kv_box : nullptr, clock, &triggers);
+    core::KvCache kv_cache(kv_store);
     if (Status st = content.RegisterRunnerTypesBlocking(runners.Infos()); !st) {
         Log(*log, spdlog::level::err, "cannot register runner types", {{"error", st.error().message}});
     }
     const std::string packs_dir = cfg.packs_dir.empty() ? std::string(SQUALL_SOURCE_PACKS_DIR) : cfg.packs_dir;
     if (cfg.HasRole("api") || cfg.HasRole("rules"))
-        RegisterPacks({packs_dir, cfg.data_dir + "/packs"}, content, runners, operators);
+        RegisterPacks({packs_dir, cfg.data_dir + "/packs"}, content, runners, operators, cfg.data_dir + "/configs");
 
     const std::string consumer = Hostname() + "-" + std::to_string(getpid());
     std::string listen = cfg.listen;  // the real port replaces :0 once the API is bound
@@ -250,7 +262,19 @@ int ServerMain(const std::vector<std::string>& args) {
         opts.port = std::atoi(cfg.listen.substr(colon + 1).c_str());
         opts.threads = cfg.http_threads;
         api_server = std::make_unique<api::ApiServer>(
-            api::ApiDeps{redis, executions, triggers, content, content_cache, webhooks, operators, clock}, opts
+            api::ApiDeps{
+                redis,
+                executions,
+                triggers,
+                content,
+                content_cache,
+                webhooks,
+                operators,
+                clock,
+                &kv_store,
+                &kv_cache,
+                cfg.data_dir},
+            opts
         );
         if (Status st = api_server->Start(); !st) {
             std::cerr << "squall server: " << st.error().message << "\n";
@@ -262,7 +286,7 @@ int ServerMain(const std::vector<std::string>& args) {
     }
     std::unique_ptr<rules::RulesEngine> rules_engine;
     if (cfg.HasRole("rules")) {
-        rules_engine = std::make_unique<rules::RulesEngine>(io, redis, operators, consumer + "-rules");
+        rules_engine = std::make_unique<rules::RulesEngine>(io, redis, operators, consumer + "-rules", &kv_cache);
         rules_engine->Start();
     }
     std::unique_ptr<actionrunners::RunnerContainer> runner;

@@ -71,5 +71,10 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d);
 void RegisterContentRoutes(Router& r, ApiDeps& d);
 void RegisterWebhookRoutes(Router& r, ApiDeps& d);
 void RegisterTriggerRoutes(Router& r, ApiDeps& d);
+void RegisterKeyRoutes(Router& r, ApiDeps& d);
+void RegisterInquiryRoutes(Router& r, ApiDeps& d);
+void RegisterPackContentRoutes(Router& r, ApiDeps& d);
+void RegisterConfigRoutes(Router& r, ApiDeps& d);
+void RegisterPackManageRoutes(Router& r, ApiDeps& d);
 
 }  // namespace squall::api

@@ -67,6 +67,11 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     RegisterContentRoutes(r, d);
     RegisterWebhookRoutes(r, d);
     RegisterTriggerRoutes(r, d);
+    RegisterKeyRoutes(r, d);
+    RegisterInquiryRoutes(r, d);
+    RegisterPackContentRoutes(r, d);
+    RegisterConfigRoutes(r, d);
+    RegisterPackManageRoutes(r, d);
 }
 
 ApiServer::~ApiServer() {

@@ -1,12 +1,28 @@
 #include "squall/packs/parameters.hpp"
 
 #include <cmath>
+#include <string>
+#include <unordered_map>
 
 #include "squall/core/template.hpp"
 #include "squall/packs/json_schema.hpp"
 
 namespace squall::packs {
 namespace {
+
+/// Parameter schemas are compiled once per distinct schema text and thread (compiling costs far more than the
+/// dump that keys it); bounded, cleared when full. Bad schemas are not cached, so their error repeats.
+Result<JsonSchema> CompileCached(const Json& schema) {
+    constexpr size_t kMaxEntries = 4096;
+    thread_local std::unordered_map<std::string, JsonSchema> cache;
+    std::string key = schema.dump();
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    Result<JsonSchema> compiled = JsonSchema::Compile(schema);
+    if (!compiled) return compiled;
+    if (cache.size() >= kMaxEntries) cache.clear();
+    cache.emplace(std::move(key), *compiled);
+    return compiled;
+}
 
 bool IsType(const Json& v, const std::string& type) {
     if (type == "string") return v.is_string();
@@ -93,7 +109,9 @@ Json EffectiveSchema(const Json& runner_parameters, const Json& action_parameter
     return out;
 }
 
-Result<ResolvedParameters> ResolveParameters(const Json& schema, const Json& given, const Json& context) {
+Result<ResolvedParameters> ResolveParameters(
+    const Json& schema, const Json& given, const Json& context, const core::RenderOptions& options
+) {
     ResolvedParameters out;
     if (!given.is_null() && !given.is_object()) return InvalidArgument("parameters must be an object");
     const Json& in = given.is_null() ? Json::object() : given;
@@ -130,7 +148,7 @@ Result<ResolvedParameters> ResolveParameters(const Json& schema, const Json& giv
         for (const auto& name : pending) {
             Json ctx = context.is_object() ? context : Json::object();
             for (const auto& [k, v] : values.items()) ctx[k] = v;
-            Result<Json> rendered = core::RenderValue(schema[name]["default"], ctx);
+            Result<Json> rendered = core::RenderValue(schema[name]["default"], ctx, options);
             if (rendered) {
                 values[name] = std::move(*rendered);
             } else {
@@ -147,7 +165,7 @@ Result<ResolvedParameters> ResolveParameters(const Json& schema, const Json& giv
         if (value.is_null() && !s.value("required", false)) continue;
         value = CastToDeclared(value, s);
         // The full draft-4 check of the value; StackStorm's own attributes on `s` are ignored by the validator.
-        Result<JsonSchema> compiled = JsonSchema::Compile(s);
+        Result<JsonSchema> compiled = CompileCached(s);
         if (!compiled)
             return InvalidArgument("parameter \"" + name + "\": invalid schema: " + compiled.error().message);
         const bool secret = s.find("secret") != s.end() && s["secret"] == true;

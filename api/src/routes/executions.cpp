@@ -1,7 +1,9 @@
 #include <algorithm>
+#include <optional>
 
 #include "http.hpp"
 #include "squall/core/id.hpp"
+#include "squall/core/store/kv_store.hpp"
 #include "squall/packs/parameters.hpp"
 
 namespace squall::api {
@@ -25,8 +27,19 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         Result<Json> schema = (*snap)->ActionSchema(ref);
         if (!schema) return SendError(res, schema.error());
         const Json given = body->value("parameters", Json::object());
-        const Json context = {{"action_context", {{"user", body->value("user", "admin")}, {"api_user", "admin"}}}};
-        Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, given, context);
+        Json context = {{"action_context", {{"user", body->value("user", "admin")}, {"api_user", "admin"}}}};
+        // st2kv.* in templated defaults: the datastore as of now (refreshed only when its version moved).
+        core::RenderOptions render;
+        std::optional<core::KvLookup> kv;
+        if (d.kv_cache) {
+            if (Status st = d.kv_cache->RefreshBlocking(); !st) return SendError(res, st.error());
+            kv.emplace(d.kv_cache->LookupFor(body->value("user", "admin")));
+            render.kv = &*kv;
+        }
+        Result<Json> config = (*snap)->ConfigContext(ref, render);  // config_context for templated defaults
+        if (!config) return SendError(res, config.error());
+        context["config_context"] = std::move(*config);
+        Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, given, context, render);
         if (!params) return SendError(res, params.error());
 
         core::NewExecution e;

@@ -26,8 +26,8 @@ struct RunRequest {
     Json parameters = Json::object();        ///< runner + action parameters, in clear
     std::vector<std::string> secret_values;  ///< values to mask in everything the run produces
     Json context = Json::object();
-    std::string api_url;  ///< for ST2_ACTION_API_URL
-    std::string api_key;  ///< an API key actions may use against api_url (python action_service); masked
+    std::string api_url;           ///< for ST2_ACTION_API_URL
+    std::string api_key;           ///< an API key actions may use against api_url (python action_service); masked
     Json config = Json::object();  ///< the action's pack config (Keys::Configs), values in clear
 };
 
@@ -73,7 +73,7 @@ private:
     std::map<std::string, RunnerFactory> factories_;
 };
 
-/// Registers local-shell-cmd and noop.
+/// Registers the built-in runners (local/remote shell, python-script, http-request, noop, inquirer, ...).
 void RegisterBuiltinRunners(RunnerRegistry& registry);
 
 }  // namespace squall::actionrunners

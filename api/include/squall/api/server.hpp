@@ -5,6 +5,7 @@
 
 #include "squall/core/clock.hpp"
 #include "squall/core/redis/client.hpp"
+#include "squall/core/store/kv_store.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/packs/content_cache.hpp"
 #include "squall/rules/operators.hpp"
@@ -22,6 +23,11 @@ struct ApiDeps {
     sensors::WebhookSensor& webhooks;
     const rules::OperatorRegistry& operators;
     const core::Clock& clock;
+    /// The datastore and its snapshot for templates (null: no /keys routes, no st2kv in API-rendered defaults).
+    core::KvStore* kv = nullptr;
+    core::KvCache* kv_cache = nullptr;
+    /// DATA (configs/<pack>.yaml are written by PUT /configs/{pack}); empty: configs cannot be written.
+    std::string data_dir;
 };
 
 struct ApiOptions {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "squall/core/error.hpp"
+#include "squall/core/template.hpp"
 #include "squall/packs/content.hpp"
 
 namespace squall::packs {
@@ -24,7 +25,10 @@ Json EffectiveSchema(const Json& runner_parameters, const Json& action_parameter
 /// against its full draft-4 schema (JsonSchema, json_schema.hpp; secret values are masked in messages).
 /// Templated defaults are rendered with `context` (+ the other parameters by name). Errors name the parameter
 /// path: `parameter "cmd": is required`, `parameter "hosts[2]": "x" does not match pattern "^[a-z]+$"`.
-Result<ResolvedParameters> ResolveParameters(const Json& schema, const Json& given, const Json& context);
+/// `options` reach the renderer (`options.kv`: the datastore for `st2kv.*` and `decrypt_kv` in defaults).
+Result<ResolvedParameters> ResolveParameters(
+    const Json& schema, const Json& given, const Json& context, const core::RenderOptions& options = {}
+);
 
 /// "********" — how every secret is shown.
 inline constexpr const char* kMask = "********";

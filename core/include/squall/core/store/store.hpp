@@ -37,7 +37,14 @@ public:
     std::string ApiKeys() const { return p_ + "apikeys"; }
     /// Hash pack ref → JSON of the pack's validated config (defaults applied, values in clear).
     std::string Configs() const { return p_ + "configs"; }
+    /// Hash pack ref → JSON list of the dotted keys of the pack's config that are secret (mask them in output).
+    std::string ConfigSecrets() const { return p_ + "configs:secrets"; }
     std::string RunnerAlive(const std::string& consumer) const { return p_ + "runner:alive:" + consumer; }
+    /// Datastore (kv_store.hpp): one JSON record per pair ("system:<name>" / "user:<user>:<name>"), the index
+    /// of members and the change counter.
+    std::string KvPair(const std::string& member) const { return p_ + "kv:" + member; }
+    std::string KvIndex() const { return p_ + "kv:index"; }
+    std::string KvVersion() const { return p_ + "kv:version"; }
     std::string Prefix() const { return p_; }
     const std::string& prefix() const { return p_; }
 
