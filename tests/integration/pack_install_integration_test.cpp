@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "git_repo.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall_process.hpp"
 #include "temp_dir.hpp"
@@ -20,37 +21,7 @@ namespace fs = std::filesystem;
 using core::Json;
 using namespace std::chrono_literals;
 
-void Git(const fs::path& dir, std::vector<std::string> args) {
-    std::vector<std::string> argv = {
-        "git",
-        "-c",
-        "user.name=Squall Test",
-        "-c",
-        "user.email=test@example.com",
-        "-c",
-        "init.defaultBranch=main",
-        "-c",
-        "commit.gpgsign=false",
-        "-C",
-        dir.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    pid_t pid = fork();
-    if (pid == 0) {
-        std::vector<char*> cargv;
-        for (auto& a : argv) cargv.push_back(a.data());
-        cargv.push_back(nullptr);
-        execvp("git", cargv.data());
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "git failed: " << testing::PrintToString(args);
-}
-
-void Write(const fs::path& file, const std::string& text) {
-    fs::create_directories(file.parent_path());
-    std::ofstream(file) << text;
-}
+constexpr auto Write = WriteFile;
 
 std::string Action(const std::string& name, const std::string& says) {
     return "---\nname: " + name + "\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    type: string\n" +

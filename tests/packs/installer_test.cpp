@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "files.hpp"
+#include "git_repo.hpp"
 #include "temp_dir.hpp"
 
 namespace squall::packs {
@@ -17,51 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 using test::TempDir;
 
-/// Runs `git <args>` in `dir`; returns its stdout (trimmed). Fails the test when git fails.
-std::string Git(const fs::path& dir, std::vector<std::string> args) {
-    std::vector<std::string> argv = {
-        "git",
-        "-c",
-        "user.name=Squall Test",
-        "-c",
-        "user.email=test@example.com",
-        "-c",
-        "init.defaultBranch=main",
-        "-c",
-        "commit.gpgsign=false",
-        "-C",
-        dir.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    int out[2];
-    EXPECT_EQ(pipe(out), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        close(out[1]);
-        std::vector<char*> cargv;
-        for (auto& a : argv) cargv.push_back(a.data());
-        cargv.push_back(nullptr);
-        execvp("git", cargv.data());
-        _exit(127);
-    }
-    close(out[1]);
-    std::string text;
-    char buf[4096];
-    ssize_t n = 0;
-    while ((n = read(out[0], buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
-    close(out[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "git failed: " << testing::PrintToString(args);
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-    return text;
-}
-
-void Write(const fs::path& file, const std::string& text) {
-    fs::create_directories(file.parent_path());
-    std::ofstream(file) << text;
-}
+using test::Git;
+constexpr auto Write = test::WriteFile;
 
 std::string PackYaml(const std::string& ref, const std::string& version, const std::vector<std::string>& deps = {}) {
     std::string y = "---\nref: " + ref + "\nname: " + ref + "\nversion: " + version + "\nauthor: t\n";
