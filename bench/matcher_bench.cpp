@@ -143,5 +143,37 @@ void BM_MatchMixedRules(benchmark::State& state) {
 }
 BENCHMARK(BM_MatchMixedRules)->Arg(0)->Arg(1);
 
+/// BM_MatchMixedRules over 64 different instances in turn (services, hosts, severities, messages, tags and checks
+/// vary, so that the equality index and the operators see different values), so that no per-instance work can be
+/// served from the previous instance. Arg as BM_MatchMixedRules.
+void BM_MatchMixedRulesVaryingInstances(benchmark::State& state) {
+    const Matcher matcher(MixedRules(state.range(0) != 0));
+    std::vector<core::TriggerInstance> instances;
+    for (int i = 0; i < 64; ++i) {
+        core::TriggerInstance ti = Instance();
+        const std::string s = std::to_string(i);
+        ti.payload["service"] = "service-" + std::to_string(i * 7 % 100);
+        ti.payload["host"] = (i % 3 ? "web-" : "db-") + s + (i % 2 ? ".prod.example.com" : ".stage.example.com");
+        ti.payload["severity"] = i % 6;
+        ti.payload["env"] = i % 4 ? "prod" : "stage";
+        ti.payload["message"] = (i % 2 ? "disk usage 9" : "MEMORY ") + s + "% on /var/" + s;
+        ti.payload["tags"] = Json::array({"tag" + s, "pager"});
+        ti.payload["labels"]["team"] = "TEAM-" + std::to_string(i % 10 * 10 + 5);
+        ti.payload["checks"][0]["name"] = "ci/e2e-" + std::to_string(i % 10 * 10 + 8);
+        instances.push_back(std::move(ti));
+    }
+    size_t matched = 0;
+    size_t next = 0;
+    for (auto _ : state) {
+        auto m = matcher.Match(instances[next]);
+        next = (next + 1) % instances.size();
+        matched += m.size();
+        benchmark::DoNotOptimize(m);
+    }
+    state.counters["matched_per_instance"] = static_cast<double>(matched) / static_cast<double>(state.iterations());
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MatchMixedRulesVaryingInstances)->Arg(0)->Arg(1);
+
 }  // namespace
 }  // namespace squall::rules

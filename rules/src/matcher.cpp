@@ -1,6 +1,7 @@
 #include "squall/rules/matcher.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 
 #include "squall/core/config.hpp"
@@ -64,14 +65,73 @@ const std::vector<std::string>& Conditions() {
     return kConditions;
 }
 
+/// The keys of `root` that the template `text` reads, when every use of the variable `root` in it is
+/// `root.name` or `root['name']` (not followed by a call); nullopt when unsure (`root` alone, `root[expr]`, a
+/// method name such as `root.items`, ...).
+std::optional<std::vector<std::string>> TemplateKeys(std::string_view text, std::string_view root) {
+    auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    static const std::vector<std::string_view> kMethods = {
+        "items", "keys", "values", "get", "copy", "update", "pop", "popitem", "setdefault", "clear", "fromkeys"};
+    std::vector<std::string> keys;
+    size_t i = 0;
+    while ((i = text.find(root, i)) != std::string_view::npos) {
+        const size_t start = i;
+        size_t j = i + root.size();
+        i = j;
+        if ((start > 0 && (ident(text[start - 1]) || text[start - 1] == '.')) || (j < text.size() && ident(text[j])))
+            continue;  // part of another name, or an attribute of something else
+        if (j >= text.size()) return std::nullopt;
+        std::string key;
+        if (text[j] == '.') {
+            size_t k = j + 1;
+            if (k >= text.size() || !(std::isalpha(static_cast<unsigned char>(text[k])) || text[k] == '_'))
+                return std::nullopt;
+            while (k < text.size() && ident(text[k])) ++k;
+            key = std::string(text.substr(j + 1, k - j - 1));
+            if (std::find(kMethods.begin(), kMethods.end(), key) != kMethods.end()) return std::nullopt;
+            size_t after = k;
+            while (after < text.size() && text[after] == ' ') ++after;
+            if (after < text.size() && text[after] == '(') return std::nullopt;
+        } else if (text[j] == '[' && j + 1 < text.size() && (text[j + 1] == '\'' || text[j + 1] == '"')) {
+            const char q = text[j + 1];
+            const size_t close = text.find(q, j + 2);
+            if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ']')
+                return std::nullopt;
+            key = std::string(text.substr(j + 2, close - j - 2));
+            if (key.find('\\') != std::string::npos) return std::nullopt;
+        } else {
+            return std::nullopt;
+        }
+        if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(std::move(key));
+    }
+    return keys;
+}
+
 /// Everything a criterion needs while one trigger instance is matched: the root value under its name, and the
-/// template context, built the first time a pattern needs rendering.
+/// template context, built the first time a pattern needs rendering. The context holds copies of the keys of
+/// `root` the rendered templates read (all of `root` when one of them may read anything).
 struct Scope {
     const Json& root;
     const char* root_name;
     std::optional<Json> context;
-    const Json& Context() {
-        if (!context) context = Json{{root_name, root}};
+    bool whole = false;  ///< `context` holds all of `root`
+    const Json& Context(const Criterion& c) {
+        if (whole) return *context;
+        if (c.template_reads_all || !root.is_object()) {
+            context = Json{{root_name, root}};
+            whole = true;
+            return *context;
+        }
+        if (!context) {
+            context.emplace(Json::value_t::object);
+            context->get_ptr<Json::object_t*>()->emplace(root_name, Json(Json::value_t::object));
+        }
+        auto& copy = *context->get_ptr<Json::object_t*>()->begin()->second.get_ptr<Json::object_t*>();
+        const auto& object = *root.get_ptr<const Json::object_t*>();
+        for (const auto& key : c.template_keys) {
+            auto it = object.find(key);
+            if (it != object.end()) copy.emplace(it->first, it->second);  // no-op when copied already
+        }
         return *context;
     }
 };
@@ -130,7 +190,8 @@ bool CheckValue(const Criterion& c, const Json* value, Scope& scope, CriterionVe
         passed = CheckSearch(c, value);
         if (out) out->pattern = {{"condition", c.condition}, {"pattern", c.pattern}};
     } else if (c.pattern_is_template) {
-        Result<Json> rendered = core::RenderValue(c.pattern, scope.Context());
+        Result<Json> rendered = c.pattern_template ? c.pattern_template->Render(scope.Context(c))
+                                                   : core::RenderValue(c.pattern, scope.Context(c));
         if (!rendered) {
             if (out) out->error = rendered.error().message;
         } else {
@@ -138,7 +199,7 @@ bool CheckValue(const Criterion& c, const Json* value, Scope& scope, CriterionVe
             if (out) out->pattern = std::move(*rendered);
         }
     } else {
-        passed = c.prepared ? c.prepared(value) : (*c.fn)(value, c.pattern);
+        passed = c.prepared ? c.prepared.Test(value) : (*c.fn)(value, c.pattern);
         if (out) out->pattern = c.pattern;
     }
     if (out) out->passed = passed;
@@ -209,6 +270,14 @@ Result<Criterion> CompileCriterion(
         return crit;
     }
     crit.pattern_is_template = IsTemplate(crit.pattern);
+    if (crit.pattern_is_template) {
+        auto keys = TemplateKeys(crit.pattern.get_ref<const std::string&>(), root);
+        crit.template_reads_all = !keys.has_value();
+        if (keys) crit.template_keys = std::move(*keys);
+        // What RenderValue would compile on every render; an invalid template keeps failing through RenderValue.
+        Result<core::TemplatePtr> compiled = core::Template::Compile(crit.pattern.get_ref<const std::string&>());
+        if (compiled) crit.pattern_template = std::move(*compiled);
+    }
     if (!crit.pattern_is_template && op->prepare) crit.prepared = op->prepare(crit.pattern);
     return crit;
 }
@@ -316,14 +385,36 @@ std::optional<std::vector<std::pair<bool, std::string>>> IndexKeys(const Criteri
     return keys;
 }
 
+/// A key looked up in a JSON object (a std::map with std::less<>) without a call to memcmp per tree node: keys
+/// usually differ in their first bytes. Orders exactly as std::string's compare (unsigned bytes, then length).
+struct KeyRef {
+    std::string_view s;
+};
+inline int CompareKeys(std::string_view a, std::string_view b) {
+    const size_t n = std::min(a.size(), b.size());
+    for (size_t i = 0; i < n; ++i) {
+        const auto x = static_cast<unsigned char>(a[i]);
+        const auto y = static_cast<unsigned char>(b[i]);
+        if (x != y) return x < y ? -1 : 1;
+    }
+    return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+[[maybe_unused]] inline bool operator<(const std::string& a, KeyRef b) {
+    return CompareKeys(a, b.s) < 0;
+}
+[[maybe_unused]] inline bool operator<(KeyRef a, const std::string& b) {
+    return CompareKeys(a.s, b) < 0;
+}
+
 const Json* Walk(const Json& v, const std::vector<PathStep>& steps, size_t at) {
     if (at == steps.size()) return &v;
     const PathStep& s = steps[at];
     switch (s.kind) {
         case PathStep::Kind::kField: {
             if (!v.is_object()) return nullptr;
-            auto it = v.find(s.name);
-            return it == v.end() ? nullptr : Walk(*it, steps, at + 1);
+            const auto& object = *v.get_ptr<const Json::object_t*>();
+            auto it = object.find(KeyRef{s.name});
+            return it == object.end() ? nullptr : Walk(it->second, steps, at + 1);
         }
         case PathStep::Kind::kIndex: {
             if (!v.is_array()) return nullptr;
@@ -362,6 +453,34 @@ Result<CompiledRulePtr> CompileRule(
     return CompiledRulePtr(std::move(compiled));
 }
 
+namespace {
+
+/// The identity of a criterion among its bucket's: same key path, operator function, condition and pattern give
+/// the same verdict on an instance.
+std::string CriterionIdentity(const Criterion& c) {
+    std::string identity = c.path;
+    identity += '\x1f';
+    identity += std::to_string(reinterpret_cast<uintptr_t>(c.fn));
+    identity += '\x1f';
+    identity += c.condition;
+    identity += '\x1f';
+    identity += c.pattern.dump();
+    return identity;
+}
+
+uint32_t Intern(
+    std::unordered_map<std::string, uint32_t>& ids,
+    std::vector<std::vector<PathStep>>& paths,
+    const std::string& path,
+    const std::vector<PathStep>& steps
+) {
+    auto [it, inserted] = ids.emplace(path, static_cast<uint32_t>(paths.size()));
+    if (inserted) paths.push_back(steps);
+    return it->second;
+}
+
+}  // namespace
+
 Matcher::Matcher(std::vector<CompiledRulePtr> rules) {
     for (auto& r : rules) {
         if (!r->meta.enabled) continue;
@@ -371,11 +490,34 @@ Matcher::Matcher(std::vector<CompiledRulePtr> rules) {
             return b.trigger_parameters == params;
         });
         if (it == buckets.end()) {
-            buckets.push_back(Bucket{params, {}, {}, {}, {}, {}, {}, {}, {}, {}});
+            buckets.emplace_back();
+            buckets.back().trigger_parameters = params;
             it = buckets.end() - 1;
         }
         Bucket& b = *it;
         const auto pos = static_cast<uint32_t>(b.rules.size());
+        if (b.rule_begin.empty()) b.rule_begin.push_back(0);
+        for (const auto& c : r->criteria) {
+            const uint32_t path_id = Intern(b.path_ids, b.paths, c.path, c.steps);
+            auto [it_c, added] =
+                b.criterion_ids.emplace(CriterionIdentity(c), static_cast<uint32_t>(b.criteria.size()));
+            if (added) {
+                DistinctCriterion d;
+                d.criterion = &c;
+                d.path_id = path_id;
+                for (const auto& child : c.children) {
+                    const uint32_t item_path = Intern(b.item_path_ids, b.item_paths, child.path, child.steps);
+                    auto [it_i, added_i] = b.item_criterion_ids.emplace(
+                        CriterionIdentity(child), static_cast<uint32_t>(b.item_criteria.size())
+                    );
+                    if (added_i) b.item_criteria.push_back(DistinctCriterion{&child, item_path, {}});
+                    d.children.push_back(it_i->second);
+                }
+                b.criteria.push_back(std::move(d));
+            }
+            b.rule_criteria.push_back(it_c->second);
+        }
+        b.rule_begin.push_back(static_cast<uint32_t>(b.rule_criteria.size()));
         // Index by the first equality-like criterion with a constant pattern; the criterion is still evaluated.
         const Criterion* indexed = nullptr;
         for (const auto& c : r->criteria) {
@@ -385,19 +527,12 @@ Matcher::Matcher(std::vector<CompiledRulePtr> rules) {
             }
         }
         if (indexed) {
+            const uint32_t path_id = b.path_ids.at(indexed->path);
             auto ki = std::find_if(b.indexes.begin(), b.indexes.end(), [&](const KeyIndex& k) {
-                return k.lowered == indexed->is_iequals && k.steps.size() == indexed->steps.size() &&
-                       std::equal(
-                           k.steps.begin(),
-                           k.steps.end(),
-                           indexed->steps.begin(),
-                           [](const PathStep& x, const PathStep& y) {
-                               return x.kind == y.kind && x.name == y.name && x.index == y.index;
-                           }
-                       );
+                return k.lowered == indexed->is_iequals && k.path_id == path_id;
             });
             if (ki == b.indexes.end()) {
-                b.indexes.push_back(KeyIndex{indexed->steps, indexed->is_iequals, {}, {}});
+                b.indexes.push_back(KeyIndex{path_id, indexed->is_iequals, {}, {}});
                 ki = b.indexes.end() - 1;
             }
             const auto keys = IndexKeys(*indexed);  // a local: `*IndexKeys(...)` in the for would dangle
@@ -408,30 +543,102 @@ Matcher::Matcher(std::vector<CompiledRulePtr> rules) {
         } else {
             b.unindexed.push_back(pos);
         }
-        std::vector<uint32_t> ids;
-        std::vector<uint32_t> criterion_ids;
-        for (const auto& c : r->criteria) {
-            auto [it_id, inserted] = b.path_ids.emplace(c.path, static_cast<uint32_t>(b.paths.size()));
-            if (inserted) b.paths.push_back(c.steps);
-            ids.push_back(it_id->second);
-            // Same key path, same operator function, same condition and pattern: same verdict on an instance.
-            std::string identity = c.path;
-            identity += '\x1f';
-            identity += std::to_string(reinterpret_cast<uintptr_t>(c.fn));
-            identity += '\x1f';
-            identity += c.condition;
-            identity += '\x1f';
-            identity += c.pattern.dump();
-            auto [it_c, added] = b.criterion_ids.emplace(identity, static_cast<uint32_t>(b.criterion_ids.size()));
-            criterion_ids.push_back(it_c->second);
-        }
-        b.rule_paths.push_back(std::move(ids));
-        b.rule_criteria.push_back(std::move(criterion_ids));
         b.is_backstop.push_back(r->meta.type == "backstop" ? 1 : 0);
         b.rules.push_back(std::move(r));
         ++count_;
     }
 }
+
+namespace {
+
+const Json kUnresolvedMarker;  // immutable; only its address is used
+
+/// Marks a value not looked up yet in the instance cache.
+inline const Json* Unresolved() {
+    return &kUnresolvedMarker;
+}
+
+}  // namespace
+
+/// What one trigger instance has computed so far while it is matched against a bucket: the values at the
+/// bucket's criteria keys (each resolved once), their lower-cased strings for the case-insensitive operators, the
+/// verdict of each distinct criterion, and for `search` the values and verdicts per item. Reused from instance to
+/// instance (thread_local), so that matching allocates nothing once warm.
+struct Matcher::InstanceCache {
+    const Json* root = nullptr;
+    /// Entries are valid for the instance being matched when their stamp equals `epoch`, so that starting an
+    /// instance costs nothing per path or criterion (a bucket of 10,000 rules has 10,000 verdicts to forget).
+    uint32_t epoch = 0;
+    std::vector<uint32_t> path_epoch;  ///< per path: stamp of values/lowered_at/items_at
+    std::vector<const Json*> values;   ///< per path: Unresolved(), the value, or nullptr (absent)
+    std::vector<int32_t> lowered_at;   ///< per path: index in `lowered`, -1 until needed
+    /// Search: per path, the first item slot of the list at that path (-1 until a search looks at it).
+    std::vector<int32_t> items_at;
+    /// Per distinct criterion: epoch << 2 | verdict (1 passed, 2 failed); another epoch: not checked yet.
+    std::vector<uint32_t> verdicts;
+    std::vector<std::string> lowered;  ///< buffers reused across instances
+    size_t lowered_used = 0;
+    /// Per item slot: the values at the bucket's item paths and the verdicts of its item criteria.
+    std::vector<const Json*> item_values;
+    std::vector<uint8_t> item_verdicts;
+    size_t item_slots = 0;
+
+    void Reset(const Bucket& b, const Json& payload) {
+        root = &payload;
+        if (++epoch == (1u << 30)) {  // wrapped: forget every stamp once
+            std::fill(path_epoch.begin(), path_epoch.end(), 0);
+            std::fill(verdicts.begin(), verdicts.end(), 0);
+            epoch = 1;
+        }
+        if (path_epoch.size() < b.paths.size()) {
+            path_epoch.resize(b.paths.size(), 0);
+            values.resize(b.paths.size());
+            lowered_at.resize(b.paths.size());
+            items_at.resize(b.paths.size());
+        }
+        if (verdicts.size() < b.criteria.size()) verdicts.resize(b.criteria.size(), 0);
+        lowered_used = 0;
+        item_values.clear();
+        item_verdicts.clear();
+        item_slots = 0;
+    }
+    void Touch(uint32_t path) {
+        if (path_epoch[path] == epoch) return;
+        path_epoch[path] = epoch;
+        values[path] = Unresolved();
+        lowered_at[path] = -1;
+        items_at[path] = -1;
+    }
+    const Json* Value(const Bucket& b, uint32_t path) {
+        Touch(path);
+        const Json*& v = values[path];
+        if (v == Unresolved()) v = ResolvePath(*root, b.paths[path]);
+        return v;
+    }
+    /// The string at `path` (`s`), ASCII lower-cased once per instance. Valid until the next call.
+    const std::string& Lowered(uint32_t path, const std::string& s) {
+        Touch(path);
+        int32_t& at = lowered_at[path];
+        if (at < 0) {
+            if (lowered_used == lowered.size()) lowered.emplace_back();
+            at = static_cast<int32_t>(lowered_used++);
+            std::string& l = lowered[static_cast<size_t>(at)];
+            l.assign(s);
+            AsciiLowerInPlace(l);
+        }
+        return lowered[static_cast<size_t>(at)];
+    }
+    int32_t& ItemsAt(uint32_t path) {
+        Touch(path);
+        return items_at[path];
+    }
+    /// The verdict of distinct criterion `id` on this instance: 0 not checked yet, 1 passed, 2 failed.
+    uint32_t Verdict(uint32_t id) const {
+        const uint32_t v = verdicts[id];
+        return v >> 2 == epoch ? v & 3 : 0;
+    }
+    void SetVerdict(uint32_t id, bool passed) { verdicts[id] = epoch << 2 | (passed ? 1 : 2); }
+};
 
 const Matcher::Bucket* Matcher::FindBucket(const core::TriggerInstance& ti) const {
     auto it = by_trigger_.find(ti.trigger);
@@ -444,18 +651,27 @@ const Matcher::Bucket* Matcher::FindBucket(const core::TriggerInstance& ti) cons
     return nullptr;
 }
 
-void Matcher::CandidatePositions(const Bucket& b, const Json& payload, std::vector<uint32_t>* out) {
-    out->assign(b.unindexed.begin(), b.unindexed.end());
-    if (b.indexes.empty()) return;
-    thread_local std::vector<uint32_t> merged;
+void Matcher::CandidatePositions(
+    const Bucket& b, const Json& payload, InstanceCache& cache, std::vector<uint32_t>* out
+) {
+    (void)payload;  // resolved through `cache`, which was reset on it
+    std::vector<uint32_t> hits;
+    IndexHits(b, cache, &hits);
+    out->resize(b.unindexed.size() + hits.size());
+    std::merge(b.unindexed.begin(), b.unindexed.end(), hits.begin(), hits.end(), out->begin());
+}
+
+void Matcher::IndexHits(const Bucket& b, InstanceCache& cache, std::vector<uint32_t>* out) {
+    out->clear();
+    size_t lists = 0;
     for (const auto& k : b.indexes) {
-        const Json* v = ResolvePath(payload, k.steps);
+        const Json* v = cache.Value(b, k.path_id);
         if (!v) continue;
         const std::vector<uint32_t>* hit = nullptr;
         if (v->is_string()) {
             // A string only equals a string pattern (PyEquals), so only `by_string` can hold its rules.
             const std::string& s = v->get_ref<const std::string&>();
-            auto it = k.lowered ? k.by_string.find(AsciiLower(s)) : k.by_string.find(std::string_view(s));
+            auto it = k.by_string.find(std::string_view(k.lowered ? cache.Lowered(k.path_id, s) : s));
             if (it != k.by_string.end()) hit = &it->second;
         } else if (k.lowered) {
             continue;  // iequals only ever holds for strings
@@ -466,23 +682,21 @@ void Matcher::CandidatePositions(const Bucket& b, const Json& payload, std::vect
             if (it != k.by_value.end()) hit = &it->second;
         }
         if (!hit || hit->empty()) continue;
-        // Every list is ascending and a rule is indexed under one key only: merging keeps load order.
-        if (out->empty()) {
-            out->assign(hit->begin(), hit->end());
-        } else {
-            merged.resize(out->size() + hit->size());
-            std::merge(out->begin(), out->end(), hit->begin(), hit->end(), merged.begin());
-            out->swap(merged);
-        }
+        out->insert(out->end(), hit->begin(), hit->end());
+        ++lists;
     }
+    // Every list is ascending and a rule is indexed under one key only: sorting restores load order.
+    if (lists > 1) std::sort(out->begin(), out->end());
 }
 
 std::vector<CompiledRulePtr> Matcher::Candidates(const core::TriggerInstance& ti) const {
     std::vector<CompiledRulePtr> out;
     const Bucket* b = FindBucket(ti);
     if (!b) return out;
+    InstanceCache cache;
+    cache.Reset(*b, ti.payload);
     std::vector<uint32_t> positions;
-    CandidatePositions(*b, ti.payload, &positions);
+    CandidatePositions(*b, ti.payload, cache, &positions);
     out.reserve(positions.size());
     for (uint32_t p : positions) out.push_back(b->rules[p]);
     return out;
@@ -523,51 +737,99 @@ bool MatchesIn(const CompiledRule& rule, Scope& scope) {
     return true;
 }
 
-/// Per-instance cache of the values at a bucket's distinct criteria keys: many rules look at the same few keys,
-/// so each is resolved once per instance.
-struct ValueCache {
-    std::vector<const Json*> values;
-    std::vector<uint8_t> resolved;
-    std::vector<uint8_t> verdicts;  ///< per distinct criterion: 0 not yet checked, 1 passed, 2 failed
-    void Reset(size_t paths, size_t criteria) {
-        values.assign(paths, nullptr);
-        resolved.assign(paths, 0);
-        verdicts.assign(criteria, 0);
-    }
-};
-
-bool MatchesCached(
-    const CompiledRule& rule,
-    const std::vector<uint32_t>& path_ids,
-    const std::vector<uint32_t>& criterion_ids,
-    const std::vector<std::vector<PathStep>>& paths,
-    ValueCache& cache,
-    Scope& scope,
-    bool falsy
-) {
-    if (rule.criteria.empty()) return true;
-    if (falsy) return false;
-    for (size_t k = 0; k < rule.criteria.size(); ++k) {
-        uint8_t& verdict = cache.verdicts[criterion_ids[k]];
-        if (verdict == 0) {
-            const uint32_t id = path_ids[k];
-            if (!cache.resolved[id]) {
-                cache.values[id] = ResolvePath(scope.root, paths[id]);
-                cache.resolved[id] = 1;
-            }
-            verdict = CheckValue(rule.criteria[k], cache.values[id], scope, nullptr) ? 1 : 2;
-        }
-        if (verdict == 2) return false;
-    }
-    return true;
-}
-
 }  // namespace
 
 bool Matcher::Matches(const CompiledRule& rule, const Json& payload) {
     Scope scope{payload, "trigger", std::nullopt};
     return MatchesIn(rule, scope);
 }
+
+namespace {
+
+template <typename Bucket, typename Distinct, typename Cache>
+bool CheckSearchCached(const Bucket& b, const Distinct& d, const Json* value, Cache& cache);
+
+/// The verdict of the bucket's distinct criterion `id` on the instance in `cache` (not cached here). Templates
+/// only because Matcher's Bucket and InstanceCache are private.
+template <typename Bucket, typename Cache>
+bool CheckDistinct(const Bucket& b, uint32_t id, Cache& cache, Scope& scope) {
+    const auto& d = b.criteria[id];
+    const Criterion& c = *d.criterion;
+    const Json* v = cache.Value(b, d.path_id);
+    if (c.is_search) return CheckSearchCached(b, d, v, cache);
+    if (c.prepared && !c.pattern_is_template) {
+        if (c.prepared.IsCaseInsensitive() && v && v->is_string())
+            return c.prepared.Test(v, &cache.Lowered(d.path_id, v->get_ref<const std::string&>()));
+        return c.prepared.Test(v);
+    }
+    return CheckValue(c, v, scope, nullptr);
+}
+
+/// `search` on the value at a trigger path: as CheckSearch, with each item's values and child verdicts computed
+/// once per instance, whichever search criteria of the bucket look at that list.
+template <typename Bucket, typename Distinct, typename Cache>
+bool CheckSearchCached(const Bucket& b, const Distinct& d, const Json* value, Cache& cache) {
+    if (!value) return false;
+    const Json* items = nullptr;
+    size_t n = 0;
+    if (value->is_object()) {
+        items = value;
+        n = 1;
+    } else if (value->is_array()) {
+        const auto& array = value->get_ref<const Json::array_t&>();
+        items = array.data();
+        n = array.size();
+    } else {
+        return false;  // None is a TypeError; strings are not searched item by item
+    }
+    const Criterion& c = *d.criterion;
+    const size_t np = b.item_paths.size();
+    const size_t nc = b.item_criteria.size();
+    int32_t& items_at = cache.ItemsAt(d.path_id);
+    if (items_at < 0) {
+        items_at = static_cast<int32_t>(cache.item_slots);
+        cache.item_slots += n;
+        cache.item_values.resize(cache.item_slots * np, Unresolved());
+        cache.item_verdicts.resize(cache.item_slots * nc, 0);
+    }
+    const auto base = static_cast<size_t>(items_at);
+    const bool any_item = c.any_item;
+    const bool all_children = c.all_children;
+    for (size_t j = 0; j < n; ++j) {
+        const Json& item = items[j];
+        const Json** item_values = cache.item_values.data() + (base + j) * np;
+        uint8_t* item_verdicts = cache.item_verdicts.data() + (base + j) * nc;
+        Scope scope{item, "item", std::nullopt};
+        bool item_ok = all_children;
+        for (const uint32_t cid : d.children) {
+            uint8_t& verdict = item_verdicts[cid];
+            if (verdict == 0) {
+                const auto& child = b.item_criteria[cid];
+                const Json*& v = item_values[child.path_id];
+                if (v == Unresolved()) v = ResolvePath(item, b.item_paths[child.path_id]);
+                const Criterion& cc = *child.criterion;
+                const bool ok = cc.prepared && !cc.pattern_is_template && !cc.is_search
+                                    ? cc.prepared.Test(v)
+                                    : CheckValue(cc, v, scope, nullptr);
+                verdict = ok ? 1 : 2;
+            }
+            const bool ok = verdict == 1;
+            if (all_children && !ok) {
+                item_ok = false;
+                break;
+            }
+            if (!all_children && ok) {
+                item_ok = true;
+                break;
+            }
+        }
+        if (any_item && item_ok) return true;
+        if (!any_item && !item_ok) return false;
+    }
+    return !any_item;  // any: nothing matched; all: every item (possibly none) matched
+}
+
+}  // namespace
 
 std::vector<CompiledRulePtr> Matcher::Match(
     const core::TriggerInstance& ti, std::vector<std::pair<CompiledRulePtr, RuleVerdict>>* verdicts
@@ -576,31 +838,55 @@ std::vector<CompiledRulePtr> Matcher::Match(
     std::vector<CompiledRulePtr> backstop;
     const Bucket* b = FindBucket(ti);
     if (!b) return standard;
-    thread_local std::vector<uint32_t> positions;  // reused: no allocation per instance
-    if (verdicts) {
-        positions.resize(b->rules.size());
-        for (uint32_t i = 0; i < positions.size(); ++i) positions[i] = i;
-    } else {
-        CandidatePositions(*b, ti.payload, &positions);
-    }
+    thread_local std::vector<uint32_t> hits;  // reused: no allocation per instance
+    thread_local InstanceCache cache;
+    cache.Reset(*b, ti.payload);
+    if (!verdicts) IndexHits(*b, cache, &hits);
     Scope scope{ti.payload, "trigger", std::nullopt};
-    thread_local ValueCache cache;
-    cache.Reset(b->paths.size(), b->criterion_ids.size());
     const bool falsy = Falsy(ti.payload);
-    standard.reserve(positions.size());
-    for (uint32_t p : positions) {
+    standard.reserve(verdicts ? b->rules.size() : b->unindexed.size() + hits.size());
+    // Candidates in load order: every rule (verdicts), or the unindexed rules merged on the fly with the hits.
+    const uint32_t* u = b->unindexed.data();
+    const uint32_t* u_end = u + b->unindexed.size();
+    const uint32_t* h = hits.data();
+    const uint32_t* h_end = h + hits.size();
+    const auto count = static_cast<uint32_t>(b->rules.size());
+    for (uint32_t next = 0;;) {
+        uint32_t p = 0;
+        if (verdicts) {
+            if (next == count) break;
+            p = next++;
+        } else if (u != u_end && (h == h_end || *u < *h)) {
+            p = *u++;
+        } else if (h != h_end) {
+            p = *h++;
+        } else {
+            break;
+        }
         const CompiledRulePtr& rule = b->rules[p];
-        bool matched = false;
+        bool matched = true;
         if (verdicts) {
             RuleVerdict v = Evaluate(*rule, ti);
             matched = v.matched;
             verdicts->emplace_back(rule, std::move(v));
         } else {
-            matched = MatchesCached(*rule, b->rule_paths[p], b->rule_criteria[p], b->paths, cache, scope, falsy);
+            const uint32_t* it = b->rule_criteria.data() + b->rule_begin[p];
+            const uint32_t* end = b->rule_criteria.data() + b->rule_begin[p + 1];
+            if (it != end && falsy) matched = false;
+            for (; matched && it != end; ++it) {
+                const uint32_t verdict = cache.Verdict(*it);
+                if (verdict == 0) {
+                    matched = CheckDistinct(*b, *it, cache, scope);
+                    cache.SetVerdict(*it, matched);
+                } else {
+                    matched = verdict == 1;
+                }
+            }
         }
         if (matched) (b->is_backstop[p] ? backstop : standard).push_back(rule);
     }
-    return standard.empty() ? backstop : standard;
+    if (standard.empty()) return backstop;  // two returns, not `?:`, so that the vector is moved, not copied
+    return standard;
 }
 
 }  // namespace squall::rules

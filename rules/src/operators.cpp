@@ -248,14 +248,14 @@ bool TimeDiff(const Json* v, const Json& p, bool less, const core::Clock* clock)
     return less ? diff < Num(p) : diff > Num(p);
 }
 
-PreparedFn PrepareRegex(const Json& p, core::Regex::Options options, bool anchored) {
-    if (!p.is_string()) return [](const Json*) { return false; };
+Prepared PrepareRegex(const Json& p, core::Regex::Options options, bool anchored) {
+    if (!p.is_string()) return Prepared::Kind::kFalse;
     Result<core::RegexPtr> re = core::Regex::Compile(Str(p), options);
-    if (!re) return [](const Json*) { return false; };  // re.error: StackStorm logs it and the criterion fails
-    return [re = *re, anchored](const Json* v) {
-        if (!v || !v->is_string()) return false;
-        return anchored ? re->MatchStart(Str(*v)) : re->Search(Str(*v));
-    };
+    if (!re) return Prepared::Kind::kFalse;  // re.error: StackStorm logs it and the criterion fails
+    Prepared out(Prepared::Kind::kRegex);
+    out.regex = std::move(*re);
+    out.anchored = anchored;
+    return out;
 }
 
 bool RegexOp(const Json* v, const Json& p, core::Regex::Options options, bool anchored) {
@@ -265,11 +265,47 @@ bool RegexOp(const Json* v, const Json& p, core::Regex::Options options, bool an
     return anchored ? (*re)->MatchStart(Str(*v)) : (*re)->Search(Str(*v));
 }
 
-PreparedFn PrepareWildcard(const Json& p) {
-    if (!p.is_string()) return [](const Json*) { return false; };
+Prepared PrepareWildcard(const Json& p) {
+    if (!p.is_string()) return Prepared::Kind::kFalse;
     Result<core::RegexPtr> re = core::Regex::Compile(GlobToRegex(Str(p)), {false, true, false});
-    if (!re) return [](const Json*) { return false; };
-    return [re = *re](const Json* v) { return v && v->is_string() && re->MatchStart(Str(*v)); };
+    if (!re) return Prepared::Kind::kFalse;
+    Prepared out(Prepared::Kind::kRegex);
+    out.regex = std::move(*re);
+    out.anchored = true;
+    const std::string& pat = Str(p);
+    if (pat.find_first_of("?[") == std::string::npos) {
+        // Only stars: matched piece by piece, without the regex engine.
+        out.kind = Prepared::Kind::kGlob;
+        size_t from = 0;
+        for (size_t star; (star = pat.find('*', from)) != std::string::npos; from = star + 1)
+            out.parts.push_back(pat.substr(from, star - from));
+        out.parts.push_back(pat.substr(from));
+    }
+    return out;
+}
+
+/// fnmatch of `s` against a glob made of `parts` joined by `*` (each star matches any run of characters): the
+/// first part is a prefix, the last a suffix, the ones between found left to right in what remains.
+bool GlobStarMatch(std::string_view s, const std::vector<std::string>& parts) {
+    if (parts.size() == 1) return s == parts[0];
+    const std::string& first = parts.front();
+    const std::string& last = parts.back();
+    if (s.size() < first.size() + last.size()) return false;
+    if (s.compare(0, first.size(), first) != 0) return false;
+    if (s.compare(s.size() - last.size(), last.size(), last) != 0) return false;
+    const std::string_view middle = s.substr(0, s.size() - last.size());
+    size_t pos = first.size();
+    for (size_t i = 1; i + 1 < parts.size(); ++i) {
+        if (parts[i].empty()) continue;
+        const size_t found = middle.find(parts[i], pos);
+        if (found == std::string_view::npos) return false;
+        pos = found + parts[i].size();
+    }
+    return true;
+}
+
+bool HasNonAscii(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 /// ASCII lower-casing without the locale lookup of std::tolower (this runs per character on the hot path).
@@ -283,8 +319,14 @@ bool CiEquals(std::string_view v, std::string_view lp) {
            std::equal(v.begin(), v.end(), lp.begin(), [](char a, char b) { return LowerChar(a) == b; });
 }
 bool CiFind(std::string_view v, std::string_view lp) {
-    return std::search(v.begin(), v.end(), lp.begin(), lp.end(), [](char a, char b) { return LowerChar(a) == b; }) !=
-           v.end();
+    if (lp.empty()) return true;
+    if (v.size() < lp.size()) return false;
+    const char first = lp[0];
+    const std::string_view rest = lp.substr(1);
+    for (size_t i = 0, last = v.size() - lp.size(); i <= last; ++i) {
+        if (LowerChar(v[i]) == first && CiEquals(v.substr(i + 1, rest.size()), rest)) return true;
+    }
+    return false;
 }
 bool CiStartsWith(std::string_view v, std::string_view lp) {
     return v.size() >= lp.size() && CiEquals(v.substr(0, lp.size()), lp);
@@ -293,63 +335,169 @@ bool CiEndsWith(std::string_view v, std::string_view lp) {
     return v.size() >= lp.size() && CiEquals(v.substr(v.size() - lp.size()), lp);
 }
 
-/// A case-insensitive string operator whose pattern is lower-cased once: `test(value, pattern_lower)`.
-template <typename Test>
-PrepareFn PrepareLowered(Test test) {
-    return [test](const Json& p) -> PreparedFn {
-        if (!p.is_string()) return [](const Json*) { return false; };
-        return [lp = Lower(Str(p)), test](const Json* v) { return v && v->is_string() && test(Str(*v), lp); };
+Prepared WithText(Prepared::Kind kind, std::string text) {
+    Prepared out(kind);
+    out.text = std::move(text);
+    return out;
+}
+
+/// A case-insensitive string operator (`kind`) whose pattern is lower-cased once.
+PrepareFn PrepareLowered(Prepared::Kind kind) {
+    return [kind](const Json& p) -> Prepared {
+        if (!p.is_string()) return Prepared::Kind::kFalse;
+        return WithText(kind, Lower(Str(p)));
     };
 }
 
-/// `equals` bound to its pattern: a string pattern only equals a string value.
-PreparedFn PrepareEquals(const Json& p) {
-    if (p.is_null()) return [](const Json*) { return false; };
-    if (p.is_string()) {
-        return [s = Str(p)](const Json* v) { return v && v->is_string() && Str(*v) == s; };
+/// `equals` bound to its pattern: a string pattern only equals a string value, a number (or bool) only a number
+/// or bool.
+Prepared PrepareEquals(const Json& p) {
+    if (p.is_null()) return Prepared::Kind::kFalse;
+    if (p.is_string()) return WithText(Prepared::Kind::kEquals, Str(p));
+    if (IsNumeric(p)) {
+        Prepared out(Prepared::Kind::kNumEquals);
+        out.number = p;
+        return out;
     }
     return {};
 }
 
-PreparedFn PrepareNequals(const Json& p) {
-    if (p.is_string()) {
-        return [s = Str(p)](const Json* v) { return !(v && v->is_string() && Str(*v) == s); };
+Prepared PrepareNequals(const Json& p) {
+    if (p.is_string()) return WithText(Prepared::Kind::kNequals, Str(p));
+    if (IsNumeric(p)) {
+        Prepared out(Prepared::Kind::kNumNequals);
+        out.number = p;
+        return out;
     }
     return {};
 }
 
 /// `contains` (negate = false) / `ncontains` (negate = true) bound to a string pattern: Python's `p in value`.
-PreparedFn PrepareContains(const Json& p, bool negate) {
+Prepared PrepareContains(const Json& p, bool negate) {
     if (!p.is_string()) return {};
-    return [s = Str(p), negate](const Json* v) {
-        if (!v) return false;  // `in None` is a TypeError
-        bool in = false;
-        if (v->is_string()) {
-            in = Str(*v).find(s) != std::string::npos;
-        } else if (v->is_array()) {
-            for (const auto& item : *v) {
-                if (item.is_string() && Str(item) == s) {
-                    in = true;
-                    break;
-                }
-            }
-        } else if (v->is_object()) {
-            in = v->contains(s);
-        } else {
-            return false;  // numbers, bools and null are not containers
-        }
-        return negate ? !in : in;
-    };
+    return WithText(negate ? Prepared::Kind::kNcontains : Prepared::Kind::kContains, Str(p));
 }
 
-PreparedFn PrepareAffix(const Json& p, bool prefix) {
-    if (!p.is_string()) return [](const Json*) { return false; };
-    return [s = Str(p), prefix](const Json* v) {
-        return v && v->is_string() && (prefix ? StartsWith(Str(*v), s) : EndsWith(Str(*v), s));
-    };
+Prepared PrepareAffix(const Json& p, bool prefix) {
+    if (!p.is_string()) return Prepared::Kind::kFalse;
+    return WithText(prefix ? Prepared::Kind::kStartsWith : Prepared::Kind::kEndsWith, Str(p));
+}
+
+/// Python's `s in v` for a string `s`; nullopt where Python raises TypeError (v absent, a number, bool or null).
+std::optional<bool> StringIn(const std::string& s, const Json* v) {
+    if (!v) return std::nullopt;  // `in None` is a TypeError
+    if (v->is_string()) return Str(*v).find(s) != std::string::npos;
+    if (v->is_array()) {
+        for (const auto& item : v->get_ref<const Json::array_t&>()) {
+            if (!item.is_string()) continue;
+            const std::string& is = *item.get_ptr<const std::string*>();
+            if (is.size() == s.size() && is == s) return true;
+        }
+        return false;
+    }
+    if (v->is_object()) return v->contains(s);
+    return std::nullopt;  // numbers, bools and null are not containers
+}
+
+bool NumPyEquals(const Json* v, const Json& number) {
+    if (!v) return false;
+    // The common case, two integers, without NumEquals' dispatch (exact, as NumEquals).
+    if (v->is_number_integer() && number.is_number_integer()) {
+        const bool vu = v->is_number_unsigned();
+        const bool nu = number.is_number_unsigned();
+        if (vu && nu) return *v->get_ptr<const uint64_t*>() == *number.get_ptr<const uint64_t*>();
+        if (!vu && !nu) return *v->get_ptr<const int64_t*>() == *number.get_ptr<const int64_t*>();
+        const int64_t si = vu ? *number.get_ptr<const int64_t*>() : *v->get_ptr<const int64_t*>();
+        const uint64_t ui = vu ? *v->get_ptr<const uint64_t*>() : *number.get_ptr<const uint64_t*>();
+        return si >= 0 && static_cast<uint64_t>(si) == ui;
+    }
+    return IsNumeric(*v) && NumEquals(*v, number);
 }
 
 }  // namespace
+
+void AsciiLowerInPlace(std::string& s) {
+    for (char& c : s) c = LowerChar(c);
+}
+
+bool Prepared::TestOther(const Json* v, const std::string* lowered) const {
+    using K = Kind;
+    switch (kind) {
+        case K::kNone:
+            return false;  // callers use the OperatorFn
+        case K::kFn:
+            return fn(v);
+        case K::kFalse:
+            return false;
+        case K::kEquals:
+            return v && v->is_string() && Str(*v) == text;
+        case K::kNequals:
+            return !(v && v->is_string() && Str(*v) == text);
+        case K::kNumEquals:
+            return NumPyEquals(v, number);
+        case K::kNumNequals:
+            return !NumPyEquals(v, number);
+        case K::kStartsWith:
+            return v && v->is_string() && StartsWith(Str(*v), text);
+        case K::kEndsWith:
+            return v && v->is_string() && EndsWith(Str(*v), text);
+        case K::kContains: {
+            const auto in = StringIn(text, v);
+            return in && *in;
+        }
+        case K::kNcontains: {
+            const auto in = StringIn(text, v);
+            return in && !*in;
+        }
+        case K::kRegex:
+            if (!v || !v->is_string()) return false;
+            return anchored ? regex->MatchStart(Str(*v)) : regex->Search(Str(*v));
+        case K::kExists:
+            return v && !v->is_null();
+        case K::kNexists:
+            return !v || v->is_null();
+        case K::kGlob:
+            if (!v || !v->is_string() || !GlobStarMatch(Str(*v), parts)) return false;
+            // PCRE2's `.` matches no invalid UTF-8 byte: on non-ASCII values the regex has the last word.
+            return !HasNonAscii(Str(*v)) || regex->MatchStart(Str(*v));
+        default:
+            break;
+    }
+    // The case-insensitive kinds.
+    if (!v || !v->is_string()) return false;
+    if (lowered) {
+        const std::string_view lv(*lowered);
+        switch (kind) {
+            case K::kIEquals:
+                return lv == text;
+            case K::kIContains:
+                return lv.find(text) != std::string_view::npos;
+            case K::kINcontains:
+                return lv.find(text) == std::string_view::npos;
+            case K::kIStartsWith:
+                return lv.size() >= text.size() && lv.compare(0, text.size(), text) == 0;
+            case K::kIEndsWith:
+                return lv.size() >= text.size() && lv.compare(lv.size() - text.size(), text.size(), text) == 0;
+            default:
+                return false;
+        }
+    }
+    const std::string_view sv(Str(*v));
+    switch (kind) {
+        case K::kIEquals:
+            return CiEquals(sv, text);
+        case K::kIContains:
+            return CiFind(sv, text);
+        case K::kINcontains:
+            return !CiFind(sv, text);
+        case K::kIStartsWith:
+            return CiStartsWith(sv, text);
+        case K::kIEndsWith:
+            return CiEndsWith(sv, text);
+        default:
+            return false;
+    }
+}
 
 bool PyEquals(const Json& a, const Json& b) {
     if (IsNumeric(a) && IsNumeric(b)) return NumEquals(a, b);
@@ -442,7 +590,7 @@ void RegisterBuiltinOperators(OperatorRegistry& r, const core::Clock* clock) {
         "iequals",
         {"ieq"},
         [](const Json* v, const Json& p) { return BothStrings(v, p) && Lower(Str(*v)) == Lower(Str(p)); },
-        PrepareLowered(CiEquals)
+        PrepareLowered(Prepared::Kind::kIEquals)
     );
     reg("lessthan", {"lt"}, [](const Json* v, const Json& p) {
         if (p.is_null()) return false;
@@ -522,7 +670,7 @@ void RegisterBuiltinOperators(OperatorRegistry& r, const core::Clock* clock) {
         [](const Json* v, const Json& p) {
             return BothStrings(v, p) && Lower(Str(*v)).find(Lower(Str(p))) != std::string::npos;
         },
-        PrepareLowered(CiFind)
+        PrepareLowered(Prepared::Kind::kIContains)
     );
     reg(
         "incontains",
@@ -530,7 +678,7 @@ void RegisterBuiltinOperators(OperatorRegistry& r, const core::Clock* clock) {
         [](const Json* v, const Json& p) {
             return BothStrings(v, p) && Lower(Str(*v)).find(Lower(Str(p))) == std::string::npos;
         },
-        PrepareLowered([](std::string_view v, std::string_view p) { return !CiFind(v, p); })
+        PrepareLowered(Prepared::Kind::kINcontains)
     );
     reg(
         "startswith",
@@ -542,7 +690,7 @@ void RegisterBuiltinOperators(OperatorRegistry& r, const core::Clock* clock) {
         "istartswith",
         {},
         [](const Json* v, const Json& p) { return BothStrings(v, p) && StartsWith(Lower(Str(*v)), Lower(Str(p))); },
-        PrepareLowered(CiStartsWith)
+        PrepareLowered(Prepared::Kind::kIStartsWith)
     );
     reg(
         "endswith",
@@ -554,12 +702,22 @@ void RegisterBuiltinOperators(OperatorRegistry& r, const core::Clock* clock) {
         "iendswith",
         {},
         [](const Json* v, const Json& p) { return BothStrings(v, p) && EndsWith(Lower(Str(*v)), Lower(Str(p))); },
-        PrepareLowered(CiEndsWith)
+        PrepareLowered(Prepared::Kind::kIEndsWith)
     );
     reg("timediff_lt", {"td_lt"}, [clock](const Json* v, const Json& p) { return TimeDiff(v, p, true, clock); });
     reg("timediff_gt", {"td_gt"}, [clock](const Json* v, const Json& p) { return TimeDiff(v, p, false, clock); });
-    reg("exists", {}, [](const Json* v, const Json&) { return v && !v->is_null(); });
-    reg("nexists", {}, [](const Json* v, const Json&) { return !v || v->is_null(); });
+    reg(
+        "exists",
+        {},
+        [](const Json* v, const Json&) { return v && !v->is_null(); },
+        [](const Json&) { return Prepared(Prepared::Kind::kExists); }
+    );
+    reg(
+        "nexists",
+        {},
+        [](const Json* v, const Json&) { return !v || v->is_null(); },
+        [](const Json&) { return Prepared(Prepared::Kind::kNexists); }
+    );
     reg("inside", {"in"}, [](const Json* v, const Json& p) {
         if (p.is_null()) return false;
         const auto in = PyIn(Val(v), p);

@@ -12,6 +12,10 @@
 #include "squall/packs/content.hpp"
 #include "squall/rules/operators.hpp"
 
+namespace squall::core {
+class Template;
+}  // namespace squall::core
+
 namespace squall::rules {
 
 /// One step of a compiled criteria key: `.name`, `['name']`, `[n]` (negative counts from the end) or `[*]` / `.*`
@@ -31,8 +35,14 @@ struct Criterion {
     const OperatorFn* fn = nullptr;
     Json pattern;  ///< raw pattern (may contain templates)
     bool pattern_is_template = false;
+    /// Template patterns: the keys of the root ("trigger"/"item") that the template reads, when it only reads
+    /// `root.name` / `root['name']` (so that the render context needs a copy of those keys only, not of the
+    /// whole payload); `template_reads_all` when that cannot be told.
+    std::vector<std::string> template_keys;
+    bool template_reads_all = true;
+    std::shared_ptr<const core::Template> pattern_template;  ///< template patterns: compiled once (null: invalid)
     std::vector<PathStep> steps;  ///< `path` after its root ("trigger", or "item" inside `search`)
-    PreparedFn prepared;          ///< the operator bound to a constant pattern, when it has such a form
+    Prepared prepared;            ///< the operator bound to a constant pattern, when it has such a form
     bool is_equals = false;       ///< `equals`/`eq` (the Matcher indexes these)
     bool is_iequals = false;      ///< `iequals`/`ieq` (indexed by the lower-cased pattern)
     bool is_inside = false;       ///< `inside`/`in` (indexed by each element of a list of scalars)
@@ -87,6 +97,9 @@ struct RuleVerdict {
 /// that, rules with an equality-like criterion on a constant pattern — `equals` (scalar), `iequals` (string, by
 /// its lower-cased form), `inside` (a list of scalars, by each element) — are indexed by (key, pattern), so an
 /// instance only evaluates the rules whose criterion could hold plus the rules without such a criterion.
+/// While one instance is matched (per thread, without allocating once warm), each distinct criteria key is
+/// resolved once, each distinct criterion (key, operator, pattern) checked once whichever rules repeat it, and for
+/// `search` each list item's keys and child verdicts are computed once whichever search criteria look at the list.
 class Matcher {
 public:
     explicit Matcher(std::vector<CompiledRulePtr> rules);
@@ -112,11 +125,18 @@ private:
         size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
     };
     struct KeyIndex {
-        std::vector<PathStep> steps;
+        uint32_t path_id = 0;  ///< the indexed key, in Bucket::paths
         bool lowered = false;  ///< iequals: keys and looked-up strings are ASCII lower-cased
         /// String patterns → rule positions (ascending), looked up without building a key.
         std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>> by_string;
         std::unordered_map<std::string, std::vector<uint32_t>> by_value;  ///< other scalars: EqualityKey → positions
+    };
+    /// One of a bucket's distinct criteria (same key path, operator, condition and pattern: same verdict on an
+    /// instance). For `search`, the children are distinct criteria on `item.…` among the bucket's search children.
+    struct DistinctCriterion {
+        const Criterion* criterion = nullptr;  ///< owned by a rule of the bucket
+        uint32_t path_id = 0;                  ///< in Bucket::paths (trigger.…) or Bucket::item_paths (item.…)
+        std::vector<uint32_t> children;        ///< search: ids in Bucket::item_criteria, in `criterion->children` order
     };
     struct Bucket {
         Json trigger_parameters;
@@ -125,16 +145,26 @@ private:
         std::vector<KeyIndex> indexes;
         std::vector<std::vector<PathStep>> paths;            ///< distinct criteria keys (without #tag)
         std::unordered_map<std::string, uint32_t> path_ids;  ///< key → index in `paths`
-        std::vector<std::vector<uint32_t>> rule_paths;       ///< per rule position: path id per criterion
-        /// Per rule position: the id of each criterion among the bucket's distinct (key, operator, pattern)
-        /// criteria; rules often repeat a criterion, and its verdict is computed once per instance.
-        std::vector<std::vector<uint32_t>> rule_criteria;
+        std::vector<DistinctCriterion> criteria;             ///< distinct criteria on `trigger.…`
         std::unordered_map<std::string, uint32_t> criterion_ids;
+        /// Per rule position p: its criteria are the distinct criteria rule_criteria[rule_begin[p]..rule_begin[p+1]).
+        std::vector<uint32_t> rule_begin;
+        std::vector<uint32_t> rule_criteria;
+        /// The children of top-level `search` criteria, interned the same way (their keys start with `item`).
+        std::vector<std::vector<PathStep>> item_paths;
+        std::unordered_map<std::string, uint32_t> item_path_ids;
+        std::vector<DistinctCriterion> item_criteria;
+        std::unordered_map<std::string, uint32_t> item_criterion_ids;
         std::vector<uint8_t> is_backstop;  ///< per rule position
     };
+    struct InstanceCache;
     const Bucket* FindBucket(const core::TriggerInstance& ti) const;
     /// Positions of the candidate rules in `bucket.rules`, ascending.
-    static void CandidatePositions(const Bucket& bucket, const Json& payload, std::vector<uint32_t>* out);
+    static void CandidatePositions(
+        const Bucket& bucket, const Json& payload, InstanceCache& cache, std::vector<uint32_t>* out
+    );
+    /// Positions of the indexed rules whose key the instance holds, ascending.
+    static void IndexHits(const Bucket& bucket, InstanceCache& cache, std::vector<uint32_t>* out);
 
     std::unordered_map<std::string, std::vector<Bucket>> by_trigger_;
     size_t count_ = 0;
