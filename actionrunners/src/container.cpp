@@ -92,7 +92,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
           options(std::move(o)),
           store(client),
           supervisor(io_),
-          services{io_, supervisor, client, options.data_dir},
+          services{io_, supervisor, client, options.data_dir, options.check_rule},
           heartbeat(io_) {
         for (const auto& info : registry.Infos()) runners[info.name] = registry.Find(info.name)->create(services);
     }

@@ -80,31 +80,11 @@ void RegisterPacks(
     const std::string& configs_dir
 ) {
     auto log = core::Logger("packs");
-    packs::PackLoader loader(packs::PackLoaderOptions{configs_dir});
+    packs::PackLoaderOptions options{configs_dir, {}, rules::MakeRuleCheck(operators)};
+    for (const auto& info : runners.Infos()) options.runner_types.insert(info.name);
+    packs::PackLoader loader(options);
     for (const auto& dir : dirs) {
         for (auto& pack : loader.LoadAllBlocking(dir)) {
-            std::vector<packs::ActionMeta> actions;
-            for (auto& a : pack.actions) {
-                if (!runners.Find(a.runner_type)) {
-                    Error e = InvalidArgument("runner_type: unknown runner \"" + a.runner_type + "\"");
-                    e.location = Location{pack.meta.path + "/" + a.metadata_file, 0, 0};
-                    pack.errors.push_back(e);
-                    continue;
-                }
-                actions.push_back(std::move(a));
-            }
-            pack.actions = std::move(actions);
-            std::vector<packs::RuleMeta> rules;
-            for (auto& r : pack.rules) {
-                Result<core::YamlDocument> doc = core::LoadYamlFile(pack.meta.path + "/" + r.metadata_file);
-                Result<rules::CompiledRulePtr> c = rules::CompileRule(r, operators, doc ? &*doc : nullptr);
-                if (!c) {
-                    pack.errors.push_back(c.error());
-                    continue;
-                }
-                rules.push_back(std::move(r));
-            }
-            pack.rules = std::move(rules);
             for (const auto& e : pack.errors) {
                 Log(*log, spdlog::level::err, "pack content not loaded", {{"pack", pack.meta.ref}, {"error", e.What()}}
                 );
@@ -298,6 +278,7 @@ int ServerMain(const std::vector<std::string>& args) {
         ropts.api_url = api_url;
         ropts.api_key = action_api_key;
         ropts.data_dir = cfg.data_dir;
+        ropts.check_rule = rules::MakeRuleCheck(operators);
         runner = std::make_unique<actionrunners::RunnerContainer>(io, redis, runners, ropts);
         runner->Start();
     }

@@ -400,7 +400,8 @@ Result<InstalledPack> PackInstaller::InstallOne(
     progress_("checked out " + label + " (" + sha.substr(0, 12) + ")");
 
     // Validate what was checked out. Locations point into the staging folder: show them relative to the pack.
-    Result<LoadedPack> loaded = PackLoader().LoadPackBlocking(staging.string());
+    Result<LoadedPack> loaded =
+        PackLoader(PackLoaderOptions{"", options.runner_types, options.check_rule}).LoadPackBlocking(staging.string());
     if (!loaded) {
         Error e = loaded.error();
         const std::string shown = shown_url + "=" + label + "/";
@@ -419,21 +420,6 @@ Result<InstalledPack> PackInstaller::InstallOne(
         again.skipped = true;
         return again;
     }
-    auto with_runner_checks = [&options](LoadedPack& pack) {
-        if (options.runner_types.empty()) return;
-        std::vector<ActionMeta> kept;
-        for (auto& a : pack.actions) {
-            if (!options.runner_types.count(a.runner_type)) {
-                Error e = InvalidArgument("runner_type: unknown runner \"" + a.runner_type + "\"");
-                e.location = Location{(fs::path(pack.meta.path) / a.metadata_file).string(), 0, 0};
-                pack.errors.push_back(std::move(e));
-                continue;
-            }
-            kept.push_back(std::move(a));
-        }
-        pack.actions = std::move(kept);
-    };
-    with_runner_checks(*loaded);
     if (!loaded->errors.empty() && !options.force) {
         std::string msg = "pack \"" + ref + "\" (" + shown_url + "=" + label + ") has " +
                           std::to_string(loaded->errors.size()) + " load error" +
@@ -509,10 +495,10 @@ Result<InstalledPack> PackInstaller::InstallOne(
     }
 
     // Loaded again from its final place, now with DATA/configs/<ref>.yaml validated against its schema.
-    const PackLoader with_config(PackLoaderOptions{(fs::path(data_dir_) / "configs").string()});
+    const PackLoader with_config(PackLoaderOptions{
+        (fs::path(data_dir_) / "configs").string(), options.runner_types, options.check_rule});
     Result<LoadedPack> final_pack = with_config.LoadPackBlocking(target.string());
     if (!final_pack) return final_pack.error();
-    with_runner_checks(*final_pack);
     InstalledPack out{ref, final_pack->meta.version, target.string(), sha, false, std::move(*final_pack)};
     progress_("installed " + ref + " " + (out.version.empty() ? "(no version)" : out.version));
     run.done[ref] = out;

@@ -1,5 +1,7 @@
 #include "squall/packs/loader.hpp"
 
+#include "squall/core/config.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -95,11 +97,27 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
     std::error_code ec;
 
     Seen actions_seen;
+    // Actions left out only for an unknown runner still exist as far as aliases and policies go: their
+    // one error is the runner, reported once.
+    std::set<std::string> unrunnable_actions;
     for (const auto& file : YamlFilesIn(root / "actions")) {
         std::optional<core::YamlDocument> doc = Read(file, pack.errors);
         if (!doc) continue;
         Result<ActionMeta> action = ActionMeta::FromDocument(*doc, ref, &pack.errors);
         if (!action) continue;
+        if (!options_.runner_types.empty() && !options_.runner_types.count(action->runner_type)) {
+            const std::string hint = core::ClosestMatch(
+                action->runner_type,
+                std::vector<std::string>(options_.runner_types.begin(), options_.runner_types.end())
+            );
+            pack.errors.push_back(doc->ErrorAt(
+                "runner_type",
+                "unknown runner \"" + action->runner_type + "\"" +
+                    (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)")
+            ));
+            unrunnable_actions.insert(action->Ref());
+            continue;
+        }
         action->metadata_file = relative(file);
         action->pack_path = pack.meta.path;
         if (NeedsEntryPoint(action->runner_type)) {
@@ -141,6 +159,12 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
             continue;
         }
         rule->metadata_file = relative(file);
+        if (options_.check_rule) {
+            if (Status checked = options_.check_rule(*rule, *doc); !checked) {
+                pack.errors.push_back(checked.error());
+                continue;
+            }
+        }
         if (!rules_seen.Add(rule->Ref(), rule->metadata_file, *doc, "name", pack.errors)) continue;
         pack.rules.push_back(std::move(*rule));
     }
@@ -188,7 +212,7 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
 
     auto own_action_missing = [&](const std::string& action_ref) {
         Result<std::pair<std::string, std::string>> parts = core::SplitRef(action_ref);
-        if (!parts || parts->first != ref) return false;
+        if (!parts || parts->first != ref || unrunnable_actions.count(action_ref)) return false;
         for (const auto& a : pack.actions) {
             if (a.Ref() == action_ref) return false;
         }

@@ -304,4 +304,12 @@ void RulesEngine::Stop(std::function<void()> on_stopped) {
     }
 }
 
+packs::RuleCheck MakeRuleCheck(const OperatorRegistry& operators) {
+    return [&operators](const packs::RuleMeta& rule, const core::YamlDocument& doc) -> Status {
+        Result<CompiledRulePtr> compiled = CompileRule(rule, operators, &doc);
+        if (!compiled) return compiled.error();
+        return {};
+    };
+}
+
 }  // namespace squall::rules

@@ -346,7 +346,8 @@ TEST_F(InstallerTest, UnknownRunnerTypesAreLoadErrors) {
     Result<std::vector<InstalledPack>> r = installer_.InstallBlocking({repo.Url()}, opts);
     ASSERT_FALSE(r);
     EXPECT_NE(
-        r.error().message.find("rt/actions/x.yaml: runner_type: unknown runner \"no-such-runner\""), std::string::npos
+        r.error().message.find("rt/actions/x.yaml:3:1: runner_type: unknown runner \"no-such-runner\""),
+        std::string::npos
     ) << r.error().message;
 }
 

@@ -56,7 +56,8 @@ core::ExecutionResult Failed(const std::string& message, Json errors = Json::arr
 /// order (RedisClient may be used from any thread); on_done is posted to the io_context.
 class PackManagerRunner final : public Runner {
 public:
-    explicit PackManagerRunner(RunnerServices& s) : io_(s.io), redis_(s.redis), data_dir_(s.data_dir) {}
+    explicit PackManagerRunner(RunnerServices& s)
+        : io_(s.io), redis_(s.redis), data_dir_(s.data_dir), check_rule_(s.check_rule) {}
 
     ~PackManagerRunner() override {
         std::map<std::string, std::shared_ptr<Job>> jobs;
@@ -168,6 +169,7 @@ private:
         Result<std::set<std::string>> runner_types = RunnerTypes(content);
         if (!runner_types) return Failed("cannot read the registered runner types: " + runner_types.error().message);
         opts.runner_types = std::move(*runner_types);
+        opts.check_rule = check_rule_;
         packs::PackInstaller installer(data_dir_, progress);
         Result<std::vector<packs::InstalledPack>> installed = installer.InstallBlocking(specs, opts);
         if (!installed) {
@@ -243,21 +245,11 @@ private:
         Json result = {{"packs", Json::object()}, {"actions", 0}, {"rules", 0}};
         size_t actions = 0;
         size_t rules = 0;
-        for (auto& pack : packs::PackLoader(packs::PackLoaderOptions{(fs::path(data_dir_) / "configs").string()})
-                              .LoadAllBlocking((fs::path(data_dir_) / "packs").string())) {
+        const packs::PackLoader loader(packs::PackLoaderOptions{
+            (fs::path(data_dir_) / "configs").string(), std::move(*runner_types), check_rule_});
+        for (auto& pack : loader.LoadAllBlocking((fs::path(data_dir_) / "packs").string())) {
             if (!wanted.empty() && !wanted.count(pack.meta.ref)) continue;
             missing.erase(pack.meta.ref);
-            std::vector<packs::ActionMeta> kept;
-            for (auto& a : pack.actions) {
-                if (!runner_types->count(a.runner_type)) {
-                    Error e = InvalidArgument("runner_type: unknown runner \"" + a.runner_type + "\"");
-                    e.location = Location{pack.meta.path + "/" + a.metadata_file, 0, 0};
-                    pack.errors.push_back(std::move(e));
-                    continue;
-                }
-                kept.push_back(std::move(a));
-            }
-            pack.actions = std::move(kept);
             if (Status st = content.RegisterPackBlocking(pack); !st) {
                 return Failed("cannot register " + pack.meta.ref + ": " + st.error().message);
             }
@@ -278,6 +270,7 @@ private:
     asio::io_context& io_;
     core::RedisClientPtr redis_;
     std::string data_dir_;
+    packs::RuleCheck check_rule_;
     std::mutex mu_;
     std::map<std::string, std::shared_ptr<Job>> jobs_;  // guarded by mu_
 };

@@ -7,6 +7,7 @@
 #include "squall/core/id.hpp"
 #include "squall/packs/loader.hpp"
 #include "squall/packs/parameters.hpp"
+#include "squall/rules/engine.hpp"
 #include "squall/rules/matcher.hpp"
 
 namespace squall::api {
@@ -122,6 +123,8 @@ void RegisterPackManageRoutes(Router& r, ApiDeps& d) {
         if (!snap) return SendError(res, snap.error());
         packs::PackLoaderOptions options;
         if (!d.data_dir.empty()) options.configs_dir = (fs::path(d.data_dir) / "configs").string();
+        for (const auto& [name, rt] : (*snap)->runner_types) options.runner_types.insert(name);
+        options.check_rule = rules::MakeRuleCheck(d.operators);
         packs::PackLoader loader(options);
         Json registered = Json::array();
         Json errors = Json::array();
@@ -135,28 +138,6 @@ void RegisterPackManageRoutes(Router& r, ApiDeps& d) {
             }
             if (!wanted.empty() && !wanted.count(pack->meta.ref)) continue;
             missing.erase(pack->meta.ref);
-            std::vector<packs::ActionMeta> kept;
-            for (auto& a : pack->actions) {
-                if (!(*snap)->runner_types.count(a.runner_type)) {
-                    Error e = InvalidArgument("runner_type: unknown runner \"" + a.runner_type + "\"");
-                    e.location = Location{pack->meta.path + "/" + a.metadata_file, 0, 0};
-                    pack->errors.push_back(std::move(e));
-                    continue;
-                }
-                kept.push_back(std::move(a));
-            }
-            pack->actions = std::move(kept);
-            std::vector<packs::RuleMeta> rules;
-            for (auto& rule : pack->rules) {
-                Result<core::YamlDocument> doc = core::LoadYamlFile(pack->meta.path + "/" + rule.metadata_file);
-                Result<rules::CompiledRulePtr> c = rules::CompileRule(rule, d.operators, doc ? &*doc : nullptr);
-                if (!c) {
-                    pack->errors.push_back(c.error());
-                    continue;
-                }
-                rules.push_back(std::move(rule));
-            }
-            pack->rules = std::move(rules);
             if (Status st = d.content.RegisterPackBlocking(*pack); !st) return SendError(res, st.error());
             registered.push_back(pack->meta.ref);
             actions += pack->actions.size();

@@ -14,8 +14,9 @@ struct RunnerContainerOptions {
     size_t workers = 32;        ///< concurrent executions
     std::string consumer_name;  ///< unique per process, e.g. "<host>-<pid>-runner"
     std::string api_url;
-    std::string api_key;   ///< handed to actions as RunRequest::api_key
-    std::string data_dir;  ///< RunnerServices::data_dir
+    std::string api_key;          ///< handed to actions as RunRequest::api_key
+    std::string data_dir;         ///< RunnerServices::data_dir
+    packs::RuleCheck check_rule;  ///< RunnerServices::check_rule
 };
 
 /// The runner role: consumes the pool's executions stream, claims each execution by moving it to `running`

@@ -12,6 +12,7 @@
 #include "squall/core/model/model.hpp"
 #include "squall/core/redis/client.hpp"
 #include "squall/packs/content.hpp"
+#include "squall/packs/loader.hpp"
 
 namespace squall::actionrunners {
 
@@ -51,8 +52,9 @@ using RunnerPtr = std::unique_ptr<Runner>;
 struct RunnerServices {
     asio::io_context& io;
     ProcessSupervisor& supervisor;
-    core::RedisClientPtr redis;  ///< the container's client (async; never block the loop on it)
-    std::string data_dir;        ///< DATA (packs/, configs/, keys/)
+    core::RedisClientPtr redis;   ///< the container's client (async; never block the loop on it)
+    std::string data_dir;         ///< DATA (packs/, configs/, keys/)
+    packs::RuleCheck check_rule;  ///< for the pack manager's validation (rules::MakeRuleCheck); may be empty
 };
 
 /// A runner type: its name, its typed parameter schema (with secret flags, as StackStorm's runner.yaml),

@@ -30,6 +30,8 @@ struct InstallOptions {
     std::chrono::seconds git_timeout{300};
     /// Runner types that exist; when non-empty, an action naming another one is a load error.
     std::set<std::string> runner_types;
+    /// When set, a rule it rejects (unknown operator, bad pattern) is a load error (PackLoaderOptions).
+    RuleCheck check_rule;
     /// Set by another thread to abandon the install (checked between steps and during clones).
     const std::atomic<bool>* cancel = nullptr;
 };

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,9 +31,19 @@ struct LoadedPack {
     std::vector<Error> errors;
 };
 
+/// Checks a parsed rule beyond its file format; the rules component supplies it (rules::MakeRuleCheck compiles
+/// the criteria: operators with a did-you-mean, patterns), so that packs need not know the operators. The error it
+/// returns (with the rule file's location) is the rule's load error.
+using RuleCheck = std::function<Status(const RuleMeta&, const core::YamlDocument&)>;
+
 struct PackLoaderOptions {
     /// DATA/configs: when set, each pack's <configs_dir>/<ref>.yaml is validated against its config.schema.yaml.
     std::string configs_dir;
+    /// Runner types that exist. When non-empty, an action naming another is a load error at its runner_type
+    /// (with a did-you-mean) and is not loaded.
+    std::set<std::string> runner_types;
+    /// When set, a rule it rejects is a load error and is not loaded.
+    RuleCheck check_rule;
 };
 
 /// Reads packs in StackStorm layout from folders (pack.yaml, actions/ with actions/workflows/, rules/, sensors/,

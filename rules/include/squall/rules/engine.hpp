@@ -10,6 +10,7 @@
 #include "squall/core/store/kv_store.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/packs/content_store.hpp"
+#include "squall/packs/loader.hpp"
 #include "squall/rules/matcher.hpp"
 
 namespace squall::rules {
@@ -60,5 +61,10 @@ private:
     struct Impl;
     std::shared_ptr<Impl> impl_;
 };
+
+/// The pack loader's rule check (packs::PackLoaderOptions::check_rule): compiles the rule's criteria against
+/// `operators` (which must outlive the check), so that install and registration reject what the engine could not
+/// run, with the rule file's line and column.
+packs::RuleCheck MakeRuleCheck(const OperatorRegistry& operators);
 
 }  // namespace squall::rules
