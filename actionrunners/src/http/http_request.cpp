@@ -18,6 +18,26 @@ namespace {
 constexpr size_t kWorkers = 8;      // concurrent HTTP requests per runner process
 constexpr size_t kMaxQueued = 512;  // waiting beyond the workers; past this a request fails at once
 
+/// httplib's error names ("Connection", "Read") say little on their own.
+std::string DescribeError(httplib::Error err, double timeout_s) {
+    switch (err) {
+        case httplib::Error::Connection:
+            return "could not connect (refused, unreachable or no answer within " + FormatSeconds(timeout_s) + " s)";
+        case httplib::Error::ConnectionTimeout:
+            return "no connection within " + FormatSeconds(timeout_s) + " s";
+        case httplib::Error::Read:
+            return "the connection broke or timed out while reading the response";
+        case httplib::Error::Write:
+            return "the connection broke or timed out while sending the request";
+        case httplib::Error::SSLConnection:
+        case httplib::Error::SSLServerVerification:
+            return "TLS handshake or certificate verification failed (" + httplib::to_string(err) +
+                   "; verify_ssl_cert=false skips verification)";
+        default:
+            return httplib::to_string(err);
+    }
+}
+
 /// A fixed set of threads for blocking HTTP calls, so that the event loop never waits on a socket.
 /// TryPost refuses work when the queue is full (the caller reports it) instead of growing without bound.
 class BoundedWorkers {
@@ -314,7 +334,7 @@ private:
             job.client = nullptr;
         }
         const std::string shown = hreq.method + " " + MaskSecrets(url.origin + url.path, secrets);
-        if (!ok) return Failed(shown + " failed: " + httplib::to_string(err));
+        if (!ok) return Failed(shown + " failed: " + DescribeError(err, job.timeout_s));
 
         core::ExecutionResult r;
         Json headers = Json::object();
@@ -333,8 +353,9 @@ private:
             }
         }
         r.result = {{"status_code", hres.status}, {"body", body}, {"parsed", parsed}, {"headers", headers}};
-        // StackStorm's http runner: 200-206 are success, everything else (redirects not followed included) fails.
-        if (hres.status >= 200 && hres.status <= 206) {
+        // Any 2xx is success (issue 4; StackStorm's runner lists 200-206, the other 2xx codes are unused in
+        // practice). Everything else, redirects (not followed) included, fails.
+        if (hres.status >= 200 && hres.status <= 299) {
             r.status = core::status::kSucceeded;
         } else {
             r.status = core::status::kFailed;
