@@ -92,7 +92,10 @@ Result<core::TriggerInstance> WebhookSensor::DispatchGenericBlocking(const Json&
     core::TriggerInstance ti;
     ti.trigger = body["trigger"];
     ti.payload = body.value("payload", Json::object());
+    // st2client's post_generic_webhook sends the trace tag in the body; the St2-Trace-Tag header wins.
     ti.trace_tag = trace_tag;
+    if (ti.trace_tag.empty() && body.contains("trace_tag") && body["trace_tag"].is_string())
+        ti.trace_tag = body["trace_tag"];
     return Emit(std::move(ti));
 }
 
