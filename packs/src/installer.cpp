@@ -381,7 +381,17 @@ Result<InstalledPack> PackInstaller::InstallOne(
                 "cloning " + shown_url + ": timed out after " + std::to_string(options.git_timeout.count()) + "s"
             );
         }
-        return GitError("cloning " + shown_url);
+        Error e = GitError("cloning " + shown_url);
+        // A local folder that is not a git repository: say what install expects instead of libgit2's wording.
+        const std::string local = source.url.rfind("file://", 0) == 0 ? source.url.substr(7) : source.url;
+        std::error_code ec;
+        if (fs::is_directory(local, ec) && !fs::exists(fs::path(local) / ".git", ec) &&
+            e.message.find("could not find repository") != std::string::npos) {
+            e.message = "cloning " + shown_url +
+                        ": not a git repository (a local pack is installed from its latest commit: git init, add and "
+                        "commit it first)";
+        }
+        return e;
     }
     RepoPtr repo(raw_repo, &git_repository_free);
     std::string label;

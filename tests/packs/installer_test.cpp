@@ -163,7 +163,10 @@ TEST_F(InstallerTest, InstallsFromBareRepoAndPlainPath) {
 
     Result<std::vector<InstalledPack>> not_git = Install({data_.path().string()});
     ASSERT_FALSE(not_git);
-    EXPECT_NE(not_git.error().message.find("cloning " + data_.path().string()), std::string::npos)
+    EXPECT_NE(
+        not_git.error().message.find("cloning " + data_.path().string() + ": not a git repository"), std::string::npos
+    ) << not_git.error().message;
+    EXPECT_NE(not_git.error().message.find("git init, add and commit it first"), std::string::npos)
         << not_git.error().message;
 }
 
