@@ -210,7 +210,11 @@ int ServerMain(const std::vector<std::string>& args) {
     core::ExecutionStore executions(redis);
     core::TriggerStore triggers(redis);
     packs::ContentStore content(redis);
+    // Sensors read content on every event: a snapshot up to 1 s old, re-checked on a miss. API reads check the
+    // content version each time (one Redis GET), so what a finished `pack install` registered is there for the
+    // very next request.
     packs::ContentCache content_cache(content, clock, std::chrono::milliseconds(1000));
+    packs::ContentCache api_content_cache(content, clock, std::chrono::milliseconds(0));
     // The datastore: secrets are sealed with DATA/keys/datastore.key (created on first start, mode 0600).
     std::optional<core::SecretBox> kv_box;
     Result<core::SecretBox> box = core::SecretBox::LoadOrCreateBlocking(cfg.data_dir + "/keys/datastore.key");
@@ -247,7 +251,7 @@ int ServerMain(const std::vector<std::string>& args) {
                 executions,
                 triggers,
                 content,
-                content_cache,
+                api_content_cache,
                 webhooks,
                 operators,
                 clock,

@@ -40,8 +40,8 @@ Result<core::TriggerInstance> WebhookSensor::Emit(core::TriggerInstance ti) {
     return ti;
 }
 
-Result<std::vector<std::string>> WebhookSensor::UrlsBlocking() {
-    Result<packs::ContentSnapshotPtr> snap = ctx_.content.GetBlocking();
+Result<std::vector<std::string>> WebhookSensor::UrlsBlocking(bool recheck) {
+    Result<packs::ContentSnapshotPtr> snap = recheck ? ctx_.content.RecheckBlocking() : ctx_.content.GetBlocking();
     if (!snap) return snap.error();
     std::vector<std::string> urls;
     for (const auto& [ref, rule] : (*snap)->rules) {
@@ -58,6 +58,8 @@ Result<core::TriggerInstance> WebhookSensor::DispatchBlocking(
     const std::string& url, const Json& headers, const Json& body, const std::string& trace_tag
 ) {
     Result<std::vector<std::string>> urls = UrlsBlocking();
+    // A rule installed a moment ago may not be in the cached snapshot yet: look again before refusing.
+    if (urls && !std::binary_search(urls->begin(), urls->end(), url)) urls = UrlsBlocking(/*recheck=*/true);
     if (!urls) return urls.error();
     if (!std::binary_search(urls->begin(), urls->end(), url)) {
         return NotFound("no rule listens on webhook \"" + url + "\"");

@@ -80,14 +80,23 @@ TEST(PackAcceptanceIntegrationTest, InstallFromGitRunEveryActionAndTheRuleThenRe
     ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
     EXPECT_NE(install.out.find("validated: 3 actions, 1 rules"), std::string::npos) << install.out;
     EXPECT_NE(install.out.find("installed acme 1.0.0"), std::string::npos) << install.out;
-    ASSERT_TRUE(WaitFor(
-        [&] {
-            int status = 0;
-            Get(server, "/rules/acme.on_visit", &status);
-            return status == 200;
-        },
-        10s
-    ));
+    // Installed means usable: the very next request sees the pack's rule, action and webhook.
+    int status = 0;
+    Get(server, "/rules/acme.on_visit", &status);
+    EXPECT_EQ(status, 200);
+    Get(server, "/actions/acme.visits", &status);
+    EXPECT_EQ(status, 200);
+    {
+        httplib::Client early(server.host(), server.port());
+        auto r = early.Post(
+            "/api/v1/webhooks/acme_visit",
+            {{"St2-Api-Key", server.api_key()}},
+            R"({"name": "Not A Name"})",
+            "application/json"
+        );
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 202) << r->body;
+    }
 
     // The pack config: the API URL the http action calls, a greeting, and a secret only the action sees.
     CliResult config = server.Cli(

@@ -7,6 +7,8 @@
 
 #include "io_runner.hpp"
 #include "redis_server.hpp"
+#include "squall/core/clock.hpp"
+#include "squall/packs/content_cache.hpp"
 #include "squall/packs/content_store.hpp"
 #include "squall/packs/loader.hpp"
 #include "temp_dir.hpp"
@@ -109,6 +111,22 @@ TEST_F(ContentStoreTest, ReRegisteringReplacesContentAndConfigChangesBumpTheVers
     PackLoader plain;
     ASSERT_TRUE(store.RegisterPackBlocking(plain.LoadPackBlocking(kFull).value()));
     EXPECT_EQ(store.LoadBlocking().value()->configs.at("full")["greeting"], "hi");
+}
+
+TEST_F(ContentStoreTest, CacheServesItsSnapshotUntilMaxAgeAndRecheckSeesNewContentAtOnce) {
+    ContentStore store(client_);
+    core::ManualClock clock(std::chrono::system_clock::time_point(std::chrono::hours(1)));
+    ContentCache cached(store, clock, std::chrono::milliseconds(1000));
+    ContentCache fresh(store, clock, std::chrono::milliseconds(0));
+    ASSERT_FALSE(cached.GetBlocking().value()->packs.count("full"));
+    ASSERT_FALSE(fresh.GetBlocking().value()->packs.count("full"));
+
+    // Someone else (a runner finishing `pack install`) registers the pack; the caches are not told.
+    ASSERT_TRUE(store.RegisterPackBlocking(Load()));
+    EXPECT_FALSE(cached.GetBlocking().value()->packs.count("full"));  // within max_age: the old snapshot
+    EXPECT_TRUE(fresh.GetBlocking().value()->packs.count("full"));    // max_age 0: checked every time
+    EXPECT_TRUE(cached.RecheckBlocking().value()->actions.count("full.hello"));
+    EXPECT_TRUE(cached.GetBlocking().value()->packs.count("full"));
 }
 
 }  // namespace

@@ -17,6 +17,12 @@ public:
     Result<ContentSnapshotPtr> GetBlocking();
     /// Forces the next GetBlocking to reload (after this process changed content).
     void Invalidate();
+    /// The snapshot as of now (checks the version whatever its age). For misses: a ref that another process
+    /// registered a moment ago (a pack install finishing in a runner) must not read as "not found".
+    Result<ContentSnapshotPtr> RecheckBlocking() {
+        Invalidate();
+        return GetBlocking();
+    }
 
 private:
     ContentStore& store_;

@@ -63,8 +63,8 @@ public:
     );
     /// The generic hook: body {trigger, payload}.
     Result<core::TriggerInstance> DispatchGenericBlocking(const Json& body, const std::string& trace_tag);
-    /// Webhook urls that some enabled rule listens on.
-    Result<std::vector<std::string>> UrlsBlocking();
+    /// Webhook urls that some enabled rule listens on; `recheck` looks past the content cache's age.
+    Result<std::vector<std::string>> UrlsBlocking(bool recheck = false);
 
 private:
     Result<core::TriggerInstance> Emit(core::TriggerInstance ti);
