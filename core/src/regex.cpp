@@ -349,6 +349,23 @@ std::vector<std::string> Regex::FindAll(std::string_view text) const {
     return out;
 }
 
+std::vector<std::vector<std::string>> Regex::FindAllGroups(std::string_view text) const {
+    std::vector<std::vector<std::string>> out;
+    if (!impl_->MayMatch(text)) return out;
+    std::vector<std::string> groups;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        size_t b = 0;
+        size_t e = 0;
+        if (!Run(text, pos, 0, &groups, &b, &e)) break;
+        if (groups.size() > 1) groups.erase(groups.begin());
+        out.push_back(std::move(groups));
+        groups.clear();
+        pos = e > b ? e : e + 1;
+    }
+    return out;
+}
+
 std::string Regex::Replace(std::string_view text, std::string_view repl) const {
     if (!impl_->MayMatch(text)) return std::string(text);
     std::string out;

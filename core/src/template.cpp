@@ -2917,11 +2917,14 @@ Value Evaluator::EvalFilter(const Expr& e) {
         if (n == "regex_replace") return Value::Own(Json(re->Replace(text, arg_str(1, "replacement", ""))));
         const Value* idx = args.Get(1, "result_index");
         int64_t i = idx && idx->IsJson() && IsInt(idx->J()) ? AsInt(idx->J()) : 0;
-        std::vector<std::string> all = re->FindAll(text);
+        // re.findall(pattern, value)[result_index]: the match, its one group, or its groups (a tuple in Python).
+        std::vector<std::vector<std::string>> all = re->FindAllGroups(text);
         const auto cnt = static_cast<int64_t>(all.size());
         if (i < 0) i += cnt;
         if (i < 0 || i >= cnt) return Fail(e.pos, "list index out of range");
-        return Value::Own(Json(all[static_cast<size_t>(i)]));
+        std::vector<std::string>& found = all[static_cast<size_t>(i)];
+        if (found.size() == 1) return Value::Own(Json(std::move(found[0])));
+        return Value::Own(Json(std::move(found)));
     }
     if (n == "basename" || n == "dirname") {
         if (!v.IsJson() || !v.J().is_string())

@@ -68,6 +68,11 @@ TEST(RegexTest, FindAllReturnsEveryNonOverlappingMatch) {
     EXPECT_EQ(Re("\\d+")->FindAll("a1 b22 c333"), (std::vector<std::string>{"1", "22", "333"}));
     EXPECT_EQ(Re("aa")->FindAll("aaaaa"), (std::vector<std::string>{"aa", "aa"}));
     EXPECT_TRUE(Re("z")->FindAll("abc").empty());
+    using Groups = std::vector<std::vector<std::string>>;
+    EXPECT_EQ(Re("\\d+")->FindAllGroups("a1 b22"), (Groups{{"1"}, {"22"}}));
+    EXPECT_EQ(Re("([a-z])(\\d+)")->FindAllGroups("a1 b22"), (Groups{{"a", "1"}, {"b", "22"}}));
+    EXPECT_EQ(Re("heads/([a-z]+)")->FindAllGroups("refs/heads/main"), (Groups{{"main"}}));
+    EXPECT_EQ(Re("(x)?y")->FindAllGroups("y"), (Groups{{""}}));
 }
 
 TEST(RegexTest, IgnoreCaseDotAllMultiline) {

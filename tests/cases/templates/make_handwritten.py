@@ -95,7 +95,8 @@ for e in ["trigger.body.ref | regex_match('refs/heads/.*')", "trigger.body.ref |
           "trigger.body.ref | regex_search('HEADS')", "trigger.body.ref | regex_search('HEADS', true)", "trigger.body.ref | regex_replace('heads', 'tags')",
           "trigger.body.ref | regex_replace('^refs/heads/(.*)$', '\\\\1')", "trigger.body.ref | regex_replace('(?P<x>main)', 'br-\\\\g<x>')",
           "trigger.body.ref | regex_substring('[a-z]+')", "trigger.body.ref | regex_substring('[a-z]+', 1)", "trigger.body.ref | regex_substring('[a-z]+', -1)",
-          "trigger.body.ref | regex_substring('[0-9]+')", "trigger.body.n | regex_match('3')", "trigger.body.mixed | regex_replace('o', '0', true)",
+          "trigger.body.ref | regex_substring('[0-9]+')", "trigger.body.ref | regex_substring('heads/([a-z]+)')",
+          "trigger.body.ref | regex_substring('([a-z]+)/([a-z]+)', 0) | join('+')", "'a1 b22' | regex_substring('([a-z])(\\\\d+)', -1) | last", "trigger.body.n | regex_match('3')", "trigger.body.mixed | regex_replace('o', '0', true)",
           "'a1b22c333' | regex_replace('\\\\d+', '#')", "'x.y' | regex_match('x\\\\.y')", "trigger.body.ref | regex_match('(')"]:
     t("{{ %s }}" % e)
 # --- tests

@@ -36,6 +36,9 @@ public:
     std::string Replace(std::string_view text, std::string_view replacement) const;
     /// Every non-overlapping match (group 0), like re.findall without groups.
     std::vector<std::string> FindAll(std::string_view text) const;
+    /// re.findall exactly: per match, group 0 when the pattern has no groups, else groups 1..n (an unmatched
+    /// group is ""); the caller makes one group a string and several a tuple.
+    std::vector<std::vector<std::string>> FindAllGroups(std::string_view text) const;
 
 private:
     struct Impl;
