@@ -42,7 +42,8 @@ struct RunReport {
 /// Built-in runners on a real io_context and ProcessSupervisor, as the container wires them (no Redis).
 class RunnerHarness {
 public:
-    explicit RunnerHarness(std::string data_dir = "") : services_{io_.io(), supervisor_, nullptr, std::move(data_dir)} {
+    explicit RunnerHarness(std::string data_dir = "")
+        : services_{io_.io(), supervisor_, nullptr, std::move(data_dir), {}} {
         RegisterBuiltinRunners(registry_);
     }
     ~RunnerHarness() {
