@@ -269,7 +269,9 @@ private:
     ) {
         httplib::Client client(url.origin);
         if (!client.is_valid()) return Failed("cannot make an HTTP client for \"" + url.origin + "\"");
-        const auto timeout = ToMillis(job.timeout_s);
+        // The deadline timer owns the timeout verdict; the socket timeouts are a second line, a little later,
+        // so a busy machine cannot turn "timed out" into a transport failure.
+        const auto timeout = ToMillis(job.timeout_s) + std::chrono::milliseconds(1000);
         client.set_connection_timeout(timeout);
         client.set_read_timeout(timeout);
         client.set_write_timeout(timeout);
@@ -328,13 +330,25 @@ private:
             if (job.stopped) return Failed("stopped before the request was sent");
             job.client = &client;
         }
+        const auto started = std::chrono::steady_clock::now();
         const bool ok = client.send(hreq, hres, err);
         {
             std::lock_guard lock(job.mu);
             job.client = nullptr;
         }
         const std::string shown = hreq.method + " " + MaskSecrets(url.origin + url.path, secrets);
-        if (!ok) return Failed(shown + " failed: " + DescribeError(err, job.timeout_s));
+        if (!ok) {
+            const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+            if ((err == httplib::Error::Read || err == httplib::Error::ConnectionTimeout) &&
+                took.count() >= job.timeout_s) {
+                return Failed(
+                    "Action failed to complete in " + FormatSeconds(job.timeout_s) + " seconds: " + shown +
+                        " did not answer in time",
+                    core::status::kTimeout
+                );
+            }
+            return Failed(shown + " failed: " + DescribeError(err, job.timeout_s));
+        }
 
         core::ExecutionResult r;
         Json headers = Json::object();
