@@ -1029,10 +1029,11 @@ private:
         ExprPtr first = with_condexpr ? ParseExpression() : ParseOr();
         if (!first || !IsOp(",")) return first;
         ExprPtr list = Make(Ek::kList, pos);
+        list->name = "tuple";  // only `str % tuple` tells tuples from lists
         list->args.push_back(std::move(first));
         while (IsOp(",")) {
             ++i_;
-            if (Cur().type == Tok::kVarEnd || Cur().type == Tok::kBlockEnd) break;
+            if (Cur().type == Tok::kVarEnd || Cur().type == Tok::kBlockEnd || IsOp(")")) break;
             ExprPtr e = with_condexpr ? ParseExpression() : ParseOr();
             if (!e) return nullptr;
             list->args.push_back(std::move(e));
@@ -1267,6 +1268,7 @@ private:
                     if (IsOp(")")) {
                         ++i_;
                         ExprPtr e = Make(Ek::kList, pos);
+                        e->name = "tuple";
                         return e;
                     }
                     ExprPtr e = ParseTuple();
@@ -1825,6 +1827,327 @@ std::string Dirname(const std::string& p) {
     return head;
 }
 
+// Python's printf-style `format % values` (str.__mod__). `args` are the values taken in turn (a tuple's items, or
+// the one value; null = an undefined value, which prints as ""); `mapping` is set when the right side is a mapping
+// for `%(name)s` (a dict, or a list: CPython's PyMapping_Check), and then unused values are not an error.
+bool PyPercentFormat(
+    std::string_view fmt, const std::vector<const Json*>& args, const Json* mapping, std::string* out, std::string* err
+) {
+    size_t argi = 0;
+    size_t i = 0;
+    auto next_arg = [&](const Json** v) {
+        if (argi >= args.size()) {
+            *err = "not enough arguments for format string";
+            return false;
+        }
+        *v = args[argi++];
+        return true;
+    };
+    while (i < fmt.size()) {
+        const size_t pct = fmt.find('%', i);
+        if (pct == std::string_view::npos) {
+            out->append(fmt.substr(i));
+            break;
+        }
+        out->append(fmt.substr(i, pct - i));
+        i = pct + 1;
+        const Json* v = nullptr;
+        bool have_v = false;
+        if (i < fmt.size() && fmt[i] == '(') {
+            if (!mapping) {
+                *err = "format requires a mapping";
+                return false;
+            }
+            int depth = 1;
+            const size_t key_start = ++i;
+            while (i < fmt.size() && depth > 0) {
+                if (fmt[i] == '(') ++depth;
+                if (fmt[i] == ')') --depth;
+                ++i;
+            }
+            if (depth > 0) {
+                *err = "incomplete format key";
+                return false;
+            }
+            const std::string key(fmt.substr(key_start, i - 1 - key_start));
+            if (!mapping->is_object()) {
+                *err = std::string(TypeName(*mapping)) + " indices must be integers or slices, not str";
+                return false;
+            }
+            auto f = mapping->find(key);
+            if (f == mapping->end()) {
+                *err = "KeyError: " + PyQuote(key);
+                return false;
+            }
+            v = &*f;
+            have_v = true;
+        }
+        bool left = false, plus = false, space = false, alt = false, zero = false;
+        for (; i < fmt.size(); ++i) {
+            const char f = fmt[i];
+            if (f == '-') {
+                left = true;
+            } else if (f == '+') {
+                plus = true;
+            } else if (f == ' ') {
+                space = true;
+            } else if (f == '#') {
+                alt = true;
+            } else if (f == '0') {
+                zero = true;
+            } else {
+                break;
+            }
+        }
+        auto read_num = [&](int64_t* n, bool is_width) {
+            *n = -1;
+            if (i < fmt.size() && fmt[i] == '*') {
+                ++i;
+                const Json* a = nullptr;
+                if (!next_arg(&a)) return false;
+                if (a == nullptr || !IsInt(*a)) {
+                    *err = "* wants int";
+                    return false;
+                }
+                *n = AsInt(*a);
+                if (*n < 0) {
+                    if (is_width) left = true;
+                    *n = is_width ? -*n : 0;
+                }
+                return true;
+            }
+            while (i < fmt.size() && fmt[i] >= '0' && fmt[i] <= '9') {
+                *n = (*n < 0 ? 0 : *n) * 10 + (fmt[i] - '0');
+                if (*n > 100000) {
+                    *err = "width or precision too big";
+                    return false;
+                }
+                ++i;
+            }
+            return true;
+        };
+        int64_t width = -1;
+        int64_t prec = -1;
+        if (!read_num(&width, true)) return false;
+        if (i < fmt.size() && fmt[i] == '.') {
+            ++i;
+            if (!read_num(&prec, false)) return false;
+            if (prec < 0) prec = 0;
+        }
+        while (i < fmt.size() && (fmt[i] == 'h' || fmt[i] == 'l' || fmt[i] == 'L')) ++i;
+        if (i >= fmt.size()) {
+            *err = "incomplete format";
+            return false;
+        }
+        const char type = fmt[i++];
+        if (type == '%') {
+            out->push_back('%');
+            continue;
+        }
+        if (!have_v && !next_arg(&v)) return false;
+        std::string sign;
+        std::string prefix;
+        std::string body;
+        bool numeric = false;
+        auto int_body = [&](int64_t n, int base, bool upper) {
+            uint64_t mag = n < 0 ? 0 - static_cast<uint64_t>(n) : static_cast<uint64_t>(n);
+            do {
+                body.push_back("0123456789abcdef"[mag % static_cast<uint64_t>(base)]);
+                mag /= static_cast<uint64_t>(base);
+            } while (mag != 0);
+            std::reverse(body.begin(), body.end());
+            if (upper) {
+                for (char& c : body) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            }
+            if (prec > static_cast<int64_t>(body.size())) body.insert(0, static_cast<size_t>(prec) - body.size(), '0');
+            sign = n < 0 ? "-" : plus ? "+" : space ? " " : "";
+            if (alt && base == 16) prefix = upper ? "0X" : "0x";
+            if (alt && base == 8) prefix = "0o";
+            numeric = true;
+        };
+        const char* tname = v ? TypeName(*v) : "Undefined";
+        switch (type) {
+            case 's':
+            case 'r':
+            case 'a': {
+                body = type == 's' ? (v == nullptr     ? ""
+                                      : v->is_string() ? v->get<std::string>()
+                                                       : PythonStr(*v))
+                                   : (v == nullptr ? "Undefined" : PyRepr(*v));
+                if (prec >= 0) {
+                    size_t k = 0;
+                    for (int64_t n = 0; n < prec && k < body.size(); ++n) DecodeUtf8(body, k);
+                    body.resize(k);
+                }
+                break;
+            }
+            case 'd':
+            case 'i':
+            case 'u': {
+                if (v == nullptr || !IsNumber(*v)) {
+                    *err = std::string("%") + type + " format: a real number is required, not " + tname;
+                    return false;
+                }
+                if (v->is_number_float() && !std::isfinite(v->get<double>())) {
+                    *err = "cannot convert float infinity or NaN to integer";
+                    return false;
+                }
+                int_body(AsInt(*v), 10, false);
+                break;
+            }
+            case 'x':
+            case 'X':
+            case 'o': {
+                if (v == nullptr || !IsInt(*v)) {
+                    *err = std::string("%") + type + " format: an integer is required, not " + tname;
+                    return false;
+                }
+                int_body(AsInt(*v), type == 'o' ? 8 : 16, type == 'X');
+                break;
+            }
+            case 'e':
+            case 'E':
+            case 'f':
+            case 'F':
+            case 'g':
+            case 'G': {
+                if (v == nullptr || !IsNumber(*v)) {
+                    *err = std::string("must be real number, not ") + tname;
+                    return false;
+                }
+                std::string spec = "%";
+                if (left) spec += '-';
+                if (plus) spec += '+';
+                if (space) spec += ' ';
+                if (alt) spec += '#';
+                if (zero) spec += '0';
+                if (width >= 0) spec += std::to_string(width);
+                spec += "." + std::to_string(prec < 0 ? 6 : prec) + type;
+                const double x = AsDouble(*v);
+                const int len =
+                    std::snprintf(nullptr, 0, spec.c_str(), x);  // NOLINT(cppcoreguidelines-pro-type-vararg)
+                std::string buf(static_cast<size_t>(len) + 1, '\0');
+                std::snprintf(buf.data(), buf.size(), spec.c_str(), x);  // NOLINT(cppcoreguidelines-pro-type-vararg)
+                buf.resize(static_cast<size_t>(len));
+                out->append(buf);
+                continue;
+            }
+            case 'c': {
+                if (v != nullptr && IsInt(*v)) {
+                    const int64_t cp = AsInt(*v);
+                    if (cp < 0 || cp > 0x10FFFF) {
+                        *err = "%c arg not in range(0x110000)";
+                        return false;
+                    }
+                    AppendUtf8(body, static_cast<uint32_t>(cp));
+                } else if (v != nullptr && v->is_string() && CodePointCount(v->get_ref<const std::string&>()) == 1) {
+                    body = v->get<std::string>();
+                } else {
+                    *err = "%c requires int or char";
+                    return false;
+                }
+                break;
+            }
+            default: {
+                char b[96];
+                std::snprintf(  // NOLINT(cppcoreguidelines-pro-type-vararg)
+                    b,
+                    sizeof(b),
+                    "unsupported format character '%c' (0x%x) at index %zu",
+                    type,
+                    static_cast<unsigned>(static_cast<unsigned char>(type)),
+                    i - 1
+                );
+                *err = b;
+                return false;
+            }
+        }
+        const size_t len = CodePointCount(sign) + prefix.size() + CodePointCount(body);
+        const size_t w = width > 0 ? static_cast<size_t>(width) : 0;
+        if (w <= len) {
+            *out += sign + prefix + body;
+        } else if (left) {
+            *out += sign + prefix + body + std::string(w - len, ' ');
+        } else if (zero && numeric) {
+            *out += sign + prefix + std::string(w - len, '0') + body;
+        } else {
+            *out += std::string(w - len, ' ') + sign + prefix + body;
+        }
+    }
+    if (argi < args.size() && mapping == nullptr) {
+        *err = "not all arguments converted during string formatting";
+        return false;
+    }
+    return true;
+}
+
+// Python str.splitlines() (keepends=False).
+std::vector<std::string> PySplitLines(const std::string& s) {
+    std::vector<std::string> lines;
+    std::string cur;
+    size_t i = 0;
+    while (i < s.size()) {
+        const size_t at = i;
+        const uint32_t cp = DecodeUtf8(s, i);
+        const bool brk = cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || cp == 0x1C || cp == 0x1D ||
+                         cp == 0x1E || cp == 0x85 || cp == 0x2028 || cp == 0x2029;
+        if (!brk) {
+            cur.append(s, at, i - at);
+            continue;
+        }
+        if (cp == '\r' && i < s.size() && s[i] == '\n') ++i;
+        lines.push_back(std::move(cur));
+        cur.clear();
+    }
+    if (!cur.empty()) lines.push_back(std::move(cur));
+    return lines;
+}
+
+// urllib.parse.quote_from_bytes with `safe` ("/" for strings, "" in query strings, where spaces become "+").
+std::string UrlQuote(const std::string& s, bool for_qs) {
+    std::string out;
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) || c == '_' || c == '.' || c == '-' || c == '~' || (!for_qs && c == '/')) {
+            out += c;
+        } else if (for_qs && c == ' ') {
+            out += '+';
+        } else {
+            char b[4];
+            std::snprintf(b, sizeof(b), "%%%02X", u);  // NOLINT(cppcoreguidelines-pro-type-vararg)
+            out += b;
+        }
+    }
+    return out;
+}
+
+// markupsafe.escape of the text (what Jinja's `escape`/`e` print).
+std::string HtmlEscape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&#34;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
 // A bounded cache of compiled regexes is provided by Regex::Cached.
 RegexPtr GetRegex(const std::string& pattern, bool ignore_case, std::string* err) {
     Regex::Options o;
@@ -1888,15 +2211,34 @@ bool KnownFilter(const std::string& n) {
         "round",
         "items",
         "map",
-        "bool"};
+        "bool",
+        "select",
+        "reject",
+        "selectattr",
+        "rejectattr",
+        "format",
+        "escape",
+        "e",
+        "forceescape",
+        "safe",
+        "indent",
+        "center",
+        "truncate",
+        "wordcount",
+        "urlencode",
+        "filesizeformat",
+        "dictsort",
+        "batch",
+        "slice"};
     return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* k) { return n == k; });
 }
 
 bool KnownTest(const std::string& n) {
-    static const char* const kNames[] = {
-        "defined",  "undefined", "none", "string", "number", "boolean", "integer",     "float", "mapping",
-        "sequence", "iterable",  "true", "false",  "even",   "odd",     "divisibleby", "eq",    "equalto",
-        "ne",       "lt",        "gt",   "le",     "ge",     "in",      "lower",       "upper", "sameas"};
+    static const char* const kNames[] = {"defined", "undefined", "none",    "string",      "number",   "boolean",
+                                         "integer", "float",     "mapping", "sequence",    "iterable", "true",
+                                         "false",   "even",      "odd",     "divisibleby", "eq",       "equalto",
+                                         "ne",      "lt",        "gt",      "le",          "ge",       "in",
+                                         "lower",   "upper",     "sameas",  "filter",      "test"};
     return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* k) { return n == k; });
 }
 
@@ -2268,12 +2610,33 @@ private:
         return Value::Own(std::move(out));
     }
 
+    /// `text % values`: a tuple gives its items, a dict (or list) is also the mapping for `%(name)s`.
+    Value PercentFormat(const Expr& e, const std::string& text, const Value& r, bool tuple) {
+        std::vector<const Json*> args;
+        const Json* mapping = nullptr;
+        if (tuple) {
+            for (const Json& x : r.J()) args.push_back(&x);
+        } else {
+            args.push_back(r.IsJson() ? &r.J() : nullptr);
+            if (r.IsJson() && (r.J().is_object() || r.J().is_array())) mapping = &r.J();
+        }
+        std::string out;
+        std::string err;
+        if (!PyPercentFormat(text, args, mapping, &out, &err)) return Fail(e.pos, err);
+        return Value::Own(Json(std::move(out)));
+    }
+
     Value EvalBinary(const Expr& e) {
         Value l = Eval(*e.args[0]);
         if (error) return {};
         Value r = Eval(*e.args[1]);
         if (error) return {};
         if (!l.IsJson()) return Undef(*e.args[0], l);
+        if (e.name == "%" && l.J().is_string()) {
+            const Expr& rhs = *e.args[1];
+            const bool tuple = rhs.kind == Ek::kList && rhs.name == "tuple" && r.IsJson();
+            return PercentFormat(e, l.J().get_ref<const std::string&>(), r, tuple);
+        }
         if (!r.IsJson()) return Undef(*e.args[1], r);
         const Json& a = l.J();
         const Json& b = r.J();
@@ -2433,7 +2796,12 @@ private:
     }
 
     Value EvalFilter(const Expr& e);
+    /// Filter `n` on `v` (the filter expression `e` gives the position and the subject's name for errors).
+    Value ApplyFilter(const Expr& e, const std::string& n, Value v, const Args& args);
+    /// select/reject/selectattr/rejectattr and map('filter', ...) over a sequence.
+    Value SelectOrMap(const Expr& e, const std::string& n, const Value& v, const Args& args);
     Value EvalTest(const Expr& e);
+    Value ApplyTest(const Expr& e, const std::string& n, const Value& v, const Args& args, bool negated);
     Value EvalCall(const Expr& e);
     bool ExecFor(const Stmt& s, std::string& out);
 
@@ -2556,7 +2924,10 @@ Value Evaluator::EvalTest(const Expr& e) {
     if (error) return {};
     Args args;
     if (!EvalArgs(e, &args)) return {};
-    const std::string& n = e.name;
+    return ApplyTest(e, e.name, v, args, e.negated);
+}
+
+Value Evaluator::ApplyTest(const Expr& e, const std::string& n, const Value& v, const Args& args, bool negated) {
     const bool def = v.IsJson() || v.kind == Value::Kind::kKvRoot || v.kind == Value::Kind::kKvScope;
     bool r = false;
     const Json null_json;
@@ -2581,6 +2952,9 @@ Value Evaluator::EvalTest(const Expr& e) {
         r = v.IsJson() && j.is_object();
     } else if (n == "sequence" || n == "iterable") {
         r = v.IsJson() ? (j.is_string() || j.is_array() || j.is_object()) : n == "iterable";
+    } else if (n == "filter" || n == "test") {
+        r = v.IsJson() && j.is_string() &&
+            (n == "filter" ? KnownFilter(j.get_ref<const std::string&>()) : KnownTest(j.get_ref<const std::string&>()));
     } else if (n == "true" || n == "false") {
         r = v.IsJson() && j.is_boolean() && j.get<bool>() == (n == "true");
     } else if (n == "lower" || n == "upper") {
@@ -2637,7 +3011,7 @@ Value Evaluator::EvalTest(const Expr& e) {
             r = n == "lt" ? c < 0 : n == "gt" ? c > 0 : n == "le" ? c <= 0 : c >= 0;
         }
     }
-    return Value::Own(e.negated ? !r : r);
+    return Value::Own(negated ? !r : r);
 }
 
 Value Evaluator::EvalFilter(const Expr& e) {
@@ -2645,7 +3019,10 @@ Value Evaluator::EvalFilter(const Expr& e) {
     if (error) return {};
     Args args;
     if (!EvalArgs(e, &args)) return {};
-    const std::string& n = e.name;
+    return ApplyFilter(e, e.name, std::move(v), args);
+}
+
+Value Evaluator::ApplyFilter(const Expr& e, const std::string& n, Value v, const Args& args) {
     const bool def = v.IsJson() || v.kind == Value::Kind::kKvRoot || v.kind == Value::Kind::kKvScope;
     auto arg_str = [&](size_t i, const char* name, const std::string& dflt) {
         const Value* a = args.Get(i, name);
@@ -2753,9 +3130,224 @@ Value Evaluator::EvalFilter(const Expr& e) {
         x = method == "floor" ? std::floor(x) : method == "ceil" ? std::ceil(x) : std::nearbyint(x);
         return Value::Own(x / scale);
     }
+    if (n == "select" || n == "reject" || n == "selectattr" || n == "rejectattr" || n == "map") {
+        return SelectOrMap(e, n, v, args);
+    }
+    if (n == "format") {
+        // soft_str(value) % (kwargs or args)
+        if (!args.pos.empty() && !args.kw.empty())
+            return Fail(e.pos, "format: can't handle positional and keyword arguments at the same time");
+        std::vector<const Json*> fargs;
+        const Json* mapping = nullptr;
+        Json kw = Json::object();
+        if (!args.kw.empty()) {
+            for (const auto& [k, a] : args.kw) kw[k] = a.IsJson() ? a.J() : Json(nullptr);
+            fargs.push_back(&kw);
+            mapping = &kw;
+        } else {
+            for (const Value& a : args.pos) fargs.push_back(a.IsJson() ? &a.J() : nullptr);
+        }
+        std::string out;
+        std::string err;
+        if (!PyPercentFormat(Str(v), fargs, mapping, &out, &err)) return Fail(e.pos, err);
+        return Value::Own(Json(std::move(out)));
+    }
+    if (n == "escape" || n == "e" || n == "forceescape") return Value::Own(Json(HtmlEscape(Str(v))));
+    if (n == "safe") return Value::Own(Json(Str(v)));
+    if (n == "indent" || n == "center" || n == "truncate" || n == "wordcount") {
+        if (n == "truncate" && !v.IsJson()) return v;  // len(Undefined) is 0: returned as it is
+        if (n != "center" && !need_json()) return {};
+        if ((n == "indent" || n == "truncate") && !v.J().is_string()) {
+            return Fail(e.pos, n + " needs a string, not '" + TypeName(v.J()) + "'");
+        }
+        const std::string s = Str(v);
+        if (n == "wordcount") {
+            // len(re.findall(r"\w+", s)): runs of letters, digits and underscores (non-ASCII letters count).
+            int64_t words = 0;
+            bool in_word = false;
+            size_t i = 0;
+            while (i < s.size()) {
+                const uint32_t cp = DecodeUtf8(s, i);
+                const bool w = cp < 0x80 ? (std::isalnum(static_cast<int>(cp)) || cp == '_')
+                                         : cp >= 0xC0 && cp != 0xD7 && cp != 0xF7 && !(cp >= 0x2000 && cp <= 0x206F);
+                if (w && !in_word) ++words;
+                in_word = w;
+            }
+            return Value::Own(words);
+        }
+        auto int_arg = [&](size_t i, const char* name, int64_t dflt, bool* ok) {
+            const Value* a = args.Get(i, name);
+            if (!a) return dflt;
+            if (!a->IsJson() || !IsInt(a->J())) {
+                *ok = false;
+                return dflt;
+            }
+            return AsInt(a->J());
+        };
+        bool ok = true;
+        if (n == "center") {
+            const int64_t width = int_arg(0, "width", 80, &ok);
+            if (!ok) return Fail(e.pos, "center: width must be an integer");
+            const auto len = static_cast<int64_t>(CodePointCount(s));
+            if (width <= len) return Value::Own(Json(s));
+            const int64_t marg = width - len;
+            const int64_t left = marg / 2 + (marg & width & 1);
+            return Value::Own(Json(
+                std::string(static_cast<size_t>(left), ' ') + s + std::string(static_cast<size_t>(marg - left), ' ')
+            ));
+        }
+        if (n == "indent") {
+            const Value* w = args.Get(0, "width");
+            std::string ind;
+            if (w && w->IsJson() && w->J().is_string()) {
+                ind = w->J().get<std::string>();
+            } else {
+                const int64_t width = int_arg(0, "width", 4, &ok);
+                if (!ok) return Fail(e.pos, "indent: width must be an integer or a string");
+                ind.assign(static_cast<size_t>(std::max<int64_t>(width, 0)), ' ');
+            }
+            std::vector<std::string> lines = PySplitLines(s + "\n");
+            std::string rv;
+            if (arg_bool(2, "blank")) {
+                for (size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + ind : "") + lines[i];
+            } else {
+                rv = lines[0];
+                for (size_t i = 1; i < lines.size(); ++i) rv += "\n" + (lines[i].empty() ? "" : ind + lines[i]);
+            }
+            if (arg_bool(1, "first")) rv = ind + rv;
+            return Value::Own(Json(std::move(rv)));
+        }
+        // truncate(s, length=255, killwords=False, end='...', leeway=5)
+        const int64_t length = int_arg(0, "length", 255, &ok);
+        const std::string end = arg_str(2, "end", "...");
+        const int64_t leeway = int_arg(3, "leeway", 5, &ok);
+        if (!ok) return Fail(e.pos, "truncate: length and leeway must be integers");
+        const auto end_len = static_cast<int64_t>(CodePointCount(end));
+        if (length < end_len) return Fail(e.pos, "expected length >= " + std::to_string(end_len));
+        if (leeway < 0) return Fail(e.pos, "expected leeway >= 0");
+        std::vector<std::string> cps = CodePoints(s);
+        if (static_cast<int64_t>(cps.size()) <= length + leeway) return Value::Own(Json(s));
+        std::string head;
+        for (int64_t i = 0; i < length - end_len; ++i) head += cps[static_cast<size_t>(i)];
+        if (!arg_bool(1, "killwords")) {
+            const size_t sp = head.rfind(' ');
+            if (sp != std::string::npos) head.resize(sp);
+        }
+        return Value::Own(Json(head + end));
+    }
+    if (n == "urlencode") {
+        if (!v.IsJson()) return Value::Own(Json(""));
+        const Json& j = v.J();
+        if (!j.is_object() && !j.is_array()) return Value::Own(Json(UrlQuote(Str(v), false)));
+        auto qs = [](const Json& x) { return UrlQuote(x.is_string() ? x.get<std::string>() : PythonStr(x), true); };
+        std::string out;
+        if (j.is_object()) {
+            for (auto it = j.begin(); it != j.end(); ++it)
+                out += (out.empty() ? "" : "&") + qs(it.key()) + "=" + qs(*it);
+            return Value::Own(Json(std::move(out)));
+        }
+        for (const Json& pair : j) {
+            std::vector<Json> kv;
+            if (!Iterate(pair, &kv) || kv.size() != 2)
+                return Fail(e.pos, "urlencode: items must be (key, value) pairs");
+            out += (out.empty() ? "" : "&") + qs(kv[0]) + "=" + qs(kv[1]);
+        }
+        return Value::Own(Json(std::move(out)));
+    }
+    if (n == "filesizeformat") {
+        if (!need_json()) return {};
+        double bytes = 0;
+        const Json& j = v.J();
+        if (IsNumber(j)) {
+            bytes = AsDouble(j);
+        } else if (!j.is_string() || !ParsePyFloat(j.get<std::string>(), &bytes)) {
+            return Fail(e.pos, std::string("float() argument must be a string or a number, not '") + TypeName(j) + "'");
+        }
+        const bool binary = arg_bool(0, "binary");
+        const double base = binary ? 1024 : 1000;
+        static const char* const kSi[] = {"kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+        static const char* const kBin[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"};
+        if (bytes == 1) return Value::Own(Json("1 Byte"));
+        if (bytes < base) return Value::Own(Json(std::to_string(static_cast<int64_t>(bytes)) + " Bytes"));
+        double unit = base;
+        const char* prefix = "";
+        for (int i = 0; i < 8; ++i) {
+            unit = std::pow(base, i + 2);
+            prefix = binary ? kBin[i] : kSi[i];
+            if (bytes < unit) break;
+        }
+        char b[64];
+        std::snprintf(
+            b, sizeof(b), "%.1f %s", base * bytes / unit, prefix
+        );  // NOLINT(cppcoreguidelines-pro-type-vararg)
+        return Value::Own(Json(b));
+    }
+    if (n == "dictsort") {
+        if (!need_json()) return {};
+        if (!v.J().is_object())
+            return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object has no attribute 'items'");
+        const bool cs = arg_bool(0, "case_sensitive");
+        const std::string by = arg_str(1, "by", "key");
+        if (by != "key" && by != "value") return Fail(e.pos, "You can only sort by either \"key\" or \"value\"");
+        const bool rev = arg_bool(2, "reverse");
+        const size_t at = by == "key" ? 0 : 1;
+        std::vector<Json> pairs;
+        for (auto it = v.J().begin(); it != v.J().end(); ++it) pairs.push_back(Json::array({it.key(), *it}));
+        auto key = [&](const Json& p) {
+            const Json& x = p[at];
+            return !cs && x.is_string() ? Json(PyLower(x.get_ref<const std::string&>())) : x;
+        };
+        bool ok = true;
+        std::stable_sort(pairs.begin(), pairs.end(), [&](const Json& a, const Json& b) {
+            return rev ? PyCmp(key(b), key(a), &ok) < 0 : PyCmp(key(a), key(b), &ok) < 0;
+        });
+        if (!ok) return Fail(e.pos, "'<' not supported between these values");
+        return Value::Own(Json(pairs));
+    }
+    if (n == "batch" || n == "slice") {
+        std::vector<Json> items;
+        if (v.IsJson() && !Iterate(v.J(), &items))
+            return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
+        const Value* cnt = args.Get(0, n == "batch" ? "linecount" : "slices");
+        if (!cnt || !cnt->IsJson() || !IsInt(cnt->J())) return Fail(e.pos, n + " needs an integer count");
+        const int64_t c = AsInt(cnt->J());
+        const Value* fill = args.Get(1, "fill_with");
+        const bool has_fill = fill && fill->IsJson() && !fill->J().is_null();
+        Json out = Json::array();
+        if (n == "batch") {
+            Json tmp = Json::array();
+            for (Json& it : items) {
+                if (static_cast<int64_t>(tmp.size()) == c) {
+                    out.push_back(std::move(tmp));
+                    tmp = Json::array();
+                }
+                tmp.push_back(std::move(it));
+            }
+            if (!tmp.empty()) {
+                while (has_fill && static_cast<int64_t>(tmp.size()) < c) tmp.push_back(fill->J());
+                out.push_back(std::move(tmp));
+            }
+            return Value::Own(std::move(out));
+        }
+        if (c <= 0) return Fail(e.pos, c == 0 ? "integer division or modulo by zero" : "slice count must be positive");
+        const auto len = static_cast<int64_t>(items.size());
+        const int64_t per = len / c;
+        const int64_t extra = len % c;
+        int64_t offset = 0;
+        for (int64_t k = 0; k < c; ++k) {
+            const int64_t start = offset + k * per;
+            if (k < extra) ++offset;
+            const int64_t stop = offset + (k + 1) * per;
+            Json tmp = Json::array();
+            for (int64_t i = start; i < stop && i < len; ++i) tmp.push_back(items[static_cast<size_t>(i)]);
+            if (has_fill && k >= extra) tmp.push_back(fill->J());
+            out.push_back(std::move(tmp));
+        }
+        return Value::Own(std::move(out));
+    }
     // Filters over sequences.
     if (n == "join" || n == "list" || n == "first" || n == "last" || n == "reverse" || n == "sort" || n == "unique" ||
-        n == "sum" || n == "min" || n == "max" || n == "map") {
+        n == "sum" || n == "min" || n == "max") {
         std::vector<Json> items;
         if (v.IsJson() && !Iterate(v.J(), &items)) {
             if (n == "reverse" && IsNumber(v.J()))
@@ -2786,7 +3378,7 @@ Value Evaluator::EvalFilter(const Expr& e) {
             }
             return Value::Own(Json(std::move(out)));
         }
-        if (n == "list" || n == "map") return Value::Own(Json(items));
+        if (n == "list") return Value::Own(Json(items));
         if (n == "first" || n == "last") {
             if (items.empty()) {
                 Value u = Value::Undefined("");
@@ -2944,6 +3536,104 @@ Value Evaluator::EvalFilter(const Expr& e) {
         return Value::Own(Json(std::move(*r)));
     }
     return Fail(e.pos, "unknown filter \"" + n + "\"");
+}
+
+Value Evaluator::SelectOrMap(const Expr& e, const std::string& n, const Value& v, const Args& args) {
+    std::vector<Json> items;
+    if (v.IsJson() && !Iterate(v.J(), &items))
+        return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
+    // make_attrgetter: dotted parts, digits as list indexes; a missing part is undefined.
+    auto get_attr = [](const Json& item, const std::string& path) -> const Json* {
+        const Json* cur = &item;
+        size_t start = 0;
+        while (cur) {
+            const size_t dot = path.find('.', start);
+            const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+            const bool digits =
+                !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+            if (digits) {
+                const size_t idx = std::strtoull(part.c_str(), nullptr, 10);
+                cur = cur->is_array() && idx < cur->size() ? &(*cur)[idx] : nullptr;
+            } else if (cur->is_object()) {
+                auto f = cur->find(part);
+                cur = f == cur->end() ? nullptr : &*f;
+            } else {
+                cur = nullptr;
+            }
+            if (dot == std::string::npos) break;
+            start = dot + 1;
+        }
+        return cur;
+    };
+    Json out = Json::array();
+    if (n == "map") {
+        const Value* attribute = nullptr;
+        for (const auto& [k, a] : args.kw) {
+            if (k == "attribute") attribute = &a;
+        }
+        if (args.pos.empty() && attribute) {
+            const Value* dflt = nullptr;
+            for (const auto& [k, a] : args.kw) {
+                if (k == "default") {
+                    dflt = &a;
+                } else if (k != "attribute") {
+                    return Fail(e.pos, "Unexpected keyword argument '" + k + "'");
+                }
+            }
+            const std::string path = Str(*attribute);
+            for (const Json& it : items) {
+                const Json* got = get_attr(it, path);
+                out.push_back(got ? *got : dflt && dflt->IsJson() ? dflt->J() : Json(nullptr));
+            }
+            return Value::Own(std::move(out));
+        }
+        if (args.pos.empty()) return Fail(e.pos, "map requires a filter argument");
+        const std::string filter = Str(args.pos[0]);
+        if (!KnownFilter(filter)) return Fail(e.pos, "No filter named '" + filter + "'");
+        Args rest;
+        rest.pos.assign(args.pos.begin() + 1, args.pos.end());
+        rest.kw = args.kw;
+        for (const Json& it : items) {
+            Value r = ApplyFilter(e, filter, Value::Borrow(it), rest);
+            if (error) return {};
+            out.push_back(r.IsJson() ? std::move(r).Take() : Json(nullptr));
+        }
+        return Value::Own(std::move(out));
+    }
+    const bool by_attr = n == "selectattr" || n == "rejectattr";
+    const bool keep_when = n == "select" || n == "selectattr";
+    size_t k = 0;
+    std::string path;
+    if (by_attr) {
+        if (args.pos.empty()) return Fail(e.pos, "Missing parameter for attribute name");
+        path = Str(args.pos[0]);
+        k = 1;
+    }
+    std::string test;
+    Args rest;
+    if (args.pos.size() > k) {
+        test = Str(args.pos[k]);
+        if (!KnownTest(test)) return Fail(e.pos, "No test named '" + test + "'");
+        rest.pos.assign(args.pos.begin() + static_cast<std::ptrdiff_t>(k) + 1, args.pos.end());
+        rest.kw = args.kw;
+    }
+    for (const Json& it : items) {
+        Value subject = Value::Borrow(it);
+        if (by_attr) {
+            const Json* got = get_attr(it, path);
+            subject = got ? Value::Borrow(*got) : Value::Undefined(path);
+        }
+        bool verdict = false;
+        if (test.empty()) {
+            verdict = Truthy(subject);
+        } else {
+            Value r = ApplyTest(e, test, subject, rest, false);
+            if (error) return {};
+            verdict = Truthy(r);
+        }
+        if (verdict == keep_when) out.push_back(it);
+    }
+    return Value::Own(std::move(out));
 }
 
 Value Evaluator::EvalCall(const Expr& e) {

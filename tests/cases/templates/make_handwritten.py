@@ -177,6 +177,62 @@ t("")
 t("plain text only")
 t("{{ {'a': {'b': 1}} }}")
 t("{{ [1, {'k': 'v'}] }}")
+# --- printf-style `%` formatting and `format`
+for e in ["'%s-%d' % ('a', 3)", "'%5.2f|%-4s|%04d' % (2.5, 'b', 7)", "'%x %X %#x %#X %o %#o' % (255, 255, 255, 255, 8, 8)",
+          "'%+d % d %d' % (5, 5, -5)", "'%c%c' % (65, 'z')", "'%r %r' % ('q', 1)", "'100%%'  % ()", "'%s' % trigger.body.nums",
+          "'%s' % trigger.body.repository", "'abc' % trigger.body.nums", "'%s %s' % trigger.body.nums", "'%s' % (trigger.body.nums,)",
+          "'%(name)s is %(age)d' % trigger.body.users[0]", "'%(missing)s' % trigger.body.users[0]", "'%s' % trigger.body.none",
+          "'%s' % trigger.body.ok", "'%d' % trigger.body.ok", "'%d' % trigger.body.f", "'%.3s|%5s|%-5s|' % ('abcdef', 'ab', 'ab')",
+          "'%e %E %g %G' % (12345.678, 0.000123, 1e20, 1.5e-7)", "'%.0f %.1f %10.3f' % (2.5, 0.05, -3.14159)", "'%5d|%-5d|%05.1f' % (42, 42, 3.14)",
+          "'%.3d %.5x' % (7, 255)", "'%*d|%-*s|' % (5, 1, 4, 'a')", "'%d' % 'x'", "'%s %s' % ('a',)", "'%s' % ('a', 'b')", "'%z' % 1",
+          "'%' % 1", "'%(a)s' % 1", "'%x' % 1.5", "'%s' % missing", "'%s|%s' % (x, y)", "'%i %u' % (3, 4)", "'%s' % (1, 2)[0]",
+          "'%s' % ()", "'%s' % 5 ~ '!'", "'%s' % trigger.body.utf", "'%3s|' % trigger.body.utf", "'%.2s' % trigger.body.utf",
+          "'%s' | format(trigger.body.nums)", "'%s-%s' | format(1, 2)", "'%(x)s/%(y)s' | format(x=5, y='z')", "'abc' | format",
+          "'%s' | format", "'%s %s' | format(1)", "'%d' | format('a')", "trigger.body.n | format", "'%05.2f' | format(trigger.body.f)",
+          "'%s' | format(1, x=2)", "trigger.body.ref ~ ('-%s' % x)", "'%s' % trigger.body.list", "'%d items' % trigger.body.nums | length"]:
+    t("{{ %s }}" % e)
+# --- select / reject / selectattr / rejectattr / map(filter)
+for e in ["trigger.body.nums | select('odd') | list", "trigger.body.nums | reject('odd') | list", "trigger.body.list | select | list",
+          "trigger.body.list | reject | list", "trigger.body.nums | select('gt', 2) | join(',')", "trigger.body.nums | select('divisibleby', 2) | list",
+          "trigger.body.list | select('string') | list", "trigger.body.list | reject('none') | list", "trigger.body.list | select('number') | list",
+          "trigger.body.tags | select('equalto', 'x') | list", "trigger.body.tags | select('in', ['y', 'z']) | list", "trigger.body.words | select('lt', 'c') | list",
+          "trigger.body.users | selectattr('age', 'gt', 30) | map(attribute='name') | list", "trigger.body.users | rejectattr('age', 'gt', 30) | map(attribute='name') | join",
+          "trigger.body.users | selectattr('name') | list | length", "trigger.body.users | selectattr('zz') | list", "trigger.body.users | rejectattr('zz') | list | length",
+          "trigger.body.users | selectattr('zz', 'undefined') | list | length", "trigger.body.users | selectattr('name', 'equalto', 'bob') | first",
+          "trigger.body.commits | selectattr('n', 'ge', 2) | map(attribute='id') | join('+')", "trigger.body.nested | selectattr('0', 'eq', 3) | list",
+          "trigger.body.users | selectattr('age', 'odd') | map(attribute='name') | list", "trigger.body.nums | select('bogus') | list", "trigger.body.users | selectattr | list",
+          "trigger.body.n | select('odd') | list", "missing | select('odd') | list", "trigger.body.ref | select('upper') | list", "trigger.body.headers | select | list",
+          "trigger.body.words | map('upper') | list", "trigger.body.words | map('upper') | join('/')", "trigger.body.nums | map('string') | join('+')",
+          "trigger.body.words | map('replace', 'a', '_') | list", "trigger.body.nums | map('float') | list", "trigger.body.words | map('length') | sum",
+          "trigger.body.users | map(attribute='zz', default='-') | list", "trigger.body.users | map(attribute='name') | map('capitalize') | list",
+          "trigger.body.nums | map | list", "trigger.body.nums | map('bogus') | list", "trigger.body.nested | map('first') | list", "trigger.body.nested | map('sum') | list",
+          "trigger.body.commits | map(attribute='msg') | map('lower') | select('regex_search', 'fix|doc') | list", "trigger.body.users | map(attribute='age', x=1) | list"]:
+    t("{{ %s }}" % e)
+# --- more Jinja builtins: dictsort, batch, slice, indent, center, truncate, wordcount, urlencode, filesizeformat, escape
+for e in ["trigger.body.headers | dictsort | map('join', '=') | join(',')", "{'b': 1, 'A': 3, 'c': 2} | dictsort | map('join', '=') | join(',')", "{'b': 1, 'A': 3, 'c': 2} | dictsort(true) | map('join', '=') | join(',')",
+          "{'b': 1, 'A': 3, 'c': 2} | dictsort(by='value') | map('join', '=') | join(',')", "{'b': 1, 'A': 3, 'c': 2} | dictsort(reverse=true) | map('join', '=') | join(',')", "{'b': 1} | dictsort(by='x')",
+          "trigger.body.nums | dictsort", "trigger.body.nums | batch(2) | list", "trigger.body.nums | batch(2, 0) | list", "trigger.body.nums | batch(3, 'x') | list",
+          "trigger.body.empty | batch(2) | list", "trigger.body.ref | batch(4) | list", "trigger.body.nums | slice(2) | list", "trigger.body.nums | slice(3, 'x') | list",
+          "trigger.body.nums | slice(7) | list", "trigger.body.nums | slice(0) | list", "trigger.body.nums | batch(0) | list",
+          "'a\\nb\\n\\nc' | indent", "'a\\nb' | indent(2, true)", "'a\\n\\nb' | indent(2, blank=true)", "'a\\r\\nb' | indent('> ')", "trigger.body.nl | indent(first=true)",
+          "'' | indent(first=true)", "5 | indent", "'ab' | center(7)", "'abc' | center(8)", "'ab' | center(1)", "trigger.body.utf | center(11)", "5 | center",
+          "trigger.body.mixed | truncate(9)", "trigger.body.mixed | truncate(9, true)", "trigger.body.mixed | truncate(9, false, '..', 0)",
+          "trigger.body.mixed | truncate(20)", "trigger.body.mixed | truncate(2)", "trigger.body.mixed | truncate(length=12, leeway=0)", "missing | truncate(3)",
+          "trigger.body.utf | truncate(4, true, '', 0)", "trigger.body.mixed | wordcount", "trigger.body.utf | wordcount", "'' | wordcount", "'a_b c-d 3.5' | wordcount",
+          "'a b/c&d?e=f' | urlencode", "{'a': 'x y', 'b': 2} | urlencode", "[['k', 'v w'], ['n', 1]] | urlencode", "trigger.body.n | urlencode", "trigger.body.utf | urlencode",
+          "trigger.body.none | urlencode", "1 | filesizeformat", "999 | filesizeformat", "1000 | filesizeformat", "1500 | filesizeformat", "123456789 | filesizeformat",
+          "3000000 | filesizeformat(true)", "'2048' | filesizeformat(binary=true)", "1e30 | filesizeformat", "0.5 | filesizeformat",
+          "\"<a href='x'>&\\\"\" | e", "trigger.body.quote | escape", "trigger.body.none | e", "trigger.body.n | forceescape", "'<b>' | safe", "missing | e | length",
+          "'upper' is filter", "'odd' is test", "'zz' is filter", "'map' is filter", "'defined' is test", "5 is filter", "'odd' is not test"]:
+    t("{{ %s }}" % e)
+t("{% for k, v in d | dictsort %}{{ k }}={{ v }};{% endfor %}", {"d": {"b": 2, "a": 1, "C": [1]}})
+t("{% for row in items | batch(3, '-') %}{{ row | join(' ') }}|{% endfor %}", {"items": list(range(7))})
+t("{% for col in items | slice(3) %}<{{ col | join(',') }}>{% endfor %}", {"items": list(range(8))})
+t("{% for u in users | selectattr('admin') %}{{ u.name }} {% else %}none{% endfor %}", {"users": [{"name": "a", "admin": True}, {"name": "b", "admin": False}, {"name": "c"}]})
+t("{% set ns = namespace(n=0) %}{% for u in users | rejectattr('admin', 'true') %}{% set ns.n = ns.n + 1 %}{% endfor %}{{ ns.n }}", {"users": [{"admin": True}, {"admin": False}, {}]})
+t("{{ '%-10s|%8.3f|' % (name, value) }}", {"name": "cpu", "value": 0.91234})
+t("hosts: {{ '%s' | format(hosts | join(',')) }}", {"hosts": ["web-1", "web-2"]})
+
 # --- errors
 for e in ["{{ x +  }}", "{{ x | uper }}", "{% if x %}no end", "{% for %}", "{{ x is bogus }}", "{% endif %}", "{{ 'unclosed }}", "{{ x",
           "{% blah %}", "{{ trigger.body.n | length }}", "{{ 1 < 'a' }}", "{{ missing.a.b }}", "{{ trigger.body.ref | int | upper }}"]:
