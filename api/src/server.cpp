@@ -80,6 +80,12 @@ ApiServer::~ApiServer() {
 
 Status ApiServer::Start() {
     auto& s = impl_->server;
+    // httplib's default sets SO_REUSEPORT too, which lets a second server bind the same port and take half
+    // the requests: SO_REUSEADDR alone (quick restarts) keeps "address in use" an error.
+    s.set_socket_options([](socket_t sock) {
+        int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     if (impl_->options.port == 0) {
         impl_->bound_port = s.bind_to_any_port(impl_->options.host);
         if (impl_->bound_port <= 0) return Unavailable("cannot bind the API to " + impl_->options.host);
