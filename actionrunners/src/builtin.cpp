@@ -31,7 +31,9 @@ void RegisterBuiltinRunners(RunnerRegistry& registry) {
           &PythonScriptFactory,
           &HttpRequestFactory,
           &RemoteShellCmdFactory,
-          &RemoteShellScriptFactory}) {
+          &RemoteShellScriptFactory,
+          &OrquestaFactory,
+          &ActionChainFactory}) {
         Status st = registry.Register(make());
         if (!st) throw Exception(st.error());  // a bug: built-ins register once
     }

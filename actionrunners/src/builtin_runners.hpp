@@ -8,6 +8,9 @@ namespace squall::actionrunners {
 RunnerFactory LocalShellCmdFactory();
 /// noop: static success.
 RunnerFactory NoopFactory();
+/// `orquesta` and `action-chain`: registered so workflow actions load; running one fails clearly.
+RunnerFactory OrquestaFactory();
+RunnerFactory ActionChainFactory();
 /// pack-manager: installs, removes and registers packs (the bundled `packs` pack).
 RunnerFactory PackManagerFactory();
 /// inquirer: the execution waits in `pending` for a response.

@@ -20,7 +20,43 @@ private:
     asio::io_context& io_;
 };
 
+/// StackStorm runner types whose engine Squall does not have yet (workflows, SPEC §8): their actions load,
+/// register and show in the API, so that a StackStorm pack installs whole; running one fails, saying so.
+class NotYetRunner final : public Runner {
+public:
+    NotYetRunner(asio::io_context& io, std::string name) : io_(io), name_(std::move(name)) {}
+    void Run(const RunRequest& req, RunCallbacks callbacks) override {
+        std::string error = "runner \"" + name_ + "\" (action " + req.action_ref +
+                            ") is not supported yet: its workflow was loaded but cannot run in this version";
+        asio::post(io_, [cb = std::move(callbacks.on_done), error = std::move(error)]() {
+            cb(core::ExecutionResult{core::status::kFailed, {{"error", error}}});
+        });
+    }
+    void Cancel(const std::string&) override {}
+
+private:
+    asio::io_context& io_;
+    std::string name_;
+};
+
+RunnerFactory NotYetFactory(const std::string& name, const std::string& description) {
+    RunnerFactory f;
+    f.info.name = name;
+    f.info.description = description + " (not supported yet: actions load, runs fail with a clear error)";
+    f.info.parameters = Json::object();
+    f.create = [name](RunnerServices& s) { return std::make_unique<NotYetRunner>(s.io, name); };
+    return f;
+}
+
 }  // namespace
+
+RunnerFactory OrquestaFactory() {
+    return NotYetFactory("orquesta", "StackStorm's Orquesta workflow runner");
+}
+
+RunnerFactory ActionChainFactory() {
+    return NotYetFactory("action-chain", "StackStorm's ActionChain workflow runner");
+}
 
 RunnerFactory NoopFactory() {
     RunnerFactory f;
