@@ -9,6 +9,7 @@
 
 #include "app.hpp"
 #include "squall/api/client.hpp"
+#include "squall/core/config.hpp"
 #include "squall/core/model/model.hpp"
 
 namespace squall::app {
@@ -237,13 +238,49 @@ int PackCommand(const std::vector<std::string>& args) {
         } else if (current.error().code != ErrorCode::kNotFound) {
             return Fail(current.error());
         }
+        // The schema decides how a value is read: text for `type: string`, JSON (falling back to text) otherwise.
+        Json schema = Json::object();
+        if (Result<api::ApiResponse> s = client.Get("/config_schemas/" + pack);
+            s && s->body.is_object() && s->body.contains("attributes") && s->body["attributes"].is_object()) {
+            schema = s->body["attributes"];
+        }
         for (size_t i = 1; i < positional.size(); ++i) {
             const std::string& kv = positional[i];
             const auto eq = kv.find('=');
             if (eq == std::string::npos || eq == 0) return Usage("config: \"" + kv + "\": expected key=value");
             const std::string text = kv.substr(eq + 1);
-            Json parsed = Json::parse(text, nullptr, false);
-            values[kv.substr(0, eq)] = parsed.is_discarded() ? Json(text) : parsed;
+            // `a.b=1` sets b inside object a.
+            std::vector<std::string> path;
+            for (size_t start = 0;;) {
+                const size_t dot = kv.find('.', start);
+                if (dot == std::string::npos || dot > eq) {
+                    path.push_back(kv.substr(start, eq - start));
+                    break;
+                }
+                path.push_back(kv.substr(start, dot - start));
+                start = dot + 1;
+            }
+            const Json* props = &schema;
+            const Json* spec = nullptr;
+            for (const std::string& part : path) {
+                spec = props && props->is_object() && props->contains(part) ? &(*props)[part] : nullptr;
+                props = spec && spec->contains("properties") ? &(*spec)["properties"] : nullptr;
+            }
+            if (!schema.empty() && !schema.contains(path[0])) {
+                std::vector<std::string> names;
+                for (const auto& [k, v] : schema.items()) names.push_back(k);
+                const std::string close = core::ClosestMatch(path[0], names);
+                std::cerr << "warning: \"" << path[0] << "\" is not in " << pack << "'s config.schema.yaml"
+                          << (close.empty() ? "" : " (did you mean \"" + close + "\"?)") << "\n";
+            }
+            const bool text_type = spec && spec->is_object() && spec->value("type", Json()) == "string";
+            Json parsed = text_type ? Json(text) : Json::parse(text, nullptr, false);
+            Json* slot = &values;
+            for (size_t k = 0; k + 1 < path.size(); ++k) {
+                if (!slot->contains(path[k]) || !(*slot)[path[k]].is_object()) (*slot)[path[k]] = Json::object();
+                slot = &(*slot)[path[k]];
+            }
+            (*slot)[path.back()] = parsed.is_discarded() ? Json(text) : parsed;
         }
         Result<api::ApiResponse> r = client.Put("/configs/" + pack, values);
         if (!r) return Fail(r.error());

@@ -255,6 +255,30 @@ Json MaskConfig(const Json& values, const std::vector<std::string>& secret_keys)
     return out;
 }
 
+Json KeepMaskedSecrets(const Json& update, const Json& current, const std::vector<std::string>& secret_keys) {
+    Json out = update;
+    for (const auto& key : secret_keys) {
+        Json* node = &out;
+        const Json* old = &current;
+        size_t start = 0;
+        while (node->is_object() && old->is_object()) {
+            const size_t dot = key.find('.', start);
+            const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+            auto it = node->find(part);
+            auto was = old->find(part);
+            if (it == node->end() || was == old->end()) break;
+            if (dot == std::string::npos) {
+                if (*it == kMask) *it = *was;
+                break;
+            }
+            node = &*it;
+            old = &*was;
+            start = dot + 1;
+        }
+    }
+    return out;
+}
+
 Result<Json> RenderConfig(const Json& values, const Json& context, const core::RenderOptions& options) {
     if (!values.is_object()) return values;
     Json out = Json::object();

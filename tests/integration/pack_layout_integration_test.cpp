@@ -235,5 +235,62 @@ TEST_F(PackLayoutIntegrationTest, ConfigWrittenThroughTheApiSurvivesARestart) {
     EXPECT_EQ(clear["values"]["greeting"], "hello");
 }
 
+TEST_F(PackLayoutIntegrationTest, WhatStackStormUsersRelyOn) {
+    // Writing back the masked config (a read-modify-write, as the CLI and UIs do) keeps the secret.
+    Json values = http_->GetJson("/configs/full")["values"];
+    ASSERT_EQ(values["api_token"], "********");
+    values["greeting"] = "hey";
+    auto r = http_->Put("/configs/full", values);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    Json clear = http_->GetJson("/configs/full?show_secrets=true")["values"];
+    EXPECT_EQ(clear["api_token"], "s3cret");
+    EXPECT_EQ(clear["greeting"], "hey");
+
+    // `squall pack config`: text for string properties, `a.b=` inside objects, a warning for unknown keys.
+    CliResult set = server_->Cli({"pack", "config", "full", "greeting=123", "auth.user=bob", "regoin=us"});
+    ASSERT_EQ(set.exit_code, 0) << set.out << set.err;
+    EXPECT_NE(
+        set.err.find("\"regoin\" is not in full's config.schema.yaml (did you mean \"region\"?)"), std::string::npos
+    ) << set.err;
+    clear = http_->GetJson("/configs/full?show_secrets=true")["values"];
+    EXPECT_EQ(clear["greeting"], "123");
+    EXPECT_EQ(clear["auth"]["user"], "bob");
+    EXPECT_EQ(clear["api_token"], "s3cret");
+
+    // Live parameters are templates too, like st2 run's.
+    r = http_->Post("/executions", {{"action", "full.hello"}, {"parameters", {{"who", "{{ 1 + 1 }}x"}}}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    EXPECT_EQ(Json::parse(r->body)["parameters"]["who"], "2x");
+    r = http_->Post("/executions", {{"action", "full.hello"}, {"parameters", {{"who", "{{ x | uper }}"}}}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_NE(r->body.find("parameter \\\"who\\\": template error"), std::string::npos) << r->body;
+
+    // An Orquesta workflow action loads with its pack; running it fails saying why.
+    Json pack = http_->GetJson("/packs/full");
+    EXPECT_TRUE(pack["load_errors"].empty()) << pack["load_errors"].dump(2);
+    EXPECT_EQ(http_->GetJson("/actions/full.deploy")["runner_type"], "orquesta");
+    r = http_->Post("/executions", {{"action", "full.deploy"}, {"parameters", {{"version", "1.0"}}}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    Json wf = http_->WaitCompleted(Json::parse(r->body)["id"]);
+    EXPECT_EQ(wf["status"], "failed");
+    EXPECT_NE(wf["result"].value("error", "").find("runner \"orquesta\""), std::string::npos) << wf.dump(2);
+    EXPECT_NE(wf["result"].value("error", "").find("not supported yet"), std::string::npos) << wf.dump(2);
+
+    // A second server on the same port fails instead of sharing it.
+    TempDir other;
+    CliResult second = SquallProcess::RunBinary(
+        {"server", "--listen", "127.0.0.1:" + std::to_string(server_->port()), "--data-dir", other.path().string()},
+        {},
+        60s
+    );
+    EXPECT_NE(second.exit_code, 0);
+    EXPECT_NE(second.err.find("cannot listen on 127.0.0.1:" + std::to_string(server_->port())), std::string::npos)
+        << second.out << second.err;
+}
+
 }  // namespace
 }  // namespace squall::test

@@ -62,7 +62,11 @@ void RegisterConfigRoutes(Router& r, ApiDeps& d) {
         Result<packs::ConfigSchema> schema =
             packs::ConfigSchema::FromJson(record->second.value("config_schema", Json(nullptr)));
         if (!schema) return SendError(res, schema.error());
-        Result<Json> values = schema->Validate(*body);
+        auto current = (*snap)->configs.find(pack);
+        const Json update = current == (*snap)->configs.end()
+                                ? *body
+                                : packs::KeepMaskedSecrets(*body, current->second, schema->secret_keys());
+        Result<Json> values = schema->Validate(update);
         if (!values) return SendError(res, values.error());
         if (d.data_dir.empty()) return SendError(res, Unavailable("this server has no data dir to write configs to"));
         // The file is the source of truth (read again at every start); Redis follows it.

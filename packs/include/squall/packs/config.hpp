@@ -51,6 +51,10 @@ struct PackConfig {
 /// `values` with each secret key replaced by "********".
 Json MaskConfig(const Json& values, const std::vector<std::string>& secret_keys);
 
+/// `update` where a secret key still holds "********" (a read-modify-write of the masked config) gets the
+/// value `current` has there: writing a config back never replaces a secret with its mask.
+Json KeepMaskedSecrets(const Json& update, const Json& current, const std::vector<std::string>& secret_keys);
+
 /// Renders the template strings of a config (`{{ st2kv.system.x }}`) at use time; errors name the key.
 Result<Json> RenderConfig(const Json& values, const Json& context, const core::RenderOptions& options = {});
 
