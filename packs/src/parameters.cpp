@@ -1,6 +1,9 @@
 #include "squall/packs/parameters.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <unordered_map>
 
@@ -81,7 +84,13 @@ bool IsDeclared(const Json& s, const std::string& type) {
 /// strings keeps the string).
 Json CastToDeclared(const Json& value, const Json& s) {
     auto it = s.find("type");
-    if (it == s.end() || !value.is_string()) return value;
+    if (it == s.end()) return value;
+    // A number or boolean for a `type: string` parameter is its text, as StackStorm's rendering gives
+    // ("{{ trigger.body.number }}" → "5", a boolean → "True").
+    if (it->is_string() && *it == "string" && (value.is_number() || value.is_boolean())) {
+        return core::PythonStr(value);
+    }
+    if (!value.is_string()) return value;
     if (it->is_string()) return Cast(value, it->get<std::string>());
     if (!it->is_array() || IsDeclared(s, "string")) return value;
     for (const auto& t : *it) {
@@ -129,9 +138,9 @@ Result<ResolvedParameters> ResolveParameters(
     std::vector<std::string> pending;
     for (const auto& [name, s] : schema.items()) {
         if (!s.is_object()) continue;
-        if (in.contains(name)) {
+        if (in.contains(name) && !(in[name].is_null() && s.contains("default"))) {
             values[name] = in[name];
-        } else if (s.contains("default")) {
+        } else if (s.contains("default")) {  // not given, or given null (StackStorm then uses the default)
             const Json& def = s["default"];
             if (def.dump().find("{{") != std::string::npos) {
                 pending.push_back(name);
@@ -142,11 +151,43 @@ Result<ResolvedParameters> ResolveParameters(
             return InvalidArgument("parameter \"" + name + "\": is required");
         }
     }
+    // Whether `name`'s default mentions another parameter that still waits (as a whole word): render it later.
+    auto waits_on_other = [&](const std::string& name) {
+        const std::string text = schema[name]["default"].dump();
+        for (const auto& other : pending) {
+            if (other == name) continue;
+            for (size_t at = text.find(other); at != std::string::npos; at = text.find(other, at + 1)) {
+                auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+                const bool before = at > 0 && (word(text[at - 1]) || text[at - 1] == '.');  // x.name: an attribute
+                const bool after = at + other.size() < text.size() && word(text[at + other.size()]);
+                if (!before && !after) return true;
+            }
+        }
+        return false;
+    };
     while (!pending.empty()) {
         std::vector<std::string> still;
         Error last;
+        std::vector<std::string> ready;
         for (const auto& name : pending) {
+            if (!waits_on_other(name)) ready.push_back(name);
+        }
+        if (ready.empty()) {
+            std::string names;
+            for (const auto& n : pending) names += (names.empty() ? "" : ", ") + n;
+            return InvalidArgument("parameters " + names + ": their templated defaults refer to each other (a cycle)");
+        }
+        for (const auto& name : pending) {
+            if (std::find(ready.begin(), ready.end(), name) == ready.end()) {
+                still.push_back(name);
+                continue;
+            }
             Json ctx = context.is_object() ? context : Json::object();
+            // Every declared parameter is in the context, None when it has no value (as in StackStorm).
+            for (const auto& [k, v] : schema.items()) {
+                if (!values.contains(k) && std::find(pending.begin(), pending.end(), k) == pending.end())
+                    ctx[k] = nullptr;
+            }
             for (const auto& [k, v] : values.items()) ctx[k] = v;
             Result<Json> rendered = core::RenderValue(schema[name]["default"], ctx, options);
             if (rendered) {
@@ -156,7 +197,7 @@ Result<ResolvedParameters> ResolveParameters(
                 last = InvalidArgument("parameter \"" + name + "\" default: " + rendered.error().message);
             }
         }
-        if (still.size() == pending.size()) return last;  // undefined variable or a cycle
+        if (still.size() == pending.size()) return last;  // an error rendering every ready default
         pending = std::move(still);
     }
     for (const auto& [name, s] : schema.items()) {
@@ -182,6 +223,45 @@ Result<ResolvedParameters> ResolveParameters(
         } else {
             out.masked[name] = value;
         }
+    }
+    // A secret rendered into another parameter (`cmd: "login -p {{ password }}"`) is masked there too.
+    std::vector<std::string> secret_texts;
+    for (const auto& name : out.secrets) {
+        const Json& v = out.values[name];
+        std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+        if (text.size() >= 3) secret_texts.push_back(std::move(text));
+    }
+    if (!secret_texts.empty()) {
+        std::sort(secret_texts.begin(), secret_texts.end(), [](const auto& a, const auto& b) {
+            return a.size() > b.size();
+        });
+        std::function<void(Json&)> mask = [&](Json& j) {
+            if (j.is_string()) {
+                std::string text = j.get<std::string>();
+                for (const auto& secret : secret_texts) {
+                    for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 8)) {
+                        text.replace(at, secret.size(), kMask);
+                    }
+                }
+                j = std::move(text);
+            } else if (j.is_structured()) {
+                for (auto& item : j) mask(item);
+            }
+        };
+        for (auto& [name, v] : out.masked.items()) {
+            if (std::find(out.secrets.begin(), out.secrets.end(), name) == out.secrets.end()) mask(v);
+        }
+    }
+    return out;
+}
+
+Json MaskSecretDefaults(const Json& action, const Json& schema) {
+    Json out = action;
+    if (!out.contains("parameters") || !out["parameters"].is_object() || !schema.is_object()) return out;
+    for (auto& [name, p] : out["parameters"].items()) {
+        auto s = schema.find(name);
+        if (s == schema.end() || !s->is_object() || s->value("secret", false) != true) continue;
+        if (p.is_object() && p.contains("default") && !p["default"].is_null()) p["default"] = kMask;
     }
     return out;
 }

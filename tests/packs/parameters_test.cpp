@@ -55,5 +55,71 @@ TEST(ParametersTest, ErrorsNameTheParameter) {
     EXPECT_NE(r.error().message.find("immutable"), std::string::npos);
 }
 
+TEST(ParametersTest, RenderedNumbersAndBooleansBecomeTextForStringParameters) {
+    // "{{ trigger.body.number }}" keeps its JSON type when rendered; a `type: string` parameter gets its text.
+    Json schema = Json::parse(R"({
+      "s": {"type": "string"}, "flag": {"type": "string", "default": "{{ on }}"},
+      "label": {"type": "string", "default": "{{ count }}"}, "on": {"type": "boolean", "default": false},
+      "count": {"type": "integer", "default": 3}, "f": {"type": "string"}})");
+    Result<ResolvedParameters> r = ResolveParameters(schema, Json::parse(R"({"s": 5, "f": 2.5})"), Json::object());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->values["s"], "5");
+    EXPECT_EQ(r->values["f"], "2.5");
+    EXPECT_EQ(r->values["label"], "3");
+    EXPECT_EQ(r->values["flag"], "False");
+}
+
+TEST(ParametersTest, NullTakesTheDefaultAndUnsetParametersAreNoneInTemplates) {
+    Json schema = Json::parse(R"({
+      "d": {"type": "integer", "default": 5}, "s": {"type": "string"},
+      "u": {"type": "string", "default": "u-{{ s }}"}})");
+    Result<ResolvedParameters> r = ResolveParameters(schema, Json::parse(R"({"d": null})"), Json::object());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->values["d"], 5);
+    EXPECT_EQ(r->values["u"], "u-None");
+    EXPECT_FALSE(r->values.contains("s"));
+}
+
+TEST(ParametersTest, TemplatedDefaultsRenderInDependencyOrder) {
+    // `a` sorts first but needs `b`, which needs `c`: each renders after what it names.
+    Json schema = Json::parse(R"({
+      "a": {"type": "string", "default": "{{ b }}!"}, "b": {"type": "string", "default": "{{ c }}-{{ config_context.b }}"},
+      "c": {"type": "string", "default": "z"}})");
+    Result<ResolvedParameters> r =
+        ResolveParameters(schema, Json::object(), Json::parse(R"({"config_context": {"b": "cfg"}})"));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->values["b"], "z-cfg");
+    EXPECT_EQ(r->values["a"], "z-cfg!");
+
+    Json cycle =
+        Json::parse(R"({"x": {"type": "string", "default": "{{ y }}"}, "y": {"type": "string", "default": "{{ x }}"}})"
+        );
+    r = ResolveParameters(cycle, Json::object(), Json::object());
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("cycle"), std::string::npos) << r.error().message;
+}
+
+TEST(ParametersTest, SecretsRenderedIntoOtherParametersAreMaskedInTheRecord) {
+    Json schema = Json::parse(R"({
+      "pw": {"type": "string", "secret": true}, "cmd": {"type": "string", "default": "login -p {{ pw }} && echo {{ pw }}"},
+      "args": {"type": "array", "default": ["--token={{ pw }}"]}})");
+    Result<ResolvedParameters> r = ResolveParameters(schema, Json::parse(R"({"pw": "HUNTER2XYZ"})"), Json::object());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->values["cmd"], "login -p HUNTER2XYZ && echo HUNTER2XYZ");  // the runner gets the real value
+    EXPECT_EQ(r->masked["cmd"], "login -p ******** && echo ********");
+    EXPECT_EQ(r->masked["args"], Json::array({"--token=********"}));
+    EXPECT_EQ(r->masked["pw"], "********");
+}
+
+TEST(ParametersTest, SecretDefaultsAreMaskedInTheStoredActionMetadata) {
+    Json schema = EffectiveSchema(kRunner, Json::parse(R"({"sudo_password": {"default": "RemotePW123"}})"));
+    Json action = Json::parse(R"({"ref": "p.a", "parameters": {"sudo_password": {"default": "RemotePW123"},
+      "cmd": {"default": "ls"}}})");
+    Json masked = MaskSecretDefaults(action, schema);
+    EXPECT_EQ(masked["parameters"]["sudo_password"]["default"], "********");
+    EXPECT_EQ(masked["parameters"]["cmd"]["default"], "ls");
+    EXPECT_EQ(action["parameters"]["sudo_password"]["default"], "RemotePW123");
+}
+
 }  // namespace
 }  // namespace squall::packs

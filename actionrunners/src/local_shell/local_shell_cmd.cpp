@@ -13,12 +13,19 @@ public:
         const Json& p = req.parameters;
         std::string cmd = p.contains("cmd") ? ParamString(p["cmd"]) : std::string();
         ProcessSpec spec;
-        const bool sudo = p.value("sudo", false);
-        spec.argv = sudo ? std::vector<std::string>{"sudo", "-E", "--", "/bin/bash", "-c", cmd}
-                         : std::vector<std::string>{"/bin/bash", "-c", cmd};
         spec.env = ActionEnv(req);
+        // A command holding a secret (`echo {{ password }}` rendered) would show it in `ps`: bash then gets
+        // it through its environment and evaluates it, and `ps` shows only `eval "$ST2_ACTION_CMD"`.
+        std::string argv_cmd = cmd;
+        if (MaskSecrets(cmd, req.secret_values) != cmd) {
+            spec.env["ST2_ACTION_CMD"] = cmd;
+            argv_cmd = "eval \"$ST2_ACTION_CMD\"";
+        }
+        const bool sudo = p.value("sudo", false);
+        spec.argv = sudo ? std::vector<std::string>{"sudo", "-E", "--", "/bin/bash", "-c", argv_cmd}
+                         : std::vector<std::string>{"/bin/bash", "-c", argv_cmd};
         if (sudo && p.contains("sudo_password") && p["sudo_password"].is_string()) {
-            spec.argv = {"sudo", "-S", "-E", "--", "/bin/bash", "-c", cmd};
+            spec.argv = {"sudo", "-S", "-E", "--", "/bin/bash", "-c", argv_cmd};
             spec.stdin_data = p["sudo_password"].get<std::string>() + "\n";
         }
         spec.cwd = p.contains("cwd") && p["cwd"].is_string() ? p["cwd"].get<std::string>() : std::string();

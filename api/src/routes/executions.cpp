@@ -39,7 +39,20 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         Result<Json> config = (*snap)->ConfigContext(ref, render);  // config_context for templated defaults
         if (!config) return SendError(res, config.error());
         context["config_context"] = std::move(*config);
-        Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, given, context, render);
+        // Live parameters are templates too (StackStorm's render_live_params): `cmd="echo {{ st2kv.system.x }}"`.
+        Json live = given;
+        if (live.is_object()) {
+            Json ctx = context;
+            for (const auto& [k, v] : given.items()) ctx[k] = v;
+            for (auto& [k, v] : live.items()) {
+                Result<Json> rendered = core::RenderValue(v, ctx, render);
+                if (!rendered) {
+                    return SendError(res, InvalidArgument("parameter \"" + k + "\": " + rendered.error().message));
+                }
+                v = std::move(*rendered);
+            }
+        }
+        Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, live, context, render);
         if (!params) return SendError(res, params.error());
 
         core::NewExecution e;
@@ -51,7 +64,7 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         e.request.secret_parameters = params->secrets;
         e.request.context = {{"user", body->value("user", "admin")}, {"pack", action->second.value("pack", "")}};
         if (body->contains("context") && (*body)["context"].is_object()) e.request.context.update((*body)["context"]);
-        e.action = action->second;
+        e.action = packs::MaskSecretDefaults(action->second, *schema);
         e.masked_parameters = params->masked;
         e.pool = action->second.value("pool", "default");
         Result<std::string> id = d.executions.CreateBlocking(e);

@@ -54,7 +54,7 @@ Result<std::string> CreateExecution(ApiDeps& d, const std::string& ref, const Js
     e.request.parameters = params->values;
     e.request.secret_parameters = params->secrets;
     e.request.context = {{"user", user}, {"pack", action->second.value("pack", "")}};
-    e.action = action->second;
+    e.action = packs::MaskSecretDefaults(action->second, *schema);
     e.masked_parameters = params->masked;
     e.pool = action->second.value("pool", "default");
     return d.executions.CreateBlocking(e);

@@ -30,6 +30,10 @@ Result<ResolvedParameters> ResolveParameters(
     const Json& schema, const Json& given, const Json& context, const core::RenderOptions& options = {}
 );
 
+/// `action` (its metadata, as stored with an execution) with the defaults of secret parameters (`schema`: the
+/// effective schema, where runner parameters carry their secret flag) replaced by "********".
+Json MaskSecretDefaults(const Json& action, const Json& schema);
+
 /// "********" — how every secret is shown.
 inline constexpr const char* kMask = "********";
 
