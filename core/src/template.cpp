@@ -2331,6 +2331,9 @@ public:
 
     std::optional<Error> error;
 
+    /// Sets `error`: `v` (looked up by `e`) is undefined.
+    void FailUndefined(const Expr& e, const Value& v) { Undef(e, v); }
+
     bool Exec(const Body& body, std::string& out) {
         for (const Stmt& s : body) {
             switch (s.kind) {
@@ -2340,6 +2343,10 @@ public:
                 case Sk::kOutput: {
                     Value v = Eval(*s.expr);
                     if (error) return false;
+                    if (opts_.strict_undefined && v.kind == Value::Kind::kUndefined) {
+                        Undef(*s.expr, v);
+                        return false;
+                    }
                     if (v.IsJson() && v.J().is_string())
                         out += v.J().get_ref<const std::string&>();
                     else
@@ -3890,6 +3897,10 @@ Result<Json> Template::Render(const Json& context, const RenderOptions& options)
     Evaluator ev(*impl_, context, options);
     Value v = ev.Eval(*impl_->single);
     if (ev.error) return *ev.error;
+    if (options.strict_undefined && v.kind == Value::Kind::kUndefined) {
+        ev.FailUndefined(*impl_->single, v);
+        return *ev.error;
+    }
     if (!v.IsJson()) return Json("");
     return std::move(v).Take();
 }

@@ -94,7 +94,8 @@ Location YamlDocument::At(const std::string& path) const {
         if (cut == std::string::npos || p.empty()) break;
         p = p.substr(0, cut);
     }
-    return Location{file, 0, 0};
+    // A missing top-level key: the document itself (its first line) is where it is missing.
+    return Location{file, 1, 1};
 }
 
 Error YamlDocument::ErrorAt(const std::string& path, const std::string& message) const {

@@ -151,7 +151,16 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
         std::optional<core::YamlDocument> doc = Read(file, pack.errors);
         if (!doc) continue;
         Result<RuleMeta> rule = RuleMeta::FromDocument(*doc, ref, &pack.errors);
-        if (!rule) continue;
+        if (!rule) {
+            // The criteria are checked too, so that a broken file reports all its errors at once.
+            if (options_.check_rule && doc->value.is_object() && doc->value.contains("criteria") &&
+                doc->value["criteria"].is_object()) {
+                RuleMeta partial;
+                partial.criteria = doc->value["criteria"];
+                for (Error& e : options_.check_rule(partial, *doc)) pack.errors.push_back(std::move(e));
+            }
+            continue;
+        }
         if (rule->pack != ref) {
             pack.errors.push_back(
                 doc->ErrorAt("pack", "is \"" + rule->pack + "\" but the file is in pack \"" + ref + "\"")
@@ -160,8 +169,9 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
         }
         rule->metadata_file = relative(file);
         if (options_.check_rule) {
-            if (Status checked = options_.check_rule(*rule, *doc); !checked) {
-                pack.errors.push_back(checked.error());
+            std::vector<Error> errors = options_.check_rule(*rule, *doc);
+            if (!errors.empty()) {
+                for (Error& e : errors) pack.errors.push_back(std::move(e));
                 continue;
             }
         }

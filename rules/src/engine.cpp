@@ -89,7 +89,7 @@ void Enforcer::Enforce(
         {"trace_context", {{"trace_tag", ti.trace_tag}}},
         {"pack", action->second.value("pack", "")},
     };
-    e.action = action->second;
+    e.action = packs::MaskSecretDefaults(action->second, *schema);
     e.masked_parameters = params->masked;
     e.pool = action->second.value("pool", "default");
     e.trigger_instance = {{"id", ti.id}, {"trigger", ti.trigger}, {"occurrence_time", ti.occurrence_time}};
@@ -305,10 +305,10 @@ void RulesEngine::Stop(std::function<void()> on_stopped) {
 }
 
 packs::RuleCheck MakeRuleCheck(const OperatorRegistry& operators) {
-    return [&operators](const packs::RuleMeta& rule, const core::YamlDocument& doc) -> Status {
-        Result<CompiledRulePtr> compiled = CompileRule(rule, operators, &doc);
-        if (!compiled) return compiled.error();
-        return {};
+    return [&operators](const packs::RuleMeta& rule, const core::YamlDocument& doc) {
+        std::vector<Error> errors;
+        (void)CompileRule(rule, operators, &doc, &errors);
+        return errors;
     };
 }
 

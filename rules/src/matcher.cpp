@@ -190,8 +190,10 @@ bool CheckValue(const Criterion& c, const Json* value, Scope& scope, CriterionVe
         passed = CheckSearch(c, value);
         if (out) out->pattern = {{"condition", c.condition}, {"pattern", c.pattern}};
     } else if (c.pattern_is_template) {
-        Result<Json> rendered = c.pattern_template ? c.pattern_template->Render(scope.Context(c))
-                                                   : core::RenderValue(c.pattern, scope.Context(c));
+        // StackStorm renders patterns with StrictUndefined: a pattern naming a missing value fails the criterion.
+        static const core::RenderOptions kStrict{.kv = nullptr, .strict_undefined = true};
+        Result<Json> rendered = c.pattern_template ? c.pattern_template->Render(scope.Context(c), kStrict)
+                                                   : core::RenderValue(c.pattern, scope.Context(c), kStrict);
         if (!rendered) {
             if (out) out->error = rendered.error().message;
         } else {
@@ -209,9 +211,11 @@ bool CheckValue(const Criterion& c, const Json* value, Scope& scope, CriterionVe
 struct CompileContext {
     const OperatorRegistry& registry;
     const core::YamlDocument* doc;
+    std::vector<Error>* all = nullptr;  ///< when set, every error is recorded here (and compiling goes on)
     Error Fail(const std::string& field, const std::string& msg) const {
-        if (doc) return doc->ErrorAt(field, msg);
-        return InvalidArgument(field + ": " + msg);
+        Error e = doc ? doc->ErrorAt(field, msg) : InvalidArgument(field + ": " + msg);
+        if (all) all->push_back(e);
+        return e;
     }
 };
 
@@ -249,13 +253,15 @@ Result<Criterion> CompileCriterion(
         crit.is_search = true;
         crit.condition = c.contains("condition") && c["condition"].is_string() ? c["condition"].get<std::string>() : "";
         const auto& conds = Conditions();
+        std::optional<Error> failed;
         if (std::find(conds.begin(), conds.end(), crit.condition) == conds.end()) {
             const std::string hint = core::ClosestMatch(crit.condition, conds);
-            return cc.Fail(
+            failed = cc.Fail(
                 field + ".condition",
                 "search needs condition any, all, any2any or all2any (got \"" + crit.condition + "\")" +
                     (hint.empty() || crit.condition.empty() ? std::string() : " (did you mean \"" + hint + "\"?)")
             );
+            if (!cc.all) return *failed;  // else its children are checked too
         }
         crit.any_item = crit.condition == "any" || crit.condition == "any2any";
         crit.all_children = crit.condition == "any" || crit.condition == "all";
@@ -264,9 +270,14 @@ Result<Criterion> CompileCriterion(
         for (const auto& [child_key, child] : crit.pattern.items()) {
             Result<Criterion> cc_child =
                 CompileCriterion(cc, child_key, child, field + ".pattern." + child_key, "item");
-            if (!cc_child) return cc_child.error();
+            if (!cc_child) {
+                if (!cc.all) return cc_child.error();
+                if (!failed) failed = cc_child.error();
+                continue;
+            }
             crit.children.push_back(std::move(*cc_child));
         }
+        if (failed) return *failed;
         return crit;
     }
     crit.pattern_is_template = IsTemplate(crit.pattern);
@@ -276,7 +287,8 @@ Result<Criterion> CompileCriterion(
         if (keys) crit.template_keys = std::move(*keys);
         // What RenderValue would compile on every render; an invalid template keeps failing through RenderValue.
         Result<core::TemplatePtr> compiled = core::Template::Compile(crit.pattern.get_ref<const std::string&>());
-        if (compiled) crit.pattern_template = std::move(*compiled);
+        if (!compiled) return cc.Fail(field + ".pattern", compiled.error().message);
+        crit.pattern_template = std::move(*compiled);
     }
     if (!crit.pattern_is_template && op->prepare) crit.prepared = op->prepare(crit.pattern);
     return crit;
@@ -440,16 +452,25 @@ const Json* ResolvePath(const Json& root, const std::vector<PathStep>& steps) {
 }
 
 Result<CompiledRulePtr> CompileRule(
-    const packs::RuleMeta& rule, const OperatorRegistry& registry, const core::YamlDocument* doc
+    const packs::RuleMeta& rule,
+    const OperatorRegistry& registry,
+    const core::YamlDocument* doc,
+    std::vector<Error>* all
 ) {
     auto compiled = std::make_shared<CompiledRule>();
     compiled->meta = rule;
-    const CompileContext cc{registry, doc};
+    const CompileContext cc{registry, doc, all};
+    std::optional<Error> failed;
     for (const auto& [key, c] : rule.criteria.items()) {
         Result<Criterion> crit = CompileCriterion(cc, key, c, "criteria." + key, "trigger");
-        if (!crit) return crit.error();
+        if (!crit) {
+            if (!all) return crit.error();
+            if (!failed) failed = crit.error();
+            continue;
+        }
         compiled->criteria.push_back(std::move(*crit));
     }
+    if (failed) return *failed;
     return CompiledRulePtr(std::move(compiled));
 }
 

@@ -59,6 +59,30 @@ TEST(MatcherTest, UnknownOperatorSuggestsAndLocates) {
     );
 }
 
+TEST(MatcherTest, EveryCriterionErrorIsReportedWhenAsked) {
+    const std::string yaml =
+        "name: r\npack: p\ntrigger:\n  type: core.st2.webhook\n  parameters:\n    url: x\ncriteria:\n"
+        "  trigger.a:\n    type: equal\n    pattern: 1\n"
+        "  trigger.b:\n    type: search\n    condition: anyy\n    pattern:\n      item.name:\n        type: startwith\n"
+        "        pattern: x\n"
+        "  trigger.c:\n    type: equals\n    pattern: \"{{ trigger.m \"\naction:\n  ref: core.noop\n";
+    Result<core::YamlDocument> doc = core::ParseYaml(yaml, "r.yaml");
+    ASSERT_TRUE(doc);
+    packs::RuleMeta rule = ParseRule(yaml);
+    std::vector<Error> all;
+    Result<CompiledRulePtr> c = CompileRule(rule, Ops(), &*doc, &all);
+    ASSERT_FALSE(c);
+    std::string text;
+    for (const auto& e : all) text += e.What() + "\n";
+    ASSERT_EQ(all.size(), 4u) << text;
+    EXPECT_NE(text.find("r.yaml:9:5: criteria.trigger.a.type: unknown operator \"equal\""), std::string::npos) << text;
+    EXPECT_NE(text.find("criteria.trigger.b.condition: search needs condition"), std::string::npos) << text;
+    EXPECT_NE(text.find("unknown operator \"startwith\" (did you mean \"startswith\"?)"), std::string::npos) << text;
+    EXPECT_NE(text.find("criteria.trigger.c.pattern: template error"), std::string::npos) << text;
+    // Without `all`, the first error alone, as before.
+    EXPECT_FALSE(CompileRule(rule, Ops(), &*doc));
+}
+
 TEST(MatcherTest, IndexesByWebhookUrlAndUsesBackstop) {
     auto compile = [](const std::string& yaml) { return *CompileRule(ParseRule(yaml), Ops()); };
     Matcher m({

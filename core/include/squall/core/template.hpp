@@ -26,6 +26,9 @@ public:
 struct RenderOptions {
     /// Datastore for `st2kv.*`; null → `st2kv` is undefined unless the context has it.
     const KeyValueLookup* kv = nullptr;
+    /// Printing (or returning) an undefined value is an error naming it, as with Jinja's StrictUndefined;
+    /// `default` and `is defined` still work. Criteria patterns render this way: a typo must not match.
+    bool strict_undefined = false;
 };
 
 /// A compiled Jinja-compatible template (SPEC §5): `{{ expr }}`, `{% if/elif/else %}`, `{% for %}` with `loop.*`

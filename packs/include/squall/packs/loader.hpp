@@ -32,9 +32,9 @@ struct LoadedPack {
 };
 
 /// Checks a parsed rule beyond its file format; the rules component supplies it (rules::MakeRuleCheck compiles
-/// the criteria: operators with a did-you-mean, patterns), so that packs need not know the operators. The error it
-/// returns (with the rule file's location) is the rule's load error.
-using RuleCheck = std::function<Status(const RuleMeta&, const core::YamlDocument&)>;
+/// the criteria: operators with a did-you-mean, patterns), so that packs need not know the operators. The errors it
+/// returns (with the rule file's locations) are the rule's load errors; none means the rule is fine.
+using RuleCheck = std::function<std::vector<Error>(const RuleMeta&, const core::YamlDocument&)>;
 
 struct PackLoaderOptions {
     /// DATA/configs: when set, each pack's <configs_dir>/<ref>.yaml is validated against its config.schema.yaml.

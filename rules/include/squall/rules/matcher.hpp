@@ -69,9 +69,13 @@ using CompiledRulePtr = std::shared_ptr<const CompiledRule>;
 
 /// Validates the rule's criteria against the registry: an unknown operator is an error naming the key and
 /// suggesting the closest operator, e.g. `criteria.trigger.body.ref.type: unknown operator "equal" (did you mean
-/// "equals"?)`. `doc_for_location` (optional) turns the error into file:line:col.
+/// "equals"?)`. `doc_for_location` (optional) turns the error into file:line:col. With `all`, every criterion is
+/// checked and each error is appended there (the first is also returned).
 Result<CompiledRulePtr> CompileRule(
-    const packs::RuleMeta& rule, const OperatorRegistry& registry, const core::YamlDocument* doc_for_location = nullptr
+    const packs::RuleMeta& rule,
+    const OperatorRegistry& registry,
+    const core::YamlDocument* doc_for_location = nullptr,
+    std::vector<Error>* all = nullptr
 );
 
 /// The verdict on one criterion, for `rule test`, traces and enforcement reasons.
