@@ -10,7 +10,9 @@
 #include "squall/core/clock.hpp"
 #include "squall/core/log.hpp"
 #include "squall/core/redis/stream.hpp"
+#include "squall/core/store/kv_store.hpp"
 #include "squall/core/store/store.hpp"
+#include "squall/packs/config.hpp"
 
 namespace squall::actionrunners {
 
@@ -34,9 +36,31 @@ std::vector<std::string> SecretValues(const core::ExecutionRequest& r) {
 /// An action's pack config as the runner gets it.
 struct PackConfig {
     Json values = Json::object();
-    std::vector<std::string> secret_values;  ///< values of the keys Keys::ConfigSecrets lists, to mask
+    std::vector<std::string> secret_keys;    ///< dotted keys (Keys::ConfigSecrets)
+    std::vector<std::string> secret_values;  ///< values of those keys, to mask
     std::string error;                       ///< set when Redis could not be read
 };
+
+bool HasTemplates(const Json& values) {
+    const std::string text = values.dump();
+    return text.find("{{") != std::string::npos || text.find("{%") != std::string::npos;
+}
+
+/// Fills `secret_values` from the values at `secret_keys`.
+void CollectSecretValues(PackConfig& config) {
+    config.secret_values.clear();
+    for (const auto& k : config.secret_keys) {
+        const Json* node = &config.values;
+        std::stringstream parts(k);
+        for (std::string part; node && std::getline(parts, part, '.');) {
+            auto it = node->is_object() ? node->find(part) : node->end();
+            node = node->is_object() && it != node->end() ? &*it : nullptr;
+        }
+        if (!node || node->is_null() || node->is_object()) continue;
+        std::string v = node->is_string() ? node->get<std::string>() : node->dump();
+        if (!v.empty()) config.secret_values.push_back(std::move(v));
+    }
+}
 
 /// `config_reply`: HGET Keys::Configs (JSON object or nil); `secrets_reply`: HGET Keys::ConfigSecrets (JSON list
 /// of dotted keys or nil).
@@ -54,17 +78,9 @@ PackConfig ParsePackConfig(const core::RedisReply& config_reply, const core::Red
     Json keys = Json::parse(secrets_reply.str, nullptr, false);
     if (!keys.is_array()) return out;
     for (const auto& k : keys) {
-        if (!k.is_string()) continue;
-        const Json* node = &out.values;
-        std::stringstream parts(k.get<std::string>());
-        for (std::string part; node && std::getline(parts, part, '.');) {
-            auto it = node->is_object() ? node->find(part) : node->end();
-            node = node->is_object() && it != node->end() ? &*it : nullptr;
-        }
-        if (!node || node->is_null() || node->is_object()) continue;
-        std::string v = node->is_string() ? node->get<std::string>() : node->dump();
-        if (!v.empty()) out.secret_values.push_back(std::move(v));
+        if (k.is_string()) out.secret_keys.push_back(k.get<std::string>());
     }
+    CollectSecretValues(out);
     return out;
 }
 }  // namespace
@@ -215,6 +231,30 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                     config.error = replies.error().message;
                 } else if (replies->size() == 2) {
                     config = ParsePackConfig((*replies)[0], (*replies)[1]);
+                }
+                if (config.error.empty() && self->options.kv && HasTemplates(config.values)) {
+                    // `{{ st2kv.system.x }}` config values reach the action rendered, as config_context does.
+                    core::KvCache* kv = self->options.kv;
+                    kv->Refresh([self, runner, req = std::move(req), config = std::move(config)](Status st) mutable {
+                        if (!st) {
+                            config.error = "datastore: " + st.error().message;
+                        } else {
+                            const Json user = req.context.value("user", Json("squall"));
+                            core::KvLookup lookup =
+                                self->options.kv->LookupFor(user.is_string() ? user.get<std::string>() : "squall");
+                            core::RenderOptions render;
+                            render.kv = &lookup;
+                            Result<Json> rendered = packs::RenderConfig(config.values, Json::object(), render);
+                            if (!rendered) {
+                                config.error = rendered.error().message;
+                            } else {
+                                config.values = std::move(*rendered);
+                                CollectSecretValues(config);
+                            }
+                        }
+                        self->Launch(runner, std::move(req), std::move(config));
+                    });
+                    return;
                 }
                 self->Launch(runner, std::move(req), std::move(config));
             }

@@ -283,6 +283,7 @@ int ServerMain(const std::vector<std::string>& args) {
         ropts.api_key = action_api_key;
         ropts.data_dir = cfg.data_dir;
         ropts.check_rule = rules::MakeRuleCheck(operators);
+        ropts.kv = &kv_cache;
         runner = std::make_unique<actionrunners::RunnerContainer>(io, redis, runners, ropts);
         runner->Start();
     }

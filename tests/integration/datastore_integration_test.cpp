@@ -217,6 +217,20 @@ TEST_F(DatastoreTest, RulesAndActionDefaultsReadTheDatastore) {
         << "  token:\n    type: string\n    secret: true\n    default: '{{ st2kv.system.api_token | decrypt_kv }}'\n"
         << "  cmd:\n    type: string\n"
         << "    default: 'echo {{ st2kv.system.greeting }} {{ st2kv.system.api_token | decrypt_kv | length }}'\n";
+    // A python action reading a config value that is a datastore template (rendered before self.config).
+    std::ofstream(pack / "config.schema.yaml") << "region:\n  type: string\n";
+    fs::create_directories(data_.path() / "d" / "configs");
+    std::ofstream(data_.path() / "d" / "configs" / "kvtest.yaml") << "region: '{{ st2kv.system.greeting }}-1'\n";
+    std::ofstream(pack / "actions" / "region.yaml")
+        << "name: region\nrunner_type: python-script\nentry_point: region.py\nenabled: true\n";
+    std::ofstream(pack / "actions" / "region.py")
+        << "from st2common.runners.base_action import Action\n\n\nclass Region(Action):\n"
+        << "    def run(self):\n        return self.config['region']\n";
+    // A secret rendered into a command: not in `ps`, masked in the record, right in the output.
+    std::ofstream(pack / "actions" / "peek.yaml")
+        << "name: peek\nrunner_type: local-shell-cmd\nenabled: true\nparameters:\n"
+        << "  pw:\n    type: string\n    secret: true\n"
+        << "  cmd:\n    default: 'sleep 2; echo {{ pw }} | tr a-z A-Z'\n";
     SquallProcess server(Opts());
     Http api(server);
     ASSERT_EQ(server.Cli({"key", "set", "greeting", "hello"}).exit_code, 0);
@@ -299,6 +313,51 @@ TEST_F(DatastoreTest, RulesAndActionDefaultsReadTheDatastore) {
     EXPECT_EQ(e["status"], "succeeded") << e.dump(2);
     EXPECT_EQ(e["result"]["stdout"], "bonjour 6") << e.dump(2);
     EXPECT_EQ(e.dump().find("abcdef"), std::string::npos);
+
+    auto wait_done = [&](const std::string& exec_id) {
+        Json out;
+        WaitFor(
+            [&] {
+                out = api.GetJson("/executions/" + exec_id);
+                return out.is_object() && core::status::IsCompleted(out.value("status", ""));
+            },
+            30s
+        );
+        return out;
+    };
+    run = api.Post("/executions", Json{{"action", "kvtest.region"}});
+    ASSERT_TRUE(run);
+    ASSERT_EQ(run->status, 201) << run->body;
+    Json region = wait_done(Json::parse(run->body)["id"]);
+    EXPECT_EQ(region["status"], "succeeded") << region.dump(2);
+    EXPECT_EQ(region["result"]["result"], "bonjour-1") << region.dump(2);
+
+    const std::string pw = "qwerty-peek-99";
+    run = api.Post("/executions", Json{{"action", "kvtest.peek"}, {"parameters", {{"pw", pw}}}});
+    ASSERT_TRUE(run);
+    ASSERT_EQ(run->status, 201) << run->body;
+    const std::string peek_id = Json::parse(run->body)["id"];
+    bool seen_running = false;
+    bool in_ps = false;
+    WaitFor(
+        [&] {
+            for (const auto& proc : fs::directory_iterator("/proc")) {
+                std::ifstream in(proc.path() / "cmdline", std::ios::binary);
+                std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+                if (cmdline.find("ST2_ACTION_CMD") != std::string::npos) seen_running = true;
+                if (cmdline.find(pw) != std::string::npos) in_ps = true;
+            }
+            return seen_running;
+        },
+        30s
+    );
+    EXPECT_TRUE(seen_running);
+    EXPECT_FALSE(in_ps);
+    Json peek = wait_done(peek_id);
+    EXPECT_EQ(peek["status"], "succeeded") << peek.dump(2);
+    EXPECT_EQ(peek["parameters"]["cmd"], "sleep 2; echo ******** | tr a-z A-Z") << peek.dump(2);
+    EXPECT_EQ(peek["result"]["stdout"], "QWERTY-PEEK-99");
+    EXPECT_EQ(peek.dump().find(pw), std::string::npos) << peek.dump(2);
 }
 
 }  // namespace

@@ -36,6 +36,22 @@ TEST(InquiryIntegrationTest, AskWaitsPendingAndAValidResponseCompletesIt) {
         30s
     )) << e.dump();
     EXPECT_EQ(e["result"]["route"], "ops");
+    // core.st2.generic.inquiry {id, route} was emitted, so a rule can tell whoever must answer.
+    Json inquiry_ti;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            CliResult tis = server.Cli({"trigger-instance", "list", "-j"});
+            Json all = Json::parse(tis.out, nullptr, false);
+            if (!all.is_array()) return false;
+            for (const auto& ti : all) {
+                if (ti.value("trigger", "") == "core.st2.generic.inquiry") inquiry_ti = ti;
+            }
+            return inquiry_ti.is_object();
+        },
+        30s
+    ));
+    EXPECT_EQ(inquiry_ti["payload"]["id"], id);
+    EXPECT_EQ(inquiry_ti["payload"]["route"], "ops");
     EXPECT_FALSE(e.contains("end_timestamp") && !e["end_timestamp"].get<std::string>().empty()) << e.dump();
 
     CliResult list = server.Cli({"inquiry", "list", "-j"});

@@ -1,6 +1,13 @@
 // inquirer (reference §4, §8): the execution waits in `pending` for a response through PUT /api/v1/inquiries/{id};
 // the API validates the response against `schema` and completes the execution. Nothing runs here.
+#include <chrono>
+#include <optional>
+
 #include "../builtin_runners.hpp"
+#include "squall/core/clock.hpp"
+#include "squall/core/id.hpp"
+#include "squall/core/log.hpp"
+#include "squall/core/store/store.hpp"
 
 namespace squall::actionrunners {
 namespace {
@@ -16,8 +23,28 @@ Json DefaultSchema() {
 
 class InquirerRunner final : public Runner {
 public:
-    explicit InquirerRunner(asio::io_context& io) : io_(io) {}
+    InquirerRunner(asio::io_context& io, core::RedisClientPtr redis) : io_(io) {
+        if (redis) triggers_.emplace(std::move(redis));
+    }
     void Run(const RunRequest& req, RunCallbacks callbacks) override {
+        // core.st2.generic.inquiry {id, route}: rules can notify whoever has to answer (StackStorm does).
+        if (triggers_) {
+            core::TriggerInstance ti;
+            ti.id = core::NewId();
+            ti.trigger = "core.st2.generic.inquiry";
+            ti.payload = {{"id", req.execution_id}, {"route", req.parameters.value("route", "")}};
+            ti.occurrence_time = core::FormatIsoTimestamp(std::chrono::system_clock::now());
+            triggers_->Emit(ti, [id = req.execution_id](Result<std::string> r) {
+                if (!r) {
+                    core::Log(
+                        *core::Logger("runner"),
+                        spdlog::level::warn,
+                        "cannot emit core.st2.generic.inquiry",
+                        {{"execution_id", id}, {"error", r.error().message}}
+                    );
+                }
+            });
+        }
         const Json& p = req.parameters;
         Json result = {
             {"schema", p.contains("schema") && p["schema"].is_object() ? p["schema"] : DefaultSchema()},
@@ -33,6 +60,7 @@ public:
 
 private:
     asio::io_context& io_;
+    std::optional<core::TriggerStore> triggers_;
 };
 
 }  // namespace
@@ -49,7 +77,7 @@ RunnerFactory InquirerFactory() {
         {"route", {{"type", "string"}, {"description", "Route for notification rules."}, {"default", ""}}},
         {"ttl",
          {{"type", "integer"}, {"description", "Minutes before an unanswered inquiry times out."}, {"default", 1440}}}};
-    f.create = [](RunnerServices& s) { return std::make_unique<InquirerRunner>(s.io); };
+    f.create = [](RunnerServices& s) { return std::make_unique<InquirerRunner>(s.io, s.redis); };
     return f;
 }
 

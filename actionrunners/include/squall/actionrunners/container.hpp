@@ -7,6 +7,10 @@
 #include "squall/actionrunners/runner.hpp"
 #include "squall/core/redis/client.hpp"
 
+namespace squall::core {
+class KvCache;
+}
+
 namespace squall::actionrunners {
 
 struct RunnerContainerOptions {
@@ -17,6 +21,7 @@ struct RunnerContainerOptions {
     std::string api_key;          ///< handed to actions as RunRequest::api_key
     std::string data_dir;         ///< RunnerServices::data_dir
     packs::RuleCheck check_rule;  ///< RunnerServices::check_rule
+    core::KvCache* kv = nullptr;  ///< renders `{{ st2kv... }}` pack config values before a run (null: kept as text)
 };
 
 /// The runner role: consumes the pool's executions stream, claims each execution by moving it to `running`
