@@ -10,16 +10,18 @@
 #include <cstdio>
 #include <ctime>
 #include <optional>
+#include <regex>
 #include <string_view>
 
 #include "squall/core/regex.hpp"
+#include "squall/core/template.hpp"
 
 namespace squall::rules {
 namespace {
 
-std::string Lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
+/// Python's str.lower() (Unicode-aware), what the case-insensitive operators compare.
+std::string Lower(const std::string& s) {
+    return core::PythonLower(s);
 }
 
 const Json& Null() {
@@ -237,11 +239,61 @@ std::optional<double> ParseDate(const std::string& text) {
     return static_cast<double>(timegm(&tm) - offset) + frac;
 }
 
+/// The other date forms dateutil.parser.parse reads and webhooks send, rewritten to the ISO form ParseDate reads:
+/// `Wed, 01 Jan 2020 00:00:00 GMT` (RFC 2822), `2020-01-01 12:00:00 UTC` (GitLab), `2020/01/01 10:00`,
+/// `20200101T000000Z` (basic ISO), `2020-01-01T00:00:00 +0000` (a space before the offset).
+std::optional<double> ParseDateLoose(const std::string& text) {
+    if (auto iso = ParseDate(text)) return iso;
+    static const std::regex kRfc2822(
+        R"(^\s*(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})[a-z]*\s+(\d{4})\s+(\d{2}:\d{2}(?::\d{2})?)\s*(.*?)\s*$)"
+    );
+    static const std::regex kBasic(R"(^\s*(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})?)?\s*(.*?)\s*$)");
+    static const std::regex kSpaced(
+        R"(^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?))?\s*(.*?)\s*$)"
+    );
+    static const char* const kMonths[] = {
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
+    auto zone = [](std::string z) -> std::optional<std::string> {
+        for (auto& c : z) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        if (z.empty() || z == "Z" || z == "UTC" || z == "GMT") return std::string("Z");
+        static const std::regex kOffset(R"(^(?:UTC|GMT)?([+-]\d{2}(?::?\d{2})?)$)");
+        std::smatch m;
+        if (std::regex_match(z, m, kOffset)) return m[1].str();
+        return std::nullopt;
+    };
+    auto two = [](const std::string& n) { return n.size() == 1 ? "0" + n : n; };
+    std::smatch m;
+    std::string iso;
+    std::optional<std::string> tz;
+    if (std::regex_match(text, m, kRfc2822)) {
+        std::string mon = m[2].str();
+        for (auto& c : mon) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const auto* it = std::find_if(std::begin(kMonths), std::end(kMonths), [&](const char* k) { return mon == k; });
+        if (it == std::end(kMonths)) return std::nullopt;
+        const int month = static_cast<int>(it - std::begin(kMonths)) + 1;
+        iso = m[3].str() + "-" + two(std::to_string(month)) + "-" + two(m[1].str()) + "T" + m[4].str();
+        tz = zone(m[5].str());
+    } else if (std::regex_match(text, m, kBasic)) {
+        iso = m[1].str() + "-" + m[2].str() + "-" + m[3].str();
+        if (m[4].matched) iso += "T" + m[4].str() + ":" + m[5].str() + (m[6].matched ? ":" + m[6].str() : "");
+        tz = zone(m[7].str());
+    } else if (std::regex_match(text, m, kSpaced)) {
+        iso = m[1].str() + "-" + two(m[2].str()) + "-" + two(m[3].str());
+        if (m[4].matched) iso += "T" + m[4].str();
+        tz = zone(m[5].str());
+    } else {
+        return std::nullopt;
+    }
+    if (!tz) return std::nullopt;
+    if (iso.size() > 10) iso += *tz;  // a date alone is midnight UTC
+    return ParseDate(iso);
+}
+
 bool TimeDiff(const Json* v, const Json& p, bool less, const core::Clock* clock) {
     // `(now - parse(value)).total_seconds() < pattern`: the pattern must be a number (a str is a TypeError in
     // Python 3, so "60" in quotes never matches), the value a date string.
     if (p.is_null() || !IsNumeric(p) || !v || !v->is_string()) return false;
-    const auto tp = ParseDate(Str(*v));
+    const auto tp = ParseDateLoose(Str(*v));
     if (!tp) return false;
     const auto now = clock ? clock->Now() : std::chrono::system_clock::now();
     const double diff = std::chrono::duration<double>(now.time_since_epoch()).count() - *tp;
@@ -416,8 +468,8 @@ bool NumPyEquals(const Json* v, const Json& number) {
 
 }  // namespace
 
-void AsciiLowerInPlace(std::string& s) {
-    for (char& c : s) c = LowerChar(c);
+void LowerInPlace(std::string& s) {
+    s = core::PythonLower(s);
 }
 
 bool Prepared::TestOther(const Json* v, const std::string* lowered) const {
@@ -465,6 +517,11 @@ bool Prepared::TestOther(const Json* v, const std::string* lowered) const {
     }
     // The case-insensitive kinds.
     if (!v || !v->is_string()) return false;
+    std::string folded;  // non-ASCII text is lower-cased as Python does, not byte by byte
+    if (!lowered && HasNonAscii(Str(*v))) {
+        folded = core::PythonLower(Str(*v));
+        lowered = &folded;
+    }
     if (lowered) {
         const std::string_view lv(*lowered);
         switch (kind) {
