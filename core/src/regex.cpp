@@ -90,9 +90,20 @@ std::string Translate(std::string_view p) {
     out.reserve(p.size());
     for (size_t i = 0; i < p.size(); ++i) {
         if (p[i] == '\\' && i + 1 < p.size()) {
+            // Python's \Z is the very end (PCRE's \z); PCRE's \Z would also allow a final newline.
             out += p[i];
-            out += p[++i];
+            out += p[i + 1] == 'Z' ? 'z' : p[i + 1];
+            ++i;
             continue;
+        }
+        if (p[i] == '{' && i + 1 < p.size() && p[i + 1] == ',') {
+            // Python's {,n} is {0,n}; PCRE reads it as literal text.
+            size_t k = i + 2;
+            while (k < p.size() && p[k] >= '0' && p[k] <= '9') ++k;
+            if (k > i + 2 && k < p.size() && p[k] == '}') {
+                out += "{0";
+                continue;  // the ",n}" follows as it is
+            }
         }
         if (p.compare(i, 4, "(?P<") == 0) {
             out += "(?<";
@@ -206,7 +217,8 @@ Regex::~Regex() = default;
 
 Result<RegexPtr> Regex::Compile(std::string_view pattern, Options options) {
     const std::string translated = Translate(pattern);
-    uint32_t flags = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+    // UCP: \w, \d, \s, \b and case-insensitive matching are Unicode-aware, as in Python's str patterns.
+    uint32_t flags = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
     if (options.ignore_case) flags |= PCRE2_CASELESS;
     if (options.dot_all) flags |= PCRE2_DOTALL;
     if (options.multiline) flags |= PCRE2_MULTILINE;

@@ -3948,4 +3948,18 @@ Result<Json> RenderValue(const Json& value, const Json& context, const RenderOpt
     return value;
 }
 
+std::string PythonLower(std::string_view s) {
+    std::string out(s);
+    bool ascii = true;
+    for (char& c : out) {
+        if (static_cast<unsigned char>(c) >= 0x80) {
+            ascii = false;
+            break;
+        }
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    if (ascii) return out;
+    return PyLower(std::string(s));
+}
+
 }  // namespace squall::core

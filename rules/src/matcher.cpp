@@ -356,12 +356,8 @@ Result<std::vector<PathStep>> ParseCriteriaPath(std::string_view path, std::stri
 
 namespace {
 
-std::string AsciiLower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
+std::string Folded(std::string_view s) {
+    return core::PythonLower(s);
 }
 
 /// The keys under which the Matcher indexes a criterion, each {is a string key, key} (string keys are the raw
@@ -385,7 +381,7 @@ std::optional<std::vector<std::pair<bool, std::string>>> IndexKeys(const Criteri
         if (!add(c.pattern)) return std::nullopt;
     } else if (c.is_iequals) {
         if (!c.pattern.is_string()) return std::nullopt;
-        keys.emplace_back(true, AsciiLower(c.pattern.get_ref<const std::string&>()));
+        keys.emplace_back(true, Folded(c.pattern.get_ref<const std::string&>()));
     } else if (c.is_inside) {
         if (!c.pattern.is_array() || c.pattern.empty()) return std::nullopt;
         for (const auto& e : c.pattern) {
@@ -636,7 +632,7 @@ struct Matcher::InstanceCache {
         if (v == Unresolved()) v = ResolvePath(*root, b.paths[path]);
         return v;
     }
-    /// The string at `path` (`s`), ASCII lower-cased once per instance. Valid until the next call.
+    /// The string at `path` (`s`), lower-cased (Python's str.lower) once per instance. Valid until the next call.
     const std::string& Lowered(uint32_t path, const std::string& s) {
         Touch(path);
         int32_t& at = lowered_at[path];
@@ -645,7 +641,7 @@ struct Matcher::InstanceCache {
             at = static_cast<int32_t>(lowered_used++);
             std::string& l = lowered[static_cast<size_t>(at)];
             l.assign(s);
-            AsciiLowerInPlace(l);
+            LowerInPlace(l);
         }
         return lowered[static_cast<size_t>(at)];
     }

@@ -77,6 +77,10 @@ Result<Json> RenderValue(const Json& value, const Json& context, const RenderOpt
 /// returns nullptr when any step is missing.
 const Json* LookupPath(const Json& root, std::string_view path);
 
+/// Python's str.lower() for ASCII, Latin-1, Greek and basic Cyrillic (other scripts are kept); ASCII text takes a
+/// fast path. What `lower`, `iequals`, `icontains`... compare.
+std::string PythonLower(std::string_view s);
+
 /// Python str() of a JSON value, as Jinja prints it (True, None, ['a', 1], {'k': 1.0}).
 std::string PythonStr(const Json& v);
 

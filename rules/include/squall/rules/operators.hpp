@@ -93,8 +93,8 @@ private:
 /// it has nothing better than calling the OperatorFn.
 using PrepareFn = std::function<Prepared(const Json& pattern)>;
 
-/// ASCII lower-casing (what the case-insensitive operators compare), in place.
-void AsciiLowerInPlace(std::string& s);
+/// Python's str.lower() (what the case-insensitive operators compare), in place.
+void LowerInPlace(std::string& s);
 
 /// One registered operator.
 struct Operator {
