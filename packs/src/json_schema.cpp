@@ -550,7 +550,6 @@ private:
                     path, "has " + std::to_string(v.size()) + " properties, fewer than minProperties " + m->dump()
                 );
         }
-        // `required: true` on a property is StackStorm's per-parameter flag, not draft 4's list: ignored here.
         if (auto r = schema.find("required"); r != schema.end() && r->is_array()) {
             for (const auto& name : *r) {
                 if (name.is_string() && !v.contains(name.get<std::string>()))
@@ -558,6 +557,13 @@ private:
             }
         }
         auto properties = schema.find("properties");
+        // `required: true` on a property (draft 3, StackStorm's habit, nested objects included) is enforced too.
+        if (properties != schema.end() && properties->is_object()) {
+            for (const auto& [name, sub] : properties->items()) {
+                if (sub.is_object() && sub.value("required", Json(false)) == true && !v.contains(name))
+                    return Fail(path, "property " + Json(name).dump() + " is required");
+            }
+        }
         auto patterns = schema.find("patternProperties");
         auto additional = schema.find("additionalProperties");
         for (const auto& [key, item] : v.items()) {

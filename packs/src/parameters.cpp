@@ -67,6 +67,40 @@ Json Cast(const Json& v, const std::string& type) {
     return v;
 }
 
+/// What `st2 run` does with text for arrays and objects that is not JSON: `a,b` → ["a", "b"] (items cast to
+/// `items.type`), `k=v,k2=v2` → {"k": "v", "k2": "v2"}. Other text is kept (and then fails validation).
+Json CastCliText(const std::string& text, const Json& s) {
+    auto trim = [](std::string x) {
+        const size_t a = x.find_first_not_of(" \t");
+        const size_t b = x.find_last_not_of(" \t");
+        return a == std::string::npos ? std::string() : x.substr(a, b - a + 1);
+    };
+    std::vector<std::string> parts;
+    for (size_t start = 0;;) {
+        const size_t comma = text.find(',', start);
+        parts.push_back(trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    if (s.value("type", Json()) == "array") {
+        std::string item_type;
+        if (auto items = s.find("items");
+            items != s.end() && items->is_object() && items->contains("type") && (*items)["type"].is_string()) {
+            item_type = (*items)["type"].get<std::string>();
+        }
+        Json out = Json::array();
+        for (const auto& p : parts) out.push_back(item_type.empty() ? Json(p) : Cast(Json(p), item_type));
+        return out;
+    }
+    Json out = Json::object();
+    for (const auto& p : parts) {
+        const size_t eq = p.find('=');
+        if (eq == std::string::npos || eq == 0) return text;
+        out[trim(p.substr(0, eq))] = trim(p.substr(eq + 1));
+    }
+    return out;
+}
+
 /// True when the parameter's `type` is `type` or a list containing it.
 bool IsDeclared(const Json& s, const std::string& type) {
     auto it = s.find("type");
@@ -91,7 +125,11 @@ Json CastToDeclared(const Json& value, const Json& s) {
         return core::PythonStr(value);
     }
     if (!value.is_string()) return value;
-    if (it->is_string()) return Cast(value, it->get<std::string>());
+    if (it->is_string()) {
+        Json cast = Cast(value, it->get<std::string>());
+        if (cast.is_string() && (*it == "array" || *it == "object")) return CastCliText(cast.get<std::string>(), s);
+        return cast;
+    }
     if (!it->is_array() || IsDeclared(s, "string")) return value;
     for (const auto& t : *it) {
         if (!t.is_string()) continue;

@@ -233,6 +233,14 @@ TEST(JsonSchemaTest, StackStormAttributesAreIgnored) {
     EXPECT_EQ(ErrorOf(schema, 1, "p"), R"(parameter "p": 1 is not of type string (got integer))");
 }
 
+TEST(JsonSchemaTest, RequiredTrueOnANestedPropertyIsEnforced) {
+    // StackStorm's validator honours draft 3's per-property `required: true` inside object parameters too.
+    Json schema = Json::parse(R"({"type": "object", "properties": {"x": {"type": "integer", "required": true},
+                                  "y": {"type": "string", "required": false}}})");
+    EXPECT_EQ(ErrorOf(schema, Json::object(), "nested"), R"(parameter "nested": property "x" is required)");
+    EXPECT_EQ(ErrorOf(schema, Json::parse(R"({"x": 1})"), "nested"), "ok");
+}
+
 TEST(JsonSchemaTest, CompileErrors) {
     EXPECT_EQ(
         ErrorOf(Json::parse(R"({"properties": {"a": {"$ref": "#/definitions/missing"}}})"), 1, "p"),

@@ -69,6 +69,25 @@ TEST(ParametersTest, RenderedNumbersAndBooleansBecomeTextForStringParameters) {
     EXPECT_EQ(r->values["flag"], "False");
 }
 
+TEST(ParametersTest, CommaTextBecomesArraysAndObjectsAsWithStRun) {
+    Json schema = Json::parse(R"({"hosts": {"type": "array"}, "ports": {"type": "array", "items": {"type": "integer"}},
+      "tags": {"type": "object"}, "json": {"type": "array"}, "bad": {"type": "object"}})");
+    Result<ResolvedParameters> r = ResolveParameters(
+        schema,
+        Json::parse(R"({"hosts": "web-1, web-2", "ports": "80,443", "tags": "env=prod,team=ops",
+                               "json": "[1, \"a\"]"})"),
+        Json::object()
+    );
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->values["hosts"], Json::parse(R"(["web-1", "web-2"])"));
+    EXPECT_EQ(r->values["ports"], Json::parse("[80, 443]"));
+    EXPECT_EQ(r->values["tags"], Json::parse(R"({"env": "prod", "team": "ops"})"));
+    EXPECT_EQ(r->values["json"], Json::parse(R"([1, "a"])"));
+    r = ResolveParameters(schema, Json::parse(R"({"bad": "not a mapping"})"), Json::object());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message, R"(parameter "bad": "not a mapping" is not of type object (got string))");
+}
+
 TEST(ParametersTest, NullTakesTheDefaultAndUnsetParametersAreNoneInTemplates) {
     Json schema = Json::parse(R"({
       "d": {"type": "integer", "default": 5}, "s": {"type": "string"},
