@@ -7,6 +7,7 @@
 
 #include "app.hpp"
 #include "squall/api/client.hpp"
+#include "squall/core/template.hpp"
 #include "squall/core/yaml_json.hpp"
 #include "squall/rules/matcher.hpp"
 
@@ -98,22 +99,29 @@ int RuleTestCommand(const std::vector<std::string>& args) {
         if (r->body.contains("trigger") && r->body["trigger"].is_string())
             ti.trigger = r->body["trigger"].get<std::string>();
     }
-    if (ti.trigger != meta->trigger_type) {
-        std::cout << "NOTE: the trigger instance is a " << ti.trigger << ", the rule listens to " << meta->trigger_type
-                  << "\n";
-    }
-
     const rules::RuleVerdict verdict = rules::Matcher::Evaluate(**rule, ti);
     for (const auto& c : verdict.criteria) {
         std::cout << (c.passed ? "PASS " : "FAIL ") << c.key << " " << c.op << " "
                   << (c.error.empty() ? Shown(c.pattern) : "<render error: " + c.error + ">") << " "
                   << (c.present ? Shown(c.value) : std::string("<absent>")) << "\n";
     }
+    // As st2-rule-tester: a disabled rule, another trigger type or action parameters that do not render are no
+    // match, whatever the criteria say.
+    std::string reason = verdict.reason;
     if (verdict.matched) {
-        std::cout << "MATCH " << meta->Ref() << " -> " << meta->action_ref << "\n";
-        return 0;
+        if (!meta->enabled) {
+            reason = "the rule is disabled (enabled: false)";
+        } else if (ti.trigger != meta->trigger_type) {
+            reason = "the trigger instance is a " + ti.trigger + ", the rule listens to " + meta->trigger_type;
+        } else if (Result<Json> params = core::RenderValue(meta->action_parameters, {{"trigger", ti.payload}});
+                   !params) {
+            reason = "action parameters: " + params.error().message;
+        } else {
+            std::cout << "MATCH " << meta->Ref() << " -> " << meta->action_ref << "\n";
+            return 0;
+        }
     }
-    std::cout << "NO MATCH " << meta->Ref() << (verdict.reason.empty() ? "" : ": " + verdict.reason) << "\n";
+    std::cout << "NO MATCH " << meta->Ref() << (reason.empty() ? "" : ": " + reason) << "\n";
     return 1;
 }
 

@@ -68,6 +68,42 @@ TEST_F(RuleTestCliTest, NoMatchNamesTheFailingCriterionAndExitsOne) {
     EXPECT_NE(r.out.find("NO MATCH deploy.on_push: trigger.body.commits search"), std::string::npos) << r.out;
 }
 
+TEST_F(RuleTestCliTest, DisabledRulesOtherTriggersAndBrokenParametersAreNoMatch) {
+    const std::string payload =
+        Write("payload.json", R"({"body": {"ref": "refs/heads/main", "commits": [{"message": "deploy"}]}})");
+    std::string text = kRule;
+    const std::string disabled = Write("disabled.yaml", "enabled: false\n" + text);
+    CliResult r = Run({"rule", "test", disabled, "--payload", payload});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("NO MATCH deploy.on_push: the rule is disabled"), std::string::npos) << r.out;
+
+    const std::string instance = Write(
+        "instance.json",
+        R"({"trigger": "core.st2.IntervalTimer", "payload": {"body": {"ref": "refs/heads/main",)"
+        R"( "commits": [{"message": "deploy"}]}}})"
+    );
+    r = Run({"rule", "test", Write("rule.yaml", kRule), "--payload", instance});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(
+        r.out.find("the trigger instance is a core.st2.IntervalTimer, the rule listens to core.st2.webhook"),
+        std::string::npos
+    ) << r.out;
+
+    const std::string broken = Write(
+        "broken.yaml",
+        text.replace(
+            text.find("  ref: core.noop"),
+            std::string("  ref: core.noop").size(),
+            "  ref: core.local\n  parameters:\n"
+            "    cmd: \"echo {{ trigger.nope.x }}\""
+        )
+    );
+    r = Run({"rule", "test", broken, "--payload", payload});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("NO MATCH deploy.on_push: action parameters: template error"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("'trigger.nope' is undefined"), std::string::npos) << r.out;
+}
+
 TEST_F(RuleTestCliTest, AbsentValueIsShown) {
     const std::string rule = Write("rule.yaml", kRule);
     const std::string payload = Write("payload.yaml", "body: {x: 1}\n");
