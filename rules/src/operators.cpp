@@ -469,7 +469,13 @@ bool NumPyEquals(const Json* v, const Json& number) {
 }  // namespace
 
 void LowerInPlace(std::string& s) {
-    s = core::PythonLower(s);
+    for (char& c : s) {
+        if (static_cast<unsigned char>(c) >= 0x80) {
+            s = core::PythonLower(s);  // non-ASCII: Python's rules
+            return;
+        }
+        c = LowerChar(c);
+    }
 }
 
 bool Prepared::TestOther(const Json* v, const std::string* lowered) const {
