@@ -88,8 +88,18 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
     Result<core::YamlDocument> meta_doc = core::LoadYamlFile((root / "pack.yaml").string());
     if (!meta_doc) return meta_doc.error();
     pack.meta = PackMeta::Parse(*meta_doc, pack.errors);
-    // Without a valid ref nothing can be registered; pack.yaml's other problems do not stop the pack.
-    if (pack.meta.ref.empty()) return pack.errors.front();
+    // Without a valid ref nothing can be registered; pack.yaml's other problems do not stop the pack. Even then
+    // the rest is checked (under a stand-in ref), so that one attempt reports every error.
+    const bool no_ref = pack.meta.ref.empty();
+    if (no_ref) {
+        const Json& m = meta_doc->value;
+        auto text = [&](const char* k) {
+            return m.is_object() && m.contains(k) && m[k].is_string() ? m[k].get<std::string>() : "";
+        };
+        pack.meta.ref = !text("ref").empty()    ? text("ref")
+                        : !text("name").empty() ? text("name")
+                                                : root.filename().string();
+    }
     const std::string& ref = pack.meta.ref;
     pack.meta.path = fs::absolute(root).lexically_normal().string();
     pack.meta.files = ListFiles(root);
@@ -296,6 +306,11 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
                 pack.drop_config = true;
             }
         }
+    }
+    if (no_ref) {
+        Error first = pack.errors.front();
+        for (size_t i = 1; i < pack.errors.size(); ++i) first.message += "\n  " + pack.errors[i].What();
+        return first;
     }
     return pack;
 }

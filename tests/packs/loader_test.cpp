@@ -82,5 +82,25 @@ TEST(PackLoaderTest, MissingPackYamlIsAnError) {
     EXPECT_NE(p.error().What().find("pack.yaml"), std::string::npos);
 }
 
+TEST(PackLoaderTest, AnInvalidRefStillReportsEveryOtherError) {
+    test::TempDir dir;
+    const fs::path root = dir.path() / "bad";
+    Write(root / "pack.yaml", "name: Bad Pack\nversion: one\ndependancies: [core]\n");
+    Write(root / "actions" / "a.yaml", "name: a\nrunner_typ: local-shell-cmd\n");
+    Write(
+        root / "rules" / "r.yaml",
+        "name: r\ntrigger: {type: core.st2.webhook, parameters: {url: x}}\n"
+        "action: {ref: core.noop}\ncriteria: {trigger.a: {type: equal, pattern: 1}}\n"
+    );
+    Result<LoadedPack> p = PackLoader().LoadPackBlocking(root.string());
+    ASSERT_FALSE(p);
+    const std::string all = p.error().What();
+    EXPECT_NE(all.find("pack.yaml:1:1: name: \"Bad Pack\" is not a valid pack ref"), std::string::npos) << all;
+    EXPECT_NE(all.find("version: \"one\" is not a semantic version"), std::string::npos) << all;
+    EXPECT_NE(all.find("dependancies"), std::string::npos) << all;
+    EXPECT_NE(all.find("actions/a.yaml:2:1: runner_typ"), std::string::npos) << all;
+    EXPECT_EQ(all.find("is in pack"), std::string::npos) << all;  // no noise from the stand-in ref
+}
+
 }  // namespace
 }  // namespace squall::packs
