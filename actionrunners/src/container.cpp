@@ -30,6 +30,9 @@ std::vector<std::string> SecretValues(const core::ExecutionRequest& r) {
         std::string s = v.is_string() ? v.get<std::string>() : v.dump();
         if (!s.empty()) out.push_back(s);
     }
+    for (const auto& v : r.masked_values) {
+        if (!v.empty()) out.push_back(v);
+    }
     return out;
 }
 

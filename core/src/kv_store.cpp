@@ -365,7 +365,17 @@ std::optional<std::string> KvLookup::Get(std::string_view scope, std::string_vie
 
 Result<std::string> KvLookup::Decrypt(std::string_view ciphertext) const {
     if (!box_) return KeyValueLookup::Decrypt(ciphertext);
-    return box_->Decrypt(ciphertext);
+    Result<std::string> plain = box_->Decrypt(ciphertext);
+    if (plain) {
+        std::lock_guard lock(revealed_->mu);
+        revealed_->items.push_back(*plain);
+    }
+    return plain;
+}
+
+std::vector<std::string> KvLookup::Revealed() const {
+    std::lock_guard lock(revealed_->mu);
+    return revealed_->items;
 }
 
 KvCache::KvCache(KvStore& store) : store_(store), snapshot_(std::make_shared<KvSnapshot>()) {}

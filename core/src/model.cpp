@@ -65,6 +65,7 @@ Json ExecutionRequest::ToJson() const {
         {"action", action},
         {"parameters", parameters},
         {"secret_parameters", secret_parameters},
+        {"masked_values", masked_values},
         {"context", context},
     };
 }
@@ -81,6 +82,7 @@ Result<ExecutionRequest> ExecutionRequest::FromJson(const Json& j) {
     r.action = j.value("action", Json::object());
     r.parameters = j.value("parameters", Json::object());
     r.secret_parameters = j.value("secret_parameters", std::vector<std::string>{});
+    r.masked_values = j.value("masked_values", std::vector<std::string>{});
     r.context = j.value("context", Json::object());
     return r;
 }

@@ -356,4 +356,26 @@ Status WriteConfigFileBlocking(const std::string& file, const Json& values) {
     return {};
 }
 
+std::vector<std::string> SecretValuesOf(const Json& values, const std::vector<std::string>& secret_keys) {
+    std::vector<std::string> out;
+    for (const auto& key : secret_keys) {
+        const Json* node = &values;
+        size_t start = 0;
+        while (node != nullptr) {
+            const size_t dot = key.find('.', start);
+            const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+            if (!node->is_object() || !node->contains(part)) {
+                node = nullptr;
+                break;
+            }
+            node = &(*node)[part];
+            if (dot == std::string::npos) break;
+            start = dot + 1;
+        }
+        if (node == nullptr || node->is_null() || node->is_structured()) continue;
+        out.push_back(node->is_string() ? node->get<std::string>() : node->dump());
+    }
+    return out;
+}
+
 }  // namespace squall::packs

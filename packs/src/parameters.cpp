@@ -157,7 +157,11 @@ Json EffectiveSchema(const Json& runner_parameters, const Json& action_parameter
 }
 
 Result<ResolvedParameters> ResolveParameters(
-    const Json& schema, const Json& given, const Json& context, const core::RenderOptions& options
+    const Json& schema,
+    const Json& given,
+    const Json& context,
+    const core::RenderOptions& options,
+    const std::vector<std::string>& extra_secrets
 ) {
     ResolvedParameters out;
     if (!given.is_null() && !given.is_object()) return InvalidArgument("parameters must be an object");
@@ -268,6 +272,14 @@ Result<ResolvedParameters> ResolveParameters(
         const Json& v = out.values[name];
         std::string text = v.is_string() ? v.get<std::string>() : v.dump();
         if (text.size() >= 3) secret_texts.push_back(std::move(text));
+    }
+    std::vector<std::string> others = extra_secrets;
+    if (options.kv) {
+        out.revealed = options.kv->Revealed();
+        for (const auto& t : out.revealed) others.push_back(t);
+    }
+    for (auto& t : others) {
+        if (t.size() >= 3) secret_texts.push_back(std::move(t));
     }
     if (!secret_texts.empty()) {
         std::sort(secret_texts.begin(), secret_texts.end(), [](const auto& a, const auto& b) {

@@ -7,6 +7,7 @@
 #include "squall/core/id.hpp"
 #include "squall/core/log.hpp"
 #include "squall/core/template.hpp"
+#include "squall/packs/config.hpp"
 #include "squall/packs/parameters.hpp"
 
 namespace squall::rules {
@@ -64,6 +65,11 @@ void Enforcer::Enforce(
     // config_context: the config of the action's pack, its st2kv templates rendered now (SPEC §2).
     Result<Json> config = content.ConfigContext(rule.meta.action_ref, render);
     if (!config) return fail(config.error().message);
+    std::vector<std::string> config_secrets;  // masked wherever the rule rendered them
+    if (auto action_it = content.actions.find(rule.meta.action_ref); action_it != content.actions.end()) {
+        auto cs = content.config_secrets.find(action_it->second.value("pack", ""));
+        if (cs != content.config_secrets.end()) config_secrets = packs::SecretValuesOf(*config, cs->second);
+    }
     context["config_context"] = std::move(*config);
     Result<Json> rendered = core::RenderValue(rule.meta.action_parameters, context, render);
     if (!rendered) return fail("action parameters: " + rendered.error().message);
@@ -72,7 +78,8 @@ void Enforcer::Enforce(
     if (!action->second.value("enabled", true)) return fail("action \"" + rule.meta.action_ref + "\" is disabled");
     Result<Json> schema = content.ActionSchema(rule.meta.action_ref);
     if (!schema) return fail(schema.error().message);
-    Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, *rendered, context, render);
+    Result<packs::ResolvedParameters> params =
+        packs::ResolveParameters(*schema, *rendered, context, render, config_secrets);
     if (!params) return fail(params.error().message);
 
     core::NewExecution e;
@@ -82,6 +89,7 @@ void Enforcer::Enforce(
     e.request.action = action->second;
     e.request.parameters = params->values;
     e.request.secret_parameters = params->secrets;
+    e.request.masked_values = params->revealed;
     e.request.context = {
         {"user", "squall"},
         {"rule", {{"id", rule.meta.id}, {"ref", rule_ref}, {"name", rule.meta.name}}},

@@ -218,9 +218,14 @@ TEST_F(DatastoreTest, RulesAndActionDefaultsReadTheDatastore) {
         << "  cmd:\n    type: string\n"
         << "    default: 'echo {{ st2kv.system.greeting }} {{ st2kv.system.api_token | decrypt_kv | length }}'\n";
     // A python action reading a config value that is a datastore template (rendered before self.config).
-    std::ofstream(pack / "config.schema.yaml") << "region:\n  type: string\n";
+    std::ofstream(pack / "config.schema.yaml") << "region:\n  type: string\npw:\n  type: string\n  secret: true\n";
     fs::create_directories(data_.path() / "d" / "configs");
-    std::ofstream(data_.path() / "d" / "configs" / "kvtest.yaml") << "region: '{{ st2kv.system.greeting }}-1'\n";
+    std::ofstream(data_.path() / "d" / "configs" / "kvtest.yaml")
+        << "region: '{{ st2kv.system.greeting }}-1'\npw: cfg-secret-77\n";
+    // Datastore and config secrets rendered into a plain parameter: masked in the record and the output.
+    std::ofstream(pack / "actions" / "leak.yaml")
+        << "name: leak\nrunner_type: local-shell-cmd\nenabled: true\nparameters:\n"
+        << "  cmd:\n    default: 'echo {{ st2kv.system.api_token | decrypt_kv }} {{ config_context.pw }}'\n";
     std::ofstream(pack / "actions" / "region.yaml")
         << "name: region\nrunner_type: python-script\nentry_point: region.py\nenabled: true\n";
     std::ofstream(pack / "actions" / "region.py")
@@ -358,6 +363,17 @@ TEST_F(DatastoreTest, RulesAndActionDefaultsReadTheDatastore) {
     EXPECT_EQ(peek["parameters"]["cmd"], "sleep 2; echo ******** | tr a-z A-Z") << peek.dump(2);
     EXPECT_EQ(peek["result"]["stdout"], "QWERTY-PEEK-99");
     EXPECT_EQ(peek.dump().find(pw), std::string::npos) << peek.dump(2);
+
+    run = api.Post("/executions", Json{{"action", "kvtest.leak"}});
+    ASSERT_TRUE(run);
+    ASSERT_EQ(run->status, 201) << run->body;
+    Json leak = wait_done(Json::parse(run->body)["id"]);
+    EXPECT_EQ(leak["status"], "succeeded") << leak.dump(2);
+    EXPECT_EQ(leak["parameters"]["cmd"], "echo ******** ********") << leak.dump(2);
+    EXPECT_EQ(leak["result"]["stdout"], "******** ********") << leak.dump(2);
+    EXPECT_EQ(leak.dump().find("abcdef"), std::string::npos);
+    EXPECT_EQ(leak.dump().find("cfg-secret-77"), std::string::npos);
+    EXPECT_EQ(server.Output().find("cfg-secret-77"), std::string::npos);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "http.hpp"
 #include "squall/core/id.hpp"
 #include "squall/core/store/kv_store.hpp"
+#include "squall/packs/config.hpp"
 #include "squall/packs/parameters.hpp"
 
 namespace squall::api {
@@ -38,6 +39,10 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         }
         Result<Json> config = (*snap)->ConfigContext(ref, render);  // config_context for templated defaults
         if (!config) return SendError(res, config.error());
+        std::vector<std::string> config_secrets;
+        if (auto cs = (*snap)->config_secrets.find(action->second.value("pack", ""));
+            cs != (*snap)->config_secrets.end())
+            config_secrets = packs::SecretValuesOf(*config, cs->second);
         context["config_context"] = std::move(*config);
         // Live parameters are templates too (StackStorm's render_live_params): `cmd="echo {{ st2kv.system.x }}"`.
         Json live = given;
@@ -52,7 +57,8 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
                 v = std::move(*rendered);
             }
         }
-        Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, live, context, render);
+        Result<packs::ResolvedParameters> params =
+            packs::ResolveParameters(*schema, live, context, render, config_secrets);
         if (!params) return SendError(res, params.error());
 
         core::NewExecution e;
@@ -62,6 +68,7 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         e.request.action = action->second;
         e.request.parameters = params->values;
         e.request.secret_parameters = params->secrets;
+        e.request.masked_values = params->revealed;
         e.request.context = {{"user", body->value("user", "admin")}, {"pack", action->second.value("pack", "")}};
         if (body->contains("context") && (*body)["context"].is_object()) e.request.context.update((*body)["context"]);
         e.action = packs::MaskSecretDefaults(action->second, *schema);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "squall/core/error.hpp"
 #include "squall/core/model/model.hpp"
@@ -20,6 +21,8 @@ public:
     virtual std::optional<std::string> Get(std::string_view scope, std::string_view key) const = 0;
     /// Decrypts a secret value for the `decrypt_kv` filter. The default has no key and fails.
     virtual Result<std::string> Decrypt(std::string_view ciphertext) const;
+    /// The plaintexts Decrypt has handed out so far, so that callers can mask them where they were rendered.
+    virtual std::vector<std::string> Revealed() const { return {}; }
 };
 
 /// Per-render options. Pointers are borrowed for the duration of the render only.

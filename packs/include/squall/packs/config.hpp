@@ -55,6 +55,9 @@ Json MaskConfig(const Json& values, const std::vector<std::string>& secret_keys)
 /// value `current` has there: writing a config back never replaces a secret with its mask.
 Json KeepMaskedSecrets(const Json& update, const Json& current, const std::vector<std::string>& secret_keys);
 
+/// The values (as text) at the dotted `secret_keys` of a config, to mask.
+std::vector<std::string> SecretValuesOf(const Json& values, const std::vector<std::string>& secret_keys);
+
 /// Renders the template strings of a config (`{{ st2kv.system.x }}`) at use time; errors name the key.
 Result<Json> RenderConfig(const Json& values, const Json& context, const core::RenderOptions& options = {});
 

@@ -11,9 +11,10 @@ namespace squall::packs {
 
 /// Parameters ready for a run.
 struct ResolvedParameters {
-    Json values = Json::object();      ///< defaults applied, rendered, cast to declared types
-    Json masked = Json::object();      ///< the same with secret values replaced by "********"
-    std::vector<std::string> secrets;  ///< names of secret parameters that have a value
+    Json values = Json::object();       ///< defaults applied, rendered, cast to declared types
+    Json masked = Json::object();       ///< the same with secret values replaced by "********"
+    std::vector<std::string> secrets;   ///< names of secret parameters that have a value
+    std::vector<std::string> revealed;  ///< datastore secrets decrypted while rendering (to mask in output)
 };
 
 /// The effective schema of an action: its runner's parameters overridden by the action's own
@@ -26,8 +27,14 @@ Json EffectiveSchema(const Json& runner_parameters, const Json& action_parameter
 /// Templated defaults are rendered with `context` (+ the other parameters by name). Errors name the parameter
 /// path: `parameter "cmd": is required`, `parameter "hosts[2]": "x" does not match pattern "^[a-z]+$"`.
 /// `options` reach the renderer (`options.kv`: the datastore for `st2kv.*` and `decrypt_kv` in defaults).
+/// `extra_secrets`: other values to mask wherever they were rendered (the pack config's secret values); the
+/// datastore secrets `decrypt_kv` revealed through `options.kv` are masked too.
 Result<ResolvedParameters> ResolveParameters(
-    const Json& schema, const Json& given, const Json& context, const core::RenderOptions& options = {}
+    const Json& schema,
+    const Json& given,
+    const Json& context,
+    const core::RenderOptions& options = {},
+    const std::vector<std::string>& extra_secrets = {}
 );
 
 /// `action` (its metadata, as stored with an execution) with the defaults of secret parameters (`schema`: the

@@ -55,6 +55,7 @@ struct ExecutionRequest {
     Json action = Json::object();                ///< action metadata snapshot (entry_point, parameters schema, ...)
     Json parameters = Json::object();            ///< rendered, cast, defaults applied, secrets in clear
     std::vector<std::string> secret_parameters;  ///< names whose values must be masked
+    std::vector<std::string> masked_values;      ///< other values to mask (datastore secrets rendered in)
     Json context = Json::object();
 
     Json ToJson() const;

@@ -124,8 +124,14 @@ public:
     KvLookup(KvSnapshotPtr snapshot, const SecretBox* box, const Clock& clock, std::string user);
     std::optional<std::string> Get(std::string_view scope, std::string_view key) const override;
     Result<std::string> Decrypt(std::string_view ciphertext) const override;
+    std::vector<std::string> Revealed() const override;
 
 private:
+    struct RevealedList {
+        std::mutex mu;
+        std::vector<std::string> items;
+    };
+    std::shared_ptr<RevealedList> revealed_ = std::make_shared<RevealedList>();  // shared by copies
     KvSnapshotPtr snapshot_;
     const SecretBox* box_;
     const Clock& clock_;
