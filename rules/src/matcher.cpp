@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
+#include <type_traits>
 
 #include "squall/core/config.hpp"
 #include "squall/core/template.hpp"
@@ -485,6 +486,26 @@ std::string CriterionIdentity(const Criterion& c) {
     return identity;
 }
 
+/// A bucket's copy of what matching reads of `c` (see Matcher::DistinctCriterion).
+template <typename Distinct>
+Distinct MakeDistinct(const Criterion& c, uint32_t path_id) {
+    using Mode = typename Distinct::Mode;
+    Distinct d;
+    d.criterion = &c;
+    d.path_id = path_id;
+    d.any_item = c.any_item;
+    d.all_children = c.all_children;
+    if (c.is_search) {
+        d.mode = Mode::kSearch;
+    } else if (c.prepared && !c.pattern_is_template) {
+        d.mode = c.prepared.IsCaseInsensitive() ? Mode::kPreparedCi : Mode::kPrepared;
+        d.prepared = c.prepared;
+    } else {
+        d.mode = Mode::kGeneric;
+    }
+    return d;
+}
+
 uint32_t Intern(
     std::unordered_map<std::string, uint32_t>& ids,
     std::vector<std::vector<PathStep>>& paths,
@@ -519,15 +540,13 @@ Matcher::Matcher(std::vector<CompiledRulePtr> rules) {
             auto [it_c, added] =
                 b.criterion_ids.emplace(CriterionIdentity(c), static_cast<uint32_t>(b.criteria.size()));
             if (added) {
-                DistinctCriterion d;
-                d.criterion = &c;
-                d.path_id = path_id;
+                DistinctCriterion d = MakeDistinct<DistinctCriterion>(c, path_id);
                 for (const auto& child : c.children) {
                     const uint32_t item_path = Intern(b.item_path_ids, b.item_paths, child.path, child.steps);
                     auto [it_i, added_i] = b.item_criterion_ids.emplace(
                         CriterionIdentity(child), static_cast<uint32_t>(b.item_criteria.size())
                     );
-                    if (added_i) b.item_criteria.push_back(DistinctCriterion{&child, item_path, {}});
+                    if (added_i) b.item_criteria.push_back(MakeDistinct<DistinctCriterion>(child, item_path));
                     d.children.push_back(it_i->second);
                 }
                 b.criteria.push_back(std::move(d));
@@ -770,16 +789,22 @@ bool CheckSearchCached(const Bucket& b, const Distinct& d, const Json* value, Ca
 /// only because Matcher's Bucket and InstanceCache are private.
 template <typename Bucket, typename Cache>
 bool CheckDistinct(const Bucket& b, uint32_t id, Cache& cache, Scope& scope) {
+    using Mode = typename std::remove_cvref_t<decltype(b.criteria[id])>::Mode;
     const auto& d = b.criteria[id];
-    const Criterion& c = *d.criterion;
     const Json* v = cache.Value(b, d.path_id);
-    if (c.is_search) return CheckSearchCached(b, d, v, cache);
-    if (c.prepared && !c.pattern_is_template) {
-        if (c.prepared.IsCaseInsensitive() && v && v->is_string())
-            return c.prepared.Test(v, &cache.Lowered(d.path_id, v->get_ref<const std::string&>()));
-        return c.prepared.Test(v);
+    switch (d.mode) {
+        case Mode::kPrepared:
+            return d.prepared.Test(v);
+        case Mode::kPreparedCi:
+            if (v && v->is_string())
+                return d.prepared.Test(v, &cache.Lowered(d.path_id, v->get_ref<const std::string&>()));
+            return d.prepared.Test(v);
+        case Mode::kSearch:
+            return CheckSearchCached(b, d, v, cache);
+        case Mode::kGeneric:
+            break;
     }
-    return CheckValue(c, v, scope, nullptr);
+    return CheckValue(*d.criterion, v, scope, nullptr);
 }
 
 /// `search` on the value at a trigger path: as CheckSearch, with each item's values and child verdicts computed
@@ -799,7 +824,7 @@ bool CheckSearchCached(const Bucket& b, const Distinct& d, const Json* value, Ca
     } else {
         return false;  // None is a TypeError; strings are not searched item by item
     }
-    const Criterion& c = *d.criterion;
+    using Mode = typename Distinct::Mode;
     const size_t np = b.item_paths.size();
     const size_t nc = b.item_criteria.size();
     int32_t& items_at = cache.ItemsAt(d.path_id);
@@ -810,8 +835,8 @@ bool CheckSearchCached(const Bucket& b, const Distinct& d, const Json* value, Ca
         cache.item_verdicts.resize(cache.item_slots * nc, 0);
     }
     const auto base = static_cast<size_t>(items_at);
-    const bool any_item = c.any_item;
-    const bool all_children = c.all_children;
+    const bool any_item = d.any_item;
+    const bool all_children = d.all_children;
     for (size_t j = 0; j < n; ++j) {
         const Json& item = items[j];
         const Json** item_values = cache.item_values.data() + (base + j) * np;
@@ -824,10 +849,10 @@ bool CheckSearchCached(const Bucket& b, const Distinct& d, const Json* value, Ca
                 const auto& child = b.item_criteria[cid];
                 const Json*& v = item_values[child.path_id];
                 if (v == Unresolved()) v = ResolvePath(item, b.item_paths[child.path_id]);
-                const Criterion& cc = *child.criterion;
-                const bool ok = cc.prepared && !cc.pattern_is_template && !cc.is_search
-                                    ? cc.prepared.Test(v)
-                                    : CheckValue(cc, v, scope, nullptr);
+                // Item values are not lower-cased ahead: kPreparedCi folds the value itself.
+                const bool ok = child.mode == Mode::kPrepared || child.mode == Mode::kPreparedCi
+                                    ? child.prepared.Test(v)
+                                    : CheckValue(*child.criterion, v, scope, nullptr);
                 verdict = ok ? 1 : 2;
             }
             const bool ok = verdict == 1;
@@ -859,48 +884,43 @@ std::vector<CompiledRulePtr> Matcher::Match(
     thread_local InstanceCache cache;
     cache.Reset(*b, ti.payload);
     if (!verdicts) IndexHits(*b, cache, &hits);
+    if (verdicts) {
+        // Every enabled rule, evaluated in full so that each says why it did not match.
+        for (uint32_t p = 0; p < b->rules.size(); ++p) {
+            const CompiledRulePtr& rule = b->rules[p];
+            RuleVerdict v = Evaluate(*rule, ti);
+            const bool matched = v.matched;
+            verdicts->emplace_back(rule, std::move(v));
+            if (matched) (b->is_backstop[p] ? backstop : standard).push_back(rule);
+        }
+        if (standard.empty()) return backstop;
+        return standard;
+    }
     Scope scope{ti.payload, "trigger", std::nullopt};
     const bool falsy = Falsy(ti.payload);
-    standard.reserve(verdicts ? b->rules.size() : b->unindexed.size() + hits.size());
-    // Candidates in load order: every rule (verdicts), or the unindexed rules merged on the fly with the hits.
+    standard.reserve(std::min<size_t>(b->unindexed.size() + hits.size(), 16));
+    // Candidates in load order: the unindexed rules merged on the fly with the index hits.
     const uint32_t* u = b->unindexed.data();
-    const uint32_t* u_end = u + b->unindexed.size();
+    const uint32_t* const u_end = u + b->unindexed.size();
     const uint32_t* h = hits.data();
-    const uint32_t* h_end = h + hits.size();
-    const auto count = static_cast<uint32_t>(b->rules.size());
-    for (uint32_t next = 0;;) {
-        uint32_t p = 0;
-        if (verdicts) {
-            if (next == count) break;
-            p = next++;
-        } else if (u != u_end && (h == h_end || *u < *h)) {
-            p = *u++;
-        } else if (h != h_end) {
-            p = *h++;
-        } else {
-            break;
-        }
-        const CompiledRulePtr& rule = b->rules[p];
-        bool matched = true;
-        if (verdicts) {
-            RuleVerdict v = Evaluate(*rule, ti);
-            matched = v.matched;
-            verdicts->emplace_back(rule, std::move(v));
-        } else {
-            const uint32_t* it = b->rule_criteria.data() + b->rule_begin[p];
-            const uint32_t* end = b->rule_criteria.data() + b->rule_begin[p + 1];
-            if (it != end && falsy) matched = false;
-            for (; matched && it != end; ++it) {
-                const uint32_t verdict = cache.Verdict(*it);
-                if (verdict == 0) {
-                    matched = CheckDistinct(*b, *it, cache, scope);
-                    cache.SetVerdict(*it, matched);
-                } else {
-                    matched = verdict == 1;
-                }
+    const uint32_t* const h_end = h + hits.size();
+    const uint32_t* const begins = b->rule_begin.data();
+    const uint32_t* const criteria = b->rule_criteria.data();
+    while (u != u_end || h != h_end) {
+        const uint32_t p = u != u_end && (h == h_end || *u < *h) ? *u++ : *h++;
+        const uint32_t* it = criteria + begins[p];
+        const uint32_t* const end = criteria + begins[p + 1];
+        bool matched = it == end || !falsy;
+        for (; matched && it != end; ++it) {
+            const uint32_t verdict = cache.Verdict(*it);
+            if (verdict == 0) {
+                matched = CheckDistinct(*b, *it, cache, scope);
+                cache.SetVerdict(*it, matched);
+            } else {
+                matched = verdict == 1;
             }
         }
-        if (matched) (b->is_backstop[p] ? backstop : standard).push_back(rule);
+        if (matched) (b->is_backstop[p] ? backstop : standard).push_back(b->rules[p]);
     }
     if (standard.empty()) return backstop;  // two returns, not `?:`, so that the vector is moved, not copied
     return standard;

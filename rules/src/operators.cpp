@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <optional>
 #include <regex>
@@ -111,11 +112,12 @@ bool BothStrings(const Json* v, const Json& p) {
 }
 
 bool StartsWith(const std::string& s, const std::string& prefix) {
-    return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+    return s.size() >= prefix.size() && std::memcmp(s.data(), prefix.data(), prefix.size()) == 0;
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return s.size() >= suffix.size() &&
+           std::memcmp(s.data() + s.size() - suffix.size(), suffix.data(), suffix.size()) == 0;
 }
 
 /// Python's fnmatch.translate (match it from the start, with DOTALL): `*`, `?`, `[seq]`, `[!seq]`; a backslash is an
@@ -522,6 +524,11 @@ bool Prepared::TestOther(const Json* v, const std::string* lowered) const {
             break;
     }
     // The case-insensitive kinds.
+    return TestCaseInsensitive(v, lowered);
+}
+
+bool Prepared::TestCaseInsensitive(const Json* v, const std::string* lowered) const {
+    using K = Kind;
     if (!v || !v->is_string()) return false;
     std::string folded;  // non-ASCII text is lower-cased as Python does, not byte by byte
     if (!lowered && HasNonAscii(Str(*v))) {

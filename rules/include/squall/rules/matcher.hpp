@@ -137,10 +137,22 @@ private:
     };
     /// One of a bucket's distinct criteria (same key path, operator, condition and pattern: same verdict on an
     /// instance). For `search`, the children are distinct criteria on `item.…` among the bucket's search children.
+    /// What matching reads of a criterion is copied here, next to its neighbours, so that checking the candidates
+    /// of an instance walks one array instead of every rule's heap-allocated criteria.
     struct DistinctCriterion {
+        enum class Mode : uint8_t {
+            kPrepared,    ///< `prepared` tests the value
+            kPreparedCi,  ///< `prepared` tests the value with its lower-cased string (case-insensitive operators)
+            kSearch,      ///< `search`: `children` on each item
+            kGeneric,     ///< CheckValue on `criterion` (template patterns, operators without a prepared form)
+        };
         const Criterion* criterion = nullptr;  ///< owned by a rule of the bucket
         uint32_t path_id = 0;                  ///< in Bucket::paths (trigger.…) or Bucket::item_paths (item.…)
-        std::vector<uint32_t> children;        ///< search: ids in Bucket::item_criteria, in `criterion->children` order
+        Mode mode = Mode::kGeneric;
+        bool any_item = false;           ///< search: as Criterion::any_item
+        bool all_children = false;       ///< search: as Criterion::all_children
+        Prepared prepared;               ///< kPrepared, kPreparedCi: a copy of criterion->prepared
+        std::vector<uint32_t> children;  ///< search: ids in Bucket::item_criteria, in `criterion->children` order
     };
     struct Bucket {
         Json trigger_parameters;

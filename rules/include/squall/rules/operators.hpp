@@ -87,6 +87,8 @@ struct Prepared {
 
 private:
     bool TestOther(const Json* value, const std::string* lowered) const;
+    /// The case-insensitive kinds (out of TestOther, so that the common kinds need no string on the stack).
+    bool TestCaseInsensitive(const Json* value, const std::string* lowered) const;
 };
 
 /// Binds an operator to a pattern that is known when the rule is compiled; returns an empty Prepared (kNone) when
