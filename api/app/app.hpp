@@ -1,7 +1,10 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "squall/core/model/model.hpp"
 
 namespace squall::app {
 
@@ -19,5 +22,7 @@ int KeyCommand(const std::vector<std::string>& args);
 int InquiryCommand(const std::vector<std::string>& args);
 /// `squall pack install|remove|list|get|register|config` (cli_pack.cpp).
 int PackCommand(const std::vector<std::string>& args);
+/// Prints `rows` (objects) as a plain table: one column per (title, dotted path), each as wide as its widest cell.
+void PrintTable(const core::Json& rows, const std::vector<std::pair<std::string, std::string>>& columns);
 
 }  // namespace squall::app

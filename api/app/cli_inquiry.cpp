@@ -50,11 +50,7 @@ int InquiryCommand(const std::vector<std::string>& args) {
             std::cout << r->body.dump(2) << "\n";
             return 0;
         }
-        std::cout << "id                        action              route       ttl\n";
-        for (const auto& q : r->body) {
-            std::cout << q.value("id", "") << "  " << q.value("action", "") << "  " << q.value("route", "") << "  "
-                      << q.value("ttl", 0) << "\n";
-        }
+        PrintTable(r->body, {{"id", "id"}, {"action", "action"}, {"route", "route"}, {"ttl", "ttl"}});
         return 0;
     }
     if (sub == "get" && positional.size() == 1) {

@@ -94,7 +94,7 @@ std::string Str(const Json& v) {
 }
 
 /// A plain table: one row per object, the given columns.
-void PrintTable(const Json& rows, const std::vector<std::pair<std::string, std::string>>& columns) {
+void PrintTableImpl(const Json& rows, const std::vector<std::pair<std::string, std::string>>& columns) {
     std::vector<size_t> widths;
     std::vector<std::vector<std::string>> cells;
     for (const auto& [title, path] : columns) widths.push_back(title.size());
@@ -183,7 +183,7 @@ int List(
         std::cout << r->body.dump(2) << "\n";
         return 0;
     }
-    PrintTable(r->body, columns);
+    PrintTableImpl(r->body, columns);
     if (r->total >= 0 && static_cast<size_t>(r->total) > r->body.size()) {
         std::cout << "(" << r->body.size() << " of " << r->total << "; use -n to see more)\n";
     }
@@ -252,6 +252,10 @@ int RuleCreate(api::ApiClient& client, const Cli& cli) {
 }
 
 }  // namespace
+
+void PrintTable(const core::Json& rows, const std::vector<std::pair<std::string, std::string>>& columns) {
+    PrintTableImpl(rows, columns);
+}
 
 int CliMain(const std::vector<std::string>& args) {
     if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
