@@ -60,6 +60,15 @@ TEST(InquiryIntegrationTest, AskWaitsPendingAndAValidResponseCompletesIt) {
     ASSERT_EQ(inquiries.size(), 1u) << list.out;
     EXPECT_EQ(inquiries[0]["id"], id);
     EXPECT_EQ(inquiries[0]["schema"]["properties"]["approve"]["type"], "boolean");
+    // The table: a header, then the inquiry's id, action and route in columns that line up with it.
+    CliResult table = server.Cli({"inquiry", "list"});
+    ASSERT_EQ(table.exit_code, 0) << table.err;
+    const size_t eol = table.out.find('\n');
+    ASSERT_NE(eol, std::string::npos) << table.out;
+    const std::string header = table.out.substr(0, eol);
+    const std::string row = table.out.substr(eol + 1);
+    EXPECT_EQ(row.find(id), 0u) << table.out;
+    EXPECT_EQ(row.find("ops"), header.find("route")) << table.out;
 
     // Missing the required field, then a wrong type: refused, and the execution stays pending.
     CliResult missing = server.Cli({"inquiry", "respond", id, "-r", R"({"reason": "looks good"})"});
