@@ -1,5 +1,7 @@
 #include "squall/packs/parameters.hpp"
 
+#include "squall/core/mask.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -266,40 +268,22 @@ Result<ResolvedParameters> ResolveParameters(
             out.masked[name] = value;
         }
     }
-    // A secret rendered into another parameter (`cmd: "login -p {{ password }}"`) is masked there too.
+    // A secret rendered into another parameter (`cmd: "login -p {{ password }}"`) is masked there too
+    // (core::SecretMasker: a secret shorter than 4 bytes only where it is a whole value).
     std::vector<std::string> secret_texts;
     for (const auto& name : out.secrets) {
         const Json& v = out.values[name];
-        std::string text = v.is_string() ? v.get<std::string>() : v.dump();
-        if (text.size() >= 3) secret_texts.push_back(std::move(text));
+        secret_texts.push_back(v.is_string() ? v.get<std::string>() : v.dump());
     }
-    std::vector<std::string> others = extra_secrets;
+    secret_texts.insert(secret_texts.end(), extra_secrets.begin(), extra_secrets.end());
     if (options.kv) {
         out.revealed = options.kv->Revealed();
-        for (const auto& t : out.revealed) others.push_back(t);
+        secret_texts.insert(secret_texts.end(), out.revealed.begin(), out.revealed.end());
     }
-    for (auto& t : others) {
-        if (t.size() >= 3) secret_texts.push_back(std::move(t));
-    }
-    if (!secret_texts.empty()) {
-        std::sort(secret_texts.begin(), secret_texts.end(), [](const auto& a, const auto& b) {
-            return a.size() > b.size();
-        });
-        std::function<void(Json&)> mask = [&](Json& j) {
-            if (j.is_string()) {
-                std::string text = j.get<std::string>();
-                for (const auto& secret : secret_texts) {
-                    for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 8)) {
-                        text.replace(at, secret.size(), kMask);
-                    }
-                }
-                j = std::move(text);
-            } else if (j.is_structured()) {
-                for (auto& item : j) mask(item);
-            }
-        };
+    const core::SecretMasker masker(secret_texts);
+    if (!masker.empty()) {
         for (auto& [name, v] : out.masked.items()) {
-            if (std::find(out.secrets.begin(), out.secrets.end(), name) == out.secrets.end()) mask(v);
+            if (std::find(out.secrets.begin(), out.secrets.end(), name) == out.secrets.end()) masker.Value(v);
         }
     }
     return out;

@@ -546,7 +546,14 @@ TEST(MaskSecretsTest, MasksEveryOccurrenceLongestFirst) {
     EXPECT_EQ(MaskSecrets("a pass b password c", {"pass", "password"}), "a ******** b ******** c");
     EXPECT_EQ(MaskSecrets("nothing here", {}), "nothing here");
     EXPECT_EQ(MaskSecrets("abc", {""}), "abc");
-    EXPECT_EQ(MaskSecrets("aaaa", {"aa"}), "****************");
+    EXPECT_EQ(MaskSecrets("abcdabcd", {"abcd"}), "****************");
+    // Shorter than 4 bytes: only a whole text is masked, never the inside of other words.
+    EXPECT_EQ(MaskSecrets("aaaa", {"aa"}), "aaaa");
+    EXPECT_EQ(MaskSecrets("aa", {"aa"}), "********");
+    EXPECT_EQ(MaskSecrets("token is true", {"true"}), "token is ********");
+    // As JSON gives it inside a string.
+    EXPECT_EQ(MaskSecrets(R"({"t": "Q\"LEAK"})", {"Q\"LEAK"}), R"({"t": "********"})");
+    EXPECT_EQ(MaskSecrets(R"({"t": "p\u00e4ss"})", {"p\u00e4ss"}), R"({"t": "********"})");
     EXPECT_EQ(MaskSecrets("", {"x"}), "");
 }
 

@@ -94,6 +94,42 @@ TEST(PythonScriptTest, SecretsAndTheApiKeyAreMaskedButReachTheAction) {
     for (const char* s : {"tok-123", "config-pw", "api-key-xyz"}) EXPECT_EQ(all.find(s), std::string::npos) << s;
 }
 
+TEST(PythonScriptTest, SecretsThatJsonEscapesAreMaskedInTheResult) {
+    // The result travels as JSON text: `"`, `\` and non-ASCII secrets read differently there than in the value.
+    for (const std::string secret : {"Q\"LEAKME", "back\\slashLEAK", "p\u00e4ssLEAK"}) {
+        RunnerHarness h;
+        RunRequest req = Python(
+            "show_secrets", "show_secrets.py", {{"token", {{"type", "string"}, {"secret", true}}}}, {{"token", secret}}
+        );
+        req.secret_values = {secret};
+        test::RunReport r = h.Run("python-script", req);
+        ASSERT_EQ(r.result.status, core::status::kSucceeded) << r.result.result.dump(2);
+        EXPECT_EQ(r.result.result["result"], Json({{"token", "********"}}));
+        EXPECT_EQ(r.result.result["stdout"].get<std::string>().rfind("token is ********\n", 0), 0u);
+        const std::string all = r.result.result.dump();
+        EXPECT_EQ(all.find("LEAK"), std::string::npos) << all;
+        const std::string ascii = r.result.result.dump(-1, ' ', true);
+        EXPECT_EQ(ascii.find("LEAK"), std::string::npos) << ascii;
+    }
+}
+
+TEST(PythonScriptTest, AShortSecretNeitherBreaksTheResultNorTheStatus) {
+    // "true" is the text of JSON's true, "e" is in every word: masking them inside the result text used to
+    // corrupt the JSON the wrapper printed (status failed) and the output around it.
+    for (const std::string secret : {"true", "e"}) {
+        RunnerHarness h;
+        RunRequest req = Python(
+            "show_secrets", "show_secrets.py", {{"token", {{"type", "string"}, {"secret", true}}}}, {{"token", secret}}
+        );
+        req.secret_values = {secret};
+        test::RunReport r = h.Run("python-script", req);
+        ASSERT_EQ(r.result.status, core::status::kSucceeded) << secret << ": " << r.result.result.dump(2);
+        EXPECT_EQ(r.result.result["result"], Json({{"token", "********"}})) << secret;
+        const std::string out = r.result.result["stdout"];
+        EXPECT_EQ(out.rfind(secret.size() >= 4 ? "token is ********\n" : "token is e\n", 0), 0u) << out;
+    }
+}
+
 TEST(PythonScriptTest, TimeoutKillsTheAction) {
     RunnerHarness h;
     test::RunReport r = h.Run("python-script", Python("sleepy", "sleepy.py", {}, {{"timeout", 1}}));

@@ -18,6 +18,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "squall/core/mask.hpp"
+
 namespace squall::actionrunners {
 
 namespace {
@@ -26,7 +28,6 @@ constexpr size_t kReadChunkBytes = size_t{16} * 1024;
 /// How long to wait for the pipes to reach EOF after the group was SIGKILLed. Only a process that left the group
 /// (setsid) can keep them open that long; then we close our ends and finish anyway.
 constexpr std::chrono::seconds kKillGrace{2};
-constexpr std::string_view kMask = "********";
 /// Longer deadlines are clamped so that steady_clock arithmetic cannot overflow (milliseconds::max() means "never").
 constexpr std::chrono::hours kMaxTimeout{24 * 365 * 10};
 
@@ -294,50 +295,6 @@ ssize_t WriteWithoutSigpipe(int fd, const char* data, size_t size) {
     return n;
 }
 
-/// Non-empty secrets, longest first, so that a secret that contains another one is masked as a whole.
-std::vector<std::string> SortedSecrets(const std::vector<std::string>& secrets) {
-    std::vector<std::string> sorted;
-    for (const auto& secret : secrets) {
-        if (!secret.empty()) {
-            sorted.push_back(secret);
-        }
-    }
-    std::sort(sorted.begin(), sorted.end(), [](const std::string& a, const std::string& b) {
-        return a.size() > b.size();
-    });
-    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    return sorted;
-}
-
-std::string MaskSorted(std::string text, const std::vector<std::string>& sorted_secrets) {
-    for (const auto& secret : sorted_secrets) {
-        size_t pos = 0;
-        while ((pos = text.find(secret, pos)) != std::string::npos) {
-            text.replace(pos, secret.size(), kMask);
-            pos += kMask.size();
-        }
-    }
-    return text;
-}
-
-/// Masks `text`, which was cut off after its last byte: a tail that is the beginning of a secret is masked too.
-std::string MaskCutOff(std::string text, const std::vector<std::string>& sorted_secrets) {
-    text = MaskSorted(std::move(text), sorted_secrets);
-    size_t longest_tail = 0;
-    for (const auto& secret : sorted_secrets) {
-        for (size_t len = std::min(secret.size() - 1, text.size()); len > longest_tail; --len) {
-            if (text.compare(text.size() - len, len, secret, 0, len) == 0) {
-                longest_tail = len;
-                break;
-            }
-        }
-    }
-    if (longest_tail > 0) {
-        text.replace(text.size() - longest_tail, longest_tail, kMask);
-    }
-    return text;
-}
-
 std::string TruncationMarker(size_t limit) {
     return "[... output truncated after " + std::to_string(limit) + " bytes ...]";
 }
@@ -345,10 +302,7 @@ std::string TruncationMarker(size_t limit) {
 }  // namespace
 
 std::string MaskSecrets(std::string text, const std::vector<std::string>& secrets) {
-    if (text.empty() || secrets.empty()) {
-        return text;
-    }
-    return MaskSorted(std::move(text), SortedSecrets(secrets));
+    return core::SecretMasker(secrets).Text(std::move(text));
 }
 
 /// Shared state of the supervisor. Held by every running Process (and so by every pending handler), which keeps it
@@ -401,7 +355,7 @@ public:
         : impl_(std::move(impl)),
           handle_(handle),
           pid_(child.pid),
-          secrets_(SortedSecrets(spec.secrets)),
+          masker_(spec.secrets),
           limit_(spec.max_output_bytes),
           timeout_(spec.timeout),
           stdin_data_(std::move(spec.stdin_data)),
@@ -488,7 +442,7 @@ private:
             // EOF, or operation_aborted when KillGroup's grace period closed the pipe.
             stream.eof = true;
             if (!stream.truncated && !stream.partial.empty()) {
-                EmitLine(stream, MaskSorted(std::move(stream.partial), secrets_));
+                EmitLine(stream, masker_.Text(std::move(stream.partial)));
                 stream.partial.clear();
             }
             boost::system::error_code ignored;
@@ -508,7 +462,7 @@ private:
             size_t pos = 0;
             for (size_t nl = kept.find('\n'); nl != std::string_view::npos; nl = kept.find('\n', pos)) {
                 stream.partial.append(kept.substr(pos, nl - pos));
-                EmitLine(stream, MaskSorted(std::move(stream.partial), secrets_));
+                EmitLine(stream, masker_.Text(std::move(stream.partial)));
                 stream.partial.clear();
                 pos = nl + 1;
             }
@@ -517,7 +471,7 @@ private:
         if (kept.size() < data.size() && !stream.truncated) {
             stream.truncated = true;
             if (!stream.partial.empty()) {
-                EmitLine(stream, MaskCutOff(std::move(stream.partial), secrets_));
+                EmitLine(stream, masker_.CutOff(std::move(stream.partial)));
                 stream.partial.clear();
             }
             EmitLine(stream, TruncationMarker(limit_));
@@ -659,6 +613,7 @@ private:
         outcome.exit_code = timed_out_ ? -SIGKILL : exit_code_;
         outcome.timed_out = timed_out_;
         outcome.canceled = canceled_;
+        outcome.stdout_raw = out_.capture;
         outcome.stdout_data = FinalCapture(out_);
         outcome.stderr_data = FinalCapture(err_);
         outcome.stdout_truncated = out_.truncated;
@@ -678,15 +633,15 @@ private:
 
     std::string FinalCapture(OutputStream& stream) {
         if (!stream.truncated) {
-            return MaskSorted(std::move(stream.capture), secrets_);
+            return masker_.Text(std::move(stream.capture));
         }
-        return MaskCutOff(std::move(stream.capture), secrets_) + "\n" + TruncationMarker(limit_);
+        return masker_.CutOff(std::move(stream.capture)) + "\n" + TruncationMarker(limit_);
     }
 
     std::shared_ptr<Impl> impl_;
     Handle handle_;
     pid_t pid_;
-    std::vector<std::string> secrets_;
+    core::SecretMasker masker_;
     size_t limit_;
     std::chrono::milliseconds timeout_;
     std::optional<std::string> stdin_data_;

@@ -23,7 +23,7 @@ struct ProcessSpec {
     std::chrono::milliseconds timeout{0};       ///< 0: no deadline
     std::optional<std::string> stdin_data;      ///< written then closed; none: stdin is /dev/null
     size_t max_output_bytes = 4 * 1024 * 1024;  ///< per stream; beyond it the capture is truncated with a marker
-    std::vector<std::string> secrets;  ///< every occurrence is replaced by ******** in captured output and lines
+    std::vector<std::string> secrets;  ///< masked (core::SecretMasker) in captured output and lines
 };
 
 /// How a process ended.
@@ -32,6 +32,8 @@ struct ProcessOutcome {
     bool timed_out = false;   ///< the deadline passed and the process group was killed
     bool canceled = false;    ///< Cancel() killed it
     std::string stdout_data;  ///< captured (masked) stdout
+    /// Captured stdout before masking, for a runner to parse (then mask what it parsed); never stored or shown.
+    std::string stdout_raw;
     std::string stderr_data;  ///< captured (masked) stderr
     bool stdout_truncated = false;
     bool stderr_truncated = false;
@@ -74,7 +76,7 @@ private:
     std::shared_ptr<Impl> impl_;
 };
 
-/// Replaces every occurrence of each secret in `text` with "********".
+/// `text` with the secrets masked (core::SecretMasker::Text).
 std::string MaskSecrets(std::string text, const std::vector<std::string>& secrets);
 
 }  // namespace squall::actionrunners

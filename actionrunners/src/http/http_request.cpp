@@ -11,6 +11,7 @@
 #include "builtin_runners.hpp"
 #include "common/process_supervisor.hpp"
 #include "common/shell_common.hpp"
+#include "squall/core/mask.hpp"
 
 namespace squall::actionrunners {
 namespace {
@@ -351,21 +352,24 @@ private:
         }
 
         core::ExecutionResult r;
+        const core::SecretMasker masker(secrets);
         Json headers = Json::object();
         for (const auto& [k, v] : hres.headers) {
-            const std::string value = MaskSecrets(v, secrets);
+            const std::string value = masker.Text(v);
             headers[k] = headers.contains(k) ? headers[k].get<std::string>() + ", " + value : value;
         }
-        std::string text = MaskSecrets(hres.body, secrets);
-        Json body = text;
+        // A JSON body is parsed first and its strings masked, so that masking never breaks the document.
+        Json body;
         bool parsed = false;
         if (hres.get_header_value("Content-Type").find("json") != std::string::npos) {
-            Json j = Json::parse(text, nullptr, false);
+            Json j = Json::parse(hres.body, nullptr, false);
             if (!j.is_discarded()) {
+                masker.Value(j);
                 body = std::move(j);
                 parsed = true;
             }
         }
+        if (!parsed) body = masker.Text(hres.body);
         r.result = {{"status_code", hres.status}, {"body", body}, {"parsed", parsed}, {"headers", headers}};
         // Any 2xx is success (issue 4; StackStorm's runner lists 200-206, the other 2xx codes are unused in
         // practice). Everything else, redirects (not followed) included, fails.

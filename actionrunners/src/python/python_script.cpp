@@ -6,6 +6,7 @@
 #include "builtin_runners.hpp"
 #include "common/process_supervisor.hpp"
 #include "common/shell_common.hpp"
+#include "squall/core/mask.hpp"
 
 #ifndef SQUALL_PYTHON_WRAPPER_DIR
 #error "SQUALL_PYTHON_WRAPPER_DIR must point at actionrunners/python"
@@ -96,15 +97,16 @@ public:
         if (!req.api_key.empty()) spec.secrets.push_back(req.api_key);
 
         const std::string id = req.execution_id;
+        const std::vector<std::string> secrets = spec.secrets;
         const std::string shown = "python action " + pack + "/actions/" + entry;
         auto filter = std::make_shared<ResultLineFilter>(std::move(cb.on_output));
         runs_.Begin(id);
         auto h = supervisor_.Start(
             std::move(spec),
             [filter](std::string_view stream, std::string line) { (*filter)(stream, std::move(line)); },
-            [this, id, shown, timeout_s, on_done = std::move(cb.on_done)](ProcessOutcome o) {
+            [this, id, shown, timeout_s, secrets, on_done = std::move(cb.on_done)](ProcessOutcome o) {
                 runs_.Forget(id);
-                on_done(Interpret(o, shown, timeout_s));
+                on_done(Interpret(o, shown, timeout_s, core::SecretMasker(secrets)));
             }
         );
         if (!runs_.Add(id, h)) supervisor_.Cancel(h);
@@ -113,10 +115,14 @@ public:
     void Cancel(const std::string& execution_id) override { runs_.CancelAll(execution_id, supervisor_); }
 
     /// The python-script result (reference §4): {result, stdout, stderr, exit_code}, plus `error` when it failed.
-    static core::ExecutionResult Interpret(const ProcessOutcome& o, const std::string& shown, double timeout_s) {
+    /// The result is read from the unmasked stdout and masked once parsed (`masker`), so that a secret never
+    /// breaks the JSON the wrapper printed nor hides in its escapes.
+    static core::ExecutionResult Interpret(
+        const ProcessOutcome& o, const std::string& shown, double timeout_s, const core::SecretMasker& masker
+    ) {
         if (o.spawn_error) return Failure("could not start " + shown + ": " + o.spawn_error->message);
         core::ExecutionResult r;
-        std::string out = o.stdout_data;
+        std::string out = o.stdout_raw;
         Json result;  // null when the wrapper printed none (crash, timeout)
         bool action_status = false;
         const size_t first = out.find(kDelimiter);
@@ -133,6 +139,10 @@ public:
             } else {
                 result = payload;  // as StackStorm: an unparsable result is kept as a string
             }
+            masker.Value(result);
+            out = masker.Text(std::move(out));
+        } else {
+            out = o.stdout_data;  // no result printed: the supervisor's masked capture (truncation marker included)
         }
         r.result = {{"result", result}, {"stdout", out}, {"stderr", o.stderr_data}, {"exit_code", o.exit_code}};
         const std::string tail = Tail(o.stderr_data);
