@@ -8,6 +8,7 @@
 #include <cmath>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <unordered_map>
 
@@ -1515,11 +1516,24 @@ bool IsNumber(const Json& j) {
 bool IsInt(const Json& j) {
     return j.is_number_integer() || j.is_boolean();
 }
+/// A float truncated toward zero as Python's int() does, clamped to 64 bits (casting a float beyond them is
+/// undefined behaviour); NaN gives 0.
+int64_t ClampToInt(double x) {
+    if (std::isnan(x)) return 0;
+    if (x >= 9223372036854775807.0) return std::numeric_limits<int64_t>::max();
+    if (x <= -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
+    return static_cast<int64_t>(x);
+}
+
 int64_t AsInt(const Json& j) {
     if (j.is_boolean()) return j.get<bool>() ? 1 : 0;
-    if (j.is_number_unsigned()) return static_cast<int64_t>(j.get<uint64_t>());
+    if (j.is_number_unsigned()) {
+        const uint64_t u = j.get<uint64_t>();
+        return u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max()
+                                                                              : static_cast<int64_t>(u);
+    }
     if (j.is_number_integer()) return j.get<int64_t>();
-    if (j.is_number_float()) return static_cast<int64_t>(j.get<double>());
+    if (j.is_number_float()) return ClampToInt(j.get<double>());
     return 0;
 }
 double AsDouble(const Json& j) {
@@ -2426,7 +2440,10 @@ public:
                     );
                 if (e.kind == Ek::kPos) return j.is_boolean() ? Value::Own(AsInt(j)) : std::move(v);
                 if (j.is_number_float()) return Value::Own(-j.get<double>());
-                return Value::Own(-AsInt(j));
+                int64_t negated = 0;
+                if (__builtin_sub_overflow(int64_t{0}, AsInt(j), &negated))
+                    return Fail(e.pos, "integer overflow: -" + j.dump() + " does not fit in 64 bits");
+                return Value::Own(negated);
             }
             case Ek::kNot: {
                 Value v = Eval(*e.args[0]);
@@ -2655,9 +2672,28 @@ private:
         };
         if (IsNumber(a) && IsNumber(b)) {
             const bool fl = a.is_number_float() || b.is_number_float();
-            if (op == "+") return fl ? Value::Own(AsDouble(a) + AsDouble(b)) : Value::Own(AsInt(a) + AsInt(b));
-            if (op == "-") return fl ? Value::Own(AsDouble(a) - AsDouble(b)) : Value::Own(AsInt(a) - AsInt(b));
-            if (op == "*") return fl ? Value::Own(AsDouble(a) * AsDouble(b)) : Value::Own(AsInt(a) * AsInt(b));
+            // Python's integers have no limit; ours are 64-bit, and a result beyond is an error, not a wrap-around.
+            // `checked(overflowed, res)` only after the builtin wrote `res` (argument order is unspecified).
+            auto checked = [&](bool overflow, const int64_t& v) {
+                return overflow ? Fail(e.pos, "integer overflow: the result of " + op + " does not fit in 64 bits")
+                                : Value::Own(v);
+            };
+            int64_t res = 0;
+            if (op == "+") {
+                if (fl) return Value::Own(AsDouble(a) + AsDouble(b));
+                const bool overflow = __builtin_add_overflow(AsInt(a), AsInt(b), &res);
+                return checked(overflow, res);
+            }
+            if (op == "-") {
+                if (fl) return Value::Own(AsDouble(a) - AsDouble(b));
+                const bool overflow = __builtin_sub_overflow(AsInt(a), AsInt(b), &res);
+                return checked(overflow, res);
+            }
+            if (op == "*") {
+                if (fl) return Value::Own(AsDouble(a) * AsDouble(b));
+                const bool overflow = __builtin_mul_overflow(AsInt(a), AsInt(b), &res);
+                return checked(overflow, res);
+            }
             if (op == "/") {
                 if (AsDouble(b) == 0) return Fail(e.pos, "division by zero");
                 return Value::Own(AsDouble(a) / AsDouble(b));
@@ -2675,6 +2711,11 @@ private:
                 }
                 const int64_t x = AsInt(a);
                 const int64_t y = AsInt(b);
+                if (y == -1) {  // x / -1 overflows for the smallest x (and traps in hardware)
+                    if (op == "%") return Value::Own(int64_t{0});
+                    const bool overflow = __builtin_sub_overflow(int64_t{0}, x, &res);
+                    return checked(overflow, res);
+                }
                 int64_t q = x / y;
                 int64_t m = x % y;
                 if (m != 0 && ((m < 0) != (y < 0))) {
@@ -2685,10 +2726,15 @@ private:
             }
             if (op == "**") {
                 if (!fl && AsInt(b) >= 0) {
-                    int64_t res = 1;
-                    const int64_t base = AsInt(a);
-                    for (int64_t k = 0; k < AsInt(b); ++k) res *= base;
-                    return Value::Own(res);
+                    // By squaring: log2(exponent) steps, each checked.
+                    int64_t acc = 1;
+                    int64_t base = AsInt(a);
+                    bool overflow = false;
+                    for (int64_t k = AsInt(b); k > 0 && !overflow; k >>= 1) {
+                        if (k & 1) overflow = __builtin_mul_overflow(acc, base, &acc);
+                        if (k > 1 && !overflow) overflow = __builtin_mul_overflow(base, base, &base);
+                    }
+                    return checked(overflow, acc);
                 }
                 if (AsDouble(a) == 0 && AsDouble(b) < 0) return Fail(e.pos, "0.0 cannot be raised to a negative power");
                 return Value::Own(std::pow(AsDouble(a), AsDouble(b)));
@@ -2708,6 +2754,12 @@ private:
             const Json& seq = IsInt(b) ? a : b;
             const int64_t n = IsInt(b) ? AsInt(b) : AsInt(a);
             Json out = seq.is_string() ? Json("") : Json::array();
+            const size_t unit = seq.is_string() ? seq.get_ref<const std::string&>().size() : seq.size();
+            if (n <= 0 || unit == 0) return Value::Own(std::move(out));
+            // A bound on what one template may build (a rule's parameters are rendered per event).
+            constexpr size_t kMaxRepeated = size_t{16} * 1024 * 1024;
+            if (static_cast<uint64_t>(n) > kMaxRepeated / unit)
+                return Fail(e.pos, "result of * too large (more than 16 MiB characters or items)");
             for (int64_t k = 0; k < n; ++k) {
                 if (seq.is_string())
                     out.get_ref<std::string&>() += seq.get_ref<const std::string&>();
@@ -3086,7 +3138,7 @@ Value Evaluator::ApplyFilter(const Expr& e, const std::string& n, Value v, const
         if (j.is_number_float()) {
             const double x = j.get<double>();
             if (std::isnan(x) || std::isinf(x)) return dflt;
-            return Value::Own(static_cast<int64_t>(x));
+            return Value::Own(ClampToInt(x));
         }
         if (j.is_string()) {
             int64_t out = 0;
@@ -3105,7 +3157,7 @@ Value Evaluator::ApplyFilter(const Expr& e, const std::string& n, Value v, const
             if (ParsePyInt(text, b2, &out)) return Value::Own(out);
             double f = 0;
             if (ParsePyFloat(j.get_ref<const std::string&>(), &f) && !std::isnan(f) && !std::isinf(f))
-                return Value::Own(static_cast<int64_t>(f));
+                return Value::Own(ClampToInt(f));
         }
         return dflt;
     }
@@ -3123,7 +3175,10 @@ Value Evaluator::ApplyFilter(const Expr& e, const std::string& n, Value v, const
         if (!need_json()) return {};
         const Json& j = v.J();
         if (!IsNumber(j)) return Fail(e.pos, std::string("bad operand type for abs(): '") + TypeName(j) + "'");
-        return j.is_number_float() ? Value::Own(std::fabs(j.get<double>())) : Value::Own(std::abs(AsInt(j)));
+        if (j.is_number_float()) return Value::Own(std::fabs(j.get<double>()));
+        if (AsInt(j) == std::numeric_limits<int64_t>::min())
+            return Fail(e.pos, "integer overflow: abs(" + j.dump() + ") does not fit in 64 bits");
+        return Value::Own(std::abs(AsInt(j)));
     }
     if (n == "round") {
         if (!need_json()) return {};
@@ -3662,9 +3717,10 @@ Value Evaluator::EvalCall(const Expr& e) {
             }
             if (p[2] == 0) return Fail(e.pos, "range() arg 3 must not be zero");
             Json out = Json::array();
-            for (int64_t i = p[0]; p[2] > 0 ? i < p[1] : i > p[1]; i += p[2]) {
+            for (int64_t i = p[0]; p[2] > 0 ? i < p[1] : i > p[1];) {
                 if (out.size() >= 100000) return Fail(e.pos, "range too big");
                 out.push_back(i);
+                if (__builtin_add_overflow(i, p[2], &i)) break;  // past the 64-bit end: nothing more in range
             }
             return Value::Own(std::move(out));
         }

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <map>
 
 #include "squall/core/template.hpp"
@@ -88,6 +89,44 @@ public:
     std::map<std::string, std::string> values;
     mutable int calls = 0;
 };
+
+TEST(TemplateTest, IntegerOverflowIsAnErrorNotACrash) {
+    // A webhook payload chooses these numbers: a result beyond 64 bits must fail the render, never wrap or trap.
+    const Json ctx = {{"max", INT64_MAX}, {"min", INT64_MIN}};
+    auto error_of = [&](const std::string& t) {
+        Result<Json> r = RenderValue(t, ctx);
+        return r ? "rendered " + r->dump() : r.error().message;
+    };
+    for (const char* t :
+         {"{{ max * 2 }}",
+          "{{ max + 1 }}",
+          "{{ min - 1 }}",
+          "{{ -min }}",
+          "{{ min // -1 }}",
+          "{{ 2 ** 63 }}",
+          "{{ 3 ** 99999999999 }}",
+          "{{ min | abs }}"}) {
+        EXPECT_NE(error_of(t).find("integer overflow"), std::string::npos) << t << ": " << error_of(t);
+    }
+    EXPECT_EQ(*RenderValue("{{ min % -1 }}", ctx), Json(0));
+    EXPECT_EQ(*RenderValue("{{ 2 ** 62 }}", ctx), Json(int64_t{1} << 62));
+    EXPECT_EQ(*RenderValue("{{ (-2) ** 63 }}", ctx), Json(INT64_MIN));
+    EXPECT_EQ(*RenderValue("{{ 1 ** 999999999999999 }}", ctx), Json(1));
+    EXPECT_EQ(*RenderValue("{{ (-1) ** 999999999999999 }}", ctx), Json(-1));
+    // Beyond 64 bits int() saturates (Python would give the exact number) instead of undefined behaviour.
+    EXPECT_EQ(*RenderValue("{{ 1e20 | int }}", ctx), Json(INT64_MAX));
+    EXPECT_EQ(*RenderValue("{{ '-99999999999999999999999' | int }}", ctx), Json(INT64_MIN));
+    EXPECT_EQ(*RenderValue("{{ range(max - 2, max, 5) | list }}", ctx), Json::array({INT64_MAX - 2}));
+}
+
+TEST(TemplateTest, RepetitionIsBounded) {
+    EXPECT_EQ(*RenderValue("{{ 'ab' * 3 }}", kCtx), Json("ababab"));
+    EXPECT_EQ(*RenderValue("{{ '' * 999999999999 }}", kCtx), Json(""));
+    EXPECT_EQ(*RenderValue("{{ [] * 999999999999 }}", kCtx), Json::array());
+    Result<Json> big = RenderValue("{{ 'ab' * 999999999999 }}", kCtx);
+    ASSERT_FALSE(big);
+    EXPECT_NE(big.error().message.find("too large"), std::string::npos) << big.error().message;
+}
 
 TEST(TemplateTest, St2kvResolvesLazily) {
     FakeKv kv;
