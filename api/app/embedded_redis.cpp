@@ -1,11 +1,13 @@
 #include "embedded_redis.hpp"
 
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -18,7 +20,24 @@ namespace squall::app {
 
 namespace {
 constexpr size_t kMaxRestartsPerMinute = 5;
+
+/// `name` itself when it holds a '/', else the first executable `name` on PATH; empty when there is none.
+std::string FindExecutable(const std::string& name) {
+    if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : std::string();
+    const char* env = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read once at spawn
+    const std::string dirs = env ? env : "/usr/local/bin:/usr/bin:/bin";
+    size_t from = 0;
+    while (from <= dirs.size()) {
+        size_t to = dirs.find(':', from);
+        if (to == std::string::npos) to = dirs.size();
+        const std::string dir = to > from ? dirs.substr(from, to - from) : ".";
+        const std::string candidate = dir + "/" + name;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+        from = to + 1;
+    }
+    return {};
 }
+}  // namespace
 
 EmbeddedRedis::EmbeddedRedis(
     asio::io_context& io, std::string redis_dir, std::string binary, std::function<void(Error)> on_fatal
@@ -80,19 +99,26 @@ Status EmbeddedRedis::Spawn() {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // Own process group: a Ctrl-C in the terminal reaches the server, which then stops Redis in order.
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-    pid_t pid = -1;
-    const int rc = posix_spawnp(&pid, binary_.c_str(), nullptr, &attr, argv.data(), environ);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
+    const std::string path = FindExecutable(binary_);
+    if (path.empty()) {
         return Unavailable(
-            "cannot start the embedded Redis (" + binary_ + "): " + std::strerror(rc) +
+            "cannot start the embedded Redis (" + binary_ + "): " + std::strerror(ENOENT) +
             "; install redis-server or pass --redis URL"
         );
+    }
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) return Unavailable(std::string("cannot start the embedded Redis: fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        // The child: only async-signal-safe calls until exec.
+        // Own process group: a Ctrl-C in the terminal reaches the server, which then stops Redis in order.
+        setpgid(0, 0);
+        // If the server dies without stopping it (a crash, SIGKILL), Redis gets SIGTERM and saves its AOF,
+        // instead of living on and racing the next server's Redis for the same files.
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(1);  // the server died before prctl took effect
+        execve(path.c_str(), argv.data(), environ);
+        _exit(127);
     }
     pid_ = pid;
     const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));

@@ -81,6 +81,29 @@ TEST_F(ResilienceTest, EmbeddedRedisIsRestartedWhenItDies) {
     EXPECT_EQ(RedisChildFor(socket), -1) << "the embedded redis outlived the server";
 }
 
+TEST_F(ResilienceTest, KilledServerTakesItsEmbeddedRedisWithIt) {
+    // A crashed (here kill -9) server must not leave its redis-server behind: the next server would start a
+    // second one on the same socket and AOF files.
+    SquallProcess::Options o;
+    o.data_dir = (data_.path() / "d").string();
+    const std::string socket = o.data_dir + "/redis/redis.sock";
+    std::string id;
+    {
+        SquallProcess server(o);
+        ASSERT_GT(RedisChildFor(socket), 0);
+        int status = 0;
+        Json e = Post(server, "/executions", R"({"action": "core.noop"})", &status);
+        ASSERT_EQ(status, 201);
+        id = e["id"];
+        ASSERT_TRUE(WaitFor([&] { return Get(server, "/executions/" + id).value("status", "") == "succeeded"; }, 20s));
+        server.Kill();
+    }
+    ASSERT_TRUE(WaitFor([&] { return RedisChildFor(socket) == -1; }, 10s)) << "the embedded redis outlived a kill -9";
+    SquallProcess server(o);
+    EXPECT_GT(RedisChildFor(socket), 0);
+    EXPECT_EQ(Get(server, "/executions/" + id).value("status", ""), "succeeded");  // its AOF was saved on SIGTERM
+}
+
 TEST_F(ResilienceTest, KilledServerLeavesNothingRunningSilently) {
     RedisServer redis;  // external, so that it survives the kill -9 of the server
     SquallProcess::Options o;
