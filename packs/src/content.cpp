@@ -501,14 +501,18 @@ PackMeta PackMeta::Parse(const YamlDocument& doc, std::vector<Error>& errors) {
         static const std::regex kSemver(
             R"(^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$)"
         );
-        if (!v->is_string() || !std::regex_match(v->get<std::string>(), kSemver)) {
+        // As StackStorm's normalize_pack_version: str(version), and "X.Y" (a YAML float like 1.0 included)
+        // becomes "X.Y.0".
+        std::string text = v->is_string() ? v->get<std::string>() : v->is_number() ? v->dump() : std::string();
+        if (std::count(text.begin(), text.end(), '.') == 1) text += ".0";
+        if (!(v->is_string() || v->is_number()) || !std::regex_match(text, kSemver)) {
             c.Fail(
                 "version",
                 (v->is_string() ? "\"" + v->get<std::string>() + "\"" : v->dump()) +
-                    " is not a semantic version like \"1.0.0\" (quote it)"
+                    " is not a semantic version like \"1.0.0\""
             );
         } else {
-            p.version = v->get<std::string>();
+            p.version = text;
         }
     }
     p.author = c.Str(m, "author", "");

@@ -338,13 +338,23 @@ Result<InstalledPack> PackInstaller::InstallOne(
 ) {
     if (options.cancel && options.cancel->load()) return Canceled("canceled");
     const fs::path packs_dir(PacksDir());
-    if (IsBareName(source.url)) {
+    const bool known_name = IsValidRef(source.url) &&
+                            (options.registered.count(source.url) || fs::exists(packs_dir / source.url / "pack.yaml"));
+    if (IsBareName(source.url) || known_name) {
         // No pack index: a bare name is only satisfied by a pack that is already installed.
         InstalledPack existing;
         existing.ref = source.url;
         existing.path = (packs_dir / source.url).string();
         Result<LoadedPack> loaded = PackLoader().LoadPackBlocking(existing.path);
         if (!fs::exists(fs::path(existing.path) / "pack.yaml") || !loaded) {
+            if (auto it = options.registered.find(source.url); it != options.registered.end()) {
+                // Bundled with the server (not in DATA/packs): already there, nothing to install or register.
+                existing.version = it->second;
+                existing.path.clear();
+                existing.skipped = true;
+                progress_("dependency " + existing.ref + " " + existing.version + " is bundled with the server");
+                return existing;
+            }
             return NotFound(
                 "pack \"" + source.ToString() +
                 "\": not a git URL or local path, and no pack of that name is installed (Squall has no pack index)"
@@ -467,6 +477,11 @@ Result<InstalledPack> PackInstaller::InstallOne(
             if (!d.is_string()) return InvalidArgument(ref + "/pack.yaml: dependencies: must be a list of strings");
             Result<PackSource> dep = PackSource::Parse(d.get<std::string>());
             if (!dep) return Error(dep.error().code, ref + "/pack.yaml: dependencies: " + dep.error().message);
+            // A pack name that is installed or bundled means that pack, even where the server's working
+            // directory happens to hold a folder of that name (`core` in a source tree).
+            const std::string& name = d.get_ref<const std::string&>();
+            if (IsValidRef(name) && (options.registered.count(name) || fs::exists(packs_dir / name / "pack.yaml")))
+                dep->url = name;
             progress_("dependency of " + ref + ": " + RedactUrl(dep->ToString()));
             Result<InstalledPack> installed = InstallOne(*dep, options, run, stack);
             if (!installed) {

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "files.hpp"
 #include "git_repo.hpp"
@@ -68,10 +69,13 @@ class InstallerTest : public ::testing::Test {
 protected:
     InstallerTest() : installer_(data_.path().string(), [this](const std::string& l) { lines_.push_back(l); }) {}
 
-    Result<std::vector<InstalledPack>> Install(std::vector<std::string> specs, bool force = false) {
+    Result<std::vector<InstalledPack>> Install(
+        std::vector<std::string> specs, bool force = false, std::map<std::string, std::string> registered = {}
+    ) {
         lines_.clear();
         InstallOptions opts;
         opts.force = force;
+        opts.registered = std::move(registered);
         opts.git_timeout = std::chrono::seconds(60);
         return installer_.InstallBlocking(specs, opts);
     }
@@ -263,6 +267,36 @@ TEST_F(InstallerTest, InstallsDependenciesFirstAndSkipsInstalledOnes) {
     EXPECT_NE(bare.error().message.find("\"nosuchpack\": not a git URL or local path"), std::string::npos)
         << bare.error().message;
     EXPECT_FALSE(fs::exists(Installed("pd")));
+}
+
+TEST_F(InstallerTest, ABundledPackSatisfiesADependencyByName) {
+    // `dependencies: [core]`: core ships with the server, registered from its packs folder, not DATA/packs.
+    PackRepo a(repos_.path() / "a", "usescore");
+    a.SetVersion("1.0.0", {"core"});
+    a.AddAction("a1");
+    a.Commit("a");
+    Result<std::vector<InstalledPack>> r = Install({a.Url()}, false, {{"core", "1.0.0"}});
+    ASSERT_TRUE(r) << r.error().What();
+    ASSERT_EQ(r->size(), 1u);  // as an installed dependency: left alone, not in the list
+    EXPECT_EQ((*r)[0].ref, "usescore");
+    EXPECT_TRUE(HasLine("dependency core 1.0.0 is bundled with the server")) << Lines();
+    EXPECT_FALSE(fs::exists(Installed("core")));
+}
+
+TEST_F(InstallerTest, TwoPartVersionsReadAsStackStormReadsThem) {
+    // Older Exchange packs say `version: 1.0` (a YAML float) or "0.2": StackStorm makes them 1.0.0 and 0.2.0.
+    PackRepo a(repos_.path() / "a", "oldpack");
+    a.WriteFile("pack.yaml", "---\nref: oldpack\nname: oldpack\nversion: 1.0\nauthor: t\n");
+    a.AddAction("a1");
+    a.Commit("a");
+    Result<std::vector<InstalledPack>> r = Install({a.Url()});
+    ASSERT_TRUE(r) << r.error().What();
+    EXPECT_EQ((*r)[0].version, "1.0.0");
+    a.WriteFile("pack.yaml", "---\nref: oldpack\nname: oldpack\nversion: \"0.2\"\nauthor: t\n");
+    a.Commit("0.2");
+    Result<std::vector<InstalledPack>> again = Install({a.Url()});
+    ASSERT_TRUE(again) << again.error().What();
+    EXPECT_EQ((*again)[0].version, "0.2.0");
 }
 
 TEST_F(InstallerTest, ReportsDependencyCycles) {

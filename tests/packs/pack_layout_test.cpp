@@ -130,7 +130,7 @@ protected:
         fs::copy(kFull, root_, fs::copy_options::recursive);
         Write(
             root_ / "pack.yaml",
-            "---\nref: full\nname: Full example\nversion: 1.2\nkeywrds: [a]\npython_versions: [\"4\"]\n"
+            "---\nref: full\nname: Full example\nversion: 1.2.x\nkeywrds: [a]\npython_versions: [\"4\"]\n"
         );
         // action: misspelled key, wrong type of enabled, unknown parameter type, misspelled parameter attribute
         Write(
@@ -254,7 +254,7 @@ TEST_F(BrokenPackTest, ReportsEveryErrorWithFileLineColumnAndField) {
     ASSERT_TRUE(p) << p.error().What();
     pack_ = std::move(*p);
 
-    ExpectError("pack.yaml", 4, 1, "version: 1.2 is not a semantic version");
+    ExpectError("pack.yaml", 4, 1, "version: \"1.2.x\" is not a semantic version");
     ExpectError("pack.yaml", 5, 1, "keywrds: unknown field (did you mean \"keywords\"?)");
     ExpectError("pack.yaml", 6, 19, "python_versions[0]: must be \"2\" or \"3\"");
 

@@ -169,6 +169,9 @@ private:
         Result<std::set<std::string>> runner_types = RunnerTypes(content);
         if (!runner_types) return Failed("cannot read the registered runner types: " + runner_types.error().message);
         opts.runner_types = std::move(*runner_types);
+        if (Result<packs::ContentSnapshotPtr> snap = content.LoadBlocking(); snap) {
+            for (const auto& [ref, pack] : (*snap)->packs) opts.registered[ref] = pack.value("version", "");
+        }
         opts.check_rule = check_rule_;
         packs::PackInstaller installer(data_dir_, progress);
         Result<std::vector<packs::InstalledPack>> installed = installer.InstallBlocking(specs, opts);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ struct InstallOptions {
     RuleCheck check_rule;
     /// Set by another thread to abandon the install (checked between steps and during clones).
     const std::atomic<bool>* cancel = nullptr;
+    /// Packs registered from elsewhere than DATA/packs (the bundled `core`, ...): ref → version. A dependency
+    /// given by bare name is satisfied by one of them as by an installed pack.
+    std::map<std::string, std::string> registered;
 };
 
 /// A pack the installer put in place (or found already in place, `skipped`).
