@@ -226,7 +226,8 @@ int Run(api::ApiClient& client, const Cli& cli) {
     }
     Json e = created->body;
     auto delay = std::chrono::milliseconds(20);
-    while (!core::status::IsCompleted(e.value("status", ""))) {
+    // As `st2 run`: stop waiting at `pending` too (core.ask waits for an answer that this command cannot give).
+    while (!core::status::IsCompleted(e.value("status", "")) && e.value("status", "") != core::status::kPending) {
         std::this_thread::sleep_for(delay);
         delay = std::min(delay * 2, std::chrono::milliseconds(500));
         Result<api::ApiResponse> r = client.Get("/executions/" + id);
@@ -234,6 +235,10 @@ int Run(api::ApiClient& client, const Cli& cli) {
         e = r->body;
     }
     PrintExecution(e, cli);
+    if (e.value("status", "") == core::status::kPending) {
+        if (!cli.json) std::cout << "Waiting for a response: squall inquiry respond " << id << " -r '{...}'\n";
+        return 0;
+    }
     return e.value("status", "") == core::status::kSucceeded ? 0 : 1;
 }
 

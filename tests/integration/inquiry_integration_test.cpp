@@ -91,6 +91,11 @@ TEST(InquiryIntegrationTest, AskWaitsPendingAndAValidResponseCompletesIt) {
     CliResult again = server.Cli({"inquiry", "respond", id, "-r", R"({"approve": false})"});
     EXPECT_NE(again.exit_code, 0);
     EXPECT_NE(again.err.find("not pending"), std::string::npos) << again.err;
+
+    // `squall run` without -a stops waiting at pending (as st2 run) instead of waiting for an answer forever.
+    CliResult waited = server.Cli({"run", "core.ask", "schema=" + schema, "-j"});
+    ASSERT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+    EXPECT_EQ(Json::parse(waited.out)["status"], core::status::kPending) << waited.out;
 }
 
 }  // namespace
