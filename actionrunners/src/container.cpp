@@ -246,6 +246,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                             core::KvLookup lookup =
                                 self->options.kv->LookupFor(user.is_string() ? user.get<std::string>() : "squall");
                             core::RenderOptions render;
+                            render.stackstorm_whitespace = true;
                             render.kv = &lookup;
                             Result<Json> rendered = packs::RenderConfig(config.values, Json::object(), render);
                             if (!rendered) {

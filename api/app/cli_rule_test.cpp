@@ -113,7 +113,9 @@ int RuleTestCommand(const std::vector<std::string>& args) {
             reason = "the rule is disabled (enabled: false)";
         } else if (ti.trigger != meta->trigger_type) {
             reason = "the trigger instance is a " + ti.trigger + ", the rule listens to " + meta->trigger_type;
-        } else if (Result<Json> params = core::RenderValue(meta->action_parameters, {{"trigger", ti.payload}});
+        } else if (Result<Json> params = core::RenderValue(
+                       meta->action_parameters, {{"trigger", ti.payload}}, {.stackstorm_whitespace = true}
+                   );
                    !params) {
             reason = "action parameters: " + params.error().message;
         } else {

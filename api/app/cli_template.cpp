@@ -1,5 +1,6 @@
-// `squall template render [--context FILE] [--json] TEMPLATE`: renders a template locally (no server needed),
-// as the rules enforcer would. A render error prints the message and exits 2.
+// `squall template render [--context FILE] [--json] [--stackstorm] TEMPLATE`: renders a template locally (no server
+// needed) as Jinja2's default environment does, or with --stackstorm as the rules enforcer renders action
+// parameters (StackStorm's trim_blocks and lstrip_blocks). A render error prints the message and exits 2.
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -14,7 +15,9 @@ namespace squall::app {
 
 int TemplateRenderCommand(const std::vector<std::string>& args) {
     constexpr const char* kUsage =
-        "usage: squall template render [--context FILE.json] [--json] TEMPLATE   (TEMPLATE '-' reads stdin)\n";
+        "usage: squall template render [--context FILE.json] [--json] [--stackstorm] TEMPLATE   (TEMPLATE '-' reads "
+        "stdin)\n"
+        "  --stackstorm   trim_blocks and lstrip_blocks, as action parameters and criteria patterns render\n";
     if (args.size() < 2 || args[1] != "render") {
         std::cerr << kUsage;
         return 2;
@@ -22,10 +25,13 @@ int TemplateRenderCommand(const std::vector<std::string>& args) {
     std::string context_file;
     std::optional<std::string> text;
     bool as_json = false;
+    bool stackstorm = false;
     for (size_t i = 2; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "--json" || a == "-j") {
             as_json = true;
+        } else if (a == "--stackstorm") {
+            stackstorm = true;
         } else if (a == "--context" || a == "-c") {
             if (i + 1 >= args.size()) {
                 std::cerr << kUsage;
@@ -59,7 +65,7 @@ int TemplateRenderCommand(const std::vector<std::string>& args) {
             return 2;
         }
     }
-    Result<core::TemplatePtr> tpl = core::Template::Compile(*text);
+    Result<core::TemplatePtr> tpl = core::Template::Compile(*text, stackstorm);
     if (!tpl) {
         std::cerr << tpl.error().message << "\n";
         return 2;

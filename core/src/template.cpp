@@ -479,14 +479,20 @@ bool IsSpace(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+bool IsLineSpace(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
 class Lexer {
 public:
-    explicit Lexer(std::string_view src) : src_(src) {}
+    Lexer(std::string_view src, bool trim_blocks, bool lstrip_blocks)
+        : src_(src), trim_blocks_(trim_blocks), lstrip_blocks_(lstrip_blocks) {}
 
     bool Run(std::vector<Token>* out, CompileError* err) {
         size_t pos = 0;
         bool lstrip_next = false;
         const size_t n = src_.size();
+        trim_newline_ = false;
         while (pos < n) {
             size_t open = pos;
             while (true) {
@@ -499,6 +505,18 @@ public:
             if (open == std::string_view::npos || open + 1 >= n) open = n;
             std::string data(src_.substr(pos, open - pos));
             const bool strip_before = open + 2 < n && src_[open + 2] == '-';
+            if (trim_newline_) {
+                // trim_blocks: the first newline after a block or comment tag is removed.
+                if (!data.empty() && data[0] == '\n') data.erase(0, 1);
+                trim_newline_ = false;
+            }
+            if (lstrip_blocks_ && open < n && (src_[open + 1] == '%' || src_[open + 1] == '#') && !strip_before &&
+                !(open + 2 < n && src_[open + 2] == '+')) {
+                // lstrip_blocks: spaces and tabs from the start of the line to a block or comment tag go.
+                size_t q = open;
+                while (q > pos && IsLineSpace(src_[q - 1])) --q;
+                if (q == 0 || src_[q - 1] == '\n') data.erase(data.size() - std::min(data.size(), open - q));
+            }
             if (lstrip_next) {
                 size_t a = 0;
                 while (a < data.size() && IsSpace(data[a])) ++a;
@@ -522,6 +540,7 @@ public:
                     return false;
                 }
                 lstrip_next = end > 0 && src_[end - 1] == '-' && end - 1 >= p;
+                trim_newline_ = trim_blocks_ && !lstrip_next;
                 pos = end + 2;
                 continue;
             }
@@ -590,10 +609,15 @@ private:
             }
             if (strip_before) {
                 while (!data.empty() && IsSpace(data.back())) data.pop_back();
+            } else if (lstrip_blocks_ && src_[b + 2] != '+') {
+                size_t q = b;
+                while (q > r && IsLineSpace(src_[q - 1])) --q;
+                if (q == 0 || src_[q - 1] == '\n') data.erase(data.size() - std::min(data.size(), b - q));
             }
             if (!data.empty()) out->push_back({Tok::kData, std::move(data), r});
             *pos = t;
             *lstrip_next = strip_next;
+            trim_newline_ = trim_blocks_ && !strip_next;
             return true;
         }
     }
@@ -615,6 +639,7 @@ private:
                 if (dash || (src_[p] == closer && p + 1 < n && src_[p + 1] == '}')) {
                     out->push_back({closer == '}' ? Tok::kVarEnd : Tok::kBlockEnd, "", p});
                     *lstrip_next = dash;
+                    trim_newline_ = trim_blocks_ && closer == '%' && !dash;
                     *pos = p + (dash ? 3 : 2);
                     return true;
                 }
@@ -760,6 +785,9 @@ private:
     }
 
     std::string_view src_;
+    bool trim_blocks_ = false;
+    bool lstrip_blocks_ = false;
+    bool trim_newline_ = false;  ///< the data after the tag just lexed loses its first newline
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -3876,7 +3904,7 @@ bool IsBlank(const Stmt& s) {
 Template::Template(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Template::~Template() = default;
 
-Result<std::shared_ptr<const Template>> Template::Compile(std::string_view text) {
+Result<std::shared_ptr<const Template>> Template::Compile(std::string_view text, bool stackstorm_whitespace) {
     auto impl = std::make_unique<Impl>();
     impl->source = std::string(text);
     // Jinja2 normalises newlines to "\n" and drops one trailing newline (keep_trailing_newline=False).
@@ -3893,7 +3921,7 @@ Result<std::shared_ptr<const Template>> Template::Compile(std::string_view text)
     if (!src.empty() && src.back() == '\n') src.pop_back();
     std::vector<Token> toks;
     CompileError err;
-    Lexer lexer(src);
+    Lexer lexer(src, stackstorm_whitespace, stackstorm_whitespace);
     if (!lexer.Run(&toks, &err)) return InvalidArgument(ErrorText(impl->source, err.pos, err.what));
     Parser parser(std::move(toks));
     if (!parser.Parse(&impl->body, &err) || !CheckBody(impl->body, &err))
@@ -3912,20 +3940,21 @@ Result<std::shared_ptr<const Template>> Template::Compile(std::string_view text)
     return std::make_shared<const Template>(std::move(impl));
 }
 
-Result<std::shared_ptr<const Template>> Template::Cached(std::string_view text) {
+Result<std::shared_ptr<const Template>> Template::Cached(std::string_view text, bool stackstorm_whitespace) {
     // The one process-wide cache (immutable values; guarded map). Bounded: cleared when full, which is cheap
     // because templates come from a bounded set of rules and actions.
     constexpr size_t kMaxEntries = 4096;
     static std::mutex mu;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
     static std::unordered_map<std::string, TemplatePtr>
         cache;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
-    const std::string key(text);
+    std::string key(1, stackstorm_whitespace ? 's' : 'j');
+    key += text;
     {
         std::lock_guard<std::mutex> lock(mu);
         auto it = cache.find(key);
         if (it != cache.end()) return it->second;
     }
-    Result<TemplatePtr> compiled = Compile(text);
+    Result<TemplatePtr> compiled = Compile(text, stackstorm_whitespace);
     if (!compiled) return compiled;
     std::lock_guard<std::mutex> lock(mu);
     if (cache.size() >= kMaxEntries) cache.clear();
@@ -3970,7 +3999,7 @@ bool HasMarkup(std::string_view s) {
 
 Result<std::string> RenderString(std::string_view text, const Json& context, const RenderOptions& options) {
     if (!HasMarkup(text)) return std::string(text);
-    Result<TemplatePtr> t = Template::Cached(text);
+    Result<TemplatePtr> t = Template::Cached(text, options.stackstorm_whitespace);
     if (!t) return t.error();
     return (*t)->RenderText(context, options);
 }
@@ -3979,7 +4008,7 @@ Result<Json> RenderValue(const Json& value, const Json& context, const RenderOpt
     if (value.is_string()) {
         const std::string& s = value.get_ref<const std::string&>();
         if (!HasMarkup(s)) return value;
-        Result<TemplatePtr> t = Template::Cached(s);
+        Result<TemplatePtr> t = Template::Cached(s, options.stackstorm_whitespace);
         if (!t) return t.error();
         return (*t)->Render(context, options);
     }

@@ -58,6 +58,7 @@ void Enforcer::Enforce(
     // st2kv.user.* are the keys of the execution's user (the rules engine's "squall"), as StackStorm does.
     std::optional<core::KvLookup> kv;
     core::RenderOptions render;
+    render.stackstorm_whitespace = true;  // StackStorm's environment (trim_blocks, lstrip_blocks)
     if (kv_) {
         kv.emplace(kv_->LookupFor("squall"));
         render.kv = &*kv;

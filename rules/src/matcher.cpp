@@ -192,7 +192,8 @@ bool CheckValue(const Criterion& c, const Json* value, Scope& scope, CriterionVe
         if (out) out->pattern = {{"condition", c.condition}, {"pattern", c.pattern}};
     } else if (c.pattern_is_template) {
         // StackStorm renders patterns with StrictUndefined: a pattern naming a missing value fails the criterion.
-        static const core::RenderOptions kStrict{.kv = nullptr, .strict_undefined = true};
+        static const core::RenderOptions kStrict{
+            .kv = nullptr, .strict_undefined = true, .stackstorm_whitespace = true};
         Result<Json> rendered = c.pattern_template ? c.pattern_template->Render(scope.Context(c), kStrict)
                                                    : core::RenderValue(c.pattern, scope.Context(c), kStrict);
         if (!rendered) {
@@ -287,7 +288,7 @@ Result<Criterion> CompileCriterion(
         crit.template_reads_all = !keys.has_value();
         if (keys) crit.template_keys = std::move(*keys);
         // What RenderValue would compile on every render; an invalid template keeps failing through RenderValue.
-        Result<core::TemplatePtr> compiled = core::Template::Compile(crit.pattern.get_ref<const std::string&>());
+        Result<core::TemplatePtr> compiled = core::Template::Compile(crit.pattern.get_ref<const std::string&>(), true);
         if (!compiled) return cc.Fail(field + ".pattern", compiled.error().message);
         crit.pattern_template = std::move(*compiled);
     }

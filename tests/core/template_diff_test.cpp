@@ -76,11 +76,14 @@ TEST(TemplateDiffTest, MatchesJinja2OnCorpus) {
             const Json& want = it->second;
             std::string got_text;
             std::string got_error;
-            Result<TemplatePtr> t = Template::Compile(tpl);
+            const bool st2 = c.value("env", "") == "stackstorm";
+            Result<TemplatePtr> t = Template::Compile(tpl, st2);
             if (!t) {
                 got_error = t.error().message;
             } else {
-                Result<std::string> r = (*t)->RenderText(c.value("context", Json::object()));
+                RenderOptions options;
+                options.stackstorm_whitespace = st2;
+                Result<std::string> r = (*t)->RenderText(c.value("context", Json::object()), options);
                 if (r)
                     got_text = *r;
                 else

@@ -315,6 +315,32 @@ TEST_F(SkeletonTest, CliRunsAndLists) {
     EXPECT_NE(noserver.err.find("cannot reach"), std::string::npos) << noserver.err;
 }
 
+TEST_F(SkeletonTest, RuleParametersRenderWithStackStormsTrimAndLstripBlocks) {
+    // A multi-line parameter as StackStorm packs write them: the block tags' own lines leave nothing behind.
+    SquallProcess server(Opts());
+    Api api(server);
+    const Json rule = {
+        {"name", "multi_line"},
+        {"pack", "ci"},
+        {"trigger", {{"type", "core.st2.webhook"}, {"parameters", {{"url", "lines"}}}}},
+        {"action",
+         {{"ref", "core.local"},
+          {"parameters",
+           {{"cmd", "printf '%s' '{% for c in trigger.body.commits %}\n    {{ c.id[:7] }}\n  {% endfor %}'"}}}}}};
+    auto created = api.Post("/rules", rule.dump());
+    ASSERT_TRUE(created);
+    ASSERT_EQ(created->status, 201) << created->body;
+    auto hook = api.Post("/webhooks/lines", PushPayload("refs/heads/main"));
+    ASSERT_TRUE(hook);
+    ASSERT_EQ(hook->status, 202) << hook->body;
+    Json list = api.WaitExecutions([](const Json& l) {
+        return l.size() == 1 && core::status::IsCompleted(l[0].value("status", ""));
+    });
+    ASSERT_EQ(list.size(), 1u) << list.dump(2) << server.Output();
+    // Jinja2's defaults would give "\n    738a951\n  "; StackStorm's environment gives one line per commit.
+    EXPECT_EQ(list[0]["result"]["stdout"], "    738a951") << list[0].dump(2);
+}
+
 TEST_F(SkeletonTest, ExternalRedisSpawnsNothingAndBadConfigFailsClearly) {
     CliResult bad = SquallProcess::RunBinary(
         {"server", "--listen", "127.0.0.1:0", "--data-dir", (data_.path() / "x").string(), "--workerz", "3"}, {}, 30s

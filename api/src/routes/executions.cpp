@@ -31,6 +31,7 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         Json context = {{"action_context", {{"user", body->value("user", "admin")}, {"api_user", "admin"}}}};
         // st2kv.* in templated defaults: the datastore as of now (refreshed only when its version moved).
         core::RenderOptions render;
+        render.stackstorm_whitespace = true;  // StackStorm's environment (trim_blocks, lstrip_blocks)
         std::optional<core::KvLookup> kv;
         if (d.kv_cache) {
             if (Status st = d.kv_cache->RefreshBlocking(); !st) return SendError(res, st.error());

@@ -2,7 +2,7 @@
 """Differential-test oracle: renders every corpus case with the real Jinja2 (Debian's python3-jinja2).
 
 Usage: oracle.py FILE.jsonl... ; prints one JSON line per case: {"id": "file:line", "out": str} or
-{"id": ..., "error": str}. Contexts are loaded with keys sorted (Squall's JSON objects are key-ordered).
+{"id": ..., "error": str}. A case with "env": "stackstorm" renders with trim_blocks and lstrip_blocks. Contexts are loaded with keys sorted (Squall's JSON objects are key-ordered).
 The StackStorm filters are registered with their st2common.jinja.filters definitions.
 """
 import json
@@ -70,8 +70,8 @@ def use_none(value):
     return value
 
 
-def make_env():
-    env = jinja2.Environment()
+def make_env(**options):
+    env = jinja2.Environment(**options)
     env.filters.update(
         {
             "to_json_string": to_json_string,
@@ -92,6 +92,8 @@ def make_env():
 
 def main():
     env = make_env()
+    # StackStorm renders action parameters with trim_blocks and lstrip_blocks (st2common/util/jinja.py).
+    st2_env = make_env(trim_blocks=True, lstrip_blocks=True)
     for path in sys.argv[1:]:
         name = os.path.basename(path)
         with open(path, encoding="utf-8") as f:
@@ -101,7 +103,8 @@ def main():
                 case = json.loads(line)
                 rec = {"id": "%s:%d" % (name, lineno)}
                 try:
-                    tmpl = env.from_string(case["template"])
+                    chosen = st2_env if case.get("env") == "stackstorm" else env
+                    tmpl = chosen.from_string(case["template"])
                     rec["out"] = tmpl.render(**sort_keys(case.get("context", {})))
                 except Exception as e:  # every Jinja failure counts as "an error"
                     rec["error"] = "%s: %s" % (type(e).__name__, e)

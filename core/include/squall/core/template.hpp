@@ -32,6 +32,9 @@ struct RenderOptions {
     /// Printing (or returning) an undefined value is an error naming it, as with Jinja's StrictUndefined;
     /// `default` and `is defined` still work. Criteria patterns render this way: a typo must not match.
     bool strict_undefined = false;
+    /// StackStorm's environment for action parameters: Jinja's `trim_blocks` (the newline after a block or
+    /// comment tag is removed) and `lstrip_blocks` (spaces and tabs before one on its line are removed).
+    bool stackstorm_whitespace = false;
 };
 
 /// A compiled Jinja-compatible template (SPEC §5): `{{ expr }}`, `{% if/elif/else %}`, `{% for %}` with `loop.*`
@@ -43,10 +46,11 @@ class Template {
 public:
     struct Impl;
 
-    /// Parses `text`. Errors read `template error at column N: <what> in "<text>"`.
-    static Result<std::shared_ptr<const Template>> Compile(std::string_view text);
+    /// Parses `text`. Errors read `template error at column N: <what> in "<text>"`. `stackstorm_whitespace`: as
+    /// RenderOptions::stackstorm_whitespace.
+    static Result<std::shared_ptr<const Template>> Compile(std::string_view text, bool stackstorm_whitespace = false);
     /// Compile through a bounded process-wide cache keyed by the text (thread-safe).
-    static Result<std::shared_ptr<const Template>> Cached(std::string_view text);
+    static Result<std::shared_ptr<const Template>> Cached(std::string_view text, bool stackstorm_whitespace = false);
 
     explicit Template(std::unique_ptr<Impl> impl);
     ~Template();
