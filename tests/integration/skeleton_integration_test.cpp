@@ -147,7 +147,10 @@ TEST_F(SkeletonTest, WebhookRuleShellActionEndToEndAndHistorySurvivesRestart) {
         EXPECT_TRUE(WaitFor([&] { return api.GetJson("/triggerinstances/" + miss_ti)["status"] == "processed"; }, 10s));
         Json ti = api.GetJson("/triggerinstances/" + hit_ti);
         EXPECT_EQ(ti["payload"]["body"]["ref"], "refs/heads/main");
-        EXPECT_EQ(ti["payload"]["headers"]["X-GitHub-Event"], "push");
+        // Header names as StackStorm's payloads spell them (str.title()): X-GitHub-Event → X-Github-Event.
+        EXPECT_EQ(ti["payload"]["headers"]["X-Github-Event"], "push") << ti.dump(2);
+        EXPECT_FALSE(ti["payload"]["headers"].contains("X-GitHub-Event"));
+        EXPECT_EQ(ti["payload"]["headers_lower"]["x-github-event"], "push");
         EXPECT_FALSE(ti["payload"]["headers"].contains("St2-Api-Key"));
 
         // Output was streamed line by line.

@@ -1,7 +1,23 @@
 #include "http.hpp"
 
+#include <cctype>
+
 namespace squall::api {
 namespace {
+
+/// A header name as StackStorm's payloads spell it (webob's EnvironHeaders: Python's str.title() of the name):
+/// `x-github-event` and `X-GitHub-Event` both become `X-Github-Event`, so that rules written for StackStorm
+/// (`trigger.headers['X-Github-Event']`) find it whatever the sender's case.
+std::string TitleCase(std::string name) {
+    bool after_letter = false;
+    for (char& c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        const bool letter = std::isalpha(u) != 0;
+        if (letter) c = static_cast<char>(after_letter ? std::tolower(u) : std::toupper(u));
+        after_letter = letter;
+    }
+    return name;
+}
 
 /// Request headers as a JSON object, without credentials (StackStorm strips auth headers from payloads).
 Json HeadersJson(const httplib::Request& req) {
@@ -15,7 +31,7 @@ Json HeadersJson(const httplib::Request& req) {
             continue;
         if (lower == "remote_addr" || lower == "remote_port" || lower == "local_addr" || lower == "local_port")
             continue;
-        h[k] = v;
+        h[TitleCase(k)] = v;
     }
     return h;
 }
