@@ -194,15 +194,28 @@ int Load(api::ApiClient& client, const KeyArgs& a) {
     if (!doc.is_array()) return Fail(InvalidArgument(path + ": must be a list of key objects"));
     // Validate everything first so that a bad file changes nothing.
     std::vector<Json> bodies;
+    auto where = [&](size_t i) {  // items count from 1, as a reader of the file counts them
+        std::string w = path + ": item " + std::to_string(i + 1);
+        if (doc[i].is_object() && doc[i].contains("name") && doc[i]["name"].is_string())
+            w += " (\"" + doc[i]["name"].get<std::string>() + "\")";
+        return w;
+    };
     for (size_t i = 0; i < doc.size(); ++i) {
-        Result<Json> body = PutBody(doc[i], path + ": item " + std::to_string(i), a.convert);
+        Result<Json> body = PutBody(doc[i], where(i), a.convert);
         if (!body) return Fail(body.error());
         bodies.push_back(std::move(*body));
     }
     Json loaded = Json::array();
-    for (const auto& body : bodies) {
-        Result<api::ApiResponse> r = client.Put("/keys/" + Encode(body["name"]), body);
-        if (!r) return Fail(r.error());
+    for (size_t i = 0; i < bodies.size(); ++i) {
+        Result<api::ApiResponse> r = client.Put("/keys/" + Encode(bodies[i]["name"]), bodies[i]);
+        if (!r) {
+            // As st2 key load: the keys before this one stay loaded; say which and how many.
+            return Fail(Error(
+                r.error().code,
+                where(i) + ": " + r.error().message + " (" + std::to_string(i) + " of " +
+                    std::to_string(bodies.size()) + " keys were loaded before it)"
+            ));
+        }
         loaded.push_back(r->body);
     }
     if (a.json) {

@@ -180,6 +180,15 @@ TEST_F(DatastoreTest, CliAndApiManageKeysAndSecretsNeverLeak) {
     CliResult bad_load = server.Cli({"key", "load", file});
     EXPECT_NE(bad_load.exit_code, 0);
     EXPECT_NE(bad_load.err.find("value"), std::string::npos) << bad_load.err;
+    EXPECT_NE(bad_load.err.find("item 1 (\"bad\")"), std::string::npos) << bad_load.err;  // counted from 1
+    // A key the server refuses (after the first loaded): the file, the item and what was loaded are named.
+    std::ofstream(
+        file, std::ios::trunc
+    ) << "- name: first.ok\n  value: v\n- name: second\n  value: v\n  scope: weird\n";
+    CliResult refused = server.Cli({"key", "load", file});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.err.find(file + ": item 2 (\"second\")"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("1 of 2 keys were loaded"), std::string::npos) << refused.err;
 
     // TTL: reported, then the key disappears.
     auto ttl = api.Put("/keys/session", {{"value", "s1"}, {"ttl", 1}});
