@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/shell_common.hpp"
+#include "files.hpp"
 #include "runner_harness.hpp"
 #include "temp_dir.hpp"
 
@@ -170,6 +171,44 @@ TEST(LocalShellScriptTest, ScriptWithoutExecuteBitRunsThroughItsShebang) {
     test::RunReport r = h.Run("local-shell-script", req);
     ASSERT_EQ(r.result.status, core::status::kSucceeded) << r.result.result.dump(2);
     EXPECT_EQ(r.result.result["stdout"], "plain me");
+}
+
+TEST(LocalShellScriptTest, ASecretArgumentNeverShowsInPs) {
+    // A shell script gets its arguments through the environment when one holds a secret: `ps` shows none.
+    squall::test::TempDir dir;
+    std::filesystem::create_directories(dir.path() / "actions");
+    const auto script = dir.path() / "actions" / "login.sh";
+    std::ofstream(script) << "#!/bin/bash -e\nfor a in \"$@\"; do echo \"arg:$a\"; done\necho \"zero:$0\"\nsleep 30\n";
+    ::chmod(script.c_str(), 0755);
+    const std::string secret = "PsSecret-42 'quoted' $HOME \"x\"";
+    RunnerHarness h;
+    RunRequest req = ActionRequest(
+        "login",
+        "local-shell-script",
+        "login.sh",
+        {{"user", {{"type", "string"}, {"position", 0}}}, {"password", {{"type", "string"}, {"secret", true}}}},
+        {{"user", "a b"}, {"password", secret}, {"timeout", 60}}
+    );
+    req.action["pack_path"] = dir.path().string();
+    req.secret_values = {secret};
+    auto pending = h.Start("local-shell-script", req);
+    ASSERT_TRUE(squall::test::WaitFor(
+        [&] {
+            std::lock_guard lock(pending->mu);
+            return pending->report.lines.size() >= 3;
+        },
+        std::chrono::seconds(30)
+    ));
+    EXPECT_TRUE(squall::test::LiveProcessesMatching("PsSecret-42").empty()) << "the secret is in a command line";
+    EXPECT_FALSE(squall::test::LiveProcessesMatching(script.string()).empty());  // the script runs, as itself
+    h.Get("local-shell-script").Cancel(req.execution_id);
+    auto r = RunnerHarness::Wait(pending);
+    ASSERT_TRUE(r);
+    // The script saw its arguments exactly, and $0 is the script.
+    EXPECT_EQ(
+        r->result.result["stdout"],
+        "arg:--password=********\narg:a b\nzero:" + std::filesystem::absolute(script).string()
+    );
 }
 
 TEST(LocalShellScriptTest, MissingScriptOrPackPathFailsClearly) {

@@ -1,6 +1,10 @@
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
 
 #include "builtin_runners.hpp"
 #include "common/process_supervisor.hpp"
@@ -33,10 +37,40 @@ std::vector<std::string> ScriptCommand(const std::string& script) {
     return {"/bin/bash", script};
 }
 
+/// The shell a script names in its `#!` line (`/bin/bash -e`, `/usr/bin/env bash`, `/bin/sh`), with its options;
+/// none for other interpreters or without a `#!` line.
+std::optional<std::vector<std::string>> ShellOf(const std::string& script) {
+    std::ifstream in(script);
+    std::string first;
+    if (!in || !std::getline(in, first) || first.rfind("#!", 0) != 0) return std::nullopt;
+    std::vector<std::string> tokens;
+    std::istringstream words(first.substr(2));
+    for (std::string w; words >> w;) tokens.push_back(w);
+    if (tokens.empty()) return std::nullopt;
+    auto is_shell = [](const std::string& path) {
+        const std::string name = std::filesystem::path(path).filename().string();
+        return name == "bash" || name == "sh" || name == "dash";
+    };
+    if (is_shell(tokens[0])) return tokens;
+    if (std::filesystem::path(tokens[0]).filename() == "env" && tokens.size() >= 2 && is_shell(tokens[1]) &&
+        std::find(tokens.begin(), tokens.end(), "-S") == tokens.end())
+        return tokens;
+    return std::nullopt;
+}
+
+/// `s` single-quoted for sh.
+std::string ShellQuote(const std::string& s) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
 /// local-shell-script: runs the action's entry_point (under the pack's actions/ folder) with the action
-/// parameters as arguments (ScriptArguments). Secret parameters are arguments too, as in StackStorm: they are
-/// visible in `ps` on this host for the script's lifetime (a script can only read its arguments); they are masked
-/// in everything the run produces. Prefer `env`/datastore lookups for secrets in new packs.
+/// parameters as arguments (ScriptArguments), as StackStorm does. When an argument holds a secret and the script is
+/// a shell script (bash/sh `#!`), the arguments travel in the environment instead (`ST2_ACTION_ARGS`, quoted), and
+/// the shell sets them as `$@` before it sources the script, so that `ps` shows no secret; other interpreters get
+/// them as arguments (visible in `ps` on this host while the script runs). Secrets are masked in everything the
+/// run produces.
 class LocalShellScriptRunner final : public Runner {
 public:
     LocalShellScriptRunner(ProcessSupervisor& supervisor, std::set<std::string> runner_params)
@@ -67,7 +101,8 @@ public:
         const std::string kwarg_op =
             p.contains("kwarg_op") && p["kwarg_op"].is_string() ? p["kwarg_op"].get<std::string>() : std::string("--");
         ProcessSpec spec;
-        spec.argv = BuildArgv(script, ScriptArguments(req.action, p, runner_params_, kwarg_op), p, spec.stdin_data);
+        const std::vector<std::string> args = ScriptArguments(req.action, p, runner_params_, kwarg_op);
+        spec.argv = BuildArgv(script, args, p, spec.stdin_data);
         spec.env = ActionEnv(req);
         spec.cwd = p.contains("cwd") && p["cwd"].is_string() ? p["cwd"].get<std::string>() : std::string();
         spec.timeout = ToMillis(timeout_s);
@@ -75,6 +110,23 @@ public:
         std::string shown;
         for (const auto& a : spec.argv) shown += (shown.empty() ? "" : " ") + a;
         shown = MaskSecrets(shown, req.secret_values);
+        const bool secret_arg = std::any_of(args.begin(), args.end(), [&](const std::string& a) {
+            return std::any_of(req.secret_values.begin(), req.secret_values.end(), [&](const std::string& v) {
+                return !v.empty() && a.find(v) != std::string::npos;
+            });
+        });
+        if (secret_arg && !p.value("sudo", false)) {
+            if (std::optional<std::vector<std::string>> shell = ShellOf(script)) {
+                std::string quoted;
+                for (const auto& a : args) quoted += (quoted.empty() ? "" : " ") + ShellQuote(a);
+                spec.env["ST2_ACTION_ARGS"] = quoted;
+                spec.argv = std::move(*shell);
+                spec.argv.insert(
+                    spec.argv.end(),
+                    {"-c", "eval \"set -- $ST2_ACTION_ARGS\"; . \"$0\"", std::filesystem::absolute(script).string()}
+                );
+            }
+        }
         const std::string id = req.execution_id;
         runs_.Begin(id);
         auto h = supervisor_.Start(
