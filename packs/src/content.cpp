@@ -206,7 +206,29 @@ void CheckTypes(Checker& c, const Json& node, const std::string& path) {
     }
 }
 
-/// One JSON schema at `path`: type names, then it must compile.
+/// `schema` without StackStorm's per-property `required: true|false` (draft 4 wants a list there).
+Json WithoutBooleanRequired(Json schema) {
+    if (!schema.is_object()) return schema;
+    // (Not a list: StackStorm's flag, checked as such elsewhere.)
+    if (auto r = schema.find("required"); r != schema.end() && !r->is_array()) schema.erase(r);
+    for (const char* key : {"properties", "patternProperties", "definitions"}) {
+        if (auto it = schema.find(key); it != schema.end() && it->is_object())
+            for (auto& [name, sub] : it->items()) sub = WithoutBooleanRequired(sub);
+    }
+    for (const char* key : {"items", "additionalProperties", "additionalItems", "not", "allOf", "anyOf", "oneOf"}) {
+        auto it = schema.find(key);
+        if (it == schema.end()) continue;
+        if (it->is_array()) {
+            for (auto& sub : *it) sub = WithoutBooleanRequired(sub);
+        } else {
+            *it = WithoutBooleanRequired(*it);
+        }
+    }
+    return schema;
+}
+
+/// One JSON schema at `path`: type names, then the draft-4 meta-schema (`minimum: "five"`, `maxLength: -1`,
+/// ...), then it must compile.
 void CheckSchema(Checker& c, const Json& schema, const std::string& path) {
     if (!schema.is_object()) {
         c.Fail(path, "must be a mapping (a JSON schema)");
@@ -215,6 +237,14 @@ void CheckSchema(Checker& c, const Json& schema, const std::string& path) {
     const size_t before = c.errors().size();
     CheckTypes(c, schema, path);
     if (c.errors().size() != before) return;
+    static const Result<JsonSchema> kMeta =
+        JsonSchema::Compile(Json{{"$ref", "http://json-schema.org/draft-04/schema#"}});
+    if (kMeta) {
+        if (Status st = kMeta->Validate(WithoutBooleanRequired(schema), "schema", {.subject = "the"}); !st) {
+            c.Fail(path, "invalid schema: " + st.error().message);
+            return;
+        }
+    }
     Result<JsonSchema> compiled = JsonSchema::Compile(schema);
     if (!compiled) c.Fail(path, "invalid schema: " + compiled.error().message);
 }

@@ -149,6 +149,10 @@ protected:
             "  when:\n"                       // 12
             "    type: integer\n"             // 13
             "    default: [1]\n"              // 14
+            "  retries:\n"                    // 15
+            "    type: integer\n"             // 16
+            "    minimum: five\n"             // 17
+            "    required: true\n"            // 18
         );
         // script action whose entry_point file is missing
         Write(
@@ -267,6 +271,10 @@ TEST_F(BrokenPackTest, ReportsEveryErrorWithFileLineColumnAndField) {
         "actions/bad_action.yaml", 11, 5, "parameters.name.defualt: unknown attribute (did you mean \"default\"?)"
     );
     ExpectError("actions/bad_action.yaml", 14, 5, "parameters.when.default: default of \"when\": [1] is not of type");
+    // The draft-4 meta-schema: a keyword of the wrong type (StackStorm's `required: true` is not one).
+    ExpectError(
+        "actions/bad_action.yaml", 15, 3, "parameters.retries: invalid schema: the \"schema.minimum\": \"five\""
+    );
     ExpectError(
         "actions/missing_script.yaml", 4, 1, "entry_point: file \"actions/nope.sh\" does not exist in the pack"
     );
