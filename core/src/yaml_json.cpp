@@ -3,6 +3,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <vector>
 
 #include <yaml-cpp/yaml.h>
 
@@ -48,19 +49,40 @@ Json Scalar(const YAML::Node& node) {
     return s;
 }
 
-Json Convert(const YAML::Node& node, const std::string& path, YamlDocument& doc) {
+/// yaml-cpp reads a quoted scalar whose closing quote is missing to the end of the file, where PyYAML (and so
+/// StackStorm) rejects the file; this finds the closing quote of the scalar that opens at `pos` in `text`.
+bool QuoteCloses(const std::string& text, size_t pos) {
+    if (pos >= text.size() || (text[pos] != '"' && text[pos] != '\'')) return true;  // not at a quote: no opinion
+    const char q = text[pos];
+    for (size_t i = pos + 1; i < text.size(); ++i) {
+        if (q == '"' && text[i] == '\\') {
+            ++i;
+        } else if (text[i] == q) {
+            if (q == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+                ++i;  // '' is an escaped quote
+                continue;
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+Json Convert(const YAML::Node& node, const std::string& path, YamlDocument& doc, const std::string& text) {
     doc.marks[path] = Location{doc.file, node.Mark().line + 1, node.Mark().column + 1};
     switch (node.Type()) {
         case YAML::NodeType::Null:
         case YAML::NodeType::Undefined:
             return nullptr;
         case YAML::NodeType::Scalar:
+            if (node.Tag() == "!" && node.Mark().pos >= 0 && !QuoteCloses(text, static_cast<size_t>(node.Mark().pos)))
+                throw YAML::ParserException(node.Mark(), "end of file inside a quoted string (missing closing quote)");
             return Scalar(node);
         case YAML::NodeType::Sequence: {
             Json arr = Json::array();
             size_t i = 0;
             for (const auto& item : node) {
-                arr.push_back(Convert(item, path + "[" + std::to_string(i) + "]", doc));
+                arr.push_back(Convert(item, path + "[" + std::to_string(i) + "]", doc, text));
                 ++i;
             }
             return arr;
@@ -71,7 +93,7 @@ Json Convert(const YAML::Node& node, const std::string& path, YamlDocument& doc)
                 const std::string key = kv.first.Scalar();
                 const std::string child = path.empty() ? key : path + "." + key;
                 doc.marks[child] = Location{doc.file, kv.first.Mark().line + 1, kv.first.Mark().column + 1};
-                Json value = Convert(kv.second, child, doc);
+                Json value = Convert(kv.second, child, doc, text);
                 // Keep the key's position for the field itself (more useful than the value's).
                 doc.marks[child] = Location{doc.file, kv.first.Mark().line + 1, kv.first.Mark().column + 1};
                 doc.marks[child + "="] = Location{doc.file, kv.second.Mark().line + 1, kv.second.Mark().column + 1};
@@ -108,8 +130,12 @@ Result<YamlDocument> ParseYaml(const std::string& text, const std::string& file)
     YamlDocument doc;
     doc.file = file;
     try {
-        YAML::Node root = YAML::Load(text);
-        doc.value = Convert(root, "", doc);
+        const std::vector<YAML::Node> docs = YAML::LoadAll(text);
+        if (docs.size() > 1) {
+            // PyYAML's safe_load: "expected a single document in the stream".
+            throw YAML::ParserException(docs[1].Mark(), "a second YAML document (a file holds one)");
+        }
+        doc.value = docs.empty() ? Json(nullptr) : Convert(docs[0], "", doc, text);
     } catch (const YAML::Exception& e) {
         Error err = InvalidArgument("invalid YAML: " + e.msg);
         err.location = Location{file, e.mark.line + 1, e.mark.column + 1};

@@ -26,5 +26,31 @@ TEST(YamlJsonTest, SyntaxErrorsCarryPosition) {
     EXPECT_GT(d.error().location->line, 0);
 }
 
+TEST(YamlJsonTest, AnUnclosedQuoteIsAnErrorWhereItOpens) {
+    // yaml-cpp alone reads it to the end of the file (swallowing the keys after it); PyYAML rejects the file.
+    for (const char* text : {"name: x\ndefault: \"unterminated\n", "a: 'open\nb: 2\n", "p: \"x\ny: 1\nz: 2\n"}) {
+        Result<YamlDocument> d = ParseYaml(text, "a.yaml");
+        ASSERT_FALSE(d) << text << " -> " << d->value.dump();
+        EXPECT_NE(d.error().message.find("missing closing quote"), std::string::npos) << d.error().message;
+        EXPECT_EQ(d.error().location->line, std::string(text).find("default") == 0 ? 2 : (text[0] == 'n' ? 2 : 1));
+    }
+    // Closed quotes, escapes and '' inside single quotes are fine.
+    Result<YamlDocument> ok = ParseYaml("a: \"x \\\" y\"\nb: 'it''s'\nc: \"multi\n  line\"\n", "a.yaml");
+    ASSERT_TRUE(ok) << ok.error().What();
+    EXPECT_EQ(ok->value, Json::parse(R"({"a": "x \" y", "b": "it's", "c": "multi line"})"));
+}
+
+TEST(YamlJsonTest, ASecondDocumentIsAnError) {
+    Result<YamlDocument> d = ParseYaml("a: 1\n---\nb: 2\n", "two.yaml");
+    ASSERT_FALSE(d);
+    EXPECT_NE(d.error().message.find("second YAML document"), std::string::npos) << d.error().message;
+    EXPECT_EQ(d.error().location->line, 3);
+    Result<YamlDocument> one = ParseYaml("---\na: 1\n", "one.yaml");
+    ASSERT_TRUE(one) << one.error().What();
+    Result<YamlDocument> empty = ParseYaml("", "empty.yaml");
+    ASSERT_TRUE(empty);
+    EXPECT_TRUE(empty->value.is_null());
+}
+
 }  // namespace
 }  // namespace squall::core
