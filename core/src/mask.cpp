@@ -10,8 +10,8 @@ SecretMasker::SecretMasker(const std::vector<std::string>& secrets) {
         exact_.push_back(s);
         if (s.size() < kMinSubstring) continue;
         needles_.push_back(s);
-        // How the secret reads inside a JSON string: escaped quotes and backslashes, and \uXXXX for non-ASCII
-        // text when the producer escapes it (Python's json.dumps does by default).
+        // How the secret reads inside a JSON string: escaped quotes and backslashes, and \u00e4-style escapes for
+        // non-ASCII text when the producer escapes it (Python's json.dumps does by default).
         for (const bool ascii : {false, true}) {
             const std::string quoted = Json(s).dump(-1, ' ', ascii, Json::error_handler_t::replace);
             const std::string inner = quoted.substr(1, quoted.size() - 2);

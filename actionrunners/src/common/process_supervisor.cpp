@@ -356,6 +356,7 @@ public:
           handle_(handle),
           pid_(child.pid),
           masker_(spec.secrets),
+          keep_raw_stdout_(spec.keep_raw_stdout),
           limit_(spec.max_output_bytes),
           timeout_(spec.timeout),
           stdin_data_(std::move(spec.stdin_data)),
@@ -613,7 +614,7 @@ private:
         outcome.exit_code = timed_out_ ? -SIGKILL : exit_code_;
         outcome.timed_out = timed_out_;
         outcome.canceled = canceled_;
-        outcome.stdout_raw = out_.capture;
+        if (keep_raw_stdout_) outcome.stdout_raw = out_.capture;
         outcome.stdout_data = FinalCapture(out_);
         outcome.stderr_data = FinalCapture(err_);
         outcome.stdout_truncated = out_.truncated;
@@ -642,6 +643,7 @@ private:
     Handle handle_;
     pid_t pid_;
     core::SecretMasker masker_;
+    bool keep_raw_stdout_;
     size_t limit_;
     std::chrono::milliseconds timeout_;
     std::optional<std::string> stdin_data_;

@@ -23,7 +23,8 @@ struct ProcessSpec {
     std::chrono::milliseconds timeout{0};       ///< 0: no deadline
     std::optional<std::string> stdin_data;      ///< written then closed; none: stdin is /dev/null
     size_t max_output_bytes = 4 * 1024 * 1024;  ///< per stream; beyond it the capture is truncated with a marker
-    std::vector<std::string> secrets;  ///< masked (core::SecretMasker) in captured output and lines
+    std::vector<std::string> secrets;           ///< masked (core::SecretMasker) in captured output and lines
+    bool keep_raw_stdout = false;               ///< also hand back stdout unmasked (ProcessOutcome::stdout_raw)
 };
 
 /// How a process ended.
@@ -32,7 +33,8 @@ struct ProcessOutcome {
     bool timed_out = false;   ///< the deadline passed and the process group was killed
     bool canceled = false;    ///< Cancel() killed it
     std::string stdout_data;  ///< captured (masked) stdout
-    /// Captured stdout before masking, for a runner to parse (then mask what it parsed); never stored or shown.
+    /// Captured stdout before masking (ProcessSpec::keep_raw_stdout), for a runner to parse and then mask what it
+    /// parsed; never stored or shown.
     std::string stdout_raw;
     std::string stderr_data;  ///< captured (masked) stderr
     bool stdout_truncated = false;

@@ -1,5 +1,6 @@
 #include "common/shell_common.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -60,6 +61,12 @@ std::string FormatSeconds(double seconds) {
 
 std::string PackPath(const RunRequest& req) {
     return req.action.value("pack_path", "");
+}
+
+bool HoldsSecret(const std::string& text, const std::vector<std::string>& secrets) {
+    return std::any_of(secrets.begin(), secrets.end(), [&](const std::string& v) {
+        return !v.empty() && text.find(v) != std::string::npos;
+    });
 }
 
 core::ExecutionResult ShellResult(const ProcessOutcome& o, const std::string& shown, double timeout_s) {

@@ -30,6 +30,8 @@ std::chrono::milliseconds ToMillis(double seconds);
 std::string FormatSeconds(double seconds);
 /// The pack's folder on disk (action JSON `pack_path`), empty when unknown.
 std::string PackPath(const RunRequest& req);
+/// Whether `text` contains one of the (non-empty) secret values.
+bool HoldsSecret(const std::string& text, const std::vector<std::string>& secrets);
 
 /// Shell-runner result (reference §4): {stdout, stderr, return_code, succeeded, failed} with the single
 /// trailing newline of each stream dropped; `error` names `shown` (what ran, masked), the exit code and the

@@ -1,5 +1,3 @@
-#include <algorithm>
-
 #include "builtin_runners.hpp"
 #include "common/process_supervisor.hpp"
 #include "common/shell_common.hpp"
@@ -19,10 +17,7 @@ public:
         // A command holding a secret (`echo {{ password }}` rendered) would show it in `ps`: bash then gets
         // it through its environment and evaluates it, and `ps` shows only `eval "$ST2_ACTION_CMD"`.
         std::string argv_cmd = cmd;
-        const bool holds_secret = std::any_of(req.secret_values.begin(), req.secret_values.end(), [&](const auto& v) {
-            return !v.empty() && cmd.find(v) != std::string::npos;
-        });
-        if (holds_secret) {
+        if (HoldsSecret(cmd, req.secret_values)) {
             spec.env["ST2_ACTION_CMD"] = cmd;
             argv_cmd = "eval \"$ST2_ACTION_CMD\"";
         }

@@ -13,39 +13,31 @@
 namespace squall::actionrunners {
 namespace {
 
-/// How to start `script`: itself when executable, else its `#!` interpreter (StackStorm packs often lose the
-/// execute bit in git checkouts), else bash. Reads at most one line of a local file.
-std::vector<std::string> ScriptCommand(const std::string& script) {
-    if (::access(script.c_str(), X_OK) == 0) return {script};
+/// The words of `script`'s `#!` line (interpreter and options); empty without one. Reads at most one line.
+std::vector<std::string> Shebang(const std::string& script) {
     std::ifstream in(script);
     std::string first;
-    if (in && std::getline(in, first) && first.rfind("#!", 0) == 0) {
-        std::vector<std::string> argv;
-        size_t pos = 2;
-        while (pos < first.size()) {
-            while (pos < first.size() && (first[pos] == ' ' || first[pos] == '\t' || first[pos] == '\r')) ++pos;
-            size_t end = pos;
-            while (end < first.size() && first[end] != ' ' && first[end] != '\t' && first[end] != '\r') ++end;
-            if (end > pos) argv.push_back(first.substr(pos, end - pos));
-            pos = end;
-        }
-        if (!argv.empty()) {
-            argv.push_back(script);
-            return argv;
-        }
-    }
-    return {"/bin/bash", script};
+    std::vector<std::string> words;
+    if (!in || !std::getline(in, first) || first.rfind("#!", 0) != 0) return words;
+    std::istringstream line(first.substr(2));
+    for (std::string w; line >> w;) words.push_back(w);
+    return words;
+}
+
+/// How to start `script`: itself when executable, else its `#!` interpreter (StackStorm packs often lose the
+/// execute bit in git checkouts), else bash.
+std::vector<std::string> ScriptCommand(const std::string& script) {
+    if (::access(script.c_str(), X_OK) == 0) return {script};
+    std::vector<std::string> argv = Shebang(script);
+    if (argv.empty()) return {"/bin/bash", script};
+    argv.push_back(script);
+    return argv;
 }
 
 /// The shell a script names in its `#!` line (`/bin/bash -e`, `/usr/bin/env bash`, `/bin/sh`), with its options;
 /// none for other interpreters or without a `#!` line.
 std::optional<std::vector<std::string>> ShellOf(const std::string& script) {
-    std::ifstream in(script);
-    std::string first;
-    if (!in || !std::getline(in, first) || first.rfind("#!", 0) != 0) return std::nullopt;
-    std::vector<std::string> tokens;
-    std::istringstream words(first.substr(2));
-    for (std::string w; words >> w;) tokens.push_back(w);
+    std::vector<std::string> tokens = Shebang(script);
     if (tokens.empty()) return std::nullopt;
     auto is_shell = [](const std::string& path) {
         const std::string name = std::filesystem::path(path).filename().string();
@@ -111,9 +103,7 @@ public:
         for (const auto& a : spec.argv) shown += (shown.empty() ? "" : " ") + a;
         shown = MaskSecrets(shown, req.secret_values);
         const bool secret_arg = std::any_of(args.begin(), args.end(), [&](const std::string& a) {
-            return std::any_of(req.secret_values.begin(), req.secret_values.end(), [&](const std::string& v) {
-                return !v.empty() && a.find(v) != std::string::npos;
-            });
+            return HoldsSecret(a, req.secret_values);
         });
         if (secret_arg && !p.value("sudo", false)) {
             if (std::optional<std::vector<std::string>> shell = ShellOf(script)) {

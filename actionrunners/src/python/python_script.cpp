@@ -95,6 +95,7 @@ public:
         spec.timeout = ToMillis(timeout_s);
         spec.secrets = req.secret_values;
         if (!req.api_key.empty()) spec.secrets.push_back(req.api_key);
+        spec.keep_raw_stdout = true;  // the result is parsed from it, then masked
 
         const std::string id = req.execution_id;
         const std::vector<std::string> secrets = spec.secrets;
