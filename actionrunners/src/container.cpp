@@ -12,7 +12,10 @@
 #include "squall/core/redis/stream.hpp"
 #include "squall/core/store/kv_store.hpp"
 #include "squall/core/store/store.hpp"
+#include "squall/executions/events.hpp"
+#include "squall/executions/store.hpp"
 #include "squall/packs/config.hpp"
+#include "squall/packs/content_store.hpp"
 
 namespace squall::actionrunners {
 
@@ -21,6 +24,7 @@ using core::Log;
 namespace {
 constexpr auto kHeartbeatEvery = std::chrono::seconds(5);
 constexpr const char* kAliveTtlMs = "15000";
+constexpr size_t kEventsMaxLen = 100000;
 
 std::vector<std::string> SecretValues(const core::ExecutionRequest& r) {
     std::vector<std::string> out;
@@ -92,26 +96,40 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     asio::io_context& io;
     core::RedisClientPtr client;
     RunnerContainerOptions options;
-    core::ExecutionStore store;
+    executions::ExecutionStore store;
+    core::Keys core_keys;
+    packs::ContentKeys content_keys;
     ProcessSupervisor supervisor;
     RunnerServices services;
     std::map<std::string, RunnerPtr> runners;  // immutable after construction
     std::atomic<size_t> running{0};
     std::mutex mu;
-    std::map<std::string, Runner*> active;  // execution id → runner, guarded by mu
-    bool shutting_down = false;             // guarded by mu
-    std::function<void()> on_idle;          // guarded by mu
+    std::map<std::string, Runner*> active;   // execution id → runner, guarded by mu
+    bool shutting_down = false;              // guarded by mu
+    std::function<void()> on_idle;           // guarded by mu
+    std::set<std::string> cancel_requested;  // guarded by mu: ids whose cancel arrived (they end `canceled`)
+    /// Output lines not yet stored, per execution (guarded by mu); flushed once per burst (one script, one event).
+    std::map<std::string, std::vector<std::string>> pending_output;
     core::StreamConsumerPtr consumer;
+    core::StreamConsumerPtr control;
     asio::steady_timer heartbeat;
     std::shared_ptr<spdlog::logger> log = core::Logger("runner");
 
-    Impl(asio::io_context& io_, core::RedisClientPtr c, const RunnerRegistry& registry, RunnerContainerOptions o)
+    Impl(
+        asio::io_context& io_,
+        core::RedisClientPtr c,
+        const RunnerRegistry& registry,
+        RunnerContainerOptions o,
+        const core::Clock& clock
+    )
         : io(io_),
           client(std::move(c)),
           options(std::move(o)),
-          store(client),
+          store(client, clock),
+          core_keys(client->endpoint().key_prefix),
+          content_keys(client->endpoint().key_prefix),
           supervisor(io_),
-          services{io_, supervisor, client, options.data_dir, options.check_rule},
+          services{io_, supervisor, client, options.data_dir, options.check_rule, &clock},
           heartbeat(io_) {
         for (const auto& info : registry.Infos()) runners[info.name] = registry.Find(info.name)->create(services);
     }
@@ -124,7 +142,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     void Beat() {
         auto self = shared_from_this();
         client->Command(
-            {"SET", store.keys().RunnerAlive(options.consumer_name), "1", "PX", kAliveTtlMs},
+            {"SET", core_keys.RunnerAlive(options.consumer_name), "1", "PX", kAliveTtlMs},
             [](Result<core::RedisReply>) {}
         );
         heartbeat.expires_after(kHeartbeatEvery);
@@ -171,15 +189,10 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                     {{"error",
                       "runner type \"" + req->runner_type + "\" is not available on runner " + options.consumer_name}}};
                 const std::string execution_id = req->execution_id;
-                Complete(
-                    execution_id,
-                    {core::status::kScheduled, core::status::kRequested},
-                    std::move(r),
-                    [ack, finish, id = msg.id](bool stored) {
-                        if (stored) ack(id);
-                        finish();
-                    }
-                );
+                Complete(execution_id, std::move(r), [ack, finish, id = msg.id](bool stored) {
+                    if (stored) ack(id);
+                    finish();
+                });
                 continue;
             }
             running += 1;
@@ -188,9 +201,10 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             store.Transition(
                 execution_id,
                 core::status::kRunning,
-                {core::status::kScheduled, core::status::kRequested},
                 {{"runner_id", options.consumer_name}},
-                [self, runner, req = std::move(*req), ack, finish, id = msg.id](Result<bool> claimed) mutable {
+                [self, runner, req = std::move(*req), ack, finish, id = msg.id](
+                    Result<executions::TransitionResult> claimed
+                ) mutable {
                     if (!claimed) {
                         self->running -= 1;
                         if (claimed.error().code == ErrorCode::kNotFound) ack(id);  // nothing to run, ever
@@ -201,17 +215,18 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                         return finish();
                     }
                     ack(id);  // claimed or already taken: either way this request is done with
-                    if (!*claimed) {
+                    if (!claimed->applied) {
                         self->running -= 1;
                         Log(*self->log,
                             spdlog::level::info,
-                            "execution already claimed; skipping duplicate request",
-                            {{"execution_id", req.execution_id}});
+                            "execution not claimable; skipping request",
+                            {{"execution_id", req.execution_id}, {"status", claimed->previous}});
                         return finish();
                     }
                     finish();
                     self->StartRun(runner, std::move(req));
-                }
+                },
+                {core::status::kScheduled}
             );
         }
         finish();
@@ -227,7 +242,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
         }
         const std::string pack = req.action.value("pack", "");
         client->Pipeline(
-            {{"HGET", store.keys().Configs(), pack}, {"HGET", store.keys().ConfigSecrets(), pack}},
+            {{"HGET", content_keys.Configs(), pack}, {"HGET", content_keys.ConfigSecrets(), pack}},
             [self, runner, req = std::move(req)](Result<std::vector<core::RedisReply>> replies) mutable {
                 PackConfig config;
                 if (!replies) {
@@ -291,17 +306,25 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 {"execution_id", id},
                 {"output_type", stream},
                 {"data", line + "\n"},
-                {"timestamp", core::FormatIsoTimestamp(std::chrono::system_clock::now())}};
-            self->store.AppendOutput(id, {out.dump(-1, ' ', false, Json::error_handler_t::replace)});
+                {"timestamp", core::FormatIsoTimestamp(self->store.clock().Now())}};
+            self->QueueOutput(id, out.dump(-1, ' ', false, Json::error_handler_t::replace));
         };
         cb.on_done = [self, id, action = req.action_ref](core::ExecutionResult result) {
+            self->FlushOutput(id);  // the output's events come before the final status event
             bool shutting = false;
+            bool canceled = false;
             {
                 std::lock_guard lock(self->mu);
                 self->active.erase(id);
                 shutting = self->shutting_down;
+                canceled = self->cancel_requested.erase(id) > 0;
             }
-            if (shutting && result.status == core::status::kCanceled) {
+            if (canceled && result.status != core::status::kCanceled) {
+                // The cancel won over whatever the process did after SIGTERM (StackStorm reports canceled too).
+                result.result["cancel"] = "canceled while " + result.status;
+                result.status = core::status::kCanceled;
+            }
+            if (shutting && !canceled && result.status == core::status::kCanceled) {
                 result.status = core::status::kAbandoned;
                 result.result["error"] =
                     "runner " + self->options.consumer_name + " shut down before the execution finished";
@@ -310,7 +333,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 result.status == core::status::kSucceeded ? spdlog::level::debug : spdlog::level::info,
                 "execution finished",
                 {{"execution_id", id}, {"action", action}, {"status", result.status}});
-            self->Complete(id, {core::status::kRunning, core::status::kCanceling}, std::move(result), [self](bool) {
+            self->Complete(id, std::move(result), [self](bool) {
                 self->running -= 1;
                 if (self->consumer) self->consumer->NotifyCapacity();
                 std::function<void()> idle;
@@ -321,6 +344,15 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 if (idle) idle();
             });
         };
+        bool canceled_early = false;
+        {
+            std::lock_guard lock(mu);
+            canceled_early = cancel_requested.count(id) > 0;
+        }
+        if (canceled_early) {
+            return cb.on_done(core::ExecutionResult{
+                core::status::kCanceled, {{"error", "canceled before the action started"}}});
+        }
         if (!config.error.empty()) {
             // Without its config the action would run with wrong settings; Redis being down fails the run visibly.
             return cb.on_done(core::ExecutionResult{
@@ -331,33 +363,82 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
         runner->Run(run, std::move(cb));
     }
 
+    /// Lines that arrive together (one read of the pipe) are stored together: the first line of a burst posts a
+    /// flush, which runs after the rest of the burst has queued.
+    void QueueOutput(const std::string& id, std::string line) {
+        bool first = false;
+        {
+            std::lock_guard lock(mu);
+            auto& lines = pending_output[id];
+            first = lines.empty();
+            lines.push_back(std::move(line));
+        }
+        if (first) asio::post(io, [self = shared_from_this(), id] { self->FlushOutput(id); });
+    }
+
+    void FlushOutput(const std::string& id) {
+        constexpr size_t kMaxLinesPerEntry = 1000;
+        std::vector<std::string> lines;
+        {
+            std::lock_guard lock(mu);
+            auto it = pending_output.find(id);
+            if (it == pending_output.end()) return;
+            lines = std::move(it->second);
+            pending_output.erase(it);
+        }
+        for (size_t i = 0; i < lines.size(); i += kMaxLinesPerEntry) {
+            const size_t end = std::min(lines.size(), i + kMaxLinesPerEntry);
+            store.AppendOutput(id, std::vector<std::string>(lines.begin() + i, lines.begin() + end));
+        }
+    }
+
+    /// Control messages for this runner process (executions::Keys::Control): cancel an execution it runs.
+    void HandleControl(std::vector<core::StreamMessage> batch, core::StreamConsumer::Done done) {
+        std::vector<std::string> acks;
+        for (const auto& msg : batch) {
+            acks.push_back(msg.id);
+            Json j = Json::parse(msg.body, nullptr, false);
+            if (!j.is_object() || !j.contains("execution_id") || !j["execution_id"].is_string()) continue;
+            const std::string id = j["execution_id"];
+            if (j.value("kind", "") != "cancel") continue;
+            Runner* runner = nullptr;
+            {
+                std::lock_guard lock(mu);
+                auto it = active.find(id);
+                if (it == active.end()) continue;  // finished meanwhile: its result stands
+                cancel_requested.insert(id);
+                runner = it->second;
+            }
+            Log(*log, spdlog::level::info, "canceling execution", {{"execution_id", id}});
+            runner->Cancel(id);
+        }
+        done(std::move(acks));
+    }
+
     /// Stores a final status, retrying while Redis is unreachable (a result is never dropped silently).
     void Complete(
-        const std::string& id,
-        std::vector<std::string> from,
-        core::ExecutionResult result,
-        std::function<void(bool stored)> then,
-        int attempt = 0
+        const std::string& id, core::ExecutionResult result, std::function<void(bool stored)> then, int attempt = 0
     ) {
         auto self = shared_from_this();
-        core::FieldMap fields = {{"result", result.result.dump(-1, ' ', false, Json::error_handler_t::replace)}};
+        executions::FieldMap fields = {{"result", result.result.dump(-1, ' ', false, Json::error_handler_t::replace)}};
         // `pending` (inquirer) is not an end: the inquiry's response completes the execution later.
         if (core::status::IsCompleted(result.status))
-            fields.emplace_back("end_timestamp", core::FormatIsoTimestamp(std::chrono::system_clock::now()));
+            fields.emplace_back("end_timestamp", core::FormatIsoTimestamp(store.clock().Now()));
         store.Transition(
             id,
             result.status,
-            from,
             std::move(fields),
-            [self, id, from, result, then = std::move(then), attempt](Result<bool> r) mutable {
+            [self, id, result, then = std::move(then), attempt](Result<executions::TransitionResult> r) mutable {
                 if (r) {
-                    if (!*r) {
+                    if (!r->applied) {
                         Log(*self->log,
                             spdlog::level::warn,
-                            "execution left the running state before its result came; result not stored",
-                            {{"execution_id", id}, {"status", result.status}});
+                            "result not stored: the status machine refused it",
+                            {{"execution_id", id},
+                             {"status", result.status},
+                             {"error", executions::RefusedTransition(id, r->previous, result.status).message}});
                     }
-                    return then(*r);
+                    return then(r->applied);
                 }
                 if (r.error().code == ErrorCode::kNotFound || attempt >= 60) {
                     Log(*self->log,
@@ -370,11 +451,10 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 timer->async_wait([self,
                                    timer,
                                    id,
-                                   from,
                                    result,
                                    then = std::move(then),
                                    attempt](const boost::system::error_code&) mutable {
-                    self->Complete(id, from, std::move(result), std::move(then), attempt + 1);
+                    self->Complete(id, std::move(result), std::move(then), attempt + 1);
                 });
             }
         );
@@ -382,9 +462,13 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
 };
 
 RunnerContainer::RunnerContainer(
-    asio::io_context& io, core::RedisClientPtr client, const RunnerRegistry& registry, RunnerContainerOptions options
+    asio::io_context& io,
+    core::RedisClientPtr client,
+    const RunnerRegistry& registry,
+    RunnerContainerOptions options,
+    const core::Clock& clock
 )
-    : impl_(std::make_shared<Impl>(io, std::move(client), registry, std::move(options))) {}
+    : impl_(std::make_shared<Impl>(io, std::move(client), registry, std::move(options), clock)) {}
 
 RunnerContainer::~RunnerContainer() {
     impl_->supervisor.KillAll();
@@ -393,10 +477,12 @@ RunnerContainer::~RunnerContainer() {
 void RunnerContainer::Start() {
     impl_->Beat();
     core::StreamConsumerOptions opts;
-    opts.stream = impl_->store.keys().ExecutionStream(impl_->options.pool);
+    opts.stream = impl_->store.keys().RequestStream(impl_->options.pool);
     opts.group = "runners";
     opts.consumer = impl_->options.consumer_name;
     opts.batch = 256;
+    opts.dead_letters = core::Keys(impl_->client->endpoint().key_prefix).DeadLetters();
+    opts.clock = &impl_->store.clock();
     std::weak_ptr<Impl> weak = impl_;
     impl_->consumer =
         core::StreamConsumer::Create(impl_->io, impl_->client, opts, core::ForwardBatchesTo(weak), [weak]() -> size_t {
@@ -404,6 +490,22 @@ void RunnerContainer::Start() {
             return self ? self->Capacity() : 0;
         });
     impl_->consumer->Start();
+
+    core::StreamConsumerOptions control;
+    control.stream = impl_->store.keys().Control(impl_->options.consumer_name);
+    control.group = "runner";
+    control.consumer = impl_->options.consumer_name;
+    control.batch = 64;
+    impl_->control = core::StreamConsumer::Create(
+        impl_->io,
+        impl_->client,
+        control,
+        [weak](std::vector<core::StreamMessage> batch, core::StreamConsumer::Done done) {
+            if (auto self = weak.lock()) return self->HandleControl(std::move(batch), std::move(done));
+            done({});
+        }
+    );
+    impl_->control->Start();
 }
 
 void RunnerContainer::Stop(std::chrono::milliseconds grace, std::function<void()> on_stopped) {
@@ -431,6 +533,7 @@ void RunnerContainer::Stop(std::chrono::milliseconds grace, std::function<void()
             for (auto& [id, runner] : victims) runner->Cancel(id);
         });
     };
+    if (impl_->control) impl_->control->Stop();
     if (impl_->consumer) {
         impl_->consumer->Stop(std::move(after_consumer));
     } else {
@@ -456,14 +559,35 @@ size_t RunnerContainer::Running() const {
 struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
     asio::io_context& io;
     core::RedisClientPtr client;
-    core::ExecutionStore store;
+    executions::ExecutionStore store;
     std::chrono::milliseconds interval;
     asio::steady_timer timer;
+    asio::steady_timer trim_timer;
     bool stopped = false;
     std::shared_ptr<spdlog::logger> log = core::Logger("gc");
 
-    Impl(asio::io_context& io_, core::RedisClientPtr c, std::chrono::milliseconds i)
-        : io(io_), client(std::move(c)), store(client), interval(i), timer(io_) {}
+    Impl(asio::io_context& io_, core::RedisClientPtr c, std::chrono::milliseconds i, const core::Clock& clock)
+        : io(io_), client(std::move(c)), store(client, clock), interval(i), timer(io_), trim_timer(io_) {}
+
+    /// Every second: the execution event stream keeps at most kEventsMaxLen entries beyond what its consumer
+    /// groups still need (core::TrimStream never drops an unread or unacknowledged entry).
+    void ScheduleTrim() {
+        if (stopped) return;
+        auto self = shared_from_this();
+        trim_timer.expires_after(std::chrono::seconds(1));
+        trim_timer.async_wait([self](const boost::system::error_code& ec) {
+            if (ec) return;
+            core::TrimStream(*self->client, self->store.keys().Events(), kEventsMaxLen, [self](Result<int64_t> r) {
+                if (!r) {
+                    Log(*self->log,
+                        spdlog::level::warn,
+                        "cannot trim the execution events",
+                        {{"error", r.error().message}});
+                }
+                self->ScheduleTrim();
+            });
+        });
+    }
 
     void Schedule() {
         if (stopped) return;
@@ -476,26 +600,42 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
 
     void Sweep() {
         auto self = shared_from_this();
-        client->Command(
-            {"ZRANGE", store.keys().ExecutionsByStatus(core::status::kRunning), "0", "-1"},
-            [self](Result<core::RedisReply> ids) {
-                if (!ids || ids->elements.empty()) return self->Schedule();
+        // Running and canceling executions both have a runner process; a dead one leaves them there forever.
+        client->Pipeline(
+            {{"ZRANGE", store.keys().ByStatus(core::status::kRunning), "0", "-1"},
+             {"ZRANGE", store.keys().ByStatus(core::status::kCanceling), "0", "-1"}},
+            [self](Result<std::vector<core::RedisReply>> lists) {
+                if (!lists) return self->Schedule();
+                core::RedisReply ids = std::move((*lists)[0]);
+                for (auto& id : (*lists)[1].elements) ids.elements.push_back(std::move(id));
+                if (ids.elements.empty()) return self->Schedule();
                 std::vector<core::RedisClient::Args> cmds;
-                for (const auto& id : ids->elements) {
-                    cmds.push_back({"HGET", self->store.keys().Execution(id.str), "runner_id"});
+                for (const auto& id : ids.elements) {
+                    cmds.push_back({"HMGET", self->store.keys().Execution(id.str), "runner_id", "status"});
                 }
                 self->client->Pipeline(
                     std::move(cmds),
-                    [self, ids = *ids](Result<std::vector<core::RedisReply>> owners) {
-                        if (!owners) return self->Schedule();
-                        self->CheckOwners(ids, *owners);
+                    [self, ids = std::move(ids)](Result<std::vector<core::RedisReply>> rows) {
+                        if (!rows) return self->Schedule();
+                        // HMGET rows: [runner_id, status] → owners (runner ids) and statuses.
+                        std::vector<core::RedisReply> owners;
+                        std::vector<std::string> statuses;
+                        for (auto& row : *rows) {
+                            owners.push_back(row.elements.size() == 2 ? row.elements[0] : core::RedisReply{});
+                            statuses.push_back(row.elements.size() == 2 ? row.elements[1].str : "");
+                        }
+                        self->CheckOwners(ids, owners, statuses);
                     }
                 );
             }
         );
     }
 
-    void CheckOwners(const core::RedisReply& ids, const std::vector<core::RedisReply>& owners) {
+    void CheckOwners(
+        const core::RedisReply& ids,
+        const std::vector<core::RedisReply>& owners,
+        const std::vector<std::string>& statuses
+    ) {
         auto self = shared_from_this();
         std::vector<std::string> distinct;
         for (const auto& o : owners) {
@@ -504,51 +644,62 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
         }
         if (distinct.empty()) return Schedule();
         std::vector<core::RedisClient::Args> cmds;
-        for (const auto& d : distinct) cmds.push_back({"EXISTS", store.keys().RunnerAlive(d)});
-        client->Pipeline(std::move(cmds), [self, ids, owners, distinct](Result<std::vector<core::RedisReply>> alive) {
-            if (!alive) return self->Schedule();
-            std::set<std::string> dead;
-            for (size_t i = 0; i < distinct.size(); ++i) {
-                if ((*alive)[i].integer == 0) dead.insert(distinct[i]);
+        for (const auto& d : distinct)
+            cmds.push_back({"EXISTS", core::Keys(self->client->endpoint().key_prefix).RunnerAlive(d)});
+        client->Pipeline(
+            std::move(cmds),
+            [self, ids, owners, statuses, distinct](Result<std::vector<core::RedisReply>> alive) {
+                if (!alive) return self->Schedule();
+                std::set<std::string> dead;
+                for (size_t i = 0; i < distinct.size(); ++i) {
+                    if ((*alive)[i].integer == 0) dead.insert(distinct[i]);
+                }
+                for (size_t i = 0; i < owners.size(); ++i) {
+                    if (owners[i].IsNil() || !dead.count(owners[i].str)) continue;
+                    const std::string id = ids.elements[i].str;
+                    // A dead runner's canceling execution is canceled: its process group died with the runner.
+                    const bool canceling = statuses[i] == core::status::kCanceling;
+                    Json result = {
+                        {"error",
+                         "runner " + owners[i].str + " stopped responding while the execution was " + statuses[i]}};
+                    self->store.Transition(
+                        id,
+                        canceling ? core::status::kCanceled : core::status::kAbandoned,
+                        {{"result", result.dump()},
+                         {"end_timestamp", core::FormatIsoTimestamp(self->store.clock().Now())}},
+                        [self, id, runner = owners[i].str](Result<executions::TransitionResult> r) {
+                            if (r && r->applied) {
+                                Log(*self->log,
+                                    spdlog::level::warn,
+                                    "execution abandoned",
+                                    {{"execution_id", id}, {"runner", runner}});
+                            }
+                        },
+                        {statuses[i]}
+                    );
+                }
+                self->Schedule();
             }
-            for (size_t i = 0; i < owners.size(); ++i) {
-                if (owners[i].IsNil() || !dead.count(owners[i].str)) continue;
-                const std::string id = ids.elements[i].str;
-                Json result = {
-                    {"error", "runner " + owners[i].str + " stopped responding while the execution was running"}};
-                self->store.Transition(
-                    id,
-                    core::status::kAbandoned,
-                    {core::status::kRunning},
-                    {{"result", result.dump()},
-                     {"end_timestamp", core::FormatIsoTimestamp(std::chrono::system_clock::now())}},
-                    [self, id, runner = owners[i].str](Result<bool> r) {
-                        if (r && *r) {
-                            Log(*self->log,
-                                spdlog::level::warn,
-                                "execution abandoned",
-                                {{"execution_id", id}, {"runner", runner}});
-                        }
-                    }
-                );
-            }
-            self->Schedule();
-        });
+        );
     }
 };
 
-Reaper::Reaper(asio::io_context& io, core::RedisClientPtr client, std::chrono::milliseconds interval)
-    : impl_(std::make_shared<Impl>(io, std::move(client), interval)) {}
+Reaper::Reaper(
+    asio::io_context& io, core::RedisClientPtr client, std::chrono::milliseconds interval, const core::Clock& clock
+)
+    : impl_(std::make_shared<Impl>(io, std::move(client), interval, clock)) {}
 Reaper::~Reaper() {
     Stop();
 }
 void Reaper::Start() {
     impl_->Schedule();
+    impl_->ScheduleTrim();
 }
 void Reaper::Stop() {
     asio::post(impl_->io, [impl = impl_]() {
         impl->stopped = true;
         impl->timer.cancel();
+        impl->trim_timer.cancel();
     });
 }
 

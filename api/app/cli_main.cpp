@@ -28,6 +28,9 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
                                   run an action and wait for its result (-a: do not wait)
   execution list [--action REF] [--status S] [-n N] [-j]
   execution get <id> [-j]
+  execution cancel <id>           execution re-run <id> [k=v ...] [-a]
+  execution pause <id>            execution resume <id>
+  deadletter list [-n N] [-j]     stream entries no consumer could handle, with the reason
   action list [-p PACK] [-j]      action get <ref> [-j]
   rule list [-p PACK] [-j]        rule get <ref> [-j]
   rule create <file.yaml|json>    rule delete <ref>
@@ -201,30 +204,42 @@ int Get(api::ApiClient& client, const std::string& path, const Cli& cli) {
     return 0;
 }
 
-int Run(api::ApiClient& client, const Cli& cli) {
-    if (cli.positional.empty()) return Fail(InvalidArgument("usage: squall run <action-ref> [k=v ...]"));
+/// Parses k=v arguments from positional[first] on; kInvalidArgument naming the first malformed one.
+Result<Json> ParamArgs(const Cli& cli, size_t first) {
     Json params = Json::object();
-    for (size_t i = 1; i < cli.positional.size(); ++i) {
+    for (size_t i = first; i < cli.positional.size(); ++i) {
         const std::string& kv = cli.positional[i];
         const auto eq = kv.find('=');
-        if (eq == std::string::npos || eq == 0) {
-            return Fail(InvalidArgument("parameter \"" + kv + "\": expected name=value"));
-        }
+        if (eq == std::string::npos || eq == 0) return InvalidArgument("parameter \"" + kv + "\": expected name=value");
         params[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
+    return params;
+}
+
+int FollowExecution(api::ApiClient& client, const Cli& cli, const Json& created);
+
+int Run(api::ApiClient& client, const Cli& cli) {
+    if (cli.positional.empty()) return Fail(InvalidArgument("usage: squall run <action-ref> [k=v ...]"));
+    Result<Json> params = ParamArgs(cli, 1);
+    if (!params) return Fail(params.error());
     Result<api::ApiResponse> created =
-        client.Post("/executions", {{"action", cli.positional[0]}, {"parameters", params}});
+        client.Post("/executions", {{"action", cli.positional[0]}, {"parameters", *params}});
     if (!created) return Fail(created.error());
-    const std::string id = created->body.value("id", "");
+    return FollowExecution(client, cli, created->body);
+}
+
+/// After a create: -a prints how to follow it; otherwise waits for the end (or `pending`) and prints it.
+int FollowExecution(api::ApiClient& client, const Cli& cli, const Json& created) {
+    const std::string id = created.value("id", "");
     if (cli.async) {
         if (cli.json) {
-            std::cout << created->body.dump(2) << "\n";
+            std::cout << created.dump(2) << "\n";
         } else {
             std::cout << "To get the results, execute:\n squall execution get " << id << "\n";
         }
         return 0;
     }
-    Json e = created->body;
+    Json e = created;
     auto delay = std::chrono::milliseconds(20);
     // As `st2 run`: stop waiting at `pending` too (core.ask waits for an answer that this command cannot give).
     while (!core::status::IsCompleted(e.value("status", "")) && e.value("status", "") != core::status::kPending) {
@@ -305,6 +320,40 @@ int CliMain(const std::vector<std::string>& args) {
             PrintExecution(r->body, cli);
             return 0;
         }
+        if (sub == "cancel" && !cli.positional.empty()) {
+            Result<api::ApiResponse> r = client.Delete("/executions/" + cli.positional[0]);
+            if (!r) return Fail(r.error());
+            if (cli.json) {
+                std::cout << r->body.dump(2) << "\n";
+            } else {
+                std::cout << "execution " << cli.positional[0] << ": " << r->body.value("status", "") << "\n";
+            }
+            return 0;
+        }
+        if (sub == "re-run" && !cli.positional.empty()) {
+            Result<Json> params = ParamArgs(cli, 1);
+            if (!params) return Fail(params.error());
+            Result<api::ApiResponse> r =
+                client.Post("/executions/" + cli.positional[0] + "/re_run", {{"parameters", *params}});
+            if (!r) return Fail(r.error());
+            return FollowExecution(client, cli, r->body);
+        }
+        if ((sub == "pause" || sub == "resume") && !cli.positional.empty()) {
+            Result<api::ApiResponse> r =
+                client.Put("/executions/" + cli.positional[0], {{"status", sub == "pause" ? "pausing" : "resuming"}});
+            if (!r) return Fail(r.error());
+            std::cout << "execution " << cli.positional[0] << ": " << r->body.value("status", "") << "\n";
+            return 0;
+        }
+    }
+    if (cmd == "deadletter" && sub == "list") {
+        cli.options["n"] = n;
+        return List(
+            client,
+            "/deadletters" + Query(cli, {{"n", "limit"}}),
+            cli,
+            {{"at", "at"}, {"stream", "stream"}, {"group", "group"}, {"deliveries", "deliveries"}, {"reason", "reason"}}
+        );
     }
     if (cmd == "action") {
         if (sub == "list") {

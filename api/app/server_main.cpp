@@ -19,6 +19,8 @@
 #include "squall/core/log.hpp"
 #include "squall/core/redis/client.hpp"
 #include "squall/core/store/kv_store.hpp"
+#include "squall/executions/notifier.hpp"
+#include "squall/executions/service.hpp"
 #include "squall/packs/content_store.hpp"
 #include "squall/packs/loader.hpp"
 #include "squall/rules/engine.hpp"
@@ -182,7 +184,7 @@ int ServerMain(const std::vector<std::string>& args) {
             rc = ExitCode(admin_key.error().code);
         }
         if (rc == 0) {
-            if (Status st = api::RegisterApiKeyBlocking(*redis, *admin_key, "admin"); !st) {
+            if (Status st = api::RegisterApiKeyBlocking(*redis, *admin_key, "admin", core::SystemClock()); !st) {
                 std::cerr << "squall server: cannot store the admin key: " << st.error().message << "\n";
                 rc = ExitCode(st.error().code);
             }
@@ -207,8 +209,8 @@ int ServerMain(const std::vector<std::string>& args) {
     sensors::RegisterBuiltinSensors(sensor_registry);
 
     core::RealClock clock;
-    core::ExecutionStore executions(redis);
-    core::TriggerStore triggers(redis);
+    executions::ExecutionStore executions(redis, clock);
+    core::TriggerStore triggers(redis, clock);
     packs::ContentStore content(redis);
     // Sensors read content on every event: a snapshot up to 1 s old, re-checked on a miss. API reads check the
     // content version each time (one Redis GET), so what a finished `pack install` registered is there for the
@@ -225,6 +227,8 @@ int ServerMain(const std::vector<std::string>& args) {
     }
     core::KvStore kv_store(redis, kv_box ? &*kv_box : nullptr, clock, &triggers);
     core::KvCache kv_cache(kv_store);
+    // The one way executions are created, canceled and re-run (packs/executions). No runner pauses yet.
+    executions::ExecutionService execution_service(executions, &api_content_cache, &kv_cache);
     if (Status st = content.RegisterRunnerTypesBlocking(runners.Infos()); !st) {
         Log(*log, spdlog::level::err, "cannot register runner types", {{"error", st.error().message}});
     }
@@ -249,6 +253,7 @@ int ServerMain(const std::vector<std::string>& args) {
             api::ApiDeps{
                 redis,
                 executions,
+                execution_service,
                 triggers,
                 content,
                 api_content_cache,
@@ -270,7 +275,8 @@ int ServerMain(const std::vector<std::string>& args) {
     }
     std::unique_ptr<rules::RulesEngine> rules_engine;
     if (cfg.HasRole("rules")) {
-        rules_engine = std::make_unique<rules::RulesEngine>(io, redis, operators, consumer + "-rules", &kv_cache);
+        rules_engine =
+            std::make_unique<rules::RulesEngine>(io, redis, operators, consumer + "-rules", &kv_cache, clock);
         rules_engine->Start();
     }
     std::unique_ptr<actionrunners::RunnerContainer> runner;
@@ -284,13 +290,19 @@ int ServerMain(const std::vector<std::string>& args) {
         ropts.data_dir = cfg.data_dir;
         ropts.check_rule = rules::MakeRuleCheck(operators);
         ropts.kv = &kv_cache;
-        runner = std::make_unique<actionrunners::RunnerContainer>(io, redis, runners, ropts);
+        runner = std::make_unique<actionrunners::RunnerContainer>(io, redis, runners, ropts, clock);
         runner->Start();
     }
     std::unique_ptr<actionrunners::Reaper> reaper;
     if (cfg.HasRole("gc")) {
-        reaper = std::make_unique<actionrunners::Reaper>(io, redis, std::chrono::seconds(10));
+        reaper = std::make_unique<actionrunners::Reaper>(io, redis, std::chrono::seconds(10), clock);
         reaper->Start();
+    }
+    std::unique_ptr<executions::Notifier> notifier;
+    if (cfg.HasRole("notifier")) {
+        notifier =
+            std::make_unique<executions::Notifier>(io, redis, executions, triggers, content, consumer + "-notifier");
+        notifier->Start();
     }
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -327,6 +339,11 @@ int ServerMain(const std::vector<std::string>& args) {
         std::promise<void> runner_stopped;
         runner->Stop(std::chrono::seconds(cfg.shutdown_grace), [&] { runner_stopped.set_value(); });
         runner_stopped.get_future().wait_for(std::chrono::seconds(cfg.shutdown_grace + 15));
+    }
+    if (notifier) {
+        std::promise<void> notifier_stopped;
+        notifier->Stop([&] { notifier_stopped.set_value(); });
+        notifier_stopped.get_future().wait_for(std::chrono::seconds(10));
     }
     if (reaper) reaper->Stop();
     signals.cancel();

@@ -59,6 +59,8 @@ public:
     void Post(const std::string& pattern, Handler h, bool needs_auth = true);
     void Put(const std::string& pattern, Handler h, bool needs_auth = true);
     void Delete(const std::string& pattern, Handler h, bool needs_auth = true);
+    /// The user the request's credentials belong to (the check is cached: no Redis round trip on a hit).
+    Result<std::string> User(const httplib::Request& req) { return auth_.Check(req); }
 
 private:
     Handler Wrap(Handler h, bool needs_auth);
@@ -76,5 +78,6 @@ void RegisterInquiryRoutes(Router& r, ApiDeps& d);
 void RegisterPackContentRoutes(Router& r, ApiDeps& d);
 void RegisterConfigRoutes(Router& r, ApiDeps& d);
 void RegisterPackManageRoutes(Router& r, ApiDeps& d);
+void RegisterDeadLetterRoutes(Router& r, ApiDeps& d);
 
 }  // namespace squall::api

@@ -72,6 +72,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     RegisterPackContentRoutes(r, d);
     RegisterConfigRoutes(r, d);
     RegisterPackManageRoutes(r, d);
+    RegisterDeadLetterRoutes(r, d);
 }
 
 ApiServer::~ApiServer() {
@@ -113,11 +114,13 @@ int ApiServer::port() const {
     return impl_->bound_port;
 }
 
-Status RegisterApiKeyBlocking(core::RedisClient& redis, const std::string& key, const std::string& user) {
+Status RegisterApiKeyBlocking(
+    core::RedisClient& redis, const std::string& key, const std::string& user, const core::Clock& clock
+) {
     core::Json meta = {
         {"user", user},
         {"id", core::NewId()},
-        {"created_at", core::FormatIsoTimestamp(std::chrono::system_clock::now())},
+        {"created_at", core::FormatIsoTimestamp(clock.Now())},
         {"enabled", true}};
     Result<core::RedisReply> r =
         redis.CommandBlocking({"HSETNX", redis.Key("apikeys"), core::Sha256Hex(key), meta.dump()});

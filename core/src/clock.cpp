@@ -5,6 +5,11 @@
 
 namespace squall::core {
 
+const Clock& SystemClock() {
+    static const RealClock kClock;
+    return kClock;
+}
+
 std::string FormatIsoTimestamp(std::chrono::system_clock::time_point tp) {
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(tp.time_since_epoch()).count();
     time_t secs = static_cast<time_t>(micros / 1000000);

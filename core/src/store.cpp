@@ -23,57 +23,17 @@ std::string Sha1Hex(const std::string& data) {
     return out;
 }
 
-// KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 stream, 6 dedupe key
-// ARGV: 1 id, 2 score, 3 stream body, 4 use dedupe (0/1), 5.. field/value pairs
-// Invariant: a record exists iff its request was enqueued; both or neither (one script).
-const char* kCreateExecution = R"lua(
-if ARGV[4] == '1' then
-  local existing = redis.call('GET', KEYS[6])
-  if existing then return existing end
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
-if ARGV[4] == '1' then redis.call('SET', KEYS[6], ARGV[1], 'EX', 604800) end
-redis.call('XADD', KEYS[5], '*', 'd', ARGV[3])
-return ARGV[1]
-)lua";
-
-// KEYS: 1 exec hash
-// ARGV: 1 id, 2 status zset prefix, 3 new status, 4 allowed (",a,b,"), 5 timestamp, 6.. field/value pairs
-// Returns 1 applied, {0, current} refused, -1 missing. Status index moves with the status.
-const char* kTransition = R"lua(
-local cur = redis.call('HGET', KEYS[1], 'status')
-if not cur then return -1 end
-if not string.find(ARGV[4], ',' .. cur .. ',', 1, true) then return {0, cur} end
-local score = redis.call('ZSCORE', ARGV[2] .. cur, ARGV[1]) or redis.call('HGET', KEYS[1], 'created_us') or 0
-redis.call('ZREM', ARGV[2] .. cur, ARGV[1])
-redis.call('ZADD', ARGV[2] .. ARGV[3], score, ARGV[1])
-local log = redis.call('HGET', KEYS[1], 'log') or '[]'
-local entry = '{"timestamp":"' .. ARGV[5] .. '","status":"' .. ARGV[3] .. '"}'
-if log == '[]' then log = '[' .. entry .. ']' else log = string.sub(log, 1, -2) .. ',' .. entry .. ']' end
-redis.call('HSET', KEYS[1], 'status', ARGV[3], 'log', log)
-if #ARGV >= 6 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
-return 1
-)lua";
-
 // KEYS: 1 ti hash, 2 all zset, 3 stream. ARGV: 1 id, 2 score, 3 body, 4.. field/value pairs
+// An id that exists already is not emitted again: emitters that derive the id from what caused the instance (the
+// notifier: execution id) are idempotent when their input is redelivered.
 const char* kEmitTrigger = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return ARGV[1] end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('XADD', KEYS[3], '*', 'd', ARGV[3])
 return ARGV[1]
 )lua";
 
-const Script& CreateScript() {
-    static const Script kScript(kCreateExecution);
-    return kScript;
-}
-const Script& TransitionScript() {
-    static const Script kScript(kTransition);
-    return kScript;
-}
 const Script& EmitScript() {
     static const Script kScript(kEmitTrigger);
     return kScript;
@@ -97,48 +57,6 @@ Result<std::string> ReplyString(Result<RedisReply> r) {
 Json ParseJsonField(const std::string& text) {
     Json j = Json::parse(text, nullptr, false);
     return j.is_discarded() ? Json(text) : j;
-}
-
-std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& now, int64_t score) {
-    const ExecutionRequest& r = e.request;
-    Json context = r.context;
-    std::vector<std::string> args = {
-        r.execution_id,
-        std::to_string(score),
-        r.ToJson().dump(),
-        e.dedupe_key.empty() ? "0" : "1",
-        "id",
-        r.execution_id,
-        "status",
-        status::kScheduled,
-        "action",
-        e.action.dump(),
-        "runner_type",
-        r.runner_type,
-        "parameters",
-        e.masked_parameters.dump(),
-        "context",
-        context.dump(),
-        "start_timestamp",
-        now,
-        "created_us",
-        std::to_string(score),
-        "pool",
-        e.pool,
-        "log",
-        Json::array(
-            {{{"timestamp", now}, {"status", status::kRequested}}, {{"timestamp", now}, {"status", status::kScheduled}}}
-        ).dump(),
-    };
-    if (!e.trigger_instance.is_null()) {
-        args.push_back("trigger_instance");
-        args.push_back(e.trigger_instance.dump());
-    }
-    if (!e.rule.is_null()) {
-        args.push_back("rule");
-        args.push_back(e.rule.dump());
-    }
-    return args;
 }
 
 }  // namespace
@@ -187,112 +105,6 @@ Result<RedisReply> Script::RunBlocking(
     return r;
 }
 
-ExecutionStore::ExecutionStore(RedisClientPtr client)
-    : client_(std::move(client)), keys_(client_->endpoint().key_prefix) {}
-
-void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std::string>)> cb) {
-    const auto now_tp = std::chrono::system_clock::now();
-    const int64_t score = ToMicros(now_tp);
-    const std::string& id = e.request.execution_id;
-    CreateScript().Run(
-        *client_,
-        {keys_.Execution(id),
-         keys_.Executions(),
-         keys_.ExecutionsByAction(e.request.action_ref),
-         keys_.ExecutionsByStatus(status::kScheduled),
-         keys_.ExecutionStream(e.pool),
-         keys_.Dedupe(e.dedupe_key.empty() ? id : e.dedupe_key)},
-        CreateArgs(e, FormatIsoTimestamp(now_tp), score),
-        [cb = std::move(cb)](Result<RedisReply> r) { cb(ReplyString(std::move(r))); }
-    );
-}
-
-Result<std::string> ExecutionStore::CreateBlocking(const NewExecution& e) {
-    return WaitFor<std::string>([&](auto done) { Create(e, std::move(done)); });
-}
-
-void ExecutionStore::Transition(
-    const std::string& id,
-    const std::string& to,
-    const std::vector<std::string>& from,
-    FieldMap fields,
-    std::function<void(Result<bool>)> cb
-) {
-    std::string allowed = ",";
-    for (const auto& f : from) allowed += f + ",";
-    std::vector<std::string> args = {
-        id, keys_.ExecutionsByStatusPrefix(), to, allowed, FormatIsoTimestamp(std::chrono::system_clock::now())};
-    for (auto& [k, v] : fields) {
-        args.push_back(std::move(k));
-        args.push_back(std::move(v));
-    }
-    TransitionScript()
-        .Run(*client_, {keys_.Execution(id)}, std::move(args), [id, cb = std::move(cb)](Result<RedisReply> r) {
-            if (!r) return cb(r.error());
-            if (r->IsError()) return cb(Internal("redis: " + r->str));
-            if (r->type == RedisReply::Type::kInteger) {
-                if (r->integer == -1) return cb(NotFound("execution " + id + " not found"));
-                return cb(r->integer == 1);
-            }
-            cb(false);
-        });
-}
-
-Result<bool> ExecutionStore::TransitionBlocking(
-    const std::string& id, const std::string& to, const std::vector<std::string>& from, FieldMap fields
-) {
-    return WaitFor<bool>([&](auto done) { Transition(id, to, from, std::move(fields), std::move(done)); });
-}
-
-Json ExecutionStore::FromHash(const RedisReply& h) {
-    std::map<std::string, std::string> f;
-    for (size_t i = 0; i + 1 < h.elements.size(); i += 2) f[h.elements[i].str] = h.elements[i + 1].str;
-    Json action = f.count("action") ? ParseJsonField(f["action"]) : Json::object();
-    Json j = {
-        {"id", f["id"]},
-        {"status", f["status"]},
-        {"action", action},
-        {"runner", {{"name", f["runner_type"]}, {"runner_module", f["runner_type"]}}},
-        {"parameters", f.count("parameters") ? ParseJsonField(f["parameters"]) : Json::object()},
-        {"context", f.count("context") ? ParseJsonField(f["context"]) : Json::object()},
-        {"result", f.count("result") ? ParseJsonField(f["result"]) : Json::object()},
-        {"start_timestamp", f["start_timestamp"]},
-        {"log", f.count("log") ? ParseJsonField(f["log"]) : Json::array()},
-        {"children", Json::array()},
-    };
-    j["liveaction"] = {
-        {"id", f["id"]},
-        {"action", action.value("ref", "")},
-        {"status", f["status"]},
-        {"parameters", j["parameters"]},
-        {"runner_info", f.count("runner_id") ? Json{{"hostname", f["runner_id"]}} : Json::object()},
-    };
-    if (f.count("pool")) j["pool"] = f["pool"];
-    if (f.count("trigger_instance")) {
-        j["trigger_instance"] = ParseJsonField(f["trigger_instance"]);
-        j["trigger"] = {{"type", j["trigger_instance"].value("trigger", "")}};
-        j["trigger_type"] = {{"ref", j["trigger_instance"].value("trigger", "")}};
-    }
-    if (f.count("rule")) j["rule"] = ParseJsonField(f["rule"]);
-    if (f.count("end_timestamp") && !f["end_timestamp"].empty()) {
-        j["end_timestamp"] = f["end_timestamp"];
-        std::chrono::system_clock::time_point a;
-        std::chrono::system_clock::time_point b;
-        if (ParseIsoTimestamp(f["start_timestamp"], &a) && ParseIsoTimestamp(f["end_timestamp"], &b)) {
-            j["elapsed_seconds"] = std::chrono::duration<double>(b - a).count();
-        }
-    }
-    return j;
-}
-
-Result<Json> ExecutionStore::GetBlocking(const std::string& id) {
-    Result<RedisReply> r = client_->CommandBlocking({"HGETALL", keys_.Execution(id)});
-    if (!r) return r.error();
-    if (r->IsError()) return Internal("redis: " + r->str);
-    if (r->elements.empty()) return NotFound("execution \"" + id + "\" not found");
-    return FromHash(*r);
-}
-
 Result<std::vector<RedisReply>> ZPageBlocking(
     RedisClient& client,
     const std::string& zset,
@@ -314,79 +126,12 @@ Result<std::vector<RedisReply>> ZPageBlocking(
     return client.PipelineBlocking(std::move(fetches));
 }
 
-Result<std::vector<Json>> ExecutionStore::ListBlocking(
-    const std::string& action, const std::string& status, size_t offset, size_t limit, size_t* total
-) {
-    std::vector<Json> out;
-    if (limit == 0) return out;
-    auto fetch = [this](const std::string& id) { return RedisClient::Args{"HGETALL", keys_.Execution(id)}; };
-    if (!action.empty() && !status.empty()) {
-        // Both filters: walk the action's index newest first and keep those in the status. Bounded by the
-        // action's history, which the per-action index keeps small relative to the whole.
-        Result<RedisReply> ids = client_->CommandBlocking({"ZREVRANGE", keys_.ExecutionsByAction(action), "0", "-1"});
-        if (!ids) return ids.error();
-        std::vector<RedisClient::Args> scores;
-        for (const auto& id : ids->elements) scores.push_back({"ZSCORE", keys_.ExecutionsByStatus(status), id.str});
-        if (scores.empty()) {
-            *total = 0;
-            return out;
-        }
-        Result<std::vector<RedisReply>> in_status = client_->PipelineBlocking(std::move(scores));
-        if (!in_status) return in_status.error();
-        std::vector<std::string> matched;
-        for (size_t i = 0; i < in_status->size(); ++i) {
-            if (!(*in_status)[i].IsNil()) matched.push_back(ids->elements[i].str);
-        }
-        *total = matched.size();
-        std::vector<RedisClient::Args> fetches;
-        for (size_t i = offset; i < matched.size() && fetches.size() < limit; ++i) fetches.push_back(fetch(matched[i]));
-        if (fetches.empty()) return out;
-        Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(fetches));
-        if (!rows) return rows.error();
-        for (const auto& row : *rows) {
-            if (!row.elements.empty()) out.push_back(FromHash(row));
-        }
-        return out;
-    }
-    const std::string zset = !action.empty()   ? keys_.ExecutionsByAction(action)
-                             : !status.empty() ? keys_.ExecutionsByStatus(status)
-                                               : keys_.Executions();
-    Result<std::vector<RedisReply>> rows = ZPageBlocking(*client_, zset, offset, limit, total, fetch);
-    if (!rows) return rows.error();
-    for (const auto& row : *rows) {
-        if (!row.elements.empty()) out.push_back(FromHash(row));
-    }
-    return out;
-}
-
-Result<std::vector<Json>> ExecutionStore::OutputBlocking(const std::string& id) {
-    Result<RedisReply> r = client_->CommandBlocking({"LRANGE", keys_.Output(id), "0", "-1"});
-    if (!r) return r.error();
-    std::vector<Json> out;
-    for (const auto& e : r->elements) out.push_back(ParseJsonField(e.str));
-    return out;
-}
-
-void ExecutionStore::AppendOutput(const std::string& id, const std::vector<std::string>& json_lines) {
-    if (json_lines.empty()) return;
-    RedisClient::Args args = {"RPUSH", keys_.Output(id)};
-    args.insert(args.end(), json_lines.begin(), json_lines.end());
-    client_->Command(std::move(args), [id](Result<RedisReply> r) {
-        if (!r || r->IsError()) {
-            Log(*Logger("store"),
-                spdlog::level::warn,
-                "cannot store execution output",
-                {{"execution_id", id}, {"error", r ? r->str : r.error().message}});
-        }
-    });
-}
-
-TriggerStore::TriggerStore(RedisClientPtr client) : client_(std::move(client)), keys_(client_->endpoint().key_prefix) {}
+TriggerStore::TriggerStore(RedisClientPtr client, const Clock& clock)
+    : client_(std::move(client)), clock_(clock), keys_(client_->endpoint().key_prefix) {}
 
 void TriggerStore::Emit(const TriggerInstance& ti, std::function<void(Result<std::string>)> cb) {
     std::chrono::system_clock::time_point tp;
-    const int64_t score =
-        ParseIsoTimestamp(ti.occurrence_time, &tp) ? ToMicros(tp) : ToMicros(std::chrono::system_clock::now());
+    const int64_t score = ParseIsoTimestamp(ti.occurrence_time, &tp) ? ToMicros(tp) : ToMicros(clock_.Now());
     std::vector<std::string> args = {
         ti.id,
         std::to_string(score),
@@ -462,7 +207,7 @@ std::vector<RedisClient::Args> TriggerStore::EnforcementCommands(const Json& e) 
         hset.push_back(k);
         hset.push_back(v.is_string() ? v.get<std::string>() : v.dump());
     }
-    const std::string score = std::to_string(ToMicros(std::chrono::system_clock::now()));
+    const std::string score = std::to_string(ToMicros(clock_.Now()));
     return {
         hset,
         {"ZADD", keys_.Enforcements(), score, id},

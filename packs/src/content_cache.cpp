@@ -36,4 +36,16 @@ void ContentCache::Invalidate() {
     checked_ = {};
 }
 
+void ContentFollower::Refresh(std::function<void(Status, bool changed)> next) {
+    store_.Version([this, next = std::move(next)](Result<int64_t> v) mutable {
+        if (!v) return next(v.error(), false);
+        if (snapshot_ && snapshot_->version == *v) return next(Status{}, false);
+        store_.Load([this, next = std::move(next)](Result<ContentSnapshotPtr> snap) mutable {
+            if (!snap) return next(snap.error(), false);
+            snapshot_ = std::move(*snap);
+            next(Status{}, true);
+        });
+    });
+}
+
 }  // namespace squall::packs

@@ -258,7 +258,13 @@ Result<ResolvedParameters> ResolveParameters(
             return valid.error();
         if (IsDeclared(s, "integer") && !IsDeclared(s, "number") && value.is_number_float() &&
             std::floor(value.get<double>()) == value.get<double>()) {
-            value = static_cast<long long>(value.get<double>());
+            // [-2^63, 2^63) converts exactly; outside it the conversion would be undefined (1e30 became INT64_MIN).
+            const double d = value.get<double>();
+            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+                return InvalidArgument(
+                    "parameter \"" + name + "\": " + value.dump() + " does not fit in a 64-bit integer"
+                );
+            value = static_cast<long long>(d);
         }
         out.values[name] = value;
         if (secret) {

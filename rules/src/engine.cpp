@@ -15,8 +15,8 @@ namespace squall::rules {
 using core::Json;
 using core::Log;
 
-Enforcer::Enforcer(core::ExecutionStore& executions, core::TriggerStore& triggers, core::KvCache* kv)
-    : executions_(executions), triggers_(triggers), kv_(kv) {}
+Enforcer::Enforcer(executions::ExecutionService& executions, core::TriggerStore& triggers)
+    : executions_(executions), triggers_(triggers) {}
 
 void Enforcer::Record(const Json& enforcement, std::function<void(Status)> cb) {
     const bool ok = enforcement.value("status", "") == "succeeded";
@@ -27,7 +27,7 @@ void Enforcer::Record(const Json& enforcement, std::function<void(Status)> cb) {
          {"trigger_id", enforcement.value("trigger_instance_id", "")},
          {"execution_id", enforcement.value("execution_id", "")},
          {"reason", enforcement.value("failure_reason", "")}});
-    executions_.client().Pipeline(
+    executions_.store().client().Pipeline(
         triggers_.EnforcementCommands(enforcement),
         [cb = std::move(cb)](Result<std::vector<core::RedisReply>> r) {
             if (!r) return cb(r.error());
@@ -43,73 +43,42 @@ void Enforcer::Enforce(
     std::function<void(Status)> cb
 ) {
     const std::string rule_ref = rule.meta.Ref();
-    Json enforcement = {
+    auto enforcement = std::make_shared<Json>(Json{
         {"id", core::Sha256Hex(ti.id + "/" + rule_ref).substr(0, 24)},
         {"rule", {{"ref", rule_ref}, {"id", rule.meta.id}}},
         {"trigger_instance_id", ti.id},
-        {"enforced_at", core::FormatIsoTimestamp(std::chrono::system_clock::now())},
-    };
-    auto fail = [&](const std::string& reason) {
-        enforcement["status"] = "failed";
-        enforcement["failure_reason"] = reason;
-        Record(enforcement, std::move(cb));
-    };
-    Json context = {{"trigger", ti.payload}};
-    // st2kv.user.* are the keys of the execution's user (the rules engine's "squall"), as StackStorm does.
-    std::optional<core::KvLookup> kv;
-    core::RenderOptions render;
-    render.stackstorm_whitespace = true;  // StackStorm's environment (trim_blocks, lstrip_blocks)
-    if (kv_) {
-        kv.emplace(kv_->LookupFor("squall"));
-        render.kv = &*kv;
-    }
-    // config_context: the config of the action's pack, its st2kv templates rendered now (SPEC §2).
-    Result<Json> config = content.ConfigContext(rule.meta.action_ref, render);
-    if (!config) return fail(config.error().message);
-    std::vector<std::string> config_secrets;  // masked wherever the rule rendered them
-    if (auto action_it = content.actions.find(rule.meta.action_ref); action_it != content.actions.end()) {
-        auto cs = content.config_secrets.find(action_it->second.value("pack", ""));
-        if (cs != content.config_secrets.end()) config_secrets = packs::SecretValuesOf(*config, cs->second);
-    }
-    context["config_context"] = std::move(*config);
-    Result<Json> rendered = core::RenderValue(rule.meta.action_parameters, context, render);
-    if (!rendered) return fail("action parameters: " + rendered.error().message);
-    auto action = content.actions.find(rule.meta.action_ref);
-    if (action == content.actions.end()) return fail("action \"" + rule.meta.action_ref + "\" not found");
-    if (!action->second.value("enabled", true)) return fail("action \"" + rule.meta.action_ref + "\" is disabled");
-    Result<Json> schema = content.ActionSchema(rule.meta.action_ref);
-    if (!schema) return fail(schema.error().message);
-    Result<packs::ResolvedParameters> params =
-        packs::ResolveParameters(*schema, *rendered, context, render, config_secrets);
-    if (!params) return fail(params.error().message);
-
-    core::NewExecution e;
-    e.request.execution_id = core::NewId();
-    e.request.action_ref = rule.meta.action_ref;
-    e.request.runner_type = action->second.value("runner_type", "");
-    e.request.action = action->second;
-    e.request.parameters = params->values;
-    e.request.secret_parameters = params->secrets;
-    e.request.masked_values = params->revealed;
-    e.request.context = {
-        {"user", "squall"},
+        {"enforced_at", core::FormatIsoTimestamp(executions_.store().clock().Now())},
+    });
+    // The rules engine's user is "squall": st2kv.user.* are its keys, as StackStorm's rules engine does.
+    executions::ExecutionSpec spec;
+    spec.action_ref = rule.meta.action_ref;
+    spec.parameters = rule.meta.action_parameters;
+    spec.render_context = {{"trigger", ti.payload}};
+    spec.user = "squall";
+    spec.context = {
         {"rule", {{"id", rule.meta.id}, {"ref", rule_ref}, {"name", rule.meta.name}}},
         {"trigger_instance", {{"id", ti.id}, {"name", nullptr}}},
         {"trace_context", {{"trace_tag", ti.trace_tag}}},
-        {"pack", action->second.value("pack", "")},
     };
-    e.action = packs::MaskSecretDefaults(action->second, *schema);
-    e.masked_parameters = params->masked;
-    e.pool = action->second.value("pool", "default");
-    e.trigger_instance = {{"id", ti.id}, {"trigger", ti.trigger}, {"occurrence_time", ti.occurrence_time}};
-    e.rule = {{"id", rule.meta.id}, {"ref", rule_ref}, {"name", rule.meta.name}, {"pack", rule.meta.pack}};
-    e.dedupe_key = "enf:" + ti.id + "/" + rule_ref;
-    executions_.Create(e, [this, enforcement, cb = std::move(cb)](Result<std::string> id) mutable {
-        if (!id) return cb(id.error());
-        enforcement["status"] = "succeeded";
-        enforcement["execution_id"] = *id;
-        Record(enforcement, std::move(cb));
-    });
+    spec.idempotency_key = "enf:" + ti.id + "/" + rule_ref;
+    spec.trigger_instance = {{"id", ti.id}, {"trigger", ti.trigger}, {"occurrence_time", ti.occurrence_time}};
+    spec.rule = {{"id", rule.meta.id}, {"ref", rule_ref}, {"name", rule.meta.name}, {"pack", rule.meta.pack}};
+    auto shared_cb = std::make_shared<std::function<void(Status)>>(std::move(cb));
+    executions_.Request(
+        spec,
+        content,
+        [this, enforcement, shared_cb](Error refused) {
+            (*enforcement)["status"] = "failed";
+            (*enforcement)["failure_reason"] = refused.message;
+            Record(*enforcement, std::move(*shared_cb));
+        },
+        [this, enforcement, shared_cb](Result<std::string> id) {
+            if (!id) return (*shared_cb)(id.error());
+            (*enforcement)["status"] = "succeeded";
+            (*enforcement)["execution_id"] = *id;
+            Record(*enforcement, std::move(*shared_cb));
+        }
+    );
 }
 
 struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
@@ -117,9 +86,11 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
     core::RedisClientPtr client;
     const OperatorRegistry& operators;
     std::string consumer_name;
-    core::ExecutionStore executions;
+    executions::ExecutionStore executions;
+    executions::ExecutionService service;
     core::TriggerStore triggers;
     packs::ContentStore content;
+    packs::ContentFollower follower;
     Enforcer enforcer;
     core::StreamConsumerPtr consumer;
     // Owned by the consumer's handler chain: one batch at a time, so no lock is needed.
@@ -133,16 +104,19 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
         core::RedisClientPtr c,
         const OperatorRegistry& ops,
         std::string name,
-        core::KvCache* kv_cache
+        core::KvCache* kv_cache,
+        const core::Clock& clock
     )
         : io(io_),
           client(std::move(c)),
           operators(ops),
           consumer_name(std::move(name)),
-          executions(client),
-          triggers(client),
+          executions(client, clock),
+          service(executions, nullptr, kv_cache),
+          triggers(client, clock),
           content(client),
-          enforcer(executions, triggers, kv_cache),
+          follower(content),
+          enforcer(service, triggers),
           kv(kv_cache) {}
 
     void Rebuild(packs::ContentSnapshotPtr snap) {
@@ -172,14 +146,10 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
                 self->kv->Refresh(std::move(next));
             };
         }
-        content.Version([self, next = std::move(next)](Result<int64_t> v) mutable {
-            if (!v) return next(v.error());
-            if (self->snapshot && self->snapshot->version == *v) return next(Status{});
-            self->content.Load([self, next = std::move(next)](Result<packs::ContentSnapshotPtr> snap) mutable {
-                if (!snap) return next(snap.error());
-                self->Rebuild(std::move(*snap));
-                next(Status{});
-            });
+        follower.Refresh([self, next = std::move(next)](Status st, bool changed) mutable {
+            if (!st) return next(std::move(st));
+            if (changed || !self->matcher) self->Rebuild(self->follower.snapshot());
+            next(Status{});
         });
     }
 
@@ -243,7 +213,17 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
                 state->ack_ids.push_back(msg.id);
                 continue;
             }
-            auto matches = matcher_now->Match(*ti);
+            std::vector<CompiledRulePtr> matches;
+            try {
+                matches = matcher_now->Match(*ti);
+            } catch (const std::exception& e) {
+                // A bug, not input: leave the instance pending; past the delivery bound it is dead-lettered.
+                Log(*log,
+                    spdlog::level::err,
+                    "matching failed; trigger instance left pending",
+                    {{"trigger_id", ti->id}, {"error", e.what()}});
+                continue;
+            }
             if (matches.empty()) {
                 std::lock_guard lock(state->mu);
                 state->ack_ids.push_back(msg.id);
@@ -256,27 +236,28 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
             per_msg->second = true;
             state->outstanding += 1;
             for (const auto& rule : matches) {
-                enforcer.Enforce(
-                    *rule,
-                    *ti,
-                    *snapshot_now,
-                    [self, state, per_msg, id = msg.id, ti_id = ti->id, finish](Status st) {
-                        if (!st) {
-                            per_msg->second = false;
-                            Log(*self->log,
-                                spdlog::level::err,
-                                "enforcement not stored; will retry",
-                                {{"trigger_id", ti_id}, {"error", st.error().message}});
-                        }
-                        if (--per_msg->first != 0) return;
-                        if (per_msg->second) {
-                            std::lock_guard lock(state->mu);
-                            state->ack_ids.push_back(id);
-                            state->status_updates.push_back(self->triggers.SetStatusCommand(ti_id, "processed"));
-                        }
-                        finish();
+                auto on_done = [self, state, per_msg, id = msg.id, ti_id = ti->id, finish](Status st) {
+                    if (!st) {
+                        per_msg->second = false;
+                        Log(*self->log,
+                            spdlog::level::err,
+                            "enforcement not stored; will retry",
+                            {{"trigger_id", ti_id}, {"error", st.error().message}});
                     }
-                );
+                    if (--per_msg->first != 0) return;
+                    if (per_msg->second) {
+                        std::lock_guard lock(state->mu);
+                        state->ack_ids.push_back(id);
+                        state->status_updates.push_back(self->triggers.SetStatusCommand(ti_id, "processed"));
+                    }
+                    finish();
+                };
+                try {
+                    enforcer.Enforce(*rule, *ti, *snapshot_now, on_done);
+                } catch (const std::exception& e) {
+                    // Enforce calls back only after it stops throwing: report the failure once, as a retry.
+                    on_done(Internal(std::string("enforcement threw: ") + e.what()));
+                }
             }
         }
         finish();
@@ -288,9 +269,10 @@ RulesEngine::RulesEngine(
     core::RedisClientPtr client,
     const OperatorRegistry& operators,
     std::string consumer_name,
-    core::KvCache* kv
+    core::KvCache* kv,
+    const core::Clock& clock
 )
-    : impl_(std::make_shared<Impl>(io, std::move(client), operators, std::move(consumer_name), kv)) {}
+    : impl_(std::make_shared<Impl>(io, std::move(client), operators, std::move(consumer_name), kv, clock)) {}
 
 RulesEngine::~RulesEngine() = default;
 
@@ -300,6 +282,8 @@ void RulesEngine::Start() {
     opts.group = "rules";
     opts.consumer = impl_->consumer_name;
     opts.batch = 256;
+    opts.dead_letters = core::Keys(impl_->client->endpoint().key_prefix).DeadLetters();
+    opts.clock = &impl_->executions.clock();
     std::weak_ptr<Impl> weak = impl_;
     impl_->consumer = core::StreamConsumer::Create(impl_->io, impl_->client, opts, core::ForwardBatchesTo(weak));
     impl_->consumer->Start();

@@ -34,7 +34,7 @@ WebhookSensor::WebhookSensor(SensorContext& ctx) : ctx_(ctx) {}
 
 Result<core::TriggerInstance> WebhookSensor::Emit(core::TriggerInstance ti) {
     ti.id = core::NewId();
-    ti.occurrence_time = core::FormatIsoTimestamp(std::chrono::system_clock::now());
+    ti.occurrence_time = core::FormatIsoTimestamp(ctx_.triggers.clock().Now());
     Result<std::string> id = ctx_.triggers.EmitBlocking(ti);
     if (!id) return id.error();
     return ti;

@@ -8,6 +8,8 @@
 #include "runner_harness.hpp"
 #include "squall/actionrunners/container.hpp"
 #include "squall/core/store/store.hpp"
+#include "squall/executions/store.hpp"
+#include "squall/packs/content_store.hpp"
 #include "wait.hpp"
 
 namespace squall::actionrunners {
@@ -19,14 +21,14 @@ class ContainerConfigRedisTest : public ::testing::Test {
 protected:
     void SetUp() override {
         client_ = core::RedisClient::Create(io_.io(), server_.Endpoint("cfg"));
-        store_ = std::make_unique<core::ExecutionStore>(client_);
-        keys_ = std::make_unique<core::Keys>(client_->endpoint().key_prefix);
+        store_ = std::make_unique<executions::ExecutionStore>(client_, core::SystemClock());
+        keys_ = std::make_unique<packs::ContentKeys>(client_->endpoint().key_prefix);
         RegisterBuiltinRunners(registry_);
         RunnerContainerOptions o;
         o.consumer_name = "test-runner";
         o.api_url = "http://127.0.0.1:9/api/v1";
         o.api_key = "container-api-key";
-        container_ = std::make_unique<RunnerContainer>(io_.io(), client_, registry_, o);
+        container_ = std::make_unique<RunnerContainer>(io_.io(), client_, registry_, o, core::SystemClock());
         container_->Start();
     }
     void TearDown() override {
@@ -53,7 +55,7 @@ protected:
     /// Runs a python action of the test pack through the container; returns the stored execution.
     Json RunPython(const std::string& name, const std::string& file, Json params, std::vector<std::string> secret) {
         RunRequest r = test::ActionRequest(name, "python-script", file, Json::object(), params);
-        core::NewExecution e;
+        executions::NewExecution e;
         e.request.execution_id = "cfg-" + name;
         e.request.action_ref = r.action_ref;
         e.request.runner_type = "python-script";
@@ -80,8 +82,8 @@ protected:
     squall::test::RedisServer server_;
     squall::test::IoRunner io_{2};
     core::RedisClientPtr client_;
-    std::unique_ptr<core::ExecutionStore> store_;
-    std::unique_ptr<core::Keys> keys_;
+    std::unique_ptr<executions::ExecutionStore> store_;
+    std::unique_ptr<packs::ContentKeys> keys_;
     RunnerRegistry registry_;
     std::unique_ptr<RunnerContainer> container_;
 };

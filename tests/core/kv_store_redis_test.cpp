@@ -21,7 +21,7 @@ protected:
     void SetUp() override {
         std::signal(SIGPIPE, SIG_IGN);
         client_ = RedisClient::Create(io_, server_.Endpoint("kv"));
-        triggers_.emplace(client_);
+        triggers_.emplace(client_, SystemClock());
         store_.emplace(client_, &box_, clock_, &*triggers_);
     }
     void TearDown() override {

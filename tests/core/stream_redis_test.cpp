@@ -16,6 +16,7 @@
 
 #include "io_runner.hpp"
 #include "redis_server.hpp"
+#include "squall/core/model/model.hpp"
 #include "squall/core/redis/stream.hpp"
 #include "wait.hpp"
 
@@ -318,6 +319,115 @@ TEST_F(StreamConsumerTest, DestroyingTheConsumerStopsIt) {
     Produce(0, 3);
     ASSERT_TRUE(WaitFor([&] { return rec.Count() >= 3; }, 5s));
     consumer.reset();  // TearDown checks that the io_context drains
+}
+
+}  // namespace
+}  // namespace squall::core
+
+namespace squall::core {
+namespace {
+
+// A poison entry (its handler never acknowledges it, or throws on it) is delivered at most max_deliveries
+// times, then moved to the dead-letter stream with the reason; everything else is processed.
+class DeadLetterTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::signal(SIGPIPE, SIG_IGN);
+        commands_ = RedisClient::Create(io_, server_.Endpoint("dlq"));
+    }
+    void TearDown() override {
+        commands_.reset();
+        runner_.Drain(15s);
+    }
+    StreamConsumerOptions Options(size_t batch) {
+        StreamConsumerOptions o;
+        o.stream = commands_->Key("in");
+        o.group = "g";
+        o.consumer = "c";
+        o.batch = batch;
+        o.block = 50ms;
+        o.reclaim_min_idle = 30ms;
+        o.reclaim_interval = 60ms;
+        o.max_deliveries = 3;
+        o.dead_letters = commands_->Key("dead");
+        return o;
+    }
+    void Produce(const std::vector<std::string>& bodies) {
+        for (const auto& b : bodies)
+            ASSERT_FALSE(commands_->CommandBlocking(XAddCommand(commands_->Key("in"), b))->IsError());
+    }
+    std::vector<Json> DeadLetters() {
+        std::vector<Json> out;
+        auto r = commands_->CommandBlocking({"XRANGE", commands_->Key("dead"), "-", "+"});
+        for (const auto& e : r->elements) out.push_back(Json::parse(e.elements[1].elements[1].str));
+        return out;
+    }
+
+    test::RedisServer server_;
+    test::IoRunner runner_;
+    asio::io_context& io_ = runner_.io();
+    RedisClientPtr commands_;
+};
+
+TEST_F(DeadLetterTest, AnEntryThatIsNeverAcknowledgedEndsInDeadLettersAndTheRestGoesOn) {
+    std::mutex mu;
+    std::map<std::string, int> seen;
+    auto handler = [&](std::vector<StreamMessage> batch, StreamConsumer::Done done) {
+        std::vector<std::string> ack;
+        std::lock_guard lock(mu);
+        for (const auto& m : batch) {
+            seen[m.body] += 1;
+            if (m.body != "poison") ack.push_back(m.id);
+        }
+        done(std::move(ack));
+    };
+    auto consumer = StreamConsumer::Create(io_, commands_, Options(16), handler);
+    consumer->Start();
+    Produce({"a", "poison", "b"});
+    ASSERT_TRUE(WaitFor([&] { return DeadLetters().size() == 1; }, 10s));
+    Produce({"c"});
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            std::lock_guard l(mu);
+            return seen.count("c") == 1;
+        },
+        5s
+    ));
+    std::promise<void> stopped;
+    consumer->Stop([&] { stopped.set_value(); });
+    ASSERT_EQ(stopped.get_future().wait_for(5s), std::future_status::ready);
+    std::lock_guard lock(mu);
+    EXPECT_EQ(seen["a"], 1);
+    EXPECT_EQ(seen["b"], 1);
+    EXPECT_EQ(seen["poison"], 3) << "handed to the handler max_deliveries times, never more";
+    Json letter = DeadLetters()[0];
+    EXPECT_EQ(letter["body"], "poison");
+    EXPECT_EQ(letter["group"], "g");
+    EXPECT_EQ(letter["deliveries"], 4);
+    EXPECT_NE(letter["reason"].get<std::string>().find("without being acknowledged"), std::string::npos);
+    auto pending = commands_->CommandBlocking({"XPENDING", commands_->Key("in"), "g"});
+    EXPECT_EQ(pending->elements[0].integer, 0);
+}
+
+TEST_F(DeadLetterTest, AHandlerThatThrowsIsNamedInTheDeadLetter) {
+    std::atomic<int> ok{0};
+    auto handler = [&](std::vector<StreamMessage> batch, StreamConsumer::Done done) {
+        for (const auto& m : batch) {
+            if (m.body == "poison") throw std::runtime_error("boom on poison");
+        }
+        ok += static_cast<int>(batch.size());
+        std::vector<std::string> ids;
+        for (const auto& m : batch) ids.push_back(m.id);
+        done(std::move(ids));
+    };
+    auto consumer = StreamConsumer::Create(io_, commands_, Options(1), handler);
+    consumer->Start();
+    Produce({"a", "poison", "b"});
+    ASSERT_TRUE(WaitFor([&] { return DeadLetters().size() == 1 && ok == 2; }, 10s)) << ok;
+    std::promise<void> stopped;
+    consumer->Stop([&] { stopped.set_value(); });
+    ASSERT_EQ(stopped.get_future().wait_for(5s), std::future_status::ready);
+    EXPECT_EQ(DeadLetters()[0]["reason"], "the handler threw: boom on poison");
 }
 
 }  // namespace

@@ -28,6 +28,8 @@ constexpr size_t kReadChunkBytes = size_t{16} * 1024;
 /// How long to wait for the pipes to reach EOF after the group was SIGKILLed. Only a process that left the group
 /// (setsid) can keep them open that long; then we close our ends and finish anyway.
 constexpr std::chrono::seconds kKillGrace{2};
+/// How long a canceled action has between SIGTERM and SIGKILL.
+constexpr std::chrono::milliseconds kCancelGrace{1000};
 /// Longer deadlines are clamped so that steady_clock arithmetic cannot overflow (milliseconds::max() means "never").
 constexpr std::chrono::hours kMaxTimeout{24 * 365 * 10};
 
@@ -366,7 +368,8 @@ public:
           pidfd_(impl_->strand, child.pidfd.Release()),
           out_(impl_->strand, child.stdout_fd.Release(), "stdout"),
           err_(impl_->strand, child.stderr_fd.Release(), "stderr"),
-          timer_(impl_->strand) {
+          timer_(impl_->strand),
+          cancel_timer_(impl_->strand) {
         if (child.stdin_fd.Get() >= 0) {
             stdin_.emplace(impl_->strand, child.stdin_fd.Release());
         }
@@ -405,12 +408,23 @@ public:
     }
 
     /// Cancel() and KillAll().
+    /// SIGTERM to the whole group, so that the action can clean up; SIGKILL after kCancelGrace if it is still
+    /// there (the leader is not reaped before Finish, so the pgid cannot have been recycled).
     void Cancel() {
         if (finished_ || timed_out_ || canceled_) {
             return;
         }
         canceled_ = true;
-        KillGroup();
+        if (!reaped_) {
+            ::kill(-pid_, SIGTERM);
+        }
+        cancel_timer_.expires_after(kCancelGrace);
+        cancel_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (ec || self->finished_) {
+                return;
+            }
+            self->KillGroup();
+        });
     }
 
 private:
@@ -598,6 +612,7 @@ private:
         finished_ = true;
         boost::system::error_code ignored;
         timer_.cancel(ignored);
+        cancel_timer_.cancel(ignored);
         CloseStdin();
         {
             std::lock_guard lock(impl_->groups_mutex);
@@ -657,6 +672,7 @@ private:
     OutputStream err_;
     std::optional<asio::posix::stream_descriptor> stdin_;
     asio::steady_timer timer_;
+    asio::steady_timer cancel_timer_;
 
     int exit_code_ = 0;
     bool leader_exited_ = false;

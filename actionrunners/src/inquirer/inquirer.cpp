@@ -23,8 +23,8 @@ Json DefaultSchema() {
 
 class InquirerRunner final : public Runner {
 public:
-    InquirerRunner(asio::io_context& io, core::RedisClientPtr redis) : io_(io) {
-        if (redis) triggers_.emplace(std::move(redis));
+    InquirerRunner(asio::io_context& io, core::RedisClientPtr redis, const core::Clock& clock) : io_(io) {
+        if (redis) triggers_.emplace(std::move(redis), clock);
     }
     void Run(const RunRequest& req, RunCallbacks callbacks) override {
         // core.st2.generic.inquiry {id, route}: rules can notify whoever has to answer (StackStorm does).
@@ -33,7 +33,7 @@ public:
             ti.id = core::NewId();
             ti.trigger = "core.st2.generic.inquiry";
             ti.payload = {{"id", req.execution_id}, {"route", req.parameters.value("route", "")}};
-            ti.occurrence_time = core::FormatIsoTimestamp(std::chrono::system_clock::now());
+            ti.occurrence_time = core::FormatIsoTimestamp(triggers_->clock().Now());
             triggers_->Emit(ti, [id = req.execution_id](Result<std::string> r) {
                 if (!r) {
                     core::Log(
@@ -77,7 +77,9 @@ RunnerFactory InquirerFactory() {
         {"route", {{"type", "string"}, {"description", "Route for notification rules."}, {"default", ""}}},
         {"ttl",
          {{"type", "integer"}, {"description", "Minutes before an unanswered inquiry times out."}, {"default", 1440}}}};
-    f.create = [](RunnerServices& s) { return std::make_unique<InquirerRunner>(s.io, s.redis); };
+    f.create = [](RunnerServices& s) {
+        return std::make_unique<InquirerRunner>(s.io, s.redis, s.clock ? *s.clock : core::SystemClock());
+    };
     return f;
 }
 

@@ -3,83 +3,107 @@
 
 #include "http.hpp"
 #include "squall/core/id.hpp"
-#include "squall/core/store/kv_store.hpp"
-#include "squall/packs/config.hpp"
-#include "squall/packs/parameters.hpp"
 
 namespace squall::api {
 
+namespace {
+
+/// What executions::ExecutionService refused, as the API has always said it: an unknown action is a bad request.
+Error AsRequestError(Error e) {
+    if (e.code == ErrorCode::kNotFound) e.code = ErrorCode::kInvalidArgument;
+    return e;
+}
+
+/// `user` of a request body: absent or null (StackStorm's client sends null) means the authenticated user.
+Result<std::string> BodyUser(const Json& body, const std::string& authenticated) {
+    auto it = body.find("user");
+    if (it == body.end() || it->is_null()) return authenticated;
+    if (!it->is_string()) return InvalidArgument("body: \"user\" must be a string or null");
+    if (it->get<std::string>().empty()) return authenticated;
+    return it->get<std::string>();
+}
+
+void SendExecution(ApiDeps& d, httplib::Response& res, int status, const std::string& id) {
+    Result<Json> e = d.executions.GetBlocking(id);
+    if (!e) return SendError(res, e.error());
+    SendJson(res, status, *e);
+}
+
+}  // namespace
+
 void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
-    r.Post("/executions", [&d](const httplib::Request& req, httplib::Response& res) {
+    r.Post("/executions", [&d, &r](const httplib::Request& req, httplib::Response& res) {
         Result<Json> body = ParseBody(req);
         if (!body) return SendError(res, body.error());
         if (!body->is_object() || !body->contains("action") || !(*body)["action"].is_string()) {
             return SendError(res, InvalidArgument("body: \"action\" (an action ref) is required"));
         }
-        const std::string ref = (*body)["action"];
-        Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap) return SendError(res, snap.error());
-        auto action = (*snap)->actions.find(ref);
-        if (action == (*snap)->actions.end())
-            return SendError(res, InvalidArgument("action \"" + ref + "\" not found"));
-        if (!action->second.value("enabled", true)) {
-            return SendError(res, InvalidArgument("action \"" + ref + "\" is disabled"));
-        }
-        Result<Json> schema = (*snap)->ActionSchema(ref);
-        if (!schema) return SendError(res, schema.error());
-        const Json given = body->value("parameters", Json::object());
-        Json context = {{"action_context", {{"user", body->value("user", "admin")}, {"api_user", "admin"}}}};
-        // st2kv.* in templated defaults: the datastore as of now (refreshed only when its version moved).
-        core::RenderOptions render;
-        render.stackstorm_whitespace = true;  // StackStorm's environment (trim_blocks, lstrip_blocks)
-        std::optional<core::KvLookup> kv;
-        if (d.kv_cache) {
-            if (Status st = d.kv_cache->RefreshBlocking(); !st) return SendError(res, st.error());
-            kv.emplace(d.kv_cache->LookupFor(body->value("user", "admin")));
-            render.kv = &*kv;
-        }
-        Result<Json> config = (*snap)->ConfigContext(ref, render);  // config_context for templated defaults
-        if (!config) return SendError(res, config.error());
-        std::vector<std::string> config_secrets;
-        if (auto cs = (*snap)->config_secrets.find(action->second.value("pack", ""));
-            cs != (*snap)->config_secrets.end())
-            config_secrets = packs::SecretValuesOf(*config, cs->second);
-        context["config_context"] = std::move(*config);
-        // Live parameters are templates too (StackStorm's render_live_params): `cmd="echo {{ st2kv.system.x }}"`.
-        Json live = given;
-        if (live.is_object()) {
-            Json ctx = context;
-            for (const auto& [k, v] : given.items()) ctx[k] = v;
-            for (auto& [k, v] : live.items()) {
-                Result<Json> rendered = core::RenderValue(v, ctx, render);
-                if (!rendered) {
-                    return SendError(res, InvalidArgument("parameter \"" + k + "\": " + rendered.error().message));
-                }
-                v = std::move(*rendered);
-            }
-        }
-        Result<packs::ResolvedParameters> params =
-            packs::ResolveParameters(*schema, live, context, render, config_secrets);
-        if (!params) return SendError(res, params.error());
+        Result<std::string> authenticated = r.User(req);
+        if (!authenticated) return SendError(res, authenticated.error());
+        Result<std::string> user = BodyUser(*body, *authenticated);
+        if (!user) return SendError(res, user.error());
+        executions::ExecutionSpec spec;
+        spec.action_ref = (*body)["action"];
+        const Json params = body->value("parameters", Json::object());
+        if (!params.is_null() && !params.is_object())
+            return SendError(res, InvalidArgument("body: \"parameters\" must be an object"));
+        spec.parameters = params.is_null() ? Json::object() : params;
+        spec.parameters_see_each_other = true;  // st2 run's live parameters see each other by name
+        spec.user = *user;
+        spec.api_user = *authenticated;
+        const Json context = body->value("context", Json::object());
+        if (!context.is_null() && !context.is_object())
+            return SendError(res, InvalidArgument("body: \"context\" must be an object"));
+        if (context.is_object()) spec.context = context;
+        if (body->contains("trace_tag") && (*body)["trace_tag"].is_string())
+            spec.context["trace_context"] = {{"trace_tag", (*body)["trace_tag"]}};
+        Result<std::string> id = d.execution_service.RequestBlocking(spec);
+        if (!id) return SendError(res, AsRequestError(id.error()));
+        SendExecution(d, res, 201, *id);
+    });
 
-        core::NewExecution e;
-        e.request.execution_id = core::NewId();
-        e.request.action_ref = ref;
-        e.request.runner_type = action->second.value("runner_type", "");
-        e.request.action = action->second;
-        e.request.parameters = params->values;
-        e.request.secret_parameters = params->secrets;
-        e.request.masked_values = params->revealed;
-        e.request.context = {{"user", body->value("user", "admin")}, {"pack", action->second.value("pack", "")}};
-        if (body->contains("context") && (*body)["context"].is_object()) e.request.context.update((*body)["context"]);
-        e.action = packs::MaskSecretDefaults(action->second, *schema);
-        e.masked_parameters = params->masked;
-        e.pool = action->second.value("pool", "default");
-        Result<std::string> id = d.executions.CreateBlocking(e);
+    // Cancel (StackStorm: DELETE answers the execution, now canceling or canceled).
+    r.Delete(R"(/executions/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
+        Result<executions::CancelOutcome> c = d.execution_service.CancelBlocking(req.matches[1]);
+        if (!c) return SendError(res, c.error());
+        SendExecution(d, res, 200, req.matches[1]);
+    });
+
+    r.Post(R"(/executions/([0-9a-zA-Z_-]+)/re_run)", [&d, &r](const httplib::Request& req, httplib::Response& res) {
+        Result<Json> body = ParseBody(req);
+        if (!body) return SendError(res, body.error());
+        if (!body->is_object()) return SendError(res, InvalidArgument("body: must be an object"));
+        const Json tasks = body->value("tasks", Json::array());
+        if (!tasks.is_null() && (!tasks.is_array() || !tasks.empty())) {
+            return SendError(
+                res,
+                InvalidArgument("body: \"tasks\": re-running a workflow from chosen tasks needs the workflow engine")
+            );
+        }
+        Result<std::string> authenticated = r.User(req);
+        if (!authenticated) return SendError(res, authenticated.error());
+        Result<std::string> user = BodyUser(*body, *authenticated);
+        if (!user) return SendError(res, user.error());
+        Json overrides = body->value("parameters", Json::object());
+        if (overrides.is_null()) overrides = Json::object();
+        if (!overrides.is_object()) return SendError(res, InvalidArgument("body: \"parameters\" must be an object"));
+        Result<std::string> id = d.execution_service.ReRunBlocking(req.matches[1], overrides, *user);
         if (!id) return SendError(res, id.error());
-        Result<Json> created = d.executions.GetBlocking(*id);
-        if (!created) return SendError(res, created.error());
-        SendJson(res, 201, *created);
+        SendExecution(d, res, 201, *id);
+    });
+
+    // Pause / resume: {"status": "pausing"|"resuming"} for runners that support it.
+    r.Put(R"(/executions/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
+        Result<Json> body = ParseBody(req);
+        if (!body) return SendError(res, body.error());
+        const std::string status = body->is_object() && (*body)["status"].is_string() ? (*body)["status"] : "";
+        Result<std::string> moved =
+            status == "pausing" ? d.execution_service.PauseBlocking(req.matches[1])
+            : status == "resuming"
+                ? d.execution_service.ResumeBlocking(req.matches[1])
+                : Result<std::string>(InvalidArgument("body: \"status\" must be \"pausing\" or \"resuming\""));
+        if (!moved) return SendError(res, moved.error());
+        SendExecution(d, res, 200, req.matches[1]);
     });
 
     r.Get("/executions", [&d](const httplib::Request& req, httplib::Response& res) {
@@ -93,8 +117,10 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
             }
         }
         size_t total = 0;
-        Result<std::vector<Json>> list =
-            d.executions.ListBlocking(req.get_param_value("action"), status, page->offset, page->limit, &total);
+        executions::ListFilter filter;
+        filter.action = req.get_param_value("action");
+        filter.status = status;
+        Result<std::vector<Json>> list = d.executions.ListBlocking(filter, page->offset, page->limit, &total);
         if (!list) return SendError(res, list.error());
         SendList(res, *list, total, page->limit);
     });

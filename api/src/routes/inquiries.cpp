@@ -48,7 +48,8 @@ void RegisterInquiryRoutes(Router& r, ApiDeps& d) {
         if (!page) return SendError(res, page.error());
         size_t total = 0;
         // Pending executions are few; filter them down to the inquirer's.
-        Result<std::vector<Json>> list = d.executions.ListBlocking("", core::status::kPending, 0, 10000, &total);
+        Result<std::vector<Json>> list =
+            d.executions.ListBlocking({.status = core::status::kPending}, 0, 10000, &total);
         if (!list) return SendError(res, list.error());
         std::vector<Json> inquiries;
         for (const auto& e : *list) {
@@ -102,15 +103,15 @@ void RegisterInquiryRoutes(Router& r, ApiDeps& d) {
         if (Status valid = compiled->Validate(response, "response", {.subject = "field"}); !valid)
             return SendError(res, InvalidArgument(valid.error().message));
         result["response"] = response;
-        Result<bool> moved = d.executions.TransitionBlocking(
+        Result<executions::TransitionResult> moved = d.executions.TransitionBlocking(
             id,
             core::status::kSucceeded,
-            {core::status::kPending},
             {{"result", result.dump(-1, ' ', false, Json::error_handler_t::replace)},
-             {"end_timestamp", core::FormatIsoTimestamp(d.clock.Now())}}
+             {"end_timestamp", core::FormatIsoTimestamp(d.clock.Now())}},
+            {core::status::kPending}
         );
         if (!moved) return SendError(res, moved.error());
-        if (!*moved)
+        if (!moved->applied)
             return SendError(
                 res, Error(ErrorCode::kFailedPrecondition, "inquiry \"" + id + "\" was answered or ended meanwhile")
             );

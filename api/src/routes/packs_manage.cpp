@@ -33,31 +33,18 @@ Result<Json> PacksField(const Json& body, bool required) {
     return p;
 }
 
-/// Creates an execution of `ref` (a packs.* action) the way POST /executions does; returns its id.
+/// Creates an execution of `ref` (a packs.* action) through the execution service, as POST /executions does.
 Result<std::string> CreateExecution(ApiDeps& d, const std::string& ref, const Json& given, const std::string& user) {
-    Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-    if (!snap) return snap.error();
-    auto action = (*snap)->actions.find(ref);
-    if (action == (*snap)->actions.end()) {
+    executions::ExecutionSpec spec;
+    spec.action_ref = ref;
+    spec.parameters = given;
+    spec.user = user;
+    spec.api_user = user;
+    Result<std::string> id = d.execution_service.RequestBlocking(spec);
+    if (!id && id.error().code == ErrorCode::kNotFound) {
         return Unavailable("action \"" + ref + "\" is not registered (the bundled packs pack did not load)");
     }
-    Result<Json> schema = (*snap)->ActionSchema(ref);
-    if (!schema) return schema.error();
-    const Json context = {{"action_context", {{"user", user}, {"api_user", user}}}};
-    Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, given, context);
-    if (!params) return params.error();
-    core::NewExecution e;
-    e.request.execution_id = core::NewId();
-    e.request.action_ref = ref;
-    e.request.runner_type = action->second.value("runner_type", "");
-    e.request.action = action->second;
-    e.request.parameters = params->values;
-    e.request.secret_parameters = params->secrets;
-    e.request.context = {{"user", user}, {"pack", action->second.value("pack", "")}};
-    e.action = packs::MaskSecretDefaults(action->second, *schema);
-    e.masked_parameters = params->masked;
-    e.pool = action->second.value("pool", "default");
-    return d.executions.CreateBlocking(e);
+    return id;
 }
 
 /// Folders to re-read: every registered pack's folder (bundled packs included) and DATA/packs/*.

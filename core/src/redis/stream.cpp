@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <map>
 #include <utility>
 
+#include "squall/core/clock.hpp"
 #include "squall/core/log.hpp"
+#include "squall/core/model/model.hpp"
+#include "squall/core/store/store.hpp"
 
 namespace squall::core {
 namespace {
@@ -19,6 +23,60 @@ constexpr int kMaxReclaimPages = 16;
 
 bool StartsWith(const std::string& s, std::string_view prefix) {
     return s.rfind(prefix, 0) == 0;
+}
+
+// KEYS: 1 stream, 2 dead-letter stream. ARGV: 1 group, 2 delete (0/1), 3.. pairs (entry id, dead letter JSON).
+// Moving, acknowledging and deleting happen together: an entry is either still pending or a dead letter.
+const char* kDeadLetter = R"lua(
+for i = 3, #ARGV, 2 do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', '100000', '*', 'd', ARGV[i + 1])
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+  if ARGV[2] == '1' then redis.call('XDEL', KEYS[1], ARGV[i]) end
+end
+return (#ARGV - 2) / 2
+)lua";
+
+// KEYS: 1 stream. ARGV: 1 max length. Returns the number of entries removed.
+// The oldest entry a group still needs is its smallest pending id, or, with nothing pending, its last-delivered
+// id (everything after it is unread). Entries older than the oldest needed one are removed once the stream is
+// over its length; with no group at all, the stream is cut to its length.
+const char* kTrimStream = R"lua(
+local len = redis.call('XLEN', KEYS[1])
+if len <= tonumber(ARGV[1]) then return 0 end
+local function older(a, b)
+  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+  ams, aseq, bms, bseq = tonumber(ams), tonumber(aseq), tonumber(bms), tonumber(bseq)
+  if ams ~= bms then return ams < bms end
+  return aseq < bseq
+end
+local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
+if #groups == 0 then return redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[1]) end
+local need = nil
+for _, g in ipairs(groups) do
+  local name, last, pending = nil, '0-0', 0
+  for i = 1, #g, 2 do
+    if g[i] == 'name' then name = g[i + 1]
+    elseif g[i] == 'last-delivered-id' then last = g[i + 1]
+    elseif g[i] == 'pending' then pending = tonumber(g[i + 1]) end
+  end
+  local candidate = last
+  if pending > 0 then
+    local p = redis.call('XPENDING', KEYS[1], name)
+    if p[2] and p[2] ~= false then candidate = p[2] end
+  end
+  if need == nil or older(candidate, need) then need = candidate end
+end
+return redis.call('XTRIM', KEYS[1], 'MINID', need)
+)lua";
+
+const Script& DeadLetterScript() {
+    static const Script kScript(kDeadLetter);
+    return kScript;
+}
+const Script& TrimScript() {
+    static const Script kScript(kTrimStream);
+    return kScript;
 }
 
 }  // namespace
@@ -341,15 +399,126 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
             Acknowledge(batch_seq, {});
             return;
         }
+        if (pending && options.max_deliveries > 0) {
+            // Entries read again from the pending list may be poison: check how often each was delivered.
+            CheckDeliveries(batch_seq, std::move(messages));
+            return;
+        }
+        Dispatch(std::move(messages));
+    }
+
+    void Dispatch(std::vector<StreamMessage> messages) {
+        if (messages.empty()) {
+            Acknowledge(batch_seq, {});
+            return;
+        }
+        std::vector<std::string> ids;
+        ids.reserve(messages.size());
+        for (const auto& m : messages) ids.push_back(m.id);
         try {
             handler(std::move(messages), MakeDone(batch_seq));
         } catch (const std::exception& e) {
             // Per-message boundary (STYLE.md convention 4). The batch is not acknowledged unless the handler
-            // already called done; if it dropped `done`, that ends the batch.
+            // already called done; if it dropped `done`, that ends the batch. The entries come back from the
+            // pending list, and past max_deliveries they become dead letters with this reason.
             LogEvent(spdlog::level::err, "exception in stream handler", e.what());
+            RememberFailure(ids, std::string("the handler threw: ") + e.what());
         } catch (...) {
             LogEvent(spdlog::level::err, "exception in stream handler", "unknown");
+            RememberFailure(ids, "the handler threw an unknown exception");
         }
+    }
+
+    void RememberFailure(const std::vector<std::string>& ids, const std::string& reason) {
+        if (failures.size() > 1000) failures.clear();  // bounded; a lost reason only makes the message vaguer
+        for (const auto& id : ids) failures[id] = reason;
+    }
+
+    // XPENDING for the batch's range in this consumer gives each entry's delivery count; entries past the bound
+    // become dead letters, the others go to the handler.
+    void CheckDeliveries(uint64_t seq, std::vector<StreamMessage> messages) {
+        // Built before the callback below takes `messages` (argument evaluation order is unspecified).
+        RedisClient::Args xpending = {
+            "XPENDING",
+            options.stream,
+            options.group,
+            messages.front().id,
+            messages.back().id,
+            std::to_string(messages.size()),
+            options.consumer};
+        commands->Command(
+            std::move(xpending),
+            OnStrand<Result<RedisReply>>([this, seq, messages = std::move(messages)](Result<RedisReply> r) mutable {
+                if (seq != batch_seq) return;
+                if (!r || r->IsError() || !r->IsArray()) {
+                    LogEvent(
+                        spdlog::level::warn, "XPENDING failed; delivering anyway", !r ? r.error().message : r->str
+                    );
+                    return Dispatch(std::move(messages));
+                }
+                std::map<std::string, int64_t> counts;
+                std::map<std::string, std::string> owners;
+                for (const auto& e : r->elements) {
+                    if (e.IsArray() && e.elements.size() >= 4) {
+                        counts[e.elements[0].str] = e.elements[3].integer;
+                        owners[e.elements[0].str] = e.elements[1].str;
+                    }
+                }
+                std::vector<StreamMessage> keep;
+                std::vector<std::string> dead_args;
+                const std::string now = FormatIsoTimestamp((options.clock ? *options.clock : SystemClock()).Now());
+                for (auto& m : messages) {
+                    const int64_t n = counts.count(m.id) ? counts[m.id] : 0;
+                    if (n <= options.max_deliveries) {
+                        keep.push_back(std::move(m));
+                        continue;
+                    }
+                    auto f = failures.find(m.id);
+                    const std::string reason =
+                        f != failures.end() ? f->second
+                                            : "delivered " + std::to_string(n) + " times to group \"" + options.group +
+                                                  "\" without being acknowledged: its handler failed or its "
+                                                  "process died while handling it";
+                    Json body = Json::parse(m.body, nullptr, false);
+                    Json letter = {
+                        {"stream", options.stream},
+                        {"group", options.group},
+                        {"id", m.id},
+                        {"body", body.is_discarded() ? Json(m.body) : body},
+                        {"deliveries", n},
+                        {"consumer", owners[m.id]},
+                        {"reason", reason},
+                        {"at", now},
+                    };
+                    Log(*log,
+                        spdlog::level::err,
+                        "stream entry moved to dead letters",
+                        {{"stream", options.stream}, {"group", options.group}, {"id", m.id}, {"reason", reason}});
+                    dead_args.push_back(m.id);
+                    dead_args.push_back(letter.dump(-1, ' ', false, Json::error_handler_t::replace));
+                }
+                if (dead_args.empty()) return Dispatch(std::move(keep));
+                std::vector<std::string> args = {options.group, options.delete_on_ack ? "1" : "0"};
+                args.insert(args.end(), dead_args.begin(), dead_args.end());
+                DeadLetterScript().Run(
+                    *commands,
+                    {options.stream, DeadLetters()},
+                    std::move(args),
+                    OnStrand<Result<RedisReply>>([this, seq, keep = std::move(keep)](Result<RedisReply> r) mutable {
+                        if (seq != batch_seq) return;
+                        if (!r || r->IsError()) {
+                            // Not moved: they stay pending and come back; the others go on now.
+                            LogEvent(spdlog::level::warn, "cannot move dead letters", !r ? r.error().message : r->str);
+                        }
+                        Dispatch(std::move(keep));
+                    })
+                );
+            })
+        );
+    }
+
+    std::string DeadLetters() const {
+        return options.dead_letters.empty() ? options.stream + ":deadletters" : options.dead_letters;
     }
 
     // `done` for one batch. Its shared token notices when every copy is gone without a call ("dropped") and
@@ -459,6 +628,7 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
     bool in_batch = false;
     uint64_t batch_seq = 0;
     std::vector<std::string> batch_bad_ids;
+    std::map<std::string, std::string> failures;  // entry id → why its handler failed (bounded)
     std::chrono::milliseconds backoff{0};
     std::vector<std::function<void()>> stopped_callbacks;
 };
@@ -504,6 +674,16 @@ void StreamConsumer::Stop(std::function<void()> on_stopped) {
 
 void StreamConsumer::NotifyCapacity() {
     asio::post(impl_->strand, [impl = impl_] { impl->DoNotifyCapacity(); });
+}
+
+void TrimStream(
+    RedisClient& client, const std::string& stream, size_t max_len, std::function<void(Result<int64_t>)> cb
+) {
+    TrimScript().Run(client, {stream}, {std::to_string(max_len)}, [cb = std::move(cb)](Result<RedisReply> r) {
+        if (!r) return cb(r.error());
+        if (r->IsError()) return cb(Internal("redis: " + r->str));
+        cb(r->integer);
+    });
 }
 
 RedisClient::Args XAddCommand(const std::string& stream, const std::string& body) {

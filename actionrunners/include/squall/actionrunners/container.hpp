@@ -5,6 +5,7 @@
 #include <string>
 
 #include "squall/actionrunners/runner.hpp"
+#include "squall/core/clock.hpp"
 #include "squall/core/redis/client.hpp"
 
 namespace squall::core {
@@ -26,15 +27,18 @@ struct RunnerContainerOptions {
 
 /// The runner role: consumes the pool's executions stream, claims each execution by moving it to `running`
 /// (an idempotent transition: a redelivered request for an execution that already left `scheduled` is only
-/// acknowledged), acknowledges the request once the claim is stored, runs it, stores the result. Keeps a
+/// acknowledged), acknowledges the request once the claim is stored, runs it, stores the result. Its control
+/// stream (executions::Keys::Control) carries cancel requests for the executions it runs. Keeps a
 /// liveness key alive so that the reaper can mark the executions of a dead runner `abandoned`.
 class RunnerContainer {
 public:
+    /// `clock` (borrowed) stamps output lines and results.
     RunnerContainer(
         asio::io_context& io,
         core::RedisClientPtr client,
         const RunnerRegistry& registry,
-        RunnerContainerOptions options
+        RunnerContainerOptions options,
+        const core::Clock& clock
     );
     ~RunnerContainer();
     void Start();
@@ -53,7 +57,9 @@ private:
 /// become `abandoned` with a result saying which runner died.
 class Reaper {
 public:
-    Reaper(asio::io_context& io, core::RedisClientPtr client, std::chrono::milliseconds interval);
+    Reaper(
+        asio::io_context& io, core::RedisClientPtr client, std::chrono::milliseconds interval, const core::Clock& clock
+    );
     ~Reaper();
     void Start();
     void Stop();

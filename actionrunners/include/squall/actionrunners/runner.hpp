@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "squall/core/asio.hpp"
+#include "squall/core/clock.hpp"
 #include "squall/core/error.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall/core/redis/client.hpp"
@@ -52,9 +53,10 @@ using RunnerPtr = std::unique_ptr<Runner>;
 struct RunnerServices {
     asio::io_context& io;
     ProcessSupervisor& supervisor;
-    core::RedisClientPtr redis;   ///< the container's client (async; never block the loop on it)
-    std::string data_dir;         ///< DATA (packs/, configs/, keys/)
-    packs::RuleCheck check_rule;  ///< for the pack manager's validation (rules::MakeRuleCheck); may be empty
+    core::RedisClientPtr redis;          ///< the container's client (async; never block the loop on it)
+    std::string data_dir;                ///< DATA (packs/, configs/, keys/)
+    packs::RuleCheck check_rule;         ///< for the pack manager's validation (rules::MakeRuleCheck); may be empty
+    const core::Clock* clock = nullptr;  ///< stamps stored times (null: core::SystemClock())
 };
 
 /// A runner type: its name, its typed parameter schema (with secret flags, as StackStorm's runner.yaml),

@@ -7,6 +7,7 @@
 #include "squall/core/redis/client.hpp"
 #include "squall/core/store/kv_store.hpp"
 #include "squall/core/store/store.hpp"
+#include "squall/executions/service.hpp"
 #include "squall/packs/content_cache.hpp"
 #include "squall/rules/operators.hpp"
 #include "squall/sensors/sensor.hpp"
@@ -16,7 +17,9 @@ namespace squall::api {
 /// What the HTTP API works with. Everything is owned by the composition root and outlives the server.
 struct ApiDeps {
     core::RedisClientPtr redis;
-    core::ExecutionStore& executions;
+    executions::ExecutionStore& executions;
+    /// The one way executions are created, canceled, re-run, paused and resumed.
+    executions::ExecutionService& execution_service;
     core::TriggerStore& triggers;
     packs::ContentStore& content;
     packs::ContentCache& content_cache;
@@ -53,6 +56,8 @@ private:
 };
 
 /// The SHA-256 form in which API keys are stored; `admin` keys are created by the server on first start.
-Status RegisterApiKeyBlocking(core::RedisClient& redis, const std::string& key, const std::string& user);
+Status RegisterApiKeyBlocking(
+    core::RedisClient& redis, const std::string& key, const std::string& user, const core::Clock& clock
+);
 
 }  // namespace squall::api

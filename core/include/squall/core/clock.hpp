@@ -24,6 +24,9 @@ public:
     std::chrono::steady_clock::time_point SteadyNow() const override { return std::chrono::steady_clock::now(); }
 };
 
+/// The process's real clock, for code that was given no clock (it is stateless and immutable).
+const Clock& SystemClock();
+
 /// A clock that moves only when told to; for tests of timer and TTL logic.
 class ManualClock final : public Clock {
 public:

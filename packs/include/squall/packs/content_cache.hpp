@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 
 #include "squall/core/clock.hpp"
@@ -31,6 +32,21 @@ private:
     std::mutex mu_;
     ContentSnapshotPtr snapshot_;
     std::chrono::steady_clock::time_point checked_{};
+};
+
+/// The asynchronous counterpart for event-loop users (the rules engine, the notifier): one object per consumer
+/// chain, so it needs no lock. Refresh() checks the version (one GET) and reloads the snapshot when it moved.
+class ContentFollower {
+public:
+    explicit ContentFollower(ContentStore& store) : store_(store) {}
+    /// `next(status, changed)` runs on the Redis client's strand; on error the previous snapshot stays.
+    void Refresh(std::function<void(Status, bool changed)> next);
+    /// The snapshot of the last successful Refresh (null before the first).
+    const ContentSnapshotPtr& snapshot() const { return snapshot_; }
+
+private:
+    ContentStore& store_;
+    ContentSnapshotPtr snapshot_;
 };
 
 }  // namespace squall::packs

@@ -44,6 +44,24 @@ struct ContentSnapshot {
 };
 using ContentSnapshotPtr = std::shared_ptr<const ContentSnapshot>;
 
+/// The keys of registered content, under the endpoint's prefix: hashes ref → JSON, and the version counter.
+class ContentKeys {
+public:
+    explicit ContentKeys(std::string prefix) : p_(std::move(prefix)) {}
+    std::string Actions() const { return p_ + "actions"; }
+    std::string Rules() const { return p_ + "rules"; }
+    std::string Packs() const { return p_ + "packs"; }
+    std::string ContentVersion() const { return p_ + "content:version"; }
+    /// Hash pack ref → JSON of the pack's validated config (defaults applied, values in clear).
+    std::string Configs() const { return p_ + "configs"; }
+    /// Hash pack ref → JSON list of the dotted keys of the pack's config that are secret (mask them in output).
+    std::string ConfigSecrets() const { return p_ + "configs:secrets"; }
+    std::string Prefix() const { return p_; }
+
+private:
+    std::string p_;
+};
+
 /// Registered content in Redis: hashes of JSON documents plus a version counter bumped on every change, so
 /// that every role can tell cheaply whether its snapshot is stale.
 class ContentStore {
@@ -82,7 +100,7 @@ private:
     std::vector<core::RedisClient::Args> LoadCommands() const;
     static Result<ContentSnapshotPtr> Parse(const std::vector<core::RedisReply>& replies);
     core::RedisClientPtr client_;
-    core::Keys keys_;
+    ContentKeys keys_;
 };
 
 }  // namespace squall::packs

@@ -9,20 +9,21 @@
 #include "squall/core/redis/stream.hpp"
 #include "squall/core/store/kv_store.hpp"
 #include "squall/core/store/store.hpp"
+#include "squall/executions/service.hpp"
 #include "squall/packs/content_store.hpp"
 #include "squall/packs/loader.hpp"
 #include "squall/rules/matcher.hpp"
 
 namespace squall::rules {
 
-/// Turns a match into an execution request: renders the rule's action parameters with the trigger payload,
-/// resolves them against the action's schema, creates the execution (deduplicated by trigger instance and rule,
-/// so a redelivered trigger instance never runs an action twice) and records the rule enforcement with its
-/// outcome. Asynchronous; callbacks on the Redis client's strand.
+/// Turns a match into an execution request through the execution service (which renders the rule's action
+/// parameters with the trigger payload, resolves them against the action's schema and creates the execution,
+/// deduplicated by trigger instance and rule, so a redelivered trigger instance never runs an action twice) and
+/// records the rule enforcement with its outcome. Asynchronous; callbacks on the Redis client's strand.
 class Enforcer {
 public:
-    /// `kv` (borrowed, may be null) is the datastore snapshot that `st2kv.*` in parameters reads.
-    Enforcer(core::ExecutionStore& executions, core::TriggerStore& triggers, core::KvCache* kv = nullptr);
+    /// Both borrowed. The service's datastore snapshot (`st2kv.*`) must have been refreshed by the caller.
+    Enforcer(executions::ExecutionService& executions, core::TriggerStore& triggers);
 
     /// `cb` gets an error only when Redis failed (the trigger instance must then be retried); a rule whose
     /// parameters do not render or validate is a failed enforcement, recorded, and not an error.
@@ -35,9 +36,8 @@ public:
 
 private:
     void Record(const Json& enforcement, std::function<void(Status)> cb);
-    core::ExecutionStore& executions_;
+    executions::ExecutionService& executions_;
     core::TriggerStore& triggers_;
-    core::KvCache* kv_;
 };
 
 /// The rules role: consumes the triggers stream in batches, matches each trigger instance, enforces the
@@ -46,12 +46,14 @@ private:
 class RulesEngine {
 public:
     /// `kv` (borrowed, may be null): the datastore snapshot, refreshed before each batch like the rule set.
+    /// `clock` (borrowed) stamps enforcements and executions.
     RulesEngine(
         asio::io_context& io,
         core::RedisClientPtr client,
         const OperatorRegistry& operators,
         std::string consumer_name,
-        core::KvCache* kv = nullptr
+        core::KvCache* kv,
+        const core::Clock& clock
     );
     ~RulesEngine();
     void Start();

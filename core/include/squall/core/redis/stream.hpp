@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "squall/core/asio.hpp"
+#include "squall/core/clock.hpp"
 #include "squall/core/redis/client.hpp"
 
 namespace squall::core {
@@ -29,9 +30,21 @@ struct StreamConsumerOptions {
     std::chrono::milliseconds reclaim_min_idle{30000};
     std::chrono::milliseconds reclaim_interval{10000};
     /// Acknowledged entries are also deleted (XDEL): each stream has one consumer group per purpose and
-    /// an acknowledged entry is never read again.
+    /// an acknowledged entry is never read again. Streams read by several groups (the execution event stream)
+    /// set this to false and are trimmed with TrimStream.
     bool delete_on_ack = true;
+    /// An entry delivered more than this many times (its handler failed, threw, or its process died while
+    /// handling it) is not handed to the handler again: it moves to `dead_letters` with the reason, and the
+    /// rest of its batch goes on. 0 disables the bound.
+    int64_t max_deliveries = 5;
+    /// The dead-letter stream (full key, Keys::DeadLetters()); empty: "<stream>:deadletters".
+    std::string dead_letters;
+    /// Stamps dead letters (borrowed; null: the system clock).
+    const Clock* clock = nullptr;
 };
+
+/// One dead letter, as stored in a dead-letter stream (field `d`, JSON) and shown by the API.
+/// {stream, group, id, body, deliveries, consumer, reason, at}
 
 /// A consumer-group reader (XREADGROUP/XACK/XAUTOCLAIM) with at-least-once delivery.
 ///
@@ -93,6 +106,13 @@ StreamConsumer::Handler ForwardBatchesTo(std::weak_ptr<Owner> owner) {
         }
     };
 }
+
+/// Trims `stream` once it holds more than `max_len` entries, but never past an entry that a consumer group has
+/// not read or acknowledged: it removes the entries every group is done with (XTRIM MINID), or, with no group,
+/// the oldest beyond `max_len`. Calls back with the number of entries removed.
+void TrimStream(
+    RedisClient& client, const std::string& stream, size_t max_len, std::function<void(Result<int64_t>)> cb
+);
 
 /// XADD <stream> * d <body>, as a command for RedisClient::Command/Pipeline.
 RedisClient::Args XAddCommand(const std::string& stream, const std::string& body);

@@ -1,0 +1,135 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "squall/core/clock.hpp"
+#include "squall/core/model/model.hpp"
+#include "squall/core/redis/client.hpp"
+
+/// Executions in Redis: the records, their indexes, the request streams and the execution event stream. The
+/// executions component owns these keys; nothing else writes them (docs/architecture.md lists every key).
+namespace squall::executions {
+
+using core::Json;
+
+/// Key names under the endpoint's prefix. Every key that one script touches carries the hash tag `{x}`, so each
+/// atomic step stays on one Redis Cluster slot (docs/delivery.md: one execution partition today).
+class Keys {
+public:
+    explicit Keys(const std::string& prefix) : prefix_(prefix), p_(prefix + "{x}") {}
+    std::string Execution(const std::string& id) const { return p_ + "exec:" + id; }
+    std::string All() const { return p_ + "executions"; }
+    std::string ByAction(const std::string& ref) const { return p_ + "executions:action:" + ref; }
+    std::string ByStatus(const std::string& s) const { return p_ + "executions:status:" + s; }
+    std::string ByActionStatus(const std::string& ref, const std::string& s) const {
+        return p_ + "executions:action:" + ref + ":status:" + s;
+    }
+    std::string Output(const std::string& id) const { return p_ + "out:" + id; }
+    /// The requests of one runner pool (ExecutionRequest JSON in field `d`).
+    std::string RequestStream(const std::string& pool) const { return p_ + "stream:executions:" + pool; }
+    /// The execution event stream (ExecutionEvent JSON in field `d`).
+    std::string Events() const { return p_ + "stream:execution-events"; }
+    std::string Dedupe(const std::string& key) const { return p_ + "dedupe:" + key; }
+    /// Control messages (cancel, pause, resume) for one runner process. Written after the status change that
+    /// asks for them, as a second, idempotent step (it is not on the `{x}` slot).
+    std::string Control(const std::string& runner) const { return prefix_ + "stream:control:" + runner; }
+    /// Prefix of the key names, hash tag included (the scripts derive index names from it).
+    const std::string& tagged_prefix() const { return p_; }
+
+private:
+    std::string prefix_;
+    std::string p_;
+};
+
+/// Everything needed to create one execution.
+struct NewExecution {
+    core::ExecutionRequest request;  ///< what the runner gets (parameters in clear)
+    Json action = Json::object();    ///< action snapshot for the stored record (secret defaults masked)
+    Json masked_parameters = Json::object();
+    /// The parameters as the caller gave them, secrets masked: what a re-run starts from.
+    Json given_parameters = Json::object();
+    std::string pool = "default";
+    std::string parent;      ///< parent execution id (workflow task), empty otherwise
+    Json trigger_instance;   ///< snapshot when created by a rule (null otherwise)
+    Json rule;               ///< snapshot when created by a rule (null otherwise)
+    std::string dedupe_key;  ///< non-empty: creating twice with the same key returns the first id
+};
+
+/// Fields written by a status transition besides status and log.
+using FieldMap = std::vector<std::pair<std::string, std::string>>;
+
+/// The outcome of a transition that reached the execution.
+struct TransitionResult {
+    bool applied = false;   ///< false: the status machine (or `only_from`) refused it
+    std::string previous;   ///< the status before (the current one when refused)
+    std::string runner_id;  ///< the runner process that claimed the execution, if any
+};
+
+/// "execution X cannot go from A to B": the error for a refused transition.
+Error RefusedTransition(const std::string& id, const std::string& from, const std::string& to);
+
+/// List filters (empty = any).
+struct ListFilter {
+    std::string action;
+    std::string status;
+    std::string parent;
+};
+
+/// Records, indexes and streams of executions. Thread-safe (the client is).
+class ExecutionStore {
+public:
+    /// `clock` (borrowed) stamps every stored time.
+    ExecutionStore(core::RedisClientPtr client, const core::Clock& clock);
+
+    /// Stores the record (status scheduled, log requested→scheduled), indexes it, XADDs the request to the pool's
+    /// stream and a `create` event to the event stream, all in one script. Calls back with the execution id (the
+    /// existing one when the dedupe key was seen before; nothing is written then).
+    void Create(const NewExecution& e, std::function<void(Result<std::string>)> cb);
+    Result<std::string> CreateBlocking(const NewExecution& e);
+
+    /// Moves `id` to `to` when the status machine (status.hpp) allows it from the current status and, if
+    /// `only_from` is not empty, the current status is one of them. The same script appends {timestamp, status}
+    /// to the record's log, sets `fields`, moves the status indexes and appends a `status` event to the event
+    /// stream. Errors: kNotFound when the execution does not exist; Redis failures.
+    void Transition(
+        const std::string& id,
+        const std::string& to,
+        FieldMap fields,
+        std::function<void(Result<TransitionResult>)> cb,
+        const std::vector<std::string>& only_from = {}
+    );
+    Result<TransitionResult> TransitionBlocking(
+        const std::string& id, const std::string& to, FieldMap fields, const std::vector<std::string>& only_from = {}
+    );
+
+    /// The execution as the API shows it, or kNotFound.
+    Result<Json> GetBlocking(const std::string& id);
+    /// Newest first. Every filter combination reads one index: O(page), whatever the history's size.
+    Result<std::vector<Json>> ListBlocking(const ListFilter& filter, size_t offset, size_t limit, size_t* total);
+    /// Output lines [{output_type, data, timestamp}] stored for `id`.
+    Result<std::vector<Json>> OutputBlocking(const std::string& id);
+    /// Appends output lines (JSON texts) and one `output` event carrying them, in one script. Fire and forget;
+    /// errors are logged.
+    void AppendOutput(const std::string& id, const std::vector<std::string>& json_lines);
+
+    /// XADD of a control message (cancel, pause, resume) for `runner`; the stream expires a day after its last
+    /// message, so a dead runner's leaves nothing behind.
+    void SendControl(const std::string& runner, const Json& message, std::function<void(Status)> cb);
+
+    const Keys& keys() const { return keys_; }
+    core::RedisClient& client() { return *client_; }
+    const core::Clock& clock() const { return clock_; }
+
+    /// Builds the API JSON of an execution from its hash fields.
+    static Json FromHash(const core::RedisReply& hgetall);
+
+private:
+    core::RedisClientPtr client_;
+    const core::Clock& clock_;
+    Keys keys_;
+};
+
+}  // namespace squall::executions

@@ -1,0 +1,250 @@
+#include "squall/executions/service.hpp"
+
+#include <future>
+#include <optional>
+
+#include "squall/core/config.hpp"
+#include "squall/core/id.hpp"
+#include "squall/core/template.hpp"
+#include "squall/executions/status.hpp"
+#include "squall/packs/config.hpp"
+#include "squall/packs/parameters.hpp"
+
+namespace squall::executions {
+namespace {
+
+/// The longest `timeout` a run may ask for (a year); 0 and negatives are refused as StackStorm's schema does.
+constexpr int64_t kMaxTimeoutSeconds = 365LL * 24 * 3600;
+
+Status CheckTimeout(const Json& values) {
+    auto it = values.find("timeout");
+    if (it == values.end() || it->is_null()) return {};
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > kMaxTimeoutSeconds) {
+        return InvalidArgument(
+            "parameter \"timeout\": must be a whole number of seconds from 1 to " + std::to_string(kMaxTimeoutSeconds) +
+            ", got " + it->dump()
+        );
+    }
+    return {};
+}
+
+std::string NotFoundHint(const std::string& ref, const packs::ContentSnapshot& content) {
+    std::vector<std::string> refs;
+    refs.reserve(content.actions.size());
+    for (const auto& [r, a] : content.actions) refs.push_back(r);
+    const std::string close = core::ClosestMatch(ref, refs);
+    return close.empty() ? "" : " (did you mean \"" + close + "\"?)";
+}
+
+}  // namespace
+
+ExecutionService::ExecutionService(
+    ExecutionStore& store, packs::ContentCache* content, core::KvCache* kv, std::set<std::string> pausable_runners
+)
+    : store_(store), content_(content), kv_(kv), pausable_(std::move(pausable_runners)) {}
+
+Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const packs::ContentSnapshot& content) const {
+    const std::string& ref = spec.action_ref;
+    auto action = content.actions.find(ref);
+    if (action == content.actions.end())
+        return NotFound("action \"" + ref + "\" not found" + NotFoundHint(ref, content));
+    if (!action->second.value("enabled", true)) return InvalidArgument("action \"" + ref + "\" is disabled");
+    if (!spec.parameters.is_object()) return InvalidArgument("parameters: must be an object");
+    const std::string pack = action->second.value("pack", "");
+
+    core::RenderOptions render;
+    render.stackstorm_whitespace = true;  // StackStorm's environment (trim_blocks, lstrip_blocks)
+    std::optional<core::KvLookup> kv;
+    if (kv_) {
+        kv.emplace(kv_->LookupFor(spec.user));
+        render.kv = &*kv;
+    }
+    // config_context: the config of the action's pack, its st2kv templates rendered now.
+    Result<Json> config = content.ConfigContext(ref, render);
+    if (!config) return config.error();
+    std::vector<std::string> config_secrets;  // masked wherever the parameters rendered them
+    if (auto cs = content.config_secrets.find(pack); cs != content.config_secrets.end())
+        config_secrets = packs::SecretValuesOf(*config, cs->second);
+    Json context = spec.render_context.is_object() ? spec.render_context : Json::object();
+    context["config_context"] = std::move(*config);
+    context["action_context"] = {{"user", spec.user}, {"api_user", spec.api_user.empty() ? spec.user : spec.api_user}};
+
+    // Given values are templates too (StackStorm's render_live_params and the rule's action parameters).
+    Json live = spec.parameters;
+    for (auto& [name, value] : live.items()) {
+        Json ctx = context;
+        if (spec.parameters_see_each_other) {
+            for (const auto& [k, v] : spec.parameters.items()) ctx[k] = v;
+        }
+        Result<Json> rendered = core::RenderValue(value, ctx, render);
+        if (!rendered) return InvalidArgument("parameter \"" + name + "\": " + rendered.error().message);
+        value = std::move(*rendered);
+    }
+    Result<Json> schema = content.ActionSchema(ref);
+    if (!schema) return schema.error();
+    Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, live, context, render, config_secrets);
+    if (!params) return params.error();
+    if (Status st = CheckTimeout(params->values); !st) return st.error();
+
+    NewExecution e;
+    e.request.execution_id = core::NewId();
+    e.request.action_ref = ref;
+    e.request.runner_type = action->second.value("runner_type", "");
+    e.request.action = action->second;
+    e.request.parameters = params->values;
+    e.request.secret_parameters = params->secrets;
+    e.request.masked_values = params->revealed;
+    Json ctx = spec.context.is_object() ? spec.context : Json::object();
+    ctx["user"] = spec.user;
+    if (!spec.api_user.empty()) {
+        ctx["api_user"] = spec.api_user;
+    } else {
+        ctx.erase("api_user");
+    }
+    ctx["pack"] = pack;
+    if (!spec.parent.empty()) ctx["parent"] = {{"execution_id", spec.parent}};
+    e.request.context = std::move(ctx);
+    e.action = packs::MaskSecretDefaults(action->second, *schema);
+    e.masked_parameters = params->masked;
+    e.given_parameters = spec.parameters;
+    for (const auto& name : params->secrets) {
+        if (e.given_parameters.contains(name)) e.given_parameters[name] = packs::kMask;
+    }
+    e.pool = action->second.value("pool", "default");
+    e.parent = spec.parent;
+    e.trigger_instance = spec.trigger_instance;
+    e.rule = spec.rule;
+    e.dedupe_key = spec.idempotency_key;
+    return e;
+}
+
+void ExecutionService::Request(
+    const ExecutionSpec& spec,
+    const packs::ContentSnapshot& content,
+    std::function<void(Error refused)> refused,
+    std::function<void(Result<std::string>)> cb
+) {
+    Result<NewExecution> e = Prepare(spec, content);
+    if (!e) return refused(e.error());
+    store_.Create(*e, std::move(cb));
+}
+
+Result<std::string> ExecutionService::RequestBlocking(const ExecutionSpec& spec) {
+    if (!content_) return Internal("execution service: no content source for blocking requests");
+    Result<packs::ContentSnapshotPtr> snap = content_->GetBlocking();
+    if (!snap) return snap.error();
+    if (kv_) {
+        if (Status st = kv_->RefreshBlocking(); !st) return st.error();
+    }
+    Result<NewExecution> e = Prepare(spec, **snap);
+    if (!e) return e.error();
+    return store_.CreateBlocking(*e);
+}
+
+Result<CancelOutcome> ExecutionService::CancelBlocking(const std::string& id) {
+    // Two rounds at most: the status can move between reading it and changing it (a runner claims it), and the
+    // transition script re-checks it atomically each time.
+    for (int round = 0; round < 3; ++round) {
+        Result<Json> current = store_.GetBlocking(id);
+        if (!current) return current.error();
+        const std::string status = current->value("status", "");
+        if (IsFinal(status)) {
+            return Error(
+                ErrorCode::kFailedPrecondition,
+                "execution \"" + id + "\" is already " + status + " and cannot be canceled"
+            );
+        }
+        if (status == "canceling") return CancelOutcome{status, status};
+        const bool at_once = CancelsAtOnce(status);
+        const std::string to = at_once ? "canceled" : "canceling";
+        FieldMap fields;
+        if (at_once) {
+            fields = {
+                {"result", Json{{"error", "canceled before it ran to the end"}}.dump()},
+                {"end_timestamp", core::FormatIsoTimestamp(store_.clock().Now())}};
+        }
+        Result<TransitionResult> moved = store_.TransitionBlocking(id, to, std::move(fields), {status});
+        if (!moved) return moved.error();
+        if (!moved->applied) continue;  // it moved meanwhile: look again
+        if (!at_once && !moved->runner_id.empty()) {
+            std::promise<Status> sent;
+            store_.SendControl(moved->runner_id, {{"kind", "cancel"}, {"execution_id", id}}, [&sent](Status st) {
+                sent.set_value(std::move(st));
+            });
+            if (Status st = sent.get_future().get(); !st) return st.error();
+        }
+        return CancelOutcome{status, to};
+    }
+    return Error(ErrorCode::kUnavailable, "execution \"" + id + "\" kept changing status; try the cancel again");
+}
+
+Result<std::string> ExecutionService::ReRunBlocking(
+    const std::string& id, const Json& overrides, const std::string& user
+) {
+    if (!overrides.is_object()) return InvalidArgument("parameters: must be an object");
+    Result<core::RedisReply> h = store_.client().CommandBlocking(
+        {"HMGET", store_.keys().Execution(id), "action_ref", "given_parameters", "context"}
+    );
+    if (!h) return h.error();
+    if (h->IsError()) return Internal("redis: " + h->str);
+    if (h->elements.size() < 3 || h->elements[0].IsNil()) return NotFound("execution \"" + id + "\" not found");
+    ExecutionSpec spec;
+    spec.action_ref = h->elements[0].str;
+    Json given = h->elements[1].IsNil() ? Json::object() : Json::parse(h->elements[1].str, nullptr, false);
+    if (!given.is_object()) given = Json::object();
+    for (const auto& [k, v] : overrides.items()) given[k] = v;
+    for (const auto& [k, v] : given.items()) {
+        if (v.is_string() && v.get<std::string>() == packs::kMask) {
+            return InvalidArgument(
+                "parameter \"" + k + "\": it is secret and was not stored in clear; give it again to re-run"
+            );
+        }
+    }
+    spec.parameters = std::move(given);
+    spec.parameters_see_each_other = true;
+    spec.user = user;
+    spec.api_user = user;
+    Json original = h->elements[2].IsNil() ? Json::object() : Json::parse(h->elements[2].str, nullptr, false);
+    if (original.is_object()) {
+        for (const char* keep : {"trace_context", "parent"}) {
+            if (original.contains(keep)) spec.context[keep] = original[keep];
+        }
+    }
+    spec.context["re_run"] = {{"ref", id}};
+    return RequestBlocking(spec);
+}
+
+Result<std::string> ExecutionService::SignalBlocking(
+    const std::string& id, const std::string& to, const std::vector<std::string>& from, const std::string& verb
+) {
+    Result<Json> current = store_.GetBlocking(id);
+    if (!current) return current.error();
+    const std::string runner = (*current)["runner"].value("name", "");
+    if (!pausable_.count(runner)) {
+        return Error(
+            ErrorCode::kFailedPrecondition,
+            "execution \"" + id + "\": runner \"" + runner + "\" does not support " + verb
+        );
+    }
+    Result<TransitionResult> moved = store_.TransitionBlocking(id, to, {}, from);
+    if (!moved) return moved.error();
+    if (!moved->applied) return RefusedTransition(id, moved->previous, to);
+    if (!moved->runner_id.empty()) {
+        std::promise<Status> sent;
+        store_.SendControl(moved->runner_id, {{"kind", verb}, {"execution_id", id}}, [&sent](Status st) {
+            sent.set_value(std::move(st));
+        });
+        if (Status st = sent.get_future().get(); !st) return st.error();
+    }
+    return to;
+}
+
+Result<std::string> ExecutionService::PauseBlocking(const std::string& id) {
+    return SignalBlocking(id, "pausing", {"running", "pending"}, "pause");
+}
+
+Result<std::string> ExecutionService::ResumeBlocking(const std::string& id) {
+    return SignalBlocking(id, "resuming", {"paused"}, "resume");
+}
+
+}  // namespace squall::executions

@@ -1,0 +1,393 @@
+#include "squall/executions/store.hpp"
+
+#include <future>
+#include <map>
+
+#include "squall/core/log.hpp"
+#include "squall/core/store/store.hpp"
+#include "squall/executions/events.hpp"
+#include "squall/executions/status.hpp"
+
+namespace squall::executions {
+namespace {
+
+using core::RedisClient;
+using core::RedisReply;
+
+// KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 action+status zset, 6 request stream,
+//       7 dedupe key, 8 event stream
+// ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6.. field/value pairs
+// Invariants: a record exists iff its request was enqueued and its create event appended (one script); a dedupe
+// key that was seen returns the first id and writes nothing.
+const char* kCreateExecution = R"lua(
+if ARGV[4] == '1' then
+  local existing = redis.call('GET', KEYS[7])
+  if existing then return existing end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+if ARGV[4] == '1' then redis.call('SET', KEYS[7], ARGV[1], 'EX', 604800) end
+redis.call('XADD', KEYS[6], '*', 'd', ARGV[3])
+redis.call('XADD', KEYS[8], '*', 'd', ARGV[5])
+return ARGV[1]
+)lua";
+
+// KEYS: 1 exec hash, 2 event stream
+// ARGV: 1 id, 2 tagged key prefix, 3 new status, 4 only-from filter (",a,b," or ""), 5 timestamp, 6.. fields
+// Returns {1, previous, runner} applied, {0, current, runner} refused, {-1} missing. The status machine is the
+// table T, generated from status.cpp. Status indexes move with the status; the event is appended in the same
+// step, so a consumer of the stream never misses a change and never sees one that did not happen.
+const char* kTransitionBody = R"lua(
+local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id')
+local cur = h[1]
+if not cur then return {-1} end
+local to = ARGV[3]
+local runner = h[5] or ''
+if not (T[cur] and T[cur][to]) then return {0, cur, runner} end
+if ARGV[4] ~= '' and not string.find(ARGV[4], ',' .. cur .. ',', 1, true) then return {0, cur, runner} end
+local p = ARGV[2]
+local score = h[3] or '0'
+redis.call('ZREM', p .. 'executions:status:' .. cur, ARGV[1])
+redis.call('ZADD', p .. 'executions:status:' .. to, score, ARGV[1])
+local action = h[2] or ''
+if action ~= '' then
+  redis.call('ZREM', p .. 'executions:action:' .. action .. ':status:' .. cur, ARGV[1])
+  redis.call('ZADD', p .. 'executions:action:' .. action .. ':status:' .. to, score, ARGV[1])
+end
+local log = redis.call('HGET', KEYS[1], 'log') or '[]'
+local entry = '{"timestamp":"' .. ARGV[5] .. '","status":"' .. to .. '"}'
+if log == '[]' then log = '[' .. entry .. ']' else log = string.sub(log, 1, -2) .. ',' .. entry .. ']' end
+redis.call('HSET', KEYS[1], 'status', to, 'log', log)
+if #ARGV >= 6 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+  for i = 6, #ARGV, 2 do
+    if ARGV[i] == 'runner_id' then runner = ARGV[i + 1] end
+  end
+end
+redis.call('XADD', KEYS[2], '*', 'd', cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to,
+  at=ARGV[5], action=action, parent=h[4] or '', runner=runner}))
+return {1, cur, runner}
+)lua";
+
+// KEYS: 1 output list, 2 event stream. ARGV: 1 event body, 2.. lines
+const char* kAppendOutput = R"lua(
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
+redis.call('XADD', KEYS[2], '*', 'd', ARGV[1])
+return 1
+)lua";
+
+const core::Script& CreateScript() {
+    static const core::Script kScript(kCreateExecution);
+    return kScript;
+}
+const core::Script& TransitionScript() {
+    static const core::Script kScript("local T = " + TransitionsAsLua() + "\n" + kTransitionBody);
+    return kScript;
+}
+const core::Script& OutputScript() {
+    static const core::Script kScript(kAppendOutput);
+    return kScript;
+}
+
+template <typename T>
+Result<T> WaitFor(const std::function<void(std::function<void(Result<T>)>)>& start) {
+    auto promise = std::make_shared<std::promise<Result<T>>>();
+    auto future = promise->get_future();
+    start([promise](Result<T> r) { promise->set_value(std::move(r)); });
+    return future.get();
+}
+
+Json ParseJsonField(const std::string& text) {
+    Json j = Json::parse(text, nullptr, false);
+    return j.is_discarded() ? Json(text) : j;
+}
+
+std::string Dump(const Json& j) {
+    return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& now, int64_t score) {
+    const core::ExecutionRequest& r = e.request;
+    const Json event = {
+        {"kind", event_kind::kCreate},
+        {"execution_id", r.execution_id},
+        {"from", ""},
+        {"to", core::status::kScheduled},
+        {"at", now},
+        {"action", r.action_ref},
+        {"parent", e.parent},
+        {"runner", ""},
+    };
+    std::vector<std::string> args = {
+        r.execution_id,
+        std::to_string(score),
+        Dump(r.ToJson()),
+        e.dedupe_key.empty() ? "0" : "1",
+        Dump(event),
+        "id",
+        r.execution_id,
+        "status",
+        core::status::kScheduled,
+        "action",
+        Dump(e.action),
+        "action_ref",
+        r.action_ref,
+        "runner_type",
+        r.runner_type,
+        "parameters",
+        Dump(e.masked_parameters),
+        "given_parameters",
+        Dump(e.given_parameters),
+        "context",
+        Dump(r.context),
+        "start_timestamp",
+        now,
+        "created_us",
+        std::to_string(score),
+        "pool",
+        e.pool,
+        "log",
+        Json::array({{{"timestamp", now}, {"status", core::status::kRequested}},
+                     {{"timestamp", now}, {"status", core::status::kScheduled}}}
+        ).dump(),
+    };
+    if (!e.parent.empty()) {
+        args.push_back("parent");
+        args.push_back(e.parent);
+    }
+    if (!e.trigger_instance.is_null()) {
+        args.push_back("trigger_instance");
+        args.push_back(Dump(e.trigger_instance));
+    }
+    if (!e.rule.is_null()) {
+        args.push_back("rule");
+        args.push_back(Dump(e.rule));
+    }
+    return args;
+}
+
+Result<std::string> ReplyString(Result<RedisReply> r) {
+    if (!r) return r.error();
+    if (r->IsError()) return Internal("redis: " + r->str);
+    if (r->type == RedisReply::Type::kInteger) return std::to_string(r->integer);
+    return r->str;
+}
+
+}  // namespace
+
+Error RefusedTransition(const std::string& id, const std::string& from, const std::string& to) {
+    return Error(ErrorCode::kFailedPrecondition, "execution \"" + id + "\" cannot go from " + from + " to " + to);
+}
+
+Result<ExecutionEvent> ExecutionEvent::Parse(const std::string& body) {
+    Json j = Json::parse(body, nullptr, false);
+    if (!j.is_object() || !j.contains("execution_id") || !j["execution_id"].is_string())
+        return InvalidArgument("execution event: not an object with a string execution_id");
+    ExecutionEvent e;
+    auto str = [&j](const char* k) {
+        auto it = j.find(k);
+        return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    e.kind = str("kind");
+    e.execution_id = str("execution_id");
+    e.from = str("from");
+    e.to = str("to");
+    e.at = str("at");
+    e.action = str("action");
+    e.parent = str("parent");
+    e.runner = str("runner");
+    if (j.contains("lines")) e.lines = j["lines"];
+    return e;
+}
+
+ExecutionStore::ExecutionStore(core::RedisClientPtr client, const core::Clock& clock)
+    : client_(std::move(client)), clock_(clock), keys_(client_->endpoint().key_prefix) {}
+
+void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std::string>)> cb) {
+    const auto now_tp = clock_.Now();
+    const int64_t score = core::ToMicros(now_tp);
+    const std::string& id = e.request.execution_id;
+    const std::string& ref = e.request.action_ref;
+    CreateScript().Run(
+        *client_,
+        {keys_.Execution(id),
+         keys_.All(),
+         keys_.ByAction(ref),
+         keys_.ByStatus(core::status::kScheduled),
+         keys_.ByActionStatus(ref, core::status::kScheduled),
+         keys_.RequestStream(e.pool),
+         keys_.Dedupe(e.dedupe_key.empty() ? id : e.dedupe_key),
+         keys_.Events()},
+        CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
+        [cb = std::move(cb)](Result<RedisReply> r) { cb(ReplyString(std::move(r))); }
+    );
+}
+
+Result<std::string> ExecutionStore::CreateBlocking(const NewExecution& e) {
+    return WaitFor<std::string>([&](auto done) { Create(e, std::move(done)); });
+}
+
+void ExecutionStore::Transition(
+    const std::string& id,
+    const std::string& to,
+    FieldMap fields,
+    std::function<void(Result<TransitionResult>)> cb,
+    const std::vector<std::string>& only_from
+) {
+    std::string filter;
+    if (!only_from.empty()) {
+        filter = ",";
+        for (const auto& f : only_from) filter += f + ",";
+    }
+    std::vector<std::string> args = {id, keys_.tagged_prefix(), to, filter, core::FormatIsoTimestamp(clock_.Now())};
+    for (auto& [k, v] : fields) {
+        args.push_back(std::move(k));
+        args.push_back(std::move(v));
+    }
+    TransitionScript().Run(
+        *client_,
+        {keys_.Execution(id), keys_.Events()},
+        std::move(args),
+        [id, cb = std::move(cb)](Result<RedisReply> r) {
+            if (!r) return cb(r.error());
+            if (r->IsError()) return cb(Internal("redis: " + r->str));
+            if (r->type != RedisReply::Type::kArray || r->elements.empty())
+                return cb(Internal("redis: unexpected reply to a status transition"));
+            const int64_t code = r->elements[0].integer;
+            if (code == -1) return cb(NotFound("execution \"" + id + "\" not found"));
+            TransitionResult out;
+            out.applied = code == 1;
+            if (r->elements.size() > 1) out.previous = r->elements[1].str;
+            if (r->elements.size() > 2) out.runner_id = r->elements[2].str;
+            cb(std::move(out));
+        }
+    );
+}
+
+Result<TransitionResult> ExecutionStore::TransitionBlocking(
+    const std::string& id, const std::string& to, FieldMap fields, const std::vector<std::string>& only_from
+) {
+    return WaitFor<TransitionResult>([&](auto done) {
+        Transition(id, to, std::move(fields), std::move(done), only_from);
+    });
+}
+
+Json ExecutionStore::FromHash(const RedisReply& h) {
+    std::map<std::string, std::string> f;
+    for (size_t i = 0; i + 1 < h.elements.size(); i += 2) f[h.elements[i].str] = h.elements[i + 1].str;
+    Json action = f.count("action") ? ParseJsonField(f["action"]) : Json::object();
+    Json j = {
+        {"id", f["id"]},
+        {"status", f["status"]},
+        {"action", action},
+        {"runner", {{"name", f["runner_type"]}, {"runner_module", f["runner_type"]}}},
+        {"parameters", f.count("parameters") ? ParseJsonField(f["parameters"]) : Json::object()},
+        {"context", f.count("context") ? ParseJsonField(f["context"]) : Json::object()},
+        {"result", f.count("result") ? ParseJsonField(f["result"]) : Json::object()},
+        {"start_timestamp", f["start_timestamp"]},
+        {"log", f.count("log") ? ParseJsonField(f["log"]) : Json::array()},
+        {"children", Json::array()},
+    };
+    j["liveaction"] = {
+        {"id", f["id"]},
+        {"action", action.value("ref", "")},
+        {"status", f["status"]},
+        {"parameters", j["parameters"]},
+        {"runner_info", f.count("runner_id") ? Json{{"hostname", f["runner_id"]}} : Json::object()},
+    };
+    if (f.count("pool")) j["pool"] = f["pool"];
+    if (f.count("parent") && !f["parent"].empty()) j["parent"] = f["parent"];
+    if (f.count("trigger_instance")) {
+        j["trigger_instance"] = ParseJsonField(f["trigger_instance"]);
+        j["trigger"] = {{"type", j["trigger_instance"].value("trigger", "")}};
+        j["trigger_type"] = {{"ref", j["trigger_instance"].value("trigger", "")}};
+    }
+    if (f.count("rule")) j["rule"] = ParseJsonField(f["rule"]);
+    if (f.count("end_timestamp") && !f["end_timestamp"].empty()) {
+        j["end_timestamp"] = f["end_timestamp"];
+        std::chrono::system_clock::time_point a;
+        std::chrono::system_clock::time_point b;
+        if (core::ParseIsoTimestamp(f["start_timestamp"], &a) && core::ParseIsoTimestamp(f["end_timestamp"], &b)) {
+            j["elapsed_seconds"] = std::chrono::duration<double>(b - a).count();
+        }
+    }
+    return j;
+}
+
+Result<Json> ExecutionStore::GetBlocking(const std::string& id) {
+    Result<RedisReply> r = client_->CommandBlocking({"HGETALL", keys_.Execution(id)});
+    if (!r) return r.error();
+    if (r->IsError()) return Internal("redis: " + r->str);
+    if (r->elements.empty()) return NotFound("execution \"" + id + "\" not found");
+    return FromHash(*r);
+}
+
+Result<std::vector<Json>> ExecutionStore::ListBlocking(
+    const ListFilter& filter, size_t offset, size_t limit, size_t* total
+) {
+    std::vector<Json> out;
+    if (limit == 0) return out;
+    const std::string zset = !filter.action.empty() && !filter.status.empty()
+                                 ? keys_.ByActionStatus(filter.action, filter.status)
+                             : !filter.action.empty() ? keys_.ByAction(filter.action)
+                             : !filter.status.empty() ? keys_.ByStatus(filter.status)
+                                                      : keys_.All();
+    Result<std::vector<RedisReply>> rows =
+        core::ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
+            return RedisClient::Args{"HGETALL", keys_.Execution(id)};
+        });
+    if (!rows) return rows.error();
+    for (const auto& row : *rows) {
+        if (!row.elements.empty()) out.push_back(FromHash(row));
+    }
+    return out;
+}
+
+Result<std::vector<Json>> ExecutionStore::OutputBlocking(const std::string& id) {
+    Result<RedisReply> r = client_->CommandBlocking({"LRANGE", keys_.Output(id), "0", "-1"});
+    if (!r) return r.error();
+    std::vector<Json> out;
+    for (const auto& e : r->elements) out.push_back(ParseJsonField(e.str));
+    return out;
+}
+
+void ExecutionStore::AppendOutput(const std::string& id, const std::vector<std::string>& json_lines) {
+    if (json_lines.empty()) return;
+    std::string event = R"({"kind":"output","execution_id":)" + Json(id).dump() + R"(,"lines":[)";
+    for (size_t i = 0; i < json_lines.size(); ++i) {
+        if (i) event += ",";
+        event += json_lines[i];
+    }
+    event += "]}";
+    std::vector<std::string> args;
+    args.reserve(json_lines.size() + 1);
+    args.push_back(std::move(event));
+    args.insert(args.end(), json_lines.begin(), json_lines.end());
+    OutputScript().Run(*client_, {keys_.Output(id), keys_.Events()}, std::move(args), [id](Result<RedisReply> r) {
+        if (!r || r->IsError()) {
+            core::Log(
+                *core::Logger("store"),
+                spdlog::level::warn,
+                "cannot store execution output",
+                {{"execution_id", id}, {"error", r ? r->str : r.error().message}}
+            );
+        }
+    });
+}
+
+void ExecutionStore::SendControl(const std::string& runner, const Json& message, std::function<void(Status)> cb) {
+    const std::string stream = keys_.Control(runner);
+    client_->Pipeline(
+        {{"XADD", stream, "*", "d", Dump(message)}, {"EXPIRE", stream, "86400"}},
+        [cb = std::move(cb)](Result<std::vector<RedisReply>> r) {
+            if (!r) return cb(r.error());
+            if ((*r)[0].IsError()) return cb(Internal("redis: " + (*r)[0].str));
+            cb(Status{});
+        }
+    );
+}
+
+}  // namespace squall::executions

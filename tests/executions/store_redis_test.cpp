@@ -1,0 +1,230 @@
+// The executions store against a real redis-server: atomic create, the one status machine, the execution event
+// stream written by the same scripts, O(page) list indexes and safe trimming of the event stream.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <future>
+
+#include "io_runner.hpp"
+#include "redis_server.hpp"
+#include "squall/core/clock.hpp"
+#include "squall/core/id.hpp"
+#include "squall/core/redis/stream.hpp"
+#include "squall/executions/events.hpp"
+#include "squall/executions/status.hpp"
+#include "squall/executions/store.hpp"
+#include "wait.hpp"
+
+namespace squall::executions {
+namespace {
+
+using core::RedisReply;
+
+class ExecutionStoreTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::signal(SIGPIPE, SIG_IGN);
+        client_ = core::RedisClient::Create(io_, server_.Endpoint("exec"));
+        store_.emplace(client_, clock_);
+    }
+    void TearDown() override {
+        store_.reset();
+        client_.reset();
+        runner_.Drain();
+    }
+
+    NewExecution Make(const std::string& action, const std::string& dedupe = "") {
+        NewExecution e;
+        e.request.execution_id = core::NewId();
+        e.request.action_ref = action;
+        e.request.runner_type = "noop";
+        e.request.parameters = {{"token", "s3cret"}, {"x", 1}};
+        e.request.secret_parameters = {"token"};
+        e.action = {{"ref", action}, {"runner_type", "noop"}};
+        e.masked_parameters = {{"token", "********"}, {"x", 1}};
+        e.dedupe_key = dedupe;
+        return e;
+    }
+
+    /// Every event on the stream, oldest first.
+    std::vector<ExecutionEvent> Events() {
+        Result<RedisReply> r = client_->CommandBlocking({"XRANGE", store_->keys().Events(), "-", "+"});
+        std::vector<ExecutionEvent> out;
+        for (const auto& entry : r->elements) out.push_back(*ExecutionEvent::Parse(entry.elements[1].elements[1].str));
+        return out;
+    }
+
+    test::RedisServer server_;
+    test::IoRunner runner_{1};
+    asio::io_context& io_ = runner_.io();
+    core::ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000))};
+    core::RedisClientPtr client_;
+    std::optional<ExecutionStore> store_;
+};
+
+TEST(StatusMachineTest, TableMatchesStackStormsLifecycle) {
+    EXPECT_TRUE(CanTransition("scheduled", "running"));
+    EXPECT_TRUE(CanTransition("running", "canceling"));
+    EXPECT_TRUE(CanTransition("canceling", "canceled"));
+    EXPECT_TRUE(CanTransition("pending", "succeeded"));
+    EXPECT_TRUE(CanTransition("paused", "resuming"));
+    EXPECT_FALSE(CanTransition("running", "running"));
+    EXPECT_FALSE(CanTransition("scheduled", "succeeded"));  // nothing ran
+    EXPECT_FALSE(CanTransition("paused", "running"));       // resuming first
+    for (const char* final_status : {"succeeded", "failed", "timeout", "canceled", "abandoned"}) {
+        EXPECT_TRUE(IsFinal(final_status));
+        for (const auto& s : core::status::All())
+            EXPECT_FALSE(CanTransition(final_status, s)) << final_status << "→" << s;
+    }
+    // Every status named in the table is a StackStorm status, and the Lua table holds every edge.
+    const std::string lua = TransitionsAsLua();
+    for (const auto& [from, to] : Transitions()) {
+        EXPECT_NE(std::find(core::status::All().begin(), core::status::All().end(), from), core::status::All().end());
+        EXPECT_NE(std::find(core::status::All().begin(), core::status::All().end(), to), core::status::All().end());
+        EXPECT_NE(lua.find(std::string(from) + "={"), std::string::npos);
+    }
+}
+
+TEST_F(ExecutionStoreTest, CreateStoresRecordEnqueuesRequestAndAppendsAnEvent) {
+    NewExecution e = Make("core.noop");
+    Result<std::string> id = store_->CreateBlocking(e);
+    ASSERT_TRUE(id) << id.error().message;
+    EXPECT_EQ(*id, e.request.execution_id);
+    Json got = *store_->GetBlocking(*id);
+    EXPECT_EQ(got["status"], "scheduled");
+    EXPECT_EQ(got["parameters"]["token"], "********");
+    EXPECT_EQ(got["start_timestamp"], core::FormatIsoTimestamp(clock_.Now()));  // the injected clock
+    ASSERT_EQ(got["log"].size(), 2u);
+    EXPECT_EQ(got["log"][0]["status"], "requested");
+    // The request on the stream has the parameters in clear (it is deleted once acknowledged).
+    Result<RedisReply> entries =
+        client_->CommandBlocking({"XRANGE", store_->keys().RequestStream("default"), "-", "+"});
+    ASSERT_EQ(entries->elements.size(), 1u);
+    EXPECT_EQ(Json::parse(entries->elements[0].elements[1].elements[1].str)["parameters"]["token"], "s3cret");
+    std::vector<ExecutionEvent> events = Events();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].kind, "create");
+    EXPECT_EQ(events[0].execution_id, *id);
+    EXPECT_EQ(events[0].to, "scheduled");
+    EXPECT_EQ(events[0].action, "core.noop");
+}
+
+TEST_F(ExecutionStoreTest, DedupeKeyCreatesOnceAndWritesNothingTheSecondTime) {
+    Result<std::string> a = store_->CreateBlocking(Make("core.noop", "ti1/rule"));
+    Result<std::string> b = store_->CreateBlocking(Make("core.noop", "ti1/rule"));
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(*a, *b);
+    EXPECT_EQ(client_->CommandBlocking({"XLEN", store_->keys().RequestStream("default")})->integer, 1);
+    EXPECT_EQ(Events().size(), 1u);
+}
+
+TEST_F(ExecutionStoreTest, TransitionsFollowTheStatusMachineAndEmitOneEventEach) {
+    const std::string id = *store_->CreateBlocking(Make("core.noop"));
+    Result<TransitionResult> claim = store_->TransitionBlocking(id, "running", {{"runner_id", "r1"}}, {"scheduled"});
+    ASSERT_TRUE(claim);
+    EXPECT_TRUE(claim->applied);
+    EXPECT_EQ(claim->previous, "scheduled");
+    EXPECT_EQ(claim->runner_id, "r1");
+    // A second claim loses: running → running is not a transition.
+    Result<TransitionResult> again = store_->TransitionBlocking(id, "running", {{"runner_id", "r2"}});
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->applied);
+    EXPECT_EQ(again->previous, "running");
+    EXPECT_EQ(again->runner_id, "r1");
+    EXPECT_EQ(
+        RefusedTransition(id, again->previous, "running").message,
+        "execution \"" + id + "\" cannot go from running to running"
+    );
+    // only_from narrows what the table allows.
+    EXPECT_FALSE(store_->TransitionBlocking(id, "canceled", {}, {"scheduled"})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(id, "succeeded", {{"result", R"({"a":1})"}})->applied);
+    // Nothing leaves a final status.
+    for (const char* to : {"running", "failed", "canceling", "scheduled"})
+        EXPECT_FALSE(store_->TransitionBlocking(id, to, {})->applied) << to;
+    Json e = *store_->GetBlocking(id);
+    EXPECT_EQ(e["status"], "succeeded");
+    EXPECT_EQ(e["result"]["a"], 1);
+    EXPECT_EQ(e["liveaction"]["runner_info"]["hostname"], "r1");
+    ASSERT_EQ(e["log"].size(), 4u);
+    Result<TransitionResult> missing = store_->TransitionBlocking("nope", "running", {});
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+    // One event per applied change, in order, none for refusals.
+    std::vector<ExecutionEvent> events = Events();
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_EQ(events[1].kind, "status");
+    EXPECT_EQ(events[1].from, "scheduled");
+    EXPECT_EQ(events[1].to, "running");
+    EXPECT_EQ(events[1].runner, "r1");
+    EXPECT_EQ(events[2].from, "running");
+    EXPECT_EQ(events[2].to, "succeeded");
+    EXPECT_EQ(events[2].action, "core.noop");
+}
+
+TEST_F(ExecutionStoreTest, EveryFilterCombinationReadsOneIndex) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < 6; ++i) {
+        clock_.Advance(std::chrono::seconds(1));
+        ids.push_back(*store_->CreateBlocking(Make(i % 2 ? "core.local" : "core.noop")));
+    }
+    ASSERT_TRUE(store_->TransitionBlocking(ids[1], "running", {})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(ids[3], "running", {})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(ids[3], "failed", {})->applied);
+    size_t total = 0;
+    Result<std::vector<Json>> all = store_->ListBlocking({}, 0, 4, &total);
+    EXPECT_EQ(total, 6u);
+    ASSERT_EQ(all->size(), 4u);
+    EXPECT_EQ((*all)[0]["id"], ids[5]);
+    EXPECT_EQ(store_->ListBlocking({}, 4, 4, &total)->back()["id"], ids[0]);
+    EXPECT_EQ(store_->ListBlocking({.action = "core.local"}, 0, 10, &total)->size(), 3u);
+    Result<std::vector<Json>> running =
+        store_->ListBlocking({.action = "core.local", .status = "running"}, 0, 10, &total);
+    ASSERT_EQ(running->size(), 1u);
+    EXPECT_EQ(total, 1u);
+    EXPECT_EQ((*running)[0]["id"], ids[1]);
+    EXPECT_EQ(store_->ListBlocking({.action = "core.local", .status = "failed"}, 0, 10, &total)->size(), 1u);
+    EXPECT_EQ(store_->ListBlocking({.action = "core.local", .status = "scheduled"}, 0, 10, &total)->size(), 1u);
+    EXPECT_EQ(store_->ListBlocking({.status = "scheduled"}, 0, 10, &total)->size(), 4u);
+}
+
+TEST_F(ExecutionStoreTest, OutputIsStoredWithOneEventPerBatch) {
+    const std::string id = *store_->CreateBlocking(Make("core.local"));
+    store_->AppendOutput(id, {R"({"output_type":"stdout","data":"a\n"})", R"({"output_type":"stderr","data":"b\n"})"});
+    ASSERT_TRUE(test::WaitFor([&] { return store_->OutputBlocking(id)->size() == 2; }, std::chrono::seconds(5)));
+    std::vector<ExecutionEvent> events = Events();
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[1].kind, "output");
+    ASSERT_EQ(events[1].lines.size(), 2u);
+    EXPECT_EQ(events[1].lines[1]["data"], "b\n");
+}
+
+TEST_F(ExecutionStoreTest, TrimmingNeverDropsWhatAGroupHasNotRead) {
+    const std::string events = store_->keys().Events();
+    ASSERT_FALSE(client_->CommandBlocking({"XGROUP", "CREATE", events, "slow", "0", "MKSTREAM"})->IsError());
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(store_->CreateBlocking(Make("core.noop")));
+    auto trim = [&](size_t max_len) {
+        std::promise<Result<int64_t>> p;
+        core::TrimStream(*client_, events, max_len, [&p](Result<int64_t> r) { p.set_value(std::move(r)); });
+        return p.get_future().get();
+    };
+    // The group has read nothing: nothing goes, whatever the cap.
+    EXPECT_EQ(*trim(5), 0);
+    EXPECT_EQ(client_->CommandBlocking({"XLEN", events})->integer, 20);
+    // It reads 12 and acknowledges 10: the two pending and the eight unread stay.
+    Result<RedisReply> read =
+        client_->CommandBlocking({"XREADGROUP", "GROUP", "slow", "c1", "COUNT", "12", "STREAMS", events, ">"});
+    const auto& entries = read->elements[0].elements[1].elements;
+    ASSERT_EQ(entries.size(), 12u);
+    core::RedisClient::Args ack = {"XACK", events, "slow"};
+    for (size_t i = 0; i < 10; ++i) ack.push_back(entries[i].elements[0].str);
+    ASSERT_TRUE(client_->CommandBlocking(ack));
+    EXPECT_EQ(*trim(5), 10);
+    Result<RedisReply> left = client_->CommandBlocking({"XRANGE", events, "-", "+"});
+    ASSERT_EQ(left->elements.size(), 10u);
+    EXPECT_EQ(left->elements[0].elements[0].str, entries[10].elements[0].str);
+    // Under the cap nothing is trimmed.
+    EXPECT_EQ(*trim(100), 0);
+}
+
+}  // namespace
+}  // namespace squall::executions
