@@ -8,7 +8,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libpcre2-dev json-schema-test-suite
-  redis-server python3 python3-jinja2 curl git
+  redis-server python3 python3-jinja2 python3-yaml curl git
   openssh-server openssh-client sshpass
 )
 

@@ -14,4 +14,10 @@ cmake --build "$BUILD_DIR" -j"$(nproc)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 cd "$BUILD_DIR"
-ctest -j"$(nproc)" --output-on-failure --timeout 300 "$@"
+# pipefail: ctest's exit status survives the tee.
+ctest -j"$(nproc)" --output-on-failure --timeout 300 "$@" 2>&1 | tee ctest.log
+# Nothing may be skipped: deploy/deps.sh installs what every test needs (sshd, the JSON-Schema suite, Jinja2...).
+if grep -E '\*\*\*Skipped|Not Run' ctest.log; then
+  echo "deploy/test.sh: the tests above were skipped or not run; install what they need (deploy/deps.sh)" >&2
+  exit 1
+fi

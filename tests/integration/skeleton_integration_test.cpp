@@ -84,7 +84,7 @@ const char* kPushRule = R"({
 })";
 
 std::string PushPayload(const std::string& ref) {
-    Json body = Json::parse(ReadFile(std::string(SQUALL_FIXTURES_DIR) + "/github/push.branch-updated.json"));
+    Json body = Json::parse(ReadFixture("github/push.branch-updated.json"));
     body["ref"] = ref;
     return body.dump();
 }

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
+#include <ostream>
 
 #include "squall/core/yaml_json.hpp"
 #include "squall/rules/matcher.hpp"
@@ -112,50 +115,125 @@ TEST(MatcherTest, IndexesByWebhookUrlAndUsesBackstop) {
 }
 
 /// Data-driven cases (DuckDB's sqllogictest idea): each tests/cases/rules/*.yaml has `rule`, `payload`, `expect`
-/// and, for misses, the key of the first failing criterion.
-TEST(RuleCasesTest, AllCasesPass) {
-    size_t count = 0;
-    for (const auto& entry : fs::directory_iterator(std::string(SQUALL_SOURCE_DIR) + "/tests/cases/rules")) {
-        if (entry.path().extension() != ".yaml") continue;
-        Result<core::YamlDocument> doc = core::LoadYamlFile(entry.path().string());
-        ASSERT_TRUE(doc) << doc.error().What();
-        for (const auto& c : doc->value["cases"]) {
-            SCOPED_TRACE(entry.path().filename().string() + ": " + c.value("name", ""));
-            core::YamlDocument rule_doc;
-            rule_doc.file = entry.path().string();
-            rule_doc.value = c["rule"];
-            rule_doc.value["name"] = "case";
-            rule_doc.value["trigger"] = {{"type", "test.trigger"}};
-            rule_doc.value["action"] = {{"ref", "core.noop"}};
-            Result<packs::RuleMeta> rule = packs::RuleMeta::FromDocument(rule_doc, "default");
-            ASSERT_TRUE(rule) << rule.error().What();
-            Result<CompiledRulePtr> compiled = CompileRule(*rule, Ops());
-            ++count;
-            if (c.contains("error")) {  // a load-time error whose message contains this text
-                ASSERT_FALSE(compiled) << "expected a load error";
-                EXPECT_NE(compiled.error().What().find(c["error"].get<std::string>()), std::string::npos)
-                    << compiled.error().What();
-                continue;
-            }
-            ASSERT_TRUE(compiled) << compiled.error().What();
-            core::TriggerInstance ti;
-            ti.trigger = "test.trigger";
-            ti.payload = c["payload"];
-            RuleVerdict v = Matcher::Evaluate(**compiled, ti);
-            EXPECT_EQ(v.matched, c["expect"].get<bool>()) << v.reason;
-            if (c.contains("failing")) {
-                bool found = false;
-                for (const auto& cv : v.criteria)
-                    found = found || (!cv.passed && cv.key == c["failing"].get<std::string>());
-                EXPECT_TRUE(found) << "expected " << c["failing"] << " to fail; reason: " << v.reason;
-            }
-            // The fast path (no verdicts) and the indexed Matcher agree with Evaluate.
-            EXPECT_EQ(Matcher::Matches(**compiled, ti.payload), v.matched);
-            Matcher m({*compiled});
-            EXPECT_EQ(m.Match(ti).size(), v.matched ? 1u : 0u);
+/// and, for misses, the key of the first failing criterion. Each case is its own test
+/// (RuleCases/RuleCaseTest.Passes/<file>_<index>_<name>), so that one failing case does not hide the others.
+struct RuleCase {
+    std::string file;  ///< full path
+    size_t index = 0;  ///< in the file's `cases`
+    std::string id;    ///< "file.yaml #index: name"
+    std::string name;  ///< the test's name: [A-Za-z0-9_]
+};
+
+void PrintTo(const RuleCase& c, std::ostream* os) {
+    *os << c.id;
+}
+
+/// `text` with every run of characters outside [A-Za-z0-9] as one `_`, at most `max` characters.
+std::string Sanitized(const std::string& text, size_t max) {
+    std::string out;
+    for (const char c : text) {
+        if (std::isalnum(static_cast<unsigned char>(c)))
+            out += c;
+        else if (!out.empty() && out.back() != '_')
+            out += '_';
+    }
+    if (out.size() > max) out.resize(max);
+    while (!out.empty() && out.back() == '_') out.pop_back();
+    return out;
+}
+
+const std::string kRuleCaseDir = std::string(SQUALL_SOURCE_DIR) + "/tests/cases/rules";
+
+std::vector<std::string> RuleCaseFiles() {
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(kRuleCaseDir)) {
+        if (entry.path().extension() == ".yaml") files.push_back(entry.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+std::vector<RuleCase> RuleCases() {
+    std::vector<RuleCase> cases;
+    for (const auto& file : RuleCaseFiles()) {
+        Result<core::YamlDocument> doc = core::LoadYamlFile(file);
+        if (!doc || !doc->value["cases"].is_array()) continue;  // RuleCaseFilesTest names it
+        const fs::path p(file);
+        const Json& list = doc->value["cases"];
+        for (size_t i = 0; i < list.size(); ++i) {
+            const std::string name = list[i].is_object() ? list[i].value("name", "") : "";
+            cases.push_back(
+                {file,
+                 i,
+                 p.filename().string() + " #" + std::to_string(i) + ": " + name,
+                 Sanitized(p.stem().string(), 30) + "_" + std::to_string(i) + "_" + Sanitized(name, 60)}
+            );
         }
     }
-    EXPECT_GE(count, 150u);
+    return cases;
+}
+
+class RuleCaseTest : public ::testing::TestWithParam<RuleCase> {};
+
+TEST_P(RuleCaseTest, Passes) {
+    const RuleCase& rc = GetParam();
+    SCOPED_TRACE(rc.id);
+    Result<core::YamlDocument> doc = core::LoadYamlFile(rc.file);
+    ASSERT_TRUE(doc) << doc.error().What();
+    const Json& c = doc->value["cases"][rc.index];
+    core::YamlDocument rule_doc;
+    rule_doc.file = rc.file;
+    rule_doc.value = c["rule"];
+    rule_doc.value["name"] = "case";
+    rule_doc.value["trigger"] = {{"type", "test.trigger"}};
+    rule_doc.value["action"] = {{"ref", "core.noop"}};
+    Result<packs::RuleMeta> rule = packs::RuleMeta::FromDocument(rule_doc, "default");
+    ASSERT_TRUE(rule) << rule.error().What();
+    Result<CompiledRulePtr> compiled = CompileRule(*rule, Ops());
+    if (c.contains("error")) {  // a load-time error whose message contains this text
+        ASSERT_FALSE(compiled) << "expected a load error";
+        EXPECT_NE(compiled.error().What().find(c["error"].get<std::string>()), std::string::npos)
+            << compiled.error().What();
+        return;
+    }
+    ASSERT_TRUE(compiled) << compiled.error().What();
+    core::TriggerInstance ti;
+    ti.trigger = "test.trigger";
+    ti.payload = c["payload"];
+    RuleVerdict v = Matcher::Evaluate(**compiled, ti);
+    EXPECT_EQ(v.matched, c["expect"].get<bool>()) << v.reason;
+    if (c.contains("failing")) {
+        bool found = false;
+        for (const auto& cv : v.criteria) found = found || (!cv.passed && cv.key == c["failing"].get<std::string>());
+        EXPECT_TRUE(found) << "expected " << c["failing"] << " to fail; reason: " << v.reason;
+    }
+    // The fast path (no verdicts), the indexed Matcher and the Matcher asked for verdicts agree with Evaluate.
+    EXPECT_EQ(Matcher::Matches(**compiled, ti.payload), v.matched);
+    Matcher m({*compiled});
+    EXPECT_EQ(m.Match(ti).size(), v.matched ? 1u : 0u);
+    std::vector<std::pair<CompiledRulePtr, RuleVerdict>> verdicts;
+    EXPECT_EQ(m.Match(ti, &verdicts).size(), v.matched ? 1u : 0u);
+    ASSERT_EQ(verdicts.size(), 1u);
+    EXPECT_EQ(verdicts[0].second.matched, v.matched);
+    EXPECT_EQ(verdicts[0].second.reason, v.reason);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    RuleCases,
+    RuleCaseTest,
+    ::testing::ValuesIn(RuleCases()),
+    [](const ::testing::TestParamInfo<RuleCase>& info) { return info.param.name; }
+);
+
+TEST(RuleCaseFilesTest, EveryFileLoadsAndTheCorpusIsLarge) {
+    const std::vector<std::string> files = RuleCaseFiles();
+    ASSERT_FALSE(files.empty()) << "no *.yaml in " << kRuleCaseDir;
+    for (const auto& file : files) {
+        Result<core::YamlDocument> doc = core::LoadYamlFile(file);
+        ASSERT_TRUE(doc) << doc.error().What();
+        EXPECT_TRUE(doc->value["cases"].is_array()) << file << ": `cases` must be a list";
+    }
+    EXPECT_GE(RuleCases().size(), 150u);
 }
 
 core::TriggerInstance Instance(const Json& payload) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace squall::test {
 
@@ -11,6 +12,16 @@ std::string ReadFile(const std::string& path) {
     std::ifstream in(path);
     std::stringstream ss;
     ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string ReadFixture(const std::string& relative) {
+    const std::string path = std::string(SQUALL_FIXTURES_DIR) + "/" + relative;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("test fixture missing or unreadable: " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw std::runtime_error("test fixture could not be read: " + path);
     return ss.str();
 }
 

@@ -10,6 +10,10 @@ namespace squall::test {
 /// The whole file, or "" when it cannot be read.
 std::string ReadFile(const std::string& path);
 
+/// The file `relative` under tests/fixtures/ (SQUALL_FIXTURES_DIR). Throws std::runtime_error naming the full
+/// path when the file is missing or unreadable, so a test fails with the path instead of parsing "".
+std::string ReadFixture(const std::string& relative);
+
 /// Live (not zombie) processes whose command line (arguments joined by spaces) contains `text`.
 std::vector<pid_t> LiveProcessesMatching(const std::string& text);
 

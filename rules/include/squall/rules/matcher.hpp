@@ -111,7 +111,8 @@ public:
     /// Enabled rules on this trigger type whose trigger parameters equal the instance's, narrowed by the
     /// equality index (a superset of the rules that match), in load order.
     std::vector<CompiledRulePtr> Candidates(const core::TriggerInstance& ti) const;
-    /// Evaluates every criterion of `rule` (no short-circuit, so that all verdicts are known).
+    /// Evaluates every criterion of `rule` (no short-circuit, so that all verdicts are known), whatever its
+    /// trigger type and enabled flag, through the same loop as Match.
     static RuleVerdict Evaluate(const CompiledRule& rule, const core::TriggerInstance& ti);
     /// Whether `rule` matches `payload`: Evaluate without the verdicts, stopping at the first failure.
     static bool Matches(const CompiledRule& rule, const Json& payload);
@@ -158,6 +159,7 @@ private:
         Json trigger_parameters;
         std::vector<CompiledRulePtr> rules;  ///< load order
         std::vector<uint32_t> unindexed;     ///< positions always evaluated
+        std::vector<uint32_t> positions;     ///< every position (0, 1, ...): all rules, for verdicts
         std::vector<KeyIndex> indexes;
         std::vector<std::vector<PathStep>> paths;            ///< distinct criteria keys (without #tag)
         std::unordered_map<std::string, uint32_t> path_ids;  ///< key → index in `paths`
@@ -174,6 +176,22 @@ private:
         std::vector<uint8_t> is_backstop;  ///< per rule position
     };
     struct InstanceCache;
+    /// Appends `rule` to `bucket`: its criteria interned, and (with `index`) its equality index entries.
+    static void AddRule(Bucket& bucket, CompiledRulePtr rule, bool index);
+    /// The one search loop (matching and verdicts alike): the rules at positions `always` merged with `hits`
+    /// (both ascending), in load order, checked on the instance `cache` was reset on; matches are appended to
+    /// `standard` or `backstop`. With kExplain every criterion of every rule is checked and each rule's verdict
+    /// appended to `verdicts`.
+    template <bool kExplain>
+    static void Scan(
+        const Bucket& bucket,
+        InstanceCache& cache,
+        const std::vector<uint32_t>& always,
+        const std::vector<uint32_t>& hits,
+        std::vector<CompiledRulePtr>& standard,
+        std::vector<CompiledRulePtr>& backstop,
+        std::vector<std::pair<CompiledRulePtr, RuleVerdict>>* verdicts
+    );
     const Bucket* FindBucket(const core::TriggerInstance& ti) const;
     /// Positions of the candidate rules in `bucket.rules`, ascending.
     static void CandidatePositions(
