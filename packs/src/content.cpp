@@ -5,8 +5,8 @@
 #include <regex>
 
 #include "squall/core/config.hpp"
-#include "squall/core/template.hpp"
 #include "squall/packs/json_schema.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::packs {
 namespace {

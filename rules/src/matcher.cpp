@@ -6,7 +6,7 @@
 #include <type_traits>
 
 #include "squall/core/config.hpp"
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::rules {
 namespace {
