@@ -105,7 +105,8 @@ private:
     /// Charges a value built by an operation: its size counts against the memory budget and its length as work.
     bool SpendBuilt(size_t pos, const Value& v);
 
-    // Builtin filters, tests and functions, registered by name in builtins.cpp (one table).
+    // Builtin filters, tests and functions: registered by name in the one BuiltinTable (builtins.hpp) by
+    // RegisterFilters (filters.cpp), RegisterTests (tests.cpp) and RegisterFunctions (functions.cpp).
     friend void RegisterFilters(BuiltinTable& table);
     friend void RegisterTests(BuiltinTable& table);
     friend void RegisterFunctions(BuiltinTable& table);
