@@ -1,7 +1,7 @@
 // Template rendering throughput (SPEC §5 target: `{{ trigger.body.repository.full_name }}` ≥ 2 M renders/s/core).
 #include <benchmark/benchmark.h>
 
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 
 namespace {
 

@@ -7,9 +7,9 @@
 
 #include "app.hpp"
 #include "squall/api/client.hpp"
-#include "squall/core/template.hpp"
 #include "squall/core/yaml_json.hpp"
 #include "squall/rules/matcher.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::app {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "app.hpp"
 #include "squall/core/model/model.hpp"
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::app {
 

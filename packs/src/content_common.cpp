@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <regex>
 
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 #include "squall/packs/json_schema.hpp"
 
 namespace squall::packs {

@@ -1,6 +1,6 @@
 #include "content_common.hpp"
 
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::packs {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "squall/core/template.hpp"
 #include "squall/packs/json_schema.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::packs {
 namespace {

@@ -6,7 +6,7 @@
 #include "squall/core/clock.hpp"
 #include "squall/core/id.hpp"
 #include "squall/core/log.hpp"
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 #include "squall/packs/config.hpp"
 #include "squall/packs/parameters.hpp"
 

@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "squall/core/config.hpp"
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 #include "squall/rules/matcher.hpp"
 
 namespace squall::rules {

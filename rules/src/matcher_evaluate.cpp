@@ -6,7 +6,7 @@
 #include <type_traits>
 
 #include "matcher_cache.hpp"
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 #include "squall/rules/matcher.hpp"
 
 namespace squall::rules {

@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "matcher_cache.hpp"
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 #include "squall/rules/matcher.hpp"
 
 namespace squall::rules {

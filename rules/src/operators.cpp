@@ -7,15 +7,16 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <compare>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <optional>
-#include <regex>
 #include <string_view>
 
+#include "squall/core/pyvalue.hpp"
 #include "squall/core/regex.hpp"
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::rules {
 namespace {
@@ -39,53 +40,14 @@ const std::string& Str(const Json& v) {
 }
 
 bool IsNumeric(const Json& v) {
-    return v.is_number() || v.is_boolean();  // Python's bool is an int
+    return core::PyIsNumber(v);  // Python's bool is an int
 }
 
-double Num(const Json& v) {
-    return v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>();
-}
-
-bool NumEquals(const Json& a, const Json& b) {
-    if (a.is_number_integer() && b.is_number_integer()) {
-        // Exact for big integers, which doubles would round.
-        if (a.is_number_unsigned() || b.is_number_unsigned()) {
-            if (a.is_number_unsigned() && b.is_number_unsigned()) return a.get<uint64_t>() == b.get<uint64_t>();
-            const Json& s = a.is_number_unsigned() ? b : a;
-            const Json& u = a.is_number_unsigned() ? a : b;
-            return s.get<int64_t>() >= 0 && static_cast<uint64_t>(s.get<int64_t>()) == u.get<uint64_t>();
-        }
-        return a.get<int64_t>() == b.get<int64_t>();
-    }
-    return Num(a) == Num(b);
-}
-
-/// Python's ordering: numbers (and bools) with numbers, str with str (code points; UTF-8 byte order is the same),
-/// lists lexicographically. nullopt where Python raises TypeError.
+/// Python's ordering (core/pyvalue.hpp) as -1/0/1; nullopt where Python raises TypeError or a NaN is unordered.
 std::optional<int> PyCompare(const Json& a, const Json& b) {
-    if (IsNumeric(a) && IsNumeric(b)) {
-        if (NumEquals(a, b)) return 0;
-        if (a.is_number_integer() && b.is_number_integer()) {  // exact beyond 2^53
-            auto negative = [](const Json& x) { return !x.is_number_unsigned() && x.get<int64_t>() < 0; };
-            if (negative(a) != negative(b)) return negative(a) ? -1 : 1;
-            if (negative(a)) return a.get<int64_t>() < b.get<int64_t>() ? -1 : 1;
-            return a.get<uint64_t>() < b.get<uint64_t>() ? -1 : 1;
-        }
-        return Num(a) < Num(b) ? -1 : 1;
-    }
-    if (a.is_string() && b.is_string()) {
-        const int c = Str(a).compare(Str(b));
-        return c < 0 ? -1 : (c > 0 ? 1 : 0);
-    }
-    if (a.is_array() && b.is_array()) {
-        const size_t n = std::min(a.size(), b.size());
-        for (size_t i = 0; i < n; ++i) {
-            if (PyEquals(a[i], b[i])) continue;
-            return PyCompare(a[i], b[i]);
-        }
-        return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
-    }
-    return std::nullopt;
+    const std::optional<std::partial_ordering> c = core::PyCompare(a, b);
+    if (!c || *c == std::partial_ordering::unordered) return std::nullopt;
+    return *c < 0 ? -1 : (*c > 0 ? 1 : 0);
 }
 
 /// Python's `needle in haystack`; nullopt where Python raises TypeError.
@@ -177,10 +139,14 @@ std::string GlobToRegex(const std::string& pat) {
     return out + "(?!.)";
 }
 
+/// The longest text the date parsers read: the longest form (RFC 2822 with a zone name) is about 40 characters.
+constexpr size_t kMaxDateLength = 128;
+
 /// Seconds since the epoch, like dateutil.parser.parse for the ISO-like forms payloads carry: `YYYY-MM-DD`, then
 /// optionally `T` or a space, `HH:MM[:SS[.ffffff]]` and `Z`, `±HH:MM` or `±HHMM`. A naive time is UTC (st2's
 /// date_utils.parse).
 std::optional<double> ParseDate(const std::string& text) {
+    if (text.size() > kMaxDateLength) return std::nullopt;
     int y = 0;
     int mo = 0;
     int d = 0;
@@ -245,44 +211,53 @@ std::optional<double> ParseDate(const std::string& text) {
 /// `Wed, 01 Jan 2020 00:00:00 GMT` (RFC 2822), `2020-01-01 12:00:00 UTC` (GitLab), `2020/01/01 10:00`,
 /// `20200101T000000Z` (basic ISO), `2020-01-01T00:00:00 +0000` (a space before the offset).
 std::optional<double> ParseDateLoose(const std::string& text) {
+    // Dates are short; a longer value (a payload field a sender filled with 100 KB of spaces) is no date, and
+    // bounding it keeps every parse below linear in a small size.
+    if (text.size() > kMaxDateLength) return std::nullopt;
     if (auto iso = ParseDate(text)) return iso;
-    static const std::regex kRfc2822(
-        R"(^\s*(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})[a-z]*\s+(\d{4})\s+(\d{2}:\d{2}(?::\d{2})?)\s*(.*?)\s*$)"
+    // PCRE2 (core::Regex, with match limits), not std::regex, whose recursion overflows the stack on long input.
+    auto compile = [](const char* pattern) -> core::RegexPtr {
+        Result<core::RegexPtr> re = core::Regex::Compile(pattern, {});
+        return re ? *re : nullptr;  // the patterns are constants; a failure here is a bug caught by the tests
+    };
+    static const core::RegexPtr kRfc2822 = compile(
+        R"(^\s*(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})[a-z]*\s+(\d{4})\s+(\d{2}:\d{2}(?::\d{2})?)\s*(.*?)\s*\Z)"
     );
-    static const std::regex kBasic(R"(^\s*(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})?)?\s*(.*?)\s*$)");
-    static const std::regex kSpaced(
-        R"(^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?))?\s*(.*?)\s*$)"
-    );
+    static const core::RegexPtr kBasic =
+        compile(R"(^\s*(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})?)?\s*(.*?)\s*\Z)");
+    static const core::RegexPtr kSpaced =
+        compile(R"(^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?))?\s*(.*?)\s*\Z)");
+    static const core::RegexPtr kOffset = compile(R"(^(?:UTC|GMT)?([+-]\d{2}(?::?\d{2})?)\Z)");
+    if (!kRfc2822 || !kBasic || !kSpaced || !kOffset) return std::nullopt;
     static const char* const kMonths[] = {
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
     auto zone = [](std::string z) -> std::optional<std::string> {
         for (auto& c : z) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         if (z.empty() || z == "Z" || z == "UTC" || z == "GMT") return std::string("Z");
-        static const std::regex kOffset(R"(^(?:UTC|GMT)?([+-]\d{2}(?::?\d{2})?)$)");
-        std::smatch m;
-        if (std::regex_match(z, m, kOffset)) return m[1].str();
+        std::vector<std::string> g;
+        if (kOffset->MatchStart(z, &g)) return g[1];
         return std::nullopt;
     };
     auto two = [](const std::string& n) { return n.size() == 1 ? "0" + n : n; };
-    std::smatch m;
+    std::vector<std::string> m;  // groups; an unmatched group is empty (every optional group here is non-empty)
     std::string iso;
     std::optional<std::string> tz;
-    if (std::regex_match(text, m, kRfc2822)) {
-        std::string mon = m[2].str();
+    if (kRfc2822->MatchStart(text, &m)) {
+        std::string mon = m[2];
         for (auto& c : mon) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         const auto* it = std::find_if(std::begin(kMonths), std::end(kMonths), [&](const char* k) { return mon == k; });
         if (it == std::end(kMonths)) return std::nullopt;
         const int month = static_cast<int>(it - std::begin(kMonths)) + 1;
-        iso = m[3].str() + "-" + two(std::to_string(month)) + "-" + two(m[1].str()) + "T" + m[4].str();
-        tz = zone(m[5].str());
-    } else if (std::regex_match(text, m, kBasic)) {
-        iso = m[1].str() + "-" + m[2].str() + "-" + m[3].str();
-        if (m[4].matched) iso += "T" + m[4].str() + ":" + m[5].str() + (m[6].matched ? ":" + m[6].str() : "");
-        tz = zone(m[7].str());
-    } else if (std::regex_match(text, m, kSpaced)) {
-        iso = m[1].str() + "-" + two(m[2].str()) + "-" + two(m[3].str());
-        if (m[4].matched) iso += "T" + m[4].str();
-        tz = zone(m[5].str());
+        iso = m[3] + "-" + two(std::to_string(month)) + "-" + two(m[1]) + "T" + m[4];
+        tz = zone(m[5]);
+    } else if (kBasic->MatchStart(text, &m)) {
+        iso = m[1] + "-" + m[2] + "-" + m[3];
+        if (!m[4].empty()) iso += "T" + m[4] + ":" + m[5] + (!m[6].empty() ? ":" + m[6] : "");
+        tz = zone(m[7]);
+    } else if (kSpaced->MatchStart(text, &m)) {
+        iso = m[1] + "-" + two(m[2]) + "-" + two(m[3]);
+        if (!m[4].empty()) iso += "T" + m[4];
+        tz = zone(m[5]);
     } else {
         return std::nullopt;
     }
@@ -299,7 +274,7 @@ bool TimeDiff(const Json* v, const Json& p, bool less, const core::Clock* clock)
     if (!tp) return false;
     const auto now = clock ? clock->Now() : std::chrono::system_clock::now();
     const double diff = std::chrono::duration<double>(now.time_since_epoch()).count() - *tp;
-    return less ? diff < Num(p) : diff > Num(p);
+    return less ? diff < core::PyAsDouble(p) : diff > core::PyAsDouble(p);
 }
 
 Prepared PrepareRegex(const Json& p, core::Regex::Options options, bool anchored) {
@@ -454,18 +429,7 @@ std::optional<bool> StringIn(const std::string& s, const Json* v) {
 }
 
 bool NumPyEquals(const Json* v, const Json& number) {
-    if (!v) return false;
-    // The common case, two integers, without NumEquals' dispatch (exact, as NumEquals).
-    if (v->is_number_integer() && number.is_number_integer()) {
-        const bool vu = v->is_number_unsigned();
-        const bool nu = number.is_number_unsigned();
-        if (vu && nu) return *v->get_ptr<const uint64_t*>() == *number.get_ptr<const uint64_t*>();
-        if (!vu && !nu) return *v->get_ptr<const int64_t*>() == *number.get_ptr<const int64_t*>();
-        const int64_t si = vu ? *number.get_ptr<const int64_t*>() : *v->get_ptr<const int64_t*>();
-        const uint64_t ui = vu ? *v->get_ptr<const uint64_t*>() : *number.get_ptr<const uint64_t*>();
-        return si >= 0 && static_cast<uint64_t>(si) == ui;
-    }
-    return IsNumeric(*v) && NumEquals(*v, number);
+    return v && IsNumeric(*v) && core::PyEquals(*v, number);
 }
 
 }  // namespace
@@ -570,31 +534,7 @@ bool Prepared::TestCaseInsensitive(const Json* v, const std::string* lowered) co
 }
 
 bool PyEquals(const Json& a, const Json& b) {
-    if (IsNumeric(a) && IsNumeric(b)) return NumEquals(a, b);
-    if (a.type() != b.type()) return false;
-    switch (a.type()) {
-        case Json::value_t::string:
-            return Str(a) == Str(b);
-        case Json::value_t::null:
-            return true;
-        case Json::value_t::array: {
-            if (a.size() != b.size()) return false;
-            for (size_t i = 0; i < a.size(); ++i) {
-                if (!PyEquals(a[i], b[i])) return false;
-            }
-            return true;
-        }
-        case Json::value_t::object: {
-            if (a.size() != b.size()) return false;
-            for (const auto& [k, av] : a.items()) {
-                auto it = b.find(k);
-                if (it == b.end() || !PyEquals(av, *it)) return false;
-            }
-            return true;
-        }
-        default:
-            return a == b;
-    }
+    return core::PyEquals(a, b);
 }
 
 std::string EqualityKey(const Json& v) {
@@ -602,7 +542,7 @@ std::string EqualityKey(const Json& v) {
     if (IsNumeric(v)) {
         // Every number goes through its double value: values that PyEquals calls equal always share a key, and the
         // rare collisions (integers beyond 2^53) only add candidates, which are evaluated exactly anyway.
-        const double d = Num(v);
+        const double d = core::PyAsDouble(v);
         if (std::nearbyint(d) == d && std::fabs(d) < 9.0e18) return "n" + std::to_string(static_cast<int64_t>(d));
         char buf[40];
         std::snprintf(buf, sizeof(buf), "n%.17g", d);

@@ -8,7 +8,7 @@
 #include "io_runner.hpp"
 #include "redis_server.hpp"
 #include "squall/core/clock.hpp"
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 #include "wait.hpp"
 
 namespace squall::core {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::core {
 namespace {

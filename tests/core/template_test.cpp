@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <map>
 
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::core {
 namespace {
@@ -59,7 +59,10 @@ TEST(TemplateTest, UndefinedBehavesAsJinja2) {
 TEST(TemplateTest, ErrorsNameColumnAndText) {
     Result<std::string> r = RenderString("{{ trigger.x | uper }}", kCtx);
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().message, "template error at column 14: unknown filter \"uper\" in \"{{ trigger.x | uper }}\"");
+    EXPECT_EQ(
+        r.error().message,
+        "template error at column 14: unknown filter \"uper\" (did you mean \"upper\"?) in \"{{ trigger.x | uper }}\""
+    );
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
     Result<std::string> e = RenderString("{% if x %}", kCtx);
     ASSERT_FALSE(e);

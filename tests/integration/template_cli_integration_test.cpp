@@ -38,7 +38,9 @@ TEST_F(TemplateCliTest, ARenderErrorExits2WithColumnAndText) {
     CliResult bad = Render({"{{ trigger.x | uper }}"});
     EXPECT_EQ(bad.exit_code, 2);
     EXPECT_NE(
-        bad.err.find(R"(template error at column 14: unknown filter "uper" in "{{ trigger.x | uper }}")"),
+        bad.err.find(
+            R"(template error at column 14: unknown filter "uper" (did you mean "upper"?) in "{{ trigger.x | uper }}")"
+        ),
         std::string::npos
     ) << bad.err;
     CliResult undefined = Render({"{{ trigger.nope.x }}"});

@@ -5,7 +5,7 @@
 
 #include "squall/core/config.hpp"
 #include "squall/core/id.hpp"
-#include "squall/core/template.hpp"
+#include "squall/templates/template.hpp"
 #include "squall/executions/status.hpp"
 #include "squall/packs/config.hpp"
 #include "squall/packs/parameters.hpp"

@@ -252,6 +252,14 @@ t("{{ v | length }}", {"v": "\u2713\u2713\u2713"})
 t("{{ v[1:] }}", {"v": "\u00e9\u00e8\u00ea"})
 t("{% for k, v in d.items() %}{{ k }}={{ v }}&{% endfor %}", {"d": {"b": 2, "a": 1, "c": [1]}})
 
+# --- Python's exact integer semantics (core/pyvalue.hpp, shared with the rule operators): int64/uint64/float mixes
+for a, b in [(2**64 - 1, -1), (2**64 - 1, 2**63 - 1), (2**64 - 1, 2**64 - 2), (2**63, 2.0**63), (2**63 + 1, 2.0**63),
+             (2**63 - 1, 2.0**63), (2**53 + 1, 2.0**53), (-2**63, -2.0**63), (2**64 - 1, 1e30), (True, 1.0)]:
+    t("{{ a == b }} {{ a != b }} {{ a < b }} {{ a > b }} {{ a <= b }} {{ a >= b }}", {"a": a, "b": b})
+t("{{ a in [b] }} {{ [a] == [b] }}", {"a": 2**64 - 1, "b": 2**63 - 1})
+t("{{ a is eq b }} {{ a is lt b }}", {"a": 2**63 + 1, "b": 2.0**63})
+t("{% if a %}t{% else %}f{% endif %}", {"a": 2**64 - 1})
+
 with open("handwritten.jsonl", "w") as f:
     for c in T:
         f.write(json.dumps(c, ensure_ascii=False, sort_keys=True) + "\n")

@@ -5,8 +5,8 @@
 
 #include "squall/core/error.hpp"
 #include "squall/core/model/model.hpp"
-#include "squall/core/template.hpp"
 #include "squall/core/yaml_json.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::packs {
 

@@ -8,10 +8,10 @@
 
 #include "squall/core/redis/client.hpp"
 #include "squall/core/store/store.hpp"
-#include "squall/core/template.hpp"
 #include "squall/packs/config.hpp"
 #include "squall/packs/content.hpp"
 #include "squall/packs/loader.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::packs {
 

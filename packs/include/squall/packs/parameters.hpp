@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "squall/core/error.hpp"
-#include "squall/core/template.hpp"
 #include "squall/packs/content.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::packs {
 

@@ -15,7 +15,7 @@
 #include "squall/core/model/model.hpp"
 #include "squall/core/redis/client.hpp"
 #include "squall/core/store/store.hpp"
-#include "squall/core/template.hpp"
+#include "squall/core/kv_lookup.hpp"
 
 /// The datastore (SPEC §1 `keys/`, reference §8): key-value pairs in Redis with scopes, TTLs and encrypted
 /// secrets, and the snapshot that templates read `st2kv.*` from.

@@ -1,0 +1,125 @@
+// The render budget (issue 18, "poison events end"), the per-render global functions, and the builtin table's
+// "did you mean".
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "squall/templates/template.hpp"
+
+namespace squall::core {
+namespace {
+
+const Json kCtx = Json::object();
+
+bool Contains(const std::string& s, const std::string& part) {
+    return s.find(part) != std::string::npos;
+}
+
+TEST(TemplateBudgetTest, NestedLoopsStopAtTheStepBudget) {
+    const auto start = std::chrono::steady_clock::now();
+    Result<std::string> r =
+        RenderString("{% for i in range(100000) %}{% for j in range(300) %}x{% endfor %}{% endfor %}", kCtx);
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(Contains(r.error().message, "template error at column")) << r.error().message;
+    EXPECT_TRUE(
+        Contains(r.error().message, "exceeded the render budget of 10000000 steps") ||
+        Contains(r.error().message, "exceeded the render budget of 64 MiB")
+    ) << r.error().message;
+    // Generous for a sanitizer build on a loaded machine; unbounded, this ran for minutes.
+    EXPECT_LT(std::chrono::duration_cast<std::chrono::seconds>(took).count(), 60);
+}
+
+TEST(TemplateBudgetTest, PureLoopWorkStopsAtTheStepBudget) {
+    RenderOptions o;
+    o.max_steps = 10000;
+    Result<std::string> r = RenderString("{% for i in range(100000) %}{% endfor %}", kCtx, o);
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(Contains(r.error().message, "exceeded the render budget of 10000 steps")) << r.error().message;
+    // Under the budget the same template renders.
+    o.max_steps = 5000000;
+    EXPECT_TRUE(RenderString("{% for i in range(100000) %}{% endfor %}", kCtx, o));
+}
+
+TEST(TemplateBudgetTest, LargeRepeatedStringsStopAtTheMemoryBudget) {
+    Result<std::string> r = RenderString("{% for i in range(60) %}{{ 'a'*16000000 }}{% endfor %}", kCtx);
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(Contains(r.error().message, "exceeded the render budget of 64 MiB")) << r.error().message;
+}
+
+TEST(TemplateBudgetTest, ListRepetitionIsCountedInBytesNotItems) {
+    // 100 items of 16 MB each would be 1.6 GB; the budget refuses before building it.
+    Result<Json> r = RenderValue("{{ ['a'*16000000] * 100 }}", kCtx);
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(Contains(r.error().message, "exceeded the render budget of 64 MiB")) << r.error().message;
+}
+
+TEST(TemplateBudgetTest, BudgetIsSettablePerRender) {
+    RenderOptions o;
+    o.max_bytes = 1000;
+    Result<std::string> r = RenderString("{{ 'a' * 2000 }}", kCtx, o);
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(Contains(r.error().message, "exceeded the render budget of 1000 bytes")) << r.error().message;
+    EXPECT_EQ(*RenderString("{{ 'a' * 200 }}", kCtx, o), std::string(200, 'a'));
+    // The existing repetition cap still applies first.
+    Result<std::string> big = RenderString("{{ 'a' * 17000000 }}", kCtx);
+    ASSERT_FALSE(big);
+    EXPECT_TRUE(Contains(big.error().message, "result of * too large")) << big.error().message;
+}
+
+TEST(TemplateBudgetTest, StringConcatenationInALoopIsBounded) {
+    // Quadratic growth: each iteration copies the string built so far.
+    Result<std::string> r = RenderString(
+        "{% set ns = namespace(s='') %}{% for i in range(100000) %}{% set ns.s = ns.s ~ 'xxxxxxxxxx' %}{% endfor %}"
+        "{{ ns.s | length }}",
+        kCtx
+    );
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(Contains(r.error().message, "exceeded the render budget of")) << r.error().message;
+}
+
+TEST(TemplateFunctionsTest, CallerFunctionsAreCalledForOneRender) {
+    TemplateFunctions fns;
+    fns["ctx"] = [](const std::vector<Json>& args,
+                    const std::vector<std::pair<std::string, Json>>& kw) -> Result<Json> {
+        if (args.size() != 1 || !args[0].is_string()) return InvalidArgument("ctx() takes one name");
+        return Json("value of " + args[0].get<std::string>());
+    };
+    fns["task"] = [](const std::vector<Json>&, const std::vector<std::pair<std::string, Json>>& kw) -> Result<Json> {
+        Json out = Json::object();
+        for (const auto& [k, v] : kw) out[k] = v;
+        return out;
+    };
+    RenderOptions o;
+    o.functions = &fns;
+    EXPECT_EQ(*RenderString("{{ ctx('x') | upper }}", kCtx, o), "VALUE OF X");
+    EXPECT_EQ(*RenderValue("{{ task(id=3, name='t') }}", kCtx, o), Json::parse(R"({"id": 3, "name": "t"})"));
+    Result<std::string> bad = RenderString("{{ ctx(1, 2) }}", kCtx, o);
+    ASSERT_FALSE(bad);
+    EXPECT_TRUE(Contains(bad.error().message, "ctx(): ctx() takes one name")) << bad.error().message;
+    // Builtins stay available next to them; without the table the name is undefined.
+    EXPECT_EQ(*RenderValue("{{ range(3) | list }}", kCtx, o), Json::parse("[0, 1, 2]"));
+    Result<std::string> none = RenderString("{{ ctx('x') }}", kCtx);
+    ASSERT_FALSE(none);
+    EXPECT_TRUE(Contains(none.error().message, "'ctx' is undefined")) << none.error().message;
+}
+
+TEST(TemplateBuiltinTableTest, UnknownNamesSuggestTheClosestFromTheSameTable) {
+    Result<TemplatePtr> f = Template::Compile("{{ x | tojsn }}");
+    ASSERT_FALSE(f);
+    EXPECT_TRUE(Contains(f.error().message, R"(unknown filter "tojsn" (did you mean "tojson"?))")) << f.error().message;
+    Result<TemplatePtr> t = Template::Compile("{{ x is defind }}");
+    ASSERT_FALSE(t);
+    EXPECT_TRUE(Contains(t.error().message, R"(unknown test "defind" (did you mean "defined"?))")) << t.error().message;
+    Result<TemplatePtr> far = Template::Compile("{{ x | zzzzzzzz }}");
+    ASSERT_FALSE(far);
+    EXPECT_TRUE(Contains(far.error().message, R"(unknown filter "zzzzzzzz" in)")) << far.error().message;
+    // The `filter` and `test` tests read the same table.
+    EXPECT_EQ(*RenderValue("{{ 'tojson' is filter }}", kCtx), Json(true));
+    EXPECT_EQ(*RenderValue("{{ 'tojsn' is filter }}", kCtx), Json(false));
+    EXPECT_EQ(*RenderValue("{{ 'divisibleby' is test }}", kCtx), Json(true));
+}
+
+}  // namespace
+}  // namespace squall::core
