@@ -1,10 +1,12 @@
 #include "squall/packs/content.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
-#include <regex>
 
 #include "squall/core/config.hpp"
+#include "squall/core/input.hpp"
+#include "squall/core/regex.hpp"
 #include "squall/core/template.hpp"
 #include "squall/packs/json_schema.hpp"
 
@@ -110,26 +112,47 @@ public:
         return out;
     }
 
-    /// A `pack.name` ref.
+    /// A `pack.name` ref (core::CheckRef).
     std::optional<std::string> Ref(const Json& obj, const std::string& key, const std::string& path) {
         std::optional<std::string> ref = Required(obj, key, path);
-        if (ref && !core::SplitRef(*ref)) {
+        if (!ref) return ref;
+        if (!core::SplitRef(*ref)) {
             Fail(Join(path, key), "\"" + *ref + "\" is not of the form pack.name");
+            return std::nullopt;
+        }
+        if (Status st = core::CheckRef(Join(path, key), *ref); !st) {
+            Fail(Join(path, key), Detail(st.error()));
             return std::nullopt;
         }
         return ref;
     }
 
-    /// `name`: required and usable in a ref.
+    /// A core::Check* message without its "field: " prefix (Fail adds the located field itself).
+    static std::string Detail(const Error& e) {
+        const size_t colon = e.message.find(": ");
+        return colon == std::string::npos ? e.message : e.message.substr(colon + 2);
+    }
+
+    /// `name`: required and usable in a ref (core::CheckName: length, characters, no `..`).
     std::string Name(const Json& obj, const std::string& key = "name", const std::string& path = "") {
-        static const std::regex kName("^[A-Za-z0-9_][A-Za-z0-9_.-]*$");
         std::optional<std::string> name = Required(obj, key, path);
         if (!name) return {};
-        if (!std::regex_match(*name, kName)) {
-            Fail(Join(path, key), "\"" + *name + "\" is not a valid name (letters, digits, _ . -)");
+        if (Status st = core::CheckName(Join(path, key), *name); !st) {
+            Fail(Join(path, key), Detail(st.error()));
             return {};
         }
         return *name;
+    }
+
+    /// `pack` of a rule or other content given outside a pack: a valid pack name (core::CheckPackName).
+    std::string PackName(const Json& obj, const std::string& key, const std::string& path, std::string def) {
+        std::string p = Str(obj, key, path, std::move(def));
+        if (p.empty()) return p;
+        if (Status st = core::CheckPackName(Join(path, key), p); !st) {
+            Fail(Join(path, key), Detail(st.error()));
+            return {};
+        }
+        return p;
     }
 
     /// `pack`: optional, and when given the pack the file is in.
@@ -349,11 +372,7 @@ Json Tags(Checker& c, const Json& obj, const std::string& path) {
 }
 
 bool IsValidPackRef(const std::string& ref) {
-    if (ref.empty()) return false;
-    return std::all_of(ref.begin(), ref.end(), [](char ch) {
-        return std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) ||
-               ch == '_';
-    });
+    return core::CheckPackName("ref", ref).has_value();
 }
 
 TriggerTypeMeta ParseTriggerType(Checker& c, const Json& j, const std::string& pack, const std::string& path) {
@@ -390,7 +409,8 @@ void CheckAliasFormat(Checker& c, const Json& f, const std::string& at) {
         c.Fail(at, "must be a non-empty string");
         return;
     }
-    static const std::regex kPlaceholder(R"(^\s*[A-Za-z_][A-Za-z0-9_.]*\s*(=[\s\S]*)?$)");
+    static const core::RegexPtr kPlaceholder =
+        core::Regex::Compile(R"(^\s*[A-Za-z_][A-Za-z0-9_.]*\s*(=[\s\S]*)?$)", {}).value();
     const std::string& s = f.get_ref<const std::string&>();
     size_t pos = 0;
     while ((pos = s.find("{{", pos)) != std::string::npos) {
@@ -400,7 +420,7 @@ void CheckAliasFormat(Checker& c, const Json& f, const std::string& at) {
             return;
         }
         const std::string inner = s.substr(pos + 2, end - pos - 2);
-        if (!std::regex_match(inner, kPlaceholder)) {
+        if (!kPlaceholder->FullMatch(inner)) {
             c.Fail(
                 at,
                 "\"{{" + inner + "}}\" is not a parameter placeholder ({{name}} or {{name=default}}) in \"" + s + "\""
@@ -528,14 +548,16 @@ PackMeta PackMeta::Parse(const YamlDocument& doc, std::vector<Error>& errors) {
     if (p.name.empty()) p.name = p.ref;
     p.description = c.Str(m, "description", "");
     if (auto v = m.find("version"); v != m.end() && !v->is_null()) {
-        static const std::regex kSemver(
-            R"(^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$)"
-        );
+        static const core::RegexPtr kSemver =
+            core::Regex::Compile(
+                R"(^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$)", {}
+            )
+                .value();
         // As StackStorm's normalize_pack_version: str(version), and "X.Y" (a YAML float like 1.0 included)
         // becomes "X.Y.0".
         std::string text = v->is_string() ? v->get<std::string>() : v->is_number() ? v->dump() : std::string();
         if (std::count(text.begin(), text.end(), '.') == 1) text += ".0";
-        if (!(v->is_string() || v->is_number()) || !std::regex_match(text, kSemver)) {
+        if (!(v->is_string() || v->is_number()) || !kSemver->FullMatch(text)) {
             c.Fail(
                 "version",
                 (v->is_string() ? "\"" + v->get<std::string>() + "\"" : v->dump()) +
@@ -698,7 +720,7 @@ Result<RuleMeta> RuleMeta::FromDocument(
          "metadata_file"}
     );
     r.name = c.Name(j);
-    r.pack = c.Str(j, "pack", "", default_pack);
+    r.pack = c.PackName(j, "pack", "", default_pack);
     if (r.pack.empty()) r.pack = "default";
     r.description = c.Str(j, "description", "");
     r.enabled = c.Bool(j, "enabled", "", true);
@@ -720,7 +742,7 @@ Result<RuleMeta> RuleMeta::FromDocument(
     } else {
         const Json& trig = j["trigger"];
         c.Keys(trig, "trigger", {"type", "parameters", "ref", "description", "name", "pack"});
-        std::optional<std::string> ttype = c.Required(trig, "type", "trigger");
+        std::optional<std::string> ttype = c.Ref(trig, "type", "trigger");
         if (ttype) r.trigger_type = *ttype;
         r.trigger_parameters = c.Mapping(trig, "parameters", "trigger");
         if (r.trigger_type == "core.st2.webhook") {
@@ -730,6 +752,9 @@ Result<RuleMeta> RuleMeta::FromDocument(
             } else {
                 std::string url = r.trigger_parameters["url"];
                 while (!url.empty() && url.front() == '/') url.erase(url.begin());
+                if (Status st = core::CheckWebhookUrl("trigger.parameters.url", url); !st) {
+                    c.Fail("trigger.parameters.url", Checker::Detail(st.error()));
+                }
                 r.trigger_parameters["url"] = url;
             }
         }
@@ -1097,6 +1122,80 @@ Json RunnerTypeInfo::ToJson() const {
         {"runner_parameters", parameters},
         {"enabled", true},
         {"uid", "runner_type:" + name}};
+}
+
+// --- shell-injection warnings ----------------------------------------------------------------------------------
+
+namespace {
+
+/// True when `v` is a template text that reads trigger data.
+bool RendersTrigger(const Json& v) {
+    if (!v.is_string()) return false;
+    const std::string& s = v.get_ref<const std::string&>();
+    return (s.find("{{") != std::string::npos || s.find("{%") != std::string::npos) &&
+           s.find("trigger") != std::string::npos;
+}
+
+/// The identifiers read inside `{{ }}` and `{% %}` of `text`.
+std::vector<std::string> TemplateNames(const std::string& text) {
+    std::vector<std::string> names;
+    size_t pos = 0;
+    while ((pos = text.find_first_of('{', pos)) != std::string::npos) {
+        if (pos + 1 >= text.size() || (text[pos + 1] != '{' && text[pos + 1] != '%')) {
+            ++pos;
+            continue;
+        }
+        const std::string close = text[pos + 1] == '{' ? "}}" : "%}";
+        const size_t end = text.find(close, pos + 2);
+        const std::string inner = text.substr(pos + 2, end == std::string::npos ? std::string::npos : end - pos - 2);
+        std::string word;
+        for (char c : inner + " ") {
+            if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+                word += c;
+            } else {
+                if (!word.empty() && !std::isdigit(static_cast<unsigned char>(word[0]))) names.push_back(word);
+                word.clear();
+            }
+        }
+        if (end == std::string::npos) break;
+        pos = end + 2;
+    }
+    return names;
+}
+
+}  // namespace
+
+std::vector<std::string> TriggerDataInShellWarnings(const RuleMeta& rule, const Json& action) {
+    std::vector<std::string> out;
+    const std::string runner = action.is_object() ? action.value("runner_type", "") : std::string();
+    const bool shell = action.is_null() || runner == "local-shell-cmd" || runner == "remote-shell-cmd";
+    if (!shell || !rule.action_parameters.is_object()) return out;
+    const std::string advice =
+        " (a webhook body such as {\"x\": \"$(id)\"} would run as a command: pass the value in `env` or as an "
+        "argument of a script action, as the examples pack's greet action does)";
+    if (auto cmd = rule.action_parameters.find("cmd"); cmd != rule.action_parameters.end() && RendersTrigger(*cmd)) {
+        out.push_back(
+            "rule " + rule.Ref() + " renders trigger data into the shell command (action.parameters.cmd) of " +
+            rule.action_ref + advice
+        );
+    }
+    if (!action.is_object()) return out;
+    const Json params = action.value("parameters", Json::object());
+    const Json cmd_spec = params.is_object() ? params.value("cmd", Json::object()) : Json::object();
+    const Json cmd_default = cmd_spec.is_object() ? cmd_spec.value("default", Json()) : Json();
+    if (!cmd_default.is_string()) return out;
+    const std::vector<std::string> read = TemplateNames(cmd_default.get<std::string>());
+    for (const auto& [name, value] : rule.action_parameters.items()) {
+        if (name == "cmd" || !RendersTrigger(value)) continue;
+        if (std::find(read.begin(), read.end(), name) != read.end()) {
+            out.push_back(
+                "rule " + rule.Ref() + " renders trigger data into parameter \"" + name +
+                "\", which the shell command of " + rule.action_ref +
+                " renders (cmd: " + cmd_default.get<std::string>() + ")" + advice
+            );
+        }
+    }
+    return out;
 }
 
 }  // namespace squall::packs
