@@ -213,6 +213,11 @@ size_t HttpServer::OpenConnections() {
     return open_;
 }
 
+bool HttpServer::SetListenBacklog(int backlog) {
+    // listen() on a listening socket only changes its backlog.
+    return ::listen(svr_sock_, backlog) == 0;
+}
+
 bool HttpServer::Admit(const std::string& client) {
     std::lock_guard lock(mu_);
     if (open_ >= limits_.max_connections) return false;

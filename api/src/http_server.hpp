@@ -67,6 +67,9 @@ public:
     const HttpLimits& limits() const { return limits_; }
     /// Connections open now (for tests and logs).
     size_t OpenConnections();
+    /// Raises the listen backlog of the bound socket (httplib listens with a backlog of 5, so a burst of
+    /// connections waited for SYN retransmits of 1 s and more). Call after binding, before serving.
+    bool SetListenBacklog(int backlog);
 
 private:
     bool process_and_close_socket(socket_t sock) override;

@@ -123,6 +123,7 @@ Status ApiServer::Start() {
         }
         impl_->bound_port = impl_->options.port;
     }
+    impl_->server.SetListenBacklog(static_cast<int>(impl_->options.max_connections));
     impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
     return {};
 }
