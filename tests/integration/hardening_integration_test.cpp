@@ -415,6 +415,69 @@ TEST_F(HardeningTest, WhileRedisLoadsItsDataTheApiAnswers503WithRetryAfter) {
     EXPECT_LE(lines, 3u) << out;
 }
 
+TEST_F(HardeningTest, TheExamplesWebhookRuleNeverRunsTheBodyAsACommand) {
+    SquallProcess server(Opts());
+    const std::string marker = (data_.path() / "pwned").string();
+    const std::string name = "$(touch " + marker + ")";
+    auto posted = Post(server, "/webhooks/sample", Json({{"name", name}}).dump());
+    ASSERT_TRUE(posted && posted->status == 202) << (posted ? posted->body : "no answer");
+    httplib::Client c(server.host(), server.port());
+    Json done;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto l = c.Get("/api/v1/executions?limit=1", Auth(server));
+            const Json list = l && l->status == 200 ? Json::parse(l->body, nullptr, false) : Json();
+            if (list.is_array() && !list.empty() && list[0].value("status", "") != "scheduled" &&
+                list[0].value("status", "") != "running") {
+                done = list[0];
+                return true;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            return false;
+        },
+        60s
+    )) << server.Output();
+    EXPECT_EQ(done.value("status", ""), "succeeded") << done.dump();
+    EXPECT_EQ(done["result"]["stdout"], "Hello, " + name + "!") << done.dump();
+    EXPECT_FALSE(fs::exists(marker)) << "the webhook body ran as a shell command";
+}
+
+TEST_F(HardeningTest, TheServerStartsWhileRedisIsStillLoading) {
+    const std::string dir = (data_.path() / "ext").string();
+    fs::create_directories(dir);
+    const std::string sock = dir + "/r.sock";
+    pid_t redis = SpawnRedis(dir, sock);
+    ASSERT_GT(redis, 0);
+    ASSERT_TRUE(WaitFor([&] { return RedisInline(sock, "PING") == "+PONG"; }, 10s));
+    ASSERT_EQ(RedisInline(sock, "DEBUG POPULATE 2000000 junk 32", 120), "+OK");
+    ASSERT_EQ(RedisInline(sock, "SAVE", 120), "+OK");
+    ::kill(redis, SIGKILL);
+    ::waitpid(redis, nullptr, 0);
+    redis = SpawnRedis(dir, sock);
+    ASSERT_GT(redis, 0);
+    std::string reply;
+    ASSERT_TRUE(WaitFor([&] { return !(reply = RedisInline(sock, "PING")).empty(); }, 10s));
+    if (reply.rfind("-LOADING", 0) != 0) {
+        ::kill(redis, SIGTERM);
+        ::waitpid(redis, nullptr, 0);
+        GTEST_SKIP() << "Redis loaded before the server could start (" << reply << ")";
+    }
+    // The server starts against a Redis that answers LOADING: it waits for the load to finish, then serves.
+    SquallProcess::Options o = Opts();
+    o.redis_url = "unix://" + sock;
+    {
+        SquallProcess server(o);
+        httplib::Client c(server.host(), server.port());
+        auto health = c.Get("/api/v1/health");
+        ASSERT_TRUE(health);
+        EXPECT_EQ(health->status, 200) << health->body;
+        EXPECT_EQ(RedisInline(sock, "DBSIZE").rfind(":", 0), 0u);
+        EXPECT_EQ(server.Stop(), 0);
+    }
+    ::kill(redis, SIGTERM);
+    ::waitpid(redis, nullptr, 0);
+}
+
 TEST_F(HardeningTest, ASlowRequestIsCutAtTheHeaderDeadline) {
     SquallProcess server(Opts());
     RawConnection slow(server.port());
