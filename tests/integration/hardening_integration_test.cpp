@@ -478,6 +478,43 @@ TEST_F(HardeningTest, TheServerStartsWhileRedisIsStillLoading) {
     ::waitpid(redis, nullptr, 0);
 }
 
+TEST_F(HardeningTest, AClientOverItsConnectionLimitIsRefusedAtOnce) {
+    SquallProcess server(Opts());
+    // 256 connections per client address are served; the 257th from 127.0.0.1 is answered 503 and closed
+    // at once (which one depends on the order the workers admit them: exactly one).
+    constexpr int kLimit = 256;
+    std::vector<std::unique_ptr<RawConnection>> conns;
+    for (int i = 0; i <= kLimit; ++i) {
+        conns.push_back(std::make_unique<RawConnection>(server.port()));
+        ASSERT_TRUE(conns.back()->ok()) << i;
+    }
+    int refused = 0;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            refused = 0;
+            for (auto& c : conns) refused += c->StillOpen() ? 0 : 1;
+            return refused >= 1;
+        },
+        10s
+    ));
+    EXPECT_EQ(refused, 1);
+    for (auto& c : conns) {
+        if (c->StillOpen()) continue;
+        const std::string answer = c->ReadAll();
+        EXPECT_EQ(answer.rfind("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n", 0), 0u) << answer;
+    }
+    // Once one of its connections closes, the client is served again.
+    conns.erase(conns.begin());
+    httplib::Client c(server.host(), server.port());
+    EXPECT_TRUE(WaitFor(
+        [&] {
+            auto health = c.Get("/api/v1/health");
+            return health && health->status == 200;
+        },
+        10s
+    ));
+}
+
 TEST_F(HardeningTest, ASlowRequestIsCutAtTheHeaderDeadline) {
     SquallProcess server(Opts());
     RawConnection slow(server.port());
