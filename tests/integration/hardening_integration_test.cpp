@@ -515,6 +515,29 @@ TEST_F(HardeningTest, AClientOverItsConnectionLimitIsRefusedAtOnce) {
     ));
 }
 
+TEST_F(HardeningTest, PackGetWarnsAboutTriggerDataInAShellCommand) {
+    SquallProcess server(Opts());
+    const fs::path pack = fs::path(Opts().data_dir) / "packs" / "risky";
+    fs::create_directories(pack / "rules");
+    std::ofstream(pack / "pack.yaml") << "ref: risky\nname: risky\nversion: 1.0.0\nauthor: t\nemail: t@example.com\n"
+                                         "description: a rule that runs its webhook body\n";
+    std::ofstream(pack / "rules" / "run_body.yaml")
+        << "name: run_body\npack: risky\ntrigger:\n  type: core.st2.webhook\n  parameters: {url: risky}\n"
+           "action:\n  ref: core.local\n  parameters:\n    cmd: 'echo {{ trigger.body.msg }}'\n";
+    CliResult reg = server.Cli({"pack", "register", "risky"});
+    ASSERT_EQ(reg.exit_code, 0) << reg.out << reg.err;
+    CliResult get = server.Cli({"pack", "get", "risky"});
+    EXPECT_EQ(get.exit_code, 0) << get.out << get.err;
+    EXPECT_NE(
+        get.err.find("warning: rule risky.run_body renders trigger data into the shell command "
+                     "(action.parameters.cmd) of core.local"),
+        std::string::npos
+    ) << get.err;
+    CliResult examples = server.Cli({"pack", "get", "examples"});
+    EXPECT_EQ(examples.exit_code, 0) << examples.err;
+    EXPECT_EQ(examples.err.find("warning"), std::string::npos) << examples.err;
+}
+
 TEST_F(HardeningTest, ASlowRequestIsCutAtTheHeaderDeadline) {
     SquallProcess server(Opts());
     RawConnection slow(server.port());
