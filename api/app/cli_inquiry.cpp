@@ -4,6 +4,7 @@
 
 #include "app.hpp"
 #include "squall/api/client.hpp"
+#include "squall/core/input.hpp"
 
 namespace squall::app {
 namespace {
@@ -61,8 +62,9 @@ int InquiryCommand(const std::vector<std::string>& args) {
     }
     if (sub == "respond" && positional.size() == 1) {
         if (response_text.empty()) return Fail(InvalidArgument("respond needs -r '<json object>' (the response)"));
-        Json response = Json::parse(response_text, nullptr, false);
-        if (response.is_discarded() || !response.is_object())
+        Result<Json> parsed = core::ParseJsonLimited(response_text, "-r");
+        const Json response = parsed ? *parsed : Json();
+        if (!response.is_object())
             return Fail(InvalidArgument("-r: the response must be a JSON object, e.g. '{\"continue\": true}'"));
         Result<api::ApiResponse> r =
             client.Put("/inquiries/" + positional[0], {{"id", positional[0]}, {"response", response}});

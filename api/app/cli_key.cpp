@@ -9,6 +9,7 @@
 
 #include "app.hpp"
 #include "squall/api/client.hpp"
+#include "squall/core/input.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall/core/yaml_json.hpp"
 
@@ -184,8 +185,13 @@ int Load(api::ApiClient& client, const KeyArgs& a) {
     std::ifstream in(path);
     if (!in) return Fail(InvalidArgument("cannot read " + path));
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    Json doc = Json::parse(text, nullptr, false);
-    if (doc.is_discarded()) {
+    // JSON is YAML too, but read as JSON first: the limited parser bounds depth and numbers; only a file that is
+    // not JSON at all goes to the YAML reader (which bounds depth and alias expansion).
+    Result<Json> as_json = core::ParseJsonLimited(text, path);
+    Json doc;
+    if (as_json) {
+        doc = std::move(*as_json);
+    } else {
         Result<core::YamlDocument> yaml = core::ParseYaml(text, path);
         if (!yaml) return Fail(yaml.error());
         doc = yaml->value;

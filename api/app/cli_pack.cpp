@@ -10,7 +10,9 @@
 #include "app.hpp"
 #include "squall/api/client.hpp"
 #include "squall/core/config.hpp"
+#include "squall/core/input.hpp"
 #include "squall/core/model/model.hpp"
+#include "squall/packs/content.hpp"
 
 namespace squall::app {
 namespace {
@@ -155,6 +157,25 @@ std::string AbsoluteIfLocalPath(const std::string& spec) {
     return eq == std::string::npos ? abs : abs + spec.substr(eq);
 }
 
+/// Warns (on stderr) about the pack's rules that render trigger data into a shell command.
+void WarnTriggerDataInShell(api::ApiClient& client, const std::string& pack) {
+    Result<api::ApiResponse> rules = client.Get("/rules?pack=" + pack + "&limit=1000");
+    if (!rules || !rules->body.is_array()) return;
+    for (const Json& r : rules->body) {
+        if (!r.is_object()) continue;
+        packs::RuleMeta rule;
+        rule.name = r.value("name", "");
+        rule.pack = r.value("pack", pack);
+        const Json action = r.value("action", Json::object());
+        rule.action_ref = action.is_object() ? action.value("ref", "") : "";
+        rule.action_parameters = action.is_object() ? action.value("parameters", Json::object()) : Json::object();
+        Result<api::ApiResponse> a = client.Get("/actions/" + rule.action_ref);
+        const Json action_meta = a && a->body.is_object() ? a->body : Json();
+        for (const auto& w : packs::TriggerDataInShellWarnings(rule, action_meta))
+            std::cerr << "warning: " << w << "\n";
+    }
+}
+
 }  // namespace
 
 int PackCommand(const std::vector<std::string>& args) {
@@ -208,6 +229,7 @@ int PackCommand(const std::vector<std::string>& args) {
         } else {
             PrintPack(r->body);
         }
+        WarnTriggerDataInShell(client, positional[0]);
         return 0;
     }
     if (sub == "register") {
@@ -274,13 +296,14 @@ int PackCommand(const std::vector<std::string>& args) {
                           << (close.empty() ? "" : " (did you mean \"" + close + "\"?)") << "\n";
             }
             const bool text_type = spec && spec->is_object() && spec->value("type", Json()) == "string";
-            Json parsed = text_type ? Json(text) : Json::parse(text, nullptr, false);
+            Result<Json> read = core::ParseJsonLimited(text, path[0]);
+            Json parsed = text_type || !read ? Json(text) : *read;
             Json* slot = &values;
             for (size_t k = 0; k + 1 < path.size(); ++k) {
                 if (!slot->contains(path[k]) || !(*slot)[path[k]].is_object()) (*slot)[path[k]] = Json::object();
                 slot = &(*slot)[path[k]];
             }
-            (*slot)[path.back()] = parsed.is_discarded() ? Json(text) : parsed;
+            (*slot)[path.back()] = parsed;
         }
         Result<api::ApiResponse> r = client.Put("/configs/" + pack, values);
         if (!r) return Fail(r.error());

@@ -79,6 +79,8 @@ int RuleTestCommand(const std::vector<std::string>& args) {
     rules::RegisterBuiltinOperators(operators);
     Result<rules::CompiledRulePtr> rule = rules::CompileRule(*meta, operators, &*doc);
     if (!rule) return LoadError(rule.error());
+    // The action's metadata is not at hand offline: any `cmd` rendering trigger data is worth a warning.
+    for (const auto& w : packs::TriggerDataInShellWarnings(*meta, Json())) std::cerr << "warning: " << w << "\n";
 
     core::TriggerInstance ti;
     ti.trigger = meta->trigger_type;

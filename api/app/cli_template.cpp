@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "app.hpp"
+#include "squall/core/input.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall/templates/template.hpp"
 
@@ -59,11 +60,13 @@ int TemplateRenderCommand(const std::vector<std::string>& args) {
             std::cerr << "error: cannot read " << context_file << "\n";
             return 2;
         }
-        context = core::Json::parse(in, nullptr, false);
-        if (context.is_discarded()) {
-            std::cerr << "error: " << context_file << " is not valid JSON\n";
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        Result<core::Json> parsed = core::ParseJsonLimited(text, context_file);
+        if (!parsed) {
+            std::cerr << "error: " << parsed.error().message << "\n";
             return 2;
         }
+        context = std::move(*parsed);
     }
     Result<core::TemplatePtr> tpl = core::Template::Compile(*text, stackstorm);
     if (!tpl) {

@@ -107,6 +107,7 @@ Status EmbeddedRedis::Spawn() {
         );
     }
     const pid_t parent = getpid();
+    const int lock_fd = lock_fd_;
     const pid_t pid = fork();
     if (pid < 0) return Unavailable(std::string("cannot start the embedded Redis: fork: ") + std::strerror(errno));
     if (pid == 0) {
@@ -116,7 +117,8 @@ Status EmbeddedRedis::Spawn() {
         // If the server dies without stopping it (a crash, SIGKILL), Redis gets SIGTERM and saves its AOF,
         // instead of living on and racing the next server's Redis for the same files.
         prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent) _exit(1);  // the server died before prctl took effect
+        if (getppid() != parent) _exit(1);                 // the server died before prctl took effect
+        if (lock_fd >= 0 && dup(lock_fd) < 0) _exit(126);  // dup() clears close-on-exec: Redis holds the lock too
         execve(path.c_str(), argv.data(), environ);
         _exit(127);
     }

@@ -27,6 +27,10 @@ public:
     /// SIGTERM (Redis flushes the AOF), waits up to 10 s, then SIGKILL.
     void StopBlocking();
     core::RedisEndpoint Endpoint() const;
+    /// A descriptor (the data-dir lock) that redis-server inherits, so that the lock stays held until both the
+    /// server and its Redis are gone: a server that crashed leaves Redis saving its AOF for a moment, and the
+    /// next server must not start a second Redis on the same files meanwhile. Call before Start().
+    void InheritLock(int fd) { lock_fd_ = fd; }
 
 private:
     Status Spawn();
@@ -36,6 +40,7 @@ private:
     std::string binary_;
     std::function<void(Error)> on_fatal_;
     pid_t pid_ = -1;
+    int lock_fd_ = -1;
     std::unique_ptr<asio::posix::stream_descriptor> pidfd_;
     std::vector<std::chrono::steady_clock::time_point> restarts_;
     std::atomic<bool> stopping_{false};  // set by StopBlocking (main thread), read by Watch (io thread)

@@ -1,9 +1,13 @@
 // The composition root (STYLE.md §1): config, registries, Redis, roles. The only place that builds the object
 // graph; every class below gets exactly what it needs.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -15,6 +19,7 @@
 #include "squall/actionrunners/container.hpp"
 #include "squall/api/server.hpp"
 #include "squall/core/config.hpp"
+#include "squall/core/crypto.hpp"
 #include "squall/core/id.hpp"
 #include "squall/core/log.hpp"
 #include "squall/core/redis/client.hpp"
@@ -31,39 +36,108 @@ using core::Log;
 
 namespace {
 
-Status WaitForRedis(core::RedisClient& client, std::chrono::seconds deadline) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
+/// One `INFO persistence` field ("loading", "loading_loaded_bytes", ...); empty when absent.
+std::string InfoField(const std::string& info, const std::string& name) {
+    const std::string key = name + ":";
+    size_t at = 0;
+    while ((at = info.find(key, at)) != std::string::npos) {
+        if (at == 0 || info[at - 1] == '\n') {
+            const size_t end = info.find_first_of("\r\n", at);
+            return info.substr(at + key.size(), end == std::string::npos ? std::string::npos : end - at - key.size());
+        }
+        at += key.size();
+    }
+    return {};
+}
+
+/// Waits until Redis answers PING. While Redis is loading its data set (an AOF of gigabytes takes minutes), the
+/// wait follows its progress (`INFO persistence`: loading_loaded_bytes) and only gives up when nothing moved for
+/// `stall` — or when Redis gives no answer at all for `stall`. There is no fixed deadline: a data set of any
+/// size can be loaded.
+Status WaitForRedis(core::RedisClient& client, std::chrono::seconds stall, spdlog::logger& log) {
+    using Clock = std::chrono::steady_clock;
+    auto last_progress = Clock::now();
+    auto last_log = Clock::now();
+    std::string last_loaded;
     Error last = Unavailable("no answer");
-    while (std::chrono::steady_clock::now() < until) {
+    while (Clock::now() - last_progress < stall) {
         Result<core::RedisReply> r = client.CommandBlocking({"PING"});
         if (r && !r->IsError()) return {};
         last = r ? Unavailable(r->str) : r.error();
+        if (r && r->str.rfind("LOADING", 0) == 0) {
+            Result<core::RedisReply> info = client.CommandBlocking({"INFO", "persistence"});
+            if (info && !info->IsError()) {
+                const std::string loaded = InfoField(info->str, "loading_loaded_bytes");
+                if (loaded != last_loaded) {
+                    last_loaded = loaded;
+                    last_progress = Clock::now();
+                }
+                if (Clock::now() - last_log >= std::chrono::seconds(5)) {
+                    last_log = Clock::now();
+                    core::Log(
+                        log,
+                        spdlog::level::info,
+                        "waiting for Redis to load its data",
+                        {{"loaded_percent", InfoField(info->str, "loading_loaded_perc")},
+                         {"loaded_bytes", loaded},
+                         {"eta_seconds", InfoField(info->str, "loading_eta_seconds")}}
+                    );
+                }
+            }
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return Unavailable(
-        "Redis at " + client.endpoint().ToString() + " did not answer within " + std::to_string(deadline.count()) +
-        " s: " + last.message
+        "Redis at " + client.endpoint().ToString() + " " +
+        (last_loaded.empty() ? "did not answer" : "stopped making progress loading its data") + " for " +
+        std::to_string(stall.count()) + " s: " + last.message
     );
 }
 
-/// DATA/admin-api-key, created on first start with mode 0600.
+/// DATA/admin-api-key, created on first start: written once, atomically, mode 0600 from the start.
 Result<std::string> AdminKey(const std::string& data_dir) {
     const std::string path = data_dir + "/admin-api-key";
-    std::ifstream in(path);
-    std::string key;
-    if (in && std::getline(in, key) && !key.empty()) return key;
-    key = core::RandomToken();
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        if (!out) return Unavailable("cannot write " + tmp);
-        out << key << "\n";
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        std::ifstream in(path);
+        std::string key;
+        if (in && std::getline(in, key) && !key.empty()) return key;
+        key = core::RandomToken();
+        Status created = core::CreateSecretFileBlocking(path, key + "\n");
+        if (created) return key;
+        if (created.error().code != ErrorCode::kAlreadyExists) return created.error();
+        // Created by someone else meanwhile (or an empty file left behind): read it again.
     }
-    chmod(tmp.c_str(), 0600);
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) return Unavailable("cannot create " + path + ": " + ec.message());
-    return key;
+    return Unavailable("cannot read " + path + " (empty or unreadable)");
+}
+
+/// Holds DATA/lock (flock) for the life of the process, so that a second server on the same data dir stops
+/// before it touches the embedded Redis's files and socket. The lock goes with the process, even on SIGKILL.
+/// Returns the open descriptor, or an error naming the holder's pid.
+Result<int> LockDataDir(const std::string& data_dir) {
+    const std::string path = data_dir + "/lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Unavailable("cannot open " + path + ": " + std::strerror(errno));  // NOLINT
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        char buf[32] = {0};
+        const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+        ::close(fd);
+        std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+        if (err == EWOULDBLOCK) {
+            return Error(
+                ErrorCode::kFailedPrecondition,
+                "another squall server" + (holder.empty() ? std::string() : " (pid " + holder + ")") +
+                    " is using the data dir " + data_dir + "; stop it first or pass another --data-dir"
+            );
+        }
+        return Unavailable("cannot lock " + path + ": " + std::strerror(err));  // NOLINT
+    }
+    const std::string pid = std::to_string(getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+        // The lock holds without the pid; the pid only makes the refusal message friendlier.
+    }
+    return fd;
 }
 
 std::string Hostname() {
@@ -130,6 +204,18 @@ int ServerMain(const std::vector<std::string>& args) {
         return ExitCode(ErrorCode::kUnavailable);
     }
     chmod(cfg.data_dir.c_str(), 0700);
+    // The embedded Redis's AOF and socket belong to one server: a second one on the same data dir is refused
+    // before it starts Redis or removes the socket. (With an external --redis, several processes with different
+    // roles may share a data dir.)
+    int data_dir_lock = -1;  // kept open (and so locked) until the process exits
+    if (cfg.redis.empty()) {
+        Result<int> lock = LockDataDir(cfg.data_dir);
+        if (!lock) {
+            std::cerr << "squall server: " << lock.error().message << "\n";
+            return ExitCode(lock.error().code);
+        }
+        data_dir_lock = *lock;
+    }
 
     asio::io_context io;
     auto work = asio::make_work_guard(io);
@@ -161,6 +247,7 @@ int ServerMain(const std::vector<std::string>& args) {
             Log(*log, spdlog::level::critical, "embedded redis is gone; exiting", {{"error", e.message}});
             request_exit(ExitCode(e.code));
         });
+        embedded->InheritLock(data_dir_lock);
         if (Status st = embedded->Start(); !st) {
             std::cerr << "squall server: " << st.error().What() << "\n";
             work.reset();
@@ -174,7 +261,7 @@ int ServerMain(const std::vector<std::string>& args) {
     int rc = 0;
     std::string action_api_key;  // handed to actions (python action_service); masked in their output
     {
-        if (Status st = WaitForRedis(*redis, std::chrono::seconds(15)); !st) {
+        if (Status st = WaitForRedis(*redis, std::chrono::seconds(15), *log); !st) {
             std::cerr << "squall server: " << st.error().message << "\n";
             rc = ExitCode(st.error().code);
         }

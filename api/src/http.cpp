@@ -1,6 +1,10 @@
 #include "http.hpp"
 
+#include <atomic>
+#include <chrono>
+
 #include "squall/core/id.hpp"
+#include "squall/core/input.hpp"
 #include "squall/core/log.hpp"
 
 namespace squall::api {
@@ -14,17 +18,51 @@ void SendJson(httplib::Response& res, int status, const Json& body) {
     res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
 }
 
-void SendError(httplib::Response& res, const Error& error) {
-    const int status = HttpStatus(error.code);
-    if (status >= 500) {
-        core::Log(
-            *core::Logger("api"),
-            spdlog::level::err,
-            "request failed",
-            {{"error", error.What()}, {"detail", error.detail}}
-        );
+namespace {
+
+/// Redis answers every command with `-LOADING ...` while it reads its data set at start; stores turn that reply
+/// into an error carrying its text. It is the server starting, not a bug: 503 with Retry-After.
+bool IsRedisLoading(const Error& e) {
+    auto has = [](const std::string& s) { return s.find("LOADING") != std::string::npos; };
+    return e.code != ErrorCode::kInvalidArgument && e.code != ErrorCode::kNotFound && (has(e.message) || has(e.detail));
+}
+
+/// Logs a failed request, at most one line per kErrorLogInterval for unavailability (a Redis restart would
+/// otherwise log a line per request), with the number of lines left out.
+void LogFailure(const Error& error) {
+    constexpr int64_t kErrorLogIntervalMs = 10000;
+    static std::atomic<int64_t> last_ms{INT64_MIN / 2};  // NOLINT: a log limiter, not state anything reads
+    static std::atomic<int64_t> suppressed{0};           // NOLINT
+    if (error.code == ErrorCode::kUnavailable) {
+        const int64_t now =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+                .count();
+        int64_t last = last_ms.load();
+        if (now - last < kErrorLogIntervalMs || !last_ms.compare_exchange_strong(last, now)) {
+            ++suppressed;
+            return;
+        }
     }
-    SendJson(res, status, {{"faultstring", error.What()}, {"code", ErrorCodeName(error.code)}});
+    const int64_t left_out = suppressed.exchange(0);
+    core::Log(
+        *core::Logger("api"),
+        spdlog::level::err,
+        "request failed",
+        {{"error", error.What()}, {"detail", error.detail}, {"similar_lines_left_out", std::to_string(left_out)}}
+    );
+}
+
+}  // namespace
+
+void SendError(httplib::Response& res, const Error& error) {
+    const Error shown =
+        IsRedisLoading(error)
+            ? Unavailable("Redis is loading its data set; retry shortly", error.message + " " + error.detail)
+            : error;
+    const int status = HttpStatus(shown.code);
+    if (status == 503) res.set_header("Retry-After", "1");
+    if (status >= 500) LogFailure(shown);
+    SendJson(res, status, {{"faultstring", shown.What()}, {"code", ErrorCodeName(shown.code)}});
 }
 
 void SendList(httplib::Response& res, const std::vector<Json>& items, size_t total, size_t limit) {
@@ -35,15 +73,7 @@ void SendList(httplib::Response& res, const std::vector<Json>& items, size_t tot
 
 Result<Json> ParseBody(const httplib::Request& req) {
     if (req.body.empty()) return Json::object();
-    Json j = Json::parse(req.body, nullptr, false);
-    if (j.is_discarded()) {
-        try {
-            (void)Json::parse(req.body);
-        } catch (const Json::parse_error& e) {
-            return InvalidArgument(std::string("request body is not valid JSON: ") + e.what());
-        }
-    }
-    return j;
+    return core::ParseJsonLimited(req.body, "request body");
 }
 
 Result<size_t> QueryCount(const httplib::Request& req, const std::string& name, size_t def, size_t max) {
@@ -89,6 +119,8 @@ Result<std::string> Authenticator::Check(const httplib::Request& req) {
     }
     Result<core::RedisReply> r = redis_.CommandBlocking({"HGET", redis_.Key("apikeys"), hash});
     if (!r) return r.error();
+    // An error reply (LOADING while Redis starts) is no answer about the key: never read it as a key record.
+    if (r->IsError()) return Unavailable("redis: " + r->str);
     if (r->IsNil()) return Error(ErrorCode::kUnauthenticated, "Unauthorized - API key is not valid.");
     Json meta = Json::parse(r->str, nullptr, false);
     const std::string user = meta.is_object() ? meta.value("user", "admin") : "admin";

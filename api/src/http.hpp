@@ -17,13 +17,15 @@ using core::Json;
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
 /// The one place where an Error becomes an HTTP answer: {"faultstring": message, "code": NAME}. `detail` is
-/// logged, never sent.
+/// logged, never sent. Redis LOADING becomes 503; every 503 carries Retry-After; 5xx are logged, unavailability
+/// at most once per 10 s.
 void SendError(httplib::Response& res, const Error& error);
 void SendJson(httplib::Response& res, int status, const Json& body);
 /// A list answer with X-Total-Count and X-Limit.
 void SendList(httplib::Response& res, const std::vector<Json>& items, size_t total, size_t limit);
 
-/// Body as JSON (an empty body is an empty object); kInvalidArgument naming the JSON error otherwise.
+/// Body as JSON (an empty body is an empty object) through core::ParseJsonLimited: kInvalidArgument naming the
+/// JSON error, the depth limit or the path of an out-of-range number otherwise.
 Result<Json> ParseBody(const httplib::Request& req);
 /// Non-negative integer query parameter; kInvalidArgument naming it when malformed or above `max`.
 Result<size_t> QueryCount(const httplib::Request& req, const std::string& name, size_t def, size_t max);

@@ -3,8 +3,10 @@
 #include <thread>
 
 #include "http.hpp"
+#include "http_server.hpp"
 #include "squall/core/clock.hpp"
 #include "squall/core/id.hpp"
+#include "squall/core/input.hpp"
 #include "squall/core/log.hpp"
 
 namespace squall::api {
@@ -12,26 +14,49 @@ namespace squall::api {
 struct ApiServer::Impl {
     ApiDeps deps;
     ApiOptions options;
-    httplib::Server server;
+    HttpServer server;
     Authenticator auth;
     Router router;
     std::thread thread;
     int bound_port = 0;
 
     Impl(ApiDeps d, ApiOptions o)
-        : deps(std::move(d)), options(std::move(o)), auth(*deps.redis, deps.clock), router(server, auth) {}
+        : deps(std::move(d)),
+          options(std::move(o)),
+          server(Limits(options)),
+          auth(*deps.redis, deps.clock),
+          router(server, auth) {}
+
+    static HttpLimits Limits(const ApiOptions& o) {
+        HttpLimits limits;
+        limits.min_threads = static_cast<size_t>(std::max(1, o.threads));
+        limits.max_connections = o.max_connections;
+        limits.max_connections_per_client = o.max_connections_per_client;
+        return limits;
+    }
 };
 
 ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     : impl_(std::make_unique<Impl>(std::move(deps), std::move(options))) {
     auto& s = impl_->server;
-    const int threads = impl_->options.threads;
-    s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-    s.set_keep_alive_timeout(2);
+    // Workers, connection limits, keep-alive and read/write deadlines are HttpServer's (http_server.hpp).
     s.set_tcp_nodelay(true);  // headers and body go out in separate writes: without it Nagle adds ~40 ms
-    s.set_read_timeout(10);
-    s.set_write_timeout(10);
-    s.set_payload_max_length(16 * 1024 * 1024);
+    s.set_payload_max_length(core::JsonLimits::kDefaultMaxBytes);
+    // Routes are matched with std::regex, which recurses per character of the path: a path longer than any
+    // real one (names are at most 255 characters) is refused before routing.
+    s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+        constexpr size_t kMaxPath = 2048;
+        if (req.path.size() <= kMaxPath) return httplib::Server::HandlerResponse::Unhandled;
+        SendJson(
+            res,
+            414,
+            {{"faultstring",
+              "the path is " + std::to_string(req.path.size()) + " bytes long; at most " + std::to_string(kMaxPath) +
+                  " are accepted"},
+             {"code", "INVALID_ARGUMENT"}}
+        );
+        return httplib::Server::HandlerResponse::Handled;
+    });
     s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
         if (res.body.empty()) {
             SendJson(
@@ -99,6 +124,7 @@ Status ApiServer::Start() {
         }
         impl_->bound_port = impl_->options.port;
     }
+    impl_->server.SetListenBacklog(static_cast<int>(impl_->options.max_connections));
     impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
     return {};
 }

@@ -149,25 +149,10 @@ Result<SecretBox> SecretBox::LoadOrCreateBlocking(const std::string& path) {
     if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
         return Internal("cannot generate a datastore key: no randomness");
     }
-    // Write a private temporary file, then link it into place: link() fails when another process created the
-    // key first, and then both use that one.
-    const std::string tmp = path + ".tmp." + RandomToken().substr(0, 12);
-    const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return Unavailable("cannot create " + tmp + ": " + std::strerror(errno));  // NOLINT
-    const std::string text = ToHex(key) + "\n";
-    const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
-    close(fd);
-    if (!written) {
-        unlink(tmp.c_str());
-        return Unavailable("cannot write " + tmp);
-    }
-    const int linked = link(tmp.c_str(), path.c_str());
-    const int link_errno = errno;
-    unlink(tmp.c_str());
-    if (linked != 0) {
-        if (link_errno != EEXIST) {
-            return Unavailable("cannot create " + path + ": " + std::strerror(link_errno));  // NOLINT
-        }
+    Status created = CreateSecretFileBlocking(path, ToHex(key) + "\n");
+    if (!created) {
+        if (created.error().code != ErrorCode::kAlreadyExists) return created.error();
+        // Another process created the key first: both use that one.
         Result<std::string> existing = ReadKeyFile(path);
         if (!existing) return existing.error();
         return SecretBox(std::move(*existing));
@@ -250,6 +235,38 @@ Result<std::string> SecretBox::Decrypt(std::string_view ciphertext) const {
     total += len;
     out.resize(static_cast<size_t>(total));
     return out;
+}
+
+Status CreateSecretFileBlocking(const std::string& path, std::string_view content) {
+    // A private temporary file (mode 0600 from open(), never wider), written and synced, then linked into place:
+    // link() fails with EEXIST when the file is there already, so a file is written once and never replaced,
+    // and readers never see it half-written.
+    const std::string tmp = path + ".tmp." + RandomToken().substr(0, 12);
+    const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return Unavailable("cannot create " + tmp + ": " + std::strerror(errno));  // NOLINT
+    const bool written =
+        write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && fsync(fd) == 0;
+    close(fd);
+    if (!written) {
+        unlink(tmp.c_str());
+        return Unavailable("cannot write " + tmp);
+    }
+    const int linked = link(tmp.c_str(), path.c_str());
+    const int link_errno = errno;
+    unlink(tmp.c_str());
+    if (linked != 0) {
+        if (link_errno == EEXIST) return Error(ErrorCode::kAlreadyExists, path + " exists already");
+        return Unavailable("cannot create " + path + ": " + std::strerror(link_errno));  // NOLINT
+    }
+    // The new name is durable once its directory is synced.
+    std::string dir = std::filesystem::path(path).parent_path().string();
+    if (dir.empty()) dir = ".";
+    const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return {};
 }
 
 }  // namespace squall::core

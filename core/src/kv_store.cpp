@@ -3,6 +3,7 @@
 #include <future>
 
 #include "squall/core/id.hpp"
+#include "squall/core/input.hpp"
 #include "squall/core/log.hpp"
 
 namespace squall::core {
@@ -71,16 +72,14 @@ Error KeyNotFound(const std::string& scope, const std::string& user, const std::
 }
 
 Status ValidateIdentity(const std::string& scope, const std::string& user, const std::string& name) {
-    if (name.empty()) return InvalidArgument("name: a key name is required");
-    for (unsigned char c : name) {
-        if (c < 0x20 || c == 0x7f) return InvalidArgument("name: control characters are not allowed in key names");
-    }
+    if (Status st = CheckKeyName("name", name); !st) return st;
     if (scope != kv_scope::kSystem && scope != kv_scope::kUser) {
         return InvalidArgument("scope: \"" + scope + "\" is not one of st2kv.system, st2kv.user");
     }
     if (scope == kv_scope::kUser) {
         if (user.empty()) return InvalidArgument("user: a user is required for scope st2kv.user");
         if (user.find(':') != std::string::npos) return InvalidArgument("user: \"" + user + "\" contains ':'");
+        if (!IsValidUtf8(user)) return InvalidArgument("user: the user name is not valid UTF-8");
     }
     return {};
 }
@@ -179,7 +178,12 @@ void KvStore::EmitChange(const char* trigger, Json payload) {
 Result<KeyValuePair> KvStore::SetBlocking(KeyValuePair pair) {
     if (Status st = ValidateIdentity(pair.scope, pair.user, pair.name); !st) return st.error();
     if (pair.scope == kv_scope::kSystem) pair.user.clear();
-    if (pair.ttl < 0) return InvalidArgument("ttl: must be a positive number of seconds");
+    if (pair.ttl < 0 || pair.ttl > kMaxKvTtlSeconds) {
+        return InvalidArgument(
+            "ttl: " + std::to_string(pair.ttl) + " is out of range (1 to " + std::to_string(kMaxKvTtlSeconds) +
+            " seconds)"
+        );
+    }
     const std::string clear = pair.value;
     if (pair.secret) {
         if (!box_) return Unavailable("datastore: no encryption key is configured; secrets cannot be stored");

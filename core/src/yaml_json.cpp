@@ -1,8 +1,10 @@
 #include "squall/core/yaml_json.hpp"
 
+#include <cmath>
 #include <fstream>
-#include <regex>
+#include <limits>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -10,13 +12,48 @@
 namespace squall::core {
 namespace {
 
+/// PyYAML's int: `[-+]?(0|[1-9][0-9_]*)`. Hand-written: std::regex recurses per character and a scalar of
+/// 200,000 digits overflowed the stack.
+bool LooksInt(std::string_view s) {
+    size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+    if (i >= s.size()) return false;
+    if (s[i] == '0') return i + 1 == s.size();
+    if (s[i] < '1' || s[i] > '9') return false;
+    for (++i; i < s.size(); ++i) {
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '_')) return false;
+    }
+    return true;
+}
+
+/// PyYAML's float (without inf/nan): `[-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+]?[0-9]+)?` or
+/// `[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+`.
+bool LooksFloat(std::string_view s) {
+    size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+    auto digit = [&](size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '9'; };
+    const size_t int_start = i;
+    if (digit(i)) {
+        for (++i; i < s.size() && (digit(i) || s[i] == '_');) ++i;
+    }
+    const bool has_int = i > int_start;
+    bool has_dot = false;
+    if (i < s.size() && s[i] == '.') {
+        has_dot = true;
+        for (++i; i < s.size() && (digit(i) || s[i] == '_');) ++i;
+    }
+    if (!has_dot && !has_int) return false;
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+        if (!digit(i)) return false;
+        while (digit(i)) ++i;
+        return i == s.size();
+    }
+    return has_dot && i == s.size();
+}
+
 Json Scalar(const YAML::Node& node) {
     const std::string& s = node.Scalar();
     if (node.Tag() == "!") return s;  // quoted
-    static const std::regex kInt("^[-+]?(0|[1-9][0-9_]*)$");
-    static const std::regex kFloat(
-        "^[-+]?([0-9][0-9_]*)?\\.[0-9_]*([eE][-+]?[0-9]+)?$|^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"
-    );
     if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
     if (s == "true" || s == "True" || s == "TRUE" || s == "yes" || s == "Yes" || s == "YES" || s == "on" || s == "On" ||
         s == "ON") {
@@ -26,7 +63,7 @@ Json Scalar(const YAML::Node& node) {
         s == "Off" || s == "OFF") {
         return false;
     }
-    if (std::regex_match(s, kInt)) {
+    if (LooksInt(s)) {
         std::string digits;
         for (char c : s) {
             if (c != '_') digits += c;
@@ -37,12 +74,13 @@ Json Scalar(const YAML::Node& node) {
             return s;
         }
     }
-    if (s != "." && std::regex_match(s, kFloat)) {
+    if (s != "." && LooksFloat(s)) {
         try {
-            return std::stod(s);
+            const double d = std::stod(s);
+            if (std::isfinite(d)) return d;
         } catch (const std::exception&) {
-            return s;
         }
+        return s;  // out of a double's range: kept as written rather than read as inf
     }
     if (s == ".inf" || s == ".Inf" || s == "+.inf") return std::numeric_limits<double>::infinity();
     if (s == "-.inf" || s == "-.Inf") return -std::numeric_limits<double>::infinity();
@@ -68,7 +106,42 @@ bool QuoteCloses(const std::string& text, size_t pos) {
     return false;
 }
 
-Json Convert(const YAML::Node& node, const std::string& path, YamlDocument& doc, const std::string& text) {
+/// What one document may expand to. yaml-cpp keeps an aliased node once, but converting it to JSON copies it at
+/// every alias, so a 1 KB "billion laughs" file would expand to gigabytes; without aliases a document cannot
+/// hold more nodes or scalar bytes than it has characters, so the budget is a multiple of the text's size
+/// (generous for real anchors and merge keys) plus a floor.
+struct Budget {
+    size_t nodes_left;
+    size_t bytes_left;
+    static Budget For(size_t text_size) { return Budget{10 * text_size + 100000, 10 * text_size + (1u << 20)}; }
+};
+
+/// Deeper documents are refused: the JSON built here is walked recursively (templates, schema checks, dump).
+constexpr int kMaxYamlDepth = 256;
+
+YAML::ParserException Refuse(const YAML::Node& node, const std::string& what) {
+    return YAML::ParserException(node.Mark(), what);
+}
+
+Json Convert(
+    const YAML::Node& node,
+    const std::string& path,
+    YamlDocument& doc,
+    const std::string& text,
+    Budget& budget,
+    int depth
+) {
+    if (budget.nodes_left == 0) {
+        throw Refuse(
+            node,
+            "the document expands to too many values (aliases repeat a node more than a file this size allows: "
+            "a \"billion laughs\" document?)"
+        );
+    }
+    --budget.nodes_left;
+    if (depth > kMaxYamlDepth) {
+        throw Refuse(node, "nested deeper than the limit of " + std::to_string(kMaxYamlDepth) + " levels");
+    }
     doc.marks[path] = Location{doc.file, node.Mark().line + 1, node.Mark().column + 1};
     switch (node.Type()) {
         case YAML::NodeType::Null:
@@ -77,12 +150,20 @@ Json Convert(const YAML::Node& node, const std::string& path, YamlDocument& doc,
         case YAML::NodeType::Scalar:
             if (node.Tag() == "!" && node.Mark().pos >= 0 && !QuoteCloses(text, static_cast<size_t>(node.Mark().pos)))
                 throw YAML::ParserException(node.Mark(), "end of file inside a quoted string (missing closing quote)");
+            if (node.Scalar().size() > budget.bytes_left) {
+                throw Refuse(
+                    node,
+                    "the document expands to too much text (aliases repeat a string more than a file this size "
+                    "allows)"
+                );
+            }
+            budget.bytes_left -= node.Scalar().size();
             return Scalar(node);
         case YAML::NodeType::Sequence: {
             Json arr = Json::array();
             size_t i = 0;
             for (const auto& item : node) {
-                arr.push_back(Convert(item, path + "[" + std::to_string(i) + "]", doc, text));
+                arr.push_back(Convert(item, path + "[" + std::to_string(i) + "]", doc, text, budget, depth + 1));
                 ++i;
             }
             return arr;
@@ -92,8 +173,12 @@ Json Convert(const YAML::Node& node, const std::string& path, YamlDocument& doc,
             for (const auto& kv : node) {
                 const std::string key = kv.first.Scalar();
                 const std::string child = path.empty() ? key : path + "." + key;
+                if (child.size() > budget.bytes_left) {
+                    throw Refuse(kv.first, "the document expands to too much text (keys repeated through aliases)");
+                }
+                budget.bytes_left -= child.size();
                 doc.marks[child] = Location{doc.file, kv.first.Mark().line + 1, kv.first.Mark().column + 1};
-                Json value = Convert(kv.second, child, doc, text);
+                Json value = Convert(kv.second, child, doc, text, budget, depth + 1);
                 // Keep the key's position for the field itself (more useful than the value's).
                 doc.marks[child] = Location{doc.file, kv.first.Mark().line + 1, kv.first.Mark().column + 1};
                 doc.marks[child + "="] = Location{doc.file, kv.second.Mark().line + 1, kv.second.Mark().column + 1};
@@ -135,7 +220,8 @@ Result<YamlDocument> ParseYaml(const std::string& text, const std::string& file)
             // PyYAML's safe_load: "expected a single document in the stream".
             throw YAML::ParserException(docs[1].Mark(), "a second YAML document (a file holds one)");
         }
-        doc.value = docs.empty() ? Json(nullptr) : Convert(docs[0], "", doc, text);
+        Budget budget = Budget::For(text.size());
+        doc.value = docs.empty() ? Json(nullptr) : Convert(docs[0], "", doc, text, budget, 0);
     } catch (const YAML::Exception& e) {
         Error err = InvalidArgument("invalid YAML: " + e.msg);
         err.location = Location{file, e.mark.line + 1, e.mark.column + 1};

@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "squall/core/id.hpp"
+#include "squall/core/input.hpp"
 #include "squall/packs/content.hpp"
 #include "squall/packs/json_schema.hpp"
 #include "squall/packs/parameters.hpp"
@@ -65,8 +66,9 @@ Json Cast(const Json& v, const Json& s) {
                 if (text == "true" || text == "True") return true;
                 if (text == "false" || text == "False") return false;
             } else if (type == "object" || type == "array") {
-                Json parsed = Json::parse(text, nullptr, false);
-                if ((type == "object" && parsed.is_object()) || (type == "array" && parsed.is_array())) return parsed;
+                Result<Json> parsed = core::ParseJsonLimited(text, "value");
+                if (parsed && ((type == "object" && parsed->is_object()) || (type == "array" && parsed->is_array())))
+                    return *parsed;
             }
         } catch (const std::exception&) {
         }

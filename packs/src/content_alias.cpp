@@ -1,6 +1,5 @@
 #include "content_common.hpp"
 
-#include <regex>
 
 namespace squall::packs {
 
@@ -14,7 +13,8 @@ void CheckAliasFormat(Checker& c, const Json& f, const std::string& at) {
         c.Fail(at, "must be a non-empty string");
         return;
     }
-    static const std::regex kPlaceholder(R"(^\s*[A-Za-z_][A-Za-z0-9_.]*\s*(=[\s\S]*)?$)");
+    static const core::RegexPtr kPlaceholder =
+        core::Regex::Compile(R"(^\s*[A-Za-z_][A-Za-z0-9_.]*\s*(=[\s\S]*)?$)", {}).value();
     const std::string& s = f.get_ref<const std::string&>();
     size_t pos = 0;
     while ((pos = s.find("{{", pos)) != std::string::npos) {
@@ -24,7 +24,7 @@ void CheckAliasFormat(Checker& c, const Json& f, const std::string& at) {
             return;
         }
         const std::string inner = s.substr(pos + 2, end - pos - 2);
-        if (!std::regex_match(inner, kPlaceholder)) {
+        if (!kPlaceholder->FullMatch(inner)) {
             c.Fail(
                 at,
                 "\"{{" + inner + "}}\" is not a parameter placeholder ({{name}} or {{name=default}}) in \"" + s + "\""

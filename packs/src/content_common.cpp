@@ -1,8 +1,8 @@
 #include "content_common.hpp"
 
 #include <algorithm>
-#include <regex>
 
+#include "squall/core/input.hpp"
 #include "squall/templates/template.hpp"
 #include "squall/packs/json_schema.hpp"
 
@@ -92,22 +92,36 @@ std::vector<std::string> Checker::StringList(const Json& obj, const std::string&
 
 std::optional<std::string> Checker::Ref(const Json& obj, const std::string& key, const std::string& path) {
     std::optional<std::string> ref = Required(obj, key, path);
-    if (ref && !core::SplitRef(*ref)) {
+    if (!ref) return ref;
+    if (!core::SplitRef(*ref)) {
         Fail(Join(path, key), "\"" + *ref + "\" is not of the form pack.name");
+        return std::nullopt;
+    }
+    if (Status st = core::CheckRef(Join(path, key), *ref); !st) {
+        Fail(Join(path, key), Detail(st.error()));
         return std::nullopt;
     }
     return ref;
 }
 
 std::string Checker::Name(const Json& obj, const std::string& key, const std::string& path) {
-    static const std::regex kName("^[A-Za-z0-9_][A-Za-z0-9_.-]*$");
     std::optional<std::string> name = Required(obj, key, path);
     if (!name) return {};
-    if (!std::regex_match(*name, kName)) {
-        Fail(Join(path, key), "\"" + *name + "\" is not a valid name (letters, digits, _ . -)");
+    if (Status st = core::CheckName(Join(path, key), *name); !st) {
+        Fail(Join(path, key), Detail(st.error()));
         return {};
     }
     return *name;
+}
+
+std::string Checker::PackName(const Json& obj, const std::string& key, const std::string& path, std::string def) {
+    std::string p = Str(obj, key, path, std::move(def));
+    if (p.empty()) return p;
+    if (Status st = core::CheckPackName(Join(path, key), p); !st) {
+        Fail(Join(path, key), Detail(st.error()));
+        return {};
+    }
+    return p;
 }
 
 std::string Checker::Pack(const Json& obj, const std::string& pack, const std::string& path) {

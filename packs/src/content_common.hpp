@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "squall/core/config.hpp"
+#include "squall/core/input.hpp"
+#include "squall/core/regex.hpp"
 #include "squall/packs/content.hpp"
 
 namespace squall::packs::detail {
@@ -48,11 +50,20 @@ public:
     /// A list of strings (or absent → {}); numbers are taken as their text ("3" for python_versions: [3]).
     std::vector<std::string> StringList(const Json& obj, const std::string& key, const std::string& path);
 
-    /// A `pack.name` ref.
+    /// A `pack.name` ref (core::CheckRef).
     std::optional<std::string> Ref(const Json& obj, const std::string& key, const std::string& path);
 
-    /// `name`: required and usable in a ref.
+    /// A core::Check* message without its "field: " prefix (Fail adds the located field itself).
+    static std::string Detail(const Error& e) {
+        const size_t colon = e.message.find(": ");
+        return colon == std::string::npos ? e.message : e.message.substr(colon + 2);
+    }
+
+    /// `name`: required and usable in a ref (core::CheckName: length, characters, no `..`).
     std::string Name(const Json& obj, const std::string& key = "name", const std::string& path = "");
+
+    /// `pack` of a rule or other content given outside a pack: a valid pack name (core::CheckPackName).
+    std::string PackName(const Json& obj, const std::string& key, const std::string& path, std::string def);
 
     /// `pack`: optional, and when given the pack the file is in.
     std::string Pack(const Json& obj, const std::string& pack, const std::string& path = "");

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <regex>
 
 namespace squall::packs {
 
@@ -12,11 +11,7 @@ namespace {
 
 /// A pack ref: lower-case letters, digits and `_`.
 bool IsValidPackRef(const std::string& ref) {
-    if (ref.empty()) return false;
-    return std::all_of(ref.begin(), ref.end(), [](char ch) {
-        return std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) ||
-               ch == '_';
-    });
+    return core::CheckPackName("ref", ref).has_value();
 }
 
 }  // namespace
@@ -95,14 +90,16 @@ PackMeta PackMeta::Parse(const YamlDocument& doc, std::vector<Error>& errors) {
     if (p.name.empty()) p.name = p.ref;
     p.description = c.Str(m, "description", "");
     if (auto v = m.find("version"); v != m.end() && !v->is_null()) {
-        static const std::regex kSemver(
-            R"(^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$)"
-        );
+        static const core::RegexPtr kSemver =
+            core::Regex::Compile(
+                R"(^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$)", {}
+            )
+                .value();
         // As StackStorm's normalize_pack_version: str(version), and "X.Y" (a YAML float like 1.0 included)
         // becomes "X.Y.0".
         std::string text = v->is_string() ? v->get<std::string>() : v->is_number() ? v->dump() : std::string();
         if (std::count(text.begin(), text.end(), '.') == 1) text += ".0";
-        if (!(v->is_string() || v->is_number()) || !std::regex_match(text, kSemver)) {
+        if (!(v->is_string() || v->is_number()) || !kSemver->FullMatch(text)) {
             c.Fail(
                 "version",
                 (v->is_string() ? "\"" + v->get<std::string>() + "\"" : v->dump()) +

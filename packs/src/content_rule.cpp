@@ -1,5 +1,8 @@
 #include "content_common.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace squall::packs {
 
 using namespace detail;  // NOLINT(google-build-using-namespace): this component's own helpers
@@ -53,7 +56,7 @@ Result<RuleMeta> RuleMeta::FromDocument(
          "metadata_file"}
     );
     r.name = c.Name(j);
-    r.pack = c.Str(j, "pack", "", default_pack);
+    r.pack = c.PackName(j, "pack", "", default_pack);
     if (r.pack.empty()) r.pack = "default";
     r.description = c.Str(j, "description", "");
     r.enabled = c.Bool(j, "enabled", "", true);
@@ -75,7 +78,7 @@ Result<RuleMeta> RuleMeta::FromDocument(
     } else {
         const Json& trig = j["trigger"];
         c.Keys(trig, "trigger", {"type", "parameters", "ref", "description", "name", "pack"});
-        std::optional<std::string> ttype = c.Required(trig, "type", "trigger");
+        std::optional<std::string> ttype = c.Ref(trig, "type", "trigger");
         if (ttype) r.trigger_type = *ttype;
         r.trigger_parameters = c.Mapping(trig, "parameters", "trigger");
         if (r.trigger_type == "core.st2.webhook") {
@@ -85,6 +88,9 @@ Result<RuleMeta> RuleMeta::FromDocument(
             } else {
                 std::string url = r.trigger_parameters["url"];
                 while (!url.empty() && url.front() == '/') url.erase(url.begin());
+                if (Status st = core::CheckWebhookUrl("trigger.parameters.url", url); !st) {
+                    c.Fail("trigger.parameters.url", Checker::Detail(st.error()));
+                }
                 r.trigger_parameters["url"] = url;
             }
         }
@@ -119,6 +125,80 @@ Result<RuleMeta> RuleMeta::FromDocument(
     }
     r.metadata_file = doc.file;
     return Finish(c, std::move(r), all);
+}
+
+// --- shell-injection warnings ----------------------------------------------------------------------------------
+
+namespace {
+
+/// True when `v` is a template text that reads trigger data.
+bool RendersTrigger(const Json& v) {
+    if (!v.is_string()) return false;
+    const std::string& s = v.get_ref<const std::string&>();
+    return (s.find("{{") != std::string::npos || s.find("{%") != std::string::npos) &&
+           s.find("trigger") != std::string::npos;
+}
+
+/// The identifiers read inside `{{ }}` and `{% %}` of `text`.
+std::vector<std::string> TemplateNames(const std::string& text) {
+    std::vector<std::string> names;
+    size_t pos = 0;
+    while ((pos = text.find_first_of('{', pos)) != std::string::npos) {
+        if (pos + 1 >= text.size() || (text[pos + 1] != '{' && text[pos + 1] != '%')) {
+            ++pos;
+            continue;
+        }
+        const std::string close = text[pos + 1] == '{' ? "}}" : "%}";
+        const size_t end = text.find(close, pos + 2);
+        const std::string inner = text.substr(pos + 2, end == std::string::npos ? std::string::npos : end - pos - 2);
+        std::string word;
+        for (char c : inner + " ") {
+            if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+                word += c;
+            } else {
+                if (!word.empty() && !std::isdigit(static_cast<unsigned char>(word[0]))) names.push_back(word);
+                word.clear();
+            }
+        }
+        if (end == std::string::npos) break;
+        pos = end + 2;
+    }
+    return names;
+}
+
+}  // namespace
+
+std::vector<std::string> TriggerDataInShellWarnings(const RuleMeta& rule, const Json& action) {
+    std::vector<std::string> out;
+    const std::string runner = action.is_object() ? action.value("runner_type", "") : std::string();
+    const bool shell = action.is_null() || runner == "local-shell-cmd" || runner == "remote-shell-cmd";
+    if (!shell || !rule.action_parameters.is_object()) return out;
+    const std::string advice =
+        " (a webhook body such as {\"x\": \"$(id)\"} would run as a command: pass the value in `env` or as an "
+        "argument of a script action, as the examples pack's greet action does)";
+    if (auto cmd = rule.action_parameters.find("cmd"); cmd != rule.action_parameters.end() && RendersTrigger(*cmd)) {
+        out.push_back(
+            "rule " + rule.Ref() + " renders trigger data into the shell command (action.parameters.cmd) of " +
+            rule.action_ref + advice
+        );
+    }
+    if (!action.is_object()) return out;
+    const Json params = action.value("parameters", Json::object());
+    const Json cmd_spec = params.is_object() ? params.value("cmd", Json::object()) : Json::object();
+    const Json cmd_default = cmd_spec.is_object() ? cmd_spec.value("default", Json()) : Json();
+    if (!cmd_default.is_string()) return out;
+    const std::vector<std::string> read = TemplateNames(cmd_default.get<std::string>());
+    for (const auto& [name, value] : rule.action_parameters.items()) {
+        if (name == "cmd" || !RendersTrigger(value)) continue;
+        if (std::find(read.begin(), read.end(), name) != read.end()) {
+            out.push_back(
+                "rule " + rule.Ref() + " renders trigger data into parameter \"" + name +
+                "\", which the shell command of " + rule.action_ref +
+                " renders (cmd: " + cmd_default.get<std::string>() + ")" + advice
+            );
+        }
+    }
+    return out;
 }
 
 }  // namespace squall::packs

@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "squall/core/input.hpp"
 #include "squall/core/yaml_json.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -54,9 +55,7 @@ std::string RedactUrl(const std::string& url) {
 }
 
 bool IsValidRef(const std::string& ref) {
-    return !ref.empty() && std::all_of(ref.begin(), ref.end(), [](char c) {
-        return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_';
-    });
+    return core::CheckPackName("pack", ref).has_value();
 }
 
 std::string RandomName() {

@@ -1,5 +1,6 @@
 #include "squall/packs/parameters.hpp"
 
+#include "squall/core/input.hpp"
 #include "squall/core/mask.hpp"
 
 #include <algorithm>
@@ -58,10 +59,9 @@ Json Cast(const Json& v, const std::string& type) {
             if (s == "true" || s == "True" || s == "1") return true;
             if (s == "false" || s == "False" || s == "0") return false;
         } else if (type == "object" || type == "array") {
-            Json parsed = Json::parse(s, nullptr, false);
-            if (!parsed.is_discarded() &&
-                ((type == "object" && parsed.is_object()) || (type == "array" && parsed.is_array()))) {
-                return parsed;
+            Result<Json> parsed = core::ParseJsonLimited(s, "value");
+            if (parsed && ((type == "object" && parsed->is_object()) || (type == "array" && parsed->is_array()))) {
+                return *parsed;
             }
         }
     } catch (const std::exception&) {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "squall/core/yaml_json.hpp"
 
 namespace squall::core {
@@ -50,6 +52,75 @@ TEST(YamlJsonTest, ASecondDocumentIsAnError) {
     Result<YamlDocument> empty = ParseYaml("", "empty.yaml");
     ASSERT_TRUE(empty);
     EXPECT_TRUE(empty->value.is_null());
+}
+
+/// The classic "billion laughs": nine levels of nine aliases, under 1 KB of text, 9^9 strings once expanded.
+std::string BillionLaughs() {
+    std::string y = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n";
+    for (char c = 'b'; c <= 'i'; ++c) {
+        const char prev = static_cast<char>(c - 1);
+        y += std::string(1, c) + ": &" + c + " [";
+        for (int k = 0; k < 9; ++k) y += std::string(k ? "," : "") + "*" + prev;
+        y += "]\n";
+    }
+    return y;
+}
+
+TEST(YamlJsonTest, AnAliasBombIsALocatedErrorNotAnAllocation) {
+    const std::string bomb = BillionLaughs();
+    ASSERT_LT(bomb.size(), 1024u);
+    Result<YamlDocument> d = ParseYaml("name: r\n" + bomb, "rules/bomb.yaml");
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(d.error().message.find("expands to too many values"), std::string::npos) << d.error().message;
+    ASSERT_TRUE(d.error().location);
+    EXPECT_EQ(d.error().location->file, "rules/bomb.yaml");
+    EXPECT_GT(d.error().location->line, 1);
+    // A string repeated through aliases is bounded too.
+    std::string strings = "s: &s \"" + std::string(100000, 'x') + "\"\nl: [";
+    for (int k = 0; k < 2000; ++k) strings += std::string(k ? "," : "") + "*s";
+    strings += "]\n";
+    Result<YamlDocument> s = ParseYaml(strings, "strings.yaml");
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message.find("expands to too much text"), std::string::npos) << s.error().message;
+}
+
+TEST(YamlJsonTest, OrdinaryAnchorsStillWork) {
+    Result<YamlDocument> d = ParseYaml("base: &b {x: 1, y: [1, 2]}\none: *b\ntwo: *b\n", "a.yaml");
+    ASSERT_TRUE(d) << d.error().What();
+    EXPECT_EQ(d->value["two"]["y"][1], 2);
+}
+
+TEST(YamlJsonTest, DeepNestingIsRefused) {
+    Result<YamlDocument> d = ParseYaml("a: " + std::string(300, '[') + std::string(300, ']') + "\n", "deep.yaml");
+    ASSERT_FALSE(d);
+    EXPECT_NE(d.error().message.find("nested deeper than the limit of 256 levels"), std::string::npos)
+        << d.error().message;
+    // Deeper than yaml-cpp's own guard: refused by the parser, not a stack overflow.
+    Result<YamlDocument> deeper = ParseYaml("a: " + std::string(60000, '[') + std::string(60000, ']') + "\n", "d.yaml");
+    EXPECT_FALSE(deeper);
+    EXPECT_TRUE(ParseYaml("a: " + std::string(200, '[') + std::string(200, ']') + "\n", "ok.yaml"));
+}
+
+TEST(YamlJsonTest, HugeNumericScalarsDoNotRecurse) {
+    // 200,000 digits: std::regex recursed once per character here and overflowed the stack.
+    const std::string digits(200000, '7');
+    Result<YamlDocument> d = ParseYaml("n: " + digits + "\nf: " + digits + ".5\ne: 1e999999\n", "big.yaml");
+    ASSERT_TRUE(d) << d.error().What();
+    EXPECT_EQ(d->value["n"], digits);  // beyond int64: kept as written
+    EXPECT_EQ(d->value["f"], digits + ".5");
+    EXPECT_EQ(d->value["e"], "1e999999");
+    Result<YamlDocument> nums =
+        ParseYaml("a: -12\nb: 1_000\nc: .5\nd: 1e3\ne: +1.5e-2\nf: 1.\ng: 0x1A\nh: 1e\n", "n.yaml");
+    ASSERT_TRUE(nums);
+    EXPECT_EQ(nums->value["a"], -12);
+    EXPECT_EQ(nums->value["b"], 1000);
+    EXPECT_EQ(nums->value["c"], 0.5);
+    EXPECT_EQ(nums->value["d"], 1000.0);
+    EXPECT_EQ(nums->value["e"], 0.015);
+    EXPECT_EQ(nums->value["f"], 1.0);
+    EXPECT_EQ(nums->value["g"], "0x1A");
+    EXPECT_EQ(nums->value["h"], "1e");
 }
 
 }  // namespace

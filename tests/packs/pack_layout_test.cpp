@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "squall/packs/loader.hpp"
@@ -120,6 +121,38 @@ TEST(PackLayoutTest, TheBundledPacksStillLoadCleanly) {
     for (const auto& p : loader.LoadAllBlocking(std::string(SQUALL_SOURCE_DIR) + "/packs/bundled")) {
         EXPECT_TRUE(p.errors.empty()) << p.meta.ref << ":\n" << AllErrors(p);
     }
+}
+
+TEST(PackLayoutTest, NoBundledRulePutsTriggerDataIntoAShellCommand) {
+    PackLoader loader;
+    const auto all = loader.LoadAllBlocking(std::string(SQUALL_SOURCE_DIR) + "/packs/bundled");
+    std::map<std::string, Json> actions;
+    for (const auto& p : all) {
+        for (const auto& a : p.actions) actions[a.Ref()] = a.ToJson();
+    }
+    size_t rules = 0;
+    for (const auto& p : all) {
+        for (const auto& r : p.rules) {
+            ++rules;
+            auto it = actions.find(r.action_ref);
+            ASSERT_NE(it, actions.end()) << r.action_ref;
+            const auto warnings = TriggerDataInShellWarnings(r, it->second);
+            EXPECT_TRUE(warnings.empty()) << r.Ref() << ": " << warnings.front();
+        }
+    }
+    EXPECT_GT(rules, 0u);
+    // The examples rule as it was (a webhook name rendered into `echo "Hello, {{name}}!"`) is what is warned about.
+    RuleMeta old;
+    old.name = "sample_webhook";
+    old.pack = "examples";
+    old.action_ref = "examples.greet";
+    old.action_parameters = {{"name", "{{ trigger.body.name }}"}};
+    const Json old_greet = {
+        {"runner_type", "local-shell-cmd"},
+        {"parameters", {{"cmd", {{"default", "for i in $(seq {{times}}); do echo \"Hello, {{name}}!\"; done"}}}}}};
+    const auto warnings = TriggerDataInShellWarnings(old, old_greet);
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("renders trigger data into parameter \"name\""), std::string::npos) << warnings[0];
 }
 
 /// A copy of the full pack with one broken file per kind, each with several problems.

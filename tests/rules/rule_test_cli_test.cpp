@@ -132,5 +132,28 @@ TEST_F(RuleTestCliTest, MissingPayloadIsUsageError) {
     EXPECT_NE(r.err.find("usage: squall rule test"), std::string::npos) << r.err;
 }
 
+TEST_F(RuleTestCliTest, WarnsWhenTriggerDataReachesAShellCommand) {
+    const std::string rule = Write(
+        "shell.yaml",
+        "name: shell\ntrigger:\n  type: core.st2.webhook\n  parameters: {url: x}\naction:\n  ref: core.local\n"
+        "  parameters:\n    cmd: 'echo {{ trigger.body.name }}'\n"
+    );
+    const std::string payload = Write("payload.json", R"J({"body": {"name": "$(id>/tmp/x)"}})J");
+    CliResult r = Run({"rule", "test", rule, "--payload", payload});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(
+        r.err.find("warning: rule default.shell renders trigger data into the shell command (action.parameters.cmd)"),
+        std::string::npos
+    ) << r.err;
+    const std::string safe = Write(
+        "safe.yaml",
+        "name: safe\ntrigger:\n  type: core.st2.webhook\n  parameters: {url: x}\naction:\n  ref: core.local\n"
+        "  parameters:\n    cmd: 'echo \"$NAME\"'\n    env: {NAME: '{{ trigger.body.name }}'}\n"
+    );
+    CliResult ok = Run({"rule", "test", safe, "--payload", payload});
+    EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+    EXPECT_EQ(ok.err.find("warning"), std::string::npos) << ok.err;
+}
+
 }  // namespace
 }  // namespace squall::test

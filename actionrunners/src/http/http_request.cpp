@@ -11,6 +11,7 @@
 #include "builtin_runners.hpp"
 #include "common/process_supervisor.hpp"
 #include "common/shell_common.hpp"
+#include "squall/core/input.hpp"
 #include "squall/core/mask.hpp"
 
 namespace squall::actionrunners {
@@ -362,10 +363,11 @@ private:
         Json body;
         bool parsed = false;
         if (hres.get_header_value("Content-Type").find("json") != std::string::npos) {
-            Json j = Json::parse(hres.body, nullptr, false);
-            if (!j.is_discarded()) {
-                masker.Value(j);
-                body = std::move(j);
+            Result<Json> j =
+                core::ParseJsonLimited(hres.body, "response body", {core::JsonLimits::kDefaultMaxDepth, SIZE_MAX});
+            if (j) {
+                masker.Value(*j);
+                body = std::move(*j);
                 parsed = true;
             }
         }

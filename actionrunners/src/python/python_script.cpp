@@ -6,6 +6,7 @@
 #include "builtin_runners.hpp"
 #include "common/process_supervisor.hpp"
 #include "common/shell_common.hpp"
+#include "squall/core/input.hpp"
 #include "squall/core/mask.hpp"
 
 #ifndef SQUALL_PYTHON_WRAPPER_DIR
@@ -133,7 +134,11 @@ public:
             std::string rest = out.substr(second + kDelimiter.size());
             if (!rest.empty() && rest.front() == '\n') rest.erase(0, 1);
             out = out.substr(0, first) + rest;
-            Json parsed = Json::parse(payload, nullptr, false);
+            // The action's output is input like any other: depth and numbers bounded (a result nested 100,000
+            // deep would overflow the stack when the record is serialized).
+            Result<Json> read =
+                core::ParseJsonLimited(payload, "action result", {core::JsonLimits::kDefaultMaxDepth, SIZE_MAX});
+            const Json parsed = read ? std::move(*read) : Json();
             if (parsed.is_object()) {
                 result = parsed.value("result", Json());
                 action_status = parsed.value("status", false);

@@ -1,4 +1,6 @@
 #include "http.hpp"
+#include "squall/core/config.hpp"
+#include "squall/core/regex.hpp"
 #include "squall/core/yaml_json.hpp"
 #include "squall/rules/matcher.hpp"
 
@@ -37,6 +39,30 @@ Result<packs::RuleMeta> RuleFromBody(const Json& body, const ApiDeps& d, const p
     if (!compiled) return compiled.error();
     if (!snap.actions.count(rule->action_ref)) {
         return InvalidArgument("action.ref: action \"" + rule->action_ref + "\" not found");
+    }
+    // A regex that does not compile would fail its criterion on every event (the matcher treats it as re.error,
+    // as StackStorm does): a rule given through the API is refused instead, naming the criterion.
+    for (const auto& [key, crit] : rule->criteria.items()) {
+        if (!crit.is_object() || !crit.contains("type") || !crit["type"].is_string()) continue;
+        const rules::Operator* op = d.operators.FindOperator(crit["type"].get<std::string>());
+        if (!op || (op->name != "regex" && op->name != "iregex" && op->name != "matchregex")) continue;
+        const Json pattern = crit.value("pattern", Json());
+        if (!pattern.is_string()) continue;
+        const std::string& text = pattern.get_ref<const std::string&>();
+        if (text.find("{{") != std::string::npos || text.find("{%") != std::string::npos) continue;  // rendered later
+        Result<core::RegexPtr> re = core::Regex::Compile(text, {});
+        if (!re) {
+            return InvalidArgument("criteria." + key + ".pattern: " + re.error().message);
+        }
+    }
+    if (!snap.trigger_types.count(rule->trigger_type)) {
+        std::vector<std::string> known;
+        for (const auto& [ref, type] : snap.trigger_types) known.push_back(ref);
+        const std::string hint = core::ClosestMatch(rule->trigger_type, known);
+        return InvalidArgument(
+            "trigger.type: unknown trigger type \"" + rule->trigger_type + "\"" +
+            (hint.empty() ? std::string() : " (did you mean \"" + hint + "\"?)")
+        );
     }
     return rule;
 }

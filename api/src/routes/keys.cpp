@@ -87,8 +87,12 @@ Result<core::KeyValuePair> PairFromBody(const Json& body, const std::string& nam
     }
     if (body.contains("ttl") && !body["ttl"].is_null()) {
         const Json& ttl = body["ttl"];
-        if (!ttl.is_number_integer() || ttl.get<int64_t>() <= 0) {
-            return InvalidArgument("ttl: must be a positive integer number of seconds");
+        if (!ttl.is_number_integer() || (ttl.is_number_unsigned() && ttl.get<uint64_t>() > INT64_MAX) ||
+            ttl.get<int64_t>() <= 0 || ttl.get<int64_t>() > core::kMaxKvTtlSeconds) {
+            return InvalidArgument(
+                "ttl: " + ttl.dump() + " is not a whole number of seconds from 1 to " +
+                std::to_string(core::kMaxKvTtlSeconds) + " (100 years)"
+            );
         }
         p.ttl = ttl.get<int64_t>();
     }

@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "squall/core/input.hpp"
+
 namespace squall::api {
 namespace {
 
@@ -31,7 +33,9 @@ Json HeadersJson(const httplib::Request& req) {
             continue;
         if (lower == "remote_addr" || lower == "remote_port" || lower == "local_addr" || lower == "local_port")
             continue;
-        h[TitleCase(k)] = v;
+        // Header values are ISO-8859-1 by HTTP's history and real senders still send it: a value that is not
+        // UTF-8 is read as Latin-1, so that the payload is valid JSON text.
+        h[TitleCase(core::Utf8OrLatin1(k))] = core::Utf8OrLatin1(v);
     }
     return h;
 }
@@ -48,9 +52,10 @@ void RegisterWebhookRoutes(Router& r, ApiDeps& d) {
     });
     r.Post(R"(/webhooks/(.+))", [&d](const httplib::Request& req, httplib::Response& res) {
         const std::string url = req.matches[1];
+        if (Status st = core::CheckWebhookUrl("url", url); !st) return SendError(res, st.error());
         Result<Json> body = ParseBody(req);
         if (!body) return SendError(res, body.error());
-        const std::string trace_tag = req.get_header_value("St2-Trace-Tag");
+        const std::string trace_tag = core::Utf8OrLatin1(req.get_header_value("St2-Trace-Tag"));
         Result<core::TriggerInstance> ti = url == "st2"
                                                ? d.webhooks.DispatchGenericBlocking(*body, trace_tag)
                                                : d.webhooks.DispatchBlocking(url, HeadersJson(req), *body, trace_tag);

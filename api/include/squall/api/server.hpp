@@ -35,8 +35,10 @@ struct ApiDeps {
 
 struct ApiOptions {
     std::string host = "127.0.0.1";
-    int port = 9101;  ///< 0: pick a free port (see ApiServer::port())
-    int threads = 8;
+    int port = 9101;                ///< 0: pick a free port (see ApiServer::port())
+    int threads = 8;                ///< HTTP workers kept when idle; more start on demand up to max_connections
+    size_t max_connections = 1000;  ///< open connections in total; past it: 503 and close
+    size_t max_connections_per_client = 256;  ///< open connections from one address; past it: 503 and close
 };
 
 /// The REST API v1 (SPEC §10) on cpp-httplib. Handlers run on httplib's own worker threads and may block on

@@ -47,4 +47,9 @@ std::string Base64Encode(std::string_view data);
 /// Decodes standard base64 (padding optional); kInvalidArgument on any other character.
 Result<std::string> Base64Decode(std::string_view text);
 
+/// Creates `path` holding `content`, once: written to a private temporary file (mode 0600 from its creation,
+/// never wider), fsynced, and linked into place. kAlreadyExists when `path` exists (it is never replaced).
+/// The one way secret files (the admin API key, the datastore key) are written. Blocking (file I/O).
+Status CreateSecretFileBlocking(const std::string& path, std::string_view content);
+
 }  // namespace squall::core

@@ -86,6 +86,12 @@ struct RuleMeta {
     );
 };
 
+/// Warnings for a rule that renders trigger data into a shell command, where a webhook body such as
+/// `{"name": "$(id)"}` would run: the rule's `cmd` parameter renders `trigger.…`, or the rule sets a parameter from
+/// trigger data that the action's `cmd` default renders (`echo {{name}}`). `action` is the action's JSON (its
+/// runner_type and parameters) or null when unknown (then any `cmd` counts). Empty when the rule is safe.
+std::vector<std::string> TriggerDataInShellWarnings(const RuleMeta& rule, const Json& action);
+
 /// A trigger type: triggers/<name>.yaml, or one entry of a sensor's trigger_types (reference §3.1, §3.5).
 struct TriggerTypeMeta {
     std::string name;

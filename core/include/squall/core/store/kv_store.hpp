@@ -38,6 +38,10 @@ inline constexpr const char* kUser = "user";
 /// kInvalidArgument naming the scope otherwise.
 Result<std::string> ParseKvScope(std::string_view scope, bool allow_all = false);
 
+/// The longest TTL a pair can have: 100 years. Bounded so that now + ttl never overflows a timestamp (a TTL of
+/// 2^62 s would otherwise store an already expired pair).
+inline constexpr int64_t kMaxKvTtlSeconds = int64_t{100} * 365 * 24 * 3600;
+
 /// One key-value pair. `value` is as stored: the SecretBox ciphertext ("sqv1:…") when `secret`.
 struct KeyValuePair {
     std::string name;

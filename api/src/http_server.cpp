@@ -1,0 +1,273 @@
+#include "http_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace squall::api {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+/// How long one poll() waits at most, so that a stopping server is noticed by every worker quickly.
+constexpr std::chrono::milliseconds kPollSlice{200};
+/// Idle workers above the minimum leave after this long without a job.
+constexpr std::chrono::seconds kWorkerIdleExit{30};
+
+/// Waits for `events` on `sock` until `until`, in slices, giving up when `running` turns false. 1: ready,
+/// 0: deadline or stop, -1: error or hang-up without data.
+int PollUntil(socket_t sock, short events, SteadyClock::time_point until, const httplib::Server& server) {
+    while (true) {
+        const auto now = SteadyClock::now();
+        if (now >= until || !server.is_running()) return 0;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
+        pollfd p{sock, events, 0};
+        const int n = ::poll(&p, 1, static_cast<int>(std::min(left, kPollSlice).count()) + 1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (n == 0) continue;
+        if ((p.revents & events) != 0) return 1;
+        if ((p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return -1;
+    }
+}
+
+std::string AddressText(const sockaddr_storage& addr, int* port) {
+    char host[INET6_ADDRSTRLEN] = {0};
+    if (addr.ss_family == AF_INET) {
+        const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+        ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        if (port) *port = ntohs(a->sin_port);
+    } else if (addr.ss_family == AF_INET6) {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+        ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        if (port) *port = ntohs(a->sin6_port);
+    }
+    return host;
+}
+
+/// httplib's Stream over a connected socket, buffered (httplib reads request lines a byte at a time), where every
+/// read also stops at the current request's deadline: a client that trickles bytes cannot hold a worker past
+/// it. Writes are bounded per call by the I/O timeout.
+class DeadlineStream : public httplib::Stream {
+public:
+    DeadlineStream(socket_t sock, const HttpLimits& limits, const httplib::Server& server)
+        : sock_(sock), limits_(limits), server_(server) {}
+
+    /// Reads from now on must be done by `deadline`.
+    void SetDeadline(SteadyClock::time_point deadline) { deadline_ = deadline; }
+    bool HasBuffered() const { return pos_ < end_; }
+
+    bool is_readable() const override { return HasBuffered() || PollUntil(sock_, POLLIN, ReadLimit(), server_) == 1; }
+    bool is_writable() const override {
+        return PollUntil(sock_, POLLOUT, SteadyClock::now() + limits_.io_timeout, server_) == 1;
+    }
+    ssize_t read(char* ptr, size_t size) override {
+        if (!HasBuffered()) {
+            if (PollUntil(sock_, POLLIN, ReadLimit(), server_) != 1) return -1;
+            ssize_t n = 0;
+            do {
+                n = ::recv(sock_, buf_, sizeof(buf_), 0);
+            } while (n < 0 && errno == EINTR);
+            if (n <= 0) return n;
+            pos_ = 0;
+            end_ = static_cast<size_t>(n);
+        }
+        const size_t take = std::min(size, end_ - pos_);
+        std::copy(buf_ + pos_, buf_ + pos_ + take, ptr);
+        pos_ += take;
+        return static_cast<ssize_t>(take);
+    }
+    ssize_t write(const char* ptr, size_t size) override {
+        if (!is_writable()) return -1;
+        ssize_t n = 0;
+        do {
+            n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+        } while (n < 0 && errno == EINTR);
+        return n;
+    }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+        sockaddr_storage addr{};
+        socklen_t len = sizeof(addr);
+        if (::getpeername(sock_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) ip = AddressText(addr, &port);
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+        sockaddr_storage addr{};
+        socklen_t len = sizeof(addr);
+        if (::getsockname(sock_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) ip = AddressText(addr, &port);
+    }
+    socket_t socket() const override { return sock_; }
+
+private:
+    SteadyClock::time_point ReadLimit() const { return std::min(deadline_, SteadyClock::now() + limits_.io_timeout); }
+
+    socket_t sock_;
+    const HttpLimits& limits_;
+    const httplib::Server& server_;
+    SteadyClock::time_point deadline_ = SteadyClock::time_point::max();
+    char buf_[4096] = {0};
+    size_t pos_ = 0;
+    size_t end_ = 0;
+};
+
+/// The answer to a connection over a limit: sent without waiting (the socket buffer of a fresh connection has
+/// room), then the connection is closed.
+void Refuse(socket_t sock) {
+    const std::string body = R"({"faultstring": "too many connections; retry shortly", "code": "UNAVAILABLE"})";
+    const std::string text =
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    (void)::send(sock, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+}  // namespace
+
+// --- ElasticTaskQueue ---------------------------------------------------------------------------------------
+
+ElasticTaskQueue::ElasticTaskQueue(size_t min_threads, size_t max_threads)
+    : min_threads_(std::max<size_t>(1, min_threads)), max_threads_(std::max(min_threads_, max_threads)) {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < min_threads_; ++i) threads_.emplace_back([this] { Work(); });
+}
+
+ElasticTaskQueue::~ElasticTaskQueue() {
+    shutdown();
+}
+
+void ElasticTaskQueue::enqueue(std::function<void()> fn) {
+    std::unique_lock lock(mu_);
+    if (stopping_) {
+        lock.unlock();
+        fn();  // the server is stopping: the connection is closed at once, on this thread
+        return;
+    }
+    // Join the workers that left after idling (they are past their last touch of the queue).
+    for (auto id : exited_) {
+        auto it =
+            std::find_if(threads_.begin(), threads_.end(), [&](const std::thread& t) { return t.get_id() == id; });
+        if (it != threads_.end()) {
+            it->join();
+            threads_.erase(it);
+        }
+    }
+    exited_.clear();
+    jobs_.push_back(std::move(fn));
+    if (idle_ < jobs_.size() && threads_.size() < max_threads_) threads_.emplace_back([this] { Work(); });
+    lock.unlock();
+    cv_.notify_one();
+}
+
+void ElasticTaskQueue::shutdown() {
+    std::list<std::thread> threads;
+    {
+        std::lock_guard lock(mu_);
+        if (stopping_ && threads_.empty()) return;
+        stopping_ = true;
+        threads.swap(threads_);
+    }
+    cv_.notify_all();
+    for (auto& t : threads) t.join();
+}
+
+void ElasticTaskQueue::Work() {
+    std::unique_lock lock(mu_);
+    while (true) {
+        ++idle_;
+        const bool got = cv_.wait_for(lock, kWorkerIdleExit, [&] { return stopping_ || !jobs_.empty(); });
+        --idle_;
+        if (stopping_ && jobs_.empty()) return;
+        if (!got) {
+            // Idle for a while: leave if there are more workers than the minimum.
+            if (threads_.size() - exited_.size() > min_threads_) {
+                exited_.push_back(std::this_thread::get_id());
+                return;
+            }
+            continue;
+        }
+        std::function<void()> fn = std::move(jobs_.front());
+        jobs_.pop_front();
+        lock.unlock();
+        fn();
+        lock.lock();
+    }
+}
+
+// --- HttpServer ---------------------------------------------------------------------------------------------
+
+HttpServer::HttpServer(HttpLimits limits) : limits_(limits) {
+    const size_t min_threads = limits_.min_threads;
+    // A few workers over the connection limit, so that a refused connection always finds one to be refused by.
+    const size_t max_threads = limits_.max_connections + 16;
+    new_task_queue = [min_threads, max_threads] { return new ElasticTaskQueue(min_threads, max_threads); };
+}
+
+size_t HttpServer::OpenConnections() {
+    std::lock_guard lock(mu_);
+    return open_;
+}
+
+bool HttpServer::SetListenBacklog(int backlog) {
+    // listen() on a listening socket only changes its backlog.
+    return ::listen(svr_sock_, backlog) == 0;
+}
+
+bool HttpServer::Admit(const std::string& client) {
+    std::lock_guard lock(mu_);
+    if (open_ >= limits_.max_connections) return false;
+    size_t& mine = per_client_[client];
+    if (mine >= limits_.max_connections_per_client) {
+        if (mine == 0) per_client_.erase(client);
+        return false;
+    }
+    ++mine;
+    ++open_;
+    return true;
+}
+
+void HttpServer::Release(const std::string& client) {
+    std::lock_guard lock(mu_);
+    --open_;
+    auto it = per_client_.find(client);
+    if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+}
+
+bool HttpServer::process_and_close_socket(socket_t sock) {
+    int yes = 1;  // headers and body go out in separate writes: without it Nagle adds ~40 ms
+    ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+    DeadlineStream stream(sock, limits_, *this);
+    std::string client;
+    int port = 0;
+    stream.get_remote_ip_and_port(client, port);
+    if (!Admit(client)) {
+        Refuse(sock);
+        ::shutdown(sock, SHUT_RDWR);
+        ::close(sock);
+        return false;
+    }
+    bool ok = true;
+    for (size_t served = 0; served < limits_.keep_alive_max && is_running(); ++served) {
+        // Wait for the first byte of the next request: the header deadline for the first request, the keep-alive
+        // idle limit after that.
+        const auto wait = served == 0 ? limits_.header_timeout : limits_.keep_alive_idle;
+        if (!stream.HasBuffered() && PollUntil(sock, POLLIN, SteadyClock::now() + wait, *this) != 1) break;
+        stream.SetDeadline(SteadyClock::now() + limits_.header_timeout);
+        bool connection_closed = false;
+        ok = process_request(stream, served + 1 == limits_.keep_alive_max, connection_closed, [&](httplib::Request&) {
+            stream.SetDeadline(SteadyClock::now() + limits_.body_timeout);
+        });
+        if (!ok || connection_closed) break;
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    Release(client);
+    return ok;
+}
+
+}  // namespace squall::api
