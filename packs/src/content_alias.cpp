@@ -1,6 +1,5 @@
 #include "content_common.hpp"
 
-
 namespace squall::packs {
 
 using namespace detail;  // NOLINT(google-build-using-namespace): this component's own helpers

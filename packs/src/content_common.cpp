@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "squall/core/input.hpp"
-#include "squall/templates/template.hpp"
 #include "squall/packs/json_schema.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::packs {
 namespace detail {

@@ -6,9 +6,9 @@
 #include "squall/core/clock.hpp"
 #include "squall/core/id.hpp"
 #include "squall/core/log.hpp"
-#include "squall/templates/template.hpp"
 #include "squall/packs/config.hpp"
 #include "squall/packs/parameters.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::rules {
 

@@ -6,8 +6,8 @@
 #include <optional>
 
 #include "squall/core/config.hpp"
-#include "squall/templates/template.hpp"
 #include "squall/rules/matcher.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::rules {
 namespace {

@@ -6,8 +6,8 @@
 #include <type_traits>
 
 #include "matcher_cache.hpp"
-#include "squall/templates/template.hpp"
 #include "squall/rules/matcher.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::rules {
 namespace {

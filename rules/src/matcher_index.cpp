@@ -4,8 +4,8 @@
 #include <optional>
 
 #include "matcher_cache.hpp"
-#include "squall/templates/template.hpp"
 #include "squall/rules/matcher.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::rules {
 namespace {

@@ -7,10 +7,10 @@
 #include "squall/core/id.hpp"
 #include "squall/core/log.hpp"
 #include "squall/core/redis/stream.hpp"
-#include "squall/templates/template.hpp"
 #include "squall/executions/events.hpp"
 #include "squall/executions/status.hpp"
 #include "squall/packs/content_cache.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::executions {
 

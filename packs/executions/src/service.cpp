@@ -5,10 +5,10 @@
 
 #include "squall/core/config.hpp"
 #include "squall/core/id.hpp"
-#include "squall/templates/template.hpp"
 #include "squall/executions/status.hpp"
 #include "squall/packs/config.hpp"
 #include "squall/packs/parameters.hpp"
+#include "squall/templates/template.hpp"
 
 namespace squall::executions {
 namespace {

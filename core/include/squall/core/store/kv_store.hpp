@@ -12,10 +12,10 @@
 
 #include "squall/core/clock.hpp"
 #include "squall/core/crypto.hpp"
+#include "squall/core/kv_lookup.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall/core/redis/client.hpp"
 #include "squall/core/store/store.hpp"
-#include "squall/core/kv_lookup.hpp"
 
 /// The datastore (SPEC §1 `keys/`, reference §8): key-value pairs in Redis with scopes, TTLs and encrypted
 /// secrets, and the snapshot that templates read `st2kv.*` from.
