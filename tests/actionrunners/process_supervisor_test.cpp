@@ -397,9 +397,27 @@ TEST_F(ProcessSupervisorTest, CancelKillsGroup) {
     ASSERT_TRUE(RunUntil([&] { return run->outcome.has_value(); }));
     EXPECT_TRUE(run->outcome->canceled);
     EXPECT_FALSE(run->outcome->timed_out);
-    EXPECT_EQ(run->outcome->exit_code, -9);
+    EXPECT_EQ(run->outcome->exit_code, -15) << "SIGTERM first: the action may clean up";
     EXPECT_LT(run->outcome->elapsed, 2000ms);
     ASSERT_FALSE(run->lines.empty());
+    EXPECT_TRUE(WaitGroupGone(std::stoi(run->lines.front().second)));
+}
+
+TEST_F(ProcessSupervisorTest, CancelKillsAGroupThatIgnoresSigtermAfterTheGrace) {
+    auto run = std::make_shared<ProcRun>();
+    run->handle = supervisor_.Start(
+        Shell("trap '' TERM; echo $$; sleep 30; echo survived"),
+        [this, run](std::string_view stream, std::string line) {
+            run->lines.emplace_back(stream, std::move(line));
+            supervisor_.Cancel(run->handle);
+        },
+        [run](ProcessOutcome outcome) { run->outcome = std::move(outcome); }
+    );
+    ASSERT_TRUE(RunUntil([&] { return run->outcome.has_value(); }));
+    EXPECT_TRUE(run->outcome->canceled);
+    EXPECT_EQ(run->outcome->exit_code, -9);
+    EXPECT_GE(run->outcome->elapsed, 900ms) << "SIGKILL only after the grace";
+    EXPECT_LT(run->outcome->elapsed, 3000ms);
     EXPECT_TRUE(WaitGroupGone(std::stoi(run->lines.front().second)));
 }
 
@@ -410,7 +428,7 @@ TEST_F(ProcessSupervisorTest, CancelRightAfterStart) {
     supervisor_.Cancel(run->handle);
     ASSERT_TRUE(RunUntil([&] { return run->outcome.has_value(); }));
     EXPECT_TRUE(run->outcome->canceled);
-    EXPECT_EQ(run->outcome->exit_code, -9);
+    EXPECT_EQ(run->outcome->exit_code, -15);
 }
 
 TEST_F(ProcessSupervisorTest, CancelUnknownHandleIsNoop) {

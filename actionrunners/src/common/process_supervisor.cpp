@@ -408,6 +408,15 @@ public:
     }
 
     /// Cancel() and KillAll().
+    /// KillAll(): SIGKILL to the whole group at once (the supervisor is going away).
+    void Kill() {
+        if (finished_ || timed_out_) {
+            return;
+        }
+        canceled_ = true;
+        KillGroup();
+    }
+
     /// SIGTERM to the whole group, so that the action can clean up; SIGKILL after kCancelGrace if it is still
     /// there (the leader is not reaped before Finish, so the pgid cannot have been recycled).
     void Cancel() {
@@ -731,7 +740,7 @@ void ProcessSupervisor::Impl::DoKillAll() {
     // Cancel() never removes entries synchronously (Finish runs from a later handler), so iterating is safe.
     for (auto& [handle, weak] : processes) {
         if (auto process = weak.lock()) {
-            process->Cancel();
+            process->Kill();
         }
     }
 }
