@@ -39,14 +39,6 @@ const Script& EmitScript() {
     return kScript;
 }
 
-template <typename T>
-Result<T> WaitFor(std::function<void(std::function<void(Result<T>)>)> start) {
-    auto promise = std::make_shared<std::promise<Result<T>>>();
-    auto future = promise->get_future();
-    start([promise](Result<T> r) { promise->set_value(std::move(r)); });
-    return future.get();
-}
-
 Result<std::string> ReplyString(Result<RedisReply> r) {
     if (!r) return r.error();
     if (r->IsError()) return Internal("redis: " + r->str);
@@ -159,7 +151,7 @@ void TriggerStore::Emit(const TriggerInstance& ti, std::function<void(Result<std
 }
 
 Result<std::string> TriggerStore::EmitBlocking(const TriggerInstance& ti) {
-    return WaitFor<std::string>([&](auto done) { Emit(ti, std::move(done)); });
+    return WaitForCallback<std::string>([&](auto done) { Emit(ti, std::move(done)); });
 }
 
 RedisClient::Args TriggerStore::SetStatusCommand(const std::string& id, const std::string& status) const {

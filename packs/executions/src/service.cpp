@@ -1,6 +1,5 @@
 #include "squall/executions/service.hpp"
 
-#include <future>
 #include <optional>
 
 #include "squall/core/config.hpp"
@@ -167,11 +166,8 @@ Result<CancelOutcome> ExecutionService::CancelBlocking(const std::string& id) {
         if (!moved) return moved.error();
         if (!moved->applied) continue;  // it moved meanwhile: look again
         if (!at_once && !moved->runner_id.empty()) {
-            std::promise<Status> sent;
-            store_.SendControl(moved->runner_id, {{"kind", "cancel"}, {"execution_id", id}}, [&sent](Status st) {
-                sent.set_value(std::move(st));
-            });
-            if (Status st = sent.get_future().get(); !st) return st.error();
+            Status sent = store_.SendControlBlocking(moved->runner_id, {{"kind", "cancel"}, {"execution_id", id}});
+            if (!sent) return sent.error();
         }
         return CancelOutcome{status, to};
     }
@@ -230,11 +226,8 @@ Result<std::string> ExecutionService::SignalBlocking(
     if (!moved) return moved.error();
     if (!moved->applied) return RefusedTransition(id, moved->previous, to);
     if (!moved->runner_id.empty()) {
-        std::promise<Status> sent;
-        store_.SendControl(moved->runner_id, {{"kind", verb}, {"execution_id", id}}, [&sent](Status st) {
-            sent.set_value(std::move(st));
-        });
-        if (Status st = sent.get_future().get(); !st) return st.error();
+        Status sent = store_.SendControlBlocking(moved->runner_id, {{"kind", verb}, {"execution_id", id}});
+        if (!sent) return sent.error();
     }
     return to;
 }

@@ -92,14 +92,6 @@ const core::Script& OutputScript() {
     return kScript;
 }
 
-template <typename T>
-Result<T> WaitFor(const std::function<void(std::function<void(Result<T>)>)>& start) {
-    auto promise = std::make_shared<std::promise<Result<T>>>();
-    auto future = promise->get_future();
-    start([promise](Result<T> r) { promise->set_value(std::move(r)); });
-    return future.get();
-}
-
 Json ParseJsonField(const std::string& text) {
     Json j = Json::parse(text, nullptr, false);
     return j.is_discarded() ? Json(text) : j;
@@ -227,7 +219,7 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
 }
 
 Result<std::string> ExecutionStore::CreateBlocking(const NewExecution& e) {
-    return WaitFor<std::string>([&](auto done) { Create(e, std::move(done)); });
+    return core::WaitForCallback<std::string>([&](auto done) { Create(e, std::move(done)); });
 }
 
 void ExecutionStore::Transition(
@@ -270,7 +262,7 @@ void ExecutionStore::Transition(
 Result<TransitionResult> ExecutionStore::TransitionBlocking(
     const std::string& id, const std::string& to, FieldMap fields, const std::vector<std::string>& only_from
 ) {
-    return WaitFor<TransitionResult>([&](auto done) {
+    return core::WaitForCallback<TransitionResult>([&](auto done) {
         Transition(id, to, std::move(fields), std::move(done), only_from);
     });
 }
@@ -388,6 +380,10 @@ void ExecutionStore::SendControl(const std::string& runner, const Json& message,
             cb(Status{});
         }
     );
+}
+
+Status ExecutionStore::SendControlBlocking(const std::string& runner, const Json& message) {
+    return core::WaitForCallback<void>([&](auto done) { SendControl(runner, message, std::move(done)); });
 }
 
 }  // namespace squall::executions

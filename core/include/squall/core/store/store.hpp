@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <future>
 #include <map>
 #include <optional>
 #include <string>
@@ -90,6 +91,16 @@ private:
     const Clock& clock_;
     Keys keys_;
 };
+
+/// Runs an asynchronous operation that reports through a `Result<T>` callback and waits for it: the blocking
+/// forms of the stores. Never call it from an io_context thread (the callback could need that thread).
+template <typename T>
+Result<T> WaitForCallback(const std::function<void(std::function<void(Result<T>)>)>& start) {
+    auto promise = std::make_shared<std::promise<Result<T>>>();
+    auto future = promise->get_future();
+    start([promise](Result<T> r) { promise->set_value(std::move(r)); });
+    return future.get();
+}
 
 /// Reads a JSON list of object ids out of a sorted set, newest first, then fetches each object's value with
 /// `fetch` commands in one pipeline. Shared by the list endpoints.

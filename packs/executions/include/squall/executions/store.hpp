@@ -118,6 +118,7 @@ public:
     /// XADD of a control message (cancel, pause, resume) for `runner`; the stream expires a day after its last
     /// message, so a dead runner's leaves nothing behind.
     void SendControl(const std::string& runner, const Json& message, std::function<void(Status)> cb);
+    Status SendControlBlocking(const std::string& runner, const Json& message);
 
     const Keys& keys() const { return keys_; }
     core::RedisClient& client() { return *client_; }
