@@ -533,11 +533,19 @@ void RunnerContainer::Stop(std::chrono::milliseconds grace, std::function<void()
             for (auto& [id, runner] : victims) runner->Cancel(id);
         });
     };
-    if (impl_->control) impl_->control->Stop();
-    if (impl_->consumer) {
-        impl_->consumer->Stop(std::move(after_consumer));
+    // The control consumer stops first, and is waited for, like the request consumer: a consumer still reading
+    // when the io_context stops would keep its connection (and itself) alive past the end.
+    auto stop_requests = [impl, after_consumer = std::move(after_consumer)]() mutable {
+        if (impl->consumer) {
+            impl->consumer->Stop(std::move(after_consumer));
+        } else {
+            after_consumer();
+        }
+    };
+    if (impl_->control) {
+        impl_->control->Stop(std::move(stop_requests));
     } else {
-        after_consumer();
+        stop_requests();
     }
 }
 

@@ -472,7 +472,7 @@ TEST_F(HardeningTest, TheServerStartsWhileRedisIsStillLoading) {
         ASSERT_TRUE(health);
         EXPECT_EQ(health->status, 200) << health->body;
         EXPECT_EQ(RedisInline(sock, "DBSIZE").rfind(":", 0), 0u);
-        EXPECT_EQ(server.Stop(), 0);
+        EXPECT_EQ(server.Stop(), 0) << server.Output();
     }
     ::kill(redis, SIGTERM);
     ::waitpid(redis, nullptr, 0);

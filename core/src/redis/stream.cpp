@@ -150,7 +150,14 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
         if (on_stopped) {
             stopped_callbacks.push_back(std::move(on_stopped));
         }
-        if (!in_batch) {
+        MaybeFinishStop();
+    }
+
+    // Stopped means nothing of this consumer is outstanding: no batch in the handler and no command of the chain
+    // (the read that Close() just failed still has to come back). Reporting it earlier let a caller stop the
+    // io_context with that callback queued, and the consumer and its connection were never freed.
+    void MaybeFinishStop() {
+        if (!running && !busy && !in_batch && !stopped_callbacks.empty()) {
             RunStoppedCallbacks();
         }
     }
@@ -176,7 +183,11 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
 
     // Advances the chain by one asynchronous step, unless one is outstanding or the handler holds a batch.
     void Step() {
-        if (!running || busy || in_batch || waiting_capacity) {
+        if (!running) {
+            MaybeFinishStop();
+            return;
+        }
+        if (busy || in_batch || waiting_capacity) {
             return;
         }
         if (!group_ready) {
@@ -226,6 +237,7 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
             OnStrand<Result<RedisReply>>([this](Result<RedisReply> r) {
                 busy = false;
                 if (!running) {
+                    MaybeFinishStop();
                     return;
                 }
                 if (!r) {
@@ -327,6 +339,7 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
 
     void OnRead(bool pending, Result<RedisReply> r) {
         if (!running) {
+            MaybeFinishStop();
             return;  // stopped meanwhile: whatever was delivered stays pending and is read again later
         }
         if (!r) {
@@ -601,10 +614,7 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
 
     void FinishBatch() {
         in_batch = false;
-        if (!stopped_callbacks.empty()) {
-            RunStoppedCallbacks();
-        }
-        Step();
+        Step();  // stopped: finishes the stop instead
     }
 
     Strand strand;
