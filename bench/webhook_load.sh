@@ -38,6 +38,11 @@ curl -sf "${H[@]}" -X POST "$API/rules" -d "{\"name\": \"bench\", \"pack\": \"be
 sleep 1.5  # the API's rule cache refreshes within a second
 
 RSS_BEFORE=$(ps -o rss= -p "$PID")
+# CPU time (user + system, clock ticks) of the server and its embedded Redis: unlike throughput, the CPU spent per
+# execution hardly moves when something else runs on the machine, so it is the figure to compare builds with.
+REDIS_PID=$(pgrep -P "$PID" redis-server | head -1 || true)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+CPU0_S=$(cpu_ticks "$PID"); CPU0_R=$(cpu_ticks "${REDIS_PID:-0}")
 WRK_OUT=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s bench/webhook_post.lua "$API/webhooks/bench")
 TOTAL=$(echo "$WRK_OUT" | awk '/requests in/ {print $1}')
 NON2XX=$(echo "$WRK_OUT" | awk '/Non-2xx/ {print $NF}')
@@ -51,10 +56,24 @@ for _ in $(seq 1 600); do
   sleep 0.2
 done
 RSS_AFTER=$(ps -o rss= -p "$PID")
+CPU_S=$(( $(cpu_ticks "$PID") - CPU0_S )); CPU_R=$(( $(cpu_ticks "${REDIS_PID:-0}") - CPU0_R ))
+TICK=$(getconf CLK_TCK)
+# What one execution leaves in Redis (memory) and how many AOF rewrites (a forked child each) the run caused.
+if command -v redis-cli >/dev/null; then
+  RCLI=(redis-cli -s "$DATA/d/redis/redis.sock")
+  echo "redis: $("${RCLI[@]}" info memory | tr -d '\r' | grep '^used_memory_human'), $("${RCLI[@]}" info persistence | tr -d '\r' | grep -E '^aof_rewrites:'), $("${RCLI[@]}" dbsize) keys" >&2
+fi
+# BENCH_COMMANDSTATS=1: where the embedded Redis spent its time (calls, usec, usec per call), busiest first.
+if [ "${BENCH_COMMANDSTATS:-0}" = 1 ] && command -v redis-cli >/dev/null; then
+  redis-cli -s "$DATA/d/redis/redis.sock" info commandstats | tr -d '\r' | grep '^cmdstat_' |
+    sed -E 's/^cmdstat_([^:]*):calls=([0-9]*),usec=([0-9]*),usec_per_call=([0-9.]*).*/\3 \1 calls=\2 usec_per_call=\4/' |
+    sort -rn | head -15 >&2
+fi
 
-python3 - "$API" "$SQUALL_API_KEY" "$ACCEPTED" "$DURATION" "$DONE" "$RSS_BEFORE" "$RSS_AFTER" <<'PY'
+python3 - "$API" "$SQUALL_API_KEY" "$ACCEPTED" "$DURATION" "$DONE" "$RSS_BEFORE" "$RSS_AFTER" "$CPU_S" "$CPU_R" "$TICK" <<'PY'
 import json, sys, urllib.request, datetime
 api, key, accepted, duration, done, rss0, rss1 = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+cpu_server, cpu_redis, tick = int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10])
 def get(path):
     req = urllib.request.Request(api + path, headers={"St2-Api-Key": key})
     return json.load(urllib.request.urlopen(req, timeout=60))
@@ -77,5 +96,8 @@ print(f"accepted:            {accepted} in {duration:.0f} s = {accepted / durati
 print(f"completed:           {done} of {accepted} ({'none lost' if done >= accepted else str(accepted - done) + ' missing'})")
 print(f"completed execs/s:   {len(lat) / span:.0f} (first trigger to last completion: {span:.1f} s)")
 print(f"trigger→completion:  p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms")
+if done:
+    print(f"CPU per execution:   {1e6 * (cpu_server + cpu_redis) / tick / done:.0f} us "
+          f"(server {1e6 * cpu_server / tick / done:.0f} us, its Redis {1e6 * cpu_redis / tick / done:.0f} us)")
 print(f"server RSS:          {rss0 / 1024:.0f} MB before, {rss1 / 1024:.0f} MB after")
 PY

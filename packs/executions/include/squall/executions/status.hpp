@@ -24,7 +24,8 @@ bool CancelsAtOnce(std::string_view status);
 /// Statuses in which a process may be running for the execution: a cancel goes through `canceling`.
 bool CancelsThroughCanceling(std::string_view status);
 
-/// The Lua table literal `{requested={scheduled=1,...},...}` of Transitions(), for the transition script.
-std::string TransitionsAsLua();
+/// The Lua string literal `',requested>scheduled,...,'` of Transitions(), for the transition script: an edge
+/// is allowed iff `,from>to,` occurs in it.
+std::string TransitionsAsLuaString();
 
 }  // namespace squall::executions
