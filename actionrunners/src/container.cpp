@@ -6,9 +6,9 @@
 #include <set>
 #include <sstream>
 
-#include "common/process_supervisor.hpp"
 #include "squall/core/clock.hpp"
 #include "squall/core/log.hpp"
+#include "squall/core/process/supervisor.hpp"
 #include "squall/core/redis/stream.hpp"
 #include "squall/core/store/kv_store.hpp"
 #include "squall/core/store/store.hpp"
@@ -97,9 +97,9 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     core::RedisClientPtr client;
     RunnerContainerOptions options;
     executions::ExecutionStore store;
-    core::Keys core_keys;
+    RunnerKeys runner_keys;
     packs::ContentKeys content_keys;
-    ProcessSupervisor supervisor;
+    core::ProcessSupervisor supervisor;
     RunnerServices services;
     std::map<std::string, RunnerPtr> runners;  // immutable after construction
     std::atomic<size_t> running{0};
@@ -126,7 +126,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
           client(std::move(c)),
           options(std::move(o)),
           store(client, clock),
-          core_keys(client->endpoint().key_prefix),
+          runner_keys(client->endpoint().key_prefix),
           content_keys(client->endpoint().key_prefix),
           supervisor(io_),
           services{io_, supervisor, client, options.data_dir, options.check_rule, &clock},
@@ -142,8 +142,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     void Beat() {
         auto self = shared_from_this();
         client->Command(
-            {"SET", core_keys.RunnerAlive(options.consumer_name), "1", "PX", kAliveTtlMs},
-            [](Result<core::RedisReply>) {}
+            {"SET", runner_keys.Alive(options.consumer_name), "1", "PX", kAliveTtlMs}, [](Result<core::RedisReply>) {}
         );
         heartbeat.expires_after(kHeartbeatEvery);
         heartbeat.async_wait([self](const boost::system::error_code& ec) {
@@ -653,7 +652,7 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
         if (distinct.empty()) return Schedule();
         std::vector<core::RedisClient::Args> cmds;
         for (const auto& d : distinct)
-            cmds.push_back({"EXISTS", core::Keys(self->client->endpoint().key_prefix).RunnerAlive(d)});
+            cmds.push_back({"EXISTS", RunnerKeys(self->client->endpoint().key_prefix).Alive(d)});
         client->Pipeline(
             std::move(cmds),
             [self, ids, owners, statuses, distinct](Result<std::vector<core::RedisReply>> alive) {

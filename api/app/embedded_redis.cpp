@@ -1,42 +1,18 @@
 #include "embedded_redis.hpp"
 
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <thread>
 
 #include "squall/core/log.hpp"
-
-extern char** environ;  // NOLINT: POSIX process environment passed to the child as is
+#include "squall/core/process/spawn.hpp"
 
 namespace squall::app {
 
 namespace {
 constexpr size_t kMaxRestartsPerMinute = 5;
-
-/// `name` itself when it holds a '/', else the first executable `name` on PATH; empty when there is none.
-std::string FindExecutable(const std::string& name) {
-    if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : std::string();
-    const char* env = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read once at spawn
-    const std::string dirs = env ? env : "/usr/local/bin:/usr/bin:/bin";
-    size_t from = 0;
-    while (from <= dirs.size()) {
-        size_t to = dirs.find(':', from);
-        if (to == std::string::npos) to = dirs.size();
-        const std::string dir = to > from ? dirs.substr(from, to - from) : ".";
-        const std::string candidate = dir + "/" + name;
-        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-        from = to + 1;
-    }
-    return {};
-}
 }  // namespace
 
 EmbeddedRedis::EmbeddedRedis(
@@ -96,36 +72,25 @@ Status EmbeddedRedis::Spawn() {
         "",
         "--protected-mode",
         "yes"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string path = FindExecutable(binary_);
-    if (path.empty()) {
+    core::SpawnSpec spec;
+    spec.argv = std::move(args);
+    spec.capture_output = false;  // it writes its log file; early errors go to the server's stderr
+    // If the server dies without stopping it (a crash, SIGKILL), Redis gets SIGTERM and saves its AOF, instead of
+    // living on and racing the next server's Redis for the same files.
+    spec.parent_death_signal = SIGTERM;
+    // Redis holds the data-dir lock too, until it is gone.
+    if (lock_fd_ >= 0) spec.inherit_fds = {lock_fd_};
+    // Own process group (core::Spawn): a Ctrl-C in the terminal reaches the server, which then stops Redis in order.
+    Result<core::SpawnedChild> child = core::Spawn(spec);
+    if (!child) {
         return Unavailable(
-            "cannot start the embedded Redis (" + binary_ + "): " + std::strerror(ENOENT) +
+            "cannot start the embedded Redis (" + binary_ + "): " + child.error().message +
             "; install redis-server or pass --redis URL"
         );
     }
-    const pid_t parent = getpid();
-    const int lock_fd = lock_fd_;
-    const pid_t pid = fork();
-    if (pid < 0) return Unavailable(std::string("cannot start the embedded Redis: fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        // The child: only async-signal-safe calls until exec.
-        // Own process group: a Ctrl-C in the terminal reaches the server, which then stops Redis in order.
-        setpgid(0, 0);
-        // If the server dies without stopping it (a crash, SIGKILL), Redis gets SIGTERM and saves its AOF,
-        // instead of living on and racing the next server's Redis for the same files.
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent) _exit(1);                 // the server died before prctl took effect
-        if (lock_fd >= 0 && dup(lock_fd) < 0) _exit(126);  // dup() clears close-on-exec: Redis holds the lock too
-        execve(path.c_str(), argv.data(), environ);
-        _exit(127);
-    }
+    const pid_t pid = child->pid;
     pid_ = pid;
-    const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (fd < 0) return Internal("pidfd_open failed for the embedded Redis");
-    pidfd_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
+    pidfd_ = std::make_unique<asio::posix::stream_descriptor>(io_, child->pidfd.Release());
     core::Log(
         *core::Logger("server"),
         spdlog::level::info,

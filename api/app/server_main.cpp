@@ -298,6 +298,7 @@ int ServerMain(const std::vector<std::string>& args) {
     core::RealClock clock;
     executions::ExecutionStore executions(redis, clock);
     core::TriggerStore triggers(redis, clock);
+    rules::EnforcementStore enforcements(redis, clock);
     packs::ContentStore content(redis);
     // Sensors read content on every event: a snapshot up to 1 s old, re-checked on a miss. API reads check the
     // content version each time (one Redis GET), so what a finished `pack install` registered is there for the
@@ -342,6 +343,7 @@ int ServerMain(const std::vector<std::string>& args) {
                 executions,
                 execution_service,
                 triggers,
+                enforcements,
                 content,
                 api_content_cache,
                 webhooks,

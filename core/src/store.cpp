@@ -192,37 +192,4 @@ Result<std::vector<Json>> TriggerStore::ListBlocking(size_t offset, size_t limit
     return out;
 }
 
-std::vector<RedisClient::Args> TriggerStore::EnforcementCommands(const Json& e) const {
-    const std::string id = e.at("id");
-    RedisClient::Args hset = {"HSET", keys_.Enforcement(id)};
-    for (const auto& [k, v] : e.items()) {
-        hset.push_back(k);
-        hset.push_back(v.is_string() ? v.get<std::string>() : v.dump());
-    }
-    const std::string score = std::to_string(ToMicros(clock_.Now()));
-    return {
-        hset,
-        {"ZADD", keys_.Enforcements(), score, id},
-        {"ZADD", keys_.Enforcements() + ":ti:" + e.value("trigger_instance_id", ""), score, id},
-    };
-}
-
-Result<std::vector<Json>> TriggerStore::ListEnforcementsBlocking(
-    const std::string& trigger_instance, size_t offset, size_t limit, size_t* total
-) {
-    std::vector<Json> out;
-    if (limit == 0) return out;
-    const std::string zset =
-        trigger_instance.empty() ? keys_.Enforcements() : keys_.Enforcements() + ":ti:" + trigger_instance;
-    Result<std::vector<RedisReply>> rows =
-        ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
-            return RedisClient::Args{"HGETALL", keys_.Enforcement(id)};
-        });
-    if (!rows) return rows.error();
-    for (const auto& row : *rows) {
-        if (!row.elements.empty()) out.push_back(HashToJson(row, {"rule"}));
-    }
-    return out;
-}
-
 }  // namespace squall::core

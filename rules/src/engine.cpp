@@ -15,8 +15,8 @@ namespace squall::rules {
 using core::Json;
 using core::Log;
 
-Enforcer::Enforcer(executions::ExecutionService& executions, core::TriggerStore& triggers)
-    : executions_(executions), triggers_(triggers) {}
+Enforcer::Enforcer(executions::ExecutionService& executions, EnforcementStore& enforcements)
+    : executions_(executions), enforcements_(enforcements) {}
 
 void Enforcer::Record(const Json& enforcement, std::function<void(Status)> cb) {
     const bool ok = enforcement.value("status", "") == "succeeded";
@@ -28,7 +28,7 @@ void Enforcer::Record(const Json& enforcement, std::function<void(Status)> cb) {
          {"execution_id", enforcement.value("execution_id", "")},
          {"reason", enforcement.value("failure_reason", "")}});
     executions_.store().client().Pipeline(
-        triggers_.EnforcementCommands(enforcement),
+        enforcements_.Commands(enforcement),
         [cb = std::move(cb)](Result<std::vector<core::RedisReply>> r) {
             if (!r) return cb(r.error());
             cb(Status{});
@@ -89,6 +89,7 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
     executions::ExecutionStore executions;
     executions::ExecutionService service;
     core::TriggerStore triggers;
+    EnforcementStore enforcements;
     packs::ContentStore content;
     packs::ContentFollower follower;
     Enforcer enforcer;
@@ -114,9 +115,10 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
           executions(client, clock),
           service(executions, nullptr, kv_cache),
           triggers(client, clock),
+          enforcements(client, clock),
           content(client),
           follower(content),
-          enforcer(service, triggers),
+          enforcer(service, enforcements),
           kv(kv_cache) {}
 
     void Rebuild(packs::ContentSnapshotPtr snap) {

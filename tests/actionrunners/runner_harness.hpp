@@ -13,9 +13,9 @@
 #include <gtest/gtest.h>
 
 #include "builtin_runners.hpp"
-#include "common/process_supervisor.hpp"
 #include "io_runner.hpp"
 #include "squall/actionrunners/runner.hpp"
+#include "squall/core/process/supervisor.hpp"
 #include "wait.hpp"
 
 namespace squall::actionrunners::test {
@@ -39,7 +39,7 @@ struct RunReport {
     }
 };
 
-/// Built-in runners on a real io_context and ProcessSupervisor, as the container wires them (no Redis).
+/// Built-in runners on a real io_context and core::ProcessSupervisor, as the container wires them (no Redis).
 class RunnerHarness {
 public:
     explicit RunnerHarness(std::string data_dir = "")
@@ -110,12 +110,12 @@ public:
     }
 
     asio::io_context& io() { return io_.io(); }
-    ProcessSupervisor& supervisor() { return supervisor_; }
+    core::ProcessSupervisor& supervisor() { return supervisor_; }
     RunnerRegistry& registry() { return registry_; }
 
 private:
     squall::test::IoRunner io_{2};
-    ProcessSupervisor supervisor_{io_.io()};
+    core::ProcessSupervisor supervisor_{io_.io()};
     RunnerServices services_;
     RunnerRegistry registry_;
     std::map<std::string, RunnerPtr> runners_;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "git_repo.hpp"
+#include "redis_server.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall_process.hpp"
 #include "temp_dir.hpp"
@@ -76,6 +77,35 @@ TEST(ExecutionsIntegrationTest, CancelEndsQueuedAtOnceAndRunningWithinThreeSecon
     CliResult again = server.Cli({"execution", "cancel", stubborn});
     EXPECT_NE(again.exit_code, 0);
     EXPECT_NE(again.err.find("already canceled"), std::string::npos) << again.err;
+}
+
+TEST(ExecutionsIntegrationTest, CancelReachesARunnerInAnotherProcess) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    RedisServer redis;
+    SquallProcess::Options o;
+    o.data_dir = (data.path() / "d").string();
+    o.redis_url = "unix://" + redis.socket_path();
+    // The API (where the cancel arrives) and the runner (whose process group must die) are two processes.
+    o.extra_args = {"--roles", "api,rules,notifier,gc"};
+    SquallProcess api(o);
+    o.extra_args = {"--roles", "runner", "--listen", "127.0.0.1:0"};
+    SquallProcess runner(o);
+
+    const std::string id = StartAsync(api, {"core.local", "cmd=trap '' TERM; echo started; sleep 60"});
+    ASSERT_TRUE(WaitStatus(api, id, "running", 30s)) << runner.Output();
+    const std::string ran_in = GetExecution(api, id)["liveaction"]["runner_info"].value("hostname", "");
+    EXPECT_NE(ran_in.find("-" + std::to_string(runner.pid()) + "-runner"), std::string::npos) << ran_in;
+    const auto asked = std::chrono::steady_clock::now();
+    CliResult cancel = api.Cli({"execution", "cancel", id});
+    ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
+    ASSERT_TRUE(WaitStatus(api, id, "canceled", 10s)) << GetExecution(api, id).dump() << runner.Output();
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, 3s) << "SIGTERM ignored: SIGKILL after the grace";
+    // The runner process is still there and takes new work.
+    CliResult after = api.Cli({"run", "core.local", "cmd=echo after", "-j"});
+    EXPECT_EQ(after.exit_code, 0) << after.err;
+    EXPECT_NE(after.out.find("after"), std::string::npos) << after.out;
+    EXPECT_TRUE(runner.Running());
 }
 
 TEST(ExecutionsIntegrationTest, ReRunKeepsParametersAppliesOverridesAndLinksTheOriginal) {

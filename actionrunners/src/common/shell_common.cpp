@@ -69,7 +69,7 @@ bool HoldsSecret(const std::string& text, const std::vector<std::string>& secret
     });
 }
 
-core::ExecutionResult ShellResult(const ProcessOutcome& o, const std::string& shown, double timeout_s) {
+core::ExecutionResult ShellResult(const core::ProcessOutcome& o, const std::string& shown, double timeout_s) {
     core::ExecutionResult r;
     if (o.spawn_error) {
         r.status = core::status::kFailed;
@@ -179,7 +179,7 @@ void RunHandles::Begin(const std::string& execution_id) {
     runs_[execution_id] = false;
 }
 
-bool RunHandles::Add(const std::string& execution_id, ProcessSupervisor::Handle h) {
+bool RunHandles::Add(const std::string& execution_id, core::ProcessSupervisor::Handle h) {
     std::lock_guard lock(mu_);
     auto run = runs_.find(execution_id);
     if (run == runs_.end()) return true;  // already finished (its callback ran before Start returned)
@@ -188,7 +188,7 @@ bool RunHandles::Add(const std::string& execution_id, ProcessSupervisor::Handle 
     return true;
 }
 
-void RunHandles::Remove(const std::string& execution_id, ProcessSupervisor::Handle h) {
+void RunHandles::Remove(const std::string& execution_id, core::ProcessSupervisor::Handle h) {
     std::lock_guard lock(mu_);
     auto [b, e] = handles_.equal_range(execution_id);
     for (auto it = b; it != e; ++it) {
@@ -199,8 +199,8 @@ void RunHandles::Remove(const std::string& execution_id, ProcessSupervisor::Hand
     }
 }
 
-void RunHandles::CancelAll(const std::string& execution_id, ProcessSupervisor& supervisor) {
-    std::vector<ProcessSupervisor::Handle> victims;
+void RunHandles::CancelAll(const std::string& execution_id, core::ProcessSupervisor& supervisor) {
+    std::vector<core::ProcessSupervisor::Handle> victims;
     {
         std::lock_guard lock(mu_);
         auto run = runs_.find(execution_id);

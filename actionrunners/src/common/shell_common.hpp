@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "common/process_supervisor.hpp"
 #include "squall/actionrunners/runner.hpp"
+#include "squall/core/process/supervisor.hpp"
 
 /// What the process-based runners share (as StackStorm's ShellRunnerMixin): the child's environment, the
 /// `timeout` parameter, script argument serialisation, the {stdout, stderr, return_code, succeeded, failed}
@@ -36,7 +36,7 @@ bool HoldsSecret(const std::string& text, const std::vector<std::string>& secret
 /// Shell-runner result (reference §4): {stdout, stderr, return_code, succeeded, failed} with the single
 /// trailing newline of each stream dropped; `error` names `shown` (what ran, masked), the exit code and the
 /// stderr tail. Status succeeded / failed / timeout / canceled.
-core::ExecutionResult ShellResult(const ProcessOutcome& o, const std::string& shown, double timeout_s);
+core::ExecutionResult ShellResult(const core::ProcessOutcome& o, const std::string& shown, double timeout_s);
 
 /// A script's arguments built from the action parameters (reference §4, StackStorm's
 /// ShellScriptAction._get_script_arguments and action_db.get_args): parameters without `position` become
@@ -56,17 +56,17 @@ public:
     /// Starts tracking an execution (before its first process starts).
     void Begin(const std::string& execution_id);
     /// Records a started process. False when the execution was canceled meanwhile: cancel `h` yourself.
-    bool Add(const std::string& execution_id, ProcessSupervisor::Handle h);
-    void Remove(const std::string& execution_id, ProcessSupervisor::Handle h);
+    bool Add(const std::string& execution_id, core::ProcessSupervisor::Handle h);
+    void Remove(const std::string& execution_id, core::ProcessSupervisor::Handle h);
     /// Marks a tracked execution canceled and cancels its processes; Canceled() then says true until Forget().
     /// Unknown id: no-op.
-    void CancelAll(const std::string& execution_id, ProcessSupervisor& supervisor);
+    void CancelAll(const std::string& execution_id, core::ProcessSupervisor& supervisor);
     bool Canceled(const std::string& execution_id) const;
     void Forget(const std::string& execution_id);
 
 private:
     mutable std::mutex mu_;
-    std::multimap<std::string, ProcessSupervisor::Handle> handles_;
+    std::multimap<std::string, core::ProcessSupervisor::Handle> handles_;
     std::map<std::string, bool> runs_;  ///< tracked execution → canceled
 };
 

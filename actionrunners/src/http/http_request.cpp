@@ -9,10 +9,10 @@
 #include <thread>
 
 #include "builtin_runners.hpp"
-#include "common/process_supervisor.hpp"
 #include "common/shell_common.hpp"
 #include "squall/core/input.hpp"
 #include "squall/core/mask.hpp"
+#include "squall/core/process/supervisor.hpp"
 
 namespace squall::actionrunners {
 namespace {
@@ -189,19 +189,20 @@ public:
             active_[req.execution_id] = job;
         }
         job->timer.expires_after(ToMillis(job->timeout_s));
-        job->timer.async_wait([this, job, url = MaskSecrets(url, req.secret_values)](const boost::system::error_code& ec
-                              ) {
-            if (ec) return;
-            Finish(
-                job,
-                Failed(
-                    "Action failed to complete in " + FormatSeconds(job->timeout_s) + " seconds: " + url +
-                        " did not answer in time",
-                    core::status::kTimeout
-                )
-            );
-            job->Stop();
-        });
+        job->timer.async_wait(
+            [this, job, url = core::MaskSecrets(url, req.secret_values)](const boost::system::error_code& ec) {
+                if (ec) return;
+                Finish(
+                    job,
+                    Failed(
+                        "Action failed to complete in " + FormatSeconds(job->timeout_s) + " seconds: " + url +
+                            " did not answer in time",
+                        core::status::kTimeout
+                    )
+                );
+                job->Stop();
+            }
+        );
         const bool posted = workers_.TryPost([this, job, p, split = *split, secrets = req.secret_values] {
             core::ExecutionResult r = Perform(*job, p, split, secrets);
             Finish(job, std::move(r));
@@ -338,7 +339,7 @@ private:
             std::lock_guard lock(job.mu);
             job.client = nullptr;
         }
-        const std::string shown = hreq.method + " " + MaskSecrets(url.origin + url.path, secrets);
+        const std::string shown = hreq.method + " " + core::MaskSecrets(url.origin + url.path, secrets);
         if (!ok) {
             const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
             if ((err == httplib::Error::Read || err == httplib::Error::ConnectionTimeout) &&

@@ -1,18 +1,18 @@
 #include "builtin_runners.hpp"
-#include "common/process_supervisor.hpp"
 #include "common/shell_common.hpp"
+#include "squall/core/process/supervisor.hpp"
 
 namespace squall::actionrunners {
 namespace {
 
 class LocalShellCmdRunner final : public Runner {
 public:
-    explicit LocalShellCmdRunner(ProcessSupervisor& supervisor) : supervisor_(supervisor) {}
+    explicit LocalShellCmdRunner(core::ProcessSupervisor& supervisor) : supervisor_(supervisor) {}
 
     void Run(const RunRequest& req, RunCallbacks cb) override {
         const Json& p = req.parameters;
         std::string cmd = p.contains("cmd") ? ParamString(p["cmd"]) : std::string();
-        ProcessSpec spec;
+        core::ProcessSpec spec;
         spec.env = ActionEnv(req);
         // A command holding a secret (`echo {{ password }}` rendered) would show it in `ps`: bash then gets
         // it through its environment and evaluates it, and `ps` shows only `eval "$ST2_ACTION_CMD"`.
@@ -32,13 +32,13 @@ public:
         const double timeout_s = TimeoutSeconds(p, 60.0);
         spec.timeout = ToMillis(timeout_s);
         spec.secrets = req.secret_values;
-        const std::string shown_cmd = MaskSecrets(cmd, req.secret_values);
+        const std::string shown_cmd = core::MaskSecrets(cmd, req.secret_values);
         const std::string id = req.execution_id;
         runs_.Begin(id);
-        ProcessSupervisor::Handle h = supervisor_.Start(
+        core::ProcessSupervisor::Handle h = supervisor_.Start(
             std::move(spec),
             std::move(cb.on_output),
-            [this, id, shown_cmd, timeout_s, on_done = std::move(cb.on_done)](ProcessOutcome o) {
+            [this, id, shown_cmd, timeout_s, on_done = std::move(cb.on_done)](core::ProcessOutcome o) {
                 runs_.Forget(id);
                 on_done(ShellResult(o, shown_cmd, timeout_s));
             }
@@ -49,7 +49,7 @@ public:
     void Cancel(const std::string& execution_id) override { runs_.CancelAll(execution_id, supervisor_); }
 
 private:
-    ProcessSupervisor& supervisor_;
+    core::ProcessSupervisor& supervisor_;
     RunHandles runs_;
 };
 

@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "builtin_runners.hpp"
-#include "common/process_supervisor.hpp"
 #include "common/shell_common.hpp"
+#include "squall/core/process/supervisor.hpp"
 
 namespace squall::actionrunners {
 namespace {
@@ -65,7 +65,7 @@ std::string ShellQuote(const std::string& s) {
 /// run produces.
 class LocalShellScriptRunner final : public Runner {
 public:
-    LocalShellScriptRunner(ProcessSupervisor& supervisor, std::set<std::string> runner_params)
+    LocalShellScriptRunner(core::ProcessSupervisor& supervisor, std::set<std::string> runner_params)
         : supervisor_(supervisor), runner_params_(std::move(runner_params)) {}
 
     void Run(const RunRequest& req, RunCallbacks cb) override {
@@ -92,7 +92,7 @@ public:
         }
         const std::string kwarg_op =
             p.contains("kwarg_op") && p["kwarg_op"].is_string() ? p["kwarg_op"].get<std::string>() : std::string("--");
-        ProcessSpec spec;
+        core::ProcessSpec spec;
         const std::vector<std::string> args = ScriptArguments(req.action, p, runner_params_, kwarg_op);
         spec.argv = BuildArgv(script, args, p, spec.stdin_data);
         spec.env = ActionEnv(req);
@@ -101,7 +101,7 @@ public:
         spec.secrets = req.secret_values;
         std::string shown;
         for (const auto& a : spec.argv) shown += (shown.empty() ? "" : " ") + a;
-        shown = MaskSecrets(shown, req.secret_values);
+        shown = core::MaskSecrets(shown, req.secret_values);
         const bool secret_arg = std::any_of(args.begin(), args.end(), [&](const std::string& a) {
             return HoldsSecret(a, req.secret_values);
         });
@@ -122,7 +122,7 @@ public:
         auto h = supervisor_.Start(
             std::move(spec),
             std::move(cb.on_output),
-            [this, id, shown, timeout_s, on_done = std::move(cb.on_done)](ProcessOutcome o) {
+            [this, id, shown, timeout_s, on_done = std::move(cb.on_done)](core::ProcessOutcome o) {
                 runs_.Forget(id);
                 on_done(ShellResult(o, shown, timeout_s));
             }
@@ -155,7 +155,7 @@ public:
     }
 
 private:
-    ProcessSupervisor& supervisor_;
+    core::ProcessSupervisor& supervisor_;
     const std::set<std::string> runner_params_;
     RunHandles runs_;
 };

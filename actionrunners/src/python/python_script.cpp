@@ -4,10 +4,10 @@
 #include <memory>
 
 #include "builtin_runners.hpp"
-#include "common/process_supervisor.hpp"
 #include "common/shell_common.hpp"
 #include "squall/core/input.hpp"
 #include "squall/core/mask.hpp"
+#include "squall/core/process/supervisor.hpp"
 
 #ifndef SQUALL_PYTHON_WRAPPER_DIR
 #error "SQUALL_PYTHON_WRAPPER_DIR must point at actionrunners/python"
@@ -28,7 +28,7 @@ std::string WrapperDir() {
 /// Drops the wrapper's result line from the streamed stdout (it can span several delivered lines when huge).
 class ResultLineFilter {
 public:
-    explicit ResultLineFilter(ProcessSupervisor::LineCallback out) : out_(std::move(out)) {}
+    explicit ResultLineFilter(core::ProcessSupervisor::LineCallback out) : out_(std::move(out)) {}
     void operator()(std::string_view stream, std::string line) {
         if (stream != "stdout") return out_(stream, std::move(line));
         if (line.find(kDelimiter) == std::string::npos) {
@@ -48,13 +48,13 @@ public:
     }
 
 private:
-    ProcessSupervisor::LineCallback out_;
+    core::ProcessSupervisor::LineCallback out_;
     bool inside_ = false;
 };
 
 class PythonScriptRunner final : public Runner {
 public:
-    PythonScriptRunner(ProcessSupervisor& supervisor, std::string data_dir, std::set<std::string> runner_params)
+    PythonScriptRunner(core::ProcessSupervisor& supervisor, std::string data_dir, std::set<std::string> runner_params)
         : supervisor_(supervisor), data_dir_(std::move(data_dir)), runner_params_(std::move(runner_params)) {}
 
     void Run(const RunRequest& req, RunCallbacks cb) override {
@@ -84,7 +84,7 @@ public:
             {"user", req.context.value("user", "")},
         };
 
-        ProcessSpec spec;
+        core::ProcessSpec spec;
         spec.argv = {Interpreter(pack), "-u", WrapperDir() + "/squall_python_wrapper.py"};
         spec.env = ActionEnv(req);
         spec.env.erase("PYTHONPATH");  // as StackStorm: the wrapper's path, not the user's
@@ -106,7 +106,7 @@ public:
         auto h = supervisor_.Start(
             std::move(spec),
             [filter](std::string_view stream, std::string line) { (*filter)(stream, std::move(line)); },
-            [this, id, shown, timeout_s, secrets, on_done = std::move(cb.on_done)](ProcessOutcome o) {
+            [this, id, shown, timeout_s, secrets, on_done = std::move(cb.on_done)](core::ProcessOutcome o) {
                 runs_.Forget(id);
                 on_done(Interpret(o, shown, timeout_s, core::SecretMasker(secrets)));
             }
@@ -120,7 +120,7 @@ public:
     /// The result is read from the unmasked stdout and masked once parsed (`masker`), so that a secret never
     /// breaks the JSON the wrapper printed nor hides in its escapes.
     static core::ExecutionResult Interpret(
-        const ProcessOutcome& o, const std::string& shown, double timeout_s, const core::SecretMasker& masker
+        const core::ProcessOutcome& o, const std::string& shown, double timeout_s, const core::SecretMasker& masker
     ) {
         if (o.spawn_error) return Failure("could not start " + shown + ": " + o.spawn_error->message);
         core::ExecutionResult r;
@@ -194,7 +194,7 @@ private:
         return "python3";
     }
 
-    ProcessSupervisor& supervisor_;
+    core::ProcessSupervisor& supervisor_;
     const std::string data_dir_;
     const std::set<std::string> runner_params_;
     RunHandles runs_;

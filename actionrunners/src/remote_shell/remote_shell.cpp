@@ -13,8 +13,8 @@
 #include <sstream>
 
 #include "builtin_runners.hpp"
-#include "common/process_supervisor.hpp"
 #include "common/shell_common.hpp"
+#include "squall/core/process/supervisor.hpp"
 
 namespace squall::actionrunners {
 namespace {
@@ -65,8 +65,8 @@ struct RemoteRun {
     bool parallel = true;
     std::vector<std::string> secrets;
     std::string key_file_to_remove;
-    std::function<ProcessSpec(const std::string& host)> make_spec;
-    ProcessSupervisor::LineCallback on_output;
+    std::function<core::ProcessSpec(const std::string& host)> make_spec;
+    core::ProcessSupervisor::LineCallback on_output;
     std::function<void(core::ExecutionResult)> on_done;
     // Exit callbacks (supervisor strand) and Run (starting parallel hosts) meet here.
     std::mutex mu;
@@ -84,7 +84,7 @@ struct RemoteRun {
 /// material to a 0600 temp file removed after the run.
 class RemoteShellRunner final : public Runner {
 public:
-    RemoteShellRunner(ProcessSupervisor& supervisor, bool script_mode, std::set<std::string> runner_params)
+    RemoteShellRunner(core::ProcessSupervisor& supervisor, bool script_mode, std::set<std::string> runner_params)
         : supervisor_(supervisor), script_mode_(script_mode), runner_params_(std::move(runner_params)) {}
 
     void Run(const RunRequest& req, RunCallbacks cb) override {
@@ -116,7 +116,7 @@ public:
         if (!secret.empty()) env["SSHPASS"] = secret;
         const int default_port = p.contains("port") && p["port"].is_number_integer() ? p["port"].get<int>() : 22;
         run->make_spec = [run_ptr = run.get(), prefix = *ssh, env, default_port](const std::string& host) {
-            ProcessSpec spec;
+            core::ProcessSpec spec;
             spec.argv = prefix;
             std::string name = host;
             int port = default_port;
@@ -278,19 +278,19 @@ private:
             host = run->hosts[run->next++];
         }
         if (runs_.Canceled(run->execution_id)) {
-            ProcessOutcome o;
+            core::ProcessOutcome o;
             o.canceled = true;
             return HostDone(run, host, o);
         }
-        ProcessSpec spec = run->make_spec(host);
+        core::ProcessSpec spec = run->make_spec(host);
         std::string shown = "ssh " + host;
-        auto h = supervisor_.Start(std::move(spec), run->on_output, [this, run, host](ProcessOutcome o) {
+        auto h = supervisor_.Start(std::move(spec), run->on_output, [this, run, host](core::ProcessOutcome o) {
             HostDone(run, host, std::move(o));
         });
         if (!runs_.Add(run->execution_id, h)) supervisor_.Cancel(h);
     }
 
-    void HostDone(const std::shared_ptr<RemoteRun>& run, const std::string& host, const ProcessOutcome& o) {
+    void HostDone(const std::shared_ptr<RemoteRun>& run, const std::string& host, const core::ProcessOutcome& o) {
         core::ExecutionResult r = ShellResult(o, "ssh " + host, run->timeout_s);
         if (!o.spawn_error && !o.timed_out && !o.canceled && o.exit_code == 255) {
             r.result["error"] = "ssh to " + host + " failed (exit code 255: connection or authentication)" +
@@ -323,7 +323,7 @@ private:
         run->on_done(std::move(out));
     }
 
-    ProcessSupervisor& supervisor_;
+    core::ProcessSupervisor& supervisor_;
     const bool script_mode_;
     const std::set<std::string> runner_params_;
     RunHandles runs_;

@@ -85,9 +85,8 @@ void RegisterTriggerRoutes(Router& r, ApiDeps& d) {
         Result<Page> page = QueryPage(req, 1000);
         if (!page) return SendError(res, page.error());
         size_t total = 0;
-        Result<std::vector<Json>> list = d.triggers.ListEnforcementsBlocking(
-            req.get_param_value("trigger_instance"), page->offset, page->limit, &total
-        );
+        Result<std::vector<Json>> list =
+            d.enforcements.ListBlocking(req.get_param_value("trigger_instance"), page->offset, page->limit, &total);
         if (!list) return SendError(res, list.error());
         SendList(res, *list, total, page->limit);
     });

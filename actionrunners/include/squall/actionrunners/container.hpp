@@ -14,6 +14,17 @@ class KvCache;
 
 namespace squall::actionrunners {
 
+/// Keys the runner role owns (docs/architecture.md): `runner:alive:<consumer>`, a liveness key each runner process
+/// renews every few seconds (PX), so that the reaper can tell a dead runner from a busy one.
+class RunnerKeys {
+public:
+    explicit RunnerKeys(std::string prefix) : p_(std::move(prefix)) {}
+    std::string Alive(const std::string& consumer) const { return p_ + "runner:alive:" + consumer; }
+
+private:
+    std::string p_;
+};
+
 struct RunnerContainerOptions {
     std::string pool = "default";
     size_t workers = 32;        ///< concurrent executions

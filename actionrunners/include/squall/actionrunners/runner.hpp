@@ -15,10 +15,13 @@
 #include "squall/packs/content.hpp"
 #include "squall/packs/loader.hpp"
 
+namespace squall::core {
+class ProcessSupervisor;
+}  // namespace squall::core
+
 namespace squall::actionrunners {
 
 using core::Json;
-class ProcessSupervisor;
 
 /// One run, immutable (no objects filled in after construction).
 struct RunRequest {
@@ -52,7 +55,7 @@ using RunnerPtr = std::unique_ptr<Runner>;
 /// What runners may use; owned by the container.
 struct RunnerServices {
     asio::io_context& io;
-    ProcessSupervisor& supervisor;
+    core::ProcessSupervisor& supervisor;
     core::RedisClientPtr redis;          ///< the container's client (async; never block the loop on it)
     std::string data_dir;                ///< DATA (packs/, configs/, keys/)
     packs::RuleCheck check_rule;         ///< for the pack manager's validation (rules::MakeRuleCheck); may be empty

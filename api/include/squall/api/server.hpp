@@ -9,6 +9,7 @@
 #include "squall/core/store/store.hpp"
 #include "squall/executions/service.hpp"
 #include "squall/packs/content_cache.hpp"
+#include "squall/rules/enforcements.hpp"
 #include "squall/rules/operators.hpp"
 #include "squall/sensors/sensor.hpp"
 
@@ -21,6 +22,7 @@ struct ApiDeps {
     /// The one way executions are created, canceled, re-run, paused and resumed.
     executions::ExecutionService& execution_service;
     core::TriggerStore& triggers;
+    rules::EnforcementStore& enforcements;
     packs::ContentStore& content;
     packs::ContentCache& content_cache;
     sensors::WebhookSensor& webhooks;

@@ -12,6 +12,7 @@
 #include "squall/executions/service.hpp"
 #include "squall/packs/content_store.hpp"
 #include "squall/packs/loader.hpp"
+#include "squall/rules/enforcements.hpp"
 #include "squall/rules/matcher.hpp"
 
 namespace squall::rules {
@@ -23,7 +24,7 @@ namespace squall::rules {
 class Enforcer {
 public:
     /// Both borrowed. The service's datastore snapshot (`st2kv.*`) must have been refreshed by the caller.
-    Enforcer(executions::ExecutionService& executions, core::TriggerStore& triggers);
+    Enforcer(executions::ExecutionService& executions, EnforcementStore& enforcements);
 
     /// `cb` gets an error only when Redis failed (the trigger instance must then be retried); a rule whose
     /// parameters do not render or validate is a failed enforcement, recorded, and not an error.
@@ -37,7 +38,7 @@ public:
 private:
     void Record(const Json& enforcement, std::function<void(Status)> cb);
     executions::ExecutionService& executions_;
-    core::TriggerStore& triggers_;
+    EnforcementStore& enforcements_;
 };
 
 /// The rules role: consumes the triggers stream in batches, matches each trigger instance, enforces the

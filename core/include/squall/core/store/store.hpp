@@ -16,18 +16,15 @@
 /// executions component (packs/executions).
 namespace squall::core {
 
-/// Key names under the endpoint's prefix for what core owns (trigger instances, enforcements, the datastore,
-/// runner liveness, dead letters). Other components name their own keys: packs::ContentKeys,
-/// executions::Keys, the API's `apikeys`.
+/// Key names under the endpoint's prefix for what core owns (trigger instances, the datastore, dead letters).
+/// Other components name their own keys: packs::ContentKeys, executions::Keys, rules::EnforcementKeys,
+/// actionrunners::RunnerKeys, the API's `apikeys`.
 class Keys {
 public:
     explicit Keys(std::string prefix) : p_(std::move(prefix)) {}
     std::string TriggerStream() const { return p_ + "stream:triggers"; }
     std::string TriggerInstance(const std::string& id) const { return p_ + "ti:" + id; }
     std::string TriggerInstances() const { return p_ + "triggerinstances"; }
-    std::string Enforcement(const std::string& id) const { return p_ + "enf:" + id; }
-    std::string Enforcements() const { return p_ + "enforcements"; }
-    std::string RunnerAlive(const std::string& consumer) const { return p_ + "runner:alive:" + consumer; }
     /// Entries that no consumer could handle (StreamConsumerOptions::dead_letters), for every stream.
     std::string DeadLetters() const { return p_ + "stream:deadletters"; }
     /// Datastore (kv_store.hpp): one JSON record per pair ("system:<name>" / "user:<user>:<name>"), the index
@@ -63,7 +60,7 @@ private:
     std::string sha_;
 };
 
-/// Trigger instances and rule enforcements.
+/// Trigger instances.
 class TriggerStore {
 public:
     /// `clock` (borrowed) stamps stored times.
@@ -75,13 +72,6 @@ public:
     RedisClient::Args SetStatusCommand(const std::string& id, const std::string& status) const;
     Result<Json> GetBlocking(const std::string& id);
     Result<std::vector<Json>> ListBlocking(size_t offset, size_t limit, size_t* total);
-
-    /// Rule enforcement: {id, rule:{ref,id}, trigger_instance_id, execution_id?, failure_reason?, status,
-    /// enforced_at}. Returns the commands that store it (to be pipelined by the caller).
-    std::vector<RedisClient::Args> EnforcementCommands(const Json& enforcement) const;
-    Result<std::vector<Json>> ListEnforcementsBlocking(
-        const std::string& trigger_instance, size_t offset, size_t limit, size_t* total
-    );
 
     const Keys& keys() const { return keys_; }
     const Clock& clock() const { return clock_; }

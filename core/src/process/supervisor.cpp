@@ -1,10 +1,6 @@
-#include "common/process_supervisor.hpp"
+#include "squall/core/process/supervisor.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,8 +15,9 @@
 #include <utility>
 
 #include "squall/core/mask.hpp"
+#include "squall/core/process/spawn.hpp"
 
-namespace squall::actionrunners {
+namespace squall::core {
 
 namespace {
 
@@ -32,246 +29,6 @@ constexpr std::chrono::seconds kKillGrace{2};
 constexpr std::chrono::milliseconds kCancelGrace{1000};
 /// Longer deadlines are clamped so that steady_clock arithmetic cannot overflow (milliseconds::max() means "never").
 constexpr std::chrono::hours kMaxTimeout{24 * 365 * 10};
-
-/// Owns one file descriptor.
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept {
-        if (this != &other) {
-            Reset();
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    ~UniqueFd() { Reset(); }
-
-    int Get() const { return fd_; }
-    int Release() { return std::exchange(fd_, -1); }
-    void Reset() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-            fd_ = -1;
-        }
-    }
-
-private:
-    int fd_ = -1;
-};
-
-/// Both ends of a pipe, created close-on-exec so that no other child inherits them.
-struct Pipe {
-    UniqueFd read_end;
-    UniqueFd write_end;
-};
-
-std::string ErrnoText(int err) {
-    std::array<char, 128> buffer{};
-    return strerror_r(err, buffer.data(), buffer.size());  // GNU strerror_r: thread-safe, returns the text
-}
-
-Result<Pipe> MakePipe() {
-    int fds[2] = {-1, -1};
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
-        int err = errno;
-        ErrorCode code = (err == EMFILE || err == ENFILE) ? ErrorCode::kResourceExhausted : ErrorCode::kInternal;
-        return Error(code, "cannot create a pipe for the child process", ErrnoText(err));
-    }
-    return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-bool SetNonBlocking(int fd) {
-    int flags = ::fcntl(fd, F_GETFL);
-    return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
-}
-
-/// RAII for the posix_spawn attribute objects.
-struct SpawnAttributes {
-    posix_spawn_file_actions_t actions{};
-    posix_spawnattr_t attr{};
-    SpawnAttributes() {
-        posix_spawn_file_actions_init(&actions);
-        posix_spawnattr_init(&attr);
-    }
-    ~SpawnAttributes() {
-        posix_spawn_file_actions_destroy(&actions);
-        posix_spawnattr_destroy(&attr);
-    }
-    SpawnAttributes(const SpawnAttributes&) = delete;
-    SpawnAttributes& operator=(const SpawnAttributes&) = delete;
-};
-
-bool IsDirectory(const std::string& path) {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/// Turns a posix_spawn error into an Error that names what was wrong.
-Error SpawnError(int err, const ProcessSpec& spec) {
-    const std::string& program = spec.argv.front();
-    // posix_spawn reports the chdir file action and the exec with the same errno values; tell them apart by
-    // looking at the directory (only on this failure path).
-    bool bad_cwd = !spec.cwd.empty() && !IsDirectory(spec.cwd);
-    switch (err) {
-        case ENOENT:
-        case ENOTDIR:
-            if (bad_cwd) {
-                return InvalidArgument("working directory '" + spec.cwd + "' does not exist or is not a directory");
-            }
-            return InvalidArgument("executable '" + program + "' not found");
-        case EACCES:
-        case EPERM:
-            if (bad_cwd) {
-                return InvalidArgument("working directory '" + spec.cwd + "' is not accessible");
-            }
-            return InvalidArgument("permission denied executing '" + program + "'");
-        case ENOEXEC:
-            return InvalidArgument("'" + program + "' is not an executable file format");
-        case E2BIG:
-            return InvalidArgument("argument list or environment of '" + program + "' is too long");
-        case EMFILE:
-        case ENFILE:
-        case EAGAIN:
-        case ENOMEM:
-            return Error(
-                ErrorCode::kResourceExhausted, "cannot start '" + program + "': out of resources", ErrnoText(err)
-            );
-        default:
-            return Internal("cannot start '" + program + "'", ErrnoText(err));
-    }
-}
-
-/// A started child: its pid (which is also its process group id) and our ends of its pipes.
-struct SpawnedChild {
-    pid_t pid = -1;
-    UniqueFd pidfd;
-    UniqueFd stdin_fd;  ///< -1 when stdin is /dev/null
-    UniqueFd stdout_fd;
-    UniqueFd stderr_fd;
-};
-
-bool HasNul(const std::string& s) {
-    return s.find('\0') != std::string::npos;
-}
-
-/// Spawns the child in its own process group. Never blocks for long: posix_spawn is vfork-based in glibc.
-Result<SpawnedChild> SpawnChild(const ProcessSpec& spec) {
-    if (spec.argv.empty() || spec.argv.front().empty()) {
-        return InvalidArgument("process spec has an empty argv");
-    }
-    for (const auto& arg : spec.argv) {
-        if (HasNul(arg)) {
-            return InvalidArgument("argument of '" + spec.argv.front() + "' contains a NUL byte");
-        }
-    }
-    std::vector<std::string> env_strings;
-    env_strings.reserve(spec.env.size());
-    for (const auto& [key, value] : spec.env) {
-        if (key.empty() || key.find('=') != std::string::npos || HasNul(key) || HasNul(value)) {
-            return InvalidArgument("invalid environment variable name '" + key + "'");
-        }
-        std::string entry;
-        entry.reserve(key.size() + 1 + value.size());
-        entry.append(key).append("=").append(value);
-        env_strings.push_back(std::move(entry));
-    }
-    if (HasNul(spec.cwd)) {
-        return InvalidArgument("working directory contains a NUL byte");
-    }
-
-    std::optional<Pipe> stdin_pipe;
-    if (spec.stdin_data) {
-        auto pipe = MakePipe();
-        if (!pipe) {
-            return std::move(pipe).error();
-        }
-        stdin_pipe = std::move(*pipe);
-    }
-    auto stdout_pipe = MakePipe();
-    if (!stdout_pipe) {
-        return std::move(stdout_pipe).error();
-    }
-    auto stderr_pipe = MakePipe();
-    if (!stderr_pipe) {
-        return std::move(stderr_pipe).error();
-    }
-
-    SpawnAttributes sa;
-    // Own process group (pgid = pid) so that a timeout or cancel can kill everything the action started; empty
-    // signal mask and default dispositions for every signal, so that e.g. an ignored SIGPIPE in this process does
-    // not leak into the child.
-    sigset_t empty_mask;
-    sigemptyset(&empty_mask);
-    sigset_t all_signals;
-    sigfillset(&all_signals);
-    posix_spawnattr_setflags(
-        &sa.attr, static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
-    );
-    posix_spawnattr_setpgroup(&sa.attr, 0);
-    posix_spawnattr_setsigmask(&sa.attr, &empty_mask);
-    posix_spawnattr_setsigdefault(&sa.attr, &all_signals);
-
-    if (stdin_pipe) {
-        posix_spawn_file_actions_adddup2(&sa.actions, stdin_pipe->read_end.Get(), STDIN_FILENO);
-    } else {
-        posix_spawn_file_actions_addopen(&sa.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    }
-    posix_spawn_file_actions_adddup2(&sa.actions, stdout_pipe->write_end.Get(), STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&sa.actions, stderr_pipe->write_end.Get(), STDERR_FILENO);
-    if (!spec.cwd.empty()) {
-        posix_spawn_file_actions_addchdir_np(&sa.actions, spec.cwd.c_str());
-    }
-    // Descriptors of this process that lack O_CLOEXEC (opened by libraries) must not leak into actions.
-    posix_spawn_file_actions_addclosefrom_np(&sa.actions, STDERR_FILENO + 1);
-
-    std::vector<char*> argv;
-    argv.reserve(spec.argv.size() + 1);
-    for (const auto& arg : spec.argv) {
-        argv.push_back(const_cast<char*>(arg.c_str()));  // posix_spawn does not modify them
-    }
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    envp.reserve(env_strings.size() + 1);
-    for (auto& entry : env_strings) {
-        envp.push_back(entry.data());
-    }
-    envp.push_back(nullptr);
-
-    pid_t pid = -1;
-    // posix_spawnp searches this process's PATH (not spec.env's) when argv[0] has no slash.
-    int rc = posix_spawnp(&pid, argv[0], &sa.actions, &sa.attr, argv.data(), envp.data());
-    if (rc != 0) {
-        return SpawnError(rc, spec);
-    }
-
-    SpawnedChild child;
-    child.pid = pid;
-    // A pidfd refers to this very process even after it exited and until it is reaped, so there is no race with the
-    // child exiting before we open it.
-    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (pidfd < 0) {
-        int err = errno;
-        ::kill(-pid, SIGKILL);
-        // Rare failure path: the child was just SIGKILLed, so this wait is short.
-        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-        }
-        return Internal("cannot supervise '" + spec.argv.front() + "': pidfd_open failed", ErrnoText(err));
-    }
-    child.pidfd = UniqueFd(pidfd);
-    if (stdin_pipe) {
-        child.stdin_fd = std::move(stdin_pipe->write_end);
-        SetNonBlocking(child.stdin_fd.Get());
-    }
-    child.stdout_fd = std::move(stdout_pipe->read_end);
-    child.stderr_fd = std::move(stderr_pipe->read_end);
-    SetNonBlocking(child.stdout_fd.Get());
-    SetNonBlocking(child.stderr_fd.Get());
-    return child;  // the child's ends of the pipes close here
-}
 
 /// write(2) that returns EPIPE instead of raising SIGPIPE in this process, without touching the process-wide
 /// disposition: block SIGPIPE in this thread, and consume the thread-directed SIGPIPE the write raised.
@@ -304,7 +61,7 @@ std::string TruncationMarker(size_t limit) {
 }  // namespace
 
 std::string MaskSecrets(std::string text, const std::vector<std::string>& secrets) {
-    return core::SecretMasker(secrets).Text(std::move(text));
+    return SecretMasker(secrets).Text(std::move(text));
 }
 
 /// Shared state of the supervisor. Held by every running Process (and so by every pending handler), which keeps it
@@ -666,7 +423,7 @@ private:
     std::shared_ptr<Impl> impl_;
     Handle handle_;
     pid_t pid_;
-    core::SecretMasker masker_;
+    SecretMasker masker_;
     bool keep_raw_stdout_;
     size_t limit_;
     std::chrono::milliseconds timeout_;
@@ -694,7 +451,12 @@ private:
 
 void ProcessSupervisor::Impl::DoStart(Handle handle, ProcessSpec spec, LineCallback on_line, ExitCallback on_exit) {
     auto started = std::chrono::steady_clock::now();
-    auto spawned = SpawnChild(spec);
+    SpawnSpec how;
+    how.argv = spec.argv;
+    how.env = spec.env;
+    how.cwd = spec.cwd;
+    how.stdin_pipe = spec.stdin_data.has_value();
+    auto spawned = Spawn(how);
     if (!spawned) {
         ProcessOutcome outcome;
         outcome.spawn_error = std::move(spawned).error();
@@ -779,4 +541,4 @@ size_t ProcessSupervisor::Running() const {
     return impl_->running.load();
 }
 
-}  // namespace squall::actionrunners
+}  // namespace squall::core

@@ -1,4 +1,4 @@
-#include "common/process_supervisor.hpp"
+#include "squall/core/process/supervisor.hpp"
 #include "wait.hpp"
 
 #include <fcntl.h>
@@ -25,7 +25,7 @@
 
 #include <gtest/gtest.h>
 
-namespace squall::actionrunners {
+namespace squall::core {
 namespace {
 
 using namespace std::chrono_literals;
@@ -629,4 +629,4 @@ TEST_F(ProcessSupervisorTest, DestructorKillsRunningGroups) {
 }
 
 }  // namespace
-}  // namespace squall::actionrunners
+}  // namespace squall::core

@@ -13,9 +13,9 @@
 #include "squall/core/asio.hpp"
 #include "squall/core/error.hpp"
 
-namespace squall::actionrunners {
+namespace squall::core {
 
-/// What to run. Built by a runner adapter; the supervisor knows nothing about actions.
+/// What to run. Built by a runner adapter or a sensor host; the supervisor knows nothing about actions.
 struct ProcessSpec {
     std::vector<std::string> argv;              ///< argv[0] is an absolute path or found on this process's PATH
     std::map<std::string, std::string> env;     ///< the child's complete environment
@@ -23,7 +23,7 @@ struct ProcessSpec {
     std::chrono::milliseconds timeout{0};       ///< 0: no deadline
     std::optional<std::string> stdin_data;      ///< written then closed; none: stdin is /dev/null
     size_t max_output_bytes = 4 * 1024 * 1024;  ///< per stream; beyond it the capture is truncated with a marker
-    std::vector<std::string> secrets;           ///< masked (core::SecretMasker) in captured output and lines
+    std::vector<std::string> secrets;           ///< masked (SecretMasker) in captured output and lines
     bool keep_raw_stdout = false;               ///< also hand back stdout unmasked (ProcessOutcome::stdout_raw)
 };
 
@@ -43,7 +43,7 @@ struct ProcessOutcome {
     std::chrono::milliseconds elapsed{0};
 };
 
-/// Spawns child processes, each in its own process group, and supervises them on an io_context without
+/// Spawns child processes (core::Spawn), each in its own process group, and supervises them on an io_context without
 /// blocking it: stdout/stderr through non-blocking pipes read by Asio, exit through a pidfd (no SIGCHLD
 /// handler, no waitpid loop), deadline through an Asio timer that SIGKILLs the whole process group.
 /// A process is finished when it has been reaped and both pipes reached EOF (processes it left behind that
@@ -78,7 +78,7 @@ private:
     std::shared_ptr<Impl> impl_;
 };
 
-/// `text` with the secrets masked (core::SecretMasker::Text).
+/// `text` with the secrets masked (SecretMasker::Text).
 std::string MaskSecrets(std::string text, const std::vector<std::string>& secrets);
 
-}  // namespace squall::actionrunners
+}  // namespace squall::core

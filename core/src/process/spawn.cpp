@@ -1,0 +1,329 @@
+#include "squall/core/process/spawn.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+extern char** environ;  // NOLINT: POSIX process environment, passed on when a spec has none of its own
+
+namespace squall::core {
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+        Reset();
+        fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+}
+
+void UniqueFd::Reset() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+}
+
+std::string ErrnoText(int err) {
+    std::array<char, 128> buffer{};
+    return strerror_r(err, buffer.data(), buffer.size());  // GNU strerror_r: thread-safe, returns the text
+}
+
+std::string FindExecutable(const std::string& name) {
+    if (name.empty()) return {};
+    if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : std::string();
+    const char* env = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): nobody sets PATH after start-up
+    const std::string dirs = env ? env : "/usr/local/bin:/usr/bin:/bin";
+    size_t from = 0;
+    while (from <= dirs.size()) {
+        size_t to = dirs.find(':', from);
+        if (to == std::string::npos) to = dirs.size();
+        const std::string dir = to > from ? dirs.substr(from, to - from) : ".";
+        const std::string candidate = dir + "/" + name;
+        struct stat st {};
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+            return candidate;
+        from = to + 1;
+    }
+    return {};
+}
+
+namespace {
+
+/// Both ends of a pipe, created close-on-exec so that no other child inherits them.
+struct Pipe {
+    UniqueFd read_end;
+    UniqueFd write_end;
+};
+
+Result<Pipe> MakePipe() {
+    int fds[2] = {-1, -1};
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        int err = errno;
+        ErrorCode code = (err == EMFILE || err == ENFILE) ? ErrorCode::kResourceExhausted : ErrorCode::kInternal;
+        return Error(code, "cannot create a pipe for the child process", ErrnoText(err));
+    }
+    return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+bool SetNonBlocking(int fd) {
+    int flags = ::fcntl(fd, F_GETFL);
+    return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+bool IsDirectory(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool HasNul(const std::string& s) {
+    return s.find('\0') != std::string::npos;
+}
+
+/// Turns a spawn error into an Error that names what was wrong.
+Error SpawnError(int err, const SpawnSpec& spec) {
+    const std::string& program = spec.argv.front();
+    // posix_spawn reports the chdir file action and the exec with the same errno values; tell them apart by
+    // looking at the directory (only on this failure path).
+    bool bad_cwd = !spec.cwd.empty() && !IsDirectory(spec.cwd);
+    switch (err) {
+        case ENOENT:
+        case ENOTDIR:
+            if (bad_cwd) {
+                return InvalidArgument("working directory '" + spec.cwd + "' does not exist or is not a directory");
+            }
+            return InvalidArgument("executable '" + program + "' not found");
+        case EACCES:
+        case EPERM:
+            if (bad_cwd) {
+                return InvalidArgument("working directory '" + spec.cwd + "' is not accessible");
+            }
+            return InvalidArgument("permission denied executing '" + program + "'");
+        case ENOEXEC:
+            return InvalidArgument("'" + program + "' is not an executable file format");
+        case E2BIG:
+            return InvalidArgument("argument list or environment of '" + program + "' is too long");
+        case EMFILE:
+        case ENFILE:
+        case EAGAIN:
+        case ENOMEM:
+            return Error(
+                ErrorCode::kResourceExhausted, "cannot start '" + program + "': out of resources", ErrnoText(err)
+            );
+        default:
+            return Internal("cannot start '" + program + "'", ErrnoText(err));
+    }
+}
+
+/// RAII for the posix_spawn attribute objects.
+struct SpawnAttributes {
+    posix_spawn_file_actions_t actions{};
+    posix_spawnattr_t attr{};
+    SpawnAttributes() {
+        posix_spawn_file_actions_init(&actions);
+        posix_spawnattr_init(&attr);
+    }
+    ~SpawnAttributes() {
+        posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attr);
+    }
+    SpawnAttributes(const SpawnAttributes&) = delete;
+    SpawnAttributes& operator=(const SpawnAttributes&) = delete;
+};
+
+/// The child's descriptors 0-2 as the parent prepared them: -1 means "leave as is".
+struct ChildStdio {
+    int in = -1;  ///< -1: /dev/null
+    int out = -1;
+    int err = -1;
+};
+
+/// posix_spawnp: the fast path (no page-table copy of a large, threaded server).
+int SpawnWithPosixSpawn(const SpawnSpec& spec, const ChildStdio& io, char* const* argv, char* const* envp, pid_t* pid) {
+    SpawnAttributes sa;
+    // Own process group (pgid = pid) so that a timeout or cancel can kill everything the child started; empty
+    // signal mask and default dispositions for every signal, so that e.g. an ignored SIGPIPE in this process does
+    // not leak into the child.
+    sigset_t empty_mask;
+    sigemptyset(&empty_mask);
+    sigset_t all_signals;
+    sigfillset(&all_signals);
+    posix_spawnattr_setflags(
+        &sa.attr, static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+    );
+    posix_spawnattr_setpgroup(&sa.attr, 0);
+    posix_spawnattr_setsigmask(&sa.attr, &empty_mask);
+    posix_spawnattr_setsigdefault(&sa.attr, &all_signals);
+    if (io.in >= 0) {
+        posix_spawn_file_actions_adddup2(&sa.actions, io.in, STDIN_FILENO);
+    } else {
+        posix_spawn_file_actions_addopen(&sa.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    }
+    if (io.out >= 0) posix_spawn_file_actions_adddup2(&sa.actions, io.out, STDOUT_FILENO);
+    if (io.err >= 0) posix_spawn_file_actions_adddup2(&sa.actions, io.err, STDERR_FILENO);
+    if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&sa.actions, spec.cwd.c_str());
+    // Descriptors of this process that lack O_CLOEXEC (opened by libraries) must not leak into children.
+    posix_spawn_file_actions_addclosefrom_np(&sa.actions, STDERR_FILENO + 1);
+    // posix_spawnp searches this process's PATH (not the child's environment) when argv[0] has no slash.
+    return posix_spawnp(pid, argv[0], &sa.actions, &sa.attr, argv, envp);
+}
+
+/// fork + exec, for what posix_spawn cannot do (a parent-death signal, inherited descriptors). Everything is
+/// prepared before fork; the child makes only async-signal-safe calls and reports a failure through a
+/// close-on-exec pipe (EOF = exec succeeded).
+int SpawnWithFork(
+    const SpawnSpec& spec, const ChildStdio& io, const char* path, char* const* argv, char* const* envp, pid_t* pid
+) {
+    auto report = MakePipe();
+    if (!report) return EMFILE;
+    const pid_t parent = ::getpid();
+    const int death_signal = spec.parent_death_signal;
+    const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+    const int report_fd = report->write_end.Get();
+    const int* keep = spec.inherit_fds.data();
+    const size_t keep_count = spec.inherit_fds.size();
+    const pid_t child = ::fork();
+    if (child < 0) return errno;
+    if (child == 0) {
+        auto fail = [report_fd](int err) {
+            (void)!::write(report_fd, &err, sizeof err);
+            ::_exit(127);
+        };
+        ::setpgid(0, 0);
+        if (death_signal != 0) {
+            ::prctl(PR_SET_PDEATHSIG, death_signal);
+            if (::getppid() != parent) ::_exit(1);  // the parent died before prctl took effect
+        }
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // fails harmlessly for SIGKILL/SIGSTOP
+        sigset_t empty_mask;
+        sigemptyset(&empty_mask);
+        ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
+        int in = io.in;
+        if (in < 0 && (in = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) fail(errno);
+        if (::dup2(in, STDIN_FILENO) < 0) fail(errno);
+        if (io.out >= 0 && ::dup2(io.out, STDOUT_FILENO) < 0) fail(errno);
+        if (io.err >= 0 && ::dup2(io.err, STDERR_FILENO) < 0) fail(errno);
+        if (cwd != nullptr && ::chdir(cwd) != 0) fail(errno);
+        // Every descriptor above stderr closes at exec, but the ones the child is to keep.
+        ::syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+        for (size_t i = 0; i < keep_count; ++i) {
+            if (::fcntl(keep[i], F_SETFD, 0) != 0) fail(errno);
+        }
+        ::execve(path, argv, envp);
+        fail(errno);
+    }
+    report->write_end.Reset();
+    int err = 0;
+    ssize_t n = 0;
+    while ((n = ::read(report->read_end.Get(), &err, sizeof err)) < 0 && errno == EINTR) {
+    }
+    if (n == static_cast<ssize_t>(sizeof err)) {
+        while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        return err;
+    }
+    *pid = child;
+    return 0;
+}
+
+}  // namespace
+
+Result<SpawnedChild> Spawn(const SpawnSpec& spec) {
+    if (spec.argv.empty() || spec.argv.front().empty()) return InvalidArgument("process spec has an empty argv");
+    for (const auto& arg : spec.argv) {
+        if (HasNul(arg)) return InvalidArgument("argument of '" + spec.argv.front() + "' contains a NUL byte");
+    }
+    std::vector<std::string> env_strings;
+    if (spec.env) {
+        env_strings.reserve(spec.env->size());
+        for (const auto& [key, value] : *spec.env) {
+            if (key.empty() || key.find('=') != std::string::npos || HasNul(key) || HasNul(value)) {
+                return InvalidArgument("invalid environment variable name '" + key + "'");
+            }
+            env_strings.push_back(key + "=" + value);
+        }
+    }
+    if (HasNul(spec.cwd)) return InvalidArgument("working directory contains a NUL byte");
+    const bool use_fork = spec.parent_death_signal != 0 || !spec.inherit_fds.empty();
+    std::string path;
+    if (use_fork) {
+        // fork + execve does not search PATH; look now, before fork.
+        path = FindExecutable(spec.argv.front());
+        if (path.empty()) return SpawnError(ENOENT, spec);
+    }
+
+    std::optional<Pipe> stdin_pipe;
+    std::optional<Pipe> stdout_pipe;
+    std::optional<Pipe> stderr_pipe;
+    for (auto [wanted, pipe] :
+         {std::pair{spec.stdin_pipe, &stdin_pipe},
+          std::pair{spec.capture_output, &stdout_pipe},
+          std::pair{spec.capture_output, &stderr_pipe}}) {
+        if (!wanted) continue;
+        auto made = MakePipe();
+        if (!made) return std::move(made).error();
+        *pipe = std::move(*made);
+    }
+    ChildStdio io;
+    if (stdin_pipe) io.in = stdin_pipe->read_end.Get();
+    if (stdout_pipe) io.out = stdout_pipe->write_end.Get();
+    if (stderr_pipe) io.err = stderr_pipe->write_end.Get();
+
+    std::vector<char*> argv;
+    argv.reserve(spec.argv.size() + 1);
+    for (const auto& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));  // exec does not modify them
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    if (spec.env) {
+        envp.reserve(env_strings.size() + 1);
+        for (auto& entry : env_strings) envp.push_back(entry.data());
+        envp.push_back(nullptr);
+    }
+    char* const* env = spec.env ? envp.data() : environ;
+
+    pid_t pid = -1;
+    const int rc = use_fork ? SpawnWithFork(spec, io, path.c_str(), argv.data(), env, &pid)
+                            : SpawnWithPosixSpawn(spec, io, argv.data(), env, &pid);
+    if (rc != 0) return SpawnError(rc, spec);
+
+    SpawnedChild child;
+    child.pid = pid;
+    // A pidfd refers to this very process even after it exited and until it is reaped, so there is no race with the
+    // child exiting before we open it.
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0) {
+        int err = errno;
+        ::kill(-pid, SIGKILL);
+        // Rare failure path: the child was just SIGKILLed, so this wait is short.
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        return Internal("cannot supervise '" + spec.argv.front() + "': pidfd_open failed", ErrnoText(err));
+    }
+    child.pidfd = UniqueFd(pidfd);
+    if (stdin_pipe) {
+        child.stdin_fd = std::move(stdin_pipe->write_end);
+        SetNonBlocking(child.stdin_fd.Get());
+    }
+    if (stdout_pipe) {
+        child.stdout_fd = std::move(stdout_pipe->read_end);
+        SetNonBlocking(child.stdout_fd.Get());
+    }
+    if (stderr_pipe) {
+        child.stderr_fd = std::move(stderr_pipe->read_end);
+        SetNonBlocking(child.stderr_fd.Get());
+    }
+    return child;  // the child's ends of the pipes close here
+}
+
+}  // namespace squall::core

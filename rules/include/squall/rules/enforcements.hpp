@@ -1,0 +1,47 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "squall/core/clock.hpp"
+#include "squall/core/error.hpp"
+#include "squall/core/model/model.hpp"
+#include "squall/core/redis/client.hpp"
+
+namespace squall::rules {
+
+using core::Json;
+
+/// Rule enforcements in Redis: the rules component owns their keys (docs/architecture.md).
+/// `enf:<id>` (hash: {id, rule:{ref,id}, trigger_instance_id, execution_id?, failure_reason?, status, enforced_at}),
+/// indexed newest first by `enforcements` and, per trigger instance, by `enforcements:ti:<trigger instance id>`.
+class EnforcementKeys {
+public:
+    explicit EnforcementKeys(std::string prefix) : p_(std::move(prefix)) {}
+    std::string Enforcement(const std::string& id) const { return p_ + "enf:" + id; }
+    std::string All() const { return p_ + "enforcements"; }
+    std::string ByTriggerInstance(const std::string& ti) const { return p_ + "enforcements:ti:" + ti; }
+
+private:
+    std::string p_;
+};
+
+class EnforcementStore {
+public:
+    /// `clock` (borrowed) stamps the index scores.
+    EnforcementStore(core::RedisClientPtr client, const core::Clock& clock);
+    /// The commands that store one enforcement and its indexes, for the caller to pipeline with its own.
+    std::vector<core::RedisClient::Args> Commands(const Json& enforcement) const;
+    /// Newest first; `trigger_instance` empty: all of them.
+    Result<std::vector<Json>> ListBlocking(
+        const std::string& trigger_instance, size_t offset, size_t limit, size_t* total
+    );
+    const EnforcementKeys& keys() const { return keys_; }
+
+private:
+    core::RedisClientPtr client_;
+    const core::Clock& clock_;
+    EnforcementKeys keys_;
+};
+
+}  // namespace squall::rules

@@ -1,0 +1,50 @@
+#include "squall/rules/enforcements.hpp"
+
+#include "squall/core/store/store.hpp"
+
+namespace squall::rules {
+
+EnforcementStore::EnforcementStore(core::RedisClientPtr client, const core::Clock& clock)
+    : client_(std::move(client)), clock_(clock), keys_(client_->endpoint().key_prefix) {}
+
+std::vector<core::RedisClient::Args> EnforcementStore::Commands(const Json& e) const {
+    const std::string id = e.at("id");
+    core::RedisClient::Args hset = {"HSET", keys_.Enforcement(id)};
+    for (const auto& [k, v] : e.items()) {
+        hset.push_back(k);
+        hset.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    const std::string score = std::to_string(core::ToMicros(clock_.Now()));
+    return {
+        hset,
+        {"ZADD", keys_.All(), score, id},
+        {"ZADD", keys_.ByTriggerInstance(e.value("trigger_instance_id", "")), score, id},
+    };
+}
+
+Result<std::vector<Json>> EnforcementStore::ListBlocking(
+    const std::string& trigger_instance, size_t offset, size_t limit, size_t* total
+) {
+    std::vector<Json> out;
+    if (limit == 0) return out;
+    const std::string zset = trigger_instance.empty() ? keys_.All() : keys_.ByTriggerInstance(trigger_instance);
+    Result<std::vector<core::RedisReply>> rows =
+        core::ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
+            return core::RedisClient::Args{"HGETALL", keys_.Enforcement(id)};
+        });
+    if (!rows) return rows.error();
+    for (const auto& row : *rows) {
+        if (row.elements.empty()) continue;
+        Json j = Json::object();
+        for (size_t i = 0; i + 1 < row.elements.size(); i += 2) {
+            const std::string& k = row.elements[i].str;
+            const std::string& v = row.elements[i + 1].str;
+            Json parsed = k == "rule" ? Json::parse(v, nullptr, false) : Json(v);
+            j[k] = parsed.is_discarded() ? Json(v) : parsed;
+        }
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+}  // namespace squall::rules
