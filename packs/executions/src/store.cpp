@@ -3,7 +3,6 @@
 #include <future>
 #include <map>
 
-#include "squall/core/id.hpp"
 #include "squall/core/log.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/executions/events.hpp"
@@ -15,29 +14,31 @@ namespace {
 using core::RedisClient;
 using core::RedisReply;
 
-// KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 request stream, 6 dedupe key, 7 event stream
+// KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 action+status zset, 6 request stream,
+//       7 dedupe key, 8 event stream
 // ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6.. field/value pairs
 // Invariants: a record exists iff its request was enqueued and its create event appended (one script); a dedupe
 // key that was seen returns the first id and writes nothing.
 const char* kCreateExecution = R"lua(
 if ARGV[4] == '1' then
-  local existing = redis.call('GET', KEYS[6])
+  local existing = redis.call('GET', KEYS[7])
   if existing then return existing end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
-if ARGV[4] == '1' then redis.call('SET', KEYS[6], ARGV[1], 'EX', 604800) end
-redis.call('XADD', KEYS[5], '*', 'd', ARGV[3])
-redis.call('XADD', KEYS[7], '*', 'd', ARGV[5])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+if ARGV[4] == '1' then redis.call('SET', KEYS[7], ARGV[1], 'EX', 604800) end
+redis.call('XADD', KEYS[6], '*', 'd', ARGV[3])
+redis.call('XADD', KEYS[8], '*', 'd', ARGV[5])
 return ARGV[1]
 )lua";
 
 // KEYS: 1 exec hash, 2 event stream
 // ARGV: 1 id, 2 tagged key prefix, 3 new status, 4 only-from filter (",a,b," or ""), 5 timestamp, 6.. fields
 // Returns {1, previous, runner} applied, {0, current, runner} refused, {-1} missing. The status machine is the
-// string T (",from>to,..."), generated from status.cpp. The status index moves with the status; the event is
+// string T (",from>to,..."), generated from status.cpp. The status indexes move with the status; the event is
 // appended in the same step, so a consumer of the stream never misses a change and never sees one that did not
 // happen.
 const char* kTransitionBody = R"lua(
@@ -49,9 +50,14 @@ local runner = h[5] or ''
 if not string.find(T, ',' .. cur .. '>' .. to .. ',', 1, true) then return {0, cur, runner} end
 if ARGV[4] ~= '' and not string.find(ARGV[4], ',' .. cur .. ',', 1, true) then return {0, cur, runner} end
 local p = ARGV[2]
+local score = h[3] or '0'
 redis.call('ZREM', p .. 'executions:status:' .. cur, ARGV[1])
-redis.call('ZADD', p .. 'executions:status:' .. to, h[3] or '0', ARGV[1])
+redis.call('ZADD', p .. 'executions:status:' .. to, score, ARGV[1])
 local action = h[2] or ''
+if action ~= '' then
+  redis.call('ZREM', p .. 'executions:action:' .. action .. ':status:' .. cur, ARGV[1])
+  redis.call('ZADD', p .. 'executions:action:' .. action .. ':status:' .. to, score, ARGV[1])
+end
 local log = h[6] or '[]'
 local entry = '{"timestamp":"' .. ARGV[5] .. '","status":"' .. to .. '"}'
 if log == '[]' then log = '[' .. entry .. ']' else log = string.sub(log, 1, -2) .. ',' .. entry .. ']' end
@@ -71,26 +77,12 @@ redis.call('XADD', KEYS[2], '*', 'd', ARGV[1])
 return 1
 )lua";
 
-// KEYS: 1 action zset, 2 status zset, 3 scratch key. ARGV: 1 offset, 2 stop. Returns {total, {ids newest first}}.
-// Executions of one action in one status: the intersection, computed when asked (a rare query) instead of a
-// third index that every transition would have to move.
-const char* kListActionStatus = R"lua(
-local n = redis.call('ZINTERSTORE', KEYS[3], 2, KEYS[1], KEYS[2], 'AGGREGATE', 'MAX')
-local ids = redis.call('ZREVRANGE', KEYS[3], ARGV[1], ARGV[2])
-redis.call('DEL', KEYS[3])
-return {n, ids}
-)lua";
-
 const core::Script& CreateScript() {
     static const core::Script kScript(kCreateExecution);
     return kScript;
 }
 const core::Script& TransitionScript() {
     static const core::Script kScript("local T = " + TransitionsAsLuaString() + "\n" + kTransitionBody);
-    return kScript;
-}
-const core::Script& ListActionStatusScript() {
-    static const core::Script kScript(kListActionStatus);
     return kScript;
 }
 const core::Script& OutputScript() {
@@ -215,6 +207,7 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          keys_.All(),
          keys_.ByAction(ref),
          keys_.ByStatus(core::status::kScheduled),
+         keys_.ByActionStatus(ref, core::status::kScheduled),
          keys_.RequestStream(e.pool),
          keys_.Dedupe(e.dedupe_key.empty() ? id : e.dedupe_key),
          keys_.Events()},
@@ -327,26 +320,16 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
 ) {
     std::vector<Json> out;
     if (limit == 0) return out;
-    auto fetch = [this](const std::string& id) { return RedisClient::Args{"HGETALL", keys_.Execution(id)}; };
-    Result<std::vector<RedisReply>> rows = std::vector<RedisReply>{};
-    if (!filter.action.empty() && !filter.status.empty()) {
-        Result<RedisReply> page = ListActionStatusScript().RunBlocking(
-            *client_,
-            {keys_.ByAction(filter.action), keys_.ByStatus(filter.status), keys_.Scratch(core::NewId())},
-            {std::to_string(offset), std::to_string(offset + limit - 1)}
-        );
-        if (!page) return page.error();
-        if (page->IsError() || page->elements.size() != 2) return Internal("redis: " + page->str);
-        *total = static_cast<size_t>(page->elements[0].integer);
-        std::vector<RedisClient::Args> fetches;
-        for (const auto& id : page->elements[1].elements) fetches.push_back(fetch(id.str));
-        if (!fetches.empty()) rows = client_->PipelineBlocking(std::move(fetches));
-    } else {
-        const std::string zset = !filter.action.empty()   ? keys_.ByAction(filter.action)
-                                 : !filter.status.empty() ? keys_.ByStatus(filter.status)
-                                                          : keys_.All();
-        rows = core::ZPageBlocking(*client_, zset, offset, limit, total, fetch);
-    }
+    // Every filter combination reads one index: O(page) at any number of executions.
+    const std::string zset = !filter.action.empty() && !filter.status.empty()
+                                 ? keys_.ByActionStatus(filter.action, filter.status)
+                             : !filter.action.empty() ? keys_.ByAction(filter.action)
+                             : !filter.status.empty() ? keys_.ByStatus(filter.status)
+                                                      : keys_.All();
+    Result<std::vector<RedisReply>> rows =
+        core::ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
+            return RedisClient::Args{"HGETALL", keys_.Execution(id)};
+        });
     if (!rows) return rows.error();
     for (const auto& row : *rows) {
         if (!row.elements.empty()) out.push_back(FromHash(row));

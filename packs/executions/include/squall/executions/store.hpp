@@ -24,8 +24,9 @@ public:
     std::string All() const { return p_ + "executions"; }
     std::string ByAction(const std::string& ref) const { return p_ + "executions:action:" + ref; }
     std::string ByStatus(const std::string& s) const { return p_ + "executions:status:" + s; }
-    /// A key a script builds and deletes within one call (never seen outside it).
-    std::string Scratch(const std::string& id) const { return p_ + "scratch:" + id; }
+    std::string ByActionStatus(const std::string& ref, const std::string& s) const {
+        return p_ + "executions:action:" + ref + ":status:" + s;
+    }
     std::string Output(const std::string& id) const { return p_ + "out:" + id; }
     /// The requests of one runner pool (ExecutionRequest JSON in field `d`).
     std::string RequestStream(const std::string& pool) const { return p_ + "stream:executions:" + pool; }
