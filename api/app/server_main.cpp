@@ -327,7 +327,7 @@ int ServerMain(const std::vector<std::string>& args) {
     const std::string consumer = Hostname() + "-" + std::to_string(getpid());
     std::string listen = cfg.listen;  // the real port replaces :0 once the API is bound
     std::string api_url = "http://" + listen + "/api/v1";
-    sensors::SensorContext sensor_ctx{triggers, content_cache};
+    sensors::SensorContext sensor_ctx{triggers, content_cache, redis, consumer};
     sensors::WebhookSensor webhooks(sensor_ctx);
 
     std::unique_ptr<api::ApiServer> api_server;
