@@ -5,6 +5,7 @@
 #include "squall/core/id.hpp"
 #include "squall/core/input.hpp"
 #include "squall/sensors/sensor.hpp"
+#include "squall/sensors/timers.hpp"
 
 namespace squall::sensors {
 
@@ -29,6 +30,8 @@ Result<SensorPtr> SensorRegistry::Create(const std::string& name, SensorContext&
 void RegisterBuiltinSensors(SensorRegistry& registry) {
     Status st = registry.Register("webhook", [](SensorContext& ctx) { return std::make_unique<WebhookSensor>(ctx); });
     if (!st) throw Exception(st.error());  // a bug: built-ins register once
+    st = registry.Register("timers", [](SensorContext& ctx) { return std::make_unique<TimerSensor>(ctx); });
+    if (!st) throw Exception(st.error());
 }
 
 WebhookSensor::WebhookSensor(SensorContext& ctx)

@@ -133,5 +133,24 @@ TEST_F(WebhookTest, APayloadItsSchemaRefusesIsA400NamingTheFieldAndIsNeverDispat
     EXPECT_EQ(r->status, 202) << r->body;
 }
 
+TEST_F(WebhookTest, ATimerRuleWithABadScheduleIsRefusedNamingTheField) {
+    const Json rule = {
+        {"name", "bad_cron"},
+        {"pack", "t"},
+        {"trigger", {{"type", "core.st2.CronTimer"}, {"parameters", {{"minute", "*/0"}}}}},
+        {"action", {{"ref", "core.noop"}}}};
+    auto r = Post("/rules", rule.dump());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_NE(r->body.find(R"(trigger.parameters.minute: \"*/0\": the step must be at least 1)"), std::string::npos)
+        << r->body;
+    Json tz = rule;
+    tz["trigger"]["parameters"] = {{"hour", 3}, {"timezone", "Europe/Atlantis"}};
+    r = Post("/rules", tz.dump());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_NE(r->body.find("trigger.parameters.timezone"), std::string::npos) << r->body;
+}
+
 }  // namespace
 }  // namespace squall::test
