@@ -68,6 +68,8 @@ TEST(TimerSpecTest, DateTimerFiresOnceAtItsDateInItsTimezone) {
     Result<TimerSpec> utc = TimerSpec::Parse("core.st2.DateTimer", {{"date", "2026-12-24T18:00:00.250Z"}});
     ASSERT_TRUE(utc);
     EXPECT_EQ(Iso(utc->First(T("2026-12-01T00:00:00Z"))), "2026-12-24T18:00:00Z");
+    // Past its date (beyond the misfire window) it never fires.
+    EXPECT_EQ(Iso(utc->SkipTo(T("2026-12-24T18:00:00Z"), T("2026-12-25T00:00:00Z"))), "never");
 }
 
 TEST(TimerSpecTest, CronStepsRangesListsAndNames) {
@@ -103,6 +105,14 @@ TEST(TimerSpecTest, CronStepsRangesListsAndNames) {
         Ticks(Cron({{"minute", "10/20"}}), "2026-12-05T10:00:00Z", 3),
         (std::vector<std::string>{"2026-12-05T10:10:00Z", "2026-12-05T10:30:00Z", "2026-12-05T10:50:00Z"})
     );
+}
+
+TEST(TimerSpecTest, CronSkipsToTheFirstTickAtOrAfterATime) {
+    const TimerSpec spec = Cron({{"minute", "*/5"}});
+    EXPECT_EQ(Iso(spec.SkipTo(T("2026-12-05T10:00:00Z"), T("2026-12-05T11:02:30Z"))), "2026-12-05T11:05:00Z");
+    EXPECT_EQ(Iso(spec.SkipTo(T("2026-12-05T10:00:00Z"), T("2026-12-05T11:05:00Z"))), "2026-12-05T11:05:00Z");
+    EXPECT_EQ(Iso(spec.SkipTo(T("2026-12-05T12:00:00Z"), T("2026-12-05T11:05:00Z"))), "2026-12-05T12:00:00Z");
+    EXPECT_EQ(Iso(spec.First(T("2026-12-05T10:00:00Z"))), "2026-12-05T10:05:00Z");
 }
 
 TEST(TimerSpecTest, CronFieldsDefaultAsInAPScheduler) {
