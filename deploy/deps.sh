@@ -7,7 +7,7 @@ PACKAGES=(
   libboost-dev nlohmann-json3-dev libhiredis-dev libyaml-cpp-dev libgit2-dev
   libspdlog-dev libfmt-dev libssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libpcre2-dev json-schema-test-suite
+  libpcre2-dev json-schema-test-suite libhowardhinnant-date-dev tzdata
   redis-server python3 python3-jinja2 python3-yaml curl git
   openssh-server openssh-client sshpass
 )

@@ -29,6 +29,7 @@
 #include "squall/packs/content_store.hpp"
 #include "squall/packs/loader.hpp"
 #include "squall/rules/engine.hpp"
+#include "squall/sensors/timers.hpp"
 
 namespace squall::app {
 namespace fs = std::filesystem;
@@ -156,7 +157,24 @@ void RegisterPacks(
     const std::string& configs_dir
 ) {
     auto log = core::Logger("packs");
-    packs::PackLoaderOptions options{configs_dir, {}, rules::MakeRuleCheck(operators)};
+    // Rule files are checked by the rules component (criteria) and, for timer rules, by the timers' parser, so that
+    // a CronTimer minute "*/0" is a load error naming the file and the field.
+    packs::PackLoaderOptions options{
+        configs_dir,
+        {},
+        [check = rules::MakeRuleCheck(operators)](const packs::RuleMeta& rule, const core::YamlDocument& doc) {
+            std::vector<Error> errors = check(rule, doc);
+            if (sensors::TimerSpec::IsTimerType(rule.trigger_type)) {
+                Result<sensors::TimerSpec> spec = sensors::TimerSpec::Parse(rule.trigger_type, rule.trigger_parameters);
+                if (!spec) {
+                    const std::string& message = spec.error().message;  // "trigger.parameters.minute: ..."
+                    errors.push_back(
+                        doc.ErrorAt(message.substr(0, message.find(':')), message.substr(message.find(':') + 2))
+                    );
+                }
+            }
+            return errors;
+        }};
     for (const auto& info : runners.Infos()) options.runner_types.insert(info.name);
     packs::PackLoader loader(options);
     for (const auto& dir : dirs) {
@@ -327,7 +345,7 @@ int ServerMain(const std::vector<std::string>& args) {
     const std::string consumer = Hostname() + "-" + std::to_string(getpid());
     std::string listen = cfg.listen;  // the real port replaces :0 once the API is bound
     std::string api_url = "http://" + listen + "/api/v1";
-    sensors::SensorContext sensor_ctx{triggers, content_cache};
+    sensors::SensorContext sensor_ctx{triggers, content_cache, redis, consumer};
     sensors::WebhookSensor webhooks(sensor_ctx);
 
     std::unique_ptr<api::ApiServer> api_server;
@@ -387,6 +405,11 @@ int ServerMain(const std::vector<std::string>& args) {
         reaper = std::make_unique<actionrunners::Reaper>(io, redis, std::chrono::seconds(10), clock);
         reaper->Start();
     }
+    std::unique_ptr<sensors::TimerSensor> timers;
+    if (cfg.HasRole("timers")) {
+        timers = std::make_unique<sensors::TimerSensor>(sensor_ctx);
+        timers->Start();
+    }
     std::unique_ptr<executions::Notifier> notifier;
     if (cfg.HasRole("notifier")) {
         notifier =
@@ -435,6 +458,7 @@ int ServerMain(const std::vector<std::string>& args) {
         notifier_stopped.get_future().wait_for(std::chrono::seconds(10));
     }
     if (reaper) reaper->Stop();
+    if (timers) timers->Stop();  // gives the lease up: another timers role takes over at once
     signals.cancel();
     redis->Close();
     if (embedded) embedded->StopBlocking();

@@ -156,6 +156,21 @@ void Router::Post(const std::string& p, Handler h, bool a) {
     server_.Post("/api/v1" + p, w);
     server_.Post("/v1" + p, w);
 }
+void Router::PostRaw(const std::string& p, Handler h, bool a) {
+    auto w = Wrap(std::move(h), a);
+    auto reading = [w](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+        httplib::Request whole = req;
+        if (!reader([&whole](const char* data, size_t n) {
+                whole.body.append(data, n);
+                return true;
+            })) {
+            return;  // too large (413) or cut short: httplib has set the status
+        }
+        w(whole, res);
+    };
+    server_.Post("/api/v1" + p, reading);
+    server_.Post("/v1" + p, reading);
+}
 void Router::Put(const std::string& p, Handler h, bool a) {
     auto w = Wrap(std::move(h), a);
     server_.Put("/api/v1" + p, w);

@@ -59,6 +59,11 @@ public:
     Router(httplib::Server& server, Authenticator& auth) : server_(server), auth_(auth) {}
     void Get(const std::string& pattern, Handler h, bool needs_auth = true);
     void Post(const std::string& pattern, Handler h, bool needs_auth = true);
+    /// A POST whose handler gets the raw body whatever its Content-Type (the GitHub webhook signs those bytes):
+    /// cpp-httplib parses form bodies itself and refuses those over 8 KB (its compile-time
+    /// CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH), so this reads the body through a content reader (the
+    /// payload limit still applies: 413). Matched before the routes registered with Post.
+    void PostRaw(const std::string& pattern, Handler h, bool needs_auth = true);
     void Put(const std::string& pattern, Handler h, bool needs_auth = true);
     void Delete(const std::string& pattern, Handler h, bool needs_auth = true);
     /// The user the request's credentials belong to (the check is cached: no Redis round trip on a hit).

@@ -8,6 +8,7 @@
 #include "squall/core/id.hpp"
 #include "squall/core/input.hpp"
 #include "squall/core/log.hpp"
+#include "squall/sensors/sensor.hpp"
 
 namespace squall::api {
 
@@ -41,7 +42,10 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     auto& s = impl_->server;
     // Workers, connection limits, keep-alive and read/write deadlines are HttpServer's (http_server.hpp).
     s.set_tcp_nodelay(true);  // headers and body go out in separate writes: without it Nagle adds ~40 ms
-    s.set_payload_max_length(core::JsonLimits::kDefaultMaxBytes);
+    // GitHub deliveries may be 25 MB (its maximum): larger bodies are 413 here. Other routes keep the 16 MB JSON
+    // limit, which ParseBody checks (400 naming it): refusing them before the body is read would leave its bytes
+    // on a keep-alive connection.
+    s.set_payload_max_length(sensors::GitHubWebhook::kMaxBodyBytes);
     // Routes are matched with std::regex, which recurses per character of the path: a path longer than any
     // real one (names are at most 255 characters) is refused before routing.
     s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {

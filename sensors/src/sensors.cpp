@@ -3,7 +3,9 @@
 
 #include "squall/core/clock.hpp"
 #include "squall/core/id.hpp"
+#include "squall/core/input.hpp"
 #include "squall/sensors/sensor.hpp"
+#include "squall/sensors/timers.hpp"
 
 namespace squall::sensors {
 
@@ -28,16 +30,50 @@ Result<SensorPtr> SensorRegistry::Create(const std::string& name, SensorContext&
 void RegisterBuiltinSensors(SensorRegistry& registry) {
     Status st = registry.Register("webhook", [](SensorContext& ctx) { return std::make_unique<WebhookSensor>(ctx); });
     if (!st) throw Exception(st.error());  // a bug: built-ins register once
+    st = registry.Register("timers", [](SensorContext& ctx) { return std::make_unique<TimerSensor>(ctx); });
+    if (!st) throw Exception(st.error());
 }
 
-WebhookSensor::WebhookSensor(SensorContext& ctx) : ctx_(ctx) {}
+WebhookSensor::WebhookSensor(SensorContext& ctx)
+    : ctx_(ctx), dedupe_(ctx.redis ? std::make_unique<DeliveryDedupe>(ctx.redis) : nullptr) {}
 
-Result<core::TriggerInstance> WebhookSensor::Emit(core::TriggerInstance ti) {
-    ti.id = core::NewId();
+Result<Dispatched> WebhookSensor::EmitBlocking(
+    core::TriggerInstance ti, const std::string& scope, const std::string& key, std::chrono::seconds ttl
+) {
+    if (key.size() > core::kMaxNameLength || !core::IsValidUtf8(key)) {
+        return InvalidArgument("Idempotency-Key: at most 255 bytes of UTF-8");
+    }
+    Result<packs::ContentSnapshotPtr> snap = ctx_.content.GetBlocking();
+    // A trigger type registered a moment ago may not be in the cached snapshot yet: look again before validating.
+    if (snap && !(*snap)->trigger_types.count(ti.trigger)) snap = ctx_.content.RecheckBlocking();
+    if (!snap) return snap.error();
+    if (Status valid = validator_.Validate(**snap, ti.trigger, ti.payload); !valid) return valid.error();
     ti.occurrence_time = core::FormatIsoTimestamp(ctx_.triggers.clock().Now());
+    if (key.empty()) {
+        ti.id = core::NewId();
+        Result<std::string> id = ctx_.triggers.EmitBlocking(ti);
+        if (!id) return id.error();
+        return Dispatched{std::move(ti), false};
+    }
+    if (!dedupe_) return Internal("the webhook sensor was built without Redis: deliveries cannot be deduplicated");
+    ti.id = DeliveryInstanceId(scope, key);
+    Result<DeliveryDedupe::Claim> claim =
+        dedupe_->ClaimBlocking(scope, key, ctx_.triggers.keys().TriggerInstance(ti.id));
+    if (!claim) return claim.error();
+    if (*claim == DeliveryDedupe::Claim::kDuplicate) {
+        core::TriggerInstance seen;
+        seen.id = ti.id;
+        seen.trigger = ti.trigger;
+        return Dispatched{std::move(seen), true};
+    }
     Result<std::string> id = ctx_.triggers.EmitBlocking(ti);
-    if (!id) return id.error();
-    return ti;
+    if (!id) {
+        dedupe_->ReleaseBlocking(scope, key);
+        return id.error();
+    }
+    // Should this fail, the stored instance still marks the delivery as done (the claim script checks it).
+    (void)dedupe_->DoneBlocking(scope, key, ttl);
+    return Dispatched{std::move(ti), false};
 }
 
 Result<std::vector<std::string>> WebhookSensor::UrlsBlocking(bool recheck) {
@@ -54,8 +90,12 @@ Result<std::vector<std::string>> WebhookSensor::UrlsBlocking(bool recheck) {
     return urls;
 }
 
-Result<core::TriggerInstance> WebhookSensor::DispatchBlocking(
-    const std::string& url, const Json& headers, const Json& body, const std::string& trace_tag
+Result<Dispatched> WebhookSensor::DispatchBlocking(
+    const std::string& url,
+    const Json& headers,
+    const Json& body,
+    const std::string& trace_tag,
+    const std::string& idempotency_key
 ) {
     Result<std::vector<std::string>> urls = UrlsBlocking();
     // A rule installed a moment ago may not be in the cached snapshot yet: look again before refusing.
@@ -77,10 +117,12 @@ Result<core::TriggerInstance> WebhookSensor::DispatchBlocking(
     }
     ti.payload = {{"headers", headers}, {"headers_lower", lower}, {"body", body}};
     ti.trace_tag = trace_tag;
-    return Emit(std::move(ti));
+    return EmitBlocking(std::move(ti), "webhook:" + url, idempotency_key, kIdempotencyKeyTtl);
 }
 
-Result<core::TriggerInstance> WebhookSensor::DispatchGenericBlocking(const Json& body, const std::string& trace_tag) {
+Result<Dispatched> WebhookSensor::DispatchGenericBlocking(
+    const Json& body, const std::string& trace_tag, const std::string& idempotency_key
+) {
     if (!body.is_object() || !body.contains("trigger") || !body["trigger"].is_string()) {
         return InvalidArgument("body: \"trigger\" (a trigger type ref) is required");
     }
@@ -98,7 +140,7 @@ Result<core::TriggerInstance> WebhookSensor::DispatchGenericBlocking(const Json&
     ti.trace_tag = trace_tag;
     if (ti.trace_tag.empty() && body.contains("trace_tag") && body["trace_tag"].is_string())
         ti.trace_tag = body["trace_tag"];
-    return Emit(std::move(ti));
+    return EmitBlocking(std::move(ti), "webhook:st2", idempotency_key, kIdempotencyKeyTtl);
 }
 
 }  // namespace squall::sensors

@@ -3,6 +3,7 @@
 #include "squall/core/regex.hpp"
 #include "squall/core/yaml_json.hpp"
 #include "squall/rules/matcher.hpp"
+#include "squall/sensors/timer_spec.hpp"
 
 namespace squall::api {
 namespace {
@@ -54,6 +55,11 @@ Result<packs::RuleMeta> RuleFromBody(const Json& body, const ApiDeps& d, const p
         if (!re) {
             return InvalidArgument("criteria." + key + ".pattern: " + re.error().message);
         }
+    }
+    // A timer's schedule is checked now, so that a CronTimer minute "*/0" is refused naming the field.
+    if (sensors::TimerSpec::IsTimerType(rule->trigger_type)) {
+        Result<sensors::TimerSpec> spec = sensors::TimerSpec::Parse(rule->trigger_type, rule->trigger_parameters);
+        if (!spec) return spec.error();
     }
     if (!snap.trigger_types.count(rule->trigger_type)) {
         std::vector<std::string> known;

@@ -50,17 +50,45 @@ void RegisterWebhookRoutes(Router& r, ApiDeps& d) {
         for (const auto& u : *urls) out.push_back({{"type", "core.st2.webhook"}, {"parameters", {{"url", u}}}});
         SendJson(res, 200, out);
     });
+    // GitHub signs its deliveries instead of sending an API key: the signature is the authentication (SPEC §3.2).
+    // PostRaw: GitHub's form posts (payload=<json>) are larger than cpp-httplib's own form limit; its routes are
+    // matched before the generic one below, which would take "github" for a url.
+    r.PostRaw(
+        "/webhooks/github",
+        [&d](const httplib::Request& req, httplib::Response& res) {
+            sensors::GitHubWebhook::Request gh;
+            gh.body = req.body;
+            gh.content_type = req.get_header_value("Content-Type");
+            gh.event = req.get_header_value("X-GitHub-Event");
+            gh.delivery = req.get_header_value("X-GitHub-Delivery");
+            gh.signature = req.get_header_value("X-Hub-Signature-256");
+            gh.headers = HeadersJson(req);
+            Result<sensors::GitHubWebhook::Answer> answer = sensors::GitHubWebhook(d.webhooks).HandleBlocking(gh);
+            if (!answer) return SendError(res, answer.error());
+            SendJson(res, answer->status, answer->body);
+        },
+        /*needs_auth=*/false
+    );
     r.Post(R"(/webhooks/(.+))", [&d](const httplib::Request& req, httplib::Response& res) {
         const std::string url = req.matches[1];
         if (Status st = core::CheckWebhookUrl("url", url); !st) return SendError(res, st.error());
-        Result<Json> body = ParseBody(req);
+        // StackStorm parses form posts with parse_qs: each field is a list of values.
+        Result<Json> body = sensors::IsFormContentType(req.get_header_value("Content-Type"))
+                                ? sensors::ParseFormUrlEncoded(req.body)
+                                : ParseBody(req);
         if (!body) return SendError(res, body.error());
         const std::string trace_tag = core::Utf8OrLatin1(req.get_header_value("St2-Trace-Tag"));
-        Result<core::TriggerInstance> ti = url == "st2"
-                                               ? d.webhooks.DispatchGenericBlocking(*body, trace_tag)
-                                               : d.webhooks.DispatchBlocking(url, HeadersJson(req), *body, trace_tag);
-        if (!ti) return SendError(res, ti.error());
-        Json out = ti->ToJson();
+        const std::string key = req.get_header_value("Idempotency-Key");
+        Result<sensors::Dispatched> sent =
+            url == "st2" ? d.webhooks.DispatchGenericBlocking(*body, trace_tag, key)
+                         : d.webhooks.DispatchBlocking(url, HeadersJson(req), *body, trace_tag, key);
+        if (!sent) return SendError(res, sent.error());
+        if (sent->duplicate) {
+            return SendJson(
+                res, 200, {{"duplicate", true}, {"id", sent->instance.id}, {"trigger", sent->instance.trigger}}
+            );
+        }
+        Json out = sent->instance.ToJson();
         out.erase("payload");
         out["payload"] = *body;
         SendJson(res, 202, out);

@@ -1,15 +1,18 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "squall/core/error.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/packs/content_cache.hpp"
+#include "squall/sensors/payload.hpp"
 
 namespace squall::sensors {
 
@@ -30,6 +33,11 @@ using SensorPtr = std::unique_ptr<Sensor>;
 struct SensorContext {
     core::TriggerStore& triggers;
     packs::ContentCache& content;
+    /// For what sensors keep in Redis themselves (delivery dedupe, timer leases). Required by the webhook and
+    /// timer sensors.
+    core::RedisClientPtr redis = nullptr;
+    /// Names this process (host-pid) in leases.
+    std::string instance;
 };
 
 /// Sensors by name. Built-ins are registered by RegisterBuiltinSensors; a duplicate name fails.
@@ -47,9 +55,24 @@ private:
 
 void RegisterBuiltinSensors(SensorRegistry& registry);
 
+/// The outcome of a webhook delivery.
+struct Dispatched {
+    core::TriggerInstance instance;
+    /// The delivery was seen before (same X-GitHub-Delivery or Idempotency-Key): nothing was created and
+    /// `instance` holds only the id.
+    bool duplicate = false;
+};
+
+/// How long a delivery id is remembered (docs/sensors.md): GitHub's X-GitHub-Delivery for 7 days (SPEC §3.2),
+/// a webhook's Idempotency-Key for 24 hours.
+inline constexpr std::chrono::seconds kGitHubDeliveryTtl{7 * 24 * 3600};
+inline constexpr std::chrono::seconds kIdempotencyKeyTtl{24 * 3600};
+
 /// The webhook sensor (SPEC §3.1): turns `POST /api/v1/webhooks/<url>` into a `core.st2.webhook` trigger instance
 /// with payload {headers, headers_lower, body}, and `POST /api/v1/webhooks/st2` {trigger, payload} into an
-/// instance of any trigger type. The api route hands requests to it. Blocking (called on HTTP threads).
+/// instance of any trigger type. Payloads are checked against their trigger type's payload_schema first. An
+/// `idempotency_key` (the Idempotency-Key header) makes a repeated delivery a no-op. The api route hands requests
+/// to it. Blocking (called on HTTP threads); thread-safe.
 class WebhookSensor final : public Sensor {
 public:
     explicit WebhookSensor(SensorContext& ctx);
@@ -57,18 +80,69 @@ public:
     void Start() override {}
     void Stop() override {}
 
-    /// kNotFound when no enabled rule listens on `url`. Returns the stored instance.
-    Result<core::TriggerInstance> DispatchBlocking(
-        const std::string& url, const Json& headers, const Json& body, const std::string& trace_tag
+    /// kNotFound when no enabled rule listens on `url`; kInvalidArgument naming the field of an invalid payload.
+    Result<Dispatched> DispatchBlocking(
+        const std::string& url,
+        const Json& headers,
+        const Json& body,
+        const std::string& trace_tag,
+        const std::string& idempotency_key = ""
     );
     /// The generic hook: body {trigger, payload}.
-    Result<core::TriggerInstance> DispatchGenericBlocking(const Json& body, const std::string& trace_tag);
+    Result<Dispatched> DispatchGenericBlocking(
+        const Json& body, const std::string& trace_tag, const std::string& idempotency_key = ""
+    );
     /// Webhook urls that some enabled rule listens on; `recheck` looks past the content cache's age.
     Result<std::vector<std::string>> UrlsBlocking(bool recheck = false);
 
+    /// Validates `ti`'s payload, then stores it with `NewId()` or, for a delivery with a key, with an id derived
+    /// from (`scope`, `key`) once only. Shared by the GitHub hook.
+    Result<Dispatched> EmitBlocking(
+        core::TriggerInstance ti, const std::string& scope, const std::string& key, std::chrono::seconds ttl
+    );
+    PayloadValidator& validator() { return validator_; }
+    SensorContext& context() { return ctx_; }
+
 private:
-    Result<core::TriggerInstance> Emit(core::TriggerInstance ti);
     SensorContext& ctx_;
+    PayloadValidator validator_;
+    std::unique_ptr<DeliveryDedupe> dedupe_;
+};
+
+/// The GitHub webhook (SPEC §3.2): `POST /api/v1/webhooks/github`. Verifies `X-Hub-Signature-256` (HMAC-SHA256
+/// over the raw body with the `github` pack config's `webhook_secret`, compared in constant time), then emits
+/// `github.<X-GitHub-Event>` (or `github.event` for an event without its own trigger type) with payload {event,
+/// delivery, headers, body}, once per X-GitHub-Delivery. Blocking; thread-safe.
+class GitHubWebhook {
+public:
+    /// GitHub's largest delivery; the route accepts bodies up to this size (others are 413).
+    static constexpr size_t kMaxBodyBytes = 25 * 1024 * 1024;
+
+    struct Request {
+        std::string_view body;     ///< raw bytes, as signed
+        std::string content_type;  ///< application/json or application/x-www-form-urlencoded (payload=<json>)
+        std::string event;         ///< X-GitHub-Event
+        std::string delivery;      ///< X-GitHub-Delivery
+        std::string signature;     ///< X-Hub-Signature-256
+        Json headers;              ///< without credentials
+    };
+    /// The HTTP status (200 for ping and duplicates, 202 otherwise) and JSON body of the answer.
+    struct Answer {
+        int status = 202;
+        Json body;
+    };
+
+    explicit GitHubWebhook(WebhookSensor& webhooks) : webhooks_(webhooks) {}
+    /// kUnauthenticated (401) for a missing, malformed or wrong signature, or when no secret is configured;
+    /// kInvalidArgument (400) for missing headers, a body that is not JSON or a payload its schema refuses.
+    Result<Answer> HandleBlocking(const Request& request);
+
+    /// True when `header` is "sha256=" + the hex HMAC-SHA256 of `body` under `secret`; constant-time in the
+    /// digest (CRYPTO_memcmp). Any other algorithm prefix is refused.
+    static bool SignatureMatches(std::string_view secret, std::string_view body, std::string_view header);
+
+private:
+    WebhookSensor& webhooks_;
 };
 
 }  // namespace squall::sensors
