@@ -214,13 +214,17 @@ size_t JsonDepth(const Json& value, size_t stop_at) {
     return deepest;
 }
 
-bool IsValidUtf8(std::string_view text) {
+size_t InvalidUtf8Offset(std::string_view text) {
     for (size_t i = 0; i < text.size();) {
         const size_t n = Utf8SequenceLength(text, i);
-        if (n == 0) return false;
+        if (n == 0) return i;
         i += n;
     }
-    return true;
+    return std::string_view::npos;
+}
+
+bool IsValidUtf8(std::string_view text) {
+    return InvalidUtf8Offset(text) == std::string_view::npos;
 }
 
 std::string Latin1ToUtf8(std::string_view text) {

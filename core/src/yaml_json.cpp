@@ -1,6 +1,7 @@
 #include "squall/core/yaml_json.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -8,6 +9,8 @@
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
+
+#include "squall/core/input.hpp"
 
 namespace squall::core {
 namespace {
@@ -163,7 +166,14 @@ Json Convert(
             Json arr = Json::array();
             size_t i = 0;
             for (const auto& item : node) {
-                arr.push_back(Convert(item, path + "[" + std::to_string(i) + "]", doc, text, budget, depth + 1));
+                std::string child = path + "[" + std::to_string(i) + "]";
+                // Every remembered path costs its length (found by the yaml_content fuzzer: aliases of nested
+                // sequences made millions of long paths within the node budget, gigabytes of marks).
+                if (child.size() > budget.bytes_left) {
+                    throw Refuse(item, "the document expands to too much text (items repeated through aliases)");
+                }
+                budget.bytes_left -= child.size();
+                arr.push_back(Convert(item, child, doc, text, budget, depth + 1));
                 ++i;
             }
             return arr;
@@ -214,6 +224,22 @@ Error YamlDocument::ErrorAt(const std::string& path, const std::string& message)
 Result<YamlDocument> ParseYaml(const std::string& text, const std::string& file) {
     YamlDocument doc;
     doc.file = file;
+    // YAML is Unicode; yaml-cpp passes other bytes through, and a key that is not UTF-8 cannot become JSON.
+    if (const size_t bad = InvalidUtf8Offset(text); bad != std::string::npos) {
+        size_t line = 1;
+        size_t line_start = 0;
+        for (size_t i = 0; i < bad; ++i) {
+            if (text[i] == '\n') {
+                ++line;
+                line_start = i + 1;
+            }
+        }
+        char byte[8];
+        std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[bad]));
+        Error err = InvalidArgument(std::string("invalid YAML: not UTF-8 (byte ") + byte + ")");
+        err.location = Location{file, static_cast<int>(line), static_cast<int>(bad - line_start + 1)};
+        return err;
+    }
     try {
         const std::vector<YAML::Node> docs = YAML::LoadAll(text);
         if (docs.size() > 1) {

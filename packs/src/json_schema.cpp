@@ -266,7 +266,7 @@ bool IsSimpleKey(const std::string& key) {
 
 std::string ChildPath(const std::string& path, const std::string& key) {
     if (IsSimpleKey(key)) return path.empty() ? key : path + "." + key;
-    return path + "[" + Json(key).dump() + "]";
+    return path + "[" + Json(key).dump(-1, ' ', false, Json::error_handler_t::replace) + "]";
 }
 
 std::string ChildPath(const std::string& path, size_t index) {

@@ -28,6 +28,15 @@ TEST(YamlJsonTest, SyntaxErrorsCarryPosition) {
     EXPECT_GT(d.error().location->line, 0);
 }
 
+TEST(YamlJsonTest, BytesThatAreNotUtf8AreAnErrorWhereTheyAre) {
+    // Found by the yaml_content fuzzer: a key with a 0xFF byte reached the JSON side, whose serializer threw.
+    Result<YamlDocument> doc = ParseYaml("name: x\nparameters: {a: {typ\xff: number}}\n", "action.yaml");
+    ASSERT_FALSE(doc);
+    EXPECT_EQ(doc.error().message, "invalid YAML: not UTF-8 (byte 0xFF)");
+    EXPECT_EQ(doc.error().location->ToString(), "action.yaml:2:21");
+    EXPECT_TRUE(ParseYaml("name: caf\xc3\xa9\n", "ok.yaml"));  // UTF-8 is fine
+}
+
 TEST(YamlJsonTest, AnUnclosedQuoteIsAnErrorWhereItOpens) {
     // yaml-cpp alone reads it to the end of the file (swallowing the keys after it); PyYAML rejects the file.
     for (const char* text : {"name: x\ndefault: \"unterminated\n", "a: 'open\nb: 2\n", "p: \"x\ny: 1\nz: 2\n"}) {

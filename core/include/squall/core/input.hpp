@@ -35,6 +35,8 @@ size_t JsonDepth(const Json& value, size_t stop_at = SIZE_MAX);
 
 /// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
 bool IsValidUtf8(std::string_view text);
+/// The offset of the first byte that does not start a valid UTF-8 sequence; npos when the text is valid.
+size_t InvalidUtf8Offset(std::string_view text);
 /// `text` read as ISO-8859-1 (every byte one code point), encoded as UTF-8. HTTP header values are Latin-1 by
 /// RFC 7230's history; real senders still use it.
 std::string Latin1ToUtf8(std::string_view text);
