@@ -336,6 +336,7 @@ int ServerMain(const std::vector<std::string>& args) {
         opts.host = cfg.listen.substr(0, colon);
         opts.port = std::atoi(cfg.listen.substr(colon + 1).c_str());
         opts.threads = cfg.http_threads;
+        opts.stream_heartbeat = std::chrono::seconds(cfg.stream_heartbeat);
         api_server = std::make_unique<api::ApiServer>(
             api::ApiDeps{
                 redis,
@@ -349,7 +350,8 @@ int ServerMain(const std::vector<std::string>& args) {
                 clock,
                 &kv_store,
                 &kv_cache,
-                cfg.data_dir},
+                cfg.data_dir,
+                core::RedisClient::Create(io, endpoint)},
             opts
         );
         if (Status st = api_server->Start(); !st) {
