@@ -351,7 +351,9 @@ int ServerMain(const std::vector<std::string>& args) {
                 &kv_store,
                 &kv_cache,
                 cfg.data_dir,
-                core::RedisClient::Create(io, endpoint)},
+                // The event stream's reader: its own connection (XREAD BLOCK holds it), with room for batches of
+                // large output entries.
+                core::RedisClient::Create(io, endpoint, {.command_timeout = std::chrono::seconds(30)})},
             opts
         );
         if (Status st = api_server->Start(); !st) {

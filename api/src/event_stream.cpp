@@ -145,6 +145,10 @@ EventHub::~EventHub() {
 }
 
 void EventHub::Start() {
+    // The read position is fixed now, before any client can subscribe: an event that happens after a client
+    // subscribed is always read. (Without Redis at start, the reader fixes it at its first successful read.)
+    Result<std::string> id = LastIdBlocking();
+    if (id) last_id_ = *id;
     thread_ = std::thread([this] { Run(); });
 }
 
@@ -262,7 +266,7 @@ std::vector<StreamMessagePtr> EventHub::Messages(const std::vector<executions::E
 
 void EventHub::Run() {
     auto log = core::Logger("api");
-    std::string last_id;
+    std::string& last_id = last_id_;
     while (true) {
         std::vector<StreamSubscriberPtr> subs;
         {
@@ -271,15 +275,16 @@ void EventHub::Run() {
             subs = subscribers_;
         }
         if (subs.empty() || last_id.empty()) {
-            // Nobody listens: keep only the read position fresh (one O(1) read a second), so that a new
-            // subscriber gets every event from at most idle_refresh before it came.
+            // Nobody listens: keep only the read position fresh (one O(1) read a second) instead of reading
+            // every event. The position moves only if still nobody listens once it is read: a client that
+            // subscribed meanwhile gets every event from before it came.
             Result<std::string> id = LastIdBlocking();
-            if (id) last_id = *id;
-            if (subs.empty() || !id) {
-                std::unique_lock lock(mu_);
+            std::unique_lock lock(mu_);
+            if (id && (subscribers_.empty() || last_id.empty())) last_id = *id;
+            if (subscribers_.empty() || last_id.empty()) {
                 cv_.wait_for(lock, options_.idle_refresh, [&] { return stopping_ || !subscribers_.empty(); });
-                continue;
             }
+            continue;
         }
         Result<core::RedisReply> r = reader_->CommandBlocking(
             {"XREAD",
@@ -315,6 +320,11 @@ void EventHub::Run() {
         }
         if (events.empty()) continue;
         const std::vector<StreamMessagePtr> messages = Messages(events);
+        // The subscribers now, not those before the read: one that came while it blocked gets this batch too.
+        {
+            std::lock_guard lock(mu_);
+            subs = subscribers_;
+        }
         for (const auto& m : messages) {
             for (const auto& s : subs) s->Offer(m, options_);
         }

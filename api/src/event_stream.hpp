@@ -59,7 +59,9 @@ struct EventHubOptions {
     size_t max_queued_bytes = 8 * 1024 * 1024;     ///< per subscriber; past it the subscriber is dropped
     std::chrono::milliseconds block{1000};         ///< XREAD BLOCK
     std::chrono::milliseconds idle_refresh{1000};  ///< how old the read position may be when nobody listens
-    size_t batch = 512;                            ///< entries per XREAD
+    /// Entries per XREAD: an output entry holds up to 1000 lines, so a batch stays within a few MB, read well
+    /// within the reader connection's command timeout.
+    size_t batch = 16;
 };
 
 /// One connected client. Thread-safe: the hub pushes, the HTTP worker serving the client pops.
@@ -120,6 +122,8 @@ private:
     static constexpr size_t kMaxKnownExecutions = 10000;
     /// Reader thread only: execution id → (action ref, runner type) for output events, until it completes.
     std::map<std::string, std::pair<std::string, std::string>> known_;
+    /// Reader thread only (and Start before it): the id of the last entry read.
+    std::string last_id_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::vector<StreamSubscriberPtr> subscribers_;
