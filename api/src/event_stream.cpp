@@ -267,6 +267,7 @@ std::vector<StreamMessagePtr> EventHub::Messages(const std::vector<executions::E
 void EventHub::Run() {
     auto log = core::Logger("api");
     std::string& last_id = last_id_;
+    bool failing = false;
     while (true) {
         std::vector<StreamSubscriberPtr> subs;
         {
@@ -297,12 +298,20 @@ void EventHub::Run() {
              last_id}
         );
         if (!r || r->IsError()) {
-            core::Log(
-                *log, spdlog::level::warn, "event stream read failed", {{"error", r ? r->str : r.error().message}}
-            );
+            // One line per outage, not one per retry.
+            if (!failing) {
+                core::Log(
+                    *log,
+                    spdlog::level::warn,
+                    "event stream read failed; retrying",
+                    {{"error", r ? r->str : r.error().message}}
+                );
+            }
+            failing = true;
             if (WaitForStop(std::chrono::milliseconds(500))) return;
             continue;
         }
+        failing = false;
         if (r->IsNil() || r->elements.empty()) continue;
         std::vector<executions::ExecutionEvent> events;
         for (const auto& stream : r->elements) {
