@@ -1,6 +1,6 @@
 // StackStorm API fidelity with the real binary over real HTTP on 127.0.0.1 (what StackStorm's st2 client relies
 // on; deploy/compat.sh runs the client itself): trailing slashes and both prefixes, paging and its headers,
-// include/exclude_attributes, nulls and wrong JSON types never answering 5xx, runner types, the user, and the
+// include/exclude_attributes, nulls and wrong JSON types never answering 5xx, runner types, the user, traces, and the
 // event stream (SSE): names, filters, the end event, heartbeats, many clients and a client that stops reading.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -210,6 +210,28 @@ TEST(ApiCompatIntegrationTest, TrailingSlashesPrefixesPagingAndAttributes) {
     httplib::Result other = c.Get("/api/v1/triggerinstances/?trigger=core.st2.IntervalTimer", Auth(server));
     EXPECT_TRUE(Body(other).empty());
     EXPECT_EQ(other->get_header_value("X-Total-Count"), "0");
+
+    // Its trace: the instance, the rule that matched and the execution it created (derived until traces are
+    // stored), listed and by id.
+    const std::string ti_id = Body(by_trigger)[0]["id"];
+    Json trace;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            trace = Body(c.Get(("/api/v1/traces/" + ti_id).c_str(), Auth(server)));
+            return trace.is_object() && trace.contains("action_executions") && !trace["action_executions"].empty();
+        },
+        30s
+    )) << trace.dump();
+    EXPECT_EQ(trace["trigger_instances"][0]["object_id"], ti_id);
+    EXPECT_EQ(trace["rules"][0]["ref"], "default.hook");
+    EXPECT_EQ(trace["action_executions"][0]["ref"], "core.noop");
+    Json traces = Body(c.Get("/api/v1/traces/?limit=5", Auth(server)));
+    ASSERT_EQ(traces.size(), 1u) << traces.dump();
+    EXPECT_EQ(traces[0]["id"], ti_id);
+    const std::string exec_id = trace["action_executions"][0]["object_id"];
+    EXPECT_EQ(Body(c.Get(("/api/v1/traces?execution=" + exec_id).c_str(), Auth(server))).size(), 1u);
+    EXPECT_TRUE(Body(c.Get("/api/v1/traces?execution=nope", Auth(server))).empty());
+    EXPECT_EQ(c.Get("/api/v1/traces/nope", Auth(server))->status, 404);
 }
 
 TEST(ApiCompatIntegrationTest, NullsAndWrongTypesAreNeverServerErrors) {
