@@ -77,12 +77,13 @@ public:
     /// True when the subscriber fell behind and was dropped.
     bool dropped() const;
 
-private:
-    friend class EventHub;
-    /// Called by the hub: queues `m` if the filter wants it; drops the subscriber when over a limit.
+    /// Called by the hub's reader (never blocks): queues `m` if the filter wants it; drops the subscriber (its
+    /// queue emptied, Take reports the end) when the queue would go over a limit.
     void Offer(const StreamMessagePtr& m, const EventHubOptions& limits);
+    /// Ends the subscription (the hub stopping): Take returns false once the queue is empty.
     void Close();
 
+private:
     const StreamFilter filter_;
     mutable std::mutex mu_;
     std::condition_variable cv_;

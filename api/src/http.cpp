@@ -156,22 +156,22 @@ std::vector<std::string> SplitPath(const std::string& dotted) {
     }
 }
 
-/// Copies the value at `path` of `from` (if there) into the same place of `to`.
+/// Copies the value at `path` of `from` (if there) into the same place of `to`; nothing when the path is not
+/// there (no empty objects on the way).
 void CopyPath(const Json& from, Json& to, const std::vector<std::string>& path) {
     const Json* src = &from;
-    Json* dst = &to;
-    for (size_t i = 0; i < path.size(); ++i) {
+    for (const auto& key : path) {
         if (!src->is_object()) return;
-        auto it = src->find(path[i]);
+        auto it = src->find(key);
         if (it == src->end()) return;
         src = &*it;
-        if (i + 1 == path.size()) {
-            (*dst)[path[i]] = *src;
-        } else {
-            if (!dst->contains(path[i]) || !(*dst)[path[i]].is_object()) (*dst)[path[i]] = Json::object();
-            dst = &(*dst)[path[i]];
-        }
     }
+    Json* dst = &to;
+    for (size_t i = 0; i + 1 < path.size(); ++i) {
+        if (!dst->contains(path[i]) || !(*dst)[path[i]].is_object()) (*dst)[path[i]] = Json::object();
+        dst = &(*dst)[path[i]];
+    }
+    (*dst)[path.back()] = *src;
 }
 
 void ErasePath(Json& j, const std::vector<std::string>& path) {
