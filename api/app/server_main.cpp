@@ -355,6 +355,7 @@ int ServerMain(const std::vector<std::string>& args) {
         opts.host = cfg.listen.substr(0, colon);
         opts.port = std::atoi(cfg.listen.substr(colon + 1).c_str());
         opts.threads = cfg.http_threads;
+        opts.stream_heartbeat = std::chrono::seconds(cfg.stream_heartbeat);
         api_server = std::make_unique<api::ApiServer>(
             api::ApiDeps{
                 redis,
@@ -369,7 +370,10 @@ int ServerMain(const std::vector<std::string>& args) {
                 clock,
                 &kv_store,
                 &kv_cache,
-                cfg.data_dir},
+                cfg.data_dir,
+                // The event stream's reader: its own connection (XREAD BLOCK holds it), with room for batches of
+                // large output entries.
+                core::RedisClient::Create(io, endpoint, {.command_timeout = std::chrono::seconds(30)})},
             opts
         );
         if (Status st = api_server->Start(); !st) {

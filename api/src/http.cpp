@@ -67,13 +67,28 @@ void SendError(httplib::Response& res, const Error& error) {
 
 void SendList(httplib::Response& res, const std::vector<Json>& items, size_t total, size_t limit) {
     res.set_header("X-Total-Count", std::to_string(total));
-    res.set_header("X-Limit", std::to_string(limit));
+    res.set_header("X-Limit", limit >= Page::kNoLimit ? std::string("-1") : std::to_string(limit));
     SendJson(res, 200, Json(items));
 }
 
 Result<Json> ParseBody(const httplib::Request& req) {
     if (req.body.empty()) return Json::object();
     return core::ParseJsonLimited(req.body, "request body");
+}
+
+Result<Json> ParseObjectBody(const httplib::Request& req) {
+    Result<Json> body = ParseBody(req);
+    if (!body) return body.error();
+    if (!body->is_object())
+        return InvalidArgument("request body: must be a JSON object, not " + std::string(body->type_name()));
+    for (auto it = body->begin(); it != body->end();) {
+        if (it->is_null()) {
+            it = body->erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return body;
 }
 
 Result<size_t> QueryCount(const httplib::Request& req, const std::string& name, size_t def, size_t max) {
@@ -95,11 +110,102 @@ Result<size_t> QueryCount(const httplib::Request& req, const std::string& name, 
 }
 
 Result<Page> QueryPage(const httplib::Request& req, size_t max_limit) {
-    Result<size_t> limit = QueryCount(req, "limit", 100, max_limit);
-    if (!limit) return limit.error();
-    Result<size_t> offset = QueryCount(req, "offset", 0, SIZE_MAX);
+    Page page;
+    if (req.get_param_value("limit") == "-1") {
+        page.limit = Page::kNoLimit;
+    } else {
+        Result<size_t> limit = QueryCount(req, "limit", 100, max_limit);
+        if (!limit) return limit.error();
+        if (*limit == 0) {
+            return InvalidArgument("query parameter \"limit\": 0 is not a page size (use -1 for everything)");
+        }
+        page.limit = *limit;
+    }
+    // Offsets past any stored count answer an empty page; the bound keeps offset + limit from overflowing.
+    Result<size_t> offset = QueryCount(req, "offset", 0, Page::kNoLimit);
     if (!offset) return offset.error();
-    return Page{*limit, *offset};
+    page.offset = *offset;
+    return page;
+}
+
+namespace {
+
+std::vector<std::string> SplitList(const std::string& text) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t comma = text.find(',', start);
+        if (comma == std::string::npos) comma = text.size();
+        std::string item = text.substr(start, comma - start);
+        while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+        while (!item.empty() && item.back() == ' ') item.pop_back();
+        if (!item.empty()) out.push_back(std::move(item));
+        start = comma + 1;
+    }
+    return out;
+}
+
+std::vector<std::string> SplitPath(const std::string& dotted) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (true) {
+        const size_t dot = dotted.find('.', start);
+        parts.push_back(dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+        if (dot == std::string::npos) return parts;
+        start = dot + 1;
+    }
+}
+
+/// Copies the value at `path` of `from` (if there) into the same place of `to`; nothing when the path is not
+/// there (no empty objects on the way).
+void CopyPath(const Json& from, Json& to, const std::vector<std::string>& path) {
+    const Json* src = &from;
+    for (const auto& key : path) {
+        if (!src->is_object()) return;
+        auto it = src->find(key);
+        if (it == src->end()) return;
+        src = &*it;
+    }
+    Json* dst = &to;
+    for (size_t i = 0; i + 1 < path.size(); ++i) {
+        if (!dst->contains(path[i]) || !(*dst)[path[i]].is_object()) (*dst)[path[i]] = Json::object();
+        dst = &(*dst)[path[i]];
+    }
+    (*dst)[path.back()] = *src;
+}
+
+void ErasePath(Json& j, const std::vector<std::string>& path) {
+    Json* at = &j;
+    for (size_t i = 0; i + 1 < path.size(); ++i) {
+        if (!at->is_object() || !at->contains(path[i])) return;
+        at = &(*at)[path[i]];
+    }
+    if (at->is_object()) at->erase(path.back());
+}
+
+Json FilterOne(const Json& item, const std::vector<std::string>& include, const std::vector<std::string>& exclude) {
+    if (!item.is_object()) return item;
+    Json out;
+    if (include.empty()) {
+        out = item;
+    } else {
+        out = Json::object();
+        if (item.contains("id")) out["id"] = item["id"];
+        for (const auto& p : include) CopyPath(item, out, SplitPath(p));
+    }
+    for (const auto& p : exclude) ErasePath(out, SplitPath(p));
+    return out;
+}
+
+}  // namespace
+
+Json FilterAttributes(
+    const Json& body, const std::vector<std::string>& include, const std::vector<std::string>& exclude
+) {
+    if (!body.is_array()) return FilterOne(body, include, exclude);
+    Json out = Json::array();
+    for (const auto& item : body) out.push_back(FilterOne(item, include, exclude));
+    return out;
 }
 
 Authenticator::Authenticator(core::RedisClient& redis, const core::Clock& clock) : redis_(redis), clock_(clock) {}
@@ -130,6 +236,33 @@ Result<std::string> Authenticator::Check(const httplib::Request& req) {
     return user;
 }
 
+namespace {
+
+/// include_attributes / exclude_attributes on a successful JSON answer (the one generic place, so that every
+/// route has them).
+void ApplyAttributeFilter(const httplib::Request& req, httplib::Response& res) {
+    if (res.status < 200 || res.status >= 300) return;
+    if (!req.has_param("include_attributes") && !req.has_param("exclude_attributes")) return;
+    if (res.get_header_value("Content-Type").rfind("application/json", 0) != 0) return;
+    const std::vector<std::string> include = SplitList(req.get_param_value("include_attributes"));
+    const std::vector<std::string> exclude = SplitList(req.get_param_value("exclude_attributes"));
+    if (include.empty() && exclude.empty()) return;
+    Json body = Json::parse(res.body, nullptr, false);
+    if (body.is_discarded()) return;
+    res.set_content(
+        FilterAttributes(body, include, exclude).dump(-1, ' ', false, Json::error_handler_t::replace),
+        "application/json"
+    );
+}
+
+/// The regex of a route with an optional trailing slash.
+std::string WithOptionalSlash(const std::string& pattern) {
+    if (!pattern.empty() && pattern.back() == '/') return pattern + "?";
+    return pattern + "/?";
+}
+
+}  // namespace
+
 Handler Router::Wrap(Handler h, bool needs_auth) {
     return [this, h = std::move(h), needs_auth](const httplib::Request& req, httplib::Response& res) {
         try {
@@ -138,8 +271,13 @@ Handler Router::Wrap(Handler h, bool needs_auth) {
                 if (!user) return SendError(res, user.error());
             }
             h(req, res);
+            ApplyAttributeFilter(req, res);
         } catch (const Exception& e) {
             SendError(res, e.error());
+        } catch (const Json::type_error& e) {
+            // A handler read a request value with the wrong JSON type (the stored data it reads was written by
+            // us with the right ones): the request is malformed, never a server error.
+            SendError(res, InvalidArgument(std::string("request: a value has the wrong JSON type (") + e.what() + ")"));
         } catch (const std::exception& e) {
             SendError(res, Internal("internal error", e.what()));
         }
@@ -148,13 +286,13 @@ Handler Router::Wrap(Handler h, bool needs_auth) {
 
 void Router::Get(const std::string& p, Handler h, bool a) {
     auto w = Wrap(std::move(h), a);
-    server_.Get("/api/v1" + p, w);
-    server_.Get("/v1" + p, w);
+    server_.Get(WithOptionalSlash("/api/v1" + p), w);
+    server_.Get(WithOptionalSlash("/v1" + p), w);
 }
 void Router::Post(const std::string& p, Handler h, bool a) {
     auto w = Wrap(std::move(h), a);
-    server_.Post("/api/v1" + p, w);
-    server_.Post("/v1" + p, w);
+    server_.Post(WithOptionalSlash("/api/v1" + p), w);
+    server_.Post(WithOptionalSlash("/v1" + p), w);
 }
 void Router::PostRaw(const std::string& p, Handler h, bool a) {
     auto w = Wrap(std::move(h), a);
@@ -173,13 +311,20 @@ void Router::PostRaw(const std::string& p, Handler h, bool a) {
 }
 void Router::Put(const std::string& p, Handler h, bool a) {
     auto w = Wrap(std::move(h), a);
-    server_.Put("/api/v1" + p, w);
-    server_.Put("/v1" + p, w);
+    server_.Put(WithOptionalSlash("/api/v1" + p), w);
+    server_.Put(WithOptionalSlash("/v1" + p), w);
 }
 void Router::Delete(const std::string& p, Handler h, bool a) {
     auto w = Wrap(std::move(h), a);
-    server_.Delete("/api/v1" + p, w);
-    server_.Delete("/v1" + p, w);
+    server_.Delete(WithOptionalSlash("/api/v1" + p), w);
+    server_.Delete(WithOptionalSlash("/v1" + p), w);
+}
+
+void Router::GetAt(const std::string& path, Handler h, bool a) {
+    server_.Get(WithOptionalSlash(path), Wrap(std::move(h), a));
+}
+void Router::PostAt(const std::string& path, Handler h, bool a) {
+    server_.Post(WithOptionalSlash(path), Wrap(std::move(h), a));
 }
 
 }  // namespace squall::api

@@ -21,12 +21,16 @@ using Handler = std::function<void(const httplib::Request&, httplib::Response&)>
 /// at most once per 10 s.
 void SendError(httplib::Response& res, const Error& error);
 void SendJson(httplib::Response& res, int status, const Json& body);
-/// A list answer with X-Total-Count and X-Limit.
+/// A list answer with X-Total-Count and X-Limit (`-1` when the page was `limit=-1`, everything).
 void SendList(httplib::Response& res, const std::vector<Json>& items, size_t total, size_t limit);
 
 /// Body as JSON (an empty body is an empty object) through core::ParseJsonLimited: kInvalidArgument naming the
-/// JSON error, the depth limit or the path of an out-of-range number otherwise.
+/// JSON error, the depth limit or the path of an out-of-range number otherwise. Any JSON value (webhooks).
 Result<Json> ParseBody(const httplib::Request& req);
+/// The body of a resource operation: a JSON object (kInvalidArgument otherwise) whose top-level keys set to
+/// null are dropped, so that `"field": null` means "not given" for every optional field (StackStorm's client
+/// sends nulls for what the user left out).
+Result<Json> ParseObjectBody(const httplib::Request& req);
 /// Non-negative integer query parameter; kInvalidArgument naming it when malformed or above `max`.
 Result<size_t> QueryCount(const httplib::Request& req, const std::string& name, size_t def, size_t max);
 
@@ -45,15 +49,25 @@ private:
     std::unordered_map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> cache_;
 };
 
-/// `limit` (default 100, at most `max_limit`) and `offset` query parameters of a list endpoint.
+/// `limit` and `offset` query parameters of a list endpoint: limit defaults to 100, at most `max_limit`; `-1`
+/// asks for everything (kNoLimit; StackStorm allows it to admins, and without RBAC every user is one); `0` and
+/// anything else negative are refused (docs/api.md "Lists").
 struct Page {
+    static constexpr size_t kNoLimit = 1'000'000'000;  ///< limit=-1: far above any stored count, safe to add to
     size_t limit = 100;
     size_t offset = 0;
 };
 Result<Page> QueryPage(const httplib::Request& req, size_t max_limit);
 
-/// Registers handlers under both /api/v1 and /v1 (as StackStorm's services answer both), wrapped with auth
-/// and the exception boundary.
+/// Applies `include_attributes` / `exclude_attributes` (comma-separated, dotted paths such as `action.ref`) to
+/// an answer: an object, or each object of a list. `include` keeps `id` as StackStorm does.
+Json FilterAttributes(
+    const Json& body, const std::vector<std::string>& include, const std::vector<std::string>& exclude
+);
+
+/// Registers handlers under both /api/v1 and /v1 (as StackStorm's services answer both), each with and without a
+/// trailing slash (st2client asks for `/executions/?limit=50`), wrapped with auth, the exception boundary and
+/// the include/exclude_attributes filter.
 class Router {
 public:
     Router(httplib::Server& server, Authenticator& auth) : server_(server), auth_(auth) {}
@@ -66,6 +80,10 @@ public:
     void PostRaw(const std::string& pattern, Handler h, bool needs_auth = true);
     void Put(const std::string& pattern, Handler h, bool needs_auth = true);
     void Delete(const std::string& pattern, Handler h, bool needs_auth = true);
+    /// A route outside the API prefixes (`/stream/v1/stream`, `/auth/v1/...`): `path` exactly as given, with and
+    /// without a trailing slash.
+    void GetAt(const std::string& path, Handler h, bool needs_auth = true);
+    void PostAt(const std::string& path, Handler h, bool needs_auth = true);
     /// The user the request's credentials belong to (the check is cached: no Redis round trip on a hit).
     Result<std::string> User(const httplib::Request& req) { return auth_.Check(req); }
 
@@ -86,5 +104,11 @@ void RegisterPackContentRoutes(Router& r, ApiDeps& d);
 void RegisterConfigRoutes(Router& r, ApiDeps& d);
 void RegisterPackManageRoutes(Router& r, ApiDeps& d);
 void RegisterDeadLetterRoutes(Router& r, ApiDeps& d);
+/// `/runnertypes`, `/user`, `/apikeys` (read), `/timers`, `/triggerinstances` with `?trigger=`, `/traces`:
+/// the read-only resources st2client lists (routes/compat.cpp).
+void RegisterCompatRoutes(Router& r, ApiDeps& d);
+class EventHub;
+/// `/stream/v1/stream` and `/api/v1/stream` (routes/stream.cpp).
+void RegisterStreamRoutes(Router& r, EventHub& hub, std::chrono::seconds heartbeat);
 
 }  // namespace squall::api

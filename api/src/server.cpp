@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "event_stream.hpp"
 #include "http.hpp"
 #include "http_server.hpp"
 #include "squall/core/clock.hpp"
@@ -18,6 +19,7 @@ struct ApiServer::Impl {
     HttpServer server;
     Authenticator auth;
     Router router;
+    std::unique_ptr<EventHub> hub;  ///< null without ApiDeps::stream_reader
     std::thread thread;
     int bound_port = 0;
 
@@ -92,6 +94,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     r.Get("/", [](const httplib::Request&, httplib::Response& res) {
         SendJson(res, 200, {{"version", "0.1.0"}, {"name", "squall"}, {"docs_url", "/api/v1/openapi.json"}});
     });
+    RegisterCompatRoutes(r, d);  // first: its /triggerinstances shadows the plain one of RegisterTriggerRoutes
     RegisterExecutionRoutes(r, d);
     RegisterContentRoutes(r, d);
     RegisterWebhookRoutes(r, d);
@@ -102,6 +105,10 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     RegisterConfigRoutes(r, d);
     RegisterPackManageRoutes(r, d);
     RegisterDeadLetterRoutes(r, d);
+    if (d.stream_reader) {
+        impl_->hub = std::make_unique<EventHub>(d.stream_reader, d.executions);
+        RegisterStreamRoutes(r, *impl_->hub, impl_->options.stream_heartbeat);
+    }
 }
 
 ApiServer::~ApiServer() {
@@ -129,11 +136,14 @@ Status ApiServer::Start() {
         impl_->bound_port = impl_->options.port;
     }
     impl_->server.SetListenBacklog(static_cast<int>(impl_->options.max_connections));
+    if (impl_->hub) impl_->hub->Start();
     impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
     return {};
 }
 
 void ApiServer::Stop() {
+    // Event streams end first: their workers return, so that the server's own stop joins them at once.
+    if (impl_->hub) impl_->hub->Stop();
     if (impl_->thread.joinable()) {
         impl_->server.stop();
         impl_->thread.join();

@@ -120,6 +120,10 @@ const std::vector<std::pair<std::string, Setter>>& Options() {
          [](ServerConfig& c, const std::string& v) { return SetInt(c.shutdown_grace, "shutdown_grace", v, 0, 86400); }},
         {"http_threads",
          [](ServerConfig& c, const std::string& v) { return SetInt(c.http_threads, "http_threads", v, 1, 1024); }},
+        {"stream_heartbeat",
+         [](ServerConfig& c, const std::string& v) {
+             return SetInt(c.stream_heartbeat, "stream_heartbeat", v, 1, 3600);
+         }},
     };
     return kOptions;
 }

@@ -202,6 +202,10 @@ private:
             );
             result["packs"][pack.ref] = PackSummary(pack.loaded, pack.commit, pack.skipped);
         }
+        // StackStorm's packs.install workflow output, which st2client reads after `st2 pack install`.
+        Json packs_list = Json::array();
+        for (const auto& [ref, summary] : result["packs"].items()) packs_list.push_back(ref);
+        result["output"] = {{"packs_list", packs_list}, {"warning_list", Json::array()}};
         return core::ExecutionResult{core::status::kSucceeded, result};
     }
 

@@ -51,7 +51,7 @@ void RegisterConfigRoutes(Router& r, ApiDeps& d) {
     });
 
     r.Put(R"(/configs/([A-Za-z0-9_]+))", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseBody(req);
+        Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         if (!body->is_object()) return SendError(res, InvalidArgument("body: must be an object of property: value"));
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();

@@ -106,13 +106,6 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
             return SendError(res, NotFound("action \"" + std::string(req.matches[1]) + "\" not found"));
         SendJson(res, 200, it->second);
     });
-    r.Get("/runnertypes", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap) return SendError(res, snap.error());
-        SendMap(
-            req, res, (*snap)->runner_types, [](const Json& a) { return a; }, [](const Json&) { return true; }
-        );
-    });
     r.Get("/packs", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
         if (!snap) return SendError(res, snap.error());
@@ -154,7 +147,7 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
         SendJson(res, 200, rule->ToJson());
     });
     r.Post("/rules", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseBody(req);
+        Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
         if (!snap) return SendError(res, snap.error());
@@ -169,7 +162,7 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
         SendJson(res, 201, stored ? stored->ToJson() : rule->ToJson());
     });
     r.Put(R"(/rules/([A-Za-z0-9_.-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseBody(req);
+        Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
         if (!snap) return SendError(res, snap.error());

@@ -33,7 +33,7 @@ void SendExecution(ApiDeps& d, httplib::Response& res, int status, const std::st
 
 void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
     r.Post("/executions", [&d, &r](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseBody(req);
+        Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         if (!body->is_object() || !body->contains("action") || !(*body)["action"].is_string()) {
             return SendError(res, InvalidArgument("body: \"action\" (an action ref) is required"));
@@ -70,7 +70,7 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
     });
 
     r.Post(R"(/executions/([0-9a-zA-Z_-]+)/re_run)", [&d, &r](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseBody(req);
+        Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         if (!body->is_object()) return SendError(res, InvalidArgument("body: must be an object"));
         const Json tasks = body->value("tasks", Json::array());
@@ -94,7 +94,7 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
 
     // Pause / resume: {"status": "pausing"|"resuming"} for runners that support it.
     r.Put(R"(/executions/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseBody(req);
+        Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         const std::string status = body->is_object() && (*body)["status"].is_string() ? (*body)["status"] : "";
         Result<std::string> moved =

@@ -69,7 +69,7 @@ void RegisterInquiryRoutes(Router& r, ApiDeps& d) {
 
     r.Put(R"(/inquiries/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
         const std::string id = req.matches[1];
-        Result<Json> body = ParseBody(req);
+        Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         if (!body->is_object() || !body->contains("response"))
             return SendError(res, InvalidArgument("body: \"response\" (an object) is required"));

@@ -144,7 +144,7 @@ void RegisterKeyRoutes(Router& r, ApiDeps& d) {
     });
 
     r.Put(R"(/keys/(.+))", [&kv, auth](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseBody(req);
+        Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         Result<std::string> user = auth->Check(req);
         if (!user) return SendError(res, user.error());

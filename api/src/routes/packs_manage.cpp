@@ -72,7 +72,7 @@ std::vector<std::string> PackFolders(const ApiDeps& d, const packs::ContentSnaps
 
 void RegisterPackManageRoutes(Router& r, ApiDeps& d) {
     r.Post("/packs/install", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseBody(req);
+        Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         Result<Json> packs_list = PacksField(*body, true);
         if (!packs_list) return SendError(res, packs_list.error());
@@ -88,7 +88,7 @@ void RegisterPackManageRoutes(Router& r, ApiDeps& d) {
     });
 
     r.Post("/packs/uninstall", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseBody(req);
+        Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         Result<Json> packs_list = PacksField(*body, true);
         if (!packs_list) return SendError(res, packs_list.error());
@@ -99,7 +99,7 @@ void RegisterPackManageRoutes(Router& r, ApiDeps& d) {
 
     // Synchronous: loads each pack folder, checks runner types and rule operators (as at start-up), registers.
     r.Post("/packs/register", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseBody(req);
+        Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         Result<Json> packs_list = PacksField(*body, false);
         if (!packs_list) return SendError(res, packs_list.error());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,8 @@ struct ApiDeps {
     core::KvCache* kv_cache = nullptr;
     /// DATA (configs/<pack>.yaml are written by PUT /configs/{pack}); empty: configs cannot be written.
     std::string data_dir;
+    /// A connection of its own for the event stream's reader (XREAD BLOCK holds it); null: no /stream.
+    core::RedisClientPtr stream_reader = nullptr;
 };
 
 struct ApiOptions {
@@ -40,7 +43,8 @@ struct ApiOptions {
     int port = 9101;                ///< 0: pick a free port (see ApiServer::port())
     int threads = 8;                ///< HTTP workers kept when idle; more start on demand up to max_connections
     size_t max_connections = 1000;  ///< open connections in total; past it: 503 and close
-    size_t max_connections_per_client = 256;  ///< open connections from one address; past it: 503 and close
+    size_t max_connections_per_client = 256;    ///< open connections from one address; past it: 503 and close
+    std::chrono::seconds stream_heartbeat{25};  ///< heartbeat comment on an idle event stream
 };
 
 /// The REST API v1 (SPEC §10) on cpp-httplib. Handlers run on httplib's own worker threads and may block on

@@ -28,6 +28,7 @@ struct ServerConfig {
     std::string redis_server = "redis-server";  ///< binary used for the embedded Redis
     int shutdown_grace = 30;                    ///< seconds in-flight executions get to finish on SIGTERM
     int http_threads = 8;                       ///< HTTP worker threads
+    int stream_heartbeat = 25;                  ///< seconds between heartbeat comments on /stream (SSE)
     std::string config_file;                    ///< the --config file, if any
 
     bool HasRole(const std::string& role) const;

@@ -1,0 +1,343 @@
+#include "event_stream.hpp"
+
+#include <fnmatch.h>
+
+#include <map>
+
+#include "squall/core/log.hpp"
+
+namespace squall::api {
+namespace {
+
+using core::Json;
+
+std::vector<std::string> SplitComma(const std::string& text) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t comma = text.find(',', start);
+        if (comma == std::string::npos) comma = text.size();
+        std::string item = text.substr(start, comma - start);
+        while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+        while (!item.empty() && item.back() == ' ') item.pop_back();
+        if (!item.empty()) out.push_back(std::move(item));
+        start = comma + 1;
+    }
+    return out;
+}
+
+StreamMessagePtr MakeMessage(
+    const std::string& name,
+    const std::string& execution_id,
+    const std::string& action,
+    const std::string& status,
+    const Json& data
+) {
+    auto m = std::make_shared<StreamMessage>();
+    m->name = name;
+    m->execution_id = execution_id;
+    m->action_ref = action;
+    m->status = status;
+    // JSON text has no raw newline, so one data line carries it.
+    m->text = "event: " + name + "\ndata: " + data.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
+    return m;
+}
+
+/// StackStorm's LiveAction view of an execution.
+Json LiveAction(const Json& execution) {
+    Json la = execution.value("liveaction", Json::object());
+    for (const char* k : {"status", "result", "context", "start_timestamp", "end_timestamp"}) {
+        if (execution.contains(k)) la[k] = execution[k];
+    }
+    return la;
+}
+
+}  // namespace
+
+// --- StreamFilter ---------------------------------------------------------------------------------------------
+
+StreamFilter StreamFilter::FromQuery(
+    const std::string& events,
+    const std::string& action_refs,
+    const std::string& execution_ids,
+    const std::string& end_event,
+    const std::string& end_execution_id
+) {
+    StreamFilter f;
+    f.events = SplitComma(events);
+    for (auto& a : SplitComma(action_refs)) f.action_refs.insert(std::move(a));
+    for (auto& e : SplitComma(execution_ids)) f.execution_ids.insert(std::move(e));
+    f.end_event = end_event;
+    f.end_execution_id = end_execution_id;
+    return f;
+}
+
+bool StreamFilter::WantsEvent(const std::string& name) const {
+    if (events.empty()) return true;
+    for (const auto& pattern : events) {
+        if (pattern == name || ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return true;
+    }
+    return false;
+}
+
+// --- StreamSubscriber -----------------------------------------------------------------------------------------
+
+void StreamSubscriber::Offer(const StreamMessagePtr& m, const EventHubOptions& limits) {
+    // As StackStorm's listener: the end is decided before the filters, the end event is sent only if they want it.
+    const bool is_end = !filter_.end_event.empty() && m->name == filter_.end_event &&
+                        m->execution_id == filter_.end_execution_id && core::status::IsCompleted(m->status);
+    const bool wanted = filter_.WantsEvent(m->name) &&
+                        (filter_.action_refs.empty() || filter_.action_refs.count(m->action_ref)) &&
+                        (filter_.execution_ids.empty() || filter_.execution_ids.count(m->execution_id));
+    if (!wanted && !is_end) return;
+    {
+        std::lock_guard lock(mu_);
+        if (closed_ || end_queued_) return;
+        if (wanted) {
+            if (queue_.size() >= limits.max_queued_messages || bytes_ + m->text.size() > limits.max_queued_bytes) {
+                // Fallen behind: dropped rather than buffered without bound or waited for.
+                dropped_ = true;
+                closed_ = true;
+                queue_.clear();
+                bytes_ = 0;
+            } else {
+                queue_.push_back(m);
+                bytes_ += m->text.size();
+            }
+        }
+        if (is_end) end_queued_ = true;
+    }
+    cv_.notify_all();
+}
+
+void StreamSubscriber::Close() {
+    {
+        std::lock_guard lock(mu_);
+        closed_ = true;
+    }
+    cv_.notify_all();
+}
+
+bool StreamSubscriber::dropped() const {
+    std::lock_guard lock(mu_);
+    return dropped_;
+}
+
+bool StreamSubscriber::Take(std::vector<StreamMessagePtr>& out, bool* end, std::chrono::milliseconds wait) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, wait, [&] { return closed_ || end_queued_ || !queue_.empty(); });
+    while (!queue_.empty()) {
+        out.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+    }
+    bytes_ = 0;
+    *end = end_queued_;
+    return !(closed_ && out.empty());
+}
+
+// --- EventHub -------------------------------------------------------------------------------------------------
+
+EventHub::EventHub(core::RedisClientPtr reader, executions::ExecutionStore& store, EventHubOptions options)
+    : reader_(std::move(reader)), store_(store), options_(options) {}
+
+EventHub::~EventHub() {
+    Stop();
+}
+
+void EventHub::Start() {
+    // The read position is fixed now, before any client can subscribe: an event that happens after a client
+    // subscribed is always read. (Without Redis at start, the reader fixes it at its first successful read.)
+    Result<std::string> id = LastIdBlocking();
+    if (id) last_id_ = *id;
+    thread_ = std::thread([this] { Run(); });
+}
+
+void EventHub::Stop() {
+    std::vector<StreamSubscriberPtr> subs;
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+        subs = subscribers_;
+    }
+    cv_.notify_all();
+    for (auto& s : subs) s->Close();
+    if (thread_.joinable()) thread_.join();
+}
+
+StreamSubscriberPtr EventHub::Subscribe(StreamFilter filter) {
+    auto s = std::make_shared<StreamSubscriber>(std::move(filter));
+    {
+        std::lock_guard lock(mu_);
+        if (stopping_) {
+            s->Close();
+            return s;
+        }
+        subscribers_.push_back(s);
+    }
+    cv_.notify_all();
+    return s;
+}
+
+void EventHub::Unsubscribe(const StreamSubscriberPtr& s) {
+    std::lock_guard lock(mu_);
+    subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), s), subscribers_.end());
+}
+
+size_t EventHub::SubscriberCount() {
+    std::lock_guard lock(mu_);
+    return subscribers_.size();
+}
+
+bool EventHub::WaitForStop(std::chrono::milliseconds d) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, d, [&] { return stopping_; });
+    return stopping_;
+}
+
+Result<std::string> EventHub::LastIdBlocking() {
+    Result<core::RedisReply> r =
+        reader_->CommandBlocking({"XREVRANGE", store_.keys().Events(), "+", "-", "COUNT", "1"});
+    if (!r) return r.error();
+    if (r->IsError()) return Internal("redis: " + r->str);
+    if (r->elements.empty() || r->elements[0].elements.empty()) return std::string("0-0");
+    return r->elements[0].elements[0].str;
+}
+
+std::vector<StreamMessagePtr> EventHub::Messages(const std::vector<executions::ExecutionEvent>& events) {
+    // Executions that create/status events are about, read once per batch in one pipeline (and those output
+    // events are about when their action and runner are not known yet). A record read now may be newer than the
+    // event: the event's own status is what the message reports.
+    std::map<std::string, Json> records;
+    for (const auto& e : events) {
+        if (e.kind != executions::event_kind::kOutput || !known_.count(e.execution_id))
+            records.emplace(e.execution_id, Json());
+    }
+    if (!records.empty()) {
+        std::vector<core::RedisClient::Args> reads;
+        for (const auto& [id, unused] : records) reads.push_back({"HGETALL", store_.keys().Execution(id)});
+        Result<std::vector<core::RedisReply>> rows = store_.client().PipelineBlocking(std::move(reads));
+        if (rows) {
+            size_t i = 0;
+            for (auto& [id, record] : records) {
+                const core::RedisReply& row = (*rows)[i++];
+                if (row.IsError() || row.elements.empty()) continue;
+                record = executions::ExecutionStore::FromHash(row);
+                // Bounded: forgetting costs one read of the record at its next output event.
+                if (known_.size() >= kMaxKnownExecutions) known_.clear();
+                known_[id] = {record["action"].value("ref", ""), record["runner"].value("name", "")};
+            }
+        }
+    }
+    std::vector<StreamMessagePtr> out;
+    for (const auto& e : events) {
+        if (e.kind == executions::event_kind::kOutput) {
+            auto info = known_.find(e.execution_id);
+            const std::string action = info != known_.end() ? info->second.first : e.action;
+            const std::string runner = info != known_.end() ? info->second.second : "";
+            if (!e.lines.is_array()) continue;
+            for (const auto& line : e.lines) {
+                Json data = {
+                    {"execution_id", e.execution_id},
+                    {"action_ref", action},
+                    {"runner_ref", runner},
+                    {"timestamp", line.value("timestamp", e.at)},
+                    {"output_type", line.value("output_type", "stdout")},
+                    {"data", line.value("data", "")}};
+                out.push_back(MakeMessage("st2.execution.output__create", e.execution_id, action, "", data));
+            }
+            continue;
+        }
+        const std::string suffix = e.kind == executions::event_kind::kCreate ? "__create" : "__update";
+        Json execution = records[e.execution_id];
+        if (execution.is_null()) {
+            // Expired or unreadable: what the event itself says.
+            execution = {{"id", e.execution_id}, {"action", {{"ref", e.action}}}};
+            if (!e.parent.empty()) execution["parent"] = e.parent;
+        }
+        execution["status"] = e.to;
+        if (execution.contains("liveaction")) execution["liveaction"]["status"] = e.to;
+        const std::string action = execution["action"].value("ref", e.action);
+        out.push_back(MakeMessage("st2.execution" + suffix, e.execution_id, action, e.to, execution));
+        out.push_back(MakeMessage("st2.liveaction" + suffix, e.execution_id, action, e.to, LiveAction(execution)));
+        if (core::status::IsCompleted(e.to)) known_.erase(e.execution_id);
+    }
+    return out;
+}
+
+void EventHub::Run() {
+    auto log = core::Logger("api");
+    std::string& last_id = last_id_;
+    bool failing = false;
+    while (true) {
+        std::vector<StreamSubscriberPtr> subs;
+        {
+            std::unique_lock lock(mu_);
+            if (stopping_) return;
+            subs = subscribers_;
+        }
+        if (subs.empty() || last_id.empty()) {
+            // Nobody listens: keep only the read position fresh (one O(1) read a second) instead of reading
+            // every event. The position moves only if still nobody listens once it is read: a client that
+            // subscribed meanwhile gets every event from before it came.
+            Result<std::string> id = LastIdBlocking();
+            std::unique_lock lock(mu_);
+            if (id && (subscribers_.empty() || last_id.empty())) last_id = *id;
+            if (subscribers_.empty() || last_id.empty()) {
+                cv_.wait_for(lock, options_.idle_refresh, [&] { return stopping_ || !subscribers_.empty(); });
+            }
+            continue;
+        }
+        Result<core::RedisReply> r = reader_->CommandBlocking(
+            {"XREAD",
+             "COUNT",
+             std::to_string(options_.batch),
+             "BLOCK",
+             std::to_string(options_.block.count()),
+             "STREAMS",
+             store_.keys().Events(),
+             last_id}
+        );
+        if (!r || r->IsError()) {
+            // One line per outage, not one per retry.
+            if (!failing) {
+                core::Log(
+                    *log,
+                    spdlog::level::warn,
+                    "event stream read failed; retrying",
+                    {{"error", r ? r->str : r.error().message}}
+                );
+            }
+            failing = true;
+            if (WaitForStop(std::chrono::milliseconds(500))) return;
+            continue;
+        }
+        failing = false;
+        if (r->IsNil() || r->elements.empty()) continue;
+        std::vector<executions::ExecutionEvent> events;
+        for (const auto& stream : r->elements) {
+            if (stream.elements.size() < 2) continue;
+            for (const auto& entry : stream.elements[1].elements) {
+                if (entry.elements.size() < 2) continue;
+                last_id = entry.elements[0].str;
+                const auto& fields = entry.elements[1].elements;
+                for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+                    if (fields[i].str != "d") continue;
+                    Result<executions::ExecutionEvent> e = executions::ExecutionEvent::Parse(fields[i + 1].str);
+                    if (e) events.push_back(std::move(*e));
+                }
+            }
+        }
+        if (events.empty()) continue;
+        const std::vector<StreamMessagePtr> messages = Messages(events);
+        // The subscribers now, not those before the read: one that came while it blocked gets this batch too.
+        {
+            std::lock_guard lock(mu_);
+            subs = subscribers_;
+        }
+        for (const auto& m : messages) {
+            for (const auto& s : subs) s->Offer(m, options_);
+        }
+    }
+}
+
+}  // namespace squall::api

@@ -1,0 +1,135 @@
+#pragma once
+
+// The event stream of the API (GET /stream/v1/stream, docs/api.md "Event stream"): Server-Sent Events with
+// StackStorm's event names, fed by the execution event stream. One reader thread per API process reads
+// `{x}stream:execution-events` (XREAD BLOCK on its own connection) and fans each event out to the subscribers
+// whose filters want it. Each subscriber has a bounded queue; one that falls behind by more than the bound is
+// dropped (its connection ends), so a slow client never holds back the reader, the others or the engine.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "squall/core/redis/client.hpp"
+#include "squall/executions/events.hpp"
+#include "squall/executions/store.hpp"
+
+namespace squall::api {
+
+/// The query of one stream request (StackStorm's names).
+struct StreamFilter {
+    std::vector<std::string> events;  ///< event names or fnmatch globs (`st2.execution__*`); empty: all
+    std::set<std::string> action_refs;
+    std::set<std::string> execution_ids;
+    std::string end_event;         ///< with end_execution_id: the stream ends after this event of that
+    std::string end_execution_id;  ///< execution in a completed status
+
+    /// Parses `events`, `action_refs`, `execution_ids` (comma-separated), `end_event`, `end_execution_id`.
+    static StreamFilter FromQuery(
+        const std::string& events,
+        const std::string& action_refs,
+        const std::string& execution_ids,
+        const std::string& end_event,
+        const std::string& end_execution_id
+    );
+    bool WantsEvent(const std::string& name) const;
+};
+
+/// One SSE message, formatted once and shared by every subscriber that gets it.
+struct StreamMessage {
+    std::string name;          ///< event name
+    std::string execution_id;  ///< the execution it is about
+    std::string action_ref;
+    std::string status;  ///< execution/liveaction events: the status the event reports
+    std::string text;    ///< "event: <name>\ndata: <json>\n\n"
+};
+using StreamMessagePtr = std::shared_ptr<const StreamMessage>;
+
+/// Limits of EventHub.
+struct EventHubOptions {
+    size_t max_queued_messages = 2000;             ///< per subscriber; past it the subscriber is dropped
+    size_t max_queued_bytes = 8 * 1024 * 1024;     ///< per subscriber; past it the subscriber is dropped
+    std::chrono::milliseconds block{1000};         ///< XREAD BLOCK
+    std::chrono::milliseconds idle_refresh{1000};  ///< how old the read position may be when nobody listens
+    /// Entries per XREAD: an output entry holds up to 1000 lines, so a batch stays within a few MB, read well
+    /// within the reader connection's command timeout.
+    size_t batch = 16;
+};
+
+/// One connected client. Thread-safe: the hub pushes, the HTTP worker serving the client pops.
+class StreamSubscriber {
+public:
+    explicit StreamSubscriber(StreamFilter filter) : filter_(std::move(filter)) {}
+    const StreamFilter& filter() const { return filter_; }
+
+    /// Waits up to `wait` for messages; moves them into `out`. Returns false once the subscriber is closed
+    /// (dropped, ended or the hub stopping) and nothing is left to send. `*end` is set when the last message
+    /// taken is the end event (the stream must finish after sending it).
+    bool Take(std::vector<StreamMessagePtr>& out, bool* end, std::chrono::milliseconds wait);
+    /// True when the subscriber fell behind and was dropped.
+    bool dropped() const;
+
+    /// Called by the hub's reader (never blocks): queues `m` if the filter wants it; drops the subscriber (its
+    /// queue emptied, Take reports the end) when the queue would go over a limit.
+    void Offer(const StreamMessagePtr& m, const EventHubOptions& limits);
+    /// Ends the subscription (the hub stopping): Take returns false once the queue is empty.
+    void Close();
+
+private:
+    const StreamFilter filter_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<StreamMessagePtr> queue_;
+    size_t bytes_ = 0;
+    bool closed_ = false;
+    bool dropped_ = false;
+    bool end_queued_ = false;
+};
+using StreamSubscriberPtr = std::shared_ptr<StreamSubscriber>;
+
+/// The one reader of the execution event stream in an API process, and its subscribers.
+class EventHub {
+public:
+    /// `reader` is a connection of its own (XREAD BLOCK holds it); `store` reads the executions events are about.
+    EventHub(core::RedisClientPtr reader, executions::ExecutionStore& store, EventHubOptions options = {});
+    ~EventHub();
+    void Start();
+    /// Closes every subscriber and joins the reader thread.
+    void Stop();
+
+    StreamSubscriberPtr Subscribe(StreamFilter filter);
+    void Unsubscribe(const StreamSubscriberPtr& s);
+    size_t SubscriberCount();
+
+private:
+    void Run();
+    /// The id of the stream's newest entry ("0-0" when empty), or an error.
+    Result<std::string> LastIdBlocking();
+    /// Turns a batch of events into messages (reads the executions they are about in one pipeline).
+    std::vector<StreamMessagePtr> Messages(const std::vector<executions::ExecutionEvent>& events);
+    bool WaitForStop(std::chrono::milliseconds d);
+
+    core::RedisClientPtr reader_;
+    executions::ExecutionStore& store_;
+    const EventHubOptions options_;
+    static constexpr size_t kMaxKnownExecutions = 10000;
+    /// Reader thread only: execution id → (action ref, runner type) for output events, until it completes.
+    std::map<std::string, std::pair<std::string, std::string>> known_;
+    /// Reader thread only (and Start before it): the id of the last entry read.
+    std::string last_id_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<StreamSubscriberPtr> subscribers_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace squall::api

@@ -1,0 +1,60 @@
+// GET /stream/v1/stream (and /api/v1/stream): the event stream as Server-Sent Events (reference §2.3,
+// docs/api.md "Event stream"). Each connection is served by its HTTP worker for as long as it lasts: it waits on
+// its subscriber's queue, writes what came, and a heartbeat comment when nothing came for a while.
+#include "event_stream.hpp"
+#include "http.hpp"
+
+namespace squall::api {
+
+void RegisterStreamRoutes(Router& r, EventHub& hub, std::chrono::seconds heartbeat) {
+    Handler stream = [&hub, heartbeat](const httplib::Request& req, httplib::Response& res) {
+        StreamFilter filter = StreamFilter::FromQuery(
+            req.get_param_value("events"),
+            req.get_param_value("action_refs"),
+            req.get_param_value("execution_ids"),
+            req.get_param_value("end_event"),
+            req.get_param_value("end_execution_id")
+        );
+        StreamSubscriberPtr sub = hub.Subscribe(std::move(filter));
+        res.status = 200;
+        res.set_header("Cache-Control", "no-cache");
+        auto started = std::make_shared<bool>(false);
+        res.set_chunked_content_provider(
+            "text/event-stream",
+            [sub, heartbeat, started](size_t, httplib::DataSink& sink) {
+                if (!*started) {
+                    // Sent at once, as StackStorm's first empty message: the client sees the stream open.
+                    *started = true;
+                    static constexpr char kHello[] = ": connected\n\n";
+                    return sink.write(kHello, sizeof(kHello) - 1);
+                }
+                std::vector<StreamMessagePtr> batch;
+                bool end = false;
+                if (!sub->Take(batch, &end, heartbeat)) {
+                    if (sub->dropped()) {
+                        static constexpr char kDropped[] = ": dropped: this client fell behind the event stream\n\n";
+                        sink.write(kDropped, sizeof(kDropped) - 1);
+                    }
+                    return false;
+                }
+                for (const auto& m : batch) {
+                    if (!sink.write(m->text.data(), m->text.size())) return false;
+                }
+                if (end) {
+                    sink.done();
+                    return true;
+                }
+                if (batch.empty()) {
+                    static constexpr char kHeartbeat[] = ": heartbeat\n\n";
+                    return sink.write(kHeartbeat, sizeof(kHeartbeat) - 1);
+                }
+                return true;
+            },
+            [&hub, sub](bool) { hub.Unsubscribe(sub); }
+        );
+    };
+    r.GetAt("/stream/v1/stream", stream);
+    r.Get("/stream", stream);
+}
+
+}  // namespace squall::api

@@ -1,0 +1,143 @@
+// The event stream's per-client logic without a server: StackStorm's filters and end event, the bound on what a
+// client may fall behind by, and the include/exclude_attributes filter of every JSON answer.
+#include "event_stream.hpp"
+
+#include <gtest/gtest.h>
+
+#include "http.hpp"
+
+namespace squall::api {
+namespace {
+
+using namespace std::chrono_literals;
+
+StreamMessagePtr Msg(const std::string& name, const std::string& id, const std::string& status, size_t size = 10) {
+    auto m = std::make_shared<StreamMessage>();
+    m->name = name;
+    m->execution_id = id;
+    m->action_ref = "core.local";
+    m->status = status;
+    m->text = std::string(size, 'x');
+    return m;
+}
+
+std::vector<std::string> Names(StreamSubscriber& s, bool* end = nullptr) {
+    std::vector<StreamMessagePtr> got;
+    bool ended = false;
+    s.Take(got, &ended, 0ms);
+    if (end) *end = ended;
+    std::vector<std::string> names;
+    for (const auto& m : got) names.push_back(m->name);
+    return names;
+}
+
+TEST(StreamFilterTest, EventsAreNamesOrGlobs) {
+    StreamFilter f = StreamFilter::FromQuery("st2.execution__*, st2.liveaction__update", "", "", "", "");
+    EXPECT_TRUE(f.WantsEvent("st2.execution__create"));
+    EXPECT_TRUE(f.WantsEvent("st2.execution__update"));
+    EXPECT_TRUE(f.WantsEvent("st2.liveaction__update"));
+    EXPECT_FALSE(f.WantsEvent("st2.liveaction__create"));
+    EXPECT_FALSE(f.WantsEvent("st2.execution.output__create"));
+    EXPECT_TRUE(StreamFilter::FromQuery("", "", "", "", "").WantsEvent("anything"));
+}
+
+TEST(StreamSubscriberTest, FiltersOnActionAndExecution) {
+    EventHubOptions limits;
+    StreamSubscriber s(StreamFilter::FromQuery("", "core.local", "e1,e2", "", ""));
+    s.Offer(Msg("st2.execution__update", "e1", "running"), limits);
+    s.Offer(Msg("st2.execution__update", "e3", "running"), limits);
+    auto other = Msg("st2.execution__update", "e2", "running");
+    std::const_pointer_cast<StreamMessage>(other)->action_ref = "core.noop";
+    s.Offer(other, limits);
+    std::vector<StreamMessagePtr> got;
+    bool end = false;
+    ASSERT_TRUE(s.Take(got, &end, 0ms));
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0]->execution_id, "e1");
+    EXPECT_FALSE(end);
+}
+
+TEST(StreamSubscriberTest, EndsAfterTheEndEventOfTheExecutionInACompletedStatus) {
+    EventHubOptions limits;
+    StreamSubscriber s(StreamFilter::FromQuery(
+        "st2.execution__update,st2.execution.output__create", "", "", "st2.execution__update", "e1"
+    ));
+    s.Offer(Msg("st2.execution__update", "e1", "running"), limits);    // not completed: goes on
+    s.Offer(Msg("st2.execution__update", "e2", "succeeded"), limits);  // another execution: goes on
+    s.Offer(Msg("st2.execution.output__create", "e1", ""), limits);
+    bool end = true;
+    EXPECT_EQ(Names(s, &end).size(), 3u);
+    EXPECT_FALSE(end);
+    s.Offer(Msg("st2.execution__update", "e1", "failed"), limits);
+    s.Offer(Msg("st2.execution.output__create", "e1", ""), limits);  // after the end: not sent
+    EXPECT_EQ(Names(s, &end), std::vector<std::string>{"st2.execution__update"});
+    EXPECT_TRUE(end);
+}
+
+TEST(StreamSubscriberTest, AnEndEventTheFiltersDoNotWantStillEndsTheStream) {
+    EventHubOptions limits;
+    StreamSubscriber s(StreamFilter::FromQuery("st2.execution.output__create", "", "", "st2.execution__update", "e1"));
+    s.Offer(Msg("st2.execution__update", "e1", "succeeded"), limits);
+    bool end = false;
+    EXPECT_TRUE(Names(s, &end).empty());
+    EXPECT_TRUE(end);
+}
+
+TEST(StreamSubscriberTest, ASubscriberThatFallsBehindIsDroppedNotBufferedWithoutBound) {
+    EventHubOptions limits;
+    limits.max_queued_messages = 3;
+    limits.max_queued_bytes = 1000;
+    StreamSubscriber by_count(StreamFilter{});
+    for (int i = 0; i < 3; ++i) by_count.Offer(Msg("st2.execution__update", "e", "running"), limits);
+    EXPECT_FALSE(by_count.dropped());
+    by_count.Offer(Msg("st2.execution__update", "e", "running"), limits);
+    EXPECT_TRUE(by_count.dropped());
+    std::vector<StreamMessagePtr> got;
+    bool end = false;
+    EXPECT_FALSE(by_count.Take(got, &end, 0ms));  // nothing left to send: the connection ends
+    EXPECT_TRUE(got.empty());
+
+    StreamSubscriber by_bytes(StreamFilter{});
+    by_bytes.Offer(Msg("st2.execution__update", "e", "running", 600), limits);
+    by_bytes.Offer(Msg("st2.execution__update", "e", "running", 600), limits);
+    EXPECT_TRUE(by_bytes.dropped());
+
+    // A subscriber that keeps up is never dropped, however many messages pass.
+    StreamSubscriber reader(StreamFilter{});
+    for (int i = 0; i < 100; ++i) {
+        reader.Offer(Msg("st2.execution__update", "e", "running"), limits);
+        EXPECT_EQ(Names(reader).size(), 1u);
+    }
+    EXPECT_FALSE(reader.dropped());
+}
+
+TEST(StreamSubscriberTest, TakeWaitsAndCloseEndsIt) {
+    StreamSubscriber s(StreamFilter{});
+    std::vector<StreamMessagePtr> got;
+    bool end = false;
+    EXPECT_TRUE(s.Take(got, &end, 1ms));  // nothing yet: a heartbeat is due, the stream goes on
+    EXPECT_TRUE(got.empty());
+    s.Close();
+    EXPECT_FALSE(s.Take(got, &end, 1s));
+}
+
+TEST(FilterAttributesTest, DottedIncludeKeepsIdAndExcludeRemoves) {
+    const Json action = {
+        {"id", "a1"},
+        {"ref", "core.local"},
+        {"description", "d"},
+        {"parameters", {{"cmd", {{"type", "string"}}}, {"sudo", {{"type", "boolean"}}}}}};
+    EXPECT_EQ(
+        FilterAttributes(action, {"ref", "parameters.cmd.type"}, {}),
+        (Json{{"id", "a1"}, {"ref", "core.local"}, {"parameters", {{"cmd", {{"type", "string"}}}}}})
+    );
+    EXPECT_EQ(
+        FilterAttributes(Json::array({action}), {}, {"parameters.sudo", "description"}),
+        Json::array({{{"id", "a1"}, {"ref", "core.local"}, {"parameters", {{"cmd", {{"type", "string"}}}}}}})
+    );
+    // Unknown paths are ignored; a path through a non-object stops there.
+    EXPECT_EQ(FilterAttributes(action, {"nope.deeper", "ref.x"}, {"ref.x"}), (Json{{"id", "a1"}}));
+}
+
+}  // namespace
+}  // namespace squall::api
