@@ -4,27 +4,13 @@
 
 #include <map>
 
+#include "http.hpp"
 #include "squall/core/log.hpp"
 
 namespace squall::api {
 namespace {
 
 using core::Json;
-
-std::vector<std::string> SplitComma(const std::string& text) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    while (start <= text.size()) {
-        size_t comma = text.find(',', start);
-        if (comma == std::string::npos) comma = text.size();
-        std::string item = text.substr(start, comma - start);
-        while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-        while (!item.empty() && item.back() == ' ') item.pop_back();
-        if (!item.empty()) out.push_back(std::move(item));
-        start = comma + 1;
-    }
-    return out;
-}
 
 StreamMessagePtr MakeMessage(
     const std::string& name,
@@ -64,9 +50,9 @@ StreamFilter StreamFilter::FromQuery(
     const std::string& end_execution_id
 ) {
     StreamFilter f;
-    f.events = SplitComma(events);
-    for (auto& a : SplitComma(action_refs)) f.action_refs.insert(std::move(a));
-    for (auto& e : SplitComma(execution_ids)) f.execution_ids.insert(std::move(e));
+    f.events = SplitList(events);
+    for (auto& a : SplitList(action_refs)) f.action_refs.insert(std::move(a));
+    for (auto& e : SplitList(execution_ids)) f.execution_ids.insert(std::move(e));
     f.end_event = end_event;
     f.end_execution_id = end_execution_id;
     return f;

@@ -128,8 +128,6 @@ Result<Page> QueryPage(const httplib::Request& req, size_t max_limit) {
     return page;
 }
 
-namespace {
-
 std::vector<std::string> SplitList(const std::string& text) {
     std::vector<std::string> out;
     size_t start = 0;
@@ -144,6 +142,8 @@ std::vector<std::string> SplitList(const std::string& text) {
     }
     return out;
 }
+
+namespace {
 
 std::vector<std::string> SplitPath(const std::string& dotted) {
     std::vector<std::string> parts;

@@ -31,6 +31,8 @@ Result<Json> ParseBody(const httplib::Request& req);
 /// null are dropped, so that `"field": null` means "not given" for every optional field (StackStorm's client
 /// sends nulls for what the user left out).
 Result<Json> ParseObjectBody(const httplib::Request& req);
+/// A comma-separated query value's items, spaces around them trimmed, empty ones dropped.
+std::vector<std::string> SplitList(const std::string& text);
 /// Non-negative integer query parameter; kInvalidArgument naming it when malformed or above `max`.
 Result<size_t> QueryCount(const httplib::Request& req, const std::string& name, size_t def, size_t max);
 
