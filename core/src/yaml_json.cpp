@@ -170,7 +170,11 @@ Json Convert(
                 // Every remembered path costs its length (found by the yaml_content fuzzer: aliases of nested
                 // sequences made millions of long paths within the node budget, gigabytes of marks).
                 if (child.size() > budget.bytes_left) {
-                    throw Refuse(item, "the document expands to too much text (items repeated through aliases)");
+                    throw Refuse(
+                        item,
+                        "the document expands to too many values (aliases repeat a node more than a file this size "
+                        "allows: a \"billion laughs\" document?)"
+                    );
                 }
                 budget.bytes_left -= child.size();
                 arr.push_back(Convert(item, child, doc, text, budget, depth + 1));
