@@ -263,15 +263,17 @@ std::string WithOptionalSlash(const std::string& pattern) {
 
 }  // namespace
 
-Handler Router::Wrap(Handler h, bool needs_auth) {
-    return [this, h = std::move(h), needs_auth](const httplib::Request& req, httplib::Response& res) {
+Handler Router::Wrap(Handler h, bool needs_auth, bool filter_attributes) {
+    return [this, h = std::move(h), needs_auth, filter_attributes](
+               const httplib::Request& req, httplib::Response& res
+           ) {
         try {
             if (needs_auth) {
                 Result<std::string> user = auth_.Check(req);
                 if (!user) return SendError(res, user.error());
             }
             h(req, res);
-            ApplyAttributeFilter(req, res);
+            if (filter_attributes) ApplyAttributeFilter(req, res);
         } catch (const Exception& e) {
             SendError(res, e.error());
         } catch (const Json::type_error& e) {
@@ -282,6 +284,12 @@ Handler Router::Wrap(Handler h, bool needs_auth) {
             SendError(res, Internal("internal error", e.what()));
         }
     };
+}
+
+void Router::GetWhole(const std::string& p, Handler h, bool a) {
+    auto w = Wrap(std::move(h), a, /*filter_attributes=*/false);
+    server_.Get(WithOptionalSlash("/api/v1" + p), w);
+    server_.Get(WithOptionalSlash("/v1" + p), w);
 }
 
 void Router::Get(const std::string& p, Handler h, bool a) {

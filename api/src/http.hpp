@@ -74,6 +74,9 @@ class Router {
 public:
     Router(httplib::Server& server, Authenticator& auth) : server_(server), auth_(auth) {}
     void Get(const std::string& pattern, Handler h, bool needs_auth = true);
+    /// A GET whose answer include_attributes/exclude_attributes do not narrow, as StackStorm's controllers that are
+    /// not backed by a model (the webhooks list: `st2 webhook list` asks for `url` and then reads `parameters`).
+    void GetWhole(const std::string& pattern, Handler h, bool needs_auth = true);
     void Post(const std::string& pattern, Handler h, bool needs_auth = true);
     /// A POST whose handler gets the raw body whatever its Content-Type (the GitHub webhook signs those bytes):
     /// cpp-httplib parses form bodies itself and refuses those over 8 KB (its compile-time
@@ -90,7 +93,7 @@ public:
     Result<std::string> User(const httplib::Request& req) { return auth_.Check(req); }
 
 private:
-    Handler Wrap(Handler h, bool needs_auth);
+    Handler Wrap(Handler h, bool needs_auth, bool filter_attributes = true);
     httplib::Server& server_;
     Authenticator& auth_;
 };

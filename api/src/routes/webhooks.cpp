@@ -43,7 +43,7 @@ Json HeadersJson(const httplib::Request& req) {
 }  // namespace
 
 void RegisterWebhookRoutes(Router& r, ApiDeps& d) {
-    r.Get("/webhooks", [&d](const httplib::Request&, httplib::Response& res) {
+    r.GetWhole("/webhooks", [&d](const httplib::Request&, httplib::Response& res) {
         Result<std::vector<std::string>> urls = d.webhooks.UrlsBlocking();
         if (!urls) return SendError(res, urls.error());
         Json out = Json::array();
