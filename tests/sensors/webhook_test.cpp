@@ -99,26 +99,8 @@ TEST(PayloadValidatorTest, EveryGitHubFixtureIsAValidPayloadOfItsTriggerType) {
         EXPECT_TRUE(snap.trigger_types.count(std::string("github.") + event)) << event;
     }
     PayloadValidator validator;
-    const Json readme_files = {
-        "push.branch-created.json",
-        "push.branch-updated.json",
-        "push.tag-created.json",
-        "push.tag-deleted.json",
-        "pull_request.opened.json",
-        "pull_request.closed.json",
-        "pull_request.synchronize.json",
-        "issues.opened.json",
-        "issues.labeled.json",
-        "issue_comment.created.json",
-        "release.published.json",
-        "ping.json",
-        "workflow_run.completed.json",
-        "check_run.completed.json",
-        "check_run.created.json",
-        "create.json",
-        "delete.json"};
-    for (const auto& file : readme_files) {
-        const std::string name = file;
+
+    for (const std::string& name : test::GitHubPayloadFixtures()) {
         const std::string event = name.substr(0, name.find('.'));
         const Json payload = {
             {"event", event},

@@ -25,6 +25,19 @@ std::string ReadFixture(const std::string& relative) {
     return ss.str();
 }
 
+std::vector<std::string> GitHubPayloadFixtures() {
+    const std::string dir = std::string(SQUALL_FIXTURES_DIR) + "/github";
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (entry.path().extension() == ".json" && name != "signature-vectors.json") names.push_back(name);
+    }
+    if (names.empty()) throw std::runtime_error("no GitHub payload fixtures in " + dir);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
 std::vector<pid_t> LiveProcessesMatching(const std::string& text) {
     std::vector<pid_t> out;
     std::error_code ec;
