@@ -9,12 +9,14 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "pystr.hpp"
+#include "squall/core/yaml_json.hpp"
 
 namespace squall::core {
 namespace {
@@ -1494,6 +1496,72 @@ Val Evaluator::CallBuiltin(size_t pos, const std::string& name, CallArgs& a) {
         const double d = std::nearbyint(AsDouble(f.At(0)));  // banker's rounding, as Python's round()
         if (!std::isfinite(d) || std::fabs(d) >= 9.2e18) f.Fail("cannot round " + PyFloatRepr(AsDouble(f.At(0))));
         return Own(static_cast<int64_t>(d));
+    }
+    // StackStorm's expression functions, which Orquesta registers for YAQL as for Jinja (there: filters).
+    if (name == "to_json_string" || name == "json_dump") {
+        f.Count(1, 2);
+        templates::JsonDumpOptions o;
+        o.item_sep = ",";  // json.dumps(separators=(',', ': ')), as st2's to_json_string
+        if (a.pos.size() > 1 && !f.At(1).is_null()) o.indent = static_cast<int>(std::clamp<int64_t>(f.Int(1), 0, 64));
+        std::string out;
+        templates::PyJsonDump(out, f.At(0), o, 0);
+        return Built(pos, Json(std::move(out)));
+    }
+    if (name == "from_json_string" || name == "json_parse") {
+        f.Count(1, 1);
+        Json parsed = Json::parse(f.Str(0), nullptr, false);
+        if (parsed.is_discarded()) f.Fail("invalid JSON");
+        return Built(pos, std::move(parsed));
+    }
+    if (name == "to_yaml_string" || name == "yaml_dump") {
+        f.Count(1, 1);
+        return Built(pos, Json(templates::ToYaml(f.At(0))));
+    }
+    if (name == "from_yaml_string" || name == "yaml_parse") {
+        f.Count(1, 1);
+        Result<YamlDocument> doc = ParseYaml(f.Str(0), "<string>");
+        if (!doc) f.Fail(doc.error().message);
+        return Built(pos, std::move(doc->value));
+    }
+    if (name == "regex_match" || name == "regex_search" || name == "regex_replace" || name == "regex_substring") {
+        // (value, pattern[, replacement | result_index][, ignorecase]), as st2's regex filters
+        const bool three = name == "regex_replace" || name == "regex_substring";
+        if (a.pos.size() < (name == "regex_replace" ? 3u : 2u) || a.pos.size() > (three ? 4u : 3u))
+            f.Count(three ? 3 : 2, three ? 4 : 3);
+        bool icase = a.pos.size() > (three ? 3u : 2u) && Truthy(f.At(three ? 3 : 2));
+        if (const Val* kw = a.Kw("ignorecase")) icase = Truthy(**kw);
+        std::string err;
+        RegexPtr re = templates::GetRegex(f.Str(1), icase, &err);
+        if (!re) f.Fail(err);
+        const std::string& text = f.Str(0);
+        if (name == "regex_match") return Own(re->MatchStart(text));
+        if (name == "regex_search") return Own(re->Search(text));
+        if (name == "regex_replace") return Built(pos, Json(re->Replace(text, f.Str(2))));
+        int64_t i = a.pos.size() > 2 ? f.Int(2) : 0;
+        std::vector<std::vector<std::string>> all = re->FindAllGroups(text);
+        const auto count = static_cast<int64_t>(all.size());
+        if (i < 0) i += count;
+        if (i < 0 || i >= count) f.Fail("no match at index " + std::to_string(i));
+        std::vector<std::string>& found = all[static_cast<size_t>(i)];
+        if (found.size() == 1) return Built(pos, Json(std::move(found[0])));
+        return Built(pos, Json(std::move(found)));
+    }
+    if (name == "basename" || name == "dirname") {
+        f.Count(1, 1);
+        return Own(name == "basename" ? templates::Basename(f.Str(0)) : templates::Dirname(f.Str(0)));
+    }
+    if (name == "use_none") {
+        f.Count(1, 1);
+        return a.pos[0];
+    }
+    if (name == "random") {  // random() in [0, 1); random(from, to) an integer in [from, to]
+        f.Count(0, 2);
+        thread_local std::mt19937_64 gen{std::random_device{}()};
+        if (a.pos.empty()) return Own(std::uniform_real_distribution<double>(0.0, 1.0)(gen));
+        if (a.pos.size() != 2) f.Fail("takes no argument or two (from, to)");
+        const int64_t lo = f.Int(0), hi = f.Int(1);
+        if (lo > hi) f.Fail("from is greater than to");
+        return Own(std::uniform_int_distribution<int64_t>(lo, hi)(gen));
     }
     Throw(pos, "unknown function '" + name + "'");
 }
