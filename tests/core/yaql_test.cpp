@@ -250,6 +250,22 @@ TEST(YaqlBudgetTest, DeepNestingIsRefusedNotACrash) {
     Result<Json> r = EvaluateYaql(deep, Json::object());
     ASSERT_FALSE(r);
     EXPECT_TRUE(Contains(r.error().message, "nested too deeply")) << r.error().message.substr(0, 80);
+    std::string chain = "1";
+    for (int i = 0; i < 100000; ++i) chain += "+1";
+    r = EvaluateYaql(chain, Json::object());
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(Contains(r.error().message, "nested too deeply")) << r.error().message.substr(0, 80);
+    std::string path = "$";
+    for (int i = 0; i < 100000; ++i) path += ".a";
+    r = EvaluateYaql(path, Json::object());
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(Contains(r.error().message, "nested too deeply")) << r.error().message.substr(0, 80);
+    // Long but shallow expressions are fine.
+    std::string sum = "[";
+    for (int i = 0; i < 5000; ++i) sum += (i ? ", " : "") + std::string("1 + 1");
+    r = EvaluateYaql(sum + "].sum()", Json::object());
+    ASSERT_TRUE(r) << r.error().message.substr(0, 200);
+    EXPECT_EQ(*r, 10000);
     const std::string deep_list = std::string(5000, '[') + std::string(5000, ']');
     r = EvaluateYaql(deep_list, Json::object());
     ASSERT_FALSE(r);

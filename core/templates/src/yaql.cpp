@@ -189,6 +189,7 @@ struct Node {
     bool safe = false;          // `?.`
     std::vector<NodePtr> kids;  // receiver / operands / list items / index and default
     std::vector<Arg> args;      // call arguments, map entries
+    int depth = 1;              // of the tree below (see Parser::Seal)
 };
 
 constexpr int kMaxDepth = 200;
@@ -267,6 +268,7 @@ private:
     NodePtr Parse(int min_power) {
         if (++depth_ > kMaxDepth) Throw(Peek().pos, "expression nested too deeply");
         NodePtr left = Prefix();
+        Seal(left.get());
         while (true) {
             const int power = InfixPower();
             if (power <= min_power) break;
@@ -296,8 +298,12 @@ private:
                 }
                 Expect("]");
                 left = std::move(n);
-            } else if (op.text == "->") {
-                Throw(op.pos, "'->' is not supported");
+            } else if (op.text == "->") {  // right-associative
+                auto n = Make(Nk::kBinary, op.pos);
+                n->name = op.text;
+                n->kids.push_back(std::move(left));
+                n->kids.push_back(Parse(power - 1));
+                left = std::move(n);
             } else {
                 auto n = Make(Nk::kBinary, op.pos);
                 n->name = op.text;
@@ -305,9 +311,23 @@ private:
                 n->kids.push_back(Parse(power));
                 left = std::move(n);
             }
+            Seal(left.get());
         }
         --depth_;
         return left;
+    }
+
+    /// Records the depth of a new node's tree and refuses one too deep: evaluating (and freeing) a tree recurses
+    /// once per level, and `1+1+1...` or `$.a.a.a...` grow it without nesting the parser.
+    static void Seal(Node* n) {
+        int d = 0;
+        for (const auto& k : n->kids) d = std::max(d, k->depth);
+        for (const Arg& a : n->args) {
+            d = std::max(d, a.value->depth);
+            if (a.key) d = std::max(d, a.key->depth);
+        }
+        n->depth = d + 1;
+        if (n->depth > kMaxDepth) Throw(n->pos, "expression nested too deeply");
     }
 
     NodePtr Prefix() {
@@ -636,6 +656,7 @@ private:
     Val CallBuiltin(size_t pos, const std::string& name, CallArgs& a);
     Val St2kv(size_t pos, const CallArgs& a);
     Val Switch(const Node& n);
+    Val Let(const Node& n);
     CallArgs EvalArgs(const Node& n, const Val* receiver);
     /// Evaluates `body` with `$` bound to `item`.
     Val WithDollar(const Node& body, Val item) {
@@ -647,6 +668,7 @@ private:
 
     const RenderOptions& opts_;
     std::vector<Val> dollar_;
+    std::vector<std::pair<std::string, Val>> vars_;  // `let` bindings, innermost last
     uint64_t steps_ = 0;
     uint64_t bytes_ = 0;
 };
@@ -673,7 +695,9 @@ Val Evaluator::Eval(const Node& n) {
         case Nk::kRoot:
             return dollar_.back();
         case Nk::kVar:
-            Throw(n.pos, "variable $" + n.name + " is not defined (only $ is)");
+            for (auto it = vars_.rbegin(); it != vars_.rend(); ++it)
+                if (it->first == n.name) return it->second;
+            Throw(n.pos, "variable $" + n.name + " is not defined (let(" + n.name + " => value) -> ... defines it)");
         case Nk::kIdent:
             return Own(n.name);  // a bare name is a string constant, as in ctx(name)
         case Nk::kAttr: {
@@ -777,6 +801,7 @@ Val Evaluator::Unary(const Node& n) {
 
 Val Evaluator::Binary(const Node& n) {
     const std::string& op = n.name;
+    if (op == "->") return Let(n);
     Val a = Eval(*n.kids[0]);
     if (op == "and") return Truthy(*a) ? Eval(*n.kids[1]) : a;
     if (op == "or") return Truthy(*a) ? a : Eval(*n.kids[1]);
@@ -946,6 +971,7 @@ Val Evaluator::Call(const Node& n) {
         return CallLambda(n, name, Eval(*n.args[0].value), 1);
     }
     if (name == "switch" && !method) return Switch(n);
+    if (name == "let") Throw(n.pos, "let() is used as let(name => value) -> expression");
     if (name == "dict" && !method) {
         Json out = Json::object();
         for (const Arg& arg : n.args) {
@@ -972,6 +998,23 @@ Val Evaluator::Call(const Node& n) {
     CallArgs a = EvalArgs(n, method ? &receiver : nullptr);
     if (name == "st2kv") return St2kv(n.pos, a);
     return CallBuiltin(n.pos, name, a);
+}
+
+/// `let(name => value, ...) -> expr`: evaluates expr with $name bound (positional values are $1, $2...).
+Val Evaluator::Let(const Node& n) {
+    const Node& let = *n.kids[0];
+    if (let.kind != Nk::kCall || let.name != "let" || !let.kids.empty())
+        Throw(n.pos, "'->' needs let(name => value, ...) on its left");
+    std::vector<std::pair<std::string, Val>> bound;
+    for (const Arg& arg : let.args) {
+        if (arg.key) Throw(arg.key->pos, "let() takes name => value, not an expression as the name");
+        bound.emplace_back(arg.name.empty() ? std::to_string(bound.size() + 1) : arg.name, Eval(*arg.value));
+    }
+    const size_t before = vars_.size();
+    for (auto& b : bound) vars_.push_back(std::move(b));
+    Val v = Eval(*n.kids[1]);
+    vars_.resize(before);
+    return v;
 }
 
 Val Evaluator::Switch(const Node& n) {
