@@ -272,6 +272,21 @@ TEST(YaqlBudgetTest, DeepNestingIsRefusedNotACrash) {
     EXPECT_TRUE(Contains(r.error().message, "nested too deeply")) << r.error().message.substr(0, 80);
 }
 
+TEST(YaqlTest, IndexingAStringCountsCodePointsEvenInInvalidUtf8) {
+    EXPECT_EQ(*EvaluateYaql("'h\u00e9llo'[1] + $.s[-1]", Json{{"s", "ab"}}), "\u00e9b");
+    // Found by the yaql fuzz target: a string of stray and truncated UTF-8 bytes indexed at every position.
+    const std::string bad = "\xa3]]\xe6\xff\xea\xea\xf0\x9f\xd0\xff\xef";
+    const Json root = {{"s", bad}};
+    const int64_t n = *EvaluateYaql("len($.s)", root);
+    for (int64_t i = -n - 2; i < n + 2; ++i) {
+        Result<Json> r = EvaluateYaql("$.s[" + std::to_string(i) + "]", root);
+        if (r)
+            EXPECT_TRUE(r->is_string());
+        else
+            EXPECT_TRUE(Contains(r.error().message, "out of range")) << r.error().message;
+    }
+}
+
 TEST(YaqlTest, TheContextIsNotCopiedOrChangedByQueries) {
     Json root = {{"big", Json::array()}};
     for (int i = 0; i < 1000; ++i) root["big"].push_back({{"id", i}, {"tags", Json::array({"a", "b"})}});

@@ -768,8 +768,10 @@ Val Evaluator::Index(const Node& n) {
     if (j.is_array() || j.is_string()) {
         if (!IsInt(*key) || key->is_boolean())
             Throw(n.kids[1]->pos, std::string("an index must be an integer, not ") + TypeName(*key));
-        const int64_t size = j.is_array() ? static_cast<int64_t>(j.size())
-                                          : static_cast<int64_t>(CodePointCount(j.get_ref<const std::string&>()));
+        // A string's code points, split once: on invalid UTF-8 CodePointCount can differ from CodePoints' size.
+        std::vector<std::string> chars;
+        if (j.is_string()) chars = templates::CodePoints(j.get_ref<const std::string&>());
+        const int64_t size = static_cast<int64_t>(j.is_array() ? j.size() : chars.size());
         int64_t i = key->get<int64_t>();
         if (i < 0) i += size;
         if (i < 0 || i >= size) {
@@ -781,7 +783,7 @@ Val Evaluator::Index(const Node& n) {
             );
         }
         if (j.is_array()) return Child(base, j[static_cast<size_t>(i)]);
-        return Own(templates::CodePoints(j.get_ref<const std::string&>())[static_cast<size_t>(i)]);
+        return Own(std::move(chars[static_cast<size_t>(i)]));
     }
     Throw(n.pos, std::string("cannot index ") + TypeName(j));
 }
