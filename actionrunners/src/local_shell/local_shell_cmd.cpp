@@ -14,16 +14,19 @@ public:
         std::string cmd = p.contains("cmd") ? ParamString(p["cmd"]) : std::string();
         core::ProcessSpec spec;
         spec.env = ActionEnv(req);
-        // A command holding a secret (`echo {{ password }}` rendered) would show it in `ps`: bash then gets
+        // A command holding a secret (`echo {{ password }}` rendered) would show it in `ps`: the shell then gets
         // it through its environment and evaluates it, and `ps` shows only `eval "$ST2_ACTION_CMD"`.
         std::string argv_cmd = cmd;
         if (HoldsSecret(cmd, req.secret_values)) {
             spec.env["ST2_ACTION_CMD"] = cmd;
             argv_cmd = "eval \"$ST2_ACTION_CMD\"";
         }
+        // As StackStorm runs it: its own user's command through Python's shell=True (`/bin/sh -c`), a sudo one as
+        // `sudo -E -- bash -c` (st2's ShellCommandAction). A bashism that fails under StackStorm fails here too, and
+        // a command costs a dash start-up rather than a bash one.
         const bool sudo = p.value("sudo", false);
         spec.argv = sudo ? std::vector<std::string>{"sudo", "-E", "--", "/bin/bash", "-c", argv_cmd}
-                         : std::vector<std::string>{"/bin/bash", "-c", argv_cmd};
+                         : std::vector<std::string>{"/bin/sh", "-c", argv_cmd};
         if (sudo && p.contains("sudo_password") && p["sudo_password"].is_string()) {
             spec.argv = {"sudo", "-S", "-E", "--", "/bin/bash", "-c", argv_cmd};
             spec.stdin_data = p["sudo_password"].get<std::string>() + "\n";
