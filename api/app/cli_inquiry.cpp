@@ -31,6 +31,10 @@ int Fail(const Error& e) {
 
 int InquiryCommand(const std::vector<std::string>& args) {
     const std::string sub = args.size() > 1 ? args[1] : "";
+    if (sub == "-h" || sub == "--help") {
+        std::cout << kUsage;
+        return 0;
+    }
     std::vector<std::string> positional;
     std::string response_text;
     bool json = false;

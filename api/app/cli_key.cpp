@@ -236,8 +236,8 @@ int Load(api::ApiClient& client, const KeyArgs& a) {
 
 int KeyCommand(const std::vector<std::string>& args) {
     if (args.size() < 2 || args[1] == "-h" || args[1] == "--help") {
-        std::cerr << kKeyUsage;
-        return 2;
+        (args.size() < 2 ? std::cerr : std::cout) << kKeyUsage;
+        return args.size() < 2 ? 2 : 0;
     }
     Result<KeyArgs> parsed = ParseKeyArgs(args);
     if (!parsed) {

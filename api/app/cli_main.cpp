@@ -1,6 +1,7 @@
 // The CLI client (SPEC §10): mirrors `st2` for the commands it has; every command is an ApiClient call.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -271,6 +272,39 @@ int RuleCreate(api::ApiClient& client, const Cli& cli) {
     return 0;
 }
 
+/// `squall <command> [<sub>] --help`: the lines of kUsage that name the command (and subcommand, when one is
+/// given), each with its continuation lines. 0, or 2 with the whole usage when the command is unknown.
+int HelpFor(const std::string& cmd, const std::string& sub) {
+    const std::string want = cmd + (sub.empty() || sub[0] == '-' ? "" : " " + sub);
+    std::istringstream in(kUsage);
+    std::string line;
+    std::string out;
+    bool in_entry = false;
+    while (std::getline(in, line)) {
+        const size_t indent = line.find_first_not_of(' ');
+        const bool continuation = indent != std::string::npos && indent > 4 && in_entry;
+        if (continuation) {
+            out += line + "\n";
+            continue;
+        }
+        in_entry = false;
+        if (indent != 2) continue;
+        const std::string text = line.substr(2);
+        const bool named = text.rfind(want + " ", 0) == 0 || text == want ||
+                           text.find("  " + want + " ") != std::string::npos ||
+                           text.find("   " + want) != std::string::npos;
+        if (!named) continue;
+        out += line + "\n";
+        in_entry = true;
+    }
+    if (out.empty()) {
+        std::cerr << "squall: unknown command \"" << want << "\"\n\n" << kUsage;
+        return 2;
+    }
+    std::cout << "usage: squall " << want << " ...\n\n" << out;
+    return 0;
+}
+
 }  // namespace
 
 void PrintTable(const core::Json& rows, const std::vector<std::pair<std::string, std::string>>& columns) {
@@ -287,6 +321,17 @@ int CliMain(const std::vector<std::string>& args) {
         return 0;
     }
     const std::string cmd = args[0];
+    if (std::any_of(args.begin() + 1, args.end(), [](const std::string& a) { return a == "-h" || a == "--help"; })) {
+        // `squall pack install --help` as `st2 ... --help`: the command's own usage, never "needs a value".
+        if (cmd == "template" || cmd == "key" || cmd == "pack" || cmd == "inquiry") {
+            const std::vector<std::string> help = {cmd, "--help"};
+            if (cmd == "template") return TemplateRenderCommand(help);
+            if (cmd == "key") return KeyCommand(help);
+            if (cmd == "pack") return PackCommand(help);
+            return InquiryCommand(help);
+        }
+        return HelpFor(cmd, args.size() > 1 ? args[1] : "");
+    }
     if (cmd == "template") return TemplateRenderCommand(args);
     if (cmd == "key") return KeyCommand(args);
     if (cmd == "pack") return PackCommand(args);

@@ -19,6 +19,10 @@ int TemplateRenderCommand(const std::vector<std::string>& args) {
         "usage: squall template render [--context FILE.json] [--json] [--stackstorm] TEMPLATE   (TEMPLATE '-' reads "
         "stdin)\n"
         "  --stackstorm   trim_blocks and lstrip_blocks, as action parameters and criteria patterns render\n";
+    if (args.size() >= 2 && (args[1] == "-h" || args[1] == "--help")) {
+        std::cout << kUsage;
+        return 0;
+    }
     if (args.size() < 2 || args[1] != "render") {
         std::cerr << kUsage;
         return 2;

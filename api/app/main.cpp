@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     std::vector<std::string> args(argv + 1, argv + argc);
     try {
-        if (!args.empty() && args[0] == "server") {
+        const bool help = args.size() > 1 && (args[1] == "--help" || args[1] == "-h");
+        if (!args.empty() && args[0] == "server" && !help) {
             return squall::app::ServerMain(std::vector<std::string>(args.begin() + 1, args.end()));
         }
         return squall::app::CliMain(args);

@@ -60,3 +60,37 @@ TEST_F(TemplateCliTest, StackStormFlagTrimsBlocksAsTheEnforcerDoes) {
 
 }  // namespace
 }  // namespace squall::test
+
+namespace squall::test {
+namespace {
+
+// `--help` after any command prints that command's usage and exits 0, as `st2 <command> --help` does; it is never
+// taken for an option that needs a value. No server is needed.
+TEST(CliHelpTest, EveryCommandAnswersHelpWithItsUsage) {
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--help"}, "usage: squall <command>"},
+        {{"server", "--help"}, "--data-dir DIR"},
+        {{"run", "--help"}, "run <action-ref>"},
+        {{"execution", "--help"}, "execution re-run <id>"},
+        {{"execution", "list", "--help"}, "execution list [--action REF]"},
+        {{"execution", "list", "-n", "5", "--help"}, "execution list [--action REF]"},
+        {{"rule", "test", "-h"}, "rule test <rule.yaml>"},
+        {{"pack", "install", "--help"}, "squall pack install <source>"},
+        {{"key", "set", "--help"}, "set NAME VALUE"},
+        {{"inquiry", "--help"}, "inquiry respond <id>"},
+        {{"template", "render", "--help"}, "--stackstorm"},
+    };
+    for (const auto& [args, expected] : cases) {
+        CliResult r = SquallProcess::RunBinary(args, {}, 30s);
+        const std::string shown = "squall " + args[0] + (args.size() > 1 ? " " + args[1] : "");
+        EXPECT_EQ(r.exit_code, 0) << shown << ": " << r.err;
+        EXPECT_NE(r.out.find(expected), std::string::npos) << shown << " printed:\n" << r.out << r.err;
+        EXPECT_EQ(r.err.find("needs a value"), std::string::npos) << shown << ": " << r.err;
+    }
+    CliResult unknown = SquallProcess::RunBinary({"nosuch", "--help"}, {}, 30s);
+    EXPECT_EQ(unknown.exit_code, 2);
+    EXPECT_NE(unknown.err.find("unknown command \"nosuch\""), std::string::npos) << unknown.err;
+}
+
+}  // namespace
+}  // namespace squall::test
