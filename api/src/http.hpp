@@ -109,6 +109,8 @@ void RegisterPackContentRoutes(Router& r, ApiDeps& d);
 void RegisterConfigRoutes(Router& r, ApiDeps& d);
 void RegisterPackManageRoutes(Router& r, ApiDeps& d);
 void RegisterDeadLetterRoutes(Router& r, ApiDeps& d);
+/// Action alias create/replace/delete, match and help; alias executions (routes/chatops_aliases.cpp).
+void RegisterChatOpsAliasRoutes(Router& r, ApiDeps& d);
 /// `/runnertypes`, `/user`, `/apikeys` (read), `/timers`, `/triggerinstances` with `?trigger=`, `/traces`:
 /// the read-only resources st2client lists (routes/compat.cpp).
 void RegisterCompatRoutes(Router& r, ApiDeps& d);
