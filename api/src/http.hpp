@@ -116,6 +116,8 @@ class ChatNotifier;
 }
 /// POST /chatops/slack: the Slack adapter (routes/chatops_slack.cpp); results are posted through `notifier`.
 void RegisterChatOpsSlackRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
+/// POST /chatops/generic: the generic JSON adapter (routes/chatops_generic.cpp).
+void RegisterChatOpsGenericRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
 /// `/runnertypes`, `/user`, `/apikeys` (read), `/timers`, `/triggerinstances` with `?trigger=`, `/traces`:
 /// the read-only resources st2client lists (routes/compat.cpp).
 void RegisterCompatRoutes(Router& r, ApiDeps& d);

@@ -25,6 +25,7 @@ using namespace std::chrono_literals;
 
 const std::string kSigningSecret = "chatops-signing-secret-for-tests";
 const std::string kBotToken = "xoxb-test-bot-token-0001";
+const std::string kGenericKey = "generic-adapter-key-0001";
 
 /// Slack's Web API and response_url on 127.0.0.1: records every POST.
 class SlackStandIn {
@@ -133,7 +134,8 @@ protected:
         std::filesystem::create_directories(o.data_dir + "/configs");
         std::ofstream(o.data_dir + "/configs/chatops.yaml")
             << "---\nslack_signing_secret: \"" << kSigningSecret << "\"\nslack_bot_token: \"" << kBotToken
-            << "\"\nslack_api_url: \"" << slack_.url() << "/api\"\nslack_bot_user_id: UBOT\n";
+            << "\"\nslack_api_url: \"" << slack_.url() << "/api\"\nslack_bot_user_id: UBOT\n"
+            << "generic_api_key: \"" << kGenericKey << "\"\ngeneric_callback_url: \"" << slack_.url() << "/generic\"\n";
         return o;
     }
 
@@ -391,6 +393,48 @@ TEST_F(ChatOpsTest, SlackSlashCommandsAndEventsAckAndPostResults) {
     auto masked = slack_.WaitForPost("/api/chat.postMessage", "succeeded: Hello, ********!");
     ASSERT_TRUE(masked);
     for (const auto& p : slack_.posts()) EXPECT_EQ(p.body.dump().find(kBotToken), std::string::npos) << p.body;
+}
+
+TEST_F(ChatOpsTest, GenericAdapterWaitsOrCallsBack) {
+    SquallProcess server(Options());
+    CreateAliases(server);
+    httplib::Client c(server.host(), server.port());
+    c.set_read_timeout(60, 0);
+    const Json cmd = {{"command", "greet gina 1 times"}, {"user", "gina"}, {"channel", "ops"}, {"source", "mybot"}};
+    // No credentials: refused, nothing run.
+    const size_t before = ExecutionCount(server);
+    auto anon = c.Post("/api/v1/chatops/generic", cmd.dump(), "application/json");
+    ASSERT_TRUE(anon);
+    EXPECT_EQ(anon->status, 401);
+    EXPECT_EQ(ExecutionCount(server), before);
+    // ?wait: the result comes back in the answer.
+    auto waited =
+        c.Post("/api/v1/chatops/generic?wait=60", {{"St2-Api-Key", server.api_key()}}, cmd.dump(), "application/json");
+    ASSERT_TRUE(waited);
+    ASSERT_EQ(waited->status, 200) << waited->body;
+    Json wj = Json::parse(waited->body);
+    EXPECT_EQ(wj["text"], "On it: greeting gina");
+    EXPECT_EQ(wj["result"], "succeeded: Hello, gina!");
+    EXPECT_EQ(wj["status"], "succeeded");
+    Json e = Json::parse(Api(server, "GET", "/executions/" + wj["execution"].get<std::string>(), nullptr)->body);
+    EXPECT_EQ(e["context"]["api_user"], "gina");
+    EXPECT_EQ(e["context"]["source_channel"], "ops");
+    // The adapter's own key, no wait: the result is posted to the callback URL.
+    Json hal = cmd;
+    hal["command"] = "greet hal 1 times";
+    auto called = c.Post("/api/v1/chatops/generic", {{"X-Chatops-Key", kGenericKey}}, hal.dump(), "application/json");
+    ASSERT_EQ(called->status, 201) << called->body;
+    auto posted = slack_.WaitForPost("/generic", "succeeded: Hello, hal!");
+    ASSERT_TRUE(posted) << server.Output();
+    EXPECT_EQ(posted->body["channel"], "ops");
+    EXPECT_EQ(posted->body["user"], "gina");
+    // Unknown and ambiguous commands: 400 with the reason.
+    hal["command"] = "deploy a to b";
+    auto amb = c.Post("/api/v1/chatops/generic", {{"X-Chatops-Key", kGenericKey}}, hal.dump(), "application/json");
+    EXPECT_EQ(amb->status, 400);
+    EXPECT_NE(amb->body.find("matched more than 1 pattern"), std::string::npos) << amb->body;
+    auto wrong_key = c.Post("/api/v1/chatops/generic", {{"X-Chatops-Key", "nope"}}, hal.dump(), "application/json");
+    EXPECT_EQ(wrong_key->status, 401);
 }
 
 }  // namespace

@@ -131,7 +131,11 @@ void ChatNotifier::CompleteIfEnded(const std::string& id, const Json* execution)
         pending_.erase(it);
     }
     const std::string text = FormatResult(p.alias, record, p.secrets);
-    if (!text.empty()) Post(p.target, text);
+    if (p.on_done) {
+        p.on_done(text, record);
+    } else if (!text.empty()) {
+        Post(p.target, text);
+    }
 }
 
 void ChatNotifier::CatchUp() {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -38,6 +39,9 @@ struct PendingResult {
     ChatTarget target;
     std::vector<std::string> secrets;  ///< masked in the posted text (the chatops config's secrets)
     std::chrono::seconds timeout{3600};
+    /// Set: called (on the watcher thread; it must not block) with the formatted text and the execution record
+    /// instead of posting to `target`.
+    std::function<void(const std::string& text, const Json& execution)> on_done;
 };
 
 struct NotifierOptions {
