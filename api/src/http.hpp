@@ -118,6 +118,8 @@ class ChatNotifier;
 void RegisterChatOpsSlackRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
 /// POST /chatops/generic: the generic JSON adapter (routes/chatops_generic.cpp).
 void RegisterChatOpsGenericRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
+/// POST /chatops/mattermost: Mattermost outgoing webhooks (routes/chatops_mattermost.cpp).
+void RegisterChatOpsMattermostRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
 /// `/runnertypes`, `/user`, `/apikeys` (read), `/timers`, `/triggerinstances` with `?trigger=`, `/traces`:
 /// the read-only resources st2client lists (routes/compat.cpp).
 void RegisterCompatRoutes(Router& r, ApiDeps& d);

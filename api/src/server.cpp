@@ -115,6 +115,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     impl_->chatops = std::make_unique<chatops::ChatNotifier>(impl_->hub.get(), d.executions);
     RegisterChatOpsSlackRoutes(r, d, *impl_->chatops);
     RegisterChatOpsGenericRoutes(r, d, *impl_->chatops);
+    RegisterChatOpsMattermostRoutes(r, d, *impl_->chatops);
 }
 
 ApiServer::~ApiServer() {

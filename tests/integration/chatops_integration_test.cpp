@@ -135,7 +135,8 @@ protected:
         std::ofstream(o.data_dir + "/configs/chatops.yaml")
             << "---\nslack_signing_secret: \"" << kSigningSecret << "\"\nslack_bot_token: \"" << kBotToken
             << "\"\nslack_api_url: \"" << slack_.url() << "/api\"\nslack_bot_user_id: UBOT\n"
-            << "generic_api_key: \"" << kGenericKey << "\"\ngeneric_callback_url: \"" << slack_.url() << "/generic\"\n";
+            << "generic_api_key: \"" << kGenericKey << "\"\ngeneric_callback_url: \"" << slack_.url() << "/generic\"\n"
+            << "mattermost_token: zmigewsanbbsdf59xnmduzypjc\nmattermost_url: \"" << slack_.url() << "/mm\"\n";
         return o;
     }
 
@@ -164,7 +165,7 @@ protected:
             "name: deploy_to\npack: examples\naction_ref: core.noop\nformats: [\"deploy {{app}} to {{env}}\"]\n"
         );
         CreateAlias(
-            server, "deploy", "name: deploy\npack: examples\naction_ref: core.noop\nformats: [\"deploy {{app}}\"]\n"
+            server, "deploy", "name: deploy\npack: examples\naction_ref: core.echo\nformats: [\"deploy {{message}}\"]\n"
         );
     }
 
@@ -237,7 +238,7 @@ TEST_F(ChatOpsTest, AliasesThroughTheApiAndTheCli) {
     EXPECT_EQ(mj["representation"], "hello {{name=world}}");
     auto amb = Api(server, "POST", "/actionalias/match", {{"command", "deploy web to prod"}});
     ASSERT_EQ(amb->status, 400);
-    EXPECT_NE(amb->body.find("examples.deploy (\\\"deploy {{app}}\\\")"), std::string::npos) << amb->body;
+    EXPECT_NE(amb->body.find("examples.deploy (\\\"deploy {{message}}\\\")"), std::string::npos) << amb->body;
     EXPECT_NE(amb->body.find("examples.deploy_to"), std::string::npos) << amb->body;
     EXPECT_EQ(Api(server, "POST", "/actionalias/match", {{"command", "frobnicate"}})->status, 400);
     EXPECT_EQ(Api(server, "POST", "/actionalias/match", Json::object())->status, 400);
@@ -435,6 +436,62 @@ TEST_F(ChatOpsTest, GenericAdapterWaitsOrCallsBack) {
     EXPECT_NE(amb->body.find("matched more than 1 pattern"), std::string::npos) << amb->body;
     auto wrong_key = c.Post("/api/v1/chatops/generic", {{"X-Chatops-Key", "nope"}}, hal.dump(), "application/json");
     EXPECT_EQ(wrong_key->status, 401);
+}
+
+TEST_F(ChatOpsTest, MattermostOutgoingWebhooksFormAndJson) {
+    SquallProcess server(Options());
+    CreateAliases(server);
+    httplib::Client c(server.host(), server.port());
+    c.set_read_timeout(30, 0);
+    const size_t before = ExecutionCount(server);
+    // The documentation's delivery: "some text here" with trigger word "some" is not a command.
+    auto doc = c.Post(
+        "/api/v1/chatops/mattermost", ReadFixture("chatops/mattermost-outgoing-webhook.json"), "application/json"
+    );
+    ASSERT_TRUE(doc);
+    ASSERT_EQ(doc->status, 200) << doc->body;
+    EXPECT_EQ(Json::parse(doc->body)["response_type"], "comment");
+    EXPECT_NE(doc->body.find("Command \\\"text here\\\" matched no patterns"), std::string::npos) << doc->body;
+    // A form delivery with a command after the trigger word: ack answered, result posted to the incoming webhook.
+    std::string form = ReadFixture("chatops/mattermost-outgoing-webhook.form.txt");
+    form.replace(form.find("text=some+text+here"), 19, "text=some+greet+mo+1+times");
+    auto ran = c.Post("/api/v1/chatops/mattermost", form, "application/x-www-form-urlencoded");
+    ASSERT_EQ(ran->status, 200) << ran->body;
+    EXPECT_EQ(Json::parse(ran->body)["text"], "On it: greeting mo");
+    auto result = slack_.WaitForPost("/mm", "succeeded: Hello, mo!");
+    ASSERT_TRUE(result) << server.Output();
+    EXPECT_EQ(result->body["channel"], "town-square");
+    EXPECT_EQ(ExecutionCount(server), before + 1);
+    // Another token: refused, nothing run.
+    std::string forged = form;
+    forged.replace(forged.find("token=zmigewsanbbsdf59xnmduzypjc"), 32, "token=zmigewsanbbsdf59xnmduzypjX");
+    auto refused = c.Post("/api/v1/chatops/mattermost", forged, "application/x-www-form-urlencoded");
+    EXPECT_EQ(refused->status, 401);
+    EXPECT_EQ(ExecutionCount(server), before + 1);
+}
+
+TEST_F(ChatOpsTest, AllowListRefusesOtherChatUsersInTheChannel) {
+    SquallProcess::Options o = Options();
+    std::ofstream(o.data_dir + "/configs/chatops.yaml", std::ios::app) << "allow:\n  examples.greet: [Steve]\n";
+    SquallProcess server(o);
+    CreateAliases(server);
+    const size_t before = ExecutionCount(server);
+    // The fixture's slash command comes from Steve: allowed.
+    auto ok = Slack(server, SlashCommand("greet bob 1 times", "/resp/allow"), "application/x-www-form-urlencoded");
+    ASSERT_EQ(ok->status, 200) << ok->body;
+    EXPECT_EQ(Json::parse(ok->body)["text"], "On it: greeting bob");
+    // The app_mention comes from U061F7AUR: refused, with the reason posted to the channel, nothing run.
+    Json mention = Json::parse(ReadFixture("slack/events-app_mention.json"));
+    mention["event"]["text"] = "<@UBOT> greet carol 1 times";
+    ASSERT_EQ(Slack(server, mention.dump(), "application/json")->status, 200);
+    auto refused = slack_.WaitForPost("/api/chat.postMessage", "U061F7AUR may not run examples.greet");
+    ASSERT_TRUE(refused) << server.Output();
+    EXPECT_EQ(refused->body["channel"], "C123ABC456");
+    // Aliases without an entry stay open to everyone.
+    mention["event_id"] = "EvOpen";
+    mention["event"]["text"] = "<@UBOT> deploy web";
+    ASSERT_EQ(Slack(server, mention.dump(), "application/json")->status, 200);
+    EXPECT_EQ(ExecutionCount(server), before + 2);
 }
 
 }  // namespace

@@ -31,12 +31,37 @@ Result<Json> AliasByName(const packs::ContentSnapshot& snap, const std::string& 
     return NotFound("Unable to identify action alias with name \"" + name + "\".");
 }
 
+Status CheckAllowed(const Json& alias, const AliasCaller& caller) {
+    if (!caller.allow.is_object() || caller.allow.empty()) return {};
+    const std::string ref = alias.value("ref", "");
+    const Json* list = nullptr;
+    for (const std::string& key : {ref, alias.value("pack", std::string()), std::string("*")}) {
+        auto it = caller.allow.find(key);
+        if (it != caller.allow.end()) {
+            list = &*it;
+            break;
+        }
+    }
+    if (!list) return {};
+    if (list->is_array()) {
+        for (const Json& u : *list) {
+            if (u.is_string() && (u == caller.user || (!caller.user_id.empty() && u == caller.user_id))) return {};
+        }
+    }
+    return Error(
+        ErrorCode::kPermissionDenied,
+        (caller.user.empty() ? std::string("this user") : caller.user) + " may not run " + ref +
+            " (the chatops config's allow list)"
+    );
+}
+
 Result<AliasRun> ExecuteAlias(
     ApiDeps& d, const Json& alias, const std::string& format, const std::string& command, const AliasCaller& caller
 ) {
     const std::string name = alias.value("name", "");
     const std::string ref = alias.value("ref", alias.value("pack", "") + "." + name);
     if (!alias.value("enabled", true)) return InvalidArgument("Action alias with name \"" + name + "\" is disabled.");
+    if (Status allowed = CheckAllowed(alias, caller); !allowed) return allowed.error();
     Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
     if (!snap) return snap.error();
     Result<Json> extracted = IndexFor(**snap)->ExtractFor(ref, format, command);

@@ -23,7 +23,14 @@ struct AliasCaller {
     std::string source_channel;  ///< context.source_channel
     Json source_context;         ///< context.source_context (null: absent)
     std::string notification_route;
+    /// Chat adapters: the chatops config's `allow` ({"<alias ref>" | "<pack>" | "*": [chat users]}); null: no check.
+    Json allow;
+    std::string user_id;  ///< the chat's id of the user (also accepted by `allow`)
 };
+
+/// kPermissionDenied when `allow` has an entry for the alias's ref (else its pack, else "*") that names neither
+/// the caller's user nor user_id. No entry: allowed.
+Status CheckAllowed(const Json& alias, const AliasCaller& caller);
 
 /// One alias run: StackStorm's {execution, actionalias, message?, extra?} and the new execution's id.
 struct AliasRun {

@@ -68,6 +68,7 @@ void RegisterChatOpsGenericRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& 
             chatops::AliasCaller caller;
             caller.requester = requester;
             caller.user = Field(*body, "user");
+            caller.allow = config.value("allow", Json());
             caller.source_channel = Field(*body, "channel");
             caller.source_context = {{"adapter", "generic"}, {"source", Field(*body, "source")}};
             Result<aliases::AliasMatch> m = chatops::IndexFor(**snap)->Match(command);

@@ -142,6 +142,8 @@ void RegisterChatOpsSlackRoutes(Router& r, ApiDeps& d, ChatNotifier& notifier) {
                 chatops::AliasCaller caller;
                 caller.requester = "chatops";
                 caller.user = !form["user_name"].empty() ? form["user_name"] : form["user_id"];
+                caller.user_id = form["user_id"];
+                caller.allow = config.value("allow", Json());
                 caller.source_channel = form["channel_id"];
                 caller.source_context = {
                     {"adapter", "slack"},
@@ -190,6 +192,8 @@ void RegisterChatOpsSlackRoutes(Router& r, ApiDeps& d, ChatNotifier& notifier) {
             chatops::AliasCaller caller;
             caller.requester = "chatops";
             caller.user = user;
+            caller.user_id = user;
+            caller.allow = config.value("allow", Json());
             caller.source_channel = Str(ev, "channel");
             caller.source_context = {{"adapter", "slack"}, {"team_id", Str(*body, "team_id")}, {"event_id", event_id}};
             CommandOutcome o = RunCommand(d, **snap, chatops::CommandText(text), caller, masker);
