@@ -38,6 +38,8 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
   rule test <rule.yaml> (--payload FILE | --trigger-instance ID)
                                   does the rule match? (exit 0 yes, 1 no, 2 load error)
   trigger-instance list [-n N] [-j]   trigger-instance get <id> [-j]
+  alias list|get|create FILE|delete|match "TEXT"|execute "TEXT"
+                                  action aliases (ChatOps) from a terminal
   inquiry list [-j]   inquiry get <id> [-j]
   inquiry respond <id> -r '{"continue": true}'
                                   answer a pending inquiry (core.ask)
@@ -336,6 +338,7 @@ int CliMain(const std::vector<std::string>& args) {
     if (cmd == "key") return KeyCommand(args);
     if (cmd == "pack") return PackCommand(args);
     if (cmd == "inquiry") return InquiryCommand(args);
+    if (cmd == "alias" || cmd == "action-alias") return AliasCommand(args);
     const std::string sub = args.size() > 1 ? args[1] : "";
     Result<Cli> parsed = ParseArgs(args, cmd == "run" ? 1 : 2);
     if (!parsed) return Fail(parsed.error());

@@ -109,6 +109,17 @@ void RegisterPackContentRoutes(Router& r, ApiDeps& d);
 void RegisterConfigRoutes(Router& r, ApiDeps& d);
 void RegisterPackManageRoutes(Router& r, ApiDeps& d);
 void RegisterDeadLetterRoutes(Router& r, ApiDeps& d);
+/// Action alias create/replace/delete, match and help; alias executions (routes/chatops_aliases.cpp).
+void RegisterChatOpsAliasRoutes(Router& r, ApiDeps& d);
+namespace chatops {
+class ChatNotifier;
+}
+/// POST /chatops/slack: the Slack adapter (routes/chatops_slack.cpp); results are posted through `notifier`.
+void RegisterChatOpsSlackRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
+/// POST /chatops/generic: the generic JSON adapter (routes/chatops_generic.cpp).
+void RegisterChatOpsGenericRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
+/// POST /chatops/mattermost: Mattermost outgoing webhooks (routes/chatops_mattermost.cpp).
+void RegisterChatOpsMattermostRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
 /// `/runnertypes`, `/user`, `/apikeys` (read), `/timers`, `/triggerinstances` with `?trigger=`, `/traces`:
 /// the read-only resources st2client lists (routes/compat.cpp).
 void RegisterCompatRoutes(Router& r, ApiDeps& d);

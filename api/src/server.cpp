@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "chatops/notifier.hpp"
 #include "event_stream.hpp"
 #include "http.hpp"
 #include "http_server.hpp"
@@ -19,7 +20,8 @@ struct ApiServer::Impl {
     HttpServer server;
     Authenticator auth;
     Router router;
-    std::unique_ptr<EventHub> hub;  ///< null without ApiDeps::stream_reader
+    std::unique_ptr<EventHub> hub;                   ///< null without ApiDeps::stream_reader
+    std::unique_ptr<chatops::ChatNotifier> chatops;  ///< posts chat answers; stopped before the hub
     std::thread thread;
     int bound_port = 0;
 
@@ -105,10 +107,15 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     RegisterConfigRoutes(r, d);
     RegisterPackManageRoutes(r, d);
     RegisterDeadLetterRoutes(r, d);
+    RegisterChatOpsAliasRoutes(r, d);
     if (d.stream_reader) {
         impl_->hub = std::make_unique<EventHub>(d.stream_reader, d.executions);
         RegisterStreamRoutes(r, *impl_->hub, impl_->options.stream_heartbeat);
     }
+    impl_->chatops = std::make_unique<chatops::ChatNotifier>(impl_->hub.get(), d.executions);
+    RegisterChatOpsSlackRoutes(r, d, *impl_->chatops);
+    RegisterChatOpsGenericRoutes(r, d, *impl_->chatops);
+    RegisterChatOpsMattermostRoutes(r, d, *impl_->chatops);
 }
 
 ApiServer::~ApiServer() {
@@ -137,12 +144,15 @@ Status ApiServer::Start() {
     }
     impl_->server.SetListenBacklog(static_cast<int>(impl_->options.max_connections));
     if (impl_->hub) impl_->hub->Start();
+    impl_->chatops->Start();
     impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
     return {};
 }
 
 void ApiServer::Stop() {
-    // Event streams end first: their workers return, so that the server's own stop joins them at once.
+    // The chat notifier first (it subscribes to the hub), then event streams: their workers return, so that the
+    // server's own stop joins them at once.
+    impl_->chatops->Stop();
     if (impl_->hub) impl_->hub->Stop();
     if (impl_->thread.joinable()) {
         impl_->server.stop();

@@ -361,6 +361,23 @@ std::vector<std::string> Regex::FindAll(std::string_view text) const {
     return out;
 }
 
+std::vector<std::string> Regex::GroupNames() const {
+    std::vector<std::string> names(impl_->capture_count + 1);
+    uint32_t count = 0;
+    uint32_t entry_size = 0;
+    PCRE2_SPTR table = nullptr;
+    pcre2_pattern_info(impl_->code, PCRE2_INFO_NAMECOUNT, &count);
+    pcre2_pattern_info(impl_->code, PCRE2_INFO_NAMEENTRYSIZE, &entry_size);
+    pcre2_pattern_info(impl_->code, PCRE2_INFO_NAMETABLE, &table);
+    for (uint32_t i = 0; i < count; ++i) {
+        // Each entry: the group number in two bytes (big-endian), then the zero-terminated name.
+        const PCRE2_SPTR e = table + static_cast<size_t>(i) * entry_size;
+        const size_t group = (static_cast<size_t>(e[0]) << 8) | e[1];
+        if (group < names.size()) names[group] = reinterpret_cast<const char*>(e + 2);
+    }
+    return names;
+}
+
 std::vector<std::vector<std::string>> Regex::FindAllGroups(std::string_view text) const {
     std::vector<std::vector<std::string>> out;
     if (!impl_->MayMatch(text)) return out;

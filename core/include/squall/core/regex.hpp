@@ -39,6 +39,8 @@ public:
     /// re.findall exactly: per match, group 0 when the pattern has no groups, else groups 1..n (an unmatched
     /// group is ""); the caller makes one group a string and several a tuple.
     std::vector<std::vector<std::string>> FindAllGroups(std::string_view text) const;
+    /// Names of the capture groups by number (index 0 and unnamed groups: ""), for re's groupdict().
+    std::vector<std::string> GroupNames() const;
 
 private:
     struct Impl;
