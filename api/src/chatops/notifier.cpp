@@ -97,6 +97,7 @@ Status ChatNotifier::WatchResult(PendingResult p) {
         const auto deadline = std::chrono::steady_clock::now() + p.timeout;
         pending_[id] = {std::move(p), deadline};
     }
+    cv_.notify_all();  // an idle watch loop subscribes now
     // It may have ended before it was watched (a fast action): look once now.
     CompleteIfEnded(id, nullptr);
     return {};
@@ -162,9 +163,23 @@ void ChatNotifier::WatchLoop() {
     StreamSubscriberPtr sub;
     auto last_sweep = std::chrono::steady_clock::now();
     while (true) {
+        bool idle = false;
         {
             std::lock_guard lock(mu_);
             if (stopping_) break;
+            idle = pending_.empty();
+        }
+        if (idle) {
+            // Nothing is watched: hold no subscription, so that the event hub, which reads the execution event
+            // stream only while someone listens, costs the hot path nothing. A watched command wakes us; what ends
+            // before the subscription is in place is found by CatchUp below.
+            if (sub) {
+                hub_->Unsubscribe(sub);
+                sub = nullptr;
+            }
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+            continue;
         }
         if (!sub) {
             StreamFilter filter;
