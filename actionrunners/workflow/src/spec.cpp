@@ -256,10 +256,13 @@ std::vector<std::string> WorkflowSpec::Inbound(const std::string& name) const {
 }
 
 std::vector<std::string> WorkflowSpec::StartTasks() const {
+    // A task that only loops back to itself (a poll) still starts the workflow.
     std::set<std::string> targeted;
     for (const auto& [n, t] : tasks) {
         for (const auto& tr : t.next) {
-            for (const auto& x : tr.targets) targeted.insert(x);
+            for (const auto& x : tr.targets) {
+                if (x != n) targeted.insert(x);
+            }
         }
     }
     std::vector<std::string> out;

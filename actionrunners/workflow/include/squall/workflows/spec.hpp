@@ -56,7 +56,7 @@ struct WorkflowSpec {
     const TaskSpec* Find(const std::string& name) const;
     /// Tasks named in some other task's `do` (by any transition).
     std::vector<std::string> Inbound(const std::string& name) const;
-    /// Tasks with no inbound transition: where the workflow starts.
+    /// Tasks with no inbound transition (but from themselves): where the workflow starts.
     std::vector<std::string> StartTasks() const;
 };
 
