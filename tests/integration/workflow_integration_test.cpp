@@ -1,0 +1,255 @@
+// Orquesta workflows end to end with the real binary: a pack's `runner_type: orquesta` action runs its workflow,
+// every task a child execution; a `workflow` role killed with SIGKILL in the middle of a workflow is replaced by
+// another that finishes it without running a finished task again; several workflow roles share the work.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "files.hpp"
+#include "redis_server.hpp"
+#include "squall/core/model/model.hpp"
+#include "squall_process.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
+
+namespace squall::test {
+namespace {
+
+using core::Json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+void Write(const fs::path& p, const std::string& text) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+}
+
+/// The pack `wft` under DATA/packs: `wft.lines` appends one line per task to `file` (`n` tasks in sequence, each
+/// taking `pause` seconds), then fans out over three items; `wft.broken` fails and handles nothing.
+void WritePack(const fs::path& data) {
+    const fs::path pack = data / "packs" / "wft";
+    Write(
+        pack / "pack.yaml",
+        "name: wft\ndescription: workflow tests\nversion: 0.1.0\nauthor: squall\nemail: s@example.com\n"
+    );
+    Write(
+        pack / "actions" / "lines.yaml",
+        "name: lines\nrunner_type: orquesta\nentry_point: workflows/lines.yaml\nparameters:\n  file:\n    type: "
+        "string\n"
+        "    required: true\n  n:\n    type: integer\n    default: 10\n  pause:\n    type: number\n    default: 0\n"
+    );
+    Write(pack / "actions" / "workflows" / "lines.yaml", R"(version: 1.0
+input:
+  - file
+  - n
+  - pause
+vars:
+  - i: 0
+tasks:
+  step:
+    action: core.local
+    input:
+      cmd: "echo step{{ ctx('i') }} >> {{ ctx('file') }}; sleep {{ ctx('pause') }}"
+    next:
+      - when: "{{ succeeded() and ctx('i') + 1 < ctx('n') }}"
+        publish: i="{{ ctx('i') + 1 }}"
+        do: step
+      - when: "{{ succeeded() and ctx('i') + 1 >= ctx('n') }}"
+        do: fan
+  fan:
+    with: x in {{ ['a', 'b', 'c'] }}
+    action: core.local cmd="echo item-{{ item('x') }} >> {{ ctx('file') }}"
+    next:
+      - publish: items="{{ result() | length }}"
+output:
+  - steps: "{{ ctx('i') + 1 }}"
+  - items: "{{ ctx('items') }}"
+)");
+    Write(
+        pack / "actions" / "broken.yaml",
+        "name: broken\nrunner_type: orquesta\nentry_point: workflows/broken.yaml\nparameters: {}\n"
+    );
+    Write(pack / "actions" / "workflows" / "broken.yaml", R"(version: 1.0
+tasks:
+  ok:
+    action: core.noop
+    next:
+      - publish: reached=ok
+        do: bad
+  bad:
+    action: core.local cmd="echo oops >&2; exit 3"
+    next:
+      - when: "{{ succeeded() }}"
+        do: never
+  never:
+    action: core.noop
+output:
+  - reached: "{{ ctx('reached') }}"
+)");
+}
+
+size_t CountLines(const std::string& path) {
+    std::ifstream in(path);
+    size_t n = 0;
+    std::string line;
+    while (std::getline(in, line)) n += !line.empty();
+    return n;
+}
+
+Json GetExecution(const SquallProcess& server, const std::string& id) {
+    CliResult got = server.Cli({"execution", "get", id, "-j"});
+    Json e = Json::parse(got.out, nullptr, false);
+    return e.is_object() ? e : Json::object();
+}
+
+std::string StartAsync(const SquallProcess& server, const std::vector<std::string>& args) {
+    std::vector<std::string> cli = {"run"};
+    cli.insert(cli.end(), args.begin(), args.end());
+    cli.push_back("-a");
+    cli.push_back("-j");
+    CliResult run = server.Cli(cli);
+    EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+    Json j = Json::parse(run.out, nullptr, false);
+    return j.is_object() ? j.value("id", "") : "";
+}
+
+TEST(WorkflowIntegrationTest, RunsAPacksWorkflowWithTasksAsChildExecutions) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {}});
+    const std::string file = (data.path() / "out.txt").string();
+    CliResult run = server.Cli({"run", "wft.lines", "file=" + file, "n=4", "-j"});
+    ASSERT_EQ(run.exit_code, 0) << run.out << run.err << server.Output();
+    Json wf = Json::parse(run.out);
+    EXPECT_EQ(wf["status"], "succeeded") << wf.dump(2);
+    EXPECT_EQ(wf["result"]["output"], (Json{{"steps", 4}, {"items", 3}})) << wf.dump(2);
+    // The steps in order; the items in parallel, in any order.
+    const std::string lines = ReadFile(file);
+    EXPECT_EQ(lines.substr(0, 24), "step0\nstep1\nstep2\nstep3\n") << lines;
+    for (const char* item : {"item-a\n", "item-b\n", "item-c\n"})
+        EXPECT_NE(lines.find(item), std::string::npos) << lines;
+    EXPECT_EQ(CountLines(file), 7u);
+
+    // The failing workflow: the task's failure is in result.errors, the output is still rendered, `never` never ran.
+    CliResult broken = server.Cli({"run", "wft.broken", "-j"});
+    Json b = Json::parse(broken.out, nullptr, false);
+    ASSERT_TRUE(b.is_object()) << broken.out << broken.err;
+    EXPECT_EQ(b["status"], "failed") << b.dump(2);
+    EXPECT_EQ(b["result"]["output"]["reached"], "ok") << b.dump(2);
+    ASSERT_EQ(b["result"]["errors"].size(), 1u) << b.dump(2);
+    EXPECT_EQ(b["result"]["errors"][0]["task_id"], "bad");
+    EXPECT_EQ(b["result"]["errors"][0]["result"]["return_code"], 3);
+
+    // Every task is an execution whose parent is the workflow and whose context names the task.
+    CliResult list = server.Cli({"execution", "list", "-n", "50", "-j"});
+    Json all = Json::parse(list.out, nullptr, false);
+    ASSERT_TRUE(all.is_array()) << list.out << list.err;
+    int children = 0;
+    for (const auto& e : all) {
+        if (e.value("parent", "") != b["id"].get<std::string>()) continue;
+        ++children;
+        EXPECT_TRUE(e["context"]["orquesta"]["task_name"] == "ok" || e["context"]["orquesta"]["task_name"] == "bad")
+            << e.dump(2);
+    }
+    EXPECT_EQ(children, 2);
+}
+
+/// kill -9 of the process that drives workflows, at random moments across several workflows: another `workflow`
+/// role finishes each with the same output, and no task that had finished runs again (one line per task).
+TEST(WorkflowIntegrationTest, AKilledWorkflowRoleIsReplacedWithoutRerunningFinishedTasks) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    RedisServer redis;
+    const fs::path d = data.path() / "api";
+    WritePack(d);
+    SquallProcess::Options o;
+    o.data_dir = d.string();
+    o.redis_url = "unix://" + redis.socket_path();
+    o.extra_args = {"--roles", "api,rules,notifier,runner", "--workers", "4"};
+    SquallProcess api(o);
+    SquallProcess::Options w;
+    w.redis_url = o.redis_url;
+    w.extra_args = {"--roles", "workflow", "--listen", "127.0.0.1:0"};
+
+    std::mt19937 rng(std::random_device{}());
+    const int kRuns = 4;
+    const int kSteps = 12;
+    int generation = 0;
+    for (int run = 0; run < kRuns; ++run) {
+        w.data_dir = (data.path() / ("wf" + std::to_string(generation++))).string();
+        auto driver = std::make_unique<SquallProcess>(w);
+        const std::string file = (data.path() / ("out" + std::to_string(run) + ".txt")).string();
+        const std::string id =
+            StartAsync(api, {"wft.lines", "file=" + file, "n=" + std::to_string(kSteps), "pause=0.05"});
+        ASSERT_FALSE(id.empty());
+        // Kill it somewhere between its first and its last task (or before the first, for run 0).
+        const size_t kill_at = run == 0 ? 0 : std::uniform_int_distribution<size_t>(1, kSteps - 1)(rng);
+        ASSERT_TRUE(WaitFor([&] { return CountLines(file) >= kill_at; }, 30s)) << driver->Output();
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 40)(rng)));
+        driver->Kill();
+        driver.reset();
+        w.data_dir = (data.path() / ("wf" + std::to_string(generation++))).string();
+        SquallProcess successor(w);
+        Json wf;
+        ASSERT_TRUE(WaitFor(
+            [&] {
+                wf = GetExecution(api, id);
+                return wf.value("status", "") == "succeeded" || wf.value("status", "") == "failed";
+            },
+            90s
+        )) << wf.dump(2)
+           << successor.Output();
+        EXPECT_EQ(wf["status"], "succeeded") << wf.dump(2);
+        EXPECT_EQ(wf["result"]["output"], (Json{{"steps", kSteps}, {"items", 3}})) << wf.dump(2);
+        EXPECT_EQ(CountLines(file), static_cast<size_t>(kSteps + 3)) << "killed after " << kill_at << " lines:\n"
+                                                                     << ReadFile(file);
+        successor.Stop();
+    }
+}
+
+TEST(WorkflowIntegrationTest, SeveralWorkflowRolesShareTheWork) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    RedisServer redis;
+    const fs::path d = data.path() / "api";
+    WritePack(d);
+    SquallProcess::Options o;
+    o.data_dir = d.string();
+    o.redis_url = "unix://" + redis.socket_path();
+    o.extra_args = {"--roles", "api,rules,notifier,runner", "--workers", "8"};
+    SquallProcess api(o);
+    SquallProcess::Options w;
+    w.redis_url = o.redis_url;
+    w.extra_args = {"--roles", "workflow", "--listen", "127.0.0.1:0"};
+    w.data_dir = (data.path() / "w1").string();
+    SquallProcess w1(w);
+    w.data_dir = (data.path() / "w2").string();
+    SquallProcess w2(w);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 6; ++i) {
+        ids.push_back(
+            StartAsync(api, {"wft.lines", "file=" + (data.path() / ("o" + std::to_string(i))).string(), "n=5"})
+        );
+    }
+    for (size_t i = 0; i < ids.size(); ++i) {
+        Json wf;
+        ASSERT_TRUE(WaitFor(
+            [&] {
+                wf = GetExecution(api, ids[i]);
+                return wf.value("status", "") == "succeeded" || wf.value("status", "") == "failed";
+            },
+            60s
+        )) << wf.dump(2);
+        EXPECT_EQ(wf["status"], "succeeded") << wf.dump(2);
+        EXPECT_EQ(CountLines((data.path() / ("o" + std::to_string(i))).string()), 8u);
+    }
+}
+
+}  // namespace
+}  // namespace squall::test
