@@ -43,6 +43,7 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
   pack install <git-url|path>[=ref]... [--force]    pack remove <ref>...
   pack list [-j]   pack get <ref> [-j]   pack register [<ref>...]
   pack config <pack> key=value...  install/remove follow the execution (exit 1 on failure)
+  workflow inspect FILE [-j]     check an Orquesta workflow (bad do, unreachable task, undefined variable)
   template render [--context FILE.json] [--json] TEMPLATE
                                   render a template locally (exit 2 on a template error)
   key set <name> <value> [--scope system|user] [--secret] [--ttl S]   key get <name> [--decrypt] [-j]
@@ -288,6 +289,7 @@ int CliMain(const std::vector<std::string>& args) {
     }
     const std::string cmd = args[0];
     if (cmd == "template") return TemplateRenderCommand(args);
+    if (cmd == "workflow") return WorkflowCommand(args);
     if (cmd == "key") return KeyCommand(args);
     if (cmd == "pack") return PackCommand(args);
     if (cmd == "inquiry") return InquiryCommand(args);

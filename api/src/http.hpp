@@ -109,6 +109,7 @@ void RegisterPackContentRoutes(Router& r, ApiDeps& d);
 void RegisterConfigRoutes(Router& r, ApiDeps& d);
 void RegisterPackManageRoutes(Router& r, ApiDeps& d);
 void RegisterDeadLetterRoutes(Router& r, ApiDeps& d);
+void RegisterWorkflowRoutes(Router& r, ApiDeps& d);
 /// `/runnertypes`, `/user`, `/apikeys` (read), `/timers`, `/triggerinstances` with `?trigger=`, `/traces`:
 /// the read-only resources st2client lists (routes/compat.cpp).
 void RegisterCompatRoutes(Router& r, ApiDeps& d);

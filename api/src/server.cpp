@@ -105,6 +105,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     RegisterConfigRoutes(r, d);
     RegisterPackManageRoutes(r, d);
     RegisterDeadLetterRoutes(r, d);
+    RegisterWorkflowRoutes(r, d);
     if (d.stream_reader) {
         impl_->hub = std::make_unique<EventHub>(d.stream_reader, d.executions);
         RegisterStreamRoutes(r, *impl_->hub, impl_->options.stream_heartbeat);

@@ -9,6 +9,8 @@
 #include <random>
 #include <thread>
 
+#include <httplib.h>
+
 #include "files.hpp"
 #include "redis_server.hpp"
 #include "squall/core/model/model.hpp"
@@ -158,6 +160,67 @@ TEST(WorkflowIntegrationTest, RunsAPacksWorkflowWithTasksAsChildExecutions) {
             << e.dump(2);
     }
     EXPECT_EQ(children, 2);
+}
+
+/// Inspection before running: the API and the CLI name the task and line of a bad `do`, an unreachable task and an
+/// undefined variable; a good workflow has no problem.
+TEST(WorkflowIntegrationTest, InspectNamesTaskAndLineThroughTheApiAndTheCli) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {"--roles", "api"}});
+    const std::string bad = R"(version: 1.0
+input:
+  - a
+tasks:
+  t1:
+    action: core.echo message="{{ ctx('a') }}"
+    next:
+      - do: t9
+  t2:
+    action: core.noop
+    next:
+      - do: t3
+  t3:
+    action: core.echo message="{{ ctx('nope') }}"
+    next:
+      - do: t2
+)";
+    httplib::Client c(server.host(), server.port());
+    c.set_read_timeout(30, 0);
+    auto r = c.Post("/api/v1/workflows/inspect", {{"St2-Api-Key", server.api_key()}}, bad, "application/x-yaml");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    Json problems = Json::parse(r->body);
+    ASSERT_EQ(problems.size(), 4u) << problems.dump(2);
+    EXPECT_EQ(problems[0]["task"], "t1");
+    EXPECT_EQ(problems[0]["line"], 8);
+    EXPECT_EQ(problems[1]["task"], "t2");
+    EXPECT_EQ(problems[2]["task"], "t3");
+    EXPECT_EQ(problems[3]["type"], "context");
+    EXPECT_EQ(problems[3]["line"], 14);
+    EXPECT_NE(problems[3]["message"].get<std::string>().find("\"nope\""), std::string::npos);
+
+    auto good = c.Post(
+        "/api/v1/workflows/inspect",
+        {{"St2-Api-Key", server.api_key()}},
+        ReadFile((d / "packs/wft/actions/workflows/lines.yaml").string()),
+        "text/plain"
+    );
+    ASSERT_TRUE(good);
+    EXPECT_EQ(good->status, 200);
+    EXPECT_EQ(Json::parse(good->body), Json::array());
+
+    const std::string file = (data.path() / "bad.yaml").string();
+    Write(file, bad);
+    CliResult cli = server.Cli({"workflow", "inspect", file});
+    EXPECT_EQ(cli.exit_code, 1) << cli.out << cli.err;
+    EXPECT_NE(cli.out.find(file + ":8: task \"t1\" transitions to \"t9\""), std::string::npos) << cli.out;
+    EXPECT_NE(cli.out.find("unreachable"), std::string::npos) << cli.out;
+    EXPECT_EQ(
+        server.Cli({"workflow", "inspect", (d / "packs/wft/actions/workflows/lines.yaml").string()}).exit_code, 0
+    );
 }
 
 /// kill -9 of the process that drives workflows, at random moments across several workflows: another `workflow`
