@@ -138,6 +138,21 @@ TEST(WorkflowIntegrationTest, RunsAPacksWorkflowWithTasksAsChildExecutions) {
         EXPECT_NE(lines.find(item), std::string::npos) << lines;
     EXPECT_EQ(CountLines(file), 7u);
 
+    // squall execution get --show-tasks: the children in creation order, with task names and timing.
+    CliResult shown = server.Cli({"execution", "get", wf["id"], "--show-tasks", "-j"});
+    Json with_tasks = Json::parse(shown.out, nullptr, false);
+    ASSERT_TRUE(with_tasks.is_object()) << shown.out << shown.err;
+    ASSERT_EQ(with_tasks["tasks"].size(), 7u) << with_tasks.dump(2);
+    EXPECT_EQ(with_tasks["children"].size(), 7u);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(with_tasks["tasks"][i]["task"], "step") << with_tasks["tasks"].dump(2);
+    for (int i = 4; i < 7; ++i) {
+        EXPECT_EQ(with_tasks["tasks"][i]["task"], "fan");
+        EXPECT_EQ(with_tasks["tasks"][i]["status"], "succeeded");
+    }
+    CliResult table = server.Cli({"execution", "get", wf["id"], "--show-tasks"});
+    EXPECT_NE(table.out.find("fan"), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("core.local"), std::string::npos) << table.out;
+
     // The failing workflow: the task's failure is in result.errors, the output is still rendered, `never` never ran.
     CliResult broken = server.Cli({"run", "wft.broken", "-j"});
     Json b = Json::parse(broken.out, nullptr, false);
@@ -160,6 +175,35 @@ TEST(WorkflowIntegrationTest, RunsAPacksWorkflowWithTasksAsChildExecutions) {
             << e.dump(2);
     }
     EXPECT_EQ(children, 2);
+}
+
+/// Cancel: the running task finishes, no new task starts, the workflow ends canceled.
+TEST(WorkflowIntegrationTest, CancelLetsTheRunningTaskFinishAndStartsNoNewOne) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {}});
+    const std::string file = (data.path() / "out.txt").string();
+    const std::string id = StartAsync(server, {"wft.lines", "file=" + file, "n=30", "pause=0.3"});
+    ASSERT_TRUE(WaitFor([&] { return CountLines(file) >= 2; }, 30s));
+    CliResult cancel = server.Cli({"execution", "cancel", id});
+    ASSERT_EQ(cancel.exit_code, 0) << cancel.out << cancel.err;
+    const size_t at_cancel = CountLines(file);
+    Json wf;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            wf = GetExecution(server, id);
+            return wf.value("status", "") == "canceled";
+        },
+        30s
+    )) << wf.dump(2);
+    std::this_thread::sleep_for(1s);
+    EXPECT_LE(CountLines(file), at_cancel + 1) << ReadFile(file);
+    EXPECT_LT(CountLines(file), 30u);
+    for (const auto& child : wf["children"]) {
+        EXPECT_EQ(GetExecution(server, child.get<std::string>())["status"], "succeeded");
+    }
 }
 
 /// Inspection before running: the API and the CLI name the task and line of a bad `do`, an unreachable task and an

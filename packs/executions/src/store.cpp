@@ -15,7 +15,7 @@ using core::RedisClient;
 using core::RedisReply;
 
 // KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 action+status zset, 6 request stream,
-//       7 dedupe key, 8 event stream
+//       7 dedupe key, 8 event stream, 9 the parent's children list (KEYS[1] when there is no parent)
 // ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6.. field/value pairs
 // Invariants: a record exists iff its request was enqueued and its create event appended (one script); a dedupe
 // key that was seen returns the first id and writes nothing.
@@ -30,6 +30,7 @@ redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
 if ARGV[4] == '1' then redis.call('SET', KEYS[7], ARGV[1], 'EX', 604800) end
+if KEYS[9] ~= KEYS[1] then redis.call('RPUSH', KEYS[9], ARGV[1]) end
 redis.call('XADD', KEYS[6], '*', 'd', ARGV[3])
 redis.call('XADD', KEYS[8], '*', 'd', ARGV[5])
 return ARGV[1]
@@ -210,7 +211,8 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          keys_.ByActionStatus(ref, core::status::kScheduled),
          keys_.RequestStream(e.pool),
          keys_.Dedupe(e.dedupe_key.empty() ? id : e.dedupe_key),
-         keys_.Events()},
+         keys_.Events(),
+         e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent)},
         CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
         [cb = std::move(cb)](Result<RedisReply> r) { cb(ReplyString(std::move(r))); }
     );
@@ -312,7 +314,13 @@ Result<Json> ExecutionStore::GetBlocking(const std::string& id) {
     if (!r) return r.error();
     if (r->IsError()) return Internal("redis: " + r->str);
     if (r->elements.empty()) return NotFound("execution \"" + id + "\" not found");
-    return FromHash(*r);
+    Json j = FromHash(*r);
+    // Workflow tasks: the ids of the executions this one created, in creation order.
+    Result<RedisReply> children = client_->CommandBlocking({"LRANGE", keys_.Children(id), "0", "-1"});
+    if (children && children->IsArray()) {
+        for (const auto& c : children->elements) j["children"].push_back(c.str);
+    }
+    return j;
 }
 
 Result<std::vector<Json>> ExecutionStore::ListBlocking(
