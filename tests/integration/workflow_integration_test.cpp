@@ -72,6 +72,30 @@ output:
   - items: "{{ ctx('items') }}"
 )");
     Write(
+        pack / "actions" / "outer.yaml",
+        "name: outer\nrunner_type: orquesta\nentry_point: workflows/outer.yaml\nparameters:\n  file:\n    type: "
+        "string\n"
+        "    required: true\n"
+    );
+    Write(pack / "actions" / "workflows" / "outer.yaml", R"(version: 1.0
+input:
+  - file
+tasks:
+  inner:
+    action: wft.lines
+    input:
+      file: "{{ ctx('file') }}"
+      n: 2
+    next:
+      - when: "{{ succeeded() }}"
+        publish: inner_steps="{{ result().output.steps }}"
+        do: after
+  after:
+    action: core.local cmd="echo after >> {{ ctx('file') }}"
+output:
+  - inner_steps: "{{ ctx('inner_steps') }}"
+)");
+    Write(
         pack / "actions" / "broken.yaml",
         "name: broken\nrunner_type: orquesta\nentry_point: workflows/broken.yaml\nparameters: {}\n"
     );
@@ -150,6 +174,18 @@ TEST(WorkflowIntegrationTest, RunsAPacksWorkflowWithTasksAsChildExecutions) {
         EXPECT_EQ(with_tasks["tasks"][i]["status"], "succeeded");
     }
     CliResult table = server.Cli({"execution", "get", wf["id"], "--show-tasks"});
+    // A subworkflow: a task whose action is another workflow; its output is the task's result.
+    const std::string sub_file = (data.path() / "sub.txt").string();
+    CliResult outer = server.Cli({"run", "wft.outer", "file=" + sub_file, "-j"});
+    Json o = Json::parse(outer.out, nullptr, false);
+    ASSERT_TRUE(o.is_object()) << outer.out << outer.err;
+    EXPECT_EQ(o["status"], "succeeded") << o.dump(2);
+    EXPECT_EQ(o["result"]["output"]["inner_steps"], 2) << o.dump(2);
+    EXPECT_EQ(CountLines(sub_file), 2u + 3u + 1u) << ReadFile(sub_file);
+    ASSERT_EQ(o["children"].size(), 2u);
+    Json inner = GetExecution(server, o["children"][0]);
+    EXPECT_EQ(inner["parent"], o["id"]);
+    EXPECT_EQ(inner["children"].size(), 5u);
     EXPECT_NE(table.out.find("fan"), std::string::npos) << table.out;
     EXPECT_NE(table.out.find("core.local"), std::string::npos) << table.out;
 
