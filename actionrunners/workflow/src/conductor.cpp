@@ -672,13 +672,14 @@ std::vector<Launch> Conductor::Running() const {
                 env.has_item = true;
             }
             auto input = Eval(t->input, env);
+            if (!input) return;  // it rendered when the task started; a launch with other input would be wrong
             Launch l;
             l.task_id = id;
             l.task_name = task["name"];
             l.item = item;
             l.attempt = task["attempt"];
             l.action = task["action"];
-            l.input = input ? *input : Json::object();
+            l.input = std::move(*input);
             l.delay = task.value("delay", 0.0);
             out.push_back(std::move(l));
         };
@@ -722,6 +723,7 @@ void Conductor::CheckEnd(StepOutput& out) {
     Json result = Json::object();
     if (!spec_.output.empty()) result["output"] = output;
     if (!s_["errors"].empty()) result["errors"] = s_["errors"];
+    s_["result"] = result;  // kept, so that a role that takes over can store the end it computed
     out.finished = true;
     out.status = final_status;
     out.result = std::move(result);
