@@ -242,6 +242,49 @@ TEST(WorkflowIntegrationTest, CancelLetsTheRunningTaskFinishAndStartsNoNewOne) {
     }
 }
 
+/// Pause: the running task finishes, the workflow is paused and nothing runs; resume: it goes on to the end.
+TEST(WorkflowIntegrationTest, PauseAndResume) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {}});
+    const std::string file = (data.path() / "out.txt").string();
+    const std::string id = StartAsync(server, {"wft.lines", "file=" + file, "n=8", "pause=0.2"});
+    ASSERT_TRUE(WaitFor([&] { return CountLines(file) >= 2; }, 30s));
+    CliResult pause = server.Cli({"execution", "pause", id});
+    ASSERT_EQ(pause.exit_code, 0) << pause.out << pause.err;
+    Json wf;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            wf = GetExecution(server, id);
+            return wf.value("status", "") == "paused";
+        },
+        30s
+    )) << wf.dump(2);
+    const size_t at_pause = CountLines(file);
+    std::this_thread::sleep_for(1s);
+    EXPECT_EQ(CountLines(file), at_pause) << "a task started while paused";
+    EXPECT_LT(at_pause, 8u);
+    CliResult resume = server.Cli({"execution", "resume", id});
+    ASSERT_EQ(resume.exit_code, 0) << resume.out << resume.err;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            wf = GetExecution(server, id);
+            return wf.value("status", "") == "succeeded";
+        },
+        30s
+    )) << wf.dump(2);
+    EXPECT_EQ(CountLines(file), 11u) << ReadFile(file);
+    std::vector<std::string> statuses;
+    for (const auto& l : wf["log"]) statuses.push_back(l["status"]);
+    EXPECT_EQ(
+        statuses,
+        (std::vector<std::string>{
+            "requested", "scheduled", "running", "pausing", "paused", "resuming", "running", "succeeded"})
+    );
+}
+
 /// Inspection before running: the API and the CLI name the task and line of a bad `do`, an unreachable task and an
 /// undefined variable; a good workflow has no problem.
 TEST(WorkflowIntegrationTest, InspectNamesTaskAndLineThroughTheApiAndTheCli) {

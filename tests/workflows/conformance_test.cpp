@@ -155,6 +155,61 @@ INSTANTIATE_TEST_SUITE_P(
     }
 );
 
+TEST(WorkflowConductor, PauseHoldsNewTasksAndItemsBackUntilResume) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+tasks:
+  t1:
+    action: core.noop
+    next:
+      - do: t2
+  t2:
+    with:
+      items: "{{ [1, 2, 3] }}"
+      concurrency: 1
+    action: core.echo message="{{ item() }}"
+)",
+        "pause.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    ConductorHost host;
+    Json state;
+    Conductor c(*spec, state, host);
+    StepOutput start;
+    c.Start(Json::object(), start);
+    ASSERT_EQ(start.launches.size(), 1u);
+    StepOutput pause;
+    c.Pause(pause);
+    EXPECT_FALSE(pause.paused);  // t1 still runs
+    StepOutput t1;
+    c.TaskEnded("t1", -1, 0, "e1", "succeeded", Json::object(), t1);
+    EXPECT_TRUE(t1.launches.empty());  // t2 waits
+    EXPECT_TRUE(t1.paused);
+    StepOutput resume;
+    c.Resume(resume);
+    EXPECT_TRUE(resume.resumed);
+    ASSERT_EQ(resume.launches.size(), 1u);
+    EXPECT_EQ(resume.launches[0].task_name, "t2");
+    StepOutput pause2;
+    c.Pause(pause2);
+    StepOutput item0;
+    c.TaskEnded("t2", 0, 0, "e2", "succeeded", Json::object(), item0);
+    EXPECT_TRUE(item0.launches.empty());  // the next item waits
+    EXPECT_TRUE(item0.paused);
+    EXPECT_FALSE(item0.finished);
+    StepOutput resume2;
+    c.Resume(resume2);
+    ASSERT_EQ(resume2.launches.size(), 1u);
+    EXPECT_EQ(resume2.launches[0].item, 1);
+    StepOutput item1;
+    c.TaskEnded("t2", 1, 0, "e3", "succeeded", Json::object(), item1);
+    ASSERT_EQ(item1.launches.size(), 1u);
+    StepOutput item2;
+    c.TaskEnded("t2", 2, 0, "e4", "succeeded", Json::object(), item2);
+    EXPECT_TRUE(item2.finished);
+    EXPECT_EQ(item2.status, "succeeded");
+}
+
 TEST(WorkflowCorpus, HasSixtyCases) {
     EXPECT_GE(CaseFiles().size(), 60u);
 }

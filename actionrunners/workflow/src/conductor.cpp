@@ -18,6 +18,8 @@ const char* kCanceling = "canceling";
 const char* kSucceeded = "succeeded";
 const char* kFailed = "failed";
 const char* kCanceled = "canceled";
+const char* kPausing = "pausing";
+const char* kPaused = "paused";
 }  // namespace st
 
 bool Truthy(const Json& v) {
@@ -327,6 +329,11 @@ void Conductor::Start(const Json& input, StepOutput& out) {
 }
 
 void Conductor::Stage(const std::string& name, int ctx, const std::string& from, StepOutput& out) {
+    if (s_["status"] == st::kPausing || s_["status"] == st::kPaused) {
+        if (!s_.contains("deferred")) s_["deferred"] = Json::array();
+        s_["deferred"].push_back({{"name", name}, {"ctx", ctx}, {"from", from}});
+        return;
+    }
     if (s_["status"] != st::kRunning) return;
     const TaskSpec* t = spec_.Find(name);
     if (!t) {
@@ -518,9 +525,11 @@ void Conductor::TaskEnded(
     task["x"][item] = execution_id;
     task["active"] = task["active"].get<int>() - 1;
     if (status != st::kSucceeded) task["failed_item"] = true;
-    // An item failed: no new item starts (the running ones finish); the workflow stopping stops them too.
-    const bool stop = task.value("failed_item", false) || s_["status"] != st::kRunning;
-    if (!stop) LaunchItems(id, out);
+    // An item failed: no new item starts (the running ones finish); the workflow stopping stops them too. A pause
+    // only holds the next items back: the task goes on when the workflow resumes.
+    const bool pausing = s_["status"] == st::kPausing || s_["status"] == st::kPaused;
+    const bool stop = task.value("failed_item", false) || (s_["status"] != st::kRunning && !pausing);
+    if (!stop && !pausing) LaunchItems(id, out);
     if (s_["tasks"][id]["status"] == st::kRunning && task["active"].get<int>() == 0 &&
         (stop || task["next"].get<int>() >= n)) {
         Complete(id, task.value("failed_item", false) ? st::kFailed : st::kSucceeded, TaskResult(task), out);
@@ -648,7 +657,34 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
 
 void Conductor::Cancel(StepOutput& out) {
     const std::string status = s_["status"];
-    if (status == st::kRunning || status == st::kFailing) s_["status"] = st::kCanceling;
+    if (status == st::kRunning || status == st::kFailing || status == st::kPausing || status == st::kPaused) {
+        s_["status"] = st::kCanceling;
+        s_.erase("deferred");
+    }
+    CheckEnd(out);
+}
+
+void Conductor::Pause(StepOutput& out) {
+    if (s_["status"] == st::kRunning) s_["status"] = st::kPausing;
+    CheckEnd(out);
+}
+
+void Conductor::Resume(StepOutput& out) {
+    const std::string status = s_["status"];
+    if (status != st::kPausing && status != st::kPaused) return;
+    s_["status"] = st::kRunning;
+    out.resumed = true;
+    Json deferred = s_.value("deferred", Json::array());
+    s_.erase("deferred");
+    // Items held back first (their tasks started before the pause), then the tasks that waited.
+    std::vector<std::string> held;
+    for (const auto& [id, task] : s_["tasks"].items()) {
+        if (task["status"] == st::kRunning && task.value("items", false) && !task.value("failed_item", false) &&
+            task["next"].get<int>() < task["n"].get<int>())
+            held.push_back(id);
+    }
+    for (const auto& id : held) LaunchItems(id, out);
+    for (const auto& d : deferred) Stage(d["name"], d["ctx"], d["from"], out);
     CheckEnd(out);
 }
 
@@ -696,6 +732,18 @@ std::vector<Launch> Conductor::Running() const {
 
 void Conductor::CheckEnd(StepOutput& out) {
     if (Finished()) return;
+    if (s_["status"] == st::kPausing || s_["status"] == st::kPaused) {
+        // Paused once no task execution is out (a with-items task waiting for its next items has none).
+        for (const auto& [id, task] : s_["tasks"].items()) {
+            if (task["status"] != st::kRunning) continue;
+            if (!task.value("items", false) || task.value("active", 0) > 0) return;
+        }
+        if (s_["status"] == st::kPausing) {
+            s_["status"] = st::kPaused;
+            out.paused = true;
+        }
+        return;
+    }
     for (const auto& [id, task] : s_["tasks"].items()) {
         if (task["status"] == st::kRunning) return;
     }

@@ -183,6 +183,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
 
     /// Creates the task executions a step asked for and ends the workflow when it finished.
     void Act(const std::string& wf, const std::string& user, const StepOutput& out) {
+        if (out.resumed) Signal(wf, "running", {"resuming"});
         for (const auto& l : out.launches) {
             if (l.delay > 0) {
                 auto timer = std::make_shared<asio::steady_timer>(
@@ -196,7 +197,14 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             }
             Launch(wf, user, l);
         }
+        if (out.paused) Signal(wf, "paused", {"pausing"});
         if (out.finished) Finish(wf, out.status, out.result);
+    }
+
+    /// Moves the workflow execution along a pause or resume (idempotent: only from the given statuses).
+    void Signal(const std::string& wf, const std::string& to, const std::vector<std::string>& from) {
+        auto moved = store.TransitionBlocking(wf, to, {}, from);
+        if (!moved) Warn("cannot store the workflow's " + to + " status", wf, moved.error().message);
     }
 
     void Launch(const std::string& wf, const std::string& user, const Launch& l) {
@@ -429,11 +437,20 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             });
             return;
         }
-        if (ev->to == "canceling") {
+        // `canceled` straight from `paused` (canceled at once by the service): the state ends too.
+        if (ev->to == "canceling" || ev->to == "canceled" || ev->to == "pausing" || ev->to == "resuming") {
             auto exists = redis->CommandBlocking({"EXISTS", Key(ev->execution_id)});
-            if (exists && exists->integer == 1) {
-                Step(ev->execution_id, msg.id, [](Conductor& c, StepOutput& out) { c.Cancel(out); });
-            }
+            if (!exists || exists->integer != 1) return;
+            const std::string to = ev->to;
+            Step(ev->execution_id, msg.id, [&to](Conductor& c, StepOutput& out) {
+                if (to == "canceling" || to == "canceled") {
+                    c.Cancel(out);
+                } else if (to == "pausing") {
+                    c.Pause(out);
+                } else {
+                    c.Resume(out);
+                }
+            });
         }
     }
 

@@ -34,8 +34,10 @@ struct Launch {
 struct StepOutput {
     std::vector<Launch> launches;
     bool finished = false;
-    std::string status;  ///< the workflow's final status (finished only)
-    Json result;         ///< {output, errors}
+    bool paused = false;   ///< a pause asked for has taken effect: nothing runs any more
+    bool resumed = false;  ///< a paused workflow runs again
+    std::string status;    ///< the workflow's final status (finished only)
+    Json result;           ///< {output, errors}
 };
 
 /// What the conductor needs from outside: stored task results and the datastore.
@@ -66,6 +68,10 @@ public:
     );
     /// Cancel: no new task starts; the workflow is canceled once the running ones end.
     void Cancel(StepOutput& out);
+    /// Pause: no new task (nor item) starts; what would have started waits. Paused once nothing runs.
+    void Pause(StepOutput& out);
+    /// Resume: what waited starts now.
+    void Resume(StepOutput& out);
 
     /// True once the workflow has a final status.
     bool Finished() const;
