@@ -23,7 +23,7 @@ cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/n
 trap cleanup EXIT
 
 "$BIN" server --data-dir "$DATA/d" --listen 127.0.0.1:0 --log-level warn --http-threads "$((CONNS + 4))" \
-  --workers 64 >"$LOG" 2>&1 &
+  --workers 64 ${SQUALL_SERVER_ARGS:-} >"$LOG" 2>&1 &
 PID=$!
 for _ in $(seq 1 300); do grep -q "API:" "$LOG" && break; sleep 0.1; done
 API=$(grep -o 'http://127.0.0.1:[0-9]*/api/v1' "$LOG" | head -1)

@@ -239,6 +239,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             std::lock_guard lock(mu);
             active[req.execution_id] = runner;
         }
+        if (!runner->UsesPackConfig()) return Launch(runner, std::move(req), PackConfig{});
         const std::string pack = req.action.value("pack", "");
         client->Pipeline(
             {{"HGET", content_keys.Configs(), pack}, {"HGET", content_keys.ConfigSecrets(), pack}},

@@ -11,6 +11,22 @@ using core::RedisClient;
 using core::RedisReply;
 
 namespace {
+// KEYS: 1 rules hash, 2 listened trigger types set, 3 content version. Sent with EVAL: rule changes are rare and
+// it runs inside MULTI. A rule is enabled unless `enabled` is false (as RuleMeta and StackStorm read it).
+const char* kRulesChanged = R"lua(
+local seen = {}
+for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
+  local ok, r = pcall(cjson.decode, v)
+  if ok and type(r) == 'table' and r.enabled ~= false and type(r.trigger) == 'table' and
+     type(r.trigger.type) == 'string' then
+    seen[r.trigger.type] = true
+  end
+end
+redis.call('DEL', KEYS[2])
+for t in pairs(seen) do redis.call('SADD', KEYS[2], t) end
+return redis.call('INCR', KEYS[3])
+)lua";
+
 Status Check(const Result<std::vector<RedisReply>>& r) {
     if (!r) return r.error();
     for (const auto& reply : *r) {
@@ -57,6 +73,10 @@ Result<Json> ContentSnapshot::ActionSchema(const std::string& action_ref) const 
     return EffectiveSchema(
         rt->second.value("runner_parameters", Json::object()), a->second.value("parameters", Json::object())
     );
+}
+
+core::RedisClient::Args ContentKeys::RulesChangedCommand() const {
+    return {"EVAL", kRulesChanged, "3", Rules(), ListenedTriggerTypes(), ContentVersion()};
 }
 
 ContentStore::ContentStore(core::RedisClientPtr client)
@@ -117,7 +137,7 @@ Status ContentStore::RegisterPackBlocking(const LoadedPack& pack) {
         cmds.push_back({"HDEL", keys_.Configs(), pack.meta.ref});
         cmds.push_back({"HDEL", keys_.ConfigSecrets(), pack.meta.ref});
     }
-    cmds.push_back({"INCR", keys_.ContentVersion()});
+    cmds.push_back(keys_.RulesChangedCommand());
     cmds.push_back({"EXEC"});
     return CheckExec(client_->PipelineBlocking(std::move(cmds)));
 }
@@ -151,7 +171,7 @@ Status ContentStore::UnregisterPackBlocking(const std::string& pack) {
     cmds.push_back({"HDEL", keys_.Configs(), pack});
     cmds.push_back({"HDEL", keys_.ConfigSecrets(), pack});
     cmds.push_back({"HDEL", keys_.Packs(), pack});
-    cmds.push_back({"INCR", keys_.ContentVersion()});
+    cmds.push_back(keys_.RulesChangedCommand());
     cmds.push_back({"EXEC"});
     return CheckExec(client_->PipelineBlocking(std::move(cmds)));
 }
@@ -166,21 +186,31 @@ Status ContentStore::RegisterRunnerTypesBlocking(const std::vector<RunnerTypeInf
 Status ContentStore::PutRuleBlocking(const RuleMeta& rule, bool create_only) {
     RuleMeta copy = rule;
     if (copy.id.empty()) copy.id = core::Sha256Hex("rule:" + rule.Ref()).substr(0, 24);
-    Result<RedisReply> r =
-        client_->CommandBlocking({create_only ? "HSETNX" : "HSET", keys_.Rules(), rule.Ref(), copy.ToJson().dump()});
-    if (!r) return r.error();
-    if (r->IsError()) return Internal("redis: " + r->str);
-    if (create_only && r->integer == 0) {
+    // One transaction: the rule and the set of listened trigger types never disagree. (A create that finds the rule
+    // there writes nothing and recomputes the same set.)
+    Result<std::vector<RedisReply>> r = client_->PipelineBlocking({
+        {"MULTI"},
+        {create_only ? "HSETNX" : "HSET", keys_.Rules(), rule.Ref(), copy.ToJson().dump()},
+        keys_.RulesChangedCommand(),
+        {"EXEC"},
+    });
+    if (Status st = CheckExec(r); !st) return st;
+    if (create_only && r->back().elements[0].integer == 0) {
         return Error(ErrorCode::kAlreadyExists, "rule \"" + rule.Ref() + "\" already exists");
     }
-    return Check(client_->PipelineBlocking({{"INCR", keys_.ContentVersion()}}));
+    return {};
 }
 
 Status ContentStore::DeleteRuleBlocking(const std::string& ref) {
-    Result<RedisReply> r = client_->CommandBlocking({"HDEL", keys_.Rules(), ref});
-    if (!r) return r.error();
-    if (r->integer == 0) return NotFound("rule \"" + ref + "\" not found");
-    return Check(client_->PipelineBlocking({{"INCR", keys_.ContentVersion()}}));
+    Result<std::vector<RedisReply>> r = client_->PipelineBlocking({
+        {"MULTI"},
+        {"HDEL", keys_.Rules(), ref},
+        keys_.RulesChangedCommand(),
+        {"EXEC"},
+    });
+    if (Status st = CheckExec(r); !st) return st;
+    if (r->back().elements[0].integer == 0) return NotFound("rule \"" + ref + "\" not found");
+    return {};
 }
 
 Result<ContentSnapshotPtr> ContentStore::Parse(const std::vector<RedisReply>& replies) {

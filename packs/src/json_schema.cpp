@@ -324,7 +324,7 @@ struct JsonSchema::Impl {
         return node;
     }
 
-    std::string ScopeOf(const Json* node, const std::string& fallback) const {
+    const std::string& ScopeOf(const Json* node, const std::string& fallback) const {
         auto it = scopes.find(node);
         return it == scopes.end() ? fallback : it->second;
     }
@@ -400,7 +400,7 @@ public:
     bool Check(const Json& schema, const std::string& base_hint, const Json& v, const std::string& path, int depth) {
         if (depth > kMaxDepth) return Fail(path, "the schema nests or refers to itself too deeply");
         if (!schema.is_object()) return true;
-        std::string base = impl_.ScopeOf(&schema, base_hint);
+        const std::string& base = impl_.ScopeOf(&schema, base_hint);
         if (auto ref = schema.find("$ref"); ref != schema.end() && ref->is_string()) {
             std::string target_base;
             const Json* target = impl_.Lookup(base, ref->get<std::string>(), &target_base);
@@ -566,26 +566,36 @@ private:
         }
         auto patterns = schema.find("patternProperties");
         auto additional = schema.find("additionalProperties");
-        for (const auto& [key, item] : v.items()) {
-            bool matched = false;
-            std::string child = ChildPath(path, key);
-            if (properties != schema.end() && properties->is_object()) {
-                if (auto p = properties->find(key); p != properties->end()) {
-                    matched = true;
-                    if (!Check(*p, base, item, child, depth + 1)) return false;
+        const bool has_properties = properties != schema.end() && properties->is_object() && !properties->empty();
+        const bool has_patterns = patterns != schema.end() && patterns->is_object() && !patterns->empty();
+        // Members no keyword constrains are not visited (an object of 50 headers under `type: object` costs nothing
+        // per header), and a member's path is built only when a subschema applies to it.
+        if (has_properties || has_patterns || additional != schema.end()) {
+            for (const auto& [key, item] : v.items()) {
+                bool matched = false;
+                std::string child;
+                auto child_path = [&, &key = key]() -> const std::string& {
+                    if (child.empty()) child = ChildPath(path, key);
+                    return child;
+                };
+                if (has_properties) {
+                    if (auto p = properties->find(key); p != properties->end()) {
+                        matched = true;
+                        if (!Check(*p, base, item, child_path(), depth + 1)) return false;
+                    }
                 }
-            }
-            if (patterns != schema.end() && patterns->is_object()) {
-                for (const auto& [pattern, sub] : patterns->items()) {
-                    if (!Search(pattern, key)) continue;
-                    matched = true;
-                    if (!Check(sub, base, item, child, depth + 1)) return false;
+                if (has_patterns) {
+                    for (const auto& [pattern, sub] : patterns->items()) {
+                        if (!Search(pattern, key)) continue;
+                        matched = true;
+                        if (!Check(sub, base, item, child_path(), depth + 1)) return false;
+                    }
                 }
+                if (matched || additional == schema.end()) continue;
+                if (additional->is_boolean() && !additional->get<bool>())
+                    return Fail(child_path(), "is not a defined property (additionalProperties)");
+                if (!Check(*additional, base, item, child_path(), depth + 1)) return false;
             }
-            if (matched || additional == schema.end()) continue;
-            if (additional->is_boolean() && !additional->get<bool>())
-                return Fail(child, "is not a defined property (additionalProperties)");
-            if (!Check(*additional, base, item, child, depth + 1)) return false;
         }
         if (auto deps = schema.find("dependencies"); deps != schema.end() && deps->is_object()) {
             for (const auto& [key, dep] : deps->items()) {

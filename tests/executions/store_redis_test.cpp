@@ -13,6 +13,7 @@
 #include "squall/executions/events.hpp"
 #include "squall/executions/status.hpp"
 #include "squall/executions/store.hpp"
+#include "squall/packs/content_store.hpp"
 #include "wait.hpp"
 
 namespace squall::executions {
@@ -193,6 +194,56 @@ TEST_F(ExecutionStoreTest, EveryFilterCombinationReadsOneIndexNewestFirst) {
     EXPECT_EQ((*second)[0]["id"], ids[2]);
     EXPECT_TRUE(store_->ListBlocking({.action = "core.nothing", .status = "scheduled"}, 0, 10, &total)->empty());
     EXPECT_EQ(total, 0u);
+}
+
+// The notifier's stream gets the final event of an execution only when something listens to what the notifier would
+// emit: the action's notify, or an enabled rule on the action trigger (the set the rules' transactions maintain).
+TEST_F(ExecutionStoreTest, AFinishedExecutionIsQueuedForTheNotifierOnlyWhenSomethingListens) {
+    auto queued = [&]() {
+        Result<RedisReply> r = client_->CommandBlocking({"XRANGE", store_->keys().Notify(), "-", "+"});
+        std::vector<ExecutionEvent> out;
+        for (const auto& entry : r->elements) out.push_back(*ExecutionEvent::Parse(entry.elements[1].elements[1].str));
+        return out;
+    };
+    auto run = [&](NewExecution e, const std::string& end) {
+        const std::string id = *store_->CreateBlocking(e);
+        EXPECT_TRUE(store_->TransitionBlocking(id, "running", {})->applied);
+        EXPECT_TRUE(store_->TransitionBlocking(id, end, {})->applied);
+        return id;
+    };
+    run(Make("core.noop"), "succeeded");
+    EXPECT_TRUE(queued().empty());
+
+    NewExecution notifying = Make("ops.deploy");
+    notifying.action["notify"] = {{"on-complete", {{"routes", {"chat"}}}}};
+    const std::string a = run(notifying, "failed");
+    ASSERT_EQ(queued().size(), 1u);
+    EXPECT_EQ(queued()[0].execution_id, a);
+    EXPECT_EQ(queued()[0].from, "running");
+    EXPECT_EQ(queued()[0].to, "failed");
+
+    const std::string listened = packs::ContentKeys(client_->endpoint().key_prefix).ListenedTriggerTypes();
+    ASSERT_TRUE(client_->CommandBlocking({"SADD", listened, kActionTriggerType}));
+    const std::string b = run(Make("core.noop"), "succeeded");
+    ASSERT_EQ(queued().size(), 2u);
+    EXPECT_EQ(queued()[1].execution_id, b);
+    // Every change is still on the event stream; only final ones reach the notifier.
+    EXPECT_EQ(Events().size(), 9u);
+}
+
+// Events stay valid JSON whatever the values they carry (a runner id with quotes, backslashes, control characters).
+TEST_F(ExecutionStoreTest, EventsStayValidJsonWhateverTheValues) {
+    const std::string id = *store_->CreateBlocking(Make("core.noop"));
+    ASSERT_TRUE(store_->TransitionBlocking(id, "running", {{"runner_id", "host \"a\"\\b\n"}})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(id, "succeeded", {})->applied);
+    const std::vector<ExecutionEvent> events = Events();
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_EQ(events[1].runner, "host \"a\"\\b\n");
+    EXPECT_EQ(events[2].runner, "host \"a\"\\b\n");
+    EXPECT_EQ(events[2].from, "running");
+    EXPECT_EQ(events[2].to, "succeeded");
+    EXPECT_EQ(events[2].action, "core.noop");
+    EXPECT_EQ(events[2].at, core::FormatIsoTimestamp(clock_.Now()));
 }
 
 TEST_F(ExecutionStoreTest, OutputIsStoredWithOneEventPerBatch) {

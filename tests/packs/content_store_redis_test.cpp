@@ -4,6 +4,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "io_runner.hpp"
 #include "redis_server.hpp"
@@ -127,6 +128,63 @@ TEST_F(ContentStoreTest, CacheServesItsSnapshotUntilMaxAgeAndRecheckSeesNewConte
     EXPECT_TRUE(fresh.GetBlocking().value()->packs.count("full"));    // max_age 0: checked every time
     EXPECT_TRUE(cached.RecheckBlocking().value()->actions.count("full.hello"));
     EXPECT_TRUE(cached.GetBlocking().value()->packs.count("full"));
+}
+
+}  // namespace
+}  // namespace squall::packs
+
+namespace squall::packs {
+namespace {
+
+// The set of trigger types enabled rules listen to (what the transition script reads to decide whether the notifier
+// has work) changes in the same transaction as every rule.
+TEST_F(ContentStoreTest, TheSetOfListenedTriggerTypesFollowsEveryRuleChange) {
+    ContentStore store(client_);
+    const std::string set = ContentKeys(client_->endpoint().key_prefix).ListenedTriggerTypes();
+    auto members = [&]() {
+        Result<core::RedisReply> r = client_->CommandBlocking({"SMEMBERS", set});
+        std::set<std::string> out;
+        for (const auto& m : r->elements) out.insert(m.str);
+        return out;
+    };
+    ASSERT_TRUE(store.RegisterPackBlocking(Load()));
+    EXPECT_EQ(members(), (std::set<std::string>{"full.deployed", "core.st2.webhook"}));
+
+    RuleMeta rule;
+    rule.name = "on_finish";
+    rule.pack = "ops";
+    rule.trigger_type = "core.st2.generic.actiontrigger";
+    rule.action_ref = "core.noop";
+    ASSERT_TRUE(store.PutRuleBlocking(rule, /*create_only=*/true));
+    EXPECT_TRUE(members().count("core.st2.generic.actiontrigger"));
+    Status again = store.PutRuleBlocking(rule, /*create_only=*/true);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+    EXPECT_TRUE(members().count("core.st2.generic.actiontrigger"));
+
+    rule.enabled = false;  // a disabled rule listens to nothing
+    ASSERT_TRUE(store.PutRuleBlocking(rule, /*create_only=*/false));
+    EXPECT_FALSE(members().count("core.st2.generic.actiontrigger"));
+    rule.enabled = true;
+    ASSERT_TRUE(store.PutRuleBlocking(rule, /*create_only=*/false));
+    EXPECT_TRUE(members().count("core.st2.generic.actiontrigger"));
+    ASSERT_TRUE(store.DeleteRuleBlocking("ops.on_finish"));
+    EXPECT_FALSE(members().count("core.st2.generic.actiontrigger"));
+    EXPECT_EQ(store.DeleteRuleBlocking("ops.on_finish").error().code, ErrorCode::kNotFound);
+
+    ASSERT_TRUE(store.UnregisterPackBlocking("full"));
+    EXPECT_TRUE(members().empty());
+
+    // Rules that reached Redis without the set (an older version wrote them) count once the command runs again.
+    ASSERT_TRUE(client_->CommandBlocking(
+        {"HSET",
+         ContentKeys(client_->endpoint().key_prefix).Rules(),
+         "x.y",
+         R"({"enabled": true, "trigger": {"type": "x.t"}})"}
+    ));
+    EXPECT_TRUE(members().empty());
+    ASSERT_TRUE(client_->PipelineBlocking({ContentKeys(client_->endpoint().key_prefix).RulesChangedCommand()}));
+    EXPECT_EQ(members(), (std::set<std::string>{"x.t"}));
 }
 
 }  // namespace

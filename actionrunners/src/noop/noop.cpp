@@ -15,6 +15,7 @@ public:
         });
     }
     void Cancel(const std::string&) override {}
+    bool UsesPackConfig() const override { return false; }
 
 private:
     asio::io_context& io_;

@@ -1,27 +1,1689 @@
-// YAQL expressions (see yaql.hpp). Interface only: the evaluator is being written.
+// YAQL expressions (see yaql.hpp): a lexer, a Pratt parser with YAQL's operator table, and a tree-walking evaluator
+// whose values are shared, immutable JSON nodes (`$.a.b` aliases the context instead of copying it). Every node
+// evaluated and every byte built is charged to RenderOptions' budgets, as the Jinja engine does.
 #include "squall/templates/yaql.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "pystr.hpp"
+#include "squall/core/yaml_json.hpp"
 
 namespace squall::core {
+namespace {
 
-Result<Json> EvaluateYaql(std::string_view expression, const Json&, const RenderOptions&) {
-    return InvalidArgument(
-        "yaql error at column 1: YAQL expressions are not supported yet in \"" + std::string(expression) + "\""
-    );
+using templates::CodePointCount;
+using templates::PyFloatRepr;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lexer
+
+enum class Tk { kEnd, kInt, kFloat, kString, kIdent, kDollar, kOp };
+
+struct Token {
+    Tk kind = Tk::kEnd;
+    size_t pos = 0;
+    std::string text;  // identifier, operator, string contents, `$` variable name (empty for `$`)
+    int64_t i = 0;
+    double f = 0;
+};
+
+/// Thrown inside the evaluator only; EvaluateYaql turns it into a Result.
+struct YaqlFailure {
+    size_t pos;
+    std::string what;
+};
+
+[[noreturn]] void Throw(size_t pos, std::string what) {
+    throw YaqlFailure{pos, std::move(what)};
+}
+
+bool IsIdentStart(char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool IsIdentChar(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+
+std::vector<Token> Lex(std::string_view s) {
+    static const char* const kOps[] = {"=>", "->", "?.", "!=", "<=", ">=", "=~", "!~", "(", ")", "[", "]",
+                                       "{",  "}",  ",",  ".",  "+",  "-",  "*",  "/",  "=", "<", ">"};
+    std::vector<Token> out;
+    size_t i = 0;
+    while (true) {
+        while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+        Token t;
+        t.pos = i;
+        if (i >= s.size()) {
+            out.push_back(t);
+            return out;
+        }
+        const char c = s[i];
+        if (std::isdigit(static_cast<unsigned char>(c))) {
+            size_t j = i;
+            while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+            bool is_float = false;
+            if (j + 1 < s.size() && s[j] == '.' && std::isdigit(static_cast<unsigned char>(s[j + 1]))) {
+                is_float = true;
+                ++j;
+                while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+            }
+            const std::string num(s.substr(i, j - i));
+            if (is_float) {
+                t.kind = Tk::kFloat;
+                t.f = std::strtod(num.c_str(), nullptr);
+            } else {
+                t.kind = Tk::kInt;
+                errno = 0;
+                t.i = std::strtoll(num.c_str(), nullptr, 10);
+                if (errno == ERANGE) Throw(i, "integer literal " + num + " is too large");
+            }
+            i = j;
+        } else if (c == '\'' || c == '"') {
+            t.kind = Tk::kString;
+            size_t j = i + 1;
+            for (;; ++j) {
+                if (j >= s.size()) Throw(i, "unterminated string");
+                if (s[j] == c) break;
+                if (s[j] != '\\') {
+                    t.text += s[j];
+                    continue;
+                }
+                if (++j >= s.size()) Throw(i, "unterminated string");
+                switch (s[j]) {
+                    case 'n':
+                        t.text += '\n';
+                        break;
+                    case 't':
+                        t.text += '\t';
+                        break;
+                    case 'r':
+                        t.text += '\r';
+                        break;
+                    case '0':
+                        t.text += '\0';
+                        break;
+                    case 'u': {
+                        if (j + 4 >= s.size()) Throw(j - 1, "bad \\u escape");
+                        uint32_t cp = 0;
+                        for (size_t k = 1; k <= 4; ++k) {
+                            const char h = s[j + k];
+                            if (!std::isxdigit(static_cast<unsigned char>(h))) Throw(j - 1, "bad \\u escape");
+                            cp =
+                                cp * 16 +
+                                static_cast<uint32_t>(
+                                    std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10)
+                                );
+                        }
+                        templates::AppendUtf8(t.text, cp);
+                        j += 4;
+                        break;
+                    }
+                    case '\\':
+                    case '\'':
+                    case '"':
+                        t.text += s[j];
+                        break;
+                    default:  // Python keeps an unknown escape as written
+                        t.text += '\\';
+                        t.text += s[j];
+                }
+            }
+            i = j + 1;
+        } else if (c == '$') {
+            t.kind = Tk::kDollar;
+            size_t j = i + 1;
+            while (j < s.size() && IsIdentChar(s[j])) ++j;
+            t.text = std::string(s.substr(i + 1, j - i - 1));
+            i = j;
+        } else if (IsIdentStart(c)) {
+            t.kind = Tk::kIdent;
+            size_t j = i;
+            while (j < s.size() && IsIdentChar(s[j])) ++j;
+            t.text = std::string(s.substr(i, j - i));
+            i = j;
+        } else {
+            t.kind = Tk::kOp;
+            for (const char* op : kOps) {
+                if (s.substr(i).starts_with(op)) {
+                    t.text = op;
+                    break;
+                }
+            }
+            if (t.text.empty()) Throw(i, std::string("unexpected character '") + c + "'");
+            i += t.text.size();
+        }
+        out.push_back(std::move(t));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parser
+
+enum class Nk { kLiteral, kRoot, kVar, kIdent, kAttr, kIndex, kCall, kList, kMap, kUnary, kBinary };
+
+struct Node;
+using NodePtr = std::unique_ptr<Node>;
+
+/// One call argument: positional (`value`), keyword (`name => value`) or a mapping pair (`key_expr => value`).
+struct Arg {
+    std::string name;
+    NodePtr key;
+    NodePtr value;
+};
+
+struct Node {
+    Nk kind;
+    size_t pos = 0;
+    Json literal;
+    std::string name;           // attribute, function, operator, variable
+    bool safe = false;          // `?.`
+    std::vector<NodePtr> kids;  // receiver / operands / list items / index and default
+    std::vector<Arg> args;      // call arguments, map entries
+    int depth = 1;              // of the tree below (see Parser::Seal)
+};
+
+constexpr int kMaxDepth = 200;
+
+class Parser {
+public:
+    explicit Parser(std::vector<Token> toks) : toks_(std::move(toks)) {}
+
+    NodePtr ParseAll() {
+        NodePtr n = Parse(0);
+        if (Peek().kind != Tk::kEnd) Throw(Peek().pos, "unexpected '" + Describe(Peek()) + "'");
+        return n;
+    }
+
+private:
+    const Token& Peek(size_t ahead = 0) const { return toks_[std::min(at_ + ahead, toks_.size() - 1)]; }
+    const Token& Next() { return toks_[std::min(at_++, toks_.size() - 1)]; }
+    bool IsOp(const char* op, size_t ahead = 0) const { return Peek(ahead).kind == Tk::kOp && Peek(ahead).text == op; }
+    bool IsWord(const char* w) const { return Peek().kind == Tk::kIdent && Peek().text == w; }
+    static std::string Describe(const Token& t) {
+        switch (t.kind) {
+            case Tk::kEnd:
+                return "end of expression";
+            case Tk::kString:
+                return "'" + t.text + "'";
+            case Tk::kDollar:
+                return "$" + t.text;
+            case Tk::kInt:
+                return std::to_string(t.i);
+            case Tk::kFloat:
+                return PyFloatRepr(t.f);
+            default:
+                return t.text;
+        }
+    }
+    void Expect(const char* op) {
+        if (!IsOp(op)) {
+            const Token& t = Peek();
+            Throw(
+                t.pos,
+                std::string("expected '") + op + "' but found " +
+                    (t.kind == Tk::kEnd ? "the end of the expression" : "'" + Describe(t) + "'")
+            );
+        }
+        ++at_;
+    }
+    static NodePtr Make(Nk k, size_t pos) {
+        auto n = std::make_unique<Node>();
+        n->kind = k;
+        n->pos = pos;
+        return n;
+    }
+
+    /// The left binding power of the token as an infix/postfix operator (YAQL's operator table), 0 if none.
+    int InfixPower() const {
+        const Token& t = Peek();
+        if (t.kind == Tk::kIdent) {
+            if (t.text == "or") return 2;
+            if (t.text == "and") return 3;
+            if (t.text == "in") return 5;
+            if (t.text == "mod") return 7;
+            return 0;
+        }
+        if (t.kind != Tk::kOp) return 0;
+        const std::string& o = t.text;
+        if (o == "->") return 1;
+        if (o == "=" || o == "!=" || o == "<" || o == "<=" || o == ">" || o == ">=") return 5;
+        if (o == "+" || o == "-") return 6;
+        if (o == "*" || o == "/") return 7;
+        if (o == "=~" || o == "!~") return 8;
+        if (o == "[") return 11;
+        if (o == "." || o == "?.") return 12;
+        return 0;
+    }
+
+    NodePtr Parse(int min_power) {
+        if (++depth_ > kMaxDepth) Throw(Peek().pos, "expression nested too deeply");
+        NodePtr left = Prefix();
+        Seal(left.get());
+        while (true) {
+            const int power = InfixPower();
+            if (power <= min_power) break;
+            const Token op = Next();
+            if (op.text == "." || op.text == "?.") {
+                const Token& name = Next();
+                if (name.kind != Tk::kIdent) Throw(name.pos, "expected a name after '" + op.text + "'");
+                NodePtr n;
+                if (IsOp("(")) {
+                    n = Make(Nk::kCall, name.pos);
+                    n->kids.push_back(std::move(left));
+                    ParseArgs(n.get());
+                } else {
+                    n = Make(Nk::kAttr, name.pos);
+                    n->kids.push_back(std::move(left));
+                }
+                n->name = name.text;
+                n->safe = op.text == "?.";
+                left = std::move(n);
+            } else if (op.text == "[") {
+                auto n = Make(Nk::kIndex, op.pos);
+                n->kids.push_back(std::move(left));
+                n->kids.push_back(Parse(0));
+                if (IsOp(",")) {
+                    ++at_;
+                    n->kids.push_back(Parse(0));
+                }
+                Expect("]");
+                left = std::move(n);
+            } else if (op.text == "->") {  // right-associative
+                auto n = Make(Nk::kBinary, op.pos);
+                n->name = op.text;
+                n->kids.push_back(std::move(left));
+                n->kids.push_back(Parse(power - 1));
+                left = std::move(n);
+            } else {
+                auto n = Make(Nk::kBinary, op.pos);
+                n->name = op.text;
+                n->kids.push_back(std::move(left));
+                n->kids.push_back(Parse(power));
+                left = std::move(n);
+            }
+            Seal(left.get());
+        }
+        --depth_;
+        return left;
+    }
+
+    /// Records the depth of a new node's tree and refuses one too deep: evaluating (and freeing) a tree recurses
+    /// once per level, and `1+1+1...` or `$.a.a.a...` grow it without nesting the parser.
+    static void Seal(Node* n) {
+        int d = 0;
+        for (const auto& k : n->kids) d = std::max(d, k->depth);
+        for (const Arg& a : n->args) {
+            d = std::max(d, a.value->depth);
+            if (a.key) d = std::max(d, a.key->depth);
+        }
+        n->depth = d + 1;
+        if (n->depth > kMaxDepth) Throw(n->pos, "expression nested too deeply");
+    }
+
+    NodePtr Prefix() {
+        const Token t = Next();
+        switch (t.kind) {
+            case Tk::kEnd:
+                Throw(t.pos, "unexpected end of expression");
+            case Tk::kInt: {
+                auto n = Make(Nk::kLiteral, t.pos);
+                n->literal = t.i;
+                return n;
+            }
+            case Tk::kFloat: {
+                auto n = Make(Nk::kLiteral, t.pos);
+                n->literal = t.f;
+                return n;
+            }
+            case Tk::kString: {
+                auto n = Make(Nk::kLiteral, t.pos);
+                n->literal = t.text;
+                return n;
+            }
+            case Tk::kDollar: {
+                auto n = Make(t.text.empty() ? Nk::kRoot : Nk::kVar, t.pos);
+                n->name = t.text;
+                return n;
+            }
+            case Tk::kIdent: {
+                if (t.text == "true" || t.text == "false" || t.text == "null") {
+                    auto n = Make(Nk::kLiteral, t.pos);
+                    n->literal = t.text == "null" ? Json(nullptr) : Json(t.text == "true");
+                    return n;
+                }
+                if (t.text == "not") {
+                    auto n = Make(Nk::kUnary, t.pos);
+                    n->name = "not";
+                    n->kids.push_back(Parse(4));
+                    return n;
+                }
+                if (t.text == "and" || t.text == "or" || t.text == "in" || t.text == "mod")
+                    Throw(t.pos, "unexpected '" + t.text + "'");
+                if (IsOp("(")) {
+                    auto n = Make(Nk::kCall, t.pos);
+                    n->name = t.text;
+                    ParseArgs(n.get());
+                    return n;
+                }
+                auto n = Make(Nk::kIdent, t.pos);
+                n->name = t.text;
+                return n;
+            }
+            case Tk::kOp:
+                break;
+        }
+        if (t.text == "(") {
+            NodePtr inner = Parse(0);
+            Expect(")");
+            return inner;
+        }
+        if (t.text == "-" || t.text == "+") {
+            auto n = Make(Nk::kUnary, t.pos);
+            n->name = t.text;
+            n->kids.push_back(Parse(9));
+            return n;
+        }
+        if (t.text == "[") {
+            auto n = Make(Nk::kList, t.pos);
+            if (!IsOp("]")) {
+                while (true) {
+                    n->kids.push_back(Parse(0));
+                    if (!IsOp(",")) break;
+                    ++at_;
+                }
+            }
+            Expect("]");
+            return n;
+        }
+        if (t.text == "{") {
+            auto n = Make(Nk::kMap, t.pos);
+            if (!IsOp("}")) {
+                while (true) {
+                    Arg a = ParseArg();
+                    if (!a.key && a.name.empty()) Throw(a.value->pos, "expected 'key => value' in a dict");
+                    n->args.push_back(std::move(a));
+                    if (!IsOp(",")) break;
+                    ++at_;
+                }
+            }
+            Expect("}");
+            return n;
+        }
+        Throw(t.pos, "unexpected '" + Describe(t) + "'");
+    }
+
+    Arg ParseArg() {
+        Arg a;
+        static const std::set<std::string, std::less<>> kReserved = {
+            "true", "false", "null", "not", "and", "or", "in", "mod"};
+        if (Peek().kind == Tk::kIdent && IsOp("=>", 1) && !kReserved.contains(Peek().text)) {
+            a.name = Next().text;
+            ++at_;
+            a.value = Parse(0);
+            return a;
+        }
+        NodePtr v = Parse(0);
+        if (IsOp("=>")) {
+            ++at_;
+            a.key = std::move(v);
+            a.value = Parse(0);
+        } else {
+            a.value = std::move(v);
+        }
+        return a;
+    }
+
+    void ParseArgs(Node* call) {
+        Expect("(");
+        if (!IsOp(")")) {
+            while (true) {
+                call->args.push_back(ParseArg());
+                if (!IsOp(",")) break;
+                ++at_;
+            }
+        }
+        Expect(")");
+    }
+
+    std::vector<Token> toks_;
+    size_t at_ = 0;
+    int depth_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Values
+
+/// An immutable JSON value: either owned, or an alias into a larger value (the context, a list being iterated).
+using Val = std::shared_ptr<const Json>;
+
+Val Own(Json j) {
+    return std::make_shared<const Json>(std::move(j));
+}
+Val Child(const Val& parent, const Json& child) {
+    return Val(parent, &child);
+}
+
+const char* TypeName(const Json& j) {
+    switch (j.type()) {
+        case Json::value_t::null:
+            return "null";
+        case Json::value_t::boolean:
+            return "boolean";
+        case Json::value_t::number_integer:
+        case Json::value_t::number_unsigned:
+            return "integer";
+        case Json::value_t::number_float:
+            return "float";
+        case Json::value_t::string:
+            return "string";
+        case Json::value_t::array:
+            return "list";
+        case Json::value_t::object:
+            return "dict";
+        default:
+            return "value";
+    }
+}
+
+bool IsInt(const Json& j) {
+    return j.is_number_integer() && !(j.is_number_unsigned() && j.get<uint64_t>() > INT64_MAX);
+}
+bool IsNum(const Json& j) {
+    return j.is_number();
+}
+double AsDouble(const Json& j) {
+    return j.get<double>();
+}
+
+/// Python truthiness.
+bool Truthy(const Json& j) {
+    switch (j.type()) {
+        case Json::value_t::null:
+            return false;
+        case Json::value_t::boolean:
+            return j.get<bool>();
+        case Json::value_t::number_integer:
+            return j.get<int64_t>() != 0;
+        case Json::value_t::number_unsigned:
+            return j.get<uint64_t>() != 0;
+        case Json::value_t::number_float:
+            return j.get<double>() != 0;
+        case Json::value_t::string:
+            return !j.get_ref<const std::string&>().empty();
+        case Json::value_t::array:
+        case Json::value_t::object:
+            return !j.empty();
+        default:
+            return true;
+    }
+}
+
+/// Python's ==, where True == 1 and 1 == 1.0.
+bool PyEq(const Json& a, const Json& b) {
+    const bool an = a.is_number() || a.is_boolean(), bn = b.is_number() || b.is_boolean();
+    if (an && bn) {
+        auto as_num = [](const Json& j) { return j.is_boolean() ? (j.get<bool>() ? 1.0 : 0.0) : j.get<double>(); };
+        if (IsInt(a) && IsInt(b)) return a.get<int64_t>() == b.get<int64_t>();
+        return as_num(a) == as_num(b);
+    }
+    if (a.type() != b.type()) return false;
+    if (a.is_array()) {
+        if (a.size() != b.size()) return false;
+        for (size_t i = 0; i < a.size(); ++i)
+            if (!PyEq(a[i], b[i])) return false;
+        return true;
+    }
+    if (a.is_object()) {
+        if (a.size() != b.size()) return false;
+        for (auto it = a.begin(); it != a.end(); ++it) {
+            auto other = b.find(it.key());
+            if (other == b.end() || !PyEq(*it, *other)) return false;
+        }
+        return true;
+    }
+    return a == b;
+}
+
+/// Python's ordering of two values: -1, 0, 1, or nullopt when they cannot be compared.
+std::optional<int> PyCmp(const Json& a, const Json& b) {
+    const bool an = a.is_number() || a.is_boolean(), bn = b.is_number() || b.is_boolean();
+    if (an && bn) {
+        if (IsInt(a) && IsInt(b)) {
+            const int64_t x = a.get<int64_t>(), y = b.get<int64_t>();
+            return x < y ? -1 : x > y ? 1 : 0;
+        }
+        auto as_num = [](const Json& j) { return j.is_boolean() ? (j.get<bool>() ? 1.0 : 0.0) : j.get<double>(); };
+        const double x = as_num(a), y = as_num(b);
+        return x < y ? -1 : x > y ? 1 : 0;
+    }
+    if (a.is_string() && b.is_string()) {
+        const int c = a.get_ref<const std::string&>().compare(b.get_ref<const std::string&>());
+        return c < 0 ? -1 : c > 0 ? 1 : 0;
+    }
+    if (a.is_array() && b.is_array()) {
+        for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+            if (PyEq(a[i], b[i])) continue;
+            return PyCmp(a[i], b[i]);
+        }
+        return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+    }
+    return std::nullopt;
+}
+
+/// YAQL's str(): null, true and false as YAQL spells them; other values as Python prints them.
+std::string YaqlStr(const Json& j) {
+    if (j.is_null()) return "null";
+    if (j.is_boolean()) return j.get<bool>() ? "true" : "false";
+    if (j.is_string()) return j.get<std::string>();
+    return PythonStr(j);
+}
+
+/// Approximate bytes a value occupies, stopping once past `cap`.
+uint64_t ApproxBytes(const Json& j, uint64_t cap) {
+    if (j.is_string()) return 16 + j.get_ref<const std::string&>().size();
+    if (!j.is_array() && !j.is_object()) return 16;
+    uint64_t n = 16;
+    for (auto it = j.begin(); it != j.end() && n <= cap; ++it) {
+        n += ApproxBytes(*it, cap - n);
+        if (j.is_object()) n += it.key().size();
+    }
+    return n;
+}
+
+std::string BudgetBytes(uint64_t bytes) {
+    if (bytes % (uint64_t{1} << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+    return std::to_string(bytes) + " bytes";
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Evaluator
+
+struct CallArgs {
+    std::vector<Val> pos;
+    std::vector<std::pair<std::string, Val>> kw;
+
+    const Val* Kw(std::string_view name) const {
+        for (const auto& [k, v] : kw)
+            if (k == name) return &v;
+        return nullptr;
+    }
+};
+
+class Evaluator {
+public:
+    Evaluator(const Json& root, const RenderOptions& options) : opts_(options) {
+        dollar_.push_back(Val(Val(), &root));  // borrowed: outlives the evaluation
+    }
+
+    Val Eval(const Node& n);
+
+private:
+    void Spend(size_t pos, uint64_t steps, uint64_t bytes = 0) {
+        steps_ += steps + bytes / 64;
+        bytes_ += bytes;
+        if (steps_ > opts_.max_steps)
+            Throw(pos, "exceeded the render budget of " + std::to_string(opts_.max_steps) + " steps");
+        if (bytes_ > opts_.max_bytes) Throw(pos, "exceeded the render budget of " + BudgetBytes(opts_.max_bytes));
+    }
+    Val Built(size_t pos, Json j) {
+        const uint64_t left = opts_.max_bytes > bytes_ ? opts_.max_bytes - bytes_ : 0;
+        Spend(pos, 0, ApproxBytes(j, left));
+        return Own(std::move(j));
+    }
+    /// Refuses up front a value that would take `bytes` to build.
+    void Reserve(size_t pos, uint64_t bytes) {
+        if (bytes > opts_.max_bytes || bytes_ + bytes > opts_.max_bytes)
+            Throw(pos, "exceeded the render budget of " + BudgetBytes(opts_.max_bytes));
+    }
+
+    Val Attr(size_t pos, const Val& base, const std::string& name, bool safe);
+    Val Index(const Node& n);
+    Val Unary(const Node& n);
+    Val Binary(const Node& n);
+    Val Arith(size_t pos, const std::string& op, const Val& a, const Val& b);
+    Val Call(const Node& n);
+    Val CallLambda(const Node& n, const std::string& name, const Val& receiver, size_t first_arg);
+    Val CallBuiltin(size_t pos, const std::string& name, CallArgs& a);
+    Val St2kv(size_t pos, const CallArgs& a);
+    Val Switch(const Node& n);
+    Val Let(const Node& n);
+    CallArgs EvalArgs(const Node& n, const Val* receiver);
+    /// Evaluates `body` with `$` bound to `item`.
+    Val WithDollar(const Node& body, Val item) {
+        dollar_.push_back(std::move(item));
+        Val v = Eval(body);
+        dollar_.pop_back();
+        return v;
+    }
+
+    const RenderOptions& opts_;
+    std::vector<Val> dollar_;
+    std::vector<std::pair<std::string, Val>> vars_;  // `let` bindings, innermost last
+    uint64_t steps_ = 0;
+    uint64_t bytes_ = 0;
+};
+
+/// Items iterated by a query: a list's items, a dict's keys (as Python iterates them).
+std::vector<Val> Items(size_t pos, const Val& v, const char* what) {
+    std::vector<Val> out;
+    if (v->is_array()) {
+        out.reserve(v->size());
+        for (const Json& item : *v) out.push_back(Child(v, item));
+    } else if (v->is_object()) {
+        for (auto it = v->begin(); it != v->end(); ++it) out.push_back(Own(it.key()));
+    } else {
+        Throw(pos, std::string(what) + " needs a list or a dict, not " + TypeName(*v));
+    }
+    return out;
+}
+
+Val Evaluator::Eval(const Node& n) {
+    Spend(n.pos, 1);
+    switch (n.kind) {
+        case Nk::kLiteral:
+            return Own(n.literal);
+        case Nk::kRoot:
+            return dollar_.back();
+        case Nk::kVar:
+            for (auto it = vars_.rbegin(); it != vars_.rend(); ++it)
+                if (it->first == n.name) return it->second;
+            Throw(n.pos, "variable $" + n.name + " is not defined (let(" + n.name + " => value) -> ... defines it)");
+        case Nk::kIdent:
+            return Own(n.name);  // a bare name is a string constant, as in ctx(name)
+        case Nk::kAttr: {
+            Val base = Eval(*n.kids[0]);
+            return Attr(n.pos, base, n.name, n.safe);
+        }
+        case Nk::kIndex:
+            return Index(n);
+        case Nk::kCall:
+            return Call(n);
+        case Nk::kList: {
+            Json out = Json::array();
+            for (const auto& k : n.kids) out.push_back(*Eval(*k));
+            return Built(n.pos, std::move(out));
+        }
+        case Nk::kMap: {
+            Json out = Json::object();
+            for (const Arg& a : n.args) {
+                std::string key = a.name;
+                if (a.key) {
+                    Val k = Eval(*a.key);
+                    if (!k->is_string())
+                        Throw(a.key->pos, std::string("a dict key must be a string, not ") + TypeName(*k));
+                    key = k->get<std::string>();
+                }
+                out[key] = *Eval(*a.value);
+            }
+            return Built(n.pos, std::move(out));
+        }
+        case Nk::kUnary:
+            return Unary(n);
+        case Nk::kBinary:
+            return Binary(n);
+    }
+    Throw(n.pos, "unknown expression");
+}
+
+Val Evaluator::Attr(size_t pos, const Val& base, const std::string& name, bool safe) {
+    const Json& j = *base;
+    if (j.is_null() && safe) return base;
+    if (j.is_object()) {
+        auto it = j.find(name);
+        if (it == j.end()) Throw(pos, "unable to resolve key '" + name + "'");
+        return Child(base, *it);
+    }
+    if (j.is_array()) {  // YAQL maps `.name` over a list's items
+        Json out = Json::array();
+        for (const Json& item : j) {
+            Spend(pos, 1);
+            out.push_back(*Attr(pos, Child(base, item), name, safe));
+        }
+        return Built(pos, std::move(out));
+    }
+    Throw(pos, "cannot read key '" + name + "' of " + TypeName(j));
+}
+
+Val Evaluator::Index(const Node& n) {
+    Val base = Eval(*n.kids[0]);
+    Val key = Eval(*n.kids[1]);
+    const Json& j = *base;
+    if (j.is_object()) {
+        if (!key->is_string()) Throw(n.kids[1]->pos, std::string("a dict key must be a string, not ") + TypeName(*key));
+        auto it = j.find(key->get<std::string>());
+        if (it != j.end()) return Child(base, *it);
+        if (n.kids.size() > 2) return Eval(*n.kids[2]);
+        Throw(n.kids[1]->pos, "unable to resolve key '" + key->get<std::string>() + "'");
+    }
+    if (j.is_array() || j.is_string()) {
+        if (!IsInt(*key) || key->is_boolean())
+            Throw(n.kids[1]->pos, std::string("an index must be an integer, not ") + TypeName(*key));
+        // A string's code points, split once: on invalid UTF-8 CodePointCount can differ from CodePoints' size.
+        std::vector<std::string> chars;
+        if (j.is_string()) chars = templates::CodePoints(j.get_ref<const std::string&>());
+        const int64_t size = static_cast<int64_t>(j.is_array() ? j.size() : chars.size());
+        int64_t i = key->get<int64_t>();
+        if (i < 0) i += size;
+        if (i < 0 || i >= size) {
+            if (n.kids.size() > 2) return Eval(*n.kids[2]);
+            Throw(
+                n.kids[1]->pos,
+                "index " + std::to_string(key->get<int64_t>()) + " is out of range for a " + TypeName(j) + " of " +
+                    std::to_string(size)
+            );
+        }
+        if (j.is_array()) return Child(base, j[static_cast<size_t>(i)]);
+        return Own(std::move(chars[static_cast<size_t>(i)]));
+    }
+    Throw(n.pos, std::string("cannot index ") + TypeName(j));
+}
+
+Val Evaluator::Unary(const Node& n) {
+    Val v = Eval(*n.kids[0]);
+    if (n.name == "not") return Own(!Truthy(*v));
+    if (!IsNum(*v)) Throw(n.pos, "unary " + n.name + " needs a number, not " + TypeName(*v));
+    if (n.name == "+") return v;
+    if (IsInt(*v)) {
+        const int64_t i = v->get<int64_t>();
+        if (i == std::numeric_limits<int64_t>::min()) Throw(n.pos, "integer overflow");
+        return Own(-i);
+    }
+    return Own(-AsDouble(*v));
+}
+
+Val Evaluator::Binary(const Node& n) {
+    const std::string& op = n.name;
+    if (op == "->") return Let(n);
+    Val a = Eval(*n.kids[0]);
+    if (op == "and") return Truthy(*a) ? Eval(*n.kids[1]) : a;
+    if (op == "or") return Truthy(*a) ? a : Eval(*n.kids[1]);
+    Val b = Eval(*n.kids[1]);
+    if (op == "=") return Own(PyEq(*a, *b));
+    if (op == "!=") return Own(!PyEq(*a, *b));
+    if (op == "<" || op == "<=" || op == ">" || op == ">=") {
+        int c;
+        if (a->is_null() || b->is_null()) {  // YAQL orders null before everything
+            c = a->is_null() && b->is_null() ? 0 : a->is_null() ? -1 : 1;
+        } else {
+            std::optional<int> got = PyCmp(*a, *b);
+            if (!got)
+                Throw(n.pos, "cannot compare " + std::string(TypeName(*a)) + " and " + TypeName(*b) + " with " + op);
+            c = *got;
+        }
+        const bool r = op == "<" ? c < 0 : op == "<=" ? c <= 0 : op == ">" ? c > 0 : c >= 0;
+        return Own(r);
+    }
+    if (op == "in") {
+        const Json& coll = *b;
+        if (coll.is_array()) {
+            for (const Json& item : coll) {
+                Spend(n.pos, 1);
+                if (PyEq(*a, item)) return Own(true);
+            }
+            return Own(false);
+        }
+        if (coll.is_object()) return Own(a->is_string() && coll.contains(a->get<std::string>()));
+        if (coll.is_string() && a->is_string())
+            return Own(coll.get_ref<const std::string&>().find(a->get<std::string>()) != std::string::npos);
+        Throw(n.pos, std::string("cannot look for ") + TypeName(*a) + " in " + TypeName(coll));
+    }
+    if (op == "=~" || op == "!~") {
+        if (!a->is_string() || !b->is_string())
+            Throw(n.pos, "'" + op + "' needs a string and a pattern, not " + TypeName(*a) + " and " + TypeName(*b));
+        auto re = Regex::Cached(b->get<std::string>(), {});
+        if (!re) Throw(n.kids[1]->pos, re.error().message);
+        const bool found = (*re)->Search(a->get<std::string>());
+        return Own(op == "=~" ? found : !found);
+    }
+    return Arith(n.pos, op, a, b);
+}
+
+Val Evaluator::Arith(size_t pos, const std::string& op, const Val& a, const Val& b) {
+    const Json &x = *a, &y = *b;
+    auto bad = [&]() -> Val {
+        Throw(pos, "unsupported operand types for " + op + ": " + TypeName(x) + " and " + TypeName(y));
+    };
+    if (IsNum(x) && IsNum(y)) {
+        if (IsInt(x) && IsInt(y)) {
+            const int64_t i = x.get<int64_t>(), k = y.get<int64_t>();
+            int64_t r = 0;
+            if (op == "+") {
+                if (__builtin_add_overflow(i, k, &r)) Throw(pos, "integer overflow");
+            } else if (op == "-") {
+                if (__builtin_sub_overflow(i, k, &r)) Throw(pos, "integer overflow");
+            } else if (op == "*") {
+                if (__builtin_mul_overflow(i, k, &r)) Throw(pos, "integer overflow");
+            } else {  // `/` floors as Python's // does for integers; `mod` takes the divisor's sign
+                if (k == 0) Throw(pos, "division by zero");
+                if (i == std::numeric_limits<int64_t>::min() && k == -1) Throw(pos, "integer overflow");
+                int64_t q = i / k, m = i % k;
+                if (m != 0 && ((m < 0) != (k < 0))) {
+                    --q;
+                    m += k;
+                }
+                r = op == "/" ? q : m;
+            }
+            return Own(r);
+        }
+        const double i = AsDouble(x), k = AsDouble(y);
+        if (op == "+") return Own(i + k);
+        if (op == "-") return Own(i - k);
+        if (op == "*") return Own(i * k);
+        if (k == 0) Throw(pos, "division by zero");
+        if (op == "/") return Own(i / k);
+        double m = std::fmod(i, k);
+        if (m != 0 && ((m < 0) != (k < 0))) m += k;
+        return Own(m);
+    }
+    if (op == "+") {
+        if (x.is_string() && y.is_string()) {
+            Reserve(pos, x.get_ref<const std::string&>().size() + y.get_ref<const std::string&>().size());
+            return Built(pos, Json(x.get<std::string>() + y.get<std::string>()));
+        }
+        if (x.is_array() && y.is_array()) {
+            Json out = x;
+            for (const Json& item : y) out.push_back(item);
+            return Built(pos, std::move(out));
+        }
+        if (x.is_object() && y.is_object()) {
+            Json out = x;
+            for (auto it = y.begin(); it != y.end(); ++it) out[it.key()] = *it;
+            return Built(pos, std::move(out));
+        }
+        return bad();
+    }
+    if (op == "*") {
+        const Json* seq = IsInt(x) ? &y : &x;
+        const Json* times = IsInt(x) ? &x : &y;
+        if (!IsInt(*times) || !(seq->is_string() || seq->is_array())) return bad();
+        const int64_t t = std::max<int64_t>(0, times->get<int64_t>());
+        const uint64_t unit =
+            seq->is_string() ? seq->get_ref<const std::string&>().size() : ApproxBytes(*seq, opts_.max_bytes + 1);
+        if (unit > 0 && static_cast<uint64_t>(t) > (opts_.max_bytes + 1) / unit) Reserve(pos, opts_.max_bytes + 1);
+        Reserve(pos, unit * static_cast<uint64_t>(t));
+        Json out = seq->is_string() ? Json(std::string()) : Json::array();
+        for (int64_t k = 0; k < t; ++k) {
+            if (seq->is_string())
+                out.get_ref<std::string&>() += seq->get_ref<const std::string&>();
+            else
+                for (const Json& item : *seq) out.push_back(item);
+        }
+        return Built(pos, std::move(out));
+    }
+    return bad();
+}
+
+CallArgs Evaluator::EvalArgs(const Node& n, const Val* receiver) {
+    CallArgs a;
+    if (receiver) a.pos.push_back(*receiver);
+    for (const Arg& arg : n.args) {
+        if (arg.key) Throw(arg.key->pos, "'key => value' is not an argument of " + n.name + "()");
+        Val v = Eval(*arg.value);
+        if (arg.name.empty()) {
+            if (!a.kw.empty()) Throw(arg.value->pos, "a positional argument follows a keyword argument");
+            a.pos.push_back(std::move(v));
+        } else {
+            a.kw.emplace_back(arg.name, std::move(v));
+        }
+    }
+    return a;
+}
+
+bool IsLambdaFunction(const std::string& name) {
+    static const std::set<std::string, std::less<>> kNames = {
+        "select", "where", "filter", "any", "all", "orderBy", "orderByDescending", "selectMany"};
+    return kNames.contains(name);
+}
+
+Val Evaluator::Call(const Node& n) {
+    const std::string& name = n.name;
+    const bool method = !n.kids.empty();
+    Val receiver;
+    if (method) {
+        receiver = Eval(*n.kids[0]);
+        if (receiver->is_null() && n.safe) return receiver;
+    }
+    if (opts_.functions) {
+        auto it = opts_.functions->find(name);
+        if (it != opts_.functions->end()) {
+            CallArgs a = EvalArgs(n, method ? &receiver : nullptr);
+            std::vector<Json> pos;
+            std::vector<std::pair<std::string, Json>> kw;
+            for (const Val& v : a.pos) pos.push_back(*v);
+            for (const auto& [k, v] : a.kw) kw.emplace_back(k, *v);
+            Result<Json> r = it->second(pos, kw);
+            if (!r) Throw(n.pos, name + "(): " + r.error().message);
+            return Built(n.pos, std::move(r).value());
+        }
+    }
+    if (IsLambdaFunction(name)) {
+        if (method) return CallLambda(n, name, receiver, 0);
+        if (n.args.empty()) Throw(n.pos, name + "() needs a collection");
+        if (!n.args[0].name.empty() || n.args[0].key) Throw(n.pos, name + "() needs a collection first");
+        return CallLambda(n, name, Eval(*n.args[0].value), 1);
+    }
+    if (name == "switch" && !method) return Switch(n);
+    if (name == "let") Throw(n.pos, "let() is used as let(name => value) -> expression");
+    if (name == "dict" && !method) {
+        Json out = Json::object();
+        for (const Arg& arg : n.args) {
+            if (!arg.name.empty()) {
+                out[arg.name] = *Eval(*arg.value);
+            } else if (arg.key) {
+                Val k = Eval(*arg.key);
+                if (!k->is_string())
+                    Throw(arg.key->pos, std::string("a dict key must be a string, not ") + TypeName(*k));
+                out[k->get<std::string>()] = *Eval(*arg.value);
+            } else {  // dict(list of [key, value] pairs)
+                Val pairs = Eval(*arg.value);
+                if (!pairs->is_array())
+                    Throw(arg.value->pos, std::string("dict() needs pairs, not ") + TypeName(*pairs));
+                for (const Json& p : *pairs) {
+                    if (!p.is_array() || p.size() != 2 || !p[0].is_string())
+                        Throw(arg.value->pos, "dict() needs [key, value] pairs with string keys");
+                    out[p[0].get<std::string>()] = p[1];
+                }
+            }
+        }
+        return Built(n.pos, std::move(out));
+    }
+    CallArgs a = EvalArgs(n, method ? &receiver : nullptr);
+    if (name == "st2kv") return St2kv(n.pos, a);
+    return CallBuiltin(n.pos, name, a);
+}
+
+/// `let(name => value, ...) -> expr`: evaluates expr with $name bound (positional values are $1, $2...).
+Val Evaluator::Let(const Node& n) {
+    const Node& let = *n.kids[0];
+    if (let.kind != Nk::kCall || let.name != "let" || !let.kids.empty())
+        Throw(n.pos, "'->' needs let(name => value, ...) on its left");
+    std::vector<std::pair<std::string, Val>> bound;
+    for (const Arg& arg : let.args) {
+        if (arg.key) Throw(arg.key->pos, "let() takes name => value, not an expression as the name");
+        bound.emplace_back(arg.name.empty() ? std::to_string(bound.size() + 1) : arg.name, Eval(*arg.value));
+    }
+    const size_t before = vars_.size();
+    for (auto& b : bound) vars_.push_back(std::move(b));
+    Val v = Eval(*n.kids[1]);
+    vars_.resize(before);
+    return v;
+}
+
+Val Evaluator::Switch(const Node& n) {
+    for (const Arg& arg : n.args) {
+        if (!arg.key && arg.name.empty()) Throw(arg.value->pos, "switch() takes 'condition => value' pairs");
+        if (!arg.name.empty() || Truthy(*Eval(*arg.key))) return Eval(*arg.value);  // a bare name is a string
+    }
+    return Own(nullptr);
+}
+
+Val Evaluator::CallLambda(const Node& n, const std::string& name, const Val& receiver, size_t first_arg) {
+    const Node* body = nullptr;
+    for (size_t i = first_arg; i < n.args.size(); ++i) {
+        if (!n.args[i].name.empty() || n.args[i].key) Throw(n.pos, name + "() takes no keyword arguments");
+        if (body) Throw(n.args[i].value->pos, name + "() takes one expression");
+        body = n.args[i].value.get();
+    }
+    const bool optional_body = name == "any" || name == "all";
+    if (!body && !optional_body) Throw(n.pos, name + "() needs an expression, as in " + name + "($ > 1)");
+    std::vector<Val> items = Items(n.pos, receiver, (name + "()").c_str());
+    auto apply = [&](const Val& item) { return body ? WithDollar(*body, item) : item; };
+    if (name == "any" || name == "all") {
+        for (const Val& item : items) {
+            const bool t = Truthy(*apply(item));
+            if (name == "any" && t) return Own(true);
+            if (name == "all" && !t) return Own(false);
+        }
+        return Own(name == "all");
+    }
+    if (name == "orderBy" || name == "orderByDescending") {
+        std::vector<std::pair<Val, Val>> keyed;
+        for (const Val& item : items) keyed.emplace_back(apply(item), item);
+        std::optional<std::string> failed;
+        const bool desc = name == "orderByDescending";
+        std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& l, const auto& r) {
+            if (failed) return false;
+            const Json &x = *l.first, &y = *r.first;
+            std::optional<int> c;
+            if (x.is_null() || y.is_null())
+                c = x.is_null() && y.is_null() ? 0 : x.is_null() ? -1 : 1;
+            else
+                c = PyCmp(x, y);
+            if (!c) {
+                failed = std::string("cannot order ") + TypeName(x) + " and " + TypeName(y);
+                return false;
+            }
+            return desc ? *c > 0 : *c < 0;
+        });
+        if (failed) Throw(n.pos, *failed);
+        Spend(n.pos, keyed.size());
+        Json out = Json::array();
+        for (const auto& [k, item] : keyed) out.push_back(*item);
+        return Built(n.pos, std::move(out));
+    }
+    Json out = Json::array();
+    for (const Val& item : items) {
+        Val v = apply(item);
+        if (name == "select") {
+            out.push_back(*v);
+        } else if (name == "selectMany") {
+            if (!v->is_array()) Throw(body->pos, std::string("selectMany() needs lists, not ") + TypeName(*v));
+            for (const Json& x : *v) out.push_back(x);
+        } else if (Truthy(*v)) {  // where / filter
+            out.push_back(*item);
+        }
+    }
+    return Built(n.pos, std::move(out));
+}
+
+Val Evaluator::St2kv(size_t pos, const CallArgs& a) {
+    if (a.pos.size() != 1 || !a.pos[0]->is_string()) Throw(pos, "st2kv() needs one key, as in st2kv('system.name')");
+    for (const auto& [k, v] : a.kw)
+        if (k != "decrypt" && k != "default") Throw(pos, "st2kv() has no argument '" + k + "'");
+    const Val* decrypt = a.Kw("decrypt");
+    if (decrypt && !(*decrypt)->is_boolean()) Throw(pos, "st2kv(): decrypt must be true or false");
+    std::string key = a.pos[0]->get<std::string>();
+    std::string scope = "system";
+    if (key.starts_with("system.")) {
+        key = key.substr(7);
+    } else if (key.starts_with("user.")) {
+        scope = "user";
+        key = key.substr(5);
+    }
+    std::optional<std::string> got = opts_.kv ? opts_.kv->Get(scope, key) : std::nullopt;
+    if (!got) {
+        if (const Val* def = a.Kw("default")) return *def;
+        Throw(pos, "st2kv(): the key \"" + scope + "." + key + "\" does not exist in the datastore");
+    }
+    if (decrypt && (*decrypt)->get<bool>()) {
+        Result<std::string> plain = opts_.kv->Decrypt(*got);
+        if (!plain) Throw(pos, "st2kv(): " + plain.error().message);
+        return Built(pos, Json(std::move(plain).value()));
+    }
+    return Built(pos, Json(std::move(*got)));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The standard library: every function also works with method syntax (`$.list.len()` is `len($.list)`).
+
+/// Argument helpers that name the function in their errors.
+struct Fn {
+    size_t pos;
+    const std::string& name;
+    CallArgs& a;
+
+    [[noreturn]] void Fail(const std::string& what) const { Throw(pos, name + "(): " + what); }
+    void Count(size_t min, size_t max) const {
+        if (a.pos.size() < min || a.pos.size() > max) {
+            const std::string want =
+                min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max);
+            Fail("takes " + want + " argument" + (max == 1 ? "" : "s") + ", got " + std::to_string(a.pos.size()));
+        }
+        if (!a.kw.empty()) Fail("has no argument '" + a.kw[0].first + "'");
+    }
+    const Json& At(size_t i) const { return *a.pos[i]; }
+    const std::string& Str(size_t i) const {
+        if (!At(i).is_string())
+            Fail(std::string("argument ") + std::to_string(i + 1) + " must be a string, not " + TypeName(At(i)));
+        return At(i).get_ref<const std::string&>();
+    }
+    int64_t Int(size_t i) const {
+        if (!IsInt(At(i)))
+            Fail(std::string("argument ") + std::to_string(i + 1) + " must be an integer, not " + TypeName(At(i)));
+        return At(i).get<int64_t>();
+    }
+    const Json& List(size_t i) const {
+        if (!At(i).is_array())
+            Fail(std::string("argument ") + std::to_string(i + 1) + " must be a list, not " + TypeName(At(i)));
+        return At(i);
+    }
+    const Json& Dict(size_t i) const {
+        if (!At(i).is_object())
+            Fail(std::string("argument ") + std::to_string(i + 1) + " must be a dict, not " + TypeName(At(i)));
+        return At(i);
+    }
+};
+
+/// Python's str.format for `{}`, `{0}` and `{name}` fields (values printed as Python's str()).
+std::string PyFormat(const Fn& f, const std::string& fmt, size_t first_arg) {
+    std::string out;
+    size_t auto_index = 0;
+    for (size_t i = 0; i < fmt.size(); ++i) {
+        const char c = fmt[i];
+        if (c == '}') {
+            if (i + 1 < fmt.size() && fmt[i + 1] == '}') {
+                out += '}';
+                ++i;
+                continue;
+            }
+            f.Fail("single '}' in the format string");
+        }
+        if (c != '{') {
+            out += c;
+            continue;
+        }
+        if (i + 1 < fmt.size() && fmt[i + 1] == '{') {
+            out += '{';
+            ++i;
+            continue;
+        }
+        const size_t close = fmt.find('}', i);
+        if (close == std::string::npos) f.Fail("single '{' in the format string");
+        const std::string field = fmt.substr(i + 1, close - i - 1);
+        if (field.find_first_of(":!") != std::string::npos) f.Fail("format specs are not supported: {" + field + "}");
+        const Json* v = nullptr;
+        if (field.empty() || std::all_of(field.begin(), field.end(), [](char d) {
+                return std::isdigit(static_cast<unsigned char>(d));
+            })) {
+            const size_t k = field.empty() ? auto_index++ : std::stoul(field);
+            if (first_arg + k >= f.a.pos.size()) f.Fail("no value for {" + field + "}");
+            v = &f.At(first_arg + k);
+        } else {
+            const Val* kv = f.a.Kw(field);
+            if (!kv) f.Fail("no value for {" + field + "}");
+            v = kv->get();
+        }
+        out += v->is_string() ? v->get<std::string>() : PythonStr(*v);
+        i = close;
+    }
+    return out;
+}
+
+Val Evaluator::CallBuiltin(size_t pos, const std::string& name, CallArgs& a) {
+    Fn f{pos, name, a};
+    auto items_of = [&](size_t i) { return Items(pos, a.pos[i], (name + "()").c_str()); };
+    // Values
+    if (name == "len" || name == "count") {
+        f.Count(1, 1);
+        const Json& v = f.At(0);
+        if (v.is_string()) return Own(static_cast<int64_t>(CodePointCount(v.get_ref<const std::string&>())));
+        if (v.is_array() || v.is_object()) return Own(static_cast<int64_t>(v.size()));
+        f.Fail(std::string("needs a string, list or dict, not ") + TypeName(v));
+    }
+    if (name == "str") {
+        f.Count(1, 1);
+        return Built(pos, Json(YaqlStr(f.At(0))));
+    }
+    if (name == "int") {
+        f.Count(1, 1);
+        const Json& v = f.At(0);
+        if (v.is_null()) return Own(0);
+        if (IsInt(v)) return a.pos[0];
+        if (v.is_boolean()) return Own(v.get<bool>() ? 1 : 0);
+        if (v.is_number_float()) {
+            const double d = std::trunc(v.get<double>());
+            if (!std::isfinite(d) || std::fabs(d) >= 9.2e18) f.Fail("cannot convert " + PyFloatRepr(v.get<double>()));
+            return Own(static_cast<int64_t>(d));
+        }
+        int64_t out = 0;
+        if (v.is_string() && templates::ParsePyInt(v.get<std::string>(), 10, &out)) return Own(out);
+        f.Fail("cannot convert " + YaqlStr(v) + " to an integer");
+    }
+    if (name == "float") {
+        f.Count(1, 1);
+        const Json& v = f.At(0);
+        if (v.is_null()) return Own(0.0);
+        if (IsNum(v)) return Own(AsDouble(v));
+        if (v.is_boolean()) return Own(v.get<bool>() ? 1.0 : 0.0);
+        double out = 0;
+        if (v.is_string() && templates::ParsePyFloat(v.get<std::string>(), &out)) return Own(out);
+        f.Fail("cannot convert " + YaqlStr(v) + " to a float");
+    }
+    if (name == "bool") {
+        f.Count(1, 1);
+        return Own(Truthy(f.At(0)));
+    }
+    if (name == "isList" || name == "isDict" || name == "isString" || name == "isInteger" || name == "isNumber" ||
+        name == "isBoolean") {
+        f.Count(1, 1);
+        const Json& v = f.At(0);
+        const bool r = name == "isList"      ? v.is_array()
+                       : name == "isDict"    ? v.is_object()
+                       : name == "isString"  ? v.is_string()
+                       : name == "isInteger" ? v.is_number_integer()
+                       : name == "isNumber"  ? v.is_number()
+                                             : v.is_boolean();
+        return Own(r);
+    }
+    if (name == "coalesce") {
+        if (!a.kw.empty()) f.Fail("takes no keyword arguments");
+        for (const Val& v : a.pos)
+            if (!v->is_null()) return v;
+        return Own(nullptr);
+    }
+    // Dicts
+    if (name == "keys" || name == "values" || name == "items") {
+        f.Count(1, 1);
+        const Json& d = f.Dict(0);
+        Json out = Json::array();
+        for (auto it = d.begin(); it != d.end(); ++it) {
+            if (name == "keys")
+                out.push_back(it.key());
+            else if (name == "values")
+                out.push_back(*it);
+            else
+                out.push_back(Json::array({it.key(), *it}));
+        }
+        return Built(pos, std::move(out));
+    }
+    if (name == "get") {
+        f.Count(2, 3);
+        const Json& d = f.Dict(0);
+        auto it = d.find(f.Str(1));
+        if (it != d.end()) return Child(a.pos[0], *it);
+        return a.pos.size() > 2 ? a.pos[2] : Own(nullptr);
+    }
+    if (name == "set") {
+        f.Count(3, 3);
+        Json out = f.Dict(0);
+        out[f.Str(1)] = f.At(2);
+        return Built(pos, std::move(out));
+    }
+    if (name == "containsKey") {
+        f.Count(2, 2);
+        return Own(f.At(1).is_string() && f.Dict(0).contains(f.At(1).get<std::string>()));
+    }
+    if (name == "containsValue") {
+        f.Count(2, 2);
+        for (const Json& v : f.Dict(0))
+            if (PyEq(v, f.At(1))) return Own(true);
+        return Own(false);
+    }
+    // Collections
+    if (name == "list") {
+        if (!a.kw.empty()) f.Fail("takes no keyword arguments");
+        Json out = Json::array();
+        for (const Val& v : a.pos) out.push_back(*v);
+        return Built(pos, std::move(out));
+    }
+    if (name == "toList") {
+        f.Count(1, 1);
+        Json out = Json::array();
+        for (const Val& v : items_of(0)) out.push_back(*v);
+        return Built(pos, std::move(out));
+    }
+    if (name == "range") {
+        f.Count(1, 3);
+        int64_t start = 0, stop = 0, step = 1;
+        if (a.pos.size() == 1) {
+            stop = f.Int(0);
+        } else {
+            start = f.Int(0);
+            stop = f.Int(1);
+            if (a.pos.size() == 3) step = f.Int(2);
+        }
+        if (step == 0) f.Fail("step must not be zero");
+        const double n = std::max(
+            0.0, std::ceil((static_cast<double>(stop) - static_cast<double>(start)) / static_cast<double>(step))
+        );
+        Reserve(pos, static_cast<uint64_t>(std::min(n, 1e15)) * 16);
+        Spend(pos, static_cast<uint64_t>(n));
+        Json out = Json::array();
+        for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.push_back(i);
+        return Built(pos, std::move(out));
+    }
+    if (name == "sum") {
+        f.Count(1, 2);
+        Val total = a.pos.size() > 1 ? a.pos[1] : Own(0);
+        for (const Val& v : items_of(0)) total = Arith(pos, "+", total, v);
+        return total;
+    }
+    if (name == "min" || name == "max") {
+        if (!a.kw.empty()) f.Fail("takes no keyword arguments");
+        std::vector<Val> vals;
+        if (a.pos.size() == 1)
+            vals = items_of(0);
+        else
+            vals = a.pos;
+        if (vals.empty()) f.Fail("the collection is empty");
+        Val best = vals[0];
+        for (const Val& v : vals) {
+            std::optional<int> c = PyCmp(*v, *best);
+            if (!c) f.Fail(std::string("cannot compare ") + TypeName(*v) + " and " + TypeName(*best));
+            if (name == "min" ? *c < 0 : *c > 0) best = v;
+        }
+        return best;
+    }
+    if (name == "first" || name == "last") {
+        f.Count(1, 2);
+        std::vector<Val> vals = items_of(0);
+        if (vals.empty()) {
+            if (a.pos.size() > 1) return a.pos[1];
+            f.Fail("the collection is empty");
+        }
+        return name == "first" ? vals.front() : vals.back();
+    }
+    if (name == "distinct") {
+        f.Count(1, 1);
+        Json out = Json::array();
+        for (const Val& v : items_of(0)) {
+            Spend(pos, out.size());
+            if (std::none_of(out.begin(), out.end(), [&](const Json& seen) { return PyEq(seen, *v); }))
+                out.push_back(*v);
+        }
+        return Built(pos, std::move(out));
+    }
+    if (name == "reverse") {
+        f.Count(1, 1);
+        std::vector<Val> vals = items_of(0);
+        Json out = Json::array();
+        for (auto it = vals.rbegin(); it != vals.rend(); ++it) out.push_back(**it);
+        return Built(pos, std::move(out));
+    }
+    if (name == "skip" || name == "limit" || name == "take") {
+        f.Count(2, 2);
+        std::vector<Val> vals = items_of(0);
+        const size_t k = static_cast<size_t>(std::clamp<int64_t>(f.Int(1), 0, static_cast<int64_t>(vals.size())));
+        Json out = Json::array();
+        const size_t from = name == "skip" ? k : 0, to = name == "skip" ? vals.size() : k;
+        for (size_t i = from; i < to; ++i) out.push_back(*vals[i]);
+        return Built(pos, std::move(out));
+    }
+    if (name == "flatten") {
+        f.Count(1, 1);
+        Json out = Json::array();
+        for (const Json& v : f.List(0)) {
+            if (v.is_array())
+                for (const Json& x : v) out.push_back(x);
+            else
+                out.push_back(v);
+        }
+        return Built(pos, std::move(out));
+    }
+    if (name == "contains") {
+        f.Count(2, 2);
+        const Json& c = f.At(0);
+        if (c.is_string()) return Own(c.get_ref<const std::string&>().find(f.Str(1)) != std::string::npos);
+        if (c.is_object()) return Own(f.At(1).is_string() && c.contains(f.At(1).get<std::string>()));
+        for (const Json& v : f.List(0)) {
+            Spend(pos, 1);
+            if (PyEq(v, f.At(1))) return Own(true);
+        }
+        return Own(false);
+    }
+    if (name == "indexOf") {
+        f.Count(2, 2);
+        if (f.At(0).is_string()) {
+            const size_t at = f.Str(0).find(f.Str(1));
+            if (at == std::string::npos) return Own(-1);
+            return Own(static_cast<int64_t>(CodePointCount(std::string_view(f.Str(0)).substr(0, at))));
+        }
+        const Json& l = f.List(0);
+        for (size_t i = 0; i < l.size(); ++i)
+            if (PyEq(l[i], f.At(1))) return Own(static_cast<int64_t>(i));
+        return Own(-1);
+    }
+    if (name == "concat") {
+        if (!a.kw.empty()) f.Fail("takes no keyword arguments");
+        const bool strings = std::all_of(a.pos.begin(), a.pos.end(), [](const Val& v) { return v->is_string(); });
+        if (strings) {
+            std::string out;
+            for (const Val& v : a.pos) {
+                Reserve(pos, out.size() + v->get_ref<const std::string&>().size());
+                out += v->get_ref<const std::string&>();
+            }
+            return Built(pos, Json(std::move(out)));
+        }
+        Json out = Json::array();
+        for (size_t i = 0; i < a.pos.size(); ++i)
+            for (const Val& v : items_of(i)) out.push_back(*v);
+        return Built(pos, std::move(out));
+    }
+    if (name == "join") {
+        f.Count(2, 2);
+        // `list.join(sep)` / join(list, sep), and Python's `sep.join(list)`.
+        const bool sep_first = f.At(0).is_string() && !f.At(1).is_string();
+        const std::string& sep = f.Str(sep_first ? 0 : 1);
+        std::string out;
+        bool first = true;
+        for (const Val& v : items_of(sep_first ? 1 : 0)) {
+            if (!first) out += sep;
+            first = false;
+            out += YaqlStr(*v);
+            Reserve(pos, out.size());
+        }
+        return Built(pos, Json(std::move(out)));
+    }
+    // Strings
+    if (name == "toUpper" || name == "toLower") {
+        f.Count(1, 1);
+        return Built(pos, Json(name == "toUpper" ? templates::PyUpper(f.Str(0)) : templates::PyLower(f.Str(0))));
+    }
+    if (name == "trim" || name == "trimLeft" || name == "trimRight") {
+        f.Count(1, 2);
+        std::string chars;
+        const bool has_chars = a.pos.size() > 1 && !f.At(1).is_null();
+        if (has_chars) chars = f.Str(1);
+        return Built(
+            pos,
+            Json(templates::PyStrip(f.Str(0), has_chars ? &chars : nullptr, name != "trimRight", name != "trimLeft"))
+        );
+    }
+    if (name == "split") {
+        f.Count(1, 3);
+        std::string sep;
+        const bool has_sep = a.pos.size() > 1 && !f.At(1).is_null();
+        if (has_sep) sep = f.Str(1);
+        if (has_sep && sep.empty()) f.Fail("empty separator");
+        const int64_t max = a.pos.size() > 2 ? f.Int(2) : -1;
+        Json out = Json::array();
+        for (std::string& part : templates::PySplit(f.Str(0), has_sep ? &sep : nullptr, max))
+            out.push_back(std::move(part));
+        return Built(pos, std::move(out));
+    }
+    if (name == "replace") {
+        f.Count(3, 4);
+        const std::string& s = f.Str(0);
+        const std::string &old = f.Str(1), &rep = f.Str(2);
+        const int64_t count = a.pos.size() > 3 ? f.Int(3) : -1;
+        if (!old.empty() && rep.size() > old.size())
+            Reserve(pos, s.size() + (s.size() / old.size()) * (rep.size() - old.size()));
+        else if (old.empty())
+            Reserve(pos, s.size() + (s.size() + 1) * rep.size());
+        return Built(pos, Json(templates::PyReplace(s, old, rep, count)));
+    }
+    if (name == "startsWith" || name == "endsWith") {
+        if (a.pos.size() < 2) f.Count(2, 2);
+        if (!a.kw.empty()) f.Fail("takes no keyword arguments");
+        const std::string& s = f.Str(0);
+        for (size_t i = 1; i < a.pos.size(); ++i)
+            if (name == "startsWith" ? s.starts_with(f.Str(i)) : s.ends_with(f.Str(i))) return Own(true);
+        return Own(false);
+    }
+    if (name == "substring") {
+        f.Count(2, 3);
+        std::vector<std::string> cps = templates::CodePoints(f.Str(0));
+        const int64_t n = static_cast<int64_t>(cps.size());
+        int64_t start = f.Int(1);
+        if (start < 0) start = std::max<int64_t>(0, start + n);
+        start = std::min(start, n);
+        const int64_t length = a.pos.size() > 2 ? f.Int(2) : -1;
+        const int64_t end = length < 0 ? n : std::min(n, start + length);
+        std::string out;
+        for (int64_t i = start; i < end; ++i) out += cps[static_cast<size_t>(i)];
+        return Built(pos, Json(std::move(out)));
+    }
+    if (name == "format") {
+        if (a.pos.empty()) f.Fail("needs a format string");
+        return Built(pos, Json(PyFormat(f, f.Str(0), 1)));
+    }
+    if (name == "matches") {
+        f.Count(2, 2);
+        auto re = Regex::Cached(f.Str(1), {});
+        if (!re) f.Fail(re.error().message);
+        return Own((*re)->Search(f.Str(0)));
+    }
+    // Numbers
+    if (name == "abs") {
+        f.Count(1, 1);
+        const Json& v = f.At(0);
+        if (IsInt(v)) {
+            if (v.get<int64_t>() == std::numeric_limits<int64_t>::min()) f.Fail("integer overflow");
+            return Own(v.get<int64_t>() < 0 ? -v.get<int64_t>() : v.get<int64_t>());
+        }
+        if (IsNum(v)) return Own(std::fabs(AsDouble(v)));
+        f.Fail(std::string("needs a number, not ") + TypeName(v));
+    }
+    if (name == "round") {
+        f.Count(1, 1);
+        if (IsInt(f.At(0))) return a.pos[0];
+        if (!IsNum(f.At(0))) f.Fail(std::string("needs a number, not ") + TypeName(f.At(0)));
+        const double d = std::nearbyint(AsDouble(f.At(0)));  // banker's rounding, as Python's round()
+        if (!std::isfinite(d) || std::fabs(d) >= 9.2e18) f.Fail("cannot round " + PyFloatRepr(AsDouble(f.At(0))));
+        return Own(static_cast<int64_t>(d));
+    }
+    // StackStorm's expression functions, which Orquesta registers for YAQL as for Jinja (there: filters).
+    if (name == "to_json_string" || name == "json_dump") {
+        f.Count(1, 2);
+        templates::JsonDumpOptions o;
+        o.item_sep = ",";  // json.dumps(separators=(',', ': ')), as st2's to_json_string
+        if (a.pos.size() > 1 && !f.At(1).is_null()) o.indent = static_cast<int>(std::clamp<int64_t>(f.Int(1), 0, 64));
+        std::string out;
+        templates::PyJsonDump(out, f.At(0), o, 0);
+        return Built(pos, Json(std::move(out)));
+    }
+    if (name == "from_json_string" || name == "json_parse") {
+        f.Count(1, 1);
+        Json parsed = Json::parse(f.Str(0), nullptr, false);
+        if (parsed.is_discarded()) f.Fail("invalid JSON");
+        return Built(pos, std::move(parsed));
+    }
+    if (name == "to_yaml_string" || name == "yaml_dump") {
+        f.Count(1, 1);
+        return Built(pos, Json(templates::ToYaml(f.At(0))));
+    }
+    if (name == "from_yaml_string" || name == "yaml_parse") {
+        f.Count(1, 1);
+        Result<YamlDocument> doc = ParseYaml(f.Str(0), "<string>");
+        if (!doc) f.Fail(doc.error().message);
+        return Built(pos, std::move(doc->value));
+    }
+    if (name == "regex_match" || name == "regex_search" || name == "regex_replace" || name == "regex_substring") {
+        // (value, pattern[, replacement | result_index][, ignorecase]), as st2's regex filters
+        const bool three = name == "regex_replace" || name == "regex_substring";
+        if (a.pos.size() < (name == "regex_replace" ? 3u : 2u) || a.pos.size() > (three ? 4u : 3u))
+            f.Count(three ? 3 : 2, three ? 4 : 3);
+        bool icase = a.pos.size() > (three ? 3u : 2u) && Truthy(f.At(three ? 3 : 2));
+        if (const Val* kw = a.Kw("ignorecase")) icase = Truthy(**kw);
+        std::string err;
+        RegexPtr re = templates::GetRegex(f.Str(1), icase, &err);
+        if (!re) f.Fail(err);
+        const std::string& text = f.Str(0);
+        if (name == "regex_match") return Own(re->MatchStart(text));
+        if (name == "regex_search") return Own(re->Search(text));
+        if (name == "regex_replace") return Built(pos, Json(re->Replace(text, f.Str(2))));
+        int64_t i = a.pos.size() > 2 ? f.Int(2) : 0;
+        std::vector<std::vector<std::string>> all = re->FindAllGroups(text);
+        const auto count = static_cast<int64_t>(all.size());
+        if (i < 0) i += count;
+        if (i < 0 || i >= count) f.Fail("no match at index " + std::to_string(i));
+        std::vector<std::string>& found = all[static_cast<size_t>(i)];
+        if (found.size() == 1) return Built(pos, Json(std::move(found[0])));
+        return Built(pos, Json(std::move(found)));
+    }
+    if (name == "basename" || name == "dirname") {
+        f.Count(1, 1);
+        return Own(name == "basename" ? templates::Basename(f.Str(0)) : templates::Dirname(f.Str(0)));
+    }
+    if (name == "use_none") {
+        f.Count(1, 1);
+        return a.pos[0];
+    }
+    if (name == "random") {  // random() in [0, 1); random(from, to) an integer in [from, to]
+        f.Count(0, 2);
+        thread_local std::mt19937_64 gen{std::random_device{}()};
+        if (a.pos.empty()) return Own(std::uniform_real_distribution<double>(0.0, 1.0)(gen));
+        if (a.pos.size() != 2) f.Fail("takes no argument or two (from, to)");
+        const int64_t lo = f.Int(0), hi = f.Int(1);
+        if (lo > hi) f.Fail("from is greater than to");
+        return Own(std::uniform_int_distribution<int64_t>(lo, hi)(gen));
+    }
+    Throw(pos, "unknown function '" + name + "'");
+}
+
+std::string ErrorText(size_t pos, const std::string& what, std::string_view expression) {
+    return "yaql error at column " + std::to_string(pos + 1) + ": " + what + " in \"" + std::string(expression) + "\"";
+}
+
+/// The `<% ... %>` spans of `text` as Orquesta's pattern `<%.*?%>` finds them: the nearest `%>` on the same line.
+struct Span {
+    size_t open;
+    size_t close;  // index of the `%>`
+};
+std::vector<Span> FindExpressions(std::string_view text) {
+    std::vector<Span> out;
+    size_t from = 0;
+    while (true) {
+        const size_t open = text.find("<%", from);
+        if (open == std::string_view::npos) return out;
+        const size_t close = text.find("%>", open + 2);
+        const size_t newline = text.find('\n', open);
+        if (close == std::string_view::npos) return out;
+        if (newline < close) {
+            from = newline + 1;
+            continue;
+        }
+        out.push_back({open, close});
+        from = close + 2;
+    }
+}
+
+}  // namespace
+
+Result<Json> EvaluateYaql(std::string_view expression, const Json& root, const RenderOptions& options) {
+    try {
+        Parser parser(Lex(expression));
+        NodePtr tree = parser.ParseAll();
+        Evaluator ev(root, options);
+        Val v = ev.Eval(*tree);
+        return Json(*v);
+    } catch (const YaqlFailure& f) {
+        return InvalidArgument(ErrorText(std::min(f.pos, expression.size()), f.what, expression));
+    } catch (const std::exception& e) {  // nlohmann or allocation failures: still an error, never a throw
+        return InvalidArgument(ErrorText(0, e.what(), expression));
+    }
 }
 
 bool HasYaql(std::string_view text) {
-    auto open = text.find("<%");
-    return open != std::string_view::npos && text.find("%>", open + 2) != std::string_view::npos;
+    return !FindExpressions(text).empty();
 }
 
 Result<Json> RenderYaqlString(std::string_view text, const Json& root, const RenderOptions& options) {
-    auto open = text.find("<%");
-    if (open == std::string_view::npos) return Json(std::string(text));
-    auto close = text.find("%>", open + 2);
-    if (close == std::string_view::npos) return Json(std::string(text));
-    return EvaluateYaql(text.substr(open + 2, close - open - 2), root, options);
+    const std::vector<Span> spans = FindExpressions(text);
+    if (spans.empty()) return Json(std::string(text));
+    auto inner = [&](const Span& s) { return text.substr(s.open + 2, s.close - s.open - 2); };
+    if (spans.size() == 1) {
+        const std::string_view before = text.substr(0, spans[0].open), after = text.substr(spans[0].close + 2);
+        auto blank = [](std::string_view s) {
+            return std::all_of(s.begin(), s.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+        };
+        if (blank(before) && blank(after)) return EvaluateYaql(inner(spans[0]), root, options);
+    }
+    std::string out;
+    size_t at = 0;
+    for (const Span& s : spans) {
+        out.append(text.substr(at, s.open - at));
+        Result<Json> v = EvaluateYaql(inner(s), root, options);
+        if (!v) return v;
+        out += v->is_string() ? v->get<std::string>() : PythonStr(*v);
+        if (out.size() > options.max_bytes)
+            return InvalidArgument(
+                ErrorText(0, "exceeded the render budget of " + BudgetBytes(options.max_bytes), inner(s))
+            );
+        at = s.close + 2;
+    }
+    out.append(text.substr(at));
+    return Json(std::move(out));
 }
 
 }  // namespace squall::core

@@ -17,8 +17,8 @@ namespace squall::executions {
 using core::Log;
 
 namespace {
-constexpr const char* kActionTrigger = "core.st2.generic.actiontrigger";
-constexpr const char* kNotifyTrigger = "core.st2.generic.notifytrigger";
+constexpr const char* kActionTrigger = kActionTriggerType;
+constexpr const char* kNotifyTrigger = kNotifyTriggerType;
 
 /// The notify sections that apply to an execution that ended in `status`.
 std::vector<std::string> NotifySections(const std::string& status) {
@@ -266,14 +266,31 @@ Notifier::Notifier(
 Notifier::~Notifier() = default;
 
 void Notifier::Start() {
+    // The transition script queues a finished execution for us only when the set of listened trigger types says a
+    // rule wants the action trigger; rules written by an older version did not maintain that set, so rebuild it
+    // now. An older notifier read the whole event stream with a consumer group of its own; that group would hold
+    // the stream's trimming back forever, so it goes.
+    auto log = impl_->log;
+    impl_->client->Pipeline(
+        {packs::ContentKeys(impl_->client->endpoint().key_prefix).RulesChangedCommand(),
+         {"XGROUP", "DESTROY", impl_->executions.keys().Events(), "notifier"}},
+        [log](Result<std::vector<core::RedisReply>> r) {
+            if (!r || (*r)[0].IsError()) {
+                Log(*log,
+                    spdlog::level::warn,
+                    "cannot rebuild the set of trigger types rules listen to",
+                    {{"error", !r ? r.error().message : (*r)[0].str}});
+            }
+        }
+    );
     core::StreamConsumerOptions opts;
-    opts.stream = impl_->executions.keys().Events();
+    opts.stream = impl_->executions.keys().Notify();
     opts.group = "notifier";
     opts.consumer = impl_->consumer_name;
     opts.batch = 256;
     opts.dead_letters = core::Keys(impl_->client->endpoint().key_prefix).DeadLetters();
     opts.clock = &impl_->executions.clock();
-    opts.delete_on_ack = false;  // other groups read the same entries; the gc role trims the stream
+    opts.delete_on_ack = true;  // the notifier is the stream's only reader
     std::weak_ptr<Impl> weak = impl_;
     impl_->consumer = core::StreamConsumer::Create(impl_->io, impl_->client, opts, core::ForwardBatchesTo(weak));
     impl_->consumer->Start();

@@ -7,6 +7,7 @@
 #include "squall/core/store/store.hpp"
 #include "squall/executions/events.hpp"
 #include "squall/executions/status.hpp"
+#include "squall/packs/content_store.hpp"
 
 namespace squall::executions {
 namespace {
@@ -14,36 +15,39 @@ namespace {
 using core::RedisClient;
 using core::RedisReply;
 
-// KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 action+status zset, 6 request stream,
-//       7 dedupe key, 8 event stream, 9 the parent's children list (KEYS[1] when there is no parent)
+// KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 request stream, 6 dedupe key, 7 event stream,
+//       8 the parent's children list (KEYS[1] when there is no parent)
 // ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6.. field/value pairs
 // Invariants: a record exists iff its request was enqueued and its create event appended (one script); a dedupe
-// key that was seen returns the first id and writes nothing.
+// key that was seen returns the first id and writes nothing. (The per-(action, status) index holds final statuses
+// only: see ListBlocking.)
 const char* kCreateExecution = R"lua(
 if ARGV[4] == '1' then
-  local existing = redis.call('GET', KEYS[7])
+  local existing = redis.call('GET', KEYS[6])
   if existing then return existing end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
-if ARGV[4] == '1' then redis.call('SET', KEYS[7], ARGV[1], 'EX', 604800) end
-if KEYS[9] ~= KEYS[1] then redis.call('RPUSH', KEYS[9], ARGV[1]) end
-redis.call('XADD', KEYS[6], '*', 'd', ARGV[3])
-redis.call('XADD', KEYS[8], '*', 'd', ARGV[5])
+if ARGV[4] == '1' then redis.call('SET', KEYS[6], ARGV[1], 'EX', 604800) end
+if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
+redis.call('XADD', KEYS[5], '*', 'd', ARGV[3])
+redis.call('XADD', KEYS[7], '*', 'd', ARGV[5])
 return ARGV[1]
 )lua";
 
-// KEYS: 1 exec hash, 2 event stream
+// KEYS: 1 exec hash, 2 event stream, 3 notify stream, 4 set of the trigger types rules listen to
 // ARGV: 1 id, 2 tagged key prefix, 3 new status, 4 only-from filter (",a,b," or ""), 5 timestamp, 6.. fields
 // Returns {1, previous, runner} applied, {0, current, runner} refused, {-1} missing. The status machine is the
-// string T (",from>to,..."), generated from status.cpp. The status indexes move with the status; the event is
-// appended in the same step, so a consumer of the stream never misses a change and never sees one that did not
-// happen.
+// string T (",from>to,..."), generated from status.cpp; a status that is no edge's `from` is final. The status
+// indexes move with the status; the event is appended in the same step, so a consumer of the stream never misses
+// a change and never sees one that did not happen. A final event is also queued for the notifier when something
+// listens: the record's `notify` (its action has notify) or a rule on the action trigger (constant A). The
+// per-(action, status) index holds final statuses only (an execution enters it once, when it ends): queries for an
+// in-flight status read the status index, which holds only the work in flight (ListBlocking).
 const char* kTransitionBody = R"lua(
-local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id', 'log')
+local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id', 'log', 'notify')
 local cur = h[1]
 if not cur then return {-1} end
 local to = ARGV[3]
@@ -55,8 +59,8 @@ local score = h[3] or '0'
 redis.call('ZREM', p .. 'executions:status:' .. cur, ARGV[1])
 redis.call('ZADD', p .. 'executions:status:' .. to, score, ARGV[1])
 local action = h[2] or ''
-if action ~= '' then
-  redis.call('ZREM', p .. 'executions:action:' .. action .. ':status:' .. cur, ARGV[1])
+local final = not string.find(T, ',' .. to .. '>', 1, true)
+if final and action ~= '' then
   redis.call('ZADD', p .. 'executions:action:' .. action .. ':status:' .. to, score, ARGV[1])
 end
 local log = h[6] or '[]'
@@ -66,8 +70,12 @@ redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(ARGV, 6))
 for i = 6, #ARGV, 2 do
   if ARGV[i] == 'runner_id' then runner = ARGV[i + 1] end
 end
-redis.call('XADD', KEYS[2], '*', 'd', cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to,
-  at=ARGV[5], action=action, parent=h[4] or '', runner=runner}))
+local event = cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to, at=ARGV[5], action=action,
+  parent=h[4] or '', runner=runner})
+redis.call('XADD', KEYS[2], '*', 'd', event)
+if final and (h[7] == '1' or redis.call('SISMEMBER', KEYS[4], A) == 1) then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', '1000000', '*', 'd', event)
+end
 return {1, cur, runner}
 )lua";
 
@@ -83,12 +91,20 @@ const core::Script& CreateScript() {
     return kScript;
 }
 const core::Script& TransitionScript() {
-    static const core::Script kScript("local T = " + TransitionsAsLuaString() + "\n" + kTransitionBody);
+    static const core::Script kScript(
+        "local T = " + TransitionsAsLuaString() + "\nlocal A = '" + kActionTriggerType + "'\n" + kTransitionBody
+    );
     return kScript;
 }
 const core::Script& OutputScript() {
     static const core::Script kScript(kAppendOutput);
     return kScript;
+}
+
+/// An action with a non-empty `notify` (StackStorm's notify: on-complete / on-success / on-failure).
+bool ActionNotifies(const Json& action) {
+    auto it = action.find("notify");
+    return it != action.end() && it->is_object() && !it->empty();
 }
 
 Json ParseJsonField(const std::string& text) {
@@ -140,6 +156,8 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
         std::to_string(score),
         "pool",
         e.pool,
+        "notify",
+        ActionNotifies(e.action) ? "1" : "0",
         "log",
         Json::array({{{"timestamp", now}, {"status", core::status::kRequested}},
                      {{"timestamp", now}, {"status", core::status::kScheduled}}}
@@ -195,7 +213,10 @@ Result<ExecutionEvent> ExecutionEvent::Parse(const std::string& body) {
 }
 
 ExecutionStore::ExecutionStore(core::RedisClientPtr client, const core::Clock& clock)
-    : client_(std::move(client)), clock_(clock), keys_(client_->endpoint().key_prefix) {}
+    : client_(std::move(client)),
+      clock_(clock),
+      keys_(client_->endpoint().key_prefix),
+      listened_(packs::ContentKeys(client_->endpoint().key_prefix).ListenedTriggerTypes()) {}
 
 void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std::string>)> cb) {
     const auto now_tp = clock_.Now();
@@ -208,7 +229,6 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          keys_.All(),
          keys_.ByAction(ref),
          keys_.ByStatus(core::status::kScheduled),
-         keys_.ByActionStatus(ref, core::status::kScheduled),
          keys_.RequestStream(e.pool),
          keys_.Dedupe(e.dedupe_key.empty() ? id : e.dedupe_key),
          keys_.Events(),
@@ -241,7 +261,7 @@ void ExecutionStore::Transition(
     }
     TransitionScript().Run(
         *client_,
-        {keys_.Execution(id), keys_.Events()},
+        {keys_.Execution(id), keys_.Events(), keys_.Notify(), listened_},
         std::move(args),
         [id, cb = std::move(cb)](Result<RedisReply> r) {
             if (!r) return cb(r.error());
@@ -328,7 +348,10 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
 ) {
     std::vector<Json> out;
     if (limit == 0) return out;
-    // Every filter combination reads one index: O(page) at any number of executions.
+    if (!filter.action.empty() && !filter.status.empty() && !IsFinal(filter.status)) {
+        return ListInFlightBlocking(filter, offset, limit, total);
+    }
+    // Every other filter combination reads one index: O(page) at any number of executions.
     const std::string zset = !filter.action.empty() && !filter.status.empty()
                                  ? keys_.ByActionStatus(filter.action, filter.status)
                              : !filter.action.empty() ? keys_.ByAction(filter.action)
@@ -338,6 +361,46 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
         core::ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
             return RedisClient::Args{"HGETALL", keys_.Execution(id)};
         });
+    if (!rows) return rows.error();
+    for (const auto& row : *rows) {
+        if (!row.elements.empty()) out.push_back(FromHash(row));
+    }
+    return out;
+}
+
+Result<std::vector<Json>> ExecutionStore::ListInFlightBlocking(
+    const ListFilter& filter, size_t offset, size_t limit, size_t* total
+) {
+    // An in-flight status (requested ... canceling) holds only the work not finished yet, so its index is read whole
+    // (newest first, in slices) and filtered by action: the per-(action, status) index is kept for final statuses
+    // only, which spares every execution two index moves per transition on the hot path.
+    constexpr size_t kSlice = 1000;
+    std::vector<std::string> matching;
+    for (size_t start = 0;; start += kSlice) {
+        Result<RedisReply> ids = client_->CommandBlocking(
+            {"ZREVRANGE", keys_.ByStatus(filter.status), std::to_string(start), std::to_string(start + kSlice - 1)}
+        );
+        if (!ids) return ids.error();
+        if (ids->IsError()) return Internal("redis: " + ids->str);
+        if (ids->elements.empty()) break;
+        std::vector<RedisClient::Args> reads;
+        reads.reserve(ids->elements.size());
+        for (const auto& id : ids->elements) reads.push_back({"HGET", keys_.Execution(id.str), "action_ref"});
+        Result<std::vector<RedisReply>> refs = client_->PipelineBlocking(std::move(reads));
+        if (!refs) return refs.error();
+        for (size_t i = 0; i < refs->size() && i < ids->elements.size(); ++i) {
+            if ((*refs)[i].str == filter.action) matching.push_back(ids->elements[i].str);
+        }
+        if (ids->elements.size() < kSlice) break;
+    }
+    *total = matching.size();
+    std::vector<Json> out;
+    std::vector<RedisClient::Args> fetches;
+    for (size_t i = offset; i < matching.size() && fetches.size() < limit; ++i) {
+        fetches.push_back({"HGETALL", keys_.Execution(matching[i])});
+    }
+    if (fetches.empty()) return out;
+    Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(fetches));
     if (!rows) return rows.error();
     for (const auto& row : *rows) {
         if (!row.elements.empty()) out.push_back(FromHash(row));

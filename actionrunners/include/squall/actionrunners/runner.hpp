@@ -49,6 +49,9 @@ public:
     virtual void Run(const RunRequest& request, RunCallbacks callbacks) = 0;
     /// Cancels a run started by this runner; its on_done then reports `canceled`. Unknown id: no-op.
     virtual void Cancel(const std::string& execution_id) = 0;
+    /// False for a runner that runs nothing of the action's (core.noop): the container then does not read the pack
+    /// config, whose values the run would neither use nor print (they are also what output is masked against).
+    virtual bool UsesPackConfig() const { return true; }
 };
 using RunnerPtr = std::unique_ptr<Runner>;
 

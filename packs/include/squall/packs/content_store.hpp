@@ -56,7 +56,15 @@ public:
     std::string Configs() const { return p_ + "configs"; }
     /// Hash pack ref → JSON list of the dotted keys of the pack's config that are secret (mask them in output).
     std::string ConfigSecrets() const { return p_ + "configs:secrets"; }
+    /// Set of the trigger types at least one enabled rule listens to, rewritten with every change of the rules
+    /// (atomically with it). The execution scripts read it (the `{x}` hash tag puts it on their slot): an
+    /// execution that finishes is queued for the notifier only when something listens to what it would emit.
+    std::string ListenedTriggerTypes() const { return p_ + "{x}rules:listened-trigger-types"; }
     std::string Prefix() const { return p_; }
+
+    /// The command that bumps ContentVersion after a change of the rules and rewrites ListenedTriggerTypes from
+    /// the rules hash; usable inside MULTI. (Other content changes bump the version with a plain INCR.)
+    core::RedisClient::Args RulesChangedCommand() const;
 
 private:
     std::string p_;

@@ -4,6 +4,19 @@
 // subset StackStorm's workflows use: `$` and `$.path`, literals, lists and dicts, arithmetic, comparison,
 // `and`/`or`/`not`, `in`, indexing, method-call syntax and the functions given in RenderOptions::functions
 // (Orquesta's ctx(), result(), item(), task_status()...), st2kv through RenderOptions::kv.
+//
+// Semantics follow YAQL 1.x (openstack/yaql) as Orquesta runs it:
+// - `$.a.b`, `$.a[0]`, `$['k']`, `$.list.name` (maps `.name` over a list's items), `$.x?.y` (null when $.x is null).
+//   A missing key is an error (`unable to resolve key 'k'`), as YAQL's KeyError; `$.d.get('k', default)` and
+//   `$['k', default]` read optional keys.
+// - A bare name is a string (`ctx(name)` is `ctx('name')`); `true`, `false`, `null` are the constants.
+// - Precedence, tightest first: `.` `?.` `[]`; unary `+ -`; `=~ !~`; `* / mod`; `+ -`; comparisons and `in`; `not`;
+//   `and`; `or`. `int / int` floors and `mod` takes the divisor's sign (Python's // and %); `and`/`or` return an
+//   operand; `null` orders before every value.
+// - Every function also works as a method (`$.list.len()` is `len($.list)`); select, where/filter, any, all,
+//   orderBy, orderByDescending and selectMany evaluate their expression with `$` bound to each item.
+// - RenderOptions::functions come first; then `st2kv(key, decrypt => bool, default => value)` ('system.' or
+//   'user.' prefix, system by default), then the standard library and StackStorm's functions (yaql.cpp lists them).
 #include <string_view>
 
 #include "squall/core/error.hpp"
@@ -15,12 +28,13 @@ namespace squall::core {
 /// column: `yaql error at column N: <what> in "<expression>"`. Never throws; bounded by options' budgets.
 Result<Json> EvaluateYaql(std::string_view expression, const Json& root, const RenderOptions& options = {});
 
-/// True when `text` holds a `<% ... %>` expression.
+/// True when `text` holds a `<% ... %>` expression (on one line, as RenderYaqlString finds them).
 bool HasYaql(std::string_view text);
 
 /// Renders a string holding `<% %>` expressions as Orquesta does: a string that is exactly one expression
 /// (surrounding whitespace allowed) gives the expression's JSON value; otherwise each expression is replaced by
-/// its value printed as Python's str() and the result is a string.
+/// its value printed as Python's str() and the result is a string. As Orquesta's pattern `<%.*?%>`, an expression
+/// ends at the first `%>` and does not span lines; an unclosed `<%` is text.
 Result<Json> RenderYaqlString(std::string_view text, const Json& root, const RenderOptions& options = {});
 
 }  // namespace squall::core

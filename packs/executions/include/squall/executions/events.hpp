@@ -16,6 +16,11 @@ inline constexpr const char* kStatus = "status";  ///< a status transition (from
 inline constexpr const char* kOutput = "output";  ///< a batch of output lines (`lines`)
 }  // namespace event_kind
 
+/// The trigger the notifier emits for every finished execution when an enabled rule listens to it.
+inline constexpr const char* kActionTriggerType = "core.st2.generic.actiontrigger";
+/// The trigger of an action's `notify` routes.
+inline constexpr const char* kNotifyTriggerType = "core.st2.generic.notifytrigger";
+
 struct ExecutionEvent {
     std::string kind;
     std::string execution_id;

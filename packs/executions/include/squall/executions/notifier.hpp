@@ -11,11 +11,12 @@
 
 namespace squall::executions {
 
-/// The notifier role: reads the execution event stream (consumer group "notifier") and, for every execution
-/// that ends, emits StackStorm's `core.st2.generic.actiontrigger` (when a registered rule listens to it) and one
-/// `core.st2.generic.notifytrigger` per route of the action's `notify` (on-complete, on-success, on-failure).
-/// Trigger instance ids derive from the execution id, so a redelivered event emits nothing twice; events are
-/// acknowledged only once their trigger instances are stored.
+/// The notifier role: reads the notify stream (Keys::Notify(), consumer group "notifier": the final events of the
+/// executions something listened to when they ended) and, for every such execution, emits StackStorm's
+/// `core.st2.generic.actiontrigger` (when a registered rule listens to it) and one `core.st2.generic.notifytrigger` per
+/// route of the action's `notify` (on-complete, on-success, on-failure). Trigger instance ids derive from the execution
+/// id, so a redelivered event emits nothing twice; events are acknowledged only once their trigger instances are
+/// stored.
 class Notifier {
 public:
     Notifier(

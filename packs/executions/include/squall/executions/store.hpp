@@ -24,6 +24,7 @@ public:
     std::string All() const { return p_ + "executions"; }
     std::string ByAction(const std::string& ref) const { return p_ + "executions:action:" + ref; }
     std::string ByStatus(const std::string& s) const { return p_ + "executions:status:" + s; }
+    /// Executions of one action that ended in one final status (no in-flight status is indexed per action).
     std::string ByActionStatus(const std::string& ref, const std::string& s) const {
         return p_ + "executions:action:" + ref + ":status:" + s;
     }
@@ -32,6 +33,10 @@ public:
     std::string RequestStream(const std::string& pool) const { return p_ + "stream:executions:" + pool; }
     /// The execution event stream (ExecutionEvent JSON in field `d`).
     std::string Events() const { return p_ + "stream:execution-events"; }
+    /// What the notifier works off: the status event of each execution that finished while something listened to
+    /// what it emits (its action has `notify`, or an enabled rule listens to core.st2.generic.actiontrigger). The
+    /// transition script appends it with the event, so an execution nobody listens to costs the notifier nothing.
+    std::string Notify() const { return p_ + "stream:notify"; }
     std::string Dedupe(const std::string& key) const { return p_ + "dedupe:" + key; }
     /// The ids of the executions created with this one as parent (workflow tasks), in creation order.
     std::string Children(const std::string& id) const { return p_ + "children:" + id; }
@@ -109,7 +114,8 @@ public:
 
     /// The execution as the API shows it, or kNotFound.
     Result<Json> GetBlocking(const std::string& id);
-    /// Newest first. Every filter combination reads one index: O(page), whatever the history's size.
+    /// Newest first. Every filter combination reads one index: O(page), whatever the history's size. An action with an
+    /// in-flight status reads that status's index whole and filters it (it holds only the work not finished yet).
     Result<std::vector<Json>> ListBlocking(const ListFilter& filter, size_t offset, size_t limit, size_t* total);
     /// Output lines [{output_type, data, timestamp}] stored for `id`.
     Result<std::vector<Json>> OutputBlocking(const std::string& id);
@@ -132,7 +138,12 @@ public:
 private:
     core::RedisClientPtr client_;
     const core::Clock& clock_;
+    Result<std::vector<Json>> ListInFlightBlocking(
+        const ListFilter& filter, size_t offset, size_t limit, size_t* total
+    );
+
     Keys keys_;
+    std::string listened_;  ///< packs::ContentKeys::ListenedTriggerTypes()
 };
 
 }  // namespace squall::executions
