@@ -364,7 +364,7 @@ TEST(WorkflowIntegrationTest, AKilledWorkflowRoleIsReplacedWithoutRerunningFinis
     w.extra_args = {"--roles", "workflow", "--listen", "127.0.0.1:0"};
 
     std::mt19937 rng(std::random_device{}());
-    const int kRuns = 4;
+    const int kRuns = 8;
     const int kSteps = 12;
     int generation = 0;
     for (int run = 0; run < kRuns; ++run) {
