@@ -14,6 +14,8 @@ int ServerMain(const std::vector<std::string>& args);
 int CliMain(const std::vector<std::string>& args);
 /// `squall template render [--context FILE] [--json] TEMPLATE`: local rendering; exit 2 on a template error.
 int TemplateRenderCommand(const std::vector<std::string>& args);
+/// `squall workflow inspect FILE [-j]`: local inspection of an Orquesta workflow; exit 1 when it has problems.
+int WorkflowCommand(const std::vector<std::string>& args);
 /// `squall rule test <rule.yaml> (--payload FILE | --trigger-instance ID)`: 0 match, 1 no match, 2 load error.
 int RuleTestCommand(const std::vector<std::string>& args);
 /// `squall key set|get|list|delete|load` (cli_key.cpp), as `st2 key`.

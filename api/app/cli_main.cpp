@@ -46,6 +46,8 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
   pack install <git-url|path>[=ref]... [--force]    pack remove <ref>...
   pack list [-j]   pack get <ref> [-j]   pack register [<ref>...]
   pack config <pack> key=value...  install/remove follow the execution (exit 1 on failure)
+  execution get ID --show-tasks [-j]   a workflow with its task executions and their timing
+  workflow inspect FILE [-j]     check an Orquesta workflow (bad do, unreachable task, undefined variable)
   template render [--context FILE.json] [--json] TEMPLATE
                                   render a template locally (exit 2 on a template error)
   key set <name> <value> [--scope system|user] [--secret] [--ttl S]   key get <name> [--decrypt] [-j]
@@ -61,6 +63,7 @@ struct Cli {
     bool json = false;
     bool yaml = false;
     bool async = false;
+    bool show_tasks = false;  ///< execution get --show-tasks: the workflow's task executions
 };
 
 Result<Cli> ParseArgs(const std::vector<std::string>& args, size_t start) {
@@ -73,6 +76,8 @@ Result<Cli> ParseArgs(const std::vector<std::string>& args, size_t start) {
             cli.yaml = true;
         } else if (a == "-a" || a == "--async") {
             cli.async = true;
+        } else if (a == "--show-tasks") {
+            cli.show_tasks = true;
         } else if (a.size() > 1 && a[0] == '-' && a.find('=') == std::string::npos) {
             std::string name = a.substr(a[1] == '-' ? 2 : 1);
             if (i + 1 >= args.size()) return InvalidArgument("option " + a + " needs a value");
@@ -335,6 +340,7 @@ int CliMain(const std::vector<std::string>& args) {
         return HelpFor(cmd, args.size() > 1 ? args[1] : "");
     }
     if (cmd == "template") return TemplateRenderCommand(args);
+    if (cmd == "workflow") return WorkflowCommand(args);
     if (cmd == "key") return KeyCommand(args);
     if (cmd == "pack") return PackCommand(args);
     if (cmd == "inquiry") return InquiryCommand(args);
@@ -365,7 +371,45 @@ int CliMain(const std::vector<std::string>& args) {
         if (sub == "get" && !cli.positional.empty()) {
             Result<api::ApiResponse> r = client.Get("/executions/" + cli.positional[0]);
             if (!r) return Fail(r.error());
+            if (!cli.show_tasks) {
+                PrintExecution(r->body, cli);
+                return 0;
+            }
+            // The workflow's task executions (its children), each with its task name and timing.
+            Json tasks = Json::array();
+            for (const auto& child : r->body.value("children", Json::array())) {
+                Result<api::ApiResponse> c = client.Get("/executions/" + child.get<std::string>());
+                if (!c) return Fail(c.error());
+                const Json& e = c->body;
+                const Json o = e.contains("context") ? e["context"].value("orquesta", Json::object()) : Json::object();
+                tasks.push_back(
+                    {{"id", e.value("id", "")},
+                     {"task", o.value("task_name", "")},
+                     {"item", o.value("item_id", -1) >= 0 ? Json(o.value("item_id", -1)) : Json("")},
+                     {"action", e.contains("action") ? e["action"].value("ref", "") : ""},
+                     {"status", e.value("status", "")},
+                     {"start_timestamp", e.value("start_timestamp", "")},
+                     {"elapsed_seconds", e.value("elapsed_seconds", Json())}}
+                );
+            }
+            if (cli.json) {
+                Json out = r->body;
+                out["tasks"] = tasks;
+                std::cout << out.dump(2) << "\n";
+                return 0;
+            }
             PrintExecution(r->body, cli);
+            std::cout << "+ tasks:\n";
+            PrintTable(
+                tasks,
+                {{"id", "id"},
+                 {"task", "task"},
+                 {"item", "item"},
+                 {"action", "action"},
+                 {"status", "status"},
+                 {"start", "start_timestamp"},
+                 {"elapsed", "elapsed_seconds"}}
+            );
             return 0;
         }
         if (sub == "cancel" && !cli.positional.empty()) {

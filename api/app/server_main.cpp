@@ -30,6 +30,7 @@
 #include "squall/packs/loader.hpp"
 #include "squall/rules/engine.hpp"
 #include "squall/sensors/timers.hpp"
+#include "squall/workflows/engine.hpp"
 
 namespace squall::app {
 namespace fs = std::filesystem;
@@ -333,8 +334,8 @@ int ServerMain(const std::vector<std::string>& args) {
     }
     core::KvStore kv_store(redis, kv_box ? &*kv_box : nullptr, clock, &triggers);
     core::KvCache kv_cache(kv_store);
-    // The one way executions are created, canceled and re-run (packs/executions). No runner pauses yet.
-    executions::ExecutionService execution_service(executions, &api_content_cache, &kv_cache);
+    // The one way executions are created, canceled and re-run (packs/executions). Workflows pause and resume.
+    executions::ExecutionService execution_service(executions, &api_content_cache, &kv_cache, {"orquesta"});
     if (Status st = content.RegisterRunnerTypesBlocking(runners.Infos()); !st) {
         Log(*log, spdlog::level::err, "cannot register runner types", {{"error", st.error().message}});
     }
@@ -421,6 +422,16 @@ int ServerMain(const std::vector<std::string>& args) {
         notifier->Start();
     }
 
+    std::unique_ptr<workflows::WorkflowEngine> workflow_engine;
+    if (cfg.HasRole("workflow")) {
+        workflows::WorkflowEngineOptions wopts;
+        wopts.consumer_name = consumer + "-workflow";
+        wopts.api_url = api_url;
+        wopts.kv = &kv_cache;
+        workflow_engine = std::make_unique<workflows::WorkflowEngine>(io, redis, execution_service, wopts);
+        workflow_engine->Start();
+    }
+
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& e, int sig) {
         if (!e) {
@@ -460,6 +471,12 @@ int ServerMain(const std::vector<std::string>& args) {
         std::promise<void> notifier_stopped;
         notifier->Stop([&] { notifier_stopped.set_value(); });
         notifier_stopped.get_future().wait_for(std::chrono::seconds(10));
+    }
+    if (workflow_engine) {
+        std::promise<void> workflow_stopped;
+        workflow_engine->Stop([&] { workflow_stopped.set_value(); });
+        workflow_stopped.get_future().wait_for(std::chrono::seconds(10));
+        workflow_engine.reset();
     }
     if (reaper) reaper->Stop();
     if (timers) timers->Stop();  // gives the lease up: another timers role takes over at once

@@ -120,6 +120,7 @@ void RegisterChatOpsSlackRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& no
 void RegisterChatOpsGenericRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
 /// POST /chatops/mattermost: Mattermost outgoing webhooks (routes/chatops_mattermost.cpp).
 void RegisterChatOpsMattermostRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
+void RegisterWorkflowRoutes(Router& r, ApiDeps& d);
 /// `/runnertypes`, `/user`, `/apikeys` (read), `/timers`, `/triggerinstances` with `?trigger=`, `/traces`:
 /// the read-only resources st2client lists (routes/compat.cpp).
 void RegisterCompatRoutes(Router& r, ApiDeps& d);

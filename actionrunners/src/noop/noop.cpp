@@ -51,8 +51,21 @@ RunnerFactory NotYetFactory(const std::string& name, const std::string& descript
 
 }  // namespace
 
+/// Orquesta workflows are driven by the `workflow` role (actionrunners/workflow, docs/workflows.md): the execution
+/// service sends their requests to the `workflow` pool, which no runner container serves. A container that gets
+/// one anyway (an action that names another pool) fails it, saying where workflows run.
 RunnerFactory OrquestaFactory() {
-    return NotYetFactory("orquesta", "StackStorm's Orquesta workflow runner");
+    RunnerFactory f = NotYetFactory("orquesta", "StackStorm's Orquesta workflow runner");
+    f.info.description = "StackStorm's Orquesta workflow runner: the workflow role runs the entry_point workflow.";
+    f.info.parameters = {
+        {"notify",
+         {{"type", "array"},
+          {"description", "List of tasks to trigger notifications for."},
+          {"default", Json::array()}}}};
+    f.create = [](RunnerServices& s) {
+        return std::make_unique<NotYetRunner>(s.io, "orquesta (outside the workflow pool)");
+    };
+    return f;
 }
 
 RunnerFactory ActionChainFactory() {

@@ -109,7 +109,8 @@ Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const 
     for (const auto& name : params->secrets) {
         if (e.given_parameters.contains(name)) e.given_parameters[name] = packs::kMask;
     }
-    e.pool = action->second.value("pool", "default");
+    // Orquesta workflows are driven by the `workflow` role (docs/workflows.md), which reads this pool.
+    e.pool = e.request.runner_type == "orquesta" ? "workflow" : action->second.value("pool", "default");
     e.parent = spec.parent;
     e.trigger_instance = spec.trigger_instance;
     e.rule = spec.rule;

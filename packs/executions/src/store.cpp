@@ -15,7 +15,8 @@ namespace {
 using core::RedisClient;
 using core::RedisReply;
 
-// KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 request stream, 6 dedupe key, 7 event stream
+// KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 request stream, 6 dedupe key, 7 event stream,
+//       8 the parent's children list (KEYS[1] when there is no parent)
 // ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6.. field/value pairs
 // Invariants: a record exists iff its request was enqueued and its create event appended (one script); a dedupe
 // key that was seen returns the first id and writes nothing. (The per-(action, status) index holds final statuses
@@ -30,6 +31,7 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 if ARGV[4] == '1' then redis.call('SET', KEYS[6], ARGV[1], 'EX', 604800) end
+if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[3])
 redis.call('XADD', KEYS[7], '*', 'd', ARGV[5])
 return ARGV[1]
@@ -229,7 +231,8 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          keys_.ByStatus(core::status::kScheduled),
          keys_.RequestStream(e.pool),
          keys_.Dedupe(e.dedupe_key.empty() ? id : e.dedupe_key),
-         keys_.Events()},
+         keys_.Events(),
+         e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent)},
         CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
         [cb = std::move(cb)](Result<RedisReply> r) { cb(ReplyString(std::move(r))); }
     );
@@ -331,7 +334,13 @@ Result<Json> ExecutionStore::GetBlocking(const std::string& id) {
     if (!r) return r.error();
     if (r->IsError()) return Internal("redis: " + r->str);
     if (r->elements.empty()) return NotFound("execution \"" + id + "\" not found");
-    return FromHash(*r);
+    Json j = FromHash(*r);
+    // Workflow tasks: the ids of the executions this one created, in creation order.
+    Result<RedisReply> children = client_->CommandBlocking({"LRANGE", keys_.Children(id), "0", "-1"});
+    if (children && children->IsArray()) {
+        for (const auto& c : children->elements) j["children"].push_back(c.str);
+    }
+    return j;
 }
 
 Result<std::vector<Json>> ExecutionStore::ListBlocking(

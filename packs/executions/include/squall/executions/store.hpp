@@ -38,6 +38,8 @@ public:
     /// transition script appends it with the event, so an execution nobody listens to costs the notifier nothing.
     std::string Notify() const { return p_ + "stream:notify"; }
     std::string Dedupe(const std::string& key) const { return p_ + "dedupe:" + key; }
+    /// The ids of the executions created with this one as parent (workflow tasks), in creation order.
+    std::string Children(const std::string& id) const { return p_ + "children:" + id; }
     /// Control messages (cancel, pause, resume) for one runner process. Written after the status change that
     /// asks for them, as a second, idempotent step (it is not on the `{x}` slot).
     std::string Control(const std::string& runner) const { return prefix_ + "stream:control:" + runner; }

@@ -1,0 +1,99 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "squall/core/kv_lookup.hpp"
+#include "squall/workflows/spec.hpp"
+
+/// The Orquesta conductor: a pure, deterministic state machine over one workflow's state (a JSON document the
+/// caller stores). It is told that the workflow starts or that a task execution ended, and answers with the task
+/// executions to launch and, once nothing is left to run, the workflow's status and result. It never does I/O:
+/// the Redis driver (engine.hpp) and the conformance tests (tests/cases/workflows) feed it.
+///
+/// State document (docs/workflows.md): `status` (running, failing, canceling, succeeded, failed, canceled),
+/// `ctxs` (context entries: the root holds input and vars; every publish adds an entry holding only what it
+/// published, with its parent entries, so no context is ever copied), `tasks` (task instances by id: name,
+/// context entry, status, attempt, items), `joins` (barriers waiting for inbound transitions), `seq` (task ids in
+/// the order they completed), `errors`.
+namespace squall::workflows {
+
+/// A task execution to create.
+struct Launch {
+    std::string task_id;  ///< task instance id (the task name, or name__N for later instances)
+    std::string task_name;
+    int item = -1;    ///< with-items: the item's index; -1 otherwise
+    int attempt = 0;  ///< retries so far (part of the idempotency key)
+    std::string action;
+    Json input = Json::object();
+    double delay = 0;  ///< seconds to wait before running (task `delay`, retry `delay`)
+};
+
+/// What one step produced.
+struct StepOutput {
+    std::vector<Launch> launches;
+    bool finished = false;
+    bool paused = false;   ///< a pause asked for has taken effect: nothing runs any more
+    bool resumed = false;  ///< a paused workflow runs again
+    std::string status;    ///< the workflow's final status (finished only)
+    Json result;           ///< {output, errors}
+};
+
+/// What the conductor needs from outside: stored task results and the datastore.
+struct ConductorHost {
+    /// Results of finished executions of task instance `task_id`, by item (-1: the task's only execution), in the
+    /// order asked. `execution_ids` as recorded in the state.
+    std::function<std::vector<Json>(const std::vector<std::string>& execution_ids)> results;
+    const core::KeyValueLookup* kv = nullptr;
+    Json st2 = Json::object();  ///< ctx().st2: action_execution_id, api_url, user, pack...
+};
+
+class Conductor {
+public:
+    Conductor(const WorkflowSpec& spec, Json& state, const ConductorHost& host);
+
+    /// Starts the workflow: input (defaults applied; a missing required input fails), vars, the start tasks.
+    void Start(const Json& input, StepOutput& out);
+    /// A task execution ended (`status`: succeeded, failed, timeout, canceled, abandoned). Stale or repeated
+    /// reports (another attempt, an item already done) change nothing: a step is idempotent.
+    void TaskEnded(
+        const std::string& task_id,
+        int item,
+        int attempt,
+        const std::string& execution_id,
+        const std::string& status,
+        const Json& result,
+        StepOutput& out
+    );
+    /// Cancel: no new task starts; the workflow is canceled once the running ones end.
+    void Cancel(StepOutput& out);
+    /// Pause: no new task (nor item) starts; what would have started waits. Paused once nothing runs.
+    void Pause(StepOutput& out);
+    /// Resume: what waited starts now.
+    void Resume(StepOutput& out);
+
+    /// True once the workflow has a final status.
+    bool Finished() const;
+    /// Task instances that are running (for recovery: re-issue their launches).
+    std::vector<Launch> Running() const;
+
+private:
+    struct Env;
+    Result<Json> Eval(const Json& value, const Env& env) const;
+    Json ResolveCtx(int index) const;
+    int AddCtx(std::vector<int> parents, Json delta);
+    void Stage(const std::string& name, int ctx, const std::string& from, StepOutput& out);
+    void RunTask(const std::string& task_id, StepOutput& out);
+    void LaunchItems(const std::string& task_id, StepOutput& out);
+    void Complete(const std::string& task_id, const std::string& status, const Json& result, StepOutput& out);
+    void Fail(Json error);
+    void CheckEnd(StepOutput& out);
+    Json TaskResult(const Json& task) const;
+
+    const WorkflowSpec& spec_;
+    Json& s_;
+    const ConductorHost& host_;
+};
+
+}  // namespace squall::workflows

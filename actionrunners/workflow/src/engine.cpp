@@ -1,0 +1,535 @@
+// The `workflow` role (engine.hpp, docs/workflows.md): the conductor's state in Redis, advanced by the execution
+// event stream, every step one versioned script that also acknowledges the event that caused it.
+#include "squall/workflows/engine.hpp"
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "squall/core/clock.hpp"
+#include "squall/core/log.hpp"
+#include "squall/core/redis/stream.hpp"
+#include "squall/executions/events.hpp"
+#include "squall/workflows/conductor.hpp"
+
+namespace squall::workflows {
+namespace {
+
+const char* kGroup = "workflow";
+
+// KEYS: 1 workflow hash, 2 active set. ARGV: 1 id, then field/value pairs. Creates the workflow once: 0 when it
+// exists already (a redelivered request).
+const char* kInit = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+)lua";
+
+// KEYS: 1 workflow hash, 2 event stream. ARGV: 1 version read, 2 new state, 3 group, 4 event id ('' for none).
+// The step is stored only over the state it was computed from (optimistic concurrency between roles), and the event
+// that caused it is acknowledged in the same script: a step happens once. -1: the workflow is gone; 0: it moved.
+const char* kCommit = R"lua(
+local v = redis.call('HGET', KEYS[1], 'ver')
+if not v then
+  if ARGV[4] ~= '' then redis.call('XACK', KEYS[2], ARGV[3], ARGV[4]) end
+  return -1
+end
+if v ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'ver', tostring(tonumber(v) + 1))
+if ARGV[4] ~= '' then redis.call('XACK', KEYS[2], ARGV[3], ARGV[4]) end
+return 1
+)lua";
+
+Json ParseOr(const core::RedisReply& r, Json fallback) {
+    if (r.IsNil() || r.str.empty()) return fallback;
+    Json j = Json::parse(r.str, nullptr, false);
+    return j.is_discarded() ? fallback : j;
+}
+
+}  // namespace
+
+struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
+    asio::io_context& io;
+    core::RedisClientPtr redis;
+    executions::ExecutionService& service;
+    executions::ExecutionStore& store;
+    WorkflowEngineOptions options;
+    asio::thread_pool workers;
+    core::StreamConsumerPtr requests;
+    core::StreamConsumerPtr events;
+    asio::steady_timer recovery_timer;
+    std::shared_ptr<spdlog::logger> log = core::Logger("workflow");
+    std::atomic<bool> stopped{false};
+    std::mutex mu;
+    std::map<std::string, std::shared_ptr<const WorkflowSpec>> specs;  // by workflow execution id (bounded)
+    std::map<std::string, std::string> seen_versions;                  // recovery: workflows whose state stalled
+
+    Impl(asio::io_context& io_, core::RedisClientPtr r, executions::ExecutionService& s, WorkflowEngineOptions o)
+        : io(io_),
+          redis(std::move(r)),
+          service(s),
+          store(s.store()),
+          options(std::move(o)),
+          workers(options.threads),
+          recovery_timer(io_) {}
+
+    std::string Key(const std::string& wf) const { return store.keys().tagged_prefix() + "wf:" + wf; }
+    std::string ActiveKey() const { return store.keys().tagged_prefix() + "workflows:active"; }
+
+    void Warn(const std::string& what, const std::string& wf, const std::string& error) {
+        core::Log(*log, spdlog::level::warn, what, {{"execution_id", wf}, {"error", error}});
+    }
+
+    // ---- specs -------------------------------------------------------------------------------------------------
+    std::shared_ptr<const WorkflowSpec> SpecFor(
+        const std::string& wf, const std::string& def, const std::string& file
+    ) {
+        {
+            std::lock_guard lock(mu);
+            auto it = specs.find(wf);
+            if (it != specs.end()) return it->second;
+        }
+        auto parsed = ParseWorkflow(def, file);
+        if (!parsed) return nullptr;
+        auto spec = std::make_shared<const WorkflowSpec>(std::move(*parsed));
+        std::lock_guard lock(mu);
+        if (specs.size() > 512) specs.clear();
+        specs[wf] = spec;
+        return spec;
+    }
+
+    // ---- results of task executions ------------------------------------------------------------------------------
+    std::vector<Json> Results(const std::vector<std::string>& ids) {
+        std::vector<core::RedisClient::Args> cmds;
+        std::vector<size_t> where;
+        std::vector<Json> out(ids.size());
+        for (size_t i = 0; i < ids.size(); ++i) {
+            if (ids[i].empty()) continue;
+            cmds.push_back({"HGET", store.keys().Execution(ids[i]), "result"});
+            where.push_back(i);
+        }
+        if (cmds.empty()) return out;
+        auto replies = redis->PipelineBlocking(std::move(cmds));
+        if (!replies) return out;
+        for (size_t k = 0; k < where.size() && k < replies->size(); ++k) out[where[k]] = ParseOr((*replies)[k], Json());
+        return out;
+    }
+
+    // ---- one step ----------------------------------------------------------------------------------------------
+    struct Loaded {
+        std::shared_ptr<const WorkflowSpec> spec;
+        Json state;
+        std::string version;
+        Json st2;
+        std::string user;
+    };
+
+    std::optional<Loaded> Load(const std::string& wf) {
+        auto h = redis->CommandBlocking({"HMGET", Key(wf), "state", "ver", "def", "file", "st2", "user"});
+        if (!h || h->elements.size() < 6 || h->elements[0].IsNil()) return std::nullopt;
+        Loaded l;
+        l.spec = SpecFor(wf, h->elements[2].str, h->elements[3].str);
+        if (!l.spec) return std::nullopt;
+        l.state = ParseOr(h->elements[0], Json::object());
+        l.version = h->elements[1].str;
+        l.st2 = ParseOr(h->elements[4], Json::object());
+        l.user = h->elements[5].str;
+        return l;
+    }
+
+    /// Applies `fn` to the stored state and stores the result over the version it read, acknowledging `event_id`
+    /// in the same script; retries on a concurrent step. Then creates the launches and finishes the workflow.
+    void Step(
+        const std::string& wf, const std::string& event_id, const std::function<void(Conductor&, StepOutput&)>& fn
+    ) {
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            auto loaded = Load(wf);
+            if (!loaded) {
+                if (!event_id.empty()) (void)redis->CommandBlocking({"XACK", store.keys().Events(), kGroup, event_id});
+                return;
+            }
+            const std::string before = loaded->state.dump();
+            std::optional<core::KvLookup> kv;
+            if (options.kv) kv.emplace(options.kv->LookupFor(loaded->user));
+            ConductorHost host;
+            host.results = [this](const std::vector<std::string>& ids) { return Results(ids); };
+            host.kv = kv ? &*kv : nullptr;
+            host.st2 = loaded->st2;
+            Conductor conductor(*loaded->spec, loaded->state, host);
+            StepOutput out;
+            fn(conductor, out);
+            const std::string after = loaded->state.dump(-1, ' ', false, Json::error_handler_t::replace);
+            if (after == before) {
+                if (!event_id.empty()) (void)redis->CommandBlocking({"XACK", store.keys().Events(), kGroup, event_id});
+                return Act(wf, loaded->user, out);
+            }
+            auto r = redis->CommandBlocking(
+                {"EVAL", kCommit, "2", Key(wf), store.keys().Events(), loaded->version, after, kGroup, event_id}
+            );
+            if (!r) {
+                Warn("cannot store a workflow step; the event stays pending", wf, r.error().message);
+                return;
+            }
+            if (r->integer == 1) return Act(wf, loaded->user, out);
+            if (r->integer == -1) return;
+        }
+        Warn("a workflow step kept conflicting; the event stays pending", wf, "");
+    }
+
+    /// Creates the task executions a step asked for and ends the workflow when it finished.
+    void Act(const std::string& wf, const std::string& user, const StepOutput& out) {
+        if (out.resumed) Signal(wf, "running", {"resuming"});
+        for (const auto& l : out.launches) {
+            if (l.delay > 0) {
+                auto timer = std::make_shared<asio::steady_timer>(
+                    io, std::chrono::milliseconds(static_cast<int64_t>(l.delay * 1000))
+                );
+                timer->async_wait([self = shared_from_this(), timer, wf, user, l](const boost::system::error_code& ec) {
+                    if (ec || self->stopped) return;
+                    asio::post(self->workers, [self, wf, user, l] { self->Launch(wf, user, l); });
+                });
+                continue;
+            }
+            Launch(wf, user, l);
+        }
+        if (out.paused) Signal(wf, "paused", {"pausing"});
+        if (out.finished) Finish(wf, out.status, out.result);
+    }
+
+    /// Moves the workflow execution along a pause or resume (idempotent: only from the given statuses).
+    void Signal(const std::string& wf, const std::string& to, const std::vector<std::string>& from) {
+        auto moved = store.TransitionBlocking(wf, to, {}, from);
+        if (!moved) Warn("cannot store the workflow's " + to + " status", wf, moved.error().message);
+    }
+
+    void Launch(const std::string& wf, const std::string& user, const Launch& l) {
+        executions::ExecutionSpec spec;
+        spec.action_ref = l.action;
+        spec.parameters = l.input.is_object() ? l.input : Json::object();
+        spec.user = user.empty() ? "squall" : user;
+        spec.parent = wf;
+        spec.context = {
+            {"orquesta",
+             {{"task_name", l.task_name},
+              {"task_id", l.task_id},
+              {"item_id", l.item},
+              {"attempt", l.attempt},
+              {"workflow_execution_id", wf}}}};
+        spec.idempotency_key =
+            "wf:" + wf + ":" + l.task_id + ":" + std::to_string(l.item) + ":" + std::to_string(l.attempt);
+        Result<std::string> id = service.RequestBlocking(spec);
+        if (id) return;
+        const Error& e = id.error();
+        if (e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kTimeout || e.code == ErrorCode::kInternal) {
+            Warn("cannot create a task execution; recovery retries it", wf, e.message);
+            return;
+        }
+        // Refused (unknown action, bad parameters): the task fails with the reason, as Orquesta's would.
+        Json result = {{"error", e.message}};
+        Step(wf, "", [&](Conductor& c, StepOutput& out) {
+            c.TaskEnded(l.task_id, l.item, l.attempt, "", "failed", result, out);
+        });
+    }
+
+    void Finish(const std::string& wf, const std::string& status, const Json& result) {
+        auto moved = store.TransitionBlocking(
+            wf,
+            status,
+            {{"result", result.dump(-1, ' ', false, Json::error_handler_t::replace)},
+             {"end_timestamp", core::FormatIsoTimestamp(store.clock().Now())}},
+            {"running", "canceling", "pausing", "resuming", "scheduled"}
+        );
+        if (!moved) return Warn("cannot store the workflow's end; recovery retries it", wf, moved.error().message);
+        (void)redis->PipelineBlocking({{"SREM", ActiveKey(), wf}, {"EXPIRE", Key(wf), "604800"}});
+        std::lock_guard lock(mu);
+        specs.erase(wf);
+        seen_versions.erase(wf);
+    }
+
+    // ---- starting a workflow -------------------------------------------------------------------------------------
+    void StartWorkflow(const core::ExecutionRequest& req) {
+        const std::string wf = req.execution_id;
+        auto claimed = store.TransitionBlocking(wf, "running", {}, {"scheduled"});
+        if (!claimed) return Warn("cannot claim a workflow execution", wf, claimed.error().message);
+        if (!claimed->applied && claimed->previous != "running") return;  // canceled before it started
+        const std::string pack_path = req.action.value("pack_path", "");
+        const std::string entry = req.action.value("entry_point", "");
+        const std::string file = pack_path + "/actions/" + entry;
+        auto fail = [&](Json errors) { Finish(wf, "failed", {{"errors", std::move(errors)}}); };
+        std::ifstream in(file, std::ios::binary);
+        if (entry.empty() || !in) {
+            return fail(Json::array(
+                {{{"type", "error"},
+                  {"message",
+                   "the workflow " + (entry.empty() ? std::string("entry_point") : file) + " of action \"" +
+                       req.action_ref + "\" cannot be read"}}}
+            ));
+        }
+        std::stringstream text;
+        text << in.rdbuf();
+        auto spec = ParseWorkflow(text.str(), file);
+        if (!spec) return fail(Json::array({{{"type", "error"}, {"message", spec.error().message}}}));
+        auto problems = Inspect(*spec);
+        if (!problems.empty()) {
+            Json errors = Json::array();
+            for (const auto& p : problems) {
+                Json e = {{"type", "error"}, {"message", p.message}};
+                if (!p.task.empty()) e["task_id"] = p.task;
+                errors.push_back(std::move(e));
+            }
+            return fail(std::move(errors));
+        }
+        Json input = Json::object();
+        for (const auto& [name, def] : spec->input) {
+            if (req.parameters.contains(name)) input[name] = req.parameters[name];
+        }
+        const std::string user = req.context.value("user", "squall");
+        Json st2 = {
+            {"action_execution_id", wf},
+            {"workflow_execution_id", wf},
+            {"api_url", options.api_url},
+            {"user", user},
+            {"pack", req.context.value("pack", "")}};
+        std::optional<core::KvLookup> kv;
+        if (options.kv) {
+            (void)options.kv->RefreshBlocking();
+            kv.emplace(options.kv->LookupFor(user));
+        }
+        ConductorHost host;
+        host.results = [this](const std::vector<std::string>& ids) { return Results(ids); };
+        host.kv = kv ? &*kv : nullptr;
+        host.st2 = st2;
+        Json state = Json::object();
+        Conductor conductor(*spec, state, host);
+        StepOutput out;
+        conductor.Start(input, out);
+        auto r = redis->CommandBlocking(
+            {"EVAL",
+             kInit,
+             "2",
+             Key(wf),
+             ActiveKey(),
+             wf,
+             "def",
+             text.str(),
+             "file",
+             file,
+             "state",
+             state.dump(-1, ' ', false, Json::error_handler_t::replace),
+             "ver",
+             "1",
+             "st2",
+             st2.dump(),
+             "user",
+             user}
+        );
+        if (!r) return Warn("cannot store a new workflow; its request stays pending", wf, r.error().message);
+        if (r->integer == 0) return Recover(wf);  // stored by an earlier delivery: finish what it started
+        Act(wf, user, out);
+    }
+
+    // ---- recovery ----------------------------------------------------------------------------------------------
+    /// Re-issues the launches of a workflow's running tasks (idempotent) and stores its end if it has one.
+    void Recover(const std::string& wf) {
+        auto loaded = Load(wf);
+        if (!loaded) return;
+        std::optional<core::KvLookup> kv;
+        if (options.kv) {
+            (void)options.kv->RefreshBlocking();
+            kv.emplace(options.kv->LookupFor(loaded->user));
+        }
+        ConductorHost host;
+        host.results = [this](const std::vector<std::string>& ids) { return Results(ids); };
+        host.kv = kv ? &*kv : nullptr;
+        host.st2 = loaded->st2;
+        Conductor conductor(*loaded->spec, loaded->state, host);
+        StepOutput out;
+        if (conductor.Finished()) {
+            out.finished = true;
+            out.status = loaded->state.value("status", "failed");
+            out.result = loaded->state.value("result", Json::object());
+        } else {
+            out.launches = conductor.Running();
+        }
+        Act(wf, loaded->user, out);
+    }
+
+    void RecoverStalled(bool all) {
+        auto members = redis->CommandBlocking({"SMEMBERS", ActiveKey()});
+        if (!members) return;
+        for (const auto& m : members->elements) {
+            if (stopped) return;
+            auto ver = redis->CommandBlocking({"HGET", Key(m.str), "ver"});
+            if (!ver) return;
+            bool stalled = all;
+            {
+                std::lock_guard lock(mu);
+                auto it = seen_versions.find(m.str);
+                if (it != seen_versions.end() && it->second == ver->str) stalled = true;
+                seen_versions[m.str] = ver->str;
+            }
+            if (stalled) Recover(m.str);
+        }
+    }
+
+    void ScheduleRecovery() {
+        if (stopped) return;
+        recovery_timer.expires_after(options.recovery_interval);
+        recovery_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (ec || self->stopped) return;
+            asio::post(self->workers, [self] {
+                self->RecoverStalled(false);
+                asio::post(self->io, [self] { self->ScheduleRecovery(); });
+            });
+        });
+    }
+
+    // ---- stream handlers ---------------------------------------------------------------------------------------
+    void HandleRequests(std::vector<core::StreamMessage> batch, core::StreamConsumer::Done done) {
+        asio::post(workers, [self = shared_from_this(), batch = std::move(batch), done = std::move(done)]() {
+            std::vector<std::string> acks;
+            for (const auto& msg : batch) {
+                Json j = Json::parse(msg.body, nullptr, false);
+                auto req = j.is_discarded() ? Result<core::ExecutionRequest>(InvalidArgument("not JSON"))
+                                            : core::ExecutionRequest::FromJson(j);
+                if (req) self->StartWorkflow(*req);
+                acks.push_back(msg.id);
+            }
+            done(std::move(acks));
+        });
+    }
+
+    void HandleEvents(std::vector<core::StreamMessage> batch, core::StreamConsumer::Done done) {
+        asio::post(workers, [self = shared_from_this(), batch = std::move(batch), done = std::move(done)]() {
+            // st2kv() reads the datastore as of this batch (one version check when nothing changed).
+            if (self->options.kv) (void)self->options.kv->RefreshBlocking();
+            std::vector<std::string> acks;
+            for (const auto& msg : batch) {
+                self->HandleEvent(msg);
+                acks.push_back(msg.id);
+            }
+            done(std::move(acks));
+        });
+    }
+
+    void HandleEvent(const core::StreamMessage& msg) {
+        auto ev = executions::ExecutionEvent::Parse(msg.body);
+        if (!ev || ev->kind != executions::event_kind::kStatus) return;
+        if (!ev->parent.empty() && core::status::IsCompleted(ev->to)) {
+            auto h = redis->CommandBlocking({"HMGET", store.keys().Execution(ev->execution_id), "context", "result"});
+            if (!h || h->elements.size() < 2) return;
+            Json ctx = ParseOr(h->elements[0], Json::object());
+            if (!ctx.contains("orquesta") || !ctx["orquesta"].is_object()) return;
+            const Json& o = ctx["orquesta"];
+            const std::string task_id = o.value("task_id", "");
+            const int item = o.value("item_id", -1);
+            const int attempt = o.value("attempt", 0);
+            const Json result = ParseOr(h->elements[1], Json());
+            const std::string child = ev->execution_id;
+            const std::string status = ev->to;
+            Step(ev->parent, msg.id, [&](Conductor& c, StepOutput& out) {
+                c.TaskEnded(task_id, item, attempt, child, status, result, out);
+            });
+            return;
+        }
+        // `canceled` straight from `paused` (canceled at once by the service): the state ends too.
+        if (ev->to == "canceling" || ev->to == "canceled" || ev->to == "pausing" || ev->to == "resuming") {
+            auto exists = redis->CommandBlocking({"EXISTS", Key(ev->execution_id)});
+            if (!exists || exists->integer != 1) return;
+            const std::string to = ev->to;
+            Step(ev->execution_id, msg.id, [&to](Conductor& c, StepOutput& out) {
+                if (to == "canceling" || to == "canceled") {
+                    c.Cancel(out);
+                } else if (to == "pausing") {
+                    c.Pause(out);
+                } else {
+                    c.Resume(out);
+                }
+            });
+        }
+    }
+
+    void Start() {
+        std::weak_ptr<Impl> weak = weak_from_this();
+        core::StreamConsumerOptions ro;
+        ro.stream = store.keys().RequestStream("workflow");
+        ro.group = kGroup;
+        ro.consumer = options.consumer_name;
+        ro.batch = 64;
+        ro.reclaim_min_idle = options.reclaim_min_idle;
+        ro.reclaim_interval = std::chrono::milliseconds(2000);
+        requests = core::StreamConsumer::Create(
+            io,
+            redis,
+            ro,
+            [weak](std::vector<core::StreamMessage> batch, core::StreamConsumer::Done done) {
+                if (auto self = weak.lock()) return self->HandleRequests(std::move(batch), std::move(done));
+                done({});
+            }
+        );
+        core::StreamConsumerOptions eo = ro;
+        eo.stream = store.keys().Events();
+        eo.batch = 256;
+        eo.delete_on_ack = false;  // other groups (notifier, API stream) read the same entries
+        events = core::StreamConsumer::Create(
+            io,
+            redis,
+            eo,
+            [weak](std::vector<core::StreamMessage> batch, core::StreamConsumer::Done done) {
+                if (auto self = weak.lock()) return self->HandleEvents(std::move(batch), std::move(done));
+                done({});
+            }
+        );
+        requests->Start();
+        events->Start();
+        // A role that starts picks up what a dead one left between a stored step and its launches.
+        asio::post(workers, [self = shared_from_this()] {
+            self->RecoverStalled(true);
+            asio::post(self->io, [self] { self->ScheduleRecovery(); });
+        });
+    }
+};
+
+WorkflowEngine::WorkflowEngine(
+    asio::io_context& io,
+    core::RedisClientPtr redis,
+    executions::ExecutionService& service,
+    WorkflowEngineOptions options
+)
+    : impl_(std::make_shared<Impl>(io, std::move(redis), service, std::move(options))) {}
+
+WorkflowEngine::~WorkflowEngine() {
+    impl_->stopped = true;
+    impl_->workers.join();
+}
+
+void WorkflowEngine::Start() {
+    impl_->Start();
+}
+
+void WorkflowEngine::Stop(std::function<void()> on_stopped) {
+    auto impl = impl_;
+    impl->stopped = true;
+    asio::post(impl->io, [impl] { impl->recovery_timer.cancel(); });
+    auto remaining = std::make_shared<std::atomic<int>>(2);
+    auto one_done = [remaining, on_stopped = std::move(on_stopped)]() {
+        if (--*remaining == 0 && on_stopped) on_stopped();
+    };
+    if (impl->requests) {
+        impl->requests->Stop(one_done);
+    } else {
+        one_done();
+    }
+    if (impl->events) {
+        impl->events->Stop(one_done);
+    } else {
+        one_done();
+    }
+}
+
+}  // namespace squall::workflows

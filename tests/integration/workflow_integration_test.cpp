@@ -1,0 +1,441 @@
+// Orquesta workflows end to end with the real binary: a pack's `runner_type: orquesta` action runs its workflow,
+// every task a child execution; a `workflow` role killed with SIGKILL in the middle of a workflow is replaced by
+// another that finishes it without running a finished task again; several workflow roles share the work.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <httplib.h>
+
+#include "files.hpp"
+#include "redis_server.hpp"
+#include "squall/core/model/model.hpp"
+#include "squall_process.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
+
+namespace squall::test {
+namespace {
+
+using core::Json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+void Write(const fs::path& p, const std::string& text) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+}
+
+/// The pack `wft` under DATA/packs: `wft.lines` appends one line per task to `file` (`n` tasks in sequence, each
+/// taking `pause` seconds), then fans out over three items; `wft.broken` fails and handles nothing.
+void WritePack(const fs::path& data) {
+    const fs::path pack = data / "packs" / "wft";
+    Write(
+        pack / "pack.yaml",
+        "name: wft\ndescription: workflow tests\nversion: 0.1.0\nauthor: squall\nemail: s@example.com\n"
+    );
+    Write(
+        pack / "actions" / "lines.yaml",
+        "name: lines\nrunner_type: orquesta\nentry_point: workflows/lines.yaml\nparameters:\n  file:\n    type: "
+        "string\n"
+        "    required: true\n  n:\n    type: integer\n    default: 10\n  pause:\n    type: number\n    default: 0\n"
+    );
+    Write(pack / "actions" / "workflows" / "lines.yaml", R"(version: 1.0
+input:
+  - file
+  - n
+  - pause
+vars:
+  - i: 0
+tasks:
+  step:
+    action: core.local
+    input:
+      cmd: "echo step{{ ctx('i') }} >> {{ ctx('file') }}; sleep {{ ctx('pause') }}"
+    next:
+      - when: "{{ succeeded() and ctx('i') + 1 < ctx('n') }}"
+        publish: i="{{ ctx('i') + 1 }}"
+        do: step
+      - when: "{{ succeeded() and ctx('i') + 1 >= ctx('n') }}"
+        do: fan
+  fan:
+    with: x in {{ ['a', 'b', 'c'] }}
+    action: core.local cmd="echo item-{{ item('x') }} >> {{ ctx('file') }}"
+    next:
+      - publish: items="{{ result() | length }}"
+output:
+  - steps: "{{ ctx('i') + 1 }}"
+  - items: "{{ ctx('items') }}"
+)");
+    Write(
+        pack / "actions" / "outer.yaml",
+        "name: outer\nrunner_type: orquesta\nentry_point: workflows/outer.yaml\nparameters:\n  file:\n    type: "
+        "string\n"
+        "    required: true\n"
+    );
+    Write(pack / "actions" / "workflows" / "outer.yaml", R"(version: 1.0
+input:
+  - file
+tasks:
+  inner:
+    action: wft.lines
+    input:
+      file: "{{ ctx('file') }}"
+      n: 2
+    next:
+      - when: "{{ succeeded() }}"
+        publish: inner_steps="{{ result().output.steps }}"
+        do: after
+  after:
+    action: core.local cmd="echo after >> {{ ctx('file') }}"
+output:
+  - inner_steps: "{{ ctx('inner_steps') }}"
+)");
+    Write(
+        pack / "actions" / "broken.yaml",
+        "name: broken\nrunner_type: orquesta\nentry_point: workflows/broken.yaml\nparameters: {}\n"
+    );
+    Write(pack / "actions" / "workflows" / "broken.yaml", R"(version: 1.0
+tasks:
+  ok:
+    action: core.noop
+    next:
+      - publish: reached=ok
+        do: bad
+  bad:
+    action: core.local cmd="echo oops >&2; exit 3"
+    next:
+      - when: "{{ succeeded() }}"
+        do: never
+  never:
+    action: core.noop
+output:
+  - reached: "{{ ctx('reached') }}"
+)");
+}
+
+size_t CountLines(const std::string& path) {
+    std::ifstream in(path);
+    size_t n = 0;
+    std::string line;
+    while (std::getline(in, line)) n += !line.empty();
+    return n;
+}
+
+Json GetExecution(const SquallProcess& server, const std::string& id) {
+    CliResult got = server.Cli({"execution", "get", id, "-j"});
+    Json e = Json::parse(got.out, nullptr, false);
+    return e.is_object() ? e : Json::object();
+}
+
+std::string StartAsync(const SquallProcess& server, const std::vector<std::string>& args) {
+    std::vector<std::string> cli = {"run"};
+    cli.insert(cli.end(), args.begin(), args.end());
+    cli.push_back("-a");
+    cli.push_back("-j");
+    CliResult run = server.Cli(cli);
+    EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+    Json j = Json::parse(run.out, nullptr, false);
+    return j.is_object() ? j.value("id", "") : "";
+}
+
+TEST(WorkflowIntegrationTest, RunsAPacksWorkflowWithTasksAsChildExecutions) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {}});
+    const std::string file = (data.path() / "out.txt").string();
+    CliResult run = server.Cli({"run", "wft.lines", "file=" + file, "n=4", "-j"});
+    ASSERT_EQ(run.exit_code, 0) << run.out << run.err << server.Output();
+    Json wf = Json::parse(run.out);
+    EXPECT_EQ(wf["status"], "succeeded") << wf.dump(2);
+    EXPECT_EQ(wf["result"]["output"], (Json{{"steps", 4}, {"items", 3}})) << wf.dump(2);
+    // The steps in order; the items in parallel, in any order.
+    const std::string lines = ReadFile(file);
+    EXPECT_EQ(lines.substr(0, 24), "step0\nstep1\nstep2\nstep3\n") << lines;
+    for (const char* item : {"item-a\n", "item-b\n", "item-c\n"})
+        EXPECT_NE(lines.find(item), std::string::npos) << lines;
+    EXPECT_EQ(CountLines(file), 7u);
+
+    // squall execution get --show-tasks: the children in creation order, with task names and timing.
+    CliResult shown = server.Cli({"execution", "get", wf["id"], "--show-tasks", "-j"});
+    Json with_tasks = Json::parse(shown.out, nullptr, false);
+    ASSERT_TRUE(with_tasks.is_object()) << shown.out << shown.err;
+    ASSERT_EQ(with_tasks["tasks"].size(), 7u) << with_tasks.dump(2);
+    EXPECT_EQ(with_tasks["children"].size(), 7u);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(with_tasks["tasks"][i]["task"], "step") << with_tasks["tasks"].dump(2);
+    for (int i = 4; i < 7; ++i) {
+        EXPECT_EQ(with_tasks["tasks"][i]["task"], "fan");
+        EXPECT_EQ(with_tasks["tasks"][i]["status"], "succeeded");
+    }
+    CliResult table = server.Cli({"execution", "get", wf["id"], "--show-tasks"});
+    // A subworkflow: a task whose action is another workflow; its output is the task's result.
+    const std::string sub_file = (data.path() / "sub.txt").string();
+    CliResult outer = server.Cli({"run", "wft.outer", "file=" + sub_file, "-j"});
+    Json o = Json::parse(outer.out, nullptr, false);
+    ASSERT_TRUE(o.is_object()) << outer.out << outer.err;
+    EXPECT_EQ(o["status"], "succeeded") << o.dump(2);
+    EXPECT_EQ(o["result"]["output"]["inner_steps"], 2) << o.dump(2);
+    EXPECT_EQ(CountLines(sub_file), 2u + 3u + 1u) << ReadFile(sub_file);
+    ASSERT_EQ(o["children"].size(), 2u);
+    Json inner = GetExecution(server, o["children"][0]);
+    EXPECT_EQ(inner["parent"], o["id"]);
+    EXPECT_EQ(inner["children"].size(), 5u);
+    EXPECT_NE(table.out.find("fan"), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("core.local"), std::string::npos) << table.out;
+
+    // The failing workflow: the task's failure is in result.errors, the output is still rendered, `never` never ran.
+    CliResult broken = server.Cli({"run", "wft.broken", "-j"});
+    Json b = Json::parse(broken.out, nullptr, false);
+    ASSERT_TRUE(b.is_object()) << broken.out << broken.err;
+    EXPECT_EQ(b["status"], "failed") << b.dump(2);
+    EXPECT_EQ(b["result"]["output"]["reached"], "ok") << b.dump(2);
+    ASSERT_EQ(b["result"]["errors"].size(), 1u) << b.dump(2);
+    EXPECT_EQ(b["result"]["errors"][0]["task_id"], "bad");
+    EXPECT_EQ(b["result"]["errors"][0]["result"]["return_code"], 3);
+
+    // Every task is an execution whose parent is the workflow and whose context names the task.
+    CliResult list = server.Cli({"execution", "list", "-n", "50", "-j"});
+    Json all = Json::parse(list.out, nullptr, false);
+    ASSERT_TRUE(all.is_array()) << list.out << list.err;
+    int children = 0;
+    for (const auto& e : all) {
+        if (e.value("parent", "") != b["id"].get<std::string>()) continue;
+        ++children;
+        EXPECT_TRUE(e["context"]["orquesta"]["task_name"] == "ok" || e["context"]["orquesta"]["task_name"] == "bad")
+            << e.dump(2);
+    }
+    EXPECT_EQ(children, 2);
+}
+
+/// Cancel: the running task finishes, no new task starts, the workflow ends canceled.
+TEST(WorkflowIntegrationTest, CancelLetsTheRunningTaskFinishAndStartsNoNewOne) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {}});
+    const std::string file = (data.path() / "out.txt").string();
+    const std::string id = StartAsync(server, {"wft.lines", "file=" + file, "n=30", "pause=0.3"});
+    ASSERT_TRUE(WaitFor([&] { return CountLines(file) >= 2; }, 30s));
+    CliResult cancel = server.Cli({"execution", "cancel", id});
+    ASSERT_EQ(cancel.exit_code, 0) << cancel.out << cancel.err;
+    const size_t at_cancel = CountLines(file);
+    Json wf;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            wf = GetExecution(server, id);
+            return wf.value("status", "") == "canceled";
+        },
+        30s
+    )) << wf.dump(2);
+    std::this_thread::sleep_for(1s);
+    EXPECT_LE(CountLines(file), at_cancel + 1) << ReadFile(file);
+    EXPECT_LT(CountLines(file), 30u);
+    for (const auto& child : wf["children"]) {
+        EXPECT_EQ(GetExecution(server, child.get<std::string>())["status"], "succeeded");
+    }
+}
+
+/// Pause: the running task finishes, the workflow is paused and nothing runs; resume: it goes on to the end.
+TEST(WorkflowIntegrationTest, PauseAndResume) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {}});
+    const std::string file = (data.path() / "out.txt").string();
+    const std::string id = StartAsync(server, {"wft.lines", "file=" + file, "n=8", "pause=0.2"});
+    ASSERT_TRUE(WaitFor([&] { return CountLines(file) >= 2; }, 30s));
+    CliResult pause = server.Cli({"execution", "pause", id});
+    ASSERT_EQ(pause.exit_code, 0) << pause.out << pause.err;
+    Json wf;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            wf = GetExecution(server, id);
+            return wf.value("status", "") == "paused";
+        },
+        30s
+    )) << wf.dump(2);
+    const size_t at_pause = CountLines(file);
+    std::this_thread::sleep_for(1s);
+    EXPECT_EQ(CountLines(file), at_pause) << "a task started while paused";
+    EXPECT_LT(at_pause, 8u);
+    CliResult resume = server.Cli({"execution", "resume", id});
+    ASSERT_EQ(resume.exit_code, 0) << resume.out << resume.err;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            wf = GetExecution(server, id);
+            return wf.value("status", "") == "succeeded";
+        },
+        30s
+    )) << wf.dump(2);
+    EXPECT_EQ(CountLines(file), 11u) << ReadFile(file);
+    std::vector<std::string> statuses;
+    for (const auto& l : wf["log"]) statuses.push_back(l["status"]);
+    EXPECT_EQ(
+        statuses,
+        (std::vector<std::string>{
+            "requested", "scheduled", "running", "pausing", "paused", "resuming", "running", "succeeded"})
+    );
+}
+
+/// Inspection before running: the API and the CLI name the task and line of a bad `do`, an unreachable task and an
+/// undefined variable; a good workflow has no problem.
+TEST(WorkflowIntegrationTest, InspectNamesTaskAndLineThroughTheApiAndTheCli) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {"--roles", "api"}});
+    const std::string bad = R"(version: 1.0
+input:
+  - a
+tasks:
+  t1:
+    action: core.echo message="{{ ctx('a') }}"
+    next:
+      - do: t9
+  t2:
+    action: core.noop
+    next:
+      - do: t3
+  t3:
+    action: core.echo message="{{ ctx('nope') }}"
+    next:
+      - do: t2
+)";
+    httplib::Client c(server.host(), server.port());
+    c.set_read_timeout(30, 0);
+    auto r = c.Post("/api/v1/workflows/inspect", {{"St2-Api-Key", server.api_key()}}, bad, "application/x-yaml");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    Json problems = Json::parse(r->body);
+    ASSERT_EQ(problems.size(), 4u) << problems.dump(2);
+    EXPECT_EQ(problems[0]["task"], "t1");
+    EXPECT_EQ(problems[0]["line"], 8);
+    EXPECT_EQ(problems[1]["task"], "t2");
+    EXPECT_EQ(problems[2]["task"], "t3");
+    EXPECT_EQ(problems[3]["type"], "context");
+    EXPECT_EQ(problems[3]["line"], 14);
+    EXPECT_NE(problems[3]["message"].get<std::string>().find("\"nope\""), std::string::npos);
+
+    auto good = c.Post(
+        "/api/v1/workflows/inspect",
+        {{"St2-Api-Key", server.api_key()}},
+        ReadFile((d / "packs/wft/actions/workflows/lines.yaml").string()),
+        "text/plain"
+    );
+    ASSERT_TRUE(good);
+    EXPECT_EQ(good->status, 200);
+    EXPECT_EQ(Json::parse(good->body), Json::array());
+
+    const std::string file = (data.path() / "bad.yaml").string();
+    Write(file, bad);
+    CliResult cli = server.Cli({"workflow", "inspect", file});
+    EXPECT_EQ(cli.exit_code, 1) << cli.out << cli.err;
+    EXPECT_NE(cli.out.find(file + ":8: task \"t1\" transitions to \"t9\""), std::string::npos) << cli.out;
+    EXPECT_NE(cli.out.find("unreachable"), std::string::npos) << cli.out;
+    EXPECT_EQ(
+        server.Cli({"workflow", "inspect", (d / "packs/wft/actions/workflows/lines.yaml").string()}).exit_code, 0
+    );
+}
+
+/// kill -9 of the process that drives workflows, at random moments across several workflows: another `workflow`
+/// role finishes each with the same output, and no task that had finished runs again (one line per task).
+TEST(WorkflowIntegrationTest, AKilledWorkflowRoleIsReplacedWithoutRerunningFinishedTasks) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    RedisServer redis;
+    const fs::path d = data.path() / "api";
+    WritePack(d);
+    SquallProcess::Options o;
+    o.data_dir = d.string();
+    o.redis_url = "unix://" + redis.socket_path();
+    o.extra_args = {"--roles", "api,rules,notifier,runner", "--workers", "4"};
+    SquallProcess api(o);
+    SquallProcess::Options w;
+    w.redis_url = o.redis_url;
+    w.extra_args = {"--roles", "workflow", "--listen", "127.0.0.1:0"};
+
+    std::mt19937 rng(std::random_device{}());
+    const int kRuns = 8;
+    const int kSteps = 12;
+    int generation = 0;
+    for (int run = 0; run < kRuns; ++run) {
+        w.data_dir = (data.path() / ("wf" + std::to_string(generation++))).string();
+        auto driver = std::make_unique<SquallProcess>(w);
+        const std::string file = (data.path() / ("out" + std::to_string(run) + ".txt")).string();
+        const std::string id =
+            StartAsync(api, {"wft.lines", "file=" + file, "n=" + std::to_string(kSteps), "pause=0.05"});
+        ASSERT_FALSE(id.empty());
+        // Kill it somewhere between its first and its last task (or before the first, for run 0).
+        const size_t kill_at = run == 0 ? 0 : std::uniform_int_distribution<size_t>(1, kSteps - 1)(rng);
+        ASSERT_TRUE(WaitFor([&] { return CountLines(file) >= kill_at; }, 30s)) << driver->Output();
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 40)(rng)));
+        driver->Kill();
+        driver.reset();
+        w.data_dir = (data.path() / ("wf" + std::to_string(generation++))).string();
+        SquallProcess successor(w);
+        Json wf;
+        ASSERT_TRUE(WaitFor(
+            [&] {
+                wf = GetExecution(api, id);
+                return wf.value("status", "") == "succeeded" || wf.value("status", "") == "failed";
+            },
+            90s
+        )) << wf.dump(2)
+           << successor.Output();
+        EXPECT_EQ(wf["status"], "succeeded") << wf.dump(2);
+        EXPECT_EQ(wf["result"]["output"], (Json{{"steps", kSteps}, {"items", 3}})) << wf.dump(2);
+        EXPECT_EQ(CountLines(file), static_cast<size_t>(kSteps + 3)) << "killed after " << kill_at << " lines:\n"
+                                                                     << ReadFile(file);
+        successor.Stop();
+    }
+}
+
+TEST(WorkflowIntegrationTest, SeveralWorkflowRolesShareTheWork) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    RedisServer redis;
+    const fs::path d = data.path() / "api";
+    WritePack(d);
+    SquallProcess::Options o;
+    o.data_dir = d.string();
+    o.redis_url = "unix://" + redis.socket_path();
+    o.extra_args = {"--roles", "api,rules,notifier,runner", "--workers", "8"};
+    SquallProcess api(o);
+    SquallProcess::Options w;
+    w.redis_url = o.redis_url;
+    w.extra_args = {"--roles", "workflow", "--listen", "127.0.0.1:0"};
+    w.data_dir = (data.path() / "w1").string();
+    SquallProcess w1(w);
+    w.data_dir = (data.path() / "w2").string();
+    SquallProcess w2(w);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 6; ++i) {
+        ids.push_back(
+            StartAsync(api, {"wft.lines", "file=" + (data.path() / ("o" + std::to_string(i))).string(), "n=5"})
+        );
+    }
+    for (size_t i = 0; i < ids.size(); ++i) {
+        Json wf;
+        ASSERT_TRUE(WaitFor(
+            [&] {
+                wf = GetExecution(api, ids[i]);
+                return wf.value("status", "") == "succeeded" || wf.value("status", "") == "failed";
+            },
+            60s
+        )) << wf.dump(2);
+        EXPECT_EQ(wf["status"], "succeeded") << wf.dump(2);
+        EXPECT_EQ(CountLines((data.path() / ("o" + std::to_string(i))).string()), 8u);
+    }
+}
+
+}  // namespace
+}  // namespace squall::test

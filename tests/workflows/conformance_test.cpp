@@ -1,0 +1,218 @@
+// The workflow conformance corpus (tests/cases/workflows/*.yaml): each case is a workflow, its input, the results
+// its task executions give (scripted per task, in call order; by default an execution succeeds and its result is
+// its input), and what Orquesta does with them: the order tasks complete in, the workflow's status, output and
+// errors. The conductor runs them as the engine does, without Redis: launches are run first in, first out.
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <filesystem>
+#include <map>
+
+#include "files.hpp"
+#include "squall/core/yaml_json.hpp"
+#include "squall/workflows/conductor.hpp"
+
+namespace squall::workflows {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> CaseFiles() {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(std::string(SQUALL_SOURCE_DIR) + "/tests/cases/workflows")) {
+        if (e.path().extension() == ".yaml") out.push_back(e.path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+/// Every expected key/value must be in actual (objects: subset; other values: equal).
+bool Contains(const Json& actual, const Json& expected) {
+    if (expected.is_object()) {
+        if (!actual.is_object()) return false;
+        for (const auto& [k, v] : expected.items()) {
+            if (!actual.contains(k) || !Contains(actual[k], v)) return false;
+        }
+        return true;
+    }
+    if (expected.is_string() && actual.is_string()) {
+        const std::string e = expected;
+        // "~text": a substring of the actual message.
+        if (!e.empty() && e[0] == '~') return actual.get<std::string>().find(e.substr(1)) != std::string::npos;
+    }
+    return actual == expected;
+}
+
+class WorkflowCase : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(WorkflowCase, BehavesAsOrquesta) {
+    const std::string path = std::string(SQUALL_SOURCE_DIR) + "/tests/cases/workflows/" + GetParam();
+    auto doc = core::LoadYamlFile(path);
+    ASSERT_TRUE(doc) << doc.error().message;
+    const Json& c = doc->value;
+    ASSERT_TRUE(c.contains("workflow") && c.contains("expected")) << path << ": needs workflow and expected";
+    const Json& expected = c["expected"];
+    auto spec = ParseWorkflow(c["workflow"].get<std::string>(), GetParam());
+    if (expected.contains("parse_error")) {
+        ASSERT_FALSE(spec) << "the workflow should not parse";
+        EXPECT_TRUE(Contains(Json(spec.error().message), expected["parse_error"])) << spec.error().message;
+        return;
+    }
+    ASSERT_TRUE(spec) << spec.error().message;
+    if (expected.contains("inspect")) {
+        auto problems = Inspect(*spec);
+        Json got = Json::array();
+        for (const auto& p : problems) got.push_back(p.ToJson());
+        ASSERT_EQ(got.size(), expected["inspect"].size()) << got.dump(2);
+        for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(Contains(got[i], expected["inspect"][i])) << got.dump(2);
+        if (!expected.contains("status")) return;
+    }
+
+    // Scripted results: task name → [{status, result}], consumed in call order.
+    std::map<std::string, std::deque<Json>> scripted;
+    if (c.contains("results")) {
+        for (const auto& [task, list] : c["results"].items()) {
+            for (const auto& r : list) scripted[task].push_back(r);
+        }
+    }
+    std::map<std::string, Json> stored;  // execution id → result
+    ConductorHost host;
+    host.results = [&](const std::vector<std::string>& ids) {
+        std::vector<Json> out;
+        for (const auto& id : ids) out.push_back(stored.count(id) ? stored[id] : Json());
+        return out;
+    };
+    host.st2 = {{"action_execution_id", "wf1"}, {"user", "tester"}};
+    Json state;
+    Conductor conductor(*spec, state, host);
+    StepOutput out;
+    conductor.Start(c.value("input", Json::object()), out);
+    std::deque<Launch> queue(out.launches.begin(), out.launches.end());
+    Json actions = Json::array();
+    int executions = 0;
+    Json final_result;
+    std::string final_status = out.finished ? out.status : "";
+    if (out.finished) final_result = out.result;
+    while (!queue.empty() && final_status.empty()) {
+        ASSERT_LT(executions, 5000) << "runaway workflow";
+        Launch l = queue.front();
+        queue.pop_front();
+        const std::string id = "e" + std::to_string(++executions);
+        actions.push_back({{"task", l.task_name}, {"action", l.action}, {"input", l.input}});
+        std::string status = "succeeded";
+        Json result = l.input;
+        auto& script = scripted[l.task_name];
+        if (!script.empty()) {
+            Json r = script.front();
+            script.pop_front();
+            status = r.value("status", "succeeded");
+            if (r.contains("result")) result = r["result"];
+        }
+        stored[id] = result;
+        StepOutput step;
+        conductor.TaskEnded(l.task_id, l.item, l.attempt, id, status, result, step);
+        for (auto& x : step.launches) queue.push_back(std::move(x));
+        if (step.finished) {
+            final_status = step.status;
+            final_result = step.result;
+        }
+    }
+    ASSERT_FALSE(final_status.empty()) << "the workflow did not finish; state: " << state.dump(2);
+    Json seq = Json::array();
+    for (const auto& id : state["seq"]) seq.push_back(state["tasks"][id.get<std::string>()]["name"]);
+    if (expected.contains("sequence")) {
+        EXPECT_EQ(seq, expected["sequence"]) << "state: " << state.dump(2);
+    }
+    EXPECT_EQ(final_status, expected.value("status", "succeeded")) << final_result.dump(2);
+    if (expected.contains("output")) {
+        EXPECT_EQ(final_result.value("output", Json()), expected["output"]) << final_result.dump(2);
+    }
+    if (expected.contains("errors")) {
+        const Json errors = final_result.value("errors", Json::array());
+        ASSERT_EQ(errors.size(), expected["errors"].size()) << errors.dump(2);
+        for (size_t i = 0; i < errors.size(); ++i)
+            EXPECT_TRUE(Contains(errors[i], expected["errors"][i])) << errors.dump(2);
+    } else if (expected.value("status", "succeeded") == "succeeded") {
+        EXPECT_FALSE(final_result.contains("errors")) << final_result.dump(2);
+    }
+    if (expected.contains("actions")) {
+        ASSERT_EQ(actions.size(), expected["actions"].size()) << actions.dump(2);
+        for (size_t i = 0; i < actions.size(); ++i)
+            EXPECT_TRUE(Contains(actions[i], expected["actions"][i])) << actions.dump(2);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases,
+    WorkflowCase,
+    ::testing::ValuesIn(CaseFiles()),
+    [](const ::testing::TestParamInfo<std::string>& info) {
+        std::string n = info.param.substr(0, info.param.size() - 5);
+        for (auto& ch : n) {
+            if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+        }
+        return n;
+    }
+);
+
+TEST(WorkflowConductor, PauseHoldsNewTasksAndItemsBackUntilResume) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+tasks:
+  t1:
+    action: core.noop
+    next:
+      - do: t2
+  t2:
+    with:
+      items: "{{ [1, 2, 3] }}"
+      concurrency: 1
+    action: core.echo message="{{ item() }}"
+)",
+        "pause.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    ConductorHost host;
+    Json state;
+    Conductor c(*spec, state, host);
+    StepOutput start;
+    c.Start(Json::object(), start);
+    ASSERT_EQ(start.launches.size(), 1u);
+    StepOutput pause;
+    c.Pause(pause);
+    EXPECT_FALSE(pause.paused);  // t1 still runs
+    StepOutput t1;
+    c.TaskEnded("t1", -1, 0, "e1", "succeeded", Json::object(), t1);
+    EXPECT_TRUE(t1.launches.empty());  // t2 waits
+    EXPECT_TRUE(t1.paused);
+    StepOutput resume;
+    c.Resume(resume);
+    EXPECT_TRUE(resume.resumed);
+    ASSERT_EQ(resume.launches.size(), 1u);
+    EXPECT_EQ(resume.launches[0].task_name, "t2");
+    StepOutput pause2;
+    c.Pause(pause2);
+    StepOutput item0;
+    c.TaskEnded("t2", 0, 0, "e2", "succeeded", Json::object(), item0);
+    EXPECT_TRUE(item0.launches.empty());  // the next item waits
+    EXPECT_TRUE(item0.paused);
+    EXPECT_FALSE(item0.finished);
+    StepOutput resume2;
+    c.Resume(resume2);
+    ASSERT_EQ(resume2.launches.size(), 1u);
+    EXPECT_EQ(resume2.launches[0].item, 1);
+    StepOutput item1;
+    c.TaskEnded("t2", 1, 0, "e3", "succeeded", Json::object(), item1);
+    ASSERT_EQ(item1.launches.size(), 1u);
+    StepOutput item2;
+    c.TaskEnded("t2", 2, 0, "e4", "succeeded", Json::object(), item2);
+    EXPECT_TRUE(item2.finished);
+    EXPECT_EQ(item2.status, "succeeded");
+}
+
+TEST(WorkflowCorpus, HasSixtyCases) {
+    EXPECT_GE(CaseFiles().size(), 60u);
+}
+
+}  // namespace
+}  // namespace squall::workflows
