@@ -231,6 +231,43 @@ TEST_F(ExecutionStoreTest, AFinishedExecutionIsQueuedForTheNotifierOnlyWhenSomet
     EXPECT_EQ(Events().size(), 9u);
 }
 
+// The workflow engine's stream gets only what can move a workflow: a task's end and a workflow's cancel/pause/resume.
+TEST_F(ExecutionStoreTest, OnlyTaskEndsAndWorkflowControlReachTheWorkflowStream) {
+    auto queued = [&]() {
+        Result<RedisReply> r = client_->CommandBlocking({"XRANGE", store_->keys().WorkflowEvents(), "-", "+"});
+        std::vector<std::pair<std::string, std::string>> out;  // execution, to
+        for (const auto& entry : r->elements) {
+            ExecutionEvent e = *ExecutionEvent::Parse(entry.elements[1].elements[1].str);
+            out.emplace_back(e.execution_id, e.to);
+        }
+        return out;
+    };
+    const std::string plain = *store_->CreateBlocking(Make("core.noop"));
+    ASSERT_TRUE(store_->TransitionBlocking(plain, "running", {})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(plain, "succeeded", {})->applied);
+    EXPECT_TRUE(queued().empty());
+
+    NewExecution wf = Make("ops.flow");
+    wf.pool = "workflow";
+    const std::string flow = *store_->CreateBlocking(wf);
+    NewExecution task = Make("core.noop");
+    task.parent = flow;
+    const std::string child = *store_->CreateBlocking(task);
+    ASSERT_TRUE(store_->TransitionBlocking(flow, "running", {})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(child, "running", {})->applied);
+    EXPECT_TRUE(queued().empty());  // starting moves nothing
+    ASSERT_TRUE(store_->TransitionBlocking(child, "failed", {})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(flow, "pausing", {})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(flow, "paused", {})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(flow, "resuming", {})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(flow, "running", {})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(flow, "canceling", {})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(flow, "canceled", {})->applied);
+    const std::vector<std::pair<std::string, std::string>> expected = {
+        {child, "failed"}, {flow, "pausing"}, {flow, "resuming"}, {flow, "canceling"}, {flow, "canceled"}};
+    EXPECT_EQ(queued(), expected);
+}
+
 // Events stay valid JSON whatever the values they carry (a runner id with quotes, backslashes, control characters).
 TEST_F(ExecutionStoreTest, EventsStayValidJsonWhateverTheValues) {
     const std::string id = *store_->CreateBlocking(Make("core.noop"));

@@ -150,7 +150,8 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         for (int attempt = 0; attempt < 100; ++attempt) {
             auto loaded = Load(wf);
             if (!loaded) {
-                if (!event_id.empty()) (void)redis->CommandBlocking({"XACK", store.keys().Events(), kGroup, event_id});
+                if (!event_id.empty())
+                    (void)redis->CommandBlocking({"XACK", store.keys().WorkflowEvents(), kGroup, event_id});
                 return;
             }
             const std::string before = loaded->state.dump();
@@ -165,11 +166,12 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             fn(conductor, out);
             const std::string after = loaded->state.dump(-1, ' ', false, Json::error_handler_t::replace);
             if (after == before) {
-                if (!event_id.empty()) (void)redis->CommandBlocking({"XACK", store.keys().Events(), kGroup, event_id});
+                if (!event_id.empty())
+                    (void)redis->CommandBlocking({"XACK", store.keys().WorkflowEvents(), kGroup, event_id});
                 return Act(wf, loaded->user, out);
             }
             auto r = redis->CommandBlocking(
-                {"EVAL", kCommit, "2", Key(wf), store.keys().Events(), loaded->version, after, kGroup, event_id}
+                {"EVAL", kCommit, "2", Key(wf), store.keys().WorkflowEvents(), loaded->version, after, kGroup, event_id}
             );
             if (!r) {
                 Warn("cannot store a workflow step; the event stays pending", wf, r.error().message);
@@ -473,9 +475,9 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             }
         );
         core::StreamConsumerOptions eo = ro;
-        eo.stream = store.keys().Events();
+        eo.stream = store.keys().WorkflowEvents();
         eo.batch = 256;
-        eo.delete_on_ack = false;  // other groups (notifier, API stream) read the same entries
+        eo.delete_on_ack = true;  // the engine is the only reader of its stream
         events = core::StreamConsumer::Create(
             io,
             redis,

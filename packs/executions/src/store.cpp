@@ -37,7 +37,8 @@ redis.call('XADD', KEYS[7], '*', 'd', ARGV[5])
 return ARGV[1]
 )lua";
 
-// KEYS: 1 exec hash, 2 event stream, 3 notify stream, 4 set of the trigger types rules listen to
+// KEYS: 1 exec hash, 2 event stream, 3 notify stream, 4 set of the trigger types rules listen to, 5 workflow
+//       event stream
 // ARGV: 1 id, 2 tagged key prefix, 3 new status, 4 only-from filter (",a,b," or ""), 5 timestamp, 6.. fields
 // Returns {1, previous, runner} applied, {0, current, runner} refused, {-1} missing. The status machine is the
 // string T (",from>to,..."), generated from status.cpp; a status that is no edge's `from` is final. The status
@@ -45,9 +46,12 @@ return ARGV[1]
 // a change and never sees one that did not happen. A final event is also queued for the notifier when something
 // listens: the record's `notify` (its action has notify) or a rule on the action trigger (constant A). The
 // per-(action, status) index holds final statuses only (an execution enters it once, when it ends): queries for an
-// in-flight status read the status index, which holds only the work in flight (ListBlocking).
+// in-flight status read the status index, which holds only the work in flight (ListBlocking). The workflow engine
+// gets its events the same way: a task's (an execution with a parent) final event, and a workflow's (pool
+// `workflow`) cancel, pause and resume.
 const char* kTransitionBody = R"lua(
-local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id', 'log', 'notify')
+local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id', 'log', 'notify',
+  'pool')
 local cur = h[1]
 if not cur then return {-1} end
 local to = ARGV[3]
@@ -75,6 +79,10 @@ local event = cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to
 redis.call('XADD', KEYS[2], '*', 'd', event)
 if final and (h[7] == '1' or redis.call('SISMEMBER', KEYS[4], A) == 1) then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', '1000000', '*', 'd', event)
+end
+if (final and (h[4] or '') ~= '') or
+   (h[8] == 'workflow' and (to == 'canceling' or to == 'canceled' or to == 'pausing' or to == 'resuming')) then
+  redis.call('XADD', KEYS[5], '*', 'd', event)
 end
 return {1, cur, runner}
 )lua";
@@ -261,7 +269,7 @@ void ExecutionStore::Transition(
     }
     TransitionScript().Run(
         *client_,
-        {keys_.Execution(id), keys_.Events(), keys_.Notify(), listened_},
+        {keys_.Execution(id), keys_.Events(), keys_.Notify(), listened_, keys_.WorkflowEvents()},
         std::move(args),
         [id, cb = std::move(cb)](Result<RedisReply> r) {
             if (!r) return cb(r.error());
