@@ -78,7 +78,7 @@ local event = cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to
   parent=h[4] or '', runner=runner})
 redis.call('XADD', KEYS[2], '*', 'd', event)
 if final and (h[7] == '1' or redis.call('SISMEMBER', KEYS[4], A) == 1) then
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', '1000000', '*', 'd', event)
+  redis.call('XADD', KEYS[3], '*', 'd', event)
 end
 if (final and (h[4] or '') ~= '') or
    (h[8] == 'workflow' and (to == 'canceling' or to == 'canceled' or to == 'pausing' or to == 'resuming')) then
