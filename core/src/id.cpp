@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <random>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "squall/core/error.hpp"
@@ -66,6 +68,42 @@ std::string Sha256Hex(const std::string& data) {
     unsigned int len = 0;
     EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
     return Hex(md, len);
+}
+
+std::optional<Sha256Digest> ParseSha256Hex(std::string_view hex) {
+    Sha256Digest out{};
+    if (hex.size() != 2 * out.size()) return std::nullopt;
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    for (size_t i = 0; i < out.size(); ++i) {
+        const int hi = nibble(hex[2 * i]);
+        const int lo = nibble(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out[i] = static_cast<unsigned char>(hi * 16 + lo);
+    }
+    return out;
+}
+
+bool HmacSha256Equals(std::string_view key, std::string_view data, const Sha256Digest& given) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+    unsigned int len = 0;
+    if (HMAC(
+            EVP_sha256(),
+            key.data(),
+            static_cast<int>(key.size()),
+            reinterpret_cast<const unsigned char*>(data.data()),  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+            data.size(),
+            mac.data(),
+            &len
+        ) == nullptr ||
+        len != given.size()) {
+        return false;
+    }
+    return CRYPTO_memcmp(mac.data(), given.data(), given.size()) == 0;
 }
 
 }  // namespace squall::core

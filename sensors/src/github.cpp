@@ -1,24 +1,15 @@
 // The GitHub webhook (SPEC §3.2). The signature is checked on the raw bytes before anything is parsed, so an
 // unauthenticated sender cannot make the server parse 25 MB of JSON.
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
-#include <array>
+#include <algorithm>
 #include <cctype>
+#include <optional>
 
+#include "squall/core/id.hpp"
 #include "squall/core/input.hpp"
 #include "squall/sensors/sensor.hpp"
 
 namespace squall::sensors {
 namespace {
-
-int Hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 /// An X-GitHub-Event value that can be part of a trigger ref: GitHub's event names are lowercase words joined
 /// by `_`.
@@ -33,30 +24,9 @@ bool IsEventName(const std::string& event) {
 
 bool GitHubWebhook::SignatureMatches(std::string_view secret, std::string_view body, std::string_view header) {
     constexpr std::string_view kPrefix = "sha256=";
-    constexpr size_t kDigest = 32;
-    if (header.size() != kPrefix.size() + 2 * kDigest || header.substr(0, kPrefix.size()) != kPrefix) return false;
-    std::array<unsigned char, kDigest> given{};
-    for (size_t i = 0; i < kDigest; ++i) {
-        const int hi = Hex(header[kPrefix.size() + 2 * i]);
-        const int lo = Hex(header[kPrefix.size() + 2 * i + 1]);
-        if (hi < 0 || lo < 0) return false;
-        given[i] = static_cast<unsigned char>(hi * 16 + lo);
-    }
-    std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-    unsigned int len = 0;
-    if (HMAC(
-            EVP_sha256(),
-            secret.data(),
-            static_cast<int>(secret.size()),
-            reinterpret_cast<const unsigned char*>(body.data()),  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
-            body.size(),
-            mac.data(),
-            &len
-        ) == nullptr ||
-        len != kDigest) {
-        return false;
-    }
-    return CRYPTO_memcmp(mac.data(), given.data(), kDigest) == 0;
+    if (header.substr(0, kPrefix.size()) != kPrefix) return false;
+    std::optional<core::Sha256Digest> given = core::ParseSha256Hex(header.substr(kPrefix.size()));
+    return given && core::HmacSha256Equals(secret, body, *given);
 }
 
 Result<GitHubWebhook::Answer> GitHubWebhook::HandleBlocking(const Request& request) {

@@ -1,4 +1,5 @@
 #include "squall/core/crypto.hpp"
+#include "squall/core/id.hpp"
 
 #include <gtest/gtest.h>
 
@@ -98,6 +99,34 @@ TEST(CryptoTest, KeyFileIsCreatedPrivateOnceAndReused) {
     Result<SecretBox> bad = SecretBox::LoadOrCreateBlocking(path);
     ASSERT_FALSE(bad);
     EXPECT_NE(bad.error().message.find(path), std::string::npos);
+}
+
+}  // namespace
+}  // namespace squall::core
+
+namespace squall::core {
+namespace {
+
+// The one webhook-signature check (GitHub, Slack): RFC 4231's test case 2, one bit off, and malformed hex.
+TEST(HmacSha256Test, MatchesRfc4231AndRefusesAnythingElse) {
+    const std::string good = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+    std::optional<Sha256Digest> digest = ParseSha256Hex(good);
+    ASSERT_TRUE(digest.has_value());
+    EXPECT_TRUE(HmacSha256Equals("Jefe", "what do ya want for nothing?", *digest));
+    EXPECT_TRUE(HmacSha256Equals(
+        "Jefe",
+        "what do ya want for nothing?",
+        *ParseSha256Hex("5BDCC146BF60754E6A042426089575C75A003F089D2739839DEC58B964EC3843")
+    ));
+    EXPECT_FALSE(HmacSha256Equals("Jefe", "what do ya want for nothing!", *digest));
+    EXPECT_FALSE(HmacSha256Equals("jefe", "what do ya want for nothing?", *digest));
+    Sha256Digest flipped = *digest;
+    flipped[31] ^= 1;
+    EXPECT_FALSE(HmacSha256Equals("Jefe", "what do ya want for nothing?", flipped));
+    EXPECT_FALSE(ParseSha256Hex(good.substr(1)).has_value());
+    EXPECT_FALSE(ParseSha256Hex(good + "0").has_value());
+    EXPECT_FALSE(ParseSha256Hex("g" + good.substr(1)).has_value());
+    EXPECT_FALSE(ParseSha256Hex("").has_value());
 }
 
 }  // namespace

@@ -1,11 +1,9 @@
 #include "chatops/slack.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
-#include <array>
 #include <charconv>
+#include <optional>
+
+#include "squall/core/id.hpp"
 
 namespace squall::api::chatops {
 namespace {
@@ -53,35 +51,14 @@ Status VerifySlackSignature(
     if (ts < now_seconds - kWindow || ts > now_seconds + kWindow)
         return Unauthenticated("X-Slack-Request-Timestamp is more than 5 minutes from now (a replay?)");
     constexpr std::string_view kPrefix = "v0=";
-    constexpr size_t kDigest = 32;
-    std::array<unsigned char, kDigest> given{};
-    bool well_formed = signature.size() == kPrefix.size() + 2 * kDigest && signature.substr(0, 3) == kPrefix;
-    for (size_t i = 0; well_formed && i < kDigest; ++i) {
-        const int hi = Hex(signature[kPrefix.size() + 2 * i]);
-        const int lo = Hex(signature[kPrefix.size() + 2 * i + 1]);
-        well_formed = hi >= 0 && lo >= 0;
-        given[i] = static_cast<unsigned char>(well_formed ? hi * 16 + lo : 0);
-    }
-    if (!well_formed) return Unauthenticated("X-Slack-Signature is not v0= and 64 hex digits");
+    std::optional<core::Sha256Digest> given;
+    if (signature.substr(0, kPrefix.size()) == kPrefix) given = core::ParseSha256Hex(signature.substr(kPrefix.size()));
+    if (!given) return Unauthenticated("X-Slack-Signature is not v0= and 64 hex digits");
     std::string base = "v0:";
     base.append(timestamp);
     base += ':';
     base.append(body);
-    std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-    unsigned int len = 0;
-    if (HMAC(
-            EVP_sha256(),
-            secret.data(),
-            static_cast<int>(secret.size()),
-            reinterpret_cast<const unsigned char*>(base.data()),  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
-            base.size(),
-            mac.data(),
-            &len
-        ) == nullptr ||
-        len != kDigest) {
-        return Internal("HMAC-SHA256 failed");
-    }
-    if (CRYPTO_memcmp(mac.data(), given.data(), kDigest) != 0)
+    if (!core::HmacSha256Equals(secret, base, *given))
         return Unauthenticated("X-Slack-Signature does not match the body (wrong signing secret?)");
     return {};
 }
