@@ -4,10 +4,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 
 namespace squall::api {
@@ -37,6 +39,27 @@ int PollUntil(socket_t sock, short events, SteadyClock::time_point until, const 
         if ((p.revents & events) != 0) return 1;
         if ((p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return -1;
     }
+}
+
+/// A lingering close (as nginx's lingering_close): when the client is still sending — a body refused with 413 before
+/// it was read — stop writing, then read and drop what comes for at most 2 s and 64 MiB before closing. Closing a
+/// socket that holds unread bytes makes the kernel answer with a reset, which can destroy the response before the
+/// client has read it. A connection with nothing unread closes at once.
+void CloseLingering(socket_t sock, const httplib::Server& server) {
+    int unread = 0;
+    if (::ioctl(sock, FIONREAD, &unread) == 0 && unread > 0) {
+        ::shutdown(sock, SHUT_WR);
+        const auto until = SteadyClock::now() + std::chrono::seconds(2);
+        constexpr size_t kMaxDrained = size_t{64} << 20;
+        std::array<char, 64 * 1024> buf{};
+        for (size_t drained = 0; drained < kMaxDrained && PollUntil(sock, POLLIN, until, server) == 1;) {
+            const ssize_t n = ::recv(sock, buf.data(), buf.size(), 0);
+            if (n <= 0) break;  // the client closed (or an error): done
+            drained += static_cast<size_t>(n);
+        }
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
 }
 
 std::string AddressText(const sockaddr_storage& addr, int* port) {
@@ -264,8 +287,7 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
         });
         if (!ok || connection_closed) break;
     }
-    ::shutdown(sock, SHUT_RDWR);
-    ::close(sock);
+    CloseLingering(sock, *this);
     Release(client);
     return ok;
 }
