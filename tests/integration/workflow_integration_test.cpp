@@ -234,8 +234,9 @@ TEST(WorkflowIntegrationTest, CancelLetsTheRunningTaskFinishAndStartsNoNewOne) {
         },
         30s
     )) << wf.dump(2);
-    std::this_thread::sleep_for(1s);
-    EXPECT_LE(CountLines(file), at_cancel + 1) << ReadFile(file);
+    // Nothing may start once it is canceled: the line count must not pass the one task that was running (a
+    // second with no change is the proof; a violation ends the wait at once).
+    EXPECT_FALSE(WaitFor([&] { return CountLines(file) > at_cancel + 1; }, 1s)) << ReadFile(file);
     EXPECT_LT(CountLines(file), 30u);
     for (const auto& child : wf["children"]) {
         EXPECT_EQ(GetExecution(server, child.get<std::string>())["status"], "succeeded");
@@ -263,8 +264,7 @@ TEST(WorkflowIntegrationTest, PauseAndResume) {
         30s
     )) << wf.dump(2);
     const size_t at_pause = CountLines(file);
-    std::this_thread::sleep_for(1s);
-    EXPECT_EQ(CountLines(file), at_pause) << "a task started while paused";
+    EXPECT_FALSE(WaitFor([&] { return CountLines(file) != at_pause; }, 1s)) << "a task started while paused";
     EXPECT_LT(at_pause, 8u);
     CliResult resume = server.Cli({"execution", "resume", id});
     ASSERT_EQ(resume.exit_code, 0) << resume.out << resume.err;
