@@ -13,6 +13,7 @@
 #include "squall/core/clock.hpp"
 #include "squall/core/log.hpp"
 #include "squall/core/redis/stream.hpp"
+#include "squall/core/store/store.hpp"
 #include "squall/executions/events.hpp"
 #include "squall/workflows/conductor.hpp"
 
@@ -44,6 +45,15 @@ redis.call('HSET', KEYS[1], 'state', ARGV[2], 'ver', tostring(tonumber(v) + 1))
 if ARGV[4] ~= '' then redis.call('XACK', KEYS[2], ARGV[3], ARGV[4]) end
 return 1
 )lua";
+
+const core::Script& InitScript() {
+    static const core::Script kScript(kInit);
+    return kScript;
+}
+const core::Script& CommitScript() {
+    static const core::Script kScript(kCommit);
+    return kScript;
+}
 
 Json ParseOr(const core::RedisReply& r, Json fallback) {
     if (r.IsNil() || r.str.empty()) return fallback;
@@ -170,8 +180,8 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                     (void)redis->CommandBlocking({"XACK", store.keys().WorkflowEvents(), kGroup, event_id});
                 return Act(wf, loaded->user, out);
             }
-            auto r = redis->CommandBlocking(
-                {"EVAL", kCommit, "2", Key(wf), store.keys().WorkflowEvents(), loaded->version, after, kGroup, event_id}
+            auto r = CommitScript().RunBlocking(
+                *redis, {Key(wf), store.keys().WorkflowEvents()}, {loaded->version, after, kGroup, event_id}
             );
             if (!r) {
                 Warn("cannot store a workflow step; the event stays pending", wf, r.error().message);
@@ -310,13 +320,10 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         Conductor conductor(*spec, state, host);
         StepOutput out;
         conductor.Start(input, out);
-        auto r = redis->CommandBlocking(
-            {"EVAL",
-             kInit,
-             "2",
-             Key(wf),
-             ActiveKey(),
-             wf,
+        auto r = InitScript().RunBlocking(
+            *redis,
+            {Key(wf), ActiveKey()},
+            {wf,
              "def",
              text.str(),
              "file",
