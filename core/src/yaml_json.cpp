@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "squall/core/input.hpp"
@@ -225,6 +226,48 @@ Error YamlDocument::ErrorAt(const std::string& path, const std::string& message)
     return e;
 }
 
+/// The first pass over a YAML text: yaml-cpp's events are counted, without building nodes, before a document is
+/// loaded. yaml-cpp 0.7 never advances past some stray tokens (a lone `,` yields an endless series of empty
+/// documents, and `YAML::LoadAll` then allocates nodes until memory runs out), so the stream must not have a second
+/// document start, and a bound on the events (a few per byte is far beyond any real file) ends whatever else keeps
+/// it going. Throws YAML::ParserException at the place that is refused.
+class StreamShapeCheck : public YAML::EventHandler {
+public:
+    explicit StreamShapeCheck(size_t text_size) : max_events_(8 * text_size + 1024) {}
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        if (documents_++ > 0) {
+            // PyYAML's safe_load: "expected a single document in the stream".
+            throw YAML::ParserException(mark, "a second YAML document (a file holds one)");
+        }
+        Count(mark);
+    }
+    void OnDocumentEnd() override { Count(last_); }
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Count(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Count(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+        Count(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value)
+        override {
+        Count(mark);
+    }
+    void OnSequenceEnd() override { Count(last_); }
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        Count(mark);
+    }
+    void OnMapEnd() override { Count(last_); }
+
+private:
+    void Count(const YAML::Mark& mark) {
+        last_ = mark;
+        if (++events_ > max_events_) throw YAML::ParserException(mark, "the document does not end (parser stuck)");
+    }
+    const size_t max_events_;
+    size_t events_ = 0;
+    size_t documents_ = 0;
+    YAML::Mark last_ = YAML::Mark::null_mark();
+};
+
 Result<YamlDocument> ParseYaml(const std::string& text, const std::string& file) {
     YamlDocument doc;
     doc.file = file;
@@ -245,13 +288,17 @@ Result<YamlDocument> ParseYaml(const std::string& text, const std::string& file)
         return err;
     }
     try {
-        const std::vector<YAML::Node> docs = YAML::LoadAll(text);
-        if (docs.size() > 1) {
-            // PyYAML's safe_load: "expected a single document in the stream".
-            throw YAML::ParserException(docs[1].Mark(), "a second YAML document (a file holds one)");
+        {
+            std::istringstream in(text);
+            YAML::Parser parser(in);
+            StreamShapeCheck check(text.size());
+            while (parser.HandleNextDocument(check)) {
+            }
         }
+        // One document at most (checked above): Load builds it, or a null for an empty stream.
+        const YAML::Node root = YAML::Load(text);
         Budget budget = Budget::For(text.size());
-        doc.value = docs.empty() ? Json(nullptr) : Convert(docs[0], "", doc, text, budget, 0);
+        doc.value = Convert(root, "", doc, text, budget, 0);
     } catch (const YAML::Exception& e) {
         Error err = InvalidArgument("invalid YAML: " + e.msg);
         err.location = Location{file, e.mark.line + 1, e.mark.column + 1};
