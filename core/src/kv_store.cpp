@@ -137,7 +137,7 @@ Result<KeyValuePair> KeyValuePair::FromRecord(const std::string& text) {
     KeyValuePair p;
     p.name = j["name"];
     p.value = j["value"];
-    p.secret = j.value("secret", false);
+    p.secret = core::BoolOr(j, "secret", false);
     p.scope = j.value("scope", std::string(kv_scope::kSystem));
     p.user = j.value("user", "");
     p.ttl = j.value("ttl", int64_t{0});

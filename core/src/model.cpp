@@ -95,4 +95,10 @@ Result<std::pair<std::string, std::string>> SplitRef(const std::string& ref) {
     return std::make_pair(ref.substr(0, dot), ref.substr(dot + 1));
 }
 
+bool BoolOr(const Json& obj, const std::string& key, bool fallback) {
+    if (!obj.is_object()) return fallback;
+    auto it = obj.find(key);
+    return it != obj.end() && it->is_boolean() ? it->get<bool>() : fallback;
+}
+
 }  // namespace squall::core

@@ -89,7 +89,7 @@ void CollectSecrets(const Json& properties, const std::string& path, std::vector
     if (!properties.is_object()) return;
     for (const auto& [name, s] : properties.items()) {
         if (!s.is_object()) continue;
-        if (s.value("secret", false) == true) out.push_back(Join(path, name));
+        if (core::BoolOr(s, "secret", false)) out.push_back(Join(path, name));
         if (s.contains("properties")) CollectSecrets(s["properties"], Join(path, name), out);
     }
 }
@@ -112,7 +112,7 @@ public:
                     if (Status st = Object(s["properties"], nested, at, false); !st) return st;
                     obj[name] = std::move(nested);
                     continue;
-                } else if (enforce_required && s.value("required", false) == true) {
+                } else if (enforce_required && core::BoolOr(s, "required", false)) {
                     return Fail(at, "is required");
                 } else {
                     continue;
@@ -128,7 +128,7 @@ public:
             }
             Result<JsonSchema> compiled = JsonSchema::Compile(own);
             if (!compiled) return Fail(at, "invalid schema: " + compiled.error().message);
-            const bool secret = s.value("secret", false) == true;
+            const bool secret = core::BoolOr(s, "secret", false);
             if (Status st = compiled->Validate(value, at, {.subject = kSubject, .mask_values = secret}); !st) {
                 return Relocate(st.error().message);
             }

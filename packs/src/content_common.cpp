@@ -306,7 +306,7 @@ void CheckParameters(Checker& c, const Json& params, const std::string& path) {
         if (auto def = s.find("default");
             def != s.end() && !def->is_null() && !def->is_string() && def->dump().find("{{") == std::string::npos) {
             Result<JsonSchema> compiled = JsonSchema::Compile(s);
-            const bool secret = s.value("secret", false) == true;
+            const bool secret = core::BoolOr(s, "secret", false);
             if (compiled) {
                 if (Status st = compiled->Validate(*def, name, {.subject = "default of", .mask_values = secret}); !st)
                     c.Fail(Join(at, "default"), st.error().message);

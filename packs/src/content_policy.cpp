@@ -125,7 +125,7 @@ Result<PolicyMeta> PolicyMeta::FromDocument(const YamlDocument& doc, const std::
     for (const auto& [k, s] : schema.items()) {
         const std::string at = "parameters." + k;
         if (!params.contains(k) || params[k].is_null()) {
-            if (s.value("required", false)) {
+            if (core::BoolOr(s, "required", false)) {
                 c.Fail(at, "is required for policy type " + *type);
             } else if (s.contains("default")) {
                 params[k] = s["default"];

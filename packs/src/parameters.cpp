@@ -172,7 +172,7 @@ Result<ResolvedParameters> ResolveParameters(
         if (!schema.contains(name)) {
             return InvalidArgument("parameter \"" + name + "\": not defined by the action (unknown parameter)");
         }
-        if (schema[name].value("immutable", false)) {
+        if (core::BoolOr(schema[name], "immutable", false)) {
             return InvalidArgument("parameter \"" + name + "\": is immutable and cannot be given a value");
         }
     }
@@ -191,7 +191,7 @@ Result<ResolvedParameters> ResolveParameters(
             } else {
                 values[name] = def;
             }
-        } else if (s.value("required", false)) {
+        } else if (core::BoolOr(s, "required", false)) {
             return InvalidArgument("parameter \"" + name + "\": is required");
         }
     }
@@ -247,7 +247,7 @@ Result<ResolvedParameters> ResolveParameters(
     for (const auto& [name, s] : schema.items()) {
         if (!values.contains(name)) continue;
         Json value = values[name];
-        if (value.is_null() && !s.value("required", false)) continue;
+        if (value.is_null() && !core::BoolOr(s, "required", false)) continue;
         value = CastToDeclared(value, s);
         // The full draft-4 check of the value; StackStorm's own attributes on `s` are ignored by the validator.
         Result<JsonSchema> compiled = CompileCached(s);
@@ -300,7 +300,7 @@ Json MaskSecretDefaults(const Json& action, const Json& schema) {
     if (!out.contains("parameters") || !out["parameters"].is_object() || !schema.is_object()) return out;
     for (auto& [name, p] : out["parameters"].items()) {
         auto s = schema.find(name);
-        if (s == schema.end() || !s->is_object() || s->value("secret", false) != true) continue;
+        if (s == schema.end() || !s->is_object() || core::BoolOr(*s, "secret", false) != true) continue;
         if (p.is_object() && p.contains("default") && !p["default"].is_null()) p["default"] = kMask;
     }
     return out;

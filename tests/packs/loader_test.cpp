@@ -102,5 +102,23 @@ TEST(PackLoaderTest, AnInvalidRefStillReportsEveryOtherError) {
     EXPECT_EQ(all.find("is in pack"), std::string::npos) << all;  // no noise from the stand-in ref
 }
 
+// Found by the yaml_content fuzz target: a flag that is not a boolean next to a literal default made the default
+// check read it with Json::value, which threw and terminated the process loading the pack.
+TEST(PackLoaderTest, AFlagThatIsNotABooleanIsAnErrorNotACrash) {
+    test::TempDir dir;
+    const fs::path root = dir.path() / "flags";
+    Write(root / "pack.yaml", "name: flags\nversion: 1.0.0\n");
+    Write(
+        root / "actions" / "a.yaml",
+        "name: a\nrunner_type: local-shell-cmd\nparameters:\n"
+        "  retries:\n    type: integer\n    default: 3\n    secret: truetring\n    required: yes please\n"
+    );
+    Result<LoadedPack> p = PackLoader().LoadPackBlocking(root.string());
+    ASSERT_FALSE(p);
+    const std::string all = p.error().What();
+    EXPECT_NE(all.find("parameters.retries.secret: must be true or false"), std::string::npos) << all;
+    EXPECT_NE(all.find("parameters.retries.required: must be true or false"), std::string::npos) << all;
+}
+
 }  // namespace
 }  // namespace squall::packs

@@ -278,8 +278,8 @@ private:
         client.set_connection_timeout(timeout);
         client.set_read_timeout(timeout);
         client.set_write_timeout(timeout);
-        client.set_follow_location(p.value("allow_redirects", false));
-        client.enable_server_certificate_verification(p.value("verify_ssl_cert", true));
+        client.set_follow_location(core::BoolOr(p, "allow_redirects", false));
+        client.enable_server_certificate_verification(core::BoolOr(p, "verify_ssl_cert", true));
         const std::string username =
             p.contains("username") && p["username"].is_string() ? p["username"].get<std::string>() : "";
         if (!username.empty()) client.set_basic_auth(username, p.value("password", ""));

@@ -24,7 +24,7 @@ public:
         // As StackStorm runs it: its own user's command through Python's shell=True (`/bin/sh -c`), a sudo one as
         // `sudo -E -- bash -c` (st2's ShellCommandAction). A bashism that fails under StackStorm fails here too, and
         // a command costs a dash start-up rather than a bash one.
-        const bool sudo = p.value("sudo", false);
+        const bool sudo = core::BoolOr(p, "sudo", false);
         spec.argv = sudo ? std::vector<std::string>{"sudo", "-E", "--", "/bin/bash", "-c", argv_cmd}
                          : std::vector<std::string>{"/bin/sh", "-c", argv_cmd};
         if (sudo && p.contains("sudo_password") && p["sudo_password"].is_string()) {

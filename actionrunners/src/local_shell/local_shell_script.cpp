@@ -105,7 +105,7 @@ public:
         const bool secret_arg = std::any_of(args.begin(), args.end(), [&](const std::string& a) {
             return HoldsSecret(a, req.secret_values);
         });
-        if (secret_arg && !p.value("sudo", false)) {
+        if (secret_arg && !core::BoolOr(p, "sudo", false)) {
             if (std::optional<std::vector<std::string>> shell = ShellOf(script)) {
                 std::string quoted;
                 for (const auto& a : args) quoted += (quoted.empty() ? "" : " ") + ShellQuote(a);
@@ -141,7 +141,7 @@ public:
         std::optional<std::string>& stdin_data
     ) {
         std::vector<std::string> argv;
-        if (p.value("sudo", false)) {
+        if (core::BoolOr(p, "sudo", false)) {
             argv = {"sudo"};
             if (p.contains("sudo_password") && p["sudo_password"].is_string()) {
                 argv.push_back("-S");

@@ -141,7 +141,7 @@ public:
             const Json parsed = read ? std::move(*read) : Json();
             if (parsed.is_object()) {
                 result = parsed.value("result", Json());
-                action_status = parsed.value("status", false);
+                action_status = core::BoolOr(parsed, "status", false);
             } else {
                 result = payload;  // as StackStorm: an unparsable result is kept as a string
             }

@@ -92,7 +92,7 @@ public:
         auto run = std::make_shared<RemoteRun>();
         run->execution_id = req.execution_id;
         run->timeout_s = TimeoutSeconds(p, 60.0);
-        run->parallel = p.value("parallel", true);
+        run->parallel = core::BoolOr(p, "parallel", true);
         run->secrets = req.secret_values;
         for (const char* s : {"password", "private_key", "passphrase", "sudo_password"}) {
             if (!Str(p, s).empty()) run->secrets.push_back(Str(p, s));
@@ -170,7 +170,7 @@ private:
             if (!valid_name) return InvalidArgument("parameter \"env\": \"" + k + "\" is not a variable name");
             setup += "export " + k + "=" + Quote(v) + "\n";
         }
-        const bool sudo = p.value("sudo", false);
+        const bool sudo = core::BoolOr(p, "sudo", false);
         if (!script_mode_) {
             std::string command = p.contains("cmd") ? ParamString(p["cmd"]) : std::string();
             if (Trim(command).empty()) return InvalidArgument("parameter \"cmd\" is required");

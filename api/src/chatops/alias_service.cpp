@@ -60,7 +60,8 @@ Result<AliasRun> ExecuteAlias(
 ) {
     const std::string name = alias.value("name", "");
     const std::string ref = alias.value("ref", alias.value("pack", "") + "." + name);
-    if (!alias.value("enabled", true)) return InvalidArgument("Action alias with name \"" + name + "\" is disabled.");
+    if (!core::BoolOr(alias, "enabled", true))
+        return InvalidArgument("Action alias with name \"" + name + "\" is disabled.");
     if (Status allowed = CheckAllowed(alias, caller); !allowed) return allowed.error();
     Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
     if (!snap) return snap.error();

@@ -30,7 +30,7 @@ bool SplitUrl(const std::string& url, std::string* origin, std::string* path) {
 
 std::string FormatResult(const Json& alias, const Json& execution, const std::vector<std::string>& secrets) {
     const Json result = alias.value("result", Json::object());
-    if (result.is_object() && !result.value("enabled", true)) return "";
+    if (result.is_object() && !core::BoolOr(result, "enabled", true)) return "";
     const std::string status = execution.value("status", "");
     std::string text;
     const bool has_format = result.is_object() && result.contains("format") && result["format"].is_string();

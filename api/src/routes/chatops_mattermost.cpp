@@ -92,7 +92,7 @@ void RegisterChatOpsMattermostRoutes(Router& r, ApiDeps& d, chatops::ChatNotifie
                     notifier.Post({url, "", {{"channel", caller.source_channel}}}, s.error().message);
             }
             const Json ack = m->alias.value("ack", Json::object());
-            if (ack.is_object() && !ack.value("enabled", true)) return answer("");
+            if (ack.is_object() && !core::BoolOr(ack, "enabled", true)) return answer("");
             answer(masker.Text(
                 run->body.contains("message") && run->body["message"].is_string()
                     ? run->body["message"].get<std::string>()

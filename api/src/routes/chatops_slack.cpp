@@ -67,7 +67,7 @@ CommandOutcome RunCommand(
     out.execution_id = run->execution_id;
     out.alias = m->alias;
     const Json ack = m->alias.value("ack", Json::object());
-    if (ack.is_object() && !ack.value("enabled", true)) return out;
+    if (ack.is_object() && !core::BoolOr(ack, "enabled", true)) return out;
     if (run->body.contains("message") && run->body["message"].is_string()) {
         out.text = run->body["message"].get<std::string>();
     } else {

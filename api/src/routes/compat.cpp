@@ -183,7 +183,7 @@ void RegisterCompatRoutes(Router& r, ApiDeps& d) {
                  {"key_hash", all->elements[i].str},
                  {"metadata", meta.value("metadata", Json::object())},
                  {"created_at", meta.value("created_at", "")},
-                 {"enabled", meta.value("enabled", true)}}
+                 {"enabled", core::BoolOr(meta, "enabled", true)}}
             );
         }
         std::sort(items.begin(), items.end(), [](const Json& a, const Json& b) {

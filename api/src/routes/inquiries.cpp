@@ -94,7 +94,7 @@ void RegisterInquiryRoutes(Router& r, ApiDeps& d) {
             Json required = schema.value("required", Json::array());
             if (!required.is_array()) required = Json::array();
             for (const auto& [name, prop] : schema["properties"].items()) {
-                if (prop.is_object() && prop.value("required", false) == true) required.push_back(name);
+                if (prop.is_object() && core::BoolOr(prop, "required", false)) required.push_back(name);
             }
             if (!required.empty()) schema["required"] = required;
         }

@@ -70,7 +70,7 @@ void RegisterPackContentRoutes(Router& r, ApiDeps& d) {
         [](const httplib::Request& req, const Json& j) {
             if (req.has_param("enabled")) {
                 const bool want = req.get_param_value("enabled") == "true" || req.get_param_value("enabled") == "1";
-                if (j.value("enabled", true) != want) return false;
+                if (core::BoolOr(j, "enabled", true) != want) return false;
             }
             if (!req.has_param("trigger")) return true;
             const Json& types = j.contains("trigger_types") ? j["trigger_types"] : Json::array();

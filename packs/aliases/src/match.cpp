@@ -186,7 +186,7 @@ std::vector<AliasMatch> AliasIndex::MatchAll(const std::string& command) const {
     std::vector<AliasMatch> out;
     const ParsedCommand parsed = ParseCommand(command);
     for (const Entry& e : entries_) {
-        if (!e.alias.value("enabled", true)) continue;
+        if (!core::BoolOr(e.alias, "enabled", true)) continue;
         for (const auto& [entry, compiled] : e.formats) {
             Result<Json> params = compiled->Extract(parsed);
             if (!params) continue;
@@ -235,7 +235,7 @@ Result<Json> HelpStrings(
     Json helpstrings = Json::array();
     size_t count = 0;
     for (const auto& [ref, alias] : aliases) {
-        if (!alias.value("enabled", true)) continue;
+        if (!core::BoolOr(alias, "enabled", true)) continue;
         if (!pack.empty() && alias.value("pack", "") != pack) continue;
         // One help string per format (its display), not per representation.
         const Json formats = alias.value("formats", Json::array());

@@ -47,7 +47,7 @@ Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const 
     auto action = content.actions.find(ref);
     if (action == content.actions.end())
         return NotFound("action \"" + ref + "\" not found" + NotFoundHint(ref, content));
-    if (!action->second.value("enabled", true)) return InvalidArgument("action \"" + ref + "\" is disabled");
+    if (!core::BoolOr(action->second, "enabled", true)) return InvalidArgument("action \"" + ref + "\" is disabled");
     if (!spec.parameters.is_object()) return InvalidArgument("parameters: must be an object");
     const std::string pack = action->second.value("pack", "");
 

@@ -71,4 +71,9 @@ struct ExecutionResult {
 /// "pack.name" → {"pack", "name"}; error when the ref is not of that form.
 Result<std::pair<std::string, std::string>> SplitRef(const std::string& ref);
 
+/// `obj[key]` when obj is an object holding a boolean there, `fallback` otherwise. Json::value throws when the
+/// member has another type (`secret: "yes"` in a pack file terminated the process): flags read from content,
+/// requests or parameters go through this.
+bool BoolOr(const Json& obj, const std::string& key, bool fallback);
+
 }  // namespace squall::core
