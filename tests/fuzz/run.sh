@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer targets over their seed corpora (docs/fuzzing.md).
 #
-#   tests/fuzz/run.sh [SECONDS_PER_TARGET=30] [TARGET ...]     targets: json template criteria yaml_content yaql
+#   tests/fuzz/run.sh [SECONDS_PER_TARGET=30] [TARGET ...]     targets: json template criteria yaml_content yaql http
 #   FUZZ_BUILD=build-fuzz (default) holds the clang build; it is configured and built when missing.
 #
 # Exits non-zero when a target crashes, leaks, hangs (-timeout) or runs out of memory (-rss_limit_mb); the input
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET=${1:-30}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(json template criteria yaml_content yaql)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(json template criteria yaml_content yaql http)
 BUILD=${FUZZ_BUILD:-build-fuzz}
 ARTIFACTS=${FUZZ_ARTIFACTS:-$BUILD/artifacts}
 command -v clang++ >/dev/null || { echo "clang++ is missing (apt-get install clang)" >&2; exit 2; }

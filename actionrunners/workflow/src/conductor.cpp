@@ -695,7 +695,11 @@ bool Conductor::Finished() const {
 
 std::vector<Launch> Conductor::Running() const {
     std::vector<Launch> out;
-    for (const auto& [id, task] : s_["tasks"].items()) {
+    for (const auto& entry : s_["tasks"].items()) {
+        // Named references, not a structured binding: the lambda below captures them (clang 14, the fuzz build's
+        // compiler, does not capture structured bindings).
+        const std::string& id = entry.key();
+        const auto& task = entry.value();
         if (task["status"] != st::kRunning || !task.contains("action")) continue;
         const TaskSpec* t = spec_.Find(task["name"]);
         if (!t) continue;

@@ -1,0 +1,152 @@
+// The HTTP request path, end to end (docs/fuzzing.md): a real `squall server` (roles api and rules, its embedded
+// Redis, the bundled packs) runs inside this process, so that libFuzzer sees the coverage of request parsing,
+// routing, authentication, body parsing, the handlers and the rules engine behind the webhooks. Each input is
+// sent as raw bytes on a fresh loopback connection (`$KEY` in it is replaced by the server's admin API key, so the
+// corpus reaches authenticated routes), the write side is shut so that the server sees the end of the request,
+// and the answer is read. A crash or sanitizer report anywhere in the server is a finding, and so is
+//   - an answer with status 500 (no input may cause one: SPEC, issue "no input ever gives a 500"), or
+//   - the server no longer accepting connections.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "../../api/app/app.hpp"
+
+namespace {
+
+std::string g_data_dir;
+int g_port = 0;
+std::string g_key;
+
+int FreePort() {
+    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+        ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        std::perror("http_fuzz: free port");
+        std::abort();
+    }
+    ::close(s);
+    return ntohs(a.sin_port);
+}
+
+int Connect() {
+    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(g_port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+        ::close(s);
+        return -1;
+    }
+    int yes = 1;
+    ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+    return s;
+}
+
+/// Sends `request`, shuts the write side and reads until the server closes or `timeout` passes.
+std::string Exchange(const std::string& request, std::chrono::milliseconds timeout) {
+    const int s = Connect();
+    if (s < 0) return "<no connection>";
+    size_t sent = 0;
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    std::string answer;
+    char buf[16384];
+    while (std::chrono::steady_clock::now() < until) {
+        pollfd p{s, static_cast<short>(POLLIN | (sent < request.size() ? POLLOUT : 0)), 0};
+        if (::poll(&p, 1, 50) < 0) break;
+        if ((p.revents & POLLOUT) != 0 && sent < request.size()) {
+            const ssize_t n = ::send(s, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+            if (n <= 0) {
+                sent = request.size();  // the server closed its side: read what it said
+            } else {
+                sent += static_cast<size_t>(n);
+            }
+            if (sent == request.size()) ::shutdown(s, SHUT_WR);
+        }
+        if ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+            const ssize_t n = ::recv(s, buf, sizeof(buf), 0);
+            if (n <= 0) break;
+            if (answer.size() < (1u << 20)) answer.append(buf, static_cast<size_t>(n));
+        }
+    }
+    ::close(s);
+    return answer;
+}
+
+void RemoveDataDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(g_data_dir, ec);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    char tmpl[] = "/tmp/squall-http-fuzz.XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) {
+        std::perror("http_fuzz: mkdtemp");
+        std::abort();
+    }
+    g_data_dir = tmpl;
+    std::atexit(RemoveDataDir);
+    g_port = FreePort();
+    std::thread([] {
+        const int rc = squall::app::ServerMain(
+            {"--data-dir",
+             g_data_dir,
+             "--listen",
+             "127.0.0.1:" + std::to_string(g_port),
+             "--roles",
+             "api,rules",
+             "--log-level",
+             "critical"}
+        );
+        std::fprintf(stderr, "http_fuzz: the server exited with %d\n", rc);
+        std::abort();
+    }).detach();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < until) {
+        std::ifstream in(g_data_dir + "/admin-api-key");
+        if (in && std::getline(in, g_key) && !g_key.empty() &&
+            Exchange("GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n", std::chrono::seconds(2)).rfind("HTTP/1.1 ", 0) ==
+                0) {
+            return 0;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::fprintf(stderr, "http_fuzz: the server did not come up in 60 s\n");
+    std::abort();
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    std::string request(reinterpret_cast<const char*>(data), size);
+    for (size_t at = request.find("$KEY"); at != std::string::npos; at = request.find("$KEY", at + g_key.size())) {
+        request.replace(at, 4, g_key);
+    }
+    const std::string answer = Exchange(request, std::chrono::seconds(5));
+    if (answer.rfind("HTTP/1.1 500", 0) == 0) {
+        std::fprintf(stderr, "http_fuzz: a 500 answer:\n%.2000s\n", answer.c_str());
+        __builtin_trap();
+    }
+    if (answer == "<no connection>") {
+        std::fprintf(stderr, "http_fuzz: the server accepts no connection\n");
+        __builtin_trap();
+    }
+    return 0;
+}
