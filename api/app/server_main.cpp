@@ -24,6 +24,7 @@
 #include "squall/core/log.hpp"
 #include "squall/core/redis/client.hpp"
 #include "squall/core/store/kv_store.hpp"
+#include "squall/core/store/retention.hpp"
 #include "squall/executions/notifier.hpp"
 #include "squall/executions/service.hpp"
 #include "squall/packs/content_store.hpp"
@@ -357,6 +358,8 @@ int ServerMain(const std::vector<std::string>& args) {
         opts.port = std::atoi(cfg.listen.substr(colon + 1).c_str());
         opts.threads = cfg.http_threads;
         opts.stream_heartbeat = std::chrono::seconds(cfg.stream_heartbeat);
+        opts.max_connections = static_cast<size_t>(cfg.max_connections);
+        opts.max_connections_per_client = static_cast<size_t>(cfg.max_connections_per_client);
         api_server = std::make_unique<api::ApiServer>(
             api::ApiDeps{
                 redis,
@@ -409,6 +412,28 @@ int ServerMain(const std::vector<std::string>& args) {
     if (cfg.HasRole("gc")) {
         reaper = std::make_unique<actionrunners::Reaper>(io, redis, std::chrono::seconds(10), clock);
         reaper->Start();
+    }
+    // Retention: each store purges its own records; the sweeper paces them (core/store/retention.hpp).
+    std::shared_ptr<core::RetentionSweeper> retention;
+    if (cfg.HasRole("gc")) {
+        using std::placeholders::_1, std::placeholders::_2, std::placeholders::_3, std::placeholders::_4;
+        std::vector<core::RetentionRule> rules = {
+            {"executions",
+             cfg.executions_ttl,
+             std::bind(&executions::ExecutionStore::Purge, &executions, _1, _2, _3, _4)},
+            {"execution output",
+             cfg.output_ttl,
+             std::bind(&executions::ExecutionStore::PurgeOutput, &executions, _1, _2, _3, _4),
+             true},
+            {"trigger instances",
+             cfg.trigger_instances_ttl,
+             std::bind(&core::TriggerStore::Purge, &triggers, _1, _2, _3, _4)},
+            {"rule enforcements",
+             cfg.enforcements_ttl,
+             std::bind(&rules::EnforcementStore::Purge, &enforcements, _1, _2, _3, _4)},
+        };
+        retention = core::RetentionSweeper::Create(io, clock, std::move(rules));
+        retention->Start();
     }
     std::unique_ptr<sensors::TimerSensor> timers;
     if (cfg.HasRole("timers")) {
@@ -479,6 +504,7 @@ int ServerMain(const std::vector<std::string>& args) {
         workflow_engine.reset();
     }
     if (reaper) reaper->Stop();
+    if (retention) retention->Stop();
     if (timers) timers->Stop();  // gives the lease up: another timers role takes over at once
     signals.cancel();
     redis->Close();

@@ -5,6 +5,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "squall/core/store/retention.hpp"
+
 namespace squall::core {
 namespace {
 
@@ -23,6 +25,13 @@ Status SetInt(int& out, const std::string& name, const std::string& value, int m
             ", got \"" + value + "\""
         );
     }
+}
+
+Status SetTtl(std::chrono::seconds& out, const std::string& name, const std::string& value) {
+    Result<std::chrono::seconds> ttl = ParseRetention(value, "option '" + name + "'");
+    if (!ttl) return ttl.error();
+    out = *ttl;
+    return {};
 }
 
 Status SetChoice(
@@ -124,6 +133,23 @@ const std::vector<std::pair<std::string, Setter>>& Options() {
          [](ServerConfig& c, const std::string& v) {
              return SetInt(c.stream_heartbeat, "stream_heartbeat", v, 1, 3600);
          }},
+        {"max_connections",
+         [](ServerConfig& c, const std::string& v) {
+             return SetInt(c.max_connections, "max_connections", v, 1, 100000);
+         }},
+        {"max_connections_per_client",
+         [](ServerConfig& c, const std::string& v) {
+             return SetInt(c.max_connections_per_client, "max_connections_per_client", v, 1, 100000);
+         }},
+        {"executions_ttl",
+         [](ServerConfig& c, const std::string& v) { return SetTtl(c.executions_ttl, "executions_ttl", v); }},
+        {"output_ttl", [](ServerConfig& c, const std::string& v) { return SetTtl(c.output_ttl, "output_ttl", v); }},
+        {"trigger_instances_ttl",
+         [](ServerConfig& c, const std::string& v) {
+             return SetTtl(c.trigger_instances_ttl, "trigger_instances_ttl", v);
+         }},
+        {"enforcements_ttl",
+         [](ServerConfig& c, const std::string& v) { return SetTtl(c.enforcements_ttl, "enforcements_ttl", v); }},
     };
     return kOptions;
 }

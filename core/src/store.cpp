@@ -6,6 +6,7 @@
 
 #include "squall/core/clock.hpp"
 #include "squall/core/log.hpp"
+#include "squall/core/store/retention.hpp"
 
 namespace squall::core {
 namespace {
@@ -32,6 +33,20 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('XADD', KEYS[3], '*', 'd', ARGV[3])
 return ARGV[1]
+)lua";
+
+// KEYS: 1 the instances' sorted set. ARGV: 1 tagged prefix, 2-5 cursor, cutoff, skip, batch (RunPurgeScript).
+const char* kPurgeTriggerInstances = R"lua(
+local rows = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[3], 'WITHSCORES', 'LIMIT', tonumber(ARGV[4]),
+  tonumber(ARGV[5]))
+local p, deleted, last, left = ARGV[1], 0, '', 0
+for i = 1, #rows, 2 do
+  if rows[i + 1] ~= last then last, left = rows[i + 1], 0 end
+  redis.call('DEL', p .. 'ti:' .. rows[i])
+  redis.call('ZREM', KEYS[1], rows[i])
+  deleted = deleted + 1
+end
+return {deleted, #rows / 2, last, left}
 )lua";
 
 const Script& EmitScript() {
@@ -147,6 +162,15 @@ void TriggerStore::Emit(const TriggerInstance& ti, std::function<void(Result<std
         {keys_.TriggerInstance(ti.id), keys_.TriggerInstances(), keys_.TriggerStream()},
         std::move(args),
         [cb = std::move(cb)](Result<RedisReply> r) { cb(ReplyString(std::move(r))); }
+    );
+}
+
+void TriggerStore::Purge(
+    int64_t cutoff_us, const PurgeCursor& from, size_t batch, std::function<void(Result<PurgeStep>)> done
+) {
+    static const Script kScript(kPurgeTriggerInstances);
+    RunPurgeScript(
+        kScript, *client_, keys_.TriggerInstances(), keys_.Prefix(), cutoff_us, from, batch, {}, std::move(done)
     );
 }
 

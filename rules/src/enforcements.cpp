@@ -3,6 +3,26 @@
 #include "squall/core/store/store.hpp"
 
 namespace squall::rules {
+namespace {
+
+// KEYS: 1 the enforcements' sorted set. ARGV: 1 prefix, 2-5 cursor, cutoff, skip, batch (core::RunPurgeScript).
+const char* kPurgeEnforcements = R"lua(
+local rows = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[3], 'WITHSCORES', 'LIMIT', tonumber(ARGV[4]),
+  tonumber(ARGV[5]))
+local p, deleted, last, left = ARGV[1], 0, '', 0
+for i = 1, #rows, 2 do
+  local id = rows[i]
+  if rows[i + 1] ~= last then last, left = rows[i + 1], 0 end
+  local ti = redis.call('HGET', p .. 'enf:' .. id, 'trigger_instance_id')
+  if ti then redis.call('ZREM', p .. 'enforcements:ti:' .. ti, id) end
+  redis.call('DEL', p .. 'enf:' .. id)
+  redis.call('ZREM', KEYS[1], id)
+  deleted = deleted + 1
+end
+return {deleted, #rows / 2, last, left}
+)lua";
+
+}  // namespace
 
 EnforcementStore::EnforcementStore(core::RedisClientPtr client, const core::Clock& clock)
     : client_(std::move(client)), clock_(clock), keys_(client_->endpoint().key_prefix) {}
@@ -20,6 +40,13 @@ std::vector<core::RedisClient::Args> EnforcementStore::Commands(const Json& e) c
         {"ZADD", keys_.All(), score, id},
         {"ZADD", keys_.ByTriggerInstance(e.value("trigger_instance_id", "")), score, id},
     };
+}
+
+void EnforcementStore::Purge(
+    int64_t cutoff_us, const core::PurgeCursor& from, size_t batch, std::function<void(Result<core::PurgeStep>)> done
+) {
+    static const core::Script kScript(kPurgeEnforcements);
+    core::RunPurgeScript(kScript, *client_, keys_.All(), keys_.prefix(), cutoff_us, from, batch, {}, std::move(done));
 }
 
 Result<std::vector<Json>> EnforcementStore::ListBlocking(

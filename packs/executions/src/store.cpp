@@ -94,6 +94,56 @@ redis.call('XADD', KEYS[2], '*', 'd', ARGV[1])
 return 1
 )lua";
 
+// KEYS: 1 the executions' sorted set (all). ARGV: 1 tagged prefix, 2-5 cursor, cutoff, skip, batch
+// (core::RunPurgeScript),
+//       6 the final statuses (",a,b,"), 7 "1": the whole record, "0": only its output.
+// An execution is removed only when it has ended and so has its parent, if any (a running workflow still reads its
+// tasks); its record, output, children list and every index entry go together. An index entry whose record is gone
+// is dropped.
+const char* kPurgeExecutions = R"lua(
+local rows = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[3], 'WITHSCORES', 'LIMIT', tonumber(ARGV[4]),
+  tonumber(ARGV[5]))
+local p, F, whole, deleted, last, left = ARGV[1], ARGV[6], ARGV[7] == '1', 0, '', 0
+local function final(s) return s and string.find(F, ',' .. s .. ',', 1, true) ~= nil end
+for i = 1, #rows, 2 do
+  local id = rows[i]
+  if rows[i + 1] ~= last then last, left = rows[i + 1], 0 end
+  local h = redis.call('HMGET', p .. 'exec:' .. id, 'status', 'action_ref', 'parent')
+  local st, action, parent = h[1], h[2] or '', h[3] or ''
+  local removed = false
+  if not st then
+    if whole then
+      redis.call('ZREM', KEYS[1], id)
+      removed = true
+    end
+  elseif final(st) and not whole then
+    deleted = deleted + redis.call('DEL', p .. 'out:' .. id)
+  elseif final(st) then
+    local parent_status = parent ~= '' and redis.call('HGET', p .. 'exec:' .. parent, 'status') or false
+    if not parent_status or final(parent_status) then
+      redis.call('DEL', p .. 'exec:' .. id, p .. 'out:' .. id, p .. 'children:' .. id)
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('ZREM', p .. 'executions:status:' .. st, id)
+      if action ~= '' then
+        redis.call('ZREM', p .. 'executions:action:' .. action, id)
+        redis.call('ZREM', p .. 'executions:action:' .. action .. ':status:' .. st, id)
+      end
+      removed = true
+    end
+  end
+  if removed then deleted = deleted + 1 else left = left + 1 end
+end
+return {deleted, #rows / 2, last, left}
+)lua";
+
+std::string FinalStatuses() {
+    std::string out = ",";
+    for (const auto& s : core::status::All()) {
+        if (core::status::IsCompleted(s)) out += s + ",";
+    }
+    return out;
+}
+
 const core::Script& CreateScript() {
     static const core::Script kScript(kCreateExecution);
     return kScript;
@@ -446,6 +496,40 @@ void ExecutionStore::AppendOutput(const std::string& id, const std::vector<std::
             );
         }
     });
+}
+
+void ExecutionStore::Purge(
+    int64_t cutoff_us, const core::PurgeCursor& from, size_t batch, std::function<void(Result<core::PurgeStep>)> done
+) {
+    static const core::Script kScript(kPurgeExecutions);
+    core::RunPurgeScript(
+        kScript,
+        *client_,
+        keys_.All(),
+        keys_.tagged_prefix(),
+        cutoff_us,
+        from,
+        batch,
+        {FinalStatuses(), "1"},
+        std::move(done)
+    );
+}
+
+void ExecutionStore::PurgeOutput(
+    int64_t cutoff_us, const core::PurgeCursor& from, size_t batch, std::function<void(Result<core::PurgeStep>)> done
+) {
+    static const core::Script kScript(kPurgeExecutions);
+    core::RunPurgeScript(
+        kScript,
+        *client_,
+        keys_.All(),
+        keys_.tagged_prefix(),
+        cutoff_us,
+        from,
+        batch,
+        {FinalStatuses(), "0"},
+        std::move(done)
+    );
 }
 
 void ExecutionStore::SendControl(const std::string& runner, const Json& message, std::function<void(Status)> cb) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -30,6 +31,13 @@ struct ServerConfig {
     int http_threads = 8;                       ///< HTTP worker threads
     int stream_heartbeat = 25;                  ///< seconds between heartbeat comments on /stream (SSE)
     std::string config_file;                    ///< the --config file, if any
+    int max_connections = 1000;                 ///< open HTTP connections in total (past it: 503)
+    int max_connections_per_client = 256;       ///< open HTTP connections from one address (past it: 503)
+    /// Retention (gc role, docs/delivery.md): how long history is kept; 0 keeps forever.
+    std::chrono::seconds executions_ttl{30 * 86400};
+    std::chrono::seconds output_ttl{7 * 86400};
+    std::chrono::seconds trigger_instances_ttl{30 * 86400};
+    std::chrono::seconds enforcements_ttl{30 * 86400};
 
     bool HasRole(const std::string& role) const;
 };

@@ -7,6 +7,7 @@
 #include "squall/core/error.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall/core/redis/client.hpp"
+#include "squall/core/store/retention.hpp"
 
 namespace squall::rules {
 
@@ -21,6 +22,7 @@ public:
     std::string Enforcement(const std::string& id) const { return p_ + "enf:" + id; }
     std::string All() const { return p_ + "enforcements"; }
     std::string ByTriggerInstance(const std::string& ti) const { return p_ + "enforcements:ti:" + ti; }
+    const std::string& prefix() const { return p_; }
 
 private:
     std::string p_;
@@ -35,6 +37,14 @@ public:
     /// Newest first; `trigger_instance` empty: all of them.
     Result<std::vector<Json>> ListBlocking(
         const std::string& trigger_instance, size_t offset, size_t limit, size_t* total
+    );
+    /// Retention (core/store/retention.hpp): removes up to `batch` enforcements made before `cutoff_us`, oldest
+    /// first, with their entries in the per-trigger-instance index.
+    void Purge(
+        int64_t cutoff_us,
+        const core::PurgeCursor& from,
+        size_t batch,
+        std::function<void(Result<core::PurgeStep>)> done
     );
     const EnforcementKeys& keys() const { return keys_; }
 

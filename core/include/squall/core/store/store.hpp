@@ -16,6 +16,9 @@
 /// executions component (packs/executions).
 namespace squall::core {
 
+struct PurgeStep;
+struct PurgeCursor;
+
 /// Key names under the endpoint's prefix for what core owns (trigger instances, the datastore, dead letters).
 /// Other components name their own keys: packs::ContentKeys, executions::Keys, rules::EnforcementKeys,
 /// actionrunners::RunnerKeys, the API's `apikeys`.
@@ -72,6 +75,8 @@ public:
     RedisClient::Args SetStatusCommand(const std::string& id, const std::string& status) const;
     Result<Json> GetBlocking(const std::string& id);
     Result<std::vector<Json>> ListBlocking(size_t offset, size_t limit, size_t* total);
+    /// Retention (retention.hpp): removes up to `batch` instances created before `cutoff_us`, oldest first.
+    void Purge(int64_t cutoff_us, const PurgeCursor& from, size_t batch, std::function<void(Result<PurgeStep>)> done);
 
     const Keys& keys() const { return keys_; }
     const Clock& clock() const { return clock_; }

@@ -8,6 +8,7 @@
 #include "squall/core/clock.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall/core/redis/client.hpp"
+#include "squall/core/store/retention.hpp"
 
 /// Executions in Redis: the records, their indexes, the request streams and the execution event stream. The
 /// executions component owns these keys; nothing else writes them (docs/architecture.md lists every key).
@@ -126,6 +127,22 @@ public:
     /// Appends output lines (JSON texts) and one `output` event carrying them, in one script. Fire and forget;
     /// errors are logged.
     void AppendOutput(const std::string& id, const std::vector<std::string>& json_lines);
+
+    /// Retention (core/store/retention.hpp): removes up to `batch` executions created before `cutoff_us`, oldest
+    /// first, that have ended (and whose parent has ended): record, output, children list and index entries.
+    void Purge(
+        int64_t cutoff_us,
+        const core::PurgeCursor& from,
+        size_t batch,
+        std::function<void(Result<core::PurgeStep>)> done
+    );
+    /// Removes the output of ended executions created before `cutoff_us` (their records stay).
+    void PurgeOutput(
+        int64_t cutoff_us,
+        const core::PurgeCursor& from,
+        size_t batch,
+        std::function<void(Result<core::PurgeStep>)> done
+    );
 
     /// XADD of a control message (cancel, pause, resume) for `runner`; the stream expires a day after its last
     /// message, so a dead runner's leaves nothing behind.
