@@ -78,7 +78,11 @@ TEST(SensorHostIntegrationTest, TheSurvivingSensorsRoleTakesAKilledRolesSensorOv
         "      type: object\n      properties:\n        pid: {type: integer}\n      required: [pid]\n"
     );
     const fs::path script = pack / "sensors" / "beat.sh";
-    WriteFile(script, "#!/bin/sh\nwhile :; do echo \"{\\\"trigger\\\": \\\"ext.beat\\\", \\\"payload\\\": {\\\"pid\\\": $$}}\"; sleep 0.2; done\n");
+    WriteFile(
+        script,
+        "#!/bin/sh\nwhile :; do echo \"{\\\"trigger\\\": \\\"ext.beat\\\", \\\"payload\\\": {\\\"pid\\\": $$}}\"; "
+        "sleep 0.2; done\n"
+    );
     fs::permissions(script, fs::perms::owner_all);
 
     SquallProcess api(options("api", "api"));
@@ -273,7 +277,9 @@ TEST(SensorHostIntegrationTest, AStackStormPythonSensorFromAnInstalledPackFiresA
     EXPECT_EQ(polled[0]["payload"]["interval"], 1);
     EXPECT_EQ(polled[0]["trace_tag"], "poll-1");
     // What the sensor printed went to the log with its name, not into the protocol.
-    EXPECT_NE(server.Output().find("sensor stderr sensor=hello_py.Poller line=\"printed by the sensor"), std::string::npos);
+    EXPECT_NE(
+        server.Output().find("sensor stderr sensor=hello_py.Poller line=\"printed by the sensor"), std::string::npos
+    );
     EXPECT_EQ(server.Output().find("malformed"), std::string::npos) << server.Output();
 
     // A process_spawn instance for each of the two Python sensors.
