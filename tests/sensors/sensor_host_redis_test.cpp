@@ -182,8 +182,12 @@ TEST_F(SensorHostTest, DispatchesWhatTheSensorWritesAndCountsWhatIsWrong) {
     );
     SensorHost& host = Host("a");
     host.Start();
-    ASSERT_TRUE(WaitFor([&] { return Instances("ext.tick").size() == 2 && host.stats().invalid == 2; }, 10s))
-        << host.stats().dispatched << " " << host.stats().invalid;
+    // (The counters move just after the instance is stored: wait for both.)
+    ASSERT_TRUE(WaitFor(
+        [&] { return Instances("ext.tick").size() == 2 && host.stats().invalid == 2 && host.stats().dispatched == 2; },
+        10s
+    )) << host.stats().dispatched
+       << " " << host.stats().invalid;
     const std::vector<Json> ticks = Instances("ext.tick");
     EXPECT_EQ(ticks[0]["payload"], Json({{"n", 1}}));
     EXPECT_EQ(ticks[0]["trace_tag"], "tag-1");
@@ -326,6 +330,51 @@ TEST_F(SensorHostTest, ARoleThatLosesItsLeaseStopsTheSensor) {
     Result<core::RedisReply> holder = client_->CommandBlocking({"GET", keys->elements[0].str});
     ASSERT_TRUE(holder);
     EXPECT_EQ(holder->str, "someone-else");
+}
+
+}  // namespace
+}  // namespace squall::sensors
+
+namespace squall::sensors {
+namespace {
+
+TEST_F(SensorHostTest, APythonSensorRunsThroughTheWrapperAndOneThatCannotLoadExitsWithCode2) {
+    test::WriteFile(
+        pack_ / "sensors" / "good.yaml",
+        "---\nclass_name: Good\nentry_point: good.py\npoll_interval: 1\ntrigger_types:\n  - name: polled\n"
+        "    payload_schema:\n      type: object\n      properties:\n        n: {type: integer}\n"
+    );
+    test::WriteFile(
+        pack_ / "sensors" / "good.py",
+        "from st2reactor.sensor.base import PollingSensor\n\n\nclass Good(PollingSensor):\n"
+        "    def setup(self):\n        self.n = 0\n\n"
+        "    def poll(self):\n        self.n += 1\n"
+        "        self.sensor_service.dispatch('ext.polled', {'n': self.n, 'every': self.get_poll_interval()})\n"
+        "        self.sensor_service.dispatch('ext.polled', {'n': 'not a number'})\n\n"
+        "    def cleanup(self):\n        pass\n\n    def add_trigger(self, t):\n        pass\n\n"
+        "    def update_trigger(self, t):\n        pass\n\n    def remove_trigger(self, t):\n        pass\n"
+    );
+    test::WriteFile(pack_ / "sensors" / "bad.yaml", "---\nclass_name: Missing\nentry_point: bad.py\n");
+    test::WriteFile(
+        pack_ / "sensors" / "bad.py", "from st2reactor.sensor.base import Sensor\n\n\nclass Other(Sensor):\n    pass\n"
+    );
+    Register();
+    SensorHost& host = Host("a");
+    host.Start();
+    ASSERT_TRUE(WaitFor([&] { return Instances("ext.polled").size() >= 2; }, 20s));
+    const std::vector<Json> polled = Instances("ext.polled");
+    EXPECT_EQ(polled[0]["payload"], Json({{"n", 1}, {"every", 1}}));
+    EXPECT_EQ(polled[1]["payload"], Json({{"n", 2}, {"every", 1}}));
+    EXPECT_GE(host.stats().invalid, 2u);  // the schema refused every "not a number"
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            for (const auto& e : Instances("core.st2.sensor.process_exit")) {
+                if (e["payload"]["ref"] == "ext.Missing" && e["payload"]["exit_code"] == 2) return true;
+            }
+            return false;
+        },
+        20s
+    ));
 }
 
 }  // namespace
