@@ -141,7 +141,8 @@ class TriggerWatcher(object):
             if not rule.get("enabled", True) or ttype not in self._types:
                 continue
             parameters = trigger.get("parameters") or {}
-            key = ttype + ":" + json.dumps(parameters, sort_keys=True)
+            # The id GET /api/v1/triggers and /timers give the same trigger (the parameters as compact JSON).
+            key = ttype + ":" + json.dumps(parameters, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             tid = hashlib.sha256(("trigger:" + key).encode("utf-8")).hexdigest()[:24]
             tpack = ttype.split(".", 1)[0]
             triggers[tid] = {

@@ -162,6 +162,7 @@ class HelloSensor(Sensor):
 
     def add_trigger(self, trigger):
         self.sensor_service.set_value("added", trigger["type"], local=False)
+        self.sensor_service.set_value("added_id", trigger["id"], local=False)
 
     def update_trigger(self, trigger):
         pass
@@ -269,6 +270,10 @@ TEST(SensorHostIntegrationTest, AStackStormPythonSensorFromAnInstalledPackFiresA
     const Json added = Get(server, "/keys/added");
     ASSERT_TRUE(added.is_object());
     EXPECT_EQ(added["value"], "hello_py.event1");
+    // The trigger it got is the one GET /triggers names (same id).
+    const Json added_id = Get(server, "/keys/added_id");
+    ASSERT_TRUE(added_id.is_object());
+    EXPECT_EQ(added_id["value"], Get(server, "/triggers/hello_py.event1")["id"]);
 
     // The polling sensor: poll() every poll_interval (1 s), a trigger given as {name, pack}, trace tags.
     ASSERT_TRUE(WaitFor([&] { return Instances(server, "hello_py.polled").size() >= 2; }, 30s));

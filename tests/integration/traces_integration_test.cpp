@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <filesystem>
+#include <set>
 
 #include "git_repo.hpp"
 #include "squall/core/model/model.hpp"
@@ -163,6 +164,17 @@ TEST(TracesIntegrationTest, ATraceShowsEveryRuleDecisionAndTheExecutionTree) {
     EXPECT_EQ(one.status, 200);
     EXPECT_EQ(one.body["rule"]["ref"], "tr.hit");
     EXPECT_EQ(Call(server, "GET", "/ruleenforcements/nope").status, 404);
+
+    // Triggers: the rule's parameterised webhook trigger, and parameterless types as triggers of their own.
+    const Json webhooks = Call(server, "GET", "/triggers?type=core.st2.webhook").body;
+    std::set<std::string> urls;
+    for (const auto& t : webhooks) urls.insert(t["parameters"].value("url", ""));
+    EXPECT_EQ(urls, (std::set<std::string>{"tr", "other", "sample"})) << webhooks.dump();
+    Answer one_trigger = Call(server, "GET", "/triggers/" + webhooks[0]["id"].get<std::string>());
+    EXPECT_EQ(one_trigger.status, 200);
+    EXPECT_EQ(one_trigger.body["type"], "core.st2.webhook");
+    EXPECT_EQ(Call(server, "GET", "/triggers/core.st2.generic.actiontrigger").body["parameters"], Json::object());
+    EXPECT_EQ(Call(server, "GET", "/triggers/nope").status, 404);
 
     // The CLI lists with filters; traces by tag.
     CliResult list = server.Cli({"trigger-instance", "list", "--trigger", "core.st2.webhook", "-j"});

@@ -1,6 +1,7 @@
-// Trigger instances, rule enforcements and traces (issue 13 item 8; SPEC §11 "trace everything"):
-// GET /triggerinstances (filters, paging), GET /triggerinstances/{id}, POST /triggerinstances/{id}/re_emit,
-// GET /ruleenforcements[/{id}], GET /traces[/{id}]. docs/api.md "Trigger instances and traces".
+// Triggers, trigger instances, rule enforcements and traces (issue 13 item 8; SPEC §11 "trace everything"):
+// GET /triggers[/{id}], GET /triggerinstances (filters, paging), GET /triggerinstances/{id}, POST
+// /triggerinstances/{id}/re_emit, GET /ruleenforcements[/{id}], GET /traces[/{id}]. docs/api.md "Trigger instances and
+// traces".
 #include <algorithm>
 #include <set>
 
@@ -234,6 +235,48 @@ Result<Json> TraceOf(ApiDeps& d, const Json& ti, bool with_decisions) {
     return trace;
 }
 
+/// StackStorm's triggers (TriggerAPI): a trigger type plus concrete parameters. Every trigger type whose
+/// parameters_schema requires nothing is a trigger of its own (ref = the type's ref, parameters {}); each distinct
+/// (type, parameters) of the enabled rules that give parameters is one more, with a stable id (the same as /timers
+/// gives a timer, and the Python sensor wrapper gives add_trigger).
+std::vector<Json> Triggers(const packs::ContentSnapshot& snap, const std::string& type) {
+    std::map<std::string, Json> out;
+    for (const auto& [ref, tt] : snap.trigger_types) {
+        if (!type.empty() && ref != type) continue;
+        const Json schema = tt.value("parameters_schema", Json::object());
+        const Json required = schema.is_object() ? schema.value("required", Json::array()) : Json::array();
+        if (required.is_array() && !required.empty()) continue;
+        out[ref] = {
+            {"id", core::Sha256Hex("trigger:" + ref + ":{}").substr(0, 24)},
+            {"ref", ref},
+            {"uid", "trigger:" + tt.value("pack", "") + ":" + tt.value("name", "")},
+            {"name", tt.value("name", "")},
+            {"pack", tt.value("pack", "")},
+            {"type", ref},
+            {"parameters", Json::object()},
+            {"description", tt.value("description", "")}};
+    }
+    for (const auto& [ref, rule] : snap.rules) {
+        if (!rule.enabled || rule.trigger_parameters.empty()) continue;
+        if (!type.empty() && rule.trigger_type != type) continue;
+        const std::string id =
+            core::Sha256Hex("trigger:" + rule.trigger_type + ":" + rule.trigger_parameters.dump()).substr(0, 24);
+        const std::string pack = rule.trigger_type.substr(0, rule.trigger_type.find('.'));
+        if (out.count(pack + "." + id)) continue;
+        out[pack + "." + id] = {
+            {"id", id},
+            {"ref", pack + "." + id},
+            {"uid", "trigger:" + pack + ":" + id},
+            {"name", id},
+            {"pack", pack},
+            {"type", rule.trigger_type},
+            {"parameters", rule.trigger_parameters}};
+    }
+    std::vector<Json> list;
+    for (auto& [k, v] : out) list.push_back(std::move(v));
+    return list;
+}
+
 bool TraceMentions(const Json& trace, const char* list, const std::string& key, const std::string& value) {
     for (const auto& c : trace[list]) {
         if (c.value(key, "") == value) return true;
@@ -244,6 +287,25 @@ bool TraceMentions(const Json& trace, const char* list, const std::string& key, 
 }  // namespace
 
 void RegisterTriggerRoutes(Router& r, ApiDeps& d) {
+    r.Get("/triggers", [&d](const httplib::Request& req, httplib::Response& res) {
+        Result<Page> page = QueryPage(req, 100000);
+        if (!page) return SendError(res, page.error());
+        Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+        if (!snap) return SendError(res, snap.error());
+        const std::vector<Json> all = Triggers(**snap, req.get_param_value("type"));
+        std::vector<Json> out;
+        for (size_t i = page->offset; i < all.size() && out.size() < page->limit; ++i) out.push_back(all[i]);
+        SendList(res, out, all.size(), page->limit);
+    });
+    r.Get(R"(/triggers/([A-Za-z0-9_.:-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
+        Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+        if (!snap) return SendError(res, snap.error());
+        const std::string key = req.matches[1];
+        for (const auto& t : Triggers(**snap, "")) {
+            if (t["id"] == key || t["ref"] == key || t["uid"] == key) return SendJson(res, 200, t);
+        }
+        SendError(res, NotFound("trigger \"" + key + "\" not found"));
+    });
     r.Get("/triggerinstances", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<Page> page = QueryPage(req, 1000);
         if (!page) return SendError(res, page.error());
