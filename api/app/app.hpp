@@ -26,6 +26,10 @@ int InquiryCommand(const std::vector<std::string>& args);
 int PackCommand(const std::vector<std::string>& args);
 /// `squall alias list|get|create|delete|match|execute` (cli_alias.cpp), as `st2 action-alias`.
 int AliasCommand(const std::vector<std::string>& args);
+/// `squall trigger-instance list|get|re-emit` (cli_trace.cpp), as `st2 trigger-instance`.
+int TriggerInstanceCommand(const std::vector<std::string>& args);
+/// `squall trace list|get` (cli_trace.cpp): `get` prints the trace as a tree.
+int TraceCommand(const std::vector<std::string>& args);
 /// Prints `rows` (objects) as a plain table: one column per (title, dotted path), each as wide as its widest cell.
 void PrintTable(const core::Json& rows, const std::vector<std::pair<std::string, std::string>>& columns);
 

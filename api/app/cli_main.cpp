@@ -37,7 +37,11 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
   rule create <file.yaml|json>    rule delete <ref>
   rule test <rule.yaml> (--payload FILE | --trigger-instance ID)
                                   does the rule match? (exit 0 yes, 1 no, 2 load error)
-  trigger-instance list [-n N] [-j]   trigger-instance get <id> [-j]
+  trigger-instance list [--trigger REF] [--status S] [-n N] [-j]   trigger-instance get <id> [-j]
+  trigger-instance re-emit <id>   emit a stored trigger instance again (rules see it as new)
+  trace list [--trace-tag T] [-j]   trace get <id> [-j]
+                                  what a trigger instance caused: rule decisions (and why a rule missed),
+                                  executions and their workflow tasks, as a tree
   alias list|get|create FILE|delete|match "TEXT"|execute "TEXT"
                                   action aliases (ChatOps) from a terminal
   inquiry list [-j]   inquiry get <id> [-j]
@@ -330,8 +334,11 @@ int CliMain(const std::vector<std::string>& args) {
     const std::string cmd = args[0];
     if (std::any_of(args.begin() + 1, args.end(), [](const std::string& a) { return a == "-h" || a == "--help"; })) {
         // `squall pack install --help` as `st2 ... --help`: the command's own usage, never "needs a value".
-        if (cmd == "template" || cmd == "key" || cmd == "pack" || cmd == "inquiry") {
+        if (cmd == "template" || cmd == "key" || cmd == "pack" || cmd == "inquiry" || cmd == "trace" ||
+            cmd == "trigger-instance") {
             const std::vector<std::string> help = {cmd, "--help"};
+            if (cmd == "trace") return TraceCommand(help);
+            if (cmd == "trigger-instance") return TriggerInstanceCommand(help);
             if (cmd == "template") return TemplateRenderCommand(help);
             if (cmd == "key") return KeyCommand(help);
             if (cmd == "pack") return PackCommand(help);
@@ -344,6 +351,8 @@ int CliMain(const std::vector<std::string>& args) {
     if (cmd == "key") return KeyCommand(args);
     if (cmd == "pack") return PackCommand(args);
     if (cmd == "inquiry") return InquiryCommand(args);
+    if (cmd == "trace") return TraceCommand(args);
+    if (cmd == "trigger-instance") return TriggerInstanceCommand(args);
     if (cmd == "alias" || cmd == "action-alias") return AliasCommand(args);
     const std::string sub = args.size() > 1 ? args[1] : "";
     Result<Cli> parsed = ParseArgs(args, cmd == "run" ? 1 : 2);
@@ -478,18 +487,6 @@ int CliMain(const std::vector<std::string>& args) {
             std::cout << "Resource with id \"" << cli.positional[0] << "\" has been successfully deleted.\n";
             return 0;
         }
-    }
-    if (cmd == "trigger-instance") {
-        if (sub == "list") {
-            cli.options["n"] = n;
-            return List(
-                client,
-                "/triggerinstances" + Query(cli, {{"n", "limit"}}),
-                cli,
-                {{"id", "id"}, {"trigger", "trigger"}, {"occurrence_time", "occurrence_time"}, {"status", "status"}}
-            );
-        }
-        if (sub == "get" && !cli.positional.empty()) return Get(client, "/triggerinstances/" + cli.positional[0], cli);
     }
     std::cerr << "squall: unknown command \"" << cmd << (sub.empty() ? "" : " " + sub) << "\"\n\n" << kUsage;
     return 2;

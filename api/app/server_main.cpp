@@ -30,6 +30,7 @@
 #include "squall/packs/content_store.hpp"
 #include "squall/packs/loader.hpp"
 #include "squall/rules/engine.hpp"
+#include "squall/sensors/sensor_host.hpp"
 #include "squall/sensors/timers.hpp"
 #include "squall/workflows/engine.hpp"
 
@@ -440,6 +441,15 @@ int ServerMain(const std::vector<std::string>& args) {
         timers = std::make_unique<sensors::TimerSensor>(sensor_ctx);
         timers->Start();
     }
+    std::unique_ptr<sensors::SensorHost> sensor_host;
+    if (cfg.HasRole("sensors")) {
+        sensors::SensorHostOptions sopts;
+        sopts.api_url = api_url;
+        sopts.api_key = action_api_key;
+        sopts.data_dir = cfg.data_dir;
+        sensor_host = std::make_unique<sensors::SensorHost>(sensor_ctx, io, sopts);
+        sensor_host->Start();
+    }
     std::unique_ptr<executions::Notifier> notifier;
     if (cfg.HasRole("notifier")) {
         notifier =
@@ -505,7 +515,8 @@ int ServerMain(const std::vector<std::string>& args) {
     }
     if (reaper) reaper->Stop();
     if (retention) retention->Stop();
-    if (timers) timers->Stop();  // gives the lease up: another timers role takes over at once
+    if (timers) timers->Stop();            // gives the lease up: another timers role takes over at once
+    if (sensor_host) sensor_host->Stop();  // SIGTERM, SIGKILL after a grace; then gives the leases up
     signals.cancel();
     redis->Close();
     if (embedded) embedded->StopBlocking();

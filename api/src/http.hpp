@@ -102,6 +102,7 @@ private:
 void RegisterExecutionRoutes(Router& r, ApiDeps& d);
 void RegisterContentRoutes(Router& r, ApiDeps& d);
 void RegisterWebhookRoutes(Router& r, ApiDeps& d);
+/// `/triggerinstances` (filters, re_emit), `/ruleenforcements`, `/traces` (routes/traces.cpp).
 void RegisterTriggerRoutes(Router& r, ApiDeps& d);
 void RegisterKeyRoutes(Router& r, ApiDeps& d);
 void RegisterInquiryRoutes(Router& r, ApiDeps& d);
@@ -121,8 +122,8 @@ void RegisterChatOpsGenericRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& 
 /// POST /chatops/mattermost: Mattermost outgoing webhooks (routes/chatops_mattermost.cpp).
 void RegisterChatOpsMattermostRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
 void RegisterWorkflowRoutes(Router& r, ApiDeps& d);
-/// `/runnertypes`, `/user`, `/apikeys` (read), `/timers`, `/triggerinstances` with `?trigger=`, `/traces`:
-/// the read-only resources st2client lists (routes/compat.cpp).
+/// `/runnertypes`, `/user`, `/apikeys` (read), `/timers`: the read-only resources st2client lists
+/// (routes/compat.cpp).
 void RegisterCompatRoutes(Router& r, ApiDeps& d);
 class EventHub;
 /// `/stream/v1/stream` and `/api/v1/stream` (routes/stream.cpp).

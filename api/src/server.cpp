@@ -96,7 +96,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     r.Get("/", [](const httplib::Request&, httplib::Response& res) {
         SendJson(res, 200, {{"version", "0.1.0"}, {"name", "squall"}, {"docs_url", "/api/v1/openapi.json"}});
     });
-    RegisterCompatRoutes(r, d);  // first: its /triggerinstances shadows the plain one of RegisterTriggerRoutes
+    RegisterCompatRoutes(r, d);
     RegisterExecutionRoutes(r, d);
     RegisterContentRoutes(r, d);
     RegisterWebhookRoutes(r, d);

@@ -101,6 +101,10 @@ bool ParseIsoTimestamp(const std::string& text, std::chrono::system_clock::time_
         offset = (hh * 3600L + mm * 60L) * (text[pos] == '+' ? 1 : -1);
     }
     const time_t secs = timegm(&tm) - offset;
+    // system_clock counts 64-bit nanoseconds: it holds only the years 1677 to 2262. A time outside (user input such
+    // as 2999-01-01) is refused rather than overflowed.
+    constexpr time_t kLimit = 9'000'000'000;
+    if (secs < -kLimit || secs > kLimit) return false;
     *out = std::chrono::system_clock::time_point(std::chrono::seconds(secs) + std::chrono::microseconds(micros));
     return true;
 }

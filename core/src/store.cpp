@@ -157,6 +157,12 @@ void TriggerStore::Emit(const TriggerInstance& ti, std::function<void(Result<std
         args.push_back("trace_tag");
         args.push_back(ti.trace_tag);
     }
+    // A parameterised trigger (a webhook's url, a timer's schedule) is part of what rules match: re-emitting a
+    // stored instance, or `rule test` against it, needs it.
+    if (ti.trigger_parameters.is_object() && !ti.trigger_parameters.empty()) {
+        args.push_back("trigger_parameters");
+        args.push_back(ti.trigger_parameters.dump());
+    }
     EmitScript().Run(
         *client_,
         {keys_.TriggerInstance(ti.id), keys_.TriggerInstances(), keys_.TriggerStream()},
@@ -199,7 +205,7 @@ Result<Json> TriggerStore::GetBlocking(const std::string& id) {
     Result<RedisReply> r = client_->CommandBlocking({"HGETALL", keys_.TriggerInstance(id)});
     if (!r) return r.error();
     if (r->elements.empty()) return NotFound("trigger instance \"" + id + "\" not found");
-    return HashToJson(*r, {"payload"});
+    return HashToJson(*r, {"payload", "trigger_parameters"});
 }
 
 Result<std::vector<Json>> TriggerStore::ListBlocking(size_t offset, size_t limit, size_t* total) {
@@ -211,7 +217,7 @@ Result<std::vector<Json>> TriggerStore::ListBlocking(size_t offset, size_t limit
         });
     if (!rows) return rows.error();
     for (const auto& row : *rows) {
-        if (!row.elements.empty()) out.push_back(HashToJson(row, {"payload"}));
+        if (!row.elements.empty()) out.push_back(HashToJson(row, {"payload", "trigger_parameters"}));
     }
     return out;
 }

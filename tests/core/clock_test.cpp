@@ -74,4 +74,12 @@ TEST(FormatIsoTimestamp, MatchesGmtimeOnRandomTimes) {
 }
 
 }  // namespace
+TEST(ParseIsoTimestampTest, RefusesTimesSystemClockCannotHold) {
+    std::chrono::system_clock::time_point tp;
+    EXPECT_TRUE(ParseIsoTimestamp("2200-01-01T00:00:00Z", &tp));
+    EXPECT_TRUE(ParseIsoTimestamp("1700-01-01T00:00:00Z", &tp));
+    EXPECT_FALSE(ParseIsoTimestamp("2999-01-01T00:00:00Z", &tp));  // would overflow 64-bit nanoseconds
+    EXPECT_FALSE(ParseIsoTimestamp("1500-01-01T00:00:00Z", &tp));
+}
+
 }  // namespace squall::core

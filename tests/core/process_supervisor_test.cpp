@@ -630,3 +630,48 @@ TEST_F(ProcessSupervisorTest, DestructorKillsRunningGroups) {
 
 }  // namespace
 }  // namespace squall::core
+
+namespace squall::core {
+namespace {
+
+// A long-running child (a sensor): without capture every line is delivered however much it writes in total, a line
+// longer than max_output_bytes is cut, nothing is kept in the outcome; on_spawned reports the pid; Cancel gives the
+// chosen grace between SIGTERM and SIGKILL.
+TEST_F(ProcessSupervisorTest, WithoutCaptureEveryLineIsDeliveredAndLongLinesAreCut) {
+    ProcessSpec spec = Shell(
+        "i=0; while [ $i -lt 300 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; "
+        "printf '%0200d\\n' 0; echo after"
+    );
+    spec.capture = false;
+    spec.max_output_bytes = 100;  // far less than the 300 lines together
+    int spawned = 0;
+    spec.on_spawned = [&spawned](int pid) { spawned = pid; };
+    auto run = RunToEnd(std::move(spec));
+    ASSERT_TRUE(run->outcome.has_value());
+    EXPECT_GT(spawned, 0);
+    const std::vector<std::string> out = run->Lines("stdout");
+    ASSERT_EQ(out.size(), 302u);
+    EXPECT_EQ(out[0], "line-0-xxxxxxxxxxxxxxxxxxxxxxxx");
+    EXPECT_EQ(out[299], "line-299-xxxxxxxxxxxxxxxxxxxxxxxx");
+    EXPECT_EQ(out[300].size(), 100u);  // the 200-byte line, cut
+    EXPECT_EQ(out[301], "after");
+    EXPECT_TRUE(run->outcome->stdout_data.empty());
+    EXPECT_FALSE(run->outcome->stdout_truncated);
+}
+
+TEST_F(ProcessSupervisorTest, CancelWaitsTheChosenGraceBeforeSigkill) {
+    ProcessSpec spec = Shell("trap '' TERM; echo $$; while :; do sleep 0.05; done");
+    spec.capture = false;
+    spec.cancel_grace = 300ms;
+    auto run = Start(std::move(spec));
+    ASSERT_GT(WaitForPid(*run), 0);
+    const auto before = Clock::now();
+    supervisor_.Cancel(run->handle);
+    ASSERT_TRUE(RunUntil([&] { return run->outcome.has_value(); }));
+    EXPECT_GE(Clock::now() - before, 250ms);
+    EXPECT_EQ(run->outcome->exit_code, -SIGKILL);
+    EXPECT_TRUE(run->outcome->canceled);
+}
+
+}  // namespace
+}  // namespace squall::core

@@ -1,6 +1,6 @@
 // Read-only resources that StackStorm's client lists and that have no richer home yet (reference §2): runner
-// types, the authenticated user, API keys, timers, trigger instances filtered by trigger, traces. Shapes as
-// StackStorm's (docs/api.md "Compatibility resources").
+// types, the authenticated user, API keys, timers. Shapes as StackStorm's (docs/api.md "Compatibility
+// resources"). Trigger instances and traces are in traces.cpp.
 #include <algorithm>
 
 #include "http.hpp"
@@ -67,64 +67,6 @@ Result<std::vector<Json>> Timers(ApiDeps& d, const std::string& timer_type) {
     }
     return out;
 }
-
-/// How many of the newest trigger instances `?trigger=` looks through: there is no per-trigger index, so the
-/// filter scans, and answers the matches among these (docs/api.md "Lists").
-constexpr size_t kTriggerScanWindow = 10000;
-constexpr size_t kTriggerScanBatch = 500;
-
-/// StackStorm's trace of one trigger instance: the instance, the rules it was enforced by and the executions they
-/// created. Squall stores no trace records yet; a trace is derived from the instance and its enforcements, and its
-/// id is the instance's. Executions started directly (not by a rule) have no trace here.
-Result<Json> TraceOf(ApiDeps& d, const Json& ti) {
-    const std::string id = ti.value("id", "");
-    const std::string at = ti.value("occurrence_time", "");
-    Json trace = {
-        {"id", id},
-        {"uid", "trace:" + id},
-        {"trace_tag", ti.value("trace_tag", "")},
-        {"start_timestamp", at},
-        {"trigger_instances",
-         Json::array(
-             {{{"object_id", id}, {"ref", ti.value("trigger", "")}, {"updated_at", at}, {"caused_by", Json::object()}}}
-         )},
-        {"rules", Json::array()},
-        {"action_executions", Json::array()}};
-    size_t total = 0;
-    Result<std::vector<Json>> enforcements = d.enforcements.ListBlocking(id, 0, 100, &total);
-    if (!enforcements) return enforcements.error();
-    for (const auto& e : *enforcements) {
-        const Json rule = e.value("rule", Json::object());
-        const std::string rule_id = rule.is_object() ? rule.value("id", "") : "";
-        const std::string when = e.value("enforced_at", at);
-        trace["rules"].push_back(
-            {{"object_id", rule_id},
-             {"ref", rule.is_object() ? rule.value("ref", "") : ""},
-             {"updated_at", when},
-             {"caused_by", {{"type", "trigger_instance"}, {"id", id}}}}
-        );
-        const std::string execution_id = e.value("execution_id", "");
-        if (execution_id.empty()) continue;
-        Result<Json> execution = d.executions.GetBlocking(execution_id);
-        trace["action_executions"].push_back(
-            {{"object_id", execution_id},
-             {"ref", execution ? (*execution)["action"].value("ref", "") : ""},
-             {"updated_at", execution ? execution->value("start_timestamp", when) : when},
-             {"caused_by", {{"type", "rule"}, {"id", rule_id + ":" + id}}}}
-        );
-    }
-    return trace;
-}
-
-bool TraceMentions(const Json& trace, const char* list, const std::string& key, const std::string& value) {
-    for (const auto& c : trace[list]) {
-        if (c.value(key, "") == value) return true;
-    }
-    return false;
-}
-
-/// How many of the newest trigger instances the `execution` and `rule` filters of /traces look through.
-constexpr size_t kTraceScanWindow = 500;
 
 }  // namespace
 
@@ -205,93 +147,6 @@ void RegisterCompatRoutes(Router& r, ApiDeps& d) {
             if (t["id"] == key || t["ref"] == key || t["uid"] == key) return SendJson(res, 200, t);
         }
         SendError(res, NotFound("timer \"" + key + "\" not found"));
-    });
-
-    // Registered before the plain list in webhooks.cpp, which it shadows: the same list plus `?trigger=`.
-    r.Get("/triggerinstances", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Page> page = QueryPage(req, 1000);
-        if (!page) return SendError(res, page.error());
-        const std::string trigger = req.get_param_value("trigger");
-        size_t total = 0;
-        if (trigger.empty()) {
-            Result<std::vector<Json>> list = d.triggers.ListBlocking(page->offset, page->limit, &total);
-            if (!list) return SendError(res, list.error());
-            return SendList(res, *list, total, page->limit);
-        }
-        std::vector<Json> matches;
-        size_t matched = 0;
-        for (size_t scanned = 0; scanned < kTriggerScanWindow; scanned += kTriggerScanBatch) {
-            Result<std::vector<Json>> batch = d.triggers.ListBlocking(scanned, kTriggerScanBatch, &total);
-            if (!batch) return SendError(res, batch.error());
-            for (auto& ti : *batch) {
-                if (ti.value("trigger", "") != trigger) continue;
-                if (matched++ >= page->offset && matches.size() < page->limit) matches.push_back(std::move(ti));
-            }
-            if (batch->size() < kTriggerScanBatch) break;
-        }
-        SendList(res, matches, matched, page->limit);
-    });
-
-    r.Get("/traces", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Page> page = QueryPage(req, 1000);
-        if (!page) return SendError(res, page.error());
-        size_t total = 0;
-        if (req.has_param("trigger_instance")) {
-            Result<Json> ti = d.triggers.GetBlocking(req.get_param_value("trigger_instance"));
-            if (!ti && ti.error().code != ErrorCode::kNotFound) return SendError(res, ti.error());
-            std::vector<Json> items;
-            if (ti) {
-                Result<Json> trace = TraceOf(d, *ti);
-                if (!trace) return SendError(res, trace.error());
-                items.push_back(std::move(*trace));
-            }
-            return SendList(res, items, items.size(), page->limit);
-        }
-        const std::string tag = req.get_param_value("trace_tag");
-        const std::string execution = req.get_param_value("execution");
-        const std::string rule = req.get_param_value("rule");
-        if (tag.empty() && execution.empty() && rule.empty()) {
-            Result<std::vector<Json>> list = d.triggers.ListBlocking(page->offset, page->limit, &total);
-            if (!list) return SendError(res, list.error());
-            std::vector<Json> items;
-            for (const auto& ti : *list) {
-                Result<Json> trace = TraceOf(d, ti);
-                if (!trace) return SendError(res, trace.error());
-                items.push_back(std::move(*trace));
-            }
-            return SendList(res, items, total, page->limit);
-        }
-        // Filters scan the newest instances (docs/api.md "Compatibility resources").
-        const size_t window = tag.empty() ? kTraceScanWindow : kTriggerScanWindow;
-        std::vector<Json> items;
-        size_t matched = 0;
-        for (size_t scanned = 0; scanned < window; scanned += kTriggerScanBatch) {
-            Result<std::vector<Json>> batch = d.triggers.ListBlocking(scanned, kTriggerScanBatch, &total);
-            if (!batch) return SendError(res, batch.error());
-            for (const auto& ti : *batch) {
-                if (!tag.empty() && ti.value("trace_tag", "") != tag) continue;
-                Result<Json> trace = TraceOf(d, ti);
-                if (!trace) return SendError(res, trace.error());
-                if (!execution.empty() && !TraceMentions(*trace, "action_executions", "object_id", execution)) continue;
-                if (!rule.empty() && !TraceMentions(*trace, "rules", "ref", rule) &&
-                    !TraceMentions(*trace, "rules", "object_id", rule))
-                    continue;
-                if (matched++ >= page->offset && items.size() < page->limit) items.push_back(std::move(*trace));
-            }
-            if (batch->size() < kTriggerScanBatch) break;
-        }
-        SendList(res, items, matched, page->limit);
-    });
-    r.Get(R"(/traces/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> ti = d.triggers.GetBlocking(req.matches[1]);
-        if (!ti) {
-            if (ti.error().code == ErrorCode::kNotFound)
-                return SendError(res, NotFound("trace \"" + std::string(req.matches[1]) + "\" not found"));
-            return SendError(res, ti.error());
-        }
-        Result<Json> trace = TraceOf(d, *ti);
-        if (!trace) return SendError(res, trace.error());
-        SendJson(res, 200, *trace);
     });
 }
 

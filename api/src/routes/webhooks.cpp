@@ -95,22 +95,4 @@ void RegisterWebhookRoutes(Router& r, ApiDeps& d) {
     });
 }
 
-void RegisterTriggerRoutes(Router& r, ApiDeps& d) {
-    // The list (GET /triggerinstances, with StackStorm's filters) is a compat route (routes/compat.cpp).
-    r.Get(R"(/triggerinstances/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> ti = d.triggers.GetBlocking(req.matches[1]);
-        if (!ti) return SendError(res, ti.error());
-        SendJson(res, 200, *ti);
-    });
-    r.Get("/ruleenforcements", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Page> page = QueryPage(req, 1000);
-        if (!page) return SendError(res, page.error());
-        size_t total = 0;
-        Result<std::vector<Json>> list =
-            d.enforcements.ListBlocking(req.get_param_value("trigger_instance"), page->offset, page->limit, &total);
-        if (!list) return SendError(res, list.error());
-        SendList(res, *list, total, page->limit);
-    });
-}
-
 }  // namespace squall::api

@@ -25,8 +25,6 @@ constexpr size_t kReadChunkBytes = size_t{16} * 1024;
 /// How long to wait for the pipes to reach EOF after the group was SIGKILLed. Only a process that left the group
 /// (setsid) can keep them open that long; then we close our ends and finish anyway.
 constexpr std::chrono::seconds kKillGrace{2};
-/// How long a canceled action has between SIGTERM and SIGKILL.
-constexpr std::chrono::milliseconds kCancelGrace{1000};
 /// Longer deadlines are clamped so that steady_clock arithmetic cannot overflow (milliseconds::max() means "never").
 constexpr std::chrono::hours kMaxTimeout{24 * 365 * 10};
 
@@ -117,6 +115,8 @@ public:
           masker_(spec.secrets),
           keep_raw_stdout_(spec.keep_raw_stdout),
           limit_(spec.max_output_bytes),
+          capture_(spec.capture),
+          cancel_grace_(spec.cancel_grace),
           timeout_(spec.timeout),
           stdin_data_(std::move(spec.stdin_data)),
           on_line_(std::move(on_line)),
@@ -174,7 +174,7 @@ public:
         KillGroup();
     }
 
-    /// SIGTERM to the whole group, so that the action can clean up; SIGKILL after kCancelGrace if it is still
+    /// SIGTERM to the whole group, so that the action can clean up; SIGKILL after cancel_grace_ if it is still
     /// there (the leader is not reaped before Finish, so the pgid cannot have been recycled).
     void Cancel() {
         if (finished_ || timed_out_ || canceled_) {
@@ -184,7 +184,7 @@ public:
         if (!reaped_) {
             ::kill(-pid_, SIGTERM);
         }
-        cancel_timer_.expires_after(kCancelGrace);
+        cancel_timer_.expires_after(cancel_grace_);
         cancel_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
             if (ec || self->finished_) {
                 return;
@@ -236,6 +236,9 @@ private:
 
     /// Captures up to limit_ bytes and delivers them as lines; the rest is read and dropped.
     void Consume(OutputStream& stream, std::string_view data) {
+        if (!capture_) {
+            return ConsumeLines(stream, data);
+        }
         size_t room = limit_ > stream.capture.size() ? limit_ - stream.capture.size() : 0;
         std::string_view kept = data.substr(0, std::min(room, data.size()));
         if (!kept.empty()) {
@@ -256,6 +259,30 @@ private:
                 stream.partial.clear();
             }
             EmitLine(stream, TruncationMarker(limit_));
+        }
+    }
+
+    /// Without capture: every line is delivered, cut at limit_ (the rest of a longer line is dropped).
+    void ConsumeLines(OutputStream& stream, std::string_view data) {
+        size_t pos = 0;
+        while (pos < data.size()) {
+            const size_t nl = data.find('\n', pos);
+            const std::string_view piece =
+                data.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+            if (!stream.truncated) {
+                const size_t room = limit_ > stream.partial.size() ? limit_ - stream.partial.size() : 0;
+                stream.partial.append(piece.substr(0, std::min(room, piece.size())));
+                if (piece.size() > room) {
+                    stream.truncated = true;  // until the end of this line
+                    EmitLine(stream, masker_.CutOff(std::move(stream.partial)));
+                    stream.partial.clear();
+                }
+            }
+            if (nl == std::string_view::npos) break;
+            if (!stream.truncated) EmitLine(stream, masker_.Text(std::move(stream.partial)));
+            stream.partial.clear();
+            stream.truncated = false;
+            pos = nl + 1;
         }
     }
 
@@ -398,8 +425,8 @@ private:
         if (keep_raw_stdout_) outcome.stdout_raw = out_.capture;
         outcome.stdout_data = FinalCapture(out_);
         outcome.stderr_data = FinalCapture(err_);
-        outcome.stdout_truncated = out_.truncated;
-        outcome.stderr_truncated = err_.truncated;
+        outcome.stdout_truncated = capture_ && out_.truncated;
+        outcome.stderr_truncated = capture_ && err_.truncated;
         outcome.elapsed =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
 
@@ -414,7 +441,7 @@ private:
     }
 
     std::string FinalCapture(OutputStream& stream) {
-        if (!stream.truncated) {
+        if (!capture_ || !stream.truncated) {
             return masker_.Text(std::move(stream.capture));
         }
         return masker_.CutOff(std::move(stream.capture)) + "\n" + TruncationMarker(limit_);
@@ -426,6 +453,8 @@ private:
     SecretMasker masker_;
     bool keep_raw_stdout_;
     size_t limit_;
+    bool capture_;
+    std::chrono::milliseconds cancel_grace_;
     std::chrono::milliseconds timeout_;
     std::optional<std::string> stdin_data_;
     size_t stdin_written_ = 0;
@@ -456,6 +485,7 @@ void ProcessSupervisor::Impl::DoStart(Handle handle, ProcessSpec spec, LineCallb
     how.env = spec.env;
     how.cwd = spec.cwd;
     how.stdin_pipe = spec.stdin_data.has_value();
+    how.parent_death_signal = spec.parent_death_signal;
     auto spawned = Spawn(how);
     if (!spawned) {
         ProcessOutcome outcome;
@@ -467,6 +497,7 @@ void ProcessSupervisor::Impl::DoStart(Handle handle, ProcessSpec spec, LineCallb
         return;
     }
     pid_t pid = spawned->pid;
+    std::function<void(int)> on_spawned = std::move(spec.on_spawned);
     auto process = std::make_shared<Process>(
         shared_from_this(),
         handle,
@@ -485,6 +516,9 @@ void ProcessSupervisor::Impl::DoStart(Handle handle, ProcessSpec spec, LineCallb
         }
     }
     processes.emplace(handle, process);
+    if (on_spawned && !callbacks_disabled.load()) {
+        on_spawned(pid);
+    }
     process->Begin();
 }
 

@@ -130,6 +130,7 @@ class ActionDatastoreService(object):
 
     def set_value(self, name, value, ttl=None, local=True, scope=SYSTEM_SCOPE, encrypt=False):
         full_name = self._full_name(name, local)
+        value = str(value)  # as StackStorm: datastore values are strings
         body = {"name": full_name, "value": value, "scope": _full_scope(scope), "secret": bool(encrypt)}
         if ttl:
             body["ttl"] = ttl

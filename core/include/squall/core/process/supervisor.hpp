@@ -25,6 +25,15 @@ struct ProcessSpec {
     size_t max_output_bytes = 4 * 1024 * 1024;  ///< per stream; beyond it the capture is truncated with a marker
     std::vector<std::string> secrets;           ///< masked (SecretMasker) in captured output and lines
     bool keep_raw_stdout = false;               ///< also hand back stdout unmasked (ProcessOutcome::stdout_raw)
+    /// false: nothing is captured (ProcessOutcome's stdout/stderr stay empty) and lines are delivered for as long
+    /// as the process runs, each cut at max_output_bytes; for long-running processes such as sensors.
+    bool capture = true;
+    /// Signal the child gets when this process dies (SpawnSpec::parent_death_signal); 0: none.
+    int parent_death_signal = 0;
+    /// How long Cancel() waits between SIGTERM and SIGKILL.
+    std::chrono::milliseconds cancel_grace{1000};
+    /// Called on the supervisor's strand with the child's pid once it was started (not when spawning failed).
+    std::function<void(int pid)> on_spawned;
 };
 
 /// How a process ended.
