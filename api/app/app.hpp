@@ -26,6 +26,8 @@ int InquiryCommand(const std::vector<std::string>& args);
 int PackCommand(const std::vector<std::string>& args);
 /// `squall alias list|get|create|delete|match|execute` (cli_alias.cpp), as `st2 action-alias`.
 int AliasCommand(const std::vector<std::string>& args);
+/// `squall user add|list|delete` (cli_user.cpp): DATA/users.json, for POST /auth/v1/tokens.
+int UserCommand(const std::vector<std::string>& args);
 /// Prints `rows` (objects) as a plain table: one column per (title, dotted path), each as wide as its widest cell.
 void PrintTable(const core::Json& rows, const std::vector<std::pair<std::string, std::string>>& columns);
 
