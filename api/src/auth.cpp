@@ -105,14 +105,19 @@ Result<Identity> Authenticator::Check(const httplib::Request& req) {
         token = req.get_param_value("x-auth-token");
         id.location = "query";
     }
-    if (!token.empty()) return CheckToken(token, std::move(id));
+    Identity key_id;
     std::string key = req.get_header_value("St2-Api-Key");
-    id.location = "header";
+    key_id.location = "header";
     if (key.empty() && req.has_param("st2-api-key")) {
         key = req.get_param_value("st2-api-key");
-        id.location = "query";
+        key_id.location = "query";
     }
-    if (!key.empty()) return CheckKey(key, std::move(id));
+    if (!token.empty()) {
+        // Both given (StackStorm's clients send one): a token that is not valid leaves the key to decide.
+        Result<Identity> by_token = CheckToken(token, std::move(id));
+        if (by_token || key.empty() || by_token.error().code != ErrorCode::kUnauthenticated) return by_token;
+    }
+    if (!key.empty()) return CheckKey(key, std::move(key_id));
     return Unauthenticated("One of Token or API key required.");
 }
 

@@ -52,8 +52,9 @@ private:
 };
 
 /// Checks a request's credentials: `X-Auth-Token` header or `?x-auth-token=` (tokens and action tokens), else
-/// `St2-Api-Key` header or `?st2-api-key=`. API keys are cached for a few seconds (the webhook hot path costs no
-/// Redis round trip); tokens are looked up each time, so a revoked token is refused at once. Thread-safe.
+/// `St2-Api-Key` header or `?st2-api-key=` (also when a token given with it is not valid). API keys are cached for a
+/// few seconds (the webhook hot path costs no Redis round trip); tokens are looked up each time, so a revoked token is
+/// refused at once. Thread-safe.
 class Authenticator {
 public:
     Authenticator(
