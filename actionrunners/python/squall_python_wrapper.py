@@ -4,7 +4,8 @@ Reads a JSON document from stdin: {pack, pack_path, file_path, parameters, confi
 Imports the action file, instantiates its st2common.runners.base_action.Action subclass with the pack config,
 calls run(**parameters) and prints {"result": ..., "status": bool} between two RESULT_DELIMITER marks on one
 stdout line (the runner strips that line from the action's output). The datastore API is reached through
-ST2_ACTION_API_URL with the St2-Api-Key header from ST2_API_KEY (see st2common/services/datastore.py).
+ST2_ACTION_API_URL with the X-Auth-Token header from ST2_ACTION_AUTH_TOKEN, a token valid while this execution
+runs (see st2common/services/datastore.py).
 
 Exit codes: 0 after run() returned (the status says succeeded/failed), 1 when run() raised, 2 when the
 action could not be loaded (missing module, no Action class, bad input).
@@ -107,7 +108,7 @@ def main():
         pack=pack,
         class_name=action_cls.__name__,
         api_url=os.environ.get("ST2_ACTION_API_URL", ""),
-        api_key=os.environ.get("ST2_API_KEY", ""),
+        auth_token=os.environ.get("ST2_ACTION_AUTH_TOKEN", ""),
         user=request.get("user", ""),
     )
     try:

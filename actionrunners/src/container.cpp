@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "squall/core/action_token.hpp"
 #include "squall/core/clock.hpp"
 #include "squall/core/log.hpp"
 #include "squall/core/process/supervisor.hpp"
@@ -288,7 +289,15 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             {{"execution_id", req.execution_id}, {"action", req.action_ref}, {"runner", req.runner_type}});
         std::vector<std::string> secrets = SecretValues(req);
         secrets.insert(secrets.end(), config.secret_values.begin(), config.secret_values.end());
-        if (!options.api_key.empty()) secrets.push_back(options.api_key);
+        std::string auth_token;
+        if (!options.action_token_key.empty()) {
+            const int64_t expiry = std::chrono::duration_cast<std::chrono::seconds>(
+                                       (store.clock().Now() + options.action_token_ttl).time_since_epoch()
+            )
+                                       .count();
+            auth_token = core::MintActionToken(options.action_token_key, req.execution_id, expiry);
+            secrets.push_back(auth_token);
+        }
         RunRequest run{
             req.execution_id,
             req.action_ref,
@@ -297,7 +306,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             std::move(secrets),
             req.context,
             options.api_url,
-            options.api_key,
+            std::move(auth_token),
             std::move(config.values)};
         const std::string id = req.execution_id;
         RunCallbacks cb;

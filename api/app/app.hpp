@@ -30,6 +30,8 @@ int AliasCommand(const std::vector<std::string>& args);
 int TriggerInstanceCommand(const std::vector<std::string>& args);
 /// `squall trace list|get` (cli_trace.cpp): `get` prints the trace as a tree.
 int TraceCommand(const std::vector<std::string>& args);
+/// `squall user add|list|delete` (cli_user.cpp): DATA/users.json, for POST /auth/v1/tokens.
+int UserCommand(const std::vector<std::string>& args);
 /// Prints `rows` (objects) as a plain table: one column per (title, dotted path), each as wide as its widest cell.
 void PrintTable(const core::Json& rows, const std::vector<std::pair<std::string, std::string>>& columns);
 

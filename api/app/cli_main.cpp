@@ -56,6 +56,8 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
                                   render a template locally (exit 2 on a template error)
   key set <name> <value> [--scope system|user] [--secret] [--ttl S]   key get <name> [--decrypt] [-j]
   key list [--prefix P] [--scope S] [--decrypt] [-j]   key delete <name>   key load <file.json|yaml>
+  user add NAME [--admin] [--update]   user list [-j]   user delete NAME   [--data-dir DIR]
+                                  users who log in (st2 login, POST /auth/v1/tokens); password from stdin
   version
 
 Environment: SQUALL_API_URL (default http://127.0.0.1:9101/api/v1), SQUALL_API_KEY.
@@ -335,13 +337,14 @@ int CliMain(const std::vector<std::string>& args) {
     if (std::any_of(args.begin() + 1, args.end(), [](const std::string& a) { return a == "-h" || a == "--help"; })) {
         // `squall pack install --help` as `st2 ... --help`: the command's own usage, never "needs a value".
         if (cmd == "template" || cmd == "key" || cmd == "pack" || cmd == "inquiry" || cmd == "trace" ||
-            cmd == "trigger-instance") {
+            cmd == "trigger-instance" || cmd == "user") {
             const std::vector<std::string> help = {cmd, "--help"};
             if (cmd == "trace") return TraceCommand(help);
             if (cmd == "trigger-instance") return TriggerInstanceCommand(help);
             if (cmd == "template") return TemplateRenderCommand(help);
             if (cmd == "key") return KeyCommand(help);
             if (cmd == "pack") return PackCommand(help);
+            if (cmd == "user") return UserCommand(help);
             return InquiryCommand(help);
         }
         return HelpFor(cmd, args.size() > 1 ? args[1] : "");
@@ -349,6 +352,7 @@ int CliMain(const std::vector<std::string>& args) {
     if (cmd == "template") return TemplateRenderCommand(args);
     if (cmd == "workflow") return WorkflowCommand(args);
     if (cmd == "key") return KeyCommand(args);
+    if (cmd == "user") return UserCommand(args);
     if (cmd == "pack") return PackCommand(args);
     if (cmd == "inquiry") return InquiryCommand(args);
     if (cmd == "trace") return TraceCommand(args);

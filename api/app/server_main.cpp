@@ -18,6 +18,7 @@
 #include "embedded_redis.hpp"
 #include "squall/actionrunners/container.hpp"
 #include "squall/api/server.hpp"
+#include "squall/core/action_token.hpp"
 #include "squall/core/config.hpp"
 #include "squall/core/crypto.hpp"
 #include "squall/core/id.hpp"
@@ -280,7 +281,7 @@ int ServerMain(const std::vector<std::string>& args) {
     }
     auto redis = core::RedisClient::Create(io, endpoint);
     int rc = 0;
-    std::string action_api_key;  // handed to actions (python action_service); masked in their output
+    std::string action_token_key;  // signs the tokens actions get (ST2_ACTION_AUTH_TOKEN); shared through Redis
     {
         if (Status st = WaitForRedis(*redis, std::chrono::seconds(15), *log); !st) {
             std::cerr << "squall server: " << st.error().message << "\n";
@@ -296,7 +297,15 @@ int ServerMain(const std::vector<std::string>& args) {
                 std::cerr << "squall server: cannot store the admin key: " << st.error().message << "\n";
                 rc = ExitCode(st.error().code);
             }
-            action_api_key = *admin_key;
+        }
+        if (rc == 0) {
+            Result<std::string> key = core::LoadOrCreateActionTokenKeyBlocking(*redis);
+            if (!key) {
+                std::cerr << "squall server: cannot read the action token key: " << key.error().message << "\n";
+                rc = ExitCode(key.error().code);
+            } else {
+                action_token_key = *key;
+            }
         }
         if (rc != 0) {
             redis->Close();
@@ -361,6 +370,8 @@ int ServerMain(const std::vector<std::string>& args) {
         opts.stream_heartbeat = std::chrono::seconds(cfg.stream_heartbeat);
         opts.max_connections = static_cast<size_t>(cfg.max_connections);
         opts.max_connections_per_client = static_cast<size_t>(cfg.max_connections_per_client);
+        opts.token_ttl = cfg.token_ttl;
+        opts.token_max_ttl = cfg.token_max_ttl;
         api_server = std::make_unique<api::ApiServer>(
             api::ApiDeps{
                 redis,
@@ -378,7 +389,8 @@ int ServerMain(const std::vector<std::string>& args) {
                 cfg.data_dir,
                 // The event stream's reader: its own connection (XREAD BLOCK holds it), with room for batches of
                 // large output entries.
-                core::RedisClient::Create(io, endpoint, {.command_timeout = std::chrono::seconds(30)})},
+                core::RedisClient::Create(io, endpoint, {.command_timeout = std::chrono::seconds(30)}),
+                action_token_key},
             opts
         );
         if (Status st = api_server->Start(); !st) {
@@ -402,7 +414,7 @@ int ServerMain(const std::vector<std::string>& args) {
         ropts.workers = static_cast<size_t>(cfg.workers);
         ropts.consumer_name = consumer + "-runner-" + cfg.pool;
         ropts.api_url = api_url;
-        ropts.api_key = action_api_key;
+        ropts.action_token_key = action_token_key;
         ropts.data_dir = cfg.data_dir;
         ropts.check_rule = rules::MakeRuleCheck(operators);
         ropts.kv = &kv_cache;

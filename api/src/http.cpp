@@ -9,10 +9,6 @@
 
 namespace squall::api {
 
-namespace {
-constexpr auto kKeyCacheTtl = std::chrono::seconds(10);
-}
-
 void SendJson(httplib::Response& res, int status, const Json& body) {
     res.status = status;
     res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
@@ -208,34 +204,6 @@ Json FilterAttributes(
     return out;
 }
 
-Authenticator::Authenticator(core::RedisClient& redis, const core::Clock& clock) : redis_(redis), clock_(clock) {}
-
-Result<std::string> Authenticator::Check(const httplib::Request& req) {
-    std::string key = req.get_header_value("St2-Api-Key");
-    if (key.empty()) key = req.get_param_value("st2-api-key");
-    if (key.empty()) {
-        return Error(ErrorCode::kUnauthenticated, "Unauthorized - One of Token or API key required.");
-    }
-    const std::string hash = core::Sha256Hex(key);
-    const auto now = clock_.SteadyNow();
-    {
-        std::lock_guard lock(mu_);
-        auto it = cache_.find(hash);
-        if (it != cache_.end() && it->second.second > now) return it->second.first;
-    }
-    Result<core::RedisReply> r = redis_.CommandBlocking({"HGET", redis_.Key("apikeys"), hash});
-    if (!r) return r.error();
-    // An error reply (LOADING while Redis starts) is no answer about the key: never read it as a key record.
-    if (r->IsError()) return Unavailable("redis: " + r->str);
-    if (r->IsNil()) return Error(ErrorCode::kUnauthenticated, "Unauthorized - API key is not valid.");
-    Json meta = Json::parse(r->str, nullptr, false);
-    const std::string user = meta.is_object() ? meta.value("user", "admin") : "admin";
-    std::lock_guard lock(mu_);
-    if (cache_.size() > 10000) cache_.clear();
-    cache_[hash] = {user, now + kKeyCacheTtl};
-    return user;
-}
-
 namespace {
 
 /// include_attributes / exclude_attributes on a successful JSON answer (the one generic place, so that every
@@ -263,16 +231,48 @@ std::string WithOptionalSlash(const std::string& pattern) {
 
 }  // namespace
 
-Handler Router::Wrap(Handler h, bool needs_auth, bool filter_attributes) {
+IdentityHandler AdminOnly(std::string what, Handler h) {
+    return [what = std::move(what),
+            h = std::move(h)](const httplib::Request& req, httplib::Response& res, const Identity& who) {
+        if (Status st = RequireAdmin(who, what); !st) return SendError(res, st.error());
+        h(req, res);
+    };
+}
+
+IdentityHandler Router::Plain(Handler h) {
+    return [h = std::move(h)](const httplib::Request& req, httplib::Response& res, const Identity&) { h(req, res); };
+}
+
+namespace {
+
+/// What only admins may ask of any route (StackStorm: `limit=-1` and `show_secrets` need admin).
+Status CheckAdminQuery(const httplib::Request& req, const Identity& who) {
+    if (who.admin) return {};
+    if (req.get_param_value("limit") == "-1") {
+        return RequireAdmin(who, "limit=-1 (every item at once; non-admins page with limit <= 100)");
+    }
+    const std::string show = req.get_param_value("show_secrets");
+    if (req.has_param("show_secrets") && show != "false" && show != "False" && show != "0") {
+        return RequireAdmin(who, "show_secrets=true");
+    }
+    return {};
+}
+
+}  // namespace
+
+Handler Router::Wrap(IdentityHandler h, bool needs_auth, bool filter_attributes) {
     return [this, h = std::move(h), needs_auth, filter_attributes](
                const httplib::Request& req, httplib::Response& res
            ) {
         try {
+            Identity who;
             if (needs_auth) {
-                Result<std::string> user = auth_.Check(req);
-                if (!user) return SendError(res, user.error());
+                Result<Identity> checked = auth_.Check(req);
+                if (!checked) return SendError(res, checked.error());
+                who = std::move(*checked);
+                if (Status st = CheckAdminQuery(req, who); !st) return SendError(res, st.error());
             }
-            h(req, res);
+            h(req, res, who);
             if (filter_attributes) ApplyAttributeFilter(req, res);
         } catch (const Exception& e) {
             SendError(res, e.error());
@@ -286,23 +286,44 @@ Handler Router::Wrap(Handler h, bool needs_auth, bool filter_attributes) {
     };
 }
 
-void Router::GetWhole(const std::string& p, Handler h, bool a) {
-    auto w = Wrap(std::move(h), a, /*filter_attributes=*/false);
-    server_.Get(WithOptionalSlash("/api/v1" + p), w);
-    server_.Get(WithOptionalSlash("/v1" + p), w);
+std::vector<std::string> Router::Prefixed(const std::string& p) const {
+    return {WithOptionalSlash("/api/v1" + p), WithOptionalSlash("/v1" + p)};
 }
 
+void Router::Add(const std::string& method, const std::vector<std::string>& patterns, const Handler& h, bool a) {
+    for (const auto& pattern : patterns) {
+        if (method == "GET") {
+            server_.Get(pattern, h);
+        } else if (method == "POST") {
+            server_.Post(pattern, h);
+        } else if (method == "PUT") {
+            server_.Put(pattern, h);
+        } else if (method == "DELETE") {
+            server_.Delete(pattern, h);
+        }
+        routes_.push_back({method, pattern, a});
+    }
+}
+
+void Router::GetWhole(const std::string& p, Handler h, bool a) {
+    Add("GET", Prefixed(p), Wrap(Plain(std::move(h)), a, /*filter_attributes=*/false), a);
+}
 void Router::Get(const std::string& p, Handler h, bool a) {
-    auto w = Wrap(std::move(h), a);
-    server_.Get(WithOptionalSlash("/api/v1" + p), w);
-    server_.Get(WithOptionalSlash("/v1" + p), w);
+    Get(p, Plain(std::move(h)), a);
+}
+void Router::Get(const std::string& p, IdentityHandler h, bool a) {
+    Add("GET", Prefixed(p), Wrap(std::move(h), a), a);
 }
 void Router::Post(const std::string& p, Handler h, bool a) {
-    auto w = Wrap(std::move(h), a);
-    server_.Post(WithOptionalSlash("/api/v1" + p), w);
-    server_.Post(WithOptionalSlash("/v1" + p), w);
+    Post(p, Plain(std::move(h)), a);
+}
+void Router::Post(const std::string& p, IdentityHandler h, bool a) {
+    Add("POST", Prefixed(p), Wrap(std::move(h), a), a);
 }
 void Router::PostRaw(const std::string& p, Handler h, bool a) {
+    PostRaw(p, Plain(std::move(h)), a);
+}
+void Router::PostRaw(const std::string& p, IdentityHandler h, bool a) {
     auto w = Wrap(std::move(h), a);
     auto reading = [w](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
         httplib::Request whole = req;
@@ -314,25 +335,35 @@ void Router::PostRaw(const std::string& p, Handler h, bool a) {
         }
         w(whole, res);
     };
-    server_.Post("/api/v1" + p, reading);
-    server_.Post("/v1" + p, reading);
+    for (const std::string prefix : {"/api/v1", "/v1"}) {
+        server_.Post(prefix + p, reading);
+        routes_.push_back({"POST", prefix + p, a});
+    }
 }
 void Router::Put(const std::string& p, Handler h, bool a) {
-    auto w = Wrap(std::move(h), a);
-    server_.Put(WithOptionalSlash("/api/v1" + p), w);
-    server_.Put(WithOptionalSlash("/v1" + p), w);
+    Put(p, Plain(std::move(h)), a);
+}
+void Router::Put(const std::string& p, IdentityHandler h, bool a) {
+    Add("PUT", Prefixed(p), Wrap(std::move(h), a), a);
 }
 void Router::Delete(const std::string& p, Handler h, bool a) {
-    auto w = Wrap(std::move(h), a);
-    server_.Delete(WithOptionalSlash("/api/v1" + p), w);
-    server_.Delete(WithOptionalSlash("/v1" + p), w);
+    Delete(p, Plain(std::move(h)), a);
+}
+void Router::Delete(const std::string& p, IdentityHandler h, bool a) {
+    Add("DELETE", Prefixed(p), Wrap(std::move(h), a), a);
 }
 
 void Router::GetAt(const std::string& path, Handler h, bool a) {
-    server_.Get(WithOptionalSlash(path), Wrap(std::move(h), a));
+    Add("GET", {WithOptionalSlash(path)}, Wrap(Plain(std::move(h)), a), a);
 }
 void Router::PostAt(const std::string& path, Handler h, bool a) {
-    server_.Post(WithOptionalSlash(path), Wrap(std::move(h), a));
+    PostAt(path, Plain(std::move(h)), a);
+}
+void Router::PostAt(const std::string& path, IdentityHandler h, bool a) {
+    Add("POST", {WithOptionalSlash(path)}, Wrap(std::move(h), a), a);
+}
+void Router::DeleteAt(const std::string& path, IdentityHandler h, bool a) {
+    Add("DELETE", {WithOptionalSlash(path)}, Wrap(std::move(h), a), a);
 }
 
 }  // namespace squall::api

@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "auth.hpp"
 #include "squall/api/server.hpp"
 #include "squall/core/error.hpp"
 #include "squall/core/model/model.hpp"
@@ -15,6 +16,8 @@ namespace squall::api {
 
 using core::Json;
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+/// A handler that acts for the caller: gets the identity the router authenticated (empty for public routes).
+using IdentityHandler = std::function<void(const httplib::Request&, httplib::Response&, const Identity&)>;
 
 /// The one place where an Error becomes an HTTP answer: {"faultstring": message, "code": NAME}. `detail` is
 /// logged, never sent. Redis LOADING becomes 503; every 503 carries Retry-After; 5xx are logged, unavailability
@@ -36,24 +39,9 @@ std::vector<std::string> SplitList(const std::string& text);
 /// Non-negative integer query parameter; kInvalidArgument naming it when malformed or above `max`.
 Result<size_t> QueryCount(const httplib::Request& req, const std::string& name, size_t def, size_t max);
 
-/// Checks API keys (header St2-Api-Key or query st2-api-key) against their stored SHA-256. Positive answers
-/// are cached for a few seconds so that the hot path (webhooks) costs no Redis round trip. Thread-safe.
-class Authenticator {
-public:
-    Authenticator(core::RedisClient& redis, const core::Clock& clock);
-    /// The user the key belongs to, or kUnauthenticated.
-    Result<std::string> Check(const httplib::Request& req);
-
-private:
-    core::RedisClient& redis_;
-    const core::Clock& clock_;
-    std::mutex mu_;
-    std::unordered_map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> cache_;
-};
-
 /// `limit` and `offset` query parameters of a list endpoint: limit defaults to 100, at most `max_limit`; `-1`
-/// asks for everything (kNoLimit; StackStorm allows it to admins, and without RBAC every user is one); `0` and
-/// anything else negative are refused (docs/api.md "Lists").
+/// asks for everything (kNoLimit; admins only, which the router checks for every route); `0` and anything else
+/// negative are refused (docs/api.md "Lists").
 struct Page {
     static constexpr size_t kNoLimit = 1'000'000'000;  ///< limit=-1: far above any stored count, safe to add to
     size_t limit = 100;
@@ -67,35 +55,61 @@ Json FilterAttributes(
     const Json& body, const std::vector<std::string>& include, const std::vector<std::string>& exclude
 );
 
+using RouteInfo = ApiRoute;
+
+/// A handler only admins may call: others get 403 saying `what` is for admins only.
+IdentityHandler AdminOnly(std::string what, Handler h);
+
 /// Registers handlers under both /api/v1 and /v1 (as StackStorm's services answer both), each with and without a
 /// trailing slash (st2client asks for `/executions/?limit=50`), wrapped with auth, the exception boundary and
-/// the include/exclude_attributes filter.
+/// the include/exclude_attributes filter. Every authenticated route also refuses, for non-admins, what
+/// StackStorm keeps to admins whatever the resource: `limit=-1` and `show_secrets=true` (403).
+/// Each method takes a Handler, or an IdentityHandler when it acts for the caller.
 class Router {
 public:
     Router(httplib::Server& server, Authenticator& auth) : server_(server), auth_(auth) {}
     void Get(const std::string& pattern, Handler h, bool needs_auth = true);
+    void Get(const std::string& pattern, IdentityHandler h, bool needs_auth = true);
     /// A GET whose answer include_attributes/exclude_attributes do not narrow, as StackStorm's controllers that are
     /// not backed by a model (the webhooks list: `st2 webhook list` asks for `url` and then reads `parameters`).
     void GetWhole(const std::string& pattern, Handler h, bool needs_auth = true);
     void Post(const std::string& pattern, Handler h, bool needs_auth = true);
+    void Post(const std::string& pattern, IdentityHandler h, bool needs_auth = true);
     /// A POST whose handler gets the raw body whatever its Content-Type (the GitHub webhook signs those bytes):
     /// cpp-httplib parses form bodies itself and refuses those over 8 KB (its compile-time
     /// CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH), so this reads the body through a content reader (the
     /// payload limit still applies: 413). Matched before the routes registered with Post.
     void PostRaw(const std::string& pattern, Handler h, bool needs_auth = true);
+    void PostRaw(const std::string& pattern, IdentityHandler h, bool needs_auth = true);
     void Put(const std::string& pattern, Handler h, bool needs_auth = true);
+    void Put(const std::string& pattern, IdentityHandler h, bool needs_auth = true);
     void Delete(const std::string& pattern, Handler h, bool needs_auth = true);
+    void Delete(const std::string& pattern, IdentityHandler h, bool needs_auth = true);
     /// A route outside the API prefixes (`/stream/v1/stream`, `/auth/v1/...`): `path` exactly as given, with and
     /// without a trailing slash.
     void GetAt(const std::string& path, Handler h, bool needs_auth = true);
     void PostAt(const std::string& path, Handler h, bool needs_auth = true);
-    /// The user the request's credentials belong to (the check is cached: no Redis round trip on a hit).
-    Result<std::string> User(const httplib::Request& req) { return auth_.Check(req); }
+    void PostAt(const std::string& path, IdentityHandler h, bool needs_auth = true);
+    void DeleteAt(const std::string& path, IdentityHandler h, bool needs_auth = true);
+    Authenticator& auth() { return auth_; }
+    /// The user of the request's credentials (for public routes that also accept them).
+    Result<std::string> User(const httplib::Request& req) {
+        Result<Identity> who = auth_.Check(req);
+        if (!who) return who.error();
+        return who->user;
+    }
+    /// Every route registered so far.
+    const std::vector<RouteInfo>& routes() const { return routes_; }
 
 private:
-    Handler Wrap(Handler h, bool needs_auth, bool filter_attributes = true);
+    static IdentityHandler Plain(Handler h);
+    Handler Wrap(IdentityHandler h, bool needs_auth, bool filter_attributes = true);
+    /// Registers `h` for `method` at each of `patterns` (full regexes) and records them.
+    void Add(const std::string& method, const std::vector<std::string>& patterns, const Handler& h, bool needs_auth);
+    std::vector<std::string> Prefixed(const std::string& pattern) const;
     httplib::Server& server_;
     Authenticator& auth_;
+    std::vector<RouteInfo> routes_;
 };
 
 /// Route groups, one file each under src/routes/.
@@ -122,8 +136,9 @@ void RegisterChatOpsGenericRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& 
 /// POST /chatops/mattermost: Mattermost outgoing webhooks (routes/chatops_mattermost.cpp).
 void RegisterChatOpsMattermostRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
 void RegisterWorkflowRoutes(Router& r, ApiDeps& d);
-/// `/runnertypes`, `/user`, `/apikeys` (read), `/timers`: the read-only resources st2client lists
-/// (routes/compat.cpp).
+/// `/auth/v1/tokens` (create, validate, revoke), `/user`, `/apikeys` CRUD (routes/auth.cpp).
+void RegisterAuthRoutes(Router& r, ApiDeps& d, const ApiOptions& options);
+/// `/runnertypes`, `/timers`: the read-only resources st2client lists (routes/compat.cpp).
 void RegisterCompatRoutes(Router& r, ApiDeps& d);
 class EventHub;
 /// `/stream/v1/stream` and `/api/v1/stream` (routes/stream.cpp).

@@ -18,6 +18,7 @@ struct ApiServer::Impl {
     ApiDeps deps;
     ApiOptions options;
     HttpServer server;
+    UserDirectory users;
     Authenticator auth;
     Router router;
     std::unique_ptr<EventHub> hub;                   ///< null without ApiDeps::stream_reader
@@ -29,7 +30,8 @@ struct ApiServer::Impl {
         : deps(std::move(d)),
           options(std::move(o)),
           server(Limits(options)),
-          auth(*deps.redis, deps.clock),
+          users(deps.data_dir),
+          auth(*deps.redis, deps.clock, users, &deps.executions, deps.action_token_key),
           router(server, auth) {}
 
     static HttpLimits Limits(const ApiOptions& o) {
@@ -96,6 +98,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     r.Get("/", [](const httplib::Request&, httplib::Response& res) {
         SendJson(res, 200, {{"version", "0.1.0"}, {"name", "squall"}, {"docs_url", "/api/v1/openapi.json"}});
     });
+    RegisterAuthRoutes(r, d, impl_->options);
     RegisterCompatRoutes(r, d);
     RegisterExecutionRoutes(r, d);
     RegisterContentRoutes(r, d);
@@ -163,6 +166,10 @@ void ApiServer::Stop() {
 
 int ApiServer::port() const {
     return impl_->bound_port;
+}
+
+std::vector<ApiRoute> ApiServer::RoutesForTest() const {
+    return impl_->router.routes();
 }
 
 Status RegisterApiKeyBlocking(

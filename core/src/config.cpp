@@ -129,6 +129,12 @@ const std::vector<std::pair<std::string, Setter>>& Options() {
          [](ServerConfig& c, const std::string& v) { return SetInt(c.shutdown_grace, "shutdown_grace", v, 0, 86400); }},
         {"http_threads",
          [](ServerConfig& c, const std::string& v) { return SetInt(c.http_threads, "http_threads", v, 1, 1024); }},
+        {"token_ttl",
+         [](ServerConfig& c, const std::string& v) { return SetInt(c.token_ttl, "token_ttl", v, 1, 31536000); }},
+        {"token_max_ttl",
+         [](ServerConfig& c, const std::string& v) {
+             return SetInt(c.token_max_ttl, "token_max_ttl", v, 1, 31536000);
+         }},
         {"stream_heartbeat",
          [](ServerConfig& c, const std::string& v) {
              return SetInt(c.stream_heartbeat, "stream_heartbeat", v, 1, 3600);

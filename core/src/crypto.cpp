@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <vector>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -267,6 +269,63 @@ Status CreateSecretFileBlocking(const std::string& path, std::string_view conten
         close(dfd);
     }
     return {};
+}
+
+namespace {
+
+/// PBKDF2-HMAC-SHA256 of `password` with `salt`: 32 bytes.
+std::string Pbkdf2(std::string_view password, std::string_view salt, int iterations) {
+    std::string out(32, '\0');
+    if (PKCS5_PBKDF2_HMAC(
+            password.data(),
+            static_cast<int>(password.size()),
+            reinterpret_cast<const unsigned char*>(salt.data()),  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+            static_cast<int>(salt.size()),
+            iterations,
+            EVP_sha256(),
+            static_cast<int>(out.size()),
+            reinterpret_cast<unsigned char*>(out.data())  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+        ) != 1) {
+        throw Exception(Internal("PBKDF2 failed in OpenSSL"));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string HashPasswordBlocking(std::string_view password, int iterations) {
+    std::string salt(16, '\0');
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) != 1) {
+        throw Exception(Internal("cannot read random bytes from OpenSSL"));
+    }
+    return "pbkdf2-sha256$" + std::to_string(iterations) + "$" + Base64Encode(salt) + "$" +
+           Base64Encode(Pbkdf2(password, salt, iterations));
+}
+
+bool VerifyPasswordBlocking(std::string_view password, std::string_view encoded) {
+    std::vector<std::string_view> parts;
+    size_t start = 0;
+    while (true) {
+        const size_t dollar = encoded.find('$', start);
+        parts.push_back(
+            encoded.substr(start, dollar == std::string_view::npos ? std::string_view::npos : dollar - start)
+        );
+        if (dollar == std::string_view::npos) break;
+        start = dollar + 1;
+    }
+    if (parts.size() != 4 || parts[0] != "pbkdf2-sha256") return false;
+    int iterations = 0;
+    for (char c : parts[1]) {
+        if (c < '0' || c > '9' || iterations > 10'000'000) return false;
+        iterations = iterations * 10 + (c - '0');
+    }
+    if (iterations < 1) return false;
+    Result<std::string> salt = Base64Decode(parts[2]);
+    Result<std::string> want = Base64Decode(parts[3]);
+    if (!salt || !want || want->size() != 32) return false;
+    const std::string got = Pbkdf2(password, *salt, iterations);
+    return CRYPTO_memcmp(got.data(), want->data(), got.size()) == 0;
 }
 
 }  // namespace squall::core

@@ -106,4 +106,21 @@ bool HmacSha256Equals(std::string_view key, std::string_view data, const Sha256D
     return CRYPTO_memcmp(mac.data(), given.data(), given.size()) == 0;
 }
 
+std::string HmacSha256Hex(std::string_view key, std::string_view data) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+    unsigned int len = 0;
+    if (HMAC(
+            EVP_sha256(),
+            key.data(),
+            static_cast<int>(key.size()),
+            reinterpret_cast<const unsigned char*>(data.data()),  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+            data.size(),
+            mac.data(),
+            &len
+        ) == nullptr) {
+        throw Exception(Internal("HMAC-SHA256 failed in OpenSSL"));
+    }
+    return Hex(mac.data(), len);
+}
+
 }  // namespace squall::core

@@ -27,7 +27,7 @@ protected:
         RunnerContainerOptions o;
         o.consumer_name = "test-runner";
         o.api_url = "http://127.0.0.1:9/api/v1";
-        o.api_key = "container-api-key";
+        o.action_token_key = "container-token-key";
         container_ = std::make_unique<RunnerContainer>(io_.io(), client_, registry_, o, core::SystemClock());
         container_->Start();
     }
@@ -101,15 +101,16 @@ TEST_F(ContainerConfigRedisTest, NoConfigMeansAnEmptyOne) {
     EXPECT_TRUE(e["result"]["result"]["config_x"].is_null());
 }
 
-TEST_F(ContainerConfigRedisTest, ConfigSecretsParametersAndApiKeyAreMasked) {
+TEST_F(ContainerConfigRedisTest, ConfigSecretsParametersAndTheAuthTokenAreMasked) {
     ASSERT_TRUE(client_->CommandBlocking({"HSET", keys_->Configs(), "squall_test", R"({"password": "cfg-secret"})"}));
     ASSERT_TRUE(client_->CommandBlocking({"HSET", keys_->ConfigSecrets(), "squall_test", R"(["password"])"}));
     Json e = RunPython("show_secrets", "show_secrets.py", {{"token", "param-secret"}}, {"token"});
     ASSERT_EQ(e["status"], core::status::kSucceeded) << e.dump(2);
-    EXPECT_EQ(e["result"]["stdout"], "token is ********\napi key is ********\n");
+    // The action got a token (ST2_ACTION_AUTH_TOKEN, minted for this execution) and printed it: masked.
+    EXPECT_EQ(e["result"]["stdout"], "token is ********\napi token is ********\n");
     EXPECT_EQ(e["result"]["stderr"], "config password is ********\n");
     const std::string all = e.dump();
-    for (const char* s : {"cfg-secret", "param-secret", "container-api-key"}) {
+    for (const char* s : {"cfg-secret", "param-secret", "sqx1."}) {
         EXPECT_EQ(all.find(s), std::string::npos) << s;
     }
 }

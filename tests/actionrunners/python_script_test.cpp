@@ -77,17 +77,17 @@ TEST(PythonScriptTest, MissingModuleNamesItAndThePackRequirements) {
     EXPECT_NE(error.find("requirements.txt"), std::string::npos) << error;
 }
 
-TEST(PythonScriptTest, SecretsAndTheApiKeyAreMaskedButReachTheAction) {
+TEST(PythonScriptTest, SecretsAndTheAuthTokenAreMaskedButReachTheAction) {
     RunnerHarness h;
     RunRequest req = Python(
         "show_secrets", "show_secrets.py", {{"token", {{"type", "string"}, {"secret", true}}}}, {{"token", "tok-123"}}
     );
     req.secret_values = {"tok-123", "config-pw"};
     req.config = {{"password", "config-pw"}};
-    req.api_key = "api-key-xyz";
+    req.auth_token = "api-key-xyz";
     test::RunReport r = h.Run("python-script", req);
     ASSERT_EQ(r.result.status, core::status::kSucceeded) << r.result.result.dump(2);
-    EXPECT_EQ(r.result.result["stdout"], "token is ********\napi key is ********\n");
+    EXPECT_EQ(r.result.result["stdout"], "token is ********\napi token is ********\n");
     EXPECT_EQ(r.result.result["stderr"], "config password is ********\n");
     EXPECT_EQ(r.result.result["result"], Json({{"token", "********"}}));
     const std::string all = r.result.result.dump();
@@ -146,7 +146,7 @@ public:
         auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
             std::lock_guard lock(mu_);
             log_.push_back(req.method + " " + req.path + (req.params.empty() ? "" : "?" + Query(req)));
-            if (req.get_header_value("St2-Api-Key") != "the-api-key") {
+            if (req.get_header_value("X-Auth-Token") != "the-api-key") {
                 res.status = 401;
                 res.set_content(R"({"faultstring":"bad key"})", "application/json");
                 return false;
@@ -230,7 +230,7 @@ TEST(PythonScriptTest, ActionServiceUsesTheDatastoreApi) {
     RunnerHarness h;
     RunRequest req = Python("kv", "kv.py", {}, {});
     req.api_url = api.Url();
-    req.api_key = "the-api-key";
+    req.auth_token = "the-api-key";
     test::RunReport r = h.Run("python-script", req);
     ASSERT_EQ(r.result.status, core::status::kSucceeded) << r.result.result.dump(2);
     EXPECT_EQ(

@@ -41,6 +41,7 @@ std::map<std::string, std::string> ActionEnv(const RunRequest& req) {
     env["ST2_ACTION_PACK_NAME"] = req.action.value("pack", "");
     env["ST2_ACTION_EXECUTION_ID"] = req.execution_id;
     env["ST2_ACTION_API_URL"] = req.api_url;
+    if (!req.auth_token.empty()) env["ST2_ACTION_AUTH_TOKEN"] = req.auth_token;
     return env;
 }
 

@@ -90,12 +90,11 @@ public:
         spec.env.erase("PYTHONPATH");  // as StackStorm: the wrapper's path, not the user's
         spec.env["PYTHONPATH"] = WrapperDir();
         spec.env["PYTHONDONTWRITEBYTECODE"] = "1";
-        spec.env["ST2_API_KEY"] = req.api_key;
         spec.stdin_data = input.dump(-1, ' ', false, Json::error_handler_t::replace);
         spec.cwd = p.contains("cwd") && p["cwd"].is_string() ? p["cwd"].get<std::string>() : std::string();
         spec.timeout = ToMillis(timeout_s);
         spec.secrets = req.secret_values;
-        if (!req.api_key.empty()) spec.secrets.push_back(req.api_key);
+        if (!req.auth_token.empty()) spec.secrets.push_back(req.auth_token);
         spec.keep_raw_stdout = true;  // the result is parsed from it, then masked
 
         const std::string id = req.execution_id;

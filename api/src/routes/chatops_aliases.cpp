@@ -66,41 +66,55 @@ Error AsBadRequest(Error e) {
 }  // namespace
 
 void RegisterChatOpsAliasRoutes(Router& r, ApiDeps& d) {
-    r.Post("/actionalias", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseObjectBody(req);
-        if (!body) return SendError(res, body.error());
-        Result<packs::AliasMeta> alias = AliasFromBody(*body);
-        if (!alias) return SendError(res, alias.error());
-        if (Status s = Store(d, *alias, true); !s) return SendError(res, s.error());
-        d.content_cache.Invalidate();
-        SendJson(res, 201, alias->ToJson());
-    });
-    r.Put(kRefPattern, [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseObjectBody(req);
-        if (!body) return SendError(res, body.error());
-        Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap) return SendError(res, snap.error());
-        const std::string ref = req.matches[1];
-        if (!(*snap)->aliases.contains(ref)) return SendError(res, NotFound("action alias \"" + ref + "\" not found"));
-        Result<packs::AliasMeta> alias = AliasFromBody(*body);
-        if (!alias) return SendError(res, alias.error());
-        if (alias->Ref() != ref)
-            return SendError(
-                res, InvalidArgument("body: pack and name make \"" + alias->Ref() + "\", not \"" + ref + "\"")
-            );
-        if (Status s = Store(d, *alias, false); !s) return SendError(res, s.error());
-        d.content_cache.Invalidate();
-        SendJson(res, 200, alias->ToJson());
-    });
-    r.Delete(kRefPattern, [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<core::RedisReply> del = d.redis->CommandBlocking({"HDEL", d.content.AliasesKey(), req.matches[1]});
-        if (!del) return SendError(res, del.error());
-        if (del->integer == 0)
-            return SendError(res, NotFound("action alias \"" + std::string(req.matches[1]) + "\" not found"));
-        (void)d.redis->CommandBlocking({"INCR", packs::ContentKeys(d.redis->Key("")).ContentVersion()});
-        d.content_cache.Invalidate();
-        res.status = 204;
-    });
+    r.Post(
+        "/actionalias",
+        AdminOnly(
+            "creating action aliases",
+            [&d](const httplib::Request& req, httplib::Response& res) {
+                Result<Json> body = ParseObjectBody(req);
+                if (!body) return SendError(res, body.error());
+                Result<packs::AliasMeta> alias = AliasFromBody(*body);
+                if (!alias) return SendError(res, alias.error());
+                if (Status s = Store(d, *alias, true); !s) return SendError(res, s.error());
+                d.content_cache.Invalidate();
+                SendJson(res, 201, alias->ToJson());
+            }
+        )
+    );
+    r.Put(kRefPattern, AdminOnly("changing action aliases", [&d](const httplib::Request& req, httplib::Response& res) {
+              Result<Json> body = ParseObjectBody(req);
+              if (!body) return SendError(res, body.error());
+              Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+              if (!snap) return SendError(res, snap.error());
+              const std::string ref = req.matches[1];
+              if (!(*snap)->aliases.contains(ref))
+                  return SendError(res, NotFound("action alias \"" + ref + "\" not found"));
+              Result<packs::AliasMeta> alias = AliasFromBody(*body);
+              if (!alias) return SendError(res, alias.error());
+              if (alias->Ref() != ref)
+                  return SendError(
+                      res, InvalidArgument("body: pack and name make \"" + alias->Ref() + "\", not \"" + ref + "\"")
+                  );
+              if (Status s = Store(d, *alias, false); !s) return SendError(res, s.error());
+              d.content_cache.Invalidate();
+              SendJson(res, 200, alias->ToJson());
+          }));
+    r.Delete(
+        kRefPattern,
+        AdminOnly(
+            "deleting action aliases",
+            [&d](const httplib::Request& req, httplib::Response& res) {
+                Result<core::RedisReply> del =
+                    d.redis->CommandBlocking({"HDEL", d.content.AliasesKey(), req.matches[1]});
+                if (!del) return SendError(res, del.error());
+                if (del->integer == 0)
+                    return SendError(res, NotFound("action alias \"" + std::string(req.matches[1]) + "\" not found"));
+                (void)d.redis->CommandBlocking({"INCR", packs::ContentKeys(d.redis->Key("")).ContentVersion()});
+                d.content_cache.Invalidate();
+                res.status = 204;
+            }
+        )
+    );
 
     // {command} → {actionalias, display, representation}; no match and ambiguity are 400 as in StackStorm.
     r.Post("/actionalias/match", [&d](const httplib::Request& req, httplib::Response& res) {
@@ -130,13 +144,12 @@ void RegisterChatOpsAliasRoutes(Router& r, ApiDeps& d) {
     });
 
     // {name, format, command, user, source_channel, ...} → 201 {execution, actionalias, message?, extra?}.
-    r.Post("/aliasexecution", [&d, &r](const httplib::Request& req, httplib::Response& res) {
+    r.Post("/aliasexecution", [&d](const httplib::Request& req, httplib::Response& res, const Identity& who) {
         Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         const std::string name = OptionalString(*body, "name");
         if (name.empty()) return SendError(res, InvalidArgument("Alias execution \"name\" is required"));
-        Result<std::string> requester = r.User(req);
-        if (!requester) return SendError(res, requester.error());
+        const std::string* requester = &who.user;
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
         if (!snap) return SendError(res, snap.error());
         Result<Json> alias = chatops::AliasByName(**snap, name);
@@ -149,22 +162,24 @@ void RegisterChatOpsAliasRoutes(Router& r, ApiDeps& d) {
     });
 
     // {command, user, source_channel, ...} → 201 {results: [{execution, actionalias, message?}]}.
-    r.Post("/aliasexecution/match_and_execute", [&d, &r](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseObjectBody(req);
-        if (!body) return SendError(res, body.error());
-        Result<std::string> command = Command(*body);
-        if (!command) return SendError(res, command.error());
-        Result<std::string> requester = r.User(req);
-        if (!requester) return SendError(res, requester.error());
-        Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap) return SendError(res, snap.error());
-        Result<aliases::AliasMatch> m = chatops::IndexFor(**snap)->Match(*command);
-        if (!m) return SendError(res, AsBadRequest(m.error()));
-        Result<chatops::AliasRun> run =
-            chatops::ExecuteAlias(d, m->alias, m->representation, *command, Caller(*body, *requester));
-        if (!run) return SendError(res, run.error());
-        SendJson(res, 201, {{"results", Json::array({run->body})}});
-    });
+    r.Post(
+        "/aliasexecution/match_and_execute",
+        [&d](const httplib::Request& req, httplib::Response& res, const Identity& who) {
+            Result<Json> body = ParseObjectBody(req);
+            if (!body) return SendError(res, body.error());
+            Result<std::string> command = Command(*body);
+            if (!command) return SendError(res, command.error());
+            const std::string* requester = &who.user;
+            Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+            if (!snap) return SendError(res, snap.error());
+            Result<aliases::AliasMatch> m = chatops::IndexFor(**snap)->Match(*command);
+            if (!m) return SendError(res, AsBadRequest(m.error()));
+            Result<chatops::AliasRun> run =
+                chatops::ExecuteAlias(d, m->alias, m->representation, *command, Caller(*body, *requester));
+            if (!run) return SendError(res, run.error());
+            SendJson(res, 201, {{"results", Json::array({run->body})}});
+        }
+    );
 }
 
 }  // namespace squall::api

@@ -1,6 +1,6 @@
 // Read-only resources that StackStorm's client lists and that have no richer home yet (reference §2): runner
-// types, the authenticated user, API keys, timers. Shapes as StackStorm's (docs/api.md "Compatibility
-// resources"). Trigger instances and traces are in traces.cpp.
+// types, timers. Shapes as StackStorm's (docs/api.md "Compatibility resources"). Trigger instances and traces are
+// in traces.cpp; the authenticated user and API keys in auth.cpp.
 #include <algorithm>
 
 #include "http.hpp"
@@ -92,46 +92,6 @@ void RegisterCompatRoutes(Router& r, ApiDeps& d) {
             if (name == key || j["id"] == key) return SendJson(res, 200, j);
         }
         SendError(res, NotFound("runner type \"" + key + "\" not found"));
-    });
-
-    // The authenticated user. Squall has no RBAC yet: as StackStorm with RBAC disabled, every user is an admin.
-    r.Get("/user", [&r](const httplib::Request& req, httplib::Response& res) {
-        Result<std::string> user = r.User(req);
-        if (!user) return SendError(res, user.error());
-        const bool in_header = !req.get_header_value("St2-Api-Key").empty();
-        SendJson(
-            res,
-            200,
-            {{"username", *user},
-             {"authentication", {{"method", "api_key"}, {"location", in_header ? "header" : "query"}}},
-             {"rbac", {{"enabled", false}, {"roles", Json::array()}, {"is_admin", true}}}}
-        );
-    });
-
-    // API keys as StackStorm lists them: the key itself is never shown, only its hash.
-    r.Get("/apikeys", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<core::RedisReply> all = d.redis->CommandBlocking({"HGETALL", d.redis->Key("apikeys")});
-        if (!all) return SendError(res, all.error());
-        if (all->IsError()) return SendError(res, Internal("redis: " + all->str));
-        std::vector<Json> items;
-        for (size_t i = 0; i + 1 < all->elements.size(); i += 2) {
-            Json meta = Json::parse(all->elements[i + 1].str, nullptr, false);
-            if (!meta.is_object()) continue;
-            const std::string id = meta.value("id", all->elements[i].str.substr(0, 24));
-            items.push_back(
-                {{"id", id},
-                 {"uid", "api_key:" + all->elements[i].str},
-                 {"user", meta.value("user", "")},
-                 {"key_hash", all->elements[i].str},
-                 {"metadata", meta.value("metadata", Json::object())},
-                 {"created_at", meta.value("created_at", "")},
-                 {"enabled", core::BoolOr(meta, "enabled", true)}}
-            );
-        }
-        std::sort(items.begin(), items.end(), [](const Json& a, const Json& b) {
-            return a.value("created_at", "") < b.value("created_at", "");
-        });
-        SendSlice(req, res, items, 100000);
     });
 
     r.Get("/timers", [&d](const httplib::Request& req, httplib::Response& res) {

@@ -50,33 +50,41 @@ void RegisterConfigRoutes(Router& r, ApiDeps& d) {
         SendJson(res, 200, ConfigJson(pack, it->second, SecretsOf(**snap, pack), ShowSecrets(req)));
     });
 
-    r.Put(R"(/configs/([A-Za-z0-9_]+))", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseObjectBody(req);
-        if (!body) return SendError(res, body.error());
-        if (!body->is_object()) return SendError(res, InvalidArgument("body: must be an object of property: value"));
-        Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap) return SendError(res, snap.error());
-        const std::string pack = req.matches[1];
-        auto record = (*snap)->packs.find(pack);
-        if (record == (*snap)->packs.end()) return SendError(res, NotFound("pack \"" + pack + "\" not found"));
-        Result<packs::ConfigSchema> schema =
-            packs::ConfigSchema::FromJson(record->second.value("config_schema", Json(nullptr)));
-        if (!schema) return SendError(res, schema.error());
-        auto current = (*snap)->configs.find(pack);
-        const Json update = current == (*snap)->configs.end()
-                                ? *body
-                                : packs::KeepMaskedSecrets(*body, current->second, schema->secret_keys());
-        Result<Json> values = schema->Validate(update);
-        if (!values) return SendError(res, values.error());
-        if (d.data_dir.empty()) return SendError(res, Unavailable("this server has no data dir to write configs to"));
-        // The file is the source of truth (read again at every start); Redis follows it.
-        if (Status st = packs::WriteConfigFileBlocking(packs::ConfigFilePath(d.data_dir, pack), *values); !st)
-            return SendError(res, st.error());
-        packs::PackConfig config{*values, schema->secret_keys()};
-        if (Status st = d.content.PutConfigBlocking(pack, config); !st) return SendError(res, st.error());
-        d.content_cache.Invalidate();
-        SendJson(res, 200, ConfigJson(pack, config.values, config.secret_keys, ShowSecrets(req)));
-    });
+    r.Put(
+        R"(/configs/([A-Za-z0-9_]+))",
+        AdminOnly(
+            "writing pack configs",
+            [&d](const httplib::Request& req, httplib::Response& res) {
+                Result<Json> body = ParseObjectBody(req);
+                if (!body) return SendError(res, body.error());
+                if (!body->is_object())
+                    return SendError(res, InvalidArgument("body: must be an object of property: value"));
+                Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+                if (!snap) return SendError(res, snap.error());
+                const std::string pack = req.matches[1];
+                auto record = (*snap)->packs.find(pack);
+                if (record == (*snap)->packs.end()) return SendError(res, NotFound("pack \"" + pack + "\" not found"));
+                Result<packs::ConfigSchema> schema =
+                    packs::ConfigSchema::FromJson(record->second.value("config_schema", Json(nullptr)));
+                if (!schema) return SendError(res, schema.error());
+                auto current = (*snap)->configs.find(pack);
+                const Json update = current == (*snap)->configs.end()
+                                        ? *body
+                                        : packs::KeepMaskedSecrets(*body, current->second, schema->secret_keys());
+                Result<Json> values = schema->Validate(update);
+                if (!values) return SendError(res, values.error());
+                if (d.data_dir.empty())
+                    return SendError(res, Unavailable("this server has no data dir to write configs to"));
+                // The file is the source of truth (read again at every start); Redis follows it.
+                if (Status st = packs::WriteConfigFileBlocking(packs::ConfigFilePath(d.data_dir, pack), *values); !st)
+                    return SendError(res, st.error());
+                packs::PackConfig config{*values, schema->secret_keys()};
+                if (Status st = d.content.PutConfigBlocking(pack, config); !st) return SendError(res, st.error());
+                d.content_cache.Invalidate();
+                SendJson(res, 200, ConfigJson(pack, config.values, config.secret_keys, ShowSecrets(req)));
+            }
+        )
+    );
 }
 
 }  // namespace squall::api

@@ -146,49 +146,64 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
         if (!rule) return SendError(res, rule.error());
         SendJson(res, 200, rule->ToJson());
     });
-    r.Post("/rules", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseObjectBody(req);
-        if (!body) return SendError(res, body.error());
-        Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap) return SendError(res, snap.error());
-        Result<packs::RuleMeta> rule = RuleFromBody(*body, d, **snap);
-        if (!rule) return SendError(res, rule.error());
-        rule->id.clear();
-        if (Status st = d.content.PutRuleBlocking(*rule, true); !st) return SendError(res, st.error());
-        d.content_cache.Invalidate();
-        Result<packs::ContentSnapshotPtr> fresh = d.content_cache.GetBlocking();
-        if (!fresh) return SendError(res, fresh.error());
-        Result<packs::RuleMeta> stored = FindRule(**fresh, rule->Ref());
-        SendJson(res, 201, stored ? stored->ToJson() : rule->ToJson());
-    });
-    r.Put(R"(/rules/([A-Za-z0-9_.-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseObjectBody(req);
-        if (!body) return SendError(res, body.error());
-        Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap) return SendError(res, snap.error());
-        Result<packs::RuleMeta> existing = FindRule(**snap, req.matches[1]);
-        if (!existing) return SendError(res, existing.error());
-        Result<packs::RuleMeta> rule = RuleFromBody(*body, d, **snap);
-        if (!rule) return SendError(res, rule.error());
-        if (rule->Ref() != existing->Ref()) {
-            return SendError(
-                res, InvalidArgument("the rule's ref \"" + rule->Ref() + "\" differs from \"" + existing->Ref() + "\"")
-            );
-        }
-        rule->id = existing->id;
-        if (Status st = d.content.PutRuleBlocking(*rule, false); !st) return SendError(res, st.error());
-        d.content_cache.Invalidate();
-        SendJson(res, 200, rule->ToJson());
-    });
-    r.Delete(R"(/rules/([A-Za-z0-9_.-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap) return SendError(res, snap.error());
-        Result<packs::RuleMeta> rule = FindRule(**snap, req.matches[1]);
-        if (!rule) return SendError(res, rule.error());
-        if (Status st = d.content.DeleteRuleBlocking(rule->Ref()); !st) return SendError(res, st.error());
-        d.content_cache.Invalidate();
-        res.status = 204;
-    });
+    r.Post("/rules", AdminOnly("creating rules", [&d](const httplib::Request& req, httplib::Response& res) {
+               Result<Json> body = ParseObjectBody(req);
+               if (!body) return SendError(res, body.error());
+               Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+               if (!snap) return SendError(res, snap.error());
+               Result<packs::RuleMeta> rule = RuleFromBody(*body, d, **snap);
+               if (!rule) return SendError(res, rule.error());
+               rule->id.clear();
+               if (Status st = d.content.PutRuleBlocking(*rule, true); !st) return SendError(res, st.error());
+               d.content_cache.Invalidate();
+               Result<packs::ContentSnapshotPtr> fresh = d.content_cache.GetBlocking();
+               if (!fresh) return SendError(res, fresh.error());
+               Result<packs::RuleMeta> stored = FindRule(**fresh, rule->Ref());
+               SendJson(res, 201, stored ? stored->ToJson() : rule->ToJson());
+           }));
+    r.Put(
+        R"(/rules/([A-Za-z0-9_.-]+))",
+        AdminOnly(
+            "changing rules",
+            [&d](const httplib::Request& req, httplib::Response& res) {
+                Result<Json> body = ParseObjectBody(req);
+                if (!body) return SendError(res, body.error());
+                Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+                if (!snap) return SendError(res, snap.error());
+                Result<packs::RuleMeta> existing = FindRule(**snap, req.matches[1]);
+                if (!existing) return SendError(res, existing.error());
+                Result<packs::RuleMeta> rule = RuleFromBody(*body, d, **snap);
+                if (!rule) return SendError(res, rule.error());
+                if (rule->Ref() != existing->Ref()) {
+                    return SendError(
+                        res,
+                        InvalidArgument(
+                            "the rule's ref \"" + rule->Ref() + "\" differs from \"" + existing->Ref() + "\""
+                        )
+                    );
+                }
+                rule->id = existing->id;
+                if (Status st = d.content.PutRuleBlocking(*rule, false); !st) return SendError(res, st.error());
+                d.content_cache.Invalidate();
+                SendJson(res, 200, rule->ToJson());
+            }
+        )
+    );
+    r.Delete(
+        R"(/rules/([A-Za-z0-9_.-]+))",
+        AdminOnly(
+            "deleting rules",
+            [&d](const httplib::Request& req, httplib::Response& res) {
+                Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+                if (!snap) return SendError(res, snap.error());
+                Result<packs::RuleMeta> rule = FindRule(**snap, req.matches[1]);
+                if (!rule) return SendError(res, rule.error());
+                if (Status st = d.content.DeleteRuleBlocking(rule->Ref()); !st) return SendError(res, st.error());
+                d.content_cache.Invalidate();
+                res.status = 204;
+            }
+        )
+    );
 }
 
 }  // namespace squall::api

@@ -23,6 +23,37 @@ Result<std::string> BodyUser(const Json& body, const std::string& authenticated)
     return it->get<std::string>();
 }
 
+/// Who an execution belongs to: context.user.
+std::string Owner(const Json& execution) {
+    const Json context = execution.value("context", Json::object());
+    const Json user = context.is_object() ? context.value("user", Json()) : Json();
+    return user.is_string() ? user.get<std::string>() : std::string();
+}
+
+/// Non-admins act only on their own executions: kPermissionDenied naming the owner otherwise.
+Status CheckOwner(const Json& execution, const Identity& who, const std::string& what) {
+    if (who.admin) return {};
+    const std::string owner = Owner(execution);
+    if (owner == who.user) return {};
+    return Error(
+        ErrorCode::kPermissionDenied,
+        what + " execution " + execution.value("id", std::string()) + " of user \"" + owner +
+            "\" is for its owner or an admin (user \"" + who.user + "\" is neither)"
+    );
+}
+
+/// The execution `id` when `who` may act on it.
+Result<Json> OwnedExecution(ApiDeps& d, const std::string& id, const Identity& who, const std::string& what) {
+    Result<Json> e = d.executions.GetBlocking(id);
+    if (!e) return e.error();
+    if (Status st = CheckOwner(*e, who, what); !st) return st.error();
+    return e;
+}
+
+/// How many of the newest executions a non-admin's list looks through for theirs (the store has no index by
+/// user: docs/api.md "Permissions").
+constexpr size_t kOwnListScan = 5000;
+
 void SendExecution(ApiDeps& d, httplib::Response& res, int status, const std::string& id) {
     Result<Json> e = d.executions.GetBlocking(id);
     if (!e) return SendError(res, e.error());
@@ -32,16 +63,19 @@ void SendExecution(ApiDeps& d, httplib::Response& res, int status, const std::st
 }  // namespace
 
 void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
-    r.Post("/executions", [&d, &r](const httplib::Request& req, httplib::Response& res) {
+    r.Post("/executions", [&d](const httplib::Request& req, httplib::Response& res, const Identity& who) {
         Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
         if (!body->is_object() || !body->contains("action") || !(*body)["action"].is_string()) {
             return SendError(res, InvalidArgument("body: \"action\" (an action ref) is required"));
         }
-        Result<std::string> authenticated = r.User(req);
-        if (!authenticated) return SendError(res, authenticated.error());
-        Result<std::string> user = BodyUser(*body, *authenticated);
+        const std::string authenticated = who.user;
+        Result<std::string> user = BodyUser(*body, authenticated);
         if (!user) return SendError(res, user.error());
+        if (*user != who.user) {
+            if (Status st = RequireAdmin(who, "running an action as another user"); !st)
+                return SendError(res, st.error());
+        }
         executions::ExecutionSpec spec;
         spec.action_ref = (*body)["action"];
         const Json params = body->value("parameters", Json::object());
@@ -50,7 +84,7 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         spec.parameters = params.is_null() ? Json::object() : params;
         spec.parameters_see_each_other = true;  // st2 run's live parameters see each other by name
         spec.user = *user;
-        spec.api_user = *authenticated;
+        spec.api_user = authenticated;
         const Json context = body->value("context", Json::object());
         if (!context.is_null() && !context.is_object())
             return SendError(res, InvalidArgument("body: \"context\" must be an object"));
@@ -63,50 +97,68 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
     });
 
     // Cancel (StackStorm: DELETE answers the execution, now canceling or canceled).
-    r.Delete(R"(/executions/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<executions::CancelOutcome> c = d.execution_service.CancelBlocking(req.matches[1]);
-        if (!c) return SendError(res, c.error());
-        SendExecution(d, res, 200, req.matches[1]);
-    });
-
-    r.Post(R"(/executions/([0-9a-zA-Z_-]+)/re_run)", [&d, &r](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseObjectBody(req);
-        if (!body) return SendError(res, body.error());
-        if (!body->is_object()) return SendError(res, InvalidArgument("body: must be an object"));
-        const Json tasks = body->value("tasks", Json::array());
-        if (!tasks.is_null() && (!tasks.is_array() || !tasks.empty())) {
-            return SendError(
-                res,
-                InvalidArgument("body: \"tasks\": re-running a workflow from chosen tasks needs the workflow engine")
-            );
+    r.Delete(
+        R"(/executions/([0-9a-zA-Z_-]+))",
+        [&d](const httplib::Request& req, httplib::Response& res, const Identity& who) {
+            if (Result<Json> e = OwnedExecution(d, req.matches[1], who, "canceling"); !e)
+                return SendError(res, e.error());
+            Result<executions::CancelOutcome> c = d.execution_service.CancelBlocking(req.matches[1]);
+            if (!c) return SendError(res, c.error());
+            SendExecution(d, res, 200, req.matches[1]);
         }
-        Result<std::string> authenticated = r.User(req);
-        if (!authenticated) return SendError(res, authenticated.error());
-        Result<std::string> user = BodyUser(*body, *authenticated);
-        if (!user) return SendError(res, user.error());
-        Json overrides = body->value("parameters", Json::object());
-        if (overrides.is_null()) overrides = Json::object();
-        if (!overrides.is_object()) return SendError(res, InvalidArgument("body: \"parameters\" must be an object"));
-        Result<std::string> id = d.execution_service.ReRunBlocking(req.matches[1], overrides, *user);
-        if (!id) return SendError(res, id.error());
-        SendExecution(d, res, 201, *id);
-    });
+    );
+
+    r.Post(
+        R"(/executions/([0-9a-zA-Z_-]+)/re_run)",
+        [&d](const httplib::Request& req, httplib::Response& res, const Identity& who) {
+            if (Result<Json> e = OwnedExecution(d, req.matches[1], who, "re-running"); !e)
+                return SendError(res, e.error());
+            Result<Json> body = ParseObjectBody(req);
+            if (!body) return SendError(res, body.error());
+            if (!body->is_object()) return SendError(res, InvalidArgument("body: must be an object"));
+            const Json tasks = body->value("tasks", Json::array());
+            if (!tasks.is_null() && (!tasks.is_array() || !tasks.empty())) {
+                return SendError(
+                    res,
+                    InvalidArgument("body: \"tasks\": re-running a workflow from chosen tasks needs the workflow engine"
+                    )
+                );
+            }
+            Result<std::string> user = BodyUser(*body, who.user);
+            if (!user) return SendError(res, user.error());
+            if (*user != who.user) {
+                if (Status st = RequireAdmin(who, "re-running as another user"); !st) return SendError(res, st.error());
+            }
+            Json overrides = body->value("parameters", Json::object());
+            if (overrides.is_null()) overrides = Json::object();
+            if (!overrides.is_object())
+                return SendError(res, InvalidArgument("body: \"parameters\" must be an object"));
+            Result<std::string> id = d.execution_service.ReRunBlocking(req.matches[1], overrides, *user);
+            if (!id) return SendError(res, id.error());
+            SendExecution(d, res, 201, *id);
+        }
+    );
 
     // Pause / resume: {"status": "pausing"|"resuming"} for runners that support it.
-    r.Put(R"(/executions/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseObjectBody(req);
-        if (!body) return SendError(res, body.error());
-        const std::string status = body->is_object() && (*body)["status"].is_string() ? (*body)["status"] : "";
-        Result<std::string> moved =
-            status == "pausing" ? d.execution_service.PauseBlocking(req.matches[1])
-            : status == "resuming"
-                ? d.execution_service.ResumeBlocking(req.matches[1])
-                : Result<std::string>(InvalidArgument("body: \"status\" must be \"pausing\" or \"resuming\""));
-        if (!moved) return SendError(res, moved.error());
-        SendExecution(d, res, 200, req.matches[1]);
-    });
+    r.Put(
+        R"(/executions/([0-9a-zA-Z_-]+))",
+        [&d](const httplib::Request& req, httplib::Response& res, const Identity& who) {
+            if (Result<Json> e = OwnedExecution(d, req.matches[1], who, "pausing or resuming"); !e)
+                return SendError(res, e.error());
+            Result<Json> body = ParseObjectBody(req);
+            if (!body) return SendError(res, body.error());
+            const std::string status = body->is_object() && (*body)["status"].is_string() ? (*body)["status"] : "";
+            Result<std::string> moved =
+                status == "pausing" ? d.execution_service.PauseBlocking(req.matches[1])
+                : status == "resuming"
+                    ? d.execution_service.ResumeBlocking(req.matches[1])
+                    : Result<std::string>(InvalidArgument("body: \"status\" must be \"pausing\" or \"resuming\""));
+            if (!moved) return SendError(res, moved.error());
+            SendExecution(d, res, 200, req.matches[1]);
+        }
+    );
 
-    r.Get("/executions", [&d](const httplib::Request& req, httplib::Response& res) {
+    r.Get("/executions", [&d](const httplib::Request& req, httplib::Response& res, const Identity& who) {
         Result<Page> page = QueryPage(req, 1000);
         if (!page) return SendError(res, page.error());
         const std::string status = req.get_param_value("status");
@@ -120,31 +172,49 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         executions::ListFilter filter;
         filter.action = req.get_param_value("action");
         filter.status = status;
+        if (!who.admin) {
+            // Non-admins see their own executions: the newest kOwnListScan of the filter, theirs kept.
+            Result<std::vector<Json>> scan = d.executions.ListBlocking(filter, 0, kOwnListScan, &total);
+            if (!scan) return SendError(res, scan.error());
+            std::vector<Json> own;
+            size_t matched = 0;
+            for (auto& e : *scan) {
+                if (Owner(e) != who.user) continue;
+                if (matched++ >= page->offset && own.size() < page->limit) own.push_back(std::move(e));
+            }
+            return SendList(res, own, matched, page->limit);
+        }
         Result<std::vector<Json>> list = d.executions.ListBlocking(filter, page->offset, page->limit, &total);
         if (!list) return SendError(res, list.error());
         SendList(res, *list, total, page->limit);
     });
 
-    r.Get(R"(/executions/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> e = d.executions.GetBlocking(req.matches[1]);
-        if (!e) return SendError(res, e.error());
-        SendJson(res, 200, *e);
-    });
-
-    r.Get(R"(/executions/([0-9a-zA-Z_-]+)/output)", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> e = d.executions.GetBlocking(req.matches[1]);
-        if (!e) return SendError(res, e.error());
-        Result<std::vector<Json>> lines = d.executions.OutputBlocking(req.matches[1]);
-        if (!lines) return SendError(res, lines.error());
-        const std::string type = req.get_param_value("output_type");
-        std::string text;
-        for (const auto& l : *lines) {
-            if (!type.empty() && l.value("output_type", "") != type) continue;
-            text += l.value("data", "");
+    r.Get(
+        R"(/executions/([0-9a-zA-Z_-]+))",
+        [&d](const httplib::Request& req, httplib::Response& res, const Identity& who) {
+            Result<Json> e = OwnedExecution(d, req.matches[1], who, "reading");
+            if (!e) return SendError(res, e.error());
+            SendJson(res, 200, *e);
         }
-        res.status = 200;
-        res.set_content(text, "text/plain; charset=utf-8");
-    });
+    );
+
+    r.Get(
+        R"(/executions/([0-9a-zA-Z_-]+)/output)",
+        [&d](const httplib::Request& req, httplib::Response& res, const Identity& who) {
+            Result<Json> e = OwnedExecution(d, req.matches[1], who, "reading the output of");
+            if (!e) return SendError(res, e.error());
+            Result<std::vector<Json>> lines = d.executions.OutputBlocking(req.matches[1]);
+            if (!lines) return SendError(res, lines.error());
+            const std::string type = req.get_param_value("output_type");
+            std::string text;
+            for (const auto& l : *lines) {
+                if (!type.empty() && l.value("output_type", "") != type) continue;
+                text += l.value("data", "");
+            }
+            res.status = 200;
+            res.set_content(text, "text/plain; charset=utf-8");
+        }
+    );
 }
 
 }  // namespace squall::api

@@ -1,6 +1,5 @@
 // The datastore API (reference §2 "keys", §8): /keys CRUD in StackStorm's shapes. A secret's value is shown as
 // "********" unless the request says decrypt=true (docs/decisions.md "Datastore").
-#include <memory>
 
 #include "http.hpp"
 #include "squall/core/store/kv_store.hpp"
@@ -23,8 +22,9 @@ Result<bool> QueryBool(const httplib::Request& req, const std::string& name) {
     return InvalidArgument("query parameter \"" + name + "\": \"" + v + "\" is not true or false");
 }
 
+/// Non-admins: their own user-scoped keys; system-scoped keys to read, not to decrypt (reference §8).
 Result<KeyRequest> ParseKeyRequest(
-    const httplib::Request& req, Authenticator& auth, const std::string& default_scope, bool allow_all
+    const httplib::Request& req, const Identity& who, const std::string& default_scope, bool allow_all
 ) {
     KeyRequest out;
     const std::string scope = req.has_param("scope") ? req.get_param_value("scope") : default_scope;
@@ -34,12 +34,12 @@ Result<KeyRequest> ParseKeyRequest(
     Result<bool> decrypt = QueryBool(req, "decrypt");
     if (!decrypt) return decrypt.error();
     out.decrypt = *decrypt;
-    if (req.has_param("user") && !req.get_param_value("user").empty()) {
-        out.user = req.get_param_value("user");
-    } else {
-        Result<std::string> user = auth.Check(req);  // cached: the router checked the same key just before
-        if (!user) return user.error();
-        out.user = *user;
+    out.user = req.has_param("user") && !req.get_param_value("user").empty() ? req.get_param_value("user") : who.user;
+    if (out.user != who.user && out.scope != "system") {
+        if (Status st = RequireAdmin(who, "another user's keys (user=" + out.user + ")"); !st) return st.error();
+    }
+    if (out.decrypt && out.scope != "user") {
+        if (Status st = RequireAdmin(who, "decrypting system-scoped keys"); !st) return st.error();
     }
     return out;
 }
@@ -111,15 +111,12 @@ Result<core::KeyValuePair> PairFromBody(const Json& body, const std::string& nam
 
 void RegisterKeyRoutes(Router& r, ApiDeps& d) {
     if (!d.kv) return;
-    // The router has already authenticated each request; this one (with its own short cache) only tells the
-    // handlers which user that was, for user-scoped keys.
-    auto auth = std::make_shared<Authenticator>(*d.redis, d.clock);
     core::KvStore& kv = *d.kv;
 
-    r.Get("/keys", [&kv, auth](const httplib::Request& req, httplib::Response& res) {
+    r.Get("/keys", [&kv](const httplib::Request& req, httplib::Response& res, const Identity& who) {
         Result<Page> page = QueryPage(req, 1000);
         if (!page) return SendError(res, page.error());
-        Result<KeyRequest> kr = ParseKeyRequest(req, *auth, "all", true);
+        Result<KeyRequest> kr = ParseKeyRequest(req, who, "all", true);
         if (!kr) return SendError(res, kr.error());
         Result<std::vector<core::KeyValuePair>> pairs =
             kv.ListBlocking(kr->scope, kr->user, req.get_param_value("prefix"));
@@ -133,8 +130,8 @@ void RegisterKeyRoutes(Router& r, ApiDeps& d) {
         SendList(res, items, pairs->size(), page->limit);
     });
 
-    r.Get(R"(/keys/(.+))", [&kv, auth](const httplib::Request& req, httplib::Response& res) {
-        Result<KeyRequest> kr = ParseKeyRequest(req, *auth, "system", false);
+    r.Get(R"(/keys/(.+))", [&kv](const httplib::Request& req, httplib::Response& res, const Identity& who) {
+        Result<KeyRequest> kr = ParseKeyRequest(req, who, "system", false);
         if (!kr) return SendError(res, kr.error());
         Result<core::KeyValuePair> p = kv.GetBlocking(kr->scope, kr->user, req.matches[1]);
         if (!p) return SendError(res, p.error());
@@ -143,13 +140,16 @@ void RegisterKeyRoutes(Router& r, ApiDeps& d) {
         SendJson(res, 200, *shown);
     });
 
-    r.Put(R"(/keys/(.+))", [&kv, auth](const httplib::Request& req, httplib::Response& res) {
+    r.Put(R"(/keys/(.+))", [&kv](const httplib::Request& req, httplib::Response& res, const Identity& who) {
         Result<Json> body = ParseObjectBody(req);
         if (!body) return SendError(res, body.error());
-        Result<std::string> user = auth->Check(req);
-        if (!user) return SendError(res, user.error());
-        Result<core::KeyValuePair> p = PairFromBody(*body, req.matches[1], *user);
+        Result<core::KeyValuePair> p = PairFromBody(*body, req.matches[1], who.user);
         if (!p) return SendError(res, p.error());
+        if (p->scope != "user") {
+            if (Status st = RequireAdmin(who, "writing system-scoped keys"); !st) return SendError(res, st.error());
+        } else if (p->user != who.user) {
+            if (Status st = RequireAdmin(who, "writing another user's keys"); !st) return SendError(res, st.error());
+        }
         Result<core::KeyValuePair> stored = kv.SetBlocking(std::move(*p));
         if (!stored) return SendError(res, stored.error());
         Result<Json> shown = Shown(kv, *stored, false);
@@ -157,9 +157,12 @@ void RegisterKeyRoutes(Router& r, ApiDeps& d) {
         SendJson(res, 200, *shown);
     });
 
-    r.Delete(R"(/keys/(.+))", [&kv, auth](const httplib::Request& req, httplib::Response& res) {
-        Result<KeyRequest> kr = ParseKeyRequest(req, *auth, "system", false);
+    r.Delete(R"(/keys/(.+))", [&kv](const httplib::Request& req, httplib::Response& res, const Identity& who) {
+        Result<KeyRequest> kr = ParseKeyRequest(req, who, "system", false);
         if (!kr) return SendError(res, kr.error());
+        if (kr->scope != "user") {
+            if (Status st = RequireAdmin(who, "deleting system-scoped keys"); !st) return SendError(res, st.error());
+        }
         Result<core::KeyValuePair> old = kv.DeleteBlocking(kr->scope, kr->user, req.matches[1]);
         if (!old) return SendError(res, old.error());
         res.status = 204;

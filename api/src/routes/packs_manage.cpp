@@ -71,74 +71,76 @@ std::vector<std::string> PackFolders(const ApiDeps& d, const packs::ContentSnaps
 }  // namespace
 
 void RegisterPackManageRoutes(Router& r, ApiDeps& d) {
-    r.Post("/packs/install", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseObjectBody(req);
-        if (!body) return SendError(res, body.error());
-        Result<Json> packs_list = PacksField(*body, true);
-        if (!packs_list) return SendError(res, packs_list.error());
-        Json given = {{"packs", *packs_list}};
-        if (body->contains("force")) {
-            if (!(*body)["force"].is_boolean())
-                return SendError(res, InvalidArgument("body: \"force\" must be a boolean"));
-            given["force"] = (*body)["force"];
-        }
-        Result<std::string> id = CreateExecution(d, "packs.install", given, "admin");
-        if (!id) return SendError(res, id.error());
-        SendJson(res, 202, {{"execution_id", *id}});
-    });
+    r.Post("/packs/install", AdminOnly("installing packs", [&d](const httplib::Request& req, httplib::Response& res) {
+               Result<Json> body = ParseObjectBody(req);
+               if (!body) return SendError(res, body.error());
+               Result<Json> packs_list = PacksField(*body, true);
+               if (!packs_list) return SendError(res, packs_list.error());
+               Json given = {{"packs", *packs_list}};
+               if (body->contains("force")) {
+                   if (!(*body)["force"].is_boolean())
+                       return SendError(res, InvalidArgument("body: \"force\" must be a boolean"));
+                   given["force"] = (*body)["force"];
+               }
+               Result<std::string> id = CreateExecution(d, "packs.install", given, "admin");
+               if (!id) return SendError(res, id.error());
+               SendJson(res, 202, {{"execution_id", *id}});
+           }));
 
-    r.Post("/packs/uninstall", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseObjectBody(req);
-        if (!body) return SendError(res, body.error());
-        Result<Json> packs_list = PacksField(*body, true);
-        if (!packs_list) return SendError(res, packs_list.error());
-        Result<std::string> id = CreateExecution(d, "packs.uninstall", {{"packs", *packs_list}}, "admin");
-        if (!id) return SendError(res, id.error());
-        SendJson(res, 202, {{"execution_id", *id}});
-    });
+    r.Post("/packs/uninstall", AdminOnly("removing packs", [&d](const httplib::Request& req, httplib::Response& res) {
+               Result<Json> body = ParseObjectBody(req);
+               if (!body) return SendError(res, body.error());
+               Result<Json> packs_list = PacksField(*body, true);
+               if (!packs_list) return SendError(res, packs_list.error());
+               Result<std::string> id = CreateExecution(d, "packs.uninstall", {{"packs", *packs_list}}, "admin");
+               if (!id) return SendError(res, id.error());
+               SendJson(res, 202, {{"execution_id", *id}});
+           }));
 
     // Synchronous: loads each pack folder, checks runner types and rule operators (as at start-up), registers.
-    r.Post("/packs/register", [&d](const httplib::Request& req, httplib::Response& res) {
-        Result<Json> body = ParseObjectBody(req);
-        if (!body) return SendError(res, body.error());
-        Result<Json> packs_list = PacksField(*body, false);
-        if (!packs_list) return SendError(res, packs_list.error());
-        std::set<std::string> wanted;  // empty: every pack
-        for (const auto& p : *packs_list) wanted.insert(p.get<std::string>());
-        std::set<std::string> missing = wanted;
-        Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
-        if (!snap) return SendError(res, snap.error());
-        packs::PackLoaderOptions options;
-        if (!d.data_dir.empty()) options.configs_dir = (fs::path(d.data_dir) / "configs").string();
-        for (const auto& [name, rt] : (*snap)->runner_types) options.runner_types.insert(name);
-        options.check_rule = rules::MakeRuleCheck(d.operators);
-        packs::PackLoader loader(options);
-        Json registered = Json::array();
-        Json errors = Json::array();
-        size_t actions = 0;
-        size_t rules_count = 0;
-        for (const auto& dir : PackFolders(d, **snap)) {
-            Result<packs::LoadedPack> pack = loader.LoadPackBlocking(dir);
-            if (!pack) {
-                if (wanted.empty()) errors.push_back(pack.error().What());
-                continue;
-            }
-            if (!wanted.empty() && !wanted.count(pack->meta.ref)) continue;
-            missing.erase(pack->meta.ref);
-            if (Status st = d.content.RegisterPackBlocking(*pack); !st) return SendError(res, st.error());
-            registered.push_back(pack->meta.ref);
-            actions += pack->actions.size();
-            rules_count += pack->rules.size();
-            for (const auto& e : pack->errors) errors.push_back(e.What());
-        }
-        if (!missing.empty()) {
-            return SendError(res, NotFound("pack \"" + *missing.begin() + "\" not found on disk"));
-        }
-        d.content_cache.Invalidate();
-        SendJson(
-            res, 200, {{"packs", registered}, {"actions", actions}, {"rules", rules_count}, {"load_errors", errors}}
-        );
-    });
+    r.Post("/packs/register", AdminOnly("registering packs", [&d](const httplib::Request& req, httplib::Response& res) {
+               Result<Json> body = ParseObjectBody(req);
+               if (!body) return SendError(res, body.error());
+               Result<Json> packs_list = PacksField(*body, false);
+               if (!packs_list) return SendError(res, packs_list.error());
+               std::set<std::string> wanted;  // empty: every pack
+               for (const auto& p : *packs_list) wanted.insert(p.get<std::string>());
+               std::set<std::string> missing = wanted;
+               Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+               if (!snap) return SendError(res, snap.error());
+               packs::PackLoaderOptions options;
+               if (!d.data_dir.empty()) options.configs_dir = (fs::path(d.data_dir) / "configs").string();
+               for (const auto& [name, rt] : (*snap)->runner_types) options.runner_types.insert(name);
+               options.check_rule = rules::MakeRuleCheck(d.operators);
+               packs::PackLoader loader(options);
+               Json registered = Json::array();
+               Json errors = Json::array();
+               size_t actions = 0;
+               size_t rules_count = 0;
+               for (const auto& dir : PackFolders(d, **snap)) {
+                   Result<packs::LoadedPack> pack = loader.LoadPackBlocking(dir);
+                   if (!pack) {
+                       if (wanted.empty()) errors.push_back(pack.error().What());
+                       continue;
+                   }
+                   if (!wanted.empty() && !wanted.count(pack->meta.ref)) continue;
+                   missing.erase(pack->meta.ref);
+                   if (Status st = d.content.RegisterPackBlocking(*pack); !st) return SendError(res, st.error());
+                   registered.push_back(pack->meta.ref);
+                   actions += pack->actions.size();
+                   rules_count += pack->rules.size();
+                   for (const auto& e : pack->errors) errors.push_back(e.What());
+               }
+               if (!missing.empty()) {
+                   return SendError(res, NotFound("pack \"" + *missing.begin() + "\" not found on disk"));
+               }
+               d.content_cache.Invalidate();
+               SendJson(
+                   res,
+                   200,
+                   {{"packs", registered}, {"actions", actions}, {"rules", rules_count}, {"load_errors", errors}}
+               );
+           }));
 }
 
 }  // namespace squall::api

@@ -30,7 +30,10 @@ struct RunnerContainerOptions {
     size_t workers = 32;        ///< concurrent executions
     std::string consumer_name;  ///< unique per process, e.g. "<host>-<pid>-runner"
     std::string api_url;
-    std::string api_key;          ///< handed to actions as RunRequest::api_key
+    /// Signs each run's RunRequest::auth_token (core::MintActionToken); empty: actions get no token.
+    std::string action_token_key;
+    /// The longest an action token lives (StackStorm's service_token_ttl); it dies earlier with its execution.
+    std::chrono::seconds action_token_ttl{86400};
     std::string data_dir;         ///< RunnerServices::data_dir
     packs::RuleCheck check_rule;  ///< RunnerServices::check_rule
     core::KvCache* kv = nullptr;  ///< renders `{{ st2kv... }}` pack config values before a run (null: kept as text)

@@ -31,8 +31,9 @@ struct RunRequest {
     Json parameters = Json::object();        ///< runner + action parameters, in clear
     std::vector<std::string> secret_values;  ///< values to mask in everything the run produces
     Json context = Json::object();
-    std::string api_url;           ///< for ST2_ACTION_API_URL
-    std::string api_key;           ///< an API key actions may use against api_url (python action_service); masked
+    std::string api_url;  ///< for ST2_ACTION_API_URL
+    /// ST2_ACTION_AUTH_TOKEN: a token for api_url valid while this execution runs (core::MintActionToken); masked
+    std::string auth_token;
     Json config = Json::object();  ///< the action's pack config (Keys::Configs), values in clear
 };
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "squall/core/clock.hpp"
 #include "squall/core/redis/client.hpp"
@@ -36,6 +37,8 @@ struct ApiDeps {
     std::string data_dir;
     /// A connection of its own for the event stream's reader (XREAD BLOCK holds it); null: no /stream.
     core::RedisClientPtr stream_reader = nullptr;
+    /// The key action tokens are signed with (core::LoadOrCreateActionTokenKeyBlocking); empty: none accepted.
+    std::string action_token_key;
 };
 
 struct ApiOptions {
@@ -45,6 +48,15 @@ struct ApiOptions {
     size_t max_connections = 1000;  ///< open connections in total; past it: 503 and close
     size_t max_connections_per_client = 256;    ///< open connections from one address; past it: 503 and close
     std::chrono::seconds stream_heartbeat{25};  ///< heartbeat comment on an idle event stream
+    int64_t token_ttl = 86400;                  ///< seconds a token lives when the request names no ttl
+    int64_t token_max_ttl = 86400;              ///< the largest ttl a token request may ask for
+};
+
+/// A registered route: method, the full regex it is matched with, and whether it needs credentials.
+struct ApiRoute {
+    std::string method;
+    std::string pattern;
+    bool needs_auth = true;
 };
 
 /// The REST API v1 (SPEC §10) on cpp-httplib. Handlers run on httplib's own worker threads and may block on
@@ -57,6 +69,8 @@ public:
     Status Start();
     void Stop();
     int port() const;
+    /// Every route the server answers (the test that walks them all without credentials).
+    std::vector<ApiRoute> RoutesForTest() const;
 
 private:
     struct Impl;

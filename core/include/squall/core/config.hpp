@@ -30,6 +30,8 @@ struct ServerConfig {
     int shutdown_grace = 30;                    ///< seconds in-flight executions get to finish on SIGTERM
     int http_threads = 8;                       ///< HTTP worker threads
     int stream_heartbeat = 25;                  ///< seconds between heartbeat comments on /stream (SSE)
+    int token_ttl = 86400;                      ///< seconds a token from POST /auth/v1/tokens lives by default
+    int token_max_ttl = 86400;                  ///< the largest `ttl` a token request may ask for
     std::string config_file;                    ///< the --config file, if any
     int max_connections = 1000;                 ///< open HTTP connections in total (past it: 503)
     int max_connections_per_client = 256;       ///< open HTTP connections from one address (past it: 503)

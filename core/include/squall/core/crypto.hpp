@@ -47,6 +47,15 @@ std::string Base64Encode(std::string_view data);
 /// Decodes standard base64 (padding optional); kInvalidArgument on any other character.
 Result<std::string> Base64Decode(std::string_view text);
 
+/// Password hashing for users (`squall user add`): PBKDF2-HMAC-SHA256 (OpenSSL) with a random 16-byte salt, in
+/// the self-describing form "pbkdf2-sha256$<iterations>$<salt base64>$<hash base64>", so that the iteration count
+/// can be raised later without invalidating stored hashes. CPU-heavy by design (tens of milliseconds): call it on
+/// a worker thread, never on an event loop.
+constexpr int kPasswordIterations = 100000;
+std::string HashPasswordBlocking(std::string_view password, int iterations = kPasswordIterations);
+/// True when `password` matches `encoded` (constant-time compare); false for a malformed `encoded` too.
+bool VerifyPasswordBlocking(std::string_view password, std::string_view encoded);
+
 /// Creates `path` holding `content`, once: written to a private temporary file (mode 0600 from its creation,
 /// never wider), fsynced, and linked into place. kAlreadyExists when `path` exists (it is never replaced).
 /// The one way secret files (the admin API key, the datastore key) are written. Blocking (file I/O).

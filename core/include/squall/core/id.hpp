@@ -26,4 +26,7 @@ std::optional<Sha256Digest> ParseSha256Hex(std::string_view hex);
 /// signatures (GitHub's X-Hub-Signature-256, Slack's X-Slack-Signature) are checked.
 bool HmacSha256Equals(std::string_view key, std::string_view data, const Sha256Digest& given);
 
+/// Lowercase hex HMAC-SHA256(key, data) (signed action tokens; checked with HmacSha256Equals).
+std::string HmacSha256Hex(std::string_view key, std::string_view data);
+
 }  // namespace squall::core

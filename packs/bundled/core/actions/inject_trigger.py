@@ -1,7 +1,7 @@
 """core.inject_trigger: dispatches a trigger instance through the API's generic webhook (/webhooks/st2).
 
-The python-script runner gives every action the API URL (ST2_ACTION_API_URL) and a key (ST2_API_KEY), as
-StackStorm gives its actions an API client.
+The runner gives every action the API URL (ST2_ACTION_API_URL) and a token valid while the execution runs
+(ST2_ACTION_AUTH_TOKEN, sent as X-Auth-Token), as StackStorm gives its actions an API client.
 """
 
 import json
@@ -28,7 +28,7 @@ class InjectTriggerAction(Action):
             api_url + "/webhooks/st2", data=json.dumps(body).encode("utf-8"), method="POST"
         )
         req.add_header("Content-Type", "application/json")
-        req.add_header("St2-Api-Key", os.environ.get("ST2_API_KEY", ""))
+        req.add_header("X-Auth-Token", os.environ.get("ST2_ACTION_AUTH_TOKEN", ""))
         if trace_tag:
             req.add_header("St2-Trace-Tag", trace_tag)
         try:

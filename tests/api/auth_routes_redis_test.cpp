@@ -1,0 +1,195 @@
+// Every route the API registers, walked without credentials (issue 15 item 3): each answers 401 with a
+// faultstring, except the public routes listed here by name. The routes come from the router itself
+// (ApiServer::RoutesForTest), so a route added later is walked too, and a new public route fails this test until
+// it is listed. Path parameters get a dummy value that the route's own regex accepts.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <regex>
+#include <set>
+
+#include "io_runner.hpp"
+#include "redis_server.hpp"
+#include "squall/api/server.hpp"
+#include "squall/core/clock.hpp"
+#include "squall/core/store/kv_store.hpp"
+#include "squall/executions/service.hpp"
+#include "squall/packs/content_store.hpp"
+#include "squall/rules/operators.hpp"
+#include "temp_dir.hpp"
+
+namespace squall::api {
+namespace {
+
+/// Routes that need no API credentials, and why. Everything else must answer 401 without them.
+const std::set<std::pair<std::string, std::string>>& PublicRoutes() {
+    static const std::set<std::pair<std::string, std::string>> kPublic = {
+        // Health checks (SPEC §10: "auth on every endpoint except health").
+        {"GET", "/api/v1/health/?"},
+        {"GET", "/v1/health/?"},
+        // Token creation authenticates with HTTP Basic itself.
+        {"POST", "/auth/v1/tokens/?"},
+        {"POST", "/auth/tokens/?"},
+        // Webhooks that authenticate by signature (GitHub X-Hub-Signature-256, Slack X-Slack-Signature) or by
+        // their adapter's own shared key (Mattermost token, generic X-Chatops-Key).
+        {"POST", "/api/v1/webhooks/github"},
+        {"POST", "/v1/webhooks/github"},
+        {"POST", "/api/v1/chatops/slack"},
+        {"POST", "/v1/chatops/slack"},
+        {"POST", "/api/v1/chatops/mattermost"},
+        {"POST", "/v1/chatops/mattermost"},
+        {"POST", "/api/v1/chatops/generic/?"},
+        {"POST", "/v1/chatops/generic/?"},
+    };
+    return kPublic;
+}
+
+/// A path for `pattern` (a route regex): each group replaced by a value its own regex accepts, the optional
+/// trailing slash dropped. Empty when no candidate fits (the test then fails naming the pattern).
+std::string DummyPath(const std::string& pattern) {
+    static const std::vector<std::string> kCandidates = {
+        "0123456789abcdef01234567", "dummy", "dummy.name", "core.local", "x"};
+    std::string p = pattern;
+    if (p.size() >= 2 && p.compare(p.size() - 2, 2, "/?") == 0) p.resize(p.size() - 2);
+    std::string out;
+    for (size_t i = 0; i < p.size();) {
+        if (p[i] != '(') {
+            if (p[i] == '\\' && i + 1 < p.size()) ++i;  // an escaped literal
+            out += p[i++];
+            continue;
+        }
+        int depth = 0;
+        size_t j = i;
+        for (; j < p.size(); ++j) {
+            if (p[j] == '\\') {
+                ++j;
+                continue;
+            }
+            if (p[j] == '(') ++depth;
+            if (p[j] == ')' && --depth == 0) break;
+        }
+        const std::regex group(p.substr(i, j - i + 1));
+        std::string value;
+        for (const auto& c : kCandidates) {
+            if (std::regex_match(c, group)) {
+                value = c;
+                break;
+            }
+        }
+        if (value.empty()) return "";
+        out += value;
+        i = j + 1;
+    }
+    return std::regex_match(out, std::regex(pattern)) ? out : "";
+}
+
+class AuthRoutesTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        redis_ = core::RedisClient::Create(io_.io(), server_.Endpoint("routes"));
+        stream_reader_ = core::RedisClient::Create(io_.io(), redis_->endpoint());
+        executions_ = std::make_unique<executions::ExecutionStore>(redis_, clock_);
+        triggers_ = std::make_unique<core::TriggerStore>(redis_, clock_);
+        enforcements_ = std::make_unique<rules::EnforcementStore>(redis_, clock_);
+        content_ = std::make_unique<packs::ContentStore>(redis_);
+        cache_ = std::make_unique<packs::ContentCache>(*content_, clock_, std::chrono::milliseconds(0));
+        kv_ = std::make_unique<core::KvStore>(redis_, nullptr, clock_, triggers_.get());
+        kv_cache_ = std::make_unique<core::KvCache>(*kv_);
+        service_ = std::make_unique<executions::ExecutionService>(*executions_, cache_.get(), kv_cache_.get());
+        rules::RegisterBuiltinOperators(operators_);
+        sensor_ctx_ =
+            std::make_unique<sensors::SensorContext>(sensors::SensorContext{*triggers_, *cache_, redis_, "t"});
+        webhooks_ = std::make_unique<sensors::WebhookSensor>(*sensor_ctx_);
+        ApiOptions options;
+        options.port = 0;
+        options.threads = 2;
+        api_ = std::make_unique<ApiServer>(
+            ApiDeps{
+                redis_,
+                *executions_,
+                *service_,
+                *triggers_,
+                *enforcements_,
+                *content_,
+                *cache_,
+                *webhooks_,
+                operators_,
+                clock_,
+                kv_.get(),
+                kv_cache_.get(),
+                data_.path().string(),
+                stream_reader_,
+                std::string(64, 'k')},
+            options
+        );
+        ASSERT_TRUE(api_->Start());
+    }
+    void TearDown() override {
+        api_->Stop();
+        api_.reset();
+        stream_reader_->Close();
+        redis_->Close();
+    }
+
+    test::RedisServer server_;
+    test::IoRunner io_;
+    test::TempDir data_;
+    core::RealClock clock_;
+    core::RedisClientPtr redis_;
+    core::RedisClientPtr stream_reader_;
+    std::unique_ptr<executions::ExecutionStore> executions_;
+    std::unique_ptr<core::TriggerStore> triggers_;
+    std::unique_ptr<rules::EnforcementStore> enforcements_;
+    std::unique_ptr<packs::ContentStore> content_;
+    std::unique_ptr<packs::ContentCache> cache_;
+    std::unique_ptr<core::KvStore> kv_;
+    std::unique_ptr<core::KvCache> kv_cache_;
+    std::unique_ptr<executions::ExecutionService> service_;
+    rules::OperatorRegistry operators_;
+    std::unique_ptr<sensors::SensorContext> sensor_ctx_;
+    std::unique_ptr<sensors::WebhookSensor> webhooks_;
+    std::unique_ptr<ApiServer> api_;
+};
+
+TEST_F(AuthRoutesTest, EveryRouteButThePublicOnesAnswers401WithoutCredentials) {
+    const std::vector<ApiRoute> routes = api_->RoutesForTest();
+    ASSERT_GT(routes.size(), 100u) << "the router reports its routes";
+    httplib::Client http("127.0.0.1", api_->port());
+    http.set_read_timeout(10, 0);
+    std::set<std::pair<std::string, std::string>> seen_public;
+    size_t walked = 0;
+    for (const auto& route : routes) {
+        if (!route.needs_auth) {
+            seen_public.insert({route.method, route.pattern});
+            continue;
+        }
+        const std::string path = DummyPath(route.pattern);
+        ASSERT_FALSE(path.empty()) << "no dummy path for " << route.method << " " << route.pattern;
+        httplib::Result r = route.method == "GET"    ? http.Get(path.c_str())
+                            : route.method == "POST" ? http.Post(path.c_str(), "{}", "application/json")
+                            : route.method == "PUT"  ? http.Put(path.c_str(), "{}", "application/json")
+                                                     : http.Delete(path.c_str());
+        ASSERT_TRUE(r) << route.method << " " << path;
+        EXPECT_EQ(r->status, 401) << route.method << " " << path << " (" << route.pattern << "): " << r->body;
+        EXPECT_NE(r->body.find("\"faultstring\""), std::string::npos) << route.method << " " << path;
+        ++walked;
+    }
+    EXPECT_GT(walked, 100u);
+    // Exactly the listed routes are public: a new one must be added (with its reason) above.
+    EXPECT_EQ(seen_public, PublicRoutes());
+}
+
+TEST_F(AuthRoutesTest, ABadCredentialIsRefusedLikeNone) {
+    httplib::Client http("127.0.0.1", api_->port());
+    for (const httplib::Headers& h : std::vector<httplib::Headers>{
+             {{"St2-Api-Key", "wrong"}},
+             {{"X-Auth-Token", "wrong"}},
+             {{"X-Auth-Token", "sqx1.0123456789abcdef01234567.99999999999." + std::string(64, '0')}}}) {
+        auto r = http.Get("/api/v1/actions", h);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 401) << r->body;
+    }
+}
+
+}  // namespace
+}  // namespace squall::api
