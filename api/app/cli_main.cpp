@@ -381,11 +381,15 @@ int CliMain(const std::vector<std::string>& args) {
                 Result<api::ApiResponse> c = client.Get("/executions/" + child.get<std::string>());
                 if (!c) return Fail(c.error());
                 const Json& e = c->body;
-                const Json o = e.contains("context") ? e["context"].value("orquesta", Json::object()) : Json::object();
+                // Orquesta tasks carry context.orquesta, action-chain tasks context.chain (no items).
+                const Json ctx = e.contains("context") ? e["context"] : Json::object();
+                const bool chain = ctx.is_object() && !ctx.contains("orquesta") && ctx.contains("chain");
+                const Json o =
+                    ctx.is_object() ? ctx.value(chain ? "chain" : "orquesta", Json::object()) : Json::object();
                 tasks.push_back(
                     {{"id", e.value("id", "")},
                      {"task", o.value("task_name", "")},
-                     {"item", o.value("item_id", -1) >= 0 ? Json(o.value("item_id", -1)) : Json("")},
+                     {"item", !chain && o.value("item_id", -1) >= 0 ? Json(o.value("item_id", -1)) : Json("")},
                      {"action", e.contains("action") ? e["action"].value("ref", "") : ""},
                      {"status", e.value("status", "")},
                      {"start_timestamp", e.value("start_timestamp", "")},

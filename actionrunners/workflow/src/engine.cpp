@@ -15,6 +15,7 @@
 #include "squall/core/redis/stream.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/executions/events.hpp"
+#include "squall/workflows/chain.hpp"
 #include "squall/workflows/conductor.hpp"
 
 namespace squall::workflows {
@@ -55,6 +56,14 @@ const core::Script& CommitScript() {
     return kScript;
 }
 
+/// A parsed definition: an Orquesta workflow or an action-chain (field `kind` of the workflow hash).
+struct Definition {
+    std::shared_ptr<const WorkflowSpec> workflow;
+    std::shared_ptr<const ChainSpec> chain;
+};
+
+const char* kChainKind = "chain";
+
 Json ParseOr(const core::RedisReply& r, Json fallback) {
     if (r.IsNil() || r.str.empty()) return fallback;
     Json j = Json::parse(r.str, nullptr, false);
@@ -76,8 +85,8 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     std::shared_ptr<spdlog::logger> log = core::Logger("workflow");
     std::atomic<bool> stopped{false};
     std::mutex mu;
-    std::map<std::string, std::shared_ptr<const WorkflowSpec>> specs;  // by workflow execution id (bounded)
-    std::map<std::string, std::string> seen_versions;                  // recovery: workflows whose state stalled
+    std::map<std::string, Definition> specs;           // by workflow execution id (bounded)
+    std::map<std::string, std::string> seen_versions;  // recovery: workflows whose state stalled
 
     Impl(asio::io_context& io_, core::RedisClientPtr r, executions::ExecutionService& s, WorkflowEngineOptions o)
         : io(io_),
@@ -96,21 +105,43 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     }
 
     // ---- specs -------------------------------------------------------------------------------------------------
-    std::shared_ptr<const WorkflowSpec> SpecFor(
-        const std::string& wf, const std::string& def, const std::string& file
+    std::optional<Definition> SpecFor(
+        const std::string& wf, const std::string& kind, const std::string& def, const std::string& file
     ) {
         {
             std::lock_guard lock(mu);
             auto it = specs.find(wf);
             if (it != specs.end()) return it->second;
         }
-        auto parsed = ParseWorkflow(def, file);
-        if (!parsed) return nullptr;
-        auto spec = std::make_shared<const WorkflowSpec>(std::move(*parsed));
+        Definition d;
+        if (kind == kChainKind) {
+            auto parsed = ParseChain(def, file);
+            if (!parsed) return std::nullopt;
+            d.chain = std::make_shared<const ChainSpec>(std::move(*parsed));
+        } else {
+            auto parsed = ParseWorkflow(def, file);
+            if (!parsed) return std::nullopt;
+            d.workflow = std::make_shared<const WorkflowSpec>(std::move(*parsed));
+        }
         std::lock_guard lock(mu);
         if (specs.size() > 512) specs.clear();
-        specs[wf] = spec;
-        return spec;
+        specs[wf] = d;
+        return d;
+    }
+
+    /// The state machine of a loaded workflow over `state` (which it changes in place).
+    static std::unique_ptr<Machine> MachineFor(const Definition& d, Json& state, const ConductorHost& host) {
+        if (d.chain) return std::make_unique<ChainConductor>(*d.chain, state, host);
+        return std::make_unique<Conductor>(*d.workflow, state, host);
+    }
+
+    ConductorHost HostFor(const Json& st2, const core::KeyValueLookup* kv) {
+        ConductorHost host;
+        host.results = [this](const std::vector<std::string>& ids) { return Results(ids); };
+        host.kv = kv;
+        host.st2 = st2;
+        host.now = [this] { return core::FormatIsoTimestamp(store.clock().Now()); };
+        return host;
     }
 
     // ---- results of task executions ------------------------------------------------------------------------------
@@ -132,7 +163,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
 
     // ---- one step ----------------------------------------------------------------------------------------------
     struct Loaded {
-        std::shared_ptr<const WorkflowSpec> spec;
+        Definition spec;
         Json state;
         std::string version;
         Json st2;
@@ -140,11 +171,12 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     };
 
     std::optional<Loaded> Load(const std::string& wf) {
-        auto h = redis->CommandBlocking({"HMGET", Key(wf), "state", "ver", "def", "file", "st2", "user"});
-        if (!h || h->elements.size() < 6 || h->elements[0].IsNil()) return std::nullopt;
+        auto h = redis->CommandBlocking({"HMGET", Key(wf), "state", "ver", "def", "file", "st2", "user", "kind"});
+        if (!h || h->elements.size() < 7 || h->elements[0].IsNil()) return std::nullopt;
         Loaded l;
-        l.spec = SpecFor(wf, h->elements[2].str, h->elements[3].str);
-        if (!l.spec) return std::nullopt;
+        auto spec = SpecFor(wf, h->elements[6].str, h->elements[2].str, h->elements[3].str);
+        if (!spec) return std::nullopt;
+        l.spec = std::move(*spec);
         l.state = ParseOr(h->elements[0], Json::object());
         l.version = h->elements[1].str;
         l.st2 = ParseOr(h->elements[4], Json::object());
@@ -155,7 +187,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     /// Applies `fn` to the stored state and stores the result over the version it read, acknowledging `event_id`
     /// in the same script; retries on a concurrent step. Then creates the launches and finishes the workflow.
     void Step(
-        const std::string& wf, const std::string& event_id, const std::function<void(Conductor&, StepOutput&)>& fn
+        const std::string& wf, const std::string& event_id, const std::function<void(Machine&, StepOutput&)>& fn
     ) {
         for (int attempt = 0; attempt < 100; ++attempt) {
             auto loaded = Load(wf);
@@ -167,13 +199,10 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             const std::string before = loaded->state.dump();
             std::optional<core::KvLookup> kv;
             if (options.kv) kv.emplace(options.kv->LookupFor(loaded->user));
-            ConductorHost host;
-            host.results = [this](const std::vector<std::string>& ids) { return Results(ids); };
-            host.kv = kv ? &*kv : nullptr;
-            host.st2 = loaded->st2;
-            Conductor conductor(*loaded->spec, loaded->state, host);
+            const ConductorHost host = HostFor(loaded->st2, kv ? &*kv : nullptr);
+            auto machine = MachineFor(loaded->spec, loaded->state, host);
             StepOutput out;
-            fn(conductor, out);
+            fn(*machine, out);
             const std::string after = loaded->state.dump(-1, ' ', false, Json::error_handler_t::replace);
             if (after == before) {
                 if (!event_id.empty())
@@ -225,13 +254,18 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         spec.parameters = l.input.is_object() ? l.input : Json::object();
         spec.user = user.empty() ? "squall" : user;
         spec.parent = wf;
-        spec.context = {
-            {"orquesta",
-             {{"task_name", l.task_name},
-              {"task_id", l.task_id},
-              {"item_id", l.item},
-              {"attempt", l.attempt},
-              {"workflow_execution_id", wf}}}};
+        Json task = {
+            {"task_name", l.task_name},
+            {"task_id", l.task_id},
+            {"item_id", l.item},
+            {"attempt", l.attempt},
+            {"workflow_execution_id", wf}};
+        if (l.kind == kChainKind) {
+            // StackStorm's chain tasks carry context.chain with the task's name and action.
+            task["name"] = l.task_name;
+            task["ref"] = l.action;
+        }
+        spec.context = {{l.kind, std::move(task)}};
         spec.idempotency_key =
             "wf:" + wf + ":" + l.task_id + ":" + std::to_string(l.item) + ":" + std::to_string(l.attempt);
         Result<std::string> id = service.RequestBlocking(spec);
@@ -243,7 +277,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         }
         // Refused (unknown action, bad parameters): the task fails with the reason, as Orquesta's would.
         Json result = {{"error", e.message}};
-        Step(wf, "", [&](Conductor& c, StepOutput& out) {
+        Step(wf, "", [&](Machine& c, StepOutput& out) {
             c.TaskEnded(l.task_id, l.item, l.attempt, "", "failed", result, out);
         });
     }
@@ -284,42 +318,54 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         }
         std::stringstream text;
         text << in.rdbuf();
-        auto spec = ParseWorkflow(text.str(), file);
-        if (!spec) return fail(Json::array({{{"type", "error"}, {"message", spec.error().message}}}));
-        auto problems = Inspect(*spec);
-        if (!problems.empty()) {
-            Json errors = Json::array();
-            for (const auto& p : problems) {
-                Json e = {{"type", "error"}, {"message", p.message}};
-                if (!p.task.empty()) e["task_id"] = p.task;
-                errors.push_back(std::move(e));
-            }
-            return fail(std::move(errors));
-        }
-        Json input = Json::object();
-        for (const auto& [name, def] : spec->input) {
-            if (req.parameters.contains(name)) input[name] = req.parameters[name];
-        }
         const std::string user = req.context.value("user", "squall");
-        Json st2 = {
-            {"action_execution_id", wf},
-            {"workflow_execution_id", wf},
-            {"api_url", options.api_url},
-            {"user", user},
-            {"pack", req.context.value("pack", "")}};
+        const bool chain = req.runner_type == "action-chain";
+        Definition def;
+        Json input = Json::object();
+        Json st2;
+        if (chain) {
+            // StackStorm's runner fails before running anything when the chain does not load: result.error.
+            auto spec = ParseChain(text.str(), file);
+            if (!spec) return Finish(wf, "failed", {{"error", spec.error().message}, {"tasks", Json::array()}});
+            def.chain = std::make_shared<const ChainSpec>(std::move(*spec));
+            input = req.parameters;
+            // action_context.parent of the chain's templates: the chain's context and its execution id.
+            st2 = req.context.is_object() ? req.context : Json::object();
+            st2["execution_id"] = wf;
+        } else {
+            auto spec = ParseWorkflow(text.str(), file);
+            if (!spec) return fail(Json::array({{{"type", "error"}, {"message", spec.error().message}}}));
+            auto problems = Inspect(*spec);
+            if (!problems.empty()) {
+                Json errors = Json::array();
+                for (const auto& p : problems) {
+                    Json e = {{"type", "error"}, {"message", p.message}};
+                    if (!p.task.empty()) e["task_id"] = p.task;
+                    errors.push_back(std::move(e));
+                }
+                return fail(std::move(errors));
+            }
+            for (const auto& [name, d] : spec->input) {
+                if (req.parameters.contains(name)) input[name] = req.parameters[name];
+            }
+            def.workflow = std::make_shared<const WorkflowSpec>(std::move(*spec));
+            st2 = {
+                {"action_execution_id", wf},
+                {"workflow_execution_id", wf},
+                {"api_url", options.api_url},
+                {"user", user},
+                {"pack", req.context.value("pack", "")}};
+        }
         std::optional<core::KvLookup> kv;
         if (options.kv) {
             (void)options.kv->RefreshBlocking();
             kv.emplace(options.kv->LookupFor(user));
         }
-        ConductorHost host;
-        host.results = [this](const std::vector<std::string>& ids) { return Results(ids); };
-        host.kv = kv ? &*kv : nullptr;
-        host.st2 = st2;
+        const ConductorHost host = HostFor(st2, kv ? &*kv : nullptr);
         Json state = Json::object();
-        Conductor conductor(*spec, state, host);
+        auto machine = MachineFor(def, state, host);
         StepOutput out;
-        conductor.Start(input, out);
+        machine->Start(input, out);
         auto r = InitScript().RunBlocking(
             *redis,
             {Key(wf), ActiveKey()},
@@ -335,7 +381,9 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
              "st2",
              st2.dump(),
              "user",
-             user}
+             user,
+             "kind",
+             chain ? kChainKind : "orquesta"}
         );
         if (!r) return Warn("cannot store a new workflow; its request stays pending", wf, r.error().message);
         if (r->integer == 0) return Recover(wf);  // stored by an earlier delivery: finish what it started
@@ -352,18 +400,15 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             (void)options.kv->RefreshBlocking();
             kv.emplace(options.kv->LookupFor(loaded->user));
         }
-        ConductorHost host;
-        host.results = [this](const std::vector<std::string>& ids) { return Results(ids); };
-        host.kv = kv ? &*kv : nullptr;
-        host.st2 = loaded->st2;
-        Conductor conductor(*loaded->spec, loaded->state, host);
+        const ConductorHost host = HostFor(loaded->st2, kv ? &*kv : nullptr);
+        auto machine = MachineFor(loaded->spec, loaded->state, host);
         StepOutput out;
-        if (conductor.Finished()) {
+        if (machine->Finished()) {
             out.finished = true;
             out.status = loaded->state.value("status", "failed");
             out.result = loaded->state.value("result", Json::object());
         } else {
-            out.launches = conductor.Running();
+            out.launches = machine->Running();
         }
         Act(wf, loaded->user, out);
     }
@@ -433,15 +478,16 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             auto h = redis->CommandBlocking({"HMGET", store.keys().Execution(ev->execution_id), "context", "result"});
             if (!h || h->elements.size() < 2) return;
             Json ctx = ParseOr(h->elements[0], Json::object());
-            if (!ctx.contains("orquesta") || !ctx["orquesta"].is_object()) return;
-            const Json& o = ctx["orquesta"];
+            const char* kind = ctx.contains("orquesta") ? "orquesta" : kChainKind;
+            if (!ctx.contains(kind) || !ctx[kind].is_object() || !ctx[kind].contains("workflow_execution_id")) return;
+            const Json& o = ctx[kind];
             const std::string task_id = o.value("task_id", "");
             const int item = o.value("item_id", -1);
             const int attempt = o.value("attempt", 0);
             const Json result = ParseOr(h->elements[1], Json());
             const std::string child = ev->execution_id;
             const std::string status = ev->to;
-            Step(ev->parent, msg.id, [&](Conductor& c, StepOutput& out) {
+            Step(ev->parent, msg.id, [&](Machine& c, StepOutput& out) {
                 c.TaskEnded(task_id, item, attempt, child, status, result, out);
             });
             return;
@@ -451,7 +497,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             auto exists = redis->CommandBlocking({"EXISTS", Key(ev->execution_id)});
             if (!exists || exists->integer != 1) return;
             const std::string to = ev->to;
-            Step(ev->execution_id, msg.id, [&to](Conductor& c, StepOutput& out) {
+            Step(ev->execution_id, msg.id, [&to](Machine& c, StepOutput& out) {
                 if (to == "canceling" || to == "canceled") {
                     c.Cancel(out);
                 } else if (to == "pausing") {

@@ -109,8 +109,10 @@ Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const 
     for (const auto& name : params->secrets) {
         if (e.given_parameters.contains(name)) e.given_parameters[name] = packs::kMask;
     }
-    // Orquesta workflows are driven by the `workflow` role (docs/workflows.md), which reads this pool.
-    e.pool = e.request.runner_type == "orquesta" ? "workflow" : action->second.value("pool", "default");
+    // Orquesta workflows and action-chains are driven by the `workflow` role (docs/workflows.md), which reads this
+    // pool.
+    const bool workflow = e.request.runner_type == "orquesta" || e.request.runner_type == "action-chain";
+    e.pool = workflow ? "workflow" : action->second.value("pool", "default");
     e.parent = spec.parent;
     e.trigger_instance = spec.trigger_instance;
     e.rule = spec.rule;

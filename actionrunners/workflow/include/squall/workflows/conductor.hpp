@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "squall/core/kv_lookup.hpp"
+#include "squall/workflows/machine.hpp"
 #include "squall/workflows/spec.hpp"
 
 /// The Orquesta conductor: a pure, deterministic state machine over one workflow's state (a JSON document the
@@ -19,42 +20,12 @@
 /// the order they completed), `errors`.
 namespace squall::workflows {
 
-/// A task execution to create.
-struct Launch {
-    std::string task_id;  ///< task instance id (the task name, or name__N for later instances)
-    std::string task_name;
-    int item = -1;    ///< with-items: the item's index; -1 otherwise
-    int attempt = 0;  ///< retries so far (part of the idempotency key)
-    std::string action;
-    Json input = Json::object();
-    double delay = 0;  ///< seconds to wait before running (task `delay`, retry `delay`)
-};
-
-/// What one step produced.
-struct StepOutput {
-    std::vector<Launch> launches;
-    bool finished = false;
-    bool paused = false;   ///< a pause asked for has taken effect: nothing runs any more
-    bool resumed = false;  ///< a paused workflow runs again
-    std::string status;    ///< the workflow's final status (finished only)
-    Json result;           ///< {output, errors}
-};
-
-/// What the conductor needs from outside: stored task results and the datastore.
-struct ConductorHost {
-    /// Results of finished executions of task instance `task_id`, by item (-1: the task's only execution), in the
-    /// order asked. `execution_ids` as recorded in the state.
-    std::function<std::vector<Json>(const std::vector<std::string>& execution_ids)> results;
-    const core::KeyValueLookup* kv = nullptr;
-    Json st2 = Json::object();  ///< ctx().st2: action_execution_id, api_url, user, pack...
-};
-
-class Conductor {
+class Conductor final : public Machine {
 public:
     Conductor(const WorkflowSpec& spec, Json& state, const ConductorHost& host);
 
     /// Starts the workflow: input (defaults applied; a missing required input fails), vars, the start tasks.
-    void Start(const Json& input, StepOutput& out);
+    void Start(const Json& input, StepOutput& out) override;
     /// A task execution ended (`status`: succeeded, failed, timeout, canceled, abandoned). Stale or repeated
     /// reports (another attempt, an item already done) change nothing: a step is idempotent.
     void TaskEnded(
@@ -65,18 +36,18 @@ public:
         const std::string& status,
         const Json& result,
         StepOutput& out
-    );
+    ) override;
     /// Cancel: no new task starts; the workflow is canceled once the running ones end.
-    void Cancel(StepOutput& out);
+    void Cancel(StepOutput& out) override;
     /// Pause: no new task (nor item) starts; what would have started waits. Paused once nothing runs.
-    void Pause(StepOutput& out);
+    void Pause(StepOutput& out) override;
     /// Resume: what waited starts now.
-    void Resume(StepOutput& out);
+    void Resume(StepOutput& out) override;
 
     /// True once the workflow has a final status.
-    bool Finished() const;
+    bool Finished() const override;
     /// Task instances that are running (for recovery: re-issue their launches).
-    std::vector<Launch> Running() const;
+    std::vector<Launch> Running() const override;
 
 private:
     struct Env;
