@@ -260,6 +260,37 @@ TEST(ChainConductor, PauseHoldsTheNextTaskUntilResume) {
     EXPECT_EQ(b.status, "succeeded");
 }
 
+/// core.ask in a chain: the pending task pauses the chain; its end (the answer) resumes it by itself.
+TEST(ChainConductor, APendingTaskPausesTheChainUntilItEnds) {
+    auto spec = ParseChain(
+        "chain:\n  - {name: ask, ref: core.ask, on-success: after}\n  - {name: after, ref: core.echo, parameters: "
+        "{message: \"{{ ask.response.approve }}\"}}\n",
+        "c"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    ConductorHost host;
+    Json state;
+    ChainConductor c(*spec, state, host);
+    StepOutput start;
+    c.Start(Json::object(), start);
+    StepOutput pending;
+    c.TaskPending("ask", 0, 0, pending);
+    EXPECT_TRUE(pending.pausing);
+    EXPECT_TRUE(pending.paused);
+    StepOutput again;
+    c.TaskPending("ask", 0, 0, again);
+    EXPECT_FALSE(again.pausing || again.paused);
+    StepOutput answered;
+    c.TaskEnded("ask", 0, 0, "e1", "succeeded", Json{{"response", {{"approve", true}}}}, answered);
+    EXPECT_TRUE(answered.resumed);
+    ASSERT_EQ(answered.launches.size(), 1u);
+    EXPECT_EQ(answered.launches[0].input, (Json{{"message", true}}));
+    StepOutput after;
+    c.TaskEnded("after", 1, 0, "e2", "succeeded", Json::object(), after);
+    EXPECT_TRUE(after.finished);
+    EXPECT_EQ(after.status, "succeeded");
+}
+
 TEST(ChainCorpus, HasTheCases) {
     EXPECT_GE(CaseFiles().size(), 20u);
 }

@@ -210,6 +210,147 @@ tasks:
     EXPECT_EQ(item2.status, "succeeded");
 }
 
+/// core.ask: a task waiting in `pending` pauses the workflow once nothing else runs; what would start waits; the
+/// answer (the task's end) resumes it by itself.
+TEST(WorkflowConductor, APendingTaskPausesTheWorkflowUntilItEnds) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+tasks:
+  ask:
+    action: core.ask
+    next:
+      - when: "{{ succeeded() }}"
+        publish: approved="{{ result().response.approve }}"
+        do: after
+  slow:
+    action: core.noop
+    next:
+      - do: after2
+  after:
+    action: core.echo message="{{ ctx('approved') }}"
+  after2:
+    action: core.noop
+output:
+  - approved: "{{ ctx('approved') }}"
+)",
+        "ask.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    ConductorHost host;
+    Json state;
+    Conductor c(*spec, state, host);
+    StepOutput start;
+    c.Start(Json::object(), start);
+    ASSERT_EQ(start.launches.size(), 2u);
+    StepOutput pending;
+    c.TaskPending("ask", -1, 0, pending);
+    EXPECT_TRUE(pending.pausing);
+    EXPECT_FALSE(pending.paused);  // slow still runs
+    StepOutput again;
+    c.TaskPending("ask", -1, 0, again);  // a repeated report changes nothing
+    EXPECT_FALSE(again.pausing || again.paused);
+    StepOutput slow;
+    c.TaskEnded("slow", -1, 0, "e2", "succeeded", Json::object(), slow);
+    EXPECT_TRUE(slow.launches.empty());  // after2 waits
+    EXPECT_TRUE(slow.paused);
+    EXPECT_TRUE(c.Running().size() == 1u && c.Running()[0].task_name == "ask");
+    StepOutput answered;
+    c.TaskEnded("ask", -1, 0, "e1", "succeeded", Json{{"response", {{"approve", true}}}}, answered);
+    EXPECT_TRUE(answered.resumed);
+    ASSERT_EQ(answered.launches.size(), 2u);
+    EXPECT_EQ(answered.launches[0].task_name, "after2");  // what waited, then what the answer leads to
+    EXPECT_EQ(answered.launches[1].task_name, "after");
+    EXPECT_EQ(answered.launches[1].input, (Json{{"message", true}}));
+    StepOutput a2;
+    c.TaskEnded("after2", -1, 0, "e3", "succeeded", Json::object(), a2);
+    StepOutput a1;
+    c.TaskEnded("after", -1, 0, "e4", "succeeded", Json::object(), a1);
+    EXPECT_TRUE(a1.finished);
+    EXPECT_EQ(a1.status, "succeeded");
+    EXPECT_EQ(a1.result["output"]["approved"], true);
+}
+
+/// A pending item of a with-items task: the other items finish, then the workflow is paused until the item ends.
+TEST(WorkflowConductor, APendingItemPausesTheWorkflowUntilItEnds) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+tasks:
+  asks:
+    with:
+      items: "{{ [1, 2, 3] }}"
+      concurrency: 2
+    action: core.ask
+)",
+        "asks.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    ConductorHost host;
+    Json state;
+    Conductor c(*spec, state, host);
+    StepOutput start;
+    c.Start(Json::object(), start);
+    ASSERT_EQ(start.launches.size(), 2u);
+    StepOutput p0;
+    c.TaskPending("asks", 0, 0, p0);
+    EXPECT_TRUE(p0.pausing);
+    EXPECT_FALSE(p0.paused);
+    StepOutput i1;
+    c.TaskEnded("asks", 1, 0, "e2", "succeeded", Json::object(), i1);
+    EXPECT_TRUE(i1.launches.empty());  // item 2 waits while the workflow pauses
+    EXPECT_TRUE(i1.paused);
+    StepOutput i0;
+    c.TaskEnded("asks", 0, 0, "e1", "succeeded", Json::object(), i0);
+    EXPECT_TRUE(i0.resumed);
+    ASSERT_EQ(i0.launches.size(), 1u);
+    EXPECT_EQ(i0.launches[0].item, 2);
+    StepOutput i2;
+    c.TaskEnded("asks", 2, 0, "e3", "succeeded", Json::object(), i2);
+    EXPECT_TRUE(i2.finished);
+    EXPECT_EQ(i2.status, "succeeded");
+}
+
+/// A pause cascades down: the workflow is paused once its subworkflow task reports itself paused; resume runs on.
+TEST(WorkflowConductor, APausedSubworkflowLetsItsParentPause) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+tasks:
+  sub:
+    action: examples.subworkflow
+    next:
+      - do: after
+  after:
+    action: core.noop
+)",
+        "sub.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    ConductorHost host;
+    Json state;
+    Conductor c(*spec, state, host);
+    StepOutput start;
+    c.Start(Json::object(), start);
+    StepOutput pause;
+    c.Pause(pause);
+    EXPECT_FALSE(pause.paused);  // the subworkflow still runs
+    StepOutput held;
+    c.TaskPaused("sub", -1, 0, held);
+    EXPECT_TRUE(held.paused);
+    EXPECT_FALSE(held.pausing);  // its own pause, not a new one
+    StepOutput resume;
+    c.Resume(resume);
+    EXPECT_TRUE(resume.resumed);
+    EXPECT_TRUE(resume.launches.empty());  // the subworkflow is resumed, not launched again
+    StepOutput pause2;
+    c.Pause(pause2);
+    EXPECT_FALSE(pause2.paused);  // resumed with its parent: it runs again until it reports paused
+    StepOutput resume2;
+    c.Resume(resume2);
+    StepOutput done;
+    c.TaskEnded("sub", -1, 0, "e1", "succeeded", Json::object(), done);
+    ASSERT_EQ(done.launches.size(), 1u);
+    EXPECT_EQ(done.launches[0].task_name, "after");
+}
+
 TEST(WorkflowCorpus, HasSixtyCases) {
     EXPECT_GE(CaseFiles().size(), 60u);
 }

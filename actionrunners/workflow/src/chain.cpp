@@ -247,7 +247,9 @@ void ChainConductor::Start(const Json& input, StepOutput& out) {
     RunNode(spec_.default_node, out);
 }
 
-void ChainConductor::RunNode(const std::string& wanted, StepOutput& out) {
+void ChainConductor::RunNode(
+    const std::string& wanted, StepOutput& out, const std::string& ended, const Json& ended_result
+) {
     const std::string status = s_["status"];
     if (status == st::kPausing || status == st::kPaused) {
         s_["deferred"] = wanted;
@@ -263,7 +265,7 @@ void ChainConductor::RunNode(const std::string& wanted, StepOutput& out) {
     opts.kv = host_.kv;
     opts.strict_undefined = true;
     opts.stackstorm_whitespace = true;
-    const Json ctx = Context("", Json());
+    const Json ctx = Context(ended, ended_result);
     std::string name = wanted;
     if (HasJinja(name)) {
         auto r = core::RenderValue(Json(name), ctx, opts);
@@ -314,6 +316,14 @@ void ChainConductor::TaskEnded(
     const Json cur = s_["current"];
     if (cur["name"] != task_id || cur["seq"].get<int>() != item) return;
     s_.erase("current");
+    if (s_.value("paused_by", "") == "pending") {
+        // The chain paused because this task waited for an answer; it has one: the chain goes on by itself.
+        s_.erase("paused_by");
+        if (s_["status"] == st::kPaused || s_["status"] == st::kPausing) {
+            s_["status"] = st::kRunning;
+            out.resumed = true;
+        }
+    }
     if (execution_id.empty()) {
         // The execution was refused (unknown action, parameters its schema rejects): the chain stops there.
         const std::string why = result.is_object() ? result.value("error", result.dump()) : result.dump();
@@ -358,14 +368,39 @@ void ChainConductor::TaskEnded(
     }
     if (s_["status"] == st::kCanceling) return End(st::kCanceled, out);
     if (next.empty()) return End(s_["chain_status"], out);
-    RunNode(next, out);
+    RunNode(next, out, task_id, result);
+}
+
+void ChainConductor::TaskPending(const std::string& task_id, int item, int, StepOutput& out) {
+    if (!s_.contains("current") || !s_["current"].is_object()) return;
+    Json& cur = s_["current"];
+    if (cur["name"] != task_id || cur["seq"].get<int>() != item || cur.value("pending", false)) return;
+    cur["pending"] = true;
+    // StackStorm pauses a chain whose task is pending (an inquiry) until the task ends.
+    if (s_["status"] == st::kRunning || s_["status"] == st::kPausing) {
+        out.pausing = s_["status"] == st::kRunning;
+        s_["status"] = st::kPaused;
+        s_["paused_by"] = "pending";
+        out.paused = true;
+    }
+}
+
+void ChainConductor::TaskPaused(const std::string& task_id, int item, int, StepOutput& out) {
+    if (!s_.contains("current") || !s_["current"].is_object()) return;
+    Json& cur = s_["current"];
+    if (cur["name"] != task_id || cur["seq"].get<int>() != item) return;
+    // A subworkflow paused under a pausing chain: nothing runs any more.
+    if (s_["status"] == st::kPausing) {
+        s_["status"] = st::kPaused;
+        out.paused = true;
+    }
 }
 
 void ChainConductor::Cancel(StepOutput& out) {
     const std::string status = s_["status"];
     if (status != st::kRunning && status != st::kPausing && status != st::kPaused) return;
     s_.erase("deferred");
-    if (s_.contains("current")) {
+    if (s_.contains("current") && !s_["current"].value("pending", false)) {
         s_["status"] = st::kCanceling;  // the running task finishes; nothing starts after it
         return;
     }

@@ -224,7 +224,14 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
 
     /// Creates the task executions a step asked for and ends the workflow when it finished.
     void Act(const std::string& wf, const std::string& user, const StepOutput& out) {
-        if (out.resumed) Signal(wf, "running", {"resuming"});
+        if (out.pausing) Signal(wf, "pausing", {"running"});
+        if (out.resumed) {
+            // A resume asked for arrives in `resuming`; one the workflow does by itself (an inquiry it waited on was
+            // answered) walks the status machine from where it is: pausing → paused → resuming → running.
+            Signal(wf, "paused", {"pausing"});
+            Signal(wf, "resuming", {"paused"});
+            Signal(wf, "running", {"resuming"});
+        }
         for (const auto& l : out.launches) {
             if (l.delay > 0) {
                 auto timer = std::make_shared<asio::steady_timer>(
@@ -474,38 +481,76 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     void HandleEvent(const core::StreamMessage& msg) {
         auto ev = executions::ExecutionEvent::Parse(msg.body);
         if (!ev || ev->kind != executions::event_kind::kStatus) return;
-        if (!ev->parent.empty() && core::status::IsCompleted(ev->to)) {
-            auto h = redis->CommandBlocking({"HMGET", store.keys().Execution(ev->execution_id), "context", "result"});
-            if (!h || h->elements.size() < 2) return;
-            Json ctx = ParseOr(h->elements[0], Json::object());
-            const char* kind = ctx.contains("orquesta") ? "orquesta" : kChainKind;
-            if (!ctx.contains(kind) || !ctx[kind].is_object() || !ctx[kind].contains("workflow_execution_id")) return;
-            const Json& o = ctx[kind];
-            const std::string task_id = o.value("task_id", "");
-            const int item = o.value("item_id", -1);
-            const int attempt = o.value("attempt", 0);
-            const Json result = ParseOr(h->elements[1], Json());
-            const std::string child = ev->execution_id;
-            const std::string status = ev->to;
-            Step(ev->parent, msg.id, [&](Machine& c, StepOutput& out) {
-                c.TaskEnded(task_id, item, attempt, child, status, result, out);
-            });
-            return;
-        }
-        // `canceled` straight from `paused` (canceled at once by the service): the state ends too.
-        if (ev->to == "canceling" || ev->to == "canceled" || ev->to == "pausing" || ev->to == "resuming") {
+        const std::string to = ev->to;
+        const bool task_event =
+            !ev->parent.empty() && (core::status::IsCompleted(to) || to == core::status::kPending || to == "paused");
+        // A workflow's own cancel, pause or resume (`canceled` straight from `paused`, canceled at once by the
+        // service, ends its state too), cascaded to its subworkflows. When the event is also a task's end in its
+        // parent, the parent's step below acknowledges it.
+        if (to == "canceling" || to == "canceled" || to == "pausing" || to == "resuming") {
             auto exists = redis->CommandBlocking({"EXISTS", Key(ev->execution_id)});
-            if (!exists || exists->integer != 1) return;
-            const std::string to = ev->to;
-            Step(ev->execution_id, msg.id, [&to](Machine& c, StepOutput& out) {
-                if (to == "canceling" || to == "canceled") {
-                    c.Cancel(out);
-                } else if (to == "pausing") {
-                    c.Pause(out);
-                } else {
-                    c.Resume(out);
-                }
-            });
+            if (exists && exists->integer == 1) {
+                Step(ev->execution_id, task_event ? "" : msg.id, [&to](Machine& c, StepOutput& out) {
+                    if (to == "canceling" || to == "canceled") {
+                        c.Cancel(out);
+                    } else if (to == "pausing") {
+                        c.Pause(out);
+                    } else {
+                        c.Resume(out);
+                    }
+                });
+                Cascade(ev->execution_id, to);
+            }
+        }
+        if (!task_event) return;
+        auto h = redis->CommandBlocking({"HMGET", store.keys().Execution(ev->execution_id), "context", "result"});
+        if (!h || h->elements.size() < 2) return;
+        Json ctx = ParseOr(h->elements[0], Json::object());
+        const char* kind = ctx.contains("orquesta") ? "orquesta" : kChainKind;
+        if (!ctx.contains(kind) || !ctx[kind].is_object() || !ctx[kind].contains("workflow_execution_id")) return;
+        const Json& o = ctx[kind];
+        const std::string task_id = o.value("task_id", "");
+        const int item = o.value("item_id", -1);
+        const int attempt = o.value("attempt", 0);
+        const Json result = ParseOr(h->elements[1], Json());
+        const std::string child = ev->execution_id;
+        Step(ev->parent, msg.id, [&](Machine& c, StepOutput& out) {
+            if (to == core::status::kPending) return c.TaskPending(task_id, item, attempt, out);
+            if (to == "paused") return c.TaskPaused(task_id, item, attempt, out);
+            c.TaskEnded(task_id, item, attempt, child, to, result, out);
+        });
+    }
+
+    /// Cancel, pause and resume cascade down to the workflow's subworkflows (its task executions that are workflows
+    /// themselves: pool `workflow`), as StackStorm's do; other task executions run to their end. Each request is
+    /// idempotent (it only moves a subworkflow from the statuses it applies to), so a redelivered event is harmless.
+    void Cascade(const std::string& wf, const std::string& to) {
+        auto kids = redis->CommandBlocking({"LRANGE", store.keys().Children(wf), "0", "-1"});
+        if (!kids || kids->elements.empty()) return;
+        std::vector<core::RedisClient::Args> cmds;
+        for (const auto& k : kids->elements) cmds.push_back({"HMGET", store.keys().Execution(k.str), "status", "pool"});
+        auto replies = redis->PipelineBlocking(std::move(cmds));
+        if (!replies)
+            return Warn("cannot read a workflow's task executions to cascade " + to, wf, replies.error().message);
+        for (size_t i = 0; i < replies->size() && i < kids->elements.size(); ++i) {
+            const auto& r = (*replies)[i];
+            if (r.elements.size() < 2 || r.elements[1].str != "workflow") continue;
+            const std::string& child = kids->elements[i].str;
+            const std::string status = r.elements[0].str;
+            Result<std::string> done = std::string();
+            if (to == "canceling" || to == "canceled") {
+                if (core::status::IsCompleted(status) || status == "canceling") continue;
+                auto c = service.CancelBlocking(child);
+                if (!c) done = c.error();
+            } else if (to == "pausing") {
+                if (status != "running") continue;
+                done = service.PauseBlocking(child);
+            } else if (to == "resuming") {
+                if (status != "paused") continue;
+                done = service.ResumeBlocking(child);
+            }
+            if (!done && done.error().code != ErrorCode::kFailedPrecondition)
+                Warn("cannot cascade " + to + " to a subworkflow " + child, wf, done.error().message);
         }
     }
 

@@ -67,6 +67,8 @@ public:
         const Json& result,
         StepOutput& out
     ) override;
+    void TaskPending(const std::string& task_id, int item, int attempt, StepOutput& out) override;
+    void TaskPaused(const std::string& task_id, int item, int attempt, StepOutput& out) override;
     void Cancel(StepOutput& out) override;
     void Pause(StepOutput& out) override;
     void Resume(StepOutput& out) override;
@@ -75,7 +77,11 @@ public:
 
 private:
     Json Context(const std::string& ending_task, const Json& ending_result) const;
-    void RunNode(const std::string& name, StepOutput& out);
+    /// Renders and launches task `name`; `ended`/`ended_result`: the task that just ended, whose result came with
+    /// its event.
+    void RunNode(
+        const std::string& name, StepOutput& out, const std::string& ended = "", const Json& ended_result = Json()
+    );
     void End(const std::string& status, StepOutput& out);
     void EndWithError(const std::string& message, StepOutput& out);
     std::string Now() const;

@@ -37,6 +37,9 @@ public:
         const Json& result,
         StepOutput& out
     ) override;
+    /// A task (or item) waits in `pending` (an inquiry): the workflow pauses until it ends.
+    void TaskPending(const std::string& task_id, int item, int attempt, StepOutput& out) override;
+    void TaskPaused(const std::string& task_id, int item, int attempt, StepOutput& out) override;
     /// Cancel: no new task starts; the workflow is canceled once the running ones end.
     void Cancel(StepOutput& out) override;
     /// Pause: no new task (nor item) starts; what would have started waits. Paused once nothing runs.
@@ -60,6 +63,10 @@ private:
     void Complete(const std::string& task_id, const std::string& status, const Json& result, StepOutput& out);
     void Fail(Json error);
     void CheckEnd(StepOutput& out);
+    /// Marks a task (or item) as waiting: `pending` (an inquiry; pauses the workflow) or a paused subworkflow.
+    void Hold(const std::string& task_id, int item, int attempt, StepOutput& out, bool pauses_workflow);
+    bool AnyPending() const;
+    void ResumeAfterInquiry(StepOutput& out);
     Json TaskResult(const Json& task) const;
 
     const WorkflowSpec& spec_;

@@ -31,8 +31,9 @@ struct Launch {
 struct StepOutput {
     std::vector<Launch> launches;
     bool finished = false;
+    bool pausing = false;  ///< a task waits for an answer (an inquiry): the workflow pauses by itself
     bool paused = false;   ///< a pause asked for has taken effect: nothing runs any more
-    bool resumed = false;  ///< a paused workflow runs again
+    bool resumed = false;  ///< a paused workflow runs again (resumed, or the inquiry it waited on was answered)
     std::string status;    ///< the workflow's final status (finished only)
     Json result;           ///< Orquesta: {output, errors}; chains: {tasks, published[, error]}
 };
@@ -67,6 +68,14 @@ public:
         const Json& result,
         StepOutput& out
     ) = 0;
+    /// A task execution waits for an answer (`pending`: an inquiry, core.ask). The workflow pauses (`pausing`, then
+    /// `paused` once nothing else runs) until the task ends; then it resumes by itself, as StackStorm's does when
+    /// the inquiry is answered.
+    virtual void TaskPending(const std::string& task_id, int item, int attempt, StepOutput& out) = 0;
+    /// A task execution that is itself a workflow was paused (a pause cascading down, or its own): it runs nothing,
+    /// so a pausing workflow counts it as stopped. The workflow's own status does not change (pause cascades down,
+    /// not up).
+    virtual void TaskPaused(const std::string& task_id, int item, int attempt, StepOutput& out) = 0;
     /// Cancel: no new task starts; the workflow is canceled once the running ones end.
     virtual void Cancel(StepOutput& out) = 0;
     /// Pause: no new task starts; what would have started waits. Paused once nothing runs.
