@@ -7,6 +7,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "files.hpp"
 #include "squall/core/yaml_json.hpp"
@@ -349,6 +350,115 @@ tasks:
     c.TaskEnded("sub", -1, 0, "e1", "succeeded", Json::object(), done);
     ASSERT_EQ(done.launches.size(), 1u);
     EXPECT_EQ(done.launches[0].task_name, "after");
+}
+
+/// Drives a conductor with every launch succeeding unless `fail` names its task (and item), returning the launches.
+struct Driver {
+    Conductor& c;
+    std::map<std::string, Json>& stored;
+    std::vector<Launch> launched;
+    StepOutput end;
+    int ids = 0;
+    void Run(std::vector<Launch> queue, const std::set<std::string>& fail) {
+        while (!queue.empty()) {
+            Launch l = queue.front();
+            queue.erase(queue.begin());
+            launched.push_back(l);
+            const std::string key = l.task_name + (l.item >= 0 ? "/" + std::to_string(l.item) : "");
+            const std::string id = "e" + std::to_string(++ids);
+            stored[id] = {{"key", key}};
+            StepOutput out;
+            c.TaskEnded(l.task_id, l.item, l.attempt, id, fail.count(key) ? "failed" : "succeeded", stored[id], out);
+            for (auto& x : out.launches) queue.push_back(std::move(x));
+            if (out.finished) end = out;
+        }
+    }
+};
+
+/// Re-run from tasks: only the chosen task runs again (in its context), then what follows it; the rest keeps its
+/// results; a with-items task re-runs only its failed items unless reset.
+TEST(WorkflowConductor, ReRunFromTasks) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+input:
+  - who: world
+tasks:
+  t1:
+    action: core.noop
+    next:
+      - publish: greeting="hello {{ ctx('who') }}"
+        do: t2
+  t2:
+    action: core.echo message="{{ ctx('greeting') }}"
+    next:
+      - when: "{{ succeeded() }}"
+        do: fan
+  fan:
+    with: x in {{ ['a', 'b', 'c'] }}
+    action: core.echo message="{{ item('x') }}"
+output:
+  - results: "{{ task('fan').result }}"
+)",
+        "rerun.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    std::map<std::string, Json> stored;
+    ConductorHost host;
+    host.results = [&stored](const std::vector<std::string>& ids) {
+        std::vector<Json> out;
+        for (const auto& id : ids) out.push_back(stored.count(id) ? stored[id] : Json());
+        return out;
+    };
+    Json state;
+    Conductor c(*spec, state, host);
+    Driver d{c, stored};
+    StepOutput start;
+    c.Start(Json::object(), start);
+    StepOutput refused;
+    EXPECT_FALSE(c.Rerun({"t2"}, {}, refused));  // not ended yet
+    auto run = [&](std::vector<Launch> queue, std::set<std::string> fail) {
+        d.launched.clear();
+        d.end = StepOutput();
+        d.Run(std::move(queue), fail);
+    };
+    run(start.launches, {"t2"});
+    ASSERT_TRUE(d.end.finished);
+    EXPECT_EQ(d.end.status, "failed");
+
+    // t2 again: it renders in the context it had (t1's publish), then fan runs; t1 does not.
+    StepOutput r1;
+    ASSERT_TRUE(c.Rerun({"t2"}, {}, r1));
+    ASSERT_EQ(r1.launches.size(), 1u);
+    EXPECT_EQ(r1.launches[0].task_name, "t2");
+    EXPECT_EQ(r1.launches[0].attempt, 1);
+    EXPECT_EQ(r1.launches[0].input, (Json{{"message", "hello world"}}));
+    run(r1.launches, {"fan/1"});
+    EXPECT_EQ(d.launched.size(), 4u);
+    EXPECT_EQ(d.end.status, "failed");
+
+    // fan without reset: only item 1 runs again; the result keeps the other items' executions.
+    StepOutput r2;
+    ASSERT_TRUE(c.Rerun({"fan"}, {}, r2));
+    ASSERT_EQ(r2.launches.size(), 1u);
+    EXPECT_EQ(r2.launches[0].item, 1);
+    run(r2.launches, {});
+    EXPECT_EQ(d.end.status, "succeeded") << d.end.result.dump(2);
+    EXPECT_EQ(d.end.result["output"]["results"], (Json{{{"key", "fan/0"}}, {{"key", "fan/1"}}, {{"key", "fan/2"}}}))
+        << d.end.result.dump(2);
+    EXPECT_FALSE(d.end.result.contains("errors"));
+
+    // fan reset: every item runs again.
+    StepOutput r3;
+    ASSERT_TRUE(c.Rerun({"fan"}, {"fan"}, r3));
+    EXPECT_EQ(r3.launches.size(), 3u);
+    run(r3.launches, {});
+    EXPECT_EQ(d.end.status, "succeeded");
+
+    StepOutput bad;
+    auto unknown = c.Rerun({"nope"}, {}, bad);
+    ASSERT_FALSE(unknown);
+    EXPECT_NE(unknown.error().message.find("task \"nope\" is not in the workflow"), std::string::npos);
+    EXPECT_TRUE(c.Finished());  // a refused re-run changes nothing
 }
 
 TEST(WorkflowCorpus, HasSixtyCases) {

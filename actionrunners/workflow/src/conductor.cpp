@@ -473,6 +473,10 @@ void Conductor::LaunchItems(const std::string& id, StepOutput& out) {
     const int conc = task["conc"];
     while (task["next"].get<int>() < n && (conc == 0 || task["active"].get<int>() < conc)) {
         const int i = task["next"];
+        if (task["is"][i] != "") {  // done already (a re-run of the failed items keeps the others)
+            task["next"] = i + 1;
+            continue;
+        }
         Env env;
         env.ctx = task["ctx"];
         env.task_id = id;
@@ -752,6 +756,68 @@ void Conductor::Resume(StepOutput& out) {
     for (const auto& id : held) LaunchItems(id, out);
     for (const auto& d : deferred) Stage(d["name"], d["ctx"], d["from"], out);
     CheckEnd(out);
+}
+
+Status Conductor::Rerun(const std::vector<std::string>& tasks, const std::vector<std::string>& reset, StepOutput& out) {
+    if (!Finished()) return Error(ErrorCode::kFailedPrecondition, "the workflow has not ended; it re-runs once it has");
+    // The latest instance of each task (a task reached several times has name, name__1, ...).
+    std::vector<std::string> ids;
+    for (const auto& name : tasks) {
+        std::string found;
+        int best = -1;
+        for (const auto& [id, task] : s_["tasks"].items()) {
+            if (task.value("name", "") != name) continue;
+            const size_t sep = id.rfind("__");
+            const int n = sep == std::string::npos ? 0 : std::atoi(id.c_str() + sep + 2);
+            if (n > best) {
+                best = n;
+                found = id;
+            }
+        }
+        if (found.empty()) {
+            return InvalidArgument(
+                "tasks: task \"" + name + "\" " + (spec_.Find(name) ? "did not run" : "is not in the workflow") +
+                ", so it cannot be re-run"
+            );
+        }
+        if (std::find(ids.begin(), ids.end(), found) == ids.end()) ids.push_back(found);
+    }
+    s_["status"] = st::kRunning;
+    s_["errors"] = Json::array();
+    s_.erase("result");
+    s_.erase("deferred");
+    s_.erase("paused_by");
+    for (const auto& id : ids) {
+        Json& task = s_["tasks"][id];
+        const std::string name = task["name"];
+        task["status"] = st::kRunning;
+        task["attempt"] = task["attempt"].get<int>() + 1;  // new executions (the idempotency key has the attempt)
+        task["retries"] = 0;
+        task.erase("cmd_retries");
+        task.erase(kPending);
+        task.erase(kHeld);
+        const bool all = std::find(reset.begin(), reset.end(), name) != reset.end();
+        if (!task.value("items", false) || all) {
+            RunTask(id, out);
+            continue;
+        }
+        // With-items, not reset: the items that succeeded keep their executions; the others run again.
+        for (auto& i : task["is"]) {
+            if (i != st::kSucceeded) i = "";
+        }
+        for (size_t i = 0; i < task["is"].size(); ++i) {
+            if (task["is"][i] == "") task["x"][i] = nullptr;
+        }
+        task["next"] = 0;
+        task["active"] = 0;
+        task.erase("failed_item");
+        LaunchItems(id, out);
+        if (task["status"] == st::kRunning && task["active"].get<int>() == 0) {
+            Complete(id, task.value("failed_item", false) ? st::kFailed : st::kSucceeded, TaskResult(task), out);
+        }
+    }
+    CheckEnd(out);
+    return {};
 }
 
 bool Conductor::Finished() const {

@@ -310,6 +310,10 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         auto claimed = store.TransitionBlocking(wf, "running", {}, {"scheduled"});
         if (!claimed) return Warn("cannot claim a workflow execution", wf, claimed.error().message);
         if (!claimed->applied && claimed->previous != "running") return;  // canceled before it started
+        const Json re_run = req.context.value("re_run", Json::object());
+        if (re_run.is_object() && re_run.value("tasks", Json::array()).is_array() &&
+            !re_run.value("tasks", Json::array()).empty())
+            return RerunWorkflow(req, re_run);
         const std::string pack_path = req.action.value("pack_path", "");
         const std::string entry = req.action.value("entry_point", "");
         const std::string file = pack_path + "/actions/" + entry;
@@ -373,12 +377,27 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         auto machine = MachineFor(def, state, host);
         StepOutput out;
         machine->Start(input, out);
+        Store(wf, text.str(), file, state, st2, user, chain ? kChainKind : "orquesta", out);
+    }
+
+    /// Stores a new workflow (once: a redelivered request finds it and recovers it instead) and acts on its first
+    /// step.
+    void Store(
+        const std::string& wf,
+        const std::string& text,
+        const std::string& file,
+        const Json& state,
+        const Json& st2,
+        const std::string& user,
+        const std::string& kind,
+        const StepOutput& out
+    ) {
         auto r = InitScript().RunBlocking(
             *redis,
             {Key(wf), ActiveKey()},
             {wf,
              "def",
-             text.str(),
+             text,
              "file",
              file,
              "state",
@@ -390,11 +409,60 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
              "user",
              user,
              "kind",
-             chain ? kChainKind : "orquesta"}
+             kind}
         );
         if (!r) return Warn("cannot store a new workflow; its request stays pending", wf, r.error().message);
         if (r->integer == 0) return Recover(wf);  // stored by an earlier delivery: finish what it started
         Act(wf, user, out);
+    }
+
+    /// Re-run from tasks (StackStorm's `re-run --tasks`): the new execution continues the original workflow's stored
+    /// state (its definition as it ran) from the chosen tasks; the tasks that are not re-run keep their results.
+    void RerunWorkflow(const core::ExecutionRequest& req, const Json& re_run) {
+        const std::string wf = req.execution_id;
+        const std::string ref = re_run.value("ref", "");
+        auto fail = [&](const std::string& message) {
+            Finish(wf, "failed", {{"errors", Json::array({{{"type", "error"}, {"message", message}}})}});
+        };
+        auto h = redis->CommandBlocking({"HMGET", Key(ref), "def", "file", "state", "kind"});
+        if (!h) return Warn("cannot read the workflow to re-run; its request stays pending", wf, h.error().message);
+        if (h->elements.size() < 4 || h->elements[0].IsNil()) {
+            return fail(
+                "execution \"" + ref +
+                "\" cannot be re-run from tasks: its workflow state is gone (it is kept 7 days after the workflow ends)"
+            );
+        }
+        if (h->elements[3].str == kChainKind) return fail("an action-chain cannot be re-run from tasks");
+        const std::string text = h->elements[0].str;
+        const std::string file = h->elements[1].str;
+        auto spec = ParseWorkflow(text, file);
+        if (!spec) return fail(spec.error().message);
+        Json state = ParseOr(h->elements[2], Json::object());
+        const std::string user = req.context.value("user", "squall");
+        const Json st2 = {
+            {"action_execution_id", wf},
+            {"workflow_execution_id", wf},
+            {"api_url", options.api_url},
+            {"user", user},
+            {"pack", req.context.value("pack", "")}};
+        std::optional<core::KvLookup> kv;
+        if (options.kv) {
+            (void)options.kv->RefreshBlocking();
+            kv.emplace(options.kv->LookupFor(user));
+        }
+        const ConductorHost host = HostFor(st2, kv ? &*kv : nullptr);
+        Conductor conductor(*spec, state, host);
+        std::vector<std::string> tasks;
+        std::vector<std::string> reset;
+        for (const auto& t : re_run.value("tasks", Json::array())) {
+            if (t.is_string()) tasks.push_back(t);
+        }
+        for (const auto& t : re_run.value("reset", Json::array())) {
+            if (t.is_string()) reset.push_back(t);
+        }
+        StepOutput out;
+        if (Status st = conductor.Rerun(tasks, reset, out); !st) return fail(st.error().message);
+        Store(wf, text, file, state, st2, user, "orquesta", out);
     }
 
     // ---- recovery ----------------------------------------------------------------------------------------------

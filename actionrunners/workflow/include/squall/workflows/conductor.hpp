@@ -47,6 +47,12 @@ public:
     /// Resume: what waited starts now.
     void Resume(StepOutput& out) override;
 
+    /// Re-run from tasks (StackStorm's `re-run --tasks`): the workflow, ended, runs again from the latest instance of
+    /// each of `tasks`, in the context that instance had; what else ran keeps its results. A with-items task re-runs
+    /// only its items that did not succeed unless it is in `reset`. The earlier errors are dropped. An error names a
+    /// task that never ran or a workflow that has not ended (nothing changes then).
+    Status Rerun(const std::vector<std::string>& tasks, const std::vector<std::string>& reset, StepOutput& out);
+
     /// True once the workflow has a final status.
     bool Finished() const override;
     /// Task instances that are running (for recovery: re-issue their launches).
