@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include <boost/asio/thread_pool.hpp>
@@ -47,6 +48,20 @@ if ARGV[4] ~= '' then redis.call('XACK', KEYS[2], ARGV[3], ARGV[4]) end
 return 1
 )lua";
 
+// KEYS: 1 workflow hash. ARGV: 1 field (due:<task>:<item>:<attempt>), 2 due time (ms since the epoch). The first
+// due time stored for a delayed launch wins, so a role that takes over waits for the same moment; nil when the
+// workflow is gone.
+const char* kDue = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('HGET', KEYS[1], ARGV[1])
+)lua";
+
+const core::Script& DueScript() {
+    static const core::Script kScript(kDue);
+    return kScript;
+}
+
 const core::Script& InitScript() {
     static const core::Script kScript(kInit);
     return kScript;
@@ -87,6 +102,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     std::mutex mu;
     std::map<std::string, Definition> specs;           // by workflow execution id (bounded)
     std::map<std::string, std::string> seen_versions;  // recovery: workflows whose state stalled
+    std::set<std::string> timers;  // delayed launches this process waits for (recovery does not add a second timer)
 
     Impl(asio::io_context& io_, core::RedisClientPtr r, executions::ExecutionService& s, WorkflowEngineOptions o)
         : io(io_),
@@ -234,19 +250,43 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         }
         for (const auto& l : out.launches) {
             if (l.delay > 0) {
-                auto timer = std::make_shared<asio::steady_timer>(
-                    io, std::chrono::milliseconds(static_cast<int64_t>(l.delay * 1000))
-                );
-                timer->async_wait([self = shared_from_this(), timer, wf, user, l](const boost::system::error_code& ec) {
-                    if (ec || self->stopped) return;
-                    asio::post(self->workers, [self, wf, user, l] { self->Launch(wf, user, l); });
-                });
+                Delay(wf, user, l);
                 continue;
             }
             Launch(wf, user, l);
         }
         if (out.paused) Signal(wf, "paused", {"pausing"});
         if (out.finished) Finish(wf, out.status, out.result);
+    }
+
+    /// A launch with a `delay`: its due time is stored with the workflow the first time it is scheduled, so the role
+    /// that recovers the workflow after a crash (recovery re-issues running tasks' launches) launches it when it is
+    /// due — at once if that has passed — rather than at once or a whole delay later.
+    void Delay(const std::string& wf, const std::string& user, const Launch& l) {
+        const std::string field = "due:" + l.task_id + ":" + std::to_string(l.item) + ":" + std::to_string(l.attempt);
+        {
+            std::lock_guard lock(mu);
+            if (!timers.insert(wf + "|" + field).second) return;  // this process waits for it already
+        }
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(store.clock().Now().time_since_epoch());
+        const int64_t wanted = now.count() + static_cast<int64_t>(l.delay * 1000);
+        auto due = DueScript().RunBlocking(*redis, {Key(wf)}, {field, std::to_string(wanted)});
+        if (!due || due->IsNil()) {
+            std::lock_guard lock(mu);
+            timers.erase(wf + "|" + field);
+            if (!due) Warn("cannot store a delayed launch's due time; recovery retries it", wf, due.error().message);
+            return;
+        }
+        const int64_t wait = std::max<int64_t>(0, std::atoll(due->str.c_str()) - now.count());
+        auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(wait));
+        timer->async_wait([self = shared_from_this(), timer, wf, user, l, field](const boost::system::error_code& ec) {
+            {
+                std::lock_guard lock(self->mu);
+                self->timers.erase(wf + "|" + field);
+            }
+            if (ec || self->stopped) return;
+            asio::post(self->workers, [self, wf, user, l] { self->Launch(wf, user, l); });
+        });
     }
 
     /// Moves the workflow execution along a pause or resume (idempotent: only from the given statuses).
