@@ -271,6 +271,24 @@ output:
     EXPECT_EQ(a1.result["output"]["approved"], true);
 }
 
+/// A cancel does not wait for an answer: a workflow whose only running task waits in `pending` ends canceled.
+TEST(WorkflowConductor, CancelDoesNotWaitForAPendingInquiry) {
+    auto spec = ParseWorkflow("version: 1.0\ntasks:\n  ask:\n    action: core.ask\n", "ask.yaml");
+    ASSERT_TRUE(spec) << spec.error().message;
+    ConductorHost host;
+    Json state;
+    Conductor c(*spec, state, host);
+    StepOutput start;
+    c.Start(Json::object(), start);
+    StepOutput pending;
+    c.TaskPending("ask", -1, 0, pending);
+    EXPECT_TRUE(pending.paused);
+    StepOutput cancel;
+    c.Cancel(cancel);
+    EXPECT_TRUE(cancel.finished);
+    EXPECT_EQ(cancel.status, "canceled");
+}
+
 /// A pending item of a with-items task: the other items finish, then the workflow is paused until the item ends.
 TEST(WorkflowConductor, APendingItemPausesTheWorkflowUntilItEnds) {
     auto spec = ParseWorkflow(
@@ -411,7 +429,7 @@ output:
     };
     Json state;
     Conductor c(*spec, state, host);
-    Driver d{c, stored};
+    Driver d{c, stored, {}, {}, 0};
     StepOutput start;
     c.Start(Json::object(), start);
     StepOutput refused;

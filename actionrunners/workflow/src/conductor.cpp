@@ -883,8 +883,18 @@ void Conductor::CheckEnd(StepOutput& out) {
         }
         return;
     }
+    // A cancel does not wait for an answer: a task waiting in `pending` (an inquiry) does not hold it back.
+    const bool canceling = s_["status"] == st::kCanceling;
     for (const auto& [id, task] : s_["tasks"].items()) {
-        if (task["status"] == st::kRunning) return;
+        if (task["status"] != st::kRunning) continue;
+        if (!canceling) return;
+        if (!task.value("items", false)) {
+            if (!task.value(kPending, false)) return;
+            continue;
+        }
+        int pending = 0;
+        for (const auto& i : task["is"]) pending += i == kPending ? 1 : 0;
+        if (task.value("active", 0) > pending) return;
     }
     std::string status = s_["status"];
     std::string final_status = status == st::kCanceling ? st::kCanceled
