@@ -8,7 +8,8 @@ namespace squall::actionrunners {
 RunnerFactory LocalShellCmdFactory();
 /// noop: static success.
 RunnerFactory NoopFactory();
-/// `orquesta` and `action-chain`: registered so workflow actions load; running one fails clearly.
+/// `orquesta` and `action-chain`: registered so workflow actions load; the `workflow` role runs them (a runner
+/// container that gets one fails it, saying where workflows run).
 RunnerFactory OrquestaFactory();
 RunnerFactory ActionChainFactory();
 /// pack-manager: installs, removes and registers packs (the bundled `packs` pack).

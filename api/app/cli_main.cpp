@@ -30,6 +30,8 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
   execution list [--action REF] [--status S] [-n N] [-j]
   execution get <id> [-j]
   execution cancel <id>           execution re-run <id> [k=v ...] [-a]
+  execution re-run <id> --tasks T ... [--no-reset T ...]
+                                  re-run a finished workflow from tasks (--no-reset: failed items only)
   execution pause <id>            execution resume <id>
   deadletter list [-n N] [-j]     stream entries no consumer could handle, with the reason
   action list [-p PACK] [-j]      action get <ref> [-j]
@@ -70,6 +72,10 @@ struct Cli {
     bool yaml = false;
     bool async = false;
     bool show_tasks = false;  ///< execution get --show-tasks: the workflow's task executions
+    /// execution re-run --tasks t2 t3 [--no-reset t3]: re-run a workflow from these tasks (names until the next
+    /// option or k=v; commas also separate).
+    std::vector<std::string> tasks;
+    std::vector<std::string> no_reset;
 };
 
 Result<Cli> ParseArgs(const std::vector<std::string>& args, size_t start) {
@@ -84,6 +90,16 @@ Result<Cli> ParseArgs(const std::vector<std::string>& args, size_t start) {
             cli.async = true;
         } else if (a == "--show-tasks") {
             cli.show_tasks = true;
+        } else if (a == "--tasks" || a == "--no-reset") {
+            std::vector<std::string>& names = a == "--tasks" ? cli.tasks : cli.no_reset;
+            while (i + 1 < args.size() && !args[i + 1].empty() && args[i + 1][0] != '-' &&
+                   args[i + 1].find('=') == std::string::npos) {
+                std::stringstream ss(args[++i]);
+                for (std::string n; std::getline(ss, n, ',');) {
+                    if (!n.empty()) names.push_back(n);
+                }
+            }
+            if (names.empty()) return InvalidArgument("option " + a + " needs task names");
         } else if (a.size() > 1 && a[0] == '-' && a.find('=') == std::string::npos) {
             std::string name = a.substr(a[1] == '-' ? 2 : 1);
             if (i + 1 >= args.size()) return InvalidArgument("option " + a + " needs a value");
@@ -394,11 +410,15 @@ int CliMain(const std::vector<std::string>& args) {
                 Result<api::ApiResponse> c = client.Get("/executions/" + child.get<std::string>());
                 if (!c) return Fail(c.error());
                 const Json& e = c->body;
-                const Json o = e.contains("context") ? e["context"].value("orquesta", Json::object()) : Json::object();
+                // Orquesta tasks carry context.orquesta, action-chain tasks context.chain (no items).
+                const Json ctx = e.contains("context") ? e["context"] : Json::object();
+                const bool chain = ctx.is_object() && !ctx.contains("orquesta") && ctx.contains("chain");
+                const Json o =
+                    ctx.is_object() ? ctx.value(chain ? "chain" : "orquesta", Json::object()) : Json::object();
                 tasks.push_back(
                     {{"id", e.value("id", "")},
                      {"task", o.value("task_name", "")},
-                     {"item", o.value("item_id", -1) >= 0 ? Json(o.value("item_id", -1)) : Json("")},
+                     {"item", !chain && o.value("item_id", -1) >= 0 ? Json(o.value("item_id", -1)) : Json("")},
                      {"action", e.contains("action") ? e["action"].value("ref", "") : ""},
                      {"status", e.value("status", "")},
                      {"start_timestamp", e.value("start_timestamp", "")},
@@ -438,8 +458,19 @@ int CliMain(const std::vector<std::string>& args) {
         if (sub == "re-run" && !cli.positional.empty()) {
             Result<Json> params = ParamArgs(cli, 1);
             if (!params) return Fail(params.error());
-            Result<api::ApiResponse> r =
-                client.Post("/executions/" + cli.positional[0] + "/re_run", {{"parameters", *params}});
+            Json body = {{"parameters", *params}};
+            if (!cli.tasks.empty()) {
+                // As st2's CLI: every task given is reset (a with-items task re-runs all its items) but those named
+                // by --no-reset (which re-run only their failed items).
+                Json reset = Json::array();
+                for (const auto& t : cli.tasks) {
+                    if (std::find(cli.no_reset.begin(), cli.no_reset.end(), t) == cli.no_reset.end())
+                        reset.push_back(t);
+                }
+                body["tasks"] = cli.tasks;
+                body["reset"] = std::move(reset);
+            }
+            Result<api::ApiResponse> r = client.Post("/executions/" + cli.positional[0] + "/re_run", body);
             if (!r) return Fail(r.error());
             return FollowExecution(client, cli, r->body);
         }

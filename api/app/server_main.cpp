@@ -346,7 +346,9 @@ int ServerMain(const std::vector<std::string>& args) {
     core::KvStore kv_store(redis, kv_box ? &*kv_box : nullptr, clock, &triggers);
     core::KvCache kv_cache(kv_store);
     // The one way executions are created, canceled and re-run (packs/executions). Workflows pause and resume.
-    executions::ExecutionService execution_service(executions, &api_content_cache, &kv_cache, {"orquesta"});
+    executions::ExecutionService execution_service(
+        executions, &api_content_cache, &kv_cache, {"orquesta", "action-chain"}
+    );
     if (Status st = content.RegisterRunnerTypesBlocking(runners.Infos()); !st) {
         Log(*log, spdlog::level::err, "cannot register runner types", {{"error", st.error().message}});
     }

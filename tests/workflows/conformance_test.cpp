@@ -7,6 +7,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "files.hpp"
 #include "squall/core/yaml_json.hpp"
@@ -208,6 +209,274 @@ tasks:
     c.TaskEnded("t2", 2, 0, "e4", "succeeded", Json::object(), item2);
     EXPECT_TRUE(item2.finished);
     EXPECT_EQ(item2.status, "succeeded");
+}
+
+/// core.ask: a task waiting in `pending` pauses the workflow once nothing else runs; what would start waits; the
+/// answer (the task's end) resumes it by itself.
+TEST(WorkflowConductor, APendingTaskPausesTheWorkflowUntilItEnds) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+tasks:
+  ask:
+    action: core.ask
+    next:
+      - when: "{{ succeeded() }}"
+        publish: approved="{{ result().response.approve }}"
+        do: after
+  slow:
+    action: core.noop
+    next:
+      - do: after2
+  after:
+    action: core.echo message="{{ ctx('approved') }}"
+  after2:
+    action: core.noop
+output:
+  - approved: "{{ ctx('approved') }}"
+)",
+        "ask.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    ConductorHost host;
+    Json state;
+    Conductor c(*spec, state, host);
+    StepOutput start;
+    c.Start(Json::object(), start);
+    ASSERT_EQ(start.launches.size(), 2u);
+    StepOutput pending;
+    c.TaskPending("ask", -1, 0, pending);
+    EXPECT_TRUE(pending.pausing);
+    EXPECT_FALSE(pending.paused);  // slow still runs
+    StepOutput again;
+    c.TaskPending("ask", -1, 0, again);  // a repeated report changes nothing
+    EXPECT_FALSE(again.pausing || again.paused);
+    StepOutput slow;
+    c.TaskEnded("slow", -1, 0, "e2", "succeeded", Json::object(), slow);
+    EXPECT_TRUE(slow.launches.empty());  // after2 waits
+    EXPECT_TRUE(slow.paused);
+    EXPECT_TRUE(c.Running().size() == 1u && c.Running()[0].task_name == "ask");
+    StepOutput answered;
+    c.TaskEnded("ask", -1, 0, "e1", "succeeded", Json{{"response", {{"approve", true}}}}, answered);
+    EXPECT_TRUE(answered.resumed);
+    ASSERT_EQ(answered.launches.size(), 2u);
+    EXPECT_EQ(answered.launches[0].task_name, "after2");  // what waited, then what the answer leads to
+    EXPECT_EQ(answered.launches[1].task_name, "after");
+    EXPECT_EQ(answered.launches[1].input, (Json{{"message", true}}));
+    StepOutput a2;
+    c.TaskEnded("after2", -1, 0, "e3", "succeeded", Json::object(), a2);
+    StepOutput a1;
+    c.TaskEnded("after", -1, 0, "e4", "succeeded", Json::object(), a1);
+    EXPECT_TRUE(a1.finished);
+    EXPECT_EQ(a1.status, "succeeded");
+    EXPECT_EQ(a1.result["output"]["approved"], true);
+}
+
+/// A cancel does not wait for an answer: a workflow whose only running task waits in `pending` ends canceled.
+TEST(WorkflowConductor, CancelDoesNotWaitForAPendingInquiry) {
+    auto spec = ParseWorkflow("version: 1.0\ntasks:\n  ask:\n    action: core.ask\n", "ask.yaml");
+    ASSERT_TRUE(spec) << spec.error().message;
+    ConductorHost host;
+    Json state;
+    Conductor c(*spec, state, host);
+    StepOutput start;
+    c.Start(Json::object(), start);
+    StepOutput pending;
+    c.TaskPending("ask", -1, 0, pending);
+    EXPECT_TRUE(pending.paused);
+    StepOutput cancel;
+    c.Cancel(cancel);
+    EXPECT_TRUE(cancel.finished);
+    EXPECT_EQ(cancel.status, "canceled");
+}
+
+/// A pending item of a with-items task: the other items finish, then the workflow is paused until the item ends.
+TEST(WorkflowConductor, APendingItemPausesTheWorkflowUntilItEnds) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+tasks:
+  asks:
+    with:
+      items: "{{ [1, 2, 3] }}"
+      concurrency: 2
+    action: core.ask
+)",
+        "asks.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    ConductorHost host;
+    Json state;
+    Conductor c(*spec, state, host);
+    StepOutput start;
+    c.Start(Json::object(), start);
+    ASSERT_EQ(start.launches.size(), 2u);
+    StepOutput p0;
+    c.TaskPending("asks", 0, 0, p0);
+    EXPECT_TRUE(p0.pausing);
+    EXPECT_FALSE(p0.paused);
+    StepOutput i1;
+    c.TaskEnded("asks", 1, 0, "e2", "succeeded", Json::object(), i1);
+    EXPECT_TRUE(i1.launches.empty());  // item 2 waits while the workflow pauses
+    EXPECT_TRUE(i1.paused);
+    StepOutput i0;
+    c.TaskEnded("asks", 0, 0, "e1", "succeeded", Json::object(), i0);
+    EXPECT_TRUE(i0.resumed);
+    ASSERT_EQ(i0.launches.size(), 1u);
+    EXPECT_EQ(i0.launches[0].item, 2);
+    StepOutput i2;
+    c.TaskEnded("asks", 2, 0, "e3", "succeeded", Json::object(), i2);
+    EXPECT_TRUE(i2.finished);
+    EXPECT_EQ(i2.status, "succeeded");
+}
+
+/// A pause cascades down: the workflow is paused once its subworkflow task reports itself paused; resume runs on.
+TEST(WorkflowConductor, APausedSubworkflowLetsItsParentPause) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+tasks:
+  sub:
+    action: examples.subworkflow
+    next:
+      - do: after
+  after:
+    action: core.noop
+)",
+        "sub.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    ConductorHost host;
+    Json state;
+    Conductor c(*spec, state, host);
+    StepOutput start;
+    c.Start(Json::object(), start);
+    StepOutput pause;
+    c.Pause(pause);
+    EXPECT_FALSE(pause.paused);  // the subworkflow still runs
+    StepOutput held;
+    c.TaskPaused("sub", -1, 0, held);
+    EXPECT_TRUE(held.paused);
+    EXPECT_FALSE(held.pausing);  // its own pause, not a new one
+    StepOutput resume;
+    c.Resume(resume);
+    EXPECT_TRUE(resume.resumed);
+    EXPECT_TRUE(resume.launches.empty());  // the subworkflow is resumed, not launched again
+    StepOutput pause2;
+    c.Pause(pause2);
+    EXPECT_FALSE(pause2.paused);  // resumed with its parent: it runs again until it reports paused
+    StepOutput resume2;
+    c.Resume(resume2);
+    StepOutput done;
+    c.TaskEnded("sub", -1, 0, "e1", "succeeded", Json::object(), done);
+    ASSERT_EQ(done.launches.size(), 1u);
+    EXPECT_EQ(done.launches[0].task_name, "after");
+}
+
+/// Drives a conductor with every launch succeeding unless `fail` names its task (and item), returning the launches.
+struct Driver {
+    Conductor& c;
+    std::map<std::string, Json>& stored;
+    std::vector<Launch> launched;
+    StepOutput end;
+    int ids = 0;
+    void Run(std::vector<Launch> queue, const std::set<std::string>& fail) {
+        while (!queue.empty()) {
+            Launch l = queue.front();
+            queue.erase(queue.begin());
+            launched.push_back(l);
+            const std::string key = l.task_name + (l.item >= 0 ? "/" + std::to_string(l.item) : "");
+            const std::string id = "e" + std::to_string(++ids);
+            stored[id] = {{"key", key}};
+            StepOutput out;
+            c.TaskEnded(l.task_id, l.item, l.attempt, id, fail.count(key) ? "failed" : "succeeded", stored[id], out);
+            for (auto& x : out.launches) queue.push_back(std::move(x));
+            if (out.finished) end = out;
+        }
+    }
+};
+
+/// Re-run from tasks: only the chosen task runs again (in its context), then what follows it; the rest keeps its
+/// results; a with-items task re-runs only its failed items unless reset.
+TEST(WorkflowConductor, ReRunFromTasks) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+input:
+  - who: world
+tasks:
+  t1:
+    action: core.noop
+    next:
+      - publish: greeting="hello {{ ctx('who') }}"
+        do: t2
+  t2:
+    action: core.echo message="{{ ctx('greeting') }}"
+    next:
+      - when: "{{ succeeded() }}"
+        do: fan
+  fan:
+    with: x in {{ ['a', 'b', 'c'] }}
+    action: core.echo message="{{ item('x') }}"
+output:
+  - results: "{{ task('fan').result }}"
+)",
+        "rerun.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    std::map<std::string, Json> stored;
+    ConductorHost host;
+    host.results = [&stored](const std::vector<std::string>& ids) {
+        std::vector<Json> out;
+        for (const auto& id : ids) out.push_back(stored.count(id) ? stored[id] : Json());
+        return out;
+    };
+    Json state;
+    Conductor c(*spec, state, host);
+    Driver d{c, stored, {}, {}, 0};
+    StepOutput start;
+    c.Start(Json::object(), start);
+    StepOutput refused;
+    EXPECT_FALSE(c.Rerun({"t2"}, {}, refused));  // not ended yet
+    auto run = [&](std::vector<Launch> queue, std::set<std::string> fail) {
+        d.launched.clear();
+        d.end = StepOutput();
+        d.Run(std::move(queue), fail);
+    };
+    run(start.launches, {"t2"});
+    ASSERT_TRUE(d.end.finished);
+    EXPECT_EQ(d.end.status, "failed");
+
+    // t2 again: it renders in the context it had (t1's publish), then fan runs; t1 does not.
+    StepOutput r1;
+    ASSERT_TRUE(c.Rerun({"t2"}, {}, r1));
+    ASSERT_EQ(r1.launches.size(), 1u);
+    EXPECT_EQ(r1.launches[0].task_name, "t2");
+    EXPECT_EQ(r1.launches[0].attempt, 1);
+    EXPECT_EQ(r1.launches[0].input, (Json{{"message", "hello world"}}));
+    run(r1.launches, {"fan/1"});
+    EXPECT_EQ(d.launched.size(), 4u);
+    EXPECT_EQ(d.end.status, "failed");
+
+    // fan without reset: only item 1 runs again; the result keeps the other items' executions.
+    StepOutput r2;
+    ASSERT_TRUE(c.Rerun({"fan"}, {}, r2));
+    ASSERT_EQ(r2.launches.size(), 1u);
+    EXPECT_EQ(r2.launches[0].item, 1);
+    run(r2.launches, {});
+    EXPECT_EQ(d.end.status, "succeeded") << d.end.result.dump(2);
+    EXPECT_EQ(d.end.result["output"]["results"], (Json{{{"key", "fan/0"}}, {{"key", "fan/1"}}, {{"key", "fan/2"}}}))
+        << d.end.result.dump(2);
+    EXPECT_FALSE(d.end.result.contains("errors"));
+
+    // fan reset: every item runs again.
+    StepOutput r3;
+    ASSERT_TRUE(c.Rerun({"fan"}, {"fan"}, r3));
+    EXPECT_EQ(r3.launches.size(), 3u);
+    run(r3.launches, {});
+    EXPECT_EQ(d.end.status, "succeeded");
+
+    StepOutput bad;
+    auto unknown = c.Rerun({"nope"}, {}, bad);
+    ASSERT_FALSE(unknown);
+    EXPECT_NE(unknown.error().message.find("task \"nope\" is not in the workflow"), std::string::npos);
+    EXPECT_TRUE(c.Finished());  // a refused re-run changes nothing
 }
 
 TEST(WorkflowCorpus, HasSixtyCases) {

@@ -68,8 +68,22 @@ RunnerFactory OrquestaFactory() {
     return f;
 }
 
+/// Action-chains run in the `workflow` role too (docs/workflows.md); as for Orquesta, a runner container that gets
+/// one (an action naming another pool) fails it, saying where they run.
 RunnerFactory ActionChainFactory() {
-    return NotYetFactory("action-chain", "StackStorm's ActionChain workflow runner");
+    RunnerFactory f = NotYetFactory("action-chain", "StackStorm's ActionChain workflow runner");
+    f.info.description = "StackStorm's action-chain runner: the workflow role runs the entry_point chain.";
+    f.info.parameters = {
+        {"display_published",
+         {{"type", "boolean"},
+          {"description", "Intermediate published variables will be stored and displayed."},
+          {"default", true}}},
+        {"skip_notify",
+         {{"type", "array"}, {"description", "List of tasks to skip notifications for."}, {"default", Json::array()}}}};
+    f.create = [](RunnerServices& s) {
+        return std::make_unique<NotYetRunner>(s.io, "action-chain (outside the workflow pool)");
+    };
+    return f;
 }
 
 RunnerFactory NoopFactory() {

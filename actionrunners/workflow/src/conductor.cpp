@@ -22,6 +22,9 @@ const char* kPausing = "pausing";
 const char* kPaused = "paused";
 }  // namespace st
 
+const char* kPending = "pending";  // a task or item waiting for an answer (an inquiry)
+const char* kHeld = "held";        // a task or item that is a subworkflow someone paused
+
 bool Truthy(const Json& v) {
     if (v.is_null()) return false;
     if (v.is_boolean()) return v.get<bool>();
@@ -470,6 +473,10 @@ void Conductor::LaunchItems(const std::string& id, StepOutput& out) {
     const int conc = task["conc"];
     while (task["next"].get<int>() < n && (conc == 0 || task["active"].get<int>() < conc)) {
         const int i = task["next"];
+        if (task["is"][i] != "") {  // done already (a re-run of the failed items keeps the others)
+            task["next"] = i + 1;
+            continue;
+        }
         Env env;
         env.ctx = task["ctx"];
         env.task_id = id;
@@ -514,17 +521,22 @@ void Conductor::TaskEnded(
     if (task["status"] != st::kRunning || task["attempt"].get<int>() != attempt) return;  // stale or repeated
     if (!task.value("items", false)) {
         if (item != -1) return;
+        task.erase(kPending);
+        task.erase(kHeld);
+        ResumeAfterInquiry(out);
         task["x"][0] = execution_id;
         Complete(id, status, result, out);
         CheckEnd(out);
         return;
     }
     const int n = task["n"];
-    if (item < 0 || item >= n || task["is"][item] != st::kRunning) return;
+    const Json& was = item >= 0 && item < n ? task["is"][item] : Json();
+    if (was != st::kRunning && was != kPending && was != kHeld) return;
     task["is"][item] = status;
     task["x"][item] = execution_id;
     task["active"] = task["active"].get<int>() - 1;
     if (status != st::kSucceeded) task["failed_item"] = true;
+    ResumeAfterInquiry(out);
     // An item failed: no new item starts (the running ones finish); the workflow stopping stops them too. A pause
     // only holds the next items back: the task goes on when the workflow resumes.
     const bool pausing = s_["status"] == st::kPausing || s_["status"] == st::kPaused;
@@ -655,6 +667,56 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
     if (status == st::kCanceled && s_["status"] == st::kRunning) s_["status"] = st::kCanceling;
 }
 
+void Conductor::TaskPaused(const std::string& id, int item, int attempt, StepOutput& out) {
+    Hold(id, item, attempt, out, false);
+}
+
+void Conductor::TaskPending(const std::string& id, int item, int attempt, StepOutput& out) {
+    Hold(id, item, attempt, out, true);
+}
+
+void Conductor::Hold(const std::string& id, int item, int attempt, StepOutput& out, bool pauses_workflow) {
+    if (!s_["tasks"].contains(id)) return;
+    Json& task = s_["tasks"][id];
+    if (task["status"] != st::kRunning || task["attempt"].get<int>() != attempt) return;
+    // `pending`: waits for an answer; `held`: a subworkflow that was paused. Neither runs anything.
+    const char* mark = pauses_workflow ? kPending : kHeld;
+    if (!task.value("items", false)) {
+        if (item != -1 || task.value(mark, false)) return;
+        task[mark] = true;
+    } else {
+        if (item < 0 || item >= task["n"].get<int>()) return;
+        if (task["is"][item] != st::kRunning && !(pauses_workflow && task["is"][item] == kHeld)) return;
+        task["is"][item] = mark;
+    }
+    if (pauses_workflow && s_["status"] == st::kRunning) {
+        s_["status"] = st::kPausing;
+        s_["paused_by"] = kPending;
+        out.pausing = true;
+    }
+    CheckEnd(out);
+}
+
+bool Conductor::AnyPending() const {
+    for (const auto& [id, task] : s_["tasks"].items()) {
+        if (task["status"] != st::kRunning) continue;
+        if (task.value("pending", false)) return true;
+        if (task.value("items", false)) {
+            for (const auto& i : task["is"]) {
+                if (i == kPending) return true;
+            }
+        }
+    }
+    return false;
+}
+
+void Conductor::ResumeAfterInquiry(StepOutput& out) {
+    // The workflow paused because a task waited for an answer; the last such task ended: it goes on by itself.
+    if (s_.value("paused_by", "") != kPending || AnyPending()) return;
+    s_.erase("paused_by");
+    Resume(out);
+}
+
 void Conductor::Cancel(StepOutput& out) {
     const std::string status = s_["status"];
     if (status == st::kRunning || status == st::kFailing || status == st::kPausing || status == st::kPaused) {
@@ -674,6 +736,14 @@ void Conductor::Resume(StepOutput& out) {
     if (status != st::kPausing && status != st::kPaused) return;
     s_["status"] = st::kRunning;
     out.resumed = true;
+    // Subworkflows this pause held are resumed with it (the engine cascades the resume): they run again.
+    for (auto& [id, task] : s_["tasks"].items()) {
+        task.erase(kHeld);
+        if (!task.value("items", false)) continue;
+        for (auto& i : task["is"]) {
+            if (i == kHeld) i = st::kRunning;
+        }
+    }
     Json deferred = s_.value("deferred", Json::array());
     s_.erase("deferred");
     // Items held back first (their tasks started before the pause), then the tasks that waited.
@@ -686,6 +756,68 @@ void Conductor::Resume(StepOutput& out) {
     for (const auto& id : held) LaunchItems(id, out);
     for (const auto& d : deferred) Stage(d["name"], d["ctx"], d["from"], out);
     CheckEnd(out);
+}
+
+Status Conductor::Rerun(const std::vector<std::string>& tasks, const std::vector<std::string>& reset, StepOutput& out) {
+    if (!Finished()) return Error(ErrorCode::kFailedPrecondition, "the workflow has not ended; it re-runs once it has");
+    // The latest instance of each task (a task reached several times has name, name__1, ...).
+    std::vector<std::string> ids;
+    for (const auto& name : tasks) {
+        std::string found;
+        int best = -1;
+        for (const auto& [id, task] : s_["tasks"].items()) {
+            if (task.value("name", "") != name) continue;
+            const size_t sep = id.rfind("__");
+            const int n = sep == std::string::npos ? 0 : std::atoi(id.c_str() + sep + 2);
+            if (n > best) {
+                best = n;
+                found = id;
+            }
+        }
+        if (found.empty()) {
+            return InvalidArgument(
+                "tasks: task \"" + name + "\" " + (spec_.Find(name) ? "did not run" : "is not in the workflow") +
+                ", so it cannot be re-run"
+            );
+        }
+        if (std::find(ids.begin(), ids.end(), found) == ids.end()) ids.push_back(found);
+    }
+    s_["status"] = st::kRunning;
+    s_["errors"] = Json::array();
+    s_.erase("result");
+    s_.erase("deferred");
+    s_.erase("paused_by");
+    for (const auto& id : ids) {
+        Json& task = s_["tasks"][id];
+        const std::string name = task["name"];
+        task["status"] = st::kRunning;
+        task["attempt"] = task["attempt"].get<int>() + 1;  // new executions (the idempotency key has the attempt)
+        task["retries"] = 0;
+        task.erase("cmd_retries");
+        task.erase(kPending);
+        task.erase(kHeld);
+        const bool all = std::find(reset.begin(), reset.end(), name) != reset.end();
+        if (!task.value("items", false) || all) {
+            RunTask(id, out);
+            continue;
+        }
+        // With-items, not reset: the items that succeeded keep their executions; the others run again.
+        for (auto& i : task["is"]) {
+            if (i != st::kSucceeded) i = "";
+        }
+        for (size_t i = 0; i < task["is"].size(); ++i) {
+            if (task["is"][i] == "") task["x"][i] = nullptr;
+        }
+        task["next"] = 0;
+        task["active"] = 0;
+        task.erase("failed_item");
+        LaunchItems(id, out);
+        if (task["status"] == st::kRunning && task["active"].get<int>() == 0) {
+            Complete(id, task.value("failed_item", false) ? st::kFailed : st::kSucceeded, TaskResult(task), out);
+        }
+    }
+    CheckEnd(out);
+    return {};
 }
 
 bool Conductor::Finished() const {
@@ -738,9 +870,16 @@ void Conductor::CheckEnd(StepOutput& out) {
     if (Finished()) return;
     if (s_["status"] == st::kPausing || s_["status"] == st::kPaused) {
         // Paused once no task execution is out (a with-items task waiting for its next items has none).
+        // A task waiting in `pending` (an inquiry) is not running: it waits for an answer.
         for (const auto& [id, task] : s_["tasks"].items()) {
             if (task["status"] != st::kRunning) continue;
-            if (!task.value("items", false) || task.value("active", 0) > 0) return;
+            if (!task.value("items", false)) {
+                if (!task.value(kPending, false) && !task.value(kHeld, false)) return;
+                continue;
+            }
+            int waiting = 0;
+            for (const auto& i : task["is"]) waiting += i == kPending || i == kHeld ? 1 : 0;
+            if (task.value("active", 0) > waiting) return;
         }
         if (s_["status"] == st::kPausing) {
             s_["status"] = st::kPaused;
@@ -748,8 +887,18 @@ void Conductor::CheckEnd(StepOutput& out) {
         }
         return;
     }
+    // A cancel does not wait for an answer: a task waiting in `pending` (an inquiry) does not hold it back.
+    const bool canceling = s_["status"] == st::kCanceling;
     for (const auto& [id, task] : s_["tasks"].items()) {
-        if (task["status"] == st::kRunning) return;
+        if (task["status"] != st::kRunning) continue;
+        if (!canceling) return;
+        if (!task.value("items", false)) {
+            if (!task.value(kPending, false)) return;
+            continue;
+        }
+        int pending = 0;
+        for (const auto& i : task["is"]) pending += i == kPending ? 1 : 0;
+        if (task.value("active", 0) > pending) return;
     }
     std::string status = s_["status"];
     std::string final_status = status == st::kCanceling ? st::kCanceled

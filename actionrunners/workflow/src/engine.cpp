@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include <boost/asio/thread_pool.hpp>
@@ -15,6 +16,7 @@
 #include "squall/core/redis/stream.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/executions/events.hpp"
+#include "squall/workflows/chain.hpp"
 #include "squall/workflows/conductor.hpp"
 
 namespace squall::workflows {
@@ -46,6 +48,20 @@ if ARGV[4] ~= '' then redis.call('XACK', KEYS[2], ARGV[3], ARGV[4]) end
 return 1
 )lua";
 
+// KEYS: 1 workflow hash. ARGV: 1 field (due:<task>:<item>:<attempt>), 2 due time (ms since the epoch). The first
+// due time stored for a delayed launch wins, so a role that takes over waits for the same moment; nil when the
+// workflow is gone.
+const char* kDue = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('HGET', KEYS[1], ARGV[1])
+)lua";
+
+const core::Script& DueScript() {
+    static const core::Script kScript(kDue);
+    return kScript;
+}
+
 const core::Script& InitScript() {
     static const core::Script kScript(kInit);
     return kScript;
@@ -54,6 +70,14 @@ const core::Script& CommitScript() {
     static const core::Script kScript(kCommit);
     return kScript;
 }
+
+/// A parsed definition: an Orquesta workflow or an action-chain (field `kind` of the workflow hash).
+struct Definition {
+    std::shared_ptr<const WorkflowSpec> workflow;
+    std::shared_ptr<const ChainSpec> chain;
+};
+
+const char* kChainKind = "chain";
 
 Json ParseOr(const core::RedisReply& r, Json fallback) {
     if (r.IsNil() || r.str.empty()) return fallback;
@@ -76,8 +100,9 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     std::shared_ptr<spdlog::logger> log = core::Logger("workflow");
     std::atomic<bool> stopped{false};
     std::mutex mu;
-    std::map<std::string, std::shared_ptr<const WorkflowSpec>> specs;  // by workflow execution id (bounded)
-    std::map<std::string, std::string> seen_versions;                  // recovery: workflows whose state stalled
+    std::map<std::string, Definition> specs;           // by workflow execution id (bounded)
+    std::map<std::string, std::string> seen_versions;  // recovery: workflows whose state stalled
+    std::set<std::string> timers;  // delayed launches this process waits for (recovery does not add a second timer)
 
     Impl(asio::io_context& io_, core::RedisClientPtr r, executions::ExecutionService& s, WorkflowEngineOptions o)
         : io(io_),
@@ -96,21 +121,43 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     }
 
     // ---- specs -------------------------------------------------------------------------------------------------
-    std::shared_ptr<const WorkflowSpec> SpecFor(
-        const std::string& wf, const std::string& def, const std::string& file
+    std::optional<Definition> SpecFor(
+        const std::string& wf, const std::string& kind, const std::string& def, const std::string& file
     ) {
         {
             std::lock_guard lock(mu);
             auto it = specs.find(wf);
             if (it != specs.end()) return it->second;
         }
-        auto parsed = ParseWorkflow(def, file);
-        if (!parsed) return nullptr;
-        auto spec = std::make_shared<const WorkflowSpec>(std::move(*parsed));
+        Definition d;
+        if (kind == kChainKind) {
+            auto parsed = ParseChain(def, file);
+            if (!parsed) return std::nullopt;
+            d.chain = std::make_shared<const ChainSpec>(std::move(*parsed));
+        } else {
+            auto parsed = ParseWorkflow(def, file);
+            if (!parsed) return std::nullopt;
+            d.workflow = std::make_shared<const WorkflowSpec>(std::move(*parsed));
+        }
         std::lock_guard lock(mu);
         if (specs.size() > 512) specs.clear();
-        specs[wf] = spec;
-        return spec;
+        specs[wf] = d;
+        return d;
+    }
+
+    /// The state machine of a loaded workflow over `state` (which it changes in place).
+    static std::unique_ptr<Machine> MachineFor(const Definition& d, Json& state, const ConductorHost& host) {
+        if (d.chain) return std::make_unique<ChainConductor>(*d.chain, state, host);
+        return std::make_unique<Conductor>(*d.workflow, state, host);
+    }
+
+    ConductorHost HostFor(const Json& st2, const core::KeyValueLookup* kv) {
+        ConductorHost host;
+        host.results = [this](const std::vector<std::string>& ids) { return Results(ids); };
+        host.kv = kv;
+        host.st2 = st2;
+        host.now = [this] { return core::FormatIsoTimestamp(store.clock().Now()); };
+        return host;
     }
 
     // ---- results of task executions ------------------------------------------------------------------------------
@@ -132,7 +179,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
 
     // ---- one step ----------------------------------------------------------------------------------------------
     struct Loaded {
-        std::shared_ptr<const WorkflowSpec> spec;
+        Definition spec;
         Json state;
         std::string version;
         Json st2;
@@ -140,11 +187,12 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     };
 
     std::optional<Loaded> Load(const std::string& wf) {
-        auto h = redis->CommandBlocking({"HMGET", Key(wf), "state", "ver", "def", "file", "st2", "user"});
-        if (!h || h->elements.size() < 6 || h->elements[0].IsNil()) return std::nullopt;
+        auto h = redis->CommandBlocking({"HMGET", Key(wf), "state", "ver", "def", "file", "st2", "user", "kind"});
+        if (!h || h->elements.size() < 7 || h->elements[0].IsNil()) return std::nullopt;
         Loaded l;
-        l.spec = SpecFor(wf, h->elements[2].str, h->elements[3].str);
-        if (!l.spec) return std::nullopt;
+        auto spec = SpecFor(wf, h->elements[6].str, h->elements[2].str, h->elements[3].str);
+        if (!spec) return std::nullopt;
+        l.spec = std::move(*spec);
         l.state = ParseOr(h->elements[0], Json::object());
         l.version = h->elements[1].str;
         l.st2 = ParseOr(h->elements[4], Json::object());
@@ -155,7 +203,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     /// Applies `fn` to the stored state and stores the result over the version it read, acknowledging `event_id`
     /// in the same script; retries on a concurrent step. Then creates the launches and finishes the workflow.
     void Step(
-        const std::string& wf, const std::string& event_id, const std::function<void(Conductor&, StepOutput&)>& fn
+        const std::string& wf, const std::string& event_id, const std::function<void(Machine&, StepOutput&)>& fn
     ) {
         for (int attempt = 0; attempt < 100; ++attempt) {
             auto loaded = Load(wf);
@@ -167,13 +215,10 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             const std::string before = loaded->state.dump();
             std::optional<core::KvLookup> kv;
             if (options.kv) kv.emplace(options.kv->LookupFor(loaded->user));
-            ConductorHost host;
-            host.results = [this](const std::vector<std::string>& ids) { return Results(ids); };
-            host.kv = kv ? &*kv : nullptr;
-            host.st2 = loaded->st2;
-            Conductor conductor(*loaded->spec, loaded->state, host);
+            const ConductorHost host = HostFor(loaded->st2, kv ? &*kv : nullptr);
+            auto machine = MachineFor(loaded->spec, loaded->state, host);
             StepOutput out;
-            fn(conductor, out);
+            fn(*machine, out);
             const std::string after = loaded->state.dump(-1, ' ', false, Json::error_handler_t::replace);
             if (after == before) {
                 if (!event_id.empty())
@@ -195,22 +240,53 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
 
     /// Creates the task executions a step asked for and ends the workflow when it finished.
     void Act(const std::string& wf, const std::string& user, const StepOutput& out) {
-        if (out.resumed) Signal(wf, "running", {"resuming"});
+        if (out.pausing) Signal(wf, "pausing", {"running"});
+        if (out.resumed) {
+            // A resume asked for arrives in `resuming`; one the workflow does by itself (an inquiry it waited on was
+            // answered) walks the status machine from where it is: pausing → paused → resuming → running.
+            Signal(wf, "paused", {"pausing"});
+            Signal(wf, "resuming", {"paused"});
+            Signal(wf, "running", {"resuming"});
+        }
         for (const auto& l : out.launches) {
             if (l.delay > 0) {
-                auto timer = std::make_shared<asio::steady_timer>(
-                    io, std::chrono::milliseconds(static_cast<int64_t>(l.delay * 1000))
-                );
-                timer->async_wait([self = shared_from_this(), timer, wf, user, l](const boost::system::error_code& ec) {
-                    if (ec || self->stopped) return;
-                    asio::post(self->workers, [self, wf, user, l] { self->Launch(wf, user, l); });
-                });
+                Delay(wf, user, l);
                 continue;
             }
             Launch(wf, user, l);
         }
         if (out.paused) Signal(wf, "paused", {"pausing"});
         if (out.finished) Finish(wf, out.status, out.result);
+    }
+
+    /// A launch with a `delay`: its due time is stored with the workflow the first time it is scheduled, so the role
+    /// that recovers the workflow after a crash (recovery re-issues running tasks' launches) launches it when it is
+    /// due — at once if that has passed — rather than at once or a whole delay later.
+    void Delay(const std::string& wf, const std::string& user, const Launch& l) {
+        const std::string field = "due:" + l.task_id + ":" + std::to_string(l.item) + ":" + std::to_string(l.attempt);
+        {
+            std::lock_guard lock(mu);
+            if (!timers.insert(wf + "|" + field).second) return;  // this process waits for it already
+        }
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(store.clock().Now().time_since_epoch());
+        const int64_t wanted = now.count() + static_cast<int64_t>(l.delay * 1000);
+        auto due = DueScript().RunBlocking(*redis, {Key(wf)}, {field, std::to_string(wanted)});
+        if (!due || due->IsNil()) {
+            std::lock_guard lock(mu);
+            timers.erase(wf + "|" + field);
+            if (!due) Warn("cannot store a delayed launch's due time; recovery retries it", wf, due.error().message);
+            return;
+        }
+        const int64_t wait = std::max<int64_t>(0, std::atoll(due->str.c_str()) - now.count());
+        auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(wait));
+        timer->async_wait([self = shared_from_this(), timer, wf, user, l, field](const boost::system::error_code& ec) {
+            {
+                std::lock_guard lock(self->mu);
+                self->timers.erase(wf + "|" + field);
+            }
+            if (ec || self->stopped) return;
+            asio::post(self->workers, [self, wf, user, l] { self->Launch(wf, user, l); });
+        });
     }
 
     /// Moves the workflow execution along a pause or resume (idempotent: only from the given statuses).
@@ -225,13 +301,18 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         spec.parameters = l.input.is_object() ? l.input : Json::object();
         spec.user = user.empty() ? "squall" : user;
         spec.parent = wf;
-        spec.context = {
-            {"orquesta",
-             {{"task_name", l.task_name},
-              {"task_id", l.task_id},
-              {"item_id", l.item},
-              {"attempt", l.attempt},
-              {"workflow_execution_id", wf}}}};
+        Json task = {
+            {"task_name", l.task_name},
+            {"task_id", l.task_id},
+            {"item_id", l.item},
+            {"attempt", l.attempt},
+            {"workflow_execution_id", wf}};
+        if (l.kind == kChainKind) {
+            // StackStorm's chain tasks carry context.chain with the task's name and action.
+            task["name"] = l.task_name;
+            task["ref"] = l.action;
+        }
+        spec.context = {{l.kind, std::move(task)}};
         spec.idempotency_key =
             "wf:" + wf + ":" + l.task_id + ":" + std::to_string(l.item) + ":" + std::to_string(l.attempt);
         Result<std::string> id = service.RequestBlocking(spec);
@@ -243,7 +324,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         }
         // Refused (unknown action, bad parameters): the task fails with the reason, as Orquesta's would.
         Json result = {{"error", e.message}};
-        Step(wf, "", [&](Conductor& c, StepOutput& out) {
+        Step(wf, "", [&](Machine& c, StepOutput& out) {
             c.TaskEnded(l.task_id, l.item, l.attempt, "", "failed", result, out);
         });
     }
@@ -269,6 +350,10 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         auto claimed = store.TransitionBlocking(wf, "running", {}, {"scheduled"});
         if (!claimed) return Warn("cannot claim a workflow execution", wf, claimed.error().message);
         if (!claimed->applied && claimed->previous != "running") return;  // canceled before it started
+        const Json re_run = req.context.value("re_run", Json::object());
+        if (re_run.is_object() && re_run.value("tasks", Json::array()).is_array() &&
+            !re_run.value("tasks", Json::array()).empty())
+            return RerunWorkflow(req, re_run);
         const std::string pack_path = req.action.value("pack_path", "");
         const std::string entry = req.action.value("entry_point", "");
         const std::string file = pack_path + "/actions/" + entry;
@@ -284,24 +369,117 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         }
         std::stringstream text;
         text << in.rdbuf();
-        auto spec = ParseWorkflow(text.str(), file);
-        if (!spec) return fail(Json::array({{{"type", "error"}, {"message", spec.error().message}}}));
-        auto problems = Inspect(*spec);
-        if (!problems.empty()) {
-            Json errors = Json::array();
-            for (const auto& p : problems) {
-                Json e = {{"type", "error"}, {"message", p.message}};
-                if (!p.task.empty()) e["task_id"] = p.task;
-                errors.push_back(std::move(e));
-            }
-            return fail(std::move(errors));
-        }
-        Json input = Json::object();
-        for (const auto& [name, def] : spec->input) {
-            if (req.parameters.contains(name)) input[name] = req.parameters[name];
-        }
         const std::string user = req.context.value("user", "squall");
-        Json st2 = {
+        const bool chain = req.runner_type == "action-chain";
+        Definition def;
+        Json input = Json::object();
+        Json st2;
+        if (chain) {
+            // StackStorm's runner fails before running anything when the chain does not load: result.error.
+            auto spec = ParseChain(text.str(), file);
+            if (!spec) return Finish(wf, "failed", {{"error", spec.error().message}, {"tasks", Json::array()}});
+            def.chain = std::make_shared<const ChainSpec>(std::move(*spec));
+            input = req.parameters;
+            // action_context.parent of the chain's templates: the chain's context and its execution id.
+            st2 = req.context.is_object() ? req.context : Json::object();
+            st2["execution_id"] = wf;
+        } else {
+            auto spec = ParseWorkflow(text.str(), file);
+            if (!spec) return fail(Json::array({{{"type", "error"}, {"message", spec.error().message}}}));
+            auto problems = Inspect(*spec);
+            if (!problems.empty()) {
+                Json errors = Json::array();
+                for (const auto& p : problems) {
+                    Json e = {{"type", "error"}, {"message", p.message}};
+                    if (!p.task.empty()) e["task_id"] = p.task;
+                    errors.push_back(std::move(e));
+                }
+                return fail(std::move(errors));
+            }
+            for (const auto& [name, d] : spec->input) {
+                if (req.parameters.contains(name)) input[name] = req.parameters[name];
+            }
+            def.workflow = std::make_shared<const WorkflowSpec>(std::move(*spec));
+            st2 = {
+                {"action_execution_id", wf},
+                {"workflow_execution_id", wf},
+                {"api_url", options.api_url},
+                {"user", user},
+                {"pack", req.context.value("pack", "")}};
+        }
+        std::optional<core::KvLookup> kv;
+        if (options.kv) {
+            (void)options.kv->RefreshBlocking();
+            kv.emplace(options.kv->LookupFor(user));
+        }
+        const ConductorHost host = HostFor(st2, kv ? &*kv : nullptr);
+        Json state = Json::object();
+        auto machine = MachineFor(def, state, host);
+        StepOutput out;
+        machine->Start(input, out);
+        Store(wf, text.str(), file, state, st2, user, chain ? kChainKind : "orquesta", out);
+    }
+
+    /// Stores a new workflow (once: a redelivered request finds it and recovers it instead) and acts on its first
+    /// step.
+    void Store(
+        const std::string& wf,
+        const std::string& text,
+        const std::string& file,
+        const Json& state,
+        const Json& st2,
+        const std::string& user,
+        const std::string& kind,
+        const StepOutput& out
+    ) {
+        auto r = InitScript().RunBlocking(
+            *redis,
+            {Key(wf), ActiveKey()},
+            {wf,
+             "def",
+             text,
+             "file",
+             file,
+             "state",
+             state.dump(-1, ' ', false, Json::error_handler_t::replace),
+             "ver",
+             "1",
+             "st2",
+             st2.dump(),
+             "user",
+             user,
+             "kind",
+             kind}
+        );
+        if (!r) return Warn("cannot store a new workflow; its request stays pending", wf, r.error().message);
+        if (r->integer == 0) return Recover(wf);  // stored by an earlier delivery: finish what it started
+        Act(wf, user, out);
+    }
+
+    /// Re-run from tasks (StackStorm's `re-run --tasks`): the new execution continues the original workflow's stored
+    /// state (its definition as it ran) from the chosen tasks; the tasks that are not re-run keep their results.
+    void RerunWorkflow(const core::ExecutionRequest& req, const Json& re_run) {
+        const std::string wf = req.execution_id;
+        const std::string ref = re_run.value("ref", "");
+        auto fail = [&](const std::string& message) {
+            Finish(wf, "failed", {{"errors", Json::array({{{"type", "error"}, {"message", message}}})}});
+        };
+        auto h = redis->CommandBlocking({"HMGET", Key(ref), "def", "file", "state", "kind"});
+        if (!h) return Warn("cannot read the workflow to re-run; its request stays pending", wf, h.error().message);
+        if (h->elements.size() < 4 || h->elements[0].IsNil()) {
+            return fail(
+                "execution \"" + ref +
+                "\" cannot be re-run from tasks: its workflow state is gone (it is kept 7 days after the workflow ends)"
+            );
+        }
+        if (h->elements[3].str == kChainKind) return fail("an action-chain cannot be re-run from tasks");
+        const std::string text = h->elements[0].str;
+        const std::string file = h->elements[1].str;
+        auto spec = ParseWorkflow(text, file);
+        if (!spec) return fail(spec.error().message);
+        Json state = ParseOr(h->elements[2], Json::object());
+        const std::string user = req.context.value("user", "squall");
+        const Json st2 = {
             {"action_execution_id", wf},
             {"workflow_execution_id", wf},
             {"api_url", options.api_url},
@@ -312,34 +490,19 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             (void)options.kv->RefreshBlocking();
             kv.emplace(options.kv->LookupFor(user));
         }
-        ConductorHost host;
-        host.results = [this](const std::vector<std::string>& ids) { return Results(ids); };
-        host.kv = kv ? &*kv : nullptr;
-        host.st2 = st2;
-        Json state = Json::object();
+        const ConductorHost host = HostFor(st2, kv ? &*kv : nullptr);
         Conductor conductor(*spec, state, host);
+        std::vector<std::string> tasks;
+        std::vector<std::string> reset;
+        for (const auto& t : re_run.value("tasks", Json::array())) {
+            if (t.is_string()) tasks.push_back(t);
+        }
+        for (const auto& t : re_run.value("reset", Json::array())) {
+            if (t.is_string()) reset.push_back(t);
+        }
         StepOutput out;
-        conductor.Start(input, out);
-        auto r = InitScript().RunBlocking(
-            *redis,
-            {Key(wf), ActiveKey()},
-            {wf,
-             "def",
-             text.str(),
-             "file",
-             file,
-             "state",
-             state.dump(-1, ' ', false, Json::error_handler_t::replace),
-             "ver",
-             "1",
-             "st2",
-             st2.dump(),
-             "user",
-             user}
-        );
-        if (!r) return Warn("cannot store a new workflow; its request stays pending", wf, r.error().message);
-        if (r->integer == 0) return Recover(wf);  // stored by an earlier delivery: finish what it started
-        Act(wf, user, out);
+        if (Status st = conductor.Rerun(tasks, reset, out); !st) return fail(st.error().message);
+        Store(wf, text, file, state, st2, user, "orquesta", out);
     }
 
     // ---- recovery ----------------------------------------------------------------------------------------------
@@ -352,18 +515,15 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             (void)options.kv->RefreshBlocking();
             kv.emplace(options.kv->LookupFor(loaded->user));
         }
-        ConductorHost host;
-        host.results = [this](const std::vector<std::string>& ids) { return Results(ids); };
-        host.kv = kv ? &*kv : nullptr;
-        host.st2 = loaded->st2;
-        Conductor conductor(*loaded->spec, loaded->state, host);
+        const ConductorHost host = HostFor(loaded->st2, kv ? &*kv : nullptr);
+        auto machine = MachineFor(loaded->spec, loaded->state, host);
         StepOutput out;
-        if (conductor.Finished()) {
+        if (machine->Finished()) {
             out.finished = true;
             out.status = loaded->state.value("status", "failed");
             out.result = loaded->state.value("result", Json::object());
         } else {
-            out.launches = conductor.Running();
+            out.launches = machine->Running();
         }
         Act(wf, loaded->user, out);
     }
@@ -429,37 +589,76 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     void HandleEvent(const core::StreamMessage& msg) {
         auto ev = executions::ExecutionEvent::Parse(msg.body);
         if (!ev || ev->kind != executions::event_kind::kStatus) return;
-        if (!ev->parent.empty() && core::status::IsCompleted(ev->to)) {
-            auto h = redis->CommandBlocking({"HMGET", store.keys().Execution(ev->execution_id), "context", "result"});
-            if (!h || h->elements.size() < 2) return;
-            Json ctx = ParseOr(h->elements[0], Json::object());
-            if (!ctx.contains("orquesta") || !ctx["orquesta"].is_object()) return;
-            const Json& o = ctx["orquesta"];
-            const std::string task_id = o.value("task_id", "");
-            const int item = o.value("item_id", -1);
-            const int attempt = o.value("attempt", 0);
-            const Json result = ParseOr(h->elements[1], Json());
-            const std::string child = ev->execution_id;
-            const std::string status = ev->to;
-            Step(ev->parent, msg.id, [&](Conductor& c, StepOutput& out) {
-                c.TaskEnded(task_id, item, attempt, child, status, result, out);
-            });
-            return;
-        }
-        // `canceled` straight from `paused` (canceled at once by the service): the state ends too.
-        if (ev->to == "canceling" || ev->to == "canceled" || ev->to == "pausing" || ev->to == "resuming") {
+        const std::string to = ev->to;
+        const bool task_event =
+            !ev->parent.empty() && (core::status::IsCompleted(to) || to == core::status::kPending || to == "paused");
+        // A workflow's own cancel, pause or resume (`canceled` straight from `paused`, canceled at once by the
+        // service, ends its state too), cascaded to its subworkflows. When the event is also a task's end in its
+        // parent, the parent's step below acknowledges it.
+        if (to == "canceling" || to == "canceled" || to == "pausing" || to == "resuming") {
             auto exists = redis->CommandBlocking({"EXISTS", Key(ev->execution_id)});
-            if (!exists || exists->integer != 1) return;
-            const std::string to = ev->to;
-            Step(ev->execution_id, msg.id, [&to](Conductor& c, StepOutput& out) {
-                if (to == "canceling" || to == "canceled") {
-                    c.Cancel(out);
-                } else if (to == "pausing") {
-                    c.Pause(out);
-                } else {
-                    c.Resume(out);
-                }
-            });
+            if (exists && exists->integer == 1) {
+                Step(ev->execution_id, task_event ? "" : msg.id, [&to](Machine& c, StepOutput& out) {
+                    if (to == "canceling" || to == "canceled") {
+                        c.Cancel(out);
+                    } else if (to == "pausing") {
+                        c.Pause(out);
+                    } else {
+                        c.Resume(out);
+                    }
+                });
+                Cascade(ev->execution_id, to);
+            }
+        }
+        if (!task_event) return;
+        auto h = redis->CommandBlocking({"HMGET", store.keys().Execution(ev->execution_id), "context", "result"});
+        if (!h || h->elements.size() < 2) return;
+        Json ctx = ParseOr(h->elements[0], Json::object());
+        const char* kind = ctx.contains("orquesta") ? "orquesta" : kChainKind;
+        if (!ctx.contains(kind) || !ctx[kind].is_object() || !ctx[kind].contains("workflow_execution_id")) return;
+        const Json& o = ctx[kind];
+        const std::string task_id = o.value("task_id", "");
+        const int item = o.value("item_id", -1);
+        const int attempt = o.value("attempt", 0);
+        const Json result = ParseOr(h->elements[1], Json());
+        const std::string child = ev->execution_id;
+        Step(ev->parent, msg.id, [&](Machine& c, StepOutput& out) {
+            if (to == core::status::kPending) return c.TaskPending(task_id, item, attempt, out);
+            if (to == "paused") return c.TaskPaused(task_id, item, attempt, out);
+            c.TaskEnded(task_id, item, attempt, child, to, result, out);
+        });
+    }
+
+    /// Cancel, pause and resume cascade down to the workflow's subworkflows (its task executions that are workflows
+    /// themselves: pool `workflow`), as StackStorm's do; other task executions run to their end. Each request is
+    /// idempotent (it only moves a subworkflow from the statuses it applies to), so a redelivered event is harmless.
+    void Cascade(const std::string& wf, const std::string& to) {
+        auto kids = redis->CommandBlocking({"LRANGE", store.keys().Children(wf), "0", "-1"});
+        if (!kids || kids->elements.empty()) return;
+        std::vector<core::RedisClient::Args> cmds;
+        for (const auto& k : kids->elements) cmds.push_back({"HMGET", store.keys().Execution(k.str), "status", "pool"});
+        auto replies = redis->PipelineBlocking(std::move(cmds));
+        if (!replies)
+            return Warn("cannot read a workflow's task executions to cascade " + to, wf, replies.error().message);
+        for (size_t i = 0; i < replies->size() && i < kids->elements.size(); ++i) {
+            const auto& r = (*replies)[i];
+            if (r.elements.size() < 2 || r.elements[1].str != "workflow") continue;
+            const std::string& child = kids->elements[i].str;
+            const std::string status = r.elements[0].str;
+            Result<std::string> done = std::string();
+            if (to == "canceling" || to == "canceled") {
+                if (core::status::IsCompleted(status) || status == "canceling") continue;
+                auto c = service.CancelBlocking(child);
+                if (!c) done = c.error();
+            } else if (to == "pausing") {
+                if (status != "running") continue;
+                done = service.PauseBlocking(child);
+            } else if (to == "resuming") {
+                if (status != "paused") continue;
+                done = service.ResumeBlocking(child);
+            }
+            if (!done && done.error().code != ErrorCode::kFailedPrecondition)
+                Warn("cannot cascade " + to + " to a subworkflow " + child, wf, done.error().message);
         }
     }
 

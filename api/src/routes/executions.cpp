@@ -116,13 +116,11 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
             Result<Json> body = ParseObjectBody(req);
             if (!body) return SendError(res, body.error());
             if (!body->is_object()) return SendError(res, InvalidArgument("body: must be an object"));
-            const Json tasks = body->value("tasks", Json::array());
-            if (!tasks.is_null() && (!tasks.is_array() || !tasks.empty())) {
-                return SendError(
-                    res,
-                    InvalidArgument("body: \"tasks\": re-running a workflow from chosen tasks needs the workflow engine"
-                    )
-                );
+            // StackStorm's {tasks, reset}: re-run an Orquesta workflow from those tasks (docs/workflows.md).
+            Json from_tasks = {
+                {"tasks", body->value("tasks", Json::array())}, {"reset", body->value("reset", Json::array())}};
+            for (auto& [k, v] : from_tasks.items()) {
+                if (v.is_null()) v = Json::array();
             }
             Result<std::string> user = BodyUser(*body, who.user);
             if (!user) return SendError(res, user.error());
@@ -133,7 +131,7 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
             if (overrides.is_null()) overrides = Json::object();
             if (!overrides.is_object())
                 return SendError(res, InvalidArgument("body: \"parameters\" must be an object"));
-            Result<std::string> id = d.execution_service.ReRunBlocking(req.matches[1], overrides, *user);
+            Result<std::string> id = d.execution_service.ReRunBlocking(req.matches[1], overrides, *user, from_tasks);
             if (!id) return SendError(res, id.error());
             SendExecution(d, res, 201, *id);
         }

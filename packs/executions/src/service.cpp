@@ -109,8 +109,10 @@ Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const 
     for (const auto& name : params->secrets) {
         if (e.given_parameters.contains(name)) e.given_parameters[name] = packs::kMask;
     }
-    // Orquesta workflows are driven by the `workflow` role (docs/workflows.md), which reads this pool.
-    e.pool = e.request.runner_type == "orquesta" ? "workflow" : action->second.value("pool", "default");
+    // Orquesta workflows and action-chains are driven by the `workflow` role (docs/workflows.md), which reads this
+    // pool.
+    const bool workflow = e.request.runner_type == "orquesta" || e.request.runner_type == "action-chain";
+    e.pool = workflow ? "workflow" : action->second.value("pool", "default");
     e.parent = spec.parent;
     e.trigger_instance = spec.trigger_instance;
     e.rule = spec.rule;
@@ -176,9 +178,38 @@ Result<CancelOutcome> ExecutionService::CancelBlocking(const std::string& id) {
 }
 
 Result<std::string> ExecutionService::ReRunBlocking(
-    const std::string& id, const Json& overrides, const std::string& user
+    const std::string& id, const Json& overrides, const std::string& user, const Json& from_tasks
 ) {
     if (!overrides.is_object()) return InvalidArgument("parameters: must be an object");
+    Json re_run = {{"ref", id}};
+    if (from_tasks.is_object() && !from_tasks.value("tasks", Json::array()).empty()) {
+        // Re-run from tasks: the workflow engine continues the original workflow's state from these tasks.
+        for (const char* key : {"tasks", "reset"}) {
+            const Json list = from_tasks.value(key, Json::array());
+            if (!list.is_array()) return InvalidArgument(std::string(key) + ": must be a list of task names");
+            for (const auto& t : list) {
+                if (!t.is_string() || t.get<std::string>().empty())
+                    return InvalidArgument(std::string(key) + ": must be a list of task names, got " + t.dump());
+            }
+            re_run[key] = list;
+        }
+        Result<Json> original = store_.GetBlocking(id);
+        if (!original) return original.error();
+        const std::string runner = (*original)["runner"].value("name", "");
+        if (runner != "orquesta") {
+            return InvalidArgument(
+                "tasks: execution \"" + id + "\" is not an Orquesta workflow (runner \"" + runner +
+                "\"); only those re-run from tasks"
+            );
+        }
+        if (!IsFinal(original->value("status", ""))) {
+            return Error(
+                ErrorCode::kFailedPrecondition,
+                "execution \"" + id + "\" is " + original->value("status", "") +
+                    "; a workflow re-runs from tasks once it ended"
+            );
+        }
+    }
     Result<core::RedisReply> h = store_.client().CommandBlocking(
         {"HMGET", store_.keys().Execution(id), "action_ref", "given_parameters", "context"}
     );
@@ -207,7 +238,7 @@ Result<std::string> ExecutionService::ReRunBlocking(
             if (original.contains(keep)) spec.context[keep] = original[keep];
         }
     }
-    spec.context["re_run"] = {{"ref", id}};
+    spec.context["re_run"] = std::move(re_run);
     return RequestBlocking(spec);
 }
 

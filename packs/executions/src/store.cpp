@@ -47,8 +47,8 @@ return ARGV[1]
 // listens: the record's `notify` (its action has notify) or a rule on the action trigger (constant A). The
 // per-(action, status) index holds final statuses only (an execution enters it once, when it ends): queries for an
 // in-flight status read the status index, which holds only the work in flight (ListBlocking). The workflow engine
-// gets its events the same way: a task's (an execution with a parent) final event, and a workflow's (pool
-// `workflow`) cancel, pause and resume.
+// gets its events the same way: a task's (an execution with a parent) final, `pending` (an inquiry) and `paused` (a
+// subworkflow) events, and a workflow's (pool `workflow`) cancel, pause and resume.
 const char* kTransitionBody = R"lua(
 local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id', 'log', 'notify',
   'pool')
@@ -80,7 +80,7 @@ redis.call('XADD', KEYS[2], '*', 'd', event)
 if final and (h[7] == '1' or redis.call('SISMEMBER', KEYS[4], A) == 1) then
   redis.call('XADD', KEYS[3], '*', 'd', event)
 end
-if (final and (h[4] or '') ~= '') or
+if ((final or to == 'pending' or to == 'paused') and (h[4] or '') ~= '') or
    (h[8] == 'workflow' and (to == 'canceling' or to == 'canceled' or to == 'pausing' or to == 'resuming')) then
   redis.call('XADD', KEYS[5], '*', 'd', event)
 end

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "squall/core/kv_lookup.hpp"
+#include "squall/workflows/machine.hpp"
 #include "squall/workflows/spec.hpp"
 
 /// The Orquesta conductor: a pure, deterministic state machine over one workflow's state (a JSON document the
@@ -19,42 +20,12 @@
 /// the order they completed), `errors`.
 namespace squall::workflows {
 
-/// A task execution to create.
-struct Launch {
-    std::string task_id;  ///< task instance id (the task name, or name__N for later instances)
-    std::string task_name;
-    int item = -1;    ///< with-items: the item's index; -1 otherwise
-    int attempt = 0;  ///< retries so far (part of the idempotency key)
-    std::string action;
-    Json input = Json::object();
-    double delay = 0;  ///< seconds to wait before running (task `delay`, retry `delay`)
-};
-
-/// What one step produced.
-struct StepOutput {
-    std::vector<Launch> launches;
-    bool finished = false;
-    bool paused = false;   ///< a pause asked for has taken effect: nothing runs any more
-    bool resumed = false;  ///< a paused workflow runs again
-    std::string status;    ///< the workflow's final status (finished only)
-    Json result;           ///< {output, errors}
-};
-
-/// What the conductor needs from outside: stored task results and the datastore.
-struct ConductorHost {
-    /// Results of finished executions of task instance `task_id`, by item (-1: the task's only execution), in the
-    /// order asked. `execution_ids` as recorded in the state.
-    std::function<std::vector<Json>(const std::vector<std::string>& execution_ids)> results;
-    const core::KeyValueLookup* kv = nullptr;
-    Json st2 = Json::object();  ///< ctx().st2: action_execution_id, api_url, user, pack...
-};
-
-class Conductor {
+class Conductor final : public Machine {
 public:
     Conductor(const WorkflowSpec& spec, Json& state, const ConductorHost& host);
 
     /// Starts the workflow: input (defaults applied; a missing required input fails), vars, the start tasks.
-    void Start(const Json& input, StepOutput& out);
+    void Start(const Json& input, StepOutput& out) override;
     /// A task execution ended (`status`: succeeded, failed, timeout, canceled, abandoned). Stale or repeated
     /// reports (another attempt, an item already done) change nothing: a step is idempotent.
     void TaskEnded(
@@ -65,18 +36,27 @@ public:
         const std::string& status,
         const Json& result,
         StepOutput& out
-    );
+    ) override;
+    /// A task (or item) waits in `pending` (an inquiry): the workflow pauses until it ends.
+    void TaskPending(const std::string& task_id, int item, int attempt, StepOutput& out) override;
+    void TaskPaused(const std::string& task_id, int item, int attempt, StepOutput& out) override;
     /// Cancel: no new task starts; the workflow is canceled once the running ones end.
-    void Cancel(StepOutput& out);
+    void Cancel(StepOutput& out) override;
     /// Pause: no new task (nor item) starts; what would have started waits. Paused once nothing runs.
-    void Pause(StepOutput& out);
+    void Pause(StepOutput& out) override;
     /// Resume: what waited starts now.
-    void Resume(StepOutput& out);
+    void Resume(StepOutput& out) override;
+
+    /// Re-run from tasks (StackStorm's `re-run --tasks`): the workflow, ended, runs again from the latest instance of
+    /// each of `tasks`, in the context that instance had; what else ran keeps its results. A with-items task re-runs
+    /// only its items that did not succeed unless it is in `reset`. The earlier errors are dropped. An error names a
+    /// task that never ran or a workflow that has not ended (nothing changes then).
+    Status Rerun(const std::vector<std::string>& tasks, const std::vector<std::string>& reset, StepOutput& out);
 
     /// True once the workflow has a final status.
-    bool Finished() const;
+    bool Finished() const override;
     /// Task instances that are running (for recovery: re-issue their launches).
-    std::vector<Launch> Running() const;
+    std::vector<Launch> Running() const override;
 
 private:
     struct Env;
@@ -89,6 +69,10 @@ private:
     void Complete(const std::string& task_id, const std::string& status, const Json& result, StepOutput& out);
     void Fail(Json error);
     void CheckEnd(StepOutput& out);
+    /// Marks a task (or item) as waiting: `pending` (an inquiry; pauses the workflow) or a paused subworkflow.
+    void Hold(const std::string& task_id, int item, int attempt, StepOutput& out, bool pauses_workflow);
+    bool AnyPending() const;
+    void ResumeAfterInquiry(StepOutput& out);
     Json TaskResult(const Json& task) const;
 
     const WorkflowSpec& spec_;

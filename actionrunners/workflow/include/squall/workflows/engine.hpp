@@ -9,7 +9,7 @@
 #include "squall/core/store/kv_store.hpp"
 #include "squall/executions/service.hpp"
 
-/// The `workflow` role: runs Orquesta workflows durably in Redis (docs/workflows.md).
+/// The `workflow` role: runs Orquesta workflows and action-chains durably in Redis (docs/workflows.md).
 ///
 /// - Starts a workflow from its request on `{x}stream:executions:workflow` (the execution service routes
 ///   `runner_type: orquesta` there): claims it (`scheduled → running`), reads its `entry_point`, stores the state.

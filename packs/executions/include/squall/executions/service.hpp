@@ -81,7 +81,11 @@ public:
     /// A new execution of the same action with the original parameters, `overrides` applied, and
     /// `context.re_run.ref` = `id`. Secret parameters the caller gave the first time are not stored in clear:
     /// they must be given again (the error names them).
-    Result<std::string> ReRunBlocking(const std::string& id, const Json& overrides, const std::string& user);
+    /// `from_tasks` (an Orquesta workflow only): `{tasks: [names], reset: [names]}` — the new execution continues
+    /// the original workflow from those tasks (docs/workflows.md); its context carries them in `re_run`.
+    Result<std::string> ReRunBlocking(
+        const std::string& id, const Json& overrides, const std::string& user, const Json& from_tasks = Json()
+    );
     /// Asks a running execution to pause / a paused one to resume (runners in `pausable_runners` only).
     Result<std::string> PauseBlocking(const std::string& id);
     Result<std::string> ResumeBlocking(const std::string& id);

@@ -38,9 +38,10 @@ public:
     /// what it emits (its action has `notify`, or an enabled rule listens to core.st2.generic.actiontrigger). The
     /// transition script appends it with the event, so an execution nobody listens to costs the notifier nothing.
     std::string Notify() const { return p_ + "stream:notify"; }
-    /// What the workflow engine works off: the final event of each execution that has a parent (a workflow task)
-    /// and the cancel/pause/resume events of executions in the `workflow` pool (workflows themselves). Appended by
-    /// the transition script with the event, so an execution outside any workflow costs the engine nothing.
+    /// What the workflow engine works off: the final, `pending` (an inquiry) and `paused` (a subworkflow) events of
+    /// each execution that has a parent (a workflow task) and the cancel/pause/resume events of executions in the
+    /// `workflow` pool (workflows themselves). Appended by the transition script with the event, so an execution
+    /// outside any workflow costs the engine nothing.
     std::string WorkflowEvents() const { return p_ + "stream:workflow-events"; }
     std::string Dedupe(const std::string& key) const { return p_ + "dedupe:" + key; }
     /// The ids of the executions created with this one as parent (workflow tasks), in creation order.

@@ -1,0 +1,204 @@
+// Re-run of a finished Orquesta workflow from chosen tasks, end to end with the real binary:
+// `squall execution re-run ID --tasks t2` and the API's `POST /executions/{id}/re_run {"tasks": [...]}` run only those
+// tasks again (and what follows them), in the context they had; a with-items task re-runs only its failed items
+// (`--no-reset`, or the API without `reset`) or all of them (reset). Tasks append lines to a file: the lines count
+// what ran.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include <httplib.h>
+
+#include "files.hpp"
+#include "squall/core/model/model.hpp"
+#include "squall_process.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
+
+namespace squall::test {
+namespace {
+
+using core::Json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+void Write(const fs::path& p, const std::string& text) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+}
+
+/// The pack `rr`: `rr.steps` (t1 publishes, t2 fails until the file `flag` exists, t3) and `rr.items` (items a, b, c;
+/// b fails until `flag` exists).
+void WritePack(const fs::path& data) {
+    const fs::path pack = data / "packs" / "rr";
+    Write(pack / "pack.yaml", "name: rr\ndescription: re-run\nversion: 0.1.0\nauthor: squall\nemail: s@example.com\n");
+    const std::string params =
+        "parameters:\n  file:\n    type: string\n    required: true\n  flag:\n    type: string\n    required: true\n";
+    Write(
+        pack / "actions" / "steps.yaml",
+        "name: steps\nrunner_type: orquesta\nentry_point: workflows/steps.yaml\n" + params
+    );
+    Write(pack / "actions" / "workflows" / "steps.yaml", R"(version: 1.0
+input:
+  - file
+  - flag
+tasks:
+  t1:
+    action: core.local cmd="echo t1 >> {{ ctx('file') }}"
+    next:
+      - publish: word=from-t1
+        do: t2
+  t2:
+    action: core.local
+    input:
+      cmd: "echo t2 {{ ctx('word') }} >> {{ ctx('file') }}; test -e {{ ctx('flag') }}"
+    next:
+      - when: "{{ succeeded() }}"
+        do: t3
+  t3:
+    action: core.local cmd="echo t3 >> {{ ctx('file') }}"
+output:
+  - word: "{{ ctx('word') }}"
+)");
+    Write(
+        pack / "actions" / "items.yaml",
+        "name: items\nrunner_type: orquesta\nentry_point: workflows/items.yaml\n" + params
+    );
+    Write(pack / "actions" / "workflows" / "items.yaml", R"(version: 1.0
+input:
+  - file
+  - flag
+tasks:
+  fan:
+    with: x in {{ ['a', 'b', 'c'] }}
+    action: core.local
+    input:
+      cmd: "echo item-{{ item('x') }} >> {{ ctx('file') }}; test {{ item('x') }} != b -o -e {{ ctx('flag') }}"
+    next:
+      - when: "{{ succeeded() }}"
+        publish: count="{{ result() | length }}"
+output:
+  - count: "{{ ctx('count') }}"
+)");
+}
+
+Json GetExecution(const SquallProcess& server, const std::string& id) {
+    CliResult got = server.Cli({"execution", "get", id, "-j"});
+    Json e = Json::parse(got.out, nullptr, false);
+    return e.is_object() ? e : Json::object();
+}
+
+Json ParseOut(const CliResult& r) {
+    Json j = Json::parse(r.out, nullptr, false);
+    EXPECT_TRUE(j.is_object()) << r.out << r.err;
+    return j.is_object() ? j : Json::object();
+}
+
+Json WaitEnded(const SquallProcess& server, const std::string& id) {
+    Json e;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+            e = GetExecution(server, id);
+            const std::string s = e.value("status", "");
+            return s == "succeeded" || s == "failed" || s == "canceled";
+        },
+        60s
+    )) << e.dump(2);
+    return e;
+}
+
+size_t Count(const std::string& text, const std::string& line) {
+    size_t n = 0;
+    for (size_t at = text.find(line); at != std::string::npos; at = text.find(line, at + 1)) ++n;
+    return n;
+}
+
+TEST(WorkflowRerunIntegrationTest, ReRunsFromChosenTasksThroughTheCli) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {}});
+    const std::string file = (data.path() / "steps.txt").string();
+    const std::string flag = (data.path() / "flag").string();
+    Json first = ParseOut(server.Cli({"run", "rr.steps", "file=" + file, "flag=" + flag, "-j"}));
+    ASSERT_EQ(first["status"], "failed") << first.dump(2);
+    EXPECT_EQ(ReadFile(file), "t1\nt2 from-t1\n");
+
+    // Not a task of the workflow: the new execution fails saying so, and nothing runs.
+    Json bad = ParseOut(server.Cli({"execution", "re-run", first["id"], "--tasks", "nope", "-j"}));
+    EXPECT_EQ(bad["status"], "failed") << bad.dump(2);
+    EXPECT_NE(bad["result"].dump().find("task \\\"nope\\\" is not in the workflow"), std::string::npos) << bad.dump(2);
+
+    // Fixed: t2 runs again with t1's publish (t1 does not run again), then t3.
+    Write(flag, "");
+    Json again = ParseOut(server.Cli({"execution", "re-run", first["id"], "--tasks", "t2", "-j"}));
+    EXPECT_EQ(again["status"], "succeeded") << again.dump(2) << server.Output();
+    EXPECT_EQ(again["result"]["output"]["word"], "from-t1");
+    EXPECT_FALSE(again["result"].contains("errors")) << again.dump(2);
+    EXPECT_EQ(ReadFile(file), "t1\nt2 from-t1\nt2 from-t1\nt3\n");
+    EXPECT_EQ(again["context"]["re_run"]["ref"], first["id"]);
+    EXPECT_EQ(again["context"]["re_run"]["tasks"], Json::array({"t2"}));
+    ASSERT_EQ(again["children"].size(), 2u) << again.dump(2);
+    EXPECT_EQ(GetExecution(server, again["children"][0])["context"]["orquesta"]["task_name"], "t2");
+    EXPECT_EQ(GetExecution(server, again["children"][1])["context"]["orquesta"]["task_name"], "t3");
+    // The original is left as it was.
+    EXPECT_EQ(GetExecution(server, first["id"])["status"], "failed");
+
+    // Only workflows re-run from tasks.
+    Json plain = ParseOut(server.Cli({"run", "core.local", "cmd=true", "-j"}));
+    CliResult refused = server.Cli({"execution", "re-run", plain["id"], "--tasks", "t1"});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE((refused.out + refused.err).find("is not an Orquesta workflow"), std::string::npos)
+        << refused.out << refused.err;
+}
+
+TEST(WorkflowRerunIntegrationTest, WithItemsReRunsOnlyFailedItemsUnlessReset) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {}});
+    const std::string file = (data.path() / "items.txt").string();
+    const std::string flag = (data.path() / "flag").string();
+    Json first = ParseOut(server.Cli({"run", "rr.items", "file=" + file, "flag=" + flag, "-j"}));
+    ASSERT_EQ(first["status"], "failed") << first.dump(2);
+    Write(flag, "");
+
+    // The API without `reset`: only item b runs again.
+    httplib::Client c(server.host(), server.port());
+    c.set_read_timeout(30, 0);
+    const httplib::Headers auth = {{"St2-Api-Key", server.api_key()}};
+    auto r = c.Post(
+        "/api/v1/executions/" + first["id"].get<std::string>() + "/re_run",
+        auth,
+        R"({"tasks": ["fan"]})",
+        "application/json"
+    );
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    Json rerun = WaitEnded(server, Json::parse(r->body)["id"]);
+    EXPECT_EQ(rerun["status"], "succeeded") << rerun.dump(2);
+    EXPECT_EQ(rerun["result"]["output"]["count"], 3);
+    EXPECT_EQ(rerun["children"].size(), 1u);
+    std::string lines = ReadFile(file);
+    EXPECT_EQ(Count(lines, "item-a\n"), 1u) << lines;
+    EXPECT_EQ(Count(lines, "item-b\n"), 2u) << lines;
+    EXPECT_EQ(Count(lines, "item-c\n"), 1u) << lines;
+
+    // `--tasks fan` from the CLI resets the task: all three items run again; `--no-reset fan` keeps what succeeded.
+    Json all = ParseOut(server.Cli({"execution", "re-run", rerun["id"], "--tasks", "fan", "-j"}));
+    EXPECT_EQ(all["status"], "succeeded") << all.dump(2);
+    EXPECT_EQ(all["children"].size(), 3u);
+    Json none = ParseOut(server.Cli({"execution", "re-run", rerun["id"], "--tasks", "fan", "--no-reset", "fan", "-j"}));
+    EXPECT_EQ(none["status"], "succeeded") << none.dump(2);
+    EXPECT_EQ(none["children"].size(), 0u) << none.dump(2);
+    lines = ReadFile(file);
+    EXPECT_EQ(Count(lines, "item-a\n"), 2u) << lines;
+    EXPECT_EQ(Count(lines, "item-b\n"), 3u) << lines;
+}
+
+}  // namespace
+}  // namespace squall::test
