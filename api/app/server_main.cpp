@@ -282,6 +282,7 @@ int ServerMain(const std::vector<std::string>& args) {
     auto redis = core::RedisClient::Create(io, endpoint);
     int rc = 0;
     std::string action_token_key;  // signs the tokens actions get (ST2_ACTION_AUTH_TOKEN); shared through Redis
+    std::string sensor_api_key;    // handed to sensor processes (SPEC §3.3: the API URL and key in their environment)
     {
         if (Status st = WaitForRedis(*redis, std::chrono::seconds(15), *log); !st) {
             std::cerr << "squall server: " << st.error().message << "\n";
@@ -297,6 +298,7 @@ int ServerMain(const std::vector<std::string>& args) {
                 std::cerr << "squall server: cannot store the admin key: " << st.error().message << "\n";
                 rc = ExitCode(st.error().code);
             }
+            sensor_api_key = *admin_key;
         }
         if (rc == 0) {
             Result<std::string> key = core::LoadOrCreateActionTokenKeyBlocking(*redis);
@@ -459,7 +461,7 @@ int ServerMain(const std::vector<std::string>& args) {
     if (cfg.HasRole("sensors")) {
         sensors::SensorHostOptions sopts;
         sopts.api_url = api_url;
-        sopts.api_key = action_api_key;
+        sopts.api_key = sensor_api_key;
         sopts.data_dir = cfg.data_dir;
         sensor_host = std::make_unique<sensors::SensorHost>(sensor_ctx, io, sopts);
         sensor_host->Start();
