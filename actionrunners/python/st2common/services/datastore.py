@@ -49,11 +49,14 @@ def _full_scope(scope):
 
 
 class ActionDatastoreService(object):
-    def __init__(self, pack, class_name, api_url, auth_token, user=""):
+    def __init__(self, pack, class_name, api_url, auth_token="", user="", api_key=""):
+        # Actions authenticate with their execution's token (X-Auth-Token); sensors, which outlive any execution,
+        # with the key the sensors role hands them (St2-Api-Key).
         self._pack = pack
         self._class_name = class_name
         self._api_url = api_url.rstrip("/")
         self._auth_token = auth_token
+        self._api_key = api_key
         self._user = user
 
     # StackStorm: local keys are prefixed "<pack>.<ClassName>:".
@@ -75,7 +78,10 @@ class ActionDatastoreService(object):
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
         data = json.dumps(body).encode("utf-8") if body is not None else None
         req = urllib.request.Request(url, data=data, method=method)
-        req.add_header("X-Auth-Token", self._auth_token)
+        if self._auth_token:
+            req.add_header("X-Auth-Token", self._auth_token)
+        elif self._api_key:
+            req.add_header("St2-Api-Key", self._api_key)
         req.add_header("Accept", "application/json")
         if data is not None:
             req.add_header("Content-Type", "application/json")
