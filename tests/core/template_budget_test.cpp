@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "squall/templates/template.hpp"
 
@@ -29,6 +30,35 @@ TEST(TemplateBudgetTest, NestedLoopsStopAtTheStepBudget) {
     ) << r.error().message;
     // Generous for a sanitizer build on a loaded machine; unbounded, this ran for minutes.
     EXPECT_LT(std::chrono::duration_cast<std::chrono::seconds>(took).count(), 60);
+}
+
+// Found by the criteria fuzz target: a few KB of `+` made a left-deep tree whose evaluation overflowed the stack;
+// parentheses, unary signs, attribute and filter chains and nested blocks did the same in the parser. Each is
+// refused at compile time with its position, while ordinary depths still render.
+TEST(TemplateBudgetTest, DeepNestingIsACompileErrorNotAStackOverflow) {
+    auto repeat = [](const std::string& s, int n) {
+        std::string out;
+        for (int i = 0; i < n; ++i) out += s;
+        return out;
+    };
+    const std::vector<std::string> deep = {
+        "{{ " + repeat("(", 3000) + "1" + repeat(")", 3000) + " }}",
+        "{{ 1" + repeat(" + 1", 5000) + " }}",
+        "{{ " + repeat("-", 5000) + "1 }}",
+        "{{ x" + repeat(".a", 5000) + " }}",
+        "{{ x" + repeat("|string", 5000) + " }}",
+        "{{ not " + repeat("not ", 5000) + "x }}",
+        repeat("{% if 1 %}", 3000) + repeat("{% endif %}", 3000),
+    };
+    for (const auto& text : deep) {
+        Result<std::string> r = RenderString(text, kCtx);
+        ASSERT_FALSE(r) << text.substr(0, 40);
+        EXPECT_TRUE(Contains(r.error().message, "nested too deeply (more than 500 levels)")) << r.error().message;
+        EXPECT_TRUE(Contains(r.error().message, "template error at column")) << r.error().message;
+    }
+    EXPECT_EQ(*RenderString("{{ " + repeat("(", 90) + "1" + repeat(")", 90) + " }}", kCtx), "1");
+    EXPECT_EQ(*RenderString("{{ 1" + repeat(" + 1", 400) + " }}", kCtx), "401");
+    EXPECT_EQ(*RenderString(repeat("{% if 1 %}", 100) + "y" + repeat("{% endif %}", 100), kCtx), "y");
 }
 
 TEST(TemplateBudgetTest, PureLoopWorkStopsAtTheStepBudget) {

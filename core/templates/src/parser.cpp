@@ -18,7 +18,7 @@ public:
 
     bool Parse(Body* out, CompileError* err) {
         std::string end_tag;
-        if (!ParseBody(out, {}, &end_tag)) return Fail(err);
+        if (!ParseBody(out, {}, &end_tag) || too_deep_) return Fail(err);
         if (!end_tag.empty()) {
             err_ = {tag_pos_, "unexpected '" + end_tag + "'"};
             return Fail(err);
@@ -27,6 +27,35 @@ public:
     }
 
 private:
+    /// How deep expressions, chains and blocks may nest: the parser and the evaluator recurse once per level, and a
+    /// template of a few KB (`((((…))))`, `1 + 1 + … + 1`, `{% if %}` inside `{% if %}`…) overflowed the stack.
+    /// Jinja2 itself stops near 100 nested parentheses (Python's recursion limit); this allows about as many.
+    static constexpr int kMaxNesting = 500;
+
+    /// Counts one parse level in, restores the count when the level is done.
+    class Nesting {
+    public:
+        explicit Nesting(Parser& p) : p_(p), saved_(p.depth_) { ++p_.depth_; }
+        ~Nesting() { p_.depth_ = saved_; }
+        Nesting(const Nesting&) = delete;
+        Nesting& operator=(const Nesting&) = delete;
+        bool Ok() {
+            if (p_.depth_ <= kMaxNesting) return true;
+            p_.TooDeep();
+            return false;
+        }
+
+    private:
+        Parser& p_;
+        int saved_;
+    };
+
+    void TooDeep() {
+        if (too_deep_) return;
+        too_deep_ = true;
+        err_ = {Cur().pos, "nested too deeply (more than " + std::to_string(kMaxNesting) + " levels)"};
+    }
+
     bool Fail(CompileError* err) {
         *err = err_;
         return false;
@@ -64,6 +93,8 @@ private:
     // Parses statements until one of `ends` (a block tag name) is seen; stores it in `end_tag` with the tag's
     // name token consumed (the rest of the tag is left to the caller).
     bool ParseBody(Body* out, const std::vector<std::string>& ends, std::string* end_tag) {
+        Nesting nesting(*this);
+        if (!nesting.Ok()) return false;
         while (true) {
             const Token& tok = Cur();
             if (tok.type == Tok::kEof) {
@@ -207,6 +238,9 @@ private:
     }
 
     ExprPtr Make(Ek k, size_t pos) {
+        // A node made here wraps what this parse level made before it (a chain `a + b + c`, `x.a.b`, `x|f|g`):
+        // one level deeper for the evaluator, which recurses once per level.
+        if (++depth_ > kMaxNesting) TooDeep();
         auto e = std::make_unique<Expr>();
         e->kind = k;
         e->pos = pos;
@@ -215,6 +249,8 @@ private:
 
     // A bare tuple `a, b` becomes a list (printed as a list; tuples are not distinguished).
     ExprPtr ParseTuple(bool with_condexpr = true) {
+        Nesting nesting(*this);
+        if (!nesting.Ok()) return nullptr;
         const size_t pos = Cur().pos;
         ExprPtr first = with_condexpr ? ParseExpression() : ParseOr();
         if (!first || !IsOp(",")) return first;
@@ -232,6 +268,8 @@ private:
     }
 
     ExprPtr ParseExpression() {
+        Nesting nesting(*this);
+        if (!nesting.Ok()) return nullptr;
         ExprPtr e = ParseOr();
         if (!e) return nullptr;
         while (IsName("if")) {
@@ -278,6 +316,8 @@ private:
     }
 
     ExprPtr ParseNot() {
+        Nesting nesting(*this);
+        if (!nesting.Ok()) return nullptr;
         if (IsName("not")) {
             const size_t pos = Cur().pos;
             ++i_;
@@ -384,6 +424,8 @@ private:
     }
 
     ExprPtr ParseUnary(bool with_filter) {
+        Nesting nesting(*this);
+        if (!nesting.Ok()) return nullptr;
         ExprPtr e;
         const size_t pos = Cur().pos;
         if (IsOp("-") || IsOp("+")) {
@@ -403,6 +445,8 @@ private:
     }
 
     ExprPtr ParsePrimary() {
+        Nesting nesting(*this);
+        if (!nesting.Ok()) return nullptr;
         const Token& tok = Cur();
         const size_t pos = tok.pos;
         switch (tok.type) {
@@ -655,6 +699,8 @@ private:
 
     std::vector<Token> t_;
     size_t i_ = 0;
+    int depth_ = 0;
+    bool too_deep_ = false;
     size_t tag_pos_ = 0;
     CompileError err_;
 };
