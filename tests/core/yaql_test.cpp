@@ -245,6 +245,16 @@ TEST(YaqlBudgetTest, RepeatedStringsStopAtTheMemoryBudget) {
     EXPECT_TRUE(Contains(r.error().message, "exceeded the render budget of 1 MiB")) << r.error().message;
 }
 
+// Found by the yaql fuzz target: an empty string repeated 4073709551615 times looped for hours, since it costs no
+// bytes. Nothing to repeat is done at once.
+TEST(YaqlBudgetTest, RepeatingNothingAHugeNumberOfTimesIsInstant) {
+    for (const char* expr : {"'' * 4073709551615", "4073709551615 * ''"}) {
+        Result<Json> r = EvaluateYaql(expr, Json::object());
+        ASSERT_TRUE(r) << expr << ": " << r.error().message;
+        EXPECT_EQ(*r, "") << expr;
+    }
+}
+
 TEST(YaqlBudgetTest, DeepNestingIsRefusedNotACrash) {
     const std::string deep = std::string(5000, '(') + "1" + std::string(5000, ')');
     Result<Json> r = EvaluateYaql(deep, Json::object());

@@ -483,6 +483,9 @@ Val Evaluator::Arith(size_t pos, const std::string& op, const Val& a, const Val&
         if (unit > 0 && static_cast<uint64_t>(t) > (opts_.max_bytes + 1) / unit) Reserve(pos, opts_.max_bytes + 1);
         Reserve(pos, unit * static_cast<uint64_t>(t));
         Json out = seq->is_string() ? Json(std::string()) : Json::array();
+        // Nothing to repeat: done at once ('' * 4073709551615 looped for hours; found by the yaql fuzz target).
+        if (seq->is_string() ? seq->get_ref<const std::string&>().empty() : seq->empty())
+            return Built(pos, std::move(out));
         for (int64_t k = 0; k < t; ++k) {
             if (seq->is_string())
                 out.get_ref<std::string&>() += seq->get_ref<const std::string&>();
