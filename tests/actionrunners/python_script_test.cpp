@@ -42,6 +42,18 @@ TEST(PythonScriptTest, RunsAnUnmodifiedStackStormAction) {
     for (const auto& [stream, line] : r.lines) EXPECT_EQ(line.find(kDelimiter), std::string::npos);
 }
 
+TEST(PythonScriptTest, EveryDeclaredParameterIsPassedNoneWhenItHasNoValue) {
+    RunnerHarness h;
+    const Json schema = {
+        {"given", {{"type", "string"}}}, {"missing", {{"type", "string"}}}, {"defaulted", {{"type", "string"}}}};
+    test::RunReport r = h.Run("python-script", Python("declared", "declared.py", schema, {{"given", "g"}}));
+    ASSERT_EQ(r.result.status, core::status::kSucceeded) << r.result.result.dump(2);
+    EXPECT_EQ(
+        r.result.result["result"],
+        Json({{"given", "g"}, {"missing", nullptr}, {"defaulted", nullptr}, {"datastore_service", true}})
+    );
+}
+
 TEST(PythonScriptTest, StatusTupleDecidesSucceededOrFailed) {
     RunnerHarness h;
     const Json schema = {{"ok", {{"type", "boolean"}}}};

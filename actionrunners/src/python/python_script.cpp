@@ -74,6 +74,13 @@ public:
         for (const auto& [k, v] : p.items()) {
             if (!runner_params_.count(k)) action_params[k] = v;
         }
+        // StackStorm calls run() with every parameter the action declares: one with no value and no default is
+        // None (st2common/util/param.py gives each declared parameter a value), which overrides run()'s own default.
+        if (const auto it = req.action.find("parameters"); it != req.action.end() && it->is_object()) {
+            for (const auto& [k, schema] : it->items()) {
+                if (!runner_params_.count(k) && !action_params.contains(k)) action_params[k] = nullptr;
+            }
+        }
         const Json input = {
             {"pack", pack},
             {"pack_path", pack_path},

@@ -59,6 +59,12 @@ class ActionDatastoreService(object):
         self._api_key = api_key
         self._user = user
 
+    @property
+    def datastore_service(self):
+        """StackStorm's ActionService keeps its datastore service here; actions call
+        `self.action_service.datastore_service.get_value(...)` as well as `self.action_service.get_value(...)`."""
+        return self
+
     # StackStorm: local keys are prefixed "<pack>.<ClassName>:".
     def _local_prefix(self):
         return "%s.%s%s" % (self._pack, self._class_name, DATASTORE_KEY_SEPARATOR)
