@@ -138,6 +138,8 @@ void RegisterChatOpsMattermostRoutes(Router& r, ApiDeps& d, chatops::ChatNotifie
 void RegisterWorkflowRoutes(Router& r, ApiDeps& d);
 /// GET /metrics and /api/v1/metrics: Prometheus text (routes/metrics.cpp).
 void RegisterMetricsRoutes(Router& r, ApiDeps& d);
+/// GET /openapi.json and POST /ops/{pack}/{action}: the catalog as a typed API (routes/openapi.cpp).
+void RegisterOpenApiRoutes(Router& r, ApiDeps& d);
 /// `/auth/v1/tokens` (create, validate, revoke), `/user`, `/apikeys` CRUD (routes/auth.cpp).
 void RegisterAuthRoutes(Router& r, ApiDeps& d, const ApiOptions& options);
 /// `/runnertypes`, `/timers`: the read-only resources st2client lists (routes/compat.cpp).

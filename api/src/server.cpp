@@ -113,6 +113,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     RegisterChatOpsAliasRoutes(r, d);
     RegisterWorkflowRoutes(r, d);
     RegisterMetricsRoutes(r, d);
+    RegisterOpenApiRoutes(r, d);
     if (d.stream_reader) {
         impl_->hub = std::make_unique<EventHub>(d.stream_reader, d.executions);
         RegisterStreamRoutes(r, *impl_->hub, impl_->options.stream_heartbeat);

@@ -1,5 +1,7 @@
 #include "squall/packs/parameters.hpp"
 
+#include "squall/core/config.hpp"
+
 #include "squall/core/input.hpp"
 #include "squall/core/mask.hpp"
 
@@ -170,7 +172,13 @@ Result<ResolvedParameters> ResolveParameters(
     const Json& in = given.is_null() ? Json::object() : given;
     for (const auto& [name, value] : in.items()) {
         if (!schema.contains(name)) {
-            return InvalidArgument("parameter \"" + name + "\": not defined by the action (unknown parameter)");
+            std::vector<std::string> known;
+            for (const auto& [k, v] : schema.items()) known.push_back(k);
+            const std::string hint = core::ClosestMatch(name, known);
+            return InvalidArgument(
+                "parameter \"" + name + "\": not defined by the action (unknown parameter" +
+                (hint.empty() ? std::string(")") : std::string("; did you mean \"") + hint + "\"?)")
+            );
         }
         if (core::BoolOr(schema[name], "immutable", false)) {
             return InvalidArgument("parameter \"" + name + "\": is immutable and cannot be given a value");

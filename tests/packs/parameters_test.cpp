@@ -47,6 +47,11 @@ TEST(ParametersTest, ErrorsNameTheParameter) {
     r = ResolveParameters(schema, Json::parse(R"({"cmd": "x", "nope": 1})"), Json::object());
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().message, "parameter \"nope\": not defined by the action (unknown parameter)");
+    r = ResolveParameters(schema, Json::parse(R"({"cdm": "x"})"), Json::object());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(
+        r.error().message, "parameter \"cdm\": not defined by the action (unknown parameter; did you mean \"cmd\"?)"
+    );
     r = ResolveParameters(schema, Json::parse(R"({"cmd": "x", "timeout": "soon"})"), Json::object());
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().message, "parameter \"timeout\": \"soon\" is not of type integer (got string)");
