@@ -1,5 +1,7 @@
 // squall: one binary, server roles and CLI client (SPEC §1, §10).
+#include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -16,6 +18,11 @@ int main(int argc, char** argv) {
         const bool help = args.size() > 1 && (args[1] == "--help" || args[1] == "-h");
         if (!args.empty() && args[0] == "server" && !help) {
             return squall::app::ServerMain(std::vector<std::string>(args.begin() + 1, args.end()));
+        }
+        // `--debug` anywhere (as st2's): every API request is also printed as the equivalent curl command.
+        if (auto it = std::find(args.begin(), args.end(), "--debug"); it != args.end()) {
+            args.erase(it);
+            ::setenv("SQUALL_DEBUG", "1", 1);  // NOLINT(concurrency-mt-unsafe): before any thread starts
         }
         return squall::app::CliMain(args);
     } catch (const squall::Exception& e) {

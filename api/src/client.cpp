@@ -1,6 +1,8 @@
 #include "squall/api/client.hpp"
 
 #include <httplib.h>
+#include <cstdlib>
+#include <iostream>
 
 namespace squall::api {
 
@@ -11,6 +13,7 @@ struct ApiClient::Impl {
     std::string prefix = "/api/v1";
     std::string api_key;
     std::string base;
+    std::string origin;  ///< scheme://host:port, what paths are appended to
 };
 
 ApiClient::ApiClient(std::string base_url, std::string api_key) : impl_(std::make_unique<Impl>()) {
@@ -25,6 +28,7 @@ ApiClient::ApiClient(std::string base_url, std::string api_key) : impl_(std::mak
             break;
         }
     }
+    impl_->origin = base_url;
     impl_->http = std::make_unique<httplib::Client>(base_url);
     impl_->http->set_connection_timeout(5);
     impl_->http->set_read_timeout(60);
@@ -34,11 +38,34 @@ ApiClient::ApiClient(std::string base_url, std::string api_key) : impl_(std::mak
 
 ApiClient::~ApiClient() = default;
 
+namespace {
+
+/// `text` in single quotes for a POSIX shell.
+std::string ShellQuoted(const std::string& text) {
+    std::string out = "'";
+    for (const char c : text) {
+        if (c == '\'')
+            out += "'\\''";
+        else
+            out += c;
+    }
+    return out + "'";
+}
+
+}  // namespace
+
 Result<ApiResponse> ApiClient::Send(const std::string& method, const std::string& path, const Json* body) {
     httplib::Headers headers;
     if (!impl_->api_key.empty()) headers.emplace("St2-Api-Key", impl_->api_key);
     const std::string full = impl_->prefix + path;
     const std::string payload = body ? body->dump() : std::string();
+    if (const char* debug = std::getenv("SQUALL_DEBUG"); debug && *debug && std::string(debug) != "0") {  // NOLINT
+        // The key stays out of the output: the command reads it from the environment, as this CLI does.
+        std::string curl = "curl -X " + method;
+        if (!impl_->api_key.empty()) curl += " -H \"St2-Api-Key: $SQUALL_API_KEY\"";
+        if (body) curl += " -H 'Content-Type: application/json' --data-binary " + ShellQuoted(payload);
+        std::cerr << "# " << method << " " << full << "\n" << curl << " " << ShellQuoted(impl_->origin + full) << "\n";
+    }
     httplib::Result r = method == "GET"    ? impl_->http->Get(full.c_str(), headers)
                         : method == "POST" ? impl_->http->Post(full.c_str(), headers, payload, "application/json")
                         : method == "PUT"  ? impl_->http->Put(full.c_str(), headers, payload, "application/json")

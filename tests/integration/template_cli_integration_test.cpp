@@ -1,6 +1,8 @@
 // `squall template render` (issue 3 item 2) as a user runs it: the built binary, a context file, exit codes.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <chrono>
 #include <fstream>
 
@@ -90,6 +92,26 @@ TEST(CliHelpTest, EveryCommandAnswersHelpWithItsUsage) {
     CliResult unknown = SquallProcess::RunBinary({"nosuch", "--help"}, {}, 30s);
     EXPECT_EQ(unknown.exit_code, 2);
     EXPECT_NE(unknown.err.find("unknown command \"nosuch\""), std::string::npos) << unknown.err;
+}
+
+// `--debug` anywhere prints each API request as the equivalent curl command (as st2 --debug does), with the key
+// read from the environment instead of printed. Nothing listens on port 9: the request fails after the print.
+TEST(CliHelpTest, DebugPrintsTheEquivalentCurlWithoutTheKey) {
+    const std::map<std::string, std::string> env = {
+        {"SQUALL_API_URL", "http://127.0.0.1:9/api/v1"}, {"SQUALL_API_KEY", "sekrit-key-123"}};
+    CliResult r = SquallProcess::RunBinary({"action", "get", "core.local", "--debug"}, env, 30s);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(
+        r.err.find("curl -X GET -H \"St2-Api-Key: $SQUALL_API_KEY\" 'http://127.0.0.1:9/api/v1/actions/core.local'"),
+        std::string::npos
+    ) << r.err;
+    CliResult post = SquallProcess::RunBinary({"--debug", "key", "set", "greeting", "it's"}, env, 30s);
+    EXPECT_NE(
+        post.err.find("curl -X PUT -H \"St2-Api-Key: $SQUALL_API_KEY\" -H 'Content-Type: application/json'"),
+        std::string::npos
+    ) << post.err;
+    EXPECT_NE(post.err.find("it'\\''s"), std::string::npos) << post.err;  // quoted for the shell
+    EXPECT_EQ((r.out + r.err + post.out + post.err).find("sekrit-key-123"), std::string::npos);
 }
 
 }  // namespace
