@@ -20,7 +20,7 @@ using core::Json;
 
 constexpr const char* kKeyUsage = R"(usage: squall key <command> [args]
 
-  set NAME VALUE [--scope system|user] [--secret|-e] [--ttl|-l SECONDS] [--description D] [--user U]
+  set NAME VALUE [--scope system|user] [--encrypt|--secret|-e] [--ttl|-l SECONDS] [--description D] [--user U]
   get NAME [--scope S] [--decrypt|-d] [--user U] [-j]
   list [--prefix P] [--scope system|user|all] [--decrypt|-d] [--user U] [-n N] [-j]
   delete NAME [--scope S] [--user U]

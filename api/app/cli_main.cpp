@@ -254,7 +254,13 @@ int Run(api::ApiClient& client, const Cli& cli) {
     if (!params) return Fail(params.error());
     Result<api::ApiResponse> created =
         client.Post("/executions", {{"action", cli.positional[0]}, {"parameters", *params}});
-    if (!created) return Fail(created.error());
+    if (!created) {
+        Error e = created.error();
+        // A parameter the server refused: say where the action's parameters are listed.
+        if (e.code == ErrorCode::kInvalidArgument && e.message.rfind("parameter \"", 0) == 0)
+            e.message += "\n(the parameters of " + cli.positional[0] + ": squall action get " + cli.positional[0] + ")";
+        return Fail(e);
+    }
     return FollowExecution(client, cli, created->body);
 }
 

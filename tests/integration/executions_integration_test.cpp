@@ -77,6 +77,14 @@ TEST(ExecutionsIntegrationTest, CancelEndsQueuedAtOnceAndRunningWithinThreeSecon
     CliResult again = server.Cli({"execution", "cancel", stubborn});
     EXPECT_NE(again.exit_code, 0);
     EXPECT_NE(again.err.find("already canceled"), std::string::npos) << again.err;
+
+    // A refused parameter says where the action's parameters are listed, and a near miss gets a did-you-mean.
+    CliResult missing = server.Cli({"run", "core.local"});
+    EXPECT_EQ(missing.exit_code, 2) << missing.err;
+    EXPECT_NE(missing.err.find("parameter \"cmd\": is required"), std::string::npos) << missing.err;
+    EXPECT_NE(missing.err.find("squall action get core.local"), std::string::npos) << missing.err;
+    CliResult typo = server.Cli({"run", "core.local", "cdm=echo"});
+    EXPECT_NE(typo.err.find("did you mean \"cmd\"?"), std::string::npos) << typo.err;
 }
 
 TEST(ExecutionsIntegrationTest, CancelReachesARunnerInAnotherProcess) {
