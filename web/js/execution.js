@@ -93,9 +93,9 @@ export function executionView(main, id) {
   }
 
   // --- the timeline of a workflow's tasks ---------------------------------------------------------------------
-  let timelineFrame = 0;
+  let timelineTimer = 0;
   function drawTimeline() {
-    timelineFrame = 0;
+    timelineTimer = 0;
     const list = [...children.values()];
     timeline.hidden = list.length === 0;
     if (list.length === 0) return;
@@ -123,7 +123,7 @@ export function executionView(main, id) {
       h('p', {class: 'muted'}, `From `, time(new Date(start).toISOString()), ` over ${duration(span / 1000)}.`));
   }
   const redrawTimeline = () => {
-    if (!timelineFrame) timelineFrame = requestAnimationFrame(drawTimeline);
+    if (!timelineTimer) timelineTimer = setTimeout(drawTimeline, 50);
   };
   async function loadChildren(ids) {
     const todo = ids.filter((c) => !children.has(c)).slice(0, MAX_CHILDREN - children.size);
@@ -179,6 +179,6 @@ export function executionView(main, id) {
     stop();
     clearInterval(ticker);
     clearTimeout(fallback);
-    if (timelineFrame) cancelAnimationFrame(timelineFrame);
+    clearTimeout(timelineTimer);
   };
 }

@@ -1,6 +1,7 @@
 // Execution history: a page of GET /executions (filters by action and status, paging), kept live from the event
 // stream: a new execution appears at the top of the first page, a changed one is updated in place. Updates are
-// applied once per animation frame, however many arrive.
+// applied in batches every 50 ms, however many arrive (a timer, not an animation frame: frames stop in a hidden tab,
+// timers only slow down).
 import {api} from './api.js';
 import {follow} from './stream.js';
 import {h, replace, badge, time, duration, elapsed, errorBox, link, STATUSES} from './dom.js';
@@ -75,11 +76,11 @@ export function executionsView(main, query) {
         : null);
   };
 
-  // Stream events wait here until the next frame; only the last state of each execution is drawn.
+  // Stream events wait here until the next batch; only the last state of each execution is drawn.
   const pending = new Map();
-  let frame = 0;
+  let timer = 0;
   const flush = () => {
-    frame = 0;
+    timer = 0;
     for (const [id, {e, created}] of pending) {
       const old = rows.get(id);
       if (old) {
@@ -110,7 +111,7 @@ export function executionsView(main, query) {
       const created = name === 'st2.execution__create';
       const prior = pending.get(e.id);
       pending.set(e.id, {e, created: created || (prior && prior.created)});
-      if (!frame) frame = requestAnimationFrame(flush);
+      if (!timer) timer = setTimeout(flush, 50);
     },
     (state) => replace(live, state === 'live' ? '● live' : 'reconnecting…'));
 
@@ -132,6 +133,6 @@ export function executionsView(main, query) {
 
   return () => {
     stop();
-    if (frame) cancelAnimationFrame(frame);
+    clearTimeout(timer);
   };
 }

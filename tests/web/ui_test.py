@@ -1,0 +1,277 @@
+#!/usr/bin/python3
+"""The web UI in a real browser: Debian's headless Chromium driven through chromedriver (python3-selenium)
+against a real `squall server` (embedded Redis, temp data dir, free port on 127.0.0.1).
+
+It logs in with the admin API key, opens the execution history in one window and runs core.local from its
+generated form in another, then checks that the execution appears in the history without a reload and reaches
+`succeeded` with its stdout; that a parameter holding `<img src=x onerror=alert(1)>` is shown as text (no img
+element, no alert); that the server's error names the field (examples.greet, times above its maximum); password
+login; the security headers; and it measures the bytes of the first load of `/`.
+
+Usage: ui_test.py [path/to/squall]   (default: $SQUALL_BIN, else build-test/squall next to this repository)
+Exit 77 (CTest's skip code) with a message when chromium, chromedriver or selenium is missing.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+XSS = '<img src=x onerror=alert(1)>'
+
+
+def skip(why):
+    print(f'ui_test: SKIPPED: {why} (deploy/deps.sh installs chromium, chromium-driver and python3-selenium)')
+    sys.exit(77)
+
+
+CHROMIUM = shutil.which('chromium')
+CHROMEDRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
+if not CHROMIUM:
+    skip('chromium is not installed')
+if not os.path.exists(CHROMEDRIVER):
+    skip('chromedriver is not installed')
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+except ImportError:
+    skip('python3-selenium is not installed')
+
+
+def wait_for(what, fn, timeout=20.0, interval=0.05):
+    """Polls fn() until it returns a truthy value; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = fn()
+            if value:
+                return value
+        except Exception as e:  # an element not there yet, a stale one after a redraw
+            last_error = e
+        time.sleep(interval)
+    raise AssertionError(f'timed out after {timeout} s waiting for {what}' +
+                         (f' (last error: {last_error})' if last_error else ''))
+
+
+class Server:
+    """squall server on a free port with a temp data dir (embedded Redis), as tests/support's SquallProcess."""
+
+    def __init__(self, binary, work):
+        self.data = os.path.join(work, 'data')
+        os.makedirs(self.data)
+        add = subprocess.run([binary, 'user', 'add', 'alice', '--data-dir', self.data],
+                             input='alice-password-1\n', text=True, capture_output=True, timeout=60)
+        if add.returncode != 0:
+            raise AssertionError(f'squall user add failed: {add.stdout} {add.stderr}')
+        self.log_path = os.path.join(work, 'squall.log')
+        self.log = open(self.log_path, 'w')
+        env = dict(os.environ, ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', 'detect_leaks=0'))
+        self.proc = subprocess.Popen(
+            [binary, 'server', '--data-dir', self.data, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.base = wait_for('the server banner', self._banner, timeout=60, interval=0.1)
+        self.key = open(os.path.join(self.data, 'admin-api-key')).read().strip()
+
+    def _banner(self):
+        if self.proc.poll() is not None:
+            raise SystemExit(f'squall server exited:\n{open(self.log_path).read()}')
+        text = open(self.log_path).read()
+        at = text.find('http://127.0.0.1:')
+        if at < 0:
+            return None
+        end = text.find('/api/v1', at)
+        return text[at:end] if end > at else None
+
+    def api(self, method, path, body=None):
+        req = urllib.request.Request(self.base + '/api/v1' + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={'St2-Api-Key': self.key, 'Content-Type': 'application/json'})
+        with urllib.request.urlopen(req, timeout=30) as res:
+            return json.loads(res.read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def browser(work):
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+                '--no-first-run', '--disable-extensions', '--window-size=1280,900',
+                f'--user-data-dir={os.path.join(work, "chromium")}'):
+        opts.add_argument(arg)
+    opts.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+def check_headers(server):
+    with urllib.request.urlopen(server.base + '/', timeout=10) as res:
+        csp = res.headers['Content-Security-Policy']
+        assert csp and "default-src 'self'" in csp and "script-src 'self'" in csp and 'unsafe' not in csp, csp
+        assert res.headers['X-Content-Type-Options'] == 'nosniff'
+        assert res.headers['Content-Type'].startswith('text/html')
+        assert res.headers['ETag'] and res.headers['Cache-Control'] == 'no-cache'
+    with urllib.request.urlopen(server.base + '/executions/deep/link', timeout=10) as res:
+        assert res.headers['Content-Type'].startswith('text/html'), 'a client-side path serves index.html'
+    try:
+        urllib.request.urlopen(server.base + '/api/v1/no-such-thing', timeout=10)
+        raise AssertionError('/api/v1/no-such-thing answered 2xx')
+    except urllib.error.HTTPError as e:
+        assert e.code == 404 and 'faultstring' in json.loads(e.read()), 'API paths stay JSON 404s'
+
+
+def first_load_bytes(driver):
+    """Bytes transferred for the first load of / (document and every resource, headers included)."""
+    return driver.execute_script("""
+        const nav = performance.getEntriesByType('navigation')[0];
+        const res = performance.getEntriesByType('resource');
+        return {transfer: nav.transferSize + res.reduce((n, r) => n + r.transferSize, 0),
+                decoded: nav.decodedBodySize + res.reduce((n, r) => n + r.decodedBodySize, 0),
+                files: 1 + res.length, interactive_ms: nav.domInteractive,
+                loaded_ms: nav.loadEventEnd};""")
+
+
+def no_alert(driver):
+    try:
+        text = driver.switch_to.alert.text
+        raise AssertionError(f'an alert was opened: {text!r}')
+    except NoAlertPresentException:
+        pass
+
+
+def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else os.environ.get('SQUALL_BIN', os.path.join(ROOT, 'build-test', 'squall'))
+    if not os.access(binary, os.X_OK):
+        raise SystemExit(f'ui_test: no squall binary at {binary}')
+    work = tempfile.mkdtemp(prefix='squall-ui-')
+    server = driver = None
+    try:
+        server = Server(binary, work)
+        check_headers(server)
+        driver = browser(work)
+        driver.set_script_timeout(10)
+
+        # --- login with the API key alone (Enter submits) -------------------------------------------------------
+        driver.get(server.base + '/')
+        key = wait_for('the API key field', lambda: driver.find_element(By.ID, 'login-key'))
+        sizes = first_load_bytes(driver)
+        print(f'ui_test: first load of /: {sizes["transfer"]} bytes transferred ({sizes["decoded"]} decoded) '
+              f'in {sizes["files"]} files; DOM interactive at {sizes["interactive_ms"]:.0f} ms')
+        assert sizes['transfer'] < 200 * 1024, sizes
+        assert key.get_attribute('type') == 'password'
+        key.send_keys(server.key, Keys.ENTER)
+        wait_for('the execution history', lambda: driver.find_element(By.ID, 'executions'))
+        assert driver.execute_script('return sessionStorage.length') == 1
+        assert driver.execute_script('return document.cookie') == '', 'nothing in cookies'
+        wait_for('the history to be live', lambda: 'live' in driver.find_element(By.CLASS_NAME, 'live').text)
+        history = driver.current_window_handle
+
+        # An execution created elsewhere appears in the open history without a reload.
+        started = time.monotonic()
+        other = server.api('POST', '/executions', {'action': 'core.local', 'parameters': {'cmd': 'true'}})
+        wait_for('the API-created execution in the history',
+                 lambda: driver.find_elements(By.CSS_SELECTOR, f'tr[data-id="{other["id"]}"]'), timeout=10)
+        print(f'ui_test: a new execution appeared in the open history {time.monotonic() - started:.3f} s '
+              'after POST /executions answered')
+
+        # --- run core.local from its form, in a second window ---------------------------------------------------
+        # sessionStorage is per window: the second one logs in too, and lands on the page it was opened at.
+        driver.switch_to.new_window('window')
+        driver.get(server.base + '/#/actions')
+        wait_for('the API key field', lambda: driver.find_element(By.ID, 'login-key')).send_keys(server.key, Keys.ENTER)
+        wait_for('core.local in the catalog', lambda: driver.find_element(By.LINK_TEXT, 'local')).click()
+        form = wait_for('the run form', lambda: driver.find_element(By.ID, 'run-form'))
+        cmd = form.find_element(By.CSS_SELECTOR, '[data-param="cmd"]')
+        form.submit()  # cmd is required: checked before anything is sent
+        wait_for('the required error next to cmd', lambda: 'required' in driver.find_element(
+            By.ID, cmd.get_attribute('id') + '-error').text)
+        assert not form.find_elements(By.CSS_SELECTOR, '[data-param="sudo"]'), 'immutable parameters are not offered'
+        cmd.send_keys(f"sleep 1; echo 'squall-ui-ok {XSS}'", Keys.ENTER)
+        wait_for('the execution page', lambda: '/executions/' in driver.current_url)
+        run_id = driver.current_url.rsplit('/', 1)[1]
+        wait_for('succeeded', lambda: driver.find_element(By.ID, 'status').text == 'succeeded')
+        wait_for('its stdout', lambda: 'squall-ui-ok' in driver.find_element(By.ID, 'stdout').text)
+        assert XSS in driver.find_element(By.ID, 'parameters').text, 'the parameter is shown as it was given'
+        assert XSS in driver.find_element(By.ID, 'stdout').text
+        assert not driver.find_elements(By.TAG_NAME, 'img'), 'no img element was created from API data'
+        no_alert(driver)
+
+        # The history window got it live: the row is there and succeeded.
+        driver.switch_to.window(history)
+        wait_for('the form-run execution in the history (no reload)',
+                 lambda: driver.find_element(By.CSS_SELECTOR, f'tr[data-id="{run_id}"]').get_attribute(
+                     'data-status') == 'succeeded', timeout=10)
+        assert not driver.find_elements(By.TAG_NAME, 'img')
+        no_alert(driver)
+
+        # Filters: by status, and by action.
+        driver.get(server.base + '/#/executions?status=failed')
+        wait_for('the filtered (empty) history', lambda: 'No executions' in driver.find_element(By.CLASS_NAME, 'pagerow').text)
+        Select(driver.find_element(By.ID, 'f-status')).select_by_value('succeeded')
+        wait_for('the succeeded filter', lambda: driver.find_elements(By.CSS_SELECTOR, f'tr[data-id="{run_id}"]'))
+
+        # --- the server's error goes next to the field it names --------------------------------------------------
+        driver.get(server.base + '/#/actions/examples.greet')
+        form = wait_for('the greet form', lambda: driver.find_element(By.ID, 'run-form'))
+        times = form.find_element(By.CSS_SELECTOR, '[data-param="times"]')
+        assert times.get_attribute('value') == '1', 'defaults are filled in'
+        times.clear()
+        times.send_keys('500', Keys.ENTER)
+        error = wait_for('the server error next to times', lambda: driver.find_element(
+            By.ID, times.get_attribute('id') + '-error').text)
+        assert 'times' in error, error
+        assert '/actions/' in driver.current_url, 'nothing ran'
+
+        # --- the execution page of the API-created one, re-run ---------------------------------------------------
+        driver.get(server.base + f'/#/executions/{other["id"]}')
+        wait_for('its status', lambda: driver.find_element(By.ID, 'status').text == 'succeeded')
+        driver.find_element(By.ID, 'rerun').click()
+        wait_for('the re-run execution', lambda: other['id'] not in driver.current_url)
+        wait_for('the re-run succeeded', lambda: driver.find_element(By.ID, 'status').text == 'succeeded')
+
+        # --- password login ---------------------------------------------------------------------------------------
+        driver.find_element(By.ID, 'logout').click()
+        user = wait_for('the login form', lambda: driver.find_element(By.ID, 'login-user'))
+        assert driver.execute_script('return sessionStorage.length') == 0
+        user.send_keys('alice')
+        driver.find_element(By.ID, 'login-password').send_keys('wrong', Keys.ENTER)
+        wait_for('the login error', lambda: driver.find_element(By.CSS_SELECTOR, '.error[role=alert]'))
+        pw = driver.find_element(By.ID, 'login-password')
+        pw.clear()
+        pw.send_keys('alice-password-1', Keys.ENTER)
+        wait_for('alice\'s history', lambda: driver.find_element(By.ID, 'who').text == 'alice')
+        wait_for('the history table', lambda: driver.find_element(By.ID, 'executions'))
+
+        # Nothing broke the Content-Security-Policy (it would be logged as a console error).
+        problems = [e for e in driver.get_log('browser') if e['level'] == 'SEVERE' and
+                    ('Content Security Policy' in e['message'] or 'Uncaught' in e['message'])]
+        assert not problems, problems
+        print('ui_test: all checks passed')
+    finally:
+        if driver:
+            driver.quit()
+        if server:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
