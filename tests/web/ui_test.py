@@ -64,12 +64,37 @@ def wait_for(what, fn, timeout=20.0, interval=0.05):
                          (f' (last error: {last_error})' if last_error else ''))
 
 
+def write_pack(data):
+    """The pack `uit` under DATA/packs: `uit.flow`, an Orquesta workflow of two tasks in sequence."""
+    pack = os.path.join(data, 'packs', 'uit')
+    os.makedirs(os.path.join(pack, 'actions', 'workflows'))
+    files = {
+        'pack.yaml': 'name: uit\ndescription: web UI test pack\nversion: 0.1.0\nauthor: squall\nemail: s@example.com\n',
+        'actions/flow.yaml': 'name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\n'
+                             'description: Two tasks in sequence.\n',
+        'actions/workflows/flow.yaml': '''version: 1.0
+tasks:
+  prepare:
+    action: core.local cmd="echo preparing; sleep 0.3"
+    next:
+      - when: "{{ succeeded() }}"
+        do: finish
+  finish:
+    action: core.local cmd="echo finishing"
+''',
+    }
+    for rel, text in files.items():
+        with open(os.path.join(pack, rel), 'w') as f:
+            f.write(text)
+
+
 class Server:
     """squall server on a free port with a temp data dir (embedded Redis), as tests/support's SquallProcess."""
 
     def __init__(self, binary, work):
         self.data = os.path.join(work, 'data')
         os.makedirs(self.data)
+        write_pack(self.data)
         add = subprocess.run([binary, 'user', 'add', 'alice', '--data-dir', self.data],
                              input='alice-password-1\n', text=True, capture_output=True, timeout=60)
         if add.returncode != 0:
@@ -246,6 +271,55 @@ def main():
         driver.find_element(By.ID, 'rerun').click()
         wait_for('the re-run execution', lambda: other['id'] not in driver.current_url)
         wait_for('the re-run succeeded', lambda: driver.find_element(By.ID, 'status').text == 'succeeded')
+
+        # --- stdout streams while the execution runs ----------------------------------------------------------------
+        slow = server.api('POST', '/executions', {'action': 'core.local', 'parameters': {
+            'cmd': 'for i in 1 2 3 4; do echo line$i; sleep 1; done'}})
+        driver.get(server.base + f'/#/executions/{slow["id"]}')
+        wait_for('line1 while it runs', lambda: 'line1' in driver.find_element(By.ID, 'stdout').text and
+                 driver.find_element(By.ID, 'status').text == 'running')
+        wait_for('line4 and succeeded', lambda: driver.find_element(By.ID, 'status').text == 'succeeded' and
+                 'line4' in driver.find_element(By.ID, 'stdout').text)
+        assert driver.find_element(By.ID, 'stdout').text.split() == ['line1', 'line2', 'line3', 'line4'], \
+            driver.find_element(By.ID, 'stdout').text
+
+        # --- a workflow's timeline: a bar per task, each a link to the task's execution ---------------------------
+        flow = server.api('POST', '/executions', {'action': 'uit.flow', 'parameters': {}})
+        driver.get(server.base + f'/#/executions/{flow["id"]}')
+        wait_for('the workflow to succeed', lambda: driver.find_element(By.ID, 'status').text == 'succeeded', timeout=30)
+        rows = wait_for('two finished tasks on the timeline', lambda: [
+            r for r in driver.find_elements(By.CSS_SELECTOR, '#timeline li')
+            if r.find_elements(By.CSS_SELECTOR, '.bar.s-succeeded')] if len(driver.find_elements(
+                By.CSS_SELECTOR, '#timeline .bar.s-succeeded')) == 2 else None)
+        assert [r.find_element(By.CLASS_NAME, 'task').text for r in rows] == ['prepare', 'finish'], \
+            [r.text for r in rows]
+        widths = [r.find_element(By.CLASS_NAME, 'bar').size['width'] for r in rows]
+        assert widths[0] > widths[1], f'prepare (0.3 s) has the longer bar: {widths}'
+        rows[1].find_element(By.CLASS_NAME, 'task').click()
+        wait_for('the task\'s execution', lambda: flow['id'] not in driver.current_url)
+        wait_for('its parent link', lambda: driver.find_element(By.LINK_TEXT, flow['id']))
+        wait_for('its stdout', lambda: 'finishing' in driver.find_element(By.ID, 'stdout').text)
+
+        # --- an inquiry appears while the page is open and is answered from the form of its schema -------------
+        driver.get(server.base + '/#/inquiries')
+        wait_for('the inquiries page', lambda: 'No inquiry' in driver.find_element(By.ID, 'inquiries').text)
+        ask = server.api('POST', '/executions', {'action': 'core.ask', 'parameters': {'schema': {
+            'type': 'object', 'properties': {
+                'approved': {'type': 'boolean', 'description': 'Go ahead?', 'required': True},
+                'reason': {'type': 'string', 'minLength': 3, 'description': 'Why'}}}}})
+        card = wait_for('the inquiry, live', lambda: driver.find_element(By.CSS_SELECTOR, f'section[data-id="{ask["id"]}"]'))
+        reason = card.find_element(By.CSS_SELECTOR, '[data-param="reason"]')
+        reason.send_keys('no', Keys.ENTER)  # shorter than minLength: the server's error goes next to the field
+        wait_for('the server error next to reason', lambda: 'reason' in driver.find_element(
+            By.ID, reason.get_attribute('id') + '-error').text)
+        reason.clear()
+        reason.send_keys('looks fine')
+        card.find_element(By.CSS_SELECTOR, '[data-param="approved"]').click()
+        card.find_element(By.CSS_SELECTOR, 'button[type=submit]').click()
+        wait_for('the answer', lambda: 'Answered' in card.text)
+        answered = wait_for('the inquiry to succeed', lambda: (lambda e: e if e['status'] == 'succeeded' else None)(
+            server.api('GET', f'/executions/{ask["id"]}')))
+        assert answered['result']['response'] == {'approved': True, 'reason': 'looks fine'}, answered['result']
 
         # --- password login ---------------------------------------------------------------------------------------
         driver.find_element(By.ID, 'logout').click()

@@ -1,5 +1,5 @@
-// The web UI's entry point and router. Routes live in the URL's hash (#/executions, #/executions/ID,
-// #/actions, #/actions/REF), so the server serves one page for every path. Each view renders into <main> and
+// The web UI's entry point and router. Routes live in the URL's hash (#/executions, #/executions/ID, #/actions,
+// #/actions/REF, #/inquiries), so the server serves one page for every path. Each view renders into <main> and
 // returns a function that stops what it started (event streams, timers) when another view replaces it.
 import {credentials, logout, setUnauthorizedHandler} from './api.js';
 import {replace, h} from './dom.js';
@@ -7,6 +7,7 @@ import {loginView} from './login.js';
 import {executionsView} from './executions.js';
 import {executionView} from './execution.js';
 import {catalogView, actionView} from './catalog.js';
+import {inquiriesView} from './inquiries.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -17,6 +18,7 @@ const routes = [
   [/^\/executions$/, (m, q) => executionsView(main, q)],
   [/^\/actions\/([^/]+)$/, (m, q) => actionView(main, decodeURIComponent(m[1]), q)],
   [/^\/actions$/, (m, q) => catalogView(main, q)],
+  [/^\/inquiries$/, () => inquiriesView(main)],
 ];
 
 function parseHash() {

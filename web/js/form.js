@@ -30,8 +30,7 @@ function typeOf(schema) {
 }
 
 /** One parameter's field: {name, row (the element), read() → {value} | {skip} | throws Error}. */
-function field(name, schema, index) {
-  const id = `p-${index}`;
+function field(name, schema, id) {
   const type = typeOf(schema);
   const hasDefault = schema.default !== undefined && schema.default !== null;
   const help = schema.description ? h('p', {class: 'help', id: `${id}-help`}, schema.description) : null;
@@ -98,21 +97,32 @@ function field(name, schema, index) {
   return {name, row, input, read, show, required: Boolean(schema.required)};
 }
 
-/** The parameter a server error names: `parameter "cmd": ...` → "cmd" (a nested path's first part). */
+/**
+ * The parameter a server error names: `parameter "cmd": ...` → "cmd"; an inquiry's `field "response.reason"` →
+ * "reason" (a nested path's first part).
+ */
 export function parameterNamed(message) {
-  const m = /parameter "([^"]+)"/.exec(message || '');
-  return m ? m[1].split(/[.[]/)[0] : null;
+  const m = /(?:parameter|field) "([^"]+)"/.exec(message || '');
+  return m ? m[1].replace(/^response\./, '').split(/[.[]/)[0] : null;
+}
+
+/** An inquiry's JSON schema (an object's properties) as the parameter list runForm takes. */
+export function schemaParameters(schema) {
+  const required = new Set(Array.isArray(schema && schema.required) ? schema.required : []);
+  return Object.entries((schema && schema.properties) || {}).map(([name, s]) =>
+    [name, {...s, required: required.has(name) || s.required === true}]);
 }
 
 /**
- * runForm(parameters, submit(values) → Promise) → <form>. `parameters` as effectiveParameters answers. Fields are
- * checked before sending; an error thrown by `submit` is shown next to the field it names, else above the button.
+ * runForm(parameters, submit(values) → Promise, {label, id, prefix}) → <form>. `parameters` as effectiveParameters
+ * answers. Fields are checked before sending; an error thrown by `submit` is shown next to the field it names, else
+ * above the button. `prefix` keeps field ids apart when a page has several forms.
  */
-export function runForm(parameters, submit) {
-  const fields = parameters.map(([name, schema], i) => field(name, schema, i));
+export function runForm(parameters, submit, {label = 'Run', id = 'run-form', prefix = 'p'} = {}) {
+  const fields = parameters.map(([name, schema], i) => field(name, schema, `${prefix}-${i}`));
   const general = h('div', {'aria-live': 'polite'});
-  const button = h('button', {type: 'submit'}, 'Run');
-  const form = h('form', {class: 'run', id: 'run-form', novalidate: true, onsubmit: async (ev) => {
+  const button = h('button', {type: 'submit'}, label);
+  const form = h('form', {class: 'run', id, novalidate: true, onsubmit: async (ev) => {
     ev.preventDefault();
     replace(general);
     const values = {};
