@@ -183,7 +183,8 @@ def no_alert(driver):
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else os.environ.get('SQUALL_BIN', os.path.join(ROOT, 'build-test', 'squall'))
+    binary = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
+        'SQUALL_BIN', os.path.join(ROOT, 'build-test', 'squall'))
     if not os.access(binary, os.X_OK):
         raise SystemExit(f'ui_test: no squall binary at {binary}')
     work = tempfile.mkdtemp(prefix='squall-ui-')
@@ -249,7 +250,8 @@ def main():
 
         # Filters: by status, and by action.
         driver.get(server.base + '/#/executions?status=failed')
-        wait_for('the filtered (empty) history', lambda: 'No executions' in driver.find_element(By.CLASS_NAME, 'pagerow').text)
+        wait_for('the filtered (empty) history',
+                 lambda: 'No executions' in driver.find_element(By.CLASS_NAME, 'pagerow').text)
         Select(driver.find_element(By.ID, 'f-status')).select_by_value('succeeded')
         wait_for('the succeeded filter', lambda: driver.find_elements(By.CSS_SELECTOR, f'tr[data-id="{run_id}"]'))
 
@@ -274,19 +276,20 @@ def main():
 
         # --- stdout streams while the execution runs ----------------------------------------------------------------
         slow = server.api('POST', '/executions', {'action': 'core.local', 'parameters': {
-            'cmd': 'for i in 1 2 3 4; do echo line$i; sleep 1; done'}})
+            'cmd': 'for i in 1 2 3 4 5 6 7 8; do echo line$i; sleep 1; done'}})
         driver.get(server.base + f'/#/executions/{slow["id"]}')
         wait_for('line1 while it runs', lambda: 'line1' in driver.find_element(By.ID, 'stdout').text and
                  driver.find_element(By.ID, 'status').text == 'running')
-        wait_for('line4 and succeeded', lambda: driver.find_element(By.ID, 'status').text == 'succeeded' and
-                 'line4' in driver.find_element(By.ID, 'stdout').text)
-        assert driver.find_element(By.ID, 'stdout').text.split() == ['line1', 'line2', 'line3', 'line4'], \
+        wait_for('line8 and succeeded', lambda: driver.find_element(By.ID, 'status').text == 'succeeded' and
+                 'line8' in driver.find_element(By.ID, 'stdout').text)
+        assert driver.find_element(By.ID, 'stdout').text.split() == [f'line{i}' for i in range(1, 9)], \
             driver.find_element(By.ID, 'stdout').text
 
         # --- a workflow's timeline: a bar per task, each a link to the task's execution ---------------------------
         flow = server.api('POST', '/executions', {'action': 'uit.flow', 'parameters': {}})
         driver.get(server.base + f'/#/executions/{flow["id"]}')
-        wait_for('the workflow to succeed', lambda: driver.find_element(By.ID, 'status').text == 'succeeded', timeout=30)
+        wait_for('the workflow to succeed', lambda: driver.find_element(By.ID, 'status').text == 'succeeded',
+                 timeout=30)
         rows = wait_for('two finished tasks on the timeline', lambda: [
             r for r in driver.find_elements(By.CSS_SELECTOR, '#timeline li')
             if r.find_elements(By.CSS_SELECTOR, '.bar.s-succeeded')] if len(driver.find_elements(
@@ -307,7 +310,8 @@ def main():
             'type': 'object', 'properties': {
                 'approved': {'type': 'boolean', 'description': 'Go ahead?', 'required': True},
                 'reason': {'type': 'string', 'minLength': 3, 'description': 'Why'}}}}})
-        card = wait_for('the inquiry, live', lambda: driver.find_element(By.CSS_SELECTOR, f'section[data-id="{ask["id"]}"]'))
+        card = wait_for('the inquiry, live',
+                        lambda: driver.find_element(By.CSS_SELECTOR, f'section[data-id="{ask["id"]}"]'))
         reason = card.find_element(By.CSS_SELECTOR, '[data-param="reason"]')
         reason.send_keys('no', Keys.ENTER)  # shorter than minLength: the server's error goes next to the field
         wait_for('the server error next to reason', lambda: 'reason' in driver.find_element(
@@ -320,6 +324,39 @@ def main():
         answered = wait_for('the inquiry to succeed', lambda: (lambda e: e if e['status'] == 'succeeded' else None)(
             server.api('GET', f'/executions/{ask["id"]}')))
         assert answered['result']['response'] == {'approved': True, 'reason': 'looks fine'}, answered['result']
+
+        # --- a webhook's trace: the rule that matched and its execution, the rule that did not and why -----------
+        for body in ({'name': 'bob'}, {'nom': 'bob'}):
+            req = urllib.request.Request(server.base + '/api/v1/webhooks/sample', method='POST',
+                                         data=json.dumps(body).encode(),
+                                         headers={'St2-Api-Key': server.key, 'Content-Type': 'application/json'})
+            urllib.request.urlopen(req, timeout=30).read()
+        instances = wait_for('two processed trigger instances', lambda: (lambda l: l if len(l) == 2 and all(
+            i['status'] == 'processed' for i in l) else None)(server.api('GET', '/triggerinstances?limit=2')))
+        missed, matched = instances  # newest first
+        driver.get(server.base + '/#/traces')
+        wait_for('the trigger instance list', lambda: driver.find_element(
+            By.CSS_SELECTOR, f'tr[data-id="{matched["id"]}"] a')).click()
+        decision = wait_for('the matching rule', lambda: driver.find_element(
+            By.CSS_SELECTOR, '.decision[data-rule="examples.sample_webhook"]'))
+        assert 'not matched' not in decision.text and 'matched' in decision.text, decision.text
+        wait_for('the execution it caused', lambda: 'examples.greet' in driver.find_element(By.CLASS_NAME, 'tree').text)
+        driver.get(server.base + f'/#/traces/{missed["id"]}')
+        decision = wait_for('the rule that did not match', lambda: driver.find_element(
+            By.CSS_SELECTOR, '.decision.missed[data-rule="examples.sample_webhook"]'))
+        assert 'trigger.body.name exists' in decision.text and 'failed' in decision.text, decision.text
+
+        # --- rules: disable and enable again --------------------------------------------------------------------
+        driver.get(server.base + '/#/rules')
+        toggle = wait_for('the rule', lambda: driver.find_element(
+            By.CSS_SELECTOR, 'tr[data-ref="examples.sample_webhook"] button'))
+        assert toggle.text == 'Disable'
+        toggle.click()
+        wait_for('the rule disabled', lambda: driver.find_element(
+            By.CSS_SELECTOR, 'tr[data-ref="examples.sample_webhook"] button').text == 'Enable')
+        assert server.api('GET', '/rules/examples.sample_webhook')['enabled'] is False
+        driver.find_element(By.CSS_SELECTOR, 'tr[data-ref="examples.sample_webhook"] button').click()
+        wait_for('the rule enabled', lambda: server.api('GET', '/rules/examples.sample_webhook')['enabled'] is True)
 
         # --- password login ---------------------------------------------------------------------------------------
         driver.find_element(By.ID, 'logout').click()
@@ -339,6 +376,17 @@ def main():
                     ('Content Security Policy' in e['message'] or 'Uncaught' in e['message'])]
         assert not problems, problems
         print('ui_test: all checks passed')
+    except BaseException:
+        if driver:  # what the page showed, for the failure's message
+            try:
+                print(f'ui_test: FAILED at {driver.current_url}; the page said:\n'
+                      f'{driver.find_element(By.TAG_NAME, "main").text[:3000]}\nbrowser console: '
+                      f'{driver.get_log("browser")}', file=sys.stderr)
+            except Exception as e:
+                print(f'ui_test: (no page state: {e})', file=sys.stderr)
+        if server:
+            print(f'ui_test: server log:\n{open(server.log_path).read()[-4000:]}', file=sys.stderr)
+        raise
     finally:
         if driver:
             driver.quit()

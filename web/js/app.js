@@ -1,6 +1,7 @@
 // The web UI's entry point and router. Routes live in the URL's hash (#/executions, #/executions/ID, #/actions,
-// #/actions/REF, #/inquiries), so the server serves one page for every path. Each view renders into <main> and
-// returns a function that stops what it started (event streams, timers) when another view replaces it.
+// #/actions/REF, #/inquiries, #/rules, #/traces, #/traces/ID), so the server serves one page for every path. Each
+// view renders into <main> and returns a function that stops what it started (event streams, timers) when another
+// view replaces it.
 import {credentials, logout, setUnauthorizedHandler} from './api.js';
 import {replace, h} from './dom.js';
 import {loginView} from './login.js';
@@ -8,6 +9,7 @@ import {executionsView} from './executions.js';
 import {executionView} from './execution.js';
 import {catalogView, actionView} from './catalog.js';
 import {inquiriesView} from './inquiries.js';
+import {rulesView, tracesView, traceView} from './traces.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -19,6 +21,9 @@ const routes = [
   [/^\/actions\/([^/]+)$/, (m, q) => actionView(main, decodeURIComponent(m[1]), q)],
   [/^\/actions$/, (m, q) => catalogView(main, q)],
   [/^\/inquiries$/, () => inquiriesView(main)],
+  [/^\/rules$/, () => rulesView(main)],
+  [/^\/traces\/([^/]+)$/, (m) => traceView(main, decodeURIComponent(m[1]))],
+  [/^\/traces$/, (m, q) => tracesView(main, q)],
 ];
 
 function parseHash() {

@@ -71,7 +71,8 @@ export function executionView(main, id) {
       e.trigger_instance && e.trigger_instance.id ? fact('Trigger instance', e.trigger_instance.id) : null);
     replace(result, pretty(e.result));
     replace(parameters, pretty(e.parameters));
-    replace(history, (e.log || []).map((l) => h('tr', {}, h('td', {}, badge(l.status)), h('td', {}, time(l.timestamp)))));
+    replace(history, (e.log || []).map((l) =>
+      h('tr', {}, h('td', {}, badge(l.status)), h('td', {}, time(l.timestamp)))));
   }
 
   // --- output: read once, then appended from the stream while the execution runs -------------------------------
