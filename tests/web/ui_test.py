@@ -88,6 +88,11 @@ tasks:
             f.write(text)
 
 
+def click(driver, what, by, selector, timeout=20.0):
+    """Finds and clicks in one step, again if the page redrew the element in between (live views redraw)."""
+    wait_for(what, lambda: driver.find_element(by, selector).click() or True, timeout=timeout)
+
+
 class Server:
     """squall server on a free port with a temp data dir (embedded Redis), as tests/support's SquallProcess."""
 
@@ -270,7 +275,7 @@ def main():
         # --- the execution page of the API-created one, re-run ---------------------------------------------------
         driver.get(server.base + f'/#/executions/{other["id"]}')
         wait_for('its status', lambda: driver.find_element(By.ID, 'status').text == 'succeeded')
-        driver.find_element(By.ID, 'rerun').click()
+        click(driver, 're-run', By.ID, 'rerun')
         wait_for('the re-run execution', lambda: other['id'] not in driver.current_url)
         wait_for('the re-run succeeded', lambda: driver.find_element(By.ID, 'status').text == 'succeeded')
 
@@ -290,15 +295,17 @@ def main():
         driver.get(server.base + f'/#/executions/{flow["id"]}')
         wait_for('the workflow to succeed', lambda: driver.find_element(By.ID, 'status').text == 'succeeded',
                  timeout=30)
-        rows = wait_for('two finished tasks on the timeline', lambda: [
-            r for r in driver.find_elements(By.CSS_SELECTOR, '#timeline li')
-            if r.find_elements(By.CSS_SELECTOR, '.bar.s-succeeded')] if len(driver.find_elements(
-                By.CSS_SELECTOR, '#timeline .bar.s-succeeded')) == 2 else None)
-        assert [r.find_element(By.CLASS_NAME, 'task').text for r in rows] == ['prepare', 'finish'], \
-            [r.text for r in rows]
-        widths = [r.find_element(By.CLASS_NAME, 'bar').size['width'] for r in rows]
-        assert widths[0] > widths[1], f'prepare (0.3 s) has the longer bar: {widths}'
-        rows[1].find_element(By.CLASS_NAME, 'task').click()
+
+        def timeline():  # (task, bar width, execution id) per row once both bars are succeeded; read in one go
+            rows = driver.find_elements(By.CSS_SELECTOR, '#timeline li')
+            if len(rows) != 2 or len(driver.find_elements(By.CSS_SELECTOR, '#timeline .bar.s-succeeded')) != 2:
+                return None
+            return [(r.find_element(By.CLASS_NAME, 'task').text, r.find_element(By.CLASS_NAME, 'bar').size['width'],
+                     r.get_attribute('data-id')) for r in rows]
+        rows = wait_for('two finished tasks on the timeline', timeline)
+        assert [r[0] for r in rows] == ['prepare', 'finish'], rows
+        assert rows[0][1] > rows[1][1], f'prepare (0.3 s) has the longer bar: {rows}'
+        click(driver, 'the finish task', By.CSS_SELECTOR, f'#timeline li[data-id="{rows[1][2]}"] .task')
         wait_for('the task\'s execution', lambda: flow['id'] not in driver.current_url)
         wait_for('its parent link', lambda: driver.find_element(By.LINK_TEXT, flow['id']))
         wait_for('its stdout', lambda: 'finishing' in driver.find_element(By.ID, 'stdout').text)
@@ -335,8 +342,7 @@ def main():
             i['status'] == 'processed' for i in l) else None)(server.api('GET', '/triggerinstances?limit=2')))
         missed, matched = instances  # newest first
         driver.get(server.base + '/#/traces')
-        wait_for('the trigger instance list', lambda: driver.find_element(
-            By.CSS_SELECTOR, f'tr[data-id="{matched["id"]}"] a')).click()
+        click(driver, 'the trigger instance in the list', By.CSS_SELECTOR, f'tr[data-id="{matched["id"]}"] a')
         decision = wait_for('the matching rule', lambda: driver.find_element(
             By.CSS_SELECTOR, '.decision[data-rule="examples.sample_webhook"]'))
         assert 'not matched' not in decision.text and 'matched' in decision.text, decision.text
@@ -348,18 +354,17 @@ def main():
 
         # --- rules: disable and enable again --------------------------------------------------------------------
         driver.get(server.base + '/#/rules')
-        toggle = wait_for('the rule', lambda: driver.find_element(
-            By.CSS_SELECTOR, 'tr[data-ref="examples.sample_webhook"] button'))
-        assert toggle.text == 'Disable'
-        toggle.click()
+        wait_for('the rule, enabled', lambda: driver.find_element(
+            By.CSS_SELECTOR, 'tr[data-ref="examples.sample_webhook"] button').text == 'Disable')
+        click(driver, 'Disable', By.CSS_SELECTOR, 'tr[data-ref="examples.sample_webhook"] button')
         wait_for('the rule disabled', lambda: driver.find_element(
             By.CSS_SELECTOR, 'tr[data-ref="examples.sample_webhook"] button').text == 'Enable')
         assert server.api('GET', '/rules/examples.sample_webhook')['enabled'] is False
-        driver.find_element(By.CSS_SELECTOR, 'tr[data-ref="examples.sample_webhook"] button').click()
+        click(driver, 'Enable', By.CSS_SELECTOR, 'tr[data-ref="examples.sample_webhook"] button')
         wait_for('the rule enabled', lambda: server.api('GET', '/rules/examples.sample_webhook')['enabled'] is True)
 
         # --- password login ---------------------------------------------------------------------------------------
-        driver.find_element(By.ID, 'logout').click()
+        click(driver, 'Log out', By.ID, 'logout')
         user = wait_for('the login form', lambda: driver.find_element(By.ID, 'login-user'))
         assert driver.execute_script('return sessionStorage.length') == 0
         user.send_keys('alice')
