@@ -176,7 +176,8 @@ def first_load_bytes(driver):
         return {transfer: nav.transferSize + res.reduce((n, r) => n + r.transferSize, 0),
                 decoded: nav.decodedBodySize + res.reduce((n, r) => n + r.decodedBodySize, 0),
                 files: 1 + res.length, interactive_ms: nav.domInteractive,
-                loaded_ms: nav.loadEventEnd};""")
+                loaded_ms: nav.loadEventEnd,
+                paint_ms: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || -1};""")
 
 
 def no_alert(driver):
@@ -205,7 +206,8 @@ def main():
         key = wait_for('the API key field', lambda: driver.find_element(By.ID, 'login-key'))
         sizes = first_load_bytes(driver)
         print(f'ui_test: first load of /: {sizes["transfer"]} bytes transferred ({sizes["decoded"]} decoded) '
-              f'in {sizes["files"]} files; DOM interactive at {sizes["interactive_ms"]:.0f} ms')
+              f'in {sizes["files"]} files; DOM interactive at {sizes["interactive_ms"]:.0f} ms, loaded at '
+              f'{sizes["loaded_ms"]:.0f} ms, first contentful paint at {sizes["paint_ms"]:.0f} ms')
         assert sizes['transfer'] < 200 * 1024, sizes
         assert key.get_attribute('type') == 'password'
         key.send_keys(server.key, Keys.ENTER)
