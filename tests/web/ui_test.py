@@ -93,6 +93,22 @@ def click(driver, what, by, selector, timeout=20.0):
     wait_for(what, lambda: driver.find_element(by, selector).click() or True, timeout=timeout)
 
 
+def git_pack(work):
+    """A pack `uigit` in a local git repository (installed from its file:// URL)."""
+    repo = os.path.join(work, 'uigit')
+    os.makedirs(os.path.join(repo, 'actions'))
+    with open(os.path.join(repo, 'pack.yaml'), 'w') as f:
+        f.write('name: uigit\ndescription: installed by the UI test\nversion: 1.2.3\nauthor: squall\n'
+                'email: s@example.com\n')
+    with open(os.path.join(repo, 'actions', 'hello.yaml'), 'w') as f:
+        f.write('name: hello\nrunner_type: local-shell-cmd\ndescription: Says hello.\nparameters:\n'
+                '  cmd:\n    default: echo hello\n')
+    for args in (['init', '-q'], ['add', '-A'],
+                 ['-c', 'user.name=ui', '-c', 'user.email=ui@localhost', 'commit', '-q', '-m', 'v1']):
+        subprocess.run(['git', '-C', repo] + args, check=True, capture_output=True, timeout=30)
+    return 'file://' + repo
+
+
 class Server:
     """squall server on a free port with a temp data dir (embedded Redis), as tests/support's SquallProcess."""
 
@@ -364,6 +380,38 @@ def main():
         assert server.api('GET', '/rules/examples.sample_webhook')['enabled'] is False
         click(driver, 'Enable', By.CSS_SELECTOR, 'tr[data-ref="examples.sample_webhook"] button')
         wait_for('the rule enabled', lambda: server.api('GET', '/rules/examples.sample_webhook')['enabled'] is True)
+
+        # --- datastore: set a plain and a secret key, the secret shown masked; delete one ------------------------
+        driver.get(server.base + '/#/keys')
+        for key_name, value, is_secret in (('ui_plain', f'v {XSS}', False), ('ui_secret', 's3cret-value', True)):
+            name_field = wait_for('the key form', lambda: driver.find_element(By.ID, 'k-name'))
+            name_field.clear()
+            name_field.send_keys(key_name)
+            driver.find_element(By.ID, 'k-value').send_keys(value)
+            if is_secret:
+                driver.find_element(By.ID, 'k-secret').click()
+            click(driver, 'Set', By.CSS_SELECTOR, '#key-set button[type=submit]')
+            wait_for(f'{key_name} in the list', lambda: driver.find_elements(
+                By.CSS_SELECTOR, f'#keys tr[data-name="{key_name}"]'))
+        keys_text = driver.find_element(By.ID, 'keys').text
+        assert XSS in keys_text and 's3cret-value' not in keys_text and '********' in keys_text, keys_text
+        assert not driver.find_elements(By.TAG_NAME, 'img')
+        click(driver, 'Delete ui_plain', By.CSS_SELECTOR, '#keys tr[data-name="ui_plain"] button')
+        wait_for('the confirmation', lambda: driver.switch_to.alert).accept()
+        wait_for('ui_plain gone', lambda: not driver.find_elements(By.CSS_SELECTOR, '#keys tr[data-name="ui_plain"]'))
+        stored = server.api('GET', '/keys?scope=all')
+        assert [k['name'] for k in stored] == ['ui_secret'], stored
+
+        # --- install a pack from a git URL; its execution shows the progress -------------------------------------
+        driver.get(server.base + '/#/actions')
+        click(driver, 'Install a pack', By.CSS_SELECTOR, '.install summary')
+        driver.find_element(By.ID, 'pack-url').send_keys(git_pack(work), Keys.ENTER)
+        wait_for('the install execution', lambda: '/executions/' in driver.current_url)
+        wait_for('the install to succeed', lambda: driver.find_element(By.ID, 'status').text == 'succeeded',
+                 timeout=60)
+        driver.get(server.base + '/#/actions')
+        wait_for('the installed pack in the catalog',
+                 lambda: 'Says hello.' in driver.find_element(By.ID, 'catalog').text)
 
         # --- password login ---------------------------------------------------------------------------------------
         click(driver, 'Log out', By.ID, 'logout')

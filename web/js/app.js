@@ -1,7 +1,7 @@
 // The web UI's entry point and router. Routes live in the URL's hash (#/executions, #/executions/ID, #/actions,
-// #/actions/REF, #/inquiries, #/rules, #/traces, #/traces/ID), so the server serves one page for every path. Each
-// view renders into <main> and returns a function that stops what it started (event streams, timers) when another
-// view replaces it.
+// #/actions/REF, #/inquiries, #/rules, #/traces, #/traces/ID, #/keys), so the server serves one page for every
+// path. Each view renders into <main> and returns a function that stops what it started (event streams, timers)
+// when another view replaces it.
 import {credentials, logout, setUnauthorizedHandler} from './api.js';
 import {replace, h} from './dom.js';
 import {loginView} from './login.js';
@@ -10,6 +10,7 @@ import {executionView} from './execution.js';
 import {catalogView, actionView} from './catalog.js';
 import {inquiriesView} from './inquiries.js';
 import {rulesView, tracesView, traceView} from './traces.js';
+import {keysView} from './keys.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -24,6 +25,7 @@ const routes = [
   [/^\/rules$/, () => rulesView(main)],
   [/^\/traces\/([^/]+)$/, (m) => traceView(main, decodeURIComponent(m[1]))],
   [/^\/traces$/, (m, q) => tracesView(main, q)],
+  [/^\/keys$/, () => keysView(main)],
 ];
 
 function parseHash() {

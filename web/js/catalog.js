@@ -8,7 +8,22 @@ export function catalogView(main, query) {
   const search = h('input', {id: 'catalog-search', type: 'search', value: query.q || '',
     placeholder: 'Filter by name or description', 'aria-label': 'Filter actions'});
   const list = h('div', {id: 'catalog'}, h('p', {class: 'muted'}, 'Loading…'));
-  replace(main, h('h1', {}, 'Actions'), search, list);
+  const url = h('input', {id: 'pack-url', name: 'url', type: 'text', required: true, autocomplete: 'off',
+    placeholder: 'https://… or file:///… (a git repository), or a pack name'});
+  const installMessage = h('div', {'aria-live': 'polite'});
+  const install = h('details', {class: 'install'}, h('summary', {}, 'Install a pack'),
+    h('form', {class: 'filters', id: 'pack-install', onsubmit: async (ev) => {
+      ev.preventDefault();
+      replace(installMessage);
+      try {
+        // packs.install runs as an execution: its page shows the progress, and the loader's errors in its result.
+        const {data} = await api('/packs/install', {method: 'POST', body: {packs: [url.value.trim()]}});
+        location.hash = link(`/executions/${encodeURIComponent(data.execution_id)}`);
+      } catch (e) {
+        replace(installMessage, errorBox(e));
+      }
+    }}, h('label', {for: 'pack-url'}, 'Git URL'), url, h('button', {type: 'submit'}, 'Install')), installMessage);
+  replace(main, h('h1', {}, 'Actions'), install, search, list);
 
   let packs = [];
   let actions = [];
