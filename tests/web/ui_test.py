@@ -308,6 +308,14 @@ def main():
         assert driver.find_element(By.ID, 'stdout').text.split() == [f'line{i}' for i in range(1, 9)], \
             driver.find_element(By.ID, 'stdout').text
 
+        # --- cancel a running execution -----------------------------------------------------------------------
+        long = server.api('POST', '/executions', {'action': 'core.local', 'parameters': {'cmd': 'sleep 60'}})
+        driver.get(server.base + f'/#/executions/{long["id"]}')
+        wait_for('it to run', lambda: driver.find_element(By.ID, 'status').text == 'running')
+        click(driver, 'Cancel', By.ID, 'cancel')
+        wait_for('canceled', lambda: driver.find_element(By.ID, 'status').text == 'canceled')
+        wait_for('no Cancel button once canceled', lambda: not driver.find_elements(By.ID, 'cancel'))
+
         # --- a workflow's timeline: a bar per task, each a link to the task's execution ---------------------------
         flow = server.api('POST', '/executions', {'action': 'uit.flow', 'parameters': {}})
         driver.get(server.base + f'/#/executions/{flow["id"]}')

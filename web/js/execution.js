@@ -53,11 +53,12 @@ export function executionView(main, id) {
   }
 
   function draw(e) {
+    // Buttons only when the status changed, so that a focused button keeps the focus through other updates.
+    if (!execution || execution.status !== e.status) drawButtons(e);
     execution = e;
     const ref = e.action && e.action.ref ? e.action.ref : '?';
     const ctx = e.context || {};
     replace(header, h('h1', {}, ref), h('span', {id: 'status'}, badge(e.status)));
-    drawButtons(e);
     const fact = (name, ...value) => [h('dt', {}, name), h('dd', {}, ...value)];
     replace(facts,
       fact('ID', h('span', {class: 'mono'}, e.id)),
