@@ -65,7 +65,8 @@ def wait_for(what, fn, timeout=20.0, interval=0.05):
 
 
 def write_pack(data):
-    """The pack `uit` under DATA/packs: `uit.flow`, an Orquesta workflow of two tasks in sequence."""
+    """The pack `uit` under DATA/packs: `uit.flow`, an Orquesta workflow of two tasks in sequence, then a task
+    over three items."""
     pack = os.path.join(data, 'packs', 'uit')
     os.makedirs(os.path.join(pack, 'actions', 'workflows'))
     files = {
@@ -81,6 +82,12 @@ tasks:
         do: finish
   finish:
     action: core.local cmd="echo finishing"
+    next:
+      - when: "{{ succeeded() }}"
+        do: fan
+  fan:
+    with: x in {{ ['a', 'b', 'c'] }}
+    action: core.local cmd="echo item-{{ item('x') }}"
 ''',
     }
     for rel, text in files.items():
@@ -322,15 +329,17 @@ def main():
         wait_for('the workflow to succeed', lambda: driver.find_element(By.ID, 'status').text == 'succeeded',
                  timeout=30)
 
-        def timeline():  # (task, bar width, execution id) per row once both bars are succeeded; read in one go
+        def timeline():  # (task, bar width, execution id, text) per row once all three are succeeded; in one go
             rows = driver.find_elements(By.CSS_SELECTOR, '#timeline li')
-            if len(rows) != 2 or len(driver.find_elements(By.CSS_SELECTOR, '#timeline .bar.s-succeeded')) != 2:
+            if len(rows) != 3 or len(driver.find_elements(By.CSS_SELECTOR, '#timeline .bar.s-succeeded')) != 3:
                 return None
             return [(r.find_element(By.CLASS_NAME, 'task').text, r.find_element(By.CLASS_NAME, 'bar').size['width'],
-                     r.get_attribute('data-id')) for r in rows]
-        rows = wait_for('two finished tasks on the timeline', timeline)
-        assert [r[0] for r in rows] == ['prepare', 'finish'], rows
+                     r.get_attribute('data-id'), r.text) for r in rows]
+        rows = wait_for('three finished tasks on the timeline', timeline)
+        assert [r[0] for r in rows] == ['prepare', 'finish', 'fan'], rows
         assert rows[0][1] > rows[1][1], f'prepare (0.3 s) has the longer bar: {rows}'
+        assert '3 items: 3 succeeded' in rows[2][3], rows[2][3]  # with-items: one row, counted
+        assert len(driver.find_elements(By.CSS_SELECTOR, '#timeline li.items .itemline a')) == 3
         click(driver, 'the finish task', By.CSS_SELECTOR, f'#timeline li[data-id="{rows[1][2]}"] .task')
         wait_for('the task\'s execution', lambda: flow['id'] not in driver.current_url)
         wait_for('its parent link', lambda: driver.find_element(By.LINK_TEXT, flow['id']))

@@ -3,6 +3,7 @@
 import {api} from './api.js';
 import {follow} from './stream.js';
 import {h, replace, badge, time, duration, elapsed, errorBox, link, pretty, isFinal} from './dom.js';
+import {timeline as tasksTimeline} from './timeline.js';
 
 const MAX_CHILDREN = 200;
 
@@ -98,31 +99,8 @@ export function executionView(main, id) {
   let timelineTimer = 0;
   function drawTimeline() {
     timelineTimer = 0;
-    const list = [...children.values()];
-    timeline.hidden = list.length === 0;
-    if (list.length === 0) return;
-    list.sort((a, b) => String(a.start_timestamp).localeCompare(String(b.start_timestamp)));
-    const now = Date.now();
-    const start = Math.min(...list.map((c) => Date.parse(c.start_timestamp)).filter((t) => !Number.isNaN(t)));
-    const end = Math.max(start + 1, ...list.map((c) => (c.end_timestamp ? Date.parse(c.end_timestamp) : now))
-      .filter((t) => !Number.isNaN(t)));
-    const span = end - start;
-    replace(timeline, h('h2', {}, `Tasks (${list.length})`),
-      h('ol', {class: 'gantt'}, list.map((c) => {
-        const s = Date.parse(c.start_timestamp);
-        const e = c.end_timestamp ? Date.parse(c.end_timestamp) : now;
-        const bar = h('a', {class: `bar s-${c.status}`, href: link(`/executions/${encodeURIComponent(c.id)}`),
-          title: `${c.status}, ${duration(elapsed(c))}`}, h('span', {class: 'sr'}, c.status));
-        bar.style.left = `${Number.isNaN(s) ? 0 : ((s - start) / span) * 100}%`;
-        bar.style.width = `${Math.max(0.5, ((e - (Number.isNaN(s) ? start : s)) / span) * 100)}%`;
-        const task = (c.context && c.context.orquesta && c.context.orquesta.task_name) ||
-          (c.context && c.context.chain && c.context.chain.name) || (c.action && c.action.ref) || c.id;
-        return h('li', {'data-id': c.id},
-          h('a', {class: 'task', href: link(`/executions/${encodeURIComponent(c.id)}`)}, task),
-          h('span', {class: 'track'}, bar),
-          h('span', {class: 'took'}, badge(c.status), ' ', duration(elapsed(c))));
-      })),
-      h('p', {class: 'muted'}, `From `, time(new Date(start).toISOString()), ` over ${duration(span / 1000)}.`));
+    timeline.hidden = children.size === 0;
+    if (children.size) replace(timeline, tasksTimeline(children.values()));
   }
   const redrawTimeline = () => {
     if (!timelineTimer) timelineTimer = setTimeout(drawTimeline, 50);
