@@ -430,6 +430,20 @@ def main():
         wait_for('the installed pack in the catalog',
                  lambda: 'Says hello.' in driver.find_element(By.ID, 'catalog').text)
 
+        # --- a pack's config from its schema: the server's error under the field, then saved -------------------
+        driver.get(server.base + '/#/actions')
+        click(driver, 'configure examples', By.CSS_SELECTOR, 'a[href="#/packs/examples/config"]')
+        step = wait_for('the config form',
+                        lambda: driver.find_element(By.CSS_SELECTOR, '#config-form [data-param="step"]'))
+        step.clear()
+        step.send_keys('0', Keys.ENTER)  # below its minimum
+        wait_for('the server error under step', lambda: 'step' in driver.find_element(
+            By.ID, step.get_attribute('id') + '-error').text)
+        step.clear()
+        step.send_keys('5', Keys.ENTER)
+        wait_for('saved', lambda: 'Saved' in driver.find_element(By.TAG_NAME, 'main').text)
+        assert server.api('GET', '/configs/examples')['values']['step'] == 5
+
         # --- password login ---------------------------------------------------------------------------------------
         click(driver, 'Log out', By.ID, 'logout')
         user = wait_for('the login form', lambda: driver.find_element(By.ID, 'login-user'))

@@ -1,13 +1,13 @@
 // The web UI's entry point and router. Routes live in the URL's hash (#/executions, #/executions/ID, #/actions,
-// #/actions/REF, #/inquiries, #/rules, #/traces, #/traces/ID, #/keys), so the server serves one page for every
-// path. Each view renders into <main> and returns a function that stops what it started (event streams, timers)
-// when another view replaces it.
+// #/actions/REF, #/packs/REF/config, #/inquiries, #/rules, #/traces, #/traces/ID, #/keys), so the server serves
+// one page for every path. Each view renders into <main> and returns a function that stops what it started (event
+// streams, timers) when another view replaces it.
 import {credentials, logout, setUnauthorizedHandler} from './api.js';
 import {replace, h} from './dom.js';
 import {loginView} from './login.js';
 import {executionsView} from './executions.js';
 import {executionView} from './execution.js';
-import {catalogView, actionView} from './catalog.js';
+import {catalogView, actionView, packConfigView} from './catalog.js';
 import {inquiriesView} from './inquiries.js';
 import {rulesView, tracesView, traceView} from './traces.js';
 import {keysView} from './keys.js';
@@ -21,6 +21,7 @@ const routes = [
   [/^\/executions$/, (m, q) => executionsView(main, q)],
   [/^\/actions\/([^/]+)$/, (m, q) => actionView(main, decodeURIComponent(m[1]), q)],
   [/^\/actions$/, (m, q) => catalogView(main, q)],
+  [/^\/packs\/([^/]+)\/config$/, (m) => packConfigView(main, decodeURIComponent(m[1]))],
   [/^\/inquiries$/, () => inquiriesView(main)],
   [/^\/rules$/, () => rulesView(main)],
   [/^\/traces\/([^/]+)$/, (m) => traceView(main, decodeURIComponent(m[1]))],

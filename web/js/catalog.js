@@ -34,7 +34,9 @@ export function catalogView(main, query) {
       const own = actions.filter((a) => a.pack === p.ref && hit(a));
       if (own.length === 0) return null;
       return h('section', {class: 'pack'},
-        h('h2', {}, p.ref, p.version ? h('span', {class: 'muted'}, ` ${p.version}`) : null),
+        h('h2', {}, p.ref, p.version ? h('span', {class: 'muted'}, ` ${p.version}`) : null,
+          p.config_schema && Object.keys(p.config_schema).length ? [' ', h('a', {class: 'small-link',
+            href: link(`/packs/${encodeURIComponent(p.ref)}/config`)}, 'configure')] : null),
         p.description ? h('p', {class: 'muted'}, p.description) : null,
         h('ul', {class: 'actions'}, own.map((a) => h('li', {},
           h('a', {href: link(`/actions/${encodeURIComponent(a.ref)}`)}, a.name || a.ref),
@@ -85,4 +87,29 @@ export function actionView(main, ref) {
     const first = form.querySelector('input, select, textarea');
     if (first) first.focus();
   }).catch((e) => replace(body, errorBox(e)));
+}
+
+/** A pack's config: a form from its config schema, filled with the current values (secrets stay masked: the
+ * server keeps a secret that comes back masked), saved with PUT /configs/{pack}. */
+export function packConfigView(main, ref) {
+  document.title = `${ref} config · Squall`;
+  const body = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
+  const saved = h('div', {'aria-live': 'polite'});
+  replace(main, h('p', {}, h('a', {href: '#/actions'}, '← Actions')), h('h1', {}, `${ref} config`), saved, body);
+  const draw = (schema, values) => {
+    const params = Object.entries(schema).map(([name, s]) =>
+      [name, name in values ? {...s, default: values[name]} : s]);
+    replace(body, runForm(params, async (given) => {
+      replace(saved);
+      const {data} = await api(`/configs/${encodeURIComponent(ref)}`, {method: 'PUT', body: given});
+      draw(schema, data.values || {});
+      replace(saved, h('p', {role: 'status'}, 'Saved.'));
+    }, {label: 'Save', id: 'config-form'}));
+  };
+  Promise.all([
+    api(`/config_schemas/${encodeURIComponent(ref)}`),
+    api(`/configs/${encodeURIComponent(ref)}`)
+      .catch((e) => (e.status === 404 ? {data: {values: {}}} : Promise.reject(e))),  // no config yet
+  ]).then(([schema, config]) => draw(schema.data.attributes || {}, config.data.values || {}))
+    .catch((e) => replace(body, errorBox(e)));
 }

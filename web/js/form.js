@@ -99,10 +99,10 @@ function field(name, schema, id) {
 
 /**
  * The parameter a server error names: `parameter "cmd": ...` → "cmd"; an inquiry's `field "response.reason"` →
- * "reason" (a nested path's first part).
+ * "reason"; a pack config's `config property "step"` → "step" (a nested path's first part).
  */
 export function parameterNamed(message) {
-  const m = /(?:parameter|field) "([^"]+)"/.exec(message || '');
+  const m = /(?:parameter|field|config property) "([^"]+)"/.exec(message || '');
   return m ? m[1].replace(/^response\./, '').split(/[.[]/)[0] : null;
 }
 
