@@ -66,7 +66,7 @@ def wait_for(what, fn, timeout=20.0, interval=0.05):
 
 def write_pack(data):
     """The pack `uit` under DATA/packs: `uit.flow`, an Orquesta workflow of two tasks in sequence, then a task
-    over three items."""
+    over three items; `uit.slow`, a task of two seconds then another (to pause and resume)."""
     pack = os.path.join(data, 'packs', 'uit')
     os.makedirs(os.path.join(pack, 'actions', 'workflows'))
     files = {
@@ -88,6 +88,17 @@ tasks:
   fan:
     with: x in {{ ['a', 'b', 'c'] }}
     action: core.local cmd="echo item-{{ item('x') }}"
+''',
+        'actions/slow.yaml': 'name: slow\nrunner_type: orquesta\nentry_point: workflows/slow.yaml\n',
+        'actions/workflows/slow.yaml': '''version: 1.0
+tasks:
+  wait:
+    action: core.local cmd="sleep 2"
+    next:
+      - when: "{{ succeeded() }}"
+        do: after
+  after:
+    action: core.local cmd="echo after"
 ''',
     }
     for rel, text in files.items():
@@ -322,6 +333,19 @@ def main():
         click(driver, 'Cancel', By.ID, 'cancel')
         wait_for('canceled', lambda: driver.find_element(By.ID, 'status').text == 'canceled')
         wait_for('no Cancel button once canceled', lambda: not driver.find_elements(By.ID, 'cancel'))
+
+        # --- pause a running workflow, then resume it ------------------------------------------------------------
+        slow_flow = server.api('POST', '/executions', {'action': 'uit.slow', 'parameters': {}})
+        driver.get(server.base + f'/#/executions/{slow_flow["id"]}')
+        wait_for('the workflow to run', lambda: driver.find_element(By.ID, 'status').text == 'running')
+        click(driver, 'Pause', By.ID, 'pause')
+        wait_for('paused (once its running task ended)',
+                 lambda: driver.find_element(By.ID, 'status').text == 'paused', timeout=30)
+        click(driver, 'Resume', By.ID, 'resume')
+        wait_for('the resumed workflow to succeed',
+                 lambda: driver.find_element(By.ID, 'status').text == 'succeeded', timeout=30)
+        wait_for('both tasks on its timeline', lambda: len(driver.find_elements(
+            By.CSS_SELECTOR, '#timeline .bar.s-succeeded')) == 2)
 
         # --- a workflow's timeline: a bar per task, each a link to the task's execution ---------------------------
         flow = server.api('POST', '/executions', {'action': 'uit.flow', 'parameters': {}})

@@ -47,9 +47,9 @@ export function executionView(main, id) {
         const {data} = await api(`/executions/${encodeURIComponent(id)}/re_run`, {method: 'POST', body: {}});
         location.hash = link(`/executions/${encodeURIComponent(data.id)}`);
       })}, 'Re-run'),
-      workflow && e.status === 'running' ? h('button', {type: 'button', onclick: () => act('Pause', () =>
+      workflow && e.status === 'running' ? h('button', {type: 'button', id: 'pause', onclick: () => act('Pause', () =>
         api(`/executions/${encodeURIComponent(id)}`, {method: 'PUT', body: {status: 'pausing'}}))}, 'Pause') : null,
-      e.status === 'paused' ? h('button', {type: 'button', onclick: () => act('Resume', () =>
+      e.status === 'paused' ? h('button', {type: 'button', id: 'resume', onclick: () => act('Resume', () =>
         api(`/executions/${encodeURIComponent(id)}`, {method: 'PUT', body: {status: 'resuming'}}))}, 'Resume') : null);
   }
 
