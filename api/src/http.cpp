@@ -1,5 +1,7 @@
 #include "http.hpp"
 
+#include "metrics.hpp"
+
 #include <atomic>
 #include <chrono>
 
@@ -290,7 +292,24 @@ std::vector<std::string> Router::Prefixed(const std::string& p) const {
     return {WithOptionalSlash("/api/v1" + p), WithOptionalSlash("/v1" + p)};
 }
 
-void Router::Add(const std::string& method, const std::vector<std::string>& patterns, const Handler& h, bool a) {
+namespace {
+
+/// `h`, counted in HttpMetrics under `method` and `label` with its status and time.
+Handler Timed(const std::string& method, std::string label, Handler h) {
+    return [method, label = std::move(label), h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
+        const auto start = std::chrono::steady_clock::now();
+        h(req, res);
+        HttpMetrics::Instance().Observe(
+            method, label, res.status < 0 ? 200 : res.status, std::chrono::steady_clock::now() - start
+        );
+    };
+}
+
+}  // namespace
+
+void Router::Add(const std::string& method, const std::vector<std::string>& patterns, const Handler& plain, bool a) {
+    // Every alias of the route (/api/v1 and /v1) counts under the first one's label.
+    const Handler h = Timed(method, patterns.empty() ? std::string() : RouteLabel(patterns.front()), plain);
     for (const auto& pattern : patterns) {
         if (method == "GET") {
             server_.Get(pattern, h);
@@ -324,7 +343,7 @@ void Router::PostRaw(const std::string& p, Handler h, bool a) {
     PostRaw(p, Plain(std::move(h)), a);
 }
 void Router::PostRaw(const std::string& p, IdentityHandler h, bool a) {
-    auto w = Wrap(std::move(h), a);
+    auto w = Timed("POST", RouteLabel("/api/v1" + p), Wrap(std::move(h), a));
     auto reading = [w](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
         httplib::Request whole = req;
         if (!reader([&whole](const char* data, size_t n) {

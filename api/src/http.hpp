@@ -136,6 +136,8 @@ void RegisterChatOpsGenericRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& 
 /// POST /chatops/mattermost: Mattermost outgoing webhooks (routes/chatops_mattermost.cpp).
 void RegisterChatOpsMattermostRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
 void RegisterWorkflowRoutes(Router& r, ApiDeps& d);
+/// GET /metrics and /api/v1/metrics: Prometheus text (routes/metrics.cpp).
+void RegisterMetricsRoutes(Router& r, ApiDeps& d);
 /// `/auth/v1/tokens` (create, validate, revoke), `/user`, `/apikeys` CRUD (routes/auth.cpp).
 void RegisterAuthRoutes(Router& r, ApiDeps& d, const ApiOptions& options);
 /// `/runnertypes`, `/timers`: the read-only resources st2client lists (routes/compat.cpp).

@@ -121,6 +121,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     RegisterDeadLetterRoutes(r, d);
     RegisterChatOpsAliasRoutes(r, d);
     RegisterWorkflowRoutes(r, d);
+    RegisterMetricsRoutes(r, d);
     if (d.stream_reader) {
         impl_->hub = std::make_unique<EventHub>(d.stream_reader, d.executions);
         RegisterStreamRoutes(r, *impl_->hub, impl_->options.stream_heartbeat);

@@ -299,6 +299,11 @@ void CheckParameters(Checker& c, const Json& params, const std::string& path) {
         if (s.contains("position") && !(s["position"].is_number_integer() && s["position"].get<long long>() >= 0))
             c.Fail(Join(at, "position"), "must be a non-negative integer");
         if (s.contains("enum") && !s["enum"].is_array()) c.Fail(Join(at, "enum"), "must be a list");
+        // A templated default is rendered at every run: one that does not parse is a load error here.
+        if (auto def = s.find("default"); def != s.end()) {
+            for (auto& [field, error] : core::TemplateSyntaxErrors(*def, Join(at, "default")))
+                c.Fail(field, error.message);
+        }
         const size_t before = c.errors().size();
         CheckSchema(c, s, at);
         if (c.errors().size() != before) continue;

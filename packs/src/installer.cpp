@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -295,6 +296,10 @@ std::string PackInstaller::PacksDir() const {
     return (fs::path(data_dir_) / "packs").string();
 }
 
+std::string PackInstaller::VirtualenvsDir() const {
+    return (fs::path(data_dir_) / "virtualenvs").string();
+}
+
 Result<std::vector<InstalledPack>> PackInstaller::InstallBlocking(
     const std::vector<std::string>& specs, const InstallOptions& options
 ) {
@@ -495,6 +500,25 @@ Result<InstalledPack> PackInstaller::InstallOne(
     }
     if (options.cancel && options.cancel->load()) return Canceled("canceled");
 
+    // The pack's virtualenv, built before anything is swapped in: a requirement that cannot be installed fails the
+    // install with the pack and its virtualenv as they were. Built beside the live one and renamed over it.
+    const fs::path venvs(VirtualenvsDir());
+    const fs::path venv_target = venvs / ref;
+    std::optional<DirGuard> venv_guard;
+    fs::path venv_new;
+    if (fs::is_regular_file(staging / "requirements.txt")) {
+        venv_new = venvs / ".staging" / RandomName();
+        venv_guard.emplace(venv_new);
+        VirtualenvOptions vo = options.virtualenv;
+        vo.cancel = options.cancel;
+        if (Status st = BuildVirtualenvBlocking(
+                (staging / "requirements.txt").string(), ref + "/requirements.txt", venv_new.string(), vo, progress_
+            );
+            !st) {
+            return st.error();
+        }
+    }
+
     // Swap in. RENAME_EXCHANGE swaps both names in one step, so DATA/packs/<ref> always holds a whole
     // version; the old one ends up in the staging folder and is deleted with it.
     std::error_code ec;
@@ -516,6 +540,25 @@ Result<InstalledPack> PackInstaller::InstallOne(
         fs::rename(staging, target, ec);
         if (ec) return Unavailable("cannot move the new version into " + target.string() + ": " + ec.message());
         staging_guard.Release();
+    }
+
+    {
+        // The virtualenv follows the pack: the new one in place, or none when the new version has no requirements.
+        const fs::path old_venv = venvs / ".staging" / (RandomName() + "-old");
+        std::error_code venv_ec;
+        if (fs::exists(venv_target, venv_ec)) fs::rename(venv_target, old_venv, venv_ec);
+        if (!venv_new.empty()) {
+            fs::rename(venv_new, venv_target, venv_ec);
+            if (venv_ec) {
+                return Unavailable(
+                    "installed " + ref + " but cannot move its virtualenv into " + venv_target.string() + ": " +
+                    venv_ec.message()
+                );
+            }
+            venv_guard->Release();
+            progress_("virtualenv " + venv_target.string() + " ready");
+        }
+        fs::remove_all(old_venv, venv_ec);
     }
 
     // Loaded again from its final place, now with DATA/configs/<ref>.yaml validated against its schema.
@@ -548,6 +591,7 @@ Status PackInstaller::RemoveBlocking(const std::string& ref) {
     fs::rename(target, trash, ec);
     if (ec) return Unavailable("cannot remove " + target.string() + ": " + ec.message());
     fs::remove_all(trash, ec);
+    fs::remove_all(fs::path(VirtualenvsDir()) / ref, ec);
     progress_("removed " + ref);
     return {};
 }

@@ -251,6 +251,13 @@ Result<CompiledRulePtr> CompileRule(
         }
         compiled->criteria.push_back(std::move(*crit));
     }
+    // The action's parameters are rendered at every enforcement: a template that does not parse is an error at
+    // its field when the rule loads (the column is in the message), not a failed enforcement per event.
+    for (auto& [field, error] : core::TemplateSyntaxErrors(rule.action_parameters, "action.parameters")) {
+        Error e = cc.Fail(field, error.message);
+        if (!all) return e;
+        if (!failed) failed = std::move(e);
+    }
     if (failed) return *failed;
     return CompiledRulePtr(std::move(compiled));
 }

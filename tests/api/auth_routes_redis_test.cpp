@@ -12,6 +12,7 @@
 #include "redis_server.hpp"
 #include "squall/api/server.hpp"
 #include "squall/core/clock.hpp"
+#include "squall/core/id.hpp"
 #include "squall/core/store/kv_store.hpp"
 #include "squall/executions/service.hpp"
 #include "squall/packs/content_store.hpp"
@@ -189,6 +190,44 @@ TEST_F(AuthRoutesTest, ABadCredentialIsRefusedLikeNone) {
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 401) << r->body;
     }
+}
+
+TEST_F(AuthRoutesTest, MetricsArePrometheusTextForACaller) {
+    const std::string key = "metrics-test-key";
+    ASSERT_TRUE(redis_->CommandBlocking(
+        {"HSET", redis_->Key("apikeys"), core::Sha256Hex(key), R"({"user": "admin", "enabled": true})"}
+    ));
+    httplib::Client http("127.0.0.1", api_->port());
+    auto actions = http.Get("/api/v1/actions", {{"St2-Api-Key", key}});
+    ASSERT_TRUE(actions);
+    ASSERT_EQ(actions->status, 200) << actions->body;
+    // Prometheus sends the key as a scrape parameter (scrape_config `params`).
+    auto m = http.Get(("/metrics?st2-api-key=" + key).c_str());
+    ASSERT_TRUE(m);
+    ASSERT_EQ(m->status, 200) << m->body;
+    EXPECT_NE(m->get_header_value("Content-Type").find("text/plain; version=0.0.4"), std::string::npos);
+    const std::string& body = m->body;
+    for (const std::string want : {
+             // this process's HTTP traffic, by route label (never the raw path) and code
+             "squall_http_requests_total{method=\"GET\",route=\"/api/v1/actions\",code=\"200\"} ",
+             "squall_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/actions\",le=\"+Inf\"} ",
+             // the installation's state, from Redis
+             "# TYPE squall_executions gauge\nsquall_executions{status=\"requested\"} 0\n",
+             "squall_executions{status=\"succeeded\"} 0\n",
+             "squall_trigger_instances 0\n",
+             "squall_stream_length{stream=\"{x}stream:executions:default\"} 0\n",
+             "# TYPE squall_stream_lag gauge\n",
+             "squall_runners_alive 0\n",
+             "squall_process_resident_memory_bytes ",
+         }) {
+        EXPECT_NE(body.find(want), std::string::npos) << "missing: " << want << "\n" << body;
+    }
+    // The executions index counts what is stored.
+    ASSERT_TRUE(redis_->CommandBlocking({"ZADD", executions_->keys().ByStatus("succeeded"), "1", "e1"}));
+    auto again = http.Get("/api/v1/metrics", {{"St2-Api-Key", key}});
+    ASSERT_TRUE(again);
+    EXPECT_NE(again->body.find("squall_executions{status=\"succeeded\"} 1\n"), std::string::npos) << again->body;
+    EXPECT_NE(again->body.find("route=\"/metrics\",code=\"200\"} 1\n"), std::string::npos) << again->body;
 }
 
 }  // namespace

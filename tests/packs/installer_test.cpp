@@ -2,8 +2,11 @@
 #include "squall/packs/installer.hpp"
 
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cstdio>
+#include <cstdlib>
 
 #include <filesystem>
 #include <fstream>
@@ -386,6 +389,80 @@ TEST_F(InstallerTest, UnknownRunnerTypesAreLoadErrors) {
         r.error().message.find("rt/actions/x.yaml:3:1: runner_type: unknown runner \"no-such-runner\""),
         std::string::npos
     ) << r.error().message;
+}
+
+/// A wheel made in the test, since no package index is reachable here: squall-probe 1.0, whose module
+/// squall_probe holds VALUE = "from the wheel".
+void MakeProbeWheel(const fs::path& dir) {
+    const std::string script =
+        "import sys, zipfile\n"
+        "d = sys.argv[1]\n"
+        "with zipfile.ZipFile(d + '/squall_probe-1.0-py3-none-any.whl', 'w') as z:\n"
+        "    z.writestr('squall_probe/__init__.py', 'VALUE = \"from the wheel\"\\n')\n"
+        "    z.writestr('squall_probe-1.0.dist-info/METADATA', 'Metadata-Version: 2.1\\nName: squall-probe\\n"
+        "Version: 1.0\\n')\n"
+        "    z.writestr('squall_probe-1.0.dist-info/WHEEL', 'Wheel-Version: 1.0\\nGenerator: test\\n"
+        "Root-Is-Purelib: true\\nTag: py3-none-any\\n')\n"
+        "    z.writestr('squall_probe-1.0.dist-info/RECORD', '')\n";
+    Write(dir / "make_wheel.py", script);
+    ASSERT_EQ(std::system(("/usr/bin/python3 " + (dir / "make_wheel.py").string() + " " + dir.string()).c_str()), 0);
+}
+
+/// What `python -c code` prints (stdout and stderr).
+std::string PythonSays(const fs::path& python, const std::string& code) {
+    std::string out;
+    FILE* f = ::popen((python.string() + " -c '" + code + "' 2>&1").c_str(), "r");
+    if (f == nullptr) return "<popen failed>";
+    char buf[4096];
+    while (size_t n = std::fread(buf, 1, sizeof(buf), f)) out.append(buf, n);
+    ::pclose(f);
+    return out;
+}
+
+TEST_F(InstallerTest, APackWithRequirementsGetsItsOwnVirtualenvAndABadLineIsNamed) {
+    TempDir wheels;
+    MakeProbeWheel(wheels.path());
+    PackRepo repo(repos_.path() / "venvpack", "venvpack");
+    repo.SetVersion("1.0.0");
+    repo.AddAction("a");
+    repo.WriteFile("requirements.txt", "# what the actions import\nsquall-probe==1.0\n");
+    repo.Commit("v1");
+    InstallOptions opts;
+    opts.git_timeout = std::chrono::seconds(60);
+    opts.virtualenv.python = "/usr/bin/python3";
+    // pip's own settings choose where packages come from: here only the local wheel folder.
+    opts.virtualenv.pip_env = {{"PIP_NO_INDEX", "1"}, {"PIP_FIND_LINKS", wheels.path().string()}};
+    lines_.clear();
+    Result<std::vector<InstalledPack>> r = installer_.InstallBlocking({repo.Url()}, opts);
+    ASSERT_TRUE(r) << r.error().What() << "\n" << Lines();
+    const fs::path venv = data_.path() / "virtualenvs" / "venvpack";
+    const fs::path python = venv / "bin" / "python";
+    EXPECT_EQ(PythonSays(python, "import squall_probe; print(squall_probe.VALUE)"), "from the wheel\n");
+    // --system-site-packages: Debian's packages stay importable in it, as StackStorm's virtualenvs see st2's.
+    EXPECT_EQ(PythonSays(python, "import yaml, sys; print(sys.prefix != sys.base_prefix)"), "True\n");
+    EXPECT_TRUE(HasLine("virtualenv ")) << Lines();
+
+    // A new version with a requirement pip cannot satisfy: the install fails naming the file, line and text,
+    // and the installed pack and its virtualenv stay as they were.
+    repo.SetVersion("2.0.0");
+    repo.WriteFile("requirements.txt", "squall-probe==1.0\n\nno-such-project-xyz>=3  # needed by b\n");
+    repo.Commit("v2");
+    Result<std::vector<InstalledPack>> bad = installer_.InstallBlocking({repo.Url()}, opts);
+    ASSERT_FALSE(bad);
+    const std::string& msg = bad.error().message;
+    EXPECT_NE(
+        msg.find("venvpack/requirements.txt:3: requirement \"no-such-project-xyz>=3  # needed by b\" cannot be "
+                 "installed (pip exited 1)"),
+        std::string::npos
+    ) << msg;
+    EXPECT_NE(msg.find("No matching distribution found for no-such-project-xyz"), std::string::npos) << msg;
+    EXPECT_EQ(InstalledVersion("venvpack"), "1.0.0");
+    EXPECT_EQ(PythonSays(python, "import squall_probe; print(squall_probe.VALUE)"), "from the wheel\n");
+    EXPECT_TRUE(fs::is_empty(data_.path() / "virtualenvs" / ".staging"));
+
+    // Removing the pack removes its virtualenv.
+    ASSERT_TRUE(installer_.RemoveBlocking("venvpack"));
+    EXPECT_FALSE(fs::exists(venv));
 }
 
 TEST_F(InstallerTest, RemovesInstalledPacksOnly) {

@@ -122,5 +122,31 @@ TEST(PackLoaderTest, AFlagThatIsNotABooleanIsAnErrorNotACrash) {
     EXPECT_NE(all.find("parameters.retries.required: must be true or false"), std::string::npos) << all;
 }
 
+TEST(PackLoaderTest, ATemplatedDefaultThatDoesNotParseIsALoadErrorAtItsLine) {
+    test::TempDir dir;
+    const fs::path root = dir.path() / "ops";
+    Write(root / "pack.yaml", "name: ops\nversion: 1.0.0\n");
+    Write(
+        root / "actions" / "greet.yaml",
+        "name: greet\nrunner_type: local-shell-cmd\nparameters:\n"
+        "  cmd:\n    default: \"echo {{ name | upper }\"\n"
+        "  env:\n    type: object\n    default: {A: ok, B: [x, \"{% if %}\"]}\n"
+        "  name:\n    type: string\n    default: \"{{ st2kv.system.who }}\"\n"
+    );
+    Write(
+        root / "actions" / "fine.yaml",
+        "name: fine\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    default: \"echo {{ name }}\"\n"
+    );
+    Result<LoadedPack> p = PackLoader().LoadPackBlocking(root.string());
+    ASSERT_TRUE(p) << p.error().What();
+    ASSERT_EQ(p->actions.size(), 1u);  // the broken action is left out, the other loads
+    EXPECT_EQ(p->actions[0].name, "fine");
+    std::string all;
+    for (const auto& e : p->errors) all += e.What() + "\n";
+    EXPECT_NE(all.find("greet.yaml:5:5: parameters.cmd.default: template error at column"), std::string::npos) << all;
+    EXPECT_NE(all.find("parameters.env.default.B[1]: template error at column"), std::string::npos) << all;
+    EXPECT_EQ(p->errors.size(), 2u) << all;
+}
+
 }  // namespace
 }  // namespace squall::packs

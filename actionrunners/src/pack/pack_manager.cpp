@@ -1,6 +1,7 @@
 // pack-manager: the runner behind the bundled `packs` pack (install, uninstall, register), as StackStorm's
 // packs.install / packs.uninstall / packs.load actions.
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -166,6 +167,8 @@ private:
             opts.git_timeout = std::chrono::seconds(p["timeout"].get<int64_t>());
         }
         opts.cancel = &cancel;
+        // The virtualenv's interpreter is the one python actions run with (SQUALL_PYTHON, else python3).
+        if (const char* py = std::getenv("SQUALL_PYTHON"); py && *py) opts.virtualenv.python = py;  // NOLINT
         Result<std::set<std::string>> runner_types = RunnerTypes(content);
         if (!runner_types) return Failed("cannot read the registered runner types: " + runner_types.error().message);
         opts.runner_types = std::move(*runner_types);

@@ -191,6 +191,35 @@ Result<Json> RenderValue(const Json& value, const Json& context, const RenderOpt
     return value;
 }
 
+namespace {
+
+void CollectSyntaxErrors(
+    const Json& value, const std::string& path, bool ws, std::vector<std::pair<std::string, Error>>& out
+) {
+    if (value.is_string()) {
+        const std::string& s = value.get_ref<const std::string&>();
+        if (!HasMarkup(s)) return;
+        Result<TemplatePtr> t = Template::Cached(s, ws);
+        if (!t) out.emplace_back(path, t.error());
+    } else if (value.is_object()) {
+        for (auto it = value.begin(); it != value.end(); ++it)
+            CollectSyntaxErrors(*it, path.empty() ? it.key() : path + "." + it.key(), ws, out);
+    } else if (value.is_array()) {
+        for (size_t i = 0; i < value.size(); ++i)
+            CollectSyntaxErrors(value[i], path + "[" + std::to_string(i) + "]", ws, out);
+    }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, Error>> TemplateSyntaxErrors(
+    const Json& value, const std::string& path, bool stackstorm_whitespace
+) {
+    std::vector<std::pair<std::string, Error>> out;
+    CollectSyntaxErrors(value, path, stackstorm_whitespace, out);
+    return out;
+}
+
 std::string PythonLower(std::string_view s) {
     std::string out(s);
     bool ascii = true;

@@ -10,6 +10,7 @@
 
 #include "squall/core/error.hpp"
 #include "squall/packs/loader.hpp"
+#include "squall/packs/virtualenv.hpp"
 
 namespace squall::packs {
 
@@ -38,6 +39,9 @@ struct InstallOptions {
     /// Packs registered from elsewhere than DATA/packs (the bundled `core`, ...): ref → version. A dependency
     /// given by bare name is satisfied by one of them as by an installed pack.
     std::map<std::string, std::string> registered;
+    /// A pack with a requirements.txt gets DATA/virtualenvs/<ref> (packs/virtualenv.hpp); its python actions and
+    /// sensors run in it. The build's deadline and cancel flag are set from this struct's.
+    VirtualenvOptions virtualenv;
 };
 
 /// A pack the installer put in place (or found already in place, `skipped`).
@@ -69,11 +73,14 @@ public:
     Result<std::vector<InstalledPack>> InstallBlocking(
         const std::vector<std::string>& specs, const InstallOptions& options
     );
-    /// Deletes DATA/packs/<ref> (kNotFound when it is not installed there). DATA/configs/<ref>.yaml is kept.
+    /// Deletes DATA/packs/<ref> and its virtualenv (kNotFound when it is not installed there).
+    /// DATA/configs/<ref>.yaml is kept.
     Status RemoveBlocking(const std::string& ref);
 
     /// DATA/packs.
     std::string PacksDir() const;
+    /// DATA/virtualenvs.
+    std::string VirtualenvsDir() const;
 
 private:
     struct Run;

@@ -90,6 +90,13 @@ Result<std::string> RenderString(std::string_view text, const Json& context, con
 /// as they are. Thread-safe.
 Result<Json> RenderValue(const Json& value, const Json& context, const RenderOptions& options = {});
 
+/// Compiles every template inside `value` (each string with `{{`/`{%` markup, at any depth, as RenderValue would)
+/// without rendering, so that a syntax error is found when content loads instead of at every render. Returns one
+/// (path, error) per template that does not parse; the path extends `path` as YAML marks do ("a.b", "a[0]").
+std::vector<std::pair<std::string, Error>> TemplateSyntaxErrors(
+    const Json& value, const std::string& path, bool stackstorm_whitespace = true
+);
+
 /// Looks up a dotted path like `trigger.body.ref` or `trigger.commits[0]['id']` (used by criteria keys);
 /// returns nullptr when any step is missing.
 const Json* LookupPath(const Json& root, std::string_view path);

@@ -1,0 +1,47 @@
+#pragma once
+
+// HTTP request metrics of this process, for GET /metrics (routes/metrics.cpp): requests by method, route and
+// status code, and a latency histogram per method and route. The Router observes every request it dispatches.
+#include <array>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+namespace squall::api {
+
+class HttpMetrics {
+public:
+    /// The process-wide instance (every ApiServer of the process shares it, as Prometheus sees one process).
+    static HttpMetrics& Instance();
+
+    /// Counts one answered request. `route` is a route label (RouteLabel), never a raw path: the set of series
+    /// stays bounded by the routes, whatever paths clients send.
+    void Observe(const std::string& method, const std::string& route, int status, std::chrono::nanoseconds took);
+    /// Appends the series in Prometheus text format (HELP/TYPE lines included).
+    void Write(std::string& out) const;
+
+    /// The upper bounds (seconds) of the latency histogram's buckets; +Inf is implied.
+    static constexpr std::array<double, 12> kBuckets = {
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
+
+private:
+    struct Histogram {
+        std::array<uint64_t, kBuckets.size()> buckets{};  ///< non-cumulative counts per bucket
+        uint64_t count = 0;
+        double sum = 0;
+    };
+    mutable std::mutex mu_;
+    std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;  // guarded by mu_
+    std::map<std::pair<std::string, std::string>, Histogram> latency_;        // guarded by mu_
+};
+
+/// The label of a route pattern as registered with httplib: the API prefix kept, each regex group shown as `{}`,
+/// the optional trailing slash dropped ("/api/v1/executions/([^/]+)/?" → "/api/v1/executions/{}").
+std::string RouteLabel(const std::string& pattern);
+
+/// `text` as a Prometheus label value: backslash, double quote and newline escaped.
+std::string PromEscape(const std::string& text);
+
+}  // namespace squall::api

@@ -1,0 +1,137 @@
+// GET /metrics (and /api/v1/metrics): Prometheus text format (docs/api.md "Metrics"). Two kinds of series:
+//   - the installation's state, read from Redis at each scrape, the same whichever api process answers: stored
+//     executions by status, trigger instances, every stream's length and each consumer group's pending entries and
+//     lag (a queue that grows shows here), dead letters, live runner processes. A bounded number of commands,
+//     whatever the history's size (no SCAN of the keyspace);
+//   - this process's own: HTTP requests by route and code with latency histograms (HttpMetrics), RSS, start time.
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+
+#include "http.hpp"
+#include "metrics.hpp"
+#include "squall/actionrunners/container.hpp"
+#include "squall/core/store/store.hpp"
+#include "squall/executions/store.hpp"
+
+namespace squall::api {
+
+namespace {
+
+/// The value of `field` in a flat [k, v, k, v...] reply.
+const core::RedisReply* Field(const core::RedisReply& flat, const std::string& field) {
+    for (size_t i = 0; i + 1 < flat.elements.size(); i += 2) {
+        if (flat.elements[i].str == field) return &flat.elements[i + 1];
+    }
+    return nullptr;
+}
+
+int64_t ResidentBytes() {
+    std::ifstream statm("/proc/self/statm");
+    int64_t pages = 0;
+    int64_t resident = 0;
+    if (!(statm >> pages >> resident)) return 0;
+    return resident * ::sysconf(_SC_PAGESIZE);
+}
+
+void Gauge(std::string& out, const std::string& name, const std::string& help) {
+    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n";
+}
+
+}  // namespace
+
+void RegisterMetricsRoutes(Router& r, ApiDeps& d) {
+    static const int64_t started = static_cast<int64_t>(::time(nullptr));
+    Handler metrics = [&d](const httplib::Request&, httplib::Response& res) {
+        core::RedisClient& redis = *d.redis;
+        const std::string prefix = redis.endpoint().key_prefix;
+        const executions::Keys& ek = d.executions.keys();
+        const core::Keys ck(prefix);
+        std::string out;
+
+        // Stored executions by status: one ZCARD of each status index, pipelined.
+        const std::vector<std::string>& statuses = core::status::All();
+        std::vector<core::RedisClient::Args> counts;
+        for (const auto& s : statuses) counts.push_back({"ZCARD", ek.ByStatus(s)});
+        counts.push_back({"ZCARD", ck.TriggerInstances()});
+        Result<std::vector<core::RedisReply>> n = redis.PipelineBlocking(counts);
+        if (!n) return SendError(res, n.error());
+        Gauge(out, "squall_executions", "Stored executions by status (retention purges ended ones).");
+        for (size_t i = 0; i < statuses.size(); ++i)
+            out += "squall_executions{status=\"" + statuses[i] + "\"} " + std::to_string((*n)[i].integer) + "\n";
+        Gauge(out, "squall_trigger_instances", "Stored trigger instances.");
+        out += "squall_trigger_instances " + std::to_string(n->back().integer) + "\n";
+
+        // Streams: length, and per consumer group the entries delivered but not acknowledged (pending) and those not
+        // delivered yet (lag). The request streams are one per runner pool.
+        std::set<std::string> streams = {
+            ck.TriggerStream(), ck.DeadLetters(), ek.Events(), ek.Notify(), ek.WorkflowEvents()};
+        // One request stream per runner pool: the pools the registered actions name, and the built-in ones.
+        std::set<std::string> pools = {"default", "workflow"};
+        if (Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking(); snap) {
+            for (const auto& [ref, action] : (*snap)->actions) {
+                if (action.is_object()) pools.insert(action.value("pool", "default"));
+            }
+        }
+        std::set<std::string> request_streams;
+        for (const auto& pool : pools) request_streams.insert(ek.RequestStream(pool));
+        streams.insert(request_streams.begin(), request_streams.end());
+        std::vector<std::string> consumers;  // of the request streams: the runner processes
+        Gauge(out, "squall_stream_length", "Entries in a Redis stream.");
+        std::string pending;
+        std::string lag;
+        for (const auto& key : streams) {
+            const std::string label =
+                PromEscape(key.substr(0, prefix.size()) == prefix ? key.substr(prefix.size()) : key);
+            Result<core::RedisReply> len = redis.CommandBlocking({"XLEN", key});
+            out += "squall_stream_length{stream=\"" + label + "\"} " +
+                   std::to_string(len && !len->IsError() ? len->integer : 0) + "\n";
+            Result<core::RedisReply> groups = redis.CommandBlocking({"XINFO", "GROUPS", key});
+            if (!groups || !groups->IsArray()) continue;  // no such stream yet
+            for (const auto& g : groups->elements) {
+                const core::RedisReply* name = Field(g, "name");
+                if (!name) continue;
+                const std::string labels = "stream=\"" + label + "\",group=\"" + PromEscape(name->str) + "\"";
+                if (const core::RedisReply* p = Field(g, "pending"))
+                    pending += "squall_stream_pending{" + labels + "} " + std::to_string(p->integer) + "\n";
+                if (const core::RedisReply* l = Field(g, "lag"); l && l->type == core::RedisReply::Type::kInteger)
+                    lag += "squall_stream_lag{" + labels + "} " + std::to_string(l->integer) + "\n";
+                if (!request_streams.count(key)) continue;
+                Result<core::RedisReply> cs = redis.CommandBlocking({"XINFO", "CONSUMERS", key, name->str});
+                if (!cs || !cs->IsArray()) continue;
+                for (const auto& c : cs->elements) {
+                    if (const core::RedisReply* cname = Field(c, "name")) consumers.push_back(cname->str);
+                }
+            }
+        }
+        Gauge(out, "squall_stream_pending", "Entries delivered to a consumer group and not acknowledged yet.");
+        out += pending;
+        Gauge(out, "squall_stream_lag", "Entries of a stream not yet delivered to a consumer group.");
+        out += lag;
+
+        // A runner process renews its liveness key every few seconds (actionrunners::RunnerKeys::Alive).
+        size_t alive = 0;
+        if (!consumers.empty()) {
+            std::vector<core::RedisClient::Args> exists;
+            for (const auto& c : consumers) exists.push_back({"EXISTS", actionrunners::RunnerKeys(prefix).Alive(c)});
+            if (Result<std::vector<core::RedisReply>> e = redis.PipelineBlocking(exists); e) {
+                for (const auto& one : *e) alive += one.integer > 0 ? 1 : 0;
+            }
+        }
+        Gauge(out, "squall_runners_alive", "Runner processes of the installation whose liveness key is fresh.");
+        out += "squall_runners_alive " + std::to_string(alive) + "\n";
+
+        HttpMetrics::Instance().Write(out);
+        Gauge(out, "squall_process_resident_memory_bytes", "Resident memory of this process.");
+        out += "squall_process_resident_memory_bytes " + std::to_string(ResidentBytes()) + "\n";
+        Gauge(out, "squall_process_start_time_seconds", "When this process started, in seconds since the epoch.");
+        out += "squall_process_start_time_seconds " + std::to_string(started) + "\n";
+        res.status = 200;
+        res.set_content(out, "text/plain; version=0.0.4; charset=utf-8");
+    };
+    r.GetAt("/metrics", metrics);
+    r.Get("/metrics", metrics);
+}
+
+}  // namespace squall::api
