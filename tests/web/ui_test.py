@@ -66,7 +66,7 @@ def wait_for(what, fn, timeout=20.0, interval=0.05):
 
 def write_pack(data):
     """The pack `uit` under DATA/packs: `uit.flow`, an Orquesta workflow of two tasks in sequence, then a task
-    over three items; `uit.slow`, a task of two seconds then another (to pause and resume)."""
+    over three items; `uit.slow`, a task of five seconds then another (to pause and resume)."""
     pack = os.path.join(data, 'packs', 'uit')
     os.makedirs(os.path.join(pack, 'actions', 'workflows'))
     files = {
@@ -93,7 +93,7 @@ tasks:
         'actions/workflows/slow.yaml': '''version: 1.0
 tasks:
   wait:
-    action: core.local cmd="sleep 2"
+    action: core.local cmd="sleep 5"
     next:
       - when: "{{ succeeded() }}"
         do: after
@@ -294,6 +294,7 @@ def main():
         wait_for('the filtered (empty) history',
                  lambda: 'No executions' in driver.find_element(By.CLASS_NAME, 'pagerow').text)
         Select(driver.find_element(By.ID, 'f-status')).select_by_value('succeeded')
+        click(driver, 'Filter', By.CSS_SELECTOR, 'form.filters button[type=submit]')
         wait_for('the succeeded filter', lambda: driver.find_elements(By.CSS_SELECTOR, f'tr[data-id="{run_id}"]'))
 
         # --- the server's error goes next to the field it names --------------------------------------------------
@@ -338,7 +339,7 @@ def main():
         slow_flow = server.api('POST', '/executions', {'action': 'uit.slow', 'parameters': {}})
         driver.get(server.base + f'/#/executions/{slow_flow["id"]}')
         wait_for('the workflow to run', lambda: driver.find_element(By.ID, 'status').text == 'running')
-        click(driver, 'Pause', By.ID, 'pause')
+        click(driver, 'Pause', By.ID, 'pause')  # while its first task (5 s) runs
         wait_for('paused (once its running task ended)',
                  lambda: driver.find_element(By.ID, 'status').text == 'paused', timeout=30)
         click(driver, 'Resume', By.ID, 'resume')

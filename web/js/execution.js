@@ -11,7 +11,10 @@ export function executionView(main, id) {
   document.title = `Execution ${id} · Squall`;
   let execution = null;
   const children = new Map();  // id → execution
-  const header = h('div', {class: 'title'});
+  const title = h('h1', {}, id);
+  // One element for the status all along, so that screen readers announce each change.
+  const status = h('span', {id: 'status', 'aria-live': 'polite'});
+  const header = h('div', {class: 'title'}, title, status);
   const actions = h('div', {class: 'buttons'});
   const message = h('div', {'aria-live': 'polite'});
   const facts = h('dl', {class: 'facts'});
@@ -59,7 +62,8 @@ export function executionView(main, id) {
     execution = e;
     const ref = e.action && e.action.ref ? e.action.ref : '?';
     const ctx = e.context || {};
-    replace(header, h('h1', {}, ref), h('span', {id: 'status'}, badge(e.status)));
+    replace(title, ref);
+    replace(status, badge(e.status));
     const fact = (name, ...value) => [h('dt', {}, name), h('dd', {}, ...value)];
     replace(facts,
       fact('ID', h('span', {class: 'mono'}, e.id)),

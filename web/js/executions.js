@@ -46,7 +46,6 @@ export function executionsView(main, query) {
   h('label', {for: 'f-action'}, 'Action'), actionInput, refs,
   h('label', {for: 'f-status'}, 'Status'), statusSelect,
   h('button', {type: 'submit'}, 'Filter'));
-  statusSelect.addEventListener('change', () => form.requestSubmit());
 
   const live = h('span', {class: 'live', 'aria-live': 'polite'}, 'connecting…');
   const tbody = h('tbody', {id: 'executions'});
