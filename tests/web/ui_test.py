@@ -411,6 +411,16 @@ def main():
         decision = wait_for('the rule that did not match', lambda: driver.find_element(
             By.CSS_SELECTOR, '.decision.missed[data-rule="examples.sample_webhook"]'))
         assert 'trigger.body.name exists' in decision.text and 'failed' in decision.text, decision.text
+        # Re-emitting the matching one runs its rule again: a new trace with a new execution.
+        driver.get(server.base + f'/#/traces/{matched["id"]}')
+        click(driver, 'Re-emit', By.ID, 're-emit')
+        copy_link = wait_for('the re-emitted instance', lambda: driver.find_element(By.CSS_SELECTOR, '[role=status] a'))
+        copy_id = copy_link.text
+        assert copy_id and copy_id != matched['id']
+        wait_for('the copy processed by the rules', lambda: server.api('GET', f'/traces/{copy_id}')['executions'])
+        copy_link.click()
+        wait_for('the copy\'s trace with its execution', lambda: copy_id in driver.current_url and
+                 'examples.greet' in driver.find_element(By.CLASS_NAME, 'tree').text)
 
         # --- rules: disable and enable again --------------------------------------------------------------------
         driver.get(server.base + '/#/rules')

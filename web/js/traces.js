@@ -106,9 +106,25 @@ export function traceView(main, id) {
   document.title = `Trace ${id} · Squall`;
   const body = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
   replace(main, h('p', {}, h('a', {href: '#/traces'}, '← Trigger instances')), h('h1', {}, `Trace ${id}`), body);
+  const emitted = h('div', {'aria-live': 'polite'});
+  // Re-emit (StackStorm's re_emit): the same trigger and payload again, through the rules as they are now.
+  const reEmit = h('button', {type: 'button', id: 're-emit', onclick: async () => {
+    replace(emitted);
+    reEmit.disabled = true;
+    try {
+      const {data} = await api(`/triggerinstances/${encodeURIComponent(id)}/re_emit`, {method: 'POST', body: {}});
+      const copy = data.trigger_instance || {};
+      replace(emitted, h('p', {role: 'status'}, 'Re-emitted as ',
+        h('a', {href: link(`/traces/${encodeURIComponent(copy.id)}`)}, copy.id), '.'));
+    } catch (e) {
+      replace(emitted, errorBox(e));
+    } finally {
+      reEmit.disabled = false;
+    }
+  }}, 'Re-emit');
   api(`/traces/${encodeURIComponent(id)}`).then(({data: t}) => {
     const ti = t.trigger_instance || {};
-    replace(body,
+    replace(body, h('div', {class: 'buttons'}, reEmit), emitted,
       h('dl', {class: 'facts'},
         h('dt', {}, 'Trigger'), h('dd', {}, ti.trigger || ''),
         h('dt', {}, 'When'), h('dd', {}, time(ti.occurrence_time)),
