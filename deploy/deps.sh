@@ -10,6 +10,7 @@ PACKAGES=(
   libpcre2-dev json-schema-test-suite libhowardhinnant-date-dev tzdata
   redis-server python3 python3-jinja2 python3-yaml python3-venv python3-pip curl git openapi-specification
   openssh-server openssh-client sshpass
+  chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -1,5 +1,6 @@
 #include "squall/api/server.hpp"
 
+#include <set>
 #include <thread>
 
 #include "chatops/notifier.hpp"
@@ -11,6 +12,7 @@
 #include "squall/core/input.hpp"
 #include "squall/core/log.hpp"
 #include "squall/sensors/sensor.hpp"
+#include "web_ui.hpp"
 
 namespace squall::api {
 
@@ -25,6 +27,9 @@ struct ApiServer::Impl {
     std::unique_ptr<chatops::ChatNotifier> chatops;  ///< posts chat answers; stopped before the hub
     std::thread thread;
     int bound_port = 0;
+    /// First path segments of the API's routes ("api", "v1", "auth", "stream"): the web UI serves every other
+    /// GET (web_ui.hpp). Filled once the routes are registered, before the server starts.
+    std::set<std::string, std::less<>> api_roots;
 
     Impl(ApiDeps d, ApiOptions o)
         : deps(std::move(d)),
@@ -54,9 +59,13 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     s.set_payload_max_length(sensors::GitHubWebhook::kMaxBodyBytes);
     // Routes are matched with std::regex, which recurses per character of the path: a path longer than any
     // real one (names are at most 255 characters) is refused before routing.
-    s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    // The web UI is answered here too, before the API's regex routes: its paths are the ones outside the API's.
+    s.set_pre_routing_handler([impl = impl_.get()](const httplib::Request& req, httplib::Response& res) {
         constexpr size_t kMaxPath = 2048;
-        if (req.path.size() <= kMaxPath) return httplib::Server::HandlerResponse::Unhandled;
+        if (req.path.size() <= kMaxPath) {
+            return web::Serve(req, res, impl->api_roots) ? httplib::Server::HandlerResponse::Handled
+                                                         : httplib::Server::HandlerResponse::Unhandled;
+        }
         SendJson(
             res,
             414,
@@ -122,6 +131,9 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     RegisterChatOpsSlackRoutes(r, d, *impl_->chatops);
     RegisterChatOpsGenericRoutes(r, d, *impl_->chatops);
     RegisterChatOpsMattermostRoutes(r, d, *impl_->chatops);
+    for (const auto& route : r.routes()) impl_->api_roots.insert(web::FirstSegment(route.pattern));
+    impl_->api_roots.insert("metrics");  // SPEC §10: Prometheus text at /metrics, never the UI
+    impl_->api_roots.erase("");
 }
 
 ApiServer::~ApiServer() {
