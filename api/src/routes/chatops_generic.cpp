@@ -87,7 +87,8 @@ void RegisterChatOpsGenericRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& 
             chatops::ChatTarget callback{
                 Field(config, "generic_callback_url"),
                 "",
-                {{"channel", caller.source_channel}, {"user", caller.user}, {"execution", run->execution_id}}};
+                {{"channel", caller.source_channel}, {"user", caller.user}, {"execution", run->execution_id}},
+                ""};
             chatops::PendingResult p;
             p.execution_id = run->execution_id;
             p.alias = m->alias;
