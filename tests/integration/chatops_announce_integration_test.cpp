@@ -1,6 +1,6 @@
 // ChatOps beyond commands (issue 17 item 7, docs/chatops.md): the `announcement` runner (core.announcement,
 // chatops.post_message, chatops.post_result) and its st2.announcement__<route> events on the API's event stream;
-// and results of chat commands that survive a kill -9 of the API process.
+// the web UI link in acks (ack.append_url); and results of chat commands that survive a kill -9 of the API process.
 // The real binary and redis-server; a local HTTP server stands in for Slack, Mattermost and the generic callback.
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -24,6 +24,8 @@ using core::Json;
 using namespace std::chrono_literals;
 using namespace chatops;  // NOLINT: the shared stand-in and signing helpers
 
+const std::string kWebUi = "https://squall.example.test/ui";
+
 class ChatOpsAnnounceTest : public ::testing::Test {
 protected:
     void SetUp() override { std::signal(SIGPIPE, SIG_IGN); }
@@ -39,7 +41,8 @@ protected:
             << "---\nslack_signing_secret: \"" << kSigningSecret << "\"\nslack_bot_token: \"" << kBotToken
             << "\"\nslack_api_url: \"" << slack_.url() << "/api\"\nslack_bot_user_id: UBOT\n"
             << "generic_api_key: \"" << kGenericKey << "\"\ngeneric_callback_url: \"" << slack_.url() << "/generic\"\n"
-            << "mattermost_token: zmigewsanbbsdf59xnmduzypjc\nmattermost_url: \"" << slack_.url() << "/mm\"\n";
+            << "mattermost_token: zmigewsanbbsdf59xnmduzypjc\nmattermost_url: \"" << slack_.url() << "/mm\"\n"
+            << "webui_base_url: \"" << kWebUi << "/\"\n";
         return o;
     }
 
@@ -254,6 +257,48 @@ TEST_F(ChatOpsAnnounceTest, PostResultFormatsAsTheAliasWould) {
     ASSERT_TRUE(summary) << server.Output();
     EXPECT_EQ(summary->body["channel"], "town-square");
     EXPECT_EQ(slack_.Count("/mm", slow_id), 1u);
+}
+
+TEST_F(ChatOpsAnnounceTest, AcksLinkTheWebUiUnlessTheAliasSaysNo) {
+    SquallProcess server(Options());
+    CreateAlias(
+        server,
+        "linked",
+        "name: linked\npack: examples\naction_ref: core.noop\nformats: [\"ping linked\"]\n"
+        "ack:\n  format: \"pinging\"\n"
+    );
+    CreateAlias(
+        server,
+        "unlinked",
+        "name: unlinked\npack: examples\naction_ref: core.noop\nformats: [\"ping plain\"]\n"
+        "ack:\n  format: \"pinging plainly\"\n  append_url: false\n"
+    );
+    auto linked = Slack(server, SlashCommand("ping linked", "/resp/l"), "application/x-www-form-urlencoded");
+    ASSERT_TRUE(linked);
+    ASSERT_EQ(linked->status, 200) << linked->body;
+    const std::string text = Json::parse(linked->body)["text"];
+    Json last = Json::parse(Api(server, "GET", "/executions?limit=1", nullptr)->body)[0];
+    EXPECT_EQ(
+        text, "pinging (details available at " + kWebUi + "/#/history/" + last["id"].get<std::string>() + "/general)"
+    );
+    auto plain = Slack(server, SlashCommand("ping plain", "/resp/p"), "application/x-www-form-urlencoded");
+    ASSERT_EQ(plain->status, 200) << plain->body;
+    EXPECT_EQ(Json::parse(plain->body)["text"], "pinging plainly");
+    // The generic adapter's ack carries it too.
+    httplib::Client c(server.host(), server.port());
+    auto generic = c.Post(
+        "/api/v1/chatops/generic",
+        {{"X-Chatops-Key", kGenericKey}},
+        Json{{"command", "ping linked"}, {"user", "u"}, {"channel", "c"}}.dump(),
+        "application/json"
+    );
+    ASSERT_TRUE(generic);
+    ASSERT_EQ(generic->status, 201) << generic->body;
+    Json gj = Json::parse(generic->body);
+    EXPECT_EQ(
+        gj["text"],
+        "pinging (details available at " + kWebUi + "/#/history/" + gj["execution"].get<std::string>() + "/general)"
+    );
 }
 
 TEST_F(ChatOpsAnnounceTest, ResultIsPostedOnceAfterTheApiProcessIsKilled) {

@@ -94,9 +94,10 @@ void RegisterChatOpsMattermostRoutes(Router& r, ApiDeps& d, chatops::ChatNotifie
             const Json ack = m->alias.value("ack", Json::object());
             if (ack.is_object() && !core::BoolOr(ack, "enabled", true)) return answer("");
             answer(masker.Text(
-                run->body.contains("message") && run->body["message"].is_string()
-                    ? run->body["message"].get<std::string>()
-                    : "Running " + m->alias.value("action_ref", "") + " (execution " + run->execution_id + ")."
+                (run->body.contains("message") && run->body["message"].is_string()
+                     ? run->body["message"].get<std::string>()
+                     : "Running " + m->alias.value("action_ref", "") + " (execution " + run->execution_id + ").") +
+                chatops::AckUrlSuffix(m->alias, config, run->execution_id)
             ));
         },
         false

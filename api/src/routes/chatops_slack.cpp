@@ -74,7 +74,7 @@ CommandOutcome RunCommand(
         out.text = "Running " + m->alias.value("action_ref", "") + " for " + caller.user + " (execution " +
                    run->execution_id + ").";
     }
-    out.text = masker.Text(out.text);
+    out.text = masker.Text(out.text + chatops::AckUrlSuffix(m->alias, snap.Config("chatops"), run->execution_id));
     return out;
 }
 
