@@ -1,4 +1,5 @@
-// Formatting alias results and the announcement helpers (targets, text).
+// Alias result formats rendered as StackStorm renders them (data-driven: tests/cases/aliases/results/*.yaml, the
+// expected texts made with Python's Jinja2 in StackStorm's environment), and the announcement helpers.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,6 +10,32 @@
 
 namespace squall::api::chatops {
 namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kDir = std::string(SQUALL_SOURCE_DIR) + "/tests/cases/aliases/results";
+
+TEST(ChatOpsResultCasesTest, FormatsRenderAsStackStormDoes) {
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(kDir)) {
+        if (entry.path().extension() == ".yaml") files.push_back(entry.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    ASSERT_FALSE(files.empty());
+    size_t cases = 0;
+    for (const auto& file : files) {
+        Result<core::YamlDocument> doc = core::LoadYamlFile(file);
+        ASSERT_TRUE(doc) << doc.error().What();
+        ASSERT_TRUE(doc->value["cases"].is_array()) << file;
+        for (const auto& c : doc->value["cases"]) {
+            SCOPED_TRACE(file + ": " + c.value("name", ""));
+            const Json alias = {{"result", c["result"]}};
+            EXPECT_EQ(FormatResult(alias, c["execution"], {}), c["text"].get<std::string>());
+            ++cases;
+        }
+    }
+    EXPECT_GE(cases, 8u);
+}
 
 TEST(ChatOpsResultCasesTest, SecretsAreMaskedAndABrokenFormatSaysSo) {
     const Json execution = {{"id", "e"}, {"status", "succeeded"}, {"result", {{"stdout", "token s3cr3t-value\n"}}}};

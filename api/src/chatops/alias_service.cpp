@@ -120,13 +120,15 @@ Result<AliasRun> ExecuteAlias(
     run.execution_id = *id;
     run.body = {{"execution", *execution}, {"actionalias", alias}};
     const Json ack = alias.value("ack", Json::object());
+    core::RenderOptions options;
+    options.stackstorm_whitespace = true;  // StackStorm's Jinja environment (trim_blocks, lstrip_blocks)
     if (ack.is_object() && ack.contains("format") && ack["format"].is_string()) {
-        Result<std::string> message = core::RenderString(ack["format"].get<std::string>(), run.body);
+        Result<std::string> message = core::RenderString(ack["format"].get<std::string>(), run.body, options);
         run.body["message"] =
             message ? *message : "Cannot render \"format\" in field \"ack\" for alias. " + message.error().message;
     }
     if (ack.is_object() && ack.contains("extra")) {
-        Result<Json> extra = core::RenderValue(ack["extra"], run.body);
+        Result<Json> extra = core::RenderValue(ack["extra"], run.body, options);
         run.body["extra"] =
             extra ? *extra : Json("Cannot render \"extra\" in field \"ack\" for alias. " + extra.error().message);
     }

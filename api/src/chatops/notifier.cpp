@@ -118,8 +118,14 @@ std::string FormatResult(const Json& alias, const Json& execution, const std::ve
     const std::string status = execution.value("status", "");
     std::string text;
     const bool has_format = result.is_object() && result.contains("format") && result["format"].is_string();
+    // StackStorm's Jinja environment for aliases: trim_blocks and lstrip_blocks (multi-line formats in packs rely on
+    // them), undefined values print empty.
+    core::RenderOptions options;
+    options.stackstorm_whitespace = true;
     Result<std::string> rendered = core::RenderString(
-        has_format ? result["format"].get<std::string>() : std::string(kDefaultResult), Json{{"execution", execution}}
+        has_format ? result["format"].get<std::string>() : std::string(kDefaultResult),
+        Json{{"execution", execution}},
+        options
     );
     if (rendered) {
         text = *rendered;
