@@ -33,7 +33,8 @@ void RegisterBuiltinRunners(RunnerRegistry& registry) {
           &RemoteShellCmdFactory,
           &RemoteShellScriptFactory,
           &OrquestaFactory,
-          &ActionChainFactory}) {
+          &ActionChainFactory,
+          &AnnouncementFactory}) {
         Status st = registry.Register(make());
         if (!st) throw Exception(st.error());  // a bug: built-ins register once
     }

@@ -25,6 +25,8 @@ RunnerFactory HttpRequestFactory();
 /// remote-shell-cmd / remote-shell-script: through the OpenSSH client, hosts in parallel.
 RunnerFactory RemoteShellCmdFactory();
 RunnerFactory RemoteShellScriptFactory();
+/// announcement: publishes the parameters on the announcement stream (st2.announcement__<route>; chatops posts).
+RunnerFactory AnnouncementFactory();
 
 /// The argv local-shell-script builds for `script` (sudo handling included), for tests.
 std::vector<std::string> LocalShellScriptArgvForTest(

@@ -66,6 +66,18 @@ bool StreamFilter::WantsEvent(const std::string& name) const {
     return false;
 }
 
+bool StreamFilter::WantsExecutionEvents() const {
+    for (const char* name :
+         {"st2.execution__create",
+          "st2.execution__update",
+          "st2.execution.output__create",
+          "st2.liveaction__create",
+          "st2.liveaction__update"}) {
+        if (WantsEvent(name)) return true;
+    }
+    return false;
+}
+
 // --- StreamSubscriber -----------------------------------------------------------------------------------------
 
 void StreamSubscriber::Offer(const StreamMessagePtr& m, const EventHubOptions& limits) {
@@ -131,10 +143,14 @@ EventHub::~EventHub() {
 }
 
 void EventHub::Start() {
-    // The read position is fixed now, before any client can subscribe: an event that happens after a client
-    // subscribed is always read. (Without Redis at start, the reader fixes it at its first successful read.)
-    Result<std::string> id = LastIdBlocking();
-    if (id) last_id_ = *id;
+    // The read positions are fixed now, before any client can subscribe: an event that happens after a client
+    // subscribed is always read. (Without Redis at start, the reader fixes them at its first successful read.)
+    Result<std::string> id = LastIdBlocking(store_.keys().Events());
+    Result<std::string> announcement = LastIdBlocking(store_.keys().Announcements());
+    if (id && announcement) {
+        last_id_ = *id;
+        last_announcement_id_ = *announcement;
+    }
     thread_ = std::thread([this] { Run(); });
 }
 
@@ -180,9 +196,8 @@ bool EventHub::WaitForStop(std::chrono::milliseconds d) {
     return stopping_;
 }
 
-Result<std::string> EventHub::LastIdBlocking() {
-    Result<core::RedisReply> r =
-        reader_->CommandBlocking({"XREVRANGE", store_.keys().Events(), "+", "-", "COUNT", "1"});
+Result<std::string> EventHub::LastIdBlocking(const std::string& stream) {
+    Result<core::RedisReply> r = reader_->CommandBlocking({"XREVRANGE", stream, "+", "-", "COUNT", "1"});
     if (!r) return r.error();
     if (r->IsError()) return Internal("redis: " + r->str);
     if (r->elements.empty() || r->elements[0].elements.empty()) return std::string("0-0");
@@ -250,6 +265,57 @@ std::vector<StreamMessagePtr> EventHub::Messages(const std::vector<executions::E
     return out;
 }
 
+namespace {
+
+bool AnyWantsExecutionEvents(const std::vector<StreamSubscriberPtr>& subs) {
+    for (const auto& s : subs) {
+        if (s->filter().WantsExecutionEvents()) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+void EventHub::RefreshIdlePositions() {
+    // A position moves only if, once it is read, still nobody wants that stream: a client that subscribed
+    // meanwhile gets every event from before it came.
+    Result<std::string> id = LastIdBlocking(store_.keys().Events());
+    Result<std::string> announcement = LastIdBlocking(store_.keys().Announcements());
+    std::lock_guard lock(mu_);
+    const bool positions_unset = last_id_.empty() || last_announcement_id_.empty();
+    if (positions_unset) {
+        if (id && announcement) {
+            last_id_ = *id;
+            last_announcement_id_ = *announcement;
+        }
+        return;
+    }
+    if (id && !AnyWantsExecutionEvents(subscribers_)) last_id_ = *id;
+    if (announcement && subscribers_.empty()) last_announcement_id_ = *announcement;
+}
+
+void EventHub::AddAnnouncements(const core::RedisReply& entries, std::vector<StreamMessagePtr>& out) {
+    for (const auto& entry : entries.elements) {
+        if (entry.elements.size() < 2) continue;
+        last_announcement_id_ = entry.elements[0].str;
+        const auto& fields = entry.elements[1].elements;
+        for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+            if (fields[i].str != "d") continue;
+            Json a = Json::parse(fields[i + 1].str, nullptr, false);
+            if (!a.is_object() || !a.contains("route") || !a["route"].is_string()) continue;
+            // StackStorm's body: {payload, trace_context}; like its listener, no execution id or action ref, so
+            // the action_refs and execution_ids filters leave announcements out.
+            Json data = {{"payload", a.value("payload", Json())}, {"trace_context", a.value("trace_context", Json())}};
+            auto m = std::const_pointer_cast<StreamMessage>(
+                MakeMessage("st2.announcement__" + a["route"].get<std::string>(), "", "", "", data)
+            );
+            m->entry_id = entry.elements[0].str;
+            m->data = std::move(data);
+            out.push_back(std::move(m));
+        }
+    }
+}
+
 void EventHub::Run() {
     auto log = core::Logger("api");
     std::string& last_id = last_id_;
@@ -261,28 +327,32 @@ void EventHub::Run() {
             if (stopping_) return;
             subs = subscribers_;
         }
-        if (subs.empty() || last_id.empty()) {
-            // Nobody listens: keep only the read position fresh (one O(1) read a second) instead of reading
-            // every event. The position moves only if still nobody listens once it is read: a client that
-            // subscribed meanwhile gets every event from before it came.
-            Result<std::string> id = LastIdBlocking();
+        if (subs.empty() || last_id.empty() || last_announcement_id_.empty()) {
+            // Nobody listens: keep only the read positions fresh (O(1) reads once a second) instead of reading
+            // every event.
+            RefreshIdlePositions();
             std::unique_lock lock(mu_);
-            if (id && (subscribers_.empty() || last_id.empty())) last_id = *id;
-            if (subscribers_.empty() || last_id.empty()) {
+            if (subscribers_.empty() || last_id.empty() || last_announcement_id_.empty()) {
                 cv_.wait_for(lock, options_.idle_refresh, [&] { return stopping_ || !subscribers_.empty(); });
             }
             continue;
         }
-        Result<core::RedisReply> r = reader_->CommandBlocking(
-            {"XREAD",
-             "COUNT",
-             std::to_string(options_.batch),
-             "BLOCK",
-             std::to_string(options_.block.count()),
-             "STREAMS",
-             store_.keys().Events(),
-             last_id}
-        );
+        // Execution events are read only while a subscriber wants them; the announcements (a small stream) while
+        // anyone listens. Both in one XREAD (the keys share the {x} slot).
+        const bool executions = AnyWantsExecutionEvents(subs);
+        if (!executions) RefreshIdlePositions();
+        core::RedisClient::Args xread = {
+            "XREAD",
+            "COUNT",
+            std::to_string(options_.batch),
+            "BLOCK",
+            std::to_string(options_.block.count()),
+            "STREAMS"};
+        if (executions) xread.push_back(store_.keys().Events());
+        xread.push_back(store_.keys().Announcements());
+        if (executions) xread.push_back(last_id);
+        xread.push_back(last_announcement_id_);
+        Result<core::RedisReply> r = reader_->CommandBlocking(std::move(xread));
         if (!r || r->IsError()) {
             // One line per outage, not one per retry.
             if (!failing) {
@@ -300,8 +370,13 @@ void EventHub::Run() {
         failing = false;
         if (r->IsNil() || r->elements.empty()) continue;
         std::vector<executions::ExecutionEvent> events;
+        std::vector<StreamMessagePtr> announcements;
         for (const auto& stream : r->elements) {
             if (stream.elements.size() < 2) continue;
+            if (stream.elements[0].str == store_.keys().Announcements()) {
+                AddAnnouncements(stream.elements[1], announcements);
+                continue;
+            }
             for (const auto& entry : stream.elements[1].elements) {
                 if (entry.elements.size() < 2) continue;
                 last_id = entry.elements[0].str;
@@ -313,8 +388,10 @@ void EventHub::Run() {
                 }
             }
         }
-        if (events.empty()) continue;
-        const std::vector<StreamMessagePtr> messages = Messages(events);
+        std::vector<StreamMessagePtr> messages;
+        if (!events.empty()) messages = Messages(events);
+        messages.insert(messages.end(), announcements.begin(), announcements.end());
+        if (messages.empty()) continue;
         // The subscribers now, not those before the read: one that came while it blocked gets this batch too.
         {
             std::lock_guard lock(mu_);

@@ -3,7 +3,9 @@
 // The event stream of the API (GET /stream/v1/stream, docs/api.md "Event stream"): Server-Sent Events with
 // StackStorm's event names, fed by the execution event stream. One reader thread per API process reads
 // `{x}stream:execution-events` (XREAD BLOCK on its own connection) and fans each event out to the subscribers
-// whose filters want it. Each subscriber has a bounded queue; one that falls behind by more than the bound is
+// whose filters want it. The same XREAD reads `{x}stream:announcements` (the announcement runner's
+// `st2.announcement__<route>` events, docs/chatops.md); while no subscriber wants execution events, only that
+// small stream is read. Each subscriber has a bounded queue; one that falls behind by more than the bound is
 // dropped (its connection ends), so a slow client never holds back the reader, the others or the engine.
 
 #include <atomic>
@@ -41,6 +43,8 @@ struct StreamFilter {
         const std::string& end_execution_id
     );
     bool WantsEvent(const std::string& name) const;
+    /// True when some execution event (st2.execution*, st2.liveaction*) passes the `events` filter.
+    bool WantsExecutionEvents() const;
 };
 
 /// One SSE message, formatted once and shared by every subscriber that gets it.
@@ -50,6 +54,9 @@ struct StreamMessage {
     std::string action_ref;
     std::string status;  ///< execution/liveaction events: the status the event reports
     std::string text;    ///< "event: <name>\ndata: <json>\n\n"
+    /// Announcements only: the stream entry's id (unique, for exactly-once handling) and the data as JSON.
+    std::string entry_id;
+    core::Json data;
 };
 using StreamMessagePtr = std::shared_ptr<const StreamMessage>;
 
@@ -111,8 +118,13 @@ public:
 
 private:
     void Run();
-    /// The id of the stream's newest entry ("0-0" when empty), or an error.
-    Result<std::string> LastIdBlocking();
+    /// The id of the newest entry of `stream` ("0-0" when empty), or an error.
+    Result<std::string> LastIdBlocking(const std::string& stream);
+    /// Refreshes the read positions nobody needs yet: the execution events' when no subscriber wants them (or
+    /// there is none), the announcements' when there is no subscriber.
+    void RefreshIdlePositions();
+    /// Announcement messages of announcement stream entries; moves last_announcement_id_.
+    void AddAnnouncements(const core::RedisReply& entries, std::vector<StreamMessagePtr>& out);
     /// Turns a batch of events into messages (reads the executions they are about in one pipeline).
     std::vector<StreamMessagePtr> Messages(const std::vector<executions::ExecutionEvent>& events);
     bool WaitForStop(std::chrono::milliseconds d);
@@ -123,8 +135,9 @@ private:
     static constexpr size_t kMaxKnownExecutions = 10000;
     /// Reader thread only: execution id → (action ref, runner type) for output events, until it completes.
     std::map<std::string, std::pair<std::string, std::string>> known_;
-    /// Reader thread only (and Start before it): the id of the last entry read.
+    /// Reader thread only (and Start before it): the id of the last entry read, of each stream.
     std::string last_id_;
+    std::string last_announcement_id_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::vector<StreamSubscriberPtr> subscribers_;

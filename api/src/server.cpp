@@ -127,7 +127,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
         impl_->hub = std::make_unique<EventHub>(d.stream_reader, d.executions);
         RegisterStreamRoutes(r, *impl_->hub, impl_->options.stream_heartbeat);
     }
-    impl_->chatops = std::make_unique<chatops::ChatNotifier>(impl_->hub.get(), d.executions);
+    impl_->chatops = std::make_unique<chatops::ChatNotifier>(impl_->hub.get(), d);
     RegisterChatOpsSlackRoutes(r, d, *impl_->chatops);
     RegisterChatOpsGenericRoutes(r, d, *impl_->chatops);
     RegisterChatOpsMattermostRoutes(r, d, *impl_->chatops);

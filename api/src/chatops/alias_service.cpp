@@ -31,6 +31,22 @@ Result<Json> AliasByName(const packs::ContentSnapshot& snap, const std::string& 
     return NotFound("Unable to identify action alias with name \"" + name + "\".");
 }
 
+std::string ExecutionWebUrl(const Json& config, const std::string& execution_id) {
+    auto it = config.find("webui_base_url");
+    if (it == config.end() || !it->is_string()) return "";
+    std::string base = it->get<std::string>();
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    if (base.empty()) return "";
+    return base + "/#/history/" + execution_id + "/general";
+}
+
+std::string AckUrlSuffix(const Json& alias, const Json& config, const std::string& execution_id) {
+    const Json ack = alias.value("ack", Json::object());
+    if (ack.is_object() && ack.contains("append_url") && ack["append_url"] == Json(false)) return "";
+    const std::string url = ExecutionWebUrl(config, execution_id);
+    return url.empty() ? "" : " (details available at " + url + ")";
+}
+
 Status CheckAllowed(const Json& alias, const AliasCaller& caller) {
     if (!caller.allow.is_object() || caller.allow.empty()) return {};
     const std::string ref = alias.value("ref", "");
@@ -104,13 +120,15 @@ Result<AliasRun> ExecuteAlias(
     run.execution_id = *id;
     run.body = {{"execution", *execution}, {"actionalias", alias}};
     const Json ack = alias.value("ack", Json::object());
+    core::RenderOptions options;
+    options.stackstorm_whitespace = true;  // StackStorm's Jinja environment (trim_blocks, lstrip_blocks)
     if (ack.is_object() && ack.contains("format") && ack["format"].is_string()) {
-        Result<std::string> message = core::RenderString(ack["format"].get<std::string>(), run.body);
+        Result<std::string> message = core::RenderString(ack["format"].get<std::string>(), run.body, options);
         run.body["message"] =
             message ? *message : "Cannot render \"format\" in field \"ack\" for alias. " + message.error().message;
     }
     if (ack.is_object() && ack.contains("extra")) {
-        Result<Json> extra = core::RenderValue(ack["extra"], run.body);
+        Result<Json> extra = core::RenderValue(ack["extra"], run.body, options);
         run.body["extra"] =
             extra ? *extra : Json("Cannot render \"extra\" in field \"ack\" for alias. " + extra.error().message);
     }

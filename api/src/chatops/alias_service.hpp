@@ -32,6 +32,13 @@ struct AliasCaller {
 /// the caller's user nor user_id. No entry: allowed.
 Status CheckAllowed(const Json& alias, const AliasCaller& caller);
 
+/// The execution's page in the web UI: the chatops config's `webui_base_url` + StackStorm's
+/// `/#/history/<id>/general`; empty when no base URL is configured.
+std::string ExecutionWebUrl(const Json& config, const std::string& execution_id);
+/// What hubot appends to an ack (the alias's `ack.append_url`, true unless set to false):
+/// " (details available at <url>)"; empty when turned off or no web UI URL is configured.
+std::string AckUrlSuffix(const Json& alias, const Json& config, const std::string& execution_id);
+
 /// One alias run: StackStorm's {execution, actionalias, message?, extra?} and the new execution's id.
 struct AliasRun {
     std::string execution_id;

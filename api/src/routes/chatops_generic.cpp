@@ -80,14 +80,17 @@ void RegisterChatOpsGenericRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& 
             }
             Result<chatops::AliasRun> run = chatops::ExecuteAlias(d, m->alias, m->representation, command, caller);
             if (!run) return SendError(res, run.error());
-            const std::string ack =
+            std::string ack =
                 masker.Text(run->body.value("message", Json("")).is_string() ? run->body.value("message", "") : "");
+            const std::string url_suffix = chatops::AckUrlSuffix(m->alias, config, run->execution_id);
+            if (!url_suffix.empty()) ack = ack.empty() ? url_suffix.substr(1) : ack + url_suffix;
             Json answer = {{"ok", true}, {"text", ack}, {"execution", run->execution_id}, {"alias", m->ref}};
 
             chatops::ChatTarget callback{
                 Field(config, "generic_callback_url"),
                 "",
-                {{"channel", caller.source_channel}, {"user", caller.user}, {"execution", run->execution_id}}};
+                {{"channel", caller.source_channel}, {"user", caller.user}, {"execution", run->execution_id}},
+                ""};
             chatops::PendingResult p;
             p.execution_id = run->execution_id;
             p.alias = m->alias;

@@ -86,17 +86,18 @@ void RegisterChatOpsMattermostRoutes(Router& r, ApiDeps& d, chatops::ChatNotifie
                 chatops::PendingResult p;
                 p.execution_id = run->execution_id;
                 p.alias = m->alias;
-                p.target = {url, "", {{"channel", caller.source_channel}}};
+                p.target = {url, "", {{"channel", caller.source_channel}}, ""};
                 p.secrets = secrets;
                 if (Status s = notifier.WatchResult(std::move(p)); !s)
-                    notifier.Post({url, "", {{"channel", caller.source_channel}}}, s.error().message);
+                    notifier.Post({url, "", {{"channel", caller.source_channel}}, ""}, s.error().message);
             }
             const Json ack = m->alias.value("ack", Json::object());
             if (ack.is_object() && !core::BoolOr(ack, "enabled", true)) return answer("");
             answer(masker.Text(
-                run->body.contains("message") && run->body["message"].is_string()
-                    ? run->body["message"].get<std::string>()
-                    : "Running " + m->alias.value("action_ref", "") + " (execution " + run->execution_id + ")."
+                (run->body.contains("message") && run->body["message"].is_string()
+                     ? run->body["message"].get<std::string>()
+                     : "Running " + m->alias.value("action_ref", "") + " (execution " + run->execution_id + ").") +
+                chatops::AckUrlSuffix(m->alias, config, run->execution_id)
             ));
         },
         false

@@ -74,7 +74,7 @@ CommandOutcome RunCommand(
         out.text = "Running " + m->alias.value("action_ref", "") + " for " + caller.user + " (execution " +
                    run->execution_id + ").";
     }
-    out.text = masker.Text(out.text);
+    out.text = masker.Text(out.text + chatops::AckUrlSuffix(m->alias, snap.Config("chatops"), run->execution_id));
     return out;
 }
 
@@ -152,7 +152,7 @@ void RegisterChatOpsSlackRoutes(Router& r, ApiDeps& d, ChatNotifier& notifier) {
                     {"command", form["command"]}};
                 const std::string command = chatops::CommandText(form["text"]);
                 CommandOutcome o = RunCommand(d, **snap, command, caller, masker);
-                ChatTarget target{form["response_url"], "", {{"response_type", "in_channel"}}};
+                ChatTarget target{form["response_url"], "", {{"response_type", "in_channel"}}, ""};
                 Watch(notifier, o, target, secrets, config);
                 return SendJson(res, 200, {{"response_type", o.ran ? "in_channel" : "ephemeral"}, {"text", o.text}});
             }
@@ -200,7 +200,10 @@ void RegisterChatOpsSlackRoutes(Router& r, ApiDeps& d, ChatNotifier& notifier) {
             std::string api = Str(config, "slack_api_url");
             while (!api.empty() && api.back() == '/') api.pop_back();
             ChatTarget target{
-                api + "/chat.postMessage", Str(config, "slack_bot_token"), {{"channel", caller.source_channel}}};
+                api + "/chat.postMessage",
+                Str(config, "slack_bot_token"),
+                {{"channel", caller.source_channel}},
+                "slack_bot_token"};
             if (!o.text.empty()) notifier.Post(target, o.text);
             Watch(notifier, o, target, secrets, config);
             SendJson(res, 200, {{"ok", true}, {"execution", o.execution_id}});

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <regex>
 
 #include <yaml-cpp/yaml.h>
 
@@ -322,17 +323,25 @@ bool YamlPlainOk(const std::string& s) {
     for (char c : s) {
         if (static_cast<unsigned char>(c) < 0x20) return false;
     }
-    // Strings that would resolve as numbers need quotes.
-    bool numeric = true;
-    bool digit = false;
-    for (char c : s) {
-        if (std::isdigit(static_cast<unsigned char>(c))) {
-            digit = true;
-        } else if (std::string_view("+-._eE:").find(c) == std::string_view::npos) {
-            numeric = false;
-        }
-    }
-    return !(numeric && digit) && lower != ".inf" && lower != ".nan";
+    // Strings that PyYAML's implicit resolvers (YAML 1.1) would read as an int, a float or a timestamp need quotes;
+    // others that merely contain digits and dots ("1.0.0", a version) stay plain, as yaml.safe_dump leaves them.
+    if (s.find_first_of("0123456789") == std::string::npos) return lower != ".inf" && lower != ".nan";
+    // std::regex recurses per character: long strings get the conservative test (quoted when nothing but digits
+    // and number punctuation).
+    if (s.size() > 128) return s.find_first_not_of("0123456789+-._eE:xXbB") != std::string::npos;
+    static const std::regex kInt(
+        "[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+"
+    );
+    static const std::regex kFloat(
+        "[-+]?([0-9][0-9_]*)\\.[0-9_]*([eE][-+][0-9]+)?|\\.[0-9][0-9_]*([eE][-+][0-9]+)?|"
+        "[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\\.[0-9_]*"
+    );
+    static const std::regex kTimestamp(
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}|"
+        "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \\t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(\\.[0-9]*)?"
+        "([ \\t]*(Z|[-+][0-9]{1,2}(:[0-9]{2})?))?"
+    );
+    return !std::regex_match(s, kInt) && !std::regex_match(s, kFloat) && !std::regex_match(s, kTimestamp);
 }
 
 std::string YamlScalar(const Json& v) {

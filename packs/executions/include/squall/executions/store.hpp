@@ -43,6 +43,10 @@ public:
     /// `workflow` pool (workflows themselves). Appended by the transition script with the event, so an execution
     /// outside any workflow costs the engine nothing.
     std::string WorkflowEvents() const { return p_ + "stream:workflow-events"; }
+    /// Announcements (the `announcement` runner: core.announcement, chatops.post_message/post_result), JSON
+    /// {route, payload, trace_context, execution_id, action_ref} in field `d`; the API's event stream reads it with
+    /// the execution events (one XREAD, same slot) and shows `st2.announcement__<route>`. Trimmed to ~10,000.
+    std::string Announcements() const { return p_ + "stream:announcements"; }
     std::string Dedupe(const std::string& key) const { return p_ + "dedupe:" + key; }
     /// The ids of the executions created with this one as parent (workflow tasks), in creation order.
     std::string Children(const std::string& id) const { return p_ + "children:" + id; }
