@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "squall_process.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
+#include "workflow_cli.hpp"
 
 namespace squall::test {
 namespace {
@@ -193,55 +195,6 @@ chain:
 )");
 }
 
-size_t CountLines(const std::string& path) {
-    std::ifstream in(path);
-    size_t n = 0;
-    std::string line;
-    while (std::getline(in, line)) n += !line.empty();
-    return n;
-}
-
-Json GetExecution(const SquallProcess& server, const std::string& id) {
-    CliResult got = server.Cli({"execution", "get", id, "-j"});
-    Json e = Json::parse(got.out, nullptr, false);
-    return e.is_object() ? e : Json::object();
-}
-
-Json RunSync(const SquallProcess& server, const std::vector<std::string>& args) {
-    std::vector<std::string> cli = {"run"};
-    cli.insert(cli.end(), args.begin(), args.end());
-    cli.push_back("-j");
-    CliResult run = server.Cli(cli);
-    Json j = Json::parse(run.out, nullptr, false);
-    EXPECT_TRUE(j.is_object()) << run.out << run.err << server.Output();
-    return j.is_object() ? j : Json::object();
-}
-
-std::string StartAsync(const SquallProcess& server, const std::vector<std::string>& args) {
-    std::vector<std::string> cli = {"run"};
-    cli.insert(cli.end(), args.begin(), args.end());
-    cli.push_back("-a");
-    cli.push_back("-j");
-    CliResult run = server.Cli(cli);
-    EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
-    Json j = Json::parse(run.out, nullptr, false);
-    return j.is_object() ? j.value("id", "") : "";
-}
-
-Json WaitStatus(const SquallProcess& server, const std::string& id, const std::vector<std::string>& statuses) {
-    Json e;
-    const bool ok = WaitFor(
-        [&] {
-            e = GetExecution(server, id);
-            const std::string s = e.value("status", "");
-            return std::find(statuses.begin(), statuses.end(), s) != statuses.end();
-        },
-        60s
-    );
-    EXPECT_TRUE(ok) << e.dump(2);
-    return e;
-}
-
 std::vector<std::string> TaskNames(const Json& chain) {
     std::vector<std::string> out;
     for (const auto& t : chain["result"].value("tasks", Json::array())) out.push_back(t.value("name", ""));
@@ -401,7 +354,7 @@ TEST(ChainIntegrationTest, AKilledWorkflowRoleIsReplacedWithoutRerunningFinished
     w.extra_args = {"--roles", "workflow", "--listen", "127.0.0.1:0"};
 
     std::mt19937 rng(std::random_device{}());
-    const int kRuns = 6;
+    const int kRuns = KillRuns(6);  // SQUALL_KILL_RUNS=50 for a long run
     const int kSteps = 10;
     int generation = 0;
     for (int run = 0; run < kRuns; ++run) {
@@ -426,6 +379,7 @@ TEST(ChainIntegrationTest, AKilledWorkflowRoleIsReplacedWithoutRerunningFinished
                                                                      << ReadFile(file);
         successor.Stop();
     }
+    std::cout << "[ kill -9  ] " << kRuns << " runs, each finished by another workflow role\n";
 }
 
 }  // namespace
