@@ -130,7 +130,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
           runner_keys(client->endpoint().key_prefix),
           content_keys(client->endpoint().key_prefix),
           supervisor(io_),
-          services{io_, supervisor, client, options.data_dir, options.check_rule, &clock},
+          services{io_, supervisor, client, options.data_dir, options.check_rule, &clock, options.check_workflow},
           heartbeat(io_) {
         for (const auto& info : registry.Infos()) runners[info.name] = registry.Find(info.name)->create(services);
     }

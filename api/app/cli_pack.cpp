@@ -128,7 +128,7 @@ void PrintPacks(const Json& list) {
 
 void PrintPack(const Json& p) {
     for (const auto& [k, v] : p.items()) {
-        if (k == "load_errors") continue;
+        if (k == "load_errors" || k == "load_warnings") continue;
         if (v.is_object() || (v.is_array() && !v.empty())) {
             std::cout << k << ": " << v.dump() << "\n";
         } else {
@@ -141,6 +141,11 @@ void PrintPack(const Json& p) {
         for (const auto& e : errors) std::cout << "  - " << Str(e) << "\n";
     } else {
         std::cout << "load_errors: none\n";
+    }
+    const Json warnings = p.value("load_warnings", Json::array());
+    if (warnings.is_array() && !warnings.empty()) {
+        std::cout << "load_warnings:\n";
+        for (const auto& w : warnings) std::cout << "  - " << Str(w) << "\n";
     }
 }
 
@@ -246,6 +251,8 @@ int PackCommand(const std::vector<std::string>& args) {
                   << r->body.value("rules", Json(0)).dump() << " rules\n";
         for (const auto& e : r->body.value("load_errors", Json::array()))
             std::cout << "  load error: " << Str(e) << "\n";
+        for (const auto& w : r->body.value("load_warnings", Json::array()))
+            std::cout << "  warning: " << Str(w) << "\n";
         return 0;
     }
     if (sub == "config") {

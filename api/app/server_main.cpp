@@ -34,6 +34,7 @@
 #include "squall/sensors/sensor_host.hpp"
 #include "squall/sensors/timers.hpp"
 #include "squall/workflows/engine.hpp"
+#include "squall/workflows/pack_check.hpp"
 
 namespace squall::app {
 namespace fs = std::filesystem;
@@ -151,8 +152,8 @@ std::string Hostname() {
     return buf;
 }
 
-/// Loads the packs in each folder, checks what the registries can check (runner types, rule operators), and
-/// registers them. Load errors are logged and stored with the pack; they never stop the rest.
+/// Loads the packs in each folder (the bundled folder first), checks what the registries can check (runner types, rule
+/// operators), and registers them. Load errors are logged and stored with the pack; they never stop the rest.
 void RegisterPacks(
     const std::vector<std::string>& dirs,
     packs::ContentStore& content,
@@ -180,20 +181,35 @@ void RegisterPacks(
             return errors;
         }};
     for (const auto& info : runners.Infos()) options.runner_types.insert(info.name);
+    options.check_workflow = workflows::MakeWorkflowCheck();
     packs::PackLoader loader(options);
-    for (const auto& dir : dirs) {
+    for (size_t d = 0; d < dirs.size(); ++d) {
+        const std::string& dir = dirs[d];
         for (auto& pack : loader.LoadAllBlocking(dir)) {
             for (const auto& e : pack.errors) {
                 Log(*log, spdlog::level::err, "pack content not loaded", {{"pack", pack.meta.ref}, {"error", e.What()}}
                 );
             }
+            for (const auto& w : pack.warnings) {
+                Log(*log,
+                    spdlog::level::warn,
+                    "pack content unavailable",
+                    {{"pack", pack.meta.ref}, {"warning", w.What()}});
+            }
             if (pack.meta.ref.empty()) continue;
-            if (Status st = content.RegisterPackBlocking(pack); !st) {
+            // The first folder is the bundled one: its system packs are merged into, never replaced by, installed
+            // packs of the same name (registered after them).
+            const bool bundled = d == 0 && packs::IsSystemPack(pack.meta.ref);
+            std::vector<std::string> merge_warnings;
+            if (Status st = content.RegisterPackBlocking(pack, bundled, &merge_warnings); !st) {
                 Log(*log,
                     spdlog::level::err,
                     "cannot register pack",
                     {{"pack", pack.meta.ref}, {"error", st.error().message}});
                 continue;
+            }
+            for (const auto& w : merge_warnings) {
+                Log(*log, spdlog::level::warn, "built-in content kept", {{"pack", pack.meta.ref}, {"warning", w}});
             }
             Log(*log,
                 spdlog::level::info,
@@ -421,6 +437,7 @@ int ServerMain(const std::vector<std::string>& args) {
         ropts.action_token_key = action_token_key;
         ropts.data_dir = cfg.data_dir;
         ropts.check_rule = rules::MakeRuleCheck(operators);
+        ropts.check_workflow = workflows::MakeWorkflowCheck();
         ropts.kv = &kv_cache;
         runner = std::make_unique<actionrunners::RunnerContainer>(io, redis, runners, ropts, clock);
         runner->Start();
@@ -479,6 +496,7 @@ int ServerMain(const std::vector<std::string>& args) {
         wopts.consumer_name = consumer + "-workflow";
         wopts.api_url = api_url;
         wopts.kv = &kv_cache;
+        wopts.content = &content_cache;  // snapshots up to 1 s old: a config change reaches the next chain
         workflow_engine = std::make_unique<workflows::WorkflowEngine>(io, redis, execution_service, wopts);
         workflow_engine->Start();
     }

@@ -25,6 +25,7 @@ Json ActionMeta::ToJson() const {
     };
     if (!output_schema.is_null()) j["output_schema"] = output_schema;
     if (!pack_path.empty()) j["pack_path"] = pack_path;
+    if (!unavailable.empty()) j["unavailable"] = unavailable;
     return j;
 }
 
@@ -54,7 +55,8 @@ Result<ActionMeta> ActionMeta::FromDocument(const YamlDocument& doc, const std::
          "uid",
          "id",
          "metadata_file",
-         "pack_path"}
+         "pack_path",
+         "unavailable"}
     );
     a.name = c.Name(j);
     a.runner_type = c.Required(j, "runner_type", "").value_or("");

@@ -1,5 +1,8 @@
 #include "squall/packs/content_store.hpp"
 
+#include <array>
+#include <set>
+
 #include "squall/packs/parameters.hpp"
 
 #include "squall/core/id.hpp"
@@ -63,6 +66,9 @@ Result<Json> ContentSnapshot::ConfigContext(const std::string& action_ref, const
 Result<Json> ContentSnapshot::ActionSchema(const std::string& action_ref) const {
     auto a = actions.find(action_ref);
     if (a == actions.end()) return NotFound("action \"" + action_ref + "\" not found");
+    if (const std::string why = a->second.value("unavailable", ""); !why.empty()) {
+        return Error(ErrorCode::kFailedPrecondition, "action \"" + action_ref + "\" cannot run: " + why);
+    }
     auto rt = runner_types.find(a->second.value("runner_type", ""));
     if (rt == runner_types.end()) {
         return NotFound(
@@ -82,22 +88,140 @@ core::RedisClient::Args ContentKeys::RulesChangedCommand() const {
 ContentStore::ContentStore(core::RedisClientPtr client)
     : client_(std::move(client)), keys_(client_->endpoint().key_prefix) {}
 
-Status ContentStore::RegisterPackBlocking(const LoadedPack& pack) {
+namespace {
+
+/// The kinds of content a pack registers, in the order of ContentStore's hashes (and the pack record's counts).
+constexpr std::array<const char*, 6> kKinds = {"actions", "rules", "trigger_types", "sensors", "aliases", "policies"};
+
+struct Item {
+    std::string ref;
+    std::string json;
+    std::string file;  ///< metadata file, relative to the pack
+};
+using Items = std::array<std::vector<Item>, kKinds.size()>;
+using RefSets = std::array<std::set<std::string>, kKinds.size()>;
+
+Items ItemsOf(const LoadedPack& pack) {
+    Items out;
+    for (const auto& a : pack.actions) out[0].push_back({a.Ref(), a.ToJson().dump(), a.metadata_file});
+    for (const auto& r : pack.rules) {
+        RuleMeta copy = r;
+        if (copy.id.empty()) copy.id = core::Sha256Hex("rule:" + r.Ref()).substr(0, 24);
+        out[1].push_back({r.Ref(), copy.ToJson().dump(), r.metadata_file});
+    }
+    for (const auto& t : pack.trigger_types) out[2].push_back({t.Ref(), t.ToJson().dump(), t.metadata_file});
+    for (const auto& x : pack.sensors) out[3].push_back({x.Ref(), x.ToJson(pack.meta.path).dump(), x.metadata_file});
+    for (const auto& a : pack.aliases) out[4].push_back({a.Ref(), a.ToJson().dump(), a.metadata_file});
+    for (const auto& p : pack.policies) out[5].push_back({p.Ref(), p.ToJson().dump(), p.metadata_file});
+    return out;
+}
+
+/// {kind: [refs]} of the items not in `skip`.
+Json RefsOf(const Items& items, const RefSets& skip = {}) {
+    Json out = Json::object();
+    for (size_t k = 0; k < kKinds.size(); ++k) {
+        Json refs = Json::array();
+        for (const auto& i : items[k]) {
+            if (!skip[k].count(i.ref)) refs.push_back(i.ref);
+        }
+        out[kKinds[k]] = std::move(refs);
+    }
+    return out;
+}
+
+Json RefsOf(const RefSets& sets) {
+    Json out = Json::object();
+    for (size_t k = 0; k < kKinds.size(); ++k) out[kKinds[k]] = Json(sets[k]);
+    return out;
+}
+
+RefSets SetsOf(const Json& refs) {
+    RefSets out;
+    if (!refs.is_object()) return out;
+    for (size_t k = 0; k < kKinds.size(); ++k) {
+        auto it = refs.find(kKinds[k]);
+        if (it == refs.end() || !it->is_array()) continue;
+        for (const auto& r : *it) {
+            if (r.is_string()) out[k].insert(r.get<std::string>());
+        }
+    }
+    return out;
+}
+
+Json ParsedOrNull(const RedisReply& reply) {
+    if (reply.IsNil() || reply.str.empty()) return nullptr;
+    Json j = Json::parse(reply.str, nullptr, false);
+    return j.is_discarded() ? Json(nullptr) : j;
+}
+
+/// `a` followed by `b` (two JSON arrays; anything else counts as empty).
+Json Concat(const Json& a, const Json& b) {
+    Json out = a.is_array() ? a : Json::array();
+    if (b.is_array()) out.insert(out.end(), b.begin(), b.end());
+    return out;
+}
+
+}  // namespace
+
+bool IsSystemPack(const std::string& ref) {
+    return ref == "core" || ref == "packs" || ref == "chatops";
+}
+
+Status ContentStore::RegisterPackBlocking(const LoadedPack& pack, bool bundled, std::vector<std::string>* warnings) {
     // Drop what this pack registered before from its files; keep what was created otherwise (rules through the
     // API, trigger types registered by code), which has no metadata_file.
     const std::vector<std::string> hashes = {
         keys_.Actions(), keys_.Rules(), TriggerTypesKey(), SensorTypesKey(), AliasesKey(), PoliciesKey()};
     std::vector<RedisClient::Args> reads;
     for (const auto& h : hashes) reads.push_back({"HGETALL", h});
+    reads.push_back({"HGET", keys_.BundledPacks(), pack.meta.ref});
+    reads.push_back({"HGET", keys_.Packs(), pack.meta.ref});
     Result<std::vector<RedisReply>> existing = client_->PipelineBlocking(std::move(reads));
     if (Status st = Check(existing); !st) return st;
+    const Json bundled_entry = ParsedOrNull((*existing)[hashes.size()]);
+    const Json current = ParsedOrNull((*existing)[hashes.size() + 1]);
+    const bool has_bundled = bundled_entry.is_object() && bundled_entry.contains("record");
+    // The bundled pack itself (at start-up, or its folder registered again through the API).
+    const bool as_bundled = bundled || (has_bundled && bundled_entry["record"].value("path", "") == pack.meta.path);
+    const Items items = ItemsOf(pack);
+
+    // A system pack bundled with the server (core, packs, chatops) is merged with, never replaced by, a pack of the
+    // same name installed in DATA/packs: the built-in content stays and wins on a clash (docs/decisions.md).
+    RefSets keep;  // registered refs of the pack that stay
+    RefSets skip;  // refs of this pack that are not written
+    std::vector<std::string> merge_warnings;
+    Json installed_before = current.is_object() && current.contains("installed") ? current["installed"] : Json();
+    if (as_bundled && installed_before.is_object()) {
+        // Content an installed pack added earlier stays, unless the bundled pack now defines it.
+        const RefSets before = SetsOf(installed_before.value("content", Json::object()));
+        for (size_t k = 0; k < kKinds.size(); ++k) {
+            std::set<std::string> defined;
+            for (const auto& i : items[k]) defined.insert(i.ref);
+            for (const auto& ref : before[k]) {
+                if (!defined.count(ref)) keep[k].insert(ref);
+            }
+        }
+    } else if (!as_bundled && has_bundled) {
+        keep = SetsOf(bundled_entry.value("content", Json::object()));
+        for (size_t k = 0; k < kKinds.size(); ++k) {
+            for (const auto& i : items[k]) {
+                if (!keep[k].count(i.ref)) continue;
+                skip[k].insert(i.ref);
+                merge_warnings.push_back(
+                    pack.meta.ref + "/" + i.file + ": \"" + i.ref + "\" is built into Squall's \"" + pack.meta.ref +
+                    "\" pack, which keeps its own: this definition is not registered"
+                );
+            }
+        }
+    }
+
     std::vector<RedisClient::Args> cmds = {{"MULTI"}};
     const std::string prefix = pack.meta.ref + ".";
     for (size_t h = 0; h < hashes.size(); ++h) {
         const auto& elements = (*existing)[h].elements;
         for (size_t i = 0; i + 1 < elements.size(); i += 2) {
             const std::string& ref = elements[i].str;
-            if (ref.rfind(prefix, 0) != 0) continue;
+            if (ref.rfind(prefix, 0) != 0 || keep[h].count(ref)) continue;
             if (h == 0) {  // actions only ever come from files
                 cmds.push_back({"HDEL", hashes[h], ref});
                 continue;
@@ -107,29 +231,53 @@ Status ContentStore::RegisterPackBlocking(const LoadedPack& pack) {
                 cmds.push_back({"HDEL", hashes[h], ref});
         }
     }
-    for (const auto& a : pack.actions) cmds.push_back({"HSET", keys_.Actions(), a.Ref(), a.ToJson().dump()});
-    for (const auto& r : pack.rules) {
-        RuleMeta copy = r;
-        if (copy.id.empty()) copy.id = core::Sha256Hex("rule:" + r.Ref()).substr(0, 24);
-        cmds.push_back({"HSET", keys_.Rules(), r.Ref(), copy.ToJson().dump()});
+    for (size_t h = 0; h < hashes.size(); ++h) {
+        for (const auto& i : items[h]) {
+            if (!skip[h].count(i.ref)) cmds.push_back({"HSET", hashes[h], i.ref, i.json});
+        }
     }
-    for (const auto& t : pack.trigger_types) cmds.push_back({"HSET", TriggerTypesKey(), t.Ref(), t.ToJson().dump()});
-    for (const auto& s : pack.sensors)
-        cmds.push_back({"HSET", SensorTypesKey(), s.Ref(), s.ToJson(pack.meta.path).dump()});
-    for (const auto& a : pack.aliases) cmds.push_back({"HSET", AliasesKey(), a.Ref(), a.ToJson().dump()});
-    for (const auto& p : pack.policies) cmds.push_back({"HSET", PoliciesKey(), p.Ref(), p.ToJson().dump()});
     Json pj = pack.meta.ToJson();
     Json errors = Json::array();
     for (const auto& e : pack.errors) errors.push_back(e.What());
     pj["load_errors"] = errors;
-    pj["actions"] = pack.actions.size();
-    pj["rules"] = pack.rules.size();
-    pj["trigger_types"] = pack.trigger_types.size();
-    pj["sensors"] = pack.sensors.size();
-    pj["aliases"] = pack.aliases.size();
-    pj["policies"] = pack.policies.size();
+    Json load_warnings = Json::array();
+    for (const auto& w : pack.warnings) load_warnings.push_back(w.What());
+    for (const auto& w : merge_warnings) load_warnings.push_back(w);
+    pj["load_warnings"] = load_warnings;
+    for (size_t k = 0; k < kKinds.size(); ++k) pj[kKinds[k]] = items[k].size() - skip[k].size();
     pj["config_schema"] = pack.config_schema;
-    cmds.push_back({"HSET", keys_.Packs(), pack.meta.ref, pj.dump()});
+    Json record = pj;
+    if (as_bundled) {
+        pj["bundled"] = true;
+        if (bundled || has_bundled) {
+            cmds.push_back(
+                {"HSET", keys_.BundledPacks(), pack.meta.ref, Json{{"record", pj}, {"content", RefsOf(items)}}.dump()}
+            );
+        }
+        record = pj;
+        bool kept = false;
+        for (const auto& k : keep) kept = kept || !k.empty();
+        if (kept) {
+            installed_before["content"] = RefsOf(keep);
+            record["installed"] = installed_before;
+            for (size_t k = 0; k < kKinds.size(); ++k) record[kKinds[k]] = items[k].size() + keep[k].size();
+        }
+    } else if (has_bundled) {
+        record = bundled_entry["record"];
+        const Json added = RefsOf(items, skip);
+        record["installed"] = {
+            {"path", pack.meta.path},
+            {"version", pack.meta.version},
+            {"load_errors", errors},
+            {"load_warnings", load_warnings},
+            {"content", added}};
+        for (size_t k = 0; k < kKinds.size(); ++k) {
+            record[kKinds[k]] = keep[k].size() + added[kKinds[k]].size();
+        }
+        record["load_errors"] = Concat(record.value("load_errors", Json::array()), errors);
+        record["load_warnings"] = Concat(record.value("load_warnings", Json::array()), load_warnings);
+    }
+    cmds.push_back({"HSET", keys_.Packs(), pack.meta.ref, record.dump()});
     if (pack.config) {
         cmds.push_back({"HSET", keys_.Configs(), pack.meta.ref, pack.config->values.dump()});
         cmds.push_back({"HSET", keys_.ConfigSecrets(), pack.meta.ref, Json(pack.config->secret_keys).dump()});
@@ -139,7 +287,11 @@ Status ContentStore::RegisterPackBlocking(const LoadedPack& pack) {
     }
     cmds.push_back(keys_.RulesChangedCommand());
     cmds.push_back({"EXEC"});
-    return CheckExec(client_->PipelineBlocking(std::move(cmds)));
+    if (Status st = CheckExec(client_->PipelineBlocking(std::move(cmds))); !st) return st;
+    if (warnings) {
+        for (auto& w : merge_warnings) warnings->push_back(std::move(w));
+    }
+    return {};
 }
 
 Status ContentStore::PutConfigBlocking(const std::string& pack, const PackConfig& config) {
@@ -157,15 +309,26 @@ Status ContentStore::UnregisterPackBlocking(const std::string& pack) {
         keys_.Actions(), keys_.Rules(), TriggerTypesKey(), SensorTypesKey(), AliasesKey(), PoliciesKey()};
     std::vector<RedisClient::Args> reads = {{"HEXISTS", keys_.Packs(), pack}};
     for (const auto& h : hashes) reads.push_back({"HKEYS", h});
+    reads.push_back({"HGET", keys_.BundledPacks(), pack});
     Result<std::vector<RedisReply>> existing = client_->PipelineBlocking(std::move(reads));
     if (Status st = Check(existing); !st) return st;
     if ((*existing)[0].integer == 0) return NotFound("pack \"" + pack + "\" is not registered");
+    // A bundled system pack goes back to its built-in content (what an installed pack added goes).
+    const Json bundled = ParsedOrNull((*existing)[hashes.size() + 1]);
+    const bool has_bundled = bundled.is_object() && bundled.contains("record");
+    const RefSets keep = has_bundled ? SetsOf(bundled.value("content", Json::object())) : RefSets{};
     std::vector<RedisClient::Args> cmds = {{"MULTI"}};
     const std::string prefix = pack + ".";
     for (size_t h = 0; h < hashes.size(); ++h) {
         for (const auto& k : (*existing)[h + 1].elements) {
-            if (k.str.rfind(prefix, 0) == 0) cmds.push_back({"HDEL", hashes[h], k.str});
+            if (k.str.rfind(prefix, 0) == 0 && !keep[h].count(k.str)) cmds.push_back({"HDEL", hashes[h], k.str});
         }
+    }
+    if (has_bundled) {
+        cmds.push_back({"HSET", keys_.Packs(), pack, bundled["record"].dump()});
+        cmds.push_back(keys_.RulesChangedCommand());
+        cmds.push_back({"EXEC"});
+        return CheckExec(client_->PipelineBlocking(std::move(cmds)));
     }
     // The config file (DATA/configs/<pack>.yaml) stays; its registered copy goes with the pack.
     cmds.push_back({"HDEL", keys_.Configs(), pack});

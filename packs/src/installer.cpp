@@ -425,7 +425,8 @@ Result<InstalledPack> PackInstaller::InstallOne(
 
     // Validate what was checked out. Locations point into the staging folder: show them relative to the pack.
     Result<LoadedPack> loaded =
-        PackLoader(PackLoaderOptions{"", options.runner_types, options.check_rule}).LoadPackBlocking(staging.string());
+        PackLoader(PackLoaderOptions{"", options.runner_types, options.check_rule, options.check_workflow})
+            .LoadPackBlocking(staging.string());
     if (!loaded) {
         Error e = loaded.error();
         const std::string shown = shown_url + "=" + label + "/";
@@ -454,8 +455,13 @@ Result<InstalledPack> PackInstaller::InstallOne(
     progress_(
         "validated: " + std::to_string(loaded->actions.size()) + " actions, " + std::to_string(loaded->rules.size()) +
         " rules" +
-        (loaded->errors.empty() ? "" : " (" + std::to_string(loaded->errors.size()) + " load errors, forced)")
+        (loaded->errors.empty() ? "" : " (" + std::to_string(loaded->errors.size()) + " load errors, forced)") +
+        (loaded->warnings.empty()
+             ? ""
+             : ", " + std::to_string(loaded->warnings.size()) + " warning" + (loaded->warnings.size() == 1 ? "" : "s"))
     );
+    for (const auto& w : loaded->warnings)
+        progress_("warning: " + ReplaceAll(w.What(), staging.string() + "/", ref + "/"));
 
     const fs::path target = packs_dir / ref;
     // A dependency that is already installed at the same version is left alone.
@@ -563,7 +569,7 @@ Result<InstalledPack> PackInstaller::InstallOne(
 
     // Loaded again from its final place, now with DATA/configs/<ref>.yaml validated against its schema.
     const PackLoader with_config(PackLoaderOptions{
-        (fs::path(data_dir_) / "configs").string(), options.runner_types, options.check_rule});
+        (fs::path(data_dir_) / "configs").string(), options.runner_types, options.check_rule, options.check_workflow});
     Result<LoadedPack> final_pack = with_config.LoadPackBlocking(target.string());
     if (!final_pack) return final_pack.error();
     InstalledPack out{ref, final_pack->meta.version, target.string(), sha, false, std::move(*final_pack)};

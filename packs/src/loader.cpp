@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 
 namespace squall::packs {
 namespace fs = std::filesystem;
@@ -74,6 +75,30 @@ private:
     std::map<std::string, std::string> files_;
 };
 
+/// The runner types StackStorm has shipped (st2's contrib/runners, and the older ones its packs may still name).
+bool IsStackStormRunner(const std::string& name) {
+    static const std::set<std::string> kRunners = {
+        "action-chain",
+        "announcement",
+        "cloudslang",
+        "http-request",
+        "inquirer",
+        "local-shell-cmd",
+        "local-shell-script",
+        "mistral-v2",
+        "noop",
+        "orquesta",
+        "python-script",
+        "remote-shell-cmd",
+        "remote-shell-script",
+        "windows-cmd",
+        "windows-script",
+        "winrm-cmd",
+        "winrm-ps-cmd",
+        "winrm-ps-script"};
+    return kRunners.count(name) > 0;
+}
+
 }  // namespace
 
 bool PackLoader::NeedsEntryPoint(const std::string& runner_type) {
@@ -107,9 +132,9 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
     std::error_code ec;
 
     Seen actions_seen;
-    // Actions left out only for an unknown runner still exist as far as aliases and policies go: their
-    // one error is the runner, reported once.
-    std::set<std::string> unrunnable_actions;
+    // Actions left out for a mistyped runner still exist as far as aliases and policies go: their one error is the
+    // runner, reported once.
+    std::set<std::string> mistyped_runner_actions;
     for (const auto& file : YamlFilesIn(root / "actions")) {
         std::optional<core::YamlDocument> doc = Read(file, pack.errors);
         if (!doc) continue;
@@ -120,13 +145,20 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
                 action->runner_type,
                 std::vector<std::string>(options_.runner_types.begin(), options_.runner_types.end())
             );
-            pack.errors.push_back(doc->ErrorAt(
-                "runner_type",
-                "unknown runner \"" + action->runner_type + "\"" +
-                    (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)")
+            if (!IsStackStormRunner(action->runner_type) && !hint.empty()) {
+                // A near miss of a runner we have is a typo: the action would never run as meant.
+                pack.errors.push_back(doc->ErrorAt(
+                    "runner_type", "unknown runner \"" + action->runner_type + "\" (did you mean \"" + hint + "\"?)"
+                ));
+                mistyped_runner_actions.insert(action->Ref());
+                continue;
+            }
+            // StackStorm's own packs hold actions for runners an installation may lack (winrm-*, announcement):
+            // the rest of the pack is usable, so the action is registered, unavailable, and says why.
+            action->unavailable = "runner \"" + action->runner_type + "\" is not available on this server";
+            pack.warnings.push_back(doc->ErrorAt(
+                "runner_type", action->unavailable + ": action \"" + action->Ref() + "\" is registered but cannot run"
             ));
-            unrunnable_actions.insert(action->Ref());
-            continue;
         }
         action->metadata_file = relative(file);
         action->pack_path = pack.meta.path;
@@ -149,6 +181,12 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
                 if (!wf->value.is_object()) {
                     pack.errors.push_back(wf->ErrorAt("", "a workflow must be a mapping"));
                     continue;
+                }
+                if (options_.check_workflow) {
+                    // The action stays either way: a run fails with the same problems, as in StackStorm.
+                    WorkflowFindings found = options_.check_workflow(*action, entry.string());
+                    for (Error& w : found.warnings) pack.warnings.push_back(std::move(w));
+                    for (Error& e : found.errors) pack.errors.push_back(std::move(e));
                 }
             }
         }
@@ -232,7 +270,7 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
 
     auto own_action_missing = [&](const std::string& action_ref) {
         Result<std::pair<std::string, std::string>> parts = core::SplitRef(action_ref);
-        if (!parts || parts->first != ref || unrunnable_actions.count(action_ref)) return false;
+        if (!parts || parts->first != ref || mistyped_runner_actions.count(action_ref)) return false;
         for (const auto& a : pack.actions) {
             if (a.Ref() == action_ref) return false;
         }

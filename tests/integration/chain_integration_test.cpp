@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "squall_process.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
+#include "workflow_cli.hpp"
 
 namespace squall::test {
 namespace {
@@ -191,55 +193,28 @@ chain:
     params:
       cmd: "echo done{{ i }} >> {{ file }}"
 )");
-}
-
-size_t CountLines(const std::string& path) {
-    std::ifstream in(path);
-    size_t n = 0;
-    std::string line;
-    while (std::getline(in, line)) n += !line.empty();
-    return n;
-}
-
-Json GetExecution(const SquallProcess& server, const std::string& id) {
-    CliResult got = server.Cli({"execution", "get", id, "-j"});
-    Json e = Json::parse(got.out, nullptr, false);
-    return e.is_object() ? e : Json::object();
-}
-
-Json RunSync(const SquallProcess& server, const std::vector<std::string>& args) {
-    std::vector<std::string> cli = {"run"};
-    cli.insert(cli.end(), args.begin(), args.end());
-    cli.push_back("-j");
-    CliResult run = server.Cli(cli);
-    Json j = Json::parse(run.out, nullptr, false);
-    EXPECT_TRUE(j.is_object()) << run.out << run.err << server.Output();
-    return j.is_object() ? j : Json::object();
-}
-
-std::string StartAsync(const SquallProcess& server, const std::vector<std::string>& args) {
-    std::vector<std::string> cli = {"run"};
-    cli.insert(cli.end(), args.begin(), args.end());
-    cli.push_back("-a");
-    cli.push_back("-j");
-    CliResult run = server.Cli(cli);
-    EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
-    Json j = Json::parse(run.out, nullptr, false);
-    return j.is_object() ? j.value("id", "") : "";
-}
-
-Json WaitStatus(const SquallProcess& server, const std::string& id, const std::vector<std::string>& statuses) {
-    Json e;
-    const bool ok = WaitFor(
-        [&] {
-            e = GetExecution(server, id);
-            const std::string s = e.value("status", "");
-            return std::find(statuses.begin(), statuses.end(), s) != statuses.end();
-        },
-        60s
+    // launch_refused: c1's parameters fail cht.strict's schema, so the service refuses it: the task failed and
+    // on-failure runs, reading the datastore by its bare name and the pack's config.
+    Write(pack / "config.schema.yaml", "greeting:\n  type: string\n  default: hello\n");
+    Write(
+        pack / "actions" / "strict.yaml",
+        "name: strict\nrunner_type: local-shell-cmd\nparameters:\n  count:\n    type: integer\n  cmd:\n    type: "
+        "string\n    default: \"true\"\n"
     );
-    EXPECT_TRUE(ok) << e.dump(2);
-    return e;
+    Action(pack, "launch_refused", "  file:\n    type: string\n    required: true\n");
+    Write(pack / "actions" / "chains" / "launch_refused.yaml", R"(chain:
+  - name: c1
+    ref: cht.strict
+    params: {count: "lots"}
+    on-success: c2
+    on-failure: c3
+  - name: c2
+    ref: core.noop
+  - name: c3
+    ref: core.local
+    params:
+      cmd: "echo handled {{ system.region }} {{ config_context.greeting }} >> {{ file }}"
+)");
 }
 
 std::vector<std::string> TaskNames(const Json& chain) {
@@ -348,6 +323,30 @@ TEST(ChainIntegrationTest, FailuresFollowOnFailureOrFailTheChain) {
 
 /// Cancel: the running task finishes, nothing starts after it, the chain ends canceled. Pause/resume: the next task
 /// waits while paused, then the chain goes on to its end.
+/// A task the service refuses at launch follows on-failure (StackStorm's runner), and task parameters read
+/// system.<key> and config_context.
+TEST(ChainIntegrationTest, ATaskRefusedAtLaunchFollowsOnFailure) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {}});
+    CliResult key = server.Cli({"key", "set", "region", "eu-west"});
+    ASSERT_EQ(key.exit_code, 0) << key.out << key.err;
+    const std::string file = (data.path() / "refused.txt").string();
+    Json chain = RunSync(server, {"cht.launch_refused", "file=" + file});
+    EXPECT_EQ(chain["status"], "succeeded") << chain.dump(2);
+    EXPECT_EQ(TaskNames(chain), (std::vector<std::string>{"c1", "c3"})) << chain.dump(2);
+    const Json& c1 = chain["result"]["tasks"][0];
+    EXPECT_TRUE(c1["execution_id"].is_null()) << c1.dump(2);
+    EXPECT_EQ(c1["state"], "failed");
+    EXPECT_EQ(c1["result"].value("error", "").rfind("Failed running task \"c1\". ", 0), 0u) << c1.dump(2);
+    EXPECT_NE(c1["result"].value("error", "").find("count"), std::string::npos) << c1.dump(2);
+    EXPECT_TRUE(c1["result"].contains("traceback")) << c1.dump(2);
+    EXPECT_EQ(ReadFile(file), "handled eu-west hello\n");
+    EXPECT_EQ(chain["children"].size(), 1u) << chain.dump(2);
+}
+
 TEST(ChainIntegrationTest, CancelPauseAndResume) {
     std::signal(SIGPIPE, SIG_IGN);
     TempDir data;
@@ -401,7 +400,7 @@ TEST(ChainIntegrationTest, AKilledWorkflowRoleIsReplacedWithoutRerunningFinished
     w.extra_args = {"--roles", "workflow", "--listen", "127.0.0.1:0"};
 
     std::mt19937 rng(std::random_device{}());
-    const int kRuns = 6;
+    const int kRuns = KillRuns(6);  // SQUALL_KILL_RUNS=50 for a long run
     const int kSteps = 10;
     int generation = 0;
     for (int run = 0; run < kRuns; ++run) {
@@ -426,6 +425,7 @@ TEST(ChainIntegrationTest, AKilledWorkflowRoleIsReplacedWithoutRerunningFinished
                                                                      << ReadFile(file);
         successor.Stop();
     }
+    std::cout << "[ kill -9  ] " << kRuns << " runs, each finished by another workflow role\n";
 }
 
 }  // namespace

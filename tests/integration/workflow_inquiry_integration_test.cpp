@@ -15,6 +15,7 @@
 #include "squall_process.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
+#include "workflow_cli.hpp"
 
 namespace squall::test {
 namespace {
@@ -98,23 +99,6 @@ output:
 )");
 }
 
-Json GetExecution(const SquallProcess& server, const std::string& id) {
-    CliResult got = server.Cli({"execution", "get", id, "-j"});
-    Json e = Json::parse(got.out, nullptr, false);
-    return e.is_object() ? e : Json::object();
-}
-
-std::string StartAsync(const SquallProcess& server, const std::vector<std::string>& args) {
-    std::vector<std::string> cli = {"run"};
-    cli.insert(cli.end(), args.begin(), args.end());
-    cli.push_back("-a");
-    cli.push_back("-j");
-    CliResult run = server.Cli(cli);
-    EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
-    Json j = Json::parse(run.out, nullptr, false);
-    return j.is_object() ? j.value("id", "") : "";
-}
-
 Json WaitStatus(const SquallProcess& server, const std::string& id, const std::string& status) {
     Json e;
     EXPECT_TRUE(WaitFor(
@@ -194,6 +178,55 @@ TEST(WorkflowInquiryIntegrationTest, AnActionChainPausesUntilTheInquiryIsAnswere
     const fs::path file = data.path() / "chain.txt";
     AskAndAnswer(server, "askp.approve_chain", file, {{"approve", false}});
     EXPECT_EQ(ReadFile(file.string()), "before\nafter False\n");
+}
+
+/// Cancel while the workflow waits on an inquiry: the workflow ends canceled at once and the inquiry is withdrawn
+/// (canceled), so nobody is left answering a question nothing waits for.
+void CancelWithdrawsTheInquiry(const std::string& action) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {}});
+    const fs::path file = data.path() / "out.txt";
+    const std::string id = StartAsync(server, {action, "file=" + file.string()});
+    ASSERT_FALSE(id.empty());
+    WaitStatus(server, id, "paused");
+    httplib::Client c(server.host(), server.port());
+    c.set_read_timeout(30, 0);
+    const httplib::Headers auth = {{"St2-Api-Key", server.api_key()}};
+    auto list = c.Get("/api/v1/inquiries", auth);
+    ASSERT_TRUE(list && list->status == 200);
+    Json inquiries = Json::parse(list->body);
+    ASSERT_EQ(inquiries.size(), 1u) << inquiries.dump(2);
+    const std::string inquiry = inquiries[0]["id"];
+
+    CliResult cancel = server.Cli({"execution", "cancel", id});
+    ASSERT_EQ(cancel.exit_code, 0) << cancel.out << cancel.err;
+    Json wf = WaitStatus(server, id, "canceled");
+    Json asked = WaitStatus(server, inquiry, "canceled");
+    EXPECT_EQ(asked["parent"], id) << asked.dump(2);
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto again = c.Get("/api/v1/inquiries", auth);
+            return again && again->status == 200 && Json::parse(again->body).empty();
+        },
+        10s
+    ));
+    // An answer that comes too late is refused; the workflow stays canceled and nothing ran after the question.
+    auto late = c.Put("/api/v1/inquiries/" + inquiry, auth, R"({"response": {"approve": true}})", "application/json");
+    ASSERT_TRUE(late);
+    EXPECT_GE(late->status, 400) << late->body;
+    EXPECT_EQ(GetExecution(server, id)["status"], "canceled");
+    EXPECT_EQ(ReadFile(file.string()), "before\n");
+}
+
+TEST(WorkflowInquiryIntegrationTest, CancelOfAnOrquestaWorkflowWithdrawsItsPendingInquiry) {
+    CancelWithdrawsTheInquiry("askp.approve");
+}
+
+TEST(WorkflowInquiryIntegrationTest, CancelOfAnActionChainWithdrawsItsPendingInquiry) {
+    CancelWithdrawsTheInquiry("askp.approve_chain");
 }
 
 }  // namespace

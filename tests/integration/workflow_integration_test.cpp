@@ -6,6 +6,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "squall_process.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
+#include "workflow_cli.hpp"
 
 namespace squall::test {
 namespace {
@@ -116,31 +118,6 @@ tasks:
 output:
   - reached: "{{ ctx('reached') }}"
 )");
-}
-
-size_t CountLines(const std::string& path) {
-    std::ifstream in(path);
-    size_t n = 0;
-    std::string line;
-    while (std::getline(in, line)) n += !line.empty();
-    return n;
-}
-
-Json GetExecution(const SquallProcess& server, const std::string& id) {
-    CliResult got = server.Cli({"execution", "get", id, "-j"});
-    Json e = Json::parse(got.out, nullptr, false);
-    return e.is_object() ? e : Json::object();
-}
-
-std::string StartAsync(const SquallProcess& server, const std::vector<std::string>& args) {
-    std::vector<std::string> cli = {"run"};
-    cli.insert(cli.end(), args.begin(), args.end());
-    cli.push_back("-a");
-    cli.push_back("-j");
-    CliResult run = server.Cli(cli);
-    EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
-    Json j = Json::parse(run.out, nullptr, false);
-    return j.is_object() ? j.value("id", "") : "";
 }
 
 TEST(WorkflowIntegrationTest, RunsAPacksWorkflowWithTasksAsChildExecutions) {
@@ -364,7 +341,7 @@ TEST(WorkflowIntegrationTest, AKilledWorkflowRoleIsReplacedWithoutRerunningFinis
     w.extra_args = {"--roles", "workflow", "--listen", "127.0.0.1:0"};
 
     std::mt19937 rng(std::random_device{}());
-    const int kRuns = 8;
+    const int kRuns = KillRuns(8);  // SQUALL_KILL_RUNS=50 for a long run
     const int kSteps = 12;
     int generation = 0;
     for (int run = 0; run < kRuns; ++run) {
@@ -397,6 +374,7 @@ TEST(WorkflowIntegrationTest, AKilledWorkflowRoleIsReplacedWithoutRerunningFinis
                                                                      << ReadFile(file);
         successor.Stop();
     }
+    std::cout << "[ kill -9  ] " << kRuns << " runs, each finished by another workflow role\n";
 }
 
 TEST(WorkflowIntegrationTest, SeveralWorkflowRolesShareTheWork) {

@@ -82,6 +82,39 @@ tasks:
 output:
   - count: "{{ ctx('count') }}"
 )");
+    // rr.join: a and b run in parallel into `joined` (join: all), which fails until `flag` exists.
+    Write(
+        pack / "actions" / "join.yaml", "name: join\nrunner_type: orquesta\nentry_point: workflows/join.yaml\n" + params
+    );
+    Write(pack / "actions" / "workflows" / "join.yaml", R"(version: 1.0
+input:
+  - file
+  - flag
+tasks:
+  start:
+    action: core.noop
+    next:
+      - do: [a, b]
+  a:
+    action: core.local cmd="echo a >> {{ ctx('file') }}"
+    next:
+      - when: "{{ succeeded() }}"
+        publish: from_a=A
+        do: joined
+  b:
+    action: core.local cmd="echo b >> {{ ctx('file') }}"
+    next:
+      - when: "{{ succeeded() }}"
+        publish: from_b=B
+        do: joined
+  joined:
+    join: all
+    action: core.local
+    input:
+      cmd: "echo joined {{ ctx('from_a') }}{{ ctx('from_b') }} >> {{ ctx('file') }}; test -e {{ ctx('flag') }}"
+output:
+  - both: "{{ ctx('from_a') }}{{ ctx('from_b') }}"
+)");
 }
 
 Json GetExecution(const SquallProcess& server, const std::string& id) {
@@ -153,6 +186,31 @@ TEST(WorkflowRerunIntegrationTest, ReRunsFromChosenTasksThroughTheCli) {
     EXPECT_NE(refused.exit_code, 0);
     EXPECT_NE((refused.out + refused.err).find("is not an Orquesta workflow"), std::string::npos)
         << refused.out << refused.err;
+}
+
+/// A re-run of one branch into a join: the branch that is not re-run counts as arrived, so the join runs again.
+TEST(WorkflowRerunIntegrationTest, AJoinFiresWhenOnlyOneOfItsBranchesIsReRun) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {}});
+    const std::string file = (data.path() / "join.txt").string();
+    const std::string flag = (data.path() / "flag").string();
+    Json first = ParseOut(server.Cli({"run", "rr.join", "file=" + file, "flag=" + flag, "-j"}));
+    ASSERT_EQ(first["status"], "failed") << first.dump(2);
+    EXPECT_EQ(Count(ReadFile(file), "joined AB\n"), 1u) << ReadFile(file);
+
+    Write(flag, "");
+    Json again = ParseOut(server.Cli({"execution", "re-run", first["id"], "--tasks", "a", "-j"}));
+    EXPECT_EQ(again["status"], "succeeded") << again.dump(2) << server.Output();
+    EXPECT_EQ(again["result"]["output"]["both"], "AB") << again.dump(2);
+    const std::string text = ReadFile(file);
+    EXPECT_EQ(Count(text, "a\n"), 2u) << text;
+    EXPECT_EQ(Count(text, "b\n"), 1u) << text;  // b is not re-run
+    EXPECT_EQ(Count(text, "joined AB\n"), 2u) << text;
+    ASSERT_EQ(again["children"].size(), 2u) << again.dump(2);
+    EXPECT_EQ(GetExecution(server, again["children"][1])["context"]["orquesta"]["task_name"], "joined");
 }
 
 TEST(WorkflowRerunIntegrationTest, WithItemsReRunsOnlyFailedItemsUnlessReset) {

@@ -189,3 +189,117 @@ TEST_F(ContentStoreTest, TheSetOfListenedTriggerTypesFollowsEveryRuleChange) {
 
 }  // namespace
 }  // namespace squall::packs
+
+namespace squall::packs {
+namespace {
+
+ActionMeta Action(
+    const std::string& pack, const std::string& name, const std::string& runner, const std::string& path
+) {
+    ActionMeta a;
+    a.pack = pack;
+    a.name = name;
+    a.runner_type = runner;
+    a.metadata_file = "actions/" + name + ".yaml";
+    a.pack_path = path;
+    return a;
+}
+
+LoadedPack SystemPack(const std::string& path, std::vector<ActionMeta> actions) {
+    LoadedPack p;
+    p.meta.ref = "core";
+    p.meta.name = "core";
+    p.meta.version = path == "/bundled/core" ? "3.0.0" : "3.8.1";
+    p.meta.path = path;
+    p.actions = std::move(actions);
+    return p;
+}
+
+// A system pack bundled with the server is merged with, never replaced by, an installed pack of the same name; the
+// bundled folder registered again keeps what was merged in; unregistering goes back to the built-in content.
+TEST_F(ContentStoreTest, AnInstalledSystemPackIsMergedIntoTheBundledOne) {
+    ContentStore store(client_);
+    EXPECT_TRUE(IsSystemPack("core") && IsSystemPack("packs") && IsSystemPack("chatops") && !IsSystemPack("examples"));
+    const LoadedPack bundled = SystemPack(
+        "/bundled/core",
+        {Action("core", "local", "local-shell-cmd", "/bundled/core"), Action("core", "noop", "noop", "/bundled/core")}
+    );
+    ASSERT_TRUE(store.RegisterPackBlocking(bundled, /*bundled=*/true));
+    LoadedPack installed = SystemPack(
+        "/data/packs/core",
+        {Action("core", "local", "python-script", "/data/packs/core"),
+         Action("core", "sendmail", "local-shell-script", "/data/packs/core"),
+         Action("core", "winrm_cmd", "winrm-cmd", "/data/packs/core")}
+    );
+    installed.actions[2].unavailable = "runner \"winrm-cmd\" is not available on this server";
+    std::vector<std::string> warnings;
+    ASSERT_TRUE(store.RegisterPackBlocking(installed, false, &warnings));
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_EQ(
+        warnings[0],
+        "core/actions/local.yaml: \"core.local\" is built into Squall's \"core\" pack, which keeps its own: this "
+        "definition is not registered"
+    );
+    ContentSnapshotPtr s = store.LoadBlocking().value();
+    ASSERT_EQ(s->actions.size(), 4u);
+    EXPECT_EQ(s->actions.at("core.local")["runner_type"], "local-shell-cmd");  // the built-in wins
+    EXPECT_EQ(s->actions.at("core.local")["pack_path"], "/bundled/core");
+    EXPECT_EQ(s->actions.at("core.sendmail")["pack_path"], "/data/packs/core");
+    EXPECT_EQ(s->actions.at("core.winrm_cmd")["unavailable"], "runner \"winrm-cmd\" is not available on this server");
+    const Json& pack = s->packs.at("core");
+    EXPECT_EQ(pack["version"], "3.0.0");
+    EXPECT_EQ(pack["path"], "/bundled/core");
+    EXPECT_EQ(pack["actions"], 4);
+    EXPECT_EQ(pack["installed"]["path"], "/data/packs/core");
+    EXPECT_EQ(pack["installed"]["version"], "3.8.1");
+    EXPECT_EQ(pack["installed"]["content"]["actions"], Json::array({"core.sendmail", "core.winrm_cmd"}));
+    EXPECT_EQ(pack["load_warnings"], Json::array({warnings[0]}));
+
+    // Installing again (a newer version without sendmail) replaces only what the install added.
+    installed.actions.erase(installed.actions.begin() + 1);
+    ASSERT_TRUE(store.RegisterPackBlocking(installed));
+    s = store.LoadBlocking().value();
+    EXPECT_EQ(s->actions.size(), 3u);
+    EXPECT_FALSE(s->actions.count("core.sendmail"));
+
+    // The server starts again: the bundled folder first, with a new built-in that the installed pack also has.
+    LoadedPack bundled2 = bundled;
+    bundled2.actions.push_back(Action("core", "winrm_cmd", "noop", "/bundled/core"));
+    ASSERT_TRUE(store.RegisterPackBlocking(bundled2, /*bundled=*/true));
+    s = store.LoadBlocking().value();
+    EXPECT_EQ(s->actions.size(), 3u);
+    EXPECT_EQ(s->actions.at("core.winrm_cmd")["runner_type"], "noop");
+    EXPECT_FALSE(s->packs.at("core").contains("installed"));
+    bundled2.actions.pop_back();
+    ASSERT_TRUE(store.RegisterPackBlocking(bundled2, /*bundled=*/true));
+    ASSERT_TRUE(store.RegisterPackBlocking(installed));
+    s = store.LoadBlocking().value();
+    EXPECT_EQ(s->actions.at("core.winrm_cmd")["runner_type"], "winrm-cmd");
+    // The bundled folder registered again (POST /packs/register) keeps the merged content.
+    ASSERT_TRUE(store.RegisterPackBlocking(bundled2));
+    s = store.LoadBlocking().value();
+    EXPECT_EQ(s->actions.size(), 3u);
+    EXPECT_EQ(s->packs.at("core")["installed"]["content"]["actions"], Json::array({"core.winrm_cmd"}));
+
+    // Uninstalling the installed pack leaves the built-in content.
+    ASSERT_TRUE(store.UnregisterPackBlocking("core"));
+    s = store.LoadBlocking().value();
+    ASSERT_EQ(s->actions.size(), 2u);
+    EXPECT_EQ(s->actions.at("core.local")["runner_type"], "local-shell-cmd");
+    EXPECT_TRUE(s->packs.count("core"));
+    EXPECT_FALSE(s->packs.at("core").contains("installed"));
+    EXPECT_EQ(s->packs.at("core")["actions"], 2);
+
+    // Any other pack is replaced as before.
+    LoadedPack other = SystemPack("/data/packs/examples", {Action("examples", "a", "noop", "/x")});
+    other.meta.ref = "examples";
+    ASSERT_TRUE(store.RegisterPackBlocking(other));
+    other.actions[0].name = "b";
+    ASSERT_TRUE(store.RegisterPackBlocking(other));
+    s = store.LoadBlocking().value();
+    EXPECT_TRUE(s->actions.count("examples.b"));
+    EXPECT_FALSE(s->actions.count("examples.a"));
+}
+
+}  // namespace
+}  // namespace squall::packs

@@ -376,17 +376,49 @@ TEST_F(InstallerTest, BrokenVersionFailsAndLeavesTheOldOneInPlace) {
     EXPECT_EQ((*forced)[0].loaded.actions.size(), 1u);
 }
 
-TEST_F(InstallerTest, UnknownRunnerTypesAreLoadErrors) {
+TEST_F(InstallerTest, ActionsOfARunnerThisServerLacksAreWarningsAndUnavailable) {
+    // As StackStorm's own core pack (winrm_cmd.yaml): the pack installs, the action is there but cannot run.
     PackRepo repo(repos_.path() / "rt", "rt");
     repo.SetVersion("1.0.0");
-    repo.WriteFile("actions/x.yaml", "---\nname: x\nrunner_type: no-such-runner\n");
+    repo.WriteFile("actions/x.yaml", "---\nname: x\nrunner_type: winrm-cmd\n");
+    repo.WriteFile("actions/y.yaml", "---\nname: y\nrunner_type: no-such-runner\n");
+    repo.WriteFile("actions/z.yaml", "---\nname: z\nrunner_type: noop\n");
+    repo.Commit("c");
+    InstallOptions opts;
+    opts.runner_types = {"local-shell-cmd", "noop"};
+    Result<std::vector<InstalledPack>> r = installer_.InstallBlocking({repo.Url()}, opts);
+    ASSERT_TRUE(r) << r.error().What();
+    const LoadedPack& p = (*r)[0].loaded;
+    EXPECT_TRUE(p.errors.empty());
+    ASSERT_EQ(p.actions.size(), 3u);
+    EXPECT_EQ(p.actions[0].unavailable, "runner \"winrm-cmd\" is not available on this server");
+    EXPECT_EQ(p.actions[1].unavailable, "runner \"no-such-runner\" is not available on this server");
+    EXPECT_EQ(p.actions[2].unavailable, "");
+    ASSERT_EQ(p.warnings.size(), 2u);
+    EXPECT_NE(
+        p.warnings[0].What().find(
+            "actions/x.yaml:3:1: runner_type: runner \"winrm-cmd\" is not available on this server: action \"rt.x\" "
+            "is registered but cannot run"
+        ),
+        std::string::npos
+    ) << p.warnings[0].What();
+    EXPECT_EQ(p.actions[0].ToJson()["unavailable"], "runner \"winrm-cmd\" is not available on this server");
+    EXPECT_FALSE(p.actions[2].ToJson().contains("unavailable"));
+}
+
+TEST_F(InstallerTest, AMistypedRunnerIsALoadError) {
+    PackRepo repo(repos_.path() / "rt", "rt");
+    repo.SetVersion("1.0.0");
+    repo.WriteFile("actions/x.yaml", "---\nname: x\nrunner_type: local-shell-cdm\n");
     repo.Commit("c");
     InstallOptions opts;
     opts.runner_types = {"local-shell-cmd", "noop"};
     Result<std::vector<InstalledPack>> r = installer_.InstallBlocking({repo.Url()}, opts);
     ASSERT_FALSE(r);
     EXPECT_NE(
-        r.error().message.find("rt/actions/x.yaml:3:1: runner_type: unknown runner \"no-such-runner\""),
+        r.error().message.find(
+            "rt/actions/x.yaml:3:1: runner_type: unknown runner \"local-shell-cdm\" (did you mean \"local-shell-cmd\"?)"
+        ),
         std::string::npos
     ) << r.error().message;
 }

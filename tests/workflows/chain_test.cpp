@@ -91,6 +91,7 @@ TEST_P(ChainCase, BehavesAsStackStorm) {
     };
     host.kv = &kv;
     host.st2 = {{"execution_id", "chain1"}, {"user", "tester"}, {"pack", "examples"}};
+    if (c.contains("config")) host.config = [config = c["config"]] { return config; };
     int clock = 0;
     host.now = [&clock] { return "2026-01-01T00:00:" + std::to_string(10 + clock++) + ".000000Z"; };
     Json state;
@@ -155,10 +156,16 @@ TEST_P(ChainCase, BehavesAsStackStorm) {
     for (size_t i = 0; i < final_result["tasks"].size(); ++i) {
         const Json& t = final_result["tasks"][i];
         EXPECT_EQ(t["id"], t["name"]);
-        EXPECT_TRUE(t["execution_id"].is_string());
         EXPECT_EQ(t["liveaction_id"], t["execution_id"]);
         EXPECT_TRUE(t.contains("workflow") && t["workflow"].is_null());
         EXPECT_TRUE(t["created_at"].is_string() && t["updated_at"].is_string());
+        if (t["execution_id"].is_null()) {
+            // Refused at launch: no execution; the task failed with the error as its result (StackStorm's shape).
+            EXPECT_EQ(t["state"], "failed");
+            EXPECT_TRUE(t["result"].contains("error") && t["result"].contains("traceback")) << t.dump(2);
+            continue;
+        }
+        EXPECT_TRUE(t["execution_id"].is_string());
         EXPECT_EQ(t["result"], stored[t["execution_id"].get<std::string>()]);
     }
     if (expected.contains("published")) {
@@ -175,8 +182,23 @@ TEST_P(ChainCase, BehavesAsStackStorm) {
     if (expected.contains("error")) {
         ASSERT_TRUE(final_result.contains("error")) << final_result.dump(2);
         EXPECT_TRUE(Contains(final_result["error"], expected["error"])) << final_result["error"];
+        // As StackStorm's runner, a top-level error comes with a traceback.
+        ASSERT_TRUE(final_result.contains("traceback")) << final_result.dump(2);
+        if (expected.contains("traceback")) {
+            EXPECT_TRUE(Contains(final_result["traceback"], expected["traceback"])) << final_result["traceback"];
+        }
     } else {
         EXPECT_FALSE(final_result.contains("error")) << final_result.dump(2);
+        EXPECT_FALSE(final_result.contains("traceback")) << final_result.dump(2);
+    }
+    if (expected.contains("task_results")) {
+        // Results by task name, for tasks that have no execution (refused at launch).
+        for (const auto& t : final_result["tasks"]) {
+            const std::string name = t["name"];
+            if (expected["task_results"].contains(name)) {
+                EXPECT_TRUE(Contains(t["result"], expected["task_results"][name])) << t.dump(2);
+            }
+        }
     }
     if (expected.contains("actions")) {
         ASSERT_EQ(actions.size(), expected["actions"].size()) << actions.dump(2);

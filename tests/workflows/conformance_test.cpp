@@ -479,6 +479,81 @@ output:
     EXPECT_TRUE(c.Finished());  // a refused re-run changes nothing
 }
 
+/// Re-run of one branch of a join that had fired: the branch that is not re-run counts as arrived (with what it
+/// published), so the join runs again once the re-run branch arrives.
+TEST(WorkflowConductor, ReRunOfOneBranchFiresTheJoinWithTheKeptBranch) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+tasks:
+  a:
+    action: core.noop
+    next:
+      - do: [b, c]
+  b:
+    action: core.noop
+    next:
+      - when: "{{ succeeded() }}"
+        publish: from_b=b1
+        do: j
+  c:
+    action: core.noop
+    next:
+      - when: "{{ succeeded() }}"
+        publish: from_c=c1
+        do: j
+  j:
+    join: all
+    action: core.echo message="{{ ctx('from_b') }}+{{ ctx('from_c') }}"
+output:
+  - j: "{{ task('j').result }}"
+)",
+        "rerun_join.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    std::map<std::string, Json> stored;
+    ConductorHost host;
+    host.results = [&stored](const std::vector<std::string>& ids) {
+        std::vector<Json> out;
+        for (const auto& id : ids) out.push_back(stored.count(id) ? stored[id] : Json());
+        return out;
+    };
+    Json state;
+    Conductor c(*spec, state, host);
+    Driver d{c, stored, {}, {}, 0};
+    StepOutput start;
+    c.Start(Json::object(), start);
+    d.Run(start.launches, {"j"});
+    ASSERT_TRUE(d.end.finished);
+    EXPECT_EQ(d.end.status, "failed");
+    ASSERT_EQ(d.launched.back().task_name, "j");
+    EXPECT_EQ(d.launched.back().input, (Json{{"message", "b1+c1"}}));
+
+    // b again: c is not re-run, yet j runs once b arrives, with what c published.
+    StepOutput r;
+    ASSERT_TRUE(c.Rerun({"b"}, {}, r));
+    ASSERT_EQ(r.launches.size(), 1u);
+    EXPECT_EQ(r.launches[0].task_name, "b");
+    d.launched.clear();
+    d.end = StepOutput();
+    d.Run(r.launches, {});
+    ASSERT_EQ(d.launched.size(), 2u);
+    EXPECT_EQ(d.launched[1].task_name, "j");
+    EXPECT_EQ(d.launched[1].input, (Json{{"message", "b1+c1"}}));
+    ASSERT_TRUE(d.end.finished) << state.dump(2);
+    EXPECT_EQ(d.end.status, "succeeded") << d.end.result.dump(2);
+
+    // Both branches again: j waits for both (neither counts as arrived), then runs once.
+    StepOutput both;
+    ASSERT_TRUE(c.Rerun({"b", "c"}, {}, both));
+    EXPECT_EQ(both.launches.size(), 2u);
+    d.launched.clear();
+    d.end = StepOutput();
+    d.Run(both.launches, {});
+    ASSERT_EQ(d.launched.size(), 3u);
+    EXPECT_EQ(d.launched[2].task_name, "j");
+    EXPECT_EQ(d.end.status, "succeeded");
+}
+
 TEST(WorkflowCorpus, HasSixtyCases) {
     EXPECT_GE(CaseFiles().size(), 60u);
 }

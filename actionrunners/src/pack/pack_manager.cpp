@@ -36,12 +36,15 @@ Json PackSummary(const packs::LoadedPack& p, const std::string& commit, bool ski
     for (const auto& r : p.rules) rules.push_back(r.Ref());
     Json errors = Json::array();
     for (const auto& e : p.errors) errors.push_back(e.What());
+    Json warnings = Json::array();
+    for (const auto& w : p.warnings) warnings.push_back(w.What());
     Json out = {
         {"version", p.meta.version},
         {"path", p.meta.path},
         {"actions", actions},
         {"rules", rules},
-        {"load_errors", errors}};
+        {"load_errors", errors},
+        {"load_warnings", warnings}};
     if (!commit.empty()) out["commit"] = commit;
     if (skipped) out["skipped"] = true;
     return out;
@@ -58,7 +61,11 @@ core::ExecutionResult Failed(const std::string& message, Json errors = Json::arr
 class PackManagerRunner final : public Runner {
 public:
     explicit PackManagerRunner(RunnerServices& s)
-        : io_(s.io), redis_(s.redis), data_dir_(s.data_dir), check_rule_(s.check_rule) {}
+        : io_(s.io),
+          redis_(s.redis),
+          data_dir_(s.data_dir),
+          check_rule_(s.check_rule),
+          check_workflow_(s.check_workflow) {}
 
     ~PackManagerRunner() override {
         std::map<std::string, std::shared_ptr<Job>> jobs;
@@ -176,6 +183,7 @@ private:
             for (const auto& [ref, pack] : (*snap)->packs) opts.registered[ref] = pack.value("version", "");
         }
         opts.check_rule = check_rule_;
+        opts.check_workflow = check_workflow_;
         packs::PackInstaller installer(data_dir_, progress);
         Result<std::vector<packs::InstalledPack>> installed = installer.InstallBlocking(specs, opts);
         if (!installed) {
@@ -196,19 +204,26 @@ private:
         Json result = {{"packs", Json::object()}};
         for (const auto& pack : *installed) {
             // Registering makes the pack's actions and rules live at once (the content version is bumped).
-            if (Status st = content.RegisterPackBlocking(pack.loaded); !st) {
+            std::vector<std::string> merged;  // a system pack's built-in content that wins over this pack's
+            if (Status st = content.RegisterPackBlocking(pack.loaded, false, &merged); !st) {
                 return Failed("installed " + pack.ref + " but cannot register it: " + st.error().message);
             }
+            for (const auto& w : merged) progress("warning: " + w);
             progress(
                 "registered " + pack.ref + ": " + std::to_string(pack.loaded.actions.size()) + " actions, " +
                 std::to_string(pack.loaded.rules.size()) + " rules"
             );
             result["packs"][pack.ref] = PackSummary(pack.loaded, pack.commit, pack.skipped);
+            for (auto& w : merged) result["packs"][pack.ref]["load_warnings"].push_back(std::move(w));
         }
         // StackStorm's packs.install workflow output, which st2client reads after `st2 pack install`.
         Json packs_list = Json::array();
-        for (const auto& [ref, summary] : result["packs"].items()) packs_list.push_back(ref);
-        result["output"] = {{"packs_list", packs_list}, {"warning_list", Json::array()}};
+        Json warning_list = Json::array();
+        for (const auto& [ref, summary] : result["packs"].items()) {
+            packs_list.push_back(ref);
+            for (const auto& w : summary["load_warnings"]) warning_list.push_back(w);
+        }
+        result["output"] = {{"packs_list", packs_list}, {"warning_list", warning_list}};
         return core::ExecutionResult{core::status::kSucceeded, result};
     }
 
@@ -256,13 +271,15 @@ private:
         size_t actions = 0;
         size_t rules = 0;
         const packs::PackLoader loader(packs::PackLoaderOptions{
-            (fs::path(data_dir_) / "configs").string(), std::move(*runner_types), check_rule_});
+            (fs::path(data_dir_) / "configs").string(), std::move(*runner_types), check_rule_, check_workflow_});
         for (auto& pack : loader.LoadAllBlocking((fs::path(data_dir_) / "packs").string())) {
             if (!wanted.empty() && !wanted.count(pack.meta.ref)) continue;
             missing.erase(pack.meta.ref);
-            if (Status st = content.RegisterPackBlocking(pack); !st) {
+            std::vector<std::string> merged;
+            if (Status st = content.RegisterPackBlocking(pack, false, &merged); !st) {
                 return Failed("cannot register " + pack.meta.ref + ": " + st.error().message);
             }
+            for (const auto& w : merged) progress("warning: " + w);
             progress(
                 "registered " + pack.meta.ref + ": " + std::to_string(pack.actions.size()) + " actions, " +
                 std::to_string(pack.rules.size()) + " rules"
@@ -281,6 +298,7 @@ private:
     core::RedisClientPtr redis_;
     std::string data_dir_;
     packs::RuleCheck check_rule_;
+    packs::WorkflowCheck check_workflow_;
     std::mutex mu_;
     std::map<std::string, std::shared_ptr<Job>> jobs_;  // guarded by mu_
 };

@@ -93,6 +93,23 @@ std::string RenderFailure(
            "\" (template string=" + (value.is_string() ? value.get<std::string>() : value.dump()) + "): " + e.message;
 }
 
+/// StackStorm's runner puts Python's traceback beside a chain's error. Squall has no Python stack: the traceback
+/// says which step of the chain failed and the kind of failure, in the same place.
+std::string Traceback(const std::string& step, const std::string& exception, const std::string& message) {
+    return "Traceback (most recent call last):\n  action-chain, " + step + "\n" + exception + ": " + message;
+}
+
+/// Render options of task parameters and publish: StackStorm's environment, strict, with `system.<key>` as well as
+/// `st2kv.system.<key>`.
+core::RenderOptions TaskRenderOptions(const core::KeyValueLookup* kv) {
+    core::RenderOptions opts;
+    opts.kv = kv;
+    opts.strict_undefined = true;
+    opts.stackstorm_whitespace = true;
+    opts.kv_system_alias = true;
+    return opts;
+}
+
 }  // namespace
 
 const ChainNode* ChainSpec::Find(const std::string& name) const {
@@ -207,7 +224,7 @@ Json ChainConductor::Context(const std::string& ending_task, const Json& ending_
     for (const auto& [name, i] : latest) {
         if (name == ending_task) continue;
         names.push_back(name);
-        ids.push_back(tasks[i].value("execution_id", ""));
+        ids.push_back(tasks[i]["execution_id"].is_string() ? tasks[i]["execution_id"].get<std::string>() : "");
     }
     std::vector<Json> got = host_.results && !ids.empty() ? host_.results(ids) : std::vector<Json>(ids.size());
     Json results = Json::object();
@@ -239,7 +256,9 @@ void ChainConductor::Start(const Json& input, StepOutput& out) {
         auto v = core::RenderValue(value, s_["params"], opts);
         if (!v) {
             return EndWithError(
-                "Failed initializing ``vars`` in chain. " + RenderFailure("var", name, "vars", value, v.error()), out
+                "Failed initializing ``vars`` in chain. " + RenderFailure("var", name, "vars", value, v.error()),
+                out,
+                "ParameterRenderingFailedException"
             );
         }
         s_["vars"][name] = std::move(*v);
@@ -261,11 +280,8 @@ void ChainConductor::RunNode(
     }
     if (status == st::kCanceling) return End(st::kCanceled, out);
     if (status != st::kRunning) return;
-    core::RenderOptions opts;
-    opts.kv = host_.kv;
-    opts.strict_undefined = true;
-    opts.stackstorm_whitespace = true;
-    const Json ctx = Context(ended, ended_result);
+    const core::RenderOptions opts = TaskRenderOptions(host_.kv);
+    Json ctx = Context(ended, ended_result);
     std::string name = wanted;
     if (HasJinja(name)) {
         auto r = core::RenderValue(Json(name), ctx, opts);
@@ -278,6 +294,8 @@ void ChainConductor::RunNode(
     }
     const ChainNode* node = spec_.Find(name);
     if (!node) return EndWithError("Unable to find node with name \"" + name + "\".", out);
+    // Task parameters also see the config of the chain's pack, as StackStorm's _resolve_params gives them.
+    if (!node->parameters.empty()) ctx["config_context"] = host_.config ? host_.config() : Json::object();
     Json params = Json::object();
     for (const auto& [k, v] : node->parameters.items()) {
         auto r = core::RenderValue(v, ctx, opts);
@@ -285,7 +303,9 @@ void ChainConductor::RunNode(
             return EndWithError(
                 "Failed to run task \"" + node->name + "\". Parameter rendering failed. " +
                     RenderFailure("action parameter", k, node->name, v, r.error()),
-                out
+                out,
+                "ParameterRenderingFailedException",
+                node->name
             );
         }
         params[k] = std::move(*r);
@@ -324,31 +344,53 @@ void ChainConductor::TaskEnded(
             out.resumed = true;
         }
     }
+    Json ended_result = result;
+    std::string ended_status = status;
     if (execution_id.empty()) {
-        // The execution was refused (unknown action, parameters its schema rejects): the chain stops there.
         const std::string why = result.is_object() ? result.value("error", result.dump()) : result.dump();
-        return EndWithError("Failed to run task \"" + task_id + "\". " + why, out);
+        if (result.is_object() && result.value("code", "") == "NOT_FOUND") {
+            // No such action: the chain stops there, on-failure does not run (StackStorm's
+            // InvalidActionReferencedException).
+            return EndWithError(
+                "Failed to run task \"" + task_id + "\". Action with reference \"" + cur.value("ref", "") +
+                    "\" doesn't exist. " + why,
+                out,
+                "InvalidActionReferencedException",
+                task_id
+            );
+        }
+        // The service refused to run it (parameters its schema rejects, a disabled or unavailable action): as in
+        // StackStorm, the task failed with that error as its result, and on-failure runs.
+        const std::string message = "Failed running task \"" + task_id + "\". " + why;
+        ended_result = {
+            {"error", message}, {"traceback", Traceback("task \"" + task_id + "\"", "ActionRunnerException", why)}};
+        ended_status = st::kFailed;
     }
-    s_["tasks"].push_back(
-        {{"name", task_id},
-         {"execution_id", execution_id},
-         {"created_at", cur.value("at", "")},
-         {"updated_at", Now()},
-         {"state", status}}
-    );
+    Json record = {
+        {"name", task_id},
+        {"execution_id", execution_id.empty() ? Json() : Json(execution_id)},
+        {"created_at", cur.value("at", "")},
+        {"updated_at", Now()},
+        {"state", ended_status}};
+    if (execution_id.empty()) record["r"] = ended_result;  // no execution record holds it
+    s_["tasks"].push_back(std::move(record));
     const ChainNode* node = spec_.Find(task_id);
     if (!node) return EndWithError("Unable to find node with name \"" + task_id + "\".", out);
     // Publish happens whatever the task's status, as StackStorm's runner does: a failure handler may read it.
     if (!node->publish.empty()) {
-        const Json ctx = Context(task_id, result);
-        core::RenderOptions opts;
-        opts.kv = host_.kv;
-        opts.strict_undefined = true;
-        opts.stackstorm_whitespace = true;
+        const Json ctx = Context(task_id, ended_result);
+        const core::RenderOptions opts = TaskRenderOptions(host_.kv);
         Json delta = Json::object();
         for (const auto& [k, v] : node->publish) {
             auto r = core::RenderValue(v, ctx, opts);
-            if (!r) return EndWithError(RenderFailure("publish parameter", k, task_id, v, r.error()), out);
+            if (!r) {
+                return EndWithError(
+                    RenderFailure("publish parameter", k, task_id, v, r.error()),
+                    out,
+                    "ParameterRenderingFailedException",
+                    task_id
+                );
+            }
             delta[k] = std::move(*r);
         }
         for (const auto& [k, v] : delta.items()) {
@@ -357,18 +399,18 @@ void ChainConductor::TaskEnded(
         }
     }
     std::string next;
-    if (status == st::kSucceeded) {
+    if (ended_status == st::kSucceeded) {
         s_["chain_status"] = st::kSucceeded;
         next = node->on_success;
-    } else if (status == st::kCanceled) {
+    } else if (ended_status == st::kCanceled) {
         return End(st::kCanceled, out);
     } else {
-        s_["chain_status"] = status == st::kTimeout ? st::kTimeout : st::kFailed;
+        s_["chain_status"] = ended_status == st::kTimeout ? st::kTimeout : st::kFailed;
         next = node->on_failure;
     }
     if (s_["status"] == st::kCanceling) return End(st::kCanceled, out);
     if (next.empty()) return End(s_["chain_status"], out);
-    RunNode(next, out, task_id, result);
+    RunNode(next, out, task_id, ended_result);
 }
 
 void ChainConductor::TaskPending(const std::string& task_id, int item, int, StepOutput& out) {
@@ -447,8 +489,11 @@ std::vector<Launch> ChainConductor::Running() const {
     return {l};
 }
 
-void ChainConductor::EndWithError(const std::string& message, StepOutput& out) {
+void ChainConductor::EndWithError(
+    const std::string& message, StepOutput& out, const std::string& exception, const std::string& task
+) {
     s_["error"] = message;
+    s_["traceback"] = Traceback(task.empty() ? "the chain" : "task \"" + task + "\"", exception, message);
     End(st::kFailed, out);
 }
 
@@ -459,7 +504,8 @@ void ChainConductor::End(const std::string& status, StepOutput& out) {
     // StackStorm's result: every task that ran with its execution and result, what was published, the error.
     const Json& tasks = s_["tasks"];
     std::vector<std::string> ids;
-    for (const auto& t : tasks) ids.push_back(t.value("execution_id", ""));
+    for (const auto& t : tasks)
+        ids.push_back(t["execution_id"].is_string() ? t["execution_id"].get<std::string>() : "");
     std::vector<Json> got = host_.results && !ids.empty() ? host_.results(ids) : std::vector<Json>(ids.size());
     Json list = Json::array();
     for (size_t i = 0; i < tasks.size(); ++i) {
@@ -473,12 +519,13 @@ void ChainConductor::End(const std::string& status, StepOutput& out) {
              {"created_at", t["created_at"]},
              {"updated_at", t["updated_at"]},
              {"state", t["state"]},
-             {"result", i < got.size() ? got[i] : Json()}}
+             {"result", t.contains("r") ? t["r"] : (i < got.size() ? got[i] : Json())}}
         );
     }
     Json result = {{"tasks", std::move(list)}};
     if (s_.value("display_published", true)) result["published"] = s_["published"];
     if (s_.contains("error")) result["error"] = s_["error"];
+    if (s_.contains("traceback")) result["traceback"] = s_["traceback"];
     s_["status"] = status;
     s_["result"] = result;
     out.finished = true;

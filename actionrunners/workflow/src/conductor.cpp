@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "squall/templates/template.hpp"
 #include "squall/templates/yaql.hpp"
@@ -360,6 +361,9 @@ void Conductor::Stage(const std::string& name, int ctx, const std::string& from,
         if (distinct.size() < need) return;
         std::vector<int> parents;
         for (const auto& c : b["ctxs"]) parents.push_back(c.get<int>());
+        // Who arrived, kept for a re-run: a branch that is not re-run has arrived already.
+        if (!s_.contains("joined")) s_["joined"] = Json::object();
+        s_["joined"][name] = b;
         joins.erase(name);
         task_ctx = AddCtx(std::move(parents), Json::object());
     }
@@ -597,6 +601,7 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
     s_["seq"].push_back(id);
     bool remediated = false;
     bool command_retry = false;
+    bool fail_command = false;
     for (size_t i = 0; i < t.next.size(); ++i) {
         const Transition& tr = t.next[i];
         bool fire = true;
@@ -642,7 +647,9 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
             if (target == "noop") {
                 remediated = true;
             } else if (target == "fail") {
-                remediated = true;  // the failure is the command's, not the task's
+                // As Orquesta (StackStorm's examples.orquesta-remediate-then-fail): a failure whose transition fails
+                // the workflow is not remediated, whatever else the transition does; `fail` logs its own error.
+                fail_command = true;
                 if (s_["status"] == st::kRunning) s_["status"] = st::kFailing;
             } else if (target == "retry") {
                 command_retry = true;
@@ -659,11 +666,20 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
         RunTask(id, out);
         return;
     }
-    if (status == st::kFailed && !remediated) {
+    if (status == st::kFailed) {
+        // As Orquesta: every task failure is logged; it fails the workflow unless remediated (and a transition to
+        // `fail` does not remediate). The errors show in the result only when the workflow does not succeed
+        // (StackStorm's examples.orquesta-error-handling-fail-manually lists the remediated failure and `fail`).
         Json error = {{"type", "error"}, {"message", "Execution failed. See result for details."}, {"task_id", name}};
         error["result"] = result;
-        Fail(std::move(error));
+        if (!remediated || fail_command) {
+            Fail(std::move(error));
+        } else {
+            s_["errors"].push_back(std::move(error));
+        }
     }
+    if (fail_command)
+        Fail({{"type", "error"}, {"message", "Execution failed. See result for details."}, {"task_id", "fail"}});
     if (status == st::kCanceled && s_["status"] == st::kRunning) s_["status"] = st::kCanceling;
 }
 
@@ -787,6 +803,7 @@ Status Conductor::Rerun(const std::vector<std::string>& tasks, const std::vector
     s_.erase("result");
     s_.erase("deferred");
     s_.erase("paused_by");
+    PrepareJoinsForRerun(tasks);
     for (const auto& id : ids) {
         Json& task = s_["tasks"][id];
         const std::string name = task["name"];
@@ -818,6 +835,47 @@ Status Conductor::Rerun(const std::vector<std::string>& tasks, const std::vector
     }
     CheckEnd(out);
     return {};
+}
+
+void Conductor::PrepareJoinsForRerun(const std::vector<std::string>& tasks) {
+    // The tasks that may run again: the re-run ones and everything their transitions reach.
+    std::set<std::string> again(tasks.begin(), tasks.end());
+    std::vector<std::string> todo(tasks.begin(), tasks.end());
+    while (!todo.empty()) {
+        const TaskSpec* t = spec_.Find(todo.back());
+        todo.pop_back();
+        if (!t) continue;
+        for (const auto& tr : t->next) {
+            for (const auto& target : tr.targets) {
+                if (IsEngineCommand(target) || !again.insert(target).second) continue;
+                todo.push_back(target);
+            }
+        }
+    }
+    // A join downstream of them counts the branches that are not re-run as arrived, with the context they brought:
+    // they will not arrive again. (Arrivals of branches that run again are left out: they arrive anew.)
+    Json& joins = s_["joins"];
+    auto keep_others = [&](const Json& b) {
+        Json out = {{"arrived", Json::array()}, {"ctxs", Json::array()}};
+        for (size_t i = 0; i < b["arrived"].size() && i < b["ctxs"].size(); ++i) {
+            if (again.count(b["arrived"][i].get<std::string>())) continue;
+            out["arrived"].push_back(b["arrived"][i]);
+            out["ctxs"].push_back(b["ctxs"][i]);
+        }
+        return out;
+    };
+    for (auto& entry : joins.items()) entry.value() = keep_others(entry.value());
+    if (!s_.contains("joined")) return;
+    for (const auto& [name, b] : s_["joined"].items()) {
+        if (!again.count(name)) continue;
+        Json kept = keep_others(b);
+        if (kept["arrived"].empty()) continue;
+        if (!joins.contains(name)) joins[name] = {{"arrived", Json::array()}, {"ctxs", Json::array()}};
+        for (size_t i = 0; i < kept["arrived"].size(); ++i) {
+            joins[name]["arrived"].push_back(kept["arrived"][i]);
+            joins[name]["ctxs"].push_back(kept["ctxs"][i]);
+        }
+    }
 }
 
 bool Conductor::Finished() const {
@@ -922,8 +980,9 @@ void Conductor::CheckEnd(StepOutput& out) {
     }
     s_["status"] = final_status;
     Json result = Json::object();
-    if (!spec_.output.empty()) result["output"] = output;
-    if (!s_["errors"].empty()) result["errors"] = s_["errors"];
+    // StackStorm's result always has `output`: null for a workflow without one (st2's {"output": None}).
+    result["output"] = spec_.output.empty() ? Json() : output;
+    if (!s_["errors"].empty() && final_status != st::kSucceeded) result["errors"] = s_["errors"];
     s_["result"] = result;  // kept, so that a role that takes over can store the end it computed
     out.finished = true;
     out.status = final_status;

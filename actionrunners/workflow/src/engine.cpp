@@ -157,6 +157,16 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         host.kv = kv;
         host.st2 = st2;
         host.now = [this] { return core::FormatIsoTimestamp(store.clock().Now()); };
+        if (options.content) {
+            host.config = [this, pack = st2.value("pack", ""), kv]() -> Json {
+                Result<packs::ContentSnapshotPtr> snap = options.content->GetBlocking();
+                if (!snap) return Json::object();
+                core::RenderOptions render;
+                render.kv = kv;
+                Result<Json> config = (*snap)->ConfigContext(pack, render);
+                return config ? *config : Json::object();
+            };
+        }
         return host;
     }
 
@@ -324,6 +334,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         }
         // Refused (unknown action, bad parameters): the task fails with the reason, as Orquesta's would.
         Json result = {{"error", e.message}};
+        if (l.kind == kChainKind) result["code"] = ErrorCodeName(e.code);  // a chain tells "no such action" apart
         Step(wf, "", [&](Machine& c, StepOutput& out) {
             c.TaskEnded(l.task_id, l.item, l.attempt, "", "failed", result, out);
         });
@@ -630,8 +641,11 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     }
 
     /// Cancel, pause and resume cascade down to the workflow's subworkflows (its task executions that are workflows
-    /// themselves: pool `workflow`), as StackStorm's do; other task executions run to their end. Each request is
-    /// idempotent (it only moves a subworkflow from the statuses it applies to), so a redelivered event is harmless.
+    /// themselves: pool `workflow`), as StackStorm's do; other task executions run to their end. A cancel also
+    /// cancels the task executions that wait in `pending` (an inquiry nobody answered): the workflow ends without
+    /// them, so the question is withdrawn rather than left open (StackStorm leaves it pending; docs/decisions.md).
+    /// Each request is idempotent (it only moves an execution from the statuses it applies to), so a redelivered
+    /// event is harmless.
     void Cascade(const std::string& wf, const std::string& to) {
         auto kids = redis->CommandBlocking({"LRANGE", store.keys().Children(wf), "0", "-1"});
         if (!kids || kids->elements.empty()) return;
@@ -642,9 +656,16 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             return Warn("cannot read a workflow's task executions to cascade " + to, wf, replies.error().message);
         for (size_t i = 0; i < replies->size() && i < kids->elements.size(); ++i) {
             const auto& r = (*replies)[i];
-            if (r.elements.size() < 2 || r.elements[1].str != "workflow") continue;
+            if (r.elements.size() < 2) continue;
             const std::string& child = kids->elements[i].str;
             const std::string status = r.elements[0].str;
+            if ((to == "canceling" || to == "canceled") && status == core::status::kPending) {
+                auto c = service.CancelBlocking(child);
+                if (!c && c.error().code != ErrorCode::kFailedPrecondition)
+                    Warn("cannot cancel a pending task execution " + child, wf, c.error().message);
+                continue;
+            }
+            if (r.elements[1].str != "workflow") continue;
             Result<std::string> done = std::string();
             if (to == "canceling" || to == "canceled") {
                 if (core::status::IsCompleted(status) || status == "canceling") continue;

@@ -213,19 +213,65 @@ void CollectStrings(const Json& v, std::vector<std::string>& out) {
 
 /// Variables an expression reads from the context: ctx(name), ctx('name'), ctx().name, ctx()['name'],
 /// `$.name` in YAQL and `_.name` in Jinja.
+/// `text` with the contents of string literals blanked (quotes kept) and, for every character, the depth of
+/// parentheses it is in: a `$.name` inside a literal (`"$.foo.bar"`, a JSONPath) or inside a call's arguments
+/// (`select($.stdout)`, where `$` is the item) is not the workflow's context.
+std::pair<std::string, std::vector<int>> Unquoted(const std::string& text) {
+    std::string out = text;
+    std::vector<int> depth(text.size(), 0);
+    char quote = 0;
+    int d = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        depth[i] = d;
+        if (quote) {
+            if (c == '\\' && i + 1 < text.size()) {
+                out[i] = ' ';
+                out[++i] = ' ';
+                if (i < depth.size()) depth[i] = d;
+            } else if (c == quote) {
+                quote = 0;
+            } else {
+                out[i] = ' ';
+            }
+            continue;
+        }
+        if (c == '"' || c == '\'') {
+            quote = c;
+        } else if (c == '(') {
+            ++d;
+        } else if (c == ')' && d > 0) {
+            --d;
+        } else if (i + 1 < text.size() && ((c == '%' && text[i + 1] == '>') || (c == '}' && text[i + 1] == '}'))) {
+            d = 0;  // an expression ends: parentheses never span two
+        }
+    }
+    return {out, depth};
+}
+
 std::vector<std::string> ReadVariables(const std::string& text) {
-    static const std::regex kRefs(
-        "ctx\\(\\s*['\"]?(\\w+)['\"]?\\s*\\)|ctx\\(\\s*\\)\\s*\\.\\s*(\\w+)|ctx\\(\\s*\\)\\s*\\[\\s*['\"](\\w+)['\"]|"
-        "(?:^|[^\\w$\\)\\]])\\$\\.(\\w+)|(?:^|[^\\w.])_\\.(\\w+)"
+    // ctx('name'), ctx().name, ctx()['name'] anywhere; `$.name` (YAQL) only outside calls, `_.name` (Jinja) anywhere,
+    // neither inside string literals.
+    static const std::regex kCtx(
+        "ctx\\(\\s*['\"]?(\\w+)['\"]?\\s*\\)|ctx\\(\\s*\\)\\s*\\.\\s*(\\w+)|ctx\\(\\s*\\)\\s*\\[\\s*['\"](\\w+)['\"]"
     );
+    static const std::regex kShort("(?:^|[^\\w$\\)\\]])\\$\\.(\\w+)|(?:^|[^\\w.])_\\.(\\w+)");
     std::vector<std::string> out;
     const bool has_expr = text.find("<%") != std::string::npos || text.find("{{") != std::string::npos ||
                           text.find("{%") != std::string::npos;
     if (!has_expr) return out;
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), kRefs); it != std::sregex_iterator(); ++it) {
-        for (size_t g = 1; g <= 5; ++g) {
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), kCtx); it != std::sregex_iterator(); ++it) {
+        for (size_t g = 1; g <= 3; ++g) {
             if ((*it)[g].matched) out.push_back((*it)[g].str());
         }
+    }
+    const auto [bare, depth] = Unquoted(text);
+    for (auto it = std::sregex_iterator(bare.begin(), bare.end(), kShort); it != std::sregex_iterator(); ++it) {
+        if ((*it)[1].matched) {
+            const auto at = static_cast<size_t>((*it).position(1));
+            if (at < depth.size() && depth[at] == 0) out.push_back((*it)[1].str());
+        }
+        if ((*it)[2].matched) out.push_back((*it)[2].str());
     }
     return out;
 }
@@ -481,7 +527,11 @@ std::vector<Problem> Inspect(const WorkflowSpec& spec) {
             for (const auto& [k, v] : t.next[i].publish) check(v, name, tp + ".publish", t.next[i].line);
         }
     }
-    for (const auto& [k, v] : spec.output) check(v, "", "output." + k, spec.doc.At("output").line);
+    // Output entries render in order, each seeing the ones before it (as Orquesta renders them).
+    for (const auto& [k, v] : spec.output) {
+        check(v, "", "output." + k, spec.doc.At("output").line);
+        defined.insert(k);
+    }
     return out;
 }
 

@@ -9,6 +9,7 @@
 #include "squall/packs/parameters.hpp"
 #include "squall/rules/engine.hpp"
 #include "squall/rules/matcher.hpp"
+#include "squall/workflows/pack_check.hpp"
 
 namespace squall::api {
 namespace {
@@ -112,9 +113,11 @@ void RegisterPackManageRoutes(Router& r, ApiDeps& d) {
                if (!d.data_dir.empty()) options.configs_dir = (fs::path(d.data_dir) / "configs").string();
                for (const auto& [name, rt] : (*snap)->runner_types) options.runner_types.insert(name);
                options.check_rule = rules::MakeRuleCheck(d.operators);
+               options.check_workflow = workflows::MakeWorkflowCheck();
                packs::PackLoader loader(options);
                Json registered = Json::array();
                Json errors = Json::array();
+               Json warnings = Json::array();
                size_t actions = 0;
                size_t rules_count = 0;
                for (const auto& dir : PackFolders(d, **snap)) {
@@ -125,11 +128,15 @@ void RegisterPackManageRoutes(Router& r, ApiDeps& d) {
                    }
                    if (!wanted.empty() && !wanted.count(pack->meta.ref)) continue;
                    missing.erase(pack->meta.ref);
-                   if (Status st = d.content.RegisterPackBlocking(*pack); !st) return SendError(res, st.error());
+                   std::vector<std::string> merged;  // built-in content of a system pack that wins
+                   if (Status st = d.content.RegisterPackBlocking(*pack, false, &merged); !st)
+                       return SendError(res, st.error());
+                   for (const auto& w : merged) warnings.push_back(w);
                    registered.push_back(pack->meta.ref);
                    actions += pack->actions.size();
                    rules_count += pack->rules.size();
                    for (const auto& e : pack->errors) errors.push_back(e.What());
+                   for (const auto& w : pack->warnings) warnings.push_back(w.What());
                }
                if (!missing.empty()) {
                    return SendError(res, NotFound("pack \"" + *missing.begin() + "\" not found on disk"));
@@ -138,7 +145,11 @@ void RegisterPackManageRoutes(Router& r, ApiDeps& d) {
                SendJson(
                    res,
                    200,
-                   {{"packs", registered}, {"actions", actions}, {"rules", rules_count}, {"load_errors", errors}}
+                   {{"packs", registered},
+                    {"actions", actions},
+                    {"rules", rules_count},
+                    {"load_errors", errors},
+                    {"load_warnings", warnings}}
                );
            }));
 }

@@ -271,6 +271,12 @@ Value Evaluator::Lookup(const std::string& name) {
         v.kind = Value::Kind::kKvRoot;
         return v;
     }
+    if (name == "system" && opts_.kv_system_alias) {
+        Value v;
+        v.kind = Value::Kind::kKvScope;
+        v.name = name;
+        return v;
+    }
     return Value::Undefined(name);
 }
 

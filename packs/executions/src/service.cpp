@@ -48,6 +48,9 @@ Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const 
     if (action == content.actions.end())
         return NotFound("action \"" + ref + "\" not found" + NotFoundHint(ref, content));
     if (!core::BoolOr(action->second, "enabled", true)) return InvalidArgument("action \"" + ref + "\" is disabled");
+    // Registered from a pack but its runner is not one this server has (packs::ActionMeta::unavailable).
+    if (const std::string why = action->second.value("unavailable", ""); !why.empty())
+        return Error(ErrorCode::kFailedPrecondition, "action \"" + ref + "\" cannot run: " + why);
     if (!spec.parameters.is_object()) return InvalidArgument("parameters: must be an object");
     const std::string pack = action->second.value("pack", "");
 

@@ -34,8 +34,9 @@ struct RunnerContainerOptions {
     std::string action_token_key;
     /// The longest an action token lives (StackStorm's service_token_ttl); it dies earlier with its execution.
     std::chrono::seconds action_token_ttl{86400};
-    std::string data_dir;         ///< RunnerServices::data_dir
-    packs::RuleCheck check_rule;  ///< RunnerServices::check_rule
+    std::string data_dir;                 ///< RunnerServices::data_dir
+    packs::RuleCheck check_rule;          ///< RunnerServices::check_rule
+    packs::WorkflowCheck check_workflow;  ///< RunnerServices::check_workflow
     core::KvCache* kv = nullptr;  ///< renders `{{ st2kv... }}` pack config values before a run (null: kept as text)
 };
 

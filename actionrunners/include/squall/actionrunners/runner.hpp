@@ -60,10 +60,11 @@ using RunnerPtr = std::unique_ptr<Runner>;
 struct RunnerServices {
     asio::io_context& io;
     core::ProcessSupervisor& supervisor;
-    core::RedisClientPtr redis;          ///< the container's client (async; never block the loop on it)
-    std::string data_dir;                ///< DATA (packs/, configs/, keys/)
-    packs::RuleCheck check_rule;         ///< for the pack manager's validation (rules::MakeRuleCheck); may be empty
-    const core::Clock* clock = nullptr;  ///< stamps stored times (null: core::SystemClock())
+    core::RedisClientPtr redis;           ///< the container's client (async; never block the loop on it)
+    std::string data_dir;                 ///< DATA (packs/, configs/, keys/)
+    packs::RuleCheck check_rule;          ///< for the pack manager's validation (rules::MakeRuleCheck); may be empty
+    const core::Clock* clock = nullptr;   ///< stamps stored times (null: core::SystemClock())
+    packs::WorkflowCheck check_workflow;  ///< for the pack manager's validation (workflows::MakeWorkflowCheck)
 };
 
 /// A runner type: its name, its typed parameter schema (with secret flags, as StackStorm's runner.yaml),

@@ -54,6 +54,9 @@ struct ActionMeta {
     std::string pool = "default";  ///< runner pool (SPEC §7)
     std::string metadata_file;
     std::string pack_path;  ///< the pack's folder on disk, set by the loader (runners find entry_point under it)
+    /// Why the action cannot run on this server (its runner is not one this server has); empty when it can. Such an
+    /// action is registered (it is part of the pack) and every request to run it is refused with this reason.
+    std::string unavailable;
 
     std::string Ref() const { return pack + "." + name; }
     Json ToJson() const;

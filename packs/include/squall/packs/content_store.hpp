@@ -51,6 +51,9 @@ public:
     std::string Actions() const { return p_ + "actions"; }
     std::string Rules() const { return p_ + "rules"; }
     std::string Packs() const { return p_ + "packs"; }
+    /// Hash pack ref → {record, content: {kind: [refs]}} of the system packs bundled with the server, as they were
+    /// registered from the bundled folder: what a pack installed under the same name is merged with.
+    std::string BundledPacks() const { return p_ + "packs:bundled"; }
     std::string ContentVersion() const { return p_ + "content:version"; }
     /// Hash pack ref → JSON of the pack's validated config (defaults applied, values in clear).
     std::string Configs() const { return p_ + "configs"; }
@@ -70,6 +73,10 @@ private:
     std::string p_;
 };
 
+/// The system packs bundled with the server (`core`, `packs`, `chatops`): `pack install` merges into them
+/// (ContentStore::RegisterPackBlocking) rather than replacing them.
+bool IsSystemPack(const std::string& ref);
+
 /// Registered content in Redis: hashes of JSON documents plus a version counter bumped on every change, so
 /// that every role can tell cheaply whether its snapshot is stale.
 class ContentStore {
@@ -77,15 +84,24 @@ public:
     explicit ContentStore(core::RedisClientPtr client);
 
     /// Registers a loaded pack: its actions, rules, trigger types, sensors, aliases and policies replace what the
-    /// pack had (rules created through the API in that pack are kept), and its load errors, file list and config
-    /// schema are stored with it. Its config is stored when `pack.config` is set, dropped when
+    /// pack had (rules created through the API in that pack are kept), and its load errors and warnings, file list
+    /// and config schema are stored with it. Its config is stored when `pack.config` is set, dropped when
     /// `pack.drop_config`, left alone otherwise.
-    Status RegisterPackBlocking(const LoadedPack& pack);
+    ///
+    /// `bundled`: the pack is a system pack bundled with the server (IsSystemPack, from the bundled folder); its
+    /// content is remembered (ContentKeys::BundledPacks). A pack of the same name registered from elsewhere (an
+    /// installed StackStorm `core` or `packs`) is then merged in: the built-in content stays, the other content is
+    /// added, and a built-in ref wins on a clash — each clash is a warning, stored in the pack's `load_warnings` and
+    /// appended to `warnings` when given. The record keeps the bundled pack's metadata, with `installed` describing
+    /// what was merged in. Registering the bundled folder again keeps what was merged in.
+    Status RegisterPackBlocking(
+        const LoadedPack& pack, bool bundled = false, std::vector<std::string>* warnings = nullptr
+    );
     /// Stores a pack's validated config (Keys::Configs, Keys::ConfigSecrets) and bumps the content version.
     Status PutConfigBlocking(const std::string& pack, const PackConfig& config);
     /// Removes the pack and everything registered under `<pack>.` (actions, rules including API-created ones,
     /// trigger types, sensors, aliases, policies) and its registered config, atomically, and bumps the version.
-    /// kNotFound when the pack is not registered.
+    /// A bundled system pack goes back to its built-in content instead. kNotFound when the pack is not registered.
     Status UnregisterPackBlocking(const std::string& pack);
     Status RegisterRunnerTypesBlocking(const std::vector<RunnerTypeInfo>& runners);
     /// Creates or replaces a rule. Fails with kAlreadyExists when `create_only` and the ref exists.

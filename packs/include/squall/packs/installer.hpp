@@ -34,6 +34,8 @@ struct InstallOptions {
     std::set<std::string> runner_types;
     /// When set, a rule it rejects (unknown operator, bad pattern) is a load error (PackLoaderOptions).
     RuleCheck check_rule;
+    /// When set, workflow definitions are checked with it (PackLoaderOptions).
+    WorkflowCheck check_workflow;
     /// Set by another thread to abandon the install (checked between steps and during clones).
     const std::atomic<bool>* cancel = nullptr;
     /// Packs registered from elsewhere than DATA/packs (the bundled `core`, ...): ref → version. A dependency

@@ -29,6 +29,10 @@ struct LoadedPack {
     /// neither a config file nor schema defaults.
     bool drop_config = false;
     std::vector<Error> errors;
+    /// Problems that do not stop the pack from installing (file:line:col like errors): an action whose runner
+    /// this server does not have is registered but unavailable (ActionMeta::unavailable); a bundled pack's
+    /// built-in content that wins over an installed pack's file of the same name.
+    std::vector<Error> warnings;
 };
 
 /// Checks a parsed rule beyond its file format; the rules component supplies it (rules::MakeRuleCheck compiles
@@ -36,14 +40,28 @@ struct LoadedPack {
 /// returns (with the rule file's locations) are the rule's load errors; none means the rule is fine.
 using RuleCheck = std::function<std::vector<Error>(const RuleMeta&, const core::YamlDocument&)>;
 
+/// What a workflow check found in one workflow definition: errors are load errors (they refuse an install without
+/// --force), warnings are not. The action is loaded either way: running it fails with the same problems.
+struct WorkflowFindings {
+    std::vector<Error> errors;
+    std::vector<Error> warnings;
+};
+/// Checks the definition file (`entry_file`, a path) of an `orquesta` or `action-chain` action; the workflows
+/// component supplies it (workflows::MakeWorkflowCheck), so that `packs` need not know the workflow languages.
+using WorkflowCheck = std::function<WorkflowFindings(const ActionMeta& action, const std::string& entry_file)>;
+
 struct PackLoaderOptions {
     /// DATA/configs: when set, each pack's <configs_dir>/<ref>.yaml is validated against its config.schema.yaml.
     std::string configs_dir;
-    /// Runner types that exist. When non-empty, an action naming another is a load error at its runner_type
-    /// (with a did-you-mean) and is not loaded.
+    /// Runner types that exist. When non-empty, an action naming another is a warning at its runner_type: the
+    /// action is loaded but unavailable (ActionMeta::unavailable says why), as StackStorm's own packs hold actions
+    /// for runners not every installation has (winrm-*, announcement). A near miss of an existing runner that is
+    /// not a StackStorm runner name ("local-shell-scirpt") is a typo: a load error with a did-you-mean.
     std::set<std::string> runner_types;
     /// When set, a rule it rejects is a load error and is not loaded.
     RuleCheck check_rule;
+    /// When set, every workflow definition is checked with it (WorkflowFindings).
+    WorkflowCheck check_workflow;
 };
 
 /// Reads packs in StackStorm layout from folders (pack.yaml, actions/ with actions/workflows/, rules/, sensors/,

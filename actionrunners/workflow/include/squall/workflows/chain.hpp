@@ -83,7 +83,14 @@ private:
         const std::string& name, StepOutput& out, const std::string& ended = "", const Json& ended_result = Json()
     );
     void End(const std::string& status, StepOutput& out);
-    void EndWithError(const std::string& message, StepOutput& out);
+    /// Ends the chain failed with a top-level `error` and, as StackStorm's runner gives one, a `traceback` (which
+    /// step of the chain failed and how: `exception` is the name StackStorm's runner gives that kind of failure).
+    void EndWithError(
+        const std::string& message,
+        StepOutput& out,
+        const std::string& exception = "ActionRunnerException",
+        const std::string& task = ""
+    );
     std::string Now() const;
 
     const ChainSpec& spec_;

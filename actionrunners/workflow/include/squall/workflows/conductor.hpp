@@ -74,6 +74,8 @@ private:
     bool AnyPending() const;
     void ResumeAfterInquiry(StepOutput& out);
     Json TaskResult(const Json& task) const;
+    /// Before a re-run from `tasks`: the joins they lead to count the branches that are not re-run as arrived.
+    void PrepareJoinsForRerun(const std::vector<std::string>& tasks);
 
     const WorkflowSpec& spec_;
     Json& s_;

@@ -30,6 +30,8 @@ struct WorkflowEngineOptions {
     size_t threads = 2;
     std::string api_url;  ///< ctx().st2.api_url
     core::KvCache* kv = nullptr;
+    /// Registered content: the config of a chain's pack (`config_context` in its task parameters); may be null.
+    packs::ContentCache* content = nullptr;
     std::chrono::milliseconds reclaim_min_idle{5000};
     std::chrono::milliseconds recovery_interval{30000};
 };

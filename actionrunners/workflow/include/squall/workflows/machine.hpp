@@ -48,6 +48,8 @@ struct ConductorHost {
     Json st2 = Json::object();
     /// ISO-8601 UTC now (chains record when each task started and ended); null: "".
     std::function<std::string()> now;
+    /// Chains: `config_context`, the config of the chain's pack (rendered), for task parameters; null: {}.
+    std::function<Json()> config;
 };
 
 /// One workflow's state machine (see the namespace comment). Steps are idempotent: a repeated or stale report

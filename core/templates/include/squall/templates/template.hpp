@@ -29,6 +29,9 @@ using TemplateFunctions = std::map<std::string, TemplateFunction, std::less<>>;
 struct RenderOptions {
     /// Datastore for `st2kv.*`; null → `st2kv` is undefined unless the context has it.
     const KeyValueLookup* kv = nullptr;
+    /// A bare `system` (not in the context) is `st2kv.system`, as in StackStorm's action-chain templates
+    /// (`{{ system.key }}`, the datastore's old name).
+    bool kv_system_alias = false;
     /// Printing (or returning) an undefined value is an error naming it, as with Jinja's StrictUndefined;
     /// `default` and `is defined` still work. Criteria patterns render this way: a typo must not match.
     bool strict_undefined = false;
