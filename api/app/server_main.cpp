@@ -30,6 +30,7 @@
 #include "squall/executions/service.hpp"
 #include "squall/packs/content_store.hpp"
 #include "squall/packs/loader.hpp"
+#include "squall/packs/references.hpp"
 #include "squall/rules/engine.hpp"
 #include "squall/sensors/sensor_host.hpp"
 #include "squall/sensors/timers.hpp"
@@ -183,9 +184,16 @@ void RegisterPacks(
     for (const auto& info : runners.Infos()) options.runner_types.insert(info.name);
     options.check_workflow = workflows::MakeWorkflowCheck();
     packs::PackLoader loader(options);
+    // Every folder is loaded first, so that a rule may name a trigger type or an action of any pack.
+    std::vector<std::vector<packs::LoadedPack>> loaded;
+    packs::KnownContent known;
+    for (const auto& dir : dirs) {
+        loaded.push_back(loader.LoadAllBlocking(dir));
+        for (const auto& pack : loaded.back()) known.Add(pack);
+    }
     for (size_t d = 0; d < dirs.size(); ++d) {
-        const std::string& dir = dirs[d];
-        for (auto& pack : loader.LoadAllBlocking(dir)) {
+        for (auto& pack : loaded[d]) {
+            packs::CheckRuleReferences(pack, known);
             for (const auto& e : pack.errors) {
                 Log(*log, spdlog::level::err, "pack content not loaded", {{"pack", pack.meta.ref}, {"error", e.What()}}
                 );

@@ -521,7 +521,11 @@ Result<InstalledPack> PackInstaller::InstallOne(
                 (staging / "requirements.txt").string(), ref + "/requirements.txt", venv_new.string(), vo, progress_
             );
             !st) {
-            return st.error();
+            if (!options.force) return Error(st.error().code, st.error().message + "\n(use --force to install anyway)");
+            // Forced: the pack goes in without a new virtualenv (its python actions report the missing modules).
+            progress_("warning: " + st.error().message);
+            venv_guard.reset();
+            venv_new.clear();
         }
     }
 
@@ -572,6 +576,17 @@ Result<InstalledPack> PackInstaller::InstallOne(
         (fs::path(data_dir_) / "configs").string(), options.runner_types, options.check_rule, options.check_workflow});
     Result<LoadedPack> final_pack = with_config.LoadPackBlocking(target.string());
     if (!final_pack) return final_pack.error();
+    // What its rules name, now that its dependencies are in place (a rule may use a dependency's trigger type). A
+    // rule naming a trigger type nothing declares is left out and reported with the pack's load errors; it does not
+    // refuse the install, since it depends on what else is installed, as StackStorm registers the rest of a pack
+    // (StackStorm's `examples` has a rule on the `linux` pack's file_watch trigger). `squall pack register` after
+    // installing the missing pack brings the rule in.
+    KnownContent known = options.known;
+    for (const auto& [done_ref, done] : run.done) known.Add(done.loaded);
+    const bool told = !options.known.actions.empty() || !options.known.trigger_types.empty();
+    if (const size_t n = told ? CheckRuleReferences(*final_pack, known) : 0; n > 0) {
+        progress_(std::to_string(n) + " rule" + (n == 1 ? "" : "s") + " left out: " + final_pack->errors.back().What());
+    }
     InstalledPack out{ref, final_pack->meta.version, target.string(), sha, false, std::move(*final_pack)};
     progress_("installed " + ref + " " + (out.version.empty() ? "(no version)" : out.version));
     run.done[ref] = out;

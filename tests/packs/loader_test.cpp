@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include "squall/packs/loader.hpp"
+#include "squall/packs/references.hpp"
 #include "temp_dir.hpp"
 
 namespace squall::packs {
@@ -146,6 +148,53 @@ TEST(PackLoaderTest, ATemplatedDefaultThatDoesNotParseIsALoadErrorAtItsLine) {
     EXPECT_NE(all.find("greet.yaml:5:5: parameters.cmd.default: template error at column"), std::string::npos) << all;
     EXPECT_NE(all.find("parameters.env.default.B[1]: template error at column"), std::string::npos) << all;
     EXPECT_EQ(p->errors.size(), 2u) << all;
+}
+
+TEST(PackLoaderTest, ARuleOnAnUnknownTriggerTypeIsLeftOutAndAMissingActionIsAWarning) {
+    test::TempDir dir;
+    const fs::path root = dir.path() / "ops";
+    Write(root / "pack.yaml", "name: ops\nversion: 1.0.0\n");
+    Write(root / "actions" / "greet.yaml", "name: greet\nrunner_type: local-shell-cmd\n");
+    Write(
+        root / "rules" / "on_deploy.yaml",
+        "name: on_deploy\npack: ops\ntrigger:\n  type: core.st2.webhok\naction:\n  ref: ops.greet\n"
+    );
+    Write(
+        root / "rules" / "typo.yaml",
+        "name: typo\npack: ops\ntrigger:\n  type: core.st2.IntervalTimer\naction:\n  ref: ops.gret\n"
+    );
+    Write(
+        root / "rules" / "fine.yaml",
+        "name: fine\npack: ops\ntrigger:\n  type: core.st2.IntervalTimer\naction:\n  ref: core.local\n"
+    );
+    Result<LoadedPack> p = PackLoader().LoadPackBlocking(root.string());
+    ASSERT_TRUE(p) << p.error().What();
+    std::string loaded_errors;
+    for (const auto& e : p->errors) loaded_errors += e.What() + "\n";
+    ASSERT_EQ(p->rules.size(), 3u) << loaded_errors;
+    KnownContent known;  // what is registered: the core pack's
+    known.actions = {"core.local", "core.noop"};
+    known.trigger_types = {"core.st2.webhook", "core.st2.IntervalTimer"};
+    EXPECT_EQ(CheckRuleReferences(*p, known), 1u);
+    std::vector<std::string> kept;
+    for (const auto& r : p->rules) kept.push_back(r.name);
+    std::sort(kept.begin(), kept.end());
+    EXPECT_EQ(kept, (std::vector<std::string>{"fine", "typo"}));  // the rule that can never fire is left out
+    ASSERT_EQ(p->errors.size(), 1u);
+    EXPECT_NE(
+        p->errors[0].What().find(
+            "rules/on_deploy.yaml:4:3: trigger.type: unknown trigger type \"core.st2.webhok\" (did you mean "
+            "\"core.st2.webhook\"?)"
+        ),
+        std::string::npos
+    ) << p->errors[0].What();
+    ASSERT_EQ(p->warnings.size(), 1u);
+    EXPECT_NE(
+        p->warnings[0].What().find(
+            "rules/typo.yaml:6:3: action.ref: action \"ops.gret\" does not exist (did you mean \"ops.greet\"?)"
+        ),
+        std::string::npos
+    ) << p->warnings[0].What();
 }
 
 }  // namespace

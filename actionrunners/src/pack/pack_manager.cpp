@@ -15,6 +15,7 @@
 #include "squall/packs/content_store.hpp"
 #include "squall/packs/installer.hpp"
 #include "squall/packs/loader.hpp"
+#include "squall/packs/references.hpp"
 
 namespace squall::actionrunners {
 namespace {
@@ -181,6 +182,7 @@ private:
         opts.runner_types = std::move(*runner_types);
         if (Result<packs::ContentSnapshotPtr> snap = content.LoadBlocking(); snap) {
             for (const auto& [ref, pack] : (*snap)->packs) opts.registered[ref] = pack.value("version", "");
+            opts.known = Known(**snap);
         }
         opts.check_rule = check_rule_;
         opts.check_workflow = check_workflow_;
@@ -225,6 +227,14 @@ private:
         }
         result["output"] = {{"packs_list", packs_list}, {"warning_list", warning_list}};
         return core::ExecutionResult{core::status::kSucceeded, result};
+    }
+
+    /// What the registered content defines, for the rules' references (packs::CheckRuleReferences).
+    static packs::KnownContent Known(const packs::ContentSnapshot& snap) {
+        packs::KnownContent known;
+        for (const auto& [ref, a] : snap.actions) known.actions.insert(ref);
+        for (const auto& [ref, t] : snap.trigger_types) known.trigger_types.insert(ref);
+        return known;
     }
 
     core::ExecutionResult Uninstall(
@@ -272,7 +282,12 @@ private:
         size_t rules = 0;
         const packs::PackLoader loader(packs::PackLoaderOptions{
             (fs::path(data_dir_) / "configs").string(), std::move(*runner_types), check_rule_, check_workflow_});
-        for (auto& pack : loader.LoadAllBlocking((fs::path(data_dir_) / "packs").string())) {
+        std::vector<packs::LoadedPack> loaded_packs = loader.LoadAllBlocking((fs::path(data_dir_) / "packs").string());
+        packs::KnownContent known;
+        if (Result<packs::ContentSnapshotPtr> snap = content.LoadBlocking(); snap) known = Known(**snap);
+        for (const auto& pack : loaded_packs) known.Add(pack);
+        for (auto& pack : loaded_packs) {
+            packs::CheckRuleReferences(pack, known);
             if (!wanted.empty() && !wanted.count(pack.meta.ref)) continue;
             missing.erase(pack.meta.ref);
             std::vector<std::string> merged;

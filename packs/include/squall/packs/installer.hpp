@@ -10,6 +10,7 @@
 
 #include "squall/core/error.hpp"
 #include "squall/packs/loader.hpp"
+#include "squall/packs/references.hpp"
 #include "squall/packs/virtualenv.hpp"
 
 namespace squall::packs {
@@ -44,6 +45,10 @@ struct InstallOptions {
     /// A pack with a requirements.txt gets DATA/virtualenvs/<ref> (packs/virtualenv.hpp); its python actions and
     /// sensors run in it. The build's deadline and cancel flag are set from this struct's.
     VirtualenvOptions virtualenv;
+    /// What is registered already, for the references of the pack's rules (CheckRuleReferences): a rule on an
+    /// unknown trigger type is left out with a load error (the install goes on), an unknown action is a warning.
+    /// The packs installed in the same run count too. Empty: the references are not checked.
+    KnownContent known;
 };
 
 /// A pack the installer put in place (or found already in place, `skipped`).
