@@ -92,7 +92,10 @@ std::string Tail(const std::string& text, size_t n) {
         size_t end = text.find('\n', start);
         if (end == std::string::npos) end = text.size();
         std::string line = text.substr(start, end - start);
-        if (!line.empty() && line.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(std::move(line));
+        // pip's "WARNING: Retrying (...)" lines say only that the index is unreachable, which its error says too.
+        if (!line.empty() && line.find_first_not_of(" \t\r") != std::string::npos &&
+            line.rfind("WARNING: Retrying", 0) != 0)
+            lines.push_back(std::move(line));
         start = end + 1;
     }
     std::string out;

@@ -491,8 +491,24 @@ TEST_F(InstallerTest, APackWithRequirementsGetsItsOwnVirtualenvAndABadLineIsName
     EXPECT_EQ(InstalledVersion("venvpack"), "1.0.0");
     EXPECT_EQ(PythonSays(python, "import squall_probe; print(squall_probe.VALUE)"), "from the wheel\n");
     EXPECT_TRUE(fs::is_empty(data_.path() / "virtualenvs" / ".staging"));
+    EXPECT_NE(msg.find("(use --force to install anyway)"), std::string::npos) << msg;
+
+    // --force installs it anyway, with a warning and without a virtualenv its requirements could not fill.
+    opts.force = true;
+    lines_.clear();
+    Result<std::vector<InstalledPack>> forced = installer_.InstallBlocking({repo.Url()}, opts);
+    ASSERT_TRUE(forced) << forced.error().What();
+    EXPECT_EQ(InstalledVersion("venvpack"), "2.0.0");
+    EXPECT_TRUE(HasLine("warning: venvpack/requirements.txt:3:")) << Lines();
+    EXPECT_FALSE(fs::exists(venv));
+    opts.force = false;
 
     // Removing the pack removes its virtualenv.
+    repo.SetVersion("3.0.0");
+    repo.WriteFile("requirements.txt", "squall-probe==1.0\n");
+    repo.Commit("v3");
+    ASSERT_TRUE(installer_.InstallBlocking({repo.Url()}, opts));
+    EXPECT_TRUE(fs::exists(python));
     ASSERT_TRUE(installer_.RemoveBlocking("venvpack"));
     EXPECT_FALSE(fs::exists(venv));
 }
