@@ -121,6 +121,19 @@ bool Evaluator::Exec(const Body& body, std::string& out) {
                 if (error) return false;
                 if (!s.attr.empty()) {
                     if (!SetAttr(s, std::move(v))) return false;
+                } else if (s.targets.size() > 1) {
+                    std::vector<Json> parts;
+                    if (!v.IsJson() || !Iterate(v.J(), &parts) || parts.size() != s.targets.size()) {
+                        Fail(
+                            s.pos,
+                            parts.size() > s.targets.size()
+                                ? "too many values to unpack (expected " + std::to_string(s.targets.size()) + ")"
+                                : "not enough values to unpack (expected " + std::to_string(s.targets.size()) +
+                                      ", got " + std::to_string(parts.size()) + ")"
+                        );
+                        return false;
+                    }
+                    for (size_t k = 0; k < parts.size(); ++k) Assign(s.targets[k], Element(parts[k], false));
                 } else {
                     Assign(s.targets[0], v.IsJson() ? Value::Own(std::move(v).Take()) : std::move(v));
                 }
@@ -222,8 +235,9 @@ Value Evaluator::EvalNode(const Expr& e) {
             for (const auto& a : e.args) {
                 Value v = Eval(*a);
                 if (error) return {};
-                arr.push_back(v.IsJson() ? std::move(v).Take() : Json(nullptr));
+                arr.push_back(ToElement(std::move(v)));
             }
+            if (e.name == "tuple") return Value::Own(MakeTuple(std::move(arr)));
             return Value::Own(std::move(arr));
         }
         case Ek::kDict: {
@@ -233,7 +247,7 @@ Value Evaluator::EvalNode(const Expr& e) {
                 if (error) return {};
                 Value v = Eval(*e.args[i + 1]);
                 if (error) return {};
-                obj[Str(k)] = v.IsJson() ? std::move(v).Take() : Json(nullptr);
+                obj[Str(k)] = ToElement(std::move(v));
             }
             return Value::Own(std::move(obj));
         }
@@ -300,9 +314,21 @@ Value Evaluator::GetAttr(const Expr& e, const Value& base, const std::string& na
             break;
     }
     const Json& j = base.J();
-    if (j.is_object()) {
+    if (IsSpecial(j)) {
+        // A named tuple's fields (groupby's `grouper` and `list`); a digit attribute indexes any tuple.
+        if (IsTuple(j)) {
+            auto f = j.find(kTupleFieldsKey);
+            if (f != j.end()) {
+                for (size_t i = 0; i < f->size() && i < TupleItems(j).size(); ++i) {
+                    if ((*f)[i] == name) return Element(TupleItems(j)[i], base.ref != nullptr);
+                }
+            }
+            if (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) && e.kind == Ek::kGetAttr)
+                return GetItem(e, base, Value::Own(std::stoll(name)));
+        }
+    } else if (j.is_object()) {
         auto it = j.find(name);
-        if (it != j.end()) return base.ref ? Value::Borrow(*it) : Value::Own(*it);
+        if (it != j.end()) return Element(*it, base.ref != nullptr);
     } else if (j.is_array() && !name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) && e.kind == Ek::kGetAttr) {
         return GetItem(e, base, Value::Own(std::stoll(name)));
     }
@@ -311,14 +337,13 @@ Value Evaluator::GetAttr(const Expr& e, const Value& base, const std::string& na
 
 Value Evaluator::GetItem(const Expr& e, const Value& base, const Value& key) {
     if (!base.IsJson()) return Undef(e, base);
-    const Json& j = base.J();
+    const Json& j = IsTuple(base.J()) ? TupleItems(base.J()) : base.J();
     if (key.IsJson() && PyIsInt(key.J())) {
         int64_t i = PyAsInt(key.J());
         if (j.is_array()) {
             const auto n = static_cast<int64_t>(j.size());
             if (i < 0) i += n;
-            if (i >= 0 && i < n)
-                return base.ref ? Value::Borrow(j[static_cast<size_t>(i)]) : Value::Own(j[static_cast<size_t>(i)]);
+            if (i >= 0 && i < n) return Element(j[static_cast<size_t>(i)], base.ref != nullptr);
         } else if (j.is_string()) {
             auto cps = CodePoints(j.get_ref<const std::string&>());
             const auto n = static_cast<int64_t>(cps.size());
@@ -346,7 +371,7 @@ Value Evaluator::EvalSlice(const Expr& e) {
     if (!base.IsJson()) return Undef(e, base);
     const Json& j = base.J();
     std::vector<Json> items;
-    if (j.is_object() || !Iterate(j, &items))
+    if ((j.is_object() && !IsTuple(j)) || !Iterate(j, &items))
         return Fail(e.pos, std::string("'") + PyTypeName(j) + "' object is not subscriptable");
     const int64_t step = parts[2];
     if (step == 0) return Fail(e.pos, "slice step cannot be zero");
@@ -368,6 +393,7 @@ Value Evaluator::EvalSlice(const Expr& e) {
             out.push_back(items[static_cast<size_t>(i)]);
     }
     if (j.is_string()) return Value::Own(Json(std::move(s)));
+    if (IsTuple(j)) return Value::Own(MakeTuple(std::move(out)));
     return Value::Own(std::move(out));
 }
 
@@ -375,7 +401,7 @@ Value Evaluator::PercentFormat(const Expr& e, const std::string& text, const Val
     std::vector<const Json*> args;
     const Json* mapping = nullptr;
     if (tuple) {
-        for (const Json& x : r.J()) args.push_back(&x);
+        for (const Json& x : TupleItems(r.J())) args.push_back(&x);
     } else {
         args.push_back(r.IsJson() ? &r.J() : nullptr);
         if (r.IsJson() && (r.J().is_object() || r.J().is_array())) mapping = &r.J();
@@ -393,8 +419,7 @@ Value Evaluator::EvalBinary(const Expr& e) {
     if (error) return {};
     if (!l.IsJson()) return Undef(*e.args[0], l);
     if (e.name == "%" && l.J().is_string()) {
-        const Expr& rhs = *e.args[1];
-        const bool tuple = rhs.kind == Ek::kList && rhs.name == "tuple" && r.IsJson();
+        const bool tuple = r.IsJson() && IsTuple(r.J());
         return PercentFormat(e, l.J().get_ref<const std::string&>(), r, tuple);
     }
     if (!r.IsJson()) return Undef(*e.args[1], r);
@@ -476,6 +501,11 @@ Value Evaluator::EvalBinary(const Expr& e) {
             return Value::Own(std::pow(PyAsDouble(a), PyAsDouble(b)));
         }
     }
+    if (IsTuple(a) && IsTuple(b) && op == "+") {
+        Json out = TupleItems(a);
+        out.insert(out.end(), TupleItems(b).begin(), TupleItems(b).end());
+        return Value::Own(MakeTuple(std::move(out)));
+    }
     if (op == "+") {
         if (a.is_string() && b.is_string())
             return Value::Own(Json(a.get_ref<const std::string&>() + b.get_ref<const std::string&>()));
@@ -533,8 +563,10 @@ bool Evaluator::In(const Expr& e, const Value& l, const Value& r, bool* result) 
         *result = b.get_ref<const std::string&>().find(l.J().get_ref<const std::string&>()) != std::string::npos;
         return true;
     }
-    if (b.is_array()) {
-        *result = l.IsJson() && std::any_of(b.begin(), b.end(), [&](const Json& x) { return PyEquals(l.J(), x); });
+    if (b.is_array() || IsTuple(b)) {
+        const Json& items = IsTuple(b) ? TupleItems(b) : b;
+        *result =
+            l.IsJson() && std::any_of(items.begin(), items.end(), [&](const Json& x) { return PyEquals(l.J(), x); });
         return true;
     }
     if (b.is_object()) {
@@ -566,7 +598,7 @@ Value Evaluator::EvalCompare(const Expr& e) {
         } else {
             if (!l.IsJson()) return Undef(*e.args[k], l);
             if (!r.IsJson()) return Undef(*e.args[k + 1], r);
-            const std::optional<std::partial_ordering> c = PyCompare(l.J(), r.J());
+            const std::optional<std::partial_ordering> c = TCompare(l.J(), r.J());
             if (!c)
                 return Fail(
                     e.pos,
@@ -611,7 +643,7 @@ bool Evaluator::SetAttr(const Stmt& s, Value v) {
                 slot.own = *slot.ref;
                 slot.ref = nullptr;
             }
-            slot.own[s.attr] = v.IsJson() ? std::move(v).Take() : Json(nullptr);
+            slot.own[s.attr] = ToElement(std::move(v));
             return true;
         }
     }
@@ -624,10 +656,13 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
     if (error) return false;
     std::vector<Value> items;
     if (seq.IsJson()) {
-        const Json& j = seq.J();
+        const Json& j = IsTuple(seq.J()) ? TupleItems(seq.J()) : seq.J();
         if (j.is_array()) {
             items.reserve(j.size());
-            for (const Json& x : j) items.push_back(seq.ref ? Value::Borrow(x) : Value::Own(x));
+            for (const Json& x : j) items.push_back(Element(x, seq.ref != nullptr));
+        } else if (IsSpecial(j)) {
+            Fail(s.expr->pos, "'Undefined' object is not iterable");
+            return false;
         } else if (j.is_object()) {
             for (auto it = j.begin(); it != j.end(); ++it) items.push_back(Value::Own(Json(it.key())));
         } else if (j.is_string()) {
@@ -645,8 +680,9 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
             locals_.emplace_back(&s.targets[0], item.IsJson() ? Value::Borrow(item.J()) : item);
             return true;
         }
-        if (!item.IsJson() || !item.J().is_array() || item.J().size() != s.targets.size()) {
-            const size_t n = item.IsJson() && item.J().is_array() ? item.J().size() : 0;
+        std::vector<Json> parts;
+        if (!item.IsJson() || !Iterate(item.J(), &parts) || parts.size() != s.targets.size()) {
+            const size_t n = parts.size();
             Fail(
                 s.pos,
                 n > s.targets.size() ? "too many values to unpack (expected " + std::to_string(s.targets.size()) + ")"
@@ -655,7 +691,7 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
             );
             return false;
         }
-        for (size_t k = 0; k < s.targets.size(); ++k) locals_.emplace_back(&s.targets[k], Value::Borrow(item.J()[k]));
+        for (size_t k = 0; k < s.targets.size(); ++k) locals_.emplace_back(&s.targets[k], Element(parts[k], false));
         return true;
     };
     if (s.cond) {

@@ -134,6 +134,7 @@ private:
     Value FilterDictsort(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterBatch(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterSequence(const Expr& e, const std::string& n, Value v, const Args& args);
+    Value FilterGroupby(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterItems(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterToJson(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterFromJsonString(const Expr& e, const std::string& n, Value v, const Args& args);

@@ -28,6 +28,23 @@ Value Evaluator::EvalCall(const Expr& e) {
         if (!a || !a->IsJson() || a->J().is_null()) return std::nullopt;
         return Str(*a);
     };
+    if (IsTuple(j)) {
+        const Json& items = TupleItems(j);
+        if (m == "count" || m == "index") {
+            const Value* a = args.Get(0, "value");
+            if (!a || !a->IsJson()) return Fail(e.pos, m + " needs an argument");
+            int64_t cnt = 0;
+            for (size_t i = 0; i < items.size(); ++i) {
+                if (PyEquals(items[i], a->J())) {
+                    if (m == "index") return Value::Own(static_cast<int64_t>(i));
+                    ++cnt;
+                }
+            }
+            if (m == "index") return Fail(e.pos, "tuple.index(x): x not in tuple");
+            return Value::Own(cnt);
+        }
+        return Fail(e.pos, "'tuple' object has no attribute '" + m + "'");
+    }
     if (j.is_object()) {
         if (e.args[0]->kind == Ek::kName && e.args[0]->name == "loop" && m == "cycle" && j.contains("index0")) {
             if (args.pos.empty()) return Fail(e.pos, "no items for cycling given");
@@ -37,7 +54,7 @@ Value Evaluator::EvalCall(const Expr& e) {
             Json out = Json::array();
             for (auto it = j.begin(); it != j.end(); ++it) {
                 if (m == "items")
-                    out.push_back(Json::array({it.key(), *it}));
+                    out.push_back(MakeTuple(Json::array({it.key(), *it})));
                 else if (m == "keys")
                     out.push_back(it.key());
                 else
@@ -151,9 +168,9 @@ Value Evaluator::CallFunction(const Expr& e, Args& args) {
         if (it != opts_.functions->end()) {
             std::vector<Json> pos;
             pos.reserve(args.pos.size());
-            for (Value& a : args.pos) pos.push_back(a.IsJson() ? std::move(a).Take() : Json(nullptr));
+            for (Value& a : args.pos) pos.push_back(a.IsJson() ? Plain(a.J()) : Json(nullptr));
             std::vector<std::pair<std::string, Json>> kw;
-            for (auto& [k, a] : args.kw) kw.emplace_back(k, a.IsJson() ? std::move(a).Take() : Json(nullptr));
+            for (auto& [k, a] : args.kw) kw.emplace_back(k, a.IsJson() ? Plain(a.J()) : Json(nullptr));
             Result<Json> r = it->second(pos, kw);
             if (!r) return Fail(e.pos, e.name + "(): " + r.error().message);
             return Value::Own(std::move(*r));
@@ -190,7 +207,7 @@ Value Evaluator::FunctionRange(const Expr& e, Args& args) {
 
 Value Evaluator::FunctionDict(const Expr& e, Args& args) {
     Json out = Json::object();
-    for (auto& [k, v] : args.kw) out[k] = v.IsJson() ? std::move(v).Take() : Json(nullptr);
+    for (auto& [k, v] : args.kw) out[k] = ToElement(std::move(v));
     return Value::Own(std::move(out));
 }
 

@@ -216,13 +216,19 @@ private:
         if (Cur().type != Tok::kName) return Error("expected a variable name" + Got());
         s.targets.push_back(Cur().text);
         ++i_;
-        if (IsOp(".")) {
+        while (IsOp(",")) {  // `{% set a, b = pair %}` unpacks
+            ++i_;
+            if (Cur().type != Tok::kName) return Error("expected a variable name" + Got());
+            s.targets.push_back(Cur().text);
+            ++i_;
+        }
+        if (IsOp(".") && s.targets.size() == 1) {
             ++i_;
             if (Cur().type != Tok::kName) return Error("expected an attribute name" + Got());
             s.attr = Cur().text;
             ++i_;
         }
-        if (Cur().type == Tok::kBlockEnd && s.attr.empty()) {
+        if (Cur().type == Tok::kBlockEnd && s.attr.empty() && s.targets.size() == 1) {
             ++i_;
             s.kind = Sk::kSetBlock;
             std::string end;

@@ -34,6 +34,8 @@ std::vector<std::string> CodePoints(std::string_view s);
 size_t CodePointCount(std::string_view s);
 std::string PyQuote(const std::string& s);
 std::string PyRepr(const Json& v);
+/// Python's repr() of a tuple of `items`: `(1, 2)`, `(1,)`, `()`.
+std::string TupleRepr(const Json& items);
 /// Python's json.dumps with ensure_ascii=True.
 void PyJsonString(std::string& out, std::string_view s);
 void PyJsonDump(std::string& out, const Json& v, const JsonDumpOptions& o, int depth);

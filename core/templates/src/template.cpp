@@ -145,6 +145,9 @@ Result<Json> Template::Render(const Json& context, const RenderOptions& options)
         return *ev.error;
     }
     if (!v.IsJson()) return Json("");
+    // Tuples and undefined values kept in lists leave as JSON does them: lists and nulls (a built value only;
+    // the context holds none).
+    if (!v.ref && (v.own.is_object() || v.own.is_array()) && HasSpecial(v.own)) return Plain(v.own);
     return std::move(v).Take();
 }
 

@@ -72,7 +72,7 @@ Value Evaluator::TestFloat(const Expr& e, const std::string& n, const Value& v, 
 Value Evaluator::TestMapping(const Expr& e, const std::string& n, const Value& v, const Args& args) {
     const Json null_json;
     const Json& j = v.IsJson() ? v.J() : null_json;
-    return Value::Own(v.IsJson() && j.is_object());
+    return Value::Own(v.IsJson() && j.is_object() && !IsSpecial(j));
 }
 
 Value Evaluator::TestIterable(const Expr& e, const std::string& n, const Value& v, const Args& args) {
@@ -154,7 +154,7 @@ Value Evaluator::TestCompare(const Expr& e, const std::string& n, const Value& v
     } else {
         if (!v.IsJson()) return Undef(*e.args[0], v);
         if (!a->IsJson()) return Fail(e.pos, "'" + n + "' comparison with an undefined value");
-        const std::optional<std::partial_ordering> c = PyCompare(j, a->J());
+        const std::optional<std::partial_ordering> c = TCompare(j, a->J());
         if (!c)
             return Fail(
                 e.pos,
