@@ -139,6 +139,12 @@ bool Evaluator::Exec(const Body& body, std::string& out) {
                 }
                 break;
             }
+            case Sk::kWith:
+            case Sk::kFilterBlock:
+            case Sk::kMacro:
+            case Sk::kCallBlock:
+                if (!ExecScoped(s, out)) return false;
+                break;
             case Sk::kSetBlock: {
                 std::string text;
                 if (!Exec(s.body, text)) return false;
@@ -615,8 +621,31 @@ Value Evaluator::EvalCompare(const Expr& e) {
 
 bool Evaluator::EvalArgs(const Expr& e, Args* args) {
     for (size_t i = e.has_subject ? 1 : 0; i < e.args.size(); ++i) {
-        args->pos.push_back(Eval(*e.args[i]));
+        Value v = Eval(*e.args[i]);
         if (error) return false;
+        if (e.args[i]->spread == 0) {
+            args->pos.push_back(std::move(v));
+            continue;
+        }
+        // `*seq` gives its items as positional arguments, `**mapping` its entries as keyword arguments.
+        if (!v.IsJson()) {
+            if (e.args[i]->spread == 2) Undef(*e.args[i], v);
+            if (error) return false;
+            continue;  // *Undefined is no arguments
+        }
+        std::vector<Json> items;
+        if (e.args[i]->spread == 2) {
+            if (!v.J().is_object() || IsSpecial(v.J())) {
+                Fail(e.args[i]->pos, "argument after ** must be a mapping");
+                return false;
+            }
+            for (auto it = v.J().begin(); it != v.J().end(); ++it) args->kw.emplace_back(it.key(), Element(*it, false));
+        } else if (Iterate(v.J(), &items)) {
+            for (const Json& x : items) args->pos.push_back(Element(x, false));
+        } else {
+            Fail(e.args[i]->pos, "argument after * must be an iterable");
+            return false;
+        }
     }
     for (const auto& [k, a] : e.kwargs) {
         args->kw.emplace_back(k, Eval(*a));
@@ -707,6 +736,7 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
     }
     static const std::string kLoop = "loop";
     ++depth_;
+    loop_changed_.emplace_back();  // loop.changed()'s last value: none yet
     const size_t n = items.size();
     for (size_t i = 0; i < n; ++i) {
         if (!Spend(s.pos, kLoopIterationSteps)) return false;
@@ -732,6 +762,7 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
         if (!ok) return false;
     }
     --depth_;
+    loop_changed_.pop_back();
     frame_ = saved_frame;
     if (n == 0) return Exec(s.else_body, out);
     return true;
@@ -830,6 +861,152 @@ std::string ClosestOf(const std::map<std::string, FilterFn, std::less<>>& names,
 
 std::string ClosestOf(const std::map<std::string, TestFn, std::less<>>& names, std::string_view name) {
     return ClosestName(names, name);
+}
+
+}  // namespace squall::core::templates
+
+namespace squall::core::templates {
+
+namespace {
+const std::string kCallerName = "caller";
+const std::string kVarargsName = "varargs";
+const std::string kKwargsName = "kwargs";
+const std::string kFilterBody = kFilterBodyName;
+/// How deep macros may call macros: each level is a few evaluator frames on the native stack. Python's own
+/// recursion limit stops Jinja near 1000 Python frames (a few hundred macro levels).
+constexpr int kMaxMacroDepth = 100;
+}  // namespace
+
+bool Evaluator::ExecScoped(const Stmt& s, std::string& out) {
+    const size_t saved_size = locals_.size();
+    const size_t saved_frame = frame_;
+    auto restore = [&]() {
+        locals_.resize(saved_size);
+        frame_ = saved_frame;
+    };
+    switch (s.kind) {
+        case Sk::kWith: {
+            // The values are evaluated in the enclosing scope, then bound in a new one (a `set` inside stays there).
+            std::vector<Value> values;
+            for (const auto& v : s.values) {
+                Value x = Eval(*v);
+                if (error) return false;
+                values.push_back(x.IsJson() ? Value::Own(std::move(x).Take()) : std::move(x));
+            }
+            frame_ = saved_size;
+            for (size_t k = 0; k < values.size(); ++k) locals_.emplace_back(&s.targets[k], std::move(values[k]));
+            const bool ok = Exec(s.body, out);
+            restore();
+            return ok;
+        }
+        case Sk::kFilterBlock: {
+            std::string body;
+            frame_ = saved_size;
+            const bool ok = Exec(s.body, body);
+            restore();
+            if (!ok) return false;
+            locals_.emplace_back(&kFilterBody, Value::Own(Json(std::move(body))));
+            Value v = Eval(*s.expr);
+            restore();
+            if (error) return false;
+            const std::string text = Str(v);
+            if (!Spend(s.pos, 0, text.size())) return false;
+            out += text;
+            return true;
+        }
+        case Sk::kMacro: {
+            Value m;
+            m.kind = Value::Kind::kMacro;
+            m.macro = &s;
+            Assign(s.attr, std::move(m));
+            return true;
+        }
+        case Sk::kCallBlock: {
+            Value caller;
+            caller.kind = Value::Kind::kMacro;
+            caller.macro = &s;
+            locals_.emplace_back(&kCallerName, std::move(caller));
+            Value v = Eval(*s.expr);
+            restore();
+            if (error) return false;
+            const std::string text = Str(v);
+            if (!Spend(s.pos, 0, text.size())) return false;
+            out += text;
+            return true;
+        }
+        default:
+            return Exec(s.body, out);
+    }
+}
+
+const Stmt* Evaluator::FindMacro(const std::string& name) const {
+    for (auto it = locals_.rbegin(); it != locals_.rend(); ++it) {
+        if (*it->first == name) return it->second.kind == Value::Kind::kMacro ? it->second.macro : nullptr;
+    }
+    return nullptr;
+}
+
+Value Evaluator::CallMacro(const Expr& e, const Stmt& m, Args& args) {
+    const std::string name = m.attr.empty() ? "caller" : m.attr;
+    const size_t np = m.targets.size();
+    if (args.pos.size() > np && !m.uses_varargs)
+        return Fail(e.pos, "macro '" + name + "' takes not more than " + std::to_string(np) + " argument(s)");
+    Json extra_kw = Json::object();
+    for (auto& [k, v] : args.kw) {
+        if (std::find(m.targets.begin(), m.targets.end(), k) != m.targets.end()) continue;
+        if (!m.uses_kwargs) return Fail(e.pos, "macro '" + name + "' takes no keyword argument '" + k + "'");
+        extra_kw[k] = ToElement(v);
+    }
+    if (macro_depth_ >= kMaxMacroDepth)
+        return Fail(
+            e.pos,
+            "maximum recursion depth exceeded (macros nested more than " + std::to_string(kMaxMacroDepth) +
+                " calls deep)"
+        );
+    ++macro_depth_;
+    const size_t saved_size = locals_.size();
+    const size_t saved_frame = frame_;
+    frame_ = saved_size;
+    bool ok = true;
+    for (size_t i = 0; i < np && ok; ++i) {
+        Value v;
+        bool given = false;
+        if (i < args.pos.size()) {
+            v = args.pos[i];
+            given = true;
+        } else {
+            for (auto& [k, a] : args.kw) {
+                if (k == m.targets[i]) {
+                    v = a;
+                    given = true;
+                }
+            }
+        }
+        if (!given) {
+            // A default is evaluated at the call, seeing the parameters before it; none: undefined.
+            if (m.values[i]) {
+                v = Eval(*m.values[i]);
+                ok = !error;
+            } else {
+                v = Value::Undefined(m.targets[i]);
+            }
+        }
+        if (v.IsJson() && v.ref) v = Value::Own(v.J());
+        locals_.emplace_back(&m.targets[i], std::move(v));
+    }
+    if (ok && m.uses_varargs) {
+        Json rest = Json::array();
+        for (size_t i = np; i < args.pos.size(); ++i) rest.push_back(ToElement(args.pos[i]));
+        locals_.emplace_back(&kVarargsName, Value::Own(MakeTuple(std::move(rest))));
+    }
+    if (ok && m.uses_kwargs) locals_.emplace_back(&kKwargsName, Value::Own(std::move(extra_kw)));
+    std::string out;
+    ok = ok && Exec(m.body, out);
+    locals_.resize(saved_size);
+    frame_ = saved_frame;
+    --macro_depth_;
+    if (!ok) return {};
+    return Value::Own(Json(std::move(out)));
 }
 
 }  // namespace squall::core::templates

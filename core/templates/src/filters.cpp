@@ -23,7 +23,7 @@ Value Evaluator::ApplyFilter(const Expr& e, const std::string& n, Value v, const
 }
 
 Value Evaluator::FilterDefault(const Expr& e, const std::string& n, Value v, const Args& args) {
-    const bool def = v.IsJson() || v.kind == Value::Kind::kKvRoot || v.kind == Value::Kind::kKvScope;
+    const bool def = v.IsJson() || v.IsDefinedHandle();
     auto arg_bool = [&](size_t i, const char* name) {
         const Value* a = args.Get(i, name);
         return a && Truthy(*a);
@@ -545,6 +545,11 @@ void RegisterFilters(BuiltinTable& table) {
         {"max", &Evaluator::FilterSequence},
         {"items", &Evaluator::FilterItems},
         {"groupby", &Evaluator::FilterGroupby},
+        {"random", &Evaluator::FilterRandom},
+        {"attr", &Evaluator::FilterAttr},
+        {"striptags", &Evaluator::FilterStriptags},
+        {"wordwrap", &Evaluator::FilterWordwrap},
+        {"pprint", &Evaluator::FilterPprint},
         {"tojson", &Evaluator::FilterToJson},
         {"to_json_string", &Evaluator::FilterToJson},
         {"json_escape", &Evaluator::FilterToJson},

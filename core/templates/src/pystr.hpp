@@ -65,6 +65,11 @@ std::string Dirname(const std::string& p);
 bool PyPercentFormat(
     std::string_view fmt, const std::vector<const Json*>& args, const Json* mapping, std::string* out, std::string* err
 );
+/// Python's `fmt.format(*pos, **kw)` (str.format): fields by position, name, index and key, !r/!s/!a, and the
+/// format-spec mini-language of str, int and float. False with `err` set where Python raises.
+bool PyStrFormat(
+    const std::string& fmt, const std::vector<Json>& pos, const Json& kw, std::string* out, std::string* err
+);
 /// Python str.splitlines() (keepends=False).
 std::vector<std::string> PySplitLines(const std::string& s);
 /// urllib.parse.quote_from_bytes with `safe` ("/" for strings, "" in query strings, where spaces become "+").

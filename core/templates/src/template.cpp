@@ -43,6 +43,9 @@ bool CheckBody(const Body& body, CompileError* err) {
     for (const Stmt& s : body) {
         if (s.expr && !CheckNames(*s.expr, err)) return false;
         if (s.cond && !CheckNames(*s.cond, err)) return false;
+        for (const auto& v : s.values) {
+            if (v && !CheckNames(*v, err)) return false;
+        }
         for (const auto& [c, b] : s.branches) {
             if (!CheckNames(*c, err) || !CheckBody(b, err)) return false;
         }

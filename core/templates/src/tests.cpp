@@ -24,12 +24,12 @@ Value Evaluator::ApplyTest(const Expr& e, const std::string& n, const Value& v, 
 }
 
 Value Evaluator::TestDefined(const Expr& e, const std::string& n, const Value& v, const Args& args) {
-    const bool def = v.IsJson() || v.kind == Value::Kind::kKvRoot || v.kind == Value::Kind::kKvScope;
+    const bool def = v.IsJson() || v.IsDefinedHandle();
     return Value::Own(def);
 }
 
 Value Evaluator::TestUndefined(const Expr& e, const std::string& n, const Value& v, const Args& args) {
-    const bool def = v.IsJson() || v.kind == Value::Kind::kKvRoot || v.kind == Value::Kind::kKvScope;
+    const bool def = v.IsJson() || v.IsDefinedHandle();
     return Value::Own(!def);
 }
 
@@ -145,7 +145,20 @@ Value Evaluator::TestCompare(const Expr& e, const std::string& n, const Value& v
     bool r = false;
     const Value* a = args.Get(0, "b");
     if (!a) return Fail(e.pos, "test '" + n + "' needs an argument");
-    if (n == "eq" || n == "equalto" || n == "ne" || n == "sameas") {
+    if (n == "sameas") {
+        // Python's `is`: the same value (both borrowed from one place), or values Python keeps once: None, the
+        // bools and the small ints.
+        if (v.IsJson() && a->IsJson() && v.ref && v.ref == a->ref) {
+            r = true;
+        } else if (v.IsJson() && a->IsJson()) {
+            const Json& b = a->J();
+            r = (j.is_null() && b.is_null()) || (j.is_boolean() && b.is_boolean() && j == b) ||
+                (j.is_number_integer() && b.is_number_integer() && PyEquals(j, b) && PyAsInt(j) >= -5 &&
+                 PyAsInt(j) <= 256);
+        } else {
+            r = !v.IsJson() && !a->IsJson();
+        }
+    } else if (n == "eq" || n == "equalto" || n == "ne") {
         const bool eq = v.IsJson() && a->IsJson() ? PyEquals(j, a->J()) && (n != "sameas" || j.type() == a->J().type())
                                                   : (!v.IsJson() && !a->IsJson());
         r = n == "ne" ? !eq : eq;
@@ -165,6 +178,11 @@ Value Evaluator::TestCompare(const Expr& e, const std::string& n, const Value& v
     return Value::Own(r);
 }
 
+Value Evaluator::TestCallable(const Expr& e, const std::string& n, const Value& v, const Args& args) {
+    // A macro is callable; no value is escaped markup (there is no autoescaping).
+    return Value::Own(n == "callable" && v.kind == Value::Kind::kMacro);
+}
+
 void RegisterTests(BuiltinTable& table) {
     table.tests = {
         {"defined", &Evaluator::TestDefined},   {"undefined", &Evaluator::TestUndefined},
@@ -181,7 +199,8 @@ void RegisterTests(BuiltinTable& table) {
         {"ne", &Evaluator::TestCompare},        {"lt", &Evaluator::TestCompare},
         {"gt", &Evaluator::TestCompare},        {"le", &Evaluator::TestCompare},
         {"ge", &Evaluator::TestCompare},        {"in", &Evaluator::TestCompare},
-        {"sameas", &Evaluator::TestCompare},
+        {"sameas", &Evaluator::TestCompare},    {"callable", &Evaluator::TestCallable},
+        {"escaped", &Evaluator::TestCallable},
     };
 }
 

@@ -4,6 +4,7 @@
 #include <compare>
 #include <optional>
 
+#include "ast.hpp"
 #include "pystr.hpp"
 #include "squall/templates/template.hpp"
 
@@ -67,13 +68,14 @@ int64_t ClampToInt(double x) {
 }
 
 bool Truthy(const Value& v) {
-    if (!v.IsJson()) return v.kind == Value::Kind::kKvRoot || v.kind == Value::Kind::kKvScope;
+    if (!v.IsJson()) return v.IsDefinedHandle();
     const Json& j = v.J();
     if (IsSpecial(j)) return IsTuple(j) && !TupleItems(j).empty();
     return PyTruthy(j);
 }
 
 std::string Str(const Value& v) {
+    if (v.kind == Value::Kind::kMacro) return "<Macro '" + (v.macro->attr.empty() ? "caller" : v.macro->attr) + "'>";
     if (!v.IsJson()) return "";
     const Json& j = v.J();
     if (j.is_string()) return j.get_ref<const std::string&>();

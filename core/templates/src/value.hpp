@@ -12,6 +12,8 @@
 
 namespace squall::core::templates {
 
+struct Stmt;
+
 // Values.
 
 // Python values JSON has no type for live inside JSON values as objects whose first key starts with a NUL byte
@@ -51,9 +53,10 @@ bool HasSpecial(const Json& j);
 /// A value during evaluation: a JSON value (borrowed from the context, the AST or a live local, or owned), an
 /// undefined value carrying the name it was looked up by (for error messages), or a lazy datastore handle.
 struct Value {
-    enum class Kind : uint8_t { kJson, kUndefined, kKvRoot, kKvScope, kKvKey };
+    enum class Kind : uint8_t { kJson, kUndefined, kKvRoot, kKvScope, kKvKey, kMacro };
     Kind kind = Kind::kUndefined;
     const Json* ref = nullptr;
+    const Stmt* macro = nullptr;  // kMacro: the `{% macro %}` (or `{% call %}` block, as `caller`)
     Json own;
     std::string name;  // undefined: the name; kv: scope
     std::string key;   // kv key prefix
@@ -78,6 +81,8 @@ struct Value {
     }
     bool IsJson() const { return kind == Kind::kJson; }
     bool IsUndefined() const { return kind != Kind::kJson; }
+    /// Not JSON but defined: the datastore root and scopes, a macro.
+    bool IsDefinedHandle() const { return kind == Kind::kKvRoot || kind == Kind::kKvScope || kind == Kind::kMacro; }
     const Json& J() const { return ref ? *ref : own; }
     Json Take() && { return ref ? *ref : std::move(own); }
 };

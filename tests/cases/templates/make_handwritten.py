@@ -342,6 +342,57 @@ for e in ["users | groupby('age')", "users | groupby('team.name') | map(attribut
 t("{% for age, people in users | groupby('age') %}{{ age }}: {{ people | map(attribute='name') | join(', ') }}\n{% endfor %}", G)
 t("{% for g in users | groupby('team.name') %}{{ g.grouper }}={{ g.list | length }};{% endfor %}", G)
 
+# --- the constructs of issue 12 item 5: namespace, .format and %, macro/call, filter blocks, with, tests with
+# arguments, loop.cycle/changed, wordwrap, striptags, attr, pprint, random
+K = {"l": [1, 2, 2, 3], "d": {"a": 1, "b": [1, "x"]}, "s": "<p>Hello <b>big</b>\n  world</p><!-- c --> &amp; more",
+     "long": "The quick brown fox jumps over the lazy dog and keeps running far away", "users": A["users"], "n": None,
+     "name": "cpu", "v": 0.91234, "i": 42}
+for tpl in ["{% set ns = namespace(a=1, b='x') %}{% set ns.a = ns.a + 1 %}{{ ns.a }}{{ ns.b }}",
+            "{% set ns = namespace() %}{% set ns.found = false %}{% for u in users %}{% if u.age > 30 %}{% set ns.found = true %}{% endif %}{% endfor %}{{ ns.found }}",
+            "{% set ns = namespace(items=[]) %}{% for u in users %}{% set ns.items = ns.items + [u.name] %}{% endfor %}{{ ns.items | join(',') }}",
+            "{% set ns = namespace(d) %}{{ ns.a }}", "{% set x = 1 %}{% set x.a = 2 %}",
+            "{{ '{} and {}'.format(1, 'b') }}", "{{ '{0}{1}{0}'.format('a', 'b') }}", "{{ '{x}-{y}'.format(x=1, y=none) }}",
+            "{{ '{:>6}|{:<4}|{:^5}'.format('ab', 1, 'c') }}", "{{ '{:.2f} {:5.1f} {:d} {:x} {:o} {:b} {:e}'.format(3.14159, 2.25, 42, 255, 8, 5, 12345.678) }}",
+            "{{ '{:,}'.format(1234567) }}", "{{ '{:08.3f}'.format(-3.5) }}", "{{ '{:+d}'.format(5) }}", "{{ '{!r} {!s}'.format('a', 'b') }}",
+            "{{ '{{}} {}'.format(1) }}", "{{ '{0[0]} {1[a]}'.format(l, d) }}", "{{ '{}'.format(d) }}", "{{ '{} {}'.format(1) }}",
+            "{{ '{:d}'.format('x') }}", "{{ '{:%}'.format(0.25) }}", "{{ '{:g} {:g}'.format(1.5, 1e20) }}", "{{ '{:*^9}'.format('mid') }}",
+            "{{ '{:#x}'.format(255) }}", "{{ '%s=%s' % ('a', 1) }}", "{{ '%5.2f%%' % 12.345 }}", "{{ '%(a)s-%(b)s' % d }}",
+            "{{ '%d items' % l | length }}", "{{ '%s' % n }}", "{{ '%x' % 255 }}", "{{ '%s %s' % (1,) }}", "{{ '%-5s|' % name }}",
+            "{{ '%.3s' % 'abcdef' }}", "{{ 'x' | format }}", "{{ '%s-%d' | format('a', 3) }}",
+            "{% macro greet(name, greeting='Hello') %}{{ greeting }}, {{ name }}!{% endmacro %}{{ greet('Ann') }} {{ greet('Bo', 'Hi') }} {{ greet(name='Cy', greeting='Yo') }}",
+            "{% macro m(a) %}[{{ a }}|{{ varargs }}|{{ kwargs }}]{% endmacro %}{{ m(1, 2, 3, k=4) }}",
+            "{% macro m() %}{{ i }}{% endmacro %}{{ m() }}", "{% macro m(x) %}{{ x * 2 }}{% endmacro %}{{ m(4) | length }}",
+            "{% macro m(x) %}{% if x > 0 %}{{ x }}{{ m(x - 1) }}{% endif %}{% endmacro %}{{ m(3) }}",
+            "{% macro m(a, b) %}{{ a }}{{ b }}{% endmacro %}{{ m(1) }}", "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}",
+            "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(b=1) }}", "{% macro m() %}x{% endmacro %}{{ m }}",
+            "{% macro list_users(us) %}{% for u in us %}- {{ u.name }}\n{% endfor %}{% endmacro %}{{ list_users(users) }}",
+            "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}</{{ tag }}>{% endmacro %}{% call wrap('b') %}bold {{ name }}{% endcall %}",
+            "{% macro each(xs) %}{% for x in xs %}{{ caller(x) }}{% endfor %}{% endmacro %}{% call(item) each(l) %}<{{ item }}>{% endcall %}",
+            "{% macro m() %}{{ caller is defined }}{% endmacro %}{{ m() }}",
+            "{% filter upper %}hello {{ name }}{% endfilter %}", "{% filter replace('a', 'o') | upper %}banana{% endfilter %}",
+            "{% filter indent(2, true) %}a\nb{% endfilter %}", "{% filter bogus %}x{% endfilter %}",
+            "{% with a = 1, b = name %}{{ a }}{{ b }}{% endwith %}[{{ a }}]", "{% with %}{% set q = 5 %}{{ q }}{% endwith %}[{{ q }}]",
+            "{% with x = i %}{% with x = x + 1 %}{{ x }}{% endwith %}{{ x }}{% endwith %}", "{% set z = 1 %}{% with z = 2 %}{{ z }}{% endwith %}{{ z }}",
+            "{{ 9 is divisibleby(3) }} {{ 9 is divisibleby 4 }} {{ 10 is divisibleby(num=5) }}", "{{ n is sameas none }} {{ 1 is sameas true }} {{ true is sameas true }}",
+            "{{ l is sameas l }}", "{{ 1 is sameas 1 }}", "{{ i is eq 42 }} {{ i is ne(42) }} {{ i is gt 40 }} {{ i is lt(40) }} {{ i is ge 42 }} {{ i is le 41 }}",
+            "{{ 2 is in l }} {{ 'a' is in d }}", "{{ name is equalto 'cpu' }}", "{{ i is number and i is divisibleby 7 }}",
+            "{{ users | selectattr('age', 'divisibleby', 5) | map(attribute='name') | list }}", "{{ l | select('divisibleby', 2) | list }}",
+            "{{ l | reject('sameas', 2) | list }}", "{{ i is callable }}", "{{ i is escaped }}",
+            "{% for x in l %}{{ loop.cycle('odd', 'even') }} {% endfor %}", "{% for x in l %}{% if loop.changed(x) %}{{ x }}{% endif %}{% endfor %}",
+            "{% for x in l %}{{ loop.changed(x, 1) }}{% endfor %}", "{% for x in l %}{{ loop.cycle() }}{% endfor %}",
+            "{% for x in l %}{{ loop.cycle(*['a', 'b']) }}{% endfor %}", "{{ '{}{}'.format(*l) }}", "{{ '{a}'.format(**d) }}", "{{ dict(**d, c=3) }}", "{{ range(*[1, 4]) | list }}", "{% for a in [1, 2] %}{% for b in [3, 4] %}{{ loop.cycle('x', 'y') }}{{ loop.depth }}{% endfor %}{% endfor %}",
+            "{{ long | wordwrap(20) }}", "{{ long | wordwrap(10, wrapstring='|') }}", "{{ 'abcdefghijklmnop' | wordwrap(5) }}",
+            "{{ 'abcdefghijklmnop' | wordwrap(5, break_long_words=false) }}", "{{ 'a\n\nb c d' | wordwrap(3) }}", "{{ '' | wordwrap(5) }}",
+            "{{ 'one two-three four' | wordwrap(8) }}", "{{ 'one two-three four' | wordwrap(8, break_on_hyphens=false) }}",
+            "{{ '  lead  and   gaps ' | wordwrap(6) }}", "{{ long | wordwrap(4) }}",
+            "{{ s | striptags }}", "{{ '<a href=\"x\">link</a>  &lt;tag&gt; &#39;q&#39; &nbsp;x' | striptags }}", "{{ 'plain' | striptags }}",
+            "{{ 3 | striptags }}", "{{ '<br/>a<br>b' | striptags }}",
+            "{{ d | attr('a') }}", "{{ users | first | attr('name') }}", "{{ missing | attr('x') }}",
+            "{{ d | pprint }}", "{{ l | pprint }}", "{{ 'it' ~ \"'\" ~ 's' | pprint }}", "{{ n | pprint }}", "{{ users | pprint }}", "{{ 1.5 | pprint }}",
+            "{{ (1, 'a') | pprint }}", "{{ {'k': [1, 2]} | pprint }}",
+            "{{ [7] | random }}", "{{ 'z' | random }}", "{{ [] | random }}", "{{ l | random in l }}", "{{ (l | random) is number }}"]:
+    t(tpl, K)
+
 with open("handwritten.jsonl", "w") as f:
     for c in T:
         f.write(json.dumps(c, ensure_ascii=False, sort_keys=True) + "\n")
