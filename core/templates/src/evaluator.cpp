@@ -273,7 +273,7 @@ Value Evaluator::Fail(size_t pos, const std::string& what) {
 }
 
 Value Evaluator::Undef(const Expr& e, const Value& v) {
-    if (!v.hint.empty()) return Fail(e.pos, v.hint);
+    if (v.hint) return Fail(e.pos, v.hint);
     if (v.name.empty()) return Fail(e.pos, "value is undefined");
     return Fail(ChainStart(e), "'" + v.name + "' is undefined");
 }
@@ -320,9 +320,12 @@ Value Evaluator::GetAttr(const Expr& e, const Value& base, const std::string& na
             break;
     }
     const Json& j = base.J();
-    if (IsSpecial(j)) {
-        // A named tuple's fields (groupby's `grouper` and `list`); a digit attribute indexes any tuple.
+    if (j.is_object()) {
+        // A name never starts with NUL, so a tuple or kept-undefined marker has no entry for it.
+        auto it = j.find(name);
+        if (it != j.end()) return Element(*it, base.ref != nullptr);
         if (IsTuple(j)) {
+            // A named tuple's fields (groupby's `grouper` and `list`); a digit attribute indexes any tuple.
             auto f = j.find(kTupleFieldsKey);
             if (f != j.end()) {
                 for (size_t i = 0; i < f->size() && i < TupleItems(j).size(); ++i) {
@@ -332,9 +335,6 @@ Value Evaluator::GetAttr(const Expr& e, const Value& base, const std::string& na
             if (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) && e.kind == Ek::kGetAttr)
                 return GetItem(e, base, Value::Own(std::stoll(name)));
         }
-    } else if (j.is_object()) {
-        auto it = j.find(name);
-        if (it != j.end()) return Element(*it, base.ref != nullptr);
     } else if (j.is_array() && !name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) && e.kind == Ek::kGetAttr) {
         return GetItem(e, base, Value::Own(std::stoll(name)));
     }

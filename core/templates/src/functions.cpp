@@ -188,9 +188,14 @@ Value Evaluator::CallFunction(const Expr& e, Args& args) {
         if (it != opts_.functions->end()) {
             std::vector<Json> pos;
             pos.reserve(args.pos.size());
-            for (Value& a : args.pos) pos.push_back(a.IsJson() ? Plain(a.J()) : Json(nullptr));
+            // The caller gets plain JSON: tuples as lists, kept undefined values as null.
+            auto plain = [](Value& a) {
+                if (!a.IsJson()) return Json(nullptr);
+                return HasSpecial(a.J()) ? Plain(a.J()) : std::move(a).Take();
+            };
+            for (Value& a : args.pos) pos.push_back(plain(a));
             std::vector<std::pair<std::string, Json>> kw;
-            for (auto& [k, a] : args.kw) kw.emplace_back(k, a.IsJson() ? Plain(a.J()) : Json(nullptr));
+            for (auto& [k, a] : args.kw) kw.emplace_back(k, plain(a));
             Result<Json> r = it->second(pos, kw);
             if (!r) return Fail(e.pos, e.name + "(): " + r.error().message);
             return Value::Own(std::move(*r));

@@ -52,11 +52,6 @@ bool HasSpecial(const Json& j) {
     return false;
 }
 
-Value Element(const Json& j, bool borrow) {
-    if (IsUndefinedJson(j)) return Value::Undefined(j.begin()->get<std::string>());
-    return borrow ? Value::Borrow(j) : Value::Own(j);
-}
-
 Json ToElement(Value v) {
     if (v.IsJson()) return std::move(v).Take();
     if (v.kind == Value::Kind::kUndefined) return UndefinedJson(v.name);

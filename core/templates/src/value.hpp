@@ -58,9 +58,9 @@ struct Value {
     const Json* ref = nullptr;
     const Stmt* macro = nullptr;  // kMacro: the `{% macro %}` (or `{% call %}` block, as `caller`)
     Json own;
-    std::string name;  // undefined: the name; kv: scope
-    std::string key;   // kv key prefix
-    std::string hint;  // undefined: why ("no first item", ...)
+    std::string name;            // undefined: the name; kv: scope
+    std::string key;             // kv key prefix
+    const char* hint = nullptr;  // undefined: why ("No first item, ...": a literal)
 
     static Value Borrow(const Json& j) {
         Value v;
@@ -88,7 +88,11 @@ struct Value {
 };
 
 /// An element taken out of a list, dict or tuple as a value: an undefined value kept there comes out undefined.
-Value Element(const Json& j, bool borrow);
+inline Value Element(const Json& j, bool borrow) {
+    if (IsUndefinedJson(j)) [[unlikely]]
+        return Value::Undefined(j.begin()->get<std::string>());
+    return borrow ? Value::Borrow(j) : Value::Own(j);
+}
 /// A value to keep in a list or dict: an undefined one is kept as such (named), a datastore handle as null.
 Json ToElement(Value v);
 
