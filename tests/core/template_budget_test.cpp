@@ -151,5 +151,39 @@ TEST(TemplateBuiltinTableTest, UnknownNamesSuggestTheClosestFromTheSameTable) {
     EXPECT_EQ(*RenderValue("{{ 'divisibleby' is test }}", kCtx), Json(true));
 }
 
+// A macro may call itself; unbounded, that recursion overflowed the native stack long before the step budget.
+TEST(TemplateBudgetTest, MacroRecursionIsBoundedAndMacroLoopsSpendTheBudget) {
+    Result<std::string> r = RenderString("{% macro m(x) %}{{ m(x + 1) }}{% endmacro %}{{ m(0) }}", kCtx);
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(Contains(r.error().message, "maximum recursion depth exceeded")) << r.error().message;
+    // Depths templates use still work.
+    Result<std::string> ok = RenderString(
+        "{% macro m(x) %}{% if x > 0 %}{{ x }}.{{ m(x - 1) }}{% endif %}{% endmacro %}{{ m(50) | length }}", kCtx
+    );
+    ASSERT_TRUE(ok) << ok.error().message;
+    EXPECT_EQ(*ok, "141");
+    // Each call is charged: a macro called in a big loop stops at the budget (a small one, to keep this quick).
+    RenderOptions small;
+    small.max_steps = 200'000;
+    Result<std::string> loop = RenderString(
+        "{% macro m(x) %}{% for i in range(1000) %}{{ x }}{% endfor %}{% endmacro %}"
+        "{% for i in range(100000) %}{{ m(i) }}{% endfor %}",
+        kCtx,
+        small
+    );
+    ASSERT_FALSE(loop);
+    EXPECT_TRUE(Contains(loop.error().message, "exceeded the render budget")) << loop.error().message;
+    // A call block's body and a filter block's body are charged as well.
+    Result<std::string> call = RenderString(
+        "{% macro each(n) %}{% for i in range(n) %}{{ caller(i) }}{% endfor %}{% endmacro %}"
+        "{% filter upper %}{% call(i) each(100000) %}{% for j in range(1000) %}x{% endfor %}{% endcall %}{% endfilter "
+        "%}",
+        kCtx,
+        small
+    );
+    ASSERT_FALSE(call);
+    EXPECT_TRUE(Contains(call.error().message, "exceeded the render budget")) << call.error().message;
+}
+
 }  // namespace
 }  // namespace squall::core

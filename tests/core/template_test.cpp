@@ -162,5 +162,41 @@ TEST(TemplateTest, LookupPath) {
     EXPECT_EQ(LookupPath(kCtx, "trigger.body.commits[7]"), nullptr);
 }
 
+// Tuples print as Python's (the corpus checks that against Jinja2) but leave the template as JSON lists, as
+// StackStorm's JSON serialisation of a rendered parameter does; undefined values kept in a list leave as null.
+TEST(TemplateTest, TuplesAndKeptUndefinedLeaveAsPlainJson) {
+    EXPECT_EQ(*RenderString("{{ (1, 'a') }}", kCtx), "(1, 'a')");
+    EXPECT_EQ(*RenderValue("{{ (1, 'a') }}", kCtx), Json::parse(R"([1, "a"])"));
+    EXPECT_EQ(*RenderValue("{{ {'k': (1, (2,))} }}", kCtx), Json::parse(R"({"k": [1, [2]]})"));
+    EXPECT_EQ(*RenderValue("{{ trigger.body.headers.items() | list }}", kCtx), Json::parse(R"([["X-Event", "push"]])"));
+    EXPECT_EQ(*RenderValue("{{ [nope, 1] }}", kCtx), Json::parse("[null, 1]"));
+    EXPECT_EQ(
+        *RenderValue("{{ trigger.body.commits | map(attribute='nope') | list }}", kCtx), Json::parse("[null, null]")
+    );
+    // A caller's function gets plain JSON too.
+    TemplateFunctions fns;
+    Json seen;
+    fns["probe"] = [&](const std::vector<Json>& args,
+                       const std::vector<std::pair<std::string, Json>>&) -> Result<Json> {
+        seen = args.at(0);
+        return Json(true);
+    };
+    RenderOptions o;
+    o.functions = &fns;
+    ASSERT_TRUE(RenderString("{{ probe(((1, 2), [nope])) }}", kCtx, o));
+    EXPECT_EQ(seen, Json::parse("[[1, 2], [null]]"));
+}
+
+// `sort(attribute=...)` keeps the items (it sorted by the attribute and returned the attribute values before).
+TEST(TemplateTest, AttributeFiltersKeepTheItems) {
+    const Json ctx = Json::parse(R"({"users": [{"n": "b", "a": {"x": 2}}, {"n": "a", "a": {"x": 1}}]})");
+    EXPECT_EQ(
+        *RenderValue("{{ users | sort(attribute='a.x') | map(attribute='n') | list }}", ctx),
+        Json::parse(R"(["a", "b"])")
+    );
+    EXPECT_EQ(*RenderValue("{{ (users | max(attribute='a.x')).n }}", ctx), Json("b"));
+    EXPECT_EQ(*RenderValue("{{ users | sum(attribute='a.x') }}", ctx), Json(3));
+}
+
 }  // namespace
 }  // namespace squall::core

@@ -48,9 +48,13 @@ struct Expr {
     std::vector<std::string> ops;  // compare operators
     bool negated = false;          // `is not`
     bool has_subject = false;      // kCall: method call on args[0]
+    uint8_t spread = 0;            // an argument written `*seq` (1) or `**mapping` (2)
 };
 
-enum class Sk { kData, kOutput, kIf, kFor, kSet, kSetBlock };
+enum class Sk { kData, kOutput, kIf, kFor, kSet, kSetBlock, kWith, kFilterBlock, kMacro, kCallBlock };
+
+/// The name a `{% filter %}` block's rendered body is bound to for its filter chain (not a valid identifier).
+inline constexpr const char* kFilterBodyName = "\x01filter body";
 
 struct Stmt;
 using Body = std::vector<Stmt>;
@@ -63,9 +67,13 @@ struct Stmt {
     std::vector<std::pair<ExprPtr, Body>> branches;  // if / elif
     Body body;                                       // for body / set block body
     Body else_body;
-    std::vector<std::string> targets;  // for / set targets
-    std::string attr;                  // set ns.attr
+    std::vector<std::string> targets;  // for / set / with targets; macro / call parameters
+    std::string attr;                  // set ns.attr; macro name
     ExprPtr cond;                      // for ... if cond
+    std::vector<ExprPtr> values;       // with: one per target; macro / call: parameter defaults (null: none)
+    bool uses_varargs = false;         // macro / call: the body reads `varargs`, `kwargs`, `caller`
+    bool uses_kwargs = false;
+    bool uses_caller = false;
 };
 
 }  // namespace squall::core::templates

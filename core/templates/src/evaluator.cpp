@@ -121,11 +121,30 @@ bool Evaluator::Exec(const Body& body, std::string& out) {
                 if (error) return false;
                 if (!s.attr.empty()) {
                     if (!SetAttr(s, std::move(v))) return false;
+                } else if (s.targets.size() > 1) {
+                    std::vector<Json> parts;
+                    if (!v.IsJson() || !Iterate(v.J(), &parts) || parts.size() != s.targets.size()) {
+                        Fail(
+                            s.pos,
+                            parts.size() > s.targets.size()
+                                ? "too many values to unpack (expected " + std::to_string(s.targets.size()) + ")"
+                                : "not enough values to unpack (expected " + std::to_string(s.targets.size()) +
+                                      ", got " + std::to_string(parts.size()) + ")"
+                        );
+                        return false;
+                    }
+                    for (size_t k = 0; k < parts.size(); ++k) Assign(s.targets[k], Element(parts[k], false));
                 } else {
                     Assign(s.targets[0], v.IsJson() ? Value::Own(std::move(v).Take()) : std::move(v));
                 }
                 break;
             }
+            case Sk::kWith:
+            case Sk::kFilterBlock:
+            case Sk::kMacro:
+            case Sk::kCallBlock:
+                if (!ExecScoped(s, out)) return false;
+                break;
             case Sk::kSetBlock: {
                 std::string text;
                 if (!Exec(s.body, text)) return false;
@@ -222,8 +241,9 @@ Value Evaluator::EvalNode(const Expr& e) {
             for (const auto& a : e.args) {
                 Value v = Eval(*a);
                 if (error) return {};
-                arr.push_back(v.IsJson() ? std::move(v).Take() : Json(nullptr));
+                arr.push_back(ToElement(std::move(v)));
             }
+            if (e.name == "tuple") return Value::Own(MakeTuple(std::move(arr)));
             return Value::Own(std::move(arr));
         }
         case Ek::kDict: {
@@ -233,7 +253,7 @@ Value Evaluator::EvalNode(const Expr& e) {
                 if (error) return {};
                 Value v = Eval(*e.args[i + 1]);
                 if (error) return {};
-                obj[Str(k)] = v.IsJson() ? std::move(v).Take() : Json(nullptr);
+                obj[Str(k)] = ToElement(std::move(v));
             }
             return Value::Own(std::move(obj));
         }
@@ -253,7 +273,7 @@ Value Evaluator::Fail(size_t pos, const std::string& what) {
 }
 
 Value Evaluator::Undef(const Expr& e, const Value& v) {
-    if (!v.hint.empty()) return Fail(e.pos, v.hint);
+    if (v.hint) return Fail(e.pos, v.hint);
     if (v.name.empty()) return Fail(e.pos, "value is undefined");
     return Fail(ChainStart(e), "'" + v.name + "' is undefined");
 }
@@ -307,8 +327,20 @@ Value Evaluator::GetAttr(const Expr& e, const Value& base, const std::string& na
     }
     const Json& j = base.J();
     if (j.is_object()) {
+        // A name never starts with NUL, so a tuple or kept-undefined marker has no entry for it.
         auto it = j.find(name);
-        if (it != j.end()) return base.ref ? Value::Borrow(*it) : Value::Own(*it);
+        if (it != j.end()) return Element(*it, base.ref != nullptr);
+        if (IsTuple(j)) {
+            // A named tuple's fields (groupby's `grouper` and `list`); a digit attribute indexes any tuple.
+            auto f = j.find(kTupleFieldsKey);
+            if (f != j.end()) {
+                for (size_t i = 0; i < f->size() && i < TupleItems(j).size(); ++i) {
+                    if ((*f)[i] == name) return Element(TupleItems(j)[i], base.ref != nullptr);
+                }
+            }
+            if (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) && e.kind == Ek::kGetAttr)
+                return GetItem(e, base, Value::Own(std::stoll(name)));
+        }
     } else if (j.is_array() && !name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) && e.kind == Ek::kGetAttr) {
         return GetItem(e, base, Value::Own(std::stoll(name)));
     }
@@ -317,14 +349,13 @@ Value Evaluator::GetAttr(const Expr& e, const Value& base, const std::string& na
 
 Value Evaluator::GetItem(const Expr& e, const Value& base, const Value& key) {
     if (!base.IsJson()) return Undef(e, base);
-    const Json& j = base.J();
+    const Json& j = IsTuple(base.J()) ? TupleItems(base.J()) : base.J();
     if (key.IsJson() && PyIsInt(key.J())) {
         int64_t i = PyAsInt(key.J());
         if (j.is_array()) {
             const auto n = static_cast<int64_t>(j.size());
             if (i < 0) i += n;
-            if (i >= 0 && i < n)
-                return base.ref ? Value::Borrow(j[static_cast<size_t>(i)]) : Value::Own(j[static_cast<size_t>(i)]);
+            if (i >= 0 && i < n) return Element(j[static_cast<size_t>(i)], base.ref != nullptr);
         } else if (j.is_string()) {
             auto cps = CodePoints(j.get_ref<const std::string&>());
             const auto n = static_cast<int64_t>(cps.size());
@@ -352,7 +383,7 @@ Value Evaluator::EvalSlice(const Expr& e) {
     if (!base.IsJson()) return Undef(e, base);
     const Json& j = base.J();
     std::vector<Json> items;
-    if (j.is_object() || !Iterate(j, &items))
+    if ((j.is_object() && !IsTuple(j)) || !Iterate(j, &items))
         return Fail(e.pos, std::string("'") + PyTypeName(j) + "' object is not subscriptable");
     const int64_t step = parts[2];
     if (step == 0) return Fail(e.pos, "slice step cannot be zero");
@@ -374,6 +405,7 @@ Value Evaluator::EvalSlice(const Expr& e) {
             out.push_back(items[static_cast<size_t>(i)]);
     }
     if (j.is_string()) return Value::Own(Json(std::move(s)));
+    if (IsTuple(j)) return Value::Own(MakeTuple(std::move(out)));
     return Value::Own(std::move(out));
 }
 
@@ -381,7 +413,7 @@ Value Evaluator::PercentFormat(const Expr& e, const std::string& text, const Val
     std::vector<const Json*> args;
     const Json* mapping = nullptr;
     if (tuple) {
-        for (const Json& x : r.J()) args.push_back(&x);
+        for (const Json& x : TupleItems(r.J())) args.push_back(&x);
     } else {
         args.push_back(r.IsJson() ? &r.J() : nullptr);
         if (r.IsJson() && (r.J().is_object() || r.J().is_array())) mapping = &r.J();
@@ -399,8 +431,7 @@ Value Evaluator::EvalBinary(const Expr& e) {
     if (error) return {};
     if (!l.IsJson()) return Undef(*e.args[0], l);
     if (e.name == "%" && l.J().is_string()) {
-        const Expr& rhs = *e.args[1];
-        const bool tuple = rhs.kind == Ek::kList && rhs.name == "tuple" && r.IsJson();
+        const bool tuple = r.IsJson() && IsTuple(r.J());
         return PercentFormat(e, l.J().get_ref<const std::string&>(), r, tuple);
     }
     if (!r.IsJson()) return Undef(*e.args[1], r);
@@ -482,6 +513,11 @@ Value Evaluator::EvalBinary(const Expr& e) {
             return Value::Own(std::pow(PyAsDouble(a), PyAsDouble(b)));
         }
     }
+    if (IsTuple(a) && IsTuple(b) && op == "+") {
+        Json out = TupleItems(a);
+        out.insert(out.end(), TupleItems(b).begin(), TupleItems(b).end());
+        return Value::Own(MakeTuple(std::move(out)));
+    }
     if (op == "+") {
         if (a.is_string() && b.is_string())
             return Value::Own(Json(a.get_ref<const std::string&>() + b.get_ref<const std::string&>()));
@@ -539,8 +575,10 @@ bool Evaluator::In(const Expr& e, const Value& l, const Value& r, bool* result) 
         *result = b.get_ref<const std::string&>().find(l.J().get_ref<const std::string&>()) != std::string::npos;
         return true;
     }
-    if (b.is_array()) {
-        *result = l.IsJson() && std::any_of(b.begin(), b.end(), [&](const Json& x) { return PyEquals(l.J(), x); });
+    if (b.is_array() || IsTuple(b)) {
+        const Json& items = IsTuple(b) ? TupleItems(b) : b;
+        *result =
+            l.IsJson() && std::any_of(items.begin(), items.end(), [&](const Json& x) { return PyEquals(l.J(), x); });
         return true;
     }
     if (b.is_object()) {
@@ -572,7 +610,7 @@ Value Evaluator::EvalCompare(const Expr& e) {
         } else {
             if (!l.IsJson()) return Undef(*e.args[k], l);
             if (!r.IsJson()) return Undef(*e.args[k + 1], r);
-            const std::optional<std::partial_ordering> c = PyCompare(l.J(), r.J());
+            const std::optional<std::partial_ordering> c = TCompare(l.J(), r.J());
             if (!c)
                 return Fail(
                     e.pos,
@@ -589,8 +627,31 @@ Value Evaluator::EvalCompare(const Expr& e) {
 
 bool Evaluator::EvalArgs(const Expr& e, Args* args) {
     for (size_t i = e.has_subject ? 1 : 0; i < e.args.size(); ++i) {
-        args->pos.push_back(Eval(*e.args[i]));
+        Value v = Eval(*e.args[i]);
         if (error) return false;
+        if (e.args[i]->spread == 0) {
+            args->pos.push_back(std::move(v));
+            continue;
+        }
+        // `*seq` gives its items as positional arguments, `**mapping` its entries as keyword arguments.
+        if (!v.IsJson()) {
+            if (e.args[i]->spread == 2) Undef(*e.args[i], v);
+            if (error) return false;
+            continue;  // *Undefined is no arguments
+        }
+        std::vector<Json> items;
+        if (e.args[i]->spread == 2) {
+            if (!v.J().is_object() || IsSpecial(v.J())) {
+                Fail(e.args[i]->pos, "argument after ** must be a mapping");
+                return false;
+            }
+            for (auto it = v.J().begin(); it != v.J().end(); ++it) args->kw.emplace_back(it.key(), Element(*it, false));
+        } else if (Iterate(v.J(), &items)) {
+            for (const Json& x : items) args->pos.push_back(Element(x, false));
+        } else {
+            Fail(e.args[i]->pos, "argument after * must be an iterable");
+            return false;
+        }
     }
     for (const auto& [k, a] : e.kwargs) {
         args->kw.emplace_back(k, Eval(*a));
@@ -617,7 +678,7 @@ bool Evaluator::SetAttr(const Stmt& s, Value v) {
                 slot.own = *slot.ref;
                 slot.ref = nullptr;
             }
-            slot.own[s.attr] = v.IsJson() ? std::move(v).Take() : Json(nullptr);
+            slot.own[s.attr] = ToElement(std::move(v));
             return true;
         }
     }
@@ -630,10 +691,13 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
     if (error) return false;
     std::vector<Value> items;
     if (seq.IsJson()) {
-        const Json& j = seq.J();
+        const Json& j = IsTuple(seq.J()) ? TupleItems(seq.J()) : seq.J();
         if (j.is_array()) {
             items.reserve(j.size());
-            for (const Json& x : j) items.push_back(seq.ref ? Value::Borrow(x) : Value::Own(x));
+            for (const Json& x : j) items.push_back(Element(x, seq.ref != nullptr));
+        } else if (IsSpecial(j)) {
+            Fail(s.expr->pos, "'Undefined' object is not iterable");
+            return false;
         } else if (j.is_object()) {
             for (auto it = j.begin(); it != j.end(); ++it) items.push_back(Value::Own(Json(it.key())));
         } else if (j.is_string()) {
@@ -651,8 +715,9 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
             locals_.emplace_back(&s.targets[0], item.IsJson() ? Value::Borrow(item.J()) : item);
             return true;
         }
-        if (!item.IsJson() || !item.J().is_array() || item.J().size() != s.targets.size()) {
-            const size_t n = item.IsJson() && item.J().is_array() ? item.J().size() : 0;
+        std::vector<Json> parts;
+        if (!item.IsJson() || !Iterate(item.J(), &parts) || parts.size() != s.targets.size()) {
+            const size_t n = parts.size();
             Fail(
                 s.pos,
                 n > s.targets.size() ? "too many values to unpack (expected " + std::to_string(s.targets.size()) + ")"
@@ -661,7 +726,7 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
             );
             return false;
         }
-        for (size_t k = 0; k < s.targets.size(); ++k) locals_.emplace_back(&s.targets[k], Value::Borrow(item.J()[k]));
+        for (size_t k = 0; k < s.targets.size(); ++k) locals_.emplace_back(&s.targets[k], Element(parts[k], false));
         return true;
     };
     if (s.cond) {
@@ -677,6 +742,7 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
     }
     static const std::string kLoop = "loop";
     ++depth_;
+    loop_changed_.emplace_back();  // loop.changed()'s last value: none yet
     const size_t n = items.size();
     for (size_t i = 0; i < n; ++i) {
         if (!Spend(s.pos, kLoopIterationSteps)) return false;
@@ -702,6 +768,7 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
         if (!ok) return false;
     }
     --depth_;
+    loop_changed_.pop_back();
     frame_ = saved_frame;
     if (n == 0) return Exec(s.else_body, out);
     return true;
@@ -800,6 +867,152 @@ std::string ClosestOf(const std::map<std::string, FilterFn, std::less<>>& names,
 
 std::string ClosestOf(const std::map<std::string, TestFn, std::less<>>& names, std::string_view name) {
     return ClosestName(names, name);
+}
+
+}  // namespace squall::core::templates
+
+namespace squall::core::templates {
+
+namespace {
+const std::string kCallerName = "caller";
+const std::string kVarargsName = "varargs";
+const std::string kKwargsName = "kwargs";
+const std::string kFilterBody = kFilterBodyName;
+/// How deep macros may call macros: each level is a few evaluator frames on the native stack. Python's own
+/// recursion limit stops Jinja near 1000 Python frames (a few hundred macro levels).
+constexpr int kMaxMacroDepth = 100;
+}  // namespace
+
+bool Evaluator::ExecScoped(const Stmt& s, std::string& out) {
+    const size_t saved_size = locals_.size();
+    const size_t saved_frame = frame_;
+    auto restore = [&]() {
+        locals_.resize(saved_size);
+        frame_ = saved_frame;
+    };
+    switch (s.kind) {
+        case Sk::kWith: {
+            // The values are evaluated in the enclosing scope, then bound in a new one (a `set` inside stays there).
+            std::vector<Value> values;
+            for (const auto& v : s.values) {
+                Value x = Eval(*v);
+                if (error) return false;
+                values.push_back(x.IsJson() ? Value::Own(std::move(x).Take()) : std::move(x));
+            }
+            frame_ = saved_size;
+            for (size_t k = 0; k < values.size(); ++k) locals_.emplace_back(&s.targets[k], std::move(values[k]));
+            const bool ok = Exec(s.body, out);
+            restore();
+            return ok;
+        }
+        case Sk::kFilterBlock: {
+            std::string body;
+            frame_ = saved_size;
+            const bool ok = Exec(s.body, body);
+            restore();
+            if (!ok) return false;
+            locals_.emplace_back(&kFilterBody, Value::Own(Json(std::move(body))));
+            Value v = Eval(*s.expr);
+            restore();
+            if (error) return false;
+            const std::string text = Str(v);
+            if (!Spend(s.pos, 0, text.size())) return false;
+            out += text;
+            return true;
+        }
+        case Sk::kMacro: {
+            Value m;
+            m.kind = Value::Kind::kMacro;
+            m.macro = &s;
+            Assign(s.attr, std::move(m));
+            return true;
+        }
+        case Sk::kCallBlock: {
+            Value caller;
+            caller.kind = Value::Kind::kMacro;
+            caller.macro = &s;
+            locals_.emplace_back(&kCallerName, std::move(caller));
+            Value v = Eval(*s.expr);
+            restore();
+            if (error) return false;
+            const std::string text = Str(v);
+            if (!Spend(s.pos, 0, text.size())) return false;
+            out += text;
+            return true;
+        }
+        default:
+            return Exec(s.body, out);
+    }
+}
+
+const Stmt* Evaluator::FindMacro(const std::string& name) const {
+    for (auto it = locals_.rbegin(); it != locals_.rend(); ++it) {
+        if (*it->first == name) return it->second.kind == Value::Kind::kMacro ? it->second.macro : nullptr;
+    }
+    return nullptr;
+}
+
+Value Evaluator::CallMacro(const Expr& e, const Stmt& m, Args& args) {
+    const std::string name = m.attr.empty() ? "caller" : m.attr;
+    const size_t np = m.targets.size();
+    if (args.pos.size() > np && !m.uses_varargs)
+        return Fail(e.pos, "macro '" + name + "' takes not more than " + std::to_string(np) + " argument(s)");
+    Json extra_kw = Json::object();
+    for (auto& [k, v] : args.kw) {
+        if (std::find(m.targets.begin(), m.targets.end(), k) != m.targets.end()) continue;
+        if (!m.uses_kwargs) return Fail(e.pos, "macro '" + name + "' takes no keyword argument '" + k + "'");
+        extra_kw[k] = ToElement(v);
+    }
+    if (macro_depth_ >= kMaxMacroDepth)
+        return Fail(
+            e.pos,
+            "maximum recursion depth exceeded (macros nested more than " + std::to_string(kMaxMacroDepth) +
+                " calls deep)"
+        );
+    ++macro_depth_;
+    const size_t saved_size = locals_.size();
+    const size_t saved_frame = frame_;
+    frame_ = saved_size;
+    bool ok = true;
+    for (size_t i = 0; i < np && ok; ++i) {
+        Value v;
+        bool given = false;
+        if (i < args.pos.size()) {
+            v = args.pos[i];
+            given = true;
+        } else {
+            for (auto& [k, a] : args.kw) {
+                if (k == m.targets[i]) {
+                    v = a;
+                    given = true;
+                }
+            }
+        }
+        if (!given) {
+            // A default is evaluated at the call, seeing the parameters before it; none: undefined.
+            if (m.values[i]) {
+                v = Eval(*m.values[i]);
+                ok = !error;
+            } else {
+                v = Value::Undefined(m.targets[i]);
+            }
+        }
+        if (v.IsJson() && v.ref) v = Value::Own(v.J());
+        locals_.emplace_back(&m.targets[i], std::move(v));
+    }
+    if (ok && m.uses_varargs) {
+        Json rest = Json::array();
+        for (size_t i = np; i < args.pos.size(); ++i) rest.push_back(ToElement(args.pos[i]));
+        locals_.emplace_back(&kVarargsName, Value::Own(MakeTuple(std::move(rest))));
+    }
+    if (ok && m.uses_kwargs) locals_.emplace_back(&kKwargsName, Value::Own(std::move(extra_kw)));
+    std::string out;
+    ok = ok && Exec(m.body, out);
+    locals_.resize(saved_size);
+    frame_ = saved_frame;
+    --macro_depth_;
+    if (!ok) return {};
+    return Value::Own(Json(std::move(out)));
 }
 
 }  // namespace squall::core::templates

@@ -95,6 +95,11 @@ private:
     Value EvalTest(const Expr& e);
     Value ApplyTest(const Expr& e, const std::string& n, const Value& v, const Args& args, bool negated);
     Value EvalCall(const Expr& e);
+    /// Calls macro (or call block) `m` with `args`; its body renders to the returned string.
+    Value CallMacro(const Expr& e, const Stmt& m, Args& args);
+    /// The macro bound to `name` in the locals, or null.
+    const Stmt* FindMacro(const std::string& name) const;
+    bool ExecScoped(const Stmt& s, std::string& out);
     bool ExecFor(const Stmt& s, std::string& out);
     /// A global function: the caller's (RenderOptions::functions) first, then the builtin table.
     Value CallFunction(const Expr& e, Args& args);
@@ -134,6 +139,7 @@ private:
     Value FilterDictsort(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterBatch(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterSequence(const Expr& e, const std::string& n, Value v, const Args& args);
+    Value FilterGroupby(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterItems(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterToJson(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterFromJsonString(const Expr& e, const std::string& n, Value v, const Args& args);
@@ -159,6 +165,12 @@ private:
     Value TestCompare(const Expr& e, const std::string& n, const Value& v, const Args& args);
     Value FunctionRange(const Expr& e, Args& args);
     Value FunctionDict(const Expr& e, Args& args);
+    Value FilterRandom(const Expr& e, const std::string& n, Value v, const Args& args);
+    Value FilterAttr(const Expr& e, const std::string& n, Value v, const Args& args);
+    Value FilterStriptags(const Expr& e, const std::string& n, Value v, const Args& args);
+    Value FilterWordwrap(const Expr& e, const std::string& n, Value v, const Args& args);
+    Value FilterPprint(const Expr& e, const std::string& n, Value v, const Args& args);
+    Value TestCallable(const Expr& e, const std::string& n, const Value& v, const Args& args);
 
     void Assign(const std::string& name, Value v);
 
@@ -171,8 +183,11 @@ private:
     std::deque<std::pair<const std::string*, Value>> locals_;
     size_t frame_ = 0;  // locals below this index belong to enclosing loops and are shadowed, not overwritten
     int depth_ = 0;
-    uint64_t steps_ = 0;  // work done so far (see Spend)
-    uint64_t bytes_ = 0;  // bytes built so far, the output included
+    int macro_depth_ = 0;
+    std::vector<std::optional<Json>> loop_changed_;  // per loop being run: the last value loop.changed() saw  // macro
+                                                     // calls in progress (bounded: a macro may call itself)
+    uint64_t steps_ = 0;                             // work done so far (see Spend)
+    uint64_t bytes_ = 0;                             // bytes built so far, the output included
 };
 
 }  // namespace squall::core::templates

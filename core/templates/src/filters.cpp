@@ -23,7 +23,7 @@ Value Evaluator::ApplyFilter(const Expr& e, const std::string& n, Value v, const
 }
 
 Value Evaluator::FilterDefault(const Expr& e, const std::string& n, Value v, const Args& args) {
-    const bool def = v.IsJson() || v.kind == Value::Kind::kKvRoot || v.kind == Value::Kind::kKvScope;
+    const bool def = v.IsJson() || v.IsDefinedHandle();
     auto arg_bool = [&](size_t i, const char* name) {
         const Value* a = args.Get(i, name);
         return a && Truthy(*a);
@@ -74,6 +74,7 @@ Value Evaluator::FilterLength(const Expr& e, const std::string& n, Value v, cons
     if (!v.IsJson()) return Value::Own(0);
     const Json& j = v.J();
     if (j.is_string()) return Value::Own(static_cast<int64_t>(CodePointCount(j.get_ref<const std::string&>())));
+    if (IsTuple(j)) return Value::Own(static_cast<int64_t>(TupleItems(j).size()));
     if (j.is_array() || j.is_object()) return Value::Own(static_cast<int64_t>(j.size()));
     return Fail(e.pos, std::string("object of type '") + PyTypeName(j) + "' has no len()");
 }
@@ -368,202 +369,6 @@ Value Evaluator::FilterFilesizeformat(const Expr& e, const std::string& n, Value
     return Value::Own(Json(b));
 }
 
-Value Evaluator::FilterDictsort(const Expr& e, const std::string& n, Value v, const Args& args) {
-    auto arg_str = [&](size_t i, const char* name, const std::string& dflt) {
-        const Value* a = args.Get(i, name);
-        return a ? Str(*a) : dflt;
-    };
-    auto arg_bool = [&](size_t i, const char* name) {
-        const Value* a = args.Get(i, name);
-        return a && Truthy(*a);
-    };
-    auto need_json = [&]() {
-        if (!v.IsJson()) {
-            Undef(*e.args[0], v);
-            return false;
-        }
-        return true;
-    };
-    if (!need_json()) return {};
-    if (!v.J().is_object())
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object has no attribute 'items'");
-    const bool cs = arg_bool(0, "case_sensitive");
-    const std::string by = arg_str(1, "by", "key");
-    if (by != "key" && by != "value") return Fail(e.pos, "You can only sort by either \"key\" or \"value\"");
-    const bool rev = arg_bool(2, "reverse");
-    const size_t at = by == "key" ? 0 : 1;
-    std::vector<Json> pairs;
-    for (auto it = v.J().begin(); it != v.J().end(); ++it) pairs.push_back(Json::array({it.key(), *it}));
-    auto key = [&](const Json& p) {
-        const Json& x = p[at];
-        return !cs && x.is_string() ? Json(PyLower(x.get_ref<const std::string&>())) : x;
-    };
-    bool ok = true;
-    std::stable_sort(pairs.begin(), pairs.end(), [&](const Json& a, const Json& b) {
-        return rev ? PyCmp(key(b), key(a), &ok) < 0 : PyCmp(key(a), key(b), &ok) < 0;
-    });
-    if (!ok) return Fail(e.pos, "'<' not supported between these values");
-    return Value::Own(Json(pairs));
-}
-
-Value Evaluator::FilterBatch(const Expr& e, const std::string& n, Value v, const Args& args) {
-    std::vector<Json> items;
-    if (v.IsJson() && !Iterate(v.J(), &items))
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object is not iterable");
-    const Value* cnt = args.Get(0, n == "batch" ? "linecount" : "slices");
-    if (!cnt || !cnt->IsJson() || !PyIsInt(cnt->J())) return Fail(e.pos, n + " needs an integer count");
-    const int64_t c = PyAsInt(cnt->J());
-    const Value* fill = args.Get(1, "fill_with");
-    const bool has_fill = fill && fill->IsJson() && !fill->J().is_null();
-    Json out = Json::array();
-    if (n == "batch") {
-        Json tmp = Json::array();
-        for (Json& it : items) {
-            if (static_cast<int64_t>(tmp.size()) == c) {
-                out.push_back(std::move(tmp));
-                tmp = Json::array();
-            }
-            tmp.push_back(std::move(it));
-        }
-        if (!tmp.empty()) {
-            while (has_fill && static_cast<int64_t>(tmp.size()) < c) tmp.push_back(fill->J());
-            out.push_back(std::move(tmp));
-        }
-        return Value::Own(std::move(out));
-    }
-    if (c <= 0) return Fail(e.pos, c == 0 ? "integer division or modulo by zero" : "slice count must be positive");
-    const auto len = static_cast<int64_t>(items.size());
-    const int64_t per = len / c;
-    const int64_t extra = len % c;
-    int64_t offset = 0;
-    for (int64_t k = 0; k < c; ++k) {
-        const int64_t start = offset + k * per;
-        if (k < extra) ++offset;
-        const int64_t stop = offset + (k + 1) * per;
-        Json tmp = Json::array();
-        for (int64_t i = start; i < stop && i < len; ++i) tmp.push_back(items[static_cast<size_t>(i)]);
-        if (has_fill && k >= extra) tmp.push_back(fill->J());
-        out.push_back(std::move(tmp));
-    }
-    return Value::Own(std::move(out));
-}
-
-// Filters over sequences.
-Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, const Args& args) {
-    auto arg_str = [&](size_t i, const char* name, const std::string& dflt) {
-        const Value* a = args.Get(i, name);
-        return a ? Str(*a) : dflt;
-    };
-    auto arg_bool = [&](size_t i, const char* name) {
-        const Value* a = args.Get(i, name);
-        return a && Truthy(*a);
-    };
-    std::vector<Json> items;
-    if (v.IsJson() && !Iterate(v.J(), &items)) {
-        if (n == "reverse" && PyIsNumber(v.J()))
-            return Fail(e.pos, std::string("argument to reversed() must be a sequence"));
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object is not iterable");
-    }
-    const Value* attr = args.Get(n == "join" ? 1 : 99, "attribute");
-    if (attr && attr->IsJson()) {
-        const std::string a = Str(*attr);
-        for (Json& it : items) {
-            auto f = it.is_object() ? it.find(a) : it.end();
-            if (!it.is_object() || f == it.end()) {
-                if (n == "join")
-                    it = Json("");
-                else
-                    it = nullptr;
-            } else {
-                it = Json(*f);
-            }
-        }
-    }
-    if (n == "join") {
-        std::string out;
-        const std::string sep = arg_str(0, "d", "");
-        for (size_t i = 0; i < items.size(); ++i) {
-            if (i) out += sep;
-            out += items[i].is_string() ? items[i].get_ref<const std::string&>() : PythonStr(items[i]);
-        }
-        return Value::Own(Json(std::move(out)));
-    }
-    if (n == "list") return Value::Own(Json(items));
-    if (n == "first" || n == "last") {
-        if (items.empty()) {
-            Value u = Value::Undefined("");
-            u.hint = n == "first" ? "No first item, sequence was empty." : "No last item, sequence was empty.";
-            return u;
-        }
-        return Value::Own(n == "first" ? items.front() : items.back());
-    }
-    if (n == "reverse") {
-        if (v.IsJson() && v.J().is_string()) {
-            std::string out;
-            for (auto it = items.rbegin(); it != items.rend(); ++it) out += it->get_ref<const std::string&>();
-            return Value::Own(Json(std::move(out)));
-        }
-        std::reverse(items.begin(), items.end());
-        return Value::Own(Json(items));
-    }
-    const bool case_sensitive = arg_bool(n == "sort" ? 1 : 0, "case_sensitive");
-    auto key = [&](const Json& x) {
-        return !case_sensitive && x.is_string() ? Json(PyLower(x.get_ref<const std::string&>())) : x;
-    };
-    if (n == "unique") {
-        std::vector<Json> out;
-        for (Json& it : items) {
-            if (std::none_of(out.begin(), out.end(), [&](const Json& x) { return PyEquals(key(x), key(it)); }))
-                out.push_back(std::move(it));
-        }
-        return Value::Own(Json(out));
-    }
-    bool ok = true;
-    if (n == "sort") {
-        const bool rev = arg_bool(0, "reverse");
-        std::stable_sort(items.begin(), items.end(), [&](const Json& a, const Json& b) {
-            return rev ? PyCmp(key(b), key(a), &ok) < 0 : PyCmp(key(a), key(b), &ok) < 0;
-        });
-        if (!ok) return Fail(e.pos, "'<' not supported between these values");
-        return Value::Own(Json(items));
-    }
-    if (n == "sum") {
-        Json acc = 0;
-        for (const Json& it : items) {
-            if (!PyIsNumber(it))
-                return Fail(
-                    e.pos, std::string("unsupported operand type(s) for +: 'int' and '") + PyTypeName(it) + "'"
-                );
-            if (acc.is_number_float() || it.is_number_float())
-                acc = PyAsDouble(acc) + PyAsDouble(it);
-            else
-                acc = PyAsInt(acc) + PyAsInt(it);
-        }
-        return Value::Own(std::move(acc));
-    }
-    // min / max
-    if (items.empty()) {
-        Value u = Value::Undefined("");
-        u.hint = "No aggregated item, sequence was empty.";
-        return u;
-    }
-    size_t best = 0;
-    for (size_t i = 1; i < items.size(); ++i) {
-        const int c = PyCmp(key(items[i]), key(items[best]), &ok);
-        if ((n == "min" && c < 0) || (n == "max" && c > 0)) best = i;
-    }
-    if (!ok) return Fail(e.pos, "'<' not supported between these values");
-    return Value::Own(items[best]);
-}
-
-Value Evaluator::FilterItems(const Expr& e, const std::string& n, Value v, const Args& args) {
-    if (!v.IsJson()) return Value::Own(Json::array());
-    if (!v.J().is_object()) return Fail(e.pos, "Can only get item pairs from a mapping.");
-    Json out = Json::array();
-    for (auto it = v.J().begin(); it != v.J().end(); ++it) out.push_back(Json::array({it.key(), *it}));
-    return Value::Own(std::move(out));
-}
-
 Value Evaluator::FilterToJson(const Expr& e, const std::string& n, Value v, const Args& args) {
     auto need_json = [&]() {
         if (!v.IsJson()) {
@@ -580,7 +385,14 @@ Value Evaluator::FilterToJson(const Expr& e, const std::string& n, Value v, cons
     if (n == "to_json_string") {
         o.item_sep = ",";
     }
-    PyJsonDump(out, v.J(), o, 0);
+    if (HasSpecial(v.J())) {
+        bool had_undefined = false;
+        const Json plain = Plain(v.J(), &had_undefined);
+        if (had_undefined) return Fail(e.pos, "Object of type Undefined is not JSON serializable");
+        PyJsonDump(out, plain, o, 0);
+    } else {
+        PyJsonDump(out, v.J(), o, 0);
+    }
     if (n == "tojson") {
         std::string safe;
         for (char c : out) {
@@ -621,6 +433,12 @@ Value Evaluator::FilterToYamlString(const Expr& e, const std::string& n, Value v
         return true;
     };
     if (!need_json()) return {};
+    if (HasSpecial(v.J())) {
+        bool had_undefined = false;
+        const Json plain = Plain(v.J(), &had_undefined);
+        if (had_undefined) return Fail(e.pos, "cannot represent an object: Undefined");
+        return Value::Own(Json(ToYaml(plain)));
+    }
     return Value::Own(Json(ToYaml(v.J())));
 }
 
@@ -678,104 +496,6 @@ Value Evaluator::FilterDecryptKv(const Expr& e, const std::string& n, Value v, c
     return Value::Own(Json(std::move(*r)));
 }
 
-Value Evaluator::SelectOrMap(const Expr& e, const std::string& n, const Value& v, const Args& args) {
-    std::vector<Json> items;
-    if (v.IsJson() && !Iterate(v.J(), &items))
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object is not iterable");
-    // make_attrgetter: dotted parts, digits as list indexes; a missing part is undefined.
-    auto get_attr = [](const Json& item, const std::string& path) -> const Json* {
-        const Json* cur = &item;
-        size_t start = 0;
-        while (cur) {
-            const size_t dot = path.find('.', start);
-            const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-            const bool digits =
-                !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-            if (digits) {
-                const size_t idx = std::strtoull(part.c_str(), nullptr, 10);
-                cur = cur->is_array() && idx < cur->size() ? &(*cur)[idx] : nullptr;
-            } else if (cur->is_object()) {
-                auto f = cur->find(part);
-                cur = f == cur->end() ? nullptr : &*f;
-            } else {
-                cur = nullptr;
-            }
-            if (dot == std::string::npos) break;
-            start = dot + 1;
-        }
-        return cur;
-    };
-    Json out = Json::array();
-    if (n == "map") {
-        const Value* attribute = nullptr;
-        for (const auto& [k, a] : args.kw) {
-            if (k == "attribute") attribute = &a;
-        }
-        if (args.pos.empty() && attribute) {
-            const Value* dflt = nullptr;
-            for (const auto& [k, a] : args.kw) {
-                if (k == "default") {
-                    dflt = &a;
-                } else if (k != "attribute") {
-                    return Fail(e.pos, "Unexpected keyword argument '" + k + "'");
-                }
-            }
-            const std::string path = Str(*attribute);
-            for (const Json& it : items) {
-                const Json* got = get_attr(it, path);
-                out.push_back(got ? *got : dflt && dflt->IsJson() ? dflt->J() : Json(nullptr));
-            }
-            return Value::Own(std::move(out));
-        }
-        if (args.pos.empty()) return Fail(e.pos, "map requires a filter argument");
-        const std::string filter = Str(args.pos[0]);
-        if (!Builtins().Filter(filter)) return Fail(e.pos, "No filter named '" + filter + "'");
-        Args rest;
-        rest.pos.assign(args.pos.begin() + 1, args.pos.end());
-        rest.kw = args.kw;
-        for (const Json& it : items) {
-            Value r = ApplyFilter(e, filter, Value::Borrow(it), rest);
-            if (error) return {};
-            out.push_back(r.IsJson() ? std::move(r).Take() : Json(nullptr));
-        }
-        return Value::Own(std::move(out));
-    }
-    const bool by_attr = n == "selectattr" || n == "rejectattr";
-    const bool keep_when = n == "select" || n == "selectattr";
-    size_t k = 0;
-    std::string path;
-    if (by_attr) {
-        if (args.pos.empty()) return Fail(e.pos, "Missing parameter for attribute name");
-        path = Str(args.pos[0]);
-        k = 1;
-    }
-    std::string test;
-    Args rest;
-    if (args.pos.size() > k) {
-        test = Str(args.pos[k]);
-        if (!Builtins().Test(test)) return Fail(e.pos, "No test named '" + test + "'");
-        rest.pos.assign(args.pos.begin() + static_cast<std::ptrdiff_t>(k) + 1, args.pos.end());
-        rest.kw = args.kw;
-    }
-    for (const Json& it : items) {
-        Value subject = Value::Borrow(it);
-        if (by_attr) {
-            const Json* got = get_attr(it, path);
-            subject = got ? Value::Borrow(*got) : Value::Undefined(path);
-        }
-        bool verdict = false;
-        if (test.empty()) {
-            verdict = Truthy(subject);
-        } else {
-            Value r = ApplyTest(e, test, subject, rest, false);
-            if (error) return {};
-            verdict = Truthy(r);
-        }
-        if (verdict == keep_when) out.push_back(it);
-    }
-    return Value::Own(std::move(out));
-}
-
 void RegisterFilters(BuiltinTable& table) {
     table.filters = {
         {"default", &Evaluator::FilterDefault},
@@ -824,6 +544,12 @@ void RegisterFilters(BuiltinTable& table) {
         {"min", &Evaluator::FilterSequence},
         {"max", &Evaluator::FilterSequence},
         {"items", &Evaluator::FilterItems},
+        {"groupby", &Evaluator::FilterGroupby},
+        {"random", &Evaluator::FilterRandom},
+        {"attr", &Evaluator::FilterAttr},
+        {"striptags", &Evaluator::FilterStriptags},
+        {"wordwrap", &Evaluator::FilterWordwrap},
+        {"pprint", &Evaluator::FilterPprint},
         {"tojson", &Evaluator::FilterToJson},
         {"to_json_string", &Evaluator::FilterToJson},
         {"json_escape", &Evaluator::FilterToJson},

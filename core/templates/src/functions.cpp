@@ -12,6 +12,7 @@ Value Evaluator::EvalCall(const Expr& e) {
     Args args;
     if (!e.has_subject) {
         if (!EvalArgs(e, &args)) return {};
+        if (const Stmt* m = FindMacro(e.name)) return CallMacro(e, *m, args);
         return CallFunction(e, args);
     }
     Value self = Eval(*e.args[0]);
@@ -28,16 +29,42 @@ Value Evaluator::EvalCall(const Expr& e) {
         if (!a || !a->IsJson() || a->J().is_null()) return std::nullopt;
         return Str(*a);
     };
+    if (IsTuple(j)) {
+        const Json& items = TupleItems(j);
+        if (m == "count" || m == "index") {
+            const Value* a = args.Get(0, "value");
+            if (!a || !a->IsJson()) return Fail(e.pos, m + " needs an argument");
+            int64_t cnt = 0;
+            for (size_t i = 0; i < items.size(); ++i) {
+                if (PyEquals(items[i], a->J())) {
+                    if (m == "index") return Value::Own(static_cast<int64_t>(i));
+                    ++cnt;
+                }
+            }
+            if (m == "index") return Fail(e.pos, "tuple.index(x): x not in tuple");
+            return Value::Own(cnt);
+        }
+        return Fail(e.pos, "'tuple' object has no attribute '" + m + "'");
+    }
     if (j.is_object()) {
         if (e.args[0]->kind == Ek::kName && e.args[0]->name == "loop" && m == "cycle" && j.contains("index0")) {
             if (args.pos.empty()) return Fail(e.pos, "no items for cycling given");
             return args.pos[static_cast<size_t>(PyAsInt(j["index0"])) % args.pos.size()];
         }
+        if (e.args[0]->kind == Ek::kName && e.args[0]->name == "loop" && m == "changed" && j.contains("index0") &&
+            !loop_changed_.empty()) {
+            Json now = Json::array();
+            for (const Value& a : args.pos) now.push_back(a.IsJson() ? a.J() : UndefinedJson(a.name));
+            std::optional<Json>& last = loop_changed_.back();
+            if (last && PyEquals(*last, now)) return Value::Own(false);
+            last = std::move(now);
+            return Value::Own(true);
+        }
         if (m == "items" || m == "keys" || m == "values") {
             Json out = Json::array();
             for (auto it = j.begin(); it != j.end(); ++it) {
                 if (m == "items")
-                    out.push_back(Json::array({it.key(), *it}));
+                    out.push_back(MakeTuple(Json::array({it.key(), *it})));
                 else if (m == "keys")
                     out.push_back(it.key());
                 else
@@ -56,6 +83,16 @@ Value Evaluator::EvalCall(const Expr& e) {
         }
     } else if (j.is_string()) {
         const std::string& s = j.get_ref<const std::string&>();
+        if (m == "format") {
+            std::vector<Json> pos;
+            for (const Value& a : args.pos) pos.push_back(ToElement(a));
+            Json kw = Json::object();
+            for (const auto& [k, a] : args.kw) kw[k] = ToElement(a);
+            std::string out;
+            std::string err;
+            if (!PyStrFormat(s, pos, kw, &out, &err)) return Fail(e.pos, err);
+            return Value::Own(Json(std::move(out)));
+        }
         if (m == "upper") return Value::Own(Json(PyUpper(s)));
         if (m == "lower") return Value::Own(Json(PyLower(s)));
         if (m == "capitalize") return Value::Own(Json(PyCapitalize(s)));
@@ -151,9 +188,14 @@ Value Evaluator::CallFunction(const Expr& e, Args& args) {
         if (it != opts_.functions->end()) {
             std::vector<Json> pos;
             pos.reserve(args.pos.size());
-            for (Value& a : args.pos) pos.push_back(a.IsJson() ? std::move(a).Take() : Json(nullptr));
+            // The caller gets plain JSON: tuples as lists, kept undefined values as null.
+            auto plain = [](Value& a) {
+                if (!a.IsJson()) return Json(nullptr);
+                return HasSpecial(a.J()) ? Plain(a.J()) : std::move(a).Take();
+            };
+            for (Value& a : args.pos) pos.push_back(plain(a));
             std::vector<std::pair<std::string, Json>> kw;
-            for (auto& [k, a] : args.kw) kw.emplace_back(k, a.IsJson() ? std::move(a).Take() : Json(nullptr));
+            for (auto& [k, a] : args.kw) kw.emplace_back(k, plain(a));
             Result<Json> r = it->second(pos, kw);
             if (!r) return Fail(e.pos, e.name + "(): " + r.error().message);
             return Value::Own(std::move(*r));
@@ -190,7 +232,30 @@ Value Evaluator::FunctionRange(const Expr& e, Args& args) {
 
 Value Evaluator::FunctionDict(const Expr& e, Args& args) {
     Json out = Json::object();
-    for (auto& [k, v] : args.kw) out[k] = v.IsJson() ? std::move(v).Take() : Json(nullptr);
+    // dict(mapping) / namespace(mapping), or an iterable of pairs, then the keyword arguments.
+    if (args.pos.size() > 1)
+        return Fail(e.pos, e.name + " expected at most 1 argument, got " + std::to_string(args.pos.size()));
+    if (!args.pos.empty()) {
+        const Value& a = args.pos[0];
+        if (!a.IsJson()) return Undef(e, a);
+        std::vector<Json> pairs;
+        if (a.J().is_object() && !IsSpecial(a.J())) {
+            out = a.J();
+        } else if (Iterate(a.J(), &pairs) && !a.J().is_string()) {
+            for (const Json& p : pairs) {
+                std::vector<Json> kv;
+                if (!Iterate(p, &kv) || kv.size() != 2)
+                    return Fail(
+                        e.pos,
+                        "dictionary update sequence element has length " + std::to_string(kv.size()) + "; 2 is required"
+                    );
+                out[Str(Element(kv[0], false))] = kv[1];
+            }
+        } else {
+            return Fail(e.pos, std::string("'") + PyTypeName(a.J()) + "' object is not iterable");
+        }
+    }
+    for (auto& [k, v] : args.kw) out[k] = ToElement(std::move(v));
     return Value::Own(std::move(out));
 }
 

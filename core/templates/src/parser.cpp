@@ -141,6 +141,14 @@ private:
                 if (!ParseFor(out, begin_pos)) return false;
             } else if (name == "set") {
                 if (!ParseSet(out, begin_pos)) return false;
+            } else if (name == "with") {
+                if (!ParseWith(out, begin_pos)) return false;
+            } else if (name == "filter") {
+                if (!ParseFilterBlock(out, begin_pos)) return false;
+            } else if (name == "macro") {
+                if (!ParseMacro(out, begin_pos, false)) return false;
+            } else if (name == "call") {
+                if (!ParseMacro(out, begin_pos, true)) return false;
             } else {
                 err_ = {
                     begin_pos,
@@ -216,13 +224,19 @@ private:
         if (Cur().type != Tok::kName) return Error("expected a variable name" + Got());
         s.targets.push_back(Cur().text);
         ++i_;
-        if (IsOp(".")) {
+        while (IsOp(",")) {  // `{% set a, b = pair %}` unpacks
+            ++i_;
+            if (Cur().type != Tok::kName) return Error("expected a variable name" + Got());
+            s.targets.push_back(Cur().text);
+            ++i_;
+        }
+        if (IsOp(".") && s.targets.size() == 1) {
             ++i_;
             if (Cur().type != Tok::kName) return Error("expected an attribute name" + Got());
             s.attr = Cur().text;
             ++i_;
         }
-        if (Cur().type == Tok::kBlockEnd && s.attr.empty()) {
+        if (Cur().type == Tok::kBlockEnd && s.attr.empty() && s.targets.size() == 1) {
             ++i_;
             s.kind = Sk::kSetBlock;
             std::string end;
@@ -235,6 +249,123 @@ private:
         if (!s.expr || !ExpectBlockEnd()) return false;
         out->push_back(std::move(s));
         return true;
+    }
+
+    // `{% with a = 1, b = x %}...{% endwith %}` (also `{% with %}` alone: a scope for `set`).
+    bool ParseWith(Body* out, size_t pos) {
+        Stmt s;
+        s.kind = Sk::kWith;
+        s.pos = pos;
+        while (Cur().type != Tok::kBlockEnd) {
+            if (!s.targets.empty() && !Expect(",")) return false;
+            if (Cur().type != Tok::kName) return Error("expected a variable name" + Got());
+            s.targets.push_back(Cur().text);
+            ++i_;
+            if (!Expect("=")) return false;
+            ExprPtr v = ParseExpression();
+            if (!v) return false;
+            s.values.push_back(std::move(v));
+        }
+        ++i_;
+        std::string end;
+        if (!ParseBody(&s.body, {"endwith"}, &end) || !ExpectBlockEnd()) return false;
+        out->push_back(std::move(s));
+        return true;
+    }
+
+    // `{% filter f(args) | g %}...{% endfilter %}`: the chain applied to the rendered body (bound to
+    // kFilterBodyName).
+    bool ParseFilterBlock(Body* out, size_t pos) {
+        Stmt s;
+        s.kind = Sk::kFilterBlock;
+        s.pos = pos;
+        ExprPtr e = Make(Ek::kName, Cur().pos);
+        e->name = kFilterBodyName;
+        while (true) {
+            e = ParseOneFilter(std::move(e), Cur().pos);
+            if (!e) return false;
+            if (!IsOp("|")) break;
+            ++i_;
+        }
+        s.expr = std::move(e);
+        if (!ExpectBlockEnd()) return false;
+        std::string end;
+        if (!ParseBody(&s.body, {"endfilter"}, &end) || !ExpectBlockEnd()) return false;
+        out->push_back(std::move(s));
+        return true;
+    }
+
+    // `{% macro name(a, b=1) %}...{% endmacro %}` and `{% call(x) name(args) %}...{% endcall %}`.
+    bool ParseMacro(Body* out, size_t pos, bool call_block) {
+        Stmt s;
+        s.kind = call_block ? Sk::kCallBlock : Sk::kMacro;
+        s.pos = pos;
+        if (!call_block) {
+            if (Cur().type != Tok::kName) return Error("expected a macro name" + Got());
+            s.attr = Cur().text;
+            ++i_;
+        }
+        if (!call_block || IsOp("(")) {
+            if (!Expect("(")) return false;
+            while (!IsOp(")")) {
+                if (!s.targets.empty() && !Expect(",")) return false;
+                if (IsOp(")")) break;
+                if (Cur().type != Tok::kName) return Error("expected a parameter name" + Got());
+                s.targets.push_back(Cur().text);
+                ++i_;
+                ExprPtr dflt;
+                if (IsOp("=")) {
+                    ++i_;
+                    dflt = ParseExpression();
+                    if (!dflt) return false;
+                } else if (!s.values.empty() && s.values.back()) {
+                    return Error("non-default argument follows default argument");
+                }
+                s.values.push_back(std::move(dflt));
+            }
+            ++i_;
+        }
+        if (call_block) {
+            s.expr = ParseExpression();
+            if (!s.expr) return false;
+            if (s.expr->kind != Ek::kCall) return Error("expected call");
+        }
+        if (!ExpectBlockEnd()) return false;
+        std::string end;
+        if (!ParseBody(&s.body, {call_block ? "endcall" : "endmacro"}, &end) || !ExpectBlockEnd()) return false;
+        s.uses_varargs = UsesName(s.body, "varargs");
+        s.uses_kwargs = UsesName(s.body, "kwargs");
+        s.uses_caller = UsesName(s.body, "caller");
+        out->push_back(std::move(s));
+        return true;
+    }
+
+    static bool UsesName(const Expr& e, const char* name) {
+        if (e.kind == Ek::kName && e.name == name) return true;
+        if (e.kind == Ek::kCall && !e.has_subject && e.name == name) return true;
+        for (const auto& a : e.args) {
+            if (a && UsesName(*a, name)) return true;
+        }
+        for (const auto& [k, a] : e.kwargs) {
+            if (a && UsesName(*a, name)) return true;
+        }
+        return false;
+    }
+
+    static bool UsesName(const Body& body, const char* name) {
+        for (const Stmt& s : body) {
+            if (s.expr && UsesName(*s.expr, name)) return true;
+            if (s.cond && UsesName(*s.cond, name)) return true;
+            for (const auto& v : s.values) {
+                if (v && UsesName(*v, name)) return true;
+            }
+            for (const auto& [c, b] : s.branches) {
+                if (UsesName(*c, name) || UsesName(b, name)) return true;
+            }
+            // A nested macro's own use of the name is its own (its body is not this one's).
+            if (s.kind != Sk::kMacro && (UsesName(s.body, name) || UsesName(s.else_body, name))) return true;
+        }
+        return false;
     }
 
     ExprPtr Make(Ek k, size_t pos) {
@@ -632,7 +763,16 @@ private:
             if ((node->args.size() > (node->has_subject ? 1u : 0u) || !node->kwargs.empty()) && !Expect(","))
                 return false;
             if (IsOp(")")) break;
-            if (Cur().type == Tok::kName && t_[i_ + 1].type == Tok::kOp && t_[i_ + 1].text == "=") {
+            if (!node->args.empty() && node->args.back()->spread == 2)
+                return Error("invalid syntax for function call expression");  // `**mapping` comes last
+            if (IsOp("*") || IsOp("**")) {
+                const uint8_t spread = IsOp("*") ? 1 : 2;
+                ++i_;
+                ExprPtr v = ParseExpression();
+                if (!v) return false;
+                v->spread = spread;
+                node->args.push_back(std::move(v));
+            } else if (Cur().type == Tok::kName && t_[i_ + 1].type == Tok::kOp && t_[i_ + 1].text == "=") {
                 std::string key = Cur().text;
                 i_ += 2;
                 ExprPtr v = ParseExpression();
@@ -648,22 +788,27 @@ private:
         return true;
     }
 
+    /// `name` or `name(args)` applied to `e` (the `|` before it already consumed).
+    ExprPtr ParseOneFilter(ExprPtr e, size_t pos) {
+        if (Cur().type != Tok::kName) {
+            Error("expected a filter name" + Got());
+            return nullptr;
+        }
+        ExprPtr node = Make(Ek::kFilter, pos);
+        node->name = Cur().text;
+        ++i_;
+        node->args.push_back(std::move(e));
+        node->has_subject = true;
+        if (IsOp("(") && !ParseArgs(node.get())) return nullptr;
+        return node;
+    }
+
     ExprPtr ParseFilterExpr(ExprPtr e) {
         while (e) {
             if (IsOp("|")) {
                 const size_t pos = Cur().pos;
                 ++i_;
-                if (Cur().type != Tok::kName) {
-                    Error("expected a filter name" + Got());
-                    return nullptr;
-                }
-                ExprPtr node = Make(Ek::kFilter, pos);
-                node->name = Cur().text;
-                ++i_;
-                node->args.push_back(std::move(e));
-                node->has_subject = true;
-                if (IsOp("(") && !ParseArgs(node.get())) return nullptr;
-                e = std::move(node);
+                e = ParseOneFilter(std::move(e), pos);
             } else if (IsName("is")) {
                 const size_t pos = Cur().pos;
                 ++i_;

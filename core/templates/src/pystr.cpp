@@ -207,7 +207,14 @@ std::string PyQuote(const std::string& s) {
 
 std::string PyRepr(const Json& v) {
     if (v.is_string()) return PyQuote(v.get_ref<const std::string&>());
+    if (IsUndefinedJson(v)) return "Undefined";
     return PythonStr(v);
+}
+
+std::string TupleRepr(const Json& items) {
+    std::string out = "(";
+    for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + PyRepr(items[i]);
+    return out + (items.size() == 1 ? ",)" : ")");
 }
 
 // Python's json.dumps with ensure_ascii=True.
@@ -946,6 +953,8 @@ std::string PythonStr(const Json& v) {
             return out + "]";
         }
         case Json::value_t::object: {
+            if (IsTuple(v)) return TupleRepr(TupleItems(v));
+            if (IsUndefinedJson(v)) return "";
             std::string out = "{";
             bool first = true;
             for (auto it = v.begin(); it != v.end(); ++it) {

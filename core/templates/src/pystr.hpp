@@ -34,6 +34,8 @@ std::vector<std::string> CodePoints(std::string_view s);
 size_t CodePointCount(std::string_view s);
 std::string PyQuote(const std::string& s);
 std::string PyRepr(const Json& v);
+/// Python's repr() of a tuple of `items`: `(1, 2)`, `(1,)`, `()`.
+std::string TupleRepr(const Json& items);
 /// Python's json.dumps with ensure_ascii=True.
 void PyJsonString(std::string& out, std::string_view s);
 void PyJsonDump(std::string& out, const Json& v, const JsonDumpOptions& o, int depth);
@@ -62,6 +64,11 @@ std::string Dirname(const std::string& p);
 /// for `%(name)s` (a dict, or a list: CPython's PyMapping_Check), and then unused values are not an error.
 bool PyPercentFormat(
     std::string_view fmt, const std::vector<const Json*>& args, const Json* mapping, std::string* out, std::string* err
+);
+/// Python's `fmt.format(*pos, **kw)` (str.format): fields by position, name, index and key, !r/!s/!a, and the
+/// format-spec mini-language of str, int and float. False with `err` set where Python raises.
+bool PyStrFormat(
+    const std::string& fmt, const std::vector<Json>& pos, const Json& kw, std::string* out, std::string* err
 );
 /// Python str.splitlines() (keepends=False).
 std::vector<std::string> PySplitLines(const std::string& s);

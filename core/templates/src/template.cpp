@@ -43,6 +43,9 @@ bool CheckBody(const Body& body, CompileError* err) {
     for (const Stmt& s : body) {
         if (s.expr && !CheckNames(*s.expr, err)) return false;
         if (s.cond && !CheckNames(*s.cond, err)) return false;
+        for (const auto& v : s.values) {
+            if (v && !CheckNames(*v, err)) return false;
+        }
         for (const auto& [c, b] : s.branches) {
             if (!CheckNames(*c, err) || !CheckBody(b, err)) return false;
         }
@@ -145,6 +148,9 @@ Result<Json> Template::Render(const Json& context, const RenderOptions& options)
         return *ev.error;
     }
     if (!v.IsJson()) return Json("");
+    // Tuples and undefined values kept in lists leave as JSON does them: lists and nulls (a built value only;
+    // the context holds none).
+    if (!v.ref && (v.own.is_object() || v.own.is_array()) && HasSpecial(v.own)) return Plain(v.own);
     return std::move(v).Take();
 }
 

@@ -24,12 +24,12 @@ Value Evaluator::ApplyTest(const Expr& e, const std::string& n, const Value& v, 
 }
 
 Value Evaluator::TestDefined(const Expr& e, const std::string& n, const Value& v, const Args& args) {
-    const bool def = v.IsJson() || v.kind == Value::Kind::kKvRoot || v.kind == Value::Kind::kKvScope;
+    const bool def = v.IsJson() || v.IsDefinedHandle();
     return Value::Own(def);
 }
 
 Value Evaluator::TestUndefined(const Expr& e, const std::string& n, const Value& v, const Args& args) {
-    const bool def = v.IsJson() || v.kind == Value::Kind::kKvRoot || v.kind == Value::Kind::kKvScope;
+    const bool def = v.IsJson() || v.IsDefinedHandle();
     return Value::Own(!def);
 }
 
@@ -72,7 +72,7 @@ Value Evaluator::TestFloat(const Expr& e, const std::string& n, const Value& v, 
 Value Evaluator::TestMapping(const Expr& e, const std::string& n, const Value& v, const Args& args) {
     const Json null_json;
     const Json& j = v.IsJson() ? v.J() : null_json;
-    return Value::Own(v.IsJson() && j.is_object());
+    return Value::Own(v.IsJson() && j.is_object() && !IsSpecial(j));
 }
 
 Value Evaluator::TestIterable(const Expr& e, const std::string& n, const Value& v, const Args& args) {
@@ -145,7 +145,20 @@ Value Evaluator::TestCompare(const Expr& e, const std::string& n, const Value& v
     bool r = false;
     const Value* a = args.Get(0, "b");
     if (!a) return Fail(e.pos, "test '" + n + "' needs an argument");
-    if (n == "eq" || n == "equalto" || n == "ne" || n == "sameas") {
+    if (n == "sameas") {
+        // Python's `is`: the same value (both borrowed from one place), or values Python keeps once: None, the
+        // bools and the small ints.
+        if (v.IsJson() && a->IsJson() && v.ref && v.ref == a->ref) {
+            r = true;
+        } else if (v.IsJson() && a->IsJson()) {
+            const Json& b = a->J();
+            r = (j.is_null() && b.is_null()) || (j.is_boolean() && b.is_boolean() && j == b) ||
+                (j.is_number_integer() && b.is_number_integer() && PyEquals(j, b) && PyAsInt(j) >= -5 &&
+                 PyAsInt(j) <= 256);
+        } else {
+            r = !v.IsJson() && !a->IsJson();
+        }
+    } else if (n == "eq" || n == "equalto" || n == "ne") {
         const bool eq = v.IsJson() && a->IsJson() ? PyEquals(j, a->J()) && (n != "sameas" || j.type() == a->J().type())
                                                   : (!v.IsJson() && !a->IsJson());
         r = n == "ne" ? !eq : eq;
@@ -154,7 +167,7 @@ Value Evaluator::TestCompare(const Expr& e, const std::string& n, const Value& v
     } else {
         if (!v.IsJson()) return Undef(*e.args[0], v);
         if (!a->IsJson()) return Fail(e.pos, "'" + n + "' comparison with an undefined value");
-        const std::optional<std::partial_ordering> c = PyCompare(j, a->J());
+        const std::optional<std::partial_ordering> c = TCompare(j, a->J());
         if (!c)
             return Fail(
                 e.pos,
@@ -163,6 +176,11 @@ Value Evaluator::TestCompare(const Expr& e, const std::string& n, const Value& v
         r = n == "lt" ? *c < 0 : n == "gt" ? *c > 0 : n == "le" ? *c <= 0 : *c >= 0;
     }
     return Value::Own(r);
+}
+
+Value Evaluator::TestCallable(const Expr& e, const std::string& n, const Value& v, const Args& args) {
+    // A macro is callable; no value is escaped markup (there is no autoescaping).
+    return Value::Own(n == "callable" && v.kind == Value::Kind::kMacro);
 }
 
 void RegisterTests(BuiltinTable& table) {
@@ -181,7 +199,8 @@ void RegisterTests(BuiltinTable& table) {
         {"ne", &Evaluator::TestCompare},        {"lt", &Evaluator::TestCompare},
         {"gt", &Evaluator::TestCompare},        {"le", &Evaluator::TestCompare},
         {"ge", &Evaluator::TestCompare},        {"in", &Evaluator::TestCompare},
-        {"sameas", &Evaluator::TestCompare},
+        {"sameas", &Evaluator::TestCompare},    {"callable", &Evaluator::TestCallable},
+        {"escaped", &Evaluator::TestCallable},
     };
 }
 

@@ -1,31 +1,102 @@
 #include "value.hpp"
 
+#include <algorithm>
 #include <compare>
 #include <optional>
 
+#include "ast.hpp"
 #include "pystr.hpp"
 #include "squall/templates/template.hpp"
 
 namespace squall::core::templates {
+
+Json MakeTuple(Json items, const std::vector<std::string>& fields) {
+    Json t = Json::object();
+    t[kTupleKey] = std::move(items);
+    if (!fields.empty()) t[kTupleFieldsKey] = fields;
+    return t;
+}
+
+Json UndefinedJson(const std::string& name) {
+    Json u = Json::object();
+    u[kUndefinedKey] = name;
+    return u;
+}
+
+Json Plain(const Json& j, bool* had_undefined) {
+    if (IsSpecial(j)) {
+        if (IsTuple(j)) return Plain(TupleItems(j), had_undefined);
+        if (had_undefined) *had_undefined = true;
+        return nullptr;
+    }
+    if (j.is_array()) {
+        Json out = Json::array();
+        for (const Json& x : j) out.push_back(Plain(x, had_undefined));
+        return out;
+    }
+    if (j.is_object()) {
+        Json out = Json::object();
+        for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = Plain(*it, had_undefined);
+        return out;
+    }
+    return j;
+}
+
+bool HasSpecial(const Json& j) {
+    if (IsSpecial(j)) return true;
+    if (j.is_array() || j.is_object()) {
+        for (const Json& x : j) {
+            if ((x.is_array() || x.is_object()) && HasSpecial(x)) return true;
+        }
+    }
+    return false;
+}
+
+Json ToElement(Value v) {
+    if (v.IsJson()) return std::move(v).Take();
+    if (v.kind == Value::Kind::kUndefined) return UndefinedJson(v.name);
+    return nullptr;
+}
 
 int64_t ClampToInt(double x) {
     return PyAsInt(Json(x));
 }
 
 bool Truthy(const Value& v) {
-    if (!v.IsJson()) return v.kind == Value::Kind::kKvRoot || v.kind == Value::Kind::kKvScope;
-    return PyTruthy(v.J());
+    if (!v.IsJson()) return v.IsDefinedHandle();
+    const Json& j = v.J();
+    if (IsSpecial(j)) return IsTuple(j) && !TupleItems(j).empty();
+    return PyTruthy(j);
 }
 
 std::string Str(const Value& v) {
+    if (v.kind == Value::Kind::kMacro) return "<Macro '" + (v.macro->attr.empty() ? "caller" : v.macro->attr) + "'>";
     if (!v.IsJson()) return "";
     const Json& j = v.J();
     if (j.is_string()) return j.get_ref<const std::string&>();
     return PythonStr(j);
 }
 
+std::optional<std::partial_ordering> TCompare(const Json& a, const Json& b) {
+    const bool ta = IsTuple(a);
+    const bool tb = IsTuple(b);
+    if (ta != tb) return std::nullopt;
+    if (ta || (a.is_array() && b.is_array() && (HasSpecial(a) || HasSpecial(b)))) {
+        // Python's sequence comparison: the first items that differ decide, else the lengths.
+        const Json& x = ta ? TupleItems(a) : a;
+        const Json& y = tb ? TupleItems(b) : b;
+        for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+            if (PyEquals(x[i], y[i])) continue;
+            return TCompare(x[i], y[i]);
+        }
+        return x.size() <=> y.size();
+    }
+    if (IsSpecial(a) || IsSpecial(b)) return std::nullopt;
+    return PyCompare(a, b);
+}
+
 int PyCmp(const Json& a, const Json& b, bool* ok) {
-    const std::optional<std::partial_ordering> c = PyCompare(a, b);
+    const std::optional<std::partial_ordering> c = TCompare(a, b);
     if (!c) {
         *ok = false;
         return 0;
@@ -34,6 +105,11 @@ int PyCmp(const Json& a, const Json& b, bool* ok) {
 }
 
 bool Iterate(const Json& j, std::vector<Json>* items) {
+    if (IsTuple(j)) {
+        items->assign(TupleItems(j).begin(), TupleItems(j).end());
+        return true;
+    }
+    if (IsSpecial(j)) return false;
     if (j.is_array()) {
         items->assign(j.begin(), j.end());
         return true;
@@ -47,6 +123,77 @@ bool Iterate(const Json& j, std::vector<Json>* items) {
         return true;
     }
     return false;
+}
+
+AttrPath MakeAttrPath(const Json& attribute) {
+    AttrPath path;
+    if (attribute.is_null()) return path;
+    if (!attribute.is_string()) {
+        AttrStep step;
+        step.is_index = PyIsInt(attribute);
+        step.index = step.is_index ? PyAsInt(attribute) : 0;
+        step.name = PythonStr(attribute);
+        path.push_back(std::move(step));
+        return path;
+    }
+    const std::string& a = attribute.get_ref<const std::string&>();
+    size_t start = 0;
+    while (true) {
+        const size_t dot = a.find('.', start);
+        AttrStep step;
+        step.name = a.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        step.is_index = !step.name.empty() && step.name.size() < 19 &&
+                        std::all_of(step.name.begin(), step.name.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (step.is_index) step.index = std::stoll(step.name);
+        path.push_back(std::move(step));
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    return path;
+}
+
+const Json* FollowAttrPath(const Json& item, const AttrPath& path, Json* scratch) {
+    const Json* cur = &item;
+    for (const AttrStep& step : path) {
+        if (IsTuple(*cur)) {
+            // A named tuple's field by name (groupby's grouper/list), else its items as a list's.
+            const Json& items = TupleItems(*cur);
+            if (!step.is_index) {
+                auto f = cur->find(kTupleFieldsKey);
+                if (f == cur->end()) return nullptr;
+                auto at = std::find(f->begin(), f->end(), Json(step.name));
+                if (at == f->end() || static_cast<size_t>(at - f->begin()) >= items.size()) return nullptr;
+                cur = &items[static_cast<size_t>(at - f->begin())];
+                continue;
+            }
+            cur = &items;
+        } else if (IsSpecial(*cur)) {
+            return nullptr;
+        }
+        if (step.is_index) {
+            if (cur->is_array()) {
+                const auto n = static_cast<int64_t>(cur->size());
+                const int64_t i = step.index < 0 ? step.index + n : step.index;
+                if (i < 0 || i >= n) return nullptr;
+                cur = &(*cur)[static_cast<size_t>(i)];
+            } else if (cur->is_string()) {
+                std::vector<std::string> cps = CodePoints(cur->get_ref<const std::string&>());
+                const auto n = static_cast<int64_t>(cps.size());
+                const int64_t i = step.index < 0 ? step.index + n : step.index;
+                if (i < 0 || i >= n) return nullptr;
+                *scratch = Json(std::move(cps[static_cast<size_t>(i)]));
+                cur = scratch;
+            } else {
+                return nullptr;
+            }
+        } else {
+            if (!cur->is_object()) return nullptr;
+            auto f = cur->find(step.name);
+            if (f == cur->end()) return nullptr;
+            cur = &*f;
+        }
+    }
+    return cur;
 }
 
 }  // namespace squall::core::templates

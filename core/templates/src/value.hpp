@@ -1,7 +1,9 @@
 // A value during evaluation and the Python semantics the evaluator applies to it.
 #pragma once
 
+#include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,18 +12,55 @@
 
 namespace squall::core::templates {
 
+struct Stmt;
+
 // Values.
+
+// Python values JSON has no type for live inside JSON values as objects whose first key starts with a NUL byte
+// (no JSON from a payload, file or datastore is expected to have one): a tuple is {"\0t": [items]} (a named tuple,
+// groupby's, adds {"\0tf": [field names]}), and an undefined value kept in a list or dict (`[missing]`,
+// `map(attribute='x')` where x is missing) is {"\0u": "name"}. They print as Python does (`(1, 2)`, `Undefined`)
+// and become plain JSON (a list, null) when a value leaves the template (see Plain).
+inline const std::string kTupleKey("\0t", 2);
+inline const std::string kTupleFieldsKey("\0tf", 3);
+inline const std::string kUndefinedKey("\0u", 2);
+/// True for a tuple or an undefined value inside JSON.
+inline bool IsSpecial(const Json& j) {
+    if (!j.is_object() || j.empty()) return false;
+    const std::string& k = j.begin().key();
+    return !k.empty() && k[0] == '\0';
+}
+inline bool IsTuple(const Json& j) {
+    return IsSpecial(j) && j.begin().key() == kTupleKey;
+}
+inline bool IsUndefinedJson(const Json& j) {
+    return IsSpecial(j) && j.begin().key() == kUndefinedKey;
+}
+/// A tuple of `items` (an array); `fields` names them (a named tuple) when not empty.
+Json MakeTuple(Json items, const std::vector<std::string>& fields = {});
+/// The items of a tuple (an array).
+inline const Json& TupleItems(const Json& t) {
+    return *t.begin();
+}
+/// An undefined value, named, to keep inside a list or dict.
+Json UndefinedJson(const std::string& name);
+/// `j` as plain JSON: tuples as lists, undefined values as null, recursively. `*had_undefined` (if given) is set
+/// when an undefined value was replaced.
+Json Plain(const Json& j, bool* had_undefined = nullptr);
+/// True when `j` has a tuple or an undefined value anywhere inside.
+bool HasSpecial(const Json& j);
 
 /// A value during evaluation: a JSON value (borrowed from the context, the AST or a live local, or owned), an
 /// undefined value carrying the name it was looked up by (for error messages), or a lazy datastore handle.
 struct Value {
-    enum class Kind : uint8_t { kJson, kUndefined, kKvRoot, kKvScope, kKvKey };
+    enum class Kind : uint8_t { kJson, kUndefined, kKvRoot, kKvScope, kKvKey, kMacro };
     Kind kind = Kind::kUndefined;
     const Json* ref = nullptr;
+    const Stmt* macro = nullptr;  // kMacro: the `{% macro %}` (or `{% call %}` block, as `caller`)
     Json own;
-    std::string name;  // undefined: the name; kv: scope
-    std::string key;   // kv key prefix
-    std::string hint;  // undefined: why ("no first item", ...)
+    std::string name;            // undefined: the name; kv: scope
+    std::string key;             // kv key prefix
+    const char* hint = nullptr;  // undefined: why ("No first item, ...": a literal)
 
     static Value Borrow(const Json& j) {
         Value v;
@@ -42,9 +81,20 @@ struct Value {
     }
     bool IsJson() const { return kind == Kind::kJson; }
     bool IsUndefined() const { return kind != Kind::kJson; }
+    /// Not JSON but defined: the datastore root and scopes, a macro.
+    bool IsDefinedHandle() const { return kind == Kind::kKvRoot || kind == Kind::kKvScope || kind == Kind::kMacro; }
     const Json& J() const { return ref ? *ref : own; }
     Json Take() && { return ref ? *ref : std::move(own); }
 };
+
+/// An element taken out of a list, dict or tuple as a value: an undefined value kept there comes out undefined.
+inline Value Element(const Json& j, bool borrow) {
+    if (IsUndefinedJson(j)) [[unlikely]]
+        return Value::Undefined(j.begin()->get<std::string>());
+    return borrow ? Value::Borrow(j) : Value::Own(j);
+}
+/// A value to keep in a list or dict: an undefined one is kept as such (named), a datastore handle as null.
+Json ToElement(Value v);
 
 /// A float truncated toward zero as Python's int() does, clamped to 64 bits; NaN gives 0.
 int64_t ClampToInt(double x);
@@ -54,7 +104,23 @@ bool Truthy(const Value& v);
 std::string Str(const Value& v);
 /// PyCompare as -1/0/1 for sorting (an unordered NaN sorts as equal); false in *ok where Python raises TypeError.
 int PyCmp(const Json& a, const Json& b, bool* ok);
-/// Python list() of an iterable value: list items, dict keys, string code points. False when not iterable.
+/// One step of a Jinja attribute path (`attribute='a.b.0'`): a name, or an index.
+struct AttrStep {
+    std::string name;
+    int64_t index = 0;
+    bool is_index = false;
+};
+using AttrPath = std::vector<AttrStep>;
+/// Jinja's _prepare_attribute_parts: a str is split at dots, parts of digits are indexes; an int is one index;
+/// null (no attribute) is the empty path (the item itself).
+AttrPath MakeAttrPath(const Json& attribute);
+/// environment.getitem along `path` (a name looks in a dict, an index in a list or str); null where a step is
+/// missing (Jinja's Undefined). `scratch` holds a result that is not inside `item` (a character of a str).
+const Json* FollowAttrPath(const Json& item, const AttrPath& path, Json* scratch);
+
+/// Python's ordering as PyCompare, with tuples (compared with tuples, item by item) inside lists and tuples.
+std::optional<std::partial_ordering> TCompare(const Json& a, const Json& b);
+/// Python list() of an iterable value: list or tuple items, dict keys, string code points. False when not iterable.
 bool Iterate(const Json& j, std::vector<Json>* items);
 
 }  // namespace squall::core::templates

@@ -58,6 +58,20 @@ for a in ["l", "m", "el", "s", "o", "missing"]:
 for ws in ["{%- if t %} x {% endif -%}", " {% if t -%} x {%- endif %} ", "a\n{{- s -}}\nb", "a\n{#- c -#}\nb"]:
     add(ws)
 
+# Filters with attribute= over records (dotted paths, indexes), chained (issue 12): appended so that the cases
+# above keep their lines.
+RECS = {"r": [{"n": "b", "a": 3, "t": {"k": "X", "v": 2.5}, "l": [2, "q"]}, {"n": "A", "a": 1, "t": {"k": "y", "v": 1}, "l": [1]},
+              {"n": "c", "a": 3, "t": {"k": "x", "v": -1}, "l": [3, "p"]}, {"n": "a", "a": 2, "t": {"k": "Y", "v": 0}, "l": [0, "r"]}]}
+ATTRS = ["n", "a", "t.k", "t.v", "l.0", "l.1", "missing"]
+FIRST = ["sort(attribute='%s')", "sort(attribute='%s', reverse=true)", "sort(attribute='%s', case_sensitive=true)",
+         "unique(attribute='%s')", "selectattr('%s')", "rejectattr('%s')", "groupby('%s') | map('last')"]
+LAST = ["map(attribute='%s') | list", "map(attribute='%s', default='-') | join(',')", "join('|', attribute='%s')",
+        "min(attribute='%s')", "max(attribute='%s')", "sum(attribute='%s')", "groupby('%s') | map(attribute='grouper') | list"]
+for _ in range(60):
+    f1 = rng.choice(FIRST) % rng.choice(ATTRS)
+    f2 = rng.choice(LAST) % rng.choice(ATTRS)
+    cases.append({"template": "{{ r | %s | %s }}" % (f1, f2), "context": RECS})
+
 with open("generated.jsonl", "w") as f:
     for c in cases:
         f.write(json.dumps(c, sort_keys=True) + "\n")

@@ -260,6 +260,139 @@ t("{{ a in [b] }} {{ [a] == [b] }}", {"a": 2**64 - 1, "b": 2**63 - 1})
 t("{{ a is eq b }} {{ a is lt b }}", {"a": 2**63 + 1, "b": 2.0**63})
 t("{% if a %}t{% else %}f{% endif %}", {"a": 2**64 - 1})
 
+# --- filters with attribute= (dotted paths, indexes, chains; issue 12 item 4)
+A = {"users": [{"name": "cy", "age": 31, "team": {"name": "ops", "rank": 2}, "tags": ["b", "a"]},
+               {"name": "Al", "age": 25, "team": {"name": "dev", "rank": 1}, "tags": ["c"]},
+               {"name": "bo", "age": 31, "team": {"name": "Ops", "rank": 3}, "tags": ["a", "z"]}],
+     "partial": [{"n": 2}, {"m": 1}, {"n": 1}], "nums": [3, 1, 2], "words": ["b", "A", "a", "C"],
+     "floats": [{"v": 1.5}, {"v": 2}], "pairs": [[2, "b"], [1, "a"], [2, "a"]], "lists": [{"l": [1]}, {"l": [2, 3]}]}
+for e in ["users | sort(attribute='age') | map(attribute='name') | list",
+          "users | sort(attribute='age', reverse=true) | map(attribute='name') | join(',')",
+          "users | sort(attribute='team.name') | map(attribute='name') | list",
+          "users | sort(attribute='team.name', case_sensitive=true) | map(attribute='name') | list",
+          "users | sort(attribute='age,name') | map(attribute='name') | list",
+          "users | sort(attribute='team.rank') | map(attribute='team.name') | list",
+          "users | sort(attribute='name') | map(attribute='name') | list",
+          "users | sort(attribute='tags.0') | map(attribute='name') | list",
+          "users | map(attribute='team.name') | list", "users | map(attribute='tags.1') | list",
+          "users | map(attribute='team.missing', default='-') | list", "users | map(attribute='tags.0') | unique | list",
+          "users | sum(attribute='age')", "users | sum(attribute='team.rank')", "floats | sum(attribute='v')",
+          "nums | sum(start=10)", "lists | sum(attribute='l', start=[])", "nums | sum(attribute='x')",
+          "users | unique(attribute='age') | map(attribute='name') | list",
+          "users | unique(attribute='team.name') | map(attribute='name') | list",
+          "users | unique(attribute='team.name', case_sensitive=true) | map(attribute='name') | list",
+          "users | min(attribute='age') | attr_name_placeholder", "users | max(attribute='age')",
+          "users | min(attribute='team.rank')", "users | max(attribute='name')", "users | max(attribute='name', case_sensitive=true)",
+          "users | min(attribute='missing')", "words | min", "words | max", "words | max(case_sensitive=true)",
+          "words | unique | list", "words | unique(case_sensitive=true) | list", "words | sort", "words | sort(case_sensitive=true)",
+          "pairs | sort(attribute='0') | list", "pairs | sort(attribute='0,1')", "pairs | sort(attribute='1', reverse=true)",
+          "pairs | map(attribute='1') | join", "pairs | sort(attribute=1)", "pairs | max(attribute='0')",
+          "partial | sort(attribute='n')", "[{}, {}] | sort(attribute='n')", "[{}] | sort(attribute='n')",
+          "partial | map(attribute='n') | select | list", "partial | join(',', attribute='n')",
+          "users | join(', ', attribute='team.name')", "users | selectattr('team.rank', 'gt', 1) | map(attribute='name') | list",
+          "users | rejectattr('team.name', 'eq', 'dev') | map(attribute='age') | sum",
+          "users | selectattr('tags.1') | map(attribute='name') | list",
+          "[[1], [1]] | unique | list", "[1, 1.0, true, 2] | unique | list", "['a', 'b'] | sum"]:
+    if "attr_name_placeholder" in e:
+        e = e.replace(" | attr_name_placeholder", "")
+    t("{{ %s }}" % e, A)
+
+# --- tuples (issue 12 item 2): printed as Python does, from literals, items(), dictsort, unpacking
+TU = {"d": {"b": 2, "a": 1, "c": [1, 2]}, "pairs": [["x", 1], ["y", 2]], "l": [3, 1], "s": "ab", "users": A["users"]}
+for e in ["(1, 2)", "(1,)", "()", "('a', none, true, 1.5)", "((1, 2), [3, (4,)])", "(1, 2) | length", "(1, 2)[0]",
+          "(1, 2)[-1]", "(1, 2, 3)[1:]", "(1, 2) == (1, 2)", "(1, 2) == [1, 2]", "(1, 2) != [1, 2]", "(1, 2) < (1, 3)",
+          "(1, 2) < (1, 2, 0)", "(2,) > (1, 9)", "[(1, 2)] < [(1, 3)]", "(1, 2) < [1, 3]", "2 in (1, 2)", "(1, 2) in [(1, 2)]",
+          "(1, 2) + (3,)", "(1, 2) | list", "(1, 2) | join('-')", "(1, 2) | first", "(1, 2) | last", "(2, 1) | sort",
+          "(1, 2) | tojson", "(1, (2, 3)) | to_json_string", "(1, 2) | to_yaml_string", "(1, 2) | string", "() | length",
+          "(1, 2) is sequence", "(1, 2) is mapping", "(1, 2) is iterable", "(1, 2) | reverse | list", "(1, 'a').1",
+          "d | dictsort", "d | dictsort(by='value') | first", "d.items() | list", "d.items() | sort(reverse=true)",
+          "d | items | list", "d | dictsort | map('first') | list", "d.items() | map('last') | list", "d | dictsort | list | length",
+          "{'k': (1, 2)}", "[(1, 2), ('a',)]", "d.items() | map('list') | list", "d | dictsort | first | join('=')",
+          "'%s-%s' % (1, 2)", "'%s' % ((1, 2),)", "'%s' % [1, 2]", "(1, 2).count(2)", "(1, 2).index(2)",
+          "d | dictsort | map(attribute='0') | list", "d | dictsort | map(attribute='1') | select('number') | list",
+          "d | dictsort | selectattr('1', 'number') | list", "d.items() | map('join', '=') | join(',')",
+          "[missing, 1]", "{'a': missing}", "[missing] | map('default', 'x') | list", "[missing] | join(',')",
+          "[missing] | first is defined", "[missing] | tojson", "users | map(attribute='tags.1') | join(',')",
+          "users | map(attribute='tags.1') | map('default', '-') | list", "users | map(attribute='tags.1') | select | list",
+          "(users | map(attribute='tags.1') | list)[1] is undefined", "[missing] | length", "[missing][0]",
+          "(1, 2) | unique | list", "[(1, 2), (1, 2), (2,)] | unique | list", "[(2, 'b'), (1, 'z'), (2, 'a')] | sort",
+          "[(2, 'b'), (1, 'z')] | max", "[(1, 2), [1, 2]] | sort"]:
+    t("{{ %s }}" % e, TU)
+for tpl in ["{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}", "{% for k, v in d | dictsort %}{{ k }}:{{ v }},{% endfor %}",
+            "{% for a, b in pairs %}{{ a }}{{ b }}{% endfor %}", "{% for a, b in [(1, 2), (3, 4)] %}{{ a + b }} {% endfor %}",
+            "{% for a, b in ['xy', 'zw'] %}{{ b }}{{ a }}{% endfor %}", "{% for a, b in [(1, 2, 3)] %}{{ a }}{% endfor %}",
+            "{% for a, b in [(1,)] %}{{ a }}{% endfor %}", "{% set a, b = (1, 2) %}{{ a }}/{{ b }}",
+            "{% set a, b = 1, 2 %}{{ b }}{{ a }}", "{% set a, b = pairs[0] %}{{ a }}{{ b }}", "{% set a, b = 'xy' %}{{ b }}",
+            "{% set a, b = (1, 2, 3) %}{{ a }}", "{% set a, b = missing %}{{ a }}", "{% set t = (1, 2) %}{{ t }} {{ t | length }}",
+            "{% set x, = (5,) %}{{ x }}", "{% for x in (1, 2) %}{{ x }}{% endfor %}", "{% for k, v in d | dictsort %}{{ loop.index }}{% endfor %}",
+            "{% set ns = namespace(v=missing) %}[{{ ns.v }}]", "{% if () %}t{% else %}f{% endif %}{% if (0,) %}t{% endif %}"]:
+    t(tpl, TU)
+
+# --- groupby (issue 12 item 5): named tuples (grouper, list), dotted attributes, default, case folding
+G = {"users": A["users"], "rows": [{"k": "b", "v": 1}, {"k": "a", "v": 2}, {"k": "B", "v": 3}, {"v": 4}],
+     "one": [{"v": 1}]}
+for e in ["users | groupby('age')", "users | groupby('team.name') | map(attribute='grouper') | list",
+          "users | groupby('team.name', case_sensitive=true) | map(attribute='grouper') | list",
+          "rows | groupby('k')", "rows | groupby('k', default='z') | map(attribute='grouper') | list",
+          "rows | groupby('k', 'z') | map(attribute='list') | map('length') | list", "one | groupby('k')",
+          "users | groupby('age') | first | first", "(users | groupby('age') | last).list | map(attribute='name') | list",
+          "users | groupby('age') | map('last') | map('length') | list", "users | groupby('tags.0') | length",
+          "users | groupby(attribute='age') | map(attribute='0') | list", "[] | groupby('x')"]:
+    t("{{ %s }}" % e, G)
+t("{% for age, people in users | groupby('age') %}{{ age }}: {{ people | map(attribute='name') | join(', ') }}\n{% endfor %}", G)
+t("{% for g in users | groupby('team.name') %}{{ g.grouper }}={{ g.list | length }};{% endfor %}", G)
+
+# --- the constructs of issue 12 item 5: namespace, .format and %, macro/call, filter blocks, with, tests with
+# arguments, loop.cycle/changed, wordwrap, striptags, attr, pprint, random
+K = {"l": [1, 2, 2, 3], "d": {"a": 1, "b": [1, "x"]}, "s": "<p>Hello <b>big</b>\n  world</p><!-- c --> &amp; more",
+     "long": "The quick brown fox jumps over the lazy dog and keeps running far away", "users": A["users"], "n": None,
+     "name": "cpu", "v": 0.91234, "i": 42}
+for tpl in ["{% set ns = namespace(a=1, b='x') %}{% set ns.a = ns.a + 1 %}{{ ns.a }}{{ ns.b }}",
+            "{% set ns = namespace() %}{% set ns.found = false %}{% for u in users %}{% if u.age > 30 %}{% set ns.found = true %}{% endif %}{% endfor %}{{ ns.found }}",
+            "{% set ns = namespace(items=[]) %}{% for u in users %}{% set ns.items = ns.items + [u.name] %}{% endfor %}{{ ns.items | join(',') }}",
+            "{% set ns = namespace(d) %}{{ ns.a }}", "{% set x = 1 %}{% set x.a = 2 %}",
+            "{{ '{} and {}'.format(1, 'b') }}", "{{ '{0}{1}{0}'.format('a', 'b') }}", "{{ '{x}-{y}'.format(x=1, y=none) }}",
+            "{{ '{:>6}|{:<4}|{:^5}'.format('ab', 1, 'c') }}", "{{ '{:.2f} {:5.1f} {:d} {:x} {:o} {:b} {:e}'.format(3.14159, 2.25, 42, 255, 8, 5, 12345.678) }}",
+            "{{ '{:,}'.format(1234567) }}", "{{ '{:08.3f}'.format(-3.5) }}", "{{ '{:+d}'.format(5) }}", "{{ '{!r} {!s}'.format('a', 'b') }}",
+            "{{ '{{}} {}'.format(1) }}", "{{ '{0[0]} {1[a]}'.format(l, d) }}", "{{ '{}'.format(d) }}", "{{ '{} {}'.format(1) }}",
+            "{{ '{:d}'.format('x') }}", "{{ '{:%}'.format(0.25) }}", "{{ '{:g} {:g}'.format(1.5, 1e20) }}", "{{ '{:*^9}'.format('mid') }}",
+            "{{ '{:#x}'.format(255) }}", "{{ '%s=%s' % ('a', 1) }}", "{{ '%5.2f%%' % 12.345 }}", "{{ '%(a)s-%(b)s' % d }}",
+            "{{ '%d items' % l | length }}", "{{ '%s' % n }}", "{{ '%x' % 255 }}", "{{ '%s %s' % (1,) }}", "{{ '%-5s|' % name }}",
+            "{{ '%.3s' % 'abcdef' }}", "{{ 'x' | format }}", "{{ '%s-%d' | format('a', 3) }}",
+            "{% macro greet(name, greeting='Hello') %}{{ greeting }}, {{ name }}!{% endmacro %}{{ greet('Ann') }} {{ greet('Bo', 'Hi') }} {{ greet(name='Cy', greeting='Yo') }}",
+            "{% macro m(a) %}[{{ a }}|{{ varargs }}|{{ kwargs }}]{% endmacro %}{{ m(1, 2, 3, k=4) }}",
+            "{% macro m() %}{{ i }}{% endmacro %}{{ m() }}", "{% macro m(x) %}{{ x * 2 }}{% endmacro %}{{ m(4) | length }}",
+            "{% macro m(x) %}{% if x > 0 %}{{ x }}{{ m(x - 1) }}{% endif %}{% endmacro %}{{ m(3) }}",
+            "{% macro m(a, b) %}{{ a }}{{ b }}{% endmacro %}{{ m(1) }}", "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}",
+            "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(b=1) }}", "{% macro m() %}x{% endmacro %}{{ m }}",
+            "{% macro list_users(us) %}{% for u in us %}- {{ u.name }}\n{% endfor %}{% endmacro %}{{ list_users(users) }}",
+            "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}</{{ tag }}>{% endmacro %}{% call wrap('b') %}bold {{ name }}{% endcall %}",
+            "{% macro each(xs) %}{% for x in xs %}{{ caller(x) }}{% endfor %}{% endmacro %}{% call(item) each(l) %}<{{ item }}>{% endcall %}",
+            "{% macro m() %}{{ caller is defined }}{% endmacro %}{{ m() }}",
+            "{% filter upper %}hello {{ name }}{% endfilter %}", "{% filter replace('a', 'o') | upper %}banana{% endfilter %}",
+            "{% filter indent(2, true) %}a\nb{% endfilter %}", "{% filter bogus %}x{% endfilter %}",
+            "{% with a = 1, b = name %}{{ a }}{{ b }}{% endwith %}[{{ a }}]", "{% with %}{% set q = 5 %}{{ q }}{% endwith %}[{{ q }}]",
+            "{% with x = i %}{% with x = x + 1 %}{{ x }}{% endwith %}{{ x }}{% endwith %}", "{% set z = 1 %}{% with z = 2 %}{{ z }}{% endwith %}{{ z }}",
+            "{{ 9 is divisibleby(3) }} {{ 9 is divisibleby 4 }} {{ 10 is divisibleby(num=5) }}", "{{ n is sameas none }} {{ 1 is sameas true }} {{ true is sameas true }}",
+            "{{ l is sameas l }}", "{{ 1 is sameas 1 }}", "{{ i is eq 42 }} {{ i is ne(42) }} {{ i is gt 40 }} {{ i is lt(40) }} {{ i is ge 42 }} {{ i is le 41 }}",
+            "{{ 2 is in l }} {{ 'a' is in d }}", "{{ name is equalto 'cpu' }}", "{{ i is number and i is divisibleby 7 }}",
+            "{{ users | selectattr('age', 'divisibleby', 5) | map(attribute='name') | list }}", "{{ l | select('divisibleby', 2) | list }}",
+            "{{ l | reject('sameas', 2) | list }}", "{{ i is callable }}", "{{ i is escaped }}",
+            "{% for x in l %}{{ loop.cycle('odd', 'even') }} {% endfor %}", "{% for x in l %}{% if loop.changed(x) %}{{ x }}{% endif %}{% endfor %}",
+            "{% for x in l %}{{ loop.changed(x, 1) }}{% endfor %}", "{% for x in l %}{{ loop.cycle() }}{% endfor %}",
+            "{% for x in l %}{{ loop.cycle(*['a', 'b']) }}{% endfor %}", "{{ '{}{}'.format(*l) }}", "{{ '{a}'.format(**d) }}", "{{ dict(**d, c=3) }}", "{{ range(*[1, 4]) | list }}", "{% for a in [1, 2] %}{% for b in [3, 4] %}{{ loop.cycle('x', 'y') }}{{ loop.depth }}{% endfor %}{% endfor %}",
+            "{{ long | wordwrap(20) }}", "{{ long | wordwrap(10, wrapstring='|') }}", "{{ 'abcdefghijklmnop' | wordwrap(5) }}",
+            "{{ 'abcdefghijklmnop' | wordwrap(5, break_long_words=false) }}", "{{ 'a\n\nb c d' | wordwrap(3) }}", "{{ '' | wordwrap(5) }}",
+            "{{ 'one two-three four' | wordwrap(8) }}", "{{ 'one two-three four' | wordwrap(8, break_on_hyphens=false) }}",
+            "{{ '  lead  and   gaps ' | wordwrap(6) }}", "{{ long | wordwrap(4) }}",
+            "{{ s | striptags }}", "{{ '<a href=\"x\">link</a>  &lt;tag&gt; &#39;q&#39; &nbsp;x' | striptags }}", "{{ 'plain' | striptags }}",
+            "{{ 3 | striptags }}", "{{ '<br/>a<br>b' | striptags }}",
+            "{{ d | attr('a') }}", "{{ users | first | attr('name') }}", "{{ missing | attr('x') }}",
+            "{{ d | pprint }}", "{{ l | pprint }}", "{{ 'it' ~ \"'\" ~ 's' | pprint }}", "{{ n | pprint }}", "{{ users | pprint }}", "{{ 1.5 | pprint }}",
+            "{{ (1, 'a') | pprint }}", "{{ {'k': [1, 2]} | pprint }}",
+            "{{ [7] | random }}", "{{ 'z' | random }}", "{{ [] | random }}", "{{ l | random in l }}", "{{ (l | random) is number }}"]:
+    t(tpl, K)
+
 with open("handwritten.jsonl", "w") as f:
     for c in T:
         f.write(json.dumps(c, ensure_ascii=False, sort_keys=True) + "\n")
