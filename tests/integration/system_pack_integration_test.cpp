@@ -58,7 +58,7 @@ protected:
              {"actions/hello.yaml", ShellAction("hello", "hello-from-installed-core")},
              {"actions/winrm_cmd.yaml",
               "---\nname: winrm_cmd\nrunner_type: winrm-cmd\nparameters:\n  command:\n    type: string\n"},
-             {"actions/announce.yaml", "---\nname: announce\nrunner_type: announcement\n"}}
+             {"actions/ps.yaml", "---\nname: ps\nrunner_type: winrm-ps-cmd\n"}}
         );
         // Shaped like StackStorm's packs pack: install is an Orquesta workflow there.
         packs_url_ = MakeRepo(
@@ -101,7 +101,7 @@ TEST_F(SystemPackIntegrationTest, AnActionOfAMissingRunnerIsAWarningAndCannotRun
         ),
         std::string::npos
     ) << install.out;
-    EXPECT_NE(install.out.find("runner \"announcement\" is not available"), std::string::npos) << install.out;
+    EXPECT_NE(install.out.find("runner \"winrm-ps-cmd\" is not available"), std::string::npos) << install.out;
     ASSERT_TRUE(WaitFor([&] { return Status(*server_, "/actions/core.winrm_cmd") == 200; }, 10s));
     Json action = GetJson(*server_, "/actions/core.winrm_cmd");
     EXPECT_EQ(action["unavailable"], "runner \"winrm-cmd\" is not available on this server") << action.dump();
