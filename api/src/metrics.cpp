@@ -52,7 +52,7 @@ void HttpMetrics::Write(std::string& out) const {
     }
 }
 
-std::string RouteLabel(const std::string& pattern) {
+std::string RouteTemplate(const std::string& pattern, const std::function<std::string(const std::string&)>& group) {
     std::string out;
     int depth = 0;
     for (size_t i = 0; i < pattern.size(); ++i) {
@@ -61,7 +61,7 @@ std::string RouteLabel(const std::string& pattern) {
             if (depth == 0) out += pattern[i + 1];
             ++i;
         } else if (c == '(') {
-            if (depth++ == 0) out += "{}";
+            if (depth++ == 0) out += group(out);
         } else if (c == ')') {
             if (depth > 0) --depth;
         } else if (depth == 0 && c != '^' && c != '$') {
@@ -71,6 +71,10 @@ std::string RouteLabel(const std::string& pattern) {
     if (out.size() >= 2 && out.compare(out.size() - 2, 2, "/?") == 0) out.resize(out.size() - 2);
     if (out.size() > 1 && out.back() == '?') out.pop_back();
     return out;
+}
+
+std::string RouteLabel(const std::string& pattern) {
+    return RouteTemplate(pattern, [](const std::string&) { return std::string("{}"); });
 }
 
 std::string PromEscape(const std::string& text) {

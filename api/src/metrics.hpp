@@ -4,6 +4,7 @@
 // status code, and a latency histogram per method and route. The Router observes every request it dispatches.
 #include <array>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -37,8 +38,13 @@ private:
     std::map<std::pair<std::string, std::string>, Histogram> latency_;        // guarded by mu_
 };
 
-/// The label of a route pattern as registered with httplib: the API prefix kept, each regex group shown as `{}`,
-/// the optional trailing slash dropped ("/api/v1/executions/([^/]+)/?" → "/api/v1/executions/{}").
+/// A route pattern as registered with httplib (a regex) as a path template: each regex group replaced by what
+/// `group` returns for it (it gets the path written so far), escapes resolved, anchors and the optional trailing
+/// slash dropped. Serves the metrics' route labels and the OpenAPI document's paths.
+std::string RouteTemplate(const std::string& pattern, const std::function<std::string(const std::string&)>& group);
+
+/// The label of a route pattern: each regex group shown as `{}`
+/// ("/api/v1/executions/([^/]+)/?" → "/api/v1/executions/{}").
 std::string RouteLabel(const std::string& pattern);
 
 /// `text` as a Prometheus label value: backslash, double quote and newline escaped.

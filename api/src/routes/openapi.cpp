@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "http.hpp"
+#include "metrics.hpp"
 #include "squall/executions/service.hpp"
 
 namespace squall::api {
@@ -21,37 +22,18 @@ namespace {
 /// A route regex as an OpenAPI path: each group becomes `{name}` (the singular of the segment before it, or
 /// `param<N>`), the optional trailing slash and anchors dropped. The names of the parameters go to `params`.
 std::string OpenApiPath(const std::string& pattern, std::vector<std::string>& params) {
-    std::string out;
-    int depth = 0;
-    for (size_t i = 0; i < pattern.size(); ++i) {
-        const char c = pattern[i];
-        if (c == '\\' && i + 1 < pattern.size()) {
-            if (depth == 0)
-                out += pattern[++i];
-            else
-                ++i;
-        } else if (c == '(') {
-            if (depth++ == 0) {
-                const size_t slash = out.rfind('/', out.size() >= 2 ? out.size() - 2 : 0);
-                std::string name = slash == std::string::npos ? "" : out.substr(slash + 1, out.size() - slash - 2);
-                if (name.size() > 1 && name.back() == 's') name.pop_back();
-                for (char& ch : name) {
-                    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                }
-                if (name.empty() || std::find(params.begin(), params.end(), name) != params.end())
-                    name = "param" + std::to_string(params.size() + 1);
-                params.push_back(name);
-                out += "{" + name + "}";
-            }
-        } else if (c == ')') {
-            if (depth > 0) --depth;
-        } else if (depth == 0 && c != '^' && c != '$') {
-            out += c;
+    return RouteTemplate(pattern, [&params](const std::string& so_far) {
+        const size_t slash = so_far.rfind('/', so_far.size() >= 2 ? so_far.size() - 2 : 0);
+        std::string name = slash == std::string::npos ? "" : so_far.substr(slash + 1, so_far.size() - slash - 2);
+        if (name.size() > 1 && name.back() == 's') name.pop_back();
+        for (char& ch : name) {
+            if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
         }
-    }
-    if (out.size() >= 2 && out.compare(out.size() - 2, 2, "/?") == 0) out.resize(out.size() - 2);
-    if (out.size() > 1 && out.back() == '?') out.pop_back();
-    return out;
+        if (name.empty() || std::find(params.begin(), params.end(), name) != params.end())
+            name = "param" + std::to_string(params.size() + 1);
+        params.push_back(name);
+        return "{" + name + "}";
+    });
 }
 
 /// One StackStorm parameter schema as an OpenAPI 3.0 Schema Object: JSON-Schema keywords kept, StackStorm's own
