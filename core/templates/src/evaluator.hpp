@@ -80,6 +80,10 @@ private:
     Value PercentFormat(const Expr& e, const std::string& text, const Value& r, bool tuple);
 
     Value EvalBinary(const Expr& e);
+    /// Python's arithmetic `x op y` on floats.
+    Value FloatArith(const Expr& e, const std::string& op, double x, double y);
+    /// Python's arithmetic on two ints, one of them (or the result) beyond 64 bits.
+    Value BigArith(const Expr& e, const std::string& op, const Json& a, const Json& b);
 
     bool In(const Expr& e, const Value& l, const Value& r, bool* result);
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "bigint.hpp"
 #include "evaluator.hpp"
 
 namespace squall::core::templates {
@@ -26,8 +27,8 @@ Value Evaluator::FilterDictsort(const Expr& e, const std::string& n, Value v, co
         return true;
     };
     if (!need_json()) return {};
-    if (!v.J().is_object())
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object has no attribute 'items'");
+    if (!v.J().is_object() || IsBigInt(v.J()))
+        return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object has no attribute 'items'");
     const bool cs = arg_bool(0, "case_sensitive");
     const std::string by = arg_str(1, "by", "key");
     if (by != "key" && by != "value") return Fail(e.pos, "You can only sort by either \"key\" or \"value\"");
@@ -53,7 +54,7 @@ Value Evaluator::FilterDictsort(const Expr& e, const std::string& n, Value v, co
 Value Evaluator::FilterBatch(const Expr& e, const std::string& n, Value v, const Args& args) {
     std::vector<Json> items;
     if (v.IsJson() && !Iterate(v.J(), &items))
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object is not iterable");
+        return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
     const Value* cnt = args.Get(0, n == "batch" ? "linecount" : "slices");
     if (!cnt || !cnt->IsJson() || !PyIsInt(cnt->J())) return Fail(e.pos, n + " needs an integer count");
     const int64_t c = PyAsInt(cnt->J());
@@ -144,7 +145,7 @@ Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, co
     if (v.IsJson() && !Iterate(v.J(), &items)) {
         if (n == "reverse" && PyIsNumber(v.J()))
             return Fail(e.pos, std::string("argument to reversed() must be a sequence"));
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object is not iterable");
+        return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
     }
     // The position of `attribute` among each filter's arguments (after the subject).
     const size_t attr_at = n == "join" ? 1 : n == "sort" ? 2 : n == "sum" ? 0 : 1;
@@ -207,20 +208,30 @@ Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, co
                 if (!Spend(e.pos, 0, 16 * it.size())) return {};
                 continue;
             }
-            if (!PyIsNumber(acc) || !PyIsNumber(it))
+            if (!IsAnyNumber(acc) || !IsAnyNumber(it))
                 return Fail(
                     e.pos,
-                    std::string("unsupported operand type(s) for +: '") + PyTypeName(acc) + "' and '" + PyTypeName(it) +
-                        "'"
+                    std::string("unsupported operand type(s) for +: '") + TypeName(acc) + "' and '" + TypeName(it) + "'"
                 );
             if (acc.is_number_float() || it.is_number_float()) {
-                acc = PyAsDouble(acc) + PyAsDouble(it);
+                double x = 0;
+                double y = 0;
+                if (!AnyToDouble(acc, &x) || !AnyToDouble(it, &y))
+                    return Fail(e.pos, "int too large to convert to float");
+                acc = x + y;
                 continue;
             }
             int64_t r = 0;
-            if (__builtin_add_overflow(PyAsInt(acc), PyAsInt(it), &r))
-                return Fail(e.pos, "integer overflow: the result of sum does not fit in 64 bits");
-            acc = r;
+            if (acc.is_number_integer() && !acc.is_number_unsigned() && it.is_number_integer() &&
+                !it.is_number_unsigned() && !__builtin_add_overflow(PyAsInt(acc), PyAsInt(it), &r)) {
+                acc = r;
+                continue;
+            }
+            // Beyond 64 bits (or a bool, or an unsigned above 2**63): exactly.
+            std::optional<Json> big = FromBigInt(ToBigInt(acc) + ToBigInt(it));
+            if (!big)
+                return Fail(e.pos, "integer too large: sum has more than " + std::to_string(kMaxIntDigits) + " digits");
+            acc = std::move(*big);
         }
         return Value::Own(std::move(acc));
     }
@@ -259,7 +270,7 @@ Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, co
         for (size_t i = 0; i < items.size(); ++i) {
             const std::optional<Json>& k = keys[i][0];
             if (k && (k->is_array() || (k->is_object() && !IsSpecial(*k))))
-                return Fail(e.pos, std::string("unhashable type: '") + PyTypeName(*k) + "'");
+                return Fail(e.pos, std::string("unhashable type: '") + TypeName(*k) + "'");
             const bool dup = std::any_of(seen.begin(), seen.end(), [&](const Key* s) {
                 const std::optional<Json>& o = (*s)[0];
                 return (!o && !k) || (o && k && PyEquals(*o, *k));
@@ -299,7 +310,7 @@ Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, co
 
 Value Evaluator::FilterItems(const Expr& e, const std::string& n, Value v, const Args& args) {
     if (!v.IsJson()) return Value::Own(Json::array());
-    if (!v.J().is_object()) return Fail(e.pos, "Can only get item pairs from a mapping.");
+    if (!v.J().is_object() || IsBigInt(v.J())) return Fail(e.pos, "Can only get item pairs from a mapping.");
     Json out = Json::array();
     for (auto it = v.J().begin(); it != v.J().end(); ++it) out.push_back(MakeTuple(Json::array({it.key(), *it})));
     return Value::Own(std::move(out));
@@ -308,7 +319,7 @@ Value Evaluator::FilterItems(const Expr& e, const std::string& n, Value v, const
 Value Evaluator::SelectOrMap(const Expr& e, const std::string& n, const Value& v, const Args& args) {
     std::vector<Json> items;
     if (v.IsJson() && !Iterate(v.J(), &items))
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object is not iterable");
+        return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
     Json out = Json::array();
     if (n == "map") {
         const Value* attribute = nullptr;
@@ -397,7 +408,7 @@ namespace squall::core::templates {
 Value Evaluator::FilterGroupby(const Expr& e, const std::string& n, Value v, const Args& args) {
     std::vector<Json> items;
     if (v.IsJson() && !Iterate(v.J(), &items))
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object is not iterable");
+        return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
     const Value* attr = args.Get(0, "attribute");
     if (!attr) return Fail(e.pos, "groupby() missing required argument 'attribute'");
     const AttrPath path = MakeAttrPath(attr->IsJson() ? attr->J() : Json());
