@@ -16,7 +16,8 @@ using core::RedisClient;
 using core::RedisReply;
 
 // KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 request stream, 6 dedupe key, 7 event stream,
-//       8 the parent's children list (KEYS[1] when there is no parent)
+//       8 the parent's children list (KEYS[1] when there is no parent), 9 the rule's zset, 10 the trigger type's
+//       zset (each KEYS[1] when not created by a rule)
 // ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6.. field/value pairs
 // Invariants: a record exists iff its request was enqueued and its create event appended (one script); a dedupe
 // key that was seen returns the first id and writes nothing. (The per-(action, status) index holds final statuses
@@ -30,6 +31,8 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+if KEYS[9] ~= KEYS[1] then redis.call('ZADD', KEYS[9], ARGV[2], ARGV[1]) end
+if KEYS[10] ~= KEYS[1] then redis.call('ZADD', KEYS[10], ARGV[2], ARGV[1]) end
 if ARGV[4] == '1' then redis.call('SET', KEYS[6], ARGV[1], 'EX', 604800) end
 if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[3])
@@ -108,7 +111,7 @@ local function final(s) return s and string.find(F, ',' .. s .. ',', 1, true) ~=
 for i = 1, #rows, 2 do
   local id = rows[i]
   if rows[i + 1] ~= last then last, left = rows[i + 1], 0 end
-  local h = redis.call('HMGET', p .. 'exec:' .. id, 'status', 'action_ref', 'parent')
+  local h = redis.call('HMGET', p .. 'exec:' .. id, 'status', 'action_ref', 'parent', 'rule_ref', 'trigger_type')
   local st, action, parent = h[1], h[2] or '', h[3] or ''
   local removed = false
   if not st then
@@ -128,6 +131,8 @@ for i = 1, #rows, 2 do
         redis.call('ZREM', p .. 'executions:action:' .. action, id)
         redis.call('ZREM', p .. 'executions:action:' .. action .. ':status:' .. st, id)
       end
+      if h[4] then redis.call('ZREM', p .. 'executions:rule:' .. h[4], id) end
+      if h[5] then redis.call('ZREM', p .. 'executions:trigger:' .. h[5], id) end
       removed = true
     end
   end
@@ -172,6 +177,18 @@ Json ParseJsonField(const std::string& text) {
 
 std::string Dump(const Json& j) {
     return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+/// The ref of the rule that created `e` and the trigger type of the instance it matched ("" otherwise): the keys of
+/// the executions' rule and trigger indexes.
+std::string RuleRefOf(const NewExecution& e) {
+    return e.rule.is_object() && e.rule.contains("ref") && e.rule["ref"].is_string() ? e.rule["ref"].get<std::string>()
+                                                                                     : std::string();
+}
+std::string TriggerTypeOf(const NewExecution& e) {
+    const Json& ti = e.trigger_instance;
+    return ti.is_object() && ti.contains("trigger") && ti["trigger"].is_string() ? ti["trigger"].get<std::string>()
+                                                                                 : std::string();
 }
 
 std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& now, int64_t score) {
@@ -228,10 +245,18 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
     if (!e.trigger_instance.is_null()) {
         args.push_back("trigger_instance");
         args.push_back(Dump(e.trigger_instance));
+        if (const std::string type = TriggerTypeOf(e); !type.empty()) {
+            args.push_back("trigger_type");  // for the purge, which removes the index entry (not shown by the API)
+            args.push_back(type);
+        }
     }
     if (!e.rule.is_null()) {
         args.push_back("rule");
         args.push_back(Dump(e.rule));
+        if (const std::string ref = RuleRefOf(e); !ref.empty()) {
+            args.push_back("rule_ref");
+            args.push_back(ref);
+        }
     }
     return args;
 }
@@ -290,7 +315,9 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          keys_.RequestStream(e.pool),
          keys_.Dedupe(e.dedupe_key.empty() ? id : e.dedupe_key),
          keys_.Events(),
-         e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent)},
+         e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent),
+         RuleRefOf(e).empty() ? keys_.Execution(id) : keys_.ByRule(RuleRefOf(e)),
+         TriggerTypeOf(e).empty() ? keys_.Execution(id) : keys_.ByTrigger(TriggerTypeOf(e))},
         CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
         [cb = std::move(cb)](Result<RedisReply> r) { cb(ReplyString(std::move(r))); }
     );
@@ -406,11 +433,18 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
 ) {
     std::vector<Json> out;
     if (limit == 0) return out;
+    const bool by_rule = !filter.rule.empty();
+    const bool by_trigger = !filter.trigger.empty();
+    if ((by_rule || by_trigger) && (by_rule + by_trigger + !filter.action.empty() + !filter.status.empty()) > 1) {
+        return ListCombinedBlocking(filter, offset, limit, total);
+    }
     if (!filter.action.empty() && !filter.status.empty() && !IsFinal(filter.status)) {
         return ListInFlightBlocking(filter, offset, limit, total);
     }
     // Every other filter combination reads one index: O(page) at any number of executions.
-    const std::string zset = !filter.action.empty() && !filter.status.empty()
+    const std::string zset = by_rule      ? keys_.ByRule(filter.rule)
+                             : by_trigger ? keys_.ByTrigger(filter.trigger)
+                             : !filter.action.empty() && !filter.status.empty()
                                  ? keys_.ByActionStatus(filter.action, filter.status)
                              : !filter.action.empty() ? keys_.ByAction(filter.action)
                              : !filter.status.empty() ? keys_.ByStatus(filter.status)
@@ -419,6 +453,54 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
         core::ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
             return RedisClient::Args{"HGETALL", keys_.Execution(id)};
         });
+    if (!rows) return rows.error();
+    for (const auto& row : *rows) {
+        if (!row.elements.empty()) out.push_back(FromHash(row));
+    }
+    return out;
+}
+
+Result<std::vector<Json>> ExecutionStore::ListCombinedBlocking(
+    const ListFilter& filter, size_t offset, size_t limit, size_t* total
+) {
+    // The narrowest index of the filter (a rule's, then a trigger type's), its newest kCombinedScan read in slices,
+    // each slice's fields read in one pipeline and compared.
+    constexpr size_t kSlice = 1000;
+    const std::string zset = !filter.rule.empty() ? keys_.ByRule(filter.rule) : keys_.ByTrigger(filter.trigger);
+    std::vector<std::string> matching;
+    for (size_t start = 0; start < kCombinedScan; start += kSlice) {
+        Result<RedisReply> ids =
+            client_->CommandBlocking({"ZREVRANGE", zset, std::to_string(start), std::to_string(start + kSlice - 1)});
+        if (!ids) return ids.error();
+        if (ids->IsError()) return Internal("redis: " + ids->str);
+        if (ids->elements.empty()) break;
+        std::vector<RedisClient::Args> reads;
+        reads.reserve(ids->elements.size());
+        for (const auto& id : ids->elements) {
+            reads.push_back({"HMGET", keys_.Execution(id.str), "status", "action_ref", "rule_ref", "trigger_type"});
+        }
+        Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(reads));
+        if (!rows) return rows.error();
+        for (size_t i = 0; i < rows->size() && i < ids->elements.size(); ++i) {
+            const auto& f = (*rows)[i].elements;
+            if (f.size() < 4) continue;
+            const auto keeps = [](const std::string& want, const RedisReply& have) {
+                return want.empty() || have.str == want;
+            };
+            if (keeps(filter.status, f[0]) && keeps(filter.action, f[1]) && keeps(filter.rule, f[2]) &&
+                keeps(filter.trigger, f[3]))
+                matching.push_back(ids->elements[i].str);
+        }
+        if (ids->elements.size() < kSlice) break;
+    }
+    *total = matching.size();
+    std::vector<Json> out;
+    std::vector<RedisClient::Args> fetches;
+    for (size_t i = offset; i < matching.size() && fetches.size() < limit; ++i) {
+        fetches.push_back({"HGETALL", keys_.Execution(matching[i])});
+    }
+    if (fetches.empty()) return out;
+    Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(fetches));
     if (!rows) return rows.error();
     for (const auto& row : *rows) {
         if (!row.elements.empty()) out.push_back(FromHash(row));
