@@ -77,6 +77,65 @@ Conductor::Conductor(const WorkflowSpec& spec, Json& state, const ConductorHost&
         if (!s_.contains(k)) s_[k] = Json::object();
     }
     if (!s_.contains("status")) s_["status"] = st::kRunning;
+    if (!s_.contains("routes")) s_["routes"] = Json::array({Json::array()});
+}
+
+int Conductor::RouteFor(const std::string& target, const std::string& from, size_t index, int route) {
+    const TaskSpec* t = spec_.Find(target);
+    if (!t || t->join != 0) return route;
+    size_t inbound = 0;  // inbound transitions, as Orquesta counts a split task's previous tasks
+    for (const auto& [n, spec] : spec_.tasks) {
+        for (const auto& tr : spec.next) inbound += std::count(tr.targets.begin(), tr.targets.end(), target);
+    }
+    if (inbound < 2) return route;
+    // In a cycle (the task reaches itself): no new route.
+    std::vector<std::string> queue, seen;
+    for (const auto& tr : t->next) queue.insert(queue.end(), tr.targets.begin(), tr.targets.end());
+    while (!queue.empty()) {
+        const std::string n = queue.back();
+        queue.pop_back();
+        if (n == target) return route;
+        if (std::find(seen.begin(), seen.end(), n) != seen.end()) continue;
+        seen.push_back(n);
+        if (const TaskSpec* next = spec_.Find(n)) {
+            for (const auto& tr : next->next) queue.insert(queue.end(), tr.targets.begin(), tr.targets.end());
+        }
+    }
+    Json& routes = s_["routes"];
+    if (route < 0 || route >= static_cast<int>(routes.size())) route = 0;
+    Json details = routes[route];
+    const std::string via = from + "__t" + std::to_string(index);
+    if (std::find(details.begin(), details.end(), Json(via)) != details.end()) return route;
+    details.push_back(via);
+    routes.push_back(std::move(details));
+    return static_cast<int>(routes.size()) - 1;
+}
+
+const Json* Conductor::InstanceOn(const std::string& name, int route) const {
+    const Json* found = nullptr;
+    int best = -1;
+    for (const auto& [id, task] : s_["tasks"].items()) {
+        if (task.value("name", "") != name || task.value("route", 0) != route) continue;
+        const size_t sep = id.rfind("__");
+        const int n = sep == std::string::npos ? 0 : std::atoi(id.c_str() + sep + 2);
+        if (n > best) {
+            best = n;
+            found = &task;
+        }
+    }
+    if (found || route <= 0) return found;
+    // Not on this route: the nearest earlier route that this one split from (its transitions are a subset).
+    const Json& routes = s_["routes"];
+    if (route >= static_cast<int>(routes.size())) return nullptr;
+    const Json& current = routes[route];
+    for (int prev = route - 1; prev >= 0; --prev) {
+        bool subset = true;
+        for (const auto& step : routes[prev]) {
+            if (std::find(current.begin(), current.end(), step) == current.end()) subset = false;
+        }
+        if (subset) return InstanceOn(name, prev);
+    }
+    return nullptr;
 }
 
 Json Conductor::ResolveCtx(int index) const {
@@ -198,7 +257,9 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
         if (!t) return Json("unset");
         return (*t)["status"];
     };
-    fns["task"] = [this, &env, last_instance](const std::vector<Json>& args, const auto&) -> Result<Json> {
+    fns["task"] = [this, &env](
+                      const std::vector<Json>& args, const std::vector<std::pair<std::string, Json>>& kwargs
+                  ) -> Result<Json> {
         std::string name;
         if (args.empty() || args[0].is_null()) {
             if (env.task_id.empty()) return InvalidArgument("task() without a name is only available inside a task");
@@ -208,19 +269,49 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
         } else {
             return InvalidArgument("task() takes a task name");
         }
-        const Json* t = last_instance(name);
+        // task(name, route=N) (YAQL `route=>N`); without a route, the route of the task evaluating it (else 0).
+        Json route_arg = args.size() > 1 ? args[1] : Json();
+        for (const auto& [k, v] : kwargs) {
+            if (k == "route") route_arg = v;
+        }
+        int route = env.task_id.empty() ? 0 : s_["tasks"][env.task_id].value("route", 0);
+        if (route_arg.is_number_integer()) {
+            route = route_arg.get<int>();
+        } else if (!route_arg.is_null()) {
+            return InvalidArgument("task(): route must be an integer, not " + route_arg.dump());
+        }
+        const Json* t = InstanceOn(name, route);
         if (!t) return InvalidArgument("Unable to find task execution for \"" + name + "\".");
         Json out = {
             {"task_name", name},
             {"task_id", name},
+            {"route", t->value("route", 0)},
             {"status", (*t)["status"]},
             {"workflow_execution_id", host_.st2.value("action_execution_id", "")}};
         const Json& x = (*t)["x"];
         if (!x.empty() && x[0].is_string()) out["task_execution_id"] = x[0];
-        if (!env.task_id.empty() && name == s_["tasks"][env.task_id].value("name", "") && env.has_result)
+        if (t->value("items", false)) {
+            // As st2's task execution record: {"items": [{status, result} of each item that ended, else null]}.
+            Json results = TaskResult(*t);
+            Json items = Json::array();
+            const Json& is = (*t)["is"];
+            for (size_t i = 0; i < is.size(); ++i) {
+                const std::string item_status = is[i].is_string() ? is[i].get<std::string>() : "";
+                if (item_status.empty() || item_status == st::kRunning || item_status == kPending ||
+                    item_status == kHeld) {
+                    items.push_back(nullptr);
+                } else {
+                    items.push_back(
+                        {{"status", item_status}, {"result", i < results.size() ? results[i] : Json(nullptr)}}
+                    );
+                }
+            }
+            out["result"] = {{"items", std::move(items)}};
+        } else if (!env.task_id.empty() && &s_["tasks"][env.task_id] == t && env.has_result) {
             out["result"] = env.result;
-        else
+        } else {
             out["result"] = TaskResult(*t);
+        }
         return out;
     };
     fns["json"] = [](const std::vector<Json>& args, const auto&) -> Result<Json> {
@@ -277,6 +368,15 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
         return Json(*v);
     };
     core::RenderOptions opts;
+    if (jinja) {
+        // Orquesta's Jinja calls StackStorm's functions as globals too (`basename(x)`, `json_dump(x)`); YAQL has
+        // them built in.
+        for (const std::string& n : core::St2FunctionNames()) {
+            fns.emplace(n, [&n](const std::vector<Json>& args, const std::vector<std::pair<std::string, Json>>& kw) {
+                return core::CallSt2Function(n, args, kw);
+            });
+        }
+    }
     opts.functions = &fns;
     opts.kv = host_.kv;
     if (yaql) {
@@ -332,10 +432,10 @@ void Conductor::Start(const Json& input, StepOutput& out) {
     CheckEnd(out);
 }
 
-void Conductor::Stage(const std::string& name, int ctx, const std::string& from, StepOutput& out) {
+void Conductor::Stage(const std::string& name, int ctx, const std::string& from, StepOutput& out, int route) {
     if (s_["status"] == st::kPausing || s_["status"] == st::kPaused) {
         if (!s_.contains("deferred")) s_["deferred"] = Json::array();
-        s_["deferred"].push_back({{"name", name}, {"ctx", ctx}, {"from", from}});
+        s_["deferred"].push_back({{"name", name}, {"ctx", ctx}, {"from", from}, {"route", route}});
         return;
     }
     if (s_["status"] != st::kRunning) return;
@@ -378,6 +478,7 @@ void Conductor::Stage(const std::string& name, int ctx, const std::string& from,
         {"attempt", 0},
         {"retries", 0},
         {"x", Json::array()}};
+    if (route != 0) s_["tasks"][id]["route"] = route;
     RunTask(id, out);
 }
 
@@ -655,7 +756,7 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
                 command_retry = true;
             } else {
                 remediated = true;
-                Stage(target, ctx, name, out);
+                Stage(target, ctx, name, out, RouteFor(target, name, i, task.value("route", 0)));
             }
         }
     }
@@ -711,6 +812,22 @@ void Conductor::Hold(const std::string& id, int item, int attempt, StepOutput& o
         out.pausing = true;
     }
     CheckEnd(out);
+}
+
+void Conductor::TaskResumed(const std::string& id, int item, int attempt, StepOutput& out) {
+    if (!s_["tasks"].contains(id)) return;
+    Json& task = s_["tasks"][id];
+    if (task["status"] != st::kRunning || task["attempt"].get<int>() != attempt) return;
+    if (!task.value("items", false)) {
+        if (item != -1) return;
+        task.erase(kPending);
+        task.erase(kHeld);
+    } else {
+        if (item < 0 || item >= task["n"].get<int>()) return;
+        if (task["is"][item] != kPending && task["is"][item] != kHeld) return;
+        task["is"][item] = st::kRunning;
+    }
+    ResumeAfterInquiry(out);
 }
 
 bool Conductor::AnyPending() const {
@@ -770,7 +887,7 @@ void Conductor::Resume(StepOutput& out) {
             held.push_back(id);
     }
     for (const auto& id : held) LaunchItems(id, out);
-    for (const auto& d : deferred) Stage(d["name"], d["ctx"], d["from"], out);
+    for (const auto& d : deferred) Stage(d["name"], d["ctx"], d["from"], out, d.value("route", 0));
     CheckEnd(out);
 }
 

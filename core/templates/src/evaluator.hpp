@@ -152,6 +152,8 @@ private:
     Value FilterPath(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterUseNone(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterDecryptKv(const Expr& e, const std::string& n, Value v, const Args& args);
+    /// StackStorm's time, version, jsonpath_query, to_complex and from_yaml_string filters (st2fns.hpp).
+    Value FilterSt2Function(const Expr& e, const std::string& n, Value v, const Args& args);
     Value TestDefined(const Expr& e, const std::string& n, const Value& v, const Args& args);
     Value TestUndefined(const Expr& e, const std::string& n, const Value& v, const Args& args);
     Value TestNone(const Expr& e, const std::string& n, const Value& v, const Args& args);

@@ -6,6 +6,8 @@
 
 #include "bigint.hpp"
 #include "evaluator.hpp"
+#include "squall/core/yaml_json.hpp"
+#include "st2fns.hpp"
 
 namespace squall::core::templates {
 
@@ -513,7 +515,41 @@ Value Evaluator::FilterPath(const Expr& e, const std::string& n, Value v, const 
 }
 
 Value Evaluator::FilterUseNone(const Expr& e, const std::string& n, Value v, const Args& args) {
-    return v.IsJson() ? v : Value::Own(nullptr);
+    // st2 returns a magic string for None; casting an action parameter turns it back into null.
+    return v.IsJson() && v.J().is_null() ? Value::Own(Json(kNoneMagicValue)) : v;
+}
+
+Value Evaluator::FilterSt2Function(const Expr& e, const std::string& n, Value v, const Args& args) {
+    if (!v.IsJson()) return Undef(e.args.empty() ? e : *e.args[0], v);
+    Json subject = HasSpecial(v.J()) ? Plain(v.J()) : v.J();
+    Result<Json> r = Json();
+    int arity = 0;
+    if (n == "to_human_time_from_seconds") {
+        r = HumanTimeFromSeconds(subject);
+    } else if (IsVersionFunction(n, &arity)) {
+        Json pattern;
+        if (arity == 2) {
+            const Value* a = args.Get(0, "pattern");
+            if (!a) return Fail(e.pos, n + "() missing 1 required positional argument: 'pattern'");
+            if (!a->IsJson()) return Undef(e, *a);
+            pattern = Plain(a->J());
+        }
+        r = VersionFunction(n, subject, pattern);
+    } else if (n == "jsonpath_query") {
+        const Value* a = args.Get(0, "query");
+        if (!a) return Fail(e.pos, "jsonpath_query() missing 1 required positional argument: 'query'");
+        r = JsonPathQuery(subject, Str(*a));
+    } else if (n == "to_complex") {  // json.dumps(value)
+        std::string out;
+        PyJsonDump(out, subject, JsonDumpOptions{}, 0);
+        r = Json(std::move(out));
+    } else if (n == "from_yaml_string") {
+        Result<YamlDocument> doc = ParseYaml(Str(v), "<string>");
+        if (!doc) return Fail(e.pos, "from_yaml_string: " + doc.error().message);
+        r = std::move(doc->value);
+    }
+    if (!r) return Fail(e.pos, n + ": " + r.error().message);
+    return Value::Own(std::move(*r));
 }
 
 Value Evaluator::FilterDecryptKv(const Expr& e, const std::string& n, Value v, const Args& args) {
@@ -590,6 +626,19 @@ void RegisterFilters(BuiltinTable& table) {
         {"dirname", &Evaluator::FilterPath},
         {"use_none", &Evaluator::FilterUseNone},
         {"decrypt_kv", &Evaluator::FilterDecryptKv},
+        {"from_yaml_string", &Evaluator::FilterSt2Function},
+        {"to_complex", &Evaluator::FilterSt2Function},
+        {"jsonpath_query", &Evaluator::FilterSt2Function},
+        {"to_human_time_from_seconds", &Evaluator::FilterSt2Function},
+        {"version_compare", &Evaluator::FilterSt2Function},
+        {"version_more_than", &Evaluator::FilterSt2Function},
+        {"version_less_than", &Evaluator::FilterSt2Function},
+        {"version_equal", &Evaluator::FilterSt2Function},
+        {"version_match", &Evaluator::FilterSt2Function},
+        {"version_bump_major", &Evaluator::FilterSt2Function},
+        {"version_bump_minor", &Evaluator::FilterSt2Function},
+        {"version_bump_patch", &Evaluator::FilterSt2Function},
+        {"version_strip_patch", &Evaluator::FilterSt2Function},
     };
 }
 

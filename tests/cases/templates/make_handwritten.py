@@ -415,6 +415,31 @@ for tpl in ["{{ i + 1 }}", "{{ j - 1 }}", "{{ i * i }}", "{{ 2 ** 64 }}", "{{ 2 
             "{{ {'a': 2 ** 70} | to_json_string }}", "{{ (2 ** 70) | int }}", "{{ 2 ** 70 | string | length }}"]:
     t(tpl, BIG)
 
+# --- StackStorm's time, version, data (jsonpath_query, to_complex, from_yaml_string) and use_none filters
+V = {"v": "0.10.0", "pre": "1.0.0-rc.1", "obj": {"foo": {"bar": "foobar", "list": [{"id": 1}, {"id": 2}]}},
+     "yaml": "foo:\n  bar: foobar\n  n: 2\n", "none": None, "secs": 12345, "f": 90061.5}
+for tpl in ["{{ secs | to_human_time_from_seconds }}", "{{ 0 | to_human_time_from_seconds }}", "{{ 59 | to_human_time_from_seconds }}",
+            "{{ 61 | to_human_time_from_seconds }}", "{{ 3600 | to_human_time_from_seconds }}", "{{ f | to_human_time_from_seconds }}",
+            "{{ 0.5 | to_human_time_from_seconds }}", "{{ -3 | to_human_time_from_seconds }}", "{{ 3456789 | to_human_time_from_seconds }}",
+            "{{ 40000000 | to_human_time_from_seconds }}", "{{ 2.5 | to_human_time_from_seconds }}", "{{ 'x' | to_human_time_from_seconds }}",
+            "{{ v | version_compare('0.10.0') }}", "{{ v | version_compare('0.10.1') }}", "{{ '0.10.1' | version_compare(v) }}",
+            "{{ '0.9.0' | version_compare(v) }}", "{{ pre | version_compare('1.0.0') }}", "{{ pre | version_compare('1.0.0-rc.2') }}",
+            "{{ '1.0.0-alpha' | version_compare('1.0.0-alpha.1') }}", "{{ '1.0.0-2' | version_compare('1.0.0-alpha') }}",
+            "{{ '1.0.0+b1' | version_compare('1.0.0+b2') }}", "{{ v | version_more_than('0.9.0') }}", "{{ '0.9.0' | version_more_than(v) }}",
+            "{{ v | version_less_than('0.9.0') }}", "{{ v | version_equal('0.10.0') }}", "{{ '0.10.1' | version_match('>0.10.0') }}",
+            "{{ v | version_match('>=0.10.0') }}", "{{ v | version_match('<0.10.0') }}", "{{ v | version_match('!=0.10.0') }}",
+            "{{ v | version_match('<=0.9.9') }}", "{{ v | version_match('~0.10') }}",
+            "{{ v | version_bump_major }}", "{{ v | version_bump_minor }}", "{{ v | version_bump_patch }}", "{{ pre | version_bump_patch }}",
+            "{{ v | version_strip_patch }}", "{{ '1.2' | version_compare('1.2.0') }}", "{{ '01.2.3' | version_bump_major }}",
+            "{{ obj | jsonpath_query('$.foo.bar') }}", "{{ obj | jsonpath_query('$.foo.list[*].id') }}", "{{ obj | jsonpath_query('$..id') }}",
+            "{{ obj | jsonpath_query('$.foo.list[1]') }}", "{{ obj | jsonpath_query('$.nope') }}", "{{ obj | jsonpath_query('foo.bar') }}",
+            "{{ obj | jsonpath_query('$.foo.*') }}", "{{ obj | jsonpath_query('$') }}", "{{ obj | jsonpath_query('$.foo.list[0:1]') }}",
+            "{{ obj | jsonpath_query(\"$['foo']['bar']\") }}",
+            "{{ obj | to_complex }}", "{{ [1, 'a', none, true] | to_complex }}", "{{ 'x' | to_complex }}",
+            "{{ yaml | from_yaml_string }}", "{{ (yaml | from_yaml_string).foo.n + 1 }}", "{{ '- a\n- 1\n' | from_yaml_string }}",
+            "{{ obj | to_yaml_string | from_yaml_string == obj }}", "{{ none | use_none }}", "{{ 'foobar' | use_none }}", "{{ 0 | use_none }}"]:
+    t(tpl, V)
+
 with open("handwritten.jsonl", "w") as f:
     for c in T:
         f.write(json.dumps(c, ensure_ascii=False, sort_keys=True) + "\n")
