@@ -2,6 +2,7 @@
 #include "evaluator.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
 #include <cmath>
 #include <mutex>
@@ -829,6 +830,15 @@ bool Evaluator::Spend(size_t pos, uint64_t steps, uint64_t bytes) {
         return false;
     }
     return !error;
+}
+
+bool Evaluator::SpendSort(size_t pos, size_t n) {
+    return Spend(pos, static_cast<uint64_t>(n) * std::bit_width(n));
+}
+
+bool Evaluator::SpendIterated(size_t pos, const Value& v) {
+    if (!v.IsJson() || !v.J().is_string()) return !error;
+    return Spend(pos, 0, 48 * v.J().get_ref<const std::string&>().size());  // a JSON str node per character
 }
 
 bool Evaluator::SpendBuilt(size_t pos, const Value& v) {

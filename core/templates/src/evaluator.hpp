@@ -113,6 +113,10 @@ private:
     bool Spend(size_t pos, uint64_t steps, uint64_t bytes = 0);
     /// Charges a value built by an operation: its size counts against the memory budget and its length as work.
     bool SpendBuilt(size_t pos, const Value& v);
+    /// Spend for sorting n items: a step per comparison, n·log2(n).
+    bool SpendSort(size_t pos, size_t n);
+    /// Spend for the items Iterate makes of `v` before it makes them: a str becomes one str per code point.
+    bool SpendIterated(size_t pos, const Value& v);
 
     // Builtin filters, tests and functions: registered by name in the one BuiltinTable (builtins.hpp) by
     // RegisterFilters (filters.cpp), RegisterTests (tests.cpp) and RegisterFunctions (functions.cpp).

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "bigint.hpp"
 #include "evaluator.hpp"
@@ -42,6 +43,7 @@ Value Evaluator::FilterDictsort(const Expr& e, const std::string& n, Value v, co
         return !cs && x.is_string() ? Json(PyLower(x.get_ref<const std::string&>())) : x;
     };
     bool ok = true;
+    if (!SpendSort(e.pos, pairs.size())) return {};
     std::stable_sort(pairs.begin(), pairs.end(), [&](const Json& a, const Json& b) {
         return rev ? PyCmp(key(b), key(a), &ok) < 0 : PyCmp(key(a), key(b), &ok) < 0;
     });
@@ -53,6 +55,7 @@ Value Evaluator::FilterDictsort(const Expr& e, const std::string& n, Value v, co
 
 Value Evaluator::FilterBatch(const Expr& e, const std::string& n, Value v, const Args& args) {
     std::vector<Json> items;
+    if (!SpendIterated(e.pos, v)) return {};
     if (v.IsJson() && !Iterate(v.J(), &items))
         return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
     const Value* cnt = args.Get(0, n == "batch" ? "linecount" : "slices");
@@ -99,6 +102,23 @@ namespace {
 /// Undefined), strings lower-cased unless case-sensitive (Jinja's ignore_case postprocess).
 using Key = std::vector<std::optional<Json>>;
 
+/// A hash that agrees with PyEquals on hashable values: equal values (1, 1.0, True; equal strings; tuples of equal
+/// items) hash alike, so `unique` compares an item only with the few seen items of its hash, not with all of them.
+size_t PyHash(const Json& j) {
+    if (j.is_string()) return std::hash<std::string>{}(j.get_ref<const std::string&>());
+    if (IsAnyNumber(j)) {
+        double d = 0;
+        if (!AnyToDouble(j, &d)) return 0x5bd1e995;  // beyond a double: one bucket
+        return std::hash<double>{}(d == 0 ? 0.0 : d);
+    }
+    if (IsTuple(j)) {
+        size_t h = 0x345678;
+        for (const Json& x : TupleItems(j)) h = h * 1000003 ^ PyHash(x);
+        return h;
+    }
+    return static_cast<size_t>(j.type());
+}
+
 std::optional<Json> KeyPart(const Json& item, const AttrPath& path, bool lower) {
     Json scratch;
     const Json* got = FollowAttrPath(item, path, &scratch);
@@ -142,6 +162,7 @@ Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, co
         return a && Truthy(*a);
     };
     std::vector<Json> items;
+    if (!SpendIterated(e.pos, v)) return {};
     if (v.IsJson() && !Iterate(v.J(), &items)) {
         if (n == "reverse" && PyIsNumber(v.J()))
             return Fail(e.pos, std::string("argument to reversed() must be a sequence"));
@@ -266,17 +287,19 @@ Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, co
     if (n == "unique") {
         // A set of the keys: unhashable keys (list, dict) are a TypeError; missing attributes are all one key.
         std::vector<Json> out;
-        std::vector<const Key*> seen;
+        std::unordered_map<size_t, std::vector<const Key*>> seen;  // by PyHash; missing attributes hash as 1
         for (size_t i = 0; i < items.size(); ++i) {
             const std::optional<Json>& k = keys[i][0];
             if (k && (k->is_array() || (k->is_object() && !IsSpecial(*k))))
                 return Fail(e.pos, std::string("unhashable type: '") + TypeName(*k) + "'");
-            const bool dup = std::any_of(seen.begin(), seen.end(), [&](const Key* s) {
+            std::vector<const Key*>& bucket = seen[k ? PyHash(*k) : 1];
+            if (!Spend(e.pos, bucket.size() + 1)) return {};
+            const bool dup = std::any_of(bucket.begin(), bucket.end(), [&](const Key* s) {
                 const std::optional<Json>& o = (*s)[0];
                 return (!o && !k) || (o && k && PyEquals(*o, *k));
             });
             if (dup) continue;
-            seen.push_back(&keys[i]);
+            bucket.push_back(&keys[i]);
             out.push_back(std::move(items[i]));
         }
         return Value::Own(Json(out));
@@ -285,6 +308,7 @@ Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, co
         std::vector<size_t> order(items.size());
         for (size_t i = 0; i < order.size(); ++i) order[i] = i;
         const bool rev = arg_bool(0, "reverse");
+        if (!SpendSort(e.pos, order.size())) return {};
         std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
             return rev ? KeyCmp(keys[b], keys[a], &ok, &undefined) < 0 : KeyCmp(keys[a], keys[b], &ok, &undefined) < 0;
         });
@@ -318,6 +342,7 @@ Value Evaluator::FilterItems(const Expr& e, const std::string& n, Value v, const
 
 Value Evaluator::SelectOrMap(const Expr& e, const std::string& n, const Value& v, const Args& args) {
     std::vector<Json> items;
+    if (!SpendIterated(e.pos, v)) return {};
     if (v.IsJson() && !Iterate(v.J(), &items))
         return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
     Json out = Json::array();
@@ -407,6 +432,7 @@ namespace squall::core::templates {
 
 Value Evaluator::FilterGroupby(const Expr& e, const std::string& n, Value v, const Args& args) {
     std::vector<Json> items;
+    if (!SpendIterated(e.pos, v)) return {};
     if (v.IsJson() && !Iterate(v.J(), &items))
         return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
     const Value* attr = args.Get(0, "attribute");
@@ -433,6 +459,7 @@ Value Evaluator::FilterGroupby(const Expr& e, const std::string& n, Value v, con
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     bool ok = true;
     bool undefined = false;
+    if (!SpendSort(e.pos, order.size())) return {};
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
         const std::optional<Json>& x = keys[a];
         const std::optional<Json>& y = keys[b];
