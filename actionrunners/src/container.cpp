@@ -27,6 +27,11 @@ namespace {
 constexpr auto kHeartbeatEvery = std::chrono::seconds(5);
 constexpr const char* kAliveTtlMs = "15000";
 constexpr size_t kEventsMaxLen = 100000;
+/// The output lines of one execution that are streamed (stored and sent as events), and their size counted with
+/// kLineOverheadBytes per line (its JSON wrapping, its list entry).
+constexpr size_t kMaxStreamedLines = 100000;
+constexpr size_t kMaxStreamedBytes = 16 * 1024 * 1024;
+constexpr size_t kLineOverheadBytes = 128;
 
 std::vector<std::string> SecretValues(const core::ExecutionRequest& r) {
     std::vector<std::string> out;
@@ -374,7 +379,22 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             std::move(config.values)};
         const std::string id = req.execution_id;
         RunCallbacks cb;
-        cb.on_output = [self, id](std::string_view stream, std::string line) {
+        // Lines are streamed (stored, and events) up to a budget per execution: 4 MB of output in one-byte lines
+        // would otherwise be four million stored lines and events. The result keeps the text itself (4 MB per
+        // stream); past the budget one marker line says so.
+        struct Streamed {
+            std::atomic<size_t> lines{0};
+            std::atomic<size_t> bytes{0};
+        };
+        auto streamed = std::make_shared<Streamed>();
+        cb.on_output = [self, id, streamed](std::string_view stream, std::string line) {
+            const size_t lines = ++streamed->lines;
+            const size_t bytes = streamed->bytes += line.size() + kLineOverheadBytes;
+            if (lines > kMaxStreamedLines || bytes > kMaxStreamedBytes) {
+                if (streamed->lines.exchange(kMaxStreamedLines + 2) > kMaxStreamedLines + 1) return;
+                line = "[... output lines not streamed past " + std::to_string(kMaxStreamedLines) + " lines or " +
+                       std::to_string(kMaxStreamedBytes / (1024 * 1024)) + " MB; the result keeps the output ...]";
+            }
             Json out = {
                 {"execution_id", id},
                 {"output_type", stream},
