@@ -515,8 +515,8 @@ int CliMain(const std::vector<std::string>& args) {
                  {"last_beat", "last_beat"}}
             );
         }
-        if (sub == "group" && what == "list") {
-            Result<api::ApiResponse> r = client.Get("/service_registries/groups");
+        if ((sub == "group" || sub == "groups") && what == "list") {
+            Result<api::ApiResponse> r = client.Get("/service_registry/groups");
             if (!r) return Fail(r.error());
             Json rows = Json::array();
             for (const auto& g : r->body.value("groups", Json::array())) rows.push_back({{"group_id", g}});
@@ -527,18 +527,18 @@ int CliMain(const std::vector<std::string>& args) {
             PrintTable(rows, {{"group_id", "group_id"}});
             return 0;
         }
-        if (sub == "member" && what == "list") {
+        if ((sub == "member" || sub == "members") && what == "list") {
             std::vector<std::string> groups;
             if (auto it = cli.options.find("group-id"); it != cli.options.end()) {
                 groups.push_back(it->second);
             } else {
-                Result<api::ApiResponse> r = client.Get("/service_registries/groups");
+                Result<api::ApiResponse> r = client.Get("/service_registry/groups");
                 if (!r) return Fail(r.error());
                 for (const auto& g : r->body.value("groups", Json::array())) groups.push_back(g.get<std::string>());
             }
             Json rows = Json::array();
             for (const auto& g : groups) {
-                Result<api::ApiResponse> r = client.Get("/service_registries/groups/" + g + "/members");
+                Result<api::ApiResponse> r = client.Get("/service_registry/groups/" + g + "/members");
                 if (!r) return Fail(r.error());
                 for (const auto& m : r->body.value("members", Json::array())) rows.push_back(m);
             }

@@ -1,12 +1,12 @@
 // Roles as separate processes sharing one Redis: the service registry (heartbeats; a process killed with -9
 // disappears), runner pools (an execution waits in `scheduled` until a runner of its pool takes it) and
 // deploy/multi.sh (a Redis and N processes per role, a webhook served end to end, a clean stop).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sys/wait.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -79,15 +79,16 @@ TEST_F(ScaleOutTest, RegistryShowsEveryProcessAndForgetsOneKilledWithSigkill) {
     ASSERT_TRUE(WaitFor([&] { return Members(api)[runner_id].value("last_beat", "") > first_beat; }, 10s));
 
     // StackStorm's shapes (st2 service-registry group list / member list): a group is a role.
-    Json groups = GetJson(api, "/service_registries/groups");
+    Json groups = GetJson(api, "/service_registry/groups");
     std::set<std::string> names(groups["groups"].begin(), groups["groups"].end());
     EXPECT_EQ(names, (std::set<std::string>{"api", "gc", "runner"})) << groups.dump();
-    Json runners = GetJson(api, "/service_registries/groups/runner/members");
+    Json runners = GetJson(api, "/service_registry/groups/runner/members");
     ASSERT_EQ(runners["members"].size(), 1u) << runners.dump();
     EXPECT_EQ(runners["members"][0]["group_id"], "runner");
     EXPECT_EQ(runners["members"][0]["member_id"], runner_id);
     EXPECT_EQ(runners["members"][0]["capabilities"]["pid"], runner.pid());
-    EXPECT_EQ(Call(api, "GET", "/api/v1/service_registries/groups/timers/members").status, 404);
+    EXPECT_EQ(GetJson(api, "/service_registries/groups/runner/members"), runners) << "the plural path answers too";
+    EXPECT_EQ(Call(api, "GET", "/api/v1/service_registry/groups/timers/members").status, 404);
 
     // The CLI lists them too.
     CliResult list = api.Cli({"service-registry", "list"});

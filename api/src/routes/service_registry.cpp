@@ -1,6 +1,6 @@
 // The service registry (core/service_registry.hpp): every live `squall server` process, its roles, its pool and its
-// last heartbeat; StackStorm's group/member shapes (`st2 service-registry group list`, `member list`), where a group
-// is a role; and the runner pools with their live runners (docs/delivery.md, "Roles, the registry and pools").
+// last heartbeat; StackStorm's group/member shapes (`st2 service-registry groups list`, `members list`), where a
+// group is a role; and the runner pools with their live runners (docs/delivery.md, "Roles, the registry and pools").
 #include <map>
 #include <set>
 
@@ -28,16 +28,16 @@ void RegisterServiceRegistryRoutes(Router& r, ApiDeps& d) {
         for (const auto& m : *members) items.push_back(m.ToJson());
         SendList(res, items, items.size(), items.size());
     });
-    r.Get("/service_registries/groups", [&d](const httplib::Request&, httplib::Response& res) {
-        Result<std::vector<core::ServiceMember>> members = core::ListServiceMembersBlocking(*d.redis);
-        if (!members) return SendError(res, members.error());
-        std::set<std::string> groups;
-        for (const auto& m : *members) groups.insert(m.roles.begin(), m.roles.end());
-        SendJson(res, 200, {{"groups", Json(std::vector<std::string>(groups.begin(), groups.end()))}});
-    });
-    r.Get(
-        R"(/service_registries/groups/([A-Za-z0-9_.-]+)/members)",
-        [&d](const httplib::Request& req, httplib::Response& res) {
+    // StackStorm's paths are /service_registry/...; /service_registries/... is accepted too.
+    for (const std::string base : {"/service_registry", "/service_registries"}) {
+        r.Get(base + "/groups", [&d](const httplib::Request&, httplib::Response& res) {
+            Result<std::vector<core::ServiceMember>> members = core::ListServiceMembersBlocking(*d.redis);
+            if (!members) return SendError(res, members.error());
+            std::set<std::string> groups;
+            for (const auto& m : *members) groups.insert(m.roles.begin(), m.roles.end());
+            SendJson(res, 200, {{"groups", Json(std::vector<std::string>(groups.begin(), groups.end()))}});
+        });
+        r.Get(base + R"(/groups/([A-Za-z0-9_.-]+)/members)", [&d](const httplib::Request& req, httplib::Response& res) {
             const std::string group = req.matches[1];
             Result<std::vector<core::ServiceMember>> members = core::ListServiceMembersBlocking(*d.redis);
             if (!members) return SendError(res, members.error());
@@ -48,8 +48,8 @@ void RegisterServiceRegistryRoutes(Router& r, ApiDeps& d) {
             }
             if (out.empty()) return SendError(res, NotFound("group \"" + group + "\" not found (no live member)"));
             SendJson(res, 200, {{"members", out}});
-        }
-    );
+        });
+    }
     // Runner pools: each pool some live runner serves, and `default`, with the runners (ids) that serve it now.
     r.Get("/pools", [&d](const httplib::Request&, httplib::Response& res) {
         Result<std::vector<core::ServiceMember>> members = core::ListServiceMembersBlocking(*d.redis);
