@@ -1,5 +1,5 @@
 // The service registry (core/service_registry.hpp): every live `squall server` process, its roles, its pool and its
-// last heartbeat; StackStorm's group/member shapes (`st2 service-registry groups list`, `members list`), where a
+// last heartbeat; StackStorm's group/member shapes (`st2 service-registry group list`, `member list`), where a
 // group is a role; and the runner pools with their live runners (docs/delivery.md, "Roles, the registry and pools").
 #include <map>
 #include <set>
