@@ -54,7 +54,7 @@ return ARGV[1]
 // subworkflow) events, and a workflow's (pool `workflow`) cancel, pause and resume.
 const char* kTransitionBody = R"lua(
 local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id', 'log', 'notify',
-  'pool')
+  'pool', 'conc')
 local cur = h[1]
 if not cur then return {-1} end
 local to = ARGV[3]
@@ -62,6 +62,36 @@ local runner = h[5] or ''
 if not string.find(T, ',' .. cur .. '>' .. to .. ',', 1, true) then return {0, cur, runner} end
 if ARGV[4] ~= '' and not string.find(ARGV[4], ',' .. cur .. ',', 1, true) then return {0, cur, runner} end
 local p = ARGV[2]
+local conc, redirected, extra = h[9], false, nil
+if conc then
+  -- A concurrency policy ("threshold|delay or cancel|slot"): a claim past the threshold of running executions in
+  -- the slot is delayed (its request, field _request, kept for later) or canceled instead; a claim within it
+  -- joins the slot. Counted here, atomically with the claim, whichever runner process claims.
+  local th, act, slot = string.match(conc, '^(%d+)|(%a+)|(.+)$')
+  extra = {}
+  if to == 'running' and redis.call('SCARD', p .. 'conc:' .. slot) >= tonumber(th) then
+    redirected = true
+    if act == 'cancel' then
+      to = 'canceled'
+      extra = {'result', cjson.encode({error='canceled by policy: ' .. th .. ' concurrent executions at most'}),
+        'end_timestamp', ARGV[5]}
+    else
+      to = 'delayed'
+      for i = 6, #ARGV, 2 do
+        if ARGV[i] == '_request' then redis.call('SET', p .. 'delayedreq:' .. ARGV[1], ARGV[i + 1], 'EX', 604800) end
+      end
+      redis.call('RPUSH', p .. 'conc:' .. slot .. ':delayed', ARGV[1])
+    end
+  else
+    if to == 'running' then redis.call('SADD', p .. 'conc:' .. slot, ARGV[1]) end
+    for i = 6, #ARGV, 2 do
+      if ARGV[i] ~= '_request' then
+        extra[#extra + 1] = ARGV[i]
+        extra[#extra + 1] = ARGV[i + 1]
+      end
+    end
+  end
+end
 local score = h[3] or '0'
 redis.call('ZREM', p .. 'executions:status:' .. cur, ARGV[1])
 redis.call('ZADD', p .. 'executions:status:' .. to, score, ARGV[1])
@@ -73,9 +103,13 @@ end
 local log = h[6] or '[]'
 local entry = '{"timestamp":"' .. ARGV[5] .. '","status":"' .. to .. '"}'
 if log == '[]' then log = '[' .. entry .. ']' else log = string.sub(log, 1, -2) .. ',' .. entry .. ']' end
-redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(ARGV, 6))
+if extra then
+  redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(extra))
+else
+  redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(ARGV, 6))
+end
 for i = 6, #ARGV, 2 do
-  if ARGV[i] == 'runner_id' then runner = ARGV[i + 1] end
+  if ARGV[i] == 'runner_id' and not redirected then runner = ARGV[i + 1] end
 end
 local event = cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to, at=ARGV[5], action=action,
   parent=h[4] or '', runner=runner})
@@ -87,6 +121,30 @@ if ((final or to == 'pending' or to == 'paused') and (h[4] or '') ~= '') or
    (h[8] == 'workflow' and (to == 'canceling' or to == 'canceled' or to == 'pausing' or to == 'resuming')) then
   redis.call('XADD', KEYS[5], '*', 'd', event)
 end
+if final and conc and redis.call('SREM', p .. 'conc:' .. string.match(conc, '^%d+|%a+|(.+)$'), ARGV[1]) == 1 then
+  -- A place in the slot is free: the oldest delayed execution still delayed goes back to scheduled, its request
+  -- back on its pool's stream (it claims its place like any other).
+  local q = p .. 'conc:' .. string.match(conc, '^%d+|%a+|(.+)$') .. ':delayed'
+  while true do
+    local nid = redis.call('LPOP', q)
+    if not nid then break end
+    local body = redis.call('GET', p .. 'delayedreq:' .. nid)
+    redis.call('DEL', p .. 'delayedreq:' .. nid)
+    local d = redis.call('HMGET', p .. 'exec:' .. nid, 'status', 'pool', 'created_us', 'log', 'action_ref', 'parent')
+    if body and d[1] == 'delayed' then
+      redis.call('ZREM', p .. 'executions:status:delayed', nid)
+      redis.call('ZADD', p .. 'executions:status:scheduled', d[3] or '0', nid)
+      local dl, de = d[4] or '[]', '{"timestamp":"' .. ARGV[5] .. '","status":"scheduled"}'
+      if dl == '[]' then dl = '[' .. de .. ']' else dl = string.sub(dl, 1, -2) .. ',' .. de .. ']' end
+      redis.call('HSET', p .. 'exec:' .. nid, 'status', 'scheduled', 'log', dl)
+      redis.call('XADD', KEYS[2], '*', 'd', cjson.encode({kind='status', execution_id=nid, from='delayed',
+        to='scheduled', at=ARGV[5], action=d[5] or '', parent=d[6] or '', runner=''}))
+      redis.call('XADD', p .. 'stream:executions:' .. (d[2] or 'default'), '*', 'd', body)
+      break
+    end
+  end
+end
+if redirected then return {0, to, ''} end
 return {1, cur, runner}
 )lua";
 
@@ -191,6 +249,14 @@ std::string TriggerTypeOf(const NewExecution& e) {
                                                                                  : std::string();
 }
 
+/// The concurrency policy ExecutionService put in the request's action snapshot, or null.
+const Json* ConcurrencyPolicy(const core::ExecutionRequest& r) {
+    auto p = r.action.find("policies");
+    if (p == r.action.end() || !p->is_object()) return nullptr;
+    auto c = p->find("concurrency");
+    return c != p->end() && c->is_object() ? &*c : nullptr;
+}
+
 std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& now, int64_t score) {
     const core::ExecutionRequest& r = e.request;
     const Json event = {
@@ -241,6 +307,14 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
     if (!e.parent.empty()) {
         args.push_back("parent");
         args.push_back(e.parent);
+    }
+    if (const Json* c_ptr = ConcurrencyPolicy(r)) {
+        // The transition script counts claims in the slot (kTransitionBody): "threshold|action|slot".
+        const Json& c = *c_ptr;
+        args.push_back("conc");
+        args.push_back(
+            std::to_string(c.value("threshold", 0)) + "|" + c.value("action", "delay") + "|" + c.value("slot", "")
+        );
     }
     if (!e.trigger_instance.is_null()) {
         args.push_back("trigger_instance");
