@@ -244,20 +244,34 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
     fns["succeeded"] = status_is({"succeeded"});
     fns["failed"] = status_is({"failed", "timeout", "abandoned", "expired"});
     fns["completed"] = status_is({"succeeded", "failed", "timeout", "abandoned", "expired", "canceled"});
-    auto last_instance = [this](const std::string& name) -> const Json* {
-        const Json* found = nullptr;
-        for (const auto& t : s_["tasks"]) {
-            if (t.value("name", "") == name) found = &t;
+    // The route a task function looks on: `fn(name, N)` / `route=N` (YAQL `route=>N`), else the route of the task
+    // evaluating it (else 0, from `output`).
+    auto route_of =
+        [this, &env](
+            const std::vector<Json>& args, const std::vector<std::pair<std::string, Json>>& kwargs, const char* fn
+        ) -> Result<int> {
+        Json route_arg = args.size() > 1 ? args[1] : Json();
+        for (const auto& [k, v] : kwargs) {
+            if (k == "route") route_arg = v;
         }
-        return found;
+        if (route_arg.is_number_integer()) return route_arg.get<int>();
+        if (!route_arg.is_null())
+            return InvalidArgument(std::string(fn) + "(): route must be an integer, not " + route_arg.dump());
+        return env.task_id.empty() ? 0 : s_["tasks"][env.task_id].value("route", 0);
     };
-    fns["task_status"] = [last_instance](const std::vector<Json>& args, const auto&) -> Result<Json> {
+    // task_status(name[, route]): as Orquesta's, the task's latest instance on the route of the task evaluating it
+    // (else route 0), or on the route given; "unset" when it has none.
+    fns["task_status"] = [this, route_of](
+                             const std::vector<Json>& args, const std::vector<std::pair<std::string, Json>>& kwargs
+                         ) -> Result<Json> {
         if (args.empty() || !args[0].is_string()) return InvalidArgument("task_status() takes a task name");
-        const Json* t = last_instance(args[0]);
+        Result<int> route = route_of(args, kwargs, "task_status");
+        if (!route) return route.error();
+        const Json* t = InstanceOn(args[0].get<std::string>(), *route);
         if (!t) return Json("unset");
         return (*t)["status"];
     };
-    fns["task"] = [this, &env](
+    fns["task"] = [this, &env, route_of](
                       const std::vector<Json>& args, const std::vector<std::pair<std::string, Json>>& kwargs
                   ) -> Result<Json> {
         std::string name;
@@ -269,18 +283,9 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
         } else {
             return InvalidArgument("task() takes a task name");
         }
-        // task(name, route=N) (YAQL `route=>N`); without a route, the route of the task evaluating it (else 0).
-        Json route_arg = args.size() > 1 ? args[1] : Json();
-        for (const auto& [k, v] : kwargs) {
-            if (k == "route") route_arg = v;
-        }
-        int route = env.task_id.empty() ? 0 : s_["tasks"][env.task_id].value("route", 0);
-        if (route_arg.is_number_integer()) {
-            route = route_arg.get<int>();
-        } else if (!route_arg.is_null()) {
-            return InvalidArgument("task(): route must be an integer, not " + route_arg.dump());
-        }
-        const Json* t = InstanceOn(name, route);
+        Result<int> route = route_of(args, kwargs, "task");
+        if (!route) return route.error();
+        const Json* t = InstanceOn(name, *route);
         if (!t) return InvalidArgument("Unable to find task execution for \"" + name + "\".");
         Json out = {
             {"task_name", name},
@@ -492,7 +497,7 @@ void Conductor::RunTask(const std::string& id, StepOutput& out) {
     auto fail_task = [&](const std::string& message) {
         task["status"] = st::kFailed;
         s_["seq"].push_back(id);
-        Fail({{"type", "error"}, {"message", message}, {"task_id", name}});
+        Fail({{"type", "error"}, {"message", message}, {"task_id", name}, {"route", task.value("route", 0)}});
     };
     task["x"] = Json::array();
     for (const char* k : {"items", "failed_item", "list", "is", "n", "next", "active"}) task.erase(k);
@@ -592,7 +597,12 @@ void Conductor::LaunchItems(const std::string& id, StepOutput& out) {
         if (!input) {
             task["is"][i] = st::kFailed;
             task["failed_item"] = true;
-            s_["errors"].push_back({{"type", "error"}, {"message", input.error().message}, {"task_id", name}});
+            s_["errors"].push_back(
+                {{"type", "error"},
+                 {"message", input.error().message},
+                 {"task_id", name},
+                 {"route", task.value("route", 0)}}
+            );
             break;
         }
         task["is"][i] = st::kRunning;
@@ -676,7 +686,12 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
             if (!w) {
                 task["status"] = st::kFailed;
                 s_["seq"].push_back(id);
-                Fail({{"type", "error"}, {"message", w.error().message}, {"task_id", name}});
+                Fail(
+                    {{"type", "error"},
+                     {"message", w.error().message},
+                     {"task_id", name},
+                     {"route", task.value("route", 0)}}
+                );
                 return;
             }
             again = Truthy(*w);
@@ -713,6 +728,7 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
                     {{"type", "error"},
                      {"message", w.error().message},
                      {"task_id", name},
+                     {"route", task.value("route", 0)},
                      {"task_transition_id",
                       (tr.targets.empty() ? std::string("continue") : tr.targets[0]) + "__t" + std::to_string(i)}}
                 );
@@ -732,7 +748,12 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
             for (const auto& [k, v] : tr.publish) {
                 auto r = Eval(v, penv);
                 if (!r) {
-                    Fail({{"type", "error"}, {"message", r.error().message}, {"task_id", name}});
+                    Fail(
+                        {{"type", "error"},
+                         {"message", r.error().message},
+                         {"task_id", name},
+                         {"route", task.value("route", 0)}}
+                    );
                     ok = false;
                     break;
                 }
@@ -771,7 +792,11 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
         // As Orquesta: every task failure is logged; it fails the workflow unless remediated (and a transition to
         // `fail` does not remediate). The errors show in the result only when the workflow does not succeed
         // (StackStorm's examples.orquesta-error-handling-fail-manually lists the remediated failure and `fail`).
-        Json error = {{"type", "error"}, {"message", "Execution failed. See result for details."}, {"task_id", name}};
+        Json error = {
+            {"type", "error"},
+            {"message", "Execution failed. See result for details."},
+            {"task_id", name},
+            {"route", task.value("route", 0)}};
         error["result"] = result;
         if (!remediated || fail_command) {
             Fail(std::move(error));
