@@ -582,6 +582,12 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                         {{"execution_id", id}, {"error", r.error().message}});
                     return then(false);
                 }
+                if (attempt == 0) {
+                    Log(*self->log,
+                        spdlog::level::warn,
+                        "cannot store execution result yet; retrying every second",
+                        {{"execution_id", id}, {"error", r.error().message}});
+                }
                 auto timer = std::make_shared<asio::steady_timer>(self->io, std::chrono::seconds(1));
                 timer->async_wait([self,
                                    timer,

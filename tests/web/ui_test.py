@@ -723,6 +723,14 @@ def main():
                       f'{driver.get_log("browser")}', file=sys.stderr)
             except Exception as e:
                 print(f'ui_test: (no page state: {e})', file=sys.stderr)
+            if server and '#/executions/' in driver.current_url:  # the server's view, to tell page from server
+                try:
+                    eid = driver.current_url.split('#/executions/')[1].split('?')[0]
+                    e = server.api('GET', f'/executions/{eid}')
+                    print(f'ui_test: the API says the execution is {e.get("status")}: '
+                          f'{json.dumps(e.get("log"))}', file=sys.stderr)
+                except Exception as e:
+                    print(f'ui_test: (no execution from the API: {e})', file=sys.stderr)
         if server:
             print(f'ui_test: server log:\n{open(server.log_path).read()[-4000:]}', file=sys.stderr)
         raise

@@ -125,7 +125,25 @@ export function executionsView(main, query) {
       pending.set(e.id, {e, created: created || (prior && prior.created)});
       if (!timer) timer = setTimeout(flush, 50);
     },
-    (state) => replace(live, state === 'live' ? '● live' : 'reconnecting…'));
+    (state) => {
+      replace(live, state === 'live' ? '● live' : 'reconnecting…');
+      if (state === 'reconnecting') reconnected = true;
+      if (state === 'live' && reconnected) catchUp();
+    });
+
+  // After a reconnection, what changed while the stream was down comes from a read of the page, applied as
+  // events (newest last, so that it ends on top).
+  let reconnected = false;
+  function catchUp() {
+    api('/executions', {query: {limit: PAGE, offset, ...filter}})
+      .then(({data}) => {
+        for (const e of [...data].reverse()) {
+          if (!pending.has(e.id)) pending.set(e.id, {e, created: !rows.has(e.id)});
+        }
+        if (!timer) timer = setTimeout(flush, 50);
+      })
+      .catch(() => {});
+  }
 
   api('/executions', {query: {limit: PAGE, offset, ...filter}})
     .then(({data, total: t}) => {
