@@ -32,6 +32,8 @@ constexpr size_t kEventsMaxLen = 100000;
 constexpr size_t kMaxStreamedLines = 100000;
 constexpr size_t kMaxStreamedBytes = 16 * 1024 * 1024;
 constexpr size_t kLineOverheadBytes = 128;
+/// How often each runner process looks for due retries (docs/delivery.md "Policies").
+constexpr auto kRetryPollEvery = std::chrono::seconds(1);
 
 std::vector<std::string> SecretValues(const core::ExecutionRequest& r) {
     std::vector<std::string> out;
@@ -157,6 +159,54 @@ void CreateRetry(
         }
     );
 }
+
+/// How long a retry request is kept: a retry is due long before (the delay), or never.
+constexpr const char* kRetryRequestTtlSeconds = "604800";
+
+/// The retry count of a request (0 for a first run).
+int64_t RetryCount(const core::ExecutionRequest& r) {
+    if (auto p = r.context.find("policies"); p != r.context.end() && p->is_object()) {
+        if (auto rr = p->find("retry"); rr != p->end() && rr->is_object()) return rr->value("retry_count", int64_t{0});
+    }
+    return 0;
+}
+
+/// Whether an execution of `r` that ended in `status` is to be run again by its action.retry policy:
+/// `retry_on: failure` takes `failed` and `abandoned` (its runner died mid-run: the action did not complete),
+/// `retry_on: timeout` takes `timeout`; while the chain of retries is shorter than max_retry_count.
+bool RetryWanted(const core::ExecutionRequest& r, const std::string& status) {
+    const Json* retry = Policy(r, "retry");
+    if (retry == nullptr) return false;
+    const std::string on = retry->value("retry_on", "failure");
+    const bool matches = (on == "failure" && (status == core::status::kFailed || status == core::status::kAbandoned)) ||
+                         (on == "timeout" && status == core::status::kTimeout);
+    return matches && RetryCount(r) < retry->value("max_retry_count", int64_t{2});
+}
+
+std::chrono::milliseconds RetryDelay(const core::ExecutionRequest& r) {
+    const Json* retry = Policy(r, "retry");
+    const double seconds = retry != nullptr && (*retry)["delay"].is_number() ? (*retry)["delay"].get<double>() : 0.0;
+    return std::chrono::milliseconds(static_cast<int64_t>(std::clamp(seconds, 0.0, 86400.0) * 1000));
+}
+
+int64_t EpochMs(const core::Clock& clock) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch()).count();
+}
+
+/// Puts `id` on the due set at now + its policy's delay (ZADD: asking twice keeps one entry).
+void ScheduleRetry(
+    core::RedisClient& client,
+    const RunnerKeys& keys,
+    const core::Clock& clock,
+    const core::ExecutionRequest& r,
+    std::function<void(bool)> then
+) {
+    const int64_t due = EpochMs(clock) + RetryDelay(r).count();
+    client.Command(
+        {"ZADD", keys.RetryDue(), std::to_string(due), r.execution_id},
+        [then = std::move(then)](Result<core::RedisReply> reply) { then(reply && !reply->IsError()); }
+    );
+}
 }  // namespace
 
 struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Impl> {
@@ -180,6 +230,8 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     core::StreamConsumerPtr consumer;
     core::StreamConsumerPtr control;
     asio::steady_timer heartbeat;
+    asio::steady_timer retry_poll;
+    bool stopping_retries = false;  // io thread only
     std::shared_ptr<spdlog::logger> log = core::Logger("runner");
 
     Impl(
@@ -197,7 +249,8 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
           content_keys(client->endpoint().key_prefix),
           supervisor(io_),
           services{io_, supervisor, client, options.data_dir, options.check_rule, &clock, options.check_workflow},
-          heartbeat(io_) {
+          heartbeat(io_),
+          retry_poll(io_) {
         for (const auto& info : registry.Infos()) runners[info.name] = registry.Find(info.name)->create(services);
     }
 
@@ -267,11 +320,46 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             executions::FieldMap claim = {{"runner_id", options.consumer_name}};
             // Under a concurrency policy the claim may be delayed: the script keeps the request to queue it again.
             if (Policy(*req, "concurrency")) claim.emplace_back("_request", msg.body);
+            if (Policy(*req, "retry")) {
+                // Kept before the claim, so that a retry has the parameters in clear whoever decides on it: this
+                // runner when the action fails, the gc role when this runner dies mid-run (it is `abandoned`).
+                client->Command(
+                    {"SET", runner_keys.RetryRequest(execution_id), msg.body, "EX", kRetryRequestTtlSeconds},
+                    [self,
+                     runner,
+                     req = std::move(*req),
+                     claim = std::move(claim),
+                     ack,
+                     finish,
+                     id = msg.id](Result<core::RedisReply>) mutable {
+                        self->Claim(runner, std::move(req), std::move(claim), ack, finish, id);
+                    }
+                );
+                continue;
+            }
+            Claim(runner, std::move(*req), std::move(claim), ack, finish, msg.id);
+        }
+        finish();
+    }
+
+    /// Moves the execution to `running` for this runner and starts it; `ack`/`finish` belong to HandleBatch.
+    template <typename Ack, typename Finish>
+    void Claim(
+        Runner* runner,
+        core::ExecutionRequest req,
+        executions::FieldMap claim,
+        const Ack& ack,
+        const Finish& finish,
+        const std::string& stream_id
+    ) {
+        auto self = shared_from_this();
+        const std::string execution_id = req.execution_id;
+        {
             store.Transition(
                 execution_id,
                 core::status::kRunning,
                 std::move(claim),
-                [self, runner, req = std::move(*req), ack, finish, id = msg.id](
+                [self, runner, req = std::move(req), ack, finish, id = stream_id](
                     Result<executions::TransitionResult> claimed
                 ) mutable {
                     if (!claimed) {
@@ -298,7 +386,6 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 {core::status::kScheduled}
             );
         }
-        finish();
     }
 
     /// Loads the action's pack config (Keys::Configs; `{}` when the pack has none) and which of its keys are
@@ -430,8 +517,23 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 "execution finished",
                 {{"execution_id", id}, {"action", action}, {"status", result.status}});
             const std::string status = result.status;
-            self->Complete(id, std::move(result), [self, retry_of, status](bool stored) {
-                if (stored && retry_of) self->MaybeRetry(*retry_of, status);
+            const bool retry = retry_of && RetryWanted(*retry_of, status);
+            if (retry) {
+                // Due before the status is stored: a runner dying in between leaves a due retry, which the poll
+                // takes once the status is final (or the gc role's abandon is); never a failure without its retry.
+                ScheduleRetry(*self->client, self->runner_keys, self->store.clock(), *retry_of, [](bool) {});
+            }
+            self->Complete(id, std::move(result), [self, retry_of, retry](bool stored) {
+                if (retry_of && stored) {
+                    if (retry) {
+                        self->PollRetriesAfter(RetryDelay(*retry_of));  // on time, not at the next poll
+                    } else {
+                        self->client->Command(
+                            {"DEL", self->runner_keys.RetryRequest(retry_of->execution_id)},
+                            [](Result<core::RedisReply>) {}
+                        );
+                    }
+                }
                 self->running -= 1;
                 if (self->consumer) self->consumer->NotifyCapacity();
                 std::function<void()> idle;
@@ -461,41 +563,102 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
         runner->Run(run, std::move(cb));
     }
 
-    /// StackStorm's action.retry: a `failed` (retry_on: failure) or `timeout` (retry_on: timeout) execution is run
-    /// again as a new execution after `delay` seconds, up to max_retry_count times in a chain of retries. The delay
-    /// runs in this process: a runner that dies during it leaves the execution as it ended (not retried).
-    void MaybeRetry(const core::ExecutionRequest& req, const std::string& status) {
-        const Json& retry = *Policy(req, "retry");
-        const std::string on = retry.value("retry_on", "failure");
-        if (!((on == "failure" && status == core::status::kFailed) ||
-              (on == "timeout" && status == core::status::kTimeout)))
-            return;
-        int64_t count = 0;
-        if (auto p = req.context.find("policies"); p != req.context.end() && p->is_object()) {
-            if (auto r = p->find("retry"); r != p->end() && r->is_object()) count = r->value("retry_count", int64_t{0});
-        }
-        if (count >= retry.value("max_retry_count", int64_t{2})) return;
+    /// StackStorm's action.retry, durably (docs/delivery.md "Policies"): an execution whose retry is due (RetryDue)
+    /// is run again as a new execution once its status is final, with the request kept at its claim (RetryRequest),
+    /// idempotently (CreateRetry's dedupe key): every runner process polls, so the delay survives the death of the
+    /// runner that ran it. Each poll takes the due ids in order, a few at a time.
+    void PollRetries() {
+        if (stopping_retries) return;
         auto self = shared_from_this();
-        auto timer = std::make_shared<asio::steady_timer>(
-            io, std::chrono::milliseconds(static_cast<int64_t>(retry.value("delay", 0.0) * 1000))
+        client->Command(
+            {"ZRANGEBYSCORE",
+             runner_keys.RetryDue(),
+             "-inf",
+             std::to_string(EpochMs(store.clock())),
+             "LIMIT",
+             "0",
+             "16"},
+            [self](Result<core::RedisReply> due) {
+                if (!due || due->IsError()) return;
+                for (const auto& e : due->elements) self->RetryOne(e.str);
+            }
         );
-        timer->async_wait(
-            [self, timer, req, count, policy = retry.value("policy", "")](const boost::system::error_code&) {
-                CreateRetry(self->store, req, policy, count + 1, [self, id = req.execution_id](Result<std::string> r) {
-                    if (!r) {
+    }
+
+    void RetryOne(const std::string& id) {
+        auto self = shared_from_this();
+        client->Pipeline(
+            {{"HGET", store.keys().Execution(id), "status"}, {"GET", runner_keys.RetryRequest(id)}},
+            [self, id](Result<std::vector<core::RedisReply>> r) {
+                if (!r || r->size() != 2) return;
+                const std::string status = (*r)[0].IsNil() ? "" : (*r)[0].str;
+                auto drop = [self, id] {
+                    self->client->Pipeline(
+                        {{"ZREM", self->runner_keys.RetryDue(), id}, {"DEL", self->runner_keys.RetryRequest(id)}},
+                        [](Result<std::vector<core::RedisReply>>) {}
+                    );
+                };
+                if (!status.empty() && !core::status::IsCompleted(status)) {
+                    // Still running (its runner has not stored the end yet): looked at again in a second.
+                    const int64_t later = EpochMs(self->store.clock()) + 1000;
+                    self->client->Command(
+                        {"ZADD", self->runner_keys.RetryDue(), "XX", std::to_string(later), id},
+                        [](Result<core::RedisReply>) {}
+                    );
+                    return;
+                }
+                Json body = (*r)[1].IsNil() ? Json() : Json::parse((*r)[1].str, nullptr, false);
+                Result<core::ExecutionRequest> req =
+                    body.is_object() ? core::ExecutionRequest::FromJson(body)
+                                     : Result<core::ExecutionRequest>(NotFound("its request expired"));
+                if (status.empty() || !req || !RetryWanted(*req, status)) {
+                    if (!status.empty() && !req) {
                         Log(*self->log,
                             spdlog::level::err,
                             "cannot retry execution",
-                            {{"execution_id", id}, {"error", r.error().message}});
-                        return;
+                            {{"execution_id", id}, {"error", req.error().message}});
                     }
-                    Log(*self->log,
-                        spdlog::level::info,
-                        "execution retried by policy",
-                        {{"execution_id", id}, {"retry", *r}});
-                });
+                    return drop();
+                }
+                const std::string policy = Policy(*req, "retry")->value("policy", "");
+                CreateRetry(
+                    self->store,
+                    *req,
+                    policy,
+                    RetryCount(*req) + 1,
+                    [self, id, drop](Result<std::string> made) {
+                        if (!made) {  // stays due: the next poll tries again
+                            Log(*self->log,
+                                spdlog::level::err,
+                                "cannot retry execution",
+                                {{"execution_id", id}, {"error", made.error().message}});
+                            return;
+                        }
+                        Log(*self->log,
+                            spdlog::level::info,
+                            "execution retried by policy",
+                            {{"execution_id", id}, {"retry", *made}});
+                        drop();
+                    }
+                );
             }
         );
+    }
+
+    void ScheduleRetryPoll() {
+        auto self = shared_from_this();
+        retry_poll.expires_after(kRetryPollEvery);
+        retry_poll.async_wait([self](const boost::system::error_code& ec) {
+            if (ec) return;
+            self->PollRetries();
+            self->ScheduleRetryPoll();
+        });
+    }
+
+    void PollRetriesAfter(std::chrono::milliseconds delay) {
+        auto self = shared_from_this();
+        auto timer = std::make_shared<asio::steady_timer>(io, delay + std::chrono::milliseconds(5));
+        timer->async_wait([self, timer](const boost::system::error_code&) { self->PollRetries(); });
     }
 
     /// Lines that arrive together (one read of the pipe) are stored together: the first line of a burst posts a
@@ -617,6 +780,7 @@ RunnerContainer::~RunnerContainer() {
 
 void RunnerContainer::Start() {
     impl_->Beat();
+    impl_->ScheduleRetryPoll();
     core::StreamConsumerOptions opts;
     opts.stream = impl_->store.keys().RequestStream(impl_->options.pool);
     opts.group = "runners";
@@ -653,6 +817,8 @@ void RunnerContainer::Stop(std::chrono::milliseconds grace, std::function<void()
     auto impl = impl_;
     auto after_consumer = [impl, grace, on_stopped = std::move(on_stopped)]() mutable {
         impl->heartbeat.cancel();
+        impl->stopping_retries = true;
+        impl->retry_poll.cancel();
         {
             std::lock_guard lock(impl->mu);
             impl->shutting_down = true;
@@ -709,6 +875,7 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
     asio::io_context& io;
     core::RedisClientPtr client;
     executions::ExecutionStore store;
+    RunnerKeys runner_keys;
     std::chrono::milliseconds interval;
     asio::steady_timer timer;
     asio::steady_timer trim_timer;
@@ -716,7 +883,13 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
     std::shared_ptr<spdlog::logger> log = core::Logger("gc");
 
     Impl(asio::io_context& io_, core::RedisClientPtr c, std::chrono::milliseconds i, const core::Clock& clock)
-        : io(io_), client(std::move(c)), store(client, clock), interval(i), timer(io_), trim_timer(io_) {}
+        : io(io_),
+          client(std::move(c)),
+          store(client, clock),
+          runner_keys(client->endpoint().key_prefix),
+          interval(i),
+          timer(io_),
+          trim_timer(io_) {}
 
     /// Every second: the execution event stream keeps at most kEventsMaxLen entries beyond what its consumer
     /// groups still need (core::TrimStream never drops an unread or unacknowledged entry).
@@ -816,12 +989,13 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
                         canceling ? core::status::kCanceled : core::status::kAbandoned,
                         {{"result", result.dump()},
                          {"end_timestamp", core::FormatIsoTimestamp(self->store.clock().Now())}},
-                        [self, id, runner = owners[i].str](Result<executions::TransitionResult> r) {
+                        [self, id, runner = owners[i].str, canceling](Result<executions::TransitionResult> r) {
                             if (r && r->applied) {
                                 Log(*self->log,
                                     spdlog::level::warn,
                                     "execution abandoned",
                                     {{"execution_id", id}, {"runner", runner}});
+                                if (!canceling) self->RetryAbandoned(id);
                             }
                         },
                         {statuses[i]}
@@ -830,6 +1004,28 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
                 self->Schedule();
             }
         );
+    }
+
+    /// An abandoned execution of an action with action.retry (`retry_on: failure`) is due for its retry: its
+    /// request was kept at the claim (RunnerKeys::RetryRequest), and the runners' poll creates the retry.
+    void RetryAbandoned(const std::string& id) {
+        auto self = shared_from_this();
+        client->Command({"GET", runner_keys.RetryRequest(id)}, [self, id](Result<core::RedisReply> r) {
+            if (!r || r->IsNil() || r->IsError()) return;  // no retry policy, or its request expired
+            Json body = Json::parse(r->str, nullptr, false);
+            Result<core::ExecutionRequest> req = body.is_object()
+                                                     ? core::ExecutionRequest::FromJson(body)
+                                                     : Result<core::ExecutionRequest>(NotFound("not JSON"));
+            if (!req || !RetryWanted(*req, core::status::kAbandoned)) return;
+            ScheduleRetry(*self->client, self->runner_keys, self->store.clock(), *req, [self, id](bool ok) {
+                if (!ok) {
+                    Log(*self->log,
+                        spdlog::level::err,
+                        "cannot schedule the retry of an abandoned execution",
+                        {{"execution_id", id}});
+                }
+            });
+        });
     }
 };
 

@@ -28,6 +28,7 @@ void WritePack(const std::filesystem::path& packs) {
     Write(p / "actions" / "only_one.yaml", "name: only_one\n" + locked);
     Write(p / "actions" / "flaky.yaml", "---\nname: flaky\nrunner_type: local-shell-cmd\n");
     Write(p / "actions" / "slow.yaml", "---\nname: slow\nrunner_type: local-shell-cmd\n");
+    Write(p / "actions" / "resilient.yaml", "---\nname: resilient\nrunner_type: local-shell-cmd\n");
     Write(
         p / "policies" / "locked.yaml",
         "---\nname: locked_concurrency\nresource_ref: pol.locked\npolicy_type: action.concurrency\n"
@@ -53,6 +54,16 @@ void WritePack(const std::filesystem::path& packs) {
         "---\nname: slow_retry\nresource_ref: pol.slow\npolicy_type: action.retry\n"
         "parameters:\n  retry_on: timeout\n  max_retry_count: 1\n"
     );
+    Write(
+        p / "policies" / "resilient.yaml",
+        "---\nname: resilient_retry\nresource_ref: pol.resilient\npolicy_type: action.retry\n"
+        "parameters:\n  retry_on: failure\n  max_retry_count: 1\n  delay: 3\n"
+    );
+}
+
+/// Runs long the first time (leaves `marker`), says "second" at once the next time.
+std::string SecondTimeLucky(const std::string& marker, const std::string& first_time) {
+    return "if [ -e " + marker + " ]; then echo second; else touch " + marker + "; " + first_time + "; fi";
 }
 
 /// `mkdir lock || exit 3; sleep S; rmdir lock`: fails when another run holds the lock.
@@ -222,10 +233,70 @@ TEST_F(PoliciesTest, RetryOnTimeoutRetriesTimeoutsOnly) {
     EXPECT_FALSE(WaitFor([&] { return GetJson(*api_, "/executions?action=pol.slow&limit=10").size() > 3; }, 1s));
 }
 
+/// The retry of `first` (by retried_liveaction_id), once it succeeded; null when none came in `deadline`.
+Json WaitRetrySucceeded(SquallProcess& api, const std::string& first, std::chrono::seconds deadline) {
+    Json found;
+    WaitFor(
+        [&] {
+            Json list = GetJson(api, "/executions?action=pol.resilient&limit=10");
+            if (!list.is_array()) return false;
+            for (const auto& e : list) {
+                const Json retry = e["context"].value("policies", Json::object()).value("retry", Json::object());
+                if (retry.value("retried_liveaction_id", "") == first && e.value("status", "") == "succeeded") {
+                    found = e;
+                    return true;
+                }
+            }
+            return false;
+        },
+        deadline
+    );
+    return found;
+}
+
+TEST_F(PoliciesTest, AnAbandonedExecutionIsRetriedByItsPolicy) {
+    // The first run sleeps; both runner processes are killed under it, and one comes back. The gc role marks the
+    // execution abandoned once its runner's liveness lapsed, and the retry policy (retry_on: failure) runs it again.
+    const std::string marker = (dir_.path() / "abandoned-marker").string();
+    const std::string first = Run("pol.resilient", {{"cmd", SecondTimeLucky(marker, "sleep 40")}});
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            return std::filesystem::exists(marker) &&
+                   GetJson(*api_, "/executions/" + first).value("status", "") == "running";
+        },
+        30s
+    ));
+    runner_a_->Kill();
+    runner_b_->Kill();
+    runner_a_ = std::make_unique<SquallProcess>(Opts({"--roles", "runner"}));
+    const Json retry = WaitRetrySucceeded(*api_, first, 90s);
+    ASSERT_FALSE(retry.is_null()) << GetJson(*api_, "/executions?action=pol.resilient&limit=10").dump(2);
+    EXPECT_EQ(GetJson(*api_, "/executions/" + first).value("status", ""), "abandoned");
+    EXPECT_EQ(retry["context"]["policies"]["retry"]["applied_policy"], "pol.resilient_retry");
+    EXPECT_EQ(retry["context"]["policies"]["retry"]["retry_count"], 1);
+    EXPECT_NE(retry["result"].value("stdout", "").find("second"), std::string::npos) << retry.dump(2);
+}
+
+TEST_F(PoliciesTest, ARetryDelaySurvivesTheRunnerThatRanItDying) {
+    // The policy's delay is 3 s; the runner that ran the failure dies at once, and the other runner process (or
+    // one that comes back) makes the retry when it is due: the delay is kept in Redis, not in a process.
+    const std::string marker = (dir_.path() / "delay-marker").string();
+    const std::string first = Run("pol.resilient", {{"cmd", SecondTimeLucky(marker, "exit 1")}});
+    ASSERT_TRUE(WaitFor([&] { return GetJson(*api_, "/executions/" + first).value("status", "") == "failed"; }, 30s));
+    runner_a_->Kill();
+    runner_b_->Kill();
+    runner_b_ = std::make_unique<SquallProcess>(Opts({"--roles", "runner"}));
+    const Json retry = WaitRetrySucceeded(*api_, first, 60s);
+    ASSERT_FALSE(retry.is_null()) << GetJson(*api_, "/executions?action=pol.resilient&limit=10").dump(2);
+    EXPECT_EQ(retry["context"]["policies"]["retry"]["retry_count"], 1);
+    // Exactly one retry (max_retry_count: 1), whichever processes looked at it.
+    EXPECT_EQ(GetJson(*api_, "/executions?action=pol.resilient&limit=10").size(), 2u);
+}
+
 TEST_F(PoliciesTest, PoliciesAndTypesAreListed) {
     Json policies = GetJson(*api_, "/policies?pack=pol");
     ASSERT_TRUE(policies.is_array());
-    EXPECT_EQ(policies.size(), 5u) << policies.dump(2);
+    EXPECT_EQ(policies.size(), 6u) << policies.dump(2);
     Json one = GetJson(*api_, "/policies/pol.keyed_concurrency");
     EXPECT_EQ(one.value("policy_type", ""), "action.concurrency.attr");
     EXPECT_EQ(one["parameters"]["action"], "delay") << "the type's default is filled in";

@@ -20,6 +20,10 @@ class RunnerKeys {
 public:
     explicit RunnerKeys(std::string prefix) : p_(std::move(prefix)) {}
     std::string Alive(const std::string& consumer) const { return p_ + "runner:alive:" + consumer; }
+    /// action.retry, durably (docs/delivery.md "Policies"): the ids of executions whose retry is due at the score
+    /// (epoch ms), and the request (parameters in clear) of each claimed execution of an action with the policy.
+    std::string RetryDue() const { return p_ + "{x}retry:due"; }
+    std::string RetryRequest(const std::string& id) const { return p_ + "{x}retry:req:" + id; }
 
 private:
     std::string p_;
