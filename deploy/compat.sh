@@ -171,7 +171,6 @@ wait_status "$cancel_id" canceled
 check "execution get (canceled)" 'status: canceled' -- execution get "$cancel_id"
 check "execution re-run" 'status: succeeded' 'compat-hello' -- execution re-run "$ok_id"
 check "execution re-run (params)" 'status: succeeded' 'stdout: rerun-changed' -- execution re-run "$ok_id" cmd="echo rerun-changed"
-gap "execution pause / resume" "no runner Squall has today supports pausing (the Orquesta runner will)"
 
 echo "rules, triggers, enforcements"
 cat >"$work/rule.yaml" <<'EOF'
@@ -238,11 +237,36 @@ printf -- '---\nref: compat_pack\nname: compat_pack\ndescription: compat suite p
   >"$work/compat_pack/pack.yaml"
 printf -- '---\nname: hello\nrunner_type: local-shell-cmd\nentry_point: ""\nparameters:\n  cmd:\n    default: echo hello-from-compat-pack\n' \
   >"$work/compat_pack/actions/hello.yaml"
+# An Orquesta workflow of two tasks, the first slow enough to pause the workflow while it runs.
+mkdir -p "$work/compat_pack/actions/workflows"
+printf -- '---\nname: slow\nrunner_type: orquesta\nentry_point: workflows/slow.yaml\n' \
+  >"$work/compat_pack/actions/slow.yaml"
+cat >"$work/compat_pack/actions/workflows/slow.yaml" <<'EOF'
+version: 1.0
+tasks:
+  first:
+    action: core.local cmd="sleep 6; echo first-done"
+    next:
+      - when: <% succeeded() %>
+        do: second
+  second:
+    action: core.local cmd="echo second-done"
+EOF
 git -C "$work/compat_pack" init -q
 git -C "$work/compat_pack" add -A
 git -C "$work/compat_pack" -c user.name=compat -c user.email=compat@localhost commit -q -m v1
 check "pack install" 'compat_pack' '1\.2\.3' '!ERROR' -- pack install "file://$work/compat_pack"
 check "run (installed pack's action)" 'hello-from-compat-pack' -- run compat_pack.hello
+# Pause a running workflow: it is paused once its running task ended; resumed, it runs the next task.
+out="$(st2 run -a compat_pack.slow)"
+wf_id="$(run_id)"
+wait_status "$wf_id" running
+check "execution pause" "$wf_id" 'status: paus(ing|ed)' -- execution pause "$wf_id"
+wait_status "$wf_id" paused
+check "execution get (paused)" 'status: paused' -- execution get "$wf_id"
+check "execution resume" "$wf_id" 'status: (resuming|running)' -- execution resume "$wf_id"
+wait_status "$wf_id" succeeded
+check "execution get (resumed)" 'status: succeeded' 'first' 'second' -- execution get "$wf_id"
 check "pack remove" 'compat_pack' '!ERROR' '!not been removed' -- pack remove compat_pack
 check "pack get (removed)" 'not found' -- pack get compat_pack
 check "runner list" 'local-shell-cmd' 'noop' -- runner list

@@ -163,6 +163,28 @@ TEST(WorkflowIntegrationTest, RunsAPacksWorkflowWithTasksAsChildExecutions) {
     Json inner = GetExecution(server, o["children"][0]);
     EXPECT_EQ(inner["parent"], o["id"]);
     EXPECT_EQ(inner["children"].size(), 5u);
+    // StackStorm's GET /executions/{id}/children (what `st2 execution get` reads for a workflow): every descendant,
+    // depth first in creation order (the subworkflow's tasks right after it); `depth=1` only the workflow's tasks.
+    {
+        httplib::Client c(server.host(), server.port());
+        c.set_read_timeout(30, 0);
+        const httplib::Headers key = {{"St2-Api-Key", server.api_key()}};
+        const std::string base = "/api/v1/executions/" + o["id"].get<std::string>() + "/children";
+        auto all = c.Get(base + "/?depth=-1", key);
+        ASSERT_TRUE(all && all->status == 200) << (all ? all->body : "no answer");
+        Json tree = Json::parse(all->body);
+        ASSERT_EQ(tree.size(), 2u + 5u) << tree.dump(2);
+        EXPECT_EQ(tree[0]["id"], o["children"][0]);
+        for (size_t i = 0; i < 5; ++i) EXPECT_EQ(tree[1 + i]["id"], inner["children"][i]);
+        EXPECT_EQ(tree[6]["id"], o["children"][1]);
+        auto top = c.Get(base + "?depth=1", key);
+        ASSERT_TRUE(top && top->status == 200);
+        EXPECT_EQ(Json::parse(top->body).size(), 2u) << top->body;
+        auto bad = c.Get(base + "?depth=deep", key);
+        ASSERT_TRUE(bad);
+        EXPECT_EQ(bad->status, 400);
+        EXPECT_NE(bad->body.find("depth"), std::string::npos) << bad->body;
+    }
     EXPECT_NE(table.out.find("fan"), std::string::npos) << table.out;
     EXPECT_NE(table.out.find("core.local"), std::string::npos) << table.out;
 

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <optional>
 
 #include "http.hpp"
@@ -198,6 +200,54 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
             Result<Json> e = OwnedExecution(d, req.matches[1], who, "reading");
             if (!e) return SendError(res, e.error());
             SendJson(res, 200, *e);
+        }
+    );
+
+    // StackStorm's descendants of a workflow execution: its tasks' executions, depth first in the order they were
+    // created (a subworkflow's tasks right after it), down to `depth` levels (-1, the default: all). st2client reads
+    // it for `st2 execution get` of a workflow.
+    r.Get(
+        R"(/executions/([0-9a-zA-Z_-]+)/children)",
+        [&d](const httplib::Request& req, httplib::Response& res, const Identity& who) {
+            Result<Json> root = OwnedExecution(d, req.matches[1], who, "reading the children of");
+            if (!root) return SendError(res, root.error());
+            int64_t depth = -1;
+            if (req.has_param("depth")) {
+                const std::string text = req.get_param_value("depth");
+                char* end = nullptr;
+                errno = 0;
+                const long long v = std::strtoll(text.c_str(), &end, 10);
+                if (text.empty() || *end != '\0' || errno != 0 || v < -1) {
+                    return SendError(
+                        res, InvalidArgument("query parameter \"depth\": must be -1 (all) or a number of levels")
+                    );
+                }
+                depth = v;
+            }
+            constexpr size_t kMaxDescendants = 10000;
+            Json out = Json::array();
+            // (id, level) still to visit, the next one at the back.
+            std::vector<std::pair<std::string, int64_t>> todo;
+            auto push_children = [&todo](const Json& e, int64_t level) {
+                const Json children = e.value("children", Json::array());
+                if (!children.is_array()) return;
+                for (auto it = children.rbegin(); it != children.rend(); ++it) {
+                    if (it->is_string()) todo.emplace_back(it->get<std::string>(), level);
+                }
+            };
+            push_children(*root, 1);
+            while (!todo.empty() && out.size() < kMaxDescendants) {
+                auto [id, level] = std::move(todo.back());
+                todo.pop_back();
+                Result<Json> e = d.executions.GetBlocking(id);
+                if (!e) {
+                    if (e.error().code == ErrorCode::kNotFound) continue;  // purged meanwhile
+                    return SendError(res, e.error());
+                }
+                if (depth <= 0 || level < depth) push_children(*e, level + 1);
+                out.push_back(std::move(*e));
+            }
+            SendJson(res, 200, out);
         }
     );
 
