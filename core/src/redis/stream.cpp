@@ -25,15 +25,17 @@ bool StartsWith(const std::string& s, std::string_view prefix) {
     return s.rfind(prefix, 0) == 0;
 }
 
-// KEYS: 1 stream, 2 dead-letter stream. ARGV: 1 group, 2 delete (0/1), 3.. pairs (entry id, dead letter JSON).
-// Moving, acknowledging and deleting happen together: an entry is either still pending or a dead letter.
+// KEYS: 1 stream. ARGV: 1 group, 2 delete (0/1), 3.. entry ids. The second step of a move to the dead letters,
+// after the letters were added: acknowledging and deleting happen together. The dead-letter stream is one for
+// every stream, so on another hash slot than most of them: the move is two steps of one slot each (Redis Cluster,
+// docs/delivery.md). A process that dies between them leaves the entry pending; it is moved again, so that one
+// entry may have two letters, with the same `stream` and `id`, never none.
 const char* kDeadLetter = R"lua(
-for i = 3, #ARGV, 2 do
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', '100000', '*', 'd', ARGV[i + 1])
+for i = 3, #ARGV do
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
   if ARGV[2] == '1' then redis.call('XDEL', KEYS[1], ARGV[i]) end
 end
-return (#ARGV - 2) / 2
+return #ARGV - 2
 )lua";
 
 // KEYS: 1 stream. ARGV: 1 max length. Returns the number of entries removed.
@@ -516,20 +518,47 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
                     dead_args.push_back(letter.dump(-1, ' ', false, Json::error_handler_t::replace));
                 }
                 if (dead_args.empty()) return Dispatch(std::move(keep));
+                std::vector<RedisClient::Args> letters;
                 std::vector<std::string> args = {options.group, options.delete_on_ack ? "1" : "0"};
-                args.insert(args.end(), dead_args.begin(), dead_args.end());
-                DeadLetterScript().Run(
-                    *commands,
-                    {options.stream, DeadLetters()},
-                    std::move(args),
-                    OnStrand<Result<RedisReply>>([this, seq, keep = std::move(keep)](Result<RedisReply> r) mutable {
-                        if (seq != batch_seq) return;
-                        if (!r || r->IsError()) {
-                            // Not moved: they stay pending and come back; the others go on now.
-                            LogEvent(spdlog::level::warn, "cannot move dead letters", !r ? r.error().message : r->str);
+                for (size_t i = 0; i + 1 < dead_args.size(); i += 2) {
+                    letters.push_back(
+                        {"XADD", DeadLetters(), "MAXLEN", "~", "100000", "*", "d", std::move(dead_args[i + 1])}
+                    );
+                    args.push_back(std::move(dead_args[i]));
+                }
+                auto not_moved = [this](const std::string& why) {
+                    // Not moved: they stay pending and come back; the others go on now.
+                    LogEvent(spdlog::level::warn, "cannot move dead letters", why);
+                };
+                commands->Pipeline(
+                    std::move(letters),
+                    OnStrand<Result<std::vector<RedisReply>>>(
+                        [this, seq, keep = std::move(keep), args = std::move(args), not_moved](
+                            Result<std::vector<RedisReply>> added
+                        ) mutable {
+                            if (seq != batch_seq) return;
+                            std::string failed = !added ? added.error().message : "";
+                            for (const auto& a : added ? *added : std::vector<RedisReply>{}) {
+                                if (a.IsError()) failed = a.str;
+                            }
+                            if (!failed.empty()) {
+                                not_moved(failed);
+                                return Dispatch(std::move(keep));
+                            }
+                            DeadLetterScript().Run(
+                                *commands,
+                                {options.stream},
+                                std::move(args),
+                                OnStrand<Result<RedisReply>>(
+                                    [this, seq, keep = std::move(keep), not_moved](Result<RedisReply> r) mutable {
+                                        if (seq != batch_seq) return;
+                                        if (!r || r->IsError()) not_moved(!r ? r.error().message : r->str);
+                                        Dispatch(std::move(keep));
+                                    }
+                                )
+                            );
                         }
-                        Dispatch(std::move(keep));
-                    })
+                    )
                 );
             })
         );
