@@ -176,7 +176,15 @@ void TriggerStore::Purge(
 ) {
     static const Script kScript(kPurgeTriggerInstances);
     RunPurgeScript(
-        kScript, *client_, keys_.TriggerInstances(), keys_.Prefix(), cutoff_us, from, batch, {}, std::move(done)
+        kScript,
+        *client_,
+        keys_.TriggerInstances(),
+        keys_.TriggerTaggedPrefix(),
+        cutoff_us,
+        from,
+        batch,
+        {},
+        std::move(done)
     );
 }
 

@@ -99,7 +99,7 @@ Status PayloadValidator::Validate(
 }
 
 std::string DeliveryDedupe::Key(const std::string& scope, const std::string& key) const {
-    return redis_->endpoint().key_prefix + "webhook:dedupe:" + core::Sha256Hex(scope + "\n" + key);
+    return redis_->endpoint().key_prefix + "{ti}webhook:dedupe:" + core::Sha256Hex(scope + "\n" + key);
 }
 
 Result<DeliveryDedupe::Claim> DeliveryDedupe::ClaimBlocking(

@@ -259,7 +259,7 @@ TEST_F(ChaosTest, KillNineAndRedisRestartUnderWebhookLoad) {
     const std::vector<std::string> in_flight = {
         "requested", "scheduled", "delayed", "running", "canceling", "pending", "pausing", "resuming"};
     auto drained = [&] {
-        if (RedisInt({"XLEN", p + "stream:triggers"}) != 0) return false;
+        if (RedisInt({"XLEN", p + "{ti}stream:triggers"}) != 0) return false;
         if (RedisInt({"ZCARD", p + "{x}executions"}) < static_cast<int64_t>(events)) return false;
         for (const auto& s : in_flight) {
             if (RedisInt({"ZCARD", p + "{x}executions:status:" + s}) != 0) return false;
@@ -279,18 +279,18 @@ TEST_F(ChaosTest, KillNineAndRedisRestartUnderWebhookLoad) {
     const double total_seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
     std::string fleet_log;
     for (const auto& m : members_) fleet_log += "--- " + m.name + "\n" + m.process->Output().substr(0, 20000);
-    ASSERT_TRUE(done) << "not drained: triggers " << RedisInt({"XLEN", p + "stream:triggers"}) << ", executions "
+    ASSERT_TRUE(done) << "not drained: triggers " << RedisInt({"XLEN", p + "{ti}stream:triggers"}) << ", executions "
                       << RedisInt({"ZCARD", p + "{x}executions"}) << ", scheduled "
                       << RedisInt({"ZCARD", p + "{x}executions:status:scheduled"}) << ", running "
                       << RedisInt({"ZCARD", p + "{x}executions:status:running"}) << "\n"
                       << fleet_log;
 
     // Exactly one trigger instance per event: the one its answers named.
-    EXPECT_EQ(RedisInt({"ZCARD", p + "triggerinstances"}), static_cast<int64_t>(events));
+    EXPECT_EQ(RedisInt({"ZCARD", p + "{ti}triggerinstances"}), static_cast<int64_t>(events));
     std::set<std::string> instances;
     for (const auto& [id, ti] : instance_of) {
         instances.insert(ti);
-        EXPECT_EQ(RedisInt({"EXISTS", p + "ti:" + ti}), 1) << id;
+        EXPECT_EQ(RedisInt({"EXISTS", p + "{ti}ti:" + ti}), 1) << id;
     }
     EXPECT_EQ(instances.size(), events) << "two events share a trigger instance";
 

@@ -18,7 +18,8 @@ using core::Json;
 /// indexed newest first by `enforcements` and, per trigger instance, by `enforcements:ti:<trigger instance id>`.
 class EnforcementKeys {
 public:
-    explicit EnforcementKeys(std::string prefix) : p_(std::move(prefix)) {}
+    /// Every name carries the `{en}` hash tag: the purge script touches several (Redis Cluster, docs/delivery.md).
+    explicit EnforcementKeys(const std::string& prefix) : p_(prefix + "{en}") {}
     std::string Enforcement(const std::string& id) const { return p_ + "enf:" + id; }
     std::string All() const { return p_ + "enforcements"; }
     std::string ByTriggerInstance(const std::string& ti) const { return p_ + "enforcements:ti:" + ti; }

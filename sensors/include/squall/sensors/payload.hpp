@@ -41,7 +41,7 @@ private:
 /// trigger instance, across every API process of an installation: one Redis key per delivery, claimed atomically
 /// before the instance is stored and marked done after. Blocking (call from HTTP threads). Thread-safe.
 ///
-/// Keys: `webhook:dedupe:<sha256 of scope and key>` holding `claimed` (30 s, while a request stores the instance)
+/// Keys: `{ti}webhook:dedupe:<sha256 of scope and key>` holding `claimed` (30 s, while a request stores the instance)
 /// or `done` (for `ttl`).
 class DeliveryDedupe {
 public:

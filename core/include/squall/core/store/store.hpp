@@ -25,9 +25,13 @@ struct PurgeCursor;
 class Keys {
 public:
     explicit Keys(std::string prefix) : p_(std::move(prefix)) {}
-    std::string TriggerStream() const { return p_ + "stream:triggers"; }
-    std::string TriggerInstance(const std::string& id) const { return p_ + "ti:" + id; }
-    std::string TriggerInstances() const { return p_ + "triggerinstances"; }
+    /// The trigger family shares the `{ti}` hash tag (one slot: the emit, webhook claim and purge scripts touch
+    /// several of its keys; docs/delivery.md "Key layout and Redis Cluster").
+    std::string TriggerStream() const { return p_ + "{ti}stream:triggers"; }
+    std::string TriggerInstance(const std::string& id) const { return p_ + "{ti}ti:" + id; }
+    std::string TriggerInstances() const { return p_ + "{ti}triggerinstances"; }
+    /// Prefix of the trigger family's names, hash tag included (scripts derive `ti:<id>` from it).
+    std::string TriggerTaggedPrefix() const { return p_ + "{ti}"; }
     /// Entries that no consumer could handle (StreamConsumerOptions::dead_letters), for every stream.
     std::string DeadLetters() const { return p_ + "stream:deadletters"; }
     /// Datastore (kv_store.hpp): one JSON record per pair ("system:<name>" / "user:<user>:<name>"), the index
