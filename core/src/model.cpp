@@ -101,4 +101,38 @@ bool BoolOr(const Json& obj, const std::string& key, bool fallback) {
     return it != obj.end() && it->is_boolean() ? it->get<bool>() : fallback;
 }
 
+namespace {
+void CanonicalDumpTo(std::string& out, const Json& v) {
+    if (v.is_object()) {
+        std::vector<Json::const_iterator> items;
+        items.reserve(v.size());
+        for (auto it = v.begin(); it != v.end(); ++it) items.push_back(it);
+        std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.key() < b.key(); });
+        out += '{';
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (i) out += ',';
+            out += Json(items[i].key()).dump();
+            out += ':';
+            CanonicalDumpTo(out, *items[i]);
+        }
+        out += '}';
+    } else if (v.is_array()) {
+        out += '[';
+        for (size_t i = 0; i < v.size(); ++i) {
+            if (i) out += ',';
+            CanonicalDumpTo(out, v[i]);
+        }
+        out += ']';
+    } else {
+        out += v.dump();
+    }
+}
+}  // namespace
+
+std::string CanonicalDump(const Json& v) {
+    std::string out;
+    CanonicalDumpTo(out, v);
+    return out;
+}
+
 }  // namespace squall::core

@@ -158,27 +158,6 @@ bool CheckValue(const Criterion& c, const Json* value, Scope& scope, CriterionVe
     return passed;
 }
 
-/// A key looked up in a JSON object (a std::map with std::less<>) without a call to memcmp per tree node: keys
-/// usually differ in their first bytes. Orders exactly as std::string's compare (unsigned bytes, then length).
-struct KeyRef {
-    std::string_view s;
-};
-inline int CompareKeys(std::string_view a, std::string_view b) {
-    const size_t n = std::min(a.size(), b.size());
-    for (size_t i = 0; i < n; ++i) {
-        const auto x = static_cast<unsigned char>(a[i]);
-        const auto y = static_cast<unsigned char>(b[i]);
-        if (x != y) return x < y ? -1 : 1;
-    }
-    return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
-}
-[[maybe_unused]] inline bool operator<(const std::string& a, KeyRef b) {
-    return CompareKeys(a, b.s) < 0;
-}
-[[maybe_unused]] inline bool operator<(KeyRef a, const std::string& b) {
-    return CompareKeys(a.s, b) < 0;
-}
-
 const Json* Walk(const Json& v, const std::vector<PathStep>& steps, size_t at) {
     if (at == steps.size()) return &v;
     const PathStep& s = steps[at];
@@ -186,7 +165,7 @@ const Json* Walk(const Json& v, const std::vector<PathStep>& steps, size_t at) {
         case PathStep::Kind::kField: {
             if (!v.is_object()) return nullptr;
             const auto& object = *v.get_ptr<const Json::object_t*>();
-            auto it = object.find(KeyRef{s.name});
+            auto it = object.find(s.name);  // OrderedMap: a scan of key digests, or its index past 16 keys
             return it == object.end() ? nullptr : Walk(it->second, steps, at + 1);
         }
         case PathStep::Kind::kIndex: {

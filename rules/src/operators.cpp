@@ -58,7 +58,7 @@ std::optional<bool> PyIn(const Json& needle, const Json& haystack) {
     }
     if (haystack.is_array()) {
         for (const auto& item : haystack) {
-            if (PyEquals(item, needle)) return true;
+            if (rules::PyEquals(item, needle)) return true;
         }
         return false;
     }
@@ -589,12 +589,12 @@ void RegisterBuiltinOperators(OperatorRegistry& r, const core::Clock* clock) {
     reg(
         "equals",
         {"eq"},
-        [](const Json* v, const Json& p) { return !p.is_null() && v && PyEquals(*v, p); },
+        [](const Json* v, const Json& p) { return !p.is_null() && v && rules::PyEquals(*v, p); },
         PrepareEquals
     );
     // nequals has no null check in StackStorm: an absent key is != any non-null pattern.
     reg(
-        "nequals", {"neq"}, [](const Json* v, const Json& p) { return !PyEquals(Val(v), p); }, PrepareNequals
+        "nequals", {"neq"}, [](const Json* v, const Json& p) { return !rules::PyEquals(Val(v), p); }, PrepareNequals
     );
     reg(
         "iequals",
@@ -604,12 +604,12 @@ void RegisterBuiltinOperators(OperatorRegistry& r, const core::Clock* clock) {
     );
     reg("lessthan", {"lt"}, [](const Json* v, const Json& p) {
         if (p.is_null()) return false;
-        const auto c = PyCompare(Val(v), p);
+        const auto c = rules::PyCompare(Val(v), p);
         return c && *c < 0;
     });
     reg("greaterthan", {"gt"}, [](const Json* v, const Json& p) {
         if (p.is_null()) return false;
-        const auto c = PyCompare(Val(v), p);
+        const auto c = rules::PyCompare(Val(v), p);
         return c && *c > 0;
     });
     reg(

@@ -529,7 +529,7 @@ std::optional<SysTime> TimerSpec::SkipTo(SysTime tick, SysTime from) const {
 }
 
 std::string TimerId(const std::string& trigger_type, const Json& parameters) {
-    return core::Sha256Hex(trigger_type + "\n" + parameters.dump()).substr(0, 16);
+    return core::Sha256Hex(trigger_type + "\n" + core::CanonicalDump(parameters)).substr(0, 16);
 }
 
 std::string TickInstanceId(const std::string& timer_id, SysTime tick) {

@@ -344,6 +344,36 @@ TEST_F(SkeletonTest, RuleParametersRenderWithStackStormsTrimAndLstripBlocks) {
     EXPECT_EQ(list[0]["result"]["stdout"], "    738a951") << list[0].dump(2);
 }
 
+TEST_F(SkeletonTest, AWebhookPayloadKeepsItsKeyOrderIntoTheExecution) {
+    // Issue 12 item 1: dicts keep insertion order, as Python's. The payload's keys as sent reach the trigger
+    // instance, the rendered parameters (an object parameter and a template iterating a dict) and the API's answers.
+    SquallProcess server(Opts());
+    Api api(server);
+    const Json rule = Json::parse(R"({
+      "name": "ordered", "pack": "ci",
+      "trigger": {"type": "core.st2.webhook", "parameters": {"url": "ordered"}},
+      "action": {"ref": "core.local", "parameters": {
+        "cmd": "echo {{ trigger.body.keys() | join(',') }} {% for k, v in trigger.body.env.items() %}${{ k }}{% endfor %}",
+        "env": "{{ trigger.body.env }}"}}})");
+    auto created = api.Post("/rules", rule.dump());
+    ASSERT_TRUE(created);
+    ASSERT_EQ(created->status, 201) << created->body;
+    const std::string body = R"({"zeta":1,"alpha":{"y":2,"b":3},"mid":"m","env":{"ZZ":"last","AA":"first"}})";
+    auto hook = api.Post("/webhooks/ordered", body);
+    ASSERT_TRUE(hook);
+    ASSERT_EQ(hook->status, 202) << hook->body;
+    const Json ti = api.GetJson("/triggerinstances/" + Json::parse(hook->body)["id"].get<std::string>());
+    EXPECT_EQ(ti["payload"]["body"].dump(), body);  // parsed from the API's text: the text keeps the order
+    Json list = api.WaitExecutions([](const Json& l) {
+        return l.size() == 1 && core::status::IsCompleted(l[0].value("status", ""));
+    });
+    ASSERT_EQ(list.size(), 1u) << list.dump(2) << server.Output();
+    const Json e = api.GetJson("/executions/" + list[0]["id"].get<std::string>());
+    EXPECT_EQ(e["status"], "succeeded") << e.dump(2);
+    EXPECT_EQ(e["parameters"]["env"].dump(), R"({"ZZ":"last","AA":"first"})") << e.dump(2);
+    EXPECT_EQ(e["result"]["stdout"], "zeta,alpha,mid,env lastfirst") << e.dump(2);
+}
+
 TEST_F(SkeletonTest, ExternalRedisSpawnsNothingAndBadConfigFailsClearly) {
     CliResult bad = SquallProcess::RunBinary(
         {"server", "--listen", "127.0.0.1:0", "--data-dir", (data_.path() / "x").string(), "--workerz", "3"}, {}, 30s

@@ -389,10 +389,10 @@ TEST(OperatorsTest, PyEqualsAndEqualityKeyAgree) {
     const std::vector<Json> values = {1, 1.0, true, 0, false, 0.0, "1", 2.5, -3, "a", 18446744073709551615ull};
     for (const auto& a : values) {
         for (const auto& b : values) {
-            if (PyEquals(a, b)) EXPECT_EQ(EqualityKey(a), EqualityKey(b)) << a << " " << b;
+            if (rules::PyEquals(a, b)) EXPECT_EQ(EqualityKey(a), EqualityKey(b)) << a << " " << b;
         }
     }
-    EXPECT_TRUE(PyEquals(Json::parse(R"({"a":[1,true]})"), Json::parse(R"({"a":[1.0,1]})")));
+    EXPECT_TRUE(rules::PyEquals(Json::parse(R"({"a":[1,true]})"), Json::parse(R"({"a":[1.0,1]})")));
     EXPECT_EQ(EqualityKey(Json::array()), "");
 }
 

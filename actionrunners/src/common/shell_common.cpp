@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <string_view>
 
 namespace squall::actionrunners {
 
@@ -153,7 +155,13 @@ std::vector<std::string> ScriptArguments(
 
     std::vector<std::string> args;
     if (!parameters.is_object()) return args;
-    for (const auto& [name, v] : parameters.items()) {  // nlohmann orders object keys: name order
+    // Name order, whatever order the parameters were given in: the command line stays the same for the same
+    // parameters (docs/decisions.md, "Insertion-ordered JSON objects").
+    std::map<std::string_view, const Json*> by_name;
+    for (auto it = parameters.begin(); it != parameters.end(); ++it) by_name.emplace(it.key(), &*it);
+    for (const auto& [name_view, value] : by_name) {
+        const std::string name(name_view);
+        const Json& v = *value;
         if (runner_params.count(name) || positional_names.count(name)) continue;
         if (v.is_null() || (v.is_string() && v.get<std::string>().empty())) continue;
         if (v.is_boolean()) {

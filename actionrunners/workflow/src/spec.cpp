@@ -411,16 +411,12 @@ Result<WorkflowSpec> ParseWorkflow(const std::string& text, const std::string& f
     }
     if (!root.contains("tasks") || !root["tasks"].is_object() || root["tasks"].empty())
         return p.At("tasks", "tasks is required: a mapping of task name to task");
-    for (const auto& [name, t] : root["tasks"].items()) {
+    for (const auto& [name, t] : root["tasks"].items()) {  // the file's order: Json objects keep it
         auto task = p.Task(name, t);
         if (!task) return task.error();
         spec.order.push_back(name);
         spec.tasks.emplace(name, std::move(*task));
     }
-    // nlohmann's object is sorted; restore the file's order from the marks (line numbers).
-    std::stable_sort(spec.order.begin(), spec.order.end(), [&](const std::string& a, const std::string& b) {
-        return spec.tasks.at(a).line < spec.tasks.at(b).line;
-    });
     return spec;
 }
 

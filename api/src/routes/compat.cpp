@@ -41,7 +41,7 @@ const std::vector<std::string>& TimerTypes() {
 
 /// The trigger of a timer rule in StackStorm's TriggerAPI shape (a trigger is a type plus parameters).
 Json TimerJson(const packs::RuleMeta& rule) {
-    const std::string key = rule.trigger_type + ":" + rule.trigger_parameters.dump();
+    const std::string key = rule.trigger_type + ":" + core::CanonicalDump(rule.trigger_parameters);
     const std::string id = NameId("trigger", key);
     const std::string type_pack = rule.trigger_type.substr(0, rule.trigger_type.find('.'));
     return {

@@ -260,7 +260,8 @@ std::vector<Json> Triggers(const packs::ContentSnapshot& snap, const std::string
         if (!rule.enabled || rule.trigger_parameters.empty()) continue;
         if (!type.empty() && rule.trigger_type != type) continue;
         const std::string id =
-            core::Sha256Hex("trigger:" + rule.trigger_type + ":" + rule.trigger_parameters.dump()).substr(0, 24);
+            core::Sha256Hex("trigger:" + rule.trigger_type + ":" + core::CanonicalDump(rule.trigger_parameters))
+                .substr(0, 24);
         const std::string pack = rule.trigger_type.substr(0, rule.trigger_type.find('.'));
         if (out.count(pack + "." + id)) continue;
         out[pack + "." + id] = {

@@ -411,8 +411,12 @@ Value Evaluator::FilterToJson(const Expr& e, const std::string& n, Value v, cons
     const Value* ind = args.Get(0, "indent");
     if (ind && ind->IsJson() && PyIsInt(ind->J())) o.indent = static_cast<int>(PyAsInt(ind->J()));
     std::string out;
-    if (n == "to_json_string") {
+    if (n == "tojson") {
+        o.sort_keys = true;  // Jinja's htmlsafe_json_dumps: the json.dumps_kwargs policy is sort_keys=True
+    } else if (n == "to_json_string") {
         o.item_sep = ",";
+        const Value* sort = args.Get(1, "sort_keys");  // st2: to_json_string(value, indent, sort_keys=False)
+        o.sort_keys = sort && Truthy(*sort);
     }
     if (HasSpecial(v.J())) {
         bool had_undefined = false;

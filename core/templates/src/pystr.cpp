@@ -263,6 +263,16 @@ void PyJsonString(std::string& out, std::string_view s) {
     out += '"';
 }
 
+std::vector<std::pair<const std::string*, const Json*>> ObjectItems(const Json& obj, bool sorted) {
+    std::vector<std::pair<const std::string*, const Json*>> items;
+    items.reserve(obj.size());
+    for (auto it = obj.begin(); it != obj.end(); ++it) items.emplace_back(&it.key(), &*it);
+    if (sorted) {  // byte order of UTF-8 is code point order, as Python sorts str
+        std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+    }
+    return items;
+}
+
 void PyJsonDump(std::string& out, const Json& v, const JsonDumpOptions& o, int depth) {
     switch (v.type()) {
         case Json::value_t::null:
@@ -298,15 +308,22 @@ void PyJsonDump(std::string& out, const Json& v, const JsonDumpOptions& o, int d
                 while (!sep.empty() && sep.back() == ' ') sep.pop_back();
             }
             bool first = true;
-            for (auto it = v.begin(); it != v.end(); ++it) {
-                if (!first) out += sep;
-                first = false;
-                out += nl;
-                if (obj) {
-                    PyJsonString(out, it.key());
+            if (obj) {
+                for (const auto& [key, value] : ObjectItems(v, o.sort_keys)) {
+                    if (!first) out += sep;
+                    first = false;
+                    out += nl;
+                    PyJsonString(out, *key);
                     out += o.key_sep;
+                    PyJsonDump(out, *value, o, depth + 1);
                 }
-                PyJsonDump(out, *it, o, depth + 1);
+            } else {
+                for (const Json& c : v) {
+                    if (!first) out += sep;
+                    first = false;
+                    out += nl;
+                    PyJsonDump(out, c, o, depth + 1);
+                }
             }
             if (o.indent >= 0) out += "\n" + std::string(static_cast<size_t>(o.indent * depth), ' ');
             out += obj ? '}' : ']';
@@ -383,11 +400,11 @@ void YamlDump(std::string& out, const Json& v, int indent, bool in_seq) {
     const std::string pad(static_cast<size_t>(indent), ' ');
     if (v.is_object() && !v.empty() && !IsBigInt(v)) {
         bool first = true;
-        for (auto it = v.begin(); it != v.end(); ++it) {
+        for (const auto& [key, value] : ObjectItems(v, /*sorted=*/true)) {  // safe_dump's sort_keys=True
             if (!(first && in_seq)) out += pad;
             first = false;
-            out += YamlScalar(Json(it.key())) + ":";
-            const Json& c = *it;
+            out += YamlScalar(Json(*key)) + ":";
+            const Json& c = *value;
             if (c.is_object() && !c.empty() && !IsBigInt(c)) {
                 out += "\n";
                 YamlDump(out, c, indent + 2, false);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "squall/core/error.hpp"
@@ -17,8 +18,11 @@ struct JsonDumpOptions {
     int indent = -1;  ///< -1: none
     std::string item_sep = ", ";
     std::string key_sep = ": ";
-    bool sort_keys = false;  // nlohmann objects are always sorted; kept for clarity
+    bool sort_keys = false;  ///< json.dumps(sort_keys=True); otherwise the object's own (insertion) order
 };
+
+/// An object's (key, value) pairs in its insertion order, or sorted by key as Python sorts str.
+std::vector<std::pair<const std::string*, const Json*>> ObjectItems(const Json& obj, bool sorted);
 
 /// Parses one path into steps; returns false on a syntax error.
 bool ParsePath(std::string_view path, std::vector<std::string>* steps, std::vector<bool>* is_index);

@@ -157,9 +157,24 @@ std::vector<std::string> Wrap(const std::string& text, size_t width, bool break_
     return lines;
 }
 
+/// `v` with the keys of every dict in sorted order (pprint's sort_dicts=True), for its one-line repr.
+Json SortedDicts(const Json& v) {
+    if (v.is_object()) {
+        Json out = Json::object();
+        for (const auto& [key, value] : ObjectItems(v, /*sorted=*/true)) out[*key] = SortedDicts(*value);
+        return out;
+    }
+    if (v.is_array()) {
+        Json out = Json::array();
+        for (const Json& x : v) out.push_back(SortedDicts(x));
+        return out;
+    }
+    return v;
+}
+
 // pprint.pformat(value) (width 80, dicts sorted): one line when the repr fits, else one item per line.
 void Pformat(std::string& out, const Json& v, size_t indent, size_t allowance) {
-    const std::string rep = PyRepr(v);
+    const std::string rep = PyRepr(SortedDicts(v));
     const size_t width = 80;
     const bool fits = CodePointCount(rep) + indent + allowance <= width;
     const bool tuple = IsTuple(v);

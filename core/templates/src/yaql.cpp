@@ -1120,10 +1120,11 @@ Val Evaluator::CallBuiltin(size_t pos, const std::string& name, CallArgs& a) {
     }
     // StackStorm's expression functions, which Orquesta registers for YAQL as for Jinja (there: filters).
     if (name == "to_json_string" || name == "json_dump") {
-        f.Count(1, 2);
+        f.Count(1, 3);
         templates::JsonDumpOptions o;
         o.item_sep = ",";  // json.dumps(separators=(',', ': ')), as st2's to_json_string
         if (a.pos.size() > 1 && !f.At(1).is_null()) o.indent = static_cast<int>(std::clamp<int64_t>(f.Int(1), 0, 64));
+        o.sort_keys = a.pos.size() > 2 && Truthy(f.At(2));  // to_json_string(value, indent, sort_keys=False)
         std::string out;
         templates::PyJsonDump(out, f.At(0), o, 0);
         return Built(pos, Json(std::move(out)));

@@ -54,7 +54,7 @@ Json ApplicablePolicies(const std::string& ref, const packs::ContentSnapshot& co
                     auto v = parameters.find(a.get<std::string>());
                     values[a.get<std::string>()] = v == parameters.end() ? Json() : *v;
                 }
-                slot += ":" + core::Sha256Hex(values.dump()).substr(0, 32);
+                slot += ":" + core::Sha256Hex(core::CanonicalDump(values)).substr(0, 32);
             }
             out["concurrency"] = {
                 {"policy", policy_ref},

@@ -2,7 +2,8 @@
 """Differential-test oracle: renders every corpus case with the real Jinja2 (Debian's python3-jinja2).
 
 Usage: oracle.py FILE.jsonl... ; prints one JSON line per case: {"id": "file:line", "out": str} or
-{"id": ..., "error": str}. A case with "env": "stackstorm" renders with trim_blocks and lstrip_blocks. Contexts are loaded with keys sorted (Squall's JSON objects are key-ordered).
+{"id": ..., "error": str}. A case with "env": "stackstorm" renders with trim_blocks and lstrip_blocks. Contexts are loaded in the file's
+key order, as Squall loads them (its JSON objects keep insertion order, as Python's dicts).
 The StackStorm filters are registered with their st2common.jinja.filters definitions (semver and jsonpath_rw as st2 uses
 them: Debian's python3-semver and python3-jsonpath-rw).
 """
@@ -17,14 +18,6 @@ import jinja2
 import jsonpath_rw
 import semver
 import yaml
-
-
-def sort_keys(v):
-    if isinstance(v, dict):
-        return {k: sort_keys(v[k]) for k in sorted(v)}
-    if isinstance(v, list):
-        return [sort_keys(x) for x in v]
-    return v
 
 
 def to_json_string(value, indent=None, sort_keys=False, separators=(",", ": ")):
@@ -168,7 +161,7 @@ def main():
                 try:
                     chosen = st2_env if case.get("env") == "stackstorm" else env
                     tmpl = chosen.from_string(case["template"])
-                    rec["out"] = tmpl.render(**sort_keys(case.get("context", {})))
+                    rec["out"] = tmpl.render(**case.get("context", {}))
                 except Exception as e:  # every Jinja failure counts as "an error"
                     rec["error"] = "%s: %s" % (type(e).__name__, e)
                 print(json.dumps(rec))

@@ -6,12 +6,15 @@
 #include <nlohmann/json.hpp>
 
 #include "squall/core/error.hpp"
+#include "squall/core/ordered_map.hpp"
 
 /// The stream schema every role shares: what travels on the Redis streams and what is stored for the API.
 /// Roles meet only through these types (STYLE.md §1).
 namespace squall::core {
 
-using Json = nlohmann::json;
+/// JSON values keep object keys in insertion order, as Python's dict does (payloads as received, YAML files as
+/// written); objects still compare as sets (ordered_map.hpp, docs/decisions.md).
+using Json = nlohmann::basic_json<OrderedMap>;
 
 /// Execution statuses (StackStorm names, reference §2.1).
 namespace status {
@@ -75,5 +78,9 @@ Result<std::pair<std::string, std::string>> SplitRef(const std::string& ref);
 /// member has another type (`secret: "yes"` in a pack file terminated the process): flags read from content,
 /// requests or parameters go through this.
 bool BoolOr(const Json& obj, const std::string& key, bool fallback);
+
+/// `v.dump()` with the keys of every object in sorted order (as nlohmann's std::map printed them): for ids and
+/// digests derived from a value, which must not depend on the order its keys were written in.
+std::string CanonicalDump(const Json& v);
 
 }  // namespace squall::core
