@@ -21,6 +21,10 @@ constexpr std::chrono::milliseconds kMinBackoff{100};
 constexpr std::chrono::milliseconds kMaxBackoff{2000};
 // Extra time a blocking caller waits beyond the client's own deadlines before giving up on the strand.
 constexpr std::chrono::milliseconds kBlockingMargin{1000};
+// Connect and command deadline of one question to one sentinel.
+constexpr std::chrono::milliseconds kSentinelTimeout{1000};
+// WAIT's own timeout (WaitForReplica): how long an acknowledging step waits for a replica.
+constexpr const char* kReplicaWaitMs = "1000";
 
 RedisReply Convert(const redisReply* r) {
     RedisReply out;
@@ -148,6 +152,7 @@ public:
 
     void Shutdown() {
         shutting_down_ = true;
+        sentinel_clients_.clear();
         Drop(Unavailable("redis client destroyed"));
         timer_.cancel();
         connect_timer_.cancel();
@@ -165,7 +170,81 @@ private:
         if (now < next_connect_) {
             return false;  // keep last_connect_error_ of the attempt that set the backoff
         }
-        redisAsyncContext* ac = endpoint_.unix_path.empty() ? redisAsyncConnect(endpoint_.host.c_str(), endpoint_.port)
+        if (endpoint_.IsSentinel()) {
+            // The master's address is asked for on every connection, so that a failover is followed; commands wait
+            // in ops_ meanwhile (bounded by their deadline).
+            if (!resolving_) {
+                resolving_ = true;
+                ResolveAt(0, "");
+            }
+            return true;
+        }
+        return ConnectTo(endpoint_.host, endpoint_.port);
+    }
+
+    // Asks sentinel `i` (then the next ones) for the master's address, then connects to it.
+    void ResolveAt(size_t i, std::string errors) {
+        if (shutting_down_) {
+            resolving_ = false;
+            return;
+        }
+        if (i >= endpoint_.sentinels.size()) {
+            resolving_ = false;
+            last_connect_error_ = "no sentinel gave the address of master \"" + endpoint_.master_name + "\"" + errors;
+            ConnectFailed();
+            FailUnsent(Unavailable("redis " + EndpointString() + " unavailable", last_connect_error_));
+            return;
+        }
+        while (sentinel_clients_.size() <= i) {
+            const auto& [host, port] = endpoint_.sentinels[sentinel_clients_.size()];
+            RedisEndpoint sentinel;
+            sentinel.host = host;
+            sentinel.port = port;
+            sentinel_clients_.push_back(RedisClient::Create(
+                io_, sentinel, {.connect_timeout = kSentinelTimeout, .command_timeout = kSentinelTimeout}
+            ));
+        }
+        sentinel_clients_[i]->Command(
+            {"SENTINEL", "get-master-addr-by-name", endpoint_.master_name},
+            [weak = weak_from_this(), i, errors](Result<RedisReply> r) mutable {
+                auto self = weak.lock();
+                if (!self) return;
+                asio::post(self->strand_, [self, i, errors = std::move(errors), r = std::move(r)]() mutable {
+                    const auto& [host, port] = self->endpoint_.sentinels[i];
+                    const std::string where = host + ":" + std::to_string(port);
+                    if (!r) {
+                        return self->ResolveAt(i + 1, errors + "; " + where + ": " + r.error().message);
+                    }
+                    if (!r->IsArray() || r->elements.size() != 2) {
+                        return self->ResolveAt(
+                            i + 1, errors + "; " + where + ": " + (r->IsError() ? r->str : "does not know it")
+                        );
+                    }
+                    self->resolving_ = false;
+                    if (self->shutting_down_) return;
+                    const std::string master_host = r->elements[0].str;
+                    const int master_port = std::atoi(r->elements[1].str.c_str());
+                    if (master_host != self->master_host_ || master_port != self->master_port_) {
+                        Log(*self->log_,
+                            spdlog::level::info,
+                            "redis master resolved",
+                            {{"endpoint", self->EndpointString()},
+                             {"master", master_host + ":" + std::to_string(master_port)}});
+                    }
+                    self->master_host_ = master_host;
+                    self->master_port_ = master_port;
+                    if (!self->ConnectTo(master_host, master_port)) {
+                        self->FailUnsent(
+                            Unavailable("redis " + self->EndpointString() + " unavailable", self->last_connect_error_)
+                        );
+                    }
+                });
+            }
+        );
+    }
+
+    bool ConnectTo(const std::string& host, int port) {
+        redisAsyncContext* ac = endpoint_.unix_path.empty() ? redisAsyncConnect(host.c_str(), port)
                                                             : redisAsyncConnectUnix(endpoint_.unix_path.c_str());
         if (ac == nullptr || ac->err != 0) {
             last_connect_error_ = ac == nullptr ? std::string("out of memory") : std::string(ac->errstr);
@@ -222,6 +301,7 @@ private:
             // hiredis frees the context right after this returns; ops it holds get NULL replies then.
             last_connect_error_ = ctx_ != nullptr && ctx_->c.err != 0 ? ctx_->c.errstr : "connect failed";
             ctx_ = nullptr;
+            master_host_.clear();
             ready_ = false;
             connect_timer_.cancel();
             ConnectFailed();
@@ -229,14 +309,16 @@ private:
             return;
         }
         backoff_ = std::chrono::milliseconds(0);
-        if (endpoint_.db != 0) {
-            // SELECT goes first and gates everything else, so that no command can run in the wrong db.
+        if (endpoint_.db != 0 || endpoint_.IsSentinel()) {
+            // SELECT goes first and gates everything else, so that no command can run in the wrong db; behind
+            // Sentinel, ROLE makes sure that the server is (still) the master: a demoted one would refuse writes.
             auto op = std::make_unique<Op>();
             op->internal_select = true;
-            op->commands.push_back({"SELECT", std::to_string(endpoint_.db)});
-            op->expected = 1;
+            if (endpoint_.IsSentinel()) op->commands.push_back({"ROLE"});
+            if (endpoint_.db != 0) op->commands.push_back({"SELECT", std::to_string(endpoint_.db)});
+            op->expected = op->commands.size();
             op->deadline = Clock::now() + options_.command_timeout;
-            pending_commands_ += 1;
+            pending_commands_ += op->expected;
             ops_.push_front(std::move(op));
             SendAt(ops_.begin());
             return;
@@ -275,6 +357,7 @@ private:
             {{"endpoint", EndpointString()}, {"error", why}});
         ctx_ = nullptr;
         ready_ = false;
+        master_host_.clear();  // behind Sentinel, ask again where the master is
         connect_timer_.cancel();
         next_connect_ = Clock::now();  // the first reconnect after a drop is immediate
         FailUnsent(Unavailable("redis connection lost", why));
@@ -327,7 +410,7 @@ private:
                 op->replies.push_back(Convert(reply));
                 if (op->replies.size() == op->expected) {
                     if (op->internal_select) {
-                        OnSelectReply(op->replies.front());
+                        OnGateReplies(op->replies);
                         op->done = true;
                     } else {
                         Finish(*op, std::move(op->replies));
@@ -340,16 +423,34 @@ private:
         }
     }
 
-    void OnSelectReply(const RedisReply& reply) {
-        if (!reply.IsError()) {
+    void OnGateReplies(const std::vector<RedisReply>& replies) {
+        std::string what;
+        std::string err;
+        size_t i = 0;
+        if (endpoint_.IsSentinel()) {
+            const RedisReply& role = replies[i++];
+            if (role.IsError()) {
+                what = "ROLE";
+                err = role.str;
+            } else if (!role.IsArray() || role.elements.empty() || role.elements[0].str != "master") {
+                what = "ROLE";
+                err = "the server is a " + (role.IsArray() && !role.elements.empty() ? role.elements[0].str : "?") +
+                      ", not the master";
+            }
+        }
+        if (err.empty() && i < replies.size() && replies[i].IsError()) {
+            what = "SELECT " + std::to_string(endpoint_.db);
+            err = replies[i].str;
+        }
+        if (err.empty()) {
             BecomeReady();
             return;
         }
-        Log(*log_, spdlog::level::err, "redis SELECT failed", {{"endpoint", EndpointString()}, {"error", reply.str}});
+        Log(*log_, spdlog::level::err, "redis " + what + " failed", {{"endpoint", EndpointString()}, {"error", err}});
         // We are inside a hiredis callback, where freeing is deferred; drop from a fresh handler instead.
-        asio::post(strand_, [self = shared_from_this(), gen = generation_, err = reply.str] {
+        asio::post(strand_, [self = shared_from_this(), gen = generation_, what, err] {
             if (self->generation_ == gen && self->ctx_ != nullptr) {
-                self->Drop(Unavailable("redis SELECT " + std::to_string(self->endpoint_.db) + " failed", err));
+                self->Drop(Unavailable("redis " + what + " failed", err));
                 self->SetBackoff();
             }
         });
@@ -370,6 +471,7 @@ private:
     // were never sent fail too.
     void Drop(const Error& reason) {
         connect_timer_.cancel();
+        master_host_.clear();
         if (ctx_ != nullptr) {
             redisAsyncContext* ac = ctx_;
             ctx_ = nullptr;
@@ -510,6 +612,11 @@ private:
     Clock::time_point next_connect_{};
     std::deque<std::unique_ptr<Op>> ops_;
     size_t pending_commands_ = 0;
+    // Sentinel: the master's address while connected to it (empty: ask again), the sentinels' clients.
+    bool resolving_ = false;
+    std::string master_host_;
+    int master_port_ = 0;
+    std::vector<std::shared_ptr<RedisClient>> sentinel_clients_;
     std::vector<const char*> argv_;  // scratch for redisAsyncCommandArgv
     std::vector<size_t> argv_len_;
 };
@@ -587,6 +694,31 @@ Result<std::vector<RedisReply>> RedisClient::PipelineBlocking(std::vector<Args> 
     return WaitBlocking<std::vector<RedisReply>>(impl_->state->io(), impl_->state->options(), [&](auto done) {
         Pipeline(std::move(commands), std::move(done));
     });
+}
+
+void RedisClient::WaitForReplica(std::function<void(Status)> cb) {
+    if (!endpoint_.IsSentinel()) {
+        asio::post(impl_->state->strand(), [cb = std::move(cb)] { cb(Status{}); });
+        return;
+    }
+    Command({"WAIT", "1", kReplicaWaitMs}, [cb = std::move(cb)](Result<RedisReply> r) {
+        if (!r) return cb(r.error());
+        if (r->IsError()) return cb(Unavailable("redis WAIT failed", r->str));
+        if (r->integer < 1) return cb(Unavailable("no replica acknowledged the write in time"));
+        cb(Status{});
+    });
+}
+
+Status RedisClient::WaitForReplicaBlocking() {
+    if (!endpoint_.IsSentinel()) return {};
+    Result<RedisReply> r = WaitBlocking<RedisReply>(impl_->state->io(), impl_->state->options(), [&](auto done) {
+        WaitForReplica([done = std::move(done)](Status st) {
+            if (!st) return done(st.error());
+            done(RedisReply{});
+        });
+    });
+    if (!r) return r.error();
+    return {};
 }
 
 void RedisClient::Close() {

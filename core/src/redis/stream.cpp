@@ -592,6 +592,26 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
             FinishBatch();
             return;
         }
+        if (commands->endpoint().IsSentinel()) {
+            // A handoff is acknowledged only once a replica has the next stage's state (written before on this
+            // connection): a failover then loses nothing that was acknowledged. Otherwise the entries stay pending
+            // and are read again (the handlers are idempotent).
+            commands->WaitForReplica(OnStrand<Status>([this, ids = std::move(ids)](Status replicated) mutable {
+                if (!replicated) {
+                    LogEvent(spdlog::level::warn, "not replicated; entries stay pending", replicated.error().message);
+                    need_pending = true;
+                    pending_cursor = "0";
+                    FinishBatch();
+                    return;
+                }
+                SendAcks(std::move(ids));
+            }));
+            return;
+        }
+        SendAcks(std::move(ids));
+    }
+
+    void SendAcks(std::vector<std::string> ids) {
         std::vector<RedisClient::Args> pipeline;
         RedisClient::Args xack = {"XACK", options.stream, options.group};
         xack.insert(xack.end(), ids.begin(), ids.end());

@@ -55,6 +55,13 @@ public:
     Result<RedisReply> CommandBlocking(Args args);
     Result<std::vector<RedisReply>> PipelineBlocking(std::vector<Args> commands);
 
+    /// Behind Sentinel (a replicated master), `WAIT 1` on this connection: OK once one replica has every write this
+    /// client sent before, kUnavailable when none acknowledged within a second. The steps that acknowledge an event
+    /// (a webhook's 2xx, an XACK after a handoff) call it, so that a failover loses nothing acknowledged
+    /// (docs/delivery.md). Without replicas: OK at once (callback posted, never inline).
+    void WaitForReplica(std::function<void(Status)> cb);
+    Status WaitForReplicaBlocking();
+
     /// Fails pending commands with kUnavailable and disconnects. Later commands reconnect.
     void Close();
 
