@@ -170,6 +170,11 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         executions::ListFilter filter;
         filter.action = req.get_param_value("action");
         filter.status = status;
+        // StackStorm's `rule` and `trigger_type` (`trigger` too, as /triggerinstances takes): the rule's ref and the
+        // trigger type of the instance it matched.
+        filter.rule = req.get_param_value("rule");
+        filter.trigger =
+            req.has_param("trigger_type") ? req.get_param_value("trigger_type") : req.get_param_value("trigger");
         if (!who.admin) {
             // Non-admins see their own executions: the newest kOwnListScan of the filter, theirs kept.
             Result<std::vector<Json>> scan = d.executions.ListBlocking(filter, 0, kOwnListScan, &total);

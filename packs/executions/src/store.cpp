@@ -16,7 +16,8 @@ using core::RedisClient;
 using core::RedisReply;
 
 // KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 request stream, 6 dedupe key, 7 event stream,
-//       8 the parent's children list (KEYS[1] when there is no parent)
+//       8 the parent's children list (KEYS[1] when there is no parent), 9 the rule's zset, 10 the trigger type's
+//       zset (each KEYS[1] when not created by a rule)
 // ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6.. field/value pairs
 // Invariants: a record exists iff its request was enqueued and its create event appended (one script); a dedupe
 // key that was seen returns the first id and writes nothing. (The per-(action, status) index holds final statuses
@@ -30,6 +31,8 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+if KEYS[9] ~= KEYS[1] then redis.call('ZADD', KEYS[9], ARGV[2], ARGV[1]) end
+if KEYS[10] ~= KEYS[1] then redis.call('ZADD', KEYS[10], ARGV[2], ARGV[1]) end
 if ARGV[4] == '1' then redis.call('SET', KEYS[6], ARGV[1], 'EX', 604800) end
 if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[3])
@@ -51,7 +54,7 @@ return ARGV[1]
 // subworkflow) events, and a workflow's (pool `workflow`) cancel, pause and resume.
 const char* kTransitionBody = R"lua(
 local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id', 'log', 'notify',
-  'pool')
+  'pool', 'conc')
 local cur = h[1]
 if not cur then return {-1} end
 local to = ARGV[3]
@@ -59,6 +62,36 @@ local runner = h[5] or ''
 if not string.find(T, ',' .. cur .. '>' .. to .. ',', 1, true) then return {0, cur, runner} end
 if ARGV[4] ~= '' and not string.find(ARGV[4], ',' .. cur .. ',', 1, true) then return {0, cur, runner} end
 local p = ARGV[2]
+local conc, redirected, extra = h[9], false, nil
+if conc then
+  -- A concurrency policy ("threshold|delay or cancel|slot"): a claim past the threshold of running executions in
+  -- the slot is delayed (its request, field _request, kept for later) or canceled instead; a claim within it
+  -- joins the slot. Counted here, atomically with the claim, whichever runner process claims.
+  local th, act, slot = string.match(conc, '^(%d+)|(%a+)|(.+)$')
+  extra = {}
+  if to == 'running' and redis.call('SCARD', p .. 'conc:' .. slot) >= tonumber(th) then
+    redirected = true
+    if act == 'cancel' then
+      to = 'canceled'
+      extra = {'result', cjson.encode({error='canceled by policy: ' .. th .. ' concurrent executions at most'}),
+        'end_timestamp', ARGV[5]}
+    else
+      to = 'delayed'
+      for i = 6, #ARGV, 2 do
+        if ARGV[i] == '_request' then redis.call('SET', p .. 'delayedreq:' .. ARGV[1], ARGV[i + 1], 'EX', 604800) end
+      end
+      redis.call('RPUSH', p .. 'conc:' .. slot .. ':delayed', ARGV[1])
+    end
+  else
+    if to == 'running' then redis.call('SADD', p .. 'conc:' .. slot, ARGV[1]) end
+    for i = 6, #ARGV, 2 do
+      if ARGV[i] ~= '_request' then
+        extra[#extra + 1] = ARGV[i]
+        extra[#extra + 1] = ARGV[i + 1]
+      end
+    end
+  end
+end
 local score = h[3] or '0'
 redis.call('ZREM', p .. 'executions:status:' .. cur, ARGV[1])
 redis.call('ZADD', p .. 'executions:status:' .. to, score, ARGV[1])
@@ -70,9 +103,13 @@ end
 local log = h[6] or '[]'
 local entry = '{"timestamp":"' .. ARGV[5] .. '","status":"' .. to .. '"}'
 if log == '[]' then log = '[' .. entry .. ']' else log = string.sub(log, 1, -2) .. ',' .. entry .. ']' end
-redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(ARGV, 6))
+if extra then
+  redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(extra))
+else
+  redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(ARGV, 6))
+end
 for i = 6, #ARGV, 2 do
-  if ARGV[i] == 'runner_id' then runner = ARGV[i + 1] end
+  if ARGV[i] == 'runner_id' and not redirected then runner = ARGV[i + 1] end
 end
 local event = cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to, at=ARGV[5], action=action,
   parent=h[4] or '', runner=runner})
@@ -84,6 +121,30 @@ if ((final or to == 'pending' or to == 'paused') and (h[4] or '') ~= '') or
    (h[8] == 'workflow' and (to == 'canceling' or to == 'canceled' or to == 'pausing' or to == 'resuming')) then
   redis.call('XADD', KEYS[5], '*', 'd', event)
 end
+if final and conc and redis.call('SREM', p .. 'conc:' .. string.match(conc, '^%d+|%a+|(.+)$'), ARGV[1]) == 1 then
+  -- A place in the slot is free: the oldest delayed execution still delayed goes back to scheduled, its request
+  -- back on its pool's stream (it claims its place like any other).
+  local q = p .. 'conc:' .. string.match(conc, '^%d+|%a+|(.+)$') .. ':delayed'
+  while true do
+    local nid = redis.call('LPOP', q)
+    if not nid then break end
+    local body = redis.call('GET', p .. 'delayedreq:' .. nid)
+    redis.call('DEL', p .. 'delayedreq:' .. nid)
+    local d = redis.call('HMGET', p .. 'exec:' .. nid, 'status', 'pool', 'created_us', 'log', 'action_ref', 'parent')
+    if body and d[1] == 'delayed' then
+      redis.call('ZREM', p .. 'executions:status:delayed', nid)
+      redis.call('ZADD', p .. 'executions:status:scheduled', d[3] or '0', nid)
+      local dl, de = d[4] or '[]', '{"timestamp":"' .. ARGV[5] .. '","status":"scheduled"}'
+      if dl == '[]' then dl = '[' .. de .. ']' else dl = string.sub(dl, 1, -2) .. ',' .. de .. ']' end
+      redis.call('HSET', p .. 'exec:' .. nid, 'status', 'scheduled', 'log', dl)
+      redis.call('XADD', KEYS[2], '*', 'd', cjson.encode({kind='status', execution_id=nid, from='delayed',
+        to='scheduled', at=ARGV[5], action=d[5] or '', parent=d[6] or '', runner=''}))
+      redis.call('XADD', p .. 'stream:executions:' .. (d[2] or 'default'), '*', 'd', body)
+      break
+    end
+  end
+end
+if redirected then return {0, to, ''} end
 return {1, cur, runner}
 )lua";
 
@@ -108,7 +169,7 @@ local function final(s) return s and string.find(F, ',' .. s .. ',', 1, true) ~=
 for i = 1, #rows, 2 do
   local id = rows[i]
   if rows[i + 1] ~= last then last, left = rows[i + 1], 0 end
-  local h = redis.call('HMGET', p .. 'exec:' .. id, 'status', 'action_ref', 'parent')
+  local h = redis.call('HMGET', p .. 'exec:' .. id, 'status', 'action_ref', 'parent', 'rule_ref', 'trigger_type')
   local st, action, parent = h[1], h[2] or '', h[3] or ''
   local removed = false
   if not st then
@@ -128,6 +189,8 @@ for i = 1, #rows, 2 do
         redis.call('ZREM', p .. 'executions:action:' .. action, id)
         redis.call('ZREM', p .. 'executions:action:' .. action .. ':status:' .. st, id)
       end
+      if h[4] then redis.call('ZREM', p .. 'executions:rule:' .. h[4], id) end
+      if h[5] then redis.call('ZREM', p .. 'executions:trigger:' .. h[5], id) end
       removed = true
     end
   end
@@ -172,6 +235,26 @@ Json ParseJsonField(const std::string& text) {
 
 std::string Dump(const Json& j) {
     return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+/// The ref of the rule that created `e` and the trigger type of the instance it matched ("" otherwise): the keys of
+/// the executions' rule and trigger indexes.
+std::string RuleRefOf(const NewExecution& e) {
+    return e.rule.is_object() && e.rule.contains("ref") && e.rule["ref"].is_string() ? e.rule["ref"].get<std::string>()
+                                                                                     : std::string();
+}
+std::string TriggerTypeOf(const NewExecution& e) {
+    const Json& ti = e.trigger_instance;
+    return ti.is_object() && ti.contains("trigger") && ti["trigger"].is_string() ? ti["trigger"].get<std::string>()
+                                                                                 : std::string();
+}
+
+/// The concurrency policy ExecutionService put in the request's action snapshot, or null.
+const Json* ConcurrencyPolicy(const core::ExecutionRequest& r) {
+    auto p = r.action.find("policies");
+    if (p == r.action.end() || !p->is_object()) return nullptr;
+    auto c = p->find("concurrency");
+    return c != p->end() && c->is_object() ? &*c : nullptr;
 }
 
 std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& now, int64_t score) {
@@ -225,13 +308,29 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
         args.push_back("parent");
         args.push_back(e.parent);
     }
+    if (const Json* c_ptr = ConcurrencyPolicy(r)) {
+        // The transition script counts claims in the slot (kTransitionBody): "threshold|action|slot".
+        const Json& c = *c_ptr;
+        args.push_back("conc");
+        args.push_back(
+            std::to_string(c.value("threshold", 0)) + "|" + c.value("action", "delay") + "|" + c.value("slot", "")
+        );
+    }
     if (!e.trigger_instance.is_null()) {
         args.push_back("trigger_instance");
         args.push_back(Dump(e.trigger_instance));
+        if (const std::string type = TriggerTypeOf(e); !type.empty()) {
+            args.push_back("trigger_type");  // for the purge, which removes the index entry (not shown by the API)
+            args.push_back(type);
+        }
     }
     if (!e.rule.is_null()) {
         args.push_back("rule");
         args.push_back(Dump(e.rule));
+        if (const std::string ref = RuleRefOf(e); !ref.empty()) {
+            args.push_back("rule_ref");
+            args.push_back(ref);
+        }
     }
     return args;
 }
@@ -290,7 +389,9 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          keys_.RequestStream(e.pool),
          keys_.Dedupe(e.dedupe_key.empty() ? id : e.dedupe_key),
          keys_.Events(),
-         e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent)},
+         e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent),
+         RuleRefOf(e).empty() ? keys_.Execution(id) : keys_.ByRule(RuleRefOf(e)),
+         TriggerTypeOf(e).empty() ? keys_.Execution(id) : keys_.ByTrigger(TriggerTypeOf(e))},
         CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
         [cb = std::move(cb)](Result<RedisReply> r) { cb(ReplyString(std::move(r))); }
     );
@@ -406,11 +507,18 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
 ) {
     std::vector<Json> out;
     if (limit == 0) return out;
+    const bool by_rule = !filter.rule.empty();
+    const bool by_trigger = !filter.trigger.empty();
+    if ((by_rule || by_trigger) && (by_rule + by_trigger + !filter.action.empty() + !filter.status.empty()) > 1) {
+        return ListCombinedBlocking(filter, offset, limit, total);
+    }
     if (!filter.action.empty() && !filter.status.empty() && !IsFinal(filter.status)) {
         return ListInFlightBlocking(filter, offset, limit, total);
     }
     // Every other filter combination reads one index: O(page) at any number of executions.
-    const std::string zset = !filter.action.empty() && !filter.status.empty()
+    const std::string zset = by_rule      ? keys_.ByRule(filter.rule)
+                             : by_trigger ? keys_.ByTrigger(filter.trigger)
+                             : !filter.action.empty() && !filter.status.empty()
                                  ? keys_.ByActionStatus(filter.action, filter.status)
                              : !filter.action.empty() ? keys_.ByAction(filter.action)
                              : !filter.status.empty() ? keys_.ByStatus(filter.status)
@@ -419,6 +527,54 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
         core::ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
             return RedisClient::Args{"HGETALL", keys_.Execution(id)};
         });
+    if (!rows) return rows.error();
+    for (const auto& row : *rows) {
+        if (!row.elements.empty()) out.push_back(FromHash(row));
+    }
+    return out;
+}
+
+Result<std::vector<Json>> ExecutionStore::ListCombinedBlocking(
+    const ListFilter& filter, size_t offset, size_t limit, size_t* total
+) {
+    // The narrowest index of the filter (a rule's, then a trigger type's), its newest kCombinedScan read in slices,
+    // each slice's fields read in one pipeline and compared.
+    constexpr size_t kSlice = 1000;
+    const std::string zset = !filter.rule.empty() ? keys_.ByRule(filter.rule) : keys_.ByTrigger(filter.trigger);
+    std::vector<std::string> matching;
+    for (size_t start = 0; start < kCombinedScan; start += kSlice) {
+        Result<RedisReply> ids =
+            client_->CommandBlocking({"ZREVRANGE", zset, std::to_string(start), std::to_string(start + kSlice - 1)});
+        if (!ids) return ids.error();
+        if (ids->IsError()) return Internal("redis: " + ids->str);
+        if (ids->elements.empty()) break;
+        std::vector<RedisClient::Args> reads;
+        reads.reserve(ids->elements.size());
+        for (const auto& id : ids->elements) {
+            reads.push_back({"HMGET", keys_.Execution(id.str), "status", "action_ref", "rule_ref", "trigger_type"});
+        }
+        Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(reads));
+        if (!rows) return rows.error();
+        for (size_t i = 0; i < rows->size() && i < ids->elements.size(); ++i) {
+            const auto& f = (*rows)[i].elements;
+            if (f.size() < 4) continue;
+            const auto keeps = [](const std::string& want, const RedisReply& have) {
+                return want.empty() || have.str == want;
+            };
+            if (keeps(filter.status, f[0]) && keeps(filter.action, f[1]) && keeps(filter.rule, f[2]) &&
+                keeps(filter.trigger, f[3]))
+                matching.push_back(ids->elements[i].str);
+        }
+        if (ids->elements.size() < kSlice) break;
+    }
+    *total = matching.size();
+    std::vector<Json> out;
+    std::vector<RedisClient::Args> fetches;
+    for (size_t i = offset; i < matching.size() && fetches.size() < limit; ++i) {
+        fetches.push_back({"HGETALL", keys_.Execution(matching[i])});
+    }
+    if (fetches.empty()) return out;
+    Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(fetches));
     if (!rows) return rows.error();
     for (const auto& row : *rows) {
         if (!row.elements.empty()) out.push_back(FromHash(row));

@@ -25,6 +25,9 @@ public:
     std::string All() const { return p_ + "executions"; }
     std::string ByAction(const std::string& ref) const { return p_ + "executions:action:" + ref; }
     std::string ByStatus(const std::string& s) const { return p_ + "executions:status:" + s; }
+    /// Executions a rule created (by rule ref), and those created for a trigger type's instances.
+    std::string ByRule(const std::string& ref) const { return p_ + "executions:rule:" + ref; }
+    std::string ByTrigger(const std::string& type) const { return p_ + "executions:trigger:" + type; }
     /// Executions of one action that ended in one final status (no in-flight status is indexed per action).
     std::string ByActionStatus(const std::string& ref, const std::string& s) const {
         return p_ + "executions:action:" + ref + ":status:" + s;
@@ -93,6 +96,8 @@ struct ListFilter {
     std::string action;
     std::string status;
     std::string parent;
+    std::string rule;     ///< the ref of the rule that created it
+    std::string trigger;  ///< the trigger type of the instance its rule matched
 };
 
 /// Records, indexes and streams of executions. Thread-safe (the client is).
@@ -126,7 +131,11 @@ public:
     Result<Json> GetBlocking(const std::string& id);
     /// Newest first. Every filter combination reads one index: O(page), whatever the history's size. An action with an
     /// in-flight status reads that status's index whole and filters it (it holds only the work not finished yet).
+    /// `rule` or `trigger` alone read their own index (O(page)); combined with each other or with `action` or
+    /// `status`, the newest kCombinedScan of the narrowest index are read and filtered (`total` counts the matches
+    /// among them).
     Result<std::vector<Json>> ListBlocking(const ListFilter& filter, size_t offset, size_t limit, size_t* total);
+    static constexpr size_t kCombinedScan = 10000;
     /// Output lines [{output_type, data, timestamp}] stored for `id`.
     Result<std::vector<Json>> OutputBlocking(const std::string& id);
     /// Appends output lines (JSON texts) and one `output` event carrying them, in one script. Fire and forget;
@@ -164,6 +173,9 @@ public:
 private:
     core::RedisClientPtr client_;
     const core::Clock& clock_;
+    Result<std::vector<Json>> ListCombinedBlocking(
+        const ListFilter& filter, size_t offset, size_t limit, size_t* total
+    );
     Result<std::vector<Json>> ListInFlightBlocking(
         const ListFilter& filter, size_t offset, size_t limit, size_t* total
     );
