@@ -1,6 +1,7 @@
 #include "squall/core/redis/client.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <exception>
 #include <future>
@@ -25,6 +26,16 @@ constexpr std::chrono::milliseconds kBlockingMargin{1000};
 constexpr std::chrono::milliseconds kSentinelTimeout{1000};
 // WAIT's own timeout (WaitForReplica): how long an acknowledging step waits for a replica.
 constexpr const char* kReplicaWaitMs = "1000";
+// Behind Sentinel, how often ROLE is asked again: the number of online replicas (whether WAIT is needed) and
+// whether the server is still the master (a demoted one is left for the promoted replica).
+constexpr std::chrono::milliseconds kRoleEvery{1000};
+
+// A ROLE reply of a master: ["master", offset, [[ip, port, offset], ...]] (online replicas only). -1: not a master.
+int MasterReplicas(const RedisReply& role) {
+    if (!role.IsArray() || role.elements.empty() || role.elements[0].str != "master") return -1;
+    if (role.elements.size() < 3 || !role.elements[2].IsArray()) return 0;
+    return static_cast<int>(role.elements[2].elements.size());
+}
 
 RedisReply Convert(const redisReply* r) {
     RedisReply out;
@@ -97,6 +108,7 @@ public:
           options_(options),
           timer_(strand_),
           connect_timer_(strand_),
+          role_timer_(strand_),
           log_(Logger("redis")) {}
 
     ~RedisClientState() {
@@ -108,6 +120,9 @@ public:
     const Strand& strand() const { return strand_; }
     asio::io_context& io() { return io_; }
     const RedisClientOptions& options() const { return options_; }
+    /// Readable from any thread (RedisClient::ConnectionToken, Replicas).
+    uint64_t token() const { return token_.load(); }
+    int replicas() const { return replicas_.load(); }
 
     void Submit(std::unique_ptr<Op> op) {
         size_t count = op->internal_select ? 1 : op->commands.size();
@@ -132,6 +147,8 @@ public:
             return;
         }
         if (ctx_ == nullptr && !Connect()) {
+            ++connection_failures_;
+            UpdateToken();
             Finish(*op, Unavailable("redis " + endpoint_.ToString() + " unavailable", last_connect_error_));
             return;
         }
@@ -156,6 +173,7 @@ public:
         Drop(Unavailable("redis client destroyed"));
         timer_.cancel();
         connect_timer_.cancel();
+        role_timer_.cancel();
     }
 
 private:
@@ -256,6 +274,7 @@ private:
         }
         ctx_ = ac;
         ++generation_;
+        UpdateToken();
         ac->data = this;
         detail::RedisAsioAdapter::Attach(ac, strand_);
         redisAsyncSetDisconnectCallback(ac, &OnDisconnectThunk);
@@ -301,6 +320,7 @@ private:
             // hiredis frees the context right after this returns; ops it holds get NULL replies then.
             last_connect_error_ = ctx_ != nullptr && ctx_->c.err != 0 ? ctx_->c.errstr : "connect failed";
             ctx_ = nullptr;
+            UpdateToken();
             master_host_.clear();
             ready_ = false;
             connect_timer_.cancel();
@@ -329,6 +349,7 @@ private:
     void BecomeReady() {
         ready_ = true;
         connect_timer_.cancel();
+        if (endpoint_.IsSentinel() && !role_timer_armed_) ArmRoleTimer();
         // Ops that timed out while waiting for the connection are forgotten, the rest are written in order.
         for (auto it = ops_.begin(); it != ops_.end();) {
             Op& op = **it;
@@ -356,6 +377,7 @@ private:
             "redis connection lost",
             {{"endpoint", EndpointString()}, {"error", why}});
         ctx_ = nullptr;
+        UpdateToken();
         ready_ = false;
         master_host_.clear();  // behind Sentinel, ask again where the master is
         connect_timer_.cancel();
@@ -408,6 +430,10 @@ private:
                 Finish(*op, drop_error_);
             } else {
                 op->replies.push_back(Convert(reply));
+                if (endpoint_.IsSentinel() && op->replies.back().IsError() &&
+                    op->replies.back().str.starts_with("READONLY")) {
+                    LeaveDemotedMaster("a write was refused: " + op->replies.back().str);
+                }
                 if (op->replies.size() == op->expected) {
                     if (op->internal_select) {
                         OnGateReplies(op->replies);
@@ -429,13 +455,16 @@ private:
         size_t i = 0;
         if (endpoint_.IsSentinel()) {
             const RedisReply& role = replies[i++];
+            const int replicas = MasterReplicas(role);
             if (role.IsError()) {
                 what = "ROLE";
                 err = role.str;
-            } else if (!role.IsArray() || role.elements.empty() || role.elements[0].str != "master") {
+            } else if (replicas < 0) {
                 what = "ROLE";
                 err = "the server is a " + (role.IsArray() && !role.elements.empty() ? role.elements[0].str : "?") +
                       ", not the master";
+            } else {
+                replicas_.store(replicas);
             }
         }
         if (err.empty() && i < replies.size() && replies[i].IsError()) {
@@ -453,6 +482,53 @@ private:
                 self->Drop(Unavailable("redis " + what + " failed", err));
                 self->SetBackoff();
             }
+        });
+    }
+
+    // The connection (generation_ while there is one, else the next), and how often commands failed for want of one:
+    // a write read with one token and waited for with another is not known to be replicated.
+    void UpdateToken() {
+        token_.store((connection_failures_ << 32) + (ctx_ != nullptr ? generation_ : generation_ + 1));
+    }
+
+    // Behind Sentinel: the server is no longer the master (a failover demoted it while we stayed connected, e.g.
+    // across a partition). Drop the connection from a fresh handler (we may be inside a hiredis callback); the next
+    // command asks the sentinels again.
+    void LeaveDemotedMaster(const std::string& why) {
+        asio::post(strand_, [self = shared_from_this(), gen = generation_, why] {
+            if (self->generation_ != gen || self->ctx_ == nullptr) return;
+            Log(*self->log_,
+                spdlog::level::warn,
+                "redis server is no longer the master; asking the sentinels again",
+                {{"endpoint", self->EndpointString()}, {"error", why}});
+            self->Drop(Unavailable("redis server is no longer the master", why));
+        });
+    }
+
+    // Every kRoleEvery while connected (Sentinel only): ROLE, for the number of online replicas and the role.
+    void ArmRoleTimer() {
+        role_timer_armed_ = true;
+        role_timer_.expires_after(kRoleEvery);
+        role_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            self->role_timer_armed_ = false;
+            if (ec || self->shutting_down_) return;
+            if (self->ctx_ != nullptr && self->ready_) {
+                auto op = std::make_unique<Op>();
+                op->commands.push_back({"ROLE"});
+                op->deadline = Clock::now() + self->options_.command_timeout;
+                op->single_cb = [weak = self->weak_from_this(), gen = self->generation_](Result<RedisReply> r) {
+                    auto s = weak.lock();
+                    if (!s || !r || r->IsError() || s->generation_ != gen) return;
+                    const int replicas = MasterReplicas(*r);
+                    if (replicas < 0)
+                        return s->LeaveDemotedMaster(
+                            "ROLE: " + (r->IsArray() && !r->elements.empty() ? r->elements[0].str : "?")
+                        );
+                    s->replicas_.store(replicas);
+                };
+                self->Submit(std::move(op));
+            }
+            self->ArmRoleTimer();
         });
     }
 
@@ -475,6 +551,7 @@ private:
         if (ctx_ != nullptr) {
             redisAsyncContext* ac = ctx_;
             ctx_ = nullptr;
+            UpdateToken();
             ready_ = false;
             drop_error_ = reason;
             dropping_ = true;
@@ -487,6 +564,8 @@ private:
     }
 
     void FailUnsent(const Error& reason) {
+        ++connection_failures_;
+        UpdateToken();
         std::vector<std::unique_ptr<Op>> failed;
         while (!ops_.empty() && !ops_.back()->sent) {
             failed.push_back(std::move(ops_.back()));
@@ -598,6 +677,7 @@ private:
     const RedisClientOptions options_;
     asio::steady_timer timer_;
     asio::steady_timer connect_timer_;
+    asio::steady_timer role_timer_;
     std::shared_ptr<spdlog::logger> log_;
 
     redisAsyncContext* ctx_ = nullptr;
@@ -617,7 +697,13 @@ private:
     std::string master_host_;
     int master_port_ = 0;
     std::vector<std::shared_ptr<RedisClient>> sentinel_clients_;
-    std::vector<const char*> argv_;  // scratch for redisAsyncCommandArgv
+    bool role_timer_armed_ = false;
+    // The connection the next command goes on (generation_, or generation_ + 1 while there is none), and the online
+    // replicas the master reported: read by other threads (WaitForReplica's fast path).
+    std::atomic<uint64_t> token_{1};
+    std::atomic<int> replicas_{0};
+    uint64_t connection_failures_ = 0;  // commands failed for want of a connection (part of the token)
+    std::vector<const char*> argv_;     // scratch for redisAsyncCommandArgv
     std::vector<size_t> argv_len_;
 };
 
@@ -696,23 +782,52 @@ Result<std::vector<RedisReply>> RedisClient::PipelineBlocking(std::vector<Args> 
     });
 }
 
-void RedisClient::WaitForReplica(std::function<void(Status)> cb) {
-    if (!endpoint_.IsSentinel()) {
-        asio::post(impl_->state->strand(), [cb = std::move(cb)] { cb(Status{}); });
+uint64_t RedisClient::ConnectionToken() const {
+    return endpoint_.IsSentinel() ? impl_->state->token() : 0;
+}
+
+int RedisClient::Replicas() const {
+    return endpoint_.IsSentinel() ? impl_->state->replicas() : 0;
+}
+
+namespace {
+
+Error ConnectionChanged() {
+    return Unavailable("the Redis connection changed (a failover?): not known whether the writes were replicated");
+}
+
+}  // namespace
+
+void RedisClient::WaitForReplica(uint64_t since, std::function<void(Status)> cb) {
+    const auto& state = impl_->state;
+    if (!endpoint_.IsSentinel() || (state->token() == since && state->replicas() == 0)) {
+        asio::post(state->strand(), [cb = std::move(cb)] { cb(Status{}); });
         return;
     }
-    Command({"WAIT", "1", kReplicaWaitMs}, [cb = std::move(cb)](Result<RedisReply> r) {
-        if (!r) return cb(r.error());
+    if (state->token() != since) {
+        asio::post(state->strand(), [cb = std::move(cb)] { cb(ConnectionChanged()); });
+        return;
+    }
+    // The callback runs on the strand, where token() is the connection the reply came on.
+    Command({"WAIT", "1", kReplicaWaitMs}, [state, since, cb = std::move(cb)](Result<RedisReply> r) {
+        if (!r) return cb(Unavailable("not known whether a Redis replica has the writes", r.error().message));
+        if (state->token() != since) return cb(ConnectionChanged());
         if (r->IsError()) return cb(Unavailable("redis WAIT failed", r->str));
-        if (r->integer < 1) return cb(Unavailable("no replica acknowledged the write in time"));
+        if (r->integer < 1) {
+            return cb(
+                Unavailable(std::string("no Redis replica acknowledged the writes within ") + kReplicaWaitMs + " ms")
+            );
+        }
         cb(Status{});
     });
 }
 
-Status RedisClient::WaitForReplicaBlocking() {
+Status RedisClient::WaitForReplicaBlocking(uint64_t since) {
     if (!endpoint_.IsSentinel()) return {};
+    if (impl_->state->token() != since) return ConnectionChanged();
+    if (impl_->state->replicas() == 0) return {};
     Result<RedisReply> r = WaitBlocking<RedisReply>(impl_->state->io(), impl_->state->options(), [&](auto done) {
-        WaitForReplica([done = std::move(done)](Status st) {
+        WaitForReplica(since, [done = std::move(done)](Status st) {
             if (!st) return done(st.error());
             done(RedisReply{});
         });

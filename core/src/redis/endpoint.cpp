@@ -46,6 +46,11 @@ Result<RedisEndpoint> RedisEndpoint::Parse(std::string_view url) {
             return BadUrl(url, "the master's name is missing after '/'");
         }
         ep.master_name = std::string(rest.substr(slash + 1));
+        for (char c : ep.master_name) {
+            if (c <= ' ' || c == '/' || c == ',' || c == 0x7f) {
+                return BadUrl(url, "the master's name \"" + ep.master_name + "\" has a space, '/' or ','");
+            }
+        }
         std::string_view list = rest.substr(0, slash);
         while (!list.empty()) {
             const auto comma = list.find(',');
@@ -155,7 +160,9 @@ std::string RedisEndpoint::ToString() const {
     if (IsSentinel()) {
         std::string out(kSentinelScheme);
         for (size_t i = 0; i < sentinels.size(); ++i) {
-            out += (i ? "," : "") + sentinels[i].first + ":" + std::to_string(sentinels[i].second);
+            const std::string& h = sentinels[i].first;
+            out += (i ? "," : "") + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" +
+                   std::to_string(sentinels[i].second);
         }
         out += "/" + master_name;
         if (db != 0) out += "?db=" + std::to_string(db);
