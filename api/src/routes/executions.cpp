@@ -227,18 +227,18 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
             constexpr size_t kMaxDescendants = 10000;
             Json out = Json::array();
             // (id, level) still to visit, the next one at the back.
-            std::vector<std::pair<std::string, int64_t>> todo;
-            auto push_children = [&todo](const Json& e, int64_t level) {
+            std::vector<std::pair<std::string, int64_t>> stack;
+            auto push_children = [&stack](const Json& e, int64_t level) {
                 const Json children = e.value("children", Json::array());
                 if (!children.is_array()) return;
                 for (auto it = children.rbegin(); it != children.rend(); ++it) {
-                    if (it->is_string()) todo.emplace_back(it->get<std::string>(), level);
+                    if (it->is_string()) stack.emplace_back(it->get<std::string>(), level);
                 }
             };
             push_children(*root, 1);
-            while (!todo.empty() && out.size() < kMaxDescendants) {
-                auto [id, level] = std::move(todo.back());
-                todo.pop_back();
+            while (!stack.empty() && out.size() < kMaxDescendants) {
+                auto [id, level] = std::move(stack.back());
+                stack.pop_back();
                 Result<Json> e = d.executions.GetBlocking(id);
                 if (!e) {
                     if (e.error().code == ErrorCode::kNotFound) continue;  // purged meanwhile
