@@ -92,7 +92,9 @@ void StreamSubscriber::Offer(const StreamMessagePtr& m, const EventHubOptions& l
         std::lock_guard lock(mu_);
         if (closed_ || end_queued_) return;
         if (wanted) {
-            if (queue_.size() >= limits.max_queued_messages || bytes_ + m->text.size() > limits.max_queued_bytes) {
+            // A message into an empty queue is always taken, however large: the client is not behind.
+            if (queue_.size() >= limits.max_queued_messages ||
+                (!queue_.empty() && bytes_ + m->text.size() > limits.max_queued_bytes)) {
                 // Fallen behind: dropped rather than buffered without bound or waited for.
                 dropped_ = true;
                 closed_ = true;

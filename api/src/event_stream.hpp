@@ -62,8 +62,12 @@ using StreamMessagePtr = std::shared_ptr<const StreamMessage>;
 
 /// Limits of EventHub.
 struct EventHubOptions {
-    size_t max_queued_messages = 2000;             ///< per subscriber; past it the subscriber is dropped
-    size_t max_queued_bytes = 8 * 1024 * 1024;     ///< per subscriber; past it the subscriber is dropped
+    size_t max_queued_messages = 2000;  ///< per subscriber; past it the subscriber is dropped
+    /// Per subscriber; past it the subscriber is dropped. Messages are shared by all subscribers, so this bounds
+    /// what one slow client pins, not a copy per client. It must hold several final execution updates, each of
+    /// which carries a whole result (up to 4 MiB of stdout and as much stderr): a client that keeps up can still
+    /// be a few of them behind when executions finish together on a loaded machine.
+    size_t max_queued_bytes = 64 * 1024 * 1024;
     std::chrono::milliseconds block{1000};         ///< XREAD BLOCK
     std::chrono::milliseconds idle_refresh{1000};  ///< how old the read position may be when nobody listens
     /// Entries per XREAD: an output entry holds up to 1000 lines, so a batch stays within a few MB, read well

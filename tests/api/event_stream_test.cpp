@@ -102,6 +102,12 @@ TEST(StreamSubscriberTest, ASubscriberThatFallsBehindIsDroppedNotBufferedWithout
     by_bytes.Offer(Msg("st2.execution__update", "e", "running", 600), limits);
     EXPECT_TRUE(by_bytes.dropped());
 
+    // One message larger than the byte budget is still delivered to a client that is not behind.
+    StreamSubscriber big(StreamFilter{});
+    big.Offer(Msg("st2.execution__update", "e", "succeeded", 5000), limits);
+    EXPECT_FALSE(big.dropped());
+    EXPECT_EQ(Names(big).size(), 1u);
+
     // A subscriber that keeps up is never dropped, however many messages pass.
     StreamSubscriber reader(StreamFilter{});
     for (int i = 0; i < 100; ++i) {
