@@ -16,30 +16,57 @@ using core::RedisClient;
 using core::RedisReply;
 
 // KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 request stream, 6 dedupe key, 7 event stream,
-//       8 the parent's children list (KEYS[1] when there is no parent)
-// ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6.. field/value pairs
+//       8 the parent's children list (KEYS[1] when there is no parent), 9 the user's zset (KEYS[1] when there is no
+//       user), 10 the metrics hash
+// ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6 runner type, 7 the trigger's time (µs,
+//       "" when no trigger caused it), 8.. field/value pairs
 // Invariants: a record exists iff its request was enqueued and its create event appended (one script); a dedupe
-// key that was seen returns the first id and writes nothing. (The per-(action, status) index holds final statuses
-// only: see ListBlocking.)
-const char* kCreateExecution = R"lua(
+// key that was seen returns the first id and writes nothing (nor counts anything). (The per-(action, status) index
+// holds final statuses only: see ListBlocking.) The counters ride along: no extra round trip per execution.
+const char* kCreateBody = R"lua(
 if ARGV[4] == '1' then
   local existing = redis.call('GET', KEYS[6])
   if existing then return existing end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+if KEYS[9] ~= KEYS[1] then redis.call('ZADD', KEYS[9], ARGV[2], ARGV[1]) end
 if ARGV[4] == '1' then redis.call('SET', KEYS[6], ARGV[1], 'EX', 604800) end
 if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[3])
 redis.call('XADD', KEYS[7], '*', 'd', ARGV[5])
+redis.call('HINCRBY', KEYS[10], 'created:' .. ARGV[6], 1)
+if ARGV[7] ~= '' then observe(KEYS[10], 'trigger_scheduled', tonumber(ARGV[2]) - tonumber(ARGV[7])) end
 return ARGV[1]
 )lua";
 
+// Defines observe(hash, stage, us): one sample of a latency histogram (LatencyHistograms), two HINCRBYs. B (the
+// bucket bounds in µs) is generated from LatencyHistograms::kBuckets.
+const char* kObserve = R"lua(
+local function observe(hash, stage, us)
+  if us < 0 then us = 0 end
+  local i = 1
+  while i <= #B and us > B[i] do i = i + 1 end
+  redis.call('HINCRBY', hash, 'lat:' .. stage .. ':' .. i, 1)
+  redis.call('HINCRBY', hash, 'lat:' .. stage .. ':sum_us', us)
+end
+)lua";
+
+std::string LatencyPrelude() {
+    std::string b = "local B = {";
+    for (size_t i = 0; i < LatencyHistograms::kBuckets.size(); ++i) {
+        if (i) b += ",";
+        b += std::to_string(static_cast<int64_t>(LatencyHistograms::kBuckets[i] * 1e6));
+    }
+    return b + "}\n" + kObserve;
+}
+
 // KEYS: 1 exec hash, 2 event stream, 3 notify stream, 4 set of the trigger types rules listen to, 5 workflow
-//       event stream
-// ARGV: 1 id, 2 tagged key prefix, 3 new status, 4 only-from filter (",a,b," or ""), 5 timestamp, 6.. fields
+//       event stream, 6 the metrics hash
+// ARGV: 1 id, 2 tagged key prefix, 3 new status, 4 only-from filter (",a,b," or ""), 5 timestamp, 6 the same time
+//       in µs since the epoch, 7.. fields
 // Returns {1, previous, runner} applied, {0, current, runner} refused, {-1} missing. The status machine is the
 // string T (",from>to,..."), generated from status.cpp; a status that is no edge's `from` is final. The status
 // indexes move with the status; the event is appended in the same step, so a consumer of the stream never misses
@@ -48,10 +75,12 @@ return ARGV[1]
 // per-(action, status) index holds final statuses only (an execution enters it once, when it ends): queries for an
 // in-flight status read the status index, which holds only the work in flight (ListBlocking). The workflow engine
 // gets its events the same way: a task's (an execution with a parent) final, `pending` (an inquiry) and `paused` (a
-// subworkflow) events, and a workflow's (pool `workflow`) cancel, pause and resume.
+// subworkflow) events, and a workflow's (pool `workflow`) cancel, pause and resume. The metrics hash counts ended
+// executions by runner type and status, and the latencies: scheduled→running at the claim (whose time is kept in
+// `running_us`), running→done and trigger→done at the end.
 const char* kTransitionBody = R"lua(
 local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id', 'log', 'notify',
-  'pool')
+  'pool', 'runner_type', 'running_us', 'trigger_us')
 local cur = h[1]
 if not cur then return {-1} end
 local to = ARGV[3]
@@ -70,8 +99,18 @@ end
 local log = h[6] or '[]'
 local entry = '{"timestamp":"' .. ARGV[5] .. '","status":"' .. to .. '"}'
 if log == '[]' then log = '[' .. entry .. ']' else log = string.sub(log, 1, -2) .. ',' .. entry .. ']' end
-redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(ARGV, 6))
-for i = 6, #ARGV, 2 do
+local now = tonumber(ARGV[6])
+if to == 'running' and cur == 'scheduled' then
+  redis.call('HSET', KEYS[1], 'running_us', ARGV[6])
+  observe(KEYS[6], 'scheduled_running', now - tonumber(score))
+end
+if final then
+  redis.call('HINCRBY', KEYS[6], 'ended:' .. (h[9] or '') .. ':' .. to, 1)
+  if h[10] then observe(KEYS[6], 'running_done', now - tonumber(h[10])) end
+  if h[11] then observe(KEYS[6], 'trigger_done', now - tonumber(h[11])) end
+end
+redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(ARGV, 7))
+for i = 7, #ARGV, 2 do
   if ARGV[i] == 'runner_id' then runner = ARGV[i + 1] end
 end
 local event = cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to, at=ARGV[5], action=action,
@@ -108,8 +147,8 @@ local function final(s) return s and string.find(F, ',' .. s .. ',', 1, true) ~=
 for i = 1, #rows, 2 do
   local id = rows[i]
   if rows[i + 1] ~= last then last, left = rows[i + 1], 0 end
-  local h = redis.call('HMGET', p .. 'exec:' .. id, 'status', 'action_ref', 'parent')
-  local st, action, parent = h[1], h[2] or '', h[3] or ''
+  local h = redis.call('HMGET', p .. 'exec:' .. id, 'status', 'action_ref', 'parent', 'user')
+  local st, action, parent, user = h[1], h[2] or '', h[3] or '', h[4] or ''
   local removed = false
   if not st then
     if whole then
@@ -128,6 +167,7 @@ for i = 1, #rows, 2 do
         redis.call('ZREM', p .. 'executions:action:' .. action, id)
         redis.call('ZREM', p .. 'executions:action:' .. action .. ':status:' .. st, id)
       end
+      if user ~= '' then redis.call('ZREM', p .. 'executions:user:' .. user, id) end
       removed = true
     end
   end
@@ -145,12 +185,13 @@ std::string FinalStatuses() {
 }
 
 const core::Script& CreateScript() {
-    static const core::Script kScript(kCreateExecution);
+    static const core::Script kScript(LatencyPrelude() + kCreateBody);
     return kScript;
 }
 const core::Script& TransitionScript() {
     static const core::Script kScript(
-        "local T = " + TransitionsAsLuaString() + "\nlocal A = '" + kActionTriggerType + "'\n" + kTransitionBody
+        "local T = " + TransitionsAsLuaString() + "\nlocal A = '" + kActionTriggerType + "'\n" + LatencyPrelude() +
+        kTransitionBody
     );
     return kScript;
 }
@@ -174,6 +215,13 @@ std::string Dump(const Json& j) {
     return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+/// Who an execution belongs to: its `context.user` ("" when there is none).
+std::string ContextUser(const Json& context) {
+    if (!context.is_object()) return {};
+    auto it = context.find("user");
+    return it != context.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& now, int64_t score) {
     const core::ExecutionRequest& r = e.request;
     const Json event = {
@@ -192,6 +240,8 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
         Dump(r.ToJson()),
         e.dedupe_key.empty() ? "0" : "1",
         Dump(event),
+        r.runner_type,
+        e.trigger_us > 0 ? std::to_string(e.trigger_us) : std::string(),
         "id",
         r.execution_id,
         "status",
@@ -232,6 +282,14 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
     if (!e.rule.is_null()) {
         args.push_back("rule");
         args.push_back(Dump(e.rule));
+    }
+    if (e.trigger_us > 0) {
+        args.push_back("trigger_us");
+        args.push_back(std::to_string(e.trigger_us));
+    }
+    if (const std::string user = ContextUser(r.context); !user.empty()) {
+        args.push_back("user");
+        args.push_back(user);
     }
     return args;
 }
@@ -281,6 +339,7 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
     const int64_t score = core::ToMicros(now_tp);
     const std::string& id = e.request.execution_id;
     const std::string& ref = e.request.action_ref;
+    const std::string user = ContextUser(e.request.context);
     CreateScript().Run(
         *client_,
         {keys_.Execution(id),
@@ -290,7 +349,9 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          keys_.RequestStream(e.pool),
          keys_.Dedupe(e.dedupe_key.empty() ? id : e.dedupe_key),
          keys_.Events(),
-         e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent)},
+         e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent),
+         user.empty() ? keys_.Execution(id) : keys_.ByUser(user),
+         keys_.Metrics()},
         CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
         [cb = std::move(cb)](Result<RedisReply> r) { cb(ReplyString(std::move(r))); }
     );
@@ -312,14 +373,16 @@ void ExecutionStore::Transition(
         filter = ",";
         for (const auto& f : only_from) filter += f + ",";
     }
-    std::vector<std::string> args = {id, keys_.tagged_prefix(), to, filter, core::FormatIsoTimestamp(clock_.Now())};
+    const auto now = clock_.Now();
+    std::vector<std::string> args = {
+        id, keys_.tagged_prefix(), to, filter, core::FormatIsoTimestamp(now), std::to_string(core::ToMicros(now))};
     for (auto& [k, v] : fields) {
         args.push_back(std::move(k));
         args.push_back(std::move(v));
     }
     TransitionScript().Run(
         *client_,
-        {keys_.Execution(id), keys_.Events(), keys_.Notify(), listened_, keys_.WorkflowEvents()},
+        {keys_.Execution(id), keys_.Events(), keys_.Notify(), listened_, keys_.WorkflowEvents(), keys_.Metrics()},
         std::move(args),
         [id, cb = std::move(cb)](Result<RedisReply> r) {
             if (!r) return cb(r.error());
@@ -406,11 +469,15 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
 ) {
     std::vector<Json> out;
     if (limit == 0) return out;
+    if (!filter.user.empty() && (!filter.action.empty() || !filter.status.empty())) {
+        return ListOwnFilteredBlocking(filter, offset, limit, total);
+    }
     if (!filter.action.empty() && !filter.status.empty() && !IsFinal(filter.status)) {
         return ListInFlightBlocking(filter, offset, limit, total);
     }
     // Every other filter combination reads one index: O(page) at any number of executions.
-    const std::string zset = !filter.action.empty() && !filter.status.empty()
+    const std::string zset = !filter.user.empty() ? keys_.ByUser(filter.user)
+                             : !filter.action.empty() && !filter.status.empty()
                                  ? keys_.ByActionStatus(filter.action, filter.status)
                              : !filter.action.empty() ? keys_.ByAction(filter.action)
                              : !filter.status.empty() ? keys_.ByStatus(filter.status)
@@ -419,6 +486,56 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
         core::ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
             return RedisClient::Args{"HGETALL", keys_.Execution(id)};
         });
+    if (!rows) return rows.error();
+    for (const auto& row : *rows) {
+        if (!row.elements.empty()) out.push_back(FromHash(row));
+    }
+    return out;
+}
+
+Result<std::vector<Json>> ExecutionStore::ListOwnFilteredBlocking(
+    const ListFilter& filter, size_t offset, size_t limit, size_t* total
+) {
+    // One user's executions with an action or status filter: the user's index is read newest first, in slices, and
+    // filtered. O(that user's executions), never the installation's; the page's records are fetched once.
+    constexpr size_t kSlice = 1000;
+    std::vector<std::string> matching;
+    for (size_t start = 0;; start += kSlice) {
+        Result<RedisReply> ids = client_->CommandBlocking(
+            {"ZREVRANGE", keys_.ByUser(filter.user), std::to_string(start), std::to_string(start + kSlice - 1)}
+        );
+        if (!ids) return ids.error();
+        if (ids->IsError()) return Internal("redis: " + ids->str);
+        if (ids->elements.empty()) break;
+        std::vector<RedisClient::Args> reads;
+        reads.reserve(ids->elements.size());
+        for (const auto& id : ids->elements)
+            reads.push_back({"HMGET", keys_.Execution(id.str), "action_ref", "status"});
+        Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(reads));
+        if (!rows) return rows.error();
+        for (size_t i = 0; i < rows->size() && i < ids->elements.size(); ++i) {
+            const RedisReply& row = (*rows)[i];
+            if (row.elements.size() < 2) continue;
+            if (!filter.action.empty() && row.elements[0].str != filter.action) continue;
+            if (!filter.status.empty() && row.elements[1].str != filter.status) continue;
+            matching.push_back(ids->elements[i].str);
+        }
+        if (ids->elements.size() < kSlice) break;
+    }
+    return FetchPage(matching, offset, limit, total);
+}
+
+Result<std::vector<Json>> ExecutionStore::FetchPage(
+    const std::vector<std::string>& ids, size_t offset, size_t limit, size_t* total
+) {
+    *total = ids.size();
+    std::vector<Json> out;
+    std::vector<RedisClient::Args> fetches;
+    for (size_t i = offset; i < ids.size() && fetches.size() < limit; ++i) {
+        fetches.push_back({"HGETALL", keys_.Execution(ids[i])});
+    }
+    if (fetches.empty()) return out;
+    Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(fetches));
     if (!rows) return rows.error();
     for (const auto& row : *rows) {
         if (!row.elements.empty()) out.push_back(FromHash(row));
@@ -451,19 +568,7 @@ Result<std::vector<Json>> ExecutionStore::ListInFlightBlocking(
         }
         if (ids->elements.size() < kSlice) break;
     }
-    *total = matching.size();
-    std::vector<Json> out;
-    std::vector<RedisClient::Args> fetches;
-    for (size_t i = offset; i < matching.size() && fetches.size() < limit; ++i) {
-        fetches.push_back({"HGETALL", keys_.Execution(matching[i])});
-    }
-    if (fetches.empty()) return out;
-    Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(fetches));
-    if (!rows) return rows.error();
-    for (const auto& row : *rows) {
-        if (!row.elements.empty()) out.push_back(FromHash(row));
-    }
-    return out;
+    return FetchPage(matching, offset, limit, total);
 }
 
 Result<std::vector<Json>> ExecutionStore::OutputBlocking(const std::string& id) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <functional>
 #include <optional>
 #include <string>
@@ -25,6 +26,11 @@ public:
     std::string All() const { return p_ + "executions"; }
     std::string ByAction(const std::string& ref) const { return p_ + "executions:action:" + ref; }
     std::string ByStatus(const std::string& s) const { return p_ + "executions:status:" + s; }
+    /// Executions of one user (`context.user`), whatever their status: a non-admin's list reads it (O(page)).
+    std::string ByUser(const std::string& user) const { return p_ + "executions:user:" + user; }
+    /// Counters kept by the create and transition scripts for GET /metrics (hash; ExecutionMetricFields):
+    /// executions created and ended by runner type, and the latency histograms of each stage.
+    std::string Metrics() const { return p_ + "metrics:executions"; }
     /// Executions of one action that ended in one final status (no in-flight status is indexed per action).
     std::string ByActionStatus(const std::string& ref, const std::string& s) const {
         return p_ + "executions:action:" + ref + ":status:" + s;
@@ -73,6 +79,21 @@ struct NewExecution {
     Json trigger_instance;   ///< snapshot when created by a rule (null otherwise)
     Json rule;               ///< snapshot when created by a rule (null otherwise)
     std::string dedupe_key;  ///< non-empty: creating twice with the same key returns the first id
+    /// When the trigger instance that caused it occurred (µs since the epoch; 0: no trigger): the start of the
+    /// trigger→scheduled and trigger→done latencies.
+    int64_t trigger_us = 0;
+};
+
+/// The latency histograms the execution scripts keep (Keys::Metrics): their stages and bucket bounds. A sample
+/// goes to field `lat:<stage>:<i>` (i: the first bound, 1-based, it does not exceed; size()+1 past the last) and its
+/// value to `lat:<stage>:sum_us`. Buckets are not cumulative in Redis; GET /metrics sums them.
+struct LatencyHistograms {
+    /// trigger→scheduled (create), scheduled→running (the runner's claim), running→done and trigger→done (final).
+    static constexpr std::array<const char*, 4> kStages = {
+        "trigger_scheduled", "scheduled_running", "running_done", "trigger_done"};
+    /// Upper bounds in seconds; +Inf is implied.
+    static constexpr std::array<double, 16> kBuckets = {
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0};
 };
 
 /// Fields written by a status transition besides status and log.
@@ -93,6 +114,7 @@ struct ListFilter {
     std::string action;
     std::string status;
     std::string parent;
+    std::string user;  ///< `context.user` (a non-admin's own list)
 };
 
 /// Records, indexes and streams of executions. Thread-safe (the client is).
@@ -125,7 +147,9 @@ public:
     /// The execution as the API shows it, or kNotFound.
     Result<Json> GetBlocking(const std::string& id);
     /// Newest first. Every filter combination reads one index: O(page), whatever the history's size. An action with an
-    /// in-flight status reads that status's index whole and filters it (it holds only the work not finished yet).
+    /// in-flight status reads that status's index whole and filters it (it holds only the work not finished yet). A
+    /// `user` alone reads the user's index (O(page)); with an action or status it reads the user's index whole and
+    /// filters it (O(that user's executions)).
     Result<std::vector<Json>> ListBlocking(const ListFilter& filter, size_t offset, size_t limit, size_t* total);
     /// Output lines [{output_type, data, timestamp}] stored for `id`.
     Result<std::vector<Json>> OutputBlocking(const std::string& id);
@@ -166,6 +190,13 @@ private:
     const core::Clock& clock_;
     Result<std::vector<Json>> ListInFlightBlocking(
         const ListFilter& filter, size_t offset, size_t limit, size_t* total
+    );
+    Result<std::vector<Json>> ListOwnFilteredBlocking(
+        const ListFilter& filter, size_t offset, size_t limit, size_t* total
+    );
+    /// The records of ids[offset, offset + limit), in one pipeline; *total = ids.size().
+    Result<std::vector<Json>> FetchPage(
+        const std::vector<std::string>& ids, size_t offset, size_t limit, size_t* total
     );
 
     Keys keys_;
