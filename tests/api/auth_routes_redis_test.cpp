@@ -16,6 +16,7 @@
 #include "squall/core/store/kv_store.hpp"
 #include "squall/executions/service.hpp"
 #include "squall/packs/content_store.hpp"
+#include "squall/rules/enforcements.hpp"
 #include "squall/rules/operators.hpp"
 #include "temp_dir.hpp"
 
@@ -228,6 +229,48 @@ TEST_F(AuthRoutesTest, MetricsArePrometheusTextForACaller) {
     ASSERT_TRUE(again);
     EXPECT_NE(again->body.find("squall_executions{status=\"succeeded\"} 1\n"), std::string::npos) << again->body;
     EXPECT_NE(again->body.find("route=\"/metrics\",code=\"200\"} 1\n"), std::string::npos) << again->body;
+
+    // The work counters, kept in Redis by the roles' own scripts and pipelines: a stored trigger instance, a refused
+    // one, an enforcement (the rules engine's batch counts) and an execution through its stages.
+    core::TriggerInstance ti;
+    ti.id = core::NewId();
+    ti.trigger = "core.st2.webhook";
+    ti.payload = {{"body", core::Json::object()}};
+    ti.occurrence_time = core::FormatIsoTimestamp(clock_.Now());
+    ASSERT_TRUE(triggers_->EmitBlocking(ti));
+    ASSERT_TRUE(triggers_->EmitBlocking(ti));  // the same id again is not stored again, nor counted
+    ASSERT_TRUE(redis_->PipelineBlocking(
+        {triggers_->CountCommand("rejected", "core.st2.webhook"),
+         triggers_->CountCommand("dispatched", "core.st2.webhook", 1),
+         {"HINCRBY", enforcements_->keys().MatchCounts(), "t.\"quoted\"", "2"}}
+    ));
+    executions::NewExecution e;
+    e.request.execution_id = core::NewId();
+    e.request.action_ref = "core.local";
+    e.request.runner_type = "local-shell-cmd";
+    e.trigger_us = core::ToMicros(clock_.Now());
+    ASSERT_TRUE(executions_->CreateBlocking(e));
+    ASSERT_TRUE(executions_->TransitionBlocking(e.request.execution_id, "running", {})->applied);
+    ASSERT_TRUE(executions_->TransitionBlocking(e.request.execution_id, "failed", {})->applied);
+    auto work = http.Get("/metrics", {{"St2-Api-Key", key}});
+    ASSERT_TRUE(work);
+    ASSERT_EQ(work->status, 200) << work->body;
+    for (const std::string want : {
+             "# TYPE squall_triggers_received_total "
+             "counter\nsquall_triggers_received_total{trigger=\"core.st2.webhook\"} 1\n",
+             "squall_triggers_dispatched_total{trigger=\"core.st2.webhook\"} 1\n",
+             "squall_triggers_rejected_total{trigger=\"core.st2.webhook\"} 1\n",
+             "squall_rule_matches_total{rule=\"t.\\\"quoted\\\"\"} 2\n",
+             "squall_executions_created_total{runner=\"local-shell-cmd\"} 1\n",
+             "squall_executions_ended_total{runner=\"local-shell-cmd\",status=\"failed\"} 1\n",
+             "# TYPE squall_execution_latency_seconds histogram\n",
+             "squall_execution_latency_seconds_bucket{stage=\"scheduled_running\",le=\"+Inf\"} 1\n",
+             "squall_execution_latency_seconds_count{stage=\"trigger_done\"} 1\n",
+             "squall_execution_latency_seconds_count{stage=\"running_done\"} 1\n",
+             "squall_execution_latency_seconds_bucket{stage=\"trigger_scheduled\",le=\"300\"} 1\n",
+         }) {
+        EXPECT_NE(work->body.find(want), std::string::npos) << "missing: " << want << "\n" << work->body;
+    }
 }
 
 }  // namespace
