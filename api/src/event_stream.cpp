@@ -81,42 +81,31 @@ bool StreamFilter::WantsExecutionEvents() const {
 // --- StreamSubscriber -----------------------------------------------------------------------------------------
 
 void StreamSubscriber::Offer(const StreamMessagePtr& m, const EventHubOptions& limits) {
-    Offer(std::vector<StreamMessagePtr>{m}, limits);
-}
-
-void StreamSubscriber::Offer(const std::vector<StreamMessagePtr>& batch, const EventHubOptions& limits) {
-    bool queued = false;
+    // As StackStorm's listener: the end is decided before the filters, the end event is sent only if they want it.
+    const bool is_end = !filter_.end_event.empty() && m->name == filter_.end_event &&
+                        m->execution_id == filter_.end_execution_id && core::status::IsCompleted(m->status);
+    const bool wanted = filter_.WantsEvent(m->name) &&
+                        (filter_.action_refs.empty() || filter_.action_refs.count(m->action_ref)) &&
+                        (filter_.execution_ids.empty() || filter_.execution_ids.count(m->execution_id));
+    if (!wanted && !is_end) return;
     {
-        // One lock and one wake-up per batch: with many clients, a notify per message per client cost more than
-        // the messages.
         std::lock_guard lock(mu_);
-        for (const auto& m : batch) {
-            if (closed_ || end_queued_) break;
-            // As StackStorm's listener: the end is decided before the filters, the end event is sent only if they
-            // want it.
-            const bool is_end = !filter_.end_event.empty() && m->name == filter_.end_event &&
-                                m->execution_id == filter_.end_execution_id && core::status::IsCompleted(m->status);
-            const bool wanted = filter_.WantsEvent(m->name) &&
-                                (filter_.action_refs.empty() || filter_.action_refs.count(m->action_ref)) &&
-                                (filter_.execution_ids.empty() || filter_.execution_ids.count(m->execution_id));
-            if (!wanted && !is_end) continue;
-            if (wanted) {
-                if (queue_.size() >= limits.max_queued_messages || bytes_ + m->text.size() > limits.max_queued_bytes) {
-                    // Fallen behind: dropped rather than buffered without bound or waited for.
-                    dropped_ = true;
-                    closed_ = true;
-                    queue_.clear();
-                    bytes_ = 0;
-                } else {
-                    queue_.push_back(m);
-                    bytes_ += m->text.size();
-                }
+        if (closed_ || end_queued_) return;
+        if (wanted) {
+            if (queue_.size() >= limits.max_queued_messages || bytes_ + m->text.size() > limits.max_queued_bytes) {
+                // Fallen behind: dropped rather than buffered without bound or waited for.
+                dropped_ = true;
+                closed_ = true;
+                queue_.clear();
+                bytes_ = 0;
+            } else {
+                queue_.push_back(m);
+                bytes_ += m->text.size();
             }
-            if (is_end) end_queued_ = true;
-            queued = true;
         }
+        if (is_end) end_queued_ = true;
     }
-    if (queued) cv_.notify_all();
+    cv_.notify_all();
 }
 
 void StreamSubscriber::Close() {
@@ -408,7 +397,9 @@ void EventHub::Run() {
             std::lock_guard lock(mu_);
             subs = subscribers_;
         }
-        for (const auto& s : subs) s->Offer(messages, options_);
+        for (const auto& m : messages) {
+            for (const auto& s : subs) s->Offer(m, options_);
+        }
     }
 }
 

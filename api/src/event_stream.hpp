@@ -87,8 +87,6 @@ public:
     /// Called by the hub's reader (never blocks): queues `m` if the filter wants it; drops the subscriber (its
     /// queue emptied, Take reports the end) when the queue would go over a limit.
     void Offer(const StreamMessagePtr& m, const EventHubOptions& limits);
-    /// The same for a batch, in order: one lock and one wake-up of the client's worker.
-    void Offer(const std::vector<StreamMessagePtr>& batch, const EventHubOptions& limits);
     /// Ends the subscription (the hub stopping): Take returns false once the queue is empty.
     void Close();
 
