@@ -8,6 +8,7 @@
 
 #include "squall/core/action_token.hpp"
 #include "squall/core/clock.hpp"
+#include "squall/core/id.hpp"
 #include "squall/core/log.hpp"
 #include "squall/core/process/supervisor.hpp"
 #include "squall/core/redis/stream.hpp"
@@ -26,6 +27,11 @@ namespace {
 constexpr auto kHeartbeatEvery = std::chrono::seconds(5);
 constexpr const char* kAliveTtlMs = "15000";
 constexpr size_t kEventsMaxLen = 100000;
+/// The output lines of one execution that are streamed (stored and sent as events), and their size counted with
+/// kLineOverheadBytes per line (its JSON wrapping, its list entry).
+constexpr size_t kMaxStreamedLines = 100000;
+constexpr size_t kMaxStreamedBytes = 16 * 1024 * 1024;
+constexpr size_t kLineOverheadBytes = 128;
 
 std::vector<std::string> SecretValues(const core::ExecutionRequest& r) {
     std::vector<std::string> out;
@@ -90,6 +96,66 @@ PackConfig ParsePackConfig(const core::RedisReply& config_reply, const core::Red
     }
     CollectSecretValues(out);
     return out;
+}
+/// A policy (`concurrency`, `retry`) ExecutionService put in the request's action snapshot
+/// (docs/delivery.md "Policies"), or null.
+const Json* Policy(const core::ExecutionRequest& r, const char* kind) {
+    auto p = r.action.find("policies");
+    if (p == r.action.end() || !p->is_object()) return nullptr;
+    auto k = p->find(kind);
+    return k != p->end() && k->is_object() ? &*k : nullptr;
+}
+
+/// StackStorm's action.retry: a new execution of `original`'s action with its parameters (in clear, from the
+/// request) and its stored record's snapshots (action, masked and given parameters, pool, parent, trigger instance,
+/// rule); its context gets `policies.retry` {applied_policy, retry_count, retried_liveaction_id}. Idempotent: asking
+/// twice for the same original creates one execution (dedupe key `retry:<original id>`). Calls back with the new id.
+void CreateRetry(
+    executions::ExecutionStore& store,
+    const core::ExecutionRequest& original,
+    const std::string& policy,
+    int64_t retry_count,
+    std::function<void(Result<std::string>)> cb
+) {
+    store.client().Command(
+        {"HMGET",
+         store.keys().Execution(original.execution_id),
+         "action",
+         "parameters",
+         "given_parameters",
+         "pool",
+         "parent",
+         "trigger_instance",
+         "rule"},
+        [&store, original, policy, retry_count, cb = std::move(cb)](Result<core::RedisReply> r) mutable {
+            if (!r) return cb(r.error());
+            if (r->IsError()) return cb(Internal("redis: " + r->str));
+            if (r->elements.size() != 7 || r->elements[0].IsNil())
+                return cb(NotFound("execution \"" + original.execution_id + "\" not found"));
+            auto json_at = [&r](size_t i) {
+                if (r->elements[i].IsNil()) return Json();
+                Json j = Json::parse(r->elements[i].str, nullptr, false);
+                return j.is_discarded() ? Json() : j;
+            };
+            executions::NewExecution e;
+            e.request = original;
+            e.request.execution_id = core::NewId();
+            if (!e.request.context.is_object()) e.request.context = Json::object();
+            e.request.context["policies"]["retry"] = {
+                {"applied_policy", policy},
+                {"retry_count", retry_count},
+                {"retried_liveaction_id", original.execution_id}};
+            e.action = json_at(0);
+            e.masked_parameters = json_at(1);
+            e.given_parameters = json_at(2);
+            e.pool = r->elements[3].IsNil() ? "default" : r->elements[3].str;
+            e.parent = r->elements[4].IsNil() ? "" : r->elements[4].str;
+            e.trigger_instance = json_at(5);
+            e.rule = json_at(6);
+            e.dedupe_key = "retry:" + original.execution_id;
+            store.Create(e, std::move(cb));
+        }
+    );
 }
 }  // namespace
 
@@ -198,10 +264,13 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             running += 1;
             Runner* runner = runner_it->second.get();
             const std::string execution_id = req->execution_id;  // the callback below takes ownership of req
+            executions::FieldMap claim = {{"runner_id", options.consumer_name}};
+            // Under a concurrency policy the claim may be delayed: the script keeps the request to queue it again.
+            if (Policy(*req, "concurrency")) claim.emplace_back("_request", msg.body);
             store.Transition(
                 execution_id,
                 core::status::kRunning,
-                {{"runner_id", options.consumer_name}},
+                std::move(claim),
                 [self, runner, req = std::move(*req), ack, finish, id = msg.id](
                     Result<executions::TransitionResult> claimed
                 ) mutable {
@@ -310,7 +379,22 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             std::move(config.values)};
         const std::string id = req.execution_id;
         RunCallbacks cb;
-        cb.on_output = [self, id](std::string_view stream, std::string line) {
+        // Lines are streamed (stored, and events) up to a budget per execution: 4 MB of output in one-byte lines
+        // would otherwise be four million stored lines and events. The result keeps the text itself (4 MB per
+        // stream); past the budget one marker line says so.
+        struct Streamed {
+            std::atomic<size_t> lines{0};
+            std::atomic<size_t> bytes{0};
+        };
+        auto streamed = std::make_shared<Streamed>();
+        cb.on_output = [self, id, streamed](std::string_view stream, std::string line) {
+            const size_t lines = ++streamed->lines;
+            const size_t bytes = streamed->bytes += line.size() + kLineOverheadBytes;
+            if (lines > kMaxStreamedLines || bytes > kMaxStreamedBytes) {
+                if (streamed->lines.exchange(kMaxStreamedLines + 2) > kMaxStreamedLines + 1) return;
+                line = "[... output lines not streamed past " + std::to_string(kMaxStreamedLines) + " lines or " +
+                       std::to_string(kMaxStreamedBytes / (1024 * 1024)) + " MB; the result keeps the output ...]";
+            }
             Json out = {
                 {"execution_id", id},
                 {"output_type", stream},
@@ -318,7 +402,10 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 {"timestamp", core::FormatIsoTimestamp(self->store.clock().Now())}};
             self->QueueOutput(id, out.dump(-1, ' ', false, Json::error_handler_t::replace));
         };
-        cb.on_done = [self, id, action = req.action_ref](core::ExecutionResult result) {
+        // action.retry: the request is kept (parameters in clear) only for the actions that have the policy.
+        std::shared_ptr<core::ExecutionRequest> retry_of;
+        if (Policy(req, "retry")) retry_of = std::make_shared<core::ExecutionRequest>(req);
+        cb.on_done = [self, id, action = req.action_ref, retry_of](core::ExecutionResult result) {
             self->FlushOutput(id);  // the output's events come before the final status event
             bool shutting = false;
             bool canceled = false;
@@ -342,7 +429,9 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 result.status == core::status::kSucceeded ? spdlog::level::debug : spdlog::level::info,
                 "execution finished",
                 {{"execution_id", id}, {"action", action}, {"status", result.status}});
-            self->Complete(id, std::move(result), [self](bool) {
+            const std::string status = result.status;
+            self->Complete(id, std::move(result), [self, retry_of, status](bool stored) {
+                if (stored && retry_of) self->MaybeRetry(*retry_of, status);
                 self->running -= 1;
                 if (self->consumer) self->consumer->NotifyCapacity();
                 std::function<void()> idle;
@@ -370,6 +459,43 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             );
         }
         runner->Run(run, std::move(cb));
+    }
+
+    /// StackStorm's action.retry: a `failed` (retry_on: failure) or `timeout` (retry_on: timeout) execution is run
+    /// again as a new execution after `delay` seconds, up to max_retry_count times in a chain of retries. The delay
+    /// runs in this process: a runner that dies during it leaves the execution as it ended (not retried).
+    void MaybeRetry(const core::ExecutionRequest& req, const std::string& status) {
+        const Json& retry = *Policy(req, "retry");
+        const std::string on = retry.value("retry_on", "failure");
+        if (!((on == "failure" && status == core::status::kFailed) ||
+              (on == "timeout" && status == core::status::kTimeout)))
+            return;
+        int64_t count = 0;
+        if (auto p = req.context.find("policies"); p != req.context.end() && p->is_object()) {
+            if (auto r = p->find("retry"); r != p->end() && r->is_object()) count = r->value("retry_count", int64_t{0});
+        }
+        if (count >= retry.value("max_retry_count", int64_t{2})) return;
+        auto self = shared_from_this();
+        auto timer = std::make_shared<asio::steady_timer>(
+            io, std::chrono::milliseconds(static_cast<int64_t>(retry.value("delay", 0.0) * 1000))
+        );
+        timer->async_wait(
+            [self, timer, req, count, policy = retry.value("policy", "")](const boost::system::error_code&) {
+                CreateRetry(self->store, req, policy, count + 1, [self, id = req.execution_id](Result<std::string> r) {
+                    if (!r) {
+                        Log(*self->log,
+                            spdlog::level::err,
+                            "cannot retry execution",
+                            {{"execution_id", id}, {"error", r.error().message}});
+                        return;
+                    }
+                    Log(*self->log,
+                        spdlog::level::info,
+                        "execution retried by policy",
+                        {{"execution_id", id}, {"retry", *r}});
+                });
+            }
+        );
     }
 
     /// Lines that arrive together (one read of the pipe) are stored together: the first line of a burst posts a
@@ -455,6 +581,12 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                         "cannot store execution result",
                         {{"execution_id", id}, {"error", r.error().message}});
                     return then(false);
+                }
+                if (attempt == 0) {
+                    Log(*self->log,
+                        spdlog::level::warn,
+                        "cannot store execution result yet; retrying every second",
+                        {{"execution_id", id}, {"error", r.error().message}});
                 }
                 auto timer = std::make_shared<asio::steady_timer>(self->io, std::chrono::seconds(1));
                 timer->async_wait([self,

@@ -35,6 +35,10 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
   execution pause <id>            execution resume <id>
   deadletter list [-n N] [-j]     stream entries no consumer could handle, with the reason
   action list [-p PACK] [-j]      action get <ref> [-j]
+  policy list [-p PACK] [--resource-ref REF] [-j]   policy get <ref> [-j]   policy-type list|get <ref>
+  service-registry list [-j]      the live server processes: roles, pool, last heartbeat
+  service-registry group list     service-registry member list [--group-id ROLE]   (st2's shapes)
+  pool list [-j]                  runner pools and their live runners
   rule list [-p PACK] [-j]        rule get <ref> [-j]
   rule create <file.yaml|json>    rule delete <ref>
   rule test <rule.yaml> (--payload FILE | --trigger-instance ID)
@@ -461,6 +465,86 @@ int CliMain(const std::vector<std::string>& args) {
             cli,
             {{"at", "at"}, {"stream", "stream"}, {"group", "group"}, {"deliveries", "deliveries"}, {"reason", "reason"}}
         );
+    }
+    if (cmd == "service-registry") {
+        const std::string what = cli.positional.empty() ? "" : cli.positional[0];
+        if (sub == "list") {
+            return List(
+                client,
+                "/service-registry",
+                cli,
+                {{"id", "id"},
+                 {"roles", "roles"},
+                 {"pool", "pool"},
+                 {"started_at", "started_at"},
+                 {"last_beat", "last_beat"}}
+            );
+        }
+        if ((sub == "group" || sub == "groups") && what == "list") {
+            Result<api::ApiResponse> r = client.Get("/service_registry/groups");
+            if (!r) return Fail(r.error());
+            Json rows = Json::array();
+            for (const auto& g : r->body.value("groups", Json::array())) rows.push_back({{"group_id", g}});
+            if (cli.json) {
+                std::cout << r->body.dump(2) << "\n";
+                return 0;
+            }
+            PrintTable(rows, {{"group_id", "group_id"}});
+            return 0;
+        }
+        if ((sub == "member" || sub == "members") && what == "list") {
+            std::vector<std::string> groups;
+            if (auto it = cli.options.find("group-id"); it != cli.options.end()) {
+                groups.push_back(it->second);
+            } else {
+                Result<api::ApiResponse> r = client.Get("/service_registry/groups");
+                if (!r) return Fail(r.error());
+                for (const auto& g : r->body.value("groups", Json::array())) groups.push_back(g.get<std::string>());
+            }
+            Json rows = Json::array();
+            for (const auto& g : groups) {
+                Result<api::ApiResponse> r = client.Get("/service_registry/groups/" + g + "/members");
+                if (!r) return Fail(r.error());
+                for (const auto& m : r->body.value("members", Json::array())) rows.push_back(m);
+            }
+            if (cli.json) {
+                std::cout << rows.dump(2) << "\n";
+                return 0;
+            }
+            PrintTable(
+                rows,
+                {{"group_id", "group_id"},
+                 {"member_id", "member_id"},
+                 {"pool", "capabilities.pool"},
+                 {"last_beat", "capabilities.last_beat"}}
+            );
+            return 0;
+        }
+    }
+    if (cmd == "pool" && sub == "list") {
+        return List(
+            client, "/pools", cli, {{"name", "name"}, {"live_runners", "live_runners"}, {"runners", "runners"}}
+        );
+    }
+    if (cmd == "policy") {
+        if (sub == "list") {
+            return List(
+                client,
+                "/policies" + Query(cli, {{"p", "pack"}, {"pack", "pack"}, {"resource-ref", "resource_ref"}}),
+                cli,
+                {{"ref", "ref"},
+                 {"resource_ref", "resource_ref"},
+                 {"policy_type", "policy_type"},
+                 {"enabled", "enabled"}}
+            );
+        }
+        if (sub == "get" && !cli.positional.empty()) return Get(client, "/policies/" + cli.positional[0], cli);
+    }
+    if (cmd == "policy-type") {
+        if (sub == "list") {
+            return List(client, "/policytypes", cli, {{"ref", "ref"}, {"description", "description"}});
+        }
+        if (sub == "get" && !cli.positional.empty()) return Get(client, "/policytypes/" + cli.positional[0], cli);
     }
     if (cmd == "action") {
         if (sub == "list") {

@@ -9,7 +9,7 @@
 #include "squall/api/client.hpp"
 #include "squall/core/yaml_json.hpp"
 #include "squall/rules/matcher.hpp"
-#include "squall/templates/template.hpp"
+#include "squall/rules/rule_tester.hpp"
 
 namespace squall::app {
 namespace {
@@ -96,29 +96,18 @@ int RuleTestCommand(const std::vector<std::string>& args) {
         if (r->body.contains("trigger") && r->body["trigger"].is_string())
             ti.trigger = r->body["trigger"].get<std::string>();
     }
-    const rules::RuleVerdict verdict = rules::Matcher::Evaluate(**rule, ti);
-    for (const auto& c : verdict.criteria) {
+    const rules::RuleTestOutcome outcome = rules::TestRule(**rule, ti);
+    for (const auto& c : outcome.verdict.criteria) {
         std::cout << (c.passed ? "PASS " : "FAIL ") << c.key << " " << c.op << " "
                   << (c.error.empty() ? Shown(c.pattern) : "<render error: " + c.error + ">") << " "
                   << (c.present ? Shown(c.value) : std::string("<absent>")) << "\n";
     }
     // As st2-rule-tester: a disabled rule, another trigger type or action parameters that do not render are no
     // match, whatever the criteria say.
-    std::string reason = verdict.reason;
-    if (verdict.matched) {
-        if (!meta->enabled) {
-            reason = "the rule is disabled (enabled: false)";
-        } else if (ti.trigger != meta->trigger_type) {
-            reason = "the trigger instance is a " + ti.trigger + ", the rule listens to " + meta->trigger_type;
-        } else if (Result<Json> params = core::RenderValue(
-                       meta->action_parameters, {{"trigger", ti.payload}}, {.stackstorm_whitespace = true}
-                   );
-                   !params) {
-            reason = "action parameters: " + params.error().message;
-        } else {
-            std::cout << "MATCH " << meta->Ref() << " -> " << meta->action_ref << "\n";
-            return 0;
-        }
+    const std::string& reason = outcome.reason;
+    if (outcome.matched) {
+        std::cout << "MATCH " << meta->Ref() << " -> " << meta->action_ref << "\n";
+        return 0;
     }
     std::cout << "NO MATCH " << meta->Ref() << (reason.empty() ? "" : ": " + reason) << "\n";
     return 1;

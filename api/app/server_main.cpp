@@ -24,6 +24,7 @@
 #include "squall/core/id.hpp"
 #include "squall/core/log.hpp"
 #include "squall/core/redis/client.hpp"
+#include "squall/core/service_registry.hpp"
 #include "squall/core/store/kv_store.hpp"
 #include "squall/core/store/retention.hpp"
 #include "squall/executions/notifier.hpp"
@@ -398,6 +399,7 @@ int ServerMain(const std::vector<std::string>& args) {
         opts.stream_heartbeat = std::chrono::seconds(cfg.stream_heartbeat);
         opts.max_connections = static_cast<size_t>(cfg.max_connections);
         opts.max_connections_per_client = static_cast<size_t>(cfg.max_connections_per_client);
+        opts.max_queue_depth = cfg.max_queue_depth;
         opts.token_ttl = cfg.token_ttl;
         opts.token_max_ttl = cfg.token_max_ttl;
         api_server = std::make_unique<api::ApiServer>(
@@ -509,6 +511,17 @@ int ServerMain(const std::vector<std::string>& args) {
         workflow_engine->Start();
     }
 
+    // The service registry (GET /api/v1/service-registry): this process, its roles and pool, with a heartbeat.
+    core::ServiceMember member;
+    member.id = consumer;
+    member.hostname = Hostname();
+    member.pid = getpid();
+    member.roles = cfg.roles;
+    member.pool = cfg.HasRole("runner") ? cfg.pool : "";
+    member.listen = api_server ? listen : "";
+    core::ServiceHeartbeat heartbeat(io, redis, member, clock, {});
+    heartbeat.Start();
+
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& e, int sig) {
         if (!e) {
@@ -533,6 +546,7 @@ int ServerMain(const std::vector<std::string>& args) {
     rc = exit_future.get();
 
     // Stop taking work, finish or hand back in-flight work, flush, exit.
+    heartbeat.StopBlocking();
     if (api_server) api_server->Stop();
     std::promise<void> rules_stopped;
     if (rules_engine) {

@@ -115,7 +115,9 @@ private:
 /// Route groups, one file each under src/routes/.
 void RegisterExecutionRoutes(Router& r, ApiDeps& d);
 void RegisterContentRoutes(Router& r, ApiDeps& d);
-void RegisterWebhookRoutes(Router& r, ApiDeps& d);
+class QueueDepth;
+/// Webhooks; refused with 429 and Retry-After while `depth` is over its bound.
+void RegisterWebhookRoutes(Router& r, ApiDeps& d, const QueueDepth& depth);
 /// `/triggerinstances` (filters, re_emit), `/ruleenforcements`, `/traces` (routes/traces.cpp).
 void RegisterTriggerRoutes(Router& r, ApiDeps& d);
 void RegisterKeyRoutes(Router& r, ApiDeps& d);
@@ -124,6 +126,8 @@ void RegisterPackContentRoutes(Router& r, ApiDeps& d);
 void RegisterConfigRoutes(Router& r, ApiDeps& d);
 void RegisterPackManageRoutes(Router& r, ApiDeps& d);
 void RegisterDeadLetterRoutes(Router& r, ApiDeps& d);
+/// GET /service-registry, /service_registries/groups[/{group}/members] (StackStorm shapes), /pools.
+void RegisterServiceRegistryRoutes(Router& r, ApiDeps& d);
 /// Action alias create/replace/delete, match and help; alias executions (routes/chatops_aliases.cpp).
 void RegisterChatOpsAliasRoutes(Router& r, ApiDeps& d);
 namespace chatops {
@@ -137,7 +141,7 @@ void RegisterChatOpsGenericRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& 
 void RegisterChatOpsMattermostRoutes(Router& r, ApiDeps& d, chatops::ChatNotifier& notifier);
 void RegisterWorkflowRoutes(Router& r, ApiDeps& d);
 /// GET /metrics and /api/v1/metrics: Prometheus text (routes/metrics.cpp).
-void RegisterMetricsRoutes(Router& r, ApiDeps& d);
+void RegisterMetricsRoutes(Router& r, ApiDeps& d, const QueueDepth& depth);
 /// GET /openapi.json and POST /ops/{pack}/{action}: the catalog as a typed API (routes/openapi.cpp).
 void RegisterOpenApiRoutes(Router& r, ApiDeps& d);
 /// `/auth/v1/tokens` (create, validate, revoke), `/user`, `/apikeys` CRUD (routes/auth.cpp).

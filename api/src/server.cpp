@@ -7,6 +7,7 @@
 #include "event_stream.hpp"
 #include "http.hpp"
 #include "http_server.hpp"
+#include "queue_depth.hpp"
 #include "squall/core/clock.hpp"
 #include "squall/core/id.hpp"
 #include "squall/core/input.hpp"
@@ -25,6 +26,7 @@ struct ApiServer::Impl {
     Router router;
     std::unique_ptr<EventHub> hub;                   ///< null without ApiDeps::stream_reader
     std::unique_ptr<chatops::ChatNotifier> chatops;  ///< posts chat answers; stopped before the hub
+    QueueDepth depth;                                ///< back-pressure: work waiting in Redis, refreshed every 100 ms
     std::thread thread;
     int bound_port = 0;
     /// First path segments of the API's routes ("api", "v1", "auth", "stream"): the web UI serves every other
@@ -37,7 +39,8 @@ struct ApiServer::Impl {
           server(Limits(options)),
           users(deps.data_dir),
           auth(*deps.redis, deps.clock, users, &deps.executions, deps.action_token_key),
-          router(server, auth) {}
+          router(server, auth),
+          depth(deps.redis, options.max_queue_depth, std::chrono::milliseconds(100)) {}
 
     static HttpLimits Limits(const ApiOptions& o) {
         HttpLimits limits;
@@ -89,7 +92,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     Router& r = impl_->router;
     r.Get(
         "/health",
-        [&d](const httplib::Request&, httplib::Response& res) {
+        [&d, &depth = impl_->depth](const httplib::Request&, httplib::Response& res) {
             Result<core::RedisReply> ping = d.redis->CommandBlocking({"PING"});
             const bool ok = ping && !ping->IsError();
             SendJson(
@@ -99,7 +102,13 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
                  {"redis",
                   ok     ? "ok"
                   : ping ? ping->str
-                         : ping.error().message}}
+                         : ping.error().message},
+                 {"queue",
+                  {{"depth", depth.total()},
+                   {"triggers", depth.triggers()},
+                   {"executions", depth.executions()},
+                   {"max_depth", depth.max_depth()},
+                   {"accepting", !depth.Over()}}}}
             );
         },
         false
@@ -111,7 +120,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     RegisterCompatRoutes(r, d);
     RegisterExecutionRoutes(r, d);
     RegisterContentRoutes(r, d);
-    RegisterWebhookRoutes(r, d);
+    RegisterWebhookRoutes(r, d, impl_->depth);
     RegisterTriggerRoutes(r, d);
     RegisterKeyRoutes(r, d);
     RegisterInquiryRoutes(r, d);
@@ -119,9 +128,10 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     RegisterConfigRoutes(r, d);
     RegisterPackManageRoutes(r, d);
     RegisterDeadLetterRoutes(r, d);
+    RegisterServiceRegistryRoutes(r, d);
     RegisterChatOpsAliasRoutes(r, d);
     RegisterWorkflowRoutes(r, d);
-    RegisterMetricsRoutes(r, d);
+    RegisterMetricsRoutes(r, d, impl_->depth);
     RegisterOpenApiRoutes(r, d);
     if (d.stream_reader) {
         impl_->hub = std::make_unique<EventHub>(d.stream_reader, d.executions);
@@ -161,6 +171,7 @@ Status ApiServer::Start() {
         impl_->bound_port = impl_->options.port;
     }
     impl_->server.SetListenBacklog(static_cast<int>(impl_->options.max_connections));
+    impl_->depth.Start();
     if (impl_->hub) impl_->hub->Start();
     impl_->chatops->Start();
     impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
@@ -176,6 +187,7 @@ void ApiServer::Stop() {
         impl_->server.stop();
         impl_->thread.join();
     }
+    impl_->depth.Stop();
 }
 
 int ApiServer::port() const {

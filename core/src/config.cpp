@@ -147,6 +147,10 @@ const std::vector<std::pair<std::string, Setter>>& Options() {
          [](ServerConfig& c, const std::string& v) {
              return SetInt(c.max_connections_per_client, "max_connections_per_client", v, 1, 100000);
          }},
+        {"max_queue_depth",
+         [](ServerConfig& c, const std::string& v) {
+             return SetInt(c.max_queue_depth, "max_queue_depth", v, 0, 1000000000);
+         }},
         {"executions_ttl",
          [](ServerConfig& c, const std::string& v) { return SetTtl(c.executions_ttl, "executions_ttl", v); }},
         {"output_ttl", [](ServerConfig& c, const std::string& v) { return SetTtl(c.output_ttl, "output_ttl", v); }},

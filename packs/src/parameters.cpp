@@ -255,6 +255,8 @@ Result<ResolvedParameters> ResolveParameters(
     for (const auto& [name, s] : schema.items()) {
         if (!values.contains(name)) continue;
         Json value = values[name];
+        // st2's `use_none` filter renders None as a magic string, which casting turns back into None.
+        if (value.is_string() && value.get_ref<const std::string&>() == "%*****__%NONE%__*****%") value = nullptr;
         if (value.is_null() && !core::BoolOr(s, "required", false)) continue;
         value = CastToDeclared(value, s);
         // The full draft-4 check of the value; StackStorm's own attributes on `s` are ignored by the validator.

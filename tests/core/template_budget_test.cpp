@@ -72,6 +72,26 @@ TEST(TemplateBudgetTest, PureLoopWorkStopsAtTheStepBudget) {
     EXPECT_TRUE(RenderString("{% for i in range(100000) %}{% endfor %}", kCtx, o));
 }
 
+TEST(TemplateBudgetTest, SortingAndUniqueSpendTheStepBudget) {
+    // A long fuzz run found `s | sort | join(long) | sort | join(long) ...`: each sort of millions of characters
+    // cost seconds of comparisons the budget did not count. A sort now spends n·log2(n) steps.
+    RenderOptions o;
+    o.max_steps = 100000;
+    Result<std::string> r = RenderString("{{ ('ab' * 20000) | sort | join }}", kCtx, o);
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(Contains(r.error().message, "exceeded the render budget of 100000 steps")) << r.error().message;
+    EXPECT_EQ(*RenderString("{{ ('ba' * 3) | sort | join }}", kCtx, o), "aaabbb");
+    // unique compares an item only with seen items of the same hash: 100,000 distinct items are not 5·10^9
+    // comparisons, and 1, 1.0 and true are still one item, as in Python.
+    Result<std::string> many = RenderString("{{ range(100000) | unique | list | length }}", kCtx);
+    ASSERT_TRUE(many) << many.error().message;
+    EXPECT_EQ(*many, "100000");
+    EXPECT_EQ(
+        *RenderString("{{ [1, 1.0, true, 'a', 'a', (1, 2), (1, 2), none, none] | unique | list }}", kCtx),
+        "[1, 'a', (1, 2), None]"
+    );
+}
+
 TEST(TemplateBudgetTest, LargeRepeatedStringsStopAtTheMemoryBudget) {
     Result<std::string> r = RenderString("{% for i in range(60) %}{{ 'a'*16000000 }}{% endfor %}", kCtx);
     ASSERT_FALSE(r);

@@ -93,7 +93,7 @@ const Oracle& JinjaOracle() {
             cache_dir / ("template_oracle_" + std::to_string(std::hash<std::string>{}(all)) + ".jsonl");
         std::string out = Slurp(cached.string());
         if (out.empty()) {
-            std::string cmd = "python3 '" + kCaseDir + "/oracle.py'";
+            std::string cmd = "/usr/bin/python3 '" + kCaseDir + "/oracle.py'";
             for (const auto& f : files) cmd += " '" + f + "'";
             FILE* p = popen(cmd.c_str(), "r");  // NOLINT(cert-env33-c): test-only, fixed command
             if (!p) {
@@ -106,7 +106,8 @@ const Oracle& JinjaOracle() {
             const int status = pclose(p);
             if (status != 0) {
                 o->error = cmd + " exited with status " + std::to_string(status) +
-                           " (it needs python3-jinja2 and python3-yaml: deploy/deps.sh installs them)";
+                           " (it needs Debian's python3-jinja2, python3-yaml, python3-semver and python3-jsonpath-rw: "
+                           "deploy/deps.sh installs them)";
                 return o;
             }
             // Written once, atomically: tests running in parallel either see the whole file or none.

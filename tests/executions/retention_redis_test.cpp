@@ -88,6 +88,74 @@ protected:
     std::shared_ptr<core::RetentionSweeper> sweeper_;
 };
 
+TEST_F(RetentionTest, RuleAndTriggerTypeIndexesListAndGoWithTheirExecutions) {
+    MakeSweeper(24h, 0s, 0s);
+    const auto by_rule = [&](const std::string& rule, const std::string& trigger) {
+        NewExecution e;
+        e.request.execution_id = core::NewId();
+        e.request.action_ref = "core.local";
+        e.request.runner_type = "local-shell-cmd";
+        e.action = {{"ref", "core.local"}, {"runner_type", "local-shell-cmd"}};
+        e.rule = {{"id", "r1"}, {"ref", rule}, {"name", "r"}, {"pack", "p"}};
+        e.trigger_instance = {{"id", "ti1"}, {"trigger", trigger}, {"occurrence_time", ""}};
+        return *store_->CreateBlocking(e);
+    };
+    const std::string old_hit = by_rule("p.hit", "core.st2.webhook");
+    Finish(old_hit);
+    Finish(Create());  // not created by a rule: in neither index
+    clock_.Advance(25h);
+    const std::string fresh = by_rule("p.hit", "core.st2.webhook");
+    Finish(fresh);
+    const std::string timer = by_rule("p.tick", "core.st2.CronTimer");  // still scheduled
+    const Keys& k = store_->keys();
+    EXPECT_EQ(Card(k.ByRule("p.hit")), 2);
+    EXPECT_EQ(Card(k.ByTrigger("core.st2.webhook")), 2);
+    EXPECT_EQ(Card(k.ByRule("p.tick")), 1);
+
+    const auto ids = [&](ListFilter f, size_t offset = 0, size_t limit = 10) {
+        size_t total = 0;
+        Result<std::vector<Json>> page = store_->ListBlocking(f, offset, limit, &total);
+        std::vector<std::string> out;
+        if (page) {
+            for (const auto& e : *page) out.push_back(e["id"]);
+        }
+        out.push_back("total=" + std::to_string(total));
+        return out;
+    };
+    // (action, status, rule, trigger)
+    const auto F = [](std::string action, std::string status, std::string rule, std::string trigger) {
+        ListFilter f;
+        f.action = std::move(action);
+        f.status = std::move(status);
+        f.rule = std::move(rule);
+        f.trigger = std::move(trigger);
+        return f;
+    };
+    using V = std::vector<std::string>;
+    EXPECT_EQ(ids(F("", "", "p.hit", "")), (V{fresh, old_hit, "total=2"}));  // newest first
+    EXPECT_EQ(ids(F("", "", "p.hit", ""), 1, 1), (V{old_hit, "total=2"}));
+    EXPECT_EQ(ids(F("", "", "", "core.st2.webhook")), (V{fresh, old_hit, "total=2"}));
+    EXPECT_EQ(ids(F("", "succeeded", "p.hit", "")), (V{fresh, old_hit, "total=2"}));
+    EXPECT_EQ(ids(F("", "scheduled", "p.hit", "")), (V{"total=0"}));
+    EXPECT_EQ(ids(F("", "scheduled", "", "core.st2.CronTimer")), (V{timer, "total=1"}));
+    EXPECT_EQ(ids(F("core.local", "", "", "core.st2.webhook")), (V{fresh, old_hit, "total=2"}));
+    EXPECT_EQ(ids(F("core.noop", "", "p.hit", "")), (V{"total=0"}));
+    EXPECT_EQ(ids(F("", "", "p.hit", "core.st2.CronTimer")), (V{"total=0"}));
+    EXPECT_EQ(ids(F("", "", "p.none", "")), (V{"total=0"}));
+
+    // The purge takes the old one's entries with it; what is left is listed as before.
+    ASSERT_TRUE(Sweep());
+    EXPECT_FALSE(Exists(k.Execution(old_hit)));
+    EXPECT_EQ(Card(k.ByRule("p.hit")), 1);
+    EXPECT_EQ(Card(k.ByTrigger("core.st2.webhook")), 1);
+    EXPECT_EQ(Card(k.ByRule("p.tick")), 1);
+    EXPECT_EQ(ids(F("", "", "p.hit", "")), (V{fresh, "total=1"}));
+    // The API does not show the index fields.
+    const Json shown = *store_->GetBlocking(fresh);
+    EXPECT_FALSE(shown.contains("rule_ref"));
+    EXPECT_EQ(shown["rule"]["ref"], "p.hit");
+}
+
 TEST_F(RetentionTest, EndedExecutionsPastTheirTtlGoWithEveryIndexEntryAndTheRestStays) {
     MakeSweeper(24h, 0s, 0s);
     // Old: 7 ended (more than two batches), one still running, a running workflow with an ended task, an ended

@@ -414,3 +414,59 @@ TEST_F(ExecutionStoreTest, TrimmingNeverDropsWhatAGroupHasNotRead) {
 
 }  // namespace
 }  // namespace squall::executions
+
+namespace squall::executions {
+namespace {
+
+/// A concurrency policy as ExecutionService attaches it (docs/delivery.md "Policies").
+NewExecution WithConcurrency(NewExecution e, int threshold, const std::string& action) {
+    e.request.action["policies"] = {
+        {"concurrency", {{"policy", "p.c"}, {"slot", "p.c"}, {"threshold", threshold}, {"action", action}}}};
+    return e;
+}
+
+TEST_F(ExecutionStoreTest, ConcurrencyPolicyDelaysAClaimPastTheThresholdAndWakesItWhenAPlaceFrees) {
+    NewExecution a = WithConcurrency(Make("p.act"), 1, "delay");
+    NewExecution b = WithConcurrency(Make("p.act"), 1, "delay");
+    ASSERT_TRUE(store_->CreateBlocking(a));
+    ASSERT_TRUE(store_->CreateBlocking(b));
+    const std::string body_b = b.request.ToJson().dump();
+    Result<TransitionResult> ra = store_->TransitionBlocking(a.request.execution_id, "running", {{"runner_id", "r1"}});
+    ASSERT_TRUE(ra && ra->applied);
+    // The second claim (another runner) finds the slot full: delayed, not running; its request kept aside.
+    Result<TransitionResult> rb =
+        store_->TransitionBlocking(b.request.execution_id, "running", {{"runner_id", "r2"}, {"_request", body_b}});
+    ASSERT_TRUE(rb);
+    EXPECT_FALSE(rb->applied);
+    EXPECT_EQ(rb->previous, "delayed");
+    Json eb = *store_->GetBlocking(b.request.execution_id);
+    EXPECT_EQ(eb["status"], "delayed");
+    EXPECT_TRUE(eb["liveaction"]["runner_info"].empty()) << "a delayed execution has no runner: " << eb.dump();
+    Result<RedisReply> fields = client_->CommandBlocking({"HKEYS", store_->keys().Execution(b.request.execution_id)});
+    for (const auto& f : fields->elements)
+        EXPECT_NE(f.str, "_request") << "the request (secrets in clear) is not in the record";
+    const std::string stream = store_->keys().RequestStream("default");
+    Result<RedisReply> before = client_->CommandBlocking({"XLEN", stream});
+    // a ends: b is scheduled again and its request is back on the pool's stream, as it was.
+    ASSERT_TRUE(store_->TransitionBlocking(a.request.execution_id, "succeeded", {})->applied);
+    eb = *store_->GetBlocking(b.request.execution_id);
+    EXPECT_EQ(eb["status"], "scheduled");
+    std::vector<std::string> log;
+    for (const auto& l : eb["log"]) log.push_back(l["status"]);
+    EXPECT_EQ(log, (std::vector<std::string>{"requested", "scheduled", "delayed", "scheduled"}));
+    Result<RedisReply> after = client_->CommandBlocking({"XREVRANGE", stream, "+", "-", "COUNT", "1"});
+    EXPECT_EQ(client_->CommandBlocking({"XLEN", stream})->integer, before->integer + 1);
+    EXPECT_EQ(after->elements[0].elements[1].elements[1].str, body_b);
+    // Now b claims its place; a third waits behind it.
+    ASSERT_TRUE(store_->TransitionBlocking(b.request.execution_id, "running", {{"runner_id", "r2"}})->applied);
+    NewExecution c = WithConcurrency(Make("p.act"), 1, "cancel");
+    ASSERT_TRUE(store_->CreateBlocking(c));
+    Result<TransitionResult> rc = store_->TransitionBlocking(c.request.execution_id, "running", {{"runner_id", "r1"}});
+    EXPECT_FALSE(rc->applied);
+    Json ec = *store_->GetBlocking(c.request.execution_id);
+    EXPECT_EQ(ec["status"], "canceled") << "action cancel: " << ec.dump();
+    EXPECT_NE(ec["result"].value("error", "").find("canceled by policy"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace squall::executions

@@ -263,6 +263,7 @@ TEST(ApiCompatIntegrationTest, NullsAndWrongTypesAreNeverServerErrors) {
         {"PUT", "/api/v1/executions/" + id, {"status", "result"}},
         {"POST", "/api/v1/rules", {"name", "pack", "trigger", "criteria", "action", "enabled", "description"}},
         {"PUT", "/api/v1/rules/examples.sample_webhook", {"name", "pack", "trigger", "criteria", "action", "enabled"}},
+        {"POST", "/api/v1/rules/test", {"rule", "trigger_instance"}},
         {"PUT", "/api/v1/keys/k1", {"name", "value", "scope", "secret", "ttl", "user", "description", "encrypted"}},
         {"PUT", "/api/v1/inquiries/" + id, {"response"}},
         {"PUT", "/api/v1/configs/core", {"anything"}},

@@ -93,24 +93,12 @@ protected:
         const std::string& secret = kSigningSecret,
         httplib::Headers extra = {}
     ) {
-        httplib::Client c(s.host(), s.port());
-        c.set_read_timeout(30, 0);
-        extra.emplace("X-Slack-Request-Timestamp", ts);
-        extra.emplace("X-Slack-Signature", SlackSignature(secret, ts, body));
-        return c.Post("/api/v1/chatops/slack", extra, body, content_type.c_str());
+        return PostSlack(s.host(), s.port(), body, content_type, ts, secret, std::move(extra));
     }
 
     /// The fixture slash command with another text and a response_url on the stand-in.
     std::string SlashCommand(const std::string& text, const std::string& response_path) {
-        std::string body = ReadFixture("slack/slash-command-chatops.txt");
-        auto replace = [&](const std::string& field, const std::string& value) {
-            const size_t start = body.find(field + "=");
-            const size_t end = body.find('&', start);
-            body.replace(start, end - start, field + "=" + FormEncode(value));
-        };
-        replace("text", text);
-        replace("response_url", slack_.url() + response_path);
-        return body;
+        return WithSlashText(ReadFixture("slack/slash-command-chatops.txt"), text, slack_.url() + response_path);
     }
 
     TempDir dir_;

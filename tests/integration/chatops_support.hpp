@@ -136,6 +136,35 @@ inline std::string FormEncode(const std::string& s) {
     return out;
 }
 
+/// A slash command's form `body` (a fixture) with another text and response_url.
+inline std::string WithSlashText(std::string body, const std::string& text, const std::string& response_url) {
+    auto replace = [&](const std::string& field, const std::string& value) {
+        const size_t start = body.find(field + "=");
+        const size_t end = body.find('&', start);
+        body.replace(start, end - start, field + "=" + FormEncode(value));
+    };
+    replace("text", text);
+    replace("response_url", response_url);
+    return body;
+}
+
+/// POSTs `body` to the API's Slack endpoint on host:port, signed with `secret` at `ts` as Slack signs.
+inline httplib::Result PostSlack(
+    const std::string& host,
+    int port,
+    const std::string& body,
+    const std::string& content_type,
+    const std::string& ts = Now(),
+    const std::string& secret = kSigningSecret,
+    httplib::Headers extra = {}
+) {
+    httplib::Client c(host, port);
+    c.set_read_timeout(30, 0);
+    extra.emplace("X-Slack-Request-Timestamp", ts);
+    extra.emplace("X-Slack-Signature", SlackSignature(secret, ts, body));
+    return c.Post("/api/v1/chatops/slack", extra, body, content_type.c_str());
+}
+
 /// A client of the API's event stream (Server-Sent Events) collecting what it receives. Start the server with
 /// `--stream-heartbeat 1`: the destructor returns at the next heartbeat.
 class StreamReader {

@@ -78,6 +78,40 @@ output:
         pack / "actions" / "approve_chain.yaml",
         "name: approve_chain\nrunner_type: action-chain\nentry_point: chains/approve.yaml\n" + params
     );
+    // The same questions one level down: an Orquesta workflow and an action-chain whose task is the workflow that
+    // asks (StackStorm's examples.orquesta-ask-nested and chain-test-inquiry-parent).
+    Write(
+        pack / "actions" / "outer.yaml",
+        "name: outer\nrunner_type: orquesta\nentry_point: workflows/outer.yaml\n" + params
+    );
+    Write(pack / "actions" / "workflows" / "outer.yaml", R"(version: 1.0
+input:
+  - file
+tasks:
+  sub:
+    action: askp.approve file=<% ctx(file) %>
+    next:
+      - when: <% succeeded() %>
+        publish: approved=<% result().output.approved %>
+        do: done
+  done:
+    action: core.local cmd="echo outer done >> <% ctx(file) %>"
+output:
+  - approved: <% ctx(approved) %>
+)");
+    Write(
+        pack / "actions" / "outer_chain.yaml",
+        "name: outer_chain\nrunner_type: action-chain\nentry_point: chains/outer.yaml\n" + params
+    );
+    Write(pack / "actions" / "chains" / "outer.yaml", R"(chain:
+  - name: sub
+    ref: askp.approve_chain
+    params: {file: "{{ file }}"}
+    on-success: done
+  - name: done
+    ref: core.local
+    params: {cmd: "echo outer done >> {{ file }}"}
+)");
     Write(pack / "actions" / "chains" / "approve.yaml", R"(chain:
   - name: before
     ref: core.local
@@ -227,6 +261,57 @@ TEST(WorkflowInquiryIntegrationTest, CancelOfAnOrquestaWorkflowWithdrawsItsPendi
 
 TEST(WorkflowInquiryIntegrationTest, CancelOfAnActionChainWithdrawsItsPendingInquiry) {
     CancelWithdrawsTheInquiry("askp.approve_chain");
+}
+
+/// An inquiry inside a subworkflow pauses the root too (StackStorm's examples.orquesta-ask-nested,
+/// chain-test-inquiry-parent); the answer resumes the subworkflow, which resumes its parent, and both finish.
+void NestedAskAndAnswer(const std::string& action, const std::string& expected_file) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    SquallProcess server({d.string(), "", {}});
+    const fs::path file = data.path() / "nested.txt";
+    const std::string id = StartAsync(server, {action, "file=" + file.string()});
+    ASSERT_FALSE(id.empty());
+    Json root = WaitStatus(server, id, "paused");
+    EXPECT_EQ(ReadFile(file.string()), "before\n");
+    httplib::Client c(server.host(), server.port());
+    c.set_read_timeout(30, 0);
+    const httplib::Headers auth = {{"St2-Api-Key", server.api_key()}};
+    auto list = c.Get("/api/v1/inquiries", auth);
+    ASSERT_TRUE(list);
+    ASSERT_EQ(list->status, 200) << list->body;
+    Json inquiries = Json::parse(list->body);
+    ASSERT_EQ(inquiries.size(), 1u) << inquiries.dump(2);
+    const std::string inquiry = inquiries[0]["id"];
+    // The question belongs to the subworkflow, which is paused too.
+    const std::string sub = inquiries[0]["parent"];
+    ASSERT_NE(sub, id);
+    EXPECT_EQ(WaitStatus(server, sub, "paused")["parent"], id);
+    // The root stays paused while nobody answers.
+    EXPECT_FALSE(WaitFor([&] { return GetExecution(server, id).value("status", "") != "paused"; }, 1s));
+    auto ok = c.Put(
+        "/api/v1/inquiries/" + inquiry, auth, R"({"response": {"approve": true, "reason": "go"}})", "application/json"
+    );
+    ASSERT_TRUE(ok);
+    ASSERT_EQ(ok->status, 200) << ok->body;
+    root = WaitStatus(server, id, "succeeded");
+    EXPECT_EQ(
+        Statuses(root),
+        (std::vector<std::string>{
+            "requested", "scheduled", "running", "pausing", "paused", "resuming", "running", "succeeded"})
+    ) << root.dump(2);
+    EXPECT_EQ(GetExecution(server, sub)["status"], "succeeded");
+    EXPECT_EQ(ReadFile(file.string()), expected_file);
+}
+
+TEST(WorkflowInquiryIntegrationTest, AnInquiryInAnOrquestaSubworkflowPausesTheRootUntilAnswered) {
+    NestedAskAndAnswer("askp.outer", "before\nafter True go\nouter done\n");
+}
+
+TEST(WorkflowInquiryIntegrationTest, AnInquiryInAChainSubworkflowPausesTheParentChainUntilAnswered) {
+    NestedAskAndAnswer("askp.outer_chain", "before\nafter True\nouter done\n");
 }
 
 }  // namespace

@@ -36,6 +36,19 @@ TEST(ParametersTest, DefaultsCastsAndSecrets) {
     EXPECT_EQ(r->secrets, std::vector<std::string>{"sudo_password"});
 }
 
+TEST(ParametersTest, UseNoneMagicValueBecomesNull) {
+    // st2's use_none filter renders None as a magic string; casting turns it back into None whatever the type.
+    Json schema = EffectiveSchema(kRunner, Json::parse(R"({
+      "cmd": {"required": true}, "name": {"type": "string", "default": "world"}, "count": {"type": "integer"}})"));
+    const std::string magic = "%*****__%NONE%__*****%";
+    Result<ResolvedParameters> r =
+        ResolveParameters(schema, Json{{"cmd", "x"}, {"name", magic}, {"count", magic}}, Json::object());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_FALSE(r->values.contains("name")) << r->values.dump();
+    EXPECT_FALSE(r->values.contains("count")) << r->values.dump();
+    EXPECT_EQ(r->values["cmd"], "x");
+}
+
 TEST(ParametersTest, ErrorsNameTheParameter) {
     Json schema = EffectiveSchema(
         kRunner,

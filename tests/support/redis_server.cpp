@@ -47,7 +47,10 @@ std::string FindRedisServer() {
 
 }  // namespace
 
-RedisServer::RedisServer() : socket_path_((dir_.path() / "redis.sock").string()), binary_(FindRedisServer()) {
+RedisServer::RedisServer() : RedisServer(Options{}) {}
+
+RedisServer::RedisServer(Options options)
+    : options_(options), socket_path_((dir_.path() / "redis.sock").string()), binary_(FindRedisServer()) {
     Start();
 }
 
@@ -73,6 +76,9 @@ void RedisServer::Start() {
         "",      "--appendonly", "no", "--daemonize",  "no",         "--enable-debug-command",
         "yes",
     };
+    if (options_.aof_always) {
+        args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always"});
+    }
     std::vector<char*> argv;
     argv.reserve(args.size() + 1);
     for (auto& a : args) {

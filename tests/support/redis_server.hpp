@@ -11,11 +11,17 @@
 namespace squall::test {
 
 /// A private redis-server for one test (STYLE.md convention 10): started on a unix socket in a fresh temp
-/// dir, without persistence, and killed (temp dir removed) by the destructor. The constructor returns once
-/// the server answers PING and throws std::runtime_error when it cannot start.
+/// dir, without persistence (unless Options::aof_always), and killed (temp dir removed) by the destructor. The
+/// constructor returns once the server answers PING and throws std::runtime_error when it cannot start.
 class RedisServer {
 public:
+    struct Options {
+        /// Persist with AOF and fsync every write (`appendfsync always`): what a Kill() + Restart() keeps is
+        /// everything the server acknowledged (the chaos test's Redis restart).
+        bool aof_always = false;
+    };
     RedisServer();
+    explicit RedisServer(Options options);
     ~RedisServer();
     RedisServer(const RedisServer&) = delete;
     RedisServer& operator=(const RedisServer&) = delete;
@@ -34,6 +40,7 @@ private:
     void Start();
     bool Ping() const;
 
+    Options options_;
     TempDir dir_;
     std::string socket_path_;
     std::string binary_;

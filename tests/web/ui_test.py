@@ -5,8 +5,10 @@ against a real `squall server` (embedded Redis, temp data dir, free port on 127.
 It logs in with the admin API key, opens the execution history in one window and runs core.local from its
 generated form in another, then checks that the execution appears in the history without a reload and reaches
 `succeeded` with its stdout; that a parameter holding `<img src=x onerror=alert(1)>` is shown as text (no img
-element, no alert); that the server's error names the field (examples.greet, times above its maximum); password
-login; the security headers; and it measures the bytes of the first load of `/`.
+element, no alert); that the server's error names the field (examples.greet, times above its maximum); the
+history's filters, workflow timelines, inquiries, traces and the rule tester, the datastore, action aliases, API
+keys, pack install and removal, pack config; password login; the security headers; and it measures the bytes of
+the first load of `/`.
 
 Usage: ui_test.py [path/to/squall]   (default: $SQUALL_BIN, else build-test/squall next to this repository)
 Exit 77 (CTest's skip code) with a message when chromium, chromedriver or selenium is missing.
@@ -41,6 +43,7 @@ try:
     from selenium import webdriver
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
@@ -66,9 +69,11 @@ def wait_for(what, fn, timeout=20.0, interval=0.05):
 
 def write_pack(data):
     """The pack `uit` under DATA/packs: `uit.flow`, an Orquesta workflow of two tasks in sequence, then a task
-    over three items; `uit.slow`, a task of five seconds then another (to pause and resume)."""
+    over three items; `uit.slow`, a task of five seconds then another (to pause and resume); an action alias of
+    uit.flow with two formats (one with markup in its display text)."""
     pack = os.path.join(data, 'packs', 'uit')
     os.makedirs(os.path.join(pack, 'actions', 'workflows'))
+    os.makedirs(os.path.join(pack, 'aliases'))
     files = {
         'pack.yaml': 'name: uit\ndescription: web UI test pack\nversion: 0.1.0\nauthor: squall\nemail: s@example.com\n',
         'actions/flow.yaml': 'name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\n'
@@ -90,6 +95,9 @@ tasks:
     action: core.local cmd="echo item-{{ item('x') }}"
 ''',
         'actions/slow.yaml': 'name: slow\nrunner_type: orquesta\nentry_point: workflows/slow.yaml\n',
+        'aliases/flow.yaml': 'name: run_flow\naction_ref: uit.flow\ndescription: Runs the flow from chat.\n'
+                             'formats:\n  - "run flow"\n  - display: "flow <img src=x onerror=alert(1)> [n]"\n'
+                             '    representation:\n      - "flow {{ n }}"\n',
         'actions/workflows/slow.yaml': '''version: 1.0
 tasks:
   wait:
@@ -220,6 +228,98 @@ def no_alert(driver):
         raise AssertionError(f'an alert was opened: {text!r}')
     except NoAlertPresentException:
         pass
+
+
+# Every visible text in the page: its colour against the first opaque background behind it (WCAG contrast, 4.5:1;
+# 3:1 for large text), skipping disabled controls; and whether the document is wider than the window.
+LAYOUT_JS = """
+const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+const lin = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+const lum = (c) => 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
+const bgOf = (el) => {
+  for (let e = el; e; e = e.parentElement) {
+    const c = rgb(getComputedStyle(e).backgroundColor);
+    if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+const low = [];
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+const seen = new Set();
+for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+  const el = n.parentElement;
+  if (!n.textContent.trim() || seen.has(el) || !el.getClientRects().length) continue;
+  if (el.closest('[hidden],noscript,.skip')) continue;
+  if (el.closest('button:disabled,[disabled]')) continue;
+  seen.add(el);
+  const st = getComputedStyle(el);
+  if (st.visibility === 'hidden' || Number(st.opacity) < 1) continue;
+  const fg = rgb(st.color).slice(0, 3);
+  const bg = bgOf(el);
+  const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  const ratio = (a + 0.05) / (b + 0.05);
+  const large = parseFloat(st.fontSize) >= 24 || (parseFloat(st.fontSize) >= 18.66 && Number(st.fontWeight) >= 700);
+  const what = `${el.tagName.toLowerCase()}.${el.className} "${n.textContent.trim().slice(0, 30)}"`;
+  if (ratio < (large ? 3 : 4.5)) low.push(`${what} ${ratio.toFixed(2)}`);
+}
+return {overflow: document.documentElement.scrollWidth - window.innerWidth, low: low.slice(0, 10),
+        dark: matchMedia('(prefers-color-scheme: dark)').matches};
+"""
+
+
+def check_layout(driver, base, routes):
+    """Each route at a phone width (375 px) and a laptop's (1280 px), light and dark: no page wider than the
+    window (wide tables scroll inside their box) and every text readable against its background."""
+    results = []
+    try:
+        for width, scheme in ((375, 'dark'), (375, 'light'), (1280, 'dark')):
+            driver.execute_cdp_cmd('Emulation.setDeviceMetricsOverride',
+                                   {'width': width, 'height': 800, 'deviceScaleFactor': 1, 'mobile': width < 640})
+            driver.execute_cdp_cmd('Emulation.setEmulatedMedia',
+                                   {'features': [{'name': 'prefers-color-scheme', 'value': scheme}]})
+            for route in routes:
+                driver.get(f'{base}/{route}')
+                wait_for(f'{route} drawn', lambda: driver.find_element(By.CSS_SELECTOR, 'main h1') and not
+                         driver.find_elements(By.XPATH, '//main//*[normalize-space(text())="Loading…"]'))
+                r = driver.execute_script(LAYOUT_JS)
+                assert r['dark'] == (scheme == 'dark'), r
+                assert r['overflow'] <= 0, f'{route} at {width} px is {r["overflow"]} px wider than the window'
+                assert not r['low'], f'{route} at {width} px, {scheme}: low contrast: {r["low"]}'
+                results.append(route)
+    finally:
+        driver.execute_cdp_cmd('Emulation.clearDeviceMetricsOverride', {})
+        driver.execute_cdp_cmd('Emulation.setEmulatedMedia', {'features': []})
+    return len(results)
+
+
+def check_keyboard(driver, base):
+    """From the top of the history, Tab reaches the skip link first (Enter moves to the content), then the
+    navigation in order, each with a visible focus ring."""
+    driver.get(f'{base}/#/executions')
+    driver.refresh()  # a fresh document: Tab starts from its top
+    wait_for('the history', lambda: driver.find_element(By.ID, 'executions'))
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    focused = driver.switch_to.active_element
+    assert focused.get_attribute('class') == 'skip', focused.get_attribute('outerHTML')
+    order = []
+    for _ in range(12):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        el = driver.switch_to.active_element
+        ring = driver.execute_script('const s = getComputedStyle(arguments[0]); return s.outlineStyle !== "none" && '
+                                     'parseFloat(s.outlineWidth) >= 2', el)
+        assert ring, f'no focus ring on {el.get_attribute("outerHTML")[:80]}'
+        order.append(el.text or el.get_attribute('id'))
+    assert order[:10] == ['Squall', 'Executions', 'Actions', 'Inquiries', 'Rules', 'Triggers', 'Aliases', 'Datastore',
+                          'API keys', 'Log out'], order
+    # The skip link moves the focus to the content.
+    driver.refresh()
+    wait_for('the history', lambda: driver.find_element(By.ID, 'executions'))
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    wait_for('the skip link focused', lambda: driver.switch_to.active_element.get_attribute('class') == 'skip')
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait_for('the content focused', lambda: driver.switch_to.active_element.get_attribute('id') == 'main')
+    assert driver.current_url.endswith('#/executions'), f'the skip link left the route: {driver.current_url}'
+    assert driver.find_elements(By.ID, 'executions'), 'the history is still shown'
 
 
 def main():
@@ -433,6 +533,101 @@ def main():
         click(driver, 'Enable', By.CSS_SELECTOR, 'tr[data-ref="examples.sample_webhook"] button')
         wait_for('the rule enabled', lambda: server.api('GET', '/rules/examples.sample_webhook')['enabled'] is True)
 
+        # --- the rule tester: on a trace's page (any rule on its trigger, or a decision's Test button) -------------
+        driver.get(server.base + f'/#/traces/{missed["id"]}')
+        wait_for('the rule in the tester', lambda: Select(driver.find_element(By.ID, 'test-rule')).options)
+        Select(driver.find_element(By.ID, 'test-rule')).select_by_value('examples.sample_webhook')
+        click(driver, 'Test', By.ID, 'rule-test')
+        result = wait_for('the tester\'s verdict', lambda: driver.find_element(By.ID, 'rule-test-result'))
+        assert 'Does not match' in result.text, result.text
+        assert 'First failing criterion: trigger.body.name exists' in result.text, result.text
+        assert result.find_elements(By.CSS_SELECTOR, 'tr.first-failed'), 'the failing criterion is marked'
+        driver.get(server.base + f'/#/traces/{matched["id"]}')
+        click(driver, 'the decision\'s Test button',
+              By.CSS_SELECTOR, '.decision[data-rule="examples.sample_webhook"] button.test-rule')
+        wait_for('a match with the rendered parameters', lambda: 'Matches' in driver.find_element(
+            By.ID, 'rule-test-result').text and json.loads(driver.find_element(
+                By.ID, 'rule-test-parameters').text) == {'name': 'bob'})
+        # ... and on the rule's page, against a payload given there (with markup: shown as text) and an instance.
+        driver.get(server.base + '/#/rules')
+        click(driver, 'the rule\'s page', By.LINK_TEXT, 'examples.sample_webhook')
+        payload = wait_for('the tester form', lambda: driver.find_element(By.ID, 'test-payload'))
+        payload.send_keys(json.dumps({'body': {'name': XSS}}))
+        click(driver, 'Test', By.ID, 'rule-test')
+        wait_for('a match on the given payload', lambda: 'Matches' in driver.find_element(
+            By.ID, 'rule-test-result').text and json.loads(driver.find_element(
+                By.ID, 'rule-test-parameters').text) == {'name': XSS})
+        assert not driver.find_elements(By.TAG_NAME, 'img')
+        no_alert(driver)
+        payload.clear()
+        driver.find_element(By.ID, 'test-instance').send_keys(missed['id'])
+        click(driver, 'Test', By.ID, 'rule-test')
+        wait_for('no match on the stored instance', lambda: 'Does not match' in driver.find_element(
+            By.ID, 'rule-test-result').text)
+
+        # --- the history filtered by rule (from the form) and by trigger type -----------------------------------
+        by_rule = [e['id'] for e in server.api('GET', '/executions?rule=examples.sample_webhook&limit=100')]
+        assert len(by_rule) == 2, by_rule  # the matching webhook and its re-emitted copy
+        driver.get(server.base + '/#/executions')
+        rule_field = wait_for('the rule filter', lambda: driver.find_element(By.ID, 'f-rule'))
+        rule_field.send_keys('examples.sample_webhook', Keys.ENTER)
+        wait_for('only the rule\'s executions', lambda: sorted(
+            r.get_attribute('data-id') for r in driver.find_elements(By.CSS_SELECTOR, '#executions tr[data-id]'))
+            == sorted(by_rule))
+        assert 'rule=examples.sample_webhook' in driver.current_url
+        driver.get(server.base + '/#/executions?trigger_type=core.st2.webhook')
+        wait_for('the webhook\'s executions', lambda: sorted(
+            r.get_attribute('data-id') for r in driver.find_elements(By.CSS_SELECTOR, '#executions tr[data-id]'))
+            == sorted(by_rule))
+        driver.get(server.base + '/#/executions?trigger_type=core.st2.IntervalTimer')
+        wait_for('no timer executions', lambda: 'No executions' in driver.find_element(By.CLASS_NAME, 'pagerow').text)
+
+        # --- action aliases with their formats (as text) ---------------------------------------------------------
+        driver.get(server.base + '/#/aliases')
+        alias = wait_for('the alias', lambda: driver.find_element(By.CSS_SELECTOR, 'tr[data-ref="uit.run_flow"]'))
+        assert 'run flow' in alias.text and 'flow {{ n }}' in alias.text and XSS in alias.text, alias.text
+        assert 'uit.flow' in alias.text
+        assert not driver.find_elements(By.TAG_NAME, 'img')
+        no_alert(driver)
+
+        # --- API keys: create one (shown once), use it, disable it, delete it ----------------------------------
+        driver.get(server.base + '/#/apikeys')
+        wait_for('the list of keys', lambda: driver.find_elements(By.CSS_SELECTOR, '#apikeys tr'))
+        before = {k['id'] for k in server.api('GET', '/apikeys')}
+        driver.find_element(By.ID, 'ak-user').send_keys('alice')
+        driver.find_element(By.ID, 'ak-metadata').send_keys('not json')
+        click(driver, 'Create a key', By.CSS_SELECTOR, '#apikey-create button[type=submit]')
+        wait_for('the metadata error', lambda: 'metadata' in driver.find_element(By.ID, 'ak-metadata-error').text)
+        driver.find_element(By.ID, 'ak-metadata').clear()
+        driver.find_element(By.ID, 'ak-metadata').send_keys(json.dumps({'used_by': XSS}))
+        click(driver, 'Create a key', By.CSS_SELECTOR, '#apikey-create button[type=submit]')
+        new_key = wait_for('the new key, shown once',
+                           lambda: driver.find_element(By.ID, 'apikey-new').get_attribute('value'))
+        created = [k for k in server.api('GET', '/apikeys') if k['id'] not in before]
+        assert len(created) == 1 and created[0]['user'] == 'alice', created
+        key_id = created[0]['id']
+        row_css = f'#apikeys tr[data-id="{key_id}"]'
+        wait_for('the new key in the list', lambda: XSS in driver.find_element(By.CSS_SELECTOR, row_css).text)
+        assert new_key not in driver.find_element(By.ID, 'apikeys').text, 'the key itself is not in the list'
+        assert not driver.find_elements(By.TAG_NAME, 'img')
+
+        def whoami(k):
+            req = urllib.request.Request(server.base + '/api/v1/user', headers={'St2-Api-Key': k})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as res:
+                    return json.loads(res.read())['username']
+            except urllib.error.HTTPError as e:
+                return e.code
+        assert whoami(new_key) == 'alice'
+        click(driver, 'Disable', By.CSS_SELECTOR, f'{row_css} button[aria-pressed]')
+        wait_for('the key disabled', lambda: driver.find_element(By.CSS_SELECTOR, row_css).get_attribute(
+            'data-enabled') == 'false')
+        wait_for('the disabled key refused', lambda: whoami(new_key) == 401)
+        click(driver, 'Delete', By.CSS_SELECTOR, f'{row_css} button.danger')
+        wait_for('the confirmation', lambda: driver.switch_to.alert).accept()
+        wait_for('the key gone', lambda: not driver.find_elements(By.CSS_SELECTOR, row_css))
+        assert key_id not in {k['id'] for k in server.api('GET', '/apikeys')}
+
         # --- datastore: set a plain and a secret key, the secret shown masked; delete one ------------------------
         driver.get(server.base + '/#/keys')
         for key_name, value, is_secret in (('ui_plain', f'v {XSS}', False), ('ui_secret', 's3cret-value', True)):
@@ -465,6 +660,20 @@ def main():
         wait_for('the installed pack in the catalog',
                  lambda: 'Says hello.' in driver.find_element(By.ID, 'catalog').text)
 
+        # --- remove it again from the catalog (confirmed first); the uninstall is an execution too ---------------
+        click(driver, 'Remove uigit', By.CSS_SELECTOR, 'section[data-pack="uigit"] button.remove-pack')
+        wait_for('the confirmation', lambda: driver.switch_to.alert).dismiss()  # changed our mind: nothing happens
+        assert '/actions' in driver.current_url
+        click(driver, 'Remove uigit', By.CSS_SELECTOR, 'section[data-pack="uigit"] button.remove-pack')
+        wait_for('the confirmation', lambda: driver.switch_to.alert).accept()
+        wait_for('the uninstall execution', lambda: '/executions/' in driver.current_url)
+        wait_for('the uninstall to succeed', lambda: driver.find_element(By.ID, 'status').text == 'succeeded',
+                 timeout=60)
+        driver.get(server.base + '/#/actions')
+        wait_for('the catalog without uigit', lambda: driver.find_elements(By.CSS_SELECTOR, 'section[data-pack]') and
+                 not driver.find_elements(By.CSS_SELECTOR, 'section[data-pack="uigit"]'))
+        assert 'uigit' not in {p.get('ref') or p.get('name') for p in server.api('GET', '/packs?limit=1000')}
+
         # --- a pack's config from its schema: the server's error under the field, then saved -------------------
         driver.get(server.base + '/#/actions')
         click(driver, 'configure examples', By.CSS_SELECTOR, 'a[href="#/packs/examples/config"]')
@@ -478,6 +687,15 @@ def main():
         step.send_keys('5', Keys.ENTER)
         wait_for('saved', lambda: 'Saved' in driver.find_element(By.TAG_NAME, 'main').text)
         assert server.api('GET', '/configs/examples')['values']['step'] == 5
+
+        # --- item 8: phone and laptop widths, light and dark; keyboard navigation ------------------------------
+        checked = check_layout(driver, server.base, [
+            '#/executions', f'#/executions/{flow["id"]}', '#/actions', '#/actions/core.local',
+            '#/packs/examples/config', '#/inquiries', '#/rules', '#/rules/examples.sample_webhook', '#/traces',
+            f'#/traces/{matched["id"]}', '#/keys', '#/apikeys', '#/aliases'])
+        print(f'ui_test: {checked} pages checked at 375 and 1280 px, light and dark: no horizontal overflow, '
+              'every text at least 4.5:1 (3:1 large)')
+        check_keyboard(driver, server.base)
 
         # --- password login ---------------------------------------------------------------------------------------
         click(driver, 'Log out', By.ID, 'logout')
@@ -505,6 +723,14 @@ def main():
                       f'{driver.get_log("browser")}', file=sys.stderr)
             except Exception as e:
                 print(f'ui_test: (no page state: {e})', file=sys.stderr)
+            if server and '#/executions/' in driver.current_url:  # the server's view, to tell page from server
+                try:
+                    eid = driver.current_url.split('#/executions/')[1].split('?')[0]
+                    e = server.api('GET', f'/executions/{eid}')
+                    print(f'ui_test: the API says the execution is {e.get("status")}: '
+                          f'{json.dumps(e.get("log"))}', file=sys.stderr)
+                except Exception as e:
+                    print(f'ui_test: (no execution from the API: {e})', file=sys.stderr)
         if server:
             print(f'ui_test: server log:\n{open(server.log_path).read()[-4000:]}', file=sys.stderr)
         raise

@@ -415,7 +415,7 @@ tasks:
     with: x in {{ ['a', 'b', 'c'] }}
     action: core.echo message="{{ item('x') }}"
 output:
-  - results: "{{ task('fan').result }}"
+  - results: "{{ task('fan').result['items'] | map(attribute='result') | list }}"
 )",
         "rerun.yaml"
     );

@@ -1,7 +1,7 @@
 // The web UI's entry point and router. Routes live in the URL's hash (#/executions, #/executions/ID, #/actions,
-// #/actions/REF, #/packs/REF/config, #/inquiries, #/rules, #/traces, #/traces/ID, #/keys), so the server serves
-// one page for every path. Each view renders into <main> and returns a function that stops what it started (event
-// streams, timers) when another view replaces it.
+// #/actions/REF, #/packs/REF/config, #/inquiries, #/rules, #/rules/REF, #/traces, #/traces/ID, #/keys, #/apikeys,
+// #/aliases), so the server serves one page for every path. Each view renders into <main> and returns a function
+// that stops what it started (event streams, timers) when another view replaces it.
 import {credentials, logout, setUnauthorizedHandler} from './api.js';
 import {replace, h} from './dom.js';
 import {loginView} from './login.js';
@@ -9,8 +9,10 @@ import {executionsView} from './executions.js';
 import {executionView} from './execution.js';
 import {catalogView, actionView, packConfigView} from './catalog.js';
 import {inquiriesView} from './inquiries.js';
-import {rulesView, tracesView, traceView} from './traces.js';
+import {rulesView, ruleView, tracesView, traceView} from './traces.js';
 import {keysView} from './keys.js';
+import {apiKeysView} from './apikeys.js';
+import {aliasesView} from './aliases.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -23,10 +25,13 @@ const routes = [
   [/^\/actions$/, (m, q) => catalogView(main, q)],
   [/^\/packs\/([^/]+)\/config$/, (m) => packConfigView(main, decodeURIComponent(m[1]))],
   [/^\/inquiries$/, () => inquiriesView(main)],
+  [/^\/rules\/([^/]+)$/, (m) => ruleView(main, decodeURIComponent(m[1]))],
   [/^\/rules$/, () => rulesView(main)],
   [/^\/traces\/([^/]+)$/, (m) => traceView(main, decodeURIComponent(m[1]))],
   [/^\/traces$/, (m, q) => tracesView(main, q)],
   [/^\/keys$/, () => keysView(main)],
+  [/^\/apikeys$/, () => apiKeysView(main)],
+  [/^\/aliases$/, (m, q) => aliasesView(main, q)],
 ];
 
 function parseHash() {
@@ -68,6 +73,11 @@ function render() {
   replace(main, h('h1', {}, 'Not found'), h('p', {}, 'No page at ', h('code', {}, path), '.'));
 }
 
+// The skip link moves the focus to the content; followed as a link it would replace the route in the hash.
+document.querySelector('.skip').addEventListener('click', (ev) => {
+  ev.preventDefault();
+  main.focus();
+});
 setUnauthorizedHandler(() => render());
 document.getElementById('logout').addEventListener('click', async () => {
   await logout();

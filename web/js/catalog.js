@@ -1,4 +1,4 @@
-// The catalog: packs and their actions, and each action's page with its run form.
+// The catalog: packs and their actions (install a pack, remove one), and each action's page with its run form.
 import {api} from './api.js';
 import {h, replace, errorBox, link} from './dom.js';
 import {effectiveParameters, runForm} from './form.js';
@@ -23,7 +23,8 @@ export function catalogView(main, query) {
         replace(installMessage, errorBox(e));
       }
     }}, h('label', {for: 'pack-url'}, 'Git URL'), url, h('button', {type: 'submit'}, 'Install')), installMessage);
-  replace(main, h('h1', {}, 'Actions'), install, search, list);
+  const message = h('div', {'aria-live': 'polite'});
+  replace(main, h('h1', {}, 'Actions'), message, install, search, list);
 
   let packs = [];
   let actions = [];
@@ -32,12 +33,15 @@ export function catalogView(main, query) {
     const hit = (a) => !q || a.ref.toLowerCase().includes(q) || (a.description || '').toLowerCase().includes(q);
     const sections = packs.map((p) => {
       const own = actions.filter((a) => a.pack === p.ref && hit(a));
-      if (own.length === 0) return null;
-      return h('section', {class: 'pack'},
+      if (own.length === 0 && q) return null;  // a pack without actions is listed (to remove it) when not searching
+      return h('section', {class: 'pack', 'data-pack': p.ref},
         h('h2', {}, p.ref, p.version ? h('span', {class: 'muted'}, ` ${p.version}`) : null,
           p.config_schema && Object.keys(p.config_schema).length ? [' ', h('a', {class: 'small-link',
-            href: link(`/packs/${encodeURIComponent(p.ref)}/config`)}, 'configure')] : null),
+            href: link(`/packs/${encodeURIComponent(p.ref)}/config`)}, 'configure')] : null,
+          ' ', h('button', {type: 'button', class: 'small danger remove-pack', onclick: () => remove(p.ref)},
+            'Remove')),
         p.description ? h('p', {class: 'muted'}, p.description) : null,
+        own.length === 0 ? h('p', {class: 'muted'}, 'No actions.') : null,
         h('ul', {class: 'actions'}, own.map((a) => h('li', {},
           h('a', {href: link(`/actions/${encodeURIComponent(a.ref)}`)}, a.name || a.ref),
           a.enabled === false ? h('span', {class: 'muted'}, ' (disabled)') : null,
@@ -46,6 +50,17 @@ export function catalogView(main, query) {
     replace(list, sections.length ? sections : h('p', {class: 'muted'}, 'No action matches.'));
   };
   search.addEventListener('input', draw);
+  // packs.uninstall runs as an execution (its rules, sensors and actions go with the files); its page shows it.
+  const remove = async (ref) => {
+    if (!window.confirm(`Remove the pack ${ref}? Its actions, rules, sensors and files are deleted.`)) return;
+    replace(message);
+    try {
+      const {data} = await api('/packs/uninstall', {method: 'POST', body: {packs: [ref]}});
+      location.hash = link(`/executions/${encodeURIComponent(data.execution_id)}`);
+    } catch (e) {
+      replace(message, errorBox(new Error(`${ref}: ${e.message}`)));
+    }
+  };
 
   Promise.all([
     api('/packs', {query: {limit: 1000}}),

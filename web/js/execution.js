@@ -57,6 +57,8 @@ export function executionView(main, id) {
   }
 
   function draw(e) {
+    // A read that was answered before an event it crossed is older than what is drawn: a final status stays.
+    if (execution && isFinal(execution.status) && !isFinal(e.status)) return;
     // Buttons only when the status changed, so that a focused button keeps the focus through other updates.
     if (!execution || execution.status !== e.status) drawButtons(e);
     execution = e;
@@ -126,10 +128,11 @@ export function executionView(main, id) {
   }, 1000);
 
   // --- live updates -----------------------------------------------------------------------------------------------
-  let loaded = false;
+  // Read at each (re)connection of the stream: what changed while it was down, or before it connected (the
+  // fallback read), is never delivered by it.
+  let reads = 0;
   const load = () => {
-    if (loaded) return;
-    loaded = true;
+    reads += 1;
     api(`/executions/${encodeURIComponent(id)}`)
       .then(({data}) => {
         draw(data);
@@ -138,7 +141,9 @@ export function executionView(main, id) {
       })
       .catch((e) => replace(message, errorBox(e)));
   };
-  const fallback = setTimeout(load, 2000);  // a stream that does not connect delays the page no longer
+  const fallback = setTimeout(() => {  // a stream that does not connect delays the page no longer
+    if (!reads) load();
+  }, 2000);
   const stop = follow({events: 'st2.execution__create,st2.execution__update,st2.execution.output__create'},
     (name, data) => {
       if (name === 'st2.execution.output__create') {
@@ -156,7 +161,10 @@ export function executionView(main, id) {
     },
     (state) => {
       // Read once the stream is connected, so that nothing happens unseen between the read and the stream.
-      if (state === 'live') load();
+      if (state === 'live') {
+        clearTimeout(fallback);
+        load();
+      }
     });
 
   return () => {

@@ -1,7 +1,7 @@
-// Execution history: a page of GET /executions (filters by action and status, paging), kept live from the event
-// stream: a new execution appears at the top of the first page, a changed one is updated in place. Updates are
-// applied in batches every 50 ms, however many arrive (a timer, not an animation frame: frames stop in a hidden tab,
-// timers only slow down).
+// Execution history: a page of GET /executions (filters by action, status, rule and trigger type; paging), kept
+// live from the event stream: a new execution appears at the top of the first page, a changed one is updated in
+// place. Updates are applied in batches every 50 ms, however many arrive (a timer, not an animation frame: frames
+// stop in a hidden tab, timers only slow down).
 import {api} from './api.js';
 import {follow} from './stream.js';
 import {h, replace, badge, time, duration, elapsed, errorBox, link, STATUSES} from './dom.js';
@@ -10,7 +10,9 @@ const PAGE = 50;
 
 function matches(e, filter) {
   return (!filter.action || (e.action && e.action.ref === filter.action)) &&
-    (!filter.status || e.status === filter.status);
+    (!filter.status || e.status === filter.status) &&
+    (!filter.rule || (e.rule && e.rule.ref === filter.rule)) &&
+    (!filter.trigger_type || (e.trigger_instance && e.trigger_instance.trigger === filter.trigger_type));
 }
 
 function row(e) {
@@ -29,7 +31,8 @@ function row(e) {
 }
 
 export function executionsView(main, query) {
-  const filter = {action: query.action || '', status: query.status || ''};
+  const filter = {action: query.action || '', status: query.status || '', rule: query.rule || '',
+    trigger_type: query.trigger_type || ''};
   const offset = Math.max(0, Number(query.offset) || 0);
   document.title = 'Executions · Squall';
 
@@ -39,12 +42,22 @@ export function executionsView(main, query) {
     h('option', {value: ''}, 'any'),
     STATUSES.map((s) => h('option', {value: s, selected: s === filter.status}, s)));
   const refs = h('datalist', {id: 'action-refs'});
+  const ruleInput = h('input', {id: 'f-rule', name: 'rule', value: filter.rule, list: 'rule-refs',
+    placeholder: 'pack.rule'});
+  const ruleRefs = h('datalist', {id: 'rule-refs'});
+  const triggerInput = h('input', {id: 'f-trigger-type', name: 'trigger_type', value: filter.trigger_type,
+    list: 'trigger-types', placeholder: 'core.st2.webhook'});
+  const triggerTypes = h('datalist', {id: 'trigger-types'});
   const form = h('form', {class: 'filters', role: 'search', onsubmit: (ev) => {
     ev.preventDefault();
-    location.hash = link('/executions', {action: actionInput.value.trim(), status: statusSelect.value});
+    location.hash = link('/executions', {action: actionInput.value.trim(), status: statusSelect.value,
+      rule: ruleInput.value.trim(), trigger_type: triggerInput.value.trim()});
   }},
-  h('label', {for: 'f-action'}, 'Action'), actionInput, refs,
-  h('label', {for: 'f-status'}, 'Status'), statusSelect,
+  // Each label stays with its field when the row wraps (a phone's width: one per line).
+  h('span', {class: 'pair'}, h('label', {for: 'f-action'}, 'Action'), actionInput, refs),
+  h('span', {class: 'pair'}, h('label', {for: 'f-status'}, 'Status'), statusSelect),
+  h('span', {class: 'pair'}, h('label', {for: 'f-rule'}, 'Rule'), ruleInput, ruleRefs),
+  h('span', {class: 'pair'}, h('label', {for: 'f-trigger-type'}, 'Trigger'), triggerInput, triggerTypes),
   h('button', {type: 'submit'}, 'Filter'));
 
   const live = h('span', {class: 'live', 'aria-live': 'polite'}, 'connecting…');
@@ -112,9 +125,27 @@ export function executionsView(main, query) {
       pending.set(e.id, {e, created: created || (prior && prior.created)});
       if (!timer) timer = setTimeout(flush, 50);
     },
-    (state) => replace(live, state === 'live' ? '● live' : 'reconnecting…'));
+    (state) => {
+      replace(live, state === 'live' ? '● live' : 'reconnecting…');
+      if (state === 'reconnecting') reconnected = true;
+      if (state === 'live' && reconnected) catchUp();
+    });
 
-  api('/executions', {query: {limit: PAGE, offset, action: filter.action, status: filter.status}})
+  // After a reconnection, what changed while the stream was down comes from a read of the page, applied as
+  // events (newest last, so that it ends on top).
+  let reconnected = false;
+  function catchUp() {
+    api('/executions', {query: {limit: PAGE, offset, ...filter}})
+      .then(({data}) => {
+        for (const e of [...data].reverse()) {
+          if (!pending.has(e.id)) pending.set(e.id, {e, created: !rows.has(e.id)});
+        }
+        if (!timer) timer = setTimeout(flush, 50);
+      })
+      .catch(() => {});
+  }
+
+  api('/executions', {query: {limit: PAGE, offset, ...filter}})
     .then(({data, total: t}) => {
       total = t || 0;
       for (const e of data) {
@@ -128,6 +159,14 @@ export function executionsView(main, query) {
     .catch((e) => replace(message, errorBox(e)));
   api('/actions', {query: {limit: 1000, include_attributes: 'ref'}})
     .then(({data}) => replace(refs, data.map((a) => h('option', {value: a.ref}))))
+    .catch(() => {});
+  // Suggestions for the rule and trigger filters: the rules, and the trigger types they listen to.
+  api('/rules', {query: {limit: 1000, include_attributes: 'ref,trigger'}})
+    .then(({data}) => {
+      replace(ruleRefs, data.map((r) => h('option', {value: r.ref})));
+      const types = [...new Set(data.map((r) => (r.trigger || {}).type).filter(Boolean))].sort();
+      replace(triggerTypes, types.map((t) => h('option', {value: t})));
+    })
     .catch(() => {});
 
   return () => {

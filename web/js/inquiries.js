@@ -47,9 +47,14 @@ export function inquiriesView(main) {
   }
 
   let timer = 0;
+  let reconnected = false;
   const stop = follow({events: 'st2.execution__update'}, (name, e) => {
     const inquiry = e.runner && e.runner.name === 'inquirer';
     if ((inquiry || cards.has(e.id)) && !timer) timer = setTimeout(() => { timer = 0; load(); }, 100);
+  }, (state) => {
+    // What changed while the stream was down is read again.
+    if (state === 'reconnecting') reconnected = true;
+    if (state === 'live' && reconnected) load();
   });
   load();
   return () => {

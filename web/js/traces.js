@@ -1,8 +1,9 @@
-// Rules (with enable/disable) and trigger instances with their trace: which rules matched, which did not and the
-// first failing criterion, and the executions they caused (docs/api.md "Triggers, trigger instances,
-// enforcements and traces").
+// Rules (with enable/disable, and a page per rule with the rule tester) and trigger instances with their trace:
+// which rules matched, which did not and the first failing criterion, and the executions they caused (docs/api.md
+// "Triggers, trigger instances, enforcements and traces"); "test this rule against this trigger instance" on both.
 import {api} from './api.js';
 import {h, replace, badge, time, duration, errorBox, link, pretty} from './dom.js';
+import {criteriaTable, runTest} from './ruletest.js';
 
 const PAGE = 50;
 
@@ -33,7 +34,8 @@ export function rulesView(main) {
     const trigger = r.trigger || {};
     const params = trigger.parameters && Object.keys(trigger.parameters).length ? trigger.parameters : null;
     const tr = h('tr', {'data-ref': r.ref},
-      h('td', {}, h('strong', {}, r.ref), r.description ? h('div', {class: 'help'}, r.description) : null),
+      h('td', {}, h('a', {href: link(`/rules/${encodeURIComponent(r.ref)}`)}, h('strong', {}, r.ref)),
+        r.description ? h('div', {class: 'help'}, r.description) : null),
       h('td', {}, trigger.type || '', params ? h('div', {class: 'help mono'}, JSON.stringify(params)) : null),
       h('td', {}, r.action && r.action.ref ?
         h('a', {href: link(`/actions/${encodeURIComponent(r.action.ref)}`)}, r.action.ref) : ''),
@@ -84,22 +86,16 @@ function executionTree(nodes) {
     n.children && n.children.length ? executionTree(n.children) : null)));
 }
 
-function decision(d) {
+function decision(d, test) {
   return h('li', {class: `decision ${d.matched ? 'matched' : 'missed'}`, 'data-rule': d.rule},
     h('strong', {}, d.rule), ' ', h('span', {class: 'verdict'}, d.matched ? 'matched' : 'not matched'),
     d.evaluated === 'now' ? h('span', {class: 'muted'}, ' (evaluated now, against the rules as they are)') : null,
+    ' ', h('button', {type: 'button', class: 'small test-rule', onclick: () => test(d.rule)}, 'Test'),
     d.reason ? h('div', {class: 'reason'}, d.reason) : null,
     d.failure_reason ? h('div', {class: 'reason'}, d.failure_reason) : null,
     d.execution_id ? h('div', {}, 'execution ',
       h('a', {href: link(`/executions/${encodeURIComponent(d.execution_id)}`)}, d.execution_id)) : null,
-    Array.isArray(d.criteria) && d.criteria.length ? h('table', {class: 'list criteria'},
-      h('thead', {}, h('tr', {}, h('th', {}, 'Key'), h('th', {}, 'Operator'), h('th', {}, 'Pattern'),
-        h('th', {}, 'Value'), h('th', {}, 'Passed'))),
-      h('tbody', {}, d.criteria.map((c) => h('tr', {},
-        h('td', {class: 'mono'}, c.key), h('td', {}, c.type),
-        h('td', {class: 'mono'}, c.pattern === null || c.pattern === undefined ? '' : pretty(c.pattern)),
-        h('td', {class: 'mono'}, c.absent ? '(absent)' : pretty(c.value)),
-        h('td', {}, c.passed ? 'yes' : 'no'))))) : null);
+    criteriaTable(d.criteria));
 }
 
 export function traceView(main, id) {
@@ -122,8 +118,24 @@ export function traceView(main, id) {
       reEmit.disabled = false;
     }
   }}, 'Re-emit');
+  // The rule tester: any rule on this instance's trigger type (disabled ones too) against this instance, now.
+  const testOut = h('div', {'aria-live': 'polite'});
+  const ruleSelect = h('select', {id: 'test-rule', name: 'rule'});
+  const test = (ref) => {
+    if (ref) ruleSelect.value = ref;
+    runTest(testOut, ruleSelect.value, id);
+  };
+  const tester = h('section', {class: 'tester'}, h('h2', {}, 'Test a rule against this instance'),
+    h('form', {class: 'filters', onsubmit: (ev) => {
+      ev.preventDefault();
+      test();
+    }}, h('label', {for: 'test-rule'}, 'Rule'), ruleSelect,
+    h('button', {type: 'submit', id: 'rule-test'}, 'Test')), testOut);
   api(`/traces/${encodeURIComponent(id)}`).then(({data: t}) => {
     const ti = t.trigger_instance || {};
+    api('/rules', {query: {limit: 1000, trigger: ti.trigger, include_attributes: 'ref'}})
+      .then(({data}) => replace(ruleSelect, data.map((r) => h('option', {value: r.ref}, r.ref))))
+      .catch((e) => replace(testOut, errorBox(e)));
     replace(body, h('div', {class: 'buttons'}, reEmit), emitted,
       h('dl', {class: 'facts'},
         h('dt', {}, 'Trigger'), h('dd', {}, ti.trigger || ''),
@@ -131,11 +143,68 @@ export function traceView(main, id) {
         h('dt', {}, 'Status'), h('dd', {}, ti.status || ''),
         t.trace_tag ? [h('dt', {}, 'Trace tag'), h('dd', {}, t.trace_tag)] : null),
       h('section', {}, h('h2', {}, 'Rules'), (t.rule_decisions || []).length ?
-        h('ul', {class: 'decisions', id: 'decisions'}, t.rule_decisions.map(decision)) :
+        h('ul', {class: 'decisions', id: 'decisions'}, t.rule_decisions.map((d) => decision(d, test))) :
         h('p', {class: 'muted'}, 'No rule is on this trigger.')),
+      tester,
       h('section', {}, h('h2', {}, 'Executions'), (t.executions || []).length ?
         executionTree(t.executions) : h('p', {class: 'muted'}, 'None.')),
       h('section', {}, h('h2', {}, 'Payload'), h('pre', {class: 'json', id: 'payload', tabindex: 0},
         pretty(ti.payload))));
+  }).catch((e) => replace(body, errorBox(e)));
+}
+
+/** A rule: its trigger, criteria and action, an enable/disable link to the list, its executions, and the rule
+ * tester against a stored trigger instance (recent ones of its trigger type offered) or a payload given here. */
+export function ruleView(main, ref) {
+  document.title = `${ref} · Squall`;
+  const body = h('div', {}, h('p', {class: 'muted'}, 'Loading…'));
+  replace(main, h('p', {}, h('a', {href: '#/rules'}, '← Rules')), h('h1', {}, ref), body);
+  api(`/rules/${encodeURIComponent(ref)}`).then(({data: r}) => {
+    const trigger = r.trigger || {};
+    const action = r.action || {};
+    const criteria = Object.entries(r.criteria || {}).map(([key, c]) => ({key, type: (c || {}).type,
+      pattern: (c || {}).pattern}));
+    const instance = h('input', {id: 'test-instance', name: 'trigger_instance', list: 'recent-instances',
+      autocomplete: 'off', placeholder: 'trigger instance ID'});
+    const recent = h('datalist', {id: 'recent-instances'});
+    const payload = h('textarea', {id: 'test-payload', name: 'payload', rows: 5, class: 'mono',
+      placeholder: '{"body": {"kind": "build"}}', 'aria-describedby': 'test-payload-help'});
+    const out = h('div', {'aria-live': 'polite'});
+    const form = h('form', {id: 'rule-test-form', onsubmit: (ev) => {
+      ev.preventDefault();
+      if (instance.value.trim()) return runTest(out, r.ref, instance.value.trim());
+      let given;
+      try {
+        given = JSON.parse(payload.value || '{}');
+      } catch (e) {
+        return replace(out, errorBox(new Error(`payload: not JSON (${e.message})`)));
+      }
+      return runTest(out, r.ref, {trigger: trigger.type, trigger_parameters: trigger.parameters || {},
+        payload: given});
+    }},
+    h('div', {class: 'field'}, h('label', {for: 'test-instance'}, 'Trigger instance'), instance, recent),
+    h('div', {class: 'field'}, h('label', {for: 'test-payload'}, 'or a payload (JSON)'), payload,
+      h('div', {class: 'help', id: 'test-payload-help'},
+        'Used when no trigger instance is given; the rule\'s trigger type and parameters go with it.')),
+    h('div', {class: 'buttons'}, h('button', {type: 'submit', id: 'rule-test'}, 'Test')));
+    replace(body,
+      r.description ? h('p', {class: 'lead'}, r.description) : null,
+      h('dl', {class: 'facts'},
+        h('dt', {}, 'Enabled'), h('dd', {}, r.enabled ? 'yes' : 'no'),
+        h('dt', {}, 'Trigger'), h('dd', {}, trigger.type || '', trigger.parameters &&
+          Object.keys(trigger.parameters).length ? h('div', {class: 'mono'}, JSON.stringify(trigger.parameters))
+          : null),
+        h('dt', {}, 'Action'), h('dd', {}, h('a', {href: link(`/actions/${encodeURIComponent(action.ref || '')}`)},
+          action.ref || '')),
+        h('dt', {}, 'History'), h('dd', {}, h('a', {href: link('/executions', {rule: r.ref})}, 'its executions'))),
+      h('section', {}, h('h2', {}, 'Criteria'), criteria.length ? criteriaTable(criteria) :
+        h('p', {class: 'muted'}, 'None: every instance matches.')),
+      h('section', {}, h('h2', {}, 'Action parameters'), h('pre', {class: 'json', tabindex: 0},
+        pretty(action.parameters || {}))),
+      h('section', {class: 'tester'}, h('h2', {}, 'Test this rule'), form, out));
+    api('/triggerinstances', {query: {limit: 20, trigger: trigger.type}})
+      .then(({data}) => replace(recent, data.map((t) => h('option', {value: t.id},
+        `${t.occurrence_time || ''} ${t.trigger_parameters ? JSON.stringify(t.trigger_parameters) : ''}`))))
+      .catch(() => {});
   }).catch((e) => replace(body, errorBox(e)));
 }

@@ -97,6 +97,8 @@ core::ExecutionResult ShellResult(const core::ProcessOutcome& o, const std::stri
         if (!s.empty() && s.back() == '\n') s.pop_back();
         r.result[k] = s;
     }
+    // Output past ProcessSpec::max_output_bytes was read and dropped; the stored text ends with the marker.
+    if (o.stdout_truncated || o.stderr_truncated) r.result["result_truncated"] = true;
     if (o.timed_out) {
         r.status = core::status::kTimeout;
         r.result["error"] = "Action failed to complete in " + FormatSeconds(timeout_s) + " seconds: `" + shown +

@@ -157,6 +157,7 @@ public:
             out = o.stdout_data;  // no result printed: the supervisor's masked capture (truncation marker included)
         }
         r.result = {{"result", result}, {"stdout", out}, {"stderr", o.stderr_data}, {"exit_code", o.exit_code}};
+        if (o.stdout_truncated || o.stderr_truncated) r.result["result_truncated"] = true;
         const std::string tail = Tail(o.stderr_data);
         if (o.timed_out) {
             r.status = core::status::kTimeout;

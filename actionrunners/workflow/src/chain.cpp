@@ -438,6 +438,21 @@ void ChainConductor::TaskPaused(const std::string& task_id, int item, int, StepO
     }
 }
 
+void ChainConductor::TaskResumed(const std::string& task_id, int item, int, StepOutput& out) {
+    if (!s_.contains("current") || !s_["current"].is_object()) return;
+    Json& cur = s_["current"];
+    if (cur["name"] != task_id || cur["seq"].get<int>() != item || !cur.value("pending", false)) return;
+    // A subworkflow whose inquiry paused this chain runs again: the chain goes on with it.
+    cur.erase("pending");
+    if (s_.value("paused_by", "") == "pending") {
+        s_.erase("paused_by");
+        if (s_["status"] == st::kPaused || s_["status"] == st::kPausing) {
+            s_["status"] = st::kRunning;
+            out.resumed = true;
+        }
+    }
+}
+
 void ChainConductor::Cancel(StepOutput& out) {
     const std::string status = s_["status"];
     if (status != st::kRunning && status != st::kPausing && status != st::kPaused) return;

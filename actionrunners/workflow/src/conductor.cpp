@@ -77,6 +77,65 @@ Conductor::Conductor(const WorkflowSpec& spec, Json& state, const ConductorHost&
         if (!s_.contains(k)) s_[k] = Json::object();
     }
     if (!s_.contains("status")) s_["status"] = st::kRunning;
+    if (!s_.contains("routes")) s_["routes"] = Json::array({Json::array()});
+}
+
+int Conductor::RouteFor(const std::string& target, const std::string& from, size_t index, int route) {
+    const TaskSpec* t = spec_.Find(target);
+    if (!t || t->join != 0) return route;
+    size_t inbound = 0;  // inbound transitions, as Orquesta counts a split task's previous tasks
+    for (const auto& [n, spec] : spec_.tasks) {
+        for (const auto& tr : spec.next) inbound += std::count(tr.targets.begin(), tr.targets.end(), target);
+    }
+    if (inbound < 2) return route;
+    // In a cycle (the task reaches itself): no new route.
+    std::vector<std::string> queue, seen;
+    for (const auto& tr : t->next) queue.insert(queue.end(), tr.targets.begin(), tr.targets.end());
+    while (!queue.empty()) {
+        const std::string n = queue.back();
+        queue.pop_back();
+        if (n == target) return route;
+        if (std::find(seen.begin(), seen.end(), n) != seen.end()) continue;
+        seen.push_back(n);
+        if (const TaskSpec* next = spec_.Find(n)) {
+            for (const auto& tr : next->next) queue.insert(queue.end(), tr.targets.begin(), tr.targets.end());
+        }
+    }
+    Json& routes = s_["routes"];
+    if (route < 0 || route >= static_cast<int>(routes.size())) route = 0;
+    Json details = routes[route];
+    const std::string via = from + "__t" + std::to_string(index);
+    if (std::find(details.begin(), details.end(), Json(via)) != details.end()) return route;
+    details.push_back(via);
+    routes.push_back(std::move(details));
+    return static_cast<int>(routes.size()) - 1;
+}
+
+const Json* Conductor::InstanceOn(const std::string& name, int route) const {
+    const Json* found = nullptr;
+    int best = -1;
+    for (const auto& [id, task] : s_["tasks"].items()) {
+        if (task.value("name", "") != name || task.value("route", 0) != route) continue;
+        const size_t sep = id.rfind("__");
+        const int n = sep == std::string::npos ? 0 : std::atoi(id.c_str() + sep + 2);
+        if (n > best) {
+            best = n;
+            found = &task;
+        }
+    }
+    if (found || route <= 0) return found;
+    // Not on this route: the nearest earlier route that this one split from (its transitions are a subset).
+    const Json& routes = s_["routes"];
+    if (route >= static_cast<int>(routes.size())) return nullptr;
+    const Json& current = routes[route];
+    for (int prev = route - 1; prev >= 0; --prev) {
+        bool subset = true;
+        for (const auto& step : routes[prev]) {
+            if (std::find(current.begin(), current.end(), step) == current.end()) subset = false;
+        }
+        if (subset) return InstanceOn(name, prev);
+    }
+    return nullptr;
 }
 
 Json Conductor::ResolveCtx(int index) const {
@@ -185,20 +244,36 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
     fns["succeeded"] = status_is({"succeeded"});
     fns["failed"] = status_is({"failed", "timeout", "abandoned", "expired"});
     fns["completed"] = status_is({"succeeded", "failed", "timeout", "abandoned", "expired", "canceled"});
-    auto last_instance = [this](const std::string& name) -> const Json* {
-        const Json* found = nullptr;
-        for (const auto& t : s_["tasks"]) {
-            if (t.value("name", "") == name) found = &t;
+    // The route a task function looks on: `fn(name, N)` / `route=N` (YAQL `route=>N`), else the route of the task
+    // evaluating it (else 0, from `output`).
+    auto route_of =
+        [this, &env](
+            const std::vector<Json>& args, const std::vector<std::pair<std::string, Json>>& kwargs, const char* fn
+        ) -> Result<int> {
+        Json route_arg = args.size() > 1 ? args[1] : Json();
+        for (const auto& [k, v] : kwargs) {
+            if (k == "route") route_arg = v;
         }
-        return found;
+        if (route_arg.is_number_integer()) return route_arg.get<int>();
+        if (!route_arg.is_null())
+            return InvalidArgument(std::string(fn) + "(): route must be an integer, not " + route_arg.dump());
+        return env.task_id.empty() ? 0 : s_["tasks"][env.task_id].value("route", 0);
     };
-    fns["task_status"] = [last_instance](const std::vector<Json>& args, const auto&) -> Result<Json> {
+    // task_status(name[, route]): as Orquesta's, the task's latest instance on the route of the task evaluating it
+    // (else route 0), or on the route given; "unset" when it has none.
+    fns["task_status"] = [this, route_of](
+                             const std::vector<Json>& args, const std::vector<std::pair<std::string, Json>>& kwargs
+                         ) -> Result<Json> {
         if (args.empty() || !args[0].is_string()) return InvalidArgument("task_status() takes a task name");
-        const Json* t = last_instance(args[0]);
+        Result<int> route = route_of(args, kwargs, "task_status");
+        if (!route) return route.error();
+        const Json* t = InstanceOn(args[0].get<std::string>(), *route);
         if (!t) return Json("unset");
         return (*t)["status"];
     };
-    fns["task"] = [this, &env, last_instance](const std::vector<Json>& args, const auto&) -> Result<Json> {
+    fns["task"] = [this, &env, route_of](
+                      const std::vector<Json>& args, const std::vector<std::pair<std::string, Json>>& kwargs
+                  ) -> Result<Json> {
         std::string name;
         if (args.empty() || args[0].is_null()) {
             if (env.task_id.empty()) return InvalidArgument("task() without a name is only available inside a task");
@@ -208,19 +283,40 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
         } else {
             return InvalidArgument("task() takes a task name");
         }
-        const Json* t = last_instance(name);
+        Result<int> route = route_of(args, kwargs, "task");
+        if (!route) return route.error();
+        const Json* t = InstanceOn(name, *route);
         if (!t) return InvalidArgument("Unable to find task execution for \"" + name + "\".");
         Json out = {
             {"task_name", name},
             {"task_id", name},
+            {"route", t->value("route", 0)},
             {"status", (*t)["status"]},
             {"workflow_execution_id", host_.st2.value("action_execution_id", "")}};
         const Json& x = (*t)["x"];
         if (!x.empty() && x[0].is_string()) out["task_execution_id"] = x[0];
-        if (!env.task_id.empty() && name == s_["tasks"][env.task_id].value("name", "") && env.has_result)
+        if (t->value("items", false)) {
+            // As st2's task execution record: {"items": [{status, result} of each item that ended, else null]}.
+            Json results = TaskResult(*t);
+            Json items = Json::array();
+            const Json& is = (*t)["is"];
+            for (size_t i = 0; i < is.size(); ++i) {
+                const std::string item_status = is[i].is_string() ? is[i].get<std::string>() : "";
+                if (item_status.empty() || item_status == st::kRunning || item_status == kPending ||
+                    item_status == kHeld) {
+                    items.push_back(nullptr);
+                } else {
+                    items.push_back(
+                        {{"status", item_status}, {"result", i < results.size() ? results[i] : Json(nullptr)}}
+                    );
+                }
+            }
+            out["result"] = {{"items", std::move(items)}};
+        } else if (!env.task_id.empty() && &s_["tasks"][env.task_id] == t && env.has_result) {
             out["result"] = env.result;
-        else
+        } else {
             out["result"] = TaskResult(*t);
+        }
         return out;
     };
     fns["json"] = [](const std::vector<Json>& args, const auto&) -> Result<Json> {
@@ -277,6 +373,15 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
         return Json(*v);
     };
     core::RenderOptions opts;
+    if (jinja) {
+        // Orquesta's Jinja calls StackStorm's functions as globals too (`basename(x)`, `json_dump(x)`); YAQL has
+        // them built in.
+        for (const std::string& n : core::St2FunctionNames()) {
+            fns.emplace(n, [&n](const std::vector<Json>& args, const std::vector<std::pair<std::string, Json>>& kw) {
+                return core::CallSt2Function(n, args, kw);
+            });
+        }
+    }
     opts.functions = &fns;
     opts.kv = host_.kv;
     if (yaql) {
@@ -332,10 +437,10 @@ void Conductor::Start(const Json& input, StepOutput& out) {
     CheckEnd(out);
 }
 
-void Conductor::Stage(const std::string& name, int ctx, const std::string& from, StepOutput& out) {
+void Conductor::Stage(const std::string& name, int ctx, const std::string& from, StepOutput& out, int route) {
     if (s_["status"] == st::kPausing || s_["status"] == st::kPaused) {
         if (!s_.contains("deferred")) s_["deferred"] = Json::array();
-        s_["deferred"].push_back({{"name", name}, {"ctx", ctx}, {"from", from}});
+        s_["deferred"].push_back({{"name", name}, {"ctx", ctx}, {"from", from}, {"route", route}});
         return;
     }
     if (s_["status"] != st::kRunning) return;
@@ -378,6 +483,7 @@ void Conductor::Stage(const std::string& name, int ctx, const std::string& from,
         {"attempt", 0},
         {"retries", 0},
         {"x", Json::array()}};
+    if (route != 0) s_["tasks"][id]["route"] = route;
     RunTask(id, out);
 }
 
@@ -391,7 +497,7 @@ void Conductor::RunTask(const std::string& id, StepOutput& out) {
     auto fail_task = [&](const std::string& message) {
         task["status"] = st::kFailed;
         s_["seq"].push_back(id);
-        Fail({{"type", "error"}, {"message", message}, {"task_id", name}});
+        Fail({{"type", "error"}, {"message", message}, {"task_id", name}, {"route", task.value("route", 0)}});
     };
     task["x"] = Json::array();
     for (const char* k : {"items", "failed_item", "list", "is", "n", "next", "active"}) task.erase(k);
@@ -491,7 +597,12 @@ void Conductor::LaunchItems(const std::string& id, StepOutput& out) {
         if (!input) {
             task["is"][i] = st::kFailed;
             task["failed_item"] = true;
-            s_["errors"].push_back({{"type", "error"}, {"message", input.error().message}, {"task_id", name}});
+            s_["errors"].push_back(
+                {{"type", "error"},
+                 {"message", input.error().message},
+                 {"task_id", name},
+                 {"route", task.value("route", 0)}}
+            );
             break;
         }
         task["is"][i] = st::kRunning;
@@ -575,7 +686,12 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
             if (!w) {
                 task["status"] = st::kFailed;
                 s_["seq"].push_back(id);
-                Fail({{"type", "error"}, {"message", w.error().message}, {"task_id", name}});
+                Fail(
+                    {{"type", "error"},
+                     {"message", w.error().message},
+                     {"task_id", name},
+                     {"route", task.value("route", 0)}}
+                );
                 return;
             }
             again = Truthy(*w);
@@ -612,6 +728,7 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
                     {{"type", "error"},
                      {"message", w.error().message},
                      {"task_id", name},
+                     {"route", task.value("route", 0)},
                      {"task_transition_id",
                       (tr.targets.empty() ? std::string("continue") : tr.targets[0]) + "__t" + std::to_string(i)}}
                 );
@@ -631,7 +748,12 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
             for (const auto& [k, v] : tr.publish) {
                 auto r = Eval(v, penv);
                 if (!r) {
-                    Fail({{"type", "error"}, {"message", r.error().message}, {"task_id", name}});
+                    Fail(
+                        {{"type", "error"},
+                         {"message", r.error().message},
+                         {"task_id", name},
+                         {"route", task.value("route", 0)}}
+                    );
                     ok = false;
                     break;
                 }
@@ -655,7 +777,7 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
                 command_retry = true;
             } else {
                 remediated = true;
-                Stage(target, ctx, name, out);
+                Stage(target, ctx, name, out, RouteFor(target, name, i, task.value("route", 0)));
             }
         }
     }
@@ -670,7 +792,11 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
         // As Orquesta: every task failure is logged; it fails the workflow unless remediated (and a transition to
         // `fail` does not remediate). The errors show in the result only when the workflow does not succeed
         // (StackStorm's examples.orquesta-error-handling-fail-manually lists the remediated failure and `fail`).
-        Json error = {{"type", "error"}, {"message", "Execution failed. See result for details."}, {"task_id", name}};
+        Json error = {
+            {"type", "error"},
+            {"message", "Execution failed. See result for details."},
+            {"task_id", name},
+            {"route", task.value("route", 0)}};
         error["result"] = result;
         if (!remediated || fail_command) {
             Fail(std::move(error));
@@ -711,6 +837,22 @@ void Conductor::Hold(const std::string& id, int item, int attempt, StepOutput& o
         out.pausing = true;
     }
     CheckEnd(out);
+}
+
+void Conductor::TaskResumed(const std::string& id, int item, int attempt, StepOutput& out) {
+    if (!s_["tasks"].contains(id)) return;
+    Json& task = s_["tasks"][id];
+    if (task["status"] != st::kRunning || task["attempt"].get<int>() != attempt) return;
+    if (!task.value("items", false)) {
+        if (item != -1) return;
+        task.erase(kPending);
+        task.erase(kHeld);
+    } else {
+        if (item < 0 || item >= task["n"].get<int>()) return;
+        if (task["is"][item] != kPending && task["is"][item] != kHeld) return;
+        task["is"][item] = st::kRunning;
+    }
+    ResumeAfterInquiry(out);
 }
 
 bool Conductor::AnyPending() const {
@@ -770,7 +912,7 @@ void Conductor::Resume(StepOutput& out) {
             held.push_back(id);
     }
     for (const auto& id : held) LaunchItems(id, out);
-    for (const auto& d : deferred) Stage(d["name"], d["ctx"], d["from"], out);
+    for (const auto& d : deferred) Stage(d["name"], d["ctx"], d["from"], out, d.value("route", 0));
     CheckEnd(out);
 }
 

@@ -621,7 +621,8 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                 Cascade(ev->execution_id, to);
             }
         }
-        if (!task_event) return;
+        const bool resumed_task = to == "resuming" && !ev->parent.empty();
+        if (!task_event && !resumed_task) return;
         auto h = redis->CommandBlocking({"HMGET", store.keys().Execution(ev->execution_id), "context", "result"});
         if (!h || h->elements.size() < 2) return;
         Json ctx = ParseOr(h->elements[0], Json::object());
@@ -633,11 +634,27 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         const int attempt = o.value("attempt", 0);
         const Json result = ParseOr(h->elements[1], Json());
         const std::string child = ev->execution_id;
+        if (resumed_task) {  // the child's own step acknowledged the event
+            return Step(ev->parent, "", [&](Machine& c, StepOutput& out) {
+                c.TaskResumed(task_id, item, attempt, out);
+            });
+        }
+        // A subworkflow paused because one of its tasks waits for an answer (an inquiry, at any depth) pauses its
+        // parent as the inquiry itself would: StackStorm pauses the root workflow, and its answer resumes them all.
+        const bool inquiry = to == "paused" && PausedByInquiry(child);
         Step(ev->parent, msg.id, [&](Machine& c, StepOutput& out) {
-            if (to == core::status::kPending) return c.TaskPending(task_id, item, attempt, out);
+            if (to == core::status::kPending || inquiry) return c.TaskPending(task_id, item, attempt, out);
             if (to == "paused") return c.TaskPaused(task_id, item, attempt, out);
             c.TaskEnded(task_id, item, attempt, child, to, result, out);
         });
+    }
+
+    /// True when workflow `wf` is paused because a task of it waits for an answer (its state's `paused_by`).
+    bool PausedByInquiry(const std::string& wf) {
+        auto h = redis->CommandBlocking({"HGET", Key(wf), "state"});
+        if (!h || h->IsNil()) return false;
+        const Json state = ParseOr(*h, Json::object());
+        return state.is_object() && state.value("paused_by", "") == "pending";
     }
 
     /// Cancel, pause and resume cascade down to the workflow's subworkflows (its task executions that are workflows

@@ -2,7 +2,9 @@
 #include "squall/core/config.hpp"
 #include "squall/core/regex.hpp"
 #include "squall/core/yaml_json.hpp"
+#include "squall/packs/parameters.hpp"
 #include "squall/rules/matcher.hpp"
+#include "squall/rules/rule_tester.hpp"
 #include "squall/sensors/timer_spec.hpp"
 
 namespace squall::api {
@@ -82,6 +84,104 @@ Result<packs::RuleMeta> FindRule(const packs::ContentSnapshot& snap, const std::
     return NotFound("rule \"" + ref_or_id + "\" not found");
 }
 
+/// The rule of a rule test's body: `rule` is a stored rule's ref or id, or a rule (the shape POST /rules takes).
+Result<packs::RuleMeta> TestedRule(const Json& body, const ApiDeps& d, const packs::ContentSnapshot& snap) {
+    auto it = body.find("rule");
+    if (it == body.end()) return InvalidArgument("body: \"rule\" (a rule ref or a rule) is required");
+    if (it->is_string()) {
+        Result<packs::RuleMeta> rule = FindRule(snap, it->get<std::string>());
+        if (!rule) return InvalidArgument("rule: " + rule.error().message);
+        return rule;
+    }
+    if (!it->is_object()) return InvalidArgument("rule: must be a rule ref (a string) or a rule (an object)");
+    Result<packs::RuleMeta> rule = RuleFromBody(*it, d, snap);
+    if (!rule) return InvalidArgument("rule: " + rule.error().message);
+    return rule;
+}
+
+/// The trigger instance of a rule test's body: `trigger_instance` is a stored instance's id, or an instance
+/// `{trigger?, trigger_parameters?, payload}` (the trigger defaults to the rule's).
+Result<core::TriggerInstance> TestedInstance(const Json& body, ApiDeps& d, const packs::RuleMeta& rule) {
+    auto it = body.find("trigger_instance");
+    if (it == body.end()) {
+        return InvalidArgument("body: \"trigger_instance\" (a trigger instance id, or {trigger, payload}) is required");
+    }
+    if (it->is_string()) {
+        Result<Json> stored = d.triggers.GetBlocking(it->get<std::string>());
+        if (!stored) return InvalidArgument("trigger_instance: " + stored.error().message);
+        Result<core::TriggerInstance> ti = core::TriggerInstance::FromJson(*stored);
+        if (!ti) return Internal("stored trigger instance " + it->get<std::string>() + ": " + ti.error().message);
+        return ti;
+    }
+    if (!it->is_object() || !it->contains("payload")) {
+        return InvalidArgument("trigger_instance: must be a trigger instance id (a string) or {trigger, payload}");
+    }
+    core::TriggerInstance ti;
+    ti.trigger = rule.trigger_type;
+    ti.payload = (*it)["payload"];
+    if (it->contains("trigger")) {
+        if (!(*it)["trigger"].is_string())
+            return InvalidArgument("trigger_instance.trigger: must be a trigger type ref (a string)");
+        ti.trigger = (*it)["trigger"].get<std::string>();
+    }
+    if (it->contains("trigger_parameters")) {
+        if (!(*it)["trigger_parameters"].is_object())
+            return InvalidArgument("trigger_instance.trigger_parameters: must be an object");
+        ti.trigger_parameters = (*it)["trigger_parameters"];
+    }
+    return ti;
+}
+
+/// A criterion's verdict as the API shows it (the shape of a trace's rule decisions).
+Json CriterionJson(const rules::CriterionVerdict& c) {
+    Json cj = {{"key", c.key}, {"type", c.op}, {"pattern", c.pattern}, {"passed", c.passed}};
+    cj["value"] = c.present ? c.value : Json();
+    if (!c.present) cj["absent"] = true;
+    if (!c.error.empty()) cj["error"] = c.error;
+    return cj;
+}
+
+/// POST /rules/test: st2-rule-tester's verdict, nothing run. Secret action parameters are masked.
+void TestRuleRoute(ApiDeps& d, const httplib::Request& req, httplib::Response& res) {
+    Result<Json> body = ParseObjectBody(req);
+    if (!body) return SendError(res, body.error());
+    Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+    if (!snap) return SendError(res, snap.error());
+    Result<packs::RuleMeta> rule = TestedRule(*body, d, **snap);
+    if (!rule) return SendError(res, rule.error());
+    Result<core::TriggerInstance> ti = TestedInstance(*body, d, *rule);
+    if (!ti) return SendError(res, ti.error());
+    Result<rules::CompiledRulePtr> compiled = rules::CompileRule(*rule, d.operators);
+    if (!compiled) return SendError(res, InvalidArgument("rule: " + compiled.error().message));
+    const rules::RuleTestOutcome outcome = rules::TestRule(**compiled, *ti);
+    Json criteria = Json::array();
+    for (const auto& c : outcome.verdict.criteria) criteria.push_back(CriterionJson(c));
+    Json params = outcome.action_parameters;
+    if (Result<Json> schema = (*snap)->ActionSchema(rule->action_ref); schema && params.is_object()) {
+        for (auto& [name, value] : params.items()) {
+            const Json spec = schema->value(name, Json::object());
+            if (spec.is_object() && spec.value("secret", false)) value = packs::kMask;
+        }
+    }
+    Json instance = {{"trigger", ti->trigger}, {"payload", ti->payload}};
+    if (!ti->id.empty()) instance["id"] = ti->id;
+    if (!ti->trigger_parameters.empty()) instance["trigger_parameters"] = ti->trigger_parameters;
+    SendJson(
+        res,
+        200,
+        {{"matched", outcome.matched},
+         {"reason", outcome.reason},
+         {"rule",
+          {{"ref", rule->Ref()},
+           {"enabled", rule->enabled},
+           {"trigger", {{"type", rule->trigger_type}, {"parameters", rule->trigger_parameters}}}}},
+         {"trigger_instance", std::move(instance)},
+         {"criteria", criteria},
+         {"failed_criterion", outcome.first_failed >= 0 ? criteria[outcome.first_failed] : Json()},
+         {"action", {{"ref", rule->action_ref}, {"parameters", std::move(params)}}}}
+    );
+}
+
 }  // namespace
 
 void RegisterContentRoutes(Router& r, ApiDeps& d) {
@@ -146,6 +246,10 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
         if (!rule) return SendError(res, rule.error());
         SendJson(res, 200, rule->ToJson());
     });
+    // st2-rule-tester over HTTP (docs/api.md "Rule tester"); registered before /rules/{ref} routes of other methods.
+    r.Post("/rules/test", AdminOnly("testing rules", [&d](const httplib::Request& req, httplib::Response& res) {
+               TestRuleRoute(d, req, res);
+           }));
     r.Post("/rules", AdminOnly("creating rules", [&d](const httplib::Request& req, httplib::Response& res) {
                Result<Json> body = ParseObjectBody(req);
                if (!body) return SendError(res, body.error());

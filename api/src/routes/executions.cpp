@@ -166,6 +166,11 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         executions::ListFilter filter;
         filter.action = req.get_param_value("action");
         filter.status = status;
+        // StackStorm's `rule` and `trigger_type` (`trigger` too, as /triggerinstances takes): the rule's ref and the
+        // trigger type of the instance it matched.
+        filter.rule = req.get_param_value("rule");
+        filter.trigger =
+            req.has_param("trigger_type") ? req.get_param_value("trigger_type") : req.get_param_value("trigger");
         // Non-admins see their own executions, all of them: the store's index by user.
         if (!who.admin) filter.user = who.user;
         Result<std::vector<Json>> list = d.executions.ListBlocking(filter, page->offset, page->limit, &total);

@@ -15,6 +15,7 @@
 
 #include "http.hpp"
 #include "metrics.hpp"
+#include "queue_depth.hpp"
 #include "squall/actionrunners/container.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/executions/store.hpp"
@@ -141,14 +142,21 @@ Status WriteWorkCounters(
 
 }  // namespace
 
-void RegisterMetricsRoutes(Router& r, ApiDeps& d) {
+void RegisterMetricsRoutes(Router& r, ApiDeps& d, const QueueDepth& depth) {
     static const int64_t started = static_cast<int64_t>(::time(nullptr));
-    Handler metrics = [&d](const httplib::Request&, httplib::Response& res) {
+    Handler metrics = [&d, &depth](const httplib::Request&, httplib::Response& res) {
         core::RedisClient& redis = *d.redis;
         const std::string prefix = redis.endpoint().key_prefix;
         const executions::Keys& ek = d.executions.keys();
         const core::Keys ck(prefix);
         std::string out;
+
+        // Back-pressure (queue_depth.hpp): the reading webhooks are checked against, at most 100 ms old.
+        Gauge(out, "squall_queue_depth", "Work waiting in Redis: trigger and execution request stream entries.");
+        out += "squall_queue_depth{queue=\"triggers\"} " + std::to_string(depth.triggers()) + "\n";
+        out += "squall_queue_depth{queue=\"executions\"} " + std::to_string(depth.executions()) + "\n";
+        Gauge(out, "squall_queue_depth_max", "Past this queue depth webhooks are answered 429 (0: no bound).");
+        out += "squall_queue_depth_max " + std::to_string(depth.max_depth()) + "\n";
 
         // Stored executions by status: one ZCARD of each status index, pipelined.
         const std::vector<std::string>& statuses = core::status::All();

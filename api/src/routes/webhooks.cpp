@@ -1,4 +1,5 @@
 #include "http.hpp"
+#include "queue_depth.hpp"
 
 #include <cctype>
 
@@ -40,9 +41,25 @@ Json HeadersJson(const httplib::Request& req) {
     return h;
 }
 
+/// Back-pressure: while more work waits in Redis than the bound allows, a webhook is refused at once (429 with
+/// Retry-After) rather than accepted into a queue that only grows; senders retry, as they do on any 429.
+bool RefusedForDepth(const QueueDepth& depth, httplib::Response& res) {
+    if (!depth.Over()) return false;
+    res.set_header("Retry-After", "1");
+    SendJson(
+        res,
+        429,
+        {{"faultstring",
+          "too much work is waiting (" + std::to_string(depth.total()) + " queued, max_queue_depth " +
+              std::to_string(depth.max_depth()) + "); retry later"},
+         {"code", "RESOURCE_EXHAUSTED"}}
+    );
+    return true;
+}
+
 }  // namespace
 
-void RegisterWebhookRoutes(Router& r, ApiDeps& d) {
+void RegisterWebhookRoutes(Router& r, ApiDeps& d, const QueueDepth& depth) {
     r.GetWhole("/webhooks", [&d](const httplib::Request&, httplib::Response& res) {
         Result<std::vector<std::string>> urls = d.webhooks.UrlsBlocking();
         if (!urls) return SendError(res, urls.error());
@@ -55,7 +72,8 @@ void RegisterWebhookRoutes(Router& r, ApiDeps& d) {
     // matched before the generic one below, which would take "github" for a url.
     r.PostRaw(
         "/webhooks/github",
-        [&d](const httplib::Request& req, httplib::Response& res) {
+        [&d, &depth](const httplib::Request& req, httplib::Response& res) {
+            if (RefusedForDepth(depth, res)) return;
             sensors::GitHubWebhook::Request gh;
             gh.body = req.body;
             gh.content_type = req.get_header_value("Content-Type");
@@ -69,7 +87,8 @@ void RegisterWebhookRoutes(Router& r, ApiDeps& d) {
         },
         /*needs_auth=*/false
     );
-    r.Post(R"(/webhooks/(.+))", [&d](const httplib::Request& req, httplib::Response& res) {
+    r.Post(R"(/webhooks/(.+))", [&d, &depth](const httplib::Request& req, httplib::Response& res) {
+        if (RefusedForDepth(depth, res)) return;
         const std::string url = req.matches[1];
         if (Status st = core::CheckWebhookUrl("url", url); !st) return SendError(res, st.error());
         // StackStorm parses form posts with parse_qs: each field is a list of values.

@@ -344,6 +344,11 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
         }
         if (!r) {
             LogEvent(spdlog::level::warn, "XREADGROUP failed", r.error().message);
+            // The server may have delivered entries whose reply was lost with the connection (Redis restarted, a
+            // failover): they are pending in this consumer, so read the own pending list again rather than leave
+            // them to the next XAUTOCLAIM, reclaim_min_idle later.
+            need_pending = true;
+            pending_cursor = "0";
             RetryLater();
             return;
         }
@@ -600,6 +605,10 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
             std::move(pipeline), OnStrand<Result<std::vector<RedisReply>>>([this](Result<std::vector<RedisReply>> r) {
                 if (!r) {
                     LogEvent(spdlog::level::warn, "XACK failed; entries stay pending", r.error().message);
+                    // Handled but not acknowledged: read them again from the own pending list (the handlers are
+                    // idempotent) instead of waiting reclaim_min_idle for XAUTOCLAIM.
+                    need_pending = true;
+                    pending_cursor = "0";
                 } else {
                     for (const auto& reply : *r) {
                         if (reply.IsError()) {

@@ -2,9 +2,12 @@
 #include "evaluator.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
 #include <cmath>
 #include <mutex>
+
+#include "bigint.hpp"
 
 namespace squall::core::templates {
 
@@ -190,18 +193,19 @@ Value Evaluator::EvalNode(const Expr& e) {
             if (error) return {};
             if (!v.IsJson()) return Undef(e, v);
             const Json& j = v.J();
-            if (!PyIsNumber(j))
+            if (!IsAnyNumber(j))
                 return Fail(
                     e.pos,
                     std::string("bad operand type for unary ") + (e.kind == Ek::kNeg ? "-" : "+") + ": '" +
-                        PyTypeName(j) + "'"
+                        TypeName(j) + "'"
                 );
             if (e.kind == Ek::kPos) return j.is_boolean() ? Value::Own(PyAsInt(j)) : std::move(v);
             if (j.is_number_float()) return Value::Own(-j.get<double>());
             int64_t negated = 0;
-            if (__builtin_sub_overflow(int64_t{0}, PyAsInt(j), &negated))
-                return Fail(e.pos, "integer overflow: -" + j.dump() + " does not fit in 64 bits");
-            return Value::Own(negated);
+            if (!IsBigInt(j) && !(j.is_number_unsigned() && j.get<uint64_t>() > INT64_MAX) &&
+                !__builtin_sub_overflow(int64_t{0}, PyAsInt(j), &negated))
+                return Value::Own(negated);
+            return Value::Own(*FromBigInt(-ToBigInt(j)));  // the same number of digits
         }
         case Ek::kNot: {
             Value v = Eval(*e.args[0]);
@@ -384,7 +388,7 @@ Value Evaluator::EvalSlice(const Expr& e) {
     const Json& j = base.J();
     std::vector<Json> items;
     if ((j.is_object() && !IsTuple(j)) || !Iterate(j, &items))
-        return Fail(e.pos, std::string("'") + PyTypeName(j) + "' object is not subscriptable");
+        return Fail(e.pos, std::string("'") + TypeName(j) + "' object is not subscriptable");
     const int64_t step = parts[2];
     if (step == 0) return Fail(e.pos, "slice step cannot be zero");
     const auto n = static_cast<int64_t>(items.size());
@@ -424,6 +428,84 @@ Value Evaluator::PercentFormat(const Expr& e, const std::string& text, const Val
     return Value::Own(Json(std::move(out)));
 }
 
+Value Evaluator::FloatArith(const Expr& e, const std::string& op, double x, double y) {
+    if (op == "+") return Value::Own(x + y);
+    if (op == "-") return Value::Own(x - y);
+    if (op == "*") return Value::Own(x * y);
+    if (op == "/") {
+        if (y == 0) return Fail(e.pos, "division by zero");
+        return Value::Own(x / y);
+    }
+    if (op == "//" || op == "%") {
+        if (y == 0) return Fail(e.pos, op == "%" ? "modulo by zero" : "integer division or modulo by zero");
+        double m = std::fmod(x, y);
+        if (m != 0 && ((m < 0) != (y < 0))) m += y;
+        if (op == "%") return Value::Own(m);
+        return Value::Own(std::round((x - m) / y));
+    }
+    // **
+    if (x == 0 && y < 0) return Fail(e.pos, "0.0 cannot be raised to a negative power");
+    return Value::Own(std::pow(x, y));
+}
+
+Value Evaluator::BigArith(const Expr& e, const std::string& op, const Json& a, const Json& b) {
+    const BigInt x = ToBigInt(a);
+    const BigInt y = ToBigInt(b);
+    BigInt r;
+    if (op == "+") {
+        r = x + y;
+    } else if (op == "-") {
+        r = x - y;
+    } else if (op == "*") {
+        r = x * y;
+    } else if (op == "/") {
+        // int / int is a float: the quotient of the two floats (Python rounds the exact quotient once; this may
+        // differ in the last bit for operands beyond 2**53).
+        double fx = 0;
+        double fy = 0;
+        if (!AnyToDouble(a, &fx) || !AnyToDouble(b, &fy))
+            return Fail(e.pos, "integer division result too large for a float");
+        return FloatArith(e, op, fx, fy);
+    } else if (op == "//" || op == "%") {
+        if (y == 0) return Fail(e.pos, op == "%" ? "modulo by zero" : "integer division or modulo by zero");
+        BigInt q = x / y;  // truncates toward zero; Python floors
+        BigInt m = x - q * y;
+        if (m != 0 && ((m < 0) != (y < 0))) {
+            m += y;
+            --q;
+        }
+        r = op == "%" ? m : q;
+    } else {  // **
+        if (y < 0) {
+            double fx = 0;
+            double fy = 0;
+            if (!AnyToDouble(a, &fx) || !AnyToDouble(b, &fy)) return Fail(e.pos, "int too large to convert to float");
+            return FloatArith(e, op, fx, fy);
+        }
+        const BigInt ax = boost::multiprecision::abs(x);
+        if (ax <= 1) {
+            r = x == 0 ? BigInt(y == 0 ? 1 : 0) : x == 1 || (y % 2 == 0) ? BigInt(1) : BigInt(-1);
+        } else {
+            // Refused before it is computed: |x| ** y has more than (msb(|x|)) * y bits.
+            const size_t bits = boost::multiprecision::msb(ax);
+            if (y > BigInt(kMaxIntBits) || static_cast<size_t>(y.convert_to<uint64_t>()) * bits > kMaxIntBits)
+                return Fail(
+                    e.pos,
+                    "integer too large: the result of ** would have more than " + std::to_string(kMaxIntDigits) +
+                        " digits"
+                );
+            r = boost::multiprecision::pow(x, y.convert_to<unsigned>());
+        }
+    }
+    std::optional<Json> out = FromBigInt(r);
+    if (!out)
+        return Fail(
+            e.pos,
+            "integer too large: the result of " + op + " has more than " + std::to_string(kMaxIntDigits) + " digits"
+        );
+    return Value::Own(std::move(*out));
+}
+
 Value Evaluator::EvalBinary(const Expr& e) {
     Value l = Eval(*e.args[0]);
     if (error) return {};
@@ -440,78 +522,40 @@ Value Evaluator::EvalBinary(const Expr& e) {
     const std::string& op = e.name;
     auto unsupported = [&]() {
         return Fail(
-            e.pos, "unsupported operand type(s) for " + op + ": '" + PyTypeName(a) + "' and '" + PyTypeName(b) + "'"
+            e.pos, "unsupported operand type(s) for " + op + ": '" + TypeName(a) + "' and '" + TypeName(b) + "'"
         );
     };
-    if (PyIsNumber(a) && PyIsNumber(b)) {
+    if (IsAnyNumber(a) && IsAnyNumber(b)) {
         const bool fl = a.is_number_float() || b.is_number_float();
-        // Python's integers have no limit; ours are 64-bit, and a result beyond is an error, not a wrap-around.
-        // `checked(overflowed, res)` only after the builtin wrote `res` (argument order is unspecified).
-        auto checked = [&](bool overflow, const int64_t& v) {
-            return overflow ? Fail(e.pos, "integer overflow: the result of " + op + " does not fit in 64 bits")
-                            : Value::Own(v);
-        };
-        int64_t res = 0;
-        if (op == "+") {
-            if (fl) return Value::Own(PyAsDouble(a) + PyAsDouble(b));
-            const bool overflow = __builtin_add_overflow(PyAsInt(a), PyAsInt(b), &res);
-            return checked(overflow, res);
+        if (fl) {
+            double x = 0;
+            double y = 0;
+            if (!AnyToDouble(a, &x) || !AnyToDouble(b, &y)) return Fail(e.pos, "int too large to convert to float");
+            return FloatArith(e, op, x, y);
         }
-        if (op == "-") {
-            if (fl) return Value::Own(PyAsDouble(a) - PyAsDouble(b));
-            const bool overflow = __builtin_sub_overflow(PyAsInt(a), PyAsInt(b), &res);
-            return checked(overflow, res);
-        }
-        if (op == "*") {
-            if (fl) return Value::Own(PyAsDouble(a) * PyAsDouble(b));
-            const bool overflow = __builtin_mul_overflow(PyAsInt(a), PyAsInt(b), &res);
-            return checked(overflow, res);
-        }
-        if (op == "/") {
-            if (PyAsDouble(b) == 0) return Fail(e.pos, "division by zero");
-            return Value::Own(PyAsDouble(a) / PyAsDouble(b));
-        }
-        if (op == "//" || op == "%") {
-            if (PyAsDouble(b) == 0)
-                return Fail(e.pos, op == "%" ? "modulo by zero" : "integer division or modulo by zero");
-            if (fl) {
-                const double x = PyAsDouble(a);
-                const double y = PyAsDouble(b);
-                double m = std::fmod(x, y);
-                if (m != 0 && ((m < 0) != (y < 0))) m += y;
-                if (op == "%") return Value::Own(m);
-                return Value::Own(std::round((x - m) / y));
-            }
+        // Python's integers have no limit: within 64 bits the arithmetic is native; a result beyond (the builtins
+        // say so) or a big operand is computed with cpp_int (bigint.hpp).
+        if (!IsBigInt(a) && !IsBigInt(b)) {
             const int64_t x = PyAsInt(a);
             const int64_t y = PyAsInt(b);
-            if (y == -1) {  // x / -1 overflows for the smallest x (and traps in hardware)
-                if (op == "%") return Value::Own(int64_t{0});
-                const bool overflow = __builtin_sub_overflow(int64_t{0}, x, &res);
-                return checked(overflow, res);
-            }
-            int64_t q = x / y;
-            int64_t m = x % y;
-            if (m != 0 && ((m < 0) != (y < 0))) {
-                m += y;
-                --q;
-            }
-            return op == "%" ? Value::Own(m) : Value::Own(q);
-        }
-        if (op == "**") {
-            if (!fl && PyAsInt(b) >= 0) {
-                // By squaring: log2(exponent) steps, each checked.
-                int64_t acc = 1;
-                int64_t base = PyAsInt(a);
-                bool overflow = false;
-                for (int64_t k = PyAsInt(b); k > 0 && !overflow; k >>= 1) {
-                    if (k & 1) overflow = __builtin_mul_overflow(acc, base, &acc);
-                    if (k > 1 && !overflow) overflow = __builtin_mul_overflow(base, base, &base);
+            const bool small = !(a.is_number_unsigned() && a.get<uint64_t>() > INT64_MAX) &&
+                               !(b.is_number_unsigned() && b.get<uint64_t>() > INT64_MAX);
+            int64_t res = 0;
+            if (small && op == "+" && !__builtin_add_overflow(x, y, &res)) return Value::Own(res);
+            if (small && op == "-" && !__builtin_sub_overflow(x, y, &res)) return Value::Own(res);
+            if (small && op == "*" && !__builtin_mul_overflow(x, y, &res)) return Value::Own(res);
+            if (op == "/") return FloatArith(e, op, PyAsDouble(a), PyAsDouble(b));
+            if (small && (op == "//" || op == "%") && y != 0 && y != -1) {
+                int64_t q = x / y;
+                int64_t m = x % y;
+                if (m != 0 && ((m < 0) != (y < 0))) {
+                    m += y;
+                    --q;
                 }
-                return checked(overflow, acc);
+                return op == "%" ? Value::Own(m) : Value::Own(q);
             }
-            if (PyAsDouble(a) == 0 && PyAsDouble(b) < 0) return Fail(e.pos, "0.0 cannot be raised to a negative power");
-            return Value::Own(std::pow(PyAsDouble(a), PyAsDouble(b)));
         }
+        return BigArith(e, op, a, b);
     }
     if (IsTuple(a) && IsTuple(b) && op == "+") {
         Json out = TupleItems(a);
@@ -552,7 +596,7 @@ Value Evaluator::EvalBinary(const Expr& e) {
     }
     if (op == "+" && a.is_string() != b.is_string() && (a.is_string() || b.is_string())) {
         if (a.is_string())
-            return Fail(e.pos, std::string("can only concatenate str (not \"") + PyTypeName(b) + "\") to str");
+            return Fail(e.pos, std::string("can only concatenate str (not \"") + TypeName(b) + "\") to str");
     }
     return unsupported();
 }
@@ -568,7 +612,7 @@ bool Evaluator::In(const Expr& e, const Value& l, const Value& r, bool* result) 
             Fail(
                 e.pos,
                 std::string("'in <string>' requires string as left operand, not ") +
-                    (l.IsJson() ? PyTypeName(l.J()) : "Undefined")
+                    (l.IsJson() ? TypeName(l.J()) : "Undefined")
             );
             return false;
         }
@@ -578,14 +622,14 @@ bool Evaluator::In(const Expr& e, const Value& l, const Value& r, bool* result) 
     if (b.is_array() || IsTuple(b)) {
         const Json& items = IsTuple(b) ? TupleItems(b) : b;
         *result =
-            l.IsJson() && std::any_of(items.begin(), items.end(), [&](const Json& x) { return PyEquals(l.J(), x); });
+            l.IsJson() && std::any_of(items.begin(), items.end(), [&](const Json& x) { return TEquals(l.J(), x); });
         return true;
     }
-    if (b.is_object()) {
+    if (b.is_object() && !IsBigInt(b)) {
         *result = l.IsJson() && l.J().is_string() && b.contains(l.J().get_ref<const std::string&>());
         return true;
     }
-    Fail(e.pos, std::string("argument of type '") + PyTypeName(b) + "' is not iterable");
+    Fail(e.pos, std::string("argument of type '") + TypeName(b) + "' is not iterable");
     return false;
 }
 
@@ -602,7 +646,7 @@ Value Evaluator::EvalCompare(const Expr& e) {
             if (!l.IsJson() || !r.IsJson())
                 eq = !l.IsJson() && !r.IsJson();
             else
-                eq = PyEquals(l.J(), r.J());
+                eq = TEquals(l.J(), r.J());
             res = (op == "==") == eq;
         } else if (op == "in" || op == "notin") {
             if (!In(e, l, r, &res)) return {};
@@ -614,8 +658,8 @@ Value Evaluator::EvalCompare(const Expr& e) {
             if (!c)
                 return Fail(
                     e.pos,
-                    "'" + op + "' not supported between instances of '" + PyTypeName(l.J()) + "' and '" +
-                        PyTypeName(r.J()) + "'"
+                    "'" + op + "' not supported between instances of '" + TypeName(l.J()) + "' and '" +
+                        TypeName(r.J()) + "'"
                 );
             res = op == "<" ? *c < 0 : op == ">" ? *c > 0 : op == "<=" ? *c <= 0 : *c >= 0;
         }
@@ -703,7 +747,7 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
         } else if (j.is_string()) {
             for (auto& c : CodePoints(j.get_ref<const std::string&>())) items.push_back(Value::Own(Json(std::move(c))));
         } else {
-            Fail(s.expr->pos, std::string("'") + PyTypeName(j) + "' object is not iterable");
+            Fail(s.expr->pos, std::string("'") + TypeName(j) + "' object is not iterable");
             return false;
         }
     }
@@ -786,6 +830,15 @@ bool Evaluator::Spend(size_t pos, uint64_t steps, uint64_t bytes) {
         return false;
     }
     return !error;
+}
+
+bool Evaluator::SpendSort(size_t pos, size_t n) {
+    return Spend(pos, static_cast<uint64_t>(n) * std::bit_width(n));
+}
+
+bool Evaluator::SpendIterated(size_t pos, const Value& v) {
+    if (!v.IsJson() || !v.J().is_string()) return !error;
+    return Spend(pos, 0, 48 * v.J().get_ref<const std::string&>().size());  // a JSON str node per character
 }
 
 bool Evaluator::SpendBuilt(size_t pos, const Value& v) {

@@ -80,6 +80,10 @@ private:
     Value PercentFormat(const Expr& e, const std::string& text, const Value& r, bool tuple);
 
     Value EvalBinary(const Expr& e);
+    /// Python's arithmetic `x op y` on floats.
+    Value FloatArith(const Expr& e, const std::string& op, double x, double y);
+    /// Python's arithmetic on two ints, one of them (or the result) beyond 64 bits.
+    Value BigArith(const Expr& e, const std::string& op, const Json& a, const Json& b);
 
     bool In(const Expr& e, const Value& l, const Value& r, bool* result);
 
@@ -109,6 +113,10 @@ private:
     bool Spend(size_t pos, uint64_t steps, uint64_t bytes = 0);
     /// Charges a value built by an operation: its size counts against the memory budget and its length as work.
     bool SpendBuilt(size_t pos, const Value& v);
+    /// Spend for sorting n items: a step per comparison, n·log2(n).
+    bool SpendSort(size_t pos, size_t n);
+    /// Spend for the items Iterate makes of `v` before it makes them: a str becomes one str per code point.
+    bool SpendIterated(size_t pos, const Value& v);
 
     // Builtin filters, tests and functions: registered by name in the one BuiltinTable (builtins.hpp) by
     // RegisterFilters (filters.cpp), RegisterTests (tests.cpp) and RegisterFunctions (functions.cpp).
@@ -148,6 +156,8 @@ private:
     Value FilterPath(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterUseNone(const Expr& e, const std::string& n, Value v, const Args& args);
     Value FilterDecryptKv(const Expr& e, const std::string& n, Value v, const Args& args);
+    /// StackStorm's time, version, jsonpath_query, to_complex and from_yaml_string filters (st2fns.hpp).
+    Value FilterSt2Function(const Expr& e, const std::string& n, Value v, const Args& args);
     Value TestDefined(const Expr& e, const std::string& n, const Value& v, const Args& args);
     Value TestUndefined(const Expr& e, const std::string& n, const Value& v, const Args& args);
     Value TestNone(const Expr& e, const std::string& n, const Value& v, const Args& args);

@@ -4,7 +4,10 @@
 #include <cstring>
 #include <string>
 
+#include "bigint.hpp"
 #include "evaluator.hpp"
+#include "squall/core/yaml_json.hpp"
+#include "st2fns.hpp"
 
 namespace squall::core::templates {
 
@@ -75,8 +78,8 @@ Value Evaluator::FilterLength(const Expr& e, const std::string& n, Value v, cons
     const Json& j = v.J();
     if (j.is_string()) return Value::Own(static_cast<int64_t>(CodePointCount(j.get_ref<const std::string&>())));
     if (IsTuple(j)) return Value::Own(static_cast<int64_t>(TupleItems(j).size()));
-    if (j.is_array() || j.is_object()) return Value::Own(static_cast<int64_t>(j.size()));
-    return Fail(e.pos, std::string("object of type '") + PyTypeName(j) + "' has no len()");
+    if (j.is_array() || (j.is_object() && !IsBigInt(j))) return Value::Own(static_cast<int64_t>(j.size()));
+    return Fail(e.pos, std::string("object of type '") + TypeName(j) + "' has no len()");
 }
 
 Value Evaluator::FilterBool(const Expr& e, const std::string& n, Value v, const Args& args) {
@@ -97,11 +100,12 @@ Value Evaluator::FilterInt(const Expr& e, const std::string& n, Value v, const A
     Value dflt = d ? *d : Value::Own(0);
     if (!need_json()) return {};
     const Json& j = v.J();
-    if (PyIsInt(j)) return Value::Own(PyAsInt(j));
+    if (PyIsInt(j)) return j.is_boolean() ? Value::Own(PyAsInt(j)) : std::move(v);
+    if (IsBigInt(j)) return v;
     if (j.is_number_float()) {
         const double x = j.get<double>();
         if (std::isnan(x) || std::isinf(x)) return dflt;
-        return Value::Own(ClampToInt(x));
+        return Value::Own(*FromBigInt(BigFromDouble(x)));  // a double has at most 309 digits
     }
     if (j.is_string()) {
         int64_t out = 0;
@@ -118,9 +122,10 @@ Value Evaluator::FilterInt(const Expr& e, const std::string& n, Value v, const A
         }
         if (b2 == 0) b2 = 10;
         if (ParsePyInt(text, b2, &out)) return Value::Own(out);
+        if (BigInt big; ParseBigInt(text, b2, &big)) return Value::Own(*FromBigInt(big));
         double f = 0;
         if (ParsePyFloat(j.get_ref<const std::string&>(), &f) && !std::isnan(f) && !std::isinf(f))
-            return Value::Own(ClampToInt(f));
+            return Value::Own(*FromBigInt(BigFromDouble(f)));
     }
     return dflt;
 }
@@ -137,7 +142,11 @@ Value Evaluator::FilterFloat(const Expr& e, const std::string& n, Value v, const
     Value dflt = d ? *d : Value::Own(0.0);
     if (!need_json()) return {};
     const Json& j = v.J();
-    if (PyIsNumber(j)) return Value::Own(PyAsDouble(j));
+    if (IsAnyNumber(j)) {
+        double x = 0;
+        if (!AnyToDouble(j, &x)) return Fail(e.pos, "int too large to convert to float");
+        return Value::Own(x);
+    }
     double f = 0;
     if (j.is_string() && ParsePyFloat(j.get_ref<const std::string&>(), &f)) return Value::Own(f);
     return dflt;
@@ -153,11 +162,11 @@ Value Evaluator::FilterAbs(const Expr& e, const std::string& n, Value v, const A
     };
     if (!need_json()) return {};
     const Json& j = v.J();
-    if (!PyIsNumber(j)) return Fail(e.pos, std::string("bad operand type for abs(): '") + PyTypeName(j) + "'");
+    if (!IsAnyNumber(j)) return Fail(e.pos, std::string("bad operand type for abs(): '") + TypeName(j) + "'");
     if (j.is_number_float()) return Value::Own(std::fabs(j.get<double>()));
-    if (PyAsInt(j) == std::numeric_limits<int64_t>::min())
-        return Fail(e.pos, "integer overflow: abs(" + j.dump() + ") does not fit in 64 bits");
-    return Value::Own(std::abs(PyAsInt(j)));
+    if (j.is_number_integer() && !j.is_number_unsigned() && PyAsInt(j) != std::numeric_limits<int64_t>::min())
+        return Value::Own(std::abs(PyAsInt(j)));
+    return Value::Own(*FromBigInt(boost::multiprecision::abs(ToBigInt(j))));
 }
 
 Value Evaluator::FilterRound(const Expr& e, const std::string& n, Value v, const Args& args) {
@@ -174,12 +183,32 @@ Value Evaluator::FilterRound(const Expr& e, const std::string& n, Value v, const
     };
     if (!need_json()) return {};
     const Json& j = v.J();
-    if (!PyIsNumber(j)) return Fail(e.pos, "round needs a number");
+    if (!IsAnyNumber(j)) return Fail(e.pos, "round needs a number");
     const Value* p = args.Get(0, "precision");
     const std::string method = arg_str(1, "method", "common");
     const int64_t prec = p && p->IsJson() && PyIsInt(p->J()) ? PyAsInt(p->J()) : 0;
+    if (method == "common" && IsAnyInt(j)) {
+        // round(int, ndigits) is an int: unchanged for ndigits >= 0, else to a multiple of 10**-ndigits, a half
+        // to the even multiple.
+        if (prec >= 0) return j.is_boolean() ? Value::Own(PyAsInt(j)) : std::move(v);
+        if (prec < -static_cast<int64_t>(kMaxIntDigits)) return Value::Own(0);
+        const BigInt unit = boost::multiprecision::pow(BigInt(10), static_cast<unsigned>(-prec));
+        const BigInt x = ToBigInt(j);
+        BigInt q = x / unit;
+        BigInt r = x - q * unit;
+        if (r < 0) {
+            r += unit;
+            --q;
+        }
+        if (r * 2 > unit || (r * 2 == unit && q % 2 != 0)) ++q;
+        std::optional<Json> out = FromBigInt(q * unit);
+        if (!out) return Fail(e.pos, "integer too large: more than " + std::to_string(kMaxIntDigits) + " digits");
+        return Value::Own(std::move(*out));
+    }
+    double xd = 0;
+    if (!AnyToDouble(j, &xd)) return Fail(e.pos, "int too large to convert to float");
     const double scale = std::pow(10.0, static_cast<double>(prec));
-    double x = PyAsDouble(j) * scale;
+    double x = xd * scale;
     x = method == "floor" ? std::floor(x) : method == "ceil" ? std::ceil(x) : std::nearbyint(x);
     return Value::Own(x / scale);
 }
@@ -235,7 +264,7 @@ Value Evaluator::FilterTextLayout(const Expr& e, const std::string& n, Value v, 
     if (n == "truncate" && !v.IsJson()) return v;  // len(Undefined) is 0: returned as it is
     if (n != "center" && !need_json()) return {};
     if ((n == "indent" || n == "truncate") && !v.J().is_string()) {
-        return Fail(e.pos, n + " needs a string, not '" + PyTypeName(v.J()) + "'");
+        return Fail(e.pos, n + " needs a string, not '" + TypeName(v.J()) + "'");
     }
     const std::string s = Str(v);
     if (n == "wordcount") {
@@ -316,7 +345,7 @@ Value Evaluator::FilterTextLayout(const Expr& e, const std::string& n, Value v, 
 Value Evaluator::FilterUrlencode(const Expr& e, const std::string& n, Value v, const Args& args) {
     if (!v.IsJson()) return Value::Own(Json(""));
     const Json& j = v.J();
-    if (!j.is_object() && !j.is_array()) return Value::Own(Json(UrlQuote(Str(v), false)));
+    if ((!j.is_object() && !j.is_array()) || IsBigInt(j)) return Value::Own(Json(UrlQuote(Str(v), false)));
     auto qs = [](const Json& x) { return UrlQuote(x.is_string() ? x.get<std::string>() : PythonStr(x), true); };
     std::string out;
     if (j.is_object()) {
@@ -349,7 +378,7 @@ Value Evaluator::FilterFilesizeformat(const Expr& e, const std::string& n, Value
     if (PyIsNumber(j)) {
         bytes = PyAsDouble(j);
     } else if (!j.is_string() || !ParsePyFloat(j.get<std::string>(), &bytes)) {
-        return Fail(e.pos, std::string("float() argument must be a string or a number, not '") + PyTypeName(j) + "'");
+        return Fail(e.pos, std::string("float() argument must be a string or a number, not '") + TypeName(j) + "'");
     }
     const bool binary = arg_bool(0, "binary");
     const double base = binary ? 1024 : 1000;
@@ -387,7 +416,7 @@ Value Evaluator::FilterToJson(const Expr& e, const std::string& n, Value v, cons
     }
     if (HasSpecial(v.J())) {
         bool had_undefined = false;
-        const Json plain = Plain(v.J(), &had_undefined);
+        const Json plain = Plain(v.J(), &had_undefined, /*keep_big=*/true);
         if (had_undefined) return Fail(e.pos, "Object of type Undefined is not JSON serializable");
         PyJsonDump(out, plain, o, 0);
     } else {
@@ -435,7 +464,7 @@ Value Evaluator::FilterToYamlString(const Expr& e, const std::string& n, Value v
     if (!need_json()) return {};
     if (HasSpecial(v.J())) {
         bool had_undefined = false;
-        const Json plain = Plain(v.J(), &had_undefined);
+        const Json plain = Plain(v.J(), &had_undefined, /*keep_big=*/true);
         if (had_undefined) return Fail(e.pos, "cannot represent an object: Undefined");
         return Value::Own(Json(ToYaml(plain)));
     }
@@ -479,14 +508,48 @@ Value Evaluator::FilterPath(const Expr& e, const std::string& n, Value v, const 
         return Fail(
             e.pos,
             std::string("expected str, bytes or os.PathLike object, not ") +
-                (v.IsJson() ? PyTypeName(v.J()) : "Undefined")
+                (v.IsJson() ? TypeName(v.J()) : "Undefined")
         );
     const std::string& p = v.J().get_ref<const std::string&>();
     return Value::Own(Json(n == "basename" ? Basename(p) : Dirname(p)));
 }
 
 Value Evaluator::FilterUseNone(const Expr& e, const std::string& n, Value v, const Args& args) {
-    return v.IsJson() ? v : Value::Own(nullptr);
+    // st2 returns a magic string for None; casting an action parameter turns it back into null.
+    return v.IsJson() && v.J().is_null() ? Value::Own(Json(kNoneMagicValue)) : v;
+}
+
+Value Evaluator::FilterSt2Function(const Expr& e, const std::string& n, Value v, const Args& args) {
+    if (!v.IsJson()) return Undef(e.args.empty() ? e : *e.args[0], v);
+    Json subject = HasSpecial(v.J()) ? Plain(v.J()) : v.J();
+    Result<Json> r = Json();
+    int arity = 0;
+    if (n == "to_human_time_from_seconds") {
+        r = HumanTimeFromSeconds(subject);
+    } else if (IsVersionFunction(n, &arity)) {
+        Json pattern;
+        if (arity == 2) {
+            const Value* a = args.Get(0, "pattern");
+            if (!a) return Fail(e.pos, n + "() missing 1 required positional argument: 'pattern'");
+            if (!a->IsJson()) return Undef(e, *a);
+            pattern = Plain(a->J());
+        }
+        r = VersionFunction(n, subject, pattern);
+    } else if (n == "jsonpath_query") {
+        const Value* a = args.Get(0, "query");
+        if (!a) return Fail(e.pos, "jsonpath_query() missing 1 required positional argument: 'query'");
+        r = JsonPathQuery(subject, Str(*a));
+    } else if (n == "to_complex") {  // json.dumps(value)
+        std::string out;
+        PyJsonDump(out, subject, JsonDumpOptions{}, 0);
+        r = Json(std::move(out));
+    } else if (n == "from_yaml_string") {
+        Result<YamlDocument> doc = ParseYaml(Str(v), "<string>");
+        if (!doc) return Fail(e.pos, "from_yaml_string: " + doc.error().message);
+        r = std::move(doc->value);
+    }
+    if (!r) return Fail(e.pos, n + ": " + r.error().message);
+    return Value::Own(std::move(*r));
 }
 
 Value Evaluator::FilterDecryptKv(const Expr& e, const std::string& n, Value v, const Args& args) {
@@ -563,6 +626,19 @@ void RegisterFilters(BuiltinTable& table) {
         {"dirname", &Evaluator::FilterPath},
         {"use_none", &Evaluator::FilterUseNone},
         {"decrypt_kv", &Evaluator::FilterDecryptKv},
+        {"from_yaml_string", &Evaluator::FilterSt2Function},
+        {"to_complex", &Evaluator::FilterSt2Function},
+        {"jsonpath_query", &Evaluator::FilterSt2Function},
+        {"to_human_time_from_seconds", &Evaluator::FilterSt2Function},
+        {"version_compare", &Evaluator::FilterSt2Function},
+        {"version_more_than", &Evaluator::FilterSt2Function},
+        {"version_less_than", &Evaluator::FilterSt2Function},
+        {"version_equal", &Evaluator::FilterSt2Function},
+        {"version_match", &Evaluator::FilterSt2Function},
+        {"version_bump_major", &Evaluator::FilterSt2Function},
+        {"version_bump_minor", &Evaluator::FilterSt2Function},
+        {"version_bump_patch", &Evaluator::FilterSt2Function},
+        {"version_strip_patch", &Evaluator::FilterSt2Function},
     };
 }
 

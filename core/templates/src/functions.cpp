@@ -46,7 +46,7 @@ Value Evaluator::EvalCall(const Expr& e) {
         }
         return Fail(e.pos, "'tuple' object has no attribute '" + m + "'");
     }
-    if (j.is_object()) {
+    if (j.is_object() && !IsBigInt(j)) {
         if (e.args[0]->kind == Ek::kName && e.args[0]->name == "loop" && m == "cycle" && j.contains("index0")) {
             if (args.pos.empty()) return Fail(e.pos, "no items for cycling given");
             return args.pos[static_cast<size_t>(PyAsInt(j["index0"])) % args.pos.size()];
@@ -146,7 +146,7 @@ Value Evaluator::EvalCall(const Expr& e) {
                     return Fail(
                         e.pos,
                         std::string("sequence item ") + std::to_string(i) + ": expected str instance, " +
-                            PyTypeName(items[i]) + " found"
+                            TypeName(items[i]) + " found"
                     );
                 if (i) out += s;
                 out += items[i].get_ref<const std::string&>();
@@ -179,7 +179,7 @@ Value Evaluator::EvalCall(const Expr& e) {
             return Value::Own(cnt);
         }
     }
-    return Fail(e.pos, std::string("'") + PyTypeName(j) + "' object has no attribute '" + m + "'");
+    return Fail(e.pos, std::string("'") + TypeName(j) + "' object has no attribute '" + m + "'");
 }
 
 Value Evaluator::CallFunction(const Expr& e, Args& args) {
@@ -204,7 +204,7 @@ Value Evaluator::CallFunction(const Expr& e, Args& args) {
     if (const FunctionFn* f = Builtins().Function(e.name)) return (this->*(*f))(e, args);
     Value f = Lookup(e.name);
     if (!f.IsJson()) return Undef(e, f);
-    return Fail(e.pos, std::string("'") + PyTypeName(f.J()) + "' object is not callable");
+    return Fail(e.pos, std::string("'") + TypeName(f.J()) + "' object is not callable");
 }
 
 Value Evaluator::FunctionRange(const Expr& e, Args& args) {
@@ -252,7 +252,7 @@ Value Evaluator::FunctionDict(const Expr& e, Args& args) {
                 out[Str(Element(kv[0], false))] = kv[1];
             }
         } else {
-            return Fail(e.pos, std::string("'") + PyTypeName(a.J()) + "' object is not iterable");
+            return Fail(e.pos, std::string("'") + TypeName(a.J()) + "' object is not iterable");
         }
     }
     for (auto& [k, v] : args.kw) out[k] = ToElement(std::move(v));

@@ -281,6 +281,10 @@ void PyJsonDump(std::string& out, const Json& v, const JsonDumpOptions& o, int d
             return;
         case Json::value_t::array:
         case Json::value_t::object: {
+            if (IsBigInt(v)) {
+                out += BigIntDigits(v);
+                return;
+            }
             const bool obj = v.is_object();
             if (v.empty()) {
                 out += obj ? "{}" : "[]";
@@ -352,6 +356,7 @@ bool YamlPlainOk(const std::string& s) {
 }
 
 std::string YamlScalar(const Json& v) {
+    if (IsBigInt(v)) return BigIntDigits(v);
     switch (v.type()) {
         case Json::value_t::null:
             return "null";
@@ -376,43 +381,43 @@ std::string YamlScalar(const Json& v) {
 
 void YamlDump(std::string& out, const Json& v, int indent, bool in_seq) {
     const std::string pad(static_cast<size_t>(indent), ' ');
-    if (v.is_object() && !v.empty()) {
+    if (v.is_object() && !v.empty() && !IsBigInt(v)) {
         bool first = true;
         for (auto it = v.begin(); it != v.end(); ++it) {
             if (!(first && in_seq)) out += pad;
             first = false;
             out += YamlScalar(Json(it.key())) + ":";
             const Json& c = *it;
-            if (c.is_object() && !c.empty()) {
+            if (c.is_object() && !c.empty() && !IsBigInt(c)) {
                 out += "\n";
                 YamlDump(out, c, indent + 2, false);
             } else if (c.is_array() && !c.empty()) {
                 out += "\n";
                 YamlDump(out, c, indent, false);
             } else {
-                out += " " + (c.is_array() ? "[]" : c.is_object() ? "{}" : YamlScalar(c)) + "\n";
+                out += " " + (c.is_array() ? "[]" : c.is_object() && !IsBigInt(c) ? "{}" : YamlScalar(c)) + "\n";
             }
         }
     } else if (v.is_array() && !v.empty()) {
         for (const Json& c : v) {
             out += pad + "- ";
-            if ((c.is_object() || c.is_array()) && !c.empty()) {
+            if ((c.is_object() || c.is_array()) && !c.empty() && !IsBigInt(c)) {
                 YamlDump(out, c, indent + 2, true);
             } else {
-                out += (c.is_array() ? "[]" : c.is_object() ? "{}" : YamlScalar(c)) + "\n";
+                out += (c.is_array() ? "[]" : c.is_object() && !IsBigInt(c) ? "{}" : YamlScalar(c)) + "\n";
             }
         }
     }
 }
 
 std::string ToYaml(const Json& v) {
-    if ((v.is_object() || v.is_array()) && !v.empty()) {
+    if ((v.is_object() || v.is_array()) && !v.empty() && !IsBigInt(v)) {
         std::string out;
         YamlDump(out, v, 0, false);
         return out;
     }
     if (v.is_array()) return "[]\n";
-    if (v.is_object()) return "{}\n";
+    if (v.is_object() && !IsBigInt(v)) return "{}\n";
     const std::string scalar = YamlScalar(v);
     // PyYAML ends a document holding a plain scalar with "...".
     return scalar + (scalar[0] == '\'' ? "\n" : "\n...\n");
@@ -642,7 +647,7 @@ bool PyPercentFormat(
             }
             const std::string key(fmt.substr(key_start, i - 1 - key_start));
             if (!mapping->is_object()) {
-                *err = std::string(PyTypeName(*mapping)) + " indices must be integers or slices, not str";
+                *err = std::string(TypeName(*mapping)) + " indices must be integers or slices, not str";
                 return false;
             }
             auto f = mapping->find(key);
@@ -736,7 +741,7 @@ bool PyPercentFormat(
             if (alt && base == 8) prefix = "0o";
             numeric = true;
         };
-        const char* tname = v ? PyTypeName(*v) : "Undefined";
+        const char* tname = v ? TypeName(*v) : "Undefined";
         switch (type) {
             case 's':
             case 'r':
@@ -755,6 +760,17 @@ bool PyPercentFormat(
             case 'd':
             case 'i':
             case 'u': {
+                if (v != nullptr && (IsBigInt(*v) || v->is_number_unsigned())) {
+                    // An int beyond int64: its decimal digits.
+                    const std::string d = IsBigInt(*v) ? BigIntDigits(*v) : std::to_string(v->get<uint64_t>());
+                    const bool neg = d[0] == '-';
+                    body = neg ? d.substr(1) : d;
+                    if (prec > static_cast<int64_t>(body.size()))
+                        body.insert(0, static_cast<size_t>(prec) - body.size(), '0');
+                    sign = neg ? "-" : plus ? "+" : space ? " " : "";
+                    numeric = true;
+                    break;
+                }
                 if (v == nullptr || !PyIsNumber(*v)) {
                     *err = std::string("%") + type + " format: a real number is required, not " + tname;
                     return false;
@@ -954,6 +970,7 @@ std::string PythonStr(const Json& v) {
         }
         case Json::value_t::object: {
             if (IsTuple(v)) return TupleRepr(TupleItems(v));
+            if (IsBigInt(v)) return BigIntDigits(v);
             if (IsUndefinedJson(v)) return "";
             std::string out = "{";
             bool first = true;

@@ -5,7 +5,9 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
+#include "bigint.hpp"
 #include "evaluator.hpp"
 
 namespace squall::core::templates {
@@ -26,8 +28,8 @@ Value Evaluator::FilterDictsort(const Expr& e, const std::string& n, Value v, co
         return true;
     };
     if (!need_json()) return {};
-    if (!v.J().is_object())
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object has no attribute 'items'");
+    if (!v.J().is_object() || IsBigInt(v.J()))
+        return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object has no attribute 'items'");
     const bool cs = arg_bool(0, "case_sensitive");
     const std::string by = arg_str(1, "by", "key");
     if (by != "key" && by != "value") return Fail(e.pos, "You can only sort by either \"key\" or \"value\"");
@@ -41,6 +43,7 @@ Value Evaluator::FilterDictsort(const Expr& e, const std::string& n, Value v, co
         return !cs && x.is_string() ? Json(PyLower(x.get_ref<const std::string&>())) : x;
     };
     bool ok = true;
+    if (!SpendSort(e.pos, pairs.size())) return {};
     std::stable_sort(pairs.begin(), pairs.end(), [&](const Json& a, const Json& b) {
         return rev ? PyCmp(key(b), key(a), &ok) < 0 : PyCmp(key(a), key(b), &ok) < 0;
     });
@@ -52,8 +55,9 @@ Value Evaluator::FilterDictsort(const Expr& e, const std::string& n, Value v, co
 
 Value Evaluator::FilterBatch(const Expr& e, const std::string& n, Value v, const Args& args) {
     std::vector<Json> items;
+    if (!SpendIterated(e.pos, v)) return {};
     if (v.IsJson() && !Iterate(v.J(), &items))
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object is not iterable");
+        return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
     const Value* cnt = args.Get(0, n == "batch" ? "linecount" : "slices");
     if (!cnt || !cnt->IsJson() || !PyIsInt(cnt->J())) return Fail(e.pos, n + " needs an integer count");
     const int64_t c = PyAsInt(cnt->J());
@@ -98,6 +102,23 @@ namespace {
 /// Undefined), strings lower-cased unless case-sensitive (Jinja's ignore_case postprocess).
 using Key = std::vector<std::optional<Json>>;
 
+/// A hash that agrees with PyEquals on hashable values: equal values (1, 1.0, True; equal strings; tuples of equal
+/// items) hash alike, so `unique` compares an item only with the few seen items of its hash, not with all of them.
+size_t PyHash(const Json& j) {
+    if (j.is_string()) return std::hash<std::string>{}(j.get_ref<const std::string&>());
+    if (IsAnyNumber(j)) {
+        double d = 0;
+        if (!AnyToDouble(j, &d)) return 0x5bd1e995;  // beyond a double: one bucket
+        return std::hash<double>{}(d == 0 ? 0.0 : d);
+    }
+    if (IsTuple(j)) {
+        size_t h = 0x345678;
+        for (const Json& x : TupleItems(j)) h = h * 1000003 ^ PyHash(x);
+        return h;
+    }
+    return static_cast<size_t>(j.type());
+}
+
 std::optional<Json> KeyPart(const Json& item, const AttrPath& path, bool lower) {
     Json scratch;
     const Json* got = FollowAttrPath(item, path, &scratch);
@@ -141,10 +162,11 @@ Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, co
         return a && Truthy(*a);
     };
     std::vector<Json> items;
+    if (!SpendIterated(e.pos, v)) return {};
     if (v.IsJson() && !Iterate(v.J(), &items)) {
         if (n == "reverse" && PyIsNumber(v.J()))
             return Fail(e.pos, std::string("argument to reversed() must be a sequence"));
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object is not iterable");
+        return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
     }
     // The position of `attribute` among each filter's arguments (after the subject).
     const size_t attr_at = n == "join" ? 1 : n == "sort" ? 2 : n == "sum" ? 0 : 1;
@@ -207,20 +229,30 @@ Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, co
                 if (!Spend(e.pos, 0, 16 * it.size())) return {};
                 continue;
             }
-            if (!PyIsNumber(acc) || !PyIsNumber(it))
+            if (!IsAnyNumber(acc) || !IsAnyNumber(it))
                 return Fail(
                     e.pos,
-                    std::string("unsupported operand type(s) for +: '") + PyTypeName(acc) + "' and '" + PyTypeName(it) +
-                        "'"
+                    std::string("unsupported operand type(s) for +: '") + TypeName(acc) + "' and '" + TypeName(it) + "'"
                 );
             if (acc.is_number_float() || it.is_number_float()) {
-                acc = PyAsDouble(acc) + PyAsDouble(it);
+                double x = 0;
+                double y = 0;
+                if (!AnyToDouble(acc, &x) || !AnyToDouble(it, &y))
+                    return Fail(e.pos, "int too large to convert to float");
+                acc = x + y;
                 continue;
             }
             int64_t r = 0;
-            if (__builtin_add_overflow(PyAsInt(acc), PyAsInt(it), &r))
-                return Fail(e.pos, "integer overflow: the result of sum does not fit in 64 bits");
-            acc = r;
+            if (acc.is_number_integer() && !acc.is_number_unsigned() && it.is_number_integer() &&
+                !it.is_number_unsigned() && !__builtin_add_overflow(PyAsInt(acc), PyAsInt(it), &r)) {
+                acc = r;
+                continue;
+            }
+            // Beyond 64 bits (or a bool, or an unsigned above 2**63): exactly.
+            std::optional<Json> big = FromBigInt(ToBigInt(acc) + ToBigInt(it));
+            if (!big)
+                return Fail(e.pos, "integer too large: sum has more than " + std::to_string(kMaxIntDigits) + " digits");
+            acc = std::move(*big);
         }
         return Value::Own(std::move(acc));
     }
@@ -255,17 +287,19 @@ Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, co
     if (n == "unique") {
         // A set of the keys: unhashable keys (list, dict) are a TypeError; missing attributes are all one key.
         std::vector<Json> out;
-        std::vector<const Key*> seen;
+        std::unordered_map<size_t, std::vector<const Key*>> seen;  // by PyHash; missing attributes hash as 1
         for (size_t i = 0; i < items.size(); ++i) {
             const std::optional<Json>& k = keys[i][0];
             if (k && (k->is_array() || (k->is_object() && !IsSpecial(*k))))
-                return Fail(e.pos, std::string("unhashable type: '") + PyTypeName(*k) + "'");
-            const bool dup = std::any_of(seen.begin(), seen.end(), [&](const Key* s) {
+                return Fail(e.pos, std::string("unhashable type: '") + TypeName(*k) + "'");
+            std::vector<const Key*>& bucket = seen[k ? PyHash(*k) : 1];
+            if (!Spend(e.pos, bucket.size() + 1)) return {};
+            const bool dup = std::any_of(bucket.begin(), bucket.end(), [&](const Key* s) {
                 const std::optional<Json>& o = (*s)[0];
                 return (!o && !k) || (o && k && PyEquals(*o, *k));
             });
             if (dup) continue;
-            seen.push_back(&keys[i]);
+            bucket.push_back(&keys[i]);
             out.push_back(std::move(items[i]));
         }
         return Value::Own(Json(out));
@@ -274,6 +308,7 @@ Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, co
         std::vector<size_t> order(items.size());
         for (size_t i = 0; i < order.size(); ++i) order[i] = i;
         const bool rev = arg_bool(0, "reverse");
+        if (!SpendSort(e.pos, order.size())) return {};
         std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
             return rev ? KeyCmp(keys[b], keys[a], &ok, &undefined) < 0 : KeyCmp(keys[a], keys[b], &ok, &undefined) < 0;
         });
@@ -299,7 +334,7 @@ Value Evaluator::FilterSequence(const Expr& e, const std::string& n, Value v, co
 
 Value Evaluator::FilterItems(const Expr& e, const std::string& n, Value v, const Args& args) {
     if (!v.IsJson()) return Value::Own(Json::array());
-    if (!v.J().is_object()) return Fail(e.pos, "Can only get item pairs from a mapping.");
+    if (!v.J().is_object() || IsBigInt(v.J())) return Fail(e.pos, "Can only get item pairs from a mapping.");
     Json out = Json::array();
     for (auto it = v.J().begin(); it != v.J().end(); ++it) out.push_back(MakeTuple(Json::array({it.key(), *it})));
     return Value::Own(std::move(out));
@@ -307,8 +342,9 @@ Value Evaluator::FilterItems(const Expr& e, const std::string& n, Value v, const
 
 Value Evaluator::SelectOrMap(const Expr& e, const std::string& n, const Value& v, const Args& args) {
     std::vector<Json> items;
+    if (!SpendIterated(e.pos, v)) return {};
     if (v.IsJson() && !Iterate(v.J(), &items))
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object is not iterable");
+        return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
     Json out = Json::array();
     if (n == "map") {
         const Value* attribute = nullptr;
@@ -396,8 +432,9 @@ namespace squall::core::templates {
 
 Value Evaluator::FilterGroupby(const Expr& e, const std::string& n, Value v, const Args& args) {
     std::vector<Json> items;
+    if (!SpendIterated(e.pos, v)) return {};
     if (v.IsJson() && !Iterate(v.J(), &items))
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object is not iterable");
+        return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object is not iterable");
     const Value* attr = args.Get(0, "attribute");
     if (!attr) return Fail(e.pos, "groupby() missing required argument 'attribute'");
     const AttrPath path = MakeAttrPath(attr->IsJson() ? attr->J() : Json());
@@ -422,6 +459,7 @@ Value Evaluator::FilterGroupby(const Expr& e, const std::string& n, Value v, con
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     bool ok = true;
     bool undefined = false;
+    if (!SpendSort(e.pos, order.size())) return {};
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
         const std::optional<Json>& x = keys[a];
         const std::optional<Json>& y = keys[b];

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bigint.hpp"
 #include "pystr.hpp"
 #include "squall/templates/template.hpp"
 #include "value.hpp"
@@ -179,6 +180,26 @@ bool FormatValue(const Json& v, const std::string& spec_text, std::string* out, 
         *out = Pad(spec, "", s, false);
         return true;
     }
+    if ((IsBigInt(v) || v.is_number_unsigned()) &&
+        (type == 0 || std::string("bdnoxX").find(type) != std::string::npos)) {
+        // An int beyond int64, in its base.
+        if (spec.precision >= 0) {
+            *err = "Precision not allowed in integer format specifier";
+            return false;
+        }
+        const BigInt n = ToBigInt(v);
+        const int base = type == 'b' ? 2 : type == 'o' ? 8 : type == 'x' || type == 'X' ? 16 : 10;
+        const std::string alphabet = type == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+        std::string digits;
+        for (BigInt m = boost::multiprecision::abs(n); m != 0 || digits.empty(); m /= base)
+            digits.push_back(alphabet[static_cast<size_t>(static_cast<int>(m % base))]);
+        std::reverse(digits.begin(), digits.end());
+        const std::string sign = n < 0 ? "-" : spec.sign == '+' ? "+" : spec.sign == ' ' ? " " : "";
+        const std::string prefix = base == 2 ? "0b" : base == 8 ? "0o" : type == 'X' ? "0X" : base == 16 ? "0x" : "";
+        if (spec.grouping) digits = Group(digits, spec.grouping, base == 10 ? 3 : 4);
+        *out = Pad(spec, sign + (spec.alt ? prefix : ""), digits, true);
+        return true;
+    }
     if (PyIsInt(v) && type != 'e' && type != 'E' && type != 'f' && type != 'F' && type != 'g' && type != 'G' &&
         type != '%') {
         if (spec.precision >= 0) {
@@ -235,14 +256,19 @@ bool FormatValue(const Json& v, const std::string& spec_text, std::string* out, 
         *out = Pad(spec, sign + (spec.alt ? prefix : ""), digits, true);
         return true;
     }
-    if (PyIsNumber(v)) {
+    if (IsAnyNumber(v)) {
         if (type != 0 && std::string("eEfFgGn%").find(type) == std::string::npos) {
             *err = std::string("Unknown format code '") + type + "' for object of type 'float'";
             return false;
         }
-        return FormatFloat(PyAsDouble(v), spec, type, out, err);
+        double x = 0;
+        if (!AnyToDouble(v, &x)) {
+            *err = "int too large to convert to float";
+            return false;
+        }
+        return FormatFloat(x, spec, type, out, err);
     }
-    *err = std::string("unsupported format string passed to ") + PyTypeName(v) + ".__format__";
+    *err = std::string("unsupported format string passed to ") + TypeName(v) + ".__format__";
     return false;
 }
 

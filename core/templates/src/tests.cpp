@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "bigint.hpp"
 #include "evaluator.hpp"
 
 namespace squall::core::templates {
@@ -48,7 +49,7 @@ Value Evaluator::TestString(const Expr& e, const std::string& n, const Value& v,
 Value Evaluator::TestNumber(const Expr& e, const std::string& n, const Value& v, const Args& args) {
     const Json null_json;
     const Json& j = v.IsJson() ? v.J() : null_json;
-    return Value::Own(v.IsJson() && PyIsNumber(j));
+    return Value::Own(v.IsJson() && IsAnyNumber(j));
 }
 
 Value Evaluator::TestBoolean(const Expr& e, const std::string& n, const Value& v, const Args& args) {
@@ -60,7 +61,7 @@ Value Evaluator::TestBoolean(const Expr& e, const std::string& n, const Value& v
 Value Evaluator::TestInteger(const Expr& e, const std::string& n, const Value& v, const Args& args) {
     const Json null_json;
     const Json& j = v.IsJson() ? v.J() : null_json;
-    return Value::Own(v.IsJson() && j.is_number_integer());
+    return Value::Own(v.IsJson() && (j.is_number_integer() || IsBigInt(j)));
 }
 
 Value Evaluator::TestFloat(const Expr& e, const std::string& n, const Value& v, const Args& args) {
@@ -78,7 +79,9 @@ Value Evaluator::TestMapping(const Expr& e, const std::string& n, const Value& v
 Value Evaluator::TestIterable(const Expr& e, const std::string& n, const Value& v, const Args& args) {
     const Json null_json;
     const Json& j = v.IsJson() ? v.J() : null_json;
-    return Value::Own(v.IsJson() ? (j.is_string() || j.is_array() || j.is_object()) : n == "iterable");
+    return Value::Own(
+        v.IsJson() ? (j.is_string() || j.is_array() || (j.is_object() && !IsBigInt(j))) : n == "iterable"
+    );
 }
 
 Value Evaluator::TestFilter(const Expr& e, const std::string& n, const Value& v, const Args& args) {
@@ -126,9 +129,13 @@ Value Evaluator::TestEven(const Expr& e, const std::string& n, const Value& v, c
         d = PyAsInt(a->J());
         if (d == 0) return Fail(e.pos, "integer division or modulo by zero");
     }
-    if (!PyIsNumber(j))
-        return Fail(e.pos, std::string("unsupported operand type(s) for %: '") + PyTypeName(j) + "' and 'int'");
-    if (j.is_number_float()) {
+    if (!IsAnyNumber(j))
+        return Fail(e.pos, std::string("unsupported operand type(s) for %: '") + TypeName(j) + "' and 'int'");
+    if (IsBigInt(j)) {
+        BigInt m = ToBigInt(j) % d;  // the sign of the dividend; Python's has the divisor's
+        if (m != 0 && ((m < 0) != (d < 0))) m += d;
+        r = n == "odd" ? m == 1 : m == 0;
+    } else if (j.is_number_float()) {
         const double m = std::fmod(j.get<double>(), static_cast<double>(d));
         r = n == "odd" ? m == 1 || m == -1 : m == 0;
     } else {
@@ -171,7 +178,7 @@ Value Evaluator::TestCompare(const Expr& e, const std::string& n, const Value& v
         if (!c)
             return Fail(
                 e.pos,
-                "comparison not supported between '" + std::string(PyTypeName(j)) + "' and '" + PyTypeName(a->J()) + "'"
+                "comparison not supported between '" + std::string(TypeName(j)) + "' and '" + TypeName(a->J()) + "'"
             );
         r = n == "lt" ? *c < 0 : n == "gt" ? *c > 0 : n == "le" ? *c <= 0 : *c >= 0;
     }

@@ -200,7 +200,7 @@ void Pformat(std::string& out, const Json& v, size_t indent, size_t allowance) {
 Value Evaluator::FilterRandom(const Expr& e, const std::string& n, Value v, const Args& args) {
     std::vector<Json> items;
     if (v.IsJson() && !Iterate(v.J(), &items))
-        return Fail(e.pos, std::string("object of type '") + PyTypeName(v.J()) + "' has no len()");
+        return Fail(e.pos, std::string("object of type '") + TypeName(v.J()) + "' has no len()");
     if (items.empty()) {
         Value u = Value::Undefined("");
         u.hint = "No random item, sequence was empty.";
@@ -255,7 +255,7 @@ Value Evaluator::FilterStriptags(const Expr& e, const std::string& n, Value v, c
 Value Evaluator::FilterWordwrap(const Expr& e, const std::string& n, Value v, const Args& args) {
     if (!v.IsJson()) return Undef(*e.args[0], v);
     if (!v.J().is_string())
-        return Fail(e.pos, std::string("'") + PyTypeName(v.J()) + "' object has no attribute 'splitlines'");
+        return Fail(e.pos, std::string("'") + TypeName(v.J()) + "' object has no attribute 'splitlines'");
     const Value* w = args.Get(0, "width");
     if (w && (!w->IsJson() || !PyIsInt(w->J()))) return Fail(e.pos, "wordwrap: width must be an integer");
     const int64_t width = w ? PyAsInt(w->J()) : 79;

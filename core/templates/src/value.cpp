@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "ast.hpp"
+#include "bigint.hpp"
 #include "pystr.hpp"
 #include "squall/templates/template.hpp"
 
@@ -23,20 +24,33 @@ Json UndefinedJson(const std::string& name) {
     return u;
 }
 
-Json Plain(const Json& j, bool* had_undefined) {
+Json MakeBigInt(std::string digits) {
+    Json b = Json::object();
+    b[kBigIntKey] = std::move(digits);
+    return b;
+}
+
+const char* TypeName(const Json& j) {
+    if (IsTuple(j)) return "tuple";
+    if (IsBigInt(j)) return "int";
+    return PyTypeName(j);
+}
+
+Json Plain(const Json& j, bool* had_undefined, bool keep_big) {
     if (IsSpecial(j)) {
-        if (IsTuple(j)) return Plain(TupleItems(j), had_undefined);
+        if (IsTuple(j)) return Plain(TupleItems(j), had_undefined, keep_big);
+        if (IsBigInt(j)) return keep_big ? j : Json(BigIntDigits(j));
         if (had_undefined) *had_undefined = true;
         return nullptr;
     }
     if (j.is_array()) {
         Json out = Json::array();
-        for (const Json& x : j) out.push_back(Plain(x, had_undefined));
+        for (const Json& x : j) out.push_back(Plain(x, had_undefined, keep_big));
         return out;
     }
     if (j.is_object()) {
         Json out = Json::object();
-        for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = Plain(*it, had_undefined);
+        for (auto it = j.begin(); it != j.end(); ++it) out[it.key()] = Plain(*it, had_undefined, keep_big);
         return out;
     }
     return j;
@@ -65,7 +79,7 @@ int64_t ClampToInt(double x) {
 bool Truthy(const Value& v) {
     if (!v.IsJson()) return v.IsDefinedHandle();
     const Json& j = v.J();
-    if (IsSpecial(j)) return IsTuple(j) && !TupleItems(j).empty();
+    if (IsSpecial(j)) return IsBigInt(j) || (IsTuple(j) && !TupleItems(j).empty());  // a big int is never 0
     return PyTruthy(j);
 }
 
@@ -91,8 +105,17 @@ std::optional<std::partial_ordering> TCompare(const Json& a, const Json& b) {
         }
         return x.size() <=> y.size();
     }
+    if (IsBigInt(a) || IsBigInt(b)) {
+        if (!IsAnyNumber(a) || !IsAnyNumber(b)) return std::nullopt;
+        return CompareBig(a, b);
+    }
     if (IsSpecial(a) || IsSpecial(b)) return std::nullopt;
     return PyCompare(a, b);
+}
+
+bool TEquals(const Json& a, const Json& b) {
+    if ((IsBigInt(a) || IsBigInt(b)) && (a.is_number_float() || b.is_number_float())) return CompareBig(a, b) == 0;
+    return PyEquals(a, b);
 }
 
 int PyCmp(const Json& a, const Json& b, bool* ok) {

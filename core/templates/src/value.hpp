@@ -18,12 +18,14 @@ struct Stmt;
 
 // Python values JSON has no type for live inside JSON values as objects whose first key starts with a NUL byte
 // (no JSON from a payload, file or datastore is expected to have one): a tuple is {"\0t": [items]} (a named tuple,
-// groupby's, adds {"\0tf": [field names]}), and an undefined value kept in a list or dict (`[missing]`,
-// `map(attribute='x')` where x is missing) is {"\0u": "name"}. They print as Python does (`(1, 2)`, `Undefined`)
-// and become plain JSON (a list, null) when a value leaves the template (see Plain).
+// groupby's, adds {"\0tf": [field names]}), an undefined value kept in a list or dict (`[missing]`,
+// `map(attribute='x')` where x is missing) is {"\0u": "name"}, and an int beyond 64 bits is {"\0i": "digits"}
+// (bigint.hpp). They print as Python does (`(1, 2)`, `Undefined`, the digits) and become plain JSON (a list, null,
+// the digits as a string) when a value leaves the template (see Plain).
 inline const std::string kTupleKey("\0t", 2);
 inline const std::string kTupleFieldsKey("\0tf", 3);
 inline const std::string kUndefinedKey("\0u", 2);
+inline const std::string kBigIntKey("\0i", 2);
 /// True for a tuple or an undefined value inside JSON.
 inline bool IsSpecial(const Json& j) {
     if (!j.is_object() || j.empty()) return false;
@@ -36,6 +38,18 @@ inline bool IsTuple(const Json& j) {
 inline bool IsUndefinedJson(const Json& j) {
     return IsSpecial(j) && j.begin().key() == kUndefinedKey;
 }
+/// An int beyond 64 bits (bigint.hpp makes them).
+inline bool IsBigInt(const Json& j) {
+    return IsSpecial(j) && j.begin().key() == kBigIntKey;
+}
+/// The decimal digits of a big int (a leading '-' when negative).
+inline const std::string& BigIntDigits(const Json& j) {
+    return j.begin()->get_ref<const std::string&>();
+}
+/// The big int of `digits` (bigint.hpp's FromBigInt normalises; this only wraps).
+Json MakeBigInt(std::string digits);
+/// Python's type name, with tuple and int for the special values.
+const char* TypeName(const Json& j);
 /// A tuple of `items` (an array); `fields` names them (a named tuple) when not empty.
 Json MakeTuple(Json items, const std::vector<std::string>& fields = {});
 /// The items of a tuple (an array).
@@ -44,9 +58,11 @@ inline const Json& TupleItems(const Json& t) {
 }
 /// An undefined value, named, to keep inside a list or dict.
 Json UndefinedJson(const std::string& name);
-/// `j` as plain JSON: tuples as lists, undefined values as null, recursively. `*had_undefined` (if given) is set
+/// `j` as plain JSON: tuples as lists, undefined values as null, big ints as their digits (a string: JSON has no
+/// exact type for them, and StackStorm's store refuses them), recursively. `*had_undefined` (if given) is set
 /// when an undefined value was replaced.
-Json Plain(const Json& j, bool* had_undefined = nullptr);
+/// `keep_big` keeps big ints as they are (for a writer that prints them, as tojson).
+Json Plain(const Json& j, bool* had_undefined = nullptr, bool keep_big = false);
 /// True when `j` has a tuple or an undefined value anywhere inside.
 bool HasSpecial(const Json& j);
 
@@ -118,6 +134,8 @@ AttrPath MakeAttrPath(const Json& attribute);
 /// missing (Jinja's Undefined). `scratch` holds a result that is not inside `item` (a character of a str).
 const Json* FollowAttrPath(const Json& item, const AttrPath& path, Json* scratch);
 
+/// Python's `a == b` as PyEquals, with big ints (equal to a float of the same value).
+bool TEquals(const Json& a, const Json& b);
 /// Python's ordering as PyCompare, with tuples (compared with tuples, item by item) inside lists and tuples.
 std::optional<std::partial_ordering> TCompare(const Json& a, const Json& b);
 /// Python list() of an iterable value: list or tuple items, dict keys, string code points. False when not iterable.

@@ -4,6 +4,7 @@
 #include "squall/templates/yaql.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -17,6 +18,7 @@
 
 #include "pystr.hpp"
 #include "squall/core/yaml_json.hpp"
+#include "st2fns.hpp"
 #include "yaql_parse.hpp"
 
 namespace squall::core {
@@ -1169,9 +1171,35 @@ Val Evaluator::CallBuiltin(size_t pos, const std::string& name, CallArgs& a) {
         f.Count(1, 1);
         return Own(name == "basename" ? templates::Basename(f.Str(0)) : templates::Dirname(f.Str(0)));
     }
-    if (name == "use_none") {
+    if (name == "use_none") {  // st2's magic string for None; casting an action parameter turns it back
         f.Count(1, 1);
-        return a.pos[0];
+        return f.At(0).is_null() ? Own(Json(templates::kNoneMagicValue)) : a.pos[0];
+    }
+    if (name == "json_escape") {  // json.dumps(value).strip('"')
+        f.Count(1, 1);
+        std::string out;
+        templates::PyJsonDump(out, f.At(0), templates::JsonDumpOptions{}, 0);
+        const size_t first = out.find_first_not_of('"');
+        const size_t last = out.find_last_not_of('"');
+        return Built(pos, Json(first == std::string::npos ? std::string() : out.substr(first, last - first + 1)));
+    }
+    if (name == "jsonpath_query") {
+        f.Count(2, 2);
+        Result<Json> r = templates::JsonPathQuery(f.At(0), f.Str(1));
+        if (!r) f.Fail(r.error().message);
+        return Built(pos, std::move(*r));
+    }
+    if (name == "to_human_time_from_seconds") {
+        f.Count(1, 1);
+        Result<Json> r = templates::HumanTimeFromSeconds(f.At(0));
+        if (!r) f.Fail(r.error().message);
+        return Own(std::move(*r));
+    }
+    if (int arity = 0; templates::IsVersionFunction(name, &arity)) {
+        f.Count(static_cast<size_t>(arity), static_cast<size_t>(arity));
+        Result<Json> r = templates::VersionFunction(name, f.At(0), arity == 2 ? f.At(1) : Json());
+        if (!r) f.Fail(r.error().message);
+        return Own(std::move(*r));
     }
     if (name == "random") {  // random() in [0, 1); random(from, to) an integer in [from, to]
         f.Count(0, 2);
@@ -1224,6 +1252,74 @@ Result<Json> EvaluateYaql(std::string_view expression, const Json& root, const R
         return InvalidArgument(ErrorText(std::min(f.pos, expression.size()), f.what, expression));
     } catch (const std::exception& e) {  // nlohmann or allocation failures: still an error, never a throw
         return InvalidArgument(ErrorText(0, e.what(), expression));
+    }
+}
+
+const std::vector<std::string>& St2FunctionNames() {
+    static const std::vector<std::string> kNames = {
+        "basename",
+        "dirname",
+        "from_json_string",
+        "from_yaml_string",
+        "json_dump",
+        "json_parse",
+        "json_escape",
+        "jsonpath_query",
+        "regex_match",
+        "regex_replace",
+        "regex_search",
+        "regex_substring",
+        "to_human_time_from_seconds",
+        "to_json_string",
+        "to_yaml_string",
+        "use_none",
+        "version_compare",
+        "version_more_than",
+        "version_less_than",
+        "version_equal",
+        "version_match",
+        "version_bump_major",
+        "version_bump_minor",
+        "version_bump_patch",
+        "version_strip_patch",
+        "yaml_dump",
+        "yaml_parse",
+    };
+    return kNames;
+}
+
+Result<Json> CallSt2Function(
+    const std::string& name, const std::vector<Json>& args, const std::vector<std::pair<std::string, Json>>& kwargs
+) {
+    const auto& names = St2FunctionNames();
+    if (std::find(names.begin(), names.end(), name) == names.end())
+        return InvalidArgument("unknown function '" + name + "'");
+    // The call as YAQL, over its arguments: name($.a[0], ..., key => $.k.key).
+    Json root = {{"a", args}, {"k", Json::object()}};
+    std::string expr = name + "(";
+    for (size_t i = 0; i < args.size(); ++i) expr += (i ? ", $.a[" : "$.a[") + std::to_string(i) + "]";
+    for (const auto& [k, v] : kwargs) {
+        const bool ident = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+        });
+        if (!ident) return InvalidArgument("bad argument name '" + k + "'");
+        root["k"][k] = v;
+        expr += (expr.back() == '(' ? "" : ", ") + k + " => $.k." + k;
+    }
+    expr += ")";
+    try {
+        NodePtr tree = yaql::Parse(expr);
+        const RenderOptions options;  // the evaluator keeps a reference: it must outlive it
+        Evaluator ev(root, options);
+        Val v = ev.Eval(*tree);
+        return Json(*v);
+    } catch (const YaqlFailure& f) {
+        std::string what = f.what;
+        const std::string prefix = name + "(): ";
+        if (what.rfind(prefix, 0) == 0) what = what.substr(prefix.size());
+        return InvalidArgument(what);
+    } catch (const std::exception& e) {
+        return InvalidArgument(e.what());
     }
 }
 

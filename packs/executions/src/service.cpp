@@ -35,6 +35,43 @@ std::string NotFoundHint(const std::string& ref, const packs::ContentSnapshot& c
     return close.empty() ? "" : " (did you mean \"" + close + "\"?)";
 }
 
+/// The enabled policies of action `ref` that runners apply (StackStorm's action.concurrency, .attr and action.retry;
+/// docs/delivery.md "Policies"), null when there are none. A concurrency policy names the slot its executions count
+/// in: the policy, and for `.attr` the values of its attributes (a digest, so that any value makes a key). One policy
+/// of each kind applies: the first by ref.
+Json ApplicablePolicies(const std::string& ref, const packs::ContentSnapshot& content, const Json& parameters) {
+    Json out;
+    for (const auto& [policy_ref, p] : content.policies) {
+        if (p.value("resource_ref", "") != ref || !core::BoolOr(p, "enabled", true)) continue;
+        const std::string type = p.value("policy_type", "");
+        const Json params = p.value("parameters", Json::object());
+        if ((type == "action.concurrency" || type == "action.concurrency.attr") && !out.contains("concurrency")) {
+            std::string slot = policy_ref;
+            if (type == "action.concurrency.attr") {
+                Json values = Json::object();
+                for (const auto& a : params.value("attributes", Json::array())) {
+                    if (!a.is_string()) continue;
+                    auto v = parameters.find(a.get<std::string>());
+                    values[a.get<std::string>()] = v == parameters.end() ? Json() : *v;
+                }
+                slot += ":" + core::Sha256Hex(values.dump()).substr(0, 32);
+            }
+            out["concurrency"] = {
+                {"policy", policy_ref},
+                {"slot", slot},
+                {"threshold", params.value("threshold", 0)},
+                {"action", params.value("action", "delay")}};
+        } else if (type == "action.retry" && !out.contains("retry")) {
+            out["retry"] = {
+                {"policy", policy_ref},
+                {"retry_on", params.value("retry_on", "failure")},
+                {"max_retry_count", params.value("max_retry_count", 2)},
+                {"delay", params.value("delay", 0.0)}};
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 ExecutionService::ExecutionService(
@@ -92,6 +129,9 @@ Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const 
     e.request.execution_id = core::NewId();
     e.request.action_ref = ref;
     e.request.runner_type = action->second.value("runner_type", "");
+    // Orquesta workflows and action-chains are driven by the `workflow` role (docs/workflows.md), which reads this
+    // pool.
+    const bool workflow = e.request.runner_type == "orquesta" || e.request.runner_type == "action-chain";
     e.request.action = action->second;
     e.request.parameters = params->values;
     e.request.secret_parameters = params->secrets;
@@ -106,6 +146,12 @@ Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const 
     ctx["pack"] = pack;
     if (!spec.parent.empty()) ctx["parent"] = {{"execution_id", spec.parent}};
     e.request.context = std::move(ctx);
+    // The runner applies the action's policies: they travel in the request's action snapshot (not in the stored
+    // record's). Workflows are driven by the workflow role, which applies none.
+    if (!content.policies.empty() && !workflow) {
+        Json policies = ApplicablePolicies(ref, content, params->values);
+        if (!policies.is_null()) e.request.action["policies"] = std::move(policies);
+    }
     e.action = packs::MaskSecretDefaults(action->second, *schema);
     e.masked_parameters = params->masked;
     e.given_parameters = spec.parameters;
@@ -119,9 +165,6 @@ Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const 
     for (const auto& name : params->secrets) {
         if (e.given_parameters.contains(name)) e.given_parameters[name] = packs::kMask;
     }
-    // Orquesta workflows and action-chains are driven by the `workflow` role (docs/workflows.md), which reads this
-    // pool.
-    const bool workflow = e.request.runner_type == "orquesta" || e.request.runner_type == "action-chain";
     e.pool = workflow ? "workflow" : action->second.value("pool", "default");
     e.parent = spec.parent;
     e.trigger_instance = spec.trigger_instance;

@@ -1,6 +1,7 @@
 #include "squall/executions/store.hpp"
 
 #include <future>
+#include <limits>
 #include <map>
 
 #include "squall/core/log.hpp"
@@ -16,8 +17,9 @@ using core::RedisClient;
 using core::RedisReply;
 
 // KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 request stream, 6 dedupe key, 7 event stream,
-//       8 the parent's children list (KEYS[1] when there is no parent), 9 the user's zset (KEYS[1] when there is no
-//       user), 10 the metrics hash
+//       8 the parent's children list (KEYS[1] when there is no parent), 9 the rule's zset, 10 the trigger type's
+//       zset (each KEYS[1] when not created by a rule), 11 the user's zset (KEYS[1] when there is no user), 12 the
+//       metrics hash
 // ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6 runner type, 7 the trigger's time (µs,
 //       "" when no trigger caused it), 8.. field/value pairs
 // Invariants: a record exists iff its request was enqueued and its create event appended (one script); a dedupe
@@ -33,12 +35,14 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 if KEYS[9] ~= KEYS[1] then redis.call('ZADD', KEYS[9], ARGV[2], ARGV[1]) end
+if KEYS[10] ~= KEYS[1] then redis.call('ZADD', KEYS[10], ARGV[2], ARGV[1]) end
+if KEYS[11] ~= KEYS[1] then redis.call('ZADD', KEYS[11], ARGV[2], ARGV[1]) end
 if ARGV[4] == '1' then redis.call('SET', KEYS[6], ARGV[1], 'EX', 604800) end
 if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[3])
 redis.call('XADD', KEYS[7], '*', 'd', ARGV[5])
-redis.call('HINCRBY', KEYS[10], 'created:' .. ARGV[6], 1)
-if ARGV[7] ~= '' then observe(KEYS[10], 'trigger_scheduled', tonumber(ARGV[2]) - tonumber(ARGV[7])) end
+redis.call('HINCRBY', KEYS[12], 'created:' .. ARGV[6], 1)
+if ARGV[7] ~= '' then observe(KEYS[12], 'trigger_scheduled', tonumber(ARGV[2]) - tonumber(ARGV[7])) end
 return ARGV[1]
 )lua";
 
@@ -80,7 +84,7 @@ std::string LatencyPrelude() {
 // `running_us`), running→done and trigger→done at the end.
 const char* kTransitionBody = R"lua(
 local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id', 'log', 'notify',
-  'pool', 'runner_type', 'running_us', 'trigger_us')
+  'pool', 'conc', 'runner_type', 'running_us', 'trigger_us')
 local cur = h[1]
 if not cur then return {-1} end
 local to = ARGV[3]
@@ -88,6 +92,36 @@ local runner = h[5] or ''
 if not string.find(T, ',' .. cur .. '>' .. to .. ',', 1, true) then return {0, cur, runner} end
 if ARGV[4] ~= '' and not string.find(ARGV[4], ',' .. cur .. ',', 1, true) then return {0, cur, runner} end
 local p = ARGV[2]
+local conc, redirected, extra = h[9], false, nil
+if conc then
+  -- A concurrency policy ("threshold|delay or cancel|slot"): a claim past the threshold of running executions in
+  -- the slot is delayed (its request, field _request, kept for later) or canceled instead; a claim within it
+  -- joins the slot. Counted here, atomically with the claim, whichever runner process claims.
+  local th, act, slot = string.match(conc, '^(%d+)|(%a+)|(.+)$')
+  extra = {}
+  if to == 'running' and redis.call('SCARD', p .. 'conc:' .. slot) >= tonumber(th) then
+    redirected = true
+    if act == 'cancel' then
+      to = 'canceled'
+      extra = {'result', cjson.encode({error='canceled by policy: ' .. th .. ' concurrent executions at most'}),
+        'end_timestamp', ARGV[5]}
+    else
+      to = 'delayed'
+      for i = 7, #ARGV, 2 do
+        if ARGV[i] == '_request' then redis.call('SET', p .. 'delayedreq:' .. ARGV[1], ARGV[i + 1], 'EX', 604800) end
+      end
+      redis.call('RPUSH', p .. 'conc:' .. slot .. ':delayed', ARGV[1])
+    end
+  else
+    if to == 'running' then redis.call('SADD', p .. 'conc:' .. slot, ARGV[1]) end
+    for i = 7, #ARGV, 2 do
+      if ARGV[i] ~= '_request' then
+        extra[#extra + 1] = ARGV[i]
+        extra[#extra + 1] = ARGV[i + 1]
+      end
+    end
+  end
+end
 local score = h[3] or '0'
 redis.call('ZREM', p .. 'executions:status:' .. cur, ARGV[1])
 redis.call('ZADD', p .. 'executions:status:' .. to, score, ARGV[1])
@@ -105,13 +139,17 @@ if to == 'running' and cur == 'scheduled' then
   observe(KEYS[6], 'scheduled_running', now - tonumber(score))
 end
 if final then
-  redis.call('HINCRBY', KEYS[6], 'ended:' .. (h[9] or '') .. ':' .. to, 1)
-  if h[10] then observe(KEYS[6], 'running_done', now - tonumber(h[10])) end
-  if h[11] then observe(KEYS[6], 'trigger_done', now - tonumber(h[11])) end
+  redis.call('HINCRBY', KEYS[6], 'ended:' .. (h[10] or '') .. ':' .. to, 1)
+  if h[11] then observe(KEYS[6], 'running_done', now - tonumber(h[11])) end
+  if h[12] then observe(KEYS[6], 'trigger_done', now - tonumber(h[12])) end
 end
-redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(ARGV, 7))
+if extra then
+  redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(extra))
+else
+  redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(ARGV, 7))
+end
 for i = 7, #ARGV, 2 do
-  if ARGV[i] == 'runner_id' then runner = ARGV[i + 1] end
+  if ARGV[i] == 'runner_id' and not redirected then runner = ARGV[i + 1] end
 end
 local event = cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to, at=ARGV[5], action=action,
   parent=h[4] or '', runner=runner})
@@ -123,6 +161,30 @@ if ((final or to == 'pending' or to == 'paused') and (h[4] or '') ~= '') or
    (h[8] == 'workflow' and (to == 'canceling' or to == 'canceled' or to == 'pausing' or to == 'resuming')) then
   redis.call('XADD', KEYS[5], '*', 'd', event)
 end
+if final and conc and redis.call('SREM', p .. 'conc:' .. string.match(conc, '^%d+|%a+|(.+)$'), ARGV[1]) == 1 then
+  -- A place in the slot is free: the oldest delayed execution still delayed goes back to scheduled, its request
+  -- back on its pool's stream (it claims its place like any other).
+  local q = p .. 'conc:' .. string.match(conc, '^%d+|%a+|(.+)$') .. ':delayed'
+  while true do
+    local nid = redis.call('LPOP', q)
+    if not nid then break end
+    local body = redis.call('GET', p .. 'delayedreq:' .. nid)
+    redis.call('DEL', p .. 'delayedreq:' .. nid)
+    local d = redis.call('HMGET', p .. 'exec:' .. nid, 'status', 'pool', 'created_us', 'log', 'action_ref', 'parent')
+    if body and d[1] == 'delayed' then
+      redis.call('ZREM', p .. 'executions:status:delayed', nid)
+      redis.call('ZADD', p .. 'executions:status:scheduled', d[3] or '0', nid)
+      local dl, de = d[4] or '[]', '{"timestamp":"' .. ARGV[5] .. '","status":"scheduled"}'
+      if dl == '[]' then dl = '[' .. de .. ']' else dl = string.sub(dl, 1, -2) .. ',' .. de .. ']' end
+      redis.call('HSET', p .. 'exec:' .. nid, 'status', 'scheduled', 'log', dl)
+      redis.call('XADD', KEYS[2], '*', 'd', cjson.encode({kind='status', execution_id=nid, from='delayed',
+        to='scheduled', at=ARGV[5], action=d[5] or '', parent=d[6] or '', runner=''}))
+      redis.call('XADD', p .. 'stream:executions:' .. (d[2] or 'default'), '*', 'd', body)
+      break
+    end
+  end
+end
+if redirected then return {0, to, ''} end
 return {1, cur, runner}
 )lua";
 
@@ -147,8 +209,9 @@ local function final(s) return s and string.find(F, ',' .. s .. ',', 1, true) ~=
 for i = 1, #rows, 2 do
   local id = rows[i]
   if rows[i + 1] ~= last then last, left = rows[i + 1], 0 end
-  local h = redis.call('HMGET', p .. 'exec:' .. id, 'status', 'action_ref', 'parent', 'user')
-  local st, action, parent, user = h[1], h[2] or '', h[3] or '', h[4] or ''
+  local h = redis.call('HMGET', p .. 'exec:' .. id, 'status', 'action_ref', 'parent', 'rule_ref', 'trigger_type',
+    'user')
+  local st, action, parent = h[1], h[2] or '', h[3] or ''
   local removed = false
   if not st then
     if whole then
@@ -167,7 +230,9 @@ for i = 1, #rows, 2 do
         redis.call('ZREM', p .. 'executions:action:' .. action, id)
         redis.call('ZREM', p .. 'executions:action:' .. action .. ':status:' .. st, id)
       end
-      if user ~= '' then redis.call('ZREM', p .. 'executions:user:' .. user, id) end
+      if h[4] then redis.call('ZREM', p .. 'executions:rule:' .. h[4], id) end
+      if h[5] then redis.call('ZREM', p .. 'executions:trigger:' .. h[5], id) end
+      if h[6] then redis.call('ZREM', p .. 'executions:user:' .. h[6], id) end
       removed = true
     end
   end
@@ -220,6 +285,26 @@ std::string ContextUser(const Json& context) {
     if (!context.is_object()) return {};
     auto it = context.find("user");
     return it != context.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+/// The ref of the rule that created `e` and the trigger type of the instance it matched ("" otherwise): the keys of
+/// the executions' rule and trigger indexes.
+std::string RuleRefOf(const NewExecution& e) {
+    return e.rule.is_object() && e.rule.contains("ref") && e.rule["ref"].is_string() ? e.rule["ref"].get<std::string>()
+                                                                                     : std::string();
+}
+std::string TriggerTypeOf(const NewExecution& e) {
+    const Json& ti = e.trigger_instance;
+    return ti.is_object() && ti.contains("trigger") && ti["trigger"].is_string() ? ti["trigger"].get<std::string>()
+                                                                                 : std::string();
+}
+
+/// The concurrency policy ExecutionService put in the request's action snapshot, or null.
+const Json* ConcurrencyPolicy(const core::ExecutionRequest& r) {
+    auto p = r.action.find("policies");
+    if (p == r.action.end() || !p->is_object()) return nullptr;
+    auto c = p->find("concurrency");
+    return c != p->end() && c->is_object() ? &*c : nullptr;
 }
 
 std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& now, int64_t score) {
@@ -275,13 +360,29 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
         args.push_back("parent");
         args.push_back(e.parent);
     }
+    if (const Json* c_ptr = ConcurrencyPolicy(r)) {
+        // The transition script counts claims in the slot (kTransitionBody): "threshold|action|slot".
+        const Json& c = *c_ptr;
+        args.push_back("conc");
+        args.push_back(
+            std::to_string(c.value("threshold", 0)) + "|" + c.value("action", "delay") + "|" + c.value("slot", "")
+        );
+    }
     if (!e.trigger_instance.is_null()) {
         args.push_back("trigger_instance");
         args.push_back(Dump(e.trigger_instance));
+        if (const std::string type = TriggerTypeOf(e); !type.empty()) {
+            args.push_back("trigger_type");  // for the purge, which removes the index entry (not shown by the API)
+            args.push_back(type);
+        }
     }
     if (!e.rule.is_null()) {
         args.push_back("rule");
         args.push_back(Dump(e.rule));
+        if (const std::string ref = RuleRefOf(e); !ref.empty()) {
+            args.push_back("rule_ref");
+            args.push_back(ref);
+        }
     }
     if (e.trigger_us > 0) {
         args.push_back("trigger_us");
@@ -350,6 +451,8 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          keys_.Dedupe(e.dedupe_key.empty() ? id : e.dedupe_key),
          keys_.Events(),
          e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent),
+         RuleRefOf(e).empty() ? keys_.Execution(id) : keys_.ByRule(RuleRefOf(e)),
+         TriggerTypeOf(e).empty() ? keys_.Execution(id) : keys_.ByTrigger(TriggerTypeOf(e)),
          user.empty() ? keys_.Execution(id) : keys_.ByUser(user),
          keys_.Metrics()},
         CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
@@ -469,14 +572,28 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
 ) {
     std::vector<Json> out;
     if (limit == 0) return out;
-    if (!filter.user.empty() && (!filter.action.empty() || !filter.status.empty())) {
-        return ListOwnFilteredBlocking(filter, offset, limit, total);
+    const bool by_user = !filter.user.empty();
+    const bool by_rule = !filter.rule.empty();
+    const bool by_trigger = !filter.trigger.empty();
+    const int narrowing = !filter.action.empty() + !filter.status.empty() + by_rule + by_trigger;
+    if (by_user && narrowing > 0) {
+        // One user's executions, filtered: the user's index read whole (O(that user's executions)).
+        return ScanFilteredBlocking(
+            keys_.ByUser(filter.user), std::numeric_limits<size_t>::max(), filter, offset, limit, total
+        );
+    }
+    if ((by_rule || by_trigger) && narrowing > 1) {
+        // The narrowest index of the filter (a rule's, then a trigger type's), its newest kCombinedScan.
+        const std::string zset = by_rule ? keys_.ByRule(filter.rule) : keys_.ByTrigger(filter.trigger);
+        return ScanFilteredBlocking(zset, kCombinedScan, filter, offset, limit, total);
     }
     if (!filter.action.empty() && !filter.status.empty() && !IsFinal(filter.status)) {
         return ListInFlightBlocking(filter, offset, limit, total);
     }
     // Every other filter combination reads one index: O(page) at any number of executions.
-    const std::string zset = !filter.user.empty() ? keys_.ByUser(filter.user)
+    const std::string zset = by_user      ? keys_.ByUser(filter.user)
+                             : by_rule    ? keys_.ByRule(filter.rule)
+                             : by_trigger ? keys_.ByTrigger(filter.trigger)
                              : !filter.action.empty() && !filter.status.empty()
                                  ? keys_.ByActionStatus(filter.action, filter.status)
                              : !filter.action.empty() ? keys_.ByAction(filter.action)
@@ -493,32 +610,37 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
     return out;
 }
 
-Result<std::vector<Json>> ExecutionStore::ListOwnFilteredBlocking(
-    const ListFilter& filter, size_t offset, size_t limit, size_t* total
+Result<std::vector<Json>> ExecutionStore::ScanFilteredBlocking(
+    const std::string& zset, size_t max_scan, const ListFilter& filter, size_t offset, size_t limit, size_t* total
 ) {
-    // One user's executions with an action or status filter: the user's index is read newest first, in slices, and
-    // filtered. O(that user's executions), never the installation's; the page's records are fetched once.
+    // The index's newest max_scan entries read in slices, each slice's fields read in one pipeline and compared with
+    // every field of the filter; the page's records are fetched once.
     constexpr size_t kSlice = 1000;
     std::vector<std::string> matching;
-    for (size_t start = 0;; start += kSlice) {
-        Result<RedisReply> ids = client_->CommandBlocking(
-            {"ZREVRANGE", keys_.ByUser(filter.user), std::to_string(start), std::to_string(start + kSlice - 1)}
-        );
+    for (size_t start = 0; start < max_scan; start += kSlice) {
+        Result<RedisReply> ids =
+            client_->CommandBlocking({"ZREVRANGE", zset, std::to_string(start), std::to_string(start + kSlice - 1)});
         if (!ids) return ids.error();
         if (ids->IsError()) return Internal("redis: " + ids->str);
         if (ids->elements.empty()) break;
         std::vector<RedisClient::Args> reads;
         reads.reserve(ids->elements.size());
-        for (const auto& id : ids->elements)
-            reads.push_back({"HMGET", keys_.Execution(id.str), "action_ref", "status"});
+        for (const auto& id : ids->elements) {
+            reads.push_back(
+                {"HMGET", keys_.Execution(id.str), "status", "action_ref", "rule_ref", "trigger_type", "user"}
+            );
+        }
         Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(reads));
         if (!rows) return rows.error();
         for (size_t i = 0; i < rows->size() && i < ids->elements.size(); ++i) {
-            const RedisReply& row = (*rows)[i];
-            if (row.elements.size() < 2) continue;
-            if (!filter.action.empty() && row.elements[0].str != filter.action) continue;
-            if (!filter.status.empty() && row.elements[1].str != filter.status) continue;
-            matching.push_back(ids->elements[i].str);
+            const auto& f = (*rows)[i].elements;
+            if (f.size() < 5) continue;
+            const auto keeps = [](const std::string& want, const RedisReply& have) {
+                return want.empty() || have.str == want;
+            };
+            if (keeps(filter.status, f[0]) && keeps(filter.action, f[1]) && keeps(filter.rule, f[2]) &&
+                keeps(filter.trigger, f[3]) && keeps(filter.user, f[4]))
+                matching.push_back(ids->elements[i].str);
         }
         if (ids->elements.size() < kSlice) break;
     }

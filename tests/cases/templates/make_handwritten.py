@@ -393,6 +393,53 @@ for tpl in ["{% set ns = namespace(a=1, b='x') %}{% set ns.a = ns.a + 1 %}{{ ns.
             "{{ [7] | random }}", "{{ 'z' | random }}", "{{ [] | random }}", "{{ l | random in l }}", "{{ (l | random) is number }}"]:
     t(tpl, K)
 
+# --- integers beyond 64 bits (Python's ints have no limit; issue 12 item 3)
+BIG = {"i": 9223372036854775807, "j": -9223372036854775808, "u": 18446744073709551615, "f": 1.5, "l": [2, 3]}
+for tpl in ["{{ i + 1 }}", "{{ j - 1 }}", "{{ i * i }}", "{{ 2 ** 64 }}", "{{ 2 ** 100 }}", "{{ -(2 ** 70) }}", "{{ 3 ** 200 }}",
+            "{{ -j }}", "{{ u + 1 }}", "{{ u * 2 }}", "{{ (2 ** 70) // 3 }}", "{{ (2 ** 70) % 7 }}", "{{ -(2 ** 70) // 3 }}",
+            "{{ -(2 ** 70) % 3 }}", "{{ (2 ** 70) // -3 }}", "{{ (2 ** 70) / 2 }}", "{{ (2 ** 70) + 0.5 }}", "{{ (2 ** 64) - (2 ** 64) }}",
+            "{{ (2 ** 64) - 1 }}", "{{ (2 ** 64 + 5) - 2 ** 64 }}", "{{ 2 ** 64 > i }}", "{{ 2 ** 64 == 2 ** 64 }}", "{{ 2 ** 64 == 2.0 ** 64 }}",
+            "{{ 2 ** 64 < 2.0 ** 65 }}", "{{ 2 ** 70 in [2 ** 70, 1] }}", "{{ [2 ** 70, 3, 2 ** 65] | sort }}", "{{ [2 ** 70, 3] | max }}",
+            "{{ [i, i, i] | sum }}", "{{ [2 ** 70, 1.5] | sum }}", "{{ (2 ** 70) | abs }}", "{{ j | abs }}", "{{ (-(2 ** 70)) | abs }}",
+            "{{ '123456789012345678901234567890' | int }}", "{{ '-123456789012345678901234567890' | int }}", "{{ 1e20 | int }}",
+            "{{ (2 ** 70) | float }}", "{{ (2 ** 70) | string }}", "{{ (2 ** 70) | tojson }}", "{{ [2 ** 70] }}", "{{ {'a': 2 ** 70} }}",
+            "{{ (2 ** 70, 1) }}", "{{ 2 ** 70 is number }}", "{{ 2 ** 70 is integer }}", "{{ 2 ** 70 is divisibleby 4 }}",
+            "{{ 2 ** 70 is even }}", "{{ (2 ** 70 + 1) is odd }}", "{{ '%d' % 2 ** 70 }}", "{{ '%s|%r' % (2 ** 70, 2 ** 70) }}",
+            "{{ '{}'.format(2 ** 70) }}", "{{ '{:,}'.format(2 ** 70) }}", "{{ '{:x}'.format(2 ** 70) }}", "{{ '{:>30}'.format(2 ** 70) }}",
+            "{{ (2 ** 70) | round }}", "{{ (2 ** 70 + 5) | round(-1) }}", "{{ 15 | round(-1) }}", "{{ 25 | round(-1) }}", "{{ 7 | round }}",
+            "{{ 2 ** 70 if 2 ** 70 else 0 }}", "{% if 2 ** 70 %}t{% endif %}", "{{ (2 ** 70) ~ 'x' }}", "{{ 10 ** 300 * 10 ** 300 > 0 }}",
+            "{{ (10 ** 20) ** 5 }}", "{{ 7 ** 3 ** 3 }}", "{{ 2 ** 64 // 2 ** 63 }}", "{{ (2 ** 70) - 2 ** 70 + i }}", "{{ u }}", "{{ -u }}",
+            "{{ u // 2 }}", "{{ u % 10 }}", "{{ l[0] ** 65 - 1 }}", "{{ (2 ** 70) | pprint }}",
+            "{{ (2 ** 70) | length }}", "{{ (2 ** 70) | to_yaml_string }}", "{{ {'a': 2 ** 70, 'b': [2 ** 65]} | to_yaml_string }}",
+            "{{ (2 ** 70) is iterable }}", "{{ (2 ** 70) | urlencode }}", "{{ (2 ** 70) | dictsort }}",
+            "{{ {'a': 2 ** 70} | to_json_string }}", "{{ (2 ** 70) | int }}", "{{ 2 ** 70 | string | length }}"]:
+    t(tpl, BIG)
+
+# --- StackStorm's time, version, data (jsonpath_query, to_complex, from_yaml_string) and use_none filters
+V = {"v": "0.10.0", "pre": "1.0.0-rc.1", "obj": {"foo": {"bar": "foobar", "list": [{"id": 1}, {"id": 2}]}},
+     "yaml": "foo:\n  bar: foobar\n  n: 2\n", "none": None, "secs": 12345, "f": 90061.5}
+for tpl in ["{{ secs | to_human_time_from_seconds }}", "{{ 0 | to_human_time_from_seconds }}", "{{ 59 | to_human_time_from_seconds }}",
+            "{{ 61 | to_human_time_from_seconds }}", "{{ 3600 | to_human_time_from_seconds }}", "{{ f | to_human_time_from_seconds }}",
+            "{{ 0.5 | to_human_time_from_seconds }}", "{{ -3 | to_human_time_from_seconds }}", "{{ 3456789 | to_human_time_from_seconds }}",
+            "{{ 40000000 | to_human_time_from_seconds }}", "{{ 2.5 | to_human_time_from_seconds }}", "{{ 'x' | to_human_time_from_seconds }}",
+            "{{ v | version_compare('0.10.0') }}", "{{ v | version_compare('0.10.1') }}", "{{ '0.10.1' | version_compare(v) }}",
+            "{{ '0.9.0' | version_compare(v) }}", "{{ pre | version_compare('1.0.0') }}", "{{ pre | version_compare('1.0.0-rc.2') }}",
+            "{{ '1.0.0-alpha' | version_compare('1.0.0-alpha.1') }}", "{{ '1.0.0-2' | version_compare('1.0.0-alpha') }}",
+            "{{ '1.0.0+b1' | version_compare('1.0.0+b2') }}", "{{ v | version_more_than('0.9.0') }}", "{{ '0.9.0' | version_more_than(v) }}",
+            "{{ v | version_less_than('0.9.0') }}", "{{ v | version_equal('0.10.0') }}", "{{ '0.10.1' | version_match('>0.10.0') }}",
+            "{{ v | version_match('>=0.10.0') }}", "{{ v | version_match('<0.10.0') }}", "{{ v | version_match('!=0.10.0') }}",
+            "{{ v | version_match('<=0.9.9') }}", "{{ v | version_match('~0.10') }}",
+            "{{ v | version_bump_major }}", "{{ v | version_bump_minor }}", "{{ v | version_bump_patch }}", "{{ pre | version_bump_patch }}",
+            "{{ v | version_strip_patch }}", "{{ '1.2' | version_compare('1.2.0') }}", "{{ '01.2.3' | version_bump_major }}",
+            "{{ obj | jsonpath_query('$.foo.bar') }}", "{{ obj | jsonpath_query('$.foo.list[*].id') }}", "{{ obj | jsonpath_query('$..id') }}",
+            "{{ obj | jsonpath_query('$.foo.list[1]') }}", "{{ obj | jsonpath_query('$.nope') }}", "{{ obj | jsonpath_query('foo.bar') }}",
+            "{{ obj | jsonpath_query('$.foo.*') }}", "{{ obj | jsonpath_query('$') }}", "{{ obj | jsonpath_query('$.foo.list[0:1]') }}",
+            "{{ obj | jsonpath_query(\"$['foo']['bar']\") }}",
+            "{{ obj | to_complex }}", "{{ [1, 'a', none, true] | to_complex }}", "{{ 'x' | to_complex }}",
+            "{{ yaml | from_yaml_string }}", "{{ (yaml | from_yaml_string).foo.n + 1 }}", "{{ '- a\n- 1\n' | from_yaml_string }}",
+            "{{ obj | to_yaml_string | from_yaml_string == obj }}", "{{ none | use_none }}", "{{ 'foobar' | use_none }}", "{{ 0 | use_none }}"]:
+    t(tpl, V)
+
 with open("handwritten.jsonl", "w") as f:
     for c in T:
         f.write(json.dumps(c, ensure_ascii=False, sort_keys=True) + "\n")

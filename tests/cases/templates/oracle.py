@@ -3,14 +3,19 @@
 
 Usage: oracle.py FILE.jsonl... ; prints one JSON line per case: {"id": "file:line", "out": str} or
 {"id": ..., "error": str}. A case with "env": "stackstorm" renders with trim_blocks and lstrip_blocks. Contexts are loaded with keys sorted (Squall's JSON objects are key-ordered).
-The StackStorm filters are registered with their st2common.jinja.filters definitions.
+The StackStorm filters are registered with their st2common.jinja.filters definitions (semver and jsonpath_rw as st2 uses
+them: Debian's python3-semver and python3-jsonpath-rw).
 """
 import json
 import os
 import re
 import sys
 
+import datetime
+
 import jinja2
+import jsonpath_rw
+import semver
 import yaml
 
 
@@ -67,7 +72,52 @@ def regex_substring(value, pattern, result_index=0, ignorecase=False):
 
 
 def use_none(value):
-    return value
+    return "%*****__%NONE%__*****%" if value is None else value
+
+
+def from_yaml_string(value):
+    return yaml.safe_load(str(value))
+
+
+def to_complex(value):
+    return json.dumps(value)
+
+
+def jsonpath_query(value, query):
+    matches = [m.value for m in jsonpath_rw.parse(query).find(value)]
+    return matches or None
+
+
+def to_human_time_from_seconds(seconds):
+    # st2common's time function: datetime(1, 1, 1) + timedelta(seconds); years, day of the month - 1, h, m, s.
+    assert isinstance(seconds, (int, float))
+    if seconds == 0:
+        return "0s"
+    if seconds < 1:
+        return "%s\u03bcs" % seconds
+    if isinstance(seconds, float):
+        seconds = int(round(seconds))
+    d = datetime.datetime(1, 1, 1) + datetime.timedelta(seconds=seconds)
+    parts = [d.year - 1, d.day - 1, d.hour, d.minute, d.second]
+    first = next(i for i, x in enumerate(parts) if x)
+    return "".join("%s%s" % (p, u) for p, u in zip(parts[first:], "ydhms"[first:]))
+
+
+def _semver(value):
+    return semver.VersionInfo.parse(value)
+
+
+def version_compare(value, pattern):
+    return _semver(value).compare(pattern)
+
+
+def version_match(value, pattern):
+    return _semver(value).match(pattern)
+
+
+def version_strip_patch(value):
+    v = _semver(value)
+    return "%s.%s" % (v.major, v.minor)
 
 
 def make_env(**options):
@@ -85,6 +135,19 @@ def make_env(**options):
             "basename": os.path.basename,
             "dirname": os.path.dirname,
             "use_none": use_none,
+            "from_yaml_string": from_yaml_string,
+            "to_complex": to_complex,
+            "jsonpath_query": jsonpath_query,
+            "to_human_time_from_seconds": to_human_time_from_seconds,
+            "version_compare": version_compare,
+            "version_more_than": lambda v, p: version_compare(v, p) == 1,
+            "version_less_than": lambda v, p: version_compare(v, p) == -1,
+            "version_equal": lambda v, p: version_compare(v, p) == 0,
+            "version_match": version_match,
+            "version_bump_major": lambda v: str(_semver(v).bump_major()),
+            "version_bump_minor": lambda v: str(_semver(v).bump_minor()),
+            "version_bump_patch": lambda v: str(_semver(v).bump_patch()),
+            "version_strip_patch": version_strip_patch,
         }
     )
     return env

@@ -50,6 +50,9 @@ struct ApiOptions {
     std::chrono::seconds stream_heartbeat{25};  ///< heartbeat comment on an idle event stream
     int64_t token_ttl = 86400;                  ///< seconds a token lives when the request names no ttl
     int64_t token_max_ttl = 86400;              ///< the largest ttl a token request may ask for
+    /// Back-pressure: past this much work waiting in Redis (trigger and execution request streams), webhooks are
+    /// answered 429 with Retry-After instead of accepted; 0: no bound (docs/delivery.md "Back-pressure").
+    int64_t max_queue_depth = 100000;
 };
 
 /// A registered route: method, the full regex it is matched with, and whether it needs credentials.

@@ -35,6 +35,8 @@ struct ServerConfig {
     std::string config_file;                    ///< the --config file, if any
     int max_connections = 1000;                 ///< open HTTP connections in total (past it: 503)
     int max_connections_per_client = 256;       ///< open HTTP connections from one address (past it: 503)
+    /// Work waiting in Redis (trigger + execution request streams) past which webhooks get 429; 0: no bound.
+    int max_queue_depth = 100000;
     /// Retention (gc role, docs/delivery.md): how long history is kept; 0 keeps forever.
     std::chrono::seconds executions_ttl{30 * 86400};
     std::chrono::seconds output_ttl{7 * 86400};

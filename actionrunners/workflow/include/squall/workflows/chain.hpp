@@ -69,6 +69,7 @@ public:
     ) override;
     void TaskPending(const std::string& task_id, int item, int attempt, StepOutput& out) override;
     void TaskPaused(const std::string& task_id, int item, int attempt, StepOutput& out) override;
+    void TaskResumed(const std::string& task_id, int item, int attempt, StepOutput& out) override;
     void Cancel(StepOutput& out) override;
     void Pause(StepOutput& out) override;
     void Resume(StepOutput& out) override;

@@ -40,6 +40,7 @@ public:
     /// A task (or item) waits in `pending` (an inquiry): the workflow pauses until it ends.
     void TaskPending(const std::string& task_id, int item, int attempt, StepOutput& out) override;
     void TaskPaused(const std::string& task_id, int item, int attempt, StepOutput& out) override;
+    void TaskResumed(const std::string& task_id, int item, int attempt, StepOutput& out) override;
     /// Cancel: no new task starts; the workflow is canceled once the running ones end.
     void Cancel(StepOutput& out) override;
     /// Pause: no new task (nor item) starts; what would have started waits. Paused once nothing runs.
@@ -63,7 +64,14 @@ private:
     Result<Json> Eval(const Json& value, const Env& env) const;
     Json ResolveCtx(int index) const;
     int AddCtx(std::vector<int> parents, Json delta);
-    void Stage(const std::string& name, int ctx, const std::string& from, StepOutput& out);
+    /// `route`: the Orquesta route the task instance runs on (0 unless a split made a new one; RouteFor).
+    void Stage(const std::string& name, int ctx, const std::string& from, StepOutput& out, int route = 0);
+    /// The route of task `target` reached from `from` (on `route`) by its transition `index`: Orquesta's split
+    /// (a task with several inbound transitions, no join, not in a cycle) adds a new route per inbound transition.
+    int RouteFor(const std::string& target, const std::string& from, size_t index, int route);
+    /// The latest instance of task `name` on `route`, or on the nearest earlier route it split from, as st2's
+    /// task() finds it; null when there is none.
+    const Json* InstanceOn(const std::string& name, int route) const;
     void RunTask(const std::string& task_id, StepOutput& out);
     void LaunchItems(const std::string& task_id, StepOutput& out);
     void Complete(const std::string& task_id, const std::string& status, const Json& result, StepOutput& out);

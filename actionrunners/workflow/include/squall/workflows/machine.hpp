@@ -78,6 +78,10 @@ public:
     /// so a pausing workflow counts it as stopped. The workflow's own status does not change (pause cascades down,
     /// not up).
     virtual void TaskPaused(const std::string& task_id, int item, int attempt, StepOutput& out) = 0;
+    /// A task execution that is itself a workflow runs again after a pause (it resumed, e.g. its inquiry was
+    /// answered): it no longer counts as paused or pending, and a workflow that paused only because of it (an
+    /// inquiry inside the subworkflow) resumes by itself, as StackStorm resumes the parents of a resumed task.
+    virtual void TaskResumed(const std::string& task_id, int item, int attempt, StepOutput& out) = 0;
     /// Cancel: no new task starts; the workflow is canceled once the running ones end.
     virtual void Cancel(StepOutput& out) = 0;
     /// Pause: no new task starts; what would have started waits. Paused once nothing runs.

@@ -17,7 +17,10 @@
 //   orderBy, orderByDescending and selectMany evaluate their expression with `$` bound to each item.
 // - RenderOptions::functions come first; then `st2kv(key, decrypt => bool, default => value)` ('system.' or
 //   'user.' prefix, system by default), then the standard library and StackStorm's functions (yaql.cpp lists them).
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "squall/core/error.hpp"
 #include "squall/templates/template.hpp"
@@ -36,5 +39,16 @@ bool HasYaql(std::string_view text);
 /// its value printed as Python's str() and the result is a string. As Orquesta's pattern `<%.*?%>`, an expression
 /// ends at the first `%>` and does not span lines; an unclosed `<%` is text.
 Result<Json> RenderYaqlString(std::string_view text, const Json& root, const RenderOptions& options = {});
+
+/// The names of StackStorm's expression functions as its orquesta runner registers them for both languages
+/// (basename, to_json_string, json_dump, version_compare, jsonpath_query, use_none...): Orquesta's Jinja calls
+/// them as global functions too, which the workflow conductor provides through CallSt2Function.
+const std::vector<std::string>& St2FunctionNames();
+
+/// Calls StackStorm's function `name` (one of St2FunctionNames) with plain values, as the YAQL builtin of that
+/// name does. Errors are the function's own message (`1.2 is not valid SemVer string`).
+Result<Json> CallSt2Function(
+    const std::string& name, const std::vector<Json>& args, const std::vector<std::pair<std::string, Json>>& kwargs
+);
 
 }  // namespace squall::core

@@ -31,6 +31,9 @@ public:
     /// Counters kept by the create and transition scripts for GET /metrics (hash; ExecutionMetricFields):
     /// executions created and ended by runner type, and the latency histograms of each stage.
     std::string Metrics() const { return p_ + "metrics:executions"; }
+    /// Executions a rule created (by rule ref), and those created for a trigger type's instances.
+    std::string ByRule(const std::string& ref) const { return p_ + "executions:rule:" + ref; }
+    std::string ByTrigger(const std::string& type) const { return p_ + "executions:trigger:" + type; }
     /// Executions of one action that ended in one final status (no in-flight status is indexed per action).
     std::string ByActionStatus(const std::string& ref, const std::string& s) const {
         return p_ + "executions:action:" + ref + ":status:" + s;
@@ -114,7 +117,9 @@ struct ListFilter {
     std::string action;
     std::string status;
     std::string parent;
-    std::string user;  ///< `context.user` (a non-admin's own list)
+    std::string rule;     ///< the ref of the rule that created it
+    std::string trigger;  ///< the trigger type of the instance its rule matched
+    std::string user;     ///< `context.user` (a non-admin's own list)
 };
 
 /// Records, indexes and streams of executions. Thread-safe (the client is).
@@ -147,10 +152,13 @@ public:
     /// The execution as the API shows it, or kNotFound.
     Result<Json> GetBlocking(const std::string& id);
     /// Newest first. Every filter combination reads one index: O(page), whatever the history's size. An action with an
-    /// in-flight status reads that status's index whole and filters it (it holds only the work not finished yet). A
-    /// `user` alone reads the user's index (O(page)); with an action or status it reads the user's index whole and
-    /// filters it (O(that user's executions)).
+    /// in-flight status reads that status's index whole and filters it (it holds only the work not finished yet).
+    /// `rule` or `trigger` alone read their own index (O(page)); combined with each other or with `action` or
+    /// `status`, the newest kCombinedScan of the narrowest index are read and filtered (`total` counts the matches
+    /// among them). A `user` alone reads the user's index (O(page)); with any other filter it reads the user's index
+    /// whole and filters it (O(that user's executions)).
     Result<std::vector<Json>> ListBlocking(const ListFilter& filter, size_t offset, size_t limit, size_t* total);
+    static constexpr size_t kCombinedScan = 10000;
     /// Output lines [{output_type, data, timestamp}] stored for `id`.
     Result<std::vector<Json>> OutputBlocking(const std::string& id);
     /// Appends output lines (JSON texts) and one `output` event carrying them, in one script. Fire and forget;
@@ -191,8 +199,9 @@ private:
     Result<std::vector<Json>> ListInFlightBlocking(
         const ListFilter& filter, size_t offset, size_t limit, size_t* total
     );
-    Result<std::vector<Json>> ListOwnFilteredBlocking(
-        const ListFilter& filter, size_t offset, size_t limit, size_t* total
+    /// The newest `max_scan` ids of `zset` whose records match every field of `filter`, then their page.
+    Result<std::vector<Json>> ScanFilteredBlocking(
+        const std::string& zset, size_t max_scan, const ListFilter& filter, size_t offset, size_t limit, size_t* total
     );
     /// The records of ids[offset, offset + limit), in one pipeline; *total = ids.size().
     Result<std::vector<Json>> FetchPage(
