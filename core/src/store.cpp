@@ -24,16 +24,15 @@ std::string Sha1Hex(const std::string& data) {
     return out;
 }
 
-// KEYS: 1 ti hash, 2 all zset, 3 stream, 4 the trigger counters. ARGV: 1 id, 2 score, 3 body, 4 trigger type,
-// 5.. field/value pairs
-// An id that exists already is not emitted again (nor counted): emitters that derive the id from what caused the
-// instance (the notifier: execution id) are idempotent when their input is redelivered.
+// KEYS: 1 ti hash, 2 all zset, 3 stream. ARGV: 1 id, 2 score, 3 body, 4.. field/value pairs
+// An id that exists already is not emitted again: emitters that derive the id from what caused the instance (the
+// notifier: execution id) are idempotent when their input is redelivered. The id comes back as a bulk string when
+// the instance was stored, as a status reply when it existed (so that TriggerStore::Emit counts only the first).
 const char* kEmitTrigger = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 1 then return ARGV[1] end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.status_reply(ARGV[1]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('XADD', KEYS[3], '*', 'd', ARGV[3])
-redis.call('HINCRBY', KEYS[4], 'received:' .. ARGV[4], 1)
 return ARGV[1]
 )lua";
 
@@ -145,7 +144,6 @@ void TriggerStore::Emit(const TriggerInstance& ti, std::function<void(Result<std
         ti.id,
         std::to_string(score),
         ti.ToJson().dump(),
-        ti.trigger,
         "id",
         ti.id,
         "trigger",
@@ -168,9 +166,12 @@ void TriggerStore::Emit(const TriggerInstance& ti, std::function<void(Result<std
     }
     EmitScript().Run(
         *client_,
-        {keys_.TriggerInstance(ti.id), keys_.TriggerInstances(), keys_.TriggerStream(), keys_.TriggerMetrics()},
+        {keys_.TriggerInstance(ti.id), keys_.TriggerInstances(), keys_.TriggerStream()},
         std::move(args),
-        [cb = std::move(cb)](Result<RedisReply> r) { cb(ReplyString(std::move(r))); }
+        [client = client_, hash = keys_.TriggerMetrics(), type = ti.trigger, cb = std::move(cb)](Result<RedisReply> r) {
+            if (r && r->type == RedisReply::Type::kString) client->counters().Add(hash, "received:" + type);
+            cb(ReplyString(std::move(r)));
+        }
     );
 }
 
@@ -191,18 +192,8 @@ RedisClient::Args TriggerStore::SetStatusCommand(const std::string& id, const st
     return {"HSET", keys_.TriggerInstance(id), "status", status};
 }
 
-RedisClient::Args TriggerStore::CountCommand(const std::string& what, const std::string& trigger, int64_t n) const {
-    return {"HINCRBY", keys_.TriggerMetrics(), what + ":" + trigger, std::to_string(n)};
-}
-
-void TriggerStore::CountRejected(const std::string& trigger) {
-    client_->Command(CountCommand("rejected", trigger), [](Result<RedisReply> r) {
-        if (!r || r->IsError())
-            Log(*Logger("store"),
-                spdlog::level::warn,
-                "cannot count a rejected trigger instance",
-                {{"error", r ? r->str : r.error().message}});
-    });
+void TriggerStore::Count(const std::string& what, const std::string& trigger, int64_t n) {
+    client_->counters().Add(keys_.TriggerMetrics(), what + ":" + trigger, n);
 }
 
 namespace {

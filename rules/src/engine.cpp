@@ -1,7 +1,6 @@
 #include "squall/rules/engine.hpp"
 
 #include <atomic>
-#include <map>
 #include <optional>
 
 #include "squall/core/clock.hpp"
@@ -174,10 +173,6 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
         std::atomic<size_t> outstanding{1};
         std::vector<std::string> ack_ids;
         std::vector<core::RedisClient::Args> status_updates;
-        // Counters for GET /metrics, sent with the status updates (no round trip of their own): instances processed
-        // by trigger type, enforcements stored by rule.
-        std::map<std::string, int64_t> dispatched;
-        std::map<std::string, int64_t> matched;
         std::mutex mu;
         core::StreamConsumer::Done done;
     };
@@ -194,10 +189,6 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
             {
                 std::lock_guard lock(state->mu);
                 updates = std::move(state->status_updates);
-                for (const auto& [type, n] : state->dispatched)
-                    updates.push_back(self->triggers.CountCommand("dispatched", type, n));
-                for (const auto& [rule, n] : state->matched)
-                    updates.push_back({"HINCRBY", self->enforcements.keys().MatchCounts(), rule, std::to_string(n)});
             }
             if (updates.empty()) return state->done(state->ack_ids);
             self->client->Pipeline(std::move(updates), [self, state](Result<std::vector<core::RedisReply>> r) {
@@ -239,7 +230,7 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
                 std::lock_guard lock(state->mu);
                 state->ack_ids.push_back(msg.id);
                 state->status_updates.push_back(triggers.SetStatusCommand(ti->id, "processed"));
-                ++state->dispatched[ti->trigger];
+                triggers.Count("dispatched", ti->trigger);  // in memory: flushed once a second
                 continue;
             }
             // Every match of this instance must be durable before the instance is acknowledged.
@@ -256,10 +247,7 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
                                 type = ti->trigger,
                                 rule_ref = rule->meta.Ref(),
                                 finish](Status st) {
-                    if (st) {
-                        std::lock_guard lock(state->mu);
-                        ++state->matched[rule_ref];
-                    }
+                    if (st) self->client->counters().Add(self->enforcements.keys().MatchCounts(), rule_ref);
                     if (!st) {
                         per_msg->second = false;
                         Log(*self->log,
@@ -272,7 +260,7 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
                         std::lock_guard lock(state->mu);
                         state->ack_ids.push_back(id);
                         state->status_updates.push_back(self->triggers.SetStatusCommand(ti_id, "processed"));
-                        ++state->dispatched[type];
+                        self->triggers.Count("dispatched", type);
                     }
                     finish();
                 };

@@ -48,7 +48,7 @@ Result<Dispatched> WebhookSensor::EmitBlocking(
     if (snap && !(*snap)->trigger_types.count(ti.trigger)) snap = ctx_.content.RecheckBlocking();
     if (!snap) return snap.error();
     if (Status valid = validator_.Validate(**snap, ti.trigger, ti.payload); !valid) {
-        ctx_.triggers.CountRejected(ti.trigger);
+        ctx_.triggers.Count("rejected", ti.trigger);
         return valid.error();
     }
     ti.occurrence_time = core::FormatIsoTimestamp(ctx_.triggers.clock().Now());

@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include "io_runner.hpp"
+#include "redis_server.hpp"
 #include "squall/core/model/model.hpp"
+#include "squall/core/redis/client.hpp"
+#include "squall/core/store/store.hpp"
+#include "squall/executions/store.hpp"
 #include "squall_process.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
@@ -229,6 +234,66 @@ TEST(WorkMetricsTest, TriggersRuleMatchesExecutionsByRunnerAndStageLatencies) {
         Series(text, "squall_execution_latency_seconds_sum{stage=\"trigger_done\"}"),
         Series(text, "squall_execution_latency_seconds_sum{stage=\"running_done\"}")
     );
+}
+
+// Each process counts in memory and flushes once a second; a clean stop sends what it counted since its last flush.
+// The server is stopped (SIGTERM) as soon as the last execution has succeeded, and the counters in Redis then equal
+// what is stored: nothing of the last second was lost.
+TEST(WorkMetricsTest, AServerStoppedCleanlySendsItsLastCounts) {
+    TempDir dir;
+    RedisServer redis;
+    SquallProcess::Options o;
+    o.data_dir = (dir.path() / "d").string();
+    o.redis_url = "unix://" + redis.socket_path();
+    auto server = std::make_unique<SquallProcess>(o);
+    httplib::Client http(server->host(), server->port());
+    http.set_read_timeout(30, 0);
+    const httplib::Headers auth = {{"St2-Api-Key", server->api_key()}};
+    const Json rule = {
+        {"name", "last"},
+        {"pack", "t"},
+        {"trigger", {{"type", "core.st2.webhook"}, {"parameters", {{"url", "last"}}}}},
+        {"action", {{"ref", "core.noop"}}}};
+    auto r = http.Post("/api/v1/rules", auth, rule.dump(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto p = http.Post("/api/v1/webhooks/last", auth, R"({"n": 0})", "application/json");
+            return p && p->status == 202;
+        },
+        std::chrono::seconds(10)
+    ));
+    for (int i = 1; i < 5; ++i) {
+        r = http.Post("/api/v1/webhooks/last", auth, R"({"n": 1})", "application/json");
+        ASSERT_TRUE(r && r->status == 202);
+    }
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto l = http.Get("/api/v1/executions?status=succeeded&limit=1", auth);
+            return l && l->status == 200 && l->get_header_value("X-Total-Count") == "5";
+        },
+        std::chrono::seconds(30)
+    ));
+    ASSERT_EQ(server->Stop(), 0) << server->Output();
+
+    IoRunner io;
+    core::RedisEndpoint ep;
+    ep.unix_path = redis.socket_path();
+    auto client = core::RedisClient::Create(io.io(), ep);
+    const std::string prefix = "squall:";
+    const auto field = [&](const std::string& hash, const std::string& name) -> int64_t {
+        Result<core::RedisReply> v = client->CommandBlocking({"HGET", hash, name});
+        return v && v->type == core::RedisReply::Type::kString ? std::stoll(v->str) : -1;
+    };
+    const executions::Keys ek(prefix);
+    EXPECT_EQ(field(ek.Metrics(), "created:noop"), 5);
+    EXPECT_EQ(field(ek.Metrics(), "ended:noop:succeeded"), 5);
+    EXPECT_GT(field(ek.Metrics(), "lat:trigger_done:sum_us"), 0);
+    EXPECT_EQ(field(core::Keys(prefix).TriggerMetrics(), "received:core.st2.webhook"), 5);
+    EXPECT_EQ(field(core::Keys(prefix).TriggerMetrics(), "dispatched:core.st2.webhook"), 5);
+    EXPECT_EQ(client->CommandBlocking({"ZCARD", ek.ByStatus("succeeded")})->integer, 5) << "the key prefix";
+    client.reset();
 }
 
 }  // namespace

@@ -64,9 +64,10 @@ int64_t ToInt(const std::string& text) {
     }
 }
 
-/// The counters the roles keep in Redis as they work (trigger stored by a sensor or webhook, instance processed by
-/// the rules engine, enforcement stored, execution created and ended, the latency of each stage): three hashes,
-/// read with one pipelined HGETALL each, whatever the history's size.
+/// The counters the roles keep as they work (trigger stored by a sensor or webhook, instance processed by the rules
+/// engine, enforcement stored, execution created and ended, the latency of each stage), counted in memory by each
+/// process and flushed to three hashes once a second (core::DeferredCounters; up to a second behind): read with one
+/// pipelined HGETALL each, whatever the history's size.
 Status WriteWorkCounters(
     core::RedisClient& redis, const std::string& prefix, const executions::Keys& ek, std::string& out
 ) {

@@ -18,19 +18,18 @@ using core::RedisReply;
 
 // KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 request stream, 6 dedupe key, 7 event stream,
 //       8 the parent's children list (KEYS[1] when there is no parent), 9 the rule's zset, 10 the trigger type's
-//       zset (each KEYS[1] when not created by a rule), 11 the user's zset (KEYS[1] when there is no user), 12 the
-//       metrics hash
-// ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6 runner type, 7 the trigger's time (µs,
-//       "" when no trigger caused it), 8.. field/value pairs
+//       zset (each KEYS[1] when not created by a rule), 11 the user's zset (KEYS[1] when there is no user)
+// ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6.. field/value pairs
 // Invariants: a record exists iff its request was enqueued and its create event appended (one script); a dedupe
-// key that was seen returns the first id and writes nothing (nor counts anything). (The per-(action, status) index
-// holds final statuses only: see ListBlocking.) The counters ride along: no extra round trip per execution.
+// key that was seen returns the first id and writes nothing. (The per-(action, status) index holds final statuses
+// only: see ListBlocking.) The /metrics counters are not kept here: ExecutionStore::Create counts in memory
+// (core::DeferredCounters), flushed once a second.
 const char* kCreateBody = R"lua(
 if ARGV[4] == '1' then
   local existing = redis.call('GET', KEYS[6])
   if existing then return existing end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
@@ -41,37 +40,15 @@ if ARGV[4] == '1' then redis.call('SET', KEYS[6], ARGV[1], 'EX', 604800) end
 if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[3])
 redis.call('XADD', KEYS[7], '*', 'd', ARGV[5])
-redis.call('HINCRBY', KEYS[12], 'created:' .. ARGV[6], 1)
-if ARGV[7] ~= '' then observe(KEYS[12], 'trigger_scheduled', tonumber(ARGV[2]) - tonumber(ARGV[7])) end
 return ARGV[1]
 )lua";
 
-// Defines observe(hash, stage, us): one sample of a latency histogram (LatencyHistograms), two HINCRBYs. B (the
-// bucket bounds in µs) is generated from LatencyHistograms::kBuckets.
-const char* kObserve = R"lua(
-local function observe(hash, stage, us)
-  if us < 0 then us = 0 end
-  local i = 1
-  while i <= #B and us > B[i] do i = i + 1 end
-  redis.call('HINCRBY', hash, 'lat:' .. stage .. ':' .. i, 1)
-  redis.call('HINCRBY', hash, 'lat:' .. stage .. ':sum_us', us)
-end
-)lua";
-
-std::string LatencyPrelude() {
-    std::string b = "local B = {";
-    for (size_t i = 0; i < LatencyHistograms::kBuckets.size(); ++i) {
-        if (i) b += ",";
-        b += std::to_string(static_cast<int64_t>(LatencyHistograms::kBuckets[i] * 1e6));
-    }
-    return b + "}\n" + kObserve;
-}
-
 // KEYS: 1 exec hash, 2 event stream, 3 notify stream, 4 set of the trigger types rules listen to, 5 workflow
-//       event stream, 6 the metrics hash
-// ARGV: 1 id, 2 tagged key prefix, 3 new status, 4 only-from filter (",a,b," or ""), 5 timestamp, 6 the same time
-//       in µs since the epoch, 7.. fields
-// Returns {1, previous, runner} applied, {0, current, runner} refused, {-1} missing. The status machine is the
+//       event stream
+// ARGV: 1 id, 2 tagged key prefix, 3 new status, 4 only-from filter (",a,b," or ""), 5 timestamp, 6.. fields
+// Returns {1, previous, runner, M...} applied, {0, current, runner} refused, {0, the status it went to instead, '',
+// M...} redirected by a concurrency policy, {-1} missing; M is what the /metrics counters need, read with the
+// status at no extra cost: runner type, created_us, running_us, trigger_us ('' when absent). The status machine is the
 // string T (",from>to,..."), generated from status.cpp; a status that is no edge's `from` is final. The status
 // indexes move with the status; the event is appended in the same step, so a consumer of the stream never misses
 // a change and never sees one that did not happen. A final event is also queued for the notifier when something
@@ -79,9 +56,7 @@ std::string LatencyPrelude() {
 // per-(action, status) index holds final statuses only (an execution enters it once, when it ends): queries for an
 // in-flight status read the status index, which holds only the work in flight (ListBlocking). The workflow engine
 // gets its events the same way: a task's (an execution with a parent) final, `pending` (an inquiry) and `paused` (a
-// subworkflow) events, and a workflow's (pool `workflow`) cancel, pause and resume. The metrics hash counts ended
-// executions by runner type and status, and the latencies: scheduled→running at the claim (whose time is kept in
-// `running_us`), running→done and trigger→done at the end.
+// subworkflow) events, and a workflow's (pool `workflow`) cancel, pause and resume.
 const char* kTransitionBody = R"lua(
 local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id', 'log', 'notify',
   'pool', 'conc', 'runner_type', 'running_us', 'trigger_us')
@@ -107,14 +82,14 @@ if conc then
         'end_timestamp', ARGV[5]}
     else
       to = 'delayed'
-      for i = 7, #ARGV, 2 do
+      for i = 6, #ARGV, 2 do
         if ARGV[i] == '_request' then redis.call('SET', p .. 'delayedreq:' .. ARGV[1], ARGV[i + 1], 'EX', 604800) end
       end
       redis.call('RPUSH', p .. 'conc:' .. slot .. ':delayed', ARGV[1])
     end
   else
     if to == 'running' then redis.call('SADD', p .. 'conc:' .. slot, ARGV[1]) end
-    for i = 7, #ARGV, 2 do
+    for i = 6, #ARGV, 2 do
       if ARGV[i] ~= '_request' then
         extra[#extra + 1] = ARGV[i]
         extra[#extra + 1] = ARGV[i + 1]
@@ -133,22 +108,12 @@ end
 local log = h[6] or '[]'
 local entry = '{"timestamp":"' .. ARGV[5] .. '","status":"' .. to .. '"}'
 if log == '[]' then log = '[' .. entry .. ']' else log = string.sub(log, 1, -2) .. ',' .. entry .. ']' end
-local now = tonumber(ARGV[6])
-if to == 'running' and cur == 'scheduled' then
-  redis.call('HSET', KEYS[1], 'running_us', ARGV[6])
-  observe(KEYS[6], 'scheduled_running', now - tonumber(score))
-end
-if final then
-  redis.call('HINCRBY', KEYS[6], 'ended:' .. (h[10] or '') .. ':' .. to, 1)
-  if h[11] then observe(KEYS[6], 'running_done', now - tonumber(h[11])) end
-  if h[12] then observe(KEYS[6], 'trigger_done', now - tonumber(h[12])) end
-end
 if extra then
   redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(extra))
 else
-  redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(ARGV, 7))
+  redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(ARGV, 6))
 end
-for i = 7, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   if ARGV[i] == 'runner_id' and not redirected then runner = ARGV[i + 1] end
 end
 local event = cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to, at=ARGV[5], action=action,
@@ -184,8 +149,8 @@ if final and conc and redis.call('SREM', p .. 'conc:' .. string.match(conc, '^%d
     end
   end
 end
-if redirected then return {0, to, ''} end
-return {1, cur, runner}
+if redirected then return {0, to, '', h[10] or '', score, h[11] or '', h[12] or ''} end
+return {1, cur, runner, h[10] or '', score, h[11] or '', h[12] or ''}
 )lua";
 
 // KEYS: 1 output list, 2 event stream. ARGV: 1 event body, 2.. lines
@@ -250,13 +215,12 @@ std::string FinalStatuses() {
 }
 
 const core::Script& CreateScript() {
-    static const core::Script kScript(LatencyPrelude() + kCreateBody);
+    static const core::Script kScript(kCreateBody);
     return kScript;
 }
 const core::Script& TransitionScript() {
     static const core::Script kScript(
-        "local T = " + TransitionsAsLuaString() + "\nlocal A = '" + kActionTriggerType + "'\n" + LatencyPrelude() +
-        kTransitionBody
+        "local T = " + TransitionsAsLuaString() + "\nlocal A = '" + kActionTriggerType + "'\n" + kTransitionBody
     );
     return kScript;
 }
@@ -325,8 +289,6 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
         Dump(r.ToJson()),
         e.dedupe_key.empty() ? "0" : "1",
         Dump(event),
-        r.runner_type,
-        e.trigger_us > 0 ? std::to_string(e.trigger_us) : std::string(),
         "id",
         r.execution_id,
         "status",
@@ -402,7 +364,58 @@ Result<std::string> ReplyString(Result<RedisReply> r) {
     return r->str;
 }
 
+/// A µs field the transition script returned ('' when absent: -1).
+int64_t MicrosOf(const RedisReply& r) {
+    if (r.str.empty()) return -1;
+    try {
+        return std::stoll(r.str);
+    } catch (const std::exception&) {
+        return -1;
+    }
+}
+
+/// One execution created (ExecutionStore::Create's reply): by runner type, and its trigger→scheduled latency (-1:
+/// no trigger).
+void CountCreated(
+    core::DeferredCounters& counters, const std::string& hash, const std::string& runner_type, int64_t latency_us
+) {
+    counters.Add(hash, "created:" + runner_type);
+    if (latency_us >= 0) LatencyHistograms::Observe(counters, hash, "trigger_scheduled", latency_us);
+}
+
+/// One transition from `from` ("" when a policy redirected it) to `to`, with the transition script's reply r:
+/// {code, status, runner, runner type, created_us, running_us, trigger_us} (kTransitionBody).
+void CountTransition(
+    core::DeferredCounters& counters,
+    const std::string& hash,
+    const std::string& from,
+    const std::string& to,
+    int64_t now_us,
+    const RedisReply& r
+) {
+    if (to == core::status::kRunning && from == core::status::kScheduled) {
+        if (const int64_t created = MicrosOf(r.elements[4]); created >= 0)
+            LatencyHistograms::Observe(counters, hash, "scheduled_running", now_us - created);
+    }
+    if (!IsFinal(to)) return;
+    counters.Add(hash, "ended:" + r.elements[3].str + ":" + to);
+    if (const int64_t running = MicrosOf(r.elements[5]); running >= 0)
+        LatencyHistograms::Observe(counters, hash, "running_done", now_us - running);
+    if (const int64_t trigger = MicrosOf(r.elements[6]); trigger >= 0)
+        LatencyHistograms::Observe(counters, hash, "trigger_done", now_us - trigger);
+}
+
 }  // namespace
+
+void LatencyHistograms::Observe(
+    core::DeferredCounters& counters, const std::string& hash, const char* stage, int64_t micros
+) {
+    if (micros < 0) micros = 0;
+    size_t i = 0;
+    while (i < kBuckets.size() && static_cast<double>(micros) > kBuckets[i] * 1e6) ++i;
+    const std::string base = std::string("lat:") + stage + ":";
+    counters.Add({{{hash, base + std::to_string(i + 1)}, 1}, {{hash, base + "sum_us"}, micros}});
+}
 
 Error RefusedTransition(const std::string& id, const std::string& from, const std::string& to) {
     return Error(ErrorCode::kFailedPrecondition, "execution \"" + id + "\" cannot go from " + from + " to " + to);
@@ -453,10 +466,19 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent),
          RuleRefOf(e).empty() ? keys_.Execution(id) : keys_.ByRule(RuleRefOf(e)),
          TriggerTypeOf(e).empty() ? keys_.Execution(id) : keys_.ByTrigger(TriggerTypeOf(e)),
-         user.empty() ? keys_.Execution(id) : keys_.ByUser(user),
-         keys_.Metrics()},
+         user.empty() ? keys_.Execution(id) : keys_.ByUser(user)},
         CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
-        [cb = std::move(cb)](Result<RedisReply> r) { cb(ReplyString(std::move(r))); }
+        [client = client_,
+         metrics = keys_.Metrics(),
+         id,
+         runner = e.request.runner_type,
+         latency = e.trigger_us > 0 ? score - e.trigger_us : int64_t{-1},
+         cb = std::move(cb)](Result<RedisReply> r) {
+            Result<std::string> created = ReplyString(std::move(r));
+            // A dedupe key seen before answers the first execution's id: nothing was created, nothing is counted.
+            if (created && *created == id) CountCreated(client->counters(), metrics, runner, latency);
+            cb(std::move(created));
+        }
     );
 }
 
@@ -477,17 +499,22 @@ void ExecutionStore::Transition(
         for (const auto& f : only_from) filter += f + ",";
     }
     const auto now = clock_.Now();
-    std::vector<std::string> args = {
-        id, keys_.tagged_prefix(), to, filter, core::FormatIsoTimestamp(now), std::to_string(core::ToMicros(now))};
+    const int64_t now_us = core::ToMicros(now);
+    std::vector<std::string> args = {id, keys_.tagged_prefix(), to, filter, core::FormatIsoTimestamp(now)};
     for (auto& [k, v] : fields) {
         args.push_back(std::move(k));
         args.push_back(std::move(v));
     }
+    if (to == core::status::kRunning) {
+        // The start of the running→done latency (/metrics), read back by the final transition.
+        args.push_back("running_us");
+        args.push_back(std::to_string(now_us));
+    }
     TransitionScript().Run(
         *client_,
-        {keys_.Execution(id), keys_.Events(), keys_.Notify(), listened_, keys_.WorkflowEvents(), keys_.Metrics()},
+        {keys_.Execution(id), keys_.Events(), keys_.Notify(), listened_, keys_.WorkflowEvents()},
         std::move(args),
-        [id, cb = std::move(cb)](Result<RedisReply> r) {
+        [client = client_, metrics = keys_.Metrics(), id, to, now_us, cb = std::move(cb)](Result<RedisReply> r) {
             if (!r) return cb(r.error());
             if (r->IsError()) return cb(Internal("redis: " + r->str));
             if (r->type != RedisReply::Type::kArray || r->elements.empty())
@@ -498,6 +525,12 @@ void ExecutionStore::Transition(
             out.applied = code == 1;
             if (r->elements.size() > 1) out.previous = r->elements[1].str;
             if (r->elements.size() > 2) out.runner_id = r->elements[2].str;
+            if (r->elements.size() > 6) {
+                // Applied, or redirected by a policy to the status in elements[1]: count what happened.
+                const std::string& reached = out.applied ? to : out.previous;
+                const std::string from = out.applied ? out.previous : std::string();
+                CountTransition(client->counters(), metrics, from, reached, now_us, *r);
+            }
             cb(std::move(out));
         }
     );

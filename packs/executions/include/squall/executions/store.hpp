@@ -28,8 +28,9 @@ public:
     std::string ByStatus(const std::string& s) const { return p_ + "executions:status:" + s; }
     /// Executions of one user (`context.user`), whatever their status: a non-admin's list reads it (O(page)).
     std::string ByUser(const std::string& user) const { return p_ + "executions:user:" + user; }
-    /// Counters kept by the create and transition scripts for GET /metrics (hash; ExecutionMetricFields):
-    /// executions created and ended by runner type, and the latency histograms of each stage.
+    /// Counters for GET /metrics (hash): executions created (`created:<runner>`) and ended
+    /// (`ended:<runner>:<status>`) by runner type, and the latency histograms of each stage (LatencyHistograms).
+    /// Create and Transition count them in memory; the client flushes them once a second (core::DeferredCounters).
     std::string Metrics() const { return p_ + "metrics:executions"; }
     /// Executions a rule created (by rule ref), and those created for a trigger type's instances.
     std::string ByRule(const std::string& ref) const { return p_ + "executions:rule:" + ref; }
@@ -87,9 +88,9 @@ struct NewExecution {
     int64_t trigger_us = 0;
 };
 
-/// The latency histograms the execution scripts keep (Keys::Metrics): their stages and bucket bounds. A sample
-/// goes to field `lat:<stage>:<i>` (i: the first bound, 1-based, it does not exceed; size()+1 past the last) and its
-/// value to `lat:<stage>:sum_us`. Buckets are not cumulative in Redis; GET /metrics sums them.
+/// The latency histograms of executions (Keys::Metrics): their stages and bucket bounds. A sample goes to field
+/// `lat:<stage>:<i>` (i: the first bound, 1-based, it does not exceed; size()+1 past the last) and its value to
+/// `lat:<stage>:sum_us`. Buckets are not cumulative in Redis; GET /metrics sums them.
 struct LatencyHistograms {
     /// trigger→scheduled (create), scheduled→running (the runner's claim), running→done and trigger→done (final).
     static constexpr std::array<const char*, 4> kStages = {
@@ -97,6 +98,8 @@ struct LatencyHistograms {
     /// Upper bounds in seconds; +Inf is implied.
     static constexpr std::array<double, 16> kBuckets = {
         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0};
+    /// Adds one sample of `micros` (negative: 0) to `stage`'s histogram in hash `hash`, in memory (two deltas).
+    static void Observe(core::DeferredCounters& counters, const std::string& hash, const char* stage, int64_t micros);
 };
 
 /// Fields written by a status transition besides status and log.
