@@ -5,6 +5,10 @@
 #   bench/webhook_load.sh [DURATION_S=10] [CONNECTIONS=16] [ACTION=core.noop] [ACTION_PARAMS_JSON={}]
 #   e.g. bench/webhook_load.sh 10 16 core.local '{"cmd": "true"}'   (one process per event)
 #
+# SSE_CLIENTS=N (default 0): N clients of GET /stream/v1/stream (bench/sse_clients.cpp, compiled here; filters
+# from SSE_QUERY, default none: every event) are connected before the load starts and read until the backlog is
+# done; the script then also prints events received, clients dropped and the event delivery p50/p99.
+#
 # Needs: a Release build (build/squall; deploy/run.sh makes one), wrk (apt-get install wrk).
 # The load is bounded: wrk runs DURATION_S seconds, then the script waits (at most 120 s) for the backlog.
 set -euo pipefail
@@ -19,10 +23,15 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; e
 
 DATA=$(mktemp -d /tmp/squall-bench.XXXXXX)
 LOG=$DATA/server.log
-cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$DATA"; }
+cleanup() {
+  [ -n "${SSE_PID:-}" ] && kill "$SSE_PID" 2>/dev/null
+  [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+  rm -rf "$DATA"
+}
 trap cleanup EXIT
 
-"$BIN" server --data-dir "$DATA/d" --listen 127.0.0.1:0 --log-level warn --http-threads "$((CONNS + 4))" \
+SSE_CLIENTS=${SSE_CLIENTS:-0}
+"$BIN" server --data-dir "$DATA/d" --listen 127.0.0.1:0 --log-level warn --http-threads "$((CONNS + 4 + SSE_CLIENTS))" \
   --workers 64 ${SQUALL_SERVER_ARGS:-} >"$LOG" 2>&1 &
 PID=$!
 for _ in $(seq 1 300); do grep -q "API:" "$LOG" && break; sleep 0.1; done
@@ -36,6 +45,15 @@ curl -sf "${H[@]}" -X POST "$API/rules" -d "{\"name\": \"bench\", \"pack\": \"be
   \"criteria\": {\"trigger.body.ref\": {\"type\": \"equals\", \"pattern\": \"refs/heads/main\"}},
   \"action\": {\"ref\": \"$ACTION\", \"parameters\": $PARAMS}}" >/dev/null
 sleep 1.5  # the API's rule cache refreshes within a second
+
+if [ "$SSE_CLIENTS" -gt 0 ]; then
+  c++ -O2 -std=c++20 -o "$DATA/sse_clients" bench/sse_clients.cpp
+  HOSTPORT=${API#http://}; HOSTPORT=${HOSTPORT%%/*}
+  "$DATA/sse_clients" "${HOSTPORT%:*}" "${HOSTPORT#*:}" "$SSE_CLIENTS" "${SSE_QUERY:-}" >"$DATA/sse.out" 2>&1 &
+  SSE_PID=$!
+  for _ in $(seq 1 300); do grep -q '^connected' "$DATA/sse.out" && break; sleep 0.1; done
+  grep -q '^connected' "$DATA/sse.out" || { echo "the SSE clients did not connect:"; cat "$DATA/sse.out"; exit 1; }
+fi
 
 RSS_BEFORE=$(ps -o rss= -p "$PID")
 # CPU time (user + system, clock ticks) of the server and its embedded Redis: unlike throughput, the CPU spent per
@@ -56,6 +74,11 @@ for _ in $(seq 1 600); do
   sleep 0.2
 done
 RSS_AFTER=$(ps -o rss= -p "$PID")
+if [ -n "${SSE_PID:-}" ]; then
+  sleep 1  # the last events reach the clients
+  kill -INT "$SSE_PID"; wait "$SSE_PID" || true; SSE_PID=
+  grep -v '^connected' "$DATA/sse.out" >&2
+fi
 CPU_S=$(( $(cpu_ticks "$PID") - CPU0_S )); CPU_R=$(( $(cpu_ticks "${REDIS_PID:-0}") - CPU0_R ))
 TICK=$(getconf CLK_TCK)
 # What one execution leaves in Redis (memory) and how many AOF rewrites (a forked child each) the run caused.

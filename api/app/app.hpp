@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "squall/api/client.hpp"
 #include "squall/core/model/model.hpp"
 
 namespace squall::app {
@@ -32,7 +33,29 @@ int TriggerInstanceCommand(const std::vector<std::string>& args);
 int TraceCommand(const std::vector<std::string>& args);
 /// `squall user add|list|delete` (cli_user.cpp): DATA/users.json, for POST /auth/v1/tokens.
 int UserCommand(const std::vector<std::string>& args);
-/// Prints `rows` (objects) as a plain table: one column per (title, dotted path), each as wide as its widest cell.
+/// Prints `rows` (objects) as a table: one column per (title, dotted path), each as wide as its widest cell; when the
+/// row is wider than the terminal (TerminalWidth) the widest columns narrow and their long cells end in "…"
+/// (cli_table.cpp).
 void PrintTable(const core::Json& rows, const std::vector<std::pair<std::string, std::string>>& columns);
+/// The terminal's width in columns: $COLUMNS, else the TIOCGWINSZ of stdout when it is a terminal, else 0 (unknown:
+/// no fitting, cells cut at 60 columns).
+size_t TerminalWidth();
+/// Column widths narrowed to fit `terminal` columns (2 between columns): the widest first, none below its title or
+/// 6 columns. `terminal` 0 leaves them as they are.
+std::vector<size_t> FitColumns(std::vector<size_t> widths, const std::vector<size_t>& titles, size_t terminal);
+
+/// The client every CLI command uses (cli_login.cpp): the API at $SQUALL_API_URL, else the URL `squall login`
+/// saved, else http://127.0.0.1:9101/api/v1; authenticated by $SQUALL_API_KEY, else $SQUALL_AUTH_TOKEN, else the
+/// token `squall login` saved (while it has not expired).
+api::ApiClient CliClient();
+/// The API URL CliClient uses.
+std::string CliApiUrl();
+/// Where `squall login` saves its token: $SQUALL_CLI_CONFIG, else $XDG_CONFIG_HOME/squall/cli.json, else
+/// ~/.config/squall/cli.json.
+std::string CliConfigPath();
+/// `squall login USER [-p PASSWORD] [--ttl S]`, `squall logout`, `squall whoami [-j]`.
+int LoginCommand(const std::vector<std::string>& args);
+int LogoutCommand(const std::vector<std::string>& args);
+int WhoamiCommand(const std::vector<std::string>& args);
 
 }  // namespace squall::app

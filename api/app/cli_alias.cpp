@@ -22,9 +22,7 @@ constexpr const char* kUsage =
     "       squall alias execute \"TEXT\" [--user USER] [--channel CHANNEL] [-j]\n";
 
 api::ApiClient Client() {
-    const char* url = std::getenv("SQUALL_API_URL");  // NOLINT(concurrency-mt-unsafe): single-threaded CLI
-    const char* key = std::getenv("SQUALL_API_KEY");  // NOLINT(concurrency-mt-unsafe)
-    return api::ApiClient(url && *url ? url : "http://127.0.0.1:9101/api/v1", key ? key : "");
+    return CliClient();
 }
 
 int Fail(const Error& e) {
@@ -51,6 +49,10 @@ std::string UrlEncode(const std::string& s) {
 
 int AliasCommand(const std::vector<std::string>& args) {
     const std::string sub = args.size() > 1 ? args[1] : "";
+    if (sub == "-h" || sub == "--help" || sub == "help") {
+        std::cout << kUsage;
+        return 0;
+    }
     std::vector<std::string> positional;
     std::string pack, user, channel;
     bool json = false;

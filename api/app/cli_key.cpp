@@ -27,16 +27,6 @@ constexpr const char* kKeyUsage = R"(usage: squall key <command> [args]
   load FILE [--convert|-c]        FILE: a JSON or YAML list of {name, value, scope, secret, ttl, description}
 )";
 
-std::string ApiUrl() {
-    const char* url = std::getenv("SQUALL_API_URL");  // NOLINT(concurrency-mt-unsafe): single-threaded CLI
-    return url && *url ? url : "http://127.0.0.1:9101/api/v1";
-}
-
-std::string ApiKey() {
-    const char* key = std::getenv("SQUALL_API_KEY");  // NOLINT(concurrency-mt-unsafe)
-    return key ? key : "";
-}
-
 struct KeyArgs {
     std::vector<std::string> positional;
     std::map<std::string, std::string> options;  // "scope" → value
@@ -125,28 +115,16 @@ void PrintPair(const Json& p) {
 }
 
 void PrintPairs(const Json& rows) {
-    const std::vector<std::string> cols = {"name", "value", "secret", "encrypted", "scope", "user", "expire_timestamp"};
-    std::vector<size_t> widths;
-    for (const auto& c : cols) widths.push_back(c.size());
-    std::vector<std::vector<std::string>> cells;
-    for (const auto& row : rows) {
-        std::vector<std::string> line;
-        for (size_t i = 0; i < cols.size(); ++i) {
-            std::string text = row.contains(cols[i]) ? Str(row[cols[i]]) : "";
-            if (text.size() > 60) text = text.substr(0, 57) + "...";
-            widths[i] = std::max(widths[i], text.size());
-            line.push_back(std::move(text));
-        }
-        cells.push_back(std::move(line));
-    }
-    auto print_row = [&](const std::vector<std::string>& line) {
-        for (size_t i = 0; i < line.size(); ++i) {
-            std::cout << std::left << std::setw(static_cast<int>(widths[i]) + 2) << line[i];
-        }
-        std::cout << "\n";
-    };
-    print_row(cols);
-    for (const auto& line : cells) print_row(line);
+    PrintTable(
+        rows,
+        {{"name", "name"},
+         {"value", "value"},
+         {"secret", "secret"},
+         {"encrypted", "encrypted"},
+         {"scope", "scope"},
+         {"user", "user"},
+         {"expire_timestamp", "expire_timestamp"}}
+    );
 }
 
 int Show(const Result<api::ApiResponse>& r, bool json) {
@@ -246,7 +224,7 @@ int KeyCommand(const std::vector<std::string>& args) {
     }
     const KeyArgs& a = *parsed;
     const std::string& sub = args[1];
-    api::ApiClient client(ApiUrl(), ApiKey());
+    api::ApiClient client = CliClient();
     if (sub == "set") {
         if (a.positional.size() != 2) return Fail(InvalidArgument("usage: squall key set NAME VALUE [options]"));
         Json item = {{"name", a.positional[0]}, {"value", a.positional[1]}};

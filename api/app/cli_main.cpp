@@ -64,9 +64,13 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
   key list [--prefix P] [--scope S] [--decrypt] [-j]   key delete <name>   key load <file.json|yaml>
   user add NAME [--admin] [--update]   user list [-j]   user delete NAME   [--data-dir DIR]
                                   users who log in (st2 login, POST /auth/v1/tokens); password from stdin
+  login USER [-p PASSWORD] [--ttl S]   logout   whoami [-j]
+                                  log in as a user (as st2 login): the token is saved in the CLI config (0600)
+                                  and sent by later commands
   version
 
-Environment: SQUALL_API_URL (default http://127.0.0.1:9101/api/v1), SQUALL_API_KEY.
+Environment: SQUALL_API_URL (default: the URL `squall login` saved, else http://127.0.0.1:9101/api/v1),
+SQUALL_API_KEY, SQUALL_AUTH_TOKEN (instead of a saved login), SQUALL_CLI_CONFIG, COLUMNS (table width).
 )";
 
 struct Cli {
@@ -115,49 +119,9 @@ Result<Cli> ParseArgs(const std::vector<std::string>& args, size_t start) {
     return cli;
 }
 
-std::string ApiUrl() {
-    const char* url = std::getenv("SQUALL_API_URL");  // NOLINT(concurrency-mt-unsafe): single-threaded CLI
-    return url && *url ? url : "http://127.0.0.1:9101/api/v1";
-}
-
-std::string ApiKey() {
-    const char* key = std::getenv("SQUALL_API_KEY");  // NOLINT(concurrency-mt-unsafe)
-    return key ? key : "";
-}
-
 std::string Str(const Json& v) {
     if (v.is_null()) return "";
     return v.is_string() ? v.get<std::string>() : v.dump();
-}
-
-/// A plain table: one row per object, the given columns.
-void PrintTableImpl(const Json& rows, const std::vector<std::pair<std::string, std::string>>& columns) {
-    std::vector<size_t> widths;
-    std::vector<std::vector<std::string>> cells;
-    for (const auto& [title, path] : columns) widths.push_back(title.size());
-    for (const auto& row : rows) {
-        std::vector<std::string> line;
-        for (size_t c = 0; c < columns.size(); ++c) {
-            const Json* v = &row;
-            std::stringstream ss(columns[c].second);
-            std::string part;
-            while (v && std::getline(ss, part, '.')) v = v->is_object() && v->contains(part) ? &(*v)[part] : nullptr;
-            std::string text = v ? Str(*v) : "";
-            if (text.size() > 60) text = text.substr(0, 57) + "...";
-            widths[c] = std::max(widths[c], text.size());
-            line.push_back(text);
-        }
-        cells.push_back(std::move(line));
-    }
-    auto print_row = [&](const std::vector<std::string>& line) {
-        for (size_t c = 0; c < line.size(); ++c)
-            std::cout << std::left << std::setw(static_cast<int>(widths[c]) + 2) << line[c];
-        std::cout << "\n";
-    };
-    std::vector<std::string> titles;
-    for (const auto& [t, p] : columns) titles.push_back(t);
-    print_row(titles);
-    for (const auto& line : cells) print_row(line);
 }
 
 void PrintYamlish(const Json& v, int indent = 0) {
@@ -220,7 +184,7 @@ int List(
         std::cout << r->body.dump(2) << "\n";
         return 0;
     }
-    PrintTableImpl(r->body, columns);
+    PrintTable(r->body, columns);
     if (r->total >= 0 && static_cast<size_t>(r->total) > r->body.size()) {
         std::cout << "(" << r->body.size() << " of " << r->total << "; use -n to see more)\n";
     }
@@ -346,10 +310,6 @@ int HelpFor(const std::string& cmd, const std::string& sub) {
 
 }  // namespace
 
-void PrintTable(const core::Json& rows, const std::vector<std::pair<std::string, std::string>>& columns) {
-    PrintTableImpl(rows, columns);
-}
-
 int CliMain(const std::vector<std::string>& args) {
     if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
         std::cout << kUsage;
@@ -362,6 +322,8 @@ int CliMain(const std::vector<std::string>& args) {
     const std::string cmd = args[0];
     if (std::any_of(args.begin() + 1, args.end(), [](const std::string& a) { return a == "-h" || a == "--help"; })) {
         // `squall pack install --help` as `st2 ... --help`: the command's own usage, never "needs a value".
+        if (cmd == "login" || cmd == "logout" || cmd == "whoami") return LoginCommand({cmd, "--help"});
+        if (cmd == "alias" || cmd == "action-alias") return AliasCommand({cmd, "--help"});
         if (cmd == "template" || cmd == "key" || cmd == "pack" || cmd == "inquiry" || cmd == "trace" ||
             cmd == "trigger-instance" || cmd == "user") {
             const std::vector<std::string> help = {cmd, "--help"};
@@ -375,6 +337,9 @@ int CliMain(const std::vector<std::string>& args) {
         }
         return HelpFor(cmd, args.size() > 1 ? args[1] : "");
     }
+    if (cmd == "login") return LoginCommand(args);
+    if (cmd == "logout") return LogoutCommand(args);
+    if (cmd == "whoami") return WhoamiCommand(args);
     if (cmd == "template") return TemplateRenderCommand(args);
     if (cmd == "workflow") return WorkflowCommand(args);
     if (cmd == "key") return KeyCommand(args);
@@ -389,7 +354,7 @@ int CliMain(const std::vector<std::string>& args) {
     if (!parsed) return Fail(parsed.error());
     Cli& cli = *parsed;
     if (cmd == "rule" && sub == "test") return RuleTestCommand(args);
-    api::ApiClient client(ApiUrl(), ApiKey());
+    api::ApiClient client = CliClient();
     const std::string n = cli.options.count("n") ? cli.options["n"] : "50";
 
     if (cmd == "run") return Run(client, cli);

@@ -31,11 +31,6 @@ constexpr const char* kPackUsage = R"(usage:
                                   values are JSON when they parse as JSON, else strings
 )";
 
-std::string Env(const char* name, const char* def) {
-    const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): single-threaded CLI
-    return v && *v ? v : def;
-}
-
 int Fail(const Error& e) {
     std::cerr << "ERROR: " << e.What() << "\n";
     return ExitCode(e.code);
@@ -100,30 +95,22 @@ int StartAndFollow(api::ApiClient& client, const std::string& path, const Json& 
 }
 
 void PrintPacks(const Json& list) {
-    std::vector<std::vector<std::string>> rows = {{"ref", "version", "actions", "rules", "errors", "description"}};
+    Json rows = Json::array();
     for (const auto& p : list) {
-        std::string desc = p.value("description", "");
-        if (desc.size() > 60) desc = desc.substr(0, 57) + "...";
         const Json errors = p.value("load_errors", Json::array());
-        rows.push_back(
-            {p.value("ref", ""),
-             p.value("version", ""),
-             Str(p.value("actions", Json(0))),
-             Str(p.value("rules", Json(0))),
-             std::to_string(errors.is_array() ? errors.size() : 0),
-             desc}
-        );
+        Json row = p;
+        row["errors"] = errors.is_array() ? errors.size() : 0;
+        rows.push_back(std::move(row));
     }
-    std::vector<size_t> widths(rows[0].size(), 0);
-    for (const auto& row : rows) {
-        for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-    }
-    for (const auto& row : rows) {
-        for (size_t c = 0; c < row.size(); ++c) {
-            std::cout << std::left << std::setw(static_cast<int>(widths[c]) + 2) << row[c];
-        }
-        std::cout << "\n";
-    }
+    PrintTable(
+        rows,
+        {{"ref", "ref"},
+         {"version", "version"},
+         {"actions", "actions"},
+         {"rules", "rules"},
+         {"errors", "errors"},
+         {"description", "description"}}
+    );
 }
 
 void PrintPack(const Json& p) {
@@ -204,7 +191,7 @@ int PackCommand(const std::vector<std::string>& args) {
             positional.push_back(args[i]);
         }
     }
-    api::ApiClient client(Env("SQUALL_API_URL", "http://127.0.0.1:9101/api/v1"), Env("SQUALL_API_KEY", ""));
+    api::ApiClient client = CliClient();
 
     if (sub == "install") {
         if (positional.empty()) return Usage("install: give at least one pack source");

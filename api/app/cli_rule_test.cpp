@@ -25,11 +25,6 @@ int LoadError(const Error& e) {
     return 2;
 }
 
-std::string Env(const char* name, const char* fallback) {
-    const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): single-threaded CLI
-    return v && *v ? v : fallback;
-}
-
 /// Pattern or value for the report: JSON, cut to a readable length.
 std::string Shown(const Json& v) {
     std::string s = v.dump();
@@ -93,7 +88,7 @@ int RuleTestCommand(const std::vector<std::string>& args) {
         ti.payload = is_instance ? v["payload"] : v;
         if (is_instance && v["trigger"].is_string()) ti.trigger = v["trigger"].get<std::string>();
     } else {
-        api::ApiClient client(Env("SQUALL_API_URL", "http://127.0.0.1:9101/api/v1"), Env("SQUALL_API_KEY", ""));
+        api::ApiClient client = CliClient();
         Result<api::ApiResponse> r = client.Get("/triggerinstances/" + trigger_instance);
         if (!r) return LoadError(r.error());
         ti.id = trigger_instance;

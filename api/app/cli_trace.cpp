@@ -23,9 +23,7 @@ constexpr const char* kTraceUsage =
     "       squall trace get <id> [-j]      (the id of the trigger instance)\n";
 
 api::ApiClient Client() {
-    const char* url = std::getenv("SQUALL_API_URL");  // NOLINT(concurrency-mt-unsafe): single-threaded CLI
-    const char* key = std::getenv("SQUALL_API_KEY");  // NOLINT(concurrency-mt-unsafe)
-    return api::ApiClient(url && *url ? url : "http://127.0.0.1:9101/api/v1", key ? key : "");
+    return CliClient();
 }
 
 int Fail(const Error& e) {

@@ -574,6 +574,10 @@ int ServerMain(const std::vector<std::string>& args) {
     if (timers) timers->Stop();            // gives the lease up: another timers role takes over at once
     if (sensor_host) sensor_host->Stop();  // SIGTERM, SIGKILL after a grace; then gives the leases up
     signals.cancel();
+    // The /metrics counters this process counted since the last flush (a second's worth at most).
+    if (Status st = redis->counters().FlushBlocking(); !st) {
+        Log(*log, spdlog::level::warn, "cannot send the last metrics counters", {{"error", st.error().message}});
+    }
     redis->Close();
     if (embedded) embedded->StopBlocking();
     work.reset();

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "squall/core/crypto.hpp"
+
 namespace squall::api {
 
 using core::Json;
@@ -12,6 +14,7 @@ struct ApiClient::Impl {
     std::unique_ptr<httplib::Client> http;
     std::string prefix = "/api/v1";
     std::string api_key;
+    std::string auth_token;
     std::string base;
     std::string origin;  ///< scheme://host:port, what paths are appended to
 };
@@ -37,6 +40,8 @@ ApiClient::ApiClient(std::string base_url, std::string api_key) : impl_(std::mak
 }
 
 ApiClient::~ApiClient() = default;
+ApiClient::ApiClient(ApiClient&&) noexcept = default;
+ApiClient& ApiClient::operator=(ApiClient&&) noexcept = default;
 
 namespace {
 
@@ -54,15 +59,28 @@ std::string ShellQuoted(const std::string& text) {
 
 }  // namespace
 
-Result<ApiResponse> ApiClient::Send(const std::string& method, const std::string& path, const Json* body) {
+Result<ApiResponse> ApiClient::Send(
+    const std::string& method, const std::string& full, const Json* body, const std::string& basic_auth
+) {
     httplib::Headers headers;
-    if (!impl_->api_key.empty()) headers.emplace("St2-Api-Key", impl_->api_key);
-    const std::string full = impl_->prefix + path;
+    if (!basic_auth.empty()) {
+        headers.emplace("Authorization", "Basic " + basic_auth);
+    } else if (!impl_->api_key.empty()) {
+        headers.emplace("St2-Api-Key", impl_->api_key);
+    } else if (!impl_->auth_token.empty()) {
+        headers.emplace("X-Auth-Token", impl_->auth_token);
+    }
     const std::string payload = body ? body->dump() : std::string();
     if (const char* debug = std::getenv("SQUALL_DEBUG"); debug && *debug && std::string(debug) != "0") {  // NOLINT
-        // The key stays out of the output: the command reads it from the environment, as this CLI does.
+        // Credentials stay out of the output: the command reads them from the environment, as this CLI does.
         std::string curl = "curl -X " + method;
-        if (!impl_->api_key.empty()) curl += " -H \"St2-Api-Key: $SQUALL_API_KEY\"";
+        if (!basic_auth.empty()) {
+            curl += " -u \"$SQUALL_USER\"";
+        } else if (!impl_->api_key.empty()) {
+            curl += " -H \"St2-Api-Key: $SQUALL_API_KEY\"";
+        } else if (!impl_->auth_token.empty()) {
+            curl += " -H \"X-Auth-Token: $SQUALL_AUTH_TOKEN\"";
+        }
         if (body) curl += " -H 'Content-Type: application/json' --data-binary " + ShellQuoted(payload);
         std::cerr << "# " << method << " " << full << "\n" << curl << " " << ShellQuoted(impl_->origin + full) << "\n";
     }
@@ -119,16 +137,30 @@ Result<ApiResponse> ApiClient::Send(const std::string& method, const std::string
 }
 
 Result<ApiResponse> ApiClient::Get(const std::string& path) {
-    return Send("GET", path, nullptr);
+    return Send("GET", impl_->prefix + path, nullptr);
 }
 Result<ApiResponse> ApiClient::Post(const std::string& path, const Json& body) {
-    return Send("POST", path, &body);
+    return Send("POST", impl_->prefix + path, &body);
 }
 Result<ApiResponse> ApiClient::Put(const std::string& path, const Json& body) {
-    return Send("PUT", path, &body);
+    return Send("PUT", impl_->prefix + path, &body);
 }
 Result<ApiResponse> ApiClient::Delete(const std::string& path) {
-    return Send("DELETE", path, nullptr);
+    return Send("DELETE", impl_->prefix + path, nullptr);
+}
+
+void ApiClient::SetAuthToken(std::string token) {
+    impl_->auth_token = std::move(token);
+}
+
+Result<ApiResponse> ApiClient::CreateToken(const std::string& user, const std::string& password, int64_t ttl_seconds) {
+    Json body = Json::object();
+    if (ttl_seconds > 0) body["ttl"] = ttl_seconds;
+    return Send("POST", "/auth/v1/tokens", &body, core::Base64Encode(user + ":" + password));
+}
+
+const std::string& ApiClient::base_url() const {
+    return impl_->base;
 }
 
 }  // namespace squall::api

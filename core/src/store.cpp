@@ -26,9 +26,10 @@ std::string Sha1Hex(const std::string& data) {
 
 // KEYS: 1 ti hash, 2 all zset, 3 stream. ARGV: 1 id, 2 score, 3 body, 4.. field/value pairs
 // An id that exists already is not emitted again: emitters that derive the id from what caused the instance (the
-// notifier: execution id) are idempotent when their input is redelivered.
+// notifier: execution id) are idempotent when their input is redelivered. The id comes back as a bulk string when
+// the instance was stored, as a status reply when it existed (so that TriggerStore::Emit counts only the first).
 const char* kEmitTrigger = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 1 then return ARGV[1] end
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.status_reply(ARGV[1]) end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('XADD', KEYS[3], '*', 'd', ARGV[3])
@@ -167,7 +168,10 @@ void TriggerStore::Emit(const TriggerInstance& ti, std::function<void(Result<std
         *client_,
         {keys_.TriggerInstance(ti.id), keys_.TriggerInstances(), keys_.TriggerStream()},
         std::move(args),
-        [cb = std::move(cb)](Result<RedisReply> r) { cb(ReplyString(std::move(r))); }
+        [client = client_, hash = keys_.TriggerMetrics(), type = ti.trigger, cb = std::move(cb)](Result<RedisReply> r) {
+            if (r && r->type == RedisReply::Type::kString) client->counters().Add(hash, "received:" + type);
+            cb(ReplyString(std::move(r)));
+        }
     );
 }
 
@@ -194,6 +198,10 @@ Result<std::string> TriggerStore::EmitBlocking(const TriggerInstance& ti) {
 
 RedisClient::Args TriggerStore::SetStatusCommand(const std::string& id, const std::string& status) const {
     return {"HSET", keys_.TriggerInstance(id), "status", status};
+}
+
+void TriggerStore::Count(const std::string& what, const std::string& trigger, int64_t n) {
+    client_->counters().Add(keys_.TriggerMetrics(), what + ":" + trigger, n);
 }
 
 namespace {

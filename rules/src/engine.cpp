@@ -230,6 +230,7 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
                 std::lock_guard lock(state->mu);
                 state->ack_ids.push_back(msg.id);
                 state->status_updates.push_back(triggers.SetStatusCommand(ti->id, "processed"));
+                triggers.Count("dispatched", ti->trigger);  // in memory: flushed once a second
                 continue;
             }
             // Every match of this instance must be durable before the instance is acknowledged.
@@ -238,7 +239,15 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
             per_msg->second = true;
             state->outstanding += 1;
             for (const auto& rule : matches) {
-                auto on_done = [self, state, per_msg, id = msg.id, ti_id = ti->id, finish](Status st) {
+                auto on_done = [self,
+                                state,
+                                per_msg,
+                                id = msg.id,
+                                ti_id = ti->id,
+                                type = ti->trigger,
+                                rule_ref = rule->meta.Ref(),
+                                finish](Status st) {
+                    if (st) self->client->counters().Add(self->enforcements.keys().MatchCounts(), rule_ref);
                     if (!st) {
                         per_msg->second = false;
                         Log(*self->log,
@@ -251,6 +260,7 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
                         std::lock_guard lock(state->mu);
                         state->ack_ids.push_back(id);
                         state->status_updates.push_back(self->triggers.SetStatusCommand(ti_id, "processed"));
+                        self->triggers.Count("dispatched", type);
                     }
                     finish();
                 };

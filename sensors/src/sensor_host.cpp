@@ -634,6 +634,7 @@ void SensorHost::HandleItem(const Item& item) {
             spdlog::level::warn,
             "sensor dispatched an unknown trigger type: refused",
             {{"sensor", item.sensor}, {"trigger", item.trigger}});
+        ctx_.triggers.Count("rejected", item.trigger);
         return;
     }
     if (Status valid = validator_.Validate(**snap, item.trigger, item.payload); !valid) {
@@ -645,6 +646,7 @@ void SensorHost::HandleItem(const Item& item) {
             spdlog::level::warn,
             "sensor payload refused",
             {{"sensor", item.sensor}, {"trigger", item.trigger}, {"error", valid.error().message}});
+        ctx_.triggers.Count("rejected", item.trigger);
         return;
     }
     core::TriggerInstance ti;

@@ -47,7 +47,10 @@ Result<Dispatched> WebhookSensor::EmitBlocking(
     // A trigger type registered a moment ago may not be in the cached snapshot yet: look again before validating.
     if (snap && !(*snap)->trigger_types.count(ti.trigger)) snap = ctx_.content.RecheckBlocking();
     if (!snap) return snap.error();
-    if (Status valid = validator_.Validate(**snap, ti.trigger, ti.payload); !valid) return valid.error();
+    if (Status valid = validator_.Validate(**snap, ti.trigger, ti.payload); !valid) {
+        ctx_.triggers.Count("rejected", ti.trigger);
+        return valid.error();
+    }
     ti.occurrence_time = core::FormatIsoTimestamp(ctx_.triggers.clock().Now());
     if (key.empty()) {
         ti.id = core::NewId();

@@ -201,6 +201,7 @@ void TimerSensor::FireBlocking(const Timer& timer, int64_t next_micros, SysTime 
         ti.occurrence_time = core::FormatIsoTimestamp(tick);
         if (Status valid = validator_.Validate(*snapshot_, ti.trigger, ti.payload); !valid) {
             // The tick is not dispatched (its schema was changed to refuse what timers send); the schedule goes on.
+            ctx_.triggers.Count("rejected", ti.trigger);
             Log(*log,
                 spdlog::level::err,
                 "timer payload refused",

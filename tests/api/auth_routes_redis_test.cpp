@@ -16,8 +16,10 @@
 #include "squall/core/store/kv_store.hpp"
 #include "squall/executions/service.hpp"
 #include "squall/packs/content_store.hpp"
+#include "squall/rules/enforcements.hpp"
 #include "squall/rules/operators.hpp"
 #include "temp_dir.hpp"
+#include "wait.hpp"
 
 namespace squall::api {
 namespace {
@@ -228,6 +230,58 @@ TEST_F(AuthRoutesTest, MetricsArePrometheusTextForACaller) {
     ASSERT_TRUE(again);
     EXPECT_NE(again->body.find("squall_executions{status=\"succeeded\"} 1\n"), std::string::npos) << again->body;
     EXPECT_NE(again->body.find("route=\"/metrics\",code=\"200\"} 1\n"), std::string::npos) << again->body;
+
+    // The work counters, counted in memory where the work is done and flushed to Redis once a second: a stored
+    // trigger instance, a refused one, an enforcement (as the rules engine counts them) and an execution through its
+    // stages.
+    core::TriggerInstance ti;
+    ti.id = core::NewId();
+    ti.trigger = "core.st2.webhook";
+    ti.payload = {{"body", core::Json::object()}};
+    ti.occurrence_time = core::FormatIsoTimestamp(clock_.Now());
+    ASSERT_TRUE(triggers_->EmitBlocking(ti));
+    ASSERT_TRUE(triggers_->EmitBlocking(ti));  // the same id again is not stored again, nor counted
+    triggers_->Count("rejected", "core.st2.webhook");
+    triggers_->Count("dispatched", "core.st2.webhook", 1);
+    redis_->counters().Add(enforcements_->keys().MatchCounts(), "t.\"quoted\"", 2);
+    executions::NewExecution e;
+    e.request.execution_id = core::NewId();
+    e.request.action_ref = "core.local";
+    e.request.runner_type = "local-shell-cmd";
+    e.trigger_us = core::ToMicros(clock_.Now());
+    ASSERT_TRUE(executions_->CreateBlocking(e));
+    ASSERT_TRUE(executions_->TransitionBlocking(e.request.execution_id, "running", {})->applied);
+    ASSERT_TRUE(executions_->TransitionBlocking(e.request.execution_id, "failed", {})->applied);
+    const std::vector<std::string> wants = {
+        "# TYPE squall_triggers_received_total "
+        "counter\nsquall_triggers_received_total{trigger=\"core.st2.webhook\"} 1\n",
+        "squall_triggers_dispatched_total{trigger=\"core.st2.webhook\"} 1\n",
+        "squall_triggers_rejected_total{trigger=\"core.st2.webhook\"} 1\n",
+        "squall_rule_matches_total{rule=\"t.\\\"quoted\\\"\"} 2\n",
+        "squall_executions_created_total{runner=\"local-shell-cmd\"} 1\n",
+        "squall_executions_ended_total{runner=\"local-shell-cmd\",status=\"failed\"} 1\n",
+        "# TYPE squall_execution_latency_seconds histogram\n",
+        "squall_execution_latency_seconds_bucket{stage=\"scheduled_running\",le=\"+Inf\"} 1\n",
+        "squall_execution_latency_seconds_count{stage=\"trigger_done\"} 1\n",
+        "squall_execution_latency_seconds_count{stage=\"running_done\"} 1\n",
+        "squall_execution_latency_seconds_bucket{stage=\"trigger_scheduled\",le=\"300\"} 1\n",
+    };
+    // Within the flush interval (1 s) of the client that counted them.
+    std::string work_body;
+    const bool all_there = test::WaitFor(
+        [&] {
+            auto work = http.Get("/metrics", {{"St2-Api-Key", key}});
+            if (!work || work->status != 200) return false;
+            work_body = work->body;
+            for (const auto& want : wants) {
+                if (work_body.find(want) == std::string::npos) return false;
+            }
+            return true;
+        },
+        std::chrono::seconds(10)
+    );
+    EXPECT_TRUE(all_there) << work_body;
+    for (const auto& want : wants) EXPECT_NE(work_body.find(want), std::string::npos) << "missing: " << want;
 }
 
 }  // namespace

@@ -45,6 +45,7 @@ protected:
         e.request.action_ref = "core.local";
         e.request.runner_type = "local-shell-cmd";
         e.action = {{"ref", "core.local"}, {"runner_type", "local-shell-cmd"}};
+        e.request.context = {{"user", "alice"}};
         e.parent = parent;
         return *store_->CreateBlocking(e);
     }
@@ -195,6 +196,7 @@ TEST_F(RetentionTest, EndedExecutionsPastTheirTtlGoWithEveryIndexEntryAndTheRest
     EXPECT_EQ(Card(k.ByAction("core.local")), 4);
     EXPECT_EQ(Card(k.ByStatus("succeeded")), 2);  // live_task and fresh
     EXPECT_EQ(Card(k.ByActionStatus("core.local", "succeeded")), 2);
+    EXPECT_EQ(Card(k.ByUser("alice")), 4);  // the user's index loses what is gone too
     size_t total = 0;
     Result<std::vector<Json>> page = store_->ListBlocking({}, 0, 100, &total);
     ASSERT_TRUE(page);

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <future>
+#include <map>
 
 #include "io_runner.hpp"
 #include "redis_server.hpp"
@@ -194,6 +195,104 @@ TEST_F(ExecutionStoreTest, EveryFilterCombinationReadsOneIndexNewestFirst) {
     EXPECT_EQ((*second)[0]["id"], ids[2]);
     EXPECT_TRUE(store_->ListBlocking({.action = "core.nothing", .status = "scheduled"}, 0, 10, &total)->empty());
     EXPECT_EQ(total, 0u);
+}
+
+// A user's executions (context.user) have their own index, written by the create script: a non-admin's list is
+// O(page) and reaches back through all of theirs, however many others ran since.
+TEST_F(ExecutionStoreTest, AUsersListReadsTheirOwnIndexWhateverRanSince) {
+    auto make = [&](const std::string& user, const std::string& action) {
+        NewExecution e = Make(action);
+        if (!user.empty()) e.request.context = {{"user", user}};
+        clock_.Advance(std::chrono::milliseconds(1));
+        return *store_->CreateBlocking(e);
+    };
+    std::vector<std::string> alice;
+    alice.push_back(make("alice", "core.local"));
+    for (int i = 0; i < 1200; ++i) make("bob", "core.noop");  // more than one slice of anyone else's
+    alice.push_back(make("alice", "core.noop"));
+    alice.push_back(make("alice", "core.local"));
+    make("", "core.noop");  // no user: in no user's index
+    ASSERT_TRUE(store_->TransitionBlocking(alice[2], "running", {})->applied);
+    ASSERT_TRUE(store_->TransitionBlocking(alice[2], "succeeded", {})->applied);
+
+    size_t total = 0;
+    Result<std::vector<Json>> mine = store_->ListBlocking({.user = "alice"}, 0, 2, &total);
+    ASSERT_TRUE(mine);
+    EXPECT_EQ(total, 3u);
+    ASSERT_EQ(mine->size(), 2u);
+    EXPECT_EQ((*mine)[0]["id"], alice[2]);
+    EXPECT_EQ((*mine)[1]["id"], alice[1]);
+    Result<std::vector<Json>> oldest = store_->ListBlocking({.user = "alice"}, 2, 2, &total);
+    ASSERT_EQ(oldest->size(), 1u);
+    EXPECT_EQ((*oldest)[0]["id"], alice[0]);  // older than 1,200 of bob's
+    EXPECT_EQ((*oldest)[0]["context"]["user"], "alice");
+    // With filters: within the user's own executions.
+    Result<std::vector<Json>> local = store_->ListBlocking({.action = "core.local", .user = "alice"}, 0, 10, &total);
+    EXPECT_EQ(total, 2u);
+    ASSERT_EQ(local->size(), 2u);
+    EXPECT_EQ((*local)[0]["id"], alice[2]);
+    EXPECT_EQ((*local)[1]["id"], alice[0]);
+    Result<std::vector<Json>> done = store_->ListBlocking({.status = "succeeded", .user = "alice"}, 0, 10, &total);
+    EXPECT_EQ(total, 1u);
+    ASSERT_EQ(done->size(), 1u);
+    EXPECT_EQ((*done)[0]["id"], alice[2]);
+    Result<std::vector<Json>> second = store_->ListBlocking({.action = "core.local", .user = "alice"}, 1, 1, &total);
+    ASSERT_EQ(second->size(), 1u);
+    EXPECT_EQ((*second)[0]["id"], alice[0]);
+    EXPECT_EQ(store_->ListBlocking({.user = "bob"}, 0, 1, &total)->size(), 1u);
+    EXPECT_EQ(total, 1200u);
+    EXPECT_TRUE(store_->ListBlocking({.user = "carol"}, 0, 10, &total)->empty());
+    EXPECT_EQ(total, 0u);
+    // A dedupe key seen before writes nothing, so the user's index holds the execution once.
+    NewExecution again = Make("core.noop", "k1");
+    again.request.context = {{"user", "alice"}};
+    ASSERT_TRUE(store_->CreateBlocking(again));
+    again.request.execution_id = core::NewId();
+    ASSERT_TRUE(store_->CreateBlocking(again));
+    EXPECT_EQ(client_->CommandBlocking({"ZCARD", store_->keys().ByUser("alice")})->integer, 4);
+}
+
+// Create and Transition count the /metrics counters of executions in memory, from what their scripts answer: by
+// runner type, and one latency histogram per stage (the injected clock gives exact durations). The client flushes
+// them to the metrics hash within a second; the scripts themselves write nothing there.
+TEST_F(ExecutionStoreTest, ExecutionsAreCountedByRunnerAndTheLatencyOfEachStage) {
+    NewExecution e = Make("core.noop");
+    e.trigger_us = core::ToMicros(clock_.Now()) - 3000;  // the trigger occurred 3 ms before the creation
+    const std::string id = *store_->CreateBlocking(e);
+    clock_.Advance(std::chrono::milliseconds(40));  // scheduled → running: 40 ms
+    ASSERT_TRUE(store_->TransitionBlocking(id, "running", {})->applied);
+    clock_.Advance(std::chrono::seconds(2));  // running → done: 2 s
+    ASSERT_TRUE(store_->TransitionBlocking(id, "succeeded", {})->applied);
+    const std::string other = *store_->CreateBlocking(Make("core.noop", "once"));  // no trigger: no trigger latencies
+    ASSERT_TRUE(store_->TransitionBlocking(other, "canceled", {})->applied);
+    NewExecution again = Make("core.noop", "once");  // a dedupe key seen before creates nothing, counts nothing
+    ASSERT_EQ(*store_->CreateBlocking(again), other);
+    ASSERT_FALSE(store_->TransitionBlocking(other, "running", {})->applied);  // refused: not counted
+
+    std::map<std::string, std::string> f;
+    const auto read = [&] {
+        Result<RedisReply> h = client_->CommandBlocking({"HGETALL", store_->keys().Metrics()});
+        f.clear();
+        for (size_t i = 0; h && i + 1 < h->elements.size(); i += 2) f[h->elements[i].str] = h->elements[i + 1].str;
+        // The last count made: the flushes before it (same connection, in order) are in too.
+        return f["ended:noop:canceled"] == "1";
+    };
+    ASSERT_TRUE(test::WaitFor(read, std::chrono::seconds(10))) << f.size();
+    EXPECT_EQ(f["created:noop"], "2");
+    EXPECT_EQ(f["ended:noop:succeeded"], "1");
+    EXPECT_EQ(f["ended:noop:canceled"], "1");
+    // Bucket i (1-based) is the first bound >= the sample: 3 ms → 0.005 (3rd), 40 ms → 0.05 (6th), 2 s → 2.5 (11th),
+    // 2.043 s → 2.5.
+    EXPECT_EQ(f["lat:trigger_scheduled:3"], "1");
+    EXPECT_EQ(f["lat:trigger_scheduled:sum_us"], "3000");
+    EXPECT_EQ(f["lat:scheduled_running:6"], "1");
+    EXPECT_EQ(f["lat:scheduled_running:sum_us"], "40000");
+    EXPECT_EQ(f["lat:running_done:11"], "1");
+    EXPECT_EQ(f["lat:running_done:sum_us"], "2000000");
+    EXPECT_EQ(f["lat:trigger_done:11"], "1");
+    EXPECT_EQ(f["lat:trigger_done:sum_us"], "2043000");
+    EXPECT_EQ(f.count("lat:trigger_scheduled:sum_us"), 1u);
+    EXPECT_EQ(f.size(), 11u) << "one field per counter and bucket used, nothing else";
 }
 
 // The notifier's stream gets the final event of an execution only when something listens to what the notifier would

@@ -3,9 +3,15 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include "io_runner.hpp"
+#include "redis_server.hpp"
 #include "squall/core/model/model.hpp"
+#include "squall/core/redis/client.hpp"
+#include "squall/core/store/store.hpp"
+#include "squall/executions/store.hpp"
 #include "squall_process.hpp"
 #include "temp_dir.hpp"
+#include "wait.hpp"
 
 namespace squall::test {
 namespace {
@@ -150,6 +156,144 @@ TEST_F(WebhookTest, ATimerRuleWithABadScheduleIsRefusedNamingTheField) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400);
     EXPECT_NE(r->body.find("trigger.parameters.timezone"), std::string::npos) << r->body;
+}
+
+/// The value of the series `line_prefix` (its name and labels, up to the value) in a Prometheus text, or -1.
+double Series(const std::string& text, const std::string& line_prefix) {
+    size_t at = text.find("\n" + line_prefix + " ");
+    if (at == std::string::npos) return -1;
+    at += line_prefix.size() + 2;
+    return std::stod(text.substr(at, text.find('\n', at) - at));
+}
+
+// The work counters of GET /metrics (issue 15 item 6), counted by the roles that do the work, with every role of
+// the real binary: webhook → rule → core.noop, a refused payload, and a trigger nothing matches.
+TEST(WorkMetricsTest, TriggersRuleMatchesExecutionsByRunnerAndStageLatencies) {
+    TempDir dir;
+    SquallProcess::Options o;
+    o.data_dir = (dir.path() / "d").string();
+    SquallProcess server(o);
+    httplib::Client http(server.host(), server.port());
+    http.set_read_timeout(30, 0);
+    const httplib::Headers auth = {{"St2-Api-Key", server.api_key()}};
+    const Json rule = {
+        {"name", "counted"},
+        {"pack", "t"},
+        {"trigger", {{"type", "core.st2.webhook"}, {"parameters", {{"url", "counted"}}}}},
+        {"criteria", {{"trigger.body.go", {{"type", "equals"}, {"pattern", true}}}}},
+        {"action", {{"ref", "core.noop"}}}};
+    auto r = http.Post("/api/v1/rules", auth, rule.dump(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    // The webhook route finds a rule created a moment ago (the API's rule cache refreshes within a second).
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto p = http.Post("/api/v1/webhooks/counted", auth, R"({"go": true})", "application/json");
+            return p && p->status == 202;
+        },
+        std::chrono::seconds(10)
+    ));
+    for (int i = 0; i < 2; ++i) {
+        r = http.Post("/api/v1/webhooks/counted", auth, R"({"go": true})", "application/json");
+        ASSERT_TRUE(r && r->status == 202);
+    }
+    r = http.Post("/api/v1/webhooks/counted", auth, R"({"go": false})", "application/json");  // matches nothing
+    ASSERT_TRUE(r && r->status == 202);
+    r = http.Post("/api/v1/webhooks/counted", auth, R"("not an object")", "application/json");  // refused
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 400) << r->body;
+
+    const std::string webhook = "{trigger=\"core.st2.webhook\"}";
+    std::string text;
+    const bool all_counted = WaitFor(
+        [&] {
+            auto m = http.Get("/metrics", auth);
+            if (!m || m->status != 200) return false;
+            text = m->body;
+            return Series(text, "squall_triggers_dispatched_total" + webhook) == 4 &&
+                   Series(text, "squall_executions_ended_total{runner=\"noop\",status=\"succeeded\"}") == 3;
+        },
+        std::chrono::seconds(30)
+    );
+    ASSERT_TRUE(all_counted) << text;
+    EXPECT_EQ(Series(text, "squall_triggers_received_total" + webhook), 4) << text;
+    EXPECT_EQ(Series(text, "squall_triggers_rejected_total" + webhook), 1) << text;
+    EXPECT_EQ(Series(text, "squall_rule_matches_total{rule=\"t.counted\"}"), 3) << text;
+    EXPECT_EQ(Series(text, "squall_executions_created_total{runner=\"noop\"}"), 3) << text;
+    EXPECT_NE(text.find("# TYPE squall_execution_latency_seconds histogram\n"), std::string::npos);
+    for (const std::string stage : {"trigger_scheduled", "scheduled_running", "running_done", "trigger_done"}) {
+        const std::string labels = "{stage=\"" + stage + "\"";
+        EXPECT_EQ(Series(text, "squall_execution_latency_seconds_count" + labels + "}"), 3) << stage << "\n" << text;
+        EXPECT_EQ(Series(text, "squall_execution_latency_seconds_bucket" + labels + ",le=\"+Inf\"}"), 3) << stage;
+        // Buckets are cumulative: the last finite one holds every sample here (a noop takes well under 300 s).
+        EXPECT_EQ(Series(text, "squall_execution_latency_seconds_bucket" + labels + ",le=\"300\"}"), 3) << stage;
+        EXPECT_GT(Series(text, "squall_execution_latency_seconds_sum" + labels + "}"), 0) << stage;
+    }
+    // trigger→done spans the other stages.
+    EXPECT_GE(
+        Series(text, "squall_execution_latency_seconds_sum{stage=\"trigger_done\"}"),
+        Series(text, "squall_execution_latency_seconds_sum{stage=\"running_done\"}")
+    );
+}
+
+// Each process counts in memory and flushes once a second; a clean stop sends what it counted since its last flush.
+// The server is stopped (SIGTERM) as soon as the last execution has succeeded, and the counters in Redis then equal
+// what is stored: nothing of the last second was lost.
+TEST(WorkMetricsTest, AServerStoppedCleanlySendsItsLastCounts) {
+    TempDir dir;
+    RedisServer redis;
+    SquallProcess::Options o;
+    o.data_dir = (dir.path() / "d").string();
+    o.redis_url = "unix://" + redis.socket_path();
+    auto server = std::make_unique<SquallProcess>(o);
+    httplib::Client http(server->host(), server->port());
+    http.set_read_timeout(30, 0);
+    const httplib::Headers auth = {{"St2-Api-Key", server->api_key()}};
+    const Json rule = {
+        {"name", "last"},
+        {"pack", "t"},
+        {"trigger", {{"type", "core.st2.webhook"}, {"parameters", {{"url", "last"}}}}},
+        {"action", {{"ref", "core.noop"}}}};
+    auto r = http.Post("/api/v1/rules", auth, rule.dump(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto p = http.Post("/api/v1/webhooks/last", auth, R"({"n": 0})", "application/json");
+            return p && p->status == 202;
+        },
+        std::chrono::seconds(10)
+    ));
+    for (int i = 1; i < 5; ++i) {
+        r = http.Post("/api/v1/webhooks/last", auth, R"({"n": 1})", "application/json");
+        ASSERT_TRUE(r && r->status == 202);
+    }
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto l = http.Get("/api/v1/executions?status=succeeded&limit=1", auth);
+            return l && l->status == 200 && l->get_header_value("X-Total-Count") == "5";
+        },
+        std::chrono::seconds(30)
+    ));
+    ASSERT_EQ(server->Stop(), 0) << server->Output();
+
+    IoRunner io;
+    core::RedisEndpoint ep;
+    ep.unix_path = redis.socket_path();
+    auto client = core::RedisClient::Create(io.io(), ep);
+    const std::string prefix = "squall:";
+    const auto field = [&](const std::string& hash, const std::string& name) -> int64_t {
+        Result<core::RedisReply> v = client->CommandBlocking({"HGET", hash, name});
+        return v && v->type == core::RedisReply::Type::kString ? std::stoll(v->str) : -1;
+    };
+    const executions::Keys ek(prefix);
+    EXPECT_EQ(field(ek.Metrics(), "created:noop"), 5);
+    EXPECT_EQ(field(ek.Metrics(), "ended:noop:succeeded"), 5);
+    EXPECT_GT(field(ek.Metrics(), "lat:trigger_done:sum_us"), 0);
+    EXPECT_EQ(field(core::Keys(prefix).TriggerMetrics(), "received:core.st2.webhook"), 5);
+    EXPECT_EQ(field(core::Keys(prefix).TriggerMetrics(), "dispatched:core.st2.webhook"), 5);
+    EXPECT_EQ(client->CommandBlocking({"ZCARD", ek.ByStatus("succeeded")})->integer, 5) << "the key prefix";
+    client.reset();
 }
 
 }  // namespace

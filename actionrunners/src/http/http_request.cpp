@@ -174,8 +174,20 @@ public:
 
     void Run(const RunRequest& req, RunCallbacks cb) override {
         const Json& p = req.parameters;
-        const std::string url = p.contains("url") && p["url"].is_string() ? p["url"].get<std::string>() : "";
+        std::string url = p.contains("url") && p["url"].is_string() ? p["url"].get<std::string>() : "";
         if (url.empty()) return cb.on_done(Failed("parameter \"url\" is required (runner http-request)"));
+        // A path ("/api/v1/health") is this server's own API: the origin of ST2_ACTION_API_URL, so that a pack can
+        // call the server it runs on whatever --listen says (the examples pack's api_health does).
+        if (url[0] == '/' && (url.size() < 2 || url[1] != '/')) {
+            Result<SplitUrl> own = Split(req.api_url);
+            if (!own) {
+                return cb.on_done(Failed(
+                    "parameter \"url\": \"" + url +
+                    "\" is a path, and the runner knows no API URL to resolve it against"
+                ));
+            }
+            url = own->origin + url;
+        }
         Result<SplitUrl> split = Split(url);
         if (!split) return cb.on_done(Failed(split.error().message));
         if (Status st = CheckHostLists(p, split->host); !st) return cb.on_done(Failed(st.error().message));
@@ -398,7 +410,10 @@ RunnerFactory HttpRequestFactory() {
     f.info.name = "http-request";
     f.info.description = "A HTTP client for running HTTP actions.";
     f.info.parameters = {
-        {"url", {{"type", "string"}, {"required", true}, {"description", "URL to the HTTP endpoint."}}},
+        {"url",
+         {{"type", "string"},
+          {"required", true},
+          {"description", "URL to the HTTP endpoint (a path such as /api/v1/health: this server's own API)."}}},
         {"method",
          {{"type", "string"},
           {"default", "GET"},

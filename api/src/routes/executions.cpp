@@ -52,10 +52,6 @@ Result<Json> OwnedExecution(ApiDeps& d, const std::string& id, const Identity& w
     return e;
 }
 
-/// How many of the newest executions a non-admin's list looks through for theirs (the store has no index by
-/// user: docs/api.md "Permissions").
-constexpr size_t kOwnListScan = 5000;
-
 void SendExecution(ApiDeps& d, httplib::Response& res, int status, const std::string& id) {
     Result<Json> e = d.executions.GetBlocking(id);
     if (!e) return SendError(res, e.error());
@@ -177,18 +173,8 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         filter.rule = req.get_param_value("rule");
         filter.trigger =
             req.has_param("trigger_type") ? req.get_param_value("trigger_type") : req.get_param_value("trigger");
-        if (!who.admin) {
-            // Non-admins see their own executions: the newest kOwnListScan of the filter, theirs kept.
-            Result<std::vector<Json>> scan = d.executions.ListBlocking(filter, 0, kOwnListScan, &total);
-            if (!scan) return SendError(res, scan.error());
-            std::vector<Json> own;
-            size_t matched = 0;
-            for (auto& e : *scan) {
-                if (Owner(e) != who.user) continue;
-                if (matched++ >= page->offset && own.size() < page->limit) own.push_back(std::move(e));
-            }
-            return SendList(res, own, matched, page->limit);
-        }
+        // Non-admins see their own executions, all of them: the store's index by user.
+        if (!who.admin) filter.user = who.user;
         Result<std::vector<Json>> list = d.executions.ListBlocking(filter, page->offset, page->limit, &total);
         if (!list) return SendError(res, list.error());
         SendList(res, *list, total, page->limit);

@@ -1,12 +1,16 @@
 // GET /metrics (and /api/v1/metrics): Prometheus text format (docs/api.md "Metrics"). Two kinds of series:
-//   - the installation's state, read from Redis at each scrape, the same whichever api process answers: stored
-//     executions by status, trigger instances, every stream's length and each consumer group's pending entries and
+//   - the installation's state, read from Redis at each scrape, the same whichever api process answers: the work
+//     counters the roles keep (triggers received/dispatched/rejected by type, rule matches, executions created and
+//     ended by runner, latency histograms of each stage: WriteWorkCounters), stored executions by status, trigger
+//     instances, every stream's length and each consumer group's pending entries and
 //     lag (a queue that grows shows here), dead letters, live runner processes. A bounded number of commands,
 //     whatever the history's size (no SCAN of the keyspace);
 //   - this process's own: HTTP requests by route and code with latency histograms (HttpMetrics), RSS, start time.
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "http.hpp"
@@ -15,6 +19,7 @@
 #include "squall/actionrunners/container.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/executions/store.hpp"
+#include "squall/rules/enforcements.hpp"
 
 namespace squall::api {
 
@@ -38,6 +43,102 @@ int64_t ResidentBytes() {
 
 void Gauge(std::string& out, const std::string& name, const std::string& help) {
     out += "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n";
+}
+
+void Counter(std::string& out, const std::string& name, const std::string& help) {
+    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " counter\n";
+}
+
+/// A flat HGETALL reply as a sorted map (stable output order).
+std::map<std::string, std::string> HashOf(const core::RedisReply& flat) {
+    std::map<std::string, std::string> out;
+    for (size_t i = 0; i + 1 < flat.elements.size(); i += 2) out[flat.elements[i].str] = flat.elements[i + 1].str;
+    return out;
+}
+
+int64_t ToInt(const std::string& text) {
+    try {
+        return std::stoll(text);
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
+/// The counters the roles keep as they work (trigger stored by a sensor or webhook, instance processed by the rules
+/// engine, enforcement stored, execution created and ended, the latency of each stage), counted in memory by each
+/// process and flushed to three hashes once a second (core::DeferredCounters; up to a second behind): read with one
+/// pipelined HGETALL each, whatever the history's size.
+Status WriteWorkCounters(
+    core::RedisClient& redis, const std::string& prefix, const executions::Keys& ek, std::string& out
+) {
+    Result<std::vector<core::RedisReply>> r = redis.PipelineBlocking({
+        {"HGETALL", core::Keys(prefix).TriggerMetrics()},
+        {"HGETALL", rules::EnforcementKeys(prefix).MatchCounts()},
+        {"HGETALL", ek.Metrics()},
+    });
+    if (!r) return r.error();
+    for (const auto& one : *r) {
+        if (one.IsError()) return Internal("redis: " + one.str);
+    }
+    const auto triggers = HashOf((*r)[0]);
+    const std::pair<const char*, const char*> kTriggerSeries[] = {
+        {"received", "Trigger instances stored (webhooks, sensors, timers, the notifier), by trigger type."},
+        {"dispatched", "Trigger instances the rules engine processed (matched, enforcements stored), by trigger type."},
+        {"rejected", "Trigger instances refused before they were stored (payload schema, unknown type), by type."},
+    };
+    for (const auto& [what, help] : kTriggerSeries) {
+        const std::string name = std::string("squall_triggers_") + what + "_total";
+        Counter(out, name, help);
+        const std::string field_prefix = std::string(what) + ":";
+        for (const auto& [field, n] : triggers) {
+            if (field.compare(0, field_prefix.size(), field_prefix) != 0) continue;
+            out += name + "{trigger=\"" + PromEscape(field.substr(field_prefix.size())) + "\"} " + n + "\n";
+        }
+    }
+    Counter(out, "squall_rule_matches_total", "Enforcements stored (the rule matched a trigger instance), by rule.");
+    for (const auto& [rule, n] : HashOf((*r)[1]))
+        out += "squall_rule_matches_total{rule=\"" + PromEscape(rule) + "\"} " + n + "\n";
+
+    const auto ex = HashOf((*r)[2]);
+    Counter(out, "squall_executions_created_total", "Executions created, by runner type.");
+    for (const auto& [field, n] : ex) {
+        if (field.compare(0, 8, "created:") != 0) continue;
+        out += "squall_executions_created_total{runner=\"" + PromEscape(field.substr(8)) + "\"} " + n + "\n";
+    }
+    Counter(out, "squall_executions_ended_total", "Executions that reached a final status, by runner type and status.");
+    for (const auto& [field, n] : ex) {
+        if (field.compare(0, 6, "ended:") != 0) continue;
+        const std::string rest = field.substr(6);
+        const size_t colon = rest.rfind(':');
+        if (colon == std::string::npos) continue;
+        out += "squall_executions_ended_total{runner=\"" + PromEscape(rest.substr(0, colon)) + "\",status=\"" +
+               PromEscape(rest.substr(colon + 1)) + "\"} " + n + "\n";
+    }
+    const std::string h = "squall_execution_latency_seconds";
+    out += "# HELP " + h +
+           " Time between the stages of an execution: trigger→scheduled, scheduled→running, running→done, "
+           "trigger→done.\n# TYPE " +
+           h + " histogram\n";
+    char num[64];
+    for (const char* stage : executions::LatencyHistograms::kStages) {
+        const std::string base = std::string("lat:") + stage + ":";
+        const std::string labels = std::string("stage=\"") + stage + "\"";
+        const auto& bounds = executions::LatencyHistograms::kBuckets;
+        int64_t cumulative = 0;
+        for (size_t i = 0; i <= bounds.size(); ++i) {
+            auto it = ex.find(base + std::to_string(i + 1));
+            if (it != ex.end()) cumulative += ToInt(it->second);
+            if (i == bounds.size()) break;
+            std::snprintf(num, sizeof(num), "%g", bounds[i]);
+            out += h + "_bucket{" + labels + ",le=\"" + num + "\"} " + std::to_string(cumulative) + "\n";
+        }
+        out += h + "_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+        auto sum = ex.find(base + "sum_us");
+        std::snprintf(num, sizeof(num), "%.6f", sum == ex.end() ? 0.0 : static_cast<double>(ToInt(sum->second)) / 1e6);
+        out += h + "_sum{" + labels + "} " + num + "\n";
+        out += h + "_count{" + labels + "} " + std::to_string(cumulative) + "\n";
+    }
+    return {};
 }
 
 }  // namespace
@@ -70,6 +171,7 @@ void RegisterMetricsRoutes(Router& r, ApiDeps& d, const QueueDepth& depth) {
             out += "squall_executions{status=\"" + statuses[i] + "\"} " + std::to_string((*n)[i].integer) + "\n";
         Gauge(out, "squall_trigger_instances", "Stored trigger instances.");
         out += "squall_trigger_instances " + std::to_string(n->back().integer) + "\n";
+        if (Status st = WriteWorkCounters(redis, prefix, ek, out); !st) return SendError(res, st.error());
 
         // Streams: length, and per consumer group the entries delivered but not acknowledged (pending) and those not
         // delivered yet (lag). The request streams are one per runner pool.

@@ -528,7 +528,9 @@ std::shared_ptr<RedisClient> RedisClient::Create(
     asio::io_context& io, RedisEndpoint endpoint, RedisClientOptions options
 ) {
     // The constructor is private so that the client is always owned by a shared_ptr.
-    return std::shared_ptr<RedisClient>(new RedisClient(io, std::move(endpoint), options));  // NOLINT
+    std::shared_ptr<RedisClient> client(new RedisClient(io, std::move(endpoint), options));  // NOLINT
+    client->counters_ = std::make_unique<DeferredCounters>(io, client, options.counters_interval);
+    return client;
 }
 
 RedisClient::RedisClient(asio::io_context& io, RedisEndpoint endpoint, RedisClientOptions options)

@@ -155,12 +155,25 @@ Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const 
     e.action = packs::MaskSecretDefaults(action->second, *schema);
     e.masked_parameters = params->masked;
     e.given_parameters = spec.parameters;
+    if (!spec.rule.is_null()) {
+        // As StackStorm's liveaction of a rule: the parameters rendered against the trigger (secrets masked), so that
+        // a re-run, which has no trigger, runs with the same values.
+        for (auto& [name, value] : e.given_parameters.items()) {
+            if (auto m = params->masked.find(name); m != params->masked.end()) value = *m;
+        }
+    }
     for (const auto& name : params->secrets) {
         if (e.given_parameters.contains(name)) e.given_parameters[name] = packs::kMask;
     }
     e.pool = workflow ? "workflow" : action->second.value("pool", "default");
     e.parent = spec.parent;
     e.trigger_instance = spec.trigger_instance;
+    if (spec.trigger_instance.is_object()) {
+        std::chrono::system_clock::time_point occurred;
+        auto t = spec.trigger_instance.find("occurrence_time");
+        if (t != spec.trigger_instance.end() && t->is_string() && core::ParseIsoTimestamp(*t, &occurred))
+            e.trigger_us = core::ToMicros(occurred);
+    }
     e.rule = spec.rule;
     e.dedupe_key = spec.idempotency_key;
     return e;

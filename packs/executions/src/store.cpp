@@ -1,6 +1,7 @@
 #include "squall/executions/store.hpp"
 
 #include <future>
+#include <limits>
 #include <map>
 
 #include "squall/core/log.hpp"
@@ -17,12 +18,13 @@ using core::RedisReply;
 
 // KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 request stream, 6 dedupe key, 7 event stream,
 //       8 the parent's children list (KEYS[1] when there is no parent), 9 the rule's zset, 10 the trigger type's
-//       zset (each KEYS[1] when not created by a rule)
+//       zset (each KEYS[1] when not created by a rule), 11 the user's zset (KEYS[1] when there is no user)
 // ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6.. field/value pairs
 // Invariants: a record exists iff its request was enqueued and its create event appended (one script); a dedupe
 // key that was seen returns the first id and writes nothing. (The per-(action, status) index holds final statuses
-// only: see ListBlocking.)
-const char* kCreateExecution = R"lua(
+// only: see ListBlocking.) The /metrics counters are not kept here: ExecutionStore::Create counts in memory
+// (core::DeferredCounters), flushed once a second.
+const char* kCreateBody = R"lua(
 if ARGV[4] == '1' then
   local existing = redis.call('GET', KEYS[6])
   if existing then return existing end
@@ -33,6 +35,7 @@ redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 if KEYS[9] ~= KEYS[1] then redis.call('ZADD', KEYS[9], ARGV[2], ARGV[1]) end
 if KEYS[10] ~= KEYS[1] then redis.call('ZADD', KEYS[10], ARGV[2], ARGV[1]) end
+if KEYS[11] ~= KEYS[1] then redis.call('ZADD', KEYS[11], ARGV[2], ARGV[1]) end
 if ARGV[4] == '1' then redis.call('SET', KEYS[6], ARGV[1], 'EX', 604800) end
 if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[3])
@@ -43,7 +46,9 @@ return ARGV[1]
 // KEYS: 1 exec hash, 2 event stream, 3 notify stream, 4 set of the trigger types rules listen to, 5 workflow
 //       event stream
 // ARGV: 1 id, 2 tagged key prefix, 3 new status, 4 only-from filter (",a,b," or ""), 5 timestamp, 6.. fields
-// Returns {1, previous, runner} applied, {0, current, runner} refused, {-1} missing. The status machine is the
+// Returns {1, previous, runner, M...} applied, {0, current, runner} refused, {0, the status it went to instead, '',
+// M...} redirected by a concurrency policy, {-1} missing; M is what the /metrics counters need, read with the
+// status at no extra cost: runner type, created_us, running_us, trigger_us ('' when absent). The status machine is the
 // string T (",from>to,..."), generated from status.cpp; a status that is no edge's `from` is final. The status
 // indexes move with the status; the event is appended in the same step, so a consumer of the stream never misses
 // a change and never sees one that did not happen. A final event is also queued for the notifier when something
@@ -54,7 +59,7 @@ return ARGV[1]
 // subworkflow) events, and a workflow's (pool `workflow`) cancel, pause and resume.
 const char* kTransitionBody = R"lua(
 local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id', 'log', 'notify',
-  'pool', 'conc')
+  'pool', 'conc', 'runner_type', 'running_us', 'trigger_us')
 local cur = h[1]
 if not cur then return {-1} end
 local to = ARGV[3]
@@ -144,8 +149,8 @@ if final and conc and redis.call('SREM', p .. 'conc:' .. string.match(conc, '^%d
     end
   end
 end
-if redirected then return {0, to, ''} end
-return {1, cur, runner}
+if redirected then return {0, to, '', h[10] or '', score, h[11] or '', h[12] or ''} end
+return {1, cur, runner, h[10] or '', score, h[11] or '', h[12] or ''}
 )lua";
 
 // KEYS: 1 output list, 2 event stream. ARGV: 1 event body, 2.. lines
@@ -169,7 +174,8 @@ local function final(s) return s and string.find(F, ',' .. s .. ',', 1, true) ~=
 for i = 1, #rows, 2 do
   local id = rows[i]
   if rows[i + 1] ~= last then last, left = rows[i + 1], 0 end
-  local h = redis.call('HMGET', p .. 'exec:' .. id, 'status', 'action_ref', 'parent', 'rule_ref', 'trigger_type')
+  local h = redis.call('HMGET', p .. 'exec:' .. id, 'status', 'action_ref', 'parent', 'rule_ref', 'trigger_type',
+    'user')
   local st, action, parent = h[1], h[2] or '', h[3] or ''
   local removed = false
   if not st then
@@ -191,6 +197,7 @@ for i = 1, #rows, 2 do
       end
       if h[4] then redis.call('ZREM', p .. 'executions:rule:' .. h[4], id) end
       if h[5] then redis.call('ZREM', p .. 'executions:trigger:' .. h[5], id) end
+      if h[6] then redis.call('ZREM', p .. 'executions:user:' .. h[6], id) end
       removed = true
     end
   end
@@ -208,7 +215,7 @@ std::string FinalStatuses() {
 }
 
 const core::Script& CreateScript() {
-    static const core::Script kScript(kCreateExecution);
+    static const core::Script kScript(kCreateBody);
     return kScript;
 }
 const core::Script& TransitionScript() {
@@ -235,6 +242,13 @@ Json ParseJsonField(const std::string& text) {
 
 std::string Dump(const Json& j) {
     return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+/// Who an execution belongs to: its `context.user` ("" when there is none).
+std::string ContextUser(const Json& context) {
+    if (!context.is_object()) return {};
+    auto it = context.find("user");
+    return it != context.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 /// The ref of the rule that created `e` and the trigger type of the instance it matched ("" otherwise): the keys of
@@ -332,6 +346,14 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
             args.push_back(ref);
         }
     }
+    if (e.trigger_us > 0) {
+        args.push_back("trigger_us");
+        args.push_back(std::to_string(e.trigger_us));
+    }
+    if (const std::string user = ContextUser(r.context); !user.empty()) {
+        args.push_back("user");
+        args.push_back(user);
+    }
     return args;
 }
 
@@ -342,7 +364,58 @@ Result<std::string> ReplyString(Result<RedisReply> r) {
     return r->str;
 }
 
+/// A µs field the transition script returned ('' when absent: -1).
+int64_t MicrosOf(const RedisReply& r) {
+    if (r.str.empty()) return -1;
+    try {
+        return std::stoll(r.str);
+    } catch (const std::exception&) {
+        return -1;
+    }
+}
+
+/// One execution created (ExecutionStore::Create's reply): by runner type, and its trigger→scheduled latency (-1:
+/// no trigger).
+void CountCreated(
+    core::DeferredCounters& counters, const std::string& hash, const std::string& runner_type, int64_t latency_us
+) {
+    counters.Add(hash, "created:" + runner_type);
+    if (latency_us >= 0) LatencyHistograms::Observe(counters, hash, "trigger_scheduled", latency_us);
+}
+
+/// One transition from `from` ("" when a policy redirected it) to `to`, with the transition script's reply r:
+/// {code, status, runner, runner type, created_us, running_us, trigger_us} (kTransitionBody).
+void CountTransition(
+    core::DeferredCounters& counters,
+    const std::string& hash,
+    const std::string& from,
+    const std::string& to,
+    int64_t now_us,
+    const RedisReply& r
+) {
+    if (to == core::status::kRunning && from == core::status::kScheduled) {
+        if (const int64_t created = MicrosOf(r.elements[4]); created >= 0)
+            LatencyHistograms::Observe(counters, hash, "scheduled_running", now_us - created);
+    }
+    if (!IsFinal(to)) return;
+    counters.Add(hash, "ended:" + r.elements[3].str + ":" + to);
+    if (const int64_t running = MicrosOf(r.elements[5]); running >= 0)
+        LatencyHistograms::Observe(counters, hash, "running_done", now_us - running);
+    if (const int64_t trigger = MicrosOf(r.elements[6]); trigger >= 0)
+        LatencyHistograms::Observe(counters, hash, "trigger_done", now_us - trigger);
+}
+
 }  // namespace
+
+void LatencyHistograms::Observe(
+    core::DeferredCounters& counters, const std::string& hash, const char* stage, int64_t micros
+) {
+    if (micros < 0) micros = 0;
+    size_t i = 0;
+    while (i < kBuckets.size() && static_cast<double>(micros) > kBuckets[i] * 1e6) ++i;
+    const std::string base = std::string("lat:") + stage + ":";
+    counters.Add({{{hash, base + std::to_string(i + 1)}, 1}, {{hash, base + "sum_us"}, micros}});
+}
 
 Error RefusedTransition(const std::string& id, const std::string& from, const std::string& to) {
     return Error(ErrorCode::kFailedPrecondition, "execution \"" + id + "\" cannot go from " + from + " to " + to);
@@ -380,6 +453,7 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
     const int64_t score = core::ToMicros(now_tp);
     const std::string& id = e.request.execution_id;
     const std::string& ref = e.request.action_ref;
+    const std::string user = ContextUser(e.request.context);
     CreateScript().Run(
         *client_,
         {keys_.Execution(id),
@@ -391,9 +465,20 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          keys_.Events(),
          e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent),
          RuleRefOf(e).empty() ? keys_.Execution(id) : keys_.ByRule(RuleRefOf(e)),
-         TriggerTypeOf(e).empty() ? keys_.Execution(id) : keys_.ByTrigger(TriggerTypeOf(e))},
+         TriggerTypeOf(e).empty() ? keys_.Execution(id) : keys_.ByTrigger(TriggerTypeOf(e)),
+         user.empty() ? keys_.Execution(id) : keys_.ByUser(user)},
         CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
-        [cb = std::move(cb)](Result<RedisReply> r) { cb(ReplyString(std::move(r))); }
+        [client = client_,
+         metrics = keys_.Metrics(),
+         id,
+         runner = e.request.runner_type,
+         latency = e.trigger_us > 0 ? score - e.trigger_us : int64_t{-1},
+         cb = std::move(cb)](Result<RedisReply> r) {
+            Result<std::string> created = ReplyString(std::move(r));
+            // A dedupe key seen before answers the first execution's id: nothing was created, nothing is counted.
+            if (created && *created == id) CountCreated(client->counters(), metrics, runner, latency);
+            cb(std::move(created));
+        }
     );
 }
 
@@ -413,16 +498,23 @@ void ExecutionStore::Transition(
         filter = ",";
         for (const auto& f : only_from) filter += f + ",";
     }
-    std::vector<std::string> args = {id, keys_.tagged_prefix(), to, filter, core::FormatIsoTimestamp(clock_.Now())};
+    const auto now = clock_.Now();
+    const int64_t now_us = core::ToMicros(now);
+    std::vector<std::string> args = {id, keys_.tagged_prefix(), to, filter, core::FormatIsoTimestamp(now)};
     for (auto& [k, v] : fields) {
         args.push_back(std::move(k));
         args.push_back(std::move(v));
+    }
+    if (to == core::status::kRunning) {
+        // The start of the running→done latency (/metrics), read back by the final transition.
+        args.push_back("running_us");
+        args.push_back(std::to_string(now_us));
     }
     TransitionScript().Run(
         *client_,
         {keys_.Execution(id), keys_.Events(), keys_.Notify(), listened_, keys_.WorkflowEvents()},
         std::move(args),
-        [id, cb = std::move(cb)](Result<RedisReply> r) {
+        [client = client_, metrics = keys_.Metrics(), id, to, now_us, cb = std::move(cb)](Result<RedisReply> r) {
             if (!r) return cb(r.error());
             if (r->IsError()) return cb(Internal("redis: " + r->str));
             if (r->type != RedisReply::Type::kArray || r->elements.empty())
@@ -433,6 +525,12 @@ void ExecutionStore::Transition(
             out.applied = code == 1;
             if (r->elements.size() > 1) out.previous = r->elements[1].str;
             if (r->elements.size() > 2) out.runner_id = r->elements[2].str;
+            if (r->elements.size() > 6) {
+                // Applied, or redirected by a policy to the status in elements[1]: count what happened.
+                const std::string& reached = out.applied ? to : out.previous;
+                const std::string from = out.applied ? out.previous : std::string();
+                CountTransition(client->counters(), metrics, from, reached, now_us, *r);
+            }
             cb(std::move(out));
         }
     );
@@ -507,16 +605,27 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
 ) {
     std::vector<Json> out;
     if (limit == 0) return out;
+    const bool by_user = !filter.user.empty();
     const bool by_rule = !filter.rule.empty();
     const bool by_trigger = !filter.trigger.empty();
-    if ((by_rule || by_trigger) && (by_rule + by_trigger + !filter.action.empty() + !filter.status.empty()) > 1) {
-        return ListCombinedBlocking(filter, offset, limit, total);
+    const int narrowing = !filter.action.empty() + !filter.status.empty() + by_rule + by_trigger;
+    if (by_user && narrowing > 0) {
+        // One user's executions, filtered: the user's index read whole (O(that user's executions)).
+        return ScanFilteredBlocking(
+            keys_.ByUser(filter.user), std::numeric_limits<size_t>::max(), filter, offset, limit, total
+        );
+    }
+    if ((by_rule || by_trigger) && narrowing > 1) {
+        // The narrowest index of the filter (a rule's, then a trigger type's), its newest kCombinedScan.
+        const std::string zset = by_rule ? keys_.ByRule(filter.rule) : keys_.ByTrigger(filter.trigger);
+        return ScanFilteredBlocking(zset, kCombinedScan, filter, offset, limit, total);
     }
     if (!filter.action.empty() && !filter.status.empty() && !IsFinal(filter.status)) {
         return ListInFlightBlocking(filter, offset, limit, total);
     }
     // Every other filter combination reads one index: O(page) at any number of executions.
-    const std::string zset = by_rule      ? keys_.ByRule(filter.rule)
+    const std::string zset = by_user      ? keys_.ByUser(filter.user)
+                             : by_rule    ? keys_.ByRule(filter.rule)
                              : by_trigger ? keys_.ByTrigger(filter.trigger)
                              : !filter.action.empty() && !filter.status.empty()
                                  ? keys_.ByActionStatus(filter.action, filter.status)
@@ -534,15 +643,14 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
     return out;
 }
 
-Result<std::vector<Json>> ExecutionStore::ListCombinedBlocking(
-    const ListFilter& filter, size_t offset, size_t limit, size_t* total
+Result<std::vector<Json>> ExecutionStore::ScanFilteredBlocking(
+    const std::string& zset, size_t max_scan, const ListFilter& filter, size_t offset, size_t limit, size_t* total
 ) {
-    // The narrowest index of the filter (a rule's, then a trigger type's), its newest kCombinedScan read in slices,
-    // each slice's fields read in one pipeline and compared.
+    // The index's newest max_scan entries read in slices, each slice's fields read in one pipeline and compared with
+    // every field of the filter; the page's records are fetched once.
     constexpr size_t kSlice = 1000;
-    const std::string zset = !filter.rule.empty() ? keys_.ByRule(filter.rule) : keys_.ByTrigger(filter.trigger);
     std::vector<std::string> matching;
-    for (size_t start = 0; start < kCombinedScan; start += kSlice) {
+    for (size_t start = 0; start < max_scan; start += kSlice) {
         Result<RedisReply> ids =
             client_->CommandBlocking({"ZREVRANGE", zset, std::to_string(start), std::to_string(start + kSlice - 1)});
         if (!ids) return ids.error();
@@ -551,27 +659,35 @@ Result<std::vector<Json>> ExecutionStore::ListCombinedBlocking(
         std::vector<RedisClient::Args> reads;
         reads.reserve(ids->elements.size());
         for (const auto& id : ids->elements) {
-            reads.push_back({"HMGET", keys_.Execution(id.str), "status", "action_ref", "rule_ref", "trigger_type"});
+            reads.push_back(
+                {"HMGET", keys_.Execution(id.str), "status", "action_ref", "rule_ref", "trigger_type", "user"}
+            );
         }
         Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(reads));
         if (!rows) return rows.error();
         for (size_t i = 0; i < rows->size() && i < ids->elements.size(); ++i) {
             const auto& f = (*rows)[i].elements;
-            if (f.size() < 4) continue;
+            if (f.size() < 5) continue;
             const auto keeps = [](const std::string& want, const RedisReply& have) {
                 return want.empty() || have.str == want;
             };
             if (keeps(filter.status, f[0]) && keeps(filter.action, f[1]) && keeps(filter.rule, f[2]) &&
-                keeps(filter.trigger, f[3]))
+                keeps(filter.trigger, f[3]) && keeps(filter.user, f[4]))
                 matching.push_back(ids->elements[i].str);
         }
         if (ids->elements.size() < kSlice) break;
     }
-    *total = matching.size();
+    return FetchPage(matching, offset, limit, total);
+}
+
+Result<std::vector<Json>> ExecutionStore::FetchPage(
+    const std::vector<std::string>& ids, size_t offset, size_t limit, size_t* total
+) {
+    *total = ids.size();
     std::vector<Json> out;
     std::vector<RedisClient::Args> fetches;
-    for (size_t i = offset; i < matching.size() && fetches.size() < limit; ++i) {
-        fetches.push_back({"HGETALL", keys_.Execution(matching[i])});
+    for (size_t i = offset; i < ids.size() && fetches.size() < limit; ++i) {
+        fetches.push_back({"HGETALL", keys_.Execution(ids[i])});
     }
     if (fetches.empty()) return out;
     Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(fetches));
@@ -607,19 +723,7 @@ Result<std::vector<Json>> ExecutionStore::ListInFlightBlocking(
         }
         if (ids->elements.size() < kSlice) break;
     }
-    *total = matching.size();
-    std::vector<Json> out;
-    std::vector<RedisClient::Args> fetches;
-    for (size_t i = offset; i < matching.size() && fetches.size() < limit; ++i) {
-        fetches.push_back({"HGETALL", keys_.Execution(matching[i])});
-    }
-    if (fetches.empty()) return out;
-    Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(fetches));
-    if (!rows) return rows.error();
-    for (const auto& row : *rows) {
-        if (!row.elements.empty()) out.push_back(FromHash(row));
-    }
-    return out;
+    return FetchPage(matching, offset, limit, total);
 }
 
 Result<std::vector<Json>> ExecutionStore::OutputBlocking(const std::string& id) {

@@ -22,13 +22,29 @@ public:
     /// `base_url` like http://127.0.0.1:9101 (a trailing /api or /api/v1 is accepted). Blocking, with timeouts.
     ApiClient(std::string base_url, std::string api_key);
     ~ApiClient();
+    ApiClient(ApiClient&&) noexcept;
+    ApiClient& operator=(ApiClient&&) noexcept;
     Result<ApiResponse> Get(const std::string& path);
     Result<ApiResponse> Post(const std::string& path, const core::Json& body);
     Result<ApiResponse> Put(const std::string& path, const core::Json& body);
     Result<ApiResponse> Delete(const std::string& path);
 
+    /// Authenticates with an auth token (X-Auth-Token) instead of an API key: `squall login`'s saved token or
+    /// $SQUALL_AUTH_TOKEN. An API key, when one was given, is sent instead.
+    void SetAuthToken(std::string token);
+    /// POST /auth/v1/tokens with HTTP Basic: 201 {user, token, expiry, id, metadata}. `ttl_seconds` 0: the server's
+    /// default lifetime.
+    Result<ApiResponse> CreateToken(const std::string& user, const std::string& password, int64_t ttl_seconds = 0);
+    /// The base URL as given (for messages and the CLI config).
+    const std::string& base_url() const;
+
 private:
-    Result<ApiResponse> Send(const std::string& method, const std::string& path, const core::Json* body);
+    Result<ApiResponse> Send(
+        const std::string& method,
+        const std::string& full_path,
+        const core::Json* body,
+        const std::string& basic_auth = ""
+    );
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -23,6 +23,9 @@ public:
     std::string Enforcement(const std::string& id) const { return p_ + "enf:" + id; }
     std::string All() const { return p_ + "enforcements"; }
     std::string ByTriggerInstance(const std::string& ti) const { return p_ + "enforcements:ti:" + ti; }
+    /// Enforcements stored per rule (hash rule ref → count; the rules engine counts them in memory, flushed once a
+    /// second): GET /metrics's rule matches.
+    std::string MatchCounts() const { return p_ + "metrics:rules"; }
     const std::string& prefix() const { return p_; }
 
 private:

@@ -8,6 +8,7 @@
 
 #include "squall/core/asio.hpp"
 #include "squall/core/error.hpp"
+#include "squall/core/redis/counters.hpp"
 #include "squall/core/redis/endpoint.hpp"
 #include "squall/core/redis/reply.hpp"
 
@@ -20,6 +21,8 @@ struct RedisClientOptions {
     std::chrono::milliseconds command_timeout{5000};
     /// Commands queued while (re)connecting or waiting for replies; past this, kResourceExhausted.
     size_t max_pending = 200000;
+    /// How often the deltas of counters() are sent (at most; only while there are some).
+    std::chrono::milliseconds counters_interval{1000};
 };
 
 /// One asynchronous Redis connection (hiredis redisAsyncContext) driven by Boost.Asio.
@@ -59,6 +62,8 @@ public:
     void Close();
 
     const RedisEndpoint& endpoint() const { return endpoint_; }
+    /// The process's /metrics counters sent through this connection, in the background (DeferredCounters).
+    DeferredCounters& counters() { return *counters_; }
     /// The endpoint's key prefix + `suffix`.
     std::string Key(std::string_view suffix) const { return endpoint_.key_prefix + std::string(suffix); }
 
@@ -67,6 +72,7 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
     RedisEndpoint endpoint_;
+    std::unique_ptr<DeferredCounters> counters_;  // set by Create
 };
 
 using RedisClientPtr = std::shared_ptr<RedisClient>;

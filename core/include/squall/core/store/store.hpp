@@ -32,6 +32,10 @@ public:
     std::string TriggerInstances() const { return p_ + "{ti}triggerinstances"; }
     /// Prefix of the trigger family's names, hash tag included (scripts derive `ti:<id>` from it).
     std::string TriggerTaggedPrefix() const { return p_ + "{ti}"; }
+    /// Trigger counters for GET /metrics (hash): `received:<type>` (stored by Emit), `dispatched:<type>` (processed
+    /// by the rules engine), `rejected:<type>` (a payload its type's schema refused, or a type nothing declares).
+    /// Counted in memory and flushed once a second (TriggerStore::Count).
+    std::string TriggerMetrics() const { return p_ + "metrics:triggers"; }
     /// Entries that no consumer could handle (StreamConsumerOptions::dead_letters), for every stream.
     std::string DeadLetters() const { return p_ + "stream:deadletters"; }
     /// Datastore (kv_store.hpp): one JSON record per pair ("system:<name>" / "user:<user>:<name>"), the index
@@ -77,6 +81,9 @@ public:
     Result<std::string> EmitBlocking(const TriggerInstance& ti);
     /// Sets the stored instance's status (pipelined; fire and forget with logging).
     RedisClient::Args SetStatusCommand(const std::string& id, const std::string& status) const;
+    /// Adds `n` to one trigger counter (Keys::TriggerMetrics; `what` is dispatched or rejected; Emit counts
+    /// received itself): in memory, sent with the client's next counters flush (RedisClient::counters()).
+    void Count(const std::string& what, const std::string& trigger, int64_t n = 1);
     Result<Json> GetBlocking(const std::string& id);
     Result<std::vector<Json>> ListBlocking(size_t offset, size_t limit, size_t* total);
     /// Retention (retention.hpp): removes up to `batch` instances created before `cutoff_us`, oldest first.

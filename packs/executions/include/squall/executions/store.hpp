@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <functional>
 #include <optional>
 #include <string>
@@ -25,6 +26,12 @@ public:
     std::string All() const { return p_ + "executions"; }
     std::string ByAction(const std::string& ref) const { return p_ + "executions:action:" + ref; }
     std::string ByStatus(const std::string& s) const { return p_ + "executions:status:" + s; }
+    /// Executions of one user (`context.user`), whatever their status: a non-admin's list reads it (O(page)).
+    std::string ByUser(const std::string& user) const { return p_ + "executions:user:" + user; }
+    /// Counters for GET /metrics (hash): executions created (`created:<runner>`) and ended
+    /// (`ended:<runner>:<status>`) by runner type, and the latency histograms of each stage (LatencyHistograms).
+    /// Create and Transition count them in memory; the client flushes them once a second (core::DeferredCounters).
+    std::string Metrics() const { return p_ + "metrics:executions"; }
     /// Executions a rule created (by rule ref), and those created for a trigger type's instances.
     std::string ByRule(const std::string& ref) const { return p_ + "executions:rule:" + ref; }
     std::string ByTrigger(const std::string& type) const { return p_ + "executions:trigger:" + type; }
@@ -76,6 +83,23 @@ struct NewExecution {
     Json trigger_instance;   ///< snapshot when created by a rule (null otherwise)
     Json rule;               ///< snapshot when created by a rule (null otherwise)
     std::string dedupe_key;  ///< non-empty: creating twice with the same key returns the first id
+    /// When the trigger instance that caused it occurred (µs since the epoch; 0: no trigger): the start of the
+    /// trigger→scheduled and trigger→done latencies.
+    int64_t trigger_us = 0;
+};
+
+/// The latency histograms of executions (Keys::Metrics): their stages and bucket bounds. A sample goes to field
+/// `lat:<stage>:<i>` (i: the first bound, 1-based, it does not exceed; size()+1 past the last) and its value to
+/// `lat:<stage>:sum_us`. Buckets are not cumulative in Redis; GET /metrics sums them.
+struct LatencyHistograms {
+    /// trigger→scheduled (create), scheduled→running (the runner's claim), running→done and trigger→done (final).
+    static constexpr std::array<const char*, 4> kStages = {
+        "trigger_scheduled", "scheduled_running", "running_done", "trigger_done"};
+    /// Upper bounds in seconds; +Inf is implied.
+    static constexpr std::array<double, 16> kBuckets = {
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0};
+    /// Adds one sample of `micros` (negative: 0) to `stage`'s histogram in hash `hash`, in memory (two deltas).
+    static void Observe(core::DeferredCounters& counters, const std::string& hash, const char* stage, int64_t micros);
 };
 
 /// Fields written by a status transition besides status and log.
@@ -98,6 +122,7 @@ struct ListFilter {
     std::string parent;
     std::string rule;     ///< the ref of the rule that created it
     std::string trigger;  ///< the trigger type of the instance its rule matched
+    std::string user;     ///< `context.user` (a non-admin's own list)
 };
 
 /// Records, indexes and streams of executions. Thread-safe (the client is).
@@ -133,7 +158,8 @@ public:
     /// in-flight status reads that status's index whole and filters it (it holds only the work not finished yet).
     /// `rule` or `trigger` alone read their own index (O(page)); combined with each other or with `action` or
     /// `status`, the newest kCombinedScan of the narrowest index are read and filtered (`total` counts the matches
-    /// among them).
+    /// among them). A `user` alone reads the user's index (O(page)); with any other filter it reads the user's index
+    /// whole and filters it (O(that user's executions)).
     Result<std::vector<Json>> ListBlocking(const ListFilter& filter, size_t offset, size_t limit, size_t* total);
     static constexpr size_t kCombinedScan = 10000;
     /// Output lines [{output_type, data, timestamp}] stored for `id`.
@@ -173,11 +199,16 @@ public:
 private:
     core::RedisClientPtr client_;
     const core::Clock& clock_;
-    Result<std::vector<Json>> ListCombinedBlocking(
-        const ListFilter& filter, size_t offset, size_t limit, size_t* total
-    );
     Result<std::vector<Json>> ListInFlightBlocking(
         const ListFilter& filter, size_t offset, size_t limit, size_t* total
+    );
+    /// The newest `max_scan` ids of `zset` whose records match every field of `filter`, then their page.
+    Result<std::vector<Json>> ScanFilteredBlocking(
+        const std::string& zset, size_t max_scan, const ListFilter& filter, size_t offset, size_t limit, size_t* total
+    );
+    /// The records of ids[offset, offset + limit), in one pipeline; *total = ids.size().
+    Result<std::vector<Json>> FetchPage(
+        const std::vector<std::string>& ids, size_t offset, size_t limit, size_t* total
     );
 
     Keys keys_;

@@ -1,0 +1,289 @@
+// Squall's own CLI as a new user meets it (issue 15 item 7), with the real binary: `squall login` saves a token in
+// a 0600 CLI config and later commands send it ($SQUALL_AUTH_TOKEN too); list tables fit the terminal ($COLUMNS),
+// long cells cut with an ellipsis; every command and subcommand answers --help and -h; and the examples pack's
+// http action reaches the API of the server that runs it, whatever port it listens on.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "squall/core/model/model.hpp"
+#include "squall_process.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
+
+namespace squall::test {
+namespace {
+
+namespace fs = std::filesystem;
+using core::Json;
+using namespace std::chrono_literals;
+
+constexpr const char* kPassword = "carol-Pw-5151-secret";
+
+int AddUser(const std::string& data_dir, const std::string& name, const std::string& password) {
+    const std::string cmd =
+        SquallProcess::Binary() + " user add " + name + " --data-dir " + data_dir + " >/dev/null 2>&1";
+    FILE* p = popen(cmd.c_str(), "w");
+    if (p == nullptr) return -1;
+    std::fputs((password + "\n").c_str(), p);
+    const int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/// Display columns of UTF-8 text.
+size_t Columns(const std::string& text) {
+    size_t n = 0;
+    for (const unsigned char c : text) n += (c & 0xC0) != 0x80 ? 1 : 0;
+    return n;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+}
+
+class CliTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        SquallProcess::Options o;
+        o.data_dir = (dir_.path() / "d").string();
+        server_ = std::make_unique<SquallProcess>(o);
+        config_ = (dir_.path() / "home" / "cli.json").string();
+    }
+    /// `squall args` as a user with no API key in the environment, the CLI config in the test's directory.
+    CliResult Run(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
+        env.emplace("SQUALL_CLI_CONFIG", config_);
+        env.emplace("SQUALL_API_KEY", "");
+        env.emplace("SQUALL_AUTH_TOKEN", "");
+        env.emplace("SQUALL_PASSWORD", "");
+        return SquallProcess::RunBinary(args, env, 60s);
+    }
+
+    TempDir dir_;
+    std::unique_ptr<SquallProcess> server_;
+    std::string config_;
+};
+
+TEST_F(CliTest, LoginSavesATokenThatLaterCommandsSend) {
+    ASSERT_EQ(AddUser((dir_.path() / "d").string(), "carol", kPassword), 0);
+    // Nothing saved yet: refused, and the message says why.
+    CliResult r = Run({"whoami"}, {{"SQUALL_API_URL", server_->api_url()}});
+    EXPECT_EQ(r.exit_code, ExitCode(ErrorCode::kUnauthenticated)) << r.out << r.err;
+    r = Run({"login", "carol", "-p", "wrong"}, {{"SQUALL_API_URL", server_->api_url()}});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("ERROR"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(config_));
+
+    r = Run({"login", "carol", "-p", kPassword}, {{"SQUALL_API_URL", server_->api_url()}});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("Logged in as carol"), std::string::npos) << r.out;
+    struct stat st {};
+    ASSERT_EQ(::stat(config_.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    std::ifstream in(config_);
+    const Json saved = Json::parse(in, nullptr, false);
+    ASSERT_TRUE(saved.is_object());
+    EXPECT_EQ(saved["user"], "carol");
+    EXPECT_EQ(saved["api_url"], server_->api_url());
+    const std::string token = saved.value("token", "");
+    ASSERT_FALSE(token.empty());
+    EXPECT_EQ(r.out.find(token), std::string::npos) << "the token is not printed";
+
+    // Later commands: the saved URL and token, no environment needed.
+    r = Run({"whoami"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("Currently logged in as \"carol\""), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("authentication token"), std::string::npos) << r.out;
+    r = Run({"run", "core.local", "cmd=echo from-carol"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("from-carol"), std::string::npos) << r.out;
+    // Hers are listed (the store's index by user); an admin-only operation says so.
+    r = Run({"execution", "list", "-j"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const Json listed = Json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(listed.is_array()) << r.out;
+    ASSERT_EQ(listed.size(), 1u) << r.out;
+    EXPECT_EQ(listed[0]["context"]["user"], "carol");
+    r = Run({"pack", "register"});
+    EXPECT_EQ(r.exit_code, ExitCode(ErrorCode::kPermissionDenied)) << r.out << r.err;
+    EXPECT_NE(r.err.find("admin"), std::string::npos) << r.err;
+    // --debug names the variable, never the token.
+    r = Run({"--debug", "whoami"});
+    EXPECT_NE(r.err.find("X-Auth-Token: $SQUALL_AUTH_TOKEN"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(token), std::string::npos);
+
+    // SQUALL_AUTH_TOKEN alone (another config, nothing saved there) works as well.
+    r = SquallProcess::RunBinary(
+        {"whoami"},
+        {{"SQUALL_CLI_CONFIG", (dir_.path() / "other.json").string()},
+         {"SQUALL_API_URL", server_->api_url()},
+         {"SQUALL_API_KEY", ""},
+         {"SQUALL_AUTH_TOKEN", token}},
+        60s
+    );
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("\"carol\""), std::string::npos);
+    // An API key in the environment wins over the saved token.
+    r = Run({"whoami"}, {{"SQUALL_API_KEY", server_->api_key()}});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("\"admin\""), std::string::npos) << r.out;
+
+    r = Run({"logout"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = Run({"whoami"});
+    EXPECT_EQ(r.exit_code, ExitCode(ErrorCode::kUnauthenticated)) << r.out << r.err;
+}
+
+TEST_F(CliTest, ListTablesFitTheTerminalAndCutLongCellsWithAnEllipsis) {
+    const std::map<std::string, std::string> admin = {
+        {"SQUALL_API_URL", server_->api_url()}, {"SQUALL_API_KEY", server_->api_key()}};
+    auto with = [&](const std::string& columns) {
+        auto env = admin;
+        env["COLUMNS"] = columns;
+        return env;
+    };
+    CliResult narrow = SquallProcess::RunBinary({"action", "list"}, with("70"), 60s);
+    ASSERT_EQ(narrow.exit_code, 0) << narrow.err;
+    const std::vector<std::string> lines = Lines(narrow.out);
+    ASSERT_GT(lines.size(), 5u);
+    bool cut = false;
+    for (const auto& line : lines) {
+        EXPECT_LE(Columns(line), 70u) << line;
+        cut = cut || line.find("\u2026") != std::string::npos;
+    }
+    EXPECT_TRUE(cut) << narrow.out;
+    EXPECT_EQ(lines[0].rfind("ref", 0), 0u) << lines[0];
+    EXPECT_NE(lines[0].find("description"), std::string::npos) << "titles stay whole: " << lines[0];
+    EXPECT_NE(narrow.out.find("core.local "), std::string::npos) << "short cells stay whole";
+
+    // A wide terminal shows every description whole.
+    CliResult wide = SquallProcess::RunBinary({"action", "list"}, with("400"), 60s);
+    ASSERT_EQ(wide.exit_code, 0) << wide.err;
+    EXPECT_EQ(wide.out.find("\u2026"), std::string::npos) << wide.out;
+    CliResult j = SquallProcess::RunBinary({"action", "get", "core.local", "-j"}, admin, 60s);
+    ASSERT_EQ(j.exit_code, 0);
+    const std::string description = Json::parse(j.out)["description"];
+    EXPECT_NE(wide.out.find(description), std::string::npos) << wide.out;
+    // The same for the other tables (datastore keys here: seven columns, whose titles alone take 67).
+    ASSERT_EQ(SquallProcess::RunBinary({"key", "set", "long", std::string(300, 'v')}, admin, 60s).exit_code, 0);
+    CliResult keys = SquallProcess::RunBinary({"key", "list"}, with("80"), 60s);
+    ASSERT_EQ(keys.exit_code, 0) << keys.err;
+    for (const auto& line : Lines(keys.out)) EXPECT_LE(Columns(line), 80u) << line;
+    EXPECT_NE(keys.out.find("vvv\u2026"), std::string::npos) << keys.out;
+}
+
+TEST_F(CliTest, TheExamplesPacksHttpActionReachesThisServersApiOnAnyPort) {
+    // The server listens on a free port, not 9101: the pack's api_url default (/api/v1) is resolved against it.
+    ASSERT_EQ(server_->api_url().find(":9101/"), std::string::npos);
+    CliResult r = server_->Cli({"run", "examples.api_health", "-j"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const Json e = Json::parse(r.out, nullptr, false);
+    EXPECT_EQ(e["status"], "succeeded") << r.out;
+    EXPECT_EQ(e["result"]["status_code"], 200) << r.out;
+}
+
+// The README walkthrough's re-run: an execution a rule created (examples.sample renders {{ trigger.body.name }}) runs
+// again with the values rendered against its trigger, as StackStorm's liveaction keeps them.
+TEST_F(CliTest, ReRunOfARuleCreatedExecutionKeepsItsRenderedParameters) {
+    CliResult r = server_->Cli({"run", "core.noop"});  // the server is up and running actions
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string curl = "curl -sf -X POST -H 'St2-Api-Key: " + server_->api_key() +
+                             "' -H 'Content-Type: application/json' -d '{\"name\": \"Squall\"}' " + server_->api_url() +
+                             "/webhooks/sample >/dev/null";
+    ASSERT_EQ(std::system(curl.c_str()), 0);
+    std::string id;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            CliResult list =
+                server_->Cli({"execution", "list", "--action", "examples.greet", "--status", "succeeded", "-j"});
+            const Json rows = Json::parse(list.out, nullptr, false);
+            if (rows.is_array() && !rows.empty()) id = rows[0]["id"];
+            return !id.empty();
+        },
+        30s
+    ));
+    ASSERT_FALSE(id.empty());
+    r = server_->Cli({"execution", "re-run", id, "-j"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const Json again = Json::parse(r.out, nullptr, false);
+    EXPECT_EQ(again["status"], "succeeded") << r.out;
+    EXPECT_EQ(again["parameters"]["name"], "Squall") << r.out;
+    EXPECT_NE(again["result"]["stdout"].get<std::string>().find("Hello, Squall!"), std::string::npos) << r.out;
+}
+
+TEST(CliHelpTest, EveryCommandAndSubcommandAnswersHelp) {
+    const std::vector<std::vector<std::string>> commands = {
+        {"run"},
+        {"server"},
+        {"execution"},
+        {"execution", "list"},
+        {"execution", "get"},
+        {"execution", "cancel"},
+        {"execution", "re-run"},
+        {"execution", "pause"},
+        {"execution", "resume"},
+        {"deadletter", "list"},
+        {"action", "list"},
+        {"action", "get"},
+        {"rule", "list"},
+        {"rule", "get"},
+        {"rule", "create"},
+        {"rule", "delete"},
+        {"rule", "test"},
+        {"trigger-instance", "list"},
+        {"trigger-instance", "get"},
+        {"trigger-instance", "re-emit"},
+        {"trace", "list"},
+        {"trace", "get"},
+        {"alias", "list"},
+        {"alias", "match"},
+        {"alias", "execute"},
+        {"inquiry", "list"},
+        {"inquiry", "respond"},
+        {"pack", "install"},
+        {"pack", "remove"},
+        {"pack", "list"},
+        {"pack", "get"},
+        {"pack", "register"},
+        {"pack", "config"},
+        {"workflow", "inspect"},
+        {"template", "render"},
+        {"key", "set"},
+        {"key", "get"},
+        {"key", "list"},
+        {"key", "delete"},
+        {"key", "load"},
+        {"user", "add"},
+        {"user", "list"},
+        {"user", "delete"},
+        {"login"},
+        {"logout"},
+        {"whoami"},
+    };
+    for (const auto& command : commands) {
+        for (const char* flag : {"--help", "-h"}) {
+            std::vector<std::string> args = command;
+            args.push_back(flag);
+            // No server: help never needs one.
+            const CliResult r = SquallProcess::RunBinary(args, {{"SQUALL_API_URL", "http://127.0.0.1:1/api/v1"}}, 60s);
+            std::string shown;
+            for (const auto& a : args) shown += a + " ";
+            EXPECT_EQ(r.exit_code, 0) << shown << "\n" << r.out << r.err;
+            EXPECT_NE(r.out.find("usage"), std::string::npos) << shown << "\n" << r.out << r.err;
+            EXPECT_EQ(r.err.find("needs a value"), std::string::npos) << shown << "\n" << r.err;
+            EXPECT_EQ(r.err.find("cannot reach"), std::string::npos) << shown << "\n" << r.err;
+            // The help names the command (and the subcommand).
+            EXPECT_NE(r.out.find(command[0]), std::string::npos) << shown << "\n" << r.out;
+            if (command.size() > 1) EXPECT_NE(r.out.find(command[1]), std::string::npos) << shown << "\n" << r.out;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace squall::test
