@@ -61,7 +61,10 @@ StreamFilter StreamFilter::FromQuery(
 bool StreamFilter::WantsEvent(const std::string& name) const {
     if (events.empty()) return true;
     for (const auto& pattern : events) {
-        if (pattern == name || ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return true;
+        if (pattern == name) return true;
+        // fnmatch only for globs: the hub asks this of every subscriber for every event.
+        if (pattern.find_first_of("*?[") != std::string::npos && ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0)
+            return true;
     }
     return false;
 }
@@ -78,36 +81,63 @@ bool StreamFilter::WantsExecutionEvents() const {
     return false;
 }
 
+bool StreamFilter::Wants(
+    const std::string& name, const std::string& execution_id, const std::string& action_ref, const std::string& status
+) const {
+    const bool is_end = !end_event.empty() && name == end_event && execution_id == end_execution_id &&
+                        core::status::IsCompleted(status);
+    return is_end || (WantsEvent(name) && (action_refs.empty() || action_refs.count(action_ref)) &&
+                      (execution_ids.empty() || execution_ids.count(execution_id)));
+}
+
 // --- StreamSubscriber -----------------------------------------------------------------------------------------
 
-void StreamSubscriber::Offer(const StreamMessagePtr& m, const EventHubOptions& limits) {
+bool StreamSubscriber::OfferLocked(const StreamMessage& m, const StreamMessagePtr& ptr, const EventHubOptions& limits) {
     // As StackStorm's listener: the end is decided before the filters, the end event is sent only if they want it.
-    const bool is_end = !filter_.end_event.empty() && m->name == filter_.end_event &&
-                        m->execution_id == filter_.end_execution_id && core::status::IsCompleted(m->status);
-    const bool wanted = filter_.WantsEvent(m->name) &&
-                        (filter_.action_refs.empty() || filter_.action_refs.count(m->action_ref)) &&
-                        (filter_.execution_ids.empty() || filter_.execution_ids.count(m->execution_id));
-    if (!wanted && !is_end) return;
+    const bool is_end = !filter_.end_event.empty() && m.name == filter_.end_event &&
+                        m.execution_id == filter_.end_execution_id && core::status::IsCompleted(m.status);
+    const bool wanted = filter_.WantsEvent(m.name) &&
+                        (filter_.action_refs.empty() || filter_.action_refs.count(m.action_ref)) &&
+                        (filter_.execution_ids.empty() || filter_.execution_ids.count(m.execution_id));
+    if (!wanted && !is_end) return false;
+    if (closed_ || end_queued_) return false;
+    if (wanted) {
+        // A message into an empty queue is always taken, however large: the client is not behind.
+        if (queue_.size() >= limits.max_queued_messages ||
+            (!queue_.empty() && bytes_ + m.text.size() > limits.max_queued_bytes)) {
+            // Fallen behind: dropped rather than buffered without bound or waited for.
+            dropped_ = true;
+            closed_ = true;
+            queue_.clear();
+            bytes_ = 0;
+            return true;
+        }
+        queue_.push_back(ptr);
+        bytes_ += m.text.size();
+    }
+    if (is_end) end_queued_ = true;
+    return true;
+}
+
+void StreamSubscriber::Offer(const StreamMessagePtr& m, const EventHubOptions& limits) {
+    bool changed = false;
     {
         std::lock_guard lock(mu_);
-        if (closed_ || end_queued_) return;
-        if (wanted) {
-            // A message into an empty queue is always taken, however large: the client is not behind.
-            if (queue_.size() >= limits.max_queued_messages ||
-                (!queue_.empty() && bytes_ + m->text.size() > limits.max_queued_bytes)) {
-                // Fallen behind: dropped rather than buffered without bound or waited for.
-                dropped_ = true;
-                closed_ = true;
-                queue_.clear();
-                bytes_ = 0;
-            } else {
-                queue_.push_back(m);
-                bytes_ += m->text.size();
-            }
-        }
-        if (is_end) end_queued_ = true;
+        changed = OfferLocked(*m, m, limits);
     }
-    cv_.notify_all();
+    if (changed) cv_.notify_all();
+}
+
+void StreamSubscriber::Offer(const std::vector<StreamMessagePtr>& batch, const EventHubOptions& limits) {
+    bool changed = false;
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& m : batch) {
+            if (OfferLocked(*m, m, limits)) changed = true;
+            if (closed_ || end_queued_) break;
+        }
+    }
+    if (changed) cv_.notify_all();
 }
 
 void StreamSubscriber::Close() {
@@ -123,9 +153,17 @@ bool StreamSubscriber::dropped() const {
     return dropped_;
 }
 
-bool StreamSubscriber::Take(std::vector<StreamMessagePtr>& out, bool* end, std::chrono::milliseconds wait) {
+bool StreamSubscriber::Take(
+    std::vector<StreamMessagePtr>& out, bool* end, std::chrono::milliseconds wait, std::chrono::milliseconds gather
+) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, wait, [&] { return closed_ || end_queued_ || !queue_.empty(); });
+    if (gather.count() > 0 && !queue_.empty() && !closed_ && !end_queued_) {
+        // Not waiting on cv_ meanwhile: the hub's offers in this pause cost it no wake-up call.
+        lock.unlock();
+        std::this_thread::sleep_for(gather);
+        lock.lock();
+    }
     while (!queue_.empty()) {
         out.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -206,12 +244,51 @@ Result<std::string> EventHub::LastIdBlocking(const std::string& stream) {
     return r->elements[0].elements[0].str;
 }
 
-std::vector<StreamMessagePtr> EventHub::Messages(const std::vector<executions::ExecutionEvent>& events) {
-    // Executions that create/status events are about, read once per batch in one pipeline (and those output
-    // events are about when their action and runner are not known yet). A record read now may be newer than the
-    // event: the event's own status is what the message reports.
+namespace {
+
+bool AnyWants(
+    const std::vector<StreamSubscriberPtr>& subs,
+    const std::string& name,
+    const std::string& execution_id,
+    const std::string& action_ref,
+    const std::string& status
+) {
+    for (const auto& s : subs) {
+        if (s->filter().Wants(name, execution_id, action_ref, status)) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::vector<StreamMessagePtr> EventHub::Messages(
+    const std::vector<executions::ExecutionEvent>& events, const std::vector<StreamSubscriberPtr>& subs
+) {
+    // What some subscriber wants of each event, decided on the event's own action ref (the record's, when it is
+    // read, is the same): nothing is read or formatted for a message nobody gets.
+    enum : uint8_t { kExecution = 1, kLiveAction = 2 };
+    std::vector<uint8_t> wanted(events.size(), 0);
+    for (size_t i = 0; i < events.size(); ++i) {
+        const auto& e = events[i];
+        if (e.kind == executions::event_kind::kOutput) {
+            if (AnyWants(subs, "st2.execution.output__create", e.execution_id, e.action, "")) wanted[i] = kExecution;
+            continue;
+        }
+        const std::string suffix = e.kind == executions::event_kind::kCreate ? "__create" : "__update";
+        if (AnyWants(subs, "st2.execution" + suffix, e.execution_id, e.action, e.to)) wanted[i] |= kExecution;
+        if (AnyWants(subs, "st2.liveaction" + suffix, e.execution_id, e.action, e.to)) wanted[i] |= kLiveAction;
+    }
+    // Executions that wanted create/status events are about, read once per batch in one pipeline (and those
+    // wanted output events are about when their action and runner are not known yet). A record read now may be
+    // newer than the event: the event's own status is what the message reports.
     std::map<std::string, Json> records;
-    for (const auto& e : events) {
+    for (size_t i = 0; i < events.size(); ++i) {
+        const auto& e = events[i];
+        if (!wanted[i]) {
+            if (e.kind != executions::event_kind::kOutput && core::status::IsCompleted(e.to))
+                known_.erase(e.execution_id);
+            continue;
+        }
         if (e.kind != executions::event_kind::kOutput || !known_.count(e.execution_id))
             records.emplace(e.execution_id, Json());
     }
@@ -232,7 +309,9 @@ std::vector<StreamMessagePtr> EventHub::Messages(const std::vector<executions::E
         }
     }
     std::vector<StreamMessagePtr> out;
-    for (const auto& e : events) {
+    for (size_t i = 0; i < events.size(); ++i) {
+        const auto& e = events[i];
+        if (!wanted[i]) continue;
         if (e.kind == executions::event_kind::kOutput) {
             auto info = known_.find(e.execution_id);
             const std::string action = info != known_.end() ? info->second.first : e.action;
@@ -260,8 +339,10 @@ std::vector<StreamMessagePtr> EventHub::Messages(const std::vector<executions::E
         execution["status"] = e.to;
         if (execution.contains("liveaction")) execution["liveaction"]["status"] = e.to;
         const std::string action = execution["action"].value("ref", e.action);
-        out.push_back(MakeMessage("st2.execution" + suffix, e.execution_id, action, e.to, execution));
-        out.push_back(MakeMessage("st2.liveaction" + suffix, e.execution_id, action, e.to, LiveAction(execution)));
+        if (wanted[i] & kExecution)
+            out.push_back(MakeMessage("st2.execution" + suffix, e.execution_id, action, e.to, execution));
+        if (wanted[i] & kLiveAction)
+            out.push_back(MakeMessage("st2.liveaction" + suffix, e.execution_id, action, e.to, LiveAction(execution)));
         if (core::status::IsCompleted(e.to)) known_.erase(e.execution_id);
     }
     return out;
@@ -390,18 +471,17 @@ void EventHub::Run() {
                 }
             }
         }
-        std::vector<StreamMessagePtr> messages;
-        if (!events.empty()) messages = Messages(events);
-        messages.insert(messages.end(), announcements.begin(), announcements.end());
-        if (messages.empty()) continue;
         // The subscribers now, not those before the read: one that came while it blocked gets this batch too.
         {
             std::lock_guard lock(mu_);
             subs = subscribers_;
         }
-        for (const auto& m : messages) {
-            for (const auto& s : subs) s->Offer(m, options_);
-        }
+        std::vector<StreamMessagePtr> messages;
+        if (!events.empty()) messages = Messages(events, subs);
+        messages.insert(messages.end(), announcements.begin(), announcements.end());
+        if (messages.empty()) continue;
+        // The whole batch to each subscriber at once: one lock and at most one wake-up per client per batch.
+        for (const auto& s : subs) s->Offer(messages, options_);
     }
 }
 

@@ -43,6 +43,13 @@ struct StreamFilter {
         const std::string& end_execution_id
     );
     bool WantsEvent(const std::string& name) const;
+    /// True when a message with these attributes passes the filters or is the end event.
+    bool Wants(
+        const std::string& name,
+        const std::string& execution_id,
+        const std::string& action_ref,
+        const std::string& status
+    ) const;
     /// True when some execution event (st2.execution*, st2.liveaction*) passes the `events` filter.
     bool WantsExecutionEvents() const;
 };
@@ -62,7 +69,9 @@ using StreamMessagePtr = std::shared_ptr<const StreamMessage>;
 
 /// Limits of EventHub.
 struct EventHubOptions {
-    size_t max_queued_messages = 2000;  ///< per subscriber; past it the subscriber is dropped
+    /// Per subscriber; past it the subscriber is dropped. An output entry holds up to 1,000 lines, each its own
+    /// message, so this leaves room for a few of them between two writes.
+    size_t max_queued_messages = 10000;
     /// Per subscriber; past it the subscriber is dropped. Messages are shared by all subscribers, so this bounds
     /// what one slow client pins, not a copy per client. It must hold several final execution updates, each of
     /// which carries a whole result (up to 4 MiB of stdout and as much stderr): a client that keeps up can still
@@ -70,9 +79,10 @@ struct EventHubOptions {
     size_t max_queued_bytes = 64 * 1024 * 1024;
     std::chrono::milliseconds block{1000};         ///< XREAD BLOCK
     std::chrono::milliseconds idle_refresh{1000};  ///< how old the read position may be when nobody listens
-    /// Entries per XREAD: an output entry holds up to 1000 lines, so a batch stays within a few MB, read well
+    /// Entries per XREAD: one pipelined read of the executions they are about and one hand-over to each
+    /// subscriber per batch. An output entry holds up to 1000 lines, so a batch stays within some MB, read well
     /// within the reader connection's command timeout.
-    size_t batch = 16;
+    size_t batch = 64;
 };
 
 /// One connected client. Thread-safe: the hub pushes, the HTTP worker serving the client pops.
@@ -83,18 +93,29 @@ public:
 
     /// Waits up to `wait` for messages; moves them into `out`. Returns false once the subscriber is closed
     /// (dropped, ended or the hub stopping) and nothing is left to send. `*end` is set when the last message
-    /// taken is the end event (the stream must finish after sending it).
-    bool Take(std::vector<StreamMessagePtr>& out, bool* end, std::chrono::milliseconds wait);
+    /// taken is the end event (the stream must finish after sending it). Once a message is there, what comes
+    /// in the next `gather` is taken with it: one wake-up and one write per client for many events.
+    bool Take(
+        std::vector<StreamMessagePtr>& out,
+        bool* end,
+        std::chrono::milliseconds wait,
+        std::chrono::milliseconds gather = std::chrono::milliseconds(0)
+    );
     /// True when the subscriber fell behind and was dropped.
     bool dropped() const;
 
     /// Called by the hub's reader (never blocks): queues `m` if the filter wants it; drops the subscriber (its
     /// queue emptied, Take reports the end) when the queue would go over a limit.
     void Offer(const StreamMessagePtr& m, const EventHubOptions& limits);
+    /// Offer of a whole batch under one lock, with at most one wake-up.
+    void Offer(const std::vector<StreamMessagePtr>& batch, const EventHubOptions& limits);
     /// Ends the subscription (the hub stopping): Take returns false once the queue is empty.
     void Close();
 
 private:
+    /// With mu_ held: queues `m` or drops the subscriber; true when something changed that Take waits for.
+    bool OfferLocked(const StreamMessage& m, const StreamMessagePtr& ptr, const EventHubOptions& limits);
+
     const StreamFilter filter_;
     mutable std::mutex mu_;
     std::condition_variable cv_;
@@ -129,8 +150,11 @@ private:
     void RefreshIdlePositions();
     /// Announcement messages of announcement stream entries; moves last_announcement_id_.
     void AddAnnouncements(const core::RedisReply& entries, std::vector<StreamMessagePtr>& out);
-    /// Turns a batch of events into messages (reads the executions they are about in one pipeline).
-    std::vector<StreamMessagePtr> Messages(const std::vector<executions::ExecutionEvent>& events);
+    /// Turns a batch of events into the messages some subscriber of `subs` wants (reads the executions they are
+    /// about in one pipeline; a message nobody wants is neither read for nor formatted).
+    std::vector<StreamMessagePtr> Messages(
+        const std::vector<executions::ExecutionEvent>& events, const std::vector<StreamSubscriberPtr>& subs
+    );
     bool WaitForStop(std::chrono::milliseconds d);
 
     core::RedisClientPtr reader_;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "http.hpp"
 
 namespace squall::api {
@@ -125,6 +127,52 @@ TEST(StreamSubscriberTest, TakeWaitsAndCloseEndsIt) {
     EXPECT_TRUE(got.empty());
     s.Close();
     EXPECT_FALSE(s.Take(got, &end, 1s));
+}
+
+TEST(StreamFilterTest, WantsAgreesWithWhatASubscriberQueues) {
+    // The hub formats only the messages some filter Wants: Wants must say yes to all a subscriber would queue.
+    StreamFilter f =
+        StreamFilter::FromQuery("st2.execution.output__*", "core.local", "", "st2.execution__update", "e1");
+    EXPECT_TRUE(f.Wants("st2.execution.output__create", "e9", "core.local", ""));
+    EXPECT_FALSE(f.Wants("st2.execution.output__create", "e9", "core.noop", ""));
+    EXPECT_FALSE(f.Wants("st2.execution__update", "e1", "core.local", "running"));
+    EXPECT_TRUE(f.Wants("st2.execution__update", "e1", "core.noop", "succeeded"));  // the end event
+    EXPECT_FALSE(f.Wants("st2.execution__update", "e2", "core.local", "succeeded"));
+}
+
+TEST(StreamSubscriberTest, ABatchIsQueuedAtOnceAndNothingAfterTheEndEvent) {
+    EventHubOptions limits;
+    StreamSubscriber s(StreamFilter::FromQuery("", "", "e1", "st2.execution__update", "e1"));
+    s.Offer(
+        std::vector<StreamMessagePtr>{
+            Msg("st2.execution__update", "e1", "running"),
+            Msg("st2.execution__update", "e2", "running"),
+            Msg("st2.execution__update", "e1", "succeeded"),
+            Msg("st2.liveaction__update", "e1", "succeeded")},
+        limits
+    );
+    bool end = false;
+    EXPECT_EQ(Names(s, &end), (std::vector<std::string>{"st2.execution__update", "st2.execution__update"}));
+    EXPECT_TRUE(end);
+
+    EventHubOptions small;
+    small.max_queued_messages = 2;
+    StreamSubscriber behind(StreamFilter{});
+    behind.Offer(std::vector<StreamMessagePtr>(3, Msg("st2.execution__update", "e", "running")), small);
+    EXPECT_TRUE(behind.dropped());
+}
+
+TEST(StreamSubscriberTest, TakeGathersWhatIsOfferedWhileItPauses) {
+    EventHubOptions limits;
+    StreamSubscriber s(StreamFilter{});
+    std::vector<StreamMessagePtr> got;
+    bool end = false;
+    std::thread taker([&] { s.Take(got, &end, 10s, 500ms); });
+    // The first wakes the taker; the second comes during its pause and is written with the first.
+    s.Offer(Msg("st2.execution__create", "e", "requested"), limits);
+    s.Offer(Msg("st2.execution__update", "e", "running"), limits);
+    taker.join();
+    EXPECT_EQ(got.size(), 2u);
 }
 
 TEST(FilterAttributesTest, DottedIncludeKeepsIdAndExcludeRemoves) {

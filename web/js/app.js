@@ -48,6 +48,9 @@ function render() {
   nav.hidden = !c;
   if (!c) {
     document.title = 'Log in · Squall';
+    // Already asking (a hash change and a refused request can both get here): the form and what the user
+    // typed into it stay.
+    if (main.querySelector('#login-user')) return;
     loginView(main, {onLogin: () => {
       if (path === '/login') location.hash = '#/executions';
       else render();
@@ -81,8 +84,9 @@ document.querySelector('.skip').addEventListener('click', (ev) => {
 setUnauthorizedHandler(() => render());
 document.getElementById('logout').addEventListener('click', async () => {
   await logout();
-  location.hash = '#/login';
-  render();
+  // The hash change renders the login form; set already, nothing would.
+  if (location.hash === '#/login') render();
+  else location.hash = '#/login';
 });
 window.addEventListener('hashchange', render);
 render();
