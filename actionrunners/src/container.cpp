@@ -227,6 +227,10 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     std::set<std::string> cancel_requested;  // guarded by mu: ids whose cancel arrived (they end `canceled`)
     /// Output lines not yet stored, per execution (guarded by mu); flushed once per burst (one script, one event).
     std::map<std::string, std::vector<std::string>> pending_output;
+    /// Held while a flush takes lines and hands them to the store (an asynchronous send, never a wait): the
+    /// final flush of an execution cannot return while a posted flush on another thread still has its lines in
+    /// hand, so the last output is sent before the final status on the same connection.
+    std::mutex flush_mu;
     core::StreamConsumerPtr consumer;
     core::StreamConsumerPtr control;
     asio::steady_timer heartbeat;
@@ -676,6 +680,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
 
     void FlushOutput(const std::string& id) {
         constexpr size_t kMaxLinesPerEntry = 1000;
+        std::lock_guard flushing(flush_mu);
         std::vector<std::string> lines;
         {
             std::lock_guard lock(mu);

@@ -71,12 +71,12 @@ using StreamMessagePtr = std::shared_ptr<const StreamMessage>;
 struct EventHubOptions {
     /// Per subscriber; past it the subscriber is dropped. An output entry holds up to 1,000 lines, each its own
     /// message, so this leaves room for a few of them between two writes.
-    size_t max_queued_messages = 10000;
-    /// Per subscriber; past it the subscriber is dropped. Messages are shared by all subscribers, so this bounds
-    /// what one slow client pins, not a copy per client. It must hold several final execution updates, each of
-    /// which carries a whole result (up to 4 MiB of stdout and as much stderr): a client that keeps up can still
-    /// be a few of them behind when executions finish together on a loaded machine.
-    size_t max_queued_bytes = 64 * 1024 * 1024;
+    size_t max_queued_messages = 4000;
+    /// Per subscriber; past it the subscriber is dropped. It must hold a few final execution updates, each of
+    /// which carries a whole result (up to 4 MiB of stdout): a client that keeps up can still be a few of them
+    /// behind when executions finish together on a loaded machine. Messages are shared by all subscribers, so
+    /// what clients pin together is the messages of the slowest one's lag, at most this per client.
+    size_t max_queued_bytes = 16 * 1024 * 1024;
     std::chrono::milliseconds block{1000};         ///< XREAD BLOCK
     std::chrono::milliseconds idle_refresh{1000};  ///< how old the read position may be when nobody listens
     /// Entries per XREAD: one pipelined read of the executions they are about and one hand-over to each
