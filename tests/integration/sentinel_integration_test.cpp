@@ -360,7 +360,7 @@ TEST_F(SentinelTest, FailoverLosesNoAcknowledgedWebhook) {
     auto role = new_master->CommandBlocking({"ROLE"});
     ASSERT_TRUE(role && role->IsArray());
     EXPECT_EQ(role->elements[0].str, "master");
-    auto instances = new_master->CommandBlocking({"ZCARD", "squall:triggerinstances"});
+    auto instances = new_master->CommandBlocking({"ZCARD", "squall:{ti}triggerinstances"});
     ASSERT_TRUE(instances);
     EXPECT_EQ(instances->integer, static_cast<int64_t>(kEvents));
     // The promoted replica has no replica of its own: nothing waits on it (no WAIT, no added round trip).
