@@ -37,6 +37,10 @@ constexpr size_t kMaxStreamedBytes = 16 * 1024 * 1024;
 constexpr size_t kLineOverheadBytes = 128;
 /// How often each runner process looks for due retries (docs/delivery.md "Policies").
 constexpr auto kRetryPollEvery = std::chrono::seconds(1);
+/// A claimed execution whose pack config cannot be read because Redis is out of reach (a restart, a Sentinel
+/// failover) is not failed at once: the config is read again every kConfigRetryEvery, kConfigAttempts times.
+constexpr auto kConfigRetryEvery = std::chrono::seconds(1);
+constexpr int kConfigAttempts = 60;
 
 std::vector<std::string> SecretValues(const core::ExecutionRequest& r) {
     std::vector<std::string> out;
@@ -58,6 +62,9 @@ struct PackConfig {
     std::vector<std::string> secret_keys;    ///< dotted keys (Keys::ConfigSecrets)
     std::vector<std::string> secret_values;  ///< values of those keys, to mask
     std::string error;                       ///< set when Redis could not be read
+    /// The error is Redis out of reach (a lost connection, a failover, a timeout), not the config itself: loading
+    /// again later may work.
+    bool unreachable = false;
 };
 
 bool HasTemplates(const Json& values) {
@@ -448,28 +455,39 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     /// Loads the action's pack config (Keys::Configs; `{}` when the pack has none) and which of its keys are
     /// secret (Keys::ConfigSecrets), asynchronously, then runs the action with them.
     void StartRun(Runner* runner, core::ExecutionRequest req) {
-        auto self = shared_from_this();
         {
             std::lock_guard lock(mu);
             active[req.execution_id] = runner;
         }
         if (!runner->UsesPackConfig()) return Launch(runner, std::move(req), PackConfig{});
+        LoadConfigAndLaunch(runner, std::move(req), 0);
+    }
+
+    /// The execution is claimed (and, behind Sentinel, its request acknowledged): Redis out of reach now (a
+    /// failover under way) must not end it `failed` without running. The config is read again each second while
+    /// Redis is unreachable, up to kConfigAttempts times; a config that is read but wrong fails the run at once.
+    void LoadConfigAndLaunch(Runner* runner, core::ExecutionRequest req, int attempt) {
+        auto self = shared_from_this();
         const std::string pack = req.action.value("pack", "");
         client->Pipeline(
             {{"HGET", content_keys.Configs(), pack}, {"HGET", content_keys.ConfigSecrets(), pack}},
-            [self, runner, req = std::move(req)](Result<std::vector<core::RedisReply>> replies) mutable {
+            [self, runner, req = std::move(req), attempt](Result<std::vector<core::RedisReply>> replies) mutable {
                 PackConfig config;
                 if (!replies) {
                     config.error = replies.error().message;
+                    config.unreachable = true;
                 } else if (replies->size() == 2) {
                     config = ParsePackConfig((*replies)[0], (*replies)[1]);
                 }
                 if (config.error.empty() && self->options.kv && HasTemplates(config.values)) {
                     // `{{ st2kv.system.x }}` config values reach the action rendered, as config_context does.
                     core::KvCache* kv = self->options.kv;
-                    kv->Refresh([self, runner, req = std::move(req), config = std::move(config)](Status st) mutable {
+                    kv->Refresh([self, runner, req = std::move(req), config = std::move(config), attempt](Status st
+                                ) mutable {
                         if (!st) {
                             config.error = "datastore: " + st.error().message;
+                            config.unreachable =
+                                st.error().code == ErrorCode::kUnavailable || st.error().code == ErrorCode::kTimeout;
                         } else {
                             const Json user = req.context.value("user", Json("squall"));
                             core::KvLookup lookup =
@@ -485,13 +503,34 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                                 CollectSecretValues(config);
                             }
                         }
-                        self->Launch(runner, std::move(req), std::move(config));
+                        self->LaunchOrLoadAgain(runner, std::move(req), std::move(config), attempt);
                     });
                     return;
                 }
-                self->Launch(runner, std::move(req), std::move(config));
+                self->LaunchOrLoadAgain(runner, std::move(req), std::move(config), attempt);
             }
         );
+    }
+
+    void LaunchOrLoadAgain(Runner* runner, core::ExecutionRequest req, PackConfig config, int attempt) {
+        bool canceled = false;
+        {
+            std::lock_guard lock(mu);
+            canceled = cancel_requested.count(req.execution_id) > 0;
+        }
+        if (!config.unreachable || attempt + 1 >= kConfigAttempts || canceled || ShuttingDown()) {
+            return Launch(runner, std::move(req), std::move(config));
+        }
+        if (attempt == 0) {
+            Log(*log,
+                spdlog::level::warn,
+                "cannot read the pack config yet; reading it again every second",
+                {{"execution_id", req.execution_id}, {"error", config.error}});
+        }
+        auto self = shared_from_this();
+        After(kConfigRetryEvery, [self, runner, req = std::move(req), attempt]() mutable {
+            self->LoadConfigAndLaunch(runner, std::move(req), attempt + 1);
+        });
     }
 
     void Launch(Runner* runner, core::ExecutionRequest req, PackConfig config) {
@@ -611,11 +650,16 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 core::status::kCanceled, {{"error", "canceled before the action started"}}});
         }
         if (!config.error.empty()) {
-            // Without its config the action would run with wrong settings; Redis being down fails the run visibly.
-            return cb.on_done(core::ExecutionResult{
-                core::status::kFailed,
-                {{"error", "cannot load the config of pack \"" + run.action.value("pack", "") + "\": " + config.error}}}
-            );
+            // Without its config the action would run with wrong settings; Redis down for longer than
+            // LaunchOrLoadAgain waits fails the run visibly (`abandoned` when the runner is stopping meanwhile).
+            const std::string error =
+                "cannot load the config of pack \"" + run.action.value("pack", "") + "\": " + config.error;
+            if (config.unreachable && ShuttingDown()) {
+                return cb.on_done(core::ExecutionResult{
+                    core::status::kAbandoned,
+                    {{"error", "runner " + options.consumer_name + " shut down before the action started: " + error}}});
+            }
+            return cb.on_done(core::ExecutionResult{core::status::kFailed, {{"error", error}}});
         }
         runner->Run(run, std::move(cb));
     }

@@ -337,6 +337,19 @@ TEST_F(SentinelTest, FailoverLosesNoAcknowledgedWebhook) {
         for (const auto& [id, ti] : instance_of) {
             if (!lines.count(id)) missing += " " + id + " (instance " + ti + ")";
         }
+        // What became of their executions on the promoted replica (status and result say which step lost them).
+        auto promoted_client = Client(replica_port);
+        auto keys = promoted_client->CommandBlocking({"KEYS", "squall:{x}exec:*"});
+        for (const auto& k : keys ? keys->elements : std::vector<core::RedisReply>{}) {
+            auto h = promoted_client->CommandBlocking({"HMGET", k.str, "trigger_instance", "status", "result"});
+            if (!h || h->elements.size() != 3) continue;
+            for (const auto& [id, ti] : instance_of) {
+                if (!lines.count(id) && h->elements[0].str.find(ti) != std::string::npos) {
+                    missing +=
+                        "\n  " + id + ": " + k.str + " " + h->elements[1].str + " " + h->elements[2].str.substr(0, 300);
+                }
+            }
+        }
         const std::string out = server.Output();
         ADD_FAILURE() << lines.size() << " of " << kEvents << " events ran; missing:" << missing << "\n"
                       << out.substr(out.size() > 60000 ? out.size() - 60000 : 0);
@@ -380,7 +393,8 @@ TEST_F(SentinelTest, FailoverLosesNoAcknowledgedWebhook) {
     };
     std::cout << "sentinel: after the kill, claims made again " << count("claiming again on the current master")
               << ", results stored again " << count("storing it again on the current master")
-              << ", batches left pending " << count("not replicated; entries stay pending") << std::endl;
+              << ", batches left pending " << count("not replicated; entries stay pending")
+              << ", pack configs read again " << count("cannot read the pack config yet") << std::endl;
     std::cout << "sentinel timings: cluster ready " << ms(cluster_at - started_at) << " ms, server up "
               << ms(load_at - cluster_at) << " ms, all answered " << ms(answered_at - load_at) << " ms, all ran "
               << ms(ran_at - answered_at) << " ms later" << std::endl;
