@@ -27,6 +27,9 @@ namespace {
 constexpr auto kHeartbeatEvery = std::chrono::seconds(5);
 constexpr const char* kAliveTtlMs = "15000";
 constexpr size_t kEventsMaxLen = 100000;
+// Behind Sentinel: how many times a claim or a final status is confirmed (WAIT for a replica, up to 1 s each, or
+// stored again after the connection changed) before the runner goes on without the confirmation.
+constexpr int kConfirmAttempts = 60;
 /// The output lines of one execution that are streamed (stored and sent as events), and their size counted with
 /// kLineOverheadBytes per line (its JSON wrapping, its list entry).
 constexpr size_t kMaxStreamedLines = 100000;
@@ -34,6 +37,10 @@ constexpr size_t kMaxStreamedBytes = 16 * 1024 * 1024;
 constexpr size_t kLineOverheadBytes = 128;
 /// How often each runner process looks for due retries (docs/delivery.md "Policies").
 constexpr auto kRetryPollEvery = std::chrono::seconds(1);
+/// A claimed execution whose pack config cannot be read because Redis is out of reach (a restart, a Sentinel
+/// failover) is not failed at once: the config is read again every kConfigRetryEvery, kConfigAttempts times.
+constexpr auto kConfigRetryEvery = std::chrono::seconds(1);
+constexpr int kConfigAttempts = 60;
 
 std::vector<std::string> SecretValues(const core::ExecutionRequest& r) {
     std::vector<std::string> out;
@@ -55,6 +62,9 @@ struct PackConfig {
     std::vector<std::string> secret_keys;    ///< dotted keys (Keys::ConfigSecrets)
     std::vector<std::string> secret_values;  ///< values of those keys, to mask
     std::string error;                       ///< set when Redis could not be read
+    /// The error is Redis out of reach (a lost connection, a failover, a timeout), not the config itself: loading
+    /// again later may work.
+    bool unreachable = false;
 };
 
 bool HasTemplates(const Json& values) {
@@ -319,104 +329,169 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 continue;
             }
             running += 1;
-            Runner* runner = runner_it->second.get();
-            const std::string execution_id = req->execution_id;  // the callback below takes ownership of req
-            executions::FieldMap claim = {{"runner_id", options.consumer_name}};
+            auto job = std::make_shared<ClaimJob>();
+            job->runner = runner_it->second.get();
+            job->claim = {{"runner_id", options.consumer_name}};
             // Under a concurrency policy the claim may be delayed: the script keeps the request to queue it again.
-            if (Policy(*req, "concurrency")) claim.emplace_back("_request", msg.body);
-            if (Policy(*req, "retry")) {
+            if (Policy(*req, "concurrency")) job->claim.emplace_back("_request", msg.body);
+            const bool keep_request = Policy(*req, "retry") != nullptr;
+            const std::string execution_id = req->execution_id;
+            job->req = std::move(*req);
+            job->ack = [ack, id = msg.id] { ack(id); };
+            job->finish = finish;
+            if (keep_request) {
                 // Kept before the claim, so that a retry has the parameters in clear whoever decides on it: this
                 // runner when the action fails, the gc role when this runner dies mid-run (it is `abandoned`).
                 client->Command(
                     {"SET", runner_keys.RetryRequest(execution_id), msg.body, "EX", kRetryRequestTtlSeconds},
-                    [self,
-                     runner,
-                     req = std::move(*req),
-                     claim = std::move(claim),
-                     ack,
-                     finish,
-                     id = msg.id](Result<core::RedisReply>) mutable {
-                        self->Claim(runner, std::move(req), std::move(claim), ack, finish, id);
-                    }
+                    [self, job](Result<core::RedisReply>) mutable { self->Claim(std::move(job)); }
                 );
                 continue;
             }
-            Claim(runner, std::move(*req), std::move(claim), ack, finish, msg.id);
+            Claim(std::move(job));
         }
         finish();
     }
 
-    /// Moves the execution to `running` for this runner and starts it; `ack`/`finish` belong to HandleBatch.
-    template <typename Ack, typename Finish>
-    void Claim(
-        Runner* runner,
-        core::ExecutionRequest req,
-        executions::FieldMap claim,
-        const Ack& ack,
-        const Finish& finish,
-        const std::string& stream_id
-    ) {
+    /// One execution request being claimed: the request, and how to acknowledge it and end its part of the batch.
+    struct ClaimJob {
+        Runner* runner = nullptr;
+        core::ExecutionRequest req;
+        executions::FieldMap claim;
+        std::function<void()> ack;
+        std::function<void()> finish;
+        int attempt = 0;  // > 0: claiming again after the Redis connection changed
+    };
+
+    void After(std::chrono::milliseconds delay, std::function<void()> fn) {
+        auto timer = std::make_shared<asio::steady_timer>(io, delay);
+        timer->async_wait([timer, fn = std::move(fn)](const boost::system::error_code&) { fn(); });
+    }
+
+    /// The claim (`scheduled → running`). Behind Sentinel with an online replica, the action starts only once a
+    /// replica has the claim (ConfirmClaim): a failover then cannot hand the same execution to a second run.
+    void Claim(std::shared_ptr<ClaimJob> job) {
         auto self = shared_from_this();
-        const std::string execution_id = req.execution_id;
-        {
-            store.Transition(
-                execution_id,
-                core::status::kRunning,
-                std::move(claim),
-                [self, runner, req = std::move(req), ack, finish, id = stream_id](
-                    Result<executions::TransitionResult> claimed
-                ) mutable {
-                    if (!claimed) {
-                        self->running -= 1;
-                        if (claimed.error().code == ErrorCode::kNotFound) ack(id);  // nothing to run, ever
-                        Log(*self->log,
-                            spdlog::level::warn,
-                            "cannot claim execution",
-                            {{"execution_id", req.execution_id}, {"error", claimed.error().message}});
-                        return finish();
+        const uint64_t since = client->ConnectionToken();
+        const std::string execution_id = job->req.execution_id;
+        // Kept for a second claim after a failover (Sentinel only); otherwise moved, not copied.
+        executions::FieldMap claim = client->endpoint().IsSentinel() ? job->claim : std::move(job->claim);
+        store.Transition(
+            execution_id,
+            core::status::kRunning,
+            std::move(claim),
+            [self, job, since](Result<executions::TransitionResult> claimed) mutable {
+                if (!claimed) {
+                    if (claimed.error().code != ErrorCode::kNotFound && self->client->endpoint().IsSentinel() &&
+                        job->attempt + 1 < kConfirmAttempts && !self->ShuttingDown()) {
+                        // Behind Sentinel (a failover under way) the claim may have been applied without its reply
+                        // reaching us: claim again until an answer says whose the execution is. Left pending
+                        // instead, it would be found claimed by this live runner, skipped, and never run.
+                        job->attempt += 1;
+                        return self->After(std::chrono::seconds(1), [self, job] { self->Claim(job); });
                     }
-                    ack(id);  // claimed or already taken: either way this request is done with
-                    if (!claimed->applied) {
-                        self->running -= 1;
-                        Log(*self->log,
-                            spdlog::level::info,
-                            "execution not claimable; skipping request",
-                            {{"execution_id", req.execution_id}, {"status", claimed->previous}});
-                        return finish();
+                    self->running -= 1;
+                    if (claimed.error().code == ErrorCode::kNotFound) job->ack();  // nothing to run, ever
+                    Log(*self->log,
+                        spdlog::level::warn,
+                        "cannot claim execution",
+                        {{"execution_id", job->req.execution_id}, {"error", claimed.error().message}});
+                    return job->finish();
+                }
+                if (!claimed->applied) {
+                    if (job->attempt > 0 && claimed->previous == core::status::kRunning &&
+                        claimed->runner_id == self->options.consumer_name) {
+                        // Our first claim is on the master we are connected to now: it was replicated in time.
+                        return self->StartClaimed(std::move(job));
                     }
-                    finish();
-                    self->StartRun(runner, std::move(req));
-                },
-                {core::status::kScheduled}
-            );
-        }
+                    job->ack();  // already taken (or ended): this request is done with
+                    self->running -= 1;
+                    Log(*self->log,
+                        spdlog::level::info,
+                        "execution not claimable; skipping request",
+                        {{"execution_id", job->req.execution_id}, {"status", claimed->previous}});
+                    return job->finish();
+                }
+                self->ConfirmClaim(std::move(job), since);
+            },
+            {core::status::kScheduled}
+        );
+    }
+
+    void ConfirmClaim(std::shared_ptr<ClaimJob> job, uint64_t since) {
+        if (!client->endpoint().IsSentinel()) return StartClaimed(std::move(job));  // nothing added without Sentinel
+        auto self = shared_from_this();
+        client->WaitForReplica(since, [self, job, since](Status replicated) mutable {
+            if (replicated) return self->StartClaimed(std::move(job));
+            job->attempt += 1;
+            if (job->attempt >= kConfirmAttempts) {
+                Log(*self->log,
+                    spdlog::level::err,
+                    "no Redis replica confirmed the claim; running the execution anyway",
+                    {{"execution_id", job->req.execution_id}, {"error", replicated.error().message}});
+                return self->StartClaimed(std::move(job));
+            }
+            if (self->client->ConnectionToken() != since) {
+                // A failover (or a lost connection): the claim may be gone with the old master. Claim again: it
+                // applies if it was lost, and is found ours if it was not.
+                Log(*self->log,
+                    spdlog::level::warn,
+                    "claim not known to be replicated; claiming again on the current master",
+                    {{"execution_id", job->req.execution_id}, {"error", replicated.error().message}});
+                return self->After(std::chrono::milliseconds(200), [self, job] { self->Claim(job); });
+            }
+            // A slow replica: WAIT again, leaving the shared connection free for a moment (WAIT holds it).
+            self->After(std::chrono::milliseconds(200), [self, job, since] { self->ConfirmClaim(job, since); });
+        });
+    }
+
+    bool ShuttingDown() {
+        std::lock_guard lock(mu);
+        return shutting_down;
+    }
+
+    void StartClaimed(std::shared_ptr<ClaimJob> job) {
+        job->ack();
+        job->finish();
+        StartRun(job->runner, std::move(job->req));
     }
 
     /// Loads the action's pack config (Keys::Configs; `{}` when the pack has none) and which of its keys are
     /// secret (Keys::ConfigSecrets), asynchronously, then runs the action with them.
     void StartRun(Runner* runner, core::ExecutionRequest req) {
-        auto self = shared_from_this();
         {
             std::lock_guard lock(mu);
             active[req.execution_id] = runner;
         }
         if (!runner->UsesPackConfig()) return Launch(runner, std::move(req), PackConfig{});
+        LoadConfigAndLaunch(runner, std::move(req), 0);
+    }
+
+    /// The execution is claimed (and, behind Sentinel, its request acknowledged): Redis out of reach now (a
+    /// failover under way) must not end it `failed` without running. The config is read again each second while
+    /// Redis is unreachable, up to kConfigAttempts times; a config that is read but wrong fails the run at once.
+    void LoadConfigAndLaunch(Runner* runner, core::ExecutionRequest req, int attempt) {
+        auto self = shared_from_this();
         const std::string pack = req.action.value("pack", "");
         client->Pipeline(
             {{"HGET", content_keys.Configs(), pack}, {"HGET", content_keys.ConfigSecrets(), pack}},
-            [self, runner, req = std::move(req)](Result<std::vector<core::RedisReply>> replies) mutable {
+            [self, runner, req = std::move(req), attempt](Result<std::vector<core::RedisReply>> replies) mutable {
                 PackConfig config;
                 if (!replies) {
                     config.error = replies.error().message;
+                    config.unreachable = true;
                 } else if (replies->size() == 2) {
                     config = ParsePackConfig((*replies)[0], (*replies)[1]);
                 }
                 if (config.error.empty() && self->options.kv && HasTemplates(config.values)) {
                     // `{{ st2kv.system.x }}` config values reach the action rendered, as config_context does.
                     core::KvCache* kv = self->options.kv;
-                    kv->Refresh([self, runner, req = std::move(req), config = std::move(config)](Status st) mutable {
+                    kv->Refresh([self, runner, req = std::move(req), config = std::move(config), attempt](Status st
+                                ) mutable {
                         if (!st) {
                             config.error = "datastore: " + st.error().message;
+                            config.unreachable =
+                                st.error().code == ErrorCode::kUnavailable || st.error().code == ErrorCode::kTimeout;
                         } else {
                             const Json user = req.context.value("user", Json("squall"));
                             core::KvLookup lookup =
@@ -432,13 +507,34 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                                 CollectSecretValues(config);
                             }
                         }
-                        self->Launch(runner, std::move(req), std::move(config));
+                        self->LaunchOrLoadAgain(runner, std::move(req), std::move(config), attempt);
                     });
                     return;
                 }
-                self->Launch(runner, std::move(req), std::move(config));
+                self->LaunchOrLoadAgain(runner, std::move(req), std::move(config), attempt);
             }
         );
+    }
+
+    void LaunchOrLoadAgain(Runner* runner, core::ExecutionRequest req, PackConfig config, int attempt) {
+        bool canceled = false;
+        {
+            std::lock_guard lock(mu);
+            canceled = cancel_requested.count(req.execution_id) > 0;
+        }
+        if (!config.unreachable || attempt + 1 >= kConfigAttempts || canceled || ShuttingDown()) {
+            return Launch(runner, std::move(req), std::move(config));
+        }
+        if (attempt == 0) {
+            Log(*log,
+                spdlog::level::warn,
+                "cannot read the pack config yet; reading it again every second",
+                {{"execution_id", req.execution_id}, {"error", config.error}});
+        }
+        auto self = shared_from_this();
+        After(kConfigRetryEvery, [self, runner, req = std::move(req), attempt]() mutable {
+            self->LoadConfigAndLaunch(runner, std::move(req), attempt + 1);
+        });
     }
 
     void Launch(Runner* runner, core::ExecutionRequest req, PackConfig config) {
@@ -558,11 +654,16 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 core::status::kCanceled, {{"error", "canceled before the action started"}}});
         }
         if (!config.error.empty()) {
-            // Without its config the action would run with wrong settings; Redis being down fails the run visibly.
-            return cb.on_done(core::ExecutionResult{
-                core::status::kFailed,
-                {{"error", "cannot load the config of pack \"" + run.action.value("pack", "") + "\": " + config.error}}}
-            );
+            // Without its config the action would run with wrong settings; Redis down for longer than
+            // LaunchOrLoadAgain waits fails the run visibly (`abandoned` when the runner is stopping meanwhile).
+            const std::string error =
+                "cannot load the config of pack \"" + run.action.value("pack", "") + "\": " + config.error;
+            if (config.unreachable && ShuttingDown()) {
+                return cb.on_done(core::ExecutionResult{
+                    core::status::kAbandoned,
+                    {{"error", "runner " + options.consumer_name + " shut down before the action started: " + error}}});
+            }
+            return cb.on_done(core::ExecutionResult{core::status::kFailed, {{"error", error}}});
         }
         runner->Run(run, std::move(cb));
     }
@@ -720,9 +821,14 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
 
     /// Stores a final status, retrying while Redis is unreachable (a result is never dropped silently).
     void Complete(
-        const std::string& id, core::ExecutionResult result, std::function<void(bool stored)> then, int attempt = 0
+        const std::string& id,
+        core::ExecutionResult result,
+        std::function<void(bool stored)> then,
+        int attempt = 0,
+        bool again = false
     ) {
         auto self = shared_from_this();
+        const uint64_t since = client->ConnectionToken();
         executions::FieldMap fields = {{"result", result.result.dump(-1, ' ', false, Json::error_handler_t::replace)}};
         // `pending` (inquirer) is not an end: the inquiry's response completes the execution later.
         if (core::status::IsCompleted(result.status))
@@ -731,17 +837,21 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             id,
             result.status,
             std::move(fields),
-            [self, id, result, then = std::move(then), attempt](Result<executions::TransitionResult> r) mutable {
+            [self, id, result, then = std::move(then), attempt, again, since](Result<executions::TransitionResult> r
+            ) mutable {
                 if (r) {
-                    if (!r->applied) {
-                        Log(*self->log,
-                            spdlog::level::warn,
-                            "result not stored: the status machine refused it",
-                            {{"execution_id", id},
-                             {"status", result.status},
-                             {"error", executions::RefusedTransition(id, r->previous, result.status).message}});
+                    if (!r->applied && (again || attempt > 0) && r->previous == result.status) {
+                        return then(true
+                        );  // stored by an earlier attempt whose reply was lost, or replicated before a failover
                     }
-                    return then(r->applied);
+                    if (r->applied) return self->ConfirmResult(id, std::move(result), std::move(then), attempt, since);
+                    Log(*self->log,
+                        spdlog::level::warn,
+                        "result not stored: the status machine refused it",
+                        {{"execution_id", id},
+                         {"status", result.status},
+                         {"error", executions::RefusedTransition(id, r->previous, result.status).message}});
+                    return then(false);
                 }
                 if (r.error().code == ErrorCode::kNotFound || attempt >= 60) {
                     Log(*self->log,
@@ -762,9 +872,55 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                                    id,
                                    result,
                                    then = std::move(then),
-                                   attempt](const boost::system::error_code&) mutable {
-                    self->Complete(id, std::move(result), std::move(then), attempt + 1);
+                                   attempt,
+                                   again](const boost::system::error_code&) mutable {
+                    self->Complete(id, std::move(result), std::move(then), attempt + 1, again);
                 });
+            }
+        );
+    }
+
+    /// Behind Sentinel with an online replica, a stored result is forgotten only once a replica has it: otherwise
+    /// a failover could leave the execution `running` with nobody left to end it. When the connection changed
+    /// meanwhile, the result is stored again on the current master (found there already if it was replicated).
+    void ConfirmResult(
+        const std::string& id,
+        core::ExecutionResult result,
+        std::function<void(bool stored)> then,
+        int attempt,
+        uint64_t since
+    ) {
+        if (!client->endpoint().IsSentinel()) return then(true);  // nothing added without Sentinel
+        auto self = shared_from_this();
+        client->WaitForReplica(
+            since,
+            [self, id, result = std::move(result), then = std::move(then), attempt, since](Status replicated) mutable {
+                if (replicated) return then(true);
+                if (attempt + 1 >= kConfirmAttempts) {
+                    Log(*self->log,
+                        spdlog::level::err,
+                        "no Redis replica confirmed the result",
+                        {{"execution_id", id}, {"error", replicated.error().message}});
+                    return then(true);
+                }
+                if (self->client->ConnectionToken() != since) {
+                    Log(*self->log,
+                        spdlog::level::warn,
+                        "result not known to be replicated; storing it again on the current master",
+                        {{"execution_id", id}, {"error", replicated.error().message}});
+                    return self->After(
+                        std::chrono::milliseconds(200),
+                        [self, id, result = std::move(result), then = std::move(then), attempt]() mutable {
+                            self->Complete(id, std::move(result), std::move(then), attempt + 1, true);
+                        }
+                    );
+                }
+                self->After(  // a slow replica: WAIT again, leaving the shared connection free for a moment
+                    std::chrono::milliseconds(200),
+                    [self, id, result = std::move(result), then = std::move(then), attempt, since]() mutable {
+                        self->ConfirmResult(id, std::move(result), std::move(then), attempt + 1, since);
+                    }
+                );
             }
         );
     }

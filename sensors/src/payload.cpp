@@ -32,6 +32,8 @@ const core::Script& ClaimScript() {
 
 constexpr std::chrono::milliseconds kClaimTtl{30000};
 constexpr std::chrono::milliseconds kInFlightWait{5000};
+// Stale claims remembered by one process (DeliveryDedupe::ReleaseBlocking); past this many, forgotten (they expire).
+constexpr size_t kMaxStale = 10000;
 
 int HexDigit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -114,6 +116,7 @@ Result<DeliveryDedupe::Claim> DeliveryDedupe::ClaimBlocking(
         if (r->IsError()) return Internal("redis: " + r->str);
         if (r->str == "claimed") return Claim::kClaimed;
         if (r->str == "duplicate") return Claim::kDuplicate;
+        if (TakeOverStale(Key(scope, key))) continue;
         // Another request (maybe in another API process) is storing this delivery right now: wait for its outcome
         // rather than answer "duplicate" for an instance that may yet fail to be stored.
         if (std::chrono::steady_clock::now() >= deadline) {
@@ -132,7 +135,28 @@ Status DeliveryDedupe::DoneBlocking(const std::string& scope, const std::string&
 }
 
 void DeliveryDedupe::ReleaseBlocking(const std::string& scope, const std::string& key) {
-    (void)redis_->CommandBlocking({"DEL", Key(scope, key)});  // best effort: the claim expires anyway
+    const std::string k = Key(scope, key);
+    Result<core::RedisReply> r = redis_->CommandBlocking({"DEL", k});
+    if (r && !r->IsError()) return;
+    // Best effort: the claim expires anyway (30 s); meanwhile a retry reaching this process takes it over.
+    std::lock_guard lock(mu_);
+    if (stale_.size() >= kMaxStale) stale_.clear();
+    stale_.insert(k);
+}
+
+bool DeliveryDedupe::TakeOverStale(const std::string& k) {
+    {
+        std::lock_guard lock(mu_);
+        if (!stale_.count(k)) return false;
+    }
+    // The request that claimed it ended (failed) in this process: nobody is storing the delivery. Should another
+    // process claim it between our DEL and our claim, the instance id (derived from the delivery) still makes one
+    // instance at most.
+    Result<core::RedisReply> r = redis_->CommandBlocking({"DEL", k});
+    if (!r || r->IsError()) return false;
+    std::lock_guard lock(mu_);
+    stale_.erase(k);
+    return true;
 }
 
 std::string DeliveryInstanceId(const std::string& scope, const std::string& key) {

@@ -52,10 +52,16 @@ Result<Dispatched> WebhookSensor::EmitBlocking(
         return valid.error();
     }
     ti.occurrence_time = core::FormatIsoTimestamp(ctx_.triggers.clock().Now());
+    // Behind Sentinel with an online replica the answer waits until the replica has the instance (WAIT 1, at most
+    // 1 s; else 503 and the sender retries), so that a failover loses nothing that was answered 2xx
+    // (docs/delivery.md). Without Sentinel these are no-ops: no round trip is added.
+    core::RedisClient& redis = ctx_.triggers.client();
+    const uint64_t since = redis.ConnectionToken();
     if (key.empty()) {
         ti.id = core::NewId();
         Result<std::string> id = ctx_.triggers.EmitBlocking(ti);
         if (!id) return id.error();
+        if (Status replicated = redis.WaitForReplicaBlocking(since); !replicated) return replicated.error();
         return Dispatched{std::move(ti), false};
     }
     if (!dedupe_) return Internal("the webhook sensor was built without Redis: deliveries cannot be deduplicated");
@@ -64,6 +70,12 @@ Result<Dispatched> WebhookSensor::EmitBlocking(
         dedupe_->ClaimBlocking(scope, key, ctx_.triggers.keys().TriggerInstance(ti.id));
     if (!claim) return claim.error();
     if (*claim == DeliveryDedupe::Claim::kDuplicate) {
+        if (redis.Replicas() > 0) {
+            // The first answer may have been lost with a process that had not yet waited for a replica: a write
+            // of ours after the instance's, once replicated, means the instance is too (one replication stream).
+            if (Status st = dedupe_->DoneBlocking(scope, key, ttl); !st) return st.error();
+            if (Status replicated = redis.WaitForReplicaBlocking(since); !replicated) return replicated.error();
+        }
         core::TriggerInstance seen;
         seen.id = ti.id;
         seen.trigger = ti.trigger;
@@ -76,6 +88,7 @@ Result<Dispatched> WebhookSensor::EmitBlocking(
     }
     // Should this fail, the stored instance still marks the delivery as done (the claim script checks it).
     (void)dedupe_->DoneBlocking(scope, key, ttl);
+    if (Status replicated = redis.WaitForReplicaBlocking(since); !replicated) return replicated.error();
     return Dispatched{std::move(ti), false};
 }
 

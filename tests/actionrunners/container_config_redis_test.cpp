@@ -1,5 +1,17 @@
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -10,25 +22,131 @@
 #include "squall/core/store/store.hpp"
 #include "squall/executions/store.hpp"
 #include "squall/packs/content_store.hpp"
+#include "temp_dir.hpp"
 #include "wait.hpp"
 
 namespace squall::actionrunners {
 namespace {
 
+/// A unix-socket proxy in front of a redis-server that cuts the connection (both ways, at once) carrying the first
+/// command whose bytes contain `cut_at`, before forwarding it: the client sees its connection lost mid-command, as
+/// at a failover; later connections and commands pass through.
+class CuttingProxy {
+public:
+    CuttingProxy(std::string server_socket, std::string cut_at)
+        : server_socket_(std::move(server_socket)),
+          cut_at_(std::move(cut_at)),
+          path_((dir_.path() / "proxy.sock").string()) {
+        listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un addr = Address(path_);
+        if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+            ::listen(listen_fd_, 16) != 0)
+            throw std::runtime_error("proxy: cannot listen on " + path_);
+        accept_thread_ = std::thread([this] { AcceptLoop(); });
+    }
+    ~CuttingProxy() {
+        stop_ = true;
+        accept_thread_.join();
+        std::lock_guard lock(mu_);
+        for (auto& t : pipes_) t.join();
+        ::close(listen_fd_);
+    }
+    CuttingProxy(const CuttingProxy&) = delete;
+    CuttingProxy& operator=(const CuttingProxy&) = delete;
+
+    const std::string& path() const { return path_; }
+    bool cut() const { return cut_.load(); }
+
+private:
+    static sockaddr_un Address(const std::string& path) {
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+        return addr;
+    }
+
+    void AcceptLoop() {
+        while (!stop_) {
+            pollfd p{listen_fd_, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            const int client = ::accept(listen_fd_, nullptr, nullptr);
+            if (client < 0) continue;
+            const int server = ::socket(AF_UNIX, SOCK_STREAM, 0);
+            sockaddr_un addr = Address(server_socket_);
+            if (server < 0 || ::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+                ::close(client);
+                if (server >= 0) ::close(server);
+                continue;
+            }
+            std::lock_guard lock(mu_);
+            pipes_.emplace_back([this, client, server] { Pump(client, server); });
+        }
+    }
+
+    // Copies bytes both ways until either side closes, the proxy stops, or the cut.
+    void Pump(int client, int server) {
+        std::string recent;  // the client's last bytes: `cut_at` may straddle two reads
+        char buf[16384];
+        while (!stop_) {
+            pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+            if (::poll(p, 2, 50) <= 0) continue;
+            if (p[0].revents) {
+                const ssize_t n = ::read(client, buf, sizeof(buf));
+                if (n <= 0) break;
+                recent.append(buf, static_cast<size_t>(n));
+                if (!cut_ && recent.find(cut_at_) != std::string::npos && !cut_.exchange(true)) break;
+                if (recent.size() > 4 * cut_at_.size()) recent.erase(0, recent.size() - cut_at_.size());
+                if (::send(server, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
+            }
+            if (p[1].revents) {
+                const ssize_t n = ::read(server, buf, sizeof(buf));
+                if (n <= 0 || ::send(client, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
+            }
+        }
+        ::close(client);
+        ::close(server);
+    }
+
+    squall::test::TempDir dir_;
+    std::string server_socket_;
+    std::string cut_at_;
+    std::string path_;
+    int listen_fd_ = -1;
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> cut_{false};
+    std::thread accept_thread_;
+    std::mutex mu_;
+    std::vector<std::thread> pipes_;  // guarded by mu_
+};
+
 /// The runner container hands an action its pack config (Keys::Configs) and masks the config's secret values
 /// (Keys::ConfigSecrets) and the API key in what the run produces.
 class ContainerConfigRedisTest : public ::testing::Test {
 protected:
-    void SetUp() override {
+    void SetUp() override { StartContainer(false); }
+
+    /// The test's client talks to the server directly; the container's goes through proxy_ (cut at its first read
+    /// of a pack config) with `through_proxy`.
+    void StartContainer(bool through_proxy) {
         client_ = core::RedisClient::Create(io_.io(), server_.Endpoint("cfg"));
         store_ = std::make_unique<executions::ExecutionStore>(client_, core::SystemClock());
         keys_ = std::make_unique<packs::ContentKeys>(client_->endpoint().key_prefix);
+        runner_client_ = client_;
+        if (through_proxy) {
+            const std::string key = keys_->Configs();
+            proxy_ = std::make_unique<CuttingProxy>(
+                server_.socket_path(), "HGET\r\n$" + std::to_string(key.size()) + "\r\n" + key + "\r\n"
+            );
+            core::RedisEndpoint via_proxy = client_->endpoint();
+            via_proxy.unix_path = proxy_->path();
+            runner_client_ = core::RedisClient::Create(io_.io(), via_proxy);
+        }
         RegisterBuiltinRunners(registry_);
         RunnerContainerOptions o;
         o.consumer_name = "test-runner";
         o.api_url = "http://127.0.0.1:9/api/v1";
         o.action_token_key = "container-token-key";
-        container_ = std::make_unique<RunnerContainer>(io_.io(), client_, registry_, o, core::SystemClock());
+        container_ = std::make_unique<RunnerContainer>(io_.io(), runner_client_, registry_, o, core::SystemClock());
         container_->Start();
     }
     void TearDown() override {
@@ -47,9 +165,12 @@ protected:
         ));
         container_.reset();
         store_.reset();
+        if (runner_client_ != client_) runner_client_->Close();
+        runner_client_.reset();
         client_->Close();
         client_.reset();
         io_.Drain();
+        proxy_.reset();
     }
 
     /// Runs a python action of the test pack through the container; returns the stored execution.
@@ -82,6 +203,8 @@ protected:
     squall::test::RedisServer server_;
     squall::test::IoRunner io_{2};
     core::RedisClientPtr client_;
+    std::unique_ptr<CuttingProxy> proxy_;
+    core::RedisClientPtr runner_client_;  // the container's: client_, or through proxy_
     std::unique_ptr<executions::ExecutionStore> store_;
     std::unique_ptr<packs::ContentKeys> keys_;
     RunnerRegistry registry_;
@@ -113,6 +236,22 @@ TEST_F(ContainerConfigRedisTest, ConfigSecretsParametersAndTheAuthTokenAreMasked
     for (const char* s : {"cfg-secret", "param-secret", "sqx1."}) {
         EXPECT_EQ(all.find(s), std::string::npos) << s;
     }
+}
+
+/// The runner container's connection is lost while it reads the pack config of an execution it has claimed (a Redis
+/// restart or a Sentinel failover at that moment): the config is read again once Redis answers, and the action runs
+/// with it, rather than the execution ending `failed` without having run.
+class ContainerConfigDropTest : public ContainerConfigRedisTest {
+protected:
+    void SetUp() override { StartContainer(true); }
+};
+
+TEST_F(ContainerConfigDropTest, ConfigReadAgainAfterTheConnectionIsLost) {
+    ASSERT_TRUE(client_->CommandBlocking({"HSET", keys_->Configs(), "squall_test", R"({"x": 7})"}));
+    Json e = RunPython("hello", "hello.py", {{"name", "dropped"}}, {});
+    EXPECT_TRUE(proxy_->cut());  // the config read was the command cut
+    ASSERT_EQ(e["status"], core::status::kSucceeded) << e.dump(2);
+    EXPECT_EQ(e["result"]["result"], Json({{"greeting", "Hello, dropped!"}, {"config_x", 7}}));
 }
 
 }  // namespace

@@ -49,8 +49,31 @@ TEST(RedisEndpointTest, ParsesUnixSocket) {
     EXPECT_EQ(with_db->db, 5);
 }
 
+TEST(RedisEndpointTest, ParsesSentinel) {
+    auto ep = RedisEndpoint::Parse("sentinel://10.0.0.1:26380,sentinel-b,[::1]:5000/mymaster?db=2");
+    ASSERT_TRUE(ep) << ep.error().message;
+    EXPECT_TRUE(ep->IsSentinel());
+    ASSERT_EQ(ep->sentinels.size(), 3u);
+    EXPECT_EQ(ep->sentinels[0], (std::pair<std::string, int>{"10.0.0.1", 26380}));
+    EXPECT_EQ(ep->sentinels[1], (std::pair<std::string, int>{"sentinel-b", 26379}));  // a sentinel's own port
+    EXPECT_EQ(ep->sentinels[2], (std::pair<std::string, int>{"::1", 5000}));
+    EXPECT_EQ(ep->master_name, "mymaster");
+    EXPECT_EQ(ep->db, 2);
+    EXPECT_TRUE(ep->host.empty());  // asked of the sentinels on every connection
+    EXPECT_EQ(ep->ToString(), "sentinel://10.0.0.1:26380,sentinel-b:26379,[::1]:5000/mymaster?db=2");
+    auto plain = RedisEndpoint::Parse("redis://h:1");
+    ASSERT_TRUE(plain);
+    EXPECT_FALSE(plain->IsSentinel());
+}
+
 TEST(RedisEndpointTest, RoundTrips) {
-    for (const char* url : {"redis://h:1", "redis://h:6379/2", "unix:///a/b.sock", "unix:///a/b.sock?db=7"}) {
+    for (const char* url :
+         {"redis://h:1",
+          "redis://h:6379/2",
+          "unix:///a/b.sock",
+          "unix:///a/b.sock?db=7",
+          "sentinel://a:1,b:2/m",
+          "sentinel://a:26379/m?db=3"}) {
         auto ep = RedisEndpoint::Parse(url);
         ASSERT_TRUE(ep) << url;
         EXPECT_EQ(ep->ToString(), url);
@@ -74,7 +97,16 @@ TEST(RedisEndpointTest, RejectsBadUrls) {
           "unix://",
           "unix:///a.sock?db=",
           "unix:///a.sock?foo=1",
-          "redis://[::1"}) {
+          "redis://[::1",
+          "sentinel://",
+          "sentinel://h:1",
+          "sentinel://h:1/",
+          "sentinel:///m",
+          "sentinel://h:1,,h:2/m",
+          "sentinel://h:0/m",
+          "sentinel://h:1/m/x",
+          "sentinel://h:1/m?db=x",
+          "sentinel://h:1/m?foo=1"}) {
         auto ep = RedisEndpoint::Parse(url);
         ASSERT_FALSE(ep) << url;
         EXPECT_EQ(ep.error().code, ErrorCode::kInvalidArgument) << url;

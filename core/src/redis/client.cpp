@@ -1,6 +1,7 @@
 #include "squall/core/redis/client.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <exception>
 #include <future>
@@ -21,6 +22,20 @@ constexpr std::chrono::milliseconds kMinBackoff{100};
 constexpr std::chrono::milliseconds kMaxBackoff{2000};
 // Extra time a blocking caller waits beyond the client's own deadlines before giving up on the strand.
 constexpr std::chrono::milliseconds kBlockingMargin{1000};
+// Connect and command deadline of one question to one sentinel.
+constexpr std::chrono::milliseconds kSentinelTimeout{1000};
+// WAIT's own timeout (WaitForReplica): how long an acknowledging step waits for a replica.
+constexpr const char* kReplicaWaitMs = "1000";
+// Behind Sentinel, how often ROLE is asked again: the number of online replicas (whether WAIT is needed) and
+// whether the server is still the master (a demoted one is left for the promoted replica).
+constexpr std::chrono::milliseconds kRoleEvery{1000};
+
+// A ROLE reply of a master: ["master", offset, [[ip, port, offset], ...]] (online replicas only). -1: not a master.
+int MasterReplicas(const RedisReply& role) {
+    if (!role.IsArray() || role.elements.empty() || role.elements[0].str != "master") return -1;
+    if (role.elements.size() < 3 || !role.elements[2].IsArray()) return 0;
+    return static_cast<int>(role.elements[2].elements.size());
+}
 
 RedisReply Convert(const redisReply* r) {
     RedisReply out;
@@ -93,6 +108,7 @@ public:
           options_(options),
           timer_(strand_),
           connect_timer_(strand_),
+          role_timer_(strand_),
           log_(Logger("redis")) {}
 
     ~RedisClientState() {
@@ -104,6 +120,9 @@ public:
     const Strand& strand() const { return strand_; }
     asio::io_context& io() { return io_; }
     const RedisClientOptions& options() const { return options_; }
+    /// Readable from any thread (RedisClient::ConnectionToken, Replicas).
+    uint64_t token() const { return token_.load(); }
+    int replicas() const { return replicas_.load(); }
 
     void Submit(std::unique_ptr<Op> op) {
         size_t count = op->internal_select ? 1 : op->commands.size();
@@ -128,6 +147,8 @@ public:
             return;
         }
         if (ctx_ == nullptr && !Connect()) {
+            ++connection_failures_;
+            UpdateToken();
             Finish(*op, Unavailable("redis " + endpoint_.ToString() + " unavailable", last_connect_error_));
             return;
         }
@@ -148,9 +169,11 @@ public:
 
     void Shutdown() {
         shutting_down_ = true;
+        sentinel_clients_.clear();
         Drop(Unavailable("redis client destroyed"));
         timer_.cancel();
         connect_timer_.cancel();
+        role_timer_.cancel();
     }
 
 private:
@@ -165,7 +188,81 @@ private:
         if (now < next_connect_) {
             return false;  // keep last_connect_error_ of the attempt that set the backoff
         }
-        redisAsyncContext* ac = endpoint_.unix_path.empty() ? redisAsyncConnect(endpoint_.host.c_str(), endpoint_.port)
+        if (endpoint_.IsSentinel()) {
+            // The master's address is asked for on every connection, so that a failover is followed; commands wait
+            // in ops_ meanwhile (bounded by their deadline).
+            if (!resolving_) {
+                resolving_ = true;
+                ResolveAt(0, "");
+            }
+            return true;
+        }
+        return ConnectTo(endpoint_.host, endpoint_.port);
+    }
+
+    // Asks sentinel `i` (then the next ones) for the master's address, then connects to it.
+    void ResolveAt(size_t i, std::string errors) {
+        if (shutting_down_) {
+            resolving_ = false;
+            return;
+        }
+        if (i >= endpoint_.sentinels.size()) {
+            resolving_ = false;
+            last_connect_error_ = "no sentinel gave the address of master \"" + endpoint_.master_name + "\"" + errors;
+            ConnectFailed();
+            FailUnsent(Unavailable("redis " + EndpointString() + " unavailable", last_connect_error_));
+            return;
+        }
+        while (sentinel_clients_.size() <= i) {
+            const auto& [host, port] = endpoint_.sentinels[sentinel_clients_.size()];
+            RedisEndpoint sentinel;
+            sentinel.host = host;
+            sentinel.port = port;
+            sentinel_clients_.push_back(RedisClient::Create(
+                io_, sentinel, {.connect_timeout = kSentinelTimeout, .command_timeout = kSentinelTimeout}
+            ));
+        }
+        sentinel_clients_[i]->Command(
+            {"SENTINEL", "get-master-addr-by-name", endpoint_.master_name},
+            [weak = weak_from_this(), i, errors](Result<RedisReply> r) mutable {
+                auto self = weak.lock();
+                if (!self) return;
+                asio::post(self->strand_, [self, i, errors = std::move(errors), r = std::move(r)]() mutable {
+                    const auto& [host, port] = self->endpoint_.sentinels[i];
+                    const std::string where = host + ":" + std::to_string(port);
+                    if (!r) {
+                        return self->ResolveAt(i + 1, errors + "; " + where + ": " + r.error().message);
+                    }
+                    if (!r->IsArray() || r->elements.size() != 2) {
+                        return self->ResolveAt(
+                            i + 1, errors + "; " + where + ": " + (r->IsError() ? r->str : "does not know it")
+                        );
+                    }
+                    self->resolving_ = false;
+                    if (self->shutting_down_) return;
+                    const std::string master_host = r->elements[0].str;
+                    const int master_port = std::atoi(r->elements[1].str.c_str());
+                    if (master_host != self->master_host_ || master_port != self->master_port_) {
+                        Log(*self->log_,
+                            spdlog::level::info,
+                            "redis master resolved",
+                            {{"endpoint", self->EndpointString()},
+                             {"master", master_host + ":" + std::to_string(master_port)}});
+                    }
+                    self->master_host_ = master_host;
+                    self->master_port_ = master_port;
+                    if (!self->ConnectTo(master_host, master_port)) {
+                        self->FailUnsent(
+                            Unavailable("redis " + self->EndpointString() + " unavailable", self->last_connect_error_)
+                        );
+                    }
+                });
+            }
+        );
+    }
+
+    bool ConnectTo(const std::string& host, int port) {
+        redisAsyncContext* ac = endpoint_.unix_path.empty() ? redisAsyncConnect(host.c_str(), port)
                                                             : redisAsyncConnectUnix(endpoint_.unix_path.c_str());
         if (ac == nullptr || ac->err != 0) {
             last_connect_error_ = ac == nullptr ? std::string("out of memory") : std::string(ac->errstr);
@@ -177,6 +274,7 @@ private:
         }
         ctx_ = ac;
         ++generation_;
+        UpdateToken();
         ac->data = this;
         detail::RedisAsioAdapter::Attach(ac, strand_);
         redisAsyncSetDisconnectCallback(ac, &OnDisconnectThunk);
@@ -222,6 +320,8 @@ private:
             // hiredis frees the context right after this returns; ops it holds get NULL replies then.
             last_connect_error_ = ctx_ != nullptr && ctx_->c.err != 0 ? ctx_->c.errstr : "connect failed";
             ctx_ = nullptr;
+            UpdateToken();
+            master_host_.clear();
             ready_ = false;
             connect_timer_.cancel();
             ConnectFailed();
@@ -229,14 +329,16 @@ private:
             return;
         }
         backoff_ = std::chrono::milliseconds(0);
-        if (endpoint_.db != 0) {
-            // SELECT goes first and gates everything else, so that no command can run in the wrong db.
+        if (endpoint_.db != 0 || endpoint_.IsSentinel()) {
+            // SELECT goes first and gates everything else, so that no command can run in the wrong db; behind
+            // Sentinel, ROLE makes sure that the server is (still) the master: a demoted one would refuse writes.
             auto op = std::make_unique<Op>();
             op->internal_select = true;
-            op->commands.push_back({"SELECT", std::to_string(endpoint_.db)});
-            op->expected = 1;
+            if (endpoint_.IsSentinel()) op->commands.push_back({"ROLE"});
+            if (endpoint_.db != 0) op->commands.push_back({"SELECT", std::to_string(endpoint_.db)});
+            op->expected = op->commands.size();
             op->deadline = Clock::now() + options_.command_timeout;
-            pending_commands_ += 1;
+            pending_commands_ += op->expected;
             ops_.push_front(std::move(op));
             SendAt(ops_.begin());
             return;
@@ -247,6 +349,7 @@ private:
     void BecomeReady() {
         ready_ = true;
         connect_timer_.cancel();
+        if (endpoint_.IsSentinel() && !role_timer_armed_) ArmRoleTimer();
         // Ops that timed out while waiting for the connection are forgotten, the rest are written in order.
         for (auto it = ops_.begin(); it != ops_.end();) {
             Op& op = **it;
@@ -274,7 +377,9 @@ private:
             "redis connection lost",
             {{"endpoint", EndpointString()}, {"error", why}});
         ctx_ = nullptr;
+        UpdateToken();
         ready_ = false;
+        master_host_.clear();  // behind Sentinel, ask again where the master is
         connect_timer_.cancel();
         next_connect_ = Clock::now();  // the first reconnect after a drop is immediate
         FailUnsent(Unavailable("redis connection lost", why));
@@ -325,9 +430,13 @@ private:
                 Finish(*op, drop_error_);
             } else {
                 op->replies.push_back(Convert(reply));
+                if (endpoint_.IsSentinel() && op->replies.back().IsError() &&
+                    op->replies.back().str.starts_with("READONLY")) {
+                    LeaveDemotedMaster("a write was refused: " + op->replies.back().str);
+                }
                 if (op->replies.size() == op->expected) {
                     if (op->internal_select) {
-                        OnSelectReply(op->replies.front());
+                        OnGateReplies(op->replies);
                         op->done = true;
                     } else {
                         Finish(*op, std::move(op->replies));
@@ -340,18 +449,86 @@ private:
         }
     }
 
-    void OnSelectReply(const RedisReply& reply) {
-        if (!reply.IsError()) {
+    void OnGateReplies(const std::vector<RedisReply>& replies) {
+        std::string what;
+        std::string err;
+        size_t i = 0;
+        if (endpoint_.IsSentinel()) {
+            const RedisReply& role = replies[i++];
+            const int replicas = MasterReplicas(role);
+            if (role.IsError()) {
+                what = "ROLE";
+                err = role.str;
+            } else if (replicas < 0) {
+                what = "ROLE";
+                err = "the server is a " + (role.IsArray() && !role.elements.empty() ? role.elements[0].str : "?") +
+                      ", not the master";
+            } else {
+                replicas_.store(replicas);
+            }
+        }
+        if (err.empty() && i < replies.size() && replies[i].IsError()) {
+            what = "SELECT " + std::to_string(endpoint_.db);
+            err = replies[i].str;
+        }
+        if (err.empty()) {
             BecomeReady();
             return;
         }
-        Log(*log_, spdlog::level::err, "redis SELECT failed", {{"endpoint", EndpointString()}, {"error", reply.str}});
+        Log(*log_, spdlog::level::err, "redis " + what + " failed", {{"endpoint", EndpointString()}, {"error", err}});
         // We are inside a hiredis callback, where freeing is deferred; drop from a fresh handler instead.
-        asio::post(strand_, [self = shared_from_this(), gen = generation_, err = reply.str] {
+        asio::post(strand_, [self = shared_from_this(), gen = generation_, what, err] {
             if (self->generation_ == gen && self->ctx_ != nullptr) {
-                self->Drop(Unavailable("redis SELECT " + std::to_string(self->endpoint_.db) + " failed", err));
+                self->Drop(Unavailable("redis " + what + " failed", err));
                 self->SetBackoff();
             }
+        });
+    }
+
+    // The connection (generation_ while there is one, else the next), and how often commands failed for want of one:
+    // a write read with one token and waited for with another is not known to be replicated.
+    void UpdateToken() {
+        token_.store((connection_failures_ << 32) + (ctx_ != nullptr ? generation_ : generation_ + 1));
+    }
+
+    // Behind Sentinel: the server is no longer the master (a failover demoted it while we stayed connected, e.g.
+    // across a partition). Drop the connection from a fresh handler (we may be inside a hiredis callback); the next
+    // command asks the sentinels again.
+    void LeaveDemotedMaster(const std::string& why) {
+        asio::post(strand_, [self = shared_from_this(), gen = generation_, why] {
+            if (self->generation_ != gen || self->ctx_ == nullptr) return;
+            Log(*self->log_,
+                spdlog::level::warn,
+                "redis server is no longer the master; asking the sentinels again",
+                {{"endpoint", self->EndpointString()}, {"error", why}});
+            self->Drop(Unavailable("redis server is no longer the master", why));
+        });
+    }
+
+    // Every kRoleEvery while connected (Sentinel only): ROLE, for the number of online replicas and the role.
+    void ArmRoleTimer() {
+        role_timer_armed_ = true;
+        role_timer_.expires_after(kRoleEvery);
+        role_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            self->role_timer_armed_ = false;
+            if (ec || self->shutting_down_) return;
+            if (self->ctx_ != nullptr && self->ready_) {
+                auto op = std::make_unique<Op>();
+                op->commands.push_back({"ROLE"});
+                op->deadline = Clock::now() + self->options_.command_timeout;
+                op->single_cb = [weak = self->weak_from_this(), gen = self->generation_](Result<RedisReply> r) {
+                    auto s = weak.lock();
+                    if (!s || !r || r->IsError() || s->generation_ != gen) return;
+                    const int replicas = MasterReplicas(*r);
+                    if (replicas < 0)
+                        return s->LeaveDemotedMaster(
+                            "ROLE: " + (r->IsArray() && !r->elements.empty() ? r->elements[0].str : "?")
+                        );
+                    s->replicas_.store(replicas);
+                };
+                self->Submit(std::move(op));
+            }
+            self->ArmRoleTimer();
         });
     }
 
@@ -370,9 +547,11 @@ private:
     // were never sent fail too.
     void Drop(const Error& reason) {
         connect_timer_.cancel();
+        master_host_.clear();
         if (ctx_ != nullptr) {
             redisAsyncContext* ac = ctx_;
             ctx_ = nullptr;
+            UpdateToken();
             ready_ = false;
             drop_error_ = reason;
             dropping_ = true;
@@ -385,6 +564,8 @@ private:
     }
 
     void FailUnsent(const Error& reason) {
+        ++connection_failures_;
+        UpdateToken();
         std::vector<std::unique_ptr<Op>> failed;
         while (!ops_.empty() && !ops_.back()->sent) {
             failed.push_back(std::move(ops_.back()));
@@ -496,6 +677,7 @@ private:
     const RedisClientOptions options_;
     asio::steady_timer timer_;
     asio::steady_timer connect_timer_;
+    asio::steady_timer role_timer_;
     std::shared_ptr<spdlog::logger> log_;
 
     redisAsyncContext* ctx_ = nullptr;
@@ -510,7 +692,18 @@ private:
     Clock::time_point next_connect_{};
     std::deque<std::unique_ptr<Op>> ops_;
     size_t pending_commands_ = 0;
-    std::vector<const char*> argv_;  // scratch for redisAsyncCommandArgv
+    // Sentinel: the master's address while connected to it (empty: ask again), the sentinels' clients.
+    bool resolving_ = false;
+    std::string master_host_;
+    int master_port_ = 0;
+    std::vector<std::shared_ptr<RedisClient>> sentinel_clients_;
+    bool role_timer_armed_ = false;
+    // The connection the next command goes on (generation_, or generation_ + 1 while there is none), and the online
+    // replicas the master reported: read by other threads (WaitForReplica's fast path).
+    std::atomic<uint64_t> token_{1};
+    std::atomic<int> replicas_{0};
+    uint64_t connection_failures_ = 0;  // commands failed for want of a connection (part of the token)
+    std::vector<const char*> argv_;     // scratch for redisAsyncCommandArgv
     std::vector<size_t> argv_len_;
 };
 
@@ -589,6 +782,60 @@ Result<std::vector<RedisReply>> RedisClient::PipelineBlocking(std::vector<Args> 
     return WaitBlocking<std::vector<RedisReply>>(impl_->state->io(), impl_->state->options(), [&](auto done) {
         Pipeline(std::move(commands), std::move(done));
     });
+}
+
+uint64_t RedisClient::ConnectionToken() const {
+    return endpoint_.IsSentinel() ? impl_->state->token() : 0;
+}
+
+int RedisClient::Replicas() const {
+    return endpoint_.IsSentinel() ? impl_->state->replicas() : 0;
+}
+
+namespace {
+
+Error ConnectionChanged() {
+    return Unavailable("the Redis connection changed (a failover?): not known whether the writes were replicated");
+}
+
+}  // namespace
+
+void RedisClient::WaitForReplica(uint64_t since, std::function<void(Status)> cb) {
+    const auto& state = impl_->state;
+    if (!endpoint_.IsSentinel() || (state->token() == since && state->replicas() == 0)) {
+        asio::post(state->strand(), [cb = std::move(cb)] { cb(Status{}); });
+        return;
+    }
+    if (state->token() != since) {
+        asio::post(state->strand(), [cb = std::move(cb)] { cb(ConnectionChanged()); });
+        return;
+    }
+    // The callback runs on the strand, where token() is the connection the reply came on.
+    Command({"WAIT", "1", kReplicaWaitMs}, [state, since, cb = std::move(cb)](Result<RedisReply> r) {
+        if (!r) return cb(Unavailable("not known whether a Redis replica has the writes", r.error().message));
+        if (state->token() != since) return cb(ConnectionChanged());
+        if (r->IsError()) return cb(Unavailable("redis WAIT failed", r->str));
+        if (r->integer < 1) {
+            return cb(
+                Unavailable(std::string("no Redis replica acknowledged the writes within ") + kReplicaWaitMs + " ms")
+            );
+        }
+        cb(Status{});
+    });
+}
+
+Status RedisClient::WaitForReplicaBlocking(uint64_t since) {
+    if (!endpoint_.IsSentinel()) return {};
+    if (impl_->state->token() != since) return ConnectionChanged();
+    if (impl_->state->replicas() == 0) return {};
+    Result<RedisReply> r = WaitBlocking<RedisReply>(impl_->state->io(), impl_->state->options(), [&](auto done) {
+        WaitForReplica(since, [done = std::move(done)](Status st) {
+            if (!st) return done(st.error());
+            done(RedisReply{});
+        });
+    });
+    if (!r) return r.error();
+    return {};
 }
 
 void RedisClient::Close() {

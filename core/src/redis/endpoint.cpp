@@ -10,6 +10,7 @@ namespace {
 
 constexpr std::string_view kRedisScheme = "redis://";
 constexpr std::string_view kUnixScheme = "unix://";
+constexpr std::string_view kSentinelScheme = "sentinel://";
 
 // Parses a whole decimal number in [min, max]; nullopt for anything else (sign, spaces, overflow, trailing text).
 std::optional<int> ParseInt(std::string_view s, int min, int max) {
@@ -25,7 +26,7 @@ std::optional<int> ParseInt(std::string_view s, int min, int max) {
 Error BadUrl(std::string_view url, std::string_view why) {
     return InvalidArgument(
         "invalid redis url '" + std::string(url) + "': " + std::string(why) +
-        " (expected redis://host:port[/db] or unix:///path[?db=N])"
+        " (expected redis://host:port[/db], unix:///path[?db=N] or sentinel://host:port[,host:port...]/MASTER[?db=N])"
     );
 }
 
@@ -33,6 +34,47 @@ Error BadUrl(std::string_view url, std::string_view why) {
 
 Result<RedisEndpoint> RedisEndpoint::Parse(std::string_view url) {
     RedisEndpoint ep;
+    if (url.starts_with(kSentinelScheme)) {
+        std::string_view rest = url.substr(kSentinelScheme.size());
+        std::string_view query;
+        if (auto q = rest.find('?'); q != std::string_view::npos) {
+            query = rest.substr(q + 1);
+            rest = rest.substr(0, q);
+        }
+        const auto slash = rest.find('/');
+        if (slash == std::string_view::npos || slash + 1 == rest.size()) {
+            return BadUrl(url, "the master's name is missing after '/'");
+        }
+        ep.master_name = std::string(rest.substr(slash + 1));
+        for (char c : ep.master_name) {
+            if (c <= ' ' || c == '/' || c == ',' || c == 0x7f) {
+                return BadUrl(url, "the master's name \"" + ep.master_name + "\" has a space, '/' or ','");
+            }
+        }
+        std::string_view list = rest.substr(0, slash);
+        while (!list.empty()) {
+            const auto comma = list.find(',');
+            std::string_view one = list.substr(0, comma);
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+            Result<RedisEndpoint> sentinel = Parse("redis://" + std::string(one));
+            if (!sentinel || one.find('/') != std::string_view::npos) {
+                return BadUrl(url, "sentinel address \"" + std::string(one) + "\" is not host:port");
+            }
+            // A sentinel listens on 26379 unless told otherwise.
+            const bool has_port = one.starts_with('[') ? one.find("]:") != std::string_view::npos
+                                                       : one.find(':') != std::string_view::npos;
+            ep.sentinels.emplace_back(sentinel->host, has_port ? sentinel->port : 26379);
+        }
+        if (ep.sentinels.empty()) return BadUrl(url, "no sentinel address");
+        if (!query.empty()) {
+            auto db = query.starts_with("db=") ? ParseInt(query.substr(3), 0, 65535) : std::nullopt;
+            if (!db) return BadUrl(url, "the only query parameter is db=N");
+            ep.db = *db;
+        }
+        ep.host.clear();
+        ep.port = 0;
+        return ep;
+    }
     if (url.starts_with(kUnixScheme)) {
         std::string_view rest = url.substr(kUnixScheme.size());
         std::string_view query;
@@ -115,6 +157,17 @@ Result<RedisEndpoint> RedisEndpoint::Parse(std::string_view url) {
 }
 
 std::string RedisEndpoint::ToString() const {
+    if (IsSentinel()) {
+        std::string out(kSentinelScheme);
+        for (size_t i = 0; i < sentinels.size(); ++i) {
+            const std::string& h = sentinels[i].first;
+            out += (i ? "," : "") + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" +
+                   std::to_string(sentinels[i].second);
+        }
+        out += "/" + master_name;
+        if (db != 0) out += "?db=" + std::to_string(db);
+        return out;
+    }
     if (!unix_path.empty()) {
         std::string out = std::string(kUnixScheme) + unix_path;
         if (db != 0) {

@@ -16,6 +16,9 @@ namespace {
 
 constexpr std::chrono::milliseconds kMinBackoff{100};
 constexpr std::chrono::milliseconds kMaxBackoff{2000};
+// After a batch whose handler could not reach Redis, the pause before its entries are read again (each read counts
+// as a delivery toward max_deliveries).
+constexpr std::chrono::milliseconds kPendingRereadPause{1000};
 // The reader's command deadline is BLOCK plus this, so a server that answers late is not a timeout.
 constexpr std::chrono::milliseconds kReadMargin{5000};
 // XAUTOCLAIM pages per reclaim pass; the next pass continues where the stream still has stale entries.
@@ -414,6 +417,8 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
         }
         in_batch = true;
         ++batch_seq;
+        batch_token = commands->ConnectionToken();  // the handler's writes come after: WaitForReplica covers them
+        batch_size = messages.size();
         batch_bad_ids = std::move(bad_ids);
         if (messages.empty()) {
             Acknowledge(batch_seq, {});
@@ -615,12 +620,45 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
         if (!in_batch || seq != batch_seq) {
             return;
         }
+        if (ids.size() < batch_size && commands->ConnectionToken() != batch_token) {
+            // Behind Sentinel (ConnectionToken is 0 otherwise), the handler left entries pending while the master
+            // could not be reached (a failover): read them again from the own pending list in a second, rather than
+            // after reclaim_min_idle.
+            need_pending = true;
+            pending_cursor = "0";
+            pause_after_batch = true;
+        }
         ids.insert(ids.end(), batch_bad_ids.begin(), batch_bad_ids.end());
         batch_bad_ids.clear();
         if (ids.empty()) {
             FinishBatch();
             return;
         }
+        if (commands->endpoint().IsSentinel()) {
+            // Behind Sentinel a handoff is acknowledged only once a replica has the next stage's state (written on
+            // this connection since the batch was read; without online replicas there is nothing to wait for).
+            // Otherwise the entries stay pending and are read again (the handlers are idempotent). Without
+            // Sentinel nothing is added here.
+            commands->WaitForReplica(
+                batch_token, OnStrand<Status>([this, ids = std::move(ids)](Status replicated) mutable {
+                    if (!replicated) {
+                        LogEvent(
+                            spdlog::level::warn, "not replicated; entries stay pending", replicated.error().message
+                        );
+                        need_pending = true;
+                        pending_cursor = "0";
+                        FinishBatch();
+                        return;
+                    }
+                    SendAcks(std::move(ids));
+                })
+            );
+            return;
+        }
+        SendAcks(std::move(ids));
+    }
+
+    void SendAcks(std::vector<std::string> ids) {
         std::vector<RedisClient::Args> pipeline;
         RedisClient::Args xack = {"XACK", options.stream, options.group};
         xack.insert(xack.end(), ids.begin(), ids.end());
@@ -652,6 +690,17 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
 
     void FinishBatch() {
         in_batch = false;
+        if (pause_after_batch && running) {
+            pause_after_batch = false;
+            busy = true;
+            retry_timer.expires_after(kPendingRereadPause);
+            retry_timer.async_wait([self = shared_from_this()](const boost::system::error_code&) {
+                self->busy = false;
+                self->Step();
+            });
+            return;
+        }
+        pause_after_batch = false;
         Step();  // stopped: finishes the stop instead
     }
 
@@ -675,6 +724,9 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
     bool waiting_capacity = false;
     bool in_batch = false;
     uint64_t batch_seq = 0;
+    uint64_t batch_token = 0;
+    size_t batch_size = 0;
+    bool pause_after_batch = false;  // commands->ConnectionToken() when the batch was read (Sentinel)
     std::vector<std::string> batch_bad_ids;
     std::map<std::string, std::string> failures;  // entry id → why its handler failed (bounded)
     std::chrono::milliseconds backoff{0};

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -56,13 +57,21 @@ public:
     Result<Claim> ClaimBlocking(const std::string& scope, const std::string& key, const std::string& instance_key);
     /// Marks the delivery done for `ttl`.
     Status DoneBlocking(const std::string& scope, const std::string& key, std::chrono::seconds ttl);
-    /// Gives a claim up (the instance could not be stored), so that a retry is not taken for a duplicate.
+    /// Gives a claim up (the instance could not be stored), so that a retry is not taken for a duplicate. When Redis
+    /// cannot be told (it went away, e.g. a Sentinel failover), the claim is remembered as stale here: a retry that
+    /// reaches this process finds it and takes the delivery over at once instead of waiting for the claim to expire.
     void ReleaseBlocking(const std::string& scope, const std::string& key);
     /// The Redis key of a delivery (documented in docs/architecture.md).
     std::string Key(const std::string& scope, const std::string& key) const;
 
 private:
+    /// A claim on `k` that this process could not release: deleted, so that the caller claims again. False when
+    /// the claim is not one of those (or Redis is still away).
+    bool TakeOverStale(const std::string& k);
+
     core::RedisClientPtr redis_;
+    std::mutex mu_;
+    std::set<std::string> stale_;  // guarded by mu_: claims of this process that could not be released (bounded)
 };
 
 /// A trigger instance id derived from a delivery (24 hex digits, like every instance id), so that every API

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -57,6 +58,24 @@ public:
     /// for the reply (bounded by command_timeout). Calling them from an io_context thread is a bug.
     Result<RedisReply> CommandBlocking(Args args);
     Result<std::vector<RedisReply>> PipelineBlocking(std::vector<Args> commands);
+
+    /// Replication (docs/delivery.md, "Redis Sentinel"). Only `sentinel://` endpoints replicate as far as Squall is
+    /// concerned; for the others these cost nothing: ConnectionToken() is 0 and WaitForReplica answers OK at once.
+    ///
+    /// A token for the connection the next command goes on (the current one, or the next one while disconnected).
+    /// Read it before the writes that WaitForReplica should cover.
+    uint64_t ConnectionToken() const;
+    /// How many replicas the master reported online (ROLE at connect, then every second); 0 without Sentinel.
+    int Replicas() const;
+    /// `WAIT 1 <1 s>` on this connection, after writes sent since ConnectionToken() gave `since`: OK once one
+    /// replica has every write this connection made (those included). Errors: kUnavailable when the connection
+    /// changed since `since` (a failover: whether the writes reached the new master is unknown), when no replica
+    /// acknowledged within a second, or when Redis is unreachable. OK without a round trip when the master reports
+    /// no replica (nothing to wait for) or without Sentinel. The callback runs on the client's strand, never
+    /// inline. The steps that acknowledge an event to the outside (a webhook's 2xx, starting an action, a runner
+    /// forgetting a final status, an XACK after a handoff) call it, so that a failover loses nothing acknowledged.
+    void WaitForReplica(uint64_t since, std::function<void(Status)> cb);
+    Status WaitForReplicaBlocking(uint64_t since);
 
     /// Fails pending commands with kUnavailable and disconnects. Later commands reconnect.
     void Close();

@@ -2,6 +2,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "squall/core/error.hpp"
 
@@ -15,8 +17,16 @@ struct RedisEndpoint {
     int port = 6379;
     int db = 0;
     std::string key_prefix = "squall:";  ///< prepended to every key the installation uses
+    /// Non-empty: Redis Sentinel. `host`/`port` are then resolved on every (re)connection by asking these sentinels
+    /// (`SENTINEL get-master-addr-by-name master_name`), so that a client follows a failover to the promoted
+    /// replica; and the acknowledging steps wait for one replica (RedisClient::WaitForReplica).
+    std::vector<std::pair<std::string, int>> sentinels;
+    std::string master_name;
 
-    /// Parses `redis://host:port/db`, `redis://host:port`, `unix:///path/to.sock` and `unix:///path?db=N`.
+    bool IsSentinel() const { return !sentinels.empty(); }
+
+    /// Parses `redis://host:port/db`, `redis://host:port`, `unix:///path/to.sock`, `unix:///path?db=N` and
+    /// `sentinel://host:port[,host:port...]/MASTER[?db=N]`.
     static Result<RedisEndpoint> Parse(std::string_view url);
     /// The URL form, without the key prefix.
     std::string ToString() const;

@@ -91,6 +91,8 @@ public:
 
     const Keys& keys() const { return keys_; }
     const Clock& clock() const { return clock_; }
+    /// The connection the instances are written on (RedisClient::WaitForReplica covers its writes).
+    RedisClient& client() const { return *client_; }
 
 private:
     RedisClientPtr client_;
