@@ -16,8 +16,13 @@ void HttpMetrics::Observe(
     size_t bucket = 0;
     while (bucket < kBuckets.size() && seconds > kBuckets[bucket]) ++bucket;
     std::lock_guard<std::mutex> lock(mu_);
-    ++requests_[{method, route, status}];
-    Histogram& h = latency_[{method, route}];
+    const std::tuple<std::string_view, std::string_view, int> request(method, route, status);
+    auto counted = requests_.find(request);
+    if (counted == requests_.end()) counted = requests_.emplace(std::tuple(method, route, status), 0).first;
+    ++counted->second;
+    auto timed = latency_.find(std::pair<std::string_view, std::string_view>(method, route));
+    if (timed == latency_.end()) timed = latency_.emplace(std::pair(method, route), Histogram{}).first;
+    Histogram& h = timed->second;
     if (bucket < kBuckets.size()) ++h.buckets[bucket];
     ++h.count;
     h.sum += seconds;

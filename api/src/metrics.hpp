@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 namespace squall::api {
@@ -34,8 +35,29 @@ private:
         double sum = 0;
     };
     mutable std::mutex mu_;
-    std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;  // guarded by mu_
-    std::map<std::pair<std::string, std::string>, Histogram> latency_;        // guarded by mu_
+    /// Find by string views: counting a request of a route seen before allocates nothing.
+    struct RequestLess {
+        using is_transparent = void;
+        template <class A, class B>
+        bool operator()(const A& a, const B& b) const {
+            const std::string_view a0 = std::get<0>(a), b0 = std::get<0>(b);
+            if (a0 != b0) return a0 < b0;
+            const std::string_view a1 = std::get<1>(a), b1 = std::get<1>(b);
+            if (a1 != b1) return a1 < b1;
+            return std::get<2>(a) < std::get<2>(b);
+        }
+    };
+    struct RouteLess {
+        using is_transparent = void;
+        template <class A, class B>
+        bool operator()(const A& a, const B& b) const {
+            const std::string_view a0 = a.first, b0 = b.first;
+            if (a0 != b0) return a0 < b0;
+            return std::string_view(a.second) < std::string_view(b.second);
+        }
+    };
+    std::map<std::tuple<std::string, std::string, int>, uint64_t, RequestLess> requests_;  // guarded by mu_
+    std::map<std::pair<std::string, std::string>, Histogram, RouteLess> latency_;          // guarded by mu_
 };
 
 /// A route pattern as registered with httplib (a regex) as a path template: each regex group replaced by what

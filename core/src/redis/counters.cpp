@@ -114,10 +114,13 @@ DeferredCounters::~DeferredCounters() {
     state_->timer.cancel();
 }
 
-void DeferredCounters::Add(const std::string& hash, const std::string& field, int64_t n) {
+void DeferredCounters::Add(std::string_view hash, std::string_view field, int64_t n) {
     if (n == 0) return;
     std::lock_guard lock(state_->mu);
-    state_->deltas[{hash, field}] += n;
+    auto it = state_->deltas.find(std::pair<std::string_view, std::string_view>(hash, field));
+    if (it == state_->deltas.end())
+        it = state_->deltas.emplace(std::pair(std::string(hash), std::string(field)), 0).first;
+    it->second += n;
     state_->ArmLocked();
 }
 

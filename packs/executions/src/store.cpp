@@ -414,7 +414,8 @@ void LatencyHistograms::Observe(
     size_t i = 0;
     while (i < kBuckets.size() && static_cast<double>(micros) > kBuckets[i] * 1e6) ++i;
     const std::string base = std::string("lat:") + stage + ":";
-    counters.Add({{{hash, base + std::to_string(i + 1)}, 1}, {{hash, base + "sum_us"}, micros}});
+    counters.Add(hash, base + std::to_string(i + 1), 1);
+    counters.Add(hash, base + "sum_us", micros);
 }
 
 Error RefusedTransition(const std::string& id, const std::string& from, const std::string& to) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "squall/core/asio.hpp"
@@ -24,8 +25,18 @@ class RedisClient;
 /// goes are lost. Thread-safe: Add may be called from any thread, including the io_context's.
 class DeferredCounters {
 public:
+    /// Orders (hash, field) keys and finds them by string views: counting an existing pair allocates nothing.
+    struct KeyLess {
+        using is_transparent = void;
+        template <class A, class B>
+        bool operator()(const A& a, const B& b) const {
+            const std::string_view a1 = a.first, b1 = b.first;
+            if (a1 != b1) return a1 < b1;
+            return std::string_view(a.second) < std::string_view(b.second);
+        }
+    };
     /// (hash, field) → delta.
-    using Deltas = std::map<std::pair<std::string, std::string>, int64_t>;
+    using Deltas = std::map<std::pair<std::string, std::string>, int64_t, KeyLess>;
 
     DeferredCounters(asio::io_context& io, std::weak_ptr<RedisClient> client, std::chrono::milliseconds interval);
     ~DeferredCounters();
@@ -33,7 +44,7 @@ public:
     DeferredCounters& operator=(const DeferredCounters&) = delete;
 
     /// Adds `n` to `field` of hash `hash` (a full key); sent with the next flush, at most one interval from now.
-    void Add(const std::string& hash, const std::string& field, int64_t n = 1);
+    void Add(std::string_view hash, std::string_view field, int64_t n = 1);
     /// Several deltas under one lock (e.g. the buckets of one histogram sample).
     void Add(const Deltas& deltas);
     /// Sends what is pending now and waits for the reply. Not from an io_context thread. On failure the deltas are
