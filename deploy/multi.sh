@@ -81,7 +81,11 @@ start() {
             curl -fsS --max-time 2 "$url/health" >/dev/null 2>&1 && break
             sleep 0.1
         done
-        curl -fsS --max-time 2 "$url/health" >/dev/null 2>&1 || { echo "multi.sh: $url did not answer (see $DIR/logs)" >&2; exit 1; }
+        if ! curl -fsS --max-time 2 "$url/health" >/dev/null 2>&1; then
+            echo "multi.sh: $url did not answer (see $DIR/logs); the API processes' last lines:" >&2
+            tail -n 15 "$DIR"/logs/api-*.log >&2
+            exit 1
+        fi
     done
     echo "Squall (multi-process) is running: $(ls "$RUN" | wc -l) processes, Redis at unix://$SOCK"
     for url in "${urls[@]}"; do echo "  API: $url"; done

@@ -191,23 +191,43 @@ CliResult RunCommand(
     return r;
 }
 
-int FreePort() {
+/// A loopback socket bound to `port` (0: any free one), or -1.
+int BindLoopback(int port) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));  // NOLINT: the sockets API
-    socklen_t len = sizeof(a);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);  // NOLINT: the sockets API
-    const int port = ntohs(a.sin_port);
-    close(fd);
-    return port;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {  // NOLINT: the sockets API
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/// A port P such that P and P + 1 are both free now: deploy/multi.sh's api processes listen on PORT + i - 1.
+/// (Checking P alone failed when P + 1 was the local port of some other test's client connection.)
+int FreePortPair() {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const int first = BindLoopback(0);
+        sockaddr_in a{};
+        socklen_t len = sizeof(a);
+        getsockname(first, reinterpret_cast<sockaddr*>(&a), &len);  // NOLINT: the sockets API
+        const int port = ntohs(a.sin_port);
+        const int second = port < 65535 ? BindLoopback(port + 1) : -1;
+        close(first);
+        if (second >= 0) {
+            close(second);
+            return port;
+        }
+    }
+    return 0;
 }
 
 TEST_F(ScaleOutTest, MultiScriptStartsEveryRoleServesAWebhookAndStops) {
     const std::string dir = (dir_.path() / "multi").string();
-    const int port = FreePort();
+    const int port = FreePortPair();
+    ASSERT_GT(port, 0);
     const std::map<std::string, std::string> env = {
         {"SQUALL_BIN", SquallProcess::Binary()},
         {"SQUALL_MULTI_DIR", dir},
