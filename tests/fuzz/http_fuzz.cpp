@@ -95,6 +95,18 @@ void RemoveDataDir() {
     std::filesystem::remove_all(g_data_dir, ec);
 }
 
+/// The server runs in a detached thread that never stops. When libFuzzer ends the run with exit(), static
+/// destructors (spdlog's registry among them) would run while that thread still logs, and it crashed there
+/// ("Done N runs", then a SEGV in spdlog::details::registry::initialize_logger). Registered once the server is
+/// up, after those statics exist, this runs before they are destroyed: it ends the process at once. libFuzzer
+/// reports a crash, a timeout or a leak with _Exit and its own code, never through here.
+void EndBeforeStaticsDie() {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    RemoveDataDir();
+    std::_Exit(0);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -126,6 +138,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
         if (in && std::getline(in, g_key) && !g_key.empty() &&
             Exchange("GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n", std::chrono::seconds(2)).rfind("HTTP/1.1 ", 0) ==
                 0) {
+            std::atexit(EndBeforeStaticsDie);
             return 0;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -45,6 +45,8 @@ for t in "${TARGETS[@]}"; do
       -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix="$ARTIFACTS/$t-" \
       "${extra[@]}" >"$log" 2>&1; then
     runs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log")
+    # The http target ends before libFuzzer's final stats (tests/fuzz/http_fuzz.cpp): its "Done N runs" line.
+    [ -n "$runs" ] || runs=$(awk '/^Done [0-9]+ runs/ {print $2}' "$log")
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
     echo "fuzz $t: ok, ${runs:-?} inputs in ${SECONDS_PER_TARGET} s, ${cov:-cov: ?}, corpus $(ls "$WORK/$t" | wc -l)"
   else
