@@ -11,6 +11,8 @@
 #include <string_view>
 #include <tuple>
 
+#include "squall/core/redis/counters.hpp"
+
 namespace squall::api {
 
 class HttpMetrics {
@@ -47,17 +49,9 @@ private:
             return std::get<2>(a) < std::get<2>(b);
         }
     };
-    struct RouteLess {
-        using is_transparent = void;
-        template <class A, class B>
-        bool operator()(const A& a, const B& b) const {
-            const std::string_view a0 = a.first, b0 = b.first;
-            if (a0 != b0) return a0 < b0;
-            return std::string_view(a.second) < std::string_view(b.second);
-        }
-    };
     std::map<std::tuple<std::string, std::string, int>, uint64_t, RequestLess> requests_;  // guarded by mu_
-    std::map<std::pair<std::string, std::string>, Histogram, RouteLess> latency_;          // guarded by mu_
+    std::map<std::pair<std::string, std::string>, Histogram, core::DeferredCounters::KeyLess>
+        latency_;  // guarded by mu_
 };
 
 /// A route pattern as registered with httplib (a regex) as a path template: each regex group replaced by what
