@@ -15,6 +15,7 @@
 #include "squall/core/store/kv_store.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/executions/events.hpp"
+#include "squall/executions/policies.hpp"
 #include "squall/executions/store.hpp"
 #include "squall/packs/config.hpp"
 #include "squall/packs/content_store.hpp"
@@ -109,13 +110,13 @@ PackConfig ParsePackConfig(const core::RedisReply& config_reply, const core::Red
     CollectSecretValues(out);
     return out;
 }
-/// A policy (`concurrency`, `retry`) ExecutionService put in the request's action snapshot
-/// (docs/delivery.md "Policies"), or null.
+using executions::RetryCount;
+using executions::RetryDelay;
+using executions::RetryWanted;
+
+/// A policy of the request (executions::RequestPolicy).
 const Json* Policy(const core::ExecutionRequest& r, const char* kind) {
-    auto p = r.action.find("policies");
-    if (p == r.action.end() || !p->is_object()) return nullptr;
-    auto k = p->find(kind);
-    return k != p->end() && k->is_object() ? &*k : nullptr;
+    return executions::RequestPolicy(r, kind);
 }
 
 /// StackStorm's action.retry: a new execution of `original`'s action with its parameters (in clear, from the
@@ -172,32 +173,6 @@ void CreateRetry(
 
 /// How long a retry request is kept: a retry is due long before (the delay), or never.
 constexpr const char* kRetryRequestTtlSeconds = "604800";
-
-/// The retry count of a request (0 for a first run).
-int64_t RetryCount(const core::ExecutionRequest& r) {
-    if (auto p = r.context.find("policies"); p != r.context.end() && p->is_object()) {
-        if (auto rr = p->find("retry"); rr != p->end() && rr->is_object()) return rr->value("retry_count", int64_t{0});
-    }
-    return 0;
-}
-
-/// Whether an execution of `r` that ended in `status` is to be run again by its action.retry policy:
-/// `retry_on: failure` takes `failed` and `abandoned` (its runner died mid-run: the action did not complete),
-/// `retry_on: timeout` takes `timeout`; while the chain of retries is shorter than max_retry_count.
-bool RetryWanted(const core::ExecutionRequest& r, const std::string& status) {
-    const Json* retry = Policy(r, "retry");
-    if (retry == nullptr) return false;
-    const std::string on = retry->value("retry_on", "failure");
-    const bool matches = (on == "failure" && (status == core::status::kFailed || status == core::status::kAbandoned)) ||
-                         (on == "timeout" && status == core::status::kTimeout);
-    return matches && RetryCount(r) < retry->value("max_retry_count", int64_t{2});
-}
-
-std::chrono::milliseconds RetryDelay(const core::ExecutionRequest& r) {
-    const Json* retry = Policy(r, "retry");
-    const double seconds = retry != nullptr && (*retry)["delay"].is_number() ? (*retry)["delay"].get<double>() : 0.0;
-    return std::chrono::milliseconds(static_cast<int64_t>(std::clamp(seconds, 0.0, 86400.0) * 1000));
-}
 
 int64_t EpochMs(const core::Clock& clock) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now().time_since_epoch()).count();

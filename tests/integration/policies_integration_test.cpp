@@ -59,6 +59,32 @@ void WritePack(const std::filesystem::path& packs) {
         "---\nname: resilient_retry\nresource_ref: pol.resilient\npolicy_type: action.retry\n"
         "parameters:\n  retry_on: failure\n  max_retry_count: 1\n  delay: 3\n"
     );
+    // Workflows under the same policies (the workflow role applies them): an Orquesta workflow running one command.
+    Write(
+        p / "actions" / "wf_locked.yaml",
+        "---\nname: wf_locked\nrunner_type: orquesta\nentry_point: workflows/one.yaml\n"
+        "parameters:\n  cmd:\n    type: string\n    required: true\n"
+    );
+    Write(
+        p / "actions" / "wf_flaky.yaml",
+        "---\nname: wf_flaky\nrunner_type: orquesta\nentry_point: workflows/one.yaml\n"
+        "parameters:\n  cmd:\n    type: string\n    required: true\n"
+    );
+    Write(
+        p / "actions" / "workflows" / "one.yaml",
+        "version: 1.0\ninput:\n  - cmd\ntasks:\n  run:\n    action: core.local\n    input:\n"
+        "      cmd: <% ctx().cmd %>\noutput:\n  - out: <% task(run).result.stdout %>\n"
+    );
+    Write(
+        p / "policies" / "wf_locked.yaml",
+        "---\nname: wf_locked_concurrency\nresource_ref: pol.wf_locked\npolicy_type: action.concurrency\n"
+        "parameters:\n  threshold: 1\n  action: delay\n"
+    );
+    Write(
+        p / "policies" / "wf_flaky.yaml",
+        "---\nname: wf_flaky_retry\nresource_ref: pol.wf_flaky\npolicy_type: action.retry\n"
+        "parameters:\n  retry_on: failure\n  max_retry_count: 1\n  delay: 0.2\n"
+    );
 }
 
 /// Runs long the first time (leaves `marker`), says "second" at once the next time.
@@ -296,7 +322,7 @@ TEST_F(PoliciesTest, ARetryDelaySurvivesTheRunnerThatRanItDying) {
 TEST_F(PoliciesTest, PoliciesAndTypesAreListed) {
     Json policies = GetJson(*api_, "/policies?pack=pol");
     ASSERT_TRUE(policies.is_array());
-    EXPECT_EQ(policies.size(), 6u) << policies.dump(2);
+    EXPECT_EQ(policies.size(), 8u) << policies.dump(2);
     Json one = GetJson(*api_, "/policies/pol.keyed_concurrency");
     EXPECT_EQ(one.value("policy_type", ""), "action.concurrency.attr");
     EXPECT_EQ(one["parameters"]["action"], "delay") << "the type's default is filled in";
@@ -308,6 +334,60 @@ TEST_F(PoliciesTest, PoliciesAndTypesAreListed) {
     CliResult get = api_->Cli({"policy", "get", "pol.locked_concurrency", "-j"});
     ASSERT_EQ(get.exit_code, 0) << get.err;
     EXPECT_NE(get.out.find("\"threshold\": 1"), std::string::npos) << get.out;
+}
+
+/// The same installation with a `workflow` role process: policies on workflow actions.
+class WorkflowPoliciesTest : public PoliciesTest {
+protected:
+    void SetUp() override {
+        PoliciesTest::SetUp();
+        workflow_ = std::make_unique<SquallProcess>(Opts({"--roles", "workflow"}));
+    }
+    std::unique_ptr<SquallProcess> workflow_;
+};
+
+TEST_F(WorkflowPoliciesTest, ConcurrencyDelaysWorkflowsPastTheThreshold) {
+    // Each workflow's one task takes the lock: with threshold 1 the workflows never overlap, so every one succeeds,
+    // and those started while another ran went through `delayed`.
+    const std::string lock = (dir_.path() / "wf-lock").string();
+    std::vector<std::string> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(Run("pol.wf_locked", {{"cmd", LockedCmd(lock, 0.3)}}));
+    std::vector<Json> ended = WaitAllEnded(ids, 90s);
+    int delayed = 0;
+    for (const auto& e : ended) {
+        EXPECT_EQ(e.value("status", ""), "succeeded") << "two workflows overlapped: " << e.dump(2);
+        std::vector<std::string> log = StatusLog(e);
+        delayed += std::count(log.begin(), log.end(), "delayed") > 0 ? 1 : 0;
+    }
+    EXPECT_GE(delayed, 1) << "four workflows at once with threshold 1: some must have been delayed";
+}
+
+TEST_F(WorkflowPoliciesTest, RetryRunsAFailedWorkflowAgain) {
+    // The workflow's task fails the first time (it leaves a marker) and succeeds the next: the retry policy runs the
+    // whole workflow again as a new execution that points at the failed one.
+    const std::string marker = (dir_.path() / "wf-marker").string();
+    const std::string first = Run("pol.wf_flaky", {{"cmd", SecondTimeLucky(marker, "exit 1")}});
+    Json retry;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            Json list = GetJson(*api_, "/executions?action=pol.wf_flaky&limit=10");
+            if (!list.is_array()) return false;
+            for (const auto& e : list) {
+                const Json r = e["context"].value("policies", Json::object()).value("retry", Json::object());
+                if (r.value("retried_liveaction_id", "") == first && e.value("status", "") == "succeeded") {
+                    retry = e;
+                    return true;
+                }
+            }
+            return false;
+        },
+        60s
+    )) << GetJson(*api_, "/executions?action=pol.wf_flaky&limit=10").dump(2);
+    EXPECT_EQ(GetJson(*api_, "/executions/" + first).value("status", ""), "failed");
+    EXPECT_EQ(retry["context"]["policies"]["retry"]["applied_policy"], "pol.wf_flaky_retry");
+    EXPECT_EQ(retry["result"]["output"].value("out", ""), "second") << retry.dump(2);
+    // max_retry_count is 1, and the retry succeeded: two executions of the workflow in all.
+    EXPECT_FALSE(WaitFor([&] { return GetJson(*api_, "/executions?action=pol.wf_flaky&limit=10").size() > 2; }, 1s));
 }
 
 }  // namespace

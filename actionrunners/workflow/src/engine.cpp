@@ -16,6 +16,7 @@
 #include "squall/core/redis/stream.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/executions/events.hpp"
+#include "squall/executions/policies.hpp"
 #include "squall/workflows/chain.hpp"
 #include "squall/workflows/conductor.hpp"
 
@@ -341,6 +342,28 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     }
 
     void Finish(const std::string& wf, const std::string& status, const Json& result) {
+        bool retry_due = false;
+        if (status == core::status::kFailed || status == core::status::kTimeout) {
+            // StackStorm's action.retry on a workflow: the request kept at the claim says whether the policy takes
+            // this end; the retry is made due before the end is stored, and the runners' poll creates it
+            // (docs/delivery.md "Policies", as for an action).
+            auto kept = redis->CommandBlocking({"GET", store.keys().RetryRequest(wf)});
+            if (kept && !kept->IsNil() && !kept->IsError()) {
+                Json body = Json::parse(kept->str, nullptr, false);
+                auto req = body.is_object() ? core::ExecutionRequest::FromJson(body)
+                                            : Result<core::ExecutionRequest>(InvalidArgument("not JSON"));
+                if (req && executions::RetryWanted(*req, status)) {
+                    const auto now =
+                        std::chrono::duration_cast<std::chrono::milliseconds>(store.clock().Now().time_since_epoch());
+                    const auto due = now + executions::RetryDelay(*req);
+                    auto added =
+                        redis->CommandBlocking({"ZADD", store.keys().RetryDue(), std::to_string(due.count()), wf});
+                    if (!added || added->IsError())
+                        return Warn("cannot make the workflow's retry due; recovery retries its end", wf, "");
+                    retry_due = true;
+                }
+            }
+        }
         auto moved = store.TransitionBlocking(
             wf,
             status,
@@ -349,16 +372,28 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             {"running", "canceling", "pausing", "resuming", "scheduled"}
         );
         if (!moved) return Warn("cannot store the workflow's end; recovery retries it", wf, moved.error().message);
-        (void)redis->PipelineBlocking({{"SREM", ActiveKey(), wf}, {"EXPIRE", Key(wf), "604800"}});
+        // A request kept for a retry policy goes now unless a retry is due (the retry poll drops it then).
+        std::vector<std::vector<std::string>> after = {{"SREM", ActiveKey(), wf}, {"EXPIRE", Key(wf), "604800"}};
+        if (!retry_due) after.push_back({"DEL", store.keys().RetryRequest(wf)});
+        (void)redis->PipelineBlocking(after);
         std::lock_guard lock(mu);
         specs.erase(wf);
         seen_versions.erase(wf);
     }
 
     // ---- starting a workflow -------------------------------------------------------------------------------------
-    void StartWorkflow(const core::ExecutionRequest& req) {
+    void StartWorkflow(const core::ExecutionRequest& req, const std::string& body) {
         const std::string wf = req.execution_id;
-        auto claimed = store.TransitionBlocking(wf, "running", {}, {"scheduled"});
+        executions::FieldMap claim;
+        // StackStorm's policies on a workflow action, as a runner applies them to an action (docs/delivery.md
+        // "Policies"): under a concurrency policy the claim may be delayed (the script keeps the request to queue it
+        // again when a place frees up) or canceled; a retry policy needs the request kept for the retry.
+        if (executions::RequestPolicy(req, "concurrency") != nullptr) claim.emplace_back("_request", body);
+        if (executions::RequestPolicy(req, "retry") != nullptr) {
+            auto kept = redis->CommandBlocking({"SET", store.keys().RetryRequest(wf), body, "EX", "604800"});
+            if (!kept) return Warn("cannot keep a workflow's request for its retry policy", wf, kept.error().message);
+        }
+        auto claimed = store.TransitionBlocking(wf, "running", claim, {"scheduled"});
         if (!claimed) return Warn("cannot claim a workflow execution", wf, claimed.error().message);
         if (!claimed->applied && claimed->previous != "running") return;  // canceled before it started
         const Json re_run = req.context.value("re_run", Json::object());
@@ -577,7 +612,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                 Json j = Json::parse(msg.body, nullptr, false);
                 auto req = j.is_discarded() ? Result<core::ExecutionRequest>(InvalidArgument("not JSON"))
                                             : core::ExecutionRequest::FromJson(j);
-                if (req) self->StartWorkflow(*req);
+                if (req) self->StartWorkflow(*req, msg.body);
                 acks.push_back(msg.id);
             }
             done(std::move(acks));

@@ -146,9 +146,9 @@ Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const 
     ctx["pack"] = pack;
     if (!spec.parent.empty()) ctx["parent"] = {{"execution_id", spec.parent}};
     e.request.context = std::move(ctx);
-    // The runner applies the action's policies: they travel in the request's action snapshot (not in the stored
-    // record's). Workflows are driven by the workflow role, which applies none.
-    if (!content.policies.empty() && !workflow) {
+    // Whoever claims the execution applies the action's policies (a runner process; the workflow role for a
+    // workflow): they travel in the request's action snapshot (not in the stored record's).
+    if (!content.policies.empty()) {
         Json policies = ApplicablePolicies(ref, content, params->values);
         if (!policies.is_null()) e.request.action["policies"] = std::move(policies);
     }

@@ -7,6 +7,7 @@
 #include "squall/core/log.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/executions/events.hpp"
+#include "squall/executions/policies.hpp"
 #include "squall/executions/status.hpp"
 #include "squall/packs/content_store.hpp"
 
@@ -263,14 +264,6 @@ std::string TriggerTypeOf(const NewExecution& e) {
                                                                                  : std::string();
 }
 
-/// The concurrency policy ExecutionService put in the request's action snapshot, or null.
-const Json* ConcurrencyPolicy(const core::ExecutionRequest& r) {
-    auto p = r.action.find("policies");
-    if (p == r.action.end() || !p->is_object()) return nullptr;
-    auto c = p->find("concurrency");
-    return c != p->end() && c->is_object() ? &*c : nullptr;
-}
-
 std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& now, int64_t score) {
     const core::ExecutionRequest& r = e.request;
     const Json event = {
@@ -322,7 +315,7 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
         args.push_back("parent");
         args.push_back(e.parent);
     }
-    if (const Json* c_ptr = ConcurrencyPolicy(r)) {
+    if (const Json* c_ptr = RequestPolicy(r, "concurrency")) {
         // The transition script counts claims in the slot (kTransitionBody): "threshold|action|slot".
         const Json& c = *c_ptr;
         args.push_back("conc");

@@ -7,6 +7,7 @@
 #include "squall/actionrunners/runner.hpp"
 #include "squall/core/clock.hpp"
 #include "squall/core/redis/client.hpp"
+#include "squall/executions/store.hpp"
 
 namespace squall::core {
 class KvCache;
@@ -20,10 +21,9 @@ class RunnerKeys {
 public:
     explicit RunnerKeys(std::string prefix) : p_(std::move(prefix)) {}
     std::string Alive(const std::string& consumer) const { return p_ + "runner:alive:" + consumer; }
-    /// action.retry, durably (docs/delivery.md "Policies"): the ids of executions whose retry is due at the score
-    /// (epoch ms), and the request (parameters in clear) of each claimed execution of an action with the policy.
-    std::string RetryDue() const { return p_ + "{x}retry:due"; }
-    std::string RetryRequest(const std::string& id) const { return p_ + "{x}retry:req:" + id; }
+    /// action.retry's keys (executions::Keys::RetryDue, RetryRequest).
+    std::string RetryDue() const { return executions::Keys(p_).RetryDue(); }
+    std::string RetryRequest(const std::string& id) const { return executions::Keys(p_).RetryRequest(id); }
 
 private:
     std::string p_;

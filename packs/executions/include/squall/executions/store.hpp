@@ -58,6 +58,10 @@ public:
     /// the execution events (one XREAD, same slot) and shows `st2.announcement__<route>`. Trimmed to ~10,000.
     std::string Announcements() const { return p_ + "stream:announcements"; }
     std::string Dedupe(const std::string& key) const { return p_ + "dedupe:" + key; }
+    /// action.retry, durably (docs/delivery.md "Policies"): the ids of executions whose retry is due at the score
+    /// (epoch ms), and the request (parameters in clear) of each claimed execution of an action with the policy.
+    std::string RetryDue() const { return p_ + "retry:due"; }
+    std::string RetryRequest(const std::string& id) const { return p_ + "retry:req:" + id; }
     /// The ids of the executions created with this one as parent (workflow tasks), in creation order.
     std::string Children(const std::string& id) const { return p_ + "children:" + id; }
     /// Control messages (cancel, pause, resume) for one runner process. Written after the status change that
