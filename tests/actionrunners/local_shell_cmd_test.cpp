@@ -1,7 +1,11 @@
 // local-shell-cmd runs commands as StackStorm does: `/bin/sh -c` (Python's shell=True) for the server's own user.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <string>
+
+#include "common/shell_common.hpp"
 
 #include "runner_harness.hpp"
 
@@ -45,6 +49,50 @@ TEST(LocalShellCmdTest, ACommandHoldingASecretIsEvaluatedFromTheEnvironment) {
     EXPECT_EQ(out.find("s3cret-value"), std::string::npos) << out;
     EXPECT_NE(out.find("13"), std::string::npos) << out;
     EXPECT_NE(out.find("eval \"$ST2_ACTION_CMD\""), std::string::npos) << out;
+}
+
+// A simple command of plain words runs without the shell's own process (its parent is this process, not a sh),
+// with its leading assignments in its environment, as sh would run it.
+TEST(LocalShellCmdTest, APlainCommandRunsWithoutAShellProcess) {
+    RunnerHarness h;
+    // /proc/self/stat's fourth field is the parent's pid.
+    RunReport r = h.Run("local-shell-cmd", Cmd("plain", "GREETING=hi /bin/cat /proc/self/stat"));
+    ASSERT_EQ(r.result.status, core::status::kSucceeded) << r.result.result.dump(2);
+    const std::string stat = r.result.result["stdout"];
+    const size_t close = stat.rfind(')');
+    ASSERT_NE(close, std::string::npos) << stat;
+    // ") S <ppid> ..."
+    const long ppid = std::strtol(stat.c_str() + close + 4, nullptr, 10);
+    EXPECT_EQ(ppid, static_cast<long>(::getpid())) << stat;
+    RunReport env = h.Run("local-shell-cmd", Cmd("env", "GREETING=hi env"));
+    ASSERT_EQ(env.result.status, core::status::kSucceeded) << env.result.result.dump(2);
+    EXPECT_NE(env.result.result["stdout"].get<std::string>().find("GREETING=hi"), std::string::npos);
+}
+
+// Builtins, keywords, shell syntax and programs that are not found go to sh, which decides as StackStorm's would.
+TEST(LocalShellCmdTest, AnythingButPlainWordsGoesToTheShell) {
+    RunnerHarness h;
+    RunReport echo = h.Run("local-shell-cmd", Cmd("builtin", "echo -e x"));  // dash's echo prints -e
+    ASSERT_EQ(echo.result.status, core::status::kSucceeded) << echo.result.result.dump(2);
+    EXPECT_EQ(echo.result.result["stdout"], "-e x");
+    RunReport missing = h.Run("local-shell-cmd", Cmd("missing", "no-such-program-here arg"));
+    EXPECT_EQ(missing.result.result["return_code"], 127) << missing.result.result.dump(2);
+    EXPECT_NE(missing.result.result["stderr"].get<std::string>().find("not found"), std::string::npos);
+
+    std::map<std::string, std::string> env = {{"PATH", "/usr/bin:/bin"}};
+    EXPECT_EQ(PlainCommandArgv("ls -l /tmp", env), (std::vector<std::string>{"/usr/bin/ls", "-l", "/tmp"}));
+    EXPECT_EQ(PlainCommandArgv("A=1 B=x/y /bin/true", env), (std::vector<std::string>{"/bin/true"}));
+    EXPECT_EQ(env["A"], "1");
+    EXPECT_EQ(env["B"], "x/y");
+    for (const char* shell : {"ls *.txt",    "ls $HOME",       "ls ~",     "ls | wc",
+                              "ls > f",      "ls; ls",         "ls 'a b'", "ls \\a",
+                              "ls `id`",     "ls && ls",       "A=1",      "cd /tmp",
+                              "true",        "./local-script", "ls\nls",   "no-such-program-here",
+                              "ls #comment", "A=$x ls",        "1A=b ls",  "ls {a,b}"}) {
+        std::map<std::string, std::string> e = env;
+        EXPECT_TRUE(PlainCommandArgv(shell, e).empty()) << shell;
+        EXPECT_EQ(e, env) << shell;
+    }
 }
 
 }  // namespace

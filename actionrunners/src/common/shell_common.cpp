@@ -1,9 +1,14 @@
 #include "common/shell_common.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <string_view>
 
 namespace squall::actionrunners {
@@ -233,6 +238,89 @@ void RunHandles::Forget(const std::string& execution_id) {
     std::lock_guard lock(mu_);
     runs_.erase(execution_id);
     handles_.erase(execution_id);
+}
+
+namespace {
+
+bool PlainChar(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.' || c == '/' ||
+           c == ':' || c == '@' || c == '%' || c == '+' || c == ',' || c == '=';
+}
+
+bool AssignmentWord(const std::string& w) {
+    const size_t eq = w.find('=');
+    if (eq == std::string::npos || eq == 0) return false;
+    if (std::isdigit(static_cast<unsigned char>(w[0])) != 0) return false;
+    for (size_t i = 0; i < eq; ++i) {
+        if (std::isalnum(static_cast<unsigned char>(w[i])) == 0 && w[i] != '_') return false;
+    }
+    return true;
+}
+
+bool Executable(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+}  // namespace
+
+std::vector<std::string> PlainCommandArgv(const std::string& cmd, std::map<std::string, std::string>& env) {
+    // dash's builtins and keywords: these behave differently from (or have no) programs of the same name.
+    static const std::set<std::string, std::less<>> kShellWords = {
+        "!",      ".",    ":",      "[",        "alias",   "bg",    "break", "case", "cd",   "command", "continue",
+        "do",     "done", "echo",   "elif",     "else",    "esac",  "eval",  "exec", "exit", "export",  "false",
+        "fc",     "fg",   "fi",     "for",      "getopts", "hash",  "if",    "in",   "jobs", "kill",    "local",
+        "printf", "pwd",  "read",   "readonly", "return",  "set",   "shift", "test", "then", "times",   "trap",
+        "true",   "type", "ulimit", "umask",    "unalias", "unset", "until", "wait", "while"};
+    std::vector<std::string> words;
+    std::string word;
+    for (char c : cmd) {
+        if (c == ' ' || c == '\t') {
+            if (!word.empty()) words.push_back(std::move(word));
+            word.clear();
+        } else if (PlainChar(c)) {
+            word += c;
+        } else {
+            return {};
+        }
+    }
+    if (!word.empty()) words.push_back(std::move(word));
+    size_t first = 0;
+    std::vector<std::pair<std::string, std::string>> assigned;
+    while (first < words.size() && AssignmentWord(words[first])) {
+        const size_t eq = words[first].find('=');
+        assigned.emplace_back(words[first].substr(0, eq), words[first].substr(eq + 1));
+        first += 1;
+    }
+    if (first == words.size() || words[first].find('=') != std::string::npos) return {};
+    const std::string& program = words[first];
+    if (kShellWords.count(program) > 0) return {};
+    std::string path;
+    if (program.find('/') != std::string::npos) {
+        if (program[0] != '/' || !Executable(program)) return {};  // relative to the cwd: left to the shell
+        path = program;
+    } else {
+        auto p = env.find("PATH");
+        const char* own = std::getenv("PATH");
+        const std::string search = p != env.end() ? p->second : own != nullptr ? own : "/usr/bin:/bin";
+        size_t start = 0;
+        while (start <= search.size()) {
+            const size_t colon = std::min(search.find(':', start), search.size());
+            const std::string dir = search.substr(start, colon - start);
+            if (dir.empty() || dir[0] != '/') {
+                if (!dir.empty() || colon < search.size()) return {};  // a relative entry: the shell decides
+            } else if (Executable(dir + "/" + program)) {
+                path = dir + "/" + program;
+                break;
+            }
+            start = colon + 1;
+        }
+        if (path.empty()) return {};
+    }
+    for (auto& [name, value] : assigned) env[name] = std::move(value);
+    std::vector<std::string> argv(words.begin() + static_cast<std::ptrdiff_t>(first), words.end());
+    argv[0] = path;
+    return argv;
 }
 
 }  // namespace squall::actionrunners

@@ -25,8 +25,13 @@ public:
         // `sudo -E -- bash -c` (st2's ShellCommandAction). A bashism that fails under StackStorm fails here too, and
         // a command costs a dash start-up rather than a bash one.
         const bool sudo = core::BoolOr(p, "sudo", false);
-        spec.argv = sudo ? std::vector<std::string>{"sudo", "-E", "--", "/bin/bash", "-c", argv_cmd}
-                         : std::vector<std::string>{"/bin/sh", "-c", argv_cmd};
+        // A simple command of plain words runs as sh would run it, without the shell's own process
+        // (PlainCommandArgv; docs/decisions.md).
+        std::vector<std::string> plain =
+            sudo || argv_cmd != cmd ? std::vector<std::string>() : PlainCommandArgv(cmd, spec.env);
+        spec.argv = sudo             ? std::vector<std::string>{"sudo", "-E", "--", "/bin/bash", "-c", argv_cmd}
+                    : !plain.empty() ? std::move(plain)
+                                     : std::vector<std::string>{"/bin/sh", "-c", argv_cmd};
         if (sudo && p.contains("sudo_password") && p["sudo_password"].is_string()) {
             spec.argv = {"sudo", "-S", "-E", "--", "/bin/bash", "-c", argv_cmd};
             spec.stdin_data = p["sudo_password"].get<std::string>() + "\n";
