@@ -92,18 +92,29 @@ Result<Dispatched> WebhookSensor::EmitBlocking(
     return Dispatched{std::move(ti), false};
 }
 
+WebhookSensor::UrlSet WebhookSensor::UrlsOf(const packs::ContentSnapshotPtr& snap) {
+    {
+        std::lock_guard lock(urls_mu_);
+        if (urls_ && urls_of_ == snap) return urls_;
+    }
+    auto urls = std::make_shared<std::vector<std::string>>();
+    for (const auto& [ref, rule] : snap->rules) {
+        if (rule.enabled && rule.trigger_type == "core.st2.webhook") {
+            urls->push_back(rule.trigger_parameters.value("url", ""));
+        }
+    }
+    std::sort(urls->begin(), urls->end());
+    urls->erase(std::unique(urls->begin(), urls->end()), urls->end());
+    std::lock_guard lock(urls_mu_);
+    urls_of_ = snap;
+    urls_ = std::move(urls);
+    return urls_;
+}
+
 Result<std::vector<std::string>> WebhookSensor::UrlsBlocking(bool recheck) {
     Result<packs::ContentSnapshotPtr> snap = recheck ? ctx_.content.RecheckBlocking() : ctx_.content.GetBlocking();
     if (!snap) return snap.error();
-    std::vector<std::string> urls;
-    for (const auto& [ref, rule] : (*snap)->rules) {
-        if (rule.enabled && rule.trigger_type == "core.st2.webhook") {
-            urls.push_back(rule.trigger_parameters.value("url", ""));
-        }
-    }
-    std::sort(urls.begin(), urls.end());
-    urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
-    return urls;
+    return *UrlsOf(*snap);
 }
 
 Result<Dispatched> WebhookSensor::DispatchBlocking(
@@ -113,13 +124,17 @@ Result<Dispatched> WebhookSensor::DispatchBlocking(
     const std::string& trace_tag,
     const std::string& idempotency_key
 ) {
-    Result<std::vector<std::string>> urls = UrlsBlocking();
+    auto listened = [this, &url](bool recheck) -> Result<bool> {
+        Result<packs::ContentSnapshotPtr> snap = recheck ? ctx_.content.RecheckBlocking() : ctx_.content.GetBlocking();
+        if (!snap) return snap.error();
+        UrlSet urls = UrlsOf(*snap);
+        return std::binary_search(urls->begin(), urls->end(), url);
+    };
+    Result<bool> found = listened(false);
     // A rule installed a moment ago may not be in the cached snapshot yet: look again before refusing.
-    if (urls && !std::binary_search(urls->begin(), urls->end(), url)) urls = UrlsBlocking(/*recheck=*/true);
-    if (!urls) return urls.error();
-    if (!std::binary_search(urls->begin(), urls->end(), url)) {
-        return NotFound("no rule listens on webhook \"" + url + "\"");
-    }
+    if (found && !*found) found = listened(/*recheck=*/true);
+    if (!found) return found.error();
+    if (!*found) return NotFound("no rule listens on webhook \"" + url + "\"");
     core::TriggerInstance ti;
     ti.trigger = "core.st2.webhook";
     ti.trigger_parameters = {{"url", url}};

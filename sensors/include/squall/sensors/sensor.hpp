@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,9 +105,16 @@ public:
     SensorContext& context() { return ctx_; }
 
 private:
+    using UrlSet = std::shared_ptr<const std::vector<std::string>>;
+    /// The sorted urls of `snap`'s enabled webhook rules, built once per content snapshot (not per request).
+    UrlSet UrlsOf(const packs::ContentSnapshotPtr& snap);
+
     SensorContext& ctx_;
     PayloadValidator validator_;
     std::unique_ptr<DeliveryDedupe> dedupe_;
+    std::mutex urls_mu_;
+    packs::ContentSnapshotPtr urls_of_;  ///< the snapshot urls_ was built from (held, so its address is not reused)
+    UrlSet urls_;
 };
 
 /// The GitHub webhook (SPEC §3.2): `POST /api/v1/webhooks/github`. Verifies `X-Hub-Signature-256` (HMAC-SHA256
