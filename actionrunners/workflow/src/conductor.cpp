@@ -25,6 +25,9 @@ const char* kPaused = "paused";
 
 const char* kPending = "pending";  // a task or item waiting for an answer (an inquiry)
 const char* kHeld = "held";        // a task or item that is a subworkflow someone paused
+// Set when the workflow ran again because a subworkflow it was paused for resumed: the engine does not cascade that
+// resume to its other subworkflows.
+const char* kQuietResume = "quiet_resume";
 
 bool Truthy(const Json& v) {
     if (v.is_null()) return false;
@@ -869,8 +872,24 @@ bool Conductor::AnyPending() const {
 }
 
 void Conductor::ResumeAfterInquiry(StepOutput& out) {
+    const std::string by = s_.value("paused_by", "");
+    if (by == kHeld && (s_["status"] == st::kPaused || s_["status"] == st::kPausing)) {
+        // Paused because its subworkflows were, one of them runs again: this workflow runs again too, as
+        // StackStorm's handle_action_execution_resume sets the parent running without publishing it, so its other
+        // paused subworkflows stay paused (the engine does not cascade this resume: `quiet_resume`). If nothing but
+        // paused subworkflows is left once that one ends, it pauses again (CheckEnd).
+        s_.erase("paused_by");
+        s_["status"] = st::kRunning;
+        s_[kQuietResume] = true;
+        out.resumed = true;
+        Json deferred = s_.value("deferred", Json::array());
+        s_.erase("deferred");
+        for (const auto& d : deferred) Stage(d["name"], d["ctx"], d["from"], out, d.value("route", 0));
+        CheckEnd(out);
+        return;
+    }
     // The workflow paused because a task waited for an answer; the last such task ended: it goes on by itself.
-    if (s_.value("paused_by", "") != kPending || AnyPending()) return;
+    if (by != kPending || AnyPending()) return;
     s_.erase("paused_by");
     Resume(out);
 }
@@ -885,7 +904,10 @@ void Conductor::Cancel(StepOutput& out) {
 }
 
 void Conductor::Pause(StepOutput& out) {
-    if (s_["status"] == st::kRunning) s_["status"] = st::kPausing;
+    if (s_["status"] == st::kRunning) {
+        s_["status"] = st::kPausing;
+        s_.erase(kQuietResume);
+    }
     CheckEnd(out);
 }
 
@@ -1066,26 +1088,48 @@ std::vector<Launch> Conductor::Running() const {
     return out;
 }
 
+bool Conductor::NothingRuns(bool* held) const {
+    // No task execution is out (a with-items task waiting for its next items has none): every running task (or
+    // item) waits for an answer (`pending`, an inquiry) or is a paused subworkflow (`held`).
+    for (const auto& [id, task] : s_["tasks"].items()) {
+        if (task["status"] != st::kRunning) continue;
+        if (!task.value("items", false)) {
+            if (!task.value(kPending, false) && !task.value(kHeld, false)) return false;
+            if (held && task.value(kHeld, false)) *held = true;
+            continue;
+        }
+        int waiting = 0;
+        for (const auto& i : task["is"]) {
+            waiting += i == kPending || i == kHeld ? 1 : 0;
+            if (held && i == kHeld) *held = true;
+        }
+        if (task.value("active", 0) > waiting) return false;
+    }
+    return true;
+}
+
 void Conductor::CheckEnd(StepOutput& out) {
     if (Finished()) return;
     if (s_["status"] == st::kPausing || s_["status"] == st::kPaused) {
-        // Paused once no task execution is out (a with-items task waiting for its next items has none).
-        // A task waiting in `pending` (an inquiry) is not running: it waits for an answer.
-        for (const auto& [id, task] : s_["tasks"].items()) {
-            if (task["status"] != st::kRunning) continue;
-            if (!task.value("items", false)) {
-                if (!task.value(kPending, false) && !task.value(kHeld, false)) return;
-                continue;
-            }
-            int waiting = 0;
-            for (const auto& i : task["is"]) waiting += i == kPending || i == kHeld ? 1 : 0;
-            if (task.value("active", 0) > waiting) return;
-        }
+        if (!NothingRuns(nullptr)) return;
         if (s_["status"] == st::kPausing) {
             s_["status"] = st::kPaused;
             out.paused = true;
         }
         return;
+    }
+    if (s_["status"] == st::kRunning) {
+        // As Orquesta: a running workflow whose every active task is a paused subworkflow (paused on its own, not by
+        // this workflow) is paused too; the resume of such a subworkflow resumes it (TaskResumed).
+        bool held = false;
+        if (NothingRuns(&held) && held) {
+            s_["status"] = st::kPaused;
+            s_["paused_by"] = kHeld;
+            s_.erase(kQuietResume);
+            out.pausing = true;
+            out.paused = true;
+            return;
+        }
     }
     // A cancel does not wait for an answer: a task waiting in `pending` (an inquiry) does not hold it back.
     const bool canceling = s_["status"] == st::kCanceling;
