@@ -210,6 +210,17 @@ TEST(WorkflowIntegrationTest, RunsAPacksWorkflowWithTasksAsChildExecutions) {
             << e.dump(2);
     }
     EXPECT_EQ(children, 2);
+
+    // The runner parameter `notify` names tasks of the workflow; one it does not have fails the run at once.
+    CliResult notify = server.Cli({"run", "wft.broken", "notify=[\"ok\", \"nope\", \"nada\"]", "-j"});
+    Json n = Json::parse(notify.out, nullptr, false);
+    ASSERT_TRUE(n.is_object()) << notify.out << notify.err;
+    EXPECT_EQ(n["status"], "failed") << n.dump(2);
+    EXPECT_EQ(
+        n["result"]["errors"][0]["message"],
+        "The following tasks in the notify parameter do not exist in the workflow definition: nada, nope."
+    ) << n.dump(2);
+    EXPECT_TRUE(n.value("children", Json::array()).empty()) << n.dump(2);
 }
 
 /// Cancel: the running task finishes, no new task starts, the workflow ends canceled.

@@ -407,6 +407,24 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                 }
                 return fail(std::move(errors));
             }
+            // StackStorm's runner parameter `notify` lists the tasks whose executions notify: a name the workflow
+            // does not have fails the run before anything starts, as its workflow service refuses it.
+            if (req.parameters.contains("notify") && req.parameters["notify"].is_array()) {
+                std::set<std::string> missing;
+                for (const auto& n : req.parameters["notify"]) {
+                    if (n.is_string() && !spec->Find(n.get<std::string>())) missing.insert(n.get<std::string>());
+                }
+                if (!missing.empty()) {
+                    std::string names;
+                    for (const auto& n : missing) names += (names.empty() ? "" : ", ") + n;
+                    return fail(Json::array(
+                        {{{"type", "error"},
+                          {"message",
+                           "The following tasks in the notify parameter do not exist in the workflow definition: " +
+                               names + "."}}}
+                    ));
+                }
+            }
             for (const auto& [name, d] : spec->input) {
                 if (req.parameters.contains(name)) input[name] = req.parameters[name];
             }
