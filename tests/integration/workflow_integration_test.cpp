@@ -210,6 +210,17 @@ TEST(WorkflowIntegrationTest, RunsAPacksWorkflowWithTasksAsChildExecutions) {
             << e.dump(2);
     }
     EXPECT_EQ(children, 2);
+
+    // The runner parameter `notify` names tasks of the workflow; one it does not have fails the run at once.
+    CliResult notify = server.Cli({"run", "wft.broken", "notify=[\"ok\", \"nope\", \"nada\"]", "-j"});
+    Json n = Json::parse(notify.out, nullptr, false);
+    ASSERT_TRUE(n.is_object()) << notify.out << notify.err;
+    EXPECT_EQ(n["status"], "failed") << n.dump(2);
+    EXPECT_EQ(
+        n["result"]["errors"][0]["message"],
+        "The following tasks in the notify parameter do not exist in the workflow definition: nada, nope."
+    ) << n.dump(2);
+    EXPECT_TRUE(n.value("children", Json::array()).empty()) << n.dump(2);
 }
 
 /// Cancel: the running task finishes, no new task starts, the workflow ends canceled.
@@ -240,6 +251,90 @@ TEST(WorkflowIntegrationTest, CancelLetsTheRunningTaskFinishAndStartsNoNewOne) {
     for (const auto& child : wf["children"]) {
         EXPECT_EQ(GetExecution(server, child.get<std::string>())["status"], "succeeded");
     }
+}
+
+/// StackStorm's examples.orquesta-data-flow-large-data, written here (its task2 names the fixture action
+/// `examples.load_and_print_fixture`, which the examples pack calls `python_runner_load_and_print_fixture`: this one
+/// names it right): a Python action returns a JSON document of about 1.5 MB, published twice and output twice.
+TEST(WorkflowIntegrationTest, LargeDataFlowsThroughPublishAndOutput) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path pack = data.path() / "d" / "packs" / "big";
+    Write(
+        pack / "pack.yaml", "name: big\ndescription: large data\nversion: 0.1.0\nauthor: squall\nemail: s@example.com\n"
+    );
+    Write(
+        pack / "actions" / "fixture.yaml",
+        "name: fixture\nrunner_type: python-script\nentry_point: fixture.py\nparameters:\n  file_path:\n"
+        "    type: string\n    required: true\n"
+    );
+    Write(pack / "actions" / "fixture.py", R"(import json
+
+from st2common.runners.base_action import Action
+
+
+class LoadAndPrintFixtureAction(Action):
+    def run(self, file_path):
+        with open(file_path, "r") as fp:
+            return json.loads(fp.read())
+)");
+    Write(
+        pack / "actions" / "flow.yaml",
+        "name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\nparameters:\n  file_path:\n"
+        "    type: string\n    required: true\n"
+    );
+    Write(pack / "actions" / "workflows" / "flow.yaml", R"(version: 1.0
+input:
+  - file_path
+  - b1: <% ctx().file_path %>
+vars:
+  - a2: <% ctx().b1 %>
+  - b2: <% ctx().a2 %>
+output:
+  - a5: <% ctx().b4 %>
+  - b5: <% ctx().a5 %>
+tasks:
+  task1:
+    action: core.echo
+    input:
+      message: <% ctx().b2 %>
+    next:
+      - when: <% succeeded() %>
+        publish:
+          - a3: <% result().stdout %>
+          - b3: <% ctx().a3 %>
+        do: task2
+  task2:
+    action: big.fixture
+    input:
+      file_path: <% ctx().file_path %>
+    next:
+      - when: <% succeeded() %>
+        publish: a4=<% result().result %> b4=<% ctx().a4 %>
+        do: task3
+  task3:
+    action: core.noop
+)");
+    Json fixture = {{"rows", Json::array()}};
+    std::mt19937 rng(7);
+    for (int i = 0; i < 12000; ++i) {
+        std::string name(40, 'a');
+        for (auto& c : name) c = static_cast<char>('a' + rng() % 26);
+        fixture["rows"].push_back(
+            {{"id", i}, {"name", name}, {"note", "床前明月光"}, {"tags", {rng() % 1000, rng() % 7}}}
+        );
+    }
+    const fs::path file = data.path() / "fixture.json";
+    Write(file, fixture.dump());
+    ASSERT_GT(fs::file_size(file), 1000000u);
+    SquallProcess server({(data.path() / "d").string(), "", {}});
+    const Json e = RunSync(server, {"big.flow", "file_path=" + file.string()});
+    ASSERT_EQ(e.value("status", ""), "succeeded") << e.dump(2).substr(0, 3000) << server.Output();
+    ASSERT_TRUE(e["result"].contains("output")) << e.dump(2).substr(0, 3000);
+    EXPECT_FALSE(e["result"].contains("errors"));
+    EXPECT_TRUE(e["result"]["output"]["a5"] == fixture);
+    EXPECT_TRUE(e["result"]["output"]["b5"] == fixture);
+    EXPECT_EQ(e["children"].size(), 3u);
 }
 
 /// Pause: the running task finishes, the workflow is paused and nothing runs; resume: it goes on to the end.

@@ -117,6 +117,54 @@ output:
 )");
 }
 
+/// The pack `st2rr`: StackStorm's examples.orquesta-test-rerun and orquesta-test-rerun-with-items shapes, written
+/// here: a task exits with the number the file `tempfile` holds; with-items over range(0, 4) exits with
+/// `number * item % 2` (items 1 and 3 fail while the file holds 1).
+void WriteSt2Pack(const fs::path& data) {
+    const fs::path pack = data / "packs" / "st2rr";
+    Write(
+        pack / "pack.yaml", "name: st2rr\ndescription: re-run\nversion: 0.1.0\nauthor: squall\nemail: s@example.com\n"
+    );
+    const std::string params = "parameters:\n  tempfile:\n    type: string\n    required: true\n";
+    Write(
+        pack / "actions" / "rerun.yaml",
+        "name: rerun\nrunner_type: orquesta\nentry_point: workflows/rerun.yaml\n" + params
+    );
+    Write(pack / "actions" / "workflows" / "rerun.yaml", R"(version: 1.0
+input:
+  - tempfile
+tasks:
+  task1:
+    action: core.noop
+    next:
+      - when: <% succeeded() %>
+        do: task2
+  task2:
+    action: core.local
+    input:
+      cmd: "exit `cat <% ctx().tempfile %>`"
+    next:
+      - when: <% succeeded() %>
+        do: task3
+  task3:
+    action: core.noop
+)");
+    Write(
+        pack / "actions" / "items.yaml",
+        "name: items\nrunner_type: orquesta\nentry_point: workflows/items.yaml\n" + params
+    );
+    Write(pack / "actions" / "workflows" / "items.yaml", R"(version: 1.0
+input:
+  - tempfile
+tasks:
+  task1:
+    with: <% range(0, 4) %>
+    action: core.local
+    input:
+      cmd: 'x=`cat <% ctx().tempfile %>`; exit $(( x * <% item() %> % 2 ))'
+)");
+}
+
 Json GetExecution(const SquallProcess& server, const std::string& id) {
     CliResult got = server.Cli({"execution", "get", id, "-j"});
     Json e = Json::parse(got.out, nullptr, false);
@@ -256,6 +304,46 @@ TEST(WorkflowRerunIntegrationTest, WithItemsReRunsOnlyFailedItemsUnlessReset) {
     lines = ReadFile(file);
     EXPECT_EQ(Count(lines, "item-a\n"), 2u) << lines;
     EXPECT_EQ(Count(lines, "item-b\n"), 3u) << lines;
+}
+
+/// StackStorm's test_wiring_rerun.py on the examples' shapes: the workflow fails while the file holds 1; with 0, a
+/// plain re-run runs it all again, `--tasks task2` runs task2 and task3 only; the with-items re-run has 4 children
+/// when reset, 2 (the failed items) with `--no-reset`.
+TEST(WorkflowRerunIntegrationTest, StackStormsRerunExamplesSteeredByTheirTempFile) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WriteSt2Pack(d);
+    SquallProcess server({d.string(), "", {}});
+    const std::string tempfile = (data.path() / "exit").string();
+    Write(tempfile, "1");
+    Json first = ParseOut(server.Cli({"run", "st2rr.rerun", "tempfile=" + tempfile, "-j"}));
+    ASSERT_EQ(first["status"], "failed") << first.dump(2);
+    Write(tempfile, "0");
+    Json whole = ParseOut(server.Cli({"execution", "re-run", first["id"], "-j"}));
+    EXPECT_NE(whole["id"], first["id"]);
+    EXPECT_EQ(whole["status"], "succeeded") << whole.dump(2);
+    EXPECT_EQ(whole["children"].size(), 3u) << whole.dump(2);
+    Json task = ParseOut(server.Cli({"execution", "re-run", first["id"], "--tasks", "task2", "-j"}));
+    EXPECT_EQ(task["status"], "succeeded") << task.dump(2);
+    ASSERT_EQ(task["children"].size(), 2u) << task.dump(2);
+    EXPECT_EQ(GetExecution(server, task["children"][0])["context"]["orquesta"]["task_name"], "task2");
+    EXPECT_EQ(GetExecution(server, task["children"][1])["context"]["orquesta"]["task_name"], "task3");
+    // A workflow that succeeded re-runs from a task too.
+    Json again = ParseOut(server.Cli({"execution", "re-run", task["id"], "--tasks", "task2", "-j"}));
+    EXPECT_EQ(again["status"], "succeeded") << again.dump(2);
+
+    for (const bool reset : {true, false}) {
+        Write(tempfile, "1");
+        Json items = ParseOut(server.Cli({"run", "st2rr.items", "tempfile=" + tempfile, "-j"}));
+        ASSERT_EQ(items["status"], "failed") << items.dump(2);
+        Write(tempfile, "0");
+        std::vector<std::string> cli = {"execution", "re-run", items["id"], "--tasks", "task1", "-j"};
+        if (!reset) cli.insert(cli.end(), {"--no-reset", "task1"});
+        Json rerun = ParseOut(server.Cli(cli));
+        EXPECT_EQ(rerun["status"], "succeeded") << rerun.dump(2);
+        EXPECT_EQ(rerun["children"].size(), reset ? 4u : 2u) << rerun.dump(2);
+    }
 }
 
 }  // namespace

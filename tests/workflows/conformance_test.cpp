@@ -370,6 +370,64 @@ tasks:
     EXPECT_EQ(done.launches[0].task_name, "after");
 }
 
+/// Subworkflows paused on their own (not by this workflow): it keeps running while another task runs, is paused once
+/// every active task is a paused subworkflow, and the resume of one of them resumes it quietly (its other paused
+/// subworkflows stay paused); with only paused subworkflows left it pauses again. As Orquesta's conductor.
+TEST(WorkflowConductor, SubworkflowsPausedOnTheirOwnPauseTheWorkflowOnceNothingElseRuns) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+tasks:
+  one:
+    action: examples.subworkflow
+    next:
+      - do: last
+  two:
+    action: examples.subworkflow
+    next:
+      - do: last
+  last:
+    join: all
+    action: core.noop
+)",
+        "subs.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    ConductorHost host;
+    Json state;
+    Conductor c(*spec, state, host);
+    StepOutput start;
+    c.Start(Json::object(), start);
+    ASSERT_EQ(start.launches.size(), 2u);
+    StepOutput p1;
+    c.TaskPaused("one", -1, 0, p1);
+    EXPECT_FALSE(p1.paused);  // `two` still runs
+    EXPECT_EQ(state["status"], "running");
+    StepOutput p2;
+    c.TaskPaused("two", -1, 0, p2);
+    EXPECT_TRUE(p2.pausing);  // running → pausing → paused: nothing runs
+    EXPECT_TRUE(p2.paused);
+    EXPECT_EQ(state["status"], "paused");
+    StepOutput r1;
+    c.TaskResumed("one", -1, 0, r1);
+    EXPECT_TRUE(r1.resumed);
+    EXPECT_TRUE(r1.launches.empty());
+    EXPECT_EQ(state["status"], "running");
+    EXPECT_TRUE(state.value("quiet_resume", false));  // the engine does not resume `two` with it
+    StepOutput e1;
+    c.TaskEnded("one", -1, 0, "e1", "succeeded", Json::object(), e1);
+    EXPECT_TRUE(e1.launches.empty());  // `last` waits for `two`
+    EXPECT_TRUE(e1.paused);            // only the paused `two` is left
+    EXPECT_EQ(state["status"], "paused");
+    StepOutput r2;
+    c.Resume(r2);  // the workflow's own resume (it cascades to `two`)
+    EXPECT_TRUE(r2.resumed);
+    EXPECT_FALSE(state.contains("quiet_resume"));
+    StepOutput e2;
+    c.TaskEnded("two", -1, 0, "e2", "succeeded", Json::object(), e2);
+    ASSERT_EQ(e2.launches.size(), 1u);
+    EXPECT_EQ(e2.launches[0].task_name, "last");
+}
+
 /// Drives a conductor with every launch succeeding unless `fail` names its task (and item), returning the launches.
 struct Driver {
     Conductor& c;

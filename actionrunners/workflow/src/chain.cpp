@@ -431,8 +431,11 @@ void ChainConductor::TaskPaused(const std::string& task_id, int item, int, StepO
     if (!s_.contains("current") || !s_["current"].is_object()) return;
     Json& cur = s_["current"];
     if (cur["name"] != task_id || cur["seq"].get<int>() != item) return;
-    // A subworkflow paused under a pausing chain: nothing runs any more.
-    if (s_["status"] == st::kPausing) {
+    // A subworkflow paused under a pausing chain: nothing runs any more. One paused on its own pauses the chain too
+    // (its only running task is paused), as StackStorm's chain runner does; the subworkflow's resume does not resume
+    // the chain: it waits for its own resume, then goes on.
+    if (s_["status"] == st::kPausing || s_["status"] == st::kRunning) {
+        out.pausing = s_["status"] == st::kRunning;
         s_["status"] = st::kPaused;
         out.paused = true;
     }

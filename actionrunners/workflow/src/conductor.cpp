@@ -3,6 +3,7 @@
 #include "squall/workflows/conductor.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -25,6 +26,73 @@ const char* kPaused = "paused";
 
 const char* kPending = "pending";  // a task or item waiting for an answer (an inquiry)
 const char* kHeld = "held";        // a task or item that is a subworkflow someone paused
+// Set when the workflow ran again because a subworkflow it was paused for resumed: the engine does not cascade that
+// resume to its other subworkflows.
+const char* kQuietResume = "quiet_resume";
+
+/// Orquesta registers StackStorm's functions as Jinja filters too, among them the aliases `json_dump`,
+/// `json_parse`, `yaml_dump` and `yaml_parse` of the filters `to_json_string`, `from_json_string`, `to_yaml_string`
+/// and `from_yaml_string`. The template library knows the filters by their StackStorm names (the aliases exist
+/// only in Orquesta), so a workflow's Jinja expression has an alias after `|` renamed before it compiles. Only
+/// names in filter position inside `{{ }}` / `{% %}` change; quoted strings are left alone.
+std::string AliasFilters(const std::string& text) {
+    static const std::pair<std::string_view, std::string_view> kAliases[] = {
+        {"json_dump", "to_json_string"},
+        {"json_parse", "from_json_string"},
+        {"yaml_dump", "to_yaml_string"},
+        {"yaml_parse", "from_yaml_string"}};
+    if (text.find("json_") == std::string::npos && text.find("yaml_") == std::string::npos) return text;
+    std::string out;
+    out.reserve(text.size() + 16);
+    bool in_expr = false;
+    char quote = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (!in_expr) {
+            out += c;
+            if (c == '{' && i + 1 < text.size() && (text[i + 1] == '{' || text[i + 1] == '%')) {
+                out += text[++i];
+                in_expr = true;
+            }
+            continue;
+        }
+        if (quote) {
+            out += c;
+            if (c == '\\' && i + 1 < text.size()) {
+                out += text[++i];
+            } else if (c == quote) {
+                quote = 0;
+            }
+            continue;
+        }
+        if (c == '\'' || c == '"') {
+            quote = c;
+        } else if ((c == '}' || c == '%') && i + 1 < text.size() && text[i + 1] == '}') {
+            in_expr = false;
+        } else if (c == '|') {
+            out += c;
+            size_t j = i + 1;
+            while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\n')) ++j;
+            size_t end = j;
+            while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_'))
+                ++end;
+            const std::string_view name(text.data() + j, end - j);
+            out.append(text, i + 1, j - i - 1);
+            bool renamed = false;
+            for (const auto& [alias, filter] : kAliases) {
+                if (name != alias) continue;
+                out += filter;
+                renamed = true;
+                break;
+            }
+            if (!renamed) out += name;
+            i = end - 1;
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
 
 bool Truthy(const Json& v) {
     if (v.is_null()) return false;
@@ -390,7 +458,7 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
         if (!r) return Error(r.error().code, "YaqlEvaluationException: " + r.error().message);
         return r;
     }
-    auto t = core::Template::Cached(text);
+    auto t = core::Template::Cached(AliasFilters(text));
     if (!t) return Error(t.error().code, "JinjaEvaluationException: " + t.error().message);
     Json jctx = {{"_", ctx}};
     auto r = (*t)->Render(jctx, opts);
@@ -869,8 +937,24 @@ bool Conductor::AnyPending() const {
 }
 
 void Conductor::ResumeAfterInquiry(StepOutput& out) {
+    const std::string by = s_.value("paused_by", "");
+    if (by == kHeld && (s_["status"] == st::kPaused || s_["status"] == st::kPausing)) {
+        // Paused because its subworkflows were, one of them runs again: this workflow runs again too, as
+        // StackStorm's handle_action_execution_resume sets the parent running without publishing it, so its other
+        // paused subworkflows stay paused (the engine does not cascade this resume: `quiet_resume`). If nothing but
+        // paused subworkflows is left once that one ends, it pauses again (CheckEnd).
+        s_.erase("paused_by");
+        s_["status"] = st::kRunning;
+        s_[kQuietResume] = true;
+        out.resumed = true;
+        Json deferred = s_.value("deferred", Json::array());
+        s_.erase("deferred");
+        for (const auto& d : deferred) Stage(d["name"], d["ctx"], d["from"], out, d.value("route", 0));
+        CheckEnd(out);
+        return;
+    }
     // The workflow paused because a task waited for an answer; the last such task ended: it goes on by itself.
-    if (s_.value("paused_by", "") != kPending || AnyPending()) return;
+    if (by != kPending || AnyPending()) return;
     s_.erase("paused_by");
     Resume(out);
 }
@@ -885,7 +969,10 @@ void Conductor::Cancel(StepOutput& out) {
 }
 
 void Conductor::Pause(StepOutput& out) {
-    if (s_["status"] == st::kRunning) s_["status"] = st::kPausing;
+    if (s_["status"] == st::kRunning) {
+        s_["status"] = st::kPausing;
+        s_.erase(kQuietResume);
+    }
     CheckEnd(out);
 }
 
@@ -1066,26 +1153,48 @@ std::vector<Launch> Conductor::Running() const {
     return out;
 }
 
+bool Conductor::NothingRuns(bool* held) const {
+    // No task execution is out (a with-items task waiting for its next items has none): every running task (or
+    // item) waits for an answer (`pending`, an inquiry) or is a paused subworkflow (`held`).
+    for (const auto& [id, task] : s_["tasks"].items()) {
+        if (task["status"] != st::kRunning) continue;
+        if (!task.value("items", false)) {
+            if (!task.value(kPending, false) && !task.value(kHeld, false)) return false;
+            if (held && task.value(kHeld, false)) *held = true;
+            continue;
+        }
+        int waiting = 0;
+        for (const auto& i : task["is"]) {
+            waiting += i == kPending || i == kHeld ? 1 : 0;
+            if (held && i == kHeld) *held = true;
+        }
+        if (task.value("active", 0) > waiting) return false;
+    }
+    return true;
+}
+
 void Conductor::CheckEnd(StepOutput& out) {
     if (Finished()) return;
     if (s_["status"] == st::kPausing || s_["status"] == st::kPaused) {
-        // Paused once no task execution is out (a with-items task waiting for its next items has none).
-        // A task waiting in `pending` (an inquiry) is not running: it waits for an answer.
-        for (const auto& [id, task] : s_["tasks"].items()) {
-            if (task["status"] != st::kRunning) continue;
-            if (!task.value("items", false)) {
-                if (!task.value(kPending, false) && !task.value(kHeld, false)) return;
-                continue;
-            }
-            int waiting = 0;
-            for (const auto& i : task["is"]) waiting += i == kPending || i == kHeld ? 1 : 0;
-            if (task.value("active", 0) > waiting) return;
-        }
+        if (!NothingRuns(nullptr)) return;
         if (s_["status"] == st::kPausing) {
             s_["status"] = st::kPaused;
             out.paused = true;
         }
         return;
+    }
+    if (s_["status"] == st::kRunning) {
+        // As Orquesta: a running workflow whose every active task is a paused subworkflow (paused on its own, not by
+        // this workflow) is paused too; the resume of such a subworkflow resumes it (TaskResumed).
+        bool held = false;
+        if (NothingRuns(&held) && held) {
+            s_["status"] = st::kPaused;
+            s_["paused_by"] = kHeld;
+            s_.erase(kQuietResume);
+            out.pausing = true;
+            out.paused = true;
+            return;
+        }
     }
     // A cancel does not wait for an answer: a task waiting in `pending` (an inquiry) does not hold it back.
     const bool canceling = s_["status"] == st::kCanceling;

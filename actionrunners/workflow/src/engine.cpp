@@ -442,6 +442,24 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                 }
                 return fail(std::move(errors));
             }
+            // StackStorm's runner parameter `notify` lists the tasks whose executions notify: a name the workflow
+            // does not have fails the run before anything starts, as its workflow service refuses it.
+            if (req.parameters.contains("notify") && req.parameters["notify"].is_array()) {
+                std::set<std::string> missing;
+                for (const auto& n : req.parameters["notify"]) {
+                    if (n.is_string() && !spec->Find(n.get<std::string>())) missing.insert(n.get<std::string>());
+                }
+                if (!missing.empty()) {
+                    std::string names;
+                    for (const auto& n : missing) names += (names.empty() ? "" : ", ") + n;
+                    return fail(Json::array(
+                        {{{"type", "error"},
+                          {"message",
+                           "The following tasks in the notify parameter do not exist in the workflow definition: " +
+                               names + "."}}}
+                    ));
+                }
+            }
             for (const auto& [name, d] : spec->input) {
                 if (req.parameters.contains(name)) input[name] = req.parameters[name];
             }
@@ -653,7 +671,12 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                         c.Resume(out);
                     }
                 });
-                Cascade(ev->execution_id, to);
+                // A resume the workflow did by itself because a subworkflow it was paused for resumed leaves its
+                // other paused subworkflows paused (StackStorm does not publish that resume).
+                if (to != "resuming" || !QuietResume(ev->execution_id)) Cascade(ev->execution_id, to);
+                // A subworkflow's cancel goes up to the root workflow, whose cancel comes down to every other
+                // subworkflow, as StackStorm's workflow service does.
+                if ((to == "canceling" || to == "canceled") && !ev->parent.empty()) CancelRoot(ev->parent);
             }
         }
         const bool resumed_task = to == "resuming" && !ev->parent.empty();
@@ -682,6 +705,33 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             if (to == "paused") return c.TaskPaused(task_id, item, attempt, out);
             c.TaskEnded(task_id, item, attempt, child, to, result, out);
         });
+    }
+
+    /// True when workflow `wf` last ran again by itself because a subworkflow it was paused for resumed.
+    bool QuietResume(const std::string& wf) {
+        auto h = redis->CommandBlocking({"HGET", Key(wf), "state"});
+        if (!h || h->IsNil()) return false;
+        const Json state = ParseOr(*h, Json::object());
+        return state.is_object() && state.value("quiet_resume", false);
+    }
+
+    /// Cancels the root of the workflow tree `parent` belongs to (the workflow with no parent above it), unless it
+    /// is canceling or has ended already.
+    void CancelRoot(std::string parent) {
+        std::string status;
+        for (int depth = 0; depth < 64 && !parent.empty(); ++depth) {
+            auto h = redis->CommandBlocking({"HMGET", store.keys().Execution(parent), "parent", "status"});
+            if (!h || h->elements.size() < 2) return Warn("cannot read a parent to cascade a cancel", parent, "");
+            if (h->elements[0].IsNil() || h->elements[0].str.empty()) {
+                status = h->elements[1].str;
+                break;
+            }
+            parent = h->elements[0].str;
+        }
+        if (status.empty() || status == "canceling" || core::status::IsCompleted(status)) return;
+        auto c = service.CancelBlocking(parent);
+        if (!c && c.error().code != ErrorCode::kFailedPrecondition)
+            Warn("cannot cascade a cancel to the root workflow", parent, c.error().message);
     }
 
     /// True when workflow `wf` is paused because a task of it waits for an answer (its state's `paused_by`).

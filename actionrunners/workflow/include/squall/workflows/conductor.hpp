@@ -77,6 +77,9 @@ private:
     void Complete(const std::string& task_id, const std::string& status, const Json& result, StepOutput& out);
     void Fail(Json error);
     void CheckEnd(StepOutput& out);
+    /// True when no task execution is out: every running task (or item) waits for an answer or is a paused
+    /// subworkflow; `held` (if given) is set when one is a paused subworkflow.
+    bool NothingRuns(bool* held) const;
     /// Marks a task (or item) as waiting: `pending` (an inquiry; pauses the workflow) or a paused subworkflow.
     void Hold(const std::string& task_id, int item, int attempt, StepOutput& out, bool pauses_workflow);
     bool AnyPending() const;

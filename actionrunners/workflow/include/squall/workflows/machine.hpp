@@ -75,12 +75,14 @@ public:
     /// the inquiry is answered.
     virtual void TaskPending(const std::string& task_id, int item, int attempt, StepOutput& out) = 0;
     /// A task execution that is itself a workflow was paused (a pause cascading down, or its own): it runs nothing,
-    /// so a pausing workflow counts it as stopped. The workflow's own status does not change (pause cascades down,
-    /// not up).
+    /// so a pausing workflow counts it as stopped. A running workflow whose every active task is such a paused
+    /// subworkflow is paused too (Orquesta; an action-chain, whose one task it is, at once), as StackStorm's are.
     virtual void TaskPaused(const std::string& task_id, int item, int attempt, StepOutput& out) = 0;
     /// A task execution that is itself a workflow runs again after a pause (it resumed, e.g. its inquiry was
-    /// answered): it no longer counts as paused or pending, and a workflow that paused only because of it (an
-    /// inquiry inside the subworkflow) resumes by itself, as StackStorm resumes the parents of a resumed task.
+    /// answered): it no longer counts as paused or pending, and an Orquesta workflow that paused only because of it
+    /// (an inquiry inside the subworkflow, or its subworkflows paused) resumes by itself, as StackStorm resumes the
+    /// parents of a resumed task. An action-chain paused with its subworkflow waits for its own resume, as
+    /// StackStorm's chain runner does.
     virtual void TaskResumed(const std::string& task_id, int item, int attempt, StepOutput& out) = 0;
     /// Cancel: no new task starts; the workflow is canceled once the running ones end.
     virtual void Cancel(StepOutput& out) = 0;
