@@ -183,7 +183,7 @@ TEST(PackLoaderTest, ARuleOnAnUnknownTriggerTypeIsLeftOutAndAMissingActionIsAWar
     ASSERT_EQ(p->errors.size(), 1u);
     EXPECT_NE(
         p->errors[0].What().find(
-            "rules/on_deploy.yaml:4:3: trigger.type: unknown trigger type \"core.st2.webhok\" (did you mean "
+            "rules/on_deploy.yaml:4:9: trigger.type: unknown trigger type \"core.st2.webhok\" (did you mean "
             "\"core.st2.webhook\"?)"
         ),
         std::string::npos
@@ -191,7 +191,7 @@ TEST(PackLoaderTest, ARuleOnAnUnknownTriggerTypeIsLeftOutAndAMissingActionIsAWar
     ASSERT_EQ(p->warnings.size(), 1u);
     EXPECT_NE(
         p->warnings[0].What().find(
-            "rules/typo.yaml:6:3: action.ref: action \"ops.gret\" does not exist (did you mean \"ops.greet\"?)"
+            "rules/typo.yaml:6:8: action.ref: action \"ops.gret\" does not exist (did you mean \"ops.greet\"?)"
         ),
         std::string::npos
     ) << p->warnings[0].What();
