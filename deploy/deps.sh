@@ -9,6 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libpcre2-dev json-schema-test-suite libhowardhinnant-date-dev tzdata
   redis-server python3 python3-jinja2 python3-yaml python3-semver python3-jsonpath-rw python3-venv python3-pip curl git openapi-specification
+  python3-bs4 python3-eventlet
   openssh-server openssh-client sshpass
   chromium chromium-driver python3-selenium
 )

@@ -266,7 +266,18 @@ int RuleCreate(api::ApiClient& client, const Cli& cli) {
     Result<core::YamlDocument> doc = core::LoadYamlFile(cli.positional[1]);  // JSON is YAML too
     if (!doc) return Fail(doc.error());
     Result<api::ApiResponse> r = client.Post("/rules", doc->value);
-    if (!r) return Fail(r.error());
+    if (!r) {
+        // The API names the field ("action.ref: action ... does not exist"); the file says where it is: at the value
+        // when it has a position of its own (`ref: ops.gret` points at `ops.gret`), else at the key.
+        Error e = r.error();
+        if (const size_t colon = e.message.find(": "); colon != std::string::npos) {
+            const std::string field = e.message.substr(0, colon);
+            auto at = doc->marks.find(field + "=");
+            if (at == doc->marks.end()) at = doc->marks.find(field);
+            if (at != doc->marks.end()) e.location = at->second;
+        }
+        return Fail(e);
+    }
     if (cli.json) {
         std::cout << r->body.dump(2) << "\n";
     } else {

@@ -584,9 +584,17 @@ Result<InstalledPack> PackInstaller::InstallOne(
     KnownContent known = options.known;
     for (const auto& [done_ref, done] : run.done) known.Add(done.loaded);
     const bool told = !options.known.actions.empty() || !options.known.trigger_types.empty();
+    // Every problem is shown, with the path inside the pack as the other messages give it (`ops/rules/x.yaml:14:8`).
+    const size_t warnings_before = final_pack->warnings.size();
+    const std::string installed_prefix = packs_dir.string() + "/";
     if (const size_t n = told ? CheckRuleReferences(*final_pack, known) : 0; n > 0) {
-        progress_(std::to_string(n) + " rule" + (n == 1 ? "" : "s") + " left out: " + final_pack->errors.back().What());
+        const auto& errors = final_pack->errors;
+        progress_(std::to_string(n) + " rule" + (n == 1 ? "" : "s") + " left out:");
+        for (size_t i = errors.size() - n; i < errors.size(); ++i)
+            progress_("  " + ReplaceAll(errors[i].What(), installed_prefix, ""));
     }
+    for (size_t i = warnings_before; i < final_pack->warnings.size(); ++i)
+        progress_("warning: " + ReplaceAll(final_pack->warnings[i].What(), installed_prefix, ""));
     InstalledPack out{ref, final_pack->meta.version, target.string(), sha, false, std::move(*final_pack)};
     progress_("installed " + ref + " " + (out.version.empty() ? "(no version)" : out.version));
     run.done[ref] = out;

@@ -1,5 +1,7 @@
 #include "squall/packs/loader.hpp"
 
+#include "python_imports.hpp"
+
 #include "squall/core/config.hpp"
 
 #include <algorithm>
@@ -44,6 +46,22 @@ std::vector<std::string> ListFiles(const fs::path& root) {
     }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+/// "file \"actions/x.py\" does not exist in the pack", with the closest file of `folder` (actions/ or sensors/)
+/// as a did-you-mean, located at the entry_point's value.
+Error MissingEntryPoint(
+    const core::YamlDocument& doc, const fs::path& root, const std::string& folder, const std::string& entry_point
+) {
+    std::vector<std::string> files = ListFiles(root / folder);
+    const std::string hint = core::ClosestMatch(entry_point, files);
+    Error e = doc.ErrorAt(
+        "entry_point",
+        "file \"" + folder + "/" + entry_point + "\" does not exist in the pack" +
+            (hint.empty() ? std::string() : " (did you mean \"" + hint + "\"?)")
+    );
+    if (auto it = doc.marks.find("entry_point="); it != doc.marks.end()) e.location = it->second;
+    return e;
 }
 
 /// Reads one YAML file; a syntax error goes to `errors`.
@@ -169,10 +187,22 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
             }
             const fs::path entry = root / "actions" / action->entry_point;
             if (!fs::is_regular_file(entry, ec)) {
-                pack.errors.push_back(doc->ErrorAt(
-                    "entry_point", "file \"actions/" + action->entry_point + "\" does not exist in the pack"
-                ));
+                pack.errors.push_back(MissingEntryPoint(*doc, root, "actions", action->entry_point));
                 continue;
+            }
+            if (action->runner_type == "python-script" && action->unavailable.empty()) {
+                // An import of StackStorm's internals (st2common.services.packs, st2common.util.pack_management, ...)
+                // that the python runner's shim does not have: the action can never load, so it is registered
+                // unavailable with the reason, as for a runner this server lacks.
+                if (std::optional<MissingImport> miss = FindMissingSt2commonImport(entry, St2commonShimDir())) {
+                    action->unavailable = "it imports \"" + miss->module +
+                                          "\", a StackStorm-internal module that Squall does not provide";
+                    Error w = InvalidArgument(
+                        action->unavailable + ": action \"" + action->Ref() + "\" is registered but cannot run"
+                    );
+                    w.location = Location{entry.string(), static_cast<int>(miss->line), static_cast<int>(miss->column)};
+                    pack.warnings.push_back(std::move(w));
+                }
             }
             if (action->runner_type == "orquesta" || action->runner_type == "action-chain") {
                 // The workflow file itself must at least be a YAML mapping; the workflow engine checks the rest.
@@ -246,9 +276,7 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
         if (!s) continue;
         s->metadata_file = relative(file);
         if (!fs::is_regular_file(root / "sensors" / s->entry_point, ec)) {
-            pack.errors.push_back(
-                doc->ErrorAt("entry_point", "file \"sensors/" + s->entry_point + "\" does not exist in the pack")
-            );
+            pack.errors.push_back(MissingEntryPoint(*doc, root, "sensors", s->entry_point));
             continue;
         }
         const std::string field = doc->value.contains("class_name") ? "class_name" : "entry_point";

@@ -21,6 +21,14 @@ std::string Hint(const std::string& word, const std::set<std::string>& known) {
     return hint.empty() ? std::string() : " (did you mean \"" + hint + "\"?)";
 }
 
+/// An error at the value of `path` (where the offending word is: `ref: ops.gret` points at `ops.gret`), or at its
+/// key when the value has no position of its own.
+Error ErrorAtValue(const core::YamlDocument& doc, const std::string& path, const std::string& message) {
+    Error e = doc.ErrorAt(path, message);
+    if (auto it = doc.marks.find(path + "="); it != doc.marks.end()) e.location = it->second;
+    return e;
+}
+
 }  // namespace
 
 size_t CheckRuleReferences(LoadedPack& pack, const KnownContent& known) {
@@ -40,14 +48,16 @@ size_t CheckRuleReferences(LoadedPack& pack, const KnownContent& known) {
         doc.file = (fs::path(pack.meta.path) / rule.metadata_file).string();
         if (Result<core::YamlDocument> read = core::LoadYamlFile(doc.file); read) doc = std::move(*read);
         if (!action_ok) {
-            pack.warnings.push_back(doc.ErrorAt(
+            pack.warnings.push_back(ErrorAtValue(
+                doc,
                 "action.ref",
                 "action \"" + rule.action_ref + "\" does not exist" + Hint(rule.action_ref, all.actions) +
                     "; the rule is registered and its enforcements fail until the action exists"
             ));
         }
         if (!trigger_ok) {
-            pack.errors.push_back(doc.ErrorAt(
+            pack.errors.push_back(ErrorAtValue(
+                doc,
                 "trigger.type",
                 "unknown trigger type \"" + rule.trigger_type + "\"" + Hint(rule.trigger_type, all.trigger_types) +
                     ": the rule could never fire"

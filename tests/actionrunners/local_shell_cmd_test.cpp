@@ -1,13 +1,17 @@
 // local-shell-cmd runs commands as StackStorm does: `/bin/sh -c` (Python's shell=True) for the server's own user.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "common/shell_common.hpp"
-
 #include "runner_harness.hpp"
+#include "temp_dir.hpp"
 
 namespace squall::actionrunners {
 namespace {
@@ -36,6 +40,38 @@ TEST(LocalShellCmdTest, ABashismFailsAsUnderStackStorm) {
     EXPECT_NE(r.result.result["stderr"].get<std::string>().find("[["), std::string::npos);
     EXPECT_NE(r.result.result["error"].get<std::string>().find("[[ 1 == 1 ]]"), std::string::npos)
         << r.result.result["error"];
+}
+
+// `sudo: true` runs the command as StackStorm's ShellCommandAction does: `sudo -E -- bash -c CMD` (with `-S` and the
+// password on stdin when one is given), so bash syntax works there. No sudo here: a stand-in on PATH records its
+// arguments and runs what follows `--`.
+TEST(LocalShellCmdTest, SudoRunsTheCommandThroughBash) {
+    squall::test::TempDir dir;
+    const std::filesystem::path fake = dir.path() / "sudo";
+    std::ofstream(fake
+    ) << "#!/bin/sh\nprintf 'sudo %s\\n' \"$*\" >&2\nif [ \"$1\" = -S ]; then read -r pw; echo \"pw=$pw\" >&2; fi\n"
+         "while [ \"$1\" != -- ]; do shift; done\nshift\nexec \"$@\"\n";
+    ASSERT_EQ(::chmod(fake.c_str(), 0755), 0);
+    const char* old = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
+    const std::string saved = old ? old : "";
+    ASSERT_EQ(::setenv("PATH", (dir.path().string() + ":" + saved).c_str(), 1), 0);  // NOLINT(concurrency-mt-unsafe)
+    RunnerHarness h;
+    RunRequest req = Cmd("sudo", "[[ 1 == 1 ]] && echo yes; echo {a,b}");
+    req.parameters["sudo"] = true;
+    RunReport r = h.Run("local-shell-cmd", req);
+    req.parameters["sudo_password"] = "pw1";
+    RunReport with_password = h.Run("local-shell-cmd", req);
+    ::setenv("PATH", saved.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+    ASSERT_EQ(r.result.status, core::status::kSucceeded) << r.result.result.dump(2);
+    EXPECT_EQ(r.result.result["stdout"], "yes\na b");
+    EXPECT_NE(
+        r.result.result["stderr"].get<std::string>().find("sudo -E -- /bin/bash -c [[ 1 == 1 ]]"), std::string::npos
+    ) << r.result.result["stderr"];
+    ASSERT_EQ(with_password.result.status, core::status::kSucceeded) << with_password.result.result.dump(2);
+    EXPECT_EQ(with_password.result.result["stdout"], "yes\na b");
+    const std::string err = with_password.result.result["stderr"];
+    EXPECT_NE(err.find("sudo -S -E -- /bin/bash -c"), std::string::npos) << err;
+    EXPECT_NE(err.find("pw="), std::string::npos) << err;  // the password came on stdin (masked in the result)
 }
 
 // A command holding a secret reaches sh through its environment (`ps` shows only the eval).

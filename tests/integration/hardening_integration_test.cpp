@@ -282,6 +282,39 @@ TEST_F(HardeningTest, RuleCreateRefusesAYamlAliasBomb) {
     EXPECT_NE(r.err.find("bomb.yaml:"), std::string::npos) << r.err;
 }
 
+// Issue 12 items 13-15 through `squall rule create`: the API names the field, the CLI the file, line and column of
+// the offending value, with a did-you-mean.
+TEST_F(HardeningTest, RuleCreateLocatesWhatTheApiRefusesInTheFile) {
+    SquallProcess server(Opts());
+    const std::string head =
+        "name: located\npack: default\ntrigger:\n  type: core.st2.webhook\n  parameters:\n"
+        "    url: located\ncriteria:\n  trigger.body.x:\n    type: equals\n    pattern: 1\n";
+    struct Case {
+        std::string yaml;
+        std::string expect;
+    };
+    const std::vector<Case> cases = {
+        {head + "action:\n  ref: core.nop\n",
+         "located.yaml:12:8: action.ref: action \"core.nop\" does not exist (did you mean \"core.noop\"?)"},
+        {"name: located\npack: default\ntrigger:\n  type: core.st2.webhok\naction:\n  ref: core.noop\n",
+         "located.yaml:4:9: trigger.type: unknown trigger type \"core.st2.webhok\" (did you mean "
+         "\"core.st2.webhook\"?)"},
+        {head + "action:\n  ref: core.local\n  parameters:\n    cmd: \"echo {{ trigger.body | tojsn }}\"\n",
+         "located.yaml:14:10: action.parameters.cmd: template error at column 22: unknown filter \"tojsn\" (did you "
+         "mean \"tojson\"?)"},
+        {"name: located\npack: default\ntrigger:\n  type: core.st2.webhook\n  parameters:\n    url: located\n"
+         "criteria:\n  trigger.body.x:\n    type: equals\n    pattern: \"{{ 1 + }}\"\naction:\n  ref: core.noop\n",
+         "located.yaml:10:14: criteria.trigger.body.x.pattern: template error at column 8"},
+    };
+    const fs::path file = data_.path() / "located.yaml";
+    for (const auto& c : cases) {
+        std::ofstream(file, std::ios::trunc) << c.yaml;
+        CliResult r = server.Cli({"rule", "create", file.string()}, 60s);
+        EXPECT_NE(r.exit_code, 0) << c.yaml;
+        EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    }
+}
+
 TEST_F(HardeningTest, ASecondServerOnTheSameDataDirIsRefused) {
     SquallProcess first(Opts());
     const std::string socket = Opts().data_dir + "/redis/redis.sock";

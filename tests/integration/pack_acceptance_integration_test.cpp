@@ -200,7 +200,11 @@ TEST(PackAcceptanceIntegrationTest, InstallFromGitRunEveryActionAndTheRuleThenRe
         e.find("acme/actions/report.yaml:3:1: runner_type: unknown runner \"local-shell-scirpt\""), std::string::npos
     ) << e;
     EXPECT_NE(e.find("did you mean \"local-shell-script\""), std::string::npos) << e;
-    EXPECT_NE(e.find("acme/actions/visits.yaml:6:1: entry_point:"), std::string::npos) << e;
+    EXPECT_NE(
+        e.find("acme/actions/visits.yaml:6:14: entry_point: file \"actions/visit.py\" does not exist in the pack (did "
+               "you mean \"visits.py\"?)"),
+        std::string::npos
+    ) << e;
     EXPECT_NE(e.find("acme/actions/health.yaml:14:5: parameters.timeout.type:"), std::string::npos) << e;
     EXPECT_NE(
         e.find("acme/rules/on_visit.yaml:12:5: criteria.trigger.body.name.type: unknown operator \"regx\""),

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "squall/packs/loader.hpp"
 #include "squall/packs/references.hpp"
@@ -183,7 +184,7 @@ TEST(PackLoaderTest, ARuleOnAnUnknownTriggerTypeIsLeftOutAndAMissingActionIsAWar
     ASSERT_EQ(p->errors.size(), 1u);
     EXPECT_NE(
         p->errors[0].What().find(
-            "rules/on_deploy.yaml:4:3: trigger.type: unknown trigger type \"core.st2.webhok\" (did you mean "
+            "rules/on_deploy.yaml:4:9: trigger.type: unknown trigger type \"core.st2.webhok\" (did you mean "
             "\"core.st2.webhook\"?)"
         ),
         std::string::npos
@@ -191,10 +192,52 @@ TEST(PackLoaderTest, ARuleOnAnUnknownTriggerTypeIsLeftOutAndAMissingActionIsAWar
     ASSERT_EQ(p->warnings.size(), 1u);
     EXPECT_NE(
         p->warnings[0].What().find(
-            "rules/typo.yaml:6:3: action.ref: action \"ops.gret\" does not exist (did you mean \"ops.greet\"?)"
+            "rules/typo.yaml:6:8: action.ref: action \"ops.gret\" does not exist (did you mean \"ops.greet\"?)"
         ),
         std::string::npos
     ) << p->warnings[0].What();
+}
+
+// A python action that imports a StackStorm-internal module Squall's st2common shim does not have can never load:
+// registered, unavailable, and a warning at the import's line and column (StackStorm's `packs` pack has several).
+TEST(PackLoaderTest, APythonActionImportingAnSt2commonModuleTheShimLacksIsUnavailable) {
+    test::TempDir dir;
+    const fs::path root = dir.path() / "ops";
+    Write(root / "pack.yaml", "name: ops\nversion: 1.0.0\n");
+    const std::pair<const char*, const char*> actions[] = {
+        {"fine", "from st2common.runners.base_action import Action\nfrom st2common.util.shell import quote_unix\n"},
+        {"search", "import os\n\nfrom st2common.services.packs import search_pack_index\n"},
+        {"jinja", "from st2common.runners.base_action import Action\nfrom st2common.util import jinja as ju\n"},
+        {"plain", "import st2common.content.utils\n"},
+        {"lazy", "def run():\n    from st2common.services.packs import x\n"},
+        {"optional", "try:\n    from st2common.util.pack import get_pack_metadata\nexcept ImportError:\n    pass\n"},
+    };
+    for (const auto& [name, source] : actions) {
+        Write(root / "actions" / (std::string(name) + ".py"), source);
+        Write(
+            root / "actions" / (std::string(name) + ".yaml"),
+            std::string("name: ") + name + "\nrunner_type: python-script\nentry_point: " + name + ".py\n"
+        );
+    }
+    Result<LoadedPack> p = PackLoader().LoadPackBlocking(root.string());
+    ASSERT_TRUE(p) << p.error().What();
+    EXPECT_TRUE(p->errors.empty()) << p->errors[0].What();
+    ASSERT_EQ(p->actions.size(), 6u);  // every action is registered
+    std::map<std::string, std::string> unavailable;
+    for (const auto& a : p->actions) unavailable[a.name] = a.unavailable;
+    for (const char* ok : {"fine", "lazy", "optional"}) EXPECT_EQ(unavailable[ok], "") << ok;
+    EXPECT_EQ(
+        unavailable["search"],
+        "it imports \"st2common.services.packs\", a StackStorm-internal module that Squall does not provide"
+    );
+    EXPECT_NE(unavailable["jinja"].find("\"st2common.util.jinja\""), std::string::npos) << unavailable["jinja"];
+    EXPECT_NE(unavailable["plain"].find("\"st2common.content.utils\""), std::string::npos) << unavailable["plain"];
+    std::string all;
+    for (const auto& w : p->warnings) all += w.What() + "\n";
+    EXPECT_EQ(p->warnings.size(), 3u) << all;
+    EXPECT_NE(all.find("actions/search.py:3:6: it imports \"st2common.services.packs\""), std::string::npos) << all;
+    EXPECT_NE(all.find("actions/jinja.py:2:28: it imports \"st2common.util.jinja\""), std::string::npos) << all;
+    EXPECT_NE(all.find("action \"ops.search\" is registered but cannot run"), std::string::npos) << all;
 }
 
 }  // namespace

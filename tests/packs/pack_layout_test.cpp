@@ -192,6 +192,15 @@ protected:
             root_ / "actions" / "missing_script.yaml",
             "---\nname: missing_script\nrunner_type: local-shell-script\nentry_point: nope.sh\n"
         );
+        // entry_points with a typo: a script and a workflow definition (issue 12 item 16), with a did-you-mean
+        Write(
+            root_ / "actions" / "typo_script.yaml",
+            "---\nname: typo_script\nrunner_type: local-shell-script\nentry_point: gret.sh\n"
+        );
+        Write(
+            root_ / "actions" / "typo_workflow.yaml",
+            "---\nname: typo_workflow\nrunner_type: orquesta\nentry_point: workflows/deplyo.yaml\n"
+        );
         // rule: misspelled key in action, criteria without type
         Write(
             root_ / "rules" / "bad_rule.yaml",
@@ -309,7 +318,20 @@ TEST_F(BrokenPackTest, ReportsEveryErrorWithFileLineColumnAndField) {
         "actions/bad_action.yaml", 15, 3, "parameters.retries: invalid schema: the \"schema.minimum\": \"five\""
     );
     ExpectError(
-        "actions/missing_script.yaml", 4, 1, "entry_point: file \"actions/nope.sh\" does not exist in the pack"
+        "actions/missing_script.yaml", 4, 14, "entry_point: file \"actions/nope.sh\" does not exist in the pack"
+    );
+    ExpectError(
+        "actions/typo_script.yaml",
+        4,
+        14,
+        "entry_point: file \"actions/gret.sh\" does not exist in the pack (did you mean \"greet.sh\"?)"
+    );
+    ExpectError(
+        "actions/typo_workflow.yaml",
+        4,
+        14,
+        "entry_point: file \"actions/workflows/deplyo.yaml\" does not exist in the pack (did you mean "
+        "\"workflows/deploy.yaml\"?)"
     );
 
     ExpectError("rules/bad_rule.yaml", 6, 3, "criteria.trigger.version.type: is required (the operator)");
@@ -377,6 +399,8 @@ TEST_F(BrokenPackTest, MissingSensorEntryPointAndBadConfigSchema) {
     for (const char* f :
          {"actions/bad_action.yaml",
           "actions/missing_script.yaml",
+          "actions/typo_script.yaml",
+          "actions/typo_workflow.yaml",
           "rules/bad_rule.yaml",
           "triggers/bad_trigger.yaml",
           "aliases/bad_alias.yaml",
@@ -390,7 +414,7 @@ TEST_F(BrokenPackTest, MissingSensorEntryPointAndBadConfigSchema) {
     ASSERT_TRUE(p) << p.error().What();
     pack_ = std::move(*p);
     ExpectError(
-        "sensors/bad_sensor.yaml", 3, 1, "entry_point: file \"sensors/bad_sensor.py\" does not exist in the pack"
+        "sensors/bad_sensor.yaml", 3, 14, "entry_point: file \"sensors/bad_sensor.py\" does not exist in the pack"
     );
     ExpectError("config.schema.yaml", 4, 3, "token.secrte: unknown attribute (did you mean \"secret\"?)");
     ExpectError("config.schema.yaml", 8, 3, "port.required: must be true or false");

@@ -41,7 +41,14 @@ Result<packs::RuleMeta> RuleFromBody(const Json& body, const ApiDeps& d, const p
     Result<rules::CompiledRulePtr> compiled = rules::CompileRule(*rule, d.operators);
     if (!compiled) return compiled.error();
     if (!snap.actions.count(rule->action_ref)) {
-        return InvalidArgument("action.ref: action \"" + rule->action_ref + "\" not found");
+        std::vector<std::string> known;
+        known.reserve(snap.actions.size());
+        for (const auto& [ref, action] : snap.actions) known.push_back(ref);
+        const std::string hint = core::ClosestMatch(rule->action_ref, known);
+        return InvalidArgument(
+            "action.ref: action \"" + rule->action_ref + "\" does not exist" +
+            (hint.empty() ? std::string() : " (did you mean \"" + hint + "\"?)")
+        );
     }
     // A regex that does not compile would fail its criterion on every event (the matcher treats it as re.error,
     // as StackStorm does): a rule given through the API is refused instead, naming the criterion.

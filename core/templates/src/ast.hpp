@@ -74,6 +74,7 @@ struct Stmt {
     bool uses_varargs = false;         // macro / call: the body reads `varargs`, `kwargs`, `caller`
     bool uses_kwargs = false;
     bool uses_caller = false;
+    bool recursive = false;  // for ... recursive: the body may call loop(children)
 };
 
 }  // namespace squall::core::templates

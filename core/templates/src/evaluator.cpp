@@ -13,6 +13,8 @@ namespace squall::core::templates {
 
 namespace {
 
+const std::string kFilterBody = kFilterBodyName;
+
 // Approximate bytes of a JSON value (16 per node plus string bytes), walking no further than `cap`.
 uint64_t ApproxSize(const Json& v, uint64_t cap) {
     uint64_t n = 16;
@@ -151,6 +153,15 @@ bool Evaluator::Exec(const Body& body, std::string& out) {
             case Sk::kSetBlock: {
                 std::string text;
                 if (!Exec(s.body, text)) return false;
+                if (s.expr) {  // `{% set x | filter %}`: the filters see the body as kFilterBody
+                    const size_t before = locals_.size();
+                    locals_.emplace_back(&kFilterBody, Value::Own(Json(std::move(text))));
+                    Value v = Eval(*s.expr);
+                    locals_.resize(before);
+                    if (error) return false;
+                    Assign(s.targets[0], v.IsJson() ? Value::Own(std::move(v).Take()) : std::move(v));
+                    break;
+                }
                 Assign(s.targets[0], Value::Own(Json(std::move(text))));
                 break;
             }
@@ -670,6 +681,7 @@ Value Evaluator::EvalCompare(const Expr& e) {
 }
 
 bool Evaluator::EvalArgs(const Expr& e, Args* args) {
+    std::vector<Value> spread_kw;  // the `**mapping` arguments, whose entries come after the keyword arguments
     for (size_t i = e.has_subject ? 1 : 0; i < e.args.size(); ++i) {
         Value v = Eval(*e.args[i]);
         if (error) return false;
@@ -689,7 +701,7 @@ bool Evaluator::EvalArgs(const Expr& e, Args* args) {
                 Fail(e.args[i]->pos, "argument after ** must be a mapping");
                 return false;
             }
-            for (auto it = v.J().begin(); it != v.J().end(); ++it) args->kw.emplace_back(it.key(), Element(*it, false));
+            spread_kw.push_back(std::move(v));
         } else if (Iterate(v.J(), &items)) {
             for (const Json& x : items) args->pos.push_back(Element(x, false));
         } else {
@@ -700,6 +712,10 @@ bool Evaluator::EvalArgs(const Expr& e, Args* args) {
     for (const auto& [k, a] : e.kwargs) {
         args->kw.emplace_back(k, Eval(*a));
         if (error) return false;
+    }
+    // As Jinja passes them (its `**mapping` is the call's last argument): `dict(a=1, **d)` has `a` first.
+    for (const Value& v : spread_kw) {
+        for (auto it = v.J().begin(); it != v.J().end(); ++it) args->kw.emplace_back(it.key(), Element(*it, false));
     }
     return true;
 }
@@ -733,6 +749,10 @@ bool Evaluator::SetAttr(const Stmt& s, Value v) {
 bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
     Value seq = Eval(*s.expr);
     if (error) return false;
+    return ExecForOver(s, seq, 1, out);
+}
+
+bool Evaluator::ExecForOver(const Stmt& s, const Value& seq, int loop_depth, std::string& out) {
     std::vector<Value> items;
     if (seq.IsJson()) {
         const Json& j = IsTuple(seq.J()) ? TupleItems(seq.J()) : seq.J();
@@ -787,6 +807,7 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
     static const std::string kLoop = "loop";
     ++depth_;
     loop_changed_.emplace_back();  // loop.changed()'s last value: none yet
+    if (s.recursive) recursive_loops_.push_back({&s, loop_depth, depth_});
     const size_t n = items.size();
     for (size_t i = 0; i < n; ++i) {
         if (!Spend(s.pos, kLoopIterationSteps)) return false;
@@ -799,8 +820,8 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
             {"first", i == 0},
             {"last", i + 1 == n},
             {"length", n},
-            {"depth", 1},
-            {"depth0", 0},
+            {"depth", loop_depth},
+            {"depth0", loop_depth - 1},
         };
         if (i > 0 && items[i - 1].IsJson()) loop["previtem"] = items[i - 1].J();
         if (i + 1 < n && items[i + 1].IsJson()) loop["nextitem"] = items[i + 1].J();
@@ -811,6 +832,7 @@ bool Evaluator::ExecFor(const Stmt& s, std::string& out) {
         locals_.resize(saved_size);
         if (!ok) return false;
     }
+    if (s.recursive) recursive_loops_.pop_back();
     --depth_;
     loop_changed_.pop_back();
     frame_ = saved_frame;
@@ -930,7 +952,6 @@ namespace {
 const std::string kCallerName = "caller";
 const std::string kVarargsName = "varargs";
 const std::string kKwargsName = "kwargs";
-const std::string kFilterBody = kFilterBodyName;
 /// How deep macros may call macros: each level is a few evaluator frames on the native stack. Python's own
 /// recursion limit stops Jinja near 1000 Python frames (a few hundred macro levels).
 constexpr int kMaxMacroDepth = 100;

@@ -99,14 +99,21 @@ private:
     Value EvalTest(const Expr& e);
     Value ApplyTest(const Expr& e, const std::string& n, const Value& v, const Args& args, bool negated);
     Value EvalCall(const Expr& e);
+    /// Python str methods beyond the common ones (strmethods.cpp); nullopt when `m` is not one of them.
+    std::optional<Value> StrMethod(const Expr& e, const std::string& s, const std::string& m, Args& args);
     /// Calls macro (or call block) `m` with `args`; its body renders to the returned string.
     Value CallMacro(const Expr& e, const Stmt& m, Args& args);
     /// The macro bound to `name` in the locals, or null.
     const Stmt* FindMacro(const std::string& name) const;
     bool ExecScoped(const Stmt& s, std::string& out);
     bool ExecFor(const Stmt& s, std::string& out);
+    /// One run of a for loop over `seq`; `loop_depth` is loop.depth (a recursive loop's loop(x) runs it one deeper).
+    bool ExecForOver(const Stmt& s, const Value& seq, int loop_depth, std::string& out);
     /// A global function: the caller's (RenderOptions::functions) first, then the builtin table.
     Value CallFunction(const Expr& e, Args& args);
+    Value CallRecursiveLoop(const Expr& e, Args& args);
+    /// How deep loop(children) may nest: each level is a few evaluator frames on the native stack.
+    static constexpr int kMaxLoopDepth = 100;
 
     /// Charges `steps` units of work and `bytes` built to the render budget (RenderOptions::max_steps and
     /// max_bytes); false with `error` set once either is exceeded.
@@ -194,6 +201,14 @@ private:
     size_t frame_ = 0;  // locals below this index belong to enclosing loops and are shadowed, not overwritten
     int depth_ = 0;
     int macro_depth_ = 0;
+    /// The recursive loops being run: the statement, its loop.depth, and depth_ inside it (loop(x) is the innermost
+    /// loop's, and only when that loop is recursive).
+    struct RecursiveLoop {
+        const Stmt* stmt;
+        int loop_depth;
+        int depth;
+    };
+    std::vector<RecursiveLoop> recursive_loops_;
     std::vector<std::optional<Json>> loop_changed_;  // per loop being run: the last value loop.changed() saw  // macro
                                                      // calls in progress (bounded: a macro may call itself)
     uint64_t steps_ = 0;                             // work done so far (see Spend)

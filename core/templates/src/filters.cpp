@@ -1,6 +1,9 @@
 // The built-in filters, each registered by name in the one builtin table (builtins.hpp).
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -207,6 +210,15 @@ Value Evaluator::FilterRound(const Expr& e, const std::string& n, Value v, const
     }
     double xd = 0;
     if (!AnyToDouble(j, &xd)) return Fail(e.pos, "int too large to convert to float");
+    if (method == "common" && prec >= 0 && std::isfinite(xd)) {
+        // Python's round(float, ndigits) rounds the float's exact binary value, half to even (2.675 is
+        // 2.67499999... so round(2.675, 2) is 2.67): printf's correctly rounded %.*f gives the same digits.
+        // From 2**52 on a float is a whole number, and no double has a digit past the 330th decimal.
+        if (prec > 330 || std::fabs(xd) >= 4503599627370496.0) return Value::Own(xd);
+        std::array<char, 512> buf{};
+        std::snprintf(buf.data(), buf.size(), "%.*f", static_cast<int>(prec), xd);
+        return Value::Own(std::strtod(buf.data(), nullptr));
+    }
     const double scale = std::pow(10.0, static_cast<double>(prec));
     double x = xd * scale;
     x = method == "floor" ? std::floor(x) : method == "ceil" ? std::ceil(x) : std::nearbyint(x);
@@ -504,7 +516,7 @@ Value Evaluator::FilterRegex(const Expr& e, const std::string& n, Value v, const
     if (i < 0 || i >= cnt) return Fail(e.pos, "list index out of range");
     std::vector<std::string>& found = all[static_cast<size_t>(i)];
     if (found.size() == 1) return Value::Own(Json(std::move(found[0])));
-    return Value::Own(Json(std::move(found)));
+    return Value::Own(MakeTuple(Json(std::move(found))));
 }
 
 Value Evaluator::FilterPath(const Expr& e, const std::string& n, Value v, const Args& args) {

@@ -13,6 +13,7 @@ Value Evaluator::EvalCall(const Expr& e) {
     if (!e.has_subject) {
         if (!EvalArgs(e, &args)) return {};
         if (const Stmt* m = FindMacro(e.name)) return CallMacro(e, *m, args);
+        if (e.name == "loop" && !recursive_loops_.empty()) return CallRecursiveLoop(e, args);
         return CallFunction(e, args);
     }
     Value self = Eval(*e.args[0]);
@@ -72,6 +73,7 @@ Value Evaluator::EvalCall(const Expr& e) {
             }
             return Value::Own(std::move(out));
         }
+        if (m == "copy" && args.pos.empty() && args.kw.empty()) return Value::Own(j);
         if (m == "get") {
             auto k = arg_str(0, "key");
             if (k) {
@@ -153,6 +155,7 @@ Value Evaluator::EvalCall(const Expr& e) {
             }
             return Value::Own(Json(std::move(out)));
         }
+        if (std::optional<Value> r = StrMethod(e, s, m, args)) return std::move(*r);
         if (m == "isdigit" || m == "isalpha" || m == "isalnum" || m == "isspace") {
             bool r = !s.empty();
             for (char c : s) {
@@ -180,6 +183,18 @@ Value Evaluator::EvalCall(const Expr& e) {
         }
     }
     return Fail(e.pos, std::string("'") + TypeName(j) + "' object has no attribute '" + m + "'");
+}
+
+/// `loop(children)` in a `for ... recursive` loop: the loop's body over `children`, one level deeper (loop.depth + 1),
+/// as the text it renders.
+Value Evaluator::CallRecursiveLoop(const Expr& e, Args& args) {
+    const RecursiveLoop current = recursive_loops_.back();
+    if (current.depth != depth_) return Fail(e.pos, "Tried to call non recursive loop");
+    if (args.pos.size() != 1 || !args.kw.empty()) return Fail(e.pos, "loop() takes exactly one argument");
+    if (current.loop_depth >= kMaxLoopDepth) return Fail(e.pos, "recursive loop nested too deep");
+    std::string text;
+    if (!ExecForOver(*current.stmt, args.pos[0], current.loop_depth + 1, text)) return {};
+    return Value::Own(Json(std::move(text)));
 }
 
 Value Evaluator::CallFunction(const Expr& e, Args& args) {

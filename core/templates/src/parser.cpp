@@ -206,6 +206,10 @@ private:
             s.cond = ParseExpression();
             if (!s.cond) return false;
         }
+        if (IsName("recursive")) {
+            ++i_;
+            s.recursive = true;
+        }
         if (!ExpectBlockEnd()) return false;
         std::string end;
         if (!ParseBody(&s.body, {"else", "endfor"}, &end)) return false;
@@ -235,6 +239,18 @@ private:
             if (Cur().type != Tok::kName) return Error("expected an attribute name" + Got());
             s.attr = Cur().text;
             ++i_;
+        }
+        if (IsOp("|") && s.attr.empty() && s.targets.size() == 1) {
+            // `{% set x | f | g %}...{% endset %}`: the filters applied to the rendered body (kFilterBodyName).
+            ExprPtr e = Make(Ek::kName, Cur().pos);
+            e->name = kFilterBodyName;
+            while (IsOp("|")) {
+                ++i_;
+                e = ParseOneFilter(std::move(e), Cur().pos);
+                if (!e) return false;
+            }
+            if (Cur().type != Tok::kBlockEnd) return Error("expected end of statement block" + Got());
+            s.expr = std::move(e);
         }
         if (Cur().type == Tok::kBlockEnd && s.attr.empty() && s.targets.size() == 1) {
             ++i_;
