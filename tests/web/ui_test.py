@@ -656,6 +656,12 @@ def main():
         assert rows[0][1] > rows[1][1], f'prepare (0.3 s) has the longer bar: {rows}'
         assert '3 items: 3 succeeded' in rows[2][3], rows[2][3]  # with-items: one row, counted
         assert len(driver.find_elements(By.CSS_SELECTOR, '#timeline li.items .itemline a')) == 3
+        # Each bar names its start and end (tooltip and screen-reader text), in order along the workflow.
+        bars = [(b.get_attribute('data-start'), b.get_attribute('data-end'), b.get_attribute('title'))
+                for b in driver.find_elements(By.CSS_SELECTOR, '#timeline .bar')]
+        assert all(re.fullmatch(r'\d\d:\d\d:\d\d\.\d{3}', t) for b in bars for t in b[:2]), bars
+        assert all(b[2] == f'succeeded, {b[0]} → {b[1]} ({b[2].split("(")[1]}' for b in bars), bars
+        assert bars[0][0] <= bars[0][1] <= bars[1][0] <= bars[1][1] <= bars[2][0], f'in sequence: {bars}'
         click(driver, 'the finish task', By.CSS_SELECTOR, f'#timeline li[data-id="{rows[1][2]}"] .task')
         wait_for('the task\'s execution', lambda: flow['id'] not in driver.current_url)
         wait_for('its parent link', lambda: driver.find_element(By.LINK_TEXT, flow['id']))
