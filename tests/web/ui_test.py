@@ -856,6 +856,8 @@ def main():
         driver.get(server.base + '/#/actions')
         wait_for('the installed pack in the catalog',
                  lambda: 'Says hello.' in driver.find_element(By.ID, 'catalog').text)
+        assert not driver.find_elements(By.CSS_SELECTOR, 'section[data-pack="core"] button.remove-pack'), \
+            'a bundled pack offers no Remove button'
 
         # A pack the loader refuses: the install fails and its page says where, file:line:column, at the top.
         click(driver, 'Install a pack', By.CSS_SELECTOR, '.install summary')
