@@ -7,7 +7,8 @@ table holds, and when the last execution created appears.
     bench/web_history.py [--squall build/squall] [--executions 10000] [--rate 100] [--seconds 10]
 
 Starts its own `squall server` (temp data dir, embedded Redis, free port); needs chromium, chromium-driver and
-python3-selenium (deploy/deps.sh). The executions are core.noop (no process per run).
+python3-selenium (deploy/deps.sh). The executions are core.noop (no process per run). Also prints the first load
+of `/` in a fresh browser profile: bytes transferred and when the login form was usable.
 """
 import argparse
 import concurrent.futures
@@ -47,6 +48,12 @@ def main():
 
         driver = ui_test.browser(work)
         driver.get(server.base + '/')
+        ui_test.wait_for('the load event', lambda: driver.execute_script(
+            "return performance.getEntriesByType('navigation')[0].loadEventEnd > 0"))
+        first = ui_test.first_load_bytes(driver)
+        print(f'first load of /: {first["transfer"]} bytes transferred in {first["files"]} files; DOM interactive '
+              f'at {first["interactive_ms"]:.0f} ms, the login form usable at {first["ready_ms"]:.0f} ms, first '
+              f'contentful paint at {first["paint_ms"]:.0f} ms, loaded at {first["loaded_ms"]:.0f} ms')
         ui_test.wait_for('the key field', lambda: driver.find_element(By.ID, 'login-key')).send_keys(
             server.key, Keys.ENTER)
         t0 = time.monotonic()

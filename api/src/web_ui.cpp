@@ -32,6 +32,30 @@ bool NotModified(const httplib::Request& req, std::string_view etag) {
     return false;
 }
 
+/// Whether Accept-Encoding takes gzip: a `gzip`, `x-gzip` or `*` coding without `q=0`.
+bool AcceptsGzip(const httplib::Request& req) {
+    const std::string accept = req.get_header_value("Accept-Encoding");
+    size_t start = 0;
+    while (start < accept.size()) {
+        size_t comma = accept.find(',', start);
+        if (comma == std::string::npos) comma = accept.size();
+        std::string_view item(accept.data() + start, comma - start);
+        start = comma + 1;
+        const size_t semi = item.find(';');
+        std::string_view coding = item.substr(0, semi);
+        while (!coding.empty() && coding.front() == ' ') coding.remove_prefix(1);
+        while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
+        if (coding != "gzip" && coding != "x-gzip" && coding != "*") continue;
+        if (semi == std::string_view::npos) return true;
+        std::string params(item.substr(semi + 1));
+        std::erase(params, ' ');
+        const bool zero =
+            params == "q=0" || (params.starts_with("q=0.") && params.find_first_not_of('0', 4) == std::string::npos);
+        return !zero;
+    }
+    return false;
+}
+
 }  // namespace
 
 void SetSecurityHeaders(httplib::Response& res) {
@@ -79,7 +103,22 @@ bool Serve(const httplib::Request& req, httplib::Response& res, const std::set<s
         return true;
     }
     res.status = 200;
-    res.set_content(reinterpret_cast<const char*>(asset->data), asset->size, std::string(asset->content_type).c_str());
+    res.set_header("Vary", "Accept-Encoding");
+    // Compressed at build time when the client takes gzip, else as it is; either way through a content provider of
+    // known length, which httplib sends as it is (it compresses a body set with set_content itself, on every
+    // request, and reads "gzip;q=0" as a yes).
+    if (asset->size == 0) {
+        res.set_content("", std::string(asset->content_type));
+        return true;
+    }
+    const bool gzip = asset->gzip && AcceptsGzip(req);
+    if (gzip) res.set_header("Content-Encoding", "gzip");
+    const char* bytes = reinterpret_cast<const char*>(gzip ? asset->gzip : asset->data);
+    res.set_content_provider(
+        gzip ? asset->gzip_size : asset->size,
+        std::string(asset->content_type),
+        [bytes](size_t offset, size_t length, httplib::DataSink& sink) { return sink.write(bytes + offset, length); }
+    );
     return true;
 }
 

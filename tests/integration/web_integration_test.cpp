@@ -114,6 +114,43 @@ TEST_F(WebUiTest, RevalidatesWithTheETag) {
     EXPECT_EQ(head->get_header_value("Content-Type"), "text/css; charset=utf-8");
 }
 
+TEST_F(WebUiTest, TextFilesGoOutGzipCompressedAtBuildTime) {
+    httplib::Client c = Client();
+    c.set_decompress(false);
+    const std::string source = SourceFile("web/js/traces.js");
+    httplib::Result gz = c.Get("/js/traces.js", {{"Accept-Encoding", "br;q=0.5, gzip"}});
+    ASSERT_TRUE(gz);
+    EXPECT_EQ(gz->status, 200);
+    EXPECT_EQ(gz->get_header_value("Content-Encoding"), "gzip");
+    EXPECT_EQ(gz->get_header_value("Vary"), "Accept-Encoding");
+    EXPECT_EQ(gz->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+    ExpectUiHeaders(*gz);
+    ASSERT_GE(gz->body.size(), 10u);
+    EXPECT_EQ(gz->body.substr(0, 3), std::string("\x1f\x8b\x08", 3)) << "a gzip stream (deflate)";
+    EXPECT_EQ(gz->body.substr(4, 4), std::string(4, '\0')) << "no time stamp: the bytes depend on the file alone";
+    EXPECT_LT(gz->body.size(), source.size() / 2);
+    EXPECT_EQ(gz->get_header_value("Content-Length"), std::to_string(gz->body.size()));
+    // The same bytes each time (compressed once, when the binary was built).
+    EXPECT_EQ(c.Get("/js/traces.js", {{"Accept-Encoding", "gzip"}})->body, gz->body);
+    // Decompressed by a client that accepts it, the file itself.
+    httplib::Client plain = Client();
+    httplib::Result decoded = plain.Get("/js/traces.js", {{"Accept-Encoding", "gzip"}});
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->body, source);
+    // Without gzip in Accept-Encoding (or with q=0), the file as it is.
+    for (const char* accept : {"identity", "gzip;q=0", "gzip; q=0.000"}) {
+        httplib::Result r = c.Get("/js/traces.js", {{"Accept-Encoding", accept}});
+        ASSERT_TRUE(r) << accept;
+        EXPECT_EQ(r->get_header_value("Content-Encoding"), "") << accept;
+        EXPECT_EQ(r->body, source) << accept;
+    }
+    // HEAD: the headers of the compressed answer, no body.
+    httplib::Result head = c.Head("/js/traces.js", {{"Accept-Encoding", "gzip"}});
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->get_header_value("Content-Encoding"), "gzip");
+    EXPECT_TRUE(head->body.empty());
+}
+
 TEST_F(WebUiTest, ClientSidePathsServeIndexAndMissingFilesAre404) {
     httplib::Client c = Client();
     const std::string index = SourceFile("web/index.html");

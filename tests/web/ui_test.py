@@ -14,6 +14,7 @@ Usage: ui_test.py [path/to/squall]   (default: $SQUALL_BIN, else build-test/squa
 Exit 77 (CTest's skip code) with a message when chromium, chromedriver or selenium is missing.
 """
 import json
+import re
 import os
 import shutil
 import signal
@@ -69,8 +70,9 @@ def wait_for(what, fn, timeout=20.0, interval=0.05):
 
 def write_pack(data):
     """The pack `uit` under DATA/packs: `uit.flow`, an Orquesta workflow of two tasks in sequence, then a task
-    over three items; `uit.slow`, a task of five seconds then another (to pause and resume); an action alias of
-    uit.flow with two formats (one with markup in its display text)."""
+    over three items; `uit.slow`, a task of five seconds then another (to pause and resume); `uit.kinds`, an action
+    with a parameter of each kind (the run form); an action alias of uit.flow with two formats (one with markup in
+    its display text)."""
     pack = os.path.join(data, 'packs', 'uit')
     os.makedirs(os.path.join(pack, 'actions', 'workflows'))
     os.makedirs(os.path.join(pack, 'aliases'))
@@ -95,6 +97,40 @@ tasks:
     action: core.local cmd="echo item-{{ item('x') }}"
 ''',
         'actions/slow.yaml': 'name: slow\nrunner_type: orquesta\nentry_point: workflows/slow.yaml\n',
+        # A parameter of every kind the run form draws differently.
+        'actions/kinds.yaml': '''name: kinds
+runner_type: local-shell-cmd
+description: One parameter of each kind.
+parameters:
+  cmd:
+    default: echo kinds-ok
+    immutable: true
+  count:
+    type: integer
+    required: true
+    description: How many times.
+  ratio:
+    type: number
+    default: 0.5
+  colour:
+    type: string
+    enum: [red, green, blue]
+    default: green
+    description: Which colour.
+  loud:
+    type: boolean
+    default: true
+  tags:
+    type: array
+    default: [a, b]
+  extra:
+    type: object
+    description: Anything else, as JSON.
+  token:
+    type: string
+    secret: true
+    description: A secret.
+''',
         'aliases/flow.yaml': 'name: run_flow\naction_ref: uit.flow\ndescription: Runs the flow from chat.\n'
                              'formats:\n  - "run flow"\n  - display: "flow <img src=x onerror=alert(1)> [n]"\n'
                              '    representation:\n      - "flow {{ n }}"\n',
@@ -119,16 +155,17 @@ def click(driver, what, by, selector, timeout=20.0):
     wait_for(what, lambda: driver.find_element(by, selector).click() or True, timeout=timeout)
 
 
-def git_pack(work):
-    """A pack `uigit` in a local git repository (installed from its file:// URL)."""
-    repo = os.path.join(work, 'uigit')
+def git_pack(work, name='uigit', action='name: hello\nrunner_type: local-shell-cmd\ndescription: Says hello.\n'
+             'parameters:\n  cmd:\n    default: echo hello\n'):
+    """A pack `uigit` in a local git repository (installed from its file:// URL); with another name and an action
+    that does not load, a pack the loader refuses."""
+    repo = os.path.join(work, name)
     os.makedirs(os.path.join(repo, 'actions'))
     with open(os.path.join(repo, 'pack.yaml'), 'w') as f:
-        f.write('name: uigit\ndescription: installed by the UI test\nversion: 1.2.3\nauthor: squall\n'
+        f.write(f'name: {name}\ndescription: installed by the UI test\nversion: 1.2.3\nauthor: squall\n'
                 'email: s@example.com\n')
     with open(os.path.join(repo, 'actions', 'hello.yaml'), 'w') as f:
-        f.write('name: hello\nrunner_type: local-shell-cmd\ndescription: Says hello.\nparameters:\n'
-                '  cmd:\n    default: echo hello\n')
+        f.write(action)
     for args in (['init', '-q'], ['add', '-A'],
                  ['-c', 'user.name=ui', '-c', 'user.email=ui@localhost', 'commit', '-q', '-m', 'v1']):
         subprocess.run(['git', '-C', repo] + args, check=True, capture_output=True, timeout=30)
@@ -218,6 +255,7 @@ def first_load_bytes(driver):
         return {transfer: nav.transferSize + res.reduce((n, r) => n + r.transferSize, 0),
                 decoded: nav.decodedBodySize + res.reduce((n, r) => n + r.decodedBodySize, 0),
                 files: 1 + res.length, interactive_ms: nav.domInteractive,
+                ready_ms: (performance.getEntriesByName('squall-ready')[0] || {}).startTime || -1,
                 loaded_ms: nav.loadEventEnd,
                 paint_ms: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || -1};""")
 
@@ -262,19 +300,21 @@ for (let n = walker.nextNode(); n; n = walker.nextNode()) {
   const what = `${el.tagName.toLowerCase()}.${el.className} "${n.textContent.trim().slice(0, 30)}"`;
   if (ratio < (large ? 3 : 4.5)) low.push(`${what} ${ratio.toFixed(2)}`);
 }
-return {overflow: document.documentElement.scrollWidth - window.innerWidth, low: low.slice(0, 10),
+return {width: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth), low: low.slice(0, 10),
         dark: matchMedia('(prefers-color-scheme: dark)').matches};
 """
 
 
 def check_layout(driver, base, routes):
-    """Each route at a phone width (375 px) and a laptop's (1280 px), light and dark: no page wider than the
-    window (wide tables scroll inside their box) and every text readable against its background."""
+    """Each route at a phone's size (375 x 812) and a laptop's (1366 x 768), light and dark: no page wider than the
+    screen (wide tables scroll inside their box) and every text readable against its background. The width is
+    compared with the emulated one, not innerWidth: a phone's browser widens its viewport to a page too wide."""
     results = []
     try:
-        for width, scheme in ((375, 'dark'), (375, 'light'), (1280, 'dark')):
+        for width, height, scheme in ((375, 812, 'dark'), (375, 812, 'light'), (1366, 768, 'dark'),
+                                      (1366, 768, 'light')):
             driver.execute_cdp_cmd('Emulation.setDeviceMetricsOverride',
-                                   {'width': width, 'height': 800, 'deviceScaleFactor': 1, 'mobile': width < 640})
+                                   {'width': width, 'height': height, 'deviceScaleFactor': 1, 'mobile': width < 640})
             driver.execute_cdp_cmd('Emulation.setEmulatedMedia',
                                    {'features': [{'name': 'prefers-color-scheme', 'value': scheme}]})
             for route in routes:
@@ -283,7 +323,7 @@ def check_layout(driver, base, routes):
                          driver.find_elements(By.XPATH, '//main//*[normalize-space(text())="Loading…"]'))
                 r = driver.execute_script(LAYOUT_JS)
                 assert r['dark'] == (scheme == 'dark'), r
-                assert r['overflow'] <= 0, f'{route} at {width} px is {r["overflow"]} px wider than the window'
+                assert r['width'] <= width, f'{route} at {width} px is {r["width"]} px wide'
                 assert not r['low'], f'{route} at {width} px, {scheme}: low contrast: {r["low"]}'
                 results.append(route)
     finally:
@@ -292,9 +332,72 @@ def check_layout(driver, base, routes):
     return len(results)
 
 
+def check_run_form(driver, server):
+    """uit.kinds' run form from its schema: each kind drawn as its control (enum: select, boolean: checkbox, array and
+    object: JSON editors, secret: password field, number fields), required marked, defaults filled in, descriptions
+    tied as help; bad JSON and a missing required value refused next to their fields before anything is sent; then
+    run, its page shows the parameters with the secret masked and the status history with times."""
+    driver.get(server.base + '/#/actions/uit.kinds')
+    form = wait_for('the kinds form', lambda: driver.find_element(By.ID, 'run-form'))
+    field = {f.get_attribute('data-param'): f for f in form.find_elements(By.CSS_SELECTOR, '[data-param]')}
+    mine = ['colour', 'count', 'extra', 'loud', 'ratio', 'tags', 'token']  # and the runner's; cmd is immutable
+    assert set(mine) <= set(field) and 'cmd' not in field, sorted(field)
+    kind = {name: (field[name].tag_name, field[name].get_attribute('type')) for name in mine}
+    assert kind == {'count': ('input', 'number'), 'ratio': ('input', 'number'), 'colour': ('select', 'select-one'),
+                    'loud': ('input', 'checkbox'), 'tags': ('textarea', 'textarea'), 'extra': ('textarea', 'textarea'),
+                    'token': ('input', 'password')}, kind
+    order = [f.get_attribute('data-param') for f in form.find_elements(By.CSS_SELECTOR, '[data-param]')]
+    assert order[:7] == ['count', 'colour', 'extra', 'loud', 'ratio', 'tags', 'token'], \
+        f'required first, then the action\'s own before the runner\'s: {order}'
+    label = form.find_element(By.CSS_SELECTOR, f'label[for="{field["count"].get_attribute("id")}"]')
+    assert label.find_elements(By.CLASS_NAME, 'req'), 'count is marked required'
+    assert not form.find_elements(By.CSS_SELECTOR, f'label[for="{field["ratio"].get_attribute("id")}"] .req')
+    colour = Select(field['colour'])
+    assert [o.text for o in colour.options] == ['(not given)', 'red', 'green', 'blue'], [o.text for o in colour.options]
+    assert colour.first_selected_option.text == 'green', 'the default is selected'
+    assert field['loud'].is_selected(), 'the boolean default is checked'
+    assert json.loads(field['tags'].get_attribute('value')) == ['a', 'b'], 'the array default as JSON'
+    assert field['ratio'].get_attribute('value') == '0.5'
+    help_id = field['colour'].get_attribute('aria-describedby').split()[0]
+    assert driver.find_element(By.ID, help_id).text == 'Which colour.', 'the description is the field\'s help'
+    # Checked before sending: the missing required count and JSON that does not parse, each under its field.
+    field['extra'].send_keys('{"a": ')
+    form.find_element(By.CSS_SELECTOR, 'button[type=submit]').click()
+    error = lambda name: driver.find_element(By.ID, field[name].get_attribute('id') + '-error').text  # noqa: E731
+    wait_for('the errors under count and extra', lambda: 'required' in error('count') and 'JSON' in error('extra'))
+    assert driver.switch_to.active_element == field['count'], 'the first bad field has the focus'
+    assert '/actions/' in driver.current_url, 'nothing was sent'
+    field['extra'].clear()
+    field['extra'].send_keys('[1]')  # JSON, but not an object
+    field['count'].send_keys('3')
+    form.find_element(By.CSS_SELECTOR, 'button[type=submit]').click()
+    wait_for('extra must be an object', lambda: 'object' in error('extra') and not error('count'))
+    field['extra'].clear()
+    field['extra'].send_keys(json.dumps({'note': XSS}))
+    colour.select_by_visible_text('blue')
+    field['loud'].click()
+    field['token'].send_keys('tok-s3cret-value')
+    field['count'].send_keys(Keys.ENTER)
+    wait_for('the kinds execution', lambda: '/executions/' in driver.current_url)
+    run_id = driver.current_url.rsplit('/', 1)[1]
+    wait_for('succeeded', lambda: driver.find_element(By.ID, 'status').text == 'succeeded')
+    sent = server.api('GET', f'/executions/{run_id}')['parameters']
+    assert sent['count'] == 3 and sent['colour'] == 'blue' and sent['loud'] is False and sent['tags'] == ['a', 'b'] \
+        and sent['extra'] == {'note': XSS} and sent['ratio'] == 0.5, sent
+    shown = wait_for('the parameters', lambda: driver.find_element(By.ID, 'parameters').text)
+    assert 'tok-s3cret-value' not in shown and '********' in shown, f'the secret is masked: {shown}'
+    assert 'tok-s3cret-value' not in driver.find_element(By.TAG_NAME, 'main').text
+    assert XSS in shown and not driver.find_elements(By.TAG_NAME, 'img')
+    history = [r.text for r in driver.find_elements(By.CSS_SELECTOR, 'main table.list tbody tr')]
+    assert [r.split()[0] for r in history] == ['requested', 'scheduled', 'running', 'succeeded'], history
+    assert all(len(r.split()) == 3 for r in history), f'each status with its date and time: {history}'
+    no_alert(driver)
+
+
 def check_keyboard(driver, base):
     """From the top of the history, Tab reaches the skip link first (Enter moves to the content), then the
-    navigation in order, each with a visible focus ring."""
+    navigation in order, each with a visible focus ring; Enter follows a link; a run form is filled and sent by
+    keyboard alone."""
     driver.get(f'{base}/#/executions')
     driver.refresh()  # a fresh document: Tab starts from its top
     wait_for('the history', lambda: driver.find_element(By.ID, 'executions'))
@@ -321,6 +424,32 @@ def check_keyboard(driver, base):
     assert driver.current_url.endswith('#/executions'), f'the skip link left the route: {driver.current_url}'
     assert driver.find_elements(By.ID, 'executions'), 'the history is still shown'
 
+    def tab_to(what, test, limit=40):
+        for _ in range(limit):
+            ActionChains(driver).send_keys(Keys.TAB).perform()
+            el = driver.switch_to.active_element
+            assert driver.execute_script('const s = getComputedStyle(arguments[0]); return s.outlineStyle !== "none" '
+                                         '&& parseFloat(s.outlineWidth) >= 2', el), \
+                f'no focus ring on {el.get_attribute("outerHTML")[:80]}'
+            if test(el):
+                return el
+        raise AssertionError(f'Tab never reached {what}')
+    # Enter on a navigation link follows it.
+    driver.refresh()
+    wait_for('the history', lambda: driver.find_element(By.ID, 'executions'))
+    tab_to('the Actions link', lambda el: el.text == 'Actions')
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait_for('the catalog, by keyboard', lambda: driver.current_url.endswith('#/actions') and
+             driver.find_elements(By.CSS_SELECTOR, 'section[data-pack]'))
+    # A run form by keyboard alone: Tab from the first field to its button, then Enter runs it.
+    driver.get(f'{base}/#/actions/examples.greet')
+    wait_for('the greet form, its first field focused',
+             lambda: driver.switch_to.active_element.get_attribute('data-param') == 'name')
+    tab_to('the Run button', lambda el: el.tag_name == 'button' and el.text == 'Run')
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait_for('the run, by keyboard', lambda: '/executions/' in driver.current_url and
+             driver.find_element(By.ID, 'status').text == 'succeeded')
+
 
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
@@ -336,13 +465,29 @@ def main():
         driver.set_script_timeout(10)
 
         # --- login with the API key alone (Enter submits) -------------------------------------------------------
-        driver.get(server.base + '/')
-        key = wait_for('the API key field', lambda: driver.find_element(By.ID, 'login-key'))
-        sizes = first_load_bytes(driver)
-        print(f'ui_test: first load of /: {sizes["transfer"]} bytes transferred ({sizes["decoded"]} decoded) '
-              f'in {sizes["files"]} files; DOM interactive at {sizes["interactive_ms"]:.0f} ms, loaded at '
-              f'{sizes["loaded_ms"]:.0f} ms, first contentful paint at {sizes["paint_ms"]:.0f} ms')
-        assert sizes['transfer'] < 200 * 1024, sizes
+        # The first load of /: under 200 KB and usable (the login form drawn, app.js's mark) within 300 ms. The
+        # first try is the browser's coldest; on a busy machine up to two more loads without the cache may follow.
+        driver.execute_cdp_cmd('Network.enable', {})
+        driver.execute_cdp_cmd('Network.setCacheDisabled', {'cacheDisabled': True})
+        loads = []
+        for _ in range(3):
+            driver.get(server.base + '/')
+            wait_for('the API key field', lambda: driver.find_element(By.ID, 'login-key'))
+            wait_for('the load event', lambda: driver.execute_script(
+                "return performance.getEntriesByType('navigation')[0].loadEventEnd > 0"))
+            sizes = first_load_bytes(driver)
+            loads.append(sizes)
+            print(f'ui_test: first load of /: {sizes["transfer"]} bytes transferred ({sizes["decoded"]} decoded) '
+                  f'in {sizes["files"]} files; DOM interactive at {sizes["interactive_ms"]:.0f} ms, the login form '
+                  f'usable (squall-ready) at {sizes["ready_ms"]:.0f} ms, loaded at '
+                  f'{sizes["loaded_ms"]:.0f} ms, first contentful paint at {sizes["paint_ms"]:.0f} ms')
+            assert sizes['transfer'] < 200 * 1024, sizes
+            assert sizes['ready_ms'] > 0, 'app.js marks the moment the page is usable'
+            if sizes['ready_ms'] < 300:
+                break
+        assert min(x['ready_ms'] for x in loads) < 300, f'the page was not usable within 300 ms: {loads}'
+        driver.execute_cdp_cmd('Network.setCacheDisabled', {'cacheDisabled': False})
+        key = driver.find_element(By.ID, 'login-key')
         assert key.get_attribute('type') == 'password'
         key.send_keys(server.key, Keys.ENTER)
         wait_for('the execution history', lambda: driver.find_element(By.ID, 'executions'))
@@ -356,8 +501,19 @@ def main():
         other = server.api('POST', '/executions', {'action': 'core.local', 'parameters': {'cmd': 'true'}})
         wait_for('the API-created execution in the history',
                  lambda: driver.find_elements(By.CSS_SELECTOR, f'tr[data-id="{other["id"]}"]'), timeout=10)
-        print(f'ui_test: a new execution appeared in the open history {time.monotonic() - started:.3f} s '
-              'after POST /executions answered')
+        first_shown = time.monotonic() - started
+        # Three more: the issue's bound (1 s) on their median. The first can be slower: the server reads execution
+        # events only while a client wants them, from its next blocking read of the streams on.
+        shown = []
+        for _ in range(3):
+            another = server.api('POST', '/executions', {'action': 'core.noop', 'parameters': {}})
+            posted = time.monotonic()
+            wait_for('another execution in the history', lambda: driver.find_elements(
+                By.CSS_SELECTOR, f'tr[data-id="{another["id"]}"]'), timeout=10, interval=0.01)
+            shown.append(time.monotonic() - posted)
+        print(f'ui_test: a new execution appeared in the open history {first_shown:.3f} s after POST /executions '
+              f'answered; the next three after {", ".join(f"{x:.3f}" for x in shown)} s')
+        assert sorted(shown)[1] < 1.0, f'new executions appear within 1 s: {shown}'
 
         # --- run core.local from its form, in a second window ---------------------------------------------------
         # sessionStorage is per window: the second one logs in too, and lands on the page it was opened at.
@@ -389,13 +545,45 @@ def main():
         assert not driver.find_elements(By.TAG_NAME, 'img')
         no_alert(driver)
 
-        # Filters: by status, and by action.
+        # A row redrawn by a live update keeps the keyboard's focus (its link is focused again in the new row).
+        sleeper = server.api('POST', '/executions', {'action': 'core.local', 'parameters': {'cmd': 'sleep 1'}})
+        link_css = f'#executions tr[data-id="{sleeper["id"]}"] a'
+        wait_for('the running execution in the history', lambda: driver.execute_script(
+            'const a = document.querySelector(arguments[0]); if (a) a.focus(); return a !== null;', link_css))
+        wait_for('its row redrawn as succeeded', lambda: driver.find_element(
+            By.CSS_SELECTOR, f'#executions tr[data-id="{sleeper["id"]}"]').get_attribute('data-status') == 'succeeded')
+        assert driver.execute_script('return document.activeElement === document.querySelector(arguments[0])',
+                                     link_css), 'the focus stayed on the redrawn row\'s link'
+
+        # Filters: by status; by action (and paging) below.
         driver.get(server.base + '/#/executions?status=failed')
         wait_for('the filtered (empty) history',
                  lambda: 'No executions' in driver.find_element(By.CLASS_NAME, 'pagerow').text)
         Select(driver.find_element(By.ID, 'f-status')).select_by_value('succeeded')
         click(driver, 'Filter', By.CSS_SELECTOR, 'form.filters button[type=submit]')
         wait_for('the succeeded filter', lambda: driver.find_elements(By.CSS_SELECTOR, f'tr[data-id="{run_id}"]'))
+
+        # By action (typed in its field, Enter), and paging: 55 more core.noop executions make a page of 50 and one
+        # of the rest.
+        for _ in range(55):
+            server.api('POST', '/executions', {'action': 'core.noop', 'parameters': {}})
+        noops = [e['id'] for e in server.api('GET', '/executions?action=core.noop&limit=100')]  # newest first
+        n = len(noops)
+        assert 55 <= n < 100, n
+        driver.get(server.base + '/#/executions')
+        action_field = wait_for('the action filter', lambda: driver.find_element(By.ID, 'f-action'))
+        Select(driver.find_element(By.ID, 'f-status')).select_by_value('')
+        action_field.send_keys('core.noop', Keys.ENTER)
+        rows_now = lambda: [r.get_attribute('data-id') for r in driver.find_elements(  # noqa: E731
+            By.CSS_SELECTOR, '#executions tr[data-id]')]
+        counter = lambda: driver.find_element(By.CLASS_NAME, 'pagerow').text  # noqa: E731
+        wait_for('the first page of core.noop', lambda: f'1–50 of {n}' in counter() and rows_now() == noops[:50])
+        assert 'action=core.noop' in driver.current_url
+        click(driver, 'Older', By.LINK_TEXT, 'Older →')
+        wait_for('the second page', lambda: f'51–{n} of {n}' in counter() and rows_now() == noops[50:])
+        assert not driver.find_elements(By.LINK_TEXT, 'Older →')
+        click(driver, 'Newer', By.LINK_TEXT, '← Newer')
+        wait_for('the first page again', lambda: f'1–50 of {n}' in counter() and rows_now() == noops[:50])
 
         # --- the server's error goes next to the field it names --------------------------------------------------
         driver.get(server.base + '/#/actions/examples.greet')
@@ -408,6 +596,9 @@ def main():
             By.ID, times.get_attribute('id') + '-error').text)
         assert 'times' in error, error
         assert '/actions/' in driver.current_url, 'nothing ran'
+
+        # --- a run form of every kind of parameter; the run's page: the secret masked, the status history -------
+        check_run_form(driver, server)
 
         # --- the execution page of the API-created one, re-run ---------------------------------------------------
         driver.get(server.base + f'/#/executions/{other["id"]}')
@@ -465,6 +656,12 @@ def main():
         assert rows[0][1] > rows[1][1], f'prepare (0.3 s) has the longer bar: {rows}'
         assert '3 items: 3 succeeded' in rows[2][3], rows[2][3]  # with-items: one row, counted
         assert len(driver.find_elements(By.CSS_SELECTOR, '#timeline li.items .itemline a')) == 3
+        # Each bar names its start and end (tooltip and screen-reader text), in order along the workflow.
+        bars = [(b.get_attribute('data-start'), b.get_attribute('data-end'), b.get_attribute('title'))
+                for b in driver.find_elements(By.CSS_SELECTOR, '#timeline .bar')]
+        assert all(re.fullmatch(r'\d\d:\d\d:\d\d\.\d{3}', t) for b in bars for t in b[:2]), bars
+        assert all(b[2] == f'succeeded, {b[0]} → {b[1]} ({b[2].split("(")[1]}' for b in bars), bars
+        assert bars[0][0] <= bars[0][1] <= bars[1][0] <= bars[1][1] <= bars[2][0], f'in sequence: {bars}'
         click(driver, 'the finish task', By.CSS_SELECTOR, f'#timeline li[data-id="{rows[1][2]}"] .task')
         wait_for('the task\'s execution', lambda: flow['id'] not in driver.current_url)
         wait_for('its parent link', lambda: driver.find_element(By.LINK_TEXT, flow['id']))
@@ -659,6 +856,21 @@ def main():
         driver.get(server.base + '/#/actions')
         wait_for('the installed pack in the catalog',
                  lambda: 'Says hello.' in driver.find_element(By.ID, 'catalog').text)
+        assert not driver.find_elements(By.CSS_SELECTOR, 'section[data-pack="core"] button.remove-pack'), \
+            'a bundled pack offers no Remove button'
+
+        # A pack the loader refuses: the install fails and its page says where, file:line:column, at the top.
+        click(driver, 'Install a pack', By.CSS_SELECTOR, '.install summary')
+        driver.find_element(By.ID, 'pack-url').send_keys(
+            git_pack(work, 'uibad', 'name: hello\nrunner_type: local-shell-cmd\nparameters:\n  cmd: [unclosed\n'),
+            Keys.ENTER)
+        wait_for('the failing install execution', lambda: '/executions/' in driver.current_url)
+        bad_install = driver.current_url.rsplit('/', 1)[1]
+        wait_for('the install to fail', lambda: driver.find_element(By.ID, 'status').text == 'failed', timeout=60)
+        failure = wait_for('the loader\'s error at the top', lambda: driver.find_element(By.ID, 'failure').text)
+        assert re.search(r'uibad/actions/hello\.yaml:\d+:\d+: invalid YAML', failure), failure
+        assert 'uibad' not in {p.get('ref') or p.get('name') for p in server.api('GET', '/packs?limit=1000')}
+        driver.get(server.base + '/#/actions')
 
         # --- remove it again from the catalog (confirmed first); the uninstall is an execution too ---------------
         click(driver, 'Remove uigit', By.CSS_SELECTOR, 'section[data-pack="uigit"] button.remove-pack')
@@ -692,9 +904,10 @@ def main():
         checked = check_layout(driver, server.base, [
             '#/executions', f'#/executions/{flow["id"]}', '#/actions', '#/actions/core.local',
             '#/packs/examples/config', '#/inquiries', '#/rules', '#/rules/examples.sample_webhook', '#/traces',
-            f'#/traces/{matched["id"]}', '#/keys', '#/apikeys', '#/aliases'])
-        print(f'ui_test: {checked} pages checked at 375 and 1280 px, light and dark: no horizontal overflow, '
-              'every text at least 4.5:1 (3:1 large)')
+            f'#/traces/{matched["id"]}', f'#/traces/{missed["id"]}', '#/keys', '#/apikeys', '#/aliases',
+            f'#/executions/{bad_install}', '#/actions/uit.kinds'])
+        print(f'ui_test: {checked} pages checked at 375 x 812 and 1366 x 768, light and dark: no horizontal '
+              'overflow, every text at least 4.5:1 (3:1 large)')
         check_keyboard(driver, server.base)
 
         # --- password login ---------------------------------------------------------------------------------------

@@ -90,3 +90,6 @@ document.getElementById('logout').addEventListener('click', async () => {
 });
 window.addEventListener('hashchange', render);
 render();
+// The page is usable from here on (the login form or the view is drawn, its handlers attached): the figure the
+// browser test and docs/web.md give as "interactive".
+performance.mark('squall-ready');

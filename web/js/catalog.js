@@ -38,8 +38,9 @@ export function catalogView(main, query) {
         h('h2', {}, p.ref, p.version ? h('span', {class: 'muted'}, ` ${p.version}`) : null,
           p.config_schema && Object.keys(p.config_schema).length ? [' ', h('a', {class: 'small-link',
             href: link(`/packs/${encodeURIComponent(p.ref)}/config`)}, 'configure')] : null,
-          ' ', h('button', {type: 'button', class: 'small danger remove-pack', onclick: () => remove(p.ref)},
-            'Remove')),
+          // Packs that come with Squall cannot be removed (the server refuses): no button for them.
+          p.bundled ? null : [' ', h('button', {type: 'button', class: 'small danger remove-pack',
+            onclick: () => remove(p.ref)}, 'Remove')]),
         p.description ? h('p', {class: 'muted'}, p.description) : null,
         own.length === 0 ? h('p', {class: 'muted'}, 'No actions.') : null,
         h('ul', {class: 'actions'}, own.map((a) => h('li', {},

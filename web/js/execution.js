@@ -17,6 +17,7 @@ export function executionView(main, id) {
   const header = h('div', {class: 'title'}, title, status);
   const actions = h('div', {class: 'buttons'});
   const message = h('div', {'aria-live': 'polite'});
+  const failure = h('div', {id: 'failure', role: 'alert', hidden: true});
   const facts = h('dl', {class: 'facts'});
   const timeline = h('section', {id: 'timeline', hidden: true});
   const stdout = h('pre', {id: 'stdout', class: 'output', tabindex: 0});
@@ -24,7 +25,7 @@ export function executionView(main, id) {
   const result = h('pre', {id: 'result', class: 'json', tabindex: 0});
   const parameters = h('pre', {id: 'parameters', class: 'json', tabindex: 0});
   const history = h('tbody');
-  replace(main, header, actions, message, facts, timeline,
+  replace(main, header, actions, message, failure, facts, timeline,
     h('section', {}, h('h2', {}, 'Output'), h('h3', {}, 'stdout'), stdout, h('h3', {}, 'stderr'), stderr),
     h('section', {}, h('h2', {}, 'Result'), result),
     h('section', {}, h('h2', {}, 'Parameters'), parameters),
@@ -56,6 +57,18 @@ export function executionView(main, id) {
         api(`/executions/${encodeURIComponent(id)}`, {method: 'PUT', body: {status: 'resuming'}}))}, 'Resume') : null);
   }
 
+  // Why it failed, at the top: the result's `errors` (a line each: a pack's loader errors with file:line:column)
+  // or its `error`, as text.
+  function drawFailure(e) {
+    const r = e.result && typeof e.result === 'object' ? e.result : {};
+    const lines = Array.isArray(r.errors) && r.errors.length ? r.errors.map(pretty)
+      : (typeof r.error === 'string' && r.error ? r.error.split('\n') : []);
+    failure.hidden = !['failed', 'timeout', 'abandoned'].includes(e.status) || lines.length === 0;
+    if (failure.hidden) replace(failure);
+    else replace(failure, h('div', {class: 'error'}, h('strong', {}, 'Error'), h('ul', {class: 'errors'},
+      lines.map((l) => h('li', {class: 'mono'}, l)))));
+  }
+
   function draw(e) {
     // A read that was answered before an event it crossed is older than what is drawn: a final status stays.
     if (execution && isFinal(execution.status) && !isFinal(e.status)) return;
@@ -77,6 +90,7 @@ export function executionView(main, id) {
       e.parent ? fact('Parent', h('a', {href: link(`/executions/${encodeURIComponent(e.parent)}`)}, e.parent)) : null,
       e.rule && e.rule.ref ? fact('Rule', e.rule.ref) : null,
       e.trigger_instance && e.trigger_instance.id ? fact('Trigger instance', e.trigger_instance.id) : null);
+    drawFailure(e);
     replace(result, pretty(e.result));
     replace(parameters, pretty(e.parameters));
     replace(history, (e.log || []).map((l) =>

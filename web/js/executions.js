@@ -68,7 +68,7 @@ export function executionsView(main, query) {
   replace(main,
     h('div', {class: 'title'}, h('h1', {}, 'Executions'), live),
     form, message,
-    h('div', {class: 'scroll'}, h('table', {class: 'list'},
+    h('div', {class: 'scroll'}, h('table', {class: 'list history'},
       h('thead', {}, h('tr', {},
         h('th', {}, 'Status'), h('th', {}, 'Action'), h('th', {class: 'narrow-hide'}, 'ID'),
         h('th', {}, 'Started'), h('th', {}, 'Took'), h('th', {class: 'narrow-hide'}, 'User'),
@@ -97,8 +97,11 @@ export function executionsView(main, query) {
       const old = rows.get(id);
       if (old) {
         const tr = row(e);
+        // The keyboard's place stays: a focused link in a redrawn row is focused again in the new one.
+        const focused = old.contains(document.activeElement);
         old.replaceWith(tr);
         rows.set(id, tr);
+        if (focused) tr.querySelector('a').focus();
       } else if (offset === 0 && matches(e, filter) && (created || filter.status)) {
         // New, or (with a status filter) newly in that status; an older execution changing is not moved up.
         const tr = row(e);

@@ -6,7 +6,8 @@ import {h, replace, errorBox} from './dom.js';
 
 const OVERLAID = ['default', 'description', 'enum', 'immutable', 'required'];
 
-/** The parameters a run may give: runner's and action's merged, immutable ones left out, in display order. */
+/** The parameters a run may give: runner's and action's merged, immutable ones left out, in display order (required,
+ * the action's own, the runner's; each by position, then name). */
 export function effectiveParameters(runnerParameters = {}, actionParameters = {}) {
   const out = {};
   for (const [name, s] of Object.entries(runnerParameters || {})) out[name] = {...s};
@@ -17,10 +18,12 @@ export function effectiveParameters(runnerParameters = {}, actionParameters = {}
       out[name] = {...s};
     }
   }
+  // Required first, then the action's own before the runner's general ones (cwd, env, timeout...).
+  const own = (name) => Number(Boolean(actionParameters && name in actionParameters));
   return Object.entries(out)
     .filter(([, s]) => !s.immutable)
     .sort(([an, a], [bn, b]) =>
-      (Number(Boolean(b.required)) - Number(Boolean(a.required))) ||
+      (Number(Boolean(b.required)) - Number(Boolean(a.required))) || (own(bn) - own(an)) ||
       ((a.position ?? 1e9) - (b.position ?? 1e9)) || an.localeCompare(bn));
 }
 

@@ -5,11 +5,12 @@ import {api} from './api.js';
 import {h, replace, errorBox, pretty, link} from './dom.js';
 
 /** A table of criteria ({key, type, pattern}) with their verdicts ({value, absent, passed, error}) when they have
- * them; the first failing one (`failed`) is marked. */
+ * them; the first failing one (`failed`) is marked. In a box that scrolls sideways: a long key or value does not
+ * widen the page on a phone. */
 export function criteriaTable(criteria, failed) {
   if (!Array.isArray(criteria) || !criteria.length) return null;
   const judged = criteria.some((c) => typeof c.passed === 'boolean');
-  return h('table', {class: 'list criteria'},
+  return h('div', {class: 'scroll'}, h('table', {class: 'list criteria'},
     h('thead', {}, h('tr', {}, h('th', {}, 'Key'), h('th', {}, 'Operator'), h('th', {}, 'Pattern'),
       judged ? [h('th', {}, 'Value'), h('th', {}, 'Passed')] : null)),
     h('tbody', {}, criteria.map((c) => h('tr', {class: failed && c.key === failed.key && c.type === failed.type &&
@@ -18,7 +19,7 @@ export function criteriaTable(criteria, failed) {
     h('td', {class: 'mono'}, c.error ? `render error: ${c.error}` :
       (c.pattern === null || c.pattern === undefined ? '' : pretty(c.pattern))),
     judged ? [h('td', {class: 'mono'}, c.absent ? '(absent)' : pretty(c.value)),
-      h('td', {}, c.passed ? 'yes' : 'no')] : null))));
+      h('td', {}, c.passed ? 'yes' : 'no')] : null)))));
 }
 
 /** The tester's answer as a block. */

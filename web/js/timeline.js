@@ -38,6 +38,13 @@ function rows(list) {
   return out;
 }
 
+/** Milliseconds since the epoch → local "HH:MM:SS.mmm" (a bar's start and end). */
+const clock = (ms) => {
+  const d = new Date(ms);
+  const p = (n, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+};
+
 const at = (iso, fallback) => {
   const t = Date.parse(iso);
   return Number.isNaN(t) ? fallback : t;
@@ -59,8 +66,11 @@ export function timeline(children, now = Date.now()) {
       const status = row.items.map((c) => c.status).sort((a, b) => severity(a) - severity(b))[0];
       const href = link(`/executions/${encodeURIComponent(first.id)}`);
       const took = duration((e - s) / 1000);
-      const bar = h('a', {class: `bar s-${status}`, href, title: `${status}, ${took}`},
-        h('span', {class: 'sr'}, status));
+      const running = row.items.some((c) => !c.end_timestamp);
+      // Start, end and status of the bar, as its tooltip and for screen readers.
+      const label = `${status}, ${clock(s)} → ${running ? 'now' : clock(e)} (${took})`;
+      const bar = h('a', {class: `bar s-${status}`, href, title: label, 'data-start': clock(s),
+        'data-end': running ? '' : clock(e)}, h('span', {class: 'sr'}, label));
       bar.style.left = `${((s - start) / span) * 100}%`;
       bar.style.width = `${Math.max(0.5, ((e - s) / span) * 100)}%`;
       if (!row.withItems) {
