@@ -260,11 +260,16 @@ TEST_F(PoliciesTest, RetryOnTimeoutRetriesTimeoutsOnly) {
 }
 
 /// The retry of `first` (by retried_liveaction_id), once it succeeded; null when none came in `deadline`.
-Json WaitRetrySucceeded(SquallProcess& api, const std::string& first, std::chrono::seconds deadline) {
+Json WaitRetrySucceeded(
+    SquallProcess& api,
+    const std::string& first,
+    std::chrono::seconds deadline,
+    const std::string& action = "pol.resilient"
+) {
     Json found;
     WaitFor(
         [&] {
-            Json list = GetJson(api, "/executions?action=pol.resilient&limit=10");
+            Json list = GetJson(api, "/executions?action=" + action + "&limit=10");
             if (!list.is_array()) return false;
             for (const auto& e : list) {
                 const Json retry = e["context"].value("policies", Json::object()).value("retry", Json::object());
@@ -367,22 +372,8 @@ TEST_F(WorkflowPoliciesTest, RetryRunsAFailedWorkflowAgain) {
     // whole workflow again as a new execution that points at the failed one.
     const std::string marker = (dir_.path() / "wf-marker").string();
     const std::string first = Run("pol.wf_flaky", {{"cmd", SecondTimeLucky(marker, "exit 1")}});
-    Json retry;
-    ASSERT_TRUE(WaitFor(
-        [&] {
-            Json list = GetJson(*api_, "/executions?action=pol.wf_flaky&limit=10");
-            if (!list.is_array()) return false;
-            for (const auto& e : list) {
-                const Json r = e["context"].value("policies", Json::object()).value("retry", Json::object());
-                if (r.value("retried_liveaction_id", "") == first && e.value("status", "") == "succeeded") {
-                    retry = e;
-                    return true;
-                }
-            }
-            return false;
-        },
-        60s
-    )) << GetJson(*api_, "/executions?action=pol.wf_flaky&limit=10").dump(2);
+    const Json retry = WaitRetrySucceeded(*api_, first, 60s, "pol.wf_flaky");
+    ASSERT_FALSE(retry.is_null()) << GetJson(*api_, "/executions?action=pol.wf_flaky&limit=10").dump(2);
     EXPECT_EQ(GetJson(*api_, "/executions/" + first).value("status", ""), "failed");
     EXPECT_EQ(retry["context"]["policies"]["retry"]["applied_policy"], "pol.wf_flaky_retry");
     EXPECT_EQ(retry["result"]["output"].value("out", ""), "second") << retry.dump(2);
