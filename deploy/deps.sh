@@ -7,7 +7,7 @@ PACKAGES=(
   libboost-dev nlohmann-json3-dev libhiredis-dev libyaml-cpp-dev libgit2-dev
   libspdlog-dev libfmt-dev libssl-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libpcre2-dev json-schema-test-suite libhowardhinnant-date-dev tzdata
+  libpcre2-dev libjemalloc-dev json-schema-test-suite libhowardhinnant-date-dev tzdata
   redis-server python3 python3-jinja2 python3-yaml python3-semver python3-jsonpath-rw python3-venv python3-pip curl git openapi-specification
   python3-bs4 python3-eventlet
   openssh-server openssh-client sshpass
