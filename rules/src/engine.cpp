@@ -293,7 +293,10 @@ void RulesEngine::Start() {
     opts.stream = impl_->triggers.keys().TriggerStream();
     opts.group = "rules";
     opts.consumer = impl_->consumer_name;
-    opts.batch = 256;
+    // A batch costs about seven round trips to Redis whatever its size (rules and datastore versions, the
+    // executions, the enforcements, the statuses, XACK, the next read): at 256 the stage was bound by those
+    // round trips and fell behind a webhook load it had the CPU for (docs/benchmarks.md, 2026-12-06).
+    opts.batch = 512;
     opts.dead_letters = core::Keys(impl_->client->endpoint().key_prefix).DeadLetters();
     opts.clock = &impl_->executions.clock();
     std::weak_ptr<Impl> weak = impl_;

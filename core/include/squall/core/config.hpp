@@ -22,7 +22,7 @@ struct ServerConfig {
     std::string redis;                      ///< URL of an external Redis; empty: embedded redis-server
     std::vector<std::string> roles = kAllRoles;
     std::string pool = "default";  ///< runner pool this process serves (SPEC §7)
-    int workers = 32;              ///< concurrent executions per runner process
+    int workers = 128;             ///< concurrent executions per runner process
     std::string log_level = "info";
     std::string log_format = "text";            ///< text | json
     std::string packs_dir;                      ///< bundled packs; default: the source tree's packs/bundled
