@@ -68,6 +68,14 @@ public:
         while ((n = ::recv(fd_, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
         return out;
     }
+    /// What one recv() returns once data is there (waiting up to 10 s for it): "" on EOF or timeout.
+    std::string ReadOnce() {
+        timeval tv{10, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        char buf[65536];
+        const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+        return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+    }
     /// True while the server has not closed the connection (no EOF waiting to be read).
     bool StillOpen() {
         char c = 0;
@@ -591,6 +599,41 @@ TEST_F(HardeningTest, ASlowRequestIsCutAtTheHeaderDeadline) {
     EXPECT_TRUE(closed);
     EXPECT_GE(took, 8s);
     EXPECT_LT(took, 20s);
+}
+
+TEST_F(HardeningTest, AResponseGoesOutWholeAndKeepAliveGoesOn) {
+    // httplib writes a response's headers and its body separately; the server sends them together (one segment,
+    // so the client's first read has the body) and flushes headers without a body at the end of the request.
+    SquallProcess server(Opts());
+    RawConnection c(server.port());
+    ASSERT_TRUE(c.ok());
+    const std::string get = "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    ASSERT_TRUE(c.Send(get));
+    std::string first = c.ReadOnce();
+    EXPECT_EQ(first.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << first;
+    EXPECT_NE(first.find("\r\n\r\n{\"status\":\"ok\""), std::string::npos) << first;
+
+    // HEAD: a Content-Length and no body; the next request on the connection is answered as usual.
+    ASSERT_TRUE(c.Send(
+        "HEAD /api/v1/executions?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nSt2-Api-Key: " + server.api_key() + "\r\n\r\n"
+    ));
+    std::string head = c.ReadOnce();
+    EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+    EXPECT_NE(head.find("Content-Length: "), std::string::npos) << head;
+    EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;
+    ASSERT_TRUE(c.Send(get));
+    std::string again = c.ReadOnce();
+    EXPECT_EQ(again.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << again;
+    EXPECT_NE(again.find("{\"status\":\"ok\""), std::string::npos) << again;
+
+    // A streamed (chunked) response is not held: the event stream's headers and first line come at once.
+    RawConnection sse(server.port());
+    ASSERT_TRUE(
+        sse.Send("GET /stream/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nSt2-Api-Key: " + server.api_key() + "\r\n\r\n")
+    );
+    std::string stream = sse.ReadOnce();
+    EXPECT_EQ(stream.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << stream;
+    EXPECT_NE(stream.find("text/event-stream"), std::string::npos) << stream;
 }
 
 }  // namespace
