@@ -5,6 +5,7 @@
 #   bench/webhook_load.sh [DURATION_S=10] [CONNECTIONS=16] [ACTION=core.noop] [ACTION_PARAMS_JSON={}]
 #   e.g. bench/webhook_load.sh 10 16 core.local '{"cmd": "true"}'   (one process per event)
 #
+# IDLE_RSS_S=N (default 0): after the backlog, print the server's RSS every 10 s for N s of idleness.
 # SSE_CLIENTS=N (default 0): N clients of GET /stream/v1/stream (bench/sse_clients.cpp, compiled here; filters
 # from SSE_QUERY, default none: every event) are connected before the load starts and read until the backlog is
 # done; the script then also prints events received, clients dropped and the event delivery p50/p99.
@@ -32,7 +33,7 @@ trap cleanup EXIT
 
 SSE_CLIENTS=${SSE_CLIENTS:-0}
 "$BIN" server --data-dir "$DATA/d" --listen 127.0.0.1:0 --log-level warn --http-threads "$((CONNS + 4 + SSE_CLIENTS))" \
-  --workers 64 ${SQUALL_SERVER_ARGS:-} >"$LOG" 2>&1 &
+  ${SQUALL_SERVER_ARGS:-} >"$LOG" 2>&1 &
 PID=$!
 for _ in $(seq 1 300); do grep -q "API:" "$LOG" && break; sleep 0.1; done
 API=$(grep -o 'http://127.0.0.1:[0-9]*/api/v1' "$LOG" | head -1)
@@ -64,6 +65,8 @@ CPU0_S=$(cpu_ticks "$PID"); CPU0_R=$(cpu_ticks "${REDIS_PID:-0}")
 WRK_OUT=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s bench/webhook_post.lua "$API/webhooks/bench")
 TOTAL=$(echo "$WRK_OUT" | awk '/requests in/ {print $1}')
 NON2XX=$(echo "$WRK_OUT" | awk '/Non-2xx/ {print $NF}')
+# The HTTP answer's latency as wrk saw it (the webhook's 202: stored and on the stream).
+HTTP_LAT=$(echo "$WRK_OUT" | awk '$1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print "p50 " p50 ", p99 " p99}')
 ACCEPTED=$((TOTAL - ${NON2XX:-0}))
 
 # Wait for the backlog (bounded).
@@ -74,6 +77,11 @@ for _ in $(seq 1 600); do
   sleep 0.2
 done
 RSS_AFTER=$(ps -o rss= -p "$PID")
+echo "server peak RSS: $(awk '/VmHWM/ {printf "%.0f MB", $2 / 1024}' "/proc/$PID/status")" >&2
+# IDLE_RSS_S=N: the server's RSS each 10 s for N s of idleness after the backlog is done (memory given back).
+if [ "${IDLE_RSS_S:-0}" -gt 0 ]; then
+  for t in $(seq 10 10 "$IDLE_RSS_S"); do sleep 10; echo "idle ${t} s: RSS $(( $(ps -o rss= -p "$PID") / 1024 )) MB" >&2; done
+fi
 if [ -n "${SSE_PID:-}" ]; then
   sleep 1  # the last events reach the clients
   kill -INT "$SSE_PID"; wait "$SSE_PID" || true; SSE_PID=
@@ -93,10 +101,10 @@ if [ "${BENCH_COMMANDSTATS:-0}" = 1 ] && command -v redis-cli >/dev/null; then
     sort -rn | head -15 >&2
 fi
 
-python3 - "$API" "$SQUALL_API_KEY" "$ACCEPTED" "$DURATION" "$DONE" "$RSS_BEFORE" "$RSS_AFTER" "$CPU_S" "$CPU_R" "$TICK" <<'PY'
+python3 - "$API" "$SQUALL_API_KEY" "$ACCEPTED" "$DURATION" "$DONE" "$RSS_BEFORE" "$RSS_AFTER" "$CPU_S" "$CPU_R" "$TICK" "$HTTP_LAT" <<'PY'
 import json, sys, urllib.request, datetime
 api, key, accepted, duration, done, rss0, rss1 = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
-cpu_server, cpu_redis, tick = int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10])
+cpu_server, cpu_redis, tick, http_lat = int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10]), sys.argv[11]
 def get(path):
     req = urllib.request.Request(api + path, headers={"St2-Api-Key": key})
     return json.load(urllib.request.urlopen(req, timeout=60))
@@ -115,7 +123,7 @@ while True:
 lat.sort()
 pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
 span = (max(ends) - min(starts)) if ends else float("nan")
-print(f"accepted:            {accepted} in {duration:.0f} s = {accepted / duration:.0f} req/s")
+print(f"accepted:            {accepted} in {duration:.0f} s = {accepted / duration:.0f} req/s (HTTP answer {http_lat})")
 print(f"completed:           {done} of {accepted} ({'none lost' if done >= accepted else str(accepted - done) + ' missing'})")
 print(f"completed execs/s:   {len(lat) / span:.0f} (first trigger to last completion: {span:.1f} s)")
 print(f"trigger→completion:  p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms")
