@@ -437,10 +437,21 @@ int ServerMain(const std::vector<std::string>& args) {
             api_url = "http://" + listen + "/api/v1";
         }
     }
+    // The rules engine and the runner write on connections of their own (docs/decisions.md "One Redis connection
+    // per busy role"): a webhook's write does not queue behind a batch of 512 creates or a burst of claims on one
+    // socket, and the replies of each are handled on the client's own strand, so the io threads work in parallel.
+    // Behind Sentinel they keep sharing the first: with a connection each, the failover test lost acknowledged
+    // events (docs/decisions.md says what is known).
+    std::vector<core::RedisClientPtr> role_clients;
+    const auto role_client = [&]() {
+        if (endpoint.IsSentinel()) return redis;
+        role_clients.push_back(core::RedisClient::Create(io, endpoint));
+        return role_clients.back();
+    };
     std::unique_ptr<rules::RulesEngine> rules_engine;
     if (cfg.HasRole("rules")) {
         rules_engine =
-            std::make_unique<rules::RulesEngine>(io, redis, operators, consumer + "-rules", &kv_cache, clock);
+            std::make_unique<rules::RulesEngine>(io, role_client(), operators, consumer + "-rules", &kv_cache, clock);
         rules_engine->Start();
     }
     std::unique_ptr<actionrunners::RunnerContainer> runner;
@@ -455,7 +466,7 @@ int ServerMain(const std::vector<std::string>& args) {
         ropts.check_rule = rules::MakeRuleCheck(operators);
         ropts.check_workflow = workflows::MakeWorkflowCheck();
         ropts.kv = &kv_cache;
-        runner = std::make_unique<actionrunners::RunnerContainer>(io, redis, runners, ropts, clock);
+        runner = std::make_unique<actionrunners::RunnerContainer>(io, role_client(), runners, ropts, clock);
         runner->Start();
     }
     std::unique_ptr<actionrunners::Reaper> reaper;
@@ -581,10 +592,13 @@ int ServerMain(const std::vector<std::string>& args) {
     if (sensor_host) sensor_host->Stop();  // SIGTERM, SIGKILL after a grace; then gives the leases up
     signals.cancel();
     // The /metrics counters this process counted since the last flush (a second's worth at most).
-    if (Status st = redis->counters().FlushBlocking(); !st) {
-        Log(*log, spdlog::level::warn, "cannot send the last metrics counters", {{"error", st.error().message}});
+    role_clients.push_back(redis);
+    for (auto& client : role_clients) {
+        if (Status st = client->counters().FlushBlocking(); !st) {
+            Log(*log, spdlog::level::warn, "cannot send the last metrics counters", {{"error", st.error().message}});
+        }
+        client->Close();
     }
-    redis->Close();
     if (embedded) embedded->StopBlocking();
     work.reset();
     io.stop();
