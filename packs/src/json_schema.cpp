@@ -441,9 +441,13 @@ private:
 
     std::string Show(const Json& v) const {
         if (options_ != nullptr && options_->mask_values) return kMaskText;
-        std::string s = v.dump();
+        std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
         constexpr size_t kMaxShown = 80;
-        if (s.size() > kMaxShown) s = s.substr(0, kMaxShown - 3) + "...";
+        if (s.size() > kMaxShown) {
+            size_t cut = kMaxShown - 3;
+            while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+            s = s.substr(0, cut) + "...";
+        }
         return s;
     }
 

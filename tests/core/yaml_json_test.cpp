@@ -37,6 +37,25 @@ TEST(YamlJsonTest, BytesThatAreNotUtf8AreAnErrorWhereTheyAre) {
     EXPECT_TRUE(ParseYaml("name: caf\xc3\xa9\n", "ok.yaml"));  // UTF-8 is fine
 }
 
+TEST(YamlJsonTest, AControlCharacterIsAnErrorWhereItIs) {
+    // Found by the yaml_content fuzzer (1.7 M inputs into a long run): yaml-cpp reads `II\0_` as a scalar holding byte
+    // 0xA0, which is not UTF-8, and the JSON serializer threw on it while a schema error was being written: the
+    // process loading the pack terminated. PyYAML (and so StackStorm) refuses such characters.
+    Result<YamlDocument> doc = ParseYaml(std::string("name: x\nenum: II\0_\n", 19), "action.yaml");
+    ASSERT_FALSE(doc);
+    EXPECT_EQ(doc.error().message, "invalid YAML: a control character (byte 0x00)");
+    EXPECT_EQ(doc.error().location->ToString(), "action.yaml:2:9");
+    EXPECT_FALSE(ParseYaml(
+        "a: b\x07"
+        "c\n",
+        "bell.yaml"
+    ));
+    EXPECT_FALSE(ParseYaml("a: b\x7f\n", "del.yaml"));
+    Result<YamlDocument> ok = ParseYaml("a: \"tab\there\"\r\nb: 1\n", "ok.yaml");  // tab, CR LF: fine
+    ASSERT_TRUE(ok) << ok.error().message;
+    EXPECT_EQ(ok->value["a"], "tab\there");
+}
+
 TEST(YamlJsonTest, AnUnclosedQuoteIsAnErrorWhereItOpens) {
     // yaml-cpp alone reads it to the end of the file (swallowing the keys after it); PyYAML rejects the file.
     for (const char* text : {"name: x\ndefault: \"unterminated\n", "a: 'open\nb: 2\n", "p: \"x\ny: 1\nz: 2\n"}) {
