@@ -440,18 +440,27 @@ int ServerMain(const std::vector<std::string>& args) {
     // The rules engine and the runner write on connections of their own (docs/decisions.md "One Redis connection
     // per busy role"): a webhook's write does not queue behind a batch of 512 creates or a burst of claims on one
     // socket, and the replies of each are handled on the client's own strand, so the io threads work in parallel.
-    // Behind Sentinel they keep sharing the first: with a connection each, the failover test lost acknowledged
-    // events (docs/decisions.md says what is known).
+    // Each reads the datastore on its own connection too: a stream consumer reads a batch its handler left pending
+    // again at once only when its own connection changed (a failover; core/src/redis/stream.cpp), so every Redis call
+    // of the handler must go through that connection. With the shared datastore cache, a failed read on the shared
+    // connection left a batch of trigger instances pending until the reclaim, 30 s later.
     std::vector<core::RedisClientPtr> role_clients;
+    std::vector<std::unique_ptr<core::KvStore>> role_kv_stores;
+    std::vector<std::unique_ptr<core::KvCache>> role_kv_caches;
     const auto role_client = [&]() {
-        if (endpoint.IsSentinel()) return redis;
         role_clients.push_back(core::RedisClient::Create(io, endpoint));
+        role_kv_stores.push_back(
+            std::make_unique<core::KvStore>(role_clients.back(), kv_box ? &*kv_box : nullptr, clock, &triggers)
+        );
+        role_kv_caches.push_back(std::make_unique<core::KvCache>(*role_kv_stores.back()));
         return role_clients.back();
     };
     std::unique_ptr<rules::RulesEngine> rules_engine;
     if (cfg.HasRole("rules")) {
-        rules_engine =
-            std::make_unique<rules::RulesEngine>(io, role_client(), operators, consumer + "-rules", &kv_cache, clock);
+        core::RedisClientPtr client = role_client();
+        rules_engine = std::make_unique<rules::RulesEngine>(
+            io, client, operators, consumer + "-rules", role_kv_caches.back().get(), clock
+        );
         rules_engine->Start();
     }
     std::unique_ptr<actionrunners::RunnerContainer> runner;
@@ -465,8 +474,9 @@ int ServerMain(const std::vector<std::string>& args) {
         ropts.data_dir = cfg.data_dir;
         ropts.check_rule = rules::MakeRuleCheck(operators);
         ropts.check_workflow = workflows::MakeWorkflowCheck();
-        ropts.kv = &kv_cache;
-        runner = std::make_unique<actionrunners::RunnerContainer>(io, role_client(), runners, ropts, clock);
+        core::RedisClientPtr client = role_client();
+        ropts.kv = role_kv_caches.back().get();
+        runner = std::make_unique<actionrunners::RunnerContainer>(io, client, runners, ropts, clock);
         runner->Start();
     }
     std::unique_ptr<actionrunners::Reaper> reaper;
