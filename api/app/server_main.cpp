@@ -444,23 +444,23 @@ int ServerMain(const std::vector<std::string>& args) {
     // again at once only when its own connection changed (a failover; core/src/redis/stream.cpp), so every Redis call
     // of the handler must go through that connection. With the shared datastore cache, a failed read on the shared
     // connection left a batch of trigger instances pending until the reclaim, 30 s later.
-    std::vector<core::RedisClientPtr> role_clients;
-    std::vector<std::unique_ptr<core::KvStore>> role_kv_stores;
-    std::vector<std::unique_ptr<core::KvCache>> role_kv_caches;
-    const auto role_client = [&]() {
-        role_clients.push_back(core::RedisClient::Create(io, endpoint));
-        role_kv_stores.push_back(
-            std::make_unique<core::KvStore>(role_clients.back(), kv_box ? &*kv_box : nullptr, clock, &triggers)
-        );
-        role_kv_caches.push_back(std::make_unique<core::KvCache>(*role_kv_stores.back()));
-        return role_clients.back();
+    struct RoleConnection {
+        core::RedisClientPtr client;
+        std::unique_ptr<core::KvStore> kv_store;
+        std::unique_ptr<core::KvCache> kv_cache;
+    };
+    std::vector<RoleConnection> role_connections;
+    const auto role_connection = [&]() -> RoleConnection& {
+        RoleConnection c{core::RedisClient::Create(io, endpoint), nullptr, nullptr};
+        c.kv_store = std::make_unique<core::KvStore>(c.client, kv_box ? &*kv_box : nullptr, clock, &triggers);
+        c.kv_cache = std::make_unique<core::KvCache>(*c.kv_store);
+        return role_connections.emplace_back(std::move(c));
     };
     std::unique_ptr<rules::RulesEngine> rules_engine;
     if (cfg.HasRole("rules")) {
-        core::RedisClientPtr client = role_client();
-        rules_engine = std::make_unique<rules::RulesEngine>(
-            io, client, operators, consumer + "-rules", role_kv_caches.back().get(), clock
-        );
+        RoleConnection& c = role_connection();
+        rules_engine =
+            std::make_unique<rules::RulesEngine>(io, c.client, operators, consumer + "-rules", c.kv_cache.get(), clock);
         rules_engine->Start();
     }
     std::unique_ptr<actionrunners::RunnerContainer> runner;
@@ -474,9 +474,9 @@ int ServerMain(const std::vector<std::string>& args) {
         ropts.data_dir = cfg.data_dir;
         ropts.check_rule = rules::MakeRuleCheck(operators);
         ropts.check_workflow = workflows::MakeWorkflowCheck();
-        core::RedisClientPtr client = role_client();
-        ropts.kv = role_kv_caches.back().get();
-        runner = std::make_unique<actionrunners::RunnerContainer>(io, client, runners, ropts, clock);
+        RoleConnection& c = role_connection();
+        ropts.kv = c.kv_cache.get();
+        runner = std::make_unique<actionrunners::RunnerContainer>(io, c.client, runners, ropts, clock);
         runner->Start();
     }
     std::unique_ptr<actionrunners::Reaper> reaper;
@@ -602,8 +602,9 @@ int ServerMain(const std::vector<std::string>& args) {
     if (sensor_host) sensor_host->Stop();  // SIGTERM, SIGKILL after a grace; then gives the leases up
     signals.cancel();
     // The /metrics counters this process counted since the last flush (a second's worth at most).
-    role_clients.push_back(redis);
-    for (auto& client : role_clients) {
+    std::vector<core::RedisClientPtr> clients = {redis};
+    for (const auto& c : role_connections) clients.push_back(c.client);
+    for (auto& client : clients) {
         if (Status st = client->counters().FlushBlocking(); !st) {
             Log(*log, spdlog::level::warn, "cannot send the last metrics counters", {{"error", st.error().message}});
         }

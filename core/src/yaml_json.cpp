@@ -128,15 +128,20 @@ YAML::ParserException Refuse(const YAML::Node& node, const std::string& what) {
     return YAML::ParserException(node.Mark(), what);
 }
 
+/// "0xA0": a byte as error messages show it.
+std::string ByteHex(char c) {
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(c));
+    return byte;
+}
+
 /// A scalar that is not UTF-8 once yaml-cpp has read it, from a file that is, is refused where it is, before it
 /// reaches JSON, whose serializer throws on it (ParseYaml refuses the one way the fuzzer found, a NUL byte; this is
 /// the backstop).
 void NotUtf8(const YAML::Node& node) {
     const std::string& s = node.Scalar();
     if (const size_t bad = InvalidUtf8Offset(s); bad != std::string::npos) {
-        char byte[8];
-        std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(s[bad]));
-        throw Refuse(node, std::string("the value is not UTF-8 once read (byte ") + byte + ")");
+        throw Refuse(node, "the value is not UTF-8 once read (byte " + ByteHex(s[bad]) + ")");
     }
 }
 
@@ -307,11 +312,9 @@ Result<YamlDocument> ParseYaml(const std::string& text, const std::string& file)
                 line_start = i + 1;
             }
         }
-        char byte[8];
-        std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[bad]));
         Error err = InvalidArgument(
-            std::string("invalid YAML: ") + (bad == control ? "a control character" : "not UTF-8") + " (byte " + byte +
-            ")"
+            std::string("invalid YAML: ") + (bad == control ? "a control character" : "not UTF-8") + " (byte " +
+            ByteHex(text[bad]) + ")"
         );
         err.location = Location{file, static_cast<int>(line), static_cast<int>(bad - line_start + 1)};
         return err;
