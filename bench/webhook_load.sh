@@ -57,10 +57,12 @@ if [ "$SSE_CLIENTS" -gt 0 ]; then
 fi
 
 RSS_BEFORE=$(ps -o rss= -p "$PID")
-# CPU time (user + system, clock ticks) of the server and its embedded Redis: unlike throughput, the CPU spent per
-# execution hardly moves when something else runs on the machine, so it is the figure to compare builds with.
+
+# CPU time (user + system, clock ticks) of the server and its embedded Redis, with their waited-for children (the
+# actions' processes; Redis's AOF rewrites): unlike throughput, the CPU spent per execution hardly moves when
+# something else runs on the machine, so it is the figure to compare builds with.
 REDIS_PID=$(pgrep -P "$PID" redis-server | head -1 || true)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 CPU0_S=$(cpu_ticks "$PID"); CPU0_R=$(cpu_ticks "${REDIS_PID:-0}")
 WRK_OUT=$(wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s bench/webhook_post.lua "$API/webhooks/bench")
 TOTAL=$(echo "$WRK_OUT" | awk '/requests in/ {print $1}')

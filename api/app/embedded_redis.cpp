@@ -62,6 +62,14 @@ Status EmbeddedRedis::Spawn() {
         "yes",
         "--appendfsync",
         "everysec",
+        // AOF rewrites (a forked child serializing the whole dataset) when the log has grown 4× past its last
+        // rewrite, not 1× (Redis's default): an automation record is written, updated twice and then only read,
+        // so a rewrite frees little, and at 100 % it cost the machine about as much CPU again as Redis's own
+        // work while the record grows (docs/decisions.md "AOF rewrites of the embedded Redis").
+        "--auto-aof-rewrite-percentage",
+        "400",
+        "--auto-aof-rewrite-min-size",
+        "256mb",
         "--save",
         "",
         "--daemonize",
