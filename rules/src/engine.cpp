@@ -177,13 +177,31 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
         core::StreamConsumer::Done done;
     };
 
+    /// A batch being processed: its instances, the rules and content they are matched against (those current
+    /// when the batch began), and `finish` (ends one outstanding part; the last one acknowledges the batch).
+    struct BatchWork {
+        std::vector<core::StreamMessage> batch;
+        std::shared_ptr<const Matcher> matcher;
+        packs::ContentSnapshotPtr snapshot;
+        std::shared_ptr<BatchState> state;
+        std::function<void()> finish;
+    };
+
+    /// Instances handled per turn on the connection's strand. The executions a turn creates are written to Redis
+    /// while the next turn renders its own: one turn for all 512 of a batch kept Redis waiting for the whole
+    /// batch's CPU, and then squall waiting for Redis (docs/decisions.md, "Throughput settings").
+    static constexpr size_t kSlice = 32;
+
     void Process(std::vector<core::StreamMessage> batch, core::StreamConsumer::Done done) {
         auto state = std::make_shared<BatchState>();
         state->done = std::move(done);
         auto self = shared_from_this();
-        auto matcher_now = matcher;
-        auto snapshot_now = snapshot;
-        auto finish = [self, state]() {
+        auto work = std::make_shared<BatchWork>();
+        work->batch = std::move(batch);
+        work->matcher = matcher;
+        work->snapshot = snapshot;
+        work->state = state;
+        work->finish = [self, state]() {
             if (--state->outstanding != 0) return;
             std::vector<core::RedisClient::Args> updates;
             {
@@ -201,78 +219,92 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
                 state->done(state->ack_ids);
             });
         };
-        for (auto& msg : batch) {
-            Json j = Json::parse(msg.body, nullptr, false);
-            Result<core::TriggerInstance> ti = j.is_discarded()
-                                                   ? Result<core::TriggerInstance>(InvalidArgument("not JSON"))
-                                                   : core::TriggerInstance::FromJson(j);
-            if (!ti) {
-                Log(*log,
-                    spdlog::level::err,
-                    "dropping malformed trigger instance",
-                    {{"stream_id", msg.id}, {"error", ti.error().message}});
-                std::lock_guard lock(state->mu);
-                state->ack_ids.push_back(msg.id);
-                continue;
-            }
-            std::vector<CompiledRulePtr> matches;
-            try {
-                matches = matcher_now->Match(*ti);
-            } catch (const std::exception& e) {
-                // A bug, not input: leave the instance pending; past the delivery bound it is dead-lettered.
-                Log(*log,
-                    spdlog::level::err,
-                    "matching failed; trigger instance left pending",
-                    {{"trigger_id", ti->id}, {"error", e.what()}});
-                continue;
-            }
-            if (matches.empty()) {
-                std::lock_guard lock(state->mu);
-                state->ack_ids.push_back(msg.id);
-                state->status_updates.push_back(triggers.SetStatusCommand(ti->id, "processed"));
-                triggers.Count("dispatched", ti->trigger);  // in memory: flushed once a second
-                continue;
-            }
-            // Every match of this instance must be durable before the instance is acknowledged.
-            auto per_msg = std::make_shared<std::pair<std::atomic<size_t>, std::atomic<bool>>>();
-            per_msg->first = matches.size();
-            per_msg->second = true;
-            state->outstanding += 1;
-            for (const auto& rule : matches) {
-                auto on_done = [self,
-                                state,
-                                per_msg,
-                                id = msg.id,
-                                ti_id = ti->id,
-                                type = ti->trigger,
-                                rule_ref = rule->meta.Ref(),
-                                finish](Status st) {
-                    if (st) self->client->counters().Add(self->enforcements.keys().MatchCounts(), rule_ref);
-                    if (!st) {
-                        per_msg->second = false;
-                        Log(*self->log,
-                            spdlog::level::err,
-                            "enforcement not stored; will retry",
-                            {{"trigger_id", ti_id}, {"error", st.error().message}});
-                    }
-                    if (--per_msg->first != 0) return;
-                    if (per_msg->second) {
-                        std::lock_guard lock(state->mu);
-                        state->ack_ids.push_back(id);
-                        state->status_updates.push_back(self->triggers.SetStatusCommand(ti_id, "processed"));
-                        self->triggers.Count("dispatched", type);
-                    }
-                    finish();
-                };
-                try {
-                    enforcer.Enforce(*rule, *ti, *snapshot_now, on_done);
-                } catch (const std::exception& e) {
-                    // Enforce calls back only after it stops throwing: report the failure once, as a retry.
-                    on_done(Internal(std::string("enforcement threw: ") + e.what()));
+        ProcessSlice(std::move(work), 0);
+    }
+
+    void ProcessSlice(std::shared_ptr<BatchWork> work, size_t from) {
+        const size_t end = std::min(from + kSlice, work->batch.size());
+        for (size_t i = from; i < end; ++i) ProcessOne(*work, work->batch[i]);
+        if (end < work->batch.size()) {
+            auto self = shared_from_this();
+            return client->Post([self, work = std::move(work), end]() mutable {
+                self->ProcessSlice(std::move(work), end);
+            });
+        }
+        work->finish();
+    }
+
+    void ProcessOne(const BatchWork& work, const core::StreamMessage& msg) {
+        const auto& state = work.state;
+        Json j = Json::parse(msg.body, nullptr, false);
+        Result<core::TriggerInstance> ti = j.is_discarded() ? Result<core::TriggerInstance>(InvalidArgument("not JSON"))
+                                                            : core::TriggerInstance::FromJson(j);
+        if (!ti) {
+            Log(*log,
+                spdlog::level::err,
+                "dropping malformed trigger instance",
+                {{"stream_id", msg.id}, {"error", ti.error().message}});
+            std::lock_guard lock(state->mu);
+            state->ack_ids.push_back(msg.id);
+            return;
+        }
+        std::vector<CompiledRulePtr> matches;
+        try {
+            matches = work.matcher->Match(*ti);
+        } catch (const std::exception& e) {
+            // A bug, not input: leave the instance pending; past the delivery bound it is dead-lettered.
+            Log(*log,
+                spdlog::level::err,
+                "matching failed; trigger instance left pending",
+                {{"trigger_id", ti->id}, {"error", e.what()}});
+            return;
+        }
+        if (matches.empty()) {
+            std::lock_guard lock(state->mu);
+            state->ack_ids.push_back(msg.id);
+            state->status_updates.push_back(triggers.SetStatusCommand(ti->id, "processed"));
+            triggers.Count("dispatched", ti->trigger);  // in memory: flushed once a second
+            return;
+        }
+        // Every match of this instance must be durable before the instance is acknowledged.
+        auto per_msg = std::make_shared<std::pair<std::atomic<size_t>, std::atomic<bool>>>();
+        per_msg->first = matches.size();
+        per_msg->second = true;
+        state->outstanding += 1;
+        auto self = shared_from_this();
+        for (const auto& rule : matches) {
+            auto on_done = [self,
+                            state,
+                            per_msg,
+                            id = msg.id,
+                            ti_id = ti->id,
+                            type = ti->trigger,
+                            rule_ref = rule->meta.Ref(),
+                            finish = work.finish](Status st) {
+                if (st) self->client->counters().Add(self->enforcements.keys().MatchCounts(), rule_ref);
+                if (!st) {
+                    per_msg->second = false;
+                    Log(*self->log,
+                        spdlog::level::err,
+                        "enforcement not stored; will retry",
+                        {{"trigger_id", ti_id}, {"error", st.error().message}});
                 }
+                if (--per_msg->first != 0) return;
+                if (per_msg->second) {
+                    std::lock_guard lock(state->mu);
+                    state->ack_ids.push_back(id);
+                    state->status_updates.push_back(self->triggers.SetStatusCommand(ti_id, "processed"));
+                    self->triggers.Count("dispatched", type);
+                }
+                finish();
+            };
+            try {
+                enforcer.Enforce(*rule, *ti, *work.snapshot, on_done);
+            } catch (const std::exception& e) {
+                // Enforce calls back only after it stops throwing: report the failure once, as a retry.
+                on_done(Internal(std::string("enforcement threw: ") + e.what()));
             }
         }
-        finish();
     }
 };
 

@@ -768,6 +768,10 @@ void RedisClient::Pipeline(std::vector<Args> commands, PipelineCallback cb) {
     asio::post(state->strand(), [s = state, op = std::move(op)]() mutable { s->Submit(std::move(op)); });
 }
 
+void RedisClient::Post(std::function<void()> fn) {
+    asio::post(impl_->state->strand(), [keepalive = shared_from_this(), fn = std::move(fn)] { fn(); });
+}
+
 namespace {
 
 template <typename T, typename Start>

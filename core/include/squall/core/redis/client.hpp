@@ -54,6 +54,11 @@ public:
     /// Sends several commands back to back; `cb` gets all replies in order, or the first transport error.
     void Pipeline(std::vector<Args> commands, PipelineCallback cb);
 
+    /// Runs `fn` on the client's strand, after the work already posted to it: commands sent before the call are
+    /// submitted first. A long job on the strand runs in slices this way, and the connection writes what the
+    /// previous slices sent (and reads replies) in between, instead of after the whole job.
+    void Post(std::function<void()> fn);
+
     /// Blocking forms for threads that are not the io_context's (HTTP handlers, start-up, tests). They wait
     /// for the reply (bounded by command_timeout). Calling them from an io_context thread is a bug.
     Result<RedisReply> CommandBlocking(Args args);
