@@ -70,6 +70,11 @@ Status EmbeddedRedis::Spawn() {
         "400",
         "--auto-aof-rewrite-min-size",
         "256mb",
+        // An execution record is a hash of ~20 fields, some over Redis's 64-byte limit for the compact listpack
+        // encoding (the action, context, trigger instance): each record became a hash table, 20 allocations and a
+        // dict resized as it grew. At 1 KB typical records stay listpacks (docs/decisions.md, same entry).
+        "--hash-max-listpack-value",
+        "1024",
         "--save",
         "",
         "--daemonize",
