@@ -152,7 +152,8 @@ void CreateRetry(
             };
             executions::NewExecution e;
             e.request = original;
-            e.request.execution_id = core::NewId();
+            e.dedupe_key = "retry:" + original.execution_id;
+            e.request.execution_id = executions::KeyedExecutionId(e.dedupe_key, original.execution_id);
             if (!e.request.context.is_object()) e.request.context = Json::object();
             e.request.context["policies"]["retry"] = {
                 {"applied_policy", policy},
@@ -165,7 +166,6 @@ void CreateRetry(
             e.parent = r->elements[4].IsNil() ? "" : r->elements[4].str;
             e.trigger_instance = json_at(5);
             e.rule = json_at(6);
-            e.dedupe_key = "retry:" + original.execution_id;
             store.Create(e, std::move(cb));
         }
     );

@@ -61,6 +61,7 @@ void Enforcer::Enforce(
         {"trace_context", {{"trace_tag", ti.trace_tag}}},
     };
     spec.idempotency_key = "enf:" + ti.id + "/" + rule_ref;
+    spec.id_time_of = ti.id;
     spec.trigger_instance = {{"id", ti.id}, {"trigger", ti.trigger}, {"occurrence_time", ti.occurrence_time}};
     spec.rule = {{"id", rule.meta.id}, {"ref", rule_ref}, {"name", rule.meta.name}, {"pack", rule.meta.pack}};
     auto shared_cb = std::make_shared<std::function<void(Status)>>(std::move(cb));

@@ -37,7 +37,7 @@ protected:
 
     NewExecution Make(const std::string& action, const std::string& dedupe = "") {
         NewExecution e;
-        e.request.execution_id = core::NewId();
+        e.request.execution_id = dedupe.empty() ? core::NewId() : KeyedExecutionId(dedupe, "");
         e.request.action_ref = action;
         e.request.runner_type = "noop";
         e.request.parameters = {{"token", "s3cret"}, {"x", 1}};
@@ -118,6 +118,32 @@ TEST_F(ExecutionStoreTest, DedupeKeyCreatesOnceAndWritesNothingTheSecondTime) {
     EXPECT_EQ(*a, *b);
     EXPECT_EQ(client_->CommandBlocking({"XLEN", store_->keys().RequestStream("default")})->integer, 1);
     EXPECT_EQ(Events().size(), 1u);
+    // The id is derived from the key: no key of its own is written.
+    EXPECT_EQ(client_->CommandBlocking({"EXISTS", store_->keys().Dedupe("ti1/rule")})->integer, 0);
+}
+
+TEST_F(ExecutionStoreTest, ADedupeKeyOfAnEarlierVersionStillAnswersItsExecution) {
+    // Before ids were derived from the key, the script stored key → id for 7 days: a redelivery across the upgrade
+    // finds the execution the earlier version created.
+    const std::string first = *store_->CreateBlocking(Make("core.noop"));
+    ASSERT_TRUE(client_->CommandBlocking({"SET", store_->keys().Dedupe("enf:ti2/r"), first, "EX", "604800"}));
+    Result<std::string> again = store_->CreateBlocking(Make("core.noop", "enf:ti2/r"));
+    ASSERT_TRUE(again);
+    EXPECT_EQ(*again, first);
+    EXPECT_EQ(client_->CommandBlocking({"XLEN", store_->keys().RequestStream("default")})->integer, 1);
+}
+
+TEST(KeyedExecutionIdTest, IsTheKeysAndBeginsWithTheTimeOfTheIdGiven) {
+    const std::string ti = core::NewId();
+    const std::string a = KeyedExecutionId("enf:" + ti + "/p.r", ti);
+    EXPECT_EQ(a, KeyedExecutionId("enf:" + ti + "/p.r", ti));
+    EXPECT_NE(a, KeyedExecutionId("enf:" + ti + "/p.other", ti));
+    ASSERT_EQ(a.size(), 24u);
+    EXPECT_EQ(a.substr(0, 8), ti.substr(0, 8));
+    EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+    // Without an id to take the time from (or one that is not hex), the key's hash alone.
+    EXPECT_EQ(KeyedExecutionId("k", "").size(), 24u);
+    EXPECT_EQ(KeyedExecutionId("k", ""), KeyedExecutionId("k", "not-hex!"));
 }
 
 TEST_F(ExecutionStoreTest, TransitionsFollowTheStatusMachineAndEmitOneEventEach) {
@@ -243,12 +269,11 @@ TEST_F(ExecutionStoreTest, AUsersListReadsTheirOwnIndexWhateverRanSince) {
     EXPECT_EQ(total, 1200u);
     EXPECT_TRUE(store_->ListBlocking({.user = "carol"}, 0, 10, &total)->empty());
     EXPECT_EQ(total, 0u);
-    // A dedupe key seen before writes nothing, so the user's index holds the execution once.
+    // Created again under its key (the same id), it writes nothing: the user's index holds the execution once.
     NewExecution again = Make("core.noop", "k1");
     again.request.context = {{"user", "alice"}};
     ASSERT_TRUE(store_->CreateBlocking(again));
-    again.request.execution_id = core::NewId();
-    ASSERT_TRUE(store_->CreateBlocking(again));
+    ASSERT_TRUE(store_->CreateBlocking(Make("core.noop", "k1")));
     EXPECT_EQ(client_->CommandBlocking({"ZCARD", store_->keys().ByUser("alice")})->integer, 4);
 }
 

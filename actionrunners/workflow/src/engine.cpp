@@ -326,6 +326,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         spec.context = {{l.kind, std::move(task)}};
         spec.idempotency_key =
             "wf:" + wf + ":" + l.task_id + ":" + std::to_string(l.item) + ":" + std::to_string(l.attempt);
+        spec.id_time_of = wf;
         Result<std::string> id = service.RequestBlocking(spec);
         if (id) return;
         const Error& e = id.error();

@@ -126,7 +126,8 @@ Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const 
     if (Status st = CheckTimeout(params->values); !st) return st.error();
 
     NewExecution e;
-    e.request.execution_id = core::NewId();
+    e.request.execution_id =
+        spec.idempotency_key.empty() ? core::NewId() : KeyedExecutionId(spec.idempotency_key, spec.id_time_of);
     e.request.action_ref = ref;
     e.request.runner_type = action->second.value("runner_type", "");
     // Orquesta workflows and action-chains are driven by the `workflow` role (docs/workflows.md), which reads this

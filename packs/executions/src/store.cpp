@@ -1,9 +1,11 @@
 #include "squall/executions/store.hpp"
 
+#include <algorithm>
 #include <future>
 #include <limits>
 #include <map>
 
+#include "squall/core/id.hpp"
 #include "squall/core/log.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/executions/events.hpp"
@@ -21,14 +23,17 @@ using core::RedisReply;
 //       8 the parent's children list (KEYS[1] when there is no parent), 9 the rule's zset, 10 the trigger type's
 //       zset (each KEYS[1] when not created by a rule), 11 the user's zset (KEYS[1] when there is no user)
 // ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6.. field/value pairs
-// Invariants: a record exists iff its request was enqueued and its create event appended (one script); a dedupe
-// key that was seen returns the first id and writes nothing. (The per-(action, status) index holds final statuses
+// Invariants: a record exists iff its request was enqueued and its create event appended (one script). With
+// ARGV[4] '1' (an idempotency key: the id is derived from it, KeyedExecutionId) a record already there answers its
+// id as a status reply and nothing is written; so does a dedupe key KEYS[6] left by an earlier version, which
+// stored key → id for 7 days (read until those have expired). (The per-(action, status) index holds final statuses
 // only: see ListBlocking.) The /metrics counters are not kept here: ExecutionStore::Create counts in memory
 // (core::DeferredCounters), flushed once a second.
 const char* kCreateBody = R"lua(
 if ARGV[4] == '1' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return redis.status_reply(ARGV[1]) end
   local existing = redis.call('GET', KEYS[6])
-  if existing then return existing end
+  if existing then return redis.status_reply(existing) end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
@@ -37,7 +42,6 @@ redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 if KEYS[9] ~= KEYS[1] then redis.call('ZADD', KEYS[9], ARGV[2], ARGV[1]) end
 if KEYS[10] ~= KEYS[1] then redis.call('ZADD', KEYS[10], ARGV[2], ARGV[1]) end
 if KEYS[11] ~= KEYS[1] then redis.call('ZADD', KEYS[11], ARGV[2], ARGV[1]) end
-if ARGV[4] == '1' then redis.call('SET', KEYS[6], ARGV[1], 'EX', 604800) end
 if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[3])
 redis.call('XADD', KEYS[7], '*', 'd', ARGV[5])
@@ -400,6 +404,14 @@ void CountTransition(
 
 }  // namespace
 
+std::string KeyedExecutionId(const std::string& key, const std::string& time_of) {
+    const std::string hash = core::Sha256Hex("execution:" + key);
+    const bool timed = time_of.size() >= 8 && std::all_of(time_of.begin(), time_of.begin() + 8, [](char c) {
+                           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                       });
+    return (timed ? time_of.substr(0, 8) : hash.substr(16, 8)) + hash.substr(0, 16);
+}
+
 void LatencyHistograms::Observe(
     core::DeferredCounters& counters, const std::string& hash, const char* stage, int64_t micros
 ) {
@@ -468,9 +480,11 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          runner = e.request.runner_type,
          latency = e.trigger_us > 0 ? score - e.trigger_us : int64_t{-1},
          cb = std::move(cb)](Result<RedisReply> r) {
+            // A record already there (created under the same key before) answers its id as a status reply:
+            // nothing was created, nothing is counted.
+            const bool stored = r && r->type == RedisReply::Type::kString;
             Result<std::string> created = ReplyString(std::move(r));
-            // A dedupe key seen before answers the first execution's id: nothing was created, nothing is counted.
-            if (created && *created == id) CountCreated(client->counters(), metrics, runner, latency);
+            if (created && stored) CountCreated(client->counters(), metrics, runner, latency);
             cb(std::move(created));
         }
     );

@@ -33,8 +33,12 @@ struct ExecutionSpec {
     /// More execution context (rule, trigger_instance, trace_context, parent, re_run, ...). `user` and
     /// `api_user` are always the ones above: a caller cannot forge who ran an execution through it.
     Json context = Json::object();
-    /// Non-empty: requesting twice with the same key creates one execution (e.g. trigger instance + rule).
+    /// Non-empty: requesting twice with the same key creates one execution (e.g. trigger instance + rule): the
+    /// execution's id is KeyedExecutionId(idempotency_key, id_time_of).
     std::string idempotency_key;
+    /// With an idempotency key: the id (the trigger instance's, the workflow's) whose time the execution's id
+    /// begins with, so that ids stay in time order.
+    std::string id_time_of;
     std::string parent;     ///< parent execution id (workflow task)
     Json trigger_instance;  ///< snapshot for the record, when a rule asks
     Json rule;              ///< snapshot for the record, when a rule asks

@@ -75,6 +75,13 @@ private:
     std::string p_;
 };
 
+/// The id of an execution created under an idempotency key (a trigger instance and a rule, a workflow task, a
+/// retry): derived from the key, so that a second creation finds the first record by its id, without a key of its
+/// own to write and expire. It begins with the first 8 hex digits of `time_of` (an id made by core::NewId begins
+/// with its creation time in seconds: the trigger instance's, the workflow's), so that such ids sort by time with
+/// the others; the other 16 are the key's SHA-256.
+std::string KeyedExecutionId(const std::string& key, const std::string& time_of);
+
 /// Everything needed to create one execution.
 struct NewExecution {
     core::ExecutionRequest request;  ///< what the runner gets (parameters in clear)
@@ -83,10 +90,12 @@ struct NewExecution {
     /// The parameters as the caller gave them, secrets masked: what a re-run starts from.
     Json given_parameters = Json::object();
     std::string pool = "default";
-    std::string parent;      ///< parent execution id (workflow task), empty otherwise
-    Json trigger_instance;   ///< snapshot when created by a rule (null otherwise)
-    Json rule;               ///< snapshot when created by a rule (null otherwise)
-    std::string dedupe_key;  ///< non-empty: creating twice with the same key returns the first id
+    std::string parent;     ///< parent execution id (workflow task), empty otherwise
+    Json trigger_instance;  ///< snapshot when created by a rule (null otherwise)
+    Json rule;              ///< snapshot when created by a rule (null otherwise)
+    /// Non-empty: an idempotency key, and request.execution_id is KeyedExecutionId(dedupe_key, ...). Creating an id
+    /// whose record exists writes nothing and answers that id: creating twice under one key makes one execution.
+    std::string dedupe_key;
     /// When the trigger instance that caused it occurred (µs since the epoch; 0: no trigger): the start of the
     /// trigger→scheduled and trigger→done latencies.
     int64_t trigger_us = 0;
