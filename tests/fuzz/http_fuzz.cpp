@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -21,13 +22,15 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/lsan_interface.h>
-#define SQUALL_HTTP_FUZZ_LSAN 1
+#define SQUALL_HTTP_FUZZ_ASAN 1
 #endif
 #endif
 
@@ -38,6 +41,30 @@ namespace {
 std::string g_data_dir;
 int g_port = 0;
 std::string g_key;
+
+/// The last inputs sent, oldest first from g_recent_next. A report from a server thread (the work a request left
+/// behind: the rules engine, a stream) often comes while libFuzzer runs another input or none: the unit it writes
+/// ("crash-<sha1>", empty between inputs) is then not the one that did it, so these are written beside it.
+std::array<std::string, 8> g_recent;
+size_t g_recent_next = 0;
+std::mutex g_recent_mu;
+std::string g_artifact_prefix = "./";
+
+#if SQUALL_HTTP_FUZZ_ASAN
+void WriteRecentInputs(const char*) {
+    std::unique_lock lock(g_recent_mu, std::try_to_lock);  // never wait inside a report
+    for (size_t i = 0; i < g_recent.size(); ++i) {
+        const std::string& input = g_recent[(g_recent_next + i) % g_recent.size()];
+        if (input.empty()) continue;
+        const std::string path = g_artifact_prefix + "recent-" + std::to_string(i);
+        if (std::FILE* f = std::fopen(path.c_str(), "wb")) {
+            std::fwrite(input.data(), 1, input.size(), f);
+            std::fclose(f);
+            std::fprintf(stderr, "http_fuzz: an input sent before the report: %s\n", path.c_str());
+        }
+    }
+}
+#endif
 
 int FreePort() {
     const int s = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -113,20 +140,56 @@ void RemoveDataDir() {
 /// ("Done N runs", then a SEGV in spdlog::details::registry::initialize_logger). Registered once the server is
 /// up, after those statics exist, this runs before they are destroyed: it ends the process at once. libFuzzer
 /// reports a crash, a timeout or a leak with _Exit and its own code, never through here.
+/// A static first constructed after that registration (a store's Lua script, built at its first use) is destroyed
+/// before it runs, though: in CI the rules engine, still creating the executions of the last webhooks, read a
+/// destroyed script ("heap-use-after-free" in memcpy, an empty unit written since no input ran). So the last input
+/// ends the process itself (EndAfterLastInput) and exit() is only the fallback.
 void EndBeforeStaticsDie() {
     std::fflush(stdout);
     std::fflush(stderr);
     RemoveDataDir();
-#if SQUALL_HTTP_FUZZ_LSAN
+#if SQUALL_HTTP_FUZZ_ASAN
     // _Exit skips LeakSanitizer's check at exit: done here instead (it ends the process itself on a leak).
     __lsan_do_leak_check();
 #endif
     std::_Exit(0);
 }
 
+/// libFuzzer's own end of a run, read from its flags: after `-runs` inputs or past `-max_total_time` seconds of the
+/// process (it checks after each input). `-runs=0` replays a corpus (each file once, then exit()): left to libFuzzer.
+long g_runs = -1;
+long g_max_total_time = 0;
+long g_inputs = 0;
+const auto g_process_start = std::chrono::steady_clock::now();
+
+/// Called after each input: when libFuzzer would end the run now, ends it first (see EndBeforeStaticsDie).
+void EndAfterLastInput() {
+    ++g_inputs;
+    const auto elapsed = std::chrono::steady_clock::now() - g_process_start;
+    if ((g_runs > 0 && g_inputs >= g_runs) ||
+        (g_max_total_time > 0 && elapsed >= std::chrono::seconds(g_max_total_time))) {
+        std::fprintf(
+            stderr,
+            "Done %ld runs in %ld second(s) (http_fuzz ends the run itself)\n",
+            g_inputs,
+            static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(elapsed).count())
+        );
+        EndBeforeStaticsDie();
+    }
+}
+
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+    for (int i = 1; i < *argc; ++i) {
+        const std::string arg = (*argv)[i];
+        if (arg.rfind("-artifact_prefix=", 0) == 0) g_artifact_prefix = arg.substr(17);
+        if (arg.rfind("-runs=", 0) == 0) g_runs = std::atol(arg.c_str() + 6);
+        if (arg.rfind("-max_total_time=", 0) == 0) g_max_total_time = std::atol(arg.c_str() + 16);
+    }
+#if SQUALL_HTTP_FUZZ_ASAN
+    __asan_set_error_report_callback(WriteRecentInputs);
+#endif
     char tmpl[] = "/tmp/squall-http-fuzz.XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) {
         std::perror("http_fuzz: mkdtemp");
@@ -169,6 +232,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t at = request.find("$KEY"); at != std::string::npos; at = request.find("$KEY", at + g_key.size())) {
         request.replace(at, 4, g_key);
     }
+    {
+        std::lock_guard lock(g_recent_mu);
+        g_recent[g_recent_next] = request;
+        g_recent_next = (g_recent_next + 1) % g_recent.size();
+    }
     // A connect can fail without the server at fault: libFuzzer's -timeout alarm (SIGALRM, once a second)
     // interrupts it (EINTR; seen in CI). The server is wedged only if it accepts no connection for two seconds.
     std::string answer = Exchange(request, std::chrono::seconds(5));
@@ -187,5 +255,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         );
         __builtin_trap();
     }
+    EndAfterLastInput();
     return 0;
 }

@@ -52,7 +52,9 @@ for t in "${TARGETS[@]}"; do
   else
     failed=1
     echo "fuzz $t: FAILED (artifacts in $ARTIFACTS)" >&2
-    grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$log" | head -20 >&2
+    # The whole sanitizer report (its stacks say where), then libFuzzer's own lines about the input.
+    awk '/^==[0-9]+==(ERROR|WARNING)|^http_fuzz:|runtime error:/ {on = 1} on && n < 120 {print; n++}' "$log" >&2
+    grep -E 'SUMMARY|Test unit written|^Done' "$log" | head -10 >&2
   fi
 done
 exit $failed
