@@ -280,7 +280,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             Json j = Json::parse(msg.body, nullptr, false);
             Result<core::ExecutionRequest> req = j.is_discarded()
                                                      ? Result<core::ExecutionRequest>(InvalidArgument("not JSON"))
-                                                     : core::ExecutionRequest::FromJson(j);
+                                                     : core::ExecutionRequest::FromJson(std::move(j));
             if (!req) {
                 Log(*log,
                     spdlog::level::err,

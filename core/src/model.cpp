@@ -41,7 +41,17 @@ Json TriggerInstance::ToJson() const {
     return j;
 }
 
-Result<TriggerInstance> TriggerInstance::FromJson(const Json& j) {
+namespace {
+
+/// j[key] moved out of `j` (an object), or `otherwise` when it is absent.
+Json Take(Json& j, const char* key, Json otherwise) {
+    auto it = j.find(key);
+    return it == j.end() ? std::move(otherwise) : std::move(*it);
+}
+
+}  // namespace
+
+Result<TriggerInstance> TriggerInstance::FromJson(Json j) {
     if (!j.is_object() || !j.contains("id") || !j["id"].is_string() || !j.contains("trigger") ||
         !j["trigger"].is_string()) {
         return InvalidArgument("trigger instance: needs string fields 'id' and 'trigger'");
@@ -49,8 +59,8 @@ Result<TriggerInstance> TriggerInstance::FromJson(const Json& j) {
     TriggerInstance t;
     t.id = j["id"];
     t.trigger = j["trigger"];
-    t.payload = j.value("payload", Json::object());
-    t.trigger_parameters = j.value("trigger_parameters", Json::object());
+    t.payload = Take(j, "payload", Json::object());
+    t.trigger_parameters = Take(j, "trigger_parameters", Json::object());
     t.occurrence_time = j.value("occurrence_time", "");
     t.status = j.value("status", "pending");
     t.trace_tag = j.value("trace_tag", "");
@@ -70,7 +80,7 @@ Json ExecutionRequest::ToJson() const {
     };
 }
 
-Result<ExecutionRequest> ExecutionRequest::FromJson(const Json& j) {
+Result<ExecutionRequest> ExecutionRequest::FromJson(Json j) {
     if (!j.is_object() || !j.contains("execution_id") || !j["execution_id"].is_string() || !j.contains("runner_type") ||
         !j["runner_type"].is_string()) {
         return InvalidArgument("execution request: needs string fields 'execution_id' and 'runner_type'");
@@ -79,11 +89,11 @@ Result<ExecutionRequest> ExecutionRequest::FromJson(const Json& j) {
     r.execution_id = j["execution_id"];
     r.action_ref = j.value("action_ref", "");
     r.runner_type = j["runner_type"];
-    r.action = j.value("action", Json::object());
-    r.parameters = j.value("parameters", Json::object());
+    r.action = Take(j, "action", Json::object());
+    r.parameters = Take(j, "parameters", Json::object());
     r.secret_parameters = j.value("secret_parameters", std::vector<std::string>{});
     r.masked_values = j.value("masked_values", std::vector<std::string>{});
-    r.context = j.value("context", Json::object());
+    r.context = Take(j, "context", Json::object());
     return r;
 }
 

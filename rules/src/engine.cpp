@@ -239,7 +239,7 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
         const auto& state = work.state;
         Json j = Json::parse(msg.body, nullptr, false);
         Result<core::TriggerInstance> ti = j.is_discarded() ? Result<core::TriggerInstance>(InvalidArgument("not JSON"))
-                                                            : core::TriggerInstance::FromJson(j);
+                                                            : core::TriggerInstance::FromJson(std::move(j));
         if (!ti) {
             Log(*log,
                 spdlog::level::err,

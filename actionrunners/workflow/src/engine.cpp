@@ -630,7 +630,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             for (const auto& msg : batch) {
                 Json j = Json::parse(msg.body, nullptr, false);
                 auto req = j.is_discarded() ? Result<core::ExecutionRequest>(InvalidArgument("not JSON"))
-                                            : core::ExecutionRequest::FromJson(j);
+                                            : core::ExecutionRequest::FromJson(std::move(j));
                 if (req) self->StartWorkflow(*req, msg.body);
                 acks.push_back(msg.id);
             }

@@ -46,7 +46,8 @@ struct TriggerInstance {
     std::string trace_tag;
 
     Json ToJson() const;
-    static Result<TriggerInstance> FromJson(const Json& j);
+    /// By value: a caller done with `j` moves it in, and the payload is moved out instead of copied.
+    static Result<TriggerInstance> FromJson(Json j);
 };
 
 /// What a runner needs to run one execution. Travels on the executions stream of the action's pool.
@@ -62,7 +63,8 @@ struct ExecutionRequest {
     Json context = Json::object();
 
     Json ToJson() const;
-    static Result<ExecutionRequest> FromJson(const Json& j);
+    /// By value: a caller done with `j` moves it in, and the action, parameters and context are moved out.
+    static Result<ExecutionRequest> FromJson(Json j);
 };
 
 /// The outcome of a run, produced by a runner.
