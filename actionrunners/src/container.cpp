@@ -314,6 +314,15 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             job->req = std::move(*req);
             job->ack = [ack, id = msg.id] { ack(id); };
             job->finish = finish;
+            // A result known without running (core.noop) is stored with the claim, in one step. Not under a policy
+            // (a concurrency slot counts claims; a retry keeps the request first) nor behind Sentinel (a claim
+            // waits there for a replica before anything runs).
+            if (!keep_request && !Policy(job->req, "concurrency") && !client->endpoint().IsSentinel()) {
+                if (auto result = job->runner->ResultWithoutRunning(job->req.action_ref)) {
+                    ClaimAndEnd(std::move(job), std::move(*result));
+                    continue;
+                }
+            }
             if (keep_request) {
                 // Kept before the claim, so that a retry has the parameters in clear whoever decides on it: this
                 // runner when the action fails, the gc role when this runner dies mid-run (it is `abandoned`).
@@ -423,6 +432,63 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     bool ShuttingDown() {
         std::lock_guard lock(mu);
         return shutting_down;
+    }
+
+    /// The claim and the end of a run whose result is known without running (Runner::ResultWithoutRunning), as
+    /// one transition (scheduled → running → the result's status): one script instead of two, and nothing to
+    /// launch. What is acknowledged, logged and left pending is what Claim and Complete would do.
+    void ClaimAndEnd(std::shared_ptr<ClaimJob> job, core::ExecutionResult result) {
+        auto self = shared_from_this();
+        const std::string id = job->req.execution_id;
+        executions::FieldMap fields = std::move(job->claim);
+        fields.emplace_back("result", result.result.dump(-1, ' ', false, Json::error_handler_t::replace));
+        if (core::status::IsCompleted(result.status))
+            fields.emplace_back("end_timestamp", core::FormatIsoTimestamp(store.clock().Now()));
+        store.TransitionVia(
+            id,
+            core::status::kRunning,
+            result.status,
+            std::move(fields),
+            [self, job, status = result.status](Result<executions::TransitionResult> r) {
+                if (!r) {
+                    if (r.error().code == ErrorCode::kNotFound) job->ack();  // nothing to run, ever
+                    Log(*self->log,
+                        spdlog::level::warn,
+                        "cannot claim execution",
+                        {{"execution_id", job->req.execution_id}, {"error", r.error().message}});
+                } else if (!r->applied) {
+                    job->ack();  // already taken (or ended): this request is done with
+                    Log(*self->log,
+                        spdlog::level::info,
+                        "execution not claimable; skipping request",
+                        {{"execution_id", job->req.execution_id}, {"status", r->previous}});
+                } else {
+                    job->ack();
+                    Log(*self->log,
+                        status == core::status::kSucceeded ? spdlog::level::debug : spdlog::level::info,
+                        "execution finished",
+                        {{"execution_id", job->req.execution_id},
+                         {"action", job->req.action_ref},
+                         {"status", status},
+                         {"ran", "nothing: result known without running"}});
+                }
+                job->finish();
+                self->RunEnded();
+            },
+            {core::status::kScheduled}
+        );
+    }
+
+    /// A run (or a claim that ran nothing) is over: room for one more request, and the stop waits for one less.
+    void RunEnded() {
+        running -= 1;
+        if (consumer) consumer->NotifyCapacity();
+        std::function<void()> idle;
+        {
+            std::lock_guard lock(mu);
+            if (running == 0 && on_idle) idle = std::move(on_idle);
+        }
+        if (idle) idle();
     }
 
     void StartClaimed(std::shared_ptr<ClaimJob> job) {
@@ -609,14 +675,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                         );
                     }
                 }
-                self->running -= 1;
-                if (self->consumer) self->consumer->NotifyCapacity();
-                std::function<void()> idle;
-                {
-                    std::lock_guard lock(self->mu);
-                    if (self->running == 0 && self->on_idle) idle = std::move(self->on_idle);
-                }
-                if (idle) idle();
+                self->RunEnded();
             });
         };
         bool canceled_early = false;

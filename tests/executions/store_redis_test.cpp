@@ -189,6 +189,71 @@ TEST_F(ExecutionStoreTest, TransitionsFollowTheStatusMachineAndEmitOneEventEach)
     EXPECT_EQ(events[2].action, "core.noop");
 }
 
+// TransitionVia: the claim and the end of a run whose result is known without running (core.noop), in one step
+// that leaves what two transitions would: the log's two entries, both events in order, the indexes of the end.
+TEST_F(ExecutionStoreTest, ATransitionViaAStatusLeavesWhatTwoTransitionsWould) {
+    const auto via = [&](const std::string& id, const std::string& to, FieldMap fields) {
+        return core::WaitForCallback<TransitionResult>([&](auto done) {
+            store_->TransitionVia(id, "running", to, std::move(fields), std::move(done), {"scheduled"});
+        });
+    };
+    NewExecution e = Make("core.noop");
+    e.trigger_us = core::ToMicros(clock_.Now()) - 3000;
+    const std::string id = *store_->CreateBlocking(e);
+    clock_.Advance(std::chrono::milliseconds(40));
+    Result<TransitionResult> r = via(id, "succeeded", {{"runner_id", "r1"}, {"result", R"({"a":1})"}});
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->applied);
+    EXPECT_EQ(r->previous, "scheduled");
+    EXPECT_EQ(r->runner_id, "r1");
+    Json rec = *store_->GetBlocking(id);
+    EXPECT_EQ(rec["status"], "succeeded");
+    EXPECT_EQ(rec["result"]["a"], 1);
+    EXPECT_EQ(rec["liveaction"]["runner_info"]["hostname"], "r1");
+    std::vector<std::string> log;
+    for (const auto& l : rec["log"]) log.push_back(l["status"]);
+    EXPECT_EQ(log, (std::vector<std::string>{"requested", "scheduled", "running", "succeeded"}));
+    std::vector<ExecutionEvent> events = Events();
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_EQ(events[1].from, "scheduled");
+    EXPECT_EQ(events[1].to, "running");
+    EXPECT_EQ(events[1].runner, "r1");
+    EXPECT_EQ(events[2].from, "running");
+    EXPECT_EQ(events[2].to, "succeeded");
+    for (const char* status : {"scheduled", "running"}) {
+        EXPECT_EQ(
+            client_->CommandBlocking({"ZSCORE", store_->keys().ByStatus(status), id})->type, RedisReply::Type::kNil
+        ) << status;
+    }
+    EXPECT_NE(
+        client_->CommandBlocking({"ZSCORE", store_->keys().ByStatus("succeeded"), id})->type, RedisReply::Type::kNil
+    );
+    // Refused as a whole when either step is not an edge, or when only_from does not hold: nothing written.
+    r = via(id, "succeeded", {{"runner_id", "r2"}});
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(r->applied);
+    EXPECT_EQ(r->previous, "succeeded");
+    const std::string other = *store_->CreateBlocking(Make("core.noop"));
+    EXPECT_FALSE(via(other, "scheduled", {})->applied) << "running → scheduled is no edge";
+    EXPECT_EQ(store_->GetBlocking(other)->at("status"), "scheduled");
+    EXPECT_EQ(Events().size(), 4u);
+    // Counted as the two transitions: scheduled → running 40 ms, running → done 0 µs, trigger → done 43 ms.
+    std::map<std::string, std::string> f;
+    ASSERT_TRUE(test::WaitFor(
+        [&] {
+            Result<RedisReply> h = client_->CommandBlocking({"HGETALL", store_->keys().Metrics()});
+            f.clear();
+            for (size_t i = 0; h && i + 1 < h->elements.size(); i += 2) f[h->elements[i].str] = h->elements[i + 1].str;
+            return f["ended:noop:succeeded"] == "1";
+        },
+        std::chrono::seconds(10)
+    ));
+    EXPECT_EQ(f["lat:scheduled_running:sum_us"], "40000");
+    EXPECT_EQ(f["lat:running_done:1"], "1") << "one sample, in the first bucket";
+    EXPECT_TRUE(f["lat:running_done:sum_us"].empty() || f["lat:running_done:sum_us"] == "0");
+    EXPECT_EQ(f["lat:trigger_done:sum_us"], "43000");
+}
+
 TEST_F(ExecutionStoreTest, EveryFilterCombinationReadsOneIndexNewestFirst) {
     std::vector<std::string> ids;
     for (int i = 0; i < 6; ++i) {
@@ -500,6 +565,14 @@ TEST_F(ExecutionStoreTest, ConcurrencyPolicyDelaysAClaimPastTheThresholdAndWakes
     Json ec = *store_->GetBlocking(c.request.execution_id);
     EXPECT_EQ(ec["status"], "canceled") << "action cancel: " << ec.dump();
     EXPECT_NE(ec["result"].value("error", "").find("canceled by policy"), std::string::npos);
+    // Its claim counts a place in the slot: such an execution moves one status at a time.
+    NewExecution d = WithConcurrency(Make("p.act"), 5, "delay");
+    ASSERT_TRUE(store_->CreateBlocking(d));
+    Result<TransitionResult> rd = core::WaitForCallback<TransitionResult>([&](auto done) {
+        store_->TransitionVia(d.request.execution_id, "running", "succeeded", {}, std::move(done));
+    });
+    EXPECT_FALSE(rd);
+    EXPECT_EQ(store_->GetBlocking(d.request.execution_id)->at("status"), "scheduled");
 }
 
 }  // namespace

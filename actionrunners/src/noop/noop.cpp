@@ -6,16 +6,19 @@ namespace {
 class NoopRunner final : public Runner {
 public:
     explicit NoopRunner(asio::io_context& io) : io_(io) {}
-    void Run(const RunRequest&, RunCallbacks callbacks) override {
+    void Run(const RunRequest& req, RunCallbacks callbacks) override {
         // Posted so that on_done never runs inside Run (callers may hold state across the call).
-        asio::post(io_, [cb = std::move(callbacks.on_done)]() {
-            cb(core::ExecutionResult{
-                core::status::kSucceeded,
-                {{"failed", false}, {"succeeded", true}, {"return_code", 0}, {"stdout", ""}, {"stderr", ""}}});
+        asio::post(io_, [cb = std::move(callbacks.on_done), result = *ResultWithoutRunning(req.action_ref)]() {
+            cb(result);
         });
     }
     void Cancel(const std::string&) override {}
     bool UsesPackConfig() const override { return false; }
+    std::optional<core::ExecutionResult> ResultWithoutRunning(const std::string&) const override {
+        return core::ExecutionResult{
+            core::status::kSucceeded,
+            {{"failed", false}, {"succeeded", true}, {"return_code", 0}, {"stdout", ""}, {"stderr", ""}}};
+    }
 
 private:
     asio::io_context& io_;
@@ -27,13 +30,18 @@ class NotYetRunner final : public Runner {
 public:
     NotYetRunner(asio::io_context& io, std::string name) : io_(io), name_(std::move(name)) {}
     void Run(const RunRequest& req, RunCallbacks callbacks) override {
-        std::string error = "runner \"" + name_ + "\" (action " + req.action_ref +
-                            ") is not supported yet: its workflow was loaded but cannot run in this version";
-        asio::post(io_, [cb = std::move(callbacks.on_done), error = std::move(error)]() {
-            cb(core::ExecutionResult{core::status::kFailed, {{"error", error}}});
+        asio::post(io_, [cb = std::move(callbacks.on_done), result = *ResultWithoutRunning(req.action_ref)]() {
+            cb(result);
         });
     }
     void Cancel(const std::string&) override {}
+    std::optional<core::ExecutionResult> ResultWithoutRunning(const std::string& action_ref) const override {
+        return core::ExecutionResult{
+            core::status::kFailed,
+            {{"error",
+              "runner \"" + name_ + "\" (action " + action_ref +
+                  ") is not supported yet: its workflow was loaded but cannot run in this version"}}};
+    }
 
 private:
     asio::io_context& io_;

@@ -50,7 +50,8 @@ return ARGV[1]
 
 // KEYS: 1 exec hash, 2 event stream, 3 notify stream, 4 set of the trigger types rules listen to, 5 workflow
 //       event stream
-// ARGV: 1 id, 2 tagged key prefix, 3 new status, 4 only-from filter (",a,b," or ""), 5 timestamp, 6.. fields
+// ARGV: 1 id, 2 tagged key prefix, 3 new status ("via>to": through `via` to `to` in one step, TransitionVia),
+//       4 only-from filter (",a,b," or ""), 5 timestamp, 6.. fields
 // Returns {1, previous, runner, M...} applied, {0, current, runner} refused, {0, the status it went to instead, '',
 // M...} redirected by a concurrency policy, {-1} missing; M is what the /metrics counters need, read with the
 // status at no extra cost: runner type, created_us, running_us, trigger_us ('' when absent). The status machine is the
@@ -67,9 +68,15 @@ local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'pa
   'pool', 'conc', 'runner_type', 'running_us', 'trigger_us')
 local cur = h[1]
 if not cur then return {-1} end
-local to = ARGV[3]
+local to, via = ARGV[3], nil
 local runner = h[5] or ''
-if not string.find(T, ',' .. cur .. '>' .. to .. ',', 1, true) then return {0, cur, runner} end
+local gt = string.find(to, '>', 1, true)
+if gt then
+  via, to = string.sub(to, 1, gt - 1), string.sub(to, gt + 1)
+  if h[9] then return redis.error_reply('execution ' .. ARGV[1] .. ' has a concurrency policy: one status at a time') end
+  if not string.find(T, ',' .. cur .. '>' .. via .. ',', 1, true) or
+     not string.find(T, ',' .. via .. '>' .. to .. ',', 1, true) then return {0, cur, runner} end
+elseif not string.find(T, ',' .. cur .. '>' .. to .. ',', 1, true) then return {0, cur, runner} end
 if ARGV[4] ~= '' and not string.find(ARGV[4], ',' .. cur .. ',', 1, true) then return {0, cur, runner} end
 local p = ARGV[2]
 local conc, redirected, extra = h[9], false, nil
@@ -112,6 +119,7 @@ if final and action ~= '' then
 end
 local log = h[6] or '[]'
 local entry = '{"timestamp":"' .. ARGV[5] .. '","status":"' .. to .. '"}'
+if via then entry = '{"timestamp":"' .. ARGV[5] .. '","status":"' .. via .. '"},' .. entry end
 if log == '[]' then log = '[' .. entry .. ']' else log = string.sub(log, 1, -2) .. ',' .. entry .. ']' end
 if extra then
   redis.call('HSET', KEYS[1], 'status', to, 'log', log, unpack(extra))
@@ -120,6 +128,11 @@ else
 end
 for i = 6, #ARGV, 2 do
   if ARGV[i] == 'runner_id' and not redirected then runner = ARGV[i + 1] end
+end
+if via then
+  redis.call('XADD', KEYS[2], '*', 'd', cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=via,
+    at=ARGV[5], action=action, parent=h[4] or '', runner=runner}))
+  cur = via
 end
 local event = cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to, at=ARGV[5], action=action,
   parent=h[4] or '', runner=runner})
@@ -155,7 +168,7 @@ if final and conc and redis.call('SREM', p .. 'conc:' .. string.match(conc, '^%d
   end
 end
 if redirected then return {0, to, '', h[10] or '', score, h[11] or '', h[12] or ''} end
-return {1, cur, runner, h[10] or '', score, h[11] or '', h[12] or ''}
+return {1, h[1], runner, h[10] or '', score, h[11] or '', h[12] or ''}
 )lua";
 
 // KEYS: 1 output list, 2 event stream. ARGV: 1 event body, 2.. lines
@@ -501,6 +514,17 @@ void ExecutionStore::Transition(
     std::function<void(Result<TransitionResult>)> cb,
     const std::vector<std::string>& only_from
 ) {
+    TransitionVia(id, "", to, std::move(fields), std::move(cb), only_from);
+}
+
+void ExecutionStore::TransitionVia(
+    const std::string& id,
+    const std::string& via,
+    const std::string& to,
+    FieldMap fields,
+    std::function<void(Result<TransitionResult>)> cb,
+    const std::vector<std::string>& only_from
+) {
     std::string filter;
     if (!only_from.empty()) {
         filter = ",";
@@ -508,12 +532,13 @@ void ExecutionStore::Transition(
     }
     const auto now = clock_.Now();
     const int64_t now_us = core::ToMicros(now);
-    std::vector<std::string> args = {id, keys_.tagged_prefix(), to, filter, core::FormatIsoTimestamp(now)};
+    std::vector<std::string> args = {
+        id, keys_.tagged_prefix(), via.empty() ? to : via + ">" + to, filter, core::FormatIsoTimestamp(now)};
     for (auto& [k, v] : fields) {
         args.push_back(std::move(k));
         args.push_back(std::move(v));
     }
-    if (to == core::status::kRunning) {
+    if (to == core::status::kRunning || via == core::status::kRunning) {
         // The start of the running→done latency (/metrics), read back by the final transition.
         args.push_back("running_us");
         args.push_back(std::to_string(now_us));
@@ -522,7 +547,7 @@ void ExecutionStore::Transition(
         *client_,
         {keys_.Execution(id), keys_.Events(), keys_.Notify(), listened_, keys_.WorkflowEvents()},
         std::move(args),
-        [client = client_, metrics = keys_.Metrics(), id, to, now_us, cb = std::move(cb)](Result<RedisReply> r) {
+        [client = client_, metrics = keys_.Metrics(), id, via, to, now_us, cb = std::move(cb)](Result<RedisReply> r) {
             if (!r) return cb(r.error());
             if (r->IsError()) return cb(Internal("redis: " + r->str));
             if (r->type != RedisReply::Type::kArray || r->elements.empty())
@@ -537,7 +562,15 @@ void ExecutionStore::Transition(
                 // Applied, or redirected by a policy to the status in elements[1]: count what happened.
                 const std::string& reached = out.applied ? to : out.previous;
                 const std::string from = out.applied ? out.previous : std::string();
-                CountTransition(client->counters(), metrics, from, reached, now_us, *r);
+                if (out.applied && !via.empty()) {
+                    // Both steps, as two transitions would count them: the second ran 0 µs after the first.
+                    CountTransition(client->counters(), metrics, from, via, now_us, *r);
+                    RedisReply second = *r;
+                    if (via == core::status::kRunning) second.elements[5].str = std::to_string(now_us);
+                    CountTransition(client->counters(), metrics, via, to, now_us, second);
+                } else {
+                    CountTransition(client->counters(), metrics, from, reached, now_us, *r);
+                }
             }
             cb(std::move(out));
         }

@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,12 @@ public:
     /// False for a runner that runs nothing of the action's (core.noop): the container then does not read the pack
     /// config, whose values the run would neither use nor print (they are also what output is masked against).
     virtual bool UsesPackConfig() const { return true; }
+    /// The result of a run known without running anything (core.noop; a runner type not supported yet), or none.
+    /// The container then stores the claim and this result in one step (ExecutionStore::TransitionVia) instead of
+    /// a claim, a run and an end: the record, its log and its events are those a run would leave.
+    virtual std::optional<core::ExecutionResult> ResultWithoutRunning(const std::string& /*action_ref*/) const {
+        return std::nullopt;
+    }
 };
 using RunnerPtr = std::unique_ptr<Runner>;
 

@@ -161,6 +161,18 @@ public:
         std::function<void(Result<TransitionResult>)> cb,
         const std::vector<std::string>& only_from = {}
     );
+    /// Two transitions in one step: `id` goes to `via`, then at once to `to` (the claim and the end of a run whose
+    /// result is known without running anything, core.noop). Both must be edges of the status machine; the log gets
+    /// both entries and the event stream both `status` events, as two Transition calls would leave them. Not for an
+    /// execution under a concurrency policy (the script refuses it: its claim counts a place in a slot).
+    void TransitionVia(
+        const std::string& id,
+        const std::string& via,
+        const std::string& to,
+        FieldMap fields,
+        std::function<void(Result<TransitionResult>)> cb,
+        const std::vector<std::string>& only_from = {}
+    );
     Result<TransitionResult> TransitionBlocking(
         const std::string& id, const std::string& to, FieldMap fields, const std::vector<std::string>& only_from = {}
     );
