@@ -56,6 +56,19 @@ protected:
         return out;
     }
 
+    /// The event stream holds exactly: the create, the claim by `runner`, the end at `end` (a core.noop's).
+    void ExpectCreatedClaimedBy(const std::string& runner, const std::string& end) {
+        std::vector<ExecutionEvent> events = Events();
+        ASSERT_EQ(events.size(), 3u);
+        EXPECT_EQ(events[1].kind, "status");
+        EXPECT_EQ(events[1].from, "scheduled");
+        EXPECT_EQ(events[1].to, "running");
+        EXPECT_EQ(events[1].runner, runner);
+        EXPECT_EQ(events[2].from, "running");
+        EXPECT_EQ(events[2].to, end);
+        EXPECT_EQ(events[2].action, "core.noop");
+    }
+
     test::RedisServer server_;
     test::IoRunner runner_{1};
     asio::io_context& io_ = runner_.io();
@@ -178,15 +191,7 @@ TEST_F(ExecutionStoreTest, TransitionsFollowTheStatusMachineAndEmitOneEventEach)
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
     // One event per applied change, in order, none for refusals.
-    std::vector<ExecutionEvent> events = Events();
-    ASSERT_EQ(events.size(), 3u);
-    EXPECT_EQ(events[1].kind, "status");
-    EXPECT_EQ(events[1].from, "scheduled");
-    EXPECT_EQ(events[1].to, "running");
-    EXPECT_EQ(events[1].runner, "r1");
-    EXPECT_EQ(events[2].from, "running");
-    EXPECT_EQ(events[2].to, "succeeded");
-    EXPECT_EQ(events[2].action, "core.noop");
+    ExpectCreatedClaimedBy("r1", "succeeded");
 }
 
 // TransitionVia: the claim and the end of a run whose result is known without running (core.noop), in one step
@@ -213,13 +218,7 @@ TEST_F(ExecutionStoreTest, ATransitionViaAStatusLeavesWhatTwoTransitionsWould) {
     std::vector<std::string> log;
     for (const auto& l : rec["log"]) log.push_back(l["status"]);
     EXPECT_EQ(log, (std::vector<std::string>{"requested", "scheduled", "running", "succeeded"}));
-    std::vector<ExecutionEvent> events = Events();
-    ASSERT_EQ(events.size(), 3u);
-    EXPECT_EQ(events[1].from, "scheduled");
-    EXPECT_EQ(events[1].to, "running");
-    EXPECT_EQ(events[1].runner, "r1");
-    EXPECT_EQ(events[2].from, "running");
-    EXPECT_EQ(events[2].to, "succeeded");
+    ExpectCreatedClaimedBy("r1", "succeeded");
     for (const char* status : {"scheduled", "running"}) {
         EXPECT_EQ(
             client_->CommandBlocking({"ZSCORE", store_->keys().ByStatus(status), id})->type, RedisReply::Type::kNil
