@@ -308,7 +308,8 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             job->runner = runner_it->second.get();
             job->claim = {{"runner_id", options.consumer_name}};
             // Under a concurrency policy the claim may be delayed: the script keeps the request to queue it again.
-            if (Policy(*req, "concurrency")) job->claim.emplace_back("_request", msg.body);
+            const bool concurrency = Policy(*req, "concurrency") != nullptr;
+            if (concurrency) job->claim.emplace_back("_request", msg.body);
             const bool keep_request = Policy(*req, "retry") != nullptr;
             const std::string execution_id = req->execution_id;
             job->req = std::move(*req);
@@ -317,7 +318,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             // A result known without running (core.noop) is stored with the claim, in one step. Not under a policy
             // (a concurrency slot counts claims; a retry keeps the request first) nor behind Sentinel (a claim
             // waits there for a replica before anything runs).
-            if (!keep_request && !Policy(job->req, "concurrency") && !client->endpoint().IsSentinel()) {
+            if (!keep_request && !concurrency && !client->endpoint().IsSentinel()) {
                 if (auto result = job->runner->ResultWithoutRunning(job->req.action_ref)) {
                     ClaimAndEnd(std::move(job), std::move(*result));
                     continue;

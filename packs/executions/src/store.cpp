@@ -565,9 +565,8 @@ void ExecutionStore::TransitionVia(
                 if (out.applied && !via.empty()) {
                     // Both steps, as two transitions would count them: the second ran 0 µs after the first.
                     CountTransition(client->counters(), metrics, from, via, now_us, *r);
-                    RedisReply second = *r;
-                    if (via == core::status::kRunning) second.elements[5].str = std::to_string(now_us);
-                    CountTransition(client->counters(), metrics, via, to, now_us, second);
+                    if (via == core::status::kRunning) r->elements[5].str = std::to_string(now_us);
+                    CountTransition(client->counters(), metrics, via, to, now_us, *r);
                 } else {
                     CountTransition(client->counters(), metrics, from, reached, now_us, *r);
                 }
