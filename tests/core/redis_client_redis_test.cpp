@@ -255,8 +255,10 @@ TEST_F(RedisClientTest, PausedServerTimesOutEveryQueuedCommand) {
     fast.command_timeout = 100ms;
     auto client = MakeClient(fast);
     auto admin = MakeClient();
-    ASSERT_TRUE(client->CommandBlocking({"PING"}));
-    auto pause = admin->CommandBlocking({"CLIENT", "PAUSE", "400", "ALL"});
+    // Connected first, with retries: under a load average of ~6 the first PING once took longer than the 100 ms
+    // timeout. The pause is long against that timeout for the same reason: the 50 commands must be queued in it.
+    ASSERT_TRUE(WaitFor([&] { return client->CommandBlocking({"PING"}).has_value(); }, 5s));
+    auto pause = admin->CommandBlocking({"CLIENT", "PAUSE", "1500", "ALL"});
     ASSERT_TRUE(pause);
     ASSERT_FALSE(pause->IsError()) << pause->str;
 
