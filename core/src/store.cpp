@@ -100,17 +100,35 @@ void Script::Run(
     });
 }
 
+namespace {
+
+/// EVALSHA through `send`, then EVAL with the source if Redis does not know the script (a restart, SCRIPT FLUSH).
+template <typename Send>
+Result<RedisReply> EvalWithFallback(RedisClient::Args with_sha, const std::string& source, Send send) {
+    Result<RedisReply> r = send(with_sha);
+    if (r && r->IsError() && r->str.rfind("NOSCRIPT", 0) == 0) {
+        with_sha[0] = "EVAL";
+        with_sha[1] = source;
+        r = send(with_sha);
+    }
+    return r;
+}
+
+}  // namespace
+
 Result<RedisReply> Script::RunBlocking(
     RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args
 ) const {
-    RedisClient::Args with_sha = Build("EVALSHA", sha_, keys, args);
-    Result<RedisReply> r = client.CommandBlocking(with_sha);
-    if (r && r->IsError() && r->str.rfind("NOSCRIPT", 0) == 0) {
-        with_sha[0] = "EVAL";
-        with_sha[1] = source_;
-        r = client.CommandBlocking(std::move(with_sha));
-    }
-    return r;
+    return EvalWithFallback(Build("EVALSHA", sha_, keys, args), source_, [&client](const RedisClient::Args& a) {
+        return client.CommandBlocking(a);
+    });
+}
+
+Result<RedisReply> Script::RunDirect(RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args)
+    const {
+    return EvalWithFallback(Build("EVALSHA", sha_, keys, args), source_, [&client](const RedisClient::Args& a) {
+        return client.DirectBlocking(a);
+    });
 }
 
 Result<std::vector<RedisReply>> ZPageBlocking(
@@ -137,9 +155,12 @@ Result<std::vector<RedisReply>> ZPageBlocking(
 TriggerStore::TriggerStore(RedisClientPtr client, const Clock& clock)
     : client_(std::move(client)), clock_(clock), keys_(client_->endpoint().key_prefix) {}
 
-void TriggerStore::Emit(const TriggerInstance& ti, std::function<void(Result<std::string>)> cb) {
+namespace {
+
+/// The emit script's ARGV for `ti`: its id, score and stream entry, then the fields of its record.
+std::vector<std::string> EmitArgs(const TriggerInstance& ti, const Clock& clock) {
     std::chrono::system_clock::time_point tp;
-    const int64_t score = ParseIsoTimestamp(ti.occurrence_time, &tp) ? ToMicros(tp) : ToMicros(clock_.Now());
+    const int64_t score = ParseIsoTimestamp(ti.occurrence_time, &tp) ? ToMicros(tp) : ToMicros(clock.Now());
     std::vector<std::string> args = {
         ti.id,
         std::to_string(score),
@@ -164,6 +185,13 @@ void TriggerStore::Emit(const TriggerInstance& ti, std::function<void(Result<std
         args.push_back("trigger_parameters");
         args.push_back(ti.trigger_parameters.dump());
     }
+    return args;
+}
+
+}  // namespace
+
+void TriggerStore::Emit(const TriggerInstance& ti, std::function<void(Result<std::string>)> cb) {
+    std::vector<std::string> args = EmitArgs(ti, clock_);
     EmitScript().Run(
         *client_,
         {keys_.TriggerInstance(ti.id), keys_.TriggerInstances(), keys_.TriggerStream()},
@@ -193,7 +221,14 @@ void TriggerStore::Purge(
 }
 
 Result<std::string> TriggerStore::EmitBlocking(const TriggerInstance& ti) {
-    return WaitForCallback<std::string>([&](auto done) { Emit(ti, std::move(done)); });
+    // On the calling thread's own connection (RedisClient::DirectBlocking): a webhook's answer waits for this write
+    // only, not for a hand-off to the io threads, which the rules engine and the runners keep busy under load.
+    Result<RedisReply> r = EmitScript().RunDirect(
+        *client_, {keys_.TriggerInstance(ti.id), keys_.TriggerInstances(), keys_.TriggerStream()}, EmitArgs(ti, clock_)
+    );
+    if (r && r->type == RedisReply::Type::kString)
+        client_->counters().Add(keys_.TriggerMetrics(), "received:" + ti.trigger);
+    return ReplyString(std::move(r));
 }
 
 RedisClient::Args TriggerStore::SetStatusCommand(const std::string& id, const std::string& status) const {

@@ -5,8 +5,10 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <latch>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -273,6 +275,136 @@ TEST_F(RedisClientTest, PausedServerTimesOutEveryQueuedCommand) {
     ASSERT_TRUE(WaitFor([&] { return timeouts + other == 50; }, 5s));
     EXPECT_EQ(other.load(), 0);
     EXPECT_TRUE(WaitFor([&] { return client->CommandBlocking({"PING"}).has_value(); }, 5s));
+}
+
+TEST_F(RedisClientTest, DirectBlockingUsesTheCallingThreadsOwnConnection) {
+    auto client = MakeClient({}, 3);
+    auto id_of = [&](bool direct) {
+        Result<RedisReply> r =
+            direct ? client->DirectBlocking({"CLIENT", "ID"}) : client->CommandBlocking({"CLIENT", "ID"});
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+        return r ? r->integer : -1;
+    };
+    const int64_t mine = id_of(true);
+    EXPECT_GT(mine, 0);
+    EXPECT_EQ(id_of(true), mine);   // kept for the next command
+    EXPECT_NE(id_of(false), mine);  // the shared connection is another
+    int64_t other_thread = -1;
+    std::thread([&] { other_thread = id_of(true); }).join();
+    EXPECT_GT(other_thread, 0);
+    EXPECT_NE(other_thread, mine);
+
+    // Same database, same data: a write on one connection is read on the other.
+    auto set = client->DirectBlocking({"SET", client->Key("k"), "direct"});
+    ASSERT_TRUE(set) << set.error().message;
+    EXPECT_EQ(set->str, "OK");
+    auto get = client->CommandBlocking({"GET", client->Key("k")});
+    ASSERT_TRUE(get);
+    EXPECT_EQ(get->str, "direct");
+    auto db = client->DirectBlocking({"CLIENT", "INFO"});
+    ASSERT_TRUE(db);
+    EXPECT_NE(db->str.find(" db=3 "), std::string::npos) << db->str;
+    auto error = client->DirectBlocking({"INCR", client->Key("k")});
+    ASSERT_TRUE(error);
+    EXPECT_TRUE(error->IsError());
+}
+
+TEST_F(RedisClientTest, DirectBlockingTimesOutAndTheNextCommandGetsItsOwnReply) {
+    RedisClientOptions fast;
+    fast.command_timeout = 100ms;
+    auto client = MakeClient(fast);
+    ASSERT_TRUE(WaitFor([&] { return client->DirectBlocking({"PING"}).has_value(); }, 5s));
+    const auto start = std::chrono::steady_clock::now();
+    auto r = client->DirectBlocking({"DEBUG", "SLEEP", "0.5"});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kTimeout) << r.error().message;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 400ms);
+    // The late "+OK" of DEBUG SLEEP is never taken for a later command's reply: the timed-out connection is gone.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto echo = client->DirectBlocking({"ECHO", "after"});
+            return echo && echo->str == "after";
+        },
+        5s
+    ));
+    auto echo = client->DirectBlocking({"ECHO", "x"});
+    ASSERT_TRUE(echo);
+    EXPECT_EQ(echo->str, "x");
+}
+
+TEST_F(RedisClientTest, DirectBlockingFollowsARestartOfRedis) {
+    auto client = MakeClient();
+    ASSERT_TRUE(client->DirectBlocking({"SET", client->Key("k"), "v"}));
+    server_.Kill();
+    auto down = client->DirectBlocking({"PING"});
+    ASSERT_FALSE(down);
+    EXPECT_EQ(down.error().code, ErrorCode::kUnavailable) << down.error().message;
+    server_.Restart();
+    ASSERT_TRUE(WaitFor([&] { return client->CommandBlocking({"PING"}).has_value(); }, 5s));
+    auto ping = client->DirectBlocking({"PING"});
+    ASSERT_TRUE(ping) << ping.error().message;
+    EXPECT_EQ(ping->str, "PONG");
+
+    // A connection the server closed while it was idle is noticed before use: the next command does not fail.
+    auto id = client->DirectBlocking({"CLIENT", "ID"});
+    ASSERT_TRUE(id);
+    auto kill = client->CommandBlocking({"CLIENT", "KILL", "ID", std::to_string(id->integer)});
+    ASSERT_TRUE(kill);
+    ASSERT_EQ(kill->integer, 1);
+    auto after_kill = client->DirectBlocking({"ECHO", "again"});
+    ASSERT_TRUE(after_kill) << after_kill.error().message;
+    EXPECT_EQ(after_kill->str, "again");
+    auto new_id = client->DirectBlocking({"CLIENT", "ID"});
+    ASSERT_TRUE(new_id);
+    EXPECT_NE(new_id->integer, id->integer);
+}
+
+TEST_F(RedisClientTest, DirectConnectionsAreBoundedAndTheRestUseTheSharedOne) {
+    auto client = MakeClient();
+    auto shared = client->CommandBlocking({"CLIENT", "ID"});
+    ASSERT_TRUE(shared);
+    constexpr int kThreads = RedisClient::kMaxDirectConnections + 12;
+    std::vector<int64_t> ids(kThreads, -1);
+    std::latch all_connected(kThreads);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+        threads.emplace_back([&, i] {
+            auto id = client->DirectBlocking({"CLIENT", "ID"});
+            if (id) ids[i] = id->integer;
+            all_connected.arrive_and_wait();  // every thread keeps its connection until all have asked
+        });
+    }
+    for (auto& t : threads) t.join();
+    std::set<int64_t> direct;
+    int on_shared = 0;
+    for (int64_t id : ids) {
+        ASSERT_GT(id, 0);
+        if (id == shared->integer) {
+            ++on_shared;
+        } else {
+            direct.insert(id);
+        }
+    }
+    EXPECT_LE(direct.size(), static_cast<size_t>(RedisClient::kMaxDirectConnections));
+    EXPECT_EQ(direct.size() + on_shared, static_cast<size_t>(kThreads));
+    EXPECT_GE(on_shared, kThreads - RedisClient::kMaxDirectConnections);
+    // The threads ended, their connections with them: a new thread gets one of its own again.
+    int64_t later = -1;
+    std::thread([&] {
+        auto id = client->DirectBlocking({"CLIENT", "ID"});
+        if (id) later = id->integer;
+    }).join();
+    EXPECT_GT(later, 0);
+    EXPECT_NE(later, shared->integer);
+}
+
+TEST_F(RedisClientTest, DirectBlockingOnAnIoThreadIsRefused) {
+    auto client = MakeClient();
+    std::promise<Result<RedisReply>> on_io;
+    asio::post(io_, [&] { on_io.set_value(client->DirectBlocking({"PING"})); });
+    Result<RedisReply> r = on_io.get_future().get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInternal);
 }
 
 TEST_F(RedisClientTest, ReconnectsAfterServerRestart) {

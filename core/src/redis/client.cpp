@@ -1,10 +1,14 @@
 #include "squall/core/redis/client.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <deque>
 #include <exception>
 #include <future>
+#include <unordered_map>
 #include <utility>
 
 #include <hiredis/async.h>
@@ -790,6 +794,123 @@ Result<T> WaitBlocking(asio::io_context& io, const RedisClientOptions& options, 
 }
 
 }  // namespace
+
+namespace {
+
+std::atomic<int> g_direct_connections{0};
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+    return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+/// One thread's synchronous connection to one endpoint (RedisClient::DirectBlocking).
+class DirectConnection {
+public:
+    DirectConnection() = default;
+    DirectConnection(const DirectConnection&) = delete;
+    DirectConnection& operator=(const DirectConnection&) = delete;
+    ~DirectConnection() { Close(); }
+
+    /// Connected (connecting first if needed); false when it cannot be, with `why`.
+    bool Ensure(const RedisEndpoint& endpoint, const RedisClientOptions& options, std::string* why) {
+        if (c_ && !ClosedByServer()) return true;
+        Close();
+        if (g_direct_connections.fetch_add(1) >= RedisClient::kMaxDirectConnections) {
+            g_direct_connections.fetch_sub(1);
+            *why = "";  // not an error: the caller uses the shared connection
+            return false;
+        }
+        const timeval connect = ToTimeval(options.connect_timeout);
+        c_ = endpoint.unix_path.empty() ? redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, connect)
+                                        : redisConnectUnixWithTimeout(endpoint.unix_path.c_str(), connect);
+        if (c_ && !c_->err) redisSetTimeout(c_, ToTimeval(options.command_timeout));
+        if (c_ && !c_->err && endpoint.db != 0) {
+            auto* r = static_cast<redisReply*>(redisCommand(c_, "SELECT %d", endpoint.db));
+            const bool ok = r && r->type != REDIS_REPLY_ERROR;
+            if (r) freeReplyObject(r);
+            if (!ok && c_->err == 0) c_->err = REDIS_ERR_OTHER;
+        }
+        if (!c_) {
+            g_direct_connections.fetch_sub(1);
+            *why = "out of memory";
+            return false;
+        }
+        if (c_->err) {
+            *why = c_->errstr[0] ? c_->errstr : "SELECT failed";
+            Close();
+            return false;
+        }
+        return true;
+    }
+
+    /// The reply to `args`; on a transport error or timeout the connection is closed (a late reply must not be
+    /// read as the next command's) and the next call connects again.
+    Result<RedisReply> Run(
+        const RedisClient::Args& args, const std::string& endpoint, std::chrono::milliseconds timeout
+    ) {
+        std::vector<const char*> argv;
+        std::vector<size_t> lens;
+        argv.reserve(args.size());
+        lens.reserve(args.size());
+        for (const auto& a : args) {
+            argv.push_back(a.data());
+            lens.push_back(a.size());
+        }
+        errno = 0;
+        auto* r =
+            static_cast<redisReply*>(redisCommandArgv(c_, static_cast<int>(args.size()), argv.data(), lens.data()));
+        if (!r) {
+            const bool timed_out = c_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+            const std::string why = c_->errstr;
+            Close();
+            if (timed_out) {
+                return Error(
+                    ErrorCode::kTimeout, "redis command timed out after " + std::to_string(timeout.count()) + " ms"
+                );
+            }
+            return Unavailable("redis " + endpoint + " unavailable", why);
+        }
+        RedisReply out = Convert(r);
+        freeReplyObject(r);
+        return out;
+    }
+
+private:
+    /// An idle connection with something to read was closed by the server (a restart, CLIENT KILL, its timeout):
+    /// RESP sends nothing unasked. Checked before each command, so that a restart of Redis does not fail the first
+    /// command of every thread.
+    bool ClosedByServer() const {
+        pollfd p{c_->fd, POLLIN, 0};
+        return ::poll(&p, 1, 0) != 0;
+    }
+
+    void Close() {
+        if (!c_) return;
+        redisFree(c_);
+        c_ = nullptr;
+        g_direct_connections.fetch_sub(1);
+    }
+    redisContext* c_ = nullptr;
+};
+
+}  // namespace
+
+Result<RedisReply> RedisClient::DirectBlocking(const Args& args) {
+    if (endpoint_.IsSentinel()) return CommandBlocking(args);
+    if (impl_->state->io().get_executor().running_in_this_thread()) {
+        return Internal("redis blocking call from an io_context thread would stall it");
+    }
+    // Per thread and endpoint: every client of one installation shares the thread's connection.
+    thread_local std::unordered_map<std::string, DirectConnection> connections;
+    const std::string endpoint = endpoint_.ToString();
+    DirectConnection& conn = connections[endpoint];
+    std::string why;
+    if (!conn.Ensure(endpoint_, impl_->state->options(), &why)) {
+        if (why.empty()) return CommandBlocking(args);
+        return Unavailable("redis " + endpoint + " unavailable", why);
+    }
+    return conn.Run(args, endpoint, impl_->state->options().command_timeout);
+}
 
 Result<RedisReply> RedisClient::CommandBlocking(Args args) {
     return WaitBlocking<RedisReply>(impl_->state->io(), impl_->state->options(), [&](auto done) {

@@ -59,6 +59,9 @@ public:
     ) const;
     Result<RedisReply> RunBlocking(RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args)
         const;
+    /// RunBlocking on the calling thread's own connection (RedisClient::DirectBlocking).
+    Result<RedisReply> RunDirect(RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args)
+        const;
 
 private:
     RedisClient::Args Build(
