@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <latch>
 #include <mutex>
@@ -225,31 +226,32 @@ TEST_F(RedisClientTest, BlockingCallFromIoThreadIsRejected) {
     EXPECT_EQ(r.error().code, ErrorCode::kInternal);
 }
 
+/// With a 100 ms command timeout, `send` fails a DEBUG SLEEP of 0.5 s with kTimeout within 400 ms; once the server is
+/// back it works again, and the late "+OK" of DEBUG SLEEP is never taken for the reply of a later command.
+void ExpectTimeoutThenOwnReplies(const std::function<Result<RedisReply>(RedisClient::Args)>& send) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = send({"DEBUG", "SLEEP", "0.5"});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kTimeout) << r.error().message;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 400ms);
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto echo = send({"ECHO", "after"});
+            return echo && echo->str == "after";
+        },
+        5s
+    ));
+    auto echo = send({"ECHO", "x"});
+    ASSERT_TRUE(echo);
+    EXPECT_EQ(echo->str, "x");
+}
+
 TEST_F(RedisClientTest, CommandTimesOut) {
     RedisClientOptions options;
     options.command_timeout = 100ms;
     auto client = MakeClient(options);
     ASSERT_TRUE(client->CommandBlocking({"PING"}));
-
-    auto start = std::chrono::steady_clock::now();
-    auto r = client->CommandBlocking({"DEBUG", "SLEEP", "0.5"});
-    auto elapsed = std::chrono::steady_clock::now() - start;
-    ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, ErrorCode::kTimeout);
-    EXPECT_LT(elapsed, 400ms);
-
-    // Once the server is back the same client works again, and the late "+OK" of DEBUG SLEEP is not taken
-    // for the reply of a later command.
-    ASSERT_TRUE(WaitFor(
-        [&] {
-            auto ping = client->CommandBlocking({"ECHO", "after"});
-            return ping && ping->str == "after";
-        },
-        5s
-    ));
-    auto echo = client->CommandBlocking({"ECHO", "x"});
-    ASSERT_TRUE(echo);
-    EXPECT_EQ(echo->str, "x");
+    ExpectTimeoutThenOwnReplies([&](RedisClient::Args a) { return client->CommandBlocking(std::move(a)); });
 }
 
 TEST_F(RedisClientTest, PausedServerTimesOutEveryQueuedCommand) {
@@ -314,22 +316,8 @@ TEST_F(RedisClientTest, DirectBlockingTimesOutAndTheNextCommandGetsItsOwnReply) 
     fast.command_timeout = 100ms;
     auto client = MakeClient(fast);
     ASSERT_TRUE(WaitFor([&] { return client->DirectBlocking({"PING"}).has_value(); }, 5s));
-    const auto start = std::chrono::steady_clock::now();
-    auto r = client->DirectBlocking({"DEBUG", "SLEEP", "0.5"});
-    ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, ErrorCode::kTimeout) << r.error().message;
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 400ms);
-    // The late "+OK" of DEBUG SLEEP is never taken for a later command's reply: the timed-out connection is gone.
-    ASSERT_TRUE(WaitFor(
-        [&] {
-            auto echo = client->DirectBlocking({"ECHO", "after"});
-            return echo && echo->str == "after";
-        },
-        5s
-    ));
-    auto echo = client->DirectBlocking({"ECHO", "x"});
-    ASSERT_TRUE(echo);
-    EXPECT_EQ(echo->str, "x");
+    // The timed-out connection is closed: a new one reads the next reply.
+    ExpectTimeoutThenOwnReplies([&](RedisClient::Args a) { return client->DirectBlocking(a); });
 }
 
 TEST_F(RedisClientTest, DirectBlockingFollowsARestartOfRedis) {
