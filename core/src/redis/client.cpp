@@ -900,10 +900,12 @@ Result<RedisReply> RedisClient::DirectBlocking(const Args& args) {
     if (impl_->state->io().get_executor().running_in_this_thread()) {
         return Internal("redis blocking call from an io_context thread would stall it");
     }
-    // Per thread and endpoint: every client of one installation shares the thread's connection.
+    // Per thread, endpoint and command timeout (the socket's): the clients of one installation share the thread's
+    // connection.
     thread_local std::unordered_map<std::string, DirectConnection> connections;
     const std::string endpoint = endpoint_.ToString();
-    DirectConnection& conn = connections[endpoint];
+    DirectConnection& conn =
+        connections[endpoint + " " + std::to_string(impl_->state->options().command_timeout.count())];
     std::string why;
     if (!conn.Ensure(endpoint_, impl_->state->options(), &why)) {
         if (why.empty()) return CommandBlocking(args);
