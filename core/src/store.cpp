@@ -188,17 +188,29 @@ std::vector<std::string> EmitArgs(const TriggerInstance& ti, const Clock& clock)
     return args;
 }
 
+/// The emit script's KEYS for the instance `id`: its record, the instances' index, the triggers stream.
+std::vector<std::string> EmitKeys(const Keys& keys, const std::string& id) {
+    return {keys.TriggerInstance(id), keys.TriggerInstances(), keys.TriggerStream()};
+}
+
+/// The emit script's reply as the instance's id; a stored instance (a string reply, not the status reply of one
+/// already there) is counted as received.
+Result<std::string> EmitReply(
+    RedisClient& client, const std::string& metrics, const std::string& type, Result<RedisReply> r
+) {
+    if (r && r->type == RedisReply::Type::kString) client.counters().Add(metrics, "received:" + type);
+    return ReplyString(std::move(r));
+}
+
 }  // namespace
 
 void TriggerStore::Emit(const TriggerInstance& ti, std::function<void(Result<std::string>)> cb) {
-    std::vector<std::string> args = EmitArgs(ti, clock_);
     EmitScript().Run(
         *client_,
-        {keys_.TriggerInstance(ti.id), keys_.TriggerInstances(), keys_.TriggerStream()},
-        std::move(args),
+        EmitKeys(keys_, ti.id),
+        EmitArgs(ti, clock_),
         [client = client_, hash = keys_.TriggerMetrics(), type = ti.trigger, cb = std::move(cb)](Result<RedisReply> r) {
-            if (r && r->type == RedisReply::Type::kString) client->counters().Add(hash, "received:" + type);
-            cb(ReplyString(std::move(r)));
+            cb(EmitReply(*client, hash, type, std::move(r)));
         }
     );
 }
@@ -223,12 +235,12 @@ void TriggerStore::Purge(
 Result<std::string> TriggerStore::EmitBlocking(const TriggerInstance& ti) {
     // On the calling thread's own connection (RedisClient::DirectBlocking): a webhook's answer waits for this write
     // only, not for a hand-off to the io threads, which the rules engine and the runners keep busy under load.
-    Result<RedisReply> r = EmitScript().RunDirect(
-        *client_, {keys_.TriggerInstance(ti.id), keys_.TriggerInstances(), keys_.TriggerStream()}, EmitArgs(ti, clock_)
+    return EmitReply(
+        *client_,
+        keys_.TriggerMetrics(),
+        ti.trigger,
+        EmitScript().RunDirect(*client_, EmitKeys(keys_, ti.id), EmitArgs(ti, clock_))
     );
-    if (r && r->type == RedisReply::Type::kString)
-        client_->counters().Add(keys_.TriggerMetrics(), "received:" + ti.trigger);
-    return ReplyString(std::move(r));
 }
 
 RedisClient::Args TriggerStore::SetStatusCommand(const std::string& id, const std::string& status) const {
