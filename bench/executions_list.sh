@@ -73,3 +73,6 @@ run() {
 run admin "$SQUALL_API_KEY" "/api/v1/executions?limit=100"
 run "user0 (non-admin)" "$USER_KEY" "/api/v1/executions?limit=100"
 run admin "$SQUALL_API_KEY" "/api/v1/executions?limit=100&offset=500000"
+# What `st2 execution list` asks for (st2client's ActionExecutionListCommand.display_attributes).
+run "admin, st2's attributes" "$SQUALL_API_KEY" \
+  "/api/v1/executions?limit=100&include_attributes=id,action.ref,context.user,status,start_timestamp,end_timestamp"

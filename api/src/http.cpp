@@ -2,8 +2,11 @@
 
 #include "metrics.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <string>
+#include <vector>
 
 #include "squall/core/id.hpp"
 #include "squall/core/input.hpp"
@@ -11,9 +14,39 @@
 
 namespace squall::api {
 
+namespace {
+
+/// The include_attributes / exclude_attributes of the request this thread is answering, while Router::Wrap runs
+/// a route that they narrow: SendJson and SendList apply them to the JSON they are given, so that the answer is
+/// not serialized, parsed again and filtered (ApplyAttributeFilter remains for answers made another way).
+struct AttributeFilter {
+    std::vector<std::string> include;
+    std::vector<std::string> exclude;
+    bool applied = false;
+};
+thread_local AttributeFilter* tl_attribute_filter = nullptr;
+
+std::string DumpJson(const Json& j) {
+    return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+/// The filter to apply to a `status` answer now (nullptr: none), marked as applied.
+AttributeFilter* FilterFor(int status) {
+    AttributeFilter* f = tl_attribute_filter;
+    if (f == nullptr || status < 200 || status >= 300) return nullptr;
+    f->applied = true;
+    return f;
+}
+
+}  // namespace
+
 void SendJson(httplib::Response& res, int status, const Json& body) {
     res.status = status;
-    res.set_content(body.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+    if (AttributeFilter* f = FilterFor(status)) {
+        res.set_content(DumpJson(FilterAttributes(body, f->include, f->exclude)), "application/json");
+        return;
+    }
+    res.set_content(DumpJson(body), "application/json");
 }
 
 namespace {
@@ -66,7 +99,16 @@ void SendError(httplib::Response& res, const Error& error) {
 void SendList(httplib::Response& res, const std::vector<Json>& items, size_t total, size_t limit) {
     res.set_header("X-Total-Count", std::to_string(total));
     res.set_header("X-Limit", limit >= Page::kNoLimit ? std::string("-1") : std::to_string(limit));
-    SendJson(res, 200, Json(items));
+    // Each item serialized in place (no copy of the whole list into one JSON array first).
+    AttributeFilter* f = FilterFor(200);
+    std::string body = "[";
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) body += ',';
+        body += f != nullptr ? DumpJson(FilterAttributes(items[i], f->include, f->exclude)) : DumpJson(items[i]);
+    }
+    body += ']';
+    res.status = 200;
+    res.set_content(std::move(body), "application/json");
 }
 
 Result<Json> ParseBody(const httplib::Request& req) {
@@ -197,6 +239,18 @@ Json FilterOne(const Json& item, const std::vector<std::string>& include, const 
 
 }  // namespace
 
+void TopLevelAttributes(
+    const httplib::Request& req, std::vector<std::string>* only, std::vector<std::string>* without
+) {
+    for (const auto& path : SplitList(req.get_param_value("include_attributes"))) {
+        std::string top = path.substr(0, path.find('.'));
+        if (std::find(only->begin(), only->end(), top) == only->end()) only->push_back(std::move(top));
+    }
+    for (const auto& path : SplitList(req.get_param_value("exclude_attributes"))) {
+        if (path.find('.') == std::string::npos) without->push_back(path);
+    }
+}
+
 Json FilterAttributes(
     const Json& body, const std::vector<std::string>& include, const std::vector<std::string>& exclude
 ) {
@@ -208,8 +262,16 @@ Json FilterAttributes(
 
 namespace {
 
-/// include_attributes / exclude_attributes on a successful JSON answer (the one generic place, so that every
-/// route has them).
+/// Whether the request asks for include_attributes / exclude_attributes; if so, `filter` holds them.
+bool NarrowsAttributes(const httplib::Request& req, AttributeFilter& filter) {
+    if (!req.has_param("include_attributes") && !req.has_param("exclude_attributes")) return false;
+    filter.include = SplitList(req.get_param_value("include_attributes"));
+    filter.exclude = SplitList(req.get_param_value("exclude_attributes"));
+    return !filter.include.empty() || !filter.exclude.empty();
+}
+
+/// include_attributes / exclude_attributes on a successful JSON answer that a route made without SendJson or
+/// SendList (the one generic place, so that every route has them).
 void ApplyAttributeFilter(const httplib::Request& req, httplib::Response& res) {
     if (res.status < 200 || res.status >= 300) return;
     if (!req.has_param("include_attributes") && !req.has_param("exclude_attributes")) return;
@@ -274,8 +336,15 @@ Handler Router::Wrap(IdentityHandler h, bool needs_auth, bool filter_attributes)
                 who = std::move(*checked);
                 if (Status st = CheckAdminQuery(req, who); !st) return SendError(res, st.error());
             }
+            AttributeFilter filter;
+            const bool narrows = filter_attributes && NarrowsAttributes(req, filter);
+            if (narrows) tl_attribute_filter = &filter;
+            struct Reset {
+                ~Reset() { tl_attribute_filter = nullptr; }
+            } reset;
             h(req, res, who);
-            if (filter_attributes) ApplyAttributeFilter(req, res);
+            tl_attribute_filter = nullptr;
+            if (narrows && !filter.applied) ApplyAttributeFilter(req, res);
         } catch (const Exception& e) {
             SendError(res, e.error());
         } catch (const Json::type_error& e) {

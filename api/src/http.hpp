@@ -55,6 +55,10 @@ Json FilterAttributes(
     const Json& body, const std::vector<std::string>& include, const std::vector<std::string>& exclude
 );
 
+/// The top-level attributes that the request's include_attributes keep (`action` for `action.ref`; empty: all) and
+/// those its exclude_attributes drop whole: what a list may leave out of the records it reads.
+void TopLevelAttributes(const httplib::Request& req, std::vector<std::string>* only, std::vector<std::string>* without);
+
 using RouteInfo = ApiRoute;
 
 /// A handler only admins may call: others get 403 saying `what` is for admins only.

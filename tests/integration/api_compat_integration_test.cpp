@@ -232,6 +232,38 @@ TEST(ApiCompatIntegrationTest, TrailingSlashesPrefixesPagingAndAttributes) {
     EXPECT_EQ(Body(c.Get(("/api/v1/traces?execution=" + exec_id).c_str(), Auth(server))).size(), 1u);
     EXPECT_TRUE(Body(c.Get("/api/v1/traces?execution=nope", Auth(server))).empty());
     EXPECT_EQ(c.Get("/api/v1/traces/nope", Auth(server))->status, 404);
+
+    // A list leaves out of the records it reads what include/exclude_attributes drop (ExecutionStore's ListFilter
+    // only/without): each item is what the same filter makes of the whole record, key order included. The rule's
+    // execution has a trigger instance and a rule; this one has parameters and a result.
+    const std::string run_id = StartExecution(server, "echo listed");
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            Json all = Body(c.Get("/api/v1/executions?include_attributes=status", Auth(server)));
+            return all.is_array() && all.size() == 2 && all[0]["status"] == "succeeded" &&
+                   all[1]["status"] == "succeeded";
+        },
+        30s
+    ));
+    for (const std::string query :
+         {"include_attributes=id,action.ref,context.user,status,start_timestamp,end_timestamp",
+          "include_attributes=liveaction.action,trigger.type,trigger_type,elapsed_seconds",
+          "include_attributes=parameters.cmd,rule.ref,result.stdout",
+          "exclude_attributes=result,trigger_instance,action",
+          "exclude_attributes=liveaction.parameters,log,runner",
+          "include_attributes=action,liveaction&exclude_attributes=action.parameters",
+          "include_attributes=no_such_attribute"}) {
+        Json listed = Body(c.Get(("/api/v1/executions?limit=10&" + query).c_str(), Auth(server)));
+        ASSERT_TRUE(listed.is_array() && listed.size() == 2) << query << ": " << listed.dump();
+        for (const Json& item : listed) {
+            const std::string id = item.value("id", "");
+            Json one = Body(c.Get(("/api/v1/executions/" + id + "?" + query).c_str(), Auth(server)));
+            EXPECT_EQ(item, one) << query;
+        }
+    }
+    Json lean = Body(c.Get(("/api/v1/executions?include_attributes=parameters.cmd,status"), Auth(server)));
+    ASSERT_EQ(lean.size(), 2u);
+    EXPECT_EQ(lean[0], (Json{{"id", run_id}, {"parameters", {{"cmd", "echo listed"}}}, {"status", "succeeded"}}));
 }
 
 TEST(ApiCompatIntegrationTest, NullsAndWrongTypesAreNeverServerErrors) {

@@ -175,6 +175,8 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
             req.has_param("trigger_type") ? req.get_param_value("trigger_type") : req.get_param_value("trigger");
         // Non-admins see their own executions, all of them: the store's index by user.
         if (!who.admin) filter.user = who.user;
+        // What include/exclude_attributes leave out is not parsed (st2's `execution list` asks for six attributes).
+        TopLevelAttributes(req, &filter.only, &filter.without);
         Result<std::vector<Json>> list = d.executions.ListBlocking(filter, page->offset, page->limit, &total);
         if (!list) return SendError(res, list.error());
         SendList(res, *list, total, page->limit);

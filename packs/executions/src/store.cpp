@@ -4,6 +4,8 @@
 #include <future>
 #include <limits>
 #include <map>
+#include <string_view>
+#include <unordered_map>
 
 #include "squall/core/id.hpp"
 #include "squall/core/log.hpp"
@@ -584,46 +586,104 @@ Result<TransitionResult> ExecutionStore::TransitionBlocking(
     });
 }
 
-Json ExecutionStore::FromHash(const RedisReply& h) {
-    std::map<std::string, std::string> f;
-    for (size_t i = 0; i + 1 < h.elements.size(); i += 2) f[h.elements[i].str] = h.elements[i + 1].str;
-    Json action = f.count("action") ? ParseJsonField(f["action"]) : Json::object();
-    Json j = {
-        {"id", f["id"]},
-        {"status", f["status"]},
-        {"action", action},
-        {"runner", {{"name", f["runner_type"]}, {"runner_module", f["runner_type"]}}},
-        {"parameters", f.count("parameters") ? ParseJsonField(f["parameters"]) : Json::object()},
-        {"context", f.count("context") ? ParseJsonField(f["context"]) : Json::object()},
-        {"result", f.count("result") ? ParseJsonField(f["result"]) : Json::object()},
-        {"start_timestamp", f["start_timestamp"]},
-        {"log", f.count("log") ? ParseJsonField(f["log"]) : Json::array()},
-        {"children", Json::array()},
+namespace {
+
+/// The parsed `action` fields of one page of records, by their text: the executions of one action store the same
+/// text, which is then parsed once for the page (a list answer's largest cost was parsing it again and again).
+using ParsedActions = std::unordered_map<std::string, Json>;
+
+/// Whether a record listed for `filter` needs its top-level attribute `name` (ListFilter::only, ::without).
+bool Wants(const ListFilter* filter, std::string_view name) {
+    if (filter == nullptr) return true;
+    const auto has = [name](const std::vector<std::string>& names) {
+        return std::find(names.begin(), names.end(), name) != names.end();
     };
-    j["liveaction"] = {
-        {"id", f["id"]},
-        {"action", action.value("ref", "")},
-        {"status", f["status"]},
-        {"parameters", j["parameters"]},
-        {"runner_info", f.count("runner_id") ? Json{{"hostname", f["runner_id"]}} : Json::object()},
+    return (filter->only.empty() || has(filter->only)) && !has(filter->without);
+}
+
+/// ExecutionStore::FromHash, with `actions` (may be null) holding the actions parsed for the page so far, and only
+/// the attributes `filter` (may be null: all) wants.
+Json RecordFromHash(const RedisReply& h, ParsedActions* actions, const ListFilter* filter = nullptr) {
+    // The hash's fields, found in place (no copy of the record's strings).
+    const auto field = [&h](std::string_view name) -> const std::string* {
+        for (size_t i = 0; i + 1 < h.elements.size(); i += 2) {
+            if (h.elements[i].str == name) return &h.elements[i + 1].str;
+        }
+        return nullptr;
     };
-    if (f.count("pool")) j["pool"] = f["pool"];
-    if (f.count("parent") && !f["parent"].empty()) j["parent"] = f["parent"];
-    if (f.count("trigger_instance")) {
-        j["trigger_instance"] = ParseJsonField(f["trigger_instance"]);
-        j["trigger"] = {{"type", j["trigger_instance"].value("trigger", "")}};
-        j["trigger_type"] = {{"ref", j["trigger_instance"].value("trigger", "")}};
+    static const std::string kNone;
+    const auto text = [&field](std::string_view name) -> const std::string& {
+        const std::string* v = field(name);
+        return v != nullptr ? *v : kNone;
+    };
+    const auto parsed = [&field](std::string_view name, Json otherwise) {
+        const std::string* v = field(name);
+        return v != nullptr ? ParseJsonField(*v) : otherwise;
+    };
+    const auto wants = [filter](std::string_view name) { return Wants(filter, name); };
+    const bool want_liveaction = wants("liveaction");
+    Json action = Json::object();
+    if (const std::string* a = field("action"); a != nullptr && (wants("action") || want_liveaction)) {
+        if (actions == nullptr) {
+            action = ParseJsonField(*a);
+        } else {
+            auto it = actions->find(*a);
+            if (it == actions->end()) it = actions->emplace(*a, ParseJsonField(*a)).first;
+            action = it->second;
+        }
     }
-    if (f.count("rule")) j["rule"] = ParseJsonField(f["rule"]);
-    if (f.count("end_timestamp") && !f["end_timestamp"].empty()) {
-        j["end_timestamp"] = f["end_timestamp"];
+    const std::string& id = text("id");
+    const std::string& status = text("status");
+    const std::string& runner_type = text("runner_type");
+    Json j = Json::object();
+    j["id"] = id;
+    if (wants("status")) j["status"] = status;
+    if (wants("action")) j["action"] = action;
+    if (wants("runner")) j["runner"] = {{"name", runner_type}, {"runner_module", runner_type}};
+    Json parameters = wants("parameters") || want_liveaction ? parsed("parameters", Json::object()) : Json();
+    if (wants("parameters")) j["parameters"] = parameters;
+    if (wants("context")) j["context"] = parsed("context", Json::object());
+    if (wants("result")) j["result"] = parsed("result", Json::object());
+    if (wants("start_timestamp")) j["start_timestamp"] = text("start_timestamp");
+    if (wants("log")) j["log"] = parsed("log", Json::array());
+    if (wants("children")) j["children"] = Json::array();
+    if (want_liveaction) {
+        const std::string* runner_id = field("runner_id");
+        j["liveaction"] = {
+            {"id", id},
+            {"action", action.value("ref", "")},
+            {"status", status},
+            {"parameters", std::move(parameters)},
+            {"runner_info", runner_id != nullptr ? Json{{"hostname", *runner_id}} : Json::object()},
+        };
+    }
+    if (const std::string* pool = field("pool"); pool != nullptr && wants("pool")) j["pool"] = *pool;
+    if (const std::string* parent = field("parent"); parent != nullptr && !parent->empty() && wants("parent"))
+        j["parent"] = *parent;
+    if (const std::string* ti = field("trigger_instance");
+        ti != nullptr && (wants("trigger_instance") || wants("trigger") || wants("trigger_type"))) {
+        Json instance = ParseJsonField(*ti);
+        const std::string type = instance.value("trigger", "");
+        if (wants("trigger_instance")) j["trigger_instance"] = std::move(instance);
+        if (wants("trigger")) j["trigger"] = {{"type", type}};
+        if (wants("trigger_type")) j["trigger_type"] = {{"ref", type}};
+    }
+    if (const std::string* rule = field("rule"); rule != nullptr && wants("rule")) j["rule"] = ParseJsonField(*rule);
+    if (const std::string* end = field("end_timestamp"); end != nullptr && !end->empty()) {
+        j["end_timestamp"] = *end;
         std::chrono::system_clock::time_point a;
         std::chrono::system_clock::time_point b;
-        if (core::ParseIsoTimestamp(f["start_timestamp"], &a) && core::ParseIsoTimestamp(f["end_timestamp"], &b)) {
+        if (core::ParseIsoTimestamp(text("start_timestamp"), &a) && core::ParseIsoTimestamp(*end, &b)) {
             j["elapsed_seconds"] = std::chrono::duration<double>(b - a).count();
         }
     }
     return j;
+}
+
+}  // namespace
+
+Json ExecutionStore::FromHash(const RedisReply& h) {
+    return RecordFromHash(h, nullptr);
 }
 
 Result<Json> ExecutionStore::GetBlocking(const std::string& id) {
@@ -677,8 +737,9 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
             return RedisClient::Args{"HGETALL", keys_.Execution(id)};
         });
     if (!rows) return rows.error();
+    ParsedActions actions;
     for (const auto& row : *rows) {
-        if (!row.elements.empty()) out.push_back(FromHash(row));
+        if (!row.elements.empty()) out.push_back(RecordFromHash(row, &actions, &filter));
     }
     return out;
 }
@@ -717,11 +778,11 @@ Result<std::vector<Json>> ExecutionStore::ScanFilteredBlocking(
         }
         if (ids->elements.size() < kSlice) break;
     }
-    return FetchPage(matching, offset, limit, total);
+    return FetchPage(matching, filter, offset, limit, total);
 }
 
 Result<std::vector<Json>> ExecutionStore::FetchPage(
-    const std::vector<std::string>& ids, size_t offset, size_t limit, size_t* total
+    const std::vector<std::string>& ids, const ListFilter& filter, size_t offset, size_t limit, size_t* total
 ) {
     *total = ids.size();
     std::vector<Json> out;
@@ -732,8 +793,9 @@ Result<std::vector<Json>> ExecutionStore::FetchPage(
     if (fetches.empty()) return out;
     Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(fetches));
     if (!rows) return rows.error();
+    ParsedActions actions;
     for (const auto& row : *rows) {
-        if (!row.elements.empty()) out.push_back(FromHash(row));
+        if (!row.elements.empty()) out.push_back(RecordFromHash(row, &actions, &filter));
     }
     return out;
 }
@@ -763,7 +825,7 @@ Result<std::vector<Json>> ExecutionStore::ListInFlightBlocking(
         }
         if (ids->elements.size() < kSlice) break;
     }
-    return FetchPage(matching, offset, limit, total);
+    return FetchPage(matching, filter, offset, limit, total);
 }
 
 Result<std::vector<Json>> ExecutionStore::OutputBlocking(const std::string& id) {

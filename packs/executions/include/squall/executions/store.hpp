@@ -136,6 +136,11 @@ struct ListFilter {
     std::string rule;     ///< the ref of the rule that created it
     std::string trigger;  ///< the trigger type of the instance its rule matched
     std::string user;     ///< `context.user` (a non-admin's own list)
+    /// The top-level attributes of the records that the caller keeps (`include_attributes`: `action` for
+    /// `action.ref`; empty: all) and those it drops whole (`exclude_attributes`). The others may be left out of
+    /// the records listed, and their stored JSON is then not parsed. `id` is always there.
+    std::vector<std::string> only;
+    std::vector<std::string> without;
 };
 
 /// Records, indexes and streams of executions. Thread-safe (the client is).
@@ -231,9 +236,10 @@ private:
     Result<std::vector<Json>> ScanFilteredBlocking(
         const std::string& zset, size_t max_scan, const ListFilter& filter, size_t offset, size_t limit, size_t* total
     );
-    /// The records of ids[offset, offset + limit), in one pipeline; *total = ids.size().
+    /// The records of ids[offset, offset + limit) (the attributes `filter` wants), in one pipeline;
+    /// *total = ids.size().
     Result<std::vector<Json>> FetchPage(
-        const std::vector<std::string>& ids, size_t offset, size_t limit, size_t* total
+        const std::vector<std::string>& ids, const ListFilter& filter, size_t offset, size_t limit, size_t* total
     );
 
     Keys keys_;
