@@ -8,6 +8,7 @@
 
 #include "squall/core/clock.hpp"
 #include "squall/core/id.hpp"
+#include "squall/core/input.hpp"
 #include "squall/core/log.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/packs/config.hpp"
@@ -80,8 +81,10 @@ int64_t UnixSeconds(const core::Clock& clock) {
 }  // namespace
 
 Result<SensorLine> ParseSensorLine(std::string_view text) {
-    Json j = Json::parse(text, nullptr, false);
-    if (j.is_discarded()) return InvalidArgument("not JSON");
+    // Bounded like every JSON that enters: a sensor's payload nested 100,000 deep would crash the rules engine.
+    Result<Json> parsed = core::ParseJsonLimited(text, "the line");
+    if (!parsed) return InvalidArgument("not JSON (" + parsed.error().message + ")");
+    Json j = std::move(*parsed);
     if (!j.is_object())
         return InvalidArgument("not a JSON object (expected {\"trigger\", \"payload\", \"trace_tag\"})");
     SensorLine line;

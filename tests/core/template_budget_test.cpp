@@ -32,6 +32,22 @@ TEST(TemplateBudgetTest, NestedLoopsStopAtTheStepBudget) {
     EXPECT_LT(std::chrono::duration_cast<std::chrono::seconds>(took).count(), 60);
 }
 
+// A string parsed by from_json_string is bounded like every JSON that enters (core::ParseJsonLimited): nested
+// 100,000 deep, it overflowed the stack of the next walk of the value (a webhook body rendered by a rule crashed
+// the server, found by a tester driving a live one).
+TEST(TemplateBudgetTest, FromJsonStringRefusesJsonNestedTooDeep) {
+    const Json ctx = {{"s", std::string(100000, '[') + std::string(100000, ']')}};
+    for (const char* text : {"{{ s | from_json_string }}", "{{ s | from_json_string | length }}"}) {
+        Result<std::string> r = RenderString(text, ctx);
+        ASSERT_FALSE(r) << text;
+        EXPECT_TRUE(Contains(r.error().message, "from_json_string: invalid JSON")) << r.error().message.substr(0, 200);
+        EXPECT_TRUE(Contains(r.error().message, "nested deeper than the limit of 256 levels"))
+            << r.error().message.substr(0, 200);
+    }
+    const Json fine = {{"s", std::string(200, '[') + std::string(200, ']')}};
+    EXPECT_EQ(*RenderString("{{ s | from_json_string | length }}", fine), "1");
+}
+
 // Found by the criteria fuzz target: a few KB of `+` made a left-deep tree whose evaluation overflowed the stack;
 // parentheses, unary signs, attribute and filter chains and nested blocks did the same in the parser. Each is
 // refused at compile time with its position, while ordinary depths still render.

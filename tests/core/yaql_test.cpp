@@ -282,6 +282,18 @@ TEST(YaqlBudgetTest, DeepNestingIsRefusedNotACrash) {
     EXPECT_TRUE(Contains(r.error().message, "nested too deeply")) << r.error().message.substr(0, 80);
 }
 
+// from_json_string / json_parse bound what they parse (core::ParseJsonLimited): nested 100,000 deep, the value
+// overflowed the stack of its next walk.
+TEST(YaqlBudgetTest, ParsedJsonNestedTooDeepIsRefusedNotACrash) {
+    const Json ctx = {{"s", std::string(100000, '[') + std::string(100000, ']')}};
+    for (const char* expr : {"from_json_string($.s)", "json_parse($.s)"}) {
+        Result<Json> r = EvaluateYaql(expr, ctx);
+        ASSERT_FALSE(r) << expr;
+        EXPECT_TRUE(Contains(r.error().message, "nested deeper than the limit of 256 levels"))
+            << r.error().message.substr(0, 200);
+    }
+}
+
 TEST(YaqlTest, IndexingAStringCountsCodePointsEvenInInvalidUtf8) {
     EXPECT_EQ(*EvaluateYaql("'h\u00e9llo'[1] + $.s[-1]", Json{{"s", "ab"}}), "\u00e9b");
     // Found by the yaql fuzz target: a string of stray and truncated UTF-8 bytes indexed at every position.

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "squall/core/input.hpp"
 #include "squall/templates/template.hpp"
 #include "squall/templates/yaql.hpp"
 
@@ -390,8 +391,10 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
     fns["json"] = [](const std::vector<Json>& args, const auto&) -> Result<Json> {
         if (args.empty()) return InvalidArgument("json() takes a string");
         if (!args[0].is_string()) return args[0];
-        Json j = Json::parse(args[0].get<std::string>(), nullptr, false);
-        if (j.is_discarded()) return InvalidArgument("json(): not a JSON document: " + args[0].get<std::string>());
+        // Bounded like every JSON that enters (core::ParseJsonLimited): nested 100,000 deep it would overflow the
+        // stack of whatever walks the value next.
+        Result<Json> j = core::ParseJsonLimited(args[0].get<std::string>(), "the string");
+        if (!j) return InvalidArgument("json(): not a JSON document (" + j.error().message + ")");
         return j;
     };
     fns["zip"] = [](const std::vector<Json>& args, const auto&) -> Result<Json> {

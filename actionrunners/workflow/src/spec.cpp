@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "squall/core/input.hpp"
+
 namespace squall::workflows {
 namespace {
 
@@ -364,8 +366,8 @@ Result<std::vector<std::pair<std::string, Json>>> ParseInlineParams(const std::s
         if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
             v = value.substr(1, value.size() - 2);
         } else {
-            Json parsed = Json::parse(value, nullptr, false);
-            if (!parsed.is_discarded() && !parsed.is_string()) v = parsed;
+            Result<Json> parsed = core::ParseJsonLimited(value, "value");
+            if (parsed && !parsed->is_string()) v = std::move(*parsed);
         }
         out.emplace_back(std::move(key), std::move(v));
     }

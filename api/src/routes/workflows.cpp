@@ -2,6 +2,7 @@
 // (YAML text, or JSON {"definition": "..."}); the answer lists its problems — syntax, a `do` naming no task, an
 // unreachable task, an undefined variable — each with task and line. An empty list: the workflow is fine.
 #include "http.hpp"
+#include "squall/core/input.hpp"
 #include "squall/workflows/spec.hpp"
 
 namespace squall::api {
@@ -11,7 +12,7 @@ void RegisterWorkflowRoutes(Router& r, ApiDeps&) {
         std::string text = req.body;
         std::string file = "workflow";
         if (req.get_header_value("Content-Type").find("json") != std::string::npos) {
-            Json j = Json::parse(req.body, nullptr, false);
+            Json j = core::ParseJsonLimited(req.body, "request body").value_or(Json());
             if (!j.is_object() || !j.contains("definition") || !j["definition"].is_string())
                 return SendError(res, InvalidArgument("definition: required, the workflow's YAML text"));
             text = j["definition"];

@@ -9,6 +9,7 @@
 
 #include "bigint.hpp"
 #include "evaluator.hpp"
+#include "squall/core/input.hpp"
 #include "squall/core/yaml_json.hpp"
 #include "st2fns.hpp"
 
@@ -464,9 +465,11 @@ Value Evaluator::FilterToJson(const Expr& e, const std::string& n, Value v, cons
 }
 
 Value Evaluator::FilterFromJsonString(const Expr& e, const std::string& n, Value v, const Args& args) {
-    Json parsed = Json::parse(Str(v), nullptr, false);
-    if (parsed.is_discarded()) return Fail(e.pos, "from_json_string: invalid JSON");
-    return Value::Own(std::move(parsed));
+    // Bounded like every JSON that enters (core::ParseJsonLimited): a string nested 100,000 deep would otherwise
+    // overflow the stack of whatever walks the value next.
+    Result<Json> parsed = core::ParseJsonLimited(Str(v), "the string");
+    if (!parsed) return Fail(e.pos, "from_json_string: invalid JSON (" + parsed.error().message + ")");
+    return Value::Own(std::move(*parsed));
 }
 
 Value Evaluator::FilterToYamlString(const Expr& e, const std::string& n, Value v, const Args& args) {

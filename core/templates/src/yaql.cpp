@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "pystr.hpp"
+#include "squall/core/input.hpp"
 #include "squall/core/yaml_json.hpp"
 #include "st2fns.hpp"
 #include "yaql_parse.hpp"
@@ -1131,9 +1132,9 @@ Val Evaluator::CallBuiltin(size_t pos, const std::string& name, CallArgs& a) {
     }
     if (name == "from_json_string" || name == "json_parse") {
         f.Count(1, 1);
-        Json parsed = Json::parse(f.Str(0), nullptr, false);
-        if (parsed.is_discarded()) f.Fail("invalid JSON");
-        return Built(pos, std::move(parsed));
+        Result<Json> parsed = core::ParseJsonLimited(f.Str(0), "the string");  // bounded: see FilterFromJsonString
+        if (!parsed) f.Fail("invalid JSON (" + parsed.error().message + ")");
+        return Built(pos, std::move(*parsed));
     }
     if (name == "to_yaml_string" || name == "yaml_dump") {
         f.Count(1, 1);
