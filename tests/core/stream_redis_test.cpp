@@ -430,5 +430,57 @@ TEST_F(DeadLetterTest, AHandlerThatThrowsIsNamedInTheDeadLetter) {
     EXPECT_EQ(DeadLetters()[0]["reason"], "the handler threw: boom on poison");
 }
 
+// A process that dies of an entry takes its embedded Redis with it. Redis counts a delivery from the pending list
+// in memory only (it propagates neither to the AOF nor to replicas), so each restart found a poison entry at the
+// same count and the server crash-looped (found by a tester: a webhook rendered into a crash, forever). The count
+// is now stored (XCLAIM RETRYCOUNT) before the handler gets the entry: Redis killed right after each delivery, the
+// entry still ends in dead letters after max_deliveries.
+TEST(DeadLetterAcrossRestartsTest, ACountThatRedisLosesOnRestartIsStoredBeforeEachDelivery) {
+    std::signal(SIGPIPE, SIG_IGN);
+    test::RedisServer server({.aof_always = true});
+    test::IoRunner runner;
+    RedisClientPtr commands = RedisClient::Create(runner.io(), server.Endpoint("dlr"));
+    ASSERT_FALSE(commands->CommandBlocking(XAddCommand(commands->Key("in"), "poison"))->IsError());
+    StreamConsumerOptions o;
+    o.stream = commands->Key("in");
+    o.group = "g";
+    o.consumer = "c";
+    o.batch = 16;
+    o.block = 50ms;
+    o.reclaim_min_idle = 400ms;  // Redis is killed well before the entry could be reclaimed in the same life
+    o.reclaim_interval = 100ms;
+    o.max_deliveries = 3;
+    o.dead_letters = commands->Key("dead");
+    auto deliveries = std::make_shared<std::atomic<int>>(0);
+    auto consumer = StreamConsumer::Create(
+        runner.io(),
+        commands,
+        o,
+        [deliveries](std::vector<StreamMessage> batch, StreamConsumer::Done done) {
+            *deliveries += static_cast<int>(batch.size());
+            done({});  // never acknowledged: the handler "died" of it
+        }
+    );
+    consumer->Start();
+    const auto dead = [&] {
+        Result<RedisReply> r = commands->CommandBlocking({"XLEN", commands->Key("dead")});
+        return r && r->type == RedisReply::Type::kInteger && r->integer == 1;
+    };
+    for (int seen = 1; seen <= 8 && !dead(); ++seen) {
+        ASSERT_TRUE(WaitFor([&] { return *deliveries >= seen || dead(); }, 20s)) << "delivery " << seen;
+        if (dead()) break;
+        server.Kill();  // its count in memory is lost with it; what the AOF holds comes back
+        server.Restart();
+    }
+    EXPECT_TRUE(WaitFor(dead, 20s)) << *deliveries << " deliveries, and no dead letter";
+    EXPECT_EQ(*deliveries, 3) << "handed to the handler max_deliveries times, across restarts";
+    std::promise<void> stopped;
+    consumer->Stop([&] { stopped.set_value(); });
+    EXPECT_EQ(stopped.get_future().wait_for(10s), std::future_status::ready);
+    consumer.reset();
+    commands.reset();
+    runner.Drain(15s);
+}
+
 }  // namespace
 }  // namespace squall::core

@@ -795,6 +795,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         ro.batch = 64;
         ro.reclaim_min_idle = options.reclaim_min_idle;
         ro.reclaim_interval = std::chrono::milliseconds(2000);
+        ro.dead_letters = core::Keys(redis->endpoint().key_prefix).DeadLetters();  // what GET /deadletters lists
         requests = core::StreamConsumer::Create(
             io,
             redis,

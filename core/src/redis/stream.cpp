@@ -522,8 +522,40 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
                     dead_args.push_back(m.id);
                     dead_args.push_back(letter.dump(-1, ' ', false, Json::error_handler_t::replace));
                 }
-                if (dead_args.empty()) return Dispatch(std::move(keep));
+                // Redis counts a delivery from the pending list in memory only: it neither writes the new count to
+                // the AOF nor sends it to replicas, so a process that dies of the entry (its embedded Redis with
+                // it) found it at the same count after each restart, and a poison entry never reached the bound.
+                // Each entry's count is stored before its handler runs: XCLAIM with RETRYCOUNT is propagated.
                 std::vector<RedisClient::Args> letters;
+                for (const auto& m : keep) {
+                    letters.push_back(
+                        {"XCLAIM",
+                         options.stream,
+                         options.group,
+                         options.consumer,
+                         "0",
+                         m.id,
+                         "RETRYCOUNT",
+                         std::to_string(counts.count(m.id) ? counts[m.id] : 0),
+                         "JUSTID"}
+                    );
+                }
+                const size_t claims = letters.size();
+                if (dead_args.empty()) {
+                    if (letters.empty()) return Dispatch(std::move(keep));
+                    commands->Pipeline(
+                        std::move(letters),
+                        OnStrand<Result<std::vector<RedisReply>>>([this, seq, keep = std::move(keep)](
+                                                                      Result<std::vector<RedisReply>> stored
+                                                                  ) mutable {
+                            if (seq != batch_seq) return;
+                            if (!stored)
+                                LogEvent(spdlog::level::warn, "cannot store delivery counts", stored.error().message);
+                            Dispatch(std::move(keep));
+                        })
+                    );
+                    return;
+                }
                 std::vector<std::string> args = {options.group, options.delete_on_ack ? "1" : "0"};
                 for (size_t i = 0; i + 1 < dead_args.size(); i += 2) {
                     letters.push_back(
@@ -538,13 +570,13 @@ struct StreamConsumer::Impl : std::enable_shared_from_this<StreamConsumer::Impl>
                 commands->Pipeline(
                     std::move(letters),
                     OnStrand<Result<std::vector<RedisReply>>>(
-                        [this, seq, keep = std::move(keep), args = std::move(args), not_moved](
+                        [this, seq, keep = std::move(keep), args = std::move(args), not_moved, claims](
                             Result<std::vector<RedisReply>> added
                         ) mutable {
                             if (seq != batch_seq) return;
                             std::string failed = !added ? added.error().message : "";
-                            for (const auto& a : added ? *added : std::vector<RedisReply>{}) {
-                                if (a.IsError()) failed = a.str;
+                            for (size_t i = claims; added && i < added->size(); ++i) {
+                                if ((*added)[i].IsError()) failed = (*added)[i].str;
                             }
                             if (!failed.empty()) {
                                 not_moved(failed);
