@@ -88,6 +88,9 @@ public:
     /// Reads from now on must be done by `deadline`.
     void SetDeadline(SteadyClock::time_point deadline) { deadline_ = deadline; }
     bool HasBuffered() const { return pos_ < end_; }
+    /// Bytes handed to httplib so far (httplib reads request lines a byte at a time and a body up to its length,
+    /// so this is exactly where its parsing stands).
+    uint64_t Consumed() const { return consumed_; }
 
     bool is_readable() const override { return HasBuffered() || PollUntil(sock_, POLLIN, ReadLimit(), server_) == 1; }
     bool is_writable() const override {
@@ -107,6 +110,7 @@ public:
         const size_t take = std::min(size, end_ - pos_);
         std::copy(buf_ + pos_, buf_ + pos_ + take, ptr);
         pos_ += take;
+        consumed_ += take;
         return static_cast<ssize_t>(take);
     }
     /// The next write, if it is a response's status line and headers with a Content-Length, is held and goes out
@@ -180,9 +184,50 @@ private:
     char buf_[4096] = {0};
     size_t pos_ = 0;
     size_t end_ = 0;
+    uint64_t consumed_ = 0;
     bool hold_headers_ = false;
     std::string held_;
 };
+
+/// Where the current request ends. httplib keeps a connection open after answering a request whose body it has not
+/// read to its end — 400/414/416 answered before the body, a body refused by a handler or the pre-routing handler,
+/// a GET with a body (httplib reads bodies of POST, PUT, PATCH and DELETE only), a Content-Length it reads as 0
+/// ("abc") or the first of two — and parses the body's bytes as the next request: request smuggling. A
+/// connection is kept only when the request's length is unambiguous and exactly that many bytes were read.
+struct RequestFraming {
+    bool headers_read = false;  ///< process_request got past the request line and headers (setup callback ran)
+    bool length_known = false;  ///< one valid Content-Length, or none and no Transfer-Encoding
+    uint64_t length = 0;
+    uint64_t body_start = 0;  ///< DeadlineStream::Consumed() at the end of the headers
+    const DeadlineStream* stream = nullptr;
+
+    void Read(const httplib::Request& req, const DeadlineStream& s) {
+        headers_read = true;
+        stream = &s;
+        body_start = s.Consumed();
+        // Chunked: whether it was read to its end cannot be told from here; such a connection is closed.
+        if (req.has_header("Transfer-Encoding")) return;
+        const size_t count = req.get_header_value_count("Content-Length");
+        if (count == 0) {
+            length_known = true;
+            return;
+        }
+        const std::string& v = req.get_header_value("Content-Length");
+        if (count != 1 || v.empty() || v.size() > 18 ||
+            !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            return;
+        }
+        length = std::stoull(v);
+        length_known = true;
+    }
+    /// The connection may serve another request.
+    bool Complete() const {
+        return headers_read && length_known && stream != nullptr && stream->Consumed() - body_start == length;
+    }
+};
+
+/// The request being served on this worker thread (a connection is served on one thread from start to end).
+thread_local const RequestFraming* current_framing = nullptr;
 
 /// The answer to a connection over a limit: sent without waiting (the socket buffer of a fresh connection has
 /// room), then the connection is closed.
@@ -274,6 +319,14 @@ HttpServer::HttpServer(HttpLimits limits) : limits_(limits) {
     // A few workers over the connection limit, so that a refused connection always finds one to be refused by.
     const size_t max_threads = limits_.max_connections + 16;
     new_task_queue = [min_threads, max_threads] { return new ElasticTaskQueue(min_threads, max_threads); };
+    // Runs as the response's headers are written, after the body was (or was not) read: a connection that
+    // process_and_close_socket is going to close says so instead of promising Keep-Alive.
+    set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+        if (current_framing != nullptr && !current_framing->Complete()) {
+            res.headers.erase("Keep-Alive");
+            if (!res.has_header("Connection")) res.set_header("Connection", "close");
+        }
+    });
 }
 
 size_t HttpServer::OpenConnections() {
@@ -327,12 +380,22 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
         if (!stream.HasBuffered() && PollUntil(sock, POLLIN, SteadyClock::now() + wait, *this) != 1) break;
         stream.SetDeadline(SteadyClock::now() + limits_.header_timeout);
         bool connection_closed = false;
+        RequestFraming framing;
+        current_framing = &framing;
         stream.HoldHeaders();
-        ok = process_request(stream, served + 1 == limits_.keep_alive_max, connection_closed, [&](httplib::Request&) {
-            stream.SetDeadline(SteadyClock::now() + limits_.body_timeout);
-        });
+        ok = process_request(
+            stream,
+            served + 1 == limits_.keep_alive_max,
+            connection_closed,
+            [&](httplib::Request& req) {
+                framing.Read(req, stream);
+                stream.SetDeadline(SteadyClock::now() + limits_.body_timeout);
+            }
+        );
+        current_framing = nullptr;
         if (!stream.Flush()) ok = false;
-        if (!ok || connection_closed) break;
+        // Bytes of this request left unread would be parsed as the next request: close (lingering) instead.
+        if (!ok || connection_closed || !framing.Complete()) break;
     }
     CloseLingering(sock, *this);
     Release(client);

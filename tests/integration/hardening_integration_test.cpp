@@ -225,6 +225,27 @@ TEST_F(HardeningTest, BadInputIsA400NamingTheProblemAndTheServerStaysUp) {
         Post(server, "/rules", bad_regex.dump()), "criteria.trigger.body.x.pattern: invalid regular expression", "("
     );
     Expect400(Post(server, "/rules", Rule("bad_url", "../x").dump()), "trigger.parameters.url", "webhook url");
+    // Action aliases' packs as rules' (found by a tester: `../../etc/x` was stored and could not be deleted).
+    for (const std::string& pack : std::vector<std::string>{"../../etc/x", "a/b", std::string(5000, 'p')}) {
+        Json alias = {{"name", "a1"}, {"pack", pack}, {"action_ref", "core.local"}, {"formats", {"zzq {{cmd}}"}}};
+        Expect400(Post(server, "/actionalias", alias.dump()), "body: pack: ", "alias pack " + pack.substr(0, 20));
+    }
+    // core.ask's ttl (minutes) is bounded: 0 expired at once and 2^63 - 1 wrapped to -1 (found by a tester).
+    for (const char* ttl : {"0", "-5", "9223372036854775807"}) {
+        Expect400(
+            Post(server, "/executions", std::string(R"({"action": "core.ask", "parameters": {"ttl": )") + ttl + "}}"),
+            "parameter \"ttl\"",
+            std::string("core.ask ttl ") + ttl
+        );
+    }
+    // A pack config's integer past 64 bits was stored as INT64_MIN, under the schema's `minimum: 1`.
+    for (const char* step : {"18446744073709551616", "1e20"}) {
+        Expect400(
+            Put(server, "/configs/examples", std::string(R"({"step": )") + step + "}"),
+            "does not fit in a 64-bit integer",
+            std::string("config step ") + step
+        );
+    }
 
     // A webhook header in Latin-1 (real senders do this) is accepted and stored as UTF-8.
     RawConnection raw(server.port());
@@ -634,6 +655,58 @@ TEST_F(HardeningTest, AResponseGoesOutWholeAndKeepAliveGoesOn) {
     std::string stream = sse.ReadOnce();
     EXPECT_EQ(stream.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << stream;
     EXPECT_NE(stream.find("text/event-stream"), std::string::npos) << stream;
+}
+
+// Found by a tester driving a live server: after an answer given before the request's body was read (a 414 for a
+// long path, a 400 for a bad request line or header), the connection stayed open and the body's bytes were parsed
+// as the next request, so a request hidden in a body ran (request smuggling), and a client's next request got a
+// stale 400. A connection is now kept only when its request was read exactly to its end.
+TEST_F(HardeningTest, BytesLeftOfARequestAreNeverReadAsTheNextOne) {
+    SquallProcess server(Opts());
+    // What each case hides in its body (or after it): a request that must never be answered.
+    const std::string hidden =
+        "GET /api/v1/keys/smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\nSt2-Api-Key: " + server.api_key() + "\r\n\r\n";
+    const std::string key = "St2-Api-Key: " + server.api_key() + "\r\n";
+    const std::string body_of = "Content-Length: " + std::to_string(hidden.size()) + "\r\n\r\n" + hidden;
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"httplib's 414", "PUT /api/v1/keys/" + std::string(9000, 'x') + " HTTP/1.1\r\nHost: h\r\n" + body_of},
+        {"Squall's 414",
+         "POST /api/v1/webhooks/" + std::string(3000, 'x') + " HTTP/1.1\r\nHost: h\r\n" + key +
+             "Content-Type: application/json\r\n" + body_of},
+        {"a bad request line", "GARBAGE\r\n\r\n" + hidden},
+        {"an oversized header",
+         "GET /api/v1/health HTTP/1.1\r\nX-Big: " + std::string(9000, 'y') + "\r\n\r\n" + hidden},
+        {"a GET with a body", "GET /api/v1/health HTTP/1.1\r\nHost: h\r\n" + body_of},
+        {"two Content-Lengths",
+         "POST /api/v1/webhooks/nothing HTTP/1.1\r\nHost: h\r\n" + key +
+             "Content-Type: application/json\r\nContent-Length: 0\r\n" + body_of},
+    };
+    for (const auto& [name, request] : cases) {
+        RawConnection c(server.port());
+        ASSERT_TRUE(c.ok()) << name;
+        c.Send(request);
+        const std::string answer = c.ReadAll();  // until the server closes: it must, after one answer
+        EXPECT_EQ(answer.find("smuggled"), std::string::npos) << name << ": " << answer.substr(0, 600);
+        size_t answers = 0;
+        for (size_t at = answer.find("HTTP/1.1 "); at != std::string::npos; at = answer.find("HTTP/1.1 ", at + 1))
+            ++answers;
+        EXPECT_EQ(answers, 1u) << name << ": " << answer.substr(0, 600);
+        EXPECT_NE(answer.find("Connection: close"), std::string::npos) << name << ": " << answer.substr(0, 600);
+    }
+    // A request read to its end keeps the connection: two pipelined requests, two answers.
+    auto created = Post(server, "/rules", Rule("on_nothing", "nothing").dump());
+    ASSERT_TRUE(created && created->status == 201) << (created ? created->body : "no answer");
+    RawConnection c(server.port());
+    ASSERT_TRUE(c.ok());
+    const std::string post = R"({"a": 1})";
+    c.Send(
+        "POST /api/v1/webhooks/nothing HTTP/1.1\r\nHost: h\r\n" + key +
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(post.size()) + "\r\n\r\n" + post +
+        "GET /api/v1/health HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+    );
+    const std::string both = c.ReadAll();
+    EXPECT_NE(both.find("HTTP/1.1 202"), std::string::npos) << both.substr(0, 600);
+    EXPECT_NE(both.find("{\"status\":\"ok\""), std::string::npos) << both.substr(0, 600);
 }
 
 }  // namespace
