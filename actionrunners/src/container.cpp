@@ -221,6 +221,8 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     asio::steady_timer heartbeat;
     asio::steady_timer retry_poll;
     bool stopping_retries = false;  // io thread only
+    /// Set when the heartbeat ends: a beat running on another io thread as the timer is cancelled does not re-arm.
+    std::atomic<bool> heartbeat_stopped{false};
     std::shared_ptr<spdlog::logger> log = core::Logger("runner");
 
     Impl(
@@ -249,6 +251,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     }
 
     void Beat() {
+        if (heartbeat_stopped) return;
         auto self = shared_from_this();
         client->Command(
             {"SET", runner_keys.Alive(options.consumer_name), "1", "PX", kAliveTtlMs}, [](Result<core::RedisReply>) {}
@@ -596,6 +599,9 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             auth_token = core::MintActionToken(options.action_token_key, req.execution_id, expiry);
             secrets.push_back(auth_token);
         }
+        // The runner masks the output it streams; an error it writes (`could not start ...: working directory
+        // '<a rendered secret>' does not exist`) is masked here, with the other strings of the result.
+        auto masked = secrets.empty() ? nullptr : std::make_shared<const std::vector<std::string>>(secrets);
         RunRequest run{
             req.execution_id,
             req.action_ref,
@@ -634,7 +640,13 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
         // action.retry: the request is kept (parameters in clear) only for the actions that have the policy.
         std::shared_ptr<core::ExecutionRequest> retry_of;
         if (Policy(req, "retry")) retry_of = std::make_shared<core::ExecutionRequest>(req);
-        cb.on_done = [self, id, action = req.action_ref, retry_of](core::ExecutionResult result) {
+        cb.on_done = [self, id, action = req.action_ref, retry_of, masked](core::ExecutionResult result) {
+            if (masked && result.result.is_object()) {
+                for (auto& [key, value] : result.result.items()) {
+                    if (value.is_string() && key != "stdout" && key != "stderr")  // those were masked as they came
+                        value = core::MaskSecrets(value.get<std::string>(), *masked);
+                }
+            }
             self->FlushOutput(id);  // the output's events come before the final status event
             bool shutting = false;
             bool canceled = false;
@@ -997,6 +1009,7 @@ void RunnerContainer::Start() {
     control.group = "runner";
     control.consumer = impl_->options.consumer_name;
     control.batch = 64;
+    control.dead_letters = opts.dead_letters;
     impl_->control = core::StreamConsumer::Create(
         impl_->io,
         impl_->client,
@@ -1012,28 +1025,43 @@ void RunnerContainer::Start() {
 void RunnerContainer::Stop(std::chrono::milliseconds grace, std::function<void()> on_stopped) {
     auto impl = impl_;
     auto after_consumer = [impl, grace, on_stopped = std::move(on_stopped)]() mutable {
-        impl->heartbeat.cancel();
         impl->stopping_retries = true;
         impl->retry_poll.cancel();
+        // The heartbeat goes on while executions finish in their grace: stopped at once, the gc role (this
+        // process's own, or another's) took this runner for dead 15 s later and abandoned them, so a run that ended
+        // within the grace lost its result and a retry policy ran it a second time (found by a tester).
+        // The grace timer ends with the last run (held for the whole grace, it kept the io_context busy).
+        auto grace_timer = std::make_shared<asio::steady_timer>(asio::make_strand(impl->io), grace);
+        auto ended = std::make_shared<std::atomic<bool>>(false);
+        auto stopped = [impl, grace_timer, ended, on_stopped = std::move(on_stopped)]() {
+            impl->heartbeat_stopped = true;
+            asio::post(impl->heartbeat.get_executor(), [impl] { impl->heartbeat.cancel(); });
+            *ended = true;
+            asio::post(grace_timer->get_executor(), [grace_timer] { grace_timer->cancel(); });
+            if (on_stopped) on_stopped();
+        };
+        bool idle = false;
         {
             std::lock_guard lock(impl->mu);
             impl->shutting_down = true;
-            if (impl->running != 0) {
-                impl->on_idle = on_stopped;
-            }
+            idle = impl->running == 0;  // decided once: RunEnded calls on_idle when it is set, never both
+            if (!idle) impl->on_idle = stopped;
         }
-        if (impl->running == 0) {
-            if (on_stopped) on_stopped();
+        if (idle) {
+            stopped();
             return;
         }
-        auto timer = std::make_shared<asio::steady_timer>(impl->io, grace);
-        timer->async_wait([impl, timer](const boost::system::error_code&) {
-            std::vector<std::pair<std::string, Runner*>> victims;
-            {
-                std::lock_guard lock(impl->mu);
-                victims.assign(impl->active.begin(), impl->active.end());
-            }
-            for (auto& [id, runner] : victims) runner->Cancel(id);
+        asio::post(grace_timer->get_executor(), [impl, grace_timer, ended] {
+            if (*ended) return;  // the last run ended first; its cancel was (or is about to be) a no-op
+            grace_timer->async_wait([impl, grace_timer](const boost::system::error_code& ec) {
+                if (ec) return;  // every run ended within the grace
+                std::vector<std::pair<std::string, Runner*>> victims;
+                {
+                    std::lock_guard lock(impl->mu);
+                    victims.assign(impl->active.begin(), impl->active.end());
+                }
+                for (auto& [id, runner] : victims) runner->Cancel(id);
+            });
         });
     };
     // The control consumer stops first, and is waited for, like the request consumer: a consumer still reading

@@ -150,12 +150,13 @@ protected:
         container_->Start();
     }
     void TearDown() override {
-        bool stopped = false;
+        bool stopped = stopped_by_test_;
         std::mutex mu;
-        container_->Stop(std::chrono::seconds(1), [&] {
-            std::lock_guard lock(mu);
-            stopped = true;
-        });
+        if (!stopped_by_test_)
+            container_->Stop(std::chrono::seconds(1), [&] {
+                std::lock_guard lock(mu);
+                stopped = true;
+            });
         EXPECT_TRUE(squall::test::WaitFor(
             [&] {
                 std::lock_guard lock(mu);
@@ -209,6 +210,7 @@ protected:
     std::unique_ptr<packs::ContentKeys> keys_;
     RunnerRegistry registry_;
     std::unique_ptr<RunnerContainer> container_;
+    bool stopped_by_test_ = false;
 };
 
 TEST_F(ContainerConfigRedisTest, ActionGetsItsPackConfig) {
@@ -236,6 +238,43 @@ TEST_F(ContainerConfigRedisTest, ConfigSecretsParametersAndTheAuthTokenAreMasked
     for (const char* s : {"cfg-secret", "param-secret", "sqx1."}) {
         EXPECT_EQ(all.find(s), std::string::npos) << s;
     }
+}
+
+// A stopping runner (SIGTERM: `shutdown_grace` for its executions to finish) keeps its heartbeat while they run:
+// stopped at once, the gc role took it for dead 15 s later and abandoned an execution that then finished within
+// the grace, its result refused and a retry policy running it again (found by a tester driving a live server).
+TEST_F(ContainerConfigRedisTest, AStoppingRunnerStaysAliveWhileItsExecutionsFinish) {
+    RunRequest r = test::ActionRequest("sleeper", "local-shell-cmd", "", Json::object(), {{"cmd", "sleep 7"}});
+    executions::NewExecution e;
+    e.request.execution_id = "cfg-sleeper";
+    e.request.action_ref = r.action_ref;
+    e.request.runner_type = "local-shell-cmd";
+    e.request.action = r.action;
+    e.request.parameters = r.parameters;
+    e.request.context = {{"user", "tester"}};
+    e.action = r.action;
+    ASSERT_TRUE(store_->CreateBlocking(e));
+    ASSERT_TRUE(squall::test::WaitFor(
+        [&] {
+            Result<Json> got = store_->GetBlocking("cfg-sleeper");
+            return got && got->value("status", "") == core::status::kRunning;
+        },
+        std::chrono::seconds(30)
+    ));
+    std::atomic<bool> stopped{false};
+    stopped_by_test_ = true;
+    container_->Stop(std::chrono::seconds(30), [&] { stopped = true; });
+    // Past a heartbeat period: the alive key was set again since the stop (a TTL of 15 s, beaten every 5 s).
+    std::this_thread::sleep_for(std::chrono::seconds(6));
+    Result<core::RedisReply> ttl =
+        client_->CommandBlocking({"PTTL", RunnerKeys(client_->endpoint().key_prefix).Alive("test-runner")});
+    ASSERT_TRUE(ttl);
+    EXPECT_GT(ttl->integer, 9500) << "no heartbeat since the stop";
+    EXPECT_FALSE(stopped);
+    ASSERT_TRUE(squall::test::WaitFor([&] { return stopped.load(); }, std::chrono::seconds(30)));
+    Result<Json> done = store_->GetBlocking("cfg-sleeper");
+    ASSERT_TRUE(done);
+    EXPECT_EQ(done->value("status", ""), core::status::kSucceeded) << done->dump(2);
 }
 
 /// The runner container's connection is lost while it reads the pack config of an execution it has claimed (a Redis
