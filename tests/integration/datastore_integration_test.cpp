@@ -383,6 +383,53 @@ TEST_F(DatastoreTest, RulesAndActionDefaultsReadTheDatastore) {
     EXPECT_EQ(leak.dump().find("abcdef"), std::string::npos);
     EXPECT_EQ(leak.dump().find("cfg-secret-77"), std::string::npos);
     EXPECT_EQ(server.Output().find("cfg-secret-77"), std::string::npos);
+
+    // Found by a tester: a decrypted secret quoted by a refusal (a rule's enforcement's failure_reason, its log
+    // line, an API answer) and by a runner's error (`cwd` that does not exist) was shown in clear.
+    Json refused_rule = {
+        {"name", "kv_refused"},
+        {"pack", "kvtest"},
+        {"trigger", {{"type", "core.st2.webhook"}, {"parameters", {{"url", "kvrefused"}}}}},
+        {"action",
+         {{"ref", "core.local"},
+          {"parameters", {{"cmd", "echo hi"}, {"timeout", "{{ st2kv.system.api_token | decrypt_kv }}"}}}}},
+    };
+    ASSERT_EQ(api.Post("/rules", refused_rule)->status, 201);
+    ASSERT_EQ(api.Post("/webhooks/kvrefused", Json{{"x", 1}})->status, 202);
+    Json enforcements;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            enforcements = api.GetJson("/ruleenforcements?rule_ref=kvtest.kv_refused");
+            return enforcements.is_array() && enforcements.size() == 1;
+        },
+        30s
+    )) << enforcements.dump(2);
+    const std::string reason = enforcements[0].value("failure_reason", "");
+    EXPECT_NE(reason.find("parameter \"timeout\""), std::string::npos) << reason;
+    EXPECT_NE(reason.find("********"), std::string::npos) << reason;
+    EXPECT_EQ(reason.find("abcdef"), std::string::npos) << reason;
+    auto direct = api.Post(
+        "/executions",
+        Json{
+            {"action", "core.local"},
+            {"parameters", {{"cmd", "true"}, {"timeout", "{{ st2kv.system.api_token | decrypt_kv }}"}}}}
+    );
+    ASSERT_TRUE(direct);
+    EXPECT_EQ(direct->status, 400) << direct->body;
+    EXPECT_EQ(direct->body.find("abcdef"), std::string::npos) << direct->body;
+    run = api.Post(
+        "/executions",
+        Json{
+            {"action", "core.local"},
+            {"parameters", {{"cmd", "true"}, {"cwd", "/nonexistent/{{ st2kv.system.api_token | decrypt_kv }}"}}}}
+    );
+    ASSERT_TRUE(run);
+    ASSERT_EQ(run->status, 201) << run->body;
+    Json cwd = wait_done(Json::parse(run->body)["id"]);
+    EXPECT_EQ(cwd["status"], "failed") << cwd.dump(2);
+    EXPECT_NE(cwd["result"].value("error", "").find("/nonexistent/********"), std::string::npos) << cwd.dump(2);
+    EXPECT_EQ(cwd.dump().find("abcdef"), std::string::npos) << cwd.dump(2);
+    EXPECT_EQ(server.Output().find("abcdef"), std::string::npos) << "a decrypted secret in the server's log";
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "squall/core/config.hpp"
 #include "squall/core/id.hpp"
+#include "squall/core/process/supervisor.hpp"
 #include "squall/executions/status.hpp"
 #include "squall/packs/config.hpp"
 #include "squall/packs/parameters.hpp"
@@ -80,6 +81,20 @@ ExecutionService::ExecutionService(
     : store_(store), content_(content), kv_(kv), pausable_(std::move(pausable_runners)) {}
 
 Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const packs::ContentSnapshot& content) const {
+    std::vector<std::string> secrets;
+    Result<NewExecution> e = PrepareRevealing(spec, content, &secrets);
+    if (e || secrets.empty()) return e;
+    // A refusal may quote a value the render produced (`"timeout": "<what decrypt_kv gave>" is not of type
+    // integer`); it is logged and stored with the enforcement, so what the render revealed is masked in it.
+    Error refused = e.error();
+    refused.message = core::MaskSecrets(std::move(refused.message), secrets);
+    refused.detail = core::MaskSecrets(std::move(refused.detail), secrets);
+    return refused;
+}
+
+Result<NewExecution> ExecutionService::PrepareRevealing(
+    const ExecutionSpec& spec, const packs::ContentSnapshot& content, std::vector<std::string>* secrets
+) const {
     const std::string& ref = spec.action_ref;
     auto action = content.actions.find(ref);
     if (action == content.actions.end())
@@ -98,10 +113,24 @@ Result<NewExecution> ExecutionService::Prepare(const ExecutionSpec& spec, const 
         kv.emplace(kv_->LookupFor(spec.user));
         render.kv = &*kv;
     }
+    std::vector<std::string> config_secrets;  // masked wherever the parameters rendered them
+    // Whatever this returns, *secrets ends with what a refusal must not show: the pack config's secrets and the
+    // datastore secrets the render decrypted.
+    struct Reveal {
+        std::vector<std::string>* out;
+        const std::vector<std::string>& config;
+        const std::optional<core::KvLookup>& kv;
+        ~Reveal() {
+            out->insert(out->end(), config.begin(), config.end());
+            if (kv) {
+                const std::vector<std::string> revealed = kv->Revealed();
+                out->insert(out->end(), revealed.begin(), revealed.end());
+            }
+        }
+    } reveal{secrets, config_secrets, kv};
     // config_context: the config of the action's pack, its st2kv templates rendered now.
     Result<Json> config = content.ConfigContext(ref, render);
     if (!config) return config.error();
-    std::vector<std::string> config_secrets;  // masked wherever the parameters rendered them
     if (auto cs = content.config_secrets.find(pack); cs != content.config_secrets.end())
         config_secrets = packs::SecretValuesOf(*config, cs->second);
     Json context = spec.render_context.is_object() ? spec.render_context : Json::object();

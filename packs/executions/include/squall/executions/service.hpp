@@ -65,6 +65,7 @@ public:
     /// Pure: looks the action up, refuses a disabled one, builds the effective schema and config_context,
     /// renders the parameters, resolves and validates them, masks secrets. Errors name the parameter or the
     /// template position (kInvalidArgument / kNotFound).
+    /// A refusal masks the secrets the render revealed (datastore values `decrypt_kv` gave, the pack config's secrets).
     Result<NewExecution> Prepare(const ExecutionSpec& spec, const packs::ContentSnapshot& content) const;
 
     /// Prepare + create (asynchronous; `cb` on the Redis client's strand). `refused` gets what Prepare refused
@@ -97,6 +98,10 @@ public:
     ExecutionStore& store() { return store_; }
 
 private:
+    /// Prepare, leaving in *secrets what its refusal must not show.
+    Result<NewExecution> PrepareRevealing(
+        const ExecutionSpec& spec, const packs::ContentSnapshot& content, std::vector<std::string>* secrets
+    ) const;
     Result<std::string> SignalBlocking(
         const std::string& id, const std::string& to, const std::vector<std::string>& from, const std::string& verb
     );
