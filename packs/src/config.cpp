@@ -135,7 +135,12 @@ public:
             const std::vector<std::string> types = Types(s);
             if (value.is_number_float() && std::find(types.begin(), types.end(), "integer") != types.end() &&
                 std::find(types.begin(), types.end(), "number") == types.end()) {
-                value = static_cast<long long>(value.get<double>());
+                // [-2^63, 2^63) converts exactly; outside it the conversion is undefined (2^64 and 1e20 became
+                // INT64_MIN, past the schema's `minimum`), as action parameters refuse it.
+                const double d = value.get<double>();
+                if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+                    return Fail(at, value.dump() + " does not fit in a 64-bit integer");
+                value = static_cast<long long>(d);
             }
         }
         return {};

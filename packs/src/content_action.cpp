@@ -1,5 +1,7 @@
 #include "content_common.hpp"
 
+#include <filesystem>
+
 namespace squall::packs {
 
 using namespace detail;  // NOLINT(google-build-using-namespace): this component's own helpers
@@ -64,6 +66,19 @@ Result<ActionMeta> ActionMeta::FromDocument(const YamlDocument& doc, const std::
     if (a.pack.empty()) c.Fail("pack", "is required");
     a.description = c.Str(j, "description", "");
     a.entry_point = c.Str(j, "entry_point", "");
+    // Inside the pack's actions folder, as StackStorm requires: `../../../usr/bin/id` ran a binary of the host.
+    if (!a.entry_point.empty()) {
+        const std::filesystem::path entry(a.entry_point);
+        bool leaves = entry.is_absolute();
+        for (const auto& part : entry) leaves = leaves || part == "..";
+        if (leaves) {
+            Error e = doc.ErrorAt(
+                "entry_point", "\"" + a.entry_point + "\" leaves the pack (a path inside its actions folder)"
+            );
+            if (auto at = doc.marks.find("entry_point="); at != doc.marks.end()) e.location = at->second;  // the value
+            c.errors().push_back(std::move(e));
+        }
+    }
     a.pool = c.Str(j, "pool", "", "default");
     a.enabled = c.Bool(j, "enabled", "", true);
     a.parameters = c.Mapping(j, "parameters", "", "a mapping of name: schema");

@@ -192,6 +192,11 @@ protected:
             root_ / "actions" / "missing_script.yaml",
             "---\nname: missing_script\nrunner_type: local-shell-script\nentry_point: nope.sh\n"
         );
+        // an entry_point out of the pack (found by a tester: it ran a binary of the host)
+        Write(
+            root_ / "actions" / "escape_script.yaml",
+            "---\nname: escape_script\nrunner_type: local-shell-script\nentry_point: ../../../../../../../usr/bin/id\n"
+        );
         // entry_points with a typo: a script and a workflow definition (issue 12 item 16), with a did-you-mean
         Write(
             root_ / "actions" / "typo_script.yaml",
@@ -327,6 +332,12 @@ TEST_F(BrokenPackTest, ReportsEveryErrorWithFileLineColumnAndField) {
         "entry_point: file \"actions/gret.sh\" does not exist in the pack (did you mean \"greet.sh\"?)"
     );
     ExpectError(
+        "actions/escape_script.yaml",
+        4,
+        14,
+        "entry_point: \"../../../../../../../usr/bin/id\" leaves the pack (a path inside its actions folder)"
+    );
+    ExpectError(
         "actions/typo_workflow.yaml",
         4,
         14,
@@ -399,6 +410,7 @@ TEST_F(BrokenPackTest, MissingSensorEntryPointAndBadConfigSchema) {
     for (const char* f :
          {"actions/bad_action.yaml",
           "actions/missing_script.yaml",
+          "actions/escape_script.yaml",
           "actions/typo_script.yaml",
           "actions/typo_workflow.yaml",
           "rules/bad_rule.yaml",

@@ -76,7 +76,12 @@ RunnerFactory InquirerFactory() {
         {"users", {{"type", "array"}, {"description", "Users allowed to respond."}, {"default", Json::array()}}},
         {"route", {{"type", "string"}, {"description", "Route for notification rules."}, {"default", ""}}},
         {"ttl",
-         {{"type", "integer"}, {"description", "Minutes before an unanswered inquiry times out."}, {"default", 1440}}}};
+         {{"type", "integer"},
+          {"description", "Minutes before an unanswered inquiry times out."},
+          {"default", 1440},
+          // Bounded (at most ten years): 0 and negatives expired at once, and 2^63 - 1 minutes wrapped to -1.
+          {"minimum", 1},
+          {"maximum", 5256000}}}};
     f.create = [](RunnerServices& s) {
         return std::make_unique<InquirerRunner>(s.io, s.redis, s.clock ? *s.clock : core::SystemClock());
     };

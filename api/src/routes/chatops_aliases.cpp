@@ -3,6 +3,7 @@
 // alias. docs/chatops.md.
 #include "chatops/alias_service.hpp"
 #include "http.hpp"
+#include "squall/core/input.hpp"
 #include "squall/core/yaml_json.hpp"
 
 namespace squall::api {
@@ -16,6 +17,11 @@ Result<packs::AliasMeta> AliasFromBody(const Json& body) {
     doc.file = "body";
     doc.value = body;
     const std::string pack = body.value("pack", Json("")).is_string() ? body.value("pack", "") : "";
+    // Checked as a rule's pack is (`../../etc`, `a/b`, 5,000 characters: an alias stored under such a ref could not
+    // be deleted through the API, and still took part in matching).
+    if (!pack.empty()) {
+        if (Status st = core::CheckPackName("body: pack", pack); !st) return st.error();
+    }
     return packs::AliasMeta::FromDocument(doc, pack.empty() ? "default" : pack);
 }
 
