@@ -1,5 +1,6 @@
 #include "squall/api/server.hpp"
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -64,6 +65,24 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     // real one (names are at most 255 characters) is refused before routing.
     // The web UI is answered here too, before the API's regex routes: its paths are the ones outside the API's.
     s.set_pre_routing_handler([impl = impl_.get()](const httplib::Request& req, httplib::Response& res) {
+        // One Content-Length of digits, or none: httplib read `abc` as 0 and ran the handler on an empty body, took
+        // the first of two, and read `-1` as 2^64 - 1 (waiting for the body until its timeout). Refused before the
+        // body is read; the connection then closes (HttpServer keeps only requests read exactly to their end).
+        if (const size_t n = req.get_header_value_count("Content-Length"); n > 0) {
+            const std::string v = req.get_header_value("Content-Length");
+            if (n > 1 || v.empty() || v.size() > 18 ||
+                !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+                SendJson(
+                    res,
+                    400,
+                    {{"faultstring",
+                      n > 1 ? "header Content-Length: given " + std::to_string(n) + " times"
+                            : "header Content-Length: \"" + v.substr(0, 40) + "\" is not a length in bytes"},
+                     {"code", "INVALID_ARGUMENT"}}
+                );
+                return httplib::Server::HandlerResponse::Handled;
+            }
+        }
         constexpr size_t kMaxPath = 2048;
         if (req.path.size() <= kMaxPath) {
             return web::Serve(req, res, impl->api_roots) ? httplib::Server::HandlerResponse::Handled

@@ -680,6 +680,10 @@ TEST_F(HardeningTest, BytesLeftOfARequestAreNeverReadAsTheNextOne) {
         {"two Content-Lengths",
          "POST /api/v1/webhooks/nothing HTTP/1.1\r\nHost: h\r\n" + key +
              "Content-Type: application/json\r\nContent-Length: 0\r\n" + body_of},
+        {"Content-Length -1",
+         "POST /api/v1/webhooks/nothing HTTP/1.1\r\nHost: h\r\n" + key + "Content-Length: -1\r\n\r\n" + hidden},
+        {"Content-Length abc",
+         "POST /api/v1/webhooks/nothing HTTP/1.1\r\nHost: h\r\n" + key + "Content-Length: abc\r\n\r\n" + hidden},
     };
     for (const auto& [name, request] : cases) {
         RawConnection c(server.port());
