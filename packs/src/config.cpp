@@ -133,6 +133,10 @@ public:
                 return Relocate(st.error().message);
             }
             const std::vector<std::string> types = Types(s);
+            const bool integer = std::find(types.begin(), types.end(), "integer") != types.end() &&
+                                 std::find(types.begin(), types.end(), "number") == types.end();
+            if (integer && value.is_number_unsigned() && value.get<uint64_t>() > 9223372036854775807ULL)
+                return Fail(at, value.dump() + " does not fit in a 64-bit integer");  // 2^63 .. 2^64 - 1
             if (value.is_number_float() && std::find(types.begin(), types.end(), "integer") != types.end() &&
                 std::find(types.begin(), types.end(), "number") == types.end()) {
                 // [-2^63, 2^63) converts exactly; outside it the conversion is undefined (2^64 and 1e20 became

@@ -266,6 +266,11 @@ Result<ResolvedParameters> ResolveParameters(
         const bool secret = s.find("secret") != s.end() && s["secret"] == true;
         if (Status valid = compiled->Validate(value, name, {.subject = "parameter", .mask_values = secret}); !valid)
             return valid.error();
+        if (IsDeclared(s, "integer") && !IsDeclared(s, "number") && value.is_number_unsigned() &&
+            value.get<uint64_t>() > 9223372036854775807ULL) {
+            // 2^63 .. 2^64 - 1: parsed as unsigned, past what an integer parameter holds as a signed 64-bit value.
+            return InvalidArgument("parameter \"" + name + "\": " + value.dump() + " does not fit in a 64-bit integer");
+        }
         if (IsDeclared(s, "integer") && !IsDeclared(s, "number") && value.is_number_float() &&
             std::floor(value.get<double>()) == value.get<double>()) {
             // [-2^63, 2^63) converts exactly; outside it the conversion would be undefined (1e30 became INT64_MIN).
