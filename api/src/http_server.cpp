@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <optional>
 
 namespace squall::api {
 namespace {
@@ -88,15 +89,25 @@ public:
     /// Reads from now on must be done by `deadline`.
     void SetDeadline(SteadyClock::time_point deadline) { deadline_ = deadline; }
     bool HasBuffered() const { return pos_ < end_; }
+    bool AtEnd() const { return end_at_ && consumed_ >= *end_at_; }
     /// Bytes handed to httplib so far (httplib reads request lines a byte at a time and a body up to its length,
     /// so this is exactly where its parsing stands).
     uint64_t Consumed() const { return consumed_; }
 
-    bool is_readable() const override { return HasBuffered() || PollUntil(sock_, POLLIN, ReadLimit(), server_) == 1; }
+    /// The request declares no body (no Content-Length, no Transfer-Encoding): reads end (0, "end of stream") at
+    /// this point until the next request. httplib reads such a POST's body until the connection closes, so a
+    /// keep-alive client that sent `POST` without a body waited for the read timeout and got a 400; HTTP/1.1 says
+    /// its body is empty. Cleared with nullopt.
+    void EndAt(std::optional<uint64_t> at) { end_at_ = at; }
+
+    bool is_readable() const override {
+        return AtEnd() || HasBuffered() || PollUntil(sock_, POLLIN, ReadLimit(), server_) == 1;
+    }
     bool is_writable() const override {
         return PollUntil(sock_, POLLOUT, SteadyClock::now() + limits_.io_timeout, server_) == 1;
     }
     ssize_t read(char* ptr, size_t size) override {
+        if (AtEnd()) return 0;
         if (!HasBuffered()) {
             if (PollUntil(sock_, POLLIN, ReadLimit(), server_) != 1) return -1;
             ssize_t n = 0;
@@ -185,6 +196,7 @@ private:
     size_t pos_ = 0;
     size_t end_ = 0;
     uint64_t consumed_ = 0;
+    std::optional<uint64_t> end_at_;
     bool hold_headers_ = false;
     std::string held_;
 };
@@ -199,9 +211,10 @@ struct RequestFraming {
     bool length_known = false;  ///< one valid Content-Length, or none and no Transfer-Encoding
     uint64_t length = 0;
     uint64_t body_start = 0;  ///< DeadlineStream::Consumed() at the end of the headers
+    bool must_close = false;  ///< the answer says Connection: close (a refusal of the request's framing)
     const DeadlineStream* stream = nullptr;
 
-    void Read(const httplib::Request& req, const DeadlineStream& s) {
+    void Read(const httplib::Request& req, DeadlineStream& s) {
         headers_read = true;
         stream = &s;
         body_start = s.Consumed();
@@ -210,6 +223,7 @@ struct RequestFraming {
         const size_t count = req.get_header_value_count("Content-Length");
         if (count == 0) {
             length_known = true;
+            s.EndAt(body_start);  // no body: a POST's is empty, not "until the connection closes"
             return;
         }
         const std::string& v = req.get_header_value("Content-Length");
@@ -222,12 +236,13 @@ struct RequestFraming {
     }
     /// The connection may serve another request.
     bool Complete() const {
-        return headers_read && length_known && stream != nullptr && stream->Consumed() - body_start == length;
+        return headers_read && length_known && !must_close && stream != nullptr &&
+               stream->Consumed() - body_start == length;
     }
 };
 
 /// The request being served on this worker thread (a connection is served on one thread from start to end).
-thread_local const RequestFraming* current_framing = nullptr;
+thread_local RequestFraming* current_framing = nullptr;
 
 /// The answer to a connection over a limit: sent without waiting (the socket buffer of a fresh connection has
 /// room), then the connection is closed.
@@ -322,6 +337,9 @@ HttpServer::HttpServer(HttpLimits limits) : limits_(limits) {
     // Runs as the response's headers are written, after the body was (or was not) read: a connection that
     // process_and_close_socket is going to close says so instead of promising Keep-Alive.
     set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+        if (current_framing != nullptr && res.get_header_value("Connection") == "close") {
+            current_framing->must_close = true;  // a refusal of the request itself (Server: pre-routing handler)
+        }
         if (current_framing != nullptr && !current_framing->Complete()) {
             res.headers.erase("Keep-Alive");
             if (!res.has_header("Connection")) res.set_header("Connection", "close");
@@ -382,6 +400,7 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
         bool connection_closed = false;
         RequestFraming framing;
         current_framing = &framing;
+        stream.EndAt(std::nullopt);
         stream.HoldHeaders();
         ok = process_request(
             stream,

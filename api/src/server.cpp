@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "chatops/notifier.hpp"
@@ -68,6 +69,27 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
         // One Content-Length of digits, or none: httplib read `abc` as 0 and ran the handler on an empty body, took
         // the first of two, and read `-1` as 2^64 - 1 (waiting for the body until its timeout). Refused before the
         // body is read; the connection then closes (HttpServer keeps only requests read exactly to their end).
+        // Header names are tokens and values hold no CR or NUL (RFC 9112): `Content-Length : 40`, a folded line or
+        // a bare CR were taken as some other header, so that this server and a proxy in front of it could frame
+        // the request differently (request smuggling). Refused, and the connection is closed.
+        for (const auto& [name, value] : req.headers) {
+            const auto token = [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+            };
+            const bool name_ok = !name.empty() && std::all_of(name.begin(), name.end(), token);
+            if (name_ok && value.find('\r') == std::string::npos && value.find('\0') == std::string::npos) continue;
+            SendJson(
+                res,
+                400,
+                {{"faultstring",
+                  name_ok ? "header " + name + ": the value holds a CR or NUL byte"
+                          : "header \"" + core::Utf8OrLatin1(name.substr(0, 40)) + "\": not a valid header name"},
+                 {"code", "INVALID_ARGUMENT"}}
+            );
+            res.set_header("Connection", "close");
+            return httplib::Server::HandlerResponse::Handled;
+        }
         if (const size_t n = req.get_header_value_count("Content-Length"); n > 0) {
             const std::string v = req.get_header_value("Content-Length");
             if (n > 1 || v.empty() || v.size() > 18 ||
@@ -80,6 +102,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
                             : "header Content-Length: \"" + v.substr(0, 40) + "\" is not a length in bytes"},
                      {"code", "INVALID_ARGUMENT"}}
                 );
+                res.set_header("Connection", "close");
                 return httplib::Server::HandlerResponse::Handled;
             }
         }

@@ -239,7 +239,7 @@ TEST_F(HardeningTest, BadInputIsA400NamingTheProblemAndTheServerStaysUp) {
         );
     }
     // A pack config's integer past 64 bits was stored as INT64_MIN, under the schema's `minimum: 1`.
-    for (const char* step : {"18446744073709551616", "1e20"}) {
+    for (const char* step : {"18446744073709551616", "1e20", "9223372036854775808", "18446744073709551615"}) {
         Expect400(
             Put(server, "/configs/examples", std::string(R"({"step": )") + step + "}"),
             "does not fit in a 64-bit integer",
@@ -680,6 +680,12 @@ TEST_F(HardeningTest, BytesLeftOfARequestAreNeverReadAsTheNextOne) {
         {"two Content-Lengths",
          "POST /api/v1/webhooks/nothing HTTP/1.1\r\nHost: h\r\n" + key +
              "Content-Type: application/json\r\nContent-Length: 0\r\n" + body_of},
+        {"a space before a header's colon",
+         "GET /api/v1/health HTTP/1.1\r\nHost: h\r\nContent-Length : " + std::to_string(hidden.size()) + "\r\n\r\n" +
+             hidden},
+        {"a folded header line",
+         "GET /api/v1/health HTTP/1.1\r\nHost: h\r\nX-A: b\r\n Content-Length: " + std::to_string(hidden.size()) +
+             "\r\n\r\n" + hidden},
         {"Content-Length -1",
          "POST /api/v1/webhooks/nothing HTTP/1.1\r\nHost: h\r\n" + key + "Content-Length: -1\r\n\r\n" + hidden},
         {"Content-Length abc",
@@ -711,6 +717,20 @@ TEST_F(HardeningTest, BytesLeftOfARequestAreNeverReadAsTheNextOne) {
     const std::string both = c.ReadAll();
     EXPECT_NE(both.find("HTTP/1.1 202"), std::string::npos) << both.substr(0, 600);
     EXPECT_NE(both.find("{\"status\":\"ok\""), std::string::npos) << both.substr(0, 600);
+
+    // A POST without Content-Length has an empty body (HTTP/1.1), answered at once and the connection kept: it
+    // waited for the read timeout (10 s) and got a 400, since httplib reads such a body until the connection ends.
+    RawConnection empty(server.port());
+    ASSERT_TRUE(empty.ok());
+    const auto t0 = std::chrono::steady_clock::now();
+    empty.Send(
+        "POST /api/v1/webhooks/nothing HTTP/1.1\r\nHost: h\r\n" + key + "\r\n" +
+        "GET /api/v1/health HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+    );
+    const std::string two = empty.ReadAll();
+    EXPECT_EQ(two.rfind("HTTP/1.1 202", 0), 0u) << two.substr(0, 600);
+    EXPECT_NE(two.find("{\"status\":\"ok\""), std::string::npos) << two.substr(0, 600);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s) << "the empty body was waited for";
 }
 
 }  // namespace
