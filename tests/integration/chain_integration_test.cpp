@@ -11,6 +11,8 @@
 #include <random>
 #include <thread>
 
+#include <httplib.h>
+
 #include "files.hpp"
 #include "redis_server.hpp"
 #include "squall/core/model/model.hpp"
@@ -241,6 +243,16 @@ TEST(ChainIntegrationTest, RunsStackStormStyleChainsWithTasksAsChildExecutions) 
         << tasks.dump(2);
     EXPECT_EQ(chain["result"]["published"], Json::object());
     ASSERT_EQ(chain["children"].size(), 3u) << chain.dump(2);
+    {
+        // The list shows a workflow's children as GET of the execution does (it answered [], found by a tester).
+        httplib::Client c(server.host(), server.port());
+        const std::string path = "/api/v1/executions?action=cht.echochain&include_attributes=id,children";
+        httplib::Result listed = c.Get(path.c_str(), {{"St2-Api-Key", server.api_key()}});
+        ASSERT_TRUE(listed && listed->status == 200);
+        const Json items = Json::parse(listed->body, nullptr, false);
+        ASSERT_TRUE(items.is_array() && !items.empty()) << listed->body;
+        EXPECT_EQ(items[0]["children"], chain["children"]) << listed->body;
+    }
     for (size_t i = 0; i < 3; ++i) {
         EXPECT_EQ(tasks[i]["execution_id"], chain["children"][i]);
         EXPECT_EQ(tasks[i]["state"], "succeeded");

@@ -700,6 +700,36 @@ Result<Json> ExecutionStore::GetBlocking(const std::string& id) {
     return j;
 }
 
+Result<std::vector<Json>> ExecutionStore::RecordsOfPage(const std::vector<RedisReply>& rows, const ListFilter& filter) {
+    std::vector<Json> out;
+    ParsedActions actions;
+    // A workflow's children are a list of their own (GetBlocking reads it too): the list answered [] for them.
+    std::vector<RedisClient::Args> reads;
+    std::vector<size_t> workflows;
+    const bool children = Wants(&filter, "children");
+    for (const auto& row : rows) {
+        if (row.elements.empty()) continue;
+        out.push_back(RecordFromHash(row, &actions, &filter));
+        if (!children) continue;
+        for (size_t i = 0; i + 1 < row.elements.size(); i += 2) {
+            if (row.elements[i].str != "runner_type") continue;
+            const std::string& runner = row.elements[i + 1].str;
+            if (runner == "orquesta" || runner == "action-chain") {
+                workflows.push_back(out.size() - 1);
+                reads.push_back({"LRANGE", keys_.Children(out.back().value("id", "")), "0", "-1"});
+            }
+            break;
+        }
+    }
+    if (reads.empty()) return out;
+    Result<std::vector<RedisReply>> lists = client_->PipelineBlocking(std::move(reads));
+    if (!lists) return lists.error();
+    for (size_t i = 0; i < workflows.size() && i < lists->size(); ++i) {
+        for (const auto& c : (*lists)[i].elements) out[workflows[i]]["children"].push_back(c.str);
+    }
+    return out;
+}
+
 Result<std::vector<Json>> ExecutionStore::ListBlocking(
     const ListFilter& filter, size_t offset, size_t limit, size_t* total
 ) {
@@ -737,11 +767,7 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
             return RedisClient::Args{"HGETALL", keys_.Execution(id)};
         });
     if (!rows) return rows.error();
-    ParsedActions actions;
-    for (const auto& row : *rows) {
-        if (!row.elements.empty()) out.push_back(RecordFromHash(row, &actions, &filter));
-    }
-    return out;
+    return RecordsOfPage(*rows, filter);
 }
 
 Result<std::vector<Json>> ExecutionStore::ScanFilteredBlocking(
@@ -793,11 +819,7 @@ Result<std::vector<Json>> ExecutionStore::FetchPage(
     if (fetches.empty()) return out;
     Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(fetches));
     if (!rows) return rows.error();
-    ParsedActions actions;
-    for (const auto& row : *rows) {
-        if (!row.elements.empty()) out.push_back(RecordFromHash(row, &actions, &filter));
-    }
-    return out;
+    return RecordsOfPage(*rows, filter);
 }
 
 Result<std::vector<Json>> ExecutionStore::ListInFlightBlocking(

@@ -236,6 +236,8 @@ private:
     Result<std::vector<Json>> ScanFilteredBlocking(
         const std::string& zset, size_t max_scan, const ListFilter& filter, size_t offset, size_t limit, size_t* total
     );
+    /// The records of a page's HGETALL replies (the attributes `filter` wants), workflows' children read with them.
+    Result<std::vector<Json>> RecordsOfPage(const std::vector<core::RedisReply>& rows, const ListFilter& filter);
     /// The records of ids[offset, offset + limit) (the attributes `filter` wants), in one pipeline;
     /// *total = ids.size().
     Result<std::vector<Json>> FetchPage(
