@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -244,7 +245,16 @@ TEST_F(ContainerConfigRedisTest, ConfigSecretsParametersAndTheAuthTokenAreMasked
 // stopped at once, the gc role took it for dead 15 s later and abandoned an execution that then finished within
 // the grace, its result refused and a retry policy running it again (found by a tester driving a live server).
 TEST_F(ContainerConfigRedisTest, AStoppingRunnerStaysAliveWhileItsExecutionsFinish) {
-    RunRequest r = test::ActionRequest("sleeper", "local-shell-cmd", "", Json::object(), {{"cmd", "sleep 7"}});
+    // The action runs until the test lets it end (a file appears), so the check below never races its end.
+    squall::test::TempDir tmp;
+    const std::string release = (tmp.path() / "release").string();
+    RunRequest r = test::ActionRequest(
+        "sleeper",
+        "local-shell-cmd",
+        "",
+        Json::object(),
+        {{"cmd", "while [ ! -e " + release + " ]; do sleep 0.1; done"}}
+    );
     executions::NewExecution e;
     e.request.execution_id = "cfg-sleeper";
     e.request.action_ref = r.action_ref;
@@ -264,13 +274,24 @@ TEST_F(ContainerConfigRedisTest, AStoppingRunnerStaysAliveWhileItsExecutionsFini
     std::atomic<bool> stopped{false};
     stopped_by_test_ = true;
     container_->Stop(std::chrono::seconds(30), [&] { stopped = true; });
-    // Past a heartbeat period: the alive key was set again since the stop (a TTL of 15 s, beaten every 5 s).
-    std::this_thread::sleep_for(std::chrono::seconds(6));
-    Result<core::RedisReply> ttl =
-        client_->CommandBlocking({"PTTL", RunnerKeys(client_->endpoint().key_prefix).Alive("test-runner")});
-    ASSERT_TRUE(ttl);
-    EXPECT_GT(ttl->integer, 9500) << "no heartbeat since the stop";
+    // A beat after the stop: the alive key's TTL (15 s, set every 5 s) goes up again instead of running out.
+    const auto ttl = [&] {
+        Result<core::RedisReply> r =
+            client_->CommandBlocking({"PTTL", RunnerKeys(client_->endpoint().key_prefix).Alive("test-runner")});
+        return r ? r->integer : -2;
+    };
+    int64_t lowest = ttl();  // the lowest TTL seen since the stop; a beat sets it back near 15 s
+    EXPECT_TRUE(squall::test::WaitFor(
+        [&] {
+            const int64_t now = ttl();
+            lowest = std::min(lowest, now);
+            return now > lowest + 500;
+        },
+        std::chrono::seconds(15)
+    )) << "no heartbeat since the stop (TTL "
+       << ttl() << " ms)";
     EXPECT_FALSE(stopped);
+    std::ofstream(release).put('\n');
     ASSERT_TRUE(squall::test::WaitFor([&] { return stopped.load(); }, std::chrono::seconds(30)));
     Result<Json> done = store_->GetBlocking("cfg-sleeper");
     ASSERT_TRUE(done);
