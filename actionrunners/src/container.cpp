@@ -207,6 +207,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     std::atomic<size_t> running{0};
     std::mutex mu;
     std::map<std::string, Runner*> active;   // execution id → runner, guarded by mu
+    std::set<std::string> claiming;          // execution ids whose claim is under way, guarded by mu
     bool shutting_down = false;              // guarded by mu
     std::function<void()> on_idle;           // guarded by mu
     std::set<std::string> cancel_requested;  // guarded by mu: ids whose cancel arrived (they end `canceled`)
@@ -362,22 +363,33 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
         auto self = shared_from_this();
         const uint64_t since = client->ConnectionToken();
         const std::string execution_id = job->req.execution_id;
-        // Kept for a second claim after a failover (Sentinel only); otherwise moved, not copied.
-        executions::FieldMap claim = client->endpoint().IsSentinel() ? job->claim : std::move(job->claim);
+        if (job->attempt == 0) {
+            std::lock_guard lock(mu);
+            if (!claiming.insert(execution_id).second) {
+                // Delivered again while this process claims it (a pending read after a reconnect): the claim under
+                // way acknowledges it.
+                running -= 1;
+                return job->finish();
+            }
+        }
+        // Kept for a second claim, should the reply to this one be lost.
+        executions::FieldMap claim = job->claim;
         store.Transition(
             execution_id,
             core::status::kRunning,
             std::move(claim),
             [self, job, since](Result<executions::TransitionResult> claimed) mutable {
                 if (!claimed) {
-                    if (claimed.error().code != ErrorCode::kNotFound && self->client->endpoint().IsSentinel() &&
-                        job->attempt + 1 < kConfirmAttempts && !self->ShuttingDown()) {
-                        // Behind Sentinel (a failover under way) the claim may have been applied without its reply
-                        // reaching us: claim again until an answer says whose the execution is. Left pending
-                        // instead, it would be found claimed by this live runner, skipped, and never run.
+                    if (claimed.error().code != ErrorCode::kNotFound && job->attempt + 1 < kConfirmAttempts &&
+                        !self->ShuttingDown()) {
+                        // The claim may have been applied without its reply reaching us (Redis restarted, or a
+                        // Sentinel failover, right after it): claim again until an answer says whose the execution
+                        // is. Left pending instead, it was found claimed by this live runner at its redelivery,
+                        // skipped, and stayed `running` forever, never run (found by the chaos test in CI).
                         job->attempt += 1;
                         return self->After(std::chrono::seconds(1), [self, job] { self->Claim(job); });
                     }
+                    self->Unclaiming(job->req.execution_id);
                     self->running -= 1;
                     if (claimed.error().code == ErrorCode::kNotFound) job->ack();  // nothing to run, ever
                     Log(*self->log,
@@ -387,11 +399,15 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                     return job->finish();
                 }
                 if (!claimed->applied) {
-                    if (job->attempt > 0 && claimed->previous == core::status::kRunning &&
-                        claimed->runner_id == self->options.consumer_name) {
-                        // Our first claim is on the master we are connected to now: it was replicated in time.
+                    if (claimed->previous == core::status::kRunning &&
+                        claimed->runner_id == self->options.consumer_name &&
+                        (job->attempt > 0 || !self->Active(job->req.execution_id))) {
+                        // Our earlier claim was applied though its reply was lost (or, behind Sentinel, it was
+                        // replicated in time): ours to run. At a first attempt, a request delivered again after
+                        // every claim of it failed: ours too, unless this process is running it.
                         return self->StartClaimed(std::move(job));
                     }
+                    self->Unclaiming(job->req.execution_id);
                     job->ack();  // already taken (or ended): this request is done with
                     self->running -= 1;
                     Log(*self->log,
@@ -431,6 +447,11 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             // A slow replica: WAIT again, leaving the shared connection free for a moment (WAIT holds it).
             self->After(std::chrono::milliseconds(200), [self, job, since] { self->ConfirmClaim(job, since); });
         });
+    }
+
+    bool Active(const std::string& execution_id) {
+        std::lock_guard lock(mu);
+        return active.count(execution_id) > 0;
     }
 
     bool ShuttingDown() {
@@ -498,7 +519,14 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     void StartClaimed(std::shared_ptr<ClaimJob> job) {
         job->ack();
         job->finish();
+        const std::string id = job->req.execution_id;
         StartRun(job->runner, std::move(job->req));
+        Unclaiming(id);  // active now
+    }
+
+    void Unclaiming(const std::string& execution_id) {
+        std::lock_guard lock(mu);
+        claiming.erase(execution_id);
     }
 
     /// Loads the action's pack config (Keys::Configs; `{}` when the pack has none) and which of its keys are

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -30,13 +31,15 @@ namespace squall::actionrunners {
 namespace {
 
 /// A unix-socket proxy in front of a redis-server that cuts the connection (both ways, at once) carrying the first
-/// command whose bytes contain `cut_at`, before forwarding it: the client sees its connection lost mid-command, as
-/// at a failover; later connections and commands pass through.
+/// command whose bytes contain `cut_at`, before forwarding it (or, `after`, once it is forwarded and answered, the
+/// answer dropped): the client sees its connection lost mid-command, as at a failover or a restart of Redis; later
+/// connections and commands pass through.
 class CuttingProxy {
 public:
-    CuttingProxy(std::string server_socket, std::string cut_at)
+    CuttingProxy(std::string server_socket, std::string cut_at, bool after = false)
         : server_socket_(std::move(server_socket)),
           cut_at_(std::move(cut_at)),
+          after_(after),
           path_((dir_.path() / "proxy.sock").string()) {
         listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
         sockaddr_un addr = Address(path_);
@@ -88,19 +91,24 @@ private:
     void Pump(int client, int server) {
         std::string recent;  // the client's last bytes: `cut_at` may straddle two reads
         char buf[16384];
+        bool cutting = false;  // `after`: the command is forwarded; its answer is awaited, then dropped
         while (!stop_) {
             pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
             if (::poll(p, 2, 50) <= 0) continue;
-            if (p[0].revents) {
+            if (p[0].revents && !cutting) {
                 const ssize_t n = ::read(client, buf, sizeof(buf));
                 if (n <= 0) break;
                 recent.append(buf, static_cast<size_t>(n));
-                if (!cut_ && recent.find(cut_at_) != std::string::npos && !cut_.exchange(true)) break;
+                if (!cut_ && recent.find(cut_at_) != std::string::npos && !cut_.exchange(true)) {
+                    if (!after_) break;
+                    cutting = true;
+                }
                 if (recent.size() > 4 * cut_at_.size()) recent.erase(0, recent.size() - cut_at_.size());
                 if (::send(server, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
             }
             if (p[1].revents) {
                 const ssize_t n = ::read(server, buf, sizeof(buf));
+                if (cutting) break;  // the command was applied; its answer never reaches the client
                 if (n <= 0 || ::send(client, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
             }
         }
@@ -111,6 +119,7 @@ private:
     squall::test::TempDir dir_;
     std::string server_socket_;
     std::string cut_at_;
+    bool after_ = false;
     std::string path_;
     int listen_fd_ = -1;
     std::atomic<bool> stop_{false};
@@ -124,20 +133,27 @@ private:
 /// (Keys::ConfigSecrets) and the API key in what the run produces.
 class ContainerConfigRedisTest : public ::testing::Test {
 protected:
-    void SetUp() override { StartContainer(false); }
+    void SetUp() override { StartContainer(Cut::kNone); }
 
-    /// The test's client talks to the server directly; the container's goes through proxy_ (cut at its first read
-    /// of a pack config) with `through_proxy`.
-    void StartContainer(bool through_proxy) {
+    enum class Cut {
+        kNone,
+        kConfigRead,   // before its first read of a pack config
+        kClaimAnswer,  // after its first claim is applied, the answer lost
+    };
+
+    /// The test's client talks to the server directly; the container's goes through proxy_, cut as `cut` says.
+    void StartContainer(Cut cut) {
         client_ = core::RedisClient::Create(io_.io(), server_.Endpoint("cfg"));
         store_ = std::make_unique<executions::ExecutionStore>(client_, core::SystemClock());
         keys_ = std::make_unique<packs::ContentKeys>(client_->endpoint().key_prefix);
         runner_client_ = client_;
-        if (through_proxy) {
+        if (cut != Cut::kNone) {
             const std::string key = keys_->Configs();
-            proxy_ = std::make_unique<CuttingProxy>(
-                server_.socket_path(), "HGET\r\n$" + std::to_string(key.size()) + "\r\n" + key + "\r\n"
-            );
+            proxy_ = cut == Cut::kConfigRead
+                         ? std::make_unique<CuttingProxy>(
+                               server_.socket_path(), "HGET\r\n$" + std::to_string(key.size()) + "\r\n" + key + "\r\n"
+                           )
+                         : std::make_unique<CuttingProxy>(server_.socket_path(), "\r\nrunner_id\r\n", true);
             core::RedisEndpoint via_proxy = client_->endpoint();
             via_proxy.unix_path = proxy_->path();
             runner_client_ = core::RedisClient::Create(io_.io(), via_proxy);
@@ -303,7 +319,7 @@ TEST_F(ContainerConfigRedisTest, AStoppingRunnerStaysAliveWhileItsExecutionsFini
 /// with it, rather than the execution ending `failed` without having run.
 class ContainerConfigDropTest : public ContainerConfigRedisTest {
 protected:
-    void SetUp() override { StartContainer(true); }
+    void SetUp() override { StartContainer(Cut::kConfigRead); }
 };
 
 TEST_F(ContainerConfigDropTest, ConfigReadAgainAfterTheConnectionIsLost) {
@@ -312,6 +328,52 @@ TEST_F(ContainerConfigDropTest, ConfigReadAgainAfterTheConnectionIsLost) {
     EXPECT_TRUE(proxy_->cut());  // the config read was the command cut
     ASSERT_EQ(e["status"], core::status::kSucceeded) << e.dump(2);
     EXPECT_EQ(e["result"]["result"], Json({{"greeting", "Hello, dropped!"}, {"config_x", 7}}));
+}
+
+/// The runner's claim (`scheduled → running`) is applied, and the connection is lost before its answer arrives (Redis
+/// killed right after the write, as in the chaos test): the runner claims again, finds the execution its own and
+/// runs it. Before, the request was left pending, found `running` (claimed by this live runner) at its redelivery,
+/// skipped, and the execution stayed `running` forever without having run.
+class ContainerClaimDropTest : public ContainerConfigRedisTest {
+protected:
+    void SetUp() override { StartContainer(Cut::kClaimAnswer); }
+};
+
+TEST_F(ContainerClaimDropTest, AClaimWhoseAnswerIsLostIsRunOnce) {
+    // The transition script in Redis's cache first: the runner's first claim is applied (EVALSHA), not answered
+    // NOSCRIPT and sent again.
+    (void)store_->TransitionBlocking("no-such-execution", core::status::kRunning, {});  // kNotFound, script cached
+    squall::test::TempDir tmp;
+    const std::string ran = (tmp.path() / "ran").string();
+    RunRequest r = test::ActionRequest("once", "local-shell-cmd", "", Json::object(), {{"cmd", "echo x >> " + ran}});
+    executions::NewExecution e;
+    e.request.execution_id = "claim-once";
+    e.request.action_ref = r.action_ref;
+    e.request.runner_type = "local-shell-cmd";
+    e.request.action = r.action;
+    e.request.parameters = r.parameters;
+    e.request.context = {{"user", "tester"}};
+    e.action = r.action;
+    ASSERT_TRUE(store_->CreateBlocking(e));
+    Json execution;
+    EXPECT_TRUE(squall::test::WaitFor(
+        [&] {
+            Result<Json> got = store_->GetBlocking("claim-once");
+            if (!got) return false;
+            execution = *got;
+            return core::status::IsCompleted(execution.value("status", ""));
+        },
+        std::chrono::seconds(30)
+    )) << execution.dump(2);
+    EXPECT_TRUE(proxy_->cut());  // the claim was the command whose answer was lost
+    EXPECT_EQ(execution.value("status", ""), core::status::kSucceeded) << execution.dump(2);
+    Result<core::RedisReply> owner =
+        client_->CommandBlocking({"HGET", store_->keys().Execution("claim-once"), "runner_id"});
+    ASSERT_TRUE(owner);
+    EXPECT_EQ(owner->str, "test-runner");
+    std::ifstream in(ran);
+    const std::string lines((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(lines, "x\n");  // run once
 }
 
 }  // namespace

@@ -277,13 +277,30 @@ TEST_F(ChaosTest, KillNineAndRedisRestartUnderWebhookLoad) {
         150s
     );
     const double total_seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+    // Not drained: what each unfinished execution is (its owner alive or not), and every log line naming it.
+    std::string stuck;
+    for (const auto& s : in_flight) {
+        if (done) break;
+        for (const auto& e : Redis({"ZRANGE", p + "{x}executions:status:" + s, "0", "-1"}).elements) {
+            core::RedisReply f = Redis({"HMGET", p + "{x}exec:" + e.str, "status", "runner_id", "start_timestamp"});
+            const std::string owner = f.elements.size() == 3 ? f.elements[1].str : "";
+            stuck += "execution " + e.str + " (" + s + "): runner " + owner +
+                     (RedisInt({"EXISTS", p + "runner:alive:" + owner}) == 1 ? " alive" : " not alive") + "\n";
+            for (const auto& m : members_) {
+                std::istringstream lines(m.process->Output());
+                for (std::string line; std::getline(lines, line);) {
+                    if (line.find(e.str) != std::string::npos) stuck += "  " + m.name + ": " + line + "\n";
+                }
+            }
+        }
+    }
     std::string fleet_log;
     for (const auto& m : members_) fleet_log += "--- " + m.name + "\n" + m.process->Output().substr(0, 20000);
     ASSERT_TRUE(done) << "not drained: triggers " << RedisInt({"XLEN", p + "{ti}stream:triggers"}) << ", executions "
                       << RedisInt({"ZCARD", p + "{x}executions"}) << ", scheduled "
                       << RedisInt({"ZCARD", p + "{x}executions:status:scheduled"}) << ", running "
                       << RedisInt({"ZCARD", p + "{x}executions:status:running"}) << "\n"
-                      << fleet_log;
+                      << stuck << fleet_log;
 
     // Exactly one trigger instance per event: the one its answers named.
     EXPECT_EQ(RedisInt({"ZCARD", p + "{ti}triggerinstances"}), static_cast<int64_t>(events));
