@@ -208,6 +208,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     std::mutex mu;
     std::map<std::string, Runner*> active;   // execution id → runner, guarded by mu
     std::set<std::string> claiming;          // execution ids whose claim is under way, guarded by mu
+    std::set<std::string> held;              // execution ids run here whose result is not stored yet, guarded by mu
     bool shutting_down = false;              // guarded by mu
     std::function<void()> on_idle;           // guarded by mu
     std::set<std::string> cancel_requested;  // guarded by mu: ids whose cancel arrived (they end `canceled`)
@@ -399,12 +400,22 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                     return job->finish();
                 }
                 if (!claimed->applied) {
-                    if (claimed->previous == core::status::kRunning &&
-                        claimed->runner_id == self->options.consumer_name &&
-                        (job->attempt > 0 || !self->Active(job->req.execution_id))) {
+                    const bool ours =
+                        claimed->runner_id == self->options.consumer_name && !self->Held(job->req.execution_id);
+                    if (ours && claimed->previous == core::status::kRunning) {
                         // Our earlier claim was applied though its reply was lost (or, behind Sentinel, it was
-                        // replicated in time): ours to run. At a first attempt, a request delivered again after
-                        // every claim of it failed: ours too, unless this process is running it.
+                        // replicated in time): ours to run. So is a request delivered again after every claim of it
+                        // failed, unless this process ran it (its result may still be on its way: not twice).
+                        return self->StartClaimed(std::move(job));
+                    }
+                    if (ours && claimed->previous == core::status::kCanceling) {
+                        // Canceled between our lost answer and this claim: its cancel found nothing running here.
+                        // Started canceled, it ends `canceled` without running (Launch), as a cancel before the
+                        // start does; skipped, it stayed `canceling` forever.
+                        {
+                            std::lock_guard lock(self->mu);
+                            self->cancel_requested.insert(job->req.execution_id);
+                        }
                         return self->StartClaimed(std::move(job));
                     }
                     self->Unclaiming(job->req.execution_id);
@@ -449,9 +460,9 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
         });
     }
 
-    bool Active(const std::string& execution_id) {
+    bool Held(const std::string& execution_id) {
         std::lock_guard lock(mu);
-        return active.count(execution_id) > 0;
+        return held.count(execution_id) > 0;
     }
 
     bool ShuttingDown() {
@@ -521,12 +532,15 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
         job->finish();
         const std::string id = job->req.execution_id;
         StartRun(job->runner, std::move(job->req));
-        Unclaiming(id);  // active now
+        Unclaiming(id, true);  // active now
     }
 
-    void Unclaiming(const std::string& execution_id) {
+    /// The claim of `execution_id` is over: run (`started`), or given up or found not ours (a cancel that arrived
+    /// for it meanwhile is forgotten with it).
+    void Unclaiming(const std::string& execution_id, bool started = false) {
         std::lock_guard lock(mu);
         claiming.erase(execution_id);
+        if (!started) cancel_requested.erase(execution_id);
     }
 
     /// Loads the action's pack config (Keys::Configs; `{}` when the pack has none) and which of its keys are
@@ -535,6 +549,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
         {
             std::lock_guard lock(mu);
             active[req.execution_id] = runner;
+            held.insert(req.execution_id);
         }
         if (!runner->UsesPackConfig()) return Launch(runner, std::move(req), PackConfig{});
         LoadConfigAndLaunch(runner, std::move(req), 0);
@@ -705,7 +720,11 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 // takes once the status is final (or the gc role's abandon is); never a failure without its retry.
                 ScheduleRetry(*self->client, self->runner_keys, self->store.clock(), *retry_of, [](bool) {});
             }
-            self->Complete(id, std::move(result), [self, retry_of, retry](bool stored) {
+            self->Complete(id, std::move(result), [self, id, retry_of, retry](bool stored) {
+                {
+                    std::lock_guard lock(self->mu);
+                    self->held.erase(id);
+                }
                 if (retry_of && stored) {
                     if (retry) {
                         self->PollRetriesAfter(RetryDelay(*retry_of));  // on time, not at the next poll
@@ -884,7 +903,12 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             {
                 std::lock_guard lock(mu);
                 auto it = active.find(id);
-                if (it == active.end()) continue;  // finished meanwhile: its result stands
+                if (it == active.end()) {
+                    // Claimed here a moment ago (the claim's answer on its way, or lost and claimed again): it
+                    // starts canceled. Otherwise it finished meanwhile, and its result stands.
+                    if (claiming.count(id)) cancel_requested.insert(id);
+                    continue;
+                }
                 cancel_requested.insert(id);
                 runner = it->second;
             }
@@ -928,14 +952,16 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                          {"error", executions::RefusedTransition(id, r->previous, result.status).message}});
                     return then(false);
                 }
-                if (r.error().code == ErrorCode::kNotFound || attempt >= 60) {
+                // Given up only when stopping: dropped, the result would leave the execution `running` for good
+                // (this runner beats on, so the gc role never abandons it).
+                if (r.error().code == ErrorCode::kNotFound || (attempt >= 60 && self->ShuttingDown())) {
                     Log(*self->log,
                         spdlog::level::err,
                         "cannot store execution result",
                         {{"execution_id", id}, {"error", r.error().message}});
                     return then(false);
                 }
-                if (attempt == 0) {
+                if (attempt % 60 == 0) {
                     Log(*self->log,
                         spdlog::level::warn,
                         "cannot store execution result yet; retrying every second",

@@ -1,22 +1,17 @@
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
-#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <mutex>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "cutting_proxy.hpp"
 #include "io_runner.hpp"
 #include "redis_server.hpp"
 #include "runner_harness.hpp"
@@ -29,105 +24,6 @@
 
 namespace squall::actionrunners {
 namespace {
-
-/// A unix-socket proxy in front of a redis-server that cuts the connection (both ways, at once) carrying the first
-/// command whose bytes contain `cut_at`, before forwarding it (or, `after`, once it is forwarded and answered, the
-/// answer dropped): the client sees its connection lost mid-command, as at a failover or a restart of Redis; later
-/// connections and commands pass through.
-class CuttingProxy {
-public:
-    CuttingProxy(std::string server_socket, std::string cut_at, bool after = false)
-        : server_socket_(std::move(server_socket)),
-          cut_at_(std::move(cut_at)),
-          after_(after),
-          path_((dir_.path() / "proxy.sock").string()) {
-        listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
-        sockaddr_un addr = Address(path_);
-        if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-            ::listen(listen_fd_, 16) != 0)
-            throw std::runtime_error("proxy: cannot listen on " + path_);
-        accept_thread_ = std::thread([this] { AcceptLoop(); });
-    }
-    ~CuttingProxy() {
-        stop_ = true;
-        accept_thread_.join();
-        std::lock_guard lock(mu_);
-        for (auto& t : pipes_) t.join();
-        ::close(listen_fd_);
-    }
-    CuttingProxy(const CuttingProxy&) = delete;
-    CuttingProxy& operator=(const CuttingProxy&) = delete;
-
-    const std::string& path() const { return path_; }
-    bool cut() const { return cut_.load(); }
-
-private:
-    static sockaddr_un Address(const std::string& path) {
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
-        return addr;
-    }
-
-    void AcceptLoop() {
-        while (!stop_) {
-            pollfd p{listen_fd_, POLLIN, 0};
-            if (::poll(&p, 1, 50) <= 0) continue;
-            const int client = ::accept(listen_fd_, nullptr, nullptr);
-            if (client < 0) continue;
-            const int server = ::socket(AF_UNIX, SOCK_STREAM, 0);
-            sockaddr_un addr = Address(server_socket_);
-            if (server < 0 || ::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-                ::close(client);
-                if (server >= 0) ::close(server);
-                continue;
-            }
-            std::lock_guard lock(mu_);
-            pipes_.emplace_back([this, client, server] { Pump(client, server); });
-        }
-    }
-
-    // Copies bytes both ways until either side closes, the proxy stops, or the cut.
-    void Pump(int client, int server) {
-        std::string recent;  // the client's last bytes: `cut_at` may straddle two reads
-        char buf[16384];
-        bool cutting = false;  // `after`: the command is forwarded; its answer is awaited, then dropped
-        while (!stop_) {
-            pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
-            if (::poll(p, 2, 50) <= 0) continue;
-            if (p[0].revents && !cutting) {
-                const ssize_t n = ::read(client, buf, sizeof(buf));
-                if (n <= 0) break;
-                recent.append(buf, static_cast<size_t>(n));
-                if (!cut_ && recent.find(cut_at_) != std::string::npos && !cut_.exchange(true)) {
-                    if (!after_) break;
-                    cutting = true;
-                }
-                if (recent.size() > 4 * cut_at_.size()) recent.erase(0, recent.size() - cut_at_.size());
-                if (::send(server, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
-            }
-            if (p[1].revents) {
-                const ssize_t n = ::read(server, buf, sizeof(buf));
-                if (cutting) break;  // the command was applied; its answer never reaches the client
-                if (n <= 0 || ::send(client, buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
-            }
-        }
-        ::close(client);
-        ::close(server);
-    }
-
-    squall::test::TempDir dir_;
-    std::string server_socket_;
-    std::string cut_at_;
-    bool after_ = false;
-    std::string path_;
-    int listen_fd_ = -1;
-    std::atomic<bool> stop_{false};
-    std::atomic<bool> cut_{false};
-    std::thread accept_thread_;
-    std::mutex mu_;
-    std::vector<std::thread> pipes_;  // guarded by mu_
-};
 
 /// The runner container hands an action its pack config (Keys::Configs) and masks the config's secret values
 /// (Keys::ConfigSecrets) and the API key in what the run produces.
@@ -142,18 +38,20 @@ protected:
     };
 
     /// The test's client talks to the server directly; the container's goes through proxy_, cut as `cut` says.
-    void StartContainer(Cut cut) {
+    /// Without `start`, the container is made but not started (the test starts it once Redis holds what it needs).
+    void StartContainer(Cut cut, bool start = true) {
         client_ = core::RedisClient::Create(io_.io(), server_.Endpoint("cfg"));
         store_ = std::make_unique<executions::ExecutionStore>(client_, core::SystemClock());
         keys_ = std::make_unique<packs::ContentKeys>(client_->endpoint().key_prefix);
         runner_client_ = client_;
         if (cut != Cut::kNone) {
             const std::string key = keys_->Configs();
-            proxy_ = cut == Cut::kConfigRead
-                         ? std::make_unique<CuttingProxy>(
-                               server_.socket_path(), "HGET\r\n$" + std::to_string(key.size()) + "\r\n" + key + "\r\n"
-                           )
-                         : std::make_unique<CuttingProxy>(server_.socket_path(), "\r\nrunner_id\r\n", true);
+            proxy_ =
+                cut == Cut::kConfigRead
+                    ? std::make_unique<squall::test::CuttingProxy>(
+                          server_.socket_path(), "HGET\r\n$" + std::to_string(key.size()) + "\r\n" + key + "\r\n"
+                      )
+                    : std::make_unique<squall::test::CuttingProxy>(server_.socket_path(), "\r\nrunner_id\r\n", true);
             core::RedisEndpoint via_proxy = client_->endpoint();
             via_proxy.unix_path = proxy_->path();
             runner_client_ = core::RedisClient::Create(io_.io(), via_proxy);
@@ -164,7 +62,7 @@ protected:
         o.api_url = "http://127.0.0.1:9/api/v1";
         o.action_token_key = "container-token-key";
         container_ = std::make_unique<RunnerContainer>(io_.io(), runner_client_, registry_, o, core::SystemClock());
-        container_->Start();
+        if (start) container_->Start();
     }
     void TearDown() override {
         bool stopped = stopped_by_test_;
@@ -221,7 +119,7 @@ protected:
     squall::test::RedisServer server_;
     squall::test::IoRunner io_{2};
     core::RedisClientPtr client_;
-    std::unique_ptr<CuttingProxy> proxy_;
+    std::unique_ptr<squall::test::CuttingProxy> proxy_;
     core::RedisClientPtr runner_client_;  // the container's: client_, or through proxy_
     std::unique_ptr<executions::ExecutionStore> store_;
     std::unique_ptr<packs::ContentKeys> keys_;
@@ -374,6 +272,71 @@ TEST_F(ContainerClaimDropTest, AClaimWhoseAnswerIsLostIsRunOnce) {
     std::ifstream in(ran);
     const std::string lines((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     EXPECT_EQ(lines, "x\n");  // run once
+}
+
+/// What a runner finds when a request comes back (a redelivery) for an execution it claimed without running it,
+/// the claim's answer lost and every claim again failed too: the execution is `running` or `canceling` with this
+/// runner as its owner. The container starts once Redis holds that state and the request.
+class ContainerRedeliveryTest : public ContainerConfigRedisTest {
+protected:
+    void SetUp() override { StartContainer(Cut::kNone, false); }
+
+    /// A shell execution whose command appends to `ran`, claimed by "test-runner" and then moved to `status`.
+    void Prepare(const std::string& id, const std::string& ran, const std::string& status) {
+        RunRequest r = test::ActionRequest(id, "local-shell-cmd", "", Json::object(), {{"cmd", "echo x >> " + ran}});
+        executions::NewExecution e;
+        e.request.execution_id = id;
+        e.request.action_ref = r.action_ref;
+        e.request.runner_type = "local-shell-cmd";
+        e.request.action = r.action;
+        e.request.parameters = r.parameters;
+        e.request.context = {{"user", "tester"}};
+        e.action = r.action;
+        ASSERT_TRUE(store_->CreateBlocking(e));
+        Result<executions::TransitionResult> claimed =
+            store_->TransitionBlocking(id, core::status::kRunning, {{"runner_id", "test-runner"}});
+        ASSERT_TRUE(claimed && claimed->applied) << (claimed ? claimed->previous : claimed.error().message);
+        if (status != core::status::kRunning) {
+            Result<executions::TransitionResult> moved = store_->TransitionBlocking(id, status, {});
+            ASSERT_TRUE(moved && moved->applied);
+        }
+    }
+
+    Json WaitForEnd(const std::string& id) {
+        Json execution;
+        EXPECT_TRUE(squall::test::WaitFor(
+            [&] {
+                Result<Json> got = store_->GetBlocking(id);
+                if (!got) return false;
+                execution = *got;
+                return core::status::IsCompleted(execution.value("status", ""));
+            },
+            std::chrono::seconds(30)
+        )) << execution.dump(2);
+        return execution;
+    }
+};
+
+TEST_F(ContainerRedeliveryTest, ARunningExecutionOfThisRunnerNotRunHereIsRun) {
+    squall::test::TempDir tmp;
+    const std::string ran = (tmp.path() / "ran").string();
+    Prepare("redelivered-running", ran, core::status::kRunning);
+    container_->Start();
+    Json e = WaitForEnd("redelivered-running");
+    EXPECT_EQ(e.value("status", ""), core::status::kSucceeded) << e.dump(2);
+    std::ifstream in(ran);
+    const std::string lines((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(lines, "x\n");
+}
+
+TEST_F(ContainerRedeliveryTest, ACancelingExecutionOfThisRunnerNotRunHereEndsCanceledWithoutRunning) {
+    squall::test::TempDir tmp;
+    const std::string ran = (tmp.path() / "ran").string();
+    Prepare("redelivered-canceling", ran, core::status::kCanceling);
+    container_->Start();
+    Json e = WaitForEnd("redelivered-canceling");
+    EXPECT_EQ(e.value("status", ""), core::status::kCanceled) << e.dump(2);
+    EXPECT_FALSE(std::filesystem::exists(ran));  // never ran
 }
 
 }  // namespace
