@@ -1,5 +1,7 @@
-// A task's `delay` survives a crash of the workflow role: its due time is stored with the workflow, so a role that
-// takes over launches the task when it is due — not at once, and not a whole delay after it started.
+// The workflow role's failures: a task's `delay` survives a crash of the role (its due time is stored with the
+// workflow, so a role that takes over launches the task when it is due — not at once, and not a whole delay after it
+// started), and a task's end that the role could not store (its Redis connection lost) is handled when delivered
+// again.
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -7,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "cutting_proxy.hpp"
 #include "files.hpp"
 #include "redis_server.hpp"
 #include "squall/core/model/model.hpp"
@@ -104,6 +107,64 @@ TEST(WorkflowDelayIntegrationTest, ADelayedTaskIsLaunchedWhenDueByTheRoleThatTak
         30s
     )) << wf.dump(2);
     EXPECT_EQ(ReadFile(file.string()), "first\nlater\n");
+}
+
+// A task's end whose step the workflow role cannot store (its connection lost as it sends the step: a Redis restart, a
+// failover, a command timeout) stays pending and is handled when it is delivered again. Before, the role acknowledged
+// every event of a batch whatever became of it: the task's end was gone, and the workflow stayed `running` forever.
+TEST(WorkflowRedeliveryIntegrationTest, ATaskEndWhoseStepWasNotStoredIsHandledWhenDeliveredAgain) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    RedisServer redis;
+    const fs::path d = data.path() / "api";
+    const fs::path pack = d / "packs" / "rd";
+    Write(
+        pack / "pack.yaml", "name: rd\ndescription: redelivery\nversion: 0.1.0\nauthor: squall\nemail: s@example.com\n"
+    );
+    Write(pack / "actions" / "two.yaml", "name: two\nrunner_type: orquesta\nentry_point: workflows/two.yaml\n");
+    // `first` prints a word its command does not contain (the shell computes it): the first thing the workflow role
+    // sends with it is the step that stores first's end (its published variable), which the proxy cuts.
+    Write(pack / "actions" / "workflows" / "two.yaml", R"(version: 1.0
+tasks:
+  first:
+    action: core.local cmd="echo cut$((6*7))word"
+    next:
+      - when: <% succeeded() %>
+        publish:
+          - said: <% result().stdout %>
+        do: second
+  second:
+    action: core.local cmd="echo second"
+output:
+  - said: <% ctx(said) %>
+)");
+    SquallProcess::Options o;
+    o.data_dir = d.string();
+    o.redis_url = "unix://" + redis.socket_path();
+    o.extra_args = {"--roles", "api,rules,notifier,runner", "--workers", "4"};
+    SquallProcess api(o);
+    CuttingProxy proxy(redis.socket_path(), "cut42word");
+    SquallProcess::Options w;
+    w.redis_url = "unix://" + proxy.path();
+    w.extra_args = {"--roles", "workflow", "--listen", "127.0.0.1:0"};
+    w.data_dir = (data.path() / "wf").string();
+    SquallProcess role(w);
+
+    CliResult run = api.Cli({"run", "rd.two", "-a", "-j"});
+    ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+    const std::string id = Json::parse(run.out)["id"];
+    Json wf;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+            CliResult got = api.Cli({"execution", "get", id, "-j"});
+            wf = Json::parse(got.out, nullptr, false);
+            return wf.is_object() && wf.value("status", "") == "succeeded";
+        },
+        60s
+    )) << wf.dump(2)
+       << role.Output();
+    EXPECT_TRUE(proxy.cut()) << "the step storing first's end was never sent";
+    EXPECT_EQ(wf["result"]["output"].value("said", ""), "cut42word") << wf.dump(2);
 }
 
 }  // namespace

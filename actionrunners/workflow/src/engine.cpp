@@ -197,8 +197,11 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         std::string user;
     };
 
-    std::optional<Loaded> Load(const std::string& wf) {
+    /// The workflow's stored state; nothing when it is gone (or its definition no longer parses) and, with
+    /// `unreachable` set, when Redis did not answer.
+    std::optional<Loaded> Load(const std::string& wf, bool* unreachable = nullptr) {
         auto h = redis->CommandBlocking({"HMGET", Key(wf), "state", "ver", "def", "file", "st2", "user", "kind"});
+        if (!h && unreachable) *unreachable = true;
         if (!h || h->elements.size() < 7 || h->elements[0].IsNil()) return std::nullopt;
         Loaded l;
         auto spec = SpecFor(wf, h->elements[6].str, h->elements[2].str, h->elements[3].str);
@@ -213,15 +216,22 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
 
     /// Applies `fn` to the stored state and stores the result over the version it read, acknowledging `event_id`
     /// in the same script; retries on a concurrent step. Then creates the launches and finishes the workflow.
-    void Step(
+    /// False when the step could not be read or stored (Redis did not answer): the event that caused it stays
+    /// pending, and is delivered again.
+    bool Step(
         const std::string& wf, const std::string& event_id, const std::function<void(Machine&, StepOutput&)>& fn
     ) {
         for (int attempt = 0; attempt < 100; ++attempt) {
-            auto loaded = Load(wf);
+            bool unreachable = false;
+            auto loaded = Load(wf, &unreachable);
             if (!loaded) {
+                if (unreachable) {
+                    Warn("cannot read a workflow's state; the event stays pending", wf, "");
+                    return false;
+                }
                 if (!event_id.empty())
                     (void)redis->CommandBlocking({"XACK", store.keys().WorkflowEvents(), kGroup, event_id});
-                return;
+                return true;
             }
             const std::string before = loaded->state.dump();
             std::optional<core::KvLookup> kv;
@@ -234,19 +244,24 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             if (after == before) {
                 if (!event_id.empty())
                     (void)redis->CommandBlocking({"XACK", store.keys().WorkflowEvents(), kGroup, event_id});
-                return Act(wf, loaded->user, out);
+                Act(wf, loaded->user, out);
+                return true;
             }
             auto r = CommitScript().RunBlocking(
                 *redis, {Key(wf), store.keys().WorkflowEvents()}, {loaded->version, after, kGroup, event_id}
             );
             if (!r) {
                 Warn("cannot store a workflow step; the event stays pending", wf, r.error().message);
-                return;
+                return false;
             }
-            if (r->integer == 1) return Act(wf, loaded->user, out);
-            if (r->integer == -1) return;
+            if (r->integer == 1) {
+                Act(wf, loaded->user, out);
+                return true;
+            }
+            if (r->integer == -1) return true;  // the workflow is gone; the script acknowledged the event
         }
         Warn("a workflow step kept conflicting; the event stays pending", wf, "");
+        return false;
     }
 
     /// Creates the task executions a step asked for and ends the workflow when it finished.
@@ -342,7 +357,9 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         });
     }
 
-    void Finish(const std::string& wf, const std::string& status, const Json& result) {
+    /// False when the end could not be stored (Redis did not answer): a workflow being recovered is recovered again,
+    /// a request that failed before its workflow was stored stays pending.
+    bool Finish(const std::string& wf, const std::string& status, const Json& result) {
         bool retry_due = false;
         if (status == core::status::kFailed || status == core::status::kTimeout) {
             // StackStorm's action.retry on a workflow: the request kept at the claim says whether the policy takes
@@ -359,8 +376,10 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                     const auto due = now + executions::RetryDelay(*req);
                     auto added =
                         redis->CommandBlocking({"ZADD", store.keys().RetryDue(), std::to_string(due.count()), wf});
-                    if (!added || added->IsError())
-                        return Warn("cannot make the workflow's retry due; recovery retries its end", wf, "");
+                    if (!added || added->IsError()) {
+                        Warn("cannot make the workflow's retry due; recovery retries its end", wf, "");
+                        return false;
+                    }
                     retry_due = true;
                 }
             }
@@ -372,7 +391,10 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
              {"end_timestamp", core::FormatIsoTimestamp(store.clock().Now())}},
             {"running", "canceling", "pausing", "resuming", "scheduled"}
         );
-        if (!moved) return Warn("cannot store the workflow's end; recovery retries it", wf, moved.error().message);
+        if (!moved) {
+            Warn("cannot store the workflow's end; recovery retries it", wf, moved.error().message);
+            return false;
+        }
         // A request kept for a retry policy goes now unless a retry is due (the retry poll drops it then).
         std::vector<std::vector<std::string>> after = {{"SREM", ActiveKey(), wf}, {"EXPIRE", Key(wf), "604800"}};
         if (!retry_due) after.push_back({"DEL", store.keys().RetryRequest(wf)});
@@ -380,10 +402,13 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         std::lock_guard lock(mu);
         specs.erase(wf);
         seen_versions.erase(wf);
+        return true;
     }
 
     // ---- starting a workflow -------------------------------------------------------------------------------------
-    void StartWorkflow(const core::ExecutionRequest& req, const std::string& body) {
+    /// False when Redis did not answer before the workflow was stored (or its failure was): the request stays
+    /// pending, and is delivered again (the claim finds the execution `running` and the start goes on).
+    bool StartWorkflow(const core::ExecutionRequest& req, const std::string& body) {
         const std::string wf = req.execution_id;
         executions::FieldMap claim;
         // StackStorm's policies on a workflow action, as a runner applies them to an action (docs/delivery.md
@@ -392,11 +417,18 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         if (executions::RequestPolicy(req, "concurrency") != nullptr) claim.emplace_back("_request", body);
         if (executions::RequestPolicy(req, "retry") != nullptr) {
             auto kept = redis->CommandBlocking({"SET", store.keys().RetryRequest(wf), body, "EX", "604800"});
-            if (!kept) return Warn("cannot keep a workflow's request for its retry policy", wf, kept.error().message);
+            if (!kept) {
+                Warn("cannot keep a workflow's request for its retry policy", wf, kept.error().message);
+                return false;
+            }
         }
         auto claimed = store.TransitionBlocking(wf, "running", claim, {"scheduled"});
-        if (!claimed) return Warn("cannot claim a workflow execution", wf, claimed.error().message);
-        if (!claimed->applied && claimed->previous != "running") return;  // canceled before it started
+        if (!claimed) {
+            if (claimed.error().code == ErrorCode::kNotFound) return true;  // nothing to run, ever
+            Warn("cannot claim a workflow execution; its request stays pending", wf, claimed.error().message);
+            return false;
+        }
+        if (!claimed->applied && claimed->previous != "running") return true;  // canceled before it started
         const Json re_run = req.context.value("re_run", Json::object());
         if (re_run.is_object() && re_run.value("tasks", Json::array()).is_array() &&
             !re_run.value("tasks", Json::array()).empty())
@@ -404,7 +436,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         const std::string pack_path = req.action.value("pack_path", "");
         const std::string entry = req.action.value("entry_point", "");
         const std::string file = pack_path + "/actions/" + entry;
-        auto fail = [&](Json errors) { Finish(wf, "failed", {{"errors", std::move(errors)}}); };
+        auto fail = [&](Json errors) { return Finish(wf, "failed", {{"errors", std::move(errors)}}); };
         std::ifstream in(file, std::ios::binary);
         if (entry.empty() || !in) {
             return fail(Json::array(
@@ -482,12 +514,12 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         auto machine = MachineFor(def, state, host);
         StepOutput out;
         machine->Start(input, out);
-        Store(wf, text.str(), file, state, st2, user, chain ? kChainKind : "orquesta", out);
+        return Store(wf, text.str(), file, state, st2, user, chain ? kChainKind : "orquesta", out);
     }
 
     /// Stores a new workflow (once: a redelivered request finds it and recovers it instead) and acts on its first
-    /// step.
-    void Store(
+    /// step. False when Redis did not answer: the request stays pending.
+    bool Store(
         const std::string& wf,
         const std::string& text,
         const std::string& file,
@@ -516,21 +548,31 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
              "kind",
              kind}
         );
-        if (!r) return Warn("cannot store a new workflow; its request stays pending", wf, r.error().message);
-        if (r->integer == 0) return Recover(wf);  // stored by an earlier delivery: finish what it started
+        if (!r) {
+            Warn("cannot store a new workflow; its request stays pending", wf, r.error().message);
+            return false;
+        }
+        if (r->integer == 0) {
+            Recover(wf);  // stored by an earlier delivery: finish what it started
+            return true;
+        }
         Act(wf, user, out);
+        return true;
     }
 
     /// Re-run from tasks (StackStorm's `re-run --tasks`): the new execution continues the original workflow's stored
     /// state (its definition as it ran) from the chosen tasks; the tasks that are not re-run keep their results.
-    void RerunWorkflow(const core::ExecutionRequest& req, const Json& re_run) {
+    bool RerunWorkflow(const core::ExecutionRequest& req, const Json& re_run) {
         const std::string wf = req.execution_id;
         const std::string ref = re_run.value("ref", "");
         auto fail = [&](const std::string& message) {
-            Finish(wf, "failed", {{"errors", Json::array({{{"type", "error"}, {"message", message}}})}});
+            return Finish(wf, "failed", {{"errors", Json::array({{{"type", "error"}, {"message", message}}})}});
         };
         auto h = redis->CommandBlocking({"HMGET", Key(ref), "def", "file", "state", "kind"});
-        if (!h) return Warn("cannot read the workflow to re-run; its request stays pending", wf, h.error().message);
+        if (!h) {
+            Warn("cannot read the workflow to re-run; its request stays pending", wf, h.error().message);
+            return false;
+        }
         if (h->elements.size() < 4 || h->elements[0].IsNil()) {
             return fail(
                 "execution \"" + ref +
@@ -567,7 +609,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         }
         StepOutput out;
         if (Status st = conductor.Rerun(tasks, reset, out); !st) return fail(st.error().message);
-        Store(wf, text, file, state, st2, user, "orquesta", out);
+        return Store(wf, text, file, state, st2, user, "orquesta", out);
     }
 
     // ---- recovery ----------------------------------------------------------------------------------------------
@@ -631,8 +673,8 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                 Json j = Json::parse(msg.body, nullptr, false);
                 auto req = j.is_discarded() ? Result<core::ExecutionRequest>(InvalidArgument("not JSON"))
                                             : core::ExecutionRequest::FromJson(std::move(j));
-                if (req) self->StartWorkflow(*req, msg.body);
-                acks.push_back(msg.id);
+                // A request that could not be started for want of Redis stays pending: delivered again, not lost.
+                if (!req || self->StartWorkflow(*req, msg.body)) acks.push_back(msg.id);
             }
             done(std::move(acks));
         });
@@ -644,16 +686,18 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             if (self->options.kv) (void)self->options.kv->RefreshBlocking();
             std::vector<std::string> acks;
             for (const auto& msg : batch) {
-                self->HandleEvent(msg);
-                acks.push_back(msg.id);
+                // An event whose step could not be read or stored stays pending: delivered again, not lost (a
+                // task's end acknowledged anyway left its workflow running forever).
+                if (self->HandleEvent(msg)) acks.push_back(msg.id);
             }
             done(std::move(acks));
         });
     }
 
-    void HandleEvent(const core::StreamMessage& msg) {
+    /// False when the event could not be handled for want of Redis: it stays pending.
+    bool HandleEvent(const core::StreamMessage& msg) {
         auto ev = executions::ExecutionEvent::Parse(msg.body);
-        if (!ev || ev->kind != executions::event_kind::kStatus) return;
+        if (!ev || ev->kind != executions::event_kind::kStatus) return true;
         const std::string to = ev->to;
         const bool task_event =
             !ev->parent.empty() && (core::status::IsCompleted(to) || to == core::status::kPending || to == "paused");
@@ -662,16 +706,19 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         // parent, the parent's step below acknowledges it.
         if (to == "canceling" || to == "canceled" || to == "pausing" || to == "resuming") {
             auto exists = redis->CommandBlocking({"EXISTS", Key(ev->execution_id)});
-            if (exists && exists->integer == 1) {
-                Step(ev->execution_id, task_event ? "" : msg.id, [&to](Machine& c, StepOutput& out) {
-                    if (to == "canceling" || to == "canceled") {
-                        c.Cancel(out);
-                    } else if (to == "pausing") {
-                        c.Pause(out);
-                    } else {
-                        c.Resume(out);
-                    }
-                });
+            if (!exists) return false;
+            if (exists->integer == 1) {
+                const bool stepped =
+                    Step(ev->execution_id, task_event ? "" : msg.id, [&to](Machine& c, StepOutput& out) {
+                        if (to == "canceling" || to == "canceled") {
+                            c.Cancel(out);
+                        } else if (to == "pausing") {
+                            c.Pause(out);
+                        } else {
+                            c.Resume(out);
+                        }
+                    });
+                if (!stepped) return false;
                 // A resume the workflow did by itself because a subworkflow it was paused for resumed leaves its
                 // other paused subworkflows paused (StackStorm does not publish that resume).
                 if (to != "resuming" || !QuietResume(ev->execution_id)) Cascade(ev->execution_id, to);
@@ -681,12 +728,13 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             }
         }
         const bool resumed_task = to == "resuming" && !ev->parent.empty();
-        if (!task_event && !resumed_task) return;
+        if (!task_event && !resumed_task) return true;
         auto h = redis->CommandBlocking({"HMGET", store.keys().Execution(ev->execution_id), "context", "result"});
-        if (!h || h->elements.size() < 2) return;
+        if (!h) return false;
+        if (h->elements.size() < 2) return true;
         Json ctx = ParseOr(h->elements[0], Json::object());
         const char* kind = ctx.contains("orquesta") ? "orquesta" : kChainKind;
-        if (!ctx.contains(kind) || !ctx[kind].is_object() || !ctx[kind].contains("workflow_execution_id")) return;
+        if (!ctx.contains(kind) || !ctx[kind].is_object() || !ctx[kind].contains("workflow_execution_id")) return true;
         const Json& o = ctx[kind];
         const std::string task_id = o.value("task_id", "");
         const int item = o.value("item_id", -1);
@@ -701,7 +749,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         // A subworkflow paused because one of its tasks waits for an answer (an inquiry, at any depth) pauses its
         // parent as the inquiry itself would: StackStorm pauses the root workflow, and its answer resumes them all.
         const bool inquiry = to == "paused" && PausedByInquiry(child);
-        Step(ev->parent, msg.id, [&](Machine& c, StepOutput& out) {
+        return Step(ev->parent, msg.id, [&](Machine& c, StepOutput& out) {
             if (to == core::status::kPending || inquiry) return c.TaskPending(task_id, item, attempt, out);
             if (to == "paused") return c.TaskPaused(task_id, item, attempt, out);
             c.TaskEnded(task_id, item, attempt, child, to, result, out);
