@@ -334,7 +334,15 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 // runner when the action fails, the gc role when this runner dies mid-run (it is `abandoned`).
                 client->Command(
                     {"SET", runner_keys.RetryRequest(execution_id), msg.body, "EX", kRetryRequestTtlSeconds},
-                    [self, job](Result<core::RedisReply>) mutable { self->Claim(std::move(job)); }
+                    [self, job](Result<core::RedisReply> kept) mutable {
+                        if (!kept || kept->IsError()) {
+                            // Run without it, a failure could not be retried: the request stays pending instead,
+                            // and is delivered again.
+                            self->running -= 1;
+                            return job->finish();
+                        }
+                        self->Claim(std::move(job));
+                    }
                 );
                 continue;
             }
@@ -715,18 +723,26 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 {{"execution_id", id}, {"action", action}, {"status", result.status}});
             const std::string status = result.status;
             const bool retry = retry_of && RetryWanted(*retry_of, status);
+            auto due = std::make_shared<std::atomic<bool>>(false);
             if (retry) {
                 // Due before the status is stored: a runner dying in between leaves a due retry, which the poll
                 // takes once the status is final (or the gc role's abandon is); never a failure without its retry.
-                ScheduleRetry(*self->client, self->runner_keys, self->store.clock(), *retry_of, [](bool) {});
+                ScheduleRetry(*self->client, self->runner_keys, self->store.clock(), *retry_of, [due](bool ok) {
+                    *due = ok;
+                });
             }
-            self->Complete(id, std::move(result), [self, id, retry_of, retry](bool stored) {
+            self->Complete(id, std::move(result), [self, id, retry_of, retry, due](bool stored) {
                 {
                     std::lock_guard lock(self->mu);
                     self->held.erase(id);
                 }
                 if (retry_of && stored) {
                     if (retry) {
+                        // Made due again when Redis missed it (the result waited for Redis to come back): the
+                        // ZADD was answered before the result, on the same connection.
+                        if (!*due)
+                            ScheduleRetry(*self->client, self->runner_keys, self->store.clock(), *retry_of, [](bool) {
+                            });
                         self->PollRetriesAfter(RetryDelay(*retry_of));  // on time, not at the next poll
                     } else {
                         self->client->Command(
@@ -1262,22 +1278,31 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
                     Json result = {
                         {"error",
                          "runner " + owners[i].str + " stopped responding while the execution was " + statuses[i]}};
-                    self->store.Transition(
-                        id,
-                        canceling ? core::status::kCanceled : core::status::kAbandoned,
-                        {{"result", result.dump()},
-                         {"end_timestamp", core::FormatIsoTimestamp(self->store.clock().Now())}},
-                        [self, id, runner = owners[i].str, canceling](Result<executions::TransitionResult> r) {
-                            if (r && r->applied) {
-                                Log(*self->log,
-                                    spdlog::level::warn,
-                                    "execution abandoned",
-                                    {{"execution_id", id}, {"runner", runner}});
-                                if (!canceling) self->RetryAbandoned(id);
-                            }
-                        },
-                        {statuses[i]}
-                    );
+                    // The retry is made due first (the poll waits for a final status, and drops it if the end is
+                    // not a failure): made after, an abandon whose answer was lost, or a gc role dying in between,
+                    // left the execution without it.
+                    auto abandon = [self, id, owner = owners[i].str, status = statuses[i], canceling, result]() {
+                        self->store.Transition(
+                            id,
+                            canceling ? core::status::kCanceled : core::status::kAbandoned,
+                            {{"result", result.dump()},
+                             {"end_timestamp", core::FormatIsoTimestamp(self->store.clock().Now())}},
+                            [self, id, runner = owner](Result<executions::TransitionResult> r) {
+                                if (r && r->applied) {
+                                    Log(*self->log,
+                                        spdlog::level::warn,
+                                        "execution abandoned",
+                                        {{"execution_id", id}, {"runner", runner}});
+                                }
+                            },
+                            {status}
+                        );
+                    };
+                    if (canceling) {
+                        abandon();
+                    } else {
+                        self->RetryAbandoned(id, std::move(abandon));
+                    }
                 }
                 self->Schedule();
             }
@@ -1286,24 +1311,35 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
 
     /// An abandoned execution of an action with action.retry (`retry_on: failure`) is due for its retry: its
     /// request was kept at the claim (RunnerKeys::RetryRequest), and the runners' poll creates the retry.
-    void RetryAbandoned(const std::string& id) {
+    /// Then `abandon` (once the retry is due, or when there is none; not when Redis missed it: the next sweep
+    /// tries both again).
+    void RetryAbandoned(const std::string& id, std::function<void()> abandon) {
         auto self = shared_from_this();
-        client->Command({"GET", runner_keys.RetryRequest(id)}, [self, id](Result<core::RedisReply> r) {
-            if (!r || r->IsNil() || r->IsError()) return;  // no retry policy, or its request expired
-            Json body = Json::parse(r->str, nullptr, false);
-            Result<core::ExecutionRequest> req = body.is_object()
-                                                     ? core::ExecutionRequest::FromJson(body)
-                                                     : Result<core::ExecutionRequest>(NotFound("not JSON"));
-            if (!req || !RetryWanted(*req, core::status::kAbandoned)) return;
-            ScheduleRetry(*self->client, self->runner_keys, self->store.clock(), *req, [self, id](bool ok) {
-                if (!ok) {
-                    Log(*self->log,
-                        spdlog::level::err,
-                        "cannot schedule the retry of an abandoned execution",
-                        {{"execution_id", id}});
-                }
-            });
-        });
+        client->Command(
+            {"GET", runner_keys.RetryRequest(id)},
+            [self, id, abandon = std::move(abandon)](Result<core::RedisReply> r) {
+                if (!r || r->IsError()) return;
+                if (r->IsNil()) return abandon();  // no retry policy, or its request expired
+                Json body = Json::parse(r->str, nullptr, false);
+                Result<core::ExecutionRequest> req = body.is_object()
+                                                         ? core::ExecutionRequest::FromJson(body)
+                                                         : Result<core::ExecutionRequest>(NotFound("not JSON"));
+                if (!req || !RetryWanted(*req, core::status::kAbandoned)) return abandon();
+                ScheduleRetry(
+                    *self->client,
+                    self->runner_keys,
+                    self->store.clock(),
+                    *req,
+                    [self, id, abandon](bool ok) {
+                        if (ok) return abandon();
+                        Log(*self->log,
+                            spdlog::level::err,
+                            "cannot schedule the retry of an abandoned execution",
+                            {{"execution_id", id}});
+                    }
+                );
+            }
+        );
     }
 };
 
