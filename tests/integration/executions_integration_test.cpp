@@ -7,8 +7,11 @@
 #include <set>
 
 #include "git_repo.hpp"
+#include "io_runner.hpp"
 #include "redis_server.hpp"
+#include "squall/core/clock.hpp"
 #include "squall/core/model/model.hpp"
+#include "squall/executions/store.hpp"
 #include "squall_process.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
@@ -114,6 +117,34 @@ TEST(ExecutionsIntegrationTest, CancelReachesARunnerInAnotherProcess) {
     EXPECT_EQ(after.exit_code, 0) << after.err;
     EXPECT_NE(after.out.find("after"), std::string::npos) << after.out;
     EXPECT_TRUE(runner.Running());
+}
+
+// The first cancel's transition was stored but its message to the runner was lost (Redis gone between the two): the
+// execution is `canceling`, its action runs on. A cancel asked again tells the runner again; before, it answered
+// `canceling` and nothing happened until the action's own end or timeout.
+TEST(ExecutionsIntegrationTest, ACancelAskedAgainTellsTheRunnerAgain) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    RedisServer redis;
+    SquallProcess::Options o;
+    o.data_dir = (data.path() / "d").string();
+    o.redis_url = "unix://" + redis.socket_path();
+    o.extra_args = {"--roles", "api,rules,notifier,gc,runner"};
+    SquallProcess server(o);
+
+    const std::string id = StartAsync(server, {"core.local", "cmd=echo started; sleep 60"});
+    ASSERT_TRUE(WaitStatus(server, id, "running", 30s)) << server.Output();
+    IoRunner io;
+    core::RedisEndpoint ep;
+    ep.unix_path = redis.socket_path();
+    auto client = core::RedisClient::Create(io.io(), ep);
+    executions::ExecutionStore store(client, core::SystemClock());
+    Result<executions::TransitionResult> first = store.TransitionBlocking(id, "canceling", {}, {"running"});
+    ASSERT_TRUE(first && first->applied) << (first ? first->previous : first.error().message);
+    CliResult again = server.Cli({"execution", "cancel", id});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_TRUE(WaitStatus(server, id, "canceled", 10s)) << GetExecution(server, id).dump() << server.Output();
+    client->Close();
 }
 
 TEST(ExecutionsIntegrationTest, ReRunKeepsParametersAppliesOverridesAndLinksTheOriginal) {

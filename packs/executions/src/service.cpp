@@ -245,7 +245,19 @@ Result<CancelOutcome> ExecutionService::CancelBlocking(const std::string& id) {
                 "execution \"" + id + "\" is already " + status + " and cannot be canceled"
             );
         }
-        if (status == "canceling") return CancelOutcome{status, status};
+        if (status == "canceling") {
+            // Asked again: the runner is told again. The first message may be lost with the answer to the first
+            // cancel (its transition stored, Redis gone before the message); a runner that has no such run, or
+            // cancels it already, ignores it.
+            const Json& live = (*current)["liveaction"];
+            const Json info = live.is_object() ? live.value("runner_info", Json::object()) : Json::object();
+            const std::string runner = info.is_object() ? info.value("hostname", "") : "";
+            if (!runner.empty()) {
+                Status sent = store_.SendControlBlocking(runner, {{"kind", "cancel"}, {"execution_id", id}});
+                if (!sent) return sent.error();
+            }
+            return CancelOutcome{status, status};
+        }
         const bool at_once = CancelsAtOnce(status);
         const std::string to = at_once ? "canceled" : "canceling";
         FieldMap fields;
