@@ -384,15 +384,26 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                 }
             }
         }
-        auto moved = store.TransitionBlocking(
-            wf,
-            status,
-            {{"result", result.dump(-1, ' ', false, Json::error_handler_t::replace)},
-             {"end_timestamp", core::FormatIsoTimestamp(store.clock().Now())}},
-            {"running", "canceling", "pausing", "resuming", "scheduled"}
-        );
+        const executions::FieldMap end = {
+            {"result", result.dump(-1, ' ', false, Json::error_handler_t::replace)},
+            {"end_timestamp", core::FormatIsoTimestamp(store.clock().Now())}};
+        const std::vector<std::string> from = {"running", "canceling", "pausing", "resuming", "scheduled"};
+        auto moved = store.TransitionBlocking(wf, status, end, from);
+        if (moved && !moved->applied && moved->previous == "paused") {
+            // Paused still, though the workflow went on to its end: the resume before it was not stored (its status
+            // changes lost with Redis). It walks there first, as the resume would have; `paused` has no edge to an
+            // end, and the workflow stayed paused for good.
+            Signal(wf, "resuming", {"paused"});
+            Signal(wf, "running", {"resuming"});
+            moved = store.TransitionBlocking(wf, status, end, from);
+        }
         if (!moved) {
             Warn("cannot store the workflow's end; recovery retries it", wf, moved.error().message);
+            return false;
+        }
+        if (!moved->applied && !core::status::IsCompleted(moved->previous)) {
+            // Kept active: recovery tries again (before, the workflow left the active set, never to end).
+            Warn("the workflow's end was refused in status " + moved->previous + "; recovery retries it", wf, "");
             return false;
         }
         // A request kept for a retry policy goes now unless a retry is due (the retry poll drops it then).
