@@ -345,7 +345,10 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         Result<std::string> id = service.RequestBlocking(spec);
         if (id) return;
         const Error& e = id.error();
-        if (e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kTimeout || e.code == ErrorCode::kInternal) {
+        // Redis away, slow, or its client's queue full (kResourceExhausted): the task is not refused, only not
+        // created yet.
+        if (e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kTimeout || e.code == ErrorCode::kInternal ||
+            e.code == ErrorCode::kResourceExhausted) {
             Warn("cannot create a task execution; recovery retries it", wf, e.message);
             return;
         }
