@@ -210,6 +210,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     std::set<std::string> claiming;          // execution ids whose claim is under way, guarded by mu
     std::set<std::string> held;              // execution ids run here whose result is not stored yet, guarded by mu
     bool shutting_down = false;              // guarded by mu
+    std::atomic<bool> stopping{false};       // Stop was called: claims and results are not retried for long
     std::function<void()> on_idle;           // guarded by mu
     std::set<std::string> cancel_requested;  // guarded by mu: ids whose cancel arrived (they end `canceled`)
     /// Output lines not yet stored, per execution (guarded by mu); flushed once per burst (one script, one event).
@@ -389,8 +390,11 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             std::move(claim),
             [self, job, since](Result<executions::TransitionResult> claimed) mutable {
                 if (!claimed) {
-                    if (claimed.error().code != ErrorCode::kNotFound && job->attempt + 1 < kConfirmAttempts &&
-                        !self->ShuttingDown()) {
+                    const ErrorCode code = claimed.error().code;
+                    const bool lost = code == ErrorCode::kUnavailable || code == ErrorCode::kTimeout ||
+                                      code == ErrorCode::kResourceExhausted ||
+                                      (code != ErrorCode::kNotFound && self->client->endpoint().IsSentinel());
+                    if (lost && job->attempt + 1 < kConfirmAttempts && !self->stopping) {
                         // The claim may have been applied without its reply reaching us (Redis restarted, or a
                         // Sentinel failover, right after it): claim again until an answer says whose the execution
                         // is. Left pending instead, it was found claimed by this live runner at its redelivery,
@@ -538,17 +542,16 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
     void StartClaimed(std::shared_ptr<ClaimJob> job) {
         job->ack();
         job->finish();
-        const std::string id = job->req.execution_id;
-        StartRun(job->runner, std::move(job->req));
-        Unclaiming(id, true);  // active now
+        StartRun(job->runner, std::move(job->req));  // no longer claiming: active
     }
 
-    /// The claim of `execution_id` is over: run (`started`), or given up or found not ours (a cancel that arrived
-    /// for it meanwhile is forgotten with it).
-    void Unclaiming(const std::string& execution_id, bool started = false) {
+    /// The claim of `execution_id` is over without a run: given up, or found not ours. A cancel that arrived for it
+    /// meanwhile is forgotten with it, unless it is for a run of this process (a request delivered again while
+    /// it runs).
+    void Unclaiming(const std::string& execution_id) {
         std::lock_guard lock(mu);
         claiming.erase(execution_id);
-        if (!started) cancel_requested.erase(execution_id);
+        if (!active.count(execution_id)) cancel_requested.erase(execution_id);
     }
 
     /// Loads the action's pack config (Keys::Configs; `{}` when the pack has none) and which of its keys are
@@ -558,6 +561,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             std::lock_guard lock(mu);
             active[req.execution_id] = runner;
             held.insert(req.execution_id);
+            claiming.erase(req.execution_id);  // in the same step: a cancel finds it claiming or active, never neither
         }
         if (!runner->UsesPackConfig()) return Launch(runner, std::move(req), PackConfig{});
         LoadConfigAndLaunch(runner, std::move(req), 0);
@@ -724,6 +728,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
             const std::string status = result.status;
             const bool retry = retry_of && RetryWanted(*retry_of, status);
             auto due = std::make_shared<std::atomic<bool>>(false);
+            const uint64_t due_on = self->client->ConnectionToken();
             if (retry) {
                 // Due before the status is stored: a runner dying in between leaves a due retry, which the poll
                 // takes once the status is final (or the gc role's abandon is); never a failure without its retry.
@@ -731,16 +736,16 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                     *due = ok;
                 });
             }
-            self->Complete(id, std::move(result), [self, id, retry_of, retry, due](bool stored) {
+            self->Complete(id, std::move(result), [self, id, retry_of, retry, due, due_on](bool stored) {
                 {
                     std::lock_guard lock(self->mu);
                     self->held.erase(id);
                 }
                 if (retry_of && stored) {
                     if (retry) {
-                        // Made due again when Redis missed it (the result waited for Redis to come back): the
-                        // ZADD was answered before the result, on the same connection.
-                        if (!*due)
+                        // Made due again when Redis missed it (the result waited for Redis to come back), or when
+                        // it went to a master that failed over since (Sentinel: the result was stored again).
+                        if (!*due || self->client->ConnectionToken() != due_on)
                             ScheduleRetry(*self->client, self->runner_keys, self->store.clock(), *retry_of, [](bool) {
                             });
                         self->PollRetriesAfter(RetryDelay(*retry_of));  // on time, not at the next poll
@@ -970,7 +975,7 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
                 }
                 // Given up only when stopping: dropped, the result would leave the execution `running` for good
                 // (this runner beats on, so the gc role never abandons it).
-                if (r.error().code == ErrorCode::kNotFound || (attempt >= 60 && self->ShuttingDown())) {
+                if (r.error().code == ErrorCode::kNotFound || (attempt >= 60 && self->stopping)) {
                     Log(*self->log,
                         spdlog::level::err,
                         "cannot store execution result",
@@ -1094,6 +1099,7 @@ void RunnerContainer::Start() {
 
 void RunnerContainer::Stop(std::chrono::milliseconds grace, std::function<void()> on_stopped) {
     auto impl = impl_;
+    impl->stopping = true;  // before the consumer stops: it waits for its batch, which a claim retrying would hold
     auto after_consumer = [impl, grace, on_stopped = std::move(on_stopped)]() mutable {
         impl->stopping_retries = true;
         impl->retry_poll.cancel();

@@ -442,6 +442,21 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             Warn("cannot claim a workflow execution; its request stays pending", wf, claimed.error().message);
             return false;
         }
+        if (!claimed->applied && claimed->previous == "canceling") {
+            // Claimed by an earlier delivery that could not store the workflow, then canceled: its cancel event
+            // found no workflow to cancel. Ended here, or it stayed canceling for good.
+            auto stored = redis->CommandBlocking({"EXISTS", Key(wf)});
+            if (!stored) return false;
+            if (stored->integer == 1) return true;  // the workflow's own cancel ends it
+            auto ended = store.TransitionBlocking(
+                wf,
+                "canceled",
+                {{"result", Json{{"error", "canceled before the workflow started"}}.dump()},
+                 {"end_timestamp", core::FormatIsoTimestamp(store.clock().Now())}},
+                {"canceling"}
+            );
+            return static_cast<bool>(ended);
+        }
         if (!claimed->applied && claimed->previous != "running") return true;  // canceled before it started
         const Json re_run = req.context.value("re_run", Json::object());
         if (re_run.is_object() && re_run.value("tasks", Json::array()).is_array() &&
@@ -715,6 +730,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         const std::string to = ev->to;
         const bool task_event =
             !ev->parent.empty() && (core::status::IsCompleted(to) || to == core::status::kPending || to == "paused");
+        const bool resumed_task = to == "resuming" && !ev->parent.empty();
         // A workflow's own cancel, pause or resume (`canceled` straight from `paused`, canceled at once by the
         // service, ends its state too), cascaded to its subworkflows. When the event is also a task's end in its
         // parent, the parent's step below acknowledges it.
@@ -722,8 +738,12 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             auto exists = redis->CommandBlocking({"EXISTS", Key(ev->execution_id)});
             if (!exists) return false;
             if (exists->integer == 1) {
-                const bool stepped =
-                    Step(ev->execution_id, task_event ? "" : msg.id, [&to](Machine& c, StepOutput& out) {
+                // When the event is also a task's in its parent, the parent's step acknowledges it (in its script):
+                // acknowledged here, a parent's step that then failed was lost.
+                const bool stepped = Step(
+                    ev->execution_id,
+                    task_event || resumed_task ? "" : msg.id,
+                    [&to](Machine& c, StepOutput& out) {
                         if (to == "canceling" || to == "canceled") {
                             c.Cancel(out);
                         } else if (to == "pausing") {
@@ -731,7 +751,8 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                         } else {
                             c.Resume(out);
                         }
-                    });
+                    }
+                );
                 if (!stepped) return false;
                 // A resume the workflow did by itself because a subworkflow it was paused for resumed leaves its
                 // other paused subworkflows paused (StackStorm does not publish that resume).
@@ -741,7 +762,6 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                 if ((to == "canceling" || to == "canceled") && !ev->parent.empty()) CancelRoot(ev->parent);
             }
         }
-        const bool resumed_task = to == "resuming" && !ev->parent.empty();
         if (!task_event && !resumed_task) return true;
         auto h = redis->CommandBlocking({"HMGET", store.keys().Execution(ev->execution_id), "context", "result"});
         if (!h) return false;
@@ -755,8 +775,8 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         const int attempt = o.value("attempt", 0);
         const Json result = ParseOr(h->elements[1], Json());
         const std::string child = ev->execution_id;
-        if (resumed_task) {  // the child's own step acknowledged the event
-            return Step(ev->parent, "", [&](Machine& c, StepOutput& out) {
+        if (resumed_task) {
+            return Step(ev->parent, msg.id, [&](Machine& c, StepOutput& out) {
                 c.TaskResumed(task_id, item, attempt, out);
             });
         }
