@@ -89,6 +89,35 @@ protected:
         proxy_.reset();
     }
 
+    /// Creates execution `id` of a shell command (its request on the stream for the container).
+    void CreateShell(const std::string& id, const std::string& cmd) {
+        RunRequest r = test::ActionRequest(id, "local-shell-cmd", "", Json::object(), {{"cmd", cmd}});
+        executions::NewExecution e;
+        e.request.execution_id = id;
+        e.request.action_ref = r.action_ref;
+        e.request.runner_type = "local-shell-cmd";
+        e.request.action = r.action;
+        e.request.parameters = r.parameters;
+        e.request.context = {{"user", "tester"}};
+        e.action = r.action;
+        ASSERT_TRUE(store_->CreateBlocking(e));
+    }
+
+    /// The execution once it has ended (up to 30 s).
+    Json WaitForEnd(const std::string& id) {
+        Json execution;
+        EXPECT_TRUE(squall::test::WaitFor(
+            [&] {
+                Result<Json> got = store_->GetBlocking(id);
+                if (!got) return false;
+                execution = *got;
+                return core::status::IsCompleted(execution.value("status", ""));
+            },
+            std::chrono::seconds(30)
+        )) << execution.dump(2);
+        return execution;
+    }
+
     /// Runs a python action of the test pack through the container; returns the stored execution.
     Json RunPython(const std::string& name, const std::string& file, Json params, std::vector<std::string> secret) {
         RunRequest r = test::ActionRequest(name, "python-script", file, Json::object(), params);
@@ -162,22 +191,7 @@ TEST_F(ContainerConfigRedisTest, AStoppingRunnerStaysAliveWhileItsExecutionsFini
     // The action runs until the test lets it end (a file appears), so the check below never races its end.
     squall::test::TempDir tmp;
     const std::string release = (tmp.path() / "release").string();
-    RunRequest r = test::ActionRequest(
-        "sleeper",
-        "local-shell-cmd",
-        "",
-        Json::object(),
-        {{"cmd", "while [ ! -e " + release + " ]; do sleep 0.1; done"}}
-    );
-    executions::NewExecution e;
-    e.request.execution_id = "cfg-sleeper";
-    e.request.action_ref = r.action_ref;
-    e.request.runner_type = "local-shell-cmd";
-    e.request.action = r.action;
-    e.request.parameters = r.parameters;
-    e.request.context = {{"user", "tester"}};
-    e.action = r.action;
-    ASSERT_TRUE(store_->CreateBlocking(e));
+    CreateShell("cfg-sleeper", "while [ ! -e " + release + " ]; do sleep 0.1; done");
     ASSERT_TRUE(squall::test::WaitFor(
         [&] {
             Result<Json> got = store_->GetBlocking("cfg-sleeper");
@@ -243,26 +257,8 @@ TEST_F(ContainerClaimDropTest, AClaimWhoseAnswerIsLostIsRunOnce) {
     (void)store_->TransitionBlocking("no-such-execution", core::status::kRunning, {});  // kNotFound, script cached
     squall::test::TempDir tmp;
     const std::string ran = (tmp.path() / "ran").string();
-    RunRequest r = test::ActionRequest("once", "local-shell-cmd", "", Json::object(), {{"cmd", "echo x >> " + ran}});
-    executions::NewExecution e;
-    e.request.execution_id = "claim-once";
-    e.request.action_ref = r.action_ref;
-    e.request.runner_type = "local-shell-cmd";
-    e.request.action = r.action;
-    e.request.parameters = r.parameters;
-    e.request.context = {{"user", "tester"}};
-    e.action = r.action;
-    ASSERT_TRUE(store_->CreateBlocking(e));
-    Json execution;
-    EXPECT_TRUE(squall::test::WaitFor(
-        [&] {
-            Result<Json> got = store_->GetBlocking("claim-once");
-            if (!got) return false;
-            execution = *got;
-            return core::status::IsCompleted(execution.value("status", ""));
-        },
-        std::chrono::seconds(30)
-    )) << execution.dump(2);
+    CreateShell("claim-once", "echo x >> " + ran);
+    Json execution = WaitForEnd("claim-once");
     EXPECT_TRUE(proxy_->cut());  // the claim was the command whose answer was lost
     EXPECT_EQ(execution.value("status", ""), core::status::kSucceeded) << execution.dump(2);
     Result<core::RedisReply> owner =
@@ -283,16 +279,7 @@ protected:
 
     /// A shell execution whose command appends to `ran`, claimed by "test-runner" and then moved to `status`.
     void Prepare(const std::string& id, const std::string& ran, const std::string& status) {
-        RunRequest r = test::ActionRequest(id, "local-shell-cmd", "", Json::object(), {{"cmd", "echo x >> " + ran}});
-        executions::NewExecution e;
-        e.request.execution_id = id;
-        e.request.action_ref = r.action_ref;
-        e.request.runner_type = "local-shell-cmd";
-        e.request.action = r.action;
-        e.request.parameters = r.parameters;
-        e.request.context = {{"user", "tester"}};
-        e.action = r.action;
-        ASSERT_TRUE(store_->CreateBlocking(e));
+        CreateShell(id, "echo x >> " + ran);
         Result<executions::TransitionResult> claimed =
             store_->TransitionBlocking(id, core::status::kRunning, {{"runner_id", "test-runner"}});
         ASSERT_TRUE(claimed && claimed->applied) << (claimed ? claimed->previous : claimed.error().message);
@@ -300,20 +287,6 @@ protected:
             Result<executions::TransitionResult> moved = store_->TransitionBlocking(id, status, {});
             ASSERT_TRUE(moved && moved->applied);
         }
-    }
-
-    Json WaitForEnd(const std::string& id) {
-        Json execution;
-        EXPECT_TRUE(squall::test::WaitFor(
-            [&] {
-                Result<Json> got = store_->GetBlocking(id);
-                if (!got) return false;
-                execution = *got;
-                return core::status::IsCompleted(execution.value("status", ""));
-            },
-            std::chrono::seconds(30)
-        )) << execution.dump(2);
-        return execution;
     }
 };
 
