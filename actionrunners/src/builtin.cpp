@@ -10,6 +10,14 @@ Status RunnerRegistry::Register(RunnerFactory factory) {
     return {};
 }
 
+std::optional<core::ExecutionResult> RunnerRegistry::KnownResult(
+    const std::string& runner_type, const std::string& action_ref
+) const {
+    const RunnerFactory* f = Find(runner_type);
+    if (f == nullptr || !f->known_result) return std::nullopt;
+    return f->known_result(action_ref);
+}
+
 const RunnerFactory* RunnerRegistry::Find(const std::string& name) const {
     auto it = factories_.find(name);
     return it == factories_.end() ? nullptr : &it->second;

@@ -382,6 +382,13 @@ int ServerMain(const std::vector<std::string>& args) {
     executions::ExecutionService execution_service(
         executions, &api_content_cache, &kv_cache, {"orquesta", "action-chain"}
     );
+    // core.noop and any runner whose result is known without running: created ended, no runner hop
+    // (docs/decisions.md, "Settled at creation").
+    const executions::ExecutionService::KnownResult known_results =
+        [&runners](const std::string& runner_type, const std::string& action_ref) {
+            return runners.KnownResult(runner_type, action_ref);
+        };
+    execution_service.SetKnownResults(known_results);
     if (Status st = content.RegisterRunnerTypesBlocking(runners.Infos()); !st) {
         Log(*log, spdlog::level::err, "cannot register runner types", {{"error", st.error().message}});
     }
@@ -461,6 +468,7 @@ int ServerMain(const std::vector<std::string>& args) {
         RoleConnection& c = role_connection();
         rules_engine =
             std::make_unique<rules::RulesEngine>(io, c.client, operators, consumer + "-rules", c.kv_cache.get(), clock);
+        rules_engine->SetKnownResults(known_results);
         rules_engine->Start();
     }
     std::unique_ptr<actionrunners::RunnerContainer> runner;

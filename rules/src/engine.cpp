@@ -321,6 +321,10 @@ RulesEngine::RulesEngine(
 
 RulesEngine::~RulesEngine() = default;
 
+void RulesEngine::SetKnownResults(executions::ExecutionService::KnownResult known) {
+    impl_->service.SetKnownResults(std::move(known));
+}
+
 void RulesEngine::Start() {
     core::StreamConsumerOptions opts;
     opts.stream = impl_->triggers.keys().TriggerStream();

@@ -253,6 +253,67 @@ TEST_F(ExecutionStoreTest, ATransitionViaAStatusLeavesWhatTwoTransitionsWould) {
     EXPECT_EQ(f["lat:trigger_done:sum_us"], "43000");
 }
 
+// A settled execution (core.noop: its result known without running) is created ended: the record, log, events,
+// indexes and counters its claim and end would have left, and no request for a runner. Created again under its
+// key, nothing more is written.
+TEST_F(ExecutionStoreTest, ASettledExecutionIsCreatedEndedWithWhatAClaimAndEndWouldLeave) {
+    NewExecution e = Make("core.noop", "enf:ti-1/bench.rule");
+    e.trigger_us = core::ToMicros(clock_.Now()) - 3000;
+    e.settled = core::ExecutionResult{"succeeded", {{"succeeded", true}, {"return_code", 0}}};
+    const std::string id = *store_->CreateBlocking(e);
+    ASSERT_EQ(*store_->CreateBlocking(e), id);
+    Json rec = *store_->GetBlocking(id);
+    EXPECT_EQ(rec["status"], "succeeded");
+    EXPECT_EQ(rec["result"]["return_code"], 0);
+    EXPECT_EQ(rec["end_timestamp"], rec["start_timestamp"]);
+    std::vector<std::string> log;
+    for (const auto& l : rec["log"]) log.push_back(l["status"]);
+    EXPECT_EQ(log, (std::vector<std::string>{"requested", "scheduled", "running", "succeeded"}));
+    std::vector<ExecutionEvent> events = Events();
+    ASSERT_EQ(events.size(), 3u) << "the create, running and the end; once";
+    EXPECT_EQ(events[0].kind, event_kind::kCreate);
+    EXPECT_EQ(events[1].from, "scheduled");
+    EXPECT_EQ(events[1].to, "running");
+    EXPECT_EQ(events[2].from, "running");
+    EXPECT_EQ(events[2].to, "succeeded");
+    EXPECT_EQ(events[2].execution_id, id);
+    EXPECT_EQ(client_->CommandBlocking({"XLEN", store_->keys().RequestStream("default")})->integer, 0)
+        << "nothing for a runner to run";
+    EXPECT_EQ(
+        client_->CommandBlocking({"ZSCORE", store_->keys().ByStatus("scheduled"), id})->type, RedisReply::Type::kNil
+    );
+    for (const std::string& index :
+         {store_->keys().ByStatus("succeeded"), store_->keys().ByActionStatus("core.noop", "succeeded")}) {
+        EXPECT_NE(client_->CommandBlocking({"ZSCORE", index, id})->type, RedisReply::Type::kNil) << index;
+    }
+    // Nothing listens for the action trigger and the action has no notify: the notifier gets nothing.
+    EXPECT_EQ(client_->CommandBlocking({"XLEN", store_->keys().Notify()})->integer, 0);
+    std::map<std::string, std::string> f;
+    ASSERT_TRUE(test::WaitFor(
+        [&] {
+            Result<RedisReply> h = client_->CommandBlocking({"HGETALL", store_->keys().Metrics()});
+            f.clear();
+            for (size_t i = 0; h && i + 1 < h->elements.size(); i += 2) f[h->elements[i].str] = h->elements[i + 1].str;
+            return f["ended:noop:succeeded"] == "1";
+        },
+        std::chrono::seconds(10)
+    ));
+    EXPECT_EQ(f["created:noop"], "1");
+    EXPECT_EQ(f["lat:running_done:1"], "1");
+    EXPECT_EQ(f["lat:trigger_done:sum_us"], "3000");
+
+    // An action with notify: its final event goes to the notifier, as the end's transition would send it.
+    NewExecution n = Make("core.noop");
+    n.action["notify"] = {{"on-complete", {{"routes", {"slack"}}}}};
+    n.settled = core::ExecutionResult{"succeeded", Json::object()};
+    const std::string notified = *store_->CreateBlocking(n);
+    Result<RedisReply> queued = client_->CommandBlocking({"XRANGE", store_->keys().Notify(), "-", "+"});
+    ASSERT_EQ(queued->elements.size(), 1u);
+    Result<ExecutionEvent> final_event = ExecutionEvent::Parse(queued->elements[0].elements[1].elements[1].str);
+    EXPECT_EQ(final_event->execution_id, notified);
+    EXPECT_EQ(final_event->to, "succeeded");
+}
+
 TEST_F(ExecutionStoreTest, EveryFilterCombinationReadsOneIndexNewestFirst) {
     std::vector<std::string> ids;
     for (int i = 0; i < 6; ++i) {

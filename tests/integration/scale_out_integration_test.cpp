@@ -154,6 +154,36 @@ TEST_F(ScaleOutTest, AnExecutionWaitsScheduledUntilARunnerOfItsPoolTakesIt) {
     EXPECT_NE(cli.out.find("gpu"), std::string::npos) << cli.out;
 }
 
+// core.noop's result is known without running: it is created ended, by whichever process creates it, with no runner
+// anywhere (docs/decisions.md, "Settled at creation"). A noop action of a named pool still waits for its pool's
+// runner, and a shell action for a runner.
+TEST_F(ScaleOutTest, ANoopEndsAtItsCreationWhileOtherActionsWaitForARunner) {
+    const auto pack = dir_.path() / "d" / "packs" / "pooled";
+    Write(pack / "pack.yaml", "---\nref: pooled\nname: pooled\nversion: 0.1.0\nauthor: t\n");
+    Write(pack / "actions" / "nothing.yaml", "---\nname: nothing\nrunner_type: noop\npool: gpu\n");
+    SquallProcess api(Opts({"--roles", "api"}));
+    std::string why;
+    const std::string noop = Start(api, "core.noop", Json::object(), &why);
+    ASSERT_FALSE(noop.empty()) << why;
+    const std::string pooled = Start(api, "pooled.nothing", Json::object(), &why);
+    ASSERT_FALSE(pooled.empty()) << why;
+    const std::string shell = Start(api, "core.local", {{"cmd", "echo ran"}}, &why);
+    ASSERT_FALSE(shell.empty()) << why;
+    Json e = GetJson(api, "/executions/" + noop);
+    EXPECT_EQ(e.value("status", ""), "succeeded") << e.dump(2);
+    EXPECT_EQ(e["result"].value("return_code", -1), 0) << e.dump(2);
+    std::vector<std::string> log;
+    for (const auto& l : e["log"]) log.push_back(l.value("status", ""));
+    EXPECT_EQ(log, (std::vector<std::string>{"requested", "scheduled", "running", "succeeded"}));
+    EXPECT_EQ(GetJson(api, "/executions/" + pooled).value("status", ""), "scheduled");
+    EXPECT_EQ(GetJson(api, "/executions/" + shell).value("status", ""), "scheduled");
+
+    SquallProcess runner(Opts({"--roles", "runner"}));
+    ASSERT_TRUE(WaitFor([&] { return GetJson(api, "/executions/" + shell).value("status", "") == "succeeded"; }, 30s))
+        << GetJson(api, "/executions/" + shell).dump(2) << runner.Output();
+    EXPECT_EQ(GetJson(api, "/executions/" + pooled).value("status", ""), "scheduled") << "no runner of pool gpu";
+}
+
 /// Runs `argv` (argv[0] an absolute path) with `env` added to this process's environment, output to files; waits up
 /// to `deadline` (then SIGKILL, exit code -1).
 CliResult RunCommand(

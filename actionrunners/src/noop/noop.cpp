@@ -3,6 +3,12 @@
 namespace squall::actionrunners {
 namespace {
 
+core::ExecutionResult NoopResult(const std::string& /*action_ref*/) {
+    return core::ExecutionResult{
+        core::status::kSucceeded,
+        {{"failed", false}, {"succeeded", true}, {"return_code", 0}, {"stdout", ""}, {"stderr", ""}}};
+}
+
 class NoopRunner final : public Runner {
 public:
     explicit NoopRunner(asio::io_context& io) : io_(io) {}
@@ -14,10 +20,8 @@ public:
     }
     void Cancel(const std::string&) override {}
     bool UsesPackConfig() const override { return false; }
-    std::optional<core::ExecutionResult> ResultWithoutRunning(const std::string&) const override {
-        return core::ExecutionResult{
-            core::status::kSucceeded,
-            {{"failed", false}, {"succeeded", true}, {"return_code", 0}, {"stdout", ""}, {"stderr", ""}}};
+    std::optional<core::ExecutionResult> ResultWithoutRunning(const std::string& action_ref) const override {
+        return NoopResult(action_ref);
     }
 
 private:
@@ -100,6 +104,7 @@ RunnerFactory NoopFactory() {
     f.info.description = "A runner that does nothing and succeeds.";
     f.info.parameters = Json::object();
     f.create = [](RunnerServices& s) { return std::make_unique<NoopRunner>(s.io); };
+    f.known_result = NoopResult;
     return f;
 }
 

@@ -206,6 +206,8 @@ Result<NewExecution> ExecutionService::PrepareRevealing(
     }
     e.rule = spec.rule;
     e.dedupe_key = spec.idempotency_key;
+    if (known_ && e.parent.empty() && e.pool == "default" && !e.request.action.contains("policies"))
+        e.settled = known_(e.request.runner_type, ref);
     return e;
 }
 

@@ -21,23 +21,29 @@ namespace {
 using core::RedisClient;
 using core::RedisReply;
 
-// KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset, 5 request stream, 6 dedupe key, 7 event stream,
-//       8 the parent's children list (KEYS[1] when there is no parent), 9 the rule's zset, 10 the trigger type's
-//       zset (each KEYS[1] when not created by a rule), 11 the user's zset (KEYS[1] when there is no user)
-// ARGV: 1 id, 2 score, 3 request body, 4 use dedupe (0/1), 5 event body, 6.. field/value pairs
-// Invariants: a record exists iff its request was enqueued and its create event appended (one script). With
-// ARGV[4] '1' (an idempotency key: the id is derived from it, KeyedExecutionId) a record already there answers its
-// id as a status reply and nothing is written; so does a dedupe key KEYS[6] left by an earlier version, which
-// stored key → id for 7 days (read until those have expired). (The per-(action, status) index holds final statuses
-// only: see ListBlocking.) The /metrics counters are not kept here: ExecutionStore::Create counts in memory
-// (core::DeferredCounters), flushed once a second.
+// KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset (of the settled status when settled), 5 request
+//       stream, 6 dedupe key, 7 event stream, 8 the parent's children list (KEYS[1] when there is no parent), 9 the
+//       rule's zset, 10 the trigger type's zset (each KEYS[1] when not created by a rule), 11 the user's zset (KEYS[1]
+//       when there is no user), 12 the per-(action, status) zset of the settled status (KEYS[1] unless settled),
+//       13 notify stream, 14 set of the trigger types rules listen to
+// ARGV: 1 id, 2 score, 3 request body ('' when settled: nothing to run), 4 use dedupe (0/1), 5 event body, 6 and 7
+//       the `running` and final status events of a settled execution ('' otherwise), 8 '1' when its action notifies,
+//       9.. field/value pairs
+// Invariants: a record exists iff its request was enqueued (or it was settled) and its create event appended (one
+// script). With ARGV[4] '1' (an idempotency key: the id is derived from it, KeyedExecutionId) a record already there
+// answers its id as a status reply and nothing is written; so does a dedupe key KEYS[6] left by an earlier version,
+// which stored key → id for 7 days (read until those have expired). (The per-(action, status) index holds final
+// statuses only: see ListBlocking.) A settled execution (NewExecution::settled: core.noop) is created ended, with the
+// indexes, events and notification its claim and end would have left (kTransitionBody); no request is queued. The
+// /metrics counters are not kept here: ExecutionStore::Create counts in memory (core::DeferredCounters), flushed once
+// a second.
 const char* kCreateBody = R"lua(
 if ARGV[4] == '1' then
   if redis.call('EXISTS', KEYS[1]) == 1 then return redis.status_reply(ARGV[1]) end
   local existing = redis.call('GET', KEYS[6])
   if existing then return redis.status_reply(existing) end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
@@ -45,8 +51,14 @@ if KEYS[9] ~= KEYS[1] then redis.call('ZADD', KEYS[9], ARGV[2], ARGV[1]) end
 if KEYS[10] ~= KEYS[1] then redis.call('ZADD', KEYS[10], ARGV[2], ARGV[1]) end
 if KEYS[11] ~= KEYS[1] then redis.call('ZADD', KEYS[11], ARGV[2], ARGV[1]) end
 if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
-redis.call('XADD', KEYS[5], '*', 'd', ARGV[3])
+if ARGV[3] ~= '' then redis.call('XADD', KEYS[5], '*', 'd', ARGV[3]) end
 redis.call('XADD', KEYS[7], '*', 'd', ARGV[5])
+if ARGV[6] ~= '' then
+  redis.call('ZADD', KEYS[12], ARGV[2], ARGV[1])
+  redis.call('XADD', KEYS[7], '*', 'd', ARGV[6])
+  redis.call('XADD', KEYS[7], '*', 'd', ARGV[7])
+  if ARGV[8] == '1' or redis.call('SISMEMBER', KEYS[14], A) == 1 then redis.call('XADD', KEYS[13], '*', 'd', ARGV[7]) end
+end
 return ARGV[1]
 )lua";
 
@@ -235,7 +247,7 @@ std::string FinalStatuses() {
 }
 
 const core::Script& CreateScript() {
-    static const core::Script kScript(kCreateBody);
+    static const core::Script kScript(std::string("local A = '") + kActionTriggerType + "'\n" + kCreateBody);
     return kScript;
 }
 const core::Script& TransitionScript() {
@@ -283,6 +295,20 @@ std::string TriggerTypeOf(const NewExecution& e) {
                                                                                  : std::string();
 }
 
+/// A status event as the transition script writes it (kTransitionBody).
+std::string StatusEvent(const NewExecution& e, const std::string& from, const std::string& to, const std::string& at) {
+    return Dump(Json{
+        {"kind", "status"},
+        {"execution_id", e.request.execution_id},
+        {"from", from},
+        {"to", to},
+        {"at", at},
+        {"action", e.request.action_ref},
+        {"parent", e.parent},
+        {"runner", ""},
+    });
+}
+
 std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& now, int64_t score) {
     const core::ExecutionRequest& r = e.request;
     const Json event = {
@@ -295,16 +321,28 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
         {"parent", e.parent},
         {"runner", ""},
     };
+    const core::ExecutionResult* settled = e.settled ? &*e.settled : nullptr;
+    Json log = Json::array(
+        {{{"timestamp", now}, {"status", core::status::kRequested}},
+         {{"timestamp", now}, {"status", core::status::kScheduled}}}
+    );
+    if (settled) {
+        log.push_back({{"timestamp", now}, {"status", core::status::kRunning}});
+        log.push_back({{"timestamp", now}, {"status", settled->status}});
+    }
     std::vector<std::string> args = {
         r.execution_id,
         std::to_string(score),
-        Dump(r.ToJson()),
+        settled ? std::string() : Dump(r.ToJson()),
         e.dedupe_key.empty() ? "0" : "1",
         Dump(event),
+        settled ? StatusEvent(e, core::status::kScheduled, core::status::kRunning, now) : std::string(),
+        settled ? StatusEvent(e, core::status::kRunning, settled->status, now) : std::string(),
+        ActionNotifies(e.action) ? "1" : "0",
         "id",
         r.execution_id,
         "status",
-        core::status::kScheduled,
+        settled ? settled->status : core::status::kScheduled,
         "action",
         Dump(e.action),
         "action_ref",
@@ -326,10 +364,13 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
         "notify",
         ActionNotifies(e.action) ? "1" : "0",
         "log",
-        Json::array({{{"timestamp", now}, {"status", core::status::kRequested}},
-                     {{"timestamp", now}, {"status", core::status::kScheduled}}}
-        ).dump(),
+        log.dump(),
     };
+    if (settled) {
+        args.insert(
+            args.end(), {"result", Dump(settled->result), "end_timestamp", now, "running_us", std::to_string(score)}
+        );
+    }
     if (!e.parent.empty()) {
         args.push_back("parent");
         args.push_back(e.parent);
@@ -393,6 +434,21 @@ void CountCreated(
 ) {
     counters.Add(hash, "created:" + runner_type);
     if (latency_us >= 0) LatencyHistograms::Observe(counters, hash, "trigger_scheduled", latency_us);
+}
+
+/// A settled execution (NewExecution::settled) as its claim and end would have counted it (CountTransition): it ran
+/// 0 µs, and was claimed as it was created.
+void CountSettled(
+    core::DeferredCounters& counters,
+    const std::string& hash,
+    const std::string& runner_type,
+    const std::string& status,
+    int64_t trigger_latency_us
+) {
+    LatencyHistograms::Observe(counters, hash, "scheduled_running", 0);
+    counters.Add(hash, "ended:" + runner_type + ":" + status);
+    LatencyHistograms::Observe(counters, hash, "running_done", 0);
+    if (trigger_latency_us >= 0) LatencyHistograms::Observe(counters, hash, "trigger_done", trigger_latency_us);
 }
 
 /// One transition from `from` ("" when a policy redirected it) to `to`, with the transition script's reply r:
@@ -475,31 +531,39 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
     const std::string& id = e.request.execution_id;
     const std::string& ref = e.request.action_ref;
     const std::string user = ContextUser(e.request.context);
+    const std::string status = e.settled ? e.settled->status : std::string(core::status::kScheduled);
     CreateScript().Run(
         *client_,
         {keys_.Execution(id),
          keys_.All(),
          keys_.ByAction(ref),
-         keys_.ByStatus(core::status::kScheduled),
+         keys_.ByStatus(status),
          keys_.RequestStream(e.pool),
          keys_.Dedupe(e.dedupe_key.empty() ? id : e.dedupe_key),
          keys_.Events(),
          e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent),
          RuleRefOf(e).empty() ? keys_.Execution(id) : keys_.ByRule(RuleRefOf(e)),
          TriggerTypeOf(e).empty() ? keys_.Execution(id) : keys_.ByTrigger(TriggerTypeOf(e)),
-         user.empty() ? keys_.Execution(id) : keys_.ByUser(user)},
+         user.empty() ? keys_.Execution(id) : keys_.ByUser(user),
+         e.settled ? keys_.ByActionStatus(ref, status) : keys_.Execution(id),
+         keys_.Notify(),
+         listened_},
         CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
         [client = client_,
          metrics = keys_.Metrics(),
          id,
          runner = e.request.runner_type,
+         settled = e.settled ? status : std::string(),
          latency = e.trigger_us > 0 ? score - e.trigger_us : int64_t{-1},
          cb = std::move(cb)](Result<RedisReply> r) {
             // A record already there (created under the same key before) answers its id as a status reply:
             // nothing was created, nothing is counted.
             const bool stored = r && r->type == RedisReply::Type::kString;
             Result<std::string> created = ReplyString(std::move(r));
-            if (created && stored) CountCreated(client->counters(), metrics, runner, latency);
+            if (created && stored) {
+                CountCreated(client->counters(), metrics, runner, latency);
+                if (!settled.empty()) CountSettled(client->counters(), metrics, runner, settled, latency);
+            }
             cb(std::move(created));
         }
     );

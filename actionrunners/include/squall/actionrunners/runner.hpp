@@ -79,6 +79,9 @@ struct RunnerServices {
 struct RunnerFactory {
     packs::RunnerTypeInfo info;
     std::function<RunnerPtr(RunnerServices&)> create;
+    /// Set for a runner whose every run's result is known without running anything (noop): what the execution
+    /// service settles an execution with at its creation (ExecutionService::SetKnownResults).
+    std::function<core::ExecutionResult(const std::string& action_ref)> known_result;
 };
 
 /// Runner types by name. Registering a name twice fails ("Double registration", at start-up).
@@ -87,6 +90,9 @@ public:
     Status Register(RunnerFactory factory);
     const RunnerFactory* Find(const std::string& name) const;
     std::vector<packs::RunnerTypeInfo> Infos() const;
+    /// The known result (RunnerFactory::known_result) of an action of `runner_type`, nullopt when there is none.
+    std::optional<core::ExecutionResult> KnownResult(const std::string& runner_type, const std::string& action_ref)
+        const;
 
 private:
     std::map<std::string, RunnerFactory> factories_;

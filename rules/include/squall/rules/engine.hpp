@@ -57,6 +57,9 @@ public:
         const core::Clock& clock
     );
     ~RulesEngine();
+    /// Executions whose result is known without running are created settled (ExecutionService::SetKnownResults).
+    /// Before Start.
+    void SetKnownResults(executions::ExecutionService::KnownResult known);
     void Start();
     void Stop(std::function<void()> on_stopped);
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -95,6 +96,15 @@ public:
     Result<std::string> PauseBlocking(const std::string& id);
     Result<std::string> ResumeBlocking(const std::string& id);
 
+    /// The result of an action of `runner_type` known without running it (the noop runner's), nullopt otherwise.
+    using KnownResult = std::function<
+        std::optional<core::ExecutionResult>(const std::string& runner_type, const std::string& action_ref)>;
+    /// With `known` set, Prepare settles an execution whose result it gives (NewExecution::settled): created ended,
+    /// nothing queued for a runner. Only a top-level execution (no parent: a workflow task ends through the
+    /// workflow's events) of the default pool (a named pool's runner takes its work) with no policy (a concurrency
+    /// slot counts claims; a retry keeps the request). Set before the service is used.
+    void SetKnownResults(KnownResult known) { known_ = std::move(known); }
+
     ExecutionStore& store() { return store_; }
 
 private:
@@ -109,6 +119,7 @@ private:
     packs::ContentCache* content_;
     core::KvCache* kv_;
     std::set<std::string> pausable_;
+    KnownResult known_;
 };
 
 }  // namespace squall::executions

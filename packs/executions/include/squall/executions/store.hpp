@@ -99,6 +99,10 @@ struct NewExecution {
     /// When the trigger instance that caused it occurred (µs since the epoch; 0: no trigger): the start of the
     /// trigger→scheduled and trigger→done latencies.
     int64_t trigger_us = 0;
+    /// Set when the action's result is known without running it (core.noop; ExecutionService::SetKnownResults):
+    /// the execution is created already ended with this result, its claim and end in the create script, and no
+    /// request is queued for a runner (docs/decisions.md, "Settled at creation").
+    std::optional<core::ExecutionResult> settled;
 };
 
 /// The latency histograms of executions (Keys::Metrics): their stages and bucket bounds. A sample goes to field
