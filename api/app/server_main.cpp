@@ -388,7 +388,6 @@ int ServerMain(const std::vector<std::string>& args) {
         [&runners](const std::string& runner_type, const std::string& action_ref) {
             return runners.KnownResult(runner_type, action_ref);
         };
-    execution_service.SetKnownResults(known_results);
     if (Status st = content.RegisterRunnerTypesBlocking(runners.Infos()); !st) {
         Log(*log, spdlog::level::err, "cannot register runner types", {{"error", st.error().message}});
     }
@@ -397,6 +396,7 @@ int ServerMain(const std::vector<std::string>& args) {
         RegisterPacks({packs_dir, cfg.data_dir + "/packs"}, content, runners, operators, cfg.data_dir + "/configs");
 
     const std::string consumer = Hostname() + "-" + std::to_string(getpid());
+    execution_service.SetKnownResults(known_results, consumer + "-api");
     std::string listen = cfg.listen;  // the real port replaces :0 once the API is bound
     std::string api_url = "http://" + listen + "/api/v1";
     sensors::SensorContext sensor_ctx{triggers, content_cache, redis, consumer};

@@ -322,7 +322,7 @@ RulesEngine::RulesEngine(
 RulesEngine::~RulesEngine() = default;
 
 void RulesEngine::SetKnownResults(executions::ExecutionService::KnownResult known) {
-    impl_->service.SetKnownResults(std::move(known));
+    impl_->service.SetKnownResults(std::move(known), impl_->consumer_name);
 }
 
 void RulesEngine::Start() {

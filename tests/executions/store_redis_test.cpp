@@ -260,12 +260,14 @@ TEST_F(ExecutionStoreTest, ASettledExecutionIsCreatedEndedWithWhatAClaimAndEndWo
     NewExecution e = Make("core.noop", "enf:ti-1/bench.rule");
     e.trigger_us = core::ToMicros(clock_.Now()) - 3000;
     e.settled = core::ExecutionResult{"succeeded", {{"succeeded", true}, {"return_code", 0}}};
+    e.settled_by = "host-1-rules";
     const std::string id = *store_->CreateBlocking(e);
     ASSERT_EQ(*store_->CreateBlocking(e), id);
     Json rec = *store_->GetBlocking(id);
     EXPECT_EQ(rec["status"], "succeeded");
     EXPECT_EQ(rec["result"]["return_code"], 0);
     EXPECT_EQ(rec["end_timestamp"], rec["start_timestamp"]);
+    EXPECT_EQ(rec["liveaction"]["runner_info"]["hostname"], "host-1-rules") << "the process that settled it";
     std::vector<std::string> log;
     for (const auto& l : rec["log"]) log.push_back(l["status"]);
     EXPECT_EQ(log, (std::vector<std::string>{"requested", "scheduled", "running", "succeeded"}));
@@ -277,6 +279,8 @@ TEST_F(ExecutionStoreTest, ASettledExecutionIsCreatedEndedWithWhatAClaimAndEndWo
     EXPECT_EQ(events[2].from, "running");
     EXPECT_EQ(events[2].to, "succeeded");
     EXPECT_EQ(events[2].execution_id, id);
+    EXPECT_EQ(events[1].runner, "host-1-rules");
+    EXPECT_EQ(events[2].runner, "host-1-rules");
     EXPECT_EQ(client_->CommandBlocking({"XLEN", store_->keys().RequestStream("default")})->integer, 0)
         << "nothing for a runner to run";
     EXPECT_EQ(

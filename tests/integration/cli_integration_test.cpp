@@ -191,7 +191,7 @@ TEST_F(CliTest, TheExamplesPacksHttpActionReachesThisServersApiOnAnyPort) {
 // The README walkthrough's re-run: an execution a rule created (examples.sample renders {{ trigger.body.name }}) runs
 // again with the values rendered against its trigger, as StackStorm's liveaction keeps them.
 TEST_F(CliTest, ReRunOfARuleCreatedExecutionKeepsItsRenderedParameters) {
-    CliResult r = server_->Cli({"run", "core.noop"});  // the server is up and running actions
+    CliResult r = server_->Cli({"run", "core.local", "cmd=true"});  // the server is up and running actions
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const std::string curl = "curl -sf -X POST -H 'St2-Api-Key: " + server_->api_key() +
                              "' -H 'Content-Type: application/json' -d '{\"name\": \"Squall\"}' " + server_->api_url() +

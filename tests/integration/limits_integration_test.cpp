@@ -33,7 +33,8 @@ protected:
 };
 
 TEST_F(LimitsTest, WebhooksGet429WithRetryAfterPastTheQueueDepthAndAreAcceptedOnceItDrains) {
-    // No runner: every accepted event leaves an execution waiting in Redis.
+    // No runner: every accepted event leaves an execution waiting in Redis (a shell action: a core.noop is settled
+    // where it is created and leaves nothing waiting).
     SquallProcess api(Opts({"--roles", "api,rules", "--max-queue-depth", "20"}));
     Answer rule = Call(
         api,
@@ -42,7 +43,7 @@ TEST_F(LimitsTest, WebhooksGet429WithRetryAfterPastTheQueueDepthAndAreAcceptedOn
         {{"name", "bp"},
          {"pack", "t"},
          {"trigger", {{"type", "core.st2.webhook"}, {"parameters", {{"url", "bp"}}}}},
-         {"action", {{"ref", "core.noop"}}}}
+         {"action", {{"ref", "core.local"}, {"parameters", {{"cmd", "true"}}}}}}
     );
     ASSERT_EQ(rule.status, 201) << rule.text;
     Json health = GetJson(api, "/health");
@@ -95,8 +96,8 @@ TEST_F(LimitsTest, WebhooksGet429WithRetryAfterPastTheQueueDepthAndAreAcceptedOn
     Json list;
     ASSERT_TRUE(WaitFor(
         [&] {
-            list = GetJson(api, "/executions?action=core.noop&status=succeeded&limit=1");
-            Answer all = Call(api, "GET", "/api/v1/executions?action=core.noop&status=succeeded&limit=1");
+            list = GetJson(api, "/executions?action=core.local&status=succeeded&limit=1");
+            Answer all = Call(api, "GET", "/api/v1/executions?action=core.local&status=succeeded&limit=1");
             auto total = all.headers.find("X-Total-Count");
             return total != all.headers.end() && std::stoi(total->second) == accepted + 1;
         },

@@ -206,8 +206,13 @@ Result<NewExecution> ExecutionService::PrepareRevealing(
     }
     e.rule = spec.rule;
     e.dedupe_key = spec.idempotency_key;
-    if (known_ && e.parent.empty() && e.pool == "default" && !e.request.action.contains("policies"))
-        e.settled = known_(e.request.runner_type, ref);
+    if (known_ && e.parent.empty() && e.pool == "default" && !e.request.action.contains("policies")) {
+        std::optional<core::ExecutionResult> known = known_(e.request.runner_type, ref);
+        if (known && IsFinal(known->status)) {
+            e.settled = std::move(known);
+            e.settled_by = settled_by_;
+        }
+    }
     return e;
 }
 

@@ -305,7 +305,7 @@ std::string StatusEvent(const NewExecution& e, const std::string& from, const st
         {"at", at},
         {"action", e.request.action_ref},
         {"parent", e.parent},
-        {"runner", ""},
+        {"runner", e.settled_by},
     });
 }
 
@@ -370,6 +370,10 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
         args.insert(
             args.end(), {"result", Dump(settled->result), "end_timestamp", now, "running_us", std::to_string(score)}
         );
+        if (!e.settled_by.empty()) {
+            args.push_back("runner_id");
+            args.push_back(e.settled_by);
+        }
     }
     if (!e.parent.empty()) {
         args.push_back("parent");

@@ -57,8 +57,8 @@ public:
         const core::Clock& clock
     );
     ~RulesEngine();
-    /// Executions whose result is known without running are created settled (ExecutionService::SetKnownResults).
-    /// Before Start.
+    /// Executions whose result is known without running are created settled (ExecutionService::SetKnownResults), with
+    /// the engine's consumer name as their runner. Before Start.
     void SetKnownResults(executions::ExecutionService::KnownResult known);
     void Start();
     void Stop(std::function<void()> on_stopped);

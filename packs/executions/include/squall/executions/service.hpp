@@ -102,8 +102,12 @@ public:
     /// With `known` set, Prepare settles an execution whose result it gives (NewExecution::settled): created ended,
     /// nothing queued for a runner. Only a top-level execution (no parent: a workflow task ends through the
     /// workflow's events) of the default pool (a named pool's runner takes its work) with no policy (a concurrency
-    /// slot counts claims; a retry keeps the request). Set before the service is used.
-    void SetKnownResults(KnownResult known) { known_ = std::move(known); }
+    /// slot counts claims; a retry keeps the request). `settled_by` (this process's name) is stored as the runner of
+    /// what it settles. Set before the service is used.
+    void SetKnownResults(KnownResult known, std::string settled_by) {
+        known_ = std::move(known);
+        settled_by_ = std::move(settled_by);
+    }
 
     ExecutionStore& store() { return store_; }
 
@@ -120,6 +124,7 @@ private:
     core::KvCache* kv_;
     std::set<std::string> pausable_;
     KnownResult known_;
+    std::string settled_by_;
 };
 
 }  // namespace squall::executions

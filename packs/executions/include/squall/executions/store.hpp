@@ -103,6 +103,8 @@ struct NewExecution {
     /// the execution is created already ended with this result, its claim and end in the create script, and no
     /// request is queued for a runner (docs/decisions.md, "Settled at creation").
     std::optional<core::ExecutionResult> settled;
+    /// Who settled it (the creating process): its `runner_id`, as the runner that claims an execution stores its own.
+    std::string settled_by;
 };
 
 /// The latency histograms of executions (Keys::Metrics): their stages and bucket bounds. A sample goes to field
