@@ -103,8 +103,8 @@ protected:
         ASSERT_TRUE(store_->CreateBlocking(e));
     }
 
-    /// The execution once it has ended (up to 30 s).
-    Json WaitForEnd(const std::string& id) {
+    /// The execution once it has ended (up to `deadline`).
+    Json WaitForEnd(const std::string& id, std::chrono::seconds deadline = std::chrono::seconds(30)) {
         Json execution;
         EXPECT_TRUE(squall::test::WaitFor(
             [&] {
@@ -113,7 +113,7 @@ protected:
                 execution = *got;
                 return core::status::IsCompleted(execution.value("status", ""));
             },
-            std::chrono::seconds(30)
+            deadline
         )) << execution.dump(2);
         return execution;
     }
@@ -132,17 +132,7 @@ protected:
         e.action = r.action;
         Result<std::string> id = store_->CreateBlocking(e);
         EXPECT_TRUE(id) << id.error().message;
-        Json execution;
-        EXPECT_TRUE(squall::test::WaitFor(
-            [&] {
-                Result<Json> got = store_->GetBlocking(*id);
-                if (!got) return false;
-                execution = *got;
-                return core::status::IsCompleted(execution.value("status", ""));
-            },
-            std::chrono::seconds(60)
-        )) << execution.dump(2);
-        return execution;
+        return WaitForEnd(*id, std::chrono::seconds(60));
     }
 
     squall::test::RedisServer server_;
