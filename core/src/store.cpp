@@ -124,10 +124,10 @@ Result<RedisReply> Script::RunBlocking(
     });
 }
 
-Result<RedisReply> Script::RunDirect(RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args)
+Result<RedisReply> Script::RunBatched(RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args)
     const {
     return EvalWithFallback(Build("EVALSHA", sha_, keys, args), source_, [&client](const RedisClient::Args& a) {
-        return client.DirectBlocking(a);
+        return client.BatchedBlocking(a);
     });
 }
 
@@ -233,13 +233,14 @@ void TriggerStore::Purge(
 }
 
 Result<std::string> TriggerStore::EmitBlocking(const TriggerInstance& ti) {
-    // On the calling thread's own connection (RedisClient::DirectBlocking): a webhook's answer waits for this write
-    // only, not for a hand-off to the io threads, which the rules engine and the runners keep busy under load.
+    // Written with the other HTTP threads' (RedisClient::BatchedBlocking): a webhook's answer waits for this write
+    // and those sent with it, not for a hand-off to the io threads, which the rules engine and the runners keep busy
+    // under load.
     return EmitReply(
         *client_,
         keys_.TriggerMetrics(),
         ti.trigger,
-        EmitScript().RunDirect(*client_, EmitKeys(keys_, ti.id), EmitArgs(ti, clock_))
+        EmitScript().RunBatched(*client_, EmitKeys(keys_, ti.id), EmitArgs(ti, clock_))
     );
 }
 

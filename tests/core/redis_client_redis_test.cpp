@@ -2,6 +2,7 @@
 
 #include <csignal>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -279,117 +280,114 @@ TEST_F(RedisClientTest, PausedServerTimesOutEveryQueuedCommand) {
     EXPECT_TRUE(WaitFor([&] { return client->CommandBlocking({"PING"}).has_value(); }, 5s));
 }
 
-TEST_F(RedisClientTest, DirectBlockingUsesTheCallingThreadsOwnConnection) {
+TEST_F(RedisClientTest, BatchedBlockingUsesTheWritersOwnConnectionForEveryThread) {
     auto client = MakeClient({}, 3);
-    auto id_of = [&](bool direct) {
+    auto id_of = [&](bool batched) {
         Result<RedisReply> r =
-            direct ? client->DirectBlocking({"CLIENT", "ID"}) : client->CommandBlocking({"CLIENT", "ID"});
+            batched ? client->BatchedBlocking({"CLIENT", "ID"}) : client->CommandBlocking({"CLIENT", "ID"});
         EXPECT_TRUE(r) << (r ? "" : r.error().message);
         return r ? r->integer : -1;
     };
-    const int64_t mine = id_of(true);
-    EXPECT_GT(mine, 0);
-    EXPECT_EQ(id_of(true), mine);   // kept for the next command
-    EXPECT_NE(id_of(false), mine);  // the shared connection is another
+    const int64_t writer = id_of(true);
+    EXPECT_GT(writer, 0);
+    EXPECT_EQ(id_of(true), writer);   // kept for the next command
+    EXPECT_NE(id_of(false), writer);  // the shared connection is another
     int64_t other_thread = -1;
     std::thread([&] { other_thread = id_of(true); }).join();
-    EXPECT_GT(other_thread, 0);
-    EXPECT_NE(other_thread, mine);
+    EXPECT_EQ(other_thread, writer);  // one connection for all threads
 
     // Same database, same data: a write on one connection is read on the other.
-    auto set = client->DirectBlocking({"SET", client->Key("k"), "direct"});
+    auto set = client->BatchedBlocking({"SET", client->Key("k"), "batched"});
     ASSERT_TRUE(set) << set.error().message;
     EXPECT_EQ(set->str, "OK");
     auto get = client->CommandBlocking({"GET", client->Key("k")});
     ASSERT_TRUE(get);
-    EXPECT_EQ(get->str, "direct");
-    auto db = client->DirectBlocking({"CLIENT", "INFO"});
+    EXPECT_EQ(get->str, "batched");
+    auto db = client->BatchedBlocking({"CLIENT", "INFO"});
     ASSERT_TRUE(db);
     EXPECT_NE(db->str.find(" db=3 "), std::string::npos) << db->str;
-    auto error = client->DirectBlocking({"INCR", client->Key("k")});
+    auto error = client->BatchedBlocking({"INCR", client->Key("k")});
     ASSERT_TRUE(error);
     EXPECT_TRUE(error->IsError());
 }
 
-TEST_F(RedisClientTest, DirectBlockingTimesOutAndTheNextCommandGetsItsOwnReply) {
+TEST_F(RedisClientTest, BatchedBlockingGivesEachOfManyThreadsItsOwnReply) {
+    auto client = MakeClient();
+    auto admin = MakeClient();
+    constexpr int kThreads = 48;
+    constexpr int kEach = 150;
+    std::atomic<int> wrong{0};
+    std::atomic<int> failed{0};
+    std::latch start(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            start.arrive_and_wait();
+            for (int i = 0; i < kEach; ++i) {
+                const std::string mine = std::to_string(t) + "/" + std::to_string(i) + std::string(t * 40, 'x');
+                auto r = i % 10 == 9 ? client->BatchedBlocking({"INCR", client->Key("counted")})
+                                     : client->BatchedBlocking({"ECHO", mine});
+                if (!r) {
+                    ++failed;
+                } else if (i % 10 != 9 && r->str != mine) {
+                    ++wrong;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(wrong.load(), 0);
+    auto counted = admin->CommandBlocking({"GET", client->Key("counted")});
+    ASSERT_TRUE(counted);
+    EXPECT_EQ(counted->str, std::to_string(kThreads * kEach / 10));
+    // All of it went on the writer's connection: it and the two shared ones are the clients Redis has.
+    ASSERT_TRUE(client->CommandBlocking({"PING"}));
+    auto clients = admin->CommandBlocking({"CLIENT", "LIST"});
+    ASSERT_TRUE(clients);
+    EXPECT_EQ(std::count(clients->str.begin(), clients->str.end(), '\n'), 3) << clients->str;
+}
+
+TEST_F(RedisClientTest, BatchedBlockingTimesOutAndTheNextCommandGetsItsOwnReply) {
     RedisClientOptions fast;
     fast.command_timeout = 100ms;
     auto client = MakeClient(fast);
-    ASSERT_TRUE(WaitFor([&] { return client->DirectBlocking({"PING"}).has_value(); }, 5s));
+    ASSERT_TRUE(WaitFor([&] { return client->BatchedBlocking({"PING"}).has_value(); }, 5s));
     // The timed-out connection is closed: a new one reads the next reply.
-    ExpectTimeoutThenOwnReplies([&](RedisClient::Args a) { return client->DirectBlocking(a); });
+    ExpectTimeoutThenOwnReplies([&](RedisClient::Args a) { return client->BatchedBlocking(a); });
 }
 
-TEST_F(RedisClientTest, DirectBlockingFollowsARestartOfRedis) {
+TEST_F(RedisClientTest, BatchedBlockingFollowsARestartOfRedis) {
     auto client = MakeClient();
-    ASSERT_TRUE(client->DirectBlocking({"SET", client->Key("k"), "v"}));
+    ASSERT_TRUE(client->BatchedBlocking({"SET", client->Key("k"), "v"}));
     server_.Kill();
-    auto down = client->DirectBlocking({"PING"});
+    auto down = client->BatchedBlocking({"PING"});
     ASSERT_FALSE(down);
     EXPECT_EQ(down.error().code, ErrorCode::kUnavailable) << down.error().message;
     server_.Restart();
     ASSERT_TRUE(WaitFor([&] { return client->CommandBlocking({"PING"}).has_value(); }, 5s));
-    auto ping = client->DirectBlocking({"PING"});
+    auto ping = client->BatchedBlocking({"PING"});
     ASSERT_TRUE(ping) << ping.error().message;
     EXPECT_EQ(ping->str, "PONG");
 
     // A connection the server closed while it was idle is noticed before use: the next command does not fail.
-    auto id = client->DirectBlocking({"CLIENT", "ID"});
+    auto id = client->BatchedBlocking({"CLIENT", "ID"});
     ASSERT_TRUE(id);
     auto kill = client->CommandBlocking({"CLIENT", "KILL", "ID", std::to_string(id->integer)});
     ASSERT_TRUE(kill);
     ASSERT_EQ(kill->integer, 1);
-    auto after_kill = client->DirectBlocking({"ECHO", "again"});
+    auto after_kill = client->BatchedBlocking({"ECHO", "again"});
     ASSERT_TRUE(after_kill) << after_kill.error().message;
     EXPECT_EQ(after_kill->str, "again");
-    auto new_id = client->DirectBlocking({"CLIENT", "ID"});
+    auto new_id = client->BatchedBlocking({"CLIENT", "ID"});
     ASSERT_TRUE(new_id);
     EXPECT_NE(new_id->integer, id->integer);
 }
 
-TEST_F(RedisClientTest, DirectConnectionsAreBoundedAndTheRestUseTheSharedOne) {
-    auto client = MakeClient();
-    auto shared = client->CommandBlocking({"CLIENT", "ID"});
-    ASSERT_TRUE(shared);
-    constexpr int kThreads = RedisClient::kMaxDirectConnections + 12;
-    std::vector<int64_t> ids(kThreads, -1);
-    std::latch all_connected(kThreads);
-    std::vector<std::thread> threads;
-    for (int i = 0; i < kThreads; ++i) {
-        threads.emplace_back([&, i] {
-            auto id = client->DirectBlocking({"CLIENT", "ID"});
-            if (id) ids[i] = id->integer;
-            all_connected.arrive_and_wait();  // every thread keeps its connection until all have asked
-        });
-    }
-    for (auto& t : threads) t.join();
-    std::set<int64_t> direct;
-    int on_shared = 0;
-    for (int64_t id : ids) {
-        ASSERT_GT(id, 0);
-        if (id == shared->integer) {
-            ++on_shared;
-        } else {
-            direct.insert(id);
-        }
-    }
-    EXPECT_LE(direct.size(), static_cast<size_t>(RedisClient::kMaxDirectConnections));
-    EXPECT_EQ(direct.size() + on_shared, static_cast<size_t>(kThreads));
-    EXPECT_GE(on_shared, kThreads - RedisClient::kMaxDirectConnections);
-    // The threads ended, their connections with them: a new thread gets one of its own again.
-    int64_t later = -1;
-    std::thread([&] {
-        auto id = client->DirectBlocking({"CLIENT", "ID"});
-        if (id) later = id->integer;
-    }).join();
-    EXPECT_GT(later, 0);
-    EXPECT_NE(later, shared->integer);
-}
-
-TEST_F(RedisClientTest, DirectBlockingOnAnIoThreadIsRefused) {
+TEST_F(RedisClientTest, BatchedBlockingOnAnIoThreadIsRefused) {
     auto client = MakeClient();
     std::promise<Result<RedisReply>> on_io;
-    asio::post(io_, [&] { on_io.set_value(client->DirectBlocking({"PING"})); });
+    asio::post(io_, [&] { on_io.set_value(client->BatchedBlocking({"PING"})); });
     Result<RedisReply> r = on_io.get_future().get();
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, ErrorCode::kInternal);

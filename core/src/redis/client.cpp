@@ -1,13 +1,17 @@
 #include "squall/core/redis/client.hpp"
 
 #include <poll.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <deque>
 #include <exception>
 #include <future>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -713,6 +717,8 @@ private:
 
 struct RedisClient::Impl {
     std::shared_ptr<RedisClientState> state;
+    std::once_flag writer_once;
+    std::unique_ptr<GroupWriter> writer;  // BatchedBlocking's, started by its first call
 
     ~Impl() {
         // Tear down on the strand; the posted handler keeps the state alive until then.
@@ -797,33 +803,25 @@ Result<T> WaitBlocking(asio::io_context& io, const RedisClientOptions& options, 
 
 namespace {
 
-std::atomic<int> g_direct_connections{0};
-
 timeval ToTimeval(std::chrono::milliseconds ms) {
     return timeval{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
 
-/// One thread's synchronous connection to one endpoint (RedisClient::DirectBlocking).
-class DirectConnection {
+/// A synchronous connection to one endpoint (the group writer's: RedisClient::BatchedBlocking).
+class SyncConnection {
 public:
-    DirectConnection() = default;
-    DirectConnection(const DirectConnection&) = delete;
-    DirectConnection& operator=(const DirectConnection&) = delete;
-    ~DirectConnection() { Close(); }
+    SyncConnection() = default;
+    SyncConnection(const SyncConnection&) = delete;
+    SyncConnection& operator=(const SyncConnection&) = delete;
+    ~SyncConnection() { Close(); }
 
     /// Connected (connecting first if needed); false when it cannot be, with `why`.
     bool Ensure(const RedisEndpoint& endpoint, const RedisClientOptions& options, std::string* why) {
         if (c_ && !ClosedByServer()) return true;
         Close();
-        if (g_direct_connections.fetch_add(1) >= RedisClient::kMaxDirectConnections) {
-            g_direct_connections.fetch_sub(1);
-            *why = "";  // not an error: the caller uses the shared connection
-            return false;
-        }
         const timeval connect = ToTimeval(options.connect_timeout);
         c_ = endpoint.unix_path.empty() ? redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, connect)
                                         : redisConnectUnixWithTimeout(endpoint.unix_path.c_str(), connect);
-        if (c_ && !c_->err) redisSetTimeout(c_, ToTimeval(options.command_timeout));
         if (c_ && !c_->err && endpoint.db != 0) {
             auto* r = static_cast<redisReply*>(redisCommand(c_, "SELECT %d", endpoint.db));
             const bool ok = r && r->type != REDIS_REPLY_ERROR;
@@ -831,7 +829,6 @@ public:
             if (!ok && c_->err == 0) c_->err = REDIS_ERR_OTHER;
         }
         if (!c_) {
-            g_direct_connections.fetch_sub(1);
             *why = "out of memory";
             return false;
         }
@@ -843,42 +840,66 @@ public:
         return true;
     }
 
-    /// The reply to `args`; on a transport error or timeout the connection is closed (a late reply must not be
-    /// read as the next command's) and the next call connects again.
-    Result<RedisReply> Run(
-        const RedisClient::Args& args, const std::string& endpoint, std::chrono::milliseconds timeout
+    /// Writes `commands` at once and reads their replies in order, giving each to `reply(i, r)` as it is read. On a
+    /// transport error or timeout the connection is closed (a late reply must not be read as a later command's) and
+    /// every command without a reply gets the error; the next call connects again. `timeout` bounds each read and
+    /// write on the socket.
+    void RunAll(
+        const std::vector<const RedisClient::Args*>& commands,
+        const std::string& endpoint,
+        std::chrono::milliseconds timeout,
+        const std::function<void(size_t, Result<RedisReply>)>& reply
     ) {
+        if (timeout != timeout_) {
+            redisSetTimeout(c_, ToTimeval(timeout));
+            timeout_ = timeout;
+        }
         std::vector<const char*> argv;
         std::vector<size_t> lens;
-        argv.reserve(args.size());
-        lens.reserve(args.size());
-        for (const auto& a : args) {
-            argv.push_back(a.data());
-            lens.push_back(a.size());
-        }
-        errno = 0;
-        auto* r =
-            static_cast<redisReply*>(redisCommandArgv(c_, static_cast<int>(args.size()), argv.data(), lens.data()));
-        if (!r) {
-            const bool timed_out = c_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
-            const std::string why = c_->errstr;
-            Close();
-            if (timed_out) {
-                return Error(
-                    ErrorCode::kTimeout, "redis command timed out after " + std::to_string(timeout.count()) + " ms"
+        for (const auto* args : commands) {
+            argv.clear();
+            lens.clear();
+            for (const auto& a : *args) {
+                argv.push_back(a.data());
+                lens.push_back(a.size());
+            }
+            if (redisAppendCommandArgv(c_, static_cast<int>(args->size()), argv.data(), lens.data()) != REDIS_OK) {
+                return Fail(
+                    0, commands.size(), Unavailable("redis " + endpoint + " unavailable", "out of memory"), reply
                 );
             }
-            return Unavailable("redis " + endpoint + " unavailable", why);
         }
-        RedisReply out = Convert(r);
-        freeReplyObject(r);
-        return out;
+        for (size_t i = 0; i < commands.size(); ++i) {
+            errno = 0;
+            void* r = nullptr;
+            if (redisGetReply(c_, &r) != REDIS_OK || !r) {
+                const bool timed_out = c_->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+                return Fail(
+                    i,
+                    commands.size(),
+                    timed_out ? Error(
+                                    ErrorCode::kTimeout,
+                                    "redis command timed out after " + std::to_string(timeout.count()) + " ms"
+                                )
+                              : Unavailable("redis " + endpoint + " unavailable", c_->errstr),
+                    reply
+                );
+            }
+            RedisReply converted = Convert(static_cast<redisReply*>(r));
+            freeReplyObject(r);
+            reply(i, std::move(converted));
+        }
     }
 
 private:
+    void Fail(size_t from, size_t n, const Error& error, const std::function<void(size_t, Result<RedisReply>)>& reply) {
+        Close();
+        for (size_t i = from; i < n; ++i) reply(i, error);
+    }
+
     /// An idle connection with something to read was closed by the server (a restart, CLIENT KILL, its timeout):
-    /// RESP sends nothing unasked. Checked before each command, so that a restart of Redis does not fail the first
-    /// command of every thread.
+    /// RESP sends nothing unasked. Checked before each batch, so that a restart of Redis does not fail the first
+    /// batch after it.
     bool ClosedByServer() const {
         pollfd p{c_->fd, POLLIN, 0};
         return ::poll(&p, 1, 0) != 0;
@@ -888,30 +909,130 @@ private:
         if (!c_) return;
         redisFree(c_);
         c_ = nullptr;
-        g_direct_connections.fetch_sub(1);
+        timeout_ = std::chrono::milliseconds(-1);
     }
     redisContext* c_ = nullptr;
+    std::chrono::milliseconds timeout_{-1};
 };
 
 }  // namespace
 
-Result<RedisReply> RedisClient::DirectBlocking(const Args& args) {
+/// The commands of many threads, written together (RedisClient::BatchedBlocking): a caller queues its command and
+/// waits; one writer thread takes every command queued while its previous batch was out, writes them in one go on
+/// its own connection, reads their replies and hands each back. Redis reads one batch where it read one command per
+/// connection, and wakes once per batch instead of once per command.
+class RedisClient::GroupWriter {
+public:
+    GroupWriter(RedisEndpoint endpoint, RedisClientOptions options)
+        : endpoint_(std::move(endpoint)), name_(endpoint_.ToString()), options_(options), thread_([this] { Loop(); }) {}
+
+    ~GroupWriter() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        wake_.notify_one();
+        thread_.join();
+    }
+
+    Result<RedisReply> Run(const Args& args) {
+        auto slot = std::make_shared<Slot>();
+        slot->args = args;  // a copy: a caller that gave up (its deadline) leaves the writer nothing dangling
+        size_t bytes = 0;
+        for (const auto& a : args) bytes += a.size();
+        {
+            std::lock_guard lock(mu_);
+            if (stop_) return Unavailable("redis " + name_ + " unavailable", "the client is closing");
+            queue_.push_back(slot);
+        }
+        wake_.notify_one();
+        // The writer answers within its connect and command timeouts for the batch out now and then for this one.
+        const auto limit = 2 * (options_.connect_timeout + options_.command_timeout) +
+                           std::chrono::milliseconds(bytes / 4096) + kBlockingMargin;
+        std::unique_lock lock(slot->mu);
+        if (!slot->answered.wait_for(lock, limit, [&slot] { return slot->done; }))
+            return Error(ErrorCode::kTimeout, "redis command timed out after " + std::to_string(limit.count()) + " ms");
+        return std::move(slot->reply);
+    }
+
+private:
+    /// One caller's command and its reply. (A condition variable, not std::binary_semaphore: libstdc++'s semaphore
+    /// spins on sched_yield before it sleeps, which took a tenth of the CPU of a webhook load.)
+    struct Slot {
+        Args args;
+        Result<RedisReply> reply = Internal("no reply");
+        std::mutex mu;
+        std::condition_variable answered;
+        bool done = false;
+
+        void Answer(Result<RedisReply> r) {
+            {
+                std::lock_guard lock(mu);
+                reply = std::move(r);
+                done = true;
+            }
+            answered.notify_one();
+        }
+    };
+
+    void Loop() {
+        pthread_setname_np(pthread_self(), "squall-rbatch");  // per-thread figures in top -H and perf
+        std::vector<std::shared_ptr<Slot>> batch;
+        std::vector<const Args*> commands;
+        std::unique_lock lock(mu_);
+        while (true) {
+            wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+            batch.swap(queue_);
+            const bool stopping = stop_;
+            lock.unlock();
+            if (stopping) {
+                for (auto& slot : batch)
+                    slot->Answer(Unavailable("redis " + name_ + " unavailable", "the client is closing"));
+                return;
+            }
+            commands.clear();
+            size_t bytes = 0;
+            for (const auto& slot : batch) {
+                commands.push_back(&slot->args);
+                for (const auto& a : slot->args) bytes += a.size();
+            }
+            std::string why;
+            if (!conn_.Ensure(endpoint_, options_, &why)) {
+                for (auto& slot : batch) slot->Answer(Unavailable("redis " + name_ + " unavailable", why));
+            } else {
+                // Each caller goes on as soon as its own reply is read.
+                conn_.RunAll(
+                    commands,
+                    name_,
+                    options_.command_timeout + std::chrono::milliseconds(bytes / 4096),
+                    [&batch](size_t i, Result<RedisReply> r) { batch[i]->Answer(std::move(r)); }
+                );
+            }
+            batch.clear();
+            lock.lock();
+        }
+    }
+
+    const RedisEndpoint endpoint_;
+    const std::string name_;
+    const RedisClientOptions options_;
+    SyncConnection conn_;  // the writer thread's only
+    std::mutex mu_;
+    std::condition_variable wake_;
+    std::vector<std::shared_ptr<Slot>> queue_;  // bounded by the callers: each waits for its reply
+    bool stop_ = false;
+    std::thread thread_;  // last: started once the rest is built
+};
+
+Result<RedisReply> RedisClient::BatchedBlocking(const Args& args) {
     if (endpoint_.IsSentinel()) return CommandBlocking(args);
     if (impl_->state->io().get_executor().running_in_this_thread()) {
         return Internal("redis blocking call from an io_context thread would stall it");
     }
-    // Per thread, endpoint and command timeout (the socket's): the clients of one installation share the thread's
-    // connection.
-    thread_local std::unordered_map<std::string, DirectConnection> connections;
-    const std::string endpoint = endpoint_.ToString();
-    DirectConnection& conn =
-        connections[endpoint + " " + std::to_string(impl_->state->options().command_timeout.count())];
-    std::string why;
-    if (!conn.Ensure(endpoint_, impl_->state->options(), &why)) {
-        if (why.empty()) return CommandBlocking(args);
-        return Unavailable("redis " + endpoint + " unavailable", why);
-    }
-    return conn.Run(args, endpoint, impl_->state->options().command_timeout);
+    std::call_once(impl_->writer_once, [this] {
+        impl_->writer = std::make_unique<GroupWriter>(endpoint_, impl_->state->options());
+    });
+    return impl_->writer->Run(args);
 }
 
 Result<RedisReply> RedisClient::CommandBlocking(Args args) {

@@ -63,15 +63,14 @@ public:
     /// for the reply (bounded by command_timeout). Calling them from an io_context thread is a bug.
     Result<RedisReply> CommandBlocking(Args args);
     Result<std::vector<RedisReply>> PipelineBlocking(std::vector<Args> commands);
-    /// CommandBlocking on the calling thread's own synchronous connection to the endpoint: no hand-off to the
-    /// io_context and back, and no wait behind the batches other roles send on a shared connection (the webhook's
-    /// write: docs/decisions.md, "A webhook writes on its HTTP thread's own connection"). For a self-contained
-    /// command of a thread that blocks anyway. Falls back to CommandBlocking behind Sentinel (whose connection
-    /// follows failovers and counts replicas) and past kMaxDirectConnections in the process.
-    Result<RedisReply> DirectBlocking(const Args& args);
-    /// Direct connections open at most in one process (one per thread that used DirectBlocking, closed when the
-    /// thread ends): HTTP worker threads come and go with the load, file descriptors and Redis clients do not.
-    static constexpr int kMaxDirectConnections = 128;
+    /// CommandBlocking for a self-contained command of a thread that blocks anyway, written together with the other
+    /// threads' (the webhooks' writes: docs/decisions.md, "Webhooks' writes go to Redis together"): the client's
+    /// writer thread takes every command queued while its previous batch was out and sends them at once on its own
+    /// synchronous connection. No hand-off to the io_context, no wait behind the batches other roles send on the
+    /// shared connection, and one read and one wake-up of Redis per batch. Not ordered with commands of the shared
+    /// connection. Falls back to CommandBlocking behind Sentinel (whose connection follows failovers and counts
+    /// replicas).
+    Result<RedisReply> BatchedBlocking(const Args& args);
 
     /// Replication (docs/delivery.md, "Redis Sentinel"). Only `sentinel://` endpoints replicate as far as Squall is
     /// concerned; for the others these cost nothing: ConnectionToken() is 0 and WaitForReplica answers OK at once.
@@ -103,6 +102,7 @@ public:
 private:
     RedisClient(asio::io_context& io, RedisEndpoint endpoint, RedisClientOptions options);
     struct Impl;
+    class GroupWriter;
     std::unique_ptr<Impl> impl_;
     RedisEndpoint endpoint_;
     std::unique_ptr<DeferredCounters> counters_;  // set by Create

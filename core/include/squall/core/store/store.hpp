@@ -59,8 +59,8 @@ public:
     ) const;
     Result<RedisReply> RunBlocking(RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args)
         const;
-    /// RunBlocking on the calling thread's own connection (RedisClient::DirectBlocking).
-    Result<RedisReply> RunDirect(RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args)
+    /// RunBlocking, written together with other threads' commands (RedisClient::BatchedBlocking).
+    Result<RedisReply> RunBatched(RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args)
         const;
 
 private:
