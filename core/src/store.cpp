@@ -161,16 +161,25 @@ namespace {
 std::vector<std::string> EmitArgs(const TriggerInstance& ti, const Clock& clock) {
     std::chrono::system_clock::time_point tp;
     const int64_t score = ParseIsoTimestamp(ti.occurrence_time, &tp) ? ToMicros(tp) : ToMicros(clock.Now());
+    // The stream entry is ti.ToJson().dump(), spelled out around the payload's text: the payload (a webhook's
+    // headers and body) is serialized once for the entry and the record, and not copied.
+    std::string payload = ti.payload.dump();
+    std::string entry = "{\"id\":" + Json(ti.id).dump() + ",\"trigger\":" + Json(ti.trigger).dump() +
+                        ",\"payload\":" + payload + ",\"occurrence_time\":" + Json(ti.occurrence_time).dump() +
+                        ",\"status\":" + Json(ti.status).dump();
+    if (!ti.trigger_parameters.empty()) entry += ",\"trigger_parameters\":" + ti.trigger_parameters.dump();
+    if (!ti.trace_tag.empty()) entry += ",\"trace_tag\":" + Json(ti.trace_tag).dump();
+    entry += "}";
     std::vector<std::string> args = {
         ti.id,
         std::to_string(score),
-        ti.ToJson().dump(),
+        std::move(entry),
         "id",
         ti.id,
         "trigger",
         ti.trigger,
         "payload",
-        ti.payload.dump(),
+        std::move(payload),
         "occurrence_time",
         ti.occurrence_time,
         "status",

@@ -51,5 +51,33 @@ TEST_F(StoreTest, TriggerInstancesAreStoredAndStreamedOnce) {
     EXPECT_EQ(client_->CommandBlocking({"XLEN", triggers.keys().TriggerStream()})->integer, 1);
 }
 
+TEST_F(StoreTest, TheStreamEntryIsTheInstancesJson) {
+    TriggerStore triggers(client_, SystemClock());
+    std::vector<TriggerInstance> cases(3);
+    cases[0].payload = {{"headers", {{"X-Github-Event", "push"}}}, {"body", {{"ref", "refs/heads/main"}, {"n", 1.5}}}};
+    cases[1].payload = Json::object();
+    cases[1].trace_tag = "tag \"quoted\" \u00e9";
+    cases[1].trigger_parameters = {{"url", "a/b"}};
+    cases[2].payload = {{"list", {1, "two", nullptr, true}}, {"nested", {{"a", {{"b", "\n\t"}}}}}};
+    cases[2].trigger_parameters = {{"unit", "seconds"}, {"delta", 5}};
+    for (auto& ti : cases) {
+        ti.id = NewId();
+        ti.trigger = "core.st2.webhook";
+        ti.occurrence_time = FormatIsoTimestamp(std::chrono::system_clock::now());
+        ASSERT_TRUE(triggers.EmitBlocking(ti));
+    }
+    auto entries = client_->CommandBlocking({"XRANGE", triggers.keys().TriggerStream(), "-", "+"});
+    ASSERT_TRUE(entries);
+    ASSERT_EQ(entries->elements.size(), cases.size());
+    for (size_t i = 0; i < cases.size(); ++i) {
+        const auto& fields = entries->elements[i].elements[1].elements;
+        ASSERT_EQ(fields.size(), 2u);
+        EXPECT_EQ(fields[1].str, cases[i].ToJson().dump()) << i;  // byte for byte: the rules engine parses it
+        Result<Json> stored = triggers.GetBlocking(cases[i].id);
+        ASSERT_TRUE(stored);
+        EXPECT_EQ((*stored)["payload"], cases[i].payload) << i;
+    }
+}
+
 }  // namespace
 }  // namespace squall::core

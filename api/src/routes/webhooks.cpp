@@ -107,9 +107,10 @@ void RegisterWebhookRoutes(Router& r, ApiDeps& d, const QueueDepth& depth) {
                 res, 200, {{"duplicate", true}, {"id", sent->instance.id}, {"trigger", sent->instance.trigger}}
             );
         }
+        sent->instance.payload = nullptr;  // stored: answered with the body instead, and not copied to be dropped
         Json out = sent->instance.ToJson();
         out.erase("payload");
-        out["payload"] = *body;
+        out["payload"] = std::move(*body);
         SendJson(res, 202, out);
     });
 }
