@@ -110,7 +110,9 @@ public:
         if (AtEnd()) return 0;
         if (!HasBuffered()) {
             // The bytes are usually there already (the connection's loop polled for the request's first byte): try
-            // first, and poll only when nothing is (one syscall per request instead of two).
+            // first, and poll only when nothing is (one syscall per request instead of two). Past the deadline, or
+            // once the server stops, nothing more is read, as PollUntil would have it.
+            if (SteadyClock::now() >= ReadLimit() || !server_.is_running()) return -1;
             ssize_t n = 0;
             do {
                 n = ::recv(sock_, buf_, sizeof(buf_), MSG_DONTWAIT);

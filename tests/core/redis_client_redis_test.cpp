@@ -357,6 +357,27 @@ TEST_F(RedisClientTest, BatchedBlockingTimesOutAndTheNextCommandGetsItsOwnReply)
     ExpectTimeoutThenOwnReplies([&](RedisClient::Args a) { return client->BatchedBlocking(a); });
 }
 
+TEST_F(RedisClientTest, BatchedBlockingSelectsItsDatabaseWithinTheCommandTimeout) {
+    RedisClientOptions fast;
+    fast.command_timeout = 200ms;
+    auto client = MakeClient(fast, 3);
+    auto admin = MakeClient();
+    // A Redis that accepts the connection and answers nothing (paused): the SELECT of the writer's first connection
+    // gives up at the command timeout instead of waiting as long as Redis does.
+    auto pause = admin->CommandBlocking({"CLIENT", "PAUSE", "3000", "ALL"});
+    ASSERT_TRUE(pause);
+    ASSERT_FALSE(pause->IsError()) << pause->str;
+    const auto start = std::chrono::steady_clock::now();
+    auto r = client->BatchedBlocking({"PING"});
+    EXPECT_FALSE(r);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2000ms);
+    ASSERT_TRUE(admin->CommandBlocking({"CLIENT", "UNPAUSE"}));
+    ASSERT_TRUE(WaitFor([&] { return client->BatchedBlocking({"PING"}).has_value(); }, 5s));
+    auto db = client->BatchedBlocking({"CLIENT", "INFO"});
+    ASSERT_TRUE(db);
+    EXPECT_NE(db->str.find(" db=3 "), std::string::npos) << db->str;
+}
+
 TEST_F(RedisClientTest, BatchedBlockingFollowsARestartOfRedis) {
     auto client = MakeClient();
     ASSERT_TRUE(client->BatchedBlocking({"SET", client->Key("k"), "v"}));

@@ -822,6 +822,11 @@ public:
         const timeval connect = ToTimeval(options.connect_timeout);
         c_ = endpoint.unix_path.empty() ? redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, connect)
                                         : redisConnectUnixWithTimeout(endpoint.unix_path.c_str(), connect);
+        // The connect timeout bounds only the connect: SELECT gets the command timeout, as each batch does.
+        if (c_ && !c_->err) {
+            redisSetTimeout(c_, ToTimeval(options.command_timeout));
+            timeout_ = options.command_timeout;
+        }
         if (c_ && !c_->err && endpoint.db != 0) {
             auto* r = static_cast<redisReply*>(redisCommand(c_, "SELECT %d", endpoint.db));
             const bool ok = r && r->type != REDIS_REPLY_ERROR;
@@ -891,6 +896,9 @@ public:
         }
     }
 
+    /// Drops the connection (and whatever it had buffered): the next Ensure connects again.
+    void Reset() { Close(); }
+
 private:
     void Fail(size_t from, size_t n, const Error& error, const std::function<void(size_t, Result<RedisReply>)>& reply) {
         Close();
@@ -940,18 +948,22 @@ public:
         slot->args = args;  // a copy: a caller that gave up (its deadline) leaves the writer nothing dangling
         size_t bytes = 0;
         for (const auto& a : args) bytes += a.size();
+        // The writer answers within its connect and command timeouts for the batch out now and then for this one.
+        const auto limit = 2 * (options_.connect_timeout + options_.command_timeout) +
+                           std::chrono::milliseconds(bytes / 4096) + kBlockingMargin;
         {
             std::lock_guard lock(mu_);
             if (stop_) return Unavailable("redis " + name_ + " unavailable", "the client is closing");
             queue_.push_back(slot);
+            wake_.notify_one();  // under the lock: the writer (and this object) outlive it
         }
-        wake_.notify_one();
-        // The writer answers within its connect and command timeouts for the batch out now and then for this one.
-        const auto limit = 2 * (options_.connect_timeout + options_.command_timeout) +
-                           std::chrono::milliseconds(bytes / 4096) + kBlockingMargin;
         std::unique_lock lock(slot->mu);
-        if (!slot->answered.wait_for(lock, limit, [&slot] { return slot->done; }))
+        if (!slot->answered.wait_for(lock, limit, [&slot] { return slot->done; })) {
+            // Given up: a command not yet sent is not sent (its caller answers an error; a retry must not find it
+            // done behind its back).
+            slot->abandoned = true;
             return Error(ErrorCode::kTimeout, "redis command timed out after " + std::to_string(limit.count()) + " ms");
+        }
         return std::move(slot->reply);
     }
 
@@ -964,7 +976,12 @@ private:
         std::mutex mu;
         std::condition_variable answered;
         bool done = false;
+        std::atomic<bool> abandoned{false};  // its caller stopped waiting
 
+        bool Answered() {
+            std::lock_guard lock(mu);
+            return done;
+        }
         void Answer(Result<RedisReply> r) {
             {
                 std::lock_guard lock(mu);
@@ -990,27 +1007,41 @@ private:
                     slot->Answer(Unavailable("redis " + name_ + " unavailable", "the client is closing"));
                 return;
             }
-            commands.clear();
-            size_t bytes = 0;
-            for (const auto& slot : batch) {
-                commands.push_back(&slot->args);
-                for (const auto& a : slot->args) bytes += a.size();
-            }
-            std::string why;
-            if (!conn_.Ensure(endpoint_, options_, &why)) {
-                for (auto& slot : batch) slot->Answer(Unavailable("redis " + name_ + " unavailable", why));
-            } else {
-                // Each caller goes on as soon as its own reply is read.
-                conn_.RunAll(
-                    commands,
-                    name_,
-                    options_.command_timeout + std::chrono::milliseconds(bytes / 4096),
-                    [&batch](size_t i, Result<RedisReply> r) { batch[i]->Answer(std::move(r)); }
-                );
+            std::erase_if(batch, [](const auto& slot) { return slot->abandoned.load(); });
+            try {
+                Send(batch, commands);
+            } catch (const std::exception& e) {
+                // Whatever failed (memory for a large reply), the callers get an error, not a dead process.
+                conn_.Reset();
+                for (auto& slot : batch) {
+                    if (!slot->Answered()) slot->Answer(Internal(std::string("redis batch failed: ") + e.what()));
+                }
             }
             batch.clear();
             lock.lock();
         }
+    }
+
+    void Send(const std::vector<std::shared_ptr<Slot>>& batch, std::vector<const Args*>& commands) {
+        if (batch.empty()) return;
+        commands.clear();
+        size_t bytes = 0;
+        for (const auto& slot : batch) {
+            commands.push_back(&slot->args);
+            for (const auto& a : slot->args) bytes += a.size();
+        }
+        std::string why;
+        if (!conn_.Ensure(endpoint_, options_, &why)) {
+            for (const auto& slot : batch) slot->Answer(Unavailable("redis " + name_ + " unavailable", why));
+            return;
+        }
+        // Each caller goes on as soon as its own reply is read.
+        conn_.RunAll(
+            commands,
+            name_,
+            options_.command_timeout + std::chrono::milliseconds(bytes / 4096),
+            [&batch](size_t i, Result<RedisReply> r) { batch[i]->Answer(std::move(r)); }
+        );
     }
 
     const RedisEndpoint endpoint_;
