@@ -748,12 +748,20 @@ namespace {
 /// A command's deadline also allows for moving its bytes, 1 s per 4 MB: a 25 MB webhook payload (written twice, as
 /// the stored instance and the stream entry) took most of the 5 s command timeout in the ASan build and all of it
 /// on a loaded machine, so the delivery was answered 504 and never stored. Small commands get nothing extra.
+std::chrono::milliseconds SizeAllowance(size_t bytes) {
+    return std::chrono::milliseconds(bytes / 4096);
+}
+
+size_t ArgBytes(const RedisClient::Args& command) {
+    size_t bytes = 0;
+    for (const auto& arg : command) bytes += arg.size();
+    return bytes;
+}
+
 std::chrono::milliseconds SizeAllowance(const std::vector<RedisClient::Args>& commands) {
     size_t bytes = 0;
-    for (const auto& command : commands) {
-        for (const auto& arg : command) bytes += arg.size();
-    }
-    return std::chrono::milliseconds(bytes / 4096);
+    for (const auto& command : commands) bytes += ArgBytes(command);
+    return SizeAllowance(bytes);
 }
 
 }  // namespace
@@ -897,7 +905,12 @@ public:
     }
 
     /// Drops the connection (and whatever it had buffered): the next Ensure connects again.
-    void Reset() { Close(); }
+    void Close() {
+        if (!c_) return;
+        redisFree(c_);
+        c_ = nullptr;
+        timeout_ = std::chrono::milliseconds(-1);
+    }
 
 private:
     void Fail(size_t from, size_t n, const Error& error, const std::function<void(size_t, Result<RedisReply>)>& reply) {
@@ -913,12 +926,6 @@ private:
         return ::poll(&p, 1, 0) != 0;
     }
 
-    void Close() {
-        if (!c_) return;
-        redisFree(c_);
-        c_ = nullptr;
-        timeout_ = std::chrono::milliseconds(-1);
-    }
     redisContext* c_ = nullptr;
     std::chrono::milliseconds timeout_{-1};
 };
@@ -946,11 +953,9 @@ public:
     Result<RedisReply> Run(const Args& args) {
         auto slot = std::make_shared<Slot>();
         slot->args = args;  // a copy: a caller that gave up (its deadline) leaves the writer nothing dangling
-        size_t bytes = 0;
-        for (const auto& a : args) bytes += a.size();
         // The writer answers within its connect and command timeouts for the batch out now and then for this one.
-        const auto limit = 2 * (options_.connect_timeout + options_.command_timeout) +
-                           std::chrono::milliseconds(bytes / 4096) + kBlockingMargin;
+        const auto limit =
+            2 * (options_.connect_timeout + options_.command_timeout) + SizeAllowance(ArgBytes(args)) + kBlockingMargin;
         {
             std::lock_guard lock(mu_);
             if (stop_) return Unavailable("redis " + name_ + " unavailable", "the client is closing");
@@ -995,7 +1000,6 @@ private:
     void Loop() {
         pthread_setname_np(pthread_self(), "squall-rbatch");  // per-thread figures in top -H and perf
         std::vector<std::shared_ptr<Slot>> batch;
-        std::vector<const Args*> commands;
         std::unique_lock lock(mu_);
         while (true) {
             wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
@@ -1009,10 +1013,10 @@ private:
             }
             std::erase_if(batch, [](const auto& slot) { return slot->abandoned.load(); });
             try {
-                Send(batch, commands);
+                Send(batch);
             } catch (const std::exception& e) {
                 // Whatever failed (memory for a large reply), the callers get an error, not a dead process.
-                conn_.Reset();
+                conn_.Close();
                 for (auto& slot : batch) {
                     if (!slot->Answered()) slot->Answer(Internal(std::string("redis batch failed: ") + e.what()));
                 }
@@ -1022,13 +1026,13 @@ private:
         }
     }
 
-    void Send(const std::vector<std::shared_ptr<Slot>>& batch, std::vector<const Args*>& commands) {
+    void Send(const std::vector<std::shared_ptr<Slot>>& batch) {
         if (batch.empty()) return;
-        commands.clear();
+        std::vector<const Args*> commands;
         size_t bytes = 0;
         for (const auto& slot : batch) {
             commands.push_back(&slot->args);
-            for (const auto& a : slot->args) bytes += a.size();
+            bytes += ArgBytes(slot->args);
         }
         std::string why;
         if (!conn_.Ensure(endpoint_, options_, &why)) {
@@ -1039,7 +1043,7 @@ private:
         conn_.RunAll(
             commands,
             name_,
-            options_.command_timeout + std::chrono::milliseconds(bytes / 4096),
+            options_.command_timeout + SizeAllowance(bytes),
             [&batch](size_t i, Result<RedisReply> r) { batch[i]->Answer(std::move(r)); }
         );
     }

@@ -295,32 +295,29 @@ std::string TriggerTypeOf(const NewExecution& e) {
                                                                                  : std::string();
 }
 
-/// A status event as the transition script writes it (kTransitionBody).
-std::string StatusEvent(const NewExecution& e, const std::string& from, const std::string& to, const std::string& at) {
+/// An event of execution `e` as the scripts write them (kind `create`, or `status` as kTransitionBody writes it).
+std::string EventBody(
+    const NewExecution& e,
+    const char* kind,
+    const std::string& from,
+    const std::string& to,
+    const std::string& at,
+    const std::string& runner
+) {
     return Dump(Json{
-        {"kind", "status"},
+        {"kind", kind},
         {"execution_id", e.request.execution_id},
         {"from", from},
         {"to", to},
         {"at", at},
         {"action", e.request.action_ref},
         {"parent", e.parent},
-        {"runner", e.settled_by},
+        {"runner", runner},
     });
 }
 
 std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& now, int64_t score) {
     const core::ExecutionRequest& r = e.request;
-    const Json event = {
-        {"kind", event_kind::kCreate},
-        {"execution_id", r.execution_id},
-        {"from", ""},
-        {"to", core::status::kScheduled},
-        {"at", now},
-        {"action", r.action_ref},
-        {"parent", e.parent},
-        {"runner", ""},
-    };
     const core::ExecutionResult* settled = e.settled ? &*e.settled : nullptr;
     Json log = Json::array(
         {{{"timestamp", now}, {"status", core::status::kRequested}},
@@ -335,9 +332,11 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
         std::to_string(score),
         settled ? std::string() : Dump(r.ToJson()),
         e.dedupe_key.empty() ? "0" : "1",
-        Dump(event),
-        settled ? StatusEvent(e, core::status::kScheduled, core::status::kRunning, now) : std::string(),
-        settled ? StatusEvent(e, core::status::kRunning, settled->status, now) : std::string(),
+        EventBody(e, event_kind::kCreate, "", core::status::kScheduled, now, ""),
+        settled ? EventBody(e, event_kind::kStatus, core::status::kScheduled, core::status::kRunning, now, e.settled_by)
+                : std::string(),
+        settled ? EventBody(e, event_kind::kStatus, core::status::kRunning, settled->status, now, e.settled_by)
+                : std::string(),
         ActionNotifies(e.action) ? "1" : "0",
         "id",
         r.execution_id,
