@@ -131,6 +131,22 @@ Result<RedisReply> Script::RunBatched(RedisClient& client, std::vector<std::stri
     });
 }
 
+void Script::RunBatchedAsync(
+    RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args, RedisClient::Callback cb
+) const {
+    RedisClient::Args with_sha = Build("EVALSHA", sha_, keys, args);
+    auto client_ptr = client.shared_from_this();
+    client.BatchedAsync(with_sha, [this, client_ptr, with_sha, cb = std::move(cb)](Result<RedisReply> r) mutable {
+        if (r && r->IsError() && r->str.rfind("NOSCRIPT", 0) == 0) {
+            with_sha[0] = "EVAL";
+            with_sha[1] = source_;
+            client_ptr->BatchedAsync(std::move(with_sha), std::move(cb));
+            return;
+        }
+        cb(std::move(r));
+    });
+}
+
 Result<std::vector<RedisReply>> ZPageBlocking(
     RedisClient& client,
     const std::string& zset,
@@ -238,6 +254,17 @@ void TriggerStore::Purge(
         batch,
         {},
         std::move(done)
+    );
+}
+
+void TriggerStore::EmitBatched(const TriggerInstance& ti, std::function<void(Result<std::string>)> cb) {
+    EmitScript().RunBatchedAsync(
+        *client_,
+        EmitKeys(keys_, ti.id),
+        EmitArgs(ti, clock_),
+        [client = client_, hash = keys_.TriggerMetrics(), type = ti.trigger, cb = std::move(cb)](Result<RedisReply> r) {
+            cb(EmitReply(*client, hash, type, std::move(r)));
+        }
     );
 }
 

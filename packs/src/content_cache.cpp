@@ -31,6 +31,12 @@ Result<ContentSnapshotPtr> ContentCache::GetBlocking() {
     return snapshot_;
 }
 
+ContentSnapshotPtr ContentCache::FreshNow() {
+    std::unique_lock lock(mu_, std::try_to_lock);  // held by a refresh waiting for Redis: not fresh now
+    if (!lock.owns_lock() || !snapshot_ || clock_.SteadyNow() - checked_ >= max_age_) return nullptr;
+    return snapshot_;
+}
+
 void ContentCache::Invalidate() {
     std::lock_guard lock(mu_);
     checked_ = {};

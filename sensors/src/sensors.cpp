@@ -47,11 +47,7 @@ Result<Dispatched> WebhookSensor::EmitBlocking(
     // A trigger type registered a moment ago may not be in the cached snapshot yet: look again before validating.
     if (snap && !(*snap)->trigger_types.count(ti.trigger)) snap = ctx_.content.RecheckBlocking();
     if (!snap) return snap.error();
-    if (Status valid = validator_.Validate(**snap, ti.trigger, ti.payload); !valid) {
-        ctx_.triggers.Count("rejected", ti.trigger);
-        return valid.error();
-    }
-    ti.occurrence_time = core::FormatIsoTimestamp(ctx_.triggers.clock().Now());
+    if (Status admitted = Admit(**snap, ti); !admitted) return admitted.error();
     // Behind Sentinel with an online replica the answer waits until the replica has the instance (WAIT 1, at most
     // 1 s; else 503 and the sender retries), so that a failover loses nothing that was answered 2xx
     // (docs/delivery.md). Without Sentinel these are no-ops: no round trip is added.
@@ -90,6 +86,15 @@ Result<Dispatched> WebhookSensor::EmitBlocking(
     (void)dedupe_->DoneBlocking(scope, key, ttl);
     if (Status replicated = redis.WaitForReplicaBlocking(since); !replicated) return replicated.error();
     return Dispatched{std::move(ti), false};
+}
+
+Status WebhookSensor::Admit(const packs::ContentSnapshot& snap, core::TriggerInstance& ti) {
+    if (Status valid = validator_.Validate(snap, ti.trigger, ti.payload); !valid) {
+        ctx_.triggers.Count("rejected", ti.trigger);
+        return valid.error();
+    }
+    ti.occurrence_time = core::FormatIsoTimestamp(ctx_.triggers.clock().Now());
+    return {};
 }
 
 WebhookSensor::UrlSet WebhookSensor::UrlsOf(const packs::ContentSnapshotPtr& snap) {
@@ -135,6 +140,14 @@ Result<Dispatched> WebhookSensor::DispatchBlocking(
     if (found && !*found) found = listened(/*recheck=*/true);
     if (!found) return found.error();
     if (!*found) return NotFound("no rule listens on webhook \"" + url + "\"");
+    return EmitBlocking(
+        WebhookInstance(url, headers, body, trace_tag), "webhook:" + url, idempotency_key, kIdempotencyKeyTtl
+    );
+}
+
+core::TriggerInstance WebhookSensor::WebhookInstance(
+    const std::string& url, const Json& headers, const Json& body, const std::string& trace_tag
+) {
     core::TriggerInstance ti;
     ti.trigger = "core.st2.webhook";
     ti.trigger_parameters = {{"url", url}};
@@ -148,7 +161,33 @@ Result<Dispatched> WebhookSensor::DispatchBlocking(
     }
     ti.payload = {{"headers", headers}, {"headers_lower", lower}, {"body", body}};
     ti.trace_tag = trace_tag;
-    return EmitBlocking(std::move(ti), "webhook:" + url, idempotency_key, kIdempotencyKeyTtl);
+    return ti;
+}
+
+std::optional<Result<core::TriggerInstance>> WebhookSensor::PrepareNow(
+    const std::string& url, const Json& headers, const Json& body, const std::string& trace_tag
+) {
+    if (ctx_.triggers.client().endpoint().IsSentinel()) return std::nullopt;  // waits for a replica (EmitBlocking)
+    packs::ContentSnapshotPtr snap = ctx_.content.FreshNow();
+    if (!snap) return std::nullopt;
+    UrlSet urls = UrlsOf(snap);
+    if (!std::binary_search(urls->begin(), urls->end(), url)) return std::nullopt;  // looked up again, then 404
+    core::TriggerInstance ti = WebhookInstance(url, headers, body, trace_tag);
+    if (Status admitted = Admit(*snap, ti); !admitted) return Result<core::TriggerInstance>(admitted.error());
+    ti.id = core::NewId();
+    return Result<core::TriggerInstance>(std::move(ti));
+}
+
+void WebhookSensor::EmitPrepared(core::TriggerInstance ti, std::function<void(Result<Dispatched>)> done) {
+    // The answer names the instance without its payload (the route answers with the body it parsed): taken out of
+    // `ti` for the copy, put back for the write.
+    Json payload = std::move(ti.payload);
+    core::TriggerInstance answer = ti;
+    ti.payload = std::move(payload);
+    ctx_.triggers.EmitBatched(ti, [answer = std::move(answer), done = std::move(done)](Result<std::string> id) mutable {
+        if (!id) return done(id.error());
+        done(Dispatched{std::move(answer), false});
+    });
 }
 
 Result<Dispatched> WebhookSensor::DispatchGenericBlocking(

@@ -8,6 +8,7 @@
 #include <functional>
 #include <future>
 #include <latch>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -412,6 +413,65 @@ TEST_F(RedisClientTest, BatchedBlockingOnAnIoThreadIsRefused) {
     Result<RedisReply> r = on_io.get_future().get();
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+}
+
+TEST_F(RedisClientTest, BatchedAsyncAnswersEachCommandOnceAndInOrderWithTheBlockingOnes) {
+    auto client = MakeClient({}, 3);
+    constexpr int kCommands = 2000;
+    std::mutex mu;
+    std::vector<int> order;
+    std::map<int, std::string> replies;
+    std::promise<void> all;
+    std::atomic<int> answered{0};
+    std::thread blocking([&] {  // blocking callers share the batches
+        for (int i = 0; i < 200; ++i) EXPECT_TRUE(client->BatchedBlocking({"INCR", client->Key("blocking")}));
+    });
+    for (int i = 0; i < kCommands; ++i) {
+        RedisClient::Args args = i % 7 == 6 ? RedisClient::Args{"HGET", client->Key("nothing"), "x", "too many"}
+                                            : RedisClient::Args{"ECHO", "async-" + std::to_string(i)};
+        client->BatchedAsync(args, [&, i](Result<RedisReply> r) {
+            {
+                std::lock_guard lock(mu);
+                order.push_back(i);
+                replies[i] = !r ? "failed: " + r.error().message : r->IsError() ? "error" : r->str;
+            }
+            if (++answered == kCommands) all.set_value();
+        });
+    }
+    ASSERT_EQ(all.get_future().wait_for(10s), std::future_status::ready);
+    blocking.join();
+    EXPECT_EQ(answered.load(), kCommands);
+    EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));  // one writer, one connection: in the order given
+    for (int i = 0; i < kCommands; ++i) {
+        EXPECT_EQ(replies[i], i % 7 == 6 ? "error" : "async-" + std::to_string(i)) << i;
+    }
+    auto counted = client->CommandBlocking({"GET", client->Key("blocking")});
+    ASSERT_TRUE(counted);
+    EXPECT_EQ(counted->str, "200");
+}
+
+TEST_F(RedisClientTest, BatchedAsyncAnswersWhenRedisIsDownAndWhenItIsBack) {
+    RedisClientOptions fast;
+    fast.connect_timeout = 200ms;
+    fast.command_timeout = 200ms;
+    auto client = MakeClient(fast);
+    auto run = [&](RedisClient::Args args) {
+        auto p = std::make_shared<std::promise<Result<RedisReply>>>();
+        auto f = p->get_future();
+        client->BatchedAsync(std::move(args), [p](Result<RedisReply> r) { p->set_value(std::move(r)); });
+        EXPECT_EQ(f.wait_for(5s), std::future_status::ready);
+        return f.get();
+    };
+    ASSERT_TRUE(run({"PING"}));
+    server_.Kill();
+    Result<RedisReply> down = run({"PING"});
+    ASSERT_FALSE(down);
+    EXPECT_EQ(down.error().code, ErrorCode::kUnavailable) << down.error().message;
+    server_.Restart();
+    ASSERT_TRUE(WaitFor([&] { return run({"PING"}).has_value(); }, 5s));
+    Result<RedisReply> echo = run({"ECHO", "back"});
+    ASSERT_TRUE(echo) << echo.error().message;
+    EXPECT_EQ(echo->str, "back");
 }
 
 TEST_F(RedisClientTest, ReconnectsAfterServerRestart) {

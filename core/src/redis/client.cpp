@@ -950,6 +950,22 @@ public:
         thread_.join();
     }
 
+    /// Queues `args`; `cb` runs on the writer thread once its reply is read (or the batch failed), exactly once.
+    void Submit(Args args, std::function<void(Result<RedisReply>)> cb) {
+        auto slot = std::make_shared<Slot>();
+        slot->args = std::move(args);
+        slot->callback = std::move(cb);
+        {
+            std::lock_guard lock(mu_);
+            if (!stop_) {
+                queue_.push_back(slot);
+                wake_.notify_one();
+                return;
+            }
+        }
+        slot->Answer(Unavailable("redis " + name_ + " unavailable", "the client is closing"));
+    }
+
     Result<RedisReply> Run(const Args& args) {
         auto slot = std::make_shared<Slot>();
         slot->args = args;  // a copy: a caller that gave up (its deadline) leaves the writer nothing dangling
@@ -982,12 +998,28 @@ private:
         std::condition_variable answered;
         bool done = false;
         std::atomic<bool> abandoned{false};  // its caller stopped waiting
+        /// Submit's: called with the reply instead of waking a waiting caller.
+        std::function<void(Result<RedisReply>)> callback;
 
         bool Answered() {
             std::lock_guard lock(mu);
             return done;
         }
         void Answer(Result<RedisReply> r) {
+            if (callback) {
+                {
+                    std::lock_guard lock(mu);
+                    if (done) return;
+                    done = true;
+                }
+                // A callback that throws must not take the writer (and every other caller) with it.
+                try {
+                    callback(std::move(r));
+                } catch (const std::exception& e) {
+                    Log(*Logger("redis"), spdlog::level::err, "redis batch callback failed", {{"error", e.what()}});
+                }
+                return;
+            }
             {
                 std::lock_guard lock(mu);
                 reply = std::move(r);
@@ -1068,6 +1100,14 @@ Result<RedisReply> RedisClient::BatchedBlocking(const Args& args) {
         impl_->writer = std::make_unique<GroupWriter>(endpoint_, impl_->state->options());
     });
     return impl_->writer->Run(args);
+}
+
+void RedisClient::BatchedAsync(Args args, std::function<void(Result<RedisReply>)> cb) {
+    if (endpoint_.IsSentinel()) return Command(std::move(args), std::move(cb));
+    std::call_once(impl_->writer_once, [this] {
+        impl_->writer = std::make_unique<GroupWriter>(endpoint_, impl_->state->options());
+    });
+    impl_->writer->Submit(std::move(args), std::move(cb));
 }
 
 Result<RedisReply> RedisClient::CommandBlocking(Args args) {

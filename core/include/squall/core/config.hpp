@@ -35,6 +35,9 @@ struct ServerConfig {
     std::string config_file;                    ///< the --config file, if any
     int max_connections = 1000;                 ///< open HTTP connections in total (past it: 503)
     int max_connections_per_client = 256;       ///< open HTTP connections from one address (past it: 503)
+    /// 1: webhook requests are served by the API's event loop (docs/decisions.md "Webhooks on an event loop");
+    /// 0: by the HTTP worker threads like every other request.
+    int webhook_lane = 1;
     /// Work waiting in Redis (trigger + execution request streams) past which webhooks get 429; 0: no bound.
     int max_queue_depth = 100000;
     /// Retention (gc role, docs/delivery.md): how long history is kept; 0 keeps forever.

@@ -16,6 +16,9 @@ public:
     ContentCache(ContentStore& store, const core::Clock& clock, std::chrono::milliseconds max_age);
     /// The current snapshot; an error only when Redis fails and no snapshot was ever loaded.
     Result<ContentSnapshotPtr> GetBlocking();
+    /// The snapshot when it is younger than the cache's age and nobody is refreshing it now; null otherwise (then
+    /// GetBlocking would wait for Redis). Never waits: for event loops (the API's webhook lane).
+    ContentSnapshotPtr FreshNow();
     /// Forces the next GetBlocking to reload (after this process changed content).
     void Invalidate();
     /// The snapshot as of now (checks the version whatever its age). For misses: a ref that another process

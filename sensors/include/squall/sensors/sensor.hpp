@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -89,6 +90,16 @@ public:
         const std::string& trace_tag,
         const std::string& idempotency_key = ""
     );
+    /// DispatchBlocking's first half for an event loop (the API's webhook lane), from what is in memory: the
+    /// instance to store (validated, with its id and occurrence time), or the error to answer. nullopt when that
+    /// would need Redis (the content snapshot is due a check, or `url` is not in it and must be looked up again) or
+    /// a replica's acknowledgement (Sentinel): DispatchBlocking then handles the delivery. Never waits.
+    std::optional<Result<core::TriggerInstance>> PrepareNow(
+        const std::string& url, const Json& headers, const Json& body, const std::string& trace_tag
+    );
+    /// The second half: stores what PrepareNow gave. `done` runs on the Redis client's writer thread
+    /// (RedisClient::BatchedAsync) with the instance, its payload left out.
+    void EmitPrepared(core::TriggerInstance ti, std::function<void(Result<Dispatched>)> done);
     /// The generic hook: body {trigger, payload}.
     Result<Dispatched> DispatchGenericBlocking(
         const Json& body, const std::string& trace_tag, const std::string& idempotency_key = ""
@@ -108,6 +119,12 @@ private:
     using UrlSet = std::shared_ptr<const std::vector<std::string>>;
     /// The sorted urls of `snap`'s enabled webhook rules, built once per content snapshot (not per request).
     UrlSet UrlsOf(const packs::ContentSnapshotPtr& snap);
+    /// The `core.st2.webhook` instance of a delivery to `url` (no id or time yet).
+    static core::TriggerInstance WebhookInstance(
+        const std::string& url, const Json& headers, const Json& body, const std::string& trace_tag
+    );
+    /// Checks `ti`'s payload against its type's schema in `snap` (counting a refusal) and stamps its occurrence time.
+    Status Admit(const packs::ContentSnapshot& snap, core::TriggerInstance& ti);
 
     SensorContext& ctx_;
     PayloadValidator validator_;

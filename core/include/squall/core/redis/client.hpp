@@ -71,6 +71,10 @@ public:
     /// connection. Falls back to CommandBlocking behind Sentinel (whose connection follows failovers and counts
     /// replicas).
     Result<RedisReply> BatchedBlocking(const Args& args);
+    /// BatchedBlocking for an event loop that cannot wait (the API's webhook lane): `cb` runs once, on the writer
+    /// thread, when the reply is read or the batch failed (connect or command timeout); it must be quick and must not
+    /// wait for this client (hand the reply to its own loop). Behind Sentinel this is Command (`cb` on the strand).
+    void BatchedAsync(Args args, std::function<void(Result<RedisReply>)> cb);
 
     /// Replication (docs/delivery.md, "Redis Sentinel"). Only `sentinel://` endpoints replicate as far as Squall is
     /// concerned; for the others these cost nothing: ConnectionToken() is 0 and WaitForReplica answers OK at once.

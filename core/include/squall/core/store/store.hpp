@@ -62,6 +62,10 @@ public:
     /// RunBlocking, written together with other threads' commands (RedisClient::BatchedBlocking).
     Result<RedisReply> RunBatched(RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args)
         const;
+    /// RunBatched for an event loop (RedisClient::BatchedAsync): `cb` runs on the client's writer thread.
+    void RunBatchedAsync(
+        RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args, RedisClient::Callback cb
+    ) const;
 
 private:
     RedisClient::Args Build(
@@ -82,6 +86,9 @@ public:
     /// Stores the instance and XADDs it onto the triggers stream in one script.
     void Emit(const TriggerInstance& ti, std::function<void(Result<std::string>)> cb);
     Result<std::string> EmitBlocking(const TriggerInstance& ti);
+    /// Emit written with other threads' commands (RedisClient::BatchedAsync): `cb` runs on the client's writer
+    /// thread (the API's webhook lane hands it back to its own loop).
+    void EmitBatched(const TriggerInstance& ti, std::function<void(Result<std::string>)> cb);
     /// Sets the stored instance's status (pipelined; fire and forget with logging).
     RedisClient::Args SetStatusCommand(const std::string& id, const std::string& status) const;
     /// Adds `n` to one trigger counter (Keys::TriggerMetrics; `what` is dispatched or rejected; Emit counts
