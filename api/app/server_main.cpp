@@ -412,6 +412,7 @@ int ServerMain(const std::vector<std::string>& args) {
         opts.stream_heartbeat = std::chrono::seconds(cfg.stream_heartbeat);
         opts.max_connections = static_cast<size_t>(cfg.max_connections);
         opts.max_connections_per_client = static_cast<size_t>(cfg.max_connections_per_client);
+        opts.webhook_lane = cfg.webhook_lane != 0;
         opts.max_queue_depth = cfg.max_queue_depth;
         opts.token_ttl = cfg.token_ttl;
         opts.token_max_ttl = cfg.token_max_ttl;

@@ -183,6 +183,16 @@ Result<Identity> Authenticator::CheckKey(const std::string& key, Identity id) {
     return id;
 }
 
+bool Authenticator::HasCachedKey(const httplib::Request& req) {
+    if (req.has_header("X-Auth-Token") || !req.params.empty()) return false;
+    const std::string key = req.get_header_value("St2-Api-Key");
+    if (key.empty()) return false;
+    const std::string hash = core::Sha256Hex(key);
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(hash);
+    return it != cache_.end() && it->second.until > clock_.SteadyNow();
+}
+
 void Authenticator::ForgetKey(const std::string& key_hash) {
     std::lock_guard lock(mu_);
     cache_.erase(key_hash);

@@ -66,6 +66,11 @@ public:
     );
     /// The identity, or kUnauthenticated saying what is missing or wrong.
     Result<Identity> Check(const httplib::Request& req);
+    /// For a caller that cannot wait for Redis (the webhook lane, whose route acts for nobody in particular): true
+    /// when the request's only credential is an `St2-Api-Key` header holding a key cached as valid, so that Check
+    /// would accept it without a round trip. False for anything else (a token, a query parameter, a key not cached or
+    /// not valid), which Check then decides.
+    bool HasCachedKey(const httplib::Request& req);
     /// Drops a cached API key (after it was deleted or disabled here; other API processes see it within the cache
     /// time, kKeyCacheTtl).
     void ForgetKey(const std::string& key_hash);

@@ -11,6 +11,7 @@
 #include "squall/api/server.hpp"
 #include "squall/core/error.hpp"
 #include "squall/core/model/model.hpp"
+#include "webhook_lane.hpp"
 
 namespace squall::api {
 
@@ -122,6 +123,8 @@ void RegisterContentRoutes(Router& r, ApiDeps& d);
 class QueueDepth;
 /// Webhooks; refused with 429 and Retry-After while `depth` is over its bound.
 void RegisterWebhookRoutes(Router& r, ApiDeps& d, const QueueDepth& depth);
+/// The webhook route as the webhook lane serves it (webhook_lane.hpp): the same answers, without waiting.
+LaneHandler WebhookLaneHandler(Router& r, ApiDeps& d, const QueueDepth& depth);
 /// `/triggerinstances` (filters, re_emit), `/ruleenforcements`, `/traces` (routes/traces.cpp).
 void RegisterTriggerRoutes(Router& r, ApiDeps& d);
 void RegisterKeyRoutes(Router& r, ApiDeps& d);

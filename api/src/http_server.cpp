@@ -1,5 +1,7 @@
 #include "http_server.hpp"
 
+#include "webhook_lane.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -86,9 +88,14 @@ public:
     DeadlineStream(socket_t sock, const HttpLimits& limits, const httplib::Server& server)
         : sock_(sock), limits_(limits), server_(server) {}
 
+    /// Bytes read before this stream was made (the webhook lane's): read first.
+    void Prime(std::string bytes) {
+        primed_ = std::move(bytes);
+        primed_pos_ = 0;
+    }
     /// Reads from now on must be done by `deadline`.
     void SetDeadline(SteadyClock::time_point deadline) { deadline_ = deadline; }
-    bool HasBuffered() const { return pos_ < end_; }
+    bool HasBuffered() const { return pos_ < end_ || primed_pos_ < primed_.size(); }
     bool AtEnd() const { return end_at_ && consumed_ >= *end_at_; }
     /// Bytes handed to httplib so far (httplib reads request lines a byte at a time and a body up to its length,
     /// so this is exactly where its parsing stands).
@@ -108,7 +115,16 @@ public:
     }
     ssize_t read(char* ptr, size_t size) override {
         if (AtEnd()) return 0;
-        if (!HasBuffered()) {
+        if (primed_pos_ < primed_.size()) {
+            size_t take = std::min(size, primed_.size() - primed_pos_);
+            if (end_at_) take = std::min<uint64_t>(take, *end_at_ - consumed_);
+            std::copy(primed_.data() + primed_pos_, primed_.data() + primed_pos_ + take, ptr);
+            primed_pos_ += take;
+            consumed_ += take;
+            if (primed_pos_ == primed_.size()) std::string().swap(primed_), primed_pos_ = 0;
+            return static_cast<ssize_t>(take);
+        }
+        if (pos_ >= end_) {
             // The bytes are usually there already (the connection's loop polled for the request's first byte): try
             // first, and poll only when nothing is (one syscall per request instead of two). Past the deadline, or
             // once the server stops, nothing more is read, as PollUntil would have it.
@@ -127,7 +143,8 @@ public:
             pos_ = 0;
             end_ = static_cast<size_t>(n);
         }
-        const size_t take = std::min(size, end_ - pos_);
+        size_t take = std::min(size, end_ - pos_);
+        if (end_at_) take = std::min<uint64_t>(take, *end_at_ - consumed_);
         std::copy(buf_ + pos_, buf_ + pos_ + take, ptr);
         pos_ += take;
         consumed_ += take;
@@ -201,6 +218,8 @@ private:
     const HttpLimits& limits_;
     const httplib::Server& server_;
     SteadyClock::time_point deadline_ = SteadyClock::time_point::max();
+    std::string primed_;
+    size_t primed_pos_ = 0;
     char buf_[4096] = {0};
     size_t pos_ = 0;
     size_t end_ = 0;
@@ -267,8 +286,10 @@ void Refuse(socket_t sock) {
 
 // --- ElasticTaskQueue ---------------------------------------------------------------------------------------
 
-ElasticTaskQueue::ElasticTaskQueue(size_t min_threads, size_t max_threads)
-    : min_threads_(std::max<size_t>(1, min_threads)), max_threads_(std::max(min_threads_, max_threads)) {
+ElasticTaskQueue::ElasticTaskQueue(size_t min_threads, size_t max_threads, std::function<bool()> run_here)
+    : min_threads_(std::max<size_t>(1, min_threads)),
+      max_threads_(std::max(min_threads_, max_threads)),
+      run_here_(std::move(run_here)) {
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < min_threads_; ++i) threads_.emplace_back([this] { Work(); });
 }
@@ -278,6 +299,7 @@ ElasticTaskQueue::~ElasticTaskQueue() {
 }
 
 void ElasticTaskQueue::enqueue(std::function<void()> fn) {
+    if (run_here_ && run_here_()) return fn();
     std::unique_lock lock(mu_);
     if (stopping_) {
         lock.unlock();
@@ -342,7 +364,17 @@ HttpServer::HttpServer(HttpLimits limits) : limits_(limits) {
     const size_t min_threads = limits_.min_threads;
     // A few workers over the connection limit, so that a refused connection always finds one to be refused by.
     const size_t max_threads = limits_.max_connections + 16;
-    new_task_queue = [min_threads, max_threads] { return new ElasticTaskQueue(min_threads, max_threads); };
+    // With the webhook lane, a new connection is admitted and handed to the lane on the accept thread: a burst of
+    // connections starts no worker threads.
+    new_task_queue = [this, min_threads, max_threads] {
+        return new ElasticTaskQueue(min_threads, max_threads, [this] { return lane_ != nullptr && is_running(); });
+    };
+    // A connection the webhook lane gives back is already admitted: its worker is always there.
+    handed_back_ = std::make_unique<ElasticTaskQueue>(1, max_threads);
+    // The Keep-Alive header says what this server does (httplib's defaults are 5 requests and 5 s).
+    keep_alive_max_count_ = limits_.keep_alive_max;
+    keep_alive_timeout_sec_ =
+        static_cast<time_t>(std::chrono::ceil<std::chrono::seconds>(limits_.keep_alive_idle).count());
     // Runs as the response's headers are written, after the body was (or was not) read: a connection that
     // process_and_close_socket is going to close says so instead of promising Keep-Alive.
     set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
@@ -389,23 +421,58 @@ void HttpServer::Release(const std::string& client) {
 bool HttpServer::process_and_close_socket(socket_t sock) {
     int yes = 1;  // a response's writes go out at once (without it Nagle held the second write ~40 ms)
     ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
-    DeadlineStream stream(sock, limits_, *this);
     std::string client;
-    int port = 0;
-    stream.get_remote_ip_and_port(client, port);
+    {
+        sockaddr_storage addr{};
+        socklen_t len = sizeof(addr);
+        if (::getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len) == 0) client = AddressText(addr, nullptr);
+    }
     if (!Admit(client)) {
         Refuse(sock);
         ::shutdown(sock, SHUT_RDWR);
         ::close(sock);
         return false;
     }
+    if (lane_ != nullptr && is_running()) {
+        lane_->Adopt(sock, std::move(client));
+        return true;
+    }
+    return Serve(sock, client, {}, 0, SteadyClock::time_point::min());
+}
+
+void HttpServer::ServeHandedBack(
+    socket_t sock, std::string client, std::string buffered, size_t served, SteadyClock::time_point deadline
+) {
+    handed_back_->enqueue([this, sock, client = std::move(client), buffered = std::move(buffered), served, deadline] {
+        Serve(sock, client, buffered, served, deadline);
+    });
+}
+
+void HttpServer::StopHandBacks() {
+    handed_back_->shutdown();
+}
+
+bool HttpServer::Serve(
+    socket_t sock,
+    const std::string& client,
+    std::string buffered,
+    size_t served0,
+    SteadyClock::time_point first_deadline
+) {
+    DeadlineStream stream(sock, limits_, *this);
+    stream.Prime(std::move(buffered));
     bool ok = true;
-    for (size_t served = 0; served < limits_.keep_alive_max && is_running(); ++served) {
+    for (size_t served = served0; served < limits_.keep_alive_max && is_running(); ++served) {
         // Wait for the first byte of the next request: the header deadline for the first request, the keep-alive
         // idle limit after that.
         const auto wait = served == 0 ? limits_.header_timeout : limits_.keep_alive_idle;
         if (!stream.HasBuffered() && PollUntil(sock, POLLIN, SteadyClock::now() + wait, *this) != 1) break;
-        stream.SetDeadline(SteadyClock::now() + limits_.header_timeout);
+        // A request the lane began reading keeps the deadline it had there.
+        stream.SetDeadline(
+            served == served0 && first_deadline != SteadyClock::time_point::min()
+                ? first_deadline
+                : SteadyClock::now() + limits_.header_timeout
+        );
         bool connection_closed = false;
         RequestFraming framing;
         current_framing = &framing;
@@ -424,6 +491,11 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
         if (!stream.Flush()) ok = false;
         // Bytes of this request left unread would be parsed as the next request: close (lingering) instead.
         if (!ok || connection_closed || !framing.Complete()) break;
+        // Answered, and nothing more has come: the lane waits for the next request (no thread per idle connection).
+        if (lane_ != nullptr && !stream.HasBuffered() && served + 1 < limits_.keep_alive_max && is_running()) {
+            lane_->Adopt(sock, client, served + 1);
+            return ok;
+        }
     }
     CloseLingering(sock, *this);
     Release(client);

@@ -19,11 +19,14 @@
 #include <functional>
 #include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 namespace squall::api {
+
+class WebhookLane;
 
 /// Connection limits and deadlines of HttpServer.
 struct HttpLimits {
@@ -42,7 +45,9 @@ struct HttpLimits {
 /// HttpServer keeps that short, since a refused connection takes a worker for microseconds).
 class ElasticTaskQueue : public httplib::TaskQueue {
 public:
-    ElasticTaskQueue(size_t min_threads, size_t max_threads);
+    /// `run_here`, when given and true for a job, has the job run on the enqueuing thread (the accept loop's, while
+    /// the webhook lane takes connections: admitting one and handing it over takes microseconds).
+    ElasticTaskQueue(size_t min_threads, size_t max_threads, std::function<bool()> run_here = nullptr);
     ~ElasticTaskQueue() override;
     void enqueue(std::function<void()> fn) override;
     void shutdown() override;
@@ -51,6 +56,7 @@ private:
     void Work();
     const size_t min_threads_;
     const size_t max_threads_;
+    const std::function<bool()> run_here_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::function<void()>> jobs_;
@@ -71,16 +77,42 @@ public:
     /// connections waited for SYN retransmits of 1 s and more). Call after binding, before serving.
     bool SetListenBacklog(int backlog);
 
+    /// Connections admitted from now on go to `lane` (webhook_lane.hpp; null: none), which gives back through
+    /// ServeHandedBack what it does not serve. Set before serving; the lane is stopped after this server.
+    void SetLane(WebhookLane* lane) { lane_ = lane; }
+    /// Serves a connection the lane gave back, on a worker of its own pool: `buffered` is read first, `served`
+    /// requests count against keep_alive_max, and the first request keeps its header `deadline`.
+    void ServeHandedBack(
+        socket_t sock,
+        std::string client,
+        std::string buffered,
+        size_t served,
+        std::chrono::steady_clock::time_point deadline
+    );
+    /// Counts out a connection the lane closed.
+    void Release(const std::string& client);
+    /// Joins the workers of handed-back connections (after stop()).
+    void StopHandBacks();
+
 private:
     bool process_and_close_socket(socket_t sock) override;
+    /// The connection loop: serves requests until the connection ends, then closes it and counts it out.
+    bool Serve(
+        socket_t sock,
+        const std::string& client,
+        std::string buffered,
+        size_t served,
+        std::chrono::steady_clock::time_point first_deadline
+    );
     /// Counts the connection in; false (and counts nothing) when a limit is reached.
     bool Admit(const std::string& client);
-    void Release(const std::string& client);
 
     HttpLimits limits_;
     std::mutex mu_;
     size_t open_ = 0;
     std::map<std::string, size_t> per_client_;
+    WebhookLane* lane_ = nullptr;
+    std::unique_ptr<ElasticTaskQueue> handed_back_;  ///< workers for connections the lane gave back
 };
 
 }  // namespace squall::api

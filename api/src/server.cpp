@@ -9,6 +9,7 @@
 #include "event_stream.hpp"
 #include "http.hpp"
 #include "http_server.hpp"
+#include "metrics.hpp"
 #include "queue_depth.hpp"
 #include "squall/core/clock.hpp"
 #include "squall/core/id.hpp"
@@ -29,6 +30,7 @@ struct ApiServer::Impl {
     std::unique_ptr<EventHub> hub;                   ///< null without ApiDeps::stream_reader
     std::unique_ptr<chatops::ChatNotifier> chatops;  ///< posts chat answers; stopped before the hub
     QueueDepth depth;                                ///< back-pressure: work waiting in Redis, refreshed every 100 ms
+    std::unique_ptr<WebhookLane> lane;               ///< webhooks on an event loop (null: options.webhook_lane off)
     std::thread thread;
     int bound_port = 0;
     /// First path segments of the API's routes ("api", "v1", "auth", "stream"): the web UI serves every other
@@ -183,6 +185,19 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     RegisterChatOpsSlackRoutes(r, d, *impl_->chatops);
     RegisterChatOpsGenericRoutes(r, d, *impl_->chatops);
     RegisterChatOpsMattermostRoutes(r, d, *impl_->chatops);
+    if (impl_->options.webhook_lane) {
+        HttpServer& server = impl_->server;
+        impl_->lane = std::make_unique<WebhookLane>(
+            server.limits(),
+            WebhookLaneHandler(r, d, impl_->depth),
+            RouteLabel("/api/v1/webhooks/(.+)"),
+            [&server](
+                int fd, std::string client, std::string buffered, size_t served, WebhookLane::SteadyTime deadline
+            ) { server.ServeHandedBack(fd, std::move(client), std::move(buffered), served, deadline); },
+            [&server](const std::string& client) { server.Release(client); }
+        );
+        server.SetLane(impl_->lane.get());
+    }
     for (const auto& route : r.routes()) impl_->api_roots.insert(web::FirstSegment(route.pattern));
     impl_->api_roots.insert("metrics");  // SPEC §10: Prometheus text at /metrics, never the UI
     impl_->api_roots.erase("");
@@ -216,6 +231,7 @@ Status ApiServer::Start() {
     impl_->depth.Start();
     if (impl_->hub) impl_->hub->Start();
     impl_->chatops->Start();
+    if (impl_->lane) impl_->lane->Start();
     impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
     return {};
 }
@@ -229,6 +245,9 @@ void ApiServer::Stop() {
         impl_->server.stop();
         impl_->thread.join();
     }
+    // No connection is adopted any more: the lane's are closed, then those it gave back end (the server stopped).
+    if (impl_->lane) impl_->lane->Stop();
+    impl_->server.StopHandBacks();
     impl_->depth.Stop();
 }
 

@@ -733,5 +733,138 @@ TEST_F(HardeningTest, BytesLeftOfARequestAreNeverReadAsTheNextOne) {
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s) << "the empty body was waited for";
 }
 
+/// Threads of process `pid` named `name` (its tasks' comm).
+int ThreadsNamed(pid_t pid, const std::string& name) {
+    int n = 0;
+    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string line;
+        if (std::getline(comm, line) && line == name) ++n;
+    }
+    return n;
+}
+
+/// One answer on `c` (the status line through the body): reads until Content-Length bytes follow the headers.
+std::string ReadAnswer(RawConnection& c) {
+    std::string got;
+    while (true) {
+        const size_t end = got.find("\r\n\r\n");
+        if (end != std::string::npos) {
+            const size_t at = got.find("Content-Length: ");
+            const size_t length = at == std::string::npos || at > end ? 0 : std::stoul(got.substr(at + 16));
+            if (got.size() >= end + 4 + length) return got;
+        }
+        std::string more = c.ReadOnce();
+        if (more.empty()) return got;
+        got += more;
+    }
+}
+
+std::string WebhookPost(
+    const std::string& url, const std::string& key, const std::string& body, const std::string& extra = ""
+) {
+    return "POST /api/v1/webhooks/" + url + " HTTP/1.1\r\nHost: h\r\nSt2-Api-Key: " + key + "\r\n" + extra +
+           "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// Webhook senders keep connections open between deliveries. The webhook lane (docs/decisions.md, "Webhooks on an
+// event loop") holds them without a thread each: 200 idle keep-alive connections that each delivered a webhook hold
+// no HTTP worker, and each delivers again on the same connection. With the lane off (`--webhook-lane 0`) each held
+// a worker thread.
+TEST_F(HardeningTest, IdleKeepAliveWebhookConnectionsHoldNoThread) {
+    for (const bool lane : {true, false}) {
+        SquallProcess::Options o = Opts();
+        o.data_dir += lane ? "-lane" : "-threads";
+        if (!lane) o.extra_args = {"--webhook-lane", "0"};
+        SquallProcess server(o);
+        auto created = Post(server, "/rules", Rule("on_idle", "idle").dump());
+        ASSERT_TRUE(created && created->status == 201) << (created ? created->body : "no answer");
+        auto first = Post(server, "/webhooks/idle", "{}");  // the API key is looked up once, then cached
+        ASSERT_TRUE(first && first->status == 202) << (first ? first->body : "no answer");
+
+        constexpr int kConnections = 200;
+        std::vector<std::unique_ptr<RawConnection>> conns;
+        for (int i = 0; i < kConnections; ++i) {
+            conns.push_back(std::make_unique<RawConnection>(server.port()));
+            ASSERT_TRUE(conns.back()->ok()) << i;
+            ASSERT_TRUE(conns.back()->Send(WebhookPost("idle", server.api_key(), R"({"n": )" + std::to_string(i) + "}"))
+            );
+        }
+        for (int i = 0; i < kConnections; ++i) {
+            const std::string answer = ReadAnswer(*conns[i]);
+            ASSERT_EQ(answer.rfind("HTTP/1.1 202 Accepted\r\n", 0), 0u) << i << ": " << answer;
+            EXPECT_NE(answer.find("Keep-Alive: timeout=5, max=100"), std::string::npos) << answer;
+        }
+        const int workers = ThreadsNamed(server.pid(), "squall-http");
+        std::cout << "[idle keep-alive] lane " << (lane ? "on" : "off") << ": " << kConnections << " idle connections, "
+                  << workers << " HTTP worker threads\n";
+        if (lane) {
+            EXPECT_LE(workers, 16) << "idle webhook connections hold worker threads";
+        } else {
+            EXPECT_GE(workers, kConnections) << "the contrast: one worker per connection without the lane";
+        }
+        for (int i = 0; i < kConnections; ++i) {
+            ASSERT_TRUE(conns[i]->StillOpen()) << i;
+            ASSERT_TRUE(conns[i]->Send(WebhookPost("idle", server.api_key(), R"({"again": true})")));
+            const std::string answer = ReadAnswer(*conns[i]);
+            EXPECT_EQ(answer.rfind("HTTP/1.1 202 Accepted\r\n", 0), 0u) << i << ": " << answer;
+        }
+    }
+}
+
+// On one connection, the lane serves the webhooks it can answer without waiting and gives every other request to the
+// worker threads, which answer it as they always did and give the connection back: a GET, a delivery with an
+// Idempotency-Key (claimed in Redis) and its repeat, a webhook nobody listens on, a body that comes late (after the
+// lane stopped waiting for it), and webhooks before and after each.
+TEST_F(HardeningTest, TheWebhookLaneAndTheWorkersShareAConnection) {
+    SquallProcess server(Opts());
+    auto created = Post(server, "/rules", Rule("on_shared", "shared").dump());
+    ASSERT_TRUE(created && created->status == 201) << (created ? created->body : "no answer");
+    const std::string key = server.api_key();
+    RawConnection c(server.port());
+    ASSERT_TRUE(c.ok());
+    auto status_of = [](const std::string& answer) { return answer.substr(0, answer.find("\r\n")); };
+    std::vector<std::string> ids;
+    auto webhook = [&](const std::string& body) {
+        ASSERT_TRUE(c.Send(WebhookPost("shared", key, body)));
+        const std::string answer = ReadAnswer(c);
+        ASSERT_EQ(status_of(answer), "HTTP/1.1 202 Accepted") << answer;
+        const Json j = Json::parse(answer.substr(answer.find("\r\n\r\n") + 4), nullptr, false);
+        ASSERT_TRUE(j.is_object()) << answer;
+        EXPECT_EQ(j["payload"], Json::parse(body)) << answer;
+        EXPECT_EQ(j["trigger"], "core.st2.webhook") << answer;
+        ids.push_back(j.value("id", ""));
+    };
+    webhook(R"({"step": 1})");
+    ASSERT_TRUE(c.Send("GET /api/v1/health HTTP/1.1\r\nHost: h\r\n\r\n"));
+    EXPECT_EQ(status_of(ReadAnswer(c)), "HTTP/1.1 200 OK");
+    webhook(R"({"step": 2})");
+    ASSERT_TRUE(c.Send(WebhookPost("shared", key, R"({"step": 3})", "Idempotency-Key: step-3\r\n")));
+    EXPECT_EQ(status_of(ReadAnswer(c)), "HTTP/1.1 202 Accepted");
+    ASSERT_TRUE(c.Send(WebhookPost("shared", key, R"({"step": 3})", "Idempotency-Key: step-3\r\n")));
+    const std::string repeat = ReadAnswer(c);
+    EXPECT_EQ(status_of(repeat), "HTTP/1.1 200 OK") << repeat;
+    EXPECT_NE(repeat.find("\"duplicate\":true"), std::string::npos) << repeat;
+    ASSERT_TRUE(c.Send(WebhookPost("nobody", key, "{}")));
+    EXPECT_EQ(status_of(ReadAnswer(c)), "HTTP/1.1 404 Not Found");
+    // A sender that pauses between its headers and its body (longer than the lane waits for a request).
+    const std::string late = R"({"step": 4})";
+    const std::string post = WebhookPost("shared", key, late);
+    ASSERT_TRUE(c.Send(post.substr(0, post.size() - late.size())));
+    std::this_thread::sleep_for(1500ms);  // the pause is the behaviour under test
+    ASSERT_TRUE(c.Send(late));
+    EXPECT_EQ(status_of(ReadAnswer(c)), "HTTP/1.1 202 Accepted");
+    webhook(R"({"step": 5})");
+    webhook(R"({"step": 6})");
+    EXPECT_TRUE(c.StillOpen());
+    // Every 202 stored its instance.
+    httplib::Client api(server.host(), server.port());
+    for (const auto& id : ids) {
+        auto got = api.Get(("/api/v1/triggerinstances/" + id).c_str(), Auth(server));
+        ASSERT_TRUE(got) << id;
+        EXPECT_EQ(got->status, 200) << id << ": " << got->body;
+    }
+}
+
 }  // namespace
 }  // namespace squall::test

@@ -1,5 +1,6 @@
 #include "http.hpp"
 #include "queue_depth.hpp"
+#include "webhook_lane.hpp"
 
 #include <cctype>
 
@@ -57,7 +58,67 @@ bool RefusedForDepth(const QueueDepth& depth, httplib::Response& res) {
     return true;
 }
 
+/// A webhook's body as StackStorm reads it: a form post with parse_qs (each field a list of values), anything else
+/// as JSON.
+Result<Json> WebhookBody(const httplib::Request& req) {
+    return sensors::IsFormContentType(req.get_header_value("Content-Type")) ? sensors::ParseFormUrlEncoded(req.body)
+                                                                            : ParseBody(req);
+}
+
+/// 202: the stored instance, with the body it was given as its payload (stored: answered with the body instead of
+/// the payload, which is not copied to be dropped).
+void SendAccepted(httplib::Response& res, core::TriggerInstance instance, Json body) {
+    instance.payload = nullptr;
+    Json out = instance.ToJson();
+    out.erase("payload");
+    out["payload"] = std::move(body);
+    SendJson(res, 202, out);
+}
+
 }  // namespace
+
+LaneHandler WebhookLaneHandler(Router& r, ApiDeps& d, const QueueDepth& depth) {
+    return [&r, &d, &depth](const httplib::Request& req, httplib::Response& res, LaneReply reply) -> LaneStep {
+        const std::string url(WebhookLane::WebhookUrl(req.path));
+        // The thread path's, as they wait for Redis: GitHub's signed route and the generic hook, a delivery with a
+        // key (claimed in Redis first), a credential that is not a cached API key. Decided before anything is done.
+        if (url == "github" || url == "st2" || req.has_header("Idempotency-Key") || !r.auth().HasCachedKey(req)) {
+            return LaneStep::kDeclined;
+        }
+        // From here as the route below, in its order.
+        if (RefusedForDepth(depth, res)) return LaneStep::kAnswered;
+        if (Status st = core::CheckWebhookUrl("url", url); !st) {
+            SendError(res, st.error());
+            return LaneStep::kAnswered;
+        }
+        Result<Json> body = WebhookBody(req);
+        if (!body) {
+            SendError(res, body.error());
+            return LaneStep::kAnswered;
+        }
+        const std::string trace_tag = core::Utf8OrLatin1(req.get_header_value("St2-Trace-Tag"));
+        std::optional<Result<core::TriggerInstance>> ti =
+            d.webhooks.PrepareNow(url, HeadersJson(req), *body, trace_tag);
+        if (!ti) return LaneStep::kDeclined;
+        if (!*ti) {
+            SendError(res, ti->error());
+            return LaneStep::kAnswered;
+        }
+        d.webhooks.EmitPrepared(
+            std::move(**ti),
+            [reply = std::move(reply),
+             body = std::make_shared<Json>(std::move(*body))](Result<sensors::Dispatched> sent) {
+                // On the Redis writer's thread: the answer is made on the lane's loop.
+                reply([sent = std::make_shared<Result<sensors::Dispatched>>(std::move(sent)),
+                       body](httplib::Response& res) {
+                    if (!*sent) return SendError(res, sent->error());
+                    SendAccepted(res, std::move((*sent)->instance), std::move(*body));
+                });
+            }
+        );
+        return LaneStep::kPending;
+    };
+}
 
 void RegisterWebhookRoutes(Router& r, ApiDeps& d, const QueueDepth& depth) {
     r.GetWhole("/webhooks", [&d](const httplib::Request&, httplib::Response& res) {
@@ -91,10 +152,7 @@ void RegisterWebhookRoutes(Router& r, ApiDeps& d, const QueueDepth& depth) {
         if (RefusedForDepth(depth, res)) return;
         const std::string url = req.matches[1];
         if (Status st = core::CheckWebhookUrl("url", url); !st) return SendError(res, st.error());
-        // StackStorm parses form posts with parse_qs: each field is a list of values.
-        Result<Json> body = sensors::IsFormContentType(req.get_header_value("Content-Type"))
-                                ? sensors::ParseFormUrlEncoded(req.body)
-                                : ParseBody(req);
+        Result<Json> body = WebhookBody(req);
         if (!body) return SendError(res, body.error());
         const std::string trace_tag = core::Utf8OrLatin1(req.get_header_value("St2-Trace-Tag"));
         const std::string key = req.get_header_value("Idempotency-Key");
@@ -107,11 +165,7 @@ void RegisterWebhookRoutes(Router& r, ApiDeps& d, const QueueDepth& depth) {
                 res, 200, {{"duplicate", true}, {"id", sent->instance.id}, {"trigger", sent->instance.trigger}}
             );
         }
-        sent->instance.payload = nullptr;  // stored: answered with the body instead, and not copied to be dropped
-        Json out = sent->instance.ToJson();
-        out.erase("payload");
-        out["payload"] = std::move(*body);
-        SendJson(res, 202, out);
+        SendAccepted(res, std::move(sent->instance), std::move(*body));
     });
 }
 

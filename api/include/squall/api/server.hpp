@@ -47,6 +47,7 @@ struct ApiOptions {
     int threads = 8;                ///< HTTP workers kept when idle; more start on demand up to max_connections
     size_t max_connections = 1000;  ///< open connections in total; past it: 503 and close
     size_t max_connections_per_client = 256;    ///< open connections from one address; past it: 503 and close
+    bool webhook_lane = true;                   ///< webhooks served on an event loop (webhook_lane.hpp)
     std::chrono::seconds stream_heartbeat{25};  ///< heartbeat comment on an idle event stream
     int64_t token_ttl = 86400;                  ///< seconds a token lives when the request names no ttl
     int64_t token_max_ttl = 86400;              ///< the largest ttl a token request may ask for
