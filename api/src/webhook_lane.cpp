@@ -1,6 +1,7 @@
 #include "webhook_lane.hpp"
 
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +28,8 @@ constexpr std::chrono::milliseconds kPatience{1000};
 /// Request line and headers: more than this goes to the thread path (which answers what httplib answers).
 constexpr size_t kMaxHeaderBytes = 8192;
 constexpr size_t kMaxHeaders = 100;
+/// A closing connection's unread bytes dropped at most (as the thread path's lingering close).
+constexpr size_t kMaxDrained = size_t{64} << 20;
 /// Longer paths are refused (414) by the thread path's pre-routing handler.
 constexpr size_t kMaxPath = 2048;
 
@@ -73,6 +76,23 @@ bool EqualsNoCase(std::string_view a, std::string_view b) {
            });
 }
 
+/// Whether the start of a request may still be one the lane reads: a request line not yet whole, or a webhook's, and
+/// no line ended by a bare LF. Otherwise the thread path answers it at once rather than after the lane's wait.
+bool MayBeWebhook(std::string_view in) {
+    for (size_t at = in.find('\n'); at != std::string_view::npos; at = in.find('\n', at + 1)) {
+        if (at == 0 || in[at - 1] != '\r') return false;
+    }
+    const size_t eol = in.find("\r\n");
+    if (eol == std::string_view::npos) return in.size() <= 5 + kMaxPath + 9;
+    const std::string_view line = in.substr(0, eol);
+    return line.starts_with("POST ") && line.ends_with(" HTTP/1.1") &&
+           !WebhookLane::WebhookUrl(line.substr(5, line.size() - 5 - 9)).empty();
+}
+
+bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
+    return text.size() >= prefix.size() && EqualsNoCase(text.substr(0, prefix.size()), prefix);
+}
+
 /// The answer to a handler that threw (as Router::Wrap's exception boundary answers).
 httplib::Response Failed(const std::exception& e) {
     core::Log(*core::Logger("api"), spdlog::level::err, "webhook handler failed", {{"error", e.what()}});
@@ -89,7 +109,11 @@ bool ParseHead(std::string_view head, httplib::Request& req, size_t* length, boo
     const std::string_view line = head.substr(0, eol);
     if (!line.starts_with("POST ") || !line.ends_with(" HTTP/1.1")) return false;
     const std::string_view target = line.substr(5, line.size() - 5 - 9);
-    if (target.size() > kMaxPath || WebhookLane::WebhookUrl(target).empty()) return false;
+    // Visible ASCII only: httplib ends a line at a bare LF and trims tabs, so other bytes could frame differently.
+    if (target.size() > kMaxPath || WebhookLane::WebhookUrl(target).empty() ||
+        !std::all_of(target.begin(), target.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+        return false;
+    }
     req.method = "POST";
     req.version = "HTTP/1.1";
     req.target = std::string(target);
@@ -106,20 +130,26 @@ bool ParseHead(std::string_view head, httplib::Request& req, size_t* length, boo
         const std::string_view name = h.substr(0, colon);
         if (!std::all_of(name.begin(), name.end(), IsToken)) return false;
         std::string_view value = h.substr(colon + 1);
-        // A bare CR or LF (httplib ends a line at LF), or NUL: the thread path refuses or splits such a line.
-        if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) return false;
+        // A bare CR or LF (httplib ends a line at LF), or NUL: the thread path refuses or splits such a line. A `%`:
+        // httplib percent-decodes header values (`%0D` becomes a CR it then refuses).
+        if (value.find_first_of(std::string_view("\r\n\0%", 4)) != std::string_view::npos) return false;
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
         while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+        if (value.empty()) return false;  // httplib drops such a header
         if (EqualsNoCase(name, "Content-Length")) {
             if (++lengths > 1 || value.empty() || value.size() > 18 ||
                 !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
                 return false;
             }
             *length = std::stoull(std::string(value));
-        } else if (EqualsNoCase(name, "Transfer-Encoding") || EqualsNoCase(name, "Expect")) {
-            return false;
-        } else if (EqualsNoCase(name, "Connection") && EqualsNoCase(value, "close")) {
-            *close = true;
+        } else if (EqualsNoCase(name, "Transfer-Encoding") || EqualsNoCase(name, "Expect") || EqualsNoCase(name, "Range")) {
+            return false;  // framing and ranges are the thread path's (416 for a range it cannot read)
+        } else if (EqualsNoCase(name, "Content-Type") &&
+                   (StartsWithNoCase(value, "application/x-www-form-urlencoded") ||
+                    StartsWithNoCase(value, "multipart/"))) {
+            return false;  // httplib reads form bodies into the request's parameters (and refuses them over 8 KiB)
+        } else if (EqualsNoCase(name, "Connection") && !req.has_header("Connection")) {
+            *close = value == "close";  // as httplib reads it: the first one, compared exactly
         }
         req.headers.emplace(std::string(name), std::string(value));
     }
@@ -158,6 +188,9 @@ struct Conn {
     bool peer_done = false;  ///< the client shut its side: answer what is there, then close
     bool close_after = false;
     bool gone = false;
+    bool draining = false;  ///< closing: its write side is shut, what the client still sends is read and dropped
+    SteadyClock::time_point drain_until;
+    size_t drained = 0;
     std::string out;
     size_t out_pos = 0;
 };
@@ -182,7 +215,8 @@ struct WebhookLane::Core {
     asio::executor_work_guard<asio::io_context::executor_type> work;
     std::unordered_map<Conn*, std::shared_ptr<Conn>> conns;
     std::atomic<size_t> count{0};
-    bool stopped = false;
+    bool stopped = false;  ///< stopping: no new request is read; answers under way are finished, then the loop ends
+    SteadyClock::time_point stop_limit;
 
     void Adopt(int fd, std::string client, size_t served) {
         if (stopped) {
@@ -190,7 +224,20 @@ struct WebhookLane::Core {
             release(client);
             return;
         }
-        auto c = std::make_shared<Conn>(io, fd, std::move(client));
+        std::shared_ptr<Conn> c;
+        try {
+            c = std::make_shared<Conn>(io, fd, client);
+        } catch (const std::exception& e) {
+            core::Log(
+                *core::Logger("api"),
+                spdlog::level::err,
+                "webhook lane: cannot take a connection",
+                {{"error", e.what()}}
+            );
+            ::close(fd);
+            release(client);
+            return;
+        }
         c->served = served;
         c->idle_until = SteadyClock::now() + (served == 0 ? limits.header_timeout : limits.keep_alive_idle);
         conns.emplace(c.get(), c);
@@ -211,6 +258,20 @@ struct WebhookLane::Core {
     /// Reads what the socket holds, then serves it.
     void Read(const std::shared_ptr<Conn>& c) {
         char buf[16 * 1024];
+        if (c->draining) {
+            for (int i = 0; i < 16; ++i) {
+                const ssize_t n = ::recv(c->sd.native_handle(), buf, sizeof(buf), MSG_DONTWAIT);
+                if (n > 0 && (c->drained += static_cast<size_t>(n)) <= kMaxDrained) continue;
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Arm(c);
+                return Close(c);  // the client closed too, an error, or too much: done
+            }
+            // A client that keeps sending does not hold the loop: the rest on a later turn.
+            asio::post(io, [this, c] {
+                if (!c->gone) Read(c);
+            });
+            return;
+        }
         while (!c->peer_done && c->in.size() <= kMaxHeaderBytes + kMaxBody) {
             const ssize_t n = ::recv(c->sd.native_handle(), buf, sizeof(buf), MSG_DONTWAIT);
             if (n > 0) {
@@ -222,13 +283,12 @@ struct WebhookLane::Core {
                 c->in.append(buf, static_cast<size_t>(n));
                 continue;
             }
-            if (n == 0) {
-                c->peer_done = true;
-                break;
-            }
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-            return Close(c);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+            // The client closed its side (or reset the connection): what it sent before is still served, as the
+            // thread path does; an answer that cannot be written then closes the connection.
+            c->peer_done = true;
+            break;
         }
         Serve(c);
     }
@@ -236,13 +296,14 @@ struct WebhookLane::Core {
     /// Serves the request at the front of `in` when it is whole; waits for more bytes otherwise.
     void Serve(const std::shared_ptr<Conn>& c) {
         if (c->gone || c->busy) return;
+        if (stopped) return Finish(c);
         if (c->in.empty()) {
             if (c->peer_done) return Close(c);
             return Arm(c);
         }
         const size_t head_end = c->in.find("\r\n\r\n");
         if (head_end == std::string::npos) {
-            if (c->in.size() > kMaxHeaderBytes || c->peer_done) return GiveBack(c);
+            if (c->in.size() > kMaxHeaderBytes || c->peer_done || !MayBeWebhook(c->in)) return GiveBack(c);
             return Arm(c);
         }
         auto req = std::make_unique<httplib::Request>();
@@ -264,9 +325,13 @@ struct WebhookLane::Core {
         httplib::Response res;
         LaneStep step = LaneStep::kDeclined;
         try {
-            step = handler(*req, res, [this, c, weak = std::weak_ptr<Core>(Self())](LaneFill fill) {
+            // Weak: a reply that comes after the lane is gone (held by the Redis writer) touches nothing of it.
+            auto weak_conn = std::weak_ptr<Conn>(c);
+            step = handler(*req, res, [this, weak_conn, weak = std::weak_ptr<Core>(Self())](LaneFill fill) {
                 if (auto core = weak.lock()) {
-                    asio::post(core->io, [this, c, fill = std::move(fill)] {
+                    asio::post(core->io, [this, weak_conn, fill = std::move(fill)] {
+                        std::shared_ptr<Conn> c = weak_conn.lock();
+                        if (!c) return;
                         httplib::Response r;
                         try {
                             fill(r);
@@ -295,7 +360,7 @@ struct WebhookLane::Core {
         const int status = res.status < 0 ? 200 : res.status;
         HttpMetrics::Instance().Observe("POST", metrics_label, status, SteadyClock::now() - c->answer_started);
         ++c->served;
-        if (c->served >= limits.keep_alive_max || c->peer_done) c->close_after = true;
+        if (c->served >= limits.keep_alive_max || stopped) c->close_after = true;
         res.set_header("Content-Length", std::to_string(res.body.size()));
         if (c->close_after) {
             res.set_header("Connection", "close");
@@ -333,6 +398,7 @@ struct WebhookLane::Core {
             );
             if (n > 0) {
                 c->out_pos += static_cast<size_t>(n);
+                c->write_until = SteadyClock::now() + limits.io_timeout;  // no progress within it: closed
                 continue;
             }
             if (n < 0 && errno == EINTR) continue;
@@ -351,7 +417,7 @@ struct WebhookLane::Core {
         }
         c->out.clear();
         c->busy = false;
-        if (c->close_after) return Close(c);
+        if (c->close_after) return Finish(c);
         const auto now = SteadyClock::now();
         c->idle_until = now + limits.keep_alive_idle;
         c->request_started = !c->in.empty();
@@ -359,14 +425,35 @@ struct WebhookLane::Core {
             c->request_began = now;
             c->request_limit = now + limits.header_timeout;
         }
-        if (!c->peer_done) return Read(c);  // what came meanwhile (or a wait for it)
-        Serve(c);
+        // What came meanwhile (or a wait for it): posted, not called, so that answers given at once to pipelined
+        // requests do not nest on the stack.
+        asio::post(io, [this, c] {
+            if (c->gone) return;
+            if (c->peer_done) return Serve(c);
+            Read(c);
+        });
+    }
+
+    /// Closes after an answer. Unread bytes (a request pipelined after `Connection: close`) would make the kernel
+    /// answer with a reset that can destroy the answer before the client reads it: the write side is shut and what
+    /// comes is read and dropped for at most 2 s first, as the thread path's lingering close does.
+    void Finish(const std::shared_ptr<Conn>& c) {
+        if (c->gone) return;
+        int unread = 0;
+        const bool pending = !c->in.empty() || (::ioctl(c->sd.native_handle(), FIONREAD, &unread) == 0 && unread > 0);
+        if (!pending || c->peer_done) return Close(c);
+        c->in.clear();
+        c->draining = true;
+        c->drain_until = SteadyClock::now() + std::chrono::seconds(2);
+        ::shutdown(c->sd.native_handle(), SHUT_WR);
+        Read(c);
     }
 
     void Forget(const std::shared_ptr<Conn>& c) {
         c->gone = true;
         conns.erase(c.get());
         count = conns.size();
+        if (stopped && conns.empty()) End();
     }
 
     /// Closes a connection (its client gets no answer to a request not yet answered).
@@ -393,19 +480,16 @@ struct WebhookLane::Core {
     void Sweep() {
         sweep.expires_after(kSweep);
         sweep.async_wait([this](const boost::system::error_code& ec) {
-            if (ec || stopped) return;
+            if (ec) return;
             const auto now = SteadyClock::now();
             std::vector<std::shared_ptr<Conn>> expired;
             for (const auto& [p, c] : conns) {
-                const bool late = c->busy              ? (c->writing && now >= c->write_until)
-                                  : c->request_started ? now - c->request_began >= kPatience || now >= c->request_limit
-                                                       : now >= c->idle_until;
-                if (late) expired.push_back(c);
+                if (Late(*c, now)) expired.push_back(c);
             }
             for (const auto& c : expired) {
                 // A request still coming in goes to the thread path, which holds it to its deadlines; an idle
-                // connection or a stalled answer is closed.
-                if (!c->busy && c->request_started) {
+                // connection, a stalled answer, a drained one or one that outlived a stop is closed.
+                if (!stopped && !c->busy && !c->draining && c->request_started) {
                     GiveBack(c);
                 } else {
                     Close(c);
@@ -415,12 +499,29 @@ struct WebhookLane::Core {
         });
     }
 
-    void StopAll() {
+    bool Late(const Conn& c, SteadyClock::time_point now) const {
+        if (stopped && now >= stop_limit) return true;
+        if (c.draining) return now >= c.drain_until;
+        if (c.busy) return c.writing && now >= c.write_until;
+        if (c.request_started) return now - c.request_began >= kPatience || now >= c.request_limit;
+        return now >= c.idle_until;
+    }
+
+    /// Stops reading requests. Idle connections close now; an answer under way (its write may already be stored)
+    /// is still sent, with Connection: close, until `grace` has passed; then the loop ends.
+    void StopAll(std::chrono::milliseconds grace) {
         stopped = true;
+        stop_limit = SteadyClock::now() + grace;
+        std::vector<std::shared_ptr<Conn>> idle;
+        for (const auto& [p, c] : conns) {
+            if (!c->busy) idle.push_back(c);
+        }
+        for (const auto& c : idle) Close(c);
+        if (conns.empty()) End();
+    }
+
+    void End() {
         sweep.cancel();
-        std::vector<std::shared_ptr<Conn>> all;
-        for (const auto& [p, c] : conns) all.push_back(c);
-        for (const auto& c : all) Close(c);
         work.reset();
     }
 
@@ -443,7 +544,8 @@ WebhookLane::~WebhookLane() {
 }
 
 void WebhookLane::Start() {
-    if (thread_.joinable()) return;
+    std::lock_guard lock(mu_);
+    if (thread_.joinable() || stopping_) return;
     core_->Sweep();
     thread_ = std::thread([core = core_] {
         pthread_setname_np(pthread_self(), "squall-hlane");  // per-thread figures in top -H and perf
@@ -461,12 +563,25 @@ void WebhookLane::Start() {
 }
 
 void WebhookLane::Stop() {
-    if (!thread_.joinable()) return;
-    asio::post(core_->io, [core = core_.get()] { core->StopAll(); });
-    thread_.join();
+    {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+        stopping_ = true;
+        // Adopt posts nothing from now on: the loop ends once StopAll has finished what was under way.
+        asio::post(core_->io, [core = core_.get()] {
+            core->StopAll(std::chrono::milliseconds(5000) + core->limits.io_timeout);
+        });
+    }
+    if (thread_.joinable()) thread_.join();
 }
 
 void WebhookLane::Adopt(int fd, std::string client, size_t served) {
+    std::lock_guard lock(mu_);
+    if (stopping_ || !thread_.joinable()) {
+        ::close(fd);
+        core_->release(client);
+        return;
+    }
     asio::post(core_->io, [core = core_.get(), fd, client = std::move(client), served]() mutable {
         core->Adopt(fd, std::move(client), served);
     });

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -58,7 +59,8 @@ public:
     WebhookLane& operator=(const WebhookLane&) = delete;
 
     void Start();
-    /// Closes the lane's connections (answers still pending are dropped) and joins its thread.
+    /// Stops reading requests: idle connections close at once, answers under way are still sent (for at most 5 s
+    /// plus the I/O timeout), then the thread is joined. Connections adopted after this are closed.
     void Stop();
     /// Takes over an admitted connection (any thread) on which `served` requests were answered: a new one, or one
     /// the thread path answered a request on and has nothing more of.
@@ -73,6 +75,8 @@ public:
 private:
     struct Core;
     std::shared_ptr<Core> core_;
+    std::mutex mu_;
+    bool stopping_ = false;  ///< under mu_: Adopt closes what it is given
     std::thread thread_;
 };
 

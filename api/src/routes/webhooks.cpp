@@ -77,46 +77,73 @@ void SendAccepted(httplib::Response& res, core::TriggerInstance instance, Json b
 
 }  // namespace
 
-LaneHandler WebhookLaneHandler(Router& r, ApiDeps& d, const QueueDepth& depth) {
-    return [&r, &d, &depth](const httplib::Request& req, httplib::Response& res, LaneReply reply) -> LaneStep {
-        const std::string url(WebhookLane::WebhookUrl(req.path));
-        // The thread path's, as they wait for Redis: GitHub's signed route and the generic hook, a delivery with a
-        // key (claimed in Redis first), a credential that is not a cached API key. Decided before anything is done.
-        if (url == "github" || url == "st2" || req.has_header("Idempotency-Key") || !r.auth().HasCachedKey(req)) {
-            return LaneStep::kDeclined;
-        }
-        // From here as the route below, in its order.
-        if (RefusedForDepth(depth, res)) return LaneStep::kAnswered;
-        if (Status st = core::CheckWebhookUrl("url", url); !st) {
-            SendError(res, st.error());
-            return LaneStep::kAnswered;
-        }
-        Result<Json> body = WebhookBody(req);
-        if (!body) {
-            SendError(res, body.error());
-            return LaneStep::kAnswered;
-        }
-        const std::string trace_tag = core::Utf8OrLatin1(req.get_header_value("St2-Trace-Tag"));
-        std::optional<Result<core::TriggerInstance>> ti =
-            d.webhooks.PrepareNow(url, HeadersJson(req), *body, trace_tag);
-        if (!ti) return LaneStep::kDeclined;
-        if (!*ti) {
-            SendError(res, ti->error());
-            return LaneStep::kAnswered;
-        }
-        d.webhooks.EmitPrepared(
-            std::move(**ti),
-            [reply = std::move(reply),
-             body = std::make_shared<Json>(std::move(*body))](Result<sensors::Dispatched> sent) {
-                // On the Redis writer's thread: the answer is made on the lane's loop.
-                reply([sent = std::make_shared<Result<sensors::Dispatched>>(std::move(sent)),
-                       body](httplib::Response& res) {
-                    if (!*sent) return SendError(res, sent->error());
-                    SendAccepted(res, std::move((*sent)->instance), std::move(*body));
+namespace {
+
+/// Router::Wrap's exception boundary, for the lane: a squall Exception is its own answer, a JSON value of the wrong
+/// type in the request is a 400, anything else a 500.
+template <class F>
+void Guarded(httplib::Response& res, F f) {
+    try {
+        f();
+    } catch (const Exception& e) {
+        SendError(res, e.error());
+    } catch (const Json::type_error& e) {
+        SendError(res, InvalidArgument(std::string("request: a value has the wrong JSON type (") + e.what() + ")"));
+    } catch (const std::exception& e) {
+        SendError(res, Internal("internal error", e.what()));
+    }
+}
+
+LaneStep LaneWebhook(
+    Router& r, ApiDeps& d, const QueueDepth& depth, const httplib::Request& req, httplib::Response& res, LaneReply reply
+) {
+    const std::string url(WebhookLane::WebhookUrl(req.path));
+    // The thread path's, as they wait for Redis: GitHub's signed route and the generic hook, a delivery with a key
+    // (claimed in Redis first), a credential that is not a cached API key. Decided before anything is done.
+    if (url == "github" || url == "st2" || req.has_header("Idempotency-Key") || !r.auth().HasCachedKey(req)) {
+        return LaneStep::kDeclined;
+    }
+    // From here as the route below, in its order.
+    if (RefusedForDepth(depth, res)) return LaneStep::kAnswered;
+    if (Status st = core::CheckWebhookUrl("url", url); !st) {
+        SendError(res, st.error());
+        return LaneStep::kAnswered;
+    }
+    Result<Json> body = WebhookBody(req);
+    if (!body) {
+        SendError(res, body.error());
+        return LaneStep::kAnswered;
+    }
+    const std::string trace_tag = core::Utf8OrLatin1(req.get_header_value("St2-Trace-Tag"));
+    std::optional<Result<core::TriggerInstance>> ti = d.webhooks.PrepareNow(url, HeadersJson(req), *body, trace_tag);
+    if (!ti) return LaneStep::kDeclined;
+    if (!*ti) {
+        SendError(res, ti->error());
+        return LaneStep::kAnswered;
+    }
+    d.webhooks.EmitPrepared(
+        std::move(**ti),
+        [reply = std::move(reply), body = std::make_shared<Json>(std::move(*body))](Result<sensors::Dispatched> sent) {
+            // On the Redis writer's thread: the answer is made on the lane's loop.
+            auto held = std::make_shared<Result<sensors::Dispatched>>(std::move(sent));
+            reply([held, body](httplib::Response& res) {
+                Guarded(res, [&] {
+                    if (!*held) return SendError(res, held->error());
+                    SendAccepted(res, std::move((*held)->instance), std::move(*body));
                 });
-            }
-        );
-        return LaneStep::kPending;
+            });
+        }
+    );
+    return LaneStep::kPending;
+}
+
+}  // namespace
+
+LaneHandler WebhookLaneHandler(Router& r, ApiDeps& d, const QueueDepth& depth) {
+    return [&r, &d, &depth](const httplib::Request& req, httplib::Response& res, LaneReply reply) {
+        LaneStep step = LaneStep::kAnswered;
+        Guarded(res, [&] { step = LaneWebhook(r, d, depth, req, res, std::move(reply)); });
+        return step;
     };
 }
 
