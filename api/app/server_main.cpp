@@ -464,13 +464,23 @@ int ServerMain(const std::vector<std::string>& args) {
         c.kv_cache = std::make_unique<core::KvCache>(*c.kv_store);
         return role_connections.emplace_back(std::move(c));
     };
-    std::unique_ptr<rules::RulesEngine> rules_engine;
+    std::vector<std::unique_ptr<rules::RulesEngine>> rules_engines;
     if (cfg.HasRole("rules")) {
-        RoleConnection& c = role_connection();
-        rules_engine =
-            std::make_unique<rules::RulesEngine>(io, c.client, operators, consumer + "-rules", c.kv_cache.get(), clock);
-        rules_engine->SetKnownResults(known_results);
-        rules_engine->Start();
+        // More than one consumer in the group (docs/decisions.md, "Rules consumers"): while one waits for Redis
+        // (its batch's reads and writes) another matches, so Redis and the io threads are kept busy together.
+        for (int i = 0; i < cfg.rules_consumers; ++i) {
+            RoleConnection& c = role_connection();
+            auto& e = rules_engines.emplace_back(std::make_unique<rules::RulesEngine>(
+                io,
+                c.client,
+                operators,
+                consumer + "-rules" + (i == 0 ? std::string() : "-" + std::to_string(i + 1)),
+                c.kv_cache.get(),
+                clock
+            ));
+            e->SetKnownResults(known_results);
+            e->Start();
+        }
     }
     std::unique_ptr<actionrunners::RunnerContainer> runner;
     if (cfg.HasRole("runner")) {
@@ -584,9 +594,9 @@ int ServerMain(const std::vector<std::string>& args) {
     // Stop taking work, finish or hand back in-flight work, flush, exit.
     heartbeat.StopBlocking();
     if (api_server) api_server->Stop();
-    std::promise<void> rules_stopped;
-    if (rules_engine) {
-        rules_engine->Stop([&] { rules_stopped.set_value(); });
+    for (auto& e : rules_engines) {
+        std::promise<void> rules_stopped;
+        e->Stop([&] { rules_stopped.set_value(); });
         rules_stopped.get_future().wait_for(std::chrono::seconds(10));
     }
     if (runner) {

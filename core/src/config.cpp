@@ -147,6 +147,8 @@ const std::vector<std::pair<std::string, Setter>>& Options() {
          [](ServerConfig& c, const std::string& v) {
              return SetInt(c.max_connections_per_client, "max_connections_per_client", v, 1, 100000);
          }},
+        {"rules_consumers",
+         [](ServerConfig& c, const std::string& v) { return SetInt(c.rules_consumers, "rules_consumers", v, 1, 16); }},
         {"webhook_lane",
          [](ServerConfig& c, const std::string& v) { return SetInt(c.webhook_lane, "webhook_lane", v, 0, 1); }},
         {"max_queue_depth",

@@ -38,6 +38,8 @@ struct ServerConfig {
     /// 1: webhook requests are served by the API's event loop (docs/decisions.md "Webhooks on an event loop");
     /// 0: by the HTTP worker threads like every other request.
     int webhook_lane = 1;
+    /// Rules engine consumers per `rules` process (each its own connection and batch at a time).
+    int rules_consumers = 2;
     /// Work waiting in Redis (trigger + execution request streams) past which webhooks get 429; 0: no bound.
     int max_queue_depth = 100000;
     /// Retention (gc role, docs/delivery.md): how long history is kept; 0 keeps forever.
