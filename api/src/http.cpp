@@ -325,36 +325,27 @@ Status CheckAdminQuery(const httplib::Request& req, const Identity& who) {
 }  // namespace
 
 Handler Router::Wrap(IdentityHandler h, bool needs_auth, bool filter_attributes) {
-    return [this, h = std::move(h), needs_auth, filter_attributes](
-               const httplib::Request& req, httplib::Response& res
-           ) {
-        try {
-            Identity who;
-            if (needs_auth) {
-                Result<Identity> checked = auth_.Check(req);
-                if (!checked) return SendError(res, checked.error());
-                who = std::move(*checked);
-                if (Status st = CheckAdminQuery(req, who); !st) return SendError(res, st.error());
-            }
-            AttributeFilter filter;
-            const bool narrows = filter_attributes && NarrowsAttributes(req, filter);
-            if (narrows) tl_attribute_filter = &filter;
-            struct Reset {
-                ~Reset() { tl_attribute_filter = nullptr; }
-            } reset;
-            h(req, res, who);
-            tl_attribute_filter = nullptr;
-            if (narrows && !filter.applied) ApplyAttributeFilter(req, res);
-        } catch (const Exception& e) {
-            SendError(res, e.error());
-        } catch (const Json::type_error& e) {
-            // A handler read a request value with the wrong JSON type (the stored data it reads was written by
-            // us with the right ones): the request is malformed, never a server error.
-            SendError(res, InvalidArgument(std::string("request: a value has the wrong JSON type (") + e.what() + ")"));
-        } catch (const std::exception& e) {
-            SendError(res, Internal("internal error", e.what()));
-        }
-    };
+    return
+        [this, h = std::move(h), needs_auth, filter_attributes](const httplib::Request& req, httplib::Response& res) {
+            Guarded(res, [&] {
+                Identity who;
+                if (needs_auth) {
+                    Result<Identity> checked = auth_.Check(req);
+                    if (!checked) return SendError(res, checked.error());
+                    who = std::move(*checked);
+                    if (Status st = CheckAdminQuery(req, who); !st) return SendError(res, st.error());
+                }
+                AttributeFilter filter;
+                const bool narrows = filter_attributes && NarrowsAttributes(req, filter);
+                if (narrows) tl_attribute_filter = &filter;
+                struct Reset {
+                    ~Reset() { tl_attribute_filter = nullptr; }
+                } reset;
+                h(req, res, who);
+                tl_attribute_filter = nullptr;
+                if (narrows && !filter.applied) ApplyAttributeFilter(req, res);
+            });
+        };
 }
 
 std::vector<std::string> Router::Prefixed(const std::string& p) const {

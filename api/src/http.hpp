@@ -25,6 +25,21 @@ using IdentityHandler = std::function<void(const httplib::Request&, httplib::Res
 /// at most once per 10 s.
 void SendError(httplib::Response& res, const Error& error);
 void SendJson(httplib::Response& res, int status, const Json& body);
+/// Runs `f`, the exception boundary of every route: a squall Exception is answered as its error, a request value of
+/// the wrong JSON type as a 400 (the stored data handlers read was written by us with the right types, so the request
+/// is malformed, never a server error), anything else as a 500.
+template <class F>
+void Guarded(httplib::Response& res, F&& f) {
+    try {
+        f();
+    } catch (const Exception& e) {
+        SendError(res, e.error());
+    } catch (const Json::type_error& e) {
+        SendError(res, InvalidArgument(std::string("request: a value has the wrong JSON type (") + e.what() + ")"));
+    } catch (const std::exception& e) {
+        SendError(res, Internal("internal error", e.what()));
+    }
+}
 /// A list answer with X-Total-Count and X-Limit (`-1` when the page was `limit=-1`, everything).
 void SendList(httplib::Response& res, const std::vector<Json>& items, size_t total, size_t limit);
 

@@ -84,20 +84,36 @@ RedisClient::Args Script::Build(
     return out;
 }
 
-void Script::Run(
-    RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args, RedisClient::Callback cb
-) const {
-    RedisClient::Args with_sha = Build("EVALSHA", sha_, keys, args);
-    auto client_ptr = client.shared_from_this();
-    client.Command(with_sha, [this, client_ptr, with_sha, cb = std::move(cb)](Result<RedisReply> r) mutable {
+namespace {
+
+/// EVALSHA through `send` (a client's Command or BatchedAsync), then EVAL with the source if Redis does not know the
+/// script (a restart, SCRIPT FLUSH); `cb` gets the last reply.
+template <typename Send>
+void EvalWithFallbackAsync(RedisClient::Args with_sha, const std::string& source, Send send, RedisClient::Callback cb) {
+    send(with_sha, [send, source, with_sha, cb = std::move(cb)](Result<RedisReply> r) mutable {
         if (r && r->IsError() && r->str.rfind("NOSCRIPT", 0) == 0) {
             with_sha[0] = "EVAL";
-            with_sha[1] = source_;
-            client_ptr->Command(std::move(with_sha), std::move(cb));
+            with_sha[1] = source;
+            send(std::move(with_sha), std::move(cb));
             return;
         }
         cb(std::move(r));
     });
+}
+
+}  // namespace
+
+void Script::Run(
+    RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args, RedisClient::Callback cb
+) const {
+    EvalWithFallbackAsync(
+        Build("EVALSHA", sha_, keys, args),
+        source_,
+        [client = client.shared_from_this()](RedisClient::Args a, RedisClient::Callback done) {
+            client->Command(std::move(a), std::move(done));
+        },
+        std::move(cb)
+    );
 }
 
 namespace {
@@ -134,17 +150,14 @@ Result<RedisReply> Script::RunBatched(RedisClient& client, std::vector<std::stri
 void Script::RunBatchedAsync(
     RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args, RedisClient::Callback cb
 ) const {
-    RedisClient::Args with_sha = Build("EVALSHA", sha_, keys, args);
-    auto client_ptr = client.shared_from_this();
-    client.BatchedAsync(with_sha, [this, client_ptr, with_sha, cb = std::move(cb)](Result<RedisReply> r) mutable {
-        if (r && r->IsError() && r->str.rfind("NOSCRIPT", 0) == 0) {
-            with_sha[0] = "EVAL";
-            with_sha[1] = source_;
-            client_ptr->BatchedAsync(std::move(with_sha), std::move(cb));
-            return;
-        }
-        cb(std::move(r));
-    });
+    EvalWithFallbackAsync(
+        Build("EVALSHA", sha_, keys, args),
+        source_,
+        [client = client.shared_from_this()](RedisClient::Args a, RedisClient::Callback done) {
+            client->BatchedAsync(std::move(a), std::move(done));
+        },
+        std::move(cb)
+    );
 }
 
 Result<std::vector<RedisReply>> ZPageBlocking(

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <future>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -49,6 +51,32 @@ TEST_F(StoreTest, TriggerInstancesAreStoredAndStreamedOnce) {
     // An id that exists is not emitted again (the notifier derives ids from executions: redelivery is harmless).
     ASSERT_TRUE(triggers.EmitBlocking(ti));
     EXPECT_EQ(client_->CommandBlocking({"XLEN", triggers.keys().TriggerStream()})->integer, 1);
+}
+
+TEST_F(StoreTest, EmitBatchedStoresTheInstanceAlsoAfterRedisForgotTheScript) {
+    TriggerStore triggers(client_, SystemClock());
+    auto emit = [&](const TriggerInstance& ti) {
+        auto done = std::make_shared<std::promise<Result<std::string>>>();
+        auto f = done->get_future();
+        triggers.EmitBatched(ti, [done](Result<std::string> id) { done->set_value(std::move(id)); });
+        EXPECT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+        return f.get();
+    };
+    for (int round = 0; round < 2; ++round) {
+        // The second round after SCRIPT FLUSH: EVALSHA is answered NOSCRIPT and the script is sent again.
+        if (round == 1) ASSERT_TRUE(client_->CommandBlocking({"SCRIPT", "FLUSH"}));
+        TriggerInstance ti;
+        ti.id = NewId();
+        ti.trigger = "core.st2.webhook";
+        ti.payload = {{"body", {{"round", round}}}};
+        ti.occurrence_time = FormatIsoTimestamp(std::chrono::system_clock::now());
+        Result<std::string> id = emit(ti);
+        ASSERT_TRUE(id) << id.error().message;
+        Result<Json> got = triggers.GetBlocking(ti.id);
+        ASSERT_TRUE(got) << round;
+        EXPECT_EQ((*got)["payload"]["body"]["round"], round);
+    }
+    EXPECT_EQ(client_->CommandBlocking({"XLEN", triggers.keys().TriggerStream()})->integer, 2);
 }
 
 TEST_F(StoreTest, TheStreamEntryIsTheInstancesJson) {

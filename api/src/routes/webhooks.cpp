@@ -79,21 +79,6 @@ void SendAccepted(httplib::Response& res, core::TriggerInstance instance, Json b
 
 namespace {
 
-/// Router::Wrap's exception boundary, for the lane: a squall Exception is its own answer, a JSON value of the wrong
-/// type in the request is a 400, anything else a 500.
-template <class F>
-void Guarded(httplib::Response& res, F f) {
-    try {
-        f();
-    } catch (const Exception& e) {
-        SendError(res, e.error());
-    } catch (const Json::type_error& e) {
-        SendError(res, InvalidArgument(std::string("request: a value has the wrong JSON type (") + e.what() + ")"));
-    } catch (const std::exception& e) {
-        SendError(res, Internal("internal error", e.what()));
-    }
-}
-
 LaneStep LaneWebhook(
     Router& r, ApiDeps& d, const QueueDepth& depth, const httplib::Request& req, httplib::Response& res, LaneReply reply
 ) {
