@@ -29,6 +29,11 @@ void HttpMetrics::Observe(
 }
 
 void HttpMetrics::Write(std::string& out) const {
+    out +=
+        "# HELP squall_http_lane_slow_requests_total Requests the webhook lane gave to the HTTP worker threads because "
+        "their bytes did not all arrive within a second.\n";
+    out += "# TYPE squall_http_lane_slow_requests_total counter\n";
+    out += "squall_http_lane_slow_requests_total " + std::to_string(slow_lane_requests_.load()) + "\n";
     std::lock_guard<std::mutex> lock(mu_);
     out += "# HELP squall_http_requests_total HTTP requests answered by this process, by method, route and code.\n";
     out += "# TYPE squall_http_requests_total counter\n";

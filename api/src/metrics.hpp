@@ -3,6 +3,7 @@
 // HTTP request metrics of this process, for GET /metrics (routes/metrics.cpp): requests by method, route and
 // status code, and a latency histogram per method and route. The Router observes every request it dispatches.
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -23,6 +24,8 @@ public:
     /// Counts one answered request. `route` is a route label (RouteLabel), never a raw path: the set of series
     /// stays bounded by the routes, whatever paths clients send.
     void Observe(const std::string& method, const std::string& route, int status, std::chrono::nanoseconds took);
+    /// Counts a request the webhook lane gave to the worker threads because its bytes did not all arrive in time.
+    void CountSlowLaneRequest() { slow_lane_requests_.fetch_add(1, std::memory_order_relaxed); }
     /// Appends the series in Prometheus text format (HELP/TYPE lines included).
     void Write(std::string& out) const;
 
@@ -36,6 +39,7 @@ private:
         uint64_t count = 0;
         double sum = 0;
     };
+    std::atomic<uint64_t> slow_lane_requests_{0};
     mutable std::mutex mu_;
     /// Find by string views: counting a request of a route seen before allocates nothing.
     struct RequestLess {

@@ -490,6 +490,7 @@ struct WebhookLane::Core {
                 // A request still coming in goes to the thread path, which holds it to its deadlines; an idle
                 // connection, a stalled answer, a drained one or one that outlived a stop is closed.
                 if (!stopped && !c->busy && !c->draining && c->request_started) {
+                    HttpMetrics::Instance().CountSlowLaneRequest();
                     GiveBack(c);
                 } else {
                     Close(c);

@@ -849,18 +849,28 @@ TEST_F(HardeningTest, TheWebhookLaneAndTheWorkersShareAConnection) {
     EXPECT_NE(repeat.find("\"duplicate\":true"), std::string::npos) << repeat;
     ASSERT_TRUE(c.Send(WebhookPost("nobody", key, "{}")));
     EXPECT_EQ(status_of(ReadAnswer(c)), "HTTP/1.1 404 Not Found");
-    // A sender that pauses between its headers and its body (longer than the lane waits for a request).
+    // A sender that pauses between its headers and its body, until the lane has given up waiting for the request
+    // and handed it to the workers (counted in /metrics).
+    httplib::Client api(server.host(), server.port());
+    auto slow_requests = [&] {
+        auto m = api.Get("/metrics", Auth(server));
+        if (!m) return -1L;
+        const std::string name = "\nsquall_http_lane_slow_requests_total ";
+        const size_t at = m->body.find(name);
+        return at == std::string::npos ? -1L : std::stol(m->body.substr(at + name.size()));
+    };
+    const long slow_before = slow_requests();
+    ASSERT_GE(slow_before, 0);
     const std::string late = R"({"step": 4})";
     const std::string post = WebhookPost("shared", key, late);
     ASSERT_TRUE(c.Send(post.substr(0, post.size() - late.size())));
-    std::this_thread::sleep_for(1500ms);  // the pause is the behaviour under test
+    ASSERT_TRUE(WaitFor([&] { return slow_requests() == slow_before + 1; }, 10s));
     ASSERT_TRUE(c.Send(late));
     EXPECT_EQ(status_of(ReadAnswer(c)), "HTTP/1.1 202 Accepted");
     webhook(R"({"step": 5})");
     webhook(R"({"step": 6})");
     EXPECT_TRUE(c.StillOpen());
     // Every 202 stored its instance.
-    httplib::Client api(server.host(), server.port());
     for (const auto& id : ids) {
         auto got = api.Get(("/api/v1/triggerinstances/" + id).c_str(), Auth(server));
         ASSERT_TRUE(got) << id;
