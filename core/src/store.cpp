@@ -293,8 +293,17 @@ Result<std::string> TriggerStore::EmitBlocking(const TriggerInstance& ti) {
     );
 }
 
-RedisClient::Args TriggerStore::SetStatusCommand(const std::string& id, const std::string& status) const {
-    return {"HSET", keys_.TriggerInstance(id), "status", status};
+RedisClient::Args TriggerStore::SetStatusCommand(
+    const std::string& id, const std::string& status, const std::vector<std::string>& enforcements
+) const {
+    RedisClient::Args out = {"HSET", keys_.TriggerInstance(id), "status", status};
+    if (!enforcements.empty()) {
+        std::string ids;
+        for (const auto& e : enforcements) ids += (ids.empty() ? "" : ",") + e;
+        out.push_back(kEnforcementsField);
+        out.push_back(std::move(ids));
+    }
+    return out;
 }
 
 void TriggerStore::Count(const std::string& what, const std::string& trigger, int64_t n) {
@@ -307,6 +316,7 @@ Json HashToJson(const RedisReply& h, const std::vector<std::string>& json_fields
     for (size_t i = 0; i + 1 < h.elements.size(); i += 2) {
         const std::string& k = h.elements[i].str;
         const std::string& v = h.elements[i + 1].str;
+        if (k == TriggerStore::kEnforcementsField) continue;  // the rules engine's index, not the instance's
         bool is_json = std::find(json_fields.begin(), json_fields.end(), k) != json_fields.end();
         j[k] = is_json ? ParseJsonField(v) : Json(v);
     }

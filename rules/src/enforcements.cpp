@@ -1,5 +1,8 @@
 #include "squall/rules/enforcements.hpp"
 
+#include <optional>
+
+#include "squall/core/id.hpp"
 #include "squall/core/store/store.hpp"
 
 namespace squall::rules {
@@ -25,7 +28,14 @@ return {deleted, #rows / 2, last, left}
 }  // namespace
 
 EnforcementStore::EnforcementStore(core::RedisClientPtr client, const core::Clock& clock)
-    : client_(std::move(client)), clock_(clock), keys_(client_->endpoint().key_prefix) {}
+    : client_(std::move(client)),
+      clock_(clock),
+      keys_(client_->endpoint().key_prefix),
+      core_keys_(client_->endpoint().key_prefix) {}
+
+std::string EnforcementStore::IdOf(const std::string& ti_id, const std::string& rule_ref) {
+    return core::Sha256Hex(ti_id + "/" + rule_ref).substr(0, 24);
+}
 
 std::vector<core::RedisClient::Args> EnforcementStore::Commands(const Json& e) const {
     const std::string id = e.at("id");
@@ -35,11 +45,7 @@ std::vector<core::RedisClient::Args> EnforcementStore::Commands(const Json& e) c
         hset.push_back(v.is_string() ? v.get<std::string>() : v.dump());
     }
     const std::string score = std::to_string(core::ToMicros(clock_.Now()));
-    return {
-        hset,
-        {"ZADD", keys_.All(), score, id},
-        {"ZADD", keys_.ByTriggerInstance(e.value("trigger_instance_id", "")), score, id},
-    };
+    return {hset, {"ZADD", keys_.All(), score, id}};
 }
 
 void EnforcementStore::Purge(
@@ -54,11 +60,26 @@ Result<std::vector<Json>> EnforcementStore::ListBlocking(
 ) {
     std::vector<Json> out;
     if (limit == 0) return out;
-    const std::string zset = trigger_instance.empty() ? keys_.All() : keys_.ByTriggerInstance(trigger_instance);
-    Result<std::vector<core::RedisReply>> rows =
-        core::ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
+    Result<std::vector<core::RedisReply>> rows = std::vector<core::RedisReply>();
+    std::optional<std::vector<std::string>> ids;
+    if (!trigger_instance.empty()) {
+        Result<std::vector<std::string>> listed = IdsOfTriggerInstance(trigger_instance);
+        if (!listed) return listed.error();
+        if (!listed->empty()) ids = std::move(*listed);
+    }
+    if (ids) {
+        // The instance's own list (its rules' order): newest first, as the index is.
+        *total = ids->size();
+        std::vector<core::RedisClient::Args> fetches;
+        for (size_t i = offset; i < ids->size() && fetches.size() < limit; ++i)
+            fetches.push_back({"HGETALL", keys_.Enforcement((*ids)[ids->size() - 1 - i])});
+        if (!fetches.empty()) rows = client_->PipelineBlocking(std::move(fetches));
+    } else {
+        const std::string zset = trigger_instance.empty() ? keys_.All() : keys_.ByTriggerInstance(trigger_instance);
+        rows = core::ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
             return core::RedisClient::Args{"HGETALL", keys_.Enforcement(id)};
         });
+    }
     if (!rows) return rows.error();
     for (const auto& row : *rows) {
         if (row.elements.empty()) continue;
@@ -72,6 +93,21 @@ Result<std::vector<Json>> EnforcementStore::ListBlocking(
         out.push_back(std::move(j));
     }
     return out;
+}
+
+Result<std::vector<std::string>> EnforcementStore::IdsOfTriggerInstance(const std::string& ti_id) {
+    Result<core::RedisReply> r =
+        client_->CommandBlocking({"HGET", core_keys_.TriggerInstance(ti_id), core::TriggerStore::kEnforcementsField});
+    if (!r) return r.error();
+    if (r->IsError()) return Internal("redis: " + r->str);
+    std::vector<std::string> ids;
+    for (size_t start = 0; start < r->str.size();) {
+        size_t comma = r->str.find(',', start);
+        if (comma == std::string::npos) comma = r->str.size();
+        if (comma > start) ids.push_back(r->str.substr(start, comma - start));
+        start = comma + 1;
+    }
+    return ids;
 }
 
 }  // namespace squall::rules

@@ -44,7 +44,7 @@ void Enforcer::Enforce(
 ) {
     const std::string rule_ref = rule.meta.Ref();
     auto enforcement = std::make_shared<Json>(Json{
-        {"id", core::Sha256Hex(ti.id + "/" + rule_ref).substr(0, 24)},
+        {"id", EnforcementStore::IdOf(ti.id, rule_ref)},
         {"rule", {{"ref", rule_ref}, {"id", rule.meta.id}}},
         {"trigger_instance_id", ti.id},
         {"enforced_at", core::FormatIsoTimestamp(executions_.store().clock().Now())},
@@ -271,12 +271,17 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
         auto per_msg = std::make_shared<std::pair<std::atomic<size_t>, std::atomic<bool>>>();
         per_msg->first = matches.size();
         per_msg->second = true;
+        // The instance's enforcements, listed in its record with its status (EnforcementStore, "per trigger
+        // instance").
+        auto enforcement_ids = std::make_shared<std::vector<std::string>>();
+        for (const auto& rule : matches) enforcement_ids->push_back(EnforcementStore::IdOf(ti->id, rule->meta.Ref()));
         state->outstanding += 1;
         auto self = shared_from_this();
         for (const auto& rule : matches) {
             auto on_done = [self,
                             state,
                             per_msg,
+                            enforcement_ids,
                             id = msg.id,
                             ti_id = ti->id,
                             type = ti->trigger,
@@ -294,7 +299,9 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
                 if (per_msg->second) {
                     std::lock_guard lock(state->mu);
                     state->ack_ids.push_back(id);
-                    state->status_updates.push_back(self->triggers.SetStatusCommand(ti_id, "processed"));
+                    state->status_updates.push_back(
+                        self->triggers.SetStatusCommand(ti_id, "processed", *enforcement_ids)
+                    );
                     self->triggers.Count("dispatched", type);
                 }
                 finish();

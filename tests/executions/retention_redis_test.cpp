@@ -254,6 +254,8 @@ TEST_F(RetentionTest, TriggerInstancesAndEnforcementsPastTheirTtlGo) {
         Json enforcement = {
             {"id", core::NewId()}, {"trigger_instance_id", tis.back()}, {"rule", {{"ref", "a.b"}}}, {"status", "ok"}};
         std::vector<core::RedisClient::Args> cmds = enforcements_->Commands(enforcement);
+        // The per-instance index of earlier versions goes too.
+        cmds.push_back({"ZADD", enforcements_->keys().ByTriggerInstance(tis.back()), "1", enforcement["id"]});
         ASSERT_TRUE(client_->PipelineBlocking(cmds));
     }
     clock_.Advance(2h);
@@ -272,6 +274,56 @@ TEST_F(RetentionTest, TriggerInstancesAndEnforcementsPastTheirTtlGo) {
     EXPECT_EQ(Card(enforcements_->keys().All()), 0);
     EXPECT_EQ(sweeper_->Deleted("trigger instances"), 4);
     EXPECT_EQ(sweeper_->Deleted("rule enforcements"), 4);
+}
+
+TEST_F(RetentionTest, EnforcementsOfATriggerInstanceAreListedFromItsRecordOrTheEarlierIndex) {
+    const auto enforce = [&](const std::string& ti, const std::string& rule, bool legacy) {
+        const std::string id = rules::EnforcementStore::IdOf(ti, rule);
+        std::vector<core::RedisClient::Args> cmds = enforcements_->Commands(
+            {{"id", id}, {"trigger_instance_id", ti}, {"rule", {{"ref", rule}}}, {"status", "succeeded"}}
+        );
+        if (legacy) cmds.push_back({"ZADD", enforcements_->keys().ByTriggerInstance(ti), "1", id});
+        EXPECT_TRUE(client_->PipelineBlocking(cmds));
+        clock_.Advance(1s);
+        return id;
+    };
+    core::TriggerInstance ti;
+    ti.id = core::NewId();
+    ti.trigger = "core.st2.webhook";
+    ASSERT_TRUE(triggers_->EmitBlocking(ti));
+    const std::string a = enforce(ti.id, "p.a", false), b = enforce(ti.id, "p.b", false);
+    // Not processed yet: no list in the record, nothing in the earlier index.
+    size_t total = 99;
+    EXPECT_TRUE(enforcements_->ListBlocking(ti.id, 0, 10, &total)->empty());
+    EXPECT_EQ(total, 0u);
+    // Processed: the rules engine's status update lists them; the instance's API record does not show the field.
+    ASSERT_TRUE(client_->CommandBlocking(triggers_->SetStatusCommand(ti.id, "processed", {a, b})));
+    Result<std::vector<Json>> listed = enforcements_->ListBlocking(ti.id, 0, 10, &total);
+    ASSERT_TRUE(listed);
+    ASSERT_EQ(listed->size(), 2u);
+    EXPECT_EQ(total, 2u);
+    EXPECT_EQ((*listed)[0]["id"], b);  // newest first
+    EXPECT_EQ((*listed)[1]["id"], a);
+    EXPECT_EQ((*listed)[1]["rule"]["ref"], "p.a");
+    listed = enforcements_->ListBlocking(ti.id, 1, 10, &total);
+    ASSERT_EQ(listed->size(), 1u);
+    EXPECT_EQ((*listed)[0]["id"], a);
+    EXPECT_EQ(total, 2u);
+    Json shown = *triggers_->GetBlocking(ti.id);
+    EXPECT_EQ(shown["status"], "processed");
+    EXPECT_FALSE(shown.contains(core::TriggerStore::kEnforcementsField)) << shown.dump();
+    // An instance processed by an earlier version: its enforcements are in the per-instance sorted set.
+    const std::string old_ti = core::NewId();
+    const std::string c = enforce(old_ti, "p.c", true);
+    listed = enforcements_->ListBlocking(old_ti, 0, 10, &total);
+    ASSERT_TRUE(listed);
+    ASSERT_EQ(listed->size(), 1u);
+    EXPECT_EQ((*listed)[0]["id"], c);
+    EXPECT_EQ(total, 1u);
+    // All of them, newest first, from the one index.
+    listed = enforcements_->ListBlocking("", 0, 10, &total);
+    ASSERT_EQ(listed->size(), 3u);
+    EXPECT_EQ((*listed)[0]["id"], c);
 }
 
 TEST(RetentionParseTest, DurationsAndStackStormsBareDays) {

@@ -141,7 +141,11 @@ TEST_F(SkeletonTest, WebhookRuleShellActionEndToEndAndHistorySurvivesRestart) {
         EXPECT_FALSE(e.value("end_timestamp", "").empty());
 
         // Both decisions are recorded; the trigger instances are processed.
-        Json enf = api.GetJson("/ruleenforcements?trigger_instance=" + hit_ti);
+        // Listed per trigger instance once the instance is processed (the rules engine's status update lists them).
+        Json enf;
+        EXPECT_TRUE(WaitFor(
+            [&] { return (enf = api.GetJson("/ruleenforcements?trigger_instance=" + hit_ti)).size() == 1; }, 10s
+        ));
         ASSERT_EQ(enf.size(), 1u);
         EXPECT_EQ(enf[0]["execution_id"], matched_id);
         EXPECT_TRUE(WaitFor([&] { return api.GetJson("/triggerinstances/" + miss_ti)["status"] == "processed"; }, 10s));

@@ -89,8 +89,14 @@ public:
     /// Emit written with other threads' commands (RedisClient::BatchedAsync): `cb` runs on the client's writer
     /// thread (the API's webhook lane hands it back to its own loop).
     void EmitBatched(const TriggerInstance& ti, std::function<void(Result<std::string>)> cb);
-    /// Sets the stored instance's status (pipelined; fire and forget with logging).
-    RedisClient::Args SetStatusCommand(const std::string& id, const std::string& status) const;
+    /// Sets the stored instance's status (pipelined; fire and forget with logging) and, when not empty, the ids of
+    /// the rule enforcements it caused (field `enforcements`, comma-separated; not shown by the API): the rules
+    /// engine's index of enforcements by trigger instance, written with the status it writes anyway.
+    RedisClient::Args SetStatusCommand(
+        const std::string& id, const std::string& status, const std::vector<std::string>& enforcements = {}
+    ) const;
+    /// The field of the instance's record that SetStatusCommand's enforcement ids go to.
+    static constexpr const char* kEnforcementsField = "enforcements";
     /// Adds `n` to one trigger counter (Keys::TriggerMetrics; `what` is dispatched or rejected; Emit counts
     /// received itself): in memory, sent with the client's next counters flush (RedisClient::counters()).
     void Count(const std::string& what, const std::string& trigger, int64_t n = 1);
