@@ -108,9 +108,20 @@ TEST_F(RetentionTest, RuleAndTriggerTypeIndexesListAndGoWithTheirExecutions) {
     Finish(fresh);
     const std::string timer = by_rule("p.tick", "core.st2.CronTimer");  // still scheduled
     const Keys& k = store_->keys();
-    EXPECT_EQ(Card(k.ByRule("p.hit")), 2);
-    EXPECT_EQ(Card(k.ByTrigger("core.st2.webhook")), 2);
-    EXPECT_EQ(Card(k.ByRule("p.tick")), 1);
+    // A rule's executions are in its facet (rule, trigger type, user; no user here), not in the per-rule, -trigger
+    // and -user indexes of earlier versions.
+    const std::string hit_facet = k.Facet("p.hit", "core.st2.webhook", "");
+    EXPECT_EQ(Card(hit_facet), 2);
+    EXPECT_EQ(Card(k.Facet("p.tick", "core.st2.CronTimer", "")), 1);
+    EXPECT_EQ(Card(k.ByRule("p.hit")), 0);
+    EXPECT_EQ(Card(k.ByTrigger("core.st2.webhook")), 0);
+    // The old one as an earlier version indexed it: lists merge those indexes with the facets.
+    const std::string old_score = client_->CommandBlocking({"ZSCORE", k.All(), old_hit})->str;
+    ASSERT_TRUE(client_->PipelineBlocking(
+        {{"ZREM", hit_facet, old_hit},
+         {"ZADD", k.ByRule("p.hit"), old_score, old_hit},
+         {"ZADD", k.ByTrigger("core.st2.webhook"), old_score, old_hit}}
+    ));
 
     const auto ids = [&](ListFilter f, size_t offset = 0, size_t limit = 10) {
         size_t total = 0;
@@ -146,10 +157,34 @@ TEST_F(RetentionTest, RuleAndTriggerTypeIndexesListAndGoWithTheirExecutions) {
     // The purge takes the old one's entries with it; what is left is listed as before.
     ASSERT_TRUE(Sweep());
     EXPECT_FALSE(Exists(k.Execution(old_hit)));
-    EXPECT_EQ(Card(k.ByRule("p.hit")), 1);
-    EXPECT_EQ(Card(k.ByTrigger("core.st2.webhook")), 1);
-    EXPECT_EQ(Card(k.ByRule("p.tick")), 1);
+    EXPECT_EQ(Card(k.ByRule("p.hit")), 0);
+    EXPECT_EQ(Card(k.ByTrigger("core.st2.webhook")), 0);
+    EXPECT_EQ(Card(hit_facet), 1);
+    EXPECT_EQ(Card(k.Facet("p.tick", "core.st2.CronTimer", "")), 1);
     EXPECT_EQ(ids(F("", "", "p.hit", "")), (V{fresh, "total=1"}));
+
+    // A user's executions: those of rules (the facets with that user) and the others (the user's index).
+    NewExecution e;
+    e.request.execution_id = core::NewId();
+    e.request.action_ref = "core.local";
+    e.request.runner_type = "local-shell-cmd";
+    e.action = {{"ref", "core.local"}, {"runner_type", "local-shell-cmd"}};
+    e.request.context = {{"user", "alice"}};
+    e.rule = {{"id", "r1"}, {"ref", "p.hit"}, {"name", "r"}, {"pack", "p"}};
+    e.trigger_instance = {{"id", "ti2"}, {"trigger", "core.st2.webhook"}, {"occurrence_time", ""}};
+    clock_.Advance(1s);
+    const std::string alices_rule = *store_->CreateBlocking(e);
+    clock_.Advance(1s);
+    const std::string alices_own = Create();
+    EXPECT_EQ(Card(k.Facet("p.hit", "core.st2.webhook", "alice")), 1);
+    EXPECT_EQ(Card(k.ByUser("alice")), 1);
+    ListFilter mine;
+    mine.user = "alice";
+    EXPECT_EQ(ids(mine), (V{alices_own, alices_rule, "total=2"}));
+    EXPECT_EQ(ids(mine, 1, 5), (V{alices_rule, "total=2"}));
+    mine.rule = "p.hit";
+    EXPECT_EQ(ids(mine), (V{alices_rule, "total=1"}));
+    EXPECT_EQ(ids(F("", "", "p.hit", "")), (V{alices_rule, fresh, "total=2"}));
     // The API does not show the index fields.
     const Json shown = *store_->GetBlocking(fresh);
     EXPECT_FALSE(shown.contains("rule_ref"));

@@ -23,9 +23,10 @@ using core::RedisReply;
 
 // KEYS: 1 exec hash, 2 all zset, 3 action zset, 4 status zset (of the settled status when settled), 5 request
 //       stream, 6 dedupe key, 7 event stream, 8 the parent's children list (KEYS[1] when there is no parent), 9 the
-//       rule's zset, 10 the trigger type's zset (each KEYS[1] when not created by a rule), 11 the user's zset (KEYS[1]
-//       when there is no user), 12 the per-(action, status) zset of the settled status (KEYS[1] unless settled),
-//       13 notify stream, 14 set of the trigger types rules listen to
+//       facet zset of a rule's execution (Keys::Facet; KEYS[1] when not created by a rule), 10 the trigger type's
+//       and 11 the user's zset of an execution without a rule (each KEYS[1] otherwise, or when it has none), 12 the
+//       per-(action, status) zset of the settled status (KEYS[1] unless settled), 13 notify stream, 14 set of the
+//       trigger types rules listen to, 15 the set of facets (the facet's name is added to it)
 // ARGV: 1 id, 2 score, 3 request body ('' when settled: nothing to run), 4 use dedupe (0/1), 5 event body, 6 and 7
 //       the `running` and final status events of a settled execution ('' otherwise), 8 '1' when its action notifies,
 //       9.. field/value pairs
@@ -47,7 +48,10 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
-if KEYS[9] ~= KEYS[1] then redis.call('ZADD', KEYS[9], ARGV[2], ARGV[1]) end
+if KEYS[9] ~= KEYS[1] then
+  redis.call('ZADD', KEYS[9], ARGV[2], ARGV[1])
+  redis.call('SADD', KEYS[15], KEYS[9])
+end
 if KEYS[10] ~= KEYS[1] then redis.call('ZADD', KEYS[10], ARGV[2], ARGV[1]) end
 if KEYS[11] ~= KEYS[1] then redis.call('ZADD', KEYS[11], ARGV[2], ARGV[1]) end
 if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
@@ -227,7 +231,10 @@ for i = 1, #rows, 2 do
         redis.call('ZREM', p .. 'executions:action:' .. action, id)
         redis.call('ZREM', p .. 'executions:action:' .. action .. ':status:' .. st, id)
       end
-      if h[4] then redis.call('ZREM', p .. 'executions:rule:' .. h[4], id) end
+      if h[4] then
+        redis.call('ZREM', p .. 'executions:facet:' .. h[4] .. '|' .. (h[5] or '') .. '|' .. (h[6] or ''), id)
+        redis.call('ZREM', p .. 'executions:rule:' .. h[4], id)
+      end
       if h[5] then redis.call('ZREM', p .. 'executions:trigger:' .. h[5], id) end
       if h[6] then redis.call('ZREM', p .. 'executions:user:' .. h[6], id) end
       removed = true
@@ -534,6 +541,7 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
     const std::string& id = e.request.execution_id;
     const std::string& ref = e.request.action_ref;
     const std::string user = ContextUser(e.request.context);
+    const std::string rule = RuleRefOf(e), trigger = TriggerTypeOf(e);
     const std::string status = e.settled ? e.settled->status : std::string(core::status::kScheduled);
     CreateScript().Run(
         *client_,
@@ -545,12 +553,14 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          keys_.Dedupe(e.dedupe_key.empty() ? id : e.dedupe_key),
          keys_.Events(),
          e.parent.empty() ? keys_.Execution(id) : keys_.Children(e.parent),
-         RuleRefOf(e).empty() ? keys_.Execution(id) : keys_.ByRule(RuleRefOf(e)),
-         TriggerTypeOf(e).empty() ? keys_.Execution(id) : keys_.ByTrigger(TriggerTypeOf(e)),
-         user.empty() ? keys_.Execution(id) : keys_.ByUser(user),
+         // A rule's execution: its facet, in place of the rule's, trigger type's and user's indexes.
+         rule.empty() ? keys_.Execution(id) : keys_.Facet(rule, trigger, user),
+         !rule.empty() || trigger.empty() ? keys_.Execution(id) : keys_.ByTrigger(trigger),
+         !rule.empty() || user.empty() ? keys_.Execution(id) : keys_.ByUser(user),
          e.settled ? keys_.ByActionStatus(ref, status) : keys_.Execution(id),
          keys_.Notify(),
-         listened_},
+         listened_,
+         keys_.FacetSet()},
         CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
         [client = client_,
          metrics = keys_.Metrics(),
@@ -806,25 +816,27 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
     const bool by_rule = !filter.rule.empty();
     const bool by_trigger = !filter.trigger.empty();
     const int narrowing = !filter.action.empty() + !filter.status.empty() + by_rule + by_trigger;
-    if (by_user && narrowing > 0) {
-        // One user's executions, filtered: the user's index read whole (O(that user's executions)).
-        return ScanFilteredBlocking(
-            keys_.ByUser(filter.user), std::numeric_limits<size_t>::max(), filter, offset, limit, total
-        );
-    }
-    if ((by_rule || by_trigger) && narrowing > 1) {
-        // The narrowest index of the filter (a rule's, then a trigger type's), its newest kCombinedScan.
-        const std::string zset = by_rule ? keys_.ByRule(filter.rule) : keys_.ByTrigger(filter.trigger);
-        return ScanFilteredBlocking(zset, kCombinedScan, filter, offset, limit, total);
+    if (by_user || by_rule || by_trigger) {
+        Result<std::vector<std::string>> sources = SourcesBlocking(filter);
+        if (!sources) return sources.error();
+        if (by_user && narrowing > 0) {
+            // One user's executions, filtered: the user's indexes read whole (O(that user's executions)).
+            return ScanFilteredBlocking(*sources, std::numeric_limits<size_t>::max(), filter, offset, limit, total);
+        }
+        if (narrowing > 1) {
+            // The narrowest indexes of the filter (a rule's, then a trigger type's), the newest kCombinedScan of each.
+            return ScanFilteredBlocking(*sources, kCombinedScan, filter, offset, limit, total);
+        }
+        // One of the three alone: its indexes hold exactly its executions, O(page) each.
+        Result<std::vector<RedisReply>> rows = MergedPageBlocking(*sources, offset, limit, total);
+        if (!rows) return rows.error();
+        return RecordsOfPage(*rows, filter);
     }
     if (!filter.action.empty() && !filter.status.empty() && !IsFinal(filter.status)) {
         return ListInFlightBlocking(filter, offset, limit, total);
     }
     // Every other filter combination reads one index: O(page) at any number of executions.
-    const std::string zset = by_user      ? keys_.ByUser(filter.user)
-                             : by_rule    ? keys_.ByRule(filter.rule)
-                             : by_trigger ? keys_.ByTrigger(filter.trigger)
-                             : !filter.action.empty() && !filter.status.empty()
+    const std::string zset = !filter.action.empty() && !filter.status.empty()
                                  ? keys_.ByActionStatus(filter.action, filter.status)
                              : !filter.action.empty() ? keys_.ByAction(filter.action)
                              : !filter.status.empty() ? keys_.ByStatus(filter.status)
@@ -837,41 +849,119 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
     return RecordsOfPage(*rows, filter);
 }
 
-Result<std::vector<Json>> ExecutionStore::ScanFilteredBlocking(
-    const std::string& zset, size_t max_scan, const ListFilter& filter, size_t offset, size_t limit, size_t* total
-) {
-    // The index's newest max_scan entries read in slices, each slice's fields read in one pipeline and compared with
-    // every field of the filter; the page's records are fetched once.
-    constexpr size_t kSlice = 1000;
-    std::vector<std::string> matching;
-    for (size_t start = 0; start < max_scan; start += kSlice) {
-        Result<RedisReply> ids =
-            client_->CommandBlocking({"ZREVRANGE", zset, std::to_string(start), std::to_string(start + kSlice - 1)});
-        if (!ids) return ids.error();
-        if (ids->IsError()) return Internal("redis: " + ids->str);
-        if (ids->elements.empty()) break;
-        std::vector<RedisClient::Args> reads;
-        reads.reserve(ids->elements.size());
-        for (const auto& id : ids->elements) {
-            reads.push_back(
-                {"HMGET", keys_.Execution(id.str), "status", "action_ref", "rule_ref", "trigger_type", "user"}
-            );
-        }
-        Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(reads));
-        if (!rows) return rows.error();
-        for (size_t i = 0; i < rows->size() && i < ids->elements.size(); ++i) {
-            const auto& f = (*rows)[i].elements;
-            if (f.size() < 5) continue;
-            const auto keeps = [](const std::string& want, const RedisReply& have) {
-                return want.empty() || have.str == want;
-            };
-            if (keeps(filter.status, f[0]) && keeps(filter.action, f[1]) && keeps(filter.rule, f[2]) &&
-                keeps(filter.trigger, f[3]) && keeps(filter.user, f[4]))
-                matching.push_back(ids->elements[i].str);
-        }
-        if (ids->elements.size() < kSlice) break;
+Result<std::vector<std::string>> ExecutionStore::SourcesBlocking(const ListFilter& filter) {
+    Result<RedisReply> facets = client_->CommandBlocking({"SMEMBERS", keys_.FacetSet()});
+    if (!facets) return facets.error();
+    if (facets->IsError()) return Internal("redis: " + facets->str);
+    std::vector<std::string> out;
+    const std::string prefix = keys_.FacetPrefix();
+    for (const auto& f : facets->elements) {
+        // <prefix><rule>|<trigger type>|<user>: rule and trigger refs hold no '|'; the user, last, may.
+        if (f.str.rfind(prefix, 0) != 0) continue;
+        const size_t a = f.str.find('|', prefix.size());
+        const size_t b = a == std::string::npos ? a : f.str.find('|', a + 1);
+        if (b == std::string::npos) continue;
+        if (!filter.rule.empty() && f.str.compare(prefix.size(), a - prefix.size(), filter.rule) != 0) continue;
+        if (!filter.trigger.empty() && f.str.compare(a + 1, b - a - 1, filter.trigger) != 0) continue;
+        if (!filter.user.empty() && f.str.compare(b + 1, std::string::npos, filter.user) != 0) continue;
+        out.push_back(f.str);
     }
-    return FetchPage(matching, filter, offset, limit, total);
+    out.push_back(
+        !filter.rule.empty()      ? keys_.ByRule(filter.rule)
+        : !filter.trigger.empty() ? keys_.ByTrigger(filter.trigger)
+                                  : keys_.ByUser(filter.user)
+    );
+    return out;
+}
+
+Result<std::vector<RedisReply>> ExecutionStore::MergedPageBlocking(
+    const std::vector<std::string>& zsets, size_t offset, size_t limit, size_t* total
+) {
+    const auto fetch = [this](const std::string& id) { return RedisClient::Args{"HGETALL", keys_.Execution(id)}; };
+    if (zsets.size() == 1) return core::ZPageBlocking(*client_, zsets[0], offset, limit, total, fetch);
+    // Each index's newest offset + limit, merged newest first (the indexes share no execution).
+    std::vector<RedisClient::Args> reads;
+    for (const auto& z : zsets) reads.push_back({"ZCARD", z});
+    for (const auto& z : zsets)
+        reads.push_back({"ZREVRANGE", z, "0", std::to_string(offset + limit - 1), "WITHSCORES"});
+    Result<std::vector<RedisReply>> replies = client_->PipelineBlocking(std::move(reads));
+    if (!replies) return replies.error();
+    *total = 0;
+    std::vector<std::pair<double, std::string>> rows;
+    for (size_t i = 0; i < zsets.size(); ++i) {
+        const RedisReply& card = (*replies)[i];
+        const RedisReply& range = (*replies)[zsets.size() + i];
+        if (card.IsError() || range.IsError()) return Internal("redis: " + (card.IsError() ? card : range).str);
+        *total += static_cast<size_t>(card.integer);
+        for (size_t j = 0; j + 1 < range.elements.size(); j += 2)
+            rows.emplace_back(std::strtod(range.elements[j + 1].str.c_str(), nullptr), range.elements[j].str);
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<RedisClient::Args> fetches;
+    for (size_t i = offset; i < rows.size() && fetches.size() < limit; ++i) fetches.push_back(fetch(rows[i].second));
+    if (fetches.empty()) return std::vector<RedisReply>();
+    return client_->PipelineBlocking(std::move(fetches));
+}
+
+Result<std::vector<Json>> ExecutionStore::ScanFilteredBlocking(
+    const std::vector<std::string>& zsets,
+    size_t max_scan,
+    const ListFilter& filter,
+    size_t offset,
+    size_t limit,
+    size_t* total
+) {
+    // Each index's newest max_scan entries read in slices, each slice's fields read in one pipeline and compared
+    // with every field of the filter; the matches of all of them newest first; the page's records fetched once.
+    constexpr size_t kSlice = 1000;
+    std::vector<std::pair<double, std::string>> matching;
+    for (const auto& zset : zsets) {
+        for (size_t start = 0; start < max_scan; start += kSlice) {
+            Result<RedisReply> ids = client_->CommandBlocking(
+                {"ZREVRANGE", zset, std::to_string(start), std::to_string(start + kSlice - 1), "WITHSCORES"}
+            );
+            if (!ids) return ids.error();
+            if (ids->IsError()) return Internal("redis: " + ids->str);
+            if (ids->elements.empty()) break;
+            std::vector<RedisClient::Args> reads;
+            reads.reserve(ids->elements.size() / 2);
+            for (size_t j = 0; j + 1 < ids->elements.size(); j += 2) {
+                reads.push_back(
+                    {"HMGET",
+                     keys_.Execution(ids->elements[j].str),
+                     "status",
+                     "action_ref",
+                     "rule_ref",
+                     "trigger_type",
+                     "user"}
+                );
+            }
+            Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(reads));
+            if (!rows) return rows.error();
+            for (size_t i = 0; i < rows->size() && 2 * i + 1 < ids->elements.size(); ++i) {
+                const auto& f = (*rows)[i].elements;
+                if (f.size() < 5) continue;
+                const auto keeps = [](const std::string& want, const RedisReply& have) {
+                    return want.empty() || have.str == want;
+                };
+                if (keeps(filter.status, f[0]) && keeps(filter.action, f[1]) && keeps(filter.rule, f[2]) &&
+                    keeps(filter.trigger, f[3]) && keeps(filter.user, f[4]))
+                    matching.emplace_back(
+                        std::strtod(ids->elements[2 * i + 1].str.c_str(), nullptr), ids->elements[2 * i].str
+                    );
+            }
+            if (ids->elements.size() < 2 * kSlice) break;
+        }
+    }
+    if (zsets.size() > 1) {
+        std::stable_sort(matching.begin(), matching.end(), [](const auto& a, const auto& b) {
+            return a.first > b.first;
+        });
+    }
+    std::vector<std::string> ids;
+    ids.reserve(matching.size());
+    for (auto& m : matching) ids.push_back(std::move(m.second));
+    return FetchPage(ids, filter, offset, limit, total);
 }
 
 Result<std::vector<Json>> ExecutionStore::FetchPage(

@@ -32,9 +32,20 @@ public:
     /// (`ended:<runner>:<status>`) by runner type, and the latency histograms of each stage (LatencyHistograms).
     /// Create and Transition count them in memory; the client flushes them once a second (core::DeferredCounters).
     std::string Metrics() const { return p_ + "metrics:executions"; }
-    /// Executions a rule created (by rule ref), and those created for a trigger type's instances.
+    /// Executions a rule created (by rule ref), and those created for a trigger type's instances: written before
+    /// 2026-12-07 for every execution, now only for one without a rule (ByTrigger); a rule's executions go to its
+    /// facet. Still read and purged.
     std::string ByRule(const std::string& ref) const { return p_ + "executions:rule:" + ref; }
     std::string ByTrigger(const std::string& type) const { return p_ + "executions:trigger:" + type; }
+    /// The executions a rule created, per (rule ref, trigger type, user): one index entry per execution where
+    /// ByRule, ByTrigger and ByUser took three. A filter on any of the three reads the facets that match it
+    /// (FacetSet lists them) with the older indexes (ExecutionStore::ListBlocking).
+    std::string Facet(const std::string& rule, const std::string& trigger, const std::string& user) const {
+        return FacetPrefix() + rule + "|" + trigger + "|" + user;
+    }
+    std::string FacetPrefix() const { return p_ + "executions:facet:"; }
+    /// Set of every facet's key name (the create script adds the one it writes).
+    std::string FacetSet() const { return p_ + "executions:facets"; }
     /// Executions of one action that ended in one final status (no in-flight status is indexed per action).
     std::string ByActionStatus(const std::string& ref, const std::string& s) const {
         return p_ + "executions:action:" + ref + ":status:" + s;
@@ -238,9 +249,24 @@ private:
     Result<std::vector<Json>> ListInFlightBlocking(
         const ListFilter& filter, size_t offset, size_t limit, size_t* total
     );
-    /// The newest `max_scan` ids of `zset` whose records match every field of `filter`, then their page.
+    /// The indexes that hold every execution with the filter's rule, trigger type and user (those given): the facets
+    /// that match, and the index of one of them from before facets (or of executions without a rule). Exact when
+    /// one of the three is given; a superset, to be filtered by field, when several are.
+    Result<std::vector<std::string>> SourcesBlocking(const ListFilter& filter);
+    /// The HGETALL replies of the page [offset, offset + limit) of the union of `zsets` (which share no member),
+    /// newest first; *total = the union's size.
+    Result<std::vector<core::RedisReply>> MergedPageBlocking(
+        const std::vector<std::string>& zsets, size_t offset, size_t limit, size_t* total
+    );
+    /// The newest `max_scan` ids of each of `zsets` whose records match every field of `filter`, newest first, then
+    /// their page.
     Result<std::vector<Json>> ScanFilteredBlocking(
-        const std::string& zset, size_t max_scan, const ListFilter& filter, size_t offset, size_t limit, size_t* total
+        const std::vector<std::string>& zsets,
+        size_t max_scan,
+        const ListFilter& filter,
+        size_t offset,
+        size_t limit,
+        size_t* total
     );
     /// The records of a page's HGETALL replies (the attributes `filter` wants), workflows' children read with them.
     Result<std::vector<Json>> RecordsOfPage(const std::vector<core::RedisReply>& rows, const ListFilter& filter);
