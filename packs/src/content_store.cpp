@@ -81,6 +81,29 @@ Result<Json> ContentSnapshot::ActionSchema(const std::string& action_ref) const 
     );
 }
 
+std::shared_ptr<const PreparedAction> PreparedActionCache::Find(const std::string& ref) const {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(ref);
+    return it == map_.end() ? nullptr : it->second;
+}
+
+void PreparedActionCache::Put(const std::string& ref, std::shared_ptr<const PreparedAction> p) const {
+    std::lock_guard lock(mu_);
+    map_.emplace(ref, std::move(p));
+}
+
+Result<std::shared_ptr<const PreparedAction>> ContentSnapshot::Prepared(const std::string& action_ref) const {
+    if (std::shared_ptr<const PreparedAction> hit = prepared_cache.Find(action_ref)) return hit;
+    Result<Json> schema = ActionSchema(action_ref);
+    if (!schema) return schema.error();
+    auto p = std::make_shared<PreparedAction>();
+    p->masked = MaskSecretDefaults(actions.at(action_ref), *schema);
+    p->masked_text = p->masked.dump(-1, ' ', false, Json::error_handler_t::replace);
+    p->schema = std::move(*schema);
+    prepared_cache.Put(action_ref, p);
+    return std::shared_ptr<const PreparedAction>(std::move(p));
+}
+
 core::RedisClient::Args ContentKeys::RulesChangedCommand() const {
     return {"EVAL", kRulesChanged, "3", Rules(), ListenedTriggerTypes(), ContentVersion()};
 }

@@ -148,9 +148,10 @@ Result<NewExecution> ExecutionService::PrepareRevealing(
         if (!rendered) return InvalidArgument("parameter \"" + name + "\": " + rendered.error().message);
         value = std::move(*rendered);
     }
-    Result<Json> schema = content.ActionSchema(ref);
-    if (!schema) return schema.error();
-    Result<packs::ResolvedParameters> params = packs::ResolveParameters(*schema, live, context, render, config_secrets);
+    Result<std::shared_ptr<const packs::PreparedAction>> prepared = content.Prepared(ref);
+    if (!prepared) return prepared.error();
+    const Json& schema = (*prepared)->schema;
+    Result<packs::ResolvedParameters> params = packs::ResolveParameters(schema, live, context, render, config_secrets);
     if (!params) return params.error();
     if (Status st = CheckTimeout(params->values); !st) return st.error();
 
@@ -182,7 +183,8 @@ Result<NewExecution> ExecutionService::PrepareRevealing(
         Json policies = ApplicablePolicies(ref, content, params->values);
         if (!policies.is_null()) e.request.action["policies"] = std::move(policies);
     }
-    e.action = packs::MaskSecretDefaults(action->second, *schema);
+    e.action = (*prepared)->masked;
+    e.action_text = (*prepared)->masked_text;
     e.masked_parameters = params->masked;
     e.given_parameters = spec.parameters;
     if (!spec.rule.is_null()) {

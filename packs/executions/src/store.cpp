@@ -350,7 +350,7 @@ std::vector<std::string> CreateArgs(const NewExecution& e, const std::string& no
         "status",
         settled ? settled->status : core::status::kScheduled,
         "action",
-        Dump(e.action),
+        e.action_text.empty() ? Dump(e.action) : e.action_text,
         "action_ref",
         r.action_ref,
         "runner_type",

@@ -97,6 +97,7 @@ std::string KeyedExecutionId(const std::string& key, const std::string& time_of)
 struct NewExecution {
     core::ExecutionRequest request;  ///< what the runner gets (parameters in clear)
     Json action = Json::object();    ///< action snapshot for the stored record (secret defaults masked)
+    std::string action_text;         ///< `action` as JSON text when the caller has it already ("": dumped on create)
     Json masked_parameters = Json::object();
     /// The parameters as the caller gave them, secrets masked: what a re-run starts from.
     Json given_parameters = Json::object();
