@@ -1,6 +1,6 @@
 #include "squall/rules/enforcements.hpp"
 
-#include <optional>
+#include <algorithm>
 
 #include "squall/core/id.hpp"
 #include "squall/core/store/store.hpp"
@@ -60,29 +60,7 @@ Result<std::vector<Json>> EnforcementStore::ListBlocking(
 ) {
     std::vector<Json> out;
     if (limit == 0) return out;
-    Result<std::vector<core::RedisReply>> rows = std::vector<core::RedisReply>();
-    std::optional<std::vector<std::string>> ids;
-    if (!trigger_instance.empty()) {
-        Result<std::vector<std::string>> listed = IdsOfTriggerInstance(trigger_instance);
-        if (!listed) return listed.error();
-        if (!listed->empty()) ids = std::move(*listed);
-    }
-    if (ids) {
-        // The instance's own list (its rules' order): newest first, as the index is.
-        *total = ids->size();
-        std::vector<core::RedisClient::Args> fetches;
-        for (size_t i = offset; i < ids->size() && fetches.size() < limit; ++i)
-            fetches.push_back({"HGETALL", keys_.Enforcement((*ids)[ids->size() - 1 - i])});
-        if (!fetches.empty()) rows = client_->PipelineBlocking(std::move(fetches));
-    } else {
-        const std::string zset = trigger_instance.empty() ? keys_.All() : keys_.ByTriggerInstance(trigger_instance);
-        rows = core::ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
-            return core::RedisClient::Args{"HGETALL", keys_.Enforcement(id)};
-        });
-    }
-    if (!rows) return rows.error();
-    for (const auto& row : *rows) {
-        if (row.elements.empty()) continue;
+    const auto to_json = [](const core::RedisReply& row) {
         Json j = Json::object();
         for (size_t i = 0; i + 1 < row.elements.size(); i += 2) {
             const std::string& k = row.elements[i].str;
@@ -90,7 +68,39 @@ Result<std::vector<Json>> EnforcementStore::ListBlocking(
             Json parsed = k == "rule" ? Json::parse(v, nullptr, false) : Json(v);
             j[k] = parsed.is_discarded() ? Json(v) : parsed;
         }
-        out.push_back(std::move(j));
+        return j;
+    };
+    if (!trigger_instance.empty()) {
+        Result<std::vector<std::string>> ids = IdsOfTriggerInstance(trigger_instance);
+        if (!ids) return ids.error();
+        if (!ids->empty()) {
+            // The instance's own list (one per rule it matched: a few): read whole, newest first by enforced_at,
+            // then paged. An id whose enforcement is gone (its retention is shorter than the instance's) is left out.
+            std::vector<core::RedisClient::Args> fetches;
+            for (const auto& id : *ids) fetches.push_back({"HGETALL", keys_.Enforcement(id)});
+            Result<std::vector<core::RedisReply>> rows = client_->PipelineBlocking(std::move(fetches));
+            if (!rows) return rows.error();
+            std::vector<Json> all;
+            for (const auto& row : *rows) {
+                if (!row.elements.empty()) all.push_back(to_json(row));
+            }
+            std::stable_sort(all.begin(), all.end(), [](const Json& a, const Json& b) {
+                return a.value("enforced_at", "") > b.value("enforced_at", "");
+            });
+            *total = all.size();
+            for (size_t i = offset; i < all.size() && out.size() < limit; ++i) out.push_back(std::move(all[i]));
+            return out;
+        }
+    }
+    // All of them, or an instance processed by an earlier version (its per-instance sorted set).
+    const std::string zset = trigger_instance.empty() ? keys_.All() : keys_.ByTriggerInstance(trigger_instance);
+    Result<std::vector<core::RedisReply>> rows =
+        core::ZPageBlocking(*client_, zset, offset, limit, total, [this](const std::string& id) {
+            return core::RedisClient::Args{"HGETALL", keys_.Enforcement(id)};
+        });
+    if (!rows) return rows.error();
+    for (const auto& row : *rows) {
+        if (!row.elements.empty()) out.push_back(to_json(row));
     }
     return out;
 }

@@ -211,12 +211,16 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
             }
             if (updates.empty()) return state->done(state->ack_ids);
             self->client->Pipeline(std::move(updates), [self, state](Result<std::vector<core::RedisReply>> r) {
-                // Statuses are informational; the enforcements are already durable, so acknowledge anyway.
-                if (!r)
+                // The status update also lists each instance's enforcements (EnforcementStore, "per trigger
+                // instance"): not written, the batch is not acknowledged, and is delivered again (its executions and
+                // enforcements are stored again under the same ids: nothing new).
+                if (!r) {
                     Log(*self->log,
                         spdlog::level::warn,
-                        "cannot update trigger instance statuses",
+                        "cannot mark trigger instances processed; they will be delivered again",
                         {{"error", r.error().message}});
+                    return state->done({});
+                }
                 state->done(state->ack_ids);
             });
         };

@@ -315,7 +315,11 @@ TEST_F(RetentionTest, EnforcementsOfATriggerInstanceAreListedFromItsRecordOrTheE
     const auto enforce = [&](const std::string& ti, const std::string& rule, bool legacy) {
         const std::string id = rules::EnforcementStore::IdOf(ti, rule);
         std::vector<core::RedisClient::Args> cmds = enforcements_->Commands(
-            {{"id", id}, {"trigger_instance_id", ti}, {"rule", {{"ref", rule}}}, {"status", "succeeded"}}
+            {{"id", id},
+             {"trigger_instance_id", ti},
+             {"rule", {{"ref", rule}}},
+             {"status", "succeeded"},
+             {"enforced_at", core::FormatIsoTimestamp(clock_.Now())}}
         );
         if (legacy) cmds.push_back({"ZADD", enforcements_->keys().ByTriggerInstance(ti), "1", id});
         EXPECT_TRUE(client_->PipelineBlocking(cmds));
@@ -332,7 +336,8 @@ TEST_F(RetentionTest, EnforcementsOfATriggerInstanceAreListedFromItsRecordOrTheE
     EXPECT_TRUE(enforcements_->ListBlocking(ti.id, 0, 10, &total)->empty());
     EXPECT_EQ(total, 0u);
     // Processed: the rules engine's status update lists them; the instance's API record does not show the field.
-    ASSERT_TRUE(client_->CommandBlocking(triggers_->SetStatusCommand(ti.id, "processed", {a, b})));
+    // Listed in the rules' order, not the enforcements': shown newest first all the same.
+    ASSERT_TRUE(client_->CommandBlocking(triggers_->SetStatusCommand(ti.id, "processed", {b, a})));
     Result<std::vector<Json>> listed = enforcements_->ListBlocking(ti.id, 0, 10, &total);
     ASSERT_TRUE(listed);
     ASSERT_EQ(listed->size(), 2u);

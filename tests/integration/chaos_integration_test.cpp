@@ -259,14 +259,21 @@ TEST_F(ChaosTest, KillNineAndRedisRestartUnderWebhookLoad) {
     const std::vector<std::string> in_flight = {
         "requested", "scheduled", "delayed", "running", "canceling", "pending", "pausing", "resuming"};
     auto drained = [&] {
-        if (RedisInt({"XLEN", p + "{ti}stream:triggers"}) != 0) return false;
-        if (RedisInt({"ZCARD", p + "{x}executions"}) < static_cast<int64_t>(events)) return false;
-        for (const auto& s : in_flight) {
-            if (RedisInt({"ZCARD", p + "{x}executions:status:" + s}) != 0) return false;
-        }
+        // One MULTI: the counts of one moment (an abandoned execution's retry is made between two separate reads).
+        std::vector<core::RedisClient::Args> reads = {
+            {"MULTI"}, {"XLEN", p + "{ti}stream:triggers"}, {"ZCARD", p + "{x}executions"}};
+        for (const auto& s : in_flight) reads.push_back({"ZCARD", p + "{x}executions:status:" + s});
         // An abandoned execution has ended, but its retry may still be due (the runners' poll makes it): the
         // event is processed once that retry exists and has ended.
-        if (RedisInt({"ZCARD", p + "{x}retry:due"}) != 0) return false;
+        reads.push_back({"ZCARD", p + "{x}retry:due"});
+        reads.push_back({"EXEC"});
+        Result<std::vector<core::RedisReply>> r = client_->PipelineBlocking(std::move(reads));
+        if (!r || r->empty() || r->back().elements.size() != in_flight.size() + 3) return false;
+        const auto& counts = r->back().elements;
+        if (counts[0].integer != 0 || counts[1].integer < static_cast<int64_t>(events)) return false;
+        for (size_t i = 2; i < counts.size(); ++i) {
+            if (counts[i].integer != 0) return false;
+        }
         return true;
     };
     const bool done = WaitFor(

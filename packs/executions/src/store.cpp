@@ -820,7 +820,8 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
         Result<std::vector<std::string>> sources = SourcesBlocking(filter);
         if (!sources) return sources.error();
         if (by_user && narrowing > 0) {
-            // One user's executions, filtered: the user's indexes read whole (O(that user's executions)).
+            // A user's executions, filtered: the indexes that hold them read whole (the user's facets and index; with
+            // a rule or trigger type, that one's facets and its older index).
             return ScanFilteredBlocking(*sources, std::numeric_limits<size_t>::max(), filter, offset, limit, total);
         }
         if (narrowing > 1) {
@@ -879,20 +880,31 @@ Result<std::vector<RedisReply>> ExecutionStore::MergedPageBlocking(
 ) {
     const auto fetch = [this](const std::string& id) { return RedisClient::Args{"HGETALL", keys_.Execution(id)}; };
     if (zsets.size() == 1) return core::ZPageBlocking(*client_, zsets[0], offset, limit, total, fetch);
-    // Each index's newest offset + limit, merged newest first (the indexes share no execution).
+    // The indexes that hold anything: usually one (a rule's facet; or only the older index, before any facet was
+    // written), which is paged as it is, O(page) at any offset.
+    std::vector<RedisClient::Args> cards;
+    for (const auto& z : zsets) cards.push_back({"ZCARD", z});
+    Result<std::vector<RedisReply>> counts = client_->PipelineBlocking(std::move(cards));
+    if (!counts) return counts.error();
+    std::vector<std::string> held;
+    *total = 0;
+    for (size_t i = 0; i < zsets.size() && i < counts->size(); ++i) {
+        if ((*counts)[i].IsError()) return Internal("redis: " + (*counts)[i].str);
+        if ((*counts)[i].integer <= 0) continue;
+        held.push_back(zsets[i]);
+        *total += static_cast<size_t>((*counts)[i].integer);
+    }
+    if (held.empty()) return std::vector<RedisReply>();
+    if (held.size() == 1) return core::ZPageBlocking(*client_, held[0], offset, limit, total, fetch);
+    // Each index's newest offset + limit, merged newest first (the indexes share no execution): O(offset + page)
+    // per index.
     std::vector<RedisClient::Args> reads;
-    for (const auto& z : zsets) reads.push_back({"ZCARD", z});
-    for (const auto& z : zsets)
-        reads.push_back({"ZREVRANGE", z, "0", std::to_string(offset + limit - 1), "WITHSCORES"});
+    for (const auto& z : held) reads.push_back({"ZREVRANGE", z, "0", std::to_string(offset + limit - 1), "WITHSCORES"});
     Result<std::vector<RedisReply>> replies = client_->PipelineBlocking(std::move(reads));
     if (!replies) return replies.error();
-    *total = 0;
     std::vector<std::pair<double, std::string>> rows;
-    for (size_t i = 0; i < zsets.size(); ++i) {
-        const RedisReply& card = (*replies)[i];
-        const RedisReply& range = (*replies)[zsets.size() + i];
-        if (card.IsError() || range.IsError()) return Internal("redis: " + (card.IsError() ? card : range).str);
-        *total += static_cast<size_t>(card.integer);
+    for (const auto& range : *replies) {
+        if (range.IsError()) return Internal("redis: " + range.str);
         for (size_t j = 0; j + 1 < range.elements.size(); j += 2)
             rows.emplace_back(std::strtod(range.elements[j + 1].str.c_str(), nullptr), range.elements[j].str);
     }
