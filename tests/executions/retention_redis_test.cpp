@@ -102,7 +102,8 @@ TEST_F(RetentionTest, RuleAndTriggerTypeIndexesListAndGoWithTheirExecutions) {
     };
     const std::string old_hit = by_rule("p.hit", "core.st2.webhook");
     Finish(old_hit);
-    Finish(Create());  // not created by a rule: in neither index
+    Finish(by_rule("p.gone", "core.st2.IntervalTimer"));  // its facet empties with the purge
+    Finish(Create());                                     // not created by a rule: in neither index
     clock_.Advance(25h);
     const std::string fresh = by_rule("p.hit", "core.st2.webhook");
     Finish(fresh);
@@ -154,6 +155,11 @@ TEST_F(RetentionTest, RuleAndTriggerTypeIndexesListAndGoWithTheirExecutions) {
     EXPECT_EQ(ids(F("", "", "p.hit", "core.st2.CronTimer")), (V{"total=0"}));
     EXPECT_EQ(ids(F("", "", "p.none", "")), (V{"total=0"}));
 
+    EXPECT_EQ(
+        client_->CommandBlocking({"SISMEMBER", k.FacetSet(), k.Facet("p.gone", "core.st2.IntervalTimer", "")})->integer,
+        1
+    );
+
     // The purge takes the old one's entries with it; what is left is listed as before.
     ASSERT_TRUE(Sweep());
     EXPECT_FALSE(Exists(k.Execution(old_hit)));
@@ -161,6 +167,13 @@ TEST_F(RetentionTest, RuleAndTriggerTypeIndexesListAndGoWithTheirExecutions) {
     EXPECT_EQ(Card(k.ByTrigger("core.st2.webhook")), 0);
     EXPECT_EQ(Card(hit_facet), 1);
     EXPECT_EQ(Card(k.Facet("p.tick", "core.st2.CronTimer", "")), 1);
+    // The emptied facet left the set; the others stay.
+    const auto facet_listed = [&](const std::string& facet) {
+        return client_->CommandBlocking({"SISMEMBER", k.FacetSet(), facet})->integer == 1;
+    };
+    EXPECT_FALSE(Exists(k.Facet("p.gone", "core.st2.IntervalTimer", "")));
+    EXPECT_FALSE(facet_listed(k.Facet("p.gone", "core.st2.IntervalTimer", "")));
+    EXPECT_TRUE(facet_listed(hit_facet));
     EXPECT_EQ(ids(F("", "", "p.hit", "")), (V{fresh, "total=1"}));
 
     // A user's executions: those of rules (the facets with that user) and the others (the user's index).

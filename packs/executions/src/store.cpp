@@ -232,7 +232,10 @@ for i = 1, #rows, 2 do
         redis.call('ZREM', p .. 'executions:action:' .. action .. ':status:' .. st, id)
       end
       if h[4] then
-        redis.call('ZREM', p .. 'executions:facet:' .. h[4] .. '|' .. (h[5] or '') .. '|' .. (h[6] or ''), id)
+        local facet = p .. 'executions:facet:' .. h[4] .. '|' .. (h[5] or '') .. '|' .. (h[6] or '')
+        redis.call('ZREM', facet, id)
+        -- An emptied facet leaves the set that filters read (a create adds it back with its next execution).
+        if redis.call('EXISTS', facet) == 0 then redis.call('SREM', p .. 'executions:facets', facet) end
         redis.call('ZREM', p .. 'executions:rule:' .. h[4], id)
       end
       if h[5] then redis.call('ZREM', p .. 'executions:trigger:' .. h[5], id) end
