@@ -39,12 +39,13 @@ void Enforcer::Record(const Json& enforcement, std::function<void(Status)> cb) {
 void Enforcer::Enforce(
     const CompiledRule& rule,
     const core::TriggerInstance& ti,
+    const std::string& id,
     const packs::ContentSnapshot& content,
     std::function<void(Status)> cb
 ) {
     const std::string rule_ref = rule.meta.Ref();
     auto enforcement = std::make_shared<Json>(Json{
-        {"id", EnforcementStore::IdOf(ti.id, rule_ref)},
+        {"id", id},
         {"rule", {{"ref", rule_ref}, {"id", rule.meta.id}}},
         {"trigger_instance_id", ti.id},
         {"enforced_at", core::FormatIsoTimestamp(executions_.store().clock().Now())},
@@ -281,7 +282,8 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
         for (const auto& rule : matches) enforcement_ids->push_back(EnforcementStore::IdOf(ti->id, rule->meta.Ref()));
         state->outstanding += 1;
         auto self = shared_from_this();
-        for (const auto& rule : matches) {
+        for (size_t m = 0; m < matches.size(); ++m) {
+            const CompiledRulePtr& rule = matches[m];
             auto on_done = [self,
                             state,
                             per_msg,
@@ -311,7 +313,7 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
                 finish();
             };
             try {
-                enforcer.Enforce(*rule, *ti, *work.snapshot, on_done);
+                enforcer.Enforce(*rule, *ti, (*enforcement_ids)[m], *work.snapshot, on_done);
             } catch (const std::exception& e) {
                 // Enforce calls back only after it stops throwing: report the failure once, as a retry.
                 on_done(Internal(std::string("enforcement threw: ") + e.what()));

@@ -39,12 +39,17 @@ protected:
         runner_.Drain();
     }
 
-    std::string Create(const std::string& parent = "") {
+    /// A new core.local execution, not yet created.
+    static NewExecution Local() {
         NewExecution e;
         e.request.execution_id = core::NewId();
         e.request.action_ref = "core.local";
         e.request.runner_type = "local-shell-cmd";
         e.action = {{"ref", "core.local"}, {"runner_type", "local-shell-cmd"}};
+        return e;
+    }
+    std::string Create(const std::string& parent = "") {
+        NewExecution e = Local();
         e.request.context = {{"user", "alice"}};
         e.parent = parent;
         return *store_->CreateBlocking(e);
@@ -91,11 +96,7 @@ protected:
 TEST_F(RetentionTest, RuleAndTriggerTypeIndexesListAndGoWithTheirExecutions) {
     MakeSweeper(24h, 0s, 0s);
     const auto by_rule = [&](const std::string& rule, const std::string& trigger) {
-        NewExecution e;
-        e.request.execution_id = core::NewId();
-        e.request.action_ref = "core.local";
-        e.request.runner_type = "local-shell-cmd";
-        e.action = {{"ref", "core.local"}, {"runner_type", "local-shell-cmd"}};
+        NewExecution e = Local();
         e.rule = {{"id", "r1"}, {"ref", rule}, {"name", "r"}, {"pack", "p"}};
         e.trigger_instance = {{"id", "ti1"}, {"trigger", trigger}, {"occurrence_time", ""}};
         return *store_->CreateBlocking(e);
@@ -177,11 +178,7 @@ TEST_F(RetentionTest, RuleAndTriggerTypeIndexesListAndGoWithTheirExecutions) {
     EXPECT_EQ(ids(F("", "", "p.hit", "")), (V{fresh, "total=1"}));
 
     // A user's executions: those of rules (the facets with that user) and the others (the user's index).
-    NewExecution e;
-    e.request.execution_id = core::NewId();
-    e.request.action_ref = "core.local";
-    e.request.runner_type = "local-shell-cmd";
-    e.action = {{"ref", "core.local"}, {"runner_type", "local-shell-cmd"}};
+    NewExecution e = Local();
     e.request.context = {{"user", "alice"}};
     e.rule = {{"id", "r1"}, {"ref", "p.hit"}, {"name", "r"}, {"pack", "p"}};
     e.trigger_instance = {{"id", "ti2"}, {"trigger", "core.st2.webhook"}, {"occurrence_time", ""}};

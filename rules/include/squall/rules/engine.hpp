@@ -27,10 +27,12 @@ public:
     Enforcer(executions::ExecutionService& executions, EnforcementStore& enforcements);
 
     /// `cb` gets an error only when Redis failed (the trigger instance must then be retried); a rule whose
-    /// parameters do not render or validate is a failed enforcement, recorded, and not an error.
+    /// parameters do not render or validate is a failed enforcement, recorded, and not an error. `id` is the
+    /// enforcement's: EnforcementStore::IdOf(ti.id, the rule's ref) (the caller lists it with the instance).
     void Enforce(
         const CompiledRule& rule,
         const core::TriggerInstance& ti,
+        const std::string& id,
         const packs::ContentSnapshot& content,
         std::function<void(Status)> cb
     );
