@@ -207,6 +207,10 @@ void EventHub::Stop() {
 }
 
 StreamSubscriberPtr EventHub::Subscribe(StreamFilter filter) {
+    // The scripts write execution events only while the flag is there: set it before the subscription starts, so
+    // that every change from now on is in the stream. (If Redis does not take it now, the reader sets it with its
+    // next read, and the changes in between are not sent.)
+    if (filter.WantsExecutionEvents()) MarkListening(true);
     auto s = std::make_shared<StreamSubscriber>(std::move(filter));
     {
         std::lock_guard lock(mu_);
@@ -234,6 +238,22 @@ bool EventHub::WaitForStop(std::chrono::milliseconds d) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, d, [&] { return stopping_; });
     return stopping_;
+}
+
+bool EventHub::MarkListening(bool force) {
+    const auto now = std::chrono::steady_clock::now();
+    {
+        std::lock_guard lock(mark_mu_);
+        if (!force && marked_.time_since_epoch().count() != 0 && now - marked_ < options_.listeners_refresh)
+            return true;
+    }
+    Result<core::RedisReply> r = store_.client().CommandBlocking(
+        {"SET", store_.keys().EventListeners(), "1", "PX", std::to_string(options_.listeners_ttl.count())}
+    );
+    if (!r || r->IsError()) return false;
+    std::lock_guard lock(mark_mu_);
+    marked_ = now;
+    return true;
 }
 
 Result<std::string> EventHub::LastIdBlocking(const std::string& stream) {
@@ -424,6 +444,7 @@ void EventHub::Run() {
         // anyone listens. Both in one XREAD (the keys share the {x} slot).
         const bool executions = AnyWantsExecutionEvents(subs);
         if (!executions) RefreshIdlePositions();
+        if (executions) MarkListening(false);  // kept while someone listens (it expires listeners_ttl after)
         core::RedisClient::Args xread = {
             "XREAD",
             "COUNT",

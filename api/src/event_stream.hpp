@@ -83,6 +83,11 @@ struct EventHubOptions {
     /// subscriber per batch. An output entry holds up to 1000 lines, so a batch stays within some MB, read well
     /// within the reader connection's command timeout.
     size_t batch = 64;
+    /// The executions' event listeners flag (executions::Keys::EventListeners): set with this TTL when a subscriber
+    /// that wants execution events comes, and again every `listeners_refresh` while one is there. The scripts
+    /// append execution events only while it exists.
+    std::chrono::milliseconds listeners_ttl{30000};
+    std::chrono::milliseconds listeners_refresh{10000};
 };
 
 /// One connected client. Thread-safe: the hub pushes, the HTTP worker serving the client pops.
@@ -156,6 +161,9 @@ private:
         const std::vector<executions::ExecutionEvent>& events, const std::vector<StreamSubscriberPtr>& subs
     );
     bool WaitForStop(std::chrono::milliseconds d);
+    /// Sets the event listeners flag (with its TTL) unless it was set less than listeners_refresh ago (`force`:
+    /// whenever). False when Redis did not take it.
+    bool MarkListening(bool force);
 
     core::RedisClientPtr reader_;
     executions::ExecutionStore& store_;
@@ -170,6 +178,8 @@ private:
     std::condition_variable cv_;
     std::vector<StreamSubscriberPtr> subscribers_;
     bool stopping_ = false;
+    std::mutex mark_mu_;
+    std::chrono::steady_clock::time_point marked_{};  ///< when the flag was last set (mark_mu_)
     std::thread thread_;
 };
 

@@ -28,6 +28,8 @@ protected:
         std::signal(SIGPIPE, SIG_IGN);
         client_ = core::RedisClient::Create(io_, server_.Endpoint("exec"));
         store_.emplace(client_, clock_);
+        // As if an API process had a stream subscriber (api EventHub): the scripts append the execution events.
+        ASSERT_TRUE(client_->CommandBlocking({"SET", store_->keys().EventListeners(), "1"}));
     }
     void TearDown() override {
         store_.reset();
@@ -546,6 +548,50 @@ TEST_F(ExecutionStoreTest, OutputIsStoredWithOneEventPerBatch) {
     EXPECT_EQ(events[1].kind, "output");
     ASSERT_EQ(events[1].lines.size(), 2u);
     EXPECT_EQ(events[1].lines[1]["data"], "b\n");
+}
+
+// The execution event stream is for the API's stream subscribers: while none listens, no script appends to it, and
+// everything else (record, indexes, output, the notifier's and the workflow engine's streams) is written as ever.
+TEST_F(ExecutionStoreTest, ExecutionEventsAreAppendedOnlyWhileAnApiProcessListens) {
+    ASSERT_EQ(client_->CommandBlocking({"DEL", store_->keys().EventListeners()})->integer, 1);
+    const std::string listened = packs::ContentKeys(client_->endpoint().key_prefix).ListenedTriggerTypes();
+    ASSERT_TRUE(client_->CommandBlocking({"SADD", listened, kActionTriggerType}));
+
+    const std::string flow = *store_->CreateBlocking(Make("ops.flow"));
+    NewExecution task = Make("core.local");
+    task.parent = flow;
+    const std::string id = *store_->CreateBlocking(task);
+    ASSERT_TRUE(store_->TransitionBlocking(id, "running", {{"runner_id", "r1"}})->applied);
+    store_->AppendOutput(id, {R"({"output_type":"stdout","data":"a\n"})"});
+    ASSERT_TRUE(test::WaitFor([&] { return store_->OutputBlocking(id)->size() == 1; }, std::chrono::seconds(5)));
+    ASSERT_TRUE(store_->TransitionBlocking(id, "succeeded", {{"result", R"({"a":1})"}})->applied);
+    NewExecution settled = Make("core.noop");
+    settled.settled = core::ExecutionResult{core::status::kSucceeded, Json::object()};
+    const std::string noop = *store_->CreateBlocking(settled);
+    EXPECT_EQ(client_->CommandBlocking({"XLEN", store_->keys().Events()})->integer, 0);
+    EXPECT_EQ((*store_->GetBlocking(id))["status"], "succeeded");
+    EXPECT_EQ((*store_->GetBlocking(noop))["status"], "succeeded");
+    // The notifier gets both final events (a rule listens to the action trigger); the workflow engine the task's.
+    EXPECT_EQ(client_->CommandBlocking({"XLEN", store_->keys().Notify()})->integer, 2);
+    Result<RedisReply> wf = client_->CommandBlocking({"XRANGE", store_->keys().WorkflowEvents(), "-", "+"});
+    ASSERT_EQ(wf->elements.size(), 1u);
+    const ExecutionEvent task_end = *ExecutionEvent::Parse(wf->elements[0].elements[1].elements[1].str);
+    EXPECT_EQ(task_end.execution_id, id);
+    EXPECT_EQ(task_end.from, "running");
+    EXPECT_EQ(task_end.to, "succeeded");
+    EXPECT_EQ(task_end.runner, "r1");
+
+    // A subscriber comes (the flag is back): every change from then on is on the stream.
+    ASSERT_TRUE(client_->CommandBlocking({"SET", store_->keys().EventListeners(), "1", "PX", "30000"}));
+    const std::string later = *store_->CreateBlocking(Make("core.local"));
+    ASSERT_TRUE(store_->TransitionBlocking(later, "running", {})->applied);
+    store_->AppendOutput(later, {R"({"output_type":"stdout","data":"b\n"})"});
+    ASSERT_TRUE(test::WaitFor([&] { return Events().size() == 3; }, std::chrono::seconds(5)));
+    const std::vector<ExecutionEvent> events = Events();
+    EXPECT_EQ(events[0].kind, "create");
+    EXPECT_EQ(events[1].to, "running");
+    EXPECT_EQ(events[2].kind, "output");
+    for (const auto& e : events) EXPECT_EQ(e.execution_id, later);
 }
 
 TEST_F(ExecutionStoreTest, TrimmingNeverDropsWhatAGroupHasNotRead) {

@@ -16,7 +16,10 @@
 #include <set>
 #include <thread>
 
+#include "io_runner.hpp"
 #include "squall/core/model/model.hpp"
+#include "squall/core/redis/client.hpp"
+#include "squall/executions/store.hpp"
 #include "squall_process.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
@@ -130,6 +133,42 @@ std::string StartExecution(const SquallProcess& s, const std::string& cmd) {
 
 SquallProcess::Options Opts(const TempDir& data) {
     return {(data.path() / "d").string(), "", {"--stream-heartbeat", "1"}};
+}
+
+// The execution events are written only while a stream subscriber wants them (docs/executions.md): an execution
+// nobody watches leaves no event; a subscriber sets the flag before its subscription starts and sees everything after.
+TEST(ApiCompatIntegrationTest, ExecutionEventsAreWrittenOnlyWhileAStreamSubscriberWantsThem) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    SquallProcess server(Opts(data));
+    IoRunner io;
+    core::RedisEndpoint ep;
+    ep.unix_path = (data.path() / "d" / "redis" / "redis.sock").string();
+    auto client = core::RedisClient::Create(io.io(), ep);
+    const executions::Keys keys(ep.key_prefix);
+    httplib::Client c(server.host(), server.port());
+    const auto succeeded = [&](const std::string& id) {
+        return WaitFor(
+            [&] { return Body(c.Get("/api/v1/executions/" + id, Auth(server))).value("status", "") == "succeeded"; },
+            30s
+        );
+    };
+    const std::string unwatched = StartExecution(server, "echo unwatched");
+    ASSERT_TRUE(succeeded(unwatched));
+    EXPECT_EQ(client->CommandBlocking({"EXISTS", keys.EventListeners()})->integer, 0);
+    EXPECT_EQ(client->CommandBlocking({"XLEN", keys.Events()})->integer, 0);
+
+    SseClient all(server, "/stream/v1/stream?st2-api-key=" + server.api_key());
+    ASSERT_TRUE(all.WaitForText(": connected", 10s));
+    const int64_t ttl = client->CommandBlocking({"PTTL", keys.EventListeners()})->integer;
+    EXPECT_GT(ttl, 0);
+    EXPECT_LE(ttl, 30000);
+    const std::string watched = StartExecution(server, "echo watched");
+    ASSERT_TRUE(all.WaitForText("\"status\":\"succeeded\"", 30s)) << all.Text();
+    EXPECT_NE(all.Text().find(watched), std::string::npos);
+    EXPECT_EQ(all.Text().find(unwatched), std::string::npos);
+    EXPECT_GE(client->CommandBlocking({"XLEN", keys.Events()})->integer, 3);  // create, running, succeeded, output
+    client->Close();
 }
 
 TEST(ApiCompatIntegrationTest, TrailingSlashesPrefixesPagingAndAttributes) {

@@ -26,18 +26,19 @@ using core::RedisReply;
 //       facet zset of a rule's execution (Keys::Facet; KEYS[1] when not created by a rule), 10 the trigger type's
 //       and 11 the user's zset of an execution without a rule (each KEYS[1] otherwise, or when it has none), 12 the
 //       per-(action, status) zset of the settled status (KEYS[1] unless settled), 13 notify stream, 14 set of the
-//       trigger types rules listen to, 15 the set of facets (the facet's name is added to it)
+//       trigger types rules listen to, 15 the set of facets (the facet's name is added to it), 16 the event
+//       listeners' flag (Keys::EventListeners: the events go to KEYS[7] only while it exists)
 // ARGV: 1 id, 2 score, 3 request body ('' when settled: nothing to run), 4 use dedupe (0/1), 5 event body, 6 and 7
 //       the `running` and final status events of a settled execution ('' otherwise), 8 '1' when its action notifies,
 //       9.. field/value pairs
-// Invariants: a record exists iff its request was enqueued (or it was settled) and its create event appended (one
-// script). With ARGV[4] '1' (an idempotency key: the id is derived from it, KeyedExecutionId) a record already there
-// answers its id as a status reply and nothing is written; so does a dedupe key KEYS[6] left by an earlier version,
-// which stored key → id for 7 days (read until those have expired). (The per-(action, status) index holds final
-// statuses only: see ListBlocking.) A settled execution (NewExecution::settled: core.noop) is created ended, with the
-// indexes, events and notification its claim and end would have left (kTransitionBody); no request is queued. The
-// /metrics counters are not kept here: ExecutionStore::Create counts in memory (core::DeferredCounters), flushed once
-// a second.
+// Invariants: a record exists iff its request was enqueued (or it was settled) and, while an API process listens
+// (KEYS[16]), its create event appended (one script). With ARGV[4] '1' (an idempotency key: the id is derived from it,
+// KeyedExecutionId) a record already there answers its id as a status reply and nothing is written; so does a dedupe
+// key KEYS[6] left by an earlier version, which stored key → id for 7 days (read until those have expired). (The
+// per-(action, status) index holds final statuses only: see ListBlocking.) A settled execution (NewExecution::settled:
+// core.noop) is created ended, with the indexes, events and notification its claim and end would have left
+// (kTransitionBody); no request is queued. The /metrics counters are not kept here: ExecutionStore::Create counts in
+// memory (core::DeferredCounters), flushed once a second.
 const char* kCreateBody = R"lua(
 if ARGV[4] == '1' then
   if redis.call('EXISTS', KEYS[1]) == 1 then return redis.status_reply(ARGV[1]) end
@@ -56,31 +57,34 @@ if KEYS[10] ~= KEYS[1] then redis.call('ZADD', KEYS[10], ARGV[2], ARGV[1]) end
 if KEYS[11] ~= KEYS[1] then redis.call('ZADD', KEYS[11], ARGV[2], ARGV[1]) end
 if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
 if ARGV[3] ~= '' then redis.call('XADD', KEYS[5], '*', 'd', ARGV[3]) end
-redis.call('XADD', KEYS[7], '*', 'd', ARGV[5])
+local streamed = redis.call('EXISTS', KEYS[16]) == 1
+if streamed then redis.call('XADD', KEYS[7], '*', 'd', ARGV[5]) end
 if ARGV[6] ~= '' then
   redis.call('ZADD', KEYS[12], ARGV[2], ARGV[1])
-  redis.call('XADD', KEYS[7], '*', 'd', ARGV[6])
-  redis.call('XADD', KEYS[7], '*', 'd', ARGV[7])
+  if streamed then
+    redis.call('XADD', KEYS[7], '*', 'd', ARGV[6])
+    redis.call('XADD', KEYS[7], '*', 'd', ARGV[7])
+  end
   if ARGV[8] == '1' or redis.call('SISMEMBER', KEYS[14], A) == 1 then redis.call('XADD', KEYS[13], '*', 'd', ARGV[7]) end
 end
 return ARGV[1]
 )lua";
 
 // KEYS: 1 exec hash, 2 event stream, 3 notify stream, 4 set of the trigger types rules listen to, 5 workflow
-//       event stream
+//       event stream, 6 the event listeners' flag (the events go to KEYS[2] only while it exists)
 // ARGV: 1 id, 2 tagged key prefix, 3 new status ("via>to": through `via` to `to` in one step, TransitionVia),
 //       4 only-from filter (",a,b," or ""), 5 timestamp, 6.. fields
 // Returns {1, previous, runner, M...} applied, {0, current, runner} refused, {0, the status it went to instead, '',
 // M...} redirected by a concurrency policy, {-1} missing; M is what the /metrics counters need, read with the
 // status at no extra cost: runner type, created_us, running_us, trigger_us ('' when absent). The status machine is the
 // string T (",from>to,..."), generated from status.cpp; a status that is no edge's `from` is final. The status
-// indexes move with the status; the event is appended in the same step, so a consumer of the stream never misses
-// a change and never sees one that did not happen. A final event is also queued for the notifier when something
-// listens: the record's `notify` (its action has notify) or a rule on the action trigger (constant A). The
-// per-(action, status) index holds final statuses only (an execution enters it once, when it ends): queries for an
-// in-flight status read the status index, which holds only the work in flight (ListBlocking). The workflow engine
-// gets its events the same way: a task's (an execution with a parent) final, `pending` (an inquiry) and `paused` (a
-// subworkflow) events, and a workflow's (pool `workflow`) cancel, pause and resume.
+// indexes move with the status; the event is appended in the same step (while an API process listens: KEYS[6]), so
+// a consumer of the stream never misses a change and never sees one that did not happen. A final event is also queued
+// for the notifier when something listens: the record's `notify` (its action has notify) or a rule on the action
+// trigger (constant A). The per-(action, status) index holds final statuses only (an execution enters it once, when it
+// ends): queries for an in-flight status read the status index, which holds only the work in flight (ListBlocking). The
+// workflow engine gets its events the same way: a task's (an execution with a parent) final, `pending` (an inquiry) and
+// `paused` (a subworkflow) events, and a workflow's (pool `workflow`) cancel, pause and resume.
 const char* kTransitionBody = R"lua(
 local h = redis.call('HMGET', KEYS[1], 'status', 'action_ref', 'created_us', 'parent', 'runner_id', 'log', 'notify',
   'pool', 'conc', 'runner_type', 'running_us', 'trigger_us')
@@ -147,20 +151,29 @@ end
 for i = 6, #ARGV, 2 do
   if ARGV[i] == 'runner_id' and not redirected then runner = ARGV[i + 1] end
 end
+local streamed = redis.call('EXISTS', KEYS[6]) == 1
 if via then
-  redis.call('XADD', KEYS[2], '*', 'd', cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=via,
-    at=ARGV[5], action=action, parent=h[4] or '', runner=runner}))
+  if streamed then
+    redis.call('XADD', KEYS[2], '*', 'd', cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=via,
+      at=ARGV[5], action=action, parent=h[4] or '', runner=runner}))
+  end
   cur = via
 end
-local event = cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to, at=ARGV[5], action=action,
-  parent=h[4] or '', runner=runner})
-redis.call('XADD', KEYS[2], '*', 'd', event)
+local event = nil
+local function encoded()
+  if not event then
+    event = cjson.encode({kind='status', execution_id=ARGV[1], from=cur, to=to, at=ARGV[5], action=action,
+      parent=h[4] or '', runner=runner})
+  end
+  return event
+end
+if streamed then redis.call('XADD', KEYS[2], '*', 'd', encoded()) end
 if final and (h[7] == '1' or redis.call('SISMEMBER', KEYS[4], A) == 1) then
-  redis.call('XADD', KEYS[3], '*', 'd', event)
+  redis.call('XADD', KEYS[3], '*', 'd', encoded())
 end
 if ((final or to == 'pending' or to == 'paused') and (h[4] or '') ~= '') or
    (h[8] == 'workflow' and (to == 'canceling' or to == 'canceled' or to == 'pausing' or to == 'resuming')) then
-  redis.call('XADD', KEYS[5], '*', 'd', event)
+  redis.call('XADD', KEYS[5], '*', 'd', encoded())
 end
 if final and conc and redis.call('SREM', p .. 'conc:' .. string.match(conc, '^%d+|%a+|(.+)$'), ARGV[1]) == 1 then
   -- A place in the slot is free: the oldest delayed execution still delayed goes back to scheduled, its request
@@ -178,8 +191,10 @@ if final and conc and redis.call('SREM', p .. 'conc:' .. string.match(conc, '^%d
       local dl, de = d[4] or '[]', '{"timestamp":"' .. ARGV[5] .. '","status":"scheduled"}'
       if dl == '[]' then dl = '[' .. de .. ']' else dl = string.sub(dl, 1, -2) .. ',' .. de .. ']' end
       redis.call('HSET', p .. 'exec:' .. nid, 'status', 'scheduled', 'log', dl)
-      redis.call('XADD', KEYS[2], '*', 'd', cjson.encode({kind='status', execution_id=nid, from='delayed',
-        to='scheduled', at=ARGV[5], action=d[5] or '', parent=d[6] or '', runner=''}))
+      if streamed then
+        redis.call('XADD', KEYS[2], '*', 'd', cjson.encode({kind='status', execution_id=nid, from='delayed',
+          to='scheduled', at=ARGV[5], action=d[5] or '', parent=d[6] or '', runner=''}))
+      end
       redis.call('XADD', p .. 'stream:executions:' .. (d[2] or 'default'), '*', 'd', body)
       break
     end
@@ -189,10 +204,11 @@ if redirected then return {0, to, '', h[10] or '', score, h[11] or '', h[12] or 
 return {1, h[1], runner, h[10] or '', score, h[11] or '', h[12] or ''}
 )lua";
 
-// KEYS: 1 output list, 2 event stream. ARGV: 1 event body, 2.. lines
+// KEYS: 1 output list, 2 event stream, 3 the event listeners' flag (the event goes to KEYS[2] only while it exists).
+// ARGV: 1 event body, 2.. lines
 const char* kAppendOutput = R"lua(
 redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
-redis.call('XADD', KEYS[2], '*', 'd', ARGV[1])
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('XADD', KEYS[2], '*', 'd', ARGV[1]) end
 return 1
 )lua";
 
@@ -563,7 +579,8 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          e.settled ? keys_.ByActionStatus(ref, status) : keys_.Execution(id),
          keys_.Notify(),
          listened_,
-         keys_.FacetSet()},
+         keys_.FacetSet(),
+         keys_.EventListeners()},
         CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
         [client = client_,
          metrics = keys_.Metrics(),
@@ -627,7 +644,12 @@ void ExecutionStore::TransitionVia(
     }
     TransitionScript().Run(
         *client_,
-        {keys_.Execution(id), keys_.Events(), keys_.Notify(), listened_, keys_.WorkflowEvents()},
+        {keys_.Execution(id),
+         keys_.Events(),
+         keys_.Notify(),
+         listened_,
+         keys_.WorkflowEvents(),
+         keys_.EventListeners()},
         std::move(args),
         [client = client_, metrics = keys_.Metrics(), id, via, to, now_us, cb = std::move(cb)](Result<RedisReply> r) {
             if (!r) return cb(r.error());
@@ -1042,16 +1064,21 @@ void ExecutionStore::AppendOutput(const std::string& id, const std::vector<std::
     args.reserve(json_lines.size() + 1);
     args.push_back(std::move(event));
     args.insert(args.end(), json_lines.begin(), json_lines.end());
-    OutputScript().Run(*client_, {keys_.Output(id), keys_.Events()}, std::move(args), [id](Result<RedisReply> r) {
-        if (!r || r->IsError()) {
-            core::Log(
-                *core::Logger("store"),
-                spdlog::level::warn,
-                "cannot store execution output",
-                {{"execution_id", id}, {"error", r ? r->str : r.error().message}}
-            );
+    OutputScript().Run(
+        *client_,
+        {keys_.Output(id), keys_.Events(), keys_.EventListeners()},
+        std::move(args),
+        [id](Result<RedisReply> r) {
+            if (!r || r->IsError()) {
+                core::Log(
+                    *core::Logger("store"),
+                    spdlog::level::warn,
+                    "cannot store execution output",
+                    {{"execution_id", id}, {"error", r ? r->str : r.error().message}}
+                );
+            }
         }
-    });
+    );
 }
 
 void ExecutionStore::Purge(

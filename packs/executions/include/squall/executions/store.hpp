@@ -53,8 +53,12 @@ public:
     std::string Output(const std::string& id) const { return p_ + "out:" + id; }
     /// The requests of one runner pool (ExecutionRequest JSON in field `d`).
     std::string RequestStream(const std::string& pool) const { return p_ + "stream:executions:" + pool; }
-    /// The execution event stream (ExecutionEvent JSON in field `d`).
+    /// The execution event stream (ExecutionEvent JSON in field `d`). Written only while EventListeners exists.
     std::string Events() const { return p_ + "stream:execution-events"; }
+    /// Present (with a TTL) while some API process has a subscriber that wants execution events (api EventHub, which
+    /// sets it before a subscription starts and refreshes it): the create, transition and output scripts append to
+    /// Events only then, so that an execution nobody watches costs no event.
+    std::string EventListeners() const { return p_ + "events:listeners"; }
     /// What the notifier works off: the status event of each execution that finished while something listened to
     /// what it emits (its action has `notify`, or an enabled rule listens to core.st2.generic.actiontrigger). The
     /// transition script appends it with the event, so an execution nobody listens to costs the notifier nothing.
