@@ -537,6 +537,21 @@ TEST_F(ExecutionStoreTest, EventsStayValidJsonWhateverTheValues) {
     EXPECT_EQ(events[2].to, "succeeded");
     EXPECT_EQ(events[2].action, "core.noop");
     EXPECT_EQ(events[2].at, core::FormatIsoTimestamp(clock_.Now()));
+
+    // The events the create script gets are spelled out by the store: what they hold is escaped as well.
+    NewExecution odd = Make("core.noop");
+    odd.parent = "p \"1\"\\\t\u00e9";
+    odd.settled = core::ExecutionResult{"succeeded", Json::object()};
+    odd.settled_by = "r\n";
+    const std::string settled = *store_->CreateBlocking(odd);
+    const std::vector<ExecutionEvent> more = Events();
+    ASSERT_EQ(more.size(), 6u);
+    for (size_t i = 3; i < 6; ++i) {
+        EXPECT_EQ(more[i].execution_id, settled);
+        EXPECT_EQ(more[i].parent, odd.parent);
+    }
+    EXPECT_EQ(more[5].runner, "r\n");
+    EXPECT_EQ((*store_->GetBlocking(settled))["log"].size(), 4u);
 }
 
 TEST_F(ExecutionStoreTest, OutputIsStoredWithOneEventPerBatch) {
