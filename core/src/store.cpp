@@ -69,7 +69,8 @@ Json ParseJsonField(const std::string& text) {
 
 }  // namespace
 
-Script::Script(std::string source) : source_(std::move(source)), sha_(Sha1Hex(source_)) {}
+Script::Script(std::string source)
+    : source_(std::make_shared<const std::string>(std::move(source))), sha_(Sha1Hex(*source_)) {}
 
 RedisClient::Args Script::Build(
     const char* verb, const std::string& script_or_sha, std::vector<std::string>& keys, std::vector<std::string>& args
@@ -87,18 +88,27 @@ RedisClient::Args Script::Build(
 namespace {
 
 /// EVALSHA through `send` (a client's Command or BatchedAsync), then EVAL with the source if Redis does not know the
-/// script (a restart, SCRIPT FLUSH); `cb` gets the last reply.
+/// script (a restart, SCRIPT FLUSH); `cb` gets the last reply. The arguments are copied once (the client consumes
+/// what it sends; the copy waits for a retry) and the source not at all: on the hot path a script's arguments are
+/// a record's fields.
 template <typename Send>
-void EvalWithFallbackAsync(RedisClient::Args with_sha, const std::string& source, Send send, RedisClient::Callback cb) {
-    send(with_sha, [send, source, with_sha, cb = std::move(cb)](Result<RedisReply> r) mutable {
-        if (r && r->IsError() && r->str.rfind("NOSCRIPT", 0) == 0) {
-            with_sha[0] = "EVAL";
-            with_sha[1] = source;
-            send(std::move(with_sha), std::move(cb));
-            return;
+void EvalWithFallbackAsync(
+    RedisClient::Args with_sha, std::shared_ptr<const std::string> source, Send send, RedisClient::Callback cb
+) {
+    RedisClient::Args sent = with_sha;
+    send(
+        std::move(sent),
+        [send, source = std::move(source), with_sha = std::move(with_sha), cb = std::move(cb)](Result<RedisReply> r
+        ) mutable {
+            if (r && r->IsError() && r->str.rfind("NOSCRIPT", 0) == 0) {
+                with_sha[0] = "EVAL";
+                with_sha[1] = *source;
+                send(std::move(with_sha), std::move(cb));
+                return;
+            }
+            cb(std::move(r));
         }
-        cb(std::move(r));
-    });
+    );
 }
 
 }  // namespace
@@ -135,14 +145,14 @@ Result<RedisReply> EvalWithFallback(RedisClient::Args with_sha, const std::strin
 Result<RedisReply> Script::RunBlocking(
     RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args
 ) const {
-    return EvalWithFallback(Build("EVALSHA", sha_, keys, args), source_, [&client](const RedisClient::Args& a) {
+    return EvalWithFallback(Build("EVALSHA", sha_, keys, args), *source_, [&client](const RedisClient::Args& a) {
         return client.CommandBlocking(a);
     });
 }
 
 Result<RedisReply> Script::RunBatched(RedisClient& client, std::vector<std::string> keys, std::vector<std::string> args)
     const {
-    return EvalWithFallback(Build("EVALSHA", sha_, keys, args), source_, [&client](const RedisClient::Args& a) {
+    return EvalWithFallback(Build("EVALSHA", sha_, keys, args), *source_, [&client](const RedisClient::Args& a) {
         return client.BatchedBlocking(a);
     });
 }

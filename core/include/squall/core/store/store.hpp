@@ -3,6 +3,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,7 +75,7 @@ private:
         std::vector<std::string>& keys,
         std::vector<std::string>& args
     ) const;
-    std::string source_;
+    std::shared_ptr<const std::string> source_;  ///< shared with the calls waiting for a reply (a NOSCRIPT retry)
     std::string sha_;
 };
 
