@@ -139,12 +139,16 @@ Result<NewExecution> ExecutionService::PrepareRevealing(
 
     // Given values are templates too (StackStorm's render_live_params and the rule's action parameters).
     Json live = spec.parameters;
+    // API live parameters see each other by name: one context with them, built once (a rule's render against the
+    // trigger as it is, not a copy of it per parameter).
+    Json with_parameters;
+    if (spec.parameters_see_each_other && !live.empty()) {
+        with_parameters = context;
+        for (const auto& [k, v] : spec.parameters.items()) with_parameters[k] = v;
+    }
+    const Json& scope = with_parameters.is_null() ? context : with_parameters;
     for (auto& [name, value] : live.items()) {
-        Json ctx = context;
-        if (spec.parameters_see_each_other) {
-            for (const auto& [k, v] : spec.parameters.items()) ctx[k] = v;
-        }
-        Result<Json> rendered = core::RenderValue(value, ctx, render);
+        Result<Json> rendered = core::RenderValue(value, scope, render);
         if (!rendered) return InvalidArgument("parameter \"" + name + "\": " + rendered.error().message);
         value = std::move(*rendered);
     }
