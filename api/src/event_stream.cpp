@@ -70,6 +70,10 @@ bool StreamFilter::WantsEvent(const std::string& name) const {
 }
 
 bool StreamFilter::WantsExecutionEvents() const {
+    // A stream that ends with an execution's event needs that event, whatever else it wants.
+    if (!end_execution_id.empty() &&
+        (end_event.rfind("st2.execution", 0) == 0 || end_event.rfind("st2.liveaction", 0) == 0))
+        return true;
     for (const char* name :
          {"st2.execution__create",
           "st2.execution__update",
@@ -208,7 +212,7 @@ void EventHub::Stop() {
 
 StreamSubscriberPtr EventHub::Subscribe(StreamFilter filter) {
     // The scripts write execution events only while the flag is there: set it before the subscription starts, so
-    // that every change from now on is in the stream. (If Redis does not take it now, the reader sets it with its
+    // that every change from now on is in the stream. (If Redis does not take it now, the reader sets it before its
     // next read, and the changes in between are not sent.)
     if (filter.WantsExecutionEvents()) MarkListening(true);
     auto s = std::make_shared<StreamSubscriber>(std::move(filter));
@@ -221,7 +225,28 @@ StreamSubscriberPtr EventHub::Subscribe(StreamFilter filter) {
         subscribers_.push_back(s);
     }
     cv_.notify_all();
+    OfferEndIfEnded(s);
     return s;
+}
+
+void EventHub::OfferEndIfEnded(const StreamSubscriberPtr& s) {
+    // `st2 run --tail` subscribes once the execution is created, `st2 execution tail` once it has read it: an
+    // action that ended in between left its end event before this subscriber came (or none, nobody listening
+    // then). Its record says so: the end is sent from it, and the stream ends. An end that comes through the stream
+    // as well finds the stream ended.
+    const StreamFilter& f = s->filter();
+    if (f.end_execution_id.empty() || !f.WantsExecutionEvents()) return;
+    Result<Json> record = store_.GetBlocking(f.end_execution_id);
+    if (!record) return;
+    const std::string status = record->value("status", "");
+    if (!core::status::IsCompleted(status)) return;
+    const std::string action = (*record)["action"].value("ref", "");
+    s->Offer(
+        std::vector<StreamMessagePtr>{
+            MakeMessage("st2.execution__update", f.end_execution_id, action, status, *record),
+            MakeMessage("st2.liveaction__update", f.end_execution_id, action, status, LiveAction(*record))},
+        options_
+    );
 }
 
 void EventHub::Unsubscribe(const StreamSubscriberPtr& s) {
@@ -250,10 +275,15 @@ bool EventHub::MarkListening(bool force) {
     Result<core::RedisReply> r = store_.client().CommandBlocking(
         {"SET", store_.keys().EventListeners(), "1", "PX", std::to_string(options_.listeners_ttl.count())}
     );
-    if (!r || r->IsError()) return false;
     std::lock_guard lock(mark_mu_);
-    marked_ = now;
-    return true;
+    // Not taken: set again before the next read, not listeners_refresh later.
+    marked_ = r && !r->IsError() ? now : std::chrono::steady_clock::time_point{};
+    return r && !r->IsError();
+}
+
+void EventHub::MarkLost() {
+    std::lock_guard lock(mark_mu_);
+    marked_ = {};
 }
 
 Result<std::string> EventHub::LastIdBlocking(const std::string& stream) {
@@ -458,6 +488,9 @@ void EventHub::Run() {
         xread.push_back(last_announcement_id_);
         Result<core::RedisReply> r = reader_->CommandBlocking(std::move(xread));
         if (!r || r->IsError()) {
+            // Redis restarted or failed over may have lost the flag with its last writes: set it again before the
+            // next read.
+            MarkLost();
             // One line per outage, not one per retry.
             if (!failing) {
                 core::Log(

@@ -162,8 +162,13 @@ private:
     );
     bool WaitForStop(std::chrono::milliseconds d);
     /// Sets the event listeners flag (with its TTL) unless it was set less than listeners_refresh ago (`force`:
-    /// whenever). False when Redis did not take it.
+    /// whenever). False when Redis did not take it (then it is set again at the next call).
     bool MarkListening(bool force);
+    /// The flag may be gone (a read failed: Redis restarted or failed over): the next MarkListening sets it.
+    void MarkLost();
+    /// A subscriber that ends with an execution's end, when the execution has ended already: gets its final update
+    /// from the record.
+    void OfferEndIfEnded(const StreamSubscriberPtr& s);
 
     core::RedisClientPtr reader_;
     executions::ExecutionStore& store_;

@@ -85,6 +85,22 @@ TEST(StreamSubscriberTest, AnEndEventTheFiltersDoNotWantStillEndsTheStream) {
     EXPECT_TRUE(end);
 }
 
+// Execution events are written only while a subscriber wants them (docs/executions.md): one that wants nothing but
+// an execution's end still needs its events, one that wants only announcements does not.
+TEST(StreamFilterTest, AnEndOnAnExecutionEventWantsExecutionEvents) {
+    EXPECT_TRUE(
+        StreamFilter::FromQuery("st2.announcement__chat", "", "", "st2.execution__update", "e1").WantsExecutionEvents()
+    );
+    EXPECT_TRUE(
+        StreamFilter::FromQuery("st2.announcement__chat", "", "", "st2.liveaction__update", "e1").WantsExecutionEvents()
+    );
+    EXPECT_FALSE(StreamFilter::FromQuery("st2.announcement__chat", "", "", "", "").WantsExecutionEvents());
+    EXPECT_FALSE(
+        StreamFilter::FromQuery("st2.announcement__chat", "", "", "st2.execution__update", "").WantsExecutionEvents()
+    );
+    EXPECT_TRUE(StreamFilter::FromQuery("", "", "", "", "").WantsExecutionEvents());
+}
+
 TEST(StreamSubscriberTest, ASubscriberThatFallsBehindIsDroppedNotBufferedWithoutBound) {
     EventHubOptions limits;
     limits.max_queued_messages = 3;

@@ -157,6 +157,18 @@ TEST(ApiCompatIntegrationTest, ExecutionEventsAreWrittenOnlyWhileAStreamSubscrib
     ASSERT_TRUE(succeeded(unwatched));
     EXPECT_EQ(client->CommandBlocking({"EXISTS", keys.EventListeners()})->integer, 0);
     EXPECT_EQ(client->CommandBlocking({"XLEN", keys.Events()})->integer, 0);
+    // st2 execution tail / st2 run --tail of an action that ended before the stream opened (so no event of it was
+    // written): its final update comes from the record, and the stream ends.
+    SseClient late(
+        server,
+        "/stream/v1/stream?st2-api-key=" + server.api_key() +
+            "&events=st2.execution__update,st2.execution.output__create&end_event=st2.execution__update"
+            "&end_execution_id=" +
+            unwatched
+    );
+    ASSERT_TRUE(late.WaitDone(10s)) << late.Text();
+    EXPECT_NE(late.Text().find("\"status\":\"succeeded\""), std::string::npos) << late.Text();
+    EXPECT_EQ(EventNames(late.Text()), std::vector<std::string>{"st2.execution__update"});
 
     SseClient all(server, "/stream/v1/stream?st2-api-key=" + server.api_key());
     ASSERT_TRUE(all.WaitForText(": connected", 10s));

@@ -55,6 +55,7 @@ TEST(KeySlotsTest, ExecutionsAreOnOneSlot) {
          k.Output("x1"),
          k.RequestStream("default"),
          k.Events(),
+         k.EventListeners(),
          k.Notify(),
          k.WorkflowEvents(),
          k.Announcements(),
