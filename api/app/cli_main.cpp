@@ -29,6 +29,7 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
                                   run an action and wait for its result (-a: do not wait)
   execution list [--action REF] [--status S] [-n N] [-j]
   execution get <id> [-j]
+  execution tail <id>             follow a running execution's output until it ends (as st2 execution tail)
   execution cancel <id>           execution re-run <id> [k=v ...] [-a]
   execution re-run <id> --tasks T ... [--no-reset T ...]
                                   re-run a finished workflow from tasks (--no-reset: failed items only)
@@ -382,6 +383,43 @@ int CliMain(const std::vector<std::string>& args) {
                  {"start_timestamp", "start_timestamp"},
                  {"end_timestamp", "end_timestamp"}}
             );
+        }
+        if (sub == "tail" && !cli.positional.empty()) {
+            // As st2 execution tail: an execution that has ended is reported as such; otherwise its output is
+            // written as it comes, until its final update.
+            const std::string id = cli.positional[0];
+            Result<api::ApiResponse> r = client.Get("/executions/" + id);
+            if (!r) return Fail(r.error());
+            const std::string status = r->body.value("status", "");
+            if (core::status::IsCompleted(status)) {
+                std::cout << "Execution " << id << " has completed (status=" << status << ").\n";
+                return 0;
+            }
+            std::string ended;
+            Status st = client.Stream(
+                "/stream/v1/stream?events=st2.execution__update,st2.execution.output__create"
+                "&end_event=st2.execution__update&end_execution_id=" +
+                    id,
+                [&](const std::string& event, const std::string& data) {
+                    const Json d = Json::parse(data, nullptr, false);
+                    if (!d.is_object()) return true;
+                    if (event == "st2.execution.output__create" && d.value("execution_id", "") == id) {
+                        std::cout << d.value("data", "") << std::flush;
+                    } else if (event == "st2.execution__update" && d.value("id", "") == id &&
+                               core::status::IsCompleted(d.value("status", ""))) {
+                        ended = d.value("status", "");
+                        return false;
+                    }
+                    return true;
+                }
+            );
+            if (!st) return Fail(st.error());
+            if (ended.empty()) {
+                std::cerr << "squall: the event stream ended before execution " << id << " did\n";
+                return 1;
+            }
+            std::cout << "\nExecution " << id << " has completed (status=" << ended << ").\n";
+            return 0;
         }
         if (sub == "get" && !cli.positional.empty()) {
             Result<api::ApiResponse> r = client.Get("/executions/" + cli.positional[0]);

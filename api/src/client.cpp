@@ -149,6 +149,64 @@ Result<ApiResponse> ApiClient::Delete(const std::string& path) {
     return Send("DELETE", impl_->prefix + path, nullptr);
 }
 
+Status ApiClient::Stream(
+    const std::string& path, const std::function<bool(const std::string& event, const std::string& data)>& on_event
+) {
+    httplib::Headers headers;
+    if (!impl_->api_key.empty()) {
+        headers.emplace("St2-Api-Key", impl_->api_key);
+    } else if (!impl_->auth_token.empty()) {
+        headers.emplace("X-Auth-Token", impl_->auth_token);
+    }
+    int status = 0;
+    std::string pending, error_body;
+    bool stopped = false;
+    httplib::Result r = impl_->http->Get(
+        path,
+        headers,
+        [&](const httplib::Response& res) {
+            status = res.status;
+            return true;
+        },
+        [&](const char* data, size_t n) {
+            if (status >= 400) {
+                error_body.append(data, n);
+                return true;
+            }
+            pending.append(data, n);
+            // One event per blank-line-terminated block: `event: NAME` and `data: JSON` lines, or a `:` comment.
+            for (size_t end; (end = pending.find("\n\n")) != std::string::npos;) {
+                const std::string block = pending.substr(0, end);
+                pending.erase(0, end + 2);
+                std::string event, payload;
+                for (size_t at = 0; at <= block.size();) {
+                    size_t nl = block.find('\n', at);
+                    if (nl == std::string::npos) nl = block.size();
+                    const std::string line = block.substr(at, nl - at);
+                    if (line.rfind("event: ", 0) == 0) event = line.substr(7);
+                    if (line.rfind("data: ", 0) == 0) payload += line.substr(6);
+                    at = nl + 1;
+                }
+                if (!event.empty() && !on_event(event, payload)) {
+                    stopped = true;
+                    return false;
+                }
+            }
+            return true;
+        }
+    );
+    if (stopped) return Status{};
+    if (status >= 400) {
+        const Json body = Json::parse(error_body, nullptr, false);
+        const std::string fault = body.is_object() ? body.value("faultstring", error_body) : error_body;
+        return Error(status == 404 ? ErrorCode::kNotFound : ErrorCode::kInvalidArgument, fault);
+    }
+    if (!r) {
+        return Unavailable("the event stream of " + impl_->base + " ended (" + httplib::to_string(r.error()) + ")");
+    }
+    return Status{};
+}
+
 void ApiClient::SetAuthToken(std::string token) {
     impl_->auth_token = std::move(token);
 }

@@ -217,6 +217,27 @@ TEST_F(CliTest, ReRunOfARuleCreatedExecutionKeepsItsRenderedParameters) {
     EXPECT_NE(again["result"]["stdout"].get<std::string>().find("Hello, Squall!"), std::string::npos) << r.out;
 }
 
+// squall execution tail, as st2 execution tail: the output of a running execution as it comes, then its end; an
+// execution that has ended is reported at once.
+TEST_F(CliTest, ExecutionTailFollowsTheOutputUntilTheEnd) {
+    CliResult started = server_->Cli({"run", "core.local", "cmd=echo first; sleep 2; echo second", "-a", "-j"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    const std::string id = Json::parse(started.out).value("id", "");
+    ASSERT_FALSE(id.empty()) << started.out;
+    CliResult tail = server_->Cli({"execution", "tail", id});
+    ASSERT_EQ(tail.exit_code, 0) << tail.out << tail.err;
+    EXPECT_NE(tail.out.find("second\n"), std::string::npos) << tail.out;
+    EXPECT_NE(tail.out.find("Execution " + id + " has completed (status=succeeded)."), std::string::npos) << tail.out;
+
+    CliResult again = server_->Cli({"execution", "tail", id});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_EQ(again.out, "Execution " + id + " has completed (status=succeeded).\n");
+
+    CliResult missing = server_->Cli({"execution", "tail", "nope"});
+    EXPECT_NE(missing.exit_code, 0);
+    EXPECT_NE(missing.err.find("not found"), std::string::npos) << missing.err;
+}
+
 TEST(CliHelpTest, EveryCommandAndSubcommandAnswersHelp) {
     const std::vector<std::vector<std::string>> commands = {
         {"run"},
@@ -224,6 +245,7 @@ TEST(CliHelpTest, EveryCommandAndSubcommandAnswersHelp) {
         {"execution"},
         {"execution", "list"},
         {"execution", "get"},
+        {"execution", "tail"},
         {"execution", "cancel"},
         {"execution", "re-run"},
         {"execution", "pause"},

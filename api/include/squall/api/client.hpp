@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,12 @@ public:
     Result<ApiResponse> Post(const std::string& path, const core::Json& body);
     Result<ApiResponse> Put(const std::string& path, const core::Json& body);
     Result<ApiResponse> Delete(const std::string& path);
+    /// GET of a Server-Sent Events path on the server's origin (`/stream/v1/stream?...`): calls `on_event` with each
+    /// event's name and data until the server ends the stream or `on_event` returns false. Comments (heartbeats)
+    /// are skipped; the read times out after 60 s without a byte (the server sends a heartbeat every 25 s).
+    Status Stream(
+        const std::string& path, const std::function<bool(const std::string& event, const std::string& data)>& on_event
+    );
 
     /// Authenticates with an auth token (X-Auth-Token) instead of an API key: `squall login`'s saved token or
     /// $SQUALL_AUTH_TOKEN. An API key, when one was given, is sent instead.
