@@ -45,6 +45,53 @@ ApiClient& ApiClient::operator=(ApiClient&&) noexcept = default;
 
 namespace {
 
+/// The credentials the client sends: its API key, else its auth token.
+httplib::Headers Credentials(const std::string& api_key, const std::string& auth_token) {
+    httplib::Headers headers;
+    if (!api_key.empty()) {
+        headers.emplace("St2-Api-Key", api_key);
+    } else if (!auth_token.empty()) {
+        headers.emplace("X-Auth-Token", auth_token);
+    }
+    return headers;
+}
+
+/// A 4xx/5xx answer as an Error carrying the server's faultstring.
+Error ErrorOfAnswer(int status, const std::string& text) {
+    const Json body = Json::parse(text, nullptr, false);
+    const std::string fault = body.is_object() ? body.value("faultstring", text) : text;
+    ErrorCode code = ErrorCode::kInternal;
+    switch (status) {
+        case 400:
+            code = ErrorCode::kInvalidArgument;
+            break;
+        case 401:
+            code = ErrorCode::kUnauthenticated;
+            break;
+        case 403:
+            code = ErrorCode::kPermissionDenied;
+            break;
+        case 404:
+            code = ErrorCode::kNotFound;
+            break;
+        case 409:
+            code = ErrorCode::kAlreadyExists;
+            break;
+        case 429:
+            code = ErrorCode::kResourceExhausted;
+            break;
+        case 503:
+            code = ErrorCode::kUnavailable;
+            break;
+        case 504:
+            code = ErrorCode::kTimeout;
+            break;
+        default:
+            break;
+    }
+    return Error(code, fault);
+}
+
 /// `text` in single quotes for a POSIX shell.
 std::string ShellQuoted(const std::string& text) {
     std::string out = "'";
@@ -65,10 +112,8 @@ Result<ApiResponse> ApiClient::Send(
     httplib::Headers headers;
     if (!basic_auth.empty()) {
         headers.emplace("Authorization", "Basic " + basic_auth);
-    } else if (!impl_->api_key.empty()) {
-        headers.emplace("St2-Api-Key", impl_->api_key);
-    } else if (!impl_->auth_token.empty()) {
-        headers.emplace("X-Auth-Token", impl_->auth_token);
+    } else {
+        headers = Credentials(impl_->api_key, impl_->auth_token);
     }
     const std::string payload = body ? body->dump() : std::string();
     if (const char* debug = std::getenv("SQUALL_DEBUG"); debug && *debug && std::string(debug) != "0") {  // NOLINT
@@ -100,39 +145,7 @@ Result<ApiResponse> ApiClient::Send(
     if (r->has_header("X-Total-Count")) out.total = std::stoll(r->get_header_value("X-Total-Count"));
     out.body = Json::parse(r->body, nullptr, false);
     if (out.body.is_discarded()) out.body = nullptr;
-    if (r->status >= 400) {
-        const std::string fault = out.body.is_object() ? out.body.value("faultstring", r->body) : r->body;
-        ErrorCode code = ErrorCode::kInternal;
-        switch (r->status) {
-            case 400:
-                code = ErrorCode::kInvalidArgument;
-                break;
-            case 401:
-                code = ErrorCode::kUnauthenticated;
-                break;
-            case 403:
-                code = ErrorCode::kPermissionDenied;
-                break;
-            case 404:
-                code = ErrorCode::kNotFound;
-                break;
-            case 409:
-                code = ErrorCode::kAlreadyExists;
-                break;
-            case 429:
-                code = ErrorCode::kResourceExhausted;
-                break;
-            case 503:
-                code = ErrorCode::kUnavailable;
-                break;
-            case 504:
-                code = ErrorCode::kTimeout;
-                break;
-            default:
-                break;
-        }
-        return Error(code, fault);
-    }
+    if (r->status >= 400) return ErrorOfAnswer(r->status, r->body);
     return out;
 }
 
@@ -152,12 +165,7 @@ Result<ApiResponse> ApiClient::Delete(const std::string& path) {
 Status ApiClient::Stream(
     const std::string& path, const std::function<bool(const std::string& event, const std::string& data)>& on_event
 ) {
-    httplib::Headers headers;
-    if (!impl_->api_key.empty()) {
-        headers.emplace("St2-Api-Key", impl_->api_key);
-    } else if (!impl_->auth_token.empty()) {
-        headers.emplace("X-Auth-Token", impl_->auth_token);
-    }
+    const httplib::Headers headers = Credentials(impl_->api_key, impl_->auth_token);
     int status = 0;
     std::string pending, error_body;
     bool stopped = false;
@@ -196,11 +204,7 @@ Status ApiClient::Stream(
         }
     );
     if (stopped) return Status{};
-    if (status >= 400) {
-        const Json body = Json::parse(error_body, nullptr, false);
-        const std::string fault = body.is_object() ? body.value("faultstring", error_body) : error_body;
-        return Error(status == 404 ? ErrorCode::kNotFound : ErrorCode::kInvalidArgument, fault);
-    }
+    if (status >= 400) return ErrorOfAnswer(status, error_body);
     if (!r) {
         return Unavailable("the event stream of " + impl_->base + " ended (" + httplib::to_string(r.error()) + ")");
     }

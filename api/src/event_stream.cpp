@@ -269,7 +269,7 @@ bool EventHub::MarkListening(bool force) {
     const auto now = std::chrono::steady_clock::now();
     {
         std::lock_guard lock(mark_mu_);
-        if (!force && marked_.time_since_epoch().count() != 0 && now - marked_ < options_.listeners_refresh)
+        if (!force && marked_ != std::chrono::steady_clock::time_point{} && now - marked_ < options_.listeners_refresh)
             return true;
     }
     Result<core::RedisReply> r = store_.client().CommandBlocking(

@@ -2,15 +2,21 @@
 // a 0600 CLI config and later commands send it ($SQUALL_AUTH_TOKEN too); list tables fit the terminal ($COLUMNS),
 // long cells cut with an ellipsis; every command and subcommand answers --help and -h; and the examples pack's
 // http action reaches the API of the server that runs it, whatever port it listens on.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
+#include "io_runner.hpp"
 #include "squall/core/model/model.hpp"
+#include "squall/core/redis/client.hpp"
+#include "squall/executions/store.hpp"
 #include "squall_process.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
@@ -218,13 +224,42 @@ TEST_F(CliTest, ReRunOfARuleCreatedExecutionKeepsItsRenderedParameters) {
 }
 
 // squall execution tail, as st2 execution tail: the output of a running execution as it comes, then its end; an
-// execution that has ended is reported at once.
+// execution that has ended is reported at once. The action waits on a FIFO, which the test opens once the tail has
+// subscribed (the stream's listeners flag is set), so its second line is written while the tail follows it.
 TEST_F(CliTest, ExecutionTailFollowsTheOutputUntilTheEnd) {
-    CliResult started = server_->Cli({"run", "core.local", "cmd=echo first; sleep 2; echo second", "-a", "-j"});
+    const std::string gate = (dir_.path() / "gate").string();
+    ASSERT_EQ(mkfifo(gate.c_str(), 0600), 0);
+    CliResult started =
+        server_->Cli({"run", "core.local", "cmd=echo first; read line < " + gate + "; echo $line", "-a", "-j"});
     ASSERT_EQ(started.exit_code, 0) << started.err;
     const std::string id = Json::parse(started.out).value("id", "");
     ASSERT_FALSE(id.empty()) << started.out;
-    CliResult tail = server_->Cli({"execution", "tail", id});
+
+    IoRunner io;
+    core::RedisEndpoint ep;
+    ep.unix_path = (dir_.path() / "d" / "redis" / "redis.sock").string();
+    auto redis = core::RedisClient::Create(io.io(), ep);
+    const std::string listeners = executions::Keys(ep.key_prefix).EventListeners();
+    CliResult tail;
+    std::thread tailing([&] { tail = server_->Cli({"execution", "tail", id}); });
+    const bool subscribed = WaitFor(
+        [&] {
+            Result<core::RedisReply> r = redis->CommandBlocking({"EXISTS", listeners});
+            return r && r->integer == 1;
+        },
+        30s
+    );
+    // A FIFO opens for writing (without blocking) once its reader, the action, waits on it.
+    int fd = -1;
+    const bool reading = WaitFor([&] { return (fd = open(gate.c_str(), O_WRONLY | O_NONBLOCK)) >= 0; }, 30s);
+    if (reading) {
+        EXPECT_EQ(write(fd, "second\n", 7), 7);
+        close(fd);
+    }
+    tailing.join();
+    ASSERT_TRUE(reading);
+    redis->Close();
+    ASSERT_TRUE(subscribed);
     ASSERT_EQ(tail.exit_code, 0) << tail.out << tail.err;
     EXPECT_NE(tail.out.find("second\n"), std::string::npos) << tail.out;
     EXPECT_NE(tail.out.find("Execution " + id + " has completed (status=succeeded)."), std::string::npos) << tail.out;
