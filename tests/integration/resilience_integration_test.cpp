@@ -58,12 +58,24 @@ TEST_F(ResilienceTest, EmbeddedRedisIsRestartedWhenItDies) {
     int status = 0;
     Json e = Post(server, "/executions", R"({"action": "core.noop"})", &status);
     ASSERT_EQ(status, 201);
+    // With appendfsync everysec Redis may answer before it writes the AOF (its write waits while a background fsync
+    // is slow, as on a busy CI machine): what a SIGKILL cannot lose is what reached the file.
+    const std::string id = e.value("id", "");
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            for (const auto& f : std::filesystem::directory_iterator(o.data_dir + "/redis/appendonlydir")) {
+                if (ReadFile(f.path().string()).find(id) != std::string::npos) return true;
+            }
+            return false;
+        },
+        20s
+    ));
     ASSERT_EQ(kill(first, SIGKILL), 0);
     pid_t second = -1;
     ASSERT_TRUE(WaitFor([&] { return (second = RedisChildFor(socket)) > 0 && second != first; }, 20s))
         << server.Output();
     // AOF (everysec) brought the data back, and the server works again.
-    ASSERT_TRUE(WaitFor([&] { return Get(server, "/executions/" + e["id"].get<std::string>()).is_object(); }, 20s));
+    ASSERT_TRUE(WaitFor([&] { return Get(server, "/executions/" + id).is_object(); }, 20s));
     Json again;
     ASSERT_TRUE(WaitFor(
         [&] {
