@@ -88,19 +88,37 @@ RedisClient::Args Script::Build(
 namespace {
 
 /// EVALSHA through `send` (a client's Command or BatchedAsync), then EVAL with the source if Redis does not know the
-/// script (a restart, SCRIPT FLUSH); `cb` gets the last reply. The arguments are copied once (the client consumes
-/// what it sends; the copy waits for a retry) and the source not at all: on the hot path a script's arguments are
-/// a record's fields.
+/// script (a restart, SCRIPT FLUSH); `cb` gets the last reply. While `known` is false the first send is EVAL with the
+/// source already (in order with the connection's other commands, as a retry is not); a reply that is not NOSCRIPT
+/// sets it. The arguments are copied once (the client consumes what it sends; the copy waits for a retry) and the
+/// source not at all: on the hot path a script's arguments are a record's fields.
 template <typename Send>
 void EvalWithFallbackAsync(
-    RedisClient::Args with_sha, std::shared_ptr<const std::string> source, Send send, RedisClient::Callback cb
+    RedisClient::Args with_sha,
+    std::shared_ptr<const std::string> source,
+    std::shared_ptr<std::atomic<bool>> known,
+    Send send,
+    RedisClient::Callback cb
 ) {
+    if (!known->load(std::memory_order_relaxed)) {
+        with_sha[0] = "EVAL";
+        with_sha[1] = *source;
+        send(std::move(with_sha), [known = std::move(known), cb = std::move(cb)](Result<RedisReply> r) {
+            if (r && !(r->IsError() && r->str.rfind("NOSCRIPT", 0) == 0)) known->store(true, std::memory_order_relaxed);
+            cb(std::move(r));
+        });
+        return;
+    }
     RedisClient::Args sent = with_sha;
     send(
         std::move(sent),
-        [send, source = std::move(source), with_sha = std::move(with_sha), cb = std::move(cb)](Result<RedisReply> r
-        ) mutable {
+        [send,
+         source = std::move(source),
+         known = std::move(known),
+         with_sha = std::move(with_sha),
+         cb = std::move(cb)](Result<RedisReply> r) mutable {
             if (r && r->IsError() && r->str.rfind("NOSCRIPT", 0) == 0) {
+                known->store(false, std::memory_order_relaxed);
                 with_sha[0] = "EVAL";
                 with_sha[1] = *source;
                 send(std::move(with_sha), std::move(cb));
@@ -119,6 +137,7 @@ void Script::Run(
     EvalWithFallbackAsync(
         Build("EVALSHA", sha_, keys, args),
         source_,
+        known_,
         [client = client.shared_from_this()](RedisClient::Args a, RedisClient::Callback done) {
             client->Command(std::move(a), std::move(done));
         },
@@ -163,6 +182,7 @@ void Script::RunBatchedAsync(
     EvalWithFallbackAsync(
         Build("EVALSHA", sha_, keys, args),
         source_,
+        known_,
         [client = client.shared_from_this()](RedisClient::Args a, RedisClient::Callback done) {
             client->BatchedAsync(std::move(a), std::move(done));
         },

@@ -79,6 +79,32 @@ TEST_F(StoreTest, EmitBatchedStoresTheInstanceAlsoAfterRedisForgotTheScript) {
     EXPECT_EQ(client_->CommandBlocking({"XLEN", triggers.keys().TriggerStream()})->integer, 2);
 }
 
+// A script's first call on a Redis that does not know it yet runs before the commands sent after it: it goes as EVAL
+// with the source, not as an EVALSHA whose NOSCRIPT retry would follow them. Later calls (EVALSHA) and a call after a
+// SCRIPT FLUSH (NOSCRIPT, retried) work too.
+TEST_F(StoreTest, AScriptsFirstCallKeepsItsPlaceAmongTheConnectionsCommands) {
+    const Script push("return redis.call('RPUSH', KEYS[1], ARGV[1])");
+    for (const std::string round : {"first", "loaded", "flushed"}) {
+        if (round == "flushed") ASSERT_TRUE(client_->CommandBlocking({"SCRIPT", "FLUSH"}));
+        const std::string list = "order:" + round;
+        std::promise<void> both;
+        push.Run(*client_, {list}, {"by-script"}, [](Result<RedisReply> r) { EXPECT_TRUE(r && !r->IsError()); });
+        client_->Command({"RPUSH", list, "after"}, [&](Result<RedisReply>) { both.set_value(); });
+        both.get_future().wait();
+        ASSERT_TRUE(test::WaitFor(
+            [&] {
+                Result<RedisReply> n = client_->CommandBlocking({"LLEN", list});
+                return n && n->integer == 2;
+            },
+            std::chrono::seconds(5)
+        )) << round;
+        Result<RedisReply> got = client_->CommandBlocking({"LRANGE", list, "0", "-1"});
+        ASSERT_TRUE(got);
+        ASSERT_EQ(got->elements.size(), 2u) << round;
+        if (round != "flushed") EXPECT_EQ(got->elements[0].str, "by-script") << round;
+    }
+}
+
 TEST_F(StoreTest, TheStreamEntryIsTheInstancesJson) {
     TriggerStore triggers(client_, SystemClock());
     std::vector<TriggerInstance> cases(3);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+
 #include <functional>
 #include <future>
 #include <map>
@@ -51,7 +53,10 @@ private:
     std::string p_;
 };
 
-/// A Lua script sent with EVALSHA, falling back to EVAL when the server does not know it yet.
+/// A Lua script sent with EVALSHA, falling back to EVAL when the server does not know it yet. The asynchronous forms
+/// send EVAL with the source until a call has succeeded (and again after a NOSCRIPT): a NOSCRIPT retry is sent after
+/// the commands that followed the call, so that the first calls of a process would otherwise run after later
+/// commands of the same connection (an execution's first output after its final status: docs/executions.md).
 class Script {
 public:
     explicit Script(std::string source);
@@ -77,6 +82,8 @@ private:
     ) const;
     std::shared_ptr<const std::string> source_;  ///< shared with the calls waiting for a reply (a NOSCRIPT retry)
     std::string sha_;
+    /// Whether Redis is known to hold the script: a call succeeded since the last NOSCRIPT. Shared with the calls.
+    std::shared_ptr<std::atomic<bool>> known_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 /// Trigger instances.
