@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -29,7 +30,9 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
                                   run an action and wait for its result (-a: do not wait)
   execution list [--action REF] [--status S] [-n N] [-j]
   execution get <id> [-j]
-  execution tail <id>             follow a running execution's output until it ends (as st2 execution tail)
+  execution tail <id> [--type stdout|stderr] [--include-metadata]
+                                  follow a running execution's output (a workflow's: its tasks') until it
+                                  ends, as st2 execution tail
   execution cancel <id>           execution re-run <id> [k=v ...] [-a]
   execution re-run <id> --tasks T ... [--no-reset T ...]
                                   re-run a finished workflow from tasks (--no-reset: failed items only)
@@ -99,6 +102,8 @@ Result<Cli> ParseArgs(const std::vector<std::string>& args, size_t start) {
             cli.async = true;
         } else if (a == "--show-tasks") {
             cli.show_tasks = true;
+        } else if (a == "--include-metadata") {  // execution tail: each output line's timestamp and stream
+            cli.options["include-metadata"] = "1";
         } else if (a == "--tasks" || a == "--no-reset") {
             std::vector<std::string>& names = a == "--tasks" ? cli.tasks : cli.no_reset;
             while (i + 1 < args.size() && !args[i + 1].empty() && args[i + 1][0] != '-' &&
@@ -216,6 +221,98 @@ Result<Json> ParamArgs(const Cli& cli, size_t first) {
 }
 
 int FollowExecution(api::ApiClient& client, const Cli& cli, const Json& created);
+
+/// An execution event's task: its id, its parent's id (context.parent.execution_id; empty: none) and its task's name
+/// (context.orquesta.task_name or context.chain.name), as st2's tail reads them.
+struct TailTask {
+    std::string id;
+    std::string parent;
+    std::string name;
+};
+
+TailTask TailTaskOf(const Json& e) {
+    const Json ctx = e.value("context", Json::object());
+    const auto at = [&](const char* key, const char* field) {
+        return ctx.contains(key) && ctx[key].is_object() ? Str(ctx[key].value(field, Json())) : std::string();
+    };
+    std::string name = ctx.contains("orquesta") ? at("orquesta", "task_name") : at("chain", "name");
+    return {e.value("id", ""), at("parent", "execution_id"), name.empty() ? "unknown" : name};
+}
+
+/// `squall execution tail ID [--type stdout|stderr] [--include-metadata]`, as st2 execution tail: an execution that
+/// has ended prints its output and that it has completed. Otherwise its output (and that of the tasks of a workflow,
+/// at any depth) is written as it comes: the start and end of each task are announced, and the command ends with the
+/// execution's final update. Tailing a task of a workflow ends with that task.
+int Tail(api::ApiClient& client, const Cli& cli, const std::string& id) {
+    Result<api::ApiResponse> r = client.Get("/executions/" + id);
+    if (!r) return Fail(r.error());
+    const std::string output_type = cli.options.count("type") ? cli.options.at("type") : "";
+    const bool metadata = cli.options.count("include-metadata") != 0;
+    const std::string status = r->body.value("status", "");
+    if (core::status::IsCompleted(status)) {
+        Result<api::ApiResponse> out =
+            client.Get("/executions/" + id + "/output" + (output_type.empty() ? "" : "?output_type=" + output_type));
+        if (!out) return Fail(out.error());
+        std::cout << out->text << "\n"
+                  << "Execution " << id << " has completed (status=" << status << ").\n";
+        return 0;
+    }
+    const bool tailing_task = !TailTaskOf(r->body).parent.empty() || !Str(r->body.value("parent", Json())).empty();
+    // The workflow's executions: it and its tasks, and theirs, as they appear.
+    std::set<std::string> ids = {id};
+    if (r->body.contains("children") && r->body["children"].is_array()) {
+        for (const auto& c : r->body["children"]) ids.insert(Str(c));
+    }
+    std::string ended;
+    Status st = client.Stream(
+        "/stream/v1/stream?events=st2.execution__update,st2.execution.output__create"
+        "&end_event=st2.execution__update&end_execution_id=" +
+            id,
+        [&](const std::string& event, const std::string& data) {
+            const Json d = Json::parse(data, nullptr, false);
+            if (!d.is_object()) return true;
+            if (event == "st2.execution__update") {
+                const std::string now = d.value("status", "");
+                const TailTask task = TailTaskOf(d);
+                const bool child = !task.parent.empty();
+                if (!ids.count(child && !tailing_task ? task.parent : task.id)) return true;
+                ids.insert(task.id);
+                if (child && now == core::status::kRunning) {
+                    std::cout << "Child execution (task=" << task.name << ") " << task.id << " has started.\n\n"
+                              << std::flush;
+                } else if (child && core::status::IsCompleted(now)) {
+                    std::cout << "\nChild execution (task=" << task.name << ") " << task.id
+                              << " has finished (status=" << now << ").\n"
+                              << std::flush;
+                    if (tailing_task && task.id == id) {
+                        ended = now;
+                        return false;
+                    }
+                } else if (!child && now == core::status::kRunning && d.value("children", Json::array()).empty()) {
+                    std::cout << "Execution " << id << " has started.\n\n" << std::flush;
+                } else if (!child && task.id == id && core::status::IsCompleted(now)) {
+                    ended = now;
+                    std::cout << "\nExecution " << id << " has completed (status=" << now << ").\n";
+                    return false;
+                }
+                return true;
+            }
+            if (event != "st2.execution.output__create" || !ids.count(d.value("execution_id", ""))) return true;
+            if (!output_type.empty() && d.value("output_type", "") != output_type) return true;
+            if (metadata) {
+                std::cout << "[" << d.value("timestamp", "") << "][" << d.value("output_type", "") << "] ";
+            }
+            std::cout << d.value("data", "") << std::flush;
+            return true;
+        }
+    );
+    if (!st) return Fail(st.error());
+    if (ended.empty()) {
+        std::cerr << "squall: the event stream ended before execution " << id << " did\n";
+        return 1;
+    }
+    return 0;
+}
 
 int Run(api::ApiClient& client, const Cli& cli) {
     if (cli.positional.empty()) return Fail(InvalidArgument("usage: squall run <action-ref> [k=v ...]"));
@@ -384,43 +481,7 @@ int CliMain(const std::vector<std::string>& args) {
                  {"end_timestamp", "end_timestamp"}}
             );
         }
-        if (sub == "tail" && !cli.positional.empty()) {
-            // As st2 execution tail: an execution that has ended is reported as such; otherwise its output is
-            // written as it comes, until its final update.
-            const std::string id = cli.positional[0];
-            Result<api::ApiResponse> r = client.Get("/executions/" + id);
-            if (!r) return Fail(r.error());
-            const std::string status = r->body.value("status", "");
-            if (core::status::IsCompleted(status)) {
-                std::cout << "Execution " << id << " has completed (status=" << status << ").\n";
-                return 0;
-            }
-            std::string ended;
-            Status st = client.Stream(
-                "/stream/v1/stream?events=st2.execution__update,st2.execution.output__create"
-                "&end_event=st2.execution__update&end_execution_id=" +
-                    id,
-                [&](const std::string& event, const std::string& data) {
-                    const Json d = Json::parse(data, nullptr, false);
-                    if (!d.is_object()) return true;
-                    if (event == "st2.execution.output__create" && d.value("execution_id", "") == id) {
-                        std::cout << d.value("data", "") << std::flush;
-                    } else if (event == "st2.execution__update" && d.value("id", "") == id &&
-                               core::status::IsCompleted(d.value("status", ""))) {
-                        ended = d.value("status", "");
-                        return false;
-                    }
-                    return true;
-                }
-            );
-            if (!st) return Fail(st.error());
-            if (ended.empty()) {
-                std::cerr << "squall: the event stream ended before execution " << id << " did\n";
-                return 1;
-            }
-            std::cout << "\nExecution " << id << " has completed (status=" << ended << ").\n";
-            return 0;
-        }
+        if (sub == "tail" && !cli.positional.empty()) return Tail(client, cli, cli.positional[0]);
         if (sub == "get" && !cli.positional.empty()) {
             Result<api::ApiResponse> r = client.Get("/executions/" + cli.positional[0]);
             if (!r) return Fail(r.error());

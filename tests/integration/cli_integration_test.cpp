@@ -10,9 +10,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
+#include "git_repo.hpp"
 #include "io_runner.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall/core/redis/client.hpp"
@@ -223,25 +225,20 @@ TEST_F(CliTest, ReRunOfARuleCreatedExecutionKeepsItsRenderedParameters) {
     EXPECT_NE(again["result"]["stdout"].get<std::string>().find("Hello, Squall!"), std::string::npos) << r.out;
 }
 
-// squall execution tail, as st2 execution tail: the output of a running execution as it comes, then its end; an
-// execution that has ended is reported at once. The action waits on a FIFO, which the test opens once the tail has
-// subscribed (the stream's listeners flag is set), so its second line is written while the tail follows it.
-TEST_F(CliTest, ExecutionTailFollowsTheOutputUntilTheEnd) {
-    const std::string gate = (dir_.path() / "gate").string();
-    ASSERT_EQ(mkfifo(gate.c_str(), 0600), 0);
-    CliResult started =
-        server_->Cli({"run", "core.local", "cmd=echo first; read line < " + gate + "; echo $line", "-a", "-j"});
-    ASSERT_EQ(started.exit_code, 0) << started.err;
-    const std::string id = Json::parse(started.out).value("id", "");
-    ASSERT_FALSE(id.empty()) << started.out;
-
+/// `squall execution tail ID` on `server` while an action waits on `gate`, a FIFO it reads a line from: the test opens
+/// it and writes "second" once the tail has subscribed (the stream's listeners flag is set), so that what the action
+/// does next is written while the tail follows it.
+CliResult TailThroughGate(
+    const SquallProcess& server, const fs::path& data_dir, const std::string& id, const std::string& gate
+) {
     IoRunner io;
     core::RedisEndpoint ep;
-    ep.unix_path = (dir_.path() / "d" / "redis" / "redis.sock").string();
+    ep.unix_path = (data_dir / "redis" / "redis.sock").string();
     auto redis = core::RedisClient::Create(io.io(), ep);
     const std::string listeners = executions::Keys(ep.key_prefix).EventListeners();
+    EXPECT_TRUE(redis->CommandBlocking({"DEL", listeners}));  // an earlier tail's flag is not this one's
     CliResult tail;
-    std::thread tailing([&] { tail = server_->Cli({"execution", "tail", id}); });
+    std::thread tailing([&] { tail = server.Cli({"execution", "tail", id}); });
     const bool subscribed = WaitFor(
         [&] {
             Result<core::RedisReply> r = redis->CommandBlocking({"EXISTS", listeners});
@@ -257,20 +254,84 @@ TEST_F(CliTest, ExecutionTailFollowsTheOutputUntilTheEnd) {
         close(fd);
     }
     tailing.join();
-    ASSERT_TRUE(reading);
     redis->Close();
-    ASSERT_TRUE(subscribed);
+    EXPECT_TRUE(subscribed);
+    EXPECT_TRUE(reading);
+    return tail;
+}
+
+// squall execution tail, as st2 execution tail: the output of a running execution as it comes, then its end; an
+// execution that has ended prints its output and that it has completed.
+TEST_F(CliTest, ExecutionTailFollowsTheOutputUntilTheEnd) {
+    const std::string gate = (dir_.path() / "gate").string();
+    ASSERT_EQ(mkfifo(gate.c_str(), 0600), 0);
+    CliResult started =
+        server_->Cli({"run", "core.local", "cmd=echo first; read line < " + gate + "; echo $line", "-a", "-j"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    const std::string id = Json::parse(started.out).value("id", "");
+    ASSERT_FALSE(id.empty()) << started.out;
+
+    CliResult tail = TailThroughGate(*server_, dir_.path() / "d", id, gate);
     ASSERT_EQ(tail.exit_code, 0) << tail.out << tail.err;
     EXPECT_NE(tail.out.find("second\n"), std::string::npos) << tail.out;
     EXPECT_NE(tail.out.find("Execution " + id + " has completed (status=succeeded)."), std::string::npos) << tail.out;
 
     CliResult again = server_->Cli({"execution", "tail", id});
     ASSERT_EQ(again.exit_code, 0) << again.err;
-    EXPECT_EQ(again.out, "Execution " + id + " has completed (status=succeeded).\n");
+    EXPECT_EQ(again.out, "first\nsecond\n\nExecution " + id + " has completed (status=succeeded).\n");
+    CliResult stderr_only = server_->Cli({"execution", "tail", id, "--type", "stderr"});
+    EXPECT_EQ(stderr_only.out, "\nExecution " + id + " has completed (status=succeeded).\n");
 
     CliResult missing = server_->Cli({"execution", "tail", "nope"});
     EXPECT_NE(missing.exit_code, 0);
     EXPECT_NE(missing.err.find("not found"), std::string::npos) << missing.err;
+}
+
+// Tailing a workflow, as st2 execution tail does: its tasks' output, each task's start and end, then the workflow's
+// end (the same lines st2 prints, checked against it by hand). The first task waits on a FIFO the test opens once
+// the tail has subscribed, so everything from its second line on is tailed.
+TEST(CliTailTest, AWorkflowsTailFollowsItsTasks) {
+    TempDir dir;
+    const fs::path data = dir.path() / "d";
+    const std::string gate = (dir.path() / "gate").string();
+    ASSERT_EQ(mkfifo(gate.c_str(), 0600), 0);
+    WriteFile(data / "packs" / "tl" / "pack.yaml", "---\nref: tl\nname: tl\nversion: 0.1.0\n");
+    WriteFile(
+        data / "packs" / "tl" / "actions" / "wf.yaml",
+        "---\nname: wf\nrunner_type: orquesta\nentry_point: workflows/wf.yaml\n"
+    );
+    WriteFile(
+        data / "packs" / "tl" / "actions" / "workflows" / "wf.yaml",
+        "version: 1.0\ntasks:\n  one:\n    action: core.local\n    input:\n      cmd: read line < " + gate +
+            "; echo $line\n    next:\n      - do: two\n  two:\n    action: core.local cmd=\"echo two-err >&2\"\n"
+    );
+    SquallProcess::Options o;
+    o.data_dir = data.string();
+    SquallProcess server(o);
+    CliResult started = server.Cli({"run", "tl.wf", "-a", "-j"});
+    ASSERT_EQ(started.exit_code, 0) << started.err;
+    const std::string id = Json::parse(started.out).value("id", "");
+    ASSERT_FALSE(id.empty()) << started.out;
+
+    CliResult tail = TailThroughGate(server, data, id, gate);
+    ASSERT_EQ(tail.exit_code, 0) << tail.out << tail.err;
+    CliResult tasks = server.Cli({"execution", "get", id, "--show-tasks", "-j"});
+    ASSERT_EQ(tasks.exit_code, 0) << tasks.err;
+    const Json got = Json::parse(tasks.out, nullptr, false);
+    ASSERT_TRUE(got.is_object()) << tasks.out;
+    std::map<std::string, std::string> task_ids;
+    for (const auto& t : got.value("tasks", Json::array())) {
+        task_ids[t.value("task", "")] = t.value("id", "");
+    }
+    ASSERT_EQ(task_ids.size(), 2u) << tasks.out;
+    const std::string one = task_ids["one"], two = task_ids["two"];
+    const std::string expected_end = "second\n\nChild execution (task=one) " + one +
+                                     " has finished (status=succeeded).\nChild execution (task=two) " + two +
+                                     " has started.\n\ntwo-err\n\nChild execution (task=two) " + two +
+                                     " has finished (status=succeeded).\n\nExecution " + id +
+                                     " has completed (status=succeeded).\n";
+    ASSERT_GE(tail.out.size(), expected_end.size()) << tail.out;
+    EXPECT_EQ(tail.out.substr(tail.out.size() - expected_end.size()), expected_end) << tail.out;
 }
 
 TEST(CliHelpTest, EveryCommandAndSubcommandAnswersHelp) {
