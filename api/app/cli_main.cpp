@@ -246,7 +246,9 @@ TailTask TailTaskOf(const Json& e) {
 int Tail(api::ApiClient& client, const Cli& cli, const std::string& id) {
     Result<api::ApiResponse> r = client.Get("/executions/" + id);
     if (!r) return Fail(r.error());
-    const std::string output_type = cli.options.count("type") ? cli.options.at("type") : "";
+    // As st2: `all` (or nothing) keeps both streams.
+    std::string output_type = cli.options.count("type") ? cli.options.at("type") : "";
+    if (output_type == "all") output_type.clear();
     const bool metadata = cli.options.count("include-metadata") != 0;
     const std::string status = r->body.value("status", "");
     if (core::status::IsCompleted(status)) {

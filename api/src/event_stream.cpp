@@ -211,10 +211,11 @@ void EventHub::Stop() {
 }
 
 StreamSubscriberPtr EventHub::Subscribe(StreamFilter filter) {
-    // The scripts write execution events only while the flag is there: set it before the subscription starts, so
-    // that every change from now on is in the stream. (If Redis does not take it now, the reader sets it before its
-    // next read, and the changes in between are not sent.)
-    if (filter.WantsExecutionEvents()) MarkListening(true);
+    // The scripts write execution events only while the flag is there: set it once the subscriber is registered, so
+    // that every change from then on is in the stream and read for it (set first, an idle reader could move its
+    // position past an event written before the subscriber was there). If Redis does not take it now, the reader sets
+    // it before its next read, and the changes in between are not sent.
+    const bool wants_execution_events = filter.WantsExecutionEvents();
     auto s = std::make_shared<StreamSubscriber>(std::move(filter));
     {
         std::lock_guard lock(mu_);
@@ -224,6 +225,7 @@ StreamSubscriberPtr EventHub::Subscribe(StreamFilter filter) {
         }
         subscribers_.push_back(s);
     }
+    if (wants_execution_events) MarkListening(true);
     cv_.notify_all();
     OfferEndIfEnded(s);
     return s;

@@ -89,7 +89,7 @@ namespace {
 
 /// EVALSHA through `send` (a client's Command or BatchedAsync), then EVAL with the source if Redis does not know the
 /// script (a restart, SCRIPT FLUSH); `cb` gets the last reply. While `known` is false the first send is EVAL with the
-/// source already (in order with the connection's other commands, as a retry is not); a reply that is not NOSCRIPT
+/// source already (in order with the connection's other commands, as a retry is not); a reply that is not an error
 /// sets it. The arguments are copied once (the client consumes what it sends; the copy waits for a retry) and the
 /// source not at all: on the hot path a script's arguments are a record's fields.
 template <typename Send>
@@ -104,7 +104,8 @@ void EvalWithFallbackAsync(
         with_sha[0] = "EVAL";
         with_sha[1] = *source;
         send(std::move(with_sha), [known = std::move(known), cb = std::move(cb)](Result<RedisReply> r) {
-            if (r && !(r->IsError() && r->str.rfind("NOSCRIPT", 0) == 0)) known->store(true, std::memory_order_relaxed);
+            // Only a success says the script is cached: an error can be one where it never ran (-LOADING, -BUSY).
+            if (r && !r->IsError()) known->store(true, std::memory_order_relaxed);
             cb(std::move(r));
         });
         return;

@@ -289,7 +289,7 @@ TEST_F(CliTest, ExecutionTailFollowsTheOutputUntilTheEnd) {
 
 // Tailing a workflow, as st2 execution tail does: its tasks' output, each task's start and end, then the workflow's
 // end (the same lines st2 prints, checked against it by hand). The first task waits on a FIFO the test opens once
-// the tail has subscribed, so everything from its second line on is tailed.
+// the tail has subscribed, so the tasks after it start while the tail follows.
 TEST(CliTailTest, AWorkflowsTailFollowsItsTasks) {
     TempDir dir;
     const fs::path data = dir.path() / "d";
@@ -302,8 +302,9 @@ TEST(CliTailTest, AWorkflowsTailFollowsItsTasks) {
     );
     WriteFile(
         data / "packs" / "tl" / "actions" / "workflows" / "wf.yaml",
-        "version: 1.0\ntasks:\n  one:\n    action: core.local\n    input:\n      cmd: read line < " + gate +
-            "; echo $line\n    next:\n      - do: two\n  two:\n    action: core.local cmd=\"echo two-err >&2\"\n"
+        "version: 1.0\ntasks:\n  zero:\n    action: core.local\n    input:\n      cmd: read line < " + gate +
+            "\n    next:\n      - do: one\n  one:\n    action: core.local cmd=\"echo second\"\n    next:\n      - do: "
+            "two\n  two:\n    action: core.local cmd=\"echo two-err >&2\"\n"
     );
     SquallProcess::Options o;
     o.data_dir = data.string();
@@ -323,10 +324,12 @@ TEST(CliTailTest, AWorkflowsTailFollowsItsTasks) {
     for (const auto& t : got.value("tasks", Json::array())) {
         task_ids[t.value("task", "")] = t.value("id", "");
     }
-    ASSERT_EQ(task_ids.size(), 2u) << tasks.out;
+    ASSERT_EQ(task_ids.size(), 3u) << tasks.out;
     const std::string one = task_ids["one"], two = task_ids["two"];
-    const std::string expected_end = "second\n\nChild execution (task=one) " + one +
-                                     " has finished (status=succeeded).\nChild execution (task=two) " + two +
+    const std::string expected_end = "Child execution (task=one) " + one +
+                                     " has started.\n\nsecond\n\n"
+                                     "Child execution (task=one) " +
+                                     one + " has finished (status=succeeded).\nChild execution (task=two) " + two +
                                      " has started.\n\ntwo-err\n\nChild execution (task=two) " + two +
                                      " has finished (status=succeeded).\n\nExecution " + id +
                                      " has completed (status=succeeded).\n";
