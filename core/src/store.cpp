@@ -70,7 +70,9 @@ Json ParseJsonField(const std::string& text) {
 }  // namespace
 
 Script::Script(std::string source)
-    : source_(std::make_shared<const std::string>(std::move(source))), sha_(Sha1Hex(*source_)) {}
+    : source_(std::make_shared<const std::string>(std::move(source))), sha_(Sha1Hex(*source_)) {
+    RedisClient::RegisterScript(source_);
+}
 
 RedisClient::Args Script::Build(
     const char* verb, const std::string& script_or_sha, std::vector<std::string>& keys, std::vector<std::string>& args

@@ -105,6 +105,61 @@ TEST_F(StoreTest, AScriptsFirstCallKeepsItsPlaceAmongTheConnectionsCommands) {
     }
 }
 
+// A Redis that lost its scripts (a restart, a failover to a replica: here SCRIPT FLUSH and the connections killed)
+// gets them again in the handshake of the new connection, before the commands queued for it: a call of a script
+// already known to this process keeps its place (answered NOSCRIPT, it was sent again after the next command).
+TEST_F(StoreTest, AReconnectedClientsScriptCallsKeepTheirPlace) {
+    const Script push("return redis.call('RPUSH', KEYS[1], ARGV[1]) -- reconnect test");
+    auto other = RedisClient::Create(io_, server_.Endpoint("store"));
+    for (const std::string round : {"loaded", "restarted"}) {
+        if (round == "restarted") {
+            ASSERT_TRUE(other->CommandBlocking({"SCRIPT", "FLUSH"}));
+            ASSERT_TRUE(other->CommandBlocking({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"}));
+            // The killed connection fails what it still had; the next command connects again.
+            ASSERT_TRUE(test::WaitFor(
+                [&] {
+                    Result<RedisReply> pong = client_->CommandBlocking({"PING"});
+                    return pong && !pong->IsError();
+                },
+                std::chrono::seconds(5)
+            ));
+        }
+        const std::string list = "reconnect-order:" + round;
+        std::promise<void> both;
+        push.Run(*client_, {list}, {"by-script"}, [](Result<RedisReply> r) { EXPECT_TRUE(r && !r->IsError()); });
+        client_->Command({"RPUSH", list, "after"}, [&](Result<RedisReply>) { both.set_value(); });
+        both.get_future().wait();
+        ASSERT_TRUE(test::WaitFor(
+            [&] {
+                Result<RedisReply> n = client_->CommandBlocking({"LLEN", list});
+                return n && n->integer == 2;
+            },
+            std::chrono::seconds(5)
+        )) << round;
+        Result<RedisReply> got = client_->CommandBlocking({"LRANGE", list, "0", "-1"});
+        ASSERT_TRUE(got);
+        ASSERT_EQ(got->elements.size(), 2u) << round;
+        EXPECT_EQ(got->elements[0].str, "by-script") << round;
+    }
+    // The writer thread's synchronous connection loads them too.
+    ASSERT_TRUE(other->CommandBlocking({"SCRIPT", "FLUSH"}));
+    ASSERT_TRUE(other->CommandBlocking({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"}));
+    bool pinged = false;
+    for (int attempt = 0; attempt < 3 && !pinged; ++attempt) {  // the first write may meet the killed connection
+        Result<RedisReply> batched = client_->BatchedBlocking({"PING"});
+        pinged = batched && !batched->IsError();
+    }
+    ASSERT_TRUE(pinged);
+    Result<RedisReply> sha = other->CommandBlocking(
+        {"EVAL", "return redis.sha1hex(ARGV[1])", "0", "return redis.call('RPUSH', KEYS[1], ARGV[1]) -- reconnect test"}
+    );
+    ASSERT_TRUE(sha);
+    Result<RedisReply> exists = other->CommandBlocking({"SCRIPT", "EXISTS", sha->str});
+    ASSERT_TRUE(exists);
+    ASSERT_EQ(exists->elements.size(), 1u);
+    EXPECT_EQ(exists->elements[0].integer, 1);
+}
+
 TEST_F(StoreTest, TheStreamEntryIsTheInstancesJson) {
     TriggerStore triggers(client_, SystemClock());
     std::vector<TriggerInstance> cases(3);

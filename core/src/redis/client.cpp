@@ -78,6 +78,27 @@ RedisReply Convert(const redisReply* r) {
     return out;
 }
 
+/// The sources RedisClient::RegisterScript was given, one per text, in the order they came.
+struct ScriptRegistry {
+    std::mutex mu;
+    std::vector<std::shared_ptr<const std::string>> sources;  // guarded by mu
+};
+
+ScriptRegistry& Scripts() {
+    static ScriptRegistry* registry = new ScriptRegistry;  // never destroyed: scripts are built by statics too
+    return *registry;
+}
+
+/// SCRIPT LOAD of every registered script, for a new connection.
+std::vector<RedisClient::Args> ScriptLoads() {
+    ScriptRegistry& r = Scripts();
+    std::lock_guard lock(r.mu);
+    std::vector<RedisClient::Args> out;
+    out.reserve(r.sources.size());
+    for (const auto& source : r.sources) out.push_back({"SCRIPT", "LOAD", *source});
+    return out;
+}
+
 }  // namespace
 
 // All mutable state of a client. Lives on the strand: every member below is touched only there. Owned by
@@ -337,13 +358,17 @@ private:
             return;
         }
         backoff_ = std::chrono::milliseconds(0);
-        if (endpoint_.db != 0 || endpoint_.IsSentinel()) {
+        std::vector<RedisClient::Args> loads = ScriptLoads();
+        if (endpoint_.db != 0 || endpoint_.IsSentinel() || !loads.empty()) {
             // SELECT goes first and gates everything else, so that no command can run in the wrong db; behind
             // Sentinel, ROLE makes sure that the server is (still) the master: a demoted one would refuse writes.
+            // Then the scripts this process knows, so that its EVALSHAs find them on a Redis that restarted or was
+            // promoted (RedisClient::RegisterScript).
             auto op = std::make_unique<Op>();
             op->internal_select = true;
             if (endpoint_.IsSentinel()) op->commands.push_back({"ROLE"});
             if (endpoint_.db != 0) op->commands.push_back({"SELECT", std::to_string(endpoint_.db)});
+            for (auto& load : loads) op->commands.push_back(std::move(load));
             op->expected = op->commands.size();
             op->deadline = Clock::now() + options_.command_timeout;
             pending_commands_ += op->expected;
@@ -475,11 +500,21 @@ private:
                 replicas_.store(replicas);
             }
         }
-        if (err.empty() && i < replies.size() && replies[i].IsError()) {
+        if (err.empty() && endpoint_.db != 0 && i < replies.size() && replies[i++].IsError()) {
             what = "SELECT " + std::to_string(endpoint_.db);
-            err = replies[i].str;
+            err = replies[i - 1].str;
         }
         if (err.empty()) {
+            // A script that could not be loaded (-LOADING while Redis reads its AOF) is sent with its source by its
+            // first call (Script's NOSCRIPT fallback): not a reason to refuse the connection.
+            for (; i < replies.size(); ++i) {
+                if (replies[i].IsError()) {
+                    Log(*log_,
+                        spdlog::level::debug,
+                        "redis SCRIPT LOAD failed",
+                        {{"endpoint", EndpointString()}, {"error", replies[i].str}});
+                }
+            }
             BecomeReady();
             return;
         }
@@ -727,6 +762,15 @@ struct RedisClient::Impl {
     }
 };
 
+void RedisClient::RegisterScript(std::shared_ptr<const std::string> source) {
+    ScriptRegistry& r = Scripts();
+    std::lock_guard lock(r.mu);
+    for (const auto& known : r.sources) {
+        if (known == source || *known == *source) return;
+    }
+    r.sources.push_back(std::move(source));
+}
+
 std::shared_ptr<RedisClient> RedisClient::Create(
     asio::io_context& io, RedisEndpoint endpoint, RedisClientOptions options
 ) {
@@ -840,6 +884,18 @@ public:
             const bool ok = r && r->type != REDIS_REPLY_ERROR;
             if (r) freeReplyObject(r);
             if (!ok && c_->err == 0) c_->err = REDIS_ERR_OTHER;
+        }
+        if (c_ && !c_->err) {
+            // The scripts this process knows, as the asynchronous client's handshake loads them; an error reply
+            // (-LOADING) leaves a script to its first call's NOSCRIPT fallback.
+            const std::vector<RedisClient::Args> loads = ScriptLoads();
+            for (const auto& load : loads) {
+                redisAppendCommand(c_, "SCRIPT LOAD %b", load[2].data(), load[2].size());
+            }
+            for (size_t i = 0; i < loads.size() && !c_->err; ++i) {
+                void* r = nullptr;
+                if (redisGetReply(c_, &r) == REDIS_OK && r) freeReplyObject(r);
+            }
         }
         if (!c_) {
             *why = "out of memory";

@@ -49,6 +49,11 @@ public:
     RedisClient(const RedisClient&) = delete;
     RedisClient& operator=(const RedisClient&) = delete;
 
+    /// Lua scripts this process runs (core::Script registers each as it is built): every new connection sends SCRIPT
+    /// LOAD for them before anything else, so that an EVALSHA on it never meets a Redis that lost its scripts (a
+    /// restart, a failover to a replica) and is retried with the source after the commands that followed it.
+    static void RegisterScript(std::shared_ptr<const std::string> source);
+
     /// Sends one command; `cb` gets its reply.
     void Command(Args args, Callback cb);
     /// Sends several commands back to back; `cb` gets all replies in order, or the first transport error.

@@ -56,7 +56,9 @@ private:
 /// A Lua script sent with EVALSHA, falling back to EVAL when the server does not know it yet. The asynchronous forms
 /// send EVAL with the source until a call has succeeded (and again after a NOSCRIPT): a NOSCRIPT retry is sent after
 /// the commands that followed the call, so that the first calls of a process would otherwise run after later
-/// commands of the same connection (an execution's first output after its final status: docs/executions.md).
+/// commands of the same connection (an execution's first output after its final status: docs/executions.md). Each
+/// script registers itself with RedisClient::RegisterScript, so that a new connection (to a Redis that restarted, or
+/// was promoted) loads it before anything else.
 class Script {
 public:
     explicit Script(std::string source);
