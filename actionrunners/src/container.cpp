@@ -1,6 +1,7 @@
 #include "squall/actionrunners/container.hpp"
 
 #include <atomic>
+#include <csignal>
 #include <map>
 #include <mutex>
 #include <set>
@@ -241,7 +242,9 @@ struct RunnerContainer::Impl : std::enable_shared_from_this<RunnerContainer::Imp
           store(client, clock),
           runner_keys(client->endpoint().key_prefix),
           content_keys(client->endpoint().key_prefix),
-          supervisor(io_),
+          // An action dies with its runner (SIGKILL as the process does): a runner killed -9 left its actions
+          // running, so that the retry of an execution `abandoned` meanwhile ran beside the first run.
+          supervisor(io_, SIGKILL),
           services{io_, supervisor, client, options.data_dir, options.check_rule, &clock, options.check_workflow},
           heartbeat(io_),
           retry_poll(io_) {

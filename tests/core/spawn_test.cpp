@@ -77,7 +77,7 @@ TEST(SpawnTest, WithoutAnEnvironmentTheChildInheritsThisProcesssOne) {
     EXPECT_EQ(Reap(child->pid), 0);
 }
 
-TEST(SpawnTest, TheForkPathKeepsExactlyTheDescriptorsItIsGiven) {
+TEST(SpawnTest, TheClonePathKeepsExactlyTheDescriptorsItIsGiven) {
     test::TempDir dir;
     const std::string kept_path = (dir.path() / "kept").string();
     const std::string leaked_path = (dir.path() / "leaked").string();

@@ -122,16 +122,29 @@ TEST_F(ResilienceTest, KilledServerLeavesNothingRunningSilently) {
     o.data_dir = (data_.path() / "d").string();
     o.redis_url = "unix://" + redis.socket_path();
     std::string id;
+    const std::string pid_file = (data_.path() / "action.pid").string();
+    pid_t action = -1;
     {
         SquallProcess server(o);
         EXPECT_FALSE(std::filesystem::exists(o.data_dir + "/redis")) << "--redis must not spawn a redis-server";
         int status = 0;
-        Json e = Post(server, "/executions", R"({"action": "core.local", "parameters": {"cmd": "sleep 30"}})", &status);
+        const Json body = {
+            {"action", "core.local"}, {"parameters", {{"cmd", "echo $$ > " + pid_file + "; exec sleep 30"}}}};
+        Json e = Post(server, "/executions", body.dump(), &status);
         ASSERT_EQ(status, 201);
         id = e["id"];
         ASSERT_TRUE(WaitFor([&] { return Get(server, "/executions/" + id).value("status", "") == "running"; }, 20s));
+        ASSERT_TRUE(WaitFor([&] { return (action = std::atoi(ReadFile(pid_file).c_str())) > 0; }, 20s));
         server.Kill();
     }
+    // The action dies with its runner (SIGKILL as the parent-death signal): left running, it ran on beside the retry
+    // of its abandoned execution. Gone, or a zombie that nobody reaps in a container without an init.
+    auto alive = [action] {
+        const std::string stat = ReadFile("/proc/" + std::to_string(action) + "/stat");
+        return !stat.empty() && stat.find(") Z ") == std::string::npos;
+    };
+    EXPECT_TRUE(WaitFor([&] { return !alive(); }, 10s)) << "the action outlived its runner's kill -9";
+    if (alive()) ::kill(action, SIGKILL);
     SquallProcess server(o);
     Json e;
     // The dead runner's liveness key expires (15 s) and the reaper (every 10 s) marks the execution abandoned.

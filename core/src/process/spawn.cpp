@@ -1,6 +1,7 @@
 #include "squall/core/process/spawn.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
@@ -13,6 +14,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 extern char** environ;  // NOLINT: POSIX process environment, passed on when a spec has none of its own
 
@@ -177,61 +179,94 @@ int SpawnWithPosixSpawn(const SpawnSpec& spec, const ChildStdio& io, char* const
     return posix_spawnp(pid, argv[0], &sa.actions, &sa.attr, argv, envp);
 }
 
-/// fork + exec, for what posix_spawn cannot do (a parent-death signal, inherited descriptors). Everything is
-/// prepared before fork; the child makes only async-signal-safe calls and reports a failure through a
-/// close-on-exec pipe (EOF = exec succeeded).
-int SpawnWithFork(
+/// What the child of SpawnWithClone needs, prepared before the clone: until it execs, the child runs in this
+/// process's memory on a stack of its own, so it makes system calls only (no allocation, no lock, no return).
+struct CloneChildArgs {
+    pid_t parent = -1;
+    int death_signal = 0;
+    const char* cwd = nullptr;
+    const char* path = nullptr;
+    char* const* argv = nullptr;
+    char* const* envp = nullptr;
+    ChildStdio io;
+    const int* keep = nullptr;
+    size_t keep_count = 0;
+    int err = 0;  ///< set by a child that failed; read once clone returned (the child has exec'd or exited)
+};
+
+[[noreturn]] void ChildFail(CloneChildArgs* a, int err) {
+    a->err = err;
+    ::_exit(127);
+}
+
+int CloneChild(void* arg) {
+    auto* a = static_cast<CloneChildArgs*>(arg);
+    ::setpgid(0, 0);
+    if (a->death_signal != 0) {
+        ::prctl(PR_SET_PDEATHSIG, a->death_signal);
+        if (::getppid() != a->parent) ::_exit(1);  // the parent died before prctl took effect
+    }
+    // Default dispositions (a handler of this process must not run in the child), then an empty mask: the parent
+    // blocked every signal around the clone.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // fails harmlessly for SIGKILL/SIGSTOP
+    int in = a->io.in;
+    if (in < 0 && (in = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) ChildFail(a, errno);
+    if (::dup2(in, STDIN_FILENO) < 0) ChildFail(a, errno);
+    if (a->io.out >= 0 && ::dup2(a->io.out, STDOUT_FILENO) < 0) ChildFail(a, errno);
+    if (a->io.err >= 0 && ::dup2(a->io.err, STDERR_FILENO) < 0) ChildFail(a, errno);
+    if (a->cwd != nullptr && ::chdir(a->cwd) != 0) ChildFail(a, errno);
+    // Every descriptor above stderr closes at exec, but the ones the child is to keep.
+    ::syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+    for (size_t i = 0; i < a->keep_count; ++i) {
+        if (::fcntl(a->keep[i], F_SETFD, 0) != 0) ChildFail(a, errno);
+    }
+    sigset_t empty_mask;
+    sigemptyset(&empty_mask);
+    ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
+    ::execve(a->path, a->argv, a->envp);
+    ChildFail(a, errno);
+}
+
+/// The child's stack while it shares this process's memory (before its exec): one per spawning thread, which the
+/// clone suspends until then. Reused, so that a spawn maps and unmaps nothing (an unmap stops every CPU this
+/// process runs on to flush its TLB).
+constexpr size_t kCloneStackBytes = size_t{64} * 1024;
+
+/// What posix_spawn cannot do (a parent-death signal, inherited descriptors), as cheaply: clone with CLONE_VM |
+/// CLONE_VFORK, as glibc's posix_spawn itself does (no copy of this process's page tables, which fork makes), the
+/// child doing what its file actions would, plus prctl(PR_SET_PDEATHSIG) and the descriptors it keeps. Every
+/// signal is blocked in this thread around the clone, so that no handler runs in the child on shared memory. A
+/// parent-death signal follows the thread that spawned: the supervisor's are io threads, which live as long as the
+/// process.
+int SpawnWithClone(
     const SpawnSpec& spec, const ChildStdio& io, const char* path, char* const* argv, char* const* envp, pid_t* pid
 ) {
-    auto report = MakePipe();
-    if (!report) return EMFILE;
-    const pid_t parent = ::getpid();
-    const int death_signal = spec.parent_death_signal;
-    const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
-    const int report_fd = report->write_end.Get();
-    const int* keep = spec.inherit_fds.data();
-    const size_t keep_count = spec.inherit_fds.size();
-    const pid_t child = ::fork();
-    if (child < 0) return errno;
-    if (child == 0) {
-        auto fail = [report_fd](int err) {
-            (void)!::write(report_fd, &err, sizeof err);
-            ::_exit(127);
-        };
-        ::setpgid(0, 0);
-        if (death_signal != 0) {
-            ::prctl(PR_SET_PDEATHSIG, death_signal);
-            if (::getppid() != parent) ::_exit(1);  // the parent died before prctl took effect
-        }
-        struct sigaction dfl {};
-        dfl.sa_handler = SIG_DFL;
-        for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // fails harmlessly for SIGKILL/SIGSTOP
-        sigset_t empty_mask;
-        sigemptyset(&empty_mask);
-        ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
-        int in = io.in;
-        if (in < 0 && (in = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) fail(errno);
-        if (::dup2(in, STDIN_FILENO) < 0) fail(errno);
-        if (io.out >= 0 && ::dup2(io.out, STDOUT_FILENO) < 0) fail(errno);
-        if (io.err >= 0 && ::dup2(io.err, STDERR_FILENO) < 0) fail(errno);
-        if (cwd != nullptr && ::chdir(cwd) != 0) fail(errno);
-        // Every descriptor above stderr closes at exec, but the ones the child is to keep.
-        ::syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
-        for (size_t i = 0; i < keep_count; ++i) {
-            if (::fcntl(keep[i], F_SETFD, 0) != 0) fail(errno);
-        }
-        ::execve(path, argv, envp);
-        fail(errno);
-    }
-    report->write_end.Reset();
-    int err = 0;
-    ssize_t n = 0;
-    while ((n = ::read(report->read_end.Get(), &err, sizeof err)) < 0 && errno == EINTR) {
-    }
-    if (n == static_cast<ssize_t>(sizeof err)) {
+    thread_local std::unique_ptr<char[]> stack;
+    if (!stack) stack = std::make_unique<char[]>(kCloneStackBytes);
+    CloneChildArgs args;
+    args.parent = ::getpid();
+    args.death_signal = spec.parent_death_signal;
+    args.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+    args.path = path;
+    args.argv = argv;
+    args.envp = envp;
+    args.io = io;
+    args.keep = spec.inherit_fds.data();
+    args.keep_count = spec.inherit_fds.size();
+    sigset_t all_signals;
+    sigfillset(&all_signals);
+    sigset_t old_mask;
+    pthread_sigmask(SIG_BLOCK, &all_signals, &old_mask);
+    const pid_t child = ::clone(&CloneChild, stack.get() + kCloneStackBytes, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+    const int clone_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    if (child < 0) return clone_errno;
+    if (args.err != 0) {
         while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
         }
-        return err;
+        return args.err;
     }
     *pid = child;
     return 0;
@@ -255,10 +290,10 @@ Result<SpawnedChild> Spawn(const SpawnSpec& spec) {
         }
     }
     if (HasNul(spec.cwd)) return InvalidArgument("working directory contains a NUL byte");
-    const bool use_fork = spec.parent_death_signal != 0 || !spec.inherit_fds.empty();
+    const bool use_clone = spec.parent_death_signal != 0 || !spec.inherit_fds.empty();
     std::string path;
-    if (use_fork) {
-        // fork + execve does not search PATH; look now, before fork.
+    if (use_clone) {
+        // execve does not search PATH; look now, before the clone.
         path = FindExecutable(spec.argv.front());
         if (path.empty()) return SpawnError(ENOENT, spec);
     }
@@ -293,8 +328,8 @@ Result<SpawnedChild> Spawn(const SpawnSpec& spec) {
     char* const* env = spec.env ? envp.data() : environ;
 
     pid_t pid = -1;
-    const int rc = use_fork ? SpawnWithFork(spec, io, path.c_str(), argv.data(), env, &pid)
-                            : SpawnWithPosixSpawn(spec, io, argv.data(), env, &pid);
+    const int rc = use_clone ? SpawnWithClone(spec, io, path.c_str(), argv.data(), env, &pid)
+                             : SpawnWithPosixSpawn(spec, io, argv.data(), env, &pid);
     if (rc != 0) return SpawnError(rc, spec);
 
     SpawnedChild child;

@@ -75,6 +75,7 @@ struct ProcessSupervisor::Impl : std::enable_shared_from_this<ProcessSupervisor:
     void DoKillAll();
 
     Strand strand;
+    int parent_death_signal = 0;  ///< for specs that name none; set once, before the first Start
     std::atomic<Handle> next_handle{1};
     std::atomic<size_t> running{0};
 
@@ -485,7 +486,7 @@ void ProcessSupervisor::Impl::DoStart(Handle handle, ProcessSpec spec, LineCallb
     how.env = spec.env;
     how.cwd = spec.cwd;
     how.stdin_pipe = spec.stdin_data.has_value();
-    how.parent_death_signal = spec.parent_death_signal;
+    how.parent_death_signal = spec.parent_death_signal != 0 ? spec.parent_death_signal : parent_death_signal;
     auto spawned = Spawn(how);
     if (!spawned) {
         ProcessOutcome outcome;
@@ -541,7 +542,10 @@ void ProcessSupervisor::Impl::DoKillAll() {
     }
 }
 
-ProcessSupervisor::ProcessSupervisor(asio::io_context& io) : impl_(std::make_shared<Impl>(io)) {}
+ProcessSupervisor::ProcessSupervisor(asio::io_context& io, int parent_death_signal)
+    : impl_(std::make_shared<Impl>(io)) {
+    impl_->parent_death_signal = parent_death_signal;
+}
 
 ProcessSupervisor::~ProcessSupervisor() {
     impl_->callbacks_disabled.store(true);

@@ -46,10 +46,11 @@ struct SpawnSpec {
     /// stdout/stderr: pipes whose read ends are returned (non-blocking), or this process's own descriptors.
     bool capture_output = true;
     /// Signal the child gets when this process dies (PR_SET_PDEATHSIG), so that it cannot outlive a crashed or
-    /// SIGKILLed parent; 0: none. Takes the fork path (posix_spawn cannot set it).
+    /// SIGKILLed parent; 0: none. Takes the clone path (posix_spawn cannot set it). It follows the spawning thread:
+    /// the child gets it when that thread ends, so spawn from threads that live as long as the process.
     int parent_death_signal = 0;
     /// Descriptors of this process the child keeps, at the same numbers (e.g. a lock it must hold too). Every other
-    /// descriptor above stderr is closed in the child. Takes the fork path.
+    /// descriptor above stderr is closed in the child. Takes the clone path.
     std::vector<int> inherit_fds;
 };
 
@@ -62,8 +63,9 @@ struct SpawnedChild {
     UniqueFd stderr_fd;
 };
 
-/// Starts the child in its own process group. Never blocks for long: posix_spawn (vfork-based in glibc), or fork
-/// + exec with only async-signal-safe calls in between when the spec needs what posix_spawn cannot do. An error
+/// Starts the child in its own process group. Never blocks for long: posix_spawn (vfork-based in glibc), or a clone
+/// with CLONE_VM | CLONE_VFORK making system calls only until its exec when the spec needs what posix_spawn cannot
+/// do. An error
 /// names what was wrong: the executable, the working directory, the environment, or resources.
 Result<SpawnedChild> Spawn(const SpawnSpec& spec);
 

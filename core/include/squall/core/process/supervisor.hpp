@@ -68,7 +68,9 @@ public:
     using LineCallback = std::function<void(std::string_view stream, std::string line)>;
     using ExitCallback = std::function<void(ProcessOutcome)>;
 
-    explicit ProcessSupervisor(asio::io_context& io);
+    /// `parent_death_signal`: what every child it starts gets when this process dies, unless its ProcessSpec names
+    /// one (an action runner's children get SIGKILL: an action never outlives its runner, docs/delivery.md).
+    explicit ProcessSupervisor(asio::io_context& io, int parent_death_signal = 0);
     ~ProcessSupervisor();
     ProcessSupervisor(const ProcessSupervisor&) = delete;
     ProcessSupervisor& operator=(const ProcessSupervisor&) = delete;
