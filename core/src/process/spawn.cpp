@@ -12,9 +12,11 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 extern char** environ;  // NOLINT: POSIX process environment, passed on when a spec has none of its own
 
@@ -194,38 +196,53 @@ struct CloneChildArgs {
     int err = 0;  ///< set by a child that failed; read once clone returned (the child has exec'd or exited)
 };
 
-[[noreturn]] void ChildFail(CloneChildArgs* a, int err) {
-    a->err = err;
-    ::_exit(127);
+/// The child of SpawnWithClone makes raw system calls only: a libc wrapper that a sanitizer intercepts would record
+/// state (signal handlers, descriptors) in memory this child shares with the parent, and no sanitizer instruments it.
+#define SQUALL_CLONE_CHILD __attribute__((no_sanitize("address", "thread", "undefined")))
+
+[[noreturn]] SQUALL_CLONE_CHILD void ChildFail(CloneChildArgs* a, long err) {
+    a->err = static_cast<int>(err);
+    ::syscall(SYS_exit_group, 127);
+    __builtin_unreachable();
 }
 
-int CloneChild(void* arg) {
+SQUALL_CLONE_CHILD int CloneChild(void* arg) {
     auto* a = static_cast<CloneChildArgs*>(arg);
-    ::setpgid(0, 0);
+    ::syscall(SYS_setpgid, 0, 0);
     if (a->death_signal != 0) {
-        ::prctl(PR_SET_PDEATHSIG, a->death_signal);
-        if (::getppid() != a->parent) ::_exit(1);  // the parent died before prctl took effect
+        ::syscall(SYS_prctl, PR_SET_PDEATHSIG, a->death_signal, 0, 0, 0);
+        if (::syscall(SYS_getppid) != a->parent) ::syscall(SYS_exit_group, 1);  // the parent died before prctl
     }
     // Default dispositions (a handler of this process must not run in the child), then an empty mask: the parent
-    // blocked every signal around the clone.
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; ++s) ::sigaction(s, &dfl, nullptr);  // fails harmlessly for SIGKILL/SIGSTOP
-    int in = a->io.in;
-    if (in < 0 && (in = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) ChildFail(a, errno);
-    if (::dup2(in, STDIN_FILENO) < 0) ChildFail(a, errno);
-    if (a->io.out >= 0 && ::dup2(a->io.out, STDOUT_FILENO) < 0) ChildFail(a, errno);
-    if (a->io.err >= 0 && ::dup2(a->io.err, STDERR_FILENO) < 0) ChildFail(a, errno);
-    if (a->cwd != nullptr && ::chdir(a->cwd) != 0) ChildFail(a, errno);
+    // blocked every signal around the clone. The kernel's struct sigaction, all zero: SIG_DFL, no flags, no mask.
+    struct {
+        unsigned long handler;
+        unsigned long flags;
+        unsigned long restorer;
+        uint64_t mask;
+    } dfl{};
+    for (int s = 1; s <= 64; ++s)
+        ::syscall(SYS_rt_sigaction, s, &dfl, nullptr, sizeof dfl.mask);  // fails for KILL/STOP
+    long in = a->io.in;
+    if (in < 0 && (in = ::syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        ChildFail(a, errno);
+    }
+    const std::pair<long, long> stdio[] = {{in, STDIN_FILENO}, {a->io.out, STDOUT_FILENO}, {a->io.err, STDERR_FILENO}};
+    for (const auto& [from, to] : stdio) {
+        if (from < 0) continue;
+        // dup3 refuses equal descriptors; one of ours already there (this process had it closed) is close-on-exec.
+        const long done = from != to ? ::syscall(SYS_dup3, from, to, 0) : ::syscall(SYS_fcntl, to, F_SETFD, 0);
+        if (done < 0) ChildFail(a, errno);
+    }
+    if (a->cwd != nullptr && ::syscall(SYS_chdir, a->cwd) != 0) ChildFail(a, errno);
     // Every descriptor above stderr closes at exec, but the ones the child is to keep.
     ::syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
     for (size_t i = 0; i < a->keep_count; ++i) {
-        if (::fcntl(a->keep[i], F_SETFD, 0) != 0) ChildFail(a, errno);
+        if (::syscall(SYS_fcntl, a->keep[i], F_SETFD, 0) != 0) ChildFail(a, errno);
     }
-    sigset_t empty_mask;
-    sigemptyset(&empty_mask);
-    ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
-    ::execve(a->path, a->argv, a->envp);
+    const uint64_t empty_mask = 0;
+    ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty_mask, nullptr, sizeof empty_mask);
+    ::syscall(SYS_execve, a->path, a->argv, a->envp);
     ChildFail(a, errno);
 }
 
@@ -246,7 +263,7 @@ int SpawnWithClone(
     thread_local std::unique_ptr<char[]> stack;
     if (!stack) stack = std::make_unique<char[]>(kCloneStackBytes);
     CloneChildArgs args;
-    args.parent = ::getpid();
+    args.parent = static_cast<pid_t>(::syscall(SYS_getpid));  // also binds syscall() before the child calls it
     args.death_signal = spec.parent_death_signal;
     args.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
     args.path = path;
