@@ -71,7 +71,7 @@ Json ParseJsonField(const std::string& text) {
 
 Script::Script(std::string source)
     : source_(std::make_shared<const std::string>(std::move(source))), sha_(Sha1Hex(*source_)) {
-    RedisClient::RegisterScript(source_);
+    RedisClient::RegisterScript(source_, known_);
 }
 
 RedisClient::Args Script::Build(

@@ -78,10 +78,16 @@ RedisReply Convert(const redisReply* r) {
     return out;
 }
 
-/// The sources RedisClient::RegisterScript was given, one per text, in the order they came.
+/// A script RedisClient::RegisterScript was given: its text, and the "known" flags of the Scripts built with it.
+struct RegisteredScript {
+    std::shared_ptr<const std::string> source;
+    std::vector<std::shared_ptr<std::atomic<bool>>> known;
+};
+
+/// The registered scripts, one per text, in the order they came.
 struct ScriptRegistry {
     std::mutex mu;
-    std::vector<std::shared_ptr<const std::string>> sources;  // guarded by mu
+    std::vector<RegisteredScript> scripts;  // guarded by mu
 };
 
 ScriptRegistry& Scripts() {
@@ -89,14 +95,16 @@ ScriptRegistry& Scripts() {
     return *registry;
 }
 
-/// SCRIPT LOAD of every registered script, for a new connection.
-std::vector<RedisClient::Args> ScriptLoads() {
+/// The registered scripts, for a new connection.
+std::vector<RegisteredScript> RegisteredScripts() {
     ScriptRegistry& r = Scripts();
     std::lock_guard lock(r.mu);
-    std::vector<RedisClient::Args> out;
-    out.reserve(r.sources.size());
-    for (const auto& source : r.sources) out.push_back({"SCRIPT", "LOAD", *source});
-    return out;
+    return r.scripts;
+}
+
+/// A connection could not load `script` (an error reply): its next call must carry the source.
+void ForgetLoaded(const RegisteredScript& script) {
+    for (const auto& known : script.known) known->store(false, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -248,7 +256,9 @@ private:
             sentinel.host = host;
             sentinel.port = port;
             sentinel_clients_.push_back(RedisClient::Create(
-                io_, sentinel, {.connect_timeout = kSentinelTimeout, .command_timeout = kSentinelTimeout}
+                io_,
+                sentinel,
+                {.connect_timeout = kSentinelTimeout, .command_timeout = kSentinelTimeout, .load_scripts = false}
             ));
         }
         sentinel_clients_[i]->Command(
@@ -358,8 +368,9 @@ private:
             return;
         }
         backoff_ = std::chrono::milliseconds(0);
-        std::vector<RedisClient::Args> loads = ScriptLoads();
-        if (endpoint_.db != 0 || endpoint_.IsSentinel() || !loads.empty()) {
+        gate_scripts_.clear();
+        if (options_.load_scripts) gate_scripts_ = RegisteredScripts();
+        if (endpoint_.db != 0 || endpoint_.IsSentinel() || !gate_scripts_.empty()) {
             // SELECT goes first and gates everything else, so that no command can run in the wrong db; behind
             // Sentinel, ROLE makes sure that the server is (still) the master: a demoted one would refuse writes.
             // Then the scripts this process knows, so that its EVALSHAs find them on a Redis that restarted or was
@@ -368,7 +379,7 @@ private:
             op->internal_select = true;
             if (endpoint_.IsSentinel()) op->commands.push_back({"ROLE"});
             if (endpoint_.db != 0) op->commands.push_back({"SELECT", std::to_string(endpoint_.db)});
-            for (auto& load : loads) op->commands.push_back(std::move(load));
+            for (const auto& script : gate_scripts_) op->commands.push_back({"SCRIPT", "LOAD", *script.source});
             op->expected = op->commands.size();
             op->deadline = Clock::now() + options_.command_timeout;
             pending_commands_ += op->expected;
@@ -506,15 +517,17 @@ private:
         }
         if (err.empty()) {
             // A script that could not be loaded (-LOADING while Redis reads its AOF) is sent with its source by its
-            // first call (Script's NOSCRIPT fallback): not a reason to refuse the connection.
-            for (; i < replies.size(); ++i) {
-                if (replies[i].IsError()) {
+            // next call, in order: not a reason to refuse the connection.
+            for (size_t s = 0; i < replies.size(); ++i, ++s) {
+                if (replies[i].IsError() && s < gate_scripts_.size()) {
+                    ForgetLoaded(gate_scripts_[s]);
                     Log(*log_,
                         spdlog::level::debug,
                         "redis SCRIPT LOAD failed",
                         {{"endpoint", EndpointString()}, {"error", replies[i].str}});
                 }
             }
+            gate_scripts_.clear();
             BecomeReady();
             return;
         }
@@ -724,8 +737,9 @@ private:
     std::shared_ptr<spdlog::logger> log_;
 
     redisAsyncContext* ctx_ = nullptr;
-    uint64_t generation_ = 0;  // bumped per connection, so stale timer/posted handlers can tell
-    bool ready_ = false;       // connected and SELECTed: commands go straight to hiredis
+    uint64_t generation_ = 0;                     // bumped per connection, so stale timer/posted handlers can tell
+    bool ready_ = false;                          // connected and SELECTed: commands go straight to hiredis
+    std::vector<RegisteredScript> gate_scripts_;  // the scripts the handshake of this connection loads
     bool dropping_ = false;
     bool shutting_down_ = false;
     bool timer_armed_ = false;
@@ -762,13 +776,18 @@ struct RedisClient::Impl {
     }
 };
 
-void RedisClient::RegisterScript(std::shared_ptr<const std::string> source) {
+void RedisClient::RegisterScript(std::shared_ptr<const std::string> source, std::shared_ptr<std::atomic<bool>> known) {
     ScriptRegistry& r = Scripts();
     std::lock_guard lock(r.mu);
-    for (const auto& known : r.sources) {
-        if (known == source || *known == *source) return;
+    for (auto& script : r.scripts) {
+        if (script.source == source || *script.source == *source) {
+            if (known) script.known.push_back(std::move(known));
+            return;
+        }
     }
-    r.sources.push_back(std::move(source));
+    RegisteredScript script{std::move(source), {}};
+    if (known) script.known.push_back(std::move(known));
+    r.scripts.push_back(std::move(script));
 }
 
 std::shared_ptr<RedisClient> RedisClient::Create(
@@ -886,15 +905,17 @@ public:
             if (!ok && c_->err == 0) c_->err = REDIS_ERR_OTHER;
         }
         if (c_ && !c_->err) {
-            // The scripts this process knows, as the asynchronous client's handshake loads them; an error reply
-            // (-LOADING) leaves a script to its first call's NOSCRIPT fallback.
-            const std::vector<RedisClient::Args> loads = ScriptLoads();
-            for (const auto& load : loads) {
-                redisAppendCommand(c_, "SCRIPT LOAD %b", load[2].data(), load[2].size());
+            // The scripts this process knows, as the asynchronous client's handshake loads them; after an error reply
+            // (-LOADING) the script's next call sends its source.
+            const std::vector<RegisteredScript> scripts = RegisteredScripts();
+            for (const auto& script : scripts) {
+                redisAppendCommand(c_, "SCRIPT LOAD %b", script.source->data(), script.source->size());
             }
-            for (size_t i = 0; i < loads.size() && !c_->err; ++i) {
+            for (size_t i = 0; i < scripts.size() && !c_->err; ++i) {
                 void* r = nullptr;
-                if (redisGetReply(c_, &r) == REDIS_OK && r) freeReplyObject(r);
+                if (redisGetReply(c_, &r) != REDIS_OK || !r) break;
+                if (static_cast<redisReply*>(r)->type == REDIS_REPLY_ERROR) ForgetLoaded(scripts[i]);
+                freeReplyObject(r);
             }
         }
         if (!c_) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -24,6 +25,8 @@ struct RedisClientOptions {
     size_t max_pending = 200000;
     /// How often the deltas of counters() are sent (at most; only while there are some).
     std::chrono::milliseconds counters_interval{1000};
+    /// Load the registered scripts on each new connection (RegisterScript); off for a Sentinel's own clients.
+    bool load_scripts = true;
 };
 
 /// One asynchronous Redis connection (hiredis redisAsyncContext) driven by Boost.Asio.
@@ -52,7 +55,11 @@ public:
     /// Lua scripts this process runs (core::Script registers each as it is built): every new connection sends SCRIPT
     /// LOAD for them before anything else, so that an EVALSHA on it never meets a Redis that lost its scripts (a
     /// restart, a failover to a replica) and is retried with the source after the commands that followed it.
-    static void RegisterScript(std::shared_ptr<const std::string> source);
+    /// `known` (Script's "Redis holds it" flag) is cleared when a connection could not load the script (-LOADING
+    /// while Redis reads its AOF), so that its next call sends the source, in order, instead of meeting NOSCRIPT.
+    static void RegisterScript(
+        std::shared_ptr<const std::string> source, std::shared_ptr<std::atomic<bool>> known = nullptr
+    );
 
     /// Sends one command; `cb` gets its reply.
     void Command(Args args, Callback cb);
