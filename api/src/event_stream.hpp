@@ -70,8 +70,10 @@ using StreamMessagePtr = std::shared_ptr<const StreamMessage>;
 /// Limits of EventHub.
 struct EventHubOptions {
     /// Per subscriber; past it the subscriber is dropped. An output entry holds up to 1,000 lines, each its own
-    /// message, so this leaves room for a few of them between two writes.
-    size_t max_queued_messages = 4000;
+    /// message, and one read (`batch` entries) is handed over at once: a whole read of output entries must fit
+    /// before the client's connection had a chance to write any (4,000 dropped every `tail` of an action that
+    /// printed 4,000 lines at once). The byte limit below bounds the memory.
+    size_t max_queued_messages = 70000;
     /// Per subscriber; past it the subscriber is dropped. It must hold a few final execution updates, each of
     /// which carries a whole result (up to 4 MiB of stdout): a client that keeps up can still be a few of them
     /// behind when executions finish together on a loaded machine. Messages are shared by all subscribers, so

@@ -101,6 +101,20 @@ TEST(StreamFilterTest, AnEndOnAnExecutionEventWantsExecutionEvents) {
     EXPECT_TRUE(StreamFilter::FromQuery("", "", "", "", "").WantsExecutionEvents());
 }
 
+TEST(StreamSubscriberTest, OneReadOfOutputEntriesFitsTheDefaultLimits) {
+    // An action that prints thousands of lines at once: the hub reads up to `batch` output entries of up to 1,000
+    // lines each and hands their lines over together, before the client's connection writes any.
+    EventHubOptions limits;
+    StreamSubscriber sub(StreamFilter{});
+    const size_t lines = limits.batch * 1000;
+    for (size_t i = 0; i < lines; ++i) sub.Offer(Msg("st2.execution.output__create", "e", "", 120), limits);
+    EXPECT_FALSE(sub.dropped());
+    std::vector<StreamMessagePtr> got;
+    bool end = false;
+    EXPECT_TRUE(sub.Take(got, &end, 0ms));
+    EXPECT_EQ(got.size(), lines);
+}
+
 TEST(StreamSubscriberTest, ASubscriberThatFallsBehindIsDroppedNotBufferedWithoutBound) {
     EventHubOptions limits;
     limits.max_queued_messages = 3;
