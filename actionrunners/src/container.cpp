@@ -1,11 +1,17 @@
 #include "squall/actionrunners/container.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "squall/core/action_token.hpp"
 #include "squall/core/clock.hpp"
@@ -192,6 +198,41 @@ void ScheduleRetry(
         {"ZADD", keys.RetryDue(), std::to_string(due), r.execution_id},
         [then = std::move(then)](Result<core::RedisReply> reply) { then(reply && !reply->IsError()); }
     );
+}
+
+/// The pids of this host's processes whose environment names `execution_id` (ST2_ACTION_EXECUTION_ID, which every
+/// action process has and what it starts inherits), this process excepted. Reads /proc: not for an event loop.
+std::vector<pid_t> ProcessesOfExecution(const std::string& execution_id) {
+    const std::string wanted = "ST2_ACTION_EXECUTION_ID=" + execution_id;
+    std::vector<pid_t> out;
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr) return out;
+    const pid_t self = ::getpid();
+    std::string environ;
+    while (const dirent* e = ::readdir(proc)) {
+        char* end = nullptr;
+        const long pid = std::strtol(e->d_name, &end, 10);
+        if (pid <= 0 || *end != '\0' || pid == self) continue;
+        const int fd = ::open(("/proc/" + std::string(e->d_name) + "/environ").c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;  // gone, or another user's
+        environ.clear();
+        char buf[16384];
+        ssize_t n = 0;
+        while (environ.size() < size_t{1} << 20 && (n = ::read(fd, buf, sizeof buf)) > 0) {
+            environ.append(buf, static_cast<size_t>(n));
+        }
+        ::close(fd);
+        // Entries are NUL-terminated: the variable at the start, or after a NUL, and ending at one.
+        for (size_t at = environ.find(wanted); at != std::string::npos; at = environ.find(wanted, at + 1)) {
+            const size_t after = at + wanted.size();
+            if ((at == 0 || environ[at - 1] == '\0') && (after == environ.size() || environ[after] == '\0')) {
+                out.push_back(static_cast<pid_t>(pid));
+                break;
+            }
+        }
+    }
+    ::closedir(proc);
+    return out;
 }
 }  // namespace
 
@@ -1256,6 +1297,22 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
         );
     }
 
+    /// What the action of an execution abandoned by a dead runner started and left running on this host (its own
+    /// process died with the runner: SIGKILL as its parent-death signal; docs/delivery.md): killed, so that it does
+    /// not run on beside a retry. Found by the execution id in the processes' environment, on a thread of its own.
+    void KillLeftovers(const std::string& id) {
+        std::thread([id, log = log] {
+            const std::vector<pid_t> pids = ProcessesOfExecution(id);
+            for (pid_t pid : pids) ::kill(pid, SIGKILL);
+            if (!pids.empty()) {
+                Log(*log,
+                    spdlog::level::warn,
+                    "killed the processes an abandoned execution left running",
+                    {{"execution_id", id}, {"processes", std::to_string(pids.size())}});
+            }
+        }).detach();
+    }
+
     void CheckOwners(
         const core::RedisReply& ids,
         const std::vector<core::RedisReply>& owners,
@@ -1302,6 +1359,7 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
                                         spdlog::level::warn,
                                         "execution abandoned",
                                         {{"execution_id", id}, {"runner", runner}});
+                                    self->KillLeftovers(id);
                                 }
                             },
                             {status}

@@ -123,28 +123,35 @@ TEST_F(ResilienceTest, KilledServerLeavesNothingRunningSilently) {
     o.redis_url = "unix://" + redis.socket_path();
     std::string id;
     const std::string pid_file = (data_.path() / "action.pid").string();
+    const std::string background_file = (data_.path() / "background.pid").string();
     pid_t action = -1;
+    pid_t background = -1;
     {
         SquallProcess server(o);
         EXPECT_FALSE(std::filesystem::exists(o.data_dir + "/redis")) << "--redis must not spawn a redis-server";
         int status = 0;
         const Json body = {
-            {"action", "core.local"}, {"parameters", {{"cmd", "echo $$ > " + pid_file + "; exec sleep 30"}}}};
+            {"action", "core.local"},
+            {"parameters",
+             {{"cmd", "sleep 31 & echo $! > " + background_file + "; echo $$ > " + pid_file + "; wait"}}}};
         Json e = Post(server, "/executions", body.dump(), &status);
         ASSERT_EQ(status, 201);
         id = e["id"];
         ASSERT_TRUE(WaitFor([&] { return Get(server, "/executions/" + id).value("status", "") == "running"; }, 20s));
         ASSERT_TRUE(WaitFor([&] { return (action = std::atoi(ReadFile(pid_file).c_str())) > 0; }, 20s));
+        ASSERT_TRUE(WaitFor([&] { return (background = std::atoi(ReadFile(background_file).c_str())) > 0; }, 20s));
         server.Kill();
     }
     // The action dies with its runner (SIGKILL as the parent-death signal): left running, it ran on beside the retry
     // of its abandoned execution. Gone, or a zombie that nobody reaps in a container without an init.
-    auto alive = [action] {
-        const std::string stat = ReadFile("/proc/" + std::to_string(action) + "/stat");
+    auto alive = [](pid_t pid) {
+        const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
         return !stat.empty() && stat.find(") Z ") == std::string::npos;
     };
-    EXPECT_TRUE(WaitFor([&] { return !alive(); }, 10s)) << "the action outlived its runner's kill -9";
-    if (alive()) ::kill(action, SIGKILL);
+    EXPECT_TRUE(WaitFor([&] { return !alive(action); }, 10s)) << "the action outlived its runner's kill -9";
+    if (alive(action)) ::kill(action, SIGKILL);
+    // What it started in the background does not get that signal: it lives until the execution is abandoned.
+    EXPECT_TRUE(alive(background));
     SquallProcess server(o);
     Json e;
     // The dead runner's liveness key expires (15 s) and the reaper (every 10 s) marks the execution abandoned.
@@ -156,6 +163,9 @@ TEST_F(ResilienceTest, KilledServerLeavesNothingRunningSilently) {
         60s
     )) << e.dump(2);
     EXPECT_NE(e["result"].value("error", "").find("stopped responding"), std::string::npos);
+    // Then the gc role kills it (found by the execution id in its environment).
+    EXPECT_TRUE(WaitFor([&] { return !alive(background); }, 10s)) << "the action's background process lived on";
+    if (alive(background)) ::kill(background, SIGKILL);
     // And the new server runs new work.
     int status = 0;
     Json fresh = Post(server, "/executions", R"({"action": "core.local", "parameters": {"cmd": "echo ok"}})", &status);
