@@ -12,4 +12,6 @@ for arg in "$@"; do
         *) path="$arg" ;;
     esac
 done
-df -P $human "$path" | head -n "$lines"
+# df's own exit status is the action's (a pipe would report head's): a path that does not exist fails the run.
+report=$(df -P $human "$path") || exit $?
+printf '%s\n' "$report" | head -n "$lines"
