@@ -26,8 +26,9 @@ constexpr const char* kUsage = R"(usage: squall <command> [args]
   server [--config FILE] [--data-dir DIR] [--listen HOST:PORT] [--redis URL] [--roles LIST]
          [--pool NAME] [--workers N] [--log-level L] [--log-format text|json]
                                   run the server (see deploy/squall.sample.yaml)
-  run <action-ref> [k=v ...] [-a] [-j]
-                                  run an action and wait for its result (-a: do not wait)
+  run <action-ref> [k=v ...] [-a] [-j] [--tail]
+                                  run an action and wait for its result (-a: do not wait; --tail: follow
+                                  its output as it comes, as execution tail, then print the result)
   execution list [--action REF] [--status S] [-n N] [-j]
   execution get <id> [-j]
   execution tail <id> [--type stdout|stderr] [--include-metadata]
@@ -83,6 +84,7 @@ struct Cli {
     bool json = false;
     bool yaml = false;
     bool async = false;
+    bool tail = false;        ///< run --tail: follow the output as `execution tail` does, then print the result
     bool show_tasks = false;  ///< execution get --show-tasks: the workflow's task executions
     /// execution re-run --tasks t2 t3 [--no-reset t3]: re-run a workflow from these tasks (names until the next
     /// option or k=v; commas also separate).
@@ -100,6 +102,8 @@ Result<Cli> ParseArgs(const std::vector<std::string>& args, size_t start) {
             cli.yaml = true;
         } else if (a == "-a" || a == "--async") {
             cli.async = true;
+        } else if (a == "--tail") {
+            cli.tail = true;
         } else if (a == "--show-tasks") {
             cli.show_tasks = true;
         } else if (a == "--include-metadata") {  // execution tail: each output line's timestamp and stream
@@ -344,6 +348,12 @@ int FollowExecution(api::ApiClient& client, const Cli& cli, const Json& created)
         return 0;
     }
     Json e = created;
+    if (cli.tail) {
+        // As `st2 run --tail`: the output as it comes (execution tail), then the execution as without --tail.
+        std::cout << "Tailing execution \"" << id << "\"\n" << std::flush;
+        if (const int rc = Tail(client, cli, id); rc != 0) return rc;
+        std::cout << "\n";
+    }
     auto delay = std::chrono::milliseconds(20);
     // As `st2 run`: stop waiting at `pending` too (core.ask waits for an answer that this command cannot give).
     while (!core::status::IsCompleted(e.value("status", "")) && e.value("status", "") != core::status::kPending) {

@@ -287,6 +287,27 @@ TEST_F(CliTest, ExecutionTailFollowsTheOutputUntilTheEnd) {
     EXPECT_NE(missing.err.find("not found"), std::string::npos) << missing.err;
 }
 
+// squall run --tail, as st2 run --tail: the output as execution tail prints it (as it comes, or all of it when the
+// execution ended before the tail began), then the execution as without --tail, and run's exit code.
+TEST_F(CliTest, RunTailFollowsTheOutputThenPrintsTheResult) {
+    CliResult ok = server_->Cli({"run", "core.local", "cmd=echo one; echo two", "--tail"});
+    ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+    EXPECT_EQ(ok.out.rfind("Tailing execution \"", 0), 0u) << ok.out;
+    const size_t lines = ok.out.find("one\ntwo\n");
+    const size_t end = ok.out.find("has completed (status=succeeded).");
+    const size_t result = ok.out.find("status: succeeded");
+    ASSERT_NE(lines, std::string::npos) << ok.out;
+    ASSERT_NE(end, std::string::npos) << ok.out;
+    ASSERT_NE(result, std::string::npos) << ok.out;
+    EXPECT_LT(lines, end);
+    EXPECT_LT(end, result);
+
+    CliResult failed = server_->Cli({"run", "core.local", "cmd=echo bad >&2; exit 3", "--tail"});
+    EXPECT_EQ(failed.exit_code, 1) << failed.out << failed.err;
+    EXPECT_NE(failed.out.find("bad\n"), std::string::npos) << failed.out;
+    EXPECT_NE(failed.out.find("has completed (status=failed)."), std::string::npos) << failed.out;
+}
+
 // Tailing a workflow, as st2 execution tail does: its tasks' output, each task's start and end, then the workflow's
 // end (the same lines st2 prints, checked against it by hand). The first task waits on a FIFO the test opens once
 // the tail has subscribed, so the tasks after it start while the tail follows.
