@@ -27,6 +27,28 @@ protected:
         runner_.Drain();
     }
 
+    /// Calls `push` (an RPUSH of "by-script") and right after it sends RPUSH "after" on the same connection, without
+    /// waiting; returns the list once both are there, in the order Redis ran them.
+    std::vector<std::string> ScriptThenCommand(const Script& push, const std::string& list) {
+        std::promise<void> both;
+        push.Run(*client_, {list}, {"by-script"}, [](Result<RedisReply> r) { EXPECT_TRUE(r && !r->IsError()); });
+        client_->Command({"RPUSH", list, "after"}, [&](Result<RedisReply>) { both.set_value(); });
+        both.get_future().wait();
+        EXPECT_TRUE(test::WaitFor(
+            [&] {
+                Result<RedisReply> n = client_->CommandBlocking({"LLEN", list});
+                return n && n->integer == 2;
+            },
+            std::chrono::seconds(5)
+        )) << list;
+        std::vector<std::string> out;
+        Result<RedisReply> got = client_->CommandBlocking({"LRANGE", list, "0", "-1"});
+        if (got) {
+            for (const auto& e : got->elements) out.push_back(e.str);
+        }
+        return out;
+    }
+
     test::RedisServer server_;
     test::IoRunner runner_{1};
     asio::io_context& io_ = runner_.io();
@@ -86,22 +108,9 @@ TEST_F(StoreTest, AScriptsFirstCallKeepsItsPlaceAmongTheConnectionsCommands) {
     const Script push("return redis.call('RPUSH', KEYS[1], ARGV[1])");
     for (const std::string round : {"first", "loaded", "flushed"}) {
         if (round == "flushed") ASSERT_TRUE(client_->CommandBlocking({"SCRIPT", "FLUSH"}));
-        const std::string list = "order:" + round;
-        std::promise<void> both;
-        push.Run(*client_, {list}, {"by-script"}, [](Result<RedisReply> r) { EXPECT_TRUE(r && !r->IsError()); });
-        client_->Command({"RPUSH", list, "after"}, [&](Result<RedisReply>) { both.set_value(); });
-        both.get_future().wait();
-        ASSERT_TRUE(test::WaitFor(
-            [&] {
-                Result<RedisReply> n = client_->CommandBlocking({"LLEN", list});
-                return n && n->integer == 2;
-            },
-            std::chrono::seconds(5)
-        )) << round;
-        Result<RedisReply> got = client_->CommandBlocking({"LRANGE", list, "0", "-1"});
-        ASSERT_TRUE(got);
-        ASSERT_EQ(got->elements.size(), 2u) << round;
-        if (round != "flushed") EXPECT_EQ(got->elements[0].str, "by-script") << round;
+        const std::vector<std::string> order = ScriptThenCommand(push, "order:" + round);
+        ASSERT_EQ(order.size(), 2u) << round;
+        if (round != "flushed") EXPECT_EQ(order[0], "by-script") << round;
     }
 }
 
@@ -124,22 +133,9 @@ TEST_F(StoreTest, AReconnectedClientsScriptCallsKeepTheirPlace) {
                 std::chrono::seconds(5)
             ));
         }
-        const std::string list = "reconnect-order:" + round;
-        std::promise<void> both;
-        push.Run(*client_, {list}, {"by-script"}, [](Result<RedisReply> r) { EXPECT_TRUE(r && !r->IsError()); });
-        client_->Command({"RPUSH", list, "after"}, [&](Result<RedisReply>) { both.set_value(); });
-        both.get_future().wait();
-        ASSERT_TRUE(test::WaitFor(
-            [&] {
-                Result<RedisReply> n = client_->CommandBlocking({"LLEN", list});
-                return n && n->integer == 2;
-            },
-            std::chrono::seconds(5)
-        )) << round;
-        Result<RedisReply> got = client_->CommandBlocking({"LRANGE", list, "0", "-1"});
-        ASSERT_TRUE(got);
-        ASSERT_EQ(got->elements.size(), 2u) << round;
-        EXPECT_EQ(got->elements[0].str, "by-script") << round;
+        const std::vector<std::string> order = ScriptThenCommand(push, "reconnect-order:" + round);
+        ASSERT_EQ(order.size(), 2u) << round;
+        EXPECT_EQ(order[0], "by-script") << round;
     }
     // The writer thread's synchronous connection loads them too.
     ASSERT_TRUE(other->CommandBlocking({"SCRIPT", "FLUSH"}));
