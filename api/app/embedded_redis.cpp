@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <filesystem>
 #include <thread>
 
@@ -42,7 +43,15 @@ Status EmbeddedRedis::Start() {
             "); use a shorter --data-dir or an external --redis"
         );
     }
-    return Spawn();
+    if (Status st = Spawn(); !st) return st;
+    // Started, Redis creates its socket a few milliseconds later: the roles' first connections wait for it here (the
+    // server's start, on its main thread) instead of failing once and logging a warning. A Redis that does not come
+    // up is reported by the connections, as before.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!std::filesystem::exists(Endpoint().unix_path, ec) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return {};
 }
 
 Status EmbeddedRedis::Spawn() {
