@@ -246,6 +246,8 @@ SQUALL_CLONE_CHILD int CloneChild(void* arg) {
     ChildFail(a, errno);
 }
 
+#undef SQUALL_CLONE_CHILD
+
 /// The child's stack while it shares this process's memory (before its exec): one per spawning thread, which the
 /// clone suspends until then. Reused, so that a spawn maps and unmaps nothing (an unmap stops every CPU this
 /// process runs on to flush its TLB).

@@ -68,14 +68,14 @@ struct ProcessSupervisor::Impl : std::enable_shared_from_this<ProcessSupervisor:
     using Strand = asio::strand<asio::io_context::executor_type>;
     class Process;
 
-    explicit Impl(asio::io_context& io) : strand(asio::make_strand(io)) {}
+    Impl(asio::io_context& io, int death_signal) : strand(asio::make_strand(io)), parent_death_signal(death_signal) {}
 
     void DoStart(Handle handle, ProcessSpec spec, LineCallback on_line, ExitCallback on_exit);
     void DoCancel(Handle handle);
     void DoKillAll();
 
     Strand strand;
-    int parent_death_signal = 0;  ///< for specs that name none; set once, before the first Start
+    const int parent_death_signal;  ///< for specs that name none
     std::atomic<Handle> next_handle{1};
     std::atomic<size_t> running{0};
 
@@ -543,9 +543,7 @@ void ProcessSupervisor::Impl::DoKillAll() {
 }
 
 ProcessSupervisor::ProcessSupervisor(asio::io_context& io, int parent_death_signal)
-    : impl_(std::make_shared<Impl>(io)) {
-    impl_->parent_death_signal = parent_death_signal;
-}
+    : impl_(std::make_shared<Impl>(io, parent_death_signal)) {}
 
 ProcessSupervisor::~ProcessSupervisor() {
     impl_->callbacks_disabled.store(true);
