@@ -102,6 +102,14 @@ std::vector<RegisteredScript> RegisteredScripts() {
     return r.scripts;
 }
 
+/// Set by RedisClient::ExpectRedisToStop.
+std::atomic<bool> g_redis_stopping{false};
+
+/// The level of a lost or refused connection's log line.
+spdlog::level::level_enum ConnectionLossLevel(spdlog::level::level_enum usual) {
+    return g_redis_stopping.load(std::memory_order_relaxed) ? spdlog::level::debug : usual;
+}
+
 /// A connection could not load `script` (an error reply): its next call must carry the source.
 void ForgetLoaded(const RegisteredScript& script) {
     for (const auto& known : script.known) known->store(false, std::memory_order_relaxed);
@@ -334,7 +342,7 @@ private:
     void ConnectFailed() {
         SetBackoff();
         Log(*log_,
-            spdlog::level::warn,
+            ConnectionLossLevel(spdlog::level::warn),
             "redis connect failed",
             {{"endpoint", EndpointString()}, {"error", last_connect_error_}});
     }
@@ -417,7 +425,7 @@ private:
         // hiredis freed the context (EOF, I/O or protocol error); sent ops already got NULL replies.
         const char* why = ctx_ != nullptr && ctx_->c.err != 0 ? ctx_->c.errstr : "closed by server";
         Log(*log_,
-            status == REDIS_OK ? spdlog::level::info : spdlog::level::warn,
+            ConnectionLossLevel(status == REDIS_OK ? spdlog::level::info : spdlog::level::warn),
             "redis connection lost",
             {{"endpoint", EndpointString()}, {"error", why}});
         ctx_ = nullptr;
@@ -775,6 +783,10 @@ struct RedisClient::Impl {
         asio::post(strand, [s = std::move(state)] { s->Shutdown(); });
     }
 };
+
+void RedisClient::ExpectRedisToStop() {
+    g_redis_stopping.store(true, std::memory_order_relaxed);
+}
 
 void RedisClient::RegisterScript(std::shared_ptr<const std::string> source, std::shared_ptr<std::atomic<bool>> known) {
     ScriptRegistry& r = Scripts();
