@@ -25,6 +25,9 @@ struct AttributeFilter {
     bool applied = false;
 };
 thread_local AttributeFilter* tl_attribute_filter = nullptr;
+/// Whether the request this thread serves is an admin's (Router::Wrap): a route's upper bound for explicit `limit`s
+/// is for other users only, as StackStorm's `max_page_size` (an admin may ask for everything with `limit=-1` anyway).
+thread_local bool tl_admin_request = false;
 
 std::string DumpJson(const Json& j) {
     return j.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -154,7 +157,7 @@ Result<Page> QueryPage(const httplib::Request& req, size_t max_limit) {
     if (req.get_param_value("limit") == "-1") {
         page.limit = Page::kNoLimit;
     } else {
-        Result<size_t> limit = QueryCount(req, "limit", 100, max_limit);
+        Result<size_t> limit = QueryCount(req, "limit", 100, tl_admin_request ? Page::kNoLimit - 1 : max_limit);
         if (!limit) return limit.error();
         if (*limit == 0) {
             return InvalidArgument("query parameter \"limit\": 0 is not a page size (use -1 for everything)");
@@ -338,8 +341,12 @@ Handler Router::Wrap(IdentityHandler h, bool needs_auth, bool filter_attributes)
                 AttributeFilter filter;
                 const bool narrows = filter_attributes && NarrowsAttributes(req, filter);
                 if (narrows) tl_attribute_filter = &filter;
+                tl_admin_request = who.admin;
                 struct Reset {
-                    ~Reset() { tl_attribute_filter = nullptr; }
+                    ~Reset() {
+                        tl_attribute_filter = nullptr;
+                        tl_admin_request = false;
+                    }
                 } reset;
                 h(req, res, who);
                 tl_attribute_filter = nullptr;

@@ -272,6 +272,75 @@ TEST_F(SkeletonTest, ApiValidatesAuthAndParameters) {
     EXPECT_EQ(api.Get("/executions?status=bogus")->status, 400);
 }
 
+TEST_F(SkeletonTest, ExecutionListTakesStackStormsFilters) {
+    SquallProcess server(Opts());
+    Api api(server);
+    // A workflow of two tasks, two noops and one shell command by the API's user; one execution by a rule.
+    auto wf = api.Post("/executions", R"({"action": "examples.report_and_count"})");
+    ASSERT_EQ(wf->status, 201) << wf->body;
+    const std::string wf_id = Json::parse(wf->body)["id"];
+    api.WaitCompleted(wf_id);
+    for (const char* body :
+         {R"({"action": "core.noop"})",
+          R"({"action": "core.noop"})",
+          R"({"action": "core.local", "parameters": {"cmd": "true"}})"}) {
+        ASSERT_EQ(api.Post("/executions", body)->status, 201);
+    }
+    auto hook = api.Post("/webhooks/sample", R"({"name": "filters"})");
+    ASSERT_EQ(hook->status, 202) << hook->body;
+    const std::string ti = Json::parse(hook->body)["id"];
+    Json all = api.WaitExecutions([](const Json& l) {
+        return l.size() == 7 &&
+               std::all_of(l.begin(), l.end(), [](const Json& e) { return core::status::IsCompleted(e["status"]); });
+    });
+    ASSERT_EQ(all.size(), 7u);
+    const auto ids = [](const Json& list) {
+        std::vector<std::string> out;
+        for (const auto& e : list) out.push_back(e["id"]);
+        return out;
+    };
+
+    // parent=null (what `st2 execution list` sends): the workflow's tasks are not listed, and counted out.
+    auto top = api.Get("/executions?parent=null");
+    ASSERT_EQ(top->status, 200);
+    EXPECT_EQ(top->get_header_value("X-Total-Count"), "5");
+    for (const auto& e : Json::parse(top->body)) EXPECT_FALSE(e.contains("parent")) << e.dump();
+    // parent=<id>: its tasks.
+    Json tasks = api.GetJson("/executions?parent=" + wf_id);
+    ASSERT_EQ(tasks.size(), 2u);
+    for (const auto& e : tasks) EXPECT_EQ(e["parent"], wf_id);
+    // sort_asc: oldest first (the workflow, then its first task).
+    Json asc = api.GetJson("/executions?sort_asc=True&limit=2");
+    ASSERT_EQ(asc.size(), 2u);
+    EXPECT_EQ(asc[0]["id"], wf_id);
+    EXPECT_EQ(asc[1]["parent"], wf_id);
+    // timestamp_gt / timestamp_lt: exclusive bounds on the start time.
+    const std::string wf_start = api.GetJson("/executions/" + wf_id)["start_timestamp"];
+    std::vector<std::string> after = ids(api.GetJson("/executions?timestamp_gt=" + wf_start));
+    EXPECT_EQ(after.size(), 6u);
+    EXPECT_EQ(std::find(after.begin(), after.end(), wf_id), after.end());
+    Json before = api.GetJson("/executions?timestamp_lt=" + wf_start);
+    EXPECT_TRUE(before.empty()) << before.dump();
+    auto bad_time = api.Get("/executions?timestamp_gt=yesterday");
+    EXPECT_EQ(bad_time->status, 400);
+    EXPECT_NE(bad_time->body.find("\\\"timestamp_gt\\\""), std::string::npos) << bad_time->body;
+    EXPECT_EQ(api.Get("/executions?liveaction=x")->status, 400);
+    // user: an admin may ask for anyone's.
+    EXPECT_TRUE(api.GetJson("/executions?user=nobody").empty());
+    const std::string api_user = api.GetJson("/executions/" + wf_id)["context"]["user"];
+    EXPECT_EQ(api.GetJson("/executions?parent=null&user=" + api_user).size(), 4u);
+    // runner and id.
+    EXPECT_EQ(api.GetJson("/executions?runner=noop").size(), 2u);
+    EXPECT_EQ(ids(api.GetJson("/executions?id=" + wf_id)), std::vector<std::string>{wf_id});
+    // trigger_instance: the executions its enforcements created.
+    Json by_ti = api.GetJson("/executions?trigger_instance=" + ti);
+    ASSERT_EQ(by_ti.size(), 1u);
+    EXPECT_EQ(by_ti[0]["context"]["trigger_instance"]["id"], ti);
+    EXPECT_TRUE(api.GetJson("/executions?trigger_instance=0123456789abcdef01234567").empty());
+    // An admin's explicit limit has no upper bound (StackStorm's max_page_size binds other users).
+    EXPECT_EQ(api.GetJson("/executions?limit=5000").size(), 7u);
+}
+
 TEST_F(SkeletonTest, CliRunsAndLists) {
     SquallProcess server(Opts());
     CliResult ok = server.Cli({"run", "core.local", "cmd=echo hi"});

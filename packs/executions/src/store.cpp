@@ -730,6 +730,28 @@ namespace {
 /// text, which is then parsed once for the page (a list answer's largest cost was parsing it again and again).
 using ParsedActions = std::unordered_map<std::string, Json>;
 
+/// The fields of a record that ListFilter checks one by one, in this order (RecordMatches).
+const std::vector<std::string> kFilterFields = {
+    "status", "action_ref", "rule_ref", "trigger_type", "user", "parent", "runner_type", "created_us"};
+
+/// Whether a record whose kFilterFields are `f` (HMGET replies) passes every field of `filter` but `ids`.
+bool RecordMatches(const ListFilter& filter, const std::vector<RedisReply>& f) {
+    if (f.size() < kFilterFields.size()) return false;
+    const auto keeps = [](const std::string& want, const RedisReply& have) { return want.empty() || have.str == want; };
+    if (!keeps(filter.status, f[0]) || !keeps(filter.action, f[1]) || !keeps(filter.rule, f[2]) ||
+        !keeps(filter.trigger, f[3]) || !keeps(filter.user, f[4]) || !keeps(filter.parent, f[5]) ||
+        !keeps(filter.runner, f[6])) {
+        return false;
+    }
+    if (filter.top_level && !f[5].str.empty()) return false;
+    if (filter.after_us || filter.before_us) {
+        const int64_t created = std::strtoll(f[7].str.c_str(), nullptr, 10);
+        if (filter.after_us && created <= *filter.after_us) return false;
+        if (filter.before_us && created >= *filter.before_us) return false;
+    }
+    return true;
+}
+
 /// Whether a record listed for `filter` needs its top-level attribute `name` (ListFilter::only, ::without).
 bool Wants(const ListFilter* filter, std::string_view name) {
     if (filter == nullptr) return true;
@@ -873,6 +895,10 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
 ) {
     std::vector<Json> out;
     if (limit == 0) return out;
+    if (filter.top_level || !filter.parent.empty() || !filter.runner.empty() || filter.after_us || filter.before_us ||
+        filter.oldest_first || filter.ids) {
+        return ListUnindexedBlocking(filter, offset, limit, total);
+    }
     const bool by_user = !filter.user.empty();
     const bool by_rule = !filter.rule.empty();
     const bool by_trigger = !filter.trigger.empty();
@@ -909,6 +935,70 @@ Result<std::vector<Json>> ExecutionStore::ListBlocking(
         });
     if (!rows) return rows.error();
     return RecordsOfPage(*rows, filter);
+}
+
+Result<std::vector<Json>> ExecutionStore::ListUnindexedBlocking(
+    const ListFilter& filter, size_t offset, size_t limit, size_t* total
+) {
+    if (filter.ids || !filter.parent.empty()) {
+        // A known set of executions (a trigger instance's, a workflow's tasks): each one's fields read and checked.
+        std::vector<std::string> candidates;
+        if (!filter.parent.empty()) {
+            Result<RedisReply> children =
+                client_->CommandBlocking({"LRANGE", keys_.Children(filter.parent), "0", "-1"});
+            if (!children) return children.error();
+            if (children->IsError()) return Internal("redis: " + children->str);
+            for (const auto& c : children->elements) {
+                if (!filter.ids || std::find(filter.ids->begin(), filter.ids->end(), c.str) != filter.ids->end())
+                    candidates.push_back(c.str);
+            }
+        } else {
+            candidates = *filter.ids;
+        }
+        std::vector<RedisClient::Args> reads;
+        for (const auto& id : candidates) {
+            RedisClient::Args read = {"HMGET", keys_.Execution(id)};
+            read.insert(read.end(), kFilterFields.begin(), kFilterFields.end());
+            reads.push_back(std::move(read));
+        }
+        std::vector<std::pair<int64_t, std::string>> matching;
+        if (!reads.empty()) {
+            Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(reads));
+            if (!rows) return rows.error();
+            for (size_t i = 0; i < rows->size() && i < candidates.size(); ++i) {
+                const auto& f = (*rows)[i].elements;
+                if (f.size() < kFilterFields.size() || f[0].str.empty()) continue;  // purged, or never there
+                if (RecordMatches(filter, f))
+                    matching.emplace_back(std::strtoll(f[7].str.c_str(), nullptr, 10), candidates[i]);
+            }
+        }
+        std::stable_sort(matching.begin(), matching.end(), [&filter](const auto& a, const auto& b) {
+            return filter.oldest_first ? a.first < b.first : a.first > b.first;
+        });
+        std::vector<std::string> ids;
+        ids.reserve(matching.size());
+        for (auto& m : matching) ids.push_back(std::move(m.second));
+        return FetchPage(ids, filter, offset, limit, total);
+    }
+    // The narrowest index of the indexed fields (as ListBlocking picks it), scanned within the time bounds.
+    std::vector<std::string> zsets;
+    if (!filter.user.empty() || !filter.rule.empty() || !filter.trigger.empty()) {
+        Result<std::vector<std::string>> sources = SourcesBlocking(filter);
+        if (!sources) return sources.error();
+        zsets = std::move(*sources);
+    } else if (!filter.action.empty() && !filter.status.empty()) {
+        // The per-(action, status) index holds final statuses only; an in-flight status's index holds its work.
+        zsets.push_back(
+            IsFinal(filter.status) ? keys_.ByActionStatus(filter.action, filter.status) : keys_.ByStatus(filter.status)
+        );
+    } else {
+        zsets.push_back(
+            !filter.action.empty()   ? keys_.ByAction(filter.action)
+            : !filter.status.empty() ? keys_.ByStatus(filter.status)
+                                     : keys_.All()
+        );
+    }
+    return ScanFilteredBlocking(zsets, kCombinedScan, filter, offset, limit, total);
 }
 
 Result<std::vector<std::string>> ExecutionStore::SourcesBlocking(const ListFilter& filter) {
@@ -987,38 +1077,34 @@ Result<std::vector<Json>> ExecutionStore::ScanFilteredBlocking(
     // Each index's newest max_scan entries read in slices, each slice's fields read in one pipeline and compared
     // with every field of the filter; the matches of all of them newest first; the page's records fetched once.
     constexpr size_t kSlice = 1000;
+    // The scores are the creation times (µs): the time bounds, exclusive, are a range of them.
+    const std::string low = filter.after_us ? "(" + std::to_string(*filter.after_us) : "-inf";
+    const std::string high = filter.before_us ? "(" + std::to_string(*filter.before_us) : "+inf";
     std::vector<std::pair<double, std::string>> matching;
     for (const auto& zset : zsets) {
         for (size_t start = 0; start < max_scan; start += kSlice) {
-            Result<RedisReply> ids = client_->CommandBlocking(
-                {"ZREVRANGE", zset, std::to_string(start), std::to_string(start + kSlice - 1), "WITHSCORES"}
-            );
+            RedisClient::Args range = {"ZRANGE", zset};
+            if (filter.oldest_first) {
+                range.insert(range.end(), {low, high, "BYSCORE"});
+            } else {
+                range.insert(range.end(), {high, low, "BYSCORE", "REV"});
+            }
+            range.insert(range.end(), {"LIMIT", std::to_string(start), std::to_string(kSlice), "WITHSCORES"});
+            Result<RedisReply> ids = client_->CommandBlocking(std::move(range));
             if (!ids) return ids.error();
             if (ids->IsError()) return Internal("redis: " + ids->str);
             if (ids->elements.empty()) break;
             std::vector<RedisClient::Args> reads;
             reads.reserve(ids->elements.size() / 2);
             for (size_t j = 0; j + 1 < ids->elements.size(); j += 2) {
-                reads.push_back(
-                    {"HMGET",
-                     keys_.Execution(ids->elements[j].str),
-                     "status",
-                     "action_ref",
-                     "rule_ref",
-                     "trigger_type",
-                     "user"}
-                );
+                RedisClient::Args read = {"HMGET", keys_.Execution(ids->elements[j].str)};
+                read.insert(read.end(), kFilterFields.begin(), kFilterFields.end());
+                reads.push_back(std::move(read));
             }
             Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(reads));
             if (!rows) return rows.error();
             for (size_t i = 0; i < rows->size() && 2 * i + 1 < ids->elements.size(); ++i) {
-                const auto& f = (*rows)[i].elements;
-                if (f.size() < 5) continue;
-                const auto keeps = [](const std::string& want, const RedisReply& have) {
-                    return want.empty() || have.str == want;
-                };
-                if (keeps(filter.status, f[0]) && keeps(filter.action, f[1]) && keeps(filter.rule, f[2]) &&
-                    keeps(filter.trigger, f[3]) && keeps(filter.user, f[4]))
+                if (RecordMatches(filter, (*rows)[i].elements))
                     matching.emplace_back(
                         std::strtod(ids->elements[2 * i + 1].str.c_str(), nullptr), ids->elements[2 * i].str
                     );
@@ -1027,8 +1113,8 @@ Result<std::vector<Json>> ExecutionStore::ScanFilteredBlocking(
         }
     }
     if (zsets.size() > 1) {
-        std::stable_sort(matching.begin(), matching.end(), [](const auto& a, const auto& b) {
-            return a.first > b.first;
+        std::stable_sort(matching.begin(), matching.end(), [&filter](const auto& a, const auto& b) {
+            return filter.oldest_first ? a.first < b.first : a.first > b.first;
         });
     }
     std::vector<std::string> ids;

@@ -154,10 +154,18 @@ Error RefusedTransition(const std::string& id, const std::string& from, const st
 struct ListFilter {
     std::string action;
     std::string status;
-    std::string parent;
+    std::string parent;   ///< the workflow whose task executions to list
     std::string rule;     ///< the ref of the rule that created it
     std::string trigger;  ///< the trigger type of the instance its rule matched
     std::string user;     ///< `context.user` (a non-admin's own list)
+    // Without an index of their own (ListBlocking: checked on each record of the narrowest index).
+    bool top_level = false;            ///< no parent (StackStorm's `parent=null`: what `st2 execution list` asks for)
+    std::string runner;                ///< the runner type
+    std::optional<int64_t> after_us;   ///< created after (exclusive; StackStorm's `timestamp_gt`)
+    std::optional<int64_t> before_us;  ///< created before (exclusive; `timestamp_lt`)
+    bool oldest_first = false;         ///< `sort_asc`
+    /// Only these executions (e.g. those a trigger instance's enforcements created); unset: any.
+    std::optional<std::vector<std::string>> ids;
     /// The top-level attributes of the records that the caller keeps (`include_attributes`: `action` for
     /// `action.ref`; empty: all) and those it drops whole (`exclude_attributes`). The others may be left out of
     /// the records listed, and their stored JSON is then not parsed. `id` is always there.
@@ -211,7 +219,9 @@ public:
     /// `rule` or `trigger` alone read their own index (O(page)); combined with each other or with `action` or
     /// `status`, the newest kCombinedScan of the narrowest index are read and filtered (`total` counts the matches
     /// among them). A `user` alone reads the user's index (O(page)); with any other filter it reads the user's index
-    /// whole and filters it (O(that user's executions)).
+    /// whole and filters it (O(that user's executions)). The fields without an index (top_level, runner, time bounds,
+    /// oldest_first) are checked on the newest (oldest) kCombinedScan of the narrowest index within the time bounds;
+    /// `parent` and `ids` on those executions alone.
     Result<std::vector<Json>> ListBlocking(const ListFilter& filter, size_t offset, size_t limit, size_t* total);
     static constexpr size_t kCombinedScan = 10000;
     /// Output lines [{output_type, data, timestamp}] stored for `id`.
@@ -263,8 +273,13 @@ private:
     Result<std::vector<core::RedisReply>> MergedPageBlocking(
         const std::vector<std::string>& zsets, size_t offset, size_t limit, size_t* total
     );
-    /// The newest `max_scan` ids of each of `zsets` whose records match every field of `filter`, newest first, then
-    /// their page.
+    /// A filter with a field that has no index (ListFilter::top_level ... ids): the candidates (`ids`, the parent's
+    /// children, or the newest kCombinedScan of the narrowest index within the time bounds) checked one by one.
+    Result<std::vector<Json>> ListUnindexedBlocking(
+        const ListFilter& filter, size_t offset, size_t limit, size_t* total
+    );
+    /// The newest (ListFilter::oldest_first: oldest) `max_scan` ids of each of `zsets` within the filter's time bounds
+    /// whose records match every field of `filter`, in that order, then their page.
     Result<std::vector<Json>> ScanFilteredBlocking(
         const std::vector<std::string>& zsets,
         size_t max_scan,
