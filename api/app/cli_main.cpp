@@ -270,6 +270,29 @@ int Tail(api::ApiClient& client, const Cli& cli, const std::string& id) {
         for (const auto& c : r->body["children"]) ids.insert(Str(c));
     }
     std::string ended;
+    // What the execution printed before the stream opened (`run --tail` of a quick action: most of it) comes from its
+    // stored output once the subscription is in place; the stream then brings only what was not stored yet, and
+    // what it brings twice (stored between the two) is recognised by its entry and left out.
+    std::multiset<std::string> replayed;
+    const auto entry_key = [](const Json& l) {
+        return l.value("timestamp", "") + '\n' + l.value("output_type", "") + '\n' + l.value("data", "");
+    };
+    const auto print = [&](const Json& l) {
+        if (metadata) std::cout << "[" << l.value("timestamp", "") << "][" << l.value("output_type", "") << "] ";
+        std::cout << l.value("data", "") << std::flush;
+    };
+    api::ApiClient replay_client = client.Clone();
+    const auto replay = [&] {
+        Result<api::ApiResponse> stored = replay_client.Get(
+            "/executions/" + id + "/output?format=json" + (output_type.empty() ? "" : "&output_type=" + output_type)
+        );
+        if (!stored || !stored->body.is_array()) return;  // the stream still brings what comes next
+        for (const Json& l : stored->body) {
+            if (!l.is_object()) continue;
+            replayed.insert(entry_key(l));
+            print(l);
+        }
+    };
     Status st = client.Stream(
         "/stream/v1/stream?events=st2.execution__update,st2.execution.output__create"
         "&end_event=st2.execution__update&end_execution_id=" +
@@ -305,12 +328,16 @@ int Tail(api::ApiClient& client, const Cli& cli, const std::string& id) {
             }
             if (event != "st2.execution.output__create" || !ids.count(d.value("execution_id", ""))) return true;
             if (!output_type.empty() && d.value("output_type", "") != output_type) return true;
-            if (metadata) {
-                std::cout << "[" << d.value("timestamp", "") << "][" << d.value("output_type", "") << "] ";
+            if (d.value("execution_id", "") == id && !replayed.empty()) {
+                if (auto seen = replayed.find(entry_key(d)); seen != replayed.end()) {
+                    replayed.erase(seen);
+                    return true;
+                }
             }
-            std::cout << d.value("data", "") << std::flush;
+            print(d);
             return true;
-        }
+        },
+        replay
     );
     if (!st) return Fail(st.error());
     if (ended.empty()) {

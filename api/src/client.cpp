@@ -163,12 +163,15 @@ Result<ApiResponse> ApiClient::Delete(const std::string& path) {
 }
 
 Status ApiClient::Stream(
-    const std::string& path, const std::function<bool(const std::string& event, const std::string& data)>& on_event
+    const std::string& path,
+    const std::function<bool(const std::string& event, const std::string& data)>& on_event,
+    const std::function<void()>& on_open
 ) {
     const httplib::Headers headers = Credentials(impl_->api_key, impl_->auth_token);
     int status = 0;
     std::string pending, error_body;
     bool stopped = false;
+    bool opened = false;
     httplib::Result r = impl_->http->Get(
         path,
         headers,
@@ -180,6 +183,10 @@ Status ApiClient::Stream(
             if (status >= 400) {
                 error_body.append(data, n);
                 return true;
+            }
+            if (!opened) {
+                opened = true;
+                if (on_open) on_open();
             }
             pending.append(data, n);
             // One event per blank-line-terminated block: `event: NAME` and `data: JSON` lines, or a `:` comment.
@@ -209,6 +216,12 @@ Status ApiClient::Stream(
         return Unavailable("the event stream of " + impl_->base + " ended (" + httplib::to_string(r.error()) + ")");
     }
     return Status{};
+}
+
+ApiClient ApiClient::Clone() const {
+    ApiClient copy(impl_->base, impl_->api_key);
+    copy.impl_->auth_token = impl_->auth_token;
+    return copy;
 }
 
 void ApiClient::SetAuthToken(std::string token) {

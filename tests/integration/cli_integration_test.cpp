@@ -4,6 +4,7 @@
 // http action reaches the API of the server that runs it, whatever port it listens on.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -270,11 +271,20 @@ TEST_F(CliTest, ExecutionTailFollowsTheOutputUntilTheEnd) {
     ASSERT_EQ(started.exit_code, 0) << started.err;
     const std::string id = Json::parse(started.out).value("id", "");
     ASSERT_FALSE(id.empty()) << started.out;
+    // "first" is stored before the tail begins: the tail prints it from the stored output, then what the stream
+    // brings, each line once.
+    httplib::Client http(server_->host(), server_->port());
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            auto r = http.Get(("/api/v1/executions/" + id + "/output").c_str(), {{"St2-Api-Key", server_->api_key()}});
+            return r && r->status == 200 && r->body == "first\n";
+        },
+        30s
+    ));
 
     CliResult tail = TailThroughGate(*server_, dir_.path() / "d", id, gate);
     ASSERT_EQ(tail.exit_code, 0) << tail.out << tail.err;
-    EXPECT_NE(tail.out.find("second\n"), std::string::npos) << tail.out;
-    EXPECT_NE(tail.out.find("Execution " + id + " has completed (status=succeeded)."), std::string::npos) << tail.out;
+    EXPECT_EQ(tail.out, "first\nsecond\n\nExecution " + id + " has completed (status=succeeded).\n");
 
     CliResult again = server_->Cli({"execution", "tail", id});
     ASSERT_EQ(again.exit_code, 0) << again.err;

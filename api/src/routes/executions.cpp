@@ -319,6 +319,15 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
             Result<std::vector<Json>> lines = d.executions.OutputBlocking(req.matches[1]);
             if (!lines) return SendError(res, lines.error());
             const std::string type = req.get_param_value("output_type");
+            if (req.get_param_value("format") == "json") {
+                // The entries themselves, {output_type, data, timestamp}: `squall execution tail` prints those stored
+                // before its stream opened and recognises them when the stream brings them too.
+                std::vector<Json> kept;
+                for (auto& l : *lines) {
+                    if (type.empty() || l.value("output_type", "") == type) kept.push_back(std::move(l));
+                }
+                return SendJson(res, 200, Json(std::move(kept)));
+            }
             std::string text;
             for (const auto& l : *lines) {
                 if (!type.empty() && l.value("output_type", "") != type) continue;

@@ -32,9 +32,15 @@ public:
     /// GET of a Server-Sent Events path on the server's origin (`/stream/v1/stream?...`): calls `on_event` with each
     /// event's name and data until the server ends the stream or `on_event` returns false. Comments (heartbeats)
     /// are skipped; the read times out after 60 s without a byte (the server sends a heartbeat every 25 s).
+    /// `on_open`, if given, runs once when the server's first bytes arrive (its `: connected`, sent once the
+    /// subscription is in place), before any event is handed over.
     Status Stream(
-        const std::string& path, const std::function<bool(const std::string& event, const std::string& data)>& on_event
+        const std::string& path,
+        const std::function<bool(const std::string& event, const std::string& data)>& on_event,
+        const std::function<void()>& on_open = {}
     );
+    /// Another client for the same server and credentials (a request while this one streams).
+    ApiClient Clone() const;
 
     /// Authenticates with an auth token (X-Auth-Token) instead of an API key: `squall login`'s saved token or
     /// $SQUALL_AUTH_TOKEN. An API key, when one was given, is sent instead.
