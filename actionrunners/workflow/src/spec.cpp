@@ -253,11 +253,14 @@ std::pair<std::string, std::vector<int>> Unquoted(const std::string& text) {
 
 std::vector<std::string> ReadVariables(const std::string& text) {
     // ctx('name'), ctx().name, ctx()['name'] anywhere; `$.name` (YAQL) only outside calls, `_.name` (Jinja) anywhere,
-    // neither inside string literals.
+    // neither inside string literals. A name followed by `(` is a method called on the context (`ctx().keys()`,
+    // `ctx().get(k, 1)`, `$.len()`), not a variable: Orquesta's extraction skips it (`\b(?!\()`).
     static const std::regex kCtx(
-        "ctx\\(\\s*['\"]?(\\w+)['\"]?\\s*\\)|ctx\\(\\s*\\)\\s*\\.\\s*(\\w+)|ctx\\(\\s*\\)\\s*\\[\\s*['\"](\\w+)['\"]"
+        "ctx\\(\\s*['\"]?(\\w+)['\"]?\\s*\\)|ctx\\(\\s*\\)\\s*\\.\\s*(\\w+)\\b(?!\\s*\\()|"
+        "ctx\\(\\s*\\)\\s*\\[\\s*['\"](\\w+)['\"]"
     );
-    static const std::regex kShort("(?:^|[^\\w$\\)\\]])\\$\\.(\\w+)|(?:^|[^\\w.])_\\.(\\w+)");
+    static const std::regex kShort("(?:^|[^\\w$\\)\\]])\\$\\.(\\w+)\\b(?!\\s*\\()|(?:^|[^\\w.])_\\.(\\w+)\\b(?!\\s*\\()"
+    );
     std::vector<std::string> out;
     const bool has_expr = text.find("<%") != std::string::npos || text.find("{{") != std::string::npos ||
                           text.find("{%") != std::string::npos;
