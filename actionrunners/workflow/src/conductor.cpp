@@ -397,17 +397,28 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
         if (!j) return InvalidArgument("json(): not a JSON document (" + j.error().message + ")");
         return j;
     };
-    fns["zip"] = [](const std::vector<Json>& args, const auto&) -> Result<Json> {
-        Json out = Json::array();
-        if (args.empty()) return out;
-        size_t n = SIZE_MAX;
-        for (const auto& a : args) {
-            if (!a.is_array()) return InvalidArgument("zip() takes lists");
-            n = std::min(n, a.size());
+    // zip(a, b, ..., pad => x): Orquesta's zip_, itertools.zip_longest: as long as the longest list, the shorter
+    // ones padded with `pad` (null by default); a null list is empty; one list is returned as it is.
+    fns["zip"] = [](const std::vector<Json>& args,
+                    const std::vector<std::pair<std::string, Json>>& kwargs) -> Result<Json> {
+        Json pad;
+        for (const auto& [k, v] : kwargs) {
+            if (k != "pad") return InvalidArgument("zip() got an unexpected keyword argument '" + k + "'");
+            pad = v;
         }
+        static const Json kEmpty = Json::array();
+        std::vector<const Json*> lists;
+        size_t n = 0;
+        for (const auto& a : args) {
+            if (!a.is_array() && !a.is_null()) return InvalidArgument("zip() takes lists");
+            lists.push_back(a.is_null() ? &kEmpty : &a);
+            n = std::max(n, lists.back()->size());
+        }
+        if (lists.size() == 1) return *lists[0];
+        Json out = Json::array();
         for (size_t i = 0; i < n; ++i) {
             Json row = Json::array();
-            for (const auto& a : args) row.push_back(a[i]);
+            for (const Json* a : lists) row.push_back(i < a->size() ? (*a)[i] : pad);
             out.push_back(std::move(row));
         }
         return out;
