@@ -329,7 +329,7 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
         return env.task_id.empty() ? 0 : s_["tasks"][env.task_id].value("route", 0);
     };
     // task_status(name[, route]): as Orquesta's, the task's latest instance on the route of the task evaluating it
-    // (else route 0), or on the route given; "unset" when it has none.
+    // (else route 0), or on the route given; Orquesta's statuses.UNSET, the string "null", when it has none.
     fns["task_status"] = [this, route_of](
                              const std::vector<Json>& args, const std::vector<std::pair<std::string, Json>>& kwargs
                          ) -> Result<Json> {
@@ -337,7 +337,7 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
         Result<int> route = route_of(args, kwargs, "task_status");
         if (!route) return route.error();
         const Json* t = InstanceOn(args[0].get<std::string>(), *route);
-        if (!t) return Json("unset");
+        if (!t) return Json("null");
         return (*t)["status"];
     };
     fns["task"] = [this, &env, route_of](
