@@ -289,6 +289,35 @@ TEST(WorkflowConductor, CancelDoesNotWaitForAPendingInquiry) {
     EXPECT_EQ(cancel.status, "canceled");
 }
 
+/// A canceled workflow whose output cannot render (it reads a task that never ran) has output null, not {}
+/// (Orquesta's get_workflow_output() is None when no output rendered), and stays canceled; one without output too.
+TEST(WorkflowConductor, CanceledWorkflowWithoutRenderedOutputHasNullOutput) {
+    for (const std::string output : {"output:\n  - t2: <% task(t2).result %>\n", ""}) {
+        auto spec = ParseWorkflow(
+            "version: 1.0\ntasks:\n  t1:\n    action: core.noop\n    next:\n      - do: t2\n  t2:\n    action: "
+            "core.noop\n" +
+                output,
+            "cancel.yaml"
+        );
+        ASSERT_TRUE(spec) << spec.error().message;
+        ConductorHost host;
+        Json state;
+        Conductor c(*spec, state, host);
+        StepOutput start;
+        c.Start(Json::object(), start);
+        StepOutput cancel;
+        c.Cancel(cancel);
+        EXPECT_FALSE(cancel.finished);  // t1 still runs
+        StepOutput t1;
+        c.TaskEnded("t1", -1, 0, "e1", "succeeded", Json::object(), t1);
+        ASSERT_TRUE(t1.finished);
+        EXPECT_TRUE(t1.launches.empty());
+        EXPECT_EQ(t1.status, "canceled");
+        ASSERT_TRUE(t1.result.contains("output")) << t1.result.dump();
+        EXPECT_TRUE(t1.result["output"].is_null()) << t1.result.dump();
+    }
+}
+
 /// A pending item of a with-items task: the other items finish, then the workflow is paused until the item ends.
 TEST(WorkflowConductor, APendingItemPausesTheWorkflowUntilItEnds) {
     auto spec = ParseWorkflow(

@@ -1245,8 +1245,9 @@ void Conductor::CheckEnd(StepOutput& out) {
     }
     s_["status"] = final_status;
     Json result = Json::object();
-    // StackStorm's result always has `output`: null for a workflow without one (st2's {"output": None}).
-    result["output"] = spec_.output.empty() ? Json() : output;
+    // StackStorm's result always has `output`: null when nothing rendered (a workflow without output, or whose every
+    // output failed to render; Orquesta keeps its outputs only `if outputs:`, so get_workflow_output() is None).
+    result["output"] = output.empty() ? Json() : output;
     if (!s_["errors"].empty() && final_status != st::kSucceeded) result["errors"] = s_["errors"];
     s_["result"] = result;  // kept, so that a role that takes over can store the end it computed
     out.finished = true;
