@@ -183,6 +183,19 @@ TEST(YaqlSt2kvTest, ReadsSystemAndUserScopesWithDefaultAndDecrypt) {
     EXPECT_TRUE(Contains(r.error().message, "does not exist")) << r.error().message;
 }
 
+/// Inspection parses without evaluating (Orquesta's YAQLEvaluator.validate): each expression that does not parse,
+/// with its delimiters and the column; unknown functions and names are not syntax errors.
+TEST(YaqlSyntaxTest, ReportsEachExpressionThatDoesNotParse) {
+    EXPECT_TRUE(YaqlSyntaxErrors("<% ctx(x) = 1 %> and <% nope($.y).z() %> and text").empty());
+    EXPECT_TRUE(YaqlSyntaxErrors("no expression, or an unclosed <% 1 +").empty());
+    const auto errors = YaqlSyntaxErrors("<% ctx(x) = = 1 %> then <% 1 + 2 %> then <% [1, %>");
+    ASSERT_EQ(errors.size(), 2u);
+    EXPECT_EQ(errors[0].expression, "<% ctx(x) = = 1 %>");
+    EXPECT_TRUE(Contains(errors[0].message, "yaql error at column ")) << errors[0].message;
+    EXPECT_TRUE(Contains(errors[0].message, "in \" ctx(x) = = 1 \"")) << errors[0].message;
+    EXPECT_EQ(errors[1].expression, "<% [1, %>");
+}
+
 TEST(YaqlRenderTest, OneExpressionKeepsItsType) {
     const Json root = {{"n", 5}, {"l", Json::array({1, 2})}, {"s", "x"}};
     EXPECT_EQ(*RenderYaqlString("<% $.n %>", root), 5);

@@ -223,6 +223,65 @@ TEST(WorkflowIntegrationTest, RunsAPacksWorkflowWithTasksAsChildExecutions) {
     EXPECT_TRUE(n.value("children", Json::array()).empty()) << n.dump(2);
 }
 
+/// A YAQL or Jinja expression that does not parse is found by inspection (Orquesta's evaluators' validate()): the
+/// API names it with its spec_path, and a run fails before any task runs (not at the transition, after t0 and t1).
+TEST(WorkflowIntegrationTest, AnExpressionThatDoesNotParseFailsTheRunBeforeAnyTask) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    const std::string workflow = R"(version: 1.0
+input:
+  - file
+tasks:
+  t0:
+    action: core.local cmd="echo t0 >> {{ ctx('file') }}"
+    next:
+      - do: t1
+  t1:
+    action: core.local cmd="echo t1 >> {{ ctx('file') }}"
+    next:
+      - when: <% ctx(file) = = 1 %>
+        do: t2
+  t2:
+    action: core.echo
+    input:
+      message: "{{ ctx('file') == }}"
+)";
+    Write(
+        d / "packs" / "wft" / "actions" / "syntax.yaml",
+        "name: syntax\nrunner_type: orquesta\nentry_point: workflows/syntax.yaml\nparameters:\n  file:\n    type: "
+        "string\n    required: true\n"
+    );
+    Write(d / "packs" / "wft" / "actions" / "workflows" / "syntax.yaml", workflow);
+    SquallProcess server({d.string(), "", {}});
+
+    httplib::Client c(server.host(), server.port());
+    c.set_read_timeout(30, 0);
+    auto r = c.Post("/api/v1/workflows/inspect", {{"St2-Api-Key", server.api_key()}}, workflow, "application/x-yaml");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    Json problems = Json::parse(r->body);
+    ASSERT_EQ(problems.size(), 2u) << problems.dump(2);
+    EXPECT_EQ(problems[0]["type"], "expression");
+    EXPECT_EQ(problems[0]["spec_path"], "tasks.t1.next[0].when");
+    EXPECT_EQ(problems[0]["language"], "yaql");
+    EXPECT_EQ(problems[0]["expression"], "<% ctx(file) = = 1 %>");
+    EXPECT_EQ(problems[1]["spec_path"], "tasks.t2.input.message");
+    EXPECT_EQ(problems[1]["language"], "jinja");
+
+    const std::string file = (data.path() / "out.txt").string();
+    CliResult run = server.Cli({"run", "wft.syntax", "file=" + file, "-j"});
+    Json wf = Json::parse(run.out, nullptr, false);
+    ASSERT_TRUE(wf.is_object()) << run.out << run.err;
+    EXPECT_EQ(wf["status"], "failed") << wf.dump(2);
+    ASSERT_EQ(wf["result"]["errors"].size(), 2u) << wf.dump(2);
+    EXPECT_NE(wf["result"]["errors"][0]["message"].get<std::string>().find("ctx(file) = = 1"), std::string::npos)
+        << wf.dump(2);
+    EXPECT_TRUE(wf.value("children", Json::array()).empty()) << wf.dump(2);
+    EXPECT_FALSE(fs::exists(file)) << ReadFile(file);  // neither t0 nor t1 ran
+}
+
 /// Cancel: the running task finishes, no new task starts, the workflow ends canceled.
 TEST(WorkflowIntegrationTest, CancelLetsTheRunningTaskFinishAndStartsNoNewOne) {
     std::signal(SIGPIPE, SIG_IGN);

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "expressions.hpp"
 #include "squall/core/input.hpp"
 #include "squall/templates/template.hpp"
 #include "squall/templates/yaql.hpp"
@@ -30,70 +31,6 @@ const char* kHeld = "held";        // a task or item that is a subworkflow someo
 // Set when the workflow ran again because a subworkflow it was paused for resumed: the engine does not cascade that
 // resume to its other subworkflows.
 const char* kQuietResume = "quiet_resume";
-
-/// Orquesta registers StackStorm's functions as Jinja filters too, among them the aliases `json_dump`,
-/// `json_parse`, `yaml_dump` and `yaml_parse` of the filters `to_json_string`, `from_json_string`, `to_yaml_string`
-/// and `from_yaml_string`. The template library knows the filters by their StackStorm names (the aliases exist
-/// only in Orquesta), so a workflow's Jinja expression has an alias after `|` renamed before it compiles. Only
-/// names in filter position inside `{{ }}` / `{% %}` change; quoted strings are left alone.
-std::string AliasFilters(const std::string& text) {
-    static const std::pair<std::string_view, std::string_view> kAliases[] = {
-        {"json_dump", "to_json_string"},
-        {"json_parse", "from_json_string"},
-        {"yaml_dump", "to_yaml_string"},
-        {"yaml_parse", "from_yaml_string"}};
-    if (text.find("json_") == std::string::npos && text.find("yaml_") == std::string::npos) return text;
-    std::string out;
-    out.reserve(text.size() + 16);
-    bool in_expr = false;
-    char quote = 0;
-    for (size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (!in_expr) {
-            out += c;
-            if (c == '{' && i + 1 < text.size() && (text[i + 1] == '{' || text[i + 1] == '%')) {
-                out += text[++i];
-                in_expr = true;
-            }
-            continue;
-        }
-        if (quote) {
-            out += c;
-            if (c == '\\' && i + 1 < text.size()) {
-                out += text[++i];
-            } else if (c == quote) {
-                quote = 0;
-            }
-            continue;
-        }
-        if (c == '\'' || c == '"') {
-            quote = c;
-        } else if ((c == '}' || c == '%') && i + 1 < text.size() && text[i + 1] == '}') {
-            in_expr = false;
-        } else if (c == '|') {
-            out += c;
-            size_t j = i + 1;
-            while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\n')) ++j;
-            size_t end = j;
-            while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_'))
-                ++end;
-            const std::string_view name(text.data() + j, end - j);
-            out.append(text, i + 1, j - i - 1);
-            bool renamed = false;
-            for (const auto& [alias, filter] : kAliases) {
-                if (name != alias) continue;
-                out += filter;
-                renamed = true;
-                break;
-            }
-            if (!renamed) out += name;
-            i = end - 1;
-            continue;
-        }
-        out += c;
-    }
-    return out;
-}
 
 bool Truthy(const Json& v) {
     if (v.is_null()) return false;
@@ -472,7 +409,7 @@ Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
         if (!r) return Error(r.error().code, "YaqlEvaluationException: " + r.error().message);
         return r;
     }
-    auto t = core::Template::Cached(AliasFilters(text));
+    auto t = CompileJinja(text);
     if (!t) return Error(t.error().code, "JinjaEvaluationException: " + t.error().message);
     Json jctx = {{"_", ctx}};
     auto r = (*t)->Render(jctx, opts);

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "expressions.hpp"
 #include "squall/core/input.hpp"
 
 namespace squall::workflows {
@@ -436,6 +437,8 @@ Result<WorkflowSpec> LoadWorkflowFile(const std::string& path) {
 Json Problem::ToJson() const {
     Json j = {{"type", type}, {"message", message}, {"spec_path", path}, {"line", line}};
     if (!task.empty()) j["task"] = task;
+    if (!language.empty()) j["language"] = language;
+    if (!expression.empty()) j["expression"] = expression;
     return j;
 }
 
@@ -492,7 +495,31 @@ std::vector<Problem> Inspect(const WorkflowSpec& spec) {
             for (const auto& [k, v] : tr.publish) defined.insert(k);
         }
     }
+    const auto where = [&](const std::string& task, int line) {
+        return spec.file + ":" + std::to_string(line) + ": " + (task.empty() ? "" : "task \"" + task + "\": ");
+    };
+    // Every expression must parse (Orquesta inspects them all before anything runs), whatever it reads.
+    auto check_syntax = [&](const Json& value, const std::string& task, const std::string& path, int line) {
+        std::vector<std::string> texts;
+        CollectStrings(value, texts);
+        for (const auto& text : texts) {
+            for (auto& e : ExpressionErrors(text)) {
+                Problem p;
+                p.type = "expression";
+                p.task = task;
+                p.path = path;
+                p.line = line;
+                p.language = e.language;
+                p.message = where(task, line) + (e.language == "yaql" ? e.message
+                                                                      : "jinja expression \"" + e.expression +
+                                                                            "\" does not parse: " + e.message);
+                p.expression = std::move(e.expression);
+                out.push_back(std::move(p));
+            }
+        }
+    };
     auto check = [&](const Json& value, const std::string& task, const std::string& path, int line) {
+        check_syntax(value, task, path, line);
         std::vector<std::string> texts;
         CollectStrings(value, texts);
         for (const auto& text : texts) {
@@ -503,18 +530,28 @@ std::vector<Problem> Inspect(const WorkflowSpec& spec) {
                 p.task = task;
                 p.path = path;
                 p.line = line;
-                p.message = spec.file + ":" + std::to_string(line) + ": " +
-                            (task.empty() ? "" : "task \"" + task + "\": ") + "variable \"" + var +
-                            "\" is referenced in \"" + text + "\" but no input, var or publish defines it";
+                p.message = where(task, line) + "variable \"" + var + "\" is referenced in \"" + text +
+                            "\" but no input, var or publish defines it";
                 out.push_back(std::move(p));
             }
         }
     };
+    const auto line_of = [&](const std::string& path, int fallback) {
+        return spec.doc.marks.count(path) ? spec.doc.At(path).line : fallback;
+    };
+    // Input defaults may read the inputs before them: only their syntax is checked.
+    for (const auto& [k, v] : spec.input) check_syntax(v, "", "input." + k, line_of("input", 0));
     for (const auto& [k, v] : spec.vars) check(v, "", "vars." + k, spec.doc.At("vars").line);
     for (const auto& name : spec.order) {
         const TaskSpec& t = spec.tasks.at(name);
         const std::string base = "tasks." + name;
         check(t.action, name, base + ".action", t.line);
+        check(t.concurrency, name, base + ".with.concurrency", line_of(base + ".with.concurrency", t.line));
+        check(t.delay, name, base + ".delay", line_of(base + ".delay", t.line));
+        if (t.has_retry) {
+            check(t.retry_count, name, base + ".retry.count", line_of(base + ".retry.count", t.line));
+            check(t.retry_delay, name, base + ".retry.delay", line_of(base + ".retry.delay", t.line));
+        }
         for (const auto& [k, v] : t.input.items()) {
             const std::string kp = base + ".input." + k;
             const int line = spec.doc.marks.count(kp) ? spec.doc.At(kp).line : spec.doc.At(base + ".action").line;
@@ -524,7 +561,7 @@ std::vector<Problem> Inspect(const WorkflowSpec& spec) {
         if (t.has_retry) check(t.retry_when, name, base + ".retry", spec.doc.At(base + ".retry").line);
         for (size_t i = 0; i < t.next.size(); ++i) {
             const std::string tp = base + ".next[" + std::to_string(i) + "]";
-            check(t.next[i].when, name, tp + ".when", t.next[i].line);
+            check(t.next[i].when, name, tp + ".when", line_of(tp + ".when", t.next[i].line));
             for (const auto& [k, v] : t.next[i].publish) check(v, name, tp + ".publish", t.next[i].line);
         }
     }

@@ -1325,6 +1325,26 @@ Result<Json> CallSt2Function(
     }
 }
 
+std::vector<YaqlSyntaxError> YaqlSyntaxErrors(std::string_view text) {
+    std::vector<YaqlSyntaxError> out;
+    for (const Span& s : FindExpressions(text)) {
+        const std::string_view expression = text.substr(s.open + 2, s.close - s.open - 2);
+        std::string what;
+        size_t pos = 0;
+        try {
+            (void)yaql::Parse(expression);
+            continue;
+        } catch (const YaqlFailure& f) {
+            pos = std::min(f.pos, expression.size());
+            what = f.what;
+        } catch (const std::exception& e) {  // allocation failures: still an error, never a throw
+            what = e.what();
+        }
+        out.push_back({std::string(text.substr(s.open, s.close + 2 - s.open)), ErrorText(pos, what, expression)});
+    }
+    return out;
+}
+
 bool HasYaql(std::string_view text) {
     return !FindExpressions(text).empty();
 }

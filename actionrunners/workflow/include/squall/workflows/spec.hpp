@@ -69,16 +69,20 @@ Result<WorkflowSpec> LoadWorkflowFile(const std::string& path);
 
 /// One problem found by Inspect.
 struct Problem {
-    std::string type;  ///< syntax, semantic (bad reference, unreachable), context (undefined variable)
+    /// syntax, semantic (bad reference, unreachable), context (undefined variable), expression (does not parse)
+    std::string type;
     std::string message;
-    std::string task;  ///< empty for workflow-level problems
-    std::string path;  ///< spec path (tasks.t1.next[0].do)
+    std::string task;        ///< empty for workflow-level problems
+    std::string path;        ///< spec path (tasks.t1.next[0].do)
+    std::string language;    ///< expression problems: yaql or jinja (st2's `language`)
+    std::string expression;  ///< expression problems: the expression that does not parse, with its delimiters
     int line = 0;
     Json ToJson() const;
 };
 
 /// Static checks before running (StackStorm's `st2 workflow inspect`): a `do` naming no task, a task nothing
-/// reaches, and an expression reading a variable that no input, var or publish defines. Empty: fine.
+/// reaches, a YAQL or Jinja expression that does not parse, and an expression reading a variable that no input, var
+/// or publish defines. Empty: fine.
 std::vector<Problem> Inspect(const WorkflowSpec& spec);
 /// Parses and inspects `text`; a parse error is returned as one problem of type syntax.
 std::vector<Problem> InspectText(const std::string& text, const std::string& file);

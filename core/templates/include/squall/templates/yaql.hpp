@@ -34,6 +34,16 @@ Result<Json> EvaluateYaql(std::string_view expression, const Json& root, const R
 /// True when `text` holds a `<% ... %>` expression (on one line, as RenderYaqlString finds them).
 bool HasYaql(std::string_view text);
 
+/// One `<% ... %>` expression of a text that does not parse.
+struct YaqlSyntaxError {
+    std::string expression;  ///< with its delimiters, as Orquesta reports it
+    std::string message;     ///< `yaql error at column N: <what> in "<expression>"`, as EvaluateYaql words it
+};
+
+/// Parses, without evaluating, every `<% ... %>` expression of `text` (found as RenderYaqlString finds them), as
+/// Orquesta's YAQLEvaluator.validate does when a workflow is inspected. Empty: every expression parses.
+std::vector<YaqlSyntaxError> YaqlSyntaxErrors(std::string_view text);
+
 /// Renders a string holding `<% %>` expressions as Orquesta does: a string that is exactly one expression
 /// (surrounding whitespace allowed) gives the expression's JSON value; otherwise each expression is replaced by
 /// its value printed as Python's str() and the result is a string. As Orquesta's pattern `<%.*?%>`, an expression
