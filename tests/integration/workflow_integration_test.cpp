@@ -282,6 +282,62 @@ tasks:
     EXPECT_FALSE(fs::exists(file)) << ReadFile(file);  // neither t0 nor t1 ran
 }
 
+/// StackStorm's content checks before a workflow runs (st2's inspect_task_contents): an action that is not
+/// registered, an input the action does not take and a required parameter not given fail the run before any task
+/// runs, with errors of type content, StackStorm's messages and their spec paths.
+TEST(WorkflowIntegrationTest, TaskContentsAreCheckedBeforeAnyTaskRuns) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "d";
+    WritePack(d);
+    const fs::path actions = d / "packs" / "wft" / "actions";
+    Write(
+        actions / "sub_leaf.yaml",
+        "name: sub_leaf\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    default: echo leaf\n  v:\n    type: "
+        "string\n    required: true\n"
+    );
+    Write(
+        actions / "contents.yaml",
+        "name: contents\nrunner_type: orquesta\nentry_point: workflows/contents.yaml\nparameters:\n  file:\n    "
+        "type: string\n    required: true\n"
+    );
+    Write(actions / "workflows" / "contents.yaml", R"(version: 1.0
+input:
+  - file
+tasks:
+  t0:
+    action: core.local cmd="echo t0 >> {{ ctx('file') }}"
+    next:
+      - do: t1, t2, t3
+  t1:
+    action: x.y
+  t2:
+    action: core.echo message=hi bogus=1
+  t3:
+    action: wft.sub_leaf
+)");
+    SquallProcess server({d.string(), "", {}});
+    const std::string file = (data.path() / "out.txt").string();
+    CliResult run = server.Cli({"run", "wft.contents", "file=" + file, "-j"});
+    Json wf = Json::parse(run.out, nullptr, false);
+    ASSERT_TRUE(wf.is_object()) << run.out << run.err;
+    EXPECT_EQ(wf["status"], "failed") << wf.dump(2);
+    const Json expected = Json::array(
+        {{{"type", "content"},
+          {"message", "The action \"x.y\" is not registered in the database."},
+          {"spec_path", "tasks.t1.action"}},
+         {{"type", "content"},
+          {"message", "Action \"core.echo\" has unexpected input \"bogus\"."},
+          {"spec_path", "tasks.t2.input.bogus"}},
+         {{"type", "content"},
+          {"message", "Action \"wft.sub_leaf\" is missing required input \"v\"."},
+          {"spec_path", "tasks.t3.input"}}}
+    );
+    EXPECT_EQ(wf["result"]["errors"], expected) << wf.dump(2);
+    EXPECT_TRUE(wf.value("children", Json::array()).empty()) << wf.dump(2);
+    EXPECT_FALSE(fs::exists(file)) << ReadFile(file);  // t0 did not run
+}
+
 /// Cancel: the running task finishes, no new task starts, the workflow ends canceled.
 TEST(WorkflowIntegrationTest, CancelLetsTheRunningTaskFinishAndStartsNoNewOne) {
     std::signal(SIGPIPE, SIG_IGN);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "squall/workflows/spec.hpp"
 
 namespace squall::workflows {
@@ -119,6 +121,69 @@ TEST(WorkflowInspect, AcceptsAGoodWorkflow) {
         "ok.yaml"
     );
     EXPECT_TRUE(problems.empty()) << problems[0].message;
+}
+
+/// StackStorm's content checks (st2's inspect_task_contents): its messages and spec paths; an action given by an
+/// expression, a task without action and an action whose schema cannot be read are not checked.
+TEST(WorkflowInspect, TaskContentsAsStackStormChecksThem) {
+    auto spec = ParseWorkflow(
+        R"(version: 1.0
+tasks:
+  a_missing:
+    action: x.y
+  b_bogus:
+    action: core.echo message=hi bogus=1
+  c_leaf:
+    action: wft.sub_leaf
+    input:
+      w: 1
+  d_expr:
+    action: <% ctx().nothing %>
+  e_none:
+    next:
+      - do: a_missing
+  f_bad_ref:
+    action: noref
+  g_unreadable:
+    action: wft.odd
+    input:
+      anything: 1
+  h_fine:
+    action: core.echo
+    input:
+      message: "{{ 1 }}"
+)",
+        "contents.yaml"
+    );
+    ASSERT_TRUE(spec) << spec.error().message;
+    const std::map<std::string, Json> schemas = {
+        {"core.echo",
+         {{"message", {{"type", "string"}, {"required", true}}},
+          {"cmd", {{"type", "string"}, {"required", true}, {"default", "echo"}}}}},
+        {"wft.sub_leaf", {{"v", {{"type", "string"}, {"required", true}}}, {"w", {{"type", "integer"}}}}},
+        {"wft.odd", Json()},
+    };
+    std::vector<std::string> asked;
+    auto problems = InspectTaskContents(*spec, [&](const std::string& ref) -> std::optional<Json> {
+        asked.push_back(ref);
+        auto it = schemas.find(ref);
+        if (it == schemas.end()) return std::nullopt;
+        return it->second;
+    });
+    Json got = Json::array();
+    for (const auto& p : problems) got.push_back(p.ToJson());
+    ASSERT_EQ(problems.size(), 4u) << got.dump(2);
+    EXPECT_EQ(problems[0].type, "content");
+    EXPECT_EQ(problems[0].message, "The action \"x.y\" is not registered in the database.");
+    EXPECT_EQ(problems[0].path, "tasks.a_missing.action");
+    EXPECT_EQ(problems[0].line, 4);
+    EXPECT_EQ(problems[1].message, "Action \"core.echo\" has unexpected input \"bogus\".");
+    EXPECT_EQ(problems[1].path, "tasks.b_bogus.input.bogus");
+    EXPECT_EQ(problems[2].message, "Action \"wft.sub_leaf\" is missing required input \"v\".");
+    EXPECT_EQ(problems[2].path, "tasks.c_leaf.input");
+    EXPECT_EQ(problems[3].message, "The action reference \"noref\" is not formatted correctly.");
+    EXPECT_EQ(problems[3].path, "tasks.f_bad_ref.action");
+    EXPECT_EQ(asked, (std::vector<std::string>{"x.y", "core.echo", "wft.sub_leaf", "wft.odd", "core.echo"}));
 }
 
 TEST(WorkflowSpec, InlineParams) {

@@ -504,6 +504,40 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                 }
                 return fail(std::move(errors));
             }
+            // StackStorm's content checks (actions registered, their inputs): before anything runs, as its workflow
+            // service's request() does.
+            if (options.content) {
+                Result<packs::ContentSnapshotPtr> snap = options.content->GetBlocking();
+                if (!snap) {
+                    Warn(
+                        "cannot read the registered actions; the workflow request stays pending",
+                        wf,
+                        snap.error().message
+                    );
+                    return false;
+                }
+                bool missing = false;
+                const auto contents = [&](const packs::ContentSnapshot& content) {
+                    missing = false;
+                    return InspectTaskContents(*spec, [&](const std::string& ref) -> std::optional<Json> {
+                        if (!content.actions.count(ref)) {
+                            missing = true;
+                            return std::nullopt;
+                        }
+                        Result<Json> schema = content.ActionSchema(ref);
+                        return schema ? *schema : Json();
+                    });
+                };
+                std::vector<Problem> found = contents(**snap);
+                if (missing) {  // an action registered a moment ago by another process is not missing
+                    snap = options.content->RecheckBlocking();
+                    if (snap) found = contents(**snap);
+                }
+                Json errors = Json::array();
+                for (const Problem& p : found)
+                    errors.push_back({{"type", p.type}, {"message", p.message}, {"spec_path", p.path}});
+                if (!errors.empty()) return fail(std::move(errors));
+            }
             // StackStorm's runner parameter `notify` lists the tasks whose executions notify: a name the workflow
             // does not have fails the run before anything starts, as its workflow service refuses it.
             if (req.parameters.contains("notify") && req.parameters["notify"].is_array()) {

@@ -9,6 +9,7 @@
 
 #include "expressions.hpp"
 #include "squall/core/input.hpp"
+#include "squall/templates/yaql.hpp"
 
 namespace squall::workflows {
 namespace {
@@ -569,6 +570,53 @@ std::vector<Problem> Inspect(const WorkflowSpec& spec) {
     for (const auto& [k, v] : spec.output) {
         check(v, "", "output." + k, spec.doc.At("output").line);
         defined.insert(k);
+    }
+    return out;
+}
+
+std::vector<Problem> InspectTaskContents(const WorkflowSpec& spec, const ActionSchemaLookup& schema_of) {
+    std::vector<Problem> out;
+    const auto add = [&](const std::string& task, const std::string& path, std::string message) {
+        Problem p;
+        p.type = "content";
+        p.task = task;
+        p.path = path;
+        p.line = spec.doc.marks.count(path) ? spec.doc.At(path).line : spec.tasks.at(task).line;
+        p.message = std::move(message);
+        out.push_back(std::move(p));
+    };
+    // In the order StackStorm walks them (the task mapping's, by name), with its messages.
+    for (const auto& [name, t] : spec.tasks) {
+        const std::string& ref = t.action;
+        const std::string base = "tasks." + name;
+        const bool expression =
+            core::HasYaql(ref) || ref.find("{{") != std::string::npos || ref.find("{%") != std::string::npos;
+        if (ref.empty() || expression) continue;
+        const size_t dot = ref.find('.');
+        if (dot == std::string::npos || dot == 0 || dot + 1 == ref.size()) {
+            add(name, base + ".action", "The action reference \"" + ref + "\" is not formatted correctly.");
+            continue;
+        }
+        const std::optional<Json> schema = schema_of(ref);
+        if (!schema) {
+            add(name, base + ".action", "The action \"" + ref + "\" is not registered in the database.");
+            continue;
+        }
+        if (!schema->is_object()) continue;
+        std::set<std::string> missing;  // sorted, as st2 sorts them
+        for (const auto& [param, meta] : schema->items()) {
+            if (meta.is_object() && core::BoolOr(meta, "required", false) && !meta.contains("default") &&
+                !t.input.contains(param))
+                missing.insert(param);
+        }
+        for (const auto& param : missing)
+            add(name, base + ".input", "Action \"" + ref + "\" is missing required input \"" + param + "\".");
+        std::set<std::string> unexpected;
+        for (const auto& [param, value] : t.input.items()) {
+            if (!schema->contains(param)) unexpected.insert(param);
+        }
+        for (const auto& param : unexpected)
+            add(name, base + ".input." + param, "Action \"" + ref + "\" has unexpected input \"" + param + "\".");
     }
     return out;
 }

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,6 +86,17 @@ struct Problem {
 /// reaches, a YAQL or Jinja expression that does not parse, and an expression reading a variable that no input, var
 /// or publish defines. Empty: fine.
 std::vector<Problem> Inspect(const WorkflowSpec& spec);
+/// What InspectTaskContents knows of an action: nullopt when no action of that ref is registered; else its
+/// effective parameter schema (name → {type, required, default...}), or null when it cannot be read (then its
+/// parameters are not checked).
+using ActionSchemaLookup = std::function<std::optional<Json>(const std::string& ref)>;
+
+/// StackStorm's content checks before a workflow runs (st2's inspect_task_contents), problems of type `content`
+/// with its messages and spec paths: for each task whose action is a plain ref (not an expression), the ref is
+/// `pack.name`, the action is registered, every input is a parameter of the action, and every required parameter
+/// without a default is given.
+std::vector<Problem> InspectTaskContents(const WorkflowSpec& spec, const ActionSchemaLookup& schema_of);
+
 /// Parses and inspects `text`; a parse error is returned as one problem of type syntax.
 std::vector<Problem> InspectText(const std::string& text, const std::string& file);
 
