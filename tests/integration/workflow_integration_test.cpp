@@ -239,7 +239,7 @@ tasks:
     next:
       - do: t1
   t1:
-    action: core.local cmd="echo t1 >> {{ ctx('file') }}"
+    action: core.local cmd="echo t1 {{ ctx('nope') }} >> {{ ctx('file') }}"
     next:
       - when: <% ctx(file) = = 1 %>
         do: t2
@@ -254,6 +254,14 @@ tasks:
         "string\n    required: true\n"
     );
     Write(d / "packs" / "wft" / "actions" / "workflows" / "syntax.yaml", workflow);
+    Write(
+        d / "packs" / "wft" / "actions" / "unparsable.yaml",
+        "name: unparsable\nrunner_type: orquesta\nentry_point: workflows/unparsable.yaml\n"
+    );
+    Write(
+        d / "packs" / "wft" / "actions" / "workflows" / "unparsable.yaml",
+        "version: 1.0\ntasks:\n  t1:\n    action: core.noop\n    join: sometimes\n"
+    );
     SquallProcess server({d.string(), "", {}});
 
     httplib::Client c(server.host(), server.port());
@@ -262,22 +270,50 @@ tasks:
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
     Json problems = Json::parse(r->body);
-    ASSERT_EQ(problems.size(), 2u) << problems.dump(2);
-    EXPECT_EQ(problems[0]["type"], "expression");
-    EXPECT_EQ(problems[0]["spec_path"], "tasks.t1.next[0].when");
-    EXPECT_EQ(problems[0]["language"], "yaql");
-    EXPECT_EQ(problems[0]["expression"], "<% ctx(file) = = 1 %>");
-    EXPECT_EQ(problems[1]["spec_path"], "tasks.t2.input.message");
-    EXPECT_EQ(problems[1]["language"], "jinja");
+    ASSERT_EQ(problems.size(), 3u) << problems.dump(2);
+    EXPECT_EQ(problems[0]["type"], "context");
+    EXPECT_EQ(problems[1]["type"], "expression");
+    EXPECT_EQ(problems[1]["spec_path"], "tasks.t1.next[0].when");
+    EXPECT_EQ(problems[1]["language"], "yaql");
+    EXPECT_EQ(problems[1]["expression"], "<% ctx(file) = = 1 %>");
+    EXPECT_EQ(problems[2]["spec_path"], "tasks.t2.input.message");
+    EXPECT_EQ(problems[2]["language"], "jinja");
 
     const std::string file = (data.path() / "out.txt").string();
     CliResult run = server.Cli({"run", "wft.syntax", "file=" + file, "-j"});
     Json wf = Json::parse(run.out, nullptr, false);
     ASSERT_TRUE(wf.is_object()) << run.out << run.err;
     EXPECT_EQ(wf["status"], "failed") << wf.dump(2);
-    ASSERT_EQ(wf["result"]["errors"].size(), 2u) << wf.dump(2);
-    EXPECT_NE(wf["result"]["errors"][0]["message"].get<std::string>().find("ctx(file) = = 1"), std::string::npos)
-        << wf.dump(2);
+    // Every problem, as StackStorm reports them (type, message, spec_path; sorted by type), without the server's path.
+    const Json& errors = wf["result"]["errors"];
+    ASSERT_EQ(errors.size(), 3u) << wf.dump(2);
+    EXPECT_EQ(
+        errors[0],
+        (Json{
+            {"type", "context"},
+            {"message", "Variable \"nope\" is referenced before assignment."},
+            {"spec_path", "tasks.t1.input.cmd"}})
+    ) << wf.dump(2);
+    EXPECT_EQ(errors[1]["type"], "expression");
+    EXPECT_EQ(errors[1]["spec_path"], "tasks.t1.next[0].when");
+    EXPECT_EQ(errors[1]["language"], "yaql");
+    EXPECT_EQ(errors[1]["expression"], "<% ctx(file) = = 1 %>");
+    EXPECT_NE(errors[1]["message"].get<std::string>().find("ctx(file) = = 1"), std::string::npos) << wf.dump(2);
+    EXPECT_EQ(errors[2]["type"], "expression");
+    EXPECT_EQ(errors[2]["spec_path"], "tasks.t2.input.message");
+    EXPECT_EQ(errors[2]["language"], "jinja");
+    EXPECT_EQ(errors.dump().find(data.path().string()), std::string::npos) << wf.dump(2);
+
+    // A definition that does not parse names the file by its place in the pack.
+    CliResult unparsable = server.Cli({"run", "wft.unparsable", "-j"});
+    Json u = Json::parse(unparsable.out, nullptr, false);
+    ASSERT_TRUE(u.is_object()) << unparsable.out << unparsable.err;
+    EXPECT_EQ(u["status"], "failed") << u.dump(2);
+    ASSERT_EQ(u["result"]["errors"].size(), 1u) << u.dump(2);
+    EXPECT_EQ(u["result"]["errors"][0]["type"], "syntax");
+    EXPECT_EQ(
+        u["result"]["errors"][0]["message"].get<std::string>().rfind("wft/actions/workflows/unparsable.yaml:5:", 0), 0u
+    ) << u.dump(2);
     EXPECT_TRUE(wf.value("children", Json::array()).empty()) << wf.dump(2);
     EXPECT_FALSE(fs::exists(file)) << ReadFile(file);  // neither t0 nor t1 ran
 }

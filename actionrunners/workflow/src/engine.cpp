@@ -2,6 +2,7 @@
 // event stream, every step one versioned script that also acknowledges the event that caused it.
 #include "squall/workflows/engine.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -465,13 +466,16 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         const std::string pack_path = req.action.value("pack_path", "");
         const std::string entry = req.action.value("entry_point", "");
         const std::string file = pack_path + "/actions/" + entry;
+        // What a run's errors call the file: its place in its pack, not the server's path.
+        const std::string pack = req.action.value("pack", "");
+        const std::string shown = (pack.empty() ? "" : pack + "/") + "actions/" + entry;
         auto fail = [&](Json errors) { return Finish(wf, "failed", {{"errors", std::move(errors)}}); };
         std::ifstream in(file, std::ios::binary);
         if (entry.empty() || !in) {
             return fail(Json::array(
                 {{{"type", "error"},
                   {"message",
-                   "the workflow " + (entry.empty() ? std::string("entry_point") : file) + " of action \"" +
+                   "the workflow " + (entry.empty() ? std::string("entry_point") : shown) + " of action \"" +
                        req.action_ref + "\" cannot be read"}}}
             ));
         }
@@ -492,20 +496,11 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             st2 = req.context.is_object() ? req.context : Json::object();
             st2["execution_id"] = wf;
         } else {
-            auto spec = ParseWorkflow(text.str(), file);
-            if (!spec) return fail(Json::array({{{"type", "error"}, {"message", spec.error().message}}}));
-            auto problems = Inspect(*spec);
-            if (!problems.empty()) {
-                Json errors = Json::array();
-                for (const auto& p : problems) {
-                    Json e = {{"type", "error"}, {"message", p.message}};
-                    if (!p.task.empty()) e["task_id"] = p.task;
-                    errors.push_back(std::move(e));
-                }
-                return fail(std::move(errors));
-            }
-            // StackStorm's content checks (actions registered, their inputs): before anything runs, as its workflow
-            // service's request() does.
+            auto spec = ParseWorkflow(text.str(), shown);
+            if (!spec) return fail(Json::array({{{"type", "syntax"}, {"message", spec.error().message}}}));
+            // Every problem, as StackStorm's workflow service reports them before anything runs: Orquesta's
+            // inspection, then its own content checks (actions registered, their inputs), sorted by type.
+            std::vector<Problem> problems = Inspect(*spec);
             if (options.content) {
                 Result<packs::ContentSnapshotPtr> snap = options.content->GetBlocking();
                 if (!snap) {
@@ -533,10 +528,15 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                     snap = options.content->RecheckBlocking();
                     if (snap) found = contents(**snap);
                 }
+                problems.insert(problems.end(), found.begin(), found.end());
+            }
+            if (!problems.empty()) {
+                std::stable_sort(problems.begin(), problems.end(), [](const Problem& a, const Problem& b) {
+                    return a.type < b.type;
+                });
                 Json errors = Json::array();
-                for (const Problem& p : found)
-                    errors.push_back({{"type", p.type}, {"message", p.message}, {"spec_path", p.path}});
-                if (!errors.empty()) return fail(std::move(errors));
+                for (const Problem& p : problems) errors.push_back(p.ToResultError());
+                return fail(std::move(errors));
             }
             // StackStorm's runner parameter `notify` lists the tasks whose executions notify: a name the workflow
             // does not have fails the run before anything starts, as its workflow service refuses it.

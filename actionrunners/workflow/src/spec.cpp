@@ -443,6 +443,14 @@ Json Problem::ToJson() const {
     return j;
 }
 
+Json Problem::ToResultError() const {
+    Json j = {{"type", type}, {"message", what}};
+    if (!path.empty()) j["spec_path"] = path;
+    if (!language.empty()) j["language"] = language;
+    if (!expression.empty()) j["expression"] = expression;
+    return j;
+}
+
 std::vector<Problem> Inspect(const WorkflowSpec& spec) {
     std::vector<Problem> out;
     // Bad references in `do`.
@@ -456,8 +464,9 @@ std::vector<Problem> Inspect(const WorkflowSpec& spec) {
                 p.task = name;
                 p.path = "tasks." + name + ".next[" + std::to_string(i) + "].do";
                 p.line = t.next[i].line;
-                p.message = spec.file + ":" + std::to_string(p.line) + ": task \"" + name + "\" transitions to \"" +
-                            target + "\", which is not a task of the workflow nor an engine command";
+                p.what = "task \"" + name + "\" transitions to \"" + target +
+                         "\", which is not a task of the workflow nor an engine command";
+                p.message = spec.file + ":" + std::to_string(p.line) + ": " + p.what;
                 out.push_back(std::move(p));
             }
         }
@@ -482,8 +491,8 @@ std::vector<Problem> Inspect(const WorkflowSpec& spec) {
         p.task = name;
         p.path = "tasks." + name;
         p.line = spec.tasks.at(name).line;
-        p.message = spec.file + ":" + std::to_string(p.line) + ": task \"" + name +
-                    "\" is unreachable: no path leads to it from a task that starts the workflow";
+        p.what = "task \"" + name + "\" is unreachable: no path leads to it from a task that starts the workflow";
+        p.message = spec.file + ":" + std::to_string(p.line) + ": " + p.what;
         out.push_back(std::move(p));
     }
     // Variables read but defined nowhere (input, vars, publish).
@@ -511,9 +520,10 @@ std::vector<Problem> Inspect(const WorkflowSpec& spec) {
                 p.path = path;
                 p.line = line;
                 p.language = e.language;
-                p.message = where(task, line) + (e.language == "yaql" ? e.message
-                                                                      : "jinja expression \"" + e.expression +
-                                                                            "\" does not parse: " + e.message);
+                p.what = e.language == "yaql"
+                             ? e.message
+                             : "jinja expression \"" + e.expression + "\" does not parse: " + e.message;
+                p.message = where(task, line) + p.what;
                 p.expression = std::move(e.expression);
                 out.push_back(std::move(p));
             }
@@ -533,6 +543,7 @@ std::vector<Problem> Inspect(const WorkflowSpec& spec) {
                 p.line = line;
                 p.message = where(task, line) + "variable \"" + var + "\" is referenced in \"" + text +
                             "\" but no input, var or publish defines it";
+                p.what = "Variable \"" + var + "\" is referenced before assignment.";  // Orquesta's words
                 out.push_back(std::move(p));
             }
         }
@@ -582,6 +593,7 @@ std::vector<Problem> InspectTaskContents(const WorkflowSpec& spec, const ActionS
         p.task = task;
         p.path = path;
         p.line = spec.doc.marks.count(path) ? spec.doc.At(path).line : spec.tasks.at(task).line;
+        p.what = message;
         p.message = std::move(message);
         out.push_back(std::move(p));
     };
@@ -627,6 +639,7 @@ std::vector<Problem> InspectText(const std::string& text, const std::string& fil
         Problem p;
         p.type = "syntax";
         p.message = spec.error().message;
+        p.what = p.message;
         return {p};
     }
     return Inspect(*spec);

@@ -73,13 +73,17 @@ Result<WorkflowSpec> LoadWorkflowFile(const std::string& path);
 struct Problem {
     /// syntax, semantic (bad reference, unreachable), context (undefined variable), expression (does not parse)
     std::string type;
-    std::string message;
+    std::string message;     ///< for people: "file:line: task \"t1\": what" (the CLI, the API, pack warnings)
+    std::string what;        ///< the problem alone, without file and line (StackStorm's words where it has them)
     std::string task;        ///< empty for workflow-level problems
     std::string path;        ///< spec path (tasks.t1.next[0].do)
     std::string language;    ///< expression problems: yaql or jinja (st2's `language`)
     std::string expression;  ///< expression problems: the expression that does not parse, with its delimiters
     int line = 0;
     Json ToJson() const;
+    /// As a failed run's `result.errors` entry, StackStorm's: {type, message (`what`), spec_path[, language,
+    /// expression]}; no file name (the server's path is no business of the caller).
+    Json ToResultError() const;
 };
 
 /// Static checks before running (StackStorm's `st2 workflow inspect`): a `do` naming no task, a task nothing
