@@ -196,7 +196,9 @@ TEST(ExecutionsIntegrationTest, ActionTriggerLetsARuleReactToAnotherTeamsFailure
     WriteFile(
         rule_file,
         "name: on_teama_failure\npack: teamb\ntrigger:\n  type: core.st2.generic.actiontrigger\ncriteria:\n"
-        "  trigger.action_ref:\n    type: equals\n    pattern: teama.nightly\n  trigger.status:\n    type: equals\n"
+        // action_name is the ref, as StackStorm's notifier sends it (rules written for StackStorm match on it).
+        "  trigger.action_ref:\n    type: equals\n    pattern: teama.nightly\n"
+        "  trigger.action_name:\n    type: equals\n    pattern: teama.nightly\n  trigger.status:\n    type: equals\n"
         "    pattern: failed\naction:\n  ref: core.local\n  parameters:\n"
         "    cmd: \"echo team B handles {{ trigger.execution_id }} exit={{ trigger.result.return_code }}\"\n"
     );

@@ -38,7 +38,9 @@ Json ActionTriggerPayload(const Json& e) {
         {"execution_id", e.value("id", "")},
         {"status", e.value("status", "")},
         {"start_timestamp", e.value("start_timestamp", "")},
-        {"action_name", action.value("name", "")},
+        // The ref, as StackStorm's notifier sends it (`action_name` and `action_ref` both liveaction.action): rules
+        // written for StackStorm match `trigger.action_name` against "pack.name".
+        {"action_name", action.value("ref", "")},
         {"action_ref", action.value("ref", "")},
         {"runner_ref", e.contains("runner") ? e["runner"].value("name", "") : ""},
         {"parameters", e.value("parameters", Json::object())},
