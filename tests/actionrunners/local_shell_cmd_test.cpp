@@ -42,6 +42,24 @@ TEST(LocalShellCmdTest, ABashismFailsAsUnderStackStorm) {
         << r.result.result["error"];
 }
 
+// A command killed at its timeout: the error says what ran, that it was killed, and the tail of its stderr, which
+// often says why it hung.
+TEST(LocalShellCmdTest, ATimeoutsErrorEndsWithTheTailOfStderr) {
+    RunnerHarness h;
+    RunRequest req = ActionRequest(
+        "hang",
+        "local-shell-cmd",
+        "",
+        Json::object(),
+        {{"cmd", "echo waiting for db >&2; exec sleep 30"}, {"timeout", 1}}
+    );
+    RunReport r = h.Run("local-shell-cmd", req);
+    ASSERT_EQ(r.result.status, core::status::kTimeout) << r.result.result.dump(2);
+    const std::string error = r.result.result["error"];
+    EXPECT_EQ(error.rfind("Action failed to complete in 1 seconds: `echo waiting for db", 0), 0u) << error;
+    EXPECT_NE(error.find("exit code -9; stderr (last lines):\nwaiting for db"), std::string::npos) << error;
+}
+
 // `sudo: true` runs the command as StackStorm's ShellCommandAction does: `sudo -E -- bash -c CMD` (with `-S` and the
 // password on stdin when one is given), so bash syntax works there. No sudo here: a stand-in on PATH records its
 // arguments and runs what follows `--`.

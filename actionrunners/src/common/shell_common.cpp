@@ -108,8 +108,12 @@ core::ExecutionResult ShellResult(const core::ProcessOutcome& o, const std::stri
     if (o.stdout_truncated || o.stderr_truncated) r.result["result_truncated"] = true;
     if (o.timed_out) {
         r.status = core::status::kTimeout;
-        r.result["error"] = "Action failed to complete in " + FormatSeconds(timeout_s) + " seconds: `" + shown +
-                            "` was killed (process group) with exit code -9";
+        std::string err = "Action failed to complete in " + FormatSeconds(timeout_s) + " seconds: `" + shown +
+                          "` was killed (process group) with exit code -9";
+        // What it said before it was killed often says why it hung (a prompt, a host that does not answer).
+        const std::string tail = Tail(o.stderr_data);
+        if (!tail.empty()) err += "; stderr (last lines):\n" + tail;
+        r.result["error"] = err;
     } else if (o.canceled) {
         r.status = core::status::kCanceled;
         r.result["error"] = "`" + shown + "` was canceled";
