@@ -211,7 +211,8 @@ void RegisterPacks(
             // packs of the same name (registered after them).
             const bool bundled = d == 0 && packs::IsSystemPack(pack.meta.ref);
             std::vector<std::string> merge_warnings;
-            if (Status st = content.RegisterPackBlocking(pack, bundled, &merge_warnings); !st) {
+            if (Status st = content.RegisterPackBlocking(pack, bundled, &merge_warnings, /*keep_api_edits=*/true);
+                !st) {
                 Log(*log,
                     spdlog::level::err,
                     "cannot register pack",

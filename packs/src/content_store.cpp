@@ -1,6 +1,7 @@
 #include "squall/packs/content_store.hpp"
 
 #include <array>
+#include <map>
 #include <set>
 
 #include "squall/packs/parameters.hpp"
@@ -190,7 +191,9 @@ bool IsSystemPack(const std::string& ref) {
     return ref == "core" || ref == "packs" || ref == "chatops";
 }
 
-Status ContentStore::RegisterPackBlocking(const LoadedPack& pack, bool bundled, std::vector<std::string>* warnings) {
+Status ContentStore::RegisterPackBlocking(
+    const LoadedPack& pack, bool bundled, std::vector<std::string>* warnings, bool keep_api_edits
+) {
     // Drop what this pack registered before from its files; keep what was created otherwise (rules through the
     // API, trigger types registered by code), which has no metadata_file.
     const std::vector<std::string> hashes = {
@@ -199,10 +202,14 @@ Status ContentStore::RegisterPackBlocking(const LoadedPack& pack, bool bundled, 
     for (const auto& h : hashes) reads.push_back({"HGETALL", h});
     reads.push_back({"HGET", keys_.BundledPacks(), pack.meta.ref});
     reads.push_back({"HGET", keys_.Packs(), pack.meta.ref});
+    reads.push_back({"HGETALL", keys_.FileDigests()});
     Result<std::vector<RedisReply>> existing = client_->PipelineBlocking(std::move(reads));
     if (Status st = Check(existing); !st) return st;
     const Json bundled_entry = ParsedOrNull((*existing)[hashes.size()]);
     const Json current = ParsedOrNull((*existing)[hashes.size() + 1]);
+    std::map<std::string, std::string> digests;  // FileDigests: what the files held when last registered
+    const auto& digest_pairs = (*existing)[hashes.size() + 2].elements;
+    for (size_t i = 0; i + 1 < digest_pairs.size(); i += 2) digests[digest_pairs[i].str] = digest_pairs[i + 1].str;
     const bool has_bundled = bundled_entry.is_object() && bundled_entry.contains("record");
     // The bundled pack itself (at start-up, or its folder registered again through the API).
     const bool as_bundled = bundled || (has_bundled && bundled_entry["record"].value("path", "") == pack.meta.path);
@@ -238,13 +245,32 @@ Status ContentStore::RegisterPackBlocking(const LoadedPack& pack, bool bundled, 
         }
     }
 
+    // keep_api_edits: the definitions whose file is unchanged and which are stored: left as they are (with what the
+    // API changed). Actions are not edited through the API.
+    RefSets as_stored;
     std::vector<RedisClient::Args> cmds = {{"MULTI"}};
+    for (size_t h = 0; h < hashes.size(); ++h) {
+        std::set<std::string> stored;
+        const auto& elements = (*existing)[h].elements;
+        for (size_t i = 0; i + 1 < elements.size(); i += 2) stored.insert(elements[i].str);
+        for (const auto& i : items[h]) {
+            const std::string field = std::string(kKinds[h]) + ":" + i.ref;
+            const std::string digest = core::Sha256Hex(i.json);
+            auto known = digests.find(field);
+            if (keep_api_edits && h > 0 && stored.count(i.ref) && known != digests.end() && known->second == digest) {
+                as_stored[h].insert(i.ref);
+            }
+            if (known == digests.end() || known->second != digest) {
+                cmds.push_back({"HSET", keys_.FileDigests(), field, digest});
+            }
+        }
+    }
     const std::string prefix = pack.meta.ref + ".";
     for (size_t h = 0; h < hashes.size(); ++h) {
         const auto& elements = (*existing)[h].elements;
         for (size_t i = 0; i + 1 < elements.size(); i += 2) {
             const std::string& ref = elements[i].str;
-            if (ref.rfind(prefix, 0) != 0 || keep[h].count(ref)) continue;
+            if (ref.rfind(prefix, 0) != 0 || keep[h].count(ref) || as_stored[h].count(ref)) continue;
             if (h == 0) {  // actions only ever come from files
                 cmds.push_back({"HDEL", hashes[h], ref});
                 continue;
@@ -256,7 +282,7 @@ Status ContentStore::RegisterPackBlocking(const LoadedPack& pack, bool bundled, 
     }
     for (size_t h = 0; h < hashes.size(); ++h) {
         for (const auto& i : items[h]) {
-            if (!skip[h].count(i.ref)) cmds.push_back({"HSET", hashes[h], i.ref, i.json});
+            if (!skip[h].count(i.ref) && !as_stored[h].count(i.ref)) cmds.push_back({"HSET", hashes[h], i.ref, i.json});
         }
     }
     Json pj = pack.meta.ToJson();

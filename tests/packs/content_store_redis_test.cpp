@@ -82,6 +82,37 @@ TEST_F(ContentStoreTest, RegisteredPackFillsEverySnapshotMap) {
     EXPECT_EQ(s.ConfigContext("core.local").value(), Json::object());
 }
 
+// The server's start registers its packs with keep_api_edits: a rule disabled through the API stays disabled (as
+// StackStorm's database state survives a restart); a rule whose file changed since, or an explicit register
+// (`pack register`, StackStorm's `st2ctl reload`), is registered from its file.
+TEST_F(ContentStoreTest, AStartKeepsWhatTheApiChangedInARuleWhoseFileIsUnchanged) {
+    ContentStore store(client_);
+    LoadedPack pack = Load();
+    ASSERT_TRUE(store.RegisterPackBlocking(pack));
+    ASSERT_FALSE(pack.rules.empty());
+    const std::string ref = pack.rules[0].Ref();
+    const auto enabled = [&] { return store.LoadBlocking().value()->rules.at(ref).enabled; };
+    const auto disable = [&](RuleMeta rule) {
+        rule.enabled = false;
+        ASSERT_TRUE(store.PutRuleBlocking(rule, false));
+        ASSERT_FALSE(enabled());
+    };
+    disable(pack.rules[0]);
+    ASSERT_TRUE(store.RegisterPackBlocking(Load(), false, nullptr, /*keep_api_edits=*/true));
+    EXPECT_FALSE(enabled());
+    EXPECT_EQ(store.LoadBlocking().value()->rules.size(), 2u);
+
+    LoadedPack changed = Load();
+    changed.rules[0].description = "changed on disk";
+    ASSERT_TRUE(store.RegisterPackBlocking(changed, false, nullptr, /*keep_api_edits=*/true));
+    EXPECT_TRUE(enabled());
+    EXPECT_EQ(store.LoadBlocking().value()->rules.at(ref).description, "changed on disk");
+
+    disable(changed.rules[0]);
+    ASSERT_TRUE(store.RegisterPackBlocking(changed));
+    EXPECT_TRUE(enabled());
+}
+
 TEST_F(ContentStoreTest, ReRegisteringReplacesContentAndConfigChangesBumpTheVersion) {
     ContentStore store(client_);
     ASSERT_TRUE(store.RegisterPackBlocking(Load()));

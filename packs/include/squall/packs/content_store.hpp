@@ -88,6 +88,9 @@ public:
     /// Hash pack ref → {record, content: {kind: [refs]}} of the system packs bundled with the server, as they were
     /// registered from the bundled folder: what a pack installed under the same name is merged with.
     std::string BundledPacks() const { return p_ + "packs:bundled"; }
+    /// kind ":" ref → SHA-256 of the definition last registered from the pack's files (RegisterPackBlocking's
+    /// `keep_api_edits`: a definition whose file has not changed since keeps what the API made of it).
+    std::string FileDigests() const { return p_ + "content:file-digests"; }
     std::string ContentVersion() const { return p_ + "content:version"; }
     /// Hash pack ref → JSON of the pack's validated config (defaults applied, values in clear).
     std::string Configs() const { return p_ + "configs"; }
@@ -128,8 +131,16 @@ public:
     /// added, and a built-in ref wins on a clash — each clash is a warning, stored in the pack's `load_warnings` and
     /// appended to `warnings` when given. The record keeps the bundled pack's metadata, with `installed` describing
     /// what was merged in. Registering the bundled folder again keeps what was merged in.
+    ///
+    /// `keep_api_edits` (the server's start): a rule, trigger type, sensor, alias or policy whose file is as it was
+    /// when last registered keeps its stored definition, with what the API changed since (a rule disabled during an
+    /// incident stays disabled across a restart, as StackStorm's database state does); one whose file changed is
+    /// registered from it. Without it (`pack register`, `pack install`: StackStorm's `st2ctl reload`) the files win.
     Status RegisterPackBlocking(
-        const LoadedPack& pack, bool bundled = false, std::vector<std::string>* warnings = nullptr
+        const LoadedPack& pack,
+        bool bundled = false,
+        std::vector<std::string>* warnings = nullptr,
+        bool keep_api_edits = false
     );
     /// Stores a pack's validated config (Keys::Configs, Keys::ConfigSecrets) and bumps the content version.
     Status PutConfigBlocking(const std::string& pack, const PackConfig& config);
