@@ -246,7 +246,7 @@ Status ContentStore::RegisterPackBlocking(
     }
 
     // keep_api_edits: the definitions whose file is unchanged and which are stored: left as they are (with what the
-    // API changed). Actions are not edited through the API.
+    // API changed: a rule's anything, an action's `enabled`).
     RefSets as_stored;
     std::vector<RedisClient::Args> cmds = {{"MULTI"}};
     for (size_t h = 0; h < hashes.size(); ++h) {
@@ -257,7 +257,7 @@ Status ContentStore::RegisterPackBlocking(
             const std::string field = std::string(kKinds[h]) + ":" + i.ref;
             const std::string digest = core::Sha256Hex(i.json);
             auto known = digests.find(field);
-            if (keep_api_edits && h > 0 && stored.count(i.ref) && known != digests.end() && known->second == digest) {
+            if (keep_api_edits && stored.count(i.ref) && known != digests.end() && known->second == digest) {
                 as_stored[h].insert(i.ref);
             }
             if (known == digests.end() || known->second != digest) {
@@ -411,6 +411,20 @@ Status ContentStore::PutRuleBlocking(const RuleMeta& rule, bool create_only) {
         return Error(ErrorCode::kAlreadyExists, "rule \"" + rule.Ref() + "\" already exists");
     }
     return {};
+}
+
+Status ContentStore::SetActionEnabledBlocking(const std::string& ref, bool enabled) {
+    Result<RedisReply> stored = client_->CommandBlocking({"HGET", keys_.Actions(), ref});
+    if (!stored) return stored.error();
+    Json action = ParsedOrNull(*stored);
+    if (!action.is_object()) return NotFound("action \"" + ref + "\" not found");
+    action["enabled"] = enabled;
+    return CheckExec(client_->PipelineBlocking({
+        {"MULTI"},
+        {"HSET", keys_.Actions(), ref, action.dump()},
+        keys_.RulesChangedCommand(),
+        {"EXEC"},
+    }));
 }
 
 Status ContentStore::DeleteRuleBlocking(const std::string& ref) {

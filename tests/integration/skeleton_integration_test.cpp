@@ -35,6 +35,10 @@ public:
         h.insert(extra.begin(), extra.end());
         return http_.Post(("/api/v1" + path).c_str(), h, body, "application/json");
     }
+    httplib::Result Put(const std::string& path, const std::string& body) {
+        return http_.Put(("/api/v1" + path).c_str(), Headers(true), body, "application/json");
+    }
+    httplib::Result Delete(const std::string& path) { return http_.Delete(("/api/v1" + path).c_str(), Headers(true)); }
     Json GetJson(const std::string& path) {
         auto r = Get(path);
         EXPECT_TRUE(r);
@@ -251,6 +255,8 @@ TEST_F(SkeletonTest, ApiValidatesAuthAndParameters) {
     // Generic webhook and the examples pack's rule.
     auto generic = api.Post("/webhooks/st2", R"({"trigger": "core.st2.webhook", "payload": {"a": 1}})");
     EXPECT_EQ(generic->status, 202);
+    // The answer's payload is the stored instance's: the envelope's `payload`.
+    EXPECT_EQ(Json::parse(generic->body)["payload"], Json({{"a", 1}})) << generic->body;
     auto sample = api.Post("/webhooks/sample", R"({"name": "Squall"})");
     ASSERT_EQ(sample->status, 202) << sample->body;
     Json list = api.WaitExecutions([](const Json& l) {
@@ -339,6 +345,40 @@ TEST_F(SkeletonTest, ExecutionListTakesStackStormsFilters) {
     EXPECT_TRUE(api.GetJson("/executions?trigger_instance=0123456789abcdef01234567").empty());
     // An admin's explicit limit has no upper bound (StackStorm's max_page_size binds other users).
     EXPECT_EQ(api.GetJson("/executions?limit=5000").size(), 7u);
+}
+
+// What an operator changes through the API (st2 action disable, st2 rule disable) survives a restart, which
+// registers the packs' unchanged files again; an explicit register makes the files win, as StackStorm's reload.
+TEST_F(SkeletonTest, DisabledActionsAndRulesStayDisabledAcrossARestart) {
+    {
+        SquallProcess server(Opts());
+        Api api(server);
+        Json action = api.GetJson("/actions/examples.greet");
+        action["enabled"] = false;
+        auto put = api.Put("/actions/examples.greet", action.dump());
+        ASSERT_EQ(put->status, 200) << put->body;
+        EXPECT_EQ(Json::parse(put->body)["enabled"], false);
+        auto refused = api.Post("/executions", R"({"action": "examples.greet", "parameters": {"name": "x"}})");
+        EXPECT_EQ(refused->status, 400) << refused->body;
+        EXPECT_NE(refused->body.find("disabled"), std::string::npos) << refused->body;
+        Json rule = api.GetJson("/rules/examples.sample_webhook");
+        rule["enabled"] = false;
+        ASSERT_EQ(api.Put("/rules/examples.sample_webhook", rule.dump())->status, 200);
+        // Actions come from files: creating or deleting one through the API is refused by name.
+        auto deleted = api.Delete("/actions/examples.greet");
+        EXPECT_EQ(deleted->status, 405);
+        EXPECT_NE(deleted->body.find("pack register"), std::string::npos) << deleted->body;
+        EXPECT_EQ(api.Put("/actions/examples.greet", R"({"name": "x"})")->status, 400);
+        EXPECT_EQ(server.Stop(), 0) << server.Output();
+    }
+    SquallProcess server(Opts());
+    Api api(server);
+    EXPECT_EQ(api.GetJson("/actions/examples.greet")["enabled"], false);
+    EXPECT_EQ(api.GetJson("/rules/examples.sample_webhook")["enabled"], false);
+    CliResult registered = server.Cli({"pack", "register", "examples"});
+    ASSERT_EQ(registered.exit_code, 0) << registered.out << registered.err;
+    EXPECT_TRUE(WaitFor([&] { return api.GetJson("/actions/examples.greet")["enabled"] == true; }, 10s));
+    EXPECT_EQ(api.GetJson("/rules/examples.sample_webhook")["enabled"], true);
 }
 
 TEST_F(SkeletonTest, CliRunsAndLists) {

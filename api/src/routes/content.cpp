@@ -213,6 +213,52 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
             return SendError(res, NotFound("action \"" + std::string(req.matches[1]) + "\" not found"));
         SendJson(res, 200, it->second);
     });
+    // StackStorm's `action enable|disable` (st2client PUTs the whole action with `enabled` changed). An action's
+    // definition comes from its pack's files: `enabled` is the one field taken from the body.
+    r.Put(
+        R"(/actions/([A-Za-z0-9_.-]+))",
+        AdminOnly(
+            "changing actions",
+            [&d](const httplib::Request& req, httplib::Response& res) {
+                Result<Json> body = ParseObjectBody(req);
+                if (!body) return SendError(res, body.error());
+                auto enabled = body->find("enabled");
+                if (enabled == body->end() || !enabled->is_boolean()) {
+                    return SendError(
+                        res,
+                        InvalidArgument(
+                            "body: \"enabled\" (true or false) is required: it is the one field of an action that "
+                            "the API changes; the rest comes from its pack's files (change them, then pack register)"
+                        )
+                    );
+                }
+                const std::string ref = req.matches[1];
+                if (Status st = d.content.SetActionEnabledBlocking(ref, enabled->get<bool>()); !st)
+                    return SendError(res, st.error());
+                d.content_cache.Invalidate();
+                Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+                if (!snap) return SendError(res, snap.error());
+                auto it = (*snap)->actions.find(ref);
+                if (it == (*snap)->actions.end()) return SendError(res, NotFound("action \"" + ref + "\" not found"));
+                SendJson(res, 200, it->second);
+            }
+        )
+    );
+    // Creating or deleting an action through the API (StackStorm's POST /actions, DELETE /actions/{ref}): refused by
+    // name rather than answered 404 for a resource that GET shows.
+    const auto from_files = [](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Allow", "GET, PUT");
+        SendJson(
+            res,
+            405,
+            {{"faultstring",
+              "actions are registered from their pack's files: add or remove the file and run `squall pack register "
+              "<pack>` (or install the pack); the API changes only an action's \"enabled\""},
+             {"code", "METHOD_NOT_ALLOWED"}}
+        );
+    };
+    r.Post("/actions", AdminOnly("creating actions", from_files));
+    r.Delete(R"(/actions/([A-Za-z0-9_.-]+))", AdminOnly("deleting actions", from_files));
     r.Get("/packs", [&d](const httplib::Request& req, httplib::Response& res) {
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
         if (!snap) return SendError(res, snap.error());

@@ -177,7 +177,9 @@ void RegisterWebhookRoutes(Router& r, ApiDeps& d, const QueueDepth& depth) {
                 res, 200, {{"duplicate", true}, {"id", sent->instance.id}, {"trigger", sent->instance.trigger}}
             );
         }
-        SendAccepted(res, std::move(sent->instance), std::move(*body));
+        // The generic hook's instance holds the envelope's `payload`, and so does its answer.
+        Json payload = url == "st2" ? body->value("payload", Json::object()) : std::move(*body);
+        SendAccepted(res, std::move(sent->instance), std::move(payload));
     });
 }
 

@@ -132,9 +132,9 @@ public:
     /// appended to `warnings` when given. The record keeps the bundled pack's metadata, with `installed` describing
     /// what was merged in. Registering the bundled folder again keeps what was merged in.
     ///
-    /// `keep_api_edits` (the server's start): a rule, trigger type, sensor, alias or policy whose file is as it was
-    /// when last registered keeps its stored definition, with what the API changed since (a rule disabled during an
-    /// incident stays disabled across a restart, as StackStorm's database state does); one whose file changed is
+    /// `keep_api_edits` (the server's start): an action, rule, trigger type, sensor, alias or policy whose file is as
+    /// it was when last registered keeps its stored definition, with what the API changed since (a rule disabled during
+    /// an incident stays disabled across a restart, as StackStorm's database state does); one whose file changed is
     /// registered from it. Without it (`pack register`, `pack install`: StackStorm's `st2ctl reload`) the files win.
     Status RegisterPackBlocking(
         const LoadedPack& pack,
@@ -151,6 +151,10 @@ public:
     Status RegisterRunnerTypesBlocking(const std::vector<RunnerTypeInfo>& runners);
     /// Creates or replaces a rule. Fails with kAlreadyExists when `create_only` and the ref exists.
     Status PutRuleBlocking(const RuleMeta& rule, bool create_only);
+    /// Sets a registered action's `enabled` (StackStorm's `action enable|disable`) and bumps the version. A start
+    /// keeps it while the action's file is unchanged (RegisterPackBlocking's keep_api_edits). kNotFound when the
+    /// action is not registered.
+    Status SetActionEnabledBlocking(const std::string& ref, bool enabled);
     Status DeleteRuleBlocking(const std::string& ref);
 
     Result<ContentSnapshotPtr> LoadBlocking();
