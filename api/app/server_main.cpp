@@ -13,6 +13,7 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "app.hpp"
@@ -193,8 +194,15 @@ void RegisterPacks(
         loaded.push_back(loader.LoadAllBlocking(dir));
         for (const auto& pack : loaded.back()) known.Add(pack);
     }
+    // A bundled pack that is not a system pack is replaced by an installed pack of the same name: registering it
+    // first would only be undone (and would undo what the API changed in the installed one's content).
+    std::set<std::string> installed;
+    for (size_t d = 1; d < loaded.size(); ++d) {
+        for (const auto& pack : loaded[d]) installed.insert(pack.meta.ref);
+    }
     for (size_t d = 0; d < dirs.size(); ++d) {
         for (auto& pack : loaded[d]) {
+            if (d == 0 && installed.count(pack.meta.ref) && !packs::IsSystemPack(pack.meta.ref)) continue;
             packs::CheckRuleReferences(pack, known);
             for (const auto& e : pack.errors) {
                 Log(*log, spdlog::level::err, "pack content not loaded", {{"pack", pack.meta.ref}, {"error", e.What()}}

@@ -202,18 +202,36 @@ Status ContentStore::RegisterPackBlocking(
     for (const auto& h : hashes) reads.push_back({"HGETALL", h});
     reads.push_back({"HGET", keys_.BundledPacks(), pack.meta.ref});
     reads.push_back({"HGET", keys_.Packs(), pack.meta.ref});
-    reads.push_back({"HGETALL", keys_.FileDigests()});
+    // FileDigests fields are per definition and per folder it came from: a system pack registered from the bundled
+    // folder and again from an installed copy keeps one digest for each, not one that each registration rewrites.
+    const Items items = ItemsOf(pack);
+    const auto digest_field = [&pack](size_t kind, const std::string& ref) {
+        return std::string(kKinds[kind]) + ":" + ref + "@" + pack.meta.path;
+    };
+    RedisClient::Args digest_read = {"HMGET", keys_.FileDigests()};
+    for (size_t h = 0; h < items.size(); ++h) {
+        for (const auto& i : items[h]) digest_read.push_back(digest_field(h, i.ref));
+    }
+    if (digest_read.size() == 2) digest_read.push_back(digest_field(0, ""));  // HMGET needs a field
+    reads.push_back(std::move(digest_read));
     Result<std::vector<RedisReply>> existing = client_->PipelineBlocking(std::move(reads));
     if (Status st = Check(existing); !st) return st;
     const Json bundled_entry = ParsedOrNull((*existing)[hashes.size()]);
     const Json current = ParsedOrNull((*existing)[hashes.size() + 1]);
-    std::map<std::string, std::string> digests;  // FileDigests: what the files held when last registered
-    const auto& digest_pairs = (*existing)[hashes.size() + 2].elements;
-    for (size_t i = 0; i + 1 < digest_pairs.size(); i += 2) digests[digest_pairs[i].str] = digest_pairs[i + 1].str;
+    std::map<std::string, std::string> digests;  // field → what the file held when last registered from this folder
+    {
+        const auto& known = (*existing)[hashes.size() + 2].elements;
+        size_t n = 0;
+        for (size_t h = 0; h < items.size(); ++h) {
+            for (const auto& i : items[h]) {
+                if (n < known.size() && !known[n].IsNil()) digests[digest_field(h, i.ref)] = known[n].str;
+                ++n;
+            }
+        }
+    }
     const bool has_bundled = bundled_entry.is_object() && bundled_entry.contains("record");
     // The bundled pack itself (at start-up, or its folder registered again through the API).
     const bool as_bundled = bundled || (has_bundled && bundled_entry["record"].value("path", "") == pack.meta.path);
-    const Items items = ItemsOf(pack);
 
     // A system pack bundled with the server (core, packs, chatops) is merged with, never replaced by, a pack of the
     // same name installed in DATA/packs: the built-in content stays and wins on a clash (docs/decisions.md).
@@ -254,7 +272,8 @@ Status ContentStore::RegisterPackBlocking(
         const auto& elements = (*existing)[h].elements;
         for (size_t i = 0; i + 1 < elements.size(); i += 2) stored.insert(elements[i].str);
         for (const auto& i : items[h]) {
-            const std::string field = std::string(kKinds[h]) + ":" + i.ref;
+            if (skip[h].count(i.ref)) continue;  // not registered from this folder (a built-in definition wins)
+            const std::string field = digest_field(h, i.ref);
             const std::string digest = core::Sha256Hex(i.json);
             auto known = digests.find(field);
             if (keep_api_edits && stored.count(i.ref) && known != digests.end() && known->second == digest) {
@@ -267,17 +286,23 @@ Status ContentStore::RegisterPackBlocking(
     }
     const std::string prefix = pack.meta.ref + ".";
     for (size_t h = 0; h < hashes.size(); ++h) {
+        std::set<std::string> in_files;
+        for (const auto& i : items[h]) in_files.insert(i.ref);
+        const auto drop = [&](const std::string& ref) {
+            cmds.push_back({"HDEL", hashes[h], ref});
+            // A definition gone from the files loses its digest too: a later one of the same ref starts afresh.
+            if (!in_files.count(ref)) cmds.push_back({"HDEL", keys_.FileDigests(), digest_field(h, ref)});
+        };
         const auto& elements = (*existing)[h].elements;
         for (size_t i = 0; i + 1 < elements.size(); i += 2) {
             const std::string& ref = elements[i].str;
             if (ref.rfind(prefix, 0) != 0 || keep[h].count(ref) || as_stored[h].count(ref)) continue;
             if (h == 0) {  // actions only ever come from files
-                cmds.push_back({"HDEL", hashes[h], ref});
+                drop(ref);
                 continue;
             }
             Json stored = Json::parse(elements[i + 1].str, nullptr, false);
-            if (stored.is_object() && !stored.value("metadata_file", "").empty())
-                cmds.push_back({"HDEL", hashes[h], ref});
+            if (stored.is_object() && !stored.value("metadata_file", "").empty()) drop(ref);
         }
     }
     for (size_t h = 0; h < hashes.size(); ++h) {

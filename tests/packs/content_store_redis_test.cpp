@@ -246,6 +246,41 @@ LoadedPack SystemPack(const std::string& path, std::vector<ActionMeta> actions) 
     return p;
 }
 
+// A system pack registered from the bundled folder and merged with an installed copy at every start: what the API
+// changed in either's actions stays, start after start (each folder keeps its own digests).
+TEST_F(ContentStoreTest, AStartKeepsApiEditsInABundledPackMergedWithAnInstalledCopy) {
+    ContentStore store(client_);
+    const LoadedPack bundled = SystemPack(
+        "/bundled/core",
+        {Action("core", "local", "local-shell-cmd", "/bundled/core"), Action("core", "noop", "noop", "/bundled/core")}
+    );
+    const LoadedPack installed = SystemPack(
+        "/data/packs/core",
+        {Action("core", "local", "python-script", "/data/packs/core"),
+         Action("core", "sendmail", "local-shell-script", "/data/packs/core")}
+    );
+    const auto start = [&] {
+        ASSERT_TRUE(store.RegisterPackBlocking(bundled, /*bundled=*/true, nullptr, /*keep_api_edits=*/true));
+        ASSERT_TRUE(store.RegisterPackBlocking(installed, false, nullptr, /*keep_api_edits=*/true));
+    };
+    start();
+    ASSERT_TRUE(store.SetActionEnabledBlocking("core.noop", false));
+    ASSERT_TRUE(store.SetActionEnabledBlocking("core.sendmail", false));
+    ASSERT_TRUE(store.SetActionEnabledBlocking("core.local", false));  // in both folders: the built-in is registered
+    EXPECT_EQ(store.SetActionEnabledBlocking("core.nope", false).error().code, ErrorCode::kNotFound);
+    for (int restart = 0; restart < 2; ++restart) {
+        start();
+        ContentSnapshotPtr s = store.LoadBlocking().value();
+        EXPECT_EQ(s->actions.at("core.noop")["enabled"], false) << restart;
+        EXPECT_EQ(s->actions.at("core.sendmail")["enabled"], false) << restart;
+        EXPECT_EQ(s->actions.at("core.local")["enabled"], false) << restart;
+        EXPECT_EQ(s->actions.at("core.local")["runner_type"], "local-shell-cmd");  // the built-in still wins
+    }
+    // An explicit register of the installed copy makes its files win for what it registers.
+    ASSERT_TRUE(store.RegisterPackBlocking(installed));
+    EXPECT_NE(store.LoadBlocking().value()->actions.at("core.sendmail").value("enabled", true), false);
+}
+
 // A system pack bundled with the server is merged with, never replaced by, an installed pack of the same name; the
 // bundled folder registered again keeps what was merged in; unregistering goes back to the built-in content.
 TEST_F(ContentStoreTest, AnInstalledSystemPackIsMergedIntoTheBundledOne) {

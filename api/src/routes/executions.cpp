@@ -55,7 +55,7 @@ Status UnindexedFilters(ApiDeps& d, const httplib::Request& req, executions::Lis
     }
     const std::string asc = req.get_param_value("sort_asc");
     filter.oldest_first = asc == "True" || asc == "true" || asc == "1";
-    if (req.has_param("trigger_instance")) {
+    if (!req.get_param_value("trigger_instance").empty()) {
         size_t total = 0;
         Result<std::vector<Json>> enforcements =
             d.enforcements.ListBlocking(req.get_param_value("trigger_instance"), 0, 1000, &total);

@@ -52,15 +52,15 @@ public:
     RedisClient(const RedisClient&) = delete;
     RedisClient& operator=(const RedisClient&) = delete;
 
+    /// The process is stopping the Redis it talks to (a server's embedded Redis, at its shutdown): connections lost
+    /// and reconnects refused from now on are expected, logged at debug instead of as warnings.
+    static void ExpectRedisToStop();
+
     /// Lua scripts this process runs (core::Script registers each as it is built): every new connection sends SCRIPT
     /// LOAD for them before anything else, so that an EVALSHA on it never meets a Redis that lost its scripts (a
     /// restart, a failover to a replica) and is retried with the source after the commands that followed it.
     /// `known` (Script's "Redis holds it" flag) is cleared when a connection could not load the script (-LOADING
     /// while Redis reads its AOF), so that its next call sends the source, in order, instead of meeting NOSCRIPT.
-    /// The process is stopping the Redis it talks to (a server's embedded Redis, at its shutdown): connections lost
-    /// and reconnects refused from now on are expected, logged at debug instead of as warnings.
-    static void ExpectRedisToStop();
-
     static void RegisterScript(
         std::shared_ptr<const std::string> source, std::shared_ptr<std::atomic<bool>> known = nullptr
     );
