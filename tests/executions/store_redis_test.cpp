@@ -5,6 +5,7 @@
 #include <csignal>
 #include <future>
 #include <map>
+#include <set>
 
 #include "io_runner.hpp"
 #include "redis_server.hpp"
@@ -357,6 +358,59 @@ TEST_F(ExecutionStoreTest, EveryFilterCombinationReadsOneIndexNewestFirst) {
 
 // A user's executions (context.user) have their own index, written by the create script: a non-admin's list is
 // O(page) and reaches back through all of theirs, however many others ran since.
+// `parent=null` pages over the top-level executions only (All() less the tasks), across slices and across many
+// executions created at the same microsecond (the clock standing still), each listed once with an exact total; the
+// time bounds and oldest-first order page the index itself.
+TEST_F(ExecutionStoreTest, TopLevelAndTimeBoundedListsPageEveryExecutionOnce) {
+    const std::string wf = *store_->CreateBlocking(Make("examples.wf"));
+    std::set<std::string> top = {wf};
+    std::vector<int64_t> times;
+    for (int i = 0; i < 1300; ++i) {
+        if (i % 100 == 0) clock_.Advance(std::chrono::milliseconds(1));  // 100 executions per instant
+        NewExecution e = Make("core.noop");
+        if (i % 3 == 0) e.parent = wf;  // a task of the workflow
+        const std::string id = *store_->CreateBlocking(e);
+        if (i % 3 != 0) top.insert(id);
+    }
+    for (const bool oldest_first : {false, true}) {
+        ListFilter filter{.top_level = true, .oldest_first = oldest_first};
+        std::vector<std::string> seen;
+        std::string last_time;
+        for (size_t offset = 0;; offset += 97) {
+            size_t total = 0;
+            Result<std::vector<Json>> page = store_->ListBlocking(filter, offset, 97, &total);
+            ASSERT_TRUE(page) << page.error().message;
+            EXPECT_EQ(total, top.size());
+            if (page->empty()) break;
+            for (const auto& e : *page) {
+                EXPECT_FALSE(e.contains("parent")) << e.dump();
+                const std::string t = e.value("start_timestamp", "");
+                if (!last_time.empty()) EXPECT_TRUE(oldest_first ? t >= last_time : t <= last_time) << t;
+                last_time = t;
+                seen.push_back(e["id"]);
+            }
+        }
+        EXPECT_EQ(seen.size(), top.size()) << oldest_first;
+        EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), top) << oldest_first;
+    }
+    // Time bounds (exclusive) on the start time: the executions of the 3rd to 5th instants, tasks included.
+    const int64_t start_us = 1'800'000'000'000'000;
+    ListFilter window{.after_us = start_us + 2'000, .before_us = start_us + 6'000};
+    size_t total = 0;
+    Result<std::vector<Json>> in_window = store_->ListBlocking(window, 0, 1000, &total);
+    ASSERT_TRUE(in_window);
+    EXPECT_EQ(total, 300u);
+    EXPECT_EQ(in_window->size(), 300u);
+    // A filter checked record by record pages by score too: no execution twice across slices of equal times.
+    ListFilter noops{.runner = "noop"};
+    Result<std::vector<Json>> all = store_->ListBlocking(noops, 0, 5000, &total);
+    ASSERT_TRUE(all);
+    EXPECT_EQ(total, 1301u);
+    std::set<std::string> distinct;
+    for (const auto& e : *all) distinct.insert(e["id"].get<std::string>());
+    EXPECT_EQ(distinct.size(), 1301u);
+}
+
 TEST_F(ExecutionStoreTest, AUsersListReadsTheirOwnIndexWhateverRanSince) {
     auto make = [&](const std::string& user, const std::string& action) {
         NewExecution e = Make(action);

@@ -27,7 +27,8 @@ using core::RedisReply;
 //       and 11 the user's zset of an execution without a rule (each KEYS[1] otherwise, or when it has none), 12 the
 //       per-(action, status) zset of the settled status (KEYS[1] unless settled), 13 notify stream, 14 set of the
 //       trigger types rules listen to, 15 the set of facets (the facet's name is added to it), 16 the event
-//       listeners' flag (Keys::EventListeners: the events go to KEYS[7] only while it exists)
+//       listeners' flag (Keys::EventListeners: the events go to KEYS[7] only while it exists), 17 the index of
+//       executions that have a parent (Keys::WithParent; written only for them: `parent=null` lists skip them)
 // ARGV: 1 id, 2 score, 3 request body ('' when settled: nothing to run), 4 use dedupe (0/1), 5 event body, 6 and 7
 //       the `running` and final status events of a settled execution ('' otherwise), 8 '1' when its action notifies,
 //       9.. field/value pairs
@@ -55,7 +56,10 @@ if KEYS[9] ~= KEYS[1] then
 end
 if KEYS[10] ~= KEYS[1] then redis.call('ZADD', KEYS[10], ARGV[2], ARGV[1]) end
 if KEYS[11] ~= KEYS[1] then redis.call('ZADD', KEYS[11], ARGV[2], ARGV[1]) end
-if KEYS[8] ~= KEYS[1] then redis.call('RPUSH', KEYS[8], ARGV[1]) end
+if KEYS[8] ~= KEYS[1] then
+  redis.call('RPUSH', KEYS[8], ARGV[1])
+  redis.call('ZADD', KEYS[17], ARGV[2], ARGV[1])
+end
 if ARGV[3] ~= '' then redis.call('XADD', KEYS[5], '*', 'd', ARGV[3]) end
 local streamed = redis.call('EXISTS', KEYS[16]) == 1
 if streamed then redis.call('XADD', KEYS[7], '*', 'd', ARGV[5]) end
@@ -242,6 +246,7 @@ for i = 1, #rows, 2 do
     if not parent_status or final(parent_status) then
       redis.call('DEL', p .. 'exec:' .. id, p .. 'out:' .. id, p .. 'children:' .. id)
       redis.call('ZREM', KEYS[1], id)
+      if parent ~= '' then redis.call('ZREM', p .. 'executions:with-parent', id) end
       redis.call('ZREM', p .. 'executions:status:' .. st, id)
       if action ~= '' then
         redis.call('ZREM', p .. 'executions:action:' .. action, id)
@@ -616,7 +621,8 @@ void ExecutionStore::Create(const NewExecution& e, std::function<void(Result<std
          keys_.Notify(),
          listened_,
          keys_.FacetSet(),
-         keys_.EventListeners()},
+         keys_.EventListeners(),
+         keys_.WithParent()},
         CreateArgs(e, core::FormatIsoTimestamp(now_tp), score),
         [client = client_,
          metrics = keys_.Metrics(),
@@ -751,6 +757,55 @@ bool RecordMatches(const ListFilter& filter, const std::vector<RedisReply>& f) {
     }
     return true;
 }
+
+/// Reads a sorted set of executions (scored by creation time) in slices, newest first (oldest first), within the
+/// filter's exclusive time bounds. Each slice starts at the last score read, past the entries of that score already
+/// read: executions created meanwhile (newer scores) neither shift nor repeat what a later slice reads.
+class ScoreSlices {
+public:
+    ScoreSlices(RedisClient& client, std::string zset, const ListFilter& filter)
+        : client_(client),
+          zset_(std::move(zset)),
+          oldest_first_(filter.oldest_first),
+          low_(filter.after_us ? "(" + std::to_string(*filter.after_us) : "-inf"),
+          high_(filter.before_us ? "(" + std::to_string(*filter.before_us) : "+inf") {}
+
+    /// The next ids and scores (WITHSCORES pairs); empty at the end.
+    Result<std::vector<std::pair<std::string, std::string>>> Next(size_t count) {
+        std::vector<std::pair<std::string, std::string>> out;
+        if (done_) return out;
+        RedisClient::Args range = {"ZRANGE", zset_};
+        if (oldest_first_) {
+            range.insert(range.end(), {bound_.empty() ? low_ : bound_, high_, "BYSCORE"});
+        } else {
+            range.insert(range.end(), {bound_.empty() ? high_ : bound_, low_, "BYSCORE", "REV"});
+        }
+        range.insert(range.end(), {"LIMIT", std::to_string(skip_), std::to_string(count), "WITHSCORES"});
+        Result<RedisReply> r = client_.CommandBlocking(std::move(range));
+        if (!r) return r.error();
+        if (r->IsError()) return Internal("redis: " + r->str);
+        for (size_t j = 0; j + 1 < r->elements.size(); j += 2)
+            out.emplace_back(r->elements[j].str, r->elements[j + 1].str);
+        if (out.size() < count) done_ = true;
+        if (!out.empty()) {
+            const std::string& last = out.back().second;
+            size_t same = 0;
+            for (auto it = out.rbegin(); it != out.rend() && it->second == last; ++it) ++same;
+            skip_ = last == bound_ ? skip_ + same : same;
+            bound_ = last;
+        }
+        return out;
+    }
+
+private:
+    RedisClient& client_;
+    const std::string zset_;
+    const bool oldest_first_;
+    const std::string low_, high_;
+    std::string bound_;  ///< the last score read (inclusive); empty: the filter's bound
+    size_t skip_ = 0;    ///< entries of score bound_ already read
+    bool done_ = false;
+};
 
 /// Whether a record listed for `filter` needs its top-level attribute `name` (ListFilter::only, ::without).
 bool Wants(const ListFilter* filter, std::string_view name) {
@@ -980,6 +1035,19 @@ Result<std::vector<Json>> ExecutionStore::ListUnindexedBlocking(
         for (auto& m : matching) ids.push_back(std::move(m.second));
         return FetchPage(ids, filter, offset, limit, total);
     }
+    // Nothing to check record by record (time bounds, order, top-level only): the index paged by score.
+    const bool per_record = !filter.runner.empty() || !filter.user.empty() || !filter.rule.empty() ||
+                            !filter.trigger.empty() ||
+                            (!filter.action.empty() && !filter.status.empty() && !IsFinal(filter.status));
+    if (!per_record) {
+        const std::string zset = !filter.action.empty() && !filter.status.empty()
+                                     ? keys_.ByActionStatus(filter.action, filter.status)
+                                 : !filter.action.empty() ? keys_.ByAction(filter.action)
+                                 : !filter.status.empty() ? keys_.ByStatus(filter.status)
+                                                          : keys_.All();
+        if (!filter.top_level) return PageByScoreBlocking(zset, filter, offset, limit, total);
+        if (zset == keys_.All()) return TopLevelPageBlocking(filter, offset, limit, total);
+    }
     // The narrowest index of the indexed fields (as ListBlocking picks it), scanned within the time bounds.
     std::vector<std::string> zsets;
     if (!filter.user.empty() || !filter.rule.empty() || !filter.trigger.empty()) {
@@ -999,6 +1067,64 @@ Result<std::vector<Json>> ExecutionStore::ListUnindexedBlocking(
         );
     }
     return ScanFilteredBlocking(zsets, kCombinedScan, filter, offset, limit, total);
+}
+
+Result<std::vector<Json>> ExecutionStore::PageByScoreBlocking(
+    const std::string& zset, const ListFilter& filter, size_t offset, size_t limit, size_t* total
+) {
+    const std::string low = filter.after_us ? "(" + std::to_string(*filter.after_us) : "-inf";
+    const std::string high = filter.before_us ? "(" + std::to_string(*filter.before_us) : "+inf";
+    RedisClient::Args range = {"ZRANGE", zset};
+    if (filter.oldest_first) {
+        range.insert(range.end(), {low, high, "BYSCORE"});
+    } else {
+        range.insert(range.end(), {high, low, "BYSCORE", "REV"});
+    }
+    range.insert(range.end(), {"LIMIT", std::to_string(offset), std::to_string(limit)});
+    Result<std::vector<RedisReply>> page = client_->PipelineBlocking({{"ZCOUNT", zset, low, high}, std::move(range)});
+    if (!page) return page.error();
+    if ((*page)[0].IsError()) return Internal("redis: " + (*page)[0].str);
+    if ((*page)[1].IsError()) return Internal("redis: " + (*page)[1].str);
+    std::vector<std::string> ids;
+    for (const auto& id : (*page)[1].elements) ids.push_back(id.str);
+    size_t fetched = 0;
+    Result<std::vector<Json>> records = FetchPage(ids, filter, 0, limit, &fetched);
+    *total = static_cast<size_t>(std::max<int64_t>(0, (*page)[0].integer));
+    return records;
+}
+
+Result<std::vector<Json>> ExecutionStore::TopLevelPageBlocking(
+    const ListFilter& filter, size_t offset, size_t limit, size_t* total
+) {
+    // All() less the executions that have a parent: both counted within the time bounds, and All() read in slices
+    // until the page's top-level executions are found, each slice's parents told by one ZMSCORE.
+    const std::string low = filter.after_us ? "(" + std::to_string(*filter.after_us) : "-inf";
+    const std::string high = filter.before_us ? "(" + std::to_string(*filter.before_us) : "+inf";
+    Result<std::vector<RedisReply>> counts =
+        client_->PipelineBlocking({{"ZCOUNT", keys_.All(), low, high}, {"ZCOUNT", keys_.WithParent(), low, high}});
+    if (!counts) return counts.error();
+    for (const auto& c : *counts) {
+        if (c.IsError()) return Internal("redis: " + c.str);
+    }
+    *total = static_cast<size_t>(std::max<int64_t>(0, (*counts)[0].integer - (*counts)[1].integer));
+    constexpr size_t kSlice = 500;
+    ScoreSlices slices(*client_, keys_.All(), filter);
+    std::vector<std::string> top;
+    while (top.size() < offset + limit) {
+        Result<std::vector<std::pair<std::string, std::string>>> ids = slices.Next(kSlice);
+        if (!ids) return ids.error();
+        if (ids->empty()) break;
+        RedisClient::Args which = {"ZMSCORE", keys_.WithParent()};
+        for (const auto& [id, score] : *ids) which.push_back(id);
+        Result<RedisReply> parents = client_->CommandBlocking(std::move(which));
+        if (!parents) return parents.error();
+        if (parents->IsError()) return Internal("redis: " + parents->str);
+        for (size_t i = 0; i < ids->size() && i < parents->elements.size(); ++i) {
+            if (parents->elements[i].IsNil()) top.push_back((*ids)[i].first);
+        }
+    }
+    size_t fetched = 0;
+    return FetchPage(top, filter, offset, limit, &fetched);
 }
 
 Result<std::vector<std::string>> ExecutionStore::SourcesBlocking(const ListFilter& filter) {
@@ -1077,39 +1203,27 @@ Result<std::vector<Json>> ExecutionStore::ScanFilteredBlocking(
     // Each index's newest max_scan entries read in slices, each slice's fields read in one pipeline and compared
     // with every field of the filter; the matches of all of them newest first; the page's records fetched once.
     constexpr size_t kSlice = 1000;
-    // The scores are the creation times (µs): the time bounds, exclusive, are a range of them.
-    const std::string low = filter.after_us ? "(" + std::to_string(*filter.after_us) : "-inf";
-    const std::string high = filter.before_us ? "(" + std::to_string(*filter.before_us) : "+inf";
     std::vector<std::pair<double, std::string>> matching;
     for (const auto& zset : zsets) {
-        for (size_t start = 0; start < max_scan; start += kSlice) {
-            RedisClient::Args range = {"ZRANGE", zset};
-            if (filter.oldest_first) {
-                range.insert(range.end(), {low, high, "BYSCORE"});
-            } else {
-                range.insert(range.end(), {high, low, "BYSCORE", "REV"});
-            }
-            range.insert(range.end(), {"LIMIT", std::to_string(start), std::to_string(kSlice), "WITHSCORES"});
-            Result<RedisReply> ids = client_->CommandBlocking(std::move(range));
+        ScoreSlices slices(*client_, zset, filter);
+        for (size_t scanned = 0; scanned < max_scan;) {
+            Result<std::vector<std::pair<std::string, std::string>>> ids = slices.Next(kSlice);
             if (!ids) return ids.error();
-            if (ids->IsError()) return Internal("redis: " + ids->str);
-            if (ids->elements.empty()) break;
+            if (ids->empty()) break;
+            scanned += ids->size();
             std::vector<RedisClient::Args> reads;
-            reads.reserve(ids->elements.size() / 2);
-            for (size_t j = 0; j + 1 < ids->elements.size(); j += 2) {
-                RedisClient::Args read = {"HMGET", keys_.Execution(ids->elements[j].str)};
+            reads.reserve(ids->size());
+            for (const auto& [id, score] : *ids) {
+                RedisClient::Args read = {"HMGET", keys_.Execution(id)};
                 read.insert(read.end(), kFilterFields.begin(), kFilterFields.end());
                 reads.push_back(std::move(read));
             }
             Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(reads));
             if (!rows) return rows.error();
-            for (size_t i = 0; i < rows->size() && 2 * i + 1 < ids->elements.size(); ++i) {
+            for (size_t i = 0; i < rows->size() && i < ids->size(); ++i) {
                 if (RecordMatches(filter, (*rows)[i].elements))
-                    matching.emplace_back(
-                        std::strtod(ids->elements[2 * i + 1].str.c_str(), nullptr), ids->elements[2 * i].str
-                    );
+                    matching.emplace_back(std::strtod((*ids)[i].second.c_str(), nullptr), (*ids)[i].first);
             }
-            if (ids->elements.size() < 2 * kSlice) break;
         }
     }
     if (zsets.size() > 1) {

@@ -79,6 +79,9 @@ public:
     std::string RetryRequest(const std::string& id) const { return p_ + "retry:req:" + id; }
     /// The ids of the executions created with this one as parent (workflow tasks), in creation order.
     std::string Children(const std::string& id) const { return p_ + "children:" + id; }
+    /// The executions that have a parent (workflow tasks), scored as All(): a list of top-level executions
+    /// (`parent=null`) is All() without them. Written from 2026-12-07 on: earlier tasks are not in it.
+    std::string WithParent() const { return p_ + "executions:with-parent"; }
     /// Control messages (cancel, pause, resume) for one runner process. Written after the status change that
     /// asks for them, as a second, idempotent step (it is not on the `{x}` slot).
     std::string Control(const std::string& runner) const { return prefix_ + "stream:control:" + runner; }
@@ -276,6 +279,15 @@ private:
     /// A filter with a field that has no index (ListFilter::top_level ... ids): the candidates (`ids`, the parent's
     /// children, or the newest kCombinedScan of the narrowest index within the time bounds) checked one by one.
     Result<std::vector<Json>> ListUnindexedBlocking(
+        const ListFilter& filter, size_t offset, size_t limit, size_t* total
+    );
+    /// One page of `zset` within the filter's time bounds in its order (ZRANGE BYSCORE, ZCOUNT): O(offset + page).
+    Result<std::vector<Json>> PageByScoreBlocking(
+        const std::string& zset, const ListFilter& filter, size_t offset, size_t limit, size_t* total
+    );
+    /// One page of the top-level executions (All() less Keys::WithParent()) within the filter's time bounds:
+    /// O(offset + page + the tasks among them).
+    Result<std::vector<Json>> TopLevelPageBlocking(
         const ListFilter& filter, size_t offset, size_t limit, size_t* total
     );
     /// The newest (ListFilter::oldest_first: oldest) `max_scan` ids of each of `zsets` within the filter's time bounds
