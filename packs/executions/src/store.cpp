@@ -1016,7 +1016,7 @@ Result<std::vector<Json>> ExecutionStore::ListUnindexedBlocking(
             read.insert(read.end(), kFilterFields.begin(), kFilterFields.end());
             reads.push_back(std::move(read));
         }
-        std::vector<std::pair<int64_t, std::string>> matching;
+        std::vector<std::pair<double, std::string>> matching;
         if (!reads.empty()) {
             Result<std::vector<RedisReply>> rows = client_->PipelineBlocking(std::move(reads));
             if (!rows) return rows.error();
@@ -1024,16 +1024,10 @@ Result<std::vector<Json>> ExecutionStore::ListUnindexedBlocking(
                 const auto& f = (*rows)[i].elements;
                 if (f.size() < kFilterFields.size() || f[0].str.empty()) continue;  // purged, or never there
                 if (RecordMatches(filter, f))
-                    matching.emplace_back(std::strtoll(f[7].str.c_str(), nullptr, 10), candidates[i]);
+                    matching.emplace_back(std::strtod(f[7].str.c_str(), nullptr), candidates[i]);
             }
         }
-        std::stable_sort(matching.begin(), matching.end(), [&filter](const auto& a, const auto& b) {
-            return filter.oldest_first ? a.first < b.first : a.first > b.first;
-        });
-        std::vector<std::string> ids;
-        ids.reserve(matching.size());
-        for (auto& m : matching) ids.push_back(std::move(m.second));
-        return FetchPage(ids, filter, offset, limit, total);
+        return PageOfMatches(std::move(matching), filter, offset, limit, total);
     }
     // Nothing to check record by record (time bounds, order, top-level only): the index paged by score.
     const bool per_record = !filter.runner.empty() || !filter.user.empty() || !filter.rule.empty() ||
@@ -1226,11 +1220,19 @@ Result<std::vector<Json>> ExecutionStore::ScanFilteredBlocking(
             }
         }
     }
-    if (zsets.size() > 1) {
-        std::stable_sort(matching.begin(), matching.end(), [&filter](const auto& a, const auto& b) {
-            return filter.oldest_first ? a.first < b.first : a.first > b.first;
-        });
-    }
+    return PageOfMatches(std::move(matching), filter, offset, limit, total);
+}
+
+Result<std::vector<Json>> ExecutionStore::PageOfMatches(
+    std::vector<std::pair<double, std::string>> matching,
+    const ListFilter& filter,
+    size_t offset,
+    size_t limit,
+    size_t* total
+) {
+    std::stable_sort(matching.begin(), matching.end(), [&filter](const auto& a, const auto& b) {
+        return filter.oldest_first ? a.first < b.first : a.first > b.first;
+    });
     std::vector<std::string> ids;
     ids.reserve(matching.size());
     for (auto& m : matching) ids.push_back(std::move(m.second));

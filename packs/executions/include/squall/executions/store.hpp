@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "squall/core/clock.hpp"
@@ -295,6 +296,14 @@ private:
     Result<std::vector<Json>> ScanFilteredBlocking(
         const std::vector<std::string>& zsets,
         size_t max_scan,
+        const ListFilter& filter,
+        size_t offset,
+        size_t limit,
+        size_t* total
+    );
+    /// The page [offset, offset + limit) of `matching` (creation time, id) in the filter's order; *total = its size.
+    Result<std::vector<Json>> PageOfMatches(
+        std::vector<std::pair<double, std::string>> matching,
         const ListFilter& filter,
         size_t offset,
         size_t limit,
