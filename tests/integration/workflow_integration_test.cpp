@@ -25,6 +25,17 @@ namespace {
 
 using core::Json;
 using namespace std::chrono_literals;
+
+/// POST /api/v1/workflows/inspect of `definition`: the problems found (an array), or null when the answer is not 200.
+Json InspectOverHttp(const SquallProcess& server, const std::string& definition, const char* content_type) {
+    httplib::Client c(server.host(), server.port());
+    c.set_read_timeout(30, 0);
+    auto r = c.Post("/api/v1/workflows/inspect", {{"St2-Api-Key", server.api_key()}}, definition, content_type);
+    EXPECT_TRUE(r);
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, 200) << r->body;
+    return r->status == 200 ? Json::parse(r->body, nullptr, false) : Json(nullptr);
+}
 namespace fs = std::filesystem;
 
 void Write(const fs::path& p, const std::string& text) {
@@ -264,12 +275,7 @@ tasks:
     );
     SquallProcess server({d.string(), "", {}});
 
-    httplib::Client c(server.host(), server.port());
-    c.set_read_timeout(30, 0);
-    auto r = c.Post("/api/v1/workflows/inspect", {{"St2-Api-Key", server.api_key()}}, workflow, "application/x-yaml");
-    ASSERT_TRUE(r);
-    ASSERT_EQ(r->status, 200) << r->body;
-    Json problems = Json::parse(r->body);
+    Json problems = InspectOverHttp(server, workflow, "application/x-yaml");
     ASSERT_EQ(problems.size(), 3u) << problems.dump(2);
     EXPECT_EQ(problems[0]["type"], "context");
     EXPECT_EQ(problems[1]["type"], "expression");
@@ -555,12 +561,7 @@ tasks:
     next:
       - do: t2
 )";
-    httplib::Client c(server.host(), server.port());
-    c.set_read_timeout(30, 0);
-    auto r = c.Post("/api/v1/workflows/inspect", {{"St2-Api-Key", server.api_key()}}, bad, "application/x-yaml");
-    ASSERT_TRUE(r);
-    ASSERT_EQ(r->status, 200) << r->body;
-    Json problems = Json::parse(r->body);
+    Json problems = InspectOverHttp(server, bad, "application/x-yaml");
     ASSERT_EQ(problems.size(), 4u) << problems.dump(2);
     EXPECT_EQ(problems[0]["task"], "t1");
     EXPECT_EQ(problems[0]["line"], 8);
@@ -570,15 +571,10 @@ tasks:
     EXPECT_EQ(problems[3]["line"], 14);
     EXPECT_NE(problems[3]["message"].get<std::string>().find("\"nope\""), std::string::npos);
 
-    auto good = c.Post(
-        "/api/v1/workflows/inspect",
-        {{"St2-Api-Key", server.api_key()}},
-        ReadFile((d / "packs/wft/actions/workflows/lines.yaml").string()),
-        "text/plain"
+    EXPECT_EQ(
+        InspectOverHttp(server, ReadFile((d / "packs/wft/actions/workflows/lines.yaml").string()), "text/plain"),
+        Json::array()
     );
-    ASSERT_TRUE(good);
-    EXPECT_EQ(good->status, 200);
-    EXPECT_EQ(Json::parse(good->body), Json::array());
 
     const std::string file = (data.path() / "bad.yaml").string();
     Write(file, bad);
