@@ -264,7 +264,8 @@ Status ContentStore::RegisterPackBlocking(
     }
 
     // keep_api_edits: the definitions whose file is unchanged and which are stored: left as they are (with what the
-    // API changed: a rule's anything, an action's `enabled`).
+    // API changed: a rule's anything, an action's `enabled`). One whose file is unchanged but which is no longer
+    // stored was deleted through the API (its digest is written with it, in one transaction): it stays deleted.
     RefSets as_stored;
     std::vector<RedisClient::Args> cmds = {{"MULTI"}};
     for (size_t h = 0; h < hashes.size(); ++h) {
@@ -276,9 +277,7 @@ Status ContentStore::RegisterPackBlocking(
             const std::string field = digest_field(h, i.ref);
             const std::string digest = core::Sha256Hex(i.json);
             auto known = digests.find(field);
-            if (keep_api_edits && stored.count(i.ref) && known != digests.end() && known->second == digest) {
-                as_stored[h].insert(i.ref);
-            }
+            if (keep_api_edits && known != digests.end() && known->second == digest) as_stored[h].insert(i.ref);
             if (known == digests.end() || known->second != digest) {
                 cmds.push_back({"HSET", keys_.FileDigests(), field, digest});
             }
@@ -384,9 +383,14 @@ Status ContentStore::UnregisterPackBlocking(const std::string& pack) {
     std::vector<RedisClient::Args> reads = {{"HEXISTS", keys_.Packs(), pack}};
     for (const auto& h : hashes) reads.push_back({"HKEYS", h});
     reads.push_back({"HGET", keys_.BundledPacks(), pack});
+    reads.push_back({"HKEYS", keys_.FileDigests()});
     Result<std::vector<RedisReply>> existing = client_->PipelineBlocking(std::move(reads));
     if (Status st = Check(existing); !st) return st;
     if ((*existing)[0].integer == 0) return NotFound("pack \"" + pack + "\" is not registered");
+    // What goes loses its file digests too (`kind:ref@folder`): a start registers it afresh from a folder still
+    // there (a bundled pack), rather than taking it for a definition deleted through the API (RegisterPackBlocking).
+    std::vector<std::string> digest_fields;
+    for (const auto& f : (*existing)[hashes.size() + 2].elements) digest_fields.push_back(f.str);
     // A bundled system pack goes back to its built-in content (what an installed pack added goes).
     const Json bundled = ParsedOrNull((*existing)[hashes.size() + 1]);
     const bool has_bundled = bundled.is_object() && bundled.contains("record");
@@ -396,6 +400,14 @@ Status ContentStore::UnregisterPackBlocking(const std::string& pack) {
     for (size_t h = 0; h < hashes.size(); ++h) {
         for (const auto& k : (*existing)[h + 1].elements) {
             if (k.str.rfind(prefix, 0) == 0 && !keep[h].count(k.str)) cmds.push_back({"HDEL", hashes[h], k.str});
+        }
+        const std::string kind = std::string(kKinds[h]) + ":";
+        for (const auto& f : digest_fields) {
+            if (f.rfind(kind + prefix, 0) != 0) continue;
+            const size_t at = f.find('@', kind.size());
+            if (at != std::string::npos && !keep[h].count(f.substr(kind.size(), at - kind.size()))) {
+                cmds.push_back({"HDEL", keys_.FileDigests(), f});
+            }
         }
     }
     if (has_bundled) {

@@ -113,6 +113,37 @@ TEST_F(ContentStoreTest, AStartKeepsWhatTheApiChangedInARuleWhoseFileIsUnchanged
     EXPECT_TRUE(enabled());
 }
 
+// A pack rule deleted through the API (`st2 rule delete`) stays deleted across a restart while its file is unchanged,
+// as in StackStorm, where only `st2ctl reload` brings it back; a changed file or an explicit register does. A pack
+// removed and found again at a start (a bundled folder) comes back whole.
+TEST_F(ContentStoreTest, AStartKeepsARuleDeletedThroughTheApiDeleted) {
+    ContentStore store(client_);
+    ASSERT_TRUE(store.RegisterPackBlocking(Load()));
+    const std::string ref = Load().rules[0].Ref();
+    const auto has_rule = [&] { return store.LoadBlocking().value()->rules.count(ref) == 1; };
+    ASSERT_TRUE(has_rule());
+    ASSERT_TRUE(store.DeleteRuleBlocking(ref));
+    ASSERT_TRUE(store.RegisterPackBlocking(Load(), false, nullptr, /*keep_api_edits=*/true));
+    EXPECT_FALSE(has_rule());
+    EXPECT_EQ(store.LoadBlocking().value()->rules.size(), 1u);
+
+    LoadedPack changed = Load();
+    changed.rules[0].description = "changed on disk";
+    ASSERT_TRUE(store.RegisterPackBlocking(changed, false, nullptr, /*keep_api_edits=*/true));
+    EXPECT_TRUE(has_rule());
+
+    ASSERT_TRUE(store.DeleteRuleBlocking(ref));
+    ASSERT_TRUE(store.RegisterPackBlocking(changed));
+    EXPECT_TRUE(has_rule());
+
+    ASSERT_TRUE(store.UnregisterPackBlocking(changed.meta.ref));
+    EXPECT_FALSE(has_rule());
+    ASSERT_TRUE(store.RegisterPackBlocking(changed, false, nullptr, /*keep_api_edits=*/true));
+    EXPECT_TRUE(has_rule());
+    EXPECT_EQ(store.LoadBlocking().value()->rules.size(), 2u);
+    EXPECT_FALSE(store.LoadBlocking().value()->actions.empty());
+}
+
 TEST_F(ContentStoreTest, ReRegisteringReplacesContentAndConfigChangesBumpTheVersion) {
     ContentStore store(client_);
     ASSERT_TRUE(store.RegisterPackBlocking(Load()));

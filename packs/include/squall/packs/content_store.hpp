@@ -135,7 +135,8 @@ public:
     /// `keep_api_edits` (the server's start): an action, rule, trigger type, sensor, alias or policy whose file is as
     /// it was when last registered keeps its stored definition, with what the API changed since (a rule disabled during
     /// an incident stays disabled across a restart, as StackStorm's database state does); one whose file changed is
-    /// registered from it. Without it (`pack register`, `pack install`: StackStorm's `st2ctl reload`) the files win.
+    /// registered from it; one whose file is unchanged but which is no longer stored (a rule deleted through the API)
+    /// stays deleted. Without it (`pack register`, `pack install`: StackStorm's `st2ctl reload`) the files win.
     Status RegisterPackBlocking(
         const LoadedPack& pack,
         bool bundled = false,
