@@ -98,5 +98,44 @@ TEST(InquiryIntegrationTest, AskWaitsPendingAndAValidResponseCompletesIt) {
     EXPECT_EQ(Json::parse(waited.out)["status"], core::status::kPending) << waited.out;
 }
 
+// StackStorm's check_permission: an inquiry that names `users` (or `roles`) is answered only by one of them; the
+// refusal says who may, and the inquiry stays pending. The admin key's user holds the `admin` role.
+TEST(InquiryIntegrationTest, OnlyTheUsersAndRolesAnInquiryNamesMayAnswerIt) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    SquallProcess server({(data.path() / "d").string(), "", {}});
+    const auto ask = [&](const std::vector<std::string>& extra) {
+        std::vector<std::string> args = {"run", "core.ask", "-a", "-j"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        CliResult run = server.Cli(args);
+        EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+        const std::string id = Json::parse(run.out, nullptr, false).value("id", "");
+        EXPECT_TRUE(WaitFor(
+            [&] {
+                Json e = Json::parse(server.Cli({"execution", "get", id, "-j"}).out, nullptr, false);
+                return e.is_object() && e.value("status", "") == core::status::kPending;
+            },
+            30s
+        ));
+        return id;
+    };
+    const std::string for_bob = ask({R"(users=["bob"])"});
+    CliResult refused = server.Cli({"inquiry", "respond", for_bob, "-r", R"({"continue": true})"});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.err.find("may not respond"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("bob"), std::string::npos) << refused.err;
+    EXPECT_EQ(Json::parse(server.Cli({"execution", "get", for_bob, "-j"}).out)["status"], core::status::kPending);
+
+    const std::string for_observers = ask({R"(roles=["observer"])"});
+    refused = server.Cli({"inquiry", "respond", for_observers, "-r", R"({"continue": true})"});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.err.find("observer"), std::string::npos) << refused.err;
+
+    const std::string for_admins = ask({R"(roles=["admin"])"});
+    CliResult ok = server.Cli({"inquiry", "respond", for_admins, "-r", R"({"continue": true})"});
+    EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+    EXPECT_EQ(Json::parse(server.Cli({"execution", "get", for_admins, "-j"}).out)["status"], core::status::kSucceeded);
+}
+
 }  // namespace
 }  // namespace squall::test

@@ -1,5 +1,7 @@
 // Inquiries (reference §2 inquiries, §8): an inquiry is an execution of the `inquirer` runner waiting in `pending`;
 // answering it validates the response against the inquiry's schema and completes the execution.
+#include <algorithm>
+
 #include "http.hpp"
 #include "squall/packs/json_schema.hpp"
 
@@ -40,6 +42,30 @@ Result<Json> FindInquiry(ApiDeps& d, const std::string& id) {
     return e;
 }
 
+/// StackStorm's check (st2common/services/inquiry.py, check_permission): when the inquiry names `users`, the responder
+/// must be one of them; when it names `roles`, the responder must hold one. Squall's roles are `admin` (also spelled
+/// `system_admin`, as StackStorm's) for admins, none otherwise (GET /user). An admin not named is refused too.
+Status MayRespond(const std::string& id, const Json& result, const Identity& who) {
+    const auto names = [](const Json& list, const auto& pred) {
+        if (!list.is_array() || list.empty()) return true;
+        return std::any_of(list.begin(), list.end(), [&](const Json& v) {
+            return v.is_string() && pred(v.get<std::string>());
+        });
+    };
+    const bool user_ok =
+        names(result.value("users", Json::array()), [&](const std::string& u) { return u == who.user; });
+    const bool role_ok = names(result.value("roles", Json::array()), [&](const std::string& r) {
+        return who.admin && (r == "admin" || r == "system_admin");
+    });
+    if (user_ok && role_ok) return {};
+    return Error(
+        ErrorCode::kPermissionDenied,
+        "user \"" + who.user + "\" may not respond to inquiry \"" + id + "\": it is for " +
+            (user_ok ? "the roles " + result.value("roles", Json::array()).dump()
+                     : "the users " + result.value("users", Json::array()).dump())
+    );
+}
+
 }  // namespace
 
 void RegisterInquiryRoutes(Router& r, ApiDeps& d) {
@@ -67,56 +93,60 @@ void RegisterInquiryRoutes(Router& r, ApiDeps& d) {
         SendJson(res, 200, InquiryJson(*e));
     });
 
-    r.Put(R"(/inquiries/([0-9a-zA-Z_-]+))", [&d](const httplib::Request& req, httplib::Response& res) {
-        const std::string id = req.matches[1];
-        Result<Json> body = ParseObjectBody(req);
-        if (!body) return SendError(res, body.error());
-        if (!body->is_object() || !body->contains("response"))
-            return SendError(res, InvalidArgument("body: \"response\" (an object) is required"));
-        const Json& response = (*body)["response"];
-        if (!response.is_object()) return SendError(res, InvalidArgument("body: \"response\" must be an object"));
-        Result<Json> e = FindInquiry(d, id);
-        if (!e) return SendError(res, e.error());
-        if (e->value("status", "") != core::status::kPending) {
-            return SendError(
-                res,
-                Error(
-                    ErrorCode::kFailedPrecondition,
-                    "inquiry \"" + id + "\" is not pending (status " + e->value("status", "") + ")"
-                )
-            );
-        }
-        Json result = e->value("result", Json::object());
-        Json schema = result.value("schema", Json::object());
-        // StackStorm's inquiry schemas mark required properties per property (`required: true`); draft 4 wants a
-        // list on the object. Both are honoured.
-        if (schema.contains("properties") && schema["properties"].is_object()) {
-            Json required = schema.value("required", Json::array());
-            if (!required.is_array()) required = Json::array();
-            for (const auto& [name, prop] : schema["properties"].items()) {
-                if (prop.is_object() && core::BoolOr(prop, "required", false)) required.push_back(name);
+    r.Put(
+        R"(/inquiries/([0-9a-zA-Z_-]+))",
+        [&d](const httplib::Request& req, httplib::Response& res, const Identity& who) {
+            const std::string id = req.matches[1];
+            Result<Json> body = ParseObjectBody(req);
+            if (!body) return SendError(res, body.error());
+            if (!body->is_object() || !body->contains("response"))
+                return SendError(res, InvalidArgument("body: \"response\" (an object) is required"));
+            const Json& response = (*body)["response"];
+            if (!response.is_object()) return SendError(res, InvalidArgument("body: \"response\" must be an object"));
+            Result<Json> e = FindInquiry(d, id);
+            if (!e) return SendError(res, e.error());
+            if (e->value("status", "") != core::status::kPending) {
+                return SendError(
+                    res,
+                    Error(
+                        ErrorCode::kFailedPrecondition,
+                        "inquiry \"" + id + "\" is not pending (status " + e->value("status", "") + ")"
+                    )
+                );
             }
-            if (!required.empty()) schema["required"] = required;
-        }
-        Result<packs::JsonSchema> compiled = packs::JsonSchema::Compile(schema);
-        if (!compiled) return SendError(res, InvalidArgument("inquiry schema: " + compiled.error().message));
-        if (Status valid = compiled->Validate(response, "response", {.subject = "field"}); !valid)
-            return SendError(res, InvalidArgument(valid.error().message));
-        result["response"] = response;
-        Result<executions::TransitionResult> moved = d.executions.TransitionBlocking(
-            id,
-            core::status::kSucceeded,
-            {{"result", result.dump(-1, ' ', false, Json::error_handler_t::replace)},
-             {"end_timestamp", core::FormatIsoTimestamp(d.clock.Now())}},
-            {core::status::kPending}
-        );
-        if (!moved) return SendError(res, moved.error());
-        if (!moved->applied)
-            return SendError(
-                res, Error(ErrorCode::kFailedPrecondition, "inquiry \"" + id + "\" was answered or ended meanwhile")
+            Json result = e->value("result", Json::object());
+            if (Status allowed = MayRespond(id, result, who); !allowed) return SendError(res, allowed.error());
+            Json schema = result.value("schema", Json::object());
+            // StackStorm's inquiry schemas mark required properties per property (`required: true`); draft 4 wants a
+            // list on the object. Both are honoured.
+            if (schema.contains("properties") && schema["properties"].is_object()) {
+                Json required = schema.value("required", Json::array());
+                if (!required.is_array()) required = Json::array();
+                for (const auto& [name, prop] : schema["properties"].items()) {
+                    if (prop.is_object() && core::BoolOr(prop, "required", false)) required.push_back(name);
+                }
+                if (!required.empty()) schema["required"] = required;
+            }
+            Result<packs::JsonSchema> compiled = packs::JsonSchema::Compile(schema);
+            if (!compiled) return SendError(res, InvalidArgument("inquiry schema: " + compiled.error().message));
+            if (Status valid = compiled->Validate(response, "response", {.subject = "field"}); !valid)
+                return SendError(res, InvalidArgument(valid.error().message));
+            result["response"] = response;
+            Result<executions::TransitionResult> moved = d.executions.TransitionBlocking(
+                id,
+                core::status::kSucceeded,
+                {{"result", result.dump(-1, ' ', false, Json::error_handler_t::replace)},
+                 {"end_timestamp", core::FormatIsoTimestamp(d.clock.Now())}},
+                {core::status::kPending}
             );
-        SendJson(res, 200, {{"id", id}, {"response", response}});
-    });
+            if (!moved) return SendError(res, moved.error());
+            if (!moved->applied)
+                return SendError(
+                    res, Error(ErrorCode::kFailedPrecondition, "inquiry \"" + id + "\" was answered or ended meanwhile")
+                );
+            SendJson(res, 200, {{"id", id}, {"response", response}});
+        }
+    );
 }
 
 }  // namespace squall::api
