@@ -13,6 +13,7 @@
 #include "squall/core/id.hpp"
 #include "squall/core/redis/stream.hpp"
 #include "squall/executions/events.hpp"
+#include "squall/executions/policies.hpp"
 #include "squall/executions/status.hpp"
 #include "squall/executions/store.hpp"
 #include "squall/packs/content_store.hpp"
@@ -164,6 +165,24 @@ TEST_F(ExecutionStoreTest, ADedupeKeyOfAnEarlierVersionStillAnswersItsExecution)
     ASSERT_TRUE(again);
     EXPECT_EQ(*again, first);
     EXPECT_EQ(client_->CommandBlocking({"XLEN", store_->keys().RequestStream("default")})->integer, 1);
+}
+
+// action.retry as StackStorm applies it: on the statuses it names, up to max_retry_count, and never to an Orquesta
+// task (its workflow has taken the failure already; the task's own `retry` is the way there). An action-chain's
+// task has no `orquesta` context and is retried, as in StackStorm.
+TEST(RetryPolicyTest, TakesTheStatusesItNamesUpToItsCountAndNeverAnOrquestaTask) {
+    core::ExecutionRequest r;
+    r.action = {{"policies", {{"retry", {{"retry_on", "failure"}, {"max_retry_count", 2}}}}}};
+    EXPECT_TRUE(RetryWanted(r, "failed"));
+    EXPECT_TRUE(RetryWanted(r, "abandoned"));
+    EXPECT_FALSE(RetryWanted(r, "timeout"));
+    EXPECT_FALSE(RetryWanted(r, "succeeded"));
+    r.context = {{"policies", {{"retry", {{"retry_count", 2}}}}}};
+    EXPECT_FALSE(RetryWanted(r, "failed"));
+    r.context = {{"parent", {{"execution_id", "p"}}}, {"chain", {{"workflow_execution_id", "p"}}}};
+    EXPECT_TRUE(RetryWanted(r, "failed"));
+    r.context = {{"parent", {{"execution_id", "p"}}}, {"orquesta", {{"workflow_execution_id", "p"}, {"task_id", "t"}}}};
+    EXPECT_FALSE(RetryWanted(r, "failed"));
 }
 
 TEST(KeyedExecutionIdTest, IsTheKeysAndBeginsWithTheTimeOfTheIdGiven) {

@@ -22,7 +22,10 @@ int64_t RetryCount(const core::ExecutionRequest& r) {
 
 bool RetryWanted(const core::ExecutionRequest& r, const std::string& status) {
     const core::Json* retry = RequestPolicy(r, "retry");
-    if (retry == nullptr) return false;
+    // An Orquesta task is retried by its task's `retry`, not by the action's policy: StackStorm skips the policy for
+    // an execution run under a workflow (is_action_execution_under_workflow_context: `orquesta` in its context),
+    // which has already taken the failure and may have ended.
+    if (retry == nullptr || r.context.contains("orquesta")) return false;
     const std::string on = retry->value("retry_on", "failure");
     const bool matches = (on == "failure" && (status == core::status::kFailed || status == core::status::kAbandoned)) ||
                          (on == "timeout" && status == core::status::kTimeout);

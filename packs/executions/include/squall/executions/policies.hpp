@@ -19,7 +19,8 @@ int64_t RetryCount(const core::ExecutionRequest& r);
 
 /// Whether an execution of `r` that ended in `status` is to be run again by its action.retry policy:
 /// `retry_on: failure` takes `failed` and `abandoned` (its runner died mid-run: the action did not complete),
-/// `retry_on: timeout` takes `timeout`; while the chain of retries is shorter than max_retry_count.
+/// `retry_on: timeout` takes `timeout`; while the chain of retries is shorter than max_retry_count. Never for an
+/// Orquesta task (`orquesta` in its context), as in StackStorm: the task's own `retry` does that.
 bool RetryWanted(const core::ExecutionRequest& r, const std::string& status);
 
 /// The policy's `delay` (seconds, 0 to a day).
