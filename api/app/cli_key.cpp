@@ -254,6 +254,8 @@ int KeyCommand(const std::vector<std::string>& args) {
         KeyArgs q = a;
         if (!q.options.count("limit")) q.options["limit"] = "1000";
         if (q.options["limit"] == "-1") q.options["limit"] = "1000";
+        // Every scope unless told, as `st2 key list` (the API's own default is the system scope).
+        if (!q.options.count("scope") && !q.options.count("user")) q.options["scope"] = "all";
         Result<api::ApiResponse> r = client.Get("/keys" + Query(q, {"prefix", "scope", "user", "limit"}));
         if (!r) return Fail(r.error());
         if (a.json) {

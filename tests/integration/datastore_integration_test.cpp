@@ -105,6 +105,16 @@ TEST_F(DatastoreTest, CliAndApiManageKeysAndSecretsNeverLeak) {
     ASSERT_TRUE(page);
     EXPECT_EQ(page->get_header_value("X-Total-Count"), "3");
     EXPECT_EQ(Json::parse(page->body)[0]["name"], "app.tier");
+    // Without a scope the API lists the system scope, as StackStorm's (`st2 key delete_by_prefix` deletes what that
+    // lists in the system scope); `user=` alone means the user scope; `squall key list` asks for all, as `st2 key
+    // list`.
+    EXPECT_EQ(api.GetJson("/keys?prefix=app.").size(), 2u);
+    Json by_user = api.GetJson("/keys?user=admin");
+    ASSERT_EQ(by_user.size(), 1u) << by_user.dump();
+    EXPECT_EQ(by_user[0]["name"], "app.mine");
+    CliResult all = server.Cli({"key", "list", "--prefix", "app.", "-j"});
+    ASSERT_EQ(all.exit_code, 0) << all.err;
+    EXPECT_EQ(Json::parse(all.out).size(), 3u) << all.out;
     ASSERT_EQ(server.Cli({"key", "delete", "other"}).exit_code, 0);
     CliResult gone = server.Cli({"key", "get", "other"});
     EXPECT_NE(gone.exit_code, 0);

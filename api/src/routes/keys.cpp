@@ -116,7 +116,9 @@ void RegisterKeyRoutes(Router& r, ApiDeps& d) {
     r.Get("/keys", [&kv](const httplib::Request& req, httplib::Response& res, const Identity& who) {
         Result<Page> page = QueryPage(req, 1000);
         if (!page) return SendError(res, page.error());
-        Result<KeyRequest> kr = ParseKeyRequest(req, who, "all", true);
+        // Without a scope, StackStorm's get_all lists the system scope (a `user` implies the user scope); the st2 CLI
+        // asks for `all` itself, but `st2 key delete_by_prefix` lists without one and deletes what it finds there.
+        Result<KeyRequest> kr = ParseKeyRequest(req, who, req.has_param("user") ? "user" : "system", true);
         if (!kr) return SendError(res, kr.error());
         Result<std::vector<core::KeyValuePair>> pairs =
             kv.ListBlocking(kr->scope, kr->user, req.get_param_value("prefix"));
