@@ -450,18 +450,28 @@ Status ContentStore::PutRuleBlocking(const RuleMeta& rule, bool create_only) {
     return {};
 }
 
-Status ContentStore::SetActionEnabledBlocking(const std::string& ref, bool enabled) {
-    Result<RedisReply> stored = client_->CommandBlocking({"HGET", keys_.Actions(), ref});
+Status ContentStore::SetEnabledBlocking(
+    const std::string& hash, const std::string& what, const std::string& ref, bool enabled
+) {
+    Result<RedisReply> stored = client_->CommandBlocking({"HGET", hash, ref});
     if (!stored) return stored.error();
-    Json action = ParsedOrNull(*stored);
-    if (!action.is_object()) return NotFound("action \"" + ref + "\" not found");
-    action["enabled"] = enabled;
+    Json definition = ParsedOrNull(*stored);
+    if (!definition.is_object()) return NotFound(what + " \"" + ref + "\" not found");
+    definition["enabled"] = enabled;
     return CheckExec(client_->PipelineBlocking({
         {"MULTI"},
-        {"HSET", keys_.Actions(), ref, action.dump()},
+        {"HSET", hash, ref, definition.dump()},
         keys_.RulesChangedCommand(),
         {"EXEC"},
     }));
+}
+
+Status ContentStore::SetActionEnabledBlocking(const std::string& ref, bool enabled) {
+    return SetEnabledBlocking(keys_.Actions(), "action", ref, enabled);
+}
+
+Status ContentStore::SetPolicyEnabledBlocking(const std::string& ref, bool enabled) {
+    return SetEnabledBlocking(PoliciesKey(), "policy", ref, enabled);
 }
 
 Status ContentStore::DeleteRuleBlocking(const std::string& ref) {

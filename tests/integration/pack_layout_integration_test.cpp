@@ -146,6 +146,40 @@ TEST_F(PackLayoutIntegrationTest, EveryContentKindIsServedInStackStormShape) {
     http_->GetJson("/configs/badconf", 404);
 }
 
+// StackStorm's PUT /policies/{ref} (`st2 policy update`): an operator switches a policy off during an incident, and it
+// stays off across a restart while its file is unchanged; what else a policy is comes from its file (405, as POST and
+// DELETE), and a run no longer carries a disabled policy.
+TEST_F(PackLayoutIntegrationTest, APolicyIsSwitchedOffThroughTheApiAndStaysOff) {
+    Json retry = http_->GetJson("/policies/full.deploy.retry");
+    ASSERT_EQ(retry["enabled"], true) << retry.dump();
+    retry["enabled"] = false;
+    auto put = http_->Put("/policies/full.deploy.retry", retry);
+    ASSERT_TRUE(put);
+    ASSERT_EQ(put->status, 200) << put->body;
+    EXPECT_EQ(Json::parse(put->body)["enabled"], false);
+    EXPECT_EQ(http_->GetJson("/policies/full.deploy.retry")["enabled"], false);
+
+    Json changed = retry;
+    changed["parameters"]["max_retry_count"] = 5;
+    auto refused = http_->Put("/policies/full.deploy.retry", changed);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 405) << refused->body;
+    EXPECT_NE(refused->body.find("parameters"), std::string::npos) << refused->body;
+    EXPECT_NE(refused->body.find("pack register"), std::string::npos) << refused->body;
+    auto created = http_->Post("/policies", retry);
+    ASSERT_TRUE(created);
+    EXPECT_EQ(created->status, 405) << created->body;
+    auto missing = http_->Put("/policies/full.nope", {{"enabled", false}});
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 404) << missing->body;
+
+    ASSERT_EQ(server_->Stop(), 0) << server_->Output();
+    server_ = std::make_unique<SquallProcess>(SquallProcess::Options{data_.path().string()});
+    http_ = std::make_unique<Http>(*server_);
+    EXPECT_EQ(http_->GetJson("/policies/full.deploy.retry")["enabled"], false);
+    EXPECT_EQ(http_->GetJson("/policies/full.deploy.retry")["parameters"]["max_retry_count"], 3);
+}
+
 TEST_F(PackLayoutIntegrationTest, ConfigPutGetAndConfigContextInRulesAndDefaults) {
     Json config = http_->GetJson("/configs/full");
     EXPECT_EQ(config["pack"], "full");

@@ -89,6 +89,63 @@ void RegisterPackContentRoutes(Router& r, ApiDeps& d) {
         }
     );
 
+    // StackStorm's PUT /policies/{ref} (`st2 policy update REF FILE`): `enabled` changes (and stays across restarts
+    // while the policy's file is unchanged); anything else of a policy comes from its pack's files, as creating and
+    // deleting one does, refused by name rather than answered 404 for a resource that GET shows.
+    const auto from_files = [](httplib::Response& res, const std::string& what) {
+        res.set_header("Allow", "GET, PUT");
+        SendJson(
+            res,
+            405,
+            {{"faultstring",
+              what + ": policies are registered from their pack's files: edit or remove the file and run `squall pack "
+                     "register <pack>`; the API changes only a policy's \"enabled\""},
+             {"code", "METHOD_NOT_ALLOWED"}}
+        );
+    };
+    r.Put(
+        R"(/policies/([A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+))",
+        AdminOnly(
+            "changing policies",
+            [&d, from_files](const httplib::Request& req, httplib::Response& res) {
+                const std::string ref = req.matches[1];
+                Result<Json> body = ParseObjectBody(req);
+                if (!body) return SendError(res, body.error());
+                Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+                if (!snap) return SendError(res, snap.error());
+                auto it = (*snap)->policies.find(ref);
+                if (it == (*snap)->policies.end()) return SendError(res, NotFound("policy \"" + ref + "\" not found"));
+                if (body->contains("enabled") && !(*body)["enabled"].is_boolean())
+                    return SendError(res, InvalidArgument("enabled: must be true or false"));
+                for (const char* field : {"resource_ref", "policy_type", "parameters", "name", "pack"}) {
+                    if (body->contains(field) && (*body)[field] != it->second.value(field, Json()))
+                        return from_files(res, std::string("\"") + field + "\" differs from the stored policy");
+                }
+                if (body->contains("enabled")) {
+                    if (Status st = d.content.SetPolicyEnabledBlocking(ref, (*body)["enabled"].get<bool>()); !st)
+                        return SendError(res, st.error());
+                    d.content_cache.Invalidate();
+                    snap = d.content_cache.GetBlocking();
+                    if (!snap) return SendError(res, snap.error());
+                    it = (*snap)->policies.find(ref);
+                    if (it == (*snap)->policies.end())
+                        return SendError(res, NotFound("policy \"" + ref + "\" not found"));
+                }
+                SendJson(res, 200, it->second);
+            }
+        )
+    );
+    r.Post("/policies", AdminOnly("creating policies", [from_files](const httplib::Request&, httplib::Response& res) {
+               from_files(res, "creating a policy");
+           }));
+    r.Delete(
+        R"(/policies/([A-Za-z0-9_.-]+))",
+        AdminOnly(
+            "deleting policies",
+            [from_files](const httplib::Request&, httplib::Response& res) { from_files(res, "deleting a policy"); }
+        )
+    );
+
     r.Get("/policytypes", [](const httplib::Request& req, httplib::Response& res) {
         std::vector<const Json*> items;
         for (const auto& t : packs::PolicyMeta::Types()) {

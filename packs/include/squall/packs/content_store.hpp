@@ -156,6 +156,9 @@ public:
     /// keeps it while the action's file is unchanged (RegisterPackBlocking's keep_api_edits). kNotFound when the
     /// action is not registered.
     Status SetActionEnabledBlocking(const std::string& ref, bool enabled);
+    /// The same for a policy (StackStorm's PUT /policies/{ref} with `enabled`: an operator switches a retry or
+    /// concurrency policy off during an incident). kNotFound when the policy is not registered.
+    Status SetPolicyEnabledBlocking(const std::string& ref, bool enabled);
     Status DeleteRuleBlocking(const std::string& ref);
 
     Result<ContentSnapshotPtr> LoadBlocking();
@@ -172,6 +175,8 @@ public:
 
 private:
     std::vector<core::RedisClient::Args> LoadCommands() const;
+    /// Sets `enabled` in the definition `ref` of `hash` (`what` names it in a kNotFound) and bumps the version.
+    Status SetEnabledBlocking(const std::string& hash, const std::string& what, const std::string& ref, bool enabled);
     static Result<ContentSnapshotPtr> Parse(const std::vector<core::RedisReply>& replies);
     core::RedisClientPtr client_;
     ContentKeys keys_;
