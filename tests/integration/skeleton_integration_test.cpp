@@ -343,8 +343,14 @@ TEST_F(SkeletonTest, ExecutionListTakesStackStormsFilters) {
     ASSERT_EQ(by_ti.size(), 1u);
     EXPECT_EQ(by_ti[0]["context"]["trigger_instance"]["id"], ti);
     EXPECT_TRUE(api.GetJson("/executions?trigger_instance=0123456789abcdef01234567").empty());
-    // An admin's explicit limit has no upper bound (StackStorm's max_page_size binds other users).
+    // An admin's explicit limit is not bound by 1,000 (StackStorm's max_page_size binds other users).
     EXPECT_EQ(api.GetJson("/executions?limit=5000").size(), 7u);
+    // Up to 5,000 per answer, whatever is asked (limit=-1 included): the rest pages on with offset.
+    auto unlimited = api.Get("/executions?limit=-1");
+    ASSERT_TRUE(unlimited);
+    EXPECT_EQ(Json::parse(unlimited->body).size(), 7u);
+    EXPECT_EQ(unlimited->get_header_value("X-Limit"), "5000");
+    EXPECT_EQ(unlimited->get_header_value("X-Total-Count"), "7");
 }
 
 // What an operator changes through the API (st2 action disable, st2 rule disable) survives a restart, which
