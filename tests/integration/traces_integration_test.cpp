@@ -104,6 +104,15 @@ TEST(TracesIntegrationTest, ATraceShowsEveryRuleDecisionAndTheExecutionTree) {
     // StackStorm's shape is still there for st2client.
     EXPECT_EQ(trace["action_executions"][0]["ref"], "tr.wf");
     EXPECT_EQ(trace["rules"][0]["ref"], "tr.hit");
+    // The workflow's tasks are in its trace too, caused by it (as StackStorm's), so a task's execution finds it.
+    ASSERT_EQ(trace["action_executions"].size(), 3u) << trace.dump(2);
+    const std::string task_id = tasks[1]["id"];
+    EXPECT_EQ(trace["action_executions"][2]["object_id"], task_id);
+    EXPECT_EQ(trace["action_executions"][2]["caused_by"]["type"], "action_execution");
+    EXPECT_EQ(trace["action_executions"][2]["caused_by"]["id"], trace["executions"][0]["id"]);
+    Json by_task = Call(server, "GET", "/traces?execution=" + task_id).body;
+    ASSERT_EQ(by_task.size(), 1u) << by_task.dump(2);
+    EXPECT_EQ(by_task[0]["id"], ti);
 
     // The CLI prints it as a tree.
     CliResult tree = server.Cli({"trace", "get", ti});

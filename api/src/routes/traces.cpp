@@ -124,6 +124,22 @@ Json ExecutionNode(ApiDeps& d, const std::string& id, int depth, size_t& budget)
     return node;
 }
 
+/// A workflow's tasks under `node` (ExecutionNode), recursively, as trace components caused by their parent: StackStorm
+/// puts a task's execution in its workflow's trace (st2common/services/trace.py), so `GET /traces?execution=<task>`
+/// finds it.
+void AddTaskComponents(const Json& node, Json& out) {
+    for (const auto& c : node.value("children", Json::array())) {
+        if (!c.is_object() || !c.contains("action")) continue;
+        out.push_back(
+            {{"object_id", c.value("id", "")},
+             {"ref", c.value("action", "")},
+             {"updated_at", c.value("start_timestamp", "")},
+             {"caused_by", {{"type", "action_execution"}, {"id", node.value("id", "")}}}}
+        );
+        AddTaskComponents(c, out);
+    }
+}
+
 /// The trace of one trigger instance (its id is the instance's): StackStorm's shape (`trigger_instances`,
 /// `rules`, `action_executions`, each `{object_id, ref, updated_at, caused_by}`) and, for people, the instance
 /// itself, one decision per rule that was or would be evaluated for it, and the tree of executions it caused.
@@ -187,6 +203,7 @@ Result<Json> TraceOf(ApiDeps& d, const Json& ti, bool with_decisions) {
              {"updated_at", node.value("start_timestamp", when)},
              {"caused_by", {{"type", "rule"}, {"id", rule_id + ":" + id}}}}
         );
+        AddTaskComponents(node, trace["action_executions"]);
         node["rule"] = rule_ref;
         executions.push_back(std::move(node));
     }
