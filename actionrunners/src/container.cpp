@@ -39,9 +39,11 @@ constexpr size_t kEventsMaxLen = 100000;
 // stored again after the connection changed) before the runner goes on without the confirmation.
 constexpr int kConfirmAttempts = 60;
 /// The output lines of one execution that are streamed (stored and sent as events), and their size counted with
-/// kLineOverheadBytes per line (its JSON wrapping, its list entry).
+/// kLineOverheadBytes per line (its JSON wrapping, its list entry). The bytes match the result's 4 MB per stream: the
+/// lines wait in memory several times over (JSON, Redis command, hiredis's buffer) while Redis stores them, and at
+/// 16 MB one chatty action held the runner at 120 MB (docs/delivery.md).
 constexpr size_t kMaxStreamedLines = 100000;
-constexpr size_t kMaxStreamedBytes = 16 * 1024 * 1024;
+constexpr size_t kMaxStreamedBytes = 4 * 1024 * 1024;
 constexpr size_t kLineOverheadBytes = 128;
 /// How often each runner process looks for due retries (docs/delivery.md "Policies").
 constexpr auto kRetryPollEvery = std::chrono::seconds(1);
