@@ -442,5 +442,101 @@ TEST_F(DatastoreTest, RulesAndActionDefaultsReadTheDatastore) {
     EXPECT_EQ(server.Output().find("abcdef"), std::string::npos) << "a decrypted secret in the server's log";
 }
 
+TEST_F(DatastoreTest, AWorkflowsDecryptedDatastoreValuesAreMaskedInItsTasksAndItsResult) {
+    // Found in the sixteenth session's review: `st2kv(..., decrypt => true)` in an Orquesta workflow gave its
+    // tasks the secret, and their records, their output and the workflow's output showed it in clear.
+    const fs::path pack = data_.path() / "d" / "packs" / "wfkv";
+    fs::create_directories(pack / "actions" / "workflows");
+    std::ofstream(pack / "pack.yaml") << "ref: wfkv\nname: wfkv\nversion: 0.1.0\nauthor: t\ndescription: t\n";
+    std::ofstream(pack / "actions" / "main.yaml")
+        << "name: main\nrunner_type: orquesta\nentry_point: workflows/main.yaml\nenabled: true\n";
+    std::ofstream(pack / "actions" / "workflows" / "main.yaml") << R"(version: 1.0
+vars:
+  - pw: <% st2kv('system.db_pw', decrypt => true) %>
+tasks:
+  show:
+    action: core.local
+    input:
+      cmd: echo token=<% ctx(pw) %>
+    next:
+      - when: <% succeeded() %>
+        publish:
+          - seen: <% result().stdout %>
+        do: inner
+  inner:
+    action: wfkv.sub
+    input:
+      value: <% ctx(pw) %>
+output:
+  - pw: <% ctx(pw) %>
+  - seen: <% ctx(seen) %>
+  - sub: <% task(inner).result.output %>
+)";
+    std::ofstream(pack / "actions" / "sub.yaml")
+        << "name: sub\nrunner_type: orquesta\nentry_point: workflows/sub.yaml\nenabled: true\n"
+        << "parameters:\n  value:\n    type: string\n";
+    std::ofstream(pack / "actions" / "workflows" / "sub.yaml") << R"(version: 1.0
+input:
+  - value
+tasks:
+  say:
+    action: core.local
+    input:
+      cmd: echo sub=<% ctx(value) %>
+    next:
+      - publish:
+          - said: <% result().stdout %>
+output:
+  - said: <% ctx(said) %>
+  - value: <% ctx(value) %>
+)";
+    SquallProcess server(Opts());
+    Http api(server);
+    const std::string secret = "Pw-4711-rotated";
+    ASSERT_EQ(server.Cli({"key", "set", "db_pw", secret, "--secret"}).exit_code, 0);
+    auto run = api.Post("/executions", Json{{"action", "wfkv.main"}});
+    ASSERT_TRUE(run);
+    ASSERT_EQ(run->status, 201) << run->body;
+    const std::string id = Json::parse(run->body)["id"];
+    Json wf;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            wf = api.GetJson("/executions/" + id);
+            return wf.is_object() && core::status::IsCompleted(wf.value("status", ""));
+        },
+        60s
+    )) << wf.dump(2)
+       << server.Output();
+    ASSERT_EQ(wf["status"], "succeeded") << wf.dump(2);
+    const Json output = wf["result"]["output"];
+    EXPECT_EQ(output["pw"], "********") << wf.dump(2);
+    EXPECT_EQ(output["seen"], "token=********") << wf.dump(2);
+    EXPECT_EQ(output["sub"]["said"], "sub=********") << wf.dump(2);
+    EXPECT_EQ(output["sub"]["value"], "********") << wf.dump(2);
+
+    // Every execution of the run: the tasks' parameters and results masked, the secret nowhere.
+    Json all = api.GetJson("/executions?limit=100");
+    ASSERT_TRUE(all.is_array());
+    EXPECT_EQ(all.size(), 4u) << all.dump(2);  // main, show, inner (sub), say
+    bool show_seen = false;
+    for (const auto& e : all) {
+        const std::string ref = e.value("action", Json::object()).value("ref", "");
+        if (ref == "core.local" && e["parameters"].value("cmd", "").rfind("echo token=", 0) == 0) {
+            show_seen = true;
+            EXPECT_EQ(e["parameters"]["cmd"], "echo token=********") << e.dump(2);
+            EXPECT_EQ(e["result"]["stdout"], "token=********") << e.dump(2);
+        }
+        if (ref == "wfkv.sub") {
+            EXPECT_EQ(e["parameters"]["value"], "********") << e.dump(2);
+        }
+    }
+    EXPECT_TRUE(show_seen) << all.dump(2);
+    EXPECT_EQ(all.dump().find(secret), std::string::npos) << all.dump(2);
+    auto output_text = api.Get("/executions/" + id + "/output");
+    ASSERT_TRUE(output_text);
+    EXPECT_EQ(output_text->body.find(secret), std::string::npos) << output_text->body;
+    EXPECT_EQ(server.Output().find(secret), std::string::npos) << "a decrypted secret in the server's log";
+}
+
 }  // namespace
 }  // namespace squall::test

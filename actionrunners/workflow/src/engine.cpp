@@ -14,6 +14,7 @@
 
 #include "squall/core/clock.hpp"
 #include "squall/core/log.hpp"
+#include "squall/core/mask.hpp"
 #include "squall/core/redis/stream.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/executions/events.hpp"
@@ -85,6 +86,45 @@ Json ParseOr(const core::RedisReply& r, Json fallback) {
     if (r.IsNil() || r.str.empty()) return fallback;
     Json j = Json::parse(r.str, nullptr, false);
     return j.is_discarded() ? fallback : j;
+}
+
+/// The workflow's secrets, kept with its state under "masked": datastore values `st2kv(..., decrypt=true)` gave and
+/// the workflow's secret inputs. Its task executions get them to mask (ExecutionSpec::masked_values), and its result
+/// is masked with them (docs/workflows.md "Secrets").
+std::vector<std::string> MaskedOf(const Json& state) {
+    std::vector<std::string> out;
+    auto it = state.find("masked");
+    if (it == state.end() || !it->is_array()) return out;
+    for (const auto& v : *it) {
+        if (v.is_string() && !v.get_ref<const std::string&>().empty()) out.push_back(v);
+    }
+    return out;
+}
+
+/// Adds `values` to the state's secrets (once each).
+void NoteMasked(Json& state, const std::vector<std::string>& values) {
+    for (const auto& v : values) {
+        if (v.empty()) continue;
+        Json& list = state["masked"];
+        if (!list.is_array()) list = Json::array();
+        if (std::find(list.begin(), list.end(), Json(v)) == list.end()) list.push_back(v);
+    }
+}
+
+/// What the datastore lookup decrypted while a step ran.
+std::vector<std::string> RevealedBy(const std::optional<core::KvLookup>& kv) {
+    return kv ? kv->Revealed() : std::vector<std::string>{};
+}
+
+/// The values of a request's secret parameters and the values it was told to mask.
+std::vector<std::string> SecretsOf(const core::ExecutionRequest& req) {
+    std::vector<std::string> out = req.masked_values;
+    for (const auto& name : req.secret_parameters) {
+        auto it = req.parameters.find(name);
+        if (it == req.parameters.end() || it->is_null()) continue;
+        out.push_back(it->is_string() ? it->get<std::string>() : it->dump());
+    }
+    return out;
 }
 
 }  // namespace
@@ -241,11 +281,13 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             auto machine = MachineFor(loaded->spec, loaded->state, host);
             StepOutput out;
             fn(*machine, out);
+            NoteMasked(loaded->state, RevealedBy(kv));
+            const std::vector<std::string> masked = MaskedOf(loaded->state);
             const std::string after = loaded->state.dump(-1, ' ', false, Json::error_handler_t::replace);
             if (after == before) {
                 if (!event_id.empty())
                     (void)redis->CommandBlocking({"XACK", store.keys().WorkflowEvents(), kGroup, event_id});
-                Act(wf, loaded->user, out);
+                Act(wf, loaded->user, out, masked);
                 return true;
             }
             auto r = CommitScript().RunBlocking(
@@ -256,7 +298,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                 return false;
             }
             if (r->integer == 1) {
-                Act(wf, loaded->user, out);
+                Act(wf, loaded->user, out, masked);
                 return true;
             }
             if (r->integer == -1) return true;  // the workflow is gone; the script acknowledged the event
@@ -266,7 +308,9 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
     }
 
     /// Creates the task executions a step asked for and ends the workflow when it finished.
-    void Act(const std::string& wf, const std::string& user, const StepOutput& out) {
+    void Act(
+        const std::string& wf, const std::string& user, const StepOutput& out, const std::vector<std::string>& masked
+    ) {
         if (out.pausing) Signal(wf, "pausing", {"running"});
         if (out.resumed) {
             // A resume asked for arrives in `resuming`; one the workflow does by itself (an inquiry it waited on was
@@ -277,19 +321,21 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         }
         for (const auto& l : out.launches) {
             if (l.delay > 0) {
-                Delay(wf, user, l);
+                Delay(wf, user, l, masked);
                 continue;
             }
-            Launch(wf, user, l);
+            Launch(wf, user, l, masked);
         }
         if (out.paused) Signal(wf, "paused", {"pausing"});
-        if (out.finished) Finish(wf, out.status, out.result);
+        if (out.finished) Finish(wf, out.status, out.result, masked);
     }
 
     /// A launch with a `delay`: its due time is stored with the workflow the first time it is scheduled, so the role
     /// that recovers the workflow after a crash (recovery re-issues running tasks' launches) launches it when it is
     /// due — at once if that has passed — rather than at once or a whole delay later.
-    void Delay(const std::string& wf, const std::string& user, const Launch& l) {
+    void Delay(
+        const std::string& wf, const std::string& user, const Launch& l, const std::vector<std::string>& masked
+    ) {
         const std::string field = "due:" + l.task_id + ":" + std::to_string(l.item) + ":" + std::to_string(l.attempt);
         {
             std::lock_guard lock(mu);
@@ -306,14 +352,16 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         }
         const int64_t wait = std::max<int64_t>(0, std::atoll(due->str.c_str()) - now.count());
         auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(wait));
-        timer->async_wait([self = shared_from_this(), timer, wf, user, l, field](const boost::system::error_code& ec) {
-            {
-                std::lock_guard lock(self->mu);
-                self->timers.erase(wf + "|" + field);
+        timer->async_wait(
+            [self = shared_from_this(), timer, wf, user, l, field, masked](const boost::system::error_code& ec) {
+                {
+                    std::lock_guard lock(self->mu);
+                    self->timers.erase(wf + "|" + field);
+                }
+                if (ec || self->stopped) return;
+                asio::post(self->workers, [self, wf, user, l, masked] { self->Launch(wf, user, l, masked); });
             }
-            if (ec || self->stopped) return;
-            asio::post(self->workers, [self, wf, user, l] { self->Launch(wf, user, l); });
-        });
+        );
     }
 
     /// Moves the workflow execution along a pause or resume (idempotent: only from the given statuses).
@@ -322,8 +370,11 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         if (!moved) Warn("cannot store the workflow's " + to + " status", wf, moved.error().message);
     }
 
-    void Launch(const std::string& wf, const std::string& user, const Launch& l) {
+    void Launch(
+        const std::string& wf, const std::string& user, const Launch& l, const std::vector<std::string>& masked
+    ) {
         executions::ExecutionSpec spec;
+        spec.masked_values = masked;
         spec.action_ref = l.action;
         spec.parameters = l.input.is_object() ? l.input : Json::object();
         spec.user = user.empty() ? "squall" : user;
@@ -363,7 +414,11 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
 
     /// False when the end could not be stored (Redis did not answer): a workflow being recovered is recovered again,
     /// a request that failed before its workflow was stored stays pending.
-    bool Finish(const std::string& wf, const std::string& status, const Json& result) {
+    bool Finish(
+        const std::string& wf, const std::string& status, const Json& given, const std::vector<std::string>& masked = {}
+    ) {
+        Json result = given;
+        if (!masked.empty()) core::SecretMasker(masked).Value(result);
         bool retry_due = false;
         if (status == core::status::kFailed || status == core::status::kTimeout) {
             // StackStorm's action.retry on a workflow: the request kept at the claim says whether the policy takes
@@ -577,6 +632,8 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         auto machine = MachineFor(def, state, host);
         StepOutput out;
         machine->Start(input, out);
+        NoteMasked(state, SecretsOf(req));
+        NoteMasked(state, RevealedBy(kv));
         return Store(wf, text.str(), file, state, st2, user, chain ? kChainKind : "orquesta", out);
     }
 
@@ -619,7 +676,7 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             Recover(wf);  // stored by an earlier delivery: finish what it started
             return true;
         }
-        Act(wf, user, out);
+        Act(wf, user, out, MaskedOf(state));
         return true;
     }
 
@@ -672,6 +729,8 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         }
         StepOutput out;
         if (Status st = conductor.Rerun(tasks, reset, out); !st) return fail(st.error().message);
+        NoteMasked(state, SecretsOf(req));
+        NoteMasked(state, RevealedBy(kv));
         return Store(wf, text, file, state, st2, user, "orquesta", out);
     }
 
@@ -695,7 +754,8 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
         } else {
             out.launches = machine->Running();
         }
-        Act(wf, loaded->user, out);
+        NoteMasked(loaded->state, RevealedBy(kv));
+        Act(wf, loaded->user, out, MaskedOf(loaded->state));
     }
 
     void RecoverStalled(bool all) {

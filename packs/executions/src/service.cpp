@@ -4,6 +4,7 @@
 
 #include "squall/core/config.hpp"
 #include "squall/core/id.hpp"
+#include "squall/core/mask.hpp"
 #include "squall/core/process/supervisor.hpp"
 #include "squall/executions/status.hpp"
 #include "squall/packs/config.hpp"
@@ -155,7 +156,9 @@ Result<NewExecution> ExecutionService::PrepareRevealing(
     Result<std::shared_ptr<const packs::PreparedAction>> prepared = content.Prepared(ref);
     if (!prepared) return prepared.error();
     const Json& schema = (*prepared)->schema;
-    Result<packs::ResolvedParameters> params = packs::ResolveParameters(schema, live, context, render, config_secrets);
+    std::vector<std::string> extra_secrets = config_secrets;
+    extra_secrets.insert(extra_secrets.end(), spec.masked_values.begin(), spec.masked_values.end());
+    Result<packs::ResolvedParameters> params = packs::ResolveParameters(schema, live, context, render, extra_secrets);
     if (!params) return params.error();
     if (Status st = CheckTimeout(params->values); !st) return st.error();
 
@@ -171,6 +174,7 @@ Result<NewExecution> ExecutionService::PrepareRevealing(
     e.request.parameters = params->values;
     e.request.secret_parameters = params->secrets;
     e.request.masked_values = params->revealed;
+    e.request.masked_values.insert(e.request.masked_values.end(), spec.masked_values.begin(), spec.masked_values.end());
     Json ctx = spec.context.is_object() ? spec.context : Json::object();
     ctx["user"] = spec.user;
     if (!spec.api_user.empty()) {
@@ -201,6 +205,7 @@ Result<NewExecution> ExecutionService::PrepareRevealing(
     for (const auto& name : params->secrets) {
         if (e.given_parameters.contains(name)) e.given_parameters[name] = packs::kMask;
     }
+    if (!spec.masked_values.empty()) core::SecretMasker(spec.masked_values).Value(e.given_parameters);
     e.pool = workflow ? "workflow" : action->second.value("pool", "default");
     e.parent = spec.parent;
     e.trigger_instance = spec.trigger_instance;

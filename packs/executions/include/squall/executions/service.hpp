@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "squall/core/clock.hpp"
 #include "squall/core/store/kv_store.hpp"
@@ -43,6 +44,9 @@ struct ExecutionSpec {
     std::string parent;     ///< parent execution id (workflow task)
     Json trigger_instance;  ///< snapshot for the record, when a rule asks
     Json rule;              ///< snapshot for the record, when a rule asks
+    /// Values the caller knows to be secret (a workflow's decrypted datastore values and secret inputs, rendered
+    /// into a task's input): masked in the stored parameters, the output and the result, as a secret parameter is.
+    std::vector<std::string> masked_values;
 };
 
 /// Result of a cancel request.
