@@ -1225,6 +1225,7 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
     std::chrono::milliseconds interval;
     asio::steady_timer timer;
     asio::steady_timer trim_timer;
+    asio::steady_timer inquiry_timer;
     bool stopped = false;
     std::shared_ptr<spdlog::logger> log = core::Logger("gc");
 
@@ -1235,7 +1236,8 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
           runner_keys(client->endpoint().key_prefix),
           interval(i),
           timer(io_),
-          trim_timer(io_) {}
+          trim_timer(io_),
+          inquiry_timer(io_) {}
 
     /// Every second: the execution event stream keeps at most kEventsMaxLen entries beyond what its consumer
     /// groups still need (core::TrimStream never drops an unread or unacknowledged entry).
@@ -1255,6 +1257,75 @@ struct Reaper::Impl : std::enable_shared_from_this<Reaper::Impl> {
                 self->ScheduleTrim();
             });
         });
+    }
+
+    /// Every interval: an inquiry still pending `ttl` minutes after it started times out (StackStorm's garbage
+    /// collector, purge_inquiries; `ttl: 0` never does). The timeout is an end like any other: a workflow waiting on
+    /// the inquiry gets its task's end and goes on (docs/executions.md "Inquiries").
+    void ScheduleInquiries() {
+        if (stopped) return;
+        auto self = shared_from_this();
+        inquiry_timer.expires_after(interval);
+        inquiry_timer.async_wait([self](const boost::system::error_code& ec) {
+            if (!ec) self->SweepInquiries();
+        });
+    }
+
+    void SweepInquiries() {
+        auto self = shared_from_this();
+        // Pending executions are few: inquiries, and executions paused on one.
+        client->Command(
+            {"ZRANGE", store.keys().ByStatus(core::status::kPending), "0", "-1"},
+            [self](Result<core::RedisReply> ids) {
+                if (!ids || ids->elements.empty()) return self->ScheduleInquiries();
+                std::vector<core::RedisClient::Args> cmds;
+                for (const auto& id : ids->elements) {
+                    cmds.push_back(
+                        {"HMGET", self->store.keys().Execution(id.str), "runner_type", "start_timestamp", "result"}
+                    );
+                }
+                self->client->Pipeline(
+                    std::move(cmds),
+                    [self, ids = std::move(*ids)](Result<std::vector<core::RedisReply>> rows) {
+                        if (rows) self->ExpireInquiries(ids, *rows);
+                        self->ScheduleInquiries();
+                    }
+                );
+            }
+        );
+    }
+
+    void ExpireInquiries(const core::RedisReply& ids, const std::vector<core::RedisReply>& rows) {
+        const auto now = store.clock().Now();
+        for (size_t i = 0; i < rows.size() && i < ids.elements.size(); ++i) {
+            const auto& row = rows[i].elements;
+            if (row.size() != 3 || row[0].str != "inquirer") continue;
+            std::chrono::system_clock::time_point started;
+            if (!core::ParseIsoTimestamp(row[1].str, &started)) continue;
+            Json result = Json::parse(row[2].str, nullptr, false);
+            if (!result.is_object()) continue;
+            const Json ttl = result.value("ttl", Json(1440));
+            if (!ttl.is_number() || ttl.get<double>() <= 0) continue;
+            const auto allowed = std::chrono::milliseconds(static_cast<int64_t>(ttl.get<double>() * 60000));
+            if (now - started <= allowed) continue;
+            const std::string id = ids.elements[i].str;
+            const std::string minutes = ttl.dump();
+            auto self = shared_from_this();
+            store.Transition(
+                id,
+                core::status::kTimeout,
+                {{"end_timestamp", core::FormatIsoTimestamp(now)}},
+                [self, id, minutes](Result<executions::TransitionResult> r) {
+                    if (r && r->applied) {
+                        Log(*self->log,
+                            spdlog::level::info,
+                            "inquiry timed out unanswered",
+                            {{"execution_id", id}, {"ttl_minutes", minutes}});
+                    }
+                },
+                {core::status::kPending}
+            );
+        }
     }
 
     void Schedule() {
@@ -1422,12 +1493,14 @@ Reaper::~Reaper() {
 void Reaper::Start() {
     impl_->Schedule();
     impl_->ScheduleTrim();
+    impl_->ScheduleInquiries();
 }
 void Reaper::Stop() {
     asio::post(impl_->io, [impl = impl_]() {
         impl->stopped = true;
         impl->timer.cancel();
         impl->trim_timer.cancel();
+        impl->inquiry_timer.cancel();
     });
 }
 
