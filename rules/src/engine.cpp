@@ -187,6 +187,9 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
         packs::ContentSnapshotPtr snapshot;
         std::shared_ptr<BatchState> state;
         std::function<void()> finish;
+        /// What criteria patterns read of the datastore (its system scope, as StackStorm's), as refreshed for this
+        /// batch.
+        std::optional<core::KvLookup> kv;
     };
 
     /// Instances handled per turn on the connection's strand. The executions a turn creates are written to Redis
@@ -203,6 +206,7 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
         work->matcher = matcher;
         work->snapshot = snapshot;
         work->state = state;
+        if (kv) work->kv.emplace(kv->LookupFor(""));
         work->finish = [self, state]() {
             if (--state->outstanding != 0) return;
             std::vector<core::RedisClient::Args> updates;
@@ -256,7 +260,7 @@ struct RulesEngine::Impl : std::enable_shared_from_this<RulesEngine::Impl> {
         }
         std::vector<CompiledRulePtr> matches;
         try {
-            matches = work.matcher->Match(*ti);
+            matches = work.matcher->Match(*ti, nullptr, work.kv ? &*work.kv : nullptr);
         } catch (const std::exception& e) {
             // A bug, not input: leave the instance pending; past the delivery bound it is dead-lettered.
             Log(*log,

@@ -42,7 +42,8 @@ struct Scope {
     const Json& root;
     const char* root_name;
     std::optional<Json> context;
-    bool whole = false;  ///< `context` holds all of `root`
+    bool whole = false;                        ///< `context` holds all of `root`
+    const core::KeyValueLookup* kv = nullptr;  ///< what `st2kv.system` reads in patterns
     const Json& Context(const Criterion& c) {
         if (whole) return *context;
         if (c.template_reads_all || !root.is_object()) {
@@ -85,10 +86,16 @@ bool SearchableItems(const Json* value, const Json** items, size_t* n) {
 /// `child_passes(j, k, scope)` is the verdict of child k on item j, `scope` being item j's.
 template <typename ChildPasses>
 bool SearchItems(
-    const Json* items, size_t n, size_t children, bool any_item, bool all_children, ChildPasses&& child_passes
+    const Json* items,
+    size_t n,
+    size_t children,
+    bool any_item,
+    bool all_children,
+    const core::KeyValueLookup* kv,
+    ChildPasses&& child_passes
 ) {
     for (size_t j = 0; j < n; ++j) {
-        Scope scope{items[j], "item", std::nullopt};
+        Scope scope{items[j], "item", std::nullopt, false, kv};
         bool item_ok = all_children;
         for (size_t k = 0; k < children; ++k) {
             const bool ok = child_passes(j, k, scope);
@@ -110,13 +117,19 @@ bool SearchItems(
 bool CheckCriterion(const Criterion& c, Scope& scope, CriterionVerdict* out);
 
 /// `search` nested in a search's children (no instance cache there).
-bool CheckSearch(const Criterion& c, const Json* value) {
+bool CheckSearch(const Criterion& c, const Json* value, const core::KeyValueLookup* kv) {
     const Json* items = nullptr;
     size_t n = 0;
     if (!SearchableItems(value, &items, &n)) return false;
-    return SearchItems(items, n, c.children.size(), c.any_item, c.all_children, [&](size_t, size_t k, Scope& scope) {
-        return CheckCriterion(c.children[k], scope, nullptr);
-    });
+    return SearchItems(
+        items,
+        n,
+        c.children.size(),
+        c.any_item,
+        c.all_children,
+        kv,
+        [&](size_t, size_t k, Scope& scope) { return CheckCriterion(c.children[k], scope, nullptr); }
+    );
 }
 
 bool CheckValue(const Criterion& c, const Json* value, Scope& scope, CriterionVerdict* out);
@@ -136,14 +149,15 @@ bool CheckValue(const Criterion& c, const Json* value, Scope& scope, CriterionVe
     }
     bool passed = false;
     if (c.is_search) {
-        passed = CheckSearch(c, value);
+        passed = CheckSearch(c, value, scope.kv);
         if (out) out->pattern = {{"condition", c.condition}, {"pattern", c.pattern}};
     } else if (c.pattern_is_template) {
-        // StackStorm renders patterns with StrictUndefined: a pattern naming a missing value fails the criterion.
-        static const core::RenderOptions kStrict{
-            .kv = nullptr, .strict_undefined = true, .stackstorm_whitespace = true};
-        Result<Json> rendered = c.pattern_template ? c.pattern_template->Render(scope.Context(c), kStrict)
-                                                   : core::RenderValue(c.pattern, scope.Context(c), kStrict);
+        // StackStorm renders patterns with StrictUndefined (a pattern naming a missing value fails the criterion)
+        // and its datastore's system scope (render_template_with_system_context: `st2kv.system.x`, `system.x`).
+        const core::RenderOptions strict{
+            .kv = scope.kv, .kv_system_alias = true, .strict_undefined = true, .stackstorm_whitespace = true};
+        Result<Json> rendered = c.pattern_template ? c.pattern_template->Render(scope.Context(c), strict)
+                                                   : core::RenderValue(c.pattern, scope.Context(c), strict);
         if (!rendered) {
             if (out) out->error = rendered.error().message;
         } else {
@@ -194,7 +208,9 @@ const Json* ResolvePath(const Json& root, const std::vector<PathStep>& steps) {
 namespace {
 
 template <typename Bucket, typename Distinct, typename Cache>
-bool CheckSearchCached(const Bucket& b, const Distinct& d, const Json* value, Cache& cache);
+bool CheckSearchCached(
+    const Bucket& b, const Distinct& d, const Json* value, Cache& cache, const core::KeyValueLookup* kv
+);
 
 /// The verdict of the bucket's distinct criterion `id` on the instance in `cache` (not cached here). Templates
 /// only because Matcher's Bucket and InstanceCache are private.
@@ -211,7 +227,7 @@ bool CheckDistinct(const Bucket& b, uint32_t id, Cache& cache, Scope& scope) {
                 return d.prepared.Test(v, &cache.Lowered(d.path_id, v->get_ref<const std::string&>()));
             return d.prepared.Test(v);
         case Mode::kSearch:
-            return CheckSearchCached(b, d, v, cache);
+            return CheckSearchCached(b, d, v, cache, scope.kv);
         case Mode::kGeneric:
             break;
     }
@@ -231,7 +247,9 @@ inline bool Passes(const Bucket& b, uint32_t id, Cache& cache, Scope& scope) {
 /// `search` on the value at a trigger path, with each item's values and child verdicts computed once per
 /// instance, whichever search criteria of the bucket look at that list.
 template <typename Bucket, typename Distinct, typename Cache>
-bool CheckSearchCached(const Bucket& b, const Distinct& d, const Json* value, Cache& cache) {
+bool CheckSearchCached(
+    const Bucket& b, const Distinct& d, const Json* value, Cache& cache, const core::KeyValueLookup* kv
+) {
     const Json* items = nullptr;
     size_t n = 0;
     if (!SearchableItems(value, &items, &n)) return false;
@@ -246,21 +264,29 @@ bool CheckSearchCached(const Bucket& b, const Distinct& d, const Json* value, Ca
         cache.item_verdicts.resize(cache.item_slots * nc, 0);
     }
     const auto base = static_cast<size_t>(items_at);
-    return SearchItems(items, n, d.children.size(), d.any_item, d.all_children, [&](size_t j, size_t k, Scope& scope) {
-        const uint32_t cid = d.children[k];
-        uint8_t& verdict = cache.item_verdicts[(base + j) * nc + cid];
-        if (verdict == 0) {
-            const auto& child = b.item_criteria[cid];
-            const Json*& v = cache.item_values[(base + j) * np + child.path_id];
-            if (v == detail::Unresolved()) v = ResolvePath(items[j], b.item_paths[child.path_id]);
-            // Item values are not lower-cased ahead: kPreparedCi folds the value itself.
-            const bool ok = child.mode == Mode::kPrepared || child.mode == Mode::kPreparedCi
-                                ? child.prepared.Test(v)
-                                : CheckValue(*child.criterion, v, scope, nullptr);
-            verdict = ok ? 1 : 2;
+    return SearchItems(
+        items,
+        n,
+        d.children.size(),
+        d.any_item,
+        d.all_children,
+        kv,
+        [&](size_t j, size_t k, Scope& scope) {
+            const uint32_t cid = d.children[k];
+            uint8_t& verdict = cache.item_verdicts[(base + j) * nc + cid];
+            if (verdict == 0) {
+                const auto& child = b.item_criteria[cid];
+                const Json*& v = cache.item_values[(base + j) * np + child.path_id];
+                if (v == detail::Unresolved()) v = ResolvePath(items[j], b.item_paths[child.path_id]);
+                // Item values are not lower-cased ahead: kPreparedCi folds the value itself.
+                const bool ok = child.mode == Mode::kPrepared || child.mode == Mode::kPreparedCi
+                                    ? child.prepared.Test(v)
+                                    : CheckValue(*child.criterion, v, scope, nullptr);
+                verdict = ok ? 1 : 2;
+            }
+            return verdict == 1;
         }
-        return verdict == 1;
-    });
+    );
 }
 
 /// The verdict of criterion `c` (distinct criterion `id` of the bucket) for `rule test`: its value, its pattern
@@ -301,10 +327,11 @@ void Matcher::Scan(
     const std::vector<uint32_t>& hits,
     std::vector<CompiledRulePtr>& standard,
     std::vector<CompiledRulePtr>& backstop,
-    std::vector<std::pair<CompiledRulePtr, RuleVerdict>>* verdicts
+    std::vector<std::pair<CompiledRulePtr, RuleVerdict>>* verdicts,
+    const core::KeyValueLookup* kv
 ) {
     const Json& payload = *cache.root;
-    Scope scope{payload, "trigger", std::nullopt};
+    Scope scope{payload, "trigger", std::nullopt, false, kv};
     const bool falsy = Falsy(payload);
     // The rules in load order: `always` merged on the fly with `hits`.
     const uint32_t* u = always.data();
@@ -343,7 +370,9 @@ void Matcher::Scan(
 }
 
 std::vector<CompiledRulePtr> Matcher::Match(
-    const core::TriggerInstance& ti, std::vector<std::pair<CompiledRulePtr, RuleVerdict>>* verdicts
+    const core::TriggerInstance& ti,
+    std::vector<std::pair<CompiledRulePtr, RuleVerdict>>* verdicts,
+    const core::KeyValueLookup* kv
 ) const {
     std::vector<CompiledRulePtr> standard;
     std::vector<CompiledRulePtr> backstop;
@@ -355,17 +384,19 @@ std::vector<CompiledRulePtr> Matcher::Match(
     if (verdicts) {
         // Every enabled rule (the index bypassed), so that a rule that did not match says why.
         hits.clear();
-        Scan<true>(*b, cache, b->positions, hits, standard, backstop, verdicts);
+        Scan<true>(*b, cache, b->positions, hits, standard, backstop, verdicts, kv);
     } else {
         IndexHits(*b, cache, &hits);
         standard.reserve(std::min<size_t>(b->unindexed.size() + hits.size(), 16));
-        Scan<false>(*b, cache, b->unindexed, hits, standard, backstop, nullptr);
+        Scan<false>(*b, cache, b->unindexed, hits, standard, backstop, nullptr, kv);
     }
     if (standard.empty()) return backstop;  // two returns, not `?:`, so that the vector is moved, not copied
     return standard;
 }
 
-RuleVerdict Matcher::Evaluate(const CompiledRule& rule, const core::TriggerInstance& ti) {
+RuleVerdict Matcher::Evaluate(
+    const CompiledRule& rule, const core::TriggerInstance& ti, const core::KeyValueLookup* kv
+) {
     Bucket b;
     AddRule(b, CompiledRulePtr(CompiledRulePtr(), &rule), false);  // not owned: `rule` outlives `b`
     InstanceCache cache;
@@ -373,7 +404,7 @@ RuleVerdict Matcher::Evaluate(const CompiledRule& rule, const core::TriggerInsta
     std::vector<CompiledRulePtr> standard;
     std::vector<CompiledRulePtr> backstop;
     std::vector<std::pair<CompiledRulePtr, RuleVerdict>> verdicts;
-    Scan<true>(b, cache, b.positions, {}, standard, backstop, &verdicts);
+    Scan<true>(b, cache, b.positions, {}, standard, backstop, &verdicts, kv);
     return std::move(verdicts.front().second);
 }
 
@@ -384,7 +415,7 @@ bool Matcher::Matches(const CompiledRule& rule, const Json& payload) {
     cache.Reset(b, payload);
     std::vector<CompiledRulePtr> standard;
     std::vector<CompiledRulePtr> backstop;
-    Scan<false>(b, cache, b.positions, {}, standard, backstop, nullptr);
+    Scan<false>(b, cache, b.positions, {}, standard, backstop, nullptr, nullptr);
     return !standard.empty() || !backstop.empty();
 }
 

@@ -76,7 +76,8 @@ TEST_F(ReaperRedisTest, AnInquiryUnansweredPastItsTtlTimesOutAndNothingElseDoes)
 
     clock_.Advance(2min);  // 6 minutes: past the 5-minute ttl
     EXPECT_TRUE(test::WaitFor([&] { return Status(short_ttl) == "timeout"; }, 10s)) << Status(short_ttl);
-    const auto end = client_->CommandBlocking({"HMGET", store_->keys().Execution(short_ttl), "end_timestamp", "result"});
+    const auto end =
+        client_->CommandBlocking({"HMGET", store_->keys().Execution(short_ttl), "end_timestamp", "result"});
     EXPECT_EQ(end->elements[0].str, core::FormatIsoTimestamp(clock_.Now()));
     EXPECT_EQ(Json::parse(end->elements[1].str).value("ttl", 0), 5) << "the inquiry keeps its result";
     EXPECT_EQ(Status(long_ttl), "pending");

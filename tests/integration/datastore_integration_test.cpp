@@ -538,5 +538,72 @@ output:
     EXPECT_EQ(server.Output().find(secret), std::string::npos) << "a decrypted secret in the server's log";
 }
 
+TEST_F(DatastoreTest, ACriteriaPatternReadsTheDatastoresSystemScope) {
+    // Found by a tester: `pattern: "{{ st2kv.system.expected_env }}"` rendered as "" (no datastore in criteria), so
+    // the rule matched events whose value was empty and never the ones it was written for. StackStorm renders
+    // criteria patterns with the system scope (render_template_with_system_context).
+    SquallProcess server(Opts());
+    Http api(server);
+    ASSERT_EQ(server.Cli({"key", "set", "expected_env", "prod"}).exit_code, 0);
+    Json rule = {
+        {"name", "kvcrit"},
+        {"pack", "kvtest"},
+        {"trigger", {{"type", "core.st2.webhook"}, {"parameters", {{"url", "kvcrit"}}}}},
+        {"criteria",
+         {{"trigger.body.env", {{"type", "equals"}, {"pattern", "{{ st2kv.system.expected_env }}"}}},
+          {"trigger.body.region", {{"type", "iequals"}, {"pattern", "{{ system.expected_env | upper }}-1"}}}}},
+        {"action", {{"ref", "core.echo"}, {"parameters", {{"message", "{{ trigger.body.n }}"}}}}},
+    };
+    auto created = api.Post("/rules", rule);
+    ASSERT_TRUE(created);
+    ASSERT_EQ(created->status, 201) << created->body;
+    const std::vector<Json> events = {
+        {{"n", "a"}, {"env", "prod"}, {"region", "prod-1"}},  // matches
+        {{"n", "b"}, {"env", ""}, {"region", "-1"}},          // what the empty render matched
+        {{"n", "c"}, {"env", "dev"}, {"region", "prod-1"}},
+        {{"n", "d"}, {"env", "prod"}, {"region", "dev-1"}},
+    };
+    for (const auto& body : events) {
+        auto sent = api.Post("/webhooks/kvcrit", body);
+        ASSERT_TRUE(sent);
+        ASSERT_EQ(sent->status, 202) << sent->body;
+    }
+    Json enforcements;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            enforcements = api.GetJson("/ruleenforcements?rule_ref=kvtest.kvcrit");
+            Json instances = api.GetJson("/triggerinstances?trigger=core.st2.webhook");
+            if (!instances.is_array() || instances.size() != events.size()) return false;
+            for (const auto& ti : instances) {
+                if (ti.value("status", "") != "processed") return false;
+            }
+            return true;
+        },
+        30s
+    )) << enforcements.dump(2);
+    ASSERT_TRUE(enforcements.is_array());
+    ASSERT_EQ(enforcements.size(), 1u) << enforcements.dump(2);
+    Json done;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            done = api.GetJson("/executions?action=core.echo");
+            return done.is_array() && done.size() == 1 && core::status::IsCompleted(done[0].value("status", ""));
+        },
+        30s
+    )) << done.dump(2);
+    EXPECT_EQ(done[0]["parameters"]["message"], "a") << done.dump(2);
+
+    // A change of the key is seen by the next event.
+    ASSERT_EQ(server.Cli({"key", "set", "expected_env", "dev"}).exit_code, 0);
+    ASSERT_EQ(api.Post("/webhooks/kvcrit", Json{{"n", "e"}, {"env", "dev"}, {"region", "DEV-1"}})->status, 202);
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            done = api.GetJson("/executions?action=core.echo");
+            return done.is_array() && done.size() == 2;
+        },
+        30s
+    )) << done.dump(2);
+}
+
 }  // namespace
 }  // namespace squall::test

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "squall/core/kv_lookup.hpp"
 #include "squall/core/model/model.hpp"
 #include "squall/packs/content.hpp"
 #include "squall/rules/operators.hpp"
@@ -113,14 +114,20 @@ public:
     std::vector<CompiledRulePtr> Candidates(const core::TriggerInstance& ti) const;
     /// Evaluates every criterion of `rule` (no short-circuit, so that all verdicts are known), whatever its
     /// trigger type and enabled flag, through the same loop as Match.
-    static RuleVerdict Evaluate(const CompiledRule& rule, const core::TriggerInstance& ti);
+    static RuleVerdict Evaluate(
+        const CompiledRule& rule, const core::TriggerInstance& ti, const core::KeyValueLookup* kv = nullptr
+    );
     /// Whether `rule` matches `payload`: Evaluate without the verdicts, stopping at the first failure.
     static bool Matches(const CompiledRule& rule, const Json& payload);
     /// Rules that match: the standard ones, or the backstop ones when no standard rule matched.
     /// `verdicts` (optional) receives the verdict of every enabled rule on the trigger (the equality index is
     /// bypassed so that a rule that did not match says why); without it only the candidates are evaluated.
+    /// `kv` (optional): the datastore that criteria patterns read (`{{ st2kv.system.x }}`, `{{ system.x }}`), as
+    /// StackStorm renders them with its system scope.
     std::vector<CompiledRulePtr> Match(
-        const core::TriggerInstance& ti, std::vector<std::pair<CompiledRulePtr, RuleVerdict>>* verdicts = nullptr
+        const core::TriggerInstance& ti,
+        std::vector<std::pair<CompiledRulePtr, RuleVerdict>>* verdicts = nullptr,
+        const core::KeyValueLookup* kv = nullptr
     ) const;
     size_t size() const { return count_; }
 
@@ -190,7 +197,8 @@ private:
         const std::vector<uint32_t>& hits,
         std::vector<CompiledRulePtr>& standard,
         std::vector<CompiledRulePtr>& backstop,
-        std::vector<std::pair<CompiledRulePtr, RuleVerdict>>* verdicts
+        std::vector<std::pair<CompiledRulePtr, RuleVerdict>>* verdicts,
+        const core::KeyValueLookup* kv
     );
     const Bucket* FindBucket(const core::TriggerInstance& ti) const;
     /// Positions of the candidate rules in `bucket.rules`, ascending.
