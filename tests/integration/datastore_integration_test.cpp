@@ -605,5 +605,61 @@ TEST_F(DatastoreTest, ACriteriaPatternReadsTheDatastoresSystemScope) {
     )) << done.dump(2);
 }
 
+TEST_F(DatastoreTest, ARulesValuesForSecretParametersAreMaskedInTheRulesApi) {
+    // Found by a tester: a rule giving an action's `secret: true` parameter a value showed it in clear through
+    // GET /rules (st2 rule get, squall rule get); StackStorm masks it since 3.2.
+    const fs::path pack = data_.path() / "d" / "packs" / "rsec";
+    fs::create_directories(pack / "actions");
+    std::ofstream(pack / "pack.yaml") << "ref: rsec\nname: rsec\nversion: 0.1.0\nauthor: t\ndescription: t\n";
+    std::ofstream(pack / "actions" / "login.yaml")
+        << "name: login\nrunner_type: local-shell-cmd\nenabled: true\nparameters:\n"
+        << "  pw:\n    type: string\n    secret: true\n  who:\n    type: string\n"
+        << "  cmd:\n    default: 'test \"{{ pw | length }}\" = 14 && echo same {{ who }}'\n";
+    SquallProcess server(Opts());
+    Http api(server);
+    const std::string secret = "RULE-SECRET-42";
+    Json rule = {
+        {"name", "sec"},
+        {"pack", "rsec"},
+        {"trigger", {{"type", "core.st2.webhook"}, {"parameters", {{"url", "rsec"}}}}},
+        {"action", {{"ref", "rsec.login"}, {"parameters", {{"pw", secret}, {"who", "ann"}}}}},
+    };
+    auto created = api.Post("/rules", rule);
+    ASSERT_TRUE(created);
+    ASSERT_EQ(created->status, 201) << created->body;
+    EXPECT_EQ(created->body.find(secret), std::string::npos) << created->body;
+    Json shown = api.GetJson("/rules/rsec.sec");
+    ASSERT_TRUE(shown.is_object());
+    EXPECT_EQ(shown["action"]["parameters"]["pw"], "********") << shown.dump(2);
+    EXPECT_EQ(shown["action"]["parameters"]["who"], "ann") << shown.dump(2);
+    auto list = api.Get("/rules?pack=rsec");
+    ASSERT_TRUE(list);
+    EXPECT_EQ(list->body.find(secret), std::string::npos) << list->body;
+    EXPECT_NE(list->body.find("********"), std::string::npos) << list->body;
+    EXPECT_EQ(api.GetJson("/rules/rsec.sec?show_secrets=true")["action"]["parameters"]["pw"], secret);
+
+    // Sent back as shown (an edit of another field), the rule keeps its secret.
+    shown["action"]["parameters"]["who"] = "bob";
+    auto put = api.Put("/rules/rsec.sec", shown);
+    ASSERT_TRUE(put);
+    ASSERT_EQ(put->status, 200) << put->body;
+    EXPECT_EQ(put->body.find(secret), std::string::npos) << put->body;
+    Json clear = api.GetJson("/rules/rsec.sec?show_secrets=true");
+    EXPECT_EQ(clear["action"]["parameters"]["pw"], secret) << clear.dump(2);
+    EXPECT_EQ(clear["action"]["parameters"]["who"], "bob") << clear.dump(2);
+    ASSERT_EQ(api.Post("/webhooks/rsec", Json{{"x", 1}})->status, 202);
+    Json done;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            done = api.GetJson("/executions?action=rsec.login");
+            return done.is_array() && done.size() == 1 && core::status::IsCompleted(done[0].value("status", ""));
+        },
+        30s
+    )) << done.dump(2);
+    EXPECT_EQ(done[0]["status"], "succeeded") << done.dump(2);
+    EXPECT_EQ(done[0]["result"]["stdout"], "same bob") << done.dump(2);
+    EXPECT_EQ(done.dump().find(secret), std::string::npos) << done.dump(2);
+}
+
 }  // namespace
 }  // namespace squall::test

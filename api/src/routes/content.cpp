@@ -82,6 +82,46 @@ Result<packs::RuleMeta> RuleFromBody(const Json& body, const ApiDeps& d, const p
     return rule;
 }
 
+/// The names of the secret parameters of `action_ref` (none when the action is unknown).
+std::vector<std::string> SecretParameters(const packs::ContentSnapshot& snap, const std::string& action_ref) {
+    std::vector<std::string> out;
+    Result<Json> schema = snap.ActionSchema(action_ref);
+    if (!schema || !schema->is_object()) return out;
+    for (const auto& [name, spec] : schema->items()) {
+        if (spec.is_object() && spec.value("secret", false) == true) out.push_back(name);
+    }
+    return out;
+}
+
+/// A rule as the API shows it: the values it gives the action's secret parameters masked, as StackStorm's rules API
+/// masks them (since 3.2), unless an admin asks `show_secrets=true`.
+Json RuleShown(const packs::RuleMeta& rule, const packs::ContentSnapshot& snap, bool show_secrets) {
+    Json j = rule.ToJson();
+    if (show_secrets || rule.action_parameters.empty()) return j;
+    Json& params = j["action"]["parameters"];
+    if (!params.is_object()) return j;
+    for (const auto& name : SecretParameters(snap, rule.action_ref)) {
+        if (auto it = params.find(name); it != params.end() && !it->is_null()) *it = packs::kMask;
+    }
+    return j;
+}
+
+/// A rule sent back as it was shown (`********` for a secret parameter's value) keeps the value it had.
+void KeepMaskedSecrets(packs::RuleMeta& rule, const packs::RuleMeta& existing, const packs::ContentSnapshot& snap) {
+    if (rule.action_ref != existing.action_ref || !rule.action_parameters.is_object()) return;
+    for (const auto& name : SecretParameters(snap, rule.action_ref)) {
+        auto it = rule.action_parameters.find(name);
+        auto was = existing.action_parameters.find(name);
+        if (it != rule.action_parameters.end() && *it == packs::kMask && was != existing.action_parameters.end())
+            *it = *was;
+    }
+}
+
+bool ShowSecrets(const httplib::Request& req) {
+    const std::string v = req.get_param_value("show_secrets");
+    return req.has_param("show_secrets") && v != "false" && v != "False" && v != "0";
+}
+
 Result<packs::RuleMeta> FindRule(const packs::ContentSnapshot& snap, const std::string& ref_or_id) {
     auto it = snap.rules.find(ref_or_id);
     if (it != snap.rules.end()) return it->second;
@@ -282,7 +322,7 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
             req,
             res,
             (*snap)->rules,
-            [](const packs::RuleMeta& rule) { return rule.ToJson(); },
+            [&snap, show = ShowSecrets(req)](const packs::RuleMeta& rule) { return RuleShown(rule, **snap, show); },
             [&req](const Json& j) {
                 if (req.has_param("trigger") && j["trigger"].value("type", "") != req.get_param_value("trigger"))
                     return false;
@@ -297,7 +337,7 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
         if (!snap) return SendError(res, snap.error());
         Result<packs::RuleMeta> rule = FindRule(**snap, req.matches[1]);
         if (!rule) return SendError(res, rule.error());
-        SendJson(res, 200, rule->ToJson());
+        SendJson(res, 200, RuleShown(*rule, **snap, ShowSecrets(req)));
     });
     // st2-rule-tester over HTTP (docs/api.md "Rule tester"); registered before /rules/{ref} routes of other methods.
     r.Post("/rules/test", AdminOnly("testing rules", [&d](const httplib::Request& req, httplib::Response& res) {
@@ -316,7 +356,7 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
                Result<packs::ContentSnapshotPtr> fresh = d.content_cache.GetBlocking();
                if (!fresh) return SendError(res, fresh.error());
                Result<packs::RuleMeta> stored = FindRule(**fresh, rule->Ref());
-               SendJson(res, 201, stored ? stored->ToJson() : rule->ToJson());
+               SendJson(res, 201, RuleShown(stored ? *stored : *rule, **fresh, false));
            }));
     r.Put(
         R"(/rules/([A-Za-z0-9_.-]+))",
@@ -340,9 +380,10 @@ void RegisterContentRoutes(Router& r, ApiDeps& d) {
                     );
                 }
                 rule->id = existing->id;
+                KeepMaskedSecrets(*rule, *existing, **snap);
                 if (Status st = d.content.PutRuleBlocking(*rule, false); !st) return SendError(res, st.error());
                 d.content_cache.Invalidate();
-                SendJson(res, 200, rule->ToJson());
+                SendJson(res, 200, RuleShown(*rule, **snap, false));
             }
         )
     );
