@@ -204,6 +204,36 @@ TEST_F(SkeletonTest, TimeoutKillsTheProcessGroup) {
         << "orphan left behind";
 }
 
+TEST_F(SkeletonTest, AFractionalTimeoutAndTheActionContextsPackAreTakenAsStackStormTakesThem) {
+    // Found by a tester: `st2 run core.http url=... timeout=2` sends 2.0 (the http-request runner's timeout is a
+    // `number`, as StackStorm's) and was refused as not a whole number; `{{ action_context.pack }}` rendered empty.
+    SquallProcess server(Opts());
+    Api api(server);
+    const std::string url = "http://" + server.host() + ":" + std::to_string(server.port()) + "/api/v1/health";
+    auto r =
+        api.Post("/executions", Json{{"action", "core.http"}, {"parameters", {{"url", url}, {"timeout", 1.5}}}}.dump());
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    Json e = api.WaitCompleted(Json::parse(r->body)["id"]);
+    EXPECT_EQ(e["status"], "succeeded") << e.dump(2);
+    EXPECT_EQ(e["parameters"]["timeout"], 2) << "taken up to the next whole second: " << e.dump(2);
+    EXPECT_EQ(e["result"]["status_code"], 200) << e.dump(2);
+    auto zero =
+        api.Post("/executions", Json{{"action", "core.http"}, {"parameters", {{"url", url}, {"timeout", 0}}}}.dump());
+    ASSERT_TRUE(zero);
+    EXPECT_EQ(zero->status, 400) << zero->body;
+    EXPECT_NE(zero->body.find("parameter \\\"timeout\\\""), std::string::npos) << zero->body;
+
+    r = api.Post(
+        "/executions",
+        Json{{"action", "core.local"}, {"parameters", {{"cmd", "echo {{ action_context.pack }}"}}}}.dump()
+    );
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    e = api.WaitCompleted(Json::parse(r->body)["id"]);
+    EXPECT_EQ(e["result"]["stdout"], "core") << e.dump(2);
+}
+
 TEST_F(SkeletonTest, ApiValidatesAuthAndParameters) {
     SquallProcess server(Opts());
     Api api(server);

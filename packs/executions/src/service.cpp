@@ -1,5 +1,6 @@
 #include "squall/executions/service.hpp"
 
+#include <cmath>
 #include <optional>
 
 #include "squall/core/config.hpp"
@@ -17,12 +18,18 @@ namespace {
 /// The longest `timeout` a run may ask for (a year); 0 and negatives are refused as StackStorm's schema does.
 constexpr int64_t kMaxTimeoutSeconds = 365LL * 24 * 3600;
 
-Status CheckTimeout(const Json& values) {
+/// `timeout` in seconds, from 1 to kMaxTimeoutSeconds. A number with a fraction (`st2 run core.http timeout=2` sends
+/// 2.0, as the http-request runner declares a `number`, as StackStorm's does) is taken up to the next whole second.
+Status CheckTimeout(Json& values) {
     auto it = values.find("timeout");
     if (it == values.end() || it->is_null()) return {};
+    if (it->is_number_float()) {
+        const double d = it->get<double>();
+        if (d > 0 && d <= static_cast<double>(kMaxTimeoutSeconds)) *it = static_cast<int64_t>(std::ceil(d));
+    }
     if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > kMaxTimeoutSeconds) {
         return InvalidArgument(
-            "parameter \"timeout\": must be a whole number of seconds from 1 to " + std::to_string(kMaxTimeoutSeconds) +
+            "parameter \"timeout\": must be a number of seconds from 1 to " + std::to_string(kMaxTimeoutSeconds) +
             ", got " + it->dump()
         );
     }
@@ -136,7 +143,9 @@ Result<NewExecution> ExecutionService::PrepareRevealing(
         config_secrets = packs::SecretValuesOf(*config, cs->second);
     Json context = spec.render_context.is_object() ? spec.render_context : Json::object();
     context["config_context"] = std::move(*config);
-    context["action_context"] = {{"user", spec.user}, {"api_user", spec.api_user.empty() ? spec.user : spec.api_user}};
+    // StackStorm's create_request sets the context's pack before the parameters render: `{{ action_context.pack }}`.
+    context["action_context"] = {
+        {"user", spec.user}, {"api_user", spec.api_user.empty() ? spec.user : spec.api_user}, {"pack", pack}};
 
     // Given values are templates too (StackStorm's render_live_params and the rule's action parameters).
     Json live = spec.parameters;
@@ -161,6 +170,8 @@ Result<NewExecution> ExecutionService::PrepareRevealing(
     Result<packs::ResolvedParameters> params = packs::ResolveParameters(schema, live, context, render, extra_secrets);
     if (!params) return params.error();
     if (Status st = CheckTimeout(params->values); !st) return st.error();
+    if (auto t = params->values.find("timeout"); t != params->values.end() && params->masked.contains("timeout"))
+        params->masked["timeout"] = *t;
 
     NewExecution e;
     e.request.execution_id =
