@@ -408,7 +408,7 @@ int ServerMain(const std::vector<std::string>& args) {
     execution_service.SetKnownResults(known_results, consumer + "-api");
     std::string listen = cfg.listen;  // the real port replaces :0 once the API is bound
     std::string api_url = "http://" + listen + "/api/v1";
-    sensors::SensorContext sensor_ctx{triggers, content_cache, redis, consumer};
+    sensors::SensorContext sensor_ctx{triggers, content_cache, redis, consumer, &kv_cache};
     sensors::WebhookSensor webhooks(sensor_ctx);
 
     std::unique_ptr<api::ApiServer> api_server;

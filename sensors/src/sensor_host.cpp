@@ -389,12 +389,40 @@ void SensorHost::PassBlocking() {
     for (auto& [ref, held] : held_) {
         if (held->state != Held::State::kWaiting || held->next_start > now) continue;
         const std::string pack = held->sensor.value("pack", "");
-        held->sensor["config"] = (*snap)->Config(pack);
+        held->sensor["config"] = RenderedConfig(**snap, pack, held->ref, &held->sensor["config_revealed"]);
         std::vector<std::string> secret_keys;
         if (auto s = (*snap)->config_secrets.find(pack); s != (*snap)->config_secrets.end()) secret_keys = s->second;
         held->sensor["config_secret_keys"] = secret_keys;
         StartProcess(*held);
     }
+}
+
+Json SensorHost::RenderedConfig(
+    const packs::ContentSnapshot& snap, const std::string& pack, const std::string& ref, Json* revealed
+) {
+    // StackStorm's sensor wrapper loads the config through ContentPackConfigLoader, which renders its datastore
+    // values (`{{ st2kv.system.x }}`, `| decrypt_kv`) as the system user; a sensor reads the values, not the templates.
+    *revealed = Json::array();
+    auto log = core::Logger("sensors");
+    Json stored = snap.Config(pack);
+    if (!ctx_.kv || stored.dump().find("{{") == std::string::npos) return stored;
+    if (Status st = ctx_.kv->RefreshBlocking(); !st) {
+        Log(*log,
+            spdlog::level::warn,
+            "cannot read the datastore for a sensor's config; the last snapshot is used",
+            {{"sensor", ref}, {"error", st.error().message}});
+    }
+    core::KvLookup kv = ctx_.kv->LookupFor("squall");
+    core::RenderOptions render;
+    render.kv = &kv;
+    Result<Json> rendered = snap.ConfigContext(pack, render);
+    for (const auto& v : kv.Revealed()) revealed->push_back(v);
+    if (rendered) return *rendered;
+    Log(*log,
+        spdlog::level::warn,
+        "a sensor's pack config does not render; the sensor gets it as stored",
+        {{"sensor", ref}, {"error", core::MaskSecrets(rendered.error().message, kv.Revealed())}});
+    return stored;
 }
 
 void SensorHost::StartProcess(Held& held) {
@@ -452,6 +480,9 @@ void SensorHost::StartProcess(Held& held) {
     if (!options_.api_key.empty()) spec.secrets.push_back(options_.api_key);
     for (auto& v : packs::SecretValuesOf(config, s.value("config_secret_keys", std::vector<std::string>()))) {
         spec.secrets.push_back(std::move(v));
+    }
+    for (const auto& v : s.value("config_revealed", Json::array())) {
+        if (v.is_string() && !v.get_ref<const std::string&>().empty()) spec.secrets.push_back(v);
     }
 
     const std::string ref = held.ref;

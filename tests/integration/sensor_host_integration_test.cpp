@@ -147,12 +147,13 @@ class HelloSensor(Sensor):
 
     def setup(self):
         self._greeting = self._config.get("greeting", "none")
+        self._who = self._config.get("who", "none")
 
     def run(self):
         while not self._stop:
             self._logger.debug("HelloSensor dispatching trigger...")
             count = self.sensor_service.get_value("hello_py.count") or 0
-            payload = {"greeting": self._greeting, "count": int(count) + 1}
+            payload = {"greeting": self._greeting, "who": self._who, "count": int(count) + 1}
             self.sensor_service.dispatch(trigger="hello_py.event1", payload=payload)
             self.sensor_service.set_value("hello_py.count", payload["count"])
             eventlet.sleep(0.5)
@@ -214,7 +215,12 @@ TEST(SensorHostIntegrationTest, AStackStormPythonSensorFromAnInstalledPackFiresA
     fs::create_directories(repo);
     Git(repo, {"init", "-q"});
     WriteFile(repo / "pack.yaml", "---\nref: hello_py\nname: hello_py\nversion: 1.0.0\nauthor: t\n");
-    WriteFile(repo / "config.schema.yaml", "---\ngreeting:\n  type: string\n  default: \"Yo, Squall!\"\n");
+    // `who` reads the datastore: the sensor gets the value, as StackStorm's sensor wrapper renders its config.
+    WriteFile(
+        repo / "config.schema.yaml",
+        "---\ngreeting:\n  type: string\n  default: \"Yo, Squall!\"\nwho:\n  type: string\n"
+        "  default: \"{{ st2kv.system.sensor_who }}\"\n"
+    );
     WriteFile(
         repo / "sensors" / "sensor1.yaml",
         "---\nclass_name: \"HelloSensor\"\nentry_point: \"sensor1.py\"\ndescription: \"Test sensor that emits "
@@ -232,12 +238,13 @@ TEST(SensorHostIntegrationTest, AStackStormPythonSensorFromAnInstalledPackFiresA
         repo / "rules" / "on_event.yaml",
         "---\nname: on_event\npack: hello_py\nenabled: true\ntrigger:\n  type: hello_py.event1\ncriteria:\n"
         "  trigger.count:\n    type: gt\n    pattern: 1\naction:\n  ref: core.local\n  parameters:\n"
-        "    cmd: \"echo '{{ trigger.greeting }} #{{ trigger.count }}'\"\n"
+        "    cmd: \"echo '{{ trigger.greeting }} {{ trigger.who }} #{{ trigger.count }}'\"\n"
     );
     Git(repo, {"add", "-A"});
     Git(repo, {"commit", "-q", "-m", "v1"});
 
     SquallProcess server({data.path().string(), "", {}});
+    ASSERT_EQ(server.Cli({"key", "set", "sensor_who", "kv-world"}).exit_code, 0);
     CliResult install = server.Cli({"pack", "install", "file://" + repo.string()});
     ASSERT_EQ(install.exit_code, 0) << install.out << install.err;
 
@@ -259,7 +266,7 @@ TEST(SensorHostIntegrationTest, AStackStormPythonSensorFromAnInstalledPackFiresA
         60s
     )) << server.Output();
     const std::string stdout_text = done["result"]["stdout"];
-    EXPECT_NE(stdout_text.find("Yo, Squall! #"), std::string::npos) << stdout_text;
+    EXPECT_NE(stdout_text.find("Yo, Squall! kv-world #"), std::string::npos) << stdout_text;
     EXPECT_TRUE(done["context"].contains("rule")) << done.dump();
 
     // get_value/set_value with local keys ("<pack>.<Class>:<name>"), as StackStorm's datastore service.

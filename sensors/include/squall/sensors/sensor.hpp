@@ -12,6 +12,7 @@
 
 #include "squall/core/error.hpp"
 #include "squall/core/model/model.hpp"
+#include "squall/core/store/kv_store.hpp"
 #include "squall/core/store/store.hpp"
 #include "squall/packs/content_cache.hpp"
 #include "squall/sensors/payload.hpp"
@@ -40,6 +41,9 @@ struct SensorContext {
     core::RedisClientPtr redis = nullptr;
     /// Names this process (host-pid) in leases.
     std::string instance;
+    /// The datastore the pack configs handed to sensor processes render with (`{{ st2kv.system.x }}`); null: the
+    /// configs are handed over as stored.
+    core::KvCache* kv = nullptr;
 };
 
 /// Sensors by name. Built-ins are registered by RegisterBuiltinSensors; a duplicate name fails.

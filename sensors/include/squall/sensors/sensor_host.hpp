@@ -103,6 +103,11 @@ private:
     void ReleaseBlocking(const std::string& ref);
     size_t MembersBlocking();
     void StartProcess(Held& held);
+    /// The pack config a sensor process gets: its datastore templates rendered (what they decrypted in *revealed,
+    /// to mask in what the sensor logs), or as stored when it does not render (logged).
+    Json RenderedConfig(
+        const packs::ContentSnapshot& snap, const std::string& pack, const std::string& ref, Json* revealed
+    );
     void StopProcess(Held& held);
     void OnLine(const std::string& ref, std::string_view stream, std::string line);
     void OnSpawned(const std::string& ref, uint64_t generation, int pid, const std::string& cmd);
