@@ -109,6 +109,62 @@ TEST(WorkflowDelayIntegrationTest, ADelayedTaskIsLaunchedWhenDueByTheRoleThatTak
     EXPECT_EQ(ReadFile(file.string()), "first\nlater\n");
 }
 
+// Found by a tester: a workflow canceled while a task waited for its `delay` (or a retry for its `delay`) stayed
+// `canceling` until the delay was over, and then the task ran. Nothing new starts after a cancel (StackStorm cancels
+// a workflow's delayed children): the waiting task ends `canceled` at once, and the workflow with it.
+TEST(WorkflowDelayIntegrationTest, ACancelEndsADelayedTaskAndADelayedRetryBeforeTheyRun) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    const fs::path d = data.path() / "all";
+    WritePack(d);
+    Write(
+        d / "packs" / "dl" / "actions" / "retrying.yaml",
+        "name: retrying\nrunner_type: orquesta\nentry_point: workflows/retrying.yaml\nparameters:\n  file:\n"
+        "    type: string\n    required: true\n"
+    );
+    Write(d / "packs" / "dl" / "actions" / "workflows" / "retrying.yaml", R"(version: 1.0
+input:
+  - file
+tasks:
+  flaky:
+    action: core.local cmd="echo try >> {{ ctx('file') }}; exit 1"
+    retry:
+      count: 3
+      delay: 4
+)");
+    SquallProcess::Options o;
+    o.data_dir = d.string();
+    SquallProcess server(o);
+
+    for (const std::string action : {"dl.later", "dl.retrying"}) {
+        const fs::path file = data.path() / (action + ".txt");
+        std::vector<std::string> args = {"run", action, "file=" + file.string(), "-a", "-j"};
+        if (action == "dl.later") args.push_back("wait=4");
+        CliResult run = server.Cli(args);
+        ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+        const std::string id = Json::parse(run.out)["id"];
+        ASSERT_TRUE(WaitFor([&] { return CountLines(file) >= 1; }, 30s)) << server.Output();
+        std::this_thread::sleep_for(800ms);  // the workflow schedules the delayed launch
+        const auto canceled = std::chrono::steady_clock::now();
+        CliResult cancel = server.Cli({"execution", "cancel", id});
+        ASSERT_EQ(cancel.exit_code, 0) << cancel.out << cancel.err;
+        Json wf;
+        ASSERT_TRUE(WaitFor(
+            [&] {
+                CliResult got = server.Cli({"execution", "get", id, "-j"});
+                wf = Json::parse(got.out, nullptr, false);
+                return wf.is_object() && wf.value("status", "") == "canceled";
+            },
+            30s
+        )) << action
+           << ": " << wf.dump(2);
+        EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - canceled).count(), 2.5)
+            << action << ": the cancel waited for the delay";
+        std::this_thread::sleep_for(4500ms);  // past the delay: nothing ran
+        EXPECT_EQ(CountLines(file), 1u) << action << ": " << ReadFile(file.string());
+    }
+}
+
 // A task's end whose step the workflow role cannot store (its connection lost as it sends the step: a Redis restart, a
 // failover, a command timeout) stays pending and is handled when it is delivered again. Before, the role acknowledged
 // every event of a batch whatever became of it: the task's end was gone, and the workflow stayed `running` forever.

@@ -359,9 +359,66 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
                     self->timers.erase(wf + "|" + field);
                 }
                 if (ec || self->stopped) return;
-                asio::post(self->workers, [self, wf, user, l, masked] { self->Launch(wf, user, l, masked); });
+                asio::post(self->workers, [self, wf, user, l, masked] {
+                    if (self->DelayedLaunchWanted(wf, l)) self->Launch(wf, user, l, masked);
+                });
             }
         );
+    }
+
+    /// Whether a delayed launch that is due still runs: its task still waits for it and the workflow is not being
+    /// canceled. Canceled meanwhile, the task ends `canceled` instead (nothing new starts after a cancel, as
+    /// StackStorm cancels a workflow's delayed children); ended meanwhile, nothing happens. True when Redis does not
+    /// answer (the launch is idempotent, and recovery re-issues it anyway).
+    bool DelayedLaunchWanted(const std::string& wf, const workflows::Launch& l) {
+        bool unreachable = false;
+        auto loaded = Load(wf, &unreachable);
+        if (!loaded) return unreachable;
+        const std::string status = loaded->state.value("status", "");
+        const ConductorHost host = HostFor(loaded->st2, nullptr);
+        auto machine = MachineFor(loaded->spec, loaded->state, host);
+        bool waiting = false;
+        for (const auto& r : machine->Running()) {
+            if (r.task_id == l.task_id && r.item == l.item && r.attempt == l.attempt) waiting = true;
+        }
+        if (!waiting) return false;
+        if (status != "canceling" && status != "canceled") return true;
+        Step(wf, "", [&](Machine& c, StepOutput& out) {
+            c.TaskEnded(l.task_id, l.item, l.attempt, "", "canceled", Json::object(), out);
+        });
+        return false;
+    }
+
+    /// The delayed launches of `wf` whose task execution does not exist yet (`due:<task>:<item>:<attempt>` fields,
+    /// Delay): a cancel ends them at once rather than when they fall due.
+    std::vector<workflows::Launch> UnlaunchedDelays(const std::string& wf) {
+        std::vector<workflows::Launch> out;
+        auto keys = redis->CommandBlocking({"HKEYS", Key(wf)});
+        if (!keys) return out;
+        std::vector<core::RedisClient::Args> cmds;
+        for (const auto& k : keys->elements) {
+            if (k.str.rfind("due:", 0) != 0) continue;
+            const std::string rest = k.str.substr(4);
+            const size_t b = rest.rfind(':');
+            const size_t a = b == std::string::npos || b == 0 ? std::string::npos : rest.rfind(':', b - 1);
+            if (a == std::string::npos) continue;
+            workflows::Launch l;
+            l.task_id = rest.substr(0, a);
+            l.item = std::atoi(rest.substr(a + 1, b - a - 1).c_str());
+            l.attempt = std::atoi(rest.substr(b + 1).c_str());
+            const std::string key =
+                "wf:" + wf + ":" + l.task_id + ":" + std::to_string(l.item) + ":" + std::to_string(l.attempt);
+            cmds.push_back({"EXISTS", store.keys().Execution(executions::KeyedExecutionId(key, wf))});
+            out.push_back(std::move(l));
+        }
+        if (cmds.empty()) return out;
+        auto exists = redis->PipelineBlocking(std::move(cmds));
+        if (!exists || exists->size() != out.size()) return {};
+        std::vector<workflows::Launch> unlaunched;
+        for (size_t i = 0; i < out.size(); ++i) {
+            if ((*exists)[i].integer == 0) unlaunched.push_back(std::move(out[i]));
+        }
+        return unlaunched;
     }
 
     /// Moves the workflow execution along a pause or resume (idempotent: only from the given statuses).
@@ -834,12 +891,19 @@ struct WorkflowEngine::Impl : std::enable_shared_from_this<Impl> {
             if (exists->integer == 1) {
                 // When the event is also a task's in its parent, the parent's step acknowledges it (in its script):
                 // acknowledged here, a parent's step that then failed was lost.
+                const bool canceling = to == "canceling" || to == "canceled";
+                const std::vector<workflows::Launch> delayed =
+                    canceling ? UnlaunchedDelays(ev->execution_id) : std::vector<workflows::Launch>{};
                 const bool stepped = Step(
                     ev->execution_id,
                     task_event || resumed_task ? "" : msg.id,
-                    [&to](Machine& c, StepOutput& out) {
+                    [&to, &delayed](Machine& c, StepOutput& out) {
                         if (to == "canceling" || to == "canceled") {
                             c.Cancel(out);
+                            // Delayed tasks not started yet end now: nothing new starts after a cancel.
+                            for (const auto& l : delayed) {
+                                c.TaskEnded(l.task_id, l.item, l.attempt, "", "canceled", Json::object(), out);
+                            }
                         } else if (to == "pausing") {
                             c.Pause(out);
                         } else {
