@@ -195,6 +195,18 @@ Json Conductor::TaskResult(const Json& task) const {
     return out;
 }
 
+Result<Json> Conductor::EvalInput(const TaskSpec& t, const Env& env) const {
+    if (t.input_expression.empty()) return Eval(t.input, env);
+    Result<Json> r = Eval(Json(t.input_expression), env);
+    if (!r) return r;
+    if (r->is_null()) return Json::object();
+    if (!r->is_object())
+        return InvalidArgument(
+            "the input of task \"" + t.name + "\" evaluated to " + r->dump() + ", not a mapping of parameters"
+        );
+    return r;
+}
+
 Result<Json> Conductor::Eval(const Json& value, const Env& env) const {
     if (value.is_array()) {
         Json out = Json::array();
@@ -535,7 +547,7 @@ void Conductor::RunTask(const std::string& id, StepOutput& out) {
     if (!secs) return fail_task(secs.error().message);
     task["delay"] = *secs;
     if (!t.has_items) {
-        auto input = Eval(t.input, env);
+        auto input = EvalInput(t, env);
         if (!input) return fail_task(input.error().message);
         task["x"].push_back(nullptr);
         Launch l;
@@ -611,7 +623,7 @@ void Conductor::LaunchItems(const std::string& id, StepOutput& out) {
         env.task_id = id;
         env.item = task["list"][i];
         env.has_item = true;
-        auto input = Eval(t.input, env);
+        auto input = EvalInput(t, env);
         task["next"] = i + 1;
         if (!input) {
             task["is"][i] = st::kFailed;
@@ -1081,7 +1093,7 @@ std::vector<Launch> Conductor::Running() const {
                 env.item = task["list"][item];
                 env.has_item = true;
             }
-            auto input = Eval(t->input, env);
+            auto input = EvalInput(*t, env);
             if (!input) return;  // it rendered when the task started; a launch with other input would be wrong
             Launch l;
             l.task_id = id;

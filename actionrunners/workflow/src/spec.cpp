@@ -17,6 +17,19 @@ namespace {
 const std::set<std::string> kCommands = {"continue", "fail", "noop", "retry"};
 const std::regex kTaskName("^\\w+$");
 
+/// `<% expr %>` or `{{ expr }}` and nothing else (around it only spaces): one expression, not `k=v` pairs.
+bool IsWholeExpression(const std::string& text) {
+    const size_t a = text.find_first_not_of(" \t\r\n");
+    const size_t b = text.find_last_not_of(" \t\r\n");
+    if (a == std::string::npos || b - a < 4) return false;
+    const std::string t = text.substr(a, b - a + 1);
+    const auto whole = [&](const std::string& open, const std::string& close) {
+        return t.rfind(open, 0) == 0 && t.compare(t.size() - close.size(), close.size(), close) == 0 &&
+               t.find(close) == t.size() - close.size();
+    };
+    return whole("<%", "%>") || whole("{{", "}}");
+}
+
 struct Parser {
     const core::YamlDocument& doc;
 
@@ -73,6 +86,8 @@ struct Parser {
             const Json& in = t["input"];
             if (in.is_object()) {
                 task.input = in;
+            } else if (in.is_string() && IsWholeExpression(in.get<std::string>())) {
+                task.input_expression = in.get<std::string>();
             } else if (in.is_string()) {
                 auto pairs = ParseInlineParams(in.get<std::string>());
                 if (!pairs) return At(path + ".input", pairs.error().message);
@@ -564,6 +579,8 @@ std::vector<Problem> Inspect(const WorkflowSpec& spec) {
             check(t.retry_count, name, base + ".retry.count", line_of(base + ".retry.count", t.line));
             check(t.retry_delay, name, base + ".retry.delay", line_of(base + ".retry.delay", t.line));
         }
+        if (!t.input_expression.empty())
+            check(Json(t.input_expression), name, base + ".input", line_of(base + ".input", t.line));
         for (const auto& [k, v] : t.input.items()) {
             const std::string kp = base + ".input." + k;
             const int line = spec.doc.marks.count(kp) ? spec.doc.At(kp).line : spec.doc.At(base + ".action").line;
@@ -605,6 +622,7 @@ std::vector<Problem> InspectTaskContents(const WorkflowSpec& spec, const ActionS
             core::HasYaql(ref) || ref.find("{{") != std::string::npos || ref.find("{%") != std::string::npos;
         if (ref.empty() || expression) continue;
         const size_t dot = ref.find('.');
+        const bool input_known = t.input_expression.empty();  // an input expression's keys are known when it renders
         if (dot == std::string::npos || dot == 0 || dot + 1 == ref.size()) {
             add(name, base + ".action", "The action reference \"" + ref + "\" is not formatted correctly.");
             continue;
@@ -617,7 +635,7 @@ std::vector<Problem> InspectTaskContents(const WorkflowSpec& spec, const ActionS
         if (!schema->is_object()) continue;
         std::set<std::string> missing;  // sorted, as st2 sorts them
         for (const auto& [param, meta] : schema->items()) {
-            if (meta.is_object() && core::BoolOr(meta, "required", false) && !meta.contains("default") &&
+            if (input_known && meta.is_object() && core::BoolOr(meta, "required", false) && !meta.contains("default") &&
                 !t.input.contains(param))
                 missing.insert(param);
         }

@@ -62,6 +62,8 @@ public:
 private:
     struct Env;
     Result<Json> Eval(const Json& value, const Env& env) const;
+    /// A task's input: its mapping rendered, or its input expression rendered to a mapping.
+    Result<Json> EvalInput(const TaskSpec& t, const Env& env) const;
     Json ResolveCtx(int index) const;
     int AddCtx(std::vector<int> parents, Json delta);
     /// `route`: the Orquesta route the task instance runs on (0 unless a split made a new one; RouteFor).

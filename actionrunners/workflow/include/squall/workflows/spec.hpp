@@ -30,6 +30,9 @@ struct TaskSpec {
     std::string name;
     std::string action;  ///< action ref (may be an expression); empty: a task that runs nothing (succeeds)
     Json input = Json::object();
+    /// `input: <% ctx(params) %>`: the input is one expression that renders to the mapping (Orquesta's TaskSpec takes
+    /// a string or a mapping); `input` is empty then.
+    std::string input_expression;
     std::vector<Transition> next;
     int join = 0;  ///< 0: no join; -1: all; N > 0: N inbound transitions
     bool has_items = false;
