@@ -227,6 +227,8 @@ private:
     Val Arith(size_t pos, const std::string& op, const Val& a, const Val& b);
     Val Call(const Node& n);
     Val CallLambda(const Node& n, const std::string& name, const Val& receiver, size_t first_arg);
+    /// toDict, groupBy, aggregate: lambdas of one or two arguments (`$`, `$1`, `$2`) and a seed.
+    Val CallSelectors(const Node& n, const std::string& name, const Val& receiver, size_t first_arg);
     Val CallBuiltin(size_t pos, const std::string& name, CallArgs& a);
     Val St2kv(size_t pos, const CallArgs& a);
     Val Switch(const Node& n);
@@ -543,6 +545,12 @@ Val Evaluator::Call(const Node& n) {
             return Built(n.pos, std::move(r).value());
         }
     }
+    if (name == "toDict" || name == "groupBy" || name == "aggregate") {
+        if (method) return CallSelectors(n, name, receiver, 0);
+        if (n.args.empty() || !n.args[0].name.empty() || n.args[0].key)
+            Throw(n.pos, name + "() needs a collection first");
+        return CallSelectors(n, name, Eval(*n.args[0].value), 1);
+    }
     if (IsLambdaFunction(name)) {
         if (method) return CallLambda(n, name, receiver, 0);
         if (n.args.empty()) Throw(n.pos, name + "() needs a collection");
@@ -659,6 +667,94 @@ Val Evaluator::CallLambda(const Node& n, const std::string& name, const Val& rec
         } else if (Truthy(*v)) {  // where / filter
             out.push_back(*item);
         }
+    }
+    return Built(n.pos, std::move(out));
+}
+
+Val Evaluator::CallSelectors(const Node& n, const std::string& name, const Val& receiver, size_t first_arg) {
+    std::vector<const Node*> bodies;
+    const Node* value_kw = nullptr;
+    const Node* aggregator_kw = nullptr;
+    const Node* seed_kw = nullptr;
+    for (size_t i = first_arg; i < n.args.size(); ++i) {
+        const Arg& arg = n.args[i];
+        if (arg.key) Throw(n.pos, name + "() takes no 'key => value' arguments");
+        if (arg.name.empty()) {
+            bodies.push_back(arg.value.get());
+        } else if (arg.name == "valueSelector" && name != "aggregate") {
+            value_kw = arg.value.get();
+        } else if (arg.name == "keySelector" && name != "aggregate" && bodies.empty()) {
+            bodies.push_back(arg.value.get());
+        } else if (arg.name == "aggregator" && name == "groupBy") {
+            aggregator_kw = arg.value.get();
+        } else if (arg.name == "seed" && name == "aggregate") {
+            seed_kw = arg.value.get();
+        } else {
+            Throw(n.pos, name + "() has no argument '" + arg.name + "'");
+        }
+    }
+    std::vector<Val> items = Items(n.pos, receiver, (name + "()").c_str());
+    if (name == "aggregate") {
+        // yaql's aggregate(collection, selector, seed): a fold, `$1` the accumulator and `$2` the item.
+        if (bodies.empty() || bodies.size() > 2 || (seed_kw && bodies.size() > 1))
+            Throw(
+                n.pos, "aggregate() takes an expression of $1 and $2 and an optional seed, as in aggregate($1 + $2, 0)"
+            );
+        std::optional<Val> acc;
+        if (bodies.size() == 2) acc = Eval(*bodies[1]);
+        if (seed_kw) acc = Eval(*seed_kw);
+        size_t i = 0;
+        if (!acc) {
+            if (items.empty()) Throw(n.pos, "aggregate() of an empty collection needs a seed");
+            acc = items[i++];
+        }
+        for (; i < items.size(); ++i) {
+            const size_t before = vars_.size();
+            vars_.emplace_back("1", *acc);
+            vars_.emplace_back("2", items[i]);
+            Val next = WithDollar(*bodies[0], *acc);
+            vars_.resize(before);
+            acc = std::move(next);
+        }
+        return *acc;
+    }
+    if (bodies.empty() || bodies.size() > 2 || (value_kw && bodies.size() > 1))
+        Throw(
+            n.pos, name + "() takes a key expression and an optional value expression, as in " + name + "($.name, $)"
+        );
+    const Node* key_sel = bodies[0];
+    const Node* value_sel = bodies.size() > 1 ? bodies[1] : value_kw;
+    auto key_text = [&](const Json& k) -> std::string {
+        if (k.is_string()) return k.get<std::string>();
+        if (IsNum(k) || k.is_boolean() || k.is_null()) return YaqlStr(k);  // JSON keys are text
+        Throw(key_sel->pos, std::string("a dict key must be a string or a number, not ") + TypeName(k));
+    };
+    if (name == "toDict") {
+        Json out = Json::object();
+        for (const Val& item : items) {
+            const std::string k = key_text(*WithDollar(*key_sel, item));
+            out[k] = value_sel ? *WithDollar(*value_sel, item) : *item;
+        }
+        return Built(n.pos, std::move(out));
+    }
+    // groupBy: [key, [values]] pairs in the order the keys first appear (yaql's), each through the aggregator.
+    Json keys = Json::array();
+    std::vector<Json> groups;
+    for (const Val& item : items) {
+        Val k = WithDollar(*key_sel, item);
+        size_t at = 0;
+        while (at < keys.size() && !PyEq(keys[at], *k)) ++at;
+        Spend(n.pos, at);
+        if (at == keys.size()) {
+            keys.push_back(*k);
+            groups.emplace_back(Json::array());
+        }
+        groups[at].push_back(value_sel ? *WithDollar(*value_sel, item) : *item);
+    }
+    Json out = Json::array();
+    for (size_t i = 0; i < keys.size(); ++i) {
+        Json pair = Json::array({keys[i], std::move(groups[i])});
+        out.push_back(aggregator_kw ? *WithDollar(*aggregator_kw, Own(std::move(pair))) : std::move(pair));
     }
     return Built(n.pos, std::move(out));
 }
@@ -859,6 +955,100 @@ Val Evaluator::CallBuiltin(size_t pos, const std::string& name, CallArgs& a) {
         auto it = d.find(f.Str(1));
         if (it != d.end()) return Child(a.pos[0], *it);
         return a.pos.size() > 2 ? a.pos[2] : Own(nullptr);
+    }
+    if (name == "set" && !(a.pos.size() == 3 && f.At(0).is_object())) {
+        // yaql's set(1, 2, 2): the distinct values (a list in JSON).
+        if (!a.kw.empty()) f.Fail("has no argument '" + a.kw[0].first + "'");
+        Json out = Json::array();
+        for (const Val& v : a.pos) {
+            Spend(pos, out.size());
+            if (std::none_of(out.begin(), out.end(), [&](const Json& seen) { return PyEq(seen, *v); }))
+                out.push_back(*v);
+        }
+        return Built(pos, std::move(out));
+    }
+    if (name == "toSet") {
+        f.Count(1, 1);
+        Json out = Json::array();
+        for (const Val& v : items_of(0)) {
+            Spend(pos, out.size());
+            if (std::none_of(out.begin(), out.end(), [&](const Json& seen) { return PyEq(seen, *v); }))
+                out.push_back(*v);
+        }
+        return Built(pos, std::move(out));
+    }
+    if (name == "enumerate") {
+        const bool start_kw = a.kw.size() == 1 && a.kw[0].first == "start" && a.pos.size() == 1;
+        if (!start_kw) f.Count(1, 2);
+        int64_t start = a.pos.size() == 2 ? f.Int(1) : 0;
+        if (const Val* s = a.Kw("start")) {
+            if (!IsInt(**s)) f.Fail("start must be an integer");
+            start = (*s)->get<int64_t>();
+        }
+        Json out = Json::array();
+        for (const Val& v : items_of(0)) out.push_back(Json::array({start++, *v}));
+        return Built(pos, std::move(out));
+    }
+    if (name == "toCharArray") {
+        f.Count(1, 1);
+        const std::string& text = f.Str(0);
+        Json out = Json::array();
+        for (size_t i = 0; i < text.size();) {
+            size_t n = 1;
+            const auto c = static_cast<unsigned char>(text[i]);
+            if (c >= 0xF0)
+                n = 4;
+            else if (c >= 0xE0)
+                n = 3;
+            else if (c >= 0xC0)
+                n = 2;
+            out.push_back(text.substr(i, n));
+            i += n;
+        }
+        return Built(pos, std::move(out));
+    }
+    if (name == "delete") {
+        // dict.delete(key, ...): without those keys; list.delete(position[, count]): without those items.
+        if (!a.kw.empty()) f.Fail("has no argument '" + a.kw[0].first + "'");
+        if (a.pos.empty()) f.Count(2, 3);
+        if (f.At(0).is_object()) {
+            Json out = f.At(0);
+            for (size_t i = 1; i < a.pos.size(); ++i) out.erase(f.Str(i));
+            return Built(pos, std::move(out));
+        }
+        f.Count(2, 3);
+        Json out = f.List(0);
+        int64_t at = f.Int(1);
+        const int64_t count = a.pos.size() == 3 ? f.Int(2) : 1;
+        const auto size = static_cast<int64_t>(out.size());
+        if (at < 0) at += size;
+        if (at < 0 || at > size) f.Fail("position " + std::to_string(f.Int(1)) + " is out of range");
+        const int64_t end = count < 0 ? size : std::min(size, at + count);
+        out.erase(out.begin() + at, out.begin() + end);
+        return Built(pos, std::move(out));
+    }
+    if (name == "mergeWith") {
+        // yaql's merge_with: dicts merged key by key at every level; lists joined with the new items not already there;
+        // otherwise the second value wins.
+        f.Count(2, 2);
+        std::function<Json(const Json&, const Json&)> merge = [&](const Json& x, const Json& y) -> Json {
+            Spend(pos, 1);
+            if (x.is_object() && y.is_object()) {
+                Json out = x;
+                for (const auto& [k, v] : y.items()) out[k] = out.contains(k) ? merge(out[k], v) : v;
+                return out;
+            }
+            if (x.is_array() && y.is_array()) {
+                Json out = x;
+                for (const Json& v : y) {
+                    if (std::none_of(out.begin(), out.end(), [&](const Json& seen) { return PyEq(seen, v); }))
+                        out.push_back(v);
+                }
+                return out;
+            }
+            return y;
+        };
+        return Built(pos, merge(f.Dict(0), f.Dict(1)));
     }
     if (name == "set") {
         f.Count(3, 3);
@@ -1110,6 +1300,18 @@ Val Evaluator::CallBuiltin(size_t pos, const std::string& name, CallArgs& a) {
         }
         if (IsNum(v)) return Own(std::fabs(AsDouble(v)));
         f.Fail(std::string("needs a number, not ") + TypeName(v));
+    }
+    if (name == "round" && a.pos.size() == 2) {
+        // round(x, n): a float with n digits after the point, as Python's.
+        f.Count(2, 2);
+        if (!IsNum(f.At(0))) f.Fail(std::string("needs a number, not ") + TypeName(f.At(0)));
+        const int64_t digits = f.Int(1);
+        if (IsInt(f.At(0)) && digits >= 0) return a.pos[0];
+        if (digits < -18 || digits > 18) f.Fail("cannot round to " + std::to_string(digits) + " digits");
+        const double scale = std::pow(10.0, static_cast<double>(digits));
+        const double d = std::nearbyint(AsDouble(f.At(0)) * scale) / scale;
+        if (!std::isfinite(d)) f.Fail("cannot round " + PyFloatRepr(AsDouble(f.At(0))));
+        return Own(d);
     }
     if (name == "round") {
         f.Count(1, 1);
