@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "expressions.hpp"
@@ -728,7 +730,30 @@ void Conductor::Complete(const std::string& id, const std::string& raw_status, c
             again = Truthy(*w);
         }
         auto count = Eval(t.retry_count, env);
-        const int max = count && count->is_number() ? count->get<int>() : 0;
+        int max = 0;
+        if (again) {
+            // Orquesta fails the workflow when the count is not an integer (a text of digits is one).
+            std::optional<int> n;
+            if (count && count->is_number_integer()) n = count->get<int>();
+            if (count && count->is_number_float() && std::floor(count->get<double>()) == count->get<double>())
+                n = static_cast<int>(count->get<double>());
+            if (count && count->is_string() && !count->get_ref<const std::string&>().empty() &&
+                count->get_ref<const std::string&>().find_first_not_of("0123456789") == std::string::npos)
+                n = std::atoi(count->get_ref<const std::string&>().c_str());
+            if (!n) {
+                task["status"] = st::kFailed;
+                s_["seq"].push_back(id);
+                Fail(
+                    {{"type", "error"},
+                     {"message",
+                      count ? "The retry count for task \"" + name + "\" is not an integer." : count.error().message},
+                     {"task_id", name},
+                     {"route", task.value("route", 0)}}
+                );
+                return;
+            }
+            max = *n;
+        }
         if (again && task["retries"].get<int>() < max) {
             task["retries"] = task["retries"].get<int>() + 1;
             task["attempt"] = task["attempt"].get<int>() + 1;

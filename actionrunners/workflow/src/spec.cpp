@@ -528,6 +528,19 @@ std::vector<Problem> Inspect(const WorkflowSpec& spec) {
         std::vector<std::string> texts;
         CollectStrings(value, texts);
         for (const auto& text : texts) {
+            // One text is YAQL or Jinja, not both: Orquesta's inspection refuses the mix (it fails at run time).
+            if (core::HasYaql(text) && (text.find("{{") != std::string::npos || text.find("{%") != std::string::npos)) {
+                Problem p;
+                p.type = "expression";
+                p.task = task;
+                p.path = path;
+                p.line = line;
+                p.what = "Expression with multiple types is not supported.";  // Orquesta's words
+                p.message = where(task, line) + "\"" + text + "\" mixes YAQL <% %> and Jinja {{ }} (" + path + ")";
+                p.expression = text;
+                out.push_back(std::move(p));
+                continue;
+            }
             for (auto& e : ExpressionErrors(text)) {
                 Problem p;
                 p.type = "expression";
