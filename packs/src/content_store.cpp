@@ -357,6 +357,11 @@ Status ContentStore::RegisterPackBlocking(
     } else if (pack.drop_config) {
         cmds.push_back({"HDEL", keys_.Configs(), pack.meta.ref});
         cmds.push_back({"HDEL", keys_.ConfigSecrets(), pack.meta.ref});
+    } else if (pack.config_fallback) {
+        // The config file was rejected: the last valid config stays; without one, the schema's defaults.
+        cmds.push_back({"HSETNX", keys_.Configs(), pack.meta.ref, pack.config_fallback->values.dump()});
+        cmds.push_back({"HSETNX", keys_.ConfigSecrets(), pack.meta.ref, Json(pack.config_fallback->secret_keys).dump()}
+        );
     }
     cmds.push_back(keys_.RulesChangedCommand());
     cmds.push_back({"EXEC"});

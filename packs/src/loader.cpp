@@ -369,7 +369,9 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
                 pack.config = std::move(*config);
             } else {
                 pack.errors.push_back(config.error());
-                pack.drop_config = true;
+                // StackStorm keeps the last valid config; with none, the actions still get the schema's defaults.
+                Result<PackConfig> defaults = LoadPackConfigBlocking("", schema);
+                if (defaults) pack.config_fallback = std::move(*defaults);
             }
         }
     }

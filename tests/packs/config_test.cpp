@@ -144,7 +144,11 @@ TEST(ConfigTest, LoaderValidatesThePackConfigFile) {
     p = loader.LoadPackBlocking(kFull);
     ASSERT_TRUE(p) << p.error().What();
     EXPECT_FALSE(p->config);
-    EXPECT_TRUE(p->drop_config);
+    // Rejected: the stored config stays (StackStorm keeps the last valid one), or the schema's defaults go in.
+    EXPECT_FALSE(p->drop_config);
+    ASSERT_TRUE(p->config_fallback);
+    EXPECT_EQ(p->config_fallback->values["greeting"], "hello");
+    EXPECT_FALSE(p->config_fallback->values.contains("region"));
     ASSERT_EQ(p->errors.size(), 1u);
     EXPECT_EQ(
         p->errors[0].What().rfind((configs / "full.yaml").string() + ":3:1: region: \"mars\" is not one of", 0), 0u

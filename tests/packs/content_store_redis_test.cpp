@@ -152,16 +152,27 @@ TEST_F(ContentStoreTest, ReRegisteringReplacesContentAndConfigChangesBumpTheVers
     LoadedPack smaller = Load();
     smaller.aliases.clear();
     smaller.policies.pop_back();
+    const Json stored_config = store.LoadBlocking().value()->configs.at("full");
     smaller.config.reset();
-    smaller.drop_config = true;  // a rejected config file drops the stored config
+    // A rejected config file keeps the stored config, as StackStorm keeps the last valid one.
+    smaller.config_fallback = PackConfig{Json{{"greeting", "default"}}, {}};
     smaller.errors.push_back(InvalidArgument("configs/full.yaml:1:1: broken"));
     ASSERT_TRUE(store.RegisterPackBlocking(smaller));
     ContentSnapshotPtr s = store.LoadBlocking().value();
     EXPECT_GT(s->version, v1);
     EXPECT_TRUE(s->aliases.empty());
     EXPECT_EQ(s->policies.size(), 2u);
-    EXPECT_FALSE(s->configs.count("full"));
+    EXPECT_EQ(s->configs.at("full"), stored_config);
     EXPECT_EQ(s->packs.at("full")["load_errors"].size(), 1u);
+    // With nothing stored, the rejected file leaves the schema's defaults.
+    LoadedPack dropped = Load();
+    dropped.config.reset();
+    dropped.drop_config = true;
+    ASSERT_TRUE(store.RegisterPackBlocking(dropped));
+    EXPECT_FALSE(store.LoadBlocking().value()->configs.count("full"));
+    ASSERT_TRUE(store.RegisterPackBlocking(smaller));
+    s = store.LoadBlocking().value();
+    EXPECT_EQ(s->configs.at("full"), (Json{{"greeting", "default"}}));
 
     PackConfig config{Json{{"api_token", "new"}, {"greeting", "hi"}}, {"api_token"}};
     ASSERT_TRUE(store.PutConfigBlocking("full", config));

@@ -25,9 +25,11 @@ struct LoadedPack {
     Json config_schema;  ///< config.schema.yaml's properties map; null when the pack has none (or it is broken)
     /// The validated DATA/configs/<pack>.yaml (PackLoaderOptions::configs_dir); nullopt when not loaded.
     std::optional<PackConfig> config;
-    /// The stored config must go: the config file was rejected (its error is in `errors`), or the pack has
-    /// neither a config file nor schema defaults.
+    /// The stored config must go: the pack has neither a config file nor schema defaults (or its schema is broken).
     bool drop_config = false;
+    /// The config file was rejected (its error is in `errors`): the config stored before stays, as StackStorm keeps
+    /// the last valid one; when none is stored, these schema defaults are.
+    std::optional<PackConfig> config_fallback;
     std::vector<Error> errors;
     /// Problems that do not stop the pack from installing (file:line:col like errors): an action whose runner
     /// this server does not have is registered but unavailable (ActionMeta::unavailable); a bundled pack's
