@@ -295,6 +295,7 @@ check "policy-type list" 'action\.concurrency' 'action\.retry' -- policy-type li
 check "whoami" 'Currently logged in as "admin"' -- whoami
 check "apikey list" 'admin' -- apikey list
 check "webhook list" 'sample' 'core\.st2\.webhook' -- webhook list
+check "webhook get" 'sample' '!ERROR' '!not found' -- webhook get sample
 
 echo "auth: users, tokens, API keys"
 # Users are added with the squall CLI in the data dir (password on stdin), as StackStorm's htpasswd file.

@@ -2,6 +2,7 @@
 #include "queue_depth.hpp"
 #include "webhook_lane.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "squall/core/input.hpp"
@@ -139,6 +140,15 @@ void RegisterWebhookRoutes(Router& r, ApiDeps& d, const QueueDepth& depth) {
         Json out = Json::array();
         for (const auto& u : *urls) out.push_back({{"type", "core.st2.webhook"}, {"parameters", {{"url", u}}}});
         SendJson(res, 200, out);
+    });
+    // `st2 webhook get <url>`: StackStorm's get_one, the hook's trigger.
+    r.GetWhole(R"(/webhooks/(.+))", [&d](const httplib::Request& req, httplib::Response& res) {
+        const std::string url = req.matches[1];
+        Result<std::vector<std::string>> urls = d.webhooks.UrlsBlocking();
+        if (!urls) return SendError(res, urls.error());
+        if (std::find(urls->begin(), urls->end(), url) == urls->end())
+            return SendError(res, NotFound("webhook \"" + url + "\" not found (no rule uses it)"));
+        SendJson(res, 200, {{"type", "core.st2.webhook"}, {"parameters", {{"url", url}}}});
     });
     // GitHub signs its deliveries instead of sending an API key: the signature is the authentication (SPEC §3.2).
     // PostRaw: GitHub's form posts (payload=<json>) are larger than cpp-httplib's own form limit; its routes are
