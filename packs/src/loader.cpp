@@ -371,7 +371,7 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
                 pack.errors.push_back(config.error());
                 // StackStorm keeps the last valid config; with none, the actions still get the schema's defaults.
                 Result<PackConfig> defaults = LoadPackConfigBlocking("", schema);
-                if (defaults) pack.config_fallback = std::move(*defaults);
+                if (defaults && !defaults->values.empty()) pack.config_fallback = std::move(*defaults);
             }
         }
     }
