@@ -875,6 +875,16 @@ std::string PyFormat(const Fn& f, const std::string& fmt, size_t first_arg) {
 Val Evaluator::CallBuiltin(size_t pos, const std::string& name, CallArgs& a) {
     Fn f{pos, name, a};
     auto items_of = [&](size_t i) { return Items(pos, a.pos[i], (name + "()").c_str()); };
+    // The values once each, in first-seen order (distinct, toSet, set(...)).
+    auto distinct = [&](const std::vector<Val>& values) {
+        Json out = Json::array();
+        for (const Val& v : values) {
+            Spend(pos, out.size());
+            if (std::none_of(out.begin(), out.end(), [&](const Json& seen) { return PyEq(seen, *v); }))
+                out.push_back(*v);
+        }
+        return out;
+    };
     // Values
     if (name == "len" || name == "count") {
         f.Count(1, 1);
@@ -959,23 +969,7 @@ Val Evaluator::CallBuiltin(size_t pos, const std::string& name, CallArgs& a) {
     if (name == "set" && !(a.pos.size() == 3 && f.At(0).is_object())) {
         // yaql's set(1, 2, 2): the distinct values (a list in JSON).
         if (!a.kw.empty()) f.Fail("has no argument '" + a.kw[0].first + "'");
-        Json out = Json::array();
-        for (const Val& v : a.pos) {
-            Spend(pos, out.size());
-            if (std::none_of(out.begin(), out.end(), [&](const Json& seen) { return PyEq(seen, *v); }))
-                out.push_back(*v);
-        }
-        return Built(pos, std::move(out));
-    }
-    if (name == "toSet") {
-        f.Count(1, 1);
-        Json out = Json::array();
-        for (const Val& v : items_of(0)) {
-            Spend(pos, out.size());
-            if (std::none_of(out.begin(), out.end(), [&](const Json& seen) { return PyEq(seen, *v); }))
-                out.push_back(*v);
-        }
-        return Built(pos, std::move(out));
+        return Built(pos, distinct(a.pos));
     }
     if (name == "enumerate") {
         const bool start_kw = a.kw.size() == 1 && a.kw[0].first == "start" && a.pos.size() == 1;
@@ -1130,15 +1124,9 @@ Val Evaluator::CallBuiltin(size_t pos, const std::string& name, CallArgs& a) {
         }
         return name == "first" ? vals.front() : vals.back();
     }
-    if (name == "distinct") {
+    if (name == "distinct" || name == "toSet") {  // yaql's sets are lists in JSON
         f.Count(1, 1);
-        Json out = Json::array();
-        for (const Val& v : items_of(0)) {
-            Spend(pos, out.size());
-            if (std::none_of(out.begin(), out.end(), [&](const Json& seen) { return PyEq(seen, *v); }))
-                out.push_back(*v);
-        }
-        return Built(pos, std::move(out));
+        return Built(pos, distinct(items_of(0)));
     }
     if (name == "reverse") {
         f.Count(1, 1);
