@@ -1490,10 +1490,10 @@ Reaper::Reaper(
 Reaper::~Reaper() {
     Stop();
 }
-void Reaper::Start() {
+void Reaper::Start(bool expire_inquiries) {
     impl_->Schedule();
     impl_->ScheduleTrim();
-    impl_->ScheduleInquiries();
+    if (expire_inquiries) impl_->ScheduleInquiries();
 }
 void Reaper::Stop() {
     asio::post(impl_->io, [impl = impl_]() {

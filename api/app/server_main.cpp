@@ -510,7 +510,7 @@ int ServerMain(const std::vector<std::string>& args) {
     std::unique_ptr<actionrunners::Reaper> reaper;
     if (cfg.HasRole("gc")) {
         reaper = std::make_unique<actionrunners::Reaper>(io, redis, std::chrono::seconds(10), clock);
-        reaper->Start();
+        reaper->Start(cfg.purge_inquiries != 0);
     }
     // Retention: each store purges its own records; the sweeper paces them (core/store/retention.hpp).
     std::shared_ptr<core::RetentionSweeper> retention;

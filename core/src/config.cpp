@@ -164,6 +164,8 @@ const std::vector<std::pair<std::string, Setter>>& Options() {
          }},
         {"enforcements_ttl",
          [](ServerConfig& c, const std::string& v) { return SetTtl(c.enforcements_ttl, "enforcements_ttl", v); }},
+        {"purge_inquiries",
+         [](ServerConfig& c, const std::string& v) { return SetInt(c.purge_inquiries, "purge_inquiries", v, 0, 1); }},
     };
     return kOptions;
 }

@@ -5,9 +5,9 @@
 
 namespace squall::rules {
 
-RuleTestOutcome TestRule(const CompiledRule& rule, const core::TriggerInstance& ti) {
+RuleTestOutcome TestRule(const CompiledRule& rule, const core::TriggerInstance& ti, const core::KeyValueLookup* kv) {
     RuleTestOutcome out;
-    out.verdict = Matcher::Evaluate(rule, ti);
+    out.verdict = Matcher::Evaluate(rule, ti, kv);
     for (size_t i = 0; i < out.verdict.criteria.size(); ++i) {
         if (!out.verdict.criteria[i].passed) {
             out.first_failed = static_cast<int>(i);

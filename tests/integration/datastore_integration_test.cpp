@@ -593,6 +593,45 @@ TEST_F(DatastoreTest, ACriteriaPatternReadsTheDatastoresSystemScope) {
     )) << done.dump(2);
     EXPECT_EQ(done[0]["parameters"]["message"], "a") << done.dump(2);
 
+    // The rule tester and a trace's "why not" read the datastore as the engine does (found by a tester: they said
+    // `equals ""` for the rules the engine had matched).
+    const Json tested_instance = {
+        {"trigger", "core.st2.webhook"},
+        {"trigger_parameters", {{"url", "kvcrit"}}},
+        {"payload", {{"body", {{"env", "prod"}, {"region", "prod-1"}}}}}};
+    auto tested = api.Post("/rules/test", Json{{"rule", "kvtest.kvcrit"}, {"trigger_instance", tested_instance}});
+    ASSERT_TRUE(tested);
+    ASSERT_EQ(tested->status, 200) << tested->body;
+    EXPECT_EQ(Json::parse(tested->body)["matched"], true) << tested->body;
+    Json instances = api.GetJson("/triggerinstances?trigger=core.st2.webhook");
+    std::string missed;
+    for (const auto& ti : instances) {
+        if (ti["payload"]["body"].value("n", "") == "c") missed = ti["id"];
+    }
+    ASSERT_FALSE(missed.empty()) << instances.dump(2);
+    Json trace = api.GetJson("/traces/" + missed);
+    ASSERT_TRUE(trace.is_object()) << trace.dump(2);
+    ASSERT_TRUE(trace["rule_decisions"].is_array() && trace["rule_decisions"].size() == 1) << trace.dump(2);
+    EXPECT_EQ(trace["rule_decisions"][0].value("reason", ""), "trigger.body.env equals \"prod\" failed (value \"dev\")")
+        << trace.dump(2);
+
+    // A secret read by a pattern (decrypt_kv) is masked in what the tester shows.
+    ASSERT_EQ(server.Cli({"key", "set", "crit_pw", "Crit-Secret-99", "--secret"}).exit_code, 0);
+    Json secret_rule = {
+        {"name", "kvsecret"},
+        {"pack", "kvtest"},
+        {"trigger", {{"type", "core.st2.webhook"}, {"parameters", {{"url", "kvcrit"}}}}},
+        {"criteria",
+         {{"trigger.body.env", {{"type", "equals"}, {"pattern", "{{ st2kv.system.crit_pw | decrypt_kv }}"}}}}},
+        {"action", {{"ref", "core.noop"}}},
+    };
+    tested = api.Post("/rules/test", Json{{"rule", secret_rule}, {"trigger_instance", tested_instance}});
+    ASSERT_TRUE(tested);
+    ASSERT_EQ(tested->status, 200) << tested->body;
+    EXPECT_EQ(Json::parse(tested->body)["matched"], false) << tested->body;
+    EXPECT_EQ(tested->body.find("Crit-Secret-99"), std::string::npos) << tested->body;
+    EXPECT_NE(tested->body.find("********"), std::string::npos) << tested->body;
+
     // A change of the key is seen by the next event.
     ASSERT_EQ(server.Cli({"key", "set", "expected_env", "dev"}).exit_code, 0);
     ASSERT_EQ(api.Post("/webhooks/kvcrit", Json{{"n", "e"}, {"env", "dev"}, {"region", "DEV-1"}})->status, 202);

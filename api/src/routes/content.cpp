@@ -1,6 +1,11 @@
 #include "http.hpp"
+
+#include <optional>
+
 #include "squall/core/config.hpp"
+#include "squall/core/mask.hpp"
 #include "squall/core/regex.hpp"
+#include "squall/core/store/kv_store.hpp"
 #include "squall/core/yaml_json.hpp"
 #include "squall/packs/parameters.hpp"
 #include "squall/rules/matcher.hpp"
@@ -200,7 +205,13 @@ void TestRuleRoute(ApiDeps& d, const httplib::Request& req, httplib::Response& r
     if (!ti) return SendError(res, ti.error());
     Result<rules::CompiledRulePtr> compiled = rules::CompileRule(*rule, d.operators);
     if (!compiled) return SendError(res, InvalidArgument("rule: " + compiled.error().message));
-    const rules::RuleTestOutcome outcome = rules::TestRule(**compiled, *ti);
+    // Criteria patterns read the datastore as the rules engine's do (its system scope); what they decrypted is masked.
+    std::optional<core::KvLookup> kv;
+    if (d.kv_cache) {
+        (void)d.kv_cache->RefreshBlocking();
+        kv.emplace(d.kv_cache->LookupFor(""));
+    }
+    const rules::RuleTestOutcome outcome = rules::TestRule(**compiled, *ti, kv ? &*kv : nullptr);
     Json criteria = Json::array();
     for (const auto& c : outcome.verdict.criteria) criteria.push_back(CriterionJson(c));
     Json params = outcome.action_parameters;
@@ -213,20 +224,22 @@ void TestRuleRoute(ApiDeps& d, const httplib::Request& req, httplib::Response& r
     Json instance = {{"trigger", ti->trigger}, {"payload", ti->payload}};
     if (!ti->id.empty()) instance["id"] = ti->id;
     if (!ti->trigger_parameters.empty()) instance["trigger_parameters"] = ti->trigger_parameters;
-    SendJson(
-        res,
-        200,
-        {{"matched", outcome.matched},
-         {"reason", outcome.reason},
-         {"rule",
-          {{"ref", rule->Ref()},
-           {"enabled", rule->enabled},
-           {"trigger", {{"type", rule->trigger_type}, {"parameters", rule->trigger_parameters}}}}},
-         {"trigger_instance", std::move(instance)},
-         {"criteria", criteria},
-         {"failed_criterion", outcome.first_failed >= 0 ? criteria[outcome.first_failed] : Json()},
-         {"action", {{"ref", rule->action_ref}, {"parameters", std::move(params)}}}}
-    );
+    Json answer = {
+        {"matched", outcome.matched},
+        {"reason", outcome.reason},
+        {"rule",
+         {{"ref", rule->Ref()},
+          {"enabled", rule->enabled},
+          {"trigger", {{"type", rule->trigger_type}, {"parameters", rule->trigger_parameters}}}}},
+        {"trigger_instance", std::move(instance)},
+        {"criteria", criteria},
+        {"failed_criterion", outcome.first_failed >= 0 ? criteria[outcome.first_failed] : Json()},
+        {"action", {{"ref", rule->action_ref}, {"parameters", std::move(params)}}}};
+    if (kv) {
+        if (const std::vector<std::string> revealed = kv->Revealed(); !revealed.empty())
+            core::SecretMasker(revealed).Value(answer);
+    }
+    SendJson(res, 200, answer);
 }
 
 }  // namespace

@@ -3,11 +3,14 @@
 // /triggerinstances/{id}/re_emit, GET /ruleenforcements[/{id}], GET /traces[/{id}]. docs/api.md "Trigger instances and
 // traces".
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "http.hpp"
 #include "squall/core/clock.hpp"
 #include "squall/core/id.hpp"
+#include "squall/core/mask.hpp"
+#include "squall/core/store/kv_store.hpp"
 #include "squall/rules/enforcements.hpp"
 #include "squall/rules/matcher.hpp"
 
@@ -210,6 +213,12 @@ Result<Json> TraceOf(ApiDeps& d, const Json& ti, bool with_decisions) {
     if (with_decisions) {
         Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
         Result<core::TriggerInstance> instance = core::TriggerInstance::FromJson(ti);
+        // Criteria patterns read the datastore as the rules engine's do; what they decrypted is masked below.
+        std::optional<core::KvLookup> kv;
+        if (snap && instance && d.kv_cache) {
+            (void)d.kv_cache->RefreshBlocking();
+            kv.emplace(d.kv_cache->LookupFor(""));
+        }
         if (snap && instance) {
             for (const auto& [ref, rule] : (*snap)->rules) {
                 if (!rule.enabled || rule.trigger_type != instance->trigger || enforced.count(ref)) continue;
@@ -224,7 +233,7 @@ Result<Json> TraceOf(ApiDeps& d, const Json& ti, bool with_decisions) {
                     decisions.push_back(std::move(decision));
                     continue;
                 }
-                const rules::RuleVerdict verdict = rules::Matcher::Evaluate(**compiled, *instance);
+                const rules::RuleVerdict verdict = rules::Matcher::Evaluate(**compiled, *instance, kv ? &*kv : nullptr);
                 decision["matched"] = verdict.matched;
                 if (verdict.matched) {
                     decision["reason"] =
@@ -242,6 +251,10 @@ Result<Json> TraceOf(ApiDeps& d, const Json& ti, bool with_decisions) {
                     criteria.push_back(std::move(cj));
                 }
                 decision["criteria"] = std::move(criteria);
+                if (kv) {
+                    if (const std::vector<std::string> revealed = kv->Revealed(); !revealed.empty())
+                        core::SecretMasker(revealed).Value(decision);
+                }
                 decisions.push_back(std::move(decision));
             }
         }

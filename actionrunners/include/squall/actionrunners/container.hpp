@@ -80,7 +80,8 @@ public:
         asio::io_context& io, core::RedisClientPtr client, std::chrono::milliseconds interval, const core::Clock& clock
     );
     ~Reaper();
-    void Start();
+    /// `expire_inquiries`: also time out inquiries left unanswered past their ttl (ServerConfig::purge_inquiries).
+    void Start(bool expire_inquiries = true);
     void Stop();
 
 private:

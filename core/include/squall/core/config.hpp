@@ -47,6 +47,9 @@ struct ServerConfig {
     std::chrono::seconds output_ttl{7 * 86400};
     std::chrono::seconds trigger_instances_ttl{30 * 86400};
     std::chrono::seconds enforcements_ttl{30 * 86400};
+    /// The gc role times out an inquiry left unanswered past its `ttl` (StackStorm's garbagecollector.purge_inquiries,
+    /// which StackStorm leaves off by default); 0: inquiries wait for ever.
+    int purge_inquiries = 1;
 
     bool HasRole(const std::string& role) const;
 };

@@ -25,6 +25,9 @@ struct RuleTestOutcome {
 /// As st2-rule-tester: the criteria evaluated on `ti`'s payload; a disabled rule, an instance of another trigger
 /// type (or, when the instance has trigger parameters, of other parameters: another webhook url) or action parameters
 /// that do not render (`trigger` is the only context: no datastore is read) are no match whatever the criteria say.
-RuleTestOutcome TestRule(const CompiledRule& rule, const core::TriggerInstance& ti);
+/// `kv` (optional): the datastore criteria patterns read, as the rules engine's (Matcher::Match).
+RuleTestOutcome TestRule(
+    const CompiledRule& rule, const core::TriggerInstance& ti, const core::KeyValueLookup* kv = nullptr
+);
 
 }  // namespace squall::rules
