@@ -5,7 +5,6 @@
 
 #include <csignal>
 #include <optional>
-#include <thread>
 
 #include "io_runner.hpp"
 #include "redis_server.hpp"
@@ -62,6 +61,7 @@ protected:
 
 TEST_F(ReaperRedisTest, AnInquiryUnansweredPastItsTtlTimesOutAndNothingElseDoes) {
     const Json schema = {{"type", "object"}};
+    const std::string probe = Pending("inquirer", {{"schema", schema}, {"ttl", 3}});  // shows a sweep ran
     const std::string short_ttl = Pending("inquirer", {{"schema", schema}, {"ttl", 5}});
     const std::string long_ttl = Pending("inquirer", {{"schema", schema}, {"ttl", 60}});
     const std::string no_ttl = Pending("inquirer", {{"schema", schema}, {"ttl", 0}});
@@ -69,9 +69,9 @@ TEST_F(ReaperRedisTest, AnInquiryUnansweredPastItsTtlTimesOutAndNothingElseDoes)
     reaper_ = std::make_unique<Reaper>(io_, client_, 50ms, clock_);
     reaper_->Start();
 
-    // Within its ttl: still pending after several sweeps.
+    // 4 minutes: a sweep has timed the 3-minute probe out, and left the 5-minute one within its ttl.
     clock_.Advance(4min);
-    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(test::WaitFor([&] { return Status(probe) == "timeout"; }, 10s)) << Status(probe);
     EXPECT_EQ(Status(short_ttl), "pending");
 
     clock_.Advance(2min);  // 6 minutes: past the 5-minute ttl
@@ -84,9 +84,9 @@ TEST_F(ReaperRedisTest, AnInquiryUnansweredPastItsTtlTimesOutAndNothingElseDoes)
     EXPECT_EQ(Status(no_ttl), "pending");
     EXPECT_EQ(Status(other), "pending");
 
+    // A day: the sweep that times the 60-minute one out looks at the others in the same pass.
     clock_.Advance(24h);
     EXPECT_TRUE(test::WaitFor([&] { return Status(long_ttl) == "timeout"; }, 10s)) << Status(long_ttl);
-    std::this_thread::sleep_for(300ms);
     EXPECT_EQ(Status(no_ttl), "pending") << "ttl 0: never times out";
     EXPECT_EQ(Status(other), "pending") << "only inquiries time out";
 }

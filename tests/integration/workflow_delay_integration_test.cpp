@@ -144,7 +144,6 @@ tasks:
         ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
         const std::string id = Json::parse(run.out)["id"];
         ASSERT_TRUE(WaitFor([&] { return CountLines(file) >= 1; }, 30s)) << server.Output();
-        std::this_thread::sleep_for(800ms);  // the workflow schedules the delayed launch
         const auto canceled = std::chrono::steady_clock::now();
         CliResult cancel = server.Cli({"execution", "cancel", id});
         ASSERT_EQ(cancel.exit_code, 0) << cancel.out << cancel.err;
@@ -160,7 +159,12 @@ tasks:
            << ": " << wf.dump(2);
         EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - canceled).count(), 2.5)
             << action << ": the cancel waited for the delay";
-        std::this_thread::sleep_for(4500ms);  // past the delay: nothing ran
+        // Past the delay, fenced by a run started after the cancel with the same 4 s delay: once its delayed task
+        // has run, the canceled one would have too.
+        const fs::path fence = data.path() / (action + ".fence.txt");
+        CliResult after = server.Cli({"run", "dl.later", "file=" + fence.string(), "wait=4", "-a", "-j"});
+        ASSERT_EQ(after.exit_code, 0) << after.out << after.err;
+        ASSERT_TRUE(WaitFor([&] { return CountLines(fence) >= 2; }, 30s)) << server.Output();
         EXPECT_EQ(CountLines(file), 1u) << action << ": " << ReadFile(file.string());
     }
 }
