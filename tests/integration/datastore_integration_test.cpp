@@ -572,6 +572,7 @@ TEST_F(DatastoreTest, ACriteriaPatternReadsTheDatastoresSystemScope) {
     ASSERT_TRUE(WaitFor(
         [&] {
             enforcements = api.GetJson("/ruleenforcements?rule_ref=kvtest.kvcrit");
+            if (!enforcements.is_array() || enforcements.empty()) return false;
             Json instances = api.GetJson("/triggerinstances?trigger=core.st2.webhook");
             if (!instances.is_array() || instances.size() != events.size()) return false;
             for (const auto& ti : instances) {

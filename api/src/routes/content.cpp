@@ -215,10 +215,9 @@ void TestRuleRoute(ApiDeps& d, const httplib::Request& req, httplib::Response& r
     Json criteria = Json::array();
     for (const auto& c : outcome.verdict.criteria) criteria.push_back(CriterionJson(c));
     Json params = outcome.action_parameters;
-    if (Result<Json> schema = (*snap)->ActionSchema(rule->action_ref); schema && params.is_object()) {
-        for (auto& [name, value] : params.items()) {
-            const Json spec = schema->value(name, Json::object());
-            if (spec.is_object() && spec.value("secret", false)) value = packs::kMask;
+    if (params.is_object()) {
+        for (const auto& name : SecretParameters(**snap, rule->action_ref)) {
+            if (auto it = params.find(name); it != params.end()) *it = packs::kMask;
         }
     }
     Json instance = {{"trigger", ti->trigger}, {"payload", ti->payload}};
