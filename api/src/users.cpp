@@ -23,7 +23,7 @@ namespace squall::api {
 using core::Json;
 
 bool IsBuiltinAdmin(const std::string& user) {
-    return user == "admin" || user == "squall";
+    return user == "admin" || user == "squall" || user == "chatops";
 }
 
 Status ValidateUserName(const std::string& name) {

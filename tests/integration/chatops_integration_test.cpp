@@ -324,6 +324,28 @@ TEST_F(ChatOpsTest, GenericAdapterWaitsOrCallsBack) {
     EXPECT_NE(amb->body.find("matched more than 1 pattern"), std::string::npos) << amb->body;
     auto wrong_key = c.Post("/api/v1/chatops/generic", {{"X-Chatops-Key", "nope"}}, hal.dump(), "application/json");
     EXPECT_EQ(wrong_key->status, 401);
+
+    // What a chat runs, runs as `chatops`, an admin as hubot's API user is: an action writing a system-scoped key
+    // with its own token works from a chat as from `st2 run`.
+    CreateAlias(server, "shell", "name: shell\npack: examples\naction_ref: core.local\nformats: [\"shell {{cmd}}\"]\n");
+    const std::string body_file = (dir_.path() / "key.json").string();
+    std::ofstream(body_file) << R"({"name": "from_chat", "value": "set by gina"})";
+    Json put = cmd;
+    put["command"] =
+        "shell curl -fsS -X PUT -H X-Auth-Token:$ST2_ACTION_AUTH_TOKEN -H Content-Type:application/json "
+        "$ST2_ACTION_API_URL/keys/from_chat -d @" +
+        body_file;
+    auto wrote =
+        c.Post("/api/v1/chatops/generic?wait=60", {{"X-Chatops-Key", kGenericKey}}, put.dump(), "application/json");
+    ASSERT_TRUE(wrote);
+    ASSERT_EQ(wrote->status, 200) << wrote->body;
+    Json w = Json::parse(wrote->body);
+    EXPECT_EQ(w["status"], "succeeded") << wrote->body;
+    Json run = Json::parse(Api(server, "GET", "/executions/" + w["execution"].get<std::string>(), nullptr)->body);
+    EXPECT_EQ(run["context"]["user"], "chatops");
+    auto key = Api(server, "GET", "/keys/from_chat", nullptr);
+    ASSERT_EQ(key->status, 200) << key->body << run.dump();
+    EXPECT_EQ(Json::parse(key->body)["value"], "set by gina");
 }
 
 TEST_F(ChatOpsTest, MattermostOutgoingWebhooksFormAndJson) {
