@@ -123,9 +123,9 @@ bool IsDeclared(const Json& s, const std::string& type) {
 Json CastToDeclared(const Json& value, const Json& s) {
     auto it = s.find("type");
     if (it == s.end()) return value;
-    // A number or boolean for a `type: string` parameter is its text, as StackStorm's rendering gives
-    // ("{{ trigger.body.number }}" → "5", a boolean → "True").
-    if (it->is_string() && *it == "string" && (value.is_number() || value.is_boolean())) {
+    // A number, boolean, object or array for a `type: string` parameter is its text, as StackStorm's rendering gives
+    // ("{{ trigger.body.number }}" → "5", a boolean → "True", "{{ trigger.body }}" → "{'a': [1, 2]}").
+    if (it->is_string() && *it == "string" && (value.is_number() || value.is_boolean() || value.is_structured())) {
         return core::PythonStr(value);
     }
     if (!value.is_string()) return value;

@@ -87,6 +87,21 @@ TEST(ParametersTest, RenderedNumbersAndBooleansBecomeTextForStringParameters) {
     EXPECT_EQ(r->values["flag"], "False");
 }
 
+TEST(ParametersTest, RenderedObjectsAndArraysBecomeTheirPythonTextForStringParameters) {
+    // `message: "{{ trigger.body }}"`: StackStorm renders the payload to its Python text, which a `type: string`
+    // parameter takes as it is; it was refused as "not of type string (got object)".
+    Json schema = Json::parse(R"({"message": {"type": "string"}, "names": {"type": "string"},
+      "body": {"type": "string", "default": "{{ payload }}"}, "payload": {"type": "object", "default": {"n": null}}})");
+    Result<ResolvedParameters> r = ResolveParameters(
+        schema, Json::parse(R"({"message": {"a": [1, 2], "ok": true}, "names": ["first", "second"]})"), Json::object()
+    );
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->values["message"], "{'a': [1, 2], 'ok': True}");
+    EXPECT_EQ(r->values["names"], "['first', 'second']");
+    EXPECT_EQ(r->values["body"], "{'n': None}");
+    EXPECT_EQ(r->values["payload"], Json::parse(R"({"n": null})"));
+}
+
 TEST(ParametersTest, CommaTextBecomesArraysAndObjectsAsWithStRun) {
     Json schema = Json::parse(R"({"hosts": {"type": "array"}, "ports": {"type": "array", "items": {"type": "integer"}},
       "tags": {"type": "object"}, "json": {"type": "array"}, "bad": {"type": "object"}})");
