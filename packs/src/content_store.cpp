@@ -479,6 +479,10 @@ Status ContentStore::SetPolicyEnabledBlocking(const std::string& ref, bool enabl
     return SetEnabledBlocking(PoliciesKey(), "policy", ref, enabled);
 }
 
+Status ContentStore::SetSensorEnabledBlocking(const std::string& ref, bool enabled) {
+    return SetEnabledBlocking(SensorTypesKey(), "sensor type", ref, enabled);
+}
+
 Status ContentStore::DeleteRuleBlocking(const std::string& ref) {
     Result<std::vector<RedisReply>> r = client_->PipelineBlocking({
         {"MULTI"},

@@ -302,6 +302,40 @@ TEST(SensorHostIntegrationTest, AStackStormPythonSensorFromAnInstalledPackFiresA
     const std::string script = (data.path() / "packs" / "hello_py" / "sensors" / "sensor1.py").string();
     EXPECT_EQ(Copies(script), 1u);
 
+    // `st2 sensor disable` (PUT /sensortypes/{ref}, the whole sensor sent back, only `enabled` taken): the process
+    // ends; enabled again, it starts again.
+    const std::string poller = (data.path() / "packs" / "hello_py" / "sensors" / "poller.py").string();
+    ASSERT_TRUE(WaitFor([&] { return Copies(poller) == 1; }, 15s));
+    httplib::Client c(server.host(), server.port());
+    Json sensor = Get(server, "/sensortypes/hello_py.Poller");
+    ASSERT_EQ(sensor["enabled"], true) << sensor.dump();
+    sensor["enabled"] = false;
+    sensor["description"] = "not taken";
+    auto off = c.Put(
+        "/api/v1/sensortypes/hello_py.Poller", {{"St2-Api-Key", server.api_key()}}, sensor.dump(), "application/json"
+    );
+    ASSERT_TRUE(off);
+    ASSERT_EQ(off->status, 200) << off->body;
+    EXPECT_EQ(Json::parse(off->body)["enabled"], false);
+    EXPECT_NE(Json::parse(off->body)["description"], "not taken");
+    ASSERT_TRUE(WaitFor([&] { return Copies(poller) == 0; }, 15s)) << server.Output();
+    EXPECT_EQ(Copies(script), 1u);  // the other sensor runs on
+    auto on = c.Put(
+        "/api/v1/sensortypes/hello_py.Poller",
+        {{"St2-Api-Key", server.api_key()}},
+        R"({"enabled": true})",
+        "application/json"
+    );
+    ASSERT_EQ(on->status, 200) << on->body;
+    ASSERT_TRUE(WaitFor([&] { return Copies(poller) == 1; }, 15s)) << server.Output();
+    auto bad = c.Put(
+        "/api/v1/sensortypes/hello_py.Nope",
+        {{"St2-Api-Key", server.api_key()}},
+        R"({"enabled": true})",
+        "application/json"
+    );
+    EXPECT_EQ(bad->status, 404);
+
     // Removing the pack stops its sensors; cleanup() runs (SIGTERM), the processes end.
     CliResult remove = server.Cli({"pack", "remove", "hello_py"});
     ASSERT_EQ(remove.exit_code, 0) << remove.out << remove.err;

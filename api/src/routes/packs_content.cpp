@@ -135,6 +135,31 @@ void RegisterPackContentRoutes(Router& r, ApiDeps& d) {
             }
         )
     );
+    // StackStorm's PUT /sensortypes/{ref} (`st2 sensor enable|disable`): only `enabled` changes, as there; the rest
+    // of the body (st2 sends the whole sensor back) is ignored. The sensors role stops or starts the process on its
+    // next pass; the change stays across restarts while the sensor's file is unchanged.
+    r.Put(
+        R"(/sensortypes/([A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+))",
+        AdminOnly(
+            "changing sensors",
+            [&d](const httplib::Request& req, httplib::Response& res) {
+                const std::string ref = req.matches[1];
+                Result<Json> body = ParseObjectBody(req);
+                if (!body) return SendError(res, body.error());
+                if (!body->contains("enabled") || !(*body)["enabled"].is_boolean())
+                    return SendError(res, InvalidArgument("enabled: must be true or false"));
+                if (Status st = d.content.SetSensorEnabledBlocking(ref, (*body)["enabled"].get<bool>()); !st)
+                    return SendError(res, st.error());
+                d.content_cache.Invalidate();
+                Result<packs::ContentSnapshotPtr> snap = d.content_cache.GetBlocking();
+                if (!snap) return SendError(res, snap.error());
+                auto it = (*snap)->sensors.find(ref);
+                if (it == (*snap)->sensors.end())
+                    return SendError(res, NotFound("sensor type \"" + ref + "\" not found"));
+                SendJson(res, 200, it->second);
+            }
+        )
+    );
     r.Post("/policies", AdminOnly("creating policies", [from_files](const httplib::Request&, httplib::Response& res) {
                from_files(res, "creating a policy");
            }));

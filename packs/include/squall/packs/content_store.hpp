@@ -159,6 +159,10 @@ public:
     /// The same for a policy (StackStorm's PUT /policies/{ref} with `enabled`: an operator switches a retry or
     /// concurrency policy off during an incident). kNotFound when the policy is not registered.
     Status SetPolicyEnabledBlocking(const std::string& ref, bool enabled);
+    /// The same for a sensor (StackStorm's PUT /sensortypes/{ref}, `st2 sensor enable|disable`): the sensors role
+    /// stops a disabled sensor's process on its next pass and starts it again once enabled. kNotFound when the
+    /// sensor is not registered.
+    Status SetSensorEnabledBlocking(const std::string& ref, bool enabled);
     Status DeleteRuleBlocking(const std::string& ref);
 
     Result<ContentSnapshotPtr> LoadBlocking();
