@@ -168,22 +168,7 @@ void RegisterPacks(
     auto log = core::Logger("packs");
     // Rule files are checked by the rules component (criteria) and, for timer rules, by the timers' parser, so that
     // a CronTimer minute "*/0" is a load error naming the file and the field.
-    packs::PackLoaderOptions options{
-        configs_dir,
-        {},
-        [check = rules::MakeRuleCheck(operators)](const packs::RuleMeta& rule, const core::YamlDocument& doc) {
-            std::vector<Error> errors = check(rule, doc);
-            if (sensors::TimerSpec::IsTimerType(rule.trigger_type)) {
-                Result<sensors::TimerSpec> spec = sensors::TimerSpec::Parse(rule.trigger_type, rule.trigger_parameters);
-                if (!spec) {
-                    const std::string& message = spec.error().message;  // "trigger.parameters.minute: ..."
-                    errors.push_back(
-                        doc.ErrorAt(message.substr(0, message.find(':')), message.substr(message.find(':') + 2))
-                    );
-                }
-            }
-            return errors;
-        }};
+    packs::PackLoaderOptions options{configs_dir, {}, sensors::WithTimerCheck(rules::MakeRuleCheck(operators))};
     for (const auto& info : runners.Infos()) options.runner_types.insert(info.name);
     options.check_workflow = workflows::MakeWorkflowCheck();
     packs::PackLoader loader(options);
@@ -500,7 +485,7 @@ int ServerMain(const std::vector<std::string>& args) {
         ropts.api_url = api_url;
         ropts.action_token_key = action_token_key;
         ropts.data_dir = cfg.data_dir;
-        ropts.check_rule = rules::MakeRuleCheck(operators);
+        ropts.check_rule = sensors::WithTimerCheck(rules::MakeRuleCheck(operators));
         ropts.check_workflow = workflows::MakeWorkflowCheck();
         RoleConnection& c = role_connection();
         ropts.kv = c.kv_cache.get();

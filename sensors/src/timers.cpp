@@ -75,6 +75,24 @@ bool ParseMicros(const std::string& text, int64_t* out) {
 
 }  // namespace
 
+packs::RuleCheck WithTimerCheck(packs::RuleCheck check) {
+    return [check = std::move(check)](const packs::RuleMeta& rule, const core::YamlDocument& doc) {
+        std::vector<Error> errors = check ? check(rule, doc) : std::vector<Error>{};
+        if (TimerSpec::IsTimerType(rule.trigger_type)) {
+            Result<TimerSpec> spec = TimerSpec::Parse(rule.trigger_type, rule.trigger_parameters);
+            if (!spec) {
+                const std::string& message = spec.error().message;  // "trigger.parameters.minute: ..."
+                const size_t colon = message.find(": ");
+                errors.push_back(
+                    colon == std::string::npos ? doc.ErrorAt("trigger.parameters", message)
+                                               : doc.ErrorAt(message.substr(0, colon), message.substr(colon + 2))
+                );
+            }
+        }
+        return errors;
+    };
+}
+
 TimerSensor::TimerSensor(SensorContext& ctx, TimerSensorOptions options)
     : ctx_(ctx),
       options_(options),

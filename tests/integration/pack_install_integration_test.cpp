@@ -83,12 +83,21 @@ TEST(PackInstallIntegrationTest, InstallRunUpgradeBreakAndRemove) {
     // A broken 2.0.0 fails with every error, and 1.0.0 stays in place and keeps running.
     Write(repo / "pack.yaml", "---\nref: demo\nname: Demo pack\nversion: 2.0.0\nauthor: t\n");
     Write(repo / "actions" / "bad.yaml", "---\nname: bad\ndescription: no runner type\n");
+    // A timer rule whose schedule does not parse is an error of the install, as `rule create` refuses it; it was
+    // registered and never fired.
+    Write(
+        repo / "rules" / "badtimer.yaml",
+        "---\nname: badtimer\npack: demo\ntrigger:\n  type: core.st2.IntervalTimer\n  parameters:\n"
+        "    unit: fortnights\n    delta: 1\naction:\n  ref: core.noop\n"
+    );
     Git(repo, {"add", "-A"});
     Git(repo, {"commit", "-q", "-m", "v2 broken"});
     Git(repo, {"tag", "v2.0.0"});
     CliResult broken = server.Cli({"pack", "install", url + "=2.0.0"});
     EXPECT_EQ(broken.exit_code, 1) << broken.out << broken.err;
     EXPECT_NE(broken.err.find("demo/actions/bad.yaml:"), std::string::npos) << broken.err;
+    EXPECT_NE(broken.err.find("demo/rules/badtimer.yaml:7:"), std::string::npos) << broken.err;
+    EXPECT_NE(broken.err.find("trigger.parameters.unit"), std::string::npos) << broken.err;
     CliResult still = server.Cli({"run", "demo.hello"});
     ASSERT_EQ(still.exit_code, 0) << still.out << still.err;
     EXPECT_NE(still.out.find("hello-from-demo-v1"), std::string::npos) << still.out;
@@ -96,6 +105,7 @@ TEST(PackInstallIntegrationTest, InstallRunUpgradeBreakAndRemove) {
     // 3.0.0 replaces hello with bye: the new action appears, the old one disappears; the config file stays.
     Write(data.path() / "configs" / "demo.yaml", "---\n{}\n");
     fs::remove(repo / "actions" / "bad.yaml");
+    fs::remove(repo / "rules" / "badtimer.yaml");
     fs::remove(repo / "actions" / "hello.yaml");
     Write(repo / "actions" / "bye.yaml", Action("bye", "bye-from-demo-v3"));
     Write(repo / "pack.yaml", "---\nref: demo\nname: Demo pack\nversion: 3.0.0\nauthor: t\n");

@@ -9,6 +9,7 @@
 #include "squall/packs/parameters.hpp"
 #include "squall/rules/engine.hpp"
 #include "squall/rules/matcher.hpp"
+#include "squall/sensors/timers.hpp"
 #include "squall/workflows/pack_check.hpp"
 
 namespace squall::api {
@@ -112,7 +113,7 @@ void RegisterPackManageRoutes(Router& r, ApiDeps& d) {
                packs::PackLoaderOptions options;
                if (!d.data_dir.empty()) options.configs_dir = (fs::path(d.data_dir) / "configs").string();
                for (const auto& [name, rt] : (*snap)->runner_types) options.runner_types.insert(name);
-               options.check_rule = rules::MakeRuleCheck(d.operators);
+               options.check_rule = sensors::WithTimerCheck(rules::MakeRuleCheck(d.operators));
                options.check_workflow = workflows::MakeWorkflowCheck();
                packs::PackLoader loader(options);
                Json registered = Json::array();

@@ -8,10 +8,16 @@
 #include <string>
 #include <thread>
 
+#include "squall/packs/loader.hpp"
 #include "squall/sensors/sensor.hpp"
 #include "squall/sensors/timer_spec.hpp"
 
 namespace squall::sensors {
+
+/// `check` (the rules component's criteria check) plus, for a timer rule, its schedule parsed as the API parses one it
+/// creates: a pack's CronTimer minute "*/61" is a load error at the file, line and field wherever a pack is loaded
+/// (server start, `pack install`, `pack register`), never a rule that is registered and silently never fires.
+packs::RuleCheck WithTimerCheck(packs::RuleCheck check);
 
 struct TimerSensorOptions {
     /// The lease's lifetime: a holder that stops renewing it is replaced within this (plus one poll).
