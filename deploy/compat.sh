@@ -169,6 +169,8 @@ wait_status "$cancel_id" running
 check "execution cancel" "$cancel_id" 'cancel' -- execution cancel "$cancel_id"
 wait_status "$cancel_id" canceled
 check "execution get (canceled)" 'status: canceled' -- execution get "$cancel_id"
+check "execution cancel (ended ones)" 'cannot be canceled\. State = succeeded' "$cancel_id canceled" \
+  -- execution cancel "$ok_id" "$cancel_id"
 check "execution re-run" 'status: succeeded' 'compat-hello' -- execution re-run "$ok_id"
 check "execution re-run (params)" 'status: succeeded' 'stdout: rerun-changed' -- execution re-run "$ok_id" cmd="echo rerun-changed"
 

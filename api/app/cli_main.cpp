@@ -572,6 +572,11 @@ int CliMain(const std::vector<std::string>& args) {
         if (sub == "cancel" && !cli.positional.empty()) {
             Result<api::ApiResponse> r = client.Delete("/executions/" + cli.positional[0]);
             if (!r) return Fail(r.error());
+            if (r->body.is_object() && r->body.contains("faultstring")) {
+                // It had ended otherwise: nothing was canceled.
+                std::cerr << "execution " << cli.positional[0] << ": " << r->body.value("faultstring", "") << "\n";
+                return 1;
+            }
             if (cli.json) {
                 std::cout << r->body.dump(2) << "\n";
             } else {

@@ -76,10 +76,18 @@ TEST(ExecutionsIntegrationTest, CancelEndsQueuedAtOnceAndRunningWithinThreeSecon
     EXPECT_EQ(server.Cli({"run", "core.local", "cmd=echo after"}).exit_code, 0);
     EXPECT_EQ(GetExecution(server, queued)["status"], "canceled");
 
-    // A finished execution cannot be canceled: the error names its status.
+    // Canceled again: answered as it is (StackStorm's 200). One that ended otherwise cannot be canceled: the answer
+    // (200, as StackStorm's, so that `st2 execution cancel A B C` goes on) names its status; the CLI exits 1.
     CliResult again = server.Cli({"execution", "cancel", stubborn});
-    EXPECT_NE(again.exit_code, 0);
-    EXPECT_NE(again.err.find("already canceled"), std::string::npos) << again.err;
+    EXPECT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_NE(again.out.find("canceled"), std::string::npos) << again.out;
+    const std::string done = StartAsync(server, {"core.local", "cmd=echo done"});
+    ASSERT_TRUE(WaitStatus(server, done, "succeeded", 30s));
+    CliResult ended_already = server.Cli({"execution", "cancel", done});
+    EXPECT_EQ(ended_already.exit_code, 1);
+    EXPECT_NE(ended_already.err.find("Action cannot be canceled. State = succeeded."), std::string::npos)
+        << ended_already.err;
+    EXPECT_EQ(GetExecution(server, done)["status"], "succeeded");
 
     // A refused parameter says where the action's parameters are listed, and a near miss gets a did-you-mean.
     CliResult missing = server.Cli({"run", "core.local"});

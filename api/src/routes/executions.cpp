@@ -158,14 +158,26 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         SendExecution(d, res, 201, *id);
     });
 
-    // Cancel (StackStorm: DELETE answers the execution, now canceling or canceled).
+    // Cancel (StackStorm: DELETE answers the execution, now canceling or canceled). One that has ended is answered
+    // as StackStorm answers it, 200 either way, so that `st2 execution cancel ID...` goes on through a list: an
+    // execution already canceled is answered as it is; one that ended otherwise gets a faultstring naming its status
+    // (`Action cannot be canceled. State = succeeded.`), which st2 prints for that id.
     r.Delete(
         R"(/executions/([0-9a-zA-Z_-]+))",
         [&d](const httplib::Request& req, httplib::Response& res, const Identity& who) {
             if (Result<Json> e = OwnedExecution(d, req.matches[1], who, "canceling"); !e)
                 return SendError(res, e.error());
             Result<executions::CancelOutcome> c = d.execution_service.CancelBlocking(req.matches[1]);
-            if (!c) return SendError(res, c.error());
+            if (!c && c.error().code == ErrorCode::kFailedPrecondition) {
+                Result<Json> ended = d.executions.GetBlocking(req.matches[1]);
+                if (!ended) return SendError(res, ended.error());
+                const std::string status = ended->value("status", "");
+                if (status != "canceled") {
+                    return SendJson(res, 200, {{"faultstring", "Action cannot be canceled. State = " + status + "."}});
+                }
+            } else if (!c) {
+                return SendError(res, c.error());
+            }
             SendExecution(d, res, 200, req.matches[1]);
         }
     );
