@@ -2,6 +2,7 @@
 // group SIGTERMed then SIGKILLed), re-run with overrides, and the notifier's actiontrigger and notifytrigger, which
 // let one team's rule react to another team's failed job.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <csignal>
 #include <set>
@@ -255,6 +256,52 @@ TEST(ExecutionsIntegrationTest, ActionTriggerLetsARuleReactToAnotherTeamsFailure
         EXPECT_EQ(ti["payload"]["message"], "nightly failed: failing");
     }
     EXPECT_EQ(routes, (std::set<std::string>{"oncall", "chat"}));
+}
+
+// StackStorm's POST /executions `notify`: a request's own notify sections are used when its action has none (bots
+// and scripts that add a route per request); they were dropped without a word.
+TEST(ExecutionsIntegrationTest, ARequestsOwnNotifyIsUsedWhenItsActionHasNone) {
+    std::signal(SIGPIPE, SIG_IGN);
+    TempDir data;
+    SquallProcess server({(data.path() / "d").string(), "", {}});
+    httplib::Client c(server.host(), server.port());
+    c.set_read_timeout(30, 0);
+    const httplib::Headers key = {{"St2-Api-Key", server.api_key()}};
+    const Json body = {
+        {"action", "core.local"},
+        {"parameters", {{"cmd", "echo runtime"}}},
+        {"notify", {{"on-success", {{"routes", {"ops-runtime"}}, {"message", "rt {{ action_results.stdout }}"}}}}}};
+    auto created = c.Post("/api/v1/executions", key, body.dump(), "application/json");
+    ASSERT_TRUE(created);
+    ASSERT_EQ(created->status, 201) << created->body;
+    const std::string id = Json::parse(created->body)["id"];
+    Json notified;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            Json all = Json::parse(server.Cli({"trigger-instance", "list", "-j"}).out, nullptr, false);
+            if (!all.is_array()) return false;
+            for (const auto& ti : all) {
+                if (ti.value("trigger", "") == "core.st2.generic.notifytrigger") notified = ti;
+            }
+            return notified.is_object();
+        },
+        30s
+    )) << server.Output();
+    EXPECT_EQ(notified["payload"]["route"], "ops-runtime");
+    EXPECT_EQ(notified["payload"]["execution_id"], id);
+    EXPECT_EQ(notified["payload"]["message"], "rt runtime");
+
+    // A notify that is not StackStorm's shape is refused, naming the field.
+    Json bad = body;
+    bad["notify"] = {{"on-succes", {{"routes", {"x"}}}}};
+    auto refused = c.Post("/api/v1/executions", key, bad.dump(), "application/json");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400);
+    EXPECT_NE(refused->body.find("notify.on-succes: unknown section"), std::string::npos) << refused->body;
+    bad["notify"] = {{"on-failure", {{"routes", "ops"}}}};
+    refused = c.Post("/api/v1/executions", key, bad.dump(), "application/json");
+    EXPECT_EQ(refused->status, 400);
+    EXPECT_NE(refused->body.find("notify.on-failure.routes"), std::string::npos) << refused->body;
 }
 
 }  // namespace

@@ -153,6 +153,28 @@ void RegisterExecutionRoutes(Router& r, ApiDeps& d) {
         if (context.is_object()) spec.context = context;
         if (body->contains("trace_tag") && (*body)["trace_tag"].is_string())
             spec.context["trace_context"] = {{"trace_tag", (*body)["trace_tag"]}};
+        // StackStorm's liveaction `notify`: sections on-complete / on-success / on-failure, each {message, data,
+        // routes}; used when the action has no notify of its own.
+        if (Json notify = body->value("notify", Json()); !notify.is_null()) {
+            if (!notify.is_object()) return SendError(res, InvalidArgument("body: \"notify\" must be an object"));
+            for (const auto& [section, v] : notify.items()) {
+                const std::string where = "notify." + section;
+                if (section != "on-complete" && section != "on-success" && section != "on-failure")
+                    return SendError(
+                        res, InvalidArgument(where + ": unknown section (on-complete, on-success or on-failure)")
+                    );
+                if (!v.is_object()) return SendError(res, InvalidArgument(where + ": must be an object"));
+                const Json routes = v.value("routes", Json::array());
+                if (!routes.is_array() ||
+                    !std::all_of(routes.begin(), routes.end(), [](const Json& r) { return r.is_string(); }))
+                    return SendError(res, InvalidArgument(where + ".routes: must be a list of route names"));
+                if (v.contains("message") && !v["message"].is_string())
+                    return SendError(res, InvalidArgument(where + ".message: must be a string"));
+                if (v.contains("data") && !v["data"].is_object())
+                    return SendError(res, InvalidArgument(where + ".data: must be an object"));
+            }
+            spec.notify = std::move(notify);
+        }
         Result<std::string> id = d.execution_service.RequestBlocking(spec);
         if (!id) return SendError(res, AsRequestError(id.error()));
         SendExecution(d, res, 201, *id);

@@ -90,26 +90,17 @@ struct Notifier::Impl : std::enable_shared_from_this<Notifier::Impl> {
         });
     }
 
-    /// Whether the registered action has a `notify` section (unknown: yes, so nothing is missed).
-    bool ActionNotifies(const std::string& ref) const {
-        const auto& snap = content.snapshot();
-        if (!snap) return true;
-        auto it = snap->actions.find(ref);
-        if (it == snap->actions.end()) return true;
-        auto notify = it->second.find("notify");
-        return notify != it->second.end() && notify->is_object() && !notify->empty();
-    }
-
     void Process(std::vector<core::StreamMessage> batch, core::StreamConsumer::Done done) {
         std::vector<std::string> acks;
         std::vector<std::pair<std::string, std::string>> finished;  // stream id, execution id
-        // Most executions need nothing from the notifier: no rule on the actiontrigger and no notify section.
-        // Those events are acknowledged without reading the execution.
+        // Most executions need nothing from the notifier: no rule on the actiontrigger and no notify section (their
+        // final events are not on this stream at all). Those that are here without a rule listening have a notify:
+        // their action's, or the request's own (POST /executions `notify`), which the registered action does not
+        // show; they are read.
         const bool action_trigger = RuleListensTo(kActionTrigger);
         for (const auto& msg : batch) {
             Result<ExecutionEvent> ev = ExecutionEvent::Parse(msg.body);
-            if (!ev || ev->kind != event_kind::kStatus || !IsFinal(ev->to) ||
-                (!action_trigger && !ActionNotifies(ev->action))) {
+            if (!ev || ev->kind != event_kind::kStatus || !IsFinal(ev->to)) {
                 acks.push_back(msg.id);
                 continue;
             }

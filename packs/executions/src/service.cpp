@@ -204,6 +204,13 @@ Result<NewExecution> ExecutionService::PrepareRevealing(
     }
     e.action = (*prepared)->masked;
     e.action_text = (*prepared)->masked_text;
+    if (spec.notify.is_object() && !spec.notify.empty()) {
+        const Json* own = e.action.is_object() && e.action.contains("notify") ? &e.action["notify"] : nullptr;
+        if (own == nullptr || !own->is_object() || own->empty()) {
+            e.action["notify"] = spec.notify;
+            e.action_text.clear();  // the snapshot is written from e.action
+        }
+    }
     e.masked_parameters = params->masked;
     e.given_parameters = spec.parameters;
     if (!spec.rule.is_null()) {

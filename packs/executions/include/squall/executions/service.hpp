@@ -47,6 +47,9 @@ struct ExecutionSpec {
     /// Values the caller knows to be secret (a workflow's decrypted datastore values and secret inputs, rendered
     /// into a task's input): masked in the stored parameters, the output and the result, as a secret parameter is.
     std::vector<std::string> masked_values;
+    /// The request's own `notify` (POST /executions `notify`: on-complete / on-success / on-failure), taken when the
+    /// action has none, as StackStorm's create_request: the record's action snapshot carries it to the notifier.
+    Json notify;
 };
 
 /// Result of a cancel request.
