@@ -38,7 +38,11 @@ public:
         });
         server_.Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
             res.status = 201;
-            res.set_content(req.body + "|" + req.get_header_value("Content-Type"), "text/plain");
+            res.set_content(
+                req.body + "|" + req.get_header_value("Content-Type") + "|" + req.get_header_value("User-Agent") + "|" +
+                    req.get_header_value("X-Stanley-Action"),
+                "text/plain"
+            );
         });
         server_.Get("/missing", [](const httplib::Request&, httplib::Response& res) {
             res.status = 404;
@@ -133,10 +137,21 @@ TEST(HttpRequestTest, PostBodyAndTextResponse) {
     ASSERT_EQ(r.result.status, core::status::kSucceeded) << r.result.result.dump(2);
     EXPECT_EQ(r.result.result["status_code"], 201);
     EXPECT_EQ(r.result.result["parsed"], false);
-    EXPECT_EQ(r.result.result["body"], "hello|text/x-test");
+    EXPECT_EQ(r.result.result["body"], "hello|text/x-test|st2/v3.9.0 (Squall)|http");
 
+    // A JSON value goes as JSON, text as text/plain; the action's own User-Agent wins.
     r = h.Run("http-request", Http({{"url", server.Url("/echo")}, {"method", "POST"}, {"body", {{"a", 1}}}}));
-    EXPECT_EQ(r.result.result["body"], R"({"a":1}|application/json)");
+    EXPECT_EQ(r.result.result["body"], R"({"a":1}|application/json|st2/v3.9.0 (Squall)|http)");
+    r = h.Run(
+        "http-request",
+        Http(
+            {{"url", server.Url("/echo")},
+             {"method", "POST"},
+             {"body", "{\"a\": 1}"},
+             {"headers", {{"User-Agent", "mine"}}}}
+        )
+    );
+    EXPECT_EQ(r.result.result["body"], R"({"a": 1}|text/plain|mine|http)");
 }
 
 TEST(HttpRequestTest, NonSuccessStatusFails) {

@@ -19,6 +19,9 @@ namespace {
 
 constexpr size_t kWorkers = 8;      // concurrent HTTP requests per runner process
 constexpr size_t kMaxQueued = 512;  // waiting beyond the workers; past this a request fails at once
+/// What StackStorm's http runner sends (`st2/v<st2 version>`), naming Squall: the st2 version is the one whose API
+/// and runners Squall follows (docs/api.md).
+constexpr const char* kUserAgent = "st2/v3.9.0 (Squall)";
 
 /// httplib's error names ("Connection", "Read") say little on their own.
 std::string DescribeError(httplib::Error err, double timeout_s) {
@@ -138,6 +141,7 @@ std::string QueryEncode(const std::string& s) {
 struct Job {
     explicit Job(asio::io_context& io) : timer(io) {}
     std::string execution_id;
+    std::string action_name;  ///< X-Stanley-Action
     double timeout_s = 60;
     asio::steady_timer timer;
     std::atomic<bool> finished{false};
@@ -194,6 +198,7 @@ public:
 
         auto job = std::make_shared<Job>(io_);
         job->execution_id = req.execution_id;
+        job->action_name = req.action.value("name", "");
         job->timeout_s = TimeoutSeconds(p, 60.0);
         job->on_done = std::move(cb.on_done);
         {
@@ -316,14 +321,23 @@ private:
             hreq.path += (hreq.path.find('?') == std::string::npos ? "?" : "&") + q;
         }
         bool has_content_type = false;
+        bool has_user_agent = false;
+        bool has_action_header = false;
         if (p.contains("headers") && p["headers"].is_object()) {
             for (const auto& [k, v] : p["headers"].items()) {
                 hreq.headers.emplace(k, ParamString(v));
                 std::string lower = k;
                 for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
                 if (lower == "content-type") has_content_type = true;
+                if (lower == "user-agent") has_user_agent = true;
+                if (lower == "x-stanley-action") has_action_header = true;
             }
         }
+        // As StackStorm's http runner, so that a receiver can tell the request came from an action, and which: its
+        // User-Agent `st2/v<version>` (the `st2/` that receivers match on) and X-Stanley-Action, the action's name.
+        // A header the action gives wins (StackStorm overwrites both).
+        if (!has_user_agent) hreq.headers.emplace("User-Agent", kUserAgent);
+        if (!has_action_header) hreq.headers.emplace("X-Stanley-Action", job.action_name);
         if (p.contains("cookies") && p["cookies"].is_object() && !p["cookies"].empty()) {
             std::string cookie;
             for (const auto& [k, v] : p["cookies"].items())
@@ -333,6 +347,8 @@ private:
         if (p.contains("body") && !p["body"].is_null()) {
             const Json& body = p["body"];
             hreq.body = body.is_string() ? body.get<std::string>() : body.dump();
+            // Without a Content-Type of the action's: a JSON value given as an object or array goes as JSON, text as
+            // text/plain (StackStorm's requests sends none; the HTTP library here always sends one with a body).
             if (!has_content_type) {
                 hreq.headers.emplace("Content-Type", body.is_string() ? "text/plain" : "application/json");
             }
