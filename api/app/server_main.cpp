@@ -169,7 +169,10 @@ void RegisterPacks(
     // Rule files are checked by the rules component (criteria) and, for timer rules, by the timers' parser, so that
     // a CronTimer minute "*/0" is a load error naming the file and the field.
     packs::PackLoaderOptions options{configs_dir, {}, sensors::WithTimerCheck(rules::MakeRuleCheck(operators))};
-    for (const auto& info : runners.Infos()) options.runner_types.insert(info.name);
+    for (const auto& info : runners.Infos()) {
+        options.runner_types.insert(info.name);
+        options.runner_parameters[info.name] = info.parameters;
+    }
     options.check_workflow = workflows::MakeWorkflowCheck();
     packs::PackLoader loader(options);
     // Every folder is loaded first, so that a rule may name a trigger type or an action of any pack.

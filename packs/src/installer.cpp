@@ -425,7 +425,8 @@ Result<InstalledPack> PackInstaller::InstallOne(
 
     // Validate what was checked out. Locations point into the staging folder: show them relative to the pack.
     Result<LoadedPack> loaded =
-        PackLoader(PackLoaderOptions{"", options.runner_types, options.check_rule, options.check_workflow})
+        PackLoader(PackLoaderOptions{
+                       "", options.runner_types, options.check_rule, options.check_workflow, options.runner_parameters})
             .LoadPackBlocking(staging.string());
     if (!loaded) {
         Error e = loaded.error();
@@ -573,7 +574,11 @@ Result<InstalledPack> PackInstaller::InstallOne(
 
     // Loaded again from its final place, now with DATA/configs/<ref>.yaml validated against its schema.
     const PackLoader with_config(PackLoaderOptions{
-        (fs::path(data_dir_) / "configs").string(), options.runner_types, options.check_rule, options.check_workflow});
+        (fs::path(data_dir_) / "configs").string(),
+        options.runner_types,
+        options.check_rule,
+        options.check_workflow,
+        options.runner_parameters});
     Result<LoadedPack> final_pack = with_config.LoadPackBlocking(target.string());
     if (!final_pack) return final_pack.error();
     // What its rules name, now that its dependencies are in place (a rule may use a dependency's trigger type). A

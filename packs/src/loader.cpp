@@ -117,6 +117,33 @@ bool IsStackStormRunner(const std::string& name) {
     return kRunners.count(name) > 0;
 }
 
+/// StackStorm's validate_runner_parameter_attribute_override: an action's parameter that its runner also has may
+/// change only these attributes; another one with another value refuses the action, naming the file and field.
+bool OverridesAllowed(
+    const ActionMeta& action, const Json& runner_parameters, const core::YamlDocument& doc, std::vector<Error>& errors
+) {
+    static const std::set<std::string> kOverridable = {"default", "description", "enum", "immutable", "required"};
+    if (!action.parameters.is_object() || !runner_parameters.is_object()) return true;
+    bool ok = true;
+    for (const auto& [name, schema] : action.parameters.items()) {
+        auto runner = runner_parameters.find(name);
+        if (runner == runner_parameters.end() || !runner->is_object() || !schema.is_object()) continue;
+        for (const auto& [attr, value] : schema.items()) {
+            if (kOverridable.count(attr)) continue;
+            auto theirs = runner->find(attr);
+            if (theirs != runner->end() && *theirs == value) continue;
+            errors.push_back(doc.ErrorAt(
+                "parameters." + name + "." + attr,
+                "the attribute \"" + attr + "\" of the runner parameter \"" + name + "\" (runner " +
+                    action.runner_type + ") cannot be overridden in action \"" + action.Ref() +
+                    "\"; only default, description, enum, immutable and required can"
+            ));
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 }  // namespace
 
 bool PackLoader::NeedsEntryPoint(const std::string& runner_type) {
@@ -177,6 +204,10 @@ Result<LoadedPack> PackLoader::LoadPackBlocking(const std::string& dir) const {
             pack.warnings.push_back(doc->ErrorAt(
                 "runner_type", action->unavailable + ": action \"" + action->Ref() + "\" is registered but cannot run"
             ));
+        }
+        if (auto rp = options_.runner_parameters.find(action->runner_type);
+            rp != options_.runner_parameters.end() && !OverridesAllowed(*action, rp->second, *doc, pack.errors)) {
+            continue;
         }
         action->metadata_file = relative(file);
         action->pack_path = pack.meta.path;

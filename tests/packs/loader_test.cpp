@@ -151,6 +151,40 @@ TEST(PackLoaderTest, ATemplatedDefaultThatDoesNotParseIsALoadErrorAtItsLine) {
     EXPECT_EQ(p->errors.size(), 2u) << all;
 }
 
+TEST(PackLoaderTest, ARunnerParametersTypeCannotBeOverriddenButItsDefaultCan) {
+    // StackStorm refuses such an action at registration; it was accepted and then failed at run time (`env` given
+    // "prod": not of type object).
+    test::TempDir dir;
+    const fs::path root = dir.path() / "ops";
+    Write(root / "pack.yaml", "name: ops\nversion: 1.0.0\n");
+    Write(
+        root / "actions" / "deployer.yaml",
+        "name: deployer\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    default: \"echo {{ env }}\"\n"
+        "  env:\n    type: string\n    default: dev\n"
+    );
+    Write(
+        root / "actions" / "fine.yaml",
+        "name: fine\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    type: string\n    default: echo\n"
+        "    description: mine\n    required: false\n  sudo:\n    immutable: true\n"
+    );
+    PackLoaderOptions options;
+    options.runner_parameters["local-shell-cmd"] = Json::parse(R"({
+      "cmd": {"type": "string", "description": "the command"}, "env": {"type": "object"},
+      "sudo": {"type": "boolean", "default": false}})");
+    Result<LoadedPack> p = PackLoader(options).LoadPackBlocking(root.string());
+    ASSERT_TRUE(p) << p.error().What();
+    ASSERT_EQ(p->actions.size(), 1u);
+    EXPECT_EQ(p->actions[0].name, "fine");
+    ASSERT_EQ(p->errors.size(), 1u);
+    EXPECT_EQ(
+        p->errors[0].What(),
+        root.string() +
+            "/actions/deployer.yaml:7:5: parameters.env.type: the attribute \"type\" of the runner "
+            "parameter \"env\" (runner local-shell-cmd) cannot be overridden in action \"ops.deployer\"; "
+            "only default, description, enum, immutable and required can"
+    );
+}
+
 TEST(PackLoaderTest, ARuleOnAnUnknownTriggerTypeIsLeftOutAndAMissingActionIsAWarning) {
     test::TempDir dir;
     const fs::path root = dir.path() / "ops";

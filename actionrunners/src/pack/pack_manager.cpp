@@ -162,6 +162,16 @@ private:
         return out;
     }
 
+    /// Runner type → its parameters' schemas (PackLoaderOptions::runner_parameters); empty when unreadable.
+    static std::map<std::string, Json> RunnerParameters(packs::ContentStore& content) {
+        std::map<std::string, Json> out;
+        if (Result<packs::ContentSnapshotPtr> snap = content.LoadBlocking(); snap) {
+            for (const auto& [name, rt] : (*snap)->runner_types)
+                out[name] = rt.value("runner_parameters", Json::object());
+        }
+        return out;
+    }
+
     core::ExecutionResult Install(
         const std::vector<std::string>& specs,
         const Json& p,
@@ -180,6 +190,7 @@ private:
         Result<std::set<std::string>> runner_types = RunnerTypes(content);
         if (!runner_types) return Failed("cannot read the registered runner types: " + runner_types.error().message);
         opts.runner_types = std::move(*runner_types);
+        opts.runner_parameters = RunnerParameters(content);
         if (Result<packs::ContentSnapshotPtr> snap = content.LoadBlocking(); snap) {
             for (const auto& [ref, pack] : (*snap)->packs) opts.registered[ref] = pack.value("version", "");
             opts.known = Known(**snap);
@@ -281,7 +292,11 @@ private:
         size_t actions = 0;
         size_t rules = 0;
         const packs::PackLoader loader(packs::PackLoaderOptions{
-            (fs::path(data_dir_) / "configs").string(), std::move(*runner_types), check_rule_, check_workflow_});
+            (fs::path(data_dir_) / "configs").string(),
+            std::move(*runner_types),
+            check_rule_,
+            check_workflow_,
+            RunnerParameters(content)});
         std::vector<packs::LoadedPack> loaded_packs = loader.LoadAllBlocking((fs::path(data_dir_) / "packs").string());
         packs::KnownContent known;
         if (Result<packs::ContentSnapshotPtr> snap = content.LoadBlocking(); snap) known = Known(**snap);

@@ -112,7 +112,10 @@ void RegisterPackManageRoutes(Router& r, ApiDeps& d) {
                if (!snap) return SendError(res, snap.error());
                packs::PackLoaderOptions options;
                if (!d.data_dir.empty()) options.configs_dir = (fs::path(d.data_dir) / "configs").string();
-               for (const auto& [name, rt] : (*snap)->runner_types) options.runner_types.insert(name);
+               for (const auto& [name, rt] : (*snap)->runner_types) {
+                   options.runner_types.insert(name);
+                   options.runner_parameters[name] = rt.value("runner_parameters", Json::object());
+               }
                options.check_rule = sensors::WithTimerCheck(rules::MakeRuleCheck(d.operators));
                options.check_workflow = workflows::MakeWorkflowCheck();
                packs::PackLoader loader(options);

@@ -37,6 +37,8 @@ struct InstallOptions {
     RuleCheck check_rule;
     /// When set, workflow definitions are checked with it (PackLoaderOptions).
     WorkflowCheck check_workflow;
+    /// Runner type → its parameters' schemas, for the runner parameter overrides (PackLoaderOptions).
+    std::map<std::string, Json> runner_parameters;
     /// Set by another thread to abandon the install (checked between steps and during clones).
     const std::atomic<bool>* cancel = nullptr;
     /// Packs registered from elsewhere than DATA/packs (the bundled `core`, ...): ref → version. A dependency

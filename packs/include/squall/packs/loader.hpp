@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -64,6 +65,11 @@ struct PackLoaderOptions {
     RuleCheck check_rule;
     /// When set, every workflow definition is checked with it (WorkflowFindings).
     WorkflowCheck check_workflow;
+    /// Runner type → its parameters' schemas. An action's parameter that is also its runner's may change only
+    /// `default`, `description`, `enum`, `immutable` and `required` (StackStorm's RUNNER_PARAM_OVERRIDABLE_ATTRS);
+    /// another attribute with another value is a load error at the action's file and field, and the action is not
+    /// loaded, as StackStorm refuses it at registration. Runner types not in the map are not checked.
+    std::map<std::string, Json> runner_parameters;
 };
 
 /// Reads packs in StackStorm layout from folders (pack.yaml, actions/ with actions/workflows/, rules/, sensors/,
