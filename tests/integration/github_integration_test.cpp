@@ -79,6 +79,9 @@ Json Get(const SquallProcess& server, const std::string& path) {
 
 size_t InstanceCount(const SquallProcess& server) {
     httplib::Client c(server.host(), server.port());
+    // The newest instance comes with the page: after the 25 MB delivery an ASan build on a busy machine took more than
+    // httplib's default 5 s to answer it.
+    c.set_read_timeout(60, 0);
     auto r = c.Get("/api/v1/triggerinstances?limit=1", {{"St2-Api-Key", server.api_key()}});
     if (!r || r->status != 200) return SIZE_MAX;
     return std::stoul(r->get_header_value("X-Total-Count"));
